@@ -1,0 +1,2 @@
+export * from './errno.js';
+export * from './errors.js';
