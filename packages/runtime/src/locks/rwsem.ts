@@ -1,0 +1,153 @@
+import { MmsimError } from '../errors.js';
+import type { Resource } from '../resource.js';
+import type { Runtime } from '../runtime.js';
+import type { KernelGen, Task } from '../task.js';
+import { WaitEntry, WaitQueue } from '../wait-queue.js';
+
+const READER = 'reader';
+const WRITER = 'writer';
+
+/**
+ * struct rw_semaphore (kernel/locking/rwsem.c, 6.3), with its fairness rules:
+ * - a reader gets in only when no writer holds it and nobody is queued (the
+ *   RWSEM_READ_FAILED_MASK test includes the waiters flag), so readers cannot starve a
+ *   queued writer; the trylocks fail under the same conditions;
+ * - a release that leaves it free hands it to the head of the queue: a writer alone, or,
+ *   when the head is a reader, every queued reader (rwsem_mark_wake wakes the readers
+ *   anywhere in the queue).
+ * Optimistic spinning and reader lock stealing are not modelled. Sleeping on an rwsem the
+ * task already holds never ends; the wait-for graph reports it as a cycle of one.
+ */
+export class RwSemaphore implements Resource {
+  readonly name: string;
+  writer: Task | null = null;
+  /** Read holders and how many read holds each has (a task may nest read holds). */
+  readonly readers = new Map<Task, number>();
+  readonly #rt: Runtime;
+  readonly #waiters: WaitQueue;
+
+  constructor(rt: Runtime, name: string) {
+    this.#rt = rt;
+    this.name = name;
+    this.#waiters = new WaitQueue(rt, name);
+  }
+
+  holders(): readonly Task[] {
+    return this.writer !== null ? [this.writer] : [...this.readers.keys()];
+  }
+
+  get waiters(): number {
+    return this.#waiters.length;
+  }
+
+  /** down_read_trylock. */
+  downReadTrylock(): boolean {
+    const me = this.#rt.current;
+    if (this.writer !== null || this.#waiters.length > 0) return false;
+    this.#grantRead(me);
+    this.#rt.charge(this.#rt.costs.lockRoundTrip);
+    return true;
+  }
+
+  /** down_write_trylock. */
+  downWriteTrylock(): boolean {
+    const me = this.#rt.current;
+    if (this.writer !== null || this.readers.size > 0 || this.#waiters.length > 0) return false;
+    this.#grantWrite(me);
+    this.#rt.charge(this.#rt.costs.lockRoundTrip);
+    return true;
+  }
+
+  /** down_read. */
+  *downRead(waitsIn = 'down_read'): KernelGen {
+    if (this.downReadTrylock()) return;
+    this.#waiters.add(new WaitEntry(this.#rt.current, true, null, READER));
+    this.#rt.blockCurrent(waitsIn, this);
+    yield;
+  }
+
+  /** down_write. */
+  *downWrite(waitsIn = 'down_write'): KernelGen {
+    if (this.downWriteTrylock()) return;
+    this.#waiters.add(new WaitEntry(this.#rt.current, true, null, WRITER));
+    this.#rt.blockCurrent(waitsIn, this);
+    yield;
+  }
+
+  /** up_read. */
+  upRead(): void {
+    const me = this.#rt.current;
+    const holds = this.readers.get(me);
+    if (holds === undefined) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `${me} calls up_read on ${this.name} without holding it for read`,
+      );
+    }
+    if (holds > 1) {
+      this.readers.set(me, holds - 1);
+      return;
+    }
+    this.readers.delete(me);
+    me.held.delete(this);
+    if (this.readers.size === 0) this.#handOff();
+  }
+
+  /** up_write. */
+  upWrite(): void {
+    const me = this.#rt.current;
+    if (this.writer !== me) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `${me} calls up_write on ${this.name} without holding it for write`,
+      );
+    }
+    this.writer = null;
+    me.held.delete(this);
+    this.#handOff();
+  }
+
+  /** downgrade_write: the writer becomes a reader and queued readers join it. */
+  downgradeWrite(): void {
+    const me = this.#rt.current;
+    if (this.writer !== me) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `${me} downgrades ${this.name} without holding it for write`,
+      );
+    }
+    this.writer = null;
+    this.readers.set(me, 1);
+    this.#wakeReaders();
+  }
+
+  #grantRead(task: Task): void {
+    this.readers.set(task, (this.readers.get(task) ?? 0) + 1);
+    task.held.add(this);
+  }
+
+  #grantWrite(task: Task): void {
+    this.writer = task;
+    task.held.add(this);
+  }
+
+  #handOff(): void {
+    const head = this.#waiters.entries[0];
+    if (head === undefined) return;
+    if (head.data === WRITER) {
+      this.#grantWrite(head.task);
+      this.#waiters.wakeUp(1);
+      return;
+    }
+    this.#wakeReaders();
+  }
+
+  #wakeReaders(): void {
+    for (const entry of [...this.#waiters.entries]) {
+      if (entry.data !== READER) continue;
+      this.#grantRead(entry.task);
+      this.#waiters.remove(entry);
+      this.#rt.wake(entry.task);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import { MmsimError } from './errors.js';
+import { MAX_SEED } from './random.js';
+
+const PREFIX = 'mmsim1';
+
+/**
+ * The scheduling decisions of a run, kept run-length encoded as it goes: a decision is
+ * the id of the task chosen where more than one could run. Runs of the same choice
+ * (a task that keeps running) cost one pair, so a long run stays small.
+ */
+export class DecisionLog {
+  /** Flat pairs: task id, repeat count. */
+  readonly pairs: number[] = [];
+  #last = -1;
+  #count = 0;
+  #total = 0;
+
+  record(taskId: number): void {
+    this.#total++;
+    if (taskId === this.#last) {
+      this.#count++;
+      return;
+    }
+    this.#flush();
+    this.#last = taskId;
+    this.#count = 1;
+  }
+
+  get length(): number {
+    return this.#total;
+  }
+
+  /** The pairs including the run in progress. */
+  finish(): number[] {
+    this.#flush();
+    this.#last = -1;
+    return this.pairs;
+  }
+
+  #flush(): void {
+    if (this.#count > 0) this.pairs.push(this.#last, this.#count);
+    this.#count = 0;
+  }
+}
+
+export interface ReplayData {
+  readonly seed: number;
+  /** Free text that names what was run (scenario, variant), chosen by the caller. */
+  readonly meta: string;
+  /** Run-length pairs: task id, count. */
+  readonly pairs: readonly number[];
+}
+
+/**
+ * A replay token is a string: `mmsim1.<seed>.<meta>.<decisions>`, where meta and the
+ * decisions are base64url, the decisions as LEB128 varint pairs (task id, run length).
+ * It holds everything the runtime needs to choose the same task at every decision; the
+ * rest of the run (workload and fault streams) follows from the seed.
+ */
+export function encodeReplayToken(data: ReplayData): string {
+  const bytes: number[] = [];
+  for (const value of data.pairs) writeVarint(bytes, value);
+  const meta = Buffer.from(data.meta, 'utf8').toString('base64url');
+  const body = Buffer.from(bytes).toString('base64url');
+  return `${PREFIX}.${data.seed.toString(36)}.${meta}.${body}`;
+}
+
+export function decodeReplayToken(token: string): ReplayData {
+  const parts = typeof token === 'string' ? token.split('.') : [];
+  if (parts.length !== 4 || parts[0] !== PREFIX) {
+    throw new MmsimError(
+      'INVALID_REPLAY_TOKEN',
+      `a replay token has the form ${PREFIX}.<seed>.<meta>.<decisions>; got ${JSON.stringify(token)}`,
+    );
+  }
+  const [, seedText, metaText, body] = parts as [string, string, string, string];
+  const seed = Number.parseInt(seedText, 36);
+  if (!/^[0-9a-z]+$/.test(seedText) || !Number.isSafeInteger(seed) || seed > MAX_SEED) {
+    throw new MmsimError('INVALID_REPLAY_TOKEN', `the token's seed ${seedText} is not valid`);
+  }
+  if (!/^[A-Za-z0-9_-]*$/.test(metaText) || !/^[A-Za-z0-9_-]*$/.test(body)) {
+    throw new MmsimError('INVALID_REPLAY_TOKEN', 'the token contains characters outside base64url');
+  }
+  const pairs = readVarints(Buffer.from(body, 'base64url'));
+  if (pairs.length % 2 !== 0 || pairs.some((v, i) => i % 2 === 1 && v === 0)) {
+    throw new MmsimError('INVALID_REPLAY_TOKEN', 'the token has a truncated decision list');
+  }
+  return { seed, meta: Buffer.from(metaText, 'base64url').toString('utf8'), pairs };
+}
+
+function writeVarint(out: number[], value: number): void {
+  let v = value;
+  while (v >= 0x80) {
+    out.push((v % 0x80) | 0x80);
+    v = Math.floor(v / 0x80);
+  }
+  out.push(v);
+}
+
+function readVarints(bytes: Uint8Array): number[] {
+  const values: number[] = [];
+  let value = 0;
+  let scale = 1;
+  let pending = false;
+  for (const byte of bytes) {
+    value += (byte & 0x7f) * scale;
+    pending = true;
+    if (byte & 0x80) {
+      scale *= 0x80;
+      if (scale > 2 ** 49) {
+        throw new MmsimError('INVALID_REPLAY_TOKEN', 'the token has an oversized number');
+      }
+    } else {
+      values.push(value);
+      value = 0;
+      scale = 1;
+      pending = false;
+    }
+  }
+  if (pending) throw new MmsimError('INVALID_REPLAY_TOKEN', 'the token ends inside a number');
+  return values;
+}

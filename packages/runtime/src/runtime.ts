@@ -1,0 +1,464 @@
+import { type CostModel, resolveCosts } from './costs.js';
+import { type DeadlockReport, findDeadlock } from './deadlock.js';
+import { MmsimError } from './errors.js';
+import { FaultPoints } from './fault-points.js';
+import { createRandomStreams, MAX_SEED, type RandomStreams } from './random.js';
+import { DecisionLog, decodeReplayToken, encodeReplayToken } from './replay-token.js';
+import type { Resource } from './resource.js';
+import { createStrategy, type StrategySpec } from './strategies/create.js';
+import { ReplayStrategy } from './strategies/replay.js';
+import type { Strategy } from './strategies/strategy.js';
+import { Cpu, type KernelGen, Task, type TaskBody } from './task.js';
+import { TraceBus, type Tracepoint } from './tracepoint.js';
+
+export interface RuntimeConfig {
+  /** Number of CPUs. Default 1. */
+  readonly cpus?: number;
+  /** NUMA node of each CPU (length `cpus`). Default: all on node 0. */
+  readonly cpuNodes?: readonly number[];
+  /** Seed of every random stream. Default 1. A replay token brings its own. */
+  readonly seed?: number;
+  /** Who runs at each decision. Default `'in-order'`. */
+  readonly strategy?: StrategySpec;
+  /** Overrides of the default costs. */
+  readonly costs?: Partial<CostModel>;
+  /** Scheduling points after which the run stops as `step-limit`. Default 100 million. */
+  readonly maxSteps?: number;
+  /** Free text carried in the replay token (scenario, variant...). */
+  readonly meta?: string;
+}
+
+export type RunStatus = 'completed' | 'deadlock' | 'step-limit';
+
+export interface RunResult {
+  readonly status: RunStatus;
+  /** Set when status is `deadlock`. */
+  readonly deadlock: DeadlockReport | null;
+  /** Scheduling points executed. */
+  readonly steps: number;
+  /** Points where two or more tasks could run. */
+  readonly decisions: number;
+  /** Times a CPU switched from one task to another. */
+  readonly contextSwitches: number;
+  /** Replaying this token gives the same run. */
+  readonly replayToken: string;
+  /** Each CPU's virtual clock at the end, in ns. */
+  readonly cpuClocks: readonly number[];
+  /** The latest CPU clock: the run's virtual duration in ns. */
+  readonly virtualTimeNs: number;
+  readonly strategy: string;
+  readonly seed: number;
+}
+
+interface SchedSwitch {
+  prev_comm: string;
+  prev_pid: number;
+  next_comm: string;
+  next_pid: number;
+}
+interface SchedWakeup {
+  comm: string;
+  pid: number;
+  target_cpu: number;
+}
+
+/**
+ * The deterministic kernel runtime: tasks (generators) on simulated CPUs, one chosen at
+ * every scheduling point by a strategy, with per-CPU virtual clocks.
+ *
+ * Kernel code is written as generator functions. `yield` is a point where another CPU may
+ * interleave; a function that may sleep is a generator called with `yield*`; an atomic
+ * operation is a plain function. Sleeping goes through `blockCurrent()` (used by wait
+ * queues and locks) followed by `yield`.
+ */
+export class Runtime {
+  readonly cpus: readonly Cpu[];
+  readonly costs: CostModel;
+  readonly random: RandomStreams;
+  readonly trace: TraceBus;
+  readonly faults: FaultPoints;
+  readonly strategy: Strategy;
+  readonly meta: string;
+  readonly maxSteps: number;
+
+  /** The task whose code is running, or null between steps and before the run. */
+  currentTask: Task | null = null;
+
+  readonly #tasks: Task[] = [];
+  /** Runnable tasks sorted by id. */
+  readonly #runnable: Task[] = [];
+  /** Tasks in a timed sleep, sorted by (wakeAt, id). */
+  readonly #timed: Task[] = [];
+  readonly #log = new DecisionLog();
+  readonly #eligible: Task[] = [];
+  #atomicCpus = 0;
+  #steps = 0;
+  #switches = 0;
+  #phase: 'new' | 'running' | 'ended' = 'new';
+  readonly #schedSwitch: Tracepoint<SchedSwitch>;
+  readonly #schedWakeup: Tracepoint<SchedWakeup>;
+
+  constructor(config: RuntimeConfig = {}) {
+    const cpus = config.cpus ?? 1;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 4096) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `cpus must be an integer in [1, 4096], got ${String(cpus)}`,
+      );
+    }
+    const nodes = config.cpuNodes ?? new Array<number>(cpus).fill(0);
+    if (nodes.length !== cpus) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `cpuNodes must list one node per CPU (${cpus}), got ${nodes.length}`,
+      );
+    }
+    nodes.forEach((node, i) => {
+      if (!Number.isInteger(node) || node < 0 || node > 1023) {
+        throw new MmsimError(
+          'INVALID_CONFIG',
+          `cpuNodes[${i}] must be a node id in [0, 1023], got ${String(node)}`,
+        );
+      }
+    });
+    const maxSteps = config.maxSteps ?? 100_000_000;
+    if (!Number.isInteger(maxSteps) || maxSteps < 1) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `maxSteps must be a positive integer, got ${String(maxSteps)}`,
+      );
+    }
+    const spec = config.strategy ?? 'in-order';
+    let seed = config.seed ?? 1;
+    let strategy: Strategy;
+    if (typeof spec === 'object' && 'kind' in spec && spec.kind === 'replay') {
+      const data = decodeReplayToken(spec.token);
+      if (config.seed !== undefined && config.seed !== data.seed) {
+        throw new MmsimError(
+          'INVALID_CONFIG',
+          `seed ${config.seed} differs from the replay token's seed ${data.seed}; leave seed out when replaying`,
+        );
+      }
+      seed = data.seed;
+      strategy = new ReplayStrategy(data.pairs);
+    } else {
+      if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+        throw new MmsimError(
+          'INVALID_CONFIG',
+          `seed must be an integer in [0, ${MAX_SEED}], got ${String(seed)}`,
+        );
+      }
+      strategy = createStrategy(spec);
+    }
+    this.costs = resolveCosts(config.costs);
+    this.cpus = nodes.map((node, id) => new Cpu(id, node));
+    this.random = createRandomStreams(seed);
+    this.trace = new TraceBus(this);
+    this.faults = new FaultPoints(this.random.faults);
+    this.strategy = strategy;
+    this.meta = config.meta ?? '';
+    this.maxSteps = maxSteps;
+    this.#schedSwitch = this.trace.define<SchedSwitch>('sched_switch');
+    this.#schedWakeup = this.trace.define<SchedWakeup>('sched_wakeup');
+  }
+
+  /** The running task; throws `NO_CURRENT_TASK` outside one. */
+  get current(): Task {
+    const task = this.currentTask;
+    if (task === null) {
+      throw new MmsimError(
+        'NO_CURRENT_TASK',
+        'this kernel primitive must be called from a running task',
+      );
+    }
+    return task;
+  }
+
+  /** Every task created so far, by id. */
+  get tasks(): readonly Task[] {
+    return this.#tasks;
+  }
+
+  /** Creates a task on `cpu`. It may be called before or during the run. */
+  spawn(name: string, cpu: number, body: TaskBody): Task {
+    if (this.#phase === 'ended') {
+      throw new MmsimError('INVALID_STATE', 'the run has ended; create a new Runtime');
+    }
+    const c = this.cpus[cpu];
+    if (c === undefined || !Number.isInteger(cpu)) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `cpu must be in [0, ${this.cpus.length - 1}], got ${String(cpu)}`,
+      );
+    }
+    const task = new Task(this.#tasks.length + 1, name, c);
+    task.gen = body(task);
+    this.#tasks.push(task);
+    this.#runnable.push(task); // ids only grow, so the array stays sorted
+    // A task created by a running task starts no earlier than its creator's time.
+    const parent = this.currentTask;
+    if (parent !== null && c.clock < parent.cpu.clock) c.clock = parent.cpu.clock;
+    this.strategy.onSpawn?.(task);
+    return task;
+  }
+
+  /** Advances the current CPU's virtual clock by `ns`. */
+  charge(ns: number): void {
+    const task = this.currentTask;
+    if (task !== null) task.cpu.clock += ns;
+  }
+
+  /**
+   * Marks the current task asleep on `resource`, in the kernel function `waitsIn`. The
+   * caller must have queued itself where a waker will find it, and must `yield` next.
+   * Sleeping with preemption disabled (a spinlock held) is a bug and throws.
+   */
+  blockCurrent(waitsIn: string, resource: Resource): void {
+    const task = this.current;
+    if (task.preemptCount > 0) {
+      throw new MmsimError(
+        'SLEEP_IN_ATOMIC',
+        `BUG: sleeping function called from invalid context: ${task} sleeps in ${waitsIn} on ` +
+          `${resource.name} with preempt_count ${task.preemptCount} (a spinlock is held)`,
+      );
+    }
+    this.#block(task, waitsIn, resource);
+  }
+
+  /** @internal A spinning task waits with preemption disabled; only spinlocks use this. */
+  blockSpinning(waitsIn: string, resource: Resource): void {
+    this.#block(this.current, waitsIn, resource);
+  }
+
+  #block(task: Task, waitsIn: string, resource: Resource): void {
+    task.state = 'sleeping';
+    task.waiting = { waitsIn, resource };
+    this.#removeRunnable(task);
+  }
+
+  /**
+   * Makes a sleeping task runnable (try_to_wake_up). Its CPU clock moves up to the
+   * waker's time, plus the wake-up cost when it is another CPU. Returns false when the
+   * task was not asleep.
+   */
+  wake(task: Task): boolean {
+    if (task.state !== 'sleeping') return false;
+    task.state = 'runnable';
+    task.waiting = null;
+    const waker = this.currentTask;
+    if (waker !== null) {
+      const at = waker.cpu.clock + (waker.cpu === task.cpu ? 0 : this.costs.wakeup);
+      if (task.cpu.clock < at) task.cpu.clock = at;
+    }
+    this.#insertRunnable(task);
+    if (this.#schedWakeup.enabled) {
+      this.#schedWakeup.emit({ comm: task.name, pid: task.id, target_cpu: task.cpu.id });
+    }
+    return true;
+  }
+
+  /** Sleeps the current task for `ns` of virtual time (an I/O latency, msleep). */
+  *sleepFor(ns: number): KernelGen {
+    const task = this.current;
+    if (!(ns >= 0) || !Number.isFinite(ns)) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `sleepFor needs a finite ns >= 0, got ${String(ns)}`,
+      );
+    }
+    if (task.preemptCount > 0) {
+      throw new MmsimError(
+        'SLEEP_IN_ATOMIC',
+        `BUG: ${task} sleeps for ${ns} ns holding a spinlock`,
+      );
+    }
+    task.state = 'timed';
+    task.wakeAt = task.cpu.clock + ns;
+    this.#removeRunnable(task);
+    let i = this.#timed.length;
+    while (i > 0) {
+      const other = this.#timed[i - 1] as Task;
+      if (other.wakeAt < task.wakeAt || (other.wakeAt === task.wakeAt && other.id < task.id)) break;
+      i--;
+    }
+    this.#timed.splice(i, 0, task);
+    yield;
+  }
+
+  /** Waits until `task` has ended; returns what its body returned. */
+  *join(task: Task): KernelGen<unknown> {
+    const me = this.current;
+    if (task === me) throw new MmsimError('CONTRACT_VIOLATION', `${me} cannot join itself`);
+    if (task.state !== 'done') {
+      if (task.joiners === null) task.joiners = [];
+      task.joiners.push(me);
+      this.blockCurrent('kthread_stop', { name: `exit of ${task}`, holders: () => [task] });
+      yield;
+    }
+    return task.result;
+  }
+
+  /**
+   * Runs until every task has ended, no task can run (a deadlock), or `maxSteps`
+   * scheduling points have passed. A task whose code throws ends the run with that error
+   * (an unexpected exception is wrapped as `TASK_CRASHED`).
+   */
+  run(): RunResult {
+    if (this.#phase !== 'new') throw new MmsimError('INVALID_STATE', 'a Runtime runs once');
+    this.#phase = 'running';
+    this.strategy.init?.(this.random.schedule);
+    let status: RunStatus = 'completed';
+    let deadlock: DeadlockReport | null = null;
+    try {
+      for (;;) {
+        if (this.#timed.length > 0) this.#fireTimers();
+        const runnable = this.#runnable;
+        if (runnable.length === 0) {
+          const sleeping = this.#tasks.filter((t) => t.state === 'sleeping');
+          if (sleeping.length > 0) {
+            status = 'deadlock';
+            deadlock = findDeadlock(sleeping);
+          }
+          break;
+        }
+        if (this.#steps >= this.maxSteps) {
+          status = 'step-limit';
+          break;
+        }
+        const task = this.#pick(runnable);
+        this.#step(task);
+      }
+    } finally {
+      this.currentTask = null;
+      this.#phase = 'ended';
+      this.strategy.finish?.();
+    }
+    if (this.strategy instanceof ReplayStrategy && !this.strategy.exhausted) {
+      throw new MmsimError(
+        'REPLAY_DIVERGED',
+        'the run ended before using every decision of the replay token; the token belongs to another run',
+      );
+    }
+    return this.#result(status, deadlock);
+  }
+
+  #pick(runnable: Task[]): Task {
+    let eligible = runnable;
+    if (this.#atomicCpus > 0) {
+      eligible = this.#eligible;
+      eligible.length = 0;
+      for (const t of runnable) {
+        const owner = t.cpu.atomicTask;
+        if (owner === null || owner === t) eligible.push(t);
+      }
+    }
+    if (eligible.length === 1) return eligible[0] as Task;
+    const chosen = this.strategy.choose(eligible, this.#log.length);
+    this.#log.record(chosen.id);
+    return chosen;
+  }
+
+  #step(task: Task): void {
+    const cpu = task.cpu;
+    if (cpu.lastTask !== task) {
+      if (cpu.lastTask !== null) {
+        this.#switches++;
+        cpu.clock += this.costs.contextSwitch;
+        if (this.#schedSwitch.enabled) {
+          this.currentTask = task;
+          this.#schedSwitch.emit({
+            prev_comm: cpu.lastTask.name,
+            prev_pid: cpu.lastTask.id,
+            next_comm: task.name,
+            next_pid: task.id,
+          });
+        }
+      }
+      cpu.lastTask = task;
+    }
+    this.currentTask = task;
+    this.#steps++;
+    const wasAtomic = task.preemptCount > 0;
+    let done: boolean | undefined;
+    let value: unknown;
+    try {
+      const r = (task.gen as KernelGen<unknown>).next();
+      done = r.done;
+      value = r.value;
+    } catch (error) {
+      if (error instanceof MmsimError) throw error;
+      throw new MmsimError('TASK_CRASHED', `task ${task} threw: ${String(error)}`, {
+        cause: error,
+      });
+    }
+    const isAtomic = task.preemptCount > 0;
+    if (isAtomic !== wasAtomic) {
+      cpu.atomicTask = isAtomic ? task : null;
+      this.#atomicCpus += isAtomic ? 1 : -1;
+    }
+    if (done) this.#exit(task, value);
+    this.currentTask = null;
+  }
+
+  #exit(task: Task, value: unknown): void {
+    if (task.preemptCount > 0 || task.held.size > 0) {
+      const held = [...task.held].map((r) => r.name).join(', ');
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `${task} ended holding ${held || 'a spinlock'} (preempt_count ${task.preemptCount})`,
+      );
+    }
+    task.state = 'done';
+    task.result = value;
+    task.gen = null;
+    this.#removeRunnable(task);
+    for (const joiner of task.joiners ?? []) this.wake(joiner);
+    task.joiners = null;
+  }
+
+  /** Ends timed sleeps that are due: no runnable CPU is behind their wake-up time. */
+  #fireTimers(): void {
+    let horizon = Number.POSITIVE_INFINITY;
+    for (const t of this.#runnable) if (t.cpu.clock < horizon) horizon = t.cpu.clock;
+    const timed = this.#timed;
+    if (horizon === Number.POSITIVE_INFINITY) horizon = (timed[0] as Task).wakeAt;
+    while (timed.length > 0 && (timed[0] as Task).wakeAt <= horizon) {
+      const task = timed.shift() as Task;
+      task.state = 'runnable';
+      if (task.cpu.clock < task.wakeAt) task.cpu.clock = task.wakeAt;
+      this.#insertRunnable(task);
+    }
+  }
+
+  #insertRunnable(task: Task): void {
+    const list = this.#runnable;
+    let i = list.length;
+    while (i > 0 && (list[i - 1] as Task).id > task.id) i--;
+    list.splice(i, 0, task);
+  }
+
+  #removeRunnable(task: Task): void {
+    const i = this.#runnable.indexOf(task);
+    if (i >= 0) this.#runnable.splice(i, 1);
+  }
+
+  #result(status: RunStatus, deadlock: DeadlockReport | null): RunResult {
+    const cpuClocks = this.cpus.map((c) => c.clock);
+    return {
+      status,
+      deadlock,
+      steps: this.#steps,
+      decisions: this.#log.length,
+      contextSwitches: this.#switches,
+      replayToken: encodeReplayToken({
+        seed: this.random.seed,
+        meta: this.meta,
+        pairs: this.#log.finish(),
+      }),
+      cpuClocks,
+      virtualTimeNs: Math.max(...cpuClocks),
+      strategy: this.strategy.name,
+      seed: this.random.seed,
+    };
+  }
+}

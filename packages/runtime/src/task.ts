@@ -1,0 +1,80 @@
+import type { Resource } from './resource.js';
+
+/**
+ * What a task yields: nothing. Every `yield` is a scheduling point; whether the task goes
+ * on running, is preempted or sleeps is decided by its state, which the blocking
+ * primitives set before they yield.
+ */
+export type KernelGen<R = void> = Generator<void, R, void>;
+
+/** The body of a task: a generator function that receives its own task. */
+export type TaskBody = (task: Task) => KernelGen<unknown>;
+
+export type TaskState = 'runnable' | 'sleeping' | 'timed' | 'done';
+
+/** Per-task flags, values from include/linux/sched.h (6.3). */
+export const PF_MEMALLOC = 0x0000_0800;
+export const PF_KTHREAD = 0x0020_0000;
+
+/** Why a task sleeps: the kernel function it waits in and the resource it waits for. */
+export interface WaitInfo {
+  readonly waitsIn: string;
+  readonly resource: Resource;
+}
+
+/** One simulated CPU: its virtual clock and who runs on it. */
+export class Cpu {
+  readonly id: number;
+  readonly node: number;
+  /** Virtual time of this CPU, in nanoseconds. */
+  clock = 0;
+  /** Nanoseconds this CPU spent running tasks (clock minus idle catch-up). */
+  busy = 0;
+  /** The last task that ran here, to charge context switches. */
+  lastTask: Task | null = null;
+  /**
+   * A task with preemption disabled here (holding or spinning on a spinlock): no other
+   * task may run on this CPU until it is done.
+   */
+  atomicTask: Task | null = null;
+
+  constructor(id: number, node: number) {
+    this.id = id;
+    this.node = node;
+  }
+}
+
+/** A kernel activity (kthread or user task in kernel mode) bound to one CPU. */
+export class Task {
+  readonly id: number;
+  readonly name: string;
+  readonly cpu: Cpu;
+  state: TaskState = 'runnable';
+  /** PF_* flags. */
+  flags = 0;
+  /** Spinlocks held or being spun on; sleeping with this above 0 is a bug. */
+  preemptCount = 0;
+  /** Set while sleeping. */
+  waiting: WaitInfo | null = null;
+  /** Virtual time at which a timed sleep ends. */
+  wakeAt = 0;
+  /** The value the body returned, once done. */
+  result: unknown = undefined;
+  /** Resources this task holds, for wait-for reports. Maintained by the primitives. */
+  readonly held = new Set<Resource>();
+  /** @internal */
+  gen: KernelGen<unknown> | null = null;
+  /** @internal tasks waiting in join(). */
+  joiners: Task[] | null = null;
+
+  constructor(id: number, name: string, cpu: Cpu) {
+    this.id = id;
+    this.name = name;
+    this.cpu = cpu;
+  }
+
+  /** `comm-pid` as ftrace prints a task. */
+  toString(): string {
+    return `${this.name}-${this.id}`;
+  }
+}

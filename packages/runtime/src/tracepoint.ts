@@ -1,0 +1,114 @@
+import { MmsimError } from './errors.js';
+import type { Task } from './task.js';
+
+/** One emitted tracepoint, stamped with the emitting CPU's virtual clock. */
+export interface TraceEvent<F extends object = Record<string, unknown>> {
+  readonly name: string;
+  /** Virtual time in nanoseconds. */
+  readonly ts: number;
+  /** CPU of the emitting task, or -1 outside any task. */
+  readonly cpu: number;
+  /** Task id of the emitter, or 0 outside any task (ftrace's `<idle>-0`). */
+  readonly pid: number;
+  readonly comm: string;
+  readonly fields: F;
+}
+
+export type TraceListener = (event: TraceEvent) => void;
+
+/** Where the bus learns who is emitting and when: the runtime. */
+export interface TraceContext {
+  readonly currentTask: Task | null;
+}
+
+/**
+ * A named tracepoint. Callers test `enabled` before building the fields, so a tracepoint
+ * nobody listens to costs one property read, as a static key does in the kernel:
+ *   `if (tp.enabled) tp.emit({ mode, reason });`
+ */
+export class Tracepoint<F extends object = Record<string, unknown>> {
+  readonly name: string;
+  enabled = false;
+  /** @internal */
+  listeners: TraceListener[] = [];
+  readonly #context: TraceContext;
+
+  constructor(name: string, context: TraceContext) {
+    this.name = name;
+    this.#context = context;
+  }
+
+  emit(fields: F): void {
+    const task = this.#context.currentTask;
+    const event: TraceEvent<F> = {
+      name: this.name,
+      ts: task === null ? 0 : task.cpu.clock,
+      cpu: task === null ? -1 : task.cpu.id,
+      pid: task === null ? 0 : task.id,
+      comm: task === null ? '<idle>' : task.name,
+      fields,
+    };
+    for (const listener of this.listeners) listener(event as TraceEvent);
+  }
+}
+
+/**
+ * The tracepoint bus of one runtime. Packages define their tracepoints once (by kernel
+ * name); sinks subscribe by name or to everything with `'*'`.
+ */
+export class TraceBus {
+  readonly #context: TraceContext;
+  readonly #points = new Map<string, Tracepoint<object>>();
+  readonly #wildcard: TraceListener[] = [];
+
+  constructor(context: TraceContext) {
+    this.#context = context;
+  }
+
+  /** Returns the tracepoint of that name, creating it on first use. */
+  define<F extends object>(name: string): Tracepoint<F> {
+    let tp = this.#points.get(name);
+    if (tp === undefined) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
+        throw new MmsimError(
+          'INVALID_ARGUMENT',
+          `tracepoint name ${JSON.stringify(name)} must be snake_case`,
+        );
+      }
+      tp = new Tracepoint<object>(name, this.#context);
+      if (this.#wildcard.length > 0) {
+        tp.listeners.push(...this.#wildcard);
+        tp.enabled = true;
+      }
+      this.#points.set(name, tp);
+    }
+    return tp as unknown as Tracepoint<F>;
+  }
+
+  /** Subscribes to one tracepoint, or to all (present and future) with `'*'`. */
+  on(name: string, listener: TraceListener): () => void {
+    const targets = name === '*' ? [...this.#points.values()] : [this.define(name)];
+    if (name === '*') this.#wildcard.push(listener);
+    for (const tp of targets) {
+      tp.listeners.push(listener);
+      tp.enabled = true;
+    }
+    return () => {
+      if (name === '*') removeOne(this.#wildcard, listener);
+      for (const tp of name === '*' ? this.#points.values() : targets) {
+        removeOne(tp.listeners, listener);
+        tp.enabled = tp.listeners.length > 0;
+      }
+    };
+  }
+
+  /** Names of every defined tracepoint, sorted. */
+  names(): string[] {
+    return [...this.#points.keys()].sort();
+  }
+}
+
+function removeOne<T>(items: T[], item: T): void {
+  const i = items.indexOf(item);
+  if (i >= 0) items.splice(i, 1);
+}

@@ -1,0 +1,135 @@
+import { checkInt, MmsimError } from './errors.js';
+
+/**
+ * Per-node state items (gauges), named and ordered as /proc/vmstat prints them in 6.3
+ * (zone items first, then node_stat_item). Only the ones the model maintains are listed.
+ */
+export const NODE_STAT_NAMES = [
+  'nr_free_pages',
+  'nr_inactive_anon',
+  'nr_active_anon',
+  'nr_inactive_file',
+  'nr_active_file',
+  'nr_unevictable',
+  'nr_isolated_anon',
+  'nr_isolated_file',
+  'nr_anon_pages',
+  'nr_mapped',
+  'nr_file_pages',
+  'nr_dirty',
+  'nr_writeback',
+  'nr_shmem',
+  'nr_anon_transparent_hugepages',
+  'pgpromote_success',
+] as const;
+
+/** Global event counters (enum vm_event_item), in /proc/vmstat order. */
+export const VM_EVENT_NAMES = [
+  'pgfault',
+  'pgmajfault',
+  'numa_pte_updates',
+  'numa_hint_faults',
+  'numa_pages_migrated',
+  'pgmigrate_success',
+  'pgmigrate_fail',
+  'thp_migration_success',
+  'thp_migration_fail',
+  'thp_migration_split',
+  'compact_migrate_scanned',
+  'compact_free_scanned',
+  'compact_isolated',
+  'compact_stall',
+  'compact_fail',
+  'compact_success',
+  'thp_split_page',
+  'thp_split_page_failed',
+  'nr_tlb_remote_flush',
+  'nr_tlb_remote_flush_received',
+  'nr_tlb_local_flush_all',
+  'nr_tlb_local_flush_one',
+] as const;
+
+export type NodeStatName = (typeof NODE_STAT_NAMES)[number];
+export type VmEventName = (typeof VM_EVENT_NAMES)[number];
+
+function indexOf<N extends string>(
+  names: readonly N[],
+): { readonly [K in N as Uppercase<K>]: number } {
+  return Object.freeze(Object.fromEntries(names.map((n, i) => [n.toUpperCase(), i]))) as {
+    readonly [K in N as Uppercase<K>]: number;
+  };
+}
+
+/** Item ids by their kernel enum names: `NodeStat.NR_ISOLATED_ANON`. */
+export const NodeStat = indexOf(NODE_STAT_NAMES);
+/** Event ids by their kernel enum names: `VmEvent.PGMIGRATE_SUCCESS`. */
+export const VmEvent = indexOf(VM_EVENT_NAMES);
+
+/**
+ * The vmstat counters of one machine: per-node state (mod_node_page_state) and global
+ * events (count_vm_events). Items are addressed by id for speed on hot paths.
+ */
+export class VmStat {
+  readonly nrNodes: number;
+  readonly #node: Float64Array;
+  readonly #events = new Float64Array(VM_EVENT_NAMES.length);
+
+  constructor(nrNodes: number) {
+    checkInt('nrNodes', nrNodes, 1, 1024);
+    this.nrNodes = nrNodes;
+    this.#node = new Float64Array(nrNodes * NODE_STAT_NAMES.length);
+  }
+
+  /** count_vm_events. */
+  countVmEvents(item: number, delta = 1): void {
+    this.#events[item] = (this.#events[item] as number) + delta;
+  }
+
+  /** mod_node_page_state. */
+  modNodePageState(nid: number, item: number, delta: number): void {
+    const i = nid * NODE_STAT_NAMES.length + item;
+    if (nid < 0 || nid >= this.nrNodes) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `node ${nid} is out of range [0, ${this.nrNodes - 1}]`,
+      );
+    }
+    this.#node[i] = (this.#node[i] as number) + delta;
+  }
+
+  /** node_page_state. */
+  nodePageState(nid: number, item: number): number {
+    return this.#node[nid * NODE_STAT_NAMES.length + item] ?? 0;
+  }
+
+  /** global_node_page_state: the sum over nodes. */
+  globalNodePageState(item: number): number {
+    let sum = 0;
+    for (let nid = 0; nid < this.nrNodes; nid++) sum += this.nodePageState(nid, item);
+    return sum;
+  }
+
+  vmEvent(item: number): number {
+    return this.#events[item] ?? 0;
+  }
+
+  /** Every counter as `[name, value]` in /proc/vmstat order (node items summed). */
+  entries(): Array<[string, number]> {
+    return [
+      ...NODE_STAT_NAMES.map((name, i): [string, number] => [name, this.globalNodePageState(i)]),
+      ...VM_EVENT_NAMES.map((name, i): [string, number] => [name, this.vmEvent(i)]),
+    ];
+  }
+
+  /** Looks an item up by its /proc/vmstat name; unknown names throw INVALID_ARGUMENT. */
+  static itemId(name: string): { kind: 'node' | 'event'; id: number } {
+    const node = (NODE_STAT_NAMES as readonly string[]).indexOf(name);
+    if (node >= 0) return { kind: 'node', id: node };
+    const event = (VM_EVENT_NAMES as readonly string[]).indexOf(name);
+    if (event >= 0) return { kind: 'event', id: event };
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `${JSON.stringify(name)} is not a vmstat item the model keeps`,
+    );
+  }
+}

@@ -1,0 +1,101 @@
+import type { Runtime } from './runtime.js';
+import type { Task } from './task.js';
+
+/**
+ * Called for each entry a wake-up walks over, as the kernel's wait_queue_func_t: return
+ * a negative number to stop the walk, 0 if this entry was not woken (it stays queued),
+ * positive if it was.
+ */
+export type WakeFunction = (entry: WaitEntry, key: unknown) => number;
+
+/** One sleeper on a wait queue (wait_queue_entry). */
+export class WaitEntry {
+  readonly task: Task;
+  readonly exclusive: boolean;
+  /** Per-entry data for a custom wake function (the page-lock key, say). */
+  data: unknown;
+  readonly wake: WakeFunction | null;
+  /** @internal */
+  queue: WaitQueue | null = null;
+
+  constructor(
+    task: Task,
+    exclusive: boolean,
+    wake: WakeFunction | null = null,
+    data: unknown = undefined,
+  ) {
+    this.task = task;
+    this.exclusive = exclusive;
+    this.wake = wake;
+    this.data = data;
+  }
+}
+
+/**
+ * A wait queue (wait_queue_head) with the kernel's order: shared waiters are added at the
+ * head, exclusive waiters at the tail, and a wake-up wakes every shared waiter it meets
+ * and at most `nrExclusive` exclusive ones (__wake_up_common, 6.3).
+ */
+export class WaitQueue {
+  readonly name: string;
+  readonly #rt: Runtime;
+  readonly #entries: WaitEntry[] = [];
+
+  constructor(rt: Runtime, name: string) {
+    this.#rt = rt;
+    this.name = name;
+  }
+
+  get length(): number {
+    return this.#entries.length;
+  }
+
+  /** The queued entries, head first. */
+  get entries(): readonly WaitEntry[] {
+    return this.#entries;
+  }
+
+  /** Queues an entry: shared at the head, exclusive at the tail. */
+  add(entry: WaitEntry): void {
+    if (entry.queue !== null) entry.queue.remove(entry);
+    entry.queue = this;
+    if (entry.exclusive) this.#entries.push(entry);
+    else this.#entries.unshift(entry);
+  }
+
+  remove(entry: WaitEntry): void {
+    if (entry.queue !== this) return;
+    const i = this.#entries.indexOf(entry);
+    if (i >= 0) this.#entries.splice(i, 1);
+    entry.queue = null;
+  }
+
+  /**
+   * Wakes waiters in queue order. Entries without a wake function are woken and removed
+   * (autoremove_wake_function). Returns how many entries were woken.
+   */
+  wakeUp(nrExclusive = 1, key: unknown = undefined): number {
+    let woken = 0;
+    let budget = nrExclusive;
+    for (const entry of [...this.#entries]) {
+      const ret = entry.wake === null ? this.#defaultWake(entry) : entry.wake(entry, key);
+      if (ret < 0) break;
+      if (ret > 0) {
+        woken++;
+        if (entry.exclusive && --budget === 0) break;
+      }
+    }
+    return woken;
+  }
+
+  /** Wakes every waiter (wake_up_all). */
+  wakeUpAll(key: unknown = undefined): number {
+    return this.wakeUp(Number.POSITIVE_INFINITY, key);
+  }
+
+  #defaultWake(entry: WaitEntry): number {
+    if (!this.#rt.wake(entry.task)) return 0;
+    this.remove(entry);
+    return 1;
+  }
+}

@@ -1,0 +1,273 @@
+import { describe, expect, test } from 'vitest';
+import {
+  type KernelGen,
+  MmsimError,
+  Runtime,
+  type Strategy,
+  type Task,
+  type TraceEvent,
+} from '../src/index.js';
+import { interleaving } from './helpers.js';
+
+describe('strategies', () => {
+  test('in-order runs each task until it ends, lowest id first', () => {
+    const { result, log } = interleaving({ strategy: 'in-order' });
+    expect(log).toEqual([1, 1, 1, 2, 2, 2, 3, 3, 3]);
+    expect(result.status).toBe('completed');
+    expect(result.decisions).toBeGreaterThan(0);
+  });
+
+  test('random and PCT reach orders that in-order never does', () => {
+    const inOrder = interleaving({ strategy: 'in-order' }).log.join();
+    const seen = (strategy: 'random' | 'pct') => {
+      const orders = new Set<string>();
+      for (let seed = 1; seed <= 30; seed++)
+        orders.add(interleaving({ strategy, seed }).log.join());
+      return orders;
+    };
+    const random = seen('random');
+    const pct = seen('pct');
+    expect([...random].some((o) => o !== inOrder)).toBe(true);
+    expect([...pct].some((o) => o !== inOrder)).toBe(true);
+    // Random scheduling explores many distinct interleavings, not one alternative.
+    expect(random.size).toBeGreaterThan(10);
+  });
+
+  test('PCT with depth 1 never preempts: the highest random priority runs to the end', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const { log } = interleaving({ strategy: { kind: 'pct', depth: 1 }, seed });
+      const runs = log.filter((id, i) => i === 0 || log[i - 1] !== id);
+      expect(runs).toHaveLength(3);
+    }
+  });
+
+  test('lowest-clock follows virtual time', () => {
+    const rt = new Runtime({ cpus: 2, strategy: 'lowest-clock' });
+    const log: string[] = [];
+    rt.spawn('slow', 0, function* (): KernelGen {
+      for (let i = 0; i < 3; i++) {
+        log.push(`slow@${rt.current.cpu.clock}`);
+        rt.charge(300);
+        yield;
+      }
+    });
+    rt.spawn('fast', 1, function* (): KernelGen {
+      for (let i = 0; i < 6; i++) {
+        log.push(`fast@${rt.current.cpu.clock}`);
+        rt.charge(100);
+        yield;
+      }
+    });
+    const result = rt.run();
+    expect(log).toEqual([
+      'slow@0',
+      'fast@0',
+      'fast@100',
+      'fast@200',
+      'slow@300',
+      'fast@300',
+      'fast@400',
+      'fast@500',
+      'slow@600',
+    ]);
+    expect(result.virtualTimeNs).toBe(900);
+  });
+
+  test('a custom strategy object is used as given', () => {
+    const last: Strategy = {
+      name: 'highest-id',
+      choose: (eligible: readonly Task[]) => eligible[eligible.length - 1] as Task,
+    };
+    const { log, result } = interleaving({ strategy: last }, 2, 2);
+    expect(log).toEqual([2, 2, 1, 1]);
+    expect(result.strategy).toBe('highest-id');
+  });
+});
+
+describe('determinism and replay', () => {
+  function traced(config: {
+    seed?: number;
+    strategy?: 'random' | 'pct' | { kind: 'replay'; token: string };
+  }) {
+    const rt = new Runtime({ cpus: 2, ...config });
+    const events: string[] = [];
+    rt.trace.on('*', (e: TraceEvent) =>
+      events.push(`${e.ts} ${e.cpu} ${e.name} ${JSON.stringify(e.fields)}`),
+    );
+    const step = rt.trace.define<{ step: number }>('test_step');
+    for (let i = 0; i < 4; i++) {
+      rt.spawn(`w${i}`, i % 2, function* (): KernelGen {
+        for (let s = 0; s < 5; s++) {
+          rt.charge(10 + s);
+          if (step.enabled) step.emit({ step: s });
+          yield;
+        }
+      });
+    }
+    return { result: rt.run(), events };
+  }
+
+  test('the same seed gives the same token and the same trace; another seed differs', () => {
+    const one = traced({ seed: 7, strategy: 'random' });
+    const two = traced({ seed: 7, strategy: 'random' });
+    const other = traced({ seed: 8, strategy: 'random' });
+    expect(two.result.replayToken).toBe(one.result.replayToken);
+    expect(two.events).toEqual(one.events);
+    expect(one.events.length).toBeGreaterThan(20);
+    expect(one.events.some((e) => e.includes('sched_switch'))).toBe(true);
+    expect(other.result.replayToken).not.toBe(one.result.replayToken);
+    expect(other.events).not.toEqual(one.events);
+  });
+
+  test('replaying a token reproduces the run exactly', () => {
+    for (const strategy of ['random', 'pct'] as const) {
+      const original = traced({ seed: 99, strategy });
+      const replay = traced({ strategy: { kind: 'replay', token: original.result.replayToken } });
+      expect(replay.events).toEqual(original.events);
+      expect(replay.result.replayToken).toBe(original.result.replayToken);
+      expect(replay.result.seed).toBe(99);
+      expect(replay.result.strategy).toBe('replay');
+    }
+  });
+
+  test('a token replayed against another program diverges with a clear error', () => {
+    const { result } = interleaving({ strategy: 'random', seed: 3 }, 3, 3);
+    expect(() =>
+      interleaving({ strategy: { kind: 'replay', token: result.replayToken } }, 2, 3),
+    ).toThrow(expect.objectContaining({ code: 'REPLAY_DIVERGED' }));
+  });
+
+  test('malformed tokens are rejected', () => {
+    for (const token of ['', 'nope', 'mmsim1.1.x', 'mmsim1.zz!.AA.AA', 'mmsim1.1..gA']) {
+      expect(() => new Runtime({ strategy: { kind: 'replay', token } })).toThrow(
+        expect.objectContaining({ code: 'INVALID_REPLAY_TOKEN' }),
+      );
+    }
+  });
+
+  test('a replay with a different explicit seed is refused', () => {
+    const { result } = interleaving({ strategy: 'random', seed: 5 });
+    expect(
+      () => new Runtime({ seed: 6, strategy: { kind: 'replay', token: result.replayToken } }),
+    ).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+  });
+
+  test('a long run of one task stays a short token', () => {
+    const rt = new Runtime({ cpus: 2, strategy: 'in-order' });
+    for (let t = 0; t < 2; t++) {
+      rt.spawn(`loop${t}`, t, function* (): KernelGen {
+        for (let i = 0; i < 100_000; i++) yield;
+      });
+    }
+    const result = rt.run();
+    expect(result.decisions).toBeGreaterThan(100_000);
+    expect(result.replayToken.length).toBeLessThan(40);
+  });
+});
+
+describe('tasks and time', () => {
+  test('sleepFor wakes tasks in virtual-time order and moves their clock', () => {
+    const rt = new Runtime({ cpus: 2 });
+    const order: string[] = [];
+    rt.spawn('late', 0, function* (): KernelGen {
+      yield* rt.sleepFor(5000);
+      order.push(`late@${rt.current.cpu.clock}`);
+    });
+    rt.spawn('early', 1, function* (): KernelGen {
+      yield* rt.sleepFor(1000);
+      order.push(`early@${rt.current.cpu.clock}`);
+    });
+    const result = rt.run();
+    expect(order).toEqual(['early@1000', 'late@5000']);
+    expect(result.status).toBe('completed');
+  });
+
+  test('join returns the joined task result after it ends', () => {
+    const rt = new Runtime({ cpus: 2 });
+    let got: unknown;
+    const child = rt.spawn('child', 1, function* (): KernelGen<number> {
+      yield* rt.sleepFor(100);
+      return 42;
+    });
+    rt.spawn('parent', 0, function* (): KernelGen {
+      got = yield* rt.join(child);
+    });
+    expect(rt.run().status).toBe('completed');
+    expect(got).toBe(42);
+  });
+
+  test('a context switch on one CPU costs virtual time', () => {
+    const rt = new Runtime({
+      cpus: 1,
+      strategy: 'random',
+      seed: 2,
+      costs: { contextSwitch: 1000 },
+    });
+    for (let i = 0; i < 2; i++) {
+      rt.spawn(`t${i}`, 0, function* (): KernelGen {
+        for (let s = 0; s < 10; s++) yield;
+      });
+    }
+    const result = rt.run();
+    expect(result.contextSwitches).toBeGreaterThan(0);
+    expect(result.virtualTimeNs).toBe(result.contextSwitches * 1000);
+  });
+
+  test('an exception in a task ends the run as TASK_CRASHED', () => {
+    const rt = new Runtime();
+    rt.spawn('bad', 0, function* (): KernelGen {
+      yield;
+      throw new TypeError('boom');
+    });
+    expect(() => rt.run()).toThrow(expect.objectContaining({ code: 'TASK_CRASHED' }));
+  });
+
+  test('the step limit stops a livelock', () => {
+    const rt = new Runtime({ maxSteps: 50 });
+    rt.spawn('spin', 0, function* (): KernelGen {
+      for (;;) yield;
+    });
+    const result = rt.run();
+    expect(result.status).toBe('step-limit');
+    expect(result.steps).toBe(50);
+  });
+
+  test('a runtime runs once', () => {
+    const rt = new Runtime();
+    rt.run();
+    expect(() => rt.run()).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
+    expect(() => rt.spawn('late', 0, function* (): KernelGen {})).toThrow(MmsimError);
+  });
+});
+
+describe('config validation', () => {
+  test.each([
+    [{ cpus: 0 }, /cpus/],
+    [{ cpus: 2, cpuNodes: [0] }, /cpuNodes/],
+    [{ cpuNodes: [-1] }, /cpuNodes\[0\]/],
+    [{ seed: -1 }, /seed/],
+    [{ seed: 1.5 }, /seed/],
+    [{ maxSteps: 0 }, /maxSteps/],
+    [{ costs: { copyPage4k: -1 } }, /costs\.copyPage4k/],
+    [{ costs: { warpDrive: 1 } as never }, /costs\.warpDrive/],
+    [{ strategy: 'fastest' as never }, /strategy/],
+    [{ strategy: { kind: 'pct', depth: 0 } as const }, /depth/],
+  ])('%j is rejected naming the field', (config, field) => {
+    let error: unknown;
+    try {
+      new Runtime(config);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(MmsimError);
+    expect((error as MmsimError).message).toMatch(field);
+  });
+
+  test('spawn on a CPU that does not exist is rejected', () => {
+    const rt = new Runtime({ cpus: 2 });
+    expect(() => rt.spawn('x', 2, function* (): KernelGen {})).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    expect(rt.tasks).toHaveLength(0);
+  });
+});
