@@ -1,0 +1,54 @@
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import type { BenchResult } from './measure.js';
+import { schedulerBenchmarks } from './scheduler.js';
+
+/**
+ * The mmsim benchmark suite. Prints one JSON document on stdout (and to --out FILE):
+ * the machine, the Node version, and every figure with its unit and direction.
+ * Run it with `pnpm bench` from the repository root.
+ */
+const suites: Record<string, () => BenchResult[]> = {
+  scheduler: schedulerBenchmarks,
+};
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+
+if (values.help) {
+  process.stdout.write(
+    `usage: pnpm bench [--only SUITE]... [--out FILE]\nsuites: ${Object.keys(suites).join(', ')}\n`,
+  );
+  process.exit(0);
+}
+
+const selected = values.only ?? Object.keys(suites);
+for (const name of selected) {
+  if (!(name in suites)) {
+    process.stderr.write(`unknown suite ${name}; known: ${Object.keys(suites).join(', ')}\n`);
+    process.exit(2);
+  }
+}
+
+const results: BenchResult[] = [];
+for (const name of selected) {
+  process.stderr.write(`bench: ${name}...\n`);
+  results.push(...(suites[name] as () => BenchResult[])());
+}
+
+const report = {
+  tool: 'mmsim-bench',
+  node: process.version,
+  cpu: os.cpus()[0]?.model ?? 'unknown',
+  cores: os.cpus().length,
+  results,
+};
+const json = `${JSON.stringify(report, null, 2)}\n`;
+if (values.out !== undefined) writeFileSync(values.out, json);
+process.stdout.write(json);
