@@ -34,11 +34,24 @@ describe('strategies', () => {
   });
 
   test('PCT with depth 1 never preempts: the highest random priority runs to the end', () => {
-    for (let seed = 1; seed <= 10; seed++) {
+    const firsts = new Set<number>();
+    for (let seed = 1; seed <= 20; seed++) {
       const { log } = interleaving({ strategy: { kind: 'pct', depth: 1 }, seed });
       const runs = log.filter((id, i) => i === 0 || log[i - 1] !== id);
       expect(runs).toHaveLength(3);
+      firsts.add(log[0] as number);
     }
+    // The priorities are random: every task gets to go first for some seed.
+    expect([...firsts].sort()).toEqual([1, 2, 3]);
+  });
+
+  test('PCT with depth 2 preempts at most once, at its change point', () => {
+    const segmentCounts = new Set<number>();
+    for (let seed = 1; seed <= 30; seed++) {
+      const { log } = interleaving({ strategy: { kind: 'pct', depth: 2, steps: 9 }, seed });
+      segmentCounts.add(log.filter((id, i) => i === 0 || log[i - 1] !== id).length);
+    }
+    expect([...segmentCounts].sort()).toEqual([3, 4]);
   });
 
   test('lowest-clock follows virtual time', () => {

@@ -39,6 +39,10 @@ export class PctStrategy implements Strategy {
 
   init(rng: RandomStream): void {
     this.#rng = rng;
+    // Tasks created before the run get their random priorities now, in id order.
+    for (const id of [...this.#priority.keys()].sort((a, b) => a - b)) {
+      this.#priority.set(id, this.#randomPriority(rng));
+    }
     const count = Math.min(this.depth - 1, this.steps);
     const picked = new Set<number>();
     while (picked.size < count) picked.add(rng.int(1, this.steps));
@@ -52,8 +56,12 @@ export class PctStrategy implements Strategy {
 
   onSpawn(task: Task): void {
     const rng = this.#rng;
-    // Initial priorities are all above d; ties (vanishingly rare) go to the lower id.
-    this.#priority.set(task.id, this.depth + (rng === null ? task.id : rng.int(0, 0x3fff_ffff)));
+    this.#priority.set(task.id, rng === null ? 0 : this.#randomPriority(rng));
+  }
+
+  /** Initial priorities are all above d; ties (vanishingly rare) go to the lower id. */
+  #randomPriority(rng: RandomStream): number {
+    return this.depth + rng.int(0, 0x3fff_ffff);
   }
 
   choose(eligible: readonly Task[], decision: number): Task {
