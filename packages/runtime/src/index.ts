@@ -25,3 +25,4 @@ export * from './task.js';
 export * from './tracepoint.js';
 export * from './vmstat.js';
 export * from './wait-queue.js';
+export * from './strategies/exhaustive.js';
