@@ -2,24 +2,26 @@ import { readdirSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
 /**
- * One vitest project per package, run from the repository root against source: the
+ * One vitest project per package (and per tool), run from the repository root against source: the
  * `source` export condition points every `@mmsim/*` import at `src/index.ts`, so no build
  * is needed before the tests.
  */
-const packages = readdirSync(new URL('./packages', import.meta.url), { withFileTypes: true })
-  .filter((entry) => entry.isDirectory())
-  .map((entry) => entry.name);
+const dirsIn = (parent: string) =>
+  readdirSync(new URL(`./${parent}`, import.meta.url), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `${parent}/${entry.name}`);
+const projects = [...dirsIn('packages'), ...dirsIn('tools')];
 
 export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     reporters: ['default', './tools/vitest-summary-reporter.ts'],
-    projects: packages.map((name) => ({
+    projects: projects.map((dir) => ({
       extends: true,
       test: {
-        name,
-        root: `packages/${name}`,
+        name: dir.replace(/^packages\//, ''),
+        root: dir,
         include: ['test/**/*.test.ts'],
       },
     })),

@@ -23,7 +23,11 @@ export function opsPerSecond(body: (n: number) => void, minMs = 200, samples = 5
     n = Math.ceil(n * Math.min(10, Math.max(2, (minMs * 1.2) / Math.max(ms, 0.01))));
   }
   let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < samples; i++) best = Math.min(best, time(() => body(n)));
+  for (let i = 0; i < samples; i++)
+    best = Math.min(
+      best,
+      time(() => body(n)),
+    );
   return { opsPerSec: (n / best) * 1000, ops: n, bestMs: best, samples };
 }
 

@@ -23,7 +23,13 @@ function* nested(depth: number): KernelGen {
 }
 
 /** Steps of a run of `tasks` tasks on `cpus` CPUs that each yield `n / tasks` times. */
-function runYields(n: number, tasks: number, cpus: number, strategy: Runtime['strategy'] | 'in-order' | 'random', depth = 0) {
+function runYields(
+  n: number,
+  tasks: number,
+  cpus: number,
+  strategy: Runtime['strategy'] | 'in-order' | 'random',
+  depth = 0,
+) {
   const rt = new Runtime({ cpus, strategy, seed: 1 });
   const per = Math.ceil(n / tasks);
   for (let t = 0; t < tasks; t++) {
@@ -60,7 +66,8 @@ export function schedulerBenchmarks(): BenchResult[] {
       value: points.opsPerSec,
       unit: 'points/s',
       better: 'higher',
-      description: 'One task yielding in a loop: the cost of a bare scheduling point with no decision.',
+      description:
+        'One task yielding in a loop: the cost of a bare scheduling point with no decision.',
       detail: { ops: points.ops, bestMs: points.bestMs },
     },
     {
@@ -68,7 +75,8 @@ export function schedulerBenchmarks(): BenchResult[] {
       value: nestedPoints.opsPerSec,
       unit: 'points/s',
       better: 'higher',
-      description: 'As above, but each yield goes through three nested yield* generator calls, as kernel code does.',
+      description:
+        'As above, but each yield goes through three nested yield* generator calls, as kernel code does.',
       detail: { ops: nestedPoints.ops, bestMs: nestedPoints.bestMs },
     },
     {
@@ -76,7 +84,8 @@ export function schedulerBenchmarks(): BenchResult[] {
       value: random.opsPerSec,
       unit: 'decisions/s',
       better: 'higher',
-      description: 'Four tasks on four CPUs under the seeded random strategy, with the decision log recorded for the replay token.',
+      description:
+        'Four tasks on four CPUs under the seeded random strategy, with the decision log recorded for the replay token.',
       detail: { ops: random.ops, bestMs: random.bestMs },
     },
   ];
