@@ -212,8 +212,10 @@ export class Runtime {
    * Marks the current task asleep on `resource`, in the kernel function `waitsIn`. The
    * caller must have queued itself where a waker will find it, and must `yield` next.
    * Sleeping with preemption disabled (a spinlock held) is a bug and throws.
+   * A `killable` sleep (TASK_KILLABLE) also ends when the task gets a fatal signal; the
+   * sleeper then finds `task.fatalSignalPending` set and must dequeue itself.
    */
-  blockCurrent(waitsIn: string, resource: Resource): void {
+  blockCurrent(waitsIn: string, resource: Resource, killable = false): void {
     const task = this.current;
     if (task.preemptCount > 0) {
       throw new MmsimError(
@@ -223,6 +225,16 @@ export class Runtime {
       );
     }
     this.#block(task, waitsIn, resource);
+    task.killable = killable;
+  }
+
+  /**
+   * Sends a fatal signal (SIGKILL) to `task`: sets `fatalSignalPending` and wakes it if
+   * it sleeps killable. Uninterruptible sleeps are not disturbed.
+   */
+  sendFatalSignal(task: Task): void {
+    task.fatalSignalPending = true;
+    if (task.state === 'sleeping' && task.killable) this.wake(task);
   }
 
   /** @internal A spinning task waits with preemption disabled; only spinlocks use this. */
@@ -231,6 +243,7 @@ export class Runtime {
   }
 
   #block(task: Task, waitsIn: string, resource: Resource): void {
+    task.killable = false;
     task.state = 'sleeping';
     task.waiting = { waitsIn, resource };
     this.#removeRunnable(task);

@@ -56,6 +56,10 @@ export class Task {
   preemptCount = 0;
   /** Set while sleeping. */
   waiting: WaitInfo | null = null;
+  /** The current sleep ends on a fatal signal (TASK_KILLABLE). */
+  killable = false;
+  /** A fatal signal was sent (fatal_signal_pending). */
+  fatalSignalPending = false;
   /** Virtual time at which a timed sleep ends. */
   wakeAt = 0;
   /** The value the body returned, once done. */

@@ -63,6 +63,16 @@ export class WaitQueue {
     else this.#entries.unshift(entry);
   }
 
+  /**
+   * Queues an entry at the tail whatever its kind (__add_wait_queue_entry_tail), as the
+   * page wait queues do for shared and exclusive waiters alike.
+   */
+  addTail(entry: WaitEntry): void {
+    if (entry.queue !== null) entry.queue.remove(entry);
+    entry.queue = this;
+    this.#entries.push(entry);
+  }
+
   remove(entry: WaitEntry): void {
     if (entry.queue !== this) return;
     const i = this.#entries.indexOf(entry);

@@ -288,3 +288,33 @@ describe('wait queues and completions', () => {
     expect(passed).toBe(2);
   });
 });
+
+describe('fatal signals', () => {
+  test('a killable sleep ends on a fatal signal; an uninterruptible one does not', () => {
+    const rt = new Runtime({ cpus: 3, strategy: 'in-order' });
+    const never = new Completion(rt, 'never');
+    const wq = new WaitQueue(rt, 'killable');
+    const outcome: string[] = [];
+    const killable = rt.spawn('killable', 0, function* (task): KernelGen {
+      const entry = new WaitEntry(task, true);
+      wq.addTail(entry);
+      rt.blockCurrent('folio_lock_killable', never, true);
+      yield;
+      wq.remove(entry);
+      outcome.push(`killable woke, signal=${task.fatalSignalPending}`);
+    });
+    const stubborn = rt.spawn('stubborn', 1, function* (): KernelGen {
+      yield* never.wait();
+      outcome.push('stubborn woke');
+    });
+    rt.spawn('killer', 2, function* (): KernelGen {
+      rt.sendFatalSignal(killable);
+      rt.sendFatalSignal(stubborn);
+    });
+    const result = rt.run();
+    expect(outcome).toEqual(['killable woke, signal=true']);
+    expect(wq.length).toBe(0);
+    expect(result.status).toBe('deadlock');
+    expect(result.deadlock!.blocked.map((e) => e.task.name)).toEqual(['stubborn']);
+  });
+});
