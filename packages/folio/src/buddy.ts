@@ -1,0 +1,226 @@
+import { checkInt, ENOMEM, MmsimError } from '@mmsim/runtime';
+import { MAX_ORDER } from './constants.js';
+import { PG_head } from './flags.js';
+import {
+  checkNid,
+  FOLIO_TYPE_NORMAL,
+  type Folio,
+  FRAME_BUDDY,
+  FRAME_FREE,
+  FRAME_HEAD,
+  FRAME_TAIL,
+  type Memmap,
+  memmapOf,
+  type PhysicalMemory,
+} from './memmap.js';
+
+/**
+ * The per-node buddy allocator (mm/page_alloc.c, Linux 6.3), one zone per node. Free blocks
+ * of order 0..MAX_ORDER-1 sit on per-order free lists linked through the memmap's pfn
+ * links, as the kernel links them through page->lru. Not modelled: migratetypes, per-CPU
+ * page lists, watermarks and reclaim; an allocation succeeds whenever a block fits.
+ */
+
+/** Options of `folioAlloc` and `allocHugetlbFolio`. */
+export interface AllocOptions {
+  /** `__GFP_THISNODE`: fail rather than fall back to another node. */
+  readonly thisNode?: boolean;
+}
+
+/** `add_to_free_list` / `add_to_free_list_tail`: link a block on its order's free list. */
+function addToFreeList(m: Memmap, pfn: number, slot: number, toTail: boolean): void {
+  if (toTail) {
+    const tail = m.freeTail[slot]!;
+    m.prev[pfn] = tail;
+    m.next[pfn] = -1;
+    if (tail >= 0) m.next[tail] = pfn;
+    else m.freeHead[slot] = pfn;
+    m.freeTail[slot] = pfn;
+  } else {
+    const head = m.freeHead[slot]!;
+    m.next[pfn] = head;
+    m.prev[pfn] = -1;
+    if (head >= 0) m.prev[head] = pfn;
+    else m.freeTail[slot] = pfn;
+    m.freeHead[slot] = pfn;
+  }
+  m.nrFree[slot]!++;
+}
+
+/** `del_page_from_free_list`. */
+function delFromFreeList(m: Memmap, pfn: number, slot: number): void {
+  const next = m.next[pfn]!;
+  const prev = m.prev[pfn]!;
+  if (prev >= 0) m.next[prev] = next;
+  else m.freeHead[slot] = next;
+  if (next >= 0) m.prev[next] = prev;
+  else m.freeTail[slot] = prev;
+  m.next[pfn] = -1;
+  m.prev[pfn] = -1;
+  m.nrFree[slot]!--;
+}
+
+/**
+ * `__rmqueue_smallest` + `expand`: take the first block of the smallest order that fits and
+ * give the unused upper halves back to the lower free lists. Returns the first pfn or -1.
+ */
+function rmqueueSmallest(m: Memmap, nid: number, order: number): number {
+  const base = nid * MAX_ORDER;
+  for (let current = order; current < MAX_ORDER; current++) {
+    const pfn = m.freeHead[base + current]!;
+    if (pfn < 0) continue;
+    delFromFreeList(m, pfn, base + current);
+    m.state[pfn] = FRAME_FREE;
+    let high = current;
+    let size = 1 << current;
+    while (high > order) {
+      high--;
+      size >>= 1;
+      const half = pfn + size;
+      m.state[half] = FRAME_BUDDY;
+      m.order[half] = high;
+      addToFreeList(m, half, base + high, false);
+    }
+    m.nodeFree[nid]! -= 1 << order;
+    return pfn;
+  }
+  return -1;
+}
+
+/**
+ * Turns free frames [pfn, pfn + 2^order) into a new folio: refcount 1, clean flags
+ * (PG_head when large), mapcount 0, no mapping, content words 0 (`prep_new_page` with
+ * `__GFP_ZERO`-like contents so integrity checks start from a known value).
+ */
+export function prepNewFolio(m: Memmap, pfn: number, order: number, type: number): void {
+  m.state[pfn] = FRAME_HEAD;
+  m.order[pfn] = order;
+  m.headOf[pfn] = pfn;
+  m.refcount[pfn] = 1;
+  m.folioType[pfn] = type;
+  m.content[pfn] = 0;
+  if (order === 0) return;
+  m.flags[pfn] = 1 << PG_head;
+  const end = pfn + (1 << order);
+  for (let p = pfn + 1; p < end; p++) {
+    m.state[p] = FRAME_TAIL;
+    m.headOf[p] = pfn;
+  }
+  m.content.fill(0, pfn + 1, end);
+}
+
+/**
+ * `__free_one_page` (6.3): return a block to its node's buddy, merging with free buddies of
+ * the same order as long as they exist. The merged block goes to the head of its free list,
+ * or to the tail when `toTail` (FPI_TO_TAIL, used for boot-time memory) or when the
+ * next-higher buddy is free too (`buddy_merge_likely`), so that it is less likely to be
+ * allocated before the merge can happen. The frames must already be reset to FRAME_FREE.
+ */
+export function freeOneBlock(m: Memmap, pfn: number, order: number, toTail: boolean): void {
+  const nid = m.nid[pfn]!;
+  const base = nid * MAX_ORDER;
+  m.nodeFree[nid]! += 1 << order;
+  while (order < MAX_ORDER - 1) {
+    const buddy = pfn ^ (1 << order);
+    // A buddy outside the node is a hole (nodes start MAX_ORDER_NR_PAGES-aligned).
+    if (m.state[buddy] !== FRAME_BUDDY || m.order[buddy] !== order) break;
+    delFromFreeList(m, buddy, base + order);
+    m.state[buddy] = FRAME_FREE;
+    pfn &= buddy;
+    order++;
+  }
+  m.state[pfn] = FRAME_BUDDY;
+  m.order[pfn] = order;
+  if (!toTail && order < MAX_ORDER - 2) {
+    const buddy = pfn ^ (1 << order);
+    const higher = (buddy & pfn) ^ (1 << (order + 1));
+    toTail = m.state[higher] === FRAME_BUDDY && m.order[higher] === order + 1;
+  }
+  addToFreeList(m, pfn, base + order, toTail);
+}
+
+/** Marks the frames of a folio free (the memmap part of `free_pages_prepare`). */
+export function resetFrames(m: Memmap, pfn: number, nr: number): void {
+  const end = pfn + nr;
+  for (let p = pfn; p < end; p++) {
+    m.state[p] = FRAME_FREE;
+    m.flags[p] = 0;
+    m.mapcount[p] = 0;
+    m.mappingKind[p] = 0;
+    m.mappingObj[p] = null;
+    m.priv[p] = null;
+    m.index[p] = 0;
+    m.headOf[p] = -1;
+  }
+  m.refcount[pfn] = 0;
+  m.entireMapcount[pfn] = 0;
+  m.totalMapcount[pfn] = 0;
+  m.folioType[pfn] = FOLIO_TYPE_NORMAL;
+  m.order[pfn] = 0;
+}
+
+/**
+ * Allocates an order-`order` folio on node `nid`: a model of `__folio_alloc_node` /
+ * `alloc_pages_node` (Linux 6.3). Without `thisNode` (no `__GFP_THISNODE`) it falls back to
+ * the other nodes by distance |i - nid|, the lower node id first on ties. Returns the new
+ * folio (refcount 1) or `-ENOMEM` when no node has a free block of that order.
+ */
+export function folioAlloc(
+  mem: PhysicalMemory,
+  order: number,
+  nid: number,
+  options?: AllocOptions,
+): Folio | number {
+  const m = memmapOf(mem);
+  if (!(order >= 0 && order < MAX_ORDER && (order | 0) === order)) {
+    checkInt('order', order, 0, MAX_ORDER - 1);
+  }
+  if (!(nid >= 0 && nid < m.nrNodes && (nid | 0) === nid)) checkNid(m, nid);
+  let pfn = rmqueueSmallest(m, nid, order);
+  if (pfn < 0) {
+    if (options?.thisNode === true) return -ENOMEM;
+    const zonelist = m.fallback[nid]!;
+    for (let i = 1; i < zonelist.length && pfn < 0; i++) {
+      pfn = rmqueueSmallest(m, zonelist[i]!, order);
+    }
+    if (pfn < 0) return -ENOMEM;
+  }
+  prepNewFolio(m, pfn, order, FOLIO_TYPE_NORMAL);
+  return pfn;
+}
+
+/** Allocates exactly on `nid` without fallback; used to fill the hugetlb pools at boot. */
+export function allocOnNode(m: Memmap, order: number, nid: number): number {
+  return rmqueueSmallest(m, nid, order);
+}
+
+/** Free pages in node `nid`'s buddy allocator (hugetlb pool pages are not counted). */
+export function nodeFreePages(mem: PhysicalMemory, nid: number): number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  return m.nodeFree[nid]!;
+}
+
+/** `zone->free_area[order].nr_free` of node `nid`: free blocks of that order. */
+export function nodeNrFree(mem: PhysicalMemory, nid: number, order: number): number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  checkInt('order', order, 0, MAX_ORDER - 1);
+  return m.nrFree[nid * MAX_ORDER + order]!;
+}
+
+/** The free blocks of one order on node `nid`, in free-list order (head first). */
+export function nodeFreeList(mem: PhysicalMemory, nid: number, order: number): number[] {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  checkInt('order', order, 0, MAX_ORDER - 1);
+  const out: number[] = [];
+  const limit = m.nrFree[nid * MAX_ORDER + order]!;
+  for (let p = m.freeHead[nid * MAX_ORDER + order]!; p >= 0; p = m.next[p]!) {
+    if (out.length > limit) {
+      throw new MmsimError('INVARIANT_VIOLATED', `free list of node ${nid} order ${order} loops`);
+    }
+    out.push(p);
+  }
+  return out;
+}

@@ -1,0 +1,307 @@
+import { MmsimError } from '@mmsim/runtime';
+import {
+  type Folio,
+  FRAME_HEAD,
+  folioError,
+  type Memmap,
+  memmapOf,
+  type PhysicalMemory,
+  publicView,
+} from './memmap.js';
+
+/**
+ * A list of folios linked through their `lru` field (include/linux/list.h used on
+ * `folio->lru`): an LRU list, or one of migration's private lists (`from`, `ret_folios`,
+ * `split_folios`, ...). The links are the memmap's pfn-indexed next/prev arrays, so the list
+ * allocates nothing per folio. A folio is on at most one list at a time; the list it is on is
+ * recorded, and adding a folio that is still on a list is a CONTRACT_VIOLATION (in the
+ * kernel it silently corrupts both lists). Free frames reuse the same links for the buddy
+ * free lists, which is safe because a free frame is on no folio list.
+ *
+ * "Front" is the kernel's `list_add` end (`list_first_entry`), "tail" is `list_add_tail`.
+ */
+export class FolioList implements Iterable<Folio> {
+  readonly #m: Memmap;
+  #head = -1;
+  #tail = -1;
+  #size = 0;
+
+  constructor(mem: PhysicalMemory) {
+    this.#m = memmapOf(mem);
+  }
+
+  /** The memory whose folios this list links. */
+  get mem(): PhysicalMemory {
+    return publicView(this.#m);
+  }
+
+  /** Number of folios on the list (`list_count_nodes`, kept as a counter). */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** `list_empty`. */
+  isEmpty(): boolean {
+    return this.#size === 0;
+  }
+
+  /** `list_first_entry_or_null`: the front folio, or -1 when empty. */
+  first(): Folio {
+    return this.#head;
+  }
+
+  /** `list_last_entry`: the tail folio, or -1 when empty. */
+  last(): Folio {
+    return this.#tail;
+  }
+
+  /** Whether `folio` is on this list. */
+  has(folio: Folio): boolean {
+    const m = this.#m;
+    return m.state[folio] === FRAME_HEAD && m.listOwner[folio] === this;
+  }
+
+  /** The folio after `folio` on this list, or -1 at the tail. */
+  next(folio: Folio): Folio {
+    this.#checkOn(folio, 'next');
+    return this.#m.next[folio]!;
+  }
+
+  /** The folio before `folio` on this list, or -1 at the front. */
+  prev(folio: Folio): Folio {
+    this.#checkOn(folio, 'prev');
+    return this.#m.prev[folio]!;
+  }
+
+  /** `list_add(&folio->lru, list)`: add at the front. */
+  add(folio: Folio): void {
+    this.#checkOff(folio, 'add');
+    this.#linkFront(folio);
+  }
+
+  /** `list_add_tail(&folio->lru, list)`: add at the tail. */
+  addTail(folio: Folio): void {
+    this.#checkOff(folio, 'addTail');
+    this.#linkTail(folio);
+  }
+
+  /**
+   * `list_add_tail(&folio->lru, &pos->lru)`: insert `folio` just before `pos`, which is on
+   * this list (how `lru_add_page_tail` puts split tails next to their head).
+   */
+  addBefore(folio: Folio, pos: Folio): void {
+    this.#checkOn(pos, 'addBefore (position)');
+    this.#checkOff(folio, 'addBefore');
+    const m = this.#m;
+    const prev = m.prev[pos]!;
+    m.prev[folio] = prev;
+    m.next[folio] = pos;
+    m.prev[pos] = folio;
+    if (prev >= 0) m.next[prev] = folio;
+    else this.#head = folio;
+    m.listOwner[folio] = this;
+    this.#size++;
+  }
+
+  /** `list_del(&folio->lru)`: take `folio`, which must be on this list, off it. */
+  del(folio: Folio): void {
+    this.#checkOn(folio, 'del');
+    this.#unlink(folio);
+  }
+
+  /** `list_move(&folio->lru, dst)`: take `folio` off this list and add it at the front of `dst`. */
+  moveTo(folio: Folio, dst: FolioList): void {
+    this.#checkOn(folio, 'moveTo');
+    this.#checkSameMemory(dst);
+    this.#unlink(folio);
+    dst.#linkFront(folio);
+  }
+
+  /** `list_move_tail(&folio->lru, dst)`: take `folio` off this list and add it at the tail of `dst`. */
+  moveToTail(folio: Folio, dst: FolioList): void {
+    this.#checkOn(folio, 'moveToTail');
+    this.#checkSameMemory(dst);
+    this.#unlink(folio);
+    dst.#linkTail(folio);
+  }
+
+  /**
+   * `list_splice_init(list, dst)`: move every folio of this list, in order, to the front of
+   * `dst`, and leave this list empty.
+   */
+  spliceInit(dst: FolioList): void {
+    this.#checkSplice(dst);
+    if (this.#size === 0) return;
+    const m = this.#m;
+    this.#adopt(dst);
+    const first = this.#head;
+    const last = this.#tail;
+    const old = dst.#head;
+    m.next[last] = old;
+    if (old >= 0) m.prev[old] = last;
+    else dst.#tail = last;
+    dst.#head = first;
+    dst.#size += this.#size;
+    this.#clear();
+  }
+
+  /**
+   * `list_splice_tail_init(list, dst)`: move every folio of this list, in order, to the tail
+   * of `dst`, and leave this list empty.
+   */
+  spliceTailInit(dst: FolioList): void {
+    this.#checkSplice(dst);
+    if (this.#size === 0) return;
+    const m = this.#m;
+    this.#adopt(dst);
+    const first = this.#head;
+    const last = this.#tail;
+    const old = dst.#tail;
+    m.prev[first] = old;
+    if (old >= 0) m.next[old] = first;
+    else dst.#head = first;
+    dst.#tail = last;
+    dst.#size += this.#size;
+    this.#clear();
+  }
+
+  /**
+   * Iterates front to tail like `list_for_each_entry_safe`: the next folio is read before
+   * the current one is handed out, so the current one may be deleted or moved to another
+   * list. Removing the *next* folio during the iteration throws CONTRACT_VIOLATION (in the
+   * kernel it would walk a stale pointer).
+   */
+  [Symbol.iterator](): Iterator<Folio> {
+    return new SafeIterator(this.#m, this, this.#head);
+  }
+
+  /** The folios front to tail. */
+  toArray(): Folio[] {
+    const out: Folio[] = [];
+    const m = this.#m;
+    for (let f = this.#head; f >= 0; f = m.next[f]!) out.push(f);
+    return out;
+  }
+
+  #linkFront(folio: number): void {
+    const m = this.#m;
+    const head = this.#head;
+    m.next[folio] = head;
+    m.prev[folio] = -1;
+    if (head >= 0) m.prev[head] = folio;
+    else this.#tail = folio;
+    this.#head = folio;
+    m.listOwner[folio] = this;
+    this.#size++;
+  }
+
+  #linkTail(folio: number): void {
+    const m = this.#m;
+    const tail = this.#tail;
+    m.prev[folio] = tail;
+    m.next[folio] = -1;
+    if (tail >= 0) m.next[tail] = folio;
+    else this.#head = folio;
+    this.#tail = folio;
+    m.listOwner[folio] = this;
+    this.#size++;
+  }
+
+  #unlink(folio: number): void {
+    const m = this.#m;
+    const next = m.next[folio]!;
+    const prev = m.prev[folio]!;
+    if (prev >= 0) m.next[prev] = next;
+    else this.#head = next;
+    if (next >= 0) m.prev[next] = prev;
+    else this.#tail = prev;
+    m.next[folio] = -1;
+    m.prev[folio] = -1;
+    m.listOwner[folio] = null;
+    this.#size--;
+  }
+
+  #adopt(dst: FolioList): void {
+    const m = this.#m;
+    for (let f = this.#head; f >= 0; f = m.next[f]!) m.listOwner[f] = dst;
+  }
+
+  #clear(): void {
+    this.#head = -1;
+    this.#tail = -1;
+    this.#size = 0;
+  }
+
+  #checkOn(folio: number, op: string): void {
+    const m = this.#m;
+    if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+    if (m.listOwner[folio] !== this) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        m.listOwner[folio] === null
+          ? `FolioList.${op}: folio ${folio} is not on any list`
+          : `FolioList.${op}: folio ${folio} is on another list`,
+      );
+    }
+  }
+
+  #checkOff(folio: number, op: string): void {
+    const m = this.#m;
+    if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+    if (m.listOwner[folio] !== null) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `FolioList.${op}: folio ${folio} is already on ${m.listOwner[folio] === this ? 'this' : 'another'} list (delete or move it instead)`,
+      );
+    }
+  }
+
+  #checkSameMemory(dst: FolioList): void {
+    if (!(dst instanceof FolioList) || dst.#m !== this.#m) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        'the destination list must be a FolioList of the same PhysicalMemory',
+      );
+    }
+  }
+
+  #checkSplice(dst: FolioList): void {
+    this.#checkSameMemory(dst);
+    if (dst === this) {
+      throw new MmsimError('INVALID_ARGUMENT', 'cannot splice a FolioList onto itself');
+    }
+  }
+}
+
+class SafeIterator implements Iterator<Folio> {
+  readonly #m: Memmap;
+  readonly #list: FolioList;
+  #cur: number;
+
+  constructor(m: Memmap, list: FolioList, first: number) {
+    this.#m = m;
+    this.#list = list;
+    this.#cur = first;
+  }
+
+  next(): IteratorResult<Folio> {
+    const cur = this.#cur;
+    if (cur < 0) return { done: true, value: undefined };
+    const m = this.#m;
+    if (m.state[cur] !== FRAME_HEAD || m.listOwner[cur] !== this.#list) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `FolioList iteration: folio ${cur}, the next entry, was taken off the list during the iteration`,
+      );
+    }
+    this.#cur = m.next[cur]!;
+    return { done: false, value: cur };
+  }
+}
+
+/** The FolioList `folio` is on, or null. */
+export function folioOnList(mem: PhysicalMemory, folio: Folio): FolioList | null {
+  const m = memmapOf(mem);
+  if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+  return m.listOwner[folio]!;
+}

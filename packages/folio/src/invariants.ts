@@ -1,0 +1,301 @@
+import { MmsimError } from '@mmsim/runtime';
+import { HPAGE_PMD_ORDER, MAX_ORDER } from './constants.js';
+import { PG_head, PG_reserved } from './flags.js';
+import type { FolioList } from './folio-list.js';
+import {
+  FOLIO_TYPE_HUGETLB,
+  FRAME_BUDDY,
+  FRAME_FREE,
+  FRAME_HEAD,
+  FRAME_HOLE,
+  FRAME_POOL_HEAD,
+  FRAME_POOL_TAIL,
+  FRAME_TAIL,
+  type Memmap,
+  memmapOf,
+  type PhysicalMemory,
+} from './memmap.js';
+
+/**
+ * Consistency checks of the whole memory model, the kind of thing CONFIG_DEBUG_VM and
+ * `bad_page` catch in the kernel. Slow (it walks every frame): for tests and the explorer,
+ * not for hot paths. Problems are reported once per block or folio, not once per frame.
+ */
+
+const MAX_PROBLEMS = 50;
+
+class Problems {
+  readonly list: string[] = [];
+  dropped = 0;
+
+  add(message: string): void {
+    if (this.list.length < MAX_PROBLEMS) this.list.push(message);
+    else this.dropped++;
+  }
+}
+
+/**
+ * Checks every structural invariant and returns the problems found (empty when sound):
+ * each frame is free in exactly one buddy block or belongs to exactly one folio (or pooled
+ * hugetlb folio); tails point at a live head; no negative refcount or mapcount; the
+ * folio's kept mapcount sum matches its pages; free lists are well linked and match
+ * nr_free; no two free buddies are left unmerged; per-node free counts and hugetlb pool
+ * counters match the frames; folio lists are well linked and match their sizes; the zero
+ * page is intact.
+ */
+export function checkPhysicalMemory(mem: PhysicalMemory): string[] {
+  const m = memmapOf(mem);
+  const problems = new Problems();
+  for (let nid = 0; nid < m.nrNodes; nid++) checkNodeFrames(m, nid, problems);
+  checkFreeLists(m, problems);
+  checkPools(m, problems);
+  checkFolioLists(m, problems);
+  checkZeroPage(m, problems);
+  const out = problems.list;
+  if (problems.dropped > 0) out.push(`... and ${problems.dropped} more problems`);
+  return out;
+}
+
+/** Runs `checkPhysicalMemory` and throws INVARIANT_VIOLATED listing the problems, if any. */
+export function assertPhysicalMemory(mem: PhysicalMemory): void {
+  const problems = checkPhysicalMemory(mem);
+  if (problems.length > 0) {
+    throw new MmsimError(
+      'INVARIANT_VIOLATED',
+      `physical memory is inconsistent:\n  ${problems.join('\n  ')}`,
+    );
+  }
+}
+
+function isDirty(m: Memmap, p: number): boolean {
+  return (
+    m.flags[p] !== 0 ||
+    m.refcount[p] !== 0 ||
+    m.mapcount[p] !== 0 ||
+    m.mappingObj[p] !== null ||
+    m.listOwner[p] !== null
+  );
+}
+
+/** Walks a node's frames block by block and checks its free counter. */
+function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
+  const start = m.nodeStart[nid]!;
+  const end = m.nodeEnd[nid]!;
+  let free = 0;
+  let pfn = start;
+  while (pfn < end) {
+    const s = m.state[pfn]!;
+    if (m.nid[pfn] !== nid) bad.add(`pfn ${pfn}: nid ${m.nid[pfn]} inside node ${nid}`);
+    if (s === FRAME_BUDDY) {
+      const order = m.order[pfn]!;
+      const n = 1 << order;
+      if (order >= MAX_ORDER || pfn % n !== 0 || pfn + n > end) {
+        bad.add(`free block at pfn ${pfn} (order ${order}) is misaligned or leaves node ${nid}`);
+        pfn++;
+        continue;
+      }
+      let notFree = -1;
+      let dirty = -1;
+      for (let p = pfn; p < pfn + n; p++) {
+        if (p > pfn && notFree < 0 && m.state[p] !== FRAME_FREE) notFree = p;
+        if (dirty < 0 && isDirty(m, p)) dirty = p;
+      }
+      if (notFree >= 0)
+        bad.add(`pfn ${notFree} lies in free block ${pfn} (order ${order}) but is not free`);
+      if (dirty >= 0)
+        bad.add(`free pfn ${dirty} is not clean (flags, refcount, mapcount, mapping or list)`);
+      const buddy = pfn ^ n;
+      if (order < MAX_ORDER - 1 && m.state[buddy] === FRAME_BUDDY && m.order[buddy] === order) {
+        if (pfn < buddy)
+          bad.add(`free buddies ${pfn} and ${buddy} of order ${order} were not merged`);
+      }
+      free += n;
+      pfn += n;
+    } else if (s === FRAME_HEAD || s === FRAME_POOL_HEAD) {
+      pfn += checkFolioFrames(m, pfn, end, bad);
+    } else if (s === FRAME_TAIL || s === FRAME_POOL_TAIL) {
+      bad.add(`pfn ${pfn} is a tail but no live head before it owns it (head ${m.headOf[pfn]})`);
+      pfn++;
+    } else if (s === FRAME_FREE) {
+      bad.add(`pfn ${pfn} is free but in no buddy block`);
+      pfn++;
+    } else if (s === FRAME_HOLE) {
+      bad.add(`pfn ${pfn} inside node ${nid} is marked as a hole`);
+      pfn++;
+    } else {
+      bad.add(`pfn ${pfn} has unknown state ${s}`);
+      pfn++;
+    }
+  }
+  if (free !== m.nodeFree[nid]) {
+    bad.add(`node ${nid}: free counter ${m.nodeFree[nid]} but ${free} free frames`);
+  }
+  const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
+  for (let p = end; p < gapEnd; p++) {
+    if (m.state[p] !== FRAME_HOLE) {
+      bad.add(`pfn ${p} between nodes is not a hole`);
+      break;
+    }
+  }
+}
+
+/** Checks one allocated or pooled folio; returns how many frames to skip. */
+function checkFolioFrames(m: Memmap, pfn: number, end: number, bad: Problems): number {
+  const pooled = m.state[pfn] === FRAME_POOL_HEAD;
+  const order = m.order[pfn]!;
+  const n = 1 << order;
+  const tailState = pooled ? FRAME_POOL_TAIL : FRAME_TAIL;
+  if (pfn % n !== 0 || pfn + n > end)
+    bad.add(`folio ${pfn} (order ${order}) is misaligned or leaves its node`);
+  if (m.headOf[pfn] !== pfn) bad.add(`folio ${pfn}: head does not point at itself`);
+  if (((m.flags[pfn]! & (1 << PG_head)) !== 0) !== order > 0) {
+    bad.add(`folio ${pfn}: PG_head does not match order ${order}`);
+  }
+  if (m.refcount[pfn]! < 0) bad.add(`folio ${pfn}: negative refcount ${m.refcount[pfn]}`);
+  if (m.entireMapcount[pfn]! < 0) bad.add(`folio ${pfn}: negative entire mapcount`);
+  if (pooled) {
+    if (m.refcount[pfn] !== 0)
+      bad.add(`pooled hugetlb folio ${pfn} has refcount ${m.refcount[pfn]}`);
+    if (m.folioType[pfn] !== FOLIO_TYPE_HUGETLB || order !== HPAGE_PMD_ORDER) {
+      bad.add(`pooled folio ${pfn} is not an order-${HPAGE_PMD_ORDER} hugetlb folio`);
+    }
+  }
+  let sum = 0;
+  let badTail = -1;
+  let listedTail = -1;
+  let negative = -1;
+  const last = Math.min(pfn + n, end);
+  for (let p = pfn; p < last; p++) {
+    if (p > pfn) {
+      if (badTail < 0 && (m.state[p] !== tailState || m.headOf[p] !== pfn)) badTail = p;
+      if (listedTail < 0 && m.listOwner[p] !== null) listedTail = p;
+    }
+    if (negative < 0 && m.mapcount[p]! < 0) negative = p;
+    sum += m.mapcount[p]!;
+  }
+  if (badTail >= 0) {
+    bad.add(
+      `pfn ${badTail} should be a tail of folio ${pfn} but is state ${m.state[badTail]} with head ${m.headOf[badTail]}`,
+    );
+  }
+  if (listedTail >= 0) bad.add(`tail pfn ${listedTail} is on a folio list`);
+  if (negative >= 0) bad.add(`pfn ${negative}: negative mapcount ${m.mapcount[negative]}`);
+  if (sum !== m.totalMapcount[pfn]) {
+    bad.add(`folio ${pfn}: kept mapcount sum ${m.totalMapcount[pfn]} but pages sum to ${sum}`);
+  }
+  if (pooled && sum + m.entireMapcount[pfn]! !== 0)
+    bad.add(`pooled hugetlb folio ${pfn} is mapped`);
+  return n;
+}
+
+function checkFreeLists(m: Memmap, bad: Problems): void {
+  for (let nid = 0; nid < m.nrNodes; nid++) {
+    let pages = 0;
+    for (let order = 0; order < MAX_ORDER; order++) {
+      const slot = nid * MAX_ORDER + order;
+      const where = `node ${nid} order ${order}`;
+      const expected = m.nrFree[slot]!;
+      let count = 0;
+      let prev = -1;
+      for (let p = m.freeHead[slot]!; p >= 0; p = m.next[p]!) {
+        if (count > expected) {
+          bad.add(`${where}: free list longer than nr_free ${expected} (or a loop)`);
+          break;
+        }
+        if (m.state[p] !== FRAME_BUDDY || m.order[p] !== order || m.nid[p] !== nid) {
+          bad.add(`${where}: pfn ${p} on the free list is not a free block of that order and node`);
+        }
+        if (m.prev[p] !== prev)
+          bad.add(`${where}: pfn ${p} has prev ${m.prev[p]}, expected ${prev}`);
+        prev = p;
+        count++;
+      }
+      if (m.freeTail[slot] !== prev)
+        bad.add(`${where}: tail pointer ${m.freeTail[slot]} but last entry ${prev}`);
+      if (count !== expected) bad.add(`${where}: nr_free ${expected} but ${count} blocks listed`);
+      pages += count << order;
+    }
+    if (pages !== m.nodeFree[nid]) {
+      bad.add(
+        `node ${nid}: free lists hold ${pages} pages but the counter says ${m.nodeFree[nid]}`,
+      );
+    }
+  }
+}
+
+function checkPools(m: Memmap, bad: Problems): void {
+  for (let nid = 0; nid < m.nrNodes; nid++) {
+    let inUse = 0;
+    let pooled = 0;
+    for (let p = m.nodeStart[nid]!; p < m.nodeEnd[nid]!; p++) {
+      if (m.state[p] === FRAME_HEAD && m.folioType[p] === FOLIO_TYPE_HUGETLB) inUse++;
+      else if (m.state[p] === FRAME_POOL_HEAD) pooled++;
+    }
+    let count = 0;
+    let prev = -1;
+    for (let p = m.hugeFreeHead[nid]!; p >= 0; p = m.next[p]!) {
+      if (count > pooled) {
+        bad.add(`node ${nid}: hugetlb free list longer than the pooled folios (or a loop)`);
+        break;
+      }
+      if (m.state[p] !== FRAME_POOL_HEAD || m.nid[p] !== nid) {
+        bad.add(`node ${nid}: pfn ${p} on the hugetlb free list is not a pooled folio of the node`);
+      }
+      if (m.prev[p] !== prev)
+        bad.add(
+          `node ${nid}: hugetlb free list entry ${p} has prev ${m.prev[p]}, expected ${prev}`,
+        );
+      prev = p;
+      count++;
+    }
+    if (count !== pooled)
+      bad.add(`node ${nid}: ${pooled} pooled hugetlb folios but ${count} on the free list`);
+    if (m.freeHugePages[nid] !== count) {
+      bad.add(`node ${nid}: free_huge_pages ${m.freeHugePages[nid]} but ${count} free`);
+    }
+    if (m.nrHugePages[nid] !== pooled + inUse) {
+      bad.add(
+        `node ${nid}: nr_huge_pages ${m.nrHugePages[nid]} but ${pooled} free + ${inUse} in use`,
+      );
+    }
+  }
+}
+
+function checkFolioLists(m: Memmap, bad: Problems): void {
+  const counts = new Map<FolioList, number>();
+  for (let p = 0; p < m.maxPfn; p++) {
+    const owner = m.listOwner[p];
+    if (owner === null || owner === undefined) continue;
+    if (m.state[p] !== FRAME_HEAD) {
+      bad.add(`pfn ${p} is on a folio list but is not a live folio head`);
+      continue;
+    }
+    counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    const next = m.next[p]!;
+    const prev = m.prev[p]!;
+    if (next >= 0 && (m.listOwner[next] !== owner || m.prev[next] !== p)) {
+      bad.add(`folio list link broken after folio ${p}`);
+    }
+    if (prev >= 0 && (m.listOwner[prev] !== owner || m.next[prev] !== p)) {
+      bad.add(`folio list link broken before folio ${p}`);
+    }
+    if (prev < 0 && owner.first() !== p)
+      bad.add(`folio ${p} has no prev but is not its list's first`);
+    if (next < 0 && owner.last() !== p)
+      bad.add(`folio ${p} has no next but is not its list's last`);
+  }
+  for (const [list, count] of counts) {
+    if (list.size !== count)
+      bad.add(`a folio list has size ${list.size} but ${count} folios point at it`);
+  }
+}
+
+function checkZeroPage(m: Memmap, bad: Problems): void {
+  const z = m.zeroPfn;
+  if (m.state[z] !== FRAME_HEAD || m.order[z] !== 0 || (m.flags[z]! & (1 << PG_reserved)) === 0) {
+    bad.add(`the zero page ${z} is not a reserved order-0 frame`);
+  }
+  if (m.content[z] !== 0) bad.add(`the zero page ${z} has content ${m.content[z]}, not 0`);
+  if (m.nid[z] !== 0) bad.add(`the zero page ${z} is not on node 0`);
+  if (m.refcount[z]! < 1) bad.add(`the zero page ${z} lost its base reference`);
+}

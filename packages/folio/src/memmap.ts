@@ -1,0 +1,255 @@
+import { MmsimError } from '@mmsim/runtime';
+import { MAX_ORDER } from './constants.js';
+import type { FolioList } from './folio-list.js';
+
+/**
+ * A folio, named by its head pfn: the value `page_folio(pfn_to_page(pfn))` would point at.
+ * A folio is not an object: every field lives in the memmap arrays, indexed by pfn.
+ * Allocation functions return a Folio (>= 0) or a negative errno.
+ */
+export type Folio = number;
+
+/** What a frame currently is. Stored per pfn in a Uint8Array. */
+export const FRAME_HOLE = 0;
+/** Free, inside a buddy block whose first frame is FRAME_BUDDY. */
+export const FRAME_FREE = 1;
+/** First frame of a free buddy block (the kernel's PageBuddy + buddy_order). */
+export const FRAME_BUDDY = 2;
+/** First frame of an allocated folio (order 0 folios too). */
+export const FRAME_HEAD = 3;
+/** Other frames of an allocated large folio. */
+export const FRAME_TAIL = 4;
+/** First frame of a hugetlb folio sitting free in its node's pool. */
+export const FRAME_POOL_HEAD = 5;
+/** Other frames of a free pooled hugetlb folio. */
+export const FRAME_POOL_TAIL = 6;
+
+/** Per-folio type attribute (the kernel keeps it in the compound_dtor of 6.3). */
+export const FOLIO_TYPE_NORMAL = 0;
+export const FOLIO_TYPE_HUGETLB = 1;
+
+declare const physicalMemoryBrand: unique symbol;
+
+/**
+ * The simulated physical memory of one machine: its NUMA nodes, the memmap (struct page
+ * array) as structure-of-arrays, the per-node buddy allocators, the hugetlb pools and the
+ * zero page. Create it with `createPhysicalMemory`; every other function of the package
+ * takes it as first argument.
+ */
+export interface PhysicalMemory {
+  readonly [physicalMemoryBrand]: true;
+  /** Number of NUMA nodes (node ids are 0..nrNodes-1). */
+  readonly nrNodes: number;
+  /** One past the last pfn of the last node. */
+  readonly maxPfn: number;
+  /** The pfn of the shared zero page (`my_zero_pfn`), a reserved frame on node 0. */
+  readonly zeroPfn: number;
+}
+
+/** Resolves the swap-cache address space of a folio with PG_swapcache (`swap_address_space`). */
+export type SwapAddressSpaceResolver = (mem: PhysicalMemory, folio: Folio) => object | null;
+
+/**
+ * The internal form of PhysicalMemory. Field layout, per pfn:
+ * state 1 + flags 4 + refcount 4 + mapcount 4 + entire 4 + total 4 + order 1 + headOf 4 +
+ * nid 1 + type 1 + mapping kind 1 + index 8 + content 8 + next 4 + prev 4 bytes of typed
+ * arrays, plus three 8-byte slots in plain arrays (mapping object, private, list) = 77 bytes.
+ */
+export class Memmap {
+  declare readonly [physicalMemoryBrand]: true;
+  readonly nrNodes: number;
+  readonly maxPfn: number;
+  zeroPfn = -1;
+
+  /** FRAME_* per pfn. */
+  readonly state: Uint8Array;
+  /** page->flags (PG_* bits). Folio flags live on the head; tails keep per-page bits only. */
+  readonly flags: Uint32Array;
+  /** _refcount of heads (0 on free frames and tails). */
+  readonly refcount: Int32Array;
+  /** Per-page mapcount, 0-based (the kernel's _mapcount + 1). */
+  readonly mapcount: Int32Array;
+  /** _entire_mapcount + 1 of large-folio heads: PMD mappings of the whole folio. */
+  readonly entireMapcount: Int32Array;
+  /** Heads: the sum of the per-page mapcounts of the folio (kept so folio_mapcount is O(1)). */
+  readonly totalMapcount: Int32Array;
+  /** Folio order on heads, block order on FRAME_BUDDY frames. */
+  readonly order: Uint8Array;
+  /** Head pfn of the folio (or pooled hugetlb folio) a frame belongs to. */
+  readonly headOf: Int32Array;
+  /** Node id of every frame. */
+  readonly nid: Uint8Array;
+  /** FOLIO_TYPE_* on heads. */
+  readonly folioType: Uint8Array;
+  /** Low two bits of page->mapping (PAGE_MAPPING_*), on heads. */
+  readonly mappingKind: Uint8Array;
+  /** The object page->mapping points at (address_space, anon_vma, movable_operations...). */
+  readonly mappingObj: Array<object | null>;
+  /** page->index. */
+  readonly index: Float64Array;
+  /** page->private, per page (the swap cache stores one entry per subpage). */
+  readonly priv: unknown[];
+  /** One content word per base page, for data-integrity checks. */
+  readonly content: Float64Array;
+  /** page->lru: links of free lists, pool lists and FolioLists (-1 terminates). */
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+  /** Which FolioList a head is on (null: none). Free frames are never on a FolioList. */
+  readonly listOwner: Array<FolioList | null>;
+
+  /** Per node: first pfn, one past the last pfn, free pages in the buddy. */
+  readonly nodeStart: number[];
+  readonly nodeEnd: number[];
+  readonly nodeFree: Float64Array;
+  /** Buddy free lists, indexed by nid * MAX_ORDER + order. */
+  readonly freeHead: Int32Array;
+  readonly freeTail: Int32Array;
+  readonly nrFree: Int32Array;
+  /** Allocation fallback order for each node: itself, then by distance. */
+  readonly fallback: Int32Array[];
+  /** Hugetlb pools per node: free list head, nr_huge_pages, free_huge_pages. */
+  readonly hugeFreeHead: Int32Array;
+  readonly nrHugePages: Int32Array;
+  readonly freeHugePages: Int32Array;
+  /** Registered by the swap layer; see `registerSwapAddressSpace`. */
+  swapAddressSpace: SwapAddressSpaceResolver | null = null;
+
+  constructor(nodeStart: number[], nodeEnd: number[], maxPfn: number) {
+    const nrNodes = nodeStart.length;
+    this.nrNodes = nrNodes;
+    this.maxPfn = maxPfn;
+    this.nodeStart = nodeStart;
+    this.nodeEnd = nodeEnd;
+    this.state = new Uint8Array(maxPfn);
+    this.flags = new Uint32Array(maxPfn);
+    this.refcount = new Int32Array(maxPfn);
+    this.mapcount = new Int32Array(maxPfn);
+    this.entireMapcount = new Int32Array(maxPfn);
+    this.totalMapcount = new Int32Array(maxPfn);
+    this.order = new Uint8Array(maxPfn);
+    this.headOf = new Int32Array(maxPfn).fill(-1);
+    this.nid = new Uint8Array(maxPfn);
+    this.folioType = new Uint8Array(maxPfn);
+    this.mappingKind = new Uint8Array(maxPfn);
+    this.mappingObj = new Array<object | null>(maxPfn).fill(null);
+    this.index = new Float64Array(maxPfn);
+    this.priv = new Array<unknown>(maxPfn).fill(null);
+    this.content = new Float64Array(maxPfn);
+    this.next = new Int32Array(maxPfn).fill(-1);
+    this.prev = new Int32Array(maxPfn).fill(-1);
+    this.listOwner = new Array<FolioList | null>(maxPfn).fill(null);
+    this.nodeFree = new Float64Array(nrNodes);
+    this.freeHead = new Int32Array(nrNodes * MAX_ORDER).fill(-1);
+    this.freeTail = new Int32Array(nrNodes * MAX_ORDER).fill(-1);
+    this.nrFree = new Int32Array(nrNodes * MAX_ORDER);
+    this.hugeFreeHead = new Int32Array(nrNodes).fill(-1);
+    this.nrHugePages = new Int32Array(nrNodes);
+    this.freeHugePages = new Int32Array(nrNodes);
+    this.fallback = [];
+    for (let n = 0; n < nrNodes; n++) {
+      const order = Array.from({ length: nrNodes }, (_, i) => i);
+      order.sort((a, b) => Math.abs(a - n) - Math.abs(b - n) || a - b);
+      this.fallback.push(Int32Array.from(order));
+    }
+  }
+}
+
+/** The internal view of a PhysicalMemory (they are the same object). */
+export function memmapOf(mem: PhysicalMemory): Memmap {
+  return mem as unknown as Memmap;
+}
+
+/** The public view of a Memmap. */
+export function publicView(m: Memmap): PhysicalMemory {
+  return m as unknown as PhysicalMemory;
+}
+
+function describePfn(m: Memmap, pfn: number, what: string): MmsimError | null {
+  if (!Number.isInteger(pfn) || pfn < 0 || pfn >= m.maxPfn) {
+    return new MmsimError(
+      'INVALID_ARGUMENT',
+      `${what} must be a pfn in [0, ${m.maxPfn}), got ${String(pfn)}`,
+    );
+  }
+  if (m.state[pfn] === FRAME_HOLE) {
+    return new MmsimError(
+      'INVALID_ARGUMENT',
+      `${what} ${pfn} is in a hole between nodes: no memory there (check pfnValid first)`,
+    );
+  }
+  return null;
+}
+
+function isFreeState(s: number): boolean {
+  return s === FRAME_FREE || s === FRAME_BUDDY || s === FRAME_POOL_HEAD || s === FRAME_POOL_TAIL;
+}
+
+/**
+ * The error for a value passed as a folio that is not the head of a live folio. `put` says
+ * whether the caller was dropping a reference (a free frame then means a double free).
+ */
+export function folioError(m: Memmap, folio: number, put = false): MmsimError {
+  const bad = describePfn(m, folio, 'folio');
+  if (bad !== null) return bad;
+  const s = m.state[folio]!;
+  if (isFreeState(s)) {
+    const where =
+      s === FRAME_POOL_HEAD || s === FRAME_POOL_TAIL ? 'its hugetlb pool' : 'the buddy allocator';
+    return put
+      ? new MmsimError(
+          'DOUBLE_FREE',
+          `folio ${folio} was already freed (it is back in ${where}): a reference was put twice`,
+        )
+      : new MmsimError(
+          'USE_AFTER_FREE',
+          `folio ${folio} is free (it is in ${where}): it was used after its last reference was put`,
+        );
+  }
+  // FRAME_TAIL
+  return new MmsimError(
+    'INVALID_ARGUMENT',
+    `pfn ${folio} is a tail page of folio ${m.headOf[folio]}: pass the head pfn (pfnFolio gives it)`,
+  );
+}
+
+/** The error for a pfn that should be a page of a live folio. */
+export function pageError(m: Memmap, pfn: number): MmsimError {
+  const bad = describePfn(m, pfn, 'pfn');
+  if (bad !== null) return bad;
+  return new MmsimError(
+    'USE_AFTER_FREE',
+    `pfn ${pfn} is a free frame: its folio was used after its last reference was put`,
+  );
+}
+
+/** Throws unless `folio` is the head of a live folio. */
+export function checkFolio(m: Memmap, folio: number): void {
+  if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+}
+
+/** Throws unless `pfn` is a page (head or tail) of a live folio. */
+export function checkPage(m: Memmap, pfn: number): void {
+  const s = m.state[pfn];
+  if (s !== FRAME_HEAD && s !== FRAME_TAIL) throw pageError(m, pfn);
+}
+
+/** Throws INVALID_ARGUMENT unless `nid` names a node. */
+export function checkNid(m: Memmap, nid: number): void {
+  if (!Number.isInteger(nid) || nid < 0 || nid >= m.nrNodes) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `nid must be a node id in [0, ${m.nrNodes - 1}], got ${String(nid)}`,
+    );
+  }
+}
+
+/** Throws unless `pfn` is a valid frame (any state but a hole). */
+export function checkPfn(m: Memmap, pfn: number, what = 'pfn'): void {
+  const bad = describePfn(m, pfn, what);
+  if (bad !== null) throw bad;
+}
+
+/** True when the frame is free (in the buddy or in a hugetlb pool). */
+export function frameIsFree(m: Memmap, pfn: number): boolean {
+  return isFreeState(m.state[pfn]!);
+}

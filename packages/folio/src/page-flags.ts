@@ -1,0 +1,140 @@
+import { MmsimError } from '@mmsim/runtime';
+import {
+  NR_PAGEFLAGS,
+  PG_anon_exclusive,
+  PG_head,
+  PG_hwpoison,
+  PG_swapbacked,
+  PG_swapcache,
+  pageFlagName,
+} from './flags.js';
+import {
+  checkPage,
+  type Folio,
+  FRAME_HEAD,
+  folioError,
+  memmapOf,
+  type PhysicalMemory,
+} from './memmap.js';
+
+/**
+ * Page-flag operations on folios (`folio_test_*`, `folio_set_*`, `folio_clear_*`,
+ * `folio_test_set_*`, `folio_test_clear_*` of include/linux/page-flags.h, Linux 6.3). They
+ * act on the head's flags word. Each is one plain call, so each is atomic, as the kernel's
+ * bit operations are. PG_head belongs to the allocator and cannot be changed here.
+ */
+
+function badFlag(flag: number): MmsimError {
+  if (flag === PG_head) {
+    return new MmsimError(
+      'INVALID_ARGUMENT',
+      'PG_head is set and cleared by the allocator and by splitFolio, not by flag operations',
+    );
+  }
+  return new MmsimError(
+    'INVALID_ARGUMENT',
+    `flag must be a PG_* bit number in [0, ${NR_PAGEFLAGS - 1}], got ${String(flag)}`,
+  );
+}
+
+function okFlag(flag: number): boolean {
+  return flag >= 0 && flag < NR_PAGEFLAGS && (flag | 0) === flag;
+}
+
+/** `test_bit(flag, &folio->flags)`. */
+export function folioTestFlag(mem: PhysicalMemory, folio: Folio, flag: number): boolean {
+  const m = memmapOf(mem);
+  if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+  if (!okFlag(flag)) throw badFlag(flag);
+  return (m.flags[folio]! & (1 << flag)) !== 0;
+}
+
+/** `set_bit(flag, &folio->flags)`. */
+export function folioSetFlag(mem: PhysicalMemory, folio: Folio, flag: number): void {
+  const m = memmapOf(mem);
+  if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+  if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
+  m.flags[folio]! |= 1 << flag;
+}
+
+/** `clear_bit(flag, &folio->flags)`. */
+export function folioClearFlag(mem: PhysicalMemory, folio: Folio, flag: number): void {
+  const m = memmapOf(mem);
+  if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+  if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
+  m.flags[folio]! &= ~(1 << flag);
+}
+
+/** `test_and_set_bit`: set the flag and return whether it was already set. */
+export function folioTestSetFlag(mem: PhysicalMemory, folio: Folio, flag: number): boolean {
+  const m = memmapOf(mem);
+  if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+  if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
+  const old = m.flags[folio]!;
+  m.flags[folio] = old | (1 << flag);
+  return (old & (1 << flag)) !== 0;
+}
+
+/** `test_and_clear_bit`: clear the flag and return whether it was set. */
+export function folioTestClearFlag(mem: PhysicalMemory, folio: Folio, flag: number): boolean {
+  const m = memmapOf(mem);
+  if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+  if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
+  const old = m.flags[folio]!;
+  m.flags[folio] = old & ~(1 << flag);
+  return (old & (1 << flag)) !== 0;
+}
+
+/** The head's whole flags word (`folio->flags`); format it with `formatFlags`. */
+export function folioFlags(mem: PhysicalMemory, folio: Folio): number {
+  const m = memmapOf(mem);
+  if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+  return m.flags[folio]!;
+}
+
+/**
+ * `folio_test_swapcache` (6.3): PG_swapcache shares its bit with PG_checked, so it only
+ * means "in the swap cache" on a swap-backed folio.
+ */
+export function folioTestSwapcache(mem: PhysicalMemory, folio: Folio): boolean {
+  const m = memmapOf(mem);
+  if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
+  const f = m.flags[folio]!;
+  return (f & (1 << PG_swapbacked)) !== 0 && (f & (1 << PG_swapcache)) !== 0;
+}
+
+/** Flags that are kept per page (the kernel's PF_ANY policy) rather than on the head. */
+const PER_PAGE_FLAGS = (1 << PG_anon_exclusive) | (1 << PG_hwpoison);
+
+function checkPerPageFlag(flag: number): void {
+  if (flag !== PG_anon_exclusive && flag !== PG_hwpoison) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `page flag operations only take the per-page flags PG_anon_exclusive and PG_hwpoison, got ${pageFlagName(flag)} (use the folio flag operations on the head)`,
+    );
+  }
+}
+
+/** `PageAnonExclusive` / `PageHWPoison` on any page of a live folio, tail pages included. */
+export function pageTestFlag(mem: PhysicalMemory, pfn: number, flag: number): boolean {
+  const m = memmapOf(mem);
+  checkPage(m, pfn);
+  checkPerPageFlag(flag);
+  return (m.flags[pfn]! & (1 << flag)) !== 0;
+}
+
+/** `SetPageAnonExclusive` / `SetPageHWPoison` on one page of a live folio. */
+export function pageSetFlag(mem: PhysicalMemory, pfn: number, flag: number): void {
+  const m = memmapOf(mem);
+  checkPage(m, pfn);
+  checkPerPageFlag(flag);
+  m.flags[pfn]! |= (1 << flag) & PER_PAGE_FLAGS;
+}
+
+/** `ClearPageAnonExclusive` / `ClearPageHWPoison` on one page of a live folio. */
+export function pageClearFlag(mem: PhysicalMemory, pfn: number, flag: number): void {
+  const m = memmapOf(mem);
+  checkPage(m, pfn);
+  checkPerPageFlag(flag);
+  m.flags[pfn]! &= ~(1 << flag);
+}

@@ -1,0 +1,224 @@
+import { MmsimError } from '@mmsim/runtime';
+import { allocOnNode, freeOneBlock } from './buddy.js';
+import {
+  HPAGE_PMD_NR,
+  HPAGE_PMD_ORDER,
+  MAX_NODE_PAGES,
+  MAX_NUMNODES,
+  MAX_ORDER,
+  MAX_ORDER_NR_PAGES,
+  MAX_TOTAL_PFNS,
+} from './constants.js';
+import { enqueueHugetlbFolio } from './hugetlb.js';
+import {
+  checkFolio,
+  checkNid,
+  checkPfn,
+  type Folio,
+  FRAME_FREE,
+  FRAME_HEAD,
+  FRAME_HOLE,
+  FRAME_TAIL,
+  Memmap,
+  memmapOf,
+  type PhysicalMemory,
+  publicView,
+} from './memmap.js';
+import { reserveZeroPage } from './zero-page.js';
+
+/** One NUMA node of the simulated machine. */
+export interface NodeConfig {
+  /** Base pages (4 KiB frames) the node has, in [1, 2^24]. */
+  readonly pages: number;
+  /**
+   * 2 MiB hugetlb pages to reserve from the node at creation (`hugepages=`), default 0.
+   * Each takes 512 pages; node 0 also holds the zero page at its first pfn.
+   */
+  readonly hugetlbPages?: number;
+}
+
+/** Configuration of `createPhysicalMemory`. */
+export interface PhysicalMemoryConfig {
+  /** The nodes, node id = index. 1 to 64 of them. */
+  readonly nodes: ReadonlyArray<NodeConfig>;
+}
+
+/** A snapshot of one node's counters. */
+export interface NodeStats {
+  readonly nid: number;
+  readonly startPfn: number;
+  readonly spannedPages: number;
+  /** Free pages in the node's buddy allocator. */
+  readonly freePages: number;
+  /** `free_area[order].nr_free` for orders 0..MAX_ORDER-1. */
+  readonly nrFree: readonly number[];
+  readonly nrHugePages: number;
+  readonly freeHugePages: number;
+}
+
+function configError(message: string): MmsimError {
+  return new MmsimError('INVALID_CONFIG', message);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Validates the whole config before anything is built. Returns pages and hugetlb pages. */
+function validate(config: unknown): { pages: number[]; huge: number[] } {
+  if (!isRecord(config)) throw configError('config must be an object { nodes: [...] }');
+  for (const key of Object.keys(config)) {
+    if (key !== 'nodes') throw configError(`config.${key} is not a known field (known: nodes)`);
+  }
+  const nodes = config.nodes;
+  if (!Array.isArray(nodes) || nodes.length < 1 || nodes.length > MAX_NUMNODES) {
+    throw configError(
+      `nodes must be an array of 1 to ${MAX_NUMNODES} nodes, got ${Array.isArray(nodes) ? `${nodes.length} nodes` : String(nodes)}`,
+    );
+  }
+  const pages: number[] = [];
+  const huge: number[] = [];
+  let span = 0;
+  nodes.forEach((node: unknown, i) => {
+    const at = `nodes[${i}]`;
+    if (!isRecord(node)) throw configError(`${at} must be an object { pages, hugetlbPages? }`);
+    for (const key of Object.keys(node)) {
+      if (key !== 'pages' && key !== 'hugetlbPages') {
+        throw configError(`${at}.${key} is not a known field (known: pages, hugetlbPages)`);
+      }
+    }
+    const p = node.pages;
+    if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > MAX_NODE_PAGES) {
+      throw configError(
+        `${at}.pages must be an integer in [1, ${MAX_NODE_PAGES}], got ${String(p)}`,
+      );
+    }
+    const h = node.hugetlbPages ?? 0;
+    const chunks = Math.floor(p / HPAGE_PMD_NR) - (i === 0 && p >= HPAGE_PMD_NR ? 1 : 0);
+    if (typeof h !== 'number' || !Number.isInteger(h) || h < 0 || h > chunks) {
+      throw configError(
+        `${at}.hugetlbPages must be an integer in [0, ${chunks}], got ${String(h)} (each takes ${HPAGE_PMD_NR} aligned pages of the node's ${p}${i === 0 ? ', and node 0 holds the zero page' : ''})`,
+      );
+    }
+    span = Math.ceil((span + p) / MAX_ORDER_NR_PAGES) * MAX_ORDER_NR_PAGES;
+    if (span > MAX_TOTAL_PFNS) {
+      throw configError(
+        `nodes: the pfn span reaches ${span} frames at ${at}, more than the model's limit of ${MAX_TOTAL_PFNS}`,
+      );
+    }
+    pages.push(p);
+    huge.push(h);
+  });
+  return { pages, huge };
+}
+
+/**
+ * Builds the physical memory of a machine: node i owns a contiguous pfn range of
+ * `nodes[i].pages` frames, starting at a multiple of MAX_ORDER_NR_PAGES (the frames between
+ * one node's end and the next aligned start are holes). The zero page is reserved at pfn 0
+ * on node 0; every other frame is handed to its node's buddy allocator in the largest
+ * aligned blocks that fit, as `memblock_free_all` does at boot (with FPI_TO_TAIL), and then
+ * each node's hugetlb pool is filled from its own buddy. Throws INVALID_CONFIG naming the
+ * field to fix.
+ */
+export function createPhysicalMemory(config: PhysicalMemoryConfig): PhysicalMemory {
+  const { pages, huge } = validate(config);
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let next = 0;
+  for (const p of pages) {
+    starts.push(next);
+    ends.push(next + p);
+    next = Math.ceil((next + p) / MAX_ORDER_NR_PAGES) * MAX_ORDER_NR_PAGES;
+  }
+  const maxPfn = ends[ends.length - 1]!;
+  const m = new Memmap(starts, ends, maxPfn);
+  for (let nid = 0; nid < pages.length; nid++) {
+    m.nid.fill(nid, starts[nid]!, ends[nid]!);
+    m.state.fill(FRAME_FREE, starts[nid]!, ends[nid]!);
+  }
+  reserveZeroPage(m, starts[0]!);
+  for (let nid = 0; nid < pages.length; nid++) {
+    const end = ends[nid]!;
+    let pfn = nid === 0 ? starts[0]! + 1 : starts[nid]!;
+    while (pfn < end) {
+      let order = pfn === 0 ? MAX_ORDER - 1 : Math.min(MAX_ORDER - 1, 31 - Math.clz32(pfn & -pfn));
+      while (pfn + (1 << order) > end) order--;
+      freeOneBlock(m, pfn, order, true);
+      pfn += 1 << order;
+    }
+  }
+  for (let nid = 0; nid < pages.length; nid++) {
+    for (let k = 0; k < huge[nid]!; k++) {
+      const folio = allocOnNode(m, HPAGE_PMD_ORDER, nid);
+      if (folio < 0)
+        throw new MmsimError('INVARIANT_VIOLATED', `hugetlb reservation failed on node ${nid}`);
+      m.nrHugePages[nid]!++;
+      enqueueHugetlbFolio(m, folio);
+    }
+  }
+  return publicView(m);
+}
+
+/** `pfn_valid`: `pfn` is a frame of some node (not out of range, not in a hole). */
+export function pfnValid(mem: PhysicalMemory, pfn: number): boolean {
+  const m = memmapOf(mem);
+  return Number.isInteger(pfn) && pfn >= 0 && pfn < m.maxPfn && m.state[pfn] !== FRAME_HOLE;
+}
+
+/**
+ * `page_folio(pfn_to_page(pfn))`: the head pfn of the folio containing `pfn`, or -1 when
+ * the frame is free (in the buddy or in a hugetlb pool). Throws INVALID_ARGUMENT for a pfn
+ * that is not valid.
+ */
+export function pfnFolio(mem: PhysicalMemory, pfn: number): Folio {
+  const m = memmapOf(mem);
+  const s = m.state[pfn];
+  if (s === FRAME_HEAD) return pfn;
+  if (s === FRAME_TAIL) return m.headOf[pfn]!;
+  checkPfn(m, pfn);
+  return -1;
+}
+
+/** `pfn_to_nid`: the node a frame belongs to. */
+export function pfnToNid(mem: PhysicalMemory, pfn: number): number {
+  const m = memmapOf(mem);
+  checkPfn(m, pfn);
+  return m.nid[pfn]!;
+}
+
+/** `folio_nid`: the node a folio's frames belong to. */
+export function folioNid(mem: PhysicalMemory, folio: Folio): number {
+  const m = memmapOf(mem);
+  checkFolio(m, folio);
+  return m.nid[folio]!;
+}
+
+/** `node_start_pfn`. */
+export function nodeStartPfn(mem: PhysicalMemory, nid: number): number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  return m.nodeStart[nid]!;
+}
+
+/** `node_spanned_pages`: the frames of the node (the zero page and hugetlb pages included). */
+export function nodeSpannedPages(mem: PhysicalMemory, nid: number): number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  return m.nodeEnd[nid]! - m.nodeStart[nid]!;
+}
+
+/** A snapshot of node `nid`'s counters. */
+export function nodeStats(mem: PhysicalMemory, nid: number): NodeStats {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  return {
+    nid,
+    startPfn: m.nodeStart[nid]!,
+    spannedPages: m.nodeEnd[nid]! - m.nodeStart[nid]!,
+    freePages: m.nodeFree[nid]!,
+    nrFree: Array.from(m.nrFree.subarray(nid * MAX_ORDER, (nid + 1) * MAX_ORDER)),
+    nrHugePages: m.nrHugePages[nid]!,
+    freeHugePages: m.freeHugePages[nid]!,
+  };
+}

@@ -1,0 +1,56 @@
+import { MmsimError, type MmsimErrorCode } from '@mmsim/runtime';
+import { expect } from 'vitest';
+import { checkPhysicalMemory, type PhysicalMemory } from '../src/index.js';
+import { memmapOf } from '../src/memmap.js';
+
+/** A deep copy of every array and counter of the model, to prove a call changed nothing. */
+export function snapshot(mem: PhysicalMemory): Record<string, unknown> {
+  const m = memmapOf(mem);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(m)) {
+    if (ArrayBuffer.isView(value)) out[key] = Array.from(value as unknown as ArrayLike<number>);
+    else if (Array.isArray(value))
+      out[key] = value.map((v) =>
+        ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : v,
+      );
+    else out[key] = value;
+  }
+  return out;
+}
+
+/**
+ * Runs `fn`, expects it to throw an MmsimError with `code` (and a message matching
+ * `message` when given), and expects the model to be exactly as before.
+ */
+export function expectMisuse(
+  mem: PhysicalMemory,
+  fn: () => unknown,
+  code: MmsimErrorCode,
+  message?: RegExp,
+): void {
+  const before = snapshot(mem);
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown, 'expected the call to throw').toBeInstanceOf(MmsimError);
+  const err = thrown as MmsimError;
+  expect(err.code, err.message).toBe(code);
+  if (message) expect(err.message).toMatch(message);
+  expect(snapshot(mem)).toEqual(before);
+}
+
+/** Expects the invariant checker to find nothing. */
+export function expectSound(mem: PhysicalMemory): void {
+  expect(checkPhysicalMemory(mem)).toEqual([]);
+}
+
+/** Runs `fn` (which must not throw), expects the model unchanged, and returns its result. */
+export function unchanged<T>(mem: PhysicalMemory, fn: () => T): T {
+  const before = snapshot(mem);
+  const result = fn();
+  expect(snapshot(mem)).toEqual(before);
+  return result;
+}
