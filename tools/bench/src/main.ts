@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { folioBenchmarks } from './folio.js';
 import type { BenchResult } from './measure.js';
 import { schedulerBenchmarks } from './scheduler.js';
 
@@ -11,6 +12,7 @@ import { schedulerBenchmarks } from './scheduler.js';
  */
 const suites: Record<string, () => BenchResult[]> = {
   scheduler: schedulerBenchmarks,
+  folio: folioBenchmarks,
 };
 
 const { values } = parseArgs({
