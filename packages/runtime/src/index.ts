@@ -8,6 +8,7 @@ export * from './errors.js';
 export * from './fault-points.js';
 export * from './locks/completion.js';
 export * from './locks/mutex.js';
+export * from './locks/owned-lock.js';
 export * from './locks/rwsem.js';
 export * from './locks/spinlock.js';
 export * from './random.js';
