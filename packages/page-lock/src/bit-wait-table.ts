@@ -1,0 +1,94 @@
+import {
+  type KernelGen,
+  type Resource,
+  type Runtime,
+  WaitEntry,
+  WaitQueue,
+  type WakeFunction,
+} from '@mmsim/runtime';
+import type { Bh } from './buffer-head.js';
+import { WAIT_TABLE_SIZE } from './constants.js';
+import { bitWaitTableIndex } from './hash.js';
+
+/** `struct wait_bit_key`: the word (a buffer head) and bit a waiter waits on. */
+interface BitKey {
+  readonly bh: Bh;
+  readonly bit: number;
+}
+
+/**
+ * The bit wait table of kernel/sched/wait_bit.c (Linux 6.3) as buffer locks use it:
+ * `WAIT_TABLE_SIZE` hashed queues, `wake_bit_function`, `__wake_up_bit`, and
+ * `__wait_on_bit_lock` with `bit_wait_io`. Unlike the folio wait table there is no
+ * hand-off: a woken waiter races for the bit, and queues again at the tail if it loses.
+ */
+export class BitWaitTable {
+  readonly queues: readonly WaitQueue[];
+  readonly #rt: Runtime;
+  readonly #wake: WakeFunction;
+
+  constructor(rt: Runtime) {
+    this.#rt = rt;
+    const queues: WaitQueue[] = [];
+    for (let i = 0; i < WAIT_TABLE_SIZE; i++) {
+      queues.push(new WaitQueue(rt, `bit_wait_table[${i}]`));
+    }
+    this.queues = queues;
+    this.#wake = (entry, key) => this.#wakeBitFunction(entry, key as BitKey);
+  }
+
+  /** `bit_waitqueue(&bh->b_state, bit)`. */
+  queueOf(bh: Bh, bit: number): WaitQueue {
+    return this.queues[bitWaitTableIndex(bh.id, bit)] as WaitQueue;
+  }
+
+  /**
+   * `wake_bit_function` (kernel/sched/wait_bit.c, 6.3): an entry for another word or bit,
+   * or a bit that is set again, is skipped (0); otherwise `autoremove_wake_function` wakes
+   * the task and dequeues the entry if the task was asleep.
+   */
+  #wakeBitFunction(entry: WaitEntry, key: BitKey): number {
+    const mine = entry.data as BitKey;
+    if (mine.bh !== key.bh || mine.bit !== key.bit) return 0;
+    if ((key.bh.state & (1 << key.bit)) !== 0) return 0;
+    if (!this.#rt.wake(entry.task)) return 0;
+    this.queueOf(key.bh, key.bit).remove(entry);
+    return 1;
+  }
+
+  /**
+   * `wake_up_bit(word, bit)` = `__wake_up_bit` (6.3): if the queue has entries, wake with
+   * nr_exclusive = 1 and the (word, bit) key.
+   */
+  wakeUpBit(bh: Bh, bit: number): void {
+    const queue = this.queueOf(bh, bit);
+    if (queue.length > 0) queue.wakeUp(1, { bh, bit } satisfies BitKey);
+  }
+
+  /**
+   * `__wait_on_bit_lock(wq_head, wbq_entry, bit_wait_io, TASK_UNINTERRUPTIBLE)` (6.3):
+   * loop { `prepare_to_wait_exclusive` (queue at the tail unless queued); if the bit is
+   * set, `io_schedule()`; `test_and_set_bit`: on success `finish_wait` and return }.
+   * Returns with the bit taken by the current task (the caller records the owner in the
+   * same step, so no other task can observe the lock without one).
+   */
+  *waitOnBitLock(bh: Bh, bit: number, waitsIn: string, resource: Resource): KernelGen {
+    const rt = this.#rt;
+    const me = rt.current;
+    const queue = this.queueOf(bh, bit);
+    const entry = new WaitEntry(me, true, this.#wake, { bh, bit } satisfies BitKey);
+    const mask = 1 << bit;
+    for (;;) {
+      if (!queue.entries.includes(entry)) queue.addTail(entry);
+      if ((bh.state & mask) !== 0) {
+        rt.blockCurrent(waitsIn, resource, false);
+        yield;
+      }
+      if ((bh.state & mask) === 0) {
+        bh.state |= mask;
+        queue.remove(entry);
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,241 @@
+import type { Folio } from '@mmsim/folio';
+import { MmsimError, type Task, type TaskRef } from '@mmsim/runtime';
+
+/** What a task can hold for the checker: a folio lock, a buffer lock, or writeback it owns. */
+export type HeldKind = 'folio' | 'buffer' | 'writeback';
+
+/** One lock (or owned writeback) a task holds, as the checker tracks it. */
+export interface HeldLock {
+  readonly kind: HeldKind;
+  /** The lock class: the node of the dependency graph. */
+  readonly lockClass: string;
+  /** The kernel function (caller string) that took it, or started the writeback. */
+  readonly takenIn: string;
+  /** The folio (for a buffer: the folio it belonged to when locked). */
+  readonly folio: Folio;
+  /** The buffer head, for a buffer lock; null otherwise. */
+  readonly buffer: object | null;
+}
+
+/**
+ * One dependency: `task`, holding `from`, took or waited for `to`. Only the first time a
+ * pair of classes is seen is kept.
+ */
+export interface DependencyEdge {
+  readonly from: string;
+  readonly to: string;
+  readonly task: TaskRef;
+  /** What `from` is: a lock held, or writeback the task owns. */
+  readonly heldKind: HeldKind;
+  /** The kernel function that took `from` (or started that writeback). */
+  readonly heldIn: string;
+  /** `lock`: a sleeping lock attempt on `to`; `wait`: a wait for `to` to be released or end. */
+  readonly how: 'lock' | 'wait';
+  /** The kernel function that took or waited for `to`. */
+  readonly acquiredIn: string;
+}
+
+/**
+ * A dependency cycle between lock classes: a possible deadlock, whether or not this run
+ * deadlocked. `cycle[i].to` is `cycle[i + 1].from`; the last edge is the one whose addition
+ * closed the cycle.
+ */
+export interface InversionReport {
+  readonly cycle: readonly DependencyEdge[];
+}
+
+/** Options of the page-lock dependency checker. */
+export interface DependencyCheckerOptions {
+  /**
+   * The lock class of a folio (a node of the graph). Default: one class per folio,
+   * `folio 0x1200`. Return something coarser (`page cache of mapping M`) to merge folios;
+   * two locks of one class taken together then make no edge (a self-dependency is not
+   * reported, as lockdep would need a nesting annotation for it). Writeback and buffer
+   * classes derive from it: `writeback of <class>`, `buffer <i> of <class>`. Must be pure.
+   */
+  readonly classOf?: (folio: Folio) => string;
+  /** Called with each new report, when it is made. */
+  readonly onInversion?: (report: InversionReport) => void;
+}
+
+function defaultClassOf(folio: Folio): string {
+  return `folio 0x${folio.toString(16)}`;
+}
+
+function ref(task: Task): TaskRef {
+  return { id: task.id, name: task.name, cpu: task.cpu.id };
+}
+
+/**
+ * A page-lock dependency checker: what lockdep cannot do for PG_locked, PG_writeback and
+ * BH_Lock, in the spirit of the out-of-tree DEPT tracker (Byungchul Park). Lockdep has no
+ * coverage of these because they are released from another context than the one that took
+ * them (I/O completion); see the reference, section 4.5.
+ *
+ * Per task it tracks the folio locks and buffer locks held and the writeback the task owns
+ * (started, or was handed, and has not ended). Every sleeping lock attempt, and every wait
+ * for a lock to be released or for writeback to end, made while holding some of those,
+ * adds an edge from each held class to the class acquired or waited for, into one graph
+ * shared by all tasks. A successful trylock makes a lock held but adds no edge into it
+ * (a trylock cannot deadlock), as in lockdep. An edge that closes a cycle is reported at
+ * once, even if this schedule did not deadlock, and each cycle is reported once.
+ */
+export class DependencyChecker {
+  readonly #classOf: (folio: Folio) => string;
+  readonly #onInversion: ((report: InversionReport) => void) | null;
+  readonly #held = new Map<Task, HeldLock[]>();
+  readonly #out = new Map<string, Map<string, DependencyEdge>>();
+  readonly #edges: DependencyEdge[] = [];
+  readonly #reports: InversionReport[] = [];
+  readonly #reported = new Set<string>();
+
+  constructor(options: DependencyCheckerOptions = {}) {
+    const { classOf, onInversion } = options;
+    if (classOf !== undefined && typeof classOf !== 'function') {
+      throw new MmsimError('INVALID_CONFIG', 'dependencyChecking.classOf must be a function');
+    }
+    if (onInversion !== undefined && typeof onInversion !== 'function') {
+      throw new MmsimError('INVALID_CONFIG', 'dependencyChecking.onInversion must be a function');
+    }
+    this.#classOf = classOf ?? defaultClassOf;
+    this.#onInversion = onInversion ?? null;
+  }
+
+  /** The inversions found so far, in the order they were found. */
+  get reports(): readonly InversionReport[] {
+    return this.#reports;
+  }
+
+  /** Every dependency recorded so far, in the order first seen. */
+  get dependencies(): readonly DependencyEdge[] {
+    return this.#edges;
+  }
+
+  /** What `task` holds now, oldest first. */
+  heldBy(task: Task): readonly HeldLock[] {
+    return this.#held.get(task) ?? [];
+  }
+
+  /** The lock class of a folio's PG_locked. */
+  folioClass(folio: Folio): string {
+    const cls = this.#classOf(folio);
+    if (typeof cls !== 'string') {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `dependencyChecking.classOf(0x${folio.toString(16)}) returned ${String(cls)}, not a string`,
+      );
+    }
+    return cls;
+  }
+
+  /** The class of a folio's writeback. */
+  writebackClass(folio: Folio): string {
+    return `writeback of ${this.folioClass(folio)}`;
+  }
+
+  /** The class of the lock of the `index`-th buffer of a folio. */
+  bufferClass(folio: Folio, index: number): string {
+    return `buffer ${index} of ${this.folioClass(folio)}`;
+  }
+
+  /** @internal `task` tries to take (`lock`) or waits for (`wait`) `to`. */
+  depend(task: Task, to: string, how: 'lock' | 'wait', acquiredIn: string): void {
+    const held = this.#held.get(task);
+    if (held === undefined) return;
+    for (const h of held) this.#addEdge(task, h, to, how, acquiredIn);
+  }
+
+  /** @internal `task` now holds `lock`. */
+  hold(task: Task, lock: HeldLock): void {
+    let held = this.#held.get(task);
+    if (held === undefined) {
+      held = [];
+      this.#held.set(task, held);
+    }
+    held.push(lock);
+  }
+
+  /** @internal `task` no longer holds the lock of that kind on `folio` / `buffer`. */
+  release(task: Task, kind: HeldKind, folio: Folio, buffer: object | null): HeldLock | null {
+    const held = this.#held.get(task);
+    if (held === undefined) return null;
+    for (let i = held.length - 1; i >= 0; i--) {
+      const h = held[i] as HeldLock;
+      if (h.kind === kind && (buffer !== null ? h.buffer === buffer : h.folio === folio)) {
+        held.splice(i, 1);
+        if (held.length === 0) this.#held.delete(task);
+        return h;
+      }
+    }
+    return null;
+  }
+
+  /** @internal The lock moves from `from` to `to` (folioLockTransfer and friends). */
+  transfer(from: Task, to: Task, kind: HeldKind, folio: Folio, buffer: object | null): void {
+    const h = this.release(from, kind, folio, buffer);
+    if (h !== null) this.hold(to, h);
+  }
+
+  #addEdge(task: Task, held: HeldLock, to: string, how: 'lock' | 'wait', acquiredIn: string): void {
+    const from = held.lockClass;
+    if (from === to) return;
+    let out = this.#out.get(from);
+    if (out === undefined) {
+      out = new Map();
+      this.#out.set(from, out);
+    }
+    if (out.has(to)) return;
+    const edge: DependencyEdge = {
+      from,
+      to,
+      task: ref(task),
+      heldKind: held.kind,
+      heldIn: held.takenIn,
+      how,
+      acquiredIn,
+    };
+    out.set(to, edge);
+    this.#edges.push(edge);
+    const path = this.#path(to, from);
+    if (path === null) return;
+    const cycle = [...path, edge];
+    const key = cycleKey(cycle);
+    if (this.#reported.has(key)) return;
+    this.#reported.add(key);
+    const report: InversionReport = { cycle };
+    this.#reports.push(report);
+    this.#onInversion?.(report);
+  }
+
+  /** The shortest chain of edges from `start` to `goal` (breadth first), or null. */
+  #path(start: string, goal: string): DependencyEdge[] | null {
+    const via = new Map<string, DependencyEdge | null>([[start, null]]);
+    const queue = [start];
+    for (let i = 0; i < queue.length; i++) {
+      const node = queue[i] as string;
+      for (const [next, edge] of this.#out.get(node) ?? []) {
+        if (via.has(next)) continue;
+        via.set(next, edge);
+        if (next === goal) {
+          const path: DependencyEdge[] = [];
+          for (let e: DependencyEdge | null = edge; e !== null; e = via.get(e.from) ?? null) {
+            path.push(e);
+          }
+          return path.reverse();
+        }
+        queue.push(next);
+      }
+    }
+    return null;
+  }
+}
+
+/** The cycle's classes, rotated to start at the smallest: the same cycle gives the same key. */
+function cycleKey(cycle: readonly DependencyEdge[]): string {
+  const nodes = cycle.map((e) => e.from);
+  let low = 0;
+  nodes.forEach((n, i) => {
+    if (n < (nodes[low] as string)) low = i;
+  });
+  return [...nodes.slice(low), ...nodes.slice(0, low)].join('\u0000');
+}
