@@ -174,9 +174,14 @@ export class Runtime {
     return task;
   }
 
-  /** Every task created so far, by id. */
+  /** Every task created so far, in id order. */
   get tasks(): readonly Task[] {
     return this.#tasks;
+  }
+
+  /** The task with that id, or undefined. */
+  taskById(id: number): Task | undefined {
+    return this.#tasks[id - 1];
   }
 
   /** Creates a task on `cpu`. It may be called before or during the run. */
@@ -224,6 +229,9 @@ export class Runtime {
           `${resource.name} with preempt_count ${task.preemptCount} (a spinlock is held)`,
       );
     }
+    // signal_pending_state(): a killable sleeper with a fatal signal already pending does
+    // not sleep; its next `yield` is a plain scheduling point and it finds the signal.
+    if (killable && task.fatalSignalPending) return;
     this.#block(task, waitsIn, resource);
     task.killable = killable;
   }

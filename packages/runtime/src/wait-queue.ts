@@ -3,8 +3,8 @@ import type { Task } from './task.js';
 
 /**
  * Called for each entry a wake-up walks over, as the kernel's wait_queue_func_t: return
- * a negative number to stop the walk, 0 if this entry was not woken (it stays queued),
- * positive if it was.
+ * a negative number to stop the walk, positive when an exclusive entry was woken (it
+ * counts against the wake-up's exclusive budget), 0 otherwise.
  */
 export type WakeFunction = (entry: WaitEntry, key: unknown) => number;
 
@@ -15,7 +15,7 @@ export class WaitEntry {
   /** Per-entry data for a custom wake function (the page-lock key, say). */
   data: unknown;
   readonly wake: WakeFunction | null;
-  /** @internal */
+  /** The queue this entry sits on, or null. Maintained by WaitQueue. */
   queue: WaitQueue | null = null;
 
   constructor(

@@ -318,3 +318,19 @@ describe('fatal signals', () => {
     expect(result.deadlock!.blocked.map((e) => e.task.name)).toEqual(['stubborn']);
   });
 });
+
+test('a killable sleep with a fatal signal already pending does not sleep', () => {
+  const rt = new Runtime();
+  const never = new Completion(rt, 'never');
+  let sawSignal = false;
+  rt.spawn('doomed', 0, function* (task): KernelGen {
+    rt.sendFatalSignal(task);
+    rt.blockCurrent('folio_lock_killable', never, true);
+    yield;
+    sawSignal = task.fatalSignalPending;
+  });
+  expect(rt.run().status).toBe('completed');
+  expect(sawSignal).toBe(true);
+  expect(rt.taskById(1)?.name).toBe('doomed');
+  expect(rt.taskById(2)).toBeUndefined();
+});
