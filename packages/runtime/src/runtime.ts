@@ -422,8 +422,8 @@ export class Runtime {
   }
 
   #exit(task: Task, value: unknown): void {
-    if (task.preemptCount > 0 || task.held.size > 0) {
-      const held = [...task.held].map((r) => r.name).join(', ');
+    if (task.preemptCount > 0 || task.held.length > 0) {
+      const held = task.held.map((r) => r.name).join(', ');
       throw new MmsimError(
         'CONTRACT_VIOLATION',
         `${task} ended holding ${held || 'a spinlock'} (preempt_count ${task.preemptCount})`,

@@ -64,8 +64,28 @@ export class Task {
   wakeAt = 0;
   /** The value the body returned, once done. */
   result: unknown = undefined;
-  /** Resources this task holds, for wait-for reports. Maintained by the primitives. */
-  readonly held = new Set<Resource>();
+  /**
+   * Runtime locks this task holds, in acquisition order (for exit checks and reports).
+   * An array, not a Set: locks are mostly released last-in first-out, so a release is
+   * usually a pop.
+   */
+  readonly held: Resource[] = [];
+
+  /** Records that this task now holds `lock`. */
+  hold(lock: Resource): void {
+    this.held.push(lock);
+  }
+
+  /** Records that this task released `lock`. */
+  release(lock: Resource): void {
+    const held = this.held;
+    const last = held.length - 1;
+    if (held[last] === lock) held.pop();
+    else {
+      const i = held.lastIndexOf(lock);
+      if (i >= 0) held.splice(i, 1);
+    }
+  }
   /** @internal */
   gen: KernelGen<unknown> | null = null;
   /** @internal tasks waiting in join(). */

@@ -6,6 +6,7 @@ import { checkInt, MmsimError } from './errors.js';
  */
 export const NODE_STAT_NAMES = [
   'nr_free_pages',
+  'nr_mlock',
   'nr_inactive_anon',
   'nr_active_anon',
   'nr_inactive_file',
@@ -25,6 +26,8 @@ export const NODE_STAT_NAMES = [
 
 /** Global event counters (enum vm_event_item), in /proc/vmstat order. */
 export const VM_EVENT_NAMES = [
+  'pgactivate',
+  'pgdeactivate',
   'pgfault',
   'pgmajfault',
   'numa_pte_updates',
@@ -41,6 +44,13 @@ export const VM_EVENT_NAMES = [
   'compact_stall',
   'compact_fail',
   'compact_success',
+  'unevictable_pgs_culled',
+  'unevictable_pgs_scanned',
+  'unevictable_pgs_rescued',
+  'unevictable_pgs_mlocked',
+  'unevictable_pgs_munlocked',
+  'unevictable_pgs_cleared',
+  'unevictable_pgs_stranded',
   'thp_split_page',
   'thp_split_page_failed',
   'nr_tlb_remote_flush',
@@ -82,24 +92,33 @@ export class VmStat {
 
   /** count_vm_events. */
   countVmEvents(item: number, delta = 1): void {
-    this.#events[item] = (this.#events[item] as number) + delta;
+    const value = this.#events[item];
+    if (value === undefined) throw badItem('event', item, VM_EVENT_NAMES.length);
+    this.#events[item] = value + delta;
   }
 
   /** mod_node_page_state. */
   modNodePageState(nid: number, item: number, delta: number): void {
-    const i = nid * NODE_STAT_NAMES.length + item;
-    if (nid < 0 || nid >= this.nrNodes) {
-      throw new MmsimError(
-        'INVALID_ARGUMENT',
-        `node ${nid} is out of range [0, ${this.nrNodes - 1}]`,
-      );
-    }
+    const i = this.#nodeIndex(nid, item);
     this.#node[i] = (this.#node[i] as number) + delta;
   }
 
   /** node_page_state. */
   nodePageState(nid: number, item: number): number {
-    return this.#node[nid * NODE_STAT_NAMES.length + item] ?? 0;
+    return this.#node[this.#nodeIndex(nid, item)] as number;
+  }
+
+  #nodeIndex(nid: number, item: number): number {
+    if (!(nid >= 0 && nid < this.nrNodes && Number.isInteger(nid))) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `node ${nid} is out of range [0, ${this.nrNodes - 1}]`,
+      );
+    }
+    if (!(item >= 0 && item < NODE_STAT_NAMES.length && Number.isInteger(item))) {
+      throw badItem('node', item, NODE_STAT_NAMES.length);
+    }
+    return nid * NODE_STAT_NAMES.length + item;
   }
 
   /** global_node_page_state: the sum over nodes. */
@@ -110,7 +129,9 @@ export class VmStat {
   }
 
   vmEvent(item: number): number {
-    return this.#events[item] ?? 0;
+    const value = this.#events[item];
+    if (value === undefined) throw badItem('event', item, VM_EVENT_NAMES.length);
+    return value;
   }
 
   /** Every counter as `[name, value]` in /proc/vmstat order (node items summed). */
@@ -132,4 +153,12 @@ export class VmStat {
       `${JSON.stringify(name)} is not a vmstat item the model keeps`,
     );
   }
+}
+
+function badItem(kind: 'node' | 'event', item: number, count: number): MmsimError {
+  const table = kind === 'node' ? 'NodeStat' : 'VmEvent';
+  return new MmsimError(
+    'INVALID_ARGUMENT',
+    `${kind} item ${String(item)} is not in [0, ${count - 1}]; use the ids of ${table}`,
+  );
 }

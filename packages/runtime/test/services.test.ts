@@ -127,6 +127,8 @@ describe('vmstat', () => {
     });
     expect(() => VmStat.itemId('pgmigrate_sucess')).toThrow(/not a vmstat item/);
     expect(() => vm.modNodePageState(2, NodeStat.NR_ISOLATED_ANON, 1)).toThrow(/node 2/);
+    expect(() => vm.modNodePageState(0, 999, 1)).toThrow(/NodeStat/);
+    expect(() => vm.countVmEvents(-1)).toThrow(/VmEvent/);
     expect(vm.globalNodePageState(NodeStat.NR_ISOLATED_ANON)).toBe(4);
   });
 });

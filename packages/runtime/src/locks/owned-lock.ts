@@ -34,7 +34,7 @@ export abstract class OwnedLock implements Resource {
     const me = this.rt.current;
     if (this.owner !== null) return false;
     this.owner = me;
-    me.held.add(this);
+    me.hold(this);
     this.onAcquire(me);
     this.rt.charge(this.rt.costs.lockRoundTrip);
     return true;
@@ -49,7 +49,7 @@ export abstract class OwnedLock implements Resource {
         `${me} unlocks ${this.name}, which is held by ${this.owner === null ? 'nobody' : String(this.owner)}`,
       );
     }
-    me.held.delete(this);
+    me.release(this);
     this.onRelease(me);
     const next = this.#waiters.entries[0];
     if (next === undefined) {
@@ -57,7 +57,7 @@ export abstract class OwnedLock implements Resource {
       return;
     }
     this.owner = next.task;
-    next.task.held.add(this);
+    next.task.hold(this);
     this.#waiters.wakeUp(1);
   }
 

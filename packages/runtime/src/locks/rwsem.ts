@@ -89,7 +89,7 @@ export class RwSemaphore implements Resource {
       return;
     }
     this.readers.delete(me);
-    me.held.delete(this);
+    me.release(this);
     if (this.readers.size === 0) this.#handOff();
   }
 
@@ -103,7 +103,7 @@ export class RwSemaphore implements Resource {
       );
     }
     this.writer = null;
-    me.held.delete(this);
+    me.release(this);
     this.#handOff();
   }
 
@@ -122,13 +122,14 @@ export class RwSemaphore implements Resource {
   }
 
   #grantRead(task: Task): void {
-    this.readers.set(task, (this.readers.get(task) ?? 0) + 1);
-    task.held.add(this);
+    const holds = this.readers.get(task) ?? 0;
+    this.readers.set(task, holds + 1);
+    if (holds === 0) task.hold(this);
   }
 
   #grantWrite(task: Task): void {
     this.writer = task;
-    task.held.add(this);
+    task.hold(this);
   }
 
   #handOff(): void {

@@ -1,0 +1,90 @@
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import type { FolioBatch } from './folio-batch.js';
+import { drainBatch } from './lru-add.js';
+import { type LruState, requireTask } from './state.js';
+
+/**
+ * `lru_add_drain` (mm/swap.c, Linux 6.3): move this CPU's lru_add batch to the LRU
+ * (`lru_add_drain_cpu` under the local lock). Other CPUs' batches are left alone. If a
+ * remote drainer is moving this batch right now, it waits for that move to finish, so on
+ * return every folio this CPU queued before the call is on an LRU list (or was isolated
+ * or freed since).
+ */
+export function* lruAddDrain(s: LruState): KernelGen {
+  const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
+  if (b.nr === 0 && b.lock.owner === null) return;
+  yield* drainBatch(s, b);
+}
+
+function mightSleep(s: LruState, fn: string): void {
+  const me = requireTask(s);
+  if (me.preemptCount > 0) {
+    throw new MmsimError(
+      'SLEEP_IN_ATOMIC',
+      `BUG: sleeping function called from invalid context: ${fn} takes a mutex and waits for every CPU, but ${me} holds a spinlock (preempt_count ${me.preemptCount})`,
+    );
+  }
+}
+
+/**
+ * `__lru_add_drain_all(force_all_cpus)` (mm/swap.c, Linux 6.3). The kernel takes a static
+ * mutex, queues `lru_add_drain_per_cpu` on every CPU whose batches are not empty and waits
+ * for all of them (`flush_work`). The model drains each such CPU's batch from the calling
+ * task, one CPU after the other, under the right `lru_lock`s, and waits for a move of that
+ * batch already in flight (the kernel counts a batch being moved as non-empty). The drain
+ * generation is kept too: a caller that had to wait for the mutex while another drain
+ * started returns at once, because that drain covered its folios, unless `force` (as
+ * `lru_cache_disable` passes).
+ */
+export function* lruAddDrainAllForce(s: LruState, force: boolean): KernelGen {
+  mightSleep(s, force ? 'lru_cache_disable' : 'lru_add_drain_all');
+  const thisGen = s.drainGen;
+  yield* s.drainAllLock.lock('lru_add_drain_all');
+  if (thisGen !== s.drainGen && !force) {
+    s.drainAllLock.unlock();
+    return;
+  }
+  s.drainGen++;
+  for (const b of s.batches) {
+    if (b.nr > 0 || b.lock.owner !== null) yield* drainBatch(s, b);
+  }
+  s.drainAllLock.unlock();
+}
+
+/** `lru_add_drain_all` (mm/swap.c, Linux 6.3): drain every CPU's lru_add batch; may sleep. */
+export function lruAddDrainAll(s: LruState): KernelGen {
+  return lruAddDrainAllForce(s, false);
+}
+
+/**
+ * `lru_cache_disable` (mm/swap.c, Linux 6.3): increment `lru_disable_count`, then drain
+ * every CPU (forced). From then until the matching `lru_cache_enable`, `folio_add_lru`
+ * moves each folio to the LRU at once, so `folio_isolate_lru` does not fail on a folio
+ * parked in a batch. The kernel's `synchronize_rcu_expedited` between the two waits for
+ * adders that read the old count; in the model queueing a folio and reading the count are
+ * one atomic step, so there is nothing to wait for. May sleep.
+ */
+export function* lruCacheDisable(s: LruState): KernelGen {
+  mightSleep(s, 'lru_cache_disable');
+  s.disableCount++;
+  yield* lruAddDrainAllForce(s, true);
+}
+
+/**
+ * `lru_cache_enable` (include/linux/swap.h, Linux 6.3): `atomic_dec(&lru_disable_count)`.
+ * Enabling more often than disabling is a CONTRACT_VIOLATION (the count stays at 0).
+ */
+export function lruCacheEnable(s: LruState): void {
+  if (s.disableCount === 0) {
+    throw new MmsimError(
+      'CONTRACT_VIOLATION',
+      'lruCacheEnable without a matching lruCacheDisable: lru_disable_count is already 0',
+    );
+  }
+  s.disableCount--;
+}
+
+/** `lru_cache_disabled` (include/linux/swap.h, Linux 6.3): `lru_disable_count` is not 0. */
+export function lruCacheDisabled(s: LruState): boolean {
+  return s.disableCount > 0;
+}

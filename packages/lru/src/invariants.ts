@@ -1,0 +1,167 @@
+import {
+  type Folio,
+  type FolioList,
+  folioFlags,
+  folioNid,
+  folioNrPages,
+  folioOnList,
+  folioRefCount,
+  PG_active,
+  PG_lru,
+  PG_unevictable,
+  pfnFolio,
+  pfnValid,
+} from '@mmsim/folio';
+import { MmsimError, NodeStat } from '@mmsim/runtime';
+import { PAGEVEC_SIZE } from './folio-batch.js';
+import { LRU_LIST_NAMES, lruListOfFlags, NR_LRU_LISTS } from './lru-list.js';
+import {
+  type LruState,
+  WHERE_BATCH,
+  WHERE_ISOLATING,
+  WHERE_NONE,
+  WHERE_RELEASING,
+} from './state.js';
+
+const LRU = 1 << PG_lru;
+const ACTIVE = 1 << PG_active;
+const UNEVICTABLE = 1 << PG_unevictable;
+
+export interface CheckOptions {
+  /**
+   * Also walk every pfn of the memory: PG_lru set on a folio that is on no LRU list, or
+   * LRU bookkeeping left on a pfn that is on no list and in no batch. Default true; turn
+   * it off for large memories or frequent checks (the rest costs time in the number of
+   * folios on the LRU and in the batches).
+   */
+  readonly scanMemory?: boolean;
+}
+
+/** Reads a folio's flags, or null (with a problem noted) when it is not a live folio. */
+function liveFlags(s: LruState, folio: Folio, where: string, problems: string[]): number | null {
+  try {
+    return folioFlags(s.mem, folio);
+  } catch (e) {
+    problems.push(`${where}: folio ${folio} is not a live folio (${(e as Error).message})`);
+    return null;
+  }
+}
+
+/**
+ * Checks the LRU layer against its invariants and returns one message per problem (empty
+ * when sound). It may run at any scheduling point, between steps of a run:
+ * - every folio is on at most one LRU list or batch;
+ * - PG_lru is set exactly when the folio is on an LRU list, except in the window of an
+ *   isolation in progress (PG_lru already clear, not yet unlinked);
+ * - a folio on a list of node n lives on node n, has the flags of that list, and holds a
+ *   reference (or is being released by its last one);
+ * - a folio in a batch has PG_lru clear, is on no list and holds the batch's reference;
+ * - each list's size equals the base pages of its folios and the node's vmstat item
+ *   (nr_inactive_anon + lru); lru_disable_count is not negative.
+ */
+export function checkLru(s: LruState, options: CheckOptions = {}): string[] {
+  const problems: string[] = [];
+  const mem = s.mem;
+  const seen = new Map<Folio, string>();
+  const note = (folio: Folio, place: string): void => {
+    const before = seen.get(folio);
+    if (before !== undefined) problems.push(`folio ${folio} is both on ${before} and on ${place}`);
+    else seen.set(folio, place);
+  };
+
+  for (const lv of s.lruvecs) {
+    for (let lru = 0; lru < NR_LRU_LISTS; lru++) {
+      const place = `node ${lv.nid} ${LRU_LIST_NAMES[lru]}`;
+      let pages = 0;
+      for (const folio of (lv.lists[lru] as FolioList).toArray()) {
+        note(folio, place);
+        const flags = liveFlags(s, folio, place, problems);
+        if (flags === null) continue;
+        const w = s.where[folio];
+        pages += folioNrPages(mem, folio);
+        if (folioNid(mem, folio) !== lv.nid) {
+          problems.push(`${place}: folio ${folio} belongs to node ${folioNid(mem, folio)}`);
+        }
+        const want = lruListOfFlags(flags);
+        if (want !== lru) {
+          problems.push(
+            `${place}: folio ${folio} has the flags of ${LRU_LIST_NAMES[want]} (a flag changed while it was on the LRU)`,
+          );
+        }
+        if ((flags & (ACTIVE | UNEVICTABLE)) === (ACTIVE | UNEVICTABLE)) {
+          problems.push(`${place}: folio ${folio} has both PG_active and PG_unevictable`);
+        }
+        if ((flags & LRU) === 0) {
+          if (w !== WHERE_ISOLATING) {
+            problems.push(`${place}: folio ${folio} is on the list with PG_lru clear`);
+          }
+        } else if (w === WHERE_ISOLATING) {
+          problems.push(`${place}: folio ${folio} is being isolated but still has PG_lru`);
+        }
+        if (w === WHERE_BATCH) problems.push(`${place}: folio ${folio} is also marked as queued`);
+        if (folioRefCount(mem, folio) === 0 && w !== WHERE_RELEASING) {
+          problems.push(`${place}: folio ${folio} has refcount 0`);
+        }
+      }
+      const size = lv.sizes[lru] as number;
+      if (pages !== size) {
+        problems.push(`${place}: its folios have ${pages} pages but its size says ${size}`);
+      }
+      const stat = s.vmstat.nodePageState(lv.nid, NodeStat.NR_INACTIVE_ANON + lru);
+      if (stat !== size) {
+        problems.push(`${place}: size ${size} but vmstat nr_${LRU_LIST_NAMES[lru]} is ${stat}`);
+      }
+    }
+  }
+
+  for (const b of s.batches) {
+    const place = `the lru_add batch of cpu ${b.cpu}`;
+    if (b.nr < 0 || b.nr > PAGEVEC_SIZE) problems.push(`${place} holds ${b.nr} folios`);
+    for (const folio of b.pending()) {
+      note(folio, place);
+      const flags = liveFlags(s, folio, place, problems);
+      if (flags === null) continue;
+      if ((flags & LRU) !== 0) problems.push(`${place}: folio ${folio} has PG_lru set`);
+      if (folioOnList(mem, folio) !== null) problems.push(`${place}: folio ${folio} is on a list`);
+      if (s.where[folio] !== WHERE_BATCH) {
+        problems.push(`${place}: folio ${folio} is not marked as queued`);
+      }
+      if (folioRefCount(mem, folio) < 1) {
+        problems.push(`${place}: folio ${folio} has lost the batch's reference`);
+      }
+    }
+  }
+
+  if (options.scanMemory ?? true) {
+    const where = s.where;
+    for (let pfn = 0; pfn < where.length; pfn++) {
+      if (where[pfn] !== WHERE_NONE && !seen.has(pfn)) {
+        problems.push(`pfn ${pfn} is marked ${where[pfn]} but is on no LRU list and in no batch`);
+      }
+    }
+    for (let pfn = 0; pfn < mem.maxPfn; ) {
+      if (!pfnValid(mem, pfn) || pfnFolio(mem, pfn) !== pfn) {
+        pfn++;
+        continue;
+      }
+      if ((folioFlags(mem, pfn) & LRU) !== 0 && !seen.has(pfn)) {
+        problems.push(`folio ${pfn} has PG_lru set but is on no LRU list`);
+      }
+      pfn += folioNrPages(mem, pfn);
+    }
+  }
+
+  if (s.disableCount < 0) problems.push(`lru_disable_count is ${s.disableCount}`);
+  return problems;
+}
+
+/** Throws INVARIANT_VIOLATED listing every problem `checkLru` finds. */
+export function assertLru(s: LruState, options: CheckOptions = {}): void {
+  const problems = checkLru(s, options);
+  if (problems.length > 0) {
+    throw new MmsimError(
+      'INVARIANT_VIOLATED',
+      `LRU invariants violated:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    );
+  }
+}

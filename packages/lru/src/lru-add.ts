@@ -1,0 +1,166 @@
+import {
+  type Folio,
+  folioClearFlag,
+  folioFlags,
+  folioGet,
+  folioNid,
+  folioNrPages,
+  folioOnList,
+  folioRefCount,
+  folioSetFlag,
+  folioTestClearFlag,
+  folioTestHugetlb,
+  folioTestLarge,
+  folioTestMovable,
+  PG_active,
+  PG_lru,
+  PG_unevictable,
+} from '@mmsim/folio';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { folioEvictable } from './evictable.js';
+import { type FolioBatch, PAGEVEC_SIZE } from './folio-batch.js';
+import { lruListOfFlags } from './lru-list.js';
+import type { Lruvec } from './lruvec.js';
+import { releaseBatchReferences } from './release.js';
+import { type LruState, requireTask, WHERE_BATCH, WHERE_NONE } from './state.js';
+
+const LRU = 1 << PG_lru;
+const ACTIVE = 1 << PG_active;
+const UNEVICTABLE = 1 << PG_unevictable;
+
+function misuse(fn: string, folio: Folio, what: string): MmsimError {
+  return new MmsimError('CONTRACT_VIOLATION', `${fn}: folio ${folio} ${what}`);
+}
+
+/**
+ * The preconditions of `folio_add_lru` (mm/swap.c, 6.3), checked before anything changes:
+ * the kernel's VM_BUG_ONs (PG_lru set; PG_active together with PG_unevictable) and what
+ * would silently corrupt its lists (the folio already queued in a batch or linked on
+ * another list), plus the caller's reference and folios that never go on the LRU.
+ */
+export function checkAddable(s: LruState, folio: Folio, fn: string): void {
+  const mem = s.mem;
+  const refs = folioRefCount(mem, folio); // throws for a freed folio or a tail pfn
+  if (refs <= 0) {
+    throw misuse(fn, folio, 'has refcount 0 (frozen): the caller must hold a reference');
+  }
+  const flags = folioFlags(mem, folio);
+  if ((flags & LRU) !== 0) {
+    throw misuse(fn, folio, 'has PG_lru set: it is already on an LRU list');
+  }
+  if (s.where[folio] === WHERE_BATCH) {
+    throw misuse(fn, folio, 'is already queued in a per-CPU lru_add batch');
+  }
+  if (folioOnList(mem, folio) !== null) {
+    throw misuse(
+      fn,
+      folio,
+      'is still on a list (an LRU list being isolated, or a private list): list_del it first',
+    );
+  }
+  if ((flags & (ACTIVE | UNEVICTABLE)) === (ACTIVE | UNEVICTABLE)) {
+    throw misuse(
+      fn,
+      folio,
+      'has both PG_active and PG_unevictable set (VM_BUG_ON in folio_add_lru)',
+    );
+  }
+  if (folio === mem.zeroPfn) throw misuse(fn, folio, 'is the shared zero page, never on the LRU');
+  if (folioTestHugetlb(mem, folio)) {
+    throw misuse(fn, folio, 'is a hugetlb folio: hugetlb folios are never on the LRU');
+  }
+  if (folioTestMovable(mem, folio)) {
+    throw misuse(fn, folio, 'is a non-LRU movable page (__PageMovable): it never goes on the LRU');
+  }
+}
+
+/**
+ * `folio_batch_add` into this CPU's lru_add batch, with the batch's reference (already
+ * taken by the caller), and the test of `folio_batch_add_and_move` (mm/swap.c, 6.3):
+ * returns true when the batch must be moved to the LRU now: it is full, the folio is
+ * large, or the LRU cache is disabled.
+ */
+export function queueFolio(s: LruState, b: FolioBatch, folio: Folio): boolean {
+  if (b.nr >= PAGEVEC_SIZE) {
+    throw new MmsimError(
+      'INVARIANT_VIOLATED',
+      `the lru_add batch of cpu ${b.cpu} is full but was not drained`,
+    );
+  }
+  s.where[folio] = WHERE_BATCH;
+  return b.add(folio) === 0 || folioTestLarge(s.mem, folio) || s.disableCount > 0;
+}
+
+/**
+ * `lru_add_fn` (mm/swap.c, Linux 6.3), under `lru_lock`: clear PG_unevictable, and if the
+ * folio is not evictable (`folio_evictable`: mlocked, or an unevictable mapping) clear
+ * PG_active and set PG_unevictable; then `lruvec_add_folio` at the head of the list its
+ * flags select. (The UNEVICTABLE_PGCULLED / PGRESCUED events and `mlock_count = 0` are not
+ * modelled.) The caller sets PG_lru afterwards, as `folio_batch_move_lru` does.
+ */
+function lruAddFn(s: LruState, lv: Lruvec, folio: Folio): void {
+  const mem = s.mem;
+  folioTestClearFlag(mem, folio, PG_unevictable);
+  if (!folioEvictable(s, folio)) {
+    folioClearFlag(mem, folio, PG_active);
+    folioSetFlag(mem, folio, PG_unevictable);
+  }
+  const lru = lruListOfFlags(folioFlags(mem, folio));
+  lv.addFolio(folio, lru, folioNrPages(mem, folio));
+  const tp = s.mmLruInsertion;
+  if (tp.enabled) tp.emit({ pfn: folio, lru });
+}
+
+/**
+ * `folio_batch_move_lru(fbatch, lru_add_fn)` (mm/swap.c, Linux 6.3) on CPU batch `b`, whose
+ * `lock` the caller holds: every queued folio goes to the lruvec of its own node, taking
+ * and switching `lru_lock` as the node changes (`folio_lruvec_relock_irqsave`), gets PG_lru
+ * after `lru_add_fn`, and finally the batch references are dropped (`folios_put`).
+ */
+export function* folioBatchMoveLru(s: LruState, b: FolioBatch): KernelGen {
+  const n = b.detach();
+  const folios = b.draining as Int32Array;
+  const mem = s.mem;
+  let held: Lruvec | null = null;
+  for (let i = 0; i < n; i++) {
+    const folio = folios[i] as number;
+    const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
+    if (lv !== held) {
+      if (held !== null) held.lock.unlock();
+      held = lv;
+      if (!lv.lock.trylock()) yield* lv.lock.lockContended();
+    }
+    lruAddFn(s, lv, folio);
+    folioSetFlag(mem, folio, PG_lru);
+    s.where[folio] = WHERE_NONE;
+    b.drainPos = i + 1;
+  }
+  if (held !== null) held.lock.unlock();
+  yield* releaseBatchReferences(s, folios, n);
+  b.finishDrain();
+}
+
+/**
+ * Moves CPU batch `b` to the LRU, from its own CPU or from another: takes the batch's lock
+ * (waiting for a move already in flight, which a drainer must see finished, as
+ * `flush_work` guarantees) and runs `folio_batch_move_lru`.
+ */
+export function* drainBatch(s: LruState, b: FolioBatch): KernelGen {
+  if (!b.lock.trylock()) yield* b.lock.lockContended();
+  if (b.nr > 0) yield* folioBatchMoveLru(s, b);
+  b.lock.unlock();
+}
+
+/**
+ * `folio_add_lru` (mm/swap.c, Linux 6.3): take a reference for this CPU's lru_add batch and
+ * queue the folio; the batch moves to the LRU when it becomes full (PAGEVEC_SIZE = 15),
+ * when the folio is large, or while `lru_cache_disable` is in force. Until then the folio
+ * is on no list and has PG_lru clear, so `folio_isolate_lru` fails on it. The choice of
+ * active or inactive list waits for the move (`lru_add_fn`).
+ */
+export function* folioAddLru(s: LruState, folio: Folio): KernelGen {
+  checkAddable(s, folio, 'folioAddLru');
+  const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
+  folioGet(s.mem, folio);
+  if (queueFolio(s, b, folio)) yield* drainBatch(s, b);
+}

@@ -1,0 +1,42 @@
+import type { Folio } from '@mmsim/folio';
+import type { KernelGen } from '@mmsim/runtime';
+
+/**
+ * What the rest of mmsim needs from the LRU layer (the migration core imports this as a
+ * type only; `LruVecs` is the default implementation, and a test may hand in a fake).
+ * Every member names the Linux 6.3 function it models. Members that may spin on
+ * `lru_lock` or sleep are generators, called with `yield*` from a running task.
+ */
+export interface LruIsolation {
+  /**
+   * `folio_isolate_lru` (mm/vmscan.c): true when the folio was taken off its LRU list
+   * (one more reference, PG_lru clear), false when it was on none. The caller holds a
+   * reference, and accounts NR_ISOLATED itself (`nodeStatModFolio`).
+   */
+  folioIsolateLru(folio: Folio): KernelGen<boolean>;
+  /** `folio_putback_lru` (mm/vmscan.c): `folio_add_lru`, then drop the isolation reference. */
+  folioPutbackLru(folio: Folio): KernelGen;
+  /** `folio_add_lru` (mm/swap.c): queue on this CPU's lru_add batch with a reference. */
+  folioAddLru(folio: Folio): KernelGen;
+  /**
+   * `folio_put` (include/linux/mm.h) for a folio that may be on the LRU: the last reference
+   * takes it off its list (`__page_cache_release`) before it is freed.
+   */
+  folioPut(folio: Folio): KernelGen;
+  /** `lru_add_drain` (mm/swap.c): move this CPU's batch to the LRU. */
+  lruAddDrain(): KernelGen;
+  /** `lru_add_drain_all` (mm/swap.c): move every CPU's batch to the LRU; may sleep. */
+  lruAddDrainAll(): KernelGen;
+  /** `lru_cache_disable` (mm/swap.c): count up, then drain every CPU; may sleep. */
+  lruCacheDisable(): KernelGen;
+  /** `lru_cache_enable` (include/linux/swap.h): count down. */
+  lruCacheEnable(): void;
+  /** `lru_cache_disabled` (include/linux/swap.h). */
+  lruCacheDisabled(): boolean;
+  /** `folio_is_file_lru` (include/linux/mm_inline.h): 1 without PG_swapbacked, else 0. */
+  folioIsFileLru(folio: Folio): 0 | 1;
+  /** `NR_ISOLATED_ANON + folio_is_file_lru(folio)`: the item an isolated folio counts in. */
+  folioIsolatedItem(folio: Folio): number;
+  /** `node_stat_mod_folio` (include/linux/vmstat.h): add `nr` to the folio node's `item`. */
+  nodeStatModFolio(folio: Folio, item: number, nr: number): void;
+}

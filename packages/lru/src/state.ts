@@ -1,0 +1,80 @@
+import type { PhysicalMemory } from '@mmsim/folio';
+import {
+  MmsimError,
+  Mutex,
+  type Runtime,
+  type Task,
+  type Tracepoint,
+  type VmStat,
+} from '@mmsim/runtime';
+import { FolioBatch } from './folio-batch.js';
+import { Lruvec } from './lruvec.js';
+
+// Where a folio is, as far as the LRU knows beyond its list and flags (one byte per pfn).
+
+/** Nowhere special: on an LRU list with PG_lru, or off the LRU altogether. */
+export const WHERE_NONE = 0;
+/** Queued in a per-CPU lru_add batch (or detached by the move in flight), PG_lru clear. */
+export const WHERE_BATCH = 1;
+/** An isolator has won PG_lru and has not unlinked it yet: still on its list, PG_lru clear. */
+export const WHERE_ISOLATING = 2;
+/** Its last reference is being dropped: refcount frozen at 0, still on its list with PG_lru. */
+export const WHERE_RELEASING = 3;
+
+/** Fields of the `mm_lru_insertion` tracepoint (include/trace/events/pagemap.h). */
+export interface MmLruInsertion {
+  pfn: number;
+  lru: number;
+}
+
+/**
+ * Everything the LRU layer of one machine holds: the lruvec of each node, the lru_add batch
+ * of each CPU, `lru_disable_count`, the lock and generation of `lru_add_drain_all`, and
+ * the per-pfn bookkeeping the invariant checker needs.
+ */
+export class LruState {
+  readonly rt: Runtime;
+  readonly mem: PhysicalMemory;
+  readonly vmstat: VmStat;
+  /** `NODE_DATA(nid)->__lruvec`, by node id. */
+  readonly lruvecs: readonly Lruvec[];
+  /** `per_cpu(cpu_fbatches.lru_add, cpu)`, by CPU id. */
+  readonly batches: readonly FolioBatch[];
+  /** WHERE_* per pfn (heads only). */
+  readonly where: Uint8Array;
+  /** `lru_disable_count`. */
+  disableCount = 0;
+  /** The static mutex of `__lru_add_drain_all`. */
+  readonly drainAllLock: Mutex;
+  /** `lru_drain_gen`. */
+  drainGen = 0;
+  /** Address spaces with AS_UNEVICTABLE (`mapping_set_unevictable`). */
+  readonly unevictableMappings = new WeakSet<object>();
+  /** How many mappings were ever marked unevictable: 0 lets `folio_evictable` skip the lookup. */
+  unevictableMarks = 0;
+  readonly mmLruInsertion: Tracepoint<MmLruInsertion>;
+
+  constructor(rt: Runtime, mem: PhysicalMemory, vmstat: VmStat) {
+    if (vmstat.nrNodes !== mem.nrNodes) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `the VmStat has ${vmstat.nrNodes} node(s) but the PhysicalMemory has ${mem.nrNodes}: build both for the same machine`,
+      );
+    }
+    this.rt = rt;
+    this.mem = mem;
+    this.vmstat = vmstat;
+    const lruvecs: Lruvec[] = [];
+    for (let nid = 0; nid < mem.nrNodes; nid++) lruvecs.push(new Lruvec(rt, mem, vmstat, nid));
+    this.lruvecs = Object.freeze(lruvecs);
+    this.batches = Object.freeze(rt.cpus.map((cpu) => new FolioBatch(rt, cpu.id)));
+    this.where = new Uint8Array(mem.maxPfn);
+    this.drainAllLock = new Mutex(rt, 'lru_add_drain_all lock');
+    this.mmLruInsertion = rt.trace.define<MmLruInsertion>('mm_lru_insertion');
+  }
+}
+
+/** The running task; throws NO_CURRENT_TASK (changing nothing) outside one. */
+export function requireTask(s: LruState): Task {
+  return s.rt.current;
+}
