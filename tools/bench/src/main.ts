@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { folioBenchmarks } from './folio.js';
+import { lockAndLruBenchmarks } from './locks-lru.js';
 import type { BenchResult } from './measure.js';
 import { schedulerBenchmarks } from './scheduler.js';
 
@@ -13,6 +14,7 @@ import { schedulerBenchmarks } from './scheduler.js';
 const suites: Record<string, () => BenchResult[]> = {
   scheduler: schedulerBenchmarks,
   folio: folioBenchmarks,
+  'locks-lru': lockAndLruBenchmarks,
 };
 
 const { values } = parseArgs({
