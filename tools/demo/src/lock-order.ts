@@ -1,19 +1,19 @@
+import { createPhysicalMemory, type Folio, folioAlloc } from '@mmsim/folio';
+import { formatInversion, PageLockTable } from '@mmsim/page-lock';
 import {
   exploreExhaustively,
   formatDeadlock,
   type KernelGen,
-  Mutex,
   Runtime,
   type StrategySpec,
   type WaitEdge,
 } from '@mmsim/runtime';
 
 /**
- * Two migrators each lock a batch of the same two pages, in opposite list order: the
- * question reviewers asked of the 2022 batching RFC. Until @mmsim/page-lock lands, a
- * mutex per page stands in for PG_locked.
+ * Two migrators each lock a batch of the same two folios (PG_locked, @mmsim/page-lock), in
+ * opposite list order: the question reviewers asked of the 2022 batching RFC.
  *
- * - `rfc-2022`: every lock in the batch may sleep (lock_page) while others are held.
+ * - `rfc-2022`: every lock in the batch may sleep (folio_lock) while others are held.
  * - `v6.3`: the batch only trylocks (MIGRATE_ASYNC); a folio whose lock is busy is left
  *   for the one-by-one sync pass, which holds one lock at a time.
  */
@@ -21,41 +21,47 @@ export type LockPolicy = 'rfc-2022' | 'v6.3';
 
 function runMigrators(strategy: StrategySpec, policy: LockPolicy) {
   const rt = new Runtime({ cpus: 2, strategy, meta: `demo lock-order ${policy}` });
-  const a = new Mutex(rt, 'folio A PG_locked');
-  const b = new Mutex(rt, 'folio B PG_locked');
-  const migrator = (batch: Mutex[]) =>
+  const mem = createPhysicalMemory({ nodes: [{ pages: 1024 }] });
+  const locks = new PageLockTable(rt, mem, { dependencyChecking: true });
+  const a = folioAlloc(mem, 0, 0);
+  const b = folioAlloc(mem, 0, 0);
+  const migrator = (batch: Folio[]) =>
     function* (): KernelGen {
-      const held: Mutex[] = [];
-      const retry: Mutex[] = [];
-      for (const page of batch) {
+      const held: Folio[] = [];
+      const retry: Folio[] = [];
+      for (const folio of batch) {
         if (policy === 'rfc-2022') {
-          yield* page.lock('migrate_folio_unmap');
-          held.push(page);
-        } else if (page.trylock()) {
-          held.push(page);
+          yield* locks.folioLock(folio, 'migrate_folio_unmap');
+          held.push(folio);
+        } else if (locks.folioTrylock(folio, 'migrate_folio_unmap')) {
+          held.push(folio);
         } else {
-          retry.push(page);
+          retry.push(folio);
         }
         yield; // another CPU may run between two folios of the batch
       }
-      for (const page of held) page.unlock(); // the move phase would run here
-      for (const page of retry) {
-        yield* page.lock('migrate_pages_sync');
+      for (const folio of held) locks.folioUnlock(folio); // the move phase would run here
+      for (const folio of retry) {
+        yield* locks.folioLock(folio, 'migrate_pages_sync');
         yield;
-        page.unlock();
+        locks.folioUnlock(folio);
       }
     };
   rt.spawn('migrate-ab', 0, migrator([a, b]));
   rt.spawn('migrate-ba', 1, migrator([b, a]));
-  return rt.run();
+  return { result: rt.run(), inversions: locks.checker?.reports ?? [] };
 }
 
 export interface LockOrderReport {
   readonly policy: LockPolicy;
   readonly schedules: number;
   readonly deadlocks: number;
+  /** Schedules that did not deadlock, yet where the dependency checker saw an inversion. */
+  readonly inversionsWithoutDeadlock: number;
   readonly firstCycle: readonly WaitEdge[];
   readonly firstReport: string;
+  /** The checker's report from the first schedule that did not deadlock, or ''. */
+  readonly firstInversion: string;
   readonly replayToken: string;
   /** Replaying the first deadlock's token gave the same report. */
   readonly replayReproduces: boolean;
@@ -64,12 +70,19 @@ export interface LockOrderReport {
 /** Runs every schedule of the two migrators under one policy, then replays the first deadlock. */
 export function exploreLockOrder(policy: LockPolicy): LockOrderReport {
   let deadlocks = 0;
+  let inversionsWithoutDeadlock = 0;
   let replayToken = '';
   let firstCycle: readonly WaitEdge[] = [];
   let firstReport = '';
+  let firstInversion = '';
   const { schedules } = exploreExhaustively((strategy) => {
-    const result = runMigrators(strategy, policy);
-    if (result.deadlock === null) return;
+    const { result, inversions } = runMigrators(strategy, policy);
+    if (inversions.length > 0 && firstInversion === '')
+      firstInversion = formatInversion(inversions[0]!);
+    if (result.deadlock === null) {
+      if (inversions.length > 0) inversionsWithoutDeadlock++;
+      return;
+    }
     deadlocks++;
     if (replayToken === '') {
       replayToken = result.replayToken;
@@ -79,9 +92,18 @@ export function exploreLockOrder(policy: LockPolicy): LockOrderReport {
   });
   let replayReproduces = false;
   if (replayToken !== '') {
-    const replayed = runMigrators({ kind: 'replay', token: replayToken }, policy);
-    replayReproduces =
-      replayed.deadlock !== null && formatDeadlock(replayed.deadlock) === firstReport;
+    const { result } = runMigrators({ kind: 'replay', token: replayToken }, policy);
+    replayReproduces = result.deadlock !== null && formatDeadlock(result.deadlock) === firstReport;
   }
-  return { policy, schedules, deadlocks, firstCycle, firstReport, replayToken, replayReproduces };
+  return {
+    policy,
+    schedules,
+    deadlocks,
+    inversionsWithoutDeadlock,
+    firstCycle,
+    firstReport,
+    firstInversion,
+    replayToken,
+    replayReproduces,
+  };
 }

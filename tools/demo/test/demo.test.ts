@@ -21,6 +21,9 @@ test('the RFC batch deadlocks under some schedule and the 6.3 rule under none', 
   expect(rfc.deadlocks).toBeLessThan(rfc.schedules);
   expect(rfc.firstCycle.map((e) => e.task.name)).toEqual(['migrate-ab', 'migrate-ba']);
   expect(rfc.replayReproduces).toBe(true);
+  expect(rfc.inversionsWithoutDeadlock).toBeGreaterThan(0);
+  expect(rfc.firstInversion).toContain('migrate_folio_unmap');
   expect(fixed.deadlocks).toBe(0);
+  expect(fixed.firstInversion).toBe('');
   expect(fixed.schedules).toBeGreaterThan(rfc.schedules);
 });
