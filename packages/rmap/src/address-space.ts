@@ -1,0 +1,82 @@
+import { type Folio, folioMapping, type PhysicalMemory } from '@mmsim/folio';
+import { MmsimError, type Runtime, RwSemaphore } from '@mmsim/runtime';
+import type { Vma } from './vma.js';
+
+/**
+ * A file's page cache and mappings (`struct address_space`, include/linux/fs.h, 6.3):
+ * `i_pages` (page index -> folio; each cached folio holds one reference per page for the
+ * cache and points back here through `folio->mapping`), `i_mmap` (the VMAs mapping the
+ * file; the kernel's interval tree is a set here, filtered by page offset on a walk) and
+ * `i_mmap_rwsem`. The object is what a page-cache folio's `mapping` points at, so
+ * `folioMapping(mem, folio)` returns it.
+ *
+ * The file's data on "disk" is `backing`: one content word per page index, read into a
+ * new page-cache folio on a miss (0 when never written). `shmem` marks the internal file
+ * behind a shared anonymous mapping: its folios are swap-backed.
+ */
+export class AddressSpace {
+  readonly id: number;
+  readonly name: string;
+  readonly shmem: boolean;
+  /** `i_pages`: cached folios by page index. */
+  readonly pages = new Map<number, Folio>();
+  /** `i_mmap`: every VMA that maps this file. */
+  readonly iMmap = new Set<Vma>();
+  /** `i_mmap_rwsem`. */
+  readonly iMmapRwsem: RwSemaphore;
+  /** Content words of the file's pages on disk, by page index. */
+  readonly backing = new Map<number, number>();
+  /**
+   * The anonymous shmem file behind a MAP_SHARED | MAP_ANONYMOUS mapping: it goes away
+   * (its pages are truncated) when its last mapping does.
+   */
+  internal = false;
+
+  constructor(rt: Runtime, id: number, name: string, shmem: boolean) {
+    this.id = id;
+    this.name = name;
+    this.shmem = shmem;
+    this.iMmapRwsem = new RwSemaphore(rt, `i_mmap_rwsem ${name}`);
+  }
+
+  /** `mapping->nrpages`. */
+  get nrPages(): number {
+    return this.pages.size;
+  }
+
+  /** `filemap_get_folio` without the reference: the folio cached at `index`, or undefined. */
+  lookup(index: number): Folio | undefined {
+    return this.pages.get(index);
+  }
+
+  /**
+   * The page-cache half of `folio_migrate_mapping` (mm/migrate.c, 6.3): `xas_store` of
+   * `dst` in place of `src` at every index `src` occupies. The caller moves the cache's
+   * references (`folio_ref_add(dst, nr)`, and src's share when it unfreezes it), and has
+   * already given `dst` src's mapping and index.
+   */
+  replaceFolio(src: Folio, dst: Folio, index: number, nrPages: number): void {
+    for (let i = 0; i < nrPages; i++) {
+      if (this.pages.get(index + i) !== src) {
+        throw new MmsimError(
+          'INVALID_ARGUMENT',
+          `replaceFolio: ${this.name} does not cache folio ${src} at index ${index + i}`,
+        );
+      }
+    }
+    for (let i = 0; i < nrPages; i++) this.pages.set(index + i, dst);
+  }
+
+  toString(): string {
+    return this.name;
+  }
+}
+
+/**
+ * The AddressSpace a page-cache folio belongs to (`folio_mapping`), or null for anonymous,
+ * movable and unmapped folios, or a mapping that is not an rmap AddressSpace.
+ */
+export function folioAddressSpace(mem: PhysicalMemory, folio: Folio): AddressSpace | null {
+  const obj = folioMapping(mem, folio);
+  return obj instanceof AddressSpace ? obj : null;
+}

@@ -1,0 +1,141 @@
+/**
+ * Kernel constants of the rmap side of mmsim, with their Linux 6.3 values (x86-64, 4 KiB
+ * pages, 4-level page tables).
+ */
+
+/** `PAGE_SHIFT`. */
+export const PAGE_SHIFT = 12;
+/** `PAGE_SIZE`: 4 KiB. */
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+/** `PTRS_PER_PTE`: PTEs in one page table (one page table maps one PMD: 2 MiB). */
+export const PTRS_PER_PTE = 512;
+/** `PMD_SHIFT`. */
+export const PMD_SHIFT = 21;
+/** `PMD_SIZE` = `HPAGE_PMD_SIZE`: 2 MiB. */
+export const PMD_SIZE = 1 << PMD_SHIFT;
+/** Highest user address + 1 (`TASK_SIZE` with 4-level paging: 128 TiB minus a guard page). */
+export const TASK_SIZE = 2 ** 47 - PAGE_SIZE;
+
+/* enum ttu_flags (include/linux/rmap.h, 6.3). */
+
+/** Split a PMD-mapped THP into PTEs first (freezing them into migration entries). */
+export const TTU_SPLIT_HUGE_PMD = 0x4;
+/** Ignore mlock (try_to_unmap only; migration always ignores it). */
+export const TTU_IGNORE_MLOCK = 0x8;
+/** Wait for racing page-table updates (PVMW_SYNC). */
+export const TTU_SYNC = 0x10;
+/** Installing hwpoison entries (try_to_unmap only). */
+export const TTU_HWPOISON = 0x20;
+/** Defer the TLB flush to `try_to_unmap_flush` (the batch of the current task). */
+export const TTU_BATCH_FLUSH = 0x40;
+/** The caller already holds the rmap lock (anon_vma rwsem or i_mmap_rwsem). */
+export const TTU_RMAP_LOCKED = 0x80;
+/** The flags `try_to_migrate` accepts; any other one makes it WARN and return. */
+export const TTU_MIGRATE_ALLOWED =
+  TTU_RMAP_LOCKED | TTU_SPLIT_HUGE_PMD | TTU_SYNC | TTU_BATCH_FLUSH;
+
+/* rmap_t (include/linux/rmap.h, 6.3). */
+
+export const RMAP_NONE = 0;
+/** The page is mapped exclusively (sets PageAnonExclusive). */
+export const RMAP_EXCLUSIVE = 1;
+/** The whole folio is mapped by one PMD. */
+export const RMAP_COMPOUND = 2;
+
+/* vm_flags (include/linux/mm.h, 6.3); only the bits the model uses or checks. */
+
+export const VM_NONE = 0;
+export const VM_READ = 0x1;
+export const VM_WRITE = 0x2;
+export const VM_EXEC = 0x4;
+export const VM_SHARED = 0x8;
+export const VM_MAYREAD = 0x10;
+export const VM_MAYWRITE = 0x20;
+export const VM_MAYEXEC = 0x40;
+export const VM_MAYSHARE = 0x80;
+export const VM_GROWSDOWN = 0x100;
+export const VM_LOCKED = 0x2000;
+export const VM_SEQ_READ = 0x8000;
+export const VM_RAND_READ = 0x10000;
+export const VM_HUGEPAGE = 0x2000_0000;
+/** exec's temporary stack (`vma_is_temporary_stack`): VM_SEQ_READ | VM_RAND_READ on a stack. */
+export const VM_STACK_INCOMPLETE_SETUP = VM_RAND_READ | VM_SEQ_READ;
+
+/* mmap(2) arguments (include/uapi/asm-generic/mman-common.h, x86-64). */
+
+export const PROT_NONE = 0;
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const PROT_EXEC = 0x4;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_FIXED = 0x10;
+export const MAP_ANONYMOUS = 0x20;
+export const MAP_GROWSDOWN = 0x0100;
+export const MAP_LOCKED = 0x2000;
+export const MAP_NORESERVE = 0x4000;
+/** The mmap flags the model accepts. */
+export const MAP_SUPPORTED =
+  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE;
+
+/* enum vm_fault_reason (include/linux/mm_types.h, 6.3). */
+
+export const VM_FAULT_OOM = 0x000001;
+export const VM_FAULT_SIGBUS = 0x000002;
+export const VM_FAULT_MAJOR = 0x000004;
+export const VM_FAULT_SIGSEGV = 0x000040;
+export const VM_FAULT_NOPAGE = 0x000100;
+export const VM_FAULT_LOCKED = 0x000200;
+export const VM_FAULT_RETRY = 0x000400;
+export const VM_FAULT_FALLBACK = 0x000800;
+/** VM_FAULT_SIGSEGV because no VMA contains the address (a model-only reason bit). */
+export const VM_FAULT_SIGSEGV_NO_VMA = VM_FAULT_SIGSEGV | 0x1_0000;
+/** VM_FAULT_SIGSEGV because the VMA forbids the access (a model-only reason bit). */
+export const VM_FAULT_SIGSEGV_ACCESS = VM_FAULT_SIGSEGV | 0x2_0000;
+/** Faults that end the access (the task would get a signal). */
+export const VM_FAULT_ERROR = VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV;
+
+/* enum fault_flag (include/linux/mm_types.h, 6.3). */
+
+export const FAULT_FLAG_WRITE = 1 << 0;
+export const FAULT_FLAG_USER = 1 << 6;
+export const FAULT_FLAG_REMOTE = 1 << 7;
+/** Break COW for a read-only pin (GUP's unshare) without making the PTE writable. */
+export const FAULT_FLAG_UNSHARE = 1 << 10;
+
+/* GUP pins (include/linux/mm.h, 6.3). */
+
+/** Each FOLL_PIN on an order-0 folio adds this many references (`GUP_PIN_COUNTING_BIAS`). */
+export const GUP_PIN_COUNTING_BIAS = 1 << 10;
+
+/* mm->tlb_flush_batched (mm/rmap.c, 6.3). */
+
+/** Bits 16-30 hold the flushed generation. */
+export const TLB_FLUSH_BATCH_FLUSHED_SHIFT = 16;
+/** Bits 0-14 hold the pending generation. */
+export const TLB_FLUSH_BATCH_PENDING_MASK = (1 << (TLB_FLUSH_BATCH_FLUSHED_SHIFT - 1)) - 1;
+/** Past this, the pending generation restarts at 1 (and flushed at 0). */
+export const TLB_FLUSH_BATCH_PENDING_LARGE = TLB_FLUSH_BATCH_PENDING_MASK >> 1;
+
+/* arch/x86/mm/tlb.c (6.3). */
+
+/** `tlb_single_page_flush_ceiling`: above this many pages a range flush flushes everything. */
+export const TLB_SINGLE_PAGE_FLUSH_CEILING = 33;
+/** `TLB_FLUSH_ALL` as the tlb_flush tracepoint prints it. */
+export const TLB_FLUSH_ALL = -1;
+
+/* enum tlb_flush_reason (include/linux/mm_types.h, 6.3). */
+
+export const TLB_FLUSH_ON_TASK_SWITCH = 0;
+export const TLB_REMOTE_SHOOTDOWN = 1;
+export const TLB_LOCAL_SHOOTDOWN = 2;
+export const TLB_LOCAL_MM_SHOOTDOWN = 3;
+export const TLB_REMOTE_SEND_IPI = 4;
+
+/* enum rss counters (include/linux/mm_types_task.h, 6.3). */
+
+export const MM_FILEPAGES = 0;
+export const MM_ANONPAGES = 1;
+export const MM_SWAPENTS = 2;
+export const MM_SHMEMPAGES = 3;
+export const NR_MM_COUNTERS = 4;

@@ -1,0 +1,81 @@
+import type { Folio, PhysicalMemory } from '@mmsim/folio';
+import type { PageLocks } from '@mmsim/page-lock';
+import type { CostModel, KernelGen, Runtime, Task, VmStat } from '@mmsim/runtime';
+import type { AddressSpace } from './address-space.js';
+import type { Mm } from './mm.js';
+import type { TlbFlushUnmapBatch } from './tlb-batch.js';
+import { TlbStats } from './tlb-stats.js';
+import { RmapTracepoints } from './tracepoints.js';
+
+/**
+ * How folios enter and leave the LRU, for a composition that has one (`@mmsim/lru`'s
+ * `LruVecs` fits this shape). Without it, new folios stay off any LRU and a last put
+ * frees the folio directly.
+ */
+export interface FolioLifecycle {
+  /** `folio_add_lru_vma`: a folio was just mapped for the first time. */
+  folioAddLru(folio: Folio): KernelGen;
+  /** `folio_put` of a folio that may be on the LRU (the last put takes it off first). */
+  folioPut(folio: Folio): KernelGen;
+  /** `lru_add_drain`: do_wp_page drains this CPU's batch before its refcount test. */
+  lruAddDrain(): KernelGen;
+}
+
+/** Options of `VirtualMemory`. */
+export interface VirtualMemoryOptions {
+  /** LRU hooks; default none. */
+  readonly lru?: FolioLifecycle;
+  /**
+   * A read fault of never-written anonymous memory maps the shared zero page, as 6.3 does
+   * (`do_anonymous_page`). Default true; false allocates a page on every first touch.
+   */
+  readonly zeroPage?: boolean;
+}
+
+/**
+ * The state every module of the package shares: the machine it runs on, the registries
+ * of live mms and files, the per-task unmap batches, the pin counts of large folios
+ * (`folio->_pincount`, which @mmsim/folio does not keep), counters and tracepoints.
+ */
+export class RmapContext {
+  readonly rt: Runtime;
+  readonly mem: PhysicalMemory;
+  readonly locks: PageLocks;
+  readonly vmstat: VmStat;
+  readonly costs: CostModel;
+  readonly lru: FolioLifecycle | null;
+  readonly useZeroPage: boolean;
+  readonly trace: RmapTracepoints;
+  readonly tlbStats: TlbStats;
+  /** Live mms (not yet through exit_mmap). */
+  readonly mms = new Set<Mm>();
+  /** Files created through this instance. */
+  readonly files = new Set<AddressSpace>();
+  /** `current->tlb_ubc` of each task that has used one. */
+  readonly batches = new Map<Task, TlbFlushUnmapBatch>();
+  /** `_pincount` of large folios with FOLL_PIN pins. */
+  readonly pincount = new Map<Folio, number>();
+  mmIds = 0;
+  anonVmaIds = 0;
+  fileIds = 0;
+  /** anon_vmas allocated and not yet freed. */
+  liveAnonVmas = 0;
+
+  constructor(
+    rt: Runtime,
+    mem: PhysicalMemory,
+    locks: PageLocks,
+    vmstat: VmStat,
+    options: VirtualMemoryOptions,
+  ) {
+    this.rt = rt;
+    this.mem = mem;
+    this.locks = locks;
+    this.vmstat = vmstat;
+    this.costs = rt.costs;
+    this.lru = options.lru ?? null;
+    this.useZeroPage = options.zeroPage ?? true;
+    this.trace = new RmapTracepoints(rt);
+    this.tlbStats = new TlbStats(rt.cpus.length);
+  }
+}

@@ -1,0 +1,110 @@
+import { type KernelGen, VmEvent } from '@mmsim/runtime';
+import {
+  FAULT_FLAG_UNSHARE,
+  FAULT_FLAG_WRITE,
+  VM_FAULT_FALLBACK,
+  VM_FAULT_SIGSEGV,
+} from './constants.js';
+import type { RmapContext } from './context.js';
+import { doAnonymousPage } from './fault-anon.js';
+import { doFault } from './fault-file.js';
+import {
+  doHugePmdAnonymousPage,
+  doHugePmdWpPage,
+  hugePmdSetAccessed,
+  thpEligible,
+} from './huge-fault.js';
+import { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';
+import { pmdIndexOf, vpnOf } from './page-table.js';
+import { isMigrationEntry, PTE_DIRTY, PTE_NONE, PTE_YOUNG, ptePresent, pteWrite } from './pte.js';
+import type { VmFault } from './vm-fault.js';
+import type { Vma } from './vma.js';
+import { doWpPage } from './wp-fault.js';
+
+/**
+ * `handle_pte_fault(vmf)` (mm/memory.c, 6.3): dispatch on the PTE read without the lock.
+ * None: `do_anonymous_page` or `do_fault`. A migration entry: `do_swap_page`, which waits
+ * in `migration_entry_wait` and returns 0 so the access is retried. Present: a write (or
+ * unshare) to a read-only PTE is `do_wp_page`; otherwise the PTE is made young (and dirty
+ * on write) under the lock, a spurious fault.
+ */
+function* handlePteFault(
+  ctx: RmapContext,
+  vma: Vma,
+  address: number,
+  flags: number,
+): KernelGen<number> {
+  const vpn = vpnOf(address);
+  const table = vma.mm.pageTable(pmdIndexOf(address));
+  const orig = table.get(vpn);
+  const vmf: VmFault = { vma, address, vpn, flags, table, orig };
+  if (orig === PTE_NONE) {
+    if (vma.file === null) return yield* doAnonymousPage(ctx, vmf);
+    return yield* doFault(ctx, vmf);
+  }
+  if (!ptePresent(orig)) {
+    if (isMigrationEntry(orig)) yield* migrationEntryWait(ctx, table, vpn);
+    return 0;
+  }
+  const ptl = table.ptl;
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  const now = table.get(vpn);
+  if (now !== orig) {
+    ptl.unlock();
+    return 0;
+  }
+  let entry = orig;
+  if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0) {
+    if (!pteWrite(orig)) return yield* doWpPage(ctx, vmf);
+    if ((flags & FAULT_FLAG_WRITE) !== 0) entry |= PTE_DIRTY;
+  }
+  entry = (entry | PTE_YOUNG) >>> 0;
+  if (entry !== orig) {
+    table.set(vpn, entry);
+    ctx.rt.charge(ctx.costs.pteUpdate);
+  }
+  ptl.unlock();
+  return 0;
+}
+
+/**
+ * `handle_mm_fault(vma, address, flags)` / `__handle_mm_fault` (mm/memory.c, 6.3), with
+ * the caller holding `mmap_lock` for read. Counts `pgfault`. At the PMD level: an empty
+ * PMD of a THP-eligible VMA gets a THP (falling back to PTEs if none can be allocated);
+ * a PMD migration entry waits; a write to a read-only huge PMD goes to
+ * `do_huge_pmd_wp_page` (which may split it and fall back); other huge-PMD faults only
+ * mark it accessed. Everything else is `handle_pte_fault`. Returns VM_FAULT_* bits (0 when
+ * the access should simply be retried).
+ */
+export function* handleMmFault(
+  ctx: RmapContext,
+  vma: Vma,
+  address: number,
+  flags: number,
+): KernelGen<number> {
+  ctx.vmstat.countVmEvents(VmEvent.PGFAULT);
+  if (address < vma.start || address >= vma.end) return VM_FAULT_SIGSEGV;
+  const mm = vma.mm;
+  const idx = pmdIndexOf(address);
+  const pmdv = mm.pmds.get(idx);
+  if (pmdv === undefined) {
+    if (!mm.pageTables.has(idx) && thpEligible(vma, address)) {
+      const ret = yield* doHugePmdAnonymousPage(ctx, vma, address);
+      if ((ret & VM_FAULT_FALLBACK) === 0) return ret;
+    }
+  } else if (pmdv !== 0) {
+    if (isMigrationEntry(pmdv)) {
+      yield* pmdMigrationEntryWait(ctx, mm, idx);
+      return 0;
+    }
+    if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0 && !pteWrite(pmdv)) {
+      const ret = yield* doHugePmdWpPage(ctx, vma, address, pmdv, flags);
+      if ((ret & VM_FAULT_FALLBACK) === 0) return ret;
+    } else {
+      return yield* hugePmdSetAccessed(ctx, vma, address, flags);
+    }
+  } else {
+    return 0; // a PMD being changed under its lock: retry
+  }
+  return yield* handlePteFault(ctx, vma, address, flags);
+}

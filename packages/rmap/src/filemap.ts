@@ -1,0 +1,97 @@
+import {
+  type Folio,
+  folioIndex,
+  folioNid,
+  folioRefAdd,
+  folioSetFlag,
+  folioSetIndex,
+  folioSetMapping,
+  folioTryGet,
+  PG_swapbacked,
+  setPageContent,
+} from '@mmsim/folio';
+import { type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
+import type { AddressSpace } from './address-space.js';
+import { vmaAllocFolio } from './alloc.js';
+import { VM_FAULT_MAJOR, VM_FAULT_OOM } from './constants.js';
+import type { RmapContext } from './context.js';
+import { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
+import type { Vma } from './vma.js';
+
+/**
+ * The page cache side of file faults (mm/filemap.c, 6.3). Page-cache folios are order 0.
+ * A miss "reads" the page from the file's backing words into a new locked folio.
+ */
+
+/** A folio returned locked and referenced by `filemapFault`, or a VM_FAULT_* error. */
+export interface FilemapFaultResult {
+  /** The folio, or -1 on error. */
+  readonly folio: Folio;
+  /** VM_FAULT_MAJOR when the page was read from the file, VM_FAULT_OOM on failure. */
+  readonly ret: number;
+}
+
+/**
+ * `filemap_add_folio(mapping, folio, index)` (mm/filemap.c, 6.3) for a new, locked folio:
+ * it joins the page cache at `index` with one reference per page for the cache, gets the
+ * file as mapping (swap-backed for shmem), and is counted in `nr_file_pages` (and
+ * `nr_shmem`).
+ */
+function filemapAddFolio(ctx: RmapContext, as: AddressSpace, folio: Folio, index: number): void {
+  const mem = ctx.mem;
+  folioSetMapping(mem, folio, 0, as);
+  folioSetIndex(mem, folio, index);
+  folioRefAdd(mem, folio, 1);
+  if (as.shmem) folioSetFlag(mem, folio, PG_swapbacked);
+  as.pages.set(index, folio);
+  const nid = folioNid(mem, folio);
+  ctx.vmstat.modNodePageState(nid, NodeStat.NR_FILE_PAGES, 1);
+  if (as.shmem) ctx.vmstat.modNodePageState(nid, NodeStat.NR_SHMEM, 1);
+}
+
+/**
+ * `filemap_fault(vmf)` (mm/filemap.c, 6.3) as `__do_fault` uses it: the page-cache folio
+ * for the faulting offset, locked and with a reference for the caller. On a miss a folio is
+ * allocated, added to the cache locked, filled from the file's backing word (a major
+ * fault, counted in pgmajfault, unless the file is shmem) and put on the LRU. On a hit
+ * the folio is referenced (`folio_try_get`, retried if it is frozen by a migration in
+ * flight) and locked, sleeping if needed (`lock_folio_maybe_drop_mmap` without dropping
+ * mmap_lock); if it left the cache meanwhile (truncated or migrated), the lookup is
+ * retried. Fault-around and readahead are not modelled.
+ */
+export function* filemapFault(
+  ctx: RmapContext,
+  vma: Vma,
+  address: number,
+): KernelGen<FilemapFaultResult> {
+  const as = vma.file!;
+  const index = vma.linearPageIndex(address);
+  const mem = ctx.mem;
+  const locks = ctx.locks;
+  for (;;) {
+    const cached = as.lookup(index);
+    if (cached === undefined) {
+      const folio = vmaAllocFolio(ctx, vma, 0);
+      if (folio < 0) return { folio: -1, ret: VM_FAULT_OOM };
+      locks.folioTrylock(folio, 'filemap_add_folio');
+      filemapAddFolio(ctx, as, folio, index);
+      setPageContent(mem, folio, as.backing.get(index) ?? 0);
+      yield* folioAddLru(ctx, folio);
+      if (as.shmem) return { folio, ret: 0 };
+      ctx.vmstat.countVmEvents(VmEvent.PGMAJFAULT);
+      return { folio, ret: VM_FAULT_MAJOR };
+    }
+    if (!folioTryGet(mem, cached)) {
+      yield; // frozen: a migration is replacing it; look again
+      continue;
+    }
+    if (!locks.folioLockFast(cached, 'filemap_fault')) {
+      yield* locks.folioLockContended(cached, 'filemap_fault');
+    }
+    if (as.lookup(index) === cached && folioIndex(mem, cached) === index) {
+      return { folio: cached, ret: 0 };
+    }
+    locks.folioUnlock(cached);
+    if (!folioPutFast(ctx, cached, 1)) yield* folioPutSlow(ctx, cached, 1);
+  }
+}

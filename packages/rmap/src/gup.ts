@@ -1,0 +1,155 @@
+import { type Folio, folioTestAnon, PG_anon_exclusive, pageTestFlag, pfnFolio } from '@mmsim/folio';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import {
+  FAULT_FLAG_UNSHARE,
+  FAULT_FLAG_WRITE,
+  PTRS_PER_PTE,
+  VM_FAULT_ERROR,
+  VM_FAULT_SIGSEGV_ACCESS,
+  VM_FAULT_SIGSEGV_NO_VMA,
+} from './constants.js';
+import type { RmapContext } from './context.js';
+import { folioPin, folioUnpinCount, pinRefs } from './dma-pinned.js';
+import { handleMmFault } from './fault.js';
+import { folioPutFast, folioPutSlow } from './folio-release.js';
+import type { Mm } from './mm.js';
+import { pmdIndexOf, vpnOf } from './page-table.js';
+import { ptePfn, ptePresent, pteWrite } from './pte.js';
+import { faultError } from './user-access.js';
+import type { Vma } from './vma.js';
+
+/**
+ * Long-term pins of user pages (`pin_user_pages` with FOLL_PIN, mm/gup.c, 6.3): what a
+ * driver doing DMA holds, and what makes `try_to_migrate` give up on an anon-exclusive
+ * page. Pins are recorded per mm (the model's stand-in for the driver that holds them)
+ * and released by `unpinUserPage` or when the mm exits.
+ */
+
+const NEEDS_FAULT = -1;
+const NEEDS_UNSHARE = -2;
+
+/**
+ * `follow_page_mask` with FOLL_PIN under the page-table lock: pin the page mapped at
+ * `addr` and return its pfn, or NEEDS_FAULT / NEEDS_UNSHARE. A read-only pin of an
+ * anonymous page that is not exclusive must break COW first (`gup_must_unshare`).
+ */
+function* followAndPin(
+  ctx: RmapContext,
+  vma: Vma,
+  addr: number,
+  write: boolean,
+): KernelGen<number> {
+  const mm = vma.mm;
+  const vpn = vpnOf(addr);
+  const idx = pmdIndexOf(addr);
+  const huge = mm.pmds.get(idx);
+  const table = huge === undefined ? mm.pageTables.get(idx) : undefined;
+  if (huge === undefined && table === undefined) return NEEDS_FAULT;
+  const ptl = huge !== undefined ? mm.pageTableLock : table!.ptl;
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  try {
+    let pfn: number;
+    let folio: Folio;
+    const entry = huge !== undefined ? mm.pmds.get(idx) : table!.get(vpn);
+    if (entry === undefined || !ptePresent(entry) || (write && !pteWrite(entry))) {
+      return NEEDS_FAULT;
+    }
+    if (huge !== undefined) {
+      folio = ptePfn(entry);
+      pfn = folio + (vpn % PTRS_PER_PTE);
+    } else {
+      pfn = ptePfn(entry);
+      folio = pfn === ctx.mem.zeroPfn ? pfn : pfnFolio(ctx.mem, pfn);
+    }
+    if (
+      !write &&
+      pfn !== ctx.mem.zeroPfn &&
+      vma.isCow &&
+      folioTestAnon(ctx.mem, folio) &&
+      !pageTestFlag(ctx.mem, huge !== undefined ? folio : pfn, PG_anon_exclusive)
+    ) {
+      return NEEDS_UNSHARE;
+    }
+    folioPin(ctx, folio);
+    mm.pins.set(pfn, (mm.pins.get(pfn) ?? 0) + 1);
+    mm.hasPinned = true;
+    return pfn;
+  } finally {
+    ptl.unlock();
+  }
+}
+
+/**
+ * `pin_user_pages(addr, 1, FOLL_PIN | FOLL_LONGTERM [| FOLL_WRITE])` (mm/gup.c, 6.3):
+ * fault the page in as needed (a write fault for a writable pin, an unshare fault for a
+ * read-only pin of a COW-shared anonymous page), then pin it. Returns the pinned pfn.
+ * An address outside every VMA, or a writable pin of a read-only VMA, throws
+ * INVALID_ARGUMENT and changes nothing.
+ */
+export function* pinUserPage(
+  ctx: RmapContext,
+  mm: Mm,
+  addr: number,
+  write: boolean,
+): KernelGen<number> {
+  if (!mm.alive) throw new MmsimError('INVALID_STATE', `${mm} has exited`);
+  if (!Number.isInteger(addr) || addr < 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `address must be a non-negative integer, got ${String(addr)}`,
+    );
+  }
+  for (let tries = 0; tries < 1000; tries++) {
+    const sem = mm.mmapLock;
+    if (!sem.downReadTrylock()) yield* sem.downRead('pin_user_pages');
+    let ret: number;
+    try {
+      const vma = mm.vmaLookup(addr);
+      if (vma === null || (write && !vma.writable)) {
+        throw faultError(
+          mm,
+          addr,
+          write,
+          vma === null ? VM_FAULT_SIGSEGV_NO_VMA : VM_FAULT_SIGSEGV_ACCESS,
+        );
+      }
+      const pfn = yield* followAndPin(ctx, vma, addr, write);
+      if (pfn >= 0) return pfn;
+      const flags = write ? FAULT_FLAG_WRITE : pfn === NEEDS_UNSHARE ? FAULT_FLAG_UNSHARE : 0;
+      ret = yield* handleMmFault(ctx, vma, addr, flags);
+    } finally {
+      sem.upRead();
+    }
+    if ((ret & VM_FAULT_ERROR) !== 0) throw faultError(mm, addr, write, ret);
+  }
+  throw new MmsimError(
+    'INVARIANT_VIOLATED',
+    `pinning 0x${addr.toString(16)} of ${mm} never succeeded`,
+  );
+}
+
+/**
+ * `unpin_user_page(page)` (mm/gup.c, 6.3) for a pin taken through `mm`: drop the pin's
+ * references (1024 on an order-0 folio, 1 and a `_pincount` on a large one); the last
+ * reference frees the folio. A pfn that `mm` holds no pin on throws INVALID_ARGUMENT.
+ */
+export function* unpinUserPage(ctx: RmapContext, mm: Mm, pfn: number): KernelGen {
+  const held = mm.pins.get(pfn);
+  if (held === undefined) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `unpin_user_page: ${mm} holds no pin on pfn ${String(pfn)} (the page is not pinned by this process)`,
+    );
+  }
+  if (held > 1) mm.pins.set(pfn, held - 1);
+  else mm.pins.delete(pfn);
+  yield* releasePin(ctx, pfn);
+}
+
+/** Drops one pin on the folio of `pfn` (`unpin_user_page` -> `gup_put_folio`, mm/gup.c, 6.3). */
+export function* releasePin(ctx: RmapContext, pfn: number): KernelGen {
+  const folio = pfn === ctx.mem.zeroPfn ? pfn : pfnFolio(ctx.mem, pfn);
+  const refs = pinRefs(ctx, folio);
+  folioUnpinCount(ctx, folio);
+  if (!folioPutFast(ctx, folio, refs)) yield* folioPutSlow(ctx, folio, refs);
+}

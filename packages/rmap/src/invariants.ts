@@ -1,0 +1,309 @@
+import {
+  type Folio,
+  folioEntireMapcount,
+  folioIndex,
+  folioMapcount,
+  folioOrder,
+  folioRefCount,
+  folioTestAnon,
+  folioTestFlag,
+  HPAGE_PMD_ORDER,
+  PG_anon_exclusive,
+  PG_locked,
+  pageMapcount,
+  pageTestFlag,
+  pfnFolio,
+  pfnValid,
+} from '@mmsim/folio';
+import { MmsimError } from '@mmsim/runtime';
+import { folioAddressSpace } from './address-space.js';
+import type { AnonVma } from './anon-vma.js';
+import { folioAnonVma } from './anon-vma.js';
+import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
+import type { RmapContext } from './context.js';
+import type { Mm } from './mm.js';
+import { formatPte, isMigrationEntry, ptePfn, ptePresent, pteWrite } from './pte.js';
+import { entryAt } from './view.js';
+import { mmCounter } from './vm-fault.js';
+import type { Vma } from './vma.js';
+
+/** Options of `checkRmap`. */
+export interface RmapCheckOptions {
+  /**
+   * The machine is at rest (no migration or flush in flight): every TLB entry must agree
+   * with the page tables, and no task may have a deferred flush pending.
+   */
+  readonly quiescent?: boolean;
+}
+
+const MAX_PROBLEMS = 50;
+
+class Problems {
+  readonly list: string[] = [];
+  dropped = 0;
+  add(message: string): void {
+    if (this.list.length < MAX_PROBLEMS) this.list.push(message);
+    else this.dropped++;
+  }
+}
+
+interface Counts {
+  /** PTE mappings per pfn. */
+  readonly ptes: Map<number, number>;
+  /** PMD mappings per folio. */
+  readonly pmds: Map<Folio, number>;
+  /** Page-table references per folio (one per PTE or PMD). */
+  readonly refs: Map<Folio, number>;
+}
+
+function inc(map: Map<number, number>, key: number, by = 1): void {
+  map.set(key, (map.get(key) ?? 0) + by);
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16)}`;
+}
+
+/** The rmap must be able to find this mapping: anon_vma chain or i_mmap, and the index. */
+function checkReachable(
+  ctx: RmapContext,
+  vma: Vma,
+  folio: Folio,
+  pfn: number,
+  addr: number,
+  bad: Problems,
+): void {
+  const mem = ctx.mem;
+  const where = `${vma.mm} ${hex(addr)} (pfn ${hex(pfn)})`;
+  if (folioTestAnon(mem, folio)) {
+    const av = folioAnonVma(mem, folio);
+    if (av === null) bad.add(`${where}: anonymous folio ${hex(folio)} has no anon_vma`);
+    else if (!vma.anonVmaChain.some((avc) => avc.anonVma === av)) {
+      bad.add(`${where}: the VMA is not chained to ${av}, so rmap cannot find this mapping`);
+    }
+  } else {
+    const as = folioAddressSpace(mem, folio);
+    if (as === null || as !== vma.file) {
+      bad.add(`${where}: page-cache folio of ${String(as)} mapped by a VMA of ${String(vma.file)}`);
+    }
+  }
+  const expected = folioIndex(mem, folio) + (pfn - folio);
+  if (vma.linearPageIndex(addr) !== expected) {
+    bad.add(
+      `${where}: page index ${expected} does not match the VMA's ${vma.linearPageIndex(addr)}`,
+    );
+  }
+}
+
+function checkEntry(
+  ctx: RmapContext,
+  mm: Mm,
+  vpn: number,
+  raw: number,
+  huge: boolean,
+  counts: Counts,
+  rss: Float64Array,
+  bad: Problems,
+): void {
+  const mem = ctx.mem;
+  const addr = vpn * PAGE_SIZE;
+  const vma = mm.vmaLookup(addr);
+  if (vma === null) {
+    bad.add(`${mm} ${hex(addr)}: ${formatPte(raw)} outside every VMA`);
+    return;
+  }
+  const pfn = ptePfn(raw);
+  if (ptePresent(raw) && pfn === mem.zeroPfn) {
+    if (pteWrite(raw)) bad.add(`${mm} ${hex(addr)}: the zero page is mapped writable`);
+    return;
+  }
+  const folio = pfnValid(mem, pfn) ? pfnFolio(mem, pfn) : -1;
+  if (folio < 0) {
+    bad.add(`${mm} ${hex(addr)}: ${formatPte(raw)} points at a frame that is not a live folio`);
+    return;
+  }
+  const nr = huge ? PTRS_PER_PTE : 1;
+  if (huge && (folio !== pfn || folioOrder(mem, folio) < HPAGE_PMD_ORDER)) {
+    bad.add(`${mm} ${hex(addr)}: a huge PMD maps pfn ${hex(pfn)}, not the head of a THP`);
+    return;
+  }
+  rss[mmCounter(mem, folio)]! += nr;
+  checkReachable(ctx, vma, folio, pfn, addr, bad);
+  if (isMigrationEntry(raw)) {
+    if (!folioTestFlag(mem, folio, PG_locked)) {
+      bad.add(`${mm} ${hex(addr)}: migration entry to folio ${hex(folio)}, which is not locked`);
+    }
+    return;
+  }
+  if (!ptePresent(raw)) {
+    bad.add(`${mm} ${hex(addr)}: unknown entry ${hex(raw)}`);
+    return;
+  }
+  if (huge) inc(counts.pmds, folio);
+  else inc(counts.ptes, pfn);
+  inc(counts.refs, folio);
+  if (pteWrite(raw) && folioTestAnon(mem, folio) && !pageTestFlag(mem, pfn, PG_anon_exclusive)) {
+    bad.add(`${mm} ${hex(addr)}: anonymous page ${hex(pfn)} is writable but not PageAnonExclusive`);
+  }
+}
+
+function checkMm(ctx: RmapContext, mm: Mm, counts: Counts, bad: Problems): void {
+  let prevEnd = -1;
+  for (const vma of mm.vmas) {
+    if (vma.start % PAGE_SIZE !== 0 || vma.end % PAGE_SIZE !== 0 || vma.start >= vma.end) {
+      bad.add(`${vma}: bad bounds`);
+    }
+    if (vma.start < prevEnd) bad.add(`${vma}: overlaps the VMA before it`);
+    prevEnd = vma.end;
+    if (vma.mm !== mm) bad.add(`${vma} is in the list of ${mm}`);
+    for (const avc of vma.anonVmaChain) {
+      if (avc.vma !== vma) bad.add(`${vma}: a chain link of another VMA`);
+      if (avc.anonVma.freed) bad.add(`${vma}: chained to freed ${avc.anonVma}`);
+      if (!avc.anonVma.rbRoot.has(avc)) bad.add(`${vma}: ${avc.anonVma} does not list it`);
+    }
+    if (vma.anonVma !== null && !vma.anonVmaChain.some((avc) => avc.anonVma === vma.anonVma)) {
+      bad.add(`${vma}: not chained to its own ${vma.anonVma}`);
+    }
+    if (vma.file !== null && !vma.file.iMmap.has(vma)) bad.add(`${vma}: missing from i_mmap`);
+  }
+  const rss = new Float64Array(NR_MM_COUNTERS);
+  for (const [idx, table] of mm.pageTables) {
+    if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
+    let used = 0;
+    for (let i = 0; i < PTRS_PER_PTE; i++) {
+      const raw = table.ptes[i]!;
+      if (raw === 0) continue;
+      used++;
+      checkEntry(ctx, mm, idx * PTRS_PER_PTE + i, raw, false, counts, rss, bad);
+    }
+    if (used !== table.used)
+      bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
+  }
+  for (const [idx, raw] of mm.pmds) {
+    if (raw === 0) bad.add(`${mm}: PMD ${idx} left invalid`);
+    else checkEntry(ctx, mm, idx * PTRS_PER_PTE, raw, true, counts, rss, bad);
+  }
+  for (let i = 0; i < NR_MM_COUNTERS; i++) {
+    if (rss[i] !== mm.rss[i])
+      bad.add(`${mm}: rss counter ${i} is ${mm.rss[i]}, entries say ${rss[i]}`);
+  }
+}
+
+function checkTlbs(mm: Mm, bad: Problems): void {
+  mm.tlb.forEach((tlb, cpu) => {
+    if (tlb === undefined) return;
+    for (const [vpn, e] of tlb) {
+      const { raw, level } = entryAt(mm, vpn);
+      const pfn = ptePfn(raw) + (level === 'pmd' ? vpn % PTRS_PER_PTE : 0);
+      if (!ptePresent(raw) || pfn !== e >>> 2 || ((e & 2) !== 0 && !pteWrite(raw))) {
+        bad.add(
+          `CPU ${cpu} caches ${mm} ${hex(vpn * PAGE_SIZE)} -> pfn ${hex(e >>> 2)}${(e & 2) !== 0 ? ' writable' : ''}, but the page table says ${formatPte(raw)} (a missing TLB flush)`,
+        );
+      }
+    }
+  });
+}
+
+function checkAnonVmas(ctx: RmapContext, bad: Problems): void {
+  const active = new Map<AnonVma, number>();
+  const seen = new Set<AnonVma>();
+  for (const mm of ctx.mms) {
+    for (const vma of mm.vmas) {
+      if (vma.anonVma !== null) active.set(vma.anonVma, (active.get(vma.anonVma) ?? 0) + 1);
+      for (const avc of vma.anonVmaChain) seen.add(avc.anonVma);
+    }
+  }
+  for (const av of seen) {
+    const n = active.get(av) ?? 0;
+    if (av.numActiveVmas !== n)
+      bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${n} VMAs use it`);
+    if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
+    if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
+  }
+}
+
+/**
+ * Consistency of the whole rmap model, for tests and the explorer (slow: it walks every
+ * page table and every frame). Checks that every entry lies in a VMA and points at a live
+ * folio the rmap can find again (anon_vma chain or i_mmap, matching index); that every
+ * migration entry's folio is locked; that writable anonymous pages are PageAnonExclusive;
+ * that rss counters, page-table counts, mapcounts (per page and entire) match the entries
+ * exactly and refcounts cover them (plus page-cache references and pins); that VMAs, anon
+ * vma chains, `num_active_vmas` and the page caches are consistent. With `quiescent`,
+ * also that no TLB caches a translation the page tables no longer have and no task has a
+ * deferred flush pending. Returns the problems found (empty when sound).
+ */
+export function checkRmap(ctx: RmapContext, options: RmapCheckOptions = {}): string[] {
+  const mem = ctx.mem;
+  const bad = new Problems();
+  const counts: Counts = { ptes: new Map(), pmds: new Map(), refs: new Map() };
+  for (const mm of ctx.mms) checkMm(ctx, mm, counts, bad);
+  checkAnonVmas(ctx, bad);
+  const cached = new Map<Folio, number>();
+  for (const as of ctx.files) {
+    for (const [index, folio] of as.pages) {
+      const live = pfnValid(mem, folio) && pfnFolio(mem, folio) === folio;
+      if (!live) {
+        bad.add(`${as.name}: index ${index} caches ${hex(folio)}, which is not a live folio`);
+        continue;
+      }
+      if (folioAddressSpace(mem, folio) !== as || folioIndex(mem, folio) !== index) {
+        bad.add(`${as.name}: folio ${hex(folio)} at index ${index} has another mapping or index`);
+      }
+      inc(cached, folio);
+    }
+  }
+  const pins = new Map<Folio, number>();
+  for (const mm of ctx.mms) {
+    for (const [pfn, n] of mm.pins) {
+      const folio = pfn === mem.zeroPfn ? pfn : pfnFolio(mem, pfn);
+      inc(pins, folio, folioOrder(mem, folio) > 0 ? n : n * GUP_PIN_COUNTING_BIAS);
+    }
+  }
+  for (let pfn = 0; pfn < mem.maxPfn; pfn++) {
+    if (!pfnValid(mem, pfn) || pfnFolio(mem, pfn) !== pfn || pfn === mem.zeroPfn) continue;
+    const entire = folioEntireMapcount(mem, pfn);
+    if (entire !== (counts.pmds.get(pfn) ?? 0)) {
+      bad.add(
+        `folio ${hex(pfn)}: entire mapcount ${entire}, PMDs mapping it ${counts.pmds.get(pfn) ?? 0}`,
+      );
+    }
+    const total = folioMapcount(mem, pfn);
+    const nr = 1 << folioOrder(mem, pfn);
+    if (total > 0 || counts.refs.has(pfn)) {
+      for (let i = 0; i < nr; i++) {
+        const own = pageMapcount(mem, pfn + i) - entire;
+        const found = counts.ptes.get(pfn + i) ?? 0;
+        if (own !== found)
+          bad.add(`pfn ${hex(pfn + i)}: mapcount ${own}, PTEs mapping it ${found}`);
+      }
+    }
+    const needed = (counts.refs.get(pfn) ?? 0) + (cached.get(pfn) ?? 0) + (pins.get(pfn) ?? 0);
+    if (folioRefCount(mem, pfn) < needed) {
+      bad.add(
+        `folio ${hex(pfn)}: refcount ${folioRefCount(mem, pfn)} below the ${needed} its mappings, cache and pins hold`,
+      );
+    }
+  }
+  if (options.quiescent === true) {
+    for (const mm of ctx.mms) checkTlbs(mm, bad);
+    for (const [task, batch] of ctx.batches) {
+      if (batch.flushRequired)
+        bad.add(`${task} has a deferred TLB flush pending (try_to_unmap_flush)`);
+    }
+  }
+  const out = bad.list;
+  if (bad.dropped > 0) out.push(`... and ${bad.dropped} more problems`);
+  return out;
+}
+
+/** Runs `checkRmap` and throws INVARIANT_VIOLATED listing the problems, if any. */
+export function assertRmap(ctx: RmapContext, options: RmapCheckOptions = {}): void {
+  const problems = checkRmap(ctx, options);
+  if (problems.length > 0) {
+    throw new MmsimError(
+      'INVARIANT_VIOLATED',
+      `rmap model is inconsistent:\n  ${problems.join('\n  ')}`,
+    );
+  }
+}

@@ -1,0 +1,43 @@
+import { pfnFolio } from '@mmsim/folio';
+import type { KernelGen } from '@mmsim/runtime';
+import type { RmapContext } from './context.js';
+import type { Mm } from './mm.js';
+import type { PageTable } from './page-table.js';
+import { isMigrationEntry, ptePfn } from './pte.js';
+
+/**
+ * `migration_entry_wait(mm, pmd, address)` / `__migration_entry_wait` (mm/migrate.c, 6.3),
+ * reached from `do_swap_page`: lock the PTE, re-read it, and if it still holds a migration
+ * entry, wait for the source folio's PG_locked to clear with
+ * `migration_entry_wait_on_locked`: queued on the folio's hashed wait queue **without
+ * taking a folio reference** (the page-table lock keeps the folio alive until the waiter
+ * is queued; a reference would make the migration fail), the lock dropped, asleep
+ * (TASK_UNINTERRUPTIBLE) until the migrator unlocks the folio. The caller then retries
+ * the fault.
+ */
+export function* migrationEntryWait(ctx: RmapContext, table: PageTable, vpn: number): KernelGen {
+  const ptl = table.ptl;
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  const pte = table.get(vpn);
+  if (!isMigrationEntry(pte)) {
+    ptl.unlock();
+    return;
+  }
+  const folio = pfnFolio(ctx.mem, ptePfn(pte));
+  yield* ctx.locks.migrationEntryWaitOnLocked(folio, ptl, 'migration_entry_wait');
+}
+
+/**
+ * `pmd_migration_entry_wait(mm, pmd)` (mm/migrate.c, 6.3): the same for a PMD migration
+ * entry, under `page_table_lock`.
+ */
+export function* pmdMigrationEntryWait(ctx: RmapContext, mm: Mm, pmdIndex: number): KernelGen {
+  const ptl = mm.pageTableLock;
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  const pmdv = mm.pmds.get(pmdIndex);
+  if (pmdv === undefined || !isMigrationEntry(pmdv)) {
+    ptl.unlock();
+    return;
+  }
+  yield* ctx.locks.migrationEntryWaitOnLocked(ptePfn(pmdv), ptl, 'pmd_migration_entry_wait');
+}

@@ -1,0 +1,126 @@
+import { type Runtime, RwSemaphore, Spinlock } from '@mmsim/runtime';
+import { NR_MM_COUNTERS } from './constants.js';
+import { PageTable } from './page-table.js';
+import type { Vma } from './vma.js';
+
+/**
+ * An address space (`struct mm_struct`, include/linux/mm_types.h, 6.3): the VMAs, the page
+ * tables, `mmap_lock`, `page_table_lock`, `mm_cpumask`, the batched-flush generations
+ * `tlb_flush_batched`, and the rss counters. One per process.
+ *
+ * Page tables: a `PageTable` (512 encoded PTEs and their split lock) per 2 MiB range,
+ * created on first use, keyed by PMD index; PMD-level entries (a PMD-mapped THP, or its
+ * migration entry) sit in `pmds`, keyed the same way. A key is in at most one of the two.
+ * PMD entries are protected by `page_table_lock` (the model does not split PMD locks).
+ *
+ * TLBs: each CPU's cached translations of this mm live here, `tlb[cpu]` mapping a virtual
+ * page number to `pfn << 2 | write << 1 | dirty`, so that flushing one mm on one CPU is
+ * one operation. See `tlb.ts`.
+ */
+export class Mm {
+  readonly id: number;
+  readonly name: string;
+  /** The VMAs, sorted by start, never overlapping. */
+  readonly vmas: Vma[] = [];
+  /** Last-level page tables by PMD index. */
+  readonly pageTables = new Map<number, PageTable>();
+  /** PMD-level (huge) entries by PMD index: present THP mappings and PMD migration entries. */
+  readonly pmds = new Map<number, number>();
+  /** `mmap_lock`. */
+  readonly mmapLock: RwSemaphore;
+  /** `page_table_lock`: guards PMD entries and anon_vma_prepare's publication. */
+  readonly pageTableLock: Spinlock;
+  /** `mm_cpumask`: 1 for each CPU a task of this mm has run on. */
+  readonly cpumask: Uint8Array;
+  /** CPUs set in `cpumask`. */
+  cpusInMask = 0;
+  /** `tlb_flush_batched`: pending generation in bits 0-14, flushed in bits 16-30. */
+  tlbFlushBatched = 0;
+  /** Per CPU: cached translations (virtual page -> `pfn << 2 | write << 1 | dirty`). */
+  readonly tlb: Array<Map<number, number> | undefined>;
+  /** `rss_stat`: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES. */
+  readonly rss = new Float64Array(NR_MM_COUNTERS);
+  /** FOLL_PIN pins taken through this mm and not yet released, by pfn. */
+  readonly pins = new Map<number, number>();
+  /** `MMF_HAS_PINNED`: this mm has pinned a page at some point (fork then checks pins). */
+  hasPinned = false;
+  /** False once exit_mmap has run. */
+  alive = true;
+  /** Where the next mapping without an address goes. */
+  mmapBase: number;
+  readonly #rt: Runtime;
+
+  constructor(rt: Runtime, id: number, name: string, mmapBase: number) {
+    this.#rt = rt;
+    this.id = id;
+    this.name = name;
+    this.mmapLock = new RwSemaphore(rt, `mmap_lock ${name}`);
+    this.pageTableLock = new Spinlock(rt, `page_table_lock ${name}`);
+    this.cpumask = new Uint8Array(rt.cpus.length);
+    this.tlb = new Array<Map<number, number> | undefined>(rt.cpus.length);
+    this.mmapBase = mmapBase;
+  }
+
+  /** The page table of a PMD index, created if absent (`pte_alloc`). */
+  pageTable(pmdIndex: number): PageTable {
+    let table = this.pageTables.get(pmdIndex);
+    if (table === undefined) {
+      table = new PageTable(this.#rt, this.name, pmdIndex);
+      this.pageTables.set(pmdIndex, table);
+    }
+    return table;
+  }
+
+  /** `cpumask_set_cpu(cpu, mm_cpumask(mm))`, as `switch_mm_irqs_off` does. */
+  markCpu(cpu: number): void {
+    if (this.cpumask[cpu] === 0) {
+      this.cpumask[cpu] = 1;
+      this.cpusInMask++;
+    }
+  }
+
+  /** `cpumask_any_but(mm_cpumask(mm), cpu) < nr_cpu_ids`: some other CPU is in the mask. */
+  otherCpusInMask(cpu: number): boolean {
+    return this.cpusInMask - (this.cpumask[cpu] ?? 0) > 0;
+  }
+
+  /**
+   * `find_vma`: the first VMA that ends above `addr` (it may start above it too), or null.
+   * Binary search over the sorted VMAs.
+   */
+  findVma(addr: number): Vma | null {
+    const vmas = this.vmas;
+    let lo = 0;
+    let hi = vmas.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (vmas[mid]!.end <= addr) lo = mid + 1;
+      else hi = mid;
+    }
+    return vmas[lo] ?? null;
+  }
+
+  /** `vma_lookup`: the VMA containing `addr`, or null. */
+  vmaLookup(addr: number): Vma | null {
+    const vma = this.findVma(addr);
+    return vma !== null && vma.start <= addr ? vma : null;
+  }
+
+  /** Inserts a VMA keeping the array sorted (`vma_link`). Overlaps are checked by callers. */
+  insertVma(vma: Vma): void {
+    const vmas = this.vmas;
+    let i = vmas.length;
+    while (i > 0 && vmas[i - 1]!.start > vma.start) i--;
+    vmas.splice(i, 0, vma);
+  }
+
+  /** Removes a VMA from the array. */
+  removeVma(vma: Vma): void {
+    const i = this.vmas.indexOf(vma);
+    if (i >= 0) this.vmas.splice(i, 1);
+  }
+
+  toString(): string {
+    return this.name;
+  }
+}

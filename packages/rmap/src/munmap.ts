@@ -1,0 +1,125 @@
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import type { AddressSpace } from './address-space.js';
+import { anonVmaClone, unlinkAnonVmas } from './anon-vma.js';
+import { PAGE_SIZE, PMD_SIZE, TASK_SIZE } from './constants.js';
+import type { RmapContext } from './context.js';
+import type { Mm } from './mm.js';
+import { pmdIndexOf } from './page-table.js';
+import { splitHugePmd } from './split-huge-pmd.js';
+import { flushTlbRange } from './tlb.js';
+import { truncateInodePages } from './truncate.js';
+import { Vma } from './vma.js';
+import { MmuGather, tlbFreePages, zapRange } from './zap.js';
+
+/** `i_mmap_lock_write(mapping)` (include/linux/fs.h, 6.3), trylock first. */
+function* iMmapLockWrite(as: AddressSpace, caller: string): KernelGen {
+  const sem = as.iMmapRwsem;
+  if (!sem.downWriteTrylock()) yield* sem.downWrite(caller);
+}
+
+/**
+ * `__split_vma(vmi, vma, addr, new_below = 0)` (mm/mmap.c, 6.3): cut `vma` at `at`; the new
+ * VMA is the upper part, with the same flags, file and anon_vma, `vm_pgoff` advanced, the
+ * anon_vma chain cloned (`anon_vma_clone`, which counts it as an active VMA of the shared
+ * anon_vma), and a place in the file's i_mmap. A huge PMD straddling the cut is split
+ * first (`vma_adjust_trans_huge`).
+ */
+export function* splitVma(ctx: RmapContext, vma: Vma, at: number): KernelGen<Vma> {
+  if (at % PMD_SIZE !== 0) yield* splitHugePmd(ctx, vma, at, false, null);
+  const mm = vma.mm;
+  const upper = new Vma(
+    mm,
+    at,
+    vma.end,
+    vma.flags,
+    vma.pgoff + (at - vma.start) / PAGE_SIZE,
+    vma.file,
+    vma.policy,
+  );
+  upper.anonVma = vma.anonVma;
+  yield* anonVmaClone(upper, vma);
+  const file = vma.file;
+  if (file !== null) yield* iMmapLockWrite(file, '__split_vma');
+  vma.end = at;
+  mm.insertVma(upper);
+  if (file !== null) {
+    file.iMmap.add(upper);
+    file.iMmapRwsem.upWrite();
+  }
+  return upper;
+}
+
+/**
+ * The unlink half of `free_pgtables` and `remove_vma` (mm/memory.c, mm/mmap.c, 6.3) for a
+ * VMA already zapped and taken out of the mm: `unlink_anon_vmas` and `unlink_file_vma`
+ * (under `i_mmap_rwsem`), after which no rmap walk can find it. The anonymous shmem file
+ * of a shared anonymous mapping goes when its last mapping does.
+ */
+export function* unlinkVma(ctx: RmapContext, vma: Vma): KernelGen {
+  yield* unlinkAnonVmas(ctx, vma);
+  const file = vma.file;
+  if (file === null) return;
+  yield* iMmapLockWrite(file, 'unlink_file_vma');
+  file.iMmap.delete(vma);
+  file.iMmapRwsem.upWrite();
+  if (file.internal && file.iMmap.size === 0) {
+    yield* truncateInodePages(ctx, file);
+    ctx.files.delete(file);
+  }
+}
+
+/** The page-table half of `free_pgtables` (mm/memory.c, 6.3): drop unused tables of a range. */
+export function freePgtables(mm: Mm, start: number, end: number): void {
+  const first = pmdIndexOf(start);
+  const last = pmdIndexOf(end - 1);
+  for (let idx = first; idx <= last; idx++) {
+    const base = idx * PMD_SIZE;
+    const vma = mm.findVma(base);
+    if (vma !== null && vma.start < base + PMD_SIZE) continue;
+    const table = mm.pageTables.get(idx);
+    if (table !== undefined && table.used === 0) mm.pageTables.delete(idx);
+  }
+}
+
+/**
+ * `munmap(addr, length)` (`do_vmi_munmap`, mm/mmap.c, 6.3): under `mmap_lock` for write,
+ * split the VMAs at both ends, zap the range (`unmap_region`: clear every entry, flush the
+ * TLBs for the range, then put the pages), unlink the VMAs from the rmap and the mm, and
+ * free the page tables nobody uses. Returns 0. A misaligned address or bad length throws
+ * INVALID_ARGUMENT; a range with no mapping is fine, as in the kernel.
+ */
+export function* munmap(ctx: RmapContext, mm: Mm, addr: number, length: number): KernelGen<number> {
+  if (!mm.alive) throw new MmsimError('INVALID_STATE', `munmap: ${mm} has exited`);
+  if (!Number.isInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `munmap: addr must be page-aligned, got ${String(addr)}`,
+    );
+  }
+  if (!Number.isInteger(length) || length <= 0 || addr + length > TASK_SIZE) {
+    throw new MmsimError('INVALID_ARGUMENT', `munmap: bad length ${String(length)}`);
+  }
+  const end = addr + Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
+  const sem = mm.mmapLock;
+  if (!sem.downWriteTrylock()) yield* sem.downWrite('munmap');
+  const first = mm.findVma(addr);
+  if (first !== null && first.start < addr && first.end > addr) yield* splitVma(ctx, first, addr);
+  const lastVma = mm.findVma(end - 1);
+  if (lastVma !== null && lastVma.start < end && lastVma.end > end) {
+    yield* splitVma(ctx, lastVma, end);
+  }
+  const doomed = mm.vmas.filter((vma) => vma.start >= addr && vma.end <= end);
+  const tlb = new MmuGather();
+  for (const vma of doomed) {
+    yield* zapRange(ctx, vma, vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, tlb);
+  }
+  if (tlb.needsFlush) flushTlbRange(ctx, mm, tlb.startVpn, tlb.endVpn - tlb.startVpn);
+  yield* tlbFreePages(ctx, tlb);
+  for (const vma of doomed) {
+    mm.removeVma(vma);
+    yield* unlinkVma(ctx, vma);
+  }
+  freePgtables(mm, addr, end);
+  sem.upWrite();
+  return 0;
+}

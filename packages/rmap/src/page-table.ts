@@ -1,0 +1,54 @@
+import { type Runtime, Spinlock } from '@mmsim/runtime';
+import { PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE } from './constants.js';
+
+/**
+ * One last-level page table: the 512 PTEs that map one 2 MiB (PMD-sized) range, and its
+ * page-table lock. With split PTE locks (USE_SPLIT_PTE_PTLOCKS, the x86-64 default) each
+ * page-table page has its own `ptl` (`pte_lockptr`); the model gives each table a runtime
+ * `Spinlock`. The PTEs are the encoded numbers of `pte.ts` in a `Uint32Array`: no object
+ * per PTE.
+ */
+export class PageTable {
+  /** PTEs indexed by `pte_index(address)` (bits 12..20 of the address). */
+  readonly ptes = new Uint32Array(PTRS_PER_PTE);
+  /** The split PTE lock (`ptl`). */
+  readonly ptl: Spinlock;
+  /** Entries that are not `pte_none`, so empty tables are easy to spot. */
+  used = 0;
+  /** First virtual address this table maps. */
+  readonly base: number;
+
+  constructor(rt: Runtime, owner: string, pmdIndex: number) {
+    this.base = pmdIndex * PMD_SIZE;
+    this.ptl = new Spinlock(rt, `ptl ${owner} 0x${this.base.toString(16)}`);
+  }
+
+  /** Reads the PTE of virtual page `vpn` (which must fall in this table). */
+  get(vpn: number): number {
+    return this.ptes[vpn % PTRS_PER_PTE]!;
+  }
+
+  /** `set_pte_at`: writes the PTE of virtual page `vpn`, keeping `used` up to date. */
+  set(vpn: number, pte: number): void {
+    const i = vpn % PTRS_PER_PTE;
+    const old = this.ptes[i]!;
+    if (old === 0 && pte !== 0) this.used++;
+    else if (old !== 0 && pte === 0) this.used--;
+    this.ptes[i] = pte;
+  }
+}
+
+/** Virtual page number of an address (`addr >> PAGE_SHIFT`, safe above 2^32). */
+export function vpnOf(addr: number): number {
+  return Math.floor(addr / PAGE_SIZE);
+}
+
+/** `pmd_index`-like key of an address: which 2 MiB range (page table) it falls in. */
+export function pmdIndexOf(addr: number): number {
+  return Math.floor(addr / PMD_SIZE);
+}
+
+/** The PMD key of a virtual page number. */
+export function pmdIndexOfVpn(vpn: number): number {
+  return Math.floor(vpn / PTRS_PER_PTE);
+}

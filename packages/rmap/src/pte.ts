@@ -1,0 +1,203 @@
+/**
+ * Page-table entries encoded in one unsigned 32-bit number: `pfn << 7 | flags`. A pfn is
+ * below 2^25 (`MAX_TOTAL_PFNS` of @mmsim/folio), so every entry fits in a `Uint32Array`
+ * slot and no entry is an object. The same encoding serves PTEs and PMD entries.
+ *
+ * - 0 is `pte_none`.
+ * - A present entry (bit 0 set) has `_PAGE_RW`, `_PAGE_DIRTY`, `_PAGE_ACCESSED` (young)
+ *   and `_PAGE_SOFT_DIRTY` bits, as x86-64 does.
+ * - A non-present, non-none entry is a swap-format entry (bit 1 set). The model only has
+ *   migration entries (include/linux/swapops.h, 6.3): the type is SWP_MIGRATION_READ,
+ *   SWP_MIGRATION_READ_EXCLUSIVE or SWP_MIGRATION_WRITE; the young and dirty bits live in
+ *   the entry (`make_migration_entry_young/dirty`, the x86 `SWP_MIG_*_BIT`s) and soft-dirty
+ *   in the swap PTE (`pte_swp_mksoft_dirty`).
+ */
+
+export const PTE_NONE = 0;
+
+/** `_PAGE_PRESENT`. */
+export const PTE_PRESENT = 0x01;
+/** `_PAGE_RW`. */
+export const PTE_WRITE = 0x02;
+/** `_PAGE_DIRTY`. */
+export const PTE_DIRTY = 0x04;
+/** `_PAGE_ACCESSED`. */
+export const PTE_YOUNG = 0x08;
+/** `_PAGE_SOFT_DIRTY`. */
+export const PTE_SOFT_DIRTY = 0x10;
+
+/** Marks a swap-format (non-present) entry. */
+export const SWP_ENTRY = 0x02;
+/** Mask of the migration type field. */
+export const SWP_TYPE_MASK = 0x0c;
+/** `SWP_MIGRATION_READ`: the page was mapped read-only and may be shared. */
+export const SWP_MIGRATION_READ = 0x04;
+/** `SWP_MIGRATION_READ_EXCLUSIVE`: read-only, but PageAnonExclusive. */
+export const SWP_MIGRATION_READ_EXCLUSIVE = 0x08;
+/** `SWP_MIGRATION_WRITE`: the PTE was writable. */
+export const SWP_MIGRATION_WRITE = 0x0c;
+/** `_PAGE_SWP_SOFT_DIRTY`. */
+export const SWP_SOFT_DIRTY = 0x10;
+/** `SWP_MIG_YOUNG_BIT`. */
+export const SWP_MIG_YOUNG = 0x20;
+/** `SWP_MIG_DIRTY_BIT`. */
+export const SWP_MIG_DIRTY = 0x40;
+
+const FLAG_BITS = 7;
+const FLAG_MASK = (1 << FLAG_BITS) - 1;
+
+/** `pfn_pte(pfn, prot)`: a present entry. */
+export function mkPte(pfn: number, flags: number): number {
+  return ((pfn << FLAG_BITS) | (flags & FLAG_MASK) | PTE_PRESENT) >>> 0;
+}
+
+/** `pte_pfn` / `swp_offset_pfn`: the pfn of a present or migration entry. */
+export function ptePfn(pte: number): number {
+  return pte >>> FLAG_BITS;
+}
+
+/** The flag bits of an entry. */
+export function pteFlags(pte: number): number {
+  return pte & FLAG_MASK;
+}
+
+/** `pte_present`. */
+export function ptePresent(pte: number): boolean {
+  return (pte & PTE_PRESENT) !== 0;
+}
+
+/** `is_swap_pte`: not none and not present. */
+export function isSwapPte(pte: number): boolean {
+  return pte !== PTE_NONE && (pte & PTE_PRESENT) === 0;
+}
+
+/** `is_migration_entry(pte_to_swp_entry(pte))` (the model has no other swap entries). */
+export function isMigrationEntry(pte: number): boolean {
+  return (pte & PTE_PRESENT) === 0 && (pte & SWP_TYPE_MASK) !== 0;
+}
+
+/** `pte_write`. */
+export function pteWrite(pte: number): boolean {
+  return (pte & (PTE_PRESENT | PTE_WRITE)) === (PTE_PRESENT | PTE_WRITE);
+}
+
+/** `pte_dirty`. */
+export function pteDirty(pte: number): boolean {
+  return (pte & (PTE_PRESENT | PTE_DIRTY)) === (PTE_PRESENT | PTE_DIRTY);
+}
+
+/** `pte_young`. */
+export function pteYoung(pte: number): boolean {
+  return (pte & (PTE_PRESENT | PTE_YOUNG)) === (PTE_PRESENT | PTE_YOUNG);
+}
+
+/** `pte_soft_dirty`. */
+export function pteSoftDirty(pte: number): boolean {
+  return (pte & (PTE_PRESENT | PTE_SOFT_DIRTY)) === (PTE_PRESENT | PTE_SOFT_DIRTY);
+}
+
+/** `pte_wrprotect`. */
+export function pteWrprotect(pte: number): number {
+  return (pte & ~PTE_WRITE) >>> 0;
+}
+
+/** `pte_mkold`. */
+export function pteMkold(pte: number): number {
+  return (pte & ~PTE_YOUNG) >>> 0;
+}
+
+/** `pte_mkclean`. */
+export function pteMkclean(pte: number): number {
+  return (pte & ~PTE_DIRTY) >>> 0;
+}
+
+/**
+ * `make_{writable,readable_exclusive,readable}_migration_entry(pfn)` with
+ * `make_migration_entry_young/dirty` and `pte_swp_mksoft_dirty`.
+ */
+export function mkMigrationEntry(
+  pfn: number,
+  type: number,
+  young: boolean,
+  dirty: boolean,
+  softDirty: boolean,
+): number {
+  let flags = SWP_ENTRY | type;
+  if (young) flags |= SWP_MIG_YOUNG;
+  if (dirty) flags |= SWP_MIG_DIRTY;
+  if (softDirty) flags |= SWP_SOFT_DIRTY;
+  return ((pfn << FLAG_BITS) | flags) >>> 0;
+}
+
+/** The SWP_MIGRATION_* type of a migration entry. */
+export function migrationEntryType(pte: number): number {
+  return pte & SWP_TYPE_MASK;
+}
+
+/** `is_writable_migration_entry`. */
+export function isWritableMigrationEntry(pte: number): boolean {
+  return isMigrationEntry(pte) && (pte & SWP_TYPE_MASK) === SWP_MIGRATION_WRITE;
+}
+
+/** `is_readable_migration_entry` (plain readable: neither writable nor exclusive). */
+export function isReadableMigrationEntry(pte: number): boolean {
+  return isMigrationEntry(pte) && (pte & SWP_TYPE_MASK) === SWP_MIGRATION_READ;
+}
+
+/** `is_readable_exclusive_migration_entry`. */
+export function isReadableExclusiveMigrationEntry(pte: number): boolean {
+  return isMigrationEntry(pte) && (pte & SWP_TYPE_MASK) === SWP_MIGRATION_READ_EXCLUSIVE;
+}
+
+/** `is_migration_entry_young`. */
+export function isMigrationEntryYoung(pte: number): boolean {
+  return (pte & SWP_MIG_YOUNG) !== 0;
+}
+
+/** `is_migration_entry_dirty`. */
+export function isMigrationEntryDirty(pte: number): boolean {
+  return (pte & SWP_MIG_DIRTY) !== 0;
+}
+
+/** `pte_swp_soft_dirty`. */
+export function pteSwpSoftDirty(pte: number): boolean {
+  return (pte & SWP_SOFT_DIRTY) !== 0;
+}
+
+/**
+ * `make_readable_migration_entry(swp_offset(entry))` as fork's copy_nonpresent_pte uses it:
+ * the same entry with its type lowered to SWP_MIGRATION_READ, young, dirty and soft-dirty
+ * kept.
+ */
+export function migrationEntryMkReadable(pte: number): number {
+  return ((pte & ~SWP_TYPE_MASK) | SWP_MIGRATION_READ) >>> 0;
+}
+
+/** A readable description, for messages and views: `present pfn 0x12 write dirty young`. */
+export function formatPte(pte: number): string {
+  if (pte === PTE_NONE) return 'none';
+  const pfn = `pfn 0x${ptePfn(pte).toString(16)}`;
+  const parts: string[] = [];
+  if (ptePresent(pte)) {
+    parts.push('present', pfn);
+    if (pte & PTE_WRITE) parts.push('write');
+    if (pte & PTE_DIRTY) parts.push('dirty');
+    if (pte & PTE_YOUNG) parts.push('young');
+    if (pte & PTE_SOFT_DIRTY) parts.push('soft-dirty');
+    return parts.join(' ');
+  }
+  const type = pte & SWP_TYPE_MASK;
+  const name =
+    type === SWP_MIGRATION_WRITE
+      ? 'writable'
+      : type === SWP_MIGRATION_READ_EXCLUSIVE
+        ? 'readable-exclusive'
+        : type === SWP_MIGRATION_READ
+          ? 'readable'
+          : `swap type ${type >> 2}`;
+  parts.push(`migration ${name}`, pfn);
+  if (pte & SWP_MIG_YOUNG) parts.push('young');
+  if (pte & SWP_MIG_DIRTY) parts.push('dirty');
+  if (pte & SWP_SOFT_DIRTY) parts.push('soft-dirty');
+  return parts.join(' ');
+}

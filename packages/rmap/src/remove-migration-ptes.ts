@@ -1,0 +1,171 @@
+import {
+  type Folio,
+  folioGet,
+  folioIndex,
+  folioNrPages,
+  folioOrder,
+  folioTestAnon,
+  folioTestFlag,
+  PG_dirty,
+} from '@mmsim/folio';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { PAGE_SIZE, PTRS_PER_PTE, RMAP_COMPOUND, RMAP_EXCLUSIVE, RMAP_NONE } from './constants.js';
+import type { RmapContext } from './context.js';
+import { pmdIndexOfVpn } from './page-table.js';
+import {
+  isMigrationEntry,
+  isMigrationEntryDirty,
+  isMigrationEntryYoung,
+  isReadableMigrationEntry,
+  isWritableMigrationEntry,
+  mkPte,
+  PTE_DIRTY,
+  PTE_SOFT_DIRTY,
+  PTE_WRITE,
+  PTE_YOUNG,
+  ptePfn,
+  pteSwpSoftDirty,
+} from './pte.js';
+import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
+import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import type { Vma } from './vma.js';
+import { folioVmaRange } from './vma-address.js';
+
+/**
+ * The present entry that replaces migration entry `swp` of `vma` for page `pfn` of `dst`
+ * (`remove_migration_pte`, mm/migrate.c, 6.3): `mk_pte` from the VMA's protection (young,
+ * clean, read-only), soft-dirty kept, old unless the entry was young, dirty if the entry
+ * and the folio are dirty, writable if the entry was writable and the VMA allows writes.
+ */
+function pteFromMigrationEntry(swp: number, pfn: number, dstDirty: boolean, vma: Vma): number {
+  let flags = PTE_YOUNG;
+  if (pteSwpSoftDirty(swp)) flags |= PTE_SOFT_DIRTY;
+  if (!isMigrationEntryYoung(swp)) flags &= ~PTE_YOUNG;
+  if (dstDirty && isMigrationEntryDirty(swp)) flags |= PTE_DIRTY;
+  if (isWritableMigrationEntry(swp) && vma.writable) flags |= PTE_WRITE;
+  return mkPte(pfn, flags);
+}
+
+/**
+ * `remove_migration_pmd(pvmw, new)` (mm/huge_memory.c, 6.3), with `page_table_lock` held:
+ * the PMD migration entry becomes a huge mapping of `dst`, with one more reference and
+ * an entire mapping (RMAP_EXCLUSIVE for anon unless the entry was plain readable).
+ */
+function removeMigrationPmd(ctx: RmapContext, dst: Folio, vma: Vma, pmdIndex: number): void {
+  const mm = vma.mm;
+  const swp = mm.pmds.get(pmdIndex)!;
+  folioGet(ctx.mem, dst);
+  const pmde = pteFromMigrationEntry(swp, dst, folioTestFlag(ctx.mem, dst, PG_dirty), vma);
+  const address = pmdIndex * PTRS_PER_PTE * PAGE_SIZE;
+  if (folioTestAnon(ctx.mem, dst)) {
+    const flags = RMAP_COMPOUND | (isReadableMigrationEntry(swp) ? RMAP_NONE : RMAP_EXCLUSIVE);
+    pageAddAnonRmap(ctx, dst, dst, vma, address, flags);
+  } else {
+    pageAddFileRmap(ctx, dst, dst, true);
+  }
+  mm.pmds.set(pmdIndex, pmde);
+  ctx.rt.charge(ctx.costs.pteUpdate);
+  const tp = ctx.trace.removeMigrationPmd;
+  if (tp.enabled) tp.emit({ addr: address, pmd: pmde });
+}
+
+/**
+ * `remove_migration_pte(folio, vma, addr, old)` (mm/migrate.c, 6.3): every migration entry
+ * of `src` in `vma` (`page_vma_mapped_walk` with PVMW_SYNC | PVMW_MIGRATION) becomes a
+ * present entry for the matching page of `dst`: one folio reference and one mapping per
+ * PTE, RMAP_EXCLUSIVE for an anonymous folio when the entry was writable or
+ * readable-exclusive. Always returns true (the walk goes on).
+ */
+function* removeMigrationPte(
+  ctx: RmapContext,
+  dst: Folio,
+  vma: Vma,
+  src: Folio,
+): KernelGen<boolean> {
+  const mm = vma.mm;
+  const mem = ctx.mem;
+  const nr = folioNrPages(mem, dst);
+  const pgoff = folioIndex(mem, dst);
+  const range = folioVmaRange(vma, pgoff, nr);
+  if (range === null) return true;
+  const anon = folioTestAnon(mem, dst);
+  const order = folioOrder(mem, dst);
+  let vpn = range.startVpn;
+  while (vpn < range.endVpn) {
+    const pmdIndex = pmdIndexOfVpn(vpn);
+    const tableEnd = Math.min(range.endVpn, (pmdIndex + 1) * PTRS_PER_PTE);
+    const pmdv = mm.pmds.get(pmdIndex);
+    if (pmdv !== undefined) {
+      if (isMigrationEntry(pmdv) && ptePfn(pmdv) === src) {
+        const ptl = mm.pageTableLock;
+        if (!ptl.trylock()) yield* ptl.lockContended();
+        const now = mm.pmds.get(pmdIndex);
+        if (now !== undefined && isMigrationEntry(now) && ptePfn(now) === src) {
+          removeMigrationPmd(ctx, dst, vma, pmdIndex);
+        }
+        ptl.unlock();
+      }
+      vpn = tableEnd;
+      continue;
+    }
+    const table = mm.pageTables.get(pmdIndex);
+    if (table === undefined) {
+      vpn = tableEnd;
+      continue;
+    }
+    const ptl = table.ptl;
+    if (!ptl.trylock()) yield* ptl.lockContended();
+    const dstDirty = folioTestFlag(mem, dst, PG_dirty);
+    for (; vpn < tableEnd; vpn++) {
+      const swp = table.get(vpn);
+      if (!isMigrationEntry(swp)) continue;
+      const old = ptePfn(swp);
+      if (old - src < 0 || old - src >= nr) continue;
+      const address = vpn * PAGE_SIZE;
+      const idx = nr > 1 ? vma.linearPageIndex(address) - pgoff : 0;
+      const page = dst + idx;
+      folioGet(mem, dst);
+      const pte = pteFromMigrationEntry(swp, page, dstDirty, vma);
+      if (anon) {
+        const flags = isReadableMigrationEntry(swp) ? RMAP_NONE : RMAP_EXCLUSIVE;
+        pageAddAnonRmap(ctx, dst, page, vma, address, flags);
+      } else {
+        pageAddFileRmap(ctx, dst, page, false);
+      }
+      table.set(vpn, pte);
+      ctx.rt.charge(ctx.costs.pteUpdate);
+      const tp = ctx.trace.removeMigrationPte;
+      if (tp.enabled) tp.emit({ addr: address, pte, order });
+    }
+    ptl.unlock();
+  }
+  return true;
+}
+
+/**
+ * `remove_migration_ptes(src, dst, locked)` (mm/migrate.c, 6.3): walk the rmap of `dst`
+ * (which already has src's mapping and index; on failure `dst === src`) and turn every
+ * migration entry of `src` back into a mapping, of `dst`. `locked` says the caller
+ * already holds the rmap lock (`rmap_walk_locked`). The anon walk locks the anon_vma
+ * directly (the folio is unmapped, so the caller's `folio_get_anon_vma` reference is
+ * what keeps it alive).
+ */
+export function* removeMigrationPtes(
+  ctx: RmapContext,
+  src: Folio,
+  dst: Folio,
+  locked: boolean,
+): KernelGen {
+  const mem = ctx.mem;
+  if (folioNrPages(mem, src) !== folioNrPages(mem, dst)) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `remove_migration_ptes: src ${src} has ${folioNrPages(mem, src)} pages but dst ${dst} has ${folioNrPages(mem, dst)}`,
+    );
+  }
+  const rwc: RmapWalkControl = {
+    rmapOne: (folio, vma) => removeMigrationPte(ctx, folio, vma, src),
+  };
+  if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
+  else yield* rmapWalk(ctx, dst, rwc);
+}

@@ -1,0 +1,146 @@
+import {
+  type Folio,
+  folioPut,
+  folioRefAdd,
+  folioTestAnon,
+  PG_anon_exclusive,
+  pageSetFlag,
+  pageTestFlag,
+} from '@mmsim/folio';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { PAGE_SIZE, PTRS_PER_PTE, RMAP_NONE } from './constants.js';
+import type { RmapContext } from './context.js';
+import { pageTryShareAnonRmap } from './dma-pinned.js';
+import { pmdIndexOf } from './page-table.js';
+import {
+  isMigrationEntry,
+  isMigrationEntryDirty,
+  isMigrationEntryYoung,
+  isReadableExclusiveMigrationEntry,
+  isWritableMigrationEntry,
+  mkMigrationEntry,
+  mkPte,
+  PTE_DIRTY,
+  PTE_SOFT_DIRTY,
+  PTE_WRITE,
+  PTE_YOUNG,
+  pteDirty,
+  ptePfn,
+  pteSoftDirty,
+  pteSwpSoftDirty,
+  pteWrite,
+  pteYoung,
+  SWP_MIGRATION_READ,
+  SWP_MIGRATION_READ_EXCLUSIVE,
+  SWP_MIGRATION_WRITE,
+} from './pte.js';
+import { folioMarkDirty, pageAddAnonRmap, pageRemoveRmap } from './rmap-accounting.js';
+import { flushTlbPmd } from './tlb.js';
+import type { Vma } from './vma.js';
+
+/**
+ * `__split_huge_pmd_locked(vma, pmd, haddr, freeze)` (mm/huge_memory.c, 6.3), for
+ * anonymous THPs, with `page_table_lock` held: replace the PMD entry by a page table of
+ * 512 PTEs.
+ *
+ * - A PMD migration entry becomes 512 PTE migration entries of the same kind.
+ * - A present PMD is invalidated (flushed); without `freeze` each PTE maps its subpage
+ *   with the PMD's write / young / dirty / soft-dirty bits, every subpage inherits
+ *   PageAnonExclusive, and the folio gains 511 references (one per PTE) and per-page
+ *   mapcounts in place of the entire one. With `freeze`, the PTEs are migration entries
+ *   right away, which needs PageAnonExclusive cleared first (`page_try_share_anon_rmap`);
+ *   if the folio may be pinned, it is split without freezing and try_to_migrate fails
+ *   later. A frozen split drops the PMD's reference and mapping.
+ */
+export function splitHugePmdLocked(
+  ctx: RmapContext,
+  vma: Vma,
+  pmdIndex: number,
+  freeze: boolean,
+): void {
+  const mm = vma.mm;
+  const pmdv = mm.pmds.get(pmdIndex);
+  if (pmdv === undefined) return;
+  const page: Folio = ptePfn(pmdv);
+  const pmdMigration = isMigrationEntry(pmdv);
+  const firstVpn = pmdIndex * PTRS_PER_PTE;
+  let write: boolean;
+  let young: boolean;
+  let dirty: boolean;
+  let softDirty: boolean;
+  let anonExclusive: boolean;
+  if (pmdMigration) {
+    write = isWritableMigrationEntry(pmdv);
+    anonExclusive = isReadableExclusiveMigrationEntry(pmdv);
+    young = isMigrationEntryYoung(pmdv);
+    dirty = isMigrationEntryDirty(pmdv);
+    softDirty = pteSwpSoftDirty(pmdv);
+  } else {
+    if (!folioTestAnon(ctx.mem, page)) {
+      throw new MmsimError('INVALID_ARGUMENT', 'splitting a PMD-mapped file THP is not modelled');
+    }
+    // pmdp_invalidate: the PMD stops being usable, and the TLBs are flushed.
+    mm.pmds.set(pmdIndex, 0);
+    flushTlbPmd(ctx, mm, firstVpn);
+    dirty = pteDirty(pmdv);
+    if (dirty) folioMarkDirty(ctx, page);
+    write = pteWrite(pmdv);
+    young = pteYoung(pmdv);
+    softDirty = pteSoftDirty(pmdv);
+    anonExclusive = pageTestFlag(ctx.mem, page, PG_anon_exclusive);
+    if (freeze && anonExclusive && pageTryShareAnonRmap(ctx, page, page) !== 0) freeze = false;
+    if (!freeze) folioRefAdd(ctx.mem, page, PTRS_PER_PTE - 1);
+  }
+  mm.pmds.delete(pmdIndex);
+  const table = mm.pageTable(pmdIndex);
+  for (let i = 0; i < PTRS_PER_PTE; i++) {
+    const pfn = page + i;
+    let entry: number;
+    if (freeze || pmdMigration) {
+      const type = write
+        ? SWP_MIGRATION_WRITE
+        : anonExclusive
+          ? SWP_MIGRATION_READ_EXCLUSIVE
+          : SWP_MIGRATION_READ;
+      entry = mkMigrationEntry(pfn, type, young, dirty, softDirty);
+    } else {
+      let flags = 0;
+      if (write) flags |= PTE_WRITE;
+      if (young) flags |= PTE_YOUNG;
+      if (dirty) flags |= PTE_DIRTY;
+      if (softDirty) flags |= PTE_SOFT_DIRTY;
+      entry = mkPte(pfn, flags);
+      if (anonExclusive) pageSetFlag(ctx.mem, pfn, PG_anon_exclusive);
+      pageAddAnonRmap(ctx, page, pfn, vma, table.base + i * PAGE_SIZE, RMAP_NONE);
+    }
+    table.set(firstVpn + i, entry);
+  }
+  ctx.rt.charge(ctx.costs.pteUpdate * PTRS_PER_PTE);
+  if (!pmdMigration) pageRemoveRmap(ctx, page, page, true);
+  if (freeze) folioPut(ctx.mem, page);
+}
+
+/**
+ * `split_huge_pmd_address(vma, address, freeze, folio)` / `__split_huge_pmd`
+ * (mm/huge_memory.c, 6.3): under `page_table_lock`, split the PMD entry covering
+ * `address` if it is a huge mapping (or PMD migration entry) of `folio` (any folio when
+ * null).
+ */
+export function* splitHugePmd(
+  ctx: RmapContext,
+  vma: Vma,
+  address: number,
+  freeze: boolean,
+  folio: Folio | null,
+): KernelGen {
+  const mm = vma.mm;
+  const idx = pmdIndexOf(address);
+  if (!mm.pmds.has(idx)) return;
+  const ptl = mm.pageTableLock;
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  const pmdv = mm.pmds.get(idx);
+  if (pmdv !== undefined && pmdv !== 0 && (folio === null || ptePfn(pmdv) === folio)) {
+    splitHugePmdLocked(ctx, vma, idx, freeze);
+  }
+  ptl.unlock();
+}

@@ -1,0 +1,142 @@
+import type { Task } from '@mmsim/runtime';
+import {
+  PAGE_SHIFT,
+  TLB_FLUSH_BATCH_FLUSHED_SHIFT,
+  TLB_FLUSH_BATCH_PENDING_LARGE,
+  TLB_FLUSH_BATCH_PENDING_MASK,
+  TTU_BATCH_FLUSH,
+} from './constants.js';
+import type { RmapContext } from './context.js';
+import type { Mm } from './mm.js';
+import { flushTlbMm, flushTlbOthersAndLocal } from './tlb.js';
+
+/**
+ * `struct tlbflush_unmap_batch` (include/linux/mm_types_task.h, 6.3): the per-task record
+ * of TLB flushes deferred by `try_to_unmap` / `try_to_migrate` with TTU_BATCH_FLUSH.
+ * `cpumask` is x86's `arch_tlbflush_unmap_batch`; `mms` are the address spaces added to
+ * it (x86 bumps their TLB generation so that their entries are flushed everywhere; the
+ * model flushes those mms' entries).
+ */
+export class TlbFlushUnmapBatch {
+  /** The CPUs to flush (`arch.cpumask`). */
+  readonly cpumask: Uint8Array;
+  /** The mms with deferred flushes in this batch. */
+  readonly mms = new Set<Mm>();
+  /** `flush_required`. */
+  flushRequired = false;
+  /** `writable`: a dirty (so maybe writable) PTE was cleared. */
+  writable = false;
+
+  constructor(nrCpus: number) {
+    this.cpumask = new Uint8Array(nrCpus);
+  }
+
+  /** The CPUs recorded, in increasing order. */
+  get pendingCpus(): number[] {
+    const out: number[] = [];
+    this.cpumask.forEach((bit, cpu) => {
+      if (bit !== 0) out.push(cpu);
+    });
+    return out;
+  }
+}
+
+/** `current->tlb_ubc` of `task`, created on first use. */
+export function taskTlbBatch(ctx: RmapContext, task: Task): TlbFlushUnmapBatch {
+  let batch = ctx.batches.get(task);
+  if (batch === undefined) {
+    batch = new TlbFlushUnmapBatch(ctx.rt.cpus.length);
+    ctx.batches.set(task, batch);
+  }
+  return batch;
+}
+
+/**
+ * `should_defer_flush(mm, flags)` (mm/rmap.c, 6.3): defer only with TTU_BATCH_FLUSH and
+ * when some CPU other than the current one is in `mm_cpumask`; a purely local mm is
+ * flushed at once. (6.5 hands this to `arch_tlbbatch_should_defer`.)
+ */
+export function shouldDeferFlush(ctx: RmapContext, mm: Mm, flags: number): boolean {
+  if ((flags & TTU_BATCH_FLUSH) === 0) return false;
+  return mm.otherCpusInMask(ctx.rt.current.cpu.id);
+}
+
+/**
+ * `set_tlb_ubc_flush_pending(mm, writable)` (mm/rmap.c, 6.3): add the mm's CPUs to the
+ * current task's batch (`arch_tlbbatch_add_mm`), require a flush, bump the pending
+ * generation of `mm->tlb_flush_batched` (restarting at pending 1, flushed 0 once pending
+ * passes half its mask), and note a dirty PTE. 6.4 skips all of it for an inaccessible PTE;
+ * 6.3 does not.
+ */
+export function setTlbUbcFlushPending(ctx: RmapContext, mm: Mm, writable: boolean): void {
+  const batch = taskTlbBatch(ctx, ctx.rt.current);
+  const mask = mm.cpumask;
+  for (let cpu = 0; cpu < mask.length; cpu++) if (mask[cpu] !== 0) batch.cpumask[cpu] = 1;
+  batch.mms.add(mm);
+  batch.flushRequired = true;
+  const b = mm.tlbFlushBatched;
+  mm.tlbFlushBatched =
+    (b & TLB_FLUSH_BATCH_PENDING_MASK) > TLB_FLUSH_BATCH_PENDING_LARGE ? 1 : b + 1;
+  if (writable) batch.writable = true;
+  ctx.tlbStats.deferredFlushes++;
+}
+
+/**
+ * `arch_tlbbatch_flush` (arch/x86/mm/tlb.c, 6.3): a full flush of the batch's CPUs, by IPI
+ * when any of them is another CPU, else locally when only this CPU is in it; then the mask
+ * is cleared.
+ */
+function archTlbbatchFlush(ctx: RmapContext, batch: TlbFlushUnmapBatch): void {
+  ctx.tlbStats.batchFlushes++;
+  flushTlbOthersAndLocal(ctx, batch.cpumask, batch.mms, {
+    startVpn: 0,
+    nrPages: 0,
+    strideShift: PAGE_SHIFT,
+    all: true,
+  });
+  batch.cpumask.fill(0);
+  batch.mms.clear();
+}
+
+/**
+ * `try_to_unmap_flush()` (mm/rmap.c, 6.3): if the current task's batch requires a flush,
+ * flush it and clear `flush_required` and `writable`. Migration calls it once per batch,
+ * between the unmap and the move phases: no copy may start before it.
+ */
+export function tryToUnmapFlush(ctx: RmapContext): void {
+  const batch = ctx.batches.get(ctx.rt.current);
+  if (batch === undefined || !batch.flushRequired) return;
+  archTlbbatchFlush(ctx, batch);
+  batch.flushRequired = false;
+  batch.writable = false;
+}
+
+/** `try_to_unmap_flush_dirty()` (mm/rmap.c, 6.3): flush only if a dirty PTE was deferred. */
+export function tryToUnmapFlushDirty(ctx: RmapContext): void {
+  const batch = ctx.batches.get(ctx.rt.current);
+  if (batch?.writable === true) tryToUnmapFlush(ctx);
+}
+
+/**
+ * `flush_tlb_batched_pending(mm)` (mm/rmap.c, 6.3), called under the PTL by munmap and
+ * exit (and mprotect, madvise, mremap in the kernel) before they change PTEs: if a
+ * deferred flush of this mm may still be outstanding (pending != flushed), flush the whole
+ * mm now and record the pending generation as flushed.
+ */
+export function flushTlbBatchedPending(ctx: RmapContext, mm: Mm): void {
+  const batch = mm.tlbFlushBatched;
+  const pending = batch & TLB_FLUSH_BATCH_PENDING_MASK;
+  const flushed = batch >>> TLB_FLUSH_BATCH_FLUSHED_SHIFT;
+  if (pending === flushed) return;
+  flushTlbMm(ctx, mm);
+  mm.tlbFlushBatched = (pending | (pending << TLB_FLUSH_BATCH_FLUSHED_SHIFT)) >>> 0;
+}
+
+/** The pending and flushed generations of `mm->tlb_flush_batched`. */
+export function tlbFlushBatchedGenerations(mm: Mm): { pending: number; flushed: number } {
+  const batch = mm.tlbFlushBatched;
+  return {
+    pending: batch & TLB_FLUSH_BATCH_PENDING_MASK,
+    flushed: batch >>> TLB_FLUSH_BATCH_FLUSHED_SHIFT,
+  };
+}

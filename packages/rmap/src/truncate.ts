@@ -1,0 +1,100 @@
+import {
+  type Folio,
+  folioMapped,
+  folioNid,
+  folioRefCount,
+  folioSetMapping,
+  folioTestFlag,
+  folioTryGet,
+  PG_dirty,
+  pageContent,
+} from '@mmsim/folio';
+import { type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
+import type { AddressSpace } from './address-space.js';
+import type { RmapContext } from './context.js';
+import { folioPutFast, folioPutSlow } from './folio-release.js';
+import { folioCancelDirty } from './rmap-accounting.js';
+
+/**
+ * Taking folios out of a file's page cache (mm/truncate.c, mm/filemap.c, 6.3).
+ */
+
+/**
+ * `filemap_remove_folio` + the cache's reference (`folio_put_refs(folio, nr)`), for a
+ * locked, unmapped folio: it leaves `i_pages`, `nr_file_pages` (and `nr_shmem`), loses
+ * its mapping, is unlocked, and the cache's reference is put (which frees it if nobody
+ * else holds one).
+ */
+function* removeFolio(ctx: RmapContext, as: AddressSpace, index: number, folio: Folio): KernelGen {
+  const mem = ctx.mem;
+  folioCancelDirty(ctx, folio);
+  as.pages.delete(index);
+  const nid = folioNid(mem, folio);
+  ctx.vmstat.modNodePageState(nid, NodeStat.NR_FILE_PAGES, -1);
+  if (as.shmem) ctx.vmstat.modNodePageState(nid, NodeStat.NR_SHMEM, -1);
+  folioSetMapping(mem, folio, 0, null);
+  ctx.locks.folioUnlock(folio);
+  if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
+}
+
+/**
+ * `truncate_inode_pages(mapping, 0)` (mm/truncate.c, 6.3) for a file nobody maps any
+ * more: lock every cached folio (sleeping on one that is locked, by a migration for
+ * instance), and remove it from the cache; the data is discarded. Throws
+ * CONTRACT_VIOLATION if a VMA still maps the file (the kernel unmaps it first with
+ * `unmap_mapping_range`, which the model leaves to munmap / exit).
+ */
+export function* truncateInodePages(ctx: RmapContext, as: AddressSpace): KernelGen {
+  if (as.iMmap.size > 0) {
+    throw new MmsimError(
+      'CONTRACT_VIOLATION',
+      `truncate of ${as.name}: ${as.iMmap.size} VMAs still map it; munmap them first`,
+    );
+  }
+  const locks = ctx.locks;
+  const mem = ctx.mem;
+  for (;;) {
+    const first = as.pages.entries().next();
+    if (first.done === true) break;
+    const [index, folio] = first.value;
+    // find_get_entries: a reference first, so the folio cannot be freed while we sleep on
+    // its lock (a migration may replace it in the cache meanwhile).
+    if (!folioTryGet(mem, folio)) {
+      yield; // frozen by a migration in flight: look again
+      continue;
+    }
+    if (!locks.folioLockFast(folio, 'truncate_inode_pages')) {
+      yield* locks.folioLockContended(folio, 'truncate_inode_pages');
+    }
+    if (as.pages.get(index) === folio) yield* removeFolio(ctx, as, index, folio);
+    else locks.folioUnlock(folio);
+    if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
+  }
+  as.backing.clear();
+}
+
+/**
+ * `filemap_write_and_wait` then `invalidate_mapping_pages(mapping, 0, -1)` (mm/filemap.c,
+ * mm/truncate.c, 6.3): write every dirty cached page back to the file's backing words,
+ * then drop each folio that is unmapped, not locked (trylock) and referenced only by the
+ * cache; the others stay. Returns the number of folios dropped.
+ */
+export function* invalidateMappingPages(ctx: RmapContext, as: AddressSpace): KernelGen<number> {
+  const mem = ctx.mem;
+  const locks = ctx.locks;
+  let dropped = 0;
+  for (const [index, folio] of [...as.pages]) {
+    if (folioTestFlag(mem, folio, PG_dirty)) {
+      as.backing.set(index, pageContent(mem, folio));
+      folioCancelDirty(ctx, folio);
+    }
+    if (folioMapped(mem, folio) || !locks.folioTrylock(folio, 'invalidate_mapping_pages')) continue;
+    if (folioRefCount(mem, folio) !== 1 || as.pages.get(index) !== folio) {
+      locks.folioUnlock(folio);
+      continue;
+    }
+    yield* removeFolio(ctx, as, index, folio);
+    dropped++;
+  }
+  return dropped;
+}

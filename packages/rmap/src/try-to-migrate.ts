@@ -1,0 +1,245 @@
+import {
+  type Folio,
+  folioIndex,
+  folioMapcount,
+  folioMapped,
+  folioNrPages,
+  folioOrder,
+  folioPut,
+  folioRefCount,
+  folioTestAnon,
+  folioTestKsm,
+  PG_anon_exclusive,
+  pageTestFlag,
+} from '@mmsim/folio';
+import { EBUSY, type KernelGen, MmsimError } from '@mmsim/runtime';
+import {
+  PAGE_SIZE,
+  PTRS_PER_PTE,
+  TTU_MIGRATE_ALLOWED,
+  TTU_RMAP_LOCKED,
+  TTU_SPLIT_HUGE_PMD,
+} from './constants.js';
+import type { RmapContext } from './context.js';
+import { pageTryShareAnonRmap } from './dma-pinned.js';
+import { pmdIndexOfVpn } from './page-table.js';
+import {
+  mkMigrationEntry,
+  pteDirty,
+  ptePfn,
+  ptePresent,
+  pteSoftDirty,
+  pteWrite,
+  pteYoung,
+  SWP_MIGRATION_READ,
+  SWP_MIGRATION_READ_EXCLUSIVE,
+  SWP_MIGRATION_WRITE,
+} from './pte.js';
+import { folioMarkDirty, pageRemoveRmap } from './rmap-accounting.js';
+import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import { splitHugePmd } from './split-huge-pmd.js';
+import { flushTlbPage, flushTlbPmd } from './tlb.js';
+import { setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
+import type { Vma } from './vma.js';
+import { folioVmaRange } from './vma-address.js';
+
+/**
+ * `set_pmd_migration_entry(pvmw, page)` (mm/huge_memory.c, 6.3), with `page_table_lock`
+ * held: invalidate the PMD (flushing at once: PMD mappings are never batched), clear
+ * PageAnonExclusive or give up (-EBUSY, PMD restored) if the folio may be pinned, carry
+ * the dirty bit into the folio, install a PMD migration entry (writable, readable-
+ * exclusive or readable; young, dirty, soft-dirty), and drop the PMD's mapping and
+ * reference. Returns 0 or -EBUSY.
+ */
+function setPmdMigrationEntry(ctx: RmapContext, vma: Vma, pmdIndex: number, folio: Folio): number {
+  const mm = vma.mm;
+  const pmdval = mm.pmds.get(pmdIndex)!;
+  const firstVpn = pmdIndex * PTRS_PER_PTE;
+  mm.pmds.set(pmdIndex, 0);
+  flushTlbPmd(ctx, mm, firstVpn);
+  const anonExclusive =
+    folioTestAnon(ctx.mem, folio) && pageTestFlag(ctx.mem, folio, PG_anon_exclusive);
+  if (anonExclusive && pageTryShareAnonRmap(ctx, folio, folio) !== 0) {
+    mm.pmds.set(pmdIndex, pmdval);
+    return -EBUSY;
+  }
+  if (pteDirty(pmdval)) folioMarkDirty(ctx, folio);
+  const type = pteWrite(pmdval)
+    ? SWP_MIGRATION_WRITE
+    : anonExclusive
+      ? SWP_MIGRATION_READ_EXCLUSIVE
+      : SWP_MIGRATION_READ;
+  const entry = mkMigrationEntry(
+    folio,
+    type,
+    pteYoung(pmdval),
+    pteDirty(pmdval),
+    pteSoftDirty(pmdval),
+  );
+  mm.pmds.set(pmdIndex, entry);
+  ctx.rt.charge(ctx.costs.pteUpdate);
+  pageRemoveRmap(ctx, folio, folio, true);
+  folioPut(ctx.mem, folio);
+  const tp = ctx.trace.setMigrationPmd;
+  if (tp.enabled) tp.emit({ addr: firstVpn * PAGE_SIZE, pmd: entry });
+  return 0;
+}
+
+/**
+ * `try_to_migrate_one(folio, vma, address, flags)` (mm/rmap.c, 6.3): replace every
+ * mapping of `folio` in `vma` by a migration entry. Per PTE, under its page-table lock:
+ *
+ * - clear it: with the flush deferred to the task's batch when `should_defer_flush`
+ *   (TTU_BATCH_FLUSH and another CPU in mm_cpumask), else `ptep_clear_flush` at once;
+ * - a dirty PTE dirties the folio (`folio_mark_dirty`);
+ * - an anon-exclusive page must drop PageAnonExclusive (`page_try_share_anon_rmap`);
+ *   when the folio may be pinned the PTE is restored and the walk stops (false), leaving
+ *   the folio partly mapped;
+ * - install the migration entry: writable if the PTE was, else readable-exclusive if the
+ *   page was anon-exclusive, else readable; carrying young, dirty and soft-dirty;
+ * - drop the page's mapcount and one folio reference.
+ *
+ * A PMD-mapped THP goes through `set_pmd_migration_entry`, unless TTU_SPLIT_HUGE_PMD
+ * split the PMD (frozen into migration entries) first. Not modelled: hugetlb, device
+ * private pages, hwpoison, `pte_unused`, uffd-wp, mmu notifiers.
+ */
+function* tryToMigrateOne(
+  ctx: RmapContext,
+  folio: Folio,
+  vma: Vma,
+  address: number,
+  flags: number,
+): KernelGen<boolean> {
+  const mm = vma.mm;
+  const mem = ctx.mem;
+  if ((flags & TTU_SPLIT_HUGE_PMD) !== 0) yield* splitHugePmd(ctx, vma, address, true, folio);
+  const nr = folioNrPages(mem, folio);
+  const range = folioVmaRange(vma, folioIndex(mem, folio), nr);
+  if (range === null) return true;
+  const anon = folioTestAnon(mem, folio);
+  const order = folioOrder(mem, folio);
+  let vpn = range.startVpn;
+  while (vpn < range.endVpn) {
+    const pmdIndex = pmdIndexOfVpn(vpn);
+    const tableEnd = Math.min(range.endVpn, (pmdIndex + 1) * PTRS_PER_PTE);
+    const pmdv = mm.pmds.get(pmdIndex);
+    if (pmdv !== undefined) {
+      if (ptePresent(pmdv) && ptePfn(pmdv) === folio) {
+        const ptl = mm.pageTableLock;
+        if (!ptl.trylock()) yield* ptl.lockContended();
+        const now = mm.pmds.get(pmdIndex);
+        let ok = true;
+        if (now !== undefined && ptePresent(now) && ptePfn(now) === folio) {
+          ok = setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0;
+        }
+        ptl.unlock();
+        if (!ok) return false;
+      }
+      vpn = tableEnd;
+      continue;
+    }
+    const table = mm.pageTables.get(pmdIndex);
+    if (table === undefined) {
+      vpn = tableEnd;
+      continue;
+    }
+    const ptl = table.ptl;
+    if (!ptl.trylock()) yield* ptl.lockContended();
+    for (; vpn < tableEnd; vpn++) {
+      const pte = table.get(vpn);
+      if (!ptePresent(pte)) continue;
+      const subpage = ptePfn(pte);
+      if (subpage - folio < 0 || subpage - folio >= nr) continue;
+      const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
+      // Nuke the page table entry.
+      table.set(vpn, 0);
+      ctx.rt.charge(ctx.costs.pteUpdate);
+      if (shouldDeferFlush(ctx, mm, flags)) setTlbUbcFlushPending(ctx, mm, pteDirty(pte));
+      else flushTlbPage(ctx, mm, vpn);
+      if (pteDirty(pte)) folioMarkDirty(ctx, folio);
+      if (pteWrite(pte) && anon && !anonExclusive) {
+        ptl.unlock();
+        throw new MmsimError(
+          'INVARIANT_VIOLATED',
+          `try_to_migrate_one: ${mm} maps pfn ${subpage} writable at 0x${(vpn * PAGE_SIZE).toString(16)} but the page is not PageAnonExclusive`,
+        );
+      }
+      // See page_try_share_anon_rmap(): clear the PTE first.
+      if (anonExclusive && pageTryShareAnonRmap(ctx, folio, subpage) !== 0) {
+        table.set(vpn, pte);
+        ptl.unlock();
+        return false;
+      }
+      const type = pteWrite(pte)
+        ? SWP_MIGRATION_WRITE
+        : anonExclusive
+          ? SWP_MIGRATION_READ_EXCLUSIVE
+          : SWP_MIGRATION_READ;
+      const entry = mkMigrationEntry(
+        subpage,
+        type,
+        pteYoung(pte),
+        pteDirty(pte),
+        pteSoftDirty(pte),
+      );
+      table.set(vpn, entry);
+      const tp = ctx.trace.setMigrationPte;
+      if (tp.enabled) tp.emit({ addr: vpn * PAGE_SIZE, pte: entry, order });
+      pageRemoveRmap(ctx, folio, subpage, false);
+      folioPut(mem, folio);
+    }
+    ptl.unlock();
+  }
+  return true;
+}
+
+/** The error for a try_to_migrate call that breaks its contract; nothing was changed. */
+function misuse(message: string): MmsimError {
+  return new MmsimError('INVALID_ARGUMENT', message);
+}
+
+/**
+ * `try_to_migrate(folio, flags)` (mm/rmap.c, 6.3): replace every page-table mapping of a
+ * locked folio by migration entries, walking the rmap with `try_to_migrate_one`
+ * (`rmap_walk_locked` with TTU_RMAP_LOCKED), stopping once the folio is no longer mapped.
+ * Anon folios skip exec's temporary stack VMAs. Afterwards the caller checks
+ * `folioMapped`: a folio that stayed (partly) mapped cannot be migrated.
+ *
+ * Allowed flags: TTU_RMAP_LOCKED, TTU_SPLIT_HUGE_PMD, TTU_SYNC, TTU_BATCH_FLUSH; the
+ * kernel WARNs and returns on any other, the model throws INVALID_ARGUMENT. The caller
+ * must hold the folio lock and a reference of its own (migration's isolation reference).
+ * TTU_SYNC changes nothing here: every PTE is read under its lock.
+ */
+export function* tryToMigrate(ctx: RmapContext, folio: Folio, flags: number): KernelGen {
+  const mem = ctx.mem;
+  if (!Number.isInteger(flags) || (flags & ~TTU_MIGRATE_ALLOWED) !== 0 || flags < 0) {
+    throw misuse(
+      `try_to_migrate: flags 0x${flags.toString(16)} include bits it does not take ` +
+        '(allowed: TTU_RMAP_LOCKED | TTU_SPLIT_HUGE_PMD | TTU_SYNC | TTU_BATCH_FLUSH)',
+    );
+  }
+  const me = ctx.rt.current;
+  if (ctx.locks.folioLockOwner(folio) !== me) {
+    throw new MmsimError(
+      'CONTRACT_VIOLATION',
+      `try_to_migrate: ${me} must hold the lock of folio ${folio}`,
+    );
+  }
+  if (folioRefCount(mem, folio) <= folioMapcount(mem, folio)) {
+    throw new MmsimError(
+      'CONTRACT_VIOLATION',
+      `try_to_migrate: folio ${folio} has refcount ${folioRefCount(mem, folio)} for ` +
+        `${folioMapcount(mem, folio)} mappings: the caller must hold a reference of its own`,
+    );
+  }
+  const rwc: RmapWalkControl = {
+    rmapOne: (f, vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
+    done: (f) => !folioMapped(mem, f),
+    anonLock: true,
+  };
+  if (!folioTestKsm(mem, folio) && folioTestAnon(mem, folio)) {
+    rwc.invalidVma = (vma) => vma.isTemporaryStack;
+  }
+  if ((flags & TTU_RMAP_LOCKED) !== 0) yield* rmapWalkLocked(ctx, folio, rwc);
+  else yield* rmapWalk(ctx, folio, rwc);
+}

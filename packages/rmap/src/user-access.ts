@@ -1,0 +1,245 @@
+import { pageContent, setPageContent } from '@mmsim/folio';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import {
+  FAULT_FLAG_USER,
+  FAULT_FLAG_WRITE,
+  PTRS_PER_PTE,
+  TASK_SIZE,
+  VM_EXEC,
+  VM_FAULT_ERROR,
+  VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
+  VM_FAULT_SIGSEGV_ACCESS,
+  VM_FAULT_SIGSEGV_NO_VMA,
+  VM_READ,
+  VM_WRITE,
+} from './constants.js';
+import type { RmapContext } from './context.js';
+import { handleMmFault } from './fault.js';
+import type { Mm } from './mm.js';
+import { pmdIndexOfVpn, vpnOf } from './page-table.js';
+import { PTE_DIRTY, PTE_YOUNG, ptePfn, ptePresent, pteWrite } from './pte.js';
+import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry } from './tlb.js';
+
+/**
+ * User-space loads and stores of a task, one content word per page, as the CPU does them:
+ * through the CPU's TLB, then a hardware page walk, then a page fault.
+ *
+ * - A TLB hit reads or writes the cached frame, whatever the page tables say now. A
+ *   stale entry (left by a deferred or missing flush) still reaches the old frame.
+ * - A write through an entry cached clean makes the CPU set the PTE's dirty bit with a
+ *   locked re-walk; if the PTE no longer maps that frame writable, the CPU faults instead
+ *   (the x86 guarantee the batched flush relies on: a clean->dirty transition through a
+ *   stale entry traps).
+ * - A miss walks the page tables (setting the accessed and, on a write, dirty bits, as the
+ *   hardware does, without locks) and fills the TLB; no usable entry means a page fault.
+ *
+ * The first access of a task to an mm puts its CPU in `mm_cpumask` (`switch_mm`).
+ */
+
+/** What `translate` returns when the access needs a page fault. */
+const NEEDS_FAULT = -1;
+
+/**
+ * The hardware half of an access: the pfn the access reaches without a fault, or -1.
+ * Updates the TLB and the accessed / dirty bits of the entry it walks.
+ */
+function translate(ctx: RmapContext, mm: Mm, vpn: number, write: boolean): number {
+  const cpu = ctx.rt.current.cpu.id;
+  if (mm.cpumask[cpu] === 0) mm.markCpu(cpu);
+  const tlb = cpuTlb(mm, cpu);
+  const e = tlb.get(vpn);
+  if (e !== undefined) {
+    if (!write) {
+      ctx.tlbStats.tlbHits++;
+      ctx.rt.charge(ctx.costs.userAccess);
+      return e >>> 2;
+    }
+    if ((e & TLB_WRITE) !== 0) {
+      if ((e & TLB_DIRTY) !== 0) {
+        ctx.tlbStats.tlbHits++;
+        ctx.rt.charge(ctx.costs.userAccess);
+        return e >>> 2;
+      }
+      if (setDirtyThroughWalk(mm, vpn, e >>> 2)) {
+        tlb.set(vpn, e | TLB_DIRTY);
+        ctx.tlbStats.tlbHits++;
+        ctx.rt.charge(ctx.costs.userAccess + ctx.costs.tlbMiss);
+        return e >>> 2;
+      }
+    }
+    tlb.delete(vpn); // the CPU drops the entry and takes the slow path
+  }
+  ctx.tlbStats.tlbMisses++;
+  ctx.rt.charge(ctx.costs.tlbMiss);
+  const idx = pmdIndexOfVpn(vpn);
+  const pmdv = mm.pmds.get(idx);
+  if (pmdv !== undefined) {
+    if (!ptePresent(pmdv) || (write && !pteWrite(pmdv))) return NEEDS_FAULT;
+    const updated = (pmdv | PTE_YOUNG | (write ? PTE_DIRTY : 0)) >>> 0;
+    if (updated !== pmdv) mm.pmds.set(idx, updated);
+    const pfn = ptePfn(pmdv) + (vpn % PTRS_PER_PTE);
+    tlb.set(vpn, tlbEntry(pfn, pteWrite(pmdv), (updated & PTE_DIRTY) !== 0));
+    ctx.rt.charge(ctx.costs.userAccess);
+    return pfn;
+  }
+  const table = mm.pageTables.get(idx);
+  if (table === undefined) return NEEDS_FAULT;
+  const pte = table.get(vpn);
+  if (!ptePresent(pte) || (write && !pteWrite(pte))) return NEEDS_FAULT;
+  const updated = (pte | PTE_YOUNG | (write ? PTE_DIRTY : 0)) >>> 0;
+  if (updated !== pte) table.set(vpn, updated);
+  const pfn = ptePfn(pte);
+  tlb.set(vpn, tlbEntry(pfn, pteWrite(pte), (updated & PTE_DIRTY) !== 0));
+  ctx.rt.charge(ctx.costs.userAccess);
+  return pfn;
+}
+
+/**
+ * The locked re-walk of a write through a clean TLB entry for `pfn`: sets the dirty bit
+ * if the entry still maps `pfn` writable; false means the CPU faults.
+ */
+function setDirtyThroughWalk(mm: Mm, vpn: number, pfn: number): boolean {
+  const idx = pmdIndexOfVpn(vpn);
+  const pmdv = mm.pmds.get(idx);
+  if (pmdv !== undefined) {
+    if (!pteWrite(pmdv) || ptePfn(pmdv) + (vpn % PTRS_PER_PTE) !== pfn) return false;
+    mm.pmds.set(idx, (pmdv | PTE_DIRTY | PTE_YOUNG) >>> 0);
+    return true;
+  }
+  const table = mm.pageTables.get(idx);
+  if (table === undefined) return false;
+  const pte = table.get(vpn);
+  if (!pteWrite(pte) || ptePfn(pte) !== pfn) return false;
+  table.set(vpn, (pte | PTE_DIRTY | PTE_YOUNG) >>> 0);
+  return true;
+}
+
+function checkAccess(mm: Mm, addr: number): void {
+  if (!mm.alive) {
+    throw new MmsimError('INVALID_STATE', `${mm} has exited: its memory cannot be accessed`);
+  }
+  if (!Number.isInteger(addr) || addr < 0 || addr >= TASK_SIZE) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `address must be an integer in [0, 2^47), got ${String(addr)}`,
+    );
+  }
+}
+
+/**
+ * A load that needs no fault: the content word of the page at `addr`, or NaN when the
+ * caller must take the slow path (`userRead`). Runs in the current task, on its CPU.
+ */
+export function userReadFast(ctx: RmapContext, mm: Mm, addr: number): number {
+  checkAccess(mm, addr);
+  const pfn = translate(ctx, mm, vpnOf(addr), false);
+  return pfn < 0 ? Number.NaN : pageContent(ctx.mem, pfn);
+}
+
+/** A store that needs no fault; false when the caller must take the slow path. */
+export function userWriteFast(ctx: RmapContext, mm: Mm, addr: number, value: number): boolean {
+  checkAccess(mm, addr);
+  if (!Number.isFinite(value)) {
+    throw new MmsimError('INVALID_ARGUMENT', `a content word must be finite, got ${String(value)}`);
+  }
+  const pfn = translate(ctx, mm, vpnOf(addr), true);
+  if (pfn < 0) return false;
+  setPageContent(ctx.mem, pfn, value);
+  return true;
+}
+
+/**
+ * `do_user_addr_fault` (arch/x86/mm/fault.c, 6.3): take `mmap_lock` for read, find the
+ * VMA, check the access against its flags, `handle_mm_fault`, drop the lock. Returns
+ * VM_FAULT_* bits; VM_FAULT_SIGSEGV when no VMA contains the address or the VMA forbids
+ * the access (`bad_area`, `access_error`).
+ */
+export function* doUserAddrFault(
+  ctx: RmapContext,
+  mm: Mm,
+  addr: number,
+  flags: number,
+): KernelGen<number> {
+  const sem = mm.mmapLock;
+  if (!sem.downReadTrylock()) yield* sem.downRead('do_user_addr_fault');
+  try {
+    if (!mm.alive) return VM_FAULT_SIGBUS;
+    const vma = mm.vmaLookup(addr);
+    if (vma === null) return VM_FAULT_SIGSEGV_NO_VMA;
+    const write = (flags & FAULT_FLAG_WRITE) !== 0;
+    if (write ? (vma.flags & VM_WRITE) === 0 : (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) {
+      return VM_FAULT_SIGSEGV_ACCESS;
+    }
+    return yield* handleMmFault(ctx, vma, addr, flags | FAULT_FLAG_USER);
+  } finally {
+    sem.upRead();
+  }
+}
+
+/** The error a fatal fault of a user access becomes (the task would get a signal). */
+export function faultError(mm: Mm, addr: number, write: boolean, ret: number): MmsimError {
+  const at = `0x${addr.toString(16)} of ${mm}`;
+  if (ret === VM_FAULT_SIGSEGV_NO_VMA) {
+    return new MmsimError(
+      'INVALID_ARGUMENT',
+      `${write ? 'write to' : 'read of'} ${at}: the address is outside every VMA (SIGSEGV); mmap it first`,
+    );
+  }
+  if (ret === VM_FAULT_SIGSEGV_ACCESS) {
+    return new MmsimError(
+      'INVALID_ARGUMENT',
+      `${write ? 'write to' : 'read of'} ${at}: the VMA does not allow it (SIGSEGV)`,
+    );
+  }
+  if ((ret & VM_FAULT_OOM) !== 0) {
+    return new MmsimError(
+      'INVALID_CONFIG',
+      `out of memory handling a fault at ${at}: give the machine more memory`,
+    );
+  }
+  return new MmsimError(
+    'INVALID_STATE',
+    `fault at ${at} failed with VM_FAULT 0x${ret.toString(16)}`,
+  );
+}
+
+/** Faults that end an access; the SIGSEGV variants above included. */
+function fatal(ret: number): boolean {
+  return (ret & VM_FAULT_ERROR) !== 0;
+}
+
+const MAX_RETRIES = 10_000;
+
+/**
+ * A user load: TLB, page walk, then `do_user_addr_fault` and a retry as often as needed
+ * (a fault that waited on a migration entry returns and the access is retried). Returns
+ * the content word. An access outside every VMA or against the VMA's protection throws
+ * INVALID_ARGUMENT (the process would get SIGSEGV); nothing is changed.
+ */
+export function* userRead(ctx: RmapContext, mm: Mm, addr: number): KernelGen<number> {
+  for (let tries = 0; ; tries++) {
+    const value = userReadFast(ctx, mm, addr);
+    if (!Number.isNaN(value)) return value;
+    const ret = yield* doUserAddrFault(ctx, mm, addr, 0);
+    if (fatal(ret)) throw faultError(mm, addr, false, ret);
+    if (tries >= MAX_RETRIES) throw livelock(mm, addr);
+  }
+}
+
+/** A user store of a content word; see `userRead`. */
+export function* userWrite(ctx: RmapContext, mm: Mm, addr: number, value: number): KernelGen {
+  for (let tries = 0; ; tries++) {
+    if (userWriteFast(ctx, mm, addr, value)) return;
+    const ret = yield* doUserAddrFault(ctx, mm, addr, FAULT_FLAG_WRITE);
+    if (fatal(ret)) throw faultError(mm, addr, true, ret);
+    if (tries >= MAX_RETRIES) throw livelock(mm, addr);
+  }
+}
+
+function livelock(mm: Mm, addr: number): MmsimError {
+  return new MmsimError(
+    'INVARIANT_VIOLATED',
+    `an access to 0x${addr.toString(16)} of ${mm} faulted ${MAX_RETRIES} times without progress`,
+  );
+}

@@ -1,0 +1,286 @@
+import { type Folio, folioMapcount, folioMapped, type PhysicalMemory } from '@mmsim/folio';
+import type { PageLocks } from '@mmsim/page-lock';
+import { type KernelGen, MmsimError, type Runtime, type Task, type VmStat } from '@mmsim/runtime';
+import type { AddressSpace } from './address-space.js';
+import { type AnonVma, folioAnonVma, folioGetAnonVma, putAnonVma } from './anon-vma.js';
+import { RmapContext, type VirtualMemoryOptions } from './context.js';
+import { folioMaybeDmaPinned } from './dma-pinned.js';
+import { exitMmap } from './exit.js';
+import { forkMm } from './fork.js';
+import { pinUserPage, unpinUserPage } from './gup.js';
+import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
+import type { Mm } from './mm.js';
+import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
+import { munmap } from './munmap.js';
+import { removeMigrationPtes } from './remove-migration-ptes.js';
+import type { Rmap, TlbBatch } from './rmap-interface.js';
+import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import {
+  flushTlbBatchedPending,
+  type TlbFlushUnmapBatch,
+  taskTlbBatch,
+  tlbFlushBatchedGenerations,
+  tryToUnmapFlush,
+  tryToUnmapFlushDirty,
+} from './tlb-batch.js';
+import type { TlbStats } from './tlb-stats.js';
+import { invalidateMappingPages, truncateInodePages } from './truncate.js';
+import { tryToMigrate } from './try-to-migrate.js';
+import {
+  doUserAddrFault,
+  userRead,
+  userReadFast,
+  userWrite,
+  userWriteFast,
+} from './user-access.js';
+import { type FolioMapping, folioMappings, followPage, lookupPte, type PteView } from './view.js';
+
+/** Options of `createFile`. */
+export interface FileOptions {
+  /** The file's initial content words, page index = array index (others read 0). */
+  readonly content?: readonly number[];
+}
+
+/**
+ * The virtual-memory side of one simulated machine: processes (mm, VMAs, page tables,
+ * anon_vma trees, fork, exit), files (page cache, i_mmap), user accesses through per-CPU
+ * TLBs and page faults, the rmap (walks, `try_to_migrate`, `remove_migration_ptes`) and
+ * batched TLB flushing, following Linux 6.3. It implements `Rmap` and `TlbBatch`, the
+ * interfaces the migration core imports.
+ *
+ * Build it on the runtime, the physical memory, the page locks and the vmstat of the same
+ * machine. Functions that may sleep or spin are generators to call with `yield*` from a
+ * running task; `createProcess`, `createFile`, `mmap` and the views are plain calls that
+ * may also be used before the run.
+ */
+export class VirtualMemory implements Rmap, TlbBatch {
+  readonly rt: Runtime;
+  readonly mem: PhysicalMemory;
+  readonly locks: PageLocks;
+  readonly vmstat: VmStat;
+  readonly #ctx: RmapContext;
+
+  constructor(
+    rt: Runtime,
+    mem: PhysicalMemory,
+    locks: PageLocks,
+    vmstat: VmStat,
+    options: VirtualMemoryOptions = {},
+  ) {
+    if (typeof options !== 'object' || options === null) {
+      throw new MmsimError('INVALID_CONFIG', 'VirtualMemory options must be an object');
+    }
+    if (vmstat.nrNodes !== mem.nrNodes) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `vmstat has ${vmstat.nrNodes} nodes but the memory has ${mem.nrNodes}`,
+      );
+    }
+    for (const cpu of rt.cpus) {
+      if (cpu.node >= mem.nrNodes) {
+        throw new MmsimError(
+          'INVALID_CONFIG',
+          `CPU ${cpu.id} is on node ${cpu.node}, but the memory has nodes 0..${mem.nrNodes - 1}`,
+        );
+      }
+    }
+    if (options.zeroPage !== undefined && typeof options.zeroPage !== 'boolean') {
+      throw new MmsimError('INVALID_CONFIG', 'zeroPage must be a boolean');
+    }
+    this.rt = rt;
+    this.mem = mem;
+    this.locks = locks;
+    this.vmstat = vmstat;
+    this.#ctx = new RmapContext(rt, mem, locks, vmstat, options);
+  }
+
+  // Processes and mappings
+
+  /** A new process with an empty address space (`mm_alloc`). */
+  createProcess(name?: string): Mm {
+    return createMm(this.#ctx, name);
+  }
+
+  /** `fork()`: the child's address space (see `forkMm`). */
+  fork(parent: Mm, name?: string): KernelGen<Mm> {
+    return forkMm(this.#ctx, parent, name);
+  }
+
+  /** `exit_mmap`: tear the process's address space down, freeing what only it held. */
+  exit(mm: Mm): KernelGen {
+    return exitMmap(this.#ctx, mm);
+  }
+
+  /** `mmap()`; returns the address. */
+  mmap(mm: Mm, options: MmapOptions): number {
+    return mmap(this.#ctx, mm, options);
+  }
+
+  /** `munmap()`. */
+  munmap(mm: Mm, addr: number, length: number): KernelGen<number> {
+    return munmap(this.#ctx, mm, addr, length);
+  }
+
+  /** The live processes. */
+  get processes(): readonly Mm[] {
+    return [...this.#ctx.mms];
+  }
+
+  // Files
+
+  /** A regular file with an empty page cache. */
+  createFile(name: string, options: FileOptions = {}): AddressSpace {
+    return createFile(this.#ctx, name, options.content, false);
+  }
+
+  /** `truncate_inode_pages` of an unmapped file: its cached pages and data go. */
+  truncate(file: AddressSpace): KernelGen {
+    return truncateInodePages(this.#ctx, file);
+  }
+
+  /** Write back, then drop the unmapped, unused pages of a file's cache; returns how many. */
+  invalidateMappingPages(file: AddressSpace): KernelGen<number> {
+    return invalidateMappingPages(this.#ctx, file);
+  }
+
+  // User access
+
+  /** A load by the current task; see `userRead` in user-access.ts. */
+  userRead(mm: Mm, addr: number): KernelGen<number> {
+    return userRead(this.#ctx, mm, addr);
+  }
+
+  /** A store by the current task. */
+  userWrite(mm: Mm, addr: number, value: number): KernelGen {
+    return userWrite(this.#ctx, mm, addr, value);
+  }
+
+  /** The fault-free half of a load: the word, or NaN when `userRead` is needed. */
+  userReadFast(mm: Mm, addr: number): number {
+    return userReadFast(this.#ctx, mm, addr);
+  }
+
+  /** The fault-free half of a store: false when `userWrite` is needed. */
+  userWriteFast(mm: Mm, addr: number, value: number): boolean {
+    return userWriteFast(this.#ctx, mm, addr, value);
+  }
+
+  /** `do_user_addr_fault` with FAULT_FLAG_* `flags`; returns VM_FAULT_* bits. */
+  handleUserFault(mm: Mm, addr: number, flags: number): KernelGen<number> {
+    return doUserAddrFault(this.#ctx, mm, addr, flags);
+  }
+
+  /** `pin_user_pages` of one page (FOLL_PIN | FOLL_LONGTERM); returns the pfn. */
+  pinUserPage(mm: Mm, addr: number, write: boolean): KernelGen<number> {
+    return pinUserPage(this.#ctx, mm, addr, write);
+  }
+
+  /** `unpin_user_page` of a pin taken through `mm`. */
+  unpinUserPage(mm: Mm, pfn: number): KernelGen {
+    return unpinUserPage(this.#ctx, mm, pfn);
+  }
+
+  // Views
+
+  /** The decoded entry mapping `addr` (throws outside every VMA). */
+  lookupPte(mm: Mm, addr: number): PteView {
+    return lookupPte(mm, addr);
+  }
+
+  /** The pfn mapped at `addr` (throws when nothing present maps it). */
+  followPage(mm: Mm, addr: number): number {
+    return followPage(mm, addr);
+  }
+
+  /** Every mapping and migration entry of a folio, found through its rmap. */
+  folioMappings(folio: Folio): FolioMapping[] {
+    return folioMappings(this.#ctx, folio);
+  }
+
+  /** TLB-flush counters. */
+  get tlbStats(): TlbStats {
+    return this.#ctx.tlbStats;
+  }
+
+  /** The `tlbflush_unmap_batch` of a task (the current one by default). */
+  tlbBatch(task: Task = this.rt.current): TlbFlushUnmapBatch {
+    return taskTlbBatch(this.#ctx, task);
+  }
+
+  /** The pending and flushed generations of `mm->tlb_flush_batched`. */
+  tlbFlushBatched(mm: Mm): { pending: number; flushed: number } {
+    return tlbFlushBatchedGenerations(mm);
+  }
+
+  /** anon_vmas allocated and not yet freed. */
+  get liveAnonVmas(): number {
+    return this.#ctx.liveAnonVmas;
+  }
+
+  /** `folio_maybe_dma_pinned`. */
+  folioMaybeDmaPinned(folio: Folio): boolean {
+    return folioMaybeDmaPinned(this.#ctx, folio);
+  }
+
+  /** Consistency problems of the model (see `checkRmap`); empty when sound. */
+  check(options?: RmapCheckOptions): string[] {
+    return checkRmap(this.#ctx, options);
+  }
+
+  /** Throws INVARIANT_VIOLATED when `check` finds problems. */
+  assertConsistent(options?: RmapCheckOptions): void {
+    assertRmap(this.#ctx, options);
+  }
+
+  // Rmap
+
+  tryToMigrate(folio: Folio, flags: number): KernelGen {
+    return tryToMigrate(this.#ctx, folio, flags);
+  }
+
+  removeMigrationPtes(src: Folio, dst: Folio, locked: boolean): KernelGen {
+    return removeMigrationPtes(this.#ctx, src, dst, locked);
+  }
+
+  rmapWalk(folio: Folio, rwc: RmapWalkControl): KernelGen {
+    return rmapWalk(this.#ctx, folio, rwc);
+  }
+
+  rmapWalkLocked(folio: Folio, rwc: RmapWalkControl): KernelGen {
+    return rmapWalkLocked(this.#ctx, folio, rwc);
+  }
+
+  folioGetAnonVma(folio: Folio): AnonVma | null {
+    return folioGetAnonVma(this.#ctx, folio);
+  }
+
+  putAnonVma(anonVma: AnonVma): void {
+    putAnonVma(this.#ctx, anonVma);
+  }
+
+  folioAnonVma(folio: Folio): AnonVma | null {
+    return folioAnonVma(this.mem, folio);
+  }
+
+  folioMapped(folio: Folio): boolean {
+    return folioMapped(this.mem, folio);
+  }
+
+  folioMapcount(folio: Folio): number {
+    return folioMapcount(this.mem, folio);
+  }
+
+  // TlbBatch
+
+  tryToUnmapFlush(): void {
+    tryToUnmapFlush(this.#ctx);
+  }
+
+  tryToUnmapFlushDirty(): void {
+    tryToUnmapFlushDirty(this.#ctx);
+  }
+
+  flushTlbBatchedPending(mm: Mm): void {
+    flushTlbBatchedPending(this.#ctx, mm);
+  }
+}

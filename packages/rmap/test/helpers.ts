@@ -1,0 +1,194 @@
+import {
+  assertPhysicalMemory,
+  createPhysicalMemory,
+  type Folio,
+  folioAlloc,
+  folioClearFlag,
+  folioCopyContents,
+  folioGet,
+  folioIndex,
+  folioNid,
+  folioNrPages,
+  folioOrder,
+  folioPut,
+  folioRawMapping,
+  folioRefAdd,
+  folioRefCount,
+  folioRefSub,
+  folioSetFlag,
+  folioSetIndex,
+  folioSetMapping,
+  folioTestAnon,
+  folioTestFlag,
+  nodeFreePages,
+  PAGE_MAPPING_ANON,
+  PG_dirty,
+  PG_swapbacked,
+  PG_uptodate,
+  type PhysicalMemory,
+} from '@mmsim/folio';
+import { PageLockTable } from '@mmsim/page-lock';
+import {
+  EAGAIN,
+  type KernelGen,
+  NodeStat,
+  Runtime,
+  type StrategySpec,
+  VmStat,
+} from '@mmsim/runtime';
+import { expect } from 'vitest';
+import { folioAddressSpace, TTU_BATCH_FLUSH, VirtualMemory } from '../src/index.js';
+
+export interface Machine {
+  readonly rt: Runtime;
+  readonly mem: PhysicalMemory;
+  readonly vmstat: VmStat;
+  readonly locks: PageLockTable;
+  readonly vm: VirtualMemory;
+}
+
+export interface MachineOptions {
+  /** Pages of each node; default two nodes of 4096 pages. */
+  readonly nodes?: readonly number[];
+  /** Node of each CPU; default 4 CPUs, alternating nodes. */
+  readonly cpuNodes?: readonly number[];
+  readonly strategy?: StrategySpec;
+  readonly seed?: number;
+  readonly zeroPage?: boolean;
+}
+
+/** A runtime, memory, vmstat, page locks and virtual memory built for the same machine. */
+export function machine(options: MachineOptions = {}): Machine {
+  const nodes = options.nodes ?? [4096, 4096];
+  const cpuNodes = options.cpuNodes ?? [0, 1, 0, 1].map((n) => n % nodes.length);
+  const rt = new Runtime({
+    cpus: cpuNodes.length,
+    cpuNodes: [...cpuNodes],
+    strategy: options.strategy ?? 'in-order',
+    seed: options.seed ?? 1,
+  });
+  const mem = createPhysicalMemory({ nodes: nodes.map((pages) => ({ pages })) });
+  const vmstat = new VmStat(nodes.length);
+  const locks = new PageLockTable(rt, mem);
+  const vm = new VirtualMemory(rt, mem, locks, vmstat, { zeroPage: options.zeroPage ?? true });
+  return { rt, mem, vmstat, locks, vm };
+}
+
+/** Free pages of every node. */
+export function freePages(mem: PhysicalMemory): number[] {
+  return Array.from({ length: mem.nrNodes }, (_, nid) => nodeFreePages(mem, nid));
+}
+
+/** Runs the machine and expects it to complete; then checks both models. */
+export function runAndCheck(m: Machine, quiescent = true): void {
+  const result = m.rt.run();
+  expect(result.status).toBe('completed');
+  expect(m.vm.check({ quiescent })).toEqual([]);
+  assertPhysicalMemory(m.mem);
+}
+
+export interface MigrateOptions {
+  /** Node of the new folio; default the other node. */
+  readonly node?: number;
+  /** try_to_migrate flags; default TTU_BATCH_FLUSH, as an async migration batch. */
+  readonly flags?: number;
+  /**
+   * The bug this package's tests look for: copy the contents *before* the batched TLB flush.
+   * Only this test helper can do it; the model's code never does.
+   */
+  readonly copyBeforeFlush?: boolean;
+  /** Called between unmap and move (the folio is unmapped and locked). */
+  readonly whileUnmapped?: (src: Folio) => void;
+  /** Run between unmap and move, with scheduling points of its own. */
+  readonly pause?: (src: Folio) => KernelGen;
+}
+
+/**
+ * A test stand-in for one folio's migration (migrate_folio_unmap + migrate_folio_move of
+ * mm/migrate.c, 6.3, reduced to what the rmap side needs): an isolation reference, the
+ * folio lock, folio_get_anon_vma, a locked destination, try_to_migrate, the batched TLB
+ * flush, the copy, folio_migrate_mapping's move of mapping / index / page-cache slot and
+ * references under the expected-refcount check, remove_migration_ptes, unlock and put.
+ * Returns the new folio, or -EAGAIN (the mappings restored) when the folio stayed mapped
+ * or someone held an extra reference.
+ */
+export function* migrateFolio(
+  m: Machine,
+  src: Folio,
+  options: MigrateOptions = {},
+): KernelGen<number> {
+  const { mem, vm, locks } = m;
+  folioGet(mem, src);
+  yield* locks.folioLock(src, 'migrate_folio_unmap');
+  const anon = folioTestAnon(mem, src);
+  const anonVma = anon ? vm.folioGetAnonVma(src) : null;
+  const nid = options.node ?? (folioNid(mem, src) + 1) % mem.nrNodes;
+  const dst = folioAlloc(mem, folioOrder(mem, src), nid, { thisNode: true });
+  if (dst < 0) throw new Error('no memory for dst');
+  folioSetFlag(mem, dst, PG_uptodate);
+  expect(locks.folioTrylock(dst, 'migrate_folio_unmap')).toBe(true);
+  const wasMapped = vm.folioMapped(src);
+  if (wasMapped) yield* vm.tryToMigrate(src, options.flags ?? TTU_BATCH_FLUSH);
+  const fail = function* (): KernelGen<number> {
+    vm.tryToUnmapFlush();
+    if (wasMapped) yield* vm.removeMigrationPtes(src, src, false);
+    locks.folioUnlock(dst);
+    folioPut(mem, dst);
+    locks.folioUnlock(src);
+    if (anonVma !== null) vm.putAnonVma(anonVma);
+    folioPut(mem, src);
+    return -EAGAIN;
+  };
+  if (vm.folioMapped(src)) return yield* fail();
+  options.whileUnmapped?.(src);
+  if (options.pause !== undefined) yield* options.pause(src);
+  yield;
+  if (options.copyBeforeFlush === true) {
+    folioCopyContents(mem, dst, src);
+    yield;
+    vm.tryToUnmapFlush();
+  } else {
+    vm.tryToUnmapFlush();
+    yield;
+    folioCopyContents(mem, dst, src);
+  }
+  yield;
+  const nr = folioNrPages(mem, src);
+  const as = anon ? null : folioAddressSpace(mem, src);
+  const expected = 1 + (as === null ? 0 : nr);
+  if (folioRefCount(mem, src) !== expected) return yield* fail();
+  folioSetIndex(mem, dst, folioIndex(mem, src));
+  if (anon) {
+    folioSetMapping(mem, dst, PAGE_MAPPING_ANON, folioRawMapping(mem, src)!);
+    folioSetFlag(mem, dst, PG_swapbacked);
+    if (folioTestFlag(mem, src, PG_dirty)) folioSetFlag(mem, dst, PG_dirty);
+  } else if (as !== null) {
+    folioSetMapping(mem, dst, 0, as);
+    if (folioTestFlag(mem, src, PG_swapbacked)) folioSetFlag(mem, dst, PG_swapbacked);
+    as.replaceFolio(src, dst, folioIndex(mem, src), nr);
+    folioRefAdd(mem, dst, nr);
+    folioRefSub(mem, src, nr);
+    const from = folioNid(mem, src);
+    const to = folioNid(mem, dst);
+    m.vmstat.modNodePageState(from, NodeStat.NR_FILE_PAGES, -nr);
+    m.vmstat.modNodePageState(to, NodeStat.NR_FILE_PAGES, nr);
+    if (as.shmem) {
+      m.vmstat.modNodePageState(from, NodeStat.NR_SHMEM, -nr);
+      m.vmstat.modNodePageState(to, NodeStat.NR_SHMEM, nr);
+    }
+    if (folioTestFlag(mem, src, PG_dirty)) {
+      folioClearFlag(mem, src, PG_dirty);
+      folioSetFlag(mem, dst, PG_dirty);
+      m.vmstat.modNodePageState(from, NodeStat.NR_DIRTY, -nr);
+      m.vmstat.modNodePageState(to, NodeStat.NR_DIRTY, nr);
+    }
+    folioSetMapping(mem, src, 0, null);
+  }
+  if (wasMapped) yield* vm.removeMigrationPtes(src, dst, false);
+  locks.folioUnlock(dst);
+  folioPut(mem, dst);
+  locks.folioUnlock(src);
+  if (anonVma !== null) vm.putAnonVma(anonVma);
+  folioPut(mem, src);
+  return dst;
+}
