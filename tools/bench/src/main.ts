@@ -4,17 +4,22 @@ import { parseArgs } from 'node:util';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
 import type { BenchResult } from './measure.js';
+import { rmapBenchmarks } from './rmap.js';
 import { schedulerBenchmarks } from './scheduler.js';
 
 /**
  * The mmsim benchmark suite. Prints one JSON document on stdout (and to --out FILE):
  * the machine, the Node version, and every figure with its unit and direction.
- * Run it with `pnpm bench` from the repository root.
+ * Run it with `pnpm bench` from the repository root: it builds the packages first and
+ * measures their compiled `dist` output, which is what a user of the packages runs (tsx's
+ * on-the-fly transform of the sources adds a `__name` call to every closure created,
+ * which alone slows the rmap walk by a third).
  */
 const suites: Record<string, () => BenchResult[]> = {
   scheduler: schedulerBenchmarks,
   folio: folioBenchmarks,
   'locks-lru': lockAndLruBenchmarks,
+  rmap: rmapBenchmarks,
 };
 
 const { values } = parseArgs({
