@@ -26,6 +26,11 @@ export interface RuntimeConfig {
   readonly maxSteps?: number;
   /** Free text carried in the replay token (scenario, variant...). */
   readonly meta?: string;
+  /**
+   * Called after every scheduling step with the task that just ran (an explorer checks
+   * its invariants here). Throwing from it ends the run with that error.
+   */
+  readonly onStep?: (task: Task, step: number) => void;
 }
 
 export type RunStatus = 'completed' | 'deadlock' | 'step-limit';
@@ -80,6 +85,7 @@ export class Runtime {
   readonly strategy: Strategy;
   readonly meta: string;
   readonly maxSteps: number;
+  readonly #onStep: ((task: Task, step: number) => void) | null;
 
   /** The task whose code is running, or null between steps and before the run. */
   currentTask: Task | null = null;
@@ -158,6 +164,7 @@ export class Runtime {
     this.strategy = strategy;
     this.meta = config.meta ?? '';
     this.maxSteps = maxSteps;
+    this.#onStep = config.onStep ?? null;
     this.#schedSwitch = this.trace.define<SchedSwitch>('sched_switch');
     this.#schedWakeup = this.trace.define<SchedWakeup>('sched_wakeup');
   }
@@ -419,6 +426,7 @@ export class Runtime {
     }
     if (done) this.#exit(task, value);
     this.currentTask = null;
+    if (this.#onStep !== null) this.#onStep(task, this.#steps);
   }
 
   #exit(task: Task, value: unknown): void {

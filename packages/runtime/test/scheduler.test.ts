@@ -284,3 +284,19 @@ describe('config validation', () => {
     expect(rt.tasks).toHaveLength(0);
   });
 });
+
+test('onStep sees every step with the task that ran, in order', () => {
+  const seen: string[] = [];
+  const rt = new Runtime({
+    cpus: 2,
+    onStep: (task, step) => seen.push(`${step}:${task.name}`),
+  });
+  for (const name of ['a', 'b']) {
+    rt.spawn(name, name === 'a' ? 0 : 1, function* (): KernelGen {
+      yield;
+    });
+  }
+  const result = rt.run();
+  expect(seen).toEqual(['1:a', '2:a', '3:b', '4:b']);
+  expect(result.steps).toBe(4);
+});
