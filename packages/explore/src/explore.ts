@@ -1,0 +1,342 @@
+import { type FaultSpec, MAX_SEED, MmsimError, PctStrategy, RandomStrategy } from '@mmsim/runtime';
+import { type CheckOptions, validateCheckOptions } from './checks.js';
+import type { Finding, FindingKind } from './finding.js';
+import {
+  findingOf,
+  type RunOutcome,
+  type RunSetup,
+  runSchedule,
+  type ScheduleSource,
+} from './run-schedule.js';
+import { scheduleSeed } from './seeds.js';
+import { DEFAULT_SHRINK_REPLAYS, type ShrinkResult, shrinkFinding } from './shrink.js';
+import { BoundedDfs } from './strategies/bounded-dfs.js';
+import type { ExplorationTarget } from './target.js';
+import {
+  checkFaults,
+  checkInteger,
+  checkKeys,
+  checkObject,
+  checkTarget,
+  invalid,
+} from './validate.js';
+
+/**
+ * How schedules are chosen:
+ * - `'random'`: a uniformly random task at every decision;
+ * - `{ kind: 'pct', depth, steps }` (or `'pct'`): PCT with bug depth `depth` (default 3);
+ *   `steps` (the expected number of decisions k) defaults to the most decisions any earlier
+ *   schedule of this exploration made (1 for the first);
+ * - `{ kind: 'dfs', preemptionBound }` (or `'dfs'`): every schedule with at most
+ *   `preemptionBound` preemptions (default 2), depth first, until exhausted.
+ */
+export type ExploreStrategy =
+  | 'random'
+  | 'pct'
+  | 'dfs'
+  | { readonly kind: 'pct'; readonly depth?: number; readonly steps?: number }
+  | { readonly kind: 'dfs'; readonly preemptionBound?: number };
+
+/** Called after every schedule, so a command line can draw a progress bar. */
+export interface ExploreProgress {
+  /** Schedules run so far (1 on the first call). */
+  readonly schedule: number;
+  /** The schedule limit. */
+  readonly schedules: number;
+  /** Schedules with a finding so far. */
+  readonly findings: number;
+  /** The kind of this schedule's finding, or null. */
+  readonly kind: FindingKind | null;
+  /** Wall-clock time since the exploration started. */
+  readonly elapsedMs: number;
+}
+
+export interface ExploreOptions extends CheckOptions {
+  /** Default `'random'`. */
+  readonly strategy?: ExploreStrategy;
+  /** At most this many schedules. Default 1000 (100 000 for DFS). */
+  readonly schedules?: number;
+  /** Schedule i runs with `scheduleSeed(seed, i)` (DFS: every schedule with `seed`). Default 1. */
+  readonly seed?: number;
+  /** Stop after this much wall-clock time (checked between schedules). */
+  readonly timeBudgetMs?: number;
+  /** Fault specs, applied to every instance (`rt.faults.configure`). */
+  readonly faults?: Readonly<Record<string, FaultSpec>>;
+  /** Stop at the first schedule with a finding. Default true. */
+  readonly stopOnFirst?: boolean;
+  readonly onProgress?: (progress: ExploreProgress) => void;
+  /** Steps per run before it counts as a `step-limit` finding. Default 100 000. */
+  readonly maxSteps?: number;
+  /** Shrink the first finding (default true, with at most 200 candidate runs). */
+  readonly shrink?: boolean | { readonly maxReplays?: number };
+}
+
+/** Why the search stopped. */
+export type StopReason = 'finding' | 'schedules' | 'time' | 'exhausted';
+
+export interface ExploreResult {
+  readonly found: boolean;
+  readonly kind: FindingKind | null;
+  /** The failed invariant's name, for kind `invariant`. */
+  readonly invariant: string | null;
+  /** The finding's one-line message, or a summary of a search that found nothing. */
+  readonly message: string;
+  /** Replay token of the reported finding (the shrunk schedule when shrinking ran). */
+  readonly replay: string | null;
+  /** The reported finding, shrunk when shrinking ran, with its steps recorded. */
+  readonly finding: Finding | null;
+  /** The first finding as the search met it, before shrinking. */
+  readonly original: Finding | null;
+  /** What shrinking did, or null when it did not run. */
+  readonly shrink: ShrinkResult | null;
+  /** Schedules run. */
+  readonly schedules: number;
+  /** Schedules with a finding (more than one only with `stopOnFirst: false`). */
+  readonly findings: number;
+  readonly findingsByKind: Readonly<Partial<Record<FindingKind, number>>>;
+  readonly stoppedBy: StopReason;
+  /** DFS only: every schedule within the preemption bound was run. */
+  readonly exhausted: boolean;
+  /** Wall-clock time of the search (not of shrinking); differs between equal explorations. */
+  readonly elapsedMs: number;
+  readonly schedulesPerSecond: number | undefined;
+}
+
+type ResolvedStrategy =
+  | { readonly kind: 'random' }
+  | { readonly kind: 'pct'; readonly depth: number; readonly steps: number | undefined }
+  | { readonly kind: 'dfs'; readonly preemptionBound: number };
+
+const EXPLORE_KEYS = [
+  'strategy',
+  'schedules',
+  'seed',
+  'timeBudgetMs',
+  'faults',
+  'stopOnFirst',
+  'onProgress',
+  'maxSteps',
+  'shrink',
+  'disable',
+  'invariants',
+];
+
+const STRATEGY_FORM =
+  "'random', 'pct', 'dfs', { kind: 'pct', depth?, steps? } or { kind: 'dfs', preemptionBound? }";
+
+function resolveStrategy(spec: unknown): ResolvedStrategy {
+  if (spec === 'random') return { kind: 'random' };
+  if (spec === 'pct') return { kind: 'pct', depth: 3, steps: undefined };
+  if (spec === 'dfs') return { kind: 'dfs', preemptionBound: 2 };
+  if (typeof spec === 'object' && spec !== null) {
+    const s = spec as Record<string, unknown>;
+    if (s.kind === 'pct') {
+      checkKeys('strategy', s, ['kind', 'depth', 'steps']);
+      const depth = checkInteger('strategy.depth', s.depth ?? 3, 1, 1000);
+      const steps =
+        s.steps === undefined ? undefined : checkInteger('strategy.steps', s.steps, 1, 1e9);
+      return { kind: 'pct', depth, steps };
+    }
+    if (s.kind === 'dfs') {
+      checkKeys('strategy', s, ['kind', 'preemptionBound']);
+      const bound = checkInteger('strategy.preemptionBound', s.preemptionBound ?? 2, 0, 1000);
+      return { kind: 'dfs', preemptionBound: bound };
+    }
+  }
+  throw invalid('strategy', STRATEGY_FORM, spec);
+}
+
+interface Resolved {
+  readonly strategy: ResolvedStrategy;
+  readonly schedules: number;
+  readonly seed: number;
+  readonly timeBudgetMs: number | undefined;
+  readonly stopOnFirst: boolean;
+  readonly onProgress: ((progress: ExploreProgress) => void) | undefined;
+  readonly shrinkReplays: number | null;
+  readonly setup: RunSetup;
+}
+
+function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
+  const o = checkObject('explore options', options);
+  checkKeys('explore options', o, EXPLORE_KEYS);
+  validateCheckOptions(options, 'explore options');
+  const strategy = resolveStrategy(o.strategy ?? 'random');
+  const schedules = checkInteger(
+    'schedules',
+    o.schedules ?? (strategy.kind === 'dfs' ? 100_000 : 1000),
+    1,
+    1e9,
+  );
+  const seed = checkInteger('seed', o.seed ?? 1, 0, MAX_SEED);
+  const budget = o.timeBudgetMs;
+  if (budget !== undefined && !(typeof budget === 'number' && budget > 0 && budget < Infinity)) {
+    throw invalid('timeBudgetMs', 'a positive finite number of milliseconds', budget);
+  }
+  const stopOnFirst = o.stopOnFirst ?? true;
+  if (typeof stopOnFirst !== 'boolean') throw invalid('stopOnFirst', 'a boolean', stopOnFirst);
+  const onProgress = o.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw invalid('onProgress', 'a function', onProgress);
+  }
+  const maxSteps = checkInteger('maxSteps', o.maxSteps ?? 100_000, 1, 1e9);
+  const faults = o.faults === undefined ? {} : checkFaults('faults', o.faults);
+  const shrink = o.shrink ?? true;
+  let shrinkReplays: number | null;
+  if (shrink === true) shrinkReplays = DEFAULT_SHRINK_REPLAYS;
+  else if (shrink === false) shrinkReplays = null;
+  else {
+    const s = checkObject('shrink', shrink);
+    checkKeys('shrink', s, ['maxReplays']);
+    shrinkReplays = checkInteger(
+      'shrink.maxReplays',
+      s.maxReplays ?? DEFAULT_SHRINK_REPLAYS,
+      0,
+      1e6,
+    );
+  }
+  return {
+    strategy,
+    schedules,
+    seed,
+    timeBudgetMs: budget as number | undefined,
+    stopOnFirst,
+    onProgress: onProgress as Resolved['onProgress'],
+    shrinkReplays,
+    setup: {
+      target,
+      checks: { disable: options.disable, invariants: options.invariants },
+      faults,
+      maxSteps,
+    },
+  };
+}
+
+function summary(r: Resolved, schedules: number, stoppedBy: StopReason): string {
+  const s = r.strategy;
+  if (s.kind === 'dfs' && stoppedBy === 'exhausted') {
+    return (
+      `no finding: all ${schedules} schedule(s) with at most ${s.preemptionBound} ` +
+      'preemption(s) were run (the bounded space is exhausted)'
+    );
+  }
+  const which = s.kind === 'dfs' ? `dfs (preemption bound ${s.preemptionBound})` : s.kind;
+  if (stoppedBy === 'time') {
+    return `no finding in ${schedules} ${which} schedule(s): the time budget of ${r.timeBudgetMs} ms ran out`;
+  }
+  return `no finding in ${schedules} ${which} schedule(s) (the schedule limit)`;
+}
+
+/**
+ * Runs schedules of `target` until one goes wrong (a deadlock, a failed invariant, a
+ * page-lock inversion, a step limit, a crash), the schedule limit or time budget is
+ * reached, or (DFS) the bounded space is exhausted; then shrinks the first finding and
+ * records its steps. Every instance is checked after each step and at the end. The same
+ * options give the same result, apart from the wall-clock figures and where a time budget
+ * stops the search. Bad options throw `INVALID_CONFIG` before any schedule runs.
+ */
+export function explore(target: ExplorationTarget, options: ExploreOptions = {}): ExploreResult {
+  const t = checkTarget(target);
+  const r = resolve(t, options);
+  const { strategy } = r;
+  const dfs = strategy.kind === 'dfs' ? new BoundedDfs(strategy.preemptionBound) : null;
+  const start = performance.now();
+  let schedules = 0;
+  let findings = 0;
+  const byKind: Partial<Record<FindingKind, number>> = {};
+  let first: RunOutcome | null = null;
+  let mostDecisions = 1;
+  let stoppedBy: StopReason;
+  for (;;) {
+    if (dfs !== null && dfs.next === null) {
+      stoppedBy = 'exhausted';
+      break;
+    }
+    if (schedules >= r.schedules) {
+      stoppedBy = 'schedules';
+      break;
+    }
+    let source: ScheduleSource;
+    let seed = r.seed;
+    if (dfs !== null) {
+      source = { kind: 'guided', choices: dfs.next ?? [], mode: 'prefix' };
+    } else {
+      seed = scheduleSeed(r.seed, schedules);
+      source = {
+        kind: 'strategy',
+        strategy:
+          strategy.kind === 'pct'
+            ? new PctStrategy({ depth: strategy.depth, steps: strategy.steps ?? mostDecisions })
+            : new RandomStrategy(),
+      };
+    }
+    const outcome = runSchedule(r.setup, source, seed, false, dfs !== null);
+    schedules++;
+    dfs?.advance(outcome.tracker);
+    mostDecisions = Math.max(mostDecisions, outcome.tracker.choices.length);
+    const kind = outcome.verdict?.kind ?? null;
+    if (kind !== null) {
+      findings++;
+      byKind[kind] = (byKind[kind] ?? 0) + 1;
+      first ??= outcome;
+    }
+    r.onProgress?.({
+      schedule: schedules,
+      schedules: r.schedules,
+      findings,
+      kind,
+      elapsedMs: performance.now() - start,
+    });
+    if (first !== null && r.stopOnFirst) {
+      stoppedBy = 'finding';
+      break;
+    }
+    if (r.timeBudgetMs !== undefined && performance.now() - start >= r.timeBudgetMs) {
+      stoppedBy = 'time';
+      break;
+    }
+  }
+  const elapsedMs = performance.now() - start;
+
+  let original: Finding | null = null;
+  let finding: Finding | null = null;
+  let shrunk: ShrinkResult | null = null;
+  if (first !== null) {
+    original = findingOf(first, t.name) as Finding;
+    if (r.shrinkReplays !== null) {
+      shrunk = shrinkFinding(r.setup, original, first.token, r.shrinkReplays);
+      finding = shrunk.finding;
+    } else {
+      const recorded = runSchedule(
+        r.setup,
+        { kind: 'guided', choices: first.tracker.choices, mode: 'replay' },
+        first.seed,
+        true,
+      );
+      finding = findingOf(recorded, t.name);
+      if (finding === null || finding.kind !== original.kind) {
+        throw new MmsimError(
+          'REPLAY_DIVERGED',
+          `target "${t.name}" is not deterministic: replaying a ${original.kind} schedule gave ${finding?.kind ?? 'no finding'}`,
+        );
+      }
+    }
+  }
+  return {
+    found: finding !== null,
+    kind: finding?.kind ?? null,
+    invariant: finding?.kind === 'invariant' ? finding.invariant : null,
+    message: finding?.message ?? summary(r, schedules, stoppedBy),
+    replay: finding?.replay ?? null,
+    finding,
+    original,
+    shrink: shrunk,
+    schedules,
+    findings,
+    findingsByKind: byKind,
+    stoppedBy,
+    exhausted: dfs !== null && dfs.next === null,
+    elapsedMs,
+    schedulesPerSecond: elapsedMs > 0 ? (schedules * 1000) / elapsedMs : undefined,
+  };
+}

@@ -1,0 +1,27 @@
+import type { RunResult } from '@mmsim/runtime';
+
+/** When an invariant is checked: after every scheduling step, or once when the run completes. */
+export type InvariantPhase = 'step' | 'end';
+
+/**
+ * A named property of a target's state. `check` returns null when it holds, else a message
+ * that says what is wrong. Throwing counts as a violation with the error's message. End
+ * checks run only when the run completes (a deadlock or a step limit is reported as such).
+ */
+export interface Invariant {
+  readonly name: string;
+  check(phase: InvariantPhase, result?: RunResult): string | null;
+}
+
+/** An invariant checked after every step (and at the end of a completed run). */
+export function stepInvariant(name: string, holds: () => string | null): Invariant {
+  return { name, check: () => holds() };
+}
+
+/** An invariant checked once, when the run completes. */
+export function endInvariant(name: string, holds: (result: RunResult) => string | null): Invariant {
+  return {
+    name,
+    check: (phase, result) => (phase === 'end' && result !== undefined ? holds(result) : null),
+  };
+}

@@ -1,0 +1,80 @@
+import { decodeReplayToken, type FaultSpec, MmsimError, type RunResult } from '@mmsim/runtime';
+import { type CheckOptions, validateCheckOptions } from './checks.js';
+import type { Finding, ScheduleShape, StepRecord } from './finding.js';
+import { decodeRunMeta } from './run-meta.js';
+import { findingOf, fromPairs, type RunSetup, runSchedule } from './run-schedule.js';
+import type { ExplorationTarget } from './target.js';
+import { checkFaults, checkInteger, checkKeys, checkObject, checkTarget } from './validate.js';
+
+/** The runtime's own default step limit, for tokens made outside the explorer. */
+const RUNTIME_MAX_STEPS = 100_000_000;
+
+/** Options of `replay`: the check options the token was found with. */
+export interface ReplayOptions extends CheckOptions {
+  /** Fault specs; default: those in the token (explorer tokens carry them), else none. */
+  readonly faults?: Readonly<Record<string, FaultSpec>>;
+  /** Step limit; default: the token's, else the runtime's default. */
+  readonly maxSteps?: number;
+}
+
+/** A replayed run. */
+export interface ReplayResult {
+  /** What went wrong, with the recorded steps; null when the run went well. */
+  readonly finding: Finding | null;
+  /** The runtime's result; null when a check or a crash stopped the run. */
+  readonly result: RunResult | null;
+  readonly shape: ScheduleShape;
+  /** Every step, for `formatFinding` or your own report. */
+  readonly steps: readonly StepRecord[];
+}
+
+const REPLAY_KEYS = ['disable', 'invariants', 'faults', 'maxSteps'];
+
+/**
+ * Runs the schedule of a replay token again on a fresh instance of `target`: the same
+ * decisions, seed, faults and step limit, so the same steps, trace events and finding
+ * (given the same invariants). A token that does not fit the target throws
+ * `INVALID_REPLAY_TOKEN` or `REPLAY_DIVERGED`.
+ */
+export function replay(
+  target: ExplorationTarget,
+  token: string,
+  options: ReplayOptions = {},
+): ReplayResult {
+  const t = checkTarget(target);
+  const opts = checkObject('replay options', options) as ReplayOptions;
+  checkKeys('replay options', opts, REPLAY_KEYS);
+  validateCheckOptions(opts, 'replay options');
+  const data = decodeReplayToken(token);
+  const meta = decodeRunMeta(data.meta);
+  if (meta !== null && meta.target !== t.name) {
+    throw new MmsimError(
+      'INVALID_REPLAY_TOKEN',
+      `the token was recorded on target "${meta.target}", not "${t.name}"`,
+    );
+  }
+  const setup: RunSetup = {
+    target: t,
+    checks: opts,
+    faults:
+      opts.faults !== undefined
+        ? checkFaults('replay options.faults', opts.faults)
+        : (meta?.faults ?? {}),
+    maxSteps:
+      opts.maxSteps !== undefined
+        ? checkInteger('replay options.maxSteps', opts.maxSteps, 1, 1e9)
+        : (meta?.maxSteps ?? RUNTIME_MAX_STEPS),
+  };
+  const outcome = runSchedule(
+    setup,
+    { kind: 'guided', choices: fromPairs(data.pairs), mode: 'replay' },
+    data.seed,
+    true,
+  );
+  return {
+    finding: findingOf(outcome, t.name),
+    result: outcome.result,
+    shape: outcome.tracker.shape,
+    steps: outcome.steps ?? [],
+  };
+}

@@ -1,0 +1,288 @@
+import type { InversionReport } from '@mmsim/page-lock';
+import {
+  type DeadlockReport,
+  encodeReplayToken,
+  type FaultSpec,
+  MmsimError,
+  type MmsimErrorCode,
+  type RunResult,
+  type Strategy,
+  type Task,
+} from '@mmsim/runtime';
+import { type ActiveChecks, activeChecks, type CheckOptions } from './checks.js';
+import type { Finding, FindingDetail, StepRecord } from './finding.js';
+import type { InvariantPhase } from './invariant.js';
+import { encodeRunMeta } from './run-meta.js';
+import { ScheduleTracker } from './schedule-tracker.js';
+import { StepRecorder } from './step-recorder.js';
+import { type GuidedMode, GuidedStrategy } from './strategies/guided.js';
+import { TrackedStrategy } from './strategies/tracked.js';
+import type { ExplorationInstance, ExplorationTarget } from './target.js';
+
+/** What every run of one exploration shares. */
+export interface RunSetup {
+  readonly target: ExplorationTarget;
+  readonly checks: CheckOptions;
+  readonly faults: Readonly<Record<string, FaultSpec>>;
+  readonly maxSteps: number;
+}
+
+/** Who chooses at the decisions: a runtime strategy (random, PCT), or a list of choices. */
+export type ScheduleSource =
+  | { readonly kind: 'strategy'; readonly strategy: Strategy }
+  | { readonly kind: 'guided'; readonly choices: readonly number[]; readonly mode: GuidedMode };
+
+/** A finding's detail and its one-line message. */
+export type Verdict = FindingDetail & { readonly message: string };
+
+/** How one run went. */
+export interface RunOutcome {
+  readonly verdict: Verdict | null;
+  /** The runtime's result; null when a check or a crash stopped the run. */
+  readonly result: RunResult | null;
+  readonly tracker: ScheduleTracker;
+  /** Replays this run exactly. */
+  readonly token: string;
+  readonly seed: number;
+  /** Set when the run was recorded. */
+  readonly steps: readonly StepRecord[] | null;
+}
+
+/** Thrown from onStep to stop a run at a failed check. */
+class StopRun extends Error {}
+
+/** Errors that say the explorer or the target was misused, not that the model went wrong. */
+const MISUSE: ReadonlySet<MmsimErrorCode> = new Set([
+  'REPLAY_DIVERGED',
+  'INVALID_REPLAY_TOKEN',
+  'INVALID_STATE',
+]);
+
+const GUIDED_NAMES: Readonly<Record<GuidedMode, string>> = {
+  replay: 'replay',
+  prefix: 'dfs',
+  lenient: 'shrink',
+};
+
+/** Run-length pairs (task id, count) of a list of choices, as replay tokens keep them. */
+export function toPairs(choices: readonly number[]): number[] {
+  const pairs: number[] = [];
+  for (const id of choices) {
+    const n = pairs.length;
+    if (n > 0 && pairs[n - 2] === id) pairs[n - 1] = (pairs[n - 1] as number) + 1;
+    else pairs.push(id, 1);
+  }
+  return pairs;
+}
+
+/** The choices listed by run-length pairs. */
+export function fromPairs(pairs: readonly number[]): number[] {
+  const choices: number[] = [];
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    for (let k = 0; k < (pairs[i + 1] as number); k++) choices.push(pairs[i] as number);
+  }
+  return choices;
+}
+
+function describeDeadlock(report: DeadlockReport): string {
+  if (report.cycle.length === 0) {
+    return 'deadlock: every task sleeps, but no wait-for cycle (a lost wake-up?)';
+  }
+  const edges = report.cycle.map(
+    (e) => `${e.task.name}-${e.task.id} waits in ${e.waitsIn} for ${e.resource}`,
+  );
+  return `deadlock: ${edges.join('; ')}`;
+}
+
+function describeInversion(report: InversionReport): string {
+  const classes = report.cycle.map((e) => e.from);
+  return `page-lock inversion: ${[...classes, classes[0]].join(' -> ')}`;
+}
+
+function checkInstance(instance: ExplorationInstance, target: string): void {
+  const i = instance as Partial<ExplorationInstance> | null;
+  if (
+    typeof i !== 'object' ||
+    i === null ||
+    typeof i.rt !== 'object' ||
+    i.rt === null ||
+    typeof i.rt.run !== 'function' ||
+    !Array.isArray(i.invariants) ||
+    (i.inversions !== undefined && typeof i.inversions !== 'function')
+  ) {
+    throw new MmsimError(
+      'INVALID_CONFIG',
+      `target "${target}": instantiate() must return { rt: Runtime, invariants: Invariant[], inversions?() }`,
+    );
+  }
+}
+
+function notPassed(target: string, option: string): MmsimError {
+  return new MmsimError(
+    'INVALID_CONFIG',
+    `target "${target}" must create its Runtime with options.runtime (its ${option} differs): ` +
+      'new Runtime({ ...yourConfig, ...options.runtime })',
+  );
+}
+
+/**
+ * Builds a fresh instance of the target, runs it once under `source` with every check
+ * after each step and at the end, and says what it found. `record` also collects the
+ * steps for the report. Misuse (a target that ignores the runtime options, a token that
+ * diverges) throws; what goes wrong in the model is the verdict.
+ */
+export function runSchedule(
+  setup: RunSetup,
+  source: ScheduleSource,
+  seed: number,
+  record: boolean,
+  keepAlternatives = false,
+): RunOutcome {
+  const targetName = setup.target.name;
+  const tracker = new ScheduleTracker(keepAlternatives);
+  const guided =
+    source.kind === 'guided'
+      ? new GuidedStrategy(GUIDED_NAMES[source.mode], source.choices, source.mode, tracker)
+      : null;
+  const strategy: Strategy =
+    source.kind === 'guided'
+      ? (guided as GuidedStrategy)
+      : new TrackedStrategy(source.strategy, tracker);
+  const meta = encodeRunMeta({
+    target: targetName,
+    maxSteps: setup.maxSteps,
+    faults: setup.faults,
+  });
+
+  let checks: ActiveChecks | null = null;
+  let instance: ExplorationInstance | null = null;
+  let recorder: StepRecorder | null = null;
+  let stopped: Verdict | null = null;
+  let stepsSeen = 0;
+
+  const runInvariants = (phase: InvariantPhase, result?: RunResult): Verdict | null => {
+    for (const inv of (checks as ActiveChecks).invariants) {
+      let violation: string | null;
+      try {
+        violation = inv.check(phase, result);
+      } catch (error) {
+        violation = `threw ${error instanceof Error ? error.message : String(error)}`;
+      }
+      if (violation !== null) {
+        return {
+          kind: 'invariant',
+          invariant: inv.name,
+          phase,
+          violation,
+          message: `invariant ${inv.name} failed: ${violation}`,
+        };
+      }
+    }
+    return null;
+  };
+
+  const onStep = (task: Task, step: number): void => {
+    stepsSeen++;
+    recorder?.stepped(task, step, tracker);
+    tracker.stepped(task);
+    if (checks === null || instance === null) return;
+    if (checks.inversions) {
+      const report = instance.inversions?.()[0];
+      if (report !== undefined) {
+        stopped = { kind: 'inversion', inversion: report, message: describeInversion(report) };
+        throw new StopRun();
+      }
+    }
+    const verdict = runInvariants('step');
+    if (verdict !== null) {
+      stopped = verdict;
+      throw new StopRun();
+    }
+  };
+
+  instance = setup.target.instantiate({
+    runtime: { strategy, seed, onStep, maxSteps: setup.maxSteps, meta },
+  });
+  checkInstance(instance, targetName);
+  const rt = instance.rt;
+  if (rt.strategy !== strategy) throw notPassed(targetName, 'strategy');
+  if (rt.random.seed !== seed) throw notPassed(targetName, 'seed');
+  if (rt.maxSteps !== setup.maxSteps) throw notPassed(targetName, 'maxSteps');
+  if (rt.meta !== meta) throw notPassed(targetName, 'meta');
+  checks = activeChecks(instance, setup.checks, targetName);
+  if (Object.keys(setup.faults).length > 0) rt.faults.configure(setup.faults);
+  if (record) recorder = new StepRecorder(rt);
+
+  let result: RunResult | null = null;
+  let verdict: Verdict | null = null;
+  try {
+    result = rt.run();
+  } catch (error) {
+    if (error instanceof StopRun) {
+      verdict = stopped;
+    } else if (error instanceof MmsimError && !MISUSE.has(error.code)) {
+      const task = tracker.crashedTask(rt);
+      recorder?.crashed(task, tracker.steps + 1, tracker);
+      tracker.crashed(task);
+      verdict = {
+        kind: 'crash',
+        error: { code: error.code, message: error.message },
+        message: `crash: ${error.code}: ${error.message}`,
+      };
+    } else {
+      throw error;
+    }
+  }
+  if (result !== null) {
+    if (stepsSeen === 0 && result.steps > 0) throw notPassed(targetName, 'onStep');
+    if (
+      guided !== null &&
+      source.kind === 'guided' &&
+      source.mode === 'replay' &&
+      !guided.exhausted
+    ) {
+      throw new MmsimError(
+        'REPLAY_DIVERGED',
+        'the run ended before using every decision of the replay token; the token belongs to ' +
+          'another target, or was recorded with other invariants',
+      );
+    }
+    if (result.status === 'deadlock' && result.deadlock !== null) {
+      verdict = {
+        kind: 'deadlock',
+        deadlock: result.deadlock,
+        message: describeDeadlock(result.deadlock),
+      };
+    } else if (result.status === 'step-limit') {
+      verdict = {
+        kind: 'step-limit',
+        message: `step-limit: the run did not end within ${setup.maxSteps} steps`,
+      };
+    } else {
+      verdict = runInvariants('end', result);
+    }
+  }
+  return {
+    verdict,
+    result,
+    tracker,
+    token: encodeReplayToken({ seed, meta, pairs: toPairs(tracker.choices) }),
+    seed,
+    steps: recorder === null ? null : recorder.steps,
+  };
+}
+
+/** The finding of a run that had one. */
+export function findingOf(outcome: RunOutcome, target: string): Finding | null {
+  const verdict = outcome.verdict;
+  if (verdict === null) return null;
+  const common = {
+    target,
+    replay: outcome.token,
+    seed: outcome.seed,
+    shape: outcome.tracker.shape,
+  };
+  return outcome.steps === null
+    ? { ...verdict, ...common }
+    : { ...verdict, ...common, steps: outcome.steps };
+}

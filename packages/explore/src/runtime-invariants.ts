@@ -1,0 +1,58 @@
+import type { Runtime, Task } from '@mmsim/runtime';
+import { endInvariant, type Invariant, stepInvariant } from './invariant.js';
+
+/** Every task ended, and none left a runtime lock held or preemption disabled. */
+export const QUIESCENT_AT_END = 'quiescent-at-end';
+/** Every runtime lock a task lists as held names that task among its holders. */
+export const HELD_LOCKS_CONSISTENT = 'held-locks-consistent';
+
+/** Names of the invariants `runtimeInvariants` returns. */
+export const RUNTIME_INVARIANT_NAMES: readonly string[] = [QUIESCENT_AT_END, HELD_LOCKS_CONSISTENT];
+
+function describe(task: Task): string {
+  return `${task.name}-${task.id}`;
+}
+
+/**
+ * The invariants any target that exposes a runtime gets from the explorer (disable them
+ * by name). They hold for a correct runtime and correct primitives; a custom lock or a
+ * scenario that leaves work behind breaks them.
+ */
+export function runtimeInvariants(rt: Runtime): Invariant[] {
+  const quiescent = endInvariant(QUIESCENT_AT_END, () => {
+    const problems: string[] = [];
+    for (const task of rt.tasks) {
+      if (task.state === 'sleeping' && task.waiting !== null) {
+        problems.push(
+          `${describe(task)} sleeps in ${task.waiting.waitsIn} on ${task.waiting.resource.name}`,
+        );
+      } else if (task.state !== 'done') {
+        problems.push(`${describe(task)} is still ${task.state}`);
+      }
+      if (task.held.length > 0) {
+        problems.push(`${describe(task)} holds ${task.held.map((r) => r.name).join(', ')}`);
+      }
+      if (task.preemptCount > 0) {
+        problems.push(`${describe(task)} has preempt_count ${task.preemptCount}`);
+      }
+    }
+    for (const cpu of rt.cpus) {
+      if (cpu.atomicTask !== null) {
+        problems.push(`cpu ${cpu.id} still runs ${describe(cpu.atomicTask)} with preemption off`);
+      }
+    }
+    return problems.length === 0 ? null : `all tasks finished, but ${problems.join('; ')}`;
+  });
+  const consistent = stepInvariant(HELD_LOCKS_CONSISTENT, () => {
+    for (const task of rt.tasks) {
+      for (const lock of task.held) {
+        if (!lock.holders().includes(task)) {
+          const holders = lock.holders().map(describe).join(', ') || 'nobody';
+          return `${describe(task)} lists ${lock.name} as held, but its holders are ${holders}`;
+        }
+      }
+    }
+    return null;
+  });
+  return [quiescent, consistent];
+}

@@ -1,0 +1,109 @@
+import type { Runtime, Task } from '@mmsim/runtime';
+import type { ScheduleShape } from './finding.js';
+
+/** The choices there were at one decision. */
+export interface DecisionAlternatives {
+  /** Eligible task ids, sorted. */
+  readonly eligible: readonly number[];
+  /** The default choice's id. */
+  readonly defaultId: number;
+  /** The previous task could go on, so any other choice is a preemption. */
+  readonly canContinue: boolean;
+  /** Preemptions made before this decision. */
+  readonly preemptionsBefore: number;
+}
+
+/**
+ * What the explorer learns about one run's schedule as it goes: every decision (the
+ * choice, and whether it was the default), and the shape. Its strategy calls `decide`;
+ * its `onStep` hook calls `stepped`.
+ *
+ * The default choice at a decision keeps the task that ran the previous step running if
+ * it can, else takes the lowest id: choosing anything else while the previous task could
+ * go on is a preemption (the unit CHESS bounds).
+ */
+export class ScheduleTracker {
+  /** Task id chosen at each decision. */
+  readonly choices: number[] = [];
+  /** Whether each choice was the default one. */
+  readonly defaults: boolean[] = [];
+  /** Per decision, when `keepAlternatives`: what bounded DFS needs to backtrack. */
+  readonly alternatives: DecisionAlternatives[] | null;
+  /** The task that ran the last step. */
+  previous: Task | null = null;
+  /** Chosen at a decision and not yet stepped. */
+  pending: Task | null = null;
+  /** Whether the pending choice was a preemption. */
+  pendingPreempts = false;
+  steps = 0;
+  preemptions = 0;
+  switches = 0;
+
+  constructor(keepAlternatives = false) {
+    this.alternatives = keepAlternatives ? [] : null;
+  }
+
+  /** The default choice among `eligible` (sorted by id). */
+  defaultChoice(eligible: readonly Task[]): Task {
+    const prev = this.previous;
+    if (prev !== null && eligible.includes(prev)) return prev;
+    return eligible[0] as Task;
+  }
+
+  /** Records the choice made at a decision. */
+  decide(eligible: readonly Task[], chosen: Task): void {
+    const fallback = this.defaultChoice(eligible);
+    const byDefault = chosen === fallback;
+    const canContinue = fallback === this.previous;
+    const preempts = !byDefault && canContinue;
+    this.alternatives?.push({
+      eligible: eligible.map((t) => t.id),
+      defaultId: fallback.id,
+      canContinue,
+      preemptionsBefore: this.preemptions,
+    });
+    if (preempts) this.preemptions++;
+    this.choices.push(chosen.id);
+    this.defaults.push(byDefault);
+    this.pending = chosen;
+    this.pendingPreempts = preempts;
+  }
+
+  /** Records that `task` ran a step. */
+  stepped(task: Task): void {
+    if (this.previous !== null && this.previous !== task) this.switches++;
+    this.previous = task;
+    this.steps++;
+    this.pending = null;
+    this.pendingPreempts = false;
+  }
+
+  /**
+   * The task whose step threw. The runtime does not say (onStep is not called for that
+   * step): it is the task chosen at a pending decision, or else the only task that could
+   * run; otherwise null.
+   */
+  crashedTask(rt: Runtime): Task | null {
+    if (this.pending !== null) return this.pending;
+    const candidates = rt.tasks.filter(
+      (t) => t.state === 'runnable' && (t.cpu.atomicTask === null || t.cpu.atomicTask === t),
+    );
+    return candidates.length === 1 ? (candidates[0] as Task) : null;
+  }
+
+  /** Records the step that threw; it counts, as the runtime counted it. */
+  crashed(task: Task | null): void {
+    if (task !== null) this.stepped(task);
+    else this.steps++;
+  }
+
+  get shape(): ScheduleShape {
+    return {
+      steps: this.steps,
+      decisions: this.choices.length,
+      explicitDecisions: this.defaults.lastIndexOf(false) + 1,
+      preemptions: this.preemptions,
+      switches: this.switches,
+    };
+  }
+}

@@ -1,0 +1,48 @@
+import type { InversionReport } from '@mmsim/page-lock';
+import type { Runtime, StrategySpec, Task } from '@mmsim/runtime';
+import type { Invariant } from './invariant.js';
+
+/**
+ * The runtime options an explorer hands to a target. Spread them into the `RuntimeConfig`
+ * (`new Runtime({ cpus: 2, ...options.runtime })`): the explorer chooses the schedule,
+ * the seed, the step limit and the token's meta, and watches every step through `onStep`.
+ * The explorer checks that the instance's runtime got them.
+ */
+export interface InstanceRuntimeOptions {
+  readonly strategy: StrategySpec;
+  readonly seed: number;
+  readonly onStep: (task: Task, step: number) => void;
+  readonly maxSteps: number;
+  readonly meta: string;
+}
+
+/** What `ExplorationTarget.instantiate` receives. */
+export interface InstanceOptions {
+  /** Merge these into the runtime's config, unchanged. */
+  readonly runtime: InstanceRuntimeOptions;
+}
+
+/**
+ * One fresh, not yet run, instance of a target: its runtime with every task spawned, and
+ * the invariants that hold over it. Fault specs are applied by the explorer after
+ * `instantiate` returns (`rt.faults.configure`), once the target has registered its sites.
+ */
+export interface ExplorationInstance {
+  readonly rt: Runtime;
+  /** The target's own invariants (the explorer adds the runtime's, see `runtimeInvariants`). */
+  readonly invariants: readonly Invariant[];
+  /** Inversions found so far by a page-lock dependency checker, if the instance has one. */
+  inversions?(): readonly InversionReport[];
+}
+
+/**
+ * Something the explorer can run many times under different schedules: a scenario. It
+ * must be deterministic apart from the schedule and the seeded random streams: the same
+ * options give the same run.
+ */
+export interface ExplorationTarget {
+  /** Names the target in replay tokens and reports. */
+  readonly name: string;
+  /** Builds a fresh instance whose runtime was created with `options.runtime`. */
+  instantiate(options: InstanceOptions): ExplorationInstance;
+}
