@@ -1,0 +1,142 @@
+import type { Runtime, TraceEvent, VmStat } from '@mmsim/runtime';
+import type { TextWriter, TraceSink } from './sink.js';
+
+/** Process ids of the two groups of tracks. */
+const CPU_PID = 1;
+const TASK_PID = 2;
+
+/** vmstat items drawn as counter tracks when a VmStat is given. */
+const COUNTERS = [
+  'pgmigrate_success',
+  'pgmigrate_fail',
+  'thp_migration_success',
+  'nr_isolated_anon',
+  'nr_isolated_file',
+  'nr_tlb_remote_flush',
+] as const;
+
+/** Events that open and close a slice on the emitting task's track. */
+const SLICES: Readonly<Record<string, { name: string; phase: 'B' | 'E' }>> = {
+  mm_migrate_pages_start: { name: 'migrate_pages', phase: 'B' },
+  mm_migrate_pages: { name: 'migrate_pages', phase: 'E' },
+};
+
+export interface ChromeTraceOptions {
+  /** Draw counter tracks for a few vmstat items (sampled when a tracepoint fires). */
+  readonly vmstat?: VmStat;
+}
+
+export interface ChromeTraceSink extends TraceSink {
+  /** Closes the JSON with run metadata (seed, variant, scenario, replay token...). */
+  close(metadata?: Readonly<Record<string, string | number>>): void;
+}
+
+/**
+ * Streams a runtime's tracepoints as Chrome trace-event JSON (the format chrome://tracing
+ * and ui.perfetto.dev open): a track per CPU showing which task ran there, a track per
+ * task with an instant per tracepoint and a `migrate_pages` slice per call, counter
+ * tracks for vmstat items, and the run's metadata. Timestamps are virtual time (the JSON
+ * is in microseconds, with nanosecond decimals), so the same seed gives the same bytes.
+ */
+export function attachChromeTraceSink(
+  rt: Runtime,
+  write: TextWriter,
+  options: ChromeTraceOptions = {},
+): ChromeTraceSink {
+  let first = true;
+  const emit = (record: object) => {
+    write(`${first ? '' : ',\n'}${JSON.stringify(record)}`);
+    first = false;
+  };
+  const us = (ns: number) => Math.round(ns) / 1000;
+  write('{"traceEvents":[\n');
+  emit({ ph: 'M', pid: CPU_PID, name: 'process_name', args: { name: 'CPUs' } });
+  emit({ ph: 'M', pid: TASK_PID, name: 'process_name', args: { name: 'Tasks' } });
+  rt.cpus.forEach((cpu) => {
+    emit({
+      ph: 'M',
+      pid: CPU_PID,
+      tid: cpu.id,
+      name: 'thread_name',
+      args: { name: `CPU ${cpu.id} (node ${cpu.node})` },
+    });
+  });
+
+  const namedTasks = new Set<number>();
+  const onCpu = new Map<number, { pid: number; comm: string }>();
+  const lastCounter = new Map<string, number>();
+
+  const runOn = (event: TraceEvent, pid: number, comm: string) => {
+    const running = onCpu.get(event.cpu);
+    if (running?.pid === pid) return;
+    if (running !== undefined) emit({ ph: 'E', pid: CPU_PID, tid: event.cpu, ts: us(event.ts) });
+    emit({ ph: 'B', pid: CPU_PID, tid: event.cpu, ts: us(event.ts), name: comm, args: { pid } });
+    onCpu.set(event.cpu, { pid, comm });
+  };
+
+  const listener = (event: TraceEvent) => {
+    if (event.pid !== 0 && !namedTasks.has(event.pid)) {
+      namedTasks.add(event.pid);
+      emit({
+        ph: 'M',
+        pid: TASK_PID,
+        tid: event.pid,
+        name: 'thread_name',
+        args: { name: `${event.comm}-${event.pid}` },
+      });
+    }
+    if (event.cpu >= 0) {
+      if (event.name === 'sched_switch') {
+        const f = event.fields as { next_pid: number; next_comm: string };
+        runOn(event, f.next_pid, f.next_comm);
+      } else if (event.pid !== 0) {
+        runOn(event, event.pid, event.comm);
+      }
+    }
+    const slice = SLICES[event.name];
+    if (slice !== undefined) {
+      emit({
+        ph: slice.phase,
+        pid: TASK_PID,
+        tid: event.pid,
+        ts: us(event.ts),
+        name: slice.name,
+        args: event.fields,
+      });
+    }
+    emit({
+      ph: 'i',
+      s: 't',
+      pid: TASK_PID,
+      tid: event.pid,
+      ts: us(event.ts),
+      name: event.name,
+      args: event.fields,
+    });
+    const vmstat = options.vmstat;
+    if (vmstat !== undefined) {
+      const values = new Map(vmstat.entries());
+      for (const name of COUNTERS) {
+        const value = values.get(name) ?? 0;
+        if (lastCounter.get(name) === value) continue;
+        lastCounter.set(name, value);
+        emit({ ph: 'C', pid: TASK_PID, ts: us(event.ts), name, args: { [name]: value } });
+      }
+    }
+  };
+  const off = rt.trace.on('*', listener);
+
+  return {
+    close(metadata = {}) {
+      off();
+      for (const [cpu] of onCpu) {
+        const clock = rt.cpus[cpu]?.clock ?? 0;
+        emit({ ph: 'E', pid: CPU_PID, tid: cpu, ts: us(clock) });
+      }
+      onCpu.clear();
+      write(
+        `\n],"displayTimeUnit":"ns","metadata":${JSON.stringify({ tool: 'mmsim', ...metadata })}}\n`,
+      );
+    },
+  };
+}

@@ -1,0 +1,32 @@
+import type { Runtime, TraceEvent } from '@mmsim/runtime';
+import { formatFtraceLine, ftraceHeader } from './ftrace-format.js';
+import type { TextWriter, TraceSink } from './sink.js';
+
+export interface FtraceSinkOptions {
+  /** Only these tracepoints (default: all, including ones defined later). */
+  readonly events?: readonly string[];
+  /** Write the `trace` file header first. Default true. */
+  readonly header?: boolean;
+}
+
+/**
+ * Streams a runtime's tracepoints as ftrace text, one line per event, stamped with the
+ * emitting CPU's virtual clock: the same seed gives byte-identical text. Existing ftrace
+ * tooling (grep, awk, trace-cmd's text mode readers) can read it.
+ */
+export function attachFtraceSink(
+  rt: Runtime,
+  write: TextWriter,
+  options: FtraceSinkOptions = {},
+): TraceSink {
+  if (options.header ?? true) write(ftraceHeader(rt.cpus.length));
+  const listener = (event: TraceEvent) => {
+    write(`${formatFtraceLine(event)}\n`);
+  };
+  const offs = (options.events ?? ['*']).map((name) => rt.trace.on(name, listener));
+  return {
+    close() {
+      for (const off of offs) off();
+    },
+  };
+}

@@ -1,0 +1,177 @@
+import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
+import { type KernelGen, Runtime, VmEvent, VmStat } from '@mmsim/runtime';
+import { describe, expect, test } from 'vitest';
+import {
+  attachChromeTraceSink,
+  attachFtraceSink,
+  formatFtraceLine,
+  formatVmstat,
+  ftraceTimestamp,
+  vmstatDelta,
+} from '../src/index.js';
+
+/** A two-CPU run that emits the migrate tracepoints and a PTE event, under a seeded random schedule. */
+function run(seed: number, attach: (rt: Runtime, vmstat: VmStat) => () => void) {
+  const rt = new Runtime({ cpus: 2, strategy: 'random', seed });
+  const vmstat = new VmStat(1);
+  const start = rt.trace.define<{ mode: number; reason: number }>('mm_migrate_pages_start');
+  const end = rt.trace.define<Record<string, number>>('mm_migrate_pages');
+  const pte = rt.trace.define<{ addr: number; pte: number; order: number }>('set_migration_pte');
+  const close = attach(rt, vmstat);
+  for (const cpu of [0, 1]) {
+    rt.spawn(`migrate${cpu}`, cpu, function* (): KernelGen {
+      rt.charge(1_234_567);
+      if (start.enabled) start.emit({ mode: MIGRATE_SYNC, reason: MR_SYSCALL });
+      yield;
+      rt.charge(2_000);
+      if (pte.enabled) pte.emit({ addr: 0x7f0000001000, pte: 0x1234, order: 0 });
+      vmstat.countVmEvents(VmEvent.PGMIGRATE_SUCCESS, 1);
+      yield;
+      if (end.enabled) {
+        end.emit({
+          succeeded: 1,
+          failed: 0,
+          thp_succeeded: 0,
+          thp_failed: 0,
+          thp_split: 0,
+          mode: MIGRATE_SYNC,
+          reason: MR_SYSCALL,
+        });
+      }
+    });
+  }
+  const result = rt.run();
+  close();
+  return result;
+}
+
+describe('ftrace text', () => {
+  test('lines follow the trace file layout and the kernel TP_printk formats', () => {
+    let text = '';
+    run(1, (rt) => {
+      const sink = attachFtraceSink(rt, (s) => {
+        text += s;
+      });
+      return () => sink.close();
+    });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('# tracer: nop');
+    expect(text).toContain('#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION');
+    const start = lines.find((l) => l.includes('mm_migrate_pages_start'))!;
+    expect(start).toMatch(
+      /^ {8}migrate[01]-[12] {6} \[00[01]\] \.\.\.\.\. {5}0\.001234: mm_migrate_pages_start: mode=MIGRATE_SYNC reason=syscall_or_cpuset$/,
+    );
+    const end = lines.find((l) => l.includes('mm_migrate_pages:'))!;
+    expect(end).toContain(
+      'mm_migrate_pages: nr_succeeded=1 nr_failed=0 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 mode=MIGRATE_SYNC reason=syscall_or_cpuset',
+    );
+    expect(lines.find((l) => l.includes('set_migration_pte'))).toContain(
+      'set_migration_pte: addr=7f0000001000, pte=1234 order=0',
+    );
+  });
+
+  test('the same seed gives byte-identical text; another seed differs', () => {
+    const textOf = (seed: number) => {
+      let text = '';
+      run(seed, (rt) => {
+        const sink = attachFtraceSink(rt, (s) => {
+          text += s;
+        });
+        return () => sink.close();
+      });
+      return text;
+    };
+    expect(textOf(3)).toBe(textOf(3));
+    const seeds = [4, 5, 6, 7, 8].map(textOf);
+    expect(seeds.some((t) => t !== textOf(3))).toBe(true);
+  });
+
+  test('timestamps are seconds.microseconds of virtual time; unknown events print their fields', () => {
+    expect(ftraceTimestamp(0)).toBe('    0.000000');
+    expect(ftraceTimestamp(12_345_678_901)).toBe('   12.345678');
+    const line = formatFtraceLine({
+      name: 'my_event',
+      ts: 1500,
+      cpu: 3,
+      pid: 42,
+      comm: 'a-very-long-kthread-name',
+      fields: { nr: 2, what: 'x' },
+    });
+    expect(line).toBe('a-very-long-kthr-42      [003] .....     0.000001: my_event: nr=2 what=x');
+  });
+});
+
+describe('Chrome / Perfetto JSON', () => {
+  function chrome(seed: number) {
+    let json = '';
+    const result = run(seed, (rt, vmstat) => {
+      const sink = attachChromeTraceSink(
+        rt,
+        (s) => {
+          json += s;
+        },
+        { vmstat },
+      );
+      return () => sink.close({ seed, variant: 'v6.3', scenario: 'test' });
+    });
+    return { json, result };
+  }
+
+  test('is valid trace-event JSON with named tracks, balanced slices, instants, counters and metadata', () => {
+    const { json } = chrome(1);
+    const doc = JSON.parse(json) as {
+      traceEvents: Array<Record<string, unknown>>;
+      metadata: Record<string, unknown>;
+    };
+    const events = doc.traceEvents;
+    const names = events
+      .filter((e) => e.name === 'thread_name')
+      .map((e) => (e.args as { name: string }).name);
+    expect(names).toEqual(
+      expect.arrayContaining(['CPU 0 (node 0)', 'CPU 1 (node 0)', 'migrate0-1', 'migrate1-2']),
+    );
+    // Begin and end events balance on every track, and never go back in time on one track.
+    const depth = new Map<string, number>();
+    const lastTs = new Map<string, number>();
+    for (const e of events) {
+      if (e.ph !== 'B' && e.ph !== 'E') continue;
+      const track = `${e.pid}/${e.tid}`;
+      const d = (depth.get(track) ?? 0) + (e.ph === 'B' ? 1 : -1);
+      expect(d).toBeGreaterThanOrEqual(0);
+      depth.set(track, d);
+      expect(e.ts as number).toBeGreaterThanOrEqual(lastTs.get(track) ?? 0);
+      lastTs.set(track, e.ts as number);
+    }
+    expect([...depth.values()].every((d) => d === 0)).toBe(true);
+    const slices = events.filter((e) => e.name === 'migrate_pages' && e.ph === 'B');
+    expect(slices).toHaveLength(2);
+    expect(events.filter((e) => e.ph === 'i' && e.name === 'set_migration_pte')).toHaveLength(2);
+    const counter = events.filter((e) => e.ph === 'C' && e.name === 'pgmigrate_success');
+    // Sampled when a tracepoint fires, and only when the value changed: 0 at the first event.
+    expect(counter.map((e) => (e.args as Record<string, number>).pgmigrate_success)).toEqual([
+      0, 1, 2,
+    ]);
+    expect(doc.metadata).toEqual({ tool: 'mmsim', seed: 1, variant: 'v6.3', scenario: 'test' });
+  });
+
+  test('the same seed gives the same bytes', () => {
+    expect(chrome(9).json).toBe(chrome(9).json);
+  });
+});
+
+describe('/proc/vmstat text', () => {
+  test('name value lines in kernel order, and deltas of what changed', () => {
+    const vm = new VmStat(2);
+    const before = vm.entries();
+    vm.countVmEvents(VmEvent.PGMIGRATE_SUCCESS, 512);
+    vm.countVmEvents(VmEvent.THP_MIGRATION_SUCCESS, 2);
+    const text = formatVmstat(vm);
+    expect(text.split('\n')[0]).toBe('nr_free_pages 0');
+    expect(text).toContain('\npgmigrate_success 512\n');
+    expect(text.indexOf('pgmigrate_success')).toBeLessThan(text.indexOf('thp_migration_success'));
+    expect(vmstatDelta(before, vm)).toEqual([
+      ['pgmigrate_success', 512],
+      ['thp_migration_success', 2],
+    ]);
+  });
+});
