@@ -1,0 +1,115 @@
+import type { Folio } from '@mmsim/folio';
+import type { KernelGen } from '@mmsim/runtime';
+import { bufferMigrateFolio, bufferMigrateFolioNorefs } from './buffer-migrate.js';
+import type { MigrateContext } from './context.js';
+import { hugetlbfsMigrateFolio } from './hugetlb.js';
+import { filemapMigrateFolio, migrateFolio } from './migrate-folio.js';
+import type { MigrateMode } from './modes.js';
+
+/**
+ * `struct writeback_control` (include/linux/writeback.h, 6.3), the fields `writeout()`
+ * fills in for `->writepage`.
+ */
+export interface WritebackControl {
+  readonly syncMode: 'WB_SYNC_NONE' | 'WB_SYNC_ALL';
+  readonly nrToWrite: number;
+  readonly rangeStart: number;
+  readonly rangeEnd: number;
+  readonly forReclaim: boolean;
+}
+
+/**
+ * `a_ops->migrate_folio(mapping, dst, src, mode)`: both folios locked; returns
+ * MIGRATEPAGE_SUCCESS or a negative errno (-EAGAIN is retried). A generator because it
+ * may sleep (buffer locks). `ctx` is the machine the model runs it on.
+ */
+export type MigrateFolioFn = (
+  ctx: MigrateContext,
+  mapping: object,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+) => KernelGen<number>;
+
+/**
+ * `a_ops->writepage(page, wbc)`: called with the folio locked and PG_dirty already
+ * cleared (`folio_clear_dirty_for_io`); it starts writeback and unlocks the folio (the
+ * task that ends the I/O calls `folioEndWriteback`), or returns AOP_WRITEPAGE_ACTIVATE
+ * with the folio still locked. Returns 0 or a negative errno.
+ */
+export type WritepageFn = (
+  ctx: MigrateContext,
+  folio: Folio,
+  wbc: WritebackControl,
+) => KernelGen<number>;
+
+/** `a_ops->release_folio(folio, gfp)`: drop the folio's private data; true on success. */
+export type ReleaseFolioFn = (ctx: MigrateContext, folio: Folio) => boolean;
+
+/**
+ * `struct address_space_operations` (include/linux/fs.h, 6.3), the members migration
+ * uses. A page-cache folio is migrated by `migrateFolio`, or by `fallback_migrate_folio`
+ * when it is null (which needs `writepage` for dirty folios and `releaseFolio`, or
+ * buffer heads, for folios with private data).
+ */
+export interface AddressSpaceOperations {
+  /** The table's kernel name (`ext4_aops`, `shmem_aops`...), used in error messages. */
+  readonly name: string;
+  /** `migrate_folio`, or null: `fallback_migrate_folio` then. */
+  readonly migrateFolio: MigrateFolioFn | null;
+  /** `writepage`, or null/absent. */
+  readonly writepage?: WritepageFn | null;
+  /** `release_folio`, or null/absent: `try_to_free_buffers` then. */
+  readonly releaseFolio?: ReleaseFolioFn | null;
+}
+
+/**
+ * What migration needs of a page cache's `i_pages`: the `xas_store` of
+ * `folio_migrate_mapping`. `@mmsim/rmap`'s `AddressSpace` has this shape.
+ */
+export interface PageCacheMapping {
+  replaceFolio(src: Folio, dst: Folio, index: number, nrPages: number): void;
+}
+
+/** `shmem_aops` (mm/shmem.c, 6.3): `.migrate_folio = migrate_folio`. */
+export const SHMEM_AOPS: AddressSpaceOperations = Object.freeze({
+  name: 'shmem_aops',
+  migrateFolio,
+});
+
+/**
+ * A filesystem without buffer heads whose folios may carry private data, as
+ * `xfs_address_space_operations` / iomap users do: `.migrate_folio = filemap_migrate_folio`.
+ * The default for page-cache mappings nobody registered operations for.
+ */
+export const FILEMAP_AOPS: AddressSpaceOperations = Object.freeze({
+  name: 'filemap_aops',
+  migrateFolio: filemapMigrateFolio,
+});
+
+/** A buffer-head filesystem (`ext4_aops`, 6.3): `.migrate_folio = buffer_migrate_folio`. */
+export const BUFFER_AOPS: AddressSpaceOperations = Object.freeze({
+  name: 'ext4_aops',
+  migrateFolio: bufferMigrateFolio,
+});
+
+/** A block device (`def_blk_aops`, 6.3): `.migrate_folio = buffer_migrate_folio_norefs`. */
+export const BLOCKDEV_AOPS: AddressSpaceOperations = Object.freeze({
+  name: 'def_blk_aops',
+  migrateFolio: bufferMigrateFolioNorefs,
+});
+
+/** `hugetlbfs_aops` (fs/hugetlbfs/inode.c, 6.3): `.migrate_folio = hugetlbfs_migrate_folio`. */
+export const HUGETLBFS_AOPS: AddressSpaceOperations = Object.freeze({
+  name: 'hugetlbfs_aops',
+  migrateFolio: hugetlbfsMigrateFolio,
+});
+
+/** The built-in tables: their callbacks are the core's own and are not wrapped. */
+export const BUILTIN_AOPS: ReadonlySet<AddressSpaceOperations> = new Set([
+  SHMEM_AOPS,
+  FILEMAP_AOPS,
+  BUFFER_AOPS,
+  BLOCKDEV_AOPS,
+  HUGETLBFS_AOPS,
+]);

@@ -1,0 +1,67 @@
+import {
+  type Folio,
+  folioAlloc,
+  folioNid,
+  folioOrder,
+  folioTestHugetlb,
+  folioTestLarge,
+  NUMA_NO_NODE,
+} from '@mmsim/folio';
+import { MmsimError } from '@mmsim/runtime';
+import type { MigrateContext } from './context.js';
+import { hugetlbAllocActive } from './hugetlb.js';
+
+/**
+ * `struct migration_target_control` (mm/internal.h, 6.3), the `private` argument of
+ * `alloc_migration_target`.
+ */
+export interface MigrationTargetControl {
+  /** Target node, or NUMA_NO_NODE (-1) for the source's node. */
+  readonly nid: number;
+  /**
+   * `__GFP_THISNODE` in `gfp_mask`: allocate on `nid` only (move_pages and
+   * migrate_pages(2) pass `GFP_HIGHUSER_MOVABLE | __GFP_THISNODE`). Default false: fall
+   * back to other nodes by distance.
+   */
+  readonly thisNode?: boolean;
+}
+
+/**
+ * `alloc_migration_target(src, private)` (mm/migrate.c, 6.3), the standard `get_new_page`:
+ * a folio of src's order on `mtc.nid` (src's node for NUMA_NO_NODE). A hugetlb src gets a
+ * folio from the hugetlb pools (`alloc_hugetlb_folio_nodemask`), which joins the active
+ * list; a large src an order-`folio_order(src)` folio (GFP_TRANSHUGE without
+ * __GFP_RECLAIM: the model has no reclaim anyway). Zones, nodemasks and __GFP_HIGHMEM are
+ * not modelled. Returns null when there is no memory, and also when the fault site
+ * `migrate.alloc_migration_target` fires. Charges one `pageAlloc`.
+ */
+export function allocMigrationTarget(
+  ctx: MigrateContext,
+  src: Folio,
+  mtc: MigrationTargetControl,
+): Folio | null {
+  const mem = ctx.mem;
+  if (typeof mtc !== 'object' || mtc === null) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      'alloc_migration_target: private must be a MigrationTargetControl { nid, thisNode? }',
+    );
+  }
+  const { nid: want, thisNode = false } = mtc;
+  if (!Number.isInteger(want) || want < NUMA_NO_NODE || want >= mem.nrNodes) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `alloc_migration_target: nid must be NUMA_NO_NODE or a node in [0, ${mem.nrNodes - 1}], got ${String(want)}`,
+    );
+  }
+  const nid = want === NUMA_NO_NODE ? folioNid(mem, src) : want;
+  ctx.rt.charge(ctx.costs.pageAlloc);
+  if (ctx.allocFault.fire()) return null;
+  if (folioTestHugetlb(mem, src)) {
+    const folio = hugetlbAllocActive(ctx, nid, { thisNode });
+    return folio < 0 ? null : folio;
+  }
+  const order = folioTestLarge(mem, src) ? folioOrder(mem, src) : 0;
+  const folio = folioAlloc(mem, order, nid, { thisNode });
+  return folio < 0 ? null : folio;
+}

@@ -1,0 +1,183 @@
+import {
+  type Folio,
+  folioAttachPrivate,
+  folioDetachPrivate,
+  folioRefCount,
+  folioTestFlag,
+  PG_writeback,
+} from '@mmsim/folio';
+import { BH_Dirty, BH_Lock, type BufferHead } from '@mmsim/page-lock';
+import { EAGAIN, type KernelGen } from '@mmsim/runtime';
+import { MIGRATEPAGE_SUCCESS } from './constants.js';
+import type { MigrateContext } from './context.js';
+import { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
+import { folioExpectedRefs, folioMigrateMapping } from './folio-migrate-mapping.js';
+import { migrateFolioExtra } from './migrate-folio.js';
+import {
+  MIGRATE_ASYNC,
+  MIGRATE_SYNC_LIGHT,
+  MIGRATE_SYNC_NO_COPY,
+  type MigrateMode,
+} from './modes.js';
+
+const CALLER = 'buffer_migrate_lock_buffers';
+
+/**
+ * `buffer_migrate_lock_buffers(head, mode)` (mm/migrate.c, 6.3): lock every buffer of the
+ * folio. A contended buffer: MIGRATE_ASYNC gives up; MIGRATE_SYNC_LIGHT gives up on a
+ * buffer that is not uptodate (it waits for I/O); otherwise `lock_buffer` sleeps. Giving
+ * up unlocks the buffers locked so far and returns false.
+ *
+ * Sleeping here while other folios are locked is the deadlock Hugh Dickins hit with
+ * 6.3-rc1 (ext4 on a loop device on tmpfs): the model lets a variant that batches sync
+ * modes do it, and the page-lock dependency checker sees it.
+ */
+export function* bufferMigrateLockBuffers(
+  ctx: MigrateContext,
+  head: BufferHead,
+  mode: MigrateMode,
+): KernelGen<boolean> {
+  const locks = ctx.locks;
+  let bh: BufferHead = head;
+  do {
+    if (!locks.trylockBuffer(bh, CALLER)) {
+      if (mode === MIGRATE_ASYNC || (mode === MIGRATE_SYNC_LIGHT && !locks.bufferUptodate(bh))) {
+        // We failed to lock the buffer and cannot stall: unlock what we hold.
+        const failed = bh;
+        for (let b: BufferHead = head; b !== failed; b = b.thisPage) locks.unlockBuffer(b);
+        return false;
+      }
+      if (!locks.lockBufferFast(bh, CALLER)) yield* locks.lockBufferContended(bh, CALLER);
+    }
+    bh = bh.thisPage;
+  } while (bh !== head);
+  return true;
+}
+
+/**
+ * `__buffer_migrate_folio(mapping, dst, src, mode, check_refs)` (mm/migrate.c, 6.3).
+ *
+ * - No buffers: `migrate_folio`.
+ * - An early check: a refcount other than `folio_expected_refs` gives -EAGAIN before any
+ *   buffer is locked.
+ * - Lock the buffers (`buffer_migrate_lock_buffers`), or -EAGAIN.
+ * - `check_refs` (the `_norefs` form, for block devices): under `mapping->private_lock`
+ *   (the model's step is atomic) every buffer must have b_count 0; if one is busy,
+ *   `invalidate_bh_lrus()` once and look again; still busy is -EAGAIN.
+ * - `folio_migrate_mapping`; the buffers move to dst with the private data and each is
+ *   pointed at dst (`folio_set_bh`); copy and flags (flags only for SYNC_NO_COPY).
+ * - Unlock every buffer.
+ */
+export function* bufferMigrateFolioCommon(
+  ctx: MigrateContext,
+  mapping: object,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+  checkRefs: boolean,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const locks = ctx.locks;
+  const head = locks.folioBuffers(src);
+  if (head === null) return migrateFolioExtra(ctx, mapping, dst, src, mode, 0);
+  // Check whether the folio has extra references before doing more work.
+  if (folioRefCount(mem, src) !== folioExpectedRefs(ctx, mapping, src)) return -EAGAIN;
+  if (!(yield* bufferMigrateLockBuffers(ctx, head, mode))) return -EAGAIN;
+  let rc: number = MIGRATEPAGE_SUCCESS;
+  if (checkRefs) {
+    let invalidated = false;
+    for (;;) {
+      let busy = false;
+      let bh: BufferHead = head;
+      do {
+        if (bh.count !== 0) {
+          busy = true;
+          break;
+        }
+        bh = bh.thisPage;
+      } while (bh !== head);
+      if (!busy) break;
+      if (invalidated) {
+        rc = -EAGAIN;
+        break;
+      }
+      ctx.invalidateBhLrus();
+      invalidated = true;
+    }
+  }
+  if (rc === MIGRATEPAGE_SUCCESS) {
+    rc = folioMigrateMapping(ctx, mapping, dst, src, 0);
+    if (rc === MIGRATEPAGE_SUCCESS) {
+      folioAttachPrivate(mem, dst, folioDetachPrivate(mem, src));
+      let bh: BufferHead = head;
+      do {
+        locks.setBhPage(bh, dst);
+        bh = bh.thisPage;
+      } while (bh !== head);
+      if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(ctx, dst, src);
+      else folioMigrateFlags(ctx, dst, src);
+    }
+  }
+  let bh: BufferHead = head;
+  do {
+    locks.unlockBuffer(bh);
+    bh = bh.thisPage;
+  } while (bh !== head);
+  return rc;
+}
+
+/**
+ * `buffer_migrate_folio(mapping, dst, src, mode)` (mm/migrate.c, 6.3): for filesystems
+ * that guarantee no other references to the buffers (they are only touched under the
+ * folio lock), such as ext4's data mappings.
+ */
+export function* bufferMigrateFolio(
+  ctx: MigrateContext,
+  mapping: object,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): KernelGen<number> {
+  return yield* bufferMigrateFolioCommon(ctx, mapping, dst, src, mode, false);
+}
+
+/**
+ * `buffer_migrate_folio_norefs(mapping, dst, src, mode)` (mm/migrate.c, 6.3): like
+ * `buffer_migrate_folio`, but also refuses buffers that someone holds a reference to
+ * (`b_count`), for mappings whose buffers are looked up directly (block devices).
+ */
+export function* bufferMigrateFolioNorefs(
+  ctx: MigrateContext,
+  mapping: object,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): KernelGen<number> {
+  return yield* bufferMigrateFolioCommon(ctx, mapping, dst, src, mode, true);
+}
+
+/** `buffer_busy(bh)` (fs/buffer.c): referenced, dirty or locked. */
+function bufferBusy(bh: BufferHead): boolean {
+  return bh.count !== 0 || (bh.state & ((1 << BH_Dirty) | (1 << BH_Lock))) !== 0;
+}
+
+/**
+ * `try_to_free_buffers(folio)` (fs/buffer.c, 6.3) for a locked folio: false under
+ * writeback or when a buffer is busy (`drop_buffers`); otherwise the buffers are detached
+ * (PG_private and its reference go) and freed. (With a mapping the kernel also cancels a
+ * dirty folio's dirty state; migration only calls it on clean folios or on orphaned
+ * ones without a mapping, so the model leaves that out.)
+ */
+export function tryToFreeBuffers(ctx: MigrateContext, folio: Folio): boolean {
+  const mem = ctx.mem;
+  if (folioTestFlag(mem, folio, PG_writeback)) return false;
+  const head = ctx.locks.folioBuffers(folio);
+  if (head === null) return true;
+  let bh: BufferHead = head;
+  do {
+    if (bufferBusy(bh)) return false;
+    bh = bh.thisPage;
+  } while (bh !== head);
+  folioDetachPrivate(mem, folio);
+  return true;
+}

@@ -1,0 +1,84 @@
+import {
+  type Folio,
+  folioClearFlag,
+  folioCopyContents,
+  folioNrPages,
+  folioSetFlag,
+  folioSetPrivate,
+  folioTestClearFlag,
+  folioTestFlag,
+  folioTestHugetlb,
+  folioTestSwapcache,
+  PG_active,
+  PG_checked,
+  PG_dirty,
+  PG_error,
+  PG_idle,
+  PG_mappedtodisk,
+  PG_private,
+  PG_readahead,
+  PG_referenced,
+  PG_swapcache,
+  PG_unevictable,
+  PG_uptodate,
+  PG_workingset,
+  PG_writeback,
+  PG_young,
+} from '@mmsim/folio';
+import type { MigrateContext } from './context.js';
+import { kernelBug } from './errors.js';
+
+/**
+ * `folio_migrate_flags(newfolio, folio)` (mm/migrate.c, 6.3), in the kernel's order:
+ *
+ * - PG_error, PG_referenced, PG_uptodate are copied;
+ * - PG_active moves (test-and-clear on src; a folio both active and unevictable is a
+ *   VM_BUG_ON); otherwise PG_unevictable moves (test-and-clear);
+ * - PG_workingset, PG_checked, PG_mappedtodisk (PG_anon_exclusive on anon: the mapped
+ *   pages carry it in their migration entries), PG_dirty (when folio_migrate_mapping did
+ *   not move it already), PG_young and PG_idle are copied;
+ * - (the NUMA cpupid and the KSM stable node are not modelled);
+ * - src loses PG_swapcache and PG_private; `src->private` is cleared unless hugetlb;
+ * - if dst is under writeback, `folio_end_writeback(dst)` wakes its waiters;
+ * - PG_readahead is copied last, since it shares its bit with PG_reclaim, which
+ *   folio_end_writeback may clear;
+ * - (page_owner and `mem_cgroup_migrate` are not modelled).
+ */
+export function folioMigrateFlags(ctx: MigrateContext, dst: Folio, src: Folio): void {
+  const mem = ctx.mem;
+  if (folioTestFlag(mem, src, PG_error)) folioSetFlag(mem, dst, PG_error);
+  if (folioTestFlag(mem, src, PG_referenced)) folioSetFlag(mem, dst, PG_referenced);
+  if (folioTestFlag(mem, src, PG_uptodate)) folioSetFlag(mem, dst, PG_uptodate);
+  if (folioTestClearFlag(mem, src, PG_active)) {
+    if (folioTestFlag(mem, src, PG_unevictable)) {
+      throw kernelBug(
+        'folio_migrate_flags',
+        `VM_BUG_ON_FOLIO(folio_test_unevictable(folio)): folio ${src} was both active and unevictable`,
+      );
+    }
+    folioSetFlag(mem, dst, PG_active);
+  } else if (folioTestClearFlag(mem, src, PG_unevictable)) {
+    folioSetFlag(mem, dst, PG_unevictable);
+  }
+  if (folioTestFlag(mem, src, PG_workingset)) folioSetFlag(mem, dst, PG_workingset);
+  if (folioTestFlag(mem, src, PG_checked)) folioSetFlag(mem, dst, PG_checked);
+  if (folioTestFlag(mem, src, PG_mappedtodisk)) folioSetFlag(mem, dst, PG_mappedtodisk);
+  if (folioTestFlag(mem, src, PG_dirty)) folioSetFlag(mem, dst, PG_dirty);
+  if (folioTestFlag(mem, src, PG_young)) folioSetFlag(mem, dst, PG_young);
+  if (folioTestFlag(mem, src, PG_idle)) folioSetFlag(mem, dst, PG_idle);
+  if (folioTestSwapcache(mem, src)) folioClearFlag(mem, src, PG_swapcache);
+  folioClearFlag(mem, src, PG_private);
+  if (!folioTestHugetlb(mem, src)) folioSetPrivate(mem, src, null);
+  if (folioTestFlag(mem, dst, PG_writeback)) ctx.locks.folioEndWriteback(dst);
+  if (folioTestFlag(mem, src, PG_readahead)) folioSetFlag(mem, dst, PG_readahead);
+}
+
+/**
+ * `folio_migrate_copy(newfolio, folio)` (mm/migrate.c, 6.3): `folio_copy` (every page's
+ * content word, charged `copyPage4k` per page), then `folio_migrate_flags`.
+ */
+export function folioMigrateCopy(ctx: MigrateContext, dst: Folio, src: Folio): void {
+  folioCopyContents(ctx.mem, dst, src);
+  ctx.rt.charge(ctx.costs.copyPage4k * folioNrPages(ctx.mem, src));
+  folioMigrateFlags(ctx, dst, src);
+}

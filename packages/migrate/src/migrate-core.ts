@@ -1,0 +1,185 @@
+import { type AllocOptions, type Folio, FolioList } from '@mmsim/folio';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import type { AddressSpaceOperations } from './address-space-operations.js';
+import { allocMigrationTarget, type MigrationTargetControl } from './alloc-target.js';
+import type { FreeFolioFn, MigrateCallbacks, NewFolioFn } from './callbacks.js';
+import { MigrateContext, type MigrateDeps } from './context.js';
+import { folioPutbackActiveHugetlb, hugetlbAllocActive, isolateHugetlb } from './hugetlb.js';
+import { migratePagesBatched } from './migrate-pages.js';
+import { checkMigrateMode, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
+import { folioLooksIsolated, isolateMovablePage, putbackMovablePages } from './movable.js';
+import { checkMigrateReason, type MigrateReason } from './reasons.js';
+import { type MigratePagesStats, MigrateStats } from './stats.js';
+import { migratePagesUnmapAndMove } from './unmap-and-move.js';
+import type { MigrateVariant } from './variants.js';
+
+/** What `migratePages` returns: the kernel's result and the call's statistics. */
+export interface MigratePagesResult {
+  /**
+   * The return value of `migrate_pages()`: the number of folios not migrated (a split
+   * large folio counts once; 0 when `from` ends up empty), or -ENOMEM. When it is not 0,
+   * the folios left on `from` must be given back with `putbackMovablePages`.
+   */
+  readonly rc: number;
+  /** `struct migrate_pages_stats`; `stats.nrSucceeded` is `*ret_succeeded`. */
+  readonly stats: MigratePagesStats;
+}
+
+/**
+ * The migration core of one machine: `migrate_pages()` in the variant it was built with,
+ * and the isolation and putback functions around it. Build it from the machine's parts
+ * (as interfaces: `PageLocks`, `LruIsolation`, `Rmap`, `TlbBatch`) and run its generators
+ * from a task:
+ *
+ * ```ts
+ * const core = new MigrateCore({ rt, mem, vmstat, locks, lru, rmap: vm, tlb: vm });
+ * rt.spawn('migrate', 0, function* () {
+ *   const { rc } = yield* core.migratePages(list, core.allocMigrationTarget, null,
+ *     { nid: 1, thisNode: true }, MIGRATE_SYNC, MR_SYSCALL);
+ *   if (rc !== 0) yield* core.putbackMovablePages(list);
+ * });
+ * ```
+ */
+export class MigrateCore {
+  /** The shared state, for address-space callbacks and for prototyping with the steps. */
+  readonly ctx: MigrateContext;
+  /**
+   * `alloc_migration_target` bound to this machine, to pass as `getNewFolio` with a
+   * `MigrationTargetControl` as `private`.
+   */
+  readonly allocMigrationTarget: NewFolioFn<MigrationTargetControl>;
+
+  constructor(deps: MigrateDeps) {
+    const ctx = new MigrateContext(deps);
+    this.ctx = ctx;
+    this.allocMigrationTarget = (src, mtc) => allocMigrationTarget(ctx, src, mtc);
+  }
+
+  /** The variant this core follows. */
+  get variant(): MigrateVariant {
+    return this.ctx.variant;
+  }
+
+  /** The kernel WARN_ON_ONCE()s hit so far (`WARNING in site: ...`). */
+  get warnings(): readonly string[] {
+    return this.ctx.warnings;
+  }
+
+  /** `h->hugepage_activelist`: hugetlb folios in use. */
+  get hugepageActivelist(): FolioList {
+    return this.ctx.hugepageActivelist;
+  }
+
+  /**
+   * `migrate_pages(from, get_new_page, put_new_page, private, mode, reason,
+   * &ret_succeeded)`: migrate the isolated folios of `from` to destinations from
+   * `getNewFolio`. On return, the folios that were not migrated are at the front of `from`
+   * (give them back with `putbackMovablePages` when `rc` is not 0). The variant decides the
+   * algorithm (see `VARIANTS`); the default is Linux 6.3.
+   *
+   * Misuse throws an MmsimError before anything changes: a mode or reason out of range
+   * (MIGRATE_SYNC_NO_COPY in a variant after 6.9), `from` not a FolioList of this memory,
+   * a folio on it that is not isolated (PG_lru still set, a movable page without
+   * PG_isolated, a hugetlb folio still migratable), callbacks that are not functions, no
+   * running task. A callback that throws during the migration becomes a
+   * `DriverCallbackError`; the migration stops there.
+   */
+  *migratePages<P>(
+    from: FolioList,
+    getNewFolio: NewFolioFn<P>,
+    putNewFolio: FreeFolioFn<P> | null,
+    priv: P,
+    mode: MigrateMode,
+    reason: MigrateReason,
+  ): KernelGen<MigratePagesResult> {
+    const ctx = this.ctx;
+    void ctx.rt.current; // throws NO_CURRENT_TASK outside a task
+    checkMigrateMode(mode);
+    checkMigrateReason(reason);
+    if (mode === MIGRATE_SYNC_NO_COPY && !ctx.variant.hasSyncNoCopy) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `MIGRATE_SYNC_NO_COPY does not exist in ${ctx.variant.name} (removed in 6.10)`,
+      );
+    }
+    this.#checkList(from);
+    if (typeof getNewFolio !== 'function') {
+      throw new MmsimError('INVALID_ARGUMENT', 'getNewFolio must be a function (get_new_page)');
+    }
+    if (putNewFolio !== null && typeof putNewFolio !== 'function') {
+      throw new MmsimError('INVALID_ARGUMENT', 'putNewFolio must be a function or null');
+    }
+    for (const folio of from) {
+      const problem = folioLooksIsolated(ctx, folio);
+      if (problem !== null) {
+        throw new MmsimError(
+          'CONTRACT_VIOLATION',
+          `migrate_pages: folio ${folio} on the list ${problem}`,
+        );
+      }
+    }
+    const cb: MigrateCallbacks = {
+      getNewFolio: getNewFolio as NewFolioFn<unknown>,
+      putNewFolio: putNewFolio as FreeFolioFn<unknown> | null,
+      priv,
+    };
+    const stats = new MigrateStats();
+    const rc =
+      ctx.variant.engine === 'unmap-and-move'
+        ? yield* migratePagesUnmapAndMove(ctx, from, cb, mode, reason, stats)
+        : yield* migratePagesBatched(ctx, from, cb, mode, reason, stats);
+    return { rc, stats: stats.snapshot() };
+  }
+
+  /** `putback_movable_pages(list)`: give every folio of an isolation list back. */
+  putbackMovablePages(list: FolioList): KernelGen {
+    this.#checkList(list);
+    return putbackMovablePages(this.ctx, list);
+  }
+
+  /** `isolate_movable_page(page, mode)`: isolate a non-LRU movable page (see there). */
+  isolateMovablePage(page: number, mode: number): boolean {
+    void this.ctx.rt.current; // throws NO_CURRENT_TASK outside a task
+    return isolateMovablePage(this.ctx, page, mode);
+  }
+
+  /** `isolate_hugetlb(folio, list)`. */
+  isolateHugetlb(folio: Folio, list: FolioList): boolean {
+    this.#checkList(list);
+    return isolateHugetlb(this.ctx, folio, list);
+  }
+
+  /** `folio_putback_active_hugetlb(folio)`. */
+  folioPutbackActiveHugetlb(folio: Folio): void {
+    folioPutbackActiveHugetlb(this.ctx, folio);
+  }
+
+  /** A hugetlb folio in use (active, migratable), as the fault path leaves one; or -ENOMEM. */
+  hugetlbAllocActive(nid: number, options?: AllocOptions): number {
+    return hugetlbAllocActive(this.ctx, nid, options);
+  }
+
+  /** Registers the address-space operations of a page-cache mapping (see MigrateContext). */
+  setAddressSpaceOperations(
+    mapping: object,
+    aops: AddressSpaceOperations,
+    options?: { readonly canWriteback?: boolean },
+  ): void {
+    this.ctx.setAddressSpaceOperations(mapping, aops, options);
+  }
+
+  #checkList(list: FolioList): void {
+    if (!(list instanceof FolioList) || list.mem !== this.ctx.mem) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        'the list must be a FolioList of the same PhysicalMemory as the MigrateCore',
+      );
+    }
+    if (list === this.ctx.hugepageActivelist) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        'the hugetlb active list is not an isolation list: isolate folios off it first',
+      );
+    }
+  }
+}

@@ -1,0 +1,89 @@
+import {
+  type Folio,
+  folioAttachPrivate,
+  folioDetachPrivate,
+  folioGetPrivate,
+  folioTestFlag,
+  PG_private,
+  PG_writeback,
+} from '@mmsim/folio';
+import type { KernelGen } from '@mmsim/runtime';
+import { MIGRATEPAGE_SUCCESS } from './constants.js';
+import type { MigrateContext } from './context.js';
+import { kernelBug } from './errors.js';
+import { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
+import { folioMigrateMapping } from './folio-migrate-mapping.js';
+import { MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
+
+/**
+ * `migrate_folio_extra(mapping, dst, src, mode, extra_count)` (mm/migrate.c, 6.3):
+ * `BUG_ON(folio_test_writeback(src))`, then `folio_migrate_mapping`, then the copy and the
+ * flags (`folio_migrate_copy`), or the flags only for MIGRATE_SYNC_NO_COPY.
+ *
+ * The BUG is reachable in 6.3: `fallback_migrate_folio` may start writeback through
+ * `writeout()` in one move pass and, the folio staying locked on `unmap_folios`, the next
+ * move pass calls this with the writeback still in flight (the crash reported against
+ * OpenZFS, openzfs/zfs#15140 and #16723). The model throws INVARIANT_VIOLATED there.
+ * A plain function: nothing here sleeps.
+ */
+export function migrateFolioExtra(
+  ctx: MigrateContext,
+  mapping: object | null,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+  extraCount: number,
+): number {
+  if (folioTestFlag(ctx.mem, src, PG_writeback)) {
+    throw kernelBug(
+      'migrate_folio_extra (mm/migrate.c)',
+      `BUG_ON(folio_test_writeback(src)): folio ${src} is under writeback ("Writeback must be complete")`,
+    );
+  }
+  const rc = folioMigrateMapping(ctx, mapping, dst, src, extraCount);
+  if (rc !== MIGRATEPAGE_SUCCESS) return rc;
+  if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(ctx, dst, src);
+  else folioMigrateFlags(ctx, dst, src);
+  return MIGRATEPAGE_SUCCESS;
+}
+
+/**
+ * `migrate_folio(mapping, dst, src, mode)` (mm/migrate.c, 6.3): simple migration of a
+ * folio without private data, `migrate_folio_extra(..., 0)`. The `migrate_folio` of
+ * `shmem_aops` and of the swap cache, and what `move_to_new_folio` calls for anonymous
+ * folios (with `mapping` null). A generator only to fit `MigrateFolioFn`; it does not sleep.
+ */
+export function* migrateFolio(
+  ctx: MigrateContext,
+  mapping: object | null,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): KernelGen<number> {
+  return migrateFolioExtra(ctx, mapping, dst, src, mode, 0);
+}
+
+/**
+ * `filemap_migrate_folio(mapping, dst, src, mode)` (mm/migrate.c, 6.3): for filesystems
+ * whose private data needs no special care: `folio_migrate_mapping`, then the private data
+ * moves to dst (`folio_attach_private(dst, folio_detach_private(src))`, which moves its
+ * reference too), then the copy and the flags (flags only for MIGRATE_SYNC_NO_COPY). Unlike
+ * `migrate_folio` it does not check PG_writeback.
+ */
+export function* filemapMigrateFolio(
+  ctx: MigrateContext,
+  mapping: object,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const rc = folioMigrateMapping(ctx, mapping, dst, src, 0);
+  if (rc !== MIGRATEPAGE_SUCCESS) return rc;
+  if (folioGetPrivate(mem, src) !== null && folioTestFlag(mem, src, PG_private)) {
+    folioAttachPrivate(mem, dst, folioDetachPrivate(mem, src));
+  }
+  if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(ctx, dst, src);
+  else folioMigrateFlags(ctx, dst, src);
+  return MIGRATEPAGE_SUCCESS;
+}

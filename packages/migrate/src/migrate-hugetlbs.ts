@@ -1,0 +1,217 @@
+import {
+  type Folio,
+  type FolioList,
+  folioMapping,
+  folioNrPages,
+  folioRefCount,
+  folioTestAnon,
+  folioTestHugetlb,
+} from '@mmsim/folio';
+import type { AnonVma } from '@mmsim/rmap';
+import { TTU_RMAP_LOCKED } from '@mmsim/rmap';
+import { EAGAIN, EBUSY, ENOMEM, type KernelGen, type RwSemaphore } from '@mmsim/runtime';
+import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
+import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
+import type { MigrateContext } from './context.js';
+import { folioPutbackActiveHugetlb, moveHugetlbState } from './hugetlb.js';
+import { listMoveTail } from './lists.js';
+import { MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
+import { moveToNewFolio } from './move-to-new-folio.js';
+import type { MigrateReason } from './reasons.js';
+import type { MigrateStats } from './stats.js';
+
+const CALLER = 'unmap_and_move_huge_page';
+
+/**
+ * `hugetlb_folio_subpool(folio)`: hugetlbfs subpools (mount size limits) are not
+ * modelled; every folio reads as having none, so the "being freed" -EBUSY of
+ * `unmap_and_move_huge_page` never fires.
+ */
+function hugetlbFolioSubpool(_ctx: MigrateContext, _folio: Folio): object | null {
+  return null;
+}
+
+/**
+ * `hugetlb_page_mapping_lock_write(page)` (mm/hugetlb.c, 6.3): the mapping of a shared
+ * hugetlb folio with its `i_mmap_rwsem` trylocked for write, or null. The model looks for
+ * an `iMmapRwsem` on the mapping object (as `@mmsim/rmap`'s AddressSpace has); without
+ * one it cannot lock and gives null.
+ */
+function hugetlbPageMappingLockWrite(ctx: MigrateContext, folio: Folio): RwSemaphore | null {
+  const mapping = folioMapping(ctx.mem, folio) as { iMmapRwsem?: RwSemaphore } | null;
+  const sem = mapping?.iMmapRwsem;
+  if (sem === undefined || typeof sem.downWriteTrylock !== 'function') return null;
+  return sem.downWriteTrylock() ? sem : null;
+}
+
+/**
+ * `unmap_and_move_huge_page(get_new_page, put_new_page, private, hpage, force, mode,
+ * reason, ret)` (mm/migrate.c, 6.3): migrate one hugetlb folio; never batched, never split.
+ *
+ * - refcount 1: freed under us; back to the active list (and freed), SUCCESS.
+ * - No destination: -ENOMEM.
+ * - The src lock is trylocked; it is slept on only when `force` (pass > 2) and the mode is
+ *   MIGRATE_SYNC or SYNC_NO_COPY; otherwise -EAGAIN.
+ * - A folio being freed (a subpool but no mapping): -EBUSY (never in the model).
+ * - anon: pin the anon_vma. dst is trylocked or -EAGAIN.
+ * - Mapped: a shared (file) folio takes `i_mmap_rwsem` for write (PMD unsharing) and
+ *   passes TTU_RMAP_LOCKED; `try_to_migrate(src, ttu)`, never TTU_BATCH_FLUSH.
+ * - Unmapped: `move_to_new_folio`. Then `remove_migration_ptes(src, success ? dst : src)`.
+ * - Unlock dst, drop the anon_vma pin; on success `move_hugetlb_state` and the destination
+ *   is not given back; unlock src.
+ * - On success src goes back to the active list (its last reference: freed to the pool);
+ *   on an error other than -EAGAIN src moves to `ret`; -EAGAIN leaves it on `from`.
+ * - The destination: `put_new_page` if the caller passed one (and it was not used), else
+ *   `folio_putback_active_hugetlb(dst)` (which drops the allocation reference).
+ */
+export function* unmapAndMoveHugePage(
+  ctx: MigrateContext,
+  cb: MigrateCallbacks,
+  src: Folio,
+  force: boolean,
+  mode: MigrateMode,
+  _reason: MigrateReason,
+  ret: FolioList,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const locks = ctx.locks;
+  const rmap = ctx.rmap;
+  let rc = -EAGAIN;
+  let pageWasMapped = 0;
+  let anonVma: AnonVma | null = null;
+
+  if (folioRefCount(mem, src) === 1) {
+    // Freed from under us: we are done.
+    folioPutbackActiveHugetlb(ctx, src);
+    return MIGRATEPAGE_SUCCESS;
+  }
+  const dst = callGetNewFolio(ctx, cb, src);
+  if (dst === null) return -ENOMEM;
+  let putNew = cb.putNewFolio !== null;
+
+  // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out:` label
+  out: {
+    if (!locks.folioTrylock(src, CALLER)) {
+      if (!force) break out;
+      if (mode !== MIGRATE_SYNC && mode !== MIGRATE_SYNC_NO_COPY) break out;
+      if (!locks.folioLockFast(src, CALLER)) yield* locks.folioLockContended(src, CALLER);
+    }
+    // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock:` label
+    outUnlock: {
+      // Without a mapping the hugetlbfs move routine would not run and a subpool count
+      // would leak: the folio is being freed.
+      if (hugetlbFolioSubpool(ctx, src) !== null && folioMapping(mem, src) === null) {
+        rc = -EBUSY;
+        break outUnlock;
+      }
+      if (folioTestAnon(mem, src)) anonVma = rmap.folioGetAnonVma(src);
+      // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `put_anon:` label
+      putAnon: {
+        if (!locks.folioTrylock(dst, CALLER)) break putAnon;
+        // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `unlock_put_anon:` label
+        unlockPutAnon: {
+          if (rmap.folioMapped(src)) {
+            let ttu = 0;
+            let sem: RwSemaphore | null = null;
+            if (!folioTestAnon(mem, src)) {
+              // try_to_unmap may unshare PMDs of a shared mapping: i_mmap_rwsem for write.
+              sem = hugetlbPageMappingLockWrite(ctx, src);
+              if (sem === null) break unlockPutAnon;
+              ttu = TTU_RMAP_LOCKED;
+            }
+            yield* rmap.tryToMigrate(src, ttu);
+            pageWasMapped = 1;
+            if (sem !== null) sem.upWrite();
+          }
+          if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(ctx, dst, src, mode);
+          if (pageWasMapped !== 0) {
+            yield* rmap.removeMigrationPtes(src, rc === MIGRATEPAGE_SUCCESS ? dst : src, false);
+          }
+        }
+        locks.folioUnlock(dst);
+      }
+      if (anonVma !== null) rmap.putAnonVma(anonVma);
+      if (rc === MIGRATEPAGE_SUCCESS) {
+        moveHugetlbState(ctx, src, dst);
+        putNew = false;
+      }
+    }
+    locks.folioUnlock(src);
+  }
+  if (rc === MIGRATEPAGE_SUCCESS) folioPutbackActiveHugetlb(ctx, src);
+  else if (rc !== -EAGAIN) listMoveTail(mem, src, ret);
+  // An unused destination goes back through the caller's callback; otherwise the
+  // reference taken at allocation is dropped.
+  if (putNew) callPutNewFolio(cb, dst);
+  else folioPutbackActiveHugetlb(ctx, dst);
+  return rc;
+}
+
+/**
+ * `migrate_hugetlbs(from, get_new_page, put_new_page, private, mode, reason, stats,
+ * ret_folios)` (mm/migrate.c, 6.3, e5bfff8b10e4): up to NR_MAX_MIGRATE_PAGES_RETRY passes
+ * over the hugetlb folios of `from` (the others are skipped), one
+ * `unmap_and_move_huge_page` each, with `force` from the fourth pass.
+ *
+ * - Hugetlb migration unsupported for the hstate: failed, moved to `ret_folios`.
+ * - -ENOMEM: the folio's pages and the pending retries count as failed pages; return
+ *   -ENOMEM at once.
+ * - -EAGAIN: a retry (stays on `from`); MIGRATEPAGE_SUCCESS: its pages succeeded; other
+ *   errors: failed (already on `ret_folios`).
+ *
+ * After the passes the retries count as failures. Returns the hugetlb folios not
+ * migrated, or -ENOMEM.
+ */
+export function* migrateHugetlbs(
+  ctx: MigrateContext,
+  from: FolioList,
+  cb: MigrateCallbacks,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  stats: MigrateStats,
+  retFolios: FolioList,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  let retry = 1;
+  let nrFailed = 0;
+  let nrRetryPages = 0;
+  for (let pass = 0; pass < NR_MAX_MIGRATE_PAGES_RETRY && retry !== 0; pass++) {
+    retry = 0;
+    nrRetryPages = 0;
+    for (const folio of from) {
+      if (!folioTestHugetlb(mem, folio)) continue;
+      const nrPages = folioNrPages(mem, folio);
+      yield; // cond_resched()
+      // Callers like soft offline and memory hotremove do not check this first.
+      if (!ctx.hugepageMigrationSupported) {
+        nrFailed++;
+        stats.nrFailedPages += nrPages;
+        listMoveTail(mem, folio, retFolios);
+        continue;
+      }
+      const rc = yield* unmapAndMoveHugePage(ctx, cb, folio, pass > 2, mode, reason, retFolios);
+      switch (rc) {
+        case -ENOMEM:
+          // Memory is low: do not try the other folios.
+          stats.nrFailedPages += nrPages + nrRetryPages;
+          return -ENOMEM;
+        case -EAGAIN:
+          retry++;
+          nrRetryPages += nrPages;
+          break;
+        case MIGRATEPAGE_SUCCESS:
+          stats.nrSucceeded += nrPages;
+          break;
+        default:
+          // Permanent failure: already on ret_folios, not retried.
+          nrFailed++;
+          stats.nrFailedPages += nrPages;
+          break;
+      }
+    }
+  }
+  // After the passes, the folios still asking for a retry have failed.
+  nrFailed += retry;
+  stats.nrFailedPages += nrRetryPages;
+  return nrFailed;
+}

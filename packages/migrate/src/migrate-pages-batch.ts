@@ -1,0 +1,299 @@
+import {
+  type Folio,
+  type FolioList,
+  folioNrPages,
+  folioOrder,
+  folioTestHugetlb,
+  folioTestLarge,
+  HPAGE_PMD_ORDER,
+} from '@mmsim/folio';
+import { EAGAIN, EDEADLOCK, ENOMEM, type KernelGen, MmsimError } from '@mmsim/runtime';
+import type { MigrateCallbacks } from './callbacks.js';
+import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
+import type { MigrateContext } from './context.js';
+import { migrateFolioExtract } from './dst-state.js';
+import { listHead, listMoveTail } from './lists.js';
+import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
+import { migrateFolioMove } from './move.js';
+import { type MigrateReason, MR_LONGTERM_PIN, MR_NUMA_MISPLACED } from './reasons.js';
+import { trySplitFolio } from './split.js';
+import type { MigrateStats } from './stats.js';
+import { migrateFolioUndoDst, migrateFolioUndoSrc } from './undo.js';
+import { migrateFolioUnmap } from './unmap.js';
+
+function splitList(list: FolioList | null): FolioList {
+  if (list === null) {
+    throw new MmsimError(
+      'INVARIANT_VIOLATED',
+      'migrate_pages_batch: a large folio needs splitting but the caller passed no split_folios list',
+    );
+  }
+  return list;
+}
+
+/** A large folio that is not hugetlb, and whether it is PMD-mappable (a THP). */
+function largeKind(ctx: MigrateContext, folio: Folio): 0 | 1 | 2 {
+  const mem = ctx.mem;
+  if (!folioTestLarge(mem, folio) || folioTestHugetlb(mem, folio)) return 0;
+  return folioOrder(mem, folio) >= HPAGE_PMD_ORDER ? 2 : 1;
+}
+
+/**
+ * `migrate_pages_batch(from, get_new_page, put_new_page, private, mode, reason,
+ * ret_folios, split_folios, stats, nr_pass)` (mm/migrate.c, 6.3): migrate the folios of
+ * `from` as one batch. Returns the number of folios that failed (a large folio counts
+ * once), or -ENOMEM.
+ *
+ * Unmap phase, up to `nr_pass` passes while some folio asks for a retry: for each folio
+ * of `from` (with a `cond_resched()` scheduling point), `migrate_folio_unmap`:
+ * - MIGRATEPAGE_UNMAP: src to the tail of `unmap_folios`, dst to the tail of `dst_folios`
+ *   (the two lists stay parallel); src and dst stay locked, src unmapped, across every
+ *   later pass;
+ * - MIGRATEPAGE_SUCCESS (freed under us): counted as migrated;
+ * - -EAGAIN: stays on `from`, counted as a retry (it carries no state between passes);
+ * - -ENOMEM: counted as failed; a large folio is split onto `split_folios` unless the
+ *   reason is MR_NUMA_MISPLACED (a successful split counts a THP split, and the loop goes
+ *   on); for MR_LONGTERM_PIN a split failing with -EAGAIN is retried instead; otherwise the
+ *   pending retries count as failed pages, and the unmap phase is abandoned: to the move
+ *   phase if anything is unmapped, else straight to the cleanup, returning -ENOMEM;
+ * - any other error (-EBUSY...): failed, src already on `ret_folios`.
+ * Without THP migration support a THP is counted as failed and split first.
+ *
+ * Then exactly one `try_to_unmap_flush()` for the whole batch, before any copy: every PTE
+ * cleared with TTU_BATCH_FLUSH is flushed here.
+ *
+ * Move phase, up to `nr_pass` passes: `migrate_folio_move` on `unmap_folios` and
+ * `dst_folios` in lockstep; -EAGAIN keeps the pair locked for the next pass.
+ *
+ * Cleanup: whatever is left on `unmap_folios` is undone (mappings restored, unlocked,
+ * moved to `ret_folios`) and its dst given back. Folios still on `from` (the -EAGAIN
+ * leftovers of the unmap phase) are counted as failed and left there for the caller.
+ *
+ * The 6.3 code counts small and large folios in separate counters (`retry` /
+ * `large_retry`, `nr_failed` / `nr_large_failed`) and sums them; one counter here gives
+ * the same results (6.5 merged them too). Variant policy: 6.3-rc1 and the RFC run this in
+ * every mode, pass `force = pass > 2` to the unmap step, split folios onto a list of their
+ * own and migrate them at the end with the full pass budget without counting small-folio
+ * failures (`no_split_folio_counting`), and 6.3-rc1 restarts after -EDEADLOCK once the
+ * batch's locks are released (`avoid_force_lock`); 6.4+ (`v6.11`) uncounts a LONGTERM_PIN
+ * split retry.
+ */
+export function* migratePagesBatch(
+  ctx: MigrateContext,
+  from: FolioList,
+  cb: MigrateCallbacks,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  retFolios: FolioList,
+  splitFolios: FolioList | null,
+  stats: MigrateStats,
+  nrPass: number,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const variant = ctx.variant;
+  const inBatchSplit = variant.splitRetry === 'in-batch';
+  const split = inBatchSplit ? listHead(mem) : splitFolios;
+  const unmapFolios = listHead(mem);
+  const dstFolios = listHead(mem);
+  const nosplit = reason === MR_NUMA_MISPLACED;
+  if (variant.syncBatching === 'async-first' && mode !== MIGRATE_ASYNC && from.size > 1) {
+    ctx.warnOnce(
+      'migrate_pages_batch',
+      `VM_WARN_ON_ONCE: a ${from.size}-folio batch in a synchronous mode`,
+    );
+  }
+  let nrFailed = 0;
+  let noSplitFolioCounting = false;
+  for (;;) {
+    let rc = 0;
+    let rcSaved = 0;
+    let avoidForceLock = false;
+    let retry = 1;
+    let thpRetry = 0;
+    let nrRetryPages = 0;
+    let abandoned = false;
+    let straightToOut = false;
+
+    unmap: for (let pass = 0; pass < nrPass && retry !== 0; pass++) {
+      retry = 0;
+      thpRetry = 0;
+      nrRetryPages = 0;
+      for (const folio of from) {
+        const kind = largeKind(ctx, folio);
+        const isLarge = kind !== 0;
+        const isThp = kind === 2 ? 1 : 0;
+        const counted = isLarge || !noSplitFolioCounting;
+        const nrPages = folioNrPages(mem, folio);
+        yield; // cond_resched()
+
+        // Large folio migration may be unsupported: split and migrate the pieces later.
+        if (!ctx.thpMigrationSupported && isThp === 1) {
+          nrFailed++;
+          stats.nrThpFailed++;
+          if ((yield* trySplitFolio(ctx, folio, splitList(split), mode)) === 0) {
+            stats.nrThpSplit++;
+            continue;
+          }
+          stats.nrFailedPages += nrPages;
+          listMoveTail(mem, folio, retFolios);
+          continue;
+        }
+
+        const r = yield* migrateFolioUnmap(
+          ctx,
+          cb,
+          folio,
+          mode,
+          reason,
+          retFolios,
+          pass > 2,
+          avoidForceLock,
+        );
+        switch (r) {
+          case -ENOMEM: {
+            // Memory is low: do not try the other folios; move what is unmapped and leave.
+            if (counted) nrFailed++;
+            stats.nrThpFailed += isThp;
+            // NUMA balancing does not split large folios to retry.
+            if (isLarge && !nosplit) {
+              const s = yield* trySplitFolio(ctx, folio, splitList(split), mode);
+              if (s === 0) {
+                stats.nrThpSplit += isThp;
+                continue;
+              }
+              if (reason === MR_LONGTERM_PIN && s === -EAGAIN) {
+                // Try the split again, to help the long-term pin succeed.
+                retry++;
+                thpRetry += isThp;
+                nrRetryPages += nrPages;
+                if (variant.longtermPinRetryUncounts) {
+                  nrFailed--;
+                  stats.nrThpFailed -= isThp;
+                }
+                continue;
+              }
+            }
+            stats.nrFailedPages += nrPages + nrRetryPages;
+            stats.nrThpFailed += thpRetry;
+            // 6.3-rc1: give the pieces of split folios back to the caller.
+            if (inBatchSplit && split !== null) split.spliceInit(retFolios);
+            rc = r;
+            rcSaved = r;
+            abandoned = true;
+            straightToOut = unmapFolios.isEmpty();
+            break unmap;
+          }
+          case -EDEADLOCK:
+            // 6.3-rc1: the folio cannot be locked here without risking a deadlock. Move
+            // (and unlock) what this batch holds, then start again.
+            rcSaved = r;
+            abandoned = true;
+            break unmap;
+          case -EAGAIN:
+            if (counted) retry++;
+            thpRetry += isThp;
+            nrRetryPages += nrPages;
+            break;
+          case MIGRATEPAGE_SUCCESS:
+            stats.nrSucceeded += nrPages;
+            stats.nrThpSucceeded += isThp;
+            break;
+          case MIGRATEPAGE_UNMAP:
+            // The batch now holds a folio lock: no more sleeping src locks (6.3-rc1).
+            if (variant.avoidForceLock) avoidForceLock = true;
+            listMoveTail(mem, folio, unmapFolios);
+            dstFolios.addTail(ctx.unmapDst);
+            break;
+          default:
+            // A permanent failure (-EBUSY...): src is already on ret_folios.
+            if (counted) nrFailed++;
+            stats.nrThpFailed += isThp;
+            stats.nrFailedPages += nrPages;
+            break;
+        }
+      }
+    }
+    if (!abandoned) {
+      nrFailed += retry;
+      stats.nrThpFailed += thpRetry;
+      stats.nrFailedPages += nrRetryPages;
+    }
+
+    if (!straightToOut) {
+      // Flush the TLBs of every folio unmapped above: no copy may start before this.
+      ctx.tlb.tryToUnmapFlush();
+      retry = 1;
+      for (let pass = 0; pass < nrPass && retry !== 0; pass++) {
+        retry = 0;
+        thpRetry = 0;
+        nrRetryPages = 0;
+        let dst = dstFolios.first();
+        let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
+        for (const folio of unmapFolios) {
+          const kind = largeKind(ctx, folio);
+          const isThp = kind === 2 ? 1 : 0;
+          const counted = kind !== 0 || !noSplitFolioCounting;
+          const nrPages = folioNrPages(mem, folio);
+          yield; // cond_resched()
+          const r = yield* migrateFolioMove(
+            ctx,
+            cb,
+            folio,
+            dst,
+            dstFolios,
+            mode,
+            reason,
+            retFolios,
+          );
+          switch (r) {
+            case -EAGAIN:
+              if (counted) retry++;
+              thpRetry += isThp;
+              nrRetryPages += nrPages;
+              break;
+            case MIGRATEPAGE_SUCCESS:
+              stats.nrSucceeded += nrPages;
+              stats.nrThpSucceeded += isThp;
+              break;
+            default:
+              if (counted) nrFailed++;
+              stats.nrThpFailed += isThp;
+              stats.nrFailedPages += nrPages;
+              break;
+          }
+          dst = dst2;
+          dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
+        }
+      }
+      nrFailed += retry;
+      stats.nrThpFailed += thpRetry;
+      stats.nrFailedPages += nrRetryPages;
+      rc = rcSaved !== 0 ? rcSaved : nrFailed;
+    }
+
+    // Clean up what the move passes gave up on.
+    let dst = dstFolios.first();
+    let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
+    for (const folio of unmapFolios) {
+      migrateFolioExtract(ctx, dst);
+      const pageWasMapped = ctx.extractedWasMapped;
+      const anonVma = ctx.extractedAnonVma;
+      yield* migrateFolioUndoSrc(ctx, folio, pageWasMapped, anonVma, true, retFolios);
+      dstFolios.del(dst);
+      migrateFolioUndoDst(ctx, dst, true, cb);
+      dst = dst2;
+      dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
+    }
+
+    // 6.3-rc1: now migrate the pieces of split folios, not counting their failures.
+    if (inBatchSplit && split !== null && rc >= 0 && !split.isEmpty()) {
+      from.spliceInit(retFolios);
+      split.spliceInit(from);
+      noSplitFolioCounting = true;
+      continue;
+    }
+    // 6.3-rc1: every lock of the batch is released; the contended lock may be slept on.
+    if (rc === -EDEADLOCK) continue;
+    return rc;
+  }
+}

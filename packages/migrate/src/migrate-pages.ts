@@ -1,0 +1,133 @@
+import { type FolioList, folioNrPages, folioTestHugetlb } from '@mmsim/folio';
+import type { KernelGen } from '@mmsim/runtime';
+import type { MigrateCallbacks } from './callbacks.js';
+import { NR_MAX_BATCHED_MIGRATION, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
+import type { MigrateContext } from './context.js';
+import { listCutBefore, listHead } from './lists.js';
+import { migrateHugetlbs } from './migrate-hugetlbs.js';
+import { migratePagesBatch } from './migrate-pages-batch.js';
+import { migratePagesSync } from './migrate-pages-sync.js';
+import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
+import type { MigrateReason } from './reasons.js';
+import { countMigrateVmEvents, type MigrateStats } from './stats.js';
+
+/**
+ * `migrate_pages(from, get_new_page, put_new_page, private, mode, reason, &succeeded)`
+ * (mm/migrate.c, 6.3) for the batch engine (variants `rfc-2022`, `v6.3-rc1`, `v6.3`,
+ * `v6.11`); the arguments were checked by `MigrateCore.migratePages`.
+ *
+ * 1. `mm_migrate_pages_start`; `migrate_hugetlbs` (-ENOMEM ends here).
+ * 2. Carve the next batch off the front of `from`: hugetlb folios still there (their
+ *    retries are used up; already counted) move to the tail of `ret_folios`; the batch ends
+ *    with the folio that brings it to NR_MAX_BATCHED_MIGRATION base pages, or takes all.
+ * 3. MIGRATE_ASYNC: `migrate_pages_batch` with NR_MAX_MIGRATE_PAGES_RETRY passes. Other
+ *    modes: `migrate_pages_sync` in 6.3; in 6.3-rc1 and the RFC the same batch call as
+ *    ASYNC, in the caller's mode. What is left of the batch goes to the tail of
+ *    `ret_folios`. -ENOMEM: the split pieces too, and stop.
+ * 4. 6.3: the pieces of folios split in this batch get one best-effort pass, MIGRATE_ASYNC,
+ *    its result ignored (the large folio was already counted once), its leftovers to
+ *    `ret_folios`.
+ * 5. Add the batch's failures; loop while `from` is not empty.
+ * 6. `ret_folios` is spliced onto the front of `from` for the caller's
+ *    `putback_movable_pages`; in 6.3, if `from` is empty the result is 0 (every piece of
+ *    every split folio made it). The vm events and `mm_migrate_pages` are emitted on every path.
+ *
+ * Returns the number of folios not migrated (a split large folio counts once), or -ENOMEM.
+ */
+export function* migratePagesBatched(
+  ctx: MigrateContext,
+  from: FolioList,
+  cb: MigrateCallbacks,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  stats: MigrateStats,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const tp = ctx.tp;
+  if (tp.start.enabled) tp.start.emit({ mode, reason });
+  const retFolios = listHead(mem);
+  const splitFolios = listHead(mem);
+  const asyncFirst = ctx.variant.syncBatching === 'async-first';
+  let rcGather = yield* migrateHugetlbs(ctx, from, cb, mode, reason, stats, retFolios);
+  if (rcGather >= 0) {
+    for (;;) {
+      let nrPages = 0;
+      let cut = -1;
+      let full = false;
+      for (const folio of from) {
+        // Hugetlb folios left on the list used up their retries.
+        if (folioTestHugetlb(mem, folio)) {
+          from.moveToTail(folio, retFolios);
+          continue;
+        }
+        nrPages += folioNrPages(mem, folio);
+        if (nrPages >= NR_MAX_BATCHED_MIGRATION) {
+          full = true;
+          cut = from.next(folio);
+          break;
+        }
+      }
+      const folios = listHead(mem);
+      if (full) listCutBefore(folios, from, cut);
+      else from.spliceInit(folios);
+      let rc: number;
+      if (mode === MIGRATE_ASYNC || !asyncFirst) {
+        rc = yield* migratePagesBatch(
+          ctx,
+          folios,
+          cb,
+          mode,
+          reason,
+          retFolios,
+          splitFolios,
+          stats,
+          NR_MAX_MIGRATE_PAGES_RETRY,
+        );
+      } else {
+        rc = yield* migratePagesSync(ctx, folios, cb, mode, reason, retFolios, splitFolios, stats);
+      }
+      folios.spliceTailInit(retFolios);
+      if (rc < 0) {
+        rcGather = rc;
+        splitFolios.spliceTailInit(retFolios);
+        break;
+      }
+      if (!splitFolios.isEmpty()) {
+        // Failures are not counted: each split folio already counted as one. Minimal
+        // effort: MIGRATE_ASYNC, one pass.
+        yield* migratePagesBatch(
+          ctx,
+          splitFolios,
+          cb,
+          MIGRATE_ASYNC,
+          reason,
+          retFolios,
+          null,
+          stats,
+          1,
+        );
+        splitFolios.spliceTailInit(retFolios);
+      }
+      rcGather += rc;
+      if (from.isEmpty()) break;
+    }
+  }
+  // Permanent failures go back on the migration list; the caller puts them back.
+  retFolios.spliceInit(from);
+  // 0 if every split piece of every failed large folio was migrated (added with the
+  // after-batch split retry, a21d2133215b; 6.3-rc1 and the RFC return the count).
+  if (ctx.variant.splitRetry === 'after-batch' && from.isEmpty()) rcGather = 0;
+  countMigrateVmEvents(ctx.vmstat, stats);
+  if (tp.end.enabled) {
+    tp.end.emit({
+      succeeded: stats.nrSucceeded,
+      failed: stats.nrFailedPages,
+      thp_succeeded: stats.nrThpSucceeded,
+      thp_failed: stats.nrThpFailed,
+      thp_split: stats.nrThpSplit,
+      mode,
+      reason,
+    });
+  }
+  return rcGather;
+}

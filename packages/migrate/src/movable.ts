@@ -1,0 +1,212 @@
+import {
+  type Folio,
+  type FolioList,
+  folioClearFlag,
+  folioMappingKind,
+  folioNrPages,
+  folioPut,
+  folioRawMapping,
+  folioSetFlag,
+  folioSetMapping,
+  folioTestFlag,
+  folioTestHugetlb,
+  folioTestMovable,
+  folioTryGet,
+  PAGE_MAPPING_MOVABLE,
+  PG_isolated,
+  PG_lru,
+  PG_slab,
+  type PhysicalMemory,
+  pfnFolio,
+  pfnValid,
+} from '@mmsim/folio';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import type { MigrateContext } from './context.js';
+import { callDriver, kernelBug } from './errors.js';
+import { folioPutbackActiveHugetlb } from './hugetlb.js';
+import type { MigrateMode } from './modes.js';
+
+/**
+ * `struct movable_operations` (include/linux/migrate.h, 6.0 and later): how a driver's
+ * non-LRU pages (balloon, zsmalloc, z3fold) are isolated, migrated and given back. The
+ * model calls each member as an atomic step; one that throws becomes a
+ * `DriverCallbackError` naming `name` and the callback.
+ */
+export interface MovableOperations {
+  /** The driver, for messages (`balloon`, `zsmalloc`...). */
+  readonly name: string;
+  /**
+   * `isolate_page(page, mode)`: called with the page locked (it must not unlock it);
+   * returns whether the page can be migrated now. After it the VM owns `page->lru`.
+   */
+  isolatePage(folio: Folio, mode: number): boolean;
+  /**
+   * `migrate_page(dst, src, mode)`: both pages locked; copy the contents, set up dst
+   * (`setPageMovable(mem, dst, ops)`), and on success `clearPageMovable(mem, src)` and
+   * return MIGRATEPAGE_SUCCESS; -EAGAIN is retried, any other error is permanent. It must
+   * not touch src's list links.
+   */
+  migratePage(dst: Folio, src: Folio, mode: MigrateMode): number;
+  /** `putback_page(page)`: migration failed; the page is the driver's again. */
+  putbackPage(folio: Folio): void;
+}
+
+/** What `__ClearPageMovable` leaves in `page->mapping`: the movable tag, no operations. */
+const NO_MOVABLE_OPS: object = Object.freeze({ name: '(no movable_operations)' });
+
+function checkMops(mops: MovableOperations): void {
+  if (
+    typeof mops !== 'object' ||
+    mops === null ||
+    typeof mops.name !== 'string' ||
+    typeof mops.isolatePage !== 'function' ||
+    typeof mops.migratePage !== 'function' ||
+    typeof mops.putbackPage !== 'function'
+  ) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      'movable_operations must be { name, isolatePage, migratePage, putbackPage }',
+    );
+  }
+}
+
+/**
+ * `__SetPageMovable(page, mops)` (mm/compaction.c, 6.3): `page->mapping = mops |
+ * PAGE_MAPPING_MOVABLE`. The driver calls it with the page locked.
+ */
+export function setPageMovable(mem: PhysicalMemory, folio: Folio, mops: MovableOperations): void {
+  checkMops(mops);
+  folioSetMapping(mem, folio, PAGE_MAPPING_MOVABLE, mops);
+}
+
+/**
+ * `__ClearPageMovable(page)` (mm/compaction.c, 6.3): `page->mapping = PAGE_MAPPING_MOVABLE`:
+ * the page keeps the movable type (`__PageMovable` stays true) but has no operations, so
+ * `PageMovable` is false. A driver calls it when it releases a page, or on success of its
+ * `migrate_page` for src.
+ */
+export function clearPageMovable(mem: PhysicalMemory, folio: Folio): void {
+  if (folioMappingKind(mem, folio) !== PAGE_MAPPING_MOVABLE) {
+    throw new MmsimError(
+      'CONTRACT_VIOLATION',
+      `__ClearPageMovable on folio ${folio}, which is not a non-LRU movable page`,
+    );
+  }
+  folioSetMapping(mem, folio, PAGE_MAPPING_MOVABLE, NO_MOVABLE_OPS);
+}
+
+/** `page_movable_ops(page)`: the driver's operations, or null after `__ClearPageMovable`. */
+export function folioMovableOps(mem: PhysicalMemory, folio: Folio): MovableOperations | null {
+  if (folioMappingKind(mem, folio) !== PAGE_MAPPING_MOVABLE) return null;
+  const ops = folioRawMapping(mem, folio);
+  return ops === NO_MOVABLE_OPS ? null : (ops as MovableOperations);
+}
+
+/** `PageMovable(page)` (the page lock held): `__PageMovable` and operations set. */
+export function pageMovable(mem: PhysicalMemory, folio: Folio): boolean {
+  return folioMovableOps(mem, folio) !== null;
+}
+
+/**
+ * `isolate_movable_page(page, mode)` (mm/migrate.c, 6.3): take a non-LRU movable page for
+ * migration. Returns true with a reference held and PG_isolated set; false (no reference
+ * kept) for a page that is free or being freed (`get_page_unless_zero` fails, a tail page
+ * included), a slab page, a page that is not `__PageMovable`, one whose lock is taken
+ * (trylock: the lock serialises isolators and the driver's release), one that lost its
+ * operations or is already isolated, or one the driver's `isolate_page` refuses. A driver
+ * that sets PG_isolated itself triggers a WARN_ON_ONCE (recorded in `ctx.warnings`).
+ * NR_ISOLATED is not touched: non-LRU pages are not counted. A plain function: it only
+ * trylocks.
+ */
+export function isolateMovablePage(ctx: MigrateContext, page: number, mode: number): boolean {
+  const mem = ctx.mem;
+  if (!pfnValid(mem, page) || pfnFolio(mem, page) !== page) return false;
+  if (!folioTryGet(mem, page)) return false;
+  const folio: Folio = page;
+  if (folioTestFlag(mem, folio, PG_slab) || !folioTestMovable(mem, folio)) {
+    folioPut(mem, folio);
+    return false;
+  }
+  const locks = ctx.locks;
+  if (!locks.folioTrylock(folio, 'isolate_movable_page')) {
+    folioPut(mem, folio);
+    return false;
+  }
+  const mops = folioMovableOps(mem, folio);
+  let ok = mops !== null && !folioTestFlag(mem, folio, PG_isolated);
+  if (ok && mops !== null) {
+    ok = callDriver(mops.name, 'isolate_page', () => mops.isolatePage(folio, mode)) === true;
+  }
+  if (!ok) {
+    locks.folioUnlock(folio);
+    folioPut(mem, folio);
+    return false;
+  }
+  if (folioTestFlag(mem, folio, PG_isolated)) {
+    ctx.warnOnce(
+      'isolate_movable_page',
+      `driver ${mops?.name} set PG_isolated on folio ${folio} itself`,
+    );
+  }
+  folioSetFlag(mem, folio, PG_isolated);
+  locks.folioUnlock(folio);
+  return true;
+}
+
+/**
+ * `putback_movable_pages(l)` (mm/migrate.c, 6.3): give every folio of an isolation list
+ * back. Hugetlb folios go back to the active list (`folio_putback_active_hugetlb`).
+ * Others leave the list; then a non-LRU movable page is locked (sleeping), handed to the
+ * driver's `putback_page` if it still has operations, has PG_isolated cleared, is
+ * unlocked and loses the isolation reference; an LRU folio leaves NR_ISOLATED and goes
+ * back to the LRU (`folio_putback_lru`).
+ */
+export function* putbackMovablePages(ctx: MigrateContext, list: FolioList): KernelGen {
+  const mem = ctx.mem;
+  const locks = ctx.locks;
+  for (const folio of list) {
+    if (folioTestHugetlb(mem, folio)) {
+      folioPutbackActiveHugetlb(ctx, folio);
+      continue;
+    }
+    list.del(folio);
+    if (folioTestMovable(mem, folio)) {
+      if (!folioTestFlag(mem, folio, PG_isolated)) {
+        throw kernelBug(
+          'putback_movable_pages',
+          `VM_BUG_ON_FOLIO(!folio_test_isolated): folio ${folio}`,
+        );
+      }
+      if (!locks.folioLockFast(folio, 'putback_movable_pages')) {
+        yield* locks.folioLockContended(folio, 'putback_movable_pages');
+      }
+      const mops = folioMovableOps(mem, folio);
+      if (mops !== null) callDriver(mops.name, 'putback_page', () => mops.putbackPage(folio));
+      folioClearFlag(mem, folio, PG_isolated);
+      locks.folioUnlock(folio);
+      folioPut(mem, folio);
+    } else {
+      ctx.lru.nodeStatModFolio(folio, ctx.lru.folioIsolatedItem(folio), -folioNrPages(mem, folio));
+      yield* ctx.lru.folioPutbackLru(folio);
+    }
+  }
+}
+
+/** Whether `folio` looks isolated for migration (used to check `migrate_pages` input). */
+export function folioLooksIsolated(ctx: MigrateContext, folio: Folio): string | null {
+  const mem = ctx.mem;
+  if (folioTestHugetlb(mem, folio)) {
+    return ctx.hugetlbMigratable[folio] === 1
+      ? 'is a hugetlb folio still marked migratable: isolate it with isolateHugetlb'
+      : null;
+  }
+  if (folioTestMovable(mem, folio)) {
+    return folioTestFlag(mem, folio, PG_isolated)
+      ? null
+      : 'is a non-LRU movable page without PG_isolated: isolate it with isolateMovablePage';
+  }
+  if (folioTestFlag(mem, folio, PG_lru)) {
+    return 'has PG_lru set: it is still on an LRU list; isolate it with folio_isolate_lru';
+  }
+  return null;
+}

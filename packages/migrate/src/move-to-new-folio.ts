@@ -1,0 +1,146 @@
+import {
+  type Folio,
+  folioClearFlag,
+  folioMapping,
+  folioMappingKind,
+  folioSetMapping,
+  folioTestFlag,
+  folioTestMovable,
+  PG_isolated,
+  PG_locked,
+} from '@mmsim/folio';
+import type { KernelGen } from '@mmsim/runtime';
+import { BUILTIN_AOPS } from './address-space-operations.js';
+import { MIGRATEPAGE_SUCCESS } from './constants.js';
+import type { MigrateContext } from './context.js';
+import { callDriver, callDriverGen, kernelBug } from './errors.js';
+import { fallbackMigrateFolio } from './fallback.js';
+import { migrateFolioExtra } from './migrate-folio.js';
+import type { MigrateMode } from './modes.js';
+import { folioMovableOps } from './movable.js';
+
+/**
+ * What `move_to_new_folio` does once the callback succeeded (mm/migrate.c, 6.3): a
+ * non-LRU movable src loses PG_isolated (under its lock, so no compactor picks it up); a
+ * page-cache src loses its `mapping` (anon and movable keep the type bits, which
+ * `free_pages_prepare` clears, so that statistics still see PageAnon). `flush_dcache_folio`
+ * is a no-op on x86.
+ */
+function moveToNewFolioSucceeded(ctx: MigrateContext, src: Folio): void {
+  const mem = ctx.mem;
+  if (folioTestMovable(mem, src)) {
+    if (!folioTestFlag(mem, src, PG_isolated)) {
+      throw kernelBug(
+        'move_to_new_folio',
+        `VM_BUG_ON_FOLIO(!folio_test_isolated(src)): folio ${src}`,
+      );
+    }
+    folioClearFlag(mem, src, PG_isolated);
+  }
+  if (folioMappingKind(mem, src) === 0) folioSetMapping(mem, src, 0, null);
+}
+
+/**
+ * The atomic cases of `move_to_new_folio`: an anonymous LRU folio (no mapping:
+ * `migrate_folio`) and a non-LRU movable page (`migrate_page` of its driver, or success at
+ * once if the driver released the page after isolation: PG_isolated is cleared and the
+ * final put frees it). Returns the result, or `NEEDS_ADDRESS_SPACE` for a page-cache folio,
+ * which goes through its address-space operations and may sleep. This is the uncontended
+ * fast path of `moveToNewFolio`, creating no generator.
+ */
+export function moveToNewFolioAtomic(
+  ctx: MigrateContext,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): number {
+  const mem = ctx.mem;
+  if (!folioTestFlag(mem, src, PG_locked) || !folioTestFlag(mem, dst, PG_locked)) {
+    throw kernelBug(
+      'move_to_new_folio',
+      `VM_BUG_ON_FOLIO(!folio_test_locked): src ${src}, dst ${dst}`,
+    );
+  }
+  let rc: number;
+  if (!folioTestMovable(mem, src)) {
+    if (folioMapping(mem, src) !== null) return NEEDS_ADDRESS_SPACE;
+    rc = migrateFolioExtra(ctx, null, dst, src, mode, 0);
+  } else {
+    // A non-LRU page may have been released by its driver after isolation: then there is
+    // nothing to migrate.
+    if (!folioTestFlag(mem, src, PG_isolated)) {
+      throw kernelBug(
+        'move_to_new_folio',
+        `VM_BUG_ON_FOLIO(!folio_test_isolated(src)): folio ${src}`,
+      );
+    }
+    const mops = folioMovableOps(mem, src);
+    if (mops === null) {
+      folioClearFlag(mem, src, PG_isolated);
+      return MIGRATEPAGE_SUCCESS;
+    }
+    rc = callDriver(mops.name, 'migrate_page', () => mops.migratePage(dst, src, mode));
+    if (typeof rc !== 'number' || !Number.isInteger(rc)) {
+      throw kernelBug(
+        'move_to_new_folio',
+        `${mops.name}.migrate_page returned ${String(rc)}, not MIGRATEPAGE_SUCCESS or a negative errno`,
+      );
+    }
+    if (rc === MIGRATEPAGE_SUCCESS && !folioTestFlag(mem, src, PG_isolated)) {
+      ctx.warnOnce(
+        'move_to_new_folio',
+        `${mops.name}.migrate_page succeeded but folio ${src} lost PG_isolated`,
+      );
+    }
+  }
+  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(ctx, src);
+  return rc;
+}
+
+/** `moveToNewFolioAtomic`'s answer for a page-cache folio. */
+export const NEEDS_ADDRESS_SPACE = 0x7fff_ffff;
+
+/**
+ * `move_to_new_folio(dst, src, mode)` (mm/migrate.c, 6.3): move the contents and the
+ * state of the locked, unmapped src to the locked dst.
+ *
+ * - An LRU folio (`!__PageMovable`): with no mapping (anonymous, not in the swap cache),
+ *   `migrate_folio`; else its mapping's `->migrate_folio`, or `fallback_migrate_folio` when
+ *   there is none. (6.8 added a `mapping_unmovable` check, not in 6.3.)
+ * - A non-LRU movable page: PG_isolated must be set; if the driver released the page
+ *   (`!PageMovable`), clear PG_isolated and report success; else `migrate_page`.
+ * - On success, see `moveToNewFolioSucceeded`.
+ *
+ * Returns MIGRATEPAGE_SUCCESS or a negative errno (-EAGAIN: try again in the next pass).
+ */
+export function* moveToNewFolio(
+  ctx: MigrateContext,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const fast = moveToNewFolioAtomic(ctx, dst, src, mode);
+  if (fast !== NEEDS_ADDRESS_SPACE) return fast;
+  const mapping = folioMapping(mem, src) as object;
+  const aops = ctx.aopsOf(mapping, src);
+  const migrate = aops.migrateFolio;
+  let rc: number;
+  if (migrate === null || migrate === undefined) {
+    rc = yield* fallbackMigrateFolio(ctx, mapping, dst, src, mode);
+  } else if (BUILTIN_AOPS.has(aops)) {
+    rc = yield* migrate(ctx, mapping, dst, src, mode);
+  } else {
+    rc = yield* callDriverGen(aops.name, 'migrate_folio', () =>
+      migrate(ctx, mapping, dst, src, mode),
+    );
+  }
+  if (typeof rc !== 'number' || !Number.isInteger(rc)) {
+    throw kernelBug(
+      'move_to_new_folio',
+      `${aops.name}.migrate_folio returned ${String(rc)}, not MIGRATEPAGE_SUCCESS or a negative errno`,
+    );
+  }
+  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(ctx, src);
+  return rc;
+}

@@ -1,0 +1,96 @@
+import {
+  type Folio,
+  type FolioList,
+  folioPut,
+  folioRefCount,
+  folioTestMovable,
+} from '@mmsim/folio';
+import { EAGAIN, type KernelGen } from '@mmsim/runtime';
+import type { MigrateCallbacks } from './callbacks.js';
+import { MIGRATEPAGE_SUCCESS } from './constants.js';
+import type { MigrateContext } from './context.js';
+import { migrateFolioExtract, migrateFolioRecord } from './dst-state.js';
+import { listAddAfter, listDel } from './lists.js';
+import type { MigrateMode } from './modes.js';
+import { moveToNewFolio, moveToNewFolioAtomic, NEEDS_ADDRESS_SPACE } from './move-to-new-folio.js';
+import type { MigrateReason } from './reasons.js';
+import {
+  folioPutMaybeLru,
+  migrateFolioDone,
+  migrateFolioUndoDst,
+  migrateFolioUndoSrc,
+} from './undo.js';
+
+/**
+ * `migrate_folio_move(put_new_page, private, src, dst, mode, reason, ret)` (mm/migrate.c,
+ * 6.3): move an unmapped, locked src to its locked dst, after the batch's TLB flush.
+ *
+ * 1. Extract `page_was_mapped` and the anon_vma from dst, remember dst's place on
+ *    `dstFolios` and take it off.
+ * 2. `move_to_new_folio`. A failure goes to out.
+ * 3. LRU folios only: `folio_add_lru(dst)` so that dst is on the LRU before its PTEs come
+ *    back (mlock accounting), `lru_add_drain()` if src was mapped, then
+ *    `remove_migration_ptes(src, dst, false)`: the migration entries become mappings of
+ *    dst.
+ * 4. Unlock dst and drop the allocation reference (the mappings and the page cache hold
+ *    dst now); src leaves `unmap_folios`, the anon_vma pin goes, src is unlocked (which
+ *    wakes the tasks that fault on its migration entries) and done (`migrate_folio_done`).
+ *    Returns MIGRATEPAGE_SUCCESS.
+ *
+ * out: -EAGAIN puts dst back where it was and records the state again: src stays locked
+ * and unmapped on `unmap_folios` for the next move pass. Any other error undoes src
+ * (mappings restored, unlocked, moved to `ret`) and dst.
+ */
+export function* migrateFolioMove(
+  ctx: MigrateContext,
+  cb: MigrateCallbacks,
+  src: Folio,
+  dst: Folio,
+  dstFolios: FolioList,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const isLru = !folioTestMovable(mem, src);
+  migrateFolioExtract(ctx, dst);
+  const pageWasMapped = ctx.extractedWasMapped;
+  const anonVma = ctx.extractedAnonVma;
+  const prev = dstFolios.prev(dst);
+  dstFolios.del(dst);
+
+  let rc = moveToNewFolioAtomic(ctx, dst, src, mode);
+  if (rc === NEEDS_ADDRESS_SPACE) rc = yield* moveToNewFolio(ctx, dst, src, mode);
+  if (rc !== MIGRATEPAGE_SUCCESS) {
+    // A folio that was not migrated goes back to the right list, unless we retry it.
+    if (rc === -EAGAIN) {
+      listAddAfter(dstFolios, dst, prev);
+      migrateFolioRecord(ctx, dst, pageWasMapped, anonVma);
+      return rc;
+    }
+    yield* migrateFolioUndoSrc(ctx, src, pageWasMapped, anonVma, true, ret);
+    migrateFolioUndoDst(ctx, dst, true, cb);
+    return rc;
+  }
+
+  if (isLru) {
+    // dst goes to the LRU before its PTEs come back, so that remove_migration_ptes
+    // builds the right mlock_count for an mlocked folio.
+    yield* ctx.lru.folioAddLru(dst);
+    if (pageWasMapped !== 0) {
+      yield* ctx.lru.lruAddDrain();
+      yield* ctx.rmap.removeMigrationPtes(src, dst, false);
+    }
+  }
+  const locks = ctx.locks;
+  locks.folioUnlock(dst);
+  // set_page_owner_migrate_reason(dst, reason): page_owner is not modelled.
+  // folio_put(dst): the new owners hold dst, so this is rarely the last reference.
+  if (folioRefCount(mem, dst) > 1) folioPut(mem, dst);
+  else yield* folioPutMaybeLru(ctx, dst);
+  listDel(mem, src);
+  if (anonVma !== null) ctx.rmap.putAnonVma(anonVma);
+  locks.folioUnlock(src);
+  migrateFolioDone(ctx, src, reason);
+  return MIGRATEPAGE_SUCCESS;
+}

@@ -1,0 +1,82 @@
+import {
+  type Folio,
+  type FolioList,
+  folioEntireMapcount,
+  folioMapcount,
+  folioMapping,
+  folioNrPages,
+  folioRefCount,
+  folioTestAnon,
+  folioTestFlag,
+  folioTestKsm,
+  folioTestSwapcache,
+  PG_writeback,
+  splitFolio,
+} from '@mmsim/folio';
+import { TTU_SPLIT_HUGE_PMD, TTU_SYNC } from '@mmsim/rmap';
+import { EAGAIN, EBUSY, type KernelGen } from '@mmsim/runtime';
+import type { MigrateContext } from './context.js';
+import { listMoveTail } from './lists.js';
+import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
+
+/**
+ * `split_folio_to_list(folio, list)` = `split_huge_page_to_list` (mm/huge_memory.c, 6.3)
+ * for a locked large folio that migration holds a reference on. The folio-level split is
+ * `@mmsim/folio`'s `splitFolio` (its reference check is `can_split_folio`; the tails go to
+ * the tail of `list`, last pfn first, each with one caller reference, so NR_ISOLATED needs
+ * no change). `splitFolio` wants PTE mappings only; a PMD-mapped THP first goes through the
+ * two rmap steps the kernel's split uses around the split itself, `unmap_folio`
+ * (`try_to_migrate` with TTU_SPLIT_HUGE_PMD | TTU_SYNC, which splits the PMD into PTE
+ * migration entries) and `remap_page` (`remove_migration_ptes(folio, folio)`), since the
+ * `Rmap` interface offers no plain `split_huge_pmd`. The kernel's early failures come first
+ * so that a folio that cannot be split keeps its PMD: -EBUSY under writeback, for an
+ * anonymous folio that is not mapped (no anon_vma) or is KSM, or for a file folio with no
+ * mapping; -EAGAIN when the references are not `mapcount + 1 + cache pins`
+ * (`can_split_folio`). Returns 0 or that error.
+ */
+export function* splitFolioToList(
+  ctx: MigrateContext,
+  folio: Folio,
+  list: FolioList,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  if (folioEntireMapcount(mem, folio) > 0) {
+    if (folioTestFlag(mem, folio, PG_writeback)) return -EBUSY;
+    const anon = folioTestAnon(mem, folio);
+    if (anon && folioTestKsm(mem, folio)) return -EBUSY;
+    if (!anon && folioMapping(mem, folio) === null) return -EBUSY;
+    const cachePins = !anon || folioTestSwapcache(mem, folio) ? folioNrPages(mem, folio) : 0;
+    if (folioRefCount(mem, folio) !== folioMapcount(mem, folio) + 1 + cachePins) return -EAGAIN;
+    yield* ctx.rmap.tryToMigrate(folio, TTU_SPLIT_HUGE_PMD | TTU_SYNC);
+    yield* ctx.rmap.removeMigrationPtes(folio, folio, false);
+  }
+  return splitFolio(mem, folio, list);
+}
+
+/**
+ * `try_split_folio(folio, split_folios)` (mm/migrate.c, 6.3): lock the folio with
+ * `folio_lock`, which may sleep even inside an ASYNC batch that holds other folio locks (the
+ * hazard Gao Xiang hit in 2024), split it onto `splitFolios`, unlock, and on success move
+ * the head to the tail of `splitFolios` too. Returns 0 or the split's error.
+ *
+ * With the variant's `splitTrylockInAsync` (6.11, 2e6506e1c4ee `try_split_folio(folio,
+ * split_folios, mode)`), MIGRATE_ASYNC only trylocks and returns -EAGAIN when the lock is
+ * taken.
+ */
+export function* trySplitFolio(
+  ctx: MigrateContext,
+  folio: Folio,
+  splitFolios: FolioList,
+  mode: MigrateMode,
+): KernelGen<number> {
+  const locks = ctx.locks;
+  if (ctx.variant.splitTrylockInAsync && mode === MIGRATE_ASYNC) {
+    if (!locks.folioTrylock(folio, 'try_split_folio')) return -EAGAIN;
+  } else if (!locks.folioLockFast(folio, 'try_split_folio')) {
+    yield* locks.folioLockContended(folio, 'try_split_folio');
+  }
+  const rc = yield* splitFolioToList(ctx, folio, splitFolios);
+  locks.folioUnlock(folio);
+  if (rc === 0) listMoveTail(ctx.mem, folio, splitFolios);
+  return rc;
+}

@@ -1,0 +1,78 @@
+import {
+  type Folio,
+  type FolioList,
+  folioNrPages,
+  folioPut,
+  folioRefCount,
+  folioTestMovable,
+} from '@mmsim/folio';
+import type { AnonVma } from '@mmsim/rmap';
+import type { KernelGen } from '@mmsim/runtime';
+import { callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
+import type { MigrateContext } from './context.js';
+import { listMoveTail } from './lists.js';
+import { type MigrateReason, MR_MEMORY_FAILURE } from './reasons.js';
+
+/**
+ * `migrate_folio_undo_src(src, page_was_mapped, anon_vma, locked, ret)` (mm/migrate.c,
+ * 6.3): restore the source after a failure: its migration entries become mappings of src
+ * again (`remove_migration_ptes(src, src, false)`) if it was mapped, the anon_vma pin is
+ * dropped, src is unlocked if `locked`, and it moves to the tail of `ret` unless `ret` is
+ * null (it stays where it is, on `from`, for another pass).
+ */
+export function* migrateFolioUndoSrc(
+  ctx: MigrateContext,
+  src: Folio,
+  pageWasMapped: number,
+  anonVma: AnonVma | null,
+  locked: boolean,
+  ret: FolioList | null,
+): KernelGen {
+  if (pageWasMapped !== 0) yield* ctx.rmap.removeMigrationPtes(src, src, false);
+  if (anonVma !== null) ctx.rmap.putAnonVma(anonVma);
+  if (locked) ctx.locks.folioUnlock(src);
+  if (ret !== null) listMoveTail(ctx.mem, src, ret);
+}
+
+/**
+ * `migrate_folio_undo_dst(dst, locked, put_new_page, private)` (mm/migrate.c, 6.3):
+ * unlock the unused destination if it was locked, and give it back: `put_new_page` when
+ * the caller passed one, else `folio_put` (dst was never on the LRU, so a plain put).
+ */
+export function migrateFolioUndoDst(
+  ctx: MigrateContext,
+  dst: Folio,
+  locked: boolean,
+  cb: MigrateCallbacks,
+): void {
+  if (locked) ctx.locks.folioUnlock(dst);
+  if (cb.putNewFolio !== null) callPutNewFolio(cb, dst);
+  else folioPut(ctx.mem, dst);
+}
+
+/**
+ * `migrate_folio_done(src, reason)` (mm/migrate.c, 6.3): a source that is done with (moved,
+ * or freed under us) leaves NR_ISOLATED_ANON / NR_ISOLATED_FILE unless it is a non-LRU
+ * movable page (never counted), and loses the isolation reference unless the reason is
+ * MR_MEMORY_FAILURE (`page_handle_poison` drops it). That put normally frees src. src is
+ * isolated, hence off the LRU (PG_lru clear), so `folio_put` has no LRU work to do and the
+ * model uses the plain put.
+ */
+export function migrateFolioDone(ctx: MigrateContext, src: Folio, reason: MigrateReason): void {
+  const mem = ctx.mem;
+  if (!folioTestMovable(mem, src)) {
+    const lru = ctx.lru;
+    lru.nodeStatModFolio(src, lru.folioIsolatedItem(src), -folioNrPages(mem, src));
+  }
+  if (reason !== MR_MEMORY_FAILURE) folioPut(mem, src);
+}
+
+/**
+ * `folio_put` of a folio that may sit in a per-CPU LRU batch or on the LRU (dst after
+ * `folio_add_lru`): a plain decrement when it is not the last reference, else the LRU's
+ * put, which takes it off its list first.
+ */
+export function* folioPutMaybeLru(ctx: MigrateContext, folio: Folio): KernelGen {
+  if (folioRefCount(ctx.mem, folio) > 1) folioPut(ctx.mem, folio);
+  else yield* ctx.lru.folioPut(folio);
+}

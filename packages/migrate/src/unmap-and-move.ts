@@ -1,0 +1,341 @@
+import {
+  type Folio,
+  type FolioList,
+  folioClearFlag,
+  folioNrPages,
+  folioPut,
+  folioRawMapping,
+  folioRefCount,
+  folioSetPrivate,
+  folioTestAnon,
+  folioTestFlag,
+  folioTestHugetlb,
+  folioTestKsm,
+  folioTestLarge,
+  folioTestMovable,
+  PG_active,
+  PG_isolated,
+  PG_private,
+  PG_unevictable,
+  PG_writeback,
+} from '@mmsim/folio';
+import type { AnonVma } from '@mmsim/rmap';
+import { EAGAIN, EBUSY, ENOMEM, ENOSYS, type KernelGen, PF_MEMALLOC } from '@mmsim/runtime';
+import { tryToFreeBuffers } from './buffer-migrate.js';
+import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
+import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
+import type { MigrateContext } from './context.js';
+import { kernelBug } from './errors.js';
+import { listDel, listHead, listMoveTail } from './lists.js';
+import { unmapAndMoveHugePage } from './migrate-hugetlbs.js';
+import { MIGRATE_ASYNC, MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
+import { pageMovable } from './movable.js';
+import { moveToNewFolio } from './move-to-new-folio.js';
+import {
+  type MigrateReason,
+  MR_LONGTERM_PIN,
+  MR_MEMORY_FAILURE,
+  MR_NUMA_MISPLACED,
+} from './reasons.js';
+import { trySplitFolio } from './split.js';
+import { countMigrateVmEvents, type MigrateStats } from './stats.js';
+import { folioPutMaybeLru } from './undo.js';
+import { unmapTtuFlags } from './unmap.js';
+
+const CALLER = '__unmap_and_move';
+
+/**
+ * `__unmap_and_move(src, dst, force, mode)` (mm/migrate.c, 6.2): the whole migration of
+ * one folio, unmap and move back to back. The src lock is trylocked and slept on only in a
+ * sync mode when `force` (pass > 2), never under PF_MEMALLOC; writeback gives -EBUSY
+ * unless the mode is SYNC / SYNC_NO_COPY, and is waited for only when `force` (else
+ * -EAGAIN); the anon_vma is pinned; dst is trylocked. A non-LRU page goes straight to
+ * `move_to_new_folio`. An LRU folio with no mapping and buffers (orphaned) gets them freed
+ * (-EAGAIN); a mapped one is unmapped with `try_to_migrate(src, 0)`: every PTE is flushed
+ * as it is cleared (a TLB shootdown per page when other CPUs run the mm). If it is no
+ * longer mapped, `move_to_new_folio`; on success dst goes to the LRU (drained if src was
+ * mapped). `remove_migration_ptes` points the entries at dst on success, back at src
+ * otherwise. Then unlock dst, drop the anon_vma pin, unlock src, and on success drop dst's
+ * allocation reference.
+ */
+export function* unmapAndMoveInner(
+  ctx: MigrateContext,
+  src: Folio,
+  dst: Folio,
+  force: boolean,
+  mode: MigrateMode,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const locks = ctx.locks;
+  const rmap = ctx.rmap;
+  let rc = -EAGAIN;
+  let pageWasMapped = false;
+  let anonVma: AnonVma | null = null;
+  const isLru = !folioTestMovable(mem, src);
+
+  // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out:` label
+  out: {
+    if (!locks.folioTrylock(src, CALLER)) {
+      if (!force || mode === MIGRATE_ASYNC) break out;
+      if ((ctx.rt.current.flags & PF_MEMALLOC) !== 0) break out;
+      if (!locks.folioLockFast(src, CALLER)) yield* locks.folioLockContended(src, CALLER);
+    }
+    // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock:` label
+    outUnlock: {
+      if (folioTestFlag(mem, src, PG_writeback)) {
+        if (mode !== MIGRATE_SYNC && mode !== MIGRATE_SYNC_NO_COPY) {
+          rc = -EBUSY;
+          break outUnlock;
+        }
+        if (!force) break outUnlock;
+        yield* locks.folioWaitWriteback(src, CALLER);
+      }
+      if (folioTestAnon(mem, src) && !folioTestKsm(mem, src)) anonVma = rmap.folioGetAnonVma(src);
+      if (!locks.folioTrylock(dst, CALLER)) break outUnlock;
+      // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock_both:` label
+      outUnlockBoth: {
+        if (!isLru) {
+          rc = yield* moveToNewFolio(ctx, dst, src, mode);
+          break outUnlockBoth;
+        }
+        if (folioRawMapping(mem, src) === null) {
+          if (folioTestFlag(mem, src, PG_private)) {
+            tryToFreeBuffers(ctx, src);
+            break outUnlockBoth;
+          }
+        } else if (rmap.folioMapped(src)) {
+          if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
+            throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
+          }
+          yield* rmap.tryToMigrate(src, unmapTtuFlags(ctx, mode));
+          pageWasMapped = true;
+          // Not a kernel cond_resched(): other CPUs run during this window in the kernel
+          // (and fault on the new migration entries); the model needs a scheduling point
+          // for them to interleave here.
+          yield;
+        }
+        if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(ctx, dst, src, mode);
+        // dst goes to the LRU at once, so that an mlocked folio gets its mlock_count.
+        if (rc === MIGRATEPAGE_SUCCESS) {
+          yield* ctx.lru.folioAddLru(dst);
+          if (pageWasMapped) yield* ctx.lru.lruAddDrain();
+        }
+        if (pageWasMapped) {
+          yield* rmap.removeMigrationPtes(src, rc === MIGRATEPAGE_SUCCESS ? dst : src, false);
+        }
+      }
+      locks.folioUnlock(dst);
+    }
+    if (anonVma !== null) rmap.putAnonVma(anonVma);
+    locks.folioUnlock(src);
+  }
+  // On success the new owners hold dst: drop the allocation reference.
+  if (rc === MIGRATEPAGE_SUCCESS) yield* folioPutMaybeLru(ctx, dst);
+  return rc;
+}
+
+/**
+ * `unmap_and_move(get_new_page, put_new_page, private, page, force, mode, reason, ret)`
+ * (mm/migrate.c, 6.2): -ENOSYS for a THP when THP migration is unsupported; a folio freed
+ * under us (refcount 1) succeeds at once (PG_active / PG_unevictable cleared; a movable
+ * page is locked, sleeping, to clear PG_isolated if its driver released it); no destination
+ * is -ENOMEM; otherwise `__unmap_and_move`. Except for -EAGAIN, src leaves `from`: done on
+ * success (NR_ISOLATED, the isolation reference unless MR_MEMORY_FAILURE), to the tail of
+ * `ret` on failure, where the unused dst also goes back (`put_new_page` or `folio_put`).
+ */
+export function* unmapAndMove(
+  ctx: MigrateContext,
+  cb: MigrateCallbacks,
+  src: Folio,
+  force: boolean,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const locks = ctx.locks;
+  if (!ctx.thpMigrationSupported && folioTestLarge(mem, src)) return -ENOSYS;
+  let rc = MIGRATEPAGE_SUCCESS;
+  let dst = -1;
+  if (folioRefCount(mem, src) === 1) {
+    // Freed from under us: we are done.
+    folioClearFlag(mem, src, PG_active);
+    folioClearFlag(mem, src, PG_unevictable);
+    if (folioTestMovable(mem, src)) {
+      if (!locks.folioLockFast(src, 'unmap_and_move')) {
+        yield* locks.folioLockContended(src, 'unmap_and_move');
+      }
+      if (!pageMovable(mem, src)) folioClearFlag(mem, src, PG_isolated);
+      locks.folioUnlock(src);
+    }
+  } else {
+    const got = callGetNewFolio(ctx, cb, src);
+    if (got === null) return -ENOMEM;
+    dst = got;
+    folioSetPrivate(mem, dst, null);
+    rc = yield* unmapAndMoveInner(ctx, src, dst, force, mode);
+  }
+  // A migrated folio has lost its references and will be freed; a failed one keeps its
+  // references and goes back, unless it is retried.
+  if (rc !== -EAGAIN) listDel(mem, src);
+  if (rc === MIGRATEPAGE_SUCCESS) {
+    if (!folioTestMovable(mem, src)) {
+      ctx.lru.nodeStatModFolio(src, ctx.lru.folioIsolatedItem(src), -folioNrPages(mem, src));
+    }
+    if (reason !== MR_MEMORY_FAILURE) folioPut(mem, src);
+  } else {
+    if (rc !== -EAGAIN) ret.addTail(src);
+    if (cb.putNewFolio !== null) callPutNewFolio(cb, dst);
+    else folioPut(mem, dst);
+  }
+  return rc;
+}
+
+/**
+ * `migrate_pages(from, get_new_page, put_new_page, private, mode, reason, &succeeded)`
+ * (mm/migrate.c, 6.2), the variant `v6.2`: up to 10 passes over `from`, one folio at a
+ * time (`unmap_and_move_huge_page` for hugetlb, `unmap_and_move` for the others) with
+ * `force` from the fourth pass, in every mode. Large folios are counted as THPs. A THP
+ * whose migration is unsupported (-ENOSYS) or that gets -ENOMEM is split (unless
+ * MR_NUMA_MISPLACED; MR_LONGTERM_PIN retries a split that fails with -EAGAIN) and its
+ * pieces are migrated after the rest, in a second round with the full budget whose
+ * small-folio failures are not counted; what is left of the first round goes to
+ * `ret_pages` first. -ENOMEM stops everything (the pieces go back on `from`). There is no
+ * TLB batching: each PTE is flushed as it is cleared. Returns the failed folios
+ * (`nr_failed + nr_thp_failed`), or -ENOMEM.
+ */
+export function* migratePagesUnmapAndMove(
+  ctx: MigrateContext,
+  from: FolioList,
+  cb: MigrateCallbacks,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  stats: MigrateStats,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const tp = ctx.tp;
+  if (tp.start.enabled) tp.start.emit({ mode, reason });
+  const retPages = listHead(mem);
+  const thpSplitPages = listHead(mem);
+  const nosplit = reason === MR_NUMA_MISPLACED;
+  let retry = 1;
+  let thpRetry = 1;
+  let nrFailed = 0;
+  let nrRetryPages = 0;
+  let noSubpageCounting = false;
+  let rc = 0;
+  let fatal = false;
+  outer: for (;;) {
+    for (
+      let pass = 0;
+      pass < NR_MAX_MIGRATE_PAGES_RETRY && (retry !== 0 || thpRetry !== 0);
+      pass++
+    ) {
+      retry = 0;
+      thpRetry = 0;
+      nrRetryPages = 0;
+      for (const folio of from) {
+        const hugetlb = folioTestHugetlb(mem, folio);
+        const isThp = !hugetlb && folioTestLarge(mem, folio);
+        const nrSubpages = folioNrPages(mem, folio);
+        yield; // cond_resched()
+        let r: number;
+        if (hugetlb) {
+          if (!ctx.hugepageMigrationSupported) {
+            listMoveTail(mem, folio, retPages);
+            r = -ENOSYS;
+          } else {
+            r = yield* unmapAndMoveHugePage(ctx, cb, folio, pass > 2, mode, reason, retPages);
+          }
+        } else {
+          r = yield* unmapAndMove(ctx, cb, folio, pass > 2, mode, reason, retPages);
+        }
+        switch (r) {
+          case -ENOSYS:
+            // THP migration is unsupported: split and retry the pieces later.
+            if (isThp) {
+              stats.nrThpFailed++;
+              if ((yield* trySplitFolio(ctx, folio, thpSplitPages, mode)) === 0) {
+                stats.nrThpSplit++;
+                break;
+              }
+            } else if (!noSubpageCounting) {
+              nrFailed++;
+            }
+            stats.nrFailedPages += nrSubpages;
+            listMoveTail(mem, folio, retPages);
+            break;
+          case -ENOMEM:
+            // Memory is low: do not bother with the other folios.
+            if (isThp) {
+              stats.nrThpFailed++;
+              // THP NUMA faulting does not split to retry.
+              if (!nosplit) {
+                const s = yield* trySplitFolio(ctx, folio, thpSplitPages, mode);
+                if (s === 0) {
+                  stats.nrThpSplit++;
+                  break;
+                }
+                if (reason === MR_LONGTERM_PIN && s === -EAGAIN) {
+                  thpRetry++;
+                  nrRetryPages += nrSubpages;
+                  break;
+                }
+              }
+            } else if (!noSubpageCounting) {
+              nrFailed++;
+            }
+            stats.nrFailedPages += nrSubpages + nrRetryPages;
+            // Pieces of failed THPs go back on the migration list, or their references leak.
+            thpSplitPages.spliceInit(from);
+            stats.nrThpFailed += thpRetry;
+            rc = -ENOMEM;
+            fatal = true;
+            break outer;
+          case -EAGAIN:
+            if (isThp) thpRetry++;
+            else if (!noSubpageCounting) retry++;
+            nrRetryPages += nrSubpages;
+            break;
+          case MIGRATEPAGE_SUCCESS:
+            stats.nrSucceeded += nrSubpages;
+            if (isThp) stats.nrThpSucceeded++;
+            break;
+          default:
+            // Permanent failure (-EBUSY...): src is already on ret_pages.
+            if (isThp) stats.nrThpFailed++;
+            else if (!noSubpageCounting) nrFailed++;
+            stats.nrFailedPages += nrSubpages;
+            break;
+        }
+      }
+    }
+    nrFailed += retry;
+    stats.nrThpFailed += thpRetry;
+    stats.nrFailedPages += nrRetryPages;
+    // Migrate the pieces of the THPs that failed; each THP already counted as one failure.
+    if (!thpSplitPages.isEmpty()) {
+      from.spliceInit(retPages);
+      thpSplitPages.spliceInit(from);
+      noSubpageCounting = true;
+      retry = 1;
+      continue;
+    }
+    break;
+  }
+  if (!fatal) rc = nrFailed + stats.nrThpFailed;
+  retPages.spliceInit(from);
+  countMigrateVmEvents(ctx.vmstat, stats);
+  if (tp.end.enabled) {
+    tp.end.emit({
+      succeeded: stats.nrSucceeded,
+      failed: stats.nrFailedPages,
+      thp_succeeded: stats.nrThpSucceeded,
+      thp_failed: stats.nrThpFailed,
+      thp_split: stats.nrThpSplit,
+      mode,
+      reason,
+    });
+  }
+  return rc;
+}

@@ -1,0 +1,186 @@
+import {
+  type Folio,
+  type FolioList,
+  folioClearFlag,
+  folioRawMapping,
+  folioRefCount,
+  folioSetPrivate,
+  folioTestAnon,
+  folioTestFlag,
+  folioTestKsm,
+  folioTestMovable,
+  PG_active,
+  PG_private,
+  PG_unevictable,
+  PG_uptodate,
+  PG_writeback,
+} from '@mmsim/folio';
+import type { AnonVma } from '@mmsim/rmap';
+import { TTU_BATCH_FLUSH } from '@mmsim/rmap';
+import { EAGAIN, EBUSY, EDEADLOCK, ENOMEM, type KernelGen, PF_MEMALLOC } from '@mmsim/runtime';
+import { tryToFreeBuffers } from './buffer-migrate.js';
+import { callGetNewFolio, type MigrateCallbacks } from './callbacks.js';
+import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
+import type { MigrateContext } from './context.js';
+import { migrateFolioRecord } from './dst-state.js';
+import { kernelBug } from './errors.js';
+import { listDel } from './lists.js';
+import {
+  MIGRATE_ASYNC,
+  MIGRATE_SYNC,
+  MIGRATE_SYNC_LIGHT,
+  MIGRATE_SYNC_NO_COPY,
+  type MigrateMode,
+} from './modes.js';
+import type { MigrateReason } from './reasons.js';
+import { migrateFolioDone, migrateFolioUndoDst, migrateFolioUndoSrc } from './undo.js';
+
+const CALLER = 'migrate_folio_unmap';
+
+/**
+ * The `try_to_migrate()` flags of the unmap step for the variant and mode: TTU_BATCH_FLUSH
+ * (defer the TLB flush to the batch's `try_to_unmap_flush`) for MIGRATE_ASYNC only in 6.3,
+ * for every mode in 6.3-rc1 and the RFC, never in 6.2.
+ */
+export function unmapTtuFlags(ctx: MigrateContext, mode: MigrateMode): number {
+  const policy = ctx.variant.batchFlush;
+  if (policy === 'always') return TTU_BATCH_FLUSH;
+  if (policy === 'async-only' && mode === MIGRATE_ASYNC) return TTU_BATCH_FLUSH;
+  return 0;
+}
+
+/**
+ * `migrate_folio_unmap(get_new_page, put_new_page, private, src, &dst, mode, reason, ret)`
+ * (mm/migrate.c, 6.3): get a destination, lock src and dst, and replace src's mappings by
+ * migration entries, stopping before any data moves. Returns:
+ *
+ * - MIGRATEPAGE_SUCCESS: src was freed under us (refcount 1: only our isolation
+ *   reference is left); PG_active and PG_unevictable are cleared, src leaves its list and
+ *   is done (`migrate_folio_done`).
+ * - -ENOMEM: `get_new_page` found nothing; nothing is locked, src stays on `from`.
+ * - MIGRATEPAGE_UNMAP: src and dst are locked, src is not mapped (its migration entries
+ *   exist if it was), and dst records `page_was_mapped` and the anon_vma pin;
+ *   `ctx.unmapDst` is dst. Non-LRU movable pages return here right after dst is locked.
+ * - -EAGAIN: try again in a later pass; everything is undone and src stays on `from`.
+ *   Causes: src lock contended in MIGRATE_ASYNC, under PF_MEMALLOC (direct compaction
+ *   must never sleep on a page lock), or in MIGRATE_SYNC_LIGHT on a folio that is not
+ *   uptodate; dst lock contended (never slept on); an orphaned page-cache folio with
+ *   buffers (they are freed with `try_to_free_buffers` for a later pass); some mapping
+ *   that `try_to_migrate` could not replace (a pinned anon page).
+ * - -EBUSY: src is under writeback and the mode is not MIGRATE_SYNC / SYNC_NO_COPY;
+ *   everything is undone and src moves to the tail of `ret`.
+ *
+ * Sync modes sleep on the src lock (`folio_lock`) and in `folio_wait_writeback`. The
+ * lock order is src, then dst (a trylock); `try_to_migrate` then takes the rmap locks.
+ *
+ * Variant policy: with `forceFromPass3` (6.2, the RFC, 6.3-rc1) a sync mode only sleeps
+ * on the lock or waits for writeback when `force` (pass > 2), else -EAGAIN; 6.3-rc1's
+ * `avoidForceLock` turns that sleep into -EDEADLOCK (src stays on `from`) while the batch
+ * already holds unmapped folios; `syncLightNeedsUptodate` is the 6.3-rc3 SYNC_LIGHT rule.
+ */
+export function* migrateFolioUnmap(
+  ctx: MigrateContext,
+  cb: MigrateCallbacks,
+  src: Folio,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+  force: boolean,
+  avoidForceLock: boolean,
+): KernelGen<number> {
+  const mem = ctx.mem;
+  const locks = ctx.locks;
+  const rmap = ctx.rmap;
+  const variant = ctx.variant;
+  let rc = -EAGAIN;
+  let pageWasMapped = 0;
+  let anonVma: AnonVma | null = null;
+  const isLru = !folioTestMovable(mem, src);
+  let locked = false;
+  let dstLocked = false;
+
+  if (folioRefCount(mem, src) === 1) {
+    // Folio was freed from under us: we are done. (free_pages_prepare clears PG_isolated.)
+    folioClearFlag(mem, src, PG_active);
+    folioClearFlag(mem, src, PG_unevictable);
+    listDel(mem, src);
+    migrateFolioDone(ctx, src, reason);
+    return MIGRATEPAGE_SUCCESS;
+  }
+
+  const dst = callGetNewFolio(ctx, cb, src);
+  if (dst === null) return -ENOMEM;
+  folioSetPrivate(mem, dst, null);
+
+  // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out:` label
+  out: {
+    if (!locks.folioTrylock(src, CALLER)) {
+      if (mode === MIGRATE_ASYNC || (variant.forceFromPass3 && !force)) break out;
+      // Direct compaction must never sleep on a page lock: readahead adds locked folios
+      // and an allocation under them could lock the same folio twice.
+      if ((ctx.rt.current.flags & PF_MEMALLOC) !== 0) break out;
+      if (variant.avoidForceLock && avoidForceLock) {
+        // 6.3-rc1: other folios are locked in this batch; sleeping here could deadlock.
+        rc = -EDEADLOCK;
+        break out;
+      }
+      // SYNC_LIGHT may wait for transient locks, not for I/O.
+      if (variant.syncLightNeedsUptodate && mode === MIGRATE_SYNC_LIGHT) {
+        if (!folioTestFlag(mem, src, PG_uptodate)) break out;
+      }
+      if (!locks.folioLockFast(src, CALLER)) yield* locks.folioLockContended(src, CALLER);
+    }
+    locked = true;
+
+    if (folioTestFlag(mem, src, PG_writeback)) {
+      // Only a full synchronous migration waits for writeback.
+      if (mode !== MIGRATE_SYNC && mode !== MIGRATE_SYNC_NO_COPY) {
+        rc = -EBUSY;
+        break out;
+      }
+      if (variant.forceFromPass3 && !force) break out;
+      yield* locks.folioWaitWriteback(src, CALLER);
+    }
+
+    // Once try_to_migrate has unmapped an anon folio, nothing keeps its anon_vma alive:
+    // pin it now. Null means src is no longer mapped, which it cannot become again while
+    // it is locked.
+    if (folioTestAnon(mem, src) && !folioTestKsm(mem, src)) anonVma = rmap.folioGetAnonVma(src);
+
+    // Nobody should know dst, but a trylock it is: never sleep on it.
+    if (!locks.folioTrylock(dst, CALLER)) break out;
+    dstLocked = true;
+
+    if (!isLru) {
+      migrateFolioRecord(ctx, dst, pageWasMapped, anonVma);
+      ctx.unmapDst = dst;
+      return MIGRATEPAGE_UNMAP;
+    }
+
+    if (folioRawMapping(mem, src) === null) {
+      // A fresh swap-cache folio has no rmap yet (fall through); an orphaned page-cache
+      // folio with buffers gets them freed so that it can be freed.
+      if (folioTestFlag(mem, src, PG_private)) {
+        tryToFreeBuffers(ctx, src);
+        break out;
+      }
+    } else if (rmap.folioMapped(src)) {
+      if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
+        throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
+      }
+      yield* rmap.tryToMigrate(src, unmapTtuFlags(ctx, mode));
+      pageWasMapped = 1;
+    }
+
+    if (!rmap.folioMapped(src)) {
+      migrateFolioRecord(ctx, dst, pageWasMapped, anonVma);
+      ctx.unmapDst = dst;
+      return MIGRATEPAGE_UNMAP;
+    }
+  }
+  // A folio that was not unmapped goes back to the right list, unless we retry it.
+  const retList = rc === -EAGAIN || rc === -EDEADLOCK ? null : ret;
+  yield* migrateFolioUndoSrc(ctx, src, pageWasMapped, anonVma, locked, retList);
+  migrateFolioUndoDst(ctx, dst, dstLocked, cb);
+  return rc;
+}

@@ -1,0 +1,237 @@
+import { MmsimError } from '@mmsim/runtime';
+
+/**
+ * Variants of the migration core: the kernels whose `migrate_pages()` the model can run.
+ * A variant is a small set of named policy differences read by the shared engine, not a
+ * copy of it. `v6.3` is the default and the reference (kernel-migration.md).
+ */
+
+export type VariantName = 'v6.2' | 'rfc-2022' | 'v6.3-rc1' | 'v6.3' | 'v6.11';
+
+export interface MigrateVariant {
+  readonly name: VariantName;
+  /** One line: which kernel, and what makes it different. */
+  readonly description: string;
+  /** Where the behaviour comes from (commits, threads). */
+  readonly sources: readonly string[];
+  /**
+   * `'unmap-and-move'`: one folio at a time through `unmap_and_move()`, hugetlb and other
+   * folios in one pass loop (Linux 6.2 and before). `'batch'`: the unmap / move split of
+   * the 2023 series, `migrate_hugetlbs()` first, then batches (6.3-rc1 and later).
+   */
+  readonly engine: 'unmap-and-move' | 'batch';
+  /**
+   * How a synchronous caller's folios are batched. `'batch-all-modes'`: batches of up to
+   * NR_MAX_BATCHED_MIGRATION pages in every mode, NR_MAX_MIGRATE_PAGES_RETRY passes (the
+   * RFC, 6.3-rc1). `'async-first'`: `migrate_pages_sync()`, an ASYNC batch with
+   * NR_MAX_MIGRATE_ASYNC_RETRY passes, then one folio at a time in the caller's mode with
+   * NR_MAX_MIGRATE_SYNC_RETRY passes (6.3-rc3, 2ef7dbb26990). Unused by `unmap-and-move`.
+   */
+  readonly syncBatching: 'batch-all-modes' | 'async-first';
+  /**
+   * `force = pass > 2` (counting passes from 0): a sync mode sleeps on a contended src
+   * lock and waits for writeback only from the fourth pass on; earlier passes give
+   * -EAGAIN. Removed from `migrate_folio_unmap` by 2ef7dbb26990 (6.3-rc3). The hugetlb
+   * path keeps it in every variant.
+   */
+  readonly forceFromPass3: boolean;
+  /**
+   * 6.3-rc1's `avoid_force_lock`: once the batch holds an unmapped (locked) folio, a src
+   * lock that would be taken by sleeping returns -EDEADLOCK instead; the batch moves and
+   * unlocks what it holds and starts over. Writeback waits and buffer locks were not
+   * covered. Removed by fb3592c41a44 (6.3-rc3).
+   */
+  readonly avoidForceLock: boolean;
+  /**
+   * MIGRATE_SYNC_LIGHT sleeps on a contended src lock only when src is uptodate (6.3-rc3,
+   * 2ef7dbb26990, added when `force` went away).
+   */
+  readonly syncLightNeedsUptodate: boolean;
+  /**
+   * The `try_to_migrate()` flags of the unmap step: `'never'` 0 (a flush per PTE, 6.2),
+   * `'always'` TTU_BATCH_FLUSH (7e12beb8ca2a, 6.3-rc1), `'async-only'` TTU_BATCH_FLUSH for
+   * MIGRATE_ASYNC only (fb3592c41a44, 6.3-rc3).
+   */
+  readonly batchFlush: 'never' | 'always' | 'async-only';
+  /**
+   * Where the pieces of a split large folio are migrated. `'in-batch'`: at the end of the
+   * same `migrate_pages_batch()` (of the same `migrate_pages()` loop in 6.2) with the full
+   * pass budget and their small-folio failures not counted. `'after-batch'`: by
+   * `migrate_pages()` after each batch, MIGRATE_ASYNC, one pass (a21d2133215b, 6.3-rc3).
+   */
+  readonly splitRetry: 'in-batch' | 'after-batch';
+  /** `try_split_folio()` only trylocks in MIGRATE_ASYNC (2e6506e1c4ee, 6.11). */
+  readonly splitTrylockInAsync: boolean;
+  /**
+   * A LONGTERM_PIN split retry undoes the failure it had just counted (851ae6424697,
+   * "migrate_pages_batch: fix statistics for longterm pin retry", 6.4).
+   */
+  readonly longtermPinRetryUncounts: boolean;
+  /** MIGRATE_SYNC_NO_COPY exists (removed in 6.10). */
+  readonly hasSyncNoCopy: boolean;
+}
+
+const V6_3: MigrateVariant = Object.freeze({
+  name: 'v6.3',
+  description:
+    'Linux 6.3 final: batched unmap / one TLB flush / move, MIGRATE_ASYNC batches only; a ' +
+    'sync caller gets an async batch first, then one folio at a time (the 6.3-rc3 fixes)',
+  sources: Object.freeze([
+    'torvalds/linux v6.3 mm/migrate.c',
+    '6.3-rc1 series: 5b855937096a e5bfff8b10e4 42012e0436d4 64c8902ed441 5dfab109d519 80562ba0d837 ebe75e475106 7e12beb8ca2a 6f7d760e86fa',
+    '6.3-rc3 fixes: fb3592c41a44 a21d2133215b 2ef7dbb26990 (https://lkml.iu.edu/hypermail/linux/kernel/2303.0/02379.html)',
+  ]),
+  engine: 'batch',
+  syncBatching: 'async-first',
+  forceFromPass3: false,
+  avoidForceLock: false,
+  syncLightNeedsUptodate: true,
+  batchFlush: 'async-only',
+  splitRetry: 'after-batch',
+  splitTrylockInAsync: false,
+  longtermPinRetryUncounts: false,
+  hasSyncNoCopy: true,
+});
+
+/** The variants, by name. */
+export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.freeze({
+  'v6.2': Object.freeze({
+    name: 'v6.2',
+    description:
+      'Linux 6.2: unmap_and_move() one folio at a time, try_to_migrate(src, 0) flushes the ' +
+      'TLB for every PTE; sync modes sleep on the src lock and writeback from pass 3',
+    sources: Object.freeze(['torvalds/linux v6.2 mm/migrate.c (migrate_pages, unmap_and_move)']),
+    engine: 'unmap-and-move',
+    syncBatching: 'batch-all-modes',
+    forceFromPass3: true,
+    avoidForceLock: false,
+    syncLightNeedsUptodate: false,
+    batchFlush: 'never',
+    splitRetry: 'in-batch',
+    splitTrylockInAsync: false,
+    longtermPinRetryUncounts: false,
+    hasSyncNoCopy: true,
+  }),
+  'rfc-2022': Object.freeze({
+    name: 'rfc-2022',
+    description:
+      'The September 2022 RFC "migrate_pages(): batch TLB flushing": batches in every mode, ' +
+      'and a sync pass from pass 3 sleeps in folio_lock while holding the locks of the folios ' +
+      'already unmapped in the batch (the deadlock Alistair Popple pointed out)',
+    sources: Object.freeze([
+      'RFC cover 20220921060616.73086-1-ying.huang@intel.com (lore.kernel.org/linux-mm)',
+      'Alistair Popple 87o7v2lbn4.fsf@nvdebian.thelocal; Yang Shi; John Hubbard (same thread)',
+    ]),
+    engine: 'batch',
+    syncBatching: 'batch-all-modes',
+    forceFromPass3: true,
+    avoidForceLock: false,
+    syncLightNeedsUptodate: false,
+    batchFlush: 'always',
+    splitRetry: 'in-batch',
+    splitTrylockInAsync: false,
+    longtermPinRetryUncounts: false,
+    hasSyncNoCopy: true,
+  }),
+  'v6.3-rc1': Object.freeze({
+    name: 'v6.3-rc1',
+    description:
+      'Linux 6.3-rc1: batches in every mode; a contended sync src lock returns -EDEADLOCK ' +
+      'when the batch already holds unmapped folios, but writeback waits and buffer locks ' +
+      'still sleep inside a batch (Hugh Dickins and Pengfei Xu deadlocks)',
+    sources: Object.freeze([
+      'torvalds/linux v6.3-rc1 mm/migrate.c (migrate_pages_batch with avoid_force_lock)',
+      'v1 cover http://mail.spinics.net/lists/linux-mm/msg322073.html',
+      'Hugh Dickins 87a6c8c-c5c1-67dc-1e32-eb30831d6e3d@google.com; Huang 874jrg7kke.fsf@yhuang6-desk2.ccr.corp.intel.com',
+    ]),
+    engine: 'batch',
+    syncBatching: 'batch-all-modes',
+    forceFromPass3: true,
+    avoidForceLock: true,
+    syncLightNeedsUptodate: false,
+    batchFlush: 'always',
+    splitRetry: 'in-batch',
+    splitTrylockInAsync: false,
+    longtermPinRetryUncounts: false,
+    hasSyncNoCopy: true,
+  }),
+  'v6.3': V6_3,
+  'v6.11': Object.freeze({
+    ...V6_3,
+    name: 'v6.11',
+    description:
+      'Linux 6.11 as far as the model goes: 6.3 plus try_split_folio() trylocking in ' +
+      'MIGRATE_ASYNC (Gao Xiang deadlock), the 6.4 LONGTERM_PIN statistics fix, and no ' +
+      'MIGRATE_SYNC_NO_COPY',
+    sources: Object.freeze([
+      '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
+      '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
+      '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
+    ]),
+    splitTrylockInAsync: true,
+    longtermPinRetryUncounts: true,
+    hasSyncNoCopy: false,
+  }),
+});
+
+/** The default variant. */
+export const DEFAULT_VARIANT: VariantName = 'v6.3';
+
+const KEYS: ReadonlyArray<keyof MigrateVariant> = Object.keys(V6_3) as Array<keyof MigrateVariant>;
+
+/**
+ * The variant for a name, or a custom variant object checked field by field (to prototype
+ * a policy: `{ ...VARIANTS['v6.3'], name: 'v6.3', splitTrylockInAsync: true }`). Throws
+ * INVALID_CONFIG naming what to fix.
+ */
+export function resolveVariant(spec: VariantName | MigrateVariant | undefined): MigrateVariant {
+  if (spec === undefined) return VARIANTS[DEFAULT_VARIANT];
+  if (typeof spec === 'string') {
+    const v = (VARIANTS as Record<string, MigrateVariant>)[spec];
+    if (v === undefined) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `variant must be one of ${Object.keys(VARIANTS).join(', ')}, got ${JSON.stringify(spec)}`,
+      );
+    }
+    return v;
+  }
+  if (typeof spec !== 'object' || spec === null) {
+    throw new MmsimError('INVALID_CONFIG', 'variant must be a variant name or a MigrateVariant');
+  }
+  for (const key of KEYS) {
+    if (!(key in spec)) {
+      throw new MmsimError('INVALID_CONFIG', `variant.${key} is missing`);
+    }
+  }
+  const bad = (key: string, allowed: string) =>
+    new MmsimError('INVALID_CONFIG', `variant.${key} must be ${allowed}`);
+  if (!(spec.name in VARIANTS)) throw bad('name', Object.keys(VARIANTS).join(' | '));
+  if (spec.engine !== 'unmap-and-move' && spec.engine !== 'batch') {
+    throw bad('engine', "'unmap-and-move' or 'batch'");
+  }
+  if (spec.syncBatching !== 'batch-all-modes' && spec.syncBatching !== 'async-first') {
+    throw bad('syncBatching', "'batch-all-modes' or 'async-first'");
+  }
+  if (
+    spec.batchFlush !== 'never' &&
+    spec.batchFlush !== 'always' &&
+    spec.batchFlush !== 'async-only'
+  ) {
+    throw bad('batchFlush', "'never', 'always' or 'async-only'");
+  }
+  if (spec.splitRetry !== 'in-batch' && spec.splitRetry !== 'after-batch') {
+    throw bad('splitRetry', "'in-batch' or 'after-batch'");
+  }
+  for (const key of [
+    'forceFromPass3',
+    'avoidForceLock',
+    'syncLightNeedsUptodate',
+    'splitTrylockInAsync',
+    'longtermPinRetryUncounts',
+    'hasSyncNoCopy',
+  ] as const) {
+    if (typeof spec[key] !== 'boolean') throw bad(key, 'a boolean');
+  }
+  return Object.freeze({ ...spec });
+}

@@ -1,0 +1,103 @@
+import { folioNid, folioOrder, folioTestHugetlb, HPAGE_PMD_NR, pageContent } from '@mmsim/folio';
+import { PAGE_SIZE, PMD_SIZE } from '@mmsim/rmap';
+import { type KernelGen, VmEvent } from '@mmsim/runtime';
+import { describe, expect, it } from 'vitest';
+import {
+  MIGRATE_ASYNC,
+  MIGRATE_SYNC,
+  type MigrateMode,
+  MR_SYSCALL,
+  type VariantName,
+} from '../src/index.js';
+import {
+  buildMachine,
+  expectQuiescent,
+  foliosOf,
+  hugetlbfsFolio,
+  isolateFolios,
+  mapAnon,
+  migrateToNode,
+  newList,
+  runAll,
+  spawn,
+  traceLines,
+  writePages,
+} from './machine.js';
+
+const EVENTS = [
+  'PGMIGRATE_SUCCESS',
+  'PGMIGRATE_FAIL',
+  'THP_MIGRATION_SUCCESS',
+  'THP_MIGRATION_FAIL',
+  'THP_MIGRATION_SPLIT',
+] as const;
+
+describe('exact counters: 512 order-0 anon folios, 2 THPs and 1 hugetlb folio to node 1', () => {
+  const cases: Array<[VariantName, MigrateMode, string]> = [
+    ['v6.3', MIGRATE_SYNC, 'MIGRATE_SYNC'],
+    ['v6.3', MIGRATE_ASYNC, 'MIGRATE_ASYNC'],
+    ['v6.2', MIGRATE_SYNC, 'MIGRATE_SYNC'],
+    ['v6.3-rc1', MIGRATE_SYNC, 'MIGRATE_SYNC'],
+    ['v6.11', MIGRATE_ASYNC, 'MIGRATE_ASYNC'],
+  ];
+  for (const [variant, mode, modeName] of cases) {
+    it(`${variant} ${modeName}`, () => {
+      const m = buildMachine({ variant, hugetlbPages: [1, 1], nodes: [8192, 8192] });
+      const { vm, mem, core } = m;
+      const mm = vm.createProcess('p');
+      const small = mapAnon(m, mm, 512);
+      const huge = mapAnon(m, mm, 2 * HPAGE_PMD_NR, true);
+      expect(huge % PMD_SIZE).toBe(0);
+      const file = vm.createFile('hugetlbfs:/data');
+      const lines = traceLines(m);
+      spawn(m, 'migrate', 0, function* (): KernelGen {
+        yield* writePages(m, mm, small, 512, (i) => 1000 + i);
+        yield* writePages(m, mm, huge, 2 * HPAGE_PMD_NR, (i) => 5000 + i);
+        const hpage = hugetlbfsFolio(m, file, 0, 0, 90_000);
+        const smallFolios = foliosOf(m, mm, small, 512);
+        const thps = foliosOf(m, mm, huge, 2 * HPAGE_PMD_NR);
+        expect(smallFolios).toHaveLength(512);
+        expect(thps.map((f) => folioOrder(mem, f))).toEqual([9, 9]);
+        const list = newList(m);
+        expect(yield* isolateFolios(m, [...smallFolios, ...thps], list)).toBe(514);
+        expect(core.isolateHugetlb(hpage, list)).toBe(true);
+        const before = EVENTS.map((e) => m.vmstat.vmEvent(VmEvent[e]));
+
+        const { rc, stats } = yield* migrateToNode(m, list, 1, mode, MR_SYSCALL);
+
+        expect(rc).toBe(0);
+        expect(list.isEmpty()).toBe(true);
+        expect(stats).toEqual({
+          nrSucceeded: 512 + 2 * 512 + 512,
+          nrFailedPages: 0,
+          nrThpSucceeded: 2,
+          nrThpFailed: 0,
+          nrThpSplit: 0,
+        });
+        const delta = EVENTS.map((e, i) => m.vmstat.vmEvent(VmEvent[e]) - before[i]!);
+        expect(delta).toEqual([2048, 0, 2, 0, 0]);
+        expect(lines).toEqual([
+          `mm_migrate_pages_start: mode=${modeName} reason=syscall_or_cpuset`,
+          `mm_migrate_pages: nr_succeeded=2048 nr_failed=0 nr_thp_succeeded=2 nr_thp_failed=0 nr_thp_split=0 mode=${modeName} reason=syscall_or_cpuset`,
+        ]);
+        // Everything is on node 1 with its contents.
+        const after = [...foliosOf(m, mm, small, 512), ...foliosOf(m, mm, huge, 2 * HPAGE_PMD_NR)];
+        expect(after.every((f) => folioNid(mem, f) === 1)).toBe(true);
+        for (let i = 0; i < 512; i++) {
+          expect(vm.userReadFast(mm, small + i * PAGE_SIZE)).toBe(1000 + i);
+        }
+        for (let i = 0; i < 2 * HPAGE_PMD_NR; i++) {
+          expect(yield* vm.userRead(mm, huge + i * PAGE_SIZE)).toBe(5000 + i);
+        }
+        const newHpage = file.lookup(0)!;
+        expect(newHpage).not.toBe(hpage);
+        expect(folioTestHugetlb(mem, newHpage)).toBe(true);
+        expect(folioNid(mem, newHpage)).toBe(1);
+        expect(pageContent(mem, newHpage + 7)).toBe(90_007);
+        expect(core.hugepageActivelist.toArray()).toEqual([newHpage]);
+      });
+      runAll(m);
+      expectQuiescent(m);
+    });
+  }
+});

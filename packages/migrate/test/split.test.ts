@@ -1,0 +1,214 @@
+import {
+  type Folio,
+  folioEntireMapcount,
+  folioGet,
+  folioNid,
+  folioOrder,
+  folioPut,
+  HPAGE_PMD_NR,
+} from '@mmsim/folio';
+import { PAGE_SIZE } from '@mmsim/rmap';
+import { ENOMEM, type KernelGen, VmEvent } from '@mmsim/runtime';
+import { describe, expect, it } from 'vitest';
+import {
+  MIGRATE_ASYNC,
+  MIGRATE_SYNC,
+  type MigrateMode,
+  type MigrateReason,
+  MR_LONGTERM_PIN,
+  MR_NUMA_MISPLACED,
+  MR_SYSCALL,
+  type VariantName,
+} from '../src/index.js';
+import {
+  buildMachine,
+  expectQuiescent,
+  foliosOf,
+  isolateFolios,
+  type Machine,
+  mapAnon,
+  migrateToNode,
+  newList,
+  runAll,
+  spawn,
+  writePages,
+} from './machine.js';
+
+/** A process with one THP (PMD-mapped, or PTE-mapped after its last page was unmapped) and 2 small pages. */
+function* thpAndSmall(m: Machine, pteMapped = false) {
+  const mm = m.vm.createProcess('p');
+  const huge = mapAnon(m, mm, HPAGE_PMD_NR, true);
+  const small = mapAnon(m, mm, 2);
+  yield* writePages(m, mm, huge, HPAGE_PMD_NR, (i) => 10_000 + i);
+  yield* writePages(m, mm, small, 2, (i) => 20_000 + i);
+  const thp = foliosOf(m, mm, huge, 1)[0]!;
+  if (pteMapped) yield* m.vm.munmap(mm, huge + (HPAGE_PMD_NR - 1) * PAGE_SIZE, PAGE_SIZE);
+  const list = newList(m);
+  yield* isolateFolios(m, [thp, ...foliosOf(m, mm, small, 2)], list);
+  return { mm, huge, small, thp, list };
+}
+
+/** get_new_page that has no large folios: -ENOMEM for a THP destination. */
+function noLargeDst(m: Machine) {
+  return (src: Folio) =>
+    folioOrder(m.mem, src) > 0 ? null : m.core.allocMigrationTarget(src, { nid: 1 });
+}
+
+function migrateNoLarge(
+  m: Machine,
+  list: ReturnType<typeof newList>,
+  mode: MigrateMode,
+  reason: MigrateReason,
+) {
+  return m.core.migratePages(list, noLargeDst(m), null, null, mode, reason);
+}
+
+describe('large folios: splitting (§2.8)', () => {
+  const cases: Array<[VariantName, MigrateMode, boolean, number]> = [
+    ['v6.3', MIGRATE_ASYNC, false, 0],
+    ['v6.3', MIGRATE_SYNC, false, 0],
+    ['v6.3', MIGRATE_ASYNC, true, 0],
+    ['v6.11', MIGRATE_SYNC, false, 0],
+    // 6.2 returns nr_failed + nr_thp_failed even when every piece made it.
+    ['v6.2', MIGRATE_SYNC, false, 1],
+    // 6.3-rc1 migrates the pieces inside the batch and also returns the failure.
+    ['v6.3-rc1', MIGRATE_SYNC, false, 1],
+  ];
+  for (const [variant, mode, pteMapped, rcWant] of cases) {
+    it(`${variant} mode ${mode}${pteMapped ? ' (PTE-mapped THP)' : ''}: -ENOMEM for the THP splits it and migrates the pieces`, () => {
+      const m = buildMachine({ variant });
+      spawn(m, 'migrate', 0, function* (): KernelGen {
+        const { mm, huge, small, thp, list } = yield* thpAndSmall(m, pteMapped);
+        expect(folioEntireMapcount(m.mem, thp)).toBe(pteMapped ? 0 : 1);
+        const ev = (e: 'THP_MIGRATION_FAIL' | 'THP_MIGRATION_SPLIT') =>
+          m.vmstat.vmEvent(VmEvent[e]);
+        const fail0 = ev('THP_MIGRATION_FAIL');
+        const split0 = ev('THP_MIGRATION_SPLIT');
+        const { rc, stats } = yield* migrateNoLarge(m, list, mode, MR_SYSCALL);
+        expect(rc).toBe(rcWant);
+        expect(list.isEmpty()).toBe(true);
+        expect(stats).toEqual({
+          nrSucceeded: HPAGE_PMD_NR + 2,
+          nrFailedPages: 0,
+          nrThpSucceeded: 0,
+          nrThpFailed: 1,
+          nrThpSplit: 1,
+        });
+        expect(ev('THP_MIGRATION_FAIL') - fail0).toBe(1);
+        expect(ev('THP_MIGRATION_SPLIT') - split0).toBe(1);
+        const mapped = pteMapped ? HPAGE_PMD_NR - 1 : HPAGE_PMD_NR;
+        const pieces = foliosOf(m, mm, huge, mapped);
+        expect(pieces).toHaveLength(mapped);
+        expect(pieces.every((f) => folioOrder(m.mem, f) === 0 && folioNid(m.mem, f) === 1)).toBe(
+          true,
+        );
+        for (let i = 0; i < mapped; i++) {
+          expect(yield* m.vm.userRead(mm, huge + i * PAGE_SIZE)).toBe(10_000 + i);
+        }
+        for (let i = 0; i < 2; i++)
+          expect(yield* m.vm.userRead(mm, small + i * PAGE_SIZE)).toBe(20_000 + i);
+      });
+      runAll(m);
+      expectQuiescent(m);
+    });
+  }
+
+  it('MR_NUMA_MISPLACED never splits: -ENOMEM, the THP stays whole on from', () => {
+    const m = buildMachine();
+    spawn(m, 'migrate', 0, function* (): KernelGen {
+      const { thp, list } = yield* thpAndSmall(m);
+      const { rc, stats } = yield* migrateNoLarge(m, list, MIGRATE_ASYNC, MR_NUMA_MISPLACED);
+      expect(rc).toBe(-ENOMEM);
+      expect(stats).toMatchObject({
+        nrSucceeded: 0,
+        nrFailedPages: 512,
+        nrThpFailed: 1,
+        nrThpSplit: 0,
+      });
+      expect(list.first()).toBe(thp);
+      expect(folioOrder(m.mem, thp)).toBe(9);
+      expect(folioEntireMapcount(m.mem, thp)).toBe(1);
+      yield* m.core.putbackMovablePages(list);
+    });
+    runAll(m);
+    expectQuiescent(m);
+  });
+
+  /**
+   * MR_LONGTERM_PIN: a split that fails with -EAGAIN (an extra reference on the THP) is
+   * retried in every pass. 6.3 counts a failure in every pass on top of the retry (fixed in
+   * 6.4 by 851ae6424697, so v6.11 counts one).
+   */
+  const pinCases: Array<[VariantName, MigrateMode, number]> = [
+    ['v6.3', MIGRATE_ASYNC, 11],
+    ['v6.3', MIGRATE_SYNC, 8], // the async phase's count is dropped; 7 + 1 from the sync phase
+    ['v6.11', MIGRATE_ASYNC, 1],
+    ['v6.11', MIGRATE_SYNC, 1],
+  ];
+  for (const [variant, mode, failed] of pinCases) {
+    it(`${variant} mode ${mode}: MR_LONGTERM_PIN retries a split that fails with -EAGAIN; rc ${failed}`, () => {
+      const m = buildMachine({ variant });
+      spawn(m, 'migrate', 0, function* (): KernelGen {
+        const { thp, list } = yield* thpAndSmall(m);
+        folioGet(m.mem, thp); // a GUP reference the split cannot account for
+        const { rc, stats } = yield* migrateNoLarge(m, list, mode, MR_LONGTERM_PIN);
+        expect(rc).toBe(failed);
+        expect(stats).toMatchObject({
+          nrSucceeded: 2,
+          nrFailedPages: 512,
+          nrThpFailed: failed,
+          nrThpSplit: 0,
+        });
+        expect(list.toArray()).toEqual([thp]);
+        expect(folioOrder(m.mem, thp)).toBe(9);
+        yield* m.core.putbackMovablePages(list);
+        folioPut(m.mem, thp);
+      });
+      runAll(m);
+      expectQuiescent(m);
+    });
+  }
+
+  const unsupported: Array<[VariantName, MigrateMode, number]> = [
+    ['v6.3', MIGRATE_ASYNC, 0],
+    ['v6.3', MIGRATE_SYNC, 0],
+    ['v6.2', MIGRATE_SYNC, 1],
+  ];
+  for (const [variant, mode, rcWant] of unsupported) {
+    it(`${variant} mode ${mode}: without THP migration support a THP is split first (-ENOSYS in 6.2)`, () => {
+      const m = buildMachine({ variant, thpMigrationSupported: false });
+      spawn(m, 'migrate', 0, function* (): KernelGen {
+        const { mm, huge, list } = yield* thpAndSmall(m);
+        const { rc, stats } = yield* migrateToNode(m, list, 1, mode, MR_SYSCALL);
+        expect(rc).toBe(rcWant);
+        expect(stats).toEqual({
+          nrSucceeded: HPAGE_PMD_NR + 2,
+          nrFailedPages: 0,
+          nrThpSucceeded: 0,
+          nrThpFailed: 1,
+          nrThpSplit: 1,
+        });
+        expect(yield* m.vm.userRead(mm, huge + 77 * PAGE_SIZE)).toBe(10_077);
+        expect(folioNid(m.mem, m.vm.followPage(mm, huge))).toBe(1);
+      });
+      runAll(m);
+      expectQuiescent(m);
+    });
+  }
+
+  it('a THP that cannot be split (-EAGAIN, extra reference) after -ENOMEM counts its pages as failed', () => {
+    const m = buildMachine();
+    spawn(m, 'migrate', 0, function* (): KernelGen {
+      const { thp, list } = yield* thpAndSmall(m);
+      folioGet(m.mem, thp);
+      const { rc, stats } = yield* migrateNoLarge(m, list, MIGRATE_ASYNC, MR_SYSCALL);
+      expect(rc).toBe(-ENOMEM);
+      expect(stats).toMatchObject({ nrFailedPages: 512, nrThpFailed: 1, nrThpSplit: 0 });
+      expect(list.first()).toBe(thp);
+      yield* m.core.putbackMovablePages(list);
+      folioPut(m.mem, thp);
+    });
+    runAll(m);
+    expectQuiescent(m);
+  });
+});
