@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
 import type { BenchResult } from './measure.js';
+import { migrateBenchmarks } from './migrate.js';
 import { rmapBenchmarks } from './rmap.js';
 import { schedulerBenchmarks } from './scheduler.js';
 
@@ -20,6 +21,7 @@ const suites: Record<string, () => BenchResult[]> = {
   folio: folioBenchmarks,
   'locks-lru': lockAndLruBenchmarks,
   rmap: rmapBenchmarks,
+  migrate: migrateBenchmarks,
 };
 
 const { values } = parseArgs({
