@@ -1,0 +1,201 @@
+import { HPAGE_PMD_NR } from '@mmsim/folio';
+import type { VariantName } from '@mmsim/migrate';
+import {
+  type CostModel,
+  type FaultSpec,
+  MmsimError,
+  resolveCosts,
+  type StrategySpec,
+  type Task,
+} from '@mmsim/runtime';
+import type { ZodIssue } from 'zod';
+import {
+  type KernelConfigData,
+  kernelConfigSchema,
+  type LOCK_CLASS_MODES,
+  VARIANT_NAMES,
+} from './config-schema.js';
+import { checkParts, type KernelParts } from './parts.js';
+
+/**
+ * What `createKernel` takes: the machine (nodes, their memory and hugetlb pages, CPUs per
+ * node), the migrate variant, the cost model, the seed and schedule strategy, page-lock
+ * dependency checking, fault injection, and optionally replacement parts.
+ *
+ * Everything but `onStep`, `parts` and a custom `Strategy` object is plain data and can be
+ * read from a JSON file (`kernelConfigJsonSchema`).
+ */
+export interface KernelConfig extends Omit<KernelConfigData, 'strategy'> {
+  /** A strategy name, PCT options, a replay token, or your own `Strategy`. Default `'in-order'`. */
+  readonly strategy?: StrategySpec;
+  /** Called after every scheduling step (an explorer's hook); see `RuntimeConfig.onStep`. */
+  readonly onStep?: (task: Task, step: number) => void;
+  /** Replacement implementations of the machine's parts (see `KernelParts`). */
+  readonly parts?: KernelParts;
+}
+
+/** One node of a resolved configuration. */
+export interface ResolvedNode {
+  readonly pages: number;
+  readonly hugetlbPages: number;
+  readonly cpus: number;
+}
+
+/** A configuration with every default filled in, as the kernel was built from it. */
+export interface ResolvedKernelConfig {
+  readonly nodes: readonly ResolvedNode[];
+  /** The node of each CPU, CPU id = index: node 0's CPUs first, then node 1's, ... */
+  readonly cpuNodes: readonly number[];
+  readonly variant: VariantName;
+  readonly costs: CostModel;
+  readonly seed: number;
+  readonly strategy: StrategySpec;
+  readonly maxSteps: number;
+  readonly meta: string;
+  /** null when the page-lock dependency checker is off. */
+  readonly dependencyChecking: { readonly lockClass: (typeof LOCK_CLASS_MODES)[number] } | null;
+  readonly pageLockUnfairness: number | undefined;
+  readonly faults: Readonly<Record<string, FaultSpec>>;
+  readonly zeroPage: boolean;
+  readonly thpMigrationSupported: boolean;
+  readonly hugepageMigrationSupported: boolean;
+  readonly onStep: ((task: Task, step: number) => void) | undefined;
+  readonly parts: KernelParts;
+}
+
+/** CPUs per node when neither `cpusPerNode` nor a node's `cpus` says. */
+export const DEFAULT_CPUS_PER_NODE = 2;
+/** The default step limit of a kernel run (the runtime's own default is 100 million). */
+export const DEFAULT_MAX_STEPS = 10_000_000;
+
+const HOOK_KEYS = ['onStep', 'parts'] as const;
+
+function invalid(message: string): MmsimError {
+  return new MmsimError('INVALID_CONFIG', message);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `nodes[1].pages` from zod's path. */
+function pathString(path: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? part : `.${part}`;
+  }
+  return out;
+}
+
+/** The field names allowed at an object path, for "is not a known field" messages. */
+function knownKeys(path: ReadonlyArray<string | number>): string[] {
+  const [head] = path;
+  if (path.length === 0) return [...Object.keys(kernelConfigSchema.shape), ...HOOK_KEYS];
+  if (head === 'nodes') return ['pages', 'hugetlbPages', 'cpus'];
+  if (head === 'costs') return Object.keys(kernelConfigSchema.shape.costs.unwrap().shape);
+  if (head === 'strategy') return ['kind', 'depth', 'steps', 'token'];
+  if (head === 'dependencyChecking') return ['lockClass'];
+  if (head === 'faults') return ['probability', 'calls'];
+  return [];
+}
+
+function formatIssue(issue: ZodIssue): string {
+  const at = pathString(issue.path);
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(issue.path).join(', ');
+    return issue.keys
+      .map((key) => `${at === '' ? key : `${at}.${key}`} is not a known field (known: ${known})`)
+      .join('; ');
+  }
+  if (issue.code === 'invalid_type' && issue.received === 'undefined') {
+    return `${at} is missing: it ${issue.message}`;
+  }
+  return `${at === '' ? 'config' : at} ${issue.message}`;
+}
+
+/** The CPU layout: each node's `cpus`, else `cpusPerNode`, else 2; node 0's CPUs first. */
+function layoutCpus(data: KernelConfigData): { nodes: ResolvedNode[]; cpuNodes: number[] } {
+  const perNode = data.cpusPerNode ?? DEFAULT_CPUS_PER_NODE;
+  const nodes: ResolvedNode[] = [];
+  const cpuNodes: number[] = [];
+  data.nodes.forEach((node, nid) => {
+    const cpus = node.cpus ?? perNode;
+    const hugetlbPages = node.hugetlbPages ?? 0;
+    // Each hugetlb page takes 512 aligned pages of the node; node 0 also holds the zero page.
+    const chunks =
+      Math.floor(node.pages / HPAGE_PMD_NR) - (nid === 0 && node.pages >= HPAGE_PMD_NR ? 1 : 0);
+    if (hugetlbPages > chunks) {
+      throw invalid(
+        `nodes[${nid}].hugetlbPages must be at most ${Math.max(0, chunks)}: each hugetlb page takes ${HPAGE_PMD_NR} aligned pages of the node's ${node.pages}${nid === 0 ? ', and node 0 holds the zero page' : ''}`,
+      );
+    }
+    nodes.push({ pages: node.pages, hugetlbPages, cpus });
+    for (let i = 0; i < cpus; i++) cpuNodes.push(nid);
+  });
+  if (cpuNodes.length === 0) {
+    throw invalid('nodes: the machine has no CPU (every node has cpus: 0); give one node a CPU');
+  }
+  return { nodes, cpuNodes };
+}
+
+/**
+ * Validates a kernel configuration and fills in the defaults. A bad value throws an
+ * `MmsimError('INVALID_CONFIG')` naming the field path and why (`nodes[1].pages must be a
+ * positive integer ...`); several problems are reported together, separated by `; `.
+ * Nothing is built here.
+ */
+export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig {
+  if (!isRecord(config)) throw invalid('config must be an object { nodes: [{ pages }], ... }');
+  const { onStep, parts, strategy, ...rest } = config as KernelConfig & Record<string, unknown>;
+  const customStrategy =
+    isRecord(strategy) && typeof (strategy as { choose?: unknown }).choose === 'function';
+  const data: Record<string, unknown> = { ...rest };
+  if (strategy !== undefined && !customStrategy) data.strategy = strategy;
+  const parsed = kernelConfigSchema.safeParse(data);
+  if (!parsed.success) {
+    throw invalid(parsed.error.issues.map(formatIssue).join('; '));
+  }
+  if (onStep !== undefined && typeof onStep !== 'function') {
+    throw invalid(`onStep must be a function (task, step) => void, got ${typeof onStep}`);
+  }
+  const resolvedParts = checkParts(parts);
+  const d = parsed.data;
+  const { nodes, cpuNodes } = layoutCpus(d);
+  if (cpuNodes.length > 4096) {
+    throw invalid(`the machine has ${cpuNodes.length} CPUs; the runtime models at most 4096`);
+  }
+  let costs: CostModel;
+  try {
+    costs = resolveCosts(d.costs);
+  } catch (error) {
+    throw error instanceof MmsimError ? invalid(error.message) : error;
+  }
+  const dc = d.dependencyChecking ?? false;
+  return {
+    nodes,
+    cpuNodes,
+    variant: (d.variant ?? 'v6.3') as VariantName,
+    costs,
+    seed: d.seed ?? 1,
+    strategy: customStrategy
+      ? (strategy as StrategySpec)
+      : ((d.strategy ?? 'in-order') as StrategySpec),
+    maxSteps: d.maxSteps ?? DEFAULT_MAX_STEPS,
+    meta: d.meta ?? '',
+    dependencyChecking:
+      dc === false
+        ? null
+        : { lockClass: dc === true ? 'page-cache-index' : (dc.lockClass ?? 'page-cache-index') },
+    pageLockUnfairness: d.pageLockUnfairness,
+    faults: (d.faults ?? {}) as Record<string, FaultSpec>,
+    zeroPage: d.zeroPage ?? true,
+    thpMigrationSupported: d.thpMigrationSupported ?? true,
+    hugepageMigrationSupported: d.hugepageMigrationSupported ?? true,
+    onStep,
+    parts: resolvedParts,
+  };
+}
+
+/** The variant names a configuration accepts. */
+export const KERNEL_VARIANT_NAMES: readonly VariantName[] = VARIANT_NAMES;

@@ -1,0 +1,243 @@
+import { createPhysicalMemory, type Folio, type PhysicalMemory } from '@mmsim/folio';
+import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
+import { MigrateCore, type MigrateDeps, type MigrateVariant } from '@mmsim/migrate';
+import { type DependencyChecker, type PageLocks, PageLockTable } from '@mmsim/page-lock';
+import {
+  type AddressSpace,
+  type FileOptions,
+  type Mm,
+  type Rmap,
+  type TlbBatch,
+  VirtualMemory,
+} from '@mmsim/rmap';
+import { MmsimError, type RunResult, Runtime, type Task, VmStat } from '@mmsim/runtime';
+import type { Actor } from './actor.js';
+import { type KernelConfig, type ResolvedKernelConfig, resolveKernelConfig } from './config.js';
+import { lockClassOf } from './lock-classes.js';
+import { checkPart, type MigrateEngine, type PartsContext } from './parts.js';
+import { ShadowMemory } from './shadow.js';
+
+/**
+ * Something outside the page tables, page caches and LRU that keeps references on folios
+ * (a driver that owns movable pages, a scenario that keeps a folio), so that the
+ * frame-accounting invariant knows whose they are.
+ */
+export interface ReferenceHolder {
+  readonly name: string;
+  /** The references this holder has on `folio` now. */
+  refs(folio: Folio): number;
+}
+
+const PAGE_LOCKS_METHODS = ['folioTrylock', 'folioLock', 'folioUnlock', 'folioWaitWriteback'];
+const LRU_METHODS = [
+  'folioIsolateLru',
+  'folioPutbackLru',
+  'folioAddLru',
+  'folioPut',
+  'nodeStatModFolio',
+];
+const RMAP_METHODS = ['tryToMigrate', 'removeMigrationPtes', 'folioMapped', 'folioGetAnonVma'];
+const TLB_METHODS = ['tryToUnmapFlush', 'tryToUnmapFlushDirty', 'flushTlbBatchedPending'];
+const MIGRATE_METHODS = ['migratePages', 'putbackMovablePages', 'allocMigrationTarget'];
+
+/**
+ * One simulated machine: the runtime (tasks, CPUs, clocks, strategy), physical memory with
+ * its NUMA nodes and hugetlb pools, vmstat, page locks, LRU, virtual memory (processes,
+ * files, page tables, TLBs) and the migrate core of the configured variant, wired
+ * together. Build it with `createKernel`.
+ */
+export class Kernel {
+  /** The configuration as resolved (defaults filled in). */
+  readonly config: ResolvedKernelConfig;
+  readonly rt: Runtime;
+  readonly mem: PhysicalMemory;
+  readonly vmstat: VmStat;
+  /** The page locks everyone uses (the default `PageLockTable`, or the replacement). */
+  readonly locks: PageLocks;
+  /** The LRU everyone uses (the default `LruVecs`, or the replacement). */
+  readonly lru: LruIsolation;
+  /** Processes, files, page tables, TLBs, user accesses. */
+  readonly vm: VirtualMemory;
+  /** The rmap the migrate core sees (`vm` unless replaced). */
+  readonly rmap: Rmap;
+  /** The TLB batch the migrate core sees (`vm` unless replaced). */
+  readonly tlb: TlbBatch;
+  /** The migrate core. */
+  readonly migrate: MigrateEngine;
+  /** The default LRU, whose view the LRU invariant checks (the replacement usually wraps it). */
+  readonly lruVecs: LruVecs;
+  /** The last value written at each user-visible place (see `ShadowMemory`). */
+  readonly shadow: ShadowMemory;
+  readonly #files: AddressSpace[] = [];
+  readonly #holders: ReferenceHolder[] = [];
+
+  /** @internal use `createKernel`. */
+  constructor(config: ResolvedKernelConfig) {
+    this.config = config;
+    const rt = new Runtime({
+      cpus: config.cpuNodes.length,
+      cpuNodes: config.cpuNodes,
+      seed: config.seed,
+      strategy: config.strategy,
+      costs: config.costs,
+      maxSteps: config.maxSteps,
+      meta: config.meta,
+      ...(config.onStep === undefined ? {} : { onStep: config.onStep }),
+    });
+    const mem = createPhysicalMemory({
+      nodes: config.nodes.map((n) => ({ pages: n.pages, hugetlbPages: n.hugetlbPages })),
+    });
+    const vmstat = new VmStat(config.nodes.length);
+    const ctx: PartsContext = { rt, mem, vmstat };
+    const dc = config.dependencyChecking;
+    const baseLocks = new PageLockTable(rt, mem, {
+      ...(config.pageLockUnfairness === undefined
+        ? {}
+        : { pageLockUnfairness: config.pageLockUnfairness }),
+      dependencyChecking: dc === null ? false : { classOf: lockClassOf(mem, dc.lockClass) },
+    });
+    const parts = config.parts;
+    const locks =
+      parts.pageLocks === undefined
+        ? baseLocks
+        : checkPart('pageLocks', parts.pageLocks(baseLocks, ctx), PAGE_LOCKS_METHODS);
+    const lruVecs = new LruVecs(rt, mem, vmstat);
+    const lru =
+      parts.lru === undefined ? lruVecs : checkPart('lru', parts.lru(lruVecs, ctx), LRU_METHODS);
+    const vm = new VirtualMemory(rt, mem, locks, vmstat, { lru, zeroPage: config.zeroPage });
+    const rmap =
+      parts.rmap === undefined ? vm : checkPart('rmap', parts.rmap(vm, ctx), RMAP_METHODS);
+    const tlb = parts.tlb === undefined ? vm : checkPart('tlb', parts.tlb(vm, ctx), TLB_METHODS);
+    const deps: MigrateDeps = {
+      rt,
+      mem,
+      vmstat,
+      locks,
+      lru,
+      rmap,
+      tlb,
+      variant: config.variant,
+      thpMigrationSupported: config.thpMigrationSupported,
+      hugepageMigrationSupported: config.hugepageMigrationSupported,
+    };
+    const core = new MigrateCore(deps);
+    const migrate =
+      parts.migrate === undefined
+        ? core
+        : checkPart('migrate', parts.migrate(deps, core), MIGRATE_METHODS);
+    if (Object.keys(config.faults).length > 0) rt.faults.configure(config.faults);
+    this.rt = rt;
+    this.mem = mem;
+    this.vmstat = vmstat;
+    this.locks = locks;
+    this.lru = lru;
+    this.lruVecs = lruVecs;
+    this.vm = vm;
+    this.rmap = rmap;
+    this.tlb = tlb;
+    this.migrate = migrate;
+    this.shadow = new ShadowMemory(mem, vm);
+  }
+
+  /** The variant the migrate core follows. */
+  get variant(): MigrateVariant {
+    return this.migrate.variant;
+  }
+
+  /** The page-lock dependency checker, or null when it is off. */
+  get checker(): DependencyChecker | null {
+    return this.locks.checker;
+  }
+
+  /**
+   * The LRU view the LRU invariant checks: the replacement's own `view` if it has one,
+   * else the default `LruVecs`' (right when the replacement wraps it).
+   */
+  get lruView(): LruView {
+    const own = (this.lru as { view?: unknown }).view;
+    if (typeof own === 'object' && own !== null && typeof (own as LruView).check === 'function') {
+      return own as LruView;
+    }
+    return this.lruVecs.view;
+  }
+
+  /** Number of NUMA nodes. */
+  get nrNodes(): number {
+    return this.mem.nrNodes;
+  }
+
+  /** The CPUs of node `nid`, in id order. */
+  cpusOfNode(nid: number): number[] {
+    const out: number[] = [];
+    this.config.cpuNodes.forEach((n, cpu) => {
+      if (n === nid) out.push(cpu);
+    });
+    return out;
+  }
+
+  /** A new process (`mm_alloc`). */
+  createProcess(name?: string): Mm {
+    return this.vm.createProcess(name);
+  }
+
+  /** A regular file (page cache, i_mmap, "disk" words), known to the kernel's invariants. */
+  createFile(name: string, options: FileOptions = {}): AddressSpace {
+    const file = this.vm.createFile(name, options);
+    this.#files.push(file);
+    return file;
+  }
+
+  /**
+   * Every file whose page cache the invariants look at: the ones made with `createFile`,
+   * and the shmem files behind the live processes' shared anonymous mappings.
+   */
+  get files(): readonly AddressSpace[] {
+    const out = new Set<AddressSpace>(this.#files);
+    for (const mm of this.vm.processes) {
+      for (const vma of mm.vmas) if (vma.file !== null) out.add(vma.file);
+    }
+    return [...out];
+  }
+
+  /** Registers a holder of folio references outside the model's own structures. */
+  addReferenceHolder(holder: ReferenceHolder): void {
+    this.#holders.push(holder);
+  }
+
+  /** The registered reference holders. */
+  get referenceHolders(): readonly ReferenceHolder[] {
+    return this.#holders;
+  }
+
+  /** Spawns an actor as a task on its CPU. */
+  spawn(actor: Actor): Task {
+    if (!Number.isInteger(actor.cpu) || actor.cpu < 0 || actor.cpu >= this.rt.cpus.length) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `actor ${actor.name}: cpu must be in [0, ${this.rt.cpus.length - 1}], got ${String(actor.cpu)}`,
+      );
+    }
+    const task = this.rt.spawn(actor.name, actor.cpu, (t) => actor.body(t));
+    actor.slot?.set(task);
+    return task;
+  }
+
+  /** Runs the machine (once): see `Runtime.run`. */
+  run(): RunResult {
+    return this.rt.run();
+  }
+}
+
+/**
+ * Builds a machine from a configuration: validates it (a bad value throws
+ * `MmsimError('INVALID_CONFIG')` naming the field and why, and nothing is built), then
+ * wires runtime, physical memory, vmstat, page locks, LRU, virtual memory and the migrate
+ * core of the chosen variant, using any replacement parts the configuration gives.
+ *
+ * ```ts
+ * const kernel = createKernel({ nodes: [{ pages: 2048 }, { pages: 2048 }], variant: 'v6.3' });
+ * ```
+ */
+export function createKernel(config: KernelConfig): Kernel {
+  return new Kernel(resolveKernelConfig(config));
+}

@@ -1,0 +1,208 @@
+import {
+  type Folio,
+  folioAlloc,
+  folioClearFlag,
+  folioIndex,
+  folioNid,
+  folioNrPages,
+  folioRefAdd,
+  folioSetFlag,
+  folioSetIndex,
+  folioSetMapping,
+  folioTestFlag,
+  folioTestSetFlag,
+  folioTryGet,
+  HPAGE_PMD_ORDER,
+  PG_dirty,
+  PG_swapbacked,
+  PG_uptodate,
+  type PhysicalMemory,
+  pageContent,
+  setPageContent,
+} from '@mmsim/folio';
+import type { AddressSpace } from '@mmsim/rmap';
+import { type KernelGen, NodeStat } from '@mmsim/runtime';
+import type { Kernel } from './kernel.js';
+
+/**
+ * The page-cache paths the actors use (mm/filemap.c, Linux 6.3): adding a new locked
+ * folio, looking one up with a reference (and its lock), dirtying, reading and writing a
+ * word through the cache.
+ *
+ * Large page-cache folios: a folio of order n holds one cache reference per page, as
+ * `filemap_add_folio` leaves it, but `@mmsim/rmap`'s `AddressSpace` keeps one slot per
+ * folio (its checks want each slot's folio to have that index, as hugetlbfs folios do),
+ * so a large folio is cached at its first index only and `pageCacheLookup` finds it from
+ * any of its indices. `folio_migrate_mapping` of `@mmsim/migrate` expects a slot per
+ * page: a large page-cache folio can be isolated, split (when nothing pins it) or fail to
+ * migrate, but not be migrated whole. The kernel's invariants count its cache references
+ * as one per page.
+ */
+
+/** Where a new page-cache folio comes from: its order and node. */
+export interface PageCacheAlloc {
+  /** Folio order; default 0. */
+  readonly order?: number;
+  /** Node to allocate on; default the node of the current task's CPU. */
+  readonly nid?: number;
+}
+
+/**
+ * `filemap_add_folio(mapping, folio, index, gfp)` (mm/filemap.c, 6.3) for a new folio the
+ * caller holds a reference on: `__folio_set_locked`, `folio->mapping` and `->index`, one
+ * cache reference per page, the xarray entries, `nr_file_pages` (and `nr_shmem`), then
+ * `folio_add_lru`. The folio comes back locked; the caller unlocks it when its contents are
+ * read (`folio_end_read`).
+ */
+export function* filemapAddFolio(
+  k: Kernel,
+  file: AddressSpace,
+  folio: Folio,
+  index: number,
+): KernelGen {
+  const mem = k.mem;
+  const nr = folioNrPages(mem, folio);
+  k.locks.folioTrylock(folio, 'filemap_add_folio');
+  folioSetMapping(mem, folio, 0, file);
+  folioSetIndex(mem, folio, index);
+  folioRefAdd(mem, folio, nr);
+  if (file.shmem) folioSetFlag(mem, folio, PG_swapbacked);
+  file.pages.set(index, folio);
+  const nid = folioNid(mem, folio);
+  k.vmstat.modNodePageState(nid, NodeStat.NR_FILE_PAGES, nr);
+  if (file.shmem) k.vmstat.modNodePageState(nid, NodeStat.NR_SHMEM, nr);
+  yield* k.lru.folioAddLru(folio);
+}
+
+/**
+ * `filemap_alloc_folio` + `filemap_add_folio`: a new locked folio at `index` (aligned down
+ * to its order), its words read from the file's "disk" (`backing`), not yet uptodate; the
+ * caller holds the allocation reference. Returns the folio, or -1 when memory is short or
+ * the range is partly cached already.
+ */
+export function* pageCacheAllocLocked(
+  k: Kernel,
+  file: AddressSpace,
+  index: number,
+  alloc: PageCacheAlloc = {},
+): KernelGen<Folio> {
+  const order = alloc.order ?? 0;
+  const nr = 1 << order;
+  const first = index - (index % nr);
+  for (let i = 0; i < nr; i++) if (pageCacheLookup(k.mem, file, first + i) !== undefined) return -1;
+  const nid = alloc.nid ?? k.rt.current.cpu.node;
+  const folio = folioAlloc(k.mem, order, nid);
+  if (folio < 0) return -1;
+  for (let i = 0; i < nr; i++) setPageContent(k.mem, folio + i, file.backing.get(first + i) ?? 0);
+  yield* filemapAddFolio(k, file, folio, first);
+  return folio;
+}
+
+/**
+ * `filemap_get_folio(mapping, index)` (mm/filemap.c, 6.3): the cached folio with a
+ * reference for the caller (`folio_try_get`, retried when a migration has it frozen), or
+ * -1 when nothing is cached at `index`.
+ */
+export function* filemapGetFolio(k: Kernel, file: AddressSpace, index: number): KernelGen<Folio> {
+  for (;;) {
+    const folio = pageCacheLookup(k.mem, file, index);
+    if (folio === undefined) return -1;
+    if (folioTryGet(k.mem, folio)) return folio;
+    yield; // frozen: a migration is replacing it; look again
+  }
+}
+
+/**
+ * `__filemap_get_folio(mapping, index, FGP_LOCK [| FGP_CREAT], gfp)` (mm/filemap.c, 6.3):
+ * the folio caching `index`, locked (sleeping in `folio_lock` if needed, as `caller`) and
+ * referenced, after checking it still caches `index` (a migration or truncation may have
+ * replaced it while we slept). Without a cached folio: -1, or with `create` a new folio
+ * (locked, uptodate since the caller is about to fill it, as a whole-page write does).
+ */
+export function* filemapLockFolio(
+  k: Kernel,
+  file: AddressSpace,
+  index: number,
+  caller: string,
+  create: PageCacheAlloc | null = null,
+): KernelGen<Folio> {
+  const mem = k.mem;
+  for (;;) {
+    const folio = yield* filemapGetFolio(k, file, index);
+    if (folio < 0) {
+      if (create === null) return -1;
+      const fresh = yield* pageCacheAllocLocked(k, file, index, create);
+      if (fresh >= 0) {
+        folioSetFlag(mem, fresh, PG_uptodate);
+        return fresh;
+      }
+      if (pageCacheLookup(mem, file, index) === undefined) return -1; // no memory
+      continue; // someone else added it meanwhile
+    }
+    if (!k.locks.folioLockFast(folio, caller)) yield* k.locks.folioLockContended(folio, caller);
+    if (pageCacheLookup(mem, file, index) === folio) return folio;
+    k.locks.folioUnlock(folio);
+    yield* k.lru.folioPut(folio);
+  }
+}
+
+/**
+ * The folio caching page `index` of `file` (`filemap_get_entry` without a reference), or
+ * undefined: the slot at `index`, else a large folio whose first index is below it.
+ */
+export function pageCacheLookup(
+  mem: PhysicalMemory,
+  file: AddressSpace,
+  index: number,
+): Folio | undefined {
+  const direct = file.lookup(index);
+  if (direct !== undefined) return direct;
+  for (let order = 1; order <= HPAGE_PMD_ORDER; order++) {
+    const first = index - (index % (1 << order));
+    if (first === index) continue;
+    const folio = file.lookup(first);
+    if (folio !== undefined && folioIndex(mem, folio) === first) {
+      return index - first < folioNrPages(mem, folio) ? folio : undefined;
+    }
+  }
+  return undefined;
+}
+
+/** `folio_unlock` + `folio_put`: the end of a locked lookup. */
+export function* folioUnlockPut(k: Kernel, folio: Folio): KernelGen {
+  k.locks.folioUnlock(folio);
+  yield* k.lru.folioPut(folio);
+}
+
+/**
+ * `folio_mark_dirty` for a page-cache folio (mm/page-writeback.c, 6.3): PG_dirty, and
+ * `nr_dirty` of its node on the clean-to-dirty transition.
+ */
+export function folioMarkDirty(k: Kernel, folio: Folio): void {
+  if (folioTestSetFlag(k.mem, folio, PG_dirty)) return;
+  k.vmstat.modNodePageState(folioNid(k.mem, folio), NodeStat.NR_DIRTY, folioNrPages(k.mem, folio));
+}
+
+/**
+ * `folio_clear_dirty_for_io` (mm/page-writeback.c, 6.3) for a locked folio: clear PG_dirty
+ * and `nr_dirty`; returns whether it was dirty. The model has no `page_mkclean`: PTEs
+ * that map the folio writable stay so, and a later store through one does not dirty the
+ * folio again (the model never drops cached data, so nothing is lost by it).
+ */
+export function folioClearDirtyForIo(k: Kernel, folio: Folio): boolean {
+  const mem = k.mem;
+  if (!folioTestFlag(mem, folio, PG_dirty)) return false;
+  folioClearFlag(mem, folio, PG_dirty);
+  k.vmstat.modNodePageState(folioNid(mem, folio), NodeStat.NR_DIRTY, -folioNrPages(mem, folio));
+  return true;
+}
+
+/** The content word of page `index` of a cached `folio`. */
+export function pageCacheWord(k: Kernel, folio: Folio, index: number): number {
+  return pageContent(k.mem, folio + (index - folioIndex(k.mem, folio)));
+}
+
+/** Stores the content word of page `index` of a cached `folio`. */
+export function setPageCacheWord(k: Kernel, folio: Folio, index: number, value: number): void {
+  setPageContent(k.mem, folio + (index - folioIndex(k.mem, folio)), value);
+}

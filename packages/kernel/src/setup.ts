@@ -1,0 +1,79 @@
+import { type Folio, folioAttachPrivate, folioSetFlag, PG_uptodate } from '@mmsim/folio';
+import { BH_Mapped, BH_Uptodate } from '@mmsim/page-lock';
+import { type AddressSpace, type Mm, PAGE_SIZE } from '@mmsim/rmap';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import type { Kernel } from './kernel.js';
+import { pageCacheAllocLocked } from './page-cache.js';
+
+/**
+ * Steps a scenario's set-up runs (in its `init` task, before any actor exists, so they
+ * make no scheduling decision): first touches that place pages, page-cache population.
+ */
+
+/**
+ * Stores `value(i)` into page i of `[addr, addr + pages * 4096)` of `mm` (first touch
+ * allocates on the current CPU's node), recording each in the shadow.
+ */
+export function* touchPages(
+  k: Kernel,
+  mm: Mm,
+  addr: number,
+  pages: number,
+  value: (i: number) => number,
+): KernelGen {
+  for (let i = 0; i < pages; i++) {
+    const at = addr + i * PAGE_SIZE;
+    const v = value(i);
+    yield* k.vm.userWrite(mm, at, v);
+    k.shadow.wrote(k.shadow.userLocation(mm, at), v, 'init');
+  }
+}
+
+/** Options of `populateFile`. */
+export interface PopulateOptions {
+  /** Folio order; default 0. The indices should then be multiples of 2^order. */
+  readonly order?: number;
+  /** Node; default the current CPU's. */
+  readonly nid?: number;
+  /** Buffer heads per page to attach (`create_empty_buffers`); default 0. */
+  readonly buffersPerPage?: number;
+  /** Private data to attach instead of buffers (`folio_attach_private`). */
+  readonly privateData?: object;
+}
+
+/**
+ * Reads `indices` of `file` into its page cache (as a completed read leaves them: uptodate,
+ * unlocked, on the LRU), with optional buffers or private data. The words come from the
+ * file's "disk" (`backing`); they are recorded in the shadow. Returns the folios.
+ */
+export function* populateFile(
+  k: Kernel,
+  file: AddressSpace,
+  indices: readonly number[],
+  options: PopulateOptions = {},
+): KernelGen<Folio[]> {
+  const out: Folio[] = [];
+  const nr = 1 << (options.order ?? 0);
+  for (const index of indices) {
+    const folio = yield* pageCacheAllocLocked(k, file, index, {
+      ...(options.order === undefined ? {} : { order: options.order }),
+      ...(options.nid === undefined ? {} : { nid: options.nid }),
+    });
+    if (folio < 0)
+      throw new MmsimError('INVALID_CONFIG', `no memory to cache ${file.name}[${index}]`);
+    folioSetFlag(k.mem, folio, PG_uptodate);
+    const buffers = options.buffersPerPage ?? 0;
+    if (buffers > 0)
+      k.locks.createBuffers(folio, buffers * nr, (1 << BH_Uptodate) | (1 << BH_Mapped));
+    else if (options.privateData !== undefined)
+      folioAttachPrivate(k.mem, folio, options.privateData);
+    k.locks.folioUnlock(folio);
+    yield* k.lru.folioPut(folio); // the allocation reference; the cache keeps its own
+    for (let i = 0; i < nr; i++) {
+      const at = index - (index % nr) + i;
+      k.shadow.wrote({ kind: 'file', file, index: at }, file.backing.get(at) ?? 0, 'init');
+    }
+    out.push(folio);
+  }
+  return out;
+}
