@@ -38,6 +38,13 @@ export {
   RUNTIME_INVARIANT_NAMES,
   runtimeInvariants,
 } from './runtime-invariants.js';
+// Scenarios of @mmsim/kernel as targets.
+export {
+  type ExploreScenarioOptions,
+  exploreScenario,
+  type ScenarioTargetOptions,
+  scenarioTarget,
+} from './scenario-target.js';
 // The seed of each schedule.
 export { scheduleSeed } from './seeds.js';
 // Shrinking a finding.
