@@ -1,5 +1,5 @@
 import { readdirSync } from 'node:fs';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
  * One vitest project per package (and per tool), run from the repository root against source: the
@@ -12,6 +12,20 @@ const dirsIn = (parent: string) =>
     .map((entry) => `${parent}/${entry.name}`);
 const projects = [...dirsIn('packages'), ...dirsIn('tools')];
 
+/**
+ * Long explorations (10,000 schedules per historic scenario) live in `test/slow` and form
+ * the `slow` project. It exists only when MMSIM_SLOW is set (`pnpm test:slow`), so the
+ * default run, and CI, leave it out without skipping anything.
+ */
+const slow = process.env.MMSIM_SLOW
+  ? [
+      {
+        extends: true as const,
+        test: { name: 'slow', root: 'packages/kernel', include: ['test/slow/**/*.slow.test.ts'] },
+      },
+    ]
+  : [];
+
 export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
@@ -23,7 +37,9 @@ export default defineConfig({
         name: dir.replace(/^packages\//, ''),
         root: dir,
         include: ['test/**/*.test.ts'],
+        exclude: [...configDefaults.exclude, 'test/slow/**'],
       },
     })),
+    ...slow,
   },
 });
