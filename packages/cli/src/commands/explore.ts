@@ -1,0 +1,88 @@
+import { exploreScenario, formatFinding } from '@mmsim/explore';
+import { MmsimError } from '@mmsim/runtime';
+import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import { createProgress } from '../progress.js';
+import { resolveScenario } from '../resolve-scenario.js';
+import { exploreStrategy, intOption } from '../strategy-option.js';
+import { UsageError } from '../usage-error.js';
+import { checkVariant } from './run.js';
+
+export interface ExploreCommandOptions {
+  readonly variant?: string;
+  readonly seed?: string;
+  readonly strategy?: string;
+  readonly schedules?: string;
+  readonly json?: boolean;
+}
+
+/** `mmsim explore`: search schedules for a deadlock, invariant violation or inversion. */
+export function exploreCommand(
+  io: CliIo,
+  nameOrFile: string,
+  options: ExploreCommandOptions,
+): number {
+  const { scenario, overrides } = resolveScenario(nameOrFile);
+  const variant =
+    checkVariant(options.variant) ?? overrides.variant ?? scenario.config.variant ?? 'v6.3';
+  const strategy = exploreStrategy(options.strategy) ?? 'random';
+  const schedules = intOption('schedules', options.schedules, 1) ?? 1000;
+  const seed = intOption('seed', options.seed) ?? 1;
+  const {
+    strategy: _s,
+    seed: _seed,
+    variant: _v,
+    onStep: _o,
+    maxSteps: _m,
+    meta: _meta,
+    ...config
+  } = overrides;
+  const progress = createProgress(io, `explore ${scenario.name}@${variant}`, schedules);
+  let result: ReturnType<typeof exploreScenario>;
+  try {
+    result = exploreScenario(scenario, {
+      ...config,
+      variant,
+      strategy,
+      schedules,
+      seed,
+      onProgress: (p) => progress.update(p.schedules),
+    });
+  } catch (error) {
+    if (error instanceof MmsimError) throw new UsageError(`${scenario.name}: ${error.message}`);
+    throw error;
+  } finally {
+    progress.stop();
+  }
+  const strategyName = typeof strategy === 'string' ? strategy : JSON.stringify(strategy);
+  if (options.json === true) {
+    io.stdout(
+      `${JSON.stringify({
+        scenario: scenario.name,
+        variant,
+        strategy: strategy,
+        seed,
+        schedules: result.schedules,
+        found: result.found,
+        kind: result.kind,
+        invariant: result.invariant,
+        message: result.message,
+        replay: result.replay,
+        stoppedBy: result.stoppedBy,
+        schedulesPerSecond: result.schedulesPerSecond ?? null,
+      })}\n`,
+    );
+  } else if (result.found && result.finding !== null) {
+    io.stdout(
+      `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed})\n`,
+    );
+    io.stdout(`found after ${result.schedules} schedule(s):\n${formatFinding(result.finding)}\n`);
+    if (result.replay !== null) io.stdout(`replay: mmsim replay ${result.replay}\n`);
+  } else {
+    io.stdout(
+      `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +
+        `nothing found in ${result.schedules} schedules${result.exhausted ? ' (the bounded space is exhausted)' : ''}\n`,
+    );
+  }
+  return result.found ? EXIT_FINDING : EXIT_OK;
+}

@@ -1,0 +1,64 @@
+import { formatFinding, replay, scenarioTarget } from '@mmsim/explore';
+import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
+import { builtInScenario } from '../catalog.js';
+import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
+import type { CliIo } from '../io.js';
+import { UsageError } from '../usage-error.js';
+import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
+
+/**
+ * `mmsim replay <token>`: re-runs a schedule of a built-in scenario exactly and prints what
+ * it finds. The token names `scenario@variant`: a token printed by `mmsim run` replays
+ * that run (with the same summary), one printed by `mmsim explore` replays the finding
+ * step by step.
+ */
+export function replayCommand(io: CliIo, token: string, options: { json?: boolean }): number {
+  let target: string;
+  let metaText: string;
+  try {
+    metaText = decodeReplayToken(token).meta;
+  } catch (error) {
+    if (error instanceof MmsimError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (metaText.startsWith(RUN_META_PREFIX)) {
+    const [name = '', variant] = metaText.slice(RUN_META_PREFIX.length).split('@');
+    return runCommand(io, name, {
+      ...(variant === undefined ? {} : { variant }),
+      replayToken: token,
+      ...(options.json === undefined ? {} : { json: options.json }),
+    });
+  }
+  try {
+    const meta = JSON.parse(metaText) as { target?: unknown };
+    if (typeof meta.target !== 'string') throw new Error('no target');
+    target = meta.target;
+  } catch (error) {
+    if (error instanceof MmsimError) throw new UsageError(error.message);
+    throw new UsageError(
+      'this token was not made by `mmsim explore` (it names no scenario@variant)',
+    );
+  }
+  const at = target.lastIndexOf('@');
+  const name = target.slice(0, at);
+  const variant = checkVariant(target.slice(at + 1));
+  const scenario = builtInScenario(name);
+  let result: ReturnType<typeof replay>;
+  try {
+    result = replay(scenarioTarget(scenario, variant === undefined ? {} : { variant }), token);
+  } catch (error) {
+    if (error instanceof MmsimError) throw new UsageError(`replay of ${target}: ${error.message}`);
+    throw error;
+  }
+  const finding = result.finding;
+  if (options.json === true) {
+    io.stdout(
+      `${JSON.stringify({ scenario: name, variant, found: finding !== null, kind: finding?.kind ?? null, status: result.result?.status ?? null })}\n`,
+    );
+  } else if (finding !== null) {
+    io.stdout(`mmsim replay of ${target}:\n${formatFinding(finding)}\n`);
+  } else {
+    io.stdout(`mmsim replay of ${target}: the run ended without a finding\n`);
+  }
+  return finding === null ? EXIT_OK : EXIT_FINDING;
+}

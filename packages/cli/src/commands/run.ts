@@ -1,0 +1,192 @@
+import {
+  instantiateScenario,
+  KERNEL_VARIANT_NAMES,
+  type KernelConfig,
+  type VariantName,
+} from '@mmsim/kernel';
+import { formatInversion } from '@mmsim/page-lock';
+import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@mmsim/runtime';
+import { attachChromeTraceSink, attachFtraceSink, formatVmstat, vmstatDelta } from '@mmsim/trace';
+import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
+import type { CliIo, OutputFile } from '../io.js';
+import { resolveScenario } from '../resolve-scenario.js';
+import { intOption, runStrategy } from '../strategy-option.js';
+import { UsageError } from '../usage-error.js';
+
+export interface RunCommandOptions {
+  readonly variant?: string;
+  readonly seed?: string;
+  readonly strategy?: string;
+  readonly json?: boolean;
+  readonly trace?: string;
+  readonly ftrace?: string;
+  readonly vmstat?: string;
+  /** Internal: replay this token (from a previous `mmsim run`) instead of a fresh schedule. */
+  readonly replayToken?: string;
+}
+
+/** Prefix of the meta that `mmsim run` writes into its replay tokens. */
+export const RUN_META_PREFIX = 'mmsim-run:';
+
+/** What `run` found, if anything. */
+export interface RunFinding {
+  readonly kind: 'deadlock' | 'invariant' | 'inversion' | 'step-limit' | 'crash';
+  readonly message: string;
+  readonly report: string;
+}
+
+export function checkVariant(text: string | undefined): VariantName | undefined {
+  if (text === undefined) return undefined;
+  if (!(KERNEL_VARIANT_NAMES as readonly string[]).includes(text)) {
+    throw new UsageError(
+      `--variant must be one of ${KERNEL_VARIANT_NAMES.join(', ')}; got "${text}"`,
+    );
+  }
+  return text as VariantName;
+}
+
+/** `mmsim run`: one run of a scenario, then a readable summary (or JSON). */
+export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOptions): number {
+  const { scenario, overrides } = resolveScenario(nameOrFile);
+  const variant = checkVariant(options.variant);
+  const seed = intOption('seed', options.seed);
+  const strategy = runStrategy(options.strategy);
+  const resolvedVariant = variant ?? overrides.variant ?? scenario.config.variant ?? 'v6.3';
+  const config: Partial<KernelConfig> = {
+    ...overrides,
+    variant: resolvedVariant,
+    meta: `${RUN_META_PREFIX}${scenario.name}@${resolvedVariant}`,
+    ...(seed === undefined ? {} : { seed }),
+    ...(strategy === undefined ? {} : { strategy }),
+    ...(options.replayToken === undefined
+      ? {}
+      : { strategy: { kind: 'replay', token: options.replayToken } as const }),
+  };
+  // A replay runs with the seed the token carries (the runtime checks they agree).
+  if (options.replayToken !== undefined) {
+    (config as { seed?: number }).seed = decodeReplayToken(options.replayToken).seed;
+  }
+  let instance: ReturnType<typeof instantiateScenario>;
+  try {
+    instance = instantiateScenario(scenario, config);
+  } catch (error) {
+    if (error instanceof MmsimError) throw new UsageError(`${scenario.name}: ${error.message}`);
+    throw error;
+  }
+  const { kernel } = instance;
+  const rt = kernel.rt;
+  const files: OutputFile[] = [];
+  const open = (path: string) => {
+    const file = io.openOutput(path);
+    files.push(file);
+    return file;
+  };
+  const ftrace =
+    options.ftrace === undefined ? null : attachFtraceSink(rt, open(options.ftrace).write);
+  const chrome =
+    options.trace === undefined
+      ? null
+      : attachChromeTraceSink(rt, open(options.trace).write, { vmstat: kernel.vmstat });
+
+  const before = kernel.vmstat.entries();
+  let result: RunResult | null = null;
+  let finding: RunFinding | null = null;
+  try {
+    result = rt.run();
+  } catch (error) {
+    if (!(error instanceof MmsimError)) throw error;
+    finding = { kind: 'crash', message: error.message, report: `${error.code}: ${error.message}` };
+  }
+  if (result !== null) finding = findingOf(instance, result);
+  const replay = result?.replayToken ?? null;
+  ftrace?.close();
+  chrome?.close({
+    scenario: scenario.name,
+    variant: resolvedVariant,
+    seed: kernel.config.seed,
+    ...(replay === null ? {} : { replay }),
+  });
+  if (options.vmstat !== undefined) open(options.vmstat).write(formatVmstat(kernel.vmstat));
+  for (const file of files) file.close();
+
+  const delta = vmstatDelta(before, kernel.vmstat);
+  const tlb = kernel.vm.tlbStats;
+  const flushes = tlb.shootdowns + tlb.localFlushAll + tlb.localFlushOne;
+  const virtualTimeNs = result?.virtualTimeNs ?? Math.max(...rt.cpus.map((c) => c.clock));
+  if (options.json === true) {
+    io.stdout(
+      `${JSON.stringify({
+        scenario: scenario.name,
+        variant: resolvedVariant,
+        seed: kernel.config.seed,
+        strategy: rt.strategy.name,
+        status: result?.status ?? 'crashed',
+        steps: result?.steps ?? null,
+        vmstat: Object.fromEntries(delta),
+        tlb: { ipis: tlb.ipisSent, flushes, shootdowns: tlb.shootdowns },
+        virtualTimeNs,
+        finding,
+        replay,
+      })}\n`,
+    );
+  } else {
+    const out: string[] = [];
+    out.push(`mmsim run ${scenario.name}: ${scenario.title}`);
+    out.push(
+      `  variant ${resolvedVariant}, seed ${kernel.config.seed}, strategy ${rt.strategy.name}`,
+    );
+    out.push(
+      `status: ${result?.status ?? 'crashed'}${result === null ? '' : ` after ${result.steps} steps`}, ` +
+        `virtual time ${(virtualTimeNs / 1000).toFixed(1)} us`,
+    );
+    const get = (name: string) => delta.find(([n]) => n === name)?.[1] ?? 0;
+    out.push(
+      `migrated: ${get('pgmigrate_success')} pages, failed: ${get('pgmigrate_fail')} pages, ` +
+        `THPs migrated ${get('thp_migration_success')}, failed ${get('thp_migration_fail')}, split ${get('thp_migration_split')}`,
+    );
+    out.push(
+      `TLB: ${tlb.shootdowns} shootdowns, ${tlb.ipisSent} IPIs, ${tlb.localFlushOne} local one-page and ${tlb.localFlushAll} local full flushes`,
+    );
+    out.push('vmstat deltas:');
+    for (const [name, value] of delta) out.push(`  ${name} ${value}`);
+    if (finding === null) out.push('finding: none');
+    else {
+      out.push(`finding: ${finding.kind}: ${finding.message}`);
+      for (const line of finding.report.split('\n')) out.push(`  | ${line}`);
+    }
+    if (replay !== null) out.push(`replay: mmsim replay ${replay}`);
+    io.stdout(`${out.join('\n')}\n`);
+  }
+  return finding === null ? EXIT_OK : EXIT_FINDING;
+}
+
+function findingOf(
+  instance: ReturnType<typeof instantiateScenario>,
+  result: RunResult,
+): RunFinding | null {
+  if (result.deadlock !== null) {
+    const cycle = result.deadlock.cycle.length;
+    return {
+      kind: 'deadlock',
+      message: cycle > 0 ? `a wait-for cycle of ${cycle} tasks` : 'every task sleeps (no cycle)',
+      report: formatDeadlock(result.deadlock),
+    };
+  }
+  if (result.status === 'step-limit') {
+    return { kind: 'step-limit', message: `no end after ${result.steps} steps`, report: '' };
+  }
+  for (const invariant of instance.invariants) {
+    const problem = invariant.check('end', result);
+    if (problem !== null)
+      return { kind: 'invariant', message: `${invariant.name}: ${problem}`, report: problem };
+  }
+  const inversion = instance.inversions()[0];
+  if (inversion !== undefined) {
+    return {
+      kind: 'inversion',
+      message: 'a page-lock order inversion',
+      report: formatInversion(inversion),
+    };
+  }
+  return null;
+}

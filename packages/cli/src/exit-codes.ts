@@ -1,0 +1,6 @@
+/** 0: done, nothing found. */
+export const EXIT_OK = 0;
+/** 1: a finding (deadlock, invariant violation, lock inversion, crash). */
+export const EXIT_FINDING = 1;
+/** 2: bad usage or bad input (unknown scenario, invalid file or option). */
+export const EXIT_USAGE = 2;

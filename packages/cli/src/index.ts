@@ -1,0 +1,14 @@
+/**
+ * @mmsim/cli: the `mmsim` command, also callable as a function (`main(argv, io)`).
+ */
+export { BUILT_IN, builtInNames, builtInScenario, type ScenarioFactory } from './catalog.js';
+export { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+export { type CliIo, type OutputFile, processIo } from './io.js';
+export { main } from './main.js';
+export {
+  loadScenarioFile,
+  type ScenarioFile,
+  scenarioFileJsonSchema,
+  scenarioFileSchema,
+} from './scenario-file.js';
+export { UsageError } from './usage-error.js';

@@ -1,0 +1,98 @@
+import { Command, CommanderError } from 'commander';
+import { exploreCommand } from './commands/explore.js';
+import { replayCommand } from './commands/replay.js';
+import { runCommand } from './commands/run.js';
+import { scenariosCommand } from './commands/scenarios.js';
+import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import type { CliIo } from './io.js';
+import { scenarioFileJsonSchema } from './scenario-file.js';
+import { UsageError } from './usage-error.js';
+
+const VARIANTS_HELP = 'v6.2, rfc-2022, v6.3-rc1, v6.3 (default of most scenarios), v6.11';
+
+/**
+ * The `mmsim` command. Returns the exit code: 0 done and nothing found, 1 a finding,
+ * 2 bad usage or input.
+ */
+export function main(argv: readonly string[], io: CliIo): number {
+  let code = EXIT_OK;
+  const program = new Command('mmsim')
+    .description(
+      'An executable model of Linux page migration (migrate_pages() after the 2023 batch TLB ' +
+        'flushing series): run the historic scenarios, explore their schedules for deadlocks, ' +
+        'replay what was found.',
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
+    .showHelpAfterError('(run mmsim --help for usage)');
+
+  program
+    .command('scenarios')
+    .description('list the built-in scenarios, one line each')
+    .option('--json', 'machine-readable output')
+    .action((opts: { json?: boolean }) => {
+      code = scenariosCommand(io, opts);
+    });
+
+  program
+    .command('run')
+    .description(
+      'run a scenario once and print what happened: moves, failures, IPIs, virtual time, vmstat, findings',
+    )
+    .argument('<scenario>', 'a built-in scenario name or a .json/.yaml scenario file')
+    .option('--variant <name>', `migrate variant: ${VARIANTS_HELP}`)
+    .option('--seed <n>', 'seed of every random stream')
+    .option('--strategy <name>', 'schedule: in-order, lowest-clock, random, pct[:DEPTH]')
+    .option('--json', 'print {scenario, variant, seed, vmstat, tlb, virtualTimeNs, finding, ...}')
+    .option('--trace <file.json>', 'write a Chrome / Perfetto trace')
+    .option('--ftrace <file>', 'write ftrace text')
+    .option('--vmstat <file>', 'write /proc/vmstat text at the end')
+    .action((scenario: string, opts) => {
+      code = runCommand(io, scenario, opts);
+    });
+
+  program
+    .command('explore')
+    .description(
+      'explore schedules of a scenario; print the finding (shrunk, step by step) or that none was found',
+    )
+    .argument('<scenario>', 'a built-in scenario name or a .json/.yaml scenario file')
+    .option('--variant <name>', `migrate variant: ${VARIANTS_HELP}`)
+    .option('--strategy <name>', 'random (default), pct[:DEPTH] or dfs[:PREEMPTION_BOUND]')
+    .option('--schedules <n>', 'schedules to try (default 1000)')
+    .option('--seed <n>', 'seed of the search (default 1)')
+    .option('--json', 'print {scenario, variant, strategy, schedules, found, kind, replay, ...}')
+    .action((scenario: string, opts) => {
+      code = exploreCommand(io, scenario, opts);
+    });
+
+  program
+    .command('replay')
+    .description('reproduce a run from the replay token that explore printed')
+    .argument('<token>', 'an mmsim1.… replay token')
+    .option('--json', 'machine-readable output')
+    .action((token: string, opts: { json?: boolean }) => {
+      code = replayCommand(io, token, opts);
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of scenario files')
+    .action(() => {
+      io.stdout(`${JSON.stringify(scenarioFileJsonSchema(), null, 2)}\n`);
+    });
+
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (error instanceof UsageError) {
+      io.stderr(`mmsim: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  return code;
+}

@@ -1,0 +1,79 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { kernelConfigSchema, type Scenario } from '@mmsim/kernel';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { zodToJsonSchema } from 'zod-to-json-schema';
+import { builtInNames, builtInScenario } from './catalog.js';
+import { UsageError } from './usage-error.js';
+
+/**
+ * A scenario file (JSON or YAML): a built-in scenario, its parameters, and overrides of
+ * its kernel configuration (nodes, CPUs, variant, costs, seed, strategy, checking,
+ * faults: the schema `createKernel` validates, every field optional here).
+ *
+ * ```yaml
+ * scenario: loop-bh-deadlock
+ * params: { }
+ * config:
+ *   variant: v6.3-rc1
+ *   seed: 7
+ * ```
+ */
+export const scenarioFileSchema = z
+  .object({
+    $schema: z.string().optional(),
+    scenario: z.string({ required_error: 'must name a built-in scenario' }),
+    params: z.record(z.unknown()).optional(),
+    config: kernelConfigSchema.partial().optional(),
+  })
+  .strict();
+
+export type ScenarioFile = z.infer<typeof scenarioFileSchema>;
+
+/** The published JSON Schema of scenario files, generated from the same zod schema. */
+export function scenarioFileJsonSchema(): Record<string, unknown> {
+  return zodToJsonSchema(scenarioFileSchema, {
+    name: 'MmsimScenarioFile',
+    $refStrategy: 'none',
+  }) as Record<string, unknown>;
+}
+
+function pathOf(path: ReadonlyArray<string | number>): string {
+  return path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc === '' ? key : `${acc}.${key}`),
+    '',
+  );
+}
+
+/** Parses and validates a scenario file; a problem is a UsageError naming the field. */
+export function loadScenarioFile(path: string): { scenario: Scenario; file: ScenarioFile } {
+  if (!existsSync(path)) throw new UsageError(`scenario file ${path} does not exist`);
+  const text = readFileSync(path, 'utf8');
+  let data: unknown;
+  try {
+    data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(
+      `${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(error as Error).message}`,
+    );
+  }
+  const parsed = scenarioFileSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = pathOf(issue.path) || '(top level)';
+    throw new UsageError(`${path}: ${field} ${issue.message}`);
+  }
+  const file = parsed.data;
+  if (!builtInNames().includes(file.scenario)) {
+    throw new UsageError(
+      `${path}: scenario must be one of ${builtInNames().join(', ')}; got "${file.scenario}"`,
+    );
+  }
+  let scenario: Scenario;
+  try {
+    scenario = builtInScenario(file.scenario, file.params);
+  } catch (error) {
+    throw new UsageError(`${path}: params: ${(error as Error).message}`);
+  }
+  return { scenario, file };
+}

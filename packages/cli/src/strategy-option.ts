@@ -1,0 +1,42 @@
+import type { ExploreStrategy } from '@mmsim/explore';
+import type { StrategySpec } from '@mmsim/runtime';
+import { UsageError } from './usage-error.js';
+
+/**
+ * `--strategy` for `run`: in-order, lowest-clock, random, or pct[:DEPTH].
+ */
+export function runStrategy(text: string | undefined): StrategySpec | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'in-order' || text === 'lowest-clock' || text === 'random') return text;
+  const pct = /^pct(?::(\d+))?$/.exec(text);
+  if (pct !== null) return pct[1] === undefined ? 'pct' : { kind: 'pct', depth: Number(pct[1]) };
+  throw new UsageError(
+    `--strategy must be in-order, lowest-clock, random or pct[:DEPTH]; got "${text}"`,
+  );
+}
+
+/**
+ * `--strategy` for `explore`: random, pct[:DEPTH] or dfs[:PREEMPTION_BOUND].
+ */
+export function exploreStrategy(text: string | undefined): ExploreStrategy | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'random') return 'random';
+  const m = /^(pct|dfs)(?::(\d+))?$/.exec(text);
+  if (m === null) {
+    throw new UsageError(
+      `--strategy must be random, pct[:DEPTH] or dfs[:PREEMPTION_BOUND]; got "${text}"`,
+    );
+  }
+  if (m[1] === 'pct') return m[2] === undefined ? 'pct' : { kind: 'pct', depth: Number(m[2]) };
+  return m[2] === undefined ? 'dfs' : { kind: 'dfs', preemptionBound: Number(m[2]) };
+}
+
+/** A non-negative integer option. */
+export function intOption(name: string, text: string | undefined, min = 0): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`--${name} must be an integer >= ${min}; got "${text}"`);
+  }
+  return value;
+}

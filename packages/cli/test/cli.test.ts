@@ -1,0 +1,190 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import {
+  type CliIo,
+  EXIT_FINDING,
+  EXIT_OK,
+  EXIT_USAGE,
+  main,
+  processIo,
+  scenarioFileJsonSchema,
+} from '../src/index.js';
+
+/** Runs the command with captured output. */
+function mmsim(args: string[], options: { isTTY?: boolean; env?: Record<string, string> } = {}) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
+    isTTY: options.isTTY ?? false,
+    env: options.env ?? {},
+    openOutput: processIo().openOutput,
+  };
+  const code = main(args, io);
+  return { code, stdout, stderr };
+}
+
+describe('mmsim scenarios', () => {
+  test('lists every built-in scenario on one line each', () => {
+    const { code, stdout } = mmsim(['scenarios']);
+    expect(code).toBe(EXIT_OK);
+    const names = stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s+/)[0]);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'rfc-lock-order',
+        'loop-bh-deadlock',
+        'loop-writeback-deadlock',
+        'split-lock-deadlock',
+      ]),
+    );
+  });
+});
+
+describe('mmsim run', () => {
+  test('--json has the documented fields, and the summary names what moved', () => {
+    const { code, stdout } = mmsim(['run', 'rfc-lock-order', '--json', '--variant', 'v6.3']);
+    expect(code).toBe(EXIT_OK);
+    const r = JSON.parse(stdout) as Record<string, unknown>;
+    expect(r).toMatchObject({
+      scenario: 'rfc-lock-order',
+      variant: 'v6.3',
+      seed: 1,
+      finding: null,
+    });
+    expect(r.vmstat).toMatchObject({ pgmigrate_success: expect.any(Number) });
+    expect(r.tlb).toEqual({
+      ipis: expect.any(Number),
+      flushes: expect.any(Number),
+      shootdowns: expect.any(Number),
+    });
+    expect(typeof r.virtualTimeNs).toBe('number');
+    const text = mmsim(['run', 'rfc-lock-order', '--variant', 'v6.3']).stdout;
+    expect(text).toMatch(/migrated: \d+ pages, failed: \d+ pages/);
+    expect(text).toContain('finding: none');
+  });
+
+  test('a run token replays to the same summary', () => {
+    const first = mmsim(['run', 'loop-writeback-deadlock', '--strategy', 'random', '--seed', '11']);
+    const token = /replay: mmsim replay (\S+)/.exec(first.stdout)![1]!;
+    const again = mmsim(['replay', token]);
+    expect(again.code).toBe(first.code);
+    const strip = (s: string) => s.replace(/strategy \w+/, 'strategy *');
+    expect(strip(again.stdout)).toBe(strip(first.stdout));
+  });
+
+  test('writes ftrace text, Perfetto JSON and vmstat files', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-cli-'));
+    const files = {
+      trace: join(dir, 'run.json'),
+      ftrace: join(dir, 'run.trace'),
+      vmstat: join(dir, 'vmstat'),
+    };
+    const { code } = mmsim([
+      'run',
+      'rfc-lock-order',
+      '--trace',
+      files.trace,
+      '--ftrace',
+      files.ftrace,
+      '--vmstat',
+      files.vmstat,
+    ]);
+    expect(code).toBe(EXIT_OK);
+    expect(readFileSync(files.ftrace, 'utf8')).toContain('mm_migrate_pages_start: mode=MIGRATE_');
+    const doc = JSON.parse(readFileSync(files.trace, 'utf8')) as {
+      metadata: Record<string, unknown>;
+    };
+    expect(doc.metadata).toMatchObject({ scenario: 'rfc-lock-order', variant: 'rfc-2022' });
+    expect(readFileSync(files.vmstat, 'utf8')).toMatch(/^pgmigrate_success \d+$/m);
+  });
+});
+
+describe('mmsim explore and replay', () => {
+  test('finds the RFC inversion or deadlock in rfc-2022 (exit 1) and nothing in v6.3 (exit 0)', () => {
+    const bad = mmsim([
+      'explore',
+      'rfc-lock-order',
+      '--strategy',
+      'pct',
+      '--schedules',
+      '300',
+      '--json',
+    ]);
+    expect(bad.code).toBe(EXIT_FINDING);
+    const found = JSON.parse(bad.stdout) as Record<string, unknown>;
+    expect(found).toMatchObject({ scenario: 'rfc-lock-order', variant: 'rfc-2022', found: true });
+    expect(['deadlock', 'inversion']).toContain(found.kind);
+    const replay = mmsim(['replay', found.replay as string]);
+    expect(replay.code).toBe(EXIT_FINDING);
+    expect(replay.stdout).toContain(`${found.kind}`);
+    const good = mmsim([
+      'explore',
+      'rfc-lock-order',
+      '--variant',
+      'v6.3',
+      '--schedules',
+      '100',
+      '--json',
+    ]);
+    expect(good.code).toBe(EXIT_OK);
+    expect(JSON.parse(good.stdout)).toMatchObject({ found: false, kind: null, schedules: 100 });
+  });
+
+  test('without a terminal, progress is plain lines on stderr', () => {
+    const r = mmsim(['explore', 'rfc-lock-order', '--variant', 'v6.3', '--schedules', '20'], {
+      env: { CI: 'true' },
+    });
+    expect(r.stderr).toContain('explore rfc-lock-order@v6.3: 20/20 schedules');
+    expect(r.stdout).toContain('nothing found in 20 schedules');
+  });
+});
+
+describe('bad usage and input exit 2 with a message that says what to fix', () => {
+  test.each([
+    [['run', 'no-such-scenario'], /unknown scenario "no-such-scenario"/],
+    [['run', 'rfc-lock-order', '--variant', 'v5.0'], /--variant must be one of/],
+    [['run', 'rfc-lock-order', '--seed', 'x'], /--seed must be an integer/],
+    [['explore', 'rfc-lock-order', '--strategy', 'bfs'], /--strategy must be random, pct/],
+    [['replay', 'not-a-token'], /replay token/],
+    [['frobnicate'], /unknown command/],
+  ])('%j', (args, message) => {
+    const r = mmsim(args);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(message);
+  });
+
+  test('a scenario file with a bad field is refused naming the field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-cli-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'scenario: rfc-lock-order\nconfig:\n  nodes:\n    - pages: 0\n');
+    const r = mmsim(['run', bad]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toContain('config.nodes[0].pages must be');
+    const good = join(dir, 'good.json');
+    writeFileSync(
+      good,
+      JSON.stringify({ scenario: 'rfc-lock-order', config: { variant: 'v6.3', seed: 4 } }),
+    );
+    const ok = mmsim(['run', good, '--json']);
+    expect(ok.code).toBe(EXIT_OK);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ variant: 'v6.3', seed: 4 });
+  });
+
+  test('the published JSON Schema is the one the code generates', () => {
+    const published = JSON.parse(
+      readFileSync(new URL('../schema/scenario-file.schema.json', import.meta.url), 'utf8'),
+    );
+    expect(published).toEqual(scenarioFileJsonSchema());
+    expect(mmsim(['schema']).stdout).toContain('"scenario"');
+  });
+});
