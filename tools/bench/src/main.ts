@@ -6,6 +6,7 @@ import { lockAndLruBenchmarks } from './locks-lru.js';
 import type { BenchResult } from './measure.js';
 import { migrateBenchmarks } from './migrate.js';
 import { rmapBenchmarks } from './rmap.js';
+import { scenarioBenchmarks } from './scenarios.js';
 import { schedulerBenchmarks } from './scheduler.js';
 
 /**
@@ -22,6 +23,7 @@ const suites: Record<string, () => BenchResult[]> = {
   'locks-lru': lockAndLruBenchmarks,
   rmap: rmapBenchmarks,
   migrate: migrateBenchmarks,
+  scenarios: scenarioBenchmarks,
 };
 
 const { values } = parseArgs({
