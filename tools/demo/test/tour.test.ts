@@ -1,0 +1,19 @@
+import { expect, test } from 'vitest';
+import { hunt, pmbench } from '../src/tour.js';
+
+test('pmbench-migrate: v6.3 sends at most 1% of the IPIs of v6.2 and migrates faster', () => {
+  const old = pmbench('v6.2');
+  const now = pmbench('v6.3');
+  expect(old.clean && now.clean).toBe(true);
+  expect(now.pagesMigrated).toBe(old.pagesMigrated);
+  expect(now.ipis * 100).toBeLessThanOrEqual(old.ipis);
+  expect(now.pagesPerSecond).toBeGreaterThan(old.pagesPerSecond);
+});
+
+test('the RFC variant deadlocks under exploration, 6.3 does not', () => {
+  const rfc = hunt('rfc-2022', 200);
+  expect(rfc.found).toBe(true);
+  expect(rfc.report).toContain('wait-for cycle');
+  expect(rfc.replay).toMatch(/^mmsim1\./);
+  expect(hunt('v6.3', 100).found).toBe(false);
+});
