@@ -61,6 +61,11 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--strategy <name>', 'random (default), pct[:DEPTH] or dfs[:PREEMPTION_BOUND]')
     .option('--schedules <n>', 'schedules to try (default 1000)')
     .option('--seed <n>', 'seed of the search (default 1)')
+    .option(
+      '--disable <check>',
+      'turn off an invariant or check by name (repeatable); --disable page-lock-inversion searches for the deadlock itself',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--json', 'print {scenario, variant, strategy, schedules, found, kind, replay, ...}')
     .action((scenario: string, opts) => {
       code = exploreCommand(io, scenario, opts);
@@ -71,7 +76,9 @@ export function main(argv: readonly string[], io: CliIo): number {
     .description('reproduce a run from the replay token that explore printed')
     .argument('<token>', 'an mmsim1.… replay token')
     .option('--json', 'machine-readable output')
-    .action((token: string, opts: { json?: boolean }) => {
+    .option('--trace <file.json>', 'write a Chrome / Perfetto trace of the replayed run')
+    .option('--ftrace <file>', 'write ftrace text of the replayed run')
+    .action((token: string, opts: { json?: boolean; trace?: string; ftrace?: string }) => {
       code = replayCommand(io, token, opts);
     });
 

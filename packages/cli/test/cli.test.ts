@@ -188,3 +188,32 @@ describe('bad usage and input exit 2 with a message that says what to fix', () =
     expect(mmsim(['schema']).stdout).toContain('"scenario"');
   });
 });
+
+describe('the issue examples', () => {
+  test('explore loop-bh-deadlock in v6.3-rc1 reports a deadlock and a token; replay --ftrace twice gives identical files', () => {
+    const r = mmsim([
+      'explore',
+      'loop-bh-deadlock',
+      '--variant',
+      'v6.3-rc1',
+      '--disable',
+      'page-lock-inversion',
+      '--json',
+    ]);
+    expect(r.code).toBe(EXIT_FINDING);
+    const found = JSON.parse(r.stdout) as { kind: string; replay: string };
+    expect(found.kind).toBe('deadlock');
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-cli-'));
+    const [a, b] = [join(dir, 'a.txt'), join(dir, 'b.txt')];
+    expect(mmsim(['replay', found.replay, '--ftrace', a]).code).toBe(EXIT_FINDING);
+    expect(mmsim(['replay', found.replay, '--ftrace', b]).code).toBe(EXIT_FINDING);
+    const text = readFileSync(a, 'utf8');
+    expect(text).toContain('mm_migrate_pages_start');
+    expect(readFileSync(b, 'utf8')).toBe(text);
+  });
+
+  test('an unknown check name is bad usage', () => {
+    const r = mmsim(['explore', 'rfc-lock-order', '--disable', 'no-such-check']);
+    expect(r.code).toBe(EXIT_USAGE);
+  });
+});

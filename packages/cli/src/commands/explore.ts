@@ -14,6 +14,8 @@ export interface ExploreCommandOptions {
   readonly strategy?: string;
   readonly schedules?: string;
   readonly json?: boolean;
+  /** Invariant / check names to turn off, e.g. `page-lock-inversion`. */
+  readonly disable?: readonly string[];
 }
 
 /** `mmsim explore`: search schedules for a deadlock, invariant violation or inversion. */
@@ -47,6 +49,7 @@ export function exploreCommand(
       schedules,
       seed,
       onProgress: (p) => progress.update(p.schedules),
+      ...(options.disable === undefined ? {} : { disable: [...options.disable] }),
     });
   } catch (error) {
     if (error instanceof MmsimError) throw new UsageError(`${scenario.name}: ${error.message}`);

@@ -1,8 +1,9 @@
-import { formatFinding, replay, scenarioTarget } from '@mmsim/explore';
+import { type ExplorationTarget, formatFinding, replay, scenarioTarget } from '@mmsim/explore';
 import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
+import { attachChromeTraceSink, attachFtraceSink } from '@mmsim/trace';
 import { builtInScenario } from '../catalog.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
-import type { CliIo } from '../io.js';
+import type { CliIo, OutputFile } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
 
@@ -12,7 +13,13 @@ import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
  * that run (with the same summary), one printed by `mmsim explore` replays the finding
  * step by step.
  */
-export function replayCommand(io: CliIo, token: string, options: { json?: boolean }): number {
+export interface ReplayCommandOptions {
+  readonly json?: boolean;
+  readonly ftrace?: string;
+  readonly trace?: string;
+}
+
+export function replayCommand(io: CliIo, token: string, options: ReplayCommandOptions): number {
   let target: string;
   let metaText: string;
   try {
@@ -27,6 +34,8 @@ export function replayCommand(io: CliIo, token: string, options: { json?: boolea
       ...(variant === undefined ? {} : { variant }),
       replayToken: token,
       ...(options.json === undefined ? {} : { json: options.json }),
+      ...(options.ftrace === undefined ? {} : { ftrace: options.ftrace }),
+      ...(options.trace === undefined ? {} : { trace: options.trace }),
     });
   }
   try {
@@ -43,12 +52,38 @@ export function replayCommand(io: CliIo, token: string, options: { json?: boolea
   const name = target.slice(0, at);
   const variant = checkVariant(target.slice(at + 1));
   const scenario = builtInScenario(name);
+  const base = scenarioTarget(scenario, variant === undefined ? {} : { variant });
+  const files: OutputFile[] = [];
+  const sinks: Array<() => void> = [];
+  // The same target, with the requested trace sinks attached to each instance's runtime.
+  const traced: ExplorationTarget = {
+    name: base.name,
+    instantiate(instanceOptions) {
+      const instance = base.instantiate(instanceOptions);
+      if (options.ftrace !== undefined) {
+        const file = io.openOutput(options.ftrace);
+        files.push(file);
+        const sink = attachFtraceSink(instance.rt, file.write);
+        sinks.push(() => sink.close());
+      }
+      if (options.trace !== undefined) {
+        const file = io.openOutput(options.trace);
+        files.push(file);
+        const sink = attachChromeTraceSink(instance.rt, file.write);
+        sinks.push(() => sink.close({ scenario: name, target, replay: token }));
+      }
+      return instance;
+    },
+  };
   let result: ReturnType<typeof replay>;
   try {
-    result = replay(scenarioTarget(scenario, variant === undefined ? {} : { variant }), token);
+    result = replay(traced, token);
   } catch (error) {
     if (error instanceof MmsimError) throw new UsageError(`replay of ${target}: ${error.message}`);
     throw error;
+  } finally {
+    for (const close of sinks) close();
+    for (const file of files) file.close();
   }
   const finding = result.finding;
   if (options.json === true) {
