@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -5,7 +6,9 @@ import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
 import type { BenchResult } from './measure.js';
 import { migrateBenchmarks } from './migrate.js';
+import { pmbenchBenchmarks } from './pmbench.js';
 import { rmapBenchmarks } from './rmap.js';
+import { scalingBenchmarks } from './scaling.js';
 import { scenarioBenchmarks } from './scenarios.js';
 import { schedulerBenchmarks } from './scheduler.js';
 
@@ -24,19 +27,22 @@ const suites: Record<string, () => BenchResult[]> = {
   rmap: rmapBenchmarks,
   migrate: migrateBenchmarks,
   scenarios: scenarioBenchmarks,
+  pmbench: pmbenchBenchmarks,
+  scaling: scalingBenchmarks,
 };
 
 const { values } = parseArgs({
   options: {
     only: { type: 'string', multiple: true },
     out: { type: 'string' },
+    markdown: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 
 if (values.help) {
   process.stdout.write(
-    `usage: pnpm bench [--only SUITE]... [--out FILE]\nsuites: ${Object.keys(suites).join(', ')}\n`,
+    `usage: pnpm bench [--only SUITE]... [--out FILE.json] [--markdown FILE.md]\nsuites: ${Object.keys(suites).join(', ')}\n`,
   );
   process.exit(0);
 }
@@ -55,8 +61,23 @@ for (const name of selected) {
   results.push(...(suites[name] as () => BenchResult[])());
 }
 
+/** The commit measured, or 'unknown' outside a git checkout. */
+function commit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
 const report = {
   tool: 'mmsim-bench',
+  commit: commit(),
+  // Every suite builds its runs with seed 1 (the runtime default) or the seeds it lists.
+  seed: 1,
   node: process.version,
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.cpus().length,
@@ -65,3 +86,20 @@ const report = {
 const json = `${JSON.stringify(report, null, 2)}\n`;
 if (values.out !== undefined) writeFileSync(values.out, json);
 process.stdout.write(json);
+
+/** The same figures as a markdown table, for notes and pull requests. */
+function markdown(): string {
+  const fmt = (v: number) =>
+    Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3);
+  const rows = results.map((r) => `| ${r.name} | ${fmt(r.value)} | ${r.unit} | ${r.better} |`);
+  return [
+    `mmsim bench, commit ${report.commit.slice(0, 12)}, Node ${report.node}, ${report.cpu} (${report.cores} cores)`,
+    '',
+    '| figure | value | unit | better |',
+    '|---|---:|---|---|',
+    ...rows,
+    '',
+  ].join('\n');
+}
+if (values.markdown !== undefined) writeFileSync(values.markdown, markdown());
+process.stderr.write(markdown());
