@@ -15,6 +15,14 @@ const COUNTERS = [
   'nr_tlb_remote_flush',
 ] as const;
 
+/**
+ * A migration entry's life, drawn as a flow arrow from the `set_migration_pte` that
+ * installed it to the `remove_migration_pte` that replaced it (paired per virtual address,
+ * first in first out).
+ */
+const FLOW_START = 'set_migration_pte';
+const FLOW_END = 'remove_migration_pte';
+
 /** Events that open and close a slice on the emitting task's track. */
 const SLICES: Readonly<Record<string, { name: string; phase: 'B' | 'E' }>> = {
   mm_migrate_pages_start: { name: 'migrate_pages', phase: 'B' },
@@ -34,8 +42,9 @@ export interface ChromeTraceSink extends TraceSink {
 /**
  * Streams a runtime's tracepoints as Chrome trace-event JSON (the format chrome://tracing
  * and ui.perfetto.dev open): a track per CPU showing which task ran there, a track per
- * task with an instant per tracepoint and a `migrate_pages` slice per call, counter
- * tracks for vmstat items, and the run's metadata. Timestamps are virtual time (the JSON
+ * task with an instant per tracepoint and a `migrate_pages` slice per call, flows from
+ * each migration entry's installation to its removal, counter tracks for vmstat items,
+ * and the run's metadata. Timestamps are virtual time (the JSON
  * is in microseconds, with nanosecond decimals), so the same seed gives the same bytes.
  */
 export function attachChromeTraceSink(
@@ -63,6 +72,8 @@ export function attachChromeTraceSink(
   });
 
   const namedTasks = new Set<number>();
+  const openFlows = new Map<number, number[]>();
+  let nextFlow = 1;
   const onCpu = new Map<number, { pid: number; comm: string }>();
   const lastCounter = new Map<string, number>();
 
@@ -72,6 +83,27 @@ export function attachChromeTraceSink(
     if (running !== undefined) emit({ ph: 'E', pid: CPU_PID, tid: event.cpu, ts: us(event.ts) });
     emit({ ph: 'B', pid: CPU_PID, tid: event.cpu, ts: us(event.ts), name: comm, args: { pid } });
     onCpu.set(event.cpu, { pid, comm });
+  };
+
+  const flow = (event: TraceEvent) => {
+    const addr = (event.fields as { addr: number }).addr;
+    const base = {
+      cat: 'folio',
+      name: 'migration entry',
+      pid: TASK_PID,
+      tid: event.pid,
+      ts: us(event.ts),
+    };
+    if (event.name === FLOW_START) {
+      const id = nextFlow++;
+      const queue = openFlows.get(addr);
+      if (queue === undefined) openFlows.set(addr, [id]);
+      else queue.push(id);
+      emit({ ...base, ph: 's', id });
+      return;
+    }
+    const id = openFlows.get(addr)?.shift();
+    if (id !== undefined) emit({ ...base, ph: 'f', bp: 'e', id });
   };
 
   const listener = (event: TraceEvent) => {
@@ -113,6 +145,7 @@ export function attachChromeTraceSink(
       name: event.name,
       args: event.fields,
     });
+    if (event.name === FLOW_START || event.name === FLOW_END) flow(event);
     const vmstat = options.vmstat;
     if (vmstat !== undefined) {
       const values = new Map(vmstat.entries());
