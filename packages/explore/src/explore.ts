@@ -107,7 +107,8 @@ type ResolvedStrategy =
   | { readonly kind: 'pct'; readonly depth: number; readonly steps: number | undefined }
   | { readonly kind: 'dfs'; readonly preemptionBound: number };
 
-const EXPLORE_KEYS = [
+/** The option names `explore` takes (anything else is refused, or, for a scenario, passed to it). */
+export const EXPLORE_OPTION_KEYS: readonly string[] = [
   'strategy',
   'schedules',
   'seed',
@@ -159,7 +160,7 @@ interface Resolved {
 
 function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
   const o = checkObject('explore options', options);
-  checkKeys('explore options', o, EXPLORE_KEYS);
+  checkKeys('explore options', o, EXPLORE_OPTION_KEYS);
   validateCheckOptions(options, 'explore options');
   const strategy = resolveStrategy(o.strategy ?? 'random');
   const schedules = checkInteger(

@@ -5,7 +5,12 @@ import {
   type VariantName,
 } from '@mmsim/kernel';
 import { MmsimError } from '@mmsim/runtime';
-import { type ExploreOptions, type ExploreResult, explore } from './explore.js';
+import {
+  EXPLORE_OPTION_KEYS,
+  type ExploreOptions,
+  type ExploreResult,
+  explore,
+} from './explore.js';
 import type { ExplorationTarget, InstanceOptions } from './target.js';
 
 /**
@@ -62,19 +67,7 @@ export interface ExploreScenarioOptions
   extends ExploreOptions,
     Omit<ScenarioTargetOptions, 'faults'> {}
 
-const EXPLORE_KEYS = new Set([
-  'strategy',
-  'schedules',
-  'seed',
-  'timeBudgetMs',
-  'faults',
-  'stopOnFirst',
-  'onProgress',
-  'maxSteps',
-  'shrink',
-  'disable',
-  'invariants',
-]);
+const EXPLORE_KEYS = new Set(EXPLORE_OPTION_KEYS);
 
 /**
  * Explores a scenario in one variant: `explore(scenarioTarget(scenario, {variant,
