@@ -5,7 +5,13 @@ import { expect, test } from 'vitest';
 import { type CliIo, EXIT_OK, main, processIo } from '../src/index.js';
 
 function mmsim(args: string[]): number {
-  const quiet: CliIo = { ...processIo(), stdout: () => {}, stderr: () => {}, isTTY: false, env: {} };
+  const quiet: CliIo = {
+    ...processIo(),
+    stdout: () => {},
+    stderr: () => {},
+    isTTY: false,
+    env: {},
+  };
   return main(args, quiet);
 }
 
@@ -22,7 +28,10 @@ test('the Perfetto trace of pmbench-migrate parses, nests its slices per track a
   const dir = mkdtempSync(join(tmpdir(), 'mmsim-trace-'));
   const file = join(dir, 'pmbench.json');
   expect(mmsim(['run', 'pmbench-migrate', '--variant', 'v6.3', '--trace', file])).toBe(EXIT_OK);
-  const doc = JSON.parse(readFileSync(file, 'utf8')) as { traceEvents: TraceEvent[]; metadata: object };
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as {
+    traceEvents: TraceEvent[];
+    metadata: object;
+  };
   const events = doc.traceEvents;
   expect(doc.metadata).toMatchObject({ scenario: 'pmbench-migrate', variant: 'v6.3' });
   // Slices: on every track, B and E pair up like parentheses, in time order.
@@ -36,7 +45,9 @@ test('the Perfetto trace of pmbench-migrate parses, nests its slices per track a
     stacks.set(track, stack);
   }
   expect([...stacks.values()].every((s) => s.length === 0)).toBe(true);
-  expect(events.filter((e) => e.ph === 'B' && e.name === 'migrate_pages').length).toBeGreaterThan(0);
+  expect(events.filter((e) => e.ph === 'B' && e.name === 'migrate_pages').length).toBeGreaterThan(
+    0,
+  );
   // Flows: every start has exactly one finish with the same id, later or at the same time.
   const starts = new Map(events.filter((e) => e.ph === 's').map((e) => [e.id, e.ts ?? 0]));
   const finishes = events.filter((e) => e.ph === 'f');
@@ -52,7 +63,20 @@ test('ftrace text of a tiny seeded run matches the golden file', () => {
   const golden = new URL('./golden/rfc-lock-order-v6.3-seed3.ftrace', import.meta.url);
   const dir = mkdtempSync(join(tmpdir(), 'mmsim-trace-'));
   const file = join(dir, 'run.ftrace');
-  expect(mmsim(['run', 'rfc-lock-order', '--variant', 'v6.3', '--strategy', 'random', '--seed', '3', '--ftrace', file])).toBe(EXIT_OK);
+  expect(
+    mmsim([
+      'run',
+      'rfc-lock-order',
+      '--variant',
+      'v6.3',
+      '--strategy',
+      'random',
+      '--seed',
+      '3',
+      '--ftrace',
+      file,
+    ]),
+  ).toBe(EXIT_OK);
   const text = readFileSync(file, 'utf8');
   // MMSIM_UPDATE_GOLDEN=1 rewrites the golden file after a deliberate model change.
   if (process.env.MMSIM_UPDATE_GOLDEN === '1' || !existsSync(golden)) writeFileSync(golden, text);
