@@ -30,7 +30,7 @@ export function hex(folio: Folio): string {
 
 /** The task of an id, or null for 0 (or an id this runtime never made). */
 export function taskById(rt: Runtime, id: number): Task | null {
-  return id > 0 ? (rt.tasks[id - 1] ?? null) : null;
+  return rt.taskById(id) ?? null;
 }
 
 /** `comm-pid` of the task with this id, or `nobody`. */
@@ -49,7 +49,7 @@ export function contract(message: string): MmsimError {
  * lock or writeback hand-over.
  */
 export function checkTarget(rt: Runtime, task: Task, what: string): void {
-  if (rt.tasks[task.id - 1] !== task) {
+  if (rt.taskById(task.id) !== task) {
     throw new MmsimError(
       'INVALID_ARGUMENT',
       `${what}: ${String(task)} is not a task of this runtime`,
