@@ -28,8 +28,6 @@ export class Cpu {
   readonly node: number;
   /** Virtual time of this CPU, in nanoseconds. */
   clock = 0;
-  /** Nanoseconds this CPU spent running tasks (clock minus idle catch-up). */
-  busy = 0;
   /** The last task that ran here, to charge context switches. */
   lastTask: Task | null = null;
   /**
