@@ -1,8 +1,8 @@
-import { type Folio, folioGet, folioPut, folioRefCount } from '@mmsim/folio';
+import { type Folio, folioGet } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import type { FolioBatch } from './folio-batch.js';
 import { checkAddable, drainBatch, queueFolio } from './lru-add.js';
-import { putLastReference } from './release.js';
+import { folioPutLru } from './release.js';
 import { type LruState, requireTask } from './state.js';
 
 /**
@@ -23,6 +23,5 @@ export function* folioPutbackLru(s: LruState, folio: Folio): KernelGen {
   const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
   folioGet(mem, folio);
   if (queueFolio(s, b, folio)) yield* drainBatch(s, b);
-  if (folioRefCount(mem, folio) > 1) folioPut(mem, folio);
-  else yield* putLastReference(s, folio);
+  yield* folioPutLru(s, folio);
 }
