@@ -1,4 +1,4 @@
-import type { Runtime, TraceEvent, VmStat } from '@mmsim/runtime';
+import { type Runtime, type TraceEvent, VmStat } from '@mmsim/runtime';
 import type { TextWriter, TraceSink } from './sink.js';
 
 /** Process ids of the two groups of tracks. */
@@ -76,6 +76,9 @@ export function attachChromeTraceSink(
   let nextFlow = 1;
   const onCpu = new Map<number, { pid: number; comm: string }>();
   const lastCounter = new Map<string, number>();
+  // Resolved once: the listener runs for every tracepoint, so it reads the few counters
+  // it draws by id instead of listing every vmstat item.
+  const counters = COUNTERS.map((name) => ({ name, ...VmStat.itemId(name) }));
 
   const runOn = (event: TraceEvent, pid: number, comm: string) => {
     const running = onCpu.get(event.cpu);
@@ -148,9 +151,8 @@ export function attachChromeTraceSink(
     if (event.name === FLOW_START || event.name === FLOW_END) flow(event);
     const vmstat = options.vmstat;
     if (vmstat !== undefined) {
-      const values = new Map(vmstat.entries());
-      for (const name of COUNTERS) {
-        const value = values.get(name) ?? 0;
+      for (const { name, kind, id } of counters) {
+        const value = kind === 'node' ? vmstat.globalNodePageState(id) : vmstat.vmEvent(id);
         if (lastCounter.get(name) === value) continue;
         lastCounter.set(name, value);
         emit({ ph: 'C', pid: TASK_PID, ts: us(event.ts), name, args: { [name]: value } });

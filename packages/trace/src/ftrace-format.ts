@@ -8,6 +8,12 @@ function hex(n: unknown): string {
   return typeof n === 'number' ? n.toString(16) : String(n);
 }
 
+/** set_migration_pte / remove_migration_pte (one event class): "addr=%lx, pte=%lx order=%d". */
+function formatMigrationPte(e: TraceEvent): string {
+  const f = e.fields as Record<string, unknown>;
+  return `addr=${hex(f.addr)}, pte=${hex(f.pte)} order=${String(f.order)}`;
+}
+
 /**
  * TP_printk of the tracepoints the model emits, as Linux 6.3 prints them
  * (include/trace/events/migrate.h, sched.h, tlb.h). Events without a formatter print
@@ -16,15 +22,8 @@ function hex(n: unknown): string {
 const FORMATTERS: Record<string, FieldFormatter> = {
   mm_migrate_pages: formatMigrateEvent,
   mm_migrate_pages_start: formatMigrateEvent,
-  // set_migration_pte / remove_migration_pte: "addr=%lx, pte=%lx order=%d"
-  set_migration_pte: (e) => {
-    const f = e.fields as Record<string, unknown>;
-    return `addr=${hex(f.addr)}, pte=${hex(f.pte)} order=${String(f.order)}`;
-  },
-  remove_migration_pte: (e) => {
-    const f = e.fields as Record<string, unknown>;
-    return `addr=${hex(f.addr)}, pte=${hex(f.pte)} order=${String(f.order)}`;
-  },
+  set_migration_pte: formatMigrationPte,
+  remove_migration_pte: formatMigrationPte,
   // sched_switch: "prev_comm=%s prev_pid=%d prev_prio=%d prev_state=%s ==> next_comm=%s next_pid=%d next_prio=%d"
   sched_switch: (e) => {
     const f = e.fields as Record<string, unknown>;
