@@ -11,7 +11,7 @@ import {
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE, RMAP_COMPOUND, RMAP_EXCLUSIVE, RMAP_NONE } from './constants.js';
 import type { RmapContext } from './context.js';
-import { pmdIndexOfVpn } from './page-table.js';
+import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
   isMigrationEntry,
   isMigrationEntryDirty,
@@ -23,7 +23,6 @@ import {
   PTE_SOFT_DIRTY,
   PTE_WRITE,
   PTE_YOUNG,
-  ptePfn,
   pteSwpSoftDirty,
 } from './pte.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
@@ -90,42 +89,18 @@ function* removeMigrationPte(
   if (range === null) return true;
   const anon = folioTestAnon(mem, dst);
   const order = folioOrder(mem, dst);
-  let vpn = range.startVpn;
-  while (vpn < range.endVpn) {
-    const pmdIndex = pmdIndexOfVpn(vpn);
-    const tableEnd = Math.min(range.endVpn, (pmdIndex + 1) * PTRS_PER_PTE);
-    const pmdv = mm.pmds.get(pmdIndex);
-    if (pmdv !== undefined) {
-      if (isMigrationEntry(pmdv) && ptePfn(pmdv) === src) {
-        const ptl = mm.pageTableLock;
-        if (!ptl.trylock()) yield* ptl.lockContended();
-        const now = mm.pmds.get(pmdIndex);
-        if (now !== undefined && isMigrationEntry(now) && ptePfn(now) === src) {
-          removeMigrationPmd(ctx, dst, vma, pmdIndex);
-        }
-        ptl.unlock();
-      }
-      vpn = tableEnd;
-      continue;
-    }
-    const table = mm.pageTables.get(pmdIndex);
-    if (table === undefined) {
-      vpn = tableEnd;
-      continue;
-    }
-    const ptl = table.ptl;
-    if (!ptl.trylock()) yield* ptl.lockContended();
-    const dstDirty = folioTestFlag(mem, dst, PG_dirty);
-    for (; vpn < tableEnd; vpn++) {
-      const swp = table.get(vpn);
-      if (!isMigrationEntry(swp)) continue;
-      const old = ptePfn(swp);
-      if (old - src < 0 || old - src >= nr) continue;
+  yield* pageVmaMappedWalk(mm, range, src, nr, {
+    matches: isMigrationEntry,
+    pmd: (pmdIndex) => {
+      removeMigrationPmd(ctx, dst, vma, pmdIndex);
+      return true;
+    },
+    pte: (table, vpn, swp) => {
       const address = vpn * PAGE_SIZE;
       const idx = nr > 1 ? vma.linearPageIndex(address) - pgoff : 0;
       const page = dst + idx;
       folioGet(mem, dst);
-      const pte = pteFromMigrationEntry(swp, page, dstDirty, vma);
+      const pte = pteFromMigrationEntry(swp, page, folioTestFlag(mem, dst, PG_dirty), vma);
       if (anon) {
         const flags = isReadableMigrationEntry(swp) ? RMAP_NONE : RMAP_EXCLUSIVE;
         pageAddAnonRmap(ctx, dst, page, vma, address, flags);
@@ -136,9 +111,9 @@ function* removeMigrationPte(
       ctx.rt.charge(ctx.costs.pteUpdate);
       const tp = ctx.trace.removeMigrationPte;
       if (tp.enabled) tp.emit({ addr: address, pte, order });
-    }
-    ptl.unlock();
-  }
+      return true;
+    },
+  });
   return true;
 }
 

@@ -22,7 +22,7 @@ import {
 } from './constants.js';
 import type { RmapContext } from './context.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
-import { pmdIndexOfVpn } from './page-table.js';
+import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
   mkMigrationEntry,
   pteDirty,
@@ -118,38 +118,11 @@ function* tryToMigrateOne(
   if (range === null) return true;
   const anon = folioTestAnon(mem, folio);
   const order = folioOrder(mem, folio);
-  let vpn = range.startVpn;
-  while (vpn < range.endVpn) {
-    const pmdIndex = pmdIndexOfVpn(vpn);
-    const tableEnd = Math.min(range.endVpn, (pmdIndex + 1) * PTRS_PER_PTE);
-    const pmdv = mm.pmds.get(pmdIndex);
-    if (pmdv !== undefined) {
-      if (ptePresent(pmdv) && ptePfn(pmdv) === folio) {
-        const ptl = mm.pageTableLock;
-        if (!ptl.trylock()) yield* ptl.lockContended();
-        const now = mm.pmds.get(pmdIndex);
-        let ok = true;
-        if (now !== undefined && ptePresent(now) && ptePfn(now) === folio) {
-          ok = setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0;
-        }
-        ptl.unlock();
-        if (!ok) return false;
-      }
-      vpn = tableEnd;
-      continue;
-    }
-    const table = mm.pageTables.get(pmdIndex);
-    if (table === undefined) {
-      vpn = tableEnd;
-      continue;
-    }
-    const ptl = table.ptl;
-    if (!ptl.trylock()) yield* ptl.lockContended();
-    for (; vpn < tableEnd; vpn++) {
-      const pte = table.get(vpn);
-      if (!ptePresent(pte)) continue;
+  return yield* pageVmaMappedWalk(mm, range, folio, nr, {
+    matches: ptePresent,
+    pmd: (pmdIndex) => setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0,
+    pte: (table, vpn, pte) => {
       const subpage = ptePfn(pte);
-      if (subpage - folio < 0 || subpage - folio >= nr) continue;
       const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
       // Nuke the page table entry.
       table.set(vpn, 0);
@@ -158,7 +131,7 @@ function* tryToMigrateOne(
       else flushTlbPage(ctx, mm, vpn);
       if (pteDirty(pte)) folioMarkDirty(ctx, folio);
       if (pteWrite(pte) && anon && !anonExclusive) {
-        ptl.unlock();
+        table.ptl.unlock();
         throw new MmsimError(
           'INVARIANT_VIOLATED',
           `try_to_migrate_one: ${mm} maps pfn ${subpage} writable at 0x${(vpn * PAGE_SIZE).toString(16)} but the page is not PageAnonExclusive`,
@@ -167,7 +140,6 @@ function* tryToMigrateOne(
       // See page_try_share_anon_rmap(): clear the PTE first.
       if (anonExclusive && pageTryShareAnonRmap(ctx, folio, subpage) !== 0) {
         table.set(vpn, pte);
-        ptl.unlock();
         return false;
       }
       const type = pteWrite(pte)
@@ -187,10 +159,9 @@ function* tryToMigrateOne(
       if (tp.enabled) tp.emit({ addr: vpn * PAGE_SIZE, pte: entry, order });
       pageRemoveRmap(ctx, folio, subpage, false);
       folioPut(mem, folio);
-    }
-    ptl.unlock();
-  }
-  return true;
+      return true;
+    },
+  });
 }
 
 /** The error for a try_to_migrate call that breaks its contract; nothing was changed. */

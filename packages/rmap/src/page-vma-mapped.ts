@@ -1,0 +1,76 @@
+import type { KernelGen } from '@mmsim/runtime';
+import { PTRS_PER_PTE } from './constants.js';
+import type { Mm } from './mm.js';
+import { type PageTable, pmdIndexOfVpn } from './page-table.js';
+import { ptePfn } from './pte.js';
+import type { VmaPageRange } from './vma-address.js';
+
+/** What a `pageVmaMappedWalk` looks for and does with each entry it finds. */
+export interface PageVmaMappedVisitor {
+  /** Whether an entry is of the kind sought (present, or a migration entry). */
+  readonly matches: (entry: number) => boolean;
+  /** With `page_table_lock` held, a PMD entry of the folio's head; false stops the walk. */
+  readonly pmd: (pmdIndex: number) => boolean;
+  /**
+   * With `table.ptl` held, the PTE `entry` at `vpn` that maps page `ptePfn(entry)` of the
+   * folio; false stops the walk (the walk then drops the lock).
+   */
+  readonly pte: (table: PageTable, vpn: number, entry: number) => boolean;
+}
+
+/**
+ * The `page_vma_mapped_walk` loop of `try_to_migrate_one` and `remove_migration_pte`
+ * (mm/page_vma_mapped.c, 6.3): over `range` of `mm`, one PMD slot at a time. A PMD entry
+ * that `matches` and names `pfn` is rechecked under `page_table_lock` and handed to
+ * `pmd`; otherwise each page table is locked in turn and every PTE that `matches` and
+ * maps one of the `nr` pages from `pfn` is handed to `pte`. Returns false when a visitor
+ * stopped the walk, else true.
+ */
+export function* pageVmaMappedWalk(
+  mm: Mm,
+  range: VmaPageRange,
+  pfn: number,
+  nr: number,
+  visit: PageVmaMappedVisitor,
+): KernelGen<boolean> {
+  let vpn = range.startVpn;
+  while (vpn < range.endVpn) {
+    const pmdIndex = pmdIndexOfVpn(vpn);
+    const tableEnd = Math.min(range.endVpn, (pmdIndex + 1) * PTRS_PER_PTE);
+    const pmdv = mm.pmds.get(pmdIndex);
+    if (pmdv !== undefined) {
+      if (visit.matches(pmdv) && ptePfn(pmdv) === pfn) {
+        const ptl = mm.pageTableLock;
+        if (!ptl.trylock()) yield* ptl.lockContended();
+        const now = mm.pmds.get(pmdIndex);
+        let ok = true;
+        if (now !== undefined && visit.matches(now) && ptePfn(now) === pfn) {
+          ok = visit.pmd(pmdIndex);
+        }
+        ptl.unlock();
+        if (!ok) return false;
+      }
+      vpn = tableEnd;
+      continue;
+    }
+    const table = mm.pageTables.get(pmdIndex);
+    if (table === undefined) {
+      vpn = tableEnd;
+      continue;
+    }
+    const ptl = table.ptl;
+    if (!ptl.trylock()) yield* ptl.lockContended();
+    for (; vpn < tableEnd; vpn++) {
+      const entry = table.get(vpn);
+      if (!visit.matches(entry)) continue;
+      const page = ptePfn(entry);
+      if (page - pfn < 0 || page - pfn >= nr) continue;
+      if (!visit.pte(table, vpn, entry)) {
+        ptl.unlock();
+        return false;
+      }
+    }
+    ptl.unlock();
+  }
+  return true;
+}
