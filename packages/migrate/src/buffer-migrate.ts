@@ -22,6 +22,25 @@ import {
 
 const CALLER = 'buffer_migrate_lock_buffers';
 
+/** Calls `fn` on each buffer of a folio's ring (`head`, then `b_this_page` onwards). */
+function forEachBuffer(head: BufferHead, fn: (bh: BufferHead) => void): void {
+  let bh = head;
+  do {
+    fn(bh);
+    bh = bh.thisPage;
+  } while (bh !== head);
+}
+
+/** Whether some buffer of a folio's ring satisfies `test`. */
+function someBuffer(head: BufferHead, test: (bh: BufferHead) => boolean): boolean {
+  let bh = head;
+  do {
+    if (test(bh)) return true;
+    bh = bh.thisPage;
+  } while (bh !== head);
+  return false;
+}
+
 /**
  * `buffer_migrate_lock_buffers(head, mode)` (mm/migrate.c, 6.3): lock every buffer of the
  * folio. A contended buffer: MIGRATE_ASYNC gives up; MIGRATE_SYNC_LIGHT gives up on a
@@ -84,45 +103,22 @@ export function* bufferMigrateFolioCommon(
   if (folioRefCount(mem, src) !== folioExpectedRefs(ctx, mapping, src)) return -EAGAIN;
   if (!(yield* bufferMigrateLockBuffers(ctx, head, mode))) return -EAGAIN;
   let rc: number = MIGRATEPAGE_SUCCESS;
-  if (checkRefs) {
-    let invalidated = false;
-    for (;;) {
-      let busy = false;
-      let bh: BufferHead = head;
-      do {
-        if (bh.count !== 0) {
-          busy = true;
-          break;
-        }
-        bh = bh.thisPage;
-      } while (bh !== head);
-      if (!busy) break;
-      if (invalidated) {
-        rc = -EAGAIN;
-        break;
-      }
-      ctx.invalidateBhLrus();
-      invalidated = true;
-    }
+  const referenced = (bh: BufferHead): boolean => bh.count !== 0;
+  if (checkRefs && someBuffer(head, referenced)) {
+    // The per-CPU bh LRUs may hold the reference: drop them once and look again.
+    ctx.invalidateBhLrus();
+    if (someBuffer(head, referenced)) rc = -EAGAIN;
   }
   if (rc === MIGRATEPAGE_SUCCESS) {
     rc = folioMigrateMapping(ctx, mapping, dst, src, 0);
     if (rc === MIGRATEPAGE_SUCCESS) {
       folioAttachPrivate(mem, dst, folioDetachPrivate(mem, src));
-      let bh: BufferHead = head;
-      do {
-        locks.setBhPage(bh, dst);
-        bh = bh.thisPage;
-      } while (bh !== head);
+      forEachBuffer(head, (bh) => locks.setBhPage(bh, dst));
       if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(ctx, dst, src);
       else folioMigrateFlags(ctx, dst, src);
     }
   }
-  let bh: BufferHead = head;
-  do {
-    locks.unlockBuffer(bh);
-    bh = bh.thisPage;
-  } while (bh !== head);
+  forEachBuffer(head, (bh) => locks.unlockBuffer(bh));
   return rc;
 }
 
@@ -173,11 +169,7 @@ export function tryToFreeBuffers(ctx: MigrateContext, folio: Folio): boolean {
   if (folioTestFlag(mem, folio, PG_writeback)) return false;
   const head = ctx.locks.folioBuffers(folio);
   if (head === null) return true;
-  let bh: BufferHead = head;
-  do {
-    if (bufferBusy(bh)) return false;
-    bh = bh.thisPage;
-  } while (bh !== head);
+  if (someBuffer(head, bufferBusy)) return false;
   folioDetachPrivate(mem, folio);
   return true;
 }

@@ -9,7 +9,7 @@ import { migratePagesBatch } from './migrate-pages-batch.js';
 import { migratePagesSync } from './migrate-pages-sync.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
 import type { MigrateReason } from './reasons.js';
-import { countMigrateVmEvents, type MigrateStats } from './stats.js';
+import { type MigrateStats, migratePagesEnd } from './stats.js';
 
 /**
  * `migrate_pages(from, get_new_page, put_new_page, private, mode, reason, &succeeded)`
@@ -117,17 +117,6 @@ export function* migratePagesBatched(
   // 0 if every split piece of every failed large folio was migrated (added with the
   // after-batch split retry, a21d2133215b; 6.3-rc1 and the RFC return the count).
   if (ctx.variant.splitRetry === 'after-batch' && from.isEmpty()) rcGather = 0;
-  countMigrateVmEvents(ctx.vmstat, stats);
-  if (tp.end.enabled) {
-    tp.end.emit({
-      succeeded: stats.nrSucceeded,
-      failed: stats.nrFailedPages,
-      thp_succeeded: stats.nrThpSucceeded,
-      thp_failed: stats.nrThpFailed,
-      thp_split: stats.nrThpSplit,
-      mode,
-      reason,
-    });
-  }
+  migratePagesEnd(ctx, stats, mode, reason);
   return rcGather;
 }

@@ -1,4 +1,7 @@
 import { VmEvent, type VmStat } from '@mmsim/runtime';
+import type { MigrateContext } from './context.js';
+import type { MigrateMode } from './modes.js';
+import type { MigrateReason } from './reasons.js';
 
 /**
  * `struct migrate_pages_stats` (mm/migrate.c, Linux 6.3): what one `migrate_pages()` call
@@ -48,4 +51,29 @@ export function countMigrateVmEvents(vmstat: VmStat, stats: MigratePagesStats): 
   vmstat.countVmEvents(VmEvent.THP_MIGRATION_SUCCESS, stats.nrThpSucceeded);
   vmstat.countVmEvents(VmEvent.THP_MIGRATION_FAIL, stats.nrThpFailed);
   vmstat.countVmEvents(VmEvent.THP_MIGRATION_SPLIT, stats.nrThpSplit);
+}
+
+/**
+ * What every return path of `migrate_pages()` (6.3) does last, in either engine: the vm
+ * events (`countMigrateVmEvents`), then the `mm_migrate_pages` tracepoint.
+ */
+export function migratePagesEnd(
+  ctx: MigrateContext,
+  stats: MigratePagesStats,
+  mode: MigrateMode,
+  reason: MigrateReason,
+): void {
+  countMigrateVmEvents(ctx.vmstat, stats);
+  const tp = ctx.tp.end;
+  if (tp.enabled) {
+    tp.emit({
+      succeeded: stats.nrSucceeded,
+      failed: stats.nrFailedPages,
+      thp_succeeded: stats.nrThpSucceeded,
+      thp_failed: stats.nrThpFailed,
+      thp_split: stats.nrThpSplit,
+      mode,
+      reason,
+    });
+  }
 }

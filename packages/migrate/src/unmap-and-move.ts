@@ -38,7 +38,7 @@ import {
   MR_NUMA_MISPLACED,
 } from './reasons.js';
 import { trySplitFolio } from './split.js';
-import { countMigrateVmEvents, type MigrateStats } from './stats.js';
+import { type MigrateStats, migratePagesEnd } from './stats.js';
 import { folioPutMaybeLru } from './undo.js';
 import { unmapTtuFlags } from './unmap.js';
 
@@ -325,17 +325,6 @@ export function* migratePagesUnmapAndMove(
   }
   if (!fatal) rc = nrFailed + stats.nrThpFailed;
   retPages.spliceInit(from);
-  countMigrateVmEvents(ctx.vmstat, stats);
-  if (tp.end.enabled) {
-    tp.end.emit({
-      succeeded: stats.nrSucceeded,
-      failed: stats.nrFailedPages,
-      thp_succeeded: stats.nrThpSucceeded,
-      thp_failed: stats.nrThpFailed,
-      thp_split: stats.nrThpSplit,
-      mode,
-      reason,
-    });
-  }
+  migratePagesEnd(ctx, stats, mode, reason);
   return rc;
 }
