@@ -41,7 +41,7 @@ export interface RunOutcome {
   /** The runtime's result; null when a check or a crash stopped the run. */
   readonly result: RunResult | null;
   readonly tracker: ScheduleTracker;
-  /** Replays this run exactly. */
+  /** Replays this run exactly (encoded when read). */
   readonly token: string;
   readonly seed: number;
   /** Set when the run was recorded. */
@@ -266,7 +266,10 @@ export function runSchedule(
     verdict,
     result,
     tracker,
-    token: encodeReplayToken({ seed, meta, pairs: toPairs(tracker.choices) }),
+    // Encoded on demand: only a run with a finding needs its token.
+    get token() {
+      return encodeReplayToken({ seed, meta, pairs: toPairs(tracker.choices) });
+    },
     seed,
     steps: recorder === null ? null : recorder.steps,
   };
