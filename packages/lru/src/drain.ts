@@ -1,4 +1,4 @@
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, mightSleep } from '@mmsim/runtime';
 import type { FolioBatch } from './folio-batch.js';
 import { drainBatch } from './lru-add.js';
 import { type LruState, requireTask } from './state.js';
@@ -16,16 +16,6 @@ export function* lruAddDrain(s: LruState): KernelGen {
   yield* drainBatch(s, b);
 }
 
-function mightSleep(s: LruState, fn: string): void {
-  const me = requireTask(s);
-  if (me.preemptCount > 0) {
-    throw new MmsimError(
-      'SLEEP_IN_ATOMIC',
-      `BUG: sleeping function called from invalid context: ${fn} takes a mutex and waits for every CPU, but ${me} holds a spinlock (preempt_count ${me.preemptCount})`,
-    );
-  }
-}
-
 /**
  * `__lru_add_drain_all(force_all_cpus)` (mm/swap.c, Linux 6.3). The kernel takes a static
  * mutex, queues `lru_add_drain_per_cpu` on every CPU whose batches are not empty and waits
@@ -37,7 +27,7 @@ function mightSleep(s: LruState, fn: string): void {
  * `lru_cache_disable` passes).
  */
 export function* lruAddDrainAllForce(s: LruState, force: boolean): KernelGen {
-  mightSleep(s, force ? 'lru_cache_disable' : 'lru_add_drain_all');
+  mightSleep(requireTask(s), force ? 'lru_cache_disable' : 'lru_add_drain_all');
   const thisGen = s.drainGen;
   yield* s.drainAllLock.lock('lru_add_drain_all');
   if (thisGen !== s.drainGen && !force) {
@@ -65,7 +55,7 @@ export function lruAddDrainAll(s: LruState): KernelGen {
  * one atomic step, so there is nothing to wait for. May sleep.
  */
 export function* lruCacheDisable(s: LruState): KernelGen {
-  mightSleep(s, 'lru_cache_disable');
+  mightSleep(requireTask(s), 'lru_cache_disable');
   s.disableCount++;
   yield* lruAddDrainAllForce(s, true);
 }

@@ -60,19 +60,8 @@ export function checkTarget(rt: Runtime, task: Task, what: string): void {
   }
 }
 
-/**
- * Throws SLEEP_IN_ATOMIC when the current task may not sleep (`might_sleep`): checked before
- * a sleeping primitive changes anything, even when it will not need to sleep.
- */
-export function mightSleep(task: Task, what: string, allowed = 0): void {
-  if (task.preemptCount > allowed) {
-    throw new MmsimError(
-      'SLEEP_IN_ATOMIC',
-      `BUG: sleeping function called from invalid context: ${task} calls ${what} with ` +
-        `preempt_count ${task.preemptCount} (a spinlock is held)`,
-    );
-  }
-}
+/** `might_sleep`, from the runtime. */
+export { mightSleep } from '@mmsim/runtime';
 
 /** The Resource a waiter of a folio bit sleeps on: its holder is the owner of the bit. */
 export function folioBitResource(ctx: LockContext, folio: Folio, writeback: boolean): Resource {

@@ -11,6 +11,7 @@ export * from './locks/mutex.js';
 export * from './locks/owned-lock.js';
 export * from './locks/rwsem.js';
 export * from './locks/spinlock.js';
+export * from './might-sleep.js';
 export * from './random.js';
 export * from './replay-token.js';
 export type { Resource } from './resource.js';

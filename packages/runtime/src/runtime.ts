@@ -2,6 +2,7 @@ import { type CostModel, resolveCosts } from './costs.js';
 import { type DeadlockReport, findDeadlock } from './deadlock.js';
 import { MmsimError } from './errors.js';
 import { FaultPoints } from './fault-points.js';
+import { mightSleep } from './might-sleep.js';
 import { createRandomStreams, MAX_SEED, type RandomStreams } from './random.js';
 import { DecisionLog, decodeReplayToken, encodeReplayToken } from './replay-token.js';
 import type { Resource } from './resource.js';
@@ -229,13 +230,7 @@ export class Runtime {
    */
   blockCurrent(waitsIn: string, resource: Resource, killable = false): void {
     const task = this.current;
-    if (task.preemptCount > 0) {
-      throw new MmsimError(
-        'SLEEP_IN_ATOMIC',
-        `BUG: sleeping function called from invalid context: ${task} sleeps in ${waitsIn} on ` +
-          `${resource.name} with preempt_count ${task.preemptCount} (a spinlock is held)`,
-      );
-    }
+    mightSleep(task, `${waitsIn} (sleeping on ${resource.name})`);
     // signal_pending_state(): a killable sleeper with a fatal signal already pending does
     // not sleep; its next `yield` is a plain scheduling point and it finds the signal.
     if (killable && task.fatalSignalPending) return;
@@ -294,12 +289,7 @@ export class Runtime {
         `sleepFor needs a finite ns >= 0, got ${String(ns)}`,
       );
     }
-    if (task.preemptCount > 0) {
-      throw new MmsimError(
-        'SLEEP_IN_ATOMIC',
-        `BUG: ${task} sleeps for ${ns} ns holding a spinlock`,
-      );
-    }
+    mightSleep(task, `sleepFor(${ns} ns)`);
     task.state = 'timed';
     task.wakeAt = task.cpu.clock + ns;
     this.#removeRunnable(task);
