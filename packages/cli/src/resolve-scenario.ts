@@ -1,4 +1,5 @@
-import type { KernelConfig, Scenario } from '@mmsim/kernel';
+import type { KernelConfig, Scenario, VariantName } from '@mmsim/kernel';
+import { DEFAULT_VARIANT } from '@mmsim/migrate';
 import { builtInScenario } from './catalog.js';
 import { loadScenarioFile } from './scenario-file.js';
 
@@ -6,6 +7,17 @@ import { loadScenarioFile } from './scenario-file.js';
 export interface ResolvedScenario {
   readonly scenario: Scenario;
   readonly overrides: Partial<KernelConfig>;
+}
+
+/**
+ * The variant a command runs: the one asked for on the command line, else the file's,
+ * else the scenario's own, else the kernel default.
+ */
+export function chooseVariant(
+  resolved: ResolvedScenario,
+  asked: VariantName | undefined,
+): VariantName {
+  return asked ?? resolved.overrides.variant ?? resolved.scenario.config.variant ?? DEFAULT_VARIANT;
 }
 
 export function resolveScenario(nameOrFile: string): ResolvedScenario {

@@ -3,7 +3,7 @@ import { MmsimError } from '@mmsim/runtime';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
-import { resolveScenario } from '../resolve-scenario.js';
+import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
 import { checkVariant } from './run.js';
@@ -24,9 +24,9 @@ export function exploreCommand(
   nameOrFile: string,
   options: ExploreCommandOptions,
 ): number {
-  const { scenario, overrides } = resolveScenario(nameOrFile);
-  const variant =
-    checkVariant(options.variant) ?? overrides.variant ?? scenario.config.variant ?? 'v6.3';
+  const resolved = resolveScenario(nameOrFile);
+  const { scenario, overrides } = resolved;
+  const variant = chooseVariant(resolved, checkVariant(options.variant));
   const strategy = exploreStrategy(options.strategy) ?? 'random';
   const schedules = intOption('schedules', options.schedules, 1) ?? 1000;
   const seed = intOption('seed', options.seed) ?? 1;

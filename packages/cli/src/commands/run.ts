@@ -9,7 +9,7 @@ import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@
 import { attachChromeTraceSink, attachFtraceSink, formatVmstat, vmstatDelta } from '@mmsim/trace';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
-import { resolveScenario } from '../resolve-scenario.js';
+import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { intOption, runStrategy } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
 
@@ -47,25 +47,22 @@ export function checkVariant(text: string | undefined): VariantName | undefined 
 
 /** `mmsim run`: one run of a scenario, then a readable summary (or JSON). */
 export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOptions): number {
-  const { scenario, overrides } = resolveScenario(nameOrFile);
-  const variant = checkVariant(options.variant);
-  const seed = intOption('seed', options.seed);
-  const strategy = runStrategy(options.strategy);
-  const resolvedVariant = variant ?? overrides.variant ?? scenario.config.variant ?? 'v6.3';
+  const resolved = resolveScenario(nameOrFile);
+  const { scenario, overrides } = resolved;
+  const resolvedVariant = chooseVariant(resolved, checkVariant(options.variant));
+  // A replay runs the token's schedule with the seed the token carries.
+  const token = options.replayToken;
+  const seed =
+    token === undefined ? intOption('seed', options.seed) : decodeReplayToken(token).seed;
+  const strategy =
+    token === undefined ? runStrategy(options.strategy) : ({ kind: 'replay', token } as const);
   const config: Partial<KernelConfig> = {
     ...overrides,
     variant: resolvedVariant,
     meta: `${RUN_META_PREFIX}${scenario.name}@${resolvedVariant}`,
     ...(seed === undefined ? {} : { seed }),
     ...(strategy === undefined ? {} : { strategy }),
-    ...(options.replayToken === undefined
-      ? {}
-      : { strategy: { kind: 'replay', token: options.replayToken } as const }),
   };
-  // A replay runs with the seed the token carries (the runtime checks they agree).
-  if (options.replayToken !== undefined) {
-    (config as { seed?: number }).seed = decodeReplayToken(options.replayToken).seed;
-  }
   let instance: ReturnType<typeof instantiateScenario>;
   try {
     instance = instantiateScenario(scenario, config);
