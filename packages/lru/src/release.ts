@@ -12,7 +12,7 @@ import {
   PG_lru,
   PG_unevictable,
 } from '@mmsim/folio';
-import type { KernelGen } from '@mmsim/runtime';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { Lruvec } from './lruvec.js';
 import { type LruState, requireTask, WHERE_NONE, WHERE_RELEASING } from './state.js';
 
@@ -42,7 +42,12 @@ export function* putLastReference(s: LruState, folio: Folio): KernelGen {
   if ((flags & LRU) !== 0) {
     const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
     requireTask(s); // before any change: taking lru_lock needs a running task
-    folioRefFreeze(mem, folio, 1);
+    if (!folioRefFreeze(mem, folio, 1)) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `the last put of folio ${folio} found refcount ${folioRefCount(mem, folio)}, not 1: someone else holds a reference`,
+      );
+    }
     s.where[folio] = WHERE_RELEASING;
     if (!lv.lock.trylock()) yield* lv.lock.lockContended();
     lv.delFolio(folio, folioNrPages(mem, folio));
