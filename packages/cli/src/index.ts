@@ -1,6 +1,9 @@
 /**
  * @mmsim/cli: the `mmsim` command, also callable as a function (`main(argv, io)`).
  */
+export { type BenchResult, formatBenchMarkdown } from './bench/bench-result.js';
+export { pmbenchBenchmarks } from './bench/pmbench.js';
+export { scenarioBenchmarks } from './bench/scenarios.js';
 export { BUILT_IN, builtInNames, builtInScenario, type ScenarioFactory } from './catalog.js';
 export { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 export { type CliIo, type OutputFile, processIo } from './io.js';

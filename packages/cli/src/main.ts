@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander';
+import { benchCommand } from './commands/bench.js';
 import { exploreCommand } from './commands/explore.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
@@ -80,6 +81,22 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--ftrace <file>', 'write ftrace text of the replayed run')
     .action((token: string, opts: { json?: boolean; trace?: string; ftrace?: string }) => {
       code = replayCommand(io, token, opts);
+    });
+
+  program
+    .command('bench')
+    .description(
+      'benchmark: the pmbench-migrate headline (IPIs and throughput, v6.3 against v6.2) and time to the first deadlock of each historic scenario',
+    )
+    .option(
+      '--only <suite>',
+      'pmbench or scenarios (repeatable; default both)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option('--json', 'print the figures as JSON instead of a markdown table')
+    .option('--markdown <file>', 'also write the markdown table to a file')
+    .action((opts: { only?: string[]; json?: boolean; markdown?: string }) => {
+      code = benchCommand(io, opts);
     });
 
   program

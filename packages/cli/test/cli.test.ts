@@ -217,3 +217,17 @@ describe('the issue examples', () => {
     expect(r.code).toBe(EXIT_USAGE);
   });
 });
+
+describe('mmsim bench', () => {
+  test('the pmbench headline: v6.3 sends at most 1% of the IPIs of v6.2', () => {
+    const r = mmsim(['bench', '--only', 'pmbench', '--json']);
+    expect(r.code).toBe(EXIT_OK);
+    const doc = JSON.parse(r.stdout) as { results: Array<{ name: string; value: number }> };
+    const ratio = doc.results.find((x) => x.name === 'pmbench.ipi_ratio_v6.3_over_v6.2');
+    expect(ratio!.value).toBeLessThanOrEqual(0.01);
+    expect(
+      doc.results.find((x) => x.name === 'pmbench.virtual_throughput_ratio_v6.3_over_v6.2')!.value,
+    ).toBeGreaterThan(1);
+    expect(mmsim(['bench', '--only', 'nope']).code).toBe(EXIT_USAGE);
+  });
+});

@@ -2,14 +2,17 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import {
+  type BenchResult,
+  formatBenchMarkdown,
+  pmbenchBenchmarks,
+  scenarioBenchmarks,
+} from '@mmsim/cli';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
-import type { BenchResult } from './measure.js';
 import { migrateBenchmarks } from './migrate.js';
-import { pmbenchBenchmarks } from './pmbench.js';
 import { rmapBenchmarks } from './rmap.js';
 import { scalingBenchmarks } from './scaling.js';
-import { scenarioBenchmarks } from './scenarios.js';
 import { schedulerBenchmarks } from './scheduler.js';
 
 /**
@@ -88,18 +91,10 @@ if (values.out !== undefined) writeFileSync(values.out, json);
 process.stdout.write(json);
 
 /** The same figures as a markdown table, for notes and pull requests. */
-function markdown(): string {
-  const fmt = (v: number) =>
-    Math.abs(v) >= 100 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(3);
-  const rows = results.map((r) => `| ${r.name} | ${fmt(r.value)} | ${r.unit} | ${r.better} |`);
-  return [
+const markdown = () =>
+  formatBenchMarkdown(
     `mmsim bench, commit ${report.commit.slice(0, 12)}, Node ${report.node}, ${report.cpu} (${report.cores} cores)`,
-    '',
-    '| figure | value | unit | better |',
-    '|---|---:|---|---|',
-    ...rows,
-    '',
-  ].join('\n');
-}
+    results,
+  );
 if (values.markdown !== undefined) writeFileSync(values.markdown, markdown());
 process.stderr.write(markdown());

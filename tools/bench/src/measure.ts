@@ -1,14 +1,6 @@
-/** One figure of the suite. `value` is in `unit`; higher or lower is better as `better` says. */
-export interface BenchResult {
-  readonly name: string;
-  readonly value: number;
-  readonly unit: string;
-  readonly better: 'higher' | 'lower';
-  /** What was measured, in a sentence. */
-  readonly description: string;
-  /** Extra numbers (operations, durations, samples) for whoever reads the JSON. */
-  readonly detail?: Readonly<Record<string, number | string>>;
-}
+import type { BenchResult } from '@mmsim/cli';
+
+export type { BenchResult };
 
 /**
  * Runs `body(n)` (which performs n operations) with growing n until one call takes at

@@ -1,5 +1,5 @@
 import { pmbenchMigrate, runScenario, type VariantName } from '@mmsim/kernel';
-import type { BenchResult } from './measure.js';
+import type { BenchResult } from './bench-result.js';
 
 interface PmbenchRun {
   readonly ipis: number;

@@ -7,7 +7,7 @@ import {
   splitLockDeadlock,
   type VariantName,
 } from '@mmsim/kernel';
-import type { BenchResult } from './measure.js';
+import type { BenchResult } from './bench-result.js';
 
 const SEEDS = [1, 2, 3, 4, 5];
 
