@@ -79,9 +79,15 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--json', 'machine-readable output')
     .option('--trace <file.json>', 'write a Chrome / Perfetto trace of the replayed run')
     .option('--ftrace <file>', 'write ftrace text of the replayed run')
-    .action((token: string, opts: { json?: boolean; trace?: string; ftrace?: string }) => {
-      code = replayCommand(io, token, opts);
-    });
+    .option('--scenario <file>', 'the scenario file the token came from (for file scenarios)')
+    .action(
+      (
+        token: string,
+        opts: { json?: boolean; trace?: string; ftrace?: string; scenario?: string },
+      ) => {
+        code = replayCommand(io, token, opts);
+      },
+    );
 
   program
     .command('bench')

@@ -23,7 +23,9 @@ export function chooseVariant(
 export function resolveScenario(nameOrFile: string): ResolvedScenario {
   if (/\.(json|ya?ml)$/i.test(nameOrFile)) {
     const { scenario, file } = loadScenarioFile(nameOrFile);
-    return { scenario, overrides: (file.config ?? {}) as Partial<KernelConfig> };
+    // A data-driven scenario's config is its own; a built-in's file config overrides.
+    const overrides = 'scenario' in file ? (file.config ?? {}) : {};
+    return { scenario, overrides: overrides as Partial<KernelConfig> };
   }
   return { scenario: builtInScenario(nameOrFile), overrides: {} };
 }

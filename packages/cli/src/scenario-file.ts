@@ -4,11 +4,16 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { builtInNames, builtInScenario } from './catalog.js';
+import {
+  actorScenarioProblem,
+  actorScenarioSchema,
+  scenarioFromActors,
+} from './scenario-actors.js';
 import { UsageError } from './usage-error.js';
 
 /**
- * A scenario file (JSON or YAML): a built-in scenario, its parameters, and overrides of
- * its kernel configuration (nodes, CPUs, variant, costs, seed, strategy, checking,
+ * A scenario file (JSON or YAML) is one of two forms. The first names a built-in
+ * scenario, its parameters, and overrides of its kernel configuration (nodes, CPUs, variant, costs, seed, strategy, checking,
  * faults: the schema `createKernel` validates, every field optional here).
  *
  * ```yaml
@@ -19,7 +24,7 @@ import { UsageError } from './usage-error.js';
  *   seed: 7
  * ```
  */
-export const scenarioFileSchema = z
+export const builtInFileSchema = z
   .object({
     $schema: z.string().optional(),
     scenario: z.string({ required_error: 'must name a built-in scenario' }),
@@ -27,6 +32,13 @@ export const scenarioFileSchema = z
     config: kernelConfigSchema.partial().optional(),
   })
   .strict();
+
+/**
+ * The second form writes the scenario as data: `name`, a full `config`, `processes`
+ * (anonymous mappings touched at set-up) and `actors` (`user-task`, `migrator`); see
+ * `scenario-actors.ts`. A file is read as the first form when it has a `scenario` key.
+ */
+export const scenarioFileSchema = z.union([builtInFileSchema, actorScenarioSchema]);
 
 export type ScenarioFile = z.infer<typeof scenarioFileSchema>;
 
@@ -45,6 +57,12 @@ function pathOf(path: ReadonlyArray<string | number>): string {
   );
 }
 
+function fieldError(path: string, error: z.ZodError): UsageError {
+  const issue = error.issues[0]!;
+  const field = pathOf(issue.path) || '(top level)';
+  return new UsageError(`${path}: ${field} ${issue.message}`);
+}
+
 /** Parses and validates a scenario file; a problem is a UsageError naming the field. */
 export function loadScenarioFile(path: string): { scenario: Scenario; file: ScenarioFile } {
   if (!existsSync(path)) throw new UsageError(`scenario file ${path} does not exist`);
@@ -57,12 +75,16 @@ export function loadScenarioFile(path: string): { scenario: Scenario; file: Scen
       `${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(error as Error).message}`,
     );
   }
-  const parsed = scenarioFileSchema.safeParse(data);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const field = pathOf(issue.path) || '(top level)';
-    throw new UsageError(`${path}: ${field} ${issue.message}`);
+  const isBuiltIn = typeof data === 'object' && data !== null && 'scenario' in data;
+  if (!isBuiltIn) {
+    const parsed = actorScenarioSchema.safeParse(data);
+    if (!parsed.success) throw fieldError(path, parsed.error);
+    const problem = actorScenarioProblem(parsed.data);
+    if (problem !== null) throw new UsageError(`${path}: ${problem[0]} ${problem[1]}`);
+    return { scenario: scenarioFromActors(parsed.data), file: parsed.data };
   }
+  const parsed = builtInFileSchema.safeParse(data);
+  if (!parsed.success) throw fieldError(path, parsed.error);
   const file = parsed.data;
   if (!builtInNames().includes(file.scenario)) {
     throw new UsageError(

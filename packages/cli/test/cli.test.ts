@@ -231,3 +231,70 @@ describe('mmsim bench', () => {
     expect(mmsim(['bench', '--only', 'nope']).code).toBe(EXIT_USAGE);
   });
 });
+
+describe('scenario files with actors', () => {
+  const base = {
+    name: 'two-threads',
+    config: { nodes: [{ pages: 2048 }, { pages: 2048 }], cpusPerNode: 2, variant: 'v6.3' },
+    processes: [{ name: 'app', pages: 32 }],
+    actors: [
+      { type: 'user-task', cpu: 1, process: 'app', accesses: 100 },
+      {
+        type: 'migrator',
+        cpu: 0,
+        process: 'app',
+        mode: 'MIGRATE_SYNC',
+        reason: 'MR_SYSCALL',
+        rounds: 2,
+        targets: [1, 0],
+      },
+    ],
+  };
+  const write = (data: unknown, ext = 'json') => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mmsim-cli-')), `s.${ext}`);
+    writeFileSync(file, JSON.stringify(data));
+    return file;
+  };
+
+  test('a file of processes and actors runs, explores and replays', () => {
+    const file = write(base);
+    const run = mmsim(['run', file, '--json']);
+    expect(run.code).toBe(EXIT_OK);
+    const r = JSON.parse(run.stdout) as {
+      scenario: string;
+      vmstat: Record<string, number>;
+      replay: string;
+    };
+    expect(r.scenario).toBe('two-threads');
+    expect(r.vmstat.pgmigrate_success).toBe(64);
+    const again = mmsim(['replay', r.replay, '--scenario', file, '--json']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ scenario: 'two-threads', vmstat: r.vmstat });
+    expect(mmsim(['explore', file, '--schedules', '20']).code).toBe(EXIT_OK);
+  });
+
+  test.each([
+    [
+      { actors: [{ ...base.actors[0], type: 'defragmenter' }] },
+      /actors\[0\]\.type must be one of 'user-task', 'migrator'/,
+    ],
+    [
+      { actors: [{ ...base.actors[0], accesses: -5 }] },
+      /actors\[0\]\.accesses must be a number of accesses/,
+    ],
+    [{ actors: [{ ...base.actors[0], cpu: 'one' }] }, /actors\[0\]\.cpu must be a CPU number/],
+    [
+      { actors: [{ ...base.actors[0], process: 'db' }] },
+      /actors\[0\]\.process "db" is not one of the file's processes/,
+    ],
+    [{ config: { ...base.config, variant: 'v7.0' } }, /config\.variant must be one of/],
+    [
+      { processes: [{ name: 'app', pages: 0 }] },
+      /processes\[0\]\.pages must be a number of 4 KiB pages/,
+    ],
+    [{ actors: [{ ...base.actors[1], mode: 'MIGRATE_FAST' }] }, /actors\[0\]\.mode/],
+  ])('a bad file is refused with exit 2 naming the field: %#', (patch, message) => {
+    const r = mmsim(['run', write({ ...base, ...patch })]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(message);
+  });
+});

@@ -4,6 +4,7 @@ import { attachChromeTraceSink, attachFtraceSink } from '@mmsim/trace';
 import { builtInScenario } from '../catalog.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
+import { resolveScenario } from '../resolve-scenario.js';
 import { UsageError } from '../usage-error.js';
 import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
 
@@ -15,6 +16,8 @@ import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
  */
 export interface ReplayCommandOptions {
   readonly json?: boolean;
+  /** The scenario file the token came from (tokens name only the scenario). */
+  readonly scenario?: string;
   readonly ftrace?: string;
   readonly trace?: string;
 }
@@ -30,7 +33,7 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
   }
   if (metaText.startsWith(RUN_META_PREFIX)) {
     const [name = '', variant] = metaText.slice(RUN_META_PREFIX.length).split('@');
-    return runCommand(io, name, {
+    return runCommand(io, options.scenario ?? name, {
       ...(variant === undefined ? {} : { variant }),
       replayToken: token,
       ...(options.json === undefined ? {} : { json: options.json }),
@@ -51,8 +54,27 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
   const at = target.lastIndexOf('@');
   const name = target.slice(0, at);
   const variant = checkVariant(target.slice(at + 1));
-  const scenario = builtInScenario(name);
-  const base = scenarioTarget(scenario, variant === undefined ? {} : { variant });
+  const { scenario, overrides } =
+    options.scenario === undefined
+      ? { scenario: builtInScenario(name), overrides: {} }
+      : resolveScenario(options.scenario);
+  if (scenario.name !== name) {
+    throw new UsageError(`the token was made by scenario ${name}, not ${scenario.name}`);
+  }
+  const {
+    strategy: _s,
+    seed: _seed,
+    variant: _v,
+    onStep: _o,
+    maxSteps: _m,
+    meta: _meta,
+    faults: _f,
+    ...config
+  } = overrides as Record<string, unknown>;
+  const base = scenarioTarget(scenario, {
+    ...config,
+    ...(variant === undefined ? {} : { variant }),
+  });
   const files: OutputFile[] = [];
   const sinks: Array<() => void> = [];
   // The same target, with the requested trace sinks attached to each instance's runtime.

@@ -1,0 +1,171 @@
+import {
+  type KernelConfig,
+  kernelConfigSchema,
+  mappedFolios,
+  migrator,
+  type Scenario,
+  touchPages,
+  userTask,
+} from '@mmsim/kernel';
+import {
+  MIGRATE_MODE_NAMES,
+  MIGRATE_REASON_ENUM_NAMES,
+  type MigrateMode,
+  type MigrateReason,
+} from '@mmsim/migrate';
+import { PAGE_SIZE } from '@mmsim/rmap';
+import { z } from 'zod';
+
+function count(what: string, min: number, max: number) {
+  const message = `must be ${what} (an integer in [${min}, ${max}])`;
+  return z
+    .number({ invalid_type_error: message, required_error: message })
+    .int({ message })
+    .min(min, { message })
+    .max(max, { message });
+}
+
+const name = z
+  .string({ required_error: 'must be a name' })
+  .regex(/^[a-z][a-z0-9-]*$/, { message: 'must be a lower-case name (letters, digits, -)' });
+
+/** A process of a scenario file: an anonymous private mapping it touches at set-up. */
+const processSchema = z
+  .object({
+    name,
+    pages: count('a number of 4 KiB pages', 1, 1 << 22),
+  })
+  .strict();
+
+/** `user-task`: a thread of a process reading and writing its pages (kernel `userTask`). */
+const userTaskSchema = z
+  .object({
+    type: z.literal('user-task'),
+    name: name.optional(),
+    cpu: count('a CPU number', 0, 4095),
+    process: name,
+    accesses: count('a number of accesses', 1, 1e9),
+    pattern: z.enum(['sequential', 'random', 'hot-set']).optional(),
+    writeRatio: z
+      .number()
+      .min(0, { message: 'must be in [0, 1]' })
+      .max(1, { message: 'must be in [0, 1]' })
+      .optional(),
+    computeNs: count('virtual ns between two accesses', 0, 1e9).optional(),
+  })
+  .strict();
+
+/** `migrator`: move_pages-style migrations of a process's pages (kernel `migrator`). */
+const migratorSchema = z
+  .object({
+    type: z.literal('migrator'),
+    name: name.optional(),
+    cpu: count('a CPU number', 0, 4095),
+    process: name,
+    mode: z.enum(MIGRATE_MODE_NAMES),
+    reason: z.enum(MIGRATE_REASON_ENUM_NAMES),
+    rounds: count('a number of migrate_pages calls', 1, 1e6),
+    targets: z.array(count('a node id', 0, 63)).min(1, { message: 'must list at least one node' }),
+    order: z.enum(['ascending', 'descending']).optional(),
+  })
+  .strict();
+
+const actorSchema = z.discriminatedUnion('type', [userTaskSchema, migratorSchema], {
+  errorMap: (issue, ctx) =>
+    issue.code === 'invalid_union_discriminator'
+      ? { message: "must be one of 'user-task', 'migrator'" }
+      : { message: ctx.defaultError },
+});
+
+/** A scenario written as data: its machine, its processes and its actors. */
+export const actorScenarioSchema = z
+  .object({
+    $schema: z.string().optional(),
+    name,
+    title: z.string().optional(),
+    description: z.string().optional(),
+    config: kernelConfigSchema,
+    processes: z.array(processSchema).min(1, { message: 'must list at least one process' }),
+    actors: z.array(actorSchema).min(1, { message: 'must list at least one actor' }),
+  })
+  .strict();
+
+export type ActorScenarioFile = z.infer<typeof actorScenarioSchema>;
+
+/**
+ * The cross-field rules zod does not see: process names unique, every actor names a
+ * process of the file. Returns `[field, message]` of the first problem, or null.
+ */
+export function actorScenarioProblem(file: ActorScenarioFile): [string, string] | null {
+  const names = new Set<string>();
+  for (const [i, p] of file.processes.entries()) {
+    if (names.has(p.name)) return [`processes[${i}].name`, `"${p.name}" is used twice`];
+    names.add(p.name);
+  }
+  for (const [i, a] of file.actors.entries()) {
+    if (!names.has(a.process)) {
+      return [
+        `actors[${i}].process`,
+        `"${a.process}" is not one of the file's processes (${[...names].join(', ')})`,
+      ];
+    }
+  }
+  return null;
+}
+
+/**
+ * Builds a `Scenario` from a validated file: each process maps its pages and touches them
+ * in the set-up task (on CPU 0, so they start on node 0), then the actors run.
+ */
+export function scenarioFromActors(file: ActorScenarioFile): Scenario {
+  return {
+    name: file.name,
+    title: file.title ?? `${file.name} (from a scenario file)`,
+    description: file.description ?? '',
+    sources: [],
+    config: file.config as KernelConfig,
+    build(k) {
+      const procs = new Map(
+        file.processes.map((p) => {
+          const mm = k.createProcess(p.name);
+          return [
+            p.name,
+            { mm, addr: k.vm.mmap(mm, { length: p.pages * PAGE_SIZE }), pages: p.pages },
+          ];
+        }),
+      );
+      const proc = (n: string) =>
+        procs.get(n) as { mm: ReturnType<typeof k.createProcess>; addr: number; pages: number };
+      return {
+        *setup() {
+          for (const p of procs.values()) yield* touchPages(k, p.mm, p.addr, p.pages, (i) => i + 1);
+        },
+        actors: file.actors.map((a, i) => {
+          const p = proc(a.process);
+          if (a.type === 'user-task') {
+            return userTask(k, {
+              name: a.name ?? `user${i}`,
+              cpu: a.cpu,
+              mm: p.mm,
+              addr: p.addr,
+              pages: p.pages,
+              accesses: a.accesses,
+              ...(a.pattern === undefined ? {} : { pattern: a.pattern }),
+              ...(a.writeRatio === undefined ? {} : { writeRatio: a.writeRatio }),
+              ...(a.computeNs === undefined ? {} : { computeNs: a.computeNs }),
+            });
+          }
+          return migrator(k, {
+            name: a.name ?? `migrate${i}`,
+            cpu: a.cpu,
+            mode: MIGRATE_MODE_NAMES.indexOf(a.mode) as MigrateMode,
+            reason: MIGRATE_REASON_ENUM_NAMES.indexOf(a.reason) as MigrateReason,
+            rounds: a.rounds,
+            targets: a.targets,
+            select: mappedFolios(k, p.mm, p.addr, p.pages, a.order ?? 'ascending'),
+          });
+        }),
+      };
+    },
+  };
+}
