@@ -48,6 +48,17 @@ test('the Perfetto trace of pmbench-migrate parses, nests its slices per track a
   expect(events.filter((e) => e.ph === 'B' && e.name === 'migrate_pages').length).toBeGreaterThan(
     0,
   );
+  // Kernel-function slices: the unmap, flush and move phases of each batch.
+  for (const func of [
+    'migrate_pages_batch',
+    'migrate_folio_unmap',
+    'try_to_migrate',
+    'try_to_unmap_flush',
+    'migrate_folio_move',
+    'remove_migration_ptes',
+  ]) {
+    expect(events.some((e) => e.ph === 'B' && e.name === func)).toBe(true);
+  }
   // Flows: every start has exactly one finish with the same id, later or at the same time.
   const starts = new Map(events.filter((e) => e.ph === 's').map((e) => [e.id, e.ts ?? 0]));
   const finishes = events.filter((e) => e.ph === 'f');

@@ -139,15 +139,9 @@ export function* migratePagesBatch(
           continue;
         }
 
-        const r = yield* migrateFolioUnmap(
-          ctx,
-          cb,
-          folio,
-          mode,
-          reason,
-          retFolios,
-          pass > 2,
-          avoidForceLock,
+        const r = yield* ctx.rt.functions.wrap(
+          'migrate_folio_unmap',
+          migrateFolioUnmap(ctx, cb, folio, mode, reason, retFolios, pass > 2, avoidForceLock),
         );
         switch (r) {
           case -ENOMEM: {
@@ -221,7 +215,9 @@ export function* migratePagesBatch(
 
     if (!straightToOut) {
       // Flush the TLBs of every folio unmapped above: no copy may start before this.
+      ctx.rt.functions.enter('try_to_unmap_flush');
       ctx.tlb.tryToUnmapFlush();
+      ctx.rt.functions.exit('try_to_unmap_flush');
       retry = 1;
       for (let pass = 0; pass < nrPass && retry !== 0; pass++) {
         retry = 0;
@@ -235,15 +231,9 @@ export function* migratePagesBatch(
           const counted = kind !== 0 || !noSplitFolioCounting;
           const nrPages = folioNrPages(mem, folio);
           yield; // cond_resched()
-          const r = yield* migrateFolioMove(
-            ctx,
-            cb,
-            folio,
-            dst,
-            dstFolios,
-            mode,
-            reason,
-            retFolios,
+          const r = yield* ctx.rt.functions.wrap(
+            'migrate_folio_move',
+            migrateFolioMove(ctx, cb, folio, dst, dstFolios, mode, reason, retFolios),
           );
           switch (r) {
             case -EAGAIN:

@@ -43,16 +43,19 @@ export function* migratePagesSync(
   const astats = new MigrateStats();
   let nrFailed = 0;
   // Try to migrate in batch with MIGRATE_ASYNC mode first.
-  let rc = yield* migratePagesBatch(
-    ctx,
-    from,
-    cb,
-    MIGRATE_ASYNC,
-    reason,
-    folios,
-    splitFolios,
-    astats,
-    NR_MAX_MIGRATE_ASYNC_RETRY,
+  let rc = yield* ctx.rt.functions.wrap(
+    'migrate_pages_batch',
+    migratePagesBatch(
+      ctx,
+      from,
+      cb,
+      MIGRATE_ASYNC,
+      reason,
+      folios,
+      splitFolios,
+      astats,
+      NR_MAX_MIGRATE_ASYNC_RETRY,
+    ),
   );
   stats.nrSucceeded += astats.nrSucceeded;
   stats.nrThpSucceeded += astats.nrThpSucceeded;
@@ -70,16 +73,19 @@ export function* migratePagesSync(
   folios.spliceTailInit(from);
   while (!from.isEmpty()) {
     from.moveTo(from.first(), folios);
-    rc = yield* migratePagesBatch(
-      ctx,
-      folios,
-      cb,
-      mode,
-      reason,
-      retFolios,
-      splitFolios,
-      stats,
-      NR_MAX_MIGRATE_SYNC_RETRY,
+    rc = yield* ctx.rt.functions.wrap(
+      'migrate_pages_batch',
+      migratePagesBatch(
+        ctx,
+        folios,
+        cb,
+        mode,
+        reason,
+        retFolios,
+        splitFolios,
+        stats,
+        NR_MAX_MIGRATE_SYNC_RETRY,
+      ),
     );
     folios.spliceTailInit(retFolios);
     if (rc < 0) return rc;

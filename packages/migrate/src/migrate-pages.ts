@@ -72,16 +72,19 @@ export function* migratePagesBatched(
       else from.spliceInit(folios);
       let rc: number;
       if (mode === MIGRATE_ASYNC || !asyncFirst) {
-        rc = yield* migratePagesBatch(
-          ctx,
-          folios,
-          cb,
-          mode,
-          reason,
-          retFolios,
-          splitFolios,
-          stats,
-          NR_MAX_MIGRATE_PAGES_RETRY,
+        rc = yield* ctx.rt.functions.wrap(
+          'migrate_pages_batch',
+          migratePagesBatch(
+            ctx,
+            folios,
+            cb,
+            mode,
+            reason,
+            retFolios,
+            splitFolios,
+            stats,
+            NR_MAX_MIGRATE_PAGES_RETRY,
+          ),
         );
       } else {
         rc = yield* migratePagesSync(ctx, folios, cb, mode, reason, retFolios, splitFolios, stats);
@@ -95,16 +98,9 @@ export function* migratePagesBatched(
       if (!splitFolios.isEmpty()) {
         // Failures are not counted: each split folio already counted as one. Minimal
         // effort: MIGRATE_ASYNC, one pass.
-        yield* migratePagesBatch(
-          ctx,
-          splitFolios,
-          cb,
-          MIGRATE_ASYNC,
-          reason,
-          retFolios,
-          null,
-          stats,
-          1,
+        yield* ctx.rt.functions.wrap(
+          'migrate_pages_batch',
+          migratePagesBatch(ctx, splitFolios, cb, MIGRATE_ASYNC, reason, retFolios, null, stats, 1),
         );
         splitFolios.spliceTailInit(retFolios);
       }

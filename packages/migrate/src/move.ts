@@ -60,7 +60,8 @@ export function* migrateFolioMove(
   dstFolios.del(dst);
 
   let rc = moveToNewFolioAtomic(ctx, dst, src, mode);
-  if (rc === NEEDS_ADDRESS_SPACE) rc = yield* moveToNewFolio(ctx, dst, src, mode);
+  if (rc === NEEDS_ADDRESS_SPACE)
+    rc = yield* ctx.rt.functions.wrap('move_to_new_folio', moveToNewFolio(ctx, dst, src, mode));
   if (rc !== MIGRATEPAGE_SUCCESS) {
     // A folio that was not migrated goes back to the right list, unless we retry it.
     if (rc === -EAGAIN) {
@@ -79,7 +80,10 @@ export function* migrateFolioMove(
     yield* ctx.lru.folioAddLru(dst);
     if (pageWasMapped !== 0) {
       yield* ctx.lru.lruAddDrain();
-      yield* ctx.rmap.removeMigrationPtes(src, dst, false);
+      yield* ctx.rt.functions.wrap(
+        'remove_migration_ptes',
+        ctx.rmap.removeMigrationPtes(src, dst, false),
+      );
     }
   }
   const locks = ctx.locks;

@@ -168,7 +168,10 @@ export function* migrateFolioUnmap(
       if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
         throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
       }
-      yield* rmap.tryToMigrate(src, unmapTtuFlags(ctx, mode));
+      yield* ctx.rt.functions.wrap(
+        'try_to_migrate',
+        rmap.tryToMigrate(src, unmapTtuFlags(ctx, mode)),
+      );
       pageWasMapped = 1;
     }
 

@@ -6,6 +6,7 @@ export * from './deadlock.js';
 export * from './errno.js';
 export * from './errors.js';
 export * from './fault-points.js';
+export * from './function-tracer.js';
 export * from './locks/completion.js';
 export * from './locks/mutex.js';
 export * from './locks/owned-lock.js';

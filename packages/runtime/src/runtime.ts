@@ -2,6 +2,7 @@ import { type CostModel, resolveCosts } from './costs.js';
 import { type DeadlockReport, findDeadlock } from './deadlock.js';
 import { MmsimError } from './errors.js';
 import { FaultPoints } from './fault-points.js';
+import { FunctionTracer } from './function-tracer.js';
 import { mightSleep } from './might-sleep.js';
 import { createRandomStreams, MAX_SEED, type RandomStreams } from './random.js';
 import { DecisionLog, decodeReplayToken, encodeReplayToken } from './replay-token.js';
@@ -83,6 +84,8 @@ export class Runtime {
   readonly random: RandomStreams;
   readonly trace: TraceBus;
   readonly faults: FaultPoints;
+  /** Kernel-function entry / exit events (funcgraph_entry / funcgraph_exit). */
+  readonly functions: FunctionTracer;
   readonly strategy: Strategy;
   readonly meta: string;
   readonly maxSteps: number;
@@ -162,6 +165,7 @@ export class Runtime {
     this.random = createRandomStreams(seed);
     this.trace = new TraceBus(this);
     this.faults = new FaultPoints(this.random.faults);
+    this.functions = new FunctionTracer(this.trace);
     this.strategy = strategy;
     this.meta = config.meta ?? '';
     this.maxSteps = maxSteps;

@@ -132,3 +132,53 @@ describe('vmstat', () => {
     expect(vm.globalNodePageState(NodeStat.NR_ISOLATED_ANON)).toBe(4);
   });
 });
+
+describe('function tracing', () => {
+  test('wrap hands back the generator untouched when nobody listens', () => {
+    const rt = new Runtime();
+    const gen = (function* (): KernelGen<number> {
+      return 1;
+    })();
+    expect(rt.functions.wrap('f', gen)).toBe(gen);
+    expect(rt.functions.enabled).toBe(false);
+  });
+
+  test('entry and exit events bracket the call, also when it throws', () => {
+    const rt = new Runtime();
+    const seen: string[] = [];
+    rt.trace.on('funcgraph_entry', (e) => seen.push(`> ${(e.fields as { func: string }).func}`));
+    rt.trace.on('funcgraph_exit', (e) => seen.push(`< ${(e.fields as { func: string }).func}`));
+    function* inner(): KernelGen<number> {
+      yield;
+      return 7;
+    }
+    function* failing(): KernelGen {
+      yield;
+      throw new RangeError('boom');
+    }
+    let got = 0;
+    rt.spawn('t', 0, function* (): KernelGen {
+      got = yield* rt.functions.wrap('outer', rt.functions.wrap('inner', inner()));
+      rt.functions.enter('plain');
+      rt.functions.exit('plain');
+      try {
+        yield* rt.functions.wrap('failing', failing());
+      } catch {
+        seen.push('caught');
+      }
+    });
+    rt.run();
+    expect(got).toBe(7);
+    expect(seen).toEqual([
+      '> outer',
+      '> inner',
+      '< inner',
+      '< outer',
+      '> plain',
+      '< plain',
+      '> failing',
+      '< failing',
+      'caught',
+    ]);
+  });
+});

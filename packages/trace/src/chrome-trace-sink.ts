@@ -42,7 +42,9 @@ export interface ChromeTraceSink extends TraceSink {
 /**
  * Streams a runtime's tracepoints as Chrome trace-event JSON (the format chrome://tracing
  * and ui.perfetto.dev open): a track per CPU showing which task ran there, a track per
- * task with an instant per tracepoint and a `migrate_pages` slice per call, flows from
+ * task with an instant per tracepoint, a `migrate_pages` slice per call and a slice per
+ * traced kernel function (funcgraph_entry / funcgraph_exit: the unmap, flush and move
+ * phases of each batch), flows from
  * each migration entry's installation to its removal, counter tracks for vmstat items,
  * and the run's metadata. Timestamps are virtual time (the JSON
  * is in microseconds, with nanosecond decimals), so the same seed gives the same bytes.
@@ -72,6 +74,8 @@ export function attachChromeTraceSink(
   });
 
   const namedTasks = new Set<number>();
+  /** Open function slices per task, closed at `close()` if a run ended inside one. */
+  const openCalls = new Map<number, number>();
   const openFlows = new Map<number, number[]>();
   let nextFlow = 1;
   const onCpu = new Map<number, { pid: number; comm: string }>();
@@ -128,6 +132,14 @@ export function attachChromeTraceSink(
         runOn(event, event.pid, event.comm);
       }
     }
+    if (event.name === 'funcgraph_entry' || event.name === 'funcgraph_exit') {
+      const entry = event.name === 'funcgraph_entry';
+      const depth = (openCalls.get(event.pid) ?? 0) + (entry ? 1 : -1);
+      openCalls.set(event.pid, depth);
+      const func = (event.fields as { func: string }).func;
+      emit({ ph: entry ? 'B' : 'E', pid: TASK_PID, tid: event.pid, ts: us(event.ts), name: func });
+      return;
+    }
     const slice = SLICES[event.name];
     if (slice !== undefined) {
       emit({
@@ -164,6 +176,12 @@ export function attachChromeTraceSink(
   return {
     close(metadata = {}) {
       off();
+      // A task that never returned (a deadlock) leaves its calls open: end them at its CPU's clock.
+      for (const [pid, depth] of openCalls) {
+        const task = rt.taskById(pid);
+        const ts = us(task?.cpu.clock ?? 0);
+        for (let i = 0; i < depth; i++) emit({ ph: 'E', pid: TASK_PID, tid: pid, ts });
+      }
       for (const [cpu] of onCpu) {
         const clock = rt.cpus[cpu]?.clock ?? 0;
         emit({ ph: 'E', pid: CPU_PID, tid: cpu, ts: us(clock) });

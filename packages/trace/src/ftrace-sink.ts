@@ -7,6 +7,11 @@ export interface FtraceSinkOptions {
   readonly events?: readonly string[];
   /** Write the `trace` file header first. Default true. */
   readonly header?: boolean;
+  /**
+   * Include the funcgraph_entry / funcgraph_exit function events. Default false: the file
+   * then reads like the kernel's nop tracer with the tracepoints enabled.
+   */
+  readonly functions?: boolean;
 }
 
 /**
@@ -20,7 +25,9 @@ export function attachFtraceSink(
   options: FtraceSinkOptions = {},
 ): TraceSink {
   if (options.header ?? true) write(ftraceHeader(rt.cpus.length));
+  const functions = options.functions ?? false;
   const listener = (event: TraceEvent) => {
+    if (!functions && event.name.startsWith('funcgraph_')) return;
     write(`${formatFtraceLine(event)}\n`);
   };
   const offs = (options.events ?? ['*']).map((name) => rt.trace.on(name, listener));
