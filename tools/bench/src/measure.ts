@@ -1,11 +1,13 @@
 import type { BenchResult } from '@mmsim/cli';
+import { Bench } from 'tinybench';
 
 export type { BenchResult };
 
 /**
- * Runs `body(n)` (which performs n operations) with growing n until one call takes at
- * least `minMs`, then takes the best of `samples` calls at that size. Returns operations
- * per second. The best sample is the least disturbed by the rest of the machine.
+ * Operations per second of `body(n)`, which performs n operations. The batch size n grows
+ * until one call takes at least `minMs`; then tinybench runs `samples` timed calls at that
+ * size (after a warm-up) and the fastest call gives the figure: the least disturbed by the
+ * rest of the machine.
  */
 export function opsPerSecond(body: (n: number) => void, minMs = 200, samples = 5) {
   let n = 1000;
@@ -14,13 +16,20 @@ export function opsPerSecond(body: (n: number) => void, minMs = 200, samples = 5
     if (ms >= minMs || n >= 1e9) break;
     n = Math.ceil(n * Math.min(10, Math.max(2, (minMs * 1.2) / Math.max(ms, 0.01))));
   }
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < samples; i++)
-    best = Math.min(
-      best,
-      time(() => body(n)),
-    );
-  return { opsPerSec: (n / best) * 1000, ops: n, bestMs: best, samples };
+  const bench = new Bench({ iterations: samples, time: 0, warmupIterations: 1, warmupTime: 0 });
+  bench.add('batch', () => body(n));
+  bench.runSync();
+  const result = bench.tasks[0]?.result;
+  if (result === undefined || result.state !== 'completed') {
+    throw new Error(`tinybench did not complete the batch (${result?.state ?? 'no result'})`);
+  }
+  const best = result.latency.min;
+  return {
+    opsPerSec: (n / best) * 1000,
+    ops: n,
+    bestMs: best,
+    samples: result.latency.samplesCount,
+  };
 }
 
 function time(fn: () => void): number {
