@@ -149,6 +149,24 @@ export function folioUnlock(ctx: LockContext, folio: Folio): void {
 }
 
 /**
+ * What every wait for PG_locked to clear does before it changes anything: `might_sleep`
+ * (with `spinlocks` spinlocks allowed, the page-table lock of a migration-entry wait),
+ * refuse a wait on a lock the task holds, and record the wait for the dependency checker.
+ */
+function beforeLockWait(
+  ctx: LockContext,
+  me: Task,
+  folio: Folio,
+  caller: string,
+  spinlocks: number,
+): void {
+  mightSleep(me, caller, spinlocks);
+  checkNotMine(ctx, me, folio, caller);
+  const c = ctx.checker;
+  if (c !== null) c.depend(me, c.folioClass(folio), 'wait', caller);
+}
+
+/**
  * `folio_wait_locked` / `folio_wait_locked_killable` (include/linux/pagemap.h, 6.3): if
  * the folio is locked, `folio_wait_bit_common(folio, PG_locked, state, SHARED)`. The caller
  * keeps its reference; the refcount is not touched. For the checker this is a wait for
@@ -161,10 +179,7 @@ export function* folioWaitLocked(
   killable: boolean,
 ): KernelGen<number> {
   const me = ctx.rt.current;
-  mightSleep(me, caller);
-  checkNotMine(ctx, me, folio, caller);
-  const c = ctx.checker;
-  if (c !== null) c.depend(me, c.folioClass(folio), 'wait', caller);
+  beforeLockWait(ctx, me, folio, caller, 0);
   if (!folioTestFlag(ctx.mem, folio, PG_locked)) return 0;
   const resource = folioBitResource(ctx, folio, false);
   return yield* ctx.waits.waitBitCommon(folio, PG_locked, killable, 'SHARED', caller, resource);
@@ -182,10 +197,7 @@ export function* folioPutWaitLocked(
   killable: boolean,
 ): KernelGen<number> {
   const me = ctx.rt.current;
-  mightSleep(me, caller);
-  checkNotMine(ctx, me, folio, caller);
-  const c = ctx.checker;
-  if (c !== null) c.depend(me, c.folioClass(folio), 'wait', caller);
+  beforeLockWait(ctx, me, folio, caller, 0);
   const resource = folioBitResource(ctx, folio, false);
   return yield* ctx.waits.waitBitCommon(folio, PG_locked, killable, 'DROP', caller, resource);
 }
@@ -210,10 +222,7 @@ export function* migrationEntryWaitOnLocked(
         `which it does not hold (held by ${ptl.owner === null ? 'nobody' : String(ptl.owner)})`,
     );
   }
-  mightSleep(me, caller, ptl === null ? 0 : 1);
-  checkNotMine(ctx, me, folio, caller);
-  const c = ctx.checker;
-  if (c !== null) c.depend(me, c.folioClass(folio), 'wait', caller);
+  beforeLockWait(ctx, me, folio, caller, ptl === null ? 0 : 1);
   const resource = folioBitResource(ctx, folio, false);
   yield* ctx.waits.migrationEntryWait(folio, ptl, caller, resource);
 }
