@@ -91,6 +91,8 @@ export { countMigrateVmEvents, type MigratePagesStats, MigrateStats } from './st
 export {
   formatMigrateEvent,
   MigrateTracepoints,
+  MM_MIGRATE_PAGES,
+  MM_MIGRATE_PAGES_START,
   type MmMigratePages,
   type MmMigratePagesStart,
 } from './tracepoints.js';

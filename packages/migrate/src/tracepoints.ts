@@ -1,10 +1,11 @@
-import type { Runtime, TraceEvent, Tracepoint } from '@mmsim/runtime';
+import { type Runtime, type TraceEvent, type Tracepoint, traceEvent } from '@mmsim/runtime';
 import { migrateModeTraceString } from './modes.js';
 import { MIGRATE_REASON_NAMES } from './reasons.js';
 
 /**
- * The migrate tracepoints (include/trace/events/migrate.h, Linux 6.3). Fields keep the
- * kernel's names and `TP_STRUCT__entry` order; `formatMigrateEvent` prints `TP_printk`.
+ * The migrate tracepoints (include/trace/events/migrate.h, Linux 6.3), each declared with
+ * its TP_printk as TRACE_EVENT does. Fields keep the kernel's names and
+ * `TP_STRUCT__entry` order.
  */
 
 /** `mm_migrate_pages_start(mode, reason)`: fired on entry to `migrate_pages()`. */
@@ -27,40 +28,50 @@ export interface MmMigratePages {
   readonly reason: number;
 }
 
+/** `__print_symbolic(reason, MIGRATE_REASON)`; an unknown value prints in hex. */
+function reasonString(reason: number): string {
+  return MIGRATE_REASON_NAMES[reason] ?? `0x${reason.toString(16)}`;
+}
+
+/** `mode=MIGRATE_SYNC reason=syscall_or_cpuset` */
+export const MM_MIGRATE_PAGES_START = traceEvent<MmMigratePagesStart>(
+  'mm_migrate_pages_start',
+  (f) => `mode=${migrateModeTraceString(f.mode)} reason=${reasonString(f.reason)}`,
+);
+
+/**
+ * `nr_succeeded=512 nr_failed=0 nr_thp_succeeded=2 nr_thp_failed=0 nr_thp_split=0
+ * mode=MIGRATE_SYNC reason=syscall_or_cpuset`
+ */
+export const MM_MIGRATE_PAGES = traceEvent<MmMigratePages>(
+  'mm_migrate_pages',
+  (f) =>
+    `nr_succeeded=${f.succeeded} nr_failed=${f.failed} nr_thp_succeeded=${f.thp_succeeded} ` +
+    `nr_thp_failed=${f.thp_failed} nr_thp_split=${f.thp_split} ` +
+    `mode=${migrateModeTraceString(f.mode)} reason=${reasonString(f.reason)}`,
+);
+
 /** The tracepoints of one runtime's migrate core. */
 export class MigrateTracepoints {
   readonly start: Tracepoint<MmMigratePagesStart>;
   readonly end: Tracepoint<MmMigratePages>;
 
   constructor(rt: Runtime) {
-    this.start = rt.trace.define<MmMigratePagesStart>('mm_migrate_pages_start');
-    this.end = rt.trace.define<MmMigratePages>('mm_migrate_pages');
+    this.start = rt.trace.define(MM_MIGRATE_PAGES_START);
+    this.end = rt.trace.define(MM_MIGRATE_PAGES);
   }
-}
-
-function reasonString(reason: number): string {
-  return MIGRATE_REASON_NAMES[reason] ?? `0x${reason.toString(16)}`;
 }
 
 /**
- * The `TP_printk` text of a migrate tracepoint event, as ftrace prints it after the
- * `name:` prefix; null for other events.
- *
- * - mm_migrate_pages: `nr_succeeded=512 nr_failed=0 nr_thp_succeeded=2 nr_thp_failed=0
- *   nr_thp_split=0 mode=MIGRATE_SYNC reason=syscall_or_cpuset`
- * - mm_migrate_pages_start: `mode=MIGRATE_SYNC reason=syscall_or_cpuset`
+ * The TP_printk text of a migrate tracepoint event, or null for other events. Sinks need
+ * not call it: `rt.trace.formatFields(event)` prints any defined event.
  */
 export function formatMigrateEvent(event: TraceEvent): string | null {
-  const f = event.fields as Record<string, number>;
-  if (event.name === 'mm_migrate_pages') {
-    return (
-      `nr_succeeded=${f.succeeded} nr_failed=${f.failed} nr_thp_succeeded=${f.thp_succeeded} ` +
-      `nr_thp_failed=${f.thp_failed} nr_thp_split=${f.thp_split} ` +
-      `mode=${migrateModeTraceString(f.mode ?? 0)} reason=${reasonString(f.reason ?? 0)}`
-    );
+  if (event.name === MM_MIGRATE_PAGES.name) {
+    return MM_MIGRATE_PAGES.printk?.(event.fields as unknown as MmMigratePages) ?? null;
   }
-  if (event.name === 'mm_migrate_pages_start') {
-    return `mode=${migrateModeTraceString(f.mode ?? 0)} reason=${reasonString(f.reason ?? 0)}`;
+  if (event.name === MM_MIGRATE_PAGES_START.name) {
+    return MM_MIGRATE_PAGES_START.printk?.(event.fields as unknown as MmMigratePagesStart) ?? null;
   }
   return null;
 }

@@ -27,7 +27,13 @@ export { TLB_DIRTY, TLB_WRITE } from './tlb.js';
 export { TlbFlushUnmapBatch } from './tlb-batch.js';
 export { TlbStats } from './tlb-stats.js';
 // Tracepoint fields.
-export type { MigrationPmdEvent, MigrationPteEvent, TlbFlushEvent } from './tracepoints.js';
+export {
+  type MigrationPmdEvent,
+  type MigrationPteEvent,
+  REMOVE_MIGRATION_PTE,
+  SET_MIGRATION_PTE,
+  type TlbFlushEvent,
+} from './tracepoints.js';
 export type { FolioMapping, PteView } from './view.js';
 export { type FileOptions, VirtualMemory } from './virtual-memory.js';
 export { type MemPolicy, Vma } from './vma.js';

@@ -1,4 +1,4 @@
-import type { Runtime, Tracepoint } from '@mmsim/runtime';
+import { type Runtime, type Tracepoint, traceEvent } from '@mmsim/runtime';
 
 /** Fields of `set_migration_pte` / `remove_migration_pte` (include/trace/events/migrate.h, 6.3). */
 export interface MigrationPteEvent {
@@ -24,6 +24,18 @@ export interface TlbFlushEvent {
   readonly pages: number;
 }
 
+function hex(n: number): string {
+  return n.toString(16);
+}
+
+/** `set_migration_pte` and `remove_migration_pte` share one event class: `addr=%lx, pte=%lx order=%d`. */
+function migrationPtePrintk(f: MigrationPteEvent): string {
+  return `addr=${hex(f.addr)}, pte=${hex(f.pte)} order=${f.order}`;
+}
+
+export const SET_MIGRATION_PTE = traceEvent('set_migration_pte', migrationPtePrintk);
+export const REMOVE_MIGRATION_PTE = traceEvent('remove_migration_pte', migrationPtePrintk);
+
 /** The tracepoints the rmap package emits, defined on the runtime's trace bus by kernel name. */
 export class RmapTracepoints {
   readonly setMigrationPte: Tracepoint<MigrationPteEvent>;
@@ -33,8 +45,8 @@ export class RmapTracepoints {
   readonly tlbFlush: Tracepoint<TlbFlushEvent>;
 
   constructor(rt: Runtime) {
-    this.setMigrationPte = rt.trace.define<MigrationPteEvent>('set_migration_pte');
-    this.removeMigrationPte = rt.trace.define<MigrationPteEvent>('remove_migration_pte');
+    this.setMigrationPte = rt.trace.define(SET_MIGRATION_PTE);
+    this.removeMigrationPte = rt.trace.define(REMOVE_MIGRATION_PTE);
     this.setMigrationPmd = rt.trace.define<MigrationPmdEvent>('set_migration_pmd');
     this.removeMigrationPmd = rt.trace.define<MigrationPmdEvent>('remove_migration_pmd');
     this.tlbFlush = rt.trace.define<TlbFlushEvent>('tlb_flush');

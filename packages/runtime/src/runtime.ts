@@ -11,7 +11,7 @@ import { createStrategy, type StrategySpec } from './strategies/create.js';
 import { ReplayStrategy } from './strategies/replay.js';
 import type { Strategy } from './strategies/strategy.js';
 import { Cpu, type KernelGen, Task, type TaskBody } from './task.js';
-import { TraceBus, type Tracepoint } from './tracepoint.js';
+import { TraceBus, type Tracepoint, traceEvent } from './tracepoint.js';
 
 export interface RuntimeConfig {
   /** Number of CPUs. Default 1. */
@@ -68,6 +68,23 @@ interface SchedWakeup {
   pid: number;
   target_cpu: number;
 }
+
+/**
+ * `sched_switch` (include/trace/events/sched.h, 6.3). The model has no priorities or
+ * preempted-task states: prio prints 120 and prev_state R.
+ */
+const SCHED_SWITCH = traceEvent<SchedSwitch>(
+  'sched_switch',
+  (f) =>
+    `prev_comm=${f.prev_comm} prev_pid=${f.prev_pid} prev_prio=120 prev_state=R ==> ` +
+    `next_comm=${f.next_comm} next_pid=${f.next_pid} next_prio=120`,
+);
+
+/** `sched_wakeup` (include/trace/events/sched.h, 6.3): `comm=%s pid=%d prio=%d target_cpu=%03d`. */
+const SCHED_WAKEUP = traceEvent<SchedWakeup>(
+  'sched_wakeup',
+  (f) => `comm=${f.comm} pid=${f.pid} prio=120 target_cpu=${String(f.target_cpu).padStart(3, '0')}`,
+);
 
 /**
  * The deterministic kernel runtime: tasks (generators) on simulated CPUs, one chosen at
@@ -170,8 +187,8 @@ export class Runtime {
     this.meta = config.meta ?? '';
     this.maxSteps = maxSteps;
     this.#onStep = config.onStep ?? null;
-    this.#schedSwitch = this.trace.define<SchedSwitch>('sched_switch');
-    this.#schedWakeup = this.trace.define<SchedWakeup>('sched_wakeup');
+    this.#schedSwitch = this.trace.define(SCHED_SWITCH);
+    this.#schedWakeup = this.trace.define(SCHED_WAKEUP);
   }
 
   /** The running task; throws `NO_CURRENT_TASK` outside one. */

@@ -16,6 +16,35 @@ export interface TraceEvent<F extends object = Record<string, unknown>> {
 
 export type TraceListener = (event: TraceEvent) => void;
 
+/**
+ * A tracepoint as its emitting package declares it, the way TRACE_EVENT() declares one
+ * in include/trace/events/*.h: the kernel's name and its TP_printk, so that a sink can
+ * print any event without knowing the package that emits it.
+ */
+export interface TraceEventDefinition<F extends object = Record<string, unknown>> {
+  readonly name: string;
+  /**
+   * The event's TP_printk: the text after `name: ` on an ftrace line. Without one the
+   * fields print as `name=value` pairs in emission order.
+   */
+  readonly printk?: (fields: F) => string;
+}
+
+/** Declares a tracepoint with its TP_printk; pass the result to `TraceBus.define`. */
+export function traceEvent<F extends object>(
+  name: string,
+  printk?: (fields: F) => string,
+): TraceEventDefinition<F> {
+  return printk === undefined ? { name } : { name, printk };
+}
+
+/** Fields as `name=value` pairs in emission order: the print of an event without TP_printk. */
+export function formatFieldsGeneric(fields: object): string {
+  return Object.entries(fields)
+    .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+    .join(' ');
+}
+
 /** Where the bus learns who is emitting and when: the runtime. */
 export interface TraceContext {
   readonly currentTask: Task | null;
@@ -29,6 +58,8 @@ export interface TraceContext {
 export class Tracepoint<F extends object = Record<string, unknown>> {
   readonly name: string;
   enabled = false;
+  /** The TP_printk its emitter declared, or null (fields print as `name=value`). */
+  printk: ((fields: F) => string) | null = null;
   /** @internal */
   listeners: TraceListener[] = [];
   readonly #context: TraceContext;
@@ -65,8 +96,12 @@ export class TraceBus {
     this.#context = context;
   }
 
-  /** Returns the tracepoint of that name, creating it on first use. */
-  define<F extends object>(name: string): Tracepoint<F> {
+  /**
+   * Returns the tracepoint of that name, creating it on first use. A definition with a
+   * TP_printk gives the tracepoint its format (a sink may have subscribed by name first).
+   */
+  define<F extends object>(nameOrDefinition: string | TraceEventDefinition<F>): Tracepoint<F> {
+    const name = typeof nameOrDefinition === 'string' ? nameOrDefinition : nameOrDefinition.name;
     let tp = this.#points.get(name);
     if (tp === undefined) {
       if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
@@ -82,7 +117,15 @@ export class TraceBus {
       }
       this.#points.set(name, tp);
     }
+    const printk = typeof nameOrDefinition === 'string' ? undefined : nameOrDefinition.printk;
+    if (printk !== undefined) (tp as Tracepoint<F>).printk = printk;
     return tp as unknown as Tracepoint<F>;
+  }
+
+  /** The text after `name: ` on an ftrace line for `event`: its TP_printk, else `name=value` pairs. */
+  formatFields(event: TraceEvent): string {
+    const printk = this.#points.get(event.name)?.printk ?? null;
+    return printk === null ? formatFieldsGeneric(event.fields) : printk(event.fields);
   }
 
   /** Subscribes to one tracepoint, or to all (present and future) with `'*'`. */

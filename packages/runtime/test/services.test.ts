@@ -5,6 +5,7 @@ import {
   NodeStat,
   RandomStream,
   Runtime,
+  traceEvent,
   VmEvent,
   VmStat,
 } from '../src/index.js';
@@ -105,6 +106,22 @@ describe('tracepoints', () => {
     late.emit({ x: 1 });
     expect(names).toEqual(['defined_later']);
     expect(() => rt.trace.define('Bad Name')).toThrow(/snake_case/);
+  });
+
+  test('an event prints with the TP_printk its definition declares, even when a sink subscribed first', () => {
+    const rt = new Runtime();
+    const lines: string[] = [];
+    rt.trace.on('mm_demo', (e) => lines.push(rt.trace.formatFields(e)));
+    rt.trace.on('plain_demo', (e) => lines.push(rt.trace.formatFields(e)));
+    const demo = rt.trace.define(
+      traceEvent<{ pfn: number }>('mm_demo', (f) => `pfn=0x${f.pfn.toString(16)}`),
+    );
+    const plain = rt.trace.define(traceEvent<{ pfn: number; ok: boolean }>('plain_demo'));
+    demo.emit({ pfn: 255 });
+    plain.emit({ pfn: 255, ok: true });
+    // Looking a defined tracepoint up by name keeps its format.
+    rt.trace.define<{ pfn: number }>('mm_demo').emit({ pfn: 16 });
+    expect(lines).toEqual(['pfn=0xff', 'pfn=255 ok=true', 'pfn=0x10']);
   });
 });
 

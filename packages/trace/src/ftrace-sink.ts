@@ -28,7 +28,7 @@ export function attachFtraceSink(
   const functions = options.functions ?? false;
   const listener = (event: TraceEvent) => {
     if (!functions && event.name.startsWith('funcgraph_')) return;
-    write(`${formatFtraceLine(event)}\n`);
+    write(`${formatFtraceLine(event, rt.trace.formatFields(event))}\n`);
   };
   const offs = (options.events ?? ['*']).map((name) => rt.trace.on(name, listener));
   return {

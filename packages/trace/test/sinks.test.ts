@@ -1,5 +1,6 @@
-import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
-import { type KernelGen, Runtime, VmEvent, VmStat } from '@mmsim/runtime';
+import { MIGRATE_SYNC, MM_MIGRATE_PAGES, MM_MIGRATE_PAGES_START, MR_SYSCALL } from '@mmsim/migrate';
+import { SET_MIGRATION_PTE } from '@mmsim/rmap';
+import { type KernelGen, Runtime, traceEvent, VmEvent, VmStat } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import {
   attachChromeTraceSink,
@@ -14,9 +15,10 @@ import {
 function run(seed: number, attach: (rt: Runtime, vmstat: VmStat) => () => void) {
   const rt = new Runtime({ cpus: 2, strategy: 'random', seed });
   const vmstat = new VmStat(1);
-  const start = rt.trace.define<{ mode: number; reason: number }>('mm_migrate_pages_start');
-  const end = rt.trace.define<Record<string, number>>('mm_migrate_pages');
-  const pte = rt.trace.define<{ addr: number; pte: number; order: number }>('set_migration_pte');
+  // The sinks print each event with the TP_printk its emitting package declared.
+  const start = rt.trace.define(MM_MIGRATE_PAGES_START);
+  const end = rt.trace.define(MM_MIGRATE_PAGES);
+  const pte = rt.trace.define(SET_MIGRATION_PTE);
   const close = attach(rt, vmstat);
   for (const cpu of [0, 1]) {
     rt.spawn(`migrate${cpu}`, cpu, function* (): KernelGen {
@@ -98,6 +100,30 @@ describe('ftrace text', () => {
       fields: { nr: 2, what: 'x' },
     });
     expect(line).toBe('a-very-long-kthr-42      [003] .....     0.000001: my_event: nr=2 what=x');
+  });
+
+  test("a user's own tracepoint prints with its own TP_printk: the sink knows no emitting package", () => {
+    const rt = new Runtime({ cpus: 1 });
+    let text = '';
+    const sink = attachFtraceSink(
+      rt,
+      (s) => {
+        text += s;
+      },
+      { header: false },
+    );
+    const tp = rt.trace.define(
+      traceEvent<{ pfn: number; nr: number }>(
+        'my_driver_move',
+        (f) => `pfn=0x${f.pfn.toString(16)} nr=${f.nr}`,
+      ),
+    );
+    rt.spawn('drv', 0, function* (): KernelGen {
+      tp.emit({ pfn: 4096, nr: 2 });
+    });
+    rt.run();
+    sink.close();
+    expect(text).toMatch(/drv-1 +\[000\] \.{5} +0\.000000: my_driver_move: pfn=0x1000 nr=2\n$/);
   });
 });
 
