@@ -21,7 +21,11 @@ const slow = process.env.MMSIM_SLOW
   ? [
       {
         extends: true as const,
-        test: { name: 'slow', root: 'packages/kernel', include: ['test/slow/**/*.slow.test.ts'] },
+        test: {
+          name: 'slow',
+          root: 'packages/scenarios',
+          include: ['test/slow/**/*.slow.test.ts'],
+        },
       },
     ]
   : [];
