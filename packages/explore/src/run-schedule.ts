@@ -178,6 +178,7 @@ export function runSchedule(
   let checks: ActiveChecks | null = null;
   let recorder: StepRecorder | null = null;
   let stopped: Verdict | null = null;
+  let misuse: unknown = null;
   let stepsSeen = 0;
 
   const runInvariants = (phase: InvariantPhase, result?: RunResult): Verdict | null => {
@@ -209,7 +210,11 @@ export function runSchedule(
     for (const c of checks.checks) {
       const violation: CheckViolationShape | null = c.check();
       if (violation !== null) {
-        stopped = checkVerdict(c.name, violation, targetName);
+        try {
+          stopped = checkVerdict(c.name, violation, targetName);
+        } catch (error) {
+          misuse = error; // thrown from run(), not taken for a crash of the model
+        }
         throw new StopRun();
       }
     }
@@ -239,6 +244,7 @@ export function runSchedule(
     result = rt.run();
   } catch (error) {
     if (error instanceof StopRun) {
+      if (misuse !== null) throw misuse;
       verdict = stopped;
     } else if (error instanceof MmsimError && !MISUSE.has(error.code)) {
       const task = tracker.crashedTask(rt);
