@@ -35,15 +35,17 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     reporters: ['default', './tools/vitest-summary-reporter.ts'],
-    projects: projects.map((dir) => ({
-      extends: true,
-      test: {
-        name: dir.replace(/^packages\//, ''),
-        root: dir,
-        include: ['test/**/*.test.ts'],
-        exclude: [...configDefaults.exclude, 'test/slow/**'],
-      },
-    })),
-    ...slow,
+    projects: [
+      ...projects.map((dir) => ({
+        extends: true,
+        test: {
+          name: dir.replace(/^packages\//, ''),
+          root: dir,
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/slow/**'],
+        },
+      })),
+      ...slow,
+    ],
   },
 });
