@@ -177,7 +177,7 @@ export interface ScenarioRun {
  * after each step (the expensive ones every `invariantStride` steps) and at the end of a
  * completed run; the first failure of each is recorded and the run goes on. A task that
  * throws an `MmsimError` ends the run (`error`). For many
- * schedules, shrinking and replay, use `@mmsim/explore`'s `exploreScenario`.
+ * schedules, shrinking and replay, use `exploreScenario` (on `@mmsim/explore`).
  */
 export function runScenario(
   scenario: Scenario,
