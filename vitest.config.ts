@@ -21,7 +21,11 @@ const slow = process.env.MMSIM_SLOW
   ? [
       {
         extends: true as const,
-        test: { name: 'slow', root: 'packages/kernel', include: ['test/slow/**/*.slow.test.ts'] },
+        test: {
+          name: 'slow',
+          root: 'packages/scenarios',
+          include: ['test/slow/**/*.slow.test.ts'],
+        },
       },
     ]
   : [];
@@ -31,15 +35,17 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source'] } },
   test: {
     reporters: ['default', './tools/vitest-summary-reporter.ts'],
-    projects: projects.map((dir) => ({
-      extends: true,
-      test: {
-        name: dir.replace(/^packages\//, ''),
-        root: dir,
-        include: ['test/**/*.test.ts'],
-        exclude: [...configDefaults.exclude, 'test/slow/**'],
-      },
-    })),
-    ...slow,
+    projects: [
+      ...projects.map((dir) => ({
+        extends: true,
+        test: {
+          name: dir.replace(/^packages\//, ''),
+          root: dir,
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/slow/**'],
+        },
+      })),
+      ...slow,
+    ],
   },
 });

@@ -4,7 +4,7 @@
 export { type BenchResult, formatBenchMarkdown } from './bench/bench-result.js';
 export { pmbenchBenchmarks } from './bench/pmbench.js';
 export { scenarioBenchmarks } from './bench/scenarios.js';
-export { BUILT_IN, builtInNames, builtInScenario, type ScenarioFactory } from './catalog.js';
+export { builtInNames, builtInScenario } from './catalog.js';
 export { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 export { type CliIo, type OutputFile, processIo } from './io.js';
 export { main } from './main.js';

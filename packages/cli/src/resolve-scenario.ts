@@ -1,5 +1,6 @@
-import type { KernelConfig, Scenario, VariantName } from '@mmsim/kernel';
+import type { KernelConfig, VariantName } from '@mmsim/kernel';
 import { DEFAULT_VARIANT } from '@mmsim/migrate';
+import type { Scenario } from '@mmsim/scenarios';
 import { builtInScenario } from './catalog.js';
 import { loadScenarioFile } from './scenario-file.js';
 

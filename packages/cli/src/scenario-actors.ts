@@ -1,12 +1,4 @@
-import {
-  type KernelConfig,
-  kernelConfigSchema,
-  mappedFolios,
-  migrator,
-  type Scenario,
-  touchPages,
-  userTask,
-} from '@mmsim/kernel';
+import { type KernelConfig, kernelConfigSchema, touchPages } from '@mmsim/kernel';
 import {
   MIGRATE_MODE_NAMES,
   MIGRATE_REASON_ENUM_NAMES,
@@ -14,6 +6,7 @@ import {
   type MigrateReason,
 } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
+import { mappedFolios, migrator, type Scenario, userTask } from '@mmsim/scenarios';
 import { z } from 'zod';
 
 function count(what: string, min: number, max: number) {
@@ -37,7 +30,7 @@ const processSchema = z
   })
   .strict();
 
-/** `user-task`: a thread of a process reading and writing its pages (kernel `userTask`). */
+/** `user-task`: a thread of a process reading and writing its pages (`userTask` of @mmsim/scenarios). */
 const userTaskSchema = z
   .object({
     type: z.literal('user-task'),
@@ -55,7 +48,7 @@ const userTaskSchema = z
   })
   .strict();
 
-/** `migrator`: move_pages-style migrations of a process's pages (kernel `migrator`). */
+/** `migrator`: move_pages-style migrations of a process's pages (`migrator` of @mmsim/scenarios). */
 const migratorSchema = z
   .object({
     type: z.literal('migrator'),

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { kernelConfigSchema, type Scenario } from '@mmsim/kernel';
+import { kernelConfigSchema } from '@mmsim/kernel';
+import type { Scenario } from '@mmsim/scenarios';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';

@@ -1,14 +1,11 @@
-import { MmsimError } from '@mmsim/runtime';
-import type { Invariant } from './invariant.js';
+import { type Invariant, MmsimError } from '@mmsim/runtime';
+import type { Check } from './check.js';
 import { runtimeInvariants } from './runtime-invariants.js';
 import type { ExplorationInstance } from './target.js';
 
-/** The name under which the page-lock inversion check can be disabled. */
-export const INVERSION_CHECK = 'page-lock-inversion';
-
 /** Which checks run: the same options must be given to explore, replay and shrink. */
 export interface CheckOptions {
-  /** Names of invariants (or `'page-lock-inversion'`) not to check. */
+  /** Names of invariants, or of the target's checks, not to run. */
   readonly disable?: readonly string[];
   /** More invariants, checked after the runtime's and the target's. */
   readonly invariants?: readonly Invariant[];
@@ -16,8 +13,9 @@ export interface CheckOptions {
 
 /** The checks of one instance, in the order they run. */
 export interface ActiveChecks {
+  /** The target's checks, run first after each step. */
+  readonly checks: readonly Check[];
   readonly invariants: readonly Invariant[];
-  readonly inversions: boolean;
 }
 
 /** Validates the shape of check options; throws `INVALID_CONFIG` naming the option. */
@@ -57,10 +55,24 @@ function checkInvariant(inv: unknown, where: string): void {
   }
 }
 
+function checkCheck(c: unknown, where: string): void {
+  const v = c as Partial<Check> | null;
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    typeof v.name !== 'string' ||
+    v.name === '' ||
+    typeof v.check !== 'function'
+  ) {
+    throw new MmsimError('INVALID_CONFIG', `${where} must be { name: non-empty string, check() }`);
+  }
+}
+
 /**
- * The checks for one instance: the runtime's invariants, the target's, then the extra
- * ones, minus the disabled names. Duplicate names, and disabled names that match nothing
- * (a typo would silently check everything), throw `INVALID_CONFIG`.
+ * The checks for one instance: the target's checks; the runtime's invariants, the
+ * target's, then the extra ones; minus the disabled names. Duplicate names (checks and
+ * invariants share one namespace), and disabled names that match nothing (a typo would
+ * silently check everything), throw `INVALID_CONFIG`.
  */
 export function activeChecks(
   instance: ExplorationInstance,
@@ -75,29 +87,33 @@ export function activeChecks(
   instance.invariants.forEach((inv: unknown, i) => {
     checkInvariant(inv, `target "${target}": invariants[${i}]`);
   });
+  const checks = instance.checks ?? [];
+  checks.forEach((c: unknown, i) => {
+    checkCheck(c, `target "${target}": checks[${i}]`);
+  });
   const names = new Set<string>();
-  for (const inv of all) {
-    if (names.has(inv.name) || inv.name === INVERSION_CHECK) {
+  for (const { name } of [...checks, ...all]) {
+    if (names.has(name)) {
       throw new MmsimError(
         'INVALID_CONFIG',
-        `invariants: the name "${inv.name}" is used twice (or is reserved) in target "${target}"; ` +
-          'invariant names must be unique',
+        `invariants: the name "${name}" is used twice in target "${target}"; ` +
+          'invariant and check names must be unique',
       );
     }
-    names.add(inv.name);
+    names.add(name);
   }
   const disabled = new Set(options.disable ?? []);
   for (const name of disabled) {
-    if (!names.has(name) && name !== INVERSION_CHECK) {
+    if (!names.has(name)) {
       throw new MmsimError(
         'INVALID_CONFIG',
         `disable: "${name}" names no invariant of target "${target}"; known: ` +
-          [...names, INVERSION_CHECK].join(', '),
+          [...names].join(', '),
       );
     }
   }
   return {
+    checks: checks.filter((c) => !disabled.has(c.name)),
     invariants: all.filter((inv) => !disabled.has(inv.name)),
-    inversions: instance.inversions !== undefined && !disabled.has(INVERSION_CHECK),
   };
 }

@@ -1,4 +1,12 @@
-import { type FaultSpec, MAX_SEED, MmsimError, PctStrategy, RandomStrategy } from '@mmsim/runtime';
+import {
+  type DecisionAlternatives,
+  DepthFirstSchedules,
+  type FaultSpec,
+  MAX_SEED,
+  MmsimError,
+  PctStrategy,
+  RandomStrategy,
+} from '@mmsim/runtime';
 import { type CheckOptions, validateCheckOptions } from './checks.js';
 import type { Finding, FindingKind } from './finding.js';
 import {
@@ -10,7 +18,6 @@ import {
 } from './run-schedule.js';
 import { scheduleSeed } from './seeds.js';
 import { DEFAULT_SHRINK_REPLAYS, type ShrinkResult, shrinkFinding } from './shrink.js';
-import { BoundedDfs } from './strategies/bounded-dfs.js';
 import type { ExplorationTarget } from './target.js';
 import {
   checkFaults,
@@ -230,7 +237,7 @@ function summary(r: Resolved, schedules: number, stoppedBy: StopReason): string 
 
 /**
  * Runs schedules of `target` until one goes wrong (a deadlock, a failed invariant, a
- * page-lock inversion, a step limit, a crash), the schedule limit or time budget is
+ * failed check of the target's, a step limit, a crash), the schedule limit or time budget is
  * reached, or (DFS) the bounded space is exhausted; then shrinks the first finding and
  * records its steps. Every instance is checked after each step and at the end. The same
  * options give the same result, apart from the wall-clock figures and where a time budget
@@ -240,7 +247,8 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   const t = checkTarget(target);
   const r = resolve(t, options);
   const { strategy } = r;
-  const dfs = strategy.kind === 'dfs' ? new BoundedDfs(strategy.preemptionBound) : null;
+  // Preemption-bounded DFS (CHESS): the runtime's enumerator, the running task as default.
+  const dfs = strategy.kind === 'dfs' ? new DepthFirstSchedules(strategy.preemptionBound) : null;
   const start = performance.now();
   let schedules = 0;
   let findings = 0;
@@ -273,7 +281,9 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     }
     const outcome = runSchedule(r.setup, source, seed, false, dfs !== null);
     schedules++;
-    dfs?.advance(outcome.tracker);
+    if (dfs !== null) {
+      dfs.advance(outcome.tracker.choices, outcome.tracker.alternatives as DecisionAlternatives[]);
+    }
     mostDecisions = Math.max(mostDecisions, outcome.tracker.choices.length);
     const kind = outcome.verdict?.kind ?? null;
     if (kind !== null) {

@@ -1,18 +1,35 @@
-import type { InversionReport } from '@mmsim/page-lock';
-import type { DeadlockReport, MmsimErrorCode, TaskRef, TraceEvent } from '@mmsim/runtime';
-import type { InvariantPhase } from './invariant.js';
+import type {
+  DeadlockReport,
+  InvariantPhase,
+  MmsimErrorCode,
+  TaskRef,
+  TraceEvent,
+} from '@mmsim/runtime';
+import type { CheckKind, CheckKinds } from './check.js';
 
 /**
  * What a schedule can go wrong with:
  * - `deadlock`: no task could run while some slept (the runtime's wait-for report);
  * - `invariant`: a named invariant failed, after a step or at the end;
- * - `inversion`: the page-lock dependency checker saw a lock-order cycle (a possible
- *   deadlock even when this schedule did not deadlock);
  * - `step-limit`: the run did not end within `maxSteps` (a livelock, or a busy-wait);
  * - `crash`: a task threw an `MmsimError` (a contract violation, sleeping in atomic,
- *   a count underflow, or any exception, which the runtime wraps as `TASK_CRASHED`).
+ *   a count underflow, or any exception, which the runtime wraps as `TASK_CRASHED`);
+ * - a kind of the target's checks (see `CheckKinds`), such as the scenarios' `inversion`.
  */
-export type FindingKind = 'deadlock' | 'invariant' | 'inversion' | 'step-limit' | 'crash';
+export type FindingKind = 'deadlock' | 'invariant' | 'step-limit' | 'crash' | CheckKind;
+
+/** The detail of a finding a target's check reported (see `Check`). */
+export type CheckFindingDetail = {
+  readonly [K in CheckKind]: {
+    readonly kind: K;
+    /** The check's name. */
+    readonly check: string;
+    /** The check's report, as `formatFinding` prints it. */
+    readonly detail: string;
+    /** The check's own record of the problem. */
+    readonly data: CheckKinds[K];
+  };
+}[CheckKind];
 
 /** The kind-specific part of a finding. */
 export type FindingDetail =
@@ -26,12 +43,12 @@ export type FindingDetail =
       /** Checked after a step, or at the end of the run. */
       readonly phase: InvariantPhase;
     }
-  | { readonly kind: 'inversion'; readonly inversion: InversionReport }
   | { readonly kind: 'step-limit' }
   | {
       readonly kind: 'crash';
       readonly error: { readonly code: MmsimErrorCode; readonly message: string };
-    };
+    }
+  | CheckFindingDetail;
 
 /** How long and how busy a schedule is. */
 export interface ScheduleShape {
@@ -89,7 +106,10 @@ export type Finding = FindingDetail & {
   readonly steps?: readonly StepRecord[];
 };
 
-/** The same kind of finding: same kind, and same invariant name or same crash code. */
+/**
+ * The same kind of finding: same kind, and same invariant name or same crash code (any
+ * deadlock, step limit, or finding of one check kind).
+ */
 export function sameKind(a: FindingDetail, b: FindingDetail): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === 'invariant' && b.kind === 'invariant') return a.invariant === b.invariant;

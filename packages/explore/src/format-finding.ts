@@ -1,4 +1,3 @@
-import { formatInversion } from '@mmsim/page-lock';
 import { formatDeadlock, type TaskRef, type TraceEvent } from '@mmsim/runtime';
 import type { Finding, ScheduleShape, StepRecord } from './finding.js';
 
@@ -67,20 +66,21 @@ function detail(f: Finding): string {
   switch (f.kind) {
     case 'deadlock':
       return formatDeadlock(f.deadlock);
-    case 'inversion':
-      return formatInversion(f.inversion);
     case 'invariant':
       return `invariant ${f.invariant} failed ${f.phase === 'step' ? 'after a step' : 'at the end of the run'}:\n  ${f.violation}`;
     case 'crash':
       return `a task threw ${f.error.code}:\n  ${f.error.message}`;
     case 'step-limit':
       return f.message;
+    default:
+      // A kind of the target's checks: the check formatted its own report.
+      return (f as { readonly detail: string }).detail;
   }
 }
 
 /**
  * A finding as text for a person: what went wrong (the wait-for cycle, the violated
- * invariant, the inversion or the error), how to replay it, then the numbered steps of
+ * invariant, the error, or a check's own report), how to replay it, then the numbered steps of
  * its schedule: who ran on which CPU, the runtime locks it took, released or handed over,
  * the tracepoints it emitted, and where it went to sleep. `*` marks a task chosen at a
  * decision, `!` a preemption.

@@ -1,14 +1,44 @@
 /**
- * @mmsim/explore: schedule exploration for mmsim. Random, PCT and preemption-bounded DFS
- * search over the interleavings of a target, named invariants checked after every step,
- * deadlock, inversion and crash findings, replay tokens, counterexample shrinking, and a
- * readable report.
+ * @mmsim/explore: schedule exploration, a driver that knows no model. Random, PCT and
+ * preemption-bounded DFS search over the interleavings of a target, named invariants and
+ * the target's own checks run after every step, deadlock, check and crash findings, replay
+ * tokens, counterexample shrinking, and a readable report. It depends on the runtime only:
+ * models supply targets (see `@mmsim/scenarios`).
+ *
+ * Helpers and internal classes are in `@mmsim/explore/internal`, which may change in any
+ * release. (Section comments stand alone so that import sorting keeps the sections.)
  */
 
-// Which checks run (the same for explore, replay and shrink).
-export { type CheckOptions, INVERSION_CHECK } from './checks.js';
-// The search.
+// The seam a target implements: a fresh instance per schedule, its invariants and checks.
+
+export type { Check, CheckKind, CheckKinds, CheckViolation } from './check.js';
+export type {
+  ExplorationInstance,
+  ExplorationTarget,
+  InstanceOptions,
+  InstanceRuntimeOptions,
+} from './target.js';
+
+// Writing invariants (the runtime's type, re-exported), and those every instance gets.
+
 export {
+  endInvariant,
+  type Invariant,
+  type InvariantPhase,
+  stepInvariant,
+} from '@mmsim/runtime';
+export {
+  HELD_LOCKS_CONSISTENT,
+  QUIESCENT_AT_END,
+  RUNTIME_INVARIANT_NAMES,
+  runtimeInvariants,
+} from './runtime-invariants.js';
+
+// The search, and which checks run (the same options for explore, replay and shrink).
+
+export type { CheckOptions } from './checks.js';
+export {
+  EXPLORE_OPTION_KEYS,
   type ExploreOptions,
   type ExploreProgress,
   type ExploreResult,
@@ -16,48 +46,27 @@ export {
   explore,
   type StopReason,
 } from './explore.js';
-// What a finding holds.
-export type {
-  Finding,
-  FindingDetail,
-  FindingKind,
-  ScheduleShape,
-  StepRecord,
-} from './finding.js';
-export { sameKind } from './finding.js';
-// The report.
-export { type FormatOptions, formatFinding, formatStep } from './format-finding.js';
-// Writing invariants.
-export { endInvariant, type Invariant, type InvariantPhase, stepInvariant } from './invariant.js';
-// Replaying a token.
-export { type ReplayOptions, type ReplayResult, replay } from './replay.js';
-// The runtime's invariants, which every instance gets.
-export {
-  HELD_LOCKS_CONSISTENT,
-  QUIESCENT_AT_END,
-  RUNTIME_INVARIANT_NAMES,
-  runtimeInvariants,
-} from './runtime-invariants.js';
-// Scenarios of @mmsim/kernel as targets.
-export {
-  type ExploreScenarioOptions,
-  exploreScenario,
-  type ScenarioTargetOptions,
-  scenarioTarget,
-} from './scenario-target.js';
-// The seed of each schedule.
 export { scheduleSeed } from './seeds.js';
-// Shrinking a finding.
+
+// What a finding holds, and the report.
+
+export {
+  type CheckFindingDetail,
+  type Finding,
+  type FindingDetail,
+  type FindingKind,
+  type ScheduleShape,
+  type StepRecord,
+  sameKind,
+} from './finding.js';
+export { type FormatOptions, formatFinding, formatStep } from './format-finding.js';
+
+// Replaying a token, shrinking a finding.
+
+export { type ReplayOptions, type ReplayResult, replay } from './replay.js';
 export {
   DEFAULT_SHRINK_REPLAYS,
   type ShrinkOptions,
   type ShrinkResult,
   shrink,
 } from './shrink.js';
-// The seam a scenario implements.
-export type {
-  ExplorationInstance,
-  ExplorationTarget,
-  InstanceOptions,
-  InstanceRuntimeOptions,
-} from './target.js';

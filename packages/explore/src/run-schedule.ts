@@ -1,17 +1,17 @@
-import type { InversionReport } from '@mmsim/page-lock';
 import {
   type DeadlockReport,
   encodeReplayToken,
   type FaultSpec,
+  type InvariantPhase,
   MmsimError,
   type MmsimErrorCode,
   type RunResult,
   type Strategy,
   type Task,
 } from '@mmsim/runtime';
+import type { CheckViolationShape } from './check.js';
 import { type ActiveChecks, activeChecks, type CheckOptions } from './checks.js';
 import type { Finding, FindingDetail, StepRecord } from './finding.js';
-import type { InvariantPhase } from './invariant.js';
 import { encodeRunMeta } from './run-meta.js';
 import { ScheduleTracker } from './schedule-tracker.js';
 import { StepRecorder } from './step-recorder.js';
@@ -94,10 +94,13 @@ function describeDeadlock(report: DeadlockReport): string {
   return `deadlock: ${edges.join('; ')}`;
 }
 
-function describeInversion(report: InversionReport): string {
-  const classes = report.cycle.map((e) => e.from);
-  return `page-lock inversion: ${[...classes, classes[0]].join(' -> ')}`;
-}
+/** What the explorer reports itself; a check may not claim these kinds. */
+const BUILT_IN_KINDS: ReadonlySet<string> = new Set([
+  'deadlock',
+  'invariant',
+  'step-limit',
+  'crash',
+]);
 
 function checkInstance(instance: ExplorationInstance, target: string): void {
   const i = instance as Partial<ExplorationInstance> | null;
@@ -108,13 +111,31 @@ function checkInstance(instance: ExplorationInstance, target: string): void {
     i.rt === null ||
     typeof i.rt.run !== 'function' ||
     !Array.isArray(i.invariants) ||
-    (i.inversions !== undefined && typeof i.inversions !== 'function')
+    (i.checks !== undefined && !Array.isArray(i.checks))
   ) {
     throw new MmsimError(
       'INVALID_CONFIG',
-      `target "${target}": instantiate() must return { rt: Runtime, invariants: Invariant[], inversions?() }`,
+      `target "${target}": instantiate() must return { rt: Runtime, invariants: Invariant[], checks?: Check[] }`,
     );
   }
+}
+
+/** The verdict of a failed check; a violation that claims a built-in kind is misuse. */
+function checkVerdict(name: string, v: CheckViolationShape, target: string): Verdict {
+  if (typeof v.kind !== 'string' || v.kind === '' || BUILT_IN_KINDS.has(v.kind)) {
+    throw new MmsimError(
+      'INVALID_CONFIG',
+      `target "${target}": check ${name} reported kind ${JSON.stringify(v.kind)}; a check's ` +
+        `kind must be its own (not ${[...BUILT_IN_KINDS].join(', ')})`,
+    );
+  }
+  return {
+    kind: v.kind,
+    check: name,
+    detail: v.detail,
+    data: v.data,
+    message: v.message,
+  } as Verdict;
 }
 
 function notPassed(target: string, option: string): MmsimError {
@@ -155,9 +176,9 @@ export function runSchedule(
   });
 
   let checks: ActiveChecks | null = null;
-  let instance: ExplorationInstance | null = null;
   let recorder: StepRecorder | null = null;
   let stopped: Verdict | null = null;
+  let misuse: unknown = null;
   let stepsSeen = 0;
 
   const runInvariants = (phase: InvariantPhase, result?: RunResult): Verdict | null => {
@@ -185,11 +206,15 @@ export function runSchedule(
     stepsSeen++;
     recorder?.stepped(task, step, tracker);
     tracker.stepped(task);
-    if (checks === null || instance === null) return;
-    if (checks.inversions) {
-      const report = instance.inversions?.()[0];
-      if (report !== undefined) {
-        stopped = { kind: 'inversion', inversion: report, message: describeInversion(report) };
+    if (checks === null) return;
+    for (const c of checks.checks) {
+      const violation: CheckViolationShape | null = c.check();
+      if (violation !== null) {
+        try {
+          stopped = checkVerdict(c.name, violation, targetName);
+        } catch (error) {
+          misuse = error; // thrown from run(), not taken for a crash of the model
+        }
         throw new StopRun();
       }
     }
@@ -200,7 +225,7 @@ export function runSchedule(
     }
   };
 
-  instance = setup.target.instantiate({
+  const instance = setup.target.instantiate({
     runtime: { strategy, seed, onStep, maxSteps: setup.maxSteps, meta },
   });
   checkInstance(instance, targetName);
@@ -219,6 +244,7 @@ export function runSchedule(
     result = rt.run();
   } catch (error) {
     if (error instanceof StopRun) {
+      if (misuse !== null) throw misuse;
       verdict = stopped;
     } else if (error instanceof MmsimError && !MISUSE.has(error.code)) {
       const task = tracker.crashedTask(rt);

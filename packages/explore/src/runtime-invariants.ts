@@ -1,5 +1,10 @@
-import type { Runtime, Task } from '@mmsim/runtime';
-import { endInvariant, type Invariant, stepInvariant } from './invariant.js';
+import {
+  endInvariant,
+  type Invariant,
+  type Runtime,
+  stepInvariant,
+  type Task,
+} from '@mmsim/runtime';
 
 /** Every task ended, and none left a runtime lock held or preemption disabled. */
 export const QUIESCENT_AT_END = 'quiescent-at-end';

@@ -1,17 +1,5 @@
-import type { Runtime, Task } from '@mmsim/runtime';
+import type { DecisionAlternatives, Runtime, Task } from '@mmsim/runtime';
 import type { ScheduleShape } from './finding.js';
-
-/** The choices there were at one decision. */
-export interface DecisionAlternatives {
-  /** Eligible task ids, sorted. */
-  readonly eligible: readonly number[];
-  /** The default choice's id. */
-  readonly defaultId: number;
-  /** The previous task could go on, so any other choice is a preemption. */
-  readonly canContinue: boolean;
-  /** Preemptions made before this decision. */
-  readonly preemptionsBefore: number;
-}
 
 /**
  * What the explorer learns about one run's schedule as it goes: every decision (the
@@ -27,7 +15,11 @@ export class ScheduleTracker {
   readonly choices: number[] = [];
   /** Whether each choice was the default one. */
   readonly defaults: boolean[] = [];
-  /** Per decision, when `keepAlternatives`: what bounded DFS needs to backtrack. */
+  /**
+   * Per decision, when `keepAlternatives`: what bounded DFS needs to backtrack (the default
+   * first, then the others by id; any other choice costs a preemption when the previous
+   * task could have gone on).
+   */
   readonly alternatives: DecisionAlternatives[] | null;
   /** The task that ran the last step. */
   previous: Task | null = null;
@@ -56,12 +48,15 @@ export class ScheduleTracker {
     const byDefault = chosen === fallback;
     const canContinue = fallback === this.previous;
     const preempts = !byDefault && canContinue;
-    this.alternatives?.push({
-      eligible: eligible.map((t) => t.id),
-      defaultId: fallback.id,
-      canContinue,
-      preemptionsBefore: this.preemptions,
-    });
+    if (this.alternatives !== null) {
+      const order = [fallback.id];
+      for (const t of eligible) if (t !== fallback) order.push(t.id);
+      this.alternatives.push({
+        order,
+        spentBefore: this.preemptions,
+        cost: canContinue ? 1 : 0,
+      });
+    }
     if (preempts) this.preemptions++;
     this.choices.push(chosen.id);
     this.defaults.push(byDefault);

@@ -1,6 +1,5 @@
-import type { InversionReport } from '@mmsim/page-lock';
-import type { Runtime, StrategySpec, Task } from '@mmsim/runtime';
-import type { Invariant } from './invariant.js';
+import type { Invariant, Runtime, StrategySpec, Task } from '@mmsim/runtime';
+import type { Check } from './check.js';
 
 /**
  * The runtime options an explorer hands to a target. Spread them into the `RuntimeConfig`
@@ -23,20 +22,21 @@ export interface InstanceOptions {
 }
 
 /**
- * One fresh, not yet run, instance of a target: its runtime with every task spawned, and
- * the invariants that hold over it. Fault specs are applied by the explorer after
- * `instantiate` returns (`rt.faults.configure`), once the target has registered its sites.
+ * One fresh, not yet run, instance of a target: its runtime with every task spawned, the
+ * invariants that hold over it, and any checks of its own. Fault specs are applied by the
+ * explorer after `instantiate` returns (`rt.faults.configure`), once the target has
+ * registered its sites.
  */
 export interface ExplorationInstance {
   readonly rt: Runtime;
   /** The target's own invariants (the explorer adds the runtime's, see `runtimeInvariants`). */
   readonly invariants: readonly Invariant[];
-  /** Inversions found so far by a page-lock dependency checker, if the instance has one. */
-  inversions?(): readonly InversionReport[];
+  /** Checks run after every step, before the invariants (a lock-order checker, say). */
+  readonly checks?: readonly Check[];
 }
 
 /**
- * Something the explorer can run many times under different schedules: a scenario. It
+ * Something the explorer can run many times under different schedules (a scenario, say). It
  * must be deterministic apart from the schedule and the seeded random streams: the same
  * options give the same run.
  */

@@ -1,7 +1,7 @@
 import { exploreExhaustively, type Task } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import { type ExplorationTarget, explore } from '../src/index.js';
-import { abba, independent, inversion } from './targets.js';
+import { abba, independent } from './targets.js';
 
 /**
  * Every schedule of the target (the runtime's unbounded exhaustive search), each with its
@@ -45,7 +45,6 @@ describe('preemption-bounded DFS', () => {
     ['three independent tasks', independent(3, 2)],
     ['AB-BA (some schedules deadlock)', abba()],
     ['AB-BA in the same order', abba('same')],
-    ['the inversion target (a barrier)', inversion()],
   ])('%s: runs exactly the schedules within the bound, then says so', (_, target) => {
     const counts = preemptionCounts(target);
     const most = Math.max(...counts);
@@ -56,7 +55,6 @@ describe('preemption-bounded DFS', () => {
         strategy: { kind: 'dfs', preemptionBound: bound },
         stopOnFirst: false,
         shrink: false,
-        disable: ['page-lock-inversion'],
       });
       expect(result.schedules, `bound ${bound}`).toBe(expected);
       expect(result.exhausted).toBe(true);

@@ -1,28 +1,9 @@
 import { MmsimError } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
-import { explore, formatFinding, INVERSION_CHECK, replay } from '../src/index.js';
-import { brokenLock, busyWait, inversion, transient } from './targets.js';
+import { explore, formatFinding, replay } from '../src/index.js';
+import { brokenLock, busyWait, transient } from './targets.js';
 
 describe('other kinds of findings', () => {
-  test('an inversion without a deadlock is found by the page-lock dependency checker', () => {
-    const result = explore(inversion(), { schedules: 50 });
-    expect(result.kind).toBe('inversion');
-    const f = result.finding!;
-    if (f.kind !== 'inversion') throw new Error('not an inversion');
-    expect(f.inversion.cycle.map((e) => `${e.task.name}:${e.from}->${e.to}`)).toEqual([
-      'ab:folio 0x1->folio 0x2',
-      'ba:folio 0x2->folio 0x1',
-    ]);
-    expect(formatFinding(f)).toContain('possible page-lock deadlock: a dependency cycle of 2');
-    // The barrier means no schedule deadlocks: without the checker, DFS finds nothing.
-    const quiet = explore(inversion(), {
-      strategy: { kind: 'dfs', preemptionBound: 3 },
-      disable: [INVERSION_CHECK],
-    });
-    expect(quiet.found).toBe(false);
-    expect(quiet.exhausted).toBe(true);
-  });
-
   test('a task that throws is a crash finding, with the task named in the report', () => {
     const result = explore(transient(), { seed: 4, schedules: 200 });
     expect(result.kind).toBe('crash');
@@ -80,28 +61,5 @@ describe('other kinds of findings', () => {
     expect(result.invariant).toBe('explodes');
     expect(result.message).toContain('threw boom');
     expect(result.finding!.shape.steps).toBe(1);
-  });
-
-  test('end invariants see the run result', () => {
-    const seen: string[] = [];
-    const result = explore(inversion(), {
-      schedules: 3,
-      disable: [INVERSION_CHECK],
-      invariants: [
-        {
-          name: 'finished-in-time',
-          check: (phase, r) => {
-            if (phase === 'end') seen.push(r!.status);
-            return phase === 'end' && r!.virtualTimeNs > 0 ? `took ${r!.virtualTimeNs} ns` : null;
-          },
-        },
-      ],
-    });
-    expect(seen[0]).toBe('completed');
-    expect(result.invariant).toBe('finished-in-time');
-    const f = result.finding!;
-    if (f.kind !== 'invariant') throw new Error('not an invariant');
-    expect(f.phase).toBe('end');
-    expect(formatFinding(f)).toContain('failed at the end of the run');
   });
 });

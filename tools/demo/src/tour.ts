@@ -1,5 +1,6 @@
-import { exploreScenario, formatFinding } from '@mmsim/explore';
-import { pmbenchMigrate, rfcLockOrder, runScenario, type VariantName } from '@mmsim/kernel';
+import { formatFinding } from '@mmsim/explore';
+import type { VariantName } from '@mmsim/kernel';
+import { exploreScenario, pmbenchMigrate, rfcLockOrder, runScenario } from '@mmsim/scenarios';
 
 export interface PmbenchFigures {
   readonly variant: VariantName;

@@ -1,4 +1,5 @@
-import { pmbenchMigrate, runScenario, type VariantName } from '@mmsim/kernel';
+import type { VariantName } from '@mmsim/kernel';
+import { pmbenchMigrate, runScenario } from '@mmsim/scenarios';
 import type { BenchResult } from './bench-result.js';
 
 interface PmbenchRun {

@@ -1,12 +1,12 @@
-import { exploreScenario } from '@mmsim/explore';
+import type { VariantName } from '@mmsim/kernel';
 import {
+  exploreScenario,
   loopBhDeadlock,
   loopWritebackDeadlock,
   rfcLockOrder,
   type Scenario,
   splitLockDeadlock,
-  type VariantName,
-} from '@mmsim/kernel';
+} from '@mmsim/scenarios';
 import type { BenchResult } from './bench-result.js';
 
 const SEEDS = [1, 2, 3, 4, 5];

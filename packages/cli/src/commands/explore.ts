@@ -1,5 +1,6 @@
-import { exploreScenario, formatFinding } from '@mmsim/explore';
+import { formatFinding } from '@mmsim/explore';
 import { MmsimError } from '@mmsim/runtime';
+import { exploreScenario } from '@mmsim/scenarios';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { createProgress } from '../progress.js';

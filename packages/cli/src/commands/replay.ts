@@ -1,5 +1,6 @@
-import { type ExplorationTarget, formatFinding, replay, scenarioTarget } from '@mmsim/explore';
+import { type ExplorationTarget, formatFinding, replay } from '@mmsim/explore';
 import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
+import { scenarioTarget } from '@mmsim/scenarios';
 import { attachChromeTraceSink, attachFtraceSink } from '@mmsim/trace';
 import { builtInScenario } from '../catalog.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';

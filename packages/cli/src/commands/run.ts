@@ -1,11 +1,7 @@
-import {
-  instantiateScenario,
-  KERNEL_VARIANT_NAMES,
-  type KernelConfig,
-  type VariantName,
-} from '@mmsim/kernel';
+import { KERNEL_VARIANT_NAMES, type KernelConfig, type VariantName } from '@mmsim/kernel';
 import { formatInversion } from '@mmsim/page-lock';
 import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@mmsim/runtime';
+import { instantiateScenario } from '@mmsim/scenarios';
 import { attachChromeTraceSink, attachFtraceSink, formatVmstat, vmstatDelta } from '@mmsim/trace';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';

@@ -1,33 +1,38 @@
 import { MmsimError } from '../errors.js';
 import type { Task } from '../task.js';
+import { type DecisionAlternatives, DepthFirstSchedules } from './depth-first.js';
 import type { Strategy } from './strategy.js';
 
 /**
- * Follows a prefix of choices (indexes into the eligible tasks, sorted by id), then takes
- * the first eligible task, recording how many were eligible at each decision so the next
- * schedule can be derived by backtracking.
+ * Follows a prefix of choices (task ids), then takes the lowest-id eligible task, recording
+ * what could run at each decision so the enumerator can backtrack.
  */
 class PrefixStrategy implements Strategy {
   readonly name = 'exhaustive';
-  readonly choices: number[];
-  readonly widths: number[] = [];
+  readonly #prefix: readonly number[];
+  readonly choices: number[] = [];
+  readonly decisions: DecisionAlternatives[] = [];
 
   constructor(prefix: readonly number[]) {
-    this.choices = [...prefix];
+    this.#prefix = prefix;
   }
 
   choose(eligible: readonly Task[], decision: number): Task {
-    const index = decision < this.choices.length ? (this.choices[decision] as number) : 0;
-    if (decision >= this.choices.length) this.choices.push(0);
-    const task = eligible[index];
-    if (task === undefined) {
-      throw new MmsimError(
-        'REPLAY_DIVERGED',
-        `exhaustive exploration: decision ${decision + 1} had ${eligible.length} choices where an ` +
-          'earlier run had more; the program under test is not deterministic',
-      );
+    let task = eligible[0] as Task;
+    if (decision < this.#prefix.length) {
+      const id = this.#prefix[decision] as number;
+      const listed = eligible.find((t) => t.id === id);
+      if (listed === undefined) {
+        throw new MmsimError(
+          'REPLAY_DIVERGED',
+          `exhaustive exploration: at decision ${decision + 1} task ${id} could not run, but it ` +
+            'could in an earlier run; the program under test is not deterministic',
+        );
+      }
+      task = listed;
     }
-    this.widths[decision] = eligible.length;
+    this.decisions.push({ order: eligible.map((t) => t.id), spentBefore: 0, cost: 0 });
+    this.choices.push(task.id);
     return task;
   }
 }
@@ -46,29 +51,25 @@ export interface ExhaustiveResult {
 
 /**
  * Runs every schedule of a program, depth first (stateless model checking: each schedule
- * re-runs the program from the start). `runOnce` must build a fresh runtime with the
- * strategy it is given, run it, and check what it wants; the program must be
- * deterministic apart from the schedule. Every distinct sequence of choices at the
- * decisions is tried once.
+ * re-runs the program from the start), with `DepthFirstSchedules` unbounded. `runOnce`
+ * must build a fresh runtime with the strategy it is given, run it, and check what it
+ * wants; the program must be deterministic apart from the schedule. Every distinct
+ * sequence of choices at the decisions is tried once.
  */
 export function exploreExhaustively(
   runOnce: (strategy: Strategy) => void,
   options: ExhaustiveOptions = {},
 ): ExhaustiveResult {
   const max = options.maxSchedules ?? 100_000;
-  let prefix: number[] = [];
-  let schedules = 0;
+  const schedules = new DepthFirstSchedules();
+  let runs = 0;
   for (;;) {
-    if (schedules >= max) return { schedules, complete: false };
+    const prefix = schedules.next;
+    if (prefix === null) return { schedules: runs, complete: true };
+    if (runs >= max) return { schedules: runs, complete: false };
     const strategy = new PrefixStrategy(prefix);
     runOnce(strategy);
-    schedules++;
-    // Backtrack: the deepest decision with an untried alternative.
-    const { choices, widths } = strategy;
-    let i = widths.length - 1;
-    while (i >= 0 && (choices[i] as number) + 1 >= (widths[i] as number)) i--;
-    if (i < 0) return { schedules, complete: true };
-    prefix = choices.slice(0, i + 1);
-    prefix[i] = (prefix[i] as number) + 1;
+    runs++;
+    schedules.advance(strategy.choices, strategy.decisions);
   }
 }

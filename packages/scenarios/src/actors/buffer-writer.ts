@@ -1,0 +1,61 @@
+import { setPageContent } from '@mmsim/folio';
+import { type Actor, filemapGetFolio, type Kernel } from '@mmsim/kernel';
+import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import type { LoopDevice } from './loop-device.js';
+
+/** Options of `bufferWriter`. */
+export interface BufferWriterOptions {
+  /** Default `jbd2/loop0`. */
+  readonly name?: string;
+  readonly cpu: number;
+  /** The loop device whose page cache holds the buffers (its `dev` mapping). */
+  readonly loop: LoopDevice;
+  /** Device pages whose (first) buffer it writes, in this order. */
+  readonly indices: readonly number[];
+  readonly rounds: number;
+}
+
+/**
+ * A filesystem on a loop device writing metadata through the device's buffer cache, as
+ * ext4 and jbd2 do (`__find_get_block`, `lock_buffer`, modify, `mark_buffer_dirty`,
+ * `submit_bh(REQ_OP_WRITE)`: `write_dirty_buffer` / `__sync_dirty_buffer`, fs/buffer.c,
+ * 6.3). It takes a reference and the lock of the buffer, stores a new word in the
+ * buffer's page (recorded in the shadow), and submits it to the loop device, which keeps
+ * the buffer locked until its worker has written the backing file. It never holds a folio
+ * lock.
+ */
+export function bufferWriter(k: Kernel, options: BufferWriterOptions): Actor {
+  const { loop, indices, rounds } = options;
+  const dev = loop.dev;
+  if (dev === null) {
+    throw new MmsimError('INVALID_ARGUMENT', `${loop.name} has no page cache (dev) for buffers`);
+  }
+  return {
+    name: options.name ?? `jbd2/${loop.name}`,
+    cpu: options.cpu,
+    models:
+      'ext4/jbd2 metadata write: __find_get_block, lock_buffer, mark_buffer_dirty, submit_bh (fs/buffer.c, 6.3) on the loop device',
+    *body(task: Task): KernelGen {
+      const who = String(task);
+      for (let round = 0; round < rounds; round++) {
+        for (const index of indices) {
+          // __find_get_block: the buffer, with a reference, without the folio lock.
+          const folio = yield* filemapGetFolio(k, dev, index);
+          if (folio < 0) continue;
+          const bh = k.locks.folioBuffers(folio);
+          if (bh !== null) k.locks.getBh(bh);
+          yield* k.lru.folioPut(folio);
+          if (bh === null) continue;
+          if (!k.locks.lockBufferFast(bh, 'lock_buffer'))
+            yield* k.locks.lockBufferContended(bh, 'lock_buffer');
+          const value = task.id * 1_000_000 + round * indices.length + index + 1;
+          setPageContent(k.mem, bh.folio, value); // the buffer's page, stable under its lock
+          k.shadow.wrote({ kind: 'file', file: dev, index }, value, who);
+          loop.submitBuffer(bh, index);
+          yield;
+        }
+      }
+      loop.close();
+    },
+  };
+}

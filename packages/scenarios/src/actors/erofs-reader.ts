@@ -1,0 +1,55 @@
+import { type Actor, filemapLockFolio, folioUnlockPut, type Kernel } from '@mmsim/kernel';
+import type { AddressSpace } from '@mmsim/rmap';
+import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+
+/** Options of `erofsReader`. */
+export interface ErofsReaderOptions {
+  /** Default `erofs-reader`. */
+  readonly name?: string;
+  readonly cpu: number;
+  /** The file whose folio it holds locked while it reads... */
+  readonly file: AddressSpace;
+  readonly index: number;
+  /** ...the metadata folio of the device (`erofs_read_metabuf` on the bdev mapping). */
+  readonly meta: AddressSpace;
+  readonly metaIndex: number;
+  readonly rounds: number;
+  /** Scheduling points while it holds the file folio, before locking the metadata. Default 1. */
+  readonly holdSteps?: number;
+}
+
+/**
+ * A reader that holds one file folio's lock while it locks a metadata folio, as EROFS
+ * does: reading a (large) folio of a compressed file, `z_erofs_read_folio` /
+ * `z_erofs_readahead` hold the file folio locked while `z_erofs_map_blocks_iter` ->
+ * `erofs_read_metabuf` -> `read_cache_folio` locks a folio of the block device's page
+ * cache to read the extent metadata (fs/erofs, 6.x). File folio before metadata folio:
+ * the order Gao Xiang's 2024 report found inverted by `try_split_folio`.
+ */
+export function erofsReader(k: Kernel, options: ErofsReaderOptions): Actor {
+  const { file, index, meta, metaIndex, rounds } = options;
+  const hold = options.holdSteps ?? 1;
+  if (!Number.isInteger(rounds) || rounds < 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `rounds must be a non-negative integer, got ${String(rounds)}`,
+    );
+  }
+  return {
+    name: options.name ?? 'erofs-reader',
+    cpu: options.cpu,
+    models:
+      'z_erofs_read_folio (file folio locked) -> erofs_read_metabuf -> read_cache_folio (metadata folio lock) (fs/erofs/zdata.c, fs/erofs/data.c)',
+    *body(_task: Task): KernelGen {
+      for (let round = 0; round < rounds; round++) {
+        const folio = yield* filemapLockFolio(k, file, index, 'z_erofs_read_folio');
+        if (folio < 0) continue;
+        for (let i = 0; i < hold; i++) yield;
+        const mf = yield* filemapLockFolio(k, meta, metaIndex, 'erofs_read_metabuf');
+        if (mf >= 0) yield* folioUnlockPut(k, mf);
+        yield* folioUnlockPut(k, folio);
+        yield;
+      }
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { folioTestFlag, PG_locked, PG_uptodate } from '@mmsim/folio';
+import {
+  type Actor,
+  filemapGetFolio,
+  filemapLockFolio,
+  folioMarkDirty,
+  folioUnlockPut,
+  type Kernel,
+  pageCacheLookup,
+  pageCacheWord,
+  setPageCacheWord,
+} from '@mmsim/kernel';
+import type { AddressSpace } from '@mmsim/rmap';
+import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { type AccessPattern, pagePicker } from './access-pattern.js';
+
+/** Options of `fileIoTask`. */
+export interface FileIoOptions {
+  /** Default `fileio`. */
+  readonly name?: string;
+  readonly cpu: number;
+  readonly file: AddressSpace;
+  /** First page index and number of pages of the range it reads and writes. */
+  readonly first?: number;
+  readonly pages: number;
+  readonly pattern?: AccessPattern;
+  readonly accesses: number;
+  /** Probability that a call is a write(2); the rest are read(2). Default 0.5. */
+  readonly writeRatio?: number;
+}
+
+/**
+ * `generic_perform_write` for one word (mm/filemap.c, 6.3): `write_begin` finds or
+ * creates the folio and locks it (`grab_cache_page_write_begin`, FGP_LOCK | FGP_CREAT),
+ * the data is copied in (from a register: no user page can fault while the folio is
+ * locked, as `copy_page_from_iter_atomic` guarantees), `write_end` dirties and unlocks.
+ * The new value is recorded in the shadow in the step of the store.
+ */
+export function* filemapWriteWord(
+  k: Kernel,
+  file: AddressSpace,
+  index: number,
+  value: number,
+  writer: string,
+): KernelGen<boolean> {
+  const folio = yield* filemapLockFolio(k, file, index, 'grab_cache_page_write_begin', {});
+  if (folio < 0) return false;
+  setPageCacheWord(k, folio, index, value);
+  k.shadow.wrote({ kind: 'file', file, index }, value, writer);
+  folioMarkDirty(k, folio);
+  yield* folioUnlockPut(k, folio);
+  return true;
+}
+
+/**
+ * `filemap_read` for one word (mm/filemap.c, 6.3): find the folio with a reference
+ * (`filemap_get_pages`), on a miss read it in (`page_cache_sync_readahead`: a new locked
+ * folio filled from the file, then unlocked), wait for a read in progress
+ * (`filemap_update_page` waits on the lock of a folio that is not uptodate), copy the word
+ * out and drop the reference. The value is checked against the shadow in the step of the
+ * load. Returns the word, or null when memory ran out.
+ */
+export function* filemapReadWord(
+  k: Kernel,
+  file: AddressSpace,
+  index: number,
+  reader: string,
+): KernelGen<number | null> {
+  const mem = k.mem;
+  for (;;) {
+    let folio = yield* filemapGetFolio(k, file, index);
+    if (folio < 0) {
+      folio = yield* filemapLockFolio(k, file, index, 'page_cache_sync_readahead', {});
+      if (folio < 0) return null;
+      yield* folioUnlockPut(k, folio); // the read completed synchronously
+      continue;
+    }
+    if (!folioTestFlag(mem, folio, PG_uptodate) && folioTestFlag(mem, folio, PG_locked)) {
+      yield* k.locks.folioWaitLocked(folio, 'filemap_update_page');
+    }
+    if (pageCacheLookup(mem, file, index) !== folio) {
+      yield* k.lru.folioPut(folio); // replaced meanwhile (migrated): look again
+      continue;
+    }
+    const value = pageCacheWord(k, folio, index);
+    k.shadow.read({ kind: 'file', file, index }, value, reader);
+    yield; // copy_folio_to_iter: the copy to user space may fault
+    yield* k.lru.folioPut(folio);
+    return value;
+  }
+}
+
+/**
+ * A task calling read(2) and write(2) on a file, one word at a time
+ * (`ksys_read` / `ksys_write` -> `filemap_read` / `generic_perform_write`, mm/filemap.c,
+ * 6.3), pages chosen in a pattern from the workload random stream.
+ */
+export function fileIoTask(k: Kernel, options: FileIoOptions): Actor {
+  const { file, pages, accesses } = options;
+  const first = options.first ?? 0;
+  const writeRatio = options.writeRatio ?? 0.5;
+  if (!Number.isInteger(accesses) || accesses < 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `accesses must be a non-negative integer, got ${String(accesses)}`,
+    );
+  }
+  return {
+    name: options.name ?? 'fileio',
+    cpu: options.cpu,
+    models: 'read(2) / write(2): filemap_read / generic_perform_write (mm/filemap.c, 6.3)',
+    *body(task: Task): KernelGen {
+      const rng = k.rt.random.workload;
+      const pick = pagePicker(options.pattern ?? 'random', pages, rng);
+      const who = String(task);
+      for (let n = 0; n < accesses; n++) {
+        const index = first + pick(n);
+        if (rng.chance(writeRatio)) {
+          yield* filemapWriteWord(k, file, index, task.id * 1_000_000 + n + 1, who);
+        } else {
+          yield* filemapReadWord(k, file, index, who);
+        }
+        yield;
+      }
+    },
+  };
+}

@@ -1,0 +1,233 @@
+import {
+  type Folio,
+  FolioList,
+  folioAlloc,
+  folioNid,
+  folioNrPages,
+  folioPut,
+  folioTestHugetlb,
+  folioTestLarge,
+  folioTestMovable,
+  folioTryGet,
+} from '@mmsim/folio';
+import type { Actor, Kernel } from '@mmsim/kernel';
+import {
+  ISOLATE_ASYNC_MIGRATE,
+  MIGRATE_ASYNC,
+  type MigrateMode,
+  type MigratePagesResult,
+  type MigrateReason,
+  type MigrationTargetControl,
+  type NewFolioFn,
+} from '@mmsim/migrate';
+import { type KernelGen, MmsimError, PF_MEMALLOC, type Task } from '@mmsim/runtime';
+import type { FolioSelector } from './selectors.js';
+
+/**
+ * How the migrator gets its folios and their destinations:
+ * - `'syscall'`: move_pages(2) / migrate_pages(2) / mbind: `lru_cache_disable()` (which
+ *   drains every CPU's LRU batch) around the isolation, destinations from
+ *   `alloc_migration_target` on the target node with `__GFP_THISNODE`;
+ * - `'compaction'`: compaction's `lru_add_drain()` of this CPU, destinations from
+ *   `compaction_alloc`: order-0 pages the free scanner isolated on the target node, so a
+ *   large folio gets none (-ENOMEM, then `try_split_folio`), as compaction of large folios
+ *   does when no free block of their order is found (6.10+; 6.3 did not isolate them).
+ */
+export type MigratorStyle = 'syscall' | 'compaction';
+
+/** Options of `migrator`. */
+export interface MigratorOptions {
+  /** Default `migrate`. */
+  readonly name?: string;
+  readonly cpu: number;
+  readonly mode: MigrateMode;
+  readonly reason: MigrateReason;
+  /** How many isolate / migrate / putback rounds. */
+  readonly rounds: number;
+  /**
+   * The target node of each round: a list cycled through (default `[1, 0]`: node 1, then
+   * back to node 0, ...) or a function of the round.
+   */
+  readonly targets?: readonly number[] | ((round: number) => number);
+  /** The folios to isolate each round, in order (they form the migration list's order). */
+  readonly select: FolioSelector;
+  /** Default `'syscall'`. */
+  readonly style?: MigratorStyle;
+  /** Skip folios already on the target node, as move_pages does. Default true. */
+  readonly skipOnTarget?: boolean;
+  /** Run with PF_MEMALLOC, as direct compaction does (src locks are then only trylocked). */
+  readonly pfMemalloc?: boolean;
+  /** Counters to fill in. */
+  readonly stats?: MigratorStats;
+}
+
+/** What a migrator did. */
+export interface MigratorStats {
+  rounds: number;
+  /** Folios isolated (LRU, movable and hugetlb). */
+  isolated: number;
+  /** Base pages migrated (`nr_succeeded`). */
+  pagesMigrated: number;
+  /** Base pages that failed (`nr_failed_pages`). */
+  pagesFailed: number;
+  /** `migrate_pages()` calls, and the return value of each. */
+  readonly results: number[];
+  /** Virtual time (ns, on the migrator's CPU) when the first round started and the last ended. */
+  startNs: number;
+  endNs: number;
+  /** Virtual ns spent inside `migrate_pages()` calls. */
+  migrateNs: number;
+}
+
+/** A new, zeroed `MigratorStats`. */
+export function migratorStats(): MigratorStats {
+  return {
+    rounds: 0,
+    isolated: 0,
+    pagesMigrated: 0,
+    pagesFailed: 0,
+    results: [],
+    startNs: 0,
+    endNs: 0,
+    migrateNs: 0,
+  };
+}
+
+/**
+ * Isolates one folio for migration onto `list`, as the callers of migrate_pages() do:
+ * a hugetlb folio with `isolate_hugetlb`; a non-LRU movable page with
+ * `isolate_movable_page` (not counted in NR_ISOLATED); an LRU folio with a lookup
+ * reference (`folio_try_get`), `folio_isolate_lru`, NR_ISOLATED_{ANON,FILE} += its pages
+ * (`node_stat_mod_folio`), and the lookup reference dropped (`add_page_for_migration`,
+ * mm/migrate.c; `isolate_migratepages_block`, mm/compaction.c, 6.3). Returns whether it
+ * was isolated.
+ */
+export function* isolateForMigration(
+  k: Kernel,
+  folio: Folio,
+  list: FolioList,
+  mode: MigrateMode,
+): KernelGen<boolean> {
+  const mem = k.mem;
+  if (folioTestHugetlb(mem, folio)) return k.migrate.isolateHugetlb(folio, list);
+  if (folioTestMovable(mem, folio)) {
+    const isolateMode = mode === MIGRATE_ASYNC ? ISOLATE_ASYNC_MIGRATE : 0;
+    if (!k.migrate.isolateMovablePage(folio, isolateMode)) return false;
+    list.addTail(folio);
+    return true;
+  }
+  if (!folioTryGet(mem, folio)) return false; // freed under us
+  let isolated = false;
+  if (yield* k.lru.folioIsolateLru(folio)) {
+    list.addTail(folio);
+    k.lru.nodeStatModFolio(folio, k.lru.folioIsolatedItem(folio), folioNrPages(mem, folio));
+    isolated = true;
+  }
+  if (isolated)
+    folioPut(mem, folio); // the isolation holds its own reference
+  else yield* k.lru.folioPut(folio); // may be the last one: LRU-aware put
+  return isolated;
+}
+
+/**
+ * A migrator: round after round, isolates the folios its selector gives (in that order:
+ * the list order `migrate_pages` sees), calls `migrate_pages(list, get_new_page, ...,
+ * mode, reason)` towards the round's target node, and gives back what did not migrate
+ * with `putback_movable_pages`. It stands for move_pages(2) / migratepages(8)
+ * (`do_pages_move` -> `do_move_pages_to_node`, `do_migrate_pages`; mm/migrate.c,
+ * mm/mempolicy.c) in the `'syscall'` style, and for compaction (`compact_zone` ->
+ * `isolate_migratepages` -> `migrate_pages(compaction_alloc, compaction_free)`,
+ * mm/compaction.c) in the `'compaction'` style; Linux 6.3.
+ */
+export function migrator(k: Kernel, options: MigratorOptions): Actor {
+  const { mode, reason, rounds, select } = options;
+  if (!Number.isInteger(rounds) || rounds < 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `rounds must be a non-negative integer, got ${String(rounds)}`,
+    );
+  }
+  const targets = options.targets ?? [1, 0];
+  const targetOf =
+    typeof targets === 'function'
+      ? targets
+      : (round: number) => targets[round % targets.length] as number;
+  const style = options.style ?? 'syscall';
+  const skipOnTarget = options.skipOnTarget ?? true;
+  const stats = options.stats ?? migratorStats();
+  return {
+    name: options.name ?? 'migrate',
+    cpu: options.cpu,
+    models:
+      style === 'syscall'
+        ? 'move_pages(2) / migratepages(8): isolate (folio_isolate_lru + NR_ISOLATED), migrate_pages(alloc_migration_target), putback_movable_pages (mm/migrate.c, 6.3)'
+        : 'compaction: isolate_migratepages_block, migrate_pages(compaction_alloc, compaction_free), putback_movable_pages (mm/compaction.c, 6.3)',
+    *body(task: Task): KernelGen {
+      const mem = k.mem;
+      if (options.pfMemalloc === true) task.flags |= PF_MEMALLOC;
+      stats.startNs = task.cpu.clock;
+      for (let round = 0; round < rounds; round++) {
+        const target = targetOf(round);
+        const list = new FolioList(mem);
+        if (style === 'syscall') yield* k.lru.lruCacheDisable();
+        else yield* k.lru.lruAddDrain();
+        for (const folio of select(round, target)) {
+          if (folio === null) continue;
+          if (skipOnTarget && folioNid(mem, folio) === target) continue;
+          if (yield* isolateForMigration(k, folio, list, mode)) stats.isolated++;
+        }
+        if (style === 'syscall') k.lru.lruCacheEnable();
+        if (list.size > 0) {
+          const before = task.cpu.clock;
+          const result: MigratePagesResult =
+            style === 'syscall'
+              ? yield* k.migrate.migratePages(
+                  list,
+                  k.migrate.allocMigrationTarget,
+                  null,
+                  { nid: target, thisNode: true } satisfies MigrationTargetControl,
+                  mode,
+                  reason,
+                )
+              : yield* k.migrate.migratePages(
+                  list,
+                  compactionAlloc(k),
+                  compactionFree(k),
+                  target,
+                  mode,
+                  reason,
+                );
+          stats.migrateNs += task.cpu.clock - before;
+          stats.results.push(result.rc);
+          stats.pagesMigrated += result.stats.nrSucceeded;
+          stats.pagesFailed += result.stats.nrFailedPages;
+          if (list.size > 0) yield* k.migrate.putbackMovablePages(list);
+        }
+        stats.rounds++;
+        yield; // cond_resched() between rounds
+      }
+      stats.endNs = task.cpu.clock;
+      if (options.pfMemalloc === true) task.flags &= ~PF_MEMALLOC;
+    },
+  };
+}
+
+/**
+ * `compaction_alloc(src, cc)` (mm/compaction.c): an order-0 free page of the target node
+ * for an order-0 src; none for a large src (the free scanner keeps order-0 pages). A
+ * hugetlb src gets a page from the target node's pool, as `alloc_contig_range` would.
+ */
+export function compactionAlloc(k: Kernel): NewFolioFn<number> {
+  return (src, nid) => {
+    if (folioTestHugetlb(k.mem, src))
+      return k.migrate.allocMigrationTarget(src, { nid, thisNode: true });
+    if (folioTestLarge(k.mem, src)) return null;
+    const folio = folioAlloc(k.mem, 0, nid, { thisNode: true });
+    return folio < 0 ? null : folio;
+  };
+}
+
+/** `compaction_free(dst, cc)`: an unused destination goes back (here: to the buddy). */
+export function compactionFree(k: Kernel): (dst: Folio, nid: number) => void {
+  return (dst) => folioPut(k.mem, dst);
+}

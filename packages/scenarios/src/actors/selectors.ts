@@ -1,0 +1,120 @@
+import {
+  type Folio,
+  folioNrPages,
+  folioTestFlag,
+  folioTestHugetlb,
+  folioTestMovable,
+  nodeSpannedPages,
+  nodeStartPfn,
+  PG_lru,
+  pfnFolio,
+  pfnValid,
+} from '@mmsim/folio';
+import { type Kernel, pageCacheLookup } from '@mmsim/kernel';
+import { type AddressSpace, type Mm, PAGE_SIZE } from '@mmsim/rmap';
+
+/**
+ * Which folios a migrator tries to isolate, in order. A selector is a lazy iterable: each
+ * folio is looked up when the migrator comes to it (between two of its scheduling
+ * points), as the kernel's callers look pages up one at a time, so what it yields is
+ * current. `null` stands for a place with nothing to migrate.
+ */
+export type FolioSelector = (round: number, target: number) => Iterable<Folio | null>;
+
+/**
+ * The folios mapping `pages` pages of `mm` from `addr`, as `move_pages` looks them up
+ * (`follow_page` of each address: present PTEs only, each folio once), in address order
+ * or its reverse.
+ */
+export function mappedFolios(
+  k: Kernel,
+  mm: Mm,
+  addr: number,
+  pages: number,
+  order: 'ascending' | 'descending' = 'ascending',
+): FolioSelector {
+  return function* () {
+    const seen = new Set<Folio>();
+    for (let n = 0; n < pages; n++) {
+      const i = order === 'ascending' ? n : pages - 1 - n;
+      if (!mm.alive) return;
+      const pte = k.vm.lookupPte(mm, addr + i * PAGE_SIZE);
+      if (pte.kind !== 'present' || pte.pfn === k.mem.zeroPfn) {
+        yield null;
+        continue;
+      }
+      const folio = pfnFolio(k.mem, pte.pfn);
+      if (folio < 0 || seen.has(folio)) continue;
+      seen.add(folio);
+      yield folio;
+    }
+  };
+}
+
+/** The folios caching `indices` of `file` (one lookup each, skipping repeats). */
+export function cachedFolios(
+  k: Kernel,
+  file: AddressSpace,
+  indices: readonly number[],
+): FolioSelector {
+  return function* () {
+    const mem = k.mem;
+    const seen = new Set<Folio>();
+    for (const index of indices) {
+      const folio = pageCacheLookup(mem, file, index);
+      if (folio === undefined) {
+        yield null;
+        continue;
+      }
+      if (seen.has(folio)) continue;
+      seen.add(folio);
+      yield folio;
+    }
+  };
+}
+
+/**
+ * Compaction's migration scanner (`isolate_migratepages_block`, mm/compaction.c, 6.3):
+ * the frames of node `nid` in ascending pfn order, yielding each folio head that is on
+ * the LRU or is a non-LRU movable page, without taking any lock. Hugetlb folios are
+ * skipped, as compaction (but not `alloc_contig_range`) skips them in 6.3.
+ */
+export function nodeScan(
+  k: Kernel,
+  nid: number | ((round: number, target: number) => number),
+): FolioSelector {
+  return function* (round, target) {
+    const mem = k.mem;
+    const node = typeof nid === 'function' ? nid(round, target) : nid;
+    const start = nodeStartPfn(mem, node);
+    const end = start + nodeSpannedPages(mem, node);
+    for (let pfn = start; pfn < end; ) {
+      if (!pfnValid(mem, pfn)) {
+        pfn++;
+        continue;
+      }
+      const folio = pfnFolio(mem, pfn);
+      if (folio !== pfn) {
+        pfn++;
+        continue;
+      }
+      pfn += folioNrPages(mem, folio);
+      if (folioTestHugetlb(mem, folio)) continue;
+      if (folioTestFlag(mem, folio, PG_lru) || folioTestMovable(mem, folio)) yield folio;
+    }
+  };
+}
+
+/** Fixed folios, for a scenario that knows exactly what it migrates. */
+export function givenFolios(folios: () => readonly Folio[]): FolioSelector {
+  return function* () {
+    yield* folios();
+  };
+}
+
+/** The selectors one after the other. */
+export function concatSelectors(...selectors: readonly FolioSelector[]): FolioSelector {
+  return function* (round, target) {
+    for (const s of selectors) yield* s(round, target);
+  };
+}

@@ -1,0 +1,53 @@
+import { MmsimError } from '@mmsim/runtime';
+import type { Scenario } from '../scenario.js';
+import { loopBhDeadlock } from './loop-bh-deadlock.js';
+import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
+import { migrateUnderWrites } from './migrate-under-writes.js';
+import { pmbenchMigrate } from './pmbench-migrate.js';
+import { rfcLockOrder } from './rfc-lock-order.js';
+import { splitLockDeadlock } from './split-lock-deadlock.js';
+
+/**
+ * Builds a built-in scenario from its parameters (all optional; a scenario file's
+ * `params`), checked by the scenario itself.
+ */
+export type ScenarioFactory = (params?: Record<string, unknown>) => Scenario;
+
+/**
+ * The built-in scenarios, by name, in the order they are listed. This table is the one
+ * registry: `SCENARIO_NAMES`, `builtinScenario` and the `mmsim` command all read it, so
+ * adding a scenario is one entry here.
+ */
+export const BUILTIN_SCENARIOS = {
+  'pmbench-migrate': (p = {}) => pmbenchMigrate(p),
+  'rfc-lock-order': (p = {}) => rfcLockOrder(p),
+  'loop-bh-deadlock': (p = {}) => loopBhDeadlock(p),
+  'loop-writeback-deadlock': (p = {}) => loopWritebackDeadlock(p),
+  'split-lock-deadlock': (p = {}) => splitLockDeadlock(p),
+  'migrate-under-writes': (p = {}) => migrateUnderWrites(p),
+} as const satisfies Readonly<Record<string, ScenarioFactory>>;
+
+export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
+
+/** The built-in scenarios' names, in `BUILTIN_SCENARIOS` order. */
+export const SCENARIO_NAMES = Object.keys(BUILTIN_SCENARIOS) as readonly ScenarioName[];
+
+/**
+ * A built-in scenario by name, with `params` (default: its default parameters). An
+ * unknown name throws INVALID_ARGUMENT listing the known ones.
+ */
+export function builtinScenario(name: string, params?: Record<string, unknown>): Scenario {
+  const make = (BUILTIN_SCENARIOS as Record<string, ScenarioFactory | undefined>)[name];
+  if (make === undefined) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `no built-in scenario ${JSON.stringify(name)}; known: ${SCENARIO_NAMES.join(', ')}`,
+    );
+  }
+  return make(params);
+}
+
+/** Every built-in scenario with its default parameters, in `SCENARIO_NAMES` order. */
+export function builtinScenarios(): Scenario[] {
+  return SCENARIO_NAMES.map((name) => BUILTIN_SCENARIOS[name]());
+}

@@ -1,0 +1,111 @@
+/**
+ * @mmsim/scenarios: what runs on the machine `@mmsim/kernel` builds. Actors (kernel
+ * activities written as tasks), the kernel's invariants, the scenario type with
+ * `runScenario`, the built-in historic scenarios in one registry, and scenarios as targets
+ * of `@mmsim/explore` (with the page-lock inversion check).
+ *
+ * Helpers the actors and invariants share are in `@mmsim/scenarios/internal`, which may
+ * change in any release. (Section comments stand alone so that import sorting keeps the
+ * sections.)
+ */
+
+// Scenarios: data plus actors, built on a fresh kernel, run once with their invariants.
+
+export {
+  instantiateScenario,
+  runScenario,
+  type Scenario,
+  type ScenarioHistory,
+  type ScenarioInstance,
+  type ScenarioOptions,
+  type ScenarioRun,
+  type ScenarioWorld,
+  scenarioConfig,
+  type Violation,
+} from './scenario.js';
+
+// The built-in scenarios: the registry, and each factory with its parameters.
+
+export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
+export {
+  type LoopWritebackDeadlockParams,
+  loopWritebackDeadlock,
+} from './builtin/loop-writeback-deadlock.js';
+export {
+  type MigrateUnderWritesParams,
+  migrateUnderWrites,
+} from './builtin/migrate-under-writes.js';
+export { type PmbenchMigrateParams, pmbenchMigrate } from './builtin/pmbench-migrate.js';
+export {
+  BUILTIN_SCENARIOS,
+  builtinScenario,
+  builtinScenarios,
+  SCENARIO_NAMES,
+  type ScenarioFactory,
+  type ScenarioName,
+} from './builtin/registry.js';
+export { type RfcLockOrderParams, rfcLockOrder } from './builtin/rfc-lock-order.js';
+export {
+  type SplitLockDeadlockParams,
+  splitLockDeadlock,
+} from './builtin/split-lock-deadlock.js';
+
+// Actors to compose scenarios from, and the folio selectors of the migrator.
+
+export type { AccessPattern } from './actors/access-pattern.js';
+export { Balloon } from './actors/balloon.js';
+export { type Bio, BlockDevice, type BlockDeviceOptions } from './actors/block-device.js';
+export { type BufferWriterOptions, bufferWriter } from './actors/buffer-writer.js';
+export { type DirectIoOptions, directIoTask } from './actors/direct-io.js';
+export { type ErofsReaderOptions, erofsReader } from './actors/erofs-reader.js';
+export { type FileIoOptions, fileIoTask } from './actors/file-io.js';
+export { LoopDevice, type LoopDeviceOptions } from './actors/loop-device.js';
+export {
+  type MigratorOptions,
+  type MigratorStats,
+  type MigratorStyle,
+  migrator,
+  migratorStats,
+} from './actors/migrator.js';
+export { type RangeLockerOptions, rangeLocker } from './actors/range-locker.js';
+export { type ReadaheadOptions, readahead } from './actors/readahead.js';
+export {
+  cachedFolios,
+  concatSelectors,
+  type FolioSelector,
+  givenFolios,
+  mappedFolios,
+  nodeScan,
+} from './actors/selectors.js';
+export {
+  type UserTaskOptions,
+  type UserTaskStats,
+  userTask,
+  userTaskStats,
+} from './actors/user-task.js';
+export { WorkQueue } from './actors/work-queue.js';
+export {
+  type WritebackTarget,
+  type WritebackWorkerOptions,
+  writebackWorker,
+} from './actors/writeback-worker.js';
+
+// The kernel's invariants.
+
+export {
+  DEFAULT_INVARIANT_STRIDE,
+  KERNEL_INVARIANT_NAMES,
+  type KernelInvariantName,
+  type KernelInvariantOptions,
+  kernelInvariants,
+} from './invariants/kernel-invariants.js';
+
+// Scenarios as exploration targets, and the page-lock inversion check.
+
+export { INVERSION_CHECK, pageLockInversionCheck } from './page-lock-inversion.js';
+export {
+  type ExploreScenarioOptions,
+  exploreScenario,
+  type ScenarioTargetOptions,
+  scenarioTarget,
+} from './scenario-target.js';

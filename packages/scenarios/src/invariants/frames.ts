@@ -1,0 +1,108 @@
+import {
+  type Folio,
+  folioEntireMapcount,
+  folioFlags,
+  folioNid,
+  folioNrPages,
+  folioOrder,
+  folioRefCount,
+  folioTestHugetlb,
+  HPAGE_PMD_NR,
+  nodeStats,
+  PG_private,
+  pageMapcount,
+  pfnFolio,
+} from '@mmsim/folio';
+import type { Kernel } from '@mmsim/kernel';
+import { GUP_PIN_COUNTING_BIAS } from '@mmsim/rmap';
+import type { Invariant } from '@mmsim/runtime';
+import { forEachFolio } from './folios.js';
+import { firstProblem, strided } from './invariant.js';
+
+/** Frames per node: free in the buddy, free in the hugetlb pool, in allocated folios. */
+function frameCount(k: Kernel): string[] {
+  const mem = k.mem;
+  const used = new Array<number>(mem.nrNodes).fill(0);
+  forEachFolio(mem, (folio) => {
+    const nid = folioNid(mem, folio);
+    used[nid] = (used[nid] as number) + folioNrPages(mem, folio);
+  });
+  const problems: string[] = [];
+  for (let nid = 0; nid < mem.nrNodes; nid++) {
+    const s = nodeStats(mem, nid);
+    const total = s.freePages + s.freeHugePages * HPAGE_PMD_NR + (used[nid] as number);
+    if (total !== s.spannedPages) {
+      problems.push(
+        `node ${nid}: ${s.freePages} free + ${s.freeHugePages * HPAGE_PMD_NR} in the hugetlb pool + ${used[nid]} in folios = ${total} frames, but the node has ${s.spannedPages}: frames were ${total < s.spannedPages ? 'lost' : 'duplicated'}`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
+ * The references the model's structures hold on each folio at rest: one per page-table
+ * entry (PTE or PMD), one per page-cache slot, the pins, one for attached buffers
+ * (PG_private), one for a per-CPU LRU batch, and those of registered holders (drivers).
+ */
+function expectedRefs(k: Kernel): (folio: Folio) => number {
+  const mem = k.mem;
+  const cache = new Map<Folio, number>();
+  for (const file of k.files) {
+    for (const folio of file.pages.values()) {
+      // One reference per page; a large folio has one slot (see page-cache.ts), a hugetlbfs
+      // folio one reference.
+      const refs = folioTestHugetlb(mem, folio) ? 1 : folioNrPages(mem, folio);
+      cache.set(folio, (cache.get(folio) ?? 0) + refs);
+    }
+  }
+  const pins = new Map<Folio, number>();
+  for (const mm of k.vm.processes) {
+    for (const [pfn, n] of mm.pins) {
+      const folio = pfnFolio(mem, pfn);
+      const refs = folioOrder(mem, folio) > 0 ? n : n * GUP_PIN_COUNTING_BIAS;
+      pins.set(folio, (pins.get(folio) ?? 0) + refs);
+    }
+  }
+  const view = k.lruView;
+  return (folio) => {
+    const entire = folioEntireMapcount(mem, folio);
+    let maps = entire;
+    const nr = folioNrPages(mem, folio);
+    for (let i = 0; i < nr; i++) maps += pageMapcount(mem, folio + i) - entire;
+    let refs = maps + (cache.get(folio) ?? 0) + (pins.get(folio) ?? 0);
+    if ((folioFlags(mem, folio) & (1 << PG_private)) !== 0) refs++;
+    if (view.inBatch(folio)) refs++;
+    for (const h of k.referenceHolders) refs += h.refs(folio);
+    return refs;
+  };
+}
+
+/**
+ * `frames-conserved`: no frame is lost or duplicated. On every `stride`-th step and at
+ * the end, each node's frames add up: free in the buddy + free in the hugetlb pool + in
+ * allocated folios = the node's size. At the end, also every folio's refcount is exactly
+ * what its owners hold (mappings, page cache, pins, buffers, LRU batch, drivers): a folio
+ * with more is a leaked, unreachable frame; one with fewer is about to be freed under its
+ * users.
+ */
+export function framesConserved(k: Kernel, stride: number): Invariant {
+  return strided('frames-conserved', stride, (phase) => {
+    const problems = frameCount(k);
+    if (phase === 'end' && problems.length === 0) {
+      const mem = k.mem;
+      const expected = expectedRefs(k);
+      forEachFolio(mem, (folio) => {
+        if (folio === mem.zeroPfn) return;
+        const want = expected(folio);
+        const have = folioRefCount(mem, folio);
+        if (have !== want) {
+          problems.push(
+            `folio ${folio} (node ${folioNid(mem, folio)}, order ${folioOrder(mem, folio)}) has refcount ${have} but its mappings, page cache, pins, buffers, LRU batch and drivers hold ${want}: ${have > want ? 'a reference leaked (the frame is lost)' : 'it is missing references'}`,
+          );
+        }
+      });
+    }
+    return firstProblem(problems);
+  });
+}

@@ -1,0 +1,52 @@
+import { folioFlags, PG_locked, PG_writeback } from '@mmsim/folio';
+import type { Kernel } from '@mmsim/kernel';
+import type { BufferHead } from '@mmsim/page-lock';
+import type { Invariant } from '@mmsim/runtime';
+import { forEachFolio } from './folios.js';
+import { firstProblem } from './invariant.js';
+
+/**
+ * `no-lock-held-at-end`: when every task has ended, no folio is locked or under writeback,
+ * no buffer is locked, and nobody waits on a folio (a waiter left on a hashed queue would
+ * be a lost wake-up). Checked once, at the end.
+ */
+export function noLockHeldAtEnd(k: Kernel): Invariant {
+  return {
+    name: 'no-lock-held-at-end',
+    check(phase) {
+      if (phase !== 'end') return null;
+      const problems: string[] = [];
+      const owner = (task: { toString(): string } | null) =>
+        task === null ? 'nobody' : String(task);
+      forEachFolio(k.mem, (folio) => {
+        const flags = folioFlags(k.mem, folio);
+        if ((flags & (1 << PG_locked)) !== 0) {
+          problems.push(
+            `folio ${folio} is still locked (owner ${owner(k.locks.folioLockOwner(folio))})`,
+          );
+        }
+        if ((flags & (1 << PG_writeback)) !== 0) {
+          problems.push(
+            `folio ${folio} is still under writeback (owner ${owner(k.locks.folioWritebackOwner(folio))})`,
+          );
+        }
+        const waiters = k.locks.folioWaiters(folio);
+        if (waiters.length > 0)
+          problems.push(`folio ${folio} still has ${waiters.length} waiter(s)`);
+        const head = k.locks.folioBuffers(folio);
+        if (head !== null) {
+          let bh: BufferHead = head;
+          do {
+            if (k.locks.bufferLocked(bh)) {
+              problems.push(
+                `buffer ${bh.index} of folio ${folio} is still locked (owner ${owner(k.locks.bufferLockOwner(bh))})`,
+              );
+            }
+            bh = bh.thisPage;
+          } while (bh !== head);
+        }
+      });
+      return firstProblem(problems);
+    },
+  };
+}

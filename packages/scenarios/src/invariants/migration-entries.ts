@@ -1,0 +1,38 @@
+import type { Kernel } from '@mmsim/kernel';
+import { isMigrationEntry, PAGE_SIZE, PTRS_PER_PTE } from '@mmsim/rmap';
+import type { Invariant } from '@mmsim/runtime';
+import { firstProblem } from './invariant.js';
+
+/**
+ * `no-migration-entry-at-end`: when every task has ended, no page table (PTE or PMD level)
+ * of any live process holds a migration entry: every migration either completed
+ * (`remove_migration_ptes(src, dst)`) or was undone (`remove_migration_ptes(src, src)`).
+ * During the run, `rmap-consistent` checks that each migration entry's folio is locked.
+ */
+export function noMigrationEntryAtEnd(k: Kernel): Invariant {
+  return {
+    name: 'no-migration-entry-at-end',
+    check(phase) {
+      if (phase !== 'end') return null;
+      const problems: string[] = [];
+      for (const mm of k.vm.processes) {
+        for (const [idx, table] of mm.pageTables) {
+          for (let i = 0; i < PTRS_PER_PTE; i++) {
+            const raw = table.ptes[i] as number;
+            if (raw !== 0 && isMigrationEntry(raw)) {
+              const addr = (idx * PTRS_PER_PTE + i) * PAGE_SIZE;
+              problems.push(`${mm} 0x${addr.toString(16)} still holds a migration entry`);
+            }
+          }
+        }
+        for (const [idx, raw] of mm.pmds) {
+          if (isMigrationEntry(raw)) {
+            const addr = idx * PTRS_PER_PTE * PAGE_SIZE;
+            problems.push(`${mm} 0x${addr.toString(16)} still holds a PMD migration entry`);
+          }
+        }
+      }
+      return firstProblem(problems);
+    },
+  };
+}

@@ -1,0 +1,231 @@
+import { type Actor, createKernel, type Kernel, type KernelConfig } from '@mmsim/kernel';
+import type { VariantName } from '@mmsim/migrate';
+import type { InversionReport } from '@mmsim/page-lock';
+import type { Invariant, InvariantPhase } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, type RunResult, type Task } from '@mmsim/runtime';
+import { type KernelInvariantName, kernelInvariants } from './invariants/kernel-invariants.js';
+
+/**
+ * What a scenario builds on a fresh kernel: an optional set-up (run first, in an `init`
+ * task, before any actor exists: first touches, page-cache population), the actors
+ * (spawned when the set-up ends), and invariants of its own on top of the kernel's.
+ */
+export interface ScenarioWorld {
+  readonly setup?: (task: Task) => KernelGen<unknown>;
+  /** CPU of the `init` task; default 0 (so first touches land on node 0). */
+  readonly setupCpu?: number;
+  readonly actors: readonly Actor[];
+  readonly invariants?: readonly Invariant[];
+  /** Figures the scenario reports after a run (IPIs, pages migrated per second...). */
+  readonly figures?: () => Readonly<Record<string, number>>;
+}
+
+/** Which variants had the bug a historic scenario reproduces, and which fixed it. */
+export interface ScenarioHistory {
+  /** Variants in which exploration finds the deadlock. */
+  readonly deadlocksIn: readonly VariantName[];
+  /** Variants in which exploration finds nothing. */
+  readonly fixedIn: readonly VariantName[];
+}
+
+/**
+ * A scenario: data (name, description with its history and sources, a kernel
+ * configuration, the expected outcome per variant) plus actors, built on a fresh kernel by
+ * `build`. `build` must be deterministic: everything random comes from the kernel's seeded
+ * streams, so a schedule replays.
+ */
+export interface Scenario {
+  readonly name: string;
+  /** One line. */
+  readonly title: string;
+  /** What it reproduces, where it came from, what it shows. */
+  readonly description: string;
+  readonly sources: readonly string[];
+  /** The machine (a variant given here is the default; explorations override it). */
+  readonly config: KernelConfig;
+  readonly history?: ScenarioHistory;
+  build(kernel: Kernel): ScenarioWorld;
+}
+
+/** Overrides of a scenario's configuration, and how its invariants are checked. */
+export interface ScenarioOptions extends Partial<KernelConfig> {
+  /** Expensive invariants run every `invariantStride`-th step; default 16. */
+  readonly invariantStride?: number;
+  /** Only these kernel invariants (default all). */
+  readonly kernelInvariants?: readonly KernelInvariantName[];
+}
+
+/** A scenario built on a kernel, ready to run once. */
+export interface ScenarioInstance {
+  readonly scenario: Scenario;
+  readonly kernel: Kernel;
+  readonly world: ScenarioWorld;
+  /** The kernel's invariants and the scenario's own, in checking order. */
+  readonly invariants: readonly Invariant[];
+  /** The page-lock dependency checker's reports so far (empty when it is off). */
+  inversions(): readonly InversionReport[];
+}
+
+/** The configuration of a scenario with overrides applied (`parts` merged by name). */
+export function scenarioConfig(scenario: Scenario, options: ScenarioOptions = {}): KernelConfig {
+  const { invariantStride: _s, kernelInvariants: _k, ...overrides } = options;
+  const parts =
+    scenario.config.parts === undefined && overrides.parts === undefined
+      ? undefined
+      : { ...scenario.config.parts, ...overrides.parts };
+  return {
+    ...scenario.config,
+    ...overrides,
+    ...(parts === undefined ? {} : { parts }),
+  } as KernelConfig;
+}
+
+/**
+ * Builds a scenario on a fresh kernel (its configuration with `options` applied): the
+ * set-up task and the actors are spawned, nothing has run. Bad configuration throws
+ * INVALID_CONFIG; an actor on a CPU the machine does not have throws INVALID_ARGUMENT.
+ */
+export function instantiateScenario(
+  scenario: Scenario,
+  options: ScenarioOptions = {},
+): ScenarioInstance {
+  if (typeof scenario !== 'object' || scenario === null || typeof scenario.build !== 'function') {
+    throw new MmsimError('INVALID_ARGUMENT', 'a scenario must be { name, config, build(kernel) }');
+  }
+  const kernel = createKernel(scenarioConfig(scenario, options));
+  const world = scenario.build(kernel);
+  const cpus = kernel.rt.cpus.length;
+  for (const actor of world.actors) {
+    if (!Number.isInteger(actor.cpu) || actor.cpu < 0 || actor.cpu >= cpus) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `scenario ${scenario.name}: actor ${actor.name} is on CPU ${String(actor.cpu)}, but the machine has CPUs 0..${cpus - 1}`,
+      );
+    }
+  }
+  const setup = world.setup;
+  if (setup === undefined) {
+    for (const actor of world.actors) kernel.spawn(actor);
+  } else {
+    kernel.rt.spawn('init', world.setupCpu ?? 0, function* (task): KernelGen {
+      yield* setup(task);
+      for (const actor of world.actors) kernel.spawn(actor);
+    });
+  }
+  const invariants = [
+    ...kernelInvariants(kernel, {
+      ...(options.invariantStride === undefined ? {} : { stride: options.invariantStride }),
+      ...(options.kernelInvariants === undefined ? {} : { only: options.kernelInvariants }),
+    }),
+    ...(world.invariants ?? []),
+  ];
+  const names = new Set<string>();
+  for (const inv of invariants) {
+    if (names.has(inv.name)) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `scenario ${scenario.name}: two invariants named ${inv.name}`,
+      );
+    }
+    names.add(inv.name);
+  }
+  return {
+    scenario,
+    kernel,
+    world,
+    invariants,
+    inversions: () => kernel.checker?.reports ?? [],
+  };
+}
+
+/** An invariant that failed in a run. */
+export interface Violation {
+  readonly invariant: string;
+  readonly phase: InvariantPhase;
+  /** The step after which it failed (the last step for end checks). */
+  readonly step: number;
+  readonly message: string;
+}
+
+/** Errors that mean the caller misused the API rather than the model going wrong. */
+const MISUSE: ReadonlySet<string> = new Set([
+  'REPLAY_DIVERGED',
+  'INVALID_REPLAY_TOKEN',
+  'INVALID_STATE',
+]);
+
+/** What `runScenario` returns. */
+export interface ScenarioRun {
+  /** The runtime's result; null when a task crashed (see `error`). */
+  readonly result: RunResult | null;
+  /**
+   * The error a task threw (a contract violation, a use after free, a count underflow...:
+   * the model caught a bug), or null.
+   */
+  readonly error: MmsimError | null;
+  readonly kernel: Kernel;
+  /** The first failure of each invariant, in the order they happened. */
+  readonly violations: readonly Violation[];
+  /** Page-lock inversions the dependency checker reported (if it was on). */
+  readonly inversions: readonly InversionReport[];
+  /** The scenario's figures (`ScenarioWorld.figures`), or an empty object. */
+  readonly figures: Readonly<Record<string, number>>;
+}
+
+/**
+ * Runs a scenario once, with the configured strategy and seed: invariants are checked
+ * after each step (the expensive ones every `invariantStride` steps) and at the end of a
+ * completed run; the first failure of each is recorded and the run goes on. A task that
+ * throws an `MmsimError` ends the run (`error`). For many
+ * schedules, shrinking and replay, use `exploreScenario` (on `@mmsim/explore`).
+ */
+export function runScenario(
+  scenario: Scenario,
+  options: ScenarioOptions & { readonly checkSteps?: boolean } = {},
+): ScenarioRun {
+  const { checkSteps = true, ...rest } = options;
+  const violations: Violation[] = [];
+  const failed = new Set<string>();
+  let invariants: readonly Invariant[] = [];
+  const check = (phase: InvariantPhase, step: number, result?: RunResult): void => {
+    for (const inv of invariants) {
+      if (failed.has(inv.name)) continue;
+      let message: string | null;
+      try {
+        message = inv.check(phase, result);
+      } catch (error) {
+        message = `threw ${error instanceof Error ? error.message : String(error)}`;
+      }
+      if (message !== null) {
+        failed.add(inv.name);
+        violations.push({ invariant: inv.name, phase, step, message });
+      }
+    }
+  };
+  const userStep = rest.onStep ?? scenario.config.onStep;
+  const instance = instantiateScenario(scenario, {
+    ...rest,
+    onStep: (task, step) => {
+      userStep?.(task, step);
+      if (checkSteps) check('step', step);
+    },
+  });
+  invariants = instance.invariants;
+  let result: RunResult | null = null;
+  let error: MmsimError | null = null;
+  try {
+    result = instance.kernel.run();
+  } catch (caught) {
+    if (!(caught instanceof MmsimError) || MISUSE.has(caught.code)) throw caught;
+    error = caught;
+  }
+  if (result?.status === 'completed') check('end', result.steps, result);
+  return {
+    result,
+    error,
+    kernel: instance.kernel,
+    violations,
+    inversions: instance.inversions(),
+    figures: instance.world.figures?.() ?? {},
+  };
+}

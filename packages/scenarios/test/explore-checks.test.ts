@@ -1,0 +1,140 @@
+import { type ExplorationTarget, explore, formatFinding, replay, sameKind } from '@mmsim/explore';
+import { exploreExhaustively, type Task } from '@mmsim/runtime';
+import { describe, expect, test } from 'vitest';
+import { INVERSION_CHECK } from '../src/index.js';
+import { inversion } from './targets.js';
+
+/**
+ * The explorer's tests that need the page-lock inversion check, which the scenarios
+ * supply (moved from @mmsim/explore, whose own tests use runtime-only targets).
+ */
+
+describe('other kinds of findings', () => {
+  test('an inversion without a deadlock is found by the page-lock dependency checker', () => {
+    const result = explore(inversion(), { schedules: 50 });
+    expect(result.kind).toBe('inversion');
+    const f = result.finding!;
+    if (f.kind !== 'inversion') throw new Error('not an inversion');
+    expect(f.data.cycle.map((e) => `${e.task.name}:${e.from}->${e.to}`)).toEqual([
+      'ab:folio 0x1->folio 0x2',
+      'ba:folio 0x2->folio 0x1',
+    ]);
+    expect(formatFinding(f)).toContain('possible page-lock deadlock: a dependency cycle of 2');
+    // The barrier means no schedule deadlocks: without the checker, DFS finds nothing.
+    const quiet = explore(inversion(), {
+      strategy: { kind: 'dfs', preemptionBound: 3 },
+      disable: [INVERSION_CHECK],
+    });
+    expect(quiet.found).toBe(false);
+    expect(quiet.exhausted).toBe(true);
+  });
+
+  test('end invariants see the run result', () => {
+    const seen: string[] = [];
+    const result = explore(inversion(), {
+      schedules: 3,
+      disable: [INVERSION_CHECK],
+      invariants: [
+        {
+          name: 'finished-in-time',
+          check: (phase, r) => {
+            if (phase === 'end') seen.push(r!.status);
+            return phase === 'end' && r!.virtualTimeNs > 0 ? `took ${r!.virtualTimeNs} ns` : null;
+          },
+        },
+      ],
+    });
+    expect(seen[0]).toBe('completed');
+    expect(result.invariant).toBe('finished-in-time');
+    const f = result.finding!;
+    if (f.kind !== 'invariant') throw new Error('not an invariant');
+    expect(f.phase).toBe('end');
+    expect(formatFinding(f)).toContain('failed at the end of the run');
+  });
+});
+
+describe('shrinking', () => {
+  test.each<[string, ExplorationTarget]>([['inversion', inversion()]])(
+    '%s: over many seeds, never longer, and the shrunk token replays the same kind',
+    (_, target) => {
+      const preemptions: number[] = [];
+      for (let seed = 1; seed <= 25; seed++) {
+        const result = explore(target, { seed, schedules: 500 });
+        expect(result.found).toBe(true);
+        const before = result.original!.shape;
+        const after = result.finding!.shape;
+        expect(result.shrink!.before).toEqual(before);
+        expect(result.shrink!.after).toEqual(after);
+        for (const measure of ['explicitDecisions', 'preemptions', 'switches'] as const) {
+          expect(after[measure], `seed ${seed}: ${measure}`).toBeLessThanOrEqual(before[measure]);
+        }
+        expect(result.shrink!.replays).toBeLessThanOrEqual(200 + 2);
+        const again = replay(target, result.replay!);
+        expect(sameKind(again.finding!, result.original!)).toBe(true);
+        expect(again.finding).toEqual(result.finding);
+        preemptions.push(after.preemptions);
+      }
+      // None of these bugs needs more than one preemption, and the shrinker finds that.
+      expect(Math.max(...preemptions)).toBeLessThanOrEqual(1);
+    },
+  );
+});
+
+/**
+ * Every schedule of the target (the runtime's unbounded exhaustive search), each with its
+ * number of preemptions: decisions that chose another task while the one that ran the
+ * previous step could have gone on.
+ */
+function preemptionCounts(target: ExplorationTarget): number[] {
+  const counts: number[] = [];
+  exploreExhaustively((inner) => {
+    let previous: Task | null = null;
+    let preemptions = 0;
+    const instance = target.instantiate({
+      runtime: {
+        strategy: {
+          name: 'counting',
+          choose(eligible, decision) {
+            const chosen = inner.choose(eligible, decision);
+            if (previous !== null && eligible.includes(previous) && chosen !== previous) {
+              preemptions++;
+            }
+            return chosen;
+          },
+        },
+        seed: 1,
+        onStep: (task) => {
+          previous = task;
+        },
+        maxSteps: 10_000,
+        meta: '',
+      },
+    });
+    instance.rt.run();
+    counts.push(preemptions);
+  });
+  return counts;
+}
+
+describe('preemption-bounded DFS', () => {
+  test.each([['the inversion target (a barrier)', inversion()]])(
+    '%s: runs exactly the schedules within the bound, then says so',
+    (_, target) => {
+      const counts = preemptionCounts(target);
+      const most = Math.max(...counts);
+      expect(most).toBeGreaterThan(0); // the bound really cuts the space
+      for (let bound = 0; bound <= most + 1; bound++) {
+        const expected = counts.filter((c) => c <= bound).length;
+        const result = explore(target, {
+          strategy: { kind: 'dfs', preemptionBound: bound },
+          stopOnFirst: false,
+          shrink: false,
+          disable: [INVERSION_CHECK],
+        });
+        expect(result.schedules, `bound ${bound}`).toBe(expected);
+        expect(result.exhausted).toBe(true);
+        expect(result.stoppedBy).toBe('exhausted');
+      }
+    },
+  );
+});
