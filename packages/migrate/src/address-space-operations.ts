@@ -1,8 +1,8 @@
 import type { Folio } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
-import { bufferMigrateFolio, bufferMigrateFolioNorefs } from './buffer-migrate.js';
-import type { MigrateContext } from './context.js';
-import { hugetlbfsMigrateFolio } from './hugetlb.js';
+import { bufferMigrateFolio, bufferMigrateFolioNorefs } from './buffer-migrate-folio.js';
+import { hugetlbfsMigrateFolio } from './hugetlb-state.js';
+import type { MigrateContext } from './migrate-env.js';
 import { filemapMigrateFolio, migrateFolio } from './migrate-folio.js';
 import type { MigrateMode } from './modes.js';
 

@@ -8,8 +8,8 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
 import { callDriver, DriverCallbackError } from './errors.js';
+import type { MigrateContext } from './migrate-env.js';
 
 /**
  * `new_page_t` / `new_folio_t`: allocate the destination for `src`, of the same size

@@ -25,8 +25,8 @@ import {
   PG_writeback,
   PG_young,
 } from '@mmsim/folio';
-import type { MigrateContext } from './context.js';
 import { kernelBug } from './errors.js';
+import type { MigrateContext } from './migrate-env.js';
 
 /**
  * `folio_migrate_flags(newfolio, folio)` (mm/migrate.c, 6.3), in the kernel's order:

@@ -27,7 +27,7 @@ import {
 import { EAGAIN, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { PageCacheMapping } from './address-space-operations.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
+import type { MigrateContext } from './migrate-env.js';
 
 /**
  * `folio_expected_refs(mapping, folio)` (mm/migrate.c, 6.3): the references a folio that

@@ -33,24 +33,22 @@ export {
   type WritepageFn,
 } from './address-space-operations.js';
 // Allocation.
-export { allocMigrationTarget, type MigrationTargetControl } from './alloc-target.js';
+export { allocMigrationTarget, type MigrationTargetControl } from './alloc-migration-target.js';
 export {
   bufferMigrateFolio,
   bufferMigrateFolioNorefs,
   tryToFreeBuffers,
-} from './buffer-migrate.js';
+} from './buffer-migrate-folio.js';
 export type { FreeFolioFn, MigrateCallbacks, NewFolioFn } from './callbacks.js';
 // Kernel constants, modes, reasons.
 export * from './constants.js';
-export { MigrateContext, type MigrateDeps } from './context.js';
-export { migrateFolioExtract, migrateFolioRecord } from './dst-state.js';
 export { DriverCallbackError } from './errors.js';
 export {
   fallbackMigrateFolio,
   filemapReleaseFolio,
   folioClearDirtyForIo,
   writeout,
-} from './fallback.js';
+} from './fallback-migrate-folio.js';
 export { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
 export {
   folioExpectedRefs,
@@ -63,15 +61,25 @@ export {
   hugetlbAllocActive,
   hugetlbfsMigrateFolio,
   isolateHugetlb,
-} from './hugetlb.js';
+} from './hugetlb-state.js';
 // The engine.
 export { MigrateCore, type MigratePagesResult } from './migrate-core.js';
+export { MigrateContext, type MigrateDeps } from './migrate-env.js';
 export { filemapMigrateFolio, migrateFolio, migrateFolioExtra } from './migrate-folio.js';
+export { migrateFolioMove } from './migrate-folio-move.js';
+export { migrateFolioExtract, migrateFolioRecord } from './migrate-folio-record.js';
+export {
+  migrateFolioDone,
+  migrateFolioUndoDst,
+  migrateFolioUndoSrc,
+} from './migrate-folio-undo.js';
+export { migrateFolioUnmap, unmapTtuFlags } from './migrate-folio-unmap.js';
 export { migrateHugetlbs, unmapAndMoveHugePage } from './migrate-hugetlbs.js';
-// The steps of migrate_pages().
-export { migratePagesBatched } from './migrate-pages.js';
 export { migratePagesBatch } from './migrate-pages-batch.js';
 export { migratePagesSync } from './migrate-pages-sync.js';
+export { migratePagesV62, unmapAndMove, unmapAndMoveInner } from './migrate-pages-v6.2.js';
+// The steps of migrate_pages().
+export { migratePagesV63 } from './migrate-pages-v6.3.js';
 export * from './modes.js';
 export {
   clearPageMovable,
@@ -82,10 +90,8 @@ export {
   putbackMovablePages,
   setPageMovable,
 } from './movable.js';
-export { migrateFolioMove } from './move.js';
 export { moveToNewFolio } from './move-to-new-folio.js';
 export * from './reasons.js';
-export { splitFolioToList, trySplitFolio } from './split.js';
 // Statistics and tracepoints.
 export { countMigrateVmEvents, type MigratePagesStats, MigrateStats } from './stats.js';
 export {
@@ -94,9 +100,7 @@ export {
   type MmMigratePages,
   type MmMigratePagesStart,
 } from './tracepoints.js';
-export { migrateFolioDone, migrateFolioUndoDst, migrateFolioUndoSrc } from './undo.js';
-export { migrateFolioUnmap, unmapTtuFlags } from './unmap.js';
-export { migratePagesUnmapAndMove, unmapAndMove, unmapAndMoveInner } from './unmap-and-move.js';
+export { splitFolioToList, trySplitFolio } from './try-split-folio.js';
 // Variants.
 export {
   DEFAULT_VARIANT,

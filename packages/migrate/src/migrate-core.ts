@@ -1,16 +1,16 @@
 import { type AllocOptions, type Folio, FolioList } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpaceOperations } from './address-space-operations.js';
-import { allocMigrationTarget, type MigrationTargetControl } from './alloc-target.js';
+import { allocMigrationTarget, type MigrationTargetControl } from './alloc-migration-target.js';
 import type { FreeFolioFn, MigrateCallbacks, NewFolioFn } from './callbacks.js';
-import { MigrateContext, type MigrateDeps } from './context.js';
-import { folioPutbackActiveHugetlb, hugetlbAllocActive, isolateHugetlb } from './hugetlb.js';
-import { migratePagesBatched } from './migrate-pages.js';
+import { folioPutbackActiveHugetlb, hugetlbAllocActive, isolateHugetlb } from './hugetlb-state.js';
+import { MigrateContext, type MigrateDeps } from './migrate-env.js';
+import { migratePagesV62 } from './migrate-pages-v6.2.js';
+import { migratePagesV63 } from './migrate-pages-v6.3.js';
 import { checkMigrateMode, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 import { folioLooksIsolated, isolateMovablePage, putbackMovablePages } from './movable.js';
 import { checkMigrateReason, type MigrateReason } from './reasons.js';
 import { type MigratePagesStats, MigrateStats } from './stats.js';
-import { migratePagesUnmapAndMove } from './unmap-and-move.js';
 import type { MigrateVariant } from './variants.js';
 
 /** What `migratePages` returns: the kernel's result and the call's statistics. */
@@ -126,8 +126,8 @@ export class MigrateCore {
     const stats = new MigrateStats();
     const rc =
       ctx.variant.engine === 'unmap-and-move'
-        ? yield* migratePagesUnmapAndMove(ctx, from, cb, mode, reason, stats)
-        : yield* migratePagesBatched(ctx, from, cb, mode, reason, stats);
+        ? yield* migratePagesV62(ctx, from, cb, mode, reason, stats)
+        : yield* migratePagesV63(ctx, from, cb, mode, reason, stats);
     return { rc, stats: stats.snapshot() };
   }
 

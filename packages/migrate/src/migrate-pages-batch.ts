@@ -10,16 +10,16 @@ import {
 import { EAGAIN, EDEADLOCK, ENOMEM, type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
-import type { MigrateContext } from './context.js';
-import { migrateFolioExtract } from './dst-state.js';
 import { listHead, listMoveTail } from './lists.js';
+import type { MigrateContext } from './migrate-env.js';
+import { migrateFolioMove } from './migrate-folio-move.js';
+import { migrateFolioExtract } from './migrate-folio-record.js';
+import { migrateFolioUndoDst, migrateFolioUndoSrc } from './migrate-folio-undo.js';
+import { migrateFolioUnmap } from './migrate-folio-unmap.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
-import { migrateFolioMove } from './move.js';
 import { type MigrateReason, MR_LONGTERM_PIN, MR_NUMA_MISPLACED } from './reasons.js';
-import { trySplitFolio } from './split.js';
 import type { MigrateStats } from './stats.js';
-import { migrateFolioUndoDst, migrateFolioUndoSrc } from './undo.js';
-import { migrateFolioUnmap } from './unmap.js';
+import { trySplitFolio } from './try-split-folio.js';
 
 function splitList(list: FolioList | null): FolioList {
   if (list === null) {

@@ -21,9 +21,9 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
 import { callDriver, kernelBug } from './errors.js';
-import { folioPutbackActiveHugetlb } from './hugetlb.js';
+import { folioPutbackActiveHugetlb } from './hugetlb-state.js';
+import type { MigrateContext } from './migrate-env.js';
 import type { MigrateMode } from './modes.js';
 
 /**

@@ -12,9 +12,9 @@ import {
 import type { KernelGen } from '@mmsim/runtime';
 import { BUILTIN_AOPS } from './address-space-operations.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { callDriver, callDriverGen, kernelBug } from './errors.js';
-import { fallbackMigrateFolio } from './fallback.js';
+import { fallbackMigrateFolio } from './fallback-migrate-folio.js';
+import type { MigrateContext } from './migrate-env.js';
 import { migrateFolioExtra } from './migrate-folio.js';
 import type { MigrateMode } from './modes.js';
 import { folioMovableOps } from './movable.js';

@@ -1,5 +1,5 @@
 import { VmEvent, type VmStat } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
+import type { MigrateContext } from './migrate-env.js';
 import type { MigrateMode } from './modes.js';
 import type { MigrateReason } from './reasons.js';
 

@@ -8,8 +8,8 @@ import {
   NUMA_NO_NODE,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
-import { hugetlbAllocActive } from './hugetlb.js';
+import { hugetlbAllocActive } from './hugetlb-state.js';
+import type { MigrateContext } from './migrate-env.js';
 
 /**
  * `struct migration_target_control` (mm/internal.h, 6.3), the `private` argument of

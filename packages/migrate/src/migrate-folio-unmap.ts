@@ -18,13 +18,18 @@ import {
 import type { AnonVma } from '@mmsim/rmap';
 import { TTU_BATCH_FLUSH } from '@mmsim/rmap';
 import { EAGAIN, EBUSY, EDEADLOCK, ENOMEM, type KernelGen, PF_MEMALLOC } from '@mmsim/runtime';
-import { tryToFreeBuffers } from './buffer-migrate.js';
+import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { callGetNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
-import type { MigrateContext } from './context.js';
-import { migrateFolioRecord } from './dst-state.js';
 import { kernelBug } from './errors.js';
 import { listDel } from './lists.js';
+import type { MigrateContext } from './migrate-env.js';
+import { migrateFolioRecord } from './migrate-folio-record.js';
+import {
+  migrateFolioDone,
+  migrateFolioUndoDst,
+  migrateFolioUndoSrc,
+} from './migrate-folio-undo.js';
 import {
   MIGRATE_ASYNC,
   MIGRATE_SYNC,
@@ -33,7 +38,6 @@ import {
   type MigrateMode,
 } from './modes.js';
 import type { MigrateReason } from './reasons.js';
-import { migrateFolioDone, migrateFolioUndoDst, migrateFolioUndoSrc } from './undo.js';
 
 const CALLER = 'migrate_folio_unmap';
 

@@ -9,9 +9,9 @@ import {
 import { BH_Dirty, BH_Lock, type BufferHead } from '@mmsim/page-lock';
 import { EAGAIN, type KernelGen } from '@mmsim/runtime';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
 import { folioExpectedRefs, folioMigrateMapping } from './folio-migrate-mapping.js';
+import type { MigrateContext } from './migrate-env.js';
 import { migrateFolioExtra } from './migrate-folio.js';
 import {
   MIGRATE_ASYNC,

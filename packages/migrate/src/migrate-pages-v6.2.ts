@@ -21,12 +21,14 @@ import {
 } from '@mmsim/folio';
 import type { AnonVma } from '@mmsim/rmap';
 import { EAGAIN, EBUSY, ENOMEM, ENOSYS, type KernelGen, PF_MEMALLOC } from '@mmsim/runtime';
-import { tryToFreeBuffers } from './buffer-migrate.js';
+import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { kernelBug } from './errors.js';
 import { listDel, listHead, listMoveTail } from './lists.js';
+import type { MigrateContext } from './migrate-env.js';
+import { folioPutMaybeLru } from './migrate-folio-undo.js';
+import { unmapTtuFlags } from './migrate-folio-unmap.js';
 import { unmapAndMoveHugePage } from './migrate-hugetlbs.js';
 import { MIGRATE_ASYNC, MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 import { pageMovable } from './movable.js';
@@ -37,10 +39,8 @@ import {
   MR_MEMORY_FAILURE,
   MR_NUMA_MISPLACED,
 } from './reasons.js';
-import { trySplitFolio } from './split.js';
 import { type MigrateStats, migratePagesEnd } from './stats.js';
-import { folioPutMaybeLru } from './undo.js';
-import { unmapTtuFlags } from './unmap.js';
+import { trySplitFolio } from './try-split-folio.js';
 
 const CALLER = '__unmap_and_move';
 
@@ -204,7 +204,7 @@ export function* unmapAndMove(
  * TLB batching: each PTE is flushed as it is cleared. Returns the failed folios
  * (`nr_failed + nr_thp_failed`), or -ENOMEM.
  */
-export function* migratePagesUnmapAndMove(
+export function* migratePagesV62(
   ctx: MigrateContext,
   from: FolioList,
   cb: MigrateCallbacks,

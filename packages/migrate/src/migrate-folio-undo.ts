@@ -9,8 +9,8 @@ import {
 import type { AnonVma } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
-import type { MigrateContext } from './context.js';
 import { listMoveTail } from './lists.js';
+import type { MigrateContext } from './migrate-env.js';
 import { type MigrateReason, MR_MEMORY_FAILURE } from './reasons.js';
 
 /**

@@ -8,18 +8,18 @@ import {
 import { EAGAIN, type KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
-import { migrateFolioExtract, migrateFolioRecord } from './dst-state.js';
 import { listAddAfter, listDel } from './lists.js';
-import type { MigrateMode } from './modes.js';
-import { moveToNewFolio, moveToNewFolioAtomic, NEEDS_ADDRESS_SPACE } from './move-to-new-folio.js';
-import type { MigrateReason } from './reasons.js';
+import type { MigrateContext } from './migrate-env.js';
+import { migrateFolioExtract, migrateFolioRecord } from './migrate-folio-record.js';
 import {
   folioPutMaybeLru,
   migrateFolioDone,
   migrateFolioUndoDst,
   migrateFolioUndoSrc,
-} from './undo.js';
+} from './migrate-folio-undo.js';
+import type { MigrateMode } from './modes.js';
+import { moveToNewFolio, moveToNewFolioAtomic, NEEDS_ADDRESS_SPACE } from './move-to-new-folio.js';
+import type { MigrateReason } from './reasons.js';
 
 /**
  * `migrate_folio_move(put_new_page, private, src, dst, mode, reason, ret)` (mm/migrate.c,

@@ -11,9 +11,9 @@ import {
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
 import { migrateHugePageMoveMapping } from './folio-migrate-mapping.js';
+import type { MigrateContext } from './migrate-env.js';
 import { MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 
 /**

@@ -10,10 +10,10 @@ import {
 } from '@mmsim/folio';
 import { EAGAIN, EBUSY, EINVAL, EIO, type KernelGen, NodeStat } from '@mmsim/runtime';
 import { BUILTIN_AOPS, type WritebackControl } from './address-space-operations.js';
-import { tryToFreeBuffers } from './buffer-migrate.js';
+import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { AOP_WRITEPAGE_ACTIVATE } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { callDriver, callDriverGen } from './errors.js';
+import type { MigrateContext } from './migrate-env.js';
 import { migrateFolioExtra } from './migrate-folio.js';
 import { MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 

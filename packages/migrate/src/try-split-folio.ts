@@ -15,8 +15,8 @@ import {
 } from '@mmsim/folio';
 import { TTU_SPLIT_HUGE_PMD, TTU_SYNC } from '@mmsim/rmap';
 import { EAGAIN, EBUSY, type KernelGen } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
 import { listMoveTail } from './lists.js';
+import type { MigrateContext } from './migrate-env.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
 
 /**

@@ -6,7 +6,7 @@ import {
   folioSetPrivate,
 } from '@mmsim/folio';
 import type { AnonVma } from '@mmsim/rmap';
-import type { MigrateContext } from './context.js';
+import type { MigrateContext } from './migrate-env.js';
 
 /**
  * The state `migrate_folio_unmap` hands to `migrate_folio_move` through the still unused

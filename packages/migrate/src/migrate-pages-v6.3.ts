@@ -2,8 +2,8 @@ import { type FolioList, folioNrPages, folioTestHugetlb } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { NR_MAX_BATCHED_MIGRATION, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { listCutBefore, listHead } from './lists.js';
+import type { MigrateContext } from './migrate-env.js';
 import { migrateHugetlbs } from './migrate-hugetlbs.js';
 import { migratePagesBatch } from './migrate-pages-batch.js';
 import { migratePagesSync } from './migrate-pages-sync.js';
@@ -34,7 +34,7 @@ import { type MigrateStats, migratePagesEnd } from './stats.js';
  *
  * Returns the number of folios not migrated (a split large folio counts once), or -ENOMEM.
  */
-export function* migratePagesBatched(
+export function* migratePagesV63(
   ctx: MigrateContext,
   from: FolioList,
   cb: MigrateCallbacks,
