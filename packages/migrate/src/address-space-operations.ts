@@ -81,7 +81,7 @@ export const SHMEM_AOPS: AddressSpaceOperations = Object.freeze({
 /**
  * A filesystem without buffer heads whose folios may carry private data, as
  * `xfs_address_space_operations` / iomap users do: `.migrate_folio = filemap_migrate_folio`.
- * The default for page-cache mappings nobody registered operations for.
+ * The default for page-cache mappings whose address space has no `aops` set.
  */
 export const FILEMAP_AOPS: AddressSpaceOperations = Object.freeze({
   name: 'filemap_aops',
