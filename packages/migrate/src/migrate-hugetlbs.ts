@@ -8,7 +8,7 @@ import {
   folioTestHugetlb,
 } from '@mmsim/folio';
 import type { AnonVma } from '@mmsim/rmap';
-import { TTU_RMAP_LOCKED } from '@mmsim/rmap';
+import { AddressSpace, TTU_RMAP_LOCKED } from '@mmsim/rmap';
 import { EAGAIN, EBUSY, ENOMEM, type KernelGen, type RwSemaphore } from '@mmsim/runtime';
 import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
@@ -33,14 +33,13 @@ function hugetlbFolioSubpool(_env: MigrateEnv, _folio: Folio): object | null {
 
 /**
  * `hugetlb_page_mapping_lock_write(page)` (mm/hugetlb.c, 6.3): the mapping of a shared
- * hugetlb folio with its `i_mmap_rwsem` trylocked for write, or null. The model looks for
- * an `iMmapRwsem` on the mapping object (as `@mmsim/rmap`'s AddressSpace has); without
- * one it cannot lock and gives null.
+ * hugetlb folio with its `i_mmap_rwsem` trylocked for write, or null. A mapping that is
+ * not an `@mmsim/rmap` AddressSpace has no `i_mmap_rwsem` to lock: null.
  */
 function hugetlbPageMappingLockWrite(env: MigrateEnv, folio: Folio): RwSemaphore | null {
-  const mapping = folioMapping(env.mem, folio) as { iMmapRwsem?: RwSemaphore } | null;
-  const sem = mapping?.iMmapRwsem;
-  if (sem === undefined || typeof sem.downWriteTrylock !== 'function') return null;
+  const mapping = folioMapping(env.mem, folio);
+  if (!(mapping instanceof AddressSpace)) return null;
+  const sem = mapping.iMmapRwsem;
   return sem.downWriteTrylock() ? sem : null;
 }
 
