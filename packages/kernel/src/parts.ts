@@ -11,7 +11,6 @@ import { MmsimError, type Runtime, type VmStat } from '@mmsim/runtime';
  */
 export type MigrateEngine = Pick<
   MigrateCore,
-  | 'ctx'
   | 'variant'
   | 'warnings'
   | 'migratePages'

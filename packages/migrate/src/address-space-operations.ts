@@ -1,9 +1,10 @@
 import type { Folio } from '@mmsim/folio';
+import type { AddressSpaceOperationsBase } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
-import { bufferMigrateFolio, bufferMigrateFolioNorefs } from './buffer-migrate.js';
-import type { MigrateContext } from './context.js';
-import { hugetlbfsMigrateFolio } from './hugetlb.js';
+import { bufferMigrateFolio, bufferMigrateFolioNorefs } from './buffer-migrate-folio.js';
+import { hugetlbfsMigrateFolio } from './hugetlbfs-migrate-folio.js';
 import { filemapMigrateFolio, migrateFolio } from './migrate-folio.js';
+import type { MigrateServices } from './migrate-services.js';
 import type { MigrateMode } from './modes.js';
 
 /**
@@ -21,10 +22,10 @@ export interface WritebackControl {
 /**
  * `a_ops->migrate_folio(mapping, dst, src, mode)`: both folios locked; returns
  * MIGRATEPAGE_SUCCESS or a negative errno (-EAGAIN is retried). A generator because it
- * may sleep (buffer locks). `ctx` is the machine the model runs it on.
+ * may sleep (buffer locks). `services` is what it may use of the machine.
  */
 export type MigrateFolioFn = (
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object,
   dst: Folio,
   src: Folio,
@@ -38,13 +39,13 @@ export type MigrateFolioFn = (
  * with the folio still locked. Returns 0 or a negative errno.
  */
 export type WritepageFn = (
-  ctx: MigrateContext,
+  services: MigrateServices,
   folio: Folio,
   wbc: WritebackControl,
 ) => KernelGen<number>;
 
 /** `a_ops->release_folio(folio, gfp)`: drop the folio's private data; true on success. */
-export type ReleaseFolioFn = (ctx: MigrateContext, folio: Folio) => boolean;
+export type ReleaseFolioFn = (services: MigrateServices, folio: Folio) => boolean;
 
 /**
  * `struct address_space_operations` (include/linux/fs.h, 6.3), the members migration
@@ -52,7 +53,7 @@ export type ReleaseFolioFn = (ctx: MigrateContext, folio: Folio) => boolean;
  * when it is null (which needs `writepage` for dirty folios and `releaseFolio`, or
  * buffer heads, for folios with private data).
  */
-export interface AddressSpaceOperations {
+export interface AddressSpaceOperations extends AddressSpaceOperationsBase {
   /** The table's kernel name (`ext4_aops`, `shmem_aops`...), used in error messages. */
   readonly name: string;
   /** `migrate_folio`, or null: `fallback_migrate_folio` then. */
@@ -80,7 +81,7 @@ export const SHMEM_AOPS: AddressSpaceOperations = Object.freeze({
 /**
  * A filesystem without buffer heads whose folios may carry private data, as
  * `xfs_address_space_operations` / iomap users do: `.migrate_folio = filemap_migrate_folio`.
- * The default for page-cache mappings nobody registered operations for.
+ * The default for page-cache mappings whose address space has no `aops` set.
  */
 export const FILEMAP_AOPS: AddressSpaceOperations = Object.freeze({
   name: 'filemap_aops',

@@ -8,8 +8,8 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
 import { callDriver, DriverCallbackError } from './errors.js';
+import type { MigrateEnv } from './migrate-env.js';
 
 /**
  * `new_page_t` / `new_folio_t`: allocate the destination for `src`, of the same size
@@ -41,11 +41,7 @@ const CALLER = 'migrate_pages caller';
  * not a free-to-use folio of src's size throws CONTRACT_VIOLATION (the kernel would
  * corrupt memory).
  */
-export function callGetNewFolio(
-  ctx: MigrateContext,
-  cb: MigrateCallbacks,
-  src: Folio,
-): Folio | null {
+export function callGetNewFolio(env: MigrateEnv, cb: MigrateCallbacks, src: Folio): Folio | null {
   let dst: Folio | null;
   try {
     dst = cb.getNewFolio(src, cb.priv);
@@ -54,7 +50,7 @@ export function callGetNewFolio(
     throw new DriverCallbackError(CALLER, 'get_new_page', error);
   }
   if (dst === null || (typeof dst === 'number' && dst < 0)) return null;
-  const mem = ctx.mem;
+  const mem = env.mem;
   if (typeof dst !== 'number' || !pfnValid(mem, dst) || pfnFolio(mem, dst) !== dst) {
     throw new MmsimError(
       'CONTRACT_VIOLATION',
@@ -72,7 +68,7 @@ export function callGetNewFolio(
   const onList = folioOnList(mem, dst);
   if (
     folioRefCount(mem, dst) < 1 ||
-    (onList !== null && !(folioTestHugetlb(mem, dst) && onList === ctx.hugepageActivelist))
+    (onList !== null && !(folioTestHugetlb(mem, dst) && onList === env.hstate.activelist))
   ) {
     throw new MmsimError(
       'CONTRACT_VIOLATION',

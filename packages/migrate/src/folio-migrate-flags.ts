@@ -25,8 +25,8 @@ import {
   PG_writeback,
   PG_young,
 } from '@mmsim/folio';
-import type { MigrateContext } from './context.js';
 import { kernelBug } from './errors.js';
+import type { MigrateServices } from './migrate-services.js';
 
 /**
  * `folio_migrate_flags(newfolio, folio)` (mm/migrate.c, 6.3), in the kernel's order:
@@ -44,8 +44,8 @@ import { kernelBug } from './errors.js';
  *   folio_end_writeback may clear;
  * - (page_owner and `mem_cgroup_migrate` are not modelled).
  */
-export function folioMigrateFlags(ctx: MigrateContext, dst: Folio, src: Folio): void {
-  const mem = ctx.mem;
+export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Folio): void {
+  const mem = services.mem;
   if (folioTestFlag(mem, src, PG_error)) folioSetFlag(mem, dst, PG_error);
   if (folioTestFlag(mem, src, PG_referenced)) folioSetFlag(mem, dst, PG_referenced);
   if (folioTestFlag(mem, src, PG_uptodate)) folioSetFlag(mem, dst, PG_uptodate);
@@ -69,7 +69,7 @@ export function folioMigrateFlags(ctx: MigrateContext, dst: Folio, src: Folio): 
   if (folioTestSwapcache(mem, src)) folioClearFlag(mem, src, PG_swapcache);
   folioClearFlag(mem, src, PG_private);
   if (!folioTestHugetlb(mem, src)) folioSetPrivate(mem, src, null);
-  if (folioTestFlag(mem, dst, PG_writeback)) ctx.locks.folioEndWriteback(dst);
+  if (folioTestFlag(mem, dst, PG_writeback)) services.locks.folioEndWriteback(dst);
   if (folioTestFlag(mem, src, PG_readahead)) folioSetFlag(mem, dst, PG_readahead);
 }
 
@@ -77,8 +77,8 @@ export function folioMigrateFlags(ctx: MigrateContext, dst: Folio, src: Folio): 
  * `folio_migrate_copy(newfolio, folio)` (mm/migrate.c, 6.3): `folio_copy` (every page's
  * content word, charged `copyPage4k` per page), then `folio_migrate_flags`.
  */
-export function folioMigrateCopy(ctx: MigrateContext, dst: Folio, src: Folio): void {
-  folioCopyContents(ctx.mem, dst, src);
-  ctx.rt.charge(ctx.costs.copyPage4k * folioNrPages(ctx.mem, src));
-  folioMigrateFlags(ctx, dst, src);
+export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Folio): void {
+  folioCopyContents(services.mem, dst, src);
+  services.rt.charge(services.rt.costs.copyPage4k * folioNrPages(services.mem, src));
+  folioMigrateFlags(services, dst, src);
 }

@@ -27,7 +27,8 @@ import {
 import { EAGAIN, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { PageCacheMapping } from './address-space-operations.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
+import { mappingCanWriteback } from './mapping-aops.js';
+import type { MigrateServices } from './migrate-services.js';
 
 /**
  * `folio_expected_refs(mapping, folio)` (mm/migrate.c, 6.3): the references a folio that
@@ -36,14 +37,14 @@ import type { MigrateContext } from './context.js';
  * PG_private data.
  */
 export function folioExpectedRefs(
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object | null,
   folio: Folio,
 ): number {
   let refs = 1;
   if (mapping === null) return refs;
-  refs += folioNrPages(ctx.mem, folio);
-  if (folioTestFlag(ctx.mem, folio, PG_private)) refs++;
+  refs += folioNrPages(services.mem, folio);
+  if (folioTestFlag(services.mem, folio, PG_private)) refs++;
   return refs;
 }
 
@@ -77,14 +78,14 @@ function pageCache(mapping: object, where: string): PageCacheMapping {
  * not kept by the model's vmstat.
  */
 export function folioMigrateMapping(
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object | null,
   dst: Folio,
   src: Folio,
   extraCount: number,
 ): number {
-  const mem = ctx.mem;
-  const expected = folioExpectedRefs(ctx, mapping, src) + extraCount;
+  const mem = services.mem;
+  const expected = folioExpectedRefs(services, mapping, src) + extraCount;
   const nr = folioNrPages(mem, src);
   if (mapping === null) {
     if (folioRefCount(mem, src) !== expected) return -EAGAIN;
@@ -122,14 +123,14 @@ export function folioMigrateMapping(
   // Drop src's cache references by unfreezing to fewer; this is not the last one.
   folioRefUnfreeze(mem, src, expected - nr);
   if (oldNid !== newNid) {
-    const vmstat = ctx.vmstat;
+    const vmstat = services.vmstat;
     vmstat.modNodePageState(oldNid, NodeStat.NR_FILE_PAGES, -nr);
     vmstat.modNodePageState(newNid, NodeStat.NR_FILE_PAGES, nr);
     if (swapbacked && !swapcache) {
       vmstat.modNodePageState(oldNid, NodeStat.NR_SHMEM, -nr);
       vmstat.modNodePageState(newNid, NodeStat.NR_SHMEM, nr);
     }
-    if (dirty && ctx.mappingCanWriteback(mapping)) {
+    if (dirty && mappingCanWriteback(mapping)) {
       vmstat.modNodePageState(oldNid, NodeStat.NR_DIRTY, -nr);
       vmstat.modNodePageState(newNid, NodeStat.NR_DIRTY, nr);
     }
@@ -146,12 +147,12 @@ export function folioMigrateMapping(
  * nr_file_pages.
  */
 export function migrateHugePageMoveMapping(
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object,
   dst: Folio,
   src: Folio,
 ): number {
-  const mem = ctx.mem;
+  const mem = services.mem;
   const cache = pageCache(mapping, 'migrate_huge_page_move_mapping');
   const hasPrivate =
     folioTestFlag(mem, src, PG_private) || folioTestFlag(mem, src, PG_private_2) ? 1 : 0;

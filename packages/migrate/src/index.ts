@@ -1,24 +1,55 @@
+// biome-ignore-all assist/source/organizeImports: this file is the package's table of contents, kept in reading order by section
 /**
  * @mmsim/migrate: `migrate_pages()` of Linux 6.3 (the 2022–2023 batch TLB flushing series
  * and its 6.3-rc3 deadlock fixes) and its historical variants, as an executable model.
  *
- * Contents:
- * - the engine: `MigrateCore` (built from `MigrateDeps`), `MigratePagesResult`;
- * - kernel constants, modes and reasons: constants.ts, modes.ts, reasons.ts;
- * - statistics and tracepoints: stats.ts, tracepoints.ts;
- * - variants: `VARIANTS`, `MigrateVariant`, `resolveVariant`;
- * - the interfaces drivers and filesystems implement: `MovableOperations`,
- *   `AddressSpaceOperations` (with the built-in tables), `PageCacheMapping`;
- * - the steps, for prototypes and tests (they take `core.ctx`): `migratePagesBatch`,
- *   `migratePagesSync`, `migrateHugetlbs`, `unmapAndMoveHugePage`, `migrateFolioUnmap`,
- *   `migrateFolioMove`, `moveToNewFolio`, `migrateFolio`, `filemapMigrateFolio`,
- *   `bufferMigrateFolio(Norefs)`, `fallbackMigrateFolio`, `folioMigrateMapping`,
- *   `folioMigrateFlags`, `migrateFolioDone`, the undo helpers, `trySplitFolio`,
- *   `isolateMovablePage`, `putbackMovablePages`, `allocMigrationTarget`, and the 6.2
- *   `unmapAndMove`.
+ * This is the public surface: the engine, the kernel's constants, the statistics and
+ * tracepoint types, the variants, and the interfaces drivers and filesystems implement.
+ * The step functions and the engine's state classes are in `@mmsim/migrate/internal`,
+ * which may change in any release.
  */
 
-// Driver and filesystem interfaces.
+// The engine: build a MigrateCore from the machine's parts and call migratePages.
+export { MigrateCore, type MigratePagesResult } from './migrate-core.js';
+export type { MigrateDeps } from './migrate-env.js';
+export type { FreeFolioFn, NewFolioFn } from './callbacks.js';
+export type { MigrationTargetControl } from './alloc-migration-target.js';
+export { DriverCallbackError } from './errors.js';
+
+// Variants: the historical kernels the engine can follow.
+export {
+  DEFAULT_VARIANT,
+  type MigrateVariant,
+  resolveVariant,
+  VARIANTS,
+  type VariantName,
+} from './variants.js';
+
+// Kernel constants, migrate modes and migrate reasons.
+export * from './constants.js';
+export * from './modes.js';
+export * from './reasons.js';
+
+// Statistics and tracepoints: what a call reports and what it emits.
+export type { MigratePagesStats } from './stats.js';
+export {
+  formatMigrateEvent,
+  MM_MIGRATE_PAGES,
+  MM_MIGRATE_PAGES_START,
+  type MmMigratePages,
+  type MmMigratePagesStart,
+} from './tracepoints.js';
+
+// For drivers of non-LRU movable pages (balloon, zsmalloc...).
+export {
+  clearPageMovable,
+  folioMovableOps,
+  type MovableOperations,
+  pageMovable,
+  setPageMovable,
+} from './movable.js';
+
+// For filesystems: address-space operations, the built-in tables, and where they live.
 export {
   type AddressSpaceOperations,
   BLOCKDEV_AOPS,
@@ -32,78 +63,7 @@ export {
   type WritebackControl,
   type WritepageFn,
 } from './address-space-operations.js';
-// Allocation.
-export { allocMigrationTarget, type MigrationTargetControl } from './alloc-target.js';
-export {
-  bufferMigrateFolio,
-  bufferMigrateFolioNorefs,
-  tryToFreeBuffers,
-} from './buffer-migrate.js';
-export type { FreeFolioFn, MigrateCallbacks, NewFolioFn } from './callbacks.js';
-// Kernel constants, modes, reasons.
-export * from './constants.js';
-export { MigrateContext, type MigrateDeps } from './context.js';
-export { migrateFolioExtract, migrateFolioRecord } from './dst-state.js';
-export { DriverCallbackError } from './errors.js';
-export {
-  fallbackMigrateFolio,
-  filemapReleaseFolio,
-  folioClearDirtyForIo,
-  writeout,
-} from './fallback.js';
-export { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
-export {
-  folioExpectedRefs,
-  folioMigrateMapping,
-  migrateHugePageMoveMapping,
-} from './folio-migrate-mapping.js';
-// Hugetlb.
-export {
-  folioPutbackActiveHugetlb,
-  hugetlbAllocActive,
-  hugetlbfsMigrateFolio,
-  isolateHugetlb,
-} from './hugetlb.js';
-// The engine.
-export { MigrateCore, type MigratePagesResult } from './migrate-core.js';
-export { filemapMigrateFolio, migrateFolio, migrateFolioExtra } from './migrate-folio.js';
-export { migrateHugetlbs, unmapAndMoveHugePage } from './migrate-hugetlbs.js';
-// The steps of migrate_pages().
-export { migratePagesBatched } from './migrate-pages.js';
-export { migratePagesBatch } from './migrate-pages-batch.js';
-export { migratePagesSync } from './migrate-pages-sync.js';
-export * from './modes.js';
-export {
-  clearPageMovable,
-  folioMovableOps,
-  isolateMovablePage,
-  type MovableOperations,
-  pageMovable,
-  putbackMovablePages,
-  setPageMovable,
-} from './movable.js';
-export { migrateFolioMove } from './move.js';
-export { moveToNewFolio } from './move-to-new-folio.js';
-export * from './reasons.js';
-export { splitFolioToList, trySplitFolio } from './split.js';
-// Statistics and tracepoints.
-export { countMigrateVmEvents, type MigratePagesStats, MigrateStats } from './stats.js';
-export {
-  formatMigrateEvent,
-  MigrateTracepoints,
-  MM_MIGRATE_PAGES,
-  MM_MIGRATE_PAGES_START,
-  type MmMigratePages,
-  type MmMigratePagesStart,
-} from './tracepoints.js';
-export { migrateFolioDone, migrateFolioUndoDst, migrateFolioUndoSrc } from './undo.js';
-export { migrateFolioUnmap, unmapTtuFlags } from './unmap.js';
-export { migratePagesUnmapAndMove, unmapAndMove, unmapAndMoveInner } from './unmap-and-move.js';
-// Variants.
-export {
-  DEFAULT_VARIANT,
-  type MigrateVariant,
-  resolveVariant,
-  VARIANTS,
-  type VariantName,
-} from './variants.js';
+export { setAddressSpaceOperations } from './mapping-aops.js';
+
+// What driver and filesystem callbacks are handed.
+export type { MigrateServices } from './migrate-services.js';

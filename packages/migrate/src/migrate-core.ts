@@ -1,16 +1,18 @@
 import { type AllocOptions, type Folio, FolioList } from '@mmsim/folio';
+import type { AddressSpace } from '@mmsim/rmap';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpaceOperations } from './address-space-operations.js';
-import { allocMigrationTarget, type MigrationTargetControl } from './alloc-target.js';
+import { allocMigrationTarget, type MigrationTargetControl } from './alloc-migration-target.js';
 import type { FreeFolioFn, MigrateCallbacks, NewFolioFn } from './callbacks.js';
-import { MigrateContext, type MigrateDeps } from './context.js';
-import { folioPutbackActiveHugetlb, hugetlbAllocActive, isolateHugetlb } from './hugetlb.js';
-import { migratePagesBatched } from './migrate-pages.js';
+import { folioPutbackActiveHugetlb, hugetlbAllocActive, isolateHugetlb } from './hugetlb-state.js';
+import { setAddressSpaceOperations } from './mapping-aops.js';
+import { type MigrateDeps, MigrateEnv } from './migrate-env.js';
+import { migratePagesV62 } from './migrate-pages-v6.2.js';
+import { migratePagesV63 } from './migrate-pages-v6.3.js';
 import { checkMigrateMode, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 import { folioLooksIsolated, isolateMovablePage, putbackMovablePages } from './movable.js';
 import { checkMigrateReason, type MigrateReason } from './reasons.js';
 import { type MigratePagesStats, MigrateStats } from './stats.js';
-import { migratePagesUnmapAndMove } from './unmap-and-move.js';
 import type { MigrateVariant } from './variants.js';
 
 /** What `migratePages` returns: the kernel's result and the call's statistics. */
@@ -42,7 +44,7 @@ export interface MigratePagesResult {
  */
 export class MigrateCore {
   /** The shared state, for address-space callbacks and for prototyping with the steps. */
-  readonly ctx: MigrateContext;
+  readonly env: MigrateEnv;
   /**
    * `alloc_migration_target` bound to this machine, to pass as `getNewFolio` with a
    * `MigrationTargetControl` as `private`.
@@ -50,24 +52,24 @@ export class MigrateCore {
   readonly allocMigrationTarget: NewFolioFn<MigrationTargetControl>;
 
   constructor(deps: MigrateDeps) {
-    const ctx = new MigrateContext(deps);
-    this.ctx = ctx;
-    this.allocMigrationTarget = (src, mtc) => allocMigrationTarget(ctx, src, mtc);
+    const env = new MigrateEnv(deps);
+    this.env = env;
+    this.allocMigrationTarget = (src, mtc) => allocMigrationTarget(env, src, mtc);
   }
 
   /** The variant this core follows. */
   get variant(): MigrateVariant {
-    return this.ctx.variant;
+    return this.env.variant;
   }
 
   /** The kernel WARN_ON_ONCE()s hit so far (`WARNING in site: ...`). */
   get warnings(): readonly string[] {
-    return this.ctx.warnings;
+    return this.env.warnings;
   }
 
   /** `h->hugepage_activelist`: hugetlb folios in use. */
   get hugepageActivelist(): FolioList {
-    return this.ctx.hugepageActivelist;
+    return this.env.hstate.activelist;
   }
 
   /**
@@ -92,14 +94,14 @@ export class MigrateCore {
     mode: MigrateMode,
     reason: MigrateReason,
   ): KernelGen<MigratePagesResult> {
-    const ctx = this.ctx;
-    void ctx.rt.current; // throws NO_CURRENT_TASK outside a task
+    const env = this.env;
+    void env.rt.current; // throws NO_CURRENT_TASK outside a task
     checkMigrateMode(mode);
     checkMigrateReason(reason);
-    if (mode === MIGRATE_SYNC_NO_COPY && !ctx.variant.hasSyncNoCopy) {
+    if (mode === MIGRATE_SYNC_NO_COPY && !env.variant.hasSyncNoCopy) {
       throw new MmsimError(
         'INVALID_ARGUMENT',
-        `MIGRATE_SYNC_NO_COPY does not exist in ${ctx.variant.name} (removed in 6.10)`,
+        `MIGRATE_SYNC_NO_COPY does not exist in ${env.variant.name} (removed in 6.10)`,
       );
     }
     this.#checkList(from);
@@ -110,7 +112,7 @@ export class MigrateCore {
       throw new MmsimError('INVALID_ARGUMENT', 'putNewFolio must be a function or null');
     }
     for (const folio of from) {
-      const problem = folioLooksIsolated(ctx, folio);
+      const problem = folioLooksIsolated(env, folio);
       if (problem !== null) {
         throw new MmsimError(
           'CONTRACT_VIOLATION',
@@ -125,57 +127,61 @@ export class MigrateCore {
     };
     const stats = new MigrateStats();
     const rc =
-      ctx.variant.engine === 'unmap-and-move'
-        ? yield* migratePagesUnmapAndMove(ctx, from, cb, mode, reason, stats)
-        : yield* migratePagesBatched(ctx, from, cb, mode, reason, stats);
+      env.variant.engine === 'unmap-and-move'
+        ? yield* migratePagesV62(env, from, cb, mode, reason, stats)
+        : yield* migratePagesV63(env, from, cb, mode, reason, stats);
     return { rc, stats: stats.snapshot() };
   }
 
   /** `putback_movable_pages(list)`: give every folio of an isolation list back. */
   putbackMovablePages(list: FolioList): KernelGen {
     this.#checkList(list);
-    return putbackMovablePages(this.ctx, list);
+    return putbackMovablePages(this.env, list);
   }
 
   /** `isolate_movable_page(page, mode)`: isolate a non-LRU movable page (see there). */
   isolateMovablePage(page: number, mode: number): boolean {
-    void this.ctx.rt.current; // throws NO_CURRENT_TASK outside a task
-    return isolateMovablePage(this.ctx, page, mode);
+    void this.env.rt.current; // throws NO_CURRENT_TASK outside a task
+    return isolateMovablePage(this.env, page, mode);
   }
 
   /** `isolate_hugetlb(folio, list)`. */
   isolateHugetlb(folio: Folio, list: FolioList): boolean {
     this.#checkList(list);
-    return isolateHugetlb(this.ctx, folio, list);
+    return isolateHugetlb(this.env.hstate, folio, list);
   }
 
   /** `folio_putback_active_hugetlb(folio)`. */
   folioPutbackActiveHugetlb(folio: Folio): void {
-    folioPutbackActiveHugetlb(this.ctx, folio);
+    folioPutbackActiveHugetlb(this.env.hstate, folio);
   }
 
   /** A hugetlb folio in use (active, migratable), as the fault path leaves one; or -ENOMEM. */
   hugetlbAllocActive(nid: number, options?: AllocOptions): number {
-    return hugetlbAllocActive(this.ctx, nid, options);
+    return hugetlbAllocActive(this.env.hstate, nid, options);
   }
 
-  /** Registers the address-space operations of a page-cache mapping (see MigrateContext). */
+  /**
+   * Sets `mapping->a_ops` (and `mapping_can_writeback`) on the address space itself: the
+   * free function `setAddressSpaceOperations`, kept on the core for callers that hold
+   * only the core.
+   */
   setAddressSpaceOperations(
-    mapping: object,
+    mapping: AddressSpace,
     aops: AddressSpaceOperations,
     options?: { readonly canWriteback?: boolean },
   ): void {
-    this.ctx.setAddressSpaceOperations(mapping, aops, options);
+    setAddressSpaceOperations(mapping, aops, options);
   }
 
   #checkList(list: FolioList): void {
-    if (!(list instanceof FolioList) || list.mem !== this.ctx.mem) {
+    if (!(list instanceof FolioList) || list.mem !== this.env.mem) {
       throw new MmsimError(
         'INVALID_ARGUMENT',
         'the list must be a FolioList of the same PhysicalMemory as the MigrateCore',
       );
     }
-    if (list === this.ctx.hugepageActivelist) {
+    if (list === this.env.hstate.activelist) {
       throw new MmsimError(
         'INVALID_ARGUMENT',
         'the hugetlb active list is not an isolation list: isolate folios off it first',

@@ -9,10 +9,10 @@ import {
 } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { kernelBug } from './errors.js';
 import { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
 import { folioMigrateMapping } from './folio-migrate-mapping.js';
+import type { MigrateServices } from './migrate-services.js';
 import { MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 
 /**
@@ -27,23 +27,23 @@ import { MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
  * A plain function: nothing here sleeps.
  */
 export function migrateFolioExtra(
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object | null,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
   extraCount: number,
 ): number {
-  if (folioTestFlag(ctx.mem, src, PG_writeback)) {
+  if (folioTestFlag(services.mem, src, PG_writeback)) {
     throw kernelBug(
       'migrate_folio_extra (mm/migrate.c)',
       `BUG_ON(folio_test_writeback(src)): folio ${src} is under writeback ("Writeback must be complete")`,
     );
   }
-  const rc = folioMigrateMapping(ctx, mapping, dst, src, extraCount);
+  const rc = folioMigrateMapping(services, mapping, dst, src, extraCount);
   if (rc !== MIGRATEPAGE_SUCCESS) return rc;
-  if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(ctx, dst, src);
-  else folioMigrateFlags(ctx, dst, src);
+  if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(services, dst, src);
+  else folioMigrateFlags(services, dst, src);
   return MIGRATEPAGE_SUCCESS;
 }
 
@@ -54,13 +54,13 @@ export function migrateFolioExtra(
  * folios (with `mapping` null). A generator only to fit `MigrateFolioFn`; it does not sleep.
  */
 export function* migrateFolio(
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object | null,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
-  return migrateFolioExtra(ctx, mapping, dst, src, mode, 0);
+  return migrateFolioExtra(services, mapping, dst, src, mode, 0);
 }
 
 /**
@@ -71,19 +71,19 @@ export function* migrateFolio(
  * `migrate_folio` it does not check PG_writeback.
  */
 export function* filemapMigrateFolio(
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const rc = folioMigrateMapping(ctx, mapping, dst, src, 0);
+  const mem = services.mem;
+  const rc = folioMigrateMapping(services, mapping, dst, src, 0);
   if (rc !== MIGRATEPAGE_SUCCESS) return rc;
   if (folioGetPrivate(mem, src) !== null && folioTestFlag(mem, src, PG_private)) {
     folioAttachPrivate(mem, dst, folioDetachPrivate(mem, src));
   }
-  if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(ctx, dst, src);
-  else folioMigrateFlags(ctx, dst, src);
+  if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(services, dst, src);
+  else folioMigrateFlags(services, dst, src);
   return MIGRATEPAGE_SUCCESS;
 }

@@ -8,13 +8,13 @@ import {
   folioTestHugetlb,
 } from '@mmsim/folio';
 import type { AnonVma } from '@mmsim/rmap';
-import { TTU_RMAP_LOCKED } from '@mmsim/rmap';
+import { AddressSpace, TTU_RMAP_LOCKED } from '@mmsim/rmap';
 import { EAGAIN, EBUSY, ENOMEM, type KernelGen, type RwSemaphore } from '@mmsim/runtime';
 import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
-import type { MigrateContext } from './context.js';
-import { folioPutbackActiveHugetlb, moveHugetlbState } from './hugetlb.js';
+import { folioPutbackActiveHugetlb, moveHugetlbState } from './hugetlb-state.js';
 import { listMoveTail } from './lists.js';
+import type { MigrateEnv } from './migrate-env.js';
 import { MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 import { moveToNewFolio } from './move-to-new-folio.js';
 import type { MigrateReason } from './reasons.js';
@@ -27,20 +27,19 @@ const CALLER = 'unmap_and_move_huge_page';
  * modelled; every folio reads as having none, so the "being freed" -EBUSY of
  * `unmap_and_move_huge_page` never fires.
  */
-function hugetlbFolioSubpool(_ctx: MigrateContext, _folio: Folio): object | null {
+function hugetlbFolioSubpool(_env: MigrateEnv, _folio: Folio): object | null {
   return null;
 }
 
 /**
  * `hugetlb_page_mapping_lock_write(page)` (mm/hugetlb.c, 6.3): the mapping of a shared
- * hugetlb folio with its `i_mmap_rwsem` trylocked for write, or null. The model looks for
- * an `iMmapRwsem` on the mapping object (as `@mmsim/rmap`'s AddressSpace has); without
- * one it cannot lock and gives null.
+ * hugetlb folio with its `i_mmap_rwsem` trylocked for write, or null. A mapping that is
+ * not an `@mmsim/rmap` AddressSpace has no `i_mmap_rwsem` to lock: null.
  */
-function hugetlbPageMappingLockWrite(ctx: MigrateContext, folio: Folio): RwSemaphore | null {
-  const mapping = folioMapping(ctx.mem, folio) as { iMmapRwsem?: RwSemaphore } | null;
-  const sem = mapping?.iMmapRwsem;
-  if (sem === undefined || typeof sem.downWriteTrylock !== 'function') return null;
+function hugetlbPageMappingLockWrite(env: MigrateEnv, folio: Folio): RwSemaphore | null {
+  const mapping = folioMapping(env.mem, folio);
+  if (!(mapping instanceof AddressSpace)) return null;
+  const sem = mapping.iMmapRwsem;
   return sem.downWriteTrylock() ? sem : null;
 }
 
@@ -65,7 +64,7 @@ function hugetlbPageMappingLockWrite(ctx: MigrateContext, folio: Folio): RwSemap
  *   `folio_putback_active_hugetlb(dst)` (which drops the allocation reference).
  */
 export function* unmapAndMoveHugePage(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   cb: MigrateCallbacks,
   src: Folio,
   force: boolean,
@@ -73,19 +72,19 @@ export function* unmapAndMoveHugePage(
   _reason: MigrateReason,
   ret: FolioList,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const locks = ctx.locks;
-  const rmap = ctx.rmap;
+  const mem = env.mem;
+  const locks = env.locks;
+  const rmap = env.rmap;
   let rc = -EAGAIN;
   let pageWasMapped = 0;
   let anonVma: AnonVma | null = null;
 
   if (folioRefCount(mem, src) === 1) {
     // Freed from under us: we are done.
-    folioPutbackActiveHugetlb(ctx, src);
+    folioPutbackActiveHugetlb(env.hstate, src);
     return MIGRATEPAGE_SUCCESS;
   }
-  const dst = callGetNewFolio(ctx, cb, src);
+  const dst = callGetNewFolio(env, cb, src);
   if (dst === null) return -ENOMEM;
   let putNew = cb.putNewFolio !== null;
 
@@ -100,7 +99,7 @@ export function* unmapAndMoveHugePage(
     outUnlock: {
       // Without a mapping the hugetlbfs move routine would not run and a subpool count
       // would leak: the folio is being freed.
-      if (hugetlbFolioSubpool(ctx, src) !== null && folioMapping(mem, src) === null) {
+      if (hugetlbFolioSubpool(env, src) !== null && folioMapping(mem, src) === null) {
         rc = -EBUSY;
         break outUnlock;
       }
@@ -115,7 +114,7 @@ export function* unmapAndMoveHugePage(
             let sem: RwSemaphore | null = null;
             if (!folioTestAnon(mem, src)) {
               // try_to_unmap may unshare PMDs of a shared mapping: i_mmap_rwsem for write.
-              sem = hugetlbPageMappingLockWrite(ctx, src);
+              sem = hugetlbPageMappingLockWrite(env, src);
               if (sem === null) break unlockPutAnon;
               ttu = TTU_RMAP_LOCKED;
             }
@@ -123,7 +122,7 @@ export function* unmapAndMoveHugePage(
             pageWasMapped = 1;
             if (sem !== null) sem.upWrite();
           }
-          if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(ctx, dst, src, mode);
+          if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(env, dst, src, mode);
           if (pageWasMapped !== 0) {
             yield* rmap.removeMigrationPtes(src, rc === MIGRATEPAGE_SUCCESS ? dst : src, false);
           }
@@ -132,18 +131,18 @@ export function* unmapAndMoveHugePage(
       }
       if (anonVma !== null) rmap.putAnonVma(anonVma);
       if (rc === MIGRATEPAGE_SUCCESS) {
-        moveHugetlbState(ctx, src, dst);
+        moveHugetlbState(env.hstate, src, dst);
         putNew = false;
       }
     }
     locks.folioUnlock(src);
   }
-  if (rc === MIGRATEPAGE_SUCCESS) folioPutbackActiveHugetlb(ctx, src);
+  if (rc === MIGRATEPAGE_SUCCESS) folioPutbackActiveHugetlb(env.hstate, src);
   else if (rc !== -EAGAIN) listMoveTail(mem, src, ret);
   // An unused destination goes back through the caller's callback; otherwise the
   // reference taken at allocation is dropped.
   if (putNew) callPutNewFolio(cb, dst);
-  else folioPutbackActiveHugetlb(ctx, dst);
+  else folioPutbackActiveHugetlb(env.hstate, dst);
   return rc;
 }
 
@@ -163,7 +162,7 @@ export function* unmapAndMoveHugePage(
  * migrated, or -ENOMEM.
  */
 export function* migrateHugetlbs(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   from: FolioList,
   cb: MigrateCallbacks,
   mode: MigrateMode,
@@ -171,7 +170,7 @@ export function* migrateHugetlbs(
   stats: MigrateStats,
   retFolios: FolioList,
 ): KernelGen<number> {
-  const mem = ctx.mem;
+  const mem = env.mem;
   let retry = 1;
   let nrFailed = 0;
   let nrRetryPages = 0;
@@ -183,13 +182,13 @@ export function* migrateHugetlbs(
       const nrPages = folioNrPages(mem, folio);
       yield; // cond_resched()
       // Callers like soft offline and memory hotremove do not check this first.
-      if (!ctx.hugepageMigrationSupported) {
+      if (!env.hugepageMigrationSupported) {
         nrFailed++;
         stats.nrFailedPages += nrPages;
         listMoveTail(mem, folio, retFolios);
         continue;
       }
-      const rc = yield* unmapAndMoveHugePage(ctx, cb, folio, pass > 2, mode, reason, retFolios);
+      const rc = yield* unmapAndMoveHugePage(env, cb, folio, pass > 2, mode, reason, retFolios);
       switch (rc) {
         case -ENOMEM:
           // Memory is low: do not try the other folios.

@@ -10,16 +10,20 @@ import {
 import { EAGAIN, EDEADLOCK, ENOMEM, type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
-import type { MigrateContext } from './context.js';
-import { migrateFolioExtract } from './dst-state.js';
 import { listHead, listMoveTail } from './lists.js';
+import type { MigrateEnv } from './migrate-env.js';
+import { migrateFolioMove } from './migrate-folio-move.js';
+import {
+  migrateFolioExtract,
+  recordedAnonVma,
+  recordedPageWasMapped,
+} from './migrate-folio-record.js';
+import { migrateFolioUndoDst, migrateFolioUndoSrc } from './migrate-folio-undo.js';
+import { type DstFolioRef, migrateFolioUnmap } from './migrate-folio-unmap.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
-import { migrateFolioMove } from './move.js';
 import { type MigrateReason, MR_LONGTERM_PIN, MR_NUMA_MISPLACED } from './reasons.js';
-import { trySplitFolio } from './split.js';
 import type { MigrateStats } from './stats.js';
-import { migrateFolioUndoDst, migrateFolioUndoSrc } from './undo.js';
-import { migrateFolioUnmap } from './unmap.js';
+import { trySplitFolio } from './try-split-folio.js';
 
 function splitList(list: FolioList | null): FolioList {
   if (list === null) {
@@ -32,8 +36,8 @@ function splitList(list: FolioList | null): FolioList {
 }
 
 /** A large folio that is not hugetlb, and whether it is PMD-mappable (a THP). */
-function largeKind(ctx: MigrateContext, folio: Folio): 0 | 1 | 2 {
-  const mem = ctx.mem;
+function largeKind(env: MigrateEnv, folio: Folio): 0 | 1 | 2 {
+  const mem = env.mem;
   if (!folioTestLarge(mem, folio) || folioTestHugetlb(mem, folio)) return 0;
   return folioOrder(mem, folio) >= HPAGE_PMD_ORDER ? 2 : 1;
 }
@@ -79,7 +83,7 @@ function largeKind(ctx: MigrateContext, folio: Folio): 0 | 1 | 2 {
  * split retry.
  */
 export function* migratePagesBatch(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   from: FolioList,
   cb: MigrateCallbacks,
   mode: MigrateMode,
@@ -89,15 +93,17 @@ export function* migratePagesBatch(
   stats: MigrateStats,
   nrPass: number,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const variant = ctx.variant;
+  const mem = env.mem;
+  const variant = env.variant;
   const inBatchSplit = variant.splitRetry === 'in-batch';
   const split = inBatchSplit ? listHead(mem) : splitFolios;
   const unmapFolios = listHead(mem);
   const dstFolios = listHead(mem);
+  // The caller's `struct folio *dst` that migrate_folio_unmap fills in (one per call).
+  const dstp: DstFolioRef = { dst: -1 };
   const nosplit = reason === MR_NUMA_MISPLACED;
   if (variant.syncBatching === 'async-first' && mode !== MIGRATE_ASYNC && from.size > 1) {
-    ctx.warnOnce(
+    env.warnOnce(
       'migrate_pages_batch',
       `VM_WARN_ON_ONCE: a ${from.size}-folio batch in a synchronous mode`,
     );
@@ -119,7 +125,7 @@ export function* migratePagesBatch(
       thpRetry = 0;
       nrRetryPages = 0;
       for (const folio of from) {
-        const kind = largeKind(ctx, folio);
+        const kind = largeKind(env, folio);
         const isLarge = kind !== 0;
         const isThp = kind === 2 ? 1 : 0;
         const counted = isLarge || !noSplitFolioCounting;
@@ -127,10 +133,10 @@ export function* migratePagesBatch(
         yield; // cond_resched()
 
         // Large folio migration may be unsupported: split and migrate the pieces later.
-        if (!ctx.thpMigrationSupported && isThp === 1) {
+        if (!env.thpMigrationSupported && isThp === 1) {
           nrFailed++;
           stats.nrThpFailed++;
-          if ((yield* trySplitFolio(ctx, folio, splitList(split), mode)) === 0) {
+          if ((yield* trySplitFolio(env, folio, splitList(split), mode)) === 0) {
             stats.nrThpSplit++;
             continue;
           }
@@ -139,9 +145,19 @@ export function* migratePagesBatch(
           continue;
         }
 
-        const r = yield* ctx.rt.functions.wrap(
+        const r = yield* env.rt.functions.wrap(
           'migrate_folio_unmap',
-          migrateFolioUnmap(ctx, cb, folio, mode, reason, retFolios, pass > 2, avoidForceLock),
+          migrateFolioUnmap(
+            env,
+            cb,
+            folio,
+            dstp,
+            mode,
+            reason,
+            retFolios,
+            pass > 2,
+            avoidForceLock,
+          ),
         );
         switch (r) {
           case -ENOMEM: {
@@ -150,7 +166,7 @@ export function* migratePagesBatch(
             stats.nrThpFailed += isThp;
             // NUMA balancing does not split large folios to retry.
             if (isLarge && !nosplit) {
-              const s = yield* trySplitFolio(ctx, folio, splitList(split), mode);
+              const s = yield* trySplitFolio(env, folio, splitList(split), mode);
               if (s === 0) {
                 stats.nrThpSplit += isThp;
                 continue;
@@ -196,7 +212,7 @@ export function* migratePagesBatch(
             // The batch now holds a folio lock: no more sleeping src locks (6.3-rc1).
             if (variant.avoidForceLock) avoidForceLock = true;
             listMoveTail(mem, folio, unmapFolios);
-            dstFolios.addTail(ctx.unmapDst);
+            dstFolios.addTail(dstp.dst);
             break;
           default:
             // A permanent failure (-EBUSY...): src is already on ret_folios.
@@ -215,9 +231,9 @@ export function* migratePagesBatch(
 
     if (!straightToOut) {
       // Flush the TLBs of every folio unmapped above: no copy may start before this.
-      ctx.rt.functions.enter('try_to_unmap_flush');
-      ctx.tlb.tryToUnmapFlush();
-      ctx.rt.functions.exit('try_to_unmap_flush');
+      env.rt.functions.enter('try_to_unmap_flush');
+      env.tlb.tryToUnmapFlush();
+      env.rt.functions.exit('try_to_unmap_flush');
       retry = 1;
       for (let pass = 0; pass < nrPass && retry !== 0; pass++) {
         retry = 0;
@@ -226,14 +242,14 @@ export function* migratePagesBatch(
         let dst = dstFolios.first();
         let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
         for (const folio of unmapFolios) {
-          const kind = largeKind(ctx, folio);
+          const kind = largeKind(env, folio);
           const isThp = kind === 2 ? 1 : 0;
           const counted = kind !== 0 || !noSplitFolioCounting;
           const nrPages = folioNrPages(mem, folio);
           yield; // cond_resched()
-          const r = yield* ctx.rt.functions.wrap(
+          const r = yield* env.rt.functions.wrap(
             'migrate_folio_move',
-            migrateFolioMove(ctx, cb, folio, dst, dstFolios, mode, reason, retFolios),
+            migrateFolioMove(env, cb, folio, dst, dstFolios, mode, reason, retFolios),
           );
           switch (r) {
             case -EAGAIN:
@@ -265,12 +281,12 @@ export function* migratePagesBatch(
     let dst = dstFolios.first();
     let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
     for (const folio of unmapFolios) {
-      migrateFolioExtract(ctx, dst);
-      const pageWasMapped = ctx.extractedWasMapped;
-      const anonVma = ctx.extractedAnonVma;
-      yield* migrateFolioUndoSrc(ctx, folio, pageWasMapped, anonVma, true, retFolios);
+      const pageWasMapped = recordedPageWasMapped(env, dst);
+      const anonVma = recordedAnonVma(env, dst);
+      migrateFolioExtract(env, dst);
+      yield* migrateFolioUndoSrc(env, folio, pageWasMapped, anonVma, true, retFolios);
       dstFolios.del(dst);
-      migrateFolioUndoDst(ctx, dst, true, cb);
+      migrateFolioUndoDst(env, dst, true, cb);
       dst = dst2;
       dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
     }

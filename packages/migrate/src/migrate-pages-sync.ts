@@ -2,8 +2,8 @@ import type { FolioList } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { NR_MAX_MIGRATE_ASYNC_RETRY, NR_MAX_MIGRATE_SYNC_RETRY } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { listHead } from './lists.js';
+import type { MigrateEnv } from './migrate-env.js';
 import { migratePagesBatch } from './migrate-pages-batch.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
 import type { MigrateReason } from './reasons.js';
@@ -30,7 +30,7 @@ import { MigrateStats } from './stats.js';
  * `nr_split`).
  */
 export function* migratePagesSync(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   from: FolioList,
   cb: MigrateCallbacks,
   mode: MigrateMode,
@@ -39,14 +39,14 @@ export function* migratePagesSync(
   splitFolios: FolioList,
   stats: MigrateStats,
 ): KernelGen<number> {
-  const folios = listHead(ctx.mem);
+  const folios = listHead(env.mem);
   const astats = new MigrateStats();
   let nrFailed = 0;
   // Try to migrate in batch with MIGRATE_ASYNC mode first.
-  let rc = yield* ctx.rt.functions.wrap(
+  let rc = yield* env.rt.functions.wrap(
     'migrate_pages_batch',
     migratePagesBatch(
-      ctx,
+      env,
       from,
       cb,
       MIGRATE_ASYNC,
@@ -73,10 +73,10 @@ export function* migratePagesSync(
   folios.spliceTailInit(from);
   while (!from.isEmpty()) {
     from.moveTo(from.first(), folios);
-    rc = yield* ctx.rt.functions.wrap(
+    rc = yield* env.rt.functions.wrap(
       'migrate_pages_batch',
       migratePagesBatch(
-        ctx,
+        env,
         folios,
         cb,
         mode,

@@ -21,15 +21,17 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
 import { callDriver, kernelBug } from './errors.js';
-import { folioPutbackActiveHugetlb } from './hugetlb.js';
+import { folioPutbackActiveHugetlb } from './hugetlb-state.js';
+import type { MigrateEnv } from './migrate-env.js';
+import type { MigrateServices } from './migrate-services.js';
 import type { MigrateMode } from './modes.js';
 
 /**
  * `struct movable_operations` (include/linux/migrate.h, 6.0 and later): how a driver's
  * non-LRU pages (balloon, zsmalloc, z3fold) are isolated, migrated and given back. The
- * model calls each member as an atomic step; one that throws becomes a
+ * model calls each member as an atomic step, handing it the core's `MigrateServices` last
+ * (what a driver may use; drivers that need nothing ignore it); one that throws becomes a
  * `DriverCallbackError` naming `name` and the callback.
  */
 export interface MovableOperations {
@@ -39,16 +41,16 @@ export interface MovableOperations {
    * `isolate_page(page, mode)`: called with the page locked (it must not unlock it);
    * returns whether the page can be migrated now. After it the VM owns `page->lru`.
    */
-  isolatePage(folio: Folio, mode: number): boolean;
+  isolatePage(folio: Folio, mode: number, services: MigrateServices): boolean;
   /**
    * `migrate_page(dst, src, mode)`: both pages locked; copy the contents, set up dst
    * (`setPageMovable(mem, dst, ops)`), and on success `clearPageMovable(mem, src)` and
    * return MIGRATEPAGE_SUCCESS; -EAGAIN is retried, any other error is permanent. It must
    * not touch src's list links.
    */
-  migratePage(dst: Folio, src: Folio, mode: MigrateMode): number;
+  migratePage(dst: Folio, src: Folio, mode: MigrateMode, services: MigrateServices): number;
   /** `putback_page(page)`: migration failed; the page is the driver's again. */
-  putbackPage(folio: Folio): void;
+  putbackPage(folio: Folio, services: MigrateServices): void;
 }
 
 /** What `__ClearPageMovable` leaves in `page->mapping`: the movable tag, no operations. */
@@ -114,12 +116,12 @@ export function pageMovable(mem: PhysicalMemory, folio: Folio): boolean {
  * included), a slab page, a page that is not `__PageMovable`, one whose lock is taken
  * (trylock: the lock serialises isolators and the driver's release), one that lost its
  * operations or is already isolated, or one the driver's `isolate_page` refuses. A driver
- * that sets PG_isolated itself triggers a WARN_ON_ONCE (recorded in `ctx.warnings`).
+ * that sets PG_isolated itself triggers a WARN_ON_ONCE (recorded in `env.warnings`).
  * NR_ISOLATED is not touched: non-LRU pages are not counted. A plain function: it only
  * trylocks.
  */
-export function isolateMovablePage(ctx: MigrateContext, page: number, mode: number): boolean {
-  const mem = ctx.mem;
+export function isolateMovablePage(env: MigrateEnv, page: number, mode: number): boolean {
+  const mem = env.mem;
   if (!pfnValid(mem, page) || pfnFolio(mem, page) !== page) return false;
   if (!folioTryGet(mem, page)) return false;
   const folio: Folio = page;
@@ -127,7 +129,7 @@ export function isolateMovablePage(ctx: MigrateContext, page: number, mode: numb
     folioPut(mem, folio);
     return false;
   }
-  const locks = ctx.locks;
+  const locks = env.locks;
   if (!locks.folioTrylock(folio, 'isolate_movable_page')) {
     folioPut(mem, folio);
     return false;
@@ -135,7 +137,9 @@ export function isolateMovablePage(ctx: MigrateContext, page: number, mode: numb
   const mops = folioMovableOps(mem, folio);
   let ok = mops !== null && !folioTestFlag(mem, folio, PG_isolated);
   if (ok && mops !== null) {
-    ok = callDriver(mops.name, 'isolate_page', () => mops.isolatePage(folio, mode)) === true;
+    ok =
+      callDriver(mops.name, 'isolate_page', () => mops.isolatePage(folio, mode, env.services)) ===
+      true;
   }
   if (!ok) {
     locks.folioUnlock(folio);
@@ -143,7 +147,7 @@ export function isolateMovablePage(ctx: MigrateContext, page: number, mode: numb
     return false;
   }
   if (folioTestFlag(mem, folio, PG_isolated)) {
-    ctx.warnOnce(
+    env.warnOnce(
       'isolate_movable_page',
       `driver ${mops?.name} set PG_isolated on folio ${folio} itself`,
     );
@@ -161,12 +165,12 @@ export function isolateMovablePage(ctx: MigrateContext, page: number, mode: numb
  * unlocked and loses the isolation reference; an LRU folio leaves NR_ISOLATED and goes
  * back to the LRU (`folio_putback_lru`).
  */
-export function* putbackMovablePages(ctx: MigrateContext, list: FolioList): KernelGen {
-  const mem = ctx.mem;
-  const locks = ctx.locks;
+export function* putbackMovablePages(env: MigrateEnv, list: FolioList): KernelGen {
+  const mem = env.mem;
+  const locks = env.locks;
   for (const folio of list) {
     if (folioTestHugetlb(mem, folio)) {
-      folioPutbackActiveHugetlb(ctx, folio);
+      folioPutbackActiveHugetlb(env.hstate, folio);
       continue;
     }
     list.del(folio);
@@ -181,22 +185,23 @@ export function* putbackMovablePages(ctx: MigrateContext, list: FolioList): Kern
         yield* locks.folioLockContended(folio, 'putback_movable_pages');
       }
       const mops = folioMovableOps(mem, folio);
-      if (mops !== null) callDriver(mops.name, 'putback_page', () => mops.putbackPage(folio));
+      if (mops !== null)
+        callDriver(mops.name, 'putback_page', () => mops.putbackPage(folio, env.services));
       folioClearFlag(mem, folio, PG_isolated);
       locks.folioUnlock(folio);
       folioPut(mem, folio);
     } else {
-      ctx.lru.nodeStatModFolio(folio, ctx.lru.folioIsolatedItem(folio), -folioNrPages(mem, folio));
-      yield* ctx.lru.folioPutbackLru(folio);
+      env.lru.nodeStatModFolio(folio, env.lru.folioIsolatedItem(folio), -folioNrPages(mem, folio));
+      yield* env.lru.folioPutbackLru(folio);
     }
   }
 }
 
 /** Whether `folio` looks isolated for migration (used to check `migrate_pages` input). */
-export function folioLooksIsolated(ctx: MigrateContext, folio: Folio): string | null {
-  const mem = ctx.mem;
+export function folioLooksIsolated(env: MigrateEnv, folio: Folio): string | null {
+  const mem = env.mem;
   if (folioTestHugetlb(mem, folio)) {
-    return ctx.hugetlbMigratable[folio] === 1
+    return env.hstate.migratable[folio] === 1
       ? 'is a hugetlb folio still marked migratable: isolate it with isolateHugetlb'
       : null;
   }

@@ -12,9 +12,10 @@ import {
 import type { KernelGen } from '@mmsim/runtime';
 import { BUILTIN_AOPS } from './address-space-operations.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { callDriver, callDriverGen, kernelBug } from './errors.js';
-import { fallbackMigrateFolio } from './fallback.js';
+import { fallbackMigrateFolio } from './fallback-migrate-folio.js';
+import { mappingAops } from './mapping-aops.js';
+import type { MigrateEnv } from './migrate-env.js';
 import { migrateFolioExtra } from './migrate-folio.js';
 import type { MigrateMode } from './modes.js';
 import { folioMovableOps } from './movable.js';
@@ -26,8 +27,8 @@ import { folioMovableOps } from './movable.js';
  * `free_pages_prepare` clears, so that statistics still see PageAnon). `flush_dcache_folio`
  * is a no-op on x86.
  */
-function moveToNewFolioSucceeded(ctx: MigrateContext, src: Folio): void {
-  const mem = ctx.mem;
+function moveToNewFolioSucceeded(env: MigrateEnv, src: Folio): void {
+  const mem = env.mem;
   if (folioTestMovable(mem, src)) {
     if (!folioTestFlag(mem, src, PG_isolated)) {
       throw kernelBug(
@@ -49,12 +50,12 @@ function moveToNewFolioSucceeded(ctx: MigrateContext, src: Folio): void {
  * fast path of `moveToNewFolio`, creating no generator.
  */
 export function moveToNewFolioAtomic(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): number {
-  const mem = ctx.mem;
+  const mem = env.mem;
   if (!folioTestFlag(mem, src, PG_locked) || !folioTestFlag(mem, dst, PG_locked)) {
     throw kernelBug(
       'move_to_new_folio',
@@ -64,7 +65,7 @@ export function moveToNewFolioAtomic(
   let rc: number;
   if (!folioTestMovable(mem, src)) {
     if (folioMapping(mem, src) !== null) return NEEDS_ADDRESS_SPACE;
-    rc = migrateFolioExtra(ctx, null, dst, src, mode, 0);
+    rc = migrateFolioExtra(env.services, null, dst, src, mode, 0);
   } else {
     // A non-LRU page may have been released by its driver after isolation: then there is
     // nothing to migrate.
@@ -79,7 +80,9 @@ export function moveToNewFolioAtomic(
       folioClearFlag(mem, src, PG_isolated);
       return MIGRATEPAGE_SUCCESS;
     }
-    rc = callDriver(mops.name, 'migrate_page', () => mops.migratePage(dst, src, mode));
+    rc = callDriver(mops.name, 'migrate_page', () =>
+      mops.migratePage(dst, src, mode, env.services),
+    );
     if (typeof rc !== 'number' || !Number.isInteger(rc)) {
       throw kernelBug(
         'move_to_new_folio',
@@ -87,13 +90,13 @@ export function moveToNewFolioAtomic(
       );
     }
     if (rc === MIGRATEPAGE_SUCCESS && !folioTestFlag(mem, src, PG_isolated)) {
-      ctx.warnOnce(
+      env.warnOnce(
         'move_to_new_folio',
         `${mops.name}.migrate_page succeeded but folio ${src} lost PG_isolated`,
       );
     }
   }
-  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(ctx, src);
+  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(env, src);
   return rc;
 }
 
@@ -114,25 +117,25 @@ export const NEEDS_ADDRESS_SPACE = 0x7fff_ffff;
  * Returns MIGRATEPAGE_SUCCESS or a negative errno (-EAGAIN: try again in the next pass).
  */
 export function* moveToNewFolio(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const fast = moveToNewFolioAtomic(ctx, dst, src, mode);
+  const mem = env.mem;
+  const fast = moveToNewFolioAtomic(env, dst, src, mode);
   if (fast !== NEEDS_ADDRESS_SPACE) return fast;
   const mapping = folioMapping(mem, src) as object;
-  const aops = ctx.aopsOf(mapping, src);
+  const aops = mappingAops(mem, mapping, src);
   const migrate = aops.migrateFolio;
   let rc: number;
   if (migrate === null || migrate === undefined) {
-    rc = yield* fallbackMigrateFolio(ctx, mapping, dst, src, mode);
+    rc = yield* fallbackMigrateFolio(env, mapping, dst, src, mode);
   } else if (BUILTIN_AOPS.has(aops)) {
-    rc = yield* migrate(ctx, mapping, dst, src, mode);
+    rc = yield* migrate(env.services, mapping, dst, src, mode);
   } else {
     rc = yield* callDriverGen(aops.name, 'migrate_folio', () =>
-      migrate(ctx, mapping, dst, src, mode),
+      migrate(env.services, mapping, dst, src, mode),
     );
   }
   if (typeof rc !== 'number' || !Number.isInteger(rc)) {
@@ -141,6 +144,6 @@ export function* moveToNewFolio(
       `${aops.name}.migrate_folio returned ${String(rc)}, not MIGRATEPAGE_SUCCESS or a negative errno`,
     );
   }
-  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(ctx, src);
+  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(env, src);
   return rc;
 }

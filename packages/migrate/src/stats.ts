@@ -1,5 +1,5 @@
 import { VmEvent, type VmStat } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
+import type { MigrateEnv } from './migrate-env.js';
 import type { MigrateMode } from './modes.js';
 import type { MigrateReason } from './reasons.js';
 
@@ -58,13 +58,13 @@ export function countMigrateVmEvents(vmstat: VmStat, stats: MigratePagesStats): 
  * events (`countMigrateVmEvents`), then the `mm_migrate_pages` tracepoint.
  */
 export function migratePagesEnd(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   stats: MigratePagesStats,
   mode: MigrateMode,
   reason: MigrateReason,
 ): void {
-  countMigrateVmEvents(ctx.vmstat, stats);
-  const tp = ctx.tp.end;
+  countMigrateVmEvents(env.vmstat, stats);
+  const tp = env.tp.end;
   if (tp.enabled) {
     tp.emit({
       succeeded: stats.nrSucceeded,

@@ -20,11 +20,10 @@ import {
   type MigrateMode,
   MR_COMPACTION,
   MR_SYSCALL,
-  migrateFolio,
-  tryToFreeBuffers,
   type VariantName,
   type WritepageFn,
 } from '../src/index.js';
+import { migrateFolio, tryToFreeBuffers } from '../src/internal.js';
 import {
   buildMachine,
   expectQuiescent,

@@ -240,7 +240,7 @@ describe('misuse throws an MmsimError and changes nothing', () => {
           thpMigrationSupported: 1 as never,
         }),
     ).toThrow(/thpMigrationSupported must be a boolean/);
-    expect(() => m.core.setAddressSpaceOperations({}, { name: 'x' } as never)).toThrow(
+    expect(() => m.core.setAddressSpaceOperations({} as never, { name: 'x' } as never)).toThrow(
       /migrateFolio must be given/,
     );
     expect(() => m.core.allocMigrationTarget(0, { nid: 5 })).toThrow(/nid must be/);

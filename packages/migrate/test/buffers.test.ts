@@ -14,13 +14,13 @@ import {
   type AddressSpaceOperations,
   BLOCKDEV_AOPS,
   BUFFER_AOPS,
-  bufferMigrateFolio,
   MIGRATE_ASYNC,
   MIGRATE_SYNC,
   MIGRATE_SYNC_LIGHT,
   type MigrateMode,
   MR_COMPACTION,
 } from '../src/index.js';
+import { bufferMigrateFolio } from '../src/internal.js';
 import {
   buildMachine,
   expectQuiescent,

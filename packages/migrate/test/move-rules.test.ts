@@ -27,14 +27,13 @@ import { PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
-  folioMigrateCopy,
-  folioMigrateFlags,
   MIGRATE_ASYNC,
   MIGRATE_SYNC,
   MIGRATE_SYNC_NO_COPY,
   MR_MEMORY_FAILURE,
   MR_SYSCALL,
 } from '../src/index.js';
+import { folioMigrateCopy, folioMigrateFlags } from '../src/internal.js';
 import {
   anonIsolated,
   buildMachine,
@@ -69,7 +68,7 @@ describe('migrate_folio_move and folio_migrate_flags (§3.2, §3.5)', () => {
       folioSetFlag(m.mem, src, f);
     }
     setPageContent(m.mem, src, 42);
-    folioMigrateCopy(m.core.ctx, dst, src);
+    folioMigrateCopy(m.core.env.services, dst, src);
     expect(formatFlags(folioFlags(m.mem, dst))).toBe(
       'error|referenced|uptodate|dirty|active|workingset|owner_priv_1|mappedtodisk|reclaim|young|idle',
     );
@@ -81,13 +80,15 @@ describe('migrate_folio_move and folio_migrate_flags (§3.2, §3.5)', () => {
     const u = folioAlloc(m.mem, 0, 0);
     const v = folioAlloc(m.mem, 0, 1);
     folioSetFlag(m.mem, u, PG_unevictable);
-    folioMigrateFlags(m.core.ctx, v, u);
+    folioMigrateFlags(m.core.env.services, v, u);
     expect(folioTestFlag(m.mem, v, PG_unevictable)).toBe(true);
     expect(folioTestFlag(m.mem, u, PG_unevictable)).toBe(false);
     // Both active and unevictable is a VM_BUG_ON.
     folioSetFlag(m.mem, u, PG_active);
     folioSetFlag(m.mem, u, PG_unevictable);
-    expect(() => folioMigrateFlags(m.core.ctx, v, u)).toThrow(/kernel BUG in folio_migrate_flags/);
+    expect(() => folioMigrateFlags(m.core.env.services, v, u)).toThrow(
+      /kernel BUG in folio_migrate_flags/,
+    );
   });
 
   it("success: dst joins the LRU with src's list flags before its PTEs come back (drained when src was mapped)", () => {

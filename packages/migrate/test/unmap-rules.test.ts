@@ -26,15 +26,13 @@ import {
   MIGRATE_SYNC_LIGHT,
   MIGRATEPAGE_SUCCESS,
   MIGRATEPAGE_UNMAP,
-  type MigrateCallbacks,
   type MigrateMode,
   MR_COMPACTION,
   MR_MEMORY_FAILURE,
   MR_SYSCALL,
-  migrateFolioMove,
-  migrateFolioUnmap,
   type VariantName,
 } from '../src/index.js';
+import { type MigrateCallbacks, migrateFolioMove, migrateFolioUnmap } from '../src/internal.js';
 import {
   anonIsolated,
   buildMachine,
@@ -270,7 +268,7 @@ describe('migrate_folio_unmap (§3.1)', () => {
     spawn(m, 'migrate', 0, function* (): KernelGen {
       const { mm, folios, list } = yield* anonIsolated(m, 1);
       const src = folios[0]!;
-      const ctx = m.core.ctx;
+      const env = m.core.env;
       const av = m.vm.folioAnonVma(src) as AnonVma;
       const refs = av.refcount;
       const cb: MigrateCallbacks = {
@@ -279,10 +277,12 @@ describe('migrate_folio_unmap (§3.1)', () => {
         priv: null,
       };
       const ret = newList(m);
+      const dstp = { dst: -1 };
       const rc = yield* migrateFolioUnmap(
-        ctx,
+        env,
         cb,
         src,
+        dstp,
         MIGRATE_SYNC,
         MR_SYSCALL,
         ret,
@@ -290,7 +290,7 @@ describe('migrate_folio_unmap (§3.1)', () => {
         false,
       );
       expect(rc).toBe(MIGRATEPAGE_UNMAP);
-      const dst = ctx.unmapDst;
+      const dst = dstp.dst;
       // Both locked by us; src unmapped; the state is in dst (6.3 layout).
       expect(m.locks.folioLockOwner(src)).toBe(m.rt.current);
       expect(m.locks.folioLockOwner(dst)).toBe(m.rt.current);
@@ -308,7 +308,7 @@ describe('migrate_folio_unmap (§3.1)', () => {
       list.moveToTail(src, unmapFolios);
       m.vm.tryToUnmapFlush();
       const rc2 = yield* migrateFolioMove(
-        ctx,
+        env,
         cb,
         src,
         dst,
@@ -489,7 +489,7 @@ describe('migrate_folio_unmap (§3.1)', () => {
       target = folios[1]!;
       ready.complete();
       yield* started.wait();
-      const ctx = m.core.ctx;
+      const env = m.core.env;
       const cb: MigrateCallbacks = {
         getNewFolio: (s) => m.core.allocMigrationTarget(s, { nid: 1 }),
         putNewFolio: null,
@@ -500,11 +500,31 @@ describe('migrate_folio_unmap (§3.1)', () => {
       yield* m.locks.folioLock(folios[0]!, 'test');
       // (Locked by ourselves: the trylock fails just the same.)
       expect(
-        yield* migrateFolioUnmap(ctx, cb, folios[0]!, MIGRATE_ASYNC, MR_SYSCALL, ret, false, false),
+        yield* migrateFolioUnmap(
+          env,
+          cb,
+          folios[0]!,
+          { dst: -1 },
+          MIGRATE_ASYNC,
+          MR_SYSCALL,
+          ret,
+          false,
+          false,
+        ),
       ).toBe(-EAGAIN);
       m.locks.folioUnlock(folios[0]!);
       expect(
-        yield* migrateFolioUnmap(ctx, cb, target, MIGRATE_ASYNC, MR_SYSCALL, ret, false, false),
+        yield* migrateFolioUnmap(
+          env,
+          cb,
+          target,
+          { dst: -1 },
+          MIGRATE_ASYNC,
+          MR_SYSCALL,
+          ret,
+          false,
+          false,
+        ),
       ).toBe(-16);
       expect(list.toArray()).toEqual([folios[0]]);
       expect(ret.toArray()).toEqual([target]);

@@ -3,6 +3,14 @@ import { MmsimError, type Runtime, RwSemaphore } from '@mmsim/runtime';
 import type { Vma } from './vma.js';
 
 /**
+ * `struct address_space_operations` as rmap stores it: opaque but for its name. rmap never
+ * calls it; the migrate core's `AddressSpaceOperations` extends it and sets it.
+ */
+export interface AddressSpaceOperationsBase {
+  readonly name: string;
+}
+
+/**
  * A file's page cache and mappings (`struct address_space`, include/linux/fs.h, 6.3):
  * `i_pages` (page index -> folio; each cached folio holds one reference per page for the
  * cache and points back here through `folio->mapping`), `i_mmap` (the VMAs mapping the
@@ -31,6 +39,16 @@ export class AddressSpace {
    * (its pages are truncated) when its last mapping does.
    */
   internal = false;
+  /**
+   * `a_ops`: the file's address-space operations, or null for the default of its kind
+   * (the migrate core's `setAddressSpaceOperations` sets it).
+   */
+  aops: AddressSpaceOperationsBase | null = null;
+  /**
+   * `mapping_can_writeback()` (its backing device has BDI_CAP_WRITEBACK), or null for the
+   * default: false for shmem, true otherwise.
+   */
+  canWriteback: boolean | null = null;
 
   constructor(rt: Runtime, id: number, name: string, shmem: boolean) {
     this.id = id;

@@ -5,7 +5,11 @@
  * batched flushing, faults and user accesses.
  */
 
-export { AddressSpace, folioAddressSpace } from './address-space.js';
+export {
+  AddressSpace,
+  type AddressSpaceOperationsBase,
+  folioAddressSpace,
+} from './address-space.js';
 export { AnonVma, AnonVmaChain } from './anon-vma.js';
 // Kernel constants.
 export * from './constants.js';

@@ -21,12 +21,14 @@ import {
 } from '@mmsim/folio';
 import type { AnonVma } from '@mmsim/rmap';
 import { EAGAIN, EBUSY, ENOMEM, ENOSYS, type KernelGen, PF_MEMALLOC } from '@mmsim/runtime';
-import { tryToFreeBuffers } from './buffer-migrate.js';
+import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { kernelBug } from './errors.js';
 import { listDel, listHead, listMoveTail } from './lists.js';
+import type { MigrateEnv } from './migrate-env.js';
+import { folioPutMaybeLru } from './migrate-folio-undo.js';
+import { unmapTtuFlags } from './migrate-folio-unmap.js';
 import { unmapAndMoveHugePage } from './migrate-hugetlbs.js';
 import { MIGRATE_ASYNC, MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 import { pageMovable } from './movable.js';
@@ -37,10 +39,8 @@ import {
   MR_MEMORY_FAILURE,
   MR_NUMA_MISPLACED,
 } from './reasons.js';
-import { trySplitFolio } from './split.js';
 import { type MigrateStats, migratePagesEnd } from './stats.js';
-import { folioPutMaybeLru } from './undo.js';
-import { unmapTtuFlags } from './unmap.js';
+import { trySplitFolio } from './try-split-folio.js';
 
 const CALLER = '__unmap_and_move';
 
@@ -59,15 +59,15 @@ const CALLER = '__unmap_and_move';
  * allocation reference.
  */
 export function* unmapAndMoveInner(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   src: Folio,
   dst: Folio,
   force: boolean,
   mode: MigrateMode,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const locks = ctx.locks;
-  const rmap = ctx.rmap;
+  const mem = env.mem;
+  const locks = env.locks;
+  const rmap = env.rmap;
   let rc = -EAGAIN;
   let pageWasMapped = false;
   let anonVma: AnonVma | null = null;
@@ -77,7 +77,7 @@ export function* unmapAndMoveInner(
   out: {
     if (!locks.folioTrylock(src, CALLER)) {
       if (!force || mode === MIGRATE_ASYNC) break out;
-      if ((ctx.rt.current.flags & PF_MEMALLOC) !== 0) break out;
+      if ((env.rt.current.flags & PF_MEMALLOC) !== 0) break out;
       if (!locks.folioLockFast(src, CALLER)) yield* locks.folioLockContended(src, CALLER);
     }
     // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock:` label
@@ -95,30 +95,30 @@ export function* unmapAndMoveInner(
       // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock_both:` label
       outUnlockBoth: {
         if (!isLru) {
-          rc = yield* moveToNewFolio(ctx, dst, src, mode);
+          rc = yield* moveToNewFolio(env, dst, src, mode);
           break outUnlockBoth;
         }
         if (folioRawMapping(mem, src) === null) {
           if (folioTestFlag(mem, src, PG_private)) {
-            tryToFreeBuffers(ctx, src);
+            tryToFreeBuffers(env.services, src);
             break outUnlockBoth;
           }
         } else if (rmap.folioMapped(src)) {
           if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
             throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
           }
-          yield* rmap.tryToMigrate(src, unmapTtuFlags(ctx, mode));
+          yield* rmap.tryToMigrate(src, unmapTtuFlags(env, mode));
           pageWasMapped = true;
           // Not a kernel cond_resched(): other CPUs run during this window in the kernel
           // (and fault on the new migration entries); the model needs a scheduling point
           // for them to interleave here.
           yield;
         }
-        if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(ctx, dst, src, mode);
+        if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(env, dst, src, mode);
         // dst goes to the LRU at once, so that an mlocked folio gets its mlock_count.
         if (rc === MIGRATEPAGE_SUCCESS) {
-          yield* ctx.lru.folioAddLru(dst);
-          if (pageWasMapped) yield* ctx.lru.lruAddDrain();
+          yield* env.lru.folioAddLru(dst);
+          if (pageWasMapped) yield* env.lru.lruAddDrain();
         }
         if (pageWasMapped) {
           yield* rmap.removeMigrationPtes(src, rc === MIGRATEPAGE_SUCCESS ? dst : src, false);
@@ -130,7 +130,7 @@ export function* unmapAndMoveInner(
     locks.folioUnlock(src);
   }
   // On success the new owners hold dst: drop the allocation reference.
-  if (rc === MIGRATEPAGE_SUCCESS) yield* folioPutMaybeLru(ctx, dst);
+  if (rc === MIGRATEPAGE_SUCCESS) yield* folioPutMaybeLru(env, dst);
   return rc;
 }
 
@@ -144,7 +144,7 @@ export function* unmapAndMoveInner(
  * `ret` on failure, where the unused dst also goes back (`put_new_page` or `folio_put`).
  */
 export function* unmapAndMove(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   cb: MigrateCallbacks,
   src: Folio,
   force: boolean,
@@ -152,9 +152,9 @@ export function* unmapAndMove(
   reason: MigrateReason,
   ret: FolioList,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const locks = ctx.locks;
-  if (!ctx.thpMigrationSupported && folioTestLarge(mem, src)) return -ENOSYS;
+  const mem = env.mem;
+  const locks = env.locks;
+  if (!env.thpMigrationSupported && folioTestLarge(mem, src)) return -ENOSYS;
   let rc = MIGRATEPAGE_SUCCESS;
   let dst = -1;
   if (folioRefCount(mem, src) === 1) {
@@ -169,18 +169,18 @@ export function* unmapAndMove(
       locks.folioUnlock(src);
     }
   } else {
-    const got = callGetNewFolio(ctx, cb, src);
+    const got = callGetNewFolio(env, cb, src);
     if (got === null) return -ENOMEM;
     dst = got;
     folioSetPrivate(mem, dst, null);
-    rc = yield* unmapAndMoveInner(ctx, src, dst, force, mode);
+    rc = yield* unmapAndMoveInner(env, src, dst, force, mode);
   }
   // A migrated folio has lost its references and will be freed; a failed one keeps its
   // references and goes back, unless it is retried.
   if (rc !== -EAGAIN) listDel(mem, src);
   if (rc === MIGRATEPAGE_SUCCESS) {
     if (!folioTestMovable(mem, src)) {
-      ctx.lru.nodeStatModFolio(src, ctx.lru.folioIsolatedItem(src), -folioNrPages(mem, src));
+      env.lru.nodeStatModFolio(src, env.lru.folioIsolatedItem(src), -folioNrPages(mem, src));
     }
     if (reason !== MR_MEMORY_FAILURE) folioPut(mem, src);
   } else {
@@ -204,16 +204,16 @@ export function* unmapAndMove(
  * TLB batching: each PTE is flushed as it is cleared. Returns the failed folios
  * (`nr_failed + nr_thp_failed`), or -ENOMEM.
  */
-export function* migratePagesUnmapAndMove(
-  ctx: MigrateContext,
+export function* migratePagesV62(
+  env: MigrateEnv,
   from: FolioList,
   cb: MigrateCallbacks,
   mode: MigrateMode,
   reason: MigrateReason,
   stats: MigrateStats,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const tp = ctx.tp;
+  const mem = env.mem;
+  const tp = env.tp;
   if (tp.start.enabled) tp.start.emit({ mode, reason });
   const retPages = listHead(mem);
   const thpSplitPages = listHead(mem);
@@ -241,21 +241,21 @@ export function* migratePagesUnmapAndMove(
         yield; // cond_resched()
         let r: number;
         if (hugetlb) {
-          if (!ctx.hugepageMigrationSupported) {
+          if (!env.hugepageMigrationSupported) {
             listMoveTail(mem, folio, retPages);
             r = -ENOSYS;
           } else {
-            r = yield* unmapAndMoveHugePage(ctx, cb, folio, pass > 2, mode, reason, retPages);
+            r = yield* unmapAndMoveHugePage(env, cb, folio, pass > 2, mode, reason, retPages);
           }
         } else {
-          r = yield* unmapAndMove(ctx, cb, folio, pass > 2, mode, reason, retPages);
+          r = yield* unmapAndMove(env, cb, folio, pass > 2, mode, reason, retPages);
         }
         switch (r) {
           case -ENOSYS:
             // THP migration is unsupported: split and retry the pieces later.
             if (isThp) {
               stats.nrThpFailed++;
-              if ((yield* trySplitFolio(ctx, folio, thpSplitPages, mode)) === 0) {
+              if ((yield* trySplitFolio(env, folio, thpSplitPages, mode)) === 0) {
                 stats.nrThpSplit++;
                 break;
               }
@@ -271,7 +271,7 @@ export function* migratePagesUnmapAndMove(
               stats.nrThpFailed++;
               // THP NUMA faulting does not split to retry.
               if (!nosplit) {
-                const s = yield* trySplitFolio(ctx, folio, thpSplitPages, mode);
+                const s = yield* trySplitFolio(env, folio, thpSplitPages, mode);
                 if (s === 0) {
                   stats.nrThpSplit++;
                   break;
@@ -325,6 +325,6 @@ export function* migratePagesUnmapAndMove(
   }
   if (!fatal) rc = nrFailed + stats.nrThpFailed;
   retPages.spliceInit(from);
-  migratePagesEnd(ctx, stats, mode, reason);
+  migratePagesEnd(env, stats, mode, reason);
   return rc;
 }

@@ -9,8 +9,8 @@ import {
 import type { AnonVma } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
-import type { MigrateContext } from './context.js';
 import { listMoveTail } from './lists.js';
+import type { MigrateEnv } from './migrate-env.js';
 import { type MigrateReason, MR_MEMORY_FAILURE } from './reasons.js';
 
 /**
@@ -21,17 +21,17 @@ import { type MigrateReason, MR_MEMORY_FAILURE } from './reasons.js';
  * null (it stays where it is, on `from`, for another pass).
  */
 export function* migrateFolioUndoSrc(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   src: Folio,
   pageWasMapped: number,
   anonVma: AnonVma | null,
   locked: boolean,
   ret: FolioList | null,
 ): KernelGen {
-  if (pageWasMapped !== 0) yield* ctx.rmap.removeMigrationPtes(src, src, false);
-  if (anonVma !== null) ctx.rmap.putAnonVma(anonVma);
-  if (locked) ctx.locks.folioUnlock(src);
-  if (ret !== null) listMoveTail(ctx.mem, src, ret);
+  if (pageWasMapped !== 0) yield* env.rmap.removeMigrationPtes(src, src, false);
+  if (anonVma !== null) env.rmap.putAnonVma(anonVma);
+  if (locked) env.locks.folioUnlock(src);
+  if (ret !== null) listMoveTail(env.mem, src, ret);
 }
 
 /**
@@ -40,14 +40,14 @@ export function* migrateFolioUndoSrc(
  * the caller passed one, else `folio_put` (dst was never on the LRU, so a plain put).
  */
 export function migrateFolioUndoDst(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   dst: Folio,
   locked: boolean,
   cb: MigrateCallbacks,
 ): void {
-  if (locked) ctx.locks.folioUnlock(dst);
+  if (locked) env.locks.folioUnlock(dst);
   if (cb.putNewFolio !== null) callPutNewFolio(cb, dst);
-  else folioPut(ctx.mem, dst);
+  else folioPut(env.mem, dst);
 }
 
 /**
@@ -58,10 +58,10 @@ export function migrateFolioUndoDst(
  * isolated, hence off the LRU (PG_lru clear), so `folio_put` has no LRU work to do and the
  * model uses the plain put.
  */
-export function migrateFolioDone(ctx: MigrateContext, src: Folio, reason: MigrateReason): void {
-  const mem = ctx.mem;
+export function migrateFolioDone(env: MigrateEnv, src: Folio, reason: MigrateReason): void {
+  const mem = env.mem;
   if (!folioTestMovable(mem, src)) {
-    const lru = ctx.lru;
+    const lru = env.lru;
     lru.nodeStatModFolio(src, lru.folioIsolatedItem(src), -folioNrPages(mem, src));
   }
   if (reason !== MR_MEMORY_FAILURE) folioPut(mem, src);
@@ -72,7 +72,7 @@ export function migrateFolioDone(ctx: MigrateContext, src: Folio, reason: Migrat
  * `folio_add_lru`): a plain decrement when it is not the last reference, else the LRU's
  * put, which takes it off its list first.
  */
-export function* folioPutMaybeLru(ctx: MigrateContext, folio: Folio): KernelGen {
-  if (folioRefCount(ctx.mem, folio) > 1) folioPut(ctx.mem, folio);
-  else yield* ctx.lru.folioPut(folio);
+export function* folioPutMaybeLru(env: MigrateEnv, folio: Folio): KernelGen {
+  if (folioRefCount(env.mem, folio) > 1) folioPut(env.mem, folio);
+  else yield* env.lru.folioPut(folio);
 }

@@ -10,10 +10,11 @@ import {
 } from '@mmsim/folio';
 import { EAGAIN, EBUSY, EINVAL, EIO, type KernelGen, NodeStat } from '@mmsim/runtime';
 import { BUILTIN_AOPS, type WritebackControl } from './address-space-operations.js';
-import { tryToFreeBuffers } from './buffer-migrate.js';
+import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { AOP_WRITEPAGE_ACTIVATE } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { callDriver, callDriverGen } from './errors.js';
+import { mappingAops, mappingCanWriteback } from './mapping-aops.js';
+import type { MigrateEnv } from './migrate-env.js';
 import { migrateFolioExtra } from './migrate-folio.js';
 import { MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 
@@ -23,11 +24,11 @@ import { MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js
  * nr_dirty (NR_FILE_DIRTY). (`folio_mkclean` has nothing to write-protect here: the folio
  * is unmapped, its PTEs are migration entries.) Returns whether it was dirty.
  */
-export function folioClearDirtyForIo(ctx: MigrateContext, mapping: object, folio: Folio): boolean {
-  const mem = ctx.mem;
+export function folioClearDirtyForIo(env: MigrateEnv, mapping: object, folio: Folio): boolean {
+  const mem = env.mem;
   if (!folioTestClearFlag(mem, folio, PG_dirty)) return false;
-  if (ctx.mappingCanWriteback(mapping)) {
-    ctx.vmstat.modNodePageState(folioNid(mem, folio), NodeStat.NR_DIRTY, -folioNrPages(mem, folio));
+  if (mappingCanWriteback(mapping)) {
+    env.vmstat.modNodePageState(folioNid(mem, folio), NodeStat.NR_DIRTY, -folioNrPages(mem, folio));
   }
   return true;
 }
@@ -57,18 +58,20 @@ const WRITEOUT_WBC: WritebackControl = Object.freeze({
  * are back; that pass finds its mappings' references (or, if the I/O is still in flight,
  * hits the BUG_ON of `migrate_folio_extra`).
  */
-export function* writeout(ctx: MigrateContext, mapping: object, folio: Folio): KernelGen<number> {
-  const aops = ctx.aopsOf(mapping, folio);
+export function* writeout(env: MigrateEnv, mapping: object, folio: Folio): KernelGen<number> {
+  const aops = mappingAops(env.mem, mapping, folio);
   const writepage = aops.writepage;
   if (typeof writepage !== 'function') return -EINVAL;
-  if (!folioClearDirtyForIo(ctx, mapping, folio)) return -EAGAIN;
-  yield* ctx.rmap.removeMigrationPtes(folio, folio, false);
+  if (!folioClearDirtyForIo(env, mapping, folio)) return -EAGAIN;
+  yield* env.rmap.removeMigrationPtes(folio, folio, false);
   const rc = BUILTIN_AOPS.has(aops)
-    ? yield* writepage(ctx, folio, WRITEOUT_WBC)
-    : yield* callDriverGen(aops.name, 'writepage', () => writepage(ctx, folio, WRITEOUT_WBC));
+    ? yield* writepage(env.services, folio, WRITEOUT_WBC)
+    : yield* callDriverGen(aops.name, 'writepage', () =>
+        writepage(env.services, folio, WRITEOUT_WBC),
+      );
   if (rc !== AOP_WRITEPAGE_ACTIVATE) {
     // Unlocked by writepage: relock.
-    const locks = ctx.locks;
+    const locks = env.locks;
     if (!locks.folioLockFast(folio, 'writeout')) yield* locks.folioLockContended(folio, 'writeout');
   }
   return rc < 0 ? -EIO : -EAGAIN;
@@ -79,19 +82,19 @@ export function* writeout(ctx: MigrateContext, mapping: object, folio: Folio): K
  * writeback; the mapping's `->release_folio` if it has one, else `try_to_free_buffers`.
  */
 export function filemapReleaseFolio(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   mapping: object | null,
   folio: Folio,
 ): boolean {
-  if (folioTestFlag(ctx.mem, folio, PG_writeback)) return false;
+  if (folioTestFlag(env.mem, folio, PG_writeback)) return false;
   if (mapping !== null) {
-    const aops = ctx.aopsOf(mapping, folio);
+    const aops = mappingAops(env.mem, mapping, folio);
     const release = aops.releaseFolio;
     if (typeof release === 'function') {
-      return callDriver(aops.name, 'release_folio', () => release(ctx, folio)) === true;
+      return callDriver(aops.name, 'release_folio', () => release(env.services, folio)) === true;
     }
   }
-  return tryToFreeBuffers(ctx, folio);
+  return tryToFreeBuffers(env.services, folio);
 }
 
 /**
@@ -105,21 +108,21 @@ export function filemapReleaseFolio(
  * - Then `migrate_folio`.
  */
 export function* fallbackMigrateFolio(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   mapping: object,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
-  const mem = ctx.mem;
+  const mem = env.mem;
   if (folioTestFlag(mem, src, PG_dirty)) {
     // Only write back folios in full synchronous migration.
     if (mode !== MIGRATE_SYNC && mode !== MIGRATE_SYNC_NO_COPY) return -EBUSY;
-    return yield* writeout(ctx, mapping, src);
+    return yield* writeout(env, mapping, src);
   }
   // Buffers may be managed in a filesystem-specific way: they must go first.
-  if (folioTestFlag(mem, src, PG_private) && !filemapReleaseFolio(ctx, mapping, src)) {
+  if (folioTestFlag(mem, src, PG_private) && !filemapReleaseFolio(env, mapping, src)) {
     return mode === MIGRATE_SYNC ? -EAGAIN : -EBUSY;
   }
-  return migrateFolioExtra(ctx, mapping, dst, src, mode, 0);
+  return migrateFolioExtra(env.services, mapping, dst, src, mode, 0);
 }

@@ -18,13 +18,18 @@ import {
 import type { AnonVma } from '@mmsim/rmap';
 import { TTU_BATCH_FLUSH } from '@mmsim/rmap';
 import { EAGAIN, EBUSY, EDEADLOCK, ENOMEM, type KernelGen, PF_MEMALLOC } from '@mmsim/runtime';
-import { tryToFreeBuffers } from './buffer-migrate.js';
+import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { callGetNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
-import type { MigrateContext } from './context.js';
-import { migrateFolioRecord } from './dst-state.js';
 import { kernelBug } from './errors.js';
 import { listDel } from './lists.js';
+import type { MigrateEnv } from './migrate-env.js';
+import { migrateFolioRecord } from './migrate-folio-record.js';
+import {
+  migrateFolioDone,
+  migrateFolioUndoDst,
+  migrateFolioUndoSrc,
+} from './migrate-folio-undo.js';
 import {
   MIGRATE_ASYNC,
   MIGRATE_SYNC,
@@ -33,24 +38,31 @@ import {
   type MigrateMode,
 } from './modes.js';
 import type { MigrateReason } from './reasons.js';
-import { migrateFolioDone, migrateFolioUndoDst, migrateFolioUndoSrc } from './undo.js';
 
 const CALLER = 'migrate_folio_unmap';
+
+/**
+ * The caller's `struct folio *dst` that `migrate_folio_unmap` fills in through `dstp`: a
+ * record the caller owns (one per batch), never state of the core.
+ */
+export interface DstFolioRef {
+  dst: Folio;
+}
 
 /**
  * The `try_to_migrate()` flags of the unmap step for the variant and mode: TTU_BATCH_FLUSH
  * (defer the TLB flush to the batch's `try_to_unmap_flush`) for MIGRATE_ASYNC only in 6.3,
  * for every mode in 6.3-rc1 and the RFC, never in 6.2.
  */
-export function unmapTtuFlags(ctx: MigrateContext, mode: MigrateMode): number {
-  const policy = ctx.variant.batchFlush;
+export function unmapTtuFlags(env: MigrateEnv, mode: MigrateMode): number {
+  const policy = env.variant.batchFlush;
   if (policy === 'always') return TTU_BATCH_FLUSH;
   if (policy === 'async-only' && mode === MIGRATE_ASYNC) return TTU_BATCH_FLUSH;
   return 0;
 }
 
 /**
- * `migrate_folio_unmap(get_new_page, put_new_page, private, src, &dst, mode, reason, ret)`
+ * `migrate_folio_unmap(get_new_page, put_new_page, private, src, dstp, mode, reason, ret)`
  * (mm/migrate.c, 6.3): get a destination, lock src and dst, and replace src's mappings by
  * migration entries, stopping before any data moves. Returns:
  *
@@ -60,7 +72,7 @@ export function unmapTtuFlags(ctx: MigrateContext, mode: MigrateMode): number {
  * - -ENOMEM: `get_new_page` found nothing; nothing is locked, src stays on `from`.
  * - MIGRATEPAGE_UNMAP: src and dst are locked, src is not mapped (its migration entries
  *   exist if it was), and dst records `page_was_mapped` and the anon_vma pin;
- *   `ctx.unmapDst` is dst. Non-LRU movable pages return here right after dst is locked.
+ *   `dstp.dst` is dst. Non-LRU movable pages return here right after dst is locked.
  * - -EAGAIN: try again in a later pass; everything is undone and src stays on `from`.
  *   Causes: src lock contended in MIGRATE_ASYNC, under PF_MEMALLOC (direct compaction
  *   must never sleep on a page lock), or in MIGRATE_SYNC_LIGHT on a folio that is not
@@ -79,19 +91,20 @@ export function unmapTtuFlags(ctx: MigrateContext, mode: MigrateMode): number {
  * already holds unmapped folios; `syncLightNeedsUptodate` is the 6.3-rc3 SYNC_LIGHT rule.
  */
 export function* migrateFolioUnmap(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   cb: MigrateCallbacks,
   src: Folio,
+  dstp: DstFolioRef,
   mode: MigrateMode,
   reason: MigrateReason,
   ret: FolioList,
   force: boolean,
   avoidForceLock: boolean,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const locks = ctx.locks;
-  const rmap = ctx.rmap;
-  const variant = ctx.variant;
+  const mem = env.mem;
+  const locks = env.locks;
+  const rmap = env.rmap;
+  const variant = env.variant;
   let rc = -EAGAIN;
   let pageWasMapped = 0;
   let anonVma: AnonVma | null = null;
@@ -104,11 +117,11 @@ export function* migrateFolioUnmap(
     folioClearFlag(mem, src, PG_active);
     folioClearFlag(mem, src, PG_unevictable);
     listDel(mem, src);
-    migrateFolioDone(ctx, src, reason);
+    migrateFolioDone(env, src, reason);
     return MIGRATEPAGE_SUCCESS;
   }
 
-  const dst = callGetNewFolio(ctx, cb, src);
+  const dst = callGetNewFolio(env, cb, src);
   if (dst === null) return -ENOMEM;
   folioSetPrivate(mem, dst, null);
 
@@ -118,7 +131,7 @@ export function* migrateFolioUnmap(
       if (mode === MIGRATE_ASYNC || (variant.forceFromPass3 && !force)) break out;
       // Direct compaction must never sleep on a page lock: readahead adds locked folios
       // and an allocation under them could lock the same folio twice.
-      if ((ctx.rt.current.flags & PF_MEMALLOC) !== 0) break out;
+      if ((env.rt.current.flags & PF_MEMALLOC) !== 0) break out;
       if (variant.avoidForceLock && avoidForceLock) {
         // 6.3-rc1: other folios are locked in this batch; sleeping here could deadlock.
         rc = -EDEADLOCK;
@@ -152,8 +165,8 @@ export function* migrateFolioUnmap(
     dstLocked = true;
 
     if (!isLru) {
-      migrateFolioRecord(ctx, dst, pageWasMapped, anonVma);
-      ctx.unmapDst = dst;
+      migrateFolioRecord(env, dst, pageWasMapped, anonVma);
+      dstp.dst = dst;
       return MIGRATEPAGE_UNMAP;
     }
 
@@ -161,29 +174,29 @@ export function* migrateFolioUnmap(
       // A fresh swap-cache folio has no rmap yet (fall through); an orphaned page-cache
       // folio with buffers gets them freed so that it can be freed.
       if (folioTestFlag(mem, src, PG_private)) {
-        tryToFreeBuffers(ctx, src);
+        tryToFreeBuffers(env.services, src);
         break out;
       }
     } else if (rmap.folioMapped(src)) {
       if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
         throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
       }
-      yield* ctx.rt.functions.wrap(
+      yield* env.rt.functions.wrap(
         'try_to_migrate',
-        rmap.tryToMigrate(src, unmapTtuFlags(ctx, mode)),
+        rmap.tryToMigrate(src, unmapTtuFlags(env, mode)),
       );
       pageWasMapped = 1;
     }
 
     if (!rmap.folioMapped(src)) {
-      migrateFolioRecord(ctx, dst, pageWasMapped, anonVma);
-      ctx.unmapDst = dst;
+      migrateFolioRecord(env, dst, pageWasMapped, anonVma);
+      dstp.dst = dst;
       return MIGRATEPAGE_UNMAP;
     }
   }
   // A folio that was not unmapped goes back to the right list, unless we retry it.
   const retList = rc === -EAGAIN || rc === -EDEADLOCK ? null : ret;
-  yield* migrateFolioUndoSrc(ctx, src, pageWasMapped, anonVma, locked, retList);
-  migrateFolioUndoDst(ctx, dst, dstLocked, cb);
+  yield* migrateFolioUndoSrc(env, src, pageWasMapped, anonVma, locked, retList);
+  migrateFolioUndoDst(env, dst, dstLocked, cb);
   return rc;
 }

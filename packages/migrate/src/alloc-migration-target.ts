@@ -8,8 +8,8 @@ import {
   NUMA_NO_NODE,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
-import { hugetlbAllocActive } from './hugetlb.js';
+import { hugetlbAllocActive } from './hugetlb-state.js';
+import type { MigrateEnv } from './migrate-env.js';
 
 /**
  * `struct migration_target_control` (mm/internal.h, 6.3), the `private` argument of
@@ -36,11 +36,11 @@ export interface MigrationTargetControl {
  * `migrate.alloc_migration_target` fires. Charges one `pageAlloc`.
  */
 export function allocMigrationTarget(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   src: Folio,
   mtc: MigrationTargetControl,
 ): Folio | null {
-  const mem = ctx.mem;
+  const mem = env.mem;
   if (typeof mtc !== 'object' || mtc === null) {
     throw new MmsimError(
       'INVALID_ARGUMENT',
@@ -55,10 +55,10 @@ export function allocMigrationTarget(
     );
   }
   const nid = want === NUMA_NO_NODE ? folioNid(mem, src) : want;
-  ctx.rt.charge(ctx.costs.pageAlloc);
-  if (ctx.allocFault.fire()) return null;
+  env.rt.charge(env.costs.pageAlloc);
+  if (env.allocFault.fire()) return null;
   if (folioTestHugetlb(mem, src)) {
-    const folio = hugetlbAllocActive(ctx, nid, { thisNode });
+    const folio = hugetlbAllocActive(env.hstate, nid, { thisNode });
     return folio < 0 ? null : folio;
   }
   const order = folioTestLarge(mem, src) ? folioOrder(mem, src) : 0;

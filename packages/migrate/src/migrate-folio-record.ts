@@ -6,7 +6,7 @@ import {
   folioSetPrivate,
 } from '@mmsim/folio';
 import type { AnonVma } from '@mmsim/rmap';
-import type { MigrateContext } from './context.js';
+import type { MigrateEnv } from './migrate-env.js';
 
 /**
  * The state `migrate_folio_unmap` hands to `migrate_folio_move` through the still unused
@@ -24,24 +24,33 @@ import type { MigrateContext } from './context.js';
 
 /** `__migrate_folio_record(dst, page_was_mapped, anon_vma)`. */
 export function migrateFolioRecord(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   dst: Folio,
   pageWasMapped: number,
   anonVma: AnonVma | null,
 ): void {
-  folioSetMapping(ctx.mem, dst, 0, anonVma);
-  folioSetPrivate(ctx.mem, dst, pageWasMapped);
+  folioSetMapping(env.mem, dst, 0, anonVma);
+  folioSetPrivate(env.mem, dst, pageWasMapped);
+}
+
+/** The `page_was_mapped` that `__migrate_folio_extract` reads back from `dst->private`. */
+export function recordedPageWasMapped(env: MigrateEnv, dst: Folio): number {
+  return (folioGetPrivate(env.mem, dst) as number | null) ?? 0;
+}
+
+/** The `anon_vma` that `__migrate_folio_extract` reads back from `dst->mapping`. */
+export function recordedAnonVma(env: MigrateEnv, dst: Folio): AnonVma | null {
+  return folioRawMapping(env.mem, dst) as AnonVma | null;
 }
 
 /**
- * `__migrate_folio_extract(dst, &page_was_mapped, &anon_vma)`: the two values land in
- * `ctx.extractedWasMapped` and `ctx.extractedAnonVma` (the out-parameters; read them
- * before the next yield), and dst's `mapping` and `private` are cleared.
+ * `__migrate_folio_extract(dst, &page_was_mapped, &anon_vma)`: the caller reads the two
+ * values from dst first (`recordedPageWasMapped`, `recordedAnonVma`) into its own locals,
+ * as the kernel's out-pointers point at the caller's locals; this clears dst's `mapping`
+ * and `private`.
  */
-export function migrateFolioExtract(ctx: MigrateContext, dst: Folio): void {
-  const mem = ctx.mem;
-  ctx.extractedAnonVma = folioRawMapping(mem, dst) as AnonVma | null;
-  ctx.extractedWasMapped = (folioGetPrivate(mem, dst) as number | null) ?? 0;
+export function migrateFolioExtract(env: MigrateEnv, dst: Folio): void {
+  const mem = env.mem;
   folioSetMapping(mem, dst, 0, null);
   folioSetPrivate(mem, dst, null);
 }

@@ -15,8 +15,8 @@ import {
 } from '@mmsim/folio';
 import { TTU_SPLIT_HUGE_PMD, TTU_SYNC } from '@mmsim/rmap';
 import { EAGAIN, EBUSY, type KernelGen } from '@mmsim/runtime';
-import type { MigrateContext } from './context.js';
 import { listMoveTail } from './lists.js';
+import type { MigrateEnv } from './migrate-env.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
 
 /**
@@ -35,11 +35,11 @@ import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
  * (`can_split_folio`). Returns 0 or that error.
  */
 export function* splitFolioToList(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   folio: Folio,
   list: FolioList,
 ): KernelGen<number> {
-  const mem = ctx.mem;
+  const mem = env.mem;
   if (folioEntireMapcount(mem, folio) > 0) {
     if (folioTestFlag(mem, folio, PG_writeback)) return -EBUSY;
     const anon = folioTestAnon(mem, folio);
@@ -47,8 +47,8 @@ export function* splitFolioToList(
     if (!anon && folioMapping(mem, folio) === null) return -EBUSY;
     const cachePins = !anon || folioTestSwapcache(mem, folio) ? folioNrPages(mem, folio) : 0;
     if (folioRefCount(mem, folio) !== folioMapcount(mem, folio) + 1 + cachePins) return -EAGAIN;
-    yield* ctx.rmap.tryToMigrate(folio, TTU_SPLIT_HUGE_PMD | TTU_SYNC);
-    yield* ctx.rmap.removeMigrationPtes(folio, folio, false);
+    yield* env.rmap.tryToMigrate(folio, TTU_SPLIT_HUGE_PMD | TTU_SYNC);
+    yield* env.rmap.removeMigrationPtes(folio, folio, false);
   }
   return splitFolio(mem, folio, list);
 }
@@ -64,19 +64,19 @@ export function* splitFolioToList(
  * taken.
  */
 export function* trySplitFolio(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   folio: Folio,
   splitFolios: FolioList,
   mode: MigrateMode,
 ): KernelGen<number> {
-  const locks = ctx.locks;
-  if (ctx.variant.splitTrylockInAsync && mode === MIGRATE_ASYNC) {
+  const locks = env.locks;
+  if (env.variant.splitTrylockInAsync && mode === MIGRATE_ASYNC) {
     if (!locks.folioTrylock(folio, 'try_split_folio')) return -EAGAIN;
   } else if (!locks.folioLockFast(folio, 'try_split_folio')) {
     yield* locks.folioLockContended(folio, 'try_split_folio');
   }
-  const rc = yield* splitFolioToList(ctx, folio, splitFolios);
+  const rc = yield* splitFolioToList(env, folio, splitFolios);
   locks.folioUnlock(folio);
-  if (rc === 0) listMoveTail(ctx.mem, folio, splitFolios);
+  if (rc === 0) listMoveTail(env.mem, folio, splitFolios);
   return rc;
 }

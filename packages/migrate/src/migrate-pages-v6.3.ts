@@ -2,8 +2,8 @@ import { type FolioList, folioNrPages, folioTestHugetlb } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { NR_MAX_BATCHED_MIGRATION, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { listCutBefore, listHead } from './lists.js';
+import type { MigrateEnv } from './migrate-env.js';
 import { migrateHugetlbs } from './migrate-hugetlbs.js';
 import { migratePagesBatch } from './migrate-pages-batch.js';
 import { migratePagesSync } from './migrate-pages-sync.js';
@@ -34,21 +34,21 @@ import { type MigrateStats, migratePagesEnd } from './stats.js';
  *
  * Returns the number of folios not migrated (a split large folio counts once), or -ENOMEM.
  */
-export function* migratePagesBatched(
-  ctx: MigrateContext,
+export function* migratePagesV63(
+  env: MigrateEnv,
   from: FolioList,
   cb: MigrateCallbacks,
   mode: MigrateMode,
   reason: MigrateReason,
   stats: MigrateStats,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const tp = ctx.tp;
+  const mem = env.mem;
+  const tp = env.tp;
   if (tp.start.enabled) tp.start.emit({ mode, reason });
   const retFolios = listHead(mem);
   const splitFolios = listHead(mem);
-  const asyncFirst = ctx.variant.syncBatching === 'async-first';
-  let rcGather = yield* migrateHugetlbs(ctx, from, cb, mode, reason, stats, retFolios);
+  const asyncFirst = env.variant.syncBatching === 'async-first';
+  let rcGather = yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
   if (rcGather >= 0) {
     for (;;) {
       let nrPages = 0;
@@ -72,10 +72,10 @@ export function* migratePagesBatched(
       else from.spliceInit(folios);
       let rc: number;
       if (mode === MIGRATE_ASYNC || !asyncFirst) {
-        rc = yield* ctx.rt.functions.wrap(
+        rc = yield* env.rt.functions.wrap(
           'migrate_pages_batch',
           migratePagesBatch(
-            ctx,
+            env,
             folios,
             cb,
             mode,
@@ -87,7 +87,7 @@ export function* migratePagesBatched(
           ),
         );
       } else {
-        rc = yield* migratePagesSync(ctx, folios, cb, mode, reason, retFolios, splitFolios, stats);
+        rc = yield* migratePagesSync(env, folios, cb, mode, reason, retFolios, splitFolios, stats);
       }
       folios.spliceTailInit(retFolios);
       if (rc < 0) {
@@ -98,9 +98,9 @@ export function* migratePagesBatched(
       if (!splitFolios.isEmpty()) {
         // Failures are not counted: each split folio already counted as one. Minimal
         // effort: MIGRATE_ASYNC, one pass.
-        yield* ctx.rt.functions.wrap(
+        yield* env.rt.functions.wrap(
           'migrate_pages_batch',
-          migratePagesBatch(ctx, splitFolios, cb, MIGRATE_ASYNC, reason, retFolios, null, stats, 1),
+          migratePagesBatch(env, splitFolios, cb, MIGRATE_ASYNC, reason, retFolios, null, stats, 1),
         );
         splitFolios.spliceTailInit(retFolios);
       }
@@ -112,7 +112,7 @@ export function* migratePagesBatched(
   retFolios.spliceInit(from);
   // 0 if every split piece of every failed large folio was migrated (added with the
   // after-batch split retry, a21d2133215b; 6.3-rc1 and the RFC return the count).
-  if (ctx.variant.splitRetry === 'after-batch' && from.isEmpty()) rcGather = 0;
-  migratePagesEnd(ctx, stats, mode, reason);
+  if (env.variant.splitRetry === 'after-batch' && from.isEmpty()) rcGather = 0;
+  migratePagesEnd(env, stats, mode, reason);
   return rcGather;
 }

@@ -8,18 +8,23 @@ import {
 import { EAGAIN, type KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
-import { migrateFolioExtract, migrateFolioRecord } from './dst-state.js';
 import { listAddAfter, listDel } from './lists.js';
-import type { MigrateMode } from './modes.js';
-import { moveToNewFolio, moveToNewFolioAtomic, NEEDS_ADDRESS_SPACE } from './move-to-new-folio.js';
-import type { MigrateReason } from './reasons.js';
+import type { MigrateEnv } from './migrate-env.js';
+import {
+  migrateFolioExtract,
+  migrateFolioRecord,
+  recordedAnonVma,
+  recordedPageWasMapped,
+} from './migrate-folio-record.js';
 import {
   folioPutMaybeLru,
   migrateFolioDone,
   migrateFolioUndoDst,
   migrateFolioUndoSrc,
-} from './undo.js';
+} from './migrate-folio-undo.js';
+import type { MigrateMode } from './modes.js';
+import { moveToNewFolio, moveToNewFolioAtomic, NEEDS_ADDRESS_SPACE } from './move-to-new-folio.js';
+import type { MigrateReason } from './reasons.js';
 
 /**
  * `migrate_folio_move(put_new_page, private, src, dst, mode, reason, ret)` (mm/migrate.c,
@@ -42,7 +47,7 @@ import {
  * (mappings restored, unlocked, moved to `ret`) and dst.
  */
 export function* migrateFolioMove(
-  ctx: MigrateContext,
+  env: MigrateEnv,
   cb: MigrateCallbacks,
   src: Folio,
   dst: Folio,
@@ -51,50 +56,50 @@ export function* migrateFolioMove(
   reason: MigrateReason,
   ret: FolioList,
 ): KernelGen<number> {
-  const mem = ctx.mem;
+  const mem = env.mem;
   const isLru = !folioTestMovable(mem, src);
-  migrateFolioExtract(ctx, dst);
-  const pageWasMapped = ctx.extractedWasMapped;
-  const anonVma = ctx.extractedAnonVma;
+  const pageWasMapped = recordedPageWasMapped(env, dst);
+  const anonVma = recordedAnonVma(env, dst);
+  migrateFolioExtract(env, dst);
   const prev = dstFolios.prev(dst);
   dstFolios.del(dst);
 
-  let rc = moveToNewFolioAtomic(ctx, dst, src, mode);
+  let rc = moveToNewFolioAtomic(env, dst, src, mode);
   if (rc === NEEDS_ADDRESS_SPACE)
-    rc = yield* ctx.rt.functions.wrap('move_to_new_folio', moveToNewFolio(ctx, dst, src, mode));
+    rc = yield* env.rt.functions.wrap('move_to_new_folio', moveToNewFolio(env, dst, src, mode));
   if (rc !== MIGRATEPAGE_SUCCESS) {
     // A folio that was not migrated goes back to the right list, unless we retry it.
     if (rc === -EAGAIN) {
       listAddAfter(dstFolios, dst, prev);
-      migrateFolioRecord(ctx, dst, pageWasMapped, anonVma);
+      migrateFolioRecord(env, dst, pageWasMapped, anonVma);
       return rc;
     }
-    yield* migrateFolioUndoSrc(ctx, src, pageWasMapped, anonVma, true, ret);
-    migrateFolioUndoDst(ctx, dst, true, cb);
+    yield* migrateFolioUndoSrc(env, src, pageWasMapped, anonVma, true, ret);
+    migrateFolioUndoDst(env, dst, true, cb);
     return rc;
   }
 
   if (isLru) {
     // dst goes to the LRU before its PTEs come back, so that remove_migration_ptes
     // builds the right mlock_count for an mlocked folio.
-    yield* ctx.lru.folioAddLru(dst);
+    yield* env.lru.folioAddLru(dst);
     if (pageWasMapped !== 0) {
-      yield* ctx.lru.lruAddDrain();
-      yield* ctx.rt.functions.wrap(
+      yield* env.lru.lruAddDrain();
+      yield* env.rt.functions.wrap(
         'remove_migration_ptes',
-        ctx.rmap.removeMigrationPtes(src, dst, false),
+        env.rmap.removeMigrationPtes(src, dst, false),
       );
     }
   }
-  const locks = ctx.locks;
+  const locks = env.locks;
   locks.folioUnlock(dst);
   // set_page_owner_migrate_reason(dst, reason): page_owner is not modelled.
   // folio_put(dst): the new owners hold dst, so this is rarely the last reference.
   if (folioRefCount(mem, dst) > 1) folioPut(mem, dst);
-  else yield* folioPutMaybeLru(ctx, dst);
+  else yield* folioPutMaybeLru(env, dst);
   listDel(mem, src);
-  if (anonVma !== null) ctx.rmap.putAnonVma(anonVma);
+  if (anonVma !== null) env.rmap.putAnonVma(anonVma);
   locks.folioUnlock(src);
-  migrateFolioDone(ctx, src, reason);
+  migrateFolioDone(env, src, reason);
   return MIGRATEPAGE_SUCCESS;
 }

@@ -1,7 +1,7 @@
-import { type Folio, FolioList, folioTestHugetlb, type PhysicalMemory } from '@mmsim/folio';
+import type { PhysicalMemory } from '@mmsim/folio';
 import type { LruIsolation } from '@mmsim/lru';
 import type { PageLocks } from '@mmsim/page-lock';
-import type { AnonVma, Rmap, TlbBatch } from '@mmsim/rmap';
+import type { Rmap, TlbBatch } from '@mmsim/rmap';
 import {
   type CostModel,
   type FaultPoint,
@@ -9,12 +9,8 @@ import {
   type Runtime,
   type VmStat,
 } from '@mmsim/runtime';
-import {
-  type AddressSpaceOperations,
-  FILEMAP_AOPS,
-  HUGETLBFS_AOPS,
-  SHMEM_AOPS,
-} from './address-space-operations.js';
+import { HugetlbState } from './hugetlb-state.js';
+import type { MigrateServices } from './migrate-services.js';
 import { MigrateTracepoints } from './tracepoints.js';
 import { type MigrateVariant, resolveVariant, type VariantName } from './variants.js';
 
@@ -50,13 +46,15 @@ export interface MigrateDeps {
 }
 
 /**
- * The state the migration functions share (the kernel's globals, for one machine): the
- * parts, the variant, the tracepoints, the address-space operations of each mapping, the
- * hugetlb active list, and the out-parameters of `migrate_folio_unmap` and
- * `__migrate_folio_extract`. Functions take it as their first argument, as the other
- * packages pass their contexts; `MigrateCore.ctx` gives it to callbacks and prototypes.
+ * What the migration functions read (the kernel's globals and config switches, for one
+ * machine): the parts, the variant, the tracepoints, the architecture switches, the
+ * allocation fault point. Every field is fixed when the core is built; what changes lives
+ * in the parts themselves, in `hstate` (the hugetlb active list) and in the caller's own
+ * locals and lists: nothing of one `migrate_pages()` call is stored here, so two migrators
+ * can share a core. The step functions of `@mmsim/migrate/internal` take it first, as the
+ * other packages pass theirs; `MigrateCore.env` gives it to prototypes and tests.
  */
-export class MigrateContext {
+export class MigrateEnv implements MigrateServices {
   readonly rt: Runtime;
   readonly mem: PhysicalMemory;
   readonly vmstat: VmStat;
@@ -68,25 +66,17 @@ export class MigrateContext {
   readonly variant: MigrateVariant;
   readonly thpMigrationSupported: boolean;
   readonly hugepageMigrationSupported: boolean;
-  readonly invalidateBhLrus: () => void;
   readonly tp: MigrateTracepoints;
   /** Fails `alloc_migration_target` when it fires (fault site `migrate.alloc_migration_target`). */
   readonly allocFault: FaultPoint;
-  /** `h->hugepage_activelist` of the 2 MiB hstate. */
-  readonly hugepageActivelist: FolioList;
-  /** HPageMigratable per pfn (hugetlb heads on the active list that may be isolated). */
-  readonly hugetlbMigratable: Uint8Array;
-  /** `*dstp` of the last `migrate_folio_unmap` that returned MIGRATEPAGE_UNMAP. */
-  unmapDst = -1;
-  /** The `page_was_mapped` of the last `__migrate_folio_extract`. */
-  extractedWasMapped = 0;
-  /** The `anon_vma` of the last `__migrate_folio_extract`. */
-  extractedAnonVma: AnonVma | null = null;
+  /** The 2 MiB hstate's active list and HPageMigratable bits. */
+  readonly hstate: HugetlbState;
+  /** What filesystem and driver callbacks are handed: a narrow view, built once. */
+  readonly services: MigrateServices;
   /** The kernel WARN_ON_ONCE()s the model hit, one message per site, in order. */
   readonly warnings: string[] = [];
   readonly #warned = new Set<string>();
-  readonly #aops = new WeakMap<object, AddressSpaceOperations>();
-  readonly #canWriteback = new WeakMap<object, boolean>();
+  readonly #invalidateBhLrus: () => void;
 
   constructor(deps: MigrateDeps) {
     if (typeof deps !== 'object' || deps === null) {
@@ -126,14 +116,21 @@ export class MigrateContext {
     this.costs = deps.rt.costs;
     this.thpMigrationSupported = deps.thpMigrationSupported ?? true;
     this.hugepageMigrationSupported = deps.hugepageMigrationSupported ?? true;
-    this.invalidateBhLrus = deps.invalidateBhLrus ?? (() => {});
+    this.#invalidateBhLrus = deps.invalidateBhLrus ?? (() => {});
     this.tp = new MigrateTracepoints(deps.rt);
     this.allocFault = deps.rt.faults.register(
       'migrate.alloc_migration_target',
       'alloc_migration_target finds no free folio (migrate_pages gets -ENOMEM)',
     );
-    this.hugepageActivelist = new FolioList(deps.mem);
-    this.hugetlbMigratable = new Uint8Array(deps.mem.maxPfn);
+    this.hstate = new HugetlbState(deps.mem);
+    this.services = Object.freeze({
+      rt: this.rt,
+      mem: this.mem,
+      locks: this.locks,
+      vmstat: this.vmstat,
+      warnOnce: (site: string, message: string) => this.warnOnce(site, message),
+      invalidateBhLrus: () => this.invalidateBhLrus(),
+    });
   }
 
   /** `WARN_ON_ONCE` at `site`: records `message` the first time only. */
@@ -143,70 +140,8 @@ export class MigrateContext {
     this.warnings.push(`WARNING in ${site}: ${message}`);
   }
 
-  /**
-   * Registers the `address_space_operations` of a page-cache mapping (the object its
-   * folios' `mapping` points at) and whether its backing device writes back
-   * (`mapping_can_writeback`, default true).
-   */
-  setAddressSpaceOperations(
-    mapping: object,
-    aops: AddressSpaceOperations,
-    options: { readonly canWriteback?: boolean } = {},
-  ): void {
-    if (typeof mapping !== 'object' || mapping === null) {
-      throw new MmsimError('INVALID_ARGUMENT', 'the mapping must be an object (an address space)');
-    }
-    checkAops(aops);
-    if (options.canWriteback !== undefined && typeof options.canWriteback !== 'boolean') {
-      throw new MmsimError('INVALID_ARGUMENT', 'canWriteback must be a boolean');
-    }
-    this.#aops.set(mapping, aops);
-    if (options.canWriteback !== undefined) this.#canWriteback.set(mapping, options.canWriteback);
-  }
-
-  /**
-   * `mapping->a_ops` of a page-cache folio's mapping: the registered table; else
-   * `hugetlbfs_aops` for a hugetlb folio, `shmem_aops` for a shmem mapping (an object
-   * with `shmem: true`, as `@mmsim/rmap` marks them), `FILEMAP_AOPS` otherwise.
-   */
-  aopsOf(mapping: object, folio: Folio): AddressSpaceOperations {
-    const registered = this.#aops.get(mapping);
-    if (registered !== undefined) return registered;
-    if (folioTestHugetlb(this.mem, folio)) return HUGETLBFS_AOPS;
-    if (isShmem(mapping)) return SHMEM_AOPS;
-    return FILEMAP_AOPS;
-  }
-
-  /**
-   * `mapping_can_writeback(mapping)` (include/linux/backing-dev.h): the registered value;
-   * else false for shmem (its backing device has no BDI_CAP_WRITEBACK), true otherwise.
-   */
-  mappingCanWriteback(mapping: object): boolean {
-    return this.#canWriteback.get(mapping) ?? !isShmem(mapping);
-  }
-}
-
-function isShmem(mapping: object): boolean {
-  return (mapping as { shmem?: unknown }).shmem === true;
-}
-
-function checkAops(aops: AddressSpaceOperations): void {
-  if (typeof aops !== 'object' || aops === null || typeof aops.name !== 'string') {
-    throw new MmsimError(
-      'INVALID_ARGUMENT',
-      'address_space_operations must be an object with a name (see AddressSpaceOperations)',
-    );
-  }
-  for (const key of ['migrateFolio', 'writepage', 'releaseFolio'] as const) {
-    const fn = aops[key];
-    if (fn !== undefined && fn !== null && typeof fn !== 'function') {
-      throw new MmsimError('INVALID_ARGUMENT', `${aops.name}.${key} must be a function or null`);
-    }
-  }
-  if (!('migrateFolio' in aops)) {
-    throw new MmsimError(
-      'INVALID_ARGUMENT',
-      `${(aops as { name: string }).name}.migrateFolio must be given (null selects fallback_migrate_folio)`,
-    );
+  /** `invalidate_bh_lrus()`: the function given in `MigrateDeps`, or nothing. */
+  invalidateBhLrus(): void {
+    this.#invalidateBhLrus();
   }
 }

@@ -9,10 +9,10 @@ import {
 import { BH_Dirty, BH_Lock, type BufferHead } from '@mmsim/page-lock';
 import { EAGAIN, type KernelGen } from '@mmsim/runtime';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import type { MigrateContext } from './context.js';
 import { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
 import { folioExpectedRefs, folioMigrateMapping } from './folio-migrate-mapping.js';
 import { migrateFolioExtra } from './migrate-folio.js';
+import type { MigrateServices } from './migrate-services.js';
 import {
   MIGRATE_ASYNC,
   MIGRATE_SYNC_LIGHT,
@@ -52,11 +52,11 @@ function someBuffer(head: BufferHead, test: (bh: BufferHead) => boolean): boolea
  * modes do it, and the page-lock dependency checker sees it.
  */
 export function* bufferMigrateLockBuffers(
-  ctx: MigrateContext,
+  services: MigrateServices,
   head: BufferHead,
   mode: MigrateMode,
 ): KernelGen<boolean> {
-  const locks = ctx.locks;
+  const locks = services.locks;
   let bh: BufferHead = head;
   do {
     if (!locks.trylockBuffer(bh, CALLER)) {
@@ -88,34 +88,34 @@ export function* bufferMigrateLockBuffers(
  * - Unlock every buffer.
  */
 export function* bufferMigrateFolioCommon(
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
   checkRefs: boolean,
 ): KernelGen<number> {
-  const mem = ctx.mem;
-  const locks = ctx.locks;
+  const mem = services.mem;
+  const locks = services.locks;
   const head = locks.folioBuffers(src);
-  if (head === null) return migrateFolioExtra(ctx, mapping, dst, src, mode, 0);
+  if (head === null) return migrateFolioExtra(services, mapping, dst, src, mode, 0);
   // Check whether the folio has extra references before doing more work.
-  if (folioRefCount(mem, src) !== folioExpectedRefs(ctx, mapping, src)) return -EAGAIN;
-  if (!(yield* bufferMigrateLockBuffers(ctx, head, mode))) return -EAGAIN;
+  if (folioRefCount(mem, src) !== folioExpectedRefs(services, mapping, src)) return -EAGAIN;
+  if (!(yield* bufferMigrateLockBuffers(services, head, mode))) return -EAGAIN;
   let rc: number = MIGRATEPAGE_SUCCESS;
   const referenced = (bh: BufferHead): boolean => bh.count !== 0;
   if (checkRefs && someBuffer(head, referenced)) {
     // The per-CPU bh LRUs may hold the reference: drop them once and look again.
-    ctx.invalidateBhLrus();
+    services.invalidateBhLrus();
     if (someBuffer(head, referenced)) rc = -EAGAIN;
   }
   if (rc === MIGRATEPAGE_SUCCESS) {
-    rc = folioMigrateMapping(ctx, mapping, dst, src, 0);
+    rc = folioMigrateMapping(services, mapping, dst, src, 0);
     if (rc === MIGRATEPAGE_SUCCESS) {
       folioAttachPrivate(mem, dst, folioDetachPrivate(mem, src));
       forEachBuffer(head, (bh) => locks.setBhPage(bh, dst));
-      if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(ctx, dst, src);
-      else folioMigrateFlags(ctx, dst, src);
+      if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(services, dst, src);
+      else folioMigrateFlags(services, dst, src);
     }
   }
   forEachBuffer(head, (bh) => locks.unlockBuffer(bh));
@@ -128,13 +128,13 @@ export function* bufferMigrateFolioCommon(
  * folio lock), such as ext4's data mappings.
  */
 export function* bufferMigrateFolio(
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
-  return yield* bufferMigrateFolioCommon(ctx, mapping, dst, src, mode, false);
+  return yield* bufferMigrateFolioCommon(services, mapping, dst, src, mode, false);
 }
 
 /**
@@ -143,13 +143,13 @@ export function* bufferMigrateFolio(
  * (`b_count`), for mappings whose buffers are looked up directly (block devices).
  */
 export function* bufferMigrateFolioNorefs(
-  ctx: MigrateContext,
+  services: MigrateServices,
   mapping: object,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
-  return yield* bufferMigrateFolioCommon(ctx, mapping, dst, src, mode, true);
+  return yield* bufferMigrateFolioCommon(services, mapping, dst, src, mode, true);
 }
 
 /** `buffer_busy(bh)` (fs/buffer.c): referenced, dirty or locked. */
@@ -164,10 +164,10 @@ function bufferBusy(bh: BufferHead): boolean {
  * dirty folio's dirty state; migration only calls it on clean folios or on orphaned
  * ones without a mapping, so the model leaves that out.)
  */
-export function tryToFreeBuffers(ctx: MigrateContext, folio: Folio): boolean {
-  const mem = ctx.mem;
+export function tryToFreeBuffers(services: MigrateServices, folio: Folio): boolean {
+  const mem = services.mem;
   if (folioTestFlag(mem, folio, PG_writeback)) return false;
-  const head = ctx.locks.folioBuffers(folio);
+  const head = services.locks.folioBuffers(folio);
   if (head === null) return true;
   if (someBuffer(head, bufferBusy)) return false;
   folioDetachPrivate(mem, folio);

@@ -1,0 +1,97 @@
+import {
+  type AllocOptions,
+  allocHugetlbFolio,
+  type Folio,
+  FolioList,
+  folioOnList,
+  folioPut,
+  folioRefCount,
+  folioTestHugetlb,
+  folioTryGet,
+  type PhysicalMemory,
+} from '@mmsim/folio';
+import { MmsimError } from '@mmsim/runtime';
+
+/**
+ * The hugetlb state migration needs (mm/hugetlb.c, Linux 6.3) for the 2 MiB hstate, kept
+ * apart from the migrate core's read-only environment because isolation and putback
+ * change it: `h->hugepage_activelist` and the HPageMigratable bit of each folio on it.
+ * Subpools, reservations, surplus pages and hugetlb cgroups are not modelled.
+ */
+export class HugetlbState {
+  readonly mem: PhysicalMemory;
+  /** `h->hugepage_activelist`: hugetlb folios in use. */
+  readonly activelist: FolioList;
+  /** HPageMigratable per pfn (hugetlb heads on the active list that may be isolated). */
+  readonly migratable: Uint8Array;
+
+  constructor(mem: PhysicalMemory) {
+    this.mem = mem;
+    this.activelist = new FolioList(mem);
+    this.migratable = new Uint8Array(mem.maxPfn);
+  }
+}
+
+function checkHugetlb(h: HugetlbState, folio: Folio, fn: string): void {
+  if (!folioTestHugetlb(h.mem, folio)) {
+    throw new MmsimError('INVALID_ARGUMENT', `${fn}: folio ${folio} is not a hugetlb folio`);
+  }
+}
+
+/**
+ * A hugetlb folio in use, as the fault path leaves one (`alloc_hugetlb_folio` puts it on
+ * the active list; `folio_set_hugetlb_migratable` once it is instantiated): allocate one
+ * from node `nid`'s pool (falling back unless `thisNode`) and make it active and
+ * migratable. Returns the folio (refcount 1, the caller's: usually the page cache's) or
+ * -ENOMEM. A model helper for scenarios; not a kernel function.
+ */
+export function hugetlbAllocActive(h: HugetlbState, nid: number, options?: AllocOptions): number {
+  const folio = allocHugetlbFolio(h.mem, nid, options);
+  if (folio < 0) return folio;
+  h.activelist.addTail(folio);
+  h.migratable[folio] = 1;
+  return folio;
+}
+
+/**
+ * `isolate_hugetlb(folio, list)` (mm/hugetlb.c, 6.3, returning bool): a migratable active
+ * hugetlb folio gets a reference, loses HPageMigratable and moves to the tail of `list`.
+ * False if it is not migratable (already isolated, or not in use) or being freed.
+ * NR_ISOLATED is not touched for hugetlb.
+ */
+export function isolateHugetlb(h: HugetlbState, folio: Folio, list: FolioList): boolean {
+  checkHugetlb(h, folio, 'isolate_hugetlb');
+  if (h.migratable[folio] !== 1 || !folioTryGet(h.mem, folio)) return false;
+  h.migratable[folio] = 0;
+  const on = folioOnList(h.mem, folio);
+  if (on !== null) on.moveToTail(folio, list);
+  else list.addTail(folio);
+  return true;
+}
+
+/**
+ * `folio_putback_active_hugetlb(folio)` (mm/hugetlb.c, 6.3): mark the folio migratable,
+ * move it to the tail of the active list, and drop a reference. The last reference frees
+ * it to its node's pool, off the active list (`free_huge_page` moves it to the free list).
+ */
+export function folioPutbackActiveHugetlb(h: HugetlbState, folio: Folio): void {
+  const mem = h.mem;
+  checkHugetlb(h, folio, 'folio_putback_active_hugetlb');
+  h.migratable[folio] = 1;
+  const active = h.activelist;
+  const on = folioOnList(mem, folio);
+  if (on !== null) on.moveToTail(folio, active);
+  else active.addTail(folio);
+  if (folioRefCount(mem, folio) === 1) {
+    active.del(folio);
+    h.migratable[folio] = 0;
+  }
+  folioPut(mem, folio);
+}
+
+/**
+ * `move_hugetlb_state(old, new, reason)` (mm/hugetlb.c, 6.3): moves the hugetlb cgroup
+ * charge, the page-owner reason and the temporary (surplus) state, adjusting the surplus
+ * counters when the nodes differ. The model has none of these: nothing to move.
+ */
+export function moveHugetlbState(_h: HugetlbState, _src: Folio, _dst: Folio): void {}
