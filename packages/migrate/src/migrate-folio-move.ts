@@ -5,7 +5,7 @@ import {
   folioRefCount,
   folioTestMovable,
 } from '@mmsim/folio';
-import { EAGAIN, type KernelGen } from '@mmsim/runtime';
+import { EAGAIN, type KernelGen, tracedFunction } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { listAddAfter, listDel } from './lists.js';
@@ -46,7 +46,8 @@ import type { MigrateReason } from './reasons.js';
  * and unmapped on `unmap_folios` for the next move pass. Any other error undoes src
  * (mappings restored, unlocked, moved to `ret`) and dst.
  */
-export function* migrateFolioMove(
+export const migrateFolioMove = tracedFunction('migrate_folio_move', migrateFolioMoveBody);
+function* migrateFolioMoveBody(
   env: MigrateEnv,
   cb: MigrateCallbacks,
   src: Folio,
@@ -65,8 +66,7 @@ export function* migrateFolioMove(
   dstFolios.del(dst);
 
   let rc = moveToNewFolioAtomic(env, dst, src, mode);
-  if (rc === NEEDS_ADDRESS_SPACE)
-    rc = yield* env.rt.functions.wrap('move_to_new_folio', moveToNewFolio(env, dst, src, mode));
+  if (rc === NEEDS_ADDRESS_SPACE) rc = yield* moveToNewFolio(env, dst, src, mode);
   if (rc !== MIGRATEPAGE_SUCCESS) {
     // A folio that was not migrated goes back to the right list, unless we retry it.
     if (rc === -EAGAIN) {
@@ -85,10 +85,7 @@ export function* migrateFolioMove(
     yield* env.lru.folioAddLru(dst);
     if (pageWasMapped !== 0) {
       yield* env.lru.lruAddDrain();
-      yield* env.rt.functions.wrap(
-        'remove_migration_ptes',
-        env.rmap.removeMigrationPtes(src, dst, false),
-      );
+      yield* env.rmap.removeMigrationPtes(src, dst, false);
     }
   }
   const locks = env.locks;

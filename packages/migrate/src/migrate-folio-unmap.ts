@@ -17,7 +17,15 @@ import {
 } from '@mmsim/folio';
 import type { AnonVma } from '@mmsim/rmap';
 import { TTU_BATCH_FLUSH } from '@mmsim/rmap';
-import { EAGAIN, EBUSY, EDEADLOCK, ENOMEM, type KernelGen, PF_MEMALLOC } from '@mmsim/runtime';
+import {
+  EAGAIN,
+  EBUSY,
+  EDEADLOCK,
+  ENOMEM,
+  type KernelGen,
+  PF_MEMALLOC,
+  tracedFunction,
+} from '@mmsim/runtime';
 import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { callGetNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
@@ -90,7 +98,8 @@ export function unmapTtuFlags(env: MigrateEnv, mode: MigrateMode): number {
  * `avoidForceLock` turns that sleep into -EDEADLOCK (src stays on `from`) while the batch
  * already holds unmapped folios; `syncLightNeedsUptodate` is the 6.3-rc3 SYNC_LIGHT rule.
  */
-export function* migrateFolioUnmap(
+export const migrateFolioUnmap = tracedFunction('migrate_folio_unmap', migrateFolioUnmapBody);
+function* migrateFolioUnmapBody(
   env: MigrateEnv,
   cb: MigrateCallbacks,
   src: Folio,
@@ -181,10 +190,7 @@ export function* migrateFolioUnmap(
       if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
         throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
       }
-      yield* env.rt.functions.wrap(
-        'try_to_migrate',
-        rmap.tryToMigrate(src, unmapTtuFlags(env, mode)),
-      );
+      yield* rmap.tryToMigrate(src, unmapTtuFlags(env, mode));
       pageWasMapped = 1;
     }
 

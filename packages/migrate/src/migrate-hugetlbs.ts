@@ -9,7 +9,14 @@ import {
 } from '@mmsim/folio';
 import type { AnonVma } from '@mmsim/rmap';
 import { AddressSpace, TTU_RMAP_LOCKED } from '@mmsim/rmap';
-import { EAGAIN, EBUSY, ENOMEM, type KernelGen, type RwSemaphore } from '@mmsim/runtime';
+import {
+  EAGAIN,
+  EBUSY,
+  ENOMEM,
+  type KernelGen,
+  type RwSemaphore,
+  tracedFunction,
+} from '@mmsim/runtime';
 import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
 import { folioPutbackActiveHugetlb, moveHugetlbState } from './hugetlb-state.js';
@@ -63,7 +70,11 @@ function hugetlbPageMappingLockWrite(env: MigrateEnv, folio: Folio): RwSemaphore
  * - The destination: `put_new_page` if the caller passed one (and it was not used), else
  *   `folio_putback_active_hugetlb(dst)` (which drops the allocation reference).
  */
-export function* unmapAndMoveHugePage(
+export const unmapAndMoveHugePage = tracedFunction(
+  'unmap_and_move_huge_page',
+  unmapAndMoveHugePageBody,
+);
+function* unmapAndMoveHugePageBody(
   env: MigrateEnv,
   cb: MigrateCallbacks,
   src: Folio,
@@ -161,7 +172,8 @@ export function* unmapAndMoveHugePage(
  * After the passes the retries count as failures. Returns the hugetlb folios not
  * migrated, or -ENOMEM.
  */
-export function* migrateHugetlbs(
+export const migrateHugetlbs = tracedFunction('migrate_hugetlbs', migrateHugetlbsBody);
+function* migrateHugetlbsBody(
   env: MigrateEnv,
   from: FolioList,
   cb: MigrateCallbacks,

@@ -7,7 +7,14 @@ import {
   folioTestLarge,
   HPAGE_PMD_ORDER,
 } from '@mmsim/folio';
-import { EAGAIN, EDEADLOCK, ENOMEM, type KernelGen, MmsimError } from '@mmsim/runtime';
+import {
+  EAGAIN,
+  EDEADLOCK,
+  ENOMEM,
+  type KernelGen,
+  MmsimError,
+  tracedFunction,
+} from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
 import { listHead, listMoveTail } from './lists.js';
@@ -82,7 +89,8 @@ function largeKind(env: MigrateEnv, folio: Folio): 0 | 1 | 2 {
  * batch's locks are released (`avoid_force_lock`); 6.4+ (`v6.11`) uncounts a LONGTERM_PIN
  * split retry.
  */
-export function* migratePagesBatch(
+export const migratePagesBatch = tracedFunction('migrate_pages_batch', migratePagesBatchBody);
+function* migratePagesBatchBody(
   env: MigrateEnv,
   from: FolioList,
   cb: MigrateCallbacks,
@@ -145,19 +153,16 @@ export function* migratePagesBatch(
           continue;
         }
 
-        const r = yield* env.rt.functions.wrap(
-          'migrate_folio_unmap',
-          migrateFolioUnmap(
-            env,
-            cb,
-            folio,
-            dstp,
-            mode,
-            reason,
-            retFolios,
-            pass > 2,
-            avoidForceLock,
-          ),
+        const r = yield* migrateFolioUnmap(
+          env,
+          cb,
+          folio,
+          dstp,
+          mode,
+          reason,
+          retFolios,
+          pass > 2,
+          avoidForceLock,
         );
         switch (r) {
           case -ENOMEM: {
@@ -231,9 +236,7 @@ export function* migratePagesBatch(
 
     if (!straightToOut) {
       // Flush the TLBs of every folio unmapped above: no copy may start before this.
-      env.rt.functions.enter('try_to_unmap_flush');
       env.tlb.tryToUnmapFlush();
-      env.rt.functions.exit('try_to_unmap_flush');
       retry = 1;
       for (let pass = 0; pass < nrPass && retry !== 0; pass++) {
         retry = 0;
@@ -247,9 +250,15 @@ export function* migratePagesBatch(
           const counted = kind !== 0 || !noSplitFolioCounting;
           const nrPages = folioNrPages(mem, folio);
           yield; // cond_resched()
-          const r = yield* env.rt.functions.wrap(
-            'migrate_folio_move',
-            migrateFolioMove(env, cb, folio, dst, dstFolios, mode, reason, retFolios),
+          const r = yield* migrateFolioMove(
+            env,
+            cb,
+            folio,
+            dst,
+            dstFolios,
+            mode,
+            reason,
+            retFolios,
           );
           switch (r) {
             case -EAGAIN:

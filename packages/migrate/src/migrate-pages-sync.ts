@@ -1,5 +1,5 @@
 import type { FolioList } from '@mmsim/folio';
-import type { KernelGen } from '@mmsim/runtime';
+import { type KernelGen, tracedFunction } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { NR_MAX_MIGRATE_ASYNC_RETRY, NR_MAX_MIGRATE_SYNC_RETRY } from './constants.js';
 import { listHead } from './lists.js';
@@ -29,7 +29,8 @@ import { MigrateStats } from './stats.js';
  * phase; a split of a smaller large folio there is not counted (later kernels count
  * `nr_split`).
  */
-export function* migratePagesSync(
+export const migratePagesSync = tracedFunction('migrate_pages_sync', migratePagesSyncBody);
+function* migratePagesSyncBody(
   env: MigrateEnv,
   from: FolioList,
   cb: MigrateCallbacks,
@@ -43,19 +44,16 @@ export function* migratePagesSync(
   const astats = new MigrateStats();
   let nrFailed = 0;
   // Try to migrate in batch with MIGRATE_ASYNC mode first.
-  let rc = yield* env.rt.functions.wrap(
-    'migrate_pages_batch',
-    migratePagesBatch(
-      env,
-      from,
-      cb,
-      MIGRATE_ASYNC,
-      reason,
-      folios,
-      splitFolios,
-      astats,
-      NR_MAX_MIGRATE_ASYNC_RETRY,
-    ),
+  let rc = yield* migratePagesBatch(
+    env,
+    from,
+    cb,
+    MIGRATE_ASYNC,
+    reason,
+    folios,
+    splitFolios,
+    astats,
+    NR_MAX_MIGRATE_ASYNC_RETRY,
   );
   stats.nrSucceeded += astats.nrSucceeded;
   stats.nrThpSucceeded += astats.nrThpSucceeded;
@@ -73,19 +71,16 @@ export function* migratePagesSync(
   folios.spliceTailInit(from);
   while (!from.isEmpty()) {
     from.moveTo(from.first(), folios);
-    rc = yield* env.rt.functions.wrap(
-      'migrate_pages_batch',
-      migratePagesBatch(
-        env,
-        folios,
-        cb,
-        mode,
-        reason,
-        retFolios,
-        splitFolios,
-        stats,
-        NR_MAX_MIGRATE_SYNC_RETRY,
-      ),
+    rc = yield* migratePagesBatch(
+      env,
+      folios,
+      cb,
+      mode,
+      reason,
+      retFolios,
+      splitFolios,
+      stats,
+      NR_MAX_MIGRATE_SYNC_RETRY,
     );
     folios.spliceTailInit(retFolios);
     if (rc < 0) return rc;

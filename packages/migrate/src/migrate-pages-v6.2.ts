@@ -20,7 +20,15 @@ import {
   PG_writeback,
 } from '@mmsim/folio';
 import type { AnonVma } from '@mmsim/rmap';
-import { EAGAIN, EBUSY, ENOMEM, ENOSYS, type KernelGen, PF_MEMALLOC } from '@mmsim/runtime';
+import {
+  EAGAIN,
+  EBUSY,
+  ENOMEM,
+  ENOSYS,
+  type KernelGen,
+  PF_MEMALLOC,
+  tracedFunction,
+} from '@mmsim/runtime';
 import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
@@ -58,7 +66,8 @@ const CALLER = '__unmap_and_move';
  * otherwise. Then unlock dst, drop the anon_vma pin, unlock src, and on success drop dst's
  * allocation reference.
  */
-export function* unmapAndMoveInner(
+export const unmapAndMoveInner = tracedFunction('__unmap_and_move', unmapAndMoveInnerBody);
+function* unmapAndMoveInnerBody(
   env: MigrateEnv,
   src: Folio,
   dst: Folio,
@@ -143,7 +152,8 @@ export function* unmapAndMoveInner(
  * success (NR_ISOLATED, the isolation reference unless MR_MEMORY_FAILURE), to the tail of
  * `ret` on failure, where the unused dst also goes back (`put_new_page` or `folio_put`).
  */
-export function* unmapAndMove(
+export const unmapAndMove = tracedFunction('unmap_and_move', unmapAndMoveBody);
+function* unmapAndMoveBody(
   env: MigrateEnv,
   cb: MigrateCallbacks,
   src: Folio,

@@ -72,19 +72,16 @@ export function* migratePagesV63(
       else from.spliceInit(folios);
       let rc: number;
       if (mode === MIGRATE_ASYNC || !asyncFirst) {
-        rc = yield* env.rt.functions.wrap(
-          'migrate_pages_batch',
-          migratePagesBatch(
-            env,
-            folios,
-            cb,
-            mode,
-            reason,
-            retFolios,
-            splitFolios,
-            stats,
-            NR_MAX_MIGRATE_PAGES_RETRY,
-          ),
+        rc = yield* migratePagesBatch(
+          env,
+          folios,
+          cb,
+          mode,
+          reason,
+          retFolios,
+          splitFolios,
+          stats,
+          NR_MAX_MIGRATE_PAGES_RETRY,
         );
       } else {
         rc = yield* migratePagesSync(env, folios, cb, mode, reason, retFolios, splitFolios, stats);
@@ -98,9 +95,16 @@ export function* migratePagesV63(
       if (!splitFolios.isEmpty()) {
         // Failures are not counted: each split folio already counted as one. Minimal
         // effort: MIGRATE_ASYNC, one pass.
-        yield* env.rt.functions.wrap(
-          'migrate_pages_batch',
-          migratePagesBatch(env, splitFolios, cb, MIGRATE_ASYNC, reason, retFolios, null, stats, 1),
+        yield* migratePagesBatch(
+          env,
+          splitFolios,
+          cb,
+          MIGRATE_ASYNC,
+          reason,
+          retFolios,
+          null,
+          stats,
+          1,
         );
         splitFolios.spliceTailInit(retFolios);
       }

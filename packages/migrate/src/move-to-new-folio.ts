@@ -9,7 +9,7 @@ import {
   PG_isolated,
   PG_locked,
 } from '@mmsim/folio';
-import type { KernelGen } from '@mmsim/runtime';
+import { type KernelGen, tracedFunction } from '@mmsim/runtime';
 import { BUILTIN_AOPS } from './address-space-operations.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { callDriver, callDriverGen, kernelBug } from './errors.js';
@@ -55,6 +55,14 @@ export function moveToNewFolioAtomic(
   src: Folio,
   mode: MigrateMode,
 ): number {
+  // A traced call goes through `moveToNewFolio`, so that its slice shows in every case.
+  return env.rt.functions.enabled
+    ? NEEDS_ADDRESS_SPACE
+    : moveToNewFolioNoSleep(env, dst, src, mode);
+}
+
+/** The cases of `move_to_new_folio` that cannot sleep; `NEEDS_ADDRESS_SPACE` for the rest. */
+function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: MigrateMode): number {
   const mem = env.mem;
   if (!folioTestFlag(mem, src, PG_locked) || !folioTestFlag(mem, dst, PG_locked)) {
     throw kernelBug(
@@ -116,14 +124,15 @@ export const NEEDS_ADDRESS_SPACE = 0x7fff_ffff;
  *
  * Returns MIGRATEPAGE_SUCCESS or a negative errno (-EAGAIN: try again in the next pass).
  */
-export function* moveToNewFolio(
+export const moveToNewFolio = tracedFunction('move_to_new_folio', moveToNewFolioBody);
+function* moveToNewFolioBody(
   env: MigrateEnv,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
   const mem = env.mem;
-  const fast = moveToNewFolioAtomic(env, dst, src, mode);
+  const fast = moveToNewFolioNoSleep(env, dst, src, mode);
   if (fast !== NEEDS_ADDRESS_SPACE) return fast;
   const mapping = folioMapping(mem, src) as object;
   const aops = mappingAops(mem, mapping, src);

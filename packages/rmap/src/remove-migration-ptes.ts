@@ -8,7 +8,7 @@ import {
   folioTestFlag,
   PG_dirty,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE, RMAP_COMPOUND, RMAP_EXCLUSIVE, RMAP_NONE } from './constants.js';
 import type { RmapContext } from './context.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
@@ -125,7 +125,8 @@ function* removeMigrationPte(
  * directly (the folio is unmapped, so the caller's `folio_get_anon_vma` reference is
  * what keeps it alive).
  */
-export function* removeMigrationPtes(
+export const removeMigrationPtes = tracedFunction('remove_migration_ptes', removeMigrationPtesBody);
+function* removeMigrationPtesBody(
   ctx: RmapContext,
   src: Folio,
   dst: Folio,

@@ -1,4 +1,4 @@
-import type { Task } from '@mmsim/runtime';
+import { type Task, tracedPlainFunction } from '@mmsim/runtime';
 import {
   PAGE_SHIFT,
   TLB_FLUSH_BATCH_FLUSHED_SHIFT,
@@ -103,7 +103,8 @@ function archTlbbatchFlush(ctx: RmapContext, batch: TlbFlushUnmapBatch): void {
  * flush it and clear `flush_required` and `writable`. Migration calls it once per batch,
  * between the unmap and the move phases: no copy may start before it.
  */
-export function tryToUnmapFlush(ctx: RmapContext): void {
+export const tryToUnmapFlush = tracedPlainFunction('try_to_unmap_flush', tryToUnmapFlushBody);
+function tryToUnmapFlushBody(ctx: RmapContext): void {
   const batch = ctx.batches.get(ctx.rt.current);
   if (batch === undefined || !batch.flushRequired) return;
   archTlbbatchFlush(ctx, batch);

@@ -12,7 +12,7 @@ import {
   PG_anon_exclusive,
   pageTestFlag,
 } from '@mmsim/folio';
-import { EBUSY, type KernelGen, MmsimError } from '@mmsim/runtime';
+import { EBUSY, type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -181,7 +181,8 @@ function misuse(message: string): MmsimError {
  * must hold the folio lock and a reference of its own (migration's isolation reference).
  * TTU_SYNC changes nothing here: every PTE is read under its lock.
  */
-export function* tryToMigrate(ctx: RmapContext, folio: Folio, flags: number): KernelGen {
+export const tryToMigrate = tracedFunction('try_to_migrate', tryToMigrateBody);
+function* tryToMigrateBody(ctx: RmapContext, folio: Folio, flags: number): KernelGen {
   const mem = ctx.mem;
   if (!Number.isInteger(flags) || (flags & ~TTU_MIGRATE_ALLOWED) !== 0 || flags < 0) {
     throw misuse(

@@ -48,3 +48,38 @@ export class FunctionTracer {
     }
   }
 }
+
+/** What a traced kernel function's first argument carries: the runtime it runs on. */
+export interface TracedContext {
+  readonly rt: { readonly functions: FunctionTracer };
+}
+
+/**
+ * Declares a sleeping kernel function whose every call is a slice (`funcgraph_entry` /
+ * `funcgraph_exit` named `name`) when someone listens, whoever calls it: the declaration
+ * sits with the definition, as function_graph needs nothing from callers. The first
+ * argument carries the runtime (`env`, `ctx`).
+ */
+export function tracedFunction<C extends TracedContext, A extends unknown[], R>(
+  name: string,
+  body: (ctx: C, ...args: A) => KernelGen<R>,
+): (ctx: C, ...args: A) => KernelGen<R> {
+  return (ctx, ...args) => ctx.rt.functions.wrap(name, body(ctx, ...args));
+}
+
+/** `tracedFunction` for a kernel function that never sleeps (a plain function). */
+export function tracedPlainFunction<C extends TracedContext, A extends unknown[], R>(
+  name: string,
+  body: (ctx: C, ...args: A) => R,
+): (ctx: C, ...args: A) => R {
+  return (ctx, ...args) => {
+    const functions = ctx.rt.functions;
+    if (!functions.enabled) return body(ctx, ...args);
+    functions.enter(name);
+    try {
+      return body(ctx, ...args);
+    } finally {
+      functions.exit(name);
+    }
+  };
+}
