@@ -61,7 +61,7 @@ export interface LoopDeviceOptions {
  * tmpfs). So ending writeback of a folio of a filesystem on the loop device, or unlocking
  * a buffer of the loop device's page cache, needs the lock of a backing folio: the
  * lock / writeback and lock / buffer-lock cross-dependencies of the February 2023
- * deadlocks (Jan Kara's explanation, reference §4.3, §8).
+ * deadlocks (Jan Kara, 20230227110614.dngdub2j3exr6dfp@quack3 on linux-mm).
  */
 export class LoopDevice implements WritebackTarget {
   readonly name: string;
