@@ -14,7 +14,7 @@ import { WorkQueue } from './work-queue.js';
 import type { WritebackTarget } from './writeback-worker.js';
 
 /** A write request queued on a loop device: a bio of one page. */
-interface LoopRequest {
+export interface LoopRequest {
   readonly describe: string;
   /** The page of the loop device it writes. */
   readonly devIndex: number;
