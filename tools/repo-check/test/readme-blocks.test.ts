@@ -1,0 +1,69 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import ts from 'typescript';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { baseCompilerOptions } from '../src/discarded-generators.js';
+import { readmeBlocks } from '../src/readme-blocks.js';
+import { REPO_ROOT, readRepoFile } from '../src/repo-files.js';
+
+/**
+ * The READMEs whose `ts` blocks are compiled and run from the README itself. Each block is
+ * written to a git-ignored file under tools/repo-check/.readme-blocks (where every
+ * `@mmsim/*` package it imports resolves), type-checked with the packages' options, and
+ * imported.
+ */
+const READMES = [
+  'README.md',
+  'packages/runtime/README.md',
+  'packages/folio/README.md',
+  'packages/page-lock/README.md',
+  'packages/lru/README.md',
+  'packages/rmap/README.md',
+  'packages/trace/README.md',
+];
+
+const dir = join(REPO_ROOT, 'tools/repo-check/.readme-blocks', String(process.pid));
+mkdirSync(dir, { recursive: true });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const blocks = READMES.flatMap((readme) =>
+  readmeBlocks(readRepoFile(readme))
+    .filter((b) => b.mode !== 'skip')
+    .map((b) => {
+      const file = join(dir, `${readme.replace(/\//g, '_').replace(/\.md$/, '')}_${b.line}.ts`);
+      writeFileSync(file, b.code);
+      return { ...b, readme, file };
+    }),
+);
+
+describe('README code blocks', () => {
+  it('compile', () => {
+    const program = ts.createProgram(
+      blocks.map((b) => b.file),
+      baseCompilerOptions(REPO_ROOT),
+    );
+    const files = new Set(blocks.map((b) => b.file));
+    const errors = ts
+      .getPreEmitDiagnostics(program)
+      .filter((d) => d.file !== undefined && files.has(d.file.fileName))
+      .map((d) => {
+        const block = blocks.find((b) => b.file === d.file?.fileName);
+        const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
+        const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+        return `${block?.readme}:${(block?.line ?? 0) + line + 1}: ${text}`;
+      });
+    expect(errors).toEqual([]);
+  }, 60_000);
+
+  for (const block of blocks.filter((b) => b.mode === 'run')) {
+    it(`run: ${block.readme}, the block at line ${block.line}`, async () => {
+      const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+      try {
+        await import(pathToFileURL(block.file).href);
+      } finally {
+        log.mockRestore();
+      }
+    });
+  }
+});
