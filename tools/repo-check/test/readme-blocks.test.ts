@@ -1,6 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { format } from 'node:util';
 import ts from 'typescript';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { baseCompilerOptions } from '../src/discarded-generators.js';
@@ -58,12 +59,49 @@ describe('README code blocks', () => {
 
   for (const block of blocks.filter((b) => b.mode === 'run')) {
     it(`run: ${block.readme}, the block at line ${block.line}`, async () => {
-      const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+      const printed: string[] = [];
+      const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => {
+        printed.push(format(...args));
+      });
       try {
         await import(pathToFileURL(block.file).href);
       } finally {
         log.mockRestore();
       }
+      if (block.output !== null) expect(printed.join('\n')).toBe(block.output);
     });
   }
+});
+
+describe('readmeBlocks', () => {
+  it('reads ts blocks with their markers and shown output, and ignores other fences', () => {
+    const md = [
+      '```sh',
+      'echo no',
+      '```', // 1-3
+      '```ts',
+      'run();',
+      '```', // 4-6
+      'It prints:',
+      '<!-- readme-test: output -->',
+      '',
+      '```text',
+      'ok',
+      '```', // 7-12
+      '<!-- readme-test: skip -->',
+      '',
+      '```ts',
+      'fragment',
+      '```', // 13-17
+      '<!-- readme-test: typecheck -->',
+      '```ts',
+      'compiles();',
+      '```', // 18-21
+    ].join('\n');
+    expect(readmeBlocks(md)).toEqual([
+      { code: 'run();\n', line: 4, mode: 'run', output: 'ok' },
+      { code: 'fragment\n', line: 15, mode: 'skip', output: null },
+      { code: 'compiles();\n', line: 19, mode: 'typecheck', output: null },
+    ]);
+  });
 });
