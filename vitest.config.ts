@@ -34,6 +34,9 @@ export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
   test: {
+    // Explorations run thousands of schedules; on a loaded 2-core machine some take several
+    // seconds. The limit only catches a hung test: speed is measured by `pnpm bench`.
+    testTimeout: 30_000,
     reporters: ['default', './tools/vitest-summary-reporter.ts'],
     projects: [
       ...projects.map((dir) => ({

@@ -18,7 +18,7 @@ import type { MigrateEnv } from './migrate-env.js';
  * Because the anon_vma sits untagged in `dst->mapping`, a pfn walker looking at dst in
  * that window (memory offline's dump_page) took it for a file mapping and crashed; the
  * fix of December 2023 moved it into `dst->private` with the state bits (see
- * kernel-migration.md §3.4). The model keeps the 6.3 layout: `folioMapping(mem, dst)`
+ * docs/model-vs-kernel.md#dst-state). The model keeps the 6.3 layout: `folioMapping(mem, dst)`
  * returns the anon_vma during the window, as `folio_mapping()` would.
  */
 

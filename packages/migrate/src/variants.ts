@@ -3,7 +3,7 @@ import { MmsimError } from '@mmsim/runtime';
 /**
  * Variants of the migration core: the kernels whose `migrate_pages()` the model can run.
  * A variant is a small set of named policy differences read by the shared engine, not a
- * copy of it. `v6.3` is the default and the reference (kernel-migration.md).
+ * copy of it. `v6.3` is the default and the reference (torvalds/linux v6.3 mm/migrate.c).
  */
 
 export type VariantName = 'v6.2' | 'rfc-2022' | 'v6.3-rc1' | 'v6.3' | 'v6.11';

@@ -38,7 +38,7 @@ function nodeStat(m: Machine, nid: number, item: number): number {
   return m.vmstat.nodePageState(nid, item);
 }
 
-describe('page cache through address_space_operations (§3.5)', () => {
+describe('page cache through address_space_operations (move_to_new_folio, 6.3)', () => {
   it('filemap_migrate_folio (the default): i_pages, nr_file_pages and nr_dirty move; data kept', () => {
     const m = buildMachine();
     spawn(m, 'migrate', 0, function* (): KernelGen {

@@ -72,7 +72,7 @@ function unmapsPerFlush(events: string[]): number[] {
   return out;
 }
 
-describe('migrate_pages() and migrate_pages_batch() (§2.4, §2.5, §2.7)', () => {
+describe('migrate_pages() and migrate_pages_batch() (mm/migrate.c, 6.3)', () => {
   const carving: Array<[VariantName, MigrateMode, number[]]> = [
     ['v6.3', MIGRATE_ASYNC, [512, 512, 76]],
     ['v6.3', MIGRATE_SYNC, [512, 512, 76]], // the async batches of migrate_pages_sync

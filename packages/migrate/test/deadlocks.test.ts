@@ -32,11 +32,11 @@ function run(m: Machine): { result: RunResult; cycle: string } {
 }
 
 /**
- * §4.2, Alistair Popple on the RFC: a sync batch sleeps in folio_lock(F1) while it holds F0
+ * Alistair Popple on the 2022 RFC: a sync batch sleeps in folio_lock(F1) while it holds F0
  * unmapped and locked; the task holding F1 faults on F0's migration entry and waits for
  * F0's unlock. [variant, deadlocks].
  */
-describe('the deadlocks of the series and the variants that had them (§4)', () => {
+describe('the deadlocks of the series and the variants that had them', () => {
   const rfc: Array<[VariantName, boolean]> = [
     ['rfc-2022', true],
     ['v6.3-rc1', false], // -EDEADLOCK: move F0 first, then sleep on F1 holding nothing else
@@ -82,7 +82,7 @@ describe('the deadlocks of the series and the variants that had them (§4)', () 
   }
 
   /**
-   * §4.3.1, Hugh Dickins (ext4 on a loop device on tmpfs): the move phase of a sync batch
+   * Feb 2023, Hugh Dickins (ext4 on a loop device on tmpfs): the move phase of a sync batch
    * sleeps in lock_buffer of F1 while F0 is still locked on unmap_folios; the loop worker
    * that holds the buffer lock needs F0's lock (the backing file's folio) to finish.
    */
@@ -140,7 +140,7 @@ describe('the deadlocks of the series and the variants that had them (§4)', () 
   }
 
   /**
-   * §4.3.2, Pengfei Xu (syzkaller): a sync batch waits for F1's writeback while it holds F0;
+   * Feb 2023, Pengfei Xu (syzkaller): a sync batch waits for F1's writeback while it holds F0;
    * the loop worker must lock F0 (backing tmpfs folio) to complete that writeback.
    */
   const pengfei: Array<[VariantName, boolean]> = [
@@ -193,7 +193,7 @@ describe('the deadlocks of the series and the variants that had them (§4)', () 
   }
 
   /**
-   * §4.4, Gao Xiang (2024): an ASYNC batch holds F0 unmapped; a THP gets -ENOMEM and
+   * Gao Xiang (2024, 2e6506e1c4ee): an ASYNC batch holds F0 unmapped; a THP gets -ENOMEM and
    * try_split_folio sleeps in folio_lock(THP), whose holder wants F0's lock.
    */
   const gao: Array<[VariantName, boolean]> = [

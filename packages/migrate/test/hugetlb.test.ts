@@ -41,7 +41,7 @@ function hugetlbMachine(variant: VariantName = 'v6.3', supported = true, pool1 =
   });
 }
 
-describe('hugetlb: migrate_hugetlbs() and unmap_and_move_huge_page() (§2.6)', () => {
+describe('hugetlb: migrate_hugetlbs() and unmap_and_move_huge_page() (mm/migrate.c, 6.3)', () => {
   /** The src lock is held elsewhere. [variant, mode, rc, attempts]. */
   const cases: Array<[VariantName, MigrateMode, string, number, number]> = [
     // force (pass > 2) and SYNC: sleeps at the fourth pass.

@@ -102,7 +102,7 @@ class Balloon {
   }
 }
 
-describe('non-LRU movable pages (movable_operations, §5)', () => {
+describe('non-LRU movable pages (movable_operations, include/linux/migrate.h)', () => {
   it('isolate_movable_page: reference and PG_isolated on success; every refusal drops the reference', () => {
     const m = buildMachine();
     const b = new Balloon(m);

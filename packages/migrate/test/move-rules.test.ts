@@ -47,7 +47,7 @@ import {
   traceLines,
 } from './machine.js';
 
-describe('migrate_folio_move and folio_migrate_flags (§3.2, §3.5)', () => {
+describe('migrate_folio_move and folio_migrate_flags (mm/migrate.c, 6.3)', () => {
   it('folio_migrate_flags copies, moves and clears exactly the kernel list', () => {
     const m = buildMachine();
     const src = folioAlloc(m.mem, 0, 0);

@@ -63,7 +63,7 @@ function migrateNoLarge(
   return m.core.migratePages(list, noLargeDst(m), null, null, mode, reason);
 }
 
-describe('large folios: splitting (§2.8)', () => {
+describe('large folios: splitting (try_split_folio, mm/migrate.c)', () => {
   const cases: Array<[VariantName, MigrateMode, boolean, number]> = [
     ['v6.3', MIGRATE_ASYNC, false, 0],
     ['v6.3', MIGRATE_SYNC, false, 0],

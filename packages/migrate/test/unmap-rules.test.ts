@@ -50,7 +50,7 @@ import {
   writebackIo,
 } from './machine.js';
 
-describe('migrate_folio_unmap (§3.1)', () => {
+describe('migrate_folio_unmap (mm/migrate.c, 6.3)', () => {
   it('1. a folio freed under us succeeds at once: PG_active cleared, freed, NR_ISOLATED back', () => {
     const m = buildMachine();
     const alloc = countingAlloc(m);

@@ -70,7 +70,7 @@ function ref(task: Task): TaskRef {
  * A page-lock dependency checker: what lockdep cannot do for PG_locked, PG_writeback and
  * BH_Lock, in the spirit of the out-of-tree DEPT tracker (Byungchul Park). Lockdep has no
  * coverage of these because they are released from another context than the one that took
- * them (I/O completion); see the reference, section 4.5.
+ * them (I/O completion): Matthew Wilcox, Zqa1ZZrrlp5jHElW@casper.infradead.org on linux-mm.
  *
  * Per task it tracks the folio locks and buffer locks held and the writeback the task owns
  * (started, or was handed, and has not ended). Every sleeping lock attempt, and every wait

@@ -2,7 +2,7 @@
 export type Manifest = Record<string, unknown>;
 
 /**
- * The mmsim package conventions (see the design card), beyond what publint checks:
+ * The mmsim package conventions (docs/architecture.md#package-conventions), beyond publint:
  * ESM only, explicit `exports` with types, `files`, `sideEffects: false`, public
  * `publishConfig`, a README with a usage example. Returns one message per broken rule.
  */

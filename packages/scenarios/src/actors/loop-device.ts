@@ -15,7 +15,7 @@ import { WorkQueue } from './work-queue.js';
 import type { WritebackTarget } from './writeback-worker.js';
 
 /** A write request queued on a loop device: a bio of one page. */
-interface LoopRequest {
+export interface LoopRequest {
   readonly describe: string;
   /** The page of the loop device it writes. */
   readonly devIndex: number;
@@ -62,7 +62,7 @@ export interface LoopDeviceOptions {
  * tmpfs). So ending writeback of a folio of a filesystem on the loop device, or unlocking
  * a buffer of the loop device's page cache, needs the lock of a backing folio: the
  * lock / writeback and lock / buffer-lock cross-dependencies of the February 2023
- * deadlocks (Jan Kara's explanation, reference §4.3, §8).
+ * deadlocks (Jan Kara, 20230227110614.dngdub2j3exr6dfp@quack3 on linux-mm).
  */
 export class LoopDevice implements WritebackTarget {
   readonly name: string;

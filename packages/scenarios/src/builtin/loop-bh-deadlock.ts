@@ -54,7 +54,7 @@ export function loopBhDeadlock(params: LoopBhDeadlockParams = {}): Scenario {
       'Hugh Dickins 87a6c8c-c5c1-67dc-1e32-eb30831d6e3d@google.com (lore.kernel.org/linux-mm)',
       'Jan Kara 20230227110614.dngdub2j3exr6dfp@quack3 (lore.kernel.org/linux-mm)',
       '6.3-rc3: fb3592c41a44 "migrate_pages: fix deadlock in batched migration", 2ef7dbb26990 "migrate_pages: try migrate in batch asynchronously firstly"',
-      'kernel-migration.md §4.3',
+      'docs/locking.md#cross-dependencies',
     ],
     config: {
       nodes: [{ pages: 1024 }, { pages: 1024 }],

@@ -56,7 +56,7 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
       "Huang Ying 874jrg7kke.fsf@yhuang6-desk2.ccr.corp.intel.com (lore.kernel.org/linux-mm), on Pengfei Xu's syzkaller report",
       'V1 of the fix https://lkml.indiana.edu/hypermail/linux/kernel/2302.3/00510.html; V2 https://lkml.iu.edu/hypermail/linux/kernel/2303.0/02379.html',
       '6.3-rc3: fb3592c41a44, a21d2133215b, 2ef7dbb26990',
-      'kernel-migration.md §4.3, §8',
+      'docs/locking.md#cross-dependencies',
     ],
     config: {
       nodes: [{ pages: 1024 }, { pages: 1024 }],

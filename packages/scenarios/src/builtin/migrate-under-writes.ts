@@ -85,7 +85,7 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
       'and compaction MIGRATE_ASYNC) while user tasks store and load through the page tables, ' +
       'a task calls read(2)/write(2), writeback runs and readahead reads. In every variant: no ' +
       'deadlock, no lost write, no leaked reference, no migration entry left.',
-    sources: ['kernel-migration.md §2-§8', 'DESIGN.md "Data and errors"'],
+    sources: ['torvalds/linux v6.3 mm/migrate.c', 'docs/model-vs-kernel.md#page-contents'],
     config: {
       nodes: [
         { pages: 2048, hugetlbPages: 1 },

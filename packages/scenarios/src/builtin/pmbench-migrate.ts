@@ -26,7 +26,7 @@ export interface PmbenchMigrateParams {
  * letter, patch 9 "batch flushing TLB", 7e12beb8ca2a): a process runs pmbench with T
  * threads on T CPUs over N pages while `migratepages` moves all of them from node 0 to
  * node 1 and back, K times. On a 2-socket Intel server, TLB-flush IPIs dropped 99.1% and
- * pages migrated per second rose 291.7% (reference §10).
+ * pages migrated per second rose 291.7% (20230213123444.155149-1-ying.huang@intel.com).
  *
  * Here the threads touch their pages at random (half stores) on CPUs 1..T, which puts
  * those CPUs in the mm's `mm_cpumask`, so every flush of a PTE of the process is a
@@ -71,7 +71,7 @@ export function pmbenchMigrate(params: PmbenchMigrateParams = {}): Scenario {
     sources: [
       'Series v5 cover letter https://lore.kernel.org/linux-mm/20230213123444.155149-1-ying.huang@intel.com/',
       '7e12beb8ca2a "migrate_pages: batch flushing TLB" (6.3-rc1)',
-      'kernel-migration.md §10',
+      'docs/model-vs-kernel.md#pmbench-migrate',
     ],
     config: {
       nodes: [

@@ -17,7 +17,7 @@ export interface RfcLockOrderParams {
 
 /**
  * `rfc-lock-order`: the concern Alistair Popple raised on the September 2022 RFC of the
- * batching series (reference §4.2). In the RFC, a synchronous batch, once its passes
+ * batching series (docs/locking.md#history). In the RFC, a synchronous batch, once its passes
  * force (`pass > 2`), sleeps in `folio_lock` on a source folio while it holds the locks of
  * the folios it already unmapped. Anyone else who locks two of those folios in the other
  * order deadlocks with it. Isolation keeps two migrators apart (Yang Shi), but not a
@@ -51,7 +51,7 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
       'RFC cover 20220921060616.73086-1-ying.huang@intel.com (lore.kernel.org/linux-mm)',
       'Alistair Popple 87o7v2lbn4.fsf@nvdebian.thelocal; Yang Shi; Huang Ying 87ill937qe.fsf@yhuang6-desk2',
       'John Hubbard (ascending order is the only convention), same thread',
-      'kernel-migration.md §4.2',
+      'docs/locking.md#history',
     ],
     config: {
       nodes: [{ pages: 1024 }, { pages: 1024 }],

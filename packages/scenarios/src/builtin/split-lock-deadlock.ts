@@ -51,7 +51,7 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
     sources: [
       'Gao Xiang 20240729021306.398286-1-hsiangkao@linux.alibaba.com; upstream 2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios"',
       'Matthew Wilcox on lockdep and folio locks: Zqa1ZZrrlp5jHElW@casper.infradead.org',
-      'kernel-migration.md §4.4',
+      'docs/locking.md#history',
     ],
     config: {
       nodes: [{ pages: 1024 }, { pages: 1024 }],
