@@ -9,11 +9,13 @@ import {
   PG_writeback,
 } from '@mmsim/folio';
 import { EAGAIN, EBUSY, EINVAL, EIO, type KernelGen, NodeStat } from '@mmsim/runtime';
-import { BUILTIN_AOPS, type WritebackControl } from './address-space-operations.js';
+import type { WritebackControl } from './address-space-operations.js';
 import { tryToFreeBuffers } from './buffer-migrate-folio.js';
+import { BUILTIN_AOPS } from './builtin-aops.js';
 import { AOP_WRITEPAGE_ACTIVATE } from './constants.js';
 import { callDriver, callDriverGen } from './errors.js';
-import { mappingAops, mappingCanWriteback } from './mapping-aops.js';
+import { mappingAops } from './mapping-aops.js';
+import { mappingCanWriteback } from './mapping-can-writeback.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { migrateFolioExtra } from './migrate-folio.js';
 import { MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';

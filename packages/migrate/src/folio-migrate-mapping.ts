@@ -27,7 +27,7 @@ import {
 import { EAGAIN, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { PageCacheMapping } from './address-space-operations.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import { mappingCanWriteback } from './mapping-aops.js';
+import { mappingCanWriteback } from './mapping-can-writeback.js';
 import type { MigrateServices } from './migrate-services.js';
 
 /**

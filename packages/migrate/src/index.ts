@@ -50,19 +50,21 @@ export {
 } from './movable.js';
 
 // For filesystems: address-space operations, the built-in tables, and where they live.
+export type {
+  AddressSpaceOperations,
+  MigrateFolioFn,
+  PageCacheMapping,
+  ReleaseFolioFn,
+  WritebackControl,
+  WritepageFn,
+} from './address-space-operations.js';
 export {
-  type AddressSpaceOperations,
   BLOCKDEV_AOPS,
   BUFFER_AOPS,
   FILEMAP_AOPS,
   HUGETLBFS_AOPS,
-  type MigrateFolioFn,
-  type PageCacheMapping,
-  type ReleaseFolioFn,
   SHMEM_AOPS,
-  type WritebackControl,
-  type WritepageFn,
-} from './address-space-operations.js';
+} from './builtin-aops.js';
 export { setAddressSpaceOperations } from './mapping-aops.js';
 
 // What driver and filesystem callbacks are handed.

@@ -17,7 +17,8 @@ export {
   isolateHugetlb,
   moveHugetlbState,
 } from './hugetlb-state.js';
-export { mappingAops, mappingCanWriteback } from './mapping-aops.js';
+export { mappingAops } from './mapping-aops.js';
+export { mappingCanWriteback } from './mapping-can-writeback.js';
 export type { MigrateCallbacks } from './callbacks.js';
 export { MigrateStats, countMigrateVmEvents, migratePagesEnd } from './stats.js';
 export { MigrateTracepoints } from './tracepoints.js';

@@ -1,12 +1,8 @@
 import { type Folio, folioTestHugetlb, type PhysicalMemory } from '@mmsim/folio';
 import { AddressSpace } from '@mmsim/rmap';
 import { MmsimError } from '@mmsim/runtime';
-import {
-  type AddressSpaceOperations,
-  FILEMAP_AOPS,
-  HUGETLBFS_AOPS,
-  SHMEM_AOPS,
-} from './address-space-operations.js';
+import type { AddressSpaceOperations } from './address-space-operations.js';
+import { FILEMAP_AOPS, HUGETLBFS_AOPS, SHMEM_AOPS } from './builtin-aops.js';
 
 /**
  * Where migration finds a page-cache mapping's `a_ops` and `mapping_can_writeback()`: on
@@ -59,16 +55,6 @@ export function mappingAops(
   if (folioTestHugetlb(mem, folio)) return HUGETLBFS_AOPS;
   if (as?.shmem === true) return SHMEM_AOPS;
   return FILEMAP_AOPS;
-}
-
-/**
- * `mapping_can_writeback(mapping)` (include/linux/backing-dev.h): the value set on the
- * address space; else false for shmem (its backing device has no BDI_CAP_WRITEBACK), true
- * otherwise.
- */
-export function mappingCanWriteback(mapping: object): boolean {
-  if (!(mapping instanceof AddressSpace)) return true;
-  return mapping.canWriteback ?? !mapping.shmem;
 }
 
 function checkAops(aops: AddressSpaceOperations): void {

@@ -10,7 +10,7 @@ import {
   PG_locked,
 } from '@mmsim/folio';
 import { type KernelGen, tracedFunction } from '@mmsim/runtime';
-import { BUILTIN_AOPS } from './address-space-operations.js';
+import { BUILTIN_AOPS } from './builtin-aops.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { callDriver, callDriverGen, kernelBug } from './errors.js';
 import { fallbackMigrateFolio } from './fallback-migrate-folio.js';
