@@ -59,7 +59,7 @@ export { type BufferWriterOptions, bufferWriter } from './actors/buffer-writer.j
 export { type DirectIoOptions, directIoTask } from './actors/direct-io.js';
 export { type ErofsReaderOptions, erofsReader } from './actors/erofs-reader.js';
 export { type FileIoOptions, fileIoTask } from './actors/file-io.js';
-export { LoopDevice, type LoopDeviceOptions } from './actors/loop-device.js';
+export { LoopDevice, type LoopDeviceOptions, type LoopRequest } from './actors/loop-device.js';
 export {
   type MigratorOptions,
   type MigratorStats,
