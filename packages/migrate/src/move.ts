@@ -1,10 +1,5 @@
-import {
-  type Folio,
-  type FolioList,
-  folioPut,
-  folioRefCount,
-  folioTestMovable,
-} from '@mmsim/folio';
+import { type Folio, type FolioList, folioTestMovable } from '@mmsim/folio';
+import { folioPutFast } from '@mmsim/lru';
 import { EAGAIN, type KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
@@ -14,12 +9,7 @@ import { listAddAfter, listDel } from './lists.js';
 import type { MigrateMode } from './modes.js';
 import { moveToNewFolio, moveToNewFolioAtomic, NEEDS_ADDRESS_SPACE } from './move-to-new-folio.js';
 import type { MigrateReason } from './reasons.js';
-import {
-  folioPutMaybeLru,
-  migrateFolioDone,
-  migrateFolioUndoDst,
-  migrateFolioUndoSrc,
-} from './undo.js';
+import { migrateFolioDone, migrateFolioUndoDst, migrateFolioUndoSrc } from './undo.js';
 
 /**
  * `migrate_folio_move(put_new_page, private, src, dst, mode, reason, ret)` (mm/migrate.c,
@@ -90,8 +80,7 @@ export function* migrateFolioMove(
   locks.folioUnlock(dst);
   // set_page_owner_migrate_reason(dst, reason): page_owner is not modelled.
   // folio_put(dst): the new owners hold dst, so this is rarely the last reference.
-  if (folioRefCount(mem, dst) > 1) folioPut(mem, dst);
-  else yield* folioPutMaybeLru(ctx, dst);
+  if (!folioPutFast(mem, dst, 1)) yield* ctx.lru.folioPut(dst);
   listDel(mem, src);
   if (anonVma !== null) ctx.rmap.putAnonVma(anonVma);
   locks.folioUnlock(src);

@@ -1,11 +1,5 @@
-import {
-  type Folio,
-  type FolioList,
-  folioNrPages,
-  folioPut,
-  folioRefCount,
-  folioTestMovable,
-} from '@mmsim/folio';
+import { type Folio, type FolioList, folioNrPages, folioPut, folioTestMovable } from '@mmsim/folio';
+import { folioPutFast } from '@mmsim/lru';
 import type { AnonVma } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
@@ -73,6 +67,5 @@ export function migrateFolioDone(ctx: MigrateContext, src: Folio, reason: Migrat
  * put, which takes it off its list first.
  */
 export function* folioPutMaybeLru(ctx: MigrateContext, folio: Folio): KernelGen {
-  if (folioRefCount(ctx.mem, folio) > 1) folioPut(ctx.mem, folio);
-  else yield* ctx.lru.folioPut(folio);
+  if (!folioPutFast(ctx.mem, folio, 1)) yield* ctx.lru.folioPut(folio);
 }
