@@ -15,6 +15,8 @@ export type { RmapCheckOptions } from './invariants.js';
 // Address spaces, VMAs, files, anon_vmas.
 export { Mm } from './mm.js';
 export { DEFAULT_MMAP_BASE, type MmapOptions } from './mmap.js';
+// The page cache (i_pages).
+export { filemapGetEntry, filemapGetFolio } from './page-cache.js';
 export { PageTable } from './page-table.js';
 // Page-table entries.
 export * from './pte.js';

@@ -1,4 +1,10 @@
-import { type Folio, folioMapcount, folioMapped, type PhysicalMemory } from '@mmsim/folio';
+import {
+  type Folio,
+  folioIndex,
+  folioMapcount,
+  folioMapped,
+  type PhysicalMemory,
+} from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
 import { type KernelGen, MmsimError, type Runtime, type Task, type VmStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
@@ -12,6 +18,7 @@ import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
 import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { munmap } from './munmap.js';
+import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
 import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
@@ -141,6 +148,27 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** Write back, then drop the unmapped, unused pages of a file's cache; returns how many. */
   invalidateMappingPages(file: AddressSpace): KernelGen<number> {
     return invalidateMappingPages(this.#ctx, file);
+  }
+
+  /**
+   * `filemap_add_folio`: a new folio (any order) the caller holds a reference on joins
+   * `file`'s page cache at `index`, locked, and goes on the LRU (see page-cache.ts).
+   */
+  filemapAddFolio(file: AddressSpace, folio: Folio, index: number): KernelGen {
+    return filemapAddFolio(this.#ctx, file, folio, index);
+  }
+
+  /**
+   * `__filemap_remove_folio` of a locked, unmapped folio: it leaves `file`'s page cache and
+   * loses its mapping; the caller then puts the cache's references.
+   */
+  filemapRemoveFolio(file: AddressSpace, folio: Folio): void {
+    filemapRemoveFolio(this.#ctx, file, folio, folioIndex(this.mem, folio));
+  }
+
+  /** `hugetlb_add_to_page_cache`: the caller's reference on a hugetlb folio becomes the cache's. */
+  hugetlbAddToPageCache(file: AddressSpace, folio: Folio, index: number): void {
+    hugetlbAddToPageCache(this.mem, file, folio, index);
   }
 
   // User access
