@@ -1,8 +1,8 @@
 import { type Folio, folioMapping, type PhysicalMemory } from '@mmsim/folio';
 import { type Runtime, RwSemaphore } from '@mmsim/runtime';
 import { pageCacheReplaceFolio } from './page-cache.js';
+import type { AddressSpaceView } from './readonly-views.js';
 import type { Vma } from './vma.js';
-
 /**
  * A file's page cache and mappings (`struct address_space`, include/linux/fs.h, 6.3):
  * `i_pages` (page index -> folio; each cached folio holds one reference per page for the
@@ -15,7 +15,7 @@ import type { Vma } from './vma.js';
  * new page-cache folio on a miss (0 when never written). `shmem` marks the internal file
  * behind a shared anonymous mapping: its folios are swap-backed.
  */
-export class AddressSpace {
+export class AddressSpace implements AddressSpaceView {
   readonly id: number;
   readonly name: string;
   readonly shmem: boolean;

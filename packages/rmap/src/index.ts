@@ -20,6 +20,12 @@ export { filemapGetEntry, filemapGetFolio } from './page-cache.js';
 export { PageTable } from './page-table.js';
 // Page-table entries.
 export * from './pte.js';
+export type {
+  AddressSpaceView,
+  MmView,
+  PageTableView,
+  VmaView,
+} from './readonly-views.js';
 // The interfaces the migration core imports, and their default implementation.
 export type { Rmap, RmapOps, TlbBatch } from './rmap-interface.js';
 // rmap walks.

@@ -204,7 +204,7 @@ export function* tryToMigrate(ctx: RmapContext, folio: Folio, flags: number): Ke
     );
   }
   const rwc: RmapWalkControl = {
-    rmapOne: (f, vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
+    rmapOne: (f, vma: Vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
     done: (f) => !folioMapped(mem, f),
     anonLock: true,
   };
