@@ -96,9 +96,9 @@ export function hugetlbAddToPageCache(
 }
 
 /**
- * The folio caching page `index` of `as` (`filemap_get_entry`, mm/filemap.c, 6.3, without
- * a reference), or undefined: the slot at `index`, else a large folio whose first index is
- * below it.
+ * The folio caching page `index` of `as`, or undefined: the slot at `index`, else a large
+ * folio whose first index is below it. The lookup of `mapping_get_entry` (mm/filemap.c,
+ * 6.3; `filemap_get_entry` from 6.4) without its reference.
  */
 export function filemapGetEntry(
   mem: PhysicalMemory,
