@@ -107,10 +107,12 @@ function putLast(m: Memmap, folio: number, have: number, drop: number): void {
 }
 
 /**
- * `folio_put`: drop a reference; the last one frees the folio to the buddy of its node, or
- * to its node's hugetlb pool. Freeing a folio that is still mapped, locked, under
- * writeback, on a list, in the page cache, or has another PAGE_FLAGS_CHECK_AT_FREE flag
- * throws CONTRACT_VIOLATION ("bad page state") and changes nothing.
+ * `folio_put` of a folio that is on no LRU list: drop a reference; the last one frees the
+ * folio to the buddy of its node, or to its node's hugetlb pool. Freeing a folio that is
+ * still mapped, locked, under writeback, on a list, in the page cache, or has another
+ * PAGE_FLAGS_CHECK_AT_FREE flag throws CONTRACT_VIOLATION ("bad page state") and changes
+ * nothing. A folio that may be on the LRU is put through `@mmsim/lru` (`folioPutFast`,
+ * then `LruIsolation.folioPut`), which takes it off its list first and then calls this.
  */
 export function folioPut(mem: PhysicalMemory, folio: Folio): void {
   const m = memmapOf(mem);

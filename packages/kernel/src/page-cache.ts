@@ -5,37 +5,34 @@ import {
   folioIndex,
   folioNid,
   folioNrPages,
-  folioRefAdd,
   folioSetFlag,
-  folioSetIndex,
-  folioSetMapping,
   folioTestFlag,
   folioTestSetFlag,
-  folioTryGet,
-  HPAGE_PMD_ORDER,
   PG_dirty,
-  PG_swapbacked,
   PG_uptodate,
   type PhysicalMemory,
   pageContent,
   setPageContent,
 } from '@mmsim/folio';
-import type { AddressSpace } from '@mmsim/rmap';
+import {
+  type AddressSpace,
+  filemapGetEntry,
+  filemapGetFolio as rmapFilemapGetFolio,
+} from '@mmsim/rmap';
 import { type KernelGen, NodeStat } from '@mmsim/runtime';
 import type { Kernel } from './kernel.js';
 
 /**
  * The page-cache paths the actors use (mm/filemap.c, Linux 6.3): adding a new locked
  * folio, looking one up with a reference (and its lock), dirtying, reading and writing a
- * word through the cache.
+ * word through the cache. `i_pages` itself belongs to `@mmsim/rmap` (its page-cache.ts:
+ * add, lookup, remove, replace); the functions here call it.
  *
- * Large page-cache folios: a folio of order n holds one cache reference per page, as
- * `filemap_add_folio` leaves it, but `@mmsim/rmap`'s `AddressSpace` keeps one slot per
- * folio (its checks want each slot's folio to have that index, as hugetlbfs folios do),
- * so a large folio is cached at its first index only and `pageCacheLookup` finds it from
- * any of its indices. `folio_migrate_mapping` of `@mmsim/migrate` expects a slot per
- * page: a large page-cache folio can be isolated, split (when nothing pins it) or fail to
- * migrate, but not be migrated whole. The kernel's invariants count its cache references
+ * Large page-cache folios: a folio of order n holds one cache reference per page but one
+ * `i_pages` slot, at its first index (see rmap's page-cache.ts); `pageCacheLookup` finds
+ * it from any of its indices. `folio_migrate_mapping` of `@mmsim/migrate` expects a slot
+ * per page: a large page-cache folio can be isolated, split (when nothing pins it) or fail
+ * to migrate, but not be migrated whole. The kernel's invariants count its cache references
  * as one per page.
  */
 
@@ -48,30 +45,17 @@ export interface PageCacheAlloc {
 }
 
 /**
- * `filemap_add_folio(mapping, folio, index, gfp)` (mm/filemap.c, 6.3) for a new folio the
- * caller holds a reference on: `__folio_set_locked`, `folio->mapping` and `->index`, one
- * cache reference per page, the xarray entries, `nr_file_pages` (and `nr_shmem`), then
- * `folio_add_lru`. The folio comes back locked; the caller unlocks it when its contents are
- * read (`folio_end_read`).
+ * `filemap_add_folio(mapping, folio, index, gfp)` (mm/filemap.c, 6.3): `@mmsim/rmap`'s, for
+ * a new folio of any order the caller holds a reference on. The folio comes back locked and
+ * on its way to the LRU; the caller unlocks it when its contents are read (`folio_end_read`).
  */
-export function* filemapAddFolio(
+export function filemapAddFolio(
   k: Kernel,
   file: AddressSpace,
   folio: Folio,
   index: number,
 ): KernelGen {
-  const mem = k.mem;
-  const nr = folioNrPages(mem, folio);
-  k.locks.folioTrylock(folio, 'filemap_add_folio');
-  folioSetMapping(mem, folio, 0, file);
-  folioSetIndex(mem, folio, index);
-  folioRefAdd(mem, folio, nr);
-  if (file.shmem) folioSetFlag(mem, folio, PG_swapbacked);
-  file.pages.set(index, folio);
-  const nid = folioNid(mem, folio);
-  k.vmstat.modNodePageState(nid, NodeStat.NR_FILE_PAGES, nr);
-  if (file.shmem) k.vmstat.modNodePageState(nid, NodeStat.NR_SHMEM, nr);
-  yield* k.lru.folioAddLru(folio);
+  return k.vm.filemapAddFolio(file, folio, index);
 }
 
 /**
@@ -99,17 +83,11 @@ export function* pageCacheAllocLocked(
 }
 
 /**
- * `filemap_get_folio(mapping, index)` (mm/filemap.c, 6.3): the cached folio with a
- * reference for the caller (`folio_try_get`, retried when a migration has it frozen), or
- * -1 when nothing is cached at `index`.
+ * `filemap_get_folio(mapping, index)` (mm/filemap.c, 6.3): `@mmsim/rmap`'s; the cached
+ * folio with a reference for the caller, or -1 when nothing is cached at `index`.
  */
-export function* filemapGetFolio(k: Kernel, file: AddressSpace, index: number): KernelGen<Folio> {
-  for (;;) {
-    const folio = pageCacheLookup(k.mem, file, index);
-    if (folio === undefined) return -1;
-    if (folioTryGet(k.mem, folio)) return folio;
-    yield; // frozen: a migration is replacing it; look again
-  }
+export function filemapGetFolio(k: Kernel, file: AddressSpace, index: number): KernelGen<Folio> {
+  return rmapFilemapGetFolio(k.mem, file, index);
 }
 
 /**
@@ -148,24 +126,15 @@ export function* filemapLockFolio(
 
 /**
  * The folio caching page `index` of `file` (`filemap_get_entry` without a reference), or
- * undefined: the slot at `index`, else a large folio whose first index is below it.
+ * undefined: `@mmsim/rmap`'s `filemapGetEntry`, which also finds a large folio from any of
+ * its indices.
  */
 export function pageCacheLookup(
   mem: PhysicalMemory,
   file: AddressSpace,
   index: number,
 ): Folio | undefined {
-  const direct = file.lookup(index);
-  if (direct !== undefined) return direct;
-  for (let order = 1; order <= HPAGE_PMD_ORDER; order++) {
-    const first = index - (index % (1 << order));
-    if (first === index) continue;
-    const folio = file.lookup(first);
-    if (folio !== undefined && folioIndex(mem, folio) === first) {
-      return index - first < folioNrPages(mem, folio) ? folio : undefined;
-    }
-  }
-  return undefined;
+  return filemapGetEntry(mem, file, index);
 }
 
 /** `folio_unlock` + `folio_put`: the end of a locked lookup. */

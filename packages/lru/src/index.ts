@@ -10,10 +10,12 @@
  *   `folioIsFileLru`, `lruListName`; the batch size `PAGEVEC_SIZE`;
  * - NR_ISOLATED accounting usable without an LruVecs: `folioIsolatedItem`,
  *   `nodeStatModFolio`;
- * - the `mm_lru_insertion` tracepoint's fields: `MmLruInsertion`.
+ * - the `mm_lru_insertion` tracepoint's fields: `MmLruInsertion`;
+ * - `folio_put`'s fast half, `folioPutFast` (the slow half is `LruIsolation.folioPut`).
  */
 
 export { PAGEVEC_SIZE } from './folio-batch.js';
+export { folioPutFast } from './folio-put.js';
 export type { CheckOptions } from './invariants.js';
 export type { LruIsolation } from './lru-isolation.js';
 export {

@@ -19,9 +19,9 @@ import {
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { folioEvictable } from './evictable.js';
 import { type FolioBatch, PAGEVEC_SIZE } from './folio-batch.js';
+import { releasePages } from './folio-put.js';
 import { lruListOfFlags } from './lru-list.js';
 import type { Lruvec } from './lruvec.js';
-import { releaseBatchReferences } from './release.js';
 import { type LruState, requireTask, WHERE_BATCH, WHERE_NONE } from './state.js';
 
 const LRU = 1 << PG_lru;
@@ -136,7 +136,7 @@ export function* folioBatchMoveLru(s: LruState, b: FolioBatch): KernelGen {
     b.drainPos = i + 1;
   }
   if (held !== null) held.lock.unlock();
-  yield* releaseBatchReferences(s, folios, n);
+  yield* releasePages(s, folios, n);
   b.finishDrain();
 }
 

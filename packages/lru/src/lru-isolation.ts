@@ -20,7 +20,8 @@ export interface LruIsolation {
   folioAddLru(folio: Folio): KernelGen;
   /**
    * `folio_put` (include/linux/mm.h) for a folio that may be on the LRU: the last reference
-   * takes it off its list (`__page_cache_release`) before it is freed.
+   * takes it off its list (`__page_cache_release`) before it is freed. Hot paths call the
+   * exported `folioPutFast` first and this only when it returns false.
    */
   folioPut(folio: Folio): KernelGen;
   /** `lru_add_drain` (mm/swap.c): move this CPU's batch to the LRU. */

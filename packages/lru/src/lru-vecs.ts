@@ -14,6 +14,7 @@ import {
   mappingSetUnevictable,
   mappingUnevictable,
 } from './evictable.js';
+import { folioPutLru } from './folio-put.js';
 import { folioIsolateLru as folioIsolateLruImpl } from './isolate.js';
 import { folioAddLru as folioAddLruImpl } from './lru-add.js';
 import type { LruIsolation } from './lru-isolation.js';
@@ -24,7 +25,6 @@ import {
   nodeStatModFolio as nodeStatModFolioImpl,
 } from './nr-isolated.js';
 import { folioPutbackLru as folioPutbackLruImpl } from './putback.js';
-import { folioPutLru } from './release.js';
 import { LruState } from './state.js';
 import { LruView } from './view.js';
 

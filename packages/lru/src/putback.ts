@@ -1,8 +1,8 @@
 import { type Folio, folioGet } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import type { FolioBatch } from './folio-batch.js';
+import { folioPutFast, folioPutSlow } from './folio-put.js';
 import { checkAddable, drainBatch, queueFolio } from './lru-add.js';
-import { folioPutLru } from './release.js';
 import { type LruState, requireTask } from './state.js';
 
 /**
@@ -23,5 +23,5 @@ export function* folioPutbackLru(s: LruState, folio: Folio): KernelGen {
   const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
   folioGet(mem, folio);
   if (queueFolio(s, b, folio)) yield* drainBatch(s, b);
-  yield* folioPutLru(s, folio);
+  if (!folioPutFast(mem, folio, 1)) yield* folioPutSlow(s, folio);
 }

@@ -1,10 +1,5 @@
-import {
-  type Folio,
-  type FolioList,
-  folioPut,
-  folioRefCount,
-  folioTestMovable,
-} from '@mmsim/folio';
+import { type Folio, type FolioList, folioTestMovable } from '@mmsim/folio';
+import { folioPutFast } from '@mmsim/lru';
 import { EAGAIN, type KernelGen, tracedFunction } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
@@ -92,8 +87,7 @@ function* migrateFolioMoveBody(
   locks.folioUnlock(dst);
   // set_page_owner_migrate_reason(dst, reason): page_owner is not modelled.
   // folio_put(dst): the new owners hold dst, so this is rarely the last reference.
-  if (folioRefCount(mem, dst) > 1) folioPut(mem, dst);
-  else yield* folioPutMaybeLru(env, dst);
+  if (!folioPutFast(mem, dst, 1)) yield* env.lru.folioPut(dst);
   listDel(mem, src);
   if (anonVma !== null) env.rmap.putAnonVma(anonVma);
   locks.folioUnlock(src);

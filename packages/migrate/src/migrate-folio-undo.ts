@@ -1,11 +1,5 @@
-import {
-  type Folio,
-  type FolioList,
-  folioNrPages,
-  folioPut,
-  folioRefCount,
-  folioTestMovable,
-} from '@mmsim/folio';
+import { type Folio, type FolioList, folioNrPages, folioPut, folioTestMovable } from '@mmsim/folio';
+import { folioPutFast } from '@mmsim/lru';
 import type { AnonVma } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
@@ -73,6 +67,5 @@ export function migrateFolioDone(env: MigrateEnv, src: Folio, reason: MigrateRea
  * put, which takes it off its list first.
  */
 export function* folioPutMaybeLru(env: MigrateEnv, folio: Folio): KernelGen {
-  if (folioRefCount(env.mem, folio) > 1) folioPut(env.mem, folio);
-  else yield* env.lru.folioPut(folio);
+  if (!folioPutFast(env.mem, folio, 1)) yield* env.lru.folioPut(folio);
 }

@@ -4,7 +4,6 @@ import {
   folioNid,
   folioPut,
   folioRefCount,
-  folioSetMapping,
   folioTestHugetlb,
   hugetlbFreeHugePages,
   pageContent,
@@ -137,8 +136,7 @@ describe('hugetlb: migrate_hugetlbs() and unmap_and_move_huge_page() (mm/migrate
       const list = newList(m);
       m.core.isolateHugetlb(hpage, list);
       // Truncated meanwhile: the page cache lets go.
-      file.pages.delete(0);
-      folioSetMapping(m.mem, hpage, 0, null);
+      m.vm.filemapRemoveFolio(file, hpage);
       folioPut(m.mem, hpage);
       expect(folioRefCount(m.mem, hpage)).toBe(1);
       const free0 = hugetlbFreeHugePages(m.mem, 0);

@@ -7,8 +7,6 @@ import {
   folioNrPages,
   folioPut,
   folioRefCount,
-  folioSetIndex,
-  folioSetMapping,
   folioTestFlag,
   PG_locked,
   type PhysicalMemory,
@@ -259,16 +257,14 @@ export function refcounts(m: Machine, folios: readonly Folio[]): number[] {
  */
 export function hugetlbfsFolio(
   m: Machine,
-  file: { readonly pages: Map<number, Folio> },
+  file: AddressSpace,
   index: number,
   nid: number,
   base: number,
 ): Folio {
   const folio = m.core.hugetlbAllocActive(nid, { thisNode: true });
   if (folio < 0) throw new Error('no hugetlb page');
-  folioSetMapping(m.mem, folio, 0, file);
-  folioSetIndex(m.mem, folio, index);
-  file.pages.set(index, folio);
+  m.vm.hugetlbAddToPageCache(file, folio, index);
   for (let i = 0; i < folioNrPages(m.mem, folio); i++) setPageContent(m.mem, folio + i, base + i);
   return folio;
 }

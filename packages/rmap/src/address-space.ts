@@ -1,7 +1,8 @@
 import { type Folio, folioMapping, type PhysicalMemory } from '@mmsim/folio';
-import { MmsimError, type Runtime, RwSemaphore } from '@mmsim/runtime';
+import { type Runtime, RwSemaphore } from '@mmsim/runtime';
+import { pageCacheReplaceFolio } from './page-cache.js';
+import type { AddressSpaceView } from './readonly-views.js';
 import type { Vma } from './vma.js';
-
 /**
  * `struct address_space_operations` as rmap stores it: opaque but for its name. rmap never
  * calls it; the migrate core's `AddressSpaceOperations` extends it and sets it.
@@ -22,12 +23,12 @@ export interface AddressSpaceOperationsBase {
  * new page-cache folio on a miss (0 when never written). `shmem` marks the internal file
  * behind a shared anonymous mapping: its folios are swap-backed.
  */
-export class AddressSpace {
+export class AddressSpace implements AddressSpaceView {
   readonly id: number;
   readonly name: string;
   readonly shmem: boolean;
-  /** `i_pages`: cached folios by page index. */
-  readonly pages = new Map<number, Folio>();
+  /** `i_pages`: cached folios by page index; only the page-cache module stores into it. */
+  readonly pages: ReadonlyMap<number, Folio> = new Map<number, Folio>();
   /** `i_mmap`: every VMA that maps this file. */
   readonly iMmap = new Set<Vma>();
   /** `i_mmap_rwsem`. */
@@ -67,22 +68,9 @@ export class AddressSpace {
     return this.pages.get(index);
   }
 
-  /**
-   * The page-cache half of `folio_migrate_mapping` (mm/migrate.c, 6.3): `xas_store` of
-   * `dst` in place of `src` at every index `src` occupies. The caller moves the cache's
-   * references (`folio_ref_add(dst, nr)`, and src's share when it unfreezes it), and has
-   * already given `dst` src's mapping and index.
-   */
+  /** `folio_migrate_mapping`'s store of `dst` in place of `src` (see `pageCacheReplaceFolio`). */
   replaceFolio(src: Folio, dst: Folio, index: number, nrPages: number): void {
-    for (let i = 0; i < nrPages; i++) {
-      if (this.pages.get(index + i) !== src) {
-        throw new MmsimError(
-          'INVALID_ARGUMENT',
-          `replaceFolio: ${this.name} does not cache folio ${src} at index ${index + i}`,
-        );
-      }
-    }
-    for (let i = 0; i < nrPages; i++) this.pages.set(index + i, dst);
+    pageCacheReplaceFolio(this, src, dst, index, nrPages);
   }
 
   toString(): string {

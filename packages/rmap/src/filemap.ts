@@ -1,21 +1,10 @@
-import {
-  type Folio,
-  folioIndex,
-  folioNid,
-  folioRefAdd,
-  folioSetFlag,
-  folioSetIndex,
-  folioSetMapping,
-  folioTryGet,
-  PG_swapbacked,
-  setPageContent,
-} from '@mmsim/folio';
-import { type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
-import type { AddressSpace } from './address-space.js';
+import { type Folio, folioIndex, folioTryGet, setPageContent } from '@mmsim/folio';
+import { type KernelGen, VmEvent } from '@mmsim/runtime';
 import { vmaAllocFolio } from './alloc.js';
 import { VM_FAULT_MAJOR, VM_FAULT_OOM } from './constants.js';
 import type { RmapContext } from './context.js';
-import { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
+import { folioPutFast, folioPutSlow } from './folio-release.js';
+import { filemapAddFolio } from './page-cache.js';
 import type { Vma } from './vma.js';
 
 /**
@@ -29,24 +18,6 @@ export interface FilemapFaultResult {
   readonly folio: Folio;
   /** VM_FAULT_MAJOR when the page was read from the file, VM_FAULT_OOM on failure. */
   readonly ret: number;
-}
-
-/**
- * `filemap_add_folio(mapping, folio, index)` (mm/filemap.c, 6.3) for a new, locked folio:
- * it joins the page cache at `index` with one reference per page for the cache, gets the
- * file as mapping (swap-backed for shmem), and is counted in `nr_file_pages` (and
- * `nr_shmem`).
- */
-function filemapAddFolio(ctx: RmapContext, as: AddressSpace, folio: Folio, index: number): void {
-  const mem = ctx.mem;
-  folioSetMapping(mem, folio, 0, as);
-  folioSetIndex(mem, folio, index);
-  folioRefAdd(mem, folio, 1);
-  if (as.shmem) folioSetFlag(mem, folio, PG_swapbacked);
-  as.pages.set(index, folio);
-  const nid = folioNid(mem, folio);
-  ctx.vmstat.modNodePageState(nid, NodeStat.NR_FILE_PAGES, 1);
-  if (as.shmem) ctx.vmstat.modNodePageState(nid, NodeStat.NR_SHMEM, 1);
 }
 
 /**
@@ -73,10 +44,8 @@ export function* filemapFault(
     if (cached === undefined) {
       const folio = vmaAllocFolio(ctx, vma, 0);
       if (folio < 0) return { folio: -1, ret: VM_FAULT_OOM };
-      locks.folioTrylock(folio, 'filemap_add_folio');
-      filemapAddFolio(ctx, as, folio, index);
       setPageContent(mem, folio, as.backing.get(index) ?? 0);
-      yield* folioAddLru(ctx, folio);
+      yield* filemapAddFolio(ctx, as, folio, index);
       if (as.shmem) return { folio, ret: 0 };
       ctx.vmstat.countVmEvents(VmEvent.PGMAJFAULT);
       return { folio, ret: VM_FAULT_MAJOR };

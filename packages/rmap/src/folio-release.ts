@@ -1,12 +1,13 @@
-import { type Folio, folioPut, folioPutRefs, folioRefCount, folioRefSub } from '@mmsim/folio';
+import { type Folio, folioPut, folioPutRefs, folioRefSub } from '@mmsim/folio';
+import { folioPutFast as lruFolioPutFast } from '@mmsim/lru';
 import type { KernelGen } from '@mmsim/runtime';
 import type { RmapContext } from './context.js';
 
 /**
- * Dropping references that may be the last ones. Without LRU hooks a last put frees the
- * folio at once (`folio_put`). With them, a folio that may sit on an LRU list must leave
- * it first, under `lru_lock`, so the last put goes through the hook, which may spin: a
- * generator. The common case (not the last reference) stays a plain call:
+ * rmap's way into `folio_put` / `folio_put_refs` (include/linux/mm.h, Linux 6.3), whose
+ * one home is `@mmsim/lru` (`folioPutFast`, and the LRU hook's `folioPut` for the last
+ * reference). Without LRU hooks nothing can be on an LRU list, so a last put frees the
+ * folio at once. The common case (not the last reference) stays a plain call:
  *
  * ```ts
  * if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
@@ -18,10 +19,9 @@ import type { RmapContext } from './context.js';
  * changed nothing, when the caller must `yield* folioPutSlow` instead.
  */
 export function folioPutFast(ctx: RmapContext, folio: Folio, refs: number): boolean {
-  const mem = ctx.mem;
-  if (ctx.lru !== null && folioRefCount(mem, folio) <= refs) return false;
-  if (refs === 1) folioPut(mem, folio);
-  else folioPutRefs(mem, folio, refs);
+  if (ctx.lru !== null) return lruFolioPutFast(ctx.mem, folio, refs);
+  if (refs === 1) folioPut(ctx.mem, folio);
+  else folioPutRefs(ctx.mem, folio, refs);
   return true;
 }
 

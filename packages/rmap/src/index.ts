@@ -19,9 +19,17 @@ export type { RmapCheckOptions } from './invariants.js';
 // Address spaces, VMAs, files, anon_vmas.
 export { Mm } from './mm.js';
 export { DEFAULT_MMAP_BASE, type MmapOptions } from './mmap.js';
+// The page cache (i_pages).
+export { filemapGetEntry, filemapGetFolio } from './page-cache.js';
 export { PageTable } from './page-table.js';
 // Page-table entries.
 export * from './pte.js';
+export type {
+  AddressSpaceView,
+  MmView,
+  PageTableView,
+  VmaView,
+} from './readonly-views.js';
 // The interfaces the migration core imports, and their default implementation.
 export type { Rmap, RmapOps, TlbBatch } from './rmap-interface.js';
 // rmap walks.

@@ -1,8 +1,8 @@
 import { type Runtime, RwSemaphore, Spinlock } from '@mmsim/runtime';
 import { NR_MM_COUNTERS } from './constants.js';
 import { PageTable } from './page-table.js';
+import type { MmView } from './readonly-views.js';
 import type { Vma } from './vma.js';
-
 /**
  * An address space (`struct mm_struct`, include/linux/mm_types.h, 6.3): the VMAs, the page
  * tables, `mmap_lock`, `page_table_lock`, `mm_cpumask`, the batched-flush generations
@@ -17,7 +17,7 @@ import type { Vma } from './vma.js';
  * page number to `pfn << 2 | write << 1 | dirty`, so that flushing one mm on one CPU is
  * one operation. See `tlb.ts`.
  */
-export class Mm {
+export class Mm implements MmView {
   readonly id: number;
   readonly name: string;
   /** The VMAs, sorted by start, never overlapping. */

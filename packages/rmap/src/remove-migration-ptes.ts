@@ -140,7 +140,7 @@ function* removeMigrationPtesBody(
     );
   }
   const rwc: RmapWalkControl = {
-    rmapOne: (folio, vma) => removeMigrationPte(ctx, folio, vma, src),
+    rmapOne: (folio, vma: Vma) => removeMigrationPte(ctx, folio, vma, src),
   };
   if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
   else yield* rmapWalk(ctx, dst, rwc);

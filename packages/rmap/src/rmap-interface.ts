@@ -1,7 +1,7 @@
 import type { Folio } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import type { AnonVma } from './anon-vma.js';
-import type { Mm } from './mm.js';
+import type { MmView } from './readonly-views.js';
 import type { RmapWalkControl } from './rmap-walk.js';
 
 /**
@@ -49,7 +49,7 @@ export interface TlbBatch {
   /** `try_to_unmap_flush_dirty()`: the same, only if a dirty PTE was deferred. */
   tryToUnmapFlushDirty(): void;
   /** `flush_tlb_batched_pending(mm)`: flush an mm whose deferred flush may be outstanding. */
-  flushTlbBatchedPending(mm: Mm): void;
+  flushTlbBatchedPending(mm: MmView): void;
 }
 
 /** Both interfaces, as the migration core receives them from the composition root. */

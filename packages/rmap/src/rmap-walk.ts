@@ -11,6 +11,7 @@ import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { type AnonVma, folioAnonVma, folioLockAnonVmaRead } from './anon-vma.js';
 import type { RmapContext } from './context.js';
+import type { VmaView } from './readonly-views.js';
 import type { Vma } from './vma.js';
 import { vmaAddress } from './vma-address.js';
 
@@ -24,11 +25,11 @@ export interface RmapWalkControl {
    * address of the folio's first page in it (or the VMA start). Return false to stop the
    * walk. A callback that takes page-table locks, which may spin, returns a generator.
    */
-  rmapOne(folio: Folio, vma: Vma, address: number): boolean | KernelGen<boolean>;
+  rmapOne(folio: Folio, vma: VmaView, address: number): boolean | KernelGen<boolean>;
   /** `done(folio)`: checked after each VMA; true stops the walk. */
   done?(folio: Folio): boolean;
   /** `invalid_vma(vma)`: true skips that VMA. */
-  invalidVma?(vma: Vma): boolean;
+  invalidVma?(vma: VmaView): boolean;
   /**
    * Use `folio_lock_anon_vma_read` (which gives up on an unmapped folio) to lock an anon
    * folio's anon_vma, as try_to_migrate does; otherwise the walk locks `folio_anon_vma`

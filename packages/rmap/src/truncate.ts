@@ -1,18 +1,17 @@
 import {
   type Folio,
   folioMapped,
-  folioNid,
   folioRefCount,
-  folioSetMapping,
   folioTestFlag,
   folioTryGet,
   PG_dirty,
   pageContent,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import type { RmapContext } from './context.js';
 import { folioPutFast, folioPutSlow } from './folio-release.js';
+import { filemapRemoveFolio } from './page-cache.js';
 import { folioCancelDirty } from './rmap-accounting.js';
 
 /**
@@ -26,13 +25,8 @@ import { folioCancelDirty } from './rmap-accounting.js';
  * else holds one).
  */
 function* removeFolio(ctx: RmapContext, as: AddressSpace, index: number, folio: Folio): KernelGen {
-  const mem = ctx.mem;
   folioCancelDirty(ctx, folio);
-  as.pages.delete(index);
-  const nid = folioNid(mem, folio);
-  ctx.vmstat.modNodePageState(nid, NodeStat.NR_FILE_PAGES, -1);
-  if (as.shmem) ctx.vmstat.modNodePageState(nid, NodeStat.NR_SHMEM, -1);
-  folioSetMapping(mem, folio, 0, null);
+  filemapRemoveFolio(ctx, as, folio, index);
   ctx.locks.folioUnlock(folio);
   if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
 }

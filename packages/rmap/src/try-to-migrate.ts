@@ -205,7 +205,7 @@ function* tryToMigrateBody(ctx: RmapContext, folio: Folio, flags: number): Kerne
     );
   }
   const rwc: RmapWalkControl = {
-    rmapOne: (f, vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
+    rmapOne: (f, vma: Vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
     done: (f) => !folioMapped(mem, f),
     anonLock: true,
   };

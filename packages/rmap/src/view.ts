@@ -21,6 +21,7 @@ import {
   SWP_MIGRATION_WRITE,
   SWP_SOFT_DIRTY,
 } from './pte.js';
+import type { MmView, VmaView } from './readonly-views.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
 
@@ -141,8 +142,8 @@ export function followPage(mm: Mm, addr: number): number {
 
 /** One place a folio is mapped (or held by a migration entry). */
 export interface FolioMapping {
-  readonly mm: Mm;
-  readonly vma: Vma;
+  readonly mm: MmView;
+  readonly vma: VmaView;
   readonly address: number;
   readonly entry: PteView;
 }

@@ -1,4 +1,10 @@
-import { type Folio, folioMapcount, folioMapped, type PhysicalMemory } from '@mmsim/folio';
+import {
+  type Folio,
+  folioIndex,
+  folioMapcount,
+  folioMapped,
+  type PhysicalMemory,
+} from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
 import { type KernelGen, MmsimError, type Runtime, type Task, type VmStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
@@ -12,6 +18,8 @@ import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
 import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { munmap } from './munmap.js';
+import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
+import type { AddressSpaceView, MmView } from './readonly-views.js';
 import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
@@ -102,23 +110,23 @@ export class VirtualMemory implements Rmap, TlbBatch {
   }
 
   /** `fork()`: the child's address space (see `forkMm`). */
-  fork(parent: Mm, name?: string): KernelGen<Mm> {
-    return forkMm(this.#ctx, parent, name);
+  fork(parent: MmView, name?: string): KernelGen<Mm> {
+    return forkMm(this.#ctx, parent as Mm, name);
   }
 
   /** `exit_mmap`: tear the process's address space down, freeing what only it held. */
-  exit(mm: Mm): KernelGen {
-    return exitMmap(this.#ctx, mm);
+  exit(mm: MmView): KernelGen {
+    return exitMmap(this.#ctx, mm as Mm);
   }
 
   /** `mmap()`; returns the address. */
-  mmap(mm: Mm, options: MmapOptions): number {
-    return mmap(this.#ctx, mm, options);
+  mmap(mm: MmView, options: MmapOptions): number {
+    return mmap(this.#ctx, mm as Mm, options);
   }
 
   /** `munmap()`. */
-  munmap(mm: Mm, addr: number, length: number): KernelGen<number> {
-    return munmap(this.#ctx, mm, addr, length);
+  munmap(mm: MmView, addr: number, length: number): KernelGen<number> {
+    return munmap(this.#ctx, mm as Mm, addr, length);
   }
 
   /** The live processes. */
@@ -134,62 +142,83 @@ export class VirtualMemory implements Rmap, TlbBatch {
   }
 
   /** `truncate_inode_pages` of an unmapped file: its cached pages and data go. */
-  truncate(file: AddressSpace): KernelGen {
-    return truncateInodePages(this.#ctx, file);
+  truncate(file: AddressSpaceView): KernelGen {
+    return truncateInodePages(this.#ctx, file as AddressSpace);
   }
 
   /** Write back, then drop the unmapped, unused pages of a file's cache; returns how many. */
-  invalidateMappingPages(file: AddressSpace): KernelGen<number> {
-    return invalidateMappingPages(this.#ctx, file);
+  invalidateMappingPages(file: AddressSpaceView): KernelGen<number> {
+    return invalidateMappingPages(this.#ctx, file as AddressSpace);
+  }
+
+  /**
+   * `filemap_add_folio`: a new folio (any order) the caller holds a reference on joins
+   * `file`'s page cache at `index`, locked, and goes on the LRU (see page-cache.ts).
+   */
+  filemapAddFolio(file: AddressSpaceView, folio: Folio, index: number): KernelGen {
+    return filemapAddFolio(this.#ctx, file as AddressSpace, folio, index);
+  }
+
+  /**
+   * `__filemap_remove_folio` of a locked, unmapped folio: it leaves `file`'s page cache and
+   * loses its mapping; the caller then puts the cache's references.
+   */
+  filemapRemoveFolio(file: AddressSpaceView, folio: Folio): void {
+    filemapRemoveFolio(this.#ctx, file as AddressSpace, folio, folioIndex(this.mem, folio));
+  }
+
+  /** `hugetlb_add_to_page_cache`: the caller's reference on a hugetlb folio becomes the cache's. */
+  hugetlbAddToPageCache(file: AddressSpaceView, folio: Folio, index: number): void {
+    hugetlbAddToPageCache(this.mem, file as AddressSpace, folio, index);
   }
 
   // User access
 
   /** A load by the current task; see `userRead` in user-access.ts. */
-  userRead(mm: Mm, addr: number): KernelGen<number> {
-    return userRead(this.#ctx, mm, addr);
+  userRead(mm: MmView, addr: number): KernelGen<number> {
+    return userRead(this.#ctx, mm as Mm, addr);
   }
 
   /** A store by the current task. */
-  userWrite(mm: Mm, addr: number, value: number): KernelGen {
-    return userWrite(this.#ctx, mm, addr, value);
+  userWrite(mm: MmView, addr: number, value: number): KernelGen {
+    return userWrite(this.#ctx, mm as Mm, addr, value);
   }
 
   /** The fault-free half of a load: the word, or NaN when `userRead` is needed. */
-  userReadFast(mm: Mm, addr: number): number {
-    return userReadFast(this.#ctx, mm, addr);
+  userReadFast(mm: MmView, addr: number): number {
+    return userReadFast(this.#ctx, mm as Mm, addr);
   }
 
   /** The fault-free half of a store: false when `userWrite` is needed. */
-  userWriteFast(mm: Mm, addr: number, value: number): boolean {
-    return userWriteFast(this.#ctx, mm, addr, value);
+  userWriteFast(mm: MmView, addr: number, value: number): boolean {
+    return userWriteFast(this.#ctx, mm as Mm, addr, value);
   }
 
   /** `do_user_addr_fault` with FAULT_FLAG_* `flags`; returns VM_FAULT_* bits. */
-  handleUserFault(mm: Mm, addr: number, flags: number): KernelGen<number> {
-    return doUserAddrFault(this.#ctx, mm, addr, flags);
+  handleUserFault(mm: MmView, addr: number, flags: number): KernelGen<number> {
+    return doUserAddrFault(this.#ctx, mm as Mm, addr, flags);
   }
 
   /** `pin_user_pages` of one page (FOLL_PIN | FOLL_LONGTERM); returns the pfn. */
-  pinUserPage(mm: Mm, addr: number, write: boolean): KernelGen<number> {
-    return pinUserPage(this.#ctx, mm, addr, write);
+  pinUserPage(mm: MmView, addr: number, write: boolean): KernelGen<number> {
+    return pinUserPage(this.#ctx, mm as Mm, addr, write);
   }
 
   /** `unpin_user_page` of a pin taken through `mm`. */
-  unpinUserPage(mm: Mm, pfn: number): KernelGen {
-    return unpinUserPage(this.#ctx, mm, pfn);
+  unpinUserPage(mm: MmView, pfn: number): KernelGen {
+    return unpinUserPage(this.#ctx, mm as Mm, pfn);
   }
 
   // Views
 
   /** The decoded entry mapping `addr` (throws outside every VMA). */
-  lookupPte(mm: Mm, addr: number): PteView {
-    return lookupPte(mm, addr);
+  lookupPte(mm: MmView, addr: number): PteView {
+    return lookupPte(mm as Mm, addr);
   }
 
   /** The pfn mapped at `addr` (throws when nothing present maps it). */
-  followPage(mm: Mm, addr: number): number {
-    return followPage(mm, addr);
+  followPage(mm: MmView, addr: number): number {
+    return followPage(mm as Mm, addr);
   }
 
   /** Every mapping and migration entry of a folio, found through its rmap. */
@@ -208,8 +237,8 @@ export class VirtualMemory implements Rmap, TlbBatch {
   }
 
   /** The pending and flushed generations of `mm->tlb_flush_batched`. */
-  tlbFlushBatched(mm: Mm): { pending: number; flushed: number } {
-    return tlbFlushBatchedGenerations(mm);
+  tlbFlushBatched(mm: MmView): { pending: number; flushed: number } {
+    return tlbFlushBatchedGenerations(mm as Mm);
   }
 
   /** anon_vmas allocated and not yet freed. */
@@ -280,7 +309,7 @@ export class VirtualMemory implements Rmap, TlbBatch {
     tryToUnmapFlushDirty(this.#ctx);
   }
 
-  flushTlbBatchedPending(mm: Mm): void {
-    flushTlbBatchedPending(this.#ctx, mm);
+  flushTlbBatchedPending(mm: MmView): void {
+    flushTlbBatchedPending(this.#ctx, mm as Mm);
   }
 }

@@ -10,6 +10,7 @@ import {
 } from './constants.js';
 import type { Mm } from './mm.js';
 
+import type { VmaView } from './readonly-views.js';
 /**
  * Where new pages of a mapping are allocated: `MPOL_BIND` (only that node) or
  * `MPOL_PREFERRED` (that node first, then the others by distance). Without a policy a
@@ -26,7 +27,7 @@ export interface MemPolicy {
  * `[start, end)` of one mm with its `vm_flags`, `vm_pgoff`, the file it maps (or none for
  * anonymous memory), its anon_vma and the chain of anon_vmas whose pages it may map.
  */
-export class Vma {
+export class Vma implements VmaView {
   readonly mm: Mm;
   /** `vm_start`. */
   start: number;

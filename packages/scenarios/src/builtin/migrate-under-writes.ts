@@ -128,7 +128,7 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
           if (huge < 0) throw new MmsimError('INVALID_CONFIG', 'no hugetlb page on node 0');
           folioSetMapping(k.mem, huge, 0, hugetlbfs);
           folioSetIndex(k.mem, huge, 0);
-          hugetlbfs.pages.set(0, huge);
+          k.vm.hugetlbAddToPageCache(hugetlbfs, huge, 0);
           const step = folioNrPages(k.mem, huge) / HUGE_WORDS;
           for (let w = 0; w < HUGE_WORDS; w++) {
             const page = w * step;

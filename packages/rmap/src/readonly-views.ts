@@ -1,0 +1,97 @@
+import type { Folio } from '@mmsim/folio';
+import type { RwSemaphore } from '@mmsim/runtime';
+import type { AnonVma, AnonVmaChain } from './anon-vma.js';
+import type { MemPolicy } from './vma.js';
+
+/**
+ * What other packages may read of rmap's objects. `VirtualMemory` hands out and accepts
+ * these; the classes behind them (`Mm`, `Vma`, `AddressSpace`) are rmap's, and only rmap
+ * changes them. Type-level only: the objects are the classes themselves, so reading costs
+ * nothing more.
+ */
+
+/** A process's address space (`struct mm_struct`), read-only. */
+export interface MmView {
+  readonly id: number;
+  readonly name: string;
+  /** The VMAs, sorted by start, never overlapping. */
+  readonly vmas: readonly VmaView[];
+  /** Last-level page tables by PMD index. */
+  readonly pageTables: ReadonlyMap<number, PageTableView>;
+  /** PMD-level entries by PMD index. */
+  readonly pmds: ReadonlyMap<number, number>;
+  /** `mmap_lock`. */
+  readonly mmapLock: RwSemaphore;
+  /** FOLL_PIN pins taken through this mm and not yet released, by pfn. */
+  readonly pins: ReadonlyMap<number, number>;
+  /** `MMF_HAS_PINNED`. */
+  readonly hasPinned: boolean;
+  /** False once exit_mmap has run. */
+  readonly alive: boolean;
+  /** `find_vma`: the first VMA that ends above `addr`, or null. */
+  findVma(addr: number): VmaView | null;
+  /** `vma_lookup`: the VMA containing `addr`, or null. */
+  vmaLookup(addr: number): VmaView | null;
+}
+
+/** One last-level page table (`PageTable`), read-only. */
+export interface PageTableView {
+  /** The first virtual address it maps. */
+  readonly base: number;
+  /** The 512 encoded PTEs (see `formatPte`). */
+  readonly ptes: ArrayLike<number>;
+  /** The PTE of virtual page `vpn`. */
+  get(vpn: number): number;
+}
+
+/** A virtual memory area (`struct vm_area_struct`), read-only. */
+export interface VmaView {
+  readonly mm: MmView;
+  /** `vm_start`. */
+  readonly start: number;
+  /** `vm_end` (exclusive). */
+  readonly end: number;
+  /** `vm_flags` (VM_*). */
+  readonly flags: number;
+  /** `vm_pgoff`. */
+  readonly pgoff: number;
+  /** `vm_file->f_mapping`, or null for anonymous memory. */
+  readonly file: AddressSpaceView | null;
+  /** `anon_vma`. */
+  readonly anonVma: AnonVma | null;
+  /** `anon_vma_chain`, newest first. */
+  readonly anonVmaChain: readonly AnonVmaChain[];
+  /** The memory policy given at mmap time, or null. */
+  readonly policy: MemPolicy | null;
+  readonly nrPages: number;
+  readonly lastPgoff: number;
+  readonly isAnonymous: boolean;
+  readonly isCow: boolean;
+  readonly isTemporaryStack: boolean;
+  readonly writable: boolean;
+  /** `linear_page_index(vma, address)`. */
+  linearPageIndex(addr: number): number;
+  /** `vma_address` for a page index, or -1. */
+  addressOf(pgoff: number): number;
+}
+
+/** A file's page cache and mappings (`struct address_space`), read-only. */
+export interface AddressSpaceView {
+  readonly id: number;
+  readonly name: string;
+  readonly shmem: boolean;
+  /** `i_pages`: cached folios by page index. */
+  readonly pages: ReadonlyMap<number, Folio>;
+  /** `i_mmap`: every VMA that maps this file. */
+  readonly iMmap: ReadonlySet<VmaView>;
+  /** `i_mmap_rwsem`. */
+  readonly iMmapRwsem: RwSemaphore;
+  /** Content words of the file's pages on disk, by page index. */
+  readonly backing: ReadonlyMap<number, number>;
+  /** The anonymous shmem file behind a MAP_SHARED | MAP_ANONYMOUS mapping. */
+  readonly internal: boolean;
+  /** `mapping->nrpages`. */
+  readonly nrPages: number;
+  /** The folio in the slot at `index`, or undefined. */
+  lookup(index: number): Folio | undefined;
+}

@@ -1,0 +1,64 @@
+import {
+  allocHugetlbFolio,
+  createPhysicalMemory,
+  folioAlloc,
+  folioMapping,
+  folioPut,
+  folioRefCount,
+  folioTestFlag,
+  PG_locked,
+} from '@mmsim/folio';
+import { PageLockTable } from '@mmsim/page-lock';
+import { type KernelGen, NodeStat, Runtime, VmStat } from '@mmsim/runtime';
+import { describe, expect, it } from 'vitest';
+import { filemapGetEntry, filemapGetFolio, VirtualMemory } from '../src/index.js';
+
+function machine() {
+  const rt = new Runtime({ cpus: 1 });
+  const mem = createPhysicalMemory({ nodes: [{ pages: 4096, hugetlbPages: 1 }] });
+  const vmstat = new VmStat(1);
+  const vm = new VirtualMemory(rt, mem, new PageLockTable(rt, mem), vmstat);
+  return { rt, mem, vmstat, vm };
+}
+
+describe('the page cache (i_pages)', () => {
+  it('adds a large folio at its first index, finds it from every page, and removes it', () => {
+    const { rt, mem, vmstat, vm } = machine();
+    const file = vm.createFile('data');
+    rt.spawn('t', 0, function* (): KernelGen {
+      const folio = folioAlloc(mem, 2, 0);
+      yield* vm.filemapAddFolio(file, folio, 4);
+      expect(folioTestFlag(mem, folio, PG_locked)).toBe(true);
+      expect(folioRefCount(mem, folio)).toBe(5); // ours + one per page
+      expect(file.nrPages).toBe(1);
+      for (let index = 4; index < 8; index++) expect(filemapGetEntry(mem, file, index)).toBe(folio);
+      expect(filemapGetEntry(mem, file, 8)).toBeUndefined();
+      expect(vmstat.nodePageState(0, NodeStat.NR_FILE_PAGES)).toBe(4);
+      expect(yield* filemapGetFolio(mem, file, 6)).toBe(folio);
+      expect(folioRefCount(mem, folio)).toBe(6);
+      vm.filemapRemoveFolio(file, folio);
+      expect(file.nrPages).toBe(0);
+      expect(folioMapping(mem, folio)).toBeNull();
+      expect(vmstat.nodePageState(0, NodeStat.NR_FILE_PAGES)).toBe(0);
+      expect(yield* filemapGetFolio(mem, file, 4)).toBe(-1);
+      vm.locks.folioUnlock(folio);
+      for (let i = 0; i < 6; i++) folioPut(mem, folio);
+    });
+    expect(rt.run().status).toBe('completed');
+  });
+
+  it('a hugetlb folio takes over the caller reference and is not counted in nr_file_pages', () => {
+    const { mem, vmstat, vm } = machine();
+    const file = vm.createFile('hugetlbfs');
+    const plain = folioAlloc(mem, 0, 0);
+    expect(() => vm.hugetlbAddToPageCache(file, plain, 0)).toThrow(/not a hugetlb folio/);
+    const huge = allocHugetlbFolio(mem, 0);
+    vm.hugetlbAddToPageCache(file, huge, 0);
+    expect(file.lookup(0)).toBe(huge);
+    expect(folioRefCount(mem, huge)).toBe(1);
+    expect(vmstat.nodePageState(0, NodeStat.NR_FILE_PAGES)).toBe(0);
+    vm.filemapRemoveFolio(file, huge);
+    expect(file.lookup(0)).toBeUndefined();
+    expect(vmstat.nodePageState(0, NodeStat.NR_FILE_PAGES)).toBe(0);
+  });
+});
