@@ -12,7 +12,6 @@ import {
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
 import {
-  folioPutMaybeLru,
   migrateFolioDone,
   migrateFolioUndoDst,
   migrateFolioUndoSrc,
