@@ -33,10 +33,14 @@ function reasonString(reason: number): string {
   return MIGRATE_REASON_NAMES[reason] ?? `0x${reason.toString(16)}`;
 }
 
-/** `mode=MIGRATE_SYNC reason=syscall_or_cpuset` */
+/**
+ * `mode=MIGRATE_SYNC reason=syscall_or_cpuset`. With `mm_migrate_pages` it brackets one
+ * `migrate_pages()` call: a slice on a timeline.
+ */
 export const MM_MIGRATE_PAGES_START = traceEvent<MmMigratePagesStart>(
   'mm_migrate_pages_start',
   (f) => `mode=${migrateModeTraceString(f.mode)} reason=${reasonString(f.reason)}`,
+  { slice: 'migrate_pages', phase: 'begin' },
 );
 
 /**
@@ -49,6 +53,7 @@ export const MM_MIGRATE_PAGES = traceEvent<MmMigratePages>(
     `nr_succeeded=${f.succeeded} nr_failed=${f.failed} nr_thp_succeeded=${f.thp_succeeded} ` +
     `nr_thp_failed=${f.thp_failed} nr_thp_split=${f.thp_split} ` +
     `mode=${migrateModeTraceString(f.mode)} reason=${reasonString(f.reason)}`,
+  { slice: 'migrate_pages', phase: 'end' },
 );
 
 /** The tracepoints of one runtime's migrate core. */

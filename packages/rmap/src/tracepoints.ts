@@ -33,8 +33,28 @@ function migrationPtePrintk(f: MigrationPteEvent): string {
   return `addr=${hex(f.addr)}, pte=${hex(f.pte)} order=${f.order}`;
 }
 
-export const SET_MIGRATION_PTE = traceEvent('set_migration_pte', migrationPtePrintk);
-export const REMOVE_MIGRATION_PTE = traceEvent('remove_migration_pte', migrationPtePrintk);
+/**
+ * A migration entry's life is a flow on a timeline, from the `set_migration_pte` that
+ * installed it to the `remove_migration_pte` that replaced it, paired by virtual address.
+ */
+const entryLife = (phase: 'start' | 'end') =>
+  ({
+    flow: 'migration entry',
+    category: 'folio',
+    phase,
+    key: (f: MigrationPteEvent) => f.addr,
+  }) as const;
+
+export const SET_MIGRATION_PTE = traceEvent(
+  'set_migration_pte',
+  migrationPtePrintk,
+  entryLife('start'),
+);
+export const REMOVE_MIGRATION_PTE = traceEvent(
+  'remove_migration_pte',
+  migrationPtePrintk,
+  entryLife('end'),
+);
 
 /** The tracepoints the rmap package emits, defined on the runtime's trace bus by kernel name. */
 export class RmapTracepoints {

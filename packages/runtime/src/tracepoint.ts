@@ -28,14 +28,39 @@ export interface TraceEventDefinition<F extends object = Record<string, unknown>
    * fields print as `name=value` pairs in emission order.
    */
   readonly printk?: (fields: F) => string;
+  /** How a timeline (Perfetto) draws the event besides an instant; see `TimelineRole`. */
+  readonly timeline?: TimelineRole<F>;
 }
 
-/** Declares a tracepoint with its TP_printk; pass the result to `TraceBus.define`. */
+/**
+ * What an event means on a timeline, declared by its emitter so that a trace viewer's sink
+ * needs to know no package: it opens or closes a slice named `slice` on the emitting
+ * task's track, or it is one end of a flow arrow named `flow`, paired with the other end by
+ * `key` (first in, first out).
+ */
+export type TimelineRole<F extends object = Record<string, unknown>> =
+  | { readonly slice: string; readonly phase: 'begin' | 'end' }
+  | {
+      readonly flow: string;
+      readonly category: string;
+      readonly phase: 'start' | 'end';
+      readonly key: (fields: F) => number | string;
+    };
+
+/**
+ * Declares a tracepoint with its TP_printk (and, optionally, its role on a timeline); pass
+ * the result to `TraceBus.define`.
+ */
 export function traceEvent<F extends object>(
   name: string,
   printk?: (fields: F) => string,
+  timeline?: TimelineRole<F>,
 ): TraceEventDefinition<F> {
-  return printk === undefined ? { name } : { name, printk };
+  return {
+    name,
+    ...(printk === undefined ? {} : { printk }),
+    ...(timeline === undefined ? {} : { timeline }),
+  };
 }
 
 /** Fields as `name=value` pairs in emission order: the print of an event without TP_printk. */
@@ -60,6 +85,8 @@ export class Tracepoint<F extends object = Record<string, unknown>> {
   enabled = false;
   /** The TP_printk its emitter declared, or null (fields print as `name=value`). */
   printk: ((fields: F) => string) | null = null;
+  /** Its role on a timeline, as its emitter declared it, or null (an instant). */
+  timeline: TimelineRole<F> | null = null;
   /** @internal */
   listeners: TraceListener[] = [];
   readonly #context: TraceContext;
@@ -117,8 +144,11 @@ export class TraceBus {
       }
       this.#points.set(name, tp);
     }
-    const printk = typeof nameOrDefinition === 'string' ? undefined : nameOrDefinition.printk;
-    if (printk !== undefined) (tp as Tracepoint<F>).printk = printk;
+    if (typeof nameOrDefinition !== 'string') {
+      const { printk, timeline } = nameOrDefinition;
+      if (printk !== undefined) (tp as Tracepoint<F>).printk = printk;
+      if (timeline !== undefined) (tp as Tracepoint<F>).timeline = timeline;
+    }
     return tp as unknown as Tracepoint<F>;
   }
 
@@ -126,6 +156,11 @@ export class TraceBus {
   formatFields(event: TraceEvent): string {
     const printk = this.#points.get(event.name)?.printk ?? null;
     return printk === null ? formatFieldsGeneric(event.fields) : printk(event.fields);
+  }
+
+  /** The timeline role the emitter of `name` declared, or null. */
+  timelineOf(name: string): TimelineRole | null {
+    return (this.#points.get(name)?.timeline ?? null) as TimelineRole | null;
   }
 
   /** Subscribes to one tracepoint, or to all (present and future) with `'*'`. */

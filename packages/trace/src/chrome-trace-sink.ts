@@ -1,4 +1,4 @@
-import { type Runtime, type TraceEvent, VmStat } from '@mmsim/runtime';
+import { type Runtime, type TimelineRole, type TraceEvent, VmStat } from '@mmsim/runtime';
 import type { TextWriter, TraceSink } from './sink.js';
 
 /** Process ids of the two groups of tracks. */
@@ -15,20 +15,6 @@ const COUNTERS = [
   'nr_tlb_remote_flush',
 ] as const;
 
-/**
- * A migration entry's life, drawn as a flow arrow from the `set_migration_pte` that
- * installed it to the `remove_migration_pte` that replaced it (paired per virtual address,
- * first in first out).
- */
-const FLOW_START = 'set_migration_pte';
-const FLOW_END = 'remove_migration_pte';
-
-/** Events that open and close a slice on the emitting task's track. */
-const SLICES: Readonly<Record<string, { name: string; phase: 'B' | 'E' }>> = {
-  mm_migrate_pages_start: { name: 'migrate_pages', phase: 'B' },
-  mm_migrate_pages: { name: 'migrate_pages', phase: 'E' },
-};
-
 export interface ChromeTraceOptions {
   /** Draw counter tracks for a few vmstat items (sampled when a tracepoint fires). */
   readonly vmstat?: VmStat;
@@ -42,11 +28,11 @@ export interface ChromeTraceSink extends TraceSink {
 /**
  * Streams a runtime's tracepoints as Chrome trace-event JSON (the format chrome://tracing
  * and ui.perfetto.dev open): a track per CPU showing which task ran there, a track per
- * task with an instant per tracepoint, a `migrate_pages` slice per call and a slice per
- * traced kernel function (funcgraph_entry / funcgraph_exit: the unmap, flush and move
- * phases of each batch), flows from
- * each migration entry's installation to its removal, counter tracks for vmstat items,
- * and the run's metadata. Timestamps are virtual time (the JSON
+ * task with an instant per tracepoint, a slice per traced kernel function
+ * (funcgraph_entry / funcgraph_exit: the unmap, flush and move phases of each batch), the
+ * slices and flows that tracepoints declare as their timeline role (a `migrate_pages` slice
+ * per call, a flow from each migration entry's installation to its removal), counter
+ * tracks for vmstat items, and the run's metadata. Timestamps are virtual time (the JSON
  * is in microseconds, with nanosecond decimals), so the same seed gives the same bytes.
  */
 export function attachChromeTraceSink(
@@ -76,7 +62,8 @@ export function attachChromeTraceSink(
   const namedTasks = new Set<number>();
   /** Open function slices per task, closed at `close()` if a run ended inside one. */
   const openCalls = new Map<number, number>();
-  const openFlows = new Map<number, number[]>();
+  /** Flow ids waiting for their end, per flow name and key. */
+  const openFlows = new Map<string, number[]>();
   let nextFlow = 1;
   const onCpu = new Map<number, { pid: number; comm: string }>();
   const lastCounter = new Map<string, number>();
@@ -92,24 +79,24 @@ export function attachChromeTraceSink(
     onCpu.set(event.cpu, { pid, comm });
   };
 
-  const flow = (event: TraceEvent) => {
-    const addr = (event.fields as { addr: number }).addr;
+  const flow = (event: TraceEvent, role: Extract<TimelineRole, { flow: string }>) => {
+    const key = `${role.flow}\u0000${String(role.key(event.fields))}`;
     const base = {
-      cat: 'folio',
-      name: 'migration entry',
+      cat: role.category,
+      name: role.flow,
       pid: TASK_PID,
       tid: event.pid,
       ts: us(event.ts),
     };
-    if (event.name === FLOW_START) {
+    if (role.phase === 'start') {
       const id = nextFlow++;
-      const queue = openFlows.get(addr);
-      if (queue === undefined) openFlows.set(addr, [id]);
+      const queue = openFlows.get(key);
+      if (queue === undefined) openFlows.set(key, [id]);
       else queue.push(id);
       emit({ ...base, ph: 's', id });
       return;
     }
-    const id = openFlows.get(addr)?.shift();
+    const id = openFlows.get(key)?.shift();
     if (id !== undefined) emit({ ...base, ph: 'f', bp: 'e', id });
   };
 
@@ -140,14 +127,14 @@ export function attachChromeTraceSink(
       emit({ ph: entry ? 'B' : 'E', pid: TASK_PID, tid: event.pid, ts: us(event.ts), name: func });
       return;
     }
-    const slice = SLICES[event.name];
-    if (slice !== undefined) {
+    const role = rt.trace.timelineOf(event.name);
+    if (role !== null && 'slice' in role) {
       emit({
-        ph: slice.phase,
+        ph: role.phase === 'begin' ? 'B' : 'E',
         pid: TASK_PID,
         tid: event.pid,
         ts: us(event.ts),
-        name: slice.name,
+        name: role.slice,
         args: event.fields,
       });
     }
@@ -160,7 +147,7 @@ export function attachChromeTraceSink(
       name: event.name,
       args: event.fields,
     });
-    if (event.name === FLOW_START || event.name === FLOW_END) flow(event);
+    if (role !== null && 'flow' in role) flow(event, role);
     const vmstat = options.vmstat;
     if (vmstat !== undefined) {
       for (const { name, kind, id } of counters) {

@@ -183,6 +183,58 @@ describe('Chrome / Perfetto JSON', () => {
   test('the same seed gives the same bytes', () => {
     expect(chrome(9).json).toBe(chrome(9).json);
   });
+
+  test("a user's own tracepoints draw the slices and flows they declare: the sink knows no package", () => {
+    const rt = new Runtime({ cpus: 1 });
+    let json = '';
+    const sink = attachChromeTraceSink(rt, (s) => {
+      json += s;
+    });
+    const begin = rt.trace.define(
+      traceEvent<{ id: number }>('drv_compact_begin', undefined, {
+        slice: 'drv_compact',
+        phase: 'begin',
+      }),
+    );
+    const end = rt.trace.define(
+      traceEvent<{ id: number }>('drv_compact_end', undefined, {
+        slice: 'drv_compact',
+        phase: 'end',
+      }),
+    );
+    const role = (phase: 'start' | 'end') =>
+      ({
+        flow: 'zspage',
+        category: 'driver',
+        phase,
+        key: (f: { zspage: number }) => f.zspage,
+      }) as const;
+    const out = rt.trace.define(traceEvent('drv_zspage_out', undefined, role('start')));
+    const back = rt.trace.define(traceEvent('drv_zspage_back', undefined, role('end')));
+    rt.spawn('zsmalloc', 0, function* (): KernelGen {
+      begin.emit({ id: 1 });
+      out.emit({ zspage: 7 });
+      out.emit({ zspage: 8 });
+      yield;
+      back.emit({ zspage: 8 });
+      back.emit({ zspage: 7 });
+      end.emit({ id: 1 });
+    });
+    rt.run();
+    sink.close();
+    const events = (JSON.parse(json) as { traceEvents: Array<Record<string, unknown>> })
+      .traceEvents;
+    const slices = events.filter((e) => e.name === 'drv_compact').map((e) => e.ph);
+    expect(slices).toEqual(['B', 'E']);
+    const flows = events.filter((e) => e.name === 'zspage').map((e) => [e.ph, e.cat, e.id]);
+    // Paired by key: zspage 7 is flow 1 and zspage 8 is flow 2, whatever order they end in.
+    expect(flows).toEqual([
+      ['s', 'driver', 1],
+      ['s', 'driver', 2],
+      ['f', 'driver', 2],
+      ['f', 'driver', 1],
+    ]);
+  });
 });
 
 describe('/proc/vmstat text', () => {
