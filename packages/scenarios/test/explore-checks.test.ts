@@ -1,5 +1,5 @@
 import { type ExplorationTarget, explore, formatFinding, replay, sameKind } from '@mmsim/explore';
-import { exploreExhaustively, type Task } from '@mmsim/runtime';
+import { preemptionCounts } from '@mmsim/explore/test';
 import { describe, expect, test } from 'vitest';
 import { INVERSION_CHECK } from '../src/index.js';
 import { inversion } from './targets.js';
@@ -79,42 +79,6 @@ describe('shrinking', () => {
     },
   );
 });
-
-/**
- * Every schedule of the target (the runtime's unbounded exhaustive search), each with its
- * number of preemptions: decisions that chose another task while the one that ran the
- * previous step could have gone on.
- */
-function preemptionCounts(target: ExplorationTarget): number[] {
-  const counts: number[] = [];
-  exploreExhaustively((inner) => {
-    let previous: Task | null = null;
-    let preemptions = 0;
-    const instance = target.instantiate({
-      runtime: {
-        strategy: {
-          name: 'counting',
-          choose(eligible, decision) {
-            const chosen = inner.choose(eligible, decision);
-            if (previous !== null && eligible.includes(previous) && chosen !== previous) {
-              preemptions++;
-            }
-            return chosen;
-          },
-        },
-        seed: 1,
-        onStep: (task) => {
-          previous = task;
-        },
-        maxSteps: 10_000,
-        meta: '',
-      },
-    });
-    instance.rt.run();
-    counts.push(preemptions);
-  });
-  return counts;
-}
 
 describe('preemption-bounded DFS', () => {
   test.each([['the inversion target (a barrier)', inversion()]])(

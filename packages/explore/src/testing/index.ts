@@ -1,0 +1,5 @@
+/**
+ * @mmsim/explore/test: helpers for testing explorers and targets (your own strategy, your
+ * own target), shared by mmsim's own tests.
+ */
+export { preemptionCounts } from './preemption-counts.js';
