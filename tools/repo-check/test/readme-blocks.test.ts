@@ -22,7 +22,12 @@ const READMES = [
   'packages/page-lock/README.md',
   'packages/lru/README.md',
   'packages/rmap/README.md',
+  'packages/migrate/README.md',
+  'packages/kernel/README.md',
+  'packages/explore/README.md',
+  'packages/scenarios/README.md',
   'packages/trace/README.md',
+  'packages/cli/README.md',
 ];
 
 const dir = join(REPO_ROOT, 'tools/repo-check/.readme-blocks', String(process.pid));
