@@ -1,10 +1,4 @@
-import {
-  folioNrPages,
-  folioSetIndex,
-  folioSetMapping,
-  pageContent,
-  setPageContent,
-} from '@mmsim/folio';
+import { folioNrPages, pageContent, setPageContent } from '@mmsim/folio';
 import { populateFile, touchPages } from '@mmsim/kernel';
 import {
   BUFFER_AOPS,
@@ -126,9 +120,7 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
           // A hugetlbfs page-cache folio (hugetlb_add_to_page_cache), words 50.., node 0.
           const huge = k.migrate.hugetlbAllocActive(0, { thisNode: true });
           if (huge < 0) throw new MmsimError('INVALID_CONFIG', 'no hugetlb page on node 0');
-          folioSetMapping(k.mem, huge, 0, hugetlbfs);
-          folioSetIndex(k.mem, huge, 0);
-          k.vm.hugetlbAddToPageCache(hugetlbfs, huge, 0);
+          k.vm.hugetlbAddToPageCache(hugetlbfs, huge, 0); // sets its mapping and index
           const step = folioNrPages(k.mem, huge) / HUGE_WORDS;
           for (let w = 0; w < HUGE_WORDS; w++) {
             const page = w * step;
