@@ -1,7 +1,7 @@
 import type { Folio } from '@mmsim/folio';
 import { MmsimError, type Resource, type Runtime } from '@mmsim/runtime';
 import { BH_Lock } from './constants.js';
-import { hex, taskById } from './context.js';
+import { hex, taskById } from './page-lock-state.js';
 
 /**
  * A buffer head (`struct buffer_head`, include/linux/buffer_head.h, Linux 6.3), as far as

@@ -11,7 +11,7 @@ import {
 import { MmsimError } from '@mmsim/runtime';
 import { asBh, Bh, type BufferHead } from './buffer-head.js';
 import { BH_Dirty, BH_Lock, BH_Uptodate } from './constants.js';
-import { contract, hex, type LockContext } from './context.js';
+import { contract, hex, type LockContext } from './page-lock-state.js';
 
 /**
  * Buffer heads of a folio (fs/buffer.c and include/linux/buffer_head.h, Linux 6.3): their

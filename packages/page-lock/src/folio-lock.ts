@@ -17,7 +17,7 @@ import {
   mightSleep,
   ownerName,
   taskById,
-} from './context.js';
+} from './page-lock-state.js';
 import type { DependencyChecker, HeldLock } from './dependency-checker.js';
 
 /**

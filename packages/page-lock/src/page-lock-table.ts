@@ -13,7 +13,7 @@ import { asBh, type BufferHead } from './buffer-head.js';
 import * as bufferLock from './buffer-lock.js';
 import * as buffers from './buffers.js';
 import { BH_Lock, DEFAULT_PAGE_LOCK_UNFAIRNESS } from './constants.js';
-import type { LockContext } from './context.js';
+import type { LockContext } from './page-lock-state.js';
 import { DependencyChecker } from './dependency-checker.js';
 import * as folioLock from './folio-lock.js';
 import { type FolioWaiter, FolioWaitTable } from './folio-wait-table.js';

@@ -18,7 +18,7 @@ import {
   mightSleep,
   ownerName,
   taskById,
-} from './context.js';
+} from './page-lock-state.js';
 
 /**
  * PG_writeback (mm/page-writeback.c and mm/filemap.c, Linux 6.3). The bit is independent of
