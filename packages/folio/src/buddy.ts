@@ -1,4 +1,5 @@
-import { checkInt, ENOMEM, MmsimError } from '@mmsim/runtime';
+import { ENOMEM, MmsimError } from '@mmsim/runtime';
+import { checkInt } from '@mmsim/runtime/internal';
 import { MAX_ORDER } from './constants.js';
 import { PG_head } from './flags.js';
 import {

@@ -1,17 +1,28 @@
+// biome-ignore-all assist/source/organizeImports: this file is the package's table of contents, kept in reading order by section
 /**
  * @mmsim/folio: the page and folio model of mmsim (Linux 6.3). Physical memory is a
  * structure-of-arrays memmap indexed by pfn; a folio is its head pfn.
+ *
+ * This is the public surface: the machine, the kernel's folio and page functions, and the
+ * constants. The memmap behind `PhysicalMemory` and the raw free lists are in
+ * `@mmsim/folio/internal`, which may change in any release.
  */
 
-// Allocation and freeing.
-export {
-  type AllocOptions,
-  folioAlloc,
-  nodeFreeList,
-  nodeFreePages,
-  nodeNrFree,
-} from './buddy.js';
 // The machine: nodes, memmap, pfn lookups.
+export type { Folio, PhysicalMemory } from './memmap.js';
+export {
+  createPhysicalMemory,
+  folioNid,
+  type NodeConfig,
+  type NodeStats,
+  nodeSpannedPages,
+  nodeStartPfn,
+  nodeStats,
+  type PhysicalMemoryConfig,
+  pfnFolio,
+  pfnToNid,
+  pfnValid,
+} from './physical-memory.js';
 export {
   HPAGE_PMD_NR,
   HPAGE_PMD_ORDER,
@@ -22,20 +33,43 @@ export {
   MAX_TOTAL_PFNS,
   NUMA_NO_NODE,
 } from './constants.js';
-export { folioCopyContents, pageContent, setPageContent } from './content.js';
-export * from './flags.js';
-// Folio fields.
-export { folioNrPages, folioOrder, folioTestLarge } from './folio.js';
-// Lists, split, checks.
-export { FolioList, folioOnList } from './folio-list.js';
+export { isZeroPfn } from './zero-page.js';
+
+// Allocation and freeing: the buddy allocator and the hugetlb pools.
+export { type AllocOptions, folioAlloc, nodeFreePages, nodeNrFree } from './buddy.js';
 export {
   allocHugetlbFolio,
   folioTestHugetlb,
   hugetlbFreeHugePages,
-  hugetlbFreeList,
   hugetlbNrHugePages,
 } from './hugetlb.js';
-export { assertPhysicalMemory, checkPhysicalMemory } from './invariants.js';
+
+// Folio fields: size, flags, reference count, mapcount, mapping, private, contents.
+export { folioNrPages, folioOrder, folioTestLarge } from './folio.js';
+export * from './flags.js';
+export {
+  folioClearFlag,
+  folioFlags,
+  folioSetFlag,
+  folioTestClearFlag,
+  folioTestFlag,
+  folioTestSetFlag,
+  folioTestSwapcache,
+  pageClearFlag,
+  pageSetFlag,
+  pageTestFlag,
+} from './page-flags.js';
+export {
+  folioGet,
+  folioPut,
+  folioPutRefs,
+  folioRefAdd,
+  folioRefCount,
+  folioRefFreeze,
+  folioRefSub,
+  folioRefUnfreeze,
+  folioTryGet,
+} from './refcount.js';
 export {
   folioEntireMapcount,
   folioEntireMapcountDec,
@@ -63,32 +97,7 @@ export {
   PAGE_MAPPING_MOVABLE,
   registerSwapAddressSpace,
 } from './mapping.js';
-export type { Folio, PhysicalMemory, SwapAddressSpaceResolver } from './memmap.js';
-export {
-  folioClearFlag,
-  folioFlags,
-  folioSetFlag,
-  folioTestClearFlag,
-  folioTestFlag,
-  folioTestSetFlag,
-  folioTestSwapcache,
-  pageClearFlag,
-  pageSetFlag,
-  pageTestFlag,
-} from './page-flags.js';
-export {
-  createPhysicalMemory,
-  folioNid,
-  type NodeConfig,
-  type NodeStats,
-  nodeSpannedPages,
-  nodeStartPfn,
-  nodeStats,
-  type PhysicalMemoryConfig,
-  pfnFolio,
-  pfnToNid,
-  pfnValid,
-} from './physical-memory.js';
+export type { SwapAddressSpaceResolver } from './memmap.js';
 export {
   folioAttachPrivate,
   folioDetachPrivate,
@@ -97,16 +106,11 @@ export {
   pagePrivate,
   setPagePrivate,
 } from './private.js';
-export {
-  folioGet,
-  folioPut,
-  folioPutRefs,
-  folioRefAdd,
-  folioRefCount,
-  folioRefFreeze,
-  folioRefSub,
-  folioRefUnfreeze,
-  folioTryGet,
-} from './refcount.js';
+export { folioCopyContents, pageContent, setPageContent } from './content.js';
+
+// Lists and split.
+export { FolioList, folioOnList } from './folio-list.js';
 export { splitFolio } from './split.js';
-export { isZeroPfn } from './zero-page.js';
+
+// Checks.
+export { assertPhysicalMemory, checkPhysicalMemory } from './invariants.js';

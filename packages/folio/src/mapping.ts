@@ -1,4 +1,5 @@
-import { checkInt, MmsimError } from '@mmsim/runtime';
+import { MmsimError } from '@mmsim/runtime';
+import { checkInt } from '@mmsim/runtime/internal';
 import { PG_slab, PG_swapbacked, PG_swapcache } from './flags.js';
 import {
   type Folio,

@@ -1,4 +1,5 @@
-import { checkInt, MmsimError } from '@mmsim/runtime';
+import { MmsimError } from '@mmsim/runtime';
+import { checkInt } from '@mmsim/runtime/internal';
 import { badPageError, badPageReason, freeFolio } from './free-folio.js';
 import {
   type Folio,

@@ -10,13 +10,13 @@ import {
   hugetlbNrHugePages,
   MAX_ORDER,
   nodeNrFree as nodeFreeBlocks,
-  nodeFreeList,
   nodeFreePages,
   nodeSpannedPages,
   pageContent,
   pfnFolio,
   setPageContent,
 } from '../src/index.js';
+import { nodeFreeList } from '../src/internal.js';
 
 type Op =
   | { kind: 'alloc'; order: number; nid: number; thisNode: boolean }

@@ -20,7 +20,6 @@ import {
   folioSetMapping,
   folioTestLarge,
   MAX_ORDER,
-  nodeFreeList,
   nodeFreePages,
   nodeNrFree,
   PAGE_MAPPING_ANON,
@@ -33,6 +32,7 @@ import {
   pfnFolio,
   setPageContent,
 } from '../src/index.js';
+import { nodeFreeList } from '../src/internal.js';
 import { expectMisuse, expectSound } from './helpers.js';
 
 function freeLists(mem: PhysicalMemory, nid: number): number[][] {

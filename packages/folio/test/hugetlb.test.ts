@@ -12,12 +12,12 @@ import {
   folioTestHugetlb,
   formatFlags,
   hugetlbFreeHugePages,
-  hugetlbFreeList,
   hugetlbNrHugePages,
   nodeFreePages,
   pageContent,
   setPageContent,
 } from '../src/index.js';
+import { hugetlbFreeList } from '../src/internal.js';
 import { expectMisuse, expectSound } from './helpers.js';
 
 describe('hugetlb pools', () => {

@@ -1,7 +1,7 @@
 import { type KernelGen, MmsimError, mightSleep } from '@mmsim/runtime';
 import type { FolioBatch } from './folio-batch.js';
 import { drainBatch } from './lru-add.js';
-import { type LruState, requireTask } from './state.js';
+import { type LruState, requireTask } from './lru-state.js';
 
 /**
  * `lru_add_drain` (mm/swap.c, Linux 6.3): move this CPU's lru_add batch to the LRU

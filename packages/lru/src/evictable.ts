@@ -9,7 +9,7 @@ import {
   PG_swapcache,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
-import type { LruState } from './state.js';
+import type { LruState } from './lru-state.js';
 
 const MLOCKED = 1 << PG_mlocked;
 const SLAB = 1 << PG_slab;

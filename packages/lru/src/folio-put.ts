@@ -15,8 +15,8 @@ import {
   type PhysicalMemory,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { type LruState, requireTask, WHERE_NONE, WHERE_RELEASING } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
-import { type LruState, requireTask, WHERE_NONE, WHERE_RELEASING } from './state.js';
 
 /**
  * `folio_put` (include/linux/mm.h, Linux 6.3) in two halves, the one home of the model's

@@ -1,23 +1,22 @@
+// biome-ignore-all assist/source/organizeImports: this file is the package's table of contents, kept in reading order by section
 /**
  * @mmsim/lru: LRU isolation for mmsim (Linux 6.3). Per-node lruvecs (five lists under
  * `lru_lock`), `folio_isolate_lru` and `folio_putback_lru`, per-CPU lru_add batches and
  * their drains, `lru_cache_disable`, and the NR_ISOLATED accounting rule.
  *
- * Contents:
- * - `LruIsolation`: the interface other packages import; `LruVecs`: its default
- *   implementation, with `lru.view` (an `LruView`) for lists, batches and invariants;
- * - list constants and selection: `LRU_*`, `NR_LRU_LISTS`, `folioLruList`,
- *   `folioIsFileLru`, `lruListName`; the batch size `PAGEVEC_SIZE`;
- * - NR_ISOLATED accounting usable without an LruVecs: `folioIsolatedItem`,
- *   `nodeStatModFolio`;
- * - the `mm_lru_insertion` tracepoint's fields: `MmLruInsertion`;
- * - `folio_put`'s fast half, `folioPutFast` (the slow half is `LruIsolation.folioPut`).
+ * This is the public surface. The step functions behind `LruVecs`, its state (`LruState`)
+ * and the lruvec and batch classes are in `@mmsim/lru/internal`, which may change in any
+ * release.
  */
 
-export { PAGEVEC_SIZE } from './folio-batch.js';
-export { folioPutFast } from './folio-put.js';
-export type { CheckOptions } from './invariants.js';
+// The interface other packages import, its default implementation, and the view of its
+// lists, batches and invariants (`lru.view`).
 export type { LruIsolation } from './lru-isolation.js';
+export { LruVecs } from './lru-vecs.js';
+export type { LruView } from './view.js';
+export type { CheckOptions } from './invariants.js';
+
+// List constants and selection, and the batch size.
 export {
   folioIsFileLru,
   folioLruList,
@@ -33,7 +32,13 @@ export {
   lruListName,
   NR_LRU_LISTS,
 } from './lru-list.js';
-export { LruVecs } from './lru-vecs.js';
+export { PAGEVEC_SIZE } from './folio-batch.js';
+
+// NR_ISOLATED accounting, usable without an LruVecs.
 export { folioIsolatedItem, nodeStatModFolio } from './nr-isolated.js';
-export type { MmLruInsertion } from './state.js';
-export type { LruView } from './view.js';
+
+// The `mm_lru_insertion` tracepoint's fields.
+export type { MmLruInsertion } from './lru-state.js';
+
+// `folio_put`'s fast half (the slow half is `LruIsolation.folioPut`).
+export { folioPutFast } from './folio-put.js';

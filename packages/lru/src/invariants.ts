@@ -21,7 +21,7 @@ import {
   WHERE_ISOLATING,
   WHERE_NONE,
   WHERE_RELEASING,
-} from './state.js';
+} from './lru-state.js';
 
 const LRU = 1 << PG_lru;
 const ACTIVE = 1 << PG_active;

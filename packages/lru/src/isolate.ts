@@ -8,8 +8,8 @@ import {
   PG_lru,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { type LruState, requireTask, WHERE_ISOLATING, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
-import { type LruState, requireTask, WHERE_ISOLATING, WHERE_NONE } from './state.js';
 
 /**
  * `folio_isolate_lru` (mm/vmscan.c, Linux 6.3): take `folio` off its LRU list for the

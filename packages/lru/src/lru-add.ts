@@ -21,8 +21,8 @@ import { folioEvictable } from './evictable.js';
 import { type FolioBatch, PAGEVEC_SIZE } from './folio-batch.js';
 import { releasePages } from './folio-put.js';
 import { lruListOfFlags } from './lru-list.js';
+import { type LruState, requireTask, WHERE_BATCH, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
-import { type LruState, requireTask, WHERE_BATCH, WHERE_NONE } from './state.js';
 
 const LRU = 1 << PG_lru;
 const ACTIVE = 1 << PG_active;

@@ -1,6 +1,6 @@
 import type { Folio, PhysicalMemory } from '@mmsim/folio';
 import type { KernelGen, Runtime, Spinlock, VmStat } from '@mmsim/runtime';
-import { checkInt } from '@mmsim/runtime';
+import { checkInt } from '@mmsim/runtime/internal';
 import {
   lruAddDrainAll,
   lruAddDrain as lruAddDrainImpl,
@@ -19,13 +19,13 @@ import { folioIsolateLru as folioIsolateLruImpl } from './isolate.js';
 import { folioAddLru as folioAddLruImpl } from './lru-add.js';
 import type { LruIsolation } from './lru-isolation.js';
 import { folioIsFileLru as folioIsFileLruImpl } from './lru-list.js';
+import { LruState } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
 import {
   folioIsolatedItem as folioIsolatedItemImpl,
   nodeStatModFolio as nodeStatModFolioImpl,
 } from './nr-isolated.js';
 import { folioPutbackLru as folioPutbackLruImpl } from './putback.js';
-import { LruState } from './state.js';
 import { LruView } from './view.js';
 
 /**

@@ -3,7 +3,7 @@ import type { KernelGen } from '@mmsim/runtime';
 import type { FolioBatch } from './folio-batch.js';
 import { folioPutFast, folioPutSlow } from './folio-put.js';
 import { checkAddable, drainBatch, queueFolio } from './lru-add.js';
-import { type LruState, requireTask } from './state.js';
+import { type LruState, requireTask } from './lru-state.js';
 
 /**
  * `folio_putback_lru` (mm/vmscan.c, Linux 6.3): `folio_add_lru(folio)`, then `folio_put`

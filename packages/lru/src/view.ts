@@ -1,10 +1,10 @@
 import { type Folio, type FolioList, folioOnList } from '@mmsim/folio';
-import { checkInt } from '@mmsim/runtime';
+import { checkInt } from '@mmsim/runtime/internal';
 import type { FolioBatch } from './folio-batch.js';
 import { assertLru, type CheckOptions, checkLru } from './invariants.js';
 import { badLru, NR_LRU_LISTS } from './lru-list.js';
+import { type LruState, WHERE_BATCH } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
-import { type LruState, WHERE_BATCH } from './state.js';
 
 /**
  * A read-only view of the LRU layer for checks, tests and tools: list contents and sizes

@@ -1,7 +1,7 @@
 import type { Folio } from '@mmsim/folio';
 import { MmsimError, type Resource, type Runtime } from '@mmsim/runtime';
 import { BH_Lock } from './constants.js';
-import { hex, taskById } from './context.js';
+import { hex } from './folio-hex.js';
 
 /**
  * A buffer head (`struct buffer_head`, include/linux/buffer_head.h, Linux 6.3), as far as
@@ -60,8 +60,8 @@ export class Bh implements BufferHead {
           return `${bh.describe()} BH_Lock`;
         },
         holders: () => {
-          const task = taskById(rt, bh.owner);
-          return task === null ? [] : [task];
+          const task = rt.taskById(bh.owner);
+          return task === undefined ? [] : [task];
         },
       };
     }

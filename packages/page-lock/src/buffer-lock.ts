@@ -1,15 +1,11 @@
-import type { KernelGen, Task } from '@mmsim/runtime';
+import { type KernelGen, mightSleep, type Task } from '@mmsim/runtime';
 import { asBh, type Bh, type BufferHead } from './buffer-head.js';
+import { checkTarget } from './check-target.js';
 import { BH_Lock } from './constants.js';
-import {
-  checkTarget,
-  contract,
-  type LockContext,
-  mightSleep,
-  ownerName,
-  taskById,
-} from './context.js';
+import { contract } from './contract-violation.js';
 import type { DependencyChecker, HeldLock } from './dependency-checker.js';
+import { ownerName } from './owner-name.js';
+import type { PageLockState } from './page-lock-state.js';
 
 /**
  * BH_Lock (fs/buffer.c, include/linux/buffer_head.h, kernel/sched/wait_bit.c; Linux 6.3),
@@ -30,7 +26,7 @@ function held(c: DependencyChecker, b: Bh, takenIn: string): HeldLock {
 }
 
 /** `trylock_buffer` (include/linux/buffer_head.h, 6.3): test-and-set BH_Lock. */
-export function trylockBuffer(ctx: LockContext, bh: BufferHead, caller: string): boolean {
+export function trylockBuffer(ctx: PageLockState, bh: BufferHead, caller: string): boolean {
   const b = asBh(bh);
   const rt = ctx.rt;
   const me = rt.current;
@@ -50,7 +46,7 @@ export function trylockBuffer(ctx: LockContext, bh: BufferHead, caller: string):
  * The fast half of `lock_buffer` (include/linux/buffer_head.h, 6.3): `might_sleep()`, then
  * `trylock_buffer`; a sleeping lock attempt for the dependency checker.
  */
-export function lockBufferFast(ctx: LockContext, bh: BufferHead, caller: string): boolean {
+export function lockBufferFast(ctx: PageLockState, bh: BufferHead, caller: string): boolean {
   const b = asBh(bh);
   const rt = ctx.rt;
   const me = rt.current;
@@ -73,7 +69,11 @@ export function lockBufferFast(ctx: LockContext, bh: BufferHead, caller: string)
  * TASK_UNINTERRUPTIBLE)`. There is no hand-off: a woken waiter that finds the bit taken
  * again queues at the tail once more.
  */
-export function* lockBufferContended(ctx: LockContext, bh: BufferHead, caller: string): KernelGen {
+export function* lockBufferContended(
+  ctx: PageLockState,
+  bh: BufferHead,
+  caller: string,
+): KernelGen {
   const b = asBh(bh);
   const rt = ctx.rt;
   const me = rt.current;
@@ -97,7 +97,7 @@ export function* lockBufferContended(ctx: LockContext, bh: BufferHead, caller: s
  * `unlock_buffer` (fs/buffer.c, 6.3): `clear_bit_unlock(BH_Lock)`, then
  * `wake_up_bit(&bh->b_state, BH_Lock)`. Only the owner may unlock.
  */
-export function unlockBuffer(ctx: LockContext, bh: BufferHead): void {
+export function unlockBuffer(ctx: PageLockState, bh: BufferHead): void {
   const b = asBh(bh);
   const me = ctx.rt.current;
   if ((b.state & LOCK) === 0) throw contract(`${me} unlocks ${b.describe()}, which is not locked`);
@@ -120,7 +120,7 @@ export function bufferLocked(bh: BufferHead): boolean {
 }
 
 /** Hands a buffer lock from the current task (its owner) to `task`, which will unlock it. */
-export function bufferLockTransfer(ctx: LockContext, bh: BufferHead, task: Task): void {
+export function bufferLockTransfer(ctx: PageLockState, bh: BufferHead, task: Task): void {
   const b = asBh(bh);
   const me = ctx.rt.current;
   if ((b.state & LOCK) === 0 || b.owner !== me.id) {
@@ -135,7 +135,7 @@ export function bufferLockTransfer(ctx: LockContext, bh: BufferHead, task: Task)
 }
 
 /** The task holding a buffer's lock, or null. */
-export function bufferLockOwner(ctx: LockContext, bh: BufferHead): Task | null {
+export function bufferLockOwner(ctx: PageLockState, bh: BufferHead): Task | null {
   const b = asBh(bh);
-  return (b.state & LOCK) === 0 ? null : taskById(ctx.rt, b.owner);
+  return (b.state & LOCK) === 0 ? null : (ctx.rt.taskById(b.owner) ?? null);
 }

@@ -11,7 +11,9 @@ import {
 import { MmsimError } from '@mmsim/runtime';
 import { asBh, Bh, type BufferHead } from './buffer-head.js';
 import { BH_Dirty, BH_Lock, BH_Uptodate } from './constants.js';
-import { contract, hex, type LockContext } from './context.js';
+import { contract } from './contract-violation.js';
+import { hex } from './folio-hex.js';
+import type { PageLockState } from './page-lock-state.js';
 
 /**
  * Buffer heads of a folio (fs/buffer.c and include/linux/buffer_head.h, Linux 6.3): their
@@ -37,7 +39,7 @@ export interface BufferIds {
  * scenarios can build buffers before a run. Returns the first buffer (`folio_buffers`).
  */
 export function createBuffers(
-  ctx: LockContext,
+  ctx: PageLockState,
   ids: BufferIds,
   folio: Folio,
   count: number,
@@ -81,7 +83,7 @@ export function createBuffers(
 }
 
 /** `folio_buffers` (include/linux/buffer_head.h, 6.3): the first buffer, or null. */
-export function folioBuffers(ctx: LockContext, folio: Folio): BufferHead | null {
+export function folioBuffers(ctx: PageLockState, folio: Folio): BufferHead | null {
   if (!folioTestFlag(ctx.mem, folio, PG_private)) return null;
   const priv = folioGetPrivate(ctx.mem, folio);
   return priv instanceof Bh ? priv : null;
@@ -91,7 +93,7 @@ export function folioBuffers(ctx: LockContext, folio: Folio): BufferHead | null 
  * `set_bh_page(bh, page, offset)` (fs/buffer.c, 6.3): point the buffer at another folio,
  * as `__buffer_migrate_folio` does for each buffer after moving `folio->private` to dst.
  */
-export function setBhPage(ctx: LockContext, bh: BufferHead, folio: Folio): void {
+export function setBhPage(ctx: PageLockState, bh: BufferHead, folio: Folio): void {
   const b = asBh(bh);
   folioTestFlag(ctx.mem, folio, PG_private); // throws unless folio is a live folio
   b.folio = folio;

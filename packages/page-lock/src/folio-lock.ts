@@ -7,18 +7,14 @@ import {
   PG_locked,
   PG_waiters,
 } from '@mmsim/folio';
-import type { KernelGen, Spinlock, Task } from '@mmsim/runtime';
-import {
-  checkTarget,
-  contract,
-  folioBitResource,
-  hex,
-  type LockContext,
-  mightSleep,
-  ownerName,
-  taskById,
-} from './context.js';
+import { type KernelGen, mightSleep, type Spinlock, type Task } from '@mmsim/runtime';
+import { checkTarget } from './check-target.js';
+import { contract } from './contract-violation.js';
 import type { DependencyChecker, HeldLock } from './dependency-checker.js';
+import { folioBitResource } from './folio-bit-resource.js';
+import { hex } from './folio-hex.js';
+import { ownerName } from './owner-name.js';
+import type { PageLockState } from './page-lock-state.js';
 
 /**
  * PG_locked (mm/filemap.c and include/linux/pagemap.h, Linux 6.3), with the owner of each
@@ -36,7 +32,7 @@ function held(c: DependencyChecker, folio: Folio, takenIn: string): HeldLock {
  * Before a wait changes anything: throws (through the folio package) unless `folio` is a
  * live folio, and throws CONTRACT_VIOLATION if `me` holds its lock.
  */
-function checkNotMine(ctx: LockContext, me: Task, folio: Folio, what: string): void {
+function checkNotMine(ctx: PageLockState, me: Task, folio: Folio, what: string): void {
   if (folioTestFlag(ctx.mem, folio, PG_locked) && ctx.owner[folio] === me.id) {
     throw contract(
       `${me} sleeps in ${what} on folio ${hex(folio)}, whose lock it already holds: ` +
@@ -46,7 +42,7 @@ function checkNotMine(ctx: LockContext, me: Task, folio: Folio, what: string): v
 }
 
 /** `folio_trylock` (include/linux/pagemap.h, 6.3): test-and-set PG_locked. */
-export function folioTrylock(ctx: LockContext, folio: Folio, caller: string): boolean {
+export function folioTrylock(ctx: PageLockState, folio: Folio, caller: string): boolean {
   const rt = ctx.rt;
   const me = rt.current;
   if (folioTestSetFlag(ctx.mem, folio, PG_locked)) {
@@ -65,7 +61,7 @@ export function folioTrylock(ctx: LockContext, folio: Folio, caller: string): bo
  * `folio_trylock`. For the dependency checker it is a sleeping lock attempt, so it records
  * the dependencies even though it did not wait.
  */
-export function folioLockFast(ctx: LockContext, folio: Folio, caller: string): boolean {
+export function folioLockFast(ctx: PageLockState, folio: Folio, caller: string): boolean {
   const rt = ctx.rt;
   const me = rt.current;
   if (me.preemptCount > 0) mightSleep(me, caller);
@@ -87,7 +83,7 @@ export function folioLockFast(ctx: LockContext, folio: Folio, caller: string): b
  * EXCLUSIVE)`. Returns 0 with the lock held, or -EINTR (killable only) without it.
  */
 export function* folioLockContended(
-  ctx: LockContext,
+  ctx: PageLockState,
   folio: Folio,
   caller: string,
   killable: boolean,
@@ -115,7 +111,7 @@ export function* folioLockContended(
 }
 
 /** The error for an unlock (or hand-over) of `folio` by `me`, who does not hold it. */
-function notOwner(ctx: LockContext, me: Task, folio: Folio, what: string): Error {
+function notOwner(ctx: PageLockState, me: Task, folio: Folio, what: string): Error {
   // Let the folio package report a pfn that is not a live folio.
   const locked = folioTestFlag(ctx.mem, folio, PG_locked);
   const owner = ctx.owner[folio] ?? 0;
@@ -136,7 +132,7 @@ function notOwner(ctx: LockContext, me: Task, folio: Folio, what: string): Error
  * `folio_unlock` (mm/filemap.c, 6.3): clear PG_locked and read PG_waiters in one atomic
  * step (`clear_bit_unlock_is_negative_byte`); if waiters may exist, `folio_wake_bit`.
  */
-export function folioUnlock(ctx: LockContext, folio: Folio): void {
+export function folioUnlock(ctx: PageLockState, folio: Folio): void {
   const me = ctx.rt.current;
   if (ctx.owner[folio] !== me.id) throw notOwner(ctx, me, folio, 'unlocks');
   const flags = folioFlags(ctx.mem, folio);
@@ -154,7 +150,7 @@ export function folioUnlock(ctx: LockContext, folio: Folio): void {
  * refuse a wait on a lock the task holds, and record the wait for the dependency checker.
  */
 function beforeLockWait(
-  ctx: LockContext,
+  ctx: PageLockState,
   me: Task,
   folio: Folio,
   caller: string,
@@ -173,7 +169,7 @@ function beforeLockWait(
  * the lock, recorded whether or not the folio is locked now.
  */
 export function* folioWaitLocked(
-  ctx: LockContext,
+  ctx: PageLockState,
   folio: Folio,
   caller: string,
   killable: boolean,
@@ -191,7 +187,7 @@ export function* folioWaitLocked(
  * then wait without re-checking. Returns 0, or -EINTR for a killable wait cut short.
  */
 export function* folioPutWaitLocked(
-  ctx: LockContext,
+  ctx: PageLockState,
   folio: Folio,
   caller: string,
   killable: boolean,
@@ -210,7 +206,7 @@ export function* folioPutWaitLocked(
  * caller holds no page-table lock (a test, or a caller that already dropped it).
  */
 export function* migrationEntryWaitOnLocked(
-  ctx: LockContext,
+  ctx: PageLockState,
   folio: Folio,
   ptl: Spinlock | null,
   caller: string,
@@ -233,7 +229,7 @@ export function* migrationEntryWaitOnLocked(
  * unlocks a folio that another context locked: the submitter calls this before it lets
  * go, so the deadlock report names the right holder and the contract checks stay strict.
  */
-export function folioLockTransfer(ctx: LockContext, folio: Folio, task: Task): void {
+export function folioLockTransfer(ctx: PageLockState, folio: Folio, task: Task): void {
   const me = ctx.rt.current;
   if (ctx.owner[folio] !== me.id || !folioTestFlag(ctx.mem, folio, PG_locked)) {
     throw notOwner(ctx, me, folio, `hands to ${task} the lock of`);
@@ -245,7 +241,7 @@ export function folioLockTransfer(ctx: LockContext, folio: Folio, task: Task): v
 }
 
 /** The task holding the lock of `folio`, or null when it is unlocked (or locked elsewhere). */
-export function folioLockOwner(ctx: LockContext, folio: Folio): Task | null {
+export function folioLockOwner(ctx: PageLockState, folio: Folio): Task | null {
   if (!folioTestFlag(ctx.mem, folio, PG_locked)) return null;
-  return taskById(ctx.rt, ctx.owner[folio] ?? 0);
+  return ctx.rt.taskById(ctx.owner[folio] ?? 0) ?? null;
 }

@@ -1,11 +1,19 @@
+// biome-ignore-all assist/source/organizeImports: this file is the package's table of contents, kept in reading order by section
 /**
  * @mmsim/page-lock: PG_locked and PG_writeback waits on the hashed folio wait queues of
  * Linux 6.3 with the fair lock hand-off, buffer-head locks, and a page-lock dependency
  * checker (what lockdep cannot do for PG_locked).
+ *
+ * This is the public surface: the `PageLocks` interface and its default implementation,
+ * the kernel constants, buffer heads, and the dependency checker with its reports. The
+ * step functions behind `PageLockTable` and its shared state are in
+ * `@mmsim/page-lock/internal`, which may change in any release.
  */
 
-// Buffer heads.
-export type { BufferHead } from './buffer-head.js';
+// The interface the rest of mmsim imports (as a type), and its default implementation.
+export type { PageLockOptions, PageLocks } from './page-locks.js';
+export { PageLockTable } from './page-lock-table.js';
+
 // Kernel constants.
 export {
   BH_Dirty,
@@ -23,6 +31,13 @@ export {
   WQ_FLAG_EXCLUSIVE,
   WQ_FLAG_WOKEN,
 } from './constants.js';
+
+// Buffer heads.
+export type { BufferHead } from './buffer-head.js';
+
+// Who waits on a folio (`PageLocks.folioWaiters`).
+export type { FolioWaiter, WaitBehavior } from './folio-wait-table.js';
+
 // The dependency checker and its reports.
 export {
   DependencyChecker,
@@ -32,11 +47,4 @@ export {
   type HeldLock,
   type InversionReport,
 } from './dependency-checker.js';
-
-// The folio wait table: hashing, waiters.
-export type { FolioWaiter, WaitBehavior } from './folio-wait-table.js';
 export { formatInversion } from './format-inversion.js';
-export { bitWaitTableIndex, folioWaitTableIndex } from './hash.js';
-export { PageLockTable } from './page-lock-table.js';
-// The interface the rest of mmsim imports (as a type), and its default implementation.
-export type { PageLockOptions, PageLocks } from './page-locks.js';

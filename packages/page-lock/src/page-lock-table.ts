@@ -13,10 +13,10 @@ import { asBh, type BufferHead } from './buffer-head.js';
 import * as bufferLock from './buffer-lock.js';
 import * as buffers from './buffers.js';
 import { BH_Lock, DEFAULT_PAGE_LOCK_UNFAIRNESS } from './constants.js';
-import type { LockContext } from './context.js';
 import { DependencyChecker } from './dependency-checker.js';
 import * as folioLock from './folio-lock.js';
 import { type FolioWaiter, FolioWaitTable } from './folio-wait-table.js';
+import type { PageLockState } from './page-lock-state.js';
 import type { PageLockOptions, PageLocks } from './page-locks.js';
 import * as writeback from './writeback.js';
 
@@ -53,7 +53,7 @@ function checkOptions(options: PageLockOptions): number {
 export class PageLockTable implements PageLocks {
   readonly pageLockUnfairness: number;
   readonly checker: DependencyChecker | null;
-  readonly #ctx: LockContext;
+  readonly #ctx: PageLockState;
   readonly #ids: buffers.BufferIds = { next: 1 };
 
   constructor(rt: Runtime, mem: PhysicalMemory, options: PageLockOptions = {}) {

@@ -8,17 +8,13 @@ import {
   PG_waiters,
   PG_writeback,
 } from '@mmsim/folio';
-import type { KernelGen, Task } from '@mmsim/runtime';
-import {
-  checkTarget,
-  contract,
-  folioBitResource,
-  hex,
-  type LockContext,
-  mightSleep,
-  ownerName,
-  taskById,
-} from './context.js';
+import { type KernelGen, mightSleep, type Task } from '@mmsim/runtime';
+import { checkTarget } from './check-target.js';
+import { contract } from './contract-violation.js';
+import { folioBitResource } from './folio-bit-resource.js';
+import { hex } from './folio-hex.js';
+import { ownerName } from './owner-name.js';
+import type { PageLockState } from './page-lock-state.js';
 
 /**
  * PG_writeback (mm/page-writeback.c and mm/filemap.c, Linux 6.3). The bit is independent of
@@ -40,7 +36,7 @@ const WRITEBACK = 1 << PG_writeback;
  * VM_BUG_ON_FOLIO (writeback already set: the void-returning version of 6.7; lock not held:
  * 2025, "The folio must be locked when we start writeback"). The model enforces both.
  */
-export function folioStartWriteback(ctx: LockContext, folio: Folio, caller: string): void {
+export function folioStartWriteback(ctx: PageLockState, folio: Folio, caller: string): void {
   const me = ctx.rt.current;
   const flags = folioFlags(ctx.mem, folio);
   const owner = ctx.owner[folio] ?? 0;
@@ -80,13 +76,13 @@ export function folioStartWriteback(ctx: LockContext, folio: Folio, caller: stri
  * kernel's BUG() and throws. Not modelled: PG_reclaim rotation (`folio_rotate_reclaimable`
  * belongs to the LRU) and the temporary reference the kernel takes around the wake-up.
  */
-export function folioEndWriteback(ctx: LockContext, folio: Folio): void {
+export function folioEndWriteback(ctx: PageLockState, folio: Folio): void {
   const flags = folioFlags(ctx.mem, folio);
   if ((flags & WRITEBACK) === 0) {
     const who = ctx.rt.currentTask === null ? 'code outside any task' : String(ctx.rt.currentTask);
     throw contract(`${who} ends writeback of folio ${hex(folio)}, which is not under writeback`);
   }
-  const owner = taskById(ctx.rt, ctx.wbOwner[folio] ?? 0);
+  const owner = ctx.rt.taskById(ctx.wbOwner[folio] ?? 0) ?? null;
   folioClearFlag(ctx.mem, folio, PG_writeback);
   ctx.wbOwner[folio] = 0;
   ctx.rt.charge(ctx.rt.costs.atomicOp);
@@ -99,7 +95,7 @@ export function folioEndWriteback(ctx: LockContext, folio: Folio): void {
  * `folio_wait_bit(folio, PG_writeback)` (SHARED, TASK_UNINTERRUPTIBLE). For the checker, a
  * wait for writeback in flight while holding locks is a dependency on it.
  */
-export function* folioWaitWriteback(ctx: LockContext, folio: Folio, caller: string): KernelGen {
+export function* folioWaitWriteback(ctx: PageLockState, folio: Folio, caller: string): KernelGen {
   const me = ctx.rt.current;
   mightSleep(me, caller);
   if (!folioTestFlag(ctx.mem, folio, PG_writeback)) return;
@@ -115,7 +111,7 @@ export function* folioWaitWriteback(ctx: LockContext, folio: Folio, caller: stri
  * Hands the ownership of `folio`'s writeback from the current task (its owner) to `task`,
  * the one that will end it: a loop worker, an I/O completion task. Only the owner may.
  */
-export function folioWritebackTransfer(ctx: LockContext, folio: Folio, task: Task): void {
+export function folioWritebackTransfer(ctx: PageLockState, folio: Folio, task: Task): void {
   const me = ctx.rt.current;
   const owner = ctx.wbOwner[folio] ?? 0;
   if (!folioTestFlag(ctx.mem, folio, PG_writeback) || owner !== me.id) {
@@ -131,7 +127,7 @@ export function folioWritebackTransfer(ctx: LockContext, folio: Folio, task: Tas
 }
 
 /** The task that owns `folio`'s writeback, or null when none is in flight (or unowned). */
-export function folioWritebackOwner(ctx: LockContext, folio: Folio): Task | null {
+export function folioWritebackOwner(ctx: PageLockState, folio: Folio): Task | null {
   if (!folioTestFlag(ctx.mem, folio, PG_writeback)) return null;
-  return taskById(ctx.rt, ctx.wbOwner[folio] ?? 0);
+  return ctx.rt.taskById(ctx.wbOwner[folio] ?? 0) ?? null;
 }

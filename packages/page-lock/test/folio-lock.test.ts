@@ -8,7 +8,8 @@ import {
 } from '@mmsim/folio';
 import { EINTR, type KernelGen, Spinlock, type Task } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
-import { folioWaitTableIndex, PAGE_WAIT_TABLE_SIZE } from '../src/index.js';
+import { PAGE_WAIT_TABLE_SIZE } from '../src/index.js';
+import { folioWaitTableIndex } from '../src/internal.js';
 import { LONG, machine } from './helpers.js';
 
 describe('uncontended lock and unlock', () => {

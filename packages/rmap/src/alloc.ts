@@ -1,5 +1,5 @@
 import { type Folio, folioAlloc, folioSetFlag, PG_uptodate } from '@mmsim/folio';
-import type { RmapContext } from './context.js';
+import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
 /**
@@ -10,7 +10,7 @@ import type { Vma } from './vma.js';
  * uptodate (`alloc_zeroed_user_highpage_movable`, `__folio_mark_uptodate`). Returns the
  * folio or -ENOMEM.
  */
-export function vmaAllocFolio(ctx: RmapContext, vma: Vma | null, order: number): Folio | number {
+export function vmaAllocFolio(ctx: RmapState, vma: Vma | null, order: number): Folio | number {
   const policy = vma?.policy ?? null;
   ctx.rt.charge(ctx.costs.pageAlloc);
   const folio =

@@ -7,7 +7,7 @@ import {
   type PhysicalMemory,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, type Runtime, RwSemaphore } from '@mmsim/runtime';
-import type { RmapContext } from './context.js';
+import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
 /**
@@ -77,7 +77,7 @@ function useAfterFree(av: AnonVma, what: string): MmsimError {
 }
 
 /** `anon_vma_alloc` (mm/rmap.c, 6.3): refcount 1, its own root and parent. */
-export function anonVmaAlloc(ctx: RmapContext): AnonVma {
+export function anonVmaAlloc(ctx: RmapState): AnonVma {
   const av = new AnonVma(ctx.rt, ++ctx.anonVmaIds);
   ctx.liveAnonVmas++;
   return av;
@@ -115,7 +115,7 @@ export function getAnonVma(av: AnonVma): void {
  * wait for a racing `folio_lock_anon_vma_read`; with no memory reuse in the model there is
  * nothing to wait for, so this is a plain function.
  */
-export function putAnonVma(ctx: RmapContext, av: AnonVma): void {
+export function putAnonVma(ctx: RmapState, av: AnonVma): void {
   if (av.freed) throw useAfterFree(av, 'put_anon_vma');
   if (av.refcount <= 0) {
     throw new MmsimError('COUNT_UNDERFLOW', `put_anon_vma: ${av} has refcount ${av.refcount}`);
@@ -126,7 +126,7 @@ export function putAnonVma(ctx: RmapContext, av: AnonVma): void {
   if (root !== av && --root.refcount === 0) anonVmaFree(ctx, root);
 }
 
-function anonVmaFree(ctx: RmapContext, av: AnonVma): void {
+function anonVmaFree(ctx: RmapState, av: AnonVma): void {
   if (av.rbRoot.size !== 0) {
     throw new MmsimError(
       'INVARIANT_VIOLATED',
@@ -144,7 +144,7 @@ function anonVmaFree(ctx: RmapContext, av: AnonVma): void {
  * for write and `page_table_lock`; if another thread of the mm got there first, the new
  * one is put back. Returns 0 (the model never fails the allocation).
  */
-export function* anonVmaPrepare(ctx: RmapContext, vma: Vma): KernelGen<number> {
+export function* anonVmaPrepare(ctx: RmapState, vma: Vma): KernelGen<number> {
   if (vma.anonVma !== null) return 0;
   const av = anonVmaAlloc(ctx);
   av.numChildren++; // self-parent link for a new root
@@ -202,7 +202,7 @@ export function* anonVmaClone(dst: Vma, src: Vma): KernelGen<number> {
  * parent's root (pinned with a reference), parent = `pvma`'s anon_vma (one more child).
  * New COW copies in the child go there. Returns 0.
  */
-export function* anonVmaFork(ctx: RmapContext, vma: Vma, pvma: Vma): KernelGen<number> {
+export function* anonVmaFork(ctx: RmapState, vma: Vma, pvma: Vma): KernelGen<number> {
   const parentAv = pvma.anonVma;
   if (parentAv === null) return 0;
   vma.anonVma = null;
@@ -227,7 +227,7 @@ export function* anonVmaFork(ctx: RmapContext, vma: Vma, pvma: Vma): KernelGen<n
  * child from its parent and is put afterwards (outside the lock), which frees it unless
  * something else (a migration's folio_get_anon_vma) still holds it.
  */
-export function* unlinkAnonVmas(ctx: RmapContext, vma: Vma): KernelGen {
+export function* unlinkAnonVmas(ctx: RmapState, vma: Vma): KernelGen {
   const empty: AnonVma[] = [];
   let locked: AnonVma | null = null;
   for (const avc of vma.anonVmaChain) {
@@ -265,7 +265,7 @@ export function folioAnonVma(mem: PhysicalMemory, folio: Folio): AnonVma | null 
  * refcount 0. Migration takes it before `try_to_migrate`: once the folio is unmapped
  * nothing else keeps the anon_vma alive.
  */
-export function folioGetAnonVma(ctx: RmapContext, folio: Folio): AnonVma | null {
+export function folioGetAnonVma(ctx: RmapState, folio: Folio): AnonVma | null {
   const av = folioAnonVma(ctx.mem, folio);
   if (av === null || !folioMapped(ctx.mem, folio)) return null;
   if (av.freed || av.refcount === 0) return null; // atomic_inc_not_zero failed
@@ -279,7 +279,7 @@ export function folioGetAnonVma(ctx: RmapContext, folio: Folio): AnonVma | null 
  * longer mapped. Trylock first; on contention pin the anon_vma, sleep in down_read, then
  * drop the pin (if it was the last one, unlock and give up, as the kernel does).
  */
-export function* folioLockAnonVmaRead(ctx: RmapContext, folio: Folio): KernelGen<AnonVma | null> {
+export function* folioLockAnonVmaRead(ctx: RmapState, folio: Folio): KernelGen<AnonVma | null> {
   const av = folioAnonVma(ctx.mem, folio);
   if (av === null || !folioMapped(ctx.mem, folio)) return null;
   const sem = av.rwsem;

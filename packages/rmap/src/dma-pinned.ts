@@ -9,8 +9,8 @@ import {
 } from '@mmsim/folio';
 import { EBUSY } from '@mmsim/runtime';
 import { GUP_PIN_COUNTING_BIAS } from './constants.js';
-import type { RmapContext } from './context.js';
 import { pageDupRmap } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
 /**
@@ -25,13 +25,13 @@ import type { Vma } from './vma.js';
  * or an order-0 folio with at least 1024 references (which may be false positives, as in
  * the kernel).
  */
-export function folioMaybeDmaPinned(ctx: RmapContext, folio: Folio): boolean {
+export function folioMaybeDmaPinned(ctx: RmapState, folio: Folio): boolean {
   if (folioOrder(ctx.mem, folio) > 0) return (ctx.pincount.get(folio) ?? 0) > 0;
   return folioRefCount(ctx.mem, folio) >= GUP_PIN_COUNTING_BIAS;
 }
 
 /** Takes one FOLL_PIN on `folio` (`try_grab_folio` with FOLL_PIN, mm/gup.c, 6.3). */
-export function folioPin(ctx: RmapContext, folio: Folio): void {
+export function folioPin(ctx: RmapState, folio: Folio): void {
   folioRefAdd(ctx.mem, folio, pinRefs(ctx, folio));
   if (folioOrder(ctx.mem, folio) > 0) {
     ctx.pincount.set(folio, (ctx.pincount.get(folio) ?? 0) + 1);
@@ -39,12 +39,12 @@ export function folioPin(ctx: RmapContext, folio: Folio): void {
 }
 
 /** References one pin holds on `folio` (what `unpin_user_page` drops). */
-export function pinRefs(ctx: RmapContext, folio: Folio): number {
+export function pinRefs(ctx: RmapState, folio: Folio): number {
   return folioOrder(ctx.mem, folio) > 0 ? 1 : GUP_PIN_COUNTING_BIAS;
 }
 
 /** The `_pincount` half of `gup_put_folio` (mm/gup.c, 6.3) for a large folio. */
-export function folioUnpinCount(ctx: RmapContext, folio: Folio): void {
+export function folioUnpinCount(ctx: RmapState, folio: Folio): void {
   if (folioOrder(ctx.mem, folio) === 0) return;
   const n = (ctx.pincount.get(folio) ?? 0) - 1;
   if (n > 0) ctx.pincount.set(folio, n);
@@ -57,7 +57,7 @@ export function folioUnpinCount(ctx: RmapContext, folio: Folio): void {
  * PageAnonExclusive, unless the folio may be pinned: then -EBUSY and the caller restores
  * the PTE and fails, since a pinned page must stay where the pin holder expects it.
  */
-export function pageTryShareAnonRmap(ctx: RmapContext, folio: Folio, pfn: number): number {
+export function pageTryShareAnonRmap(ctx: RmapState, folio: Folio, pfn: number): number {
   if (folioMaybeDmaPinned(ctx, folio)) return -EBUSY;
   pageClearFlag(ctx.mem, pfn, PG_anon_exclusive);
   return 0;
@@ -70,7 +70,7 @@ export function pageTryShareAnonRmap(ctx: RmapContext, folio: Folio, pfn: number
  * (`page_needs_cow_for_dma`): then -EBUSY and fork copies the page for the child.
  */
 export function pageTryDupAnonRmap(
-  ctx: RmapContext,
+  ctx: RmapState,
   folio: Folio,
   pfn: number,
   compound: boolean,

@@ -1,9 +1,9 @@
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { PAGE_SIZE } from './constants.js';
-import type { RmapContext } from './context.js';
 import { releasePin } from './gup.js';
 import type { Mm } from './mm.js';
 import { unlinkVma } from './munmap.js';
+import type { RmapState } from './rmap-state.js';
 import { dropMmTlbs, flushTlbMm } from './tlb.js';
 import { MmuGather, tlbFreePages, zapRange } from './zap.js';
 
@@ -19,7 +19,7 @@ import { MmuGather, tlbFreePages, zapRange } from './zap.js';
  * gone, have done. So the final flush is local, and the dead mm's entries are dropped from
  * every TLB.
  */
-export function* exitMmap(ctx: RmapContext, mm: Mm): KernelGen {
+export function* exitMmap(ctx: RmapState, mm: Mm): KernelGen {
   if (!mm.alive) throw new MmsimError('INVALID_STATE', `exit_mmap: ${mm} has already exited`);
   const sem = mm.mmapLock;
   if (!sem.downWriteTrylock()) yield* sem.downWrite('exit_mmap');

@@ -3,10 +3,10 @@ import type { KernelGen } from '@mmsim/runtime';
 import { vmaAllocFolio } from './alloc.js';
 import { anonVmaPrepare } from './anon-vma.js';
 import { FAULT_FLAG_WRITE, MM_ANONPAGES, VM_FAULT_OOM } from './constants.js';
-import type { RmapContext } from './context.js';
 import { folioAddLru } from './folio-release.js';
 import { mkPte, PTE_DIRTY, PTE_NONE, PTE_WRITE, PTE_YOUNG } from './pte.js';
 import { folioAddNewAnonRmap } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import type { VmFault } from './vm-fault.js';
 
 /**
@@ -19,7 +19,7 @@ import type { VmFault } from './vm-fault.js';
  * as an exclusive anonymous page (`folio_add_new_anon_rmap`) under the page-table lock,
  * unless another thread mapped the address meanwhile (then the new folio is freed).
  */
-export function* doAnonymousPage(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
+export function* doAnonymousPage(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const { vma, table, vpn } = vmf;
   const mm = vma.mm;
   const ptl = table.ptl;

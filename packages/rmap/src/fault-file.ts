@@ -9,11 +9,11 @@ import {
   VM_FAULT_OOM,
   VM_SHARED,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import { filemapFault } from './filemap.js';
 import { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
 import { mkPte, PTE_DIRTY, PTE_NONE, PTE_WRITE, PTE_YOUNG } from './pte.js';
 import { folioAddNewAnonRmap, folioMarkDirty, pageAddFileRmap } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import { mmCounterFile, type VmFault } from './vm-fault.js';
 
 /**
@@ -29,7 +29,7 @@ import { mmCounterFile, type VmFault } from './vm-fault.js';
  * address unless something else got there first. Returns true if it mapped it.
  */
 function* finishFault(
-  ctx: RmapContext,
+  ctx: RmapState,
   vmf: VmFault,
   folio: number,
   cow: boolean,
@@ -69,13 +69,13 @@ function vmaPageProtWritable(vma: VmFault['vma']): boolean {
 }
 
 /** Unlock and release the folio `filemap_fault` returned (when it was not mapped). */
-function* releaseFaulted(ctx: RmapContext, folio: number): KernelGen {
+function* releaseFaulted(ctx: RmapState, folio: number): KernelGen {
   ctx.locks.folioUnlock(folio);
   if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
 }
 
 /** `do_read_fault(vmf)` (mm/memory.c, 6.3), without fault-around. */
-function* doReadFault(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
+function* doReadFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const r = yield* filemapFault(ctx, vmf.vma, vmf.address);
   if ((r.ret & VM_FAULT_ERROR) !== 0) return r.ret;
   const mapped = yield* finishFault(ctx, vmf, r.folio, false);
@@ -89,7 +89,7 @@ function* doReadFault(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
  * then `fault_dirty_shared_page` (the folio becomes dirty) and unlock it. No
  * `page_mkwrite` callback is modelled.
  */
-function* doSharedFault(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
+function* doSharedFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const r = yield* filemapFault(ctx, vmf.vma, vmf.address);
   if ((r.ret & VM_FAULT_ERROR) !== 0) return r.ret;
   const mapped = yield* finishFault(ctx, vmf, r.folio, false);
@@ -108,7 +108,7 @@ function* doSharedFault(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
  * and dirty as a new exclusive anonymous page, then unlock and release the file page
  * (which is not mapped).
  */
-function* doCowFault(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
+function* doCowFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const vma = vmf.vma;
   yield* anonVmaPrepare(ctx, vma);
   const copy = vmaAllocFolio(ctx, vma, 0);
@@ -128,7 +128,7 @@ function* doCowFault(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
 }
 
 /** `do_fault(vmf)` (mm/memory.c, 6.3): dispatch a file fault on a PTE that is none. */
-export function* doFault(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
+export function* doFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   if ((vmf.flags & FAULT_FLAG_WRITE) === 0) return yield* doReadFault(ctx, vmf);
   if ((vmf.vma.flags & VM_SHARED) === 0) return yield* doCowFault(ctx, vmf);
   return yield* doSharedFault(ctx, vmf);

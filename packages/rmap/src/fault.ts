@@ -5,7 +5,6 @@ import {
   VM_FAULT_FALLBACK,
   VM_FAULT_SIGSEGV,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import { doAnonymousPage } from './fault-anon.js';
 import { doFault } from './fault-file.js';
 import {
@@ -17,6 +16,7 @@ import {
 import { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';
 import { pmdIndexOf, vpnOf } from './page-table.js';
 import { isMigrationEntry, PTE_DIRTY, PTE_NONE, PTE_YOUNG, ptePresent, pteWrite } from './pte.js';
+import type { RmapState } from './rmap-state.js';
 import type { VmFault } from './vm-fault.js';
 import type { Vma } from './vma.js';
 import { doWpPage } from './wp-fault.js';
@@ -29,7 +29,7 @@ import { doWpPage } from './wp-fault.js';
  * on write) under the lock, a spurious fault.
  */
 function* handlePteFault(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   address: number,
   flags: number,
@@ -77,7 +77,7 @@ function* handlePteFault(
  * the access should simply be retried).
  */
 export function* handleMmFault(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   address: number,
   flags: number,

@@ -2,9 +2,9 @@ import { type Folio, folioIndex, folioTryGet, setPageContent } from '@mmsim/foli
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
 import { vmaAllocFolio } from './alloc.js';
 import { VM_FAULT_MAJOR, VM_FAULT_OOM } from './constants.js';
-import type { RmapContext } from './context.js';
 import { folioPutFast, folioPutSlow } from './folio-release.js';
 import { filemapAddFolio } from './page-cache.js';
+import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
 /**
@@ -31,7 +31,7 @@ export interface FilemapFaultResult {
  * retried. Fault-around and readahead are not modelled.
  */
 export function* filemapFault(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   address: number,
 ): KernelGen<FilemapFaultResult> {

@@ -1,7 +1,7 @@
 import { type Folio, folioPut, folioPutRefs, folioRefSub } from '@mmsim/folio';
 import { folioPutFast as lruFolioPutFast } from '@mmsim/lru';
 import type { KernelGen } from '@mmsim/runtime';
-import type { RmapContext } from './context.js';
+import type { RmapState } from './rmap-state.js';
 
 /**
  * rmap's way into `folio_put` / `folio_put_refs` (include/linux/mm.h, Linux 6.3), whose
@@ -18,7 +18,7 @@ import type { RmapContext } from './context.js';
  * Drops `refs` references if that can be done without the LRU hook; returns false, having
  * changed nothing, when the caller must `yield* folioPutSlow` instead.
  */
-export function folioPutFast(ctx: RmapContext, folio: Folio, refs: number): boolean {
+export function folioPutFast(ctx: RmapState, folio: Folio, refs: number): boolean {
   if (ctx.lru !== null) return lruFolioPutFast(ctx.mem, folio, refs);
   if (refs === 1) folioPut(ctx.mem, folio);
   else folioPutRefs(ctx.mem, folio, refs);
@@ -26,7 +26,7 @@ export function folioPutFast(ctx: RmapContext, folio: Folio, refs: number): bool
 }
 
 /** The slow half: drop `refs - 1` references, then the last one through the LRU hook. */
-export function* folioPutSlow(ctx: RmapContext, folio: Folio, refs: number): KernelGen {
+export function* folioPutSlow(ctx: RmapState, folio: Folio, refs: number): KernelGen {
   const lru = ctx.lru;
   if (lru === null) {
     folioPutRefs(ctx.mem, folio, refs);
@@ -37,7 +37,7 @@ export function* folioPutSlow(ctx: RmapContext, folio: Folio, refs: number): Ker
 }
 
 /** `folio_add_lru_vma` (mm/swap.c, 6.3) for a newly mapped folio, when an LRU is attached. */
-export function* folioAddLru(ctx: RmapContext, folio: Folio): KernelGen {
+export function* folioAddLru(ctx: RmapState, folio: Folio): KernelGen {
   const lru = ctx.lru;
   if (lru !== null) yield* lru.folioAddLru(folio);
 }

@@ -13,7 +13,6 @@ import type { AddressSpace } from './address-space.js';
 import { vmaAllocFolio } from './alloc.js';
 import { anonVmaFork } from './anon-vma.js';
 import { MM_ANONPAGES, PAGE_SIZE, PTRS_PER_PTE, VM_SHARED } from './constants.js';
-import type { RmapContext } from './context.js';
 import { pageTryDupAnonRmap } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { folioAddLru } from './folio-release.js';
@@ -36,6 +35,7 @@ import {
   pteWrprotect,
 } from './pte.js';
 import { folioAddNewAnonRmap, pageDupRmap } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbMm } from './tlb.js';
 import { mmCounter } from './vm-fault.js';
@@ -46,7 +46,7 @@ import { Vma } from './vma.js';
  * gets its own copy at once (a new exclusive anonymous page, writable if the VMA is),
  * and the parent keeps its exclusive page. Returns the folio to put on the LRU, or -ENOMEM.
  */
-function copyPresentPage(ctx: RmapContext, dst: Vma, vpn: number, srcPfn: number): Folio {
+function copyPresentPage(ctx: RmapState, dst: Vma, vpn: number, srcPfn: number): Folio {
   const copy = vmaAllocFolio(ctx, dst, 0);
   if (copy < 0) return copy;
   setPageContent(ctx.mem, copy, pageContent(ctx.mem, srcPfn));
@@ -69,7 +69,7 @@ function copyPresentPage(ctx: RmapContext, dst: Vma, vpn: number, srcPfn: number
  * child, to go on the LRU, or null when a copy could not be allocated (-ENOMEM).
  */
 function copyPteTable(
-  ctx: RmapContext,
+  ctx: RmapState,
   dst: Vma,
   src: Vma,
   startVpn: number,
@@ -130,7 +130,7 @@ function copyPteTable(
  * (and old) in both. Returns false when the THP may be pinned: the caller splits the PMD
  * and copies the PTEs instead (-EAGAIN in the kernel).
  */
-function copyHugePmd(ctx: RmapContext, dst: Vma, src: Vma, idx: number): boolean {
+function copyHugePmd(ctx: RmapState, dst: Vma, src: Vma, idx: number): boolean {
   const mem = ctx.mem;
   let pmdv = src.mm.pmds.get(idx)!;
   const folio = ptePfn(pmdv);
@@ -160,7 +160,7 @@ function copyHugePmd(ctx: RmapContext, dst: Vma, src: Vma, idx: number): boolean
  * taking the page-table locks (child's first) and, for huge PMDs, both `page_table_lock`s.
  * Returns false when a page could not be allocated (-ENOMEM).
  */
-function* copyPageRange(ctx: RmapContext, dst: Vma, src: Vma): KernelGen<boolean> {
+function* copyPageRange(ctx: RmapState, dst: Vma, src: Vma): KernelGen<boolean> {
   const startVpn = src.start / PAGE_SIZE;
   const endVpn = src.end / PAGE_SIZE;
   let vpn = startVpn;
@@ -217,7 +217,7 @@ function* linkFileVma(file: AddressSpace, vma: Vma): KernelGen {
  * pages become shared. At the end the parent's TLBs are flushed (`flush_tlb_mm(oldmm)`),
  * so no CPU keeps writing through a stale writable entry of the now-shared pages.
  */
-export function* forkMm(ctx: RmapContext, parent: Mm, name: string | undefined): KernelGen<Mm> {
+export function* forkMm(ctx: RmapState, parent: Mm, name: string | undefined): KernelGen<Mm> {
   if (!parent.alive) throw new MmsimError('INVALID_STATE', `fork: ${parent} has exited`);
   const child = createMm(ctx, name);
   child.mmapBase = parent.mmapBase;

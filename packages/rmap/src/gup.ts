@@ -8,13 +8,13 @@ import {
   VM_FAULT_SIGSEGV_ACCESS,
   VM_FAULT_SIGSEGV_NO_VMA,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import { folioPin, folioUnpinCount, pinRefs } from './dma-pinned.js';
 import { handleMmFault } from './fault.js';
 import { folioPutFast, folioPutSlow } from './folio-release.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOf, vpnOf } from './page-table.js';
 import { ptePfn, ptePresent, pteWrite } from './pte.js';
+import type { RmapState } from './rmap-state.js';
 import { faultError } from './user-access.js';
 import type { Vma } from './vma.js';
 
@@ -33,12 +33,7 @@ const NEEDS_UNSHARE = -2;
  * `addr` and return its pfn, or NEEDS_FAULT / NEEDS_UNSHARE. A read-only pin of an
  * anonymous page that is not exclusive must break COW first (`gup_must_unshare`).
  */
-function* followAndPin(
-  ctx: RmapContext,
-  vma: Vma,
-  addr: number,
-  write: boolean,
-): KernelGen<number> {
+function* followAndPin(ctx: RmapState, vma: Vma, addr: number, write: boolean): KernelGen<number> {
   const mm = vma.mm;
   const vpn = vpnOf(addr);
   const idx = pmdIndexOf(addr);
@@ -87,7 +82,7 @@ function* followAndPin(
  * INVALID_ARGUMENT and changes nothing.
  */
 export function* pinUserPage(
-  ctx: RmapContext,
+  ctx: RmapState,
   mm: Mm,
   addr: number,
   write: boolean,
@@ -133,7 +128,7 @@ export function* pinUserPage(
  * references (1024 on an order-0 folio, 1 and a `_pincount` on a large one); the last
  * reference frees the folio. A pfn that `mm` holds no pin on throws INVALID_ARGUMENT.
  */
-export function* unpinUserPage(ctx: RmapContext, mm: Mm, pfn: number): KernelGen {
+export function* unpinUserPage(ctx: RmapState, mm: Mm, pfn: number): KernelGen {
   const held = mm.pins.get(pfn);
   if (held === undefined) {
     throw new MmsimError(
@@ -147,7 +142,7 @@ export function* unpinUserPage(ctx: RmapContext, mm: Mm, pfn: number): KernelGen
 }
 
 /** Drops one pin on the folio of `pfn` (`unpin_user_page` -> `gup_put_folio`, mm/gup.c, 6.3). */
-export function* releasePin(ctx: RmapContext, pfn: number): KernelGen {
+export function* releasePin(ctx: RmapState, pfn: number): KernelGen {
   const folio = pfn === ctx.mem.zeroPfn ? pfn : pfnFolio(ctx.mem, pfn);
   const refs = pinRefs(ctx, folio);
   folioUnpinCount(ctx, folio);

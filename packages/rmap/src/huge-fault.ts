@@ -19,11 +19,11 @@ import {
   VM_HUGEPAGE,
   VM_SHARED,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
 import { pmdIndexOf } from './page-table.js';
 import { mkPte, PTE_DIRTY, PTE_WRITE, PTE_YOUNG, ptePfn } from './pte.js';
 import { folioAddNewAnonRmap, pageMoveAnonRmap } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import type { Vma } from './vma.js';
 
@@ -52,7 +52,7 @@ export function thpEligible(vma: Vma, address: number): boolean {
  * writable if the VMA is, as a new exclusive anonymous folio (entire mapcount 1).
  */
 export function* doHugePmdAnonymousPage(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   address: number,
 ): KernelGen<number> {
@@ -84,7 +84,7 @@ export function* doHugePmdAnonymousPage(
  * allows the access (a TLB miss raced with a change): mark it young (and dirty on write).
  */
 export function* hugePmdSetAccessed(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   address: number,
   flags: number,
@@ -112,7 +112,7 @@ export function* hugePmdSetAccessed(
  * where do_wp_page copies the one page.
  */
 export function* doHugePmdWpPage(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   address: number,
   orig: number,

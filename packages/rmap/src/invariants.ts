@@ -20,9 +20,9 @@ import { folioAddressSpace } from './address-space.js';
 import type { AnonVma } from './anon-vma.js';
 import { folioAnonVma } from './anon-vma.js';
 import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
-import type { RmapContext } from './context.js';
 import type { Mm } from './mm.js';
 import { formatPte, isMigrationEntry, ptePfn, ptePresent, pteWrite } from './pte.js';
+import type { RmapState } from './rmap-state.js';
 import { entryAt } from './view.js';
 import { mmCounter } from './vm-fault.js';
 import type { Vma } from './vma.js';
@@ -66,7 +66,7 @@ function hex(n: number): string {
 
 /** The rmap must be able to find this mapping: anon_vma chain or i_mmap, and the index. */
 function checkReachable(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   folio: Folio,
   pfn: number,
@@ -96,7 +96,7 @@ function checkReachable(
 }
 
 function checkEntry(
-  ctx: RmapContext,
+  ctx: RmapState,
   mm: Mm,
   vpn: number,
   raw: number,
@@ -147,7 +147,7 @@ function checkEntry(
   }
 }
 
-function checkMm(ctx: RmapContext, mm: Mm, counts: Counts, bad: Problems): void {
+function checkMm(ctx: RmapState, mm: Mm, counts: Counts, bad: Problems): void {
   let prevEnd = -1;
   for (const vma of mm.vmas) {
     if (vma.start % PAGE_SIZE !== 0 || vma.end % PAGE_SIZE !== 0 || vma.start >= vma.end) {
@@ -204,7 +204,7 @@ function checkTlbs(mm: Mm, bad: Problems): void {
   });
 }
 
-function checkAnonVmas(ctx: RmapContext, bad: Problems): void {
+function checkAnonVmas(ctx: RmapState, bad: Problems): void {
   const active = new Map<AnonVma, number>();
   const seen = new Set<AnonVma>();
   for (const mm of ctx.mms) {
@@ -233,7 +233,7 @@ function checkAnonVmas(ctx: RmapContext, bad: Problems): void {
  * also that no TLB caches a translation the page tables no longer have and no task has a
  * deferred flush pending. Returns the problems found (empty when sound).
  */
-export function checkRmap(ctx: RmapContext, options: RmapCheckOptions = {}): string[] {
+export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
   const mem = ctx.mem;
   const bad = new Problems();
   const counts: Counts = { ptes: new Map(), pmds: new Map(), refs: new Map() };
@@ -298,7 +298,7 @@ export function checkRmap(ctx: RmapContext, options: RmapCheckOptions = {}): str
 }
 
 /** Runs `checkRmap` and throws INVARIANT_VIOLATED listing the problems, if any. */
-export function assertRmap(ctx: RmapContext, options: RmapCheckOptions = {}): void {
+export function assertRmap(ctx: RmapState, options: RmapCheckOptions = {}): void {
   const problems = checkRmap(ctx, options);
   if (problems.length > 0) {
     throw new MmsimError(

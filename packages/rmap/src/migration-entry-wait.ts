@@ -1,9 +1,9 @@
 import { pfnFolio } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
-import type { RmapContext } from './context.js';
 import type { Mm } from './mm.js';
 import type { PageTable } from './page-table.js';
 import { isMigrationEntry, ptePfn } from './pte.js';
+import type { RmapState } from './rmap-state.js';
 
 /**
  * `migration_entry_wait(mm, pmd, address)` / `__migration_entry_wait` (mm/migrate.c, 6.3),
@@ -15,7 +15,7 @@ import { isMigrationEntry, ptePfn } from './pte.js';
  * (TASK_UNINTERRUPTIBLE) until the migrator unlocks the folio. The caller then retries
  * the fault.
  */
-export function* migrationEntryWait(ctx: RmapContext, table: PageTable, vpn: number): KernelGen {
+export function* migrationEntryWait(ctx: RmapState, table: PageTable, vpn: number): KernelGen {
   const ptl = table.ptl;
   if (!ptl.trylock()) yield* ptl.lockContended();
   const pte = table.get(vpn);
@@ -31,7 +31,7 @@ export function* migrationEntryWait(ctx: RmapContext, table: PageTable, vpn: num
  * `pmd_migration_entry_wait(mm, pmd)` (mm/migrate.c, 6.3): the same for a PMD migration
  * entry, under `page_table_lock`.
  */
-export function* pmdMigrationEntryWait(ctx: RmapContext, mm: Mm, pmdIndex: number): KernelGen {
+export function* pmdMigrationEntryWait(ctx: RmapState, mm: Mm, pmdIndex: number): KernelGen {
   const ptl = mm.pageTableLock;
   if (!ptl.trylock()) yield* ptl.lockContended();
   const pmdv = mm.pmds.get(pmdIndex);

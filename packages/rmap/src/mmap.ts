@@ -26,8 +26,8 @@ import {
   VM_SHARED,
   VM_WRITE,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import { Mm } from './mm.js';
+import type { RmapState } from './rmap-state.js';
 import { type MemPolicy, Vma } from './vma.js';
 
 /** Where mappings without an address start (x86-64 puts them below 0x7fxx_xxxx_xxxx). */
@@ -58,7 +58,7 @@ function invalid(message: string): MmsimError {
 }
 
 /** Creates an empty address space (`mm_alloc`) and registers it. */
-export function createMm(ctx: RmapContext, name: string | undefined): Mm {
+export function createMm(ctx: RmapState, name: string | undefined): Mm {
   const id = ++ctx.mmIds;
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
     throw new MmsimError('INVALID_ARGUMENT', 'a process name must be a non-empty string');
@@ -70,7 +70,7 @@ export function createMm(ctx: RmapContext, name: string | undefined): Mm {
 
 /** Creates a file (its address space and page cache), with optional initial content words. */
 export function createFile(
-  ctx: RmapContext,
+  ctx: RmapState,
   name: string,
   content: readonly number[] | undefined,
   shmem: boolean,
@@ -112,7 +112,7 @@ function unmappedArea(mm: Mm, len: number, align: number): number {
   return start;
 }
 
-function checkPolicy(ctx: RmapContext, policy: MemPolicy | undefined): void {
+function checkPolicy(ctx: RmapState, policy: MemPolicy | undefined): void {
   if (policy === undefined) return;
   if (typeof policy !== 'object' || policy === null) throw invalid('policy must be an object');
   if (policy.mode !== 'bind' && policy.mode !== 'preferred') {
@@ -140,7 +140,7 @@ function checkPolicy(ctx: RmapContext, policy: MemPolicy | undefined): void {
  * call it before the run or from a task when those are free. Bad arguments throw
  * INVALID_ARGUMENT and change nothing. Returns the start address.
  */
-export function mmap(ctx: RmapContext, mm: Mm, options: MmapOptions): number {
+export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
   if (!mm.alive) throw new MmsimError('INVALID_STATE', `mmap: ${mm} has exited`);
   if (typeof options !== 'object' || options === null) throw invalid('options must be an object');
   const { length, addr, file } = options;

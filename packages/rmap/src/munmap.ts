@@ -2,9 +2,9 @@ import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { anonVmaClone, unlinkAnonVmas } from './anon-vma.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE } from './constants.js';
-import type { RmapContext } from './context.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOf } from './page-table.js';
+import type { RmapState } from './rmap-state.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbRange } from './tlb.js';
 import { truncateInodePages } from './truncate.js';
@@ -24,7 +24,7 @@ function* iMmapLockWrite(as: AddressSpace, caller: string): KernelGen {
  * anon_vma), and a place in the file's i_mmap. A huge PMD straddling the cut is split
  * first (`vma_adjust_trans_huge`).
  */
-export function* splitVma(ctx: RmapContext, vma: Vma, at: number): KernelGen<Vma> {
+export function* splitVma(ctx: RmapState, vma: Vma, at: number): KernelGen<Vma> {
   if (at % PMD_SIZE !== 0) yield* splitHugePmd(ctx, vma, at, false, null);
   const mm = vma.mm;
   const upper = new Vma(
@@ -55,7 +55,7 @@ export function* splitVma(ctx: RmapContext, vma: Vma, at: number): KernelGen<Vma
  * (under `i_mmap_rwsem`), after which no rmap walk can find it. The anonymous shmem file
  * of a shared anonymous mapping goes when its last mapping does.
  */
-export function* unlinkVma(ctx: RmapContext, vma: Vma): KernelGen {
+export function* unlinkVma(ctx: RmapState, vma: Vma): KernelGen {
   yield* unlinkAnonVmas(ctx, vma);
   const file = vma.file;
   if (file === null) return;
@@ -88,7 +88,7 @@ export function freePgtables(mm: Mm, start: number, end: number): void {
  * free the page tables nobody uses. Returns 0. A misaligned address or bad length throws
  * INVALID_ARGUMENT; a range with no mapping is fine, as in the kernel.
  */
-export function* munmap(ctx: RmapContext, mm: Mm, addr: number, length: number): KernelGen<number> {
+export function* munmap(ctx: RmapState, mm: Mm, addr: number, length: number): KernelGen<number> {
   if (!mm.alive) throw new MmsimError('INVALID_STATE', `munmap: ${mm} has exited`);
   if (!Number.isInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0) {
     throw new MmsimError(

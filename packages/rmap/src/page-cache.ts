@@ -15,8 +15,8 @@ import {
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
-import type { RmapContext } from './context.js';
 import { folioAddLru } from './folio-release.js';
+import type { RmapState } from './rmap-state.js';
 
 /**
  * A file's page cache, `mapping->i_pages` (mm/filemap.c, Linux 6.3): the one module that
@@ -42,7 +42,7 @@ function iPages(as: AddressSpace): Map<number, Folio> {
  * `index`, one cache reference per page, the slot at `index`, and is counted in
  * `nr_file_pages` (and `nr_shmem`).
  */
-function addToPageCache(ctx: RmapContext, as: AddressSpace, folio: Folio, index: number): void {
+function addToPageCache(ctx: RmapState, as: AddressSpace, folio: Folio, index: number): void {
   const mem = ctx.mem;
   const nr = folioNrPages(mem, folio);
   folioSetMapping(mem, folio, 0, as);
@@ -62,7 +62,7 @@ function addToPageCache(ctx: RmapContext, as: AddressSpace, folio: Folio, index:
  * it once its contents are read.
  */
 export function* filemapAddFolio(
-  ctx: RmapContext,
+  ctx: RmapState,
   as: AddressSpace,
   folio: Folio,
   index: number,
@@ -143,7 +143,7 @@ export function* filemapGetFolio(
  * mapping. The cache's references stay with the caller, who puts them.
  */
 export function filemapRemoveFolio(
-  ctx: RmapContext,
+  ctx: RmapState,
   as: AddressSpace,
   folio: Folio,
   index: number,

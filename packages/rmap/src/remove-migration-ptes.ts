@@ -10,7 +10,6 @@ import {
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE, RMAP_COMPOUND, RMAP_EXCLUSIVE, RMAP_NONE } from './constants.js';
-import type { RmapContext } from './context.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
   isMigrationEntry,
@@ -26,6 +25,7 @@ import {
   pteSwpSoftDirty,
 } from './pte.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
@@ -50,7 +50,7 @@ function pteFromMigrationEntry(swp: number, pfn: number, dstDirty: boolean, vma:
  * the PMD migration entry becomes a huge mapping of `dst`, with one more reference and
  * an entire mapping (RMAP_EXCLUSIVE for anon unless the entry was plain readable).
  */
-function removeMigrationPmd(ctx: RmapContext, dst: Folio, vma: Vma, pmdIndex: number): void {
+function removeMigrationPmd(ctx: RmapState, dst: Folio, vma: Vma, pmdIndex: number): void {
   const mm = vma.mm;
   const swp = mm.pmds.get(pmdIndex)!;
   folioGet(ctx.mem, dst);
@@ -75,12 +75,7 @@ function removeMigrationPmd(ctx: RmapContext, dst: Folio, vma: Vma, pmdIndex: nu
  * PTE, RMAP_EXCLUSIVE for an anonymous folio when the entry was writable or
  * readable-exclusive. Always returns true (the walk goes on).
  */
-function* removeMigrationPte(
-  ctx: RmapContext,
-  dst: Folio,
-  vma: Vma,
-  src: Folio,
-): KernelGen<boolean> {
+function* removeMigrationPte(ctx: RmapState, dst: Folio, vma: Vma, src: Folio): KernelGen<boolean> {
   const mm = vma.mm;
   const mem = ctx.mem;
   const nr = folioNrPages(mem, dst);
@@ -127,7 +122,7 @@ function* removeMigrationPte(
  */
 export const removeMigrationPtes = tracedFunction('remove_migration_ptes', removeMigrationPtesBody);
 function* removeMigrationPtesBody(
-  ctx: RmapContext,
+  ctx: RmapState,
   src: Folio,
   dst: Folio,
   locked: boolean,

@@ -25,7 +25,7 @@ import {
 import { MmsimError, NodeStat } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { RMAP_COMPOUND, RMAP_EXCLUSIVE } from './constants.js';
-import type { RmapContext } from './context.js';
+import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
 /**
@@ -40,17 +40,17 @@ import type { Vma } from './vma.js';
  */
 
 /** `folio_test_pmd_mappable`: order >= HPAGE_PMD_ORDER. */
-export function folioPmdMappable(ctx: RmapContext, folio: Folio): boolean {
+export function folioPmdMappable(ctx: RmapState, folio: Folio): boolean {
   return folioOrder(ctx.mem, folio) >= HPAGE_PMD_ORDER;
 }
 
 /** The page's own (PTE) mapcount, without the entire (PMD) mappings. */
-function ptesMapping(ctx: RmapContext, folio: Folio, pfn: number): number {
+function ptesMapping(ctx: RmapState, folio: Folio, pfn: number): number {
   return pageMapcount(ctx.mem, pfn) - folioEntireMapcount(ctx.mem, folio);
 }
 
 /** Pages of `folio` mapped by at least one PTE. */
-function pagesPteMapped(ctx: RmapContext, folio: Folio): number {
+function pagesPteMapped(ctx: RmapState, folio: Folio): number {
   const nr = folioNrPages(ctx.mem, folio);
   const entire = folioEntireMapcount(ctx.mem, folio);
   let count = 0;
@@ -58,7 +58,7 @@ function pagesPteMapped(ctx: RmapContext, folio: Folio): number {
   return count;
 }
 
-function modMapped(ctx: RmapContext, folio: Folio, nr: number): void {
+function modMapped(ctx: RmapState, folio: Folio, nr: number): void {
   if (nr === 0) return;
   const item = folioTestAnon(ctx.mem, folio) ? NodeStat.NR_ANON_PAGES : NodeStat.NR_MAPPED;
   ctx.vmstat.modNodePageState(folioNid(ctx.mem, folio), item, nr);
@@ -70,7 +70,7 @@ function modMapped(ctx: RmapContext, folio: Folio, nr: number): void {
  * exclusive mapping marks the page PageAnonExclusive.
  */
 function pageSetAnonRmap(
-  ctx: RmapContext,
+  ctx: RmapState,
   folio: Folio,
   pfn: number,
   vma: Vma,
@@ -94,12 +94,7 @@ function pageSetAnonRmap(
  * folio becomes anonymous memory of `vma`: swap-backed, mapped once (the page by a PTE, or
  * a PMD-sized folio whole by a PMD), exclusive, filed under the VMA's anon_vma.
  */
-export function folioAddNewAnonRmap(
-  ctx: RmapContext,
-  folio: Folio,
-  vma: Vma,
-  address: number,
-): void {
+export function folioAddNewAnonRmap(ctx: RmapState, folio: Folio, vma: Vma, address: number): void {
   const mem = ctx.mem;
   folioSetFlag(mem, folio, PG_swapbacked);
   let nr: number;
@@ -121,7 +116,7 @@ export function folioAddNewAnonRmap(
  * RMAP_EXCLUSIVE on a page that is already mapped is a bug, as the kernel's VM_BUG_ON says.
  */
 export function pageAddAnonRmap(
-  ctx: RmapContext,
+  ctx: RmapState,
   folio: Folio,
   pfn: number,
   vma: Vma,
@@ -164,7 +159,7 @@ export function pageAddAnonRmap(
  * page-cache page.
  */
 export function pageAddFileRmap(
-  ctx: RmapContext,
+  ctx: RmapState,
   folio: Folio,
   pfn: number,
   compound: boolean,
@@ -188,7 +183,7 @@ export function pageAddFileRmap(
  * `__page_dup_rmap(page, compound)` (include/linux/rmap.h, 6.3): fork duplicates a mapping
  * of a page that is already mapped, so no counter other than the mapcount changes.
  */
-export function pageDupRmap(ctx: RmapContext, folio: Folio, pfn: number, compound: boolean): void {
+export function pageDupRmap(ctx: RmapState, folio: Folio, pfn: number, compound: boolean): void {
   if (compound) folioEntireMapcountInc(ctx.mem, folio);
   else pageMapcountInc(ctx.mem, pfn);
 }
@@ -198,12 +193,7 @@ export function pageDupRmap(ctx: RmapContext, folio: Folio, pfn: number, compoun
  * away; the page's last mapping takes it out of nr_anon_pages / nr_mapped. The folio keeps
  * its mapping and PageAnonExclusive (migration and the COW logic rely on that).
  */
-export function pageRemoveRmap(
-  ctx: RmapContext,
-  folio: Folio,
-  pfn: number,
-  compound: boolean,
-): void {
+export function pageRemoveRmap(ctx: RmapState, folio: Folio, pfn: number, compound: boolean): void {
   const mem = ctx.mem;
   let nr = 0;
   if (!compound) {
@@ -225,7 +215,7 @@ export function pageRemoveRmap(
  * of a shared anonymous page: the folio moves to the VMA's own anon_vma and the page
  * becomes exclusive.
  */
-export function pageMoveAnonRmap(ctx: RmapContext, folio: Folio, pfn: number, vma: Vma): void {
+export function pageMoveAnonRmap(ctx: RmapState, folio: Folio, pfn: number, vma: Vma): void {
   const av = vma.anonVma;
   if (av === null) throw new MmsimError('CONTRACT_VIOLATION', `${vma} has no anon_vma`);
   folioSetMapping(ctx.mem, folio, PAGE_MAPPING_ANON, av);
@@ -236,7 +226,7 @@ export function pageMoveAnonRmap(ctx: RmapContext, folio: Folio, pfn: number, vm
  * `folio_mark_dirty` (mm/page-writeback.c, 6.3): set PG_dirty; a page-cache folio that
  * becomes dirty is counted in its node's `nr_dirty` (`folio_account_dirtied`).
  */
-export function folioMarkDirty(ctx: RmapContext, folio: Folio): void {
+export function folioMarkDirty(ctx: RmapState, folio: Folio): void {
   const mem = ctx.mem;
   if (folioTestFlag(mem, folio, PG_dirty)) return;
   folioSetFlag(mem, folio, PG_dirty);
@@ -246,7 +236,7 @@ export function folioMarkDirty(ctx: RmapContext, folio: Folio): void {
 }
 
 /** `folio_cancel_dirty` for a page-cache folio leaving the cache (truncation). */
-export function folioCancelDirty(ctx: RmapContext, folio: Folio): void {
+export function folioCancelDirty(ctx: RmapState, folio: Folio): void {
   const mem = ctx.mem;
   if (!folioTestFlag(mem, folio, PG_dirty)) return;
   folioClearFlag(mem, folio, PG_dirty);

@@ -10,8 +10,8 @@ import {
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { type AnonVma, folioAnonVma, folioLockAnonVmaRead } from './anon-vma.js';
-import type { RmapContext } from './context.js';
 import type { VmaView } from './readonly-views.js';
+import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 import { vmaAddress } from './vma-address.js';
 
@@ -52,7 +52,7 @@ function isGenerator(value: boolean | KernelGen<boolean>): value is KernelGen<bo
  * callback returns false or `done` holds.
  */
 function* walkVmas(
-  ctx: RmapContext,
+  ctx: RmapState,
   folio: Folio,
   vmas: Iterable<Vma>,
   pgoff: number,
@@ -84,7 +84,7 @@ function* anonChainVmas(av: AnonVma): Generator<Vma, void, void> {
  * anon_vma for read, trylock first; with `tryLock`, report contention instead of sleeping.
  */
 function* rmapWalkAnonLock(
-  ctx: RmapContext,
+  ctx: RmapState,
   folio: Folio,
   rwc: RmapWalkControl,
 ): KernelGen<AnonVma | null> {
@@ -103,7 +103,7 @@ function* rmapWalkAnonLock(
 
 /** `rmap_walk_anon(folio, rwc, locked)` (mm/rmap.c, 6.3). */
 function* rmapWalkAnon(
-  ctx: RmapContext,
+  ctx: RmapState,
   folio: Folio,
   rwc: RmapWalkControl,
   locked: boolean,
@@ -133,7 +133,7 @@ function* rmapWalkAnon(
 
 /** `rmap_walk_file(folio, rwc, locked)` (mm/rmap.c, 6.3): the folio must be locked. */
 function* rmapWalkFile(
-  ctx: RmapContext,
+  ctx: RmapState,
   folio: Folio,
   rwc: RmapWalkControl,
   locked: boolean,
@@ -166,7 +166,7 @@ function* rmapWalkFile(
 }
 
 function checkHeld(
-  ctx: RmapContext,
+  ctx: RmapState,
   sem: { writer: unknown; readers: ReadonlyMap<unknown, number> },
   name: string,
 ): void {
@@ -179,7 +179,7 @@ function checkHeld(
   }
 }
 
-function checkKsm(ctx: RmapContext, folio: Folio): void {
+function checkKsm(ctx: RmapState, folio: Folio): void {
   if (folioTestKsm(ctx.mem, folio)) {
     throw new MmsimError(
       'INVALID_ARGUMENT',
@@ -194,14 +194,14 @@ function checkKsm(ctx: RmapContext, folio: Folio): void {
  * folio, the file's i_mmap under `i_mmap_rwsem` (read, and the folio must be locked).
  * KSM folios are not modelled.
  */
-export function* rmapWalk(ctx: RmapContext, folio: Folio, rwc: RmapWalkControl): KernelGen {
+export function* rmapWalk(ctx: RmapState, folio: Folio, rwc: RmapWalkControl): KernelGen {
   checkKsm(ctx, folio);
   if (folioTestAnon(ctx.mem, folio)) yield* rmapWalkAnon(ctx, folio, rwc, false);
   else yield* rmapWalkFile(ctx, folio, rwc, false);
 }
 
 /** `rmap_walk_locked(folio, rwc)`: the same, with the rmap lock already held by the caller. */
-export function* rmapWalkLocked(ctx: RmapContext, folio: Folio, rwc: RmapWalkControl): KernelGen {
+export function* rmapWalkLocked(ctx: RmapState, folio: Folio, rwc: RmapWalkControl): KernelGen {
   checkKsm(ctx, folio);
   if (folioTestAnon(ctx.mem, folio)) yield* rmapWalkAnon(ctx, folio, rwc, true);
   else yield* rmapWalkFile(ctx, folio, rwc, true);

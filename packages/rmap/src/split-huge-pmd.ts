@@ -9,7 +9,6 @@ import {
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE, RMAP_NONE } from './constants.js';
-import type { RmapContext } from './context.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { pmdIndexOf } from './page-table.js';
 import {
@@ -35,6 +34,7 @@ import {
   SWP_MIGRATION_WRITE,
 } from './pte.js';
 import { folioMarkDirty, pageAddAnonRmap, pageRemoveRmap } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import { flushTlbPmd } from './tlb.js';
 import type { Vma } from './vma.js';
 
@@ -53,7 +53,7 @@ import type { Vma } from './vma.js';
  *   later. A frozen split drops the PMD's reference and mapping.
  */
 export function splitHugePmdLocked(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   pmdIndex: number,
   freeze: boolean,
@@ -127,7 +127,7 @@ export function splitHugePmdLocked(
  * null).
  */
 export function* splitHugePmd(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   address: number,
   freeze: boolean,

@@ -6,8 +6,8 @@ import {
   TLB_FLUSH_BATCH_PENDING_MASK,
   TTU_BATCH_FLUSH,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import type { Mm } from './mm.js';
+import type { RmapState } from './rmap-state.js';
 import { flushTlbMm, flushTlbOthersAndLocal } from './tlb.js';
 
 /**
@@ -42,7 +42,7 @@ export class TlbFlushUnmapBatch {
 }
 
 /** `current->tlb_ubc` of `task`, created on first use. */
-export function taskTlbBatch(ctx: RmapContext, task: Task): TlbFlushUnmapBatch {
+export function taskTlbBatch(ctx: RmapState, task: Task): TlbFlushUnmapBatch {
   let batch = ctx.batches.get(task);
   if (batch === undefined) {
     batch = new TlbFlushUnmapBatch(ctx.rt.cpus.length);
@@ -56,7 +56,7 @@ export function taskTlbBatch(ctx: RmapContext, task: Task): TlbFlushUnmapBatch {
  * when some CPU other than the current one is in `mm_cpumask`; a purely local mm is
  * flushed at once. (6.5 hands this to `arch_tlbbatch_should_defer`.)
  */
-export function shouldDeferFlush(ctx: RmapContext, mm: Mm, flags: number): boolean {
+export function shouldDeferFlush(ctx: RmapState, mm: Mm, flags: number): boolean {
   if ((flags & TTU_BATCH_FLUSH) === 0) return false;
   return mm.otherCpusInMask(ctx.rt.current.cpu.id);
 }
@@ -68,7 +68,7 @@ export function shouldDeferFlush(ctx: RmapContext, mm: Mm, flags: number): boole
  * passes half its mask), and note a dirty PTE. 6.4 skips all of it for an inaccessible PTE;
  * 6.3 does not.
  */
-export function setTlbUbcFlushPending(ctx: RmapContext, mm: Mm, writable: boolean): void {
+export function setTlbUbcFlushPending(ctx: RmapState, mm: Mm, writable: boolean): void {
   const batch = taskTlbBatch(ctx, ctx.rt.current);
   const mask = mm.cpumask;
   for (let cpu = 0; cpu < mask.length; cpu++) if (mask[cpu] !== 0) batch.cpumask[cpu] = 1;
@@ -86,7 +86,7 @@ export function setTlbUbcFlushPending(ctx: RmapContext, mm: Mm, writable: boolea
  * when any of them is another CPU, else locally when only this CPU is in it; then the mask
  * is cleared.
  */
-function archTlbbatchFlush(ctx: RmapContext, batch: TlbFlushUnmapBatch): void {
+function archTlbbatchFlush(ctx: RmapState, batch: TlbFlushUnmapBatch): void {
   ctx.tlbStats.batchFlushes++;
   flushTlbOthersAndLocal(ctx, batch.cpumask, batch.mms, {
     startVpn: 0,
@@ -104,7 +104,7 @@ function archTlbbatchFlush(ctx: RmapContext, batch: TlbFlushUnmapBatch): void {
  * between the unmap and the move phases: no copy may start before it.
  */
 export const tryToUnmapFlush = tracedPlainFunction('try_to_unmap_flush', tryToUnmapFlushBody);
-function tryToUnmapFlushBody(ctx: RmapContext): void {
+function tryToUnmapFlushBody(ctx: RmapState): void {
   const batch = ctx.batches.get(ctx.rt.current);
   if (batch === undefined || !batch.flushRequired) return;
   archTlbbatchFlush(ctx, batch);
@@ -113,7 +113,7 @@ function tryToUnmapFlushBody(ctx: RmapContext): void {
 }
 
 /** `try_to_unmap_flush_dirty()` (mm/rmap.c, 6.3): flush only if a dirty PTE was deferred. */
-export function tryToUnmapFlushDirty(ctx: RmapContext): void {
+export function tryToUnmapFlushDirty(ctx: RmapState): void {
   const batch = ctx.batches.get(ctx.rt.current);
   if (batch?.writable === true) tryToUnmapFlush(ctx);
 }
@@ -124,7 +124,7 @@ export function tryToUnmapFlushDirty(ctx: RmapContext): void {
  * deferred flush of this mm may still be outstanding (pending != flushed), flush the whole
  * mm now and record the pending generation as flushed.
  */
-export function flushTlbBatchedPending(ctx: RmapContext, mm: Mm): void {
+export function flushTlbBatchedPending(ctx: RmapState, mm: Mm): void {
   const batch = mm.tlbFlushBatched;
   const pending = batch & TLB_FLUSH_BATCH_PENDING_MASK;
   const flushed = batch >>> TLB_FLUSH_BATCH_FLUSHED_SHIFT;

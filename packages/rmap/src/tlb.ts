@@ -7,8 +7,8 @@ import {
   TLB_REMOTE_SEND_IPI,
   TLB_SINGLE_PAGE_FLUSH_CEILING,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import type { Mm } from './mm.js';
+import type { RmapState } from './rmap-state.js';
 
 /**
  * Per-CPU TLBs and their flushes, after arch/x86/mm/tlb.c of Linux 6.3.
@@ -88,7 +88,7 @@ function flushOnCpu(mm: Mm, cpu: number, range: FlushRange, full: boolean): void
  * flush, which flushes everything).
  */
 export function flushTlbOthersAndLocal(
-  ctx: RmapContext,
+  ctx: RmapState,
   targets: Uint8Array,
   mms: Iterable<Mm>,
   range: FlushRange,
@@ -140,17 +140,17 @@ export function flushTlbOthersAndLocal(
  * this CPU runs the mm. A range of more than `tlb_single_page_flush_ceiling` (33)
  * invalidations becomes a full flush.
  */
-export function flushTlbMmRange(ctx: RmapContext, mm: Mm, range: FlushRange): void {
+export function flushTlbMmRange(ctx: RmapState, mm: Mm, range: FlushRange): void {
   flushTlbOthersAndLocal(ctx, mm.cpumask, [mm], range);
 }
 
 /** `flush_tlb_page(vma, addr)`: one page. */
-export function flushTlbPage(ctx: RmapContext, mm: Mm, vpn: number): void {
+export function flushTlbPage(ctx: RmapState, mm: Mm, vpn: number): void {
   flushTlbMmRange(ctx, mm, { startVpn: vpn, nrPages: 1, strideShift: PAGE_SHIFT, all: false });
 }
 
 /** `flush_pmd_tlb_range` for a PMD mapping: one invalidation of a 2 MiB entry. */
-export function flushTlbPmd(ctx: RmapContext, mm: Mm, firstVpn: number): void {
+export function flushTlbPmd(ctx: RmapState, mm: Mm, firstVpn: number): void {
   flushTlbMmRange(ctx, mm, {
     startVpn: firstVpn,
     nrPages: PTRS_PER_PTE,
@@ -160,12 +160,12 @@ export function flushTlbPmd(ctx: RmapContext, mm: Mm, firstVpn: number): void {
 }
 
 /** `flush_tlb_mm(mm)`: everything of the mm on every CPU of its mask. */
-export function flushTlbMm(ctx: RmapContext, mm: Mm): void {
+export function flushTlbMm(ctx: RmapState, mm: Mm): void {
   flushTlbMmRange(ctx, mm, { startVpn: 0, nrPages: 0, strideShift: PAGE_SHIFT, all: true });
 }
 
 /** `flush_tlb_range(vma, start, end)` over page-granular mappings. */
-export function flushTlbRange(ctx: RmapContext, mm: Mm, startVpn: number, nrPages: number): void {
+export function flushTlbRange(ctx: RmapState, mm: Mm, startVpn: number, nrPages: number): void {
   flushTlbMmRange(ctx, mm, { startVpn, nrPages, strideShift: PAGE_SHIFT, all: false });
 }
 

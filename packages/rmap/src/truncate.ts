@@ -9,10 +9,10 @@ import {
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
-import type { RmapContext } from './context.js';
 import { folioPutFast, folioPutSlow } from './folio-release.js';
 import { filemapRemoveFolio } from './page-cache.js';
 import { folioCancelDirty } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 
 /**
  * Taking folios out of a file's page cache (mm/truncate.c, mm/filemap.c, 6.3).
@@ -24,7 +24,7 @@ import { folioCancelDirty } from './rmap-accounting.js';
  * its mapping, is unlocked, and the cache's reference is put (which frees it if nobody
  * else holds one).
  */
-function* removeFolio(ctx: RmapContext, as: AddressSpace, index: number, folio: Folio): KernelGen {
+function* removeFolio(ctx: RmapState, as: AddressSpace, index: number, folio: Folio): KernelGen {
   folioCancelDirty(ctx, folio);
   filemapRemoveFolio(ctx, as, folio, index);
   ctx.locks.folioUnlock(folio);
@@ -38,7 +38,7 @@ function* removeFolio(ctx: RmapContext, as: AddressSpace, index: number, folio: 
  * CONTRACT_VIOLATION if a VMA still maps the file (the kernel unmaps it first with
  * `unmap_mapping_range`, which the model leaves to munmap / exit).
  */
-export function* truncateInodePages(ctx: RmapContext, as: AddressSpace): KernelGen {
+export function* truncateInodePages(ctx: RmapState, as: AddressSpace): KernelGen {
   if (as.iMmap.size > 0) {
     throw new MmsimError(
       'CONTRACT_VIOLATION',
@@ -73,7 +73,7 @@ export function* truncateInodePages(ctx: RmapContext, as: AddressSpace): KernelG
  * then drop each folio that is unmapped, not locked (trylock) and referenced only by the
  * cache; the others stay. Returns the number of folios dropped.
  */
-export function* invalidateMappingPages(ctx: RmapContext, as: AddressSpace): KernelGen<number> {
+export function* invalidateMappingPages(ctx: RmapState, as: AddressSpace): KernelGen<number> {
   const mem = ctx.mem;
   const locks = ctx.locks;
   let dropped = 0;

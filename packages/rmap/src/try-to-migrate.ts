@@ -20,7 +20,6 @@ import {
   TTU_RMAP_LOCKED,
   TTU_SPLIT_HUGE_PMD,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
@@ -36,6 +35,7 @@ import {
   SWP_MIGRATION_WRITE,
 } from './pte.js';
 import { folioMarkDirty, pageRemoveRmap } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbPage, flushTlbPmd } from './tlb.js';
@@ -51,7 +51,7 @@ import { folioVmaRange } from './vma-address.js';
  * exclusive or readable; young, dirty, soft-dirty), and drop the PMD's mapping and
  * reference. Returns 0 or -EBUSY.
  */
-function setPmdMigrationEntry(ctx: RmapContext, vma: Vma, pmdIndex: number, folio: Folio): number {
+function setPmdMigrationEntry(ctx: RmapState, vma: Vma, pmdIndex: number, folio: Folio): number {
   const mm = vma.mm;
   const pmdval = mm.pmds.get(pmdIndex)!;
   const firstVpn = pmdIndex * PTRS_PER_PTE;
@@ -104,7 +104,7 @@ function setPmdMigrationEntry(ctx: RmapContext, vma: Vma, pmdIndex: number, foli
  * private pages, hwpoison, `pte_unused`, uffd-wp, mmu notifiers.
  */
 function* tryToMigrateOne(
-  ctx: RmapContext,
+  ctx: RmapState,
   folio: Folio,
   vma: Vma,
   address: number,
@@ -182,7 +182,7 @@ function misuse(message: string): MmsimError {
  * TTU_SYNC changes nothing here: every PTE is read under its lock.
  */
 export const tryToMigrate = tracedFunction('try_to_migrate', tryToMigrateBody);
-function* tryToMigrateBody(ctx: RmapContext, folio: Folio, flags: number): KernelGen {
+function* tryToMigrateBody(ctx: RmapState, folio: Folio, flags: number): KernelGen {
   const mem = ctx.mem;
   if (!Number.isInteger(flags) || (flags & ~TTU_MIGRATE_ALLOWED) !== 0 || flags < 0) {
     throw misuse(

@@ -14,11 +14,11 @@ import {
   VM_READ,
   VM_WRITE,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import { handleMmFault } from './fault.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
 import { PTE_DIRTY, PTE_YOUNG, ptePfn, ptePresent, pteWrite } from './pte.js';
+import type { RmapState } from './rmap-state.js';
 import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry } from './tlb.js';
 
 /**
@@ -44,7 +44,7 @@ const NEEDS_FAULT = -1;
  * The hardware half of an access: the pfn the access reaches without a fault, or -1.
  * Updates the TLB and the accessed / dirty bits of the entry it walks.
  */
-function translate(ctx: RmapContext, mm: Mm, vpn: number, write: boolean): number {
+function translate(ctx: RmapState, mm: Mm, vpn: number, write: boolean): number {
   const cpu = ctx.rt.current.cpu.id;
   if (mm.cpumask[cpu] === 0) mm.markCpu(cpu);
   const tlb = cpuTlb(mm, cpu);
@@ -131,14 +131,14 @@ function checkAccess(mm: Mm, addr: number): void {
  * A load that needs no fault: the content word of the page at `addr`, or NaN when the
  * caller must take the slow path (`userRead`). Runs in the current task, on its CPU.
  */
-export function userReadFast(ctx: RmapContext, mm: Mm, addr: number): number {
+export function userReadFast(ctx: RmapState, mm: Mm, addr: number): number {
   checkAccess(mm, addr);
   const pfn = translate(ctx, mm, vpnOf(addr), false);
   return pfn < 0 ? Number.NaN : pageContent(ctx.mem, pfn);
 }
 
 /** A store that needs no fault; false when the caller must take the slow path. */
-export function userWriteFast(ctx: RmapContext, mm: Mm, addr: number, value: number): boolean {
+export function userWriteFast(ctx: RmapState, mm: Mm, addr: number, value: number): boolean {
   checkAccess(mm, addr);
   if (!Number.isFinite(value)) {
     throw new MmsimError('INVALID_ARGUMENT', `a content word must be finite, got ${String(value)}`);
@@ -156,7 +156,7 @@ export function userWriteFast(ctx: RmapContext, mm: Mm, addr: number, value: num
  * the access (`bad_area`, `access_error`).
  */
 export function* doUserAddrFault(
-  ctx: RmapContext,
+  ctx: RmapState,
   mm: Mm,
   addr: number,
   flags: number,
@@ -217,7 +217,7 @@ const MAX_RETRIES = 10_000;
  * the content word. An access outside every VMA or against the VMA's protection throws
  * INVALID_ARGUMENT (the process would get SIGSEGV); nothing is changed.
  */
-export function* userRead(ctx: RmapContext, mm: Mm, addr: number): KernelGen<number> {
+export function* userRead(ctx: RmapState, mm: Mm, addr: number): KernelGen<number> {
   for (let tries = 0; ; tries++) {
     const value = userReadFast(ctx, mm, addr);
     if (!Number.isNaN(value)) return value;
@@ -228,7 +228,7 @@ export function* userRead(ctx: RmapContext, mm: Mm, addr: number): KernelGen<num
 }
 
 /** A user store of a content word; see `userRead`. */
-export function* userWrite(ctx: RmapContext, mm: Mm, addr: number, value: number): KernelGen {
+export function* userWrite(ctx: RmapState, mm: Mm, addr: number, value: number): KernelGen {
   for (let tries = 0; ; tries++) {
     if (userWriteFast(ctx, mm, addr, value)) return;
     const ret = yield* doUserAddrFault(ctx, mm, addr, FAULT_FLAG_WRITE);

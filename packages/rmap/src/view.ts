@@ -3,7 +3,6 @@ import { MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { folioAnonVma } from './anon-vma.js';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
-import type { RmapContext } from './context.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
 import {
@@ -22,6 +21,7 @@ import {
   SWP_SOFT_DIRTY,
 } from './pte.js';
 import type { MmView, VmaView } from './readonly-views.js';
+import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
 
@@ -153,7 +153,7 @@ export interface FolioMapping {
  * (the anon_vma tree or the file's i_mmap), without taking locks: for inspection and
  * tests, between steps.
  */
-export function folioMappings(ctx: RmapContext, folio: Folio): FolioMapping[] {
+export function folioMappings(ctx: RmapState, folio: Folio): FolioMapping[] {
   const mem = ctx.mem;
   const nr = folioNrPages(mem, folio);
   const pgoff = folioIndex(mem, folio);

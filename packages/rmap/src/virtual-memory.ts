@@ -9,7 +9,6 @@ import type { PageLocks } from '@mmsim/page-lock';
 import { type KernelGen, MmsimError, type Runtime, type Task, type VmStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { type AnonVma, folioAnonVma, folioGetAnonVma, putAnonVma } from './anon-vma.js';
-import { RmapContext, type VirtualMemoryOptions } from './context.js';
 import { folioMaybeDmaPinned } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
@@ -22,6 +21,7 @@ import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './pa
 import type { AddressSpaceView, MmView } from './readonly-views.js';
 import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
+import { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
 import {
   flushTlbBatchedPending,
@@ -42,6 +42,7 @@ import {
   userWriteFast,
 } from './user-access.js';
 import { type FolioMapping, folioMappings, followPage, lookupPte, type PteView } from './view.js';
+import type { VirtualMemoryOptions } from './virtual-memory-options.js';
 
 /** Options of `createFile`. */
 export interface FileOptions {
@@ -66,7 +67,7 @@ export class VirtualMemory implements Rmap, TlbBatch {
   readonly mem: PhysicalMemory;
   readonly locks: PageLocks;
   readonly vmstat: VmStat;
-  readonly #ctx: RmapContext;
+  readonly #ctx: RmapState;
 
   constructor(
     rt: Runtime,
@@ -99,7 +100,7 @@ export class VirtualMemory implements Rmap, TlbBatch {
     this.mem = mem;
     this.locks = locks;
     this.vmstat = vmstat;
-    this.#ctx = new RmapContext(rt, mem, locks, vmstat, options);
+    this.#ctx = new RmapState(rt, mem, locks, vmstat, options);
   }
 
   // Processes and mappings

@@ -24,7 +24,6 @@ import {
   VM_MAYSHARE,
   VM_SHARED,
 } from './constants.js';
-import type { RmapContext } from './context.js';
 import { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
 import {
   mkPte,
@@ -41,6 +40,7 @@ import {
   pageMoveAnonRmap,
   pageRemoveRmap,
 } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import { flushTlbPage } from './tlb.js';
 import { mmCounterFile, type VmFault } from './vm-fault.js';
 
@@ -54,7 +54,7 @@ import { mmCounterFile, type VmFault } from './vm-fault.js';
  * writable. Making a PTE more permissive needs no TLB flush (a stale read-only entry
  * elsewhere only causes a spurious fault). Releases the page-table lock.
  */
-function wpPageReuse(ctx: RmapContext, vmf: VmFault): void {
+function wpPageReuse(ctx: RmapState, vmf: VmFault): void {
   const { vma, table, vpn } = vmf;
   let entry = vmf.orig | PTE_YOUNG | PTE_DIRTY;
   if (vma.writable) entry |= PTE_WRITE;
@@ -73,7 +73,7 @@ function wpPageReuse(ctx: RmapContext, vmf: VmFault): void {
  * do_wp_page took. `old` is the folio of the old page (null for the zero page), already
  * referenced by the caller.
  */
-function* wpPageCopy(ctx: RmapContext, vmf: VmFault, old: Folio | null): KernelGen<number> {
+function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen<number> {
   const { vma, table, vpn } = vmf;
   const mem = ctx.mem;
   const mm = vma.mm;
@@ -130,7 +130,7 @@ function* wpPageCopy(ctx: RmapContext, vmf: VmFault, old: Folio | null): KernelG
  * `wp_page_shared(vmf)` (mm/memory.c, 6.3) without `page_mkwrite`: reuse the page-cache
  * page writable and dirty, then lock the folio and dirty it (`fault_dirty_shared_page`).
  */
-function* wpPageShared(ctx: RmapContext, vmf: VmFault, folio: Folio): KernelGen<number> {
+function* wpPageShared(ctx: RmapState, vmf: VmFault, folio: Folio): KernelGen<number> {
   folioGet(ctx.mem, folio);
   wpPageReuse(ctx, vmf);
   const locks = ctx.locks;
@@ -156,7 +156,7 @@ function* wpPageShared(ctx: RmapContext, vmf: VmFault, folio: Folio): KernelGen<
  * - Anything else (a page-cache page of a private mapping, the zero page, a page still
  *   shared) is copied (`wp_page_copy`).
  */
-export function* doWpPage(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
+export function* doWpPage(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const mem = ctx.mem;
   const vma = vmf.vma;
   const pfn = ptePfn(vmf.orig);
@@ -180,7 +180,7 @@ export function* doWpPage(ctx: RmapContext, vmf: VmFault): KernelGen<number> {
 
 /** The reuse test of do_wp_page for a shared anonymous page (6.3's inline code). */
 function* wpCanReuseAnonFolio(
-  ctx: RmapContext,
+  ctx: RmapState,
   vmf: VmFault,
   folio: Folio,
   pfn: number,

@@ -1,11 +1,11 @@
 import { type Folio, folioTestAnon, HPAGE_PMD_NR, pfnFolio } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
-import type { RmapContext } from './context.js';
 import { folioPutFast, folioPutSlow } from './folio-release.js';
 import { pmdIndexOfVpn } from './page-table.js';
 import { isMigrationEntry, pteDirty, ptePfn, ptePresent } from './pte.js';
 import { folioMarkDirty, pageRemoveRmap } from './rmap-accounting.js';
+import type { RmapState } from './rmap-state.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbBatchedPending } from './tlb-batch.js';
 import { mmCounter } from './vm-fault.js';
@@ -43,7 +43,7 @@ export class MmuGather {
  * in the range is split first.
  */
 export function* zapRange(
-  ctx: RmapContext,
+  ctx: RmapState,
   vma: Vma,
   startVpn: number,
   endVpn: number,
@@ -110,7 +110,7 @@ export function* zapRange(
 }
 
 /** `tlb_batch_pages_flush`: put the gathered references, after the TLB flush. */
-export function* tlbFreePages(ctx: RmapContext, tlb: MmuGather): KernelGen {
+export function* tlbFreePages(ctx: RmapState, tlb: MmuGather): KernelGen {
   for (const folio of tlb.folios) {
     if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
   }

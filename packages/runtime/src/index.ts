@@ -1,33 +1,59 @@
+// biome-ignore-all assist/source/organizeImports: this file is the package's table of contents, kept in reading order by section
 /**
  * @mmsim/runtime: the deterministic kernel runtime every other mmsim package runs on.
+ *
+ * This is the public surface: the runtime and its tasks, the schedule strategies, the
+ * blocking primitives, deadlock reports, invariants, tracepoints, vmstat, errno values and
+ * errors. A few helpers the packages share (argument checks, cost resolution, the replay
+ * log) are in `@mmsim/runtime/internal`, which may change in any release.
  */
-export * from './costs.js';
-export * from './deadlock.js';
-export * from './errno.js';
-export * from './errors.js';
-export * from './fault-points.js';
-export * from './function-tracer.js';
-export * from './invariant.js';
-export * from './locks/completion.js';
-export * from './locks/mutex.js';
-export * from './locks/owned-lock.js';
-export * from './locks/rwsem.js';
-export * from './locks/spinlock.js';
-export * from './might-sleep.js';
-export * from './random.js';
-export * from './replay-token.js';
-export type { Resource } from './resource.js';
+
+// The runtime: tasks on simulated CPUs, a run, its result.
 export * from './runtime.js';
+export * from './task.js';
+export { type CostModel, DEFAULT_COSTS } from './costs.js';
+export * from './might-sleep.js';
+
+// Schedule strategies, replay tokens, and exhaustive enumeration.
+export type { Strategy } from './strategies/strategy.js';
 export * from './strategies/create.js';
-export * from './strategies/depth-first.js';
-export * from './strategies/exhaustive.js';
 export * from './strategies/in-order.js';
 export * from './strategies/lowest-clock.js';
-export * from './strategies/pct.js';
 export * from './strategies/random.js';
+export * from './strategies/pct.js';
 export * from './strategies/replay.js';
-export type { Strategy } from './strategies/strategy.js';
-export * from './task.js';
-export * from './tracepoint.js';
-export * from './vmstat.js';
+export * from './strategies/depth-first.js';
+export * from './strategies/exhaustive.js';
+export { decodeReplayToken, encodeReplayToken, type ReplayData } from './replay-token.js';
+export { MAX_SEED, RandomStream, type RandomStreams } from './random.js';
+
+// Blocking primitives: wait queues and locks.
+export type { Resource } from './resource.js';
 export * from './wait-queue.js';
+export * from './locks/owned-lock.js';
+export * from './locks/spinlock.js';
+export * from './locks/mutex.js';
+export * from './locks/rwsem.js';
+export * from './locks/completion.js';
+
+// Deadlocks and invariants: what a run reports.
+export { type DeadlockReport, formatDeadlock, type TaskRef, type WaitEdge } from './deadlock.js';
+export * from './invariant.js';
+
+// Fault injection, tracepoints, function slices, vmstat.
+export * from './fault-points.js';
+export {
+  type TraceContext,
+  type TraceEvent,
+  type TraceEventDefinition,
+  type TraceListener,
+  TraceBus,
+  Tracepoint,
+  traceEvent,
+} from './tracepoint.js';
+export * from './function-tracer.js';
+export * from './vmstat.js';
+
+// Kernel errno values and the model's errors.
+export * from './errno.js';
+export { MmsimError, type MmsimErrorCode } from './errors.js';

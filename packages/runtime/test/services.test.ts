@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'vitest';
 import {
-  createRandomStreams,
   type KernelGen,
   NodeStat,
   RandomStream,
@@ -9,6 +8,7 @@ import {
   VmEvent,
   VmStat,
 } from '../src/index.js';
+import { createRandomStreams } from '../src/internal.js';
 
 describe('fault points', () => {
   test('an explicit call list fails exactly those calls', () => {

@@ -1,4 +1,5 @@
-import { formatFieldsGeneric, type TraceEvent } from '@mmsim/runtime';
+import type { TraceEvent } from '@mmsim/runtime';
+import { formatFieldsGeneric } from '@mmsim/runtime/internal';
 
 /** `seconds.microseconds` of a virtual-time stamp in ns, as ftrace's `%5lu.%06lu`. */
 export function ftraceTimestamp(ns: number): string {

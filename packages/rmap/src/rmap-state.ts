@@ -1,43 +1,19 @@
 import type { Folio, PhysicalMemory } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
-import type { CostModel, KernelGen, Runtime, Task, VmStat } from '@mmsim/runtime';
+import type { CostModel, Runtime, Task, VmStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import type { Mm } from './mm.js';
 import type { TlbFlushUnmapBatch } from './tlb-batch.js';
 import { TlbStats } from './tlb-stats.js';
 import { RmapTracepoints } from './tracepoints.js';
-
-/**
- * How folios enter and leave the LRU, for a composition that has one (`@mmsim/lru`'s
- * `LruVecs` fits this shape). Without it, new folios stay off any LRU and a last put
- * frees the folio directly.
- */
-export interface FolioLifecycle {
-  /** `folio_add_lru_vma`: a folio was just mapped for the first time. */
-  folioAddLru(folio: Folio): KernelGen;
-  /** `folio_put` of a folio that may be on the LRU (the last put takes it off first). */
-  folioPut(folio: Folio): KernelGen;
-  /** `lru_add_drain`: do_wp_page drains this CPU's batch before its refcount test. */
-  lruAddDrain(): KernelGen;
-}
-
-/** Options of `VirtualMemory`. */
-export interface VirtualMemoryOptions {
-  /** LRU hooks; default none. */
-  readonly lru?: FolioLifecycle;
-  /**
-   * A read fault of never-written anonymous memory maps the shared zero page, as 6.3 does
-   * (`do_anonymous_page`). Default true; false allocates a page on every first touch.
-   */
-  readonly zeroPage?: boolean;
-}
+import type { FolioLifecycle, VirtualMemoryOptions } from './virtual-memory-options.js';
 
 /**
  * The state every module of the package shares: the machine it runs on, the registries
  * of live mms and files, the per-task unmap batches, the pin counts of large folios
  * (`folio->_pincount`, which @mmsim/folio does not keep), counters and tracepoints.
  */
-export class RmapContext {
+export class RmapState {
   readonly rt: Runtime;
   readonly mem: PhysicalMemory;
   readonly locks: PageLocks;

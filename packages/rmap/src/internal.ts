@@ -1,0 +1,132 @@
+// biome-ignore-all assist/source/organizeImports: this file is a table of contents, kept in reading order by section
+/**
+ * @mmsim/rmap/internal: may change in any release. The step functions behind
+ * `VirtualMemory` and the state they share, for prototypes and tests; users of the model
+ * need only `@mmsim/rmap`.
+ *
+ * The steps take an `RmapState` first: the machine, the live mms and files, the per-task
+ * unmap batches, pin counts, counters and tracepoints.
+ */
+
+// The state the modules share.
+export { RmapState } from './rmap-state.js';
+export { RmapTracepoints } from './tracepoints.js';
+
+// Address spaces of processes: mmap, munmap, fork, exit.
+export { createFile, createMm, mmap } from './mmap.js';
+export { freePgtables, munmap, splitVma, unlinkVma } from './munmap.js';
+export { forkMm } from './fork.js';
+export { exitMmap } from './exit.js';
+export { folioVmaRange, vmaAddress, type VmaPageRange } from './vma-address.js';
+export { pmdIndexOf, pmdIndexOfVpn, vpnOf } from './page-table.js';
+export { vmaAllocFolio } from './alloc.js';
+
+// anon_vma.
+export {
+  anonVmaAlloc,
+  anonVmaClone,
+  anonVmaFork,
+  anonVmaLockRead,
+  anonVmaLockWrite,
+  anonVmaPrepare,
+  folioAnonVma,
+  folioGetAnonVma,
+  folioLockAnonVmaRead,
+  getAnonVma,
+  putAnonVma,
+  unlinkAnonVmas,
+} from './anon-vma.js';
+
+// Mapcount and rmap accounting, pins.
+export {
+  folioAddNewAnonRmap,
+  folioCancelDirty,
+  folioMarkDirty,
+  folioPmdMappable,
+  pageAddAnonRmap,
+  pageAddFileRmap,
+  pageDupRmap,
+  pageMoveAnonRmap,
+  pageRemoveRmap,
+} from './rmap-accounting.js';
+export {
+  folioMaybeDmaPinned,
+  folioPin,
+  folioUnpinCount,
+  pageTryDupAnonRmap,
+  pageTryShareAnonRmap,
+  pinRefs,
+} from './dma-pinned.js';
+
+// The page cache (i_pages) and file truncation.
+export {
+  filemapAddFolio,
+  filemapRemoveFolio,
+  hugetlbAddToPageCache,
+  pageCacheReplaceFolio,
+} from './page-cache.js';
+export { type FilemapFaultResult, filemapFault } from './filemap.js';
+export { invalidateMappingPages, truncateInodePages } from './truncate.js';
+
+// Faults and user accesses.
+export { mmCounter, mmCounterFile, type VmFault } from './vm-fault.js';
+export { handleMmFault } from './fault.js';
+export { doAnonymousPage } from './fault-anon.js';
+export { doFault } from './fault-file.js';
+export { doWpPage } from './wp-fault.js';
+export {
+  doHugePmdAnonymousPage,
+  doHugePmdWpPage,
+  hugePmdSetAccessed,
+  thpEligible,
+} from './huge-fault.js';
+export {
+  doUserAddrFault,
+  faultError,
+  userRead,
+  userReadFast,
+  userWrite,
+  userWriteFast,
+} from './user-access.js';
+export { pinUserPage, releasePin, unpinUserPage } from './gup.js';
+export { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';
+
+// rmap walks, try_to_migrate and remove_migration_ptes.
+export { rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+export { type PageVmaMappedVisitor, pageVmaMappedWalk } from './page-vma-mapped.js';
+export { tryToMigrate } from './try-to-migrate.js';
+export { removeMigrationPtes } from './remove-migration-ptes.js';
+export { splitHugePmd, splitHugePmdLocked } from './split-huge-pmd.js';
+
+// TLBs: the per-CPU entries, flushes, the per-task unmap batch, zapping.
+export {
+  cpuTlb,
+  dropMmTlbs,
+  type FlushRange,
+  flushTlbMm,
+  flushTlbMmRange,
+  flushTlbOthersAndLocal,
+  flushTlbPage,
+  flushTlbPmd,
+  flushTlbRange,
+  TLB_DIRTY,
+  TLB_WRITE,
+  tlbEntry,
+} from './tlb.js';
+export {
+  flushTlbBatchedPending,
+  setTlbUbcFlushPending,
+  shouldDeferFlush,
+  taskTlbBatch,
+  tlbFlushBatchedGenerations,
+  tryToUnmapFlush,
+  tryToUnmapFlushDirty,
+} from './tlb-batch.js';
+export { MmuGather, tlbFreePages, zapRange } from './zap.js';
+
+// Releasing folios: folio_put through the LRU hooks.
+export { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
+
+// Views and checks over the state.
+export { decodeEntry, entryAt, folioMappings, followPage, lookupPte } from './view.js';
+export { assertRmap, checkRmap } from './invariants.js';

@@ -1,0 +1,27 @@
+import type { Folio } from '@mmsim/folio';
+import type { KernelGen } from '@mmsim/runtime';
+
+/**
+ * How folios enter and leave the LRU, for a composition that has one (`@mmsim/lru`'s
+ * `LruVecs` fits this shape). Without it, new folios stay off any LRU and a last put
+ * frees the folio directly.
+ */
+export interface FolioLifecycle {
+  /** `folio_add_lru_vma`: a folio was just mapped for the first time. */
+  folioAddLru(folio: Folio): KernelGen;
+  /** `folio_put` of a folio that may be on the LRU (the last put takes it off first). */
+  folioPut(folio: Folio): KernelGen;
+  /** `lru_add_drain`: do_wp_page drains this CPU's batch before its refcount test. */
+  lruAddDrain(): KernelGen;
+}
+
+/** Options of `VirtualMemory`. */
+export interface VirtualMemoryOptions {
+  /** LRU hooks; default none. */
+  readonly lru?: FolioLifecycle;
+  /**
+   * A read fault of never-written anonymous memory maps the shared zero page, as 6.3 does
+   * (`do_anonymous_page`). Default true; false allocates a page on every first touch.
+   */
+  readonly zeroPage?: boolean;
+}
