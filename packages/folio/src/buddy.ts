@@ -1,5 +1,4 @@
-import { ENOMEM, MmsimError } from '@mmsim/runtime';
-import { checkInt } from '@mmsim/runtime/internal';
+import { checkInt, ENOMEM, MmsimError } from '@mmsim/runtime';
 import { MAX_ORDER } from './constants.js';
 import { PG_head } from './flags.js';
 import {

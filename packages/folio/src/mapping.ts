@@ -1,5 +1,4 @@
-import { MmsimError } from '@mmsim/runtime';
-import { checkInt } from '@mmsim/runtime/internal';
+import { checkInt, MmsimError } from '@mmsim/runtime';
 import { PG_slab, PG_swapbacked, PG_swapcache } from './flags.js';
 import {
   type Folio,

@@ -1,5 +1,4 @@
-import { MmsimError } from '@mmsim/runtime';
-import { checkInt } from '@mmsim/runtime/internal';
+import { checkInt, MmsimError } from '@mmsim/runtime';
 import { badPageError, badPageReason, freeFolio } from './free-folio.js';
 import {
   type Folio,

@@ -4,10 +4,10 @@ import {
   type CostModel,
   type FaultSpec,
   MmsimError,
+  resolveCosts,
   type StrategySpec,
   type Task,
 } from '@mmsim/runtime';
-import { resolveCosts } from '@mmsim/runtime/internal';
 import type { ZodIssue } from 'zod';
 import {
   type KernelConfigData,

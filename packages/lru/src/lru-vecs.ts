@@ -1,6 +1,5 @@
 import type { Folio, PhysicalMemory } from '@mmsim/folio';
-import type { KernelGen, Runtime, Spinlock, VmStat } from '@mmsim/runtime';
-import { checkInt } from '@mmsim/runtime/internal';
+import { checkInt, type KernelGen, type Runtime, type Spinlock, type VmStat } from '@mmsim/runtime';
 import {
   lruAddDrainAll,
   lruAddDrain as lruAddDrainImpl,

@@ -1,5 +1,5 @@
 import { type Folio, type FolioList, folioOnList } from '@mmsim/folio';
-import { checkInt } from '@mmsim/runtime/internal';
+import { checkInt } from '@mmsim/runtime';
 import type { FolioBatch } from './folio-batch.js';
 import { assertLru, type CheckOptions, checkLru } from './invariants.js';
 import { badLru, NR_LRU_LISTS } from './lru-list.js';

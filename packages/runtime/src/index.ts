@@ -4,14 +4,15 @@
  *
  * This is the public surface: the runtime and its tasks, the schedule strategies, the
  * blocking primitives, deadlock reports, invariants, tracepoints, vmstat, errno values and
- * errors. A few helpers the packages share (argument checks, cost resolution, the replay
- * log) are in `@mmsim/runtime/internal`, which may change in any release.
+ * errors, and the argument checks other packages (and extensions) share. The runtime's
+ * own working parts (the deadlock finder, the replay log, the seeded streams' constructor)
+ * are in `@mmsim/runtime/internal`, which may change in any release.
  */
 
 // The runtime: tasks on simulated CPUs, a run, its result.
 export * from './runtime.js';
 export * from './task.js';
-export { type CostModel, DEFAULT_COSTS } from './costs.js';
+export { type CostModel, DEFAULT_COSTS, resolveCosts } from './costs.js';
 export * from './might-sleep.js';
 
 // Schedule strategies, replay tokens, and exhaustive enumeration.
@@ -43,6 +44,8 @@ export * from './invariant.js';
 // Fault injection, tracepoints, function slices, vmstat.
 export * from './fault-points.js';
 export {
+  formatFieldsGeneric,
+  type TimelineRole,
   type TraceContext,
   type TraceEvent,
   type TraceEventDefinition,
@@ -56,4 +59,4 @@ export * from './vmstat.js';
 
 // Kernel errno values and the model's errors.
 export * from './errno.js';
-export { MmsimError, type MmsimErrorCode } from './errors.js';
+export { checkInt, MmsimError, type MmsimErrorCode } from './errors.js';

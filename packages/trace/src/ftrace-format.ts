@@ -1,5 +1,4 @@
-import type { TraceEvent } from '@mmsim/runtime';
-import { formatFieldsGeneric } from '@mmsim/runtime/internal';
+import { formatFieldsGeneric, type TraceEvent } from '@mmsim/runtime';
 
 /** `seconds.microseconds` of a virtual-time stamp in ns, as ftrace's `%5lu.%06lu`. */
 export function ftraceTimestamp(ns: number): string {
