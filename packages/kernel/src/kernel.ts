@@ -234,6 +234,12 @@ export class Kernel {
  * wires runtime, physical memory, vmstat, page locks, LRU, virtual memory and the migrate
  * core of the chosen variant, using any replacement parts the configuration gives.
  *
+ * The test fixtures wire the same parts with fewer options: `createMigrateMachine` of
+ * `@mmsim/migrate/test` (on `createRmapMachine` of `@mmsim/rmap/test`, on
+ * `createLruMachine` of `@mmsim/lru/test`) builds the default parts only, with no
+ * configuration checking, replacement parts, fault injection or shadow memory. Use those
+ * to test one layer; use `createKernel` to run actors and scenarios on the whole machine.
+ *
  * ```ts
  * const kernel = createKernel({ nodes: [{ pages: 2048 }, { pages: 2048 }], variant: 'v6.3' });
  * ```

@@ -2,7 +2,13 @@ import { folioRefCount, folioTestFlag, PG_lru } from '@mmsim/folio';
 import { exploreExhaustively, NodeStat } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import { LRU_INACTIVE_ANON, LRU_INACTIVE_FILE, PAGEVEC_SIZE } from '../src/index.js';
-import { anonFolio, fileFolio, machine, onCpu, runScript } from './helpers.js';
+import {
+  anonFolio,
+  fileFolio,
+  createLruMachine as machine,
+  onCpu,
+  runScript,
+} from '../src/testing/index.js';
 
 describe('per-CPU lru_add batches', () => {
   test('PAGEVEC_SIZE is 15 in 6.3, and the 15th add moves the whole batch', () => {

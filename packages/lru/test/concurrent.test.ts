@@ -9,7 +9,7 @@ import {
 import { type KernelGen, NodeStat } from '@mmsim/runtime';
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
-import { anonFolio, fileFolio, machine } from './helpers.js';
+import { anonFolio, fileFolio, createLruMachine as machine } from '../src/testing/index.js';
 
 type Step = 'add' | 'isolate' | 'putback' | 'drain' | 'drainAll' | 'disable' | 'enable' | 'yield';
 const stepArb = fc.constantFrom<Step>(

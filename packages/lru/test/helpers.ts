@@ -1,99 +1,13 @@
-import {
-  createPhysicalMemory,
-  type Folio,
-  folioAlloc,
-  folioFlags,
-  folioRefCount,
-  folioSetFlag,
-  folioSetMapping,
-  PAGE_MAPPING_ANON,
-  PG_swapbacked,
-  type PhysicalMemory,
-} from '@mmsim/folio';
-import {
-  type KernelGen,
-  MmsimError,
-  type MmsimErrorCode,
-  type RunResult,
-  Runtime,
-  type StrategySpec,
-  VmStat,
-} from '@mmsim/runtime';
+import { type Folio, folioFlags, folioRefCount } from '@mmsim/folio';
+import { type KernelGen, MmsimError, type MmsimErrorCode } from '@mmsim/runtime';
 import { expect } from 'vitest';
-import { LruVecs, NR_LRU_LISTS } from '../src/index.js';
+import { NR_LRU_LISTS } from '../src/index.js';
+import type { LruMachine as Machine } from '../src/testing/index.js';
 
-export interface Machine {
-  readonly rt: Runtime;
-  readonly mem: PhysicalMemory;
-  readonly vmstat: VmStat;
-  readonly lru: LruVecs;
-}
-
-export interface MachineOptions {
-  /** Pages of each node; default two nodes of 4096 pages. */
-  readonly nodes?: readonly number[];
-  /** Node of each CPU; default 2 CPUs on node 0 and node 1 (or all on 0 with one node). */
-  readonly cpuNodes?: readonly number[];
-  readonly strategy?: StrategySpec;
-  readonly seed?: number;
-}
-
-/** A runtime, memory, vmstat and LRU built for the same machine. */
-export function machine(options: MachineOptions = {}): Machine {
-  const nodes = options.nodes ?? [4096, 4096];
-  const cpuNodes = options.cpuNodes ?? (nodes.length > 1 ? [0, 1] : [0, 0]);
-  const rt = new Runtime({
-    cpus: cpuNodes.length,
-    cpuNodes: [...cpuNodes],
-    strategy: options.strategy ?? 'in-order',
-    seed: options.seed ?? 1,
-  });
-  const mem = createPhysicalMemory({ nodes: nodes.map((pages) => ({ pages })) });
-  const vmstat = new VmStat(nodes.length);
-  return { rt, mem, vmstat, lru: new LruVecs(rt, mem, vmstat) };
-}
-
-function alloc(mem: PhysicalMemory, nid: number, order: number): Folio {
-  const folio = folioAlloc(mem, order, nid, { thisNode: true });
-  if (folio < 0) throw new Error(`allocation of order ${order} on node ${nid} failed`);
-  return folio;
-}
-
-/** An anonymous folio (PG_swapbacked, anon mapping) with one reference. */
-export function anonFolio(mem: PhysicalMemory, nid = 0, order = 0): Folio {
-  const folio = alloc(mem, nid, order);
-  folioSetFlag(mem, folio, PG_swapbacked);
-  folioSetMapping(mem, folio, PAGE_MAPPING_ANON, { anonVma: folio });
-  return folio;
-}
-
-/** A page-cache folio of `mapping` (no PG_swapbacked) with one reference. */
-export function fileFolio(mem: PhysicalMemory, nid = 0, order = 0, mapping: object = {}): Folio {
-  const folio = alloc(mem, nid, order);
-  folioSetMapping(mem, folio, 0, mapping);
-  return folio;
-}
-
-/** A shmem folio: page cache, but PG_swapbacked. */
-export function shmemFolio(mem: PhysicalMemory, nid = 0, order = 0): Folio {
-  const folio = fileFolio(mem, nid, order, { shmem: true });
-  folioSetFlag(mem, folio, PG_swapbacked);
-  return folio;
-}
-
-/** Runs `body` as a task on `cpu` from the driver task, and returns its result. */
-export function* onCpu<T>(rt: Runtime, cpu: number, body: () => KernelGen<T>): KernelGen<T> {
-  const task = rt.spawn(`op-cpu${cpu}`, cpu, body);
-  return (yield* rt.join(task)) as T;
-}
-
-/** Runs `script` as a driver task on CPU 0 and expects the run to complete. */
-export function runScript(m: Machine, script: () => KernelGen<void>): RunResult {
-  m.rt.spawn('driver', 0, script);
-  const result = m.rt.run();
-  expect(result.status).toBe('completed');
-  return result;
-}
+/*
+ * The LRU tests' own misuse checks (they assert with vitest). The machine and folio
+ * fixtures come from this package's `./test` subpath (src/testing).
+ */
 
 /** Everything the LRU shows, plus the flags, references and place of `folios`. */
 export function snapshot(m: Machine, folios: readonly Folio[]): unknown {

@@ -10,7 +10,13 @@ import {
 import { exploreExhaustively, type KernelGen, NodeStat } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import { LRU_ACTIVE_ANON, LRU_INACTIVE_ANON, NR_LRU_LISTS } from '../src/index.js';
-import { anonFolio, type Machine, machine, onCpu, runScript } from './helpers.js';
+import {
+  anonFolio,
+  type LruMachine as Machine,
+  createLruMachine as machine,
+  onCpu,
+  runScript,
+} from '../src/testing/index.js';
 
 /** Puts `folio` on its LRU list (add + drain on CPU 0), from the running task. */
 function* onLru(m: Machine, folio: Folio): KernelGen {

@@ -13,7 +13,8 @@ import {
 import { MmsimError, Runtime, VmStat } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import { LruVecs, lruListName } from '../src/index.js';
-import { anonFolio, expectMisuse, expectMisuseInRun, machine } from './helpers.js';
+import { anonFolio, createLruMachine as machine } from '../src/testing/index.js';
+import { expectMisuse, expectMisuseInRun } from './helpers.js';
 
 describe('misuse throws an MmsimError and changes nothing', () => {
   test('isolating a folio at refcount 0', () => {

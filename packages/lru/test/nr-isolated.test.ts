@@ -2,7 +2,14 @@ import { type Folio, folioNrPages } from '@mmsim/folio';
 import { MmsimError, NodeStat } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import { folioIsolatedItem, nodeStatModFolio } from '../src/index.js';
-import { anonFolio, fileFolio, machine, onCpu, runScript, shmemFolio } from './helpers.js';
+import {
+  anonFolio,
+  fileFolio,
+  createLruMachine as machine,
+  onCpu,
+  runScript,
+  shmemFolio,
+} from '../src/testing/index.js';
 
 const ANON = NodeStat.NR_ISOLATED_ANON;
 const FILE = NodeStat.NR_ISOLATED_FILE;

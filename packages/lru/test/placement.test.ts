@@ -20,7 +20,14 @@ import {
   lruListName,
   NR_LRU_LISTS,
 } from '../src/index.js';
-import { anonFolio, fileFolio, machine, onCpu, runScript, shmemFolio } from './helpers.js';
+import {
+  anonFolio,
+  fileFolio,
+  createLruMachine as machine,
+  onCpu,
+  runScript,
+  shmemFolio,
+} from '../src/testing/index.js';
 
 describe('which list a folio goes to (lru_add_fn, folio_lru_list)', () => {
   test('the lists have the kernel enum order and names', () => {

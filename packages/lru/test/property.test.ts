@@ -21,7 +21,13 @@ import {
   LRU_UNEVICTABLE,
   PAGEVEC_SIZE,
 } from '../src/index.js';
-import { anonFolio, fileFolio, machine, onCpu, shmemFolio } from './helpers.js';
+import {
+  anonFolio,
+  fileFolio,
+  createLruMachine as machine,
+  onCpu,
+  shmemFolio,
+} from '../src/testing/index.js';
 
 type Kind = 'anon' | 'file' | 'shmem';
 interface FolioSpec {

@@ -10,7 +10,7 @@ import {
 import { NodeStat } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import { LRU_ACTIVE_ANON, LRU_INACTIVE_ANON } from '../src/index.js';
-import { anonFolio, machine, onCpu, runScript } from './helpers.js';
+import { anonFolio, createLruMachine as machine, onCpu, runScript } from '../src/testing/index.js';
 
 describe('dropping the last reference of an LRU folio', () => {
   test('folioPut of the last reference takes the folio off its list and frees it', () => {

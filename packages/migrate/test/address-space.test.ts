@@ -8,6 +8,7 @@ import {
   PG_writeback,
   pageContent,
 } from '@mmsim/folio';
+import { runAll, spawn } from '@mmsim/lru/test';
 import { BH_Uptodate } from '@mmsim/page-lock';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { Completion, EAGAIN, type KernelGen, NodeStat, type Task } from '@mmsim/runtime';
@@ -25,14 +26,12 @@ import {
 } from '../src/index.js';
 import { migrateFolio, tryToFreeBuffers } from '../src/internal.js';
 import {
-  buildMachine,
-  expectQuiescent,
-  type Machine,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
+  type MigrateMachine as Machine,
   migrateToNode,
   pageCacheIsolated,
-  runAll,
-  spawn,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 function nodeStat(m: Machine, nid: number, item: number): number {
   return m.vmstat.nodePageState(nid, item);

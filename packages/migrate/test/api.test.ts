@@ -9,6 +9,7 @@ import {
   HPAGE_PMD_NR,
   PG_lru,
 } from '@mmsim/folio';
+import { newList, runAll, spawn } from '@mmsim/lru/test';
 import { type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -33,14 +34,11 @@ import {
 } from '../src/index.js';
 import {
   anonIsolated,
-  buildMachine,
-  expectQuiescent,
-  type Machine,
-  newList,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
+  type MigrateMachine as Machine,
   pageCacheIsolated,
-  runAll,
-  spawn,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 describe('kernel constants', () => {
   it('batch size, pass budgets, modes and reasons have the kernel values and strings', () => {

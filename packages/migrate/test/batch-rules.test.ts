@@ -1,5 +1,7 @@
 import { type Folio, folioNid, HPAGE_PMD_NR } from '@mmsim/folio';
+import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import type { TlbBatch, VirtualMemory } from '@mmsim/rmap';
+import { foliosOf, lockHolder, mapAnon, writebackIo, writePages } from '@mmsim/rmap/test';
 import { Completion, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -12,23 +14,14 @@ import {
 } from '../src/index.js';
 import {
   anonIsolated,
-  buildMachine,
+  createMigrateMachine as buildMachine,
   countingAlloc,
-  expectQuiescent,
-  foliosOf,
-  isolateFolios,
-  lockHolder,
-  mapAnon,
+  assertQuiescent as expectQuiescent,
   migrateToNode,
-  newList,
   newSpy,
   type RmapSpy,
-  runAll,
-  spawn,
   spyingRmap,
-  writebackIo,
-  writePages,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 /** A TlbBatch that logs each try_to_unmap_flush into `events` and forwards it. */
 function loggingTlb(vm: VirtualMemory, events: string[]): TlbBatch {

@@ -7,6 +7,7 @@ import {
   folioTestFlag,
   PG_private,
 } from '@mmsim/folio';
+import { runAll, spawn } from '@mmsim/lru/test';
 import { BH_Uptodate, type BufferHead } from '@mmsim/page-lock';
 import { Completion, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -22,14 +23,12 @@ import {
 } from '../src/index.js';
 import { bufferMigrateFolio } from '../src/internal.js';
 import {
-  buildMachine,
-  expectQuiescent,
-  type Machine,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
+  type MigrateMachine as Machine,
   migrateToNode,
   pageCacheIsolated,
-  runAll,
-  spawn,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 /** buffer_migrate_folio, counting its calls. */
 function countingBufferAops(calls: number[]): AddressSpaceOperations {

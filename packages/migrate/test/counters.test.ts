@@ -1,5 +1,7 @@
 import { folioNid, folioOrder, folioTestHugetlb, HPAGE_PMD_NR, pageContent } from '@mmsim/folio';
+import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import { PAGE_SIZE, PMD_SIZE } from '@mmsim/rmap';
+import { foliosOf, mapAnon, writePages } from '@mmsim/rmap/test';
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,19 +12,12 @@ import {
   type VariantName,
 } from '../src/index.js';
 import {
-  buildMachine,
-  expectQuiescent,
-  foliosOf,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
   hugetlbfsFolio,
-  isolateFolios,
-  mapAnon,
   migrateToNode,
-  newList,
-  runAll,
-  spawn,
   traceLines,
-  writePages,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 const EVENTS = [
   'PGMIGRATE_SUCCESS',

@@ -1,5 +1,7 @@
 import { type Folio, folioGet, folioPut, HPAGE_PMD_NR } from '@mmsim/folio';
+import { isolateFolios, newList, spawn } from '@mmsim/lru/test';
 import { BH_Uptodate, type BufferHead } from '@mmsim/page-lock';
+import { foliosOf, mapAnon, writePages } from '@mmsim/rmap/test';
 import { formatDeadlock, type KernelGen, type RunResult, type Task } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,18 +13,12 @@ import {
 } from '../src/index.js';
 import {
   anonIsolated,
-  buildMachine,
-  expectQuiescent,
-  foliosOf,
-  isolateFolios,
-  type Machine,
-  mapAnon,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
+  type MigrateMachine as Machine,
   migrateToNode,
-  newList,
   pageCacheIsolated,
-  spawn,
-  writePages,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 /** Runs the machine; returns the result and, for a deadlock, its printed cycle. */
 function run(m: Machine): { result: RunResult; cycle: string } {

@@ -1,16 +1,14 @@
+import { newList, runAll, spawn } from '@mmsim/lru/test';
 import { describe, expect, it } from 'vitest';
 import type { MigrateMode, VariantName } from '../src/index.js';
 import { MIGRATE_ASYNC, MIGRATE_SYNC, MR_MEMORY_HOTPLUG, MR_SYSCALL } from '../src/index.js';
 import {
   anonIsolated,
-  buildMachine,
+  createMigrateMachine as buildMachine,
   hugetlbfsFolio,
-  type Machine,
+  type MigrateMachine as Machine,
   migrateToNode,
-  newList,
-  runAll,
-  spawn,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 /**
  * The kernel functions a run enters, as function_graph would show them: one line per

@@ -8,6 +8,8 @@ import {
   hugetlbFreeHugePages,
   pageContent,
 } from '@mmsim/folio';
+import { newList, runAll, spawn } from '@mmsim/lru/test';
+import { lockHolder } from '@mmsim/rmap/test';
 import { Completion, ENOMEM, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -20,17 +22,13 @@ import {
 } from '../src/index.js';
 import {
   anonIsolated,
-  buildMachine,
+  createMigrateMachine as buildMachine,
   countingAlloc,
-  expectQuiescent,
+  assertQuiescent as expectQuiescent,
   hugetlbfsFolio,
-  lockHolder,
-  type Machine,
+  type MigrateMachine as Machine,
   migrateToNode,
-  newList,
-  runAll,
-  spawn,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 function hugetlbMachine(variant: VariantName = 'v6.3', supported = true, pool1 = 1): Machine {
   return buildMachine({

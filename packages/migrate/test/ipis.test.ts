@@ -1,5 +1,7 @@
 import type { Folio } from '@mmsim/folio';
+import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import { type Mm, PAGE_SIZE } from '@mmsim/rmap';
+import { foliosOf, mapAnon } from '@mmsim/rmap/test';
 import { Completion, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,17 +12,11 @@ import {
   type VariantName,
 } from '../src/index.js';
 import {
-  buildMachine,
-  expectQuiescent,
-  foliosOf,
-  isolateFolios,
-  type Machine,
-  mapAnon,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
+  type MigrateMachine as Machine,
   migrateToNode,
-  newList,
-  runAll,
-  spawn,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 /**
  * A process whose threads ran on all 8 CPUs: thread i wrote pages i, i + 8, ... so every

@@ -13,6 +13,8 @@ import {
   pageContent,
   setPageContent,
 } from '@mmsim/folio';
+import { newList, nrIsolated, runAll, spawn } from '@mmsim/lru/test';
+import { lockHolder } from '@mmsim/rmap/test';
 import { Completion, EAGAIN, type KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -30,18 +32,13 @@ import {
   type VariantName,
 } from '../src/index.js';
 import {
-  buildMachine,
-  expectQuiescent,
-  lockHolder,
-  type Machine,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
+  type MigrateMachine as Machine,
   migrateToNode,
-  newList,
   newSpy,
-  nrIsolated,
-  runAll,
-  spawn,
   spyingRmap,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 /** A balloon-like driver: its pages hold one driver reference; migration moves them. */
 class Balloon {

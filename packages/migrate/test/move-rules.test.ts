@@ -23,7 +23,9 @@ import {
   setPageContent,
 } from '@mmsim/folio';
 import { LRU_ACTIVE_ANON, LRU_INACTIVE_FILE } from '@mmsim/lru';
+import { nrIsolated, runAll, spawn } from '@mmsim/lru/test';
 import { PAGE_SIZE } from '@mmsim/rmap';
+import { foliosOf } from '@mmsim/rmap/test';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -36,16 +38,12 @@ import {
 import { folioMigrateCopy, folioMigrateFlags } from '../src/internal.js';
 import {
   anonIsolated,
-  buildMachine,
-  expectQuiescent,
-  foliosOf,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
   migrateToNode,
-  nrIsolated,
   pageCacheIsolated,
-  runAll,
-  spawn,
   traceLines,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 describe('migrate_folio_move and folio_migrate_flags (mm/migrate.c, 6.3)', () => {
   it('folio_migrate_flags copies, moves and clears exactly the kernel list', () => {

@@ -6,7 +6,9 @@ import {
   folioPut,
   folioRefCount,
 } from '@mmsim/folio';
+import { isolateFolios, newList, nrIsolated, runAll, spawn } from '@mmsim/lru/test';
 import { PAGE_SIZE } from '@mmsim/rmap';
+import { foliosOf, mapAnon, writePages } from '@mmsim/rmap/test';
 import { type KernelGen, NodeStat } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,20 +19,12 @@ import {
   type VariantName,
 } from '../src/index.js';
 import {
-  buildMachine,
-  expectQuiescent,
-  foliosOf,
-  isolateFolios,
-  mapAnon,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
   migrateToNode,
-  newList,
   newSpy,
-  nrIsolated,
-  runAll,
-  spawn,
   spyingRmap,
-  writePages,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 /**
  * try_to_migrate calls on the folio with an extra reference, per variant and mode: the

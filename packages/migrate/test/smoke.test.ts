@@ -1,19 +1,14 @@
 import { folioNid } from '@mmsim/folio';
+import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import { PAGE_SIZE } from '@mmsim/rmap';
+import { foliosOf, mapAnon, writePages } from '@mmsim/rmap/test';
 import { describe, expect, it } from 'vitest';
 import { MIGRATE_ASYNC, MIGRATE_SYNC, MR_SYSCALL } from '../src/index.js';
 import {
-  buildMachine,
-  expectQuiescent,
-  foliosOf,
-  isolateFolios,
-  mapAnon,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
   migrateToNode,
-  newList,
-  runAll,
-  spawn,
-  writePages,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 describe('smoke', () => {
   for (const variant of ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11'] as const) {

@@ -7,7 +7,9 @@ import {
   folioPut,
   HPAGE_PMD_NR,
 } from '@mmsim/folio';
+import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import { PAGE_SIZE } from '@mmsim/rmap';
+import { foliosOf, mapAnon, writePages } from '@mmsim/rmap/test';
 import { ENOMEM, type KernelGen, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -21,18 +23,11 @@ import {
   type VariantName,
 } from '../src/index.js';
 import {
-  buildMachine,
-  expectQuiescent,
-  foliosOf,
-  isolateFolios,
-  type Machine,
-  mapAnon,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
+  type MigrateMachine as Machine,
   migrateToNode,
-  newList,
-  runAll,
-  spawn,
-  writePages,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 /** A process with one THP (PMD-mapped, or PTE-mapped after its last page was unmapped) and 2 small pages. */
 function* thpAndSmall(m: Machine, pteMapped = false) {

@@ -1,5 +1,7 @@
 import { type Folio, folioGet, folioPut, HPAGE_PMD_NR, pageContent } from '@mmsim/folio';
+import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import { MAP_SHARED, type Mm, PAGE_SIZE } from '@mmsim/rmap';
+import { foliosOf, mapAnon } from '@mmsim/rmap/test';
 import type { KernelGen, StrategySpec } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -11,16 +13,10 @@ import {
   type VariantName,
 } from '../src/index.js';
 import {
-  buildMachine,
-  expectQuiescent,
-  foliosOf,
-  isolateFolios,
-  mapAnon,
+  createMigrateMachine as buildMachine,
+  assertQuiescent as expectQuiescent,
   migrateToNode,
-  newList,
-  runAll,
-  spawn,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 const SMALL = 12;
 const FILE_PAGES = 4;

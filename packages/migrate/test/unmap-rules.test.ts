@@ -16,8 +16,10 @@ import {
   PG_private,
   PG_uptodate,
 } from '@mmsim/folio';
+import { newList, nrIsolated, runAll, spawn } from '@mmsim/lru/test';
 import type { AnonVma } from '@mmsim/rmap';
 import { PAGE_SIZE } from '@mmsim/rmap';
+import { lockHolder, writebackIo } from '@mmsim/rmap/test';
 import { Completion, EAGAIN, ENOMEM, type KernelGen, PF_MEMALLOC, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -35,20 +37,14 @@ import {
 import { type MigrateCallbacks, migrateFolioMove, migrateFolioUnmap } from '../src/internal.js';
 import {
   anonIsolated,
-  buildMachine,
+  createMigrateMachine as buildMachine,
   countingAlloc,
-  expectQuiescent,
-  lockHolder,
+  assertQuiescent as expectQuiescent,
   migrateToNode,
-  newList,
   newSpy,
-  nrIsolated,
-  runAll,
-  spawn,
   spyingRmap,
   traceLines,
-  writebackIo,
-} from './machine.js';
+} from '../src/testing/index.js';
 
 describe('migrate_folio_unmap (mm/migrate.c, 6.3)', () => {
   it('1. a folio freed under us succeeds at once: PG_active cleared, freed, NR_ISOLATED back', () => {

@@ -8,7 +8,7 @@ import {
 } from '@mmsim/folio';
 import { type KernelGen, type MmsimError, NodeStat } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { freePages, machine, runAndCheck } from './helpers.js';
+import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 
 describe('fork and copy-on-write', () => {
   it('a write in the child copies; the parent keeps its content, then reuses its page', () => {

@@ -9,7 +9,8 @@ import {
 import { type KernelGen, NodeStat } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { MAP_PRIVATE, MAP_SHARED, type Mm, PROT_READ, PROT_WRITE } from '../src/index.js';
-import { freePages, machine, migrateFolio, runAndCheck } from './helpers.js';
+import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 describe('file-backed memory', () => {
   it('a shared file page mapped by 21 processes migrates and is found by all of them', () => {

@@ -1,7 +1,8 @@
 import { Completion, type KernelGen, type StrategySpec } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { TTU_BATCH_FLUSH } from '../src/index.js';
-import { machine, migrateFolio } from './helpers.js';
+import { createRmapMachine as machine } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 interface Outcome {
   /** The last value some writer stored. */

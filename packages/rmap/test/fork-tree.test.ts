@@ -10,7 +10,8 @@ import {
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { type Mm, TTU_BATCH_FLUSH, type Vma } from '../src/index.js';
-import { freePages, machine, migrateFolio, runAndCheck } from './helpers.js';
+import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 /**
  * A page COW-shared by a process and 20 descendants (a tree: children and grandchildren):

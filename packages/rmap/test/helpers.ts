@@ -1,6 +1,4 @@
 import {
-  assertPhysicalMemory,
-  createPhysicalMemory,
   type Folio,
   folioAlloc,
   folioClearFlag,
@@ -20,72 +18,20 @@ import {
   folioSetMapping,
   folioTestAnon,
   folioTestFlag,
-  nodeFreePages,
   PAGE_MAPPING_ANON,
   PG_dirty,
   PG_swapbacked,
   PG_uptodate,
-  type PhysicalMemory,
 } from '@mmsim/folio';
-import { PageLockTable } from '@mmsim/page-lock';
-import {
-  EAGAIN,
-  type KernelGen,
-  NodeStat,
-  Runtime,
-  type StrategySpec,
-  VmStat,
-} from '@mmsim/runtime';
+import { EAGAIN, type KernelGen, NodeStat } from '@mmsim/runtime';
 import { expect } from 'vitest';
-import { folioAddressSpace, TTU_BATCH_FLUSH, VirtualMemory } from '../src/index.js';
+import { folioAddressSpace, TTU_BATCH_FLUSH } from '../src/index.js';
+import type { RmapMachine as Machine } from '../src/testing/index.js';
 
-export interface Machine {
-  readonly rt: Runtime;
-  readonly mem: PhysicalMemory;
-  readonly vmstat: VmStat;
-  readonly locks: PageLockTable;
-  readonly vm: VirtualMemory;
-}
-
-export interface MachineOptions {
-  /** Pages of each node; default two nodes of 4096 pages. */
-  readonly nodes?: readonly number[];
-  /** Node of each CPU; default 4 CPUs, alternating nodes. */
-  readonly cpuNodes?: readonly number[];
-  readonly strategy?: StrategySpec;
-  readonly seed?: number;
-  readonly zeroPage?: boolean;
-}
-
-/** A runtime, memory, vmstat, page locks and virtual memory built for the same machine. */
-export function machine(options: MachineOptions = {}): Machine {
-  const nodes = options.nodes ?? [4096, 4096];
-  const cpuNodes = options.cpuNodes ?? [0, 1, 0, 1].map((n) => n % nodes.length);
-  const rt = new Runtime({
-    cpus: cpuNodes.length,
-    cpuNodes: [...cpuNodes],
-    strategy: options.strategy ?? 'in-order',
-    seed: options.seed ?? 1,
-  });
-  const mem = createPhysicalMemory({ nodes: nodes.map((pages) => ({ pages })) });
-  const vmstat = new VmStat(nodes.length);
-  const locks = new PageLockTable(rt, mem);
-  const vm = new VirtualMemory(rt, mem, locks, vmstat, { zeroPage: options.zeroPage ?? true });
-  return { rt, mem, vmstat, locks, vm };
-}
-
-/** Free pages of every node. */
-export function freePages(mem: PhysicalMemory): number[] {
-  return Array.from({ length: mem.nrNodes }, (_, nid) => nodeFreePages(mem, nid));
-}
-
-/** Runs the machine and expects it to complete; then checks both models. */
-export function runAndCheck(m: Machine, quiescent = true): void {
-  const result = m.rt.run();
-  expect(result.status).toBe('completed');
-  expect(m.vm.check({ quiescent })).toEqual([]);
-  assertPhysicalMemory(m.mem);
-}
+/*
+ * The rmap tests' stand-in migration (with the bug they look for). The machine and the
+ * run checks come from this package's `./test` subpath (src/testing).
+ */
 
 export interface MigrateOptions {
   /** Node of the new folio; default the other node. */

@@ -1,7 +1,8 @@
 import { folioRefCount } from '@mmsim/folio';
 import { Completion, type KernelGen, type Task } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { machine, migrateFolio, runAndCheck } from './helpers.js';
+import { createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 describe('a task faulting on a migration entry', () => {
   for (const hugepage of [false, true]) {

@@ -10,7 +10,7 @@ import {
   TTU_IGNORE_MLOCK,
   VirtualMemory,
 } from '../src/index.js';
-import { machine, runAndCheck } from './helpers.js';
+import { createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 
 function* expectThrows(code: MmsimErrorCode, body: () => KernelGen<unknown>): KernelGen {
   let caught: unknown = null;

@@ -2,7 +2,7 @@ import { type Folio, folioMapcount, folioPut, folioRefCount } from '@mmsim/folio
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { type FolioLifecycle, PMD_SIZE, VirtualMemory } from '../src/index.js';
-import { freePages, machine, runAndCheck } from './helpers.js';
+import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 
 describe('munmap', () => {
   it('splits VMAs, zaps the range, and keeps the rest reachable by rmap', () => {

@@ -1,6 +1,5 @@
 import {
   allocHugetlbFolio,
-  createPhysicalMemory,
   folioAlloc,
   folioMapping,
   folioPut,
@@ -8,17 +7,13 @@ import {
   folioTestFlag,
   PG_locked,
 } from '@mmsim/folio';
-import { PageLockTable } from '@mmsim/page-lock';
-import { type KernelGen, NodeStat, Runtime, VmStat } from '@mmsim/runtime';
+import { type KernelGen, NodeStat } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { filemapGetEntry, filemapGetFolio, VirtualMemory } from '../src/index.js';
+import { filemapGetEntry, filemapGetFolio } from '../src/index.js';
+import { createRmapMachine } from '../src/testing/index.js';
 
 function machine() {
-  const rt = new Runtime({ cpus: 1 });
-  const mem = createPhysicalMemory({ nodes: [{ pages: 4096, hugetlbPages: 1 }] });
-  const vmstat = new VmStat(1);
-  const vm = new VirtualMemory(rt, mem, new PageLockTable(rt, mem), vmstat);
-  return { rt, mem, vmstat, vm };
+  return createRmapMachine({ nodes: [4096], hugetlbPages: [1], cpuNodes: [0] });
 }
 
 describe('the page cache (i_pages)', () => {

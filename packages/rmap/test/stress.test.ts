@@ -2,7 +2,8 @@ import { assertPhysicalMemory, type Folio, folioTestFlag, PG_locked } from '@mms
 import { Completion, type KernelGen, type StrategySpec } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { MAP_SHARED, type Mm, PMD_SIZE, TTU_BATCH_FLUSH } from '../src/index.js';
-import { freePages, machine, migrateFolio } from './helpers.js';
+import { freePages, createRmapMachine as machine } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 const PAGES = 6;
 

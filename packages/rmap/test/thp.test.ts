@@ -11,7 +11,8 @@ import {
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { PMD_SIZE, TTU_BATCH_FLUSH, TTU_SPLIT_HUGE_PMD } from '../src/index.js';
-import { freePages, machine, migrateFolio, runAndCheck } from './helpers.js';
+import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 describe('PMD-mapped THPs', () => {
   it('migrate through a PMD migration entry, flushed at once even with TTU_BATCH_FLUSH', () => {

@@ -2,7 +2,11 @@ import { type Folio, folioGet, folioPut } from '@mmsim/folio';
 import { Completion, type KernelGen, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { type Mm, TTU_BATCH_FLUSH } from '../src/index.js';
-import { type Machine, machine, runAndCheck } from './helpers.js';
+import {
+  type RmapMachine as Machine,
+  createRmapMachine as machine,
+  runAndCheck,
+} from '../src/testing/index.js';
 
 const N = 16;
 

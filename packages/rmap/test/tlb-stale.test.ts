@@ -2,7 +2,8 @@ import { folioGet, folioPut, pageContent } from '@mmsim/folio';
 import { Completion, exploreExhaustively, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { MAP_ANONYMOUS, MAP_SHARED, TTU_BATCH_FLUSH } from '../src/index.js';
-import { machine, migrateFolio, runAndCheck } from './helpers.js';
+import { createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 describe('stale TLB entries', () => {
   it('a CPU with a stale writable entry keeps writing the old frame until the flush', () => {

@@ -9,7 +9,8 @@ import {
   TTU_BATCH_FLUSH,
   VM_STACK_INCOMPLETE_SETUP,
 } from '../src/index.js';
-import { freePages, machine, migrateFolio, runAndCheck } from './helpers.js';
+import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 describe('where try_to_migrate stops', () => {
   it('an anon-exclusive page that may be pinned keeps its PTE (page_try_share_anon_rmap)', () => {
