@@ -34,37 +34,30 @@ export function validateCheckOptions(options: CheckOptions, where: string): void
       throw new MmsimError('INVALID_CONFIG', `${where}.invariants must be an array of invariants`);
     }
     invariants.forEach((inv: unknown, i) => {
-      checkInvariant(inv, `${where}.invariants[${i}]`);
+      checkNamedCheck(inv, `${where}.invariants[${i}]`, INVARIANT_CHECK);
     });
   }
 }
 
-function checkInvariant(inv: unknown, where: string): void {
-  const v = inv as Partial<Invariant> | null;
+const INVARIANT_CHECK = 'check(phase, result)';
+
+/**
+ * Throws INVALID_CONFIG unless `v` is `{ name, check }` with a non-empty name: the shape of
+ * both an invariant and a target's check (`signature` is how the message spells `check`).
+ */
+function checkNamedCheck(v: unknown, where: string, signature: string): void {
+  const named = v as Partial<Invariant | Check> | null;
   if (
-    typeof v !== 'object' ||
-    v === null ||
-    typeof v.name !== 'string' ||
-    v.name === '' ||
-    typeof v.check !== 'function'
+    typeof named !== 'object' ||
+    named === null ||
+    typeof named.name !== 'string' ||
+    named.name === '' ||
+    typeof named.check !== 'function'
   ) {
     throw new MmsimError(
       'INVALID_CONFIG',
-      `${where} must be { name: non-empty string, check(phase, result) }`,
+      `${where} must be { name: non-empty string, ${signature} }`,
     );
-  }
-}
-
-function checkCheck(c: unknown, where: string): void {
-  const v = c as Partial<Check> | null;
-  if (
-    typeof v !== 'object' ||
-    v === null ||
-    typeof v.name !== 'string' ||
-    v.name === '' ||
-    typeof v.check !== 'function'
-  ) {
-    throw new MmsimError('INVALID_CONFIG', `${where} must be { name: non-empty string, check() }`);
   }
 }
 
@@ -85,11 +78,11 @@ export function activeChecks(
     ...(options.invariants ?? []),
   ];
   instance.invariants.forEach((inv: unknown, i) => {
-    checkInvariant(inv, `target "${target}": invariants[${i}]`);
+    checkNamedCheck(inv, `target "${target}": invariants[${i}]`, INVARIANT_CHECK);
   });
   const checks = instance.checks ?? [];
   checks.forEach((c: unknown, i) => {
-    checkCheck(c, `target "${target}": checks[${i}]`);
+    checkNamedCheck(c, `target "${target}": checks[${i}]`, 'check()');
   });
   const names = new Set<string>();
   for (const { name } of [...checks, ...all]) {
