@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { type ExplorationTarget, explore, replay, sameKind } from '../src/index.js';
-import { abba, lostUpdate, transient } from './targets.js';
+import { type ExplorationTarget, explore } from '../src/index.js';
+import { checkShrinking } from '../src/testing/index.js';
+import { abba, independent, lostUpdate, transient } from './targets.js';
 
 describe('shrinking', () => {
   test.each<[string, ExplorationTarget]>([
@@ -10,27 +11,20 @@ describe('shrinking', () => {
   ])(
     '%s: over many seeds, never longer, and the shrunk token replays the same kind',
     (_, target) => {
-      const preemptions: number[] = [];
-      for (let seed = 1; seed <= 25; seed++) {
-        const result = explore(target, { seed, schedules: 500 });
-        expect(result.found).toBe(true);
-        const before = result.original!.shape;
-        const after = result.finding!.shape;
-        expect(result.shrink!.before).toEqual(before);
-        expect(result.shrink!.after).toEqual(after);
-        for (const measure of ['explicitDecisions', 'preemptions', 'switches'] as const) {
-          expect(after[measure], `seed ${seed}: ${measure}`).toBeLessThanOrEqual(before[measure]);
-        }
-        expect(result.shrink!.replays).toBeLessThanOrEqual(200 + 2);
-        const again = replay(target, result.replay!);
-        expect(sameKind(again.finding!, result.original!)).toBe(true);
-        expect(again.finding).toEqual(result.finding);
-        preemptions.push(after.preemptions);
-      }
+      const { violations, maxPreemptions } = checkShrinking(target);
+      expect(violations).toEqual([]);
       // None of these bugs needs more than one preemption, and the shrinker finds that.
-      expect(Math.max(...preemptions)).toBeLessThanOrEqual(1);
+      expect(maxPreemptions).toBeLessThanOrEqual(1);
     },
   );
+
+  test('checkShrinking reports a target that has no bug to shrink, seed by seed', () => {
+    const { violations } = checkShrinking(independent(2, 2), { seeds: 2, schedules: 10 });
+    expect(violations).toEqual([
+      'seed 1: nothing found, or no shrink result',
+      'seed 2: nothing found, or no shrink result',
+    ]);
+  });
 
   test('the lost update shrinks to its one-preemption form, without the unrelated task', () => {
     for (let seed = 1; seed <= 10; seed++) {

@@ -3,3 +3,4 @@
  * own target), shared by mmsim's own tests.
  */
 export { preemptionCounts } from './preemption-counts.js';
+export { checkShrinking, type ShrinkingCheck } from './shrink-properties.js';
