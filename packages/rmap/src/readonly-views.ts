@@ -1,5 +1,6 @@
 import type { Folio } from '@mmsim/folio';
 import type { RwSemaphore } from '@mmsim/runtime';
+import type { AddressSpaceOperationsBase } from './address-space.js';
 import type { AnonVma, AnonVmaChain } from './anon-vma.js';
 import type { MemPolicy } from './vma.js';
 
@@ -22,6 +23,8 @@ export interface MmView {
   readonly pmds: ReadonlyMap<number, number>;
   /** `mmap_lock`. */
   readonly mmapLock: RwSemaphore;
+  /** How many CPUs are set in `mm_cpumask` (a task of this mm has run there). */
+  readonly cpusInMask: number;
   /** FOLL_PIN pins taken through this mm and not yet released, by pfn. */
   readonly pins: ReadonlyMap<number, number>;
   /** `MMF_HAS_PINNED`. */
@@ -90,6 +93,10 @@ export interface AddressSpaceView {
   readonly backing: ReadonlyMap<number, number>;
   /** The anonymous shmem file behind a MAP_SHARED | MAP_ANONYMOUS mapping. */
   readonly internal: boolean;
+  /** `a_ops`, or null for the default of its kind (set with `mappingSetAops`). */
+  readonly aops: AddressSpaceOperationsBase | null;
+  /** `mapping_can_writeback()`, or null for the default (set with `mappingSetCanWriteback`). */
+  readonly canWriteback: boolean | null;
   /** `mapping->nrpages`. */
   readonly nrPages: number;
   /** The folio in the slot at `index`, or undefined. */

@@ -106,12 +106,12 @@ export class VirtualMemory implements Rmap, TlbBatch {
   // Processes and mappings
 
   /** A new process with an empty address space (`mm_alloc`). */
-  createProcess(name?: string): Mm {
+  createProcess(name?: string): MmView {
     return createMm(this.#ctx, name);
   }
 
   /** `fork()`: the child's address space (see `forkMm`). */
-  fork(parent: MmView, name?: string): KernelGen<Mm> {
+  fork(parent: MmView, name?: string): KernelGen<MmView> {
     return forkMm(this.#ctx, parent as Mm, name);
   }
 
@@ -131,14 +131,14 @@ export class VirtualMemory implements Rmap, TlbBatch {
   }
 
   /** The live processes. */
-  get processes(): readonly Mm[] {
+  get processes(): readonly MmView[] {
     return [...this.#ctx.mms];
   }
 
   // Files
 
   /** A regular file with an empty page cache. */
-  createFile(name: string, options: FileOptions = {}): AddressSpace {
+  createFile(name: string, options: FileOptions = {}): AddressSpaceView {
     return createFile(this.#ctx, name, options.content, false);
   }
 
