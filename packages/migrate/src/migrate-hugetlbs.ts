@@ -7,7 +7,7 @@ import {
   folioTestAnon,
   folioTestHugetlb,
 } from '@mmsim/folio';
-import type { AnonVma } from '@mmsim/rmap';
+import type { AnonVmaView } from '@mmsim/rmap';
 import { isAddressSpace, TTU_RMAP_LOCKED } from '@mmsim/rmap';
 import {
   EAGAIN,
@@ -88,7 +88,7 @@ function* unmapAndMoveHugePageBody(
   const rmap = env.rmap;
   let rc = -EAGAIN;
   let pageWasMapped = 0;
-  let anonVma: AnonVma | null = null;
+  let anonVma: AnonVmaView | null = null;
 
   if (folioRefCount(mem, src) === 1) {
     // Freed from under us: we are done.

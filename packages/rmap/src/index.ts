@@ -7,7 +7,7 @@
  *
  * This is the public surface: the interfaces the migration core imports and their default
  * implementation `VirtualMemory`, read-only views of the objects it hands out (mms, VMAs,
- * files) and the anon_vmas, the kernel constants and PTE encoding, and the tracepoint
+ * files, anon_vmas), the kernel constants and PTE encoding, and the tracepoint
  * fields. The step functions and their shared state are in `@mmsim/rmap/internal`, which
  * may change in any release.
  */
@@ -22,9 +22,12 @@ export type { RmapWalkControl } from './rmap-walk.js';
 export * from './constants.js';
 
 // Address spaces, VMAs, files, anon_vmas, through read-only views: the classes behind
-// them (Mm, Vma, AddressSpace, PageTable) are in ./internal, and only rmap changes them.
+// them (Mm, Vma, AddressSpace, AnonVma, AnonVmaChain, PageTable) are in ./internal, and
+// only rmap changes them.
 export type {
   AddressSpaceView,
+  AnonVmaChainView,
+  AnonVmaView,
   MmView,
   PageTableView,
   VmaView,
@@ -37,7 +40,6 @@ export {
   isAddressSpace,
 } from './address-space.js';
 export { mappingSetAops, mappingSetCanWriteback } from './mapping-operations.js';
-export { AnonVma, AnonVmaChain } from './anon-vma.js';
 
 // The page cache (i_pages).
 export { filemapGetEntry, filemapGetFolio } from './page-cache.js';

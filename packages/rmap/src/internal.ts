@@ -16,9 +16,11 @@ export { RmapTracepoints } from './tracepoints.js';
 export { Mm } from './mm.js';
 export { Vma } from './vma.js';
 export { AddressSpace, folioAddressSpace } from './address-space.js';
+export { AnonVma, AnonVmaChain } from './anon-vma.js';
 export { PageTable } from './page-table.js';
 export {
   mutableAddressSpace,
+  mutableAnonVma,
   mutableMm,
   mutablePageTable,
   mutableVma,

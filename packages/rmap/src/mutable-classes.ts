@@ -1,7 +1,14 @@
 import type { AddressSpace } from './address-space.js';
+import type { AnonVma } from './anon-vma.js';
 import type { Mm } from './mm.js';
 import type { PageTable } from './page-table.js';
-import type { AddressSpaceView, MmView, PageTableView, VmaView } from './readonly-views.js';
+import type {
+  AddressSpaceView,
+  AnonVmaView,
+  MmView,
+  PageTableView,
+  VmaView,
+} from './readonly-views.js';
 import type { Vma } from './vma.js';
 
 /**
@@ -25,4 +32,8 @@ export function mutableAddressSpace(file: AddressSpaceView): AddressSpace {
 
 export function mutablePageTable(table: PageTableView): PageTable {
   return table as PageTable;
+}
+
+export function mutableAnonVma(anonVma: AnonVmaView): AnonVma {
+  return anonVma as AnonVma;
 }

@@ -18,7 +18,7 @@ import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { munmap } from './munmap.js';
 import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
-import type { AddressSpaceView, MmView } from './readonly-views.js';
+import type { AddressSpaceView, AnonVmaView, MmView } from './readonly-views.js';
 import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
 import { RmapState } from './rmap-state.js';
@@ -280,15 +280,15 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return rmapWalkLocked(this.#ctx, folio, rwc);
   }
 
-  folioGetAnonVma(folio: Folio): AnonVma | null {
+  folioGetAnonVma(folio: Folio): AnonVmaView | null {
     return folioGetAnonVma(this.#ctx, folio);
   }
 
-  putAnonVma(anonVma: AnonVma): void {
-    putAnonVma(this.#ctx, anonVma);
+  putAnonVma(anonVma: AnonVmaView): void {
+    putAnonVma(this.#ctx, anonVma as AnonVma);
   }
 
-  folioAnonVma(folio: Folio): AnonVma | null {
+  folioAnonVma(folio: Folio): AnonVmaView | null {
     return folioAnonVma(this.mem, folio);
   }
 
