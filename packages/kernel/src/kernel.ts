@@ -3,9 +3,9 @@ import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
 import { MigrateCore, type MigrateDeps, type MigrateVariant } from '@mmsim/migrate';
 import { type DependencyChecker, type PageLocks, PageLockTable } from '@mmsim/page-lock';
 import {
-  type AddressSpace,
+  type AddressSpaceView,
   type FileOptions,
-  type Mm,
+  type MmView,
   type Rmap,
   type TlbBatch,
   VirtualMemory,
@@ -68,7 +68,7 @@ export class Kernel {
   readonly lruVecs: LruVecs;
   /** The last value written at each user-visible place (see `ShadowMemory`). */
   readonly shadow: ShadowMemory;
-  readonly #files: AddressSpace[] = [];
+  readonly #files: AddressSpaceView[] = [];
   readonly #holders: ReferenceHolder[] = [];
 
   /** @internal use `createKernel`. */
@@ -176,12 +176,12 @@ export class Kernel {
   }
 
   /** A new process (`mm_alloc`). */
-  createProcess(name?: string): Mm {
+  createProcess(name?: string): MmView {
     return this.vm.createProcess(name);
   }
 
   /** A regular file (page cache, i_mmap, "disk" words), known to the kernel's invariants. */
-  createFile(name: string, options: FileOptions = {}): AddressSpace {
+  createFile(name: string, options: FileOptions = {}): AddressSpaceView {
     const file = this.vm.createFile(name, options);
     this.#files.push(file);
     return file;
@@ -191,8 +191,8 @@ export class Kernel {
    * Every file whose page cache the invariants look at: the ones made with `createFile`,
    * and the shmem files behind the live processes' shared anonymous mappings.
    */
-  get files(): readonly AddressSpace[] {
-    const out = new Set<AddressSpace>(this.#files);
+  get files(): readonly AddressSpaceView[] {
+    const out = new Set<AddressSpaceView>(this.#files);
     for (const mm of this.vm.processes) {
       for (const vma of mm.vmas) if (vma.file !== null) out.add(vma.file);
     }

@@ -15,7 +15,7 @@ import {
   setPageContent,
 } from '@mmsim/folio';
 import {
-  type AddressSpace,
+  type AddressSpaceView,
   filemapGetEntry,
   filemapGetFolio as rmapFilemapGetFolio,
 } from '@mmsim/rmap';
@@ -51,7 +51,7 @@ export interface PageCacheAlloc {
  */
 export function filemapAddFolio(
   k: Kernel,
-  file: AddressSpace,
+  file: AddressSpaceView,
   folio: Folio,
   index: number,
 ): KernelGen {
@@ -66,7 +66,7 @@ export function filemapAddFolio(
  */
 export function* pageCacheAllocLocked(
   k: Kernel,
-  file: AddressSpace,
+  file: AddressSpaceView,
   index: number,
   alloc: PageCacheAlloc = {},
 ): KernelGen<Folio> {
@@ -86,7 +86,11 @@ export function* pageCacheAllocLocked(
  * `filemap_get_folio(mapping, index)` (mm/filemap.c, 6.3): `@mmsim/rmap`'s; the cached
  * folio with a reference for the caller, or -1 when nothing is cached at `index`.
  */
-export function filemapGetFolio(k: Kernel, file: AddressSpace, index: number): KernelGen<Folio> {
+export function filemapGetFolio(
+  k: Kernel,
+  file: AddressSpaceView,
+  index: number,
+): KernelGen<Folio> {
   return rmapFilemapGetFolio(k.mem, file, index);
 }
 
@@ -99,7 +103,7 @@ export function filemapGetFolio(k: Kernel, file: AddressSpace, index: number): K
  */
 export function* filemapLockFolio(
   k: Kernel,
-  file: AddressSpace,
+  file: AddressSpaceView,
   index: number,
   caller: string,
   create: PageCacheAlloc | null = null,
@@ -131,7 +135,7 @@ export function* filemapLockFolio(
  */
 export function pageCacheLookup(
   mem: PhysicalMemory,
-  file: AddressSpace,
+  file: AddressSpaceView,
   index: number,
 ): Folio | undefined {
   return filemapGetEntry(mem, file, index);

@@ -1,6 +1,6 @@
 import { type Folio, folioAttachPrivate, folioSetFlag, PG_uptodate } from '@mmsim/folio';
 import { BH_Mapped, BH_Uptodate } from '@mmsim/page-lock';
-import { type AddressSpace, type Mm, PAGE_SIZE } from '@mmsim/rmap';
+import { type AddressSpaceView, type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { Kernel } from './kernel.js';
 import { pageCacheAllocLocked } from './page-cache.js';
@@ -16,7 +16,7 @@ import { pageCacheAllocLocked } from './page-cache.js';
  */
 export function* touchPages(
   k: Kernel,
-  mm: Mm,
+  mm: MmView,
   addr: number,
   pages: number,
   value: (i: number) => number,
@@ -48,7 +48,7 @@ export interface PopulateOptions {
  */
 export function* populateFile(
   k: Kernel,
-  file: AddressSpace,
+  file: AddressSpaceView,
   indices: readonly number[],
   options: PopulateOptions = {},
 ): KernelGen<Folio[]> {

@@ -1,5 +1,11 @@
 import { type Folio, folioIndex, type PhysicalMemory, pageContent } from '@mmsim/folio';
-import { type AddressSpace, type Mm, PAGE_SIZE, type VirtualMemory, VM_SHARED } from '@mmsim/rmap';
+import {
+  type AddressSpaceView,
+  type MmView,
+  PAGE_SIZE,
+  type VirtualMemory,
+  VM_SHARED,
+} from '@mmsim/rmap';
 import { pageCacheLookup } from './page-cache.js';
 
 /**
@@ -8,8 +14,8 @@ import { pageCacheLookup } from './page-cache.js';
  * actor can read back (a driver's page).
  */
 export type ShadowLocation =
-  | { readonly kind: 'user'; readonly mm: Mm; readonly addr: number }
-  | { readonly kind: 'file'; readonly file: AddressSpace; readonly index: number }
+  | { readonly kind: 'user'; readonly mm: MmView; readonly addr: number }
+  | { readonly kind: 'file'; readonly file: AddressSpaceView; readonly index: number }
   | { readonly kind: 'custom'; readonly name: string; readonly read: () => number | null };
 
 interface ShadowEntry {
@@ -58,7 +64,7 @@ export class ShadowMemory {
    * Where a user access to `addr` of `mm` lands: a shared file mapping is the file's page
    * (so that other mappings and read(2) agree), anything else the process's own page.
    */
-  userLocation(mm: Mm, addr: number): ShadowLocation {
+  userLocation(mm: MmView, addr: number): ShadowLocation {
     const vma = mm.vmaLookup(addr);
     if (vma !== null && vma.file !== null && (vma.flags & VM_SHARED) !== 0) {
       return { kind: 'file', file: vma.file, index: vma.linearPageIndex(addr) };

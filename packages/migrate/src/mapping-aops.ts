@@ -1,23 +1,28 @@
 import { type Folio, folioTestHugetlb, type PhysicalMemory } from '@mmsim/folio';
-import { AddressSpace } from '@mmsim/rmap';
+import {
+  type AddressSpaceView,
+  isAddressSpace,
+  mappingSetAops,
+  mappingSetCanWriteback,
+} from '@mmsim/rmap';
 import { MmsimError } from '@mmsim/runtime';
 import type { AddressSpaceOperations } from './address-space-operations.js';
 import { FILEMAP_AOPS, HUGETLBFS_AOPS, SHMEM_AOPS } from './builtin-aops.js';
 
 /**
  * Where migration finds a page-cache mapping's `a_ops` and `mapping_can_writeback()`: on
- * the address space itself (`AddressSpace.aops` / `.canWriteback`, as `mapping->a_ops`
+ * the address space itself (`AddressSpaceView.aops` / `.canWriteback`, as `mapping->a_ops`
  * and the inode's backing device are), not in a registry of the core.
  */
 
 /**
- * Sets `mapping->a_ops` of an address space (`@mmsim/rmap`'s `AddressSpace`) and,
+ * Sets `mapping->a_ops` of an address space (`@mmsim/rmap`'s `AddressSpaceView`) and,
  * optionally, whether its backing device writes back (`mapping_can_writeback`). The table
  * is checked first: an object with a name, `migrateFolio` given (null selects
  * `fallback_migrate_folio`), the other members functions or null.
  */
 export function setAddressSpaceOperations(
-  mapping: AddressSpace,
+  mapping: AddressSpaceView,
   aops: AddressSpaceOperations,
   options: { readonly canWriteback?: boolean } = {},
 ): void {
@@ -28,14 +33,14 @@ export function setAddressSpaceOperations(
   if (options.canWriteback !== undefined && typeof options.canWriteback !== 'boolean') {
     throw new MmsimError('INVALID_ARGUMENT', 'canWriteback must be a boolean');
   }
-  if (!(mapping instanceof AddressSpace)) {
+  if (!isAddressSpace(mapping)) {
     throw new MmsimError(
       'INVALID_ARGUMENT',
       'the mapping must be an AddressSpace of @mmsim/rmap (a_ops live on the address space)',
     );
   }
-  mapping.aops = aops;
-  if (options.canWriteback !== undefined) mapping.canWriteback = options.canWriteback;
+  mappingSetAops(mapping, aops);
+  if (options.canWriteback !== undefined) mappingSetCanWriteback(mapping, options.canWriteback);
 }
 
 /**
@@ -48,7 +53,7 @@ export function mappingAops(
   mapping: object,
   folio: Folio,
 ): AddressSpaceOperations {
-  const as = mapping instanceof AddressSpace ? mapping : null;
+  const as = isAddressSpace(mapping) ? mapping : null;
   // Only setAddressSpaceOperations writes the slot, and it checked the table.
   const set = as?.aops as AddressSpaceOperations | null | undefined;
   if (set !== null && set !== undefined) return set;

@@ -1,4 +1,4 @@
-import { AddressSpace } from '@mmsim/rmap';
+import { isAddressSpace } from '@mmsim/rmap';
 
 /**
  * `mapping_can_writeback(mapping)` (include/linux/backing-dev.h): the value set on the
@@ -6,6 +6,6 @@ import { AddressSpace } from '@mmsim/rmap';
  * otherwise.
  */
 export function mappingCanWriteback(mapping: object): boolean {
-  if (!(mapping instanceof AddressSpace)) return true;
+  if (!isAddressSpace(mapping)) return true;
   return mapping.canWriteback ?? !mapping.shmem;
 }

@@ -1,5 +1,5 @@
 import { type AllocOptions, type Folio, FolioList } from '@mmsim/folio';
-import type { AddressSpace } from '@mmsim/rmap';
+import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpaceOperations } from './address-space-operations.js';
 import { allocMigrationTarget, type MigrationTargetControl } from './alloc-migration-target.js';
@@ -167,7 +167,7 @@ export class MigrateCore {
    * only the core.
    */
   setAddressSpaceOperations(
-    mapping: AddressSpace,
+    mapping: AddressSpaceView,
     aops: AddressSpaceOperations,
     options?: { readonly canWriteback?: boolean },
   ): void {

@@ -5,7 +5,7 @@ import {
   folioSetMapping,
   folioSetPrivate,
 } from '@mmsim/folio';
-import type { AnonVma } from '@mmsim/rmap';
+import type { AnonVmaView } from '@mmsim/rmap';
 import type { MigrateEnv } from './migrate-env.js';
 
 /**
@@ -27,7 +27,7 @@ export function migrateFolioRecord(
   env: MigrateEnv,
   dst: Folio,
   pageWasMapped: number,
-  anonVma: AnonVma | null,
+  anonVma: AnonVmaView | null,
 ): void {
   folioSetMapping(env.mem, dst, 0, anonVma);
   folioSetPrivate(env.mem, dst, pageWasMapped);
@@ -39,8 +39,8 @@ export function recordedPageWasMapped(env: MigrateEnv, dst: Folio): number {
 }
 
 /** The `anon_vma` that `__migrate_folio_extract` reads back from `dst->mapping`. */
-export function recordedAnonVma(env: MigrateEnv, dst: Folio): AnonVma | null {
-  return folioRawMapping(env.mem, dst) as AnonVma | null;
+export function recordedAnonVma(env: MigrateEnv, dst: Folio): AnonVmaView | null {
+  return folioRawMapping(env.mem, dst) as AnonVmaView | null;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { type Folio, type FolioList, folioNrPages, folioPut, folioTestMovable } from '@mmsim/folio';
 import { folioPutFast } from '@mmsim/lru';
-import type { AnonVma } from '@mmsim/rmap';
+import type { AnonVmaView } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { listMoveTail } from './lists.js';
@@ -18,7 +18,7 @@ export function* migrateFolioUndoSrc(
   env: MigrateEnv,
   src: Folio,
   pageWasMapped: number,
-  anonVma: AnonVma | null,
+  anonVma: AnonVmaView | null,
   locked: boolean,
   ret: FolioList | null,
 ): KernelGen {

@@ -15,7 +15,7 @@ import {
   PG_uptodate,
   PG_writeback,
 } from '@mmsim/folio';
-import type { AnonVma } from '@mmsim/rmap';
+import type { AnonVmaView } from '@mmsim/rmap';
 import { TTU_BATCH_FLUSH } from '@mmsim/rmap';
 import {
   EAGAIN,
@@ -116,7 +116,7 @@ function* migrateFolioUnmapBody(
   const variant = env.variant;
   let rc = -EAGAIN;
   let pageWasMapped = 0;
-  let anonVma: AnonVma | null = null;
+  let anonVma: AnonVmaView | null = null;
   const isLru = !folioTestMovable(mem, src);
   let locked = false;
   let dstLocked = false;

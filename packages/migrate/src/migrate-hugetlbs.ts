@@ -7,8 +7,8 @@ import {
   folioTestAnon,
   folioTestHugetlb,
 } from '@mmsim/folio';
-import type { AnonVma } from '@mmsim/rmap';
-import { AddressSpace, TTU_RMAP_LOCKED } from '@mmsim/rmap';
+import type { AnonVmaView } from '@mmsim/rmap';
+import { isAddressSpace, TTU_RMAP_LOCKED } from '@mmsim/rmap';
 import {
   EAGAIN,
   EBUSY,
@@ -45,7 +45,7 @@ function hugetlbFolioSubpool(_env: MigrateEnv, _folio: Folio): object | null {
  */
 function hugetlbPageMappingLockWrite(env: MigrateEnv, folio: Folio): RwSemaphore | null {
   const mapping = folioMapping(env.mem, folio);
-  if (!(mapping instanceof AddressSpace)) return null;
+  if (!isAddressSpace(mapping)) return null;
   const sem = mapping.iMmapRwsem;
   return sem.downWriteTrylock() ? sem : null;
 }
@@ -88,7 +88,7 @@ function* unmapAndMoveHugePageBody(
   const rmap = env.rmap;
   let rc = -EAGAIN;
   let pageWasMapped = 0;
-  let anonVma: AnonVma | null = null;
+  let anonVma: AnonVmaView | null = null;
 
   if (folioRefCount(mem, src) === 1) {
     // Freed from under us: we are done.

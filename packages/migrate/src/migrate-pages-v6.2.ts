@@ -19,7 +19,7 @@ import {
   PG_unevictable,
   PG_writeback,
 } from '@mmsim/folio';
-import type { AnonVma } from '@mmsim/rmap';
+import type { AnonVmaView } from '@mmsim/rmap';
 import {
   EAGAIN,
   EBUSY,
@@ -79,7 +79,7 @@ function* unmapAndMoveInnerBody(
   const rmap = env.rmap;
   let rc = -EAGAIN;
   let pageWasMapped = false;
-  let anonVma: AnonVma | null = null;
+  let anonVma: AnonVmaView | null = null;
   const isLru = !folioTestMovable(mem, src);
 
   // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out:` label

@@ -1,6 +1,6 @@
 import type { Folio } from '@mmsim/folio';
 import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
-import { type Mm, PAGE_SIZE } from '@mmsim/rmap';
+import { type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import { foliosOf, mapAnon } from '@mmsim/rmap/test';
 import { Completion, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ import {
  * A process whose threads ran on all 8 CPUs: thread i wrote pages i, i + 8, ... so every
  * CPU is in mm_cpumask and caches translations. Resolves once every thread is done.
  */
-function processOn8Cpus(m: Machine, done: Completion, N: number): { mm: Mm; addr: number } {
+function processOn8Cpus(m: Machine, done: Completion, N: number): { mm: MmView; addr: number } {
   const mm = m.vm.createProcess('app');
   const addr = mapAnon(m, mm, N);
   for (let cpu = 0; cpu < 8; cpu++) {

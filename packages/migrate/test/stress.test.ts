@@ -1,6 +1,6 @@
 import { type Folio, folioGet, folioPut, HPAGE_PMD_NR, pageContent } from '@mmsim/folio';
 import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
-import { MAP_SHARED, type Mm, PAGE_SIZE } from '@mmsim/rmap';
+import { MAP_SHARED, type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import { foliosOf, mapAnon } from '@mmsim/rmap/test';
 import type { KernelGen, StrategySpec } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -26,7 +26,7 @@ const ROUNDS = 4;
 const WRITES = 30;
 
 interface Page {
-  readonly mm: Mm;
+  readonly mm: MmView;
   readonly addr: number;
   /** The last value its (only) writer stored, or the initial value. */
   last: number;

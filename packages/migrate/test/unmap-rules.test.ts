@@ -17,7 +17,7 @@ import {
   PG_uptodate,
 } from '@mmsim/folio';
 import { newList, nrIsolated, runAll, spawn } from '@mmsim/lru/test';
-import type { AnonVma } from '@mmsim/rmap';
+import type { AnonVmaView } from '@mmsim/rmap';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { lockHolder, writebackIo } from '@mmsim/rmap/test';
 import { Completion, EAGAIN, ENOMEM, type KernelGen, PF_MEMALLOC, VmEvent } from '@mmsim/runtime';
@@ -265,7 +265,7 @@ describe('migrate_folio_unmap (mm/migrate.c, 6.3)', () => {
       const { mm, folios, list } = yield* anonIsolated(m, 1);
       const src = folios[0]!;
       const env = m.core.env;
-      const av = m.vm.folioAnonVma(src) as AnonVma;
+      const av = m.vm.folioAnonVma(src) as AnonVmaView;
       const refs = av.refcount;
       const cb: MigrateCallbacks = {
         getNewFolio: (s) => m.core.allocMigrationTarget(s, { nid: 1 }),

@@ -79,6 +79,14 @@ export class AddressSpace implements AddressSpaceView {
 }
 
 /**
+ * Whether `mapping` (a folio's `mapping`, say) is an rmap address space: the check that
+ * the migrate core and the kernel make before reading `a_ops` or `i_mmap` of it.
+ */
+export function isAddressSpace(mapping: unknown): mapping is AddressSpaceView {
+  return mapping instanceof AddressSpace;
+}
+
+/**
  * The AddressSpace a page-cache folio belongs to (`folio_mapping`), or null for anonymous,
  * movable and unmapped folios, or a mapping that is not an rmap AddressSpace.
  */
@@ -86,3 +94,10 @@ export function folioAddressSpace(mem: PhysicalMemory, folio: Folio): AddressSpa
   const obj = folioMapping(mem, folio);
   return obj instanceof AddressSpace ? obj : null;
 }
+
+/**
+ * `folioAddressSpace` as other packages receive it: the same function, typed to hand out
+ * the read-only view, so that only rmap changes the page cache and `i_mmap`.
+ */
+export const folioAddressSpaceView: (mem: PhysicalMemory, folio: Folio) => AddressSpaceView | null =
+  folioAddressSpace;

@@ -7,6 +7,7 @@ import {
   type PhysicalMemory,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, type Runtime, RwSemaphore } from '@mmsim/runtime';
+import type { AnonVmaChainView, AnonVmaView } from './readonly-views.js';
 import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
@@ -17,7 +18,7 @@ import type { Vma } from './vma.js';
  * set: a walk filters it by page offset, which gives the same VMAs. The object itself is
  * what an anonymous folio's `mapping` points at (with PAGE_MAPPING_ANON).
  */
-export class AnonVma {
+export class AnonVma implements AnonVmaView {
   readonly id: number;
   /** The root of this anon_vma's tree (itself for a root). */
   root: AnonVma;
@@ -59,7 +60,7 @@ export class AnonVma {
  * `struct anon_vma_chain`: links a VMA to one anon_vma whose pages it may map. It sits on
  * the VMA's `anonVmaChain` list and in the anon_vma's `rbRoot`.
  */
-export class AnonVmaChain {
+export class AnonVmaChain implements AnonVmaChainView {
   readonly vma: Vma;
   readonly anonVma: AnonVma;
 

@@ -6,8 +6,8 @@
  * batched flushing, faults and user accesses.
  *
  * This is the public surface: the interfaces the migration core imports and their default
- * implementation `VirtualMemory`, the objects it hands out (mms, VMAs, files, anon_vmas)
- * and their read-only views, the kernel constants and PTE encoding, and the tracepoint
+ * implementation `VirtualMemory`, read-only views of the objects it hands out (mms, VMAs,
+ * files, anon_vmas), the kernel constants and PTE encoding, and the tracepoint
  * fields. The step functions and their shared state are in `@mmsim/rmap/internal`, which
  * may change in any release.
  */
@@ -21,25 +21,25 @@ export type { RmapWalkControl } from './rmap-walk.js';
 // Kernel constants.
 export * from './constants.js';
 
-// Address spaces, VMAs, files, anon_vmas.
-export { Mm } from './mm.js';
-export { type MemPolicy, Vma } from './vma.js';
-export { DEFAULT_MMAP_BASE, type MmapOptions } from './mmap.js';
-export {
-  AddressSpace,
-  type AddressSpaceOperationsBase,
-  folioAddressSpace,
-} from './address-space.js';
-export { AnonVma, AnonVmaChain } from './anon-vma.js';
-export { PageTable } from './page-table.js';
-
-// Read-only views other packages hold.
+// Address spaces, VMAs, files, anon_vmas, through read-only views: the classes behind
+// them (Mm, Vma, AddressSpace, AnonVma, AnonVmaChain, PageTable) are in ./internal, and
+// only rmap changes them.
 export type {
   AddressSpaceView,
+  AnonVmaChainView,
+  AnonVmaView,
   MmView,
   PageTableView,
   VmaView,
 } from './readonly-views.js';
+export type { MemPolicy } from './vma.js';
+export { DEFAULT_MMAP_BASE, type MmapOptions } from './mmap.js';
+export {
+  type AddressSpaceOperationsBase,
+  folioAddressSpaceView as folioAddressSpace,
+  isAddressSpace,
+} from './address-space.js';
+export { mappingSetAops, mappingSetCanWriteback } from './mapping-operations.js';
 
 // The page cache (i_pages).
 export { filemapGetEntry, filemapGetFolio } from './page-cache.js';

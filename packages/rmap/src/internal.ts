@@ -12,6 +12,20 @@
 export { RmapState } from './rmap-state.js';
 export { RmapTracepoints } from './tracepoints.js';
 
+// The mutable classes behind the read-only views of the public surface.
+export { Mm } from './mm.js';
+export { Vma } from './vma.js';
+export { AddressSpace, folioAddressSpace } from './address-space.js';
+export { AnonVma, AnonVmaChain } from './anon-vma.js';
+export { PageTable } from './page-table.js';
+export {
+  mutableAddressSpace,
+  mutableAnonVma,
+  mutableMm,
+  mutablePageTable,
+  mutableVma,
+} from './mutable-classes.js';
+
 // Address spaces of processes: mmap, munmap, fork, exit.
 export { createFile, createMm, mmap } from './mmap.js';
 export { freePgtables, munmap, splitVma, unlinkVma } from './munmap.js';

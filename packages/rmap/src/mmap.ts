@@ -27,6 +27,7 @@ import {
   VM_WRITE,
 } from './constants.js';
 import { Mm } from './mm.js';
+import type { AddressSpaceView } from './readonly-views.js';
 import type { RmapState } from './rmap-state.js';
 import { type MemPolicy, Vma } from './vma.js';
 
@@ -44,7 +45,7 @@ export interface MmapOptions {
   /** MAP_* bits; default MAP_PRIVATE | MAP_ANONYMOUS. */
   readonly flags?: number;
   /** The file to map (without MAP_ANONYMOUS). */
-  readonly file?: AddressSpace;
+  readonly file?: AddressSpaceView;
   /** Page offset in the file; default 0. */
   readonly pgoff?: number;
   /** Memory policy of the mapping (`mbind` at mmap time); default local. */
@@ -215,7 +216,8 @@ export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
   if ((flags & MAP_LOCKED) !== 0) vmFlags |= VM_LOCKED;
   if ((flags & MAP_GROWSDOWN) !== 0) vmFlags |= VM_GROWSDOWN;
   if (hugepage) vmFlags |= VM_HUGEPAGE;
-  let backing: AddressSpace | null = file ?? null;
+  // A file was checked above to be one of ours.
+  let backing = (file as AddressSpace | undefined) ?? null;
   let pgoff = pgoffArg;
   if (anonymous && shared) {
     backing = createFile(ctx, `shmem ${mm.name} 0x${start.toString(16)}`, undefined, true);

@@ -16,6 +16,7 @@ import {
 import { type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { folioAddLru } from './folio-release.js';
+import type { AddressSpaceView } from './readonly-views.js';
 import type { RmapState } from './rmap-state.js';
 
 /**
@@ -102,7 +103,7 @@ export function hugetlbAddToPageCache(
  */
 export function filemapGetEntry(
   mem: PhysicalMemory,
-  as: AddressSpace,
+  as: AddressSpaceView,
   index: number,
 ): Folio | undefined {
   const direct = as.pages.get(index);
@@ -125,7 +126,7 @@ export function filemapGetEntry(
  */
 export function* filemapGetFolio(
   mem: PhysicalMemory,
-  as: AddressSpace,
+  as: AddressSpaceView,
   index: number,
 ): KernelGen<Folio> {
   for (;;) {

@@ -1,11 +1,11 @@
 import type { Folio } from '@mmsim/folio';
 import type { RwSemaphore } from '@mmsim/runtime';
-import type { AnonVma, AnonVmaChain } from './anon-vma.js';
+import type { AddressSpaceOperationsBase } from './address-space.js';
 import type { MemPolicy } from './vma.js';
 
 /**
  * What other packages may read of rmap's objects. `VirtualMemory` hands out and accepts
- * these; the classes behind them (`Mm`, `Vma`, `AddressSpace`) are rmap's, and only rmap
+ * these; the classes behind them (`Mm`, `Vma`, `AddressSpace`, `AnonVma`...) are rmap's, and only rmap
  * changes them. Type-level only: the objects are the classes themselves, so reading costs
  * nothing more.
  */
@@ -22,6 +22,8 @@ export interface MmView {
   readonly pmds: ReadonlyMap<number, number>;
   /** `mmap_lock`. */
   readonly mmapLock: RwSemaphore;
+  /** How many CPUs are set in `mm_cpumask` (a task of this mm has run there). */
+  readonly cpusInMask: number;
   /** FOLL_PIN pins taken through this mm and not yet released, by pfn. */
   readonly pins: ReadonlyMap<number, number>;
   /** `MMF_HAS_PINNED`. */
@@ -58,9 +60,9 @@ export interface VmaView {
   /** `vm_file->f_mapping`, or null for anonymous memory. */
   readonly file: AddressSpaceView | null;
   /** `anon_vma`. */
-  readonly anonVma: AnonVma | null;
+  readonly anonVma: AnonVmaView | null;
   /** `anon_vma_chain`, newest first. */
-  readonly anonVmaChain: readonly AnonVmaChain[];
+  readonly anonVmaChain: readonly AnonVmaChainView[];
   /** The memory policy given at mmap time, or null. */
   readonly policy: MemPolicy | null;
   readonly nrPages: number;
@@ -90,8 +92,39 @@ export interface AddressSpaceView {
   readonly backing: ReadonlyMap<number, number>;
   /** The anonymous shmem file behind a MAP_SHARED | MAP_ANONYMOUS mapping. */
   readonly internal: boolean;
+  /** `a_ops`, or null for the default of its kind (set with `mappingSetAops`). */
+  readonly aops: AddressSpaceOperationsBase | null;
+  /** `mapping_can_writeback()`, or null for the default (set with `mappingSetCanWriteback`). */
+  readonly canWriteback: boolean | null;
   /** `mapping->nrpages`. */
   readonly nrPages: number;
   /** The folio in the slot at `index`, or undefined. */
   lookup(index: number): Folio | undefined;
+}
+
+/** An anon_vma (`struct anon_vma`), read-only: a handle for `folio_get_anon_vma` / `put_anon_vma`. */
+export interface AnonVmaView {
+  readonly id: number;
+  /** The root of its tree (itself for a root). */
+  readonly root: AnonVmaView;
+  /** The anon_vma of the parent process's VMA at fork (itself for a root). */
+  readonly parent: AnonVmaView;
+  /** `refcount`. */
+  readonly refcount: number;
+  /** `num_children`. */
+  readonly numChildren: number;
+  /** `num_active_vmas`. */
+  readonly numActiveVmas: number;
+  /** `rb_root`: the chains of every VMA that may map pages of this anon_vma. */
+  readonly rbRoot: ReadonlySet<AnonVmaChainView>;
+  /** Set once the last reference is put. */
+  readonly freed: boolean;
+  /** `anon_vma->root->rwsem`. */
+  readonly rwsem: RwSemaphore;
+}
+
+/** An anon_vma_chain (`struct anon_vma_chain`), read-only: one VMA linked to one anon_vma. */
+export interface AnonVmaChainView {
+  readonly vma: VmaView;
+  readonly anonVma: AnonVmaView;
 }

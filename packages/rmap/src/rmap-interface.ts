@@ -1,7 +1,6 @@
 import type { Folio } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
-import type { AnonVma } from './anon-vma.js';
-import type { MmView } from './readonly-views.js';
+import type { AnonVmaView, MmView } from './readonly-views.js';
 import type { RmapWalkControl } from './rmap-walk.js';
 
 /**
@@ -28,11 +27,11 @@ export interface Rmap {
   /** `rmap_walk_locked(folio, rwc)`: the caller holds the anon_vma or i_mmap lock. */
   rmapWalkLocked(folio: Folio, rwc: RmapWalkControl): KernelGen;
   /** `folio_get_anon_vma(folio)`: a reference on a mapped anon folio's anon_vma, or null. */
-  folioGetAnonVma(folio: Folio): AnonVma | null;
+  folioGetAnonVma(folio: Folio): AnonVmaView | null;
   /** `put_anon_vma(anon_vma)`. */
-  putAnonVma(anonVma: AnonVma): void;
+  putAnonVma(anonVma: AnonVmaView): void;
   /** `folio_anon_vma(folio)`: the anon_vma a folio's mapping points at, or null. */
-  folioAnonVma(folio: Folio): AnonVma | null;
+  folioAnonVma(folio: Folio): AnonVmaView | null;
   /** `folio_mapped(folio)`: some page table maps some page of it. */
   folioMapped(folio: Folio): boolean;
   /** `folio_mapcount(folio)`. */

@@ -18,7 +18,7 @@ import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { munmap } from './munmap.js';
 import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
-import type { AddressSpaceView, MmView } from './readonly-views.js';
+import type { AddressSpaceView, AnonVmaView, MmView } from './readonly-views.js';
 import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
 import { RmapState } from './rmap-state.js';
@@ -106,12 +106,12 @@ export class VirtualMemory implements Rmap, TlbBatch {
   // Processes and mappings
 
   /** A new process with an empty address space (`mm_alloc`). */
-  createProcess(name?: string): Mm {
+  createProcess(name?: string): MmView {
     return createMm(this.#ctx, name);
   }
 
   /** `fork()`: the child's address space (see `forkMm`). */
-  fork(parent: MmView, name?: string): KernelGen<Mm> {
+  fork(parent: MmView, name?: string): KernelGen<MmView> {
     return forkMm(this.#ctx, parent as Mm, name);
   }
 
@@ -131,14 +131,14 @@ export class VirtualMemory implements Rmap, TlbBatch {
   }
 
   /** The live processes. */
-  get processes(): readonly Mm[] {
+  get processes(): readonly MmView[] {
     return [...this.#ctx.mms];
   }
 
   // Files
 
   /** A regular file with an empty page cache. */
-  createFile(name: string, options: FileOptions = {}): AddressSpace {
+  createFile(name: string, options: FileOptions = {}): AddressSpaceView {
     return createFile(this.#ctx, name, options.content, false);
   }
 
@@ -280,15 +280,15 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return rmapWalkLocked(this.#ctx, folio, rwc);
   }
 
-  folioGetAnonVma(folio: Folio): AnonVma | null {
+  folioGetAnonVma(folio: Folio): AnonVmaView | null {
     return folioGetAnonVma(this.#ctx, folio);
   }
 
-  putAnonVma(anonVma: AnonVma): void {
-    putAnonVma(this.#ctx, anonVma);
+  putAnonVma(anonVma: AnonVmaView): void {
+    putAnonVma(this.#ctx, anonVma as AnonVma);
   }
 
-  folioAnonVma(folio: Folio): AnonVma | null {
+  folioAnonVma(folio: Folio): AnonVmaView | null {
     return folioAnonVma(this.mem, folio);
   }
 

@@ -8,7 +8,7 @@ import {
 } from '@mmsim/folio';
 import { type KernelGen, NodeStat } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { MAP_PRIVATE, MAP_SHARED, type Mm, PROT_READ, PROT_WRITE } from '../src/index.js';
+import { MAP_PRIVATE, MAP_SHARED, type MmView, PROT_READ, PROT_WRITE } from '../src/index.js';
 import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 import { migrateFolio } from './helpers.js';
 
@@ -17,7 +17,7 @@ describe('file-backed memory', () => {
     const m = machine();
     const { vm, mem } = m;
     const file = vm.createFile('data', { content: [100, 101, 102] });
-    const procs: Mm[] = [];
+    const procs: MmView[] = [];
     const addrs: number[] = [];
     for (let i = 0; i < 21; i++) {
       const p = vm.createProcess(`p${i}`);

@@ -9,7 +9,7 @@ import {
 } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { type Mm, TTU_BATCH_FLUSH, type Vma } from '../src/index.js';
+import { type MmView, TTU_BATCH_FLUSH, type VmaView } from '../src/index.js';
 import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 import { migrateFolio } from './helpers.js';
 
@@ -24,7 +24,7 @@ describe('fork tree of 21 processes sharing one anonymous page', () => {
     const { vm, mem, locks } = m;
     const root = vm.createProcess('root');
     const addr = vm.mmap(root, { length: 4 * 4096 });
-    const procs: Mm[] = [root];
+    const procs: MmView[] = [root];
     const before = freePages(mem);
     let src = -1;
     let dst = -1;
@@ -44,10 +44,10 @@ describe('fork tree of 21 processes sharing one anonymous page', () => {
       expect(folioRefCount(mem, src)).toBe(21);
 
       // rmap_walk finds every mapping through the root anon_vma's tree.
-      const seen = new Set<Mm>();
+      const seen = new Set<MmView>();
       yield* locks.folioLock(src, 'test');
       yield* vm.rmapWalk(src, {
-        rmapOne: (_folio, vma: Vma, address: number) => {
+        rmapOne: (_folio, vma: VmaView, address: number) => {
           expect(address).toBe(addr);
           seen.add(vma.mm);
           return true;

@@ -26,6 +26,7 @@ import {
 import { EAGAIN, type KernelGen, NodeStat } from '@mmsim/runtime';
 import { expect } from 'vitest';
 import { folioAddressSpace, TTU_BATCH_FLUSH } from '../src/index.js';
+import { mutableAddressSpace } from '../src/internal.js';
 import type { RmapMachine as Machine } from '../src/testing/index.js';
 
 /*
@@ -111,7 +112,7 @@ export function* migrateFolio(
   } else if (as !== null) {
     folioSetMapping(mem, dst, 0, as);
     if (folioTestFlag(mem, src, PG_swapbacked)) folioSetFlag(mem, dst, PG_swapbacked);
-    as.replaceFolio(src, dst, folioIndex(mem, src), nr);
+    mutableAddressSpace(as).replaceFolio(src, dst, folioIndex(mem, src), nr);
     folioRefAdd(mem, dst, nr);
     folioRefSub(mem, src, nr);
     const from = folioNid(mem, src);

@@ -1,7 +1,7 @@
 import { assertPhysicalMemory, type Folio, folioTestFlag, PG_locked } from '@mmsim/folio';
 import { Completion, type KernelGen, type StrategySpec } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { MAP_SHARED, type Mm, PMD_SIZE, TTU_BATCH_FLUSH } from '../src/index.js';
+import { MAP_SHARED, type MmView, PMD_SIZE, TTU_BATCH_FLUSH } from '../src/index.js';
 import { freePages, createRmapMachine as machine } from '../src/testing/index.js';
 import { migrateFolio } from './helpers.js';
 
@@ -23,8 +23,8 @@ function stress(strategy: StrategySpec, seed: number): void {
   const thp = vm.mmap(root, { length: PMD_SIZE, hugepage: true });
   const shared = vm.mmap(root, { length: 2 * 4096, flags: MAP_SHARED, file });
   const before = freePages(mem);
-  const procs: Mm[] = [root];
-  const views = new Map<Mm, Map<number, number>>();
+  const procs: MmView[] = [root];
+  const views = new Map<MmView, Map<number, number>>();
   const forked = new Completion(rt, 'forked');
   let writersDone = 0;
 

@@ -1,7 +1,8 @@
 import { type Folio, folioGet, folioPut } from '@mmsim/folio';
 import { Completion, type KernelGen, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { type Mm, TTU_BATCH_FLUSH } from '../src/index.js';
+import { type MmView, TTU_BATCH_FLUSH } from '../src/index.js';
+import { mutableMm } from '../src/internal.js';
 import {
   type RmapMachine as Machine,
   createRmapMachine as machine,
@@ -28,7 +29,7 @@ interface Counts {
 function unmapN(userCpus: readonly number[], flags: number): Counts {
   const m: Machine = machine({ cpuNodes: [0, 0, 0, 0, 0], nodes: [4096] });
   const { vm, rt, locks, mem, vmstat } = m;
-  const p: Mm = vm.createProcess();
+  const p: MmView = vm.createProcess();
   const addr = vm.mmap(p, { length: N * 4096 });
   const touched = new Completion(rt, 'touched');
   let counts: Counts | null = null;
@@ -125,10 +126,10 @@ describe('TLB flush counts of try_to_migrate', () => {
       expect(batch.pendingCpus).toEqual([1]);
       expect(vm.tlbFlushBatched(p)).toEqual({ pending: 1, flushed: 0 });
       // The stale entry on CPU 1 is still there until the flush.
-      expect(p.tlb[1]?.has(addr / 4096)).toBe(true);
+      expect(mutableMm(p).tlb[1]?.has(addr / 4096)).toBe(true);
       vm.tryToUnmapFlushDirty();
       expect(batch.flushRequired).toBe(false);
-      expect(p.tlb[1]?.has(addr / 4096)).toBe(false);
+      expect(mutableMm(p).tlb[1]?.has(addr / 4096)).toBe(false);
       // try_to_unmap_flush does not update the flushed generation; munmap's
       // flush_tlb_batched_pending does, with one more full flush of the mm.
       expect(vm.tlbFlushBatched(p)).toEqual({ pending: 1, flushed: 0 });

@@ -2,6 +2,7 @@ import { folioGet, folioPut, pageContent } from '@mmsim/folio';
 import { Completion, exploreExhaustively, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { MAP_ANONYMOUS, MAP_SHARED, TTU_BATCH_FLUSH } from '../src/index.js';
+import { mutableMm } from '../src/internal.js';
 import { createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 import { migrateFolio } from './helpers.js';
 
@@ -82,7 +83,7 @@ describe('stale TLB entries', () => {
     rt.spawn('reader', 1, function* (): KernelGen {
       expect(yield* vm.userRead(p, addr)).toBe(0);
       expect(vm.lookupPte(p, addr)).toMatchObject({ write: true, dirty: false });
-      expect(p.tlb[1]!.get(addr / 4096)! & 3).toBe(2); // cached writable, clean
+      expect(mutableMm(p).tlb[1]!.get(addr / 4096)! & 3).toBe(2); // cached writable, clean
       ready.complete();
       yield* unmapped.wait();
       expect(vm.userWriteFast(p, addr, 2)).toBe(false);

@@ -9,6 +9,7 @@ import {
   TTU_BATCH_FLUSH,
   VM_STACK_INCOMPLETE_SETUP,
 } from '../src/index.js';
+import { mutableVma } from '../src/internal.js';
 import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 import { migrateFolio } from './helpers.js';
 
@@ -72,7 +73,7 @@ describe('where try_to_migrate stops', () => {
       yield* vm.userWrite(p, addr, 1);
       const child = yield* vm.fork(p, 'child');
       const folio = vm.followPage(p, addr);
-      child.vmas[0]!.flags |= VM_STACK_INCOMPLETE_SETUP; // as exec's setup_arg_pages would
+      mutableVma(child.vmas[0]!).flags |= VM_STACK_INCOMPLETE_SETUP; // as exec's setup_arg_pages would
       folioGet(mem, folio);
       yield* locks.folioLock(folio, 'test');
       yield* vm.tryToMigrate(folio, TTU_BATCH_FLUSH);
@@ -87,7 +88,7 @@ describe('where try_to_migrate stops', () => {
       folioPut(mem, folio);
       expect(folioMapcount(mem, folio)).toBe(2);
       expect(yield* vm.userRead(p, addr)).toBe(1);
-      child.vmas[0]!.flags &= ~VM_STACK_INCOMPLETE_SETUP;
+      mutableVma(child.vmas[0]!).flags &= ~VM_STACK_INCOMPLETE_SETUP;
       yield* vm.exit(child);
       yield* vm.exit(p);
     });

@@ -1,5 +1,5 @@
 import { type Folio, folioNrPages, setPageContent } from '@mmsim/folio';
-import type { AddressSpace } from '@mmsim/rmap';
+import type { AddressSpaceView } from '@mmsim/rmap';
 import type { MigrateMachine } from './machine.js';
 
 /**
@@ -9,7 +9,7 @@ import type { MigrateMachine } from './machine.js';
  */
 export function hugetlbfsFolio(
   m: MigrateMachine,
-  file: AddressSpace,
+  file: AddressSpaceView,
   index: number,
   nid: number,
   base: number,

@@ -1,6 +1,12 @@
 import type { Folio, FolioList } from '@mmsim/folio';
 import { isolateFolios, newList } from '@mmsim/lru/test';
-import { type AddressSpace, MAP_ANONYMOUS, MAP_SHARED, type Mm, PAGE_SIZE } from '@mmsim/rmap';
+import {
+  type AddressSpaceView,
+  MAP_ANONYMOUS,
+  MAP_SHARED,
+  type MmView,
+  PAGE_SIZE,
+} from '@mmsim/rmap';
 import { foliosOf, mapAnon, writePages } from '@mmsim/rmap/test';
 import type { KernelGen } from '@mmsim/runtime';
 import type { MigrateMachine } from './machine.js';
@@ -13,7 +19,7 @@ export function* anonIsolated(
   m: MigrateMachine,
   pages: number,
   value: (i: number) => number = (i) => 100 + i,
-): KernelGen<{ mm: Mm; addr: number; folios: Folio[]; list: FolioList }> {
+): KernelGen<{ mm: MmView; addr: number; folios: Folio[]; list: FolioList }> {
   const mm = m.vm.createProcess(`p${m.vm.processes.length}`);
   const addr = mapAnon(m, mm, pages);
   yield* writePages(m, mm, addr, pages, value);
@@ -32,12 +38,18 @@ export function* pageCacheIsolated(
   m: MigrateMachine,
   pages: number,
   options: { dirty?: boolean; keepMapped?: boolean; shmem?: boolean; base?: number } = {},
-): KernelGen<{ file: AddressSpace; mm: Mm; addr: number; folios: Folio[]; list: FolioList }> {
+): KernelGen<{
+  file: AddressSpaceView;
+  mm: MmView;
+  addr: number;
+  folios: Folio[];
+  list: FolioList;
+}> {
   const vm = m.vm;
   const base = options.base ?? 500;
   const mm = vm.createProcess(`fp${vm.processes.length}`);
   let addr: number;
-  let file: AddressSpace;
+  let file: AddressSpaceView;
   if (options.shmem === true) {
     addr = vm.mmap(mm, { length: pages * PAGE_SIZE, flags: MAP_SHARED | MAP_ANONYMOUS });
     file = mm.vmas[mm.vmas.length - 1]!.file!;

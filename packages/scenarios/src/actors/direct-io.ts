@@ -1,6 +1,6 @@
 import { setPageContent } from '@mmsim/folio';
 import type { Actor, Kernel } from '@mmsim/kernel';
-import type { Mm } from '@mmsim/rmap';
+import type { MmView } from '@mmsim/rmap';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import { type AccessPattern, pagePicker } from './access-pattern.js';
@@ -11,7 +11,7 @@ export interface DirectIoOptions {
   readonly name?: string;
   readonly cpu: number;
   /** The process whose buffer pages it reads into. */
-  readonly mm: Mm;
+  readonly mm: MmView;
   readonly addr: number;
   readonly pages: number;
   readonly pattern?: AccessPattern;

@@ -1,5 +1,5 @@
 import { type Actor, filemapLockFolio, folioUnlockPut, type Kernel } from '@mmsim/kernel';
-import type { AddressSpace } from '@mmsim/rmap';
+import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 
 /** Options of `erofsReader`. */
@@ -8,10 +8,10 @@ export interface ErofsReaderOptions {
   readonly name?: string;
   readonly cpu: number;
   /** The file whose folio it holds locked while it reads... */
-  readonly file: AddressSpace;
+  readonly file: AddressSpaceView;
   readonly index: number;
   /** ...the metadata folio of the device (`erofs_read_metabuf` on the bdev mapping). */
-  readonly meta: AddressSpace;
+  readonly meta: AddressSpaceView;
   readonly metaIndex: number;
   readonly rounds: number;
   /** Scheduling points while it holds the file folio, before locking the metadata. Default 1. */

@@ -10,7 +10,7 @@ import {
   pageCacheWord,
   setPageCacheWord,
 } from '@mmsim/kernel';
-import type { AddressSpace } from '@mmsim/rmap';
+import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import { type AccessPattern, pagePicker } from './access-pattern.js';
 
@@ -19,7 +19,7 @@ export interface FileIoOptions {
   /** Default `fileio`. */
   readonly name?: string;
   readonly cpu: number;
-  readonly file: AddressSpace;
+  readonly file: AddressSpaceView;
   /** First page index and number of pages of the range it reads and writes. */
   readonly first?: number;
   readonly pages: number;
@@ -38,7 +38,7 @@ export interface FileIoOptions {
  */
 export function* filemapWriteWord(
   k: Kernel,
-  file: AddressSpace,
+  file: AddressSpaceView,
   index: number,
   value: number,
   writer: string,
@@ -62,7 +62,7 @@ export function* filemapWriteWord(
  */
 export function* filemapReadWord(
   k: Kernel,
-  file: AddressSpace,
+  file: AddressSpaceView,
   index: number,
   reader: string,
 ): KernelGen<number | null> {

@@ -9,7 +9,7 @@ import {
   TaskSlot,
 } from '@mmsim/kernel';
 import type { BufferHead } from '@mmsim/page-lock';
-import type { AddressSpace } from '@mmsim/rmap';
+import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import { WorkQueue } from './work-queue.js';
 import type { WritebackTarget } from './writeback-worker.js';
@@ -32,12 +32,12 @@ export interface LoopDeviceOptions {
   /** The CPU of its worker. */
   readonly cpu: number;
   /** The file it is backed by, on another filesystem (tmpfs in both 2023 reports). */
-  readonly backing: AddressSpace;
+  readonly backing: AddressSpaceView;
   /**
    * The loop device's own page cache (the block device mapping, whose folios carry
    * buffer heads). Optional: a device used only for file data needs none.
    */
-  readonly dev?: AddressSpace;
+  readonly dev?: AddressSpaceView;
   /**
    * The page of the backing file that holds page `devIndex` of the device. Default the
    * same index. A filesystem with blocks smaller than a page can put the blocks of two
@@ -67,8 +67,8 @@ export interface LoopDeviceOptions {
 export class LoopDevice implements WritebackTarget {
   readonly name: string;
   readonly cpu: number;
-  readonly backing: AddressSpace;
-  readonly dev: AddressSpace | null;
+  readonly backing: AddressSpaceView;
+  readonly dev: AddressSpaceView | null;
   readonly slot: TaskSlot;
   readonly queue: WorkQueue<LoopRequest>;
   /** Requests served so far. */

@@ -1,6 +1,6 @@
 import type { Folio } from '@mmsim/folio';
 import { type Actor, filemapLockFolio, folioUnlockPut, type Kernel } from '@mmsim/kernel';
-import type { AddressSpace } from '@mmsim/rmap';
+import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 
 /** Options of `rangeLocker`. */
@@ -8,7 +8,7 @@ export interface RangeLockerOptions {
   /** Default `range-lock`. */
   readonly name?: string;
   readonly cpu: number;
-  readonly file: AddressSpace;
+  readonly file: AddressSpaceView;
   /** First index and number of pages of the run it locks. */
   readonly first: number;
   readonly pages: number;

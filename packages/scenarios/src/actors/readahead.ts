@@ -7,7 +7,7 @@ import {
   setPageContent,
 } from '@mmsim/folio';
 import { type Actor, type Kernel, pageCacheAllocLocked, pageCacheLookup } from '@mmsim/kernel';
-import type { AddressSpace } from '@mmsim/rmap';
+import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import type { BlockDevice } from './block-device.js';
 
@@ -16,7 +16,7 @@ export interface ReadaheadOptions {
   /** Default `readahead`. */
   readonly name?: string;
   readonly cpu: number;
-  readonly file: AddressSpace;
+  readonly file: AddressSpaceView;
   /** Page indices to read ahead, in order (those already cached are skipped). */
   readonly indices: readonly number[];
   /** Order of the folios it allocates (large folios, as `page_cache_ra_order` makes). Default 0. */

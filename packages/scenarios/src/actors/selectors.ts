@@ -11,7 +11,7 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { type Kernel, pageCacheLookup } from '@mmsim/kernel';
-import { type AddressSpace, type Mm, PAGE_SIZE } from '@mmsim/rmap';
+import { type AddressSpaceView, type MmView, PAGE_SIZE } from '@mmsim/rmap';
 
 /**
  * Which folios a migrator tries to isolate, in order. A selector is a lazy iterable: each
@@ -28,7 +28,7 @@ export type FolioSelector = (round: number, target: number) => Iterable<Folio | 
  */
 export function mappedFolios(
   k: Kernel,
-  mm: Mm,
+  mm: MmView,
   addr: number,
   pages: number,
   order: 'ascending' | 'descending' = 'ascending',
@@ -54,7 +54,7 @@ export function mappedFolios(
 /** The folios caching `indices` of `file` (one lookup each, skipping repeats). */
 export function cachedFolios(
   k: Kernel,
-  file: AddressSpace,
+  file: AddressSpaceView,
   indices: readonly number[],
 ): FolioSelector {
   return function* () {

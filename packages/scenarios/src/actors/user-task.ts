@@ -1,5 +1,5 @@
 import type { Actor, Kernel } from '@mmsim/kernel';
-import type { Mm } from '@mmsim/rmap';
+import type { MmView } from '@mmsim/rmap';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import { type AccessPattern, pagePicker } from './access-pattern.js';
@@ -10,7 +10,7 @@ export interface UserTaskOptions {
   readonly name?: string;
   readonly cpu: number;
   /** The process whose memory it touches (a thread of it). */
-  readonly mm: Mm;
+  readonly mm: MmView;
   /** Start of the area (page aligned) and its size in pages. */
   readonly addr: number;
   readonly pages: number;

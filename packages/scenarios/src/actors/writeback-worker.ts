@@ -7,7 +7,7 @@ import {
   pageCacheLookup,
 } from '@mmsim/kernel';
 import { BH_Mapped, BH_Uptodate } from '@mmsim/page-lock';
-import type { AddressSpace } from '@mmsim/rmap';
+import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 
 /**
@@ -27,7 +27,7 @@ export interface WritebackWorkerOptions {
   /** Default `kworker/flush`. */
   readonly name?: string;
   readonly cpu: number;
-  readonly file: AddressSpace;
+  readonly file: AddressSpaceView;
   /** The page indices it writes back, in this order (default 0 .. `pages - 1`). */
   readonly indices: readonly number[];
   /** Passes over the indices. */
