@@ -14,6 +14,7 @@
 
 // The interfaces the migration core imports, and their default implementation.
 export type { Rmap, RmapOps, TlbBatch } from './rmap-interface.js';
+export { withRmapOverrides } from './rmap-overrides.js';
 export { type FileOptions, VirtualMemory } from './virtual-memory.js';
 export type { FolioLifecycle, VirtualMemoryOptions } from './virtual-memory-options.js';
 export type { RmapWalkControl } from './rmap-walk.js';

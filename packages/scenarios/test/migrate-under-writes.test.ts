@@ -1,5 +1,5 @@
 import { KERNEL_VARIANT_NAMES } from '@mmsim/kernel';
-import type { Rmap, TlbBatch } from '@mmsim/rmap';
+import { type Rmap, type TlbBatch, withRmapOverrides } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { migrateUnderWrites, runScenario } from '../src/index.js';
@@ -34,20 +34,12 @@ describe('migrate-under-writes: no deadlock and no lost write in any variant', (
 
 /** An `Rmap` that forwards to `vm`, but does not restore the PTEs when a migration is undone. */
 function noUndoRmap(vm: Rmap): Rmap {
-  return {
-    tryToMigrate: (folio, flags) => vm.tryToMigrate(folio, flags),
+  return withRmapOverrides(vm, {
     *removeMigrationPtes(src, dst, locked): KernelGen {
       if (src === dst) return; // the bug: remove_migration_ptes(src, src) forgotten
       yield* vm.removeMigrationPtes(src, dst, locked);
     },
-    rmapWalk: (folio, rwc) => vm.rmapWalk(folio, rwc),
-    rmapWalkLocked: (folio, rwc) => vm.rmapWalkLocked(folio, rwc),
-    folioGetAnonVma: (folio) => vm.folioGetAnonVma(folio),
-    putAnonVma: (av) => vm.putAnonVma(av),
-    folioAnonVma: (folio) => vm.folioAnonVma(folio),
-    folioMapped: (folio) => vm.folioMapped(folio),
-    folioMapcount: (folio) => vm.folioMapcount(folio),
-  };
+  });
 }
 
 /** A `TlbBatch` whose batched flush does nothing. */

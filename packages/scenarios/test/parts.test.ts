@@ -3,7 +3,7 @@ import { type KernelParts, touchPages } from '@mmsim/kernel';
 import type { LruIsolation, LruVecs } from '@mmsim/lru';
 import { MIGRATE_SYNC, type MigrateCore, MR_SYSCALL } from '@mmsim/migrate';
 import type { PageLocks, PageLockTable } from '@mmsim/page-lock';
-import { PAGE_SIZE } from '@mmsim/rmap';
+import { PAGE_SIZE, withRmapOverrides } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -122,20 +122,13 @@ describe('createKernel: every part can be replaced through the configuration', (
             };
           },
         }),
-      rmap: (vm) => ({
-        tryToMigrate: (folio, flags) => {
-          calls.tryToMigrate++;
-          return vm.tryToMigrate(folio, flags);
-        },
-        removeMigrationPtes: (src, dst, locked) => vm.removeMigrationPtes(src, dst, locked),
-        rmapWalk: (folio, rwc) => vm.rmapWalk(folio, rwc),
-        rmapWalkLocked: (folio, rwc) => vm.rmapWalkLocked(folio, rwc),
-        folioGetAnonVma: (folio) => vm.folioGetAnonVma(folio),
-        putAnonVma: (av) => vm.putAnonVma(av),
-        folioAnonVma: (folio) => vm.folioAnonVma(folio),
-        folioMapped: (folio) => vm.folioMapped(folio),
-        folioMapcount: (folio) => vm.folioMapcount(folio),
-      }),
+      rmap: (vm) =>
+        withRmapOverrides(vm, {
+          tryToMigrate: (folio, flags) => {
+            calls.tryToMigrate++;
+            return vm.tryToMigrate(folio, flags);
+          },
+        }),
       tlb: (vm) => ({
         tryToUnmapFlush: () => {
           calls.flush++;

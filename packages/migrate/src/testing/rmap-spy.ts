@@ -1,5 +1,5 @@
 import type { Folio } from '@mmsim/folio';
-import type { Rmap, VirtualMemory } from '@mmsim/rmap';
+import { type Rmap, type VirtualMemory, withRmapOverrides } from '@mmsim/rmap';
 
 /** Counts of the Rmap calls the core made, per folio. */
 export interface RmapSpy {
@@ -18,7 +18,7 @@ export function newSpy(): RmapSpy {
  * `createMigrateMachine` as `wrapRmap`.
  */
 export function spyingRmap(vm: VirtualMemory, spy: RmapSpy): Rmap {
-  return {
+  return withRmapOverrides(vm, {
     tryToMigrate(folio, flags) {
       spy.tryToMigrate.set(folio, (spy.tryToMigrate.get(folio) ?? 0) + 1);
       spy.tryToMigrateFlags.push(flags);
@@ -28,12 +28,5 @@ export function spyingRmap(vm: VirtualMemory, spy: RmapSpy): Rmap {
       spy.removeMigrationPtes.push([src, dst]);
       return vm.removeMigrationPtes(src, dst, locked);
     },
-    rmapWalk: (folio, rwc) => vm.rmapWalk(folio, rwc),
-    rmapWalkLocked: (folio, rwc) => vm.rmapWalkLocked(folio, rwc),
-    folioGetAnonVma: (folio) => vm.folioGetAnonVma(folio),
-    putAnonVma: (av) => vm.putAnonVma(av),
-    folioAnonVma: (folio) => vm.folioAnonVma(folio),
-    folioMapped: (folio) => vm.folioMapped(folio),
-    folioMapcount: (folio) => vm.folioMapcount(folio),
-  };
+  });
 }
