@@ -3,7 +3,7 @@ import type { KernelGen } from '@mmsim/runtime';
 import { vmaAllocFolio } from './alloc.js';
 import { anonVmaPrepare } from './anon-vma.js';
 import { FAULT_FLAG_WRITE, MM_ANONPAGES, VM_FAULT_OOM } from './constants.js';
-import { folioAddLru } from './folio-release.js';
+import { folioAddLruVma } from './folio-release.js';
 import { mkPte, PTE_DIRTY, PTE_NONE, PTE_WRITE, PTE_YOUNG } from './pte.js';
 import { folioAddNewAnonRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
@@ -48,6 +48,6 @@ export function* doAnonymousPage(ctx: RmapState, vmf: VmFault): KernelGen<number
   table.set(vpn, entry);
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
-  yield* folioAddLru(ctx, folio);
+  yield* folioAddLruVma(ctx, folio);
   return 0;
 }

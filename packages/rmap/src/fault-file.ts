@@ -10,7 +10,7 @@ import {
   VM_SHARED,
 } from './constants.js';
 import { filemapFault } from './filemap.js';
-import { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
+import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { mkPte, PTE_DIRTY, PTE_NONE, PTE_WRITE, PTE_YOUNG } from './pte.js';
 import { folioAddNewAnonRmap, folioMarkDirty, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
@@ -71,7 +71,7 @@ function vmaPageProtWritable(vma: VmFault['vma']): boolean {
 /** Unlock and release the folio `filemap_fault` returned (when it was not mapped). */
 function* releaseFaulted(ctx: RmapState, folio: number): KernelGen {
   ctx.locks.folioUnlock(folio);
-  if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
+  if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
 }
 
 /** `do_read_fault(vmf)` (mm/memory.c, 6.3), without fault-around. */
@@ -122,7 +122,7 @@ function* doCowFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   ctx.rt.charge(ctx.costs.copyPage4k);
   const mapped = yield* finishFault(ctx, vmf, copy, true);
   yield* releaseFaulted(ctx, r.folio);
-  if (mapped) yield* folioAddLru(ctx, copy);
+  if (mapped) yield* folioAddLruVma(ctx, copy);
   else folioPut(ctx.mem, copy);
   return r.ret;
 }

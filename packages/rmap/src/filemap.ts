@@ -2,7 +2,7 @@ import { type Folio, folioIndex, folioTryGet, setPageContent } from '@mmsim/foli
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
 import { vmaAllocFolio } from './alloc.js';
 import { VM_FAULT_MAJOR, VM_FAULT_OOM } from './constants.js';
-import { folioPutFast, folioPutSlow } from './folio-release.js';
+import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { filemapAddFolio } from './page-cache.js';
 import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
@@ -61,6 +61,6 @@ export function* filemapFault(
       return { folio: cached, ret: 0 };
     }
     locks.folioUnlock(cached);
-    if (!folioPutFast(ctx, cached, 1)) yield* folioPutSlow(ctx, cached, 1);
+    if (!folioPutRefsFast(ctx, cached, 1)) yield* folioPutRefsSlow(ctx, cached, 1);
   }
 }

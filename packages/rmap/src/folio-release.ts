@@ -1,32 +1,32 @@
 import { type Folio, folioPut, folioPutRefs, folioRefSub } from '@mmsim/folio';
-import { folioPutFast as lruFolioPutFast } from '@mmsim/lru';
+import { folioPutFast } from '@mmsim/lru';
 import type { KernelGen } from '@mmsim/runtime';
 import type { RmapState } from './rmap-state.js';
 
 /**
- * rmap's way into `folio_put` / `folio_put_refs` (include/linux/mm.h, Linux 6.3), whose
- * one home is `@mmsim/lru` (`folioPutFast`, and the LRU hook's `folioPut` for the last
+ * rmap's way into `folio_put_refs` (include/linux/mm.h, Linux 6.3), whose one home is
+ * `@mmsim/lru` (`folioPutFast`, and the LRU hook's `folioPut` for the last
  * reference). Without LRU hooks nothing can be on an LRU list, so a last put frees the
  * folio at once. The common case (not the last reference) stays a plain call:
  *
  * ```ts
- * if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
+ * if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
  * ```
  */
 
 /**
  * Drops `refs` references if that can be done without the LRU hook; returns false, having
- * changed nothing, when the caller must `yield* folioPutSlow` instead.
+ * changed nothing, when the caller must `yield* folioPutRefsSlow` instead.
  */
-export function folioPutFast(ctx: RmapState, folio: Folio, refs: number): boolean {
-  if (ctx.lru !== null) return lruFolioPutFast(ctx.mem, folio, refs);
+export function folioPutRefsFast(ctx: RmapState, folio: Folio, refs: number): boolean {
+  if (ctx.lru !== null) return folioPutFast(ctx.mem, folio, refs);
   if (refs === 1) folioPut(ctx.mem, folio);
   else folioPutRefs(ctx.mem, folio, refs);
   return true;
 }
 
 /** The slow half: drop `refs - 1` references, then the last one through the LRU hook. */
-export function* folioPutSlow(ctx: RmapState, folio: Folio, refs: number): KernelGen {
+export function* folioPutRefsSlow(ctx: RmapState, folio: Folio, refs: number): KernelGen {
   const lru = ctx.lru;
   if (lru === null) {
     folioPutRefs(ctx.mem, folio, refs);
@@ -37,7 +37,7 @@ export function* folioPutSlow(ctx: RmapState, folio: Folio, refs: number): Kerne
 }
 
 /** `folio_add_lru_vma` (mm/swap.c, 6.3) for a newly mapped folio, when an LRU is attached. */
-export function* folioAddLru(ctx: RmapState, folio: Folio): KernelGen {
+export function* folioAddLruVma(ctx: RmapState, folio: Folio): KernelGen {
   const lru = ctx.lru;
   if (lru !== null) yield* lru.folioAddLru(folio);
 }

@@ -15,7 +15,7 @@ import { anonVmaFork } from './anon-vma.js';
 import { MM_ANONPAGES, PAGE_SIZE, PTRS_PER_PTE, VM_SHARED } from './constants.js';
 import { pageTryDupAnonRmap } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
-import { folioAddLru } from './folio-release.js';
+import { folioAddLruVma } from './folio-release.js';
 import type { Mm } from './mm.js';
 import { createMm } from './mmap.js';
 import { pmdIndexOfVpn } from './page-table.js';
@@ -195,7 +195,7 @@ function* copyPageRange(ctx: RmapState, dst: Vma, src: Vma): KernelGen<boolean> 
     }
     vpn = tableEnd;
   }
-  for (const folio of copies) yield* folioAddLru(ctx, folio);
+  for (const folio of copies) yield* folioAddLruVma(ctx, folio);
   return true;
 }
 

@@ -10,7 +10,7 @@ import {
 } from './constants.js';
 import { folioPin, folioUnpinCount, pinRefs } from './dma-pinned.js';
 import { handleMmFault } from './fault.js';
-import { folioPutFast, folioPutSlow } from './folio-release.js';
+import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOf, vpnOf } from './page-table.js';
 import { ptePfn, ptePresent, pteWrite } from './pte.js';
@@ -146,5 +146,5 @@ export function* releasePin(ctx: RmapState, pfn: number): KernelGen {
   const folio = pfn === ctx.mem.zeroPfn ? pfn : pfnFolio(ctx.mem, pfn);
   const refs = pinRefs(ctx, folio);
   folioUnpinCount(ctx, folio);
-  if (!folioPutFast(ctx, folio, refs)) yield* folioPutSlow(ctx, folio, refs);
+  if (!folioPutRefsFast(ctx, folio, refs)) yield* folioPutRefsSlow(ctx, folio, refs);
 }

@@ -19,7 +19,7 @@ import {
   VM_HUGEPAGE,
   VM_SHARED,
 } from './constants.js';
-import { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
+import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { pmdIndexOf } from './page-table.js';
 import { mkPte, PTE_DIRTY, PTE_WRITE, PTE_YOUNG, ptePfn } from './pte.js';
 import { folioAddNewAnonRmap, pageMoveAnonRmap } from './rmap-accounting.js';
@@ -75,7 +75,7 @@ export function* doHugePmdAnonymousPage(
   mm.rss[MM_ANONPAGES]! += HPAGE_PMD_NR;
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
-  yield* folioAddLru(ctx, folio);
+  yield* folioAddLruVma(ctx, folio);
   return 0;
 }
 
@@ -139,7 +139,7 @@ export function* doHugePmdWpPage(
       if (mm.pmds.get(idx) !== orig) {
         ptl.unlock();
         locks.folioUnlock(folio);
-        if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
+        if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
         return 0;
       }
       folioPut(mem, folio);

@@ -139,7 +139,7 @@ export {
 export { MmuGather, tlbFreePages, zapRange } from './zap.js';
 
 // Releasing folios: folio_put through the LRU hooks.
-export { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
+export { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 
 // Views and checks over the state.
 export { decodeEntry, entryAt, folioMappings, followPage, lookupPte } from './view.js';

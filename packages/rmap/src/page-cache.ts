@@ -15,7 +15,7 @@ import {
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
-import { folioAddLru } from './folio-release.js';
+import { folioAddLruVma } from './folio-release.js';
 import type { AddressSpaceView } from './readonly-views.js';
 import type { RmapState } from './rmap-state.js';
 
@@ -70,7 +70,7 @@ export function* filemapAddFolio(
 ): KernelGen {
   ctx.locks.folioTrylock(folio, 'filemap_add_folio');
   addToPageCache(ctx, as, folio, index);
-  yield* folioAddLru(ctx, folio);
+  yield* folioAddLruVma(ctx, folio);
 }
 
 /**

@@ -9,7 +9,7 @@ import {
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
-import { folioPutFast, folioPutSlow } from './folio-release.js';
+import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { filemapRemoveFolio } from './page-cache.js';
 import { folioCancelDirty } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
@@ -28,7 +28,7 @@ function* removeFolio(ctx: RmapState, as: AddressSpace, index: number, folio: Fo
   folioCancelDirty(ctx, folio);
   filemapRemoveFolio(ctx, as, folio, index);
   ctx.locks.folioUnlock(folio);
-  if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
+  if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
 }
 
 /**
@@ -62,7 +62,7 @@ export function* truncateInodePages(ctx: RmapState, as: AddressSpace): KernelGen
     }
     if (as.pages.get(index) === folio) yield* removeFolio(ctx, as, index, folio);
     else locks.folioUnlock(folio);
-    if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
+    if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
   }
   as.backing.clear();
 }

@@ -24,7 +24,7 @@ import {
   VM_MAYSHARE,
   VM_SHARED,
 } from './constants.js';
-import { folioAddLru, folioPutFast, folioPutSlow } from './folio-release.js';
+import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import {
   mkPte,
   PTE_DIRTY,
@@ -82,7 +82,7 @@ function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen
   yield* anonVmaPrepare(ctx, vma);
   const copy = vmaAllocFolio(ctx, vma, 0);
   if (copy < 0) {
-    if (old !== null && !folioPutFast(ctx, old, 1)) yield* folioPutSlow(ctx, old, 1);
+    if (old !== null && !folioPutRefsFast(ctx, old, 1)) yield* folioPutRefsSlow(ctx, old, 1);
     return VM_FAULT_OOM;
   }
   if (old !== null) {
@@ -117,12 +117,12 @@ function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen
   }
   ptl.unlock();
   if (copied) {
-    if (toPut >= 0 && !folioPutFast(ctx, toPut, 1)) yield* folioPutSlow(ctx, toPut, 1);
-    yield* folioAddLru(ctx, copy);
+    if (toPut >= 0 && !folioPutRefsFast(ctx, toPut, 1)) yield* folioPutRefsSlow(ctx, toPut, 1);
+    yield* folioAddLruVma(ctx, copy);
   } else {
     folioPut(mem, copy);
   }
-  if (old !== null && !folioPutFast(ctx, old, 1)) yield* folioPutSlow(ctx, old, 1);
+  if (old !== null && !folioPutRefsFast(ctx, old, 1)) yield* folioPutRefsSlow(ctx, old, 1);
   return 0;
 }
 
@@ -139,7 +139,7 @@ function* wpPageShared(ctx: RmapState, vmf: VmFault, folio: Folio): KernelGen<nu
   }
   folioMarkDirty(ctx, folio);
   locks.folioUnlock(folio);
-  if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
+  if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
   return 0;
 }
 

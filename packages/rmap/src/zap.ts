@@ -1,7 +1,7 @@
 import { type Folio, folioTestAnon, HPAGE_PMD_NR, pfnFolio } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
-import { folioPutFast, folioPutSlow } from './folio-release.js';
+import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { pmdIndexOfVpn } from './page-table.js';
 import { isMigrationEntry, pteDirty, ptePfn, ptePresent } from './pte.js';
 import { folioMarkDirty, pageRemoveRmap } from './rmap-accounting.js';
@@ -112,7 +112,7 @@ export function* zapRange(
 /** `tlb_batch_pages_flush`: put the gathered references, after the TLB flush. */
 export function* tlbFreePages(ctx: RmapState, tlb: MmuGather): KernelGen {
   for (const folio of tlb.folios) {
-    if (!folioPutFast(ctx, folio, 1)) yield* folioPutSlow(ctx, folio, 1);
+    if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
   }
   tlb.folios.length = 0;
 }
