@@ -1,8 +1,8 @@
-import { type Folio, folioNid, HPAGE_PMD_NR } from '@mmsim/folio';
+import { type Folio, folioAlloc, folioNid, folioPut, HPAGE_PMD_NR } from '@mmsim/folio';
 import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import type { TlbBatch, VirtualMemory } from '@mmsim/rmap';
 import { foliosOf, lockHolder, mapAnon, writebackIo, writePages } from '@mmsim/rmap/test';
-import { Completion, type KernelGen } from '@mmsim/runtime';
+import { Completion, type KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   MIGRATE_ASYNC,
@@ -148,6 +148,27 @@ describe('migrate_pages() and migrate_pages_batch() (mm/migrate.c, 6.3)', () => 
       expectQuiescent(m);
     });
   }
+
+  it('v6.3-rc1: a folio larger than NR_MAX_BATCHED_MIGRATION alone would carve empty batches forever: a kernel BUG', () => {
+    const m = buildMachine({ variant: 'v6.3-rc1' });
+    let err: unknown = null;
+    spawn(m, 'migrate', 0, function* (): KernelGen {
+      const big = folioAlloc(m.mem, 10, 0); // no kernel migrates such a folio this way
+      const list = newList(m);
+      list.addTail(big);
+      try {
+        yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_SYSCALL);
+      } catch (e) {
+        err = e;
+      }
+      list.del(big);
+      folioPut(m.mem, big);
+    });
+    runAll(m);
+    expect(err).toBeInstanceOf(MmsimError);
+    expect((err as MmsimError).code).toBe('INVARIANT_VIOLATED');
+    expect((err as MmsimError).message).toMatch(/exceeds NR_MAX_BATCHED_MIGRATION/);
+  });
 
   it('failures come back at the front of from: permanent ones in order, then the -EAGAIN leftovers', () => {
     const m = buildMachine();
