@@ -42,10 +42,13 @@ function someBuffer(head: BufferHead, test: (bh: BufferHead) => boolean): boolea
 }
 
 /**
- * `buffer_migrate_lock_buffers(head, mode)` (mm/migrate.c, 6.3): lock every buffer of the
- * folio. A contended buffer: MIGRATE_ASYNC gives up; MIGRATE_SYNC_LIGHT gives up on a
- * buffer that is not uptodate (it waits for I/O); otherwise `lock_buffer` sleeps. Giving
- * up unlocks the buffers locked so far and returns false.
+ * `buffer_migrate_lock_buffers(head, mode)` (mm/migrate.c, 6.3 and 6.5): lock every
+ * buffer of the folio. A contended buffer: MIGRATE_ASYNC gives up; otherwise
+ * `lock_buffer` sleeps. Giving up unlocks the buffers locked so far and returns false.
+ * 6.3 sleeps in every mode but ASYNC (it even skips the trylock there, which the model's
+ * trylock-then-sleep cannot tell apart); from 6.5 (`services.syncLightNeedsUptodate`,
+ * 4bb6dc79d987, the same commit as the src-lock rule) MIGRATE_SYNC_LIGHT also gives up
+ * on a buffer that is not uptodate (it is locked for I/O).
  *
  * Sleeping here while other folios are locked is the deadlock Hugh Dickins hit with
  * 6.3-rc1 (ext4 on a loop device on tmpfs): the model lets a variant that batches sync
@@ -60,7 +63,12 @@ export function* bufferMigrateLockBuffers(
   let bh: BufferHead = head;
   do {
     if (!locks.trylockBuffer(bh, CALLER)) {
-      if (mode === MIGRATE_ASYNC || (mode === MIGRATE_SYNC_LIGHT && !locks.bufferUptodate(bh))) {
+      if (
+        mode === MIGRATE_ASYNC ||
+        (services.syncLightNeedsUptodate &&
+          mode === MIGRATE_SYNC_LIGHT &&
+          !locks.bufferUptodate(bh))
+      ) {
         // We failed to lock the buffer and cannot stall: unlock what we hold.
         const failed = bh;
         for (let b: BufferHead = head; b !== failed; b = b.thisPage) locks.unlockBuffer(b);

@@ -64,6 +64,8 @@ export class MigrateEnv implements MigrateServices {
   readonly tlb: TlbBatch;
   readonly costs: CostModel;
   readonly variant: MigrateVariant;
+  /** `variant.syncLightNeedsUptodate`, for the buffer helpers (`MigrateServices`). */
+  readonly syncLightNeedsUptodate: boolean;
   readonly thpMigrationSupported: boolean;
   readonly hugepageMigrationSupported: boolean;
   readonly tp: MigrateTracepoints;
@@ -106,6 +108,7 @@ export class MigrateEnv implements MigrateServices {
       );
     }
     this.variant = resolveVariant(deps.variant);
+    this.syncLightNeedsUptodate = this.variant.syncLightNeedsUptodate;
     this.rt = deps.rt;
     this.mem = deps.mem;
     this.vmstat = deps.vmstat;
@@ -128,6 +131,7 @@ export class MigrateEnv implements MigrateServices {
       mem: this.mem,
       locks: this.locks,
       vmstat: this.vmstat,
+      syncLightNeedsUptodate: this.syncLightNeedsUptodate,
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });

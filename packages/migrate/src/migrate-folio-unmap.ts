@@ -83,8 +83,8 @@ export function unmapTtuFlags(env: MigrateEnv, mode: MigrateMode): number {
  *   `dstp.dst` is dst. Non-LRU movable pages return here right after dst is locked.
  * - -EAGAIN: try again in a later pass; everything is undone and src stays on `from`.
  *   Causes: src lock contended in MIGRATE_ASYNC, under PF_MEMALLOC (direct compaction
- *   must never sleep on a page lock), or in MIGRATE_SYNC_LIGHT on a folio that is not
- *   uptodate; dst lock contended (never slept on); an orphaned page-cache folio with
+ *   must never sleep on a page lock), or (6.5+) in MIGRATE_SYNC_LIGHT on a folio that is
+ *   not uptodate; dst lock contended (never slept on); an orphaned page-cache folio with
  *   buffers (they are freed with `try_to_free_buffers` for a later pass); some mapping
  *   that `try_to_migrate` could not replace (a pinned anon page).
  * - -EBUSY: src is under writeback and the mode is not MIGRATE_SYNC / SYNC_NO_COPY;
@@ -96,7 +96,10 @@ export function unmapTtuFlags(env: MigrateEnv, mode: MigrateMode): number {
  * Variant policy: with `forceFromPass3` (6.2, the RFC, 6.3-rc1) a sync mode only sleeps
  * on the lock or waits for writeback when `force` (pass > 2), else -EAGAIN; 6.3-rc1's
  * `avoidForceLock` turns that sleep into -EDEADLOCK (src stays on `from`) while the batch
- * already holds unmapped folios; `syncLightNeedsUptodate` is the 6.3-rc3 SYNC_LIGHT rule.
+ * already holds unmapped folios; `syncLightNeedsUptodate` is the SYNC_LIGHT rule of
+ * 4bb6dc79d987 (Douglas Anderson, 6.5): a src that is not uptodate is locked for read I/O,
+ * so SYNC_LIGHT gives up (-EAGAIN) instead of sleeping. 6.3 itself sleeps in SYNC_LIGHT
+ * whatever PG_uptodate says.
  */
 export const migrateFolioUnmap = tracedFunction('migrate_folio_unmap', migrateFolioUnmapBody);
 function* migrateFolioUnmapBody(
@@ -146,7 +149,7 @@ function* migrateFolioUnmapBody(
         rc = -EDEADLOCK;
         break out;
       }
-      // SYNC_LIGHT may wait for transient locks, not for I/O.
+      // SYNC_LIGHT may wait for transient locks, not for I/O (4bb6dc79d987, 6.5).
       if (variant.syncLightNeedsUptodate && mode === MIGRATE_SYNC_LIGHT) {
         if (!folioTestFlag(mem, src, PG_uptodate)) break out;
       }

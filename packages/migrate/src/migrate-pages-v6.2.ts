@@ -3,6 +3,7 @@ import {
   type FolioList,
   folioClearFlag,
   folioNrPages,
+  folioOrder,
   folioPut,
   folioRawMapping,
   folioRefCount,
@@ -13,8 +14,8 @@ import {
   folioTestKsm,
   folioTestLarge,
   folioTestMovable,
+  HPAGE_PMD_ORDER,
   PG_active,
-  PG_isolated,
   PG_private,
   PG_unevictable,
   PG_writeback,
@@ -39,7 +40,6 @@ import { folioPutMaybeLru } from './migrate-folio-undo.js';
 import { unmapTtuFlags } from './migrate-folio-unmap.js';
 import { unmapAndMoveHugePage } from './migrate-hugetlbs.js';
 import { MIGRATE_ASYNC, MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
-import { pageMovable } from './movable.js';
 import { moveToNewFolio } from './move-to-new-folio.js';
 import {
   type MigrateReason,
@@ -146,9 +146,11 @@ function* unmapAndMoveInnerBody(
 /**
  * `unmap_and_move(get_new_page, put_new_page, private, page, force, mode, reason, ret)`
  * (mm/migrate.c, 6.2): -ENOSYS for a THP when THP migration is unsupported; a folio freed
- * under us (refcount 1) succeeds at once (PG_active / PG_unevictable cleared; a movable
- * page is locked, sleeping, to clear PG_isolated if its driver released it); no destination
- * is -ENOMEM; otherwise `__unmap_and_move`. Except for -EAGAIN, src leaves `from`: done on
+ * under us (refcount 1) succeeds at once: PG_active and PG_unevictable are cleared and
+ * nothing is locked (since 160088b3b6d7, "mm/migration: remove unneeded lock page and
+ * PageMovable check", 6.0: the freeing path, `free_pages_prepare`, clears PG_isolated;
+ * before it a movable page was locked to clear PG_isolated); no destination is -ENOMEM;
+ * otherwise `__unmap_and_move`. Except for -EAGAIN, src leaves `from`: done on
  * success (NR_ISOLATED, the isolation reference unless MR_MEMORY_FAILURE), to the tail of
  * `ret` on failure, where the unused dst also goes back (`put_new_page` or `folio_put`).
  */
@@ -163,21 +165,13 @@ function* unmapAndMoveBody(
   ret: FolioList,
 ): KernelGen<number> {
   const mem = env.mem;
-  const locks = env.locks;
   if (!env.thpMigrationSupported && folioTestLarge(mem, src)) return -ENOSYS;
   let rc = MIGRATEPAGE_SUCCESS;
   let dst = -1;
   if (folioRefCount(mem, src) === 1) {
-    // Freed from under us: we are done.
+    // Freed from under us: we are done. (free_pages_prepare clears PG_isolated.)
     folioClearFlag(mem, src, PG_active);
     folioClearFlag(mem, src, PG_unevictable);
-    if (folioTestMovable(mem, src)) {
-      if (!locks.folioLockFast(src, 'unmap_and_move')) {
-        yield* locks.folioLockContended(src, 'unmap_and_move');
-      }
-      if (!pageMovable(mem, src)) folioClearFlag(mem, src, PG_isolated);
-      locks.folioUnlock(src);
-    }
   } else {
     const got = callGetNewFolio(env, cb, src);
     if (got === null) return -ENOMEM;
@@ -205,14 +199,17 @@ function* unmapAndMoveBody(
  * `migrate_pages(from, get_new_page, put_new_page, private, mode, reason, &succeeded)`
  * (mm/migrate.c, 6.2), the variant `v6.2`: up to 10 passes over `from`, one folio at a
  * time (`unmap_and_move_huge_page` for hugetlb, `unmap_and_move` for the others) with
- * `force` from the fourth pass, in every mode. Large folios are counted as THPs. A THP
- * whose migration is unsupported (-ENOSYS) or that gets -ENOMEM is split (unless
- * MR_NUMA_MISPLACED; MR_LONGTERM_PIN retries a split that fails with -EAGAIN) and its
- * pieces are migrated after the rest, in a second round with the full budget whose
- * small-folio failures are not counted; what is left of the first round goes to
- * `ret_pages` first. -ENOMEM stops everything (the pieces go back on `from`). There is no
- * TLB batching: each PTE is flushed as it is cleared. Returns the failed folios
- * (`nr_failed + nr_thp_failed`), or -ENOMEM.
+ * `force` from the fourth pass, in every mode. A large folio (`is_large`, not hugetlb) is
+ * counted in `nr_large_failed` / `large_retry`; the THP counters (THP_MIGRATION_*, the
+ * tracepoint's thp fields) count only the PMD-mappable ones (`is_thp = is_large &&
+ * folio_test_pmd_mappable`). A large folio whose migration is unsupported (-ENOSYS) or
+ * that gets -ENOMEM is split (unless MR_NUMA_MISPLACED; MR_LONGTERM_PIN retries a split
+ * that fails with -EAGAIN) and its pieces are migrated after the rest, in a second round
+ * with the full budget whose small-folio failures are not counted; what is left of the
+ * first round goes to `ret_pages` first. -ENOMEM stops everything (the pieces go back on
+ * `from`). There is no TLB batching: each PTE is flushed as it is cleared. Returns the
+ * failed folios (`nr_failed + nr_large_failed`), 0 when nothing is left on `from`
+ * (03e5f82ea632, 6.1: every piece of every split folio migrated), or -ENOMEM.
  */
 export function* migratePagesV62(
   env: MigrateEnv,
@@ -229,8 +226,10 @@ export function* migratePagesV62(
   const thpSplitPages = listHead(mem);
   const nosplit = reason === MR_NUMA_MISPLACED;
   let retry = 1;
-  let thpRetry = 1;
+  let largeRetry = 1;
+  let thpRetry = 0;
   let nrFailed = 0;
+  let nrLargeFailed = 0;
   let nrRetryPages = 0;
   let noSubpageCounting = false;
   let rc = 0;
@@ -238,15 +237,18 @@ export function* migratePagesV62(
   outer: for (;;) {
     for (
       let pass = 0;
-      pass < NR_MAX_MIGRATE_PAGES_RETRY && (retry !== 0 || thpRetry !== 0);
+      pass < NR_MAX_MIGRATE_PAGES_RETRY && (retry !== 0 || largeRetry !== 0);
       pass++
     ) {
       retry = 0;
+      largeRetry = 0;
       thpRetry = 0;
       nrRetryPages = 0;
       for (const folio of from) {
         const hugetlb = folioTestHugetlb(mem, folio);
-        const isThp = !hugetlb && folioTestLarge(mem, folio);
+        // Captured before the folio can be split or freed.
+        const isLarge = !hugetlb && folioTestLarge(mem, folio);
+        const isThp = isLarge && folioOrder(mem, folio) >= HPAGE_PMD_ORDER ? 1 : 0;
         const nrSubpages = folioNrPages(mem, folio);
         yield; // cond_resched()
         let r: number;
@@ -262,11 +264,12 @@ export function* migratePagesV62(
         }
         switch (r) {
           case -ENOSYS:
-            // THP migration is unsupported: split and retry the pieces later.
-            if (isThp) {
-              stats.nrThpFailed++;
+            // Large folio migration is unsupported: split and retry the pieces later.
+            if (isLarge) {
+              nrLargeFailed++;
+              stats.nrThpFailed += isThp;
               if ((yield* trySplitFolio(env, folio, thpSplitPages, mode)) === 0) {
-                stats.nrThpSplit++;
+                stats.nrThpSplit += isThp;
                 break;
               }
             } else if (!noSubpageCounting) {
@@ -277,17 +280,19 @@ export function* migratePagesV62(
             break;
           case -ENOMEM:
             // Memory is low: do not bother with the other folios.
-            if (isThp) {
-              stats.nrThpFailed++;
-              // THP NUMA faulting does not split to retry.
+            if (isLarge) {
+              nrLargeFailed++;
+              stats.nrThpFailed += isThp;
+              // Large folio NUMA faulting does not split to retry.
               if (!nosplit) {
                 const s = yield* trySplitFolio(env, folio, thpSplitPages, mode);
                 if (s === 0) {
-                  stats.nrThpSplit++;
+                  stats.nrThpSplit += isThp;
                   break;
                 }
                 if (reason === MR_LONGTERM_PIN && s === -EAGAIN) {
-                  thpRetry++;
+                  largeRetry++;
+                  thpRetry += isThp;
                   nrRetryPages += nrSubpages;
                   break;
                 }
@@ -296,34 +301,46 @@ export function* migratePagesV62(
               nrFailed++;
             }
             stats.nrFailedPages += nrSubpages + nrRetryPages;
-            // Pieces of failed THPs go back on the migration list, or their references leak.
+            // Pieces of failed large folios go back on the migration list, or their
+            // references leak.
             thpSplitPages.spliceInit(from);
+            nrLargeFailed += largeRetry;
             stats.nrThpFailed += thpRetry;
             rc = -ENOMEM;
             fatal = true;
             break outer;
           case -EAGAIN:
-            if (isThp) thpRetry++;
-            else if (!noSubpageCounting) retry++;
+            if (isLarge) {
+              largeRetry++;
+              thpRetry += isThp;
+            } else if (!noSubpageCounting) {
+              retry++;
+            }
             nrRetryPages += nrSubpages;
             break;
           case MIGRATEPAGE_SUCCESS:
             stats.nrSucceeded += nrSubpages;
-            if (isThp) stats.nrThpSucceeded++;
+            stats.nrThpSucceeded += isThp;
             break;
           default:
             // Permanent failure (-EBUSY...): src is already on ret_pages.
-            if (isThp) stats.nrThpFailed++;
-            else if (!noSubpageCounting) nrFailed++;
+            if (isLarge) {
+              nrLargeFailed++;
+              stats.nrThpFailed += isThp;
+            } else if (!noSubpageCounting) {
+              nrFailed++;
+            }
             stats.nrFailedPages += nrSubpages;
             break;
         }
       }
     }
     nrFailed += retry;
+    nrLargeFailed += largeRetry;
     stats.nrThpFailed += thpRetry;
     stats.nrFailedPages += nrRetryPages;
-    // Migrate the pieces of the THPs that failed; each THP already counted as one failure.
+    // Migrate the pieces of the large folios that failed; each already counted as one
+    // failure.
     if (!thpSplitPages.isEmpty()) {
       from.spliceInit(retPages);
       thpSplitPages.spliceInit(from);
@@ -333,8 +350,10 @@ export function* migratePagesV62(
     }
     break;
   }
-  if (!fatal) rc = nrFailed + stats.nrThpFailed;
+  if (!fatal) rc = nrFailed + nrLargeFailed;
   retPages.spliceInit(from);
+  // 0 if every piece of every split large folio was migrated (03e5f82ea632, 6.1).
+  if (env.variant.allMigratedReturnsZero && from.isEmpty()) rc = 0;
   migratePagesEnd(env, stats, mode, reason);
   return rc;
 }

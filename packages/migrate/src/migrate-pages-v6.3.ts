@@ -2,6 +2,7 @@ import { type FolioList, folioNrPages, folioTestHugetlb } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { NR_MAX_BATCHED_MIGRATION, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
+import { kernelBug } from './errors.js';
 import { listCutBefore, listHead } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { migrateHugetlbs } from './migrate-hugetlbs.js';
@@ -18,8 +19,11 @@ import { type MigrateStats, migratePagesEnd } from './stats.js';
  *
  * 1. `mm_migrate_pages_start`; `migrate_hugetlbs` (-ENOMEM ends here).
  * 2. Carve the next batch off the front of `from`: hugetlb folios still there (their
- *    retries are used up; already counted) move to the tail of `ret_folios`; the batch ends
- *    with the folio that brings it to NR_MAX_BATCHED_MIGRATION base pages, or takes all.
+ *    retries are used up; already counted) move to the tail of `ret_folios`. With
+ *    `batchLimit: 'at-limit'` (fb3592c41a44, 6.3-rc3) the batch ends with the folio that
+ *    brings it to NR_MAX_BATCHED_MIGRATION base pages; with `'over-limit'` (the RFC and
+ *    42012e0436d4, 6.3-rc1) it ends before the folio that takes it past the limit, which
+ *    starts the next batch. Otherwise it takes all.
  * 3. MIGRATE_ASYNC: `migrate_pages_batch` with NR_MAX_MIGRATE_PAGES_RETRY passes. Other
  *    modes: `migrate_pages_sync` in 6.3; in 6.3-rc1 and the RFC the same batch call as
  *    ASYNC, in the caller's mode. What is left of the batch goes to the tail of
@@ -29,8 +33,9 @@ import { type MigrateStats, migratePagesEnd } from './stats.js';
  *    `ret_folios`.
  * 5. Add the batch's failures; loop while `from` is not empty.
  * 6. `ret_folios` is spliced onto the front of `from` for the caller's
- *    `putback_movable_pages`; in 6.3, if `from` is empty the result is 0 (every piece of
- *    every split folio made it). The vm events and `mm_migrate_pages` are emitted on every path.
+ *    `putback_movable_pages`; if `from` is then empty the result is 0 (every piece of every
+ *    split folio made it; `allMigratedReturnsZero`, 03e5f82ea632: 6.3-rc1 and later, not
+ *    the RFC). The vm events and `mm_migrate_pages` are emitted on every path.
  *
  * Returns the number of folios not migrated (a split large folio counts once), or -ENOMEM.
  */
@@ -48,6 +53,7 @@ export function* migratePagesV63(
   const retFolios = listHead(mem);
   const splitFolios = listHead(mem);
   const asyncFirst = env.variant.syncBatching === 'async-first';
+  const overLimit = env.variant.batchLimit === 'over-limit';
   let rcGather = yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
   if (rcGather >= 0) {
     for (;;) {
@@ -61,7 +67,22 @@ export function* migratePagesV63(
           continue;
         }
         nrPages += folioNrPages(mem, folio);
-        if (nrPages >= NR_MAX_BATCHED_MIGRATION) {
+        if (overLimit) {
+          // Before fb3592c41a44: past the limit, this folio starts the next batch.
+          if (nrPages > NR_MAX_BATCHED_MIGRATION) {
+            if (folio === from.first()) {
+              // The kernel would carve empty batches forever; no folio it migrates this
+              // way is larger than NR_MAX_BATCHED_MIGRATION (HPAGE_PMD_NR) pages.
+              throw kernelBug(
+                'migrate_pages',
+                `folio ${folio} alone exceeds NR_MAX_BATCHED_MIGRATION (${NR_MAX_BATCHED_MIGRATION} pages)`,
+              );
+            }
+            full = true;
+            cut = folio;
+            break;
+          }
+        } else if (nrPages >= NR_MAX_BATCHED_MIGRATION) {
           full = true;
           cut = from.next(folio);
           break;
@@ -114,9 +135,9 @@ export function* migratePagesV63(
   }
   // Permanent failures go back on the migration list; the caller puts them back.
   retFolios.spliceInit(from);
-  // 0 if every split piece of every failed large folio was migrated (added with the
-  // after-batch split retry, a21d2133215b; 6.3-rc1 and the RFC return the count).
-  if (env.variant.splitRetry === 'after-batch' && from.isEmpty()) rcGather = 0;
+  // 0 if every split piece of every failed large folio was migrated (03e5f82ea632, kept by
+  // 42012e0436d4 in 6.3-rc1; the September 2022 RFC predates it and returns the count).
+  if (env.variant.allMigratedReturnsZero && from.isEmpty()) rcGather = 0;
   migratePagesEnd(env, stats, mode, reason);
   return rcGather;
 }

@@ -16,6 +16,12 @@ export interface MigrateServices {
   readonly mem: PhysicalMemory;
   readonly locks: PageLocks;
   readonly vmstat: VmStat;
+  /**
+   * The kernel version's MIGRATE_SYNC_LIGHT rule for the buffer helpers (the variant's
+   * `syncLightNeedsUptodate`): give up on a contended buffer that is not uptodate
+   * (4bb6dc79d987, 6.5) instead of sleeping in `lock_buffer` (6.3 and before).
+   */
+  readonly syncLightNeedsUptodate: boolean;
   /** `WARN_ON_ONCE` at `site`: records `message` in the core's warnings the first time only. */
   warnOnce(site: string, message: string): void;
   /** `invalidate_bh_lrus()`: drop the per-CPU buffer-head LRU references (a no-op by default). */

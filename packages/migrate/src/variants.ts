@@ -29,6 +29,15 @@ export interface MigrateVariant {
    */
   readonly syncBatching: 'batch-all-modes' | 'async-first';
   /**
+   * Where `migrate_pages()` cuts the next batch off `from`. `'over-limit'`: the carving loop
+   * stops when the running total exceeds NR_MAX_BATCHED_MIGRATION (`nr_pages > ...`) and
+   * cuts before the folio that crossed it, which starts the next batch; a batch holds at
+   * most NR_MAX_BATCHED_MIGRATION pages (the RFC, 42012e0436d4 in 6.3-rc1). `'at-limit'`:
+   * the loop stops once the total reaches the limit (`nr_pages >= ...`) and cuts after
+   * that folio, so it ends the batch (fb3592c41a44, 6.3-rc3). Unused by `unmap-and-move`.
+   */
+  readonly batchLimit: 'over-limit' | 'at-limit';
+  /**
    * `force = pass > 2` (counting passes from 0): a sync mode sleeps on a contended src
    * lock and waits for writeback only from the fourth pass on; earlier passes give
    * -EAGAIN. Removed from `migrate_folio_unmap` by 2ef7dbb26990 (6.3-rc3). The hugetlb
@@ -43,8 +52,12 @@ export interface MigrateVariant {
    */
   readonly avoidForceLock: boolean;
   /**
-   * MIGRATE_SYNC_LIGHT sleeps on a contended src lock only when src is uptodate (6.3-rc3,
-   * 2ef7dbb26990, added when `force` went away).
+   * MIGRATE_SYNC_LIGHT sleeps on a contended src lock only when src is PG_uptodate, and on
+   * a contended buffer lock only when the buffer is uptodate (a lock held for read I/O is
+   * given up on): Douglas Anderson's "migrate_pages: avoid blocking for IO in
+   * MIGRATE_SYNC_LIGHT", 4bb6dc79d987, merged for 6.5 (posted after 6.3 was released; not
+   * part of 2ef7dbb26990). Before it, a SYNC_LIGHT caller sleeps in `folio_lock` and
+   * `lock_buffer` whatever the uptodate bits say.
    */
   readonly syncLightNeedsUptodate: boolean;
   /**
@@ -60,6 +73,14 @@ export interface MigrateVariant {
    * `migrate_pages()` after each batch, MIGRATE_ASYNC, one pass (a21d2133215b, 6.3-rc3).
    */
   readonly splitRetry: 'in-batch' | 'after-batch';
+  /**
+   * `if (list_empty(from)) rc = 0;` at the end of `migrate_pages()`: when nothing is left
+   * for the caller to put back (every piece of every split large folio migrated), the
+   * result is 0, not the count of the large folios that were split. Baolin Wang's
+   * 03e5f82ea632 (posted 2022-10-24, 6.1-rc, Cc stable), kept by 42012e0436d4 (6.3-rc1) and
+   * every later batch engine. The September 2022 RFC predates it and returns the count.
+   */
+  readonly allMigratedReturnsZero: boolean;
   /** `try_split_folio()` only trylocks in MIGRATE_ASYNC (2e6506e1c4ee, 6.11). */
   readonly splitTrylockInAsync: boolean;
   /**
@@ -83,11 +104,13 @@ const V6_3: MigrateVariant = Object.freeze({
   ]),
   engine: 'batch',
   syncBatching: 'async-first',
+  batchLimit: 'at-limit',
   forceFromPass3: false,
   avoidForceLock: false,
-  syncLightNeedsUptodate: true,
+  syncLightNeedsUptodate: false,
   batchFlush: 'async-only',
   splitRetry: 'after-batch',
+  allMigratedReturnsZero: true,
   splitTrylockInAsync: false,
   longtermPinRetryUncounts: false,
   hasSyncNoCopy: true,
@@ -103,11 +126,13 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     sources: Object.freeze(['torvalds/linux v6.2 mm/migrate.c (migrate_pages, unmap_and_move)']),
     engine: 'unmap-and-move',
     syncBatching: 'batch-all-modes',
+    batchLimit: 'over-limit',
     forceFromPass3: true,
     avoidForceLock: false,
     syncLightNeedsUptodate: false,
     batchFlush: 'never',
     splitRetry: 'in-batch',
+    allMigratedReturnsZero: true,
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
@@ -124,11 +149,13 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     ]),
     engine: 'batch',
     syncBatching: 'batch-all-modes',
+    batchLimit: 'over-limit',
     forceFromPass3: true,
     avoidForceLock: false,
     syncLightNeedsUptodate: false,
     batchFlush: 'always',
     splitRetry: 'in-batch',
+    allMigratedReturnsZero: false,
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
@@ -146,11 +173,13 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     ]),
     engine: 'batch',
     syncBatching: 'batch-all-modes',
+    batchLimit: 'over-limit',
     forceFromPass3: true,
     avoidForceLock: true,
     syncLightNeedsUptodate: false,
     batchFlush: 'always',
     splitRetry: 'in-batch',
+    allMigratedReturnsZero: true,
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
@@ -167,7 +196,9 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
       '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
       '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
       '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
+      '4bb6dc79d987 "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT" (Douglas Anderson, 6.5)',
     ]),
+    syncLightNeedsUptodate: true,
     splitTrylockInAsync: true,
     longtermPinRetryUncounts: true,
     hasSyncNoCopy: false,
@@ -223,10 +254,14 @@ export function resolveVariant(spec: VariantName | MigrateVariant | undefined): 
   if (spec.splitRetry !== 'in-batch' && spec.splitRetry !== 'after-batch') {
     throw bad('splitRetry', "'in-batch' or 'after-batch'");
   }
+  if (spec.batchLimit !== 'over-limit' && spec.batchLimit !== 'at-limit') {
+    throw bad('batchLimit', "'over-limit' or 'at-limit'");
+  }
   for (const key of [
     'forceFromPass3',
     'avoidForceLock',
     'syncLightNeedsUptodate',
+    'allMigratedReturnsZero',
     'splitTrylockInAsync',
     'longtermPinRetryUncounts',
     'hasSyncNoCopy',

@@ -1,8 +1,8 @@
-import { type Folio, folioNid, HPAGE_PMD_NR } from '@mmsim/folio';
+import { type Folio, folioAlloc, folioNid, folioPut, HPAGE_PMD_NR } from '@mmsim/folio';
 import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import type { TlbBatch, VirtualMemory } from '@mmsim/rmap';
 import { foliosOf, lockHolder, mapAnon, writebackIo, writePages } from '@mmsim/rmap/test';
-import { Completion, type KernelGen } from '@mmsim/runtime';
+import { Completion, type KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   MIGRATE_ASYNC,
@@ -99,31 +99,75 @@ describe('migrate_pages() and migrate_pages_batch() (mm/migrate.c, 6.3)', () => 
     });
   }
 
-  it('the folio that crosses the limit is in the batch: 511 small folios and a THP are one batch', () => {
-    const events: string[] = [];
-    const spy = newSpy();
-    const m = buildMachine({
-      wrapRmap: (vm) => loggingRmap(vm, spy, events),
-      wrapTlb: (vm) => loggingTlb(vm, events),
+  /**
+   * Batch boundaries with a THP among small folios, both carving rules. `at-limit`
+   * (fb3592c41a44, 6.3-rc3 on): the batch ends with the folio that brings it to
+   * NR_MAX_BATCHED_MIGRATION pages, even past it. `over-limit` (the RFC, 6.3-rc1): the
+   * folio that would take it past the limit starts the next batch. [variant, small folios
+   * before the THP, unmaps per batch].
+   */
+  const boundaries: Array<[VariantName, number, number[]]> = [
+    // 511 + 512 pages: one batch of 1023 pages...
+    ['v6.3', 511, [512, 1]],
+    ['v6.11', 511, [512, 1]],
+    // ...or 511 pages, then the THP (512), then the last small folio.
+    ['v6.3-rc1', 511, [511, 1, 1]],
+    ['rfc-2022', 511, [511, 1, 1]],
+    // 512 small pages reach the limit exactly, and so does the THP: both rules cut before
+    // the THP and after it.
+    ['v6.3', 512, [512, 1, 1]],
+    ['v6.3-rc1', 512, [512, 1, 1]],
+    ['rfc-2022', 512, [512, 1, 1]],
+  ];
+  for (const [variant, before, expected] of boundaries) {
+    it(`${variant}: ${before} small folios, a THP, 1 small folio go in batches of ${expected.join(', ')} folios`, () => {
+      const events: string[] = [];
+      const spy = newSpy();
+      const m = buildMachine({
+        variant,
+        wrapRmap: (vm) => loggingRmap(vm, spy, events),
+        wrapTlb: (vm) => loggingTlb(vm, events),
+      });
+      spawn(m, 'migrate', 0, function* (): KernelGen {
+        const mm = m.vm.createProcess('p');
+        const small = mapAnon(m, mm, before + 1);
+        const huge = mapAnon(m, mm, HPAGE_PMD_NR, true);
+        yield* writePages(m, mm, small, before + 1, (i) => i);
+        yield* writePages(m, mm, huge, HPAGE_PMD_NR, (i) => i);
+        const s = foliosOf(m, mm, small, before + 1);
+        const t = foliosOf(m, mm, huge, HPAGE_PMD_NR);
+        const list = newList(m);
+        yield* isolateFolios(m, [...s.slice(0, before), ...t, s[before]!], list);
+        const { rc, stats } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_SYSCALL);
+        expect(rc).toBe(0);
+        expect(stats.nrSucceeded).toBe(before + 1 + HPAGE_PMD_NR);
+        expect(stats.nrThpSucceeded).toBe(1);
+      });
+      runAll(m);
+      expect(unmapsPerFlush(events)).toEqual(expected);
+      expectQuiescent(m);
     });
+  }
+
+  it('v6.3-rc1: a folio larger than NR_MAX_BATCHED_MIGRATION alone would carve empty batches forever: a kernel BUG', () => {
+    const m = buildMachine({ variant: 'v6.3-rc1' });
+    let err: unknown = null;
     spawn(m, 'migrate', 0, function* (): KernelGen {
-      const mm = m.vm.createProcess('p');
-      const small = mapAnon(m, mm, 512);
-      const huge = mapAnon(m, mm, HPAGE_PMD_NR, true);
-      yield* writePages(m, mm, small, 512, (i) => i);
-      yield* writePages(m, mm, huge, HPAGE_PMD_NR, (i) => i);
-      const s = foliosOf(m, mm, small, 512);
-      const t = foliosOf(m, mm, huge, HPAGE_PMD_NR);
+      const big = folioAlloc(m.mem, 10, 0); // no kernel migrates such a folio this way
       const list = newList(m);
-      yield* isolateFolios(m, [...s.slice(0, 511), ...t, s[511]!], list);
-      const { rc, stats } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_SYSCALL);
-      expect(rc).toBe(0);
-      expect(stats.nrSucceeded).toBe(1024);
-      expect(stats.nrThpSucceeded).toBe(1);
+      list.addTail(big);
+      try {
+        yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_SYSCALL);
+      } catch (e) {
+        err = e;
+      }
+      list.del(big);
+      folioPut(m.mem, big);
     });
     runAll(m);
-    expect(unmapsPerFlush(events)).toEqual([512, 1]);
-    expectQuiescent(m);
+    expect(err).toBeInstanceOf(MmsimError);
+    expect((err as MmsimError).code).toBe('INVARIANT_VIOLATED');
+    expect((err as MmsimError).message).toMatch(/exceeds NR_MAX_BATCHED_MIGRATION/);
   });
 
   it('failures come back at the front of from: permanent ones in order, then the -EAGAIN leftovers', () => {

@@ -20,6 +20,7 @@ import {
   MIGRATE_SYNC_LIGHT,
   type MigrateMode,
   MR_COMPACTION,
+  type VariantName,
 } from '../src/index.js';
 import { bufferMigrateFolio } from '../src/internal.js';
 import {
@@ -82,20 +83,26 @@ describe('buffer_migrate_folio', () => {
     expectQuiescent(m);
   });
 
-  /** A buffer lock held by another task. [mode, buffer uptodate, rc, calls]. */
-  const cases: Array<[MigrateMode, string, boolean, number, number]> = [
+  /** A buffer lock held by another task. [variant, mode, buffer uptodate, rc, calls]. */
+  const cases: Array<[VariantName, MigrateMode, string, boolean, number, number]> = [
     // ASYNC only trylocks: -EAGAIN in each of 10 move passes.
-    [MIGRATE_ASYNC, 'ASYNC', true, 1, 10],
+    ['v6.3', MIGRATE_ASYNC, 'ASYNC', true, 1, 10],
     // SYNC: 3 async trylocks, then lock_buffer sleeps alone.
-    [MIGRATE_SYNC, 'SYNC', true, 0, 4],
-    // SYNC_LIGHT waits for an uptodate buffer...
-    [MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, uptodate', true, 0, 4],
+    ['v6.3', MIGRATE_SYNC, 'SYNC', true, 0, 4],
+    ['v6.3', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, uptodate', true, 0, 4],
+    // 6.3 sleeps in lock_buffer in every mode but ASYNC, uptodate or not (this row said
+    // rc 1 after 10 calls while the rule of 4bb6dc79d987 applied to every variant).
+    ['v6.3', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, not uptodate', false, 0, 4],
+    // 6.2: one unmap_and_move, which sleeps in lock_buffer at once.
+    ['v6.2', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, not uptodate', false, 0, 1],
+    // 6.5+ (4bb6dc79d987): SYNC_LIGHT waits for an uptodate buffer...
+    ['v6.11', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, uptodate', true, 0, 4],
     // ...not for one under read I/O.
-    [MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, not uptodate', false, 1, 10],
+    ['v6.11', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, not uptodate', false, 1, 10],
   ];
-  for (const [mode, what, uptodate, rcWant, callsWant] of cases) {
-    it(`a buffer locked elsewhere, ${what}: rc ${rcWant} after ${callsWant} calls`, () => {
-      const m = buildMachine();
+  for (const [variant, mode, what, uptodate, rcWant, callsWant] of cases) {
+    it(`a buffer locked elsewhere, ${variant} ${what}: rc ${rcWant} after ${callsWant} calls`, () => {
+      const m = buildMachine({ variant });
       const calls: number[] = [];
       const ready = new Completion(m.rt, 'ready');
       const locked = new Completion(m.rt, 'locked');

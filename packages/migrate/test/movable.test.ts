@@ -16,7 +16,7 @@ import {
 import { newList, nrIsolated, runAll, spawn } from '@mmsim/lru/test';
 import { lockHolder } from '@mmsim/rmap/test';
 import { Completion, EAGAIN, type KernelGen, MmsimError } from '@mmsim/runtime';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   clearPageMovable,
   DriverCallbackError,
@@ -237,6 +237,52 @@ describe('non-LRU movable pages (movable_operations, include/linux/migrate.h)', 
     runAll(m);
     expectQuiescent(m);
   });
+
+  for (const variant of ['v6.2', 'v6.3'] as VariantName[]) {
+    it(`${variant}: a page its driver freed after isolation is done without taking its lock`, () => {
+      // 6.0+ (160088b3b6d7) unmap_and_move, like 6.3's migrate_folio_unmap, only clears
+      // PG_active / PG_unevictable on a folio whose last other reference went away; the
+      // page a driver still holds is locked as usual.
+      const m = buildMachine({ variant });
+      const b = new Balloon(m);
+      const lockedBy: string[] = [];
+      spawn(m, 'compact', 0, function* (): KernelGen {
+        const kept = b.page(1);
+        const dropped = b.page(2);
+        const list = newList(m);
+        for (const f of [kept, dropped]) {
+          m.core.isolateMovablePage(f, ISOLATE_ASYNC_MIGRATE);
+          list.addTail(f);
+        }
+        clearPageMovable(m.mem, dropped);
+        folioPut(m.mem, dropped);
+        b.pages.delete(dropped);
+        const locks = m.locks;
+        const trylock = locks.folioTrylock.bind(locks);
+        const lockFast = locks.folioLockFast.bind(locks);
+        vi.spyOn(locks, 'folioTrylock').mockImplementation((f, caller) => {
+          if (f === kept || f === dropped)
+            lockedBy.push(`${f === kept ? 'kept' : 'dropped'} ${caller}`);
+          return trylock(f, caller);
+        });
+        vi.spyOn(locks, 'folioLockFast').mockImplementation((f, caller) => {
+          if (f === kept || f === dropped)
+            lockedBy.push(`${f === kept ? 'kept' : 'dropped'} ${caller}`);
+          return lockFast(f, caller);
+        });
+        const { rc, stats } = yield* migrateToNode(m, list, 1, MIGRATE_SYNC, MR_COMPACTION);
+        vi.restoreAllMocks();
+        expect(rc).toBe(0);
+        expect(stats.nrSucceeded).toBe(2);
+        expect(() => folioRefCount(m.mem, dropped)).toThrow(/free/);
+        expect(lockedBy.filter((l) => l.startsWith('dropped'))).toEqual([]);
+        expect(lockedBy.filter((l) => l.startsWith('kept')).length).toBeGreaterThan(0);
+        b.releaseAll();
+      });
+      runAll(m);
+      expectQuiescent(m);
+    });
+  }
 
   it('a driver callback that throws becomes a DriverCallbackError naming the driver and the callback', () => {
     const m = buildMachine();

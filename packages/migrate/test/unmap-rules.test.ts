@@ -159,10 +159,14 @@ describe('migrate_folio_unmap (mm/migrate.c, 6.3)', () => {
     ['v6.3', MIGRATE_ASYNC, 'ASYNC', false, false, 1, 10],
     // Direct compaction (PF_MEMALLOC) never sleeps: 3 async + 7 sync trylocks.
     ['v6.3', MIGRATE_SYNC, 'SYNC under PF_MEMALLOC', true, false, 1, 10],
-    // SYNC_LIGHT does not wait for a folio under read I/O (not uptodate)...
-    ['v6.3', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, not uptodate', false, true, 1, 10],
-    // ...but sleeps on an uptodate one: 3 async attempts, then the one that sleeps.
+    // 6.3 SYNC_LIGHT sleeps whatever PG_uptodate says: 3 async attempts, then the one that
+    // sleeps (this row said rc 1 after 10 before 4bb6dc79d987 was given to 6.5+ only).
+    ['v6.3', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, not uptodate', false, true, 0, 4],
     ['v6.3', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, uptodate', false, false, 0, 4],
+    // 6.5+ (4bb6dc79d987): SYNC_LIGHT does not wait for a folio under read I/O...
+    ['v6.11', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, not uptodate', false, true, 1, 10],
+    // ...but still sleeps on an uptodate one.
+    ['v6.11', MIGRATE_SYNC_LIGHT, 'SYNC_LIGHT, uptodate', false, false, 0, 4],
     ['v6.3', MIGRATE_SYNC, 'SYNC', false, false, 0, 4],
     ['v6.11', MIGRATE_SYNC, 'SYNC', false, false, 0, 4],
     // 6.2 and 6.3-rc1: sleep only from pass 3 (force), whatever PG_uptodate says.
