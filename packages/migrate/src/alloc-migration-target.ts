@@ -8,7 +8,7 @@ import {
   NUMA_NO_NODE,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
-import { hugetlbAllocActive } from './hugetlb-state.js';
+import { hugetlbAllocMigrationTarget } from './hugetlb-state.js';
 import type { MigrateEnv } from './migrate-env.js';
 
 /**
@@ -29,8 +29,8 @@ export interface MigrationTargetControl {
 /**
  * `alloc_migration_target(src, private)` (mm/migrate.c, 6.3), the standard `get_new_page`:
  * a folio of src's order on `mtc.nid` (src's node for NUMA_NO_NODE). A hugetlb src gets a
- * folio from the hugetlb pools (`alloc_hugetlb_folio_nodemask`), which joins the active
- * list; a large src an order-`folio_order(src)` folio (GFP_TRANSHUGE without
+ * folio from the hugetlb pools, or a temporary one from the buddy when they are empty
+ * (`alloc_hugetlb_folio_nodemask`, see `hugetlbAllocMigrationTarget`); a large src an order-`folio_order(src)` folio (GFP_TRANSHUGE without
  * __GFP_RECLAIM: the model has no reclaim anyway). Zones, nodemasks and __GFP_HIGHMEM are
  * not modelled. Returns null when there is no memory, and also when the fault site
  * `migrate.alloc_migration_target` fires. Charges one `pageAlloc`.
@@ -58,7 +58,7 @@ export function allocMigrationTarget(
   env.rt.charge(env.costs.pageAlloc);
   if (env.allocFault.fire()) return null;
   if (folioTestHugetlb(mem, src)) {
-    const folio = hugetlbAllocActive(env.hstate, nid, { thisNode });
+    const folio = hugetlbAllocMigrationTarget(env.hstate, nid, { thisNode });
     return folio < 0 ? null : folio;
   }
   const order = folioTestLarge(mem, src) ? folioOrder(mem, src) : 0;
