@@ -132,21 +132,35 @@ export function allocMigrateHugetlbFolio(
   return folio;
 }
 
+/** Options of `allocHugetlbFolioNodemask`. */
+export interface HugetlbNodemaskOptions extends AllocOptions {
+  /**
+   * The `allow_alloc_fallback` argument of 6.10 and later: false adds __GFP_THISNODE to
+   * the buddy step only (the pools are still searched by distance). Default true, which
+   * is what every kernel before it does.
+   */
+  readonly allowAllocFallback?: boolean;
+}
+
 /**
  * `alloc_hugetlb_folio_nodemask(h, preferred_nid, nmask, gfp_mask)` (mm/hugetlb.c, 6.3),
  * the migration-target allocation: a free page of the pools (`dequeue_hugetlb_folio_nodemask`,
  * `nid` first, then by distance unless `thisNode`), else a temporary page from the buddy
- * (`alloc_migrate_hugetlb_folio`, same node rule): all the pools are tried before the
- * buddy. Returns the folio or -ENOMEM; `folioTestHugetlbTemporary` tells the two apart.
+ * (`alloc_migrate_hugetlb_folio`, same node rule, and on `nid` only when
+ * `allowAllocFallback` is false): all the pools are tried before the buddy. Returns the
+ * folio or -ENOMEM; `folioTestHugetlbTemporary` tells the two apart.
  */
 export function allocHugetlbFolioNodemask(
   mem: PhysicalMemory,
   nid: number,
-  options?: AllocOptions,
+  options?: HugetlbNodemaskOptions,
 ): Folio | number {
-  const folio = allocHugetlbFolio(mem, nid, options);
+  const thisNode = options?.thisNode === true;
+  const folio = allocHugetlbFolio(mem, nid, { thisNode });
   if (folio >= 0) return folio;
-  return allocMigrateHugetlbFolio(mem, nid, options);
+  return allocMigrateHugetlbFolio(mem, nid, {
+    thisNode: thisNode || options?.allowAllocFallback === false,
+  });
 }
 
 /**

@@ -49,6 +49,7 @@ export {
   hugetlbBuddyAllocEvents,
   hugetlbFreeHugePages,
   hugetlbMeminfo,
+  type HugetlbNodemaskOptions,
   hugetlbMoveTemporaryState,
   hugetlbNodeCounters,
   hugetlbNrHugePages,

@@ -233,7 +233,10 @@ function checkPools(m: Memmap, bad: Problems): void {
         inUse++;
         if (m.hugeTemporary[p] === 1) temporary++;
       } else if (m.state[p] === FRAME_POOL_HEAD) pooled++;
-      if (m.hugeTemporary[p] === 1 && !(m.state[p] === FRAME_HEAD && m.folioType[p] === FOLIO_TYPE_HUGETLB)) {
+      if (
+        m.hugeTemporary[p] === 1 &&
+        !(m.state[p] === FRAME_HEAD && m.folioType[p] === FOLIO_TYPE_HUGETLB)
+      ) {
         // HPageTemporary lives in a hugetlb folio's private flags: only on one in use
         // (free_huge_page takes a temporary folio out of the pool, never enqueues it).
         bad.add(`pfn ${p} is marked temporary but is not a hugetlb folio in use`);

@@ -5,6 +5,7 @@ import {
   allocSurplusHugetlbFolio,
   type Folio,
   FolioList,
+  type HugetlbNodemaskOptions,
   folioOnList,
   folioPut,
   folioRefCount,
@@ -103,12 +104,13 @@ export function folioPutbackActiveHugetlb(h: HugetlbState, folio: Folio): void {
  * the pools (`dequeue_hugetlb_folio_nodemask` moves it to the active list), else a
  * temporary page from the buddy (`alloc_migrate_hugetlb_folio`), which is on no list until
  * `folio_putback_active_hugetlb` puts it there. Neither is HPageMigratable yet. `thisNode`
- * is `__GFP_THISNODE` for both steps. Returns the folio (refcount 1) or -ENOMEM.
+ * is `__GFP_THISNODE` for both steps; `allowAllocFallback: false` (6.10+) for the buddy
+ * step only. Returns the folio (refcount 1) or -ENOMEM.
  */
 export function hugetlbAllocMigrationTarget(
   h: HugetlbState,
   nid: number,
-  options?: AllocOptions,
+  options?: HugetlbNodemaskOptions,
 ): number {
   const folio = allocHugetlbFolioNodemask(h.mem, nid, options);
   if (folio < 0) return folio;

@@ -69,6 +69,13 @@ export interface MigrateVariant {
   readonly longtermPinRetryUncounts: boolean;
   /** MIGRATE_SYNC_NO_COPY exists (removed in 6.10). */
   readonly hasSyncNoCopy: boolean;
+  /**
+   * A hugetlb migration target from the buddy (the pools being empty) stays on the target
+   * node unless `htlb_allow_alloc_fallback(mtc->reason)`: memory hotplug, memory failure,
+   * the syscalls and mbind may fall back (Baolin Wang, "mm: hugetlb: make the hugetlb
+   * migration strategy consistent", 2024, 6.10). Before it only __GFP_THISNODE decided.
+   */
+  readonly hugetlbFallbackByReason: boolean;
 }
 
 const V6_3: MigrateVariant = Object.freeze({
@@ -91,6 +98,7 @@ const V6_3: MigrateVariant = Object.freeze({
   splitTrylockInAsync: false,
   longtermPinRetryUncounts: false,
   hasSyncNoCopy: true,
+  hugetlbFallbackByReason: false,
 });
 
 /** The variants, by name. */
@@ -111,6 +119,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
+    hugetlbFallbackByReason: false,
   }),
   'rfc-2022': Object.freeze({
     name: 'rfc-2022',
@@ -132,6 +141,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
+    hugetlbFallbackByReason: false,
   }),
   'v6.3-rc1': Object.freeze({
     name: 'v6.3-rc1',
@@ -154,6 +164,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
+    hugetlbFallbackByReason: false,
   }),
   'v6.3': V6_3,
   'v6.11': Object.freeze({
@@ -167,10 +178,12 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
       '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
       '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
       '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
+      'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
     ]),
     splitTrylockInAsync: true,
     longtermPinRetryUncounts: true,
     hasSyncNoCopy: false,
+    hugetlbFallbackByReason: true,
   }),
 });
 
@@ -230,6 +243,7 @@ export function resolveVariant(spec: VariantName | MigrateVariant | undefined): 
     'splitTrylockInAsync',
     'longtermPinRetryUncounts',
     'hasSyncNoCopy',
+    'hugetlbFallbackByReason',
   ] as const) {
     if (typeof spec[key] !== 'boolean') throw bad(key, 'a boolean');
   }

@@ -23,7 +23,10 @@ import {
   MIGRATE_SYNC,
   MIGRATE_SYNC_LIGHT,
   type MigrateMode,
+  MR_COMPACTION,
   MR_MEMORY_HOTPLUG,
+  MR_SYSCALL,
+  type MigrateReason,
   type VariantName,
 } from '../src/index.js';
 import {
@@ -185,6 +188,46 @@ describe('hugetlb: migrate_hugetlbs() and unmap_and_move_huge_page() (mm/migrate
         expect(pool(m, 0)).toEqual([2, 1, 0]);
         expect(pool(m, 1)).toEqual([0, 0, 0]);
         yield* m.core.putbackMovablePages(list);
+      });
+      runAll(m);
+      expectQuiescent(m);
+    });
+  }
+
+  /** [variant, reason, the destination's node or -ENOMEM]. */
+  const fallbackCases: Array<[VariantName, MigrateReason, string, number]> = [
+    ['v6.3', MR_COMPACTION, 'compaction', 0],
+    ['v6.11', MR_COMPACTION, 'compaction', -ENOMEM],
+    ['v6.11', MR_SYSCALL, 'syscall', 0],
+  ];
+  for (const [variant, reason, what, want] of fallbackCases) {
+    it(`${variant} ${what}: a temporary target from another node's buddy ${want === 0 ? 'is allowed' : 'is not (htlb_allow_alloc_fallback)'}`, () => {
+      // Node 0's one pool page is in use, node 1 has no pool and no order-9 block.
+      const m = buildMachine({ variant, hugetlbPages: [1, 0], nodes: [8192, 256] });
+      const file = m.vm.createFile('hugetlbfs');
+      spawn(m, 'migrate', 0, function* (): KernelGen {
+        const hpage = hugetlbfsFolio(m, file, 0, 0, 1);
+        const list = newList(m);
+        m.core.isolateHugetlb(hpage, list);
+        const { rc } = yield* m.core.migratePages(
+          list,
+          m.core.allocMigrationTarget,
+          null,
+          { nid: 1, reason },
+          MIGRATE_SYNC,
+          reason,
+        );
+        if (want === 0) {
+          expect(rc).toBe(0);
+          // From node 0's buddy; the source, now temporary, left node 0's pool.
+          expect(folioNid(m.mem, file.lookup(0)!)).toBe(0);
+          expect(pool(m, 0)).toEqual([1, 0, 0]);
+        } else {
+          expect(rc).toBe(-ENOMEM);
+          expect(hugetlbBuddyAllocEvents(m.mem).htlb_buddy_alloc_fail).toBe(1);
+          yield* m.core.putbackMovablePages(list);
+        }
+        expect(pool(m, 1)).toEqual([0, 0, 0]);
       });
       runAll(m);
       expectQuiescent(m);
