@@ -131,6 +131,21 @@ describe('checkPhysicalMemory', () => {
       /folio list link broken|no prev but is not its list's first/,
     ],
     [
+      'a temporary mark on a free pool page',
+      (mem) => {
+        const m = memmapOf(mem);
+        m.hugeTemporary[m.hugeFreeHead[0]!] = 1;
+      },
+      /is marked temporary but is not a hugetlb folio in use/,
+    ],
+    [
+      'more surplus pages than a node holds',
+      (mem) => {
+        memmapOf(mem).surplusHugePages[0]! += 2;
+      },
+      /surplus_huge_pages 2 with 0 temporary but nr_huge_pages 1/,
+    ],
+    [
       'a written zero page',
       (mem) => {
         memmapOf(mem).content[0] = 3;
