@@ -23,10 +23,10 @@ import {
   MIGRATE_SYNC,
   MIGRATE_SYNC_LIGHT,
   type MigrateMode,
+  type MigrateReason,
   MR_COMPACTION,
   MR_MEMORY_HOTPLUG,
   MR_SYSCALL,
-  type MigrateReason,
   type VariantName,
 } from '../src/index.js';
 import {
