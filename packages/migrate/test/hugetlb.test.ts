@@ -234,6 +234,43 @@ describe('hugetlb: migrate_hugetlbs() and unmap_and_move_huge_page() (mm/migrate
     });
   }
 
+  for (const pool1 of [1, 0]) {
+    it(`a destination (${pool1 === 1 ? 'from the pool' : 'temporary'}) is not HPageMigratable until it is put back`, () => {
+      const m = hugetlbMachine('v6.3', true, pool1);
+      const file = m.vm.createFile('hugetlbfs');
+      spawn(m, 'migrate', 0, function* (): KernelGen {
+        const hpage = hugetlbfsFolio(m, file, 0, 0, 1);
+        const list = newList(m);
+        m.core.isolateHugetlb(hpage, list);
+        const other = newList(m);
+        let isolated: boolean | null = null;
+        const { rc } = yield* m.core.migratePages(
+          list,
+          (src, mtc) => {
+            const dst = m.core.allocMigrationTarget(src, mtc);
+            // isolate_hugetlb() refuses a folio without HPageMigratable.
+            if (dst !== null) isolated = m.core.isolateHugetlb(dst, other);
+            return dst;
+          },
+          null,
+          { nid: 1, thisNode: true },
+          MIGRATE_SYNC,
+          MR_MEMORY_HOTPLUG,
+        );
+        expect(rc).toBe(0);
+        expect(isolated).toBe(false);
+        expect(other.toArray()).toEqual([]);
+        // Put back after the migration: migratable, on the active list.
+        const dst = file.lookup(0)!;
+        expect(m.core.hugepageActivelist.toArray()).toEqual([dst]);
+        expect(m.core.isolateHugetlb(dst, other)).toBe(true);
+        yield* m.core.putbackMovablePages(other);
+      });
+      runAll(m);
+      expectQuiescent(m);
+    });
+  }
+
   it('a failed migration frees its temporary destination to the buddy, every pass', () => {
     const m = hugetlbMachine('v6.3', true, 0);
     const file = m.vm.createFile('hugetlbfs');
