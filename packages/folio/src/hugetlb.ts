@@ -321,7 +321,7 @@ export function hugetlbBuddyAllocEvents(mem: PhysicalMemory): {
   };
 }
 
-/** `folio_test_hugetlb`: the folio is a hugetlb page (from a pool, never from the buddy). */
+/** `folio_test_hugetlb`: the folio is a hugetlb page (from a pool, or surplus or temporary). */
 export function folioTestHugetlb(mem: PhysicalMemory, folio: Folio): boolean {
   const m = memmapOf(mem);
   checkFolio(m, folio);

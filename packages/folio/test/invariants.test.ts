@@ -139,11 +139,11 @@ describe('checkPhysicalMemory', () => {
       /is marked temporary but is not a hugetlb folio in use/,
     ],
     [
-      'more surplus pages than a node holds',
+      'a negative surplus count',
       (mem) => {
-        memmapOf(mem).surplusHugePages[0]! += 2;
+        memmapOf(mem).surplusHugePages[1]!--;
       },
-      /surplus_huge_pages 2 with 0 temporary but nr_huge_pages 1/,
+      /node 1: surplus_huge_pages -1 is negative/,
     ],
     [
       'a written zero page',
