@@ -1,7 +1,7 @@
 import { MmsimError } from '@mmsim/runtime';
 import { freeOneBlock, resetFrames } from './buddy.js';
 import { formatFlags, PAGE_FLAGS_CHECK_AT_FREE, PG_mlocked } from './flags.js';
-import { enqueueHugetlbFolio } from './hugetlb.js';
+import { freeHugeFolio } from './hugetlb.js';
 import { FOLIO_TYPE_HUGETLB, type Memmap } from './memmap.js';
 
 /**
@@ -41,12 +41,13 @@ export function badPageError(m: Memmap, folio: number, reason: string): MmsimErr
 
 /**
  * Frees a folio whose refcount reached 0 and that passed `badPageReason`: its frames go back
- * to the buddy of their node, or to the hugetlb pool of their node for a hugetlb folio.
+ * to the buddy of their node; a hugetlb folio goes through `free_huge_page` (`freeHugeFolio`):
+ * back to its node's pool, or to the buddy when temporary or surplus.
  */
 export function freeFolio(m: Memmap, folio: number): void {
   const order = m.order[folio]!;
   const hugetlb = m.folioType[folio] === FOLIO_TYPE_HUGETLB;
   resetFrames(m, folio, 1 << order);
-  if (hugetlb) enqueueHugetlbFolio(m, folio);
+  if (hugetlb) freeHugeFolio(m, folio, order);
   else freeOneBlock(m, folio, order, false);
 }

@@ -1,5 +1,5 @@
-import { ENOMEM } from '@mmsim/runtime';
-import { type AllocOptions, prepNewFolio } from './buddy.js';
+import { checkInt, ENOMEM } from '@mmsim/runtime';
+import { type AllocOptions, allocOnNode, freeOneBlock, prepNewFolio } from './buddy.js';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER } from './constants.js';
 import { PG_head } from './flags.js';
 import {
@@ -16,10 +16,13 @@ import {
 
 /**
  * Per-node pools of 2 MiB hugetlb folios (mm/hugetlb.c, Linux 6.3): `hugepage_freelists[nid]`
- * with the `nr_huge_pages_node` / `free_huge_pages_node` counters of the default hstate.
- * Pages are reserved from the buddy when the memory is created (`hugetlbPages` per node, as
- * `hugepages=` on the command line) and never go back to it. Surplus pages, reservations
- * and gigantic pages are not modelled.
+ * with the `nr_huge_pages_node` / `free_huge_pages_node` / `surplus_huge_pages_node`
+ * counters of the default hstate. Persistent pages are reserved from the buddy when the
+ * memory is created (`hugetlbPages` per node, as `hugepages=` on the command line).
+ * Surplus pages (`alloc_surplus_hugetlb_folio`, capped by `nr_overcommit_hugepages`) and
+ * temporary pages (`alloc_migrate_hugetlb_folio`, for a migration target when the pools
+ * are empty) come from the buddy and go back to it when freed (`free_huge_page`).
+ * Reservations, subpools, pool resizing and gigantic pages are not modelled.
  */
 
 /**
@@ -83,7 +86,242 @@ export function allocHugetlbFolio(
   return folio;
 }
 
-/** `folio_test_hugetlb`: the folio is a hugetlb page (from a pool, never from the buddy). */
+/**
+ * `alloc_fresh_hugetlb_folio` for the 2 MiB hstate (mm/hugetlb.c, 6.3): an order-9 block
+ * from the buddy (`alloc_buddy_huge_page`: `__alloc_pages` on `nid`, falling back by
+ * distance unless `__GFP_THISNODE`), made a hugetlb folio (refcount 1, content 0) and
+ * counted in `nr_huge_pages_node` of the node it came from (`__prep_account_new_huge_page`).
+ * Counts the `htlb_buddy_alloc_success` / `_fail` event. Returns the folio or -1.
+ */
+function allocFreshHugetlbFolio(m: Memmap, nid: number, thisNode: boolean): number {
+  let folio = allocOnNode(m, HPAGE_PMD_ORDER, nid);
+  if (folio < 0 && !thisNode) {
+    const zonelist = m.fallback[nid]!;
+    for (let i = 1; i < zonelist.length && folio < 0; i++) {
+      folio = allocOnNode(m, HPAGE_PMD_ORDER, zonelist[i]!);
+    }
+  }
+  if (folio < 0) {
+    m.htlbBuddyAllocFail++;
+    return -1;
+  }
+  m.htlbBuddyAllocSuccess++;
+  prepNewFolio(m, folio, HPAGE_PMD_ORDER, FOLIO_TYPE_HUGETLB);
+  m.nrHugePages[m.nid[folio]!]!++;
+  return folio;
+}
+
+/**
+ * `alloc_migrate_hugetlb_folio(h, gfp_mask, nid, nmask)` (mm/hugetlb.c, 6.3; since
+ * ab5ac90aecf5, 4.16): a fresh huge page from the buddy for a migration target, marked
+ * temporary (HPageTemporary): counted in `nr_huge_pages` but not as surplus, and not
+ * checked against `nr_overcommit_hugepages`. It leaves the pools when its last reference
+ * goes (`free_huge_page`), unless `move_hugetlb_state` hands the temporary mark to the
+ * source first. Not put on the active list. Returns the folio or -ENOMEM.
+ */
+export function allocMigrateHugetlbFolio(
+  mem: PhysicalMemory,
+  nid: number,
+  options?: AllocOptions,
+): Folio | number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  const folio = allocFreshHugetlbFolio(m, nid, options?.thisNode === true);
+  if (folio < 0) return -ENOMEM;
+  m.hugeTemporary[folio] = 1;
+  return folio;
+}
+
+/** Options of `allocHugetlbFolioNodemask`. */
+export interface HugetlbNodemaskOptions extends AllocOptions {
+  /**
+   * The `allow_alloc_fallback` argument of 6.10 and later: false adds __GFP_THISNODE to
+   * the buddy step only (the pools are still searched by distance). Default true, which
+   * is what every kernel before it does.
+   */
+  readonly allowAllocFallback?: boolean;
+}
+
+/**
+ * `alloc_hugetlb_folio_nodemask(h, preferred_nid, nmask, gfp_mask)` (mm/hugetlb.c, 6.3),
+ * the migration-target allocation: a free page of the pools (`dequeue_hugetlb_folio_nodemask`,
+ * `nid` first, then by distance unless `thisNode`), else a temporary page from the buddy
+ * (`alloc_migrate_hugetlb_folio`, same node rule, and on `nid` only when
+ * `allowAllocFallback` is false): all the pools are tried before the buddy. Returns the
+ * folio or -ENOMEM; `folioTestHugetlbTemporary` tells the two apart.
+ */
+export function allocHugetlbFolioNodemask(
+  mem: PhysicalMemory,
+  nid: number,
+  options?: HugetlbNodemaskOptions,
+): Folio | number {
+  const thisNode = options?.thisNode === true;
+  const folio = allocHugetlbFolio(mem, nid, { thisNode });
+  if (folio >= 0) return folio;
+  return allocMigrateHugetlbFolio(mem, nid, {
+    thisNode: thisNode || options?.allowAllocFallback === false,
+  });
+}
+
+/**
+ * `alloc_surplus_hugetlb_folio(h, gfp_mask, nid, nmask)` (mm/hugetlb.c, 6.3), what the
+ * fault path (`alloc_buddy_hugetlb_folio_with_mpol`) falls back to when the pools are
+ * empty: NULL once `surplus_huge_pages >= nr_overcommit_huge_pages`, else a fresh page
+ * from the buddy counted as surplus on its node. Returns the folio or -ENOMEM.
+ */
+export function allocSurplusHugetlbFolio(
+  mem: PhysicalMemory,
+  nid: number,
+  options?: AllocOptions,
+): Folio | number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  if (sumOf(m.surplusHugePages) >= m.nrOvercommitHugePages) return -ENOMEM;
+  const folio = allocFreshHugetlbFolio(m, nid, options?.thisNode === true);
+  if (folio < 0) return -ENOMEM;
+  m.surplusHugePages[m.nid[folio]!]!++;
+  return folio;
+}
+
+/**
+ * `free_huge_page(page)` (mm/hugetlb.c, 6.3) once the last reference is gone: a temporary
+ * folio leaves the pool (`remove_hugetlb_folio(h, folio, false)`: `nr_huge_pages_node`
+ * drops, surplus untouched) and goes back to the buddy; otherwise, while its node has
+ * surplus pages, it leaves the pool as one of them (`remove_hugetlb_folio(h, folio, true)`);
+ * otherwise it joins its node's free list (`enqueue_hugetlb_folio`). The frames must
+ * already be reset (`resetFrames`); `order` is the folio's order before the reset.
+ */
+export function freeHugeFolio(m: Memmap, folio: number, order: number): void {
+  const nid = m.nid[folio]!;
+  if (m.hugeTemporary[folio] === 1) {
+    m.hugeTemporary[folio] = 0;
+    m.nrHugePages[nid]!--;
+    freeOneBlock(m, folio, order, false);
+  } else if (m.surplusHugePages[nid]! > 0) {
+    m.surplusHugePages[nid]!--;
+    m.nrHugePages[nid]!--;
+    freeOneBlock(m, folio, order, false);
+  } else {
+    enqueueHugetlbFolio(m, folio);
+  }
+}
+
+/**
+ * The temporary-state part of `move_hugetlb_state(old, new, reason)` (mm/hugetlb.c, 6.3):
+ * when `dst` is temporary, `src` takes the mark over (it will be freed to the buddy, and
+ * `dst` stays in the pool of its node) and, if the nodes differ and src's node has surplus
+ * pages, one surplus page moves from src's node to dst's node.
+ */
+export function hugetlbMoveTemporaryState(mem: PhysicalMemory, src: Folio, dst: Folio): void {
+  const m = memmapOf(mem);
+  checkFolio(m, src);
+  checkFolio(m, dst);
+  if (m.hugeTemporary[dst] !== 1) return;
+  m.hugeTemporary[src] = 1;
+  m.hugeTemporary[dst] = 0;
+  const oldNid = m.nid[src]!;
+  const newNid = m.nid[dst]!;
+  if (oldNid === newNid) return;
+  if (m.surplusHugePages[oldNid]! > 0) {
+    m.surplusHugePages[oldNid]!--;
+    m.surplusHugePages[newNid]!++;
+  }
+}
+
+/** `folio_test_hugetlb_temporary` (HPageTemporary). */
+export function folioTestHugetlbTemporary(mem: PhysicalMemory, folio: Folio): boolean {
+  const m = memmapOf(mem);
+  checkFolio(m, folio);
+  return m.hugeTemporary[folio] === 1;
+}
+
+function sumOf(a: Int32Array): number {
+  let n = 0;
+  for (let i = 0; i < a.length; i++) n += a[i]!;
+  return n;
+}
+
+/**
+ * The counters of node `nid`'s 2 MiB pool, named as
+ * /sys/devices/system/node/node<nid>/hugepages/hugepages-2048kB/ names its files
+ * (`nr_hugepages` = `nr_huge_pages_node`, temporary pages included).
+ */
+export interface HugetlbNodeCounters {
+  readonly nr_hugepages: number;
+  readonly free_hugepages: number;
+  readonly surplus_hugepages: number;
+}
+
+/** The sysfs counters of node `nid`'s pool (`hugetlb_report_node_meminfo` reads the same). */
+export function hugetlbNodeCounters(mem: PhysicalMemory, nid: number): HugetlbNodeCounters {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  return {
+    nr_hugepages: m.nrHugePages[nid]!,
+    free_hugepages: m.freeHugePages[nid]!,
+    surplus_hugepages: m.surplusHugePages[nid]!,
+  };
+}
+
+/**
+ * The global counters as /proc/meminfo shows them (`hugetlb_report_meminfo`, default
+ * hstate): `HugePages_Total` = `nr_huge_pages`, `HugePages_Free`, `HugePages_Rsvd` (always
+ * 0: reservations are not modelled), `HugePages_Surp`. The kernel keeps the global and the
+ * per-node counters in step; the model sums the per-node ones.
+ */
+export interface HugetlbMeminfo {
+  readonly HugePages_Total: number;
+  readonly HugePages_Free: number;
+  readonly HugePages_Rsvd: number;
+  readonly HugePages_Surp: number;
+}
+
+/** The /proc/meminfo hugetlb lines, as numbers. */
+export function hugetlbMeminfo(mem: PhysicalMemory): HugetlbMeminfo {
+  const m = memmapOf(mem);
+  return {
+    HugePages_Total: sumOf(m.nrHugePages),
+    HugePages_Free: sumOf(m.freeHugePages),
+    HugePages_Rsvd: 0,
+    HugePages_Surp: sumOf(m.surplusHugePages),
+  };
+}
+
+/** `surplus_huge_pages_node[nid]`. */
+export function hugetlbSurplusHugePages(mem: PhysicalMemory, nid: number): number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  return m.surplusHugePages[nid]!;
+}
+
+/** `vm.nr_overcommit_hugepages` (`h->nr_overcommit_huge_pages`). */
+export function hugetlbNrOvercommitHugePages(mem: PhysicalMemory): number {
+  return memmapOf(mem).nrOvercommitHugePages;
+}
+
+/**
+ * Writing /proc/sys/vm/nr_overcommit_hugepages (`hugetlb_overcommit_handler`): sets the cap
+ * on surplus pages. Existing surplus pages above the new cap stay until freed, as in the
+ * kernel. Throws INVALID_ARGUMENT for a value that is not a non-negative integer.
+ */
+export function hugetlbSetNrOvercommitHugePages(mem: PhysicalMemory, n: number): void {
+  checkInt('nr_overcommit_hugepages', n, 0, 0x7fffffff);
+  memmapOf(mem).nrOvercommitHugePages = n;
+}
+
+/** The `htlb_buddy_alloc_success` and `htlb_buddy_alloc_fail` events of /proc/vmstat. */
+export function hugetlbBuddyAllocEvents(mem: PhysicalMemory): {
+  readonly htlb_buddy_alloc_success: number;
+  readonly htlb_buddy_alloc_fail: number;
+} {
+  const m = memmapOf(mem);
+  return {
+    htlb_buddy_alloc_success: m.htlbBuddyAllocSuccess,
+    htlb_buddy_alloc_fail: m.htlbBuddyAllocFail,
+  };
+}
+
+/** `folio_test_hugetlb`: the folio is a hugetlb page (from a pool, or surplus or temporary). */
 export function folioTestHugetlb(mem: PhysicalMemory, folio: Folio): boolean {
   const m = memmapOf(mem);
   checkFolio(m, folio);

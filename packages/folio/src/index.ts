@@ -39,9 +39,23 @@ export { isZeroPfn } from './zero-page.js';
 export { type AllocOptions, folioAlloc, nodeFreePages, nodeNrFree } from './buddy.js';
 export {
   allocHugetlbFolio,
+  allocHugetlbFolioNodemask,
+  allocMigrateHugetlbFolio,
+  allocSurplusHugetlbFolio,
   folioTestHugetlb,
+  folioTestHugetlbTemporary,
+  type HugetlbMeminfo,
+  type HugetlbNodeCounters,
+  hugetlbBuddyAllocEvents,
   hugetlbFreeHugePages,
+  hugetlbMeminfo,
+  type HugetlbNodemaskOptions,
+  hugetlbMoveTemporaryState,
+  hugetlbNodeCounters,
   hugetlbNrHugePages,
+  hugetlbNrOvercommitHugePages,
+  hugetlbSetNrOvercommitHugePages,
+  hugetlbSurplusHugePages,
 } from './hugetlb.js';
 
 // Folio fields: size, flags, reference count, mapcount, mapping, private, contents.

@@ -230,6 +230,23 @@ function checkPools(m: Memmap, bad: Problems): void {
     for (let p = m.nodeStart[nid]!; p < m.nodeEnd[nid]!; p++) {
       if (m.state[p] === FRAME_HEAD && m.folioType[p] === FOLIO_TYPE_HUGETLB) inUse++;
       else if (m.state[p] === FRAME_POOL_HEAD) pooled++;
+      if (
+        m.hugeTemporary[p] === 1 &&
+        !(m.state[p] === FRAME_HEAD && m.folioType[p] === FOLIO_TYPE_HUGETLB)
+      ) {
+        // HPageTemporary lives in a hugetlb folio's private flags: only on one in use
+        // (free_huge_page takes a temporary folio out of the pool, never enqueues it).
+        bad.add(`pfn ${p} is marked temporary but is not a hugetlb folio in use`);
+      }
+    }
+    // surplus_huge_pages_node only goes below 0 by a bug. It is not bounded by
+    // nr_huge_pages_node minus the temporary pages: shrinking the pool
+    // (set_max_huge_pages -> adjust_pool_surplus) counts a temporary page as persistent
+    // and may turn it into surplus, and move_hugetlb_state then moves one more surplus
+    // count onto the destination's node. The model has no pool resizing, but a state the
+    // kernel can reach is not reported.
+    if (m.surplusHugePages[nid]! < 0) {
+      bad.add(`node ${nid}: surplus_huge_pages ${m.surplusHugePages[nid]} is negative`);
     }
     let count = 0;
     let prev = -1;

@@ -111,6 +111,15 @@ export class Memmap {
   readonly hugeFreeHead: Int32Array;
   readonly nrHugePages: Int32Array;
   readonly freeHugePages: Int32Array;
+  /** `surplus_huge_pages_node`: surplus hugetlb folios per node (counted in nrHugePages). */
+  readonly surplusHugePages: Int32Array;
+  /** HPageTemporary per pfn (hugetlb heads from the buddy for a migration, not in the pool). */
+  readonly hugeTemporary: Uint8Array;
+  /** `h->nr_overcommit_huge_pages` (vm.nr_overcommit_hugepages): the cap on surplus pages. */
+  nrOvercommitHugePages = 0;
+  /** The `htlb_buddy_alloc_success` / `htlb_buddy_alloc_fail` vm events. */
+  htlbBuddyAllocSuccess = 0;
+  htlbBuddyAllocFail = 0;
   /** Registered by the swap layer; see `registerSwapAddressSpace`. */
   swapAddressSpace: SwapAddressSpaceResolver | null = null;
 
@@ -145,6 +154,8 @@ export class Memmap {
     this.hugeFreeHead = new Int32Array(nrNodes).fill(-1);
     this.nrHugePages = new Int32Array(nrNodes);
     this.freeHugePages = new Int32Array(nrNodes);
+    this.surplusHugePages = new Int32Array(nrNodes);
+    this.hugeTemporary = new Uint8Array(maxPfn);
     this.fallback = [];
     for (let n = 0; n < nrNodes; n++) {
       const order = Array.from({ length: nrNodes }, (_, i) => i);

@@ -54,6 +54,8 @@ export interface NodeStats {
   readonly nrFree: readonly number[];
   readonly nrHugePages: number;
   readonly freeHugePages: number;
+  /** `surplus_huge_pages_node`. */
+  readonly surplusHugePages: number;
 }
 
 function configError(message: string): MmsimError {
@@ -220,5 +222,6 @@ export function nodeStats(mem: PhysicalMemory, nid: number): NodeStats {
     nrFree: Array.from(m.nrFree.subarray(nid * MAX_ORDER, (nid + 1) * MAX_ORDER)),
     nrHugePages: m.nrHugePages[nid]!,
     freeHugePages: m.freeHugePages[nid]!,
+    surplusHugePages: m.surplusHugePages[nid]!,
   };
 }

@@ -131,6 +131,21 @@ describe('checkPhysicalMemory', () => {
       /folio list link broken|no prev but is not its list's first/,
     ],
     [
+      'a temporary mark on a free pool page',
+      (mem) => {
+        const m = memmapOf(mem);
+        m.hugeTemporary[m.hugeFreeHead[0]!] = 1;
+      },
+      /is marked temporary but is not a hugetlb folio in use/,
+    ],
+    [
+      'a negative surplus count',
+      (mem) => {
+        memmapOf(mem).surplusHugePages[1]!--;
+      },
+      /node 1: surplus_huge_pages -1 is negative/,
+    ],
+    [
       'a written zero page',
       (mem) => {
         memmapOf(mem).content[0] = 3;

@@ -152,6 +152,11 @@ export const kernelConfigSchema = z
     zeroPage: boolean('a read fault of untouched anonymous memory maps the zero page'),
     thpMigrationSupported: boolean('CONFIG_ARCH_ENABLE_THP_MIGRATION'),
     hugepageMigrationSupported: boolean('hugepage_migration_supported()'),
+    nrOvercommitHugePages: int(
+      'a number of surplus 2 MiB hugetlb pages allowed (vm.nr_overcommit_hugepages)',
+      0,
+      0x7fffffff,
+    ).optional(),
   })
   .strict();
 

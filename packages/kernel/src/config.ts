@@ -59,6 +59,8 @@ export interface ResolvedKernelConfig {
   readonly zeroPage: boolean;
   readonly thpMigrationSupported: boolean;
   readonly hugepageMigrationSupported: boolean;
+  /** vm.nr_overcommit_hugepages: surplus hugetlb pages the fault path may take (default 0). */
+  readonly nrOvercommitHugePages: number;
   readonly onStep: ((task: Task, step: number) => void) | undefined;
   readonly parts: KernelParts;
 }
@@ -192,6 +194,7 @@ export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig 
     zeroPage: d.zeroPage ?? true,
     thpMigrationSupported: d.thpMigrationSupported ?? true,
     hugepageMigrationSupported: d.hugepageMigrationSupported ?? true,
+    nrOvercommitHugePages: d.nrOvercommitHugePages ?? 0,
     onStep,
     parts: resolvedParts,
   };

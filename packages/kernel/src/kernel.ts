@@ -1,4 +1,13 @@
-import { createPhysicalMemory, type Folio, type PhysicalMemory } from '@mmsim/folio';
+import {
+  createPhysicalMemory,
+  type Folio,
+  type HugetlbMeminfo,
+  type HugetlbNodeCounters,
+  hugetlbMeminfo,
+  hugetlbNodeCounters,
+  hugetlbSetNrOvercommitHugePages,
+  type PhysicalMemory,
+} from '@mmsim/folio';
 import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
 import { MigrateCore, type MigrateDeps, type MigrateVariant } from '@mmsim/migrate';
 import { type DependencyChecker, type PageLocks, PageLockTable } from '@mmsim/page-lock';
@@ -87,6 +96,7 @@ export class Kernel {
     const mem = createPhysicalMemory({
       nodes: config.nodes.map((n) => ({ pages: n.pages, hugetlbPages: n.hugetlbPages })),
     });
+    hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     const vmstat = new VmStat(config.nodes.length);
     const ctx: PartsContext = { rt, mem, vmstat };
     const dc = config.dependencyChecking;
@@ -159,6 +169,20 @@ export class Kernel {
       return own as LruView;
     }
     return this.lruVecs.view;
+  }
+
+  /**
+   * Node `nid`'s 2 MiB hugetlb counters as
+   * /sys/devices/system/node/node<nid>/hugepages/hugepages-2048kB/ shows them:
+   * `nr_hugepages`, `free_hugepages`, `surplus_hugepages`.
+   */
+  hugetlbNodeCounters(nid: number): HugetlbNodeCounters {
+    return hugetlbNodeCounters(this.mem, nid);
+  }
+
+  /** The hugetlb lines of /proc/meminfo: HugePages_Total, _Free, _Rsvd (0), _Surp. */
+  hugetlbMeminfo(): HugetlbMeminfo {
+    return hugetlbMeminfo(this.mem);
   }
 
   /** Number of NUMA nodes. */

@@ -119,6 +119,11 @@ describe('createKernel: configuration validation', () => {
       /^faults\.nowhere is not a fault site; known sites: migrate\.alloc_migration_target/,
     ],
     ['zeroPage "no"', { nodes: [NODE], zeroPage: 'no' }, /^zeroPage must be a boolean/],
+    [
+      'nrOvercommitHugePages -1',
+      { nodes: [NODE], nrOvercommitHugePages: -1 },
+      /^nrOvercommitHugePages must be a number of surplus 2 MiB hugetlb pages/,
+    ],
     ['onStep not a function', { nodes: [NODE], onStep: 3 }, /^onStep must be a function/],
     [
       'part not a function',
@@ -206,6 +211,36 @@ describe('createKernel: configuration validation', () => {
     expect(k.locks).toBe(k.vm.locks);
     expect(k.rmap).toBe(k.vm);
     expect(k.lruView.check()).toEqual([]);
+  });
+
+  it('hugetlb pools per node, vm.nr_overcommit_hugepages, and the sysfs and meminfo counters', () => {
+    const k = createKernel({
+      nodes: [{ pages: 2048, hugetlbPages: 1 }, { pages: 2048 }],
+      nrOvercommitHugePages: 1,
+    });
+    expect(k.config.nrOvercommitHugePages).toBe(1);
+    expect(k.hugetlbNodeCounters(0)).toEqual({
+      nr_hugepages: 1,
+      free_hugepages: 1,
+      surplus_hugepages: 0,
+    });
+    // The pool of node 1 is empty: the fault path takes a surplus page from its buddy.
+    const f = k.migrate.hugetlbAllocActive(1, { thisNode: true });
+    expect(f).toBeGreaterThanOrEqual(0);
+    expect(k.hugetlbNodeCounters(1)).toEqual({
+      nr_hugepages: 1,
+      free_hugepages: 0,
+      surplus_hugepages: 1,
+    });
+    expect(k.hugetlbMeminfo()).toEqual({
+      HugePages_Total: 2,
+      HugePages_Free: 1,
+      HugePages_Rsvd: 0,
+      HugePages_Surp: 1,
+    });
+    // Over the limit now.
+    expect(k.migrate.hugetlbAllocActive(1, { thisNode: true })).toBeLessThan(0);
+    expect(resolveKernelConfig({ nodes: [NODE] }).nrOvercommitHugePages).toBe(0);
   });
 
   it('accepts a Strategy object of its own', () => {

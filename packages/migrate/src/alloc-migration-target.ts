@@ -8,8 +8,16 @@ import {
   NUMA_NO_NODE,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
-import { hugetlbAllocActive } from './hugetlb-state.js';
+import { hugetlbAllocMigrationTarget } from './hugetlb-state.js';
 import type { MigrateEnv } from './migrate-env.js';
+import {
+  type MigrateReason,
+  MR_MEMORY_FAILURE,
+  MR_MEMORY_HOTPLUG,
+  MR_MEMPOLICY_MBIND,
+  MR_SYSCALL,
+  MR_TYPES,
+} from './reasons.js';
 
 /**
  * `struct migration_target_control` (mm/internal.h, 6.3), the `private` argument of
@@ -24,13 +32,33 @@ export interface MigrationTargetControl {
    * back to other nodes by distance.
    */
   readonly thisNode?: boolean;
+  /**
+   * `mtc->reason` (6.10 and later; callers set it to their migrate reason). Read only by
+   * variants with `hugetlbFallbackByReason`: a hugetlb target from the buddy may leave
+   * `nid` only for memory hotplug, memory failure, the syscalls and mbind
+   * (`htlb_allow_alloc_fallback`). Unset: the buddy step follows `thisNode` alone.
+   */
+  readonly reason?: MigrateReason;
+}
+
+/**
+ * `htlb_allow_alloc_fallback(reason)` (include/linux/hugetlb.h, 6.10+): the reasons whose
+ * hugetlb migration target may come from another node's buddy.
+ */
+export function htlbAllowAllocFallback(reason: MigrateReason): boolean {
+  return (
+    reason === MR_MEMORY_HOTPLUG ||
+    reason === MR_MEMORY_FAILURE ||
+    reason === MR_SYSCALL ||
+    reason === MR_MEMPOLICY_MBIND
+  );
 }
 
 /**
  * `alloc_migration_target(src, private)` (mm/migrate.c, 6.3), the standard `get_new_page`:
  * a folio of src's order on `mtc.nid` (src's node for NUMA_NO_NODE). A hugetlb src gets a
- * folio from the hugetlb pools (`alloc_hugetlb_folio_nodemask`), which joins the active
- * list; a large src an order-`folio_order(src)` folio (GFP_TRANSHUGE without
+ * folio from the hugetlb pools, or a temporary one from the buddy when they are empty
+ * (`alloc_hugetlb_folio_nodemask`, see `hugetlbAllocMigrationTarget`); a large src an order-`folio_order(src)` folio (GFP_TRANSHUGE without
  * __GFP_RECLAIM: the model has no reclaim anyway). Zones, nodemasks and __GFP_HIGHMEM are
  * not modelled. Returns null when there is no memory, and also when the fault site
  * `migrate.alloc_migration_target` fires. Charges one `pageAlloc`.
@@ -47,18 +75,28 @@ export function allocMigrationTarget(
       'alloc_migration_target: private must be a MigrationTargetControl { nid, thisNode? }',
     );
   }
-  const { nid: want, thisNode = false } = mtc;
+  const { nid: want, thisNode = false, reason } = mtc;
   if (!Number.isInteger(want) || want < NUMA_NO_NODE || want >= mem.nrNodes) {
     throw new MmsimError(
       'INVALID_ARGUMENT',
       `alloc_migration_target: nid must be NUMA_NO_NODE or a node in [0, ${mem.nrNodes - 1}], got ${String(want)}`,
     );
   }
+  if (reason !== undefined && !(Number.isInteger(reason) && reason >= 0 && reason < MR_TYPES)) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `alloc_migration_target: reason must be a MigrateReason in [0, ${MR_TYPES - 1}], got ${String(reason)}`,
+    );
+  }
   const nid = want === NUMA_NO_NODE ? folioNid(mem, src) : want;
   env.rt.charge(env.costs.pageAlloc);
   if (env.allocFault.fire()) return null;
   if (folioTestHugetlb(mem, src)) {
-    const folio = hugetlbAllocActive(env.hstate, nid, { thisNode });
+    const allowAllocFallback =
+      !env.variant.hugetlbFallbackByReason ||
+      reason === undefined ||
+      htlbAllowAllocFallback(reason);
+    const folio = hugetlbAllocMigrationTarget(env.hstate, nid, { thisNode, allowAllocFallback });
     return folio < 0 ? null : folio;
   }
   const order = folioTestLarge(mem, src) ? folioOrder(mem, src) : 0;

@@ -1,13 +1,18 @@
 import {
   type AllocOptions,
   allocHugetlbFolio,
+  allocHugetlbFolioNodemask,
+  allocSurplusHugetlbFolio,
   type Folio,
   FolioList,
   folioOnList,
   folioPut,
   folioRefCount,
   folioTestHugetlb,
+  folioTestHugetlbTemporary,
   folioTryGet,
+  type HugetlbNodemaskOptions,
+  hugetlbMoveTemporaryState,
   type PhysicalMemory,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
@@ -16,7 +21,8 @@ import { MmsimError } from '@mmsim/runtime';
  * The hugetlb state migration needs (mm/hugetlb.c, Linux 6.3) for the 2 MiB hstate, kept
  * apart from the migrate core's read-only environment because isolation and putback
  * change it: `h->hugepage_activelist` and the HPageMigratable bit of each folio on it.
- * Subpools, reservations, surplus pages and hugetlb cgroups are not modelled.
+ * Surplus and temporary pages live in `@mmsim/folio` (the pool counters); subpools,
+ * reservations and hugetlb cgroups are not modelled.
  */
 export class HugetlbState {
   readonly mem: PhysicalMemory;
@@ -41,12 +47,15 @@ function checkHugetlb(h: HugetlbState, folio: Folio, fn: string): void {
 /**
  * A hugetlb folio in use, as the fault path leaves one (`alloc_hugetlb_folio` puts it on
  * the active list; `folio_set_hugetlb_migratable` once it is instantiated): allocate one
- * from node `nid`'s pool (falling back unless `thisNode`) and make it active and
- * migratable. Returns the folio (refcount 1, the caller's: usually the page cache's) or
- * -ENOMEM. A model helper for scenarios; not a kernel function.
+ * from node `nid`'s pool (falling back unless `thisNode`), else a surplus page from the
+ * buddy within `nr_overcommit_hugepages` (`alloc_buddy_hugetlb_folio_with_mpol` ->
+ * `alloc_surplus_hugetlb_folio`, mm/hugetlb.c 6.3), and make it active and migratable.
+ * Returns the folio (refcount 1, the caller's: usually the page cache's) or -ENOMEM. A
+ * model helper for scenarios; not a kernel function.
  */
 export function hugetlbAllocActive(h: HugetlbState, nid: number, options?: AllocOptions): number {
-  const folio = allocHugetlbFolio(h.mem, nid, options);
+  let folio = allocHugetlbFolio(h.mem, nid, options);
+  if (folio < 0) folio = allocSurplusHugetlbFolio(h.mem, nid, options);
   if (folio < 0) return folio;
   h.activelist.addTail(folio);
   h.migratable[folio] = 1;
@@ -90,8 +99,32 @@ export function folioPutbackActiveHugetlb(h: HugetlbState, folio: Folio): void {
 }
 
 /**
- * `move_hugetlb_state(old, new, reason)` (mm/hugetlb.c, 6.3): moves the hugetlb cgroup
- * charge, the page-owner reason and the temporary (surplus) state, adjusting the surplus
- * counters when the nodes differ. The model has none of these: nothing to move.
+ * The hugetlb half of `alloc_migration_target` (mm/migrate.c, 6.3):
+ * `alloc_hugetlb_folio_nodemask(h, nid, nmask, gfp)` (mm/hugetlb.c, 6.3). A free page of
+ * the pools (`dequeue_hugetlb_folio_nodemask` moves it to the active list), else a
+ * temporary page from the buddy (`alloc_migrate_hugetlb_folio`), which is on no list until
+ * `folio_putback_active_hugetlb` puts it there. Neither is HPageMigratable yet. `thisNode`
+ * is `__GFP_THISNODE` for both steps; `allowAllocFallback: false` (6.10+) for the buddy
+ * step only. Returns the folio (refcount 1) or -ENOMEM.
  */
-export function moveHugetlbState(_h: HugetlbState, _src: Folio, _dst: Folio): void {}
+export function hugetlbAllocMigrationTarget(
+  h: HugetlbState,
+  nid: number,
+  options?: HugetlbNodemaskOptions,
+): number {
+  const folio = allocHugetlbFolioNodemask(h.mem, nid, options);
+  if (folio < 0) return folio;
+  if (!folioTestHugetlbTemporary(h.mem, folio)) h.activelist.addTail(folio);
+  return folio;
+}
+
+/**
+ * `move_hugetlb_state(old, new, reason)` (mm/hugetlb.c, 6.3): of what it moves, the model
+ * has the temporary state: a temporary `dst` hands HPageTemporary to `src` (so src, not
+ * dst, leaves the pool when freed) and, across nodes, one surplus page from src's node to
+ * dst's when src's node has any (`hugetlbMoveTemporaryState`). The hugetlb cgroup charge
+ * and the page-owner reason are not modelled.
+ */
+export function moveHugetlbState(h: HugetlbState, src: Folio, dst: Folio): void {
+  hugetlbMoveTemporaryState(h.mem, src, dst);
+}

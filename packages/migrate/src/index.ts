@@ -13,7 +13,7 @@
 export { MigrateCore, type MigratePagesResult } from './migrate-core.js';
 export type { MigrateDeps } from './migrate-env.js';
 export type { FreeFolioFn, NewFolioFn } from './callbacks.js';
-export type { MigrationTargetControl } from './alloc-migration-target.js';
+export { htlbAllowAllocFallback, type MigrationTargetControl } from './alloc-migration-target.js';
 export { DriverCallbackError } from './errors.js';
 
 // Variants: the historical kernels the engine can follow.

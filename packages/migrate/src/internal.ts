@@ -14,6 +14,7 @@ export {
   folioPutbackActiveHugetlb,
   HugetlbState,
   hugetlbAllocActive,
+  hugetlbAllocMigrationTarget,
   isolateHugetlb,
   moveHugetlbState,
 } from './hugetlb-state.js';

@@ -90,6 +90,13 @@ export interface MigrateVariant {
   readonly longtermPinRetryUncounts: boolean;
   /** MIGRATE_SYNC_NO_COPY exists (removed in 6.10). */
   readonly hasSyncNoCopy: boolean;
+  /**
+   * A hugetlb migration target from the buddy (the pools being empty) stays on the target
+   * node unless `htlb_allow_alloc_fallback(mtc->reason)`: memory hotplug, memory failure,
+   * the syscalls and mbind may fall back (Baolin Wang, "mm: hugetlb: make the hugetlb
+   * migration strategy consistent", 2024, 6.10). Before it only __GFP_THISNODE decided.
+   */
+  readonly hugetlbFallbackByReason: boolean;
 }
 
 const V6_3: MigrateVariant = Object.freeze({
@@ -114,6 +121,7 @@ const V6_3: MigrateVariant = Object.freeze({
   splitTrylockInAsync: false,
   longtermPinRetryUncounts: false,
   hasSyncNoCopy: true,
+  hugetlbFallbackByReason: false,
 });
 
 /** The variants, by name. */
@@ -136,6 +144,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
+    hugetlbFallbackByReason: false,
   }),
   'rfc-2022': Object.freeze({
     name: 'rfc-2022',
@@ -159,6 +168,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
+    hugetlbFallbackByReason: false,
   }),
   'v6.3-rc1': Object.freeze({
     name: 'v6.3-rc1',
@@ -183,6 +193,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
+    hugetlbFallbackByReason: false,
   }),
   'v6.3': V6_3,
   'v6.11': Object.freeze({
@@ -197,11 +208,13 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
       '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
       '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
       '4bb6dc79d987 "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT" (Douglas Anderson, 6.5)',
+      'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
     ]),
     syncLightNeedsUptodate: true,
     splitTrylockInAsync: true,
     longtermPinRetryUncounts: true,
     hasSyncNoCopy: false,
+    hugetlbFallbackByReason: true,
   }),
 });
 
@@ -265,6 +278,7 @@ export function resolveVariant(spec: VariantName | MigrateVariant | undefined): 
     'splitTrylockInAsync',
     'longtermPinRetryUncounts',
     'hasSyncNoCopy',
+    'hugetlbFallbackByReason',
   ] as const) {
     if (typeof spec[key] !== 'boolean') throw bad(key, 'a boolean');
   }
