@@ -44,11 +44,6 @@ export interface FlushRange {
   readonly strideShift: number;
   /** Flush everything (`TLB_FLUSH_ALL`). */
   readonly all: boolean;
-  /**
-   * `freed_tables`: page tables were freed, so lazy CPUs get the IPI too (they could walk
-   * the freed tables speculatively). Default false.
-   */
-  readonly freedTables?: boolean;
 }
 
 /** `pfn << 2 | write << 1 | dirty`. */
@@ -113,11 +108,12 @@ function lazyCpuToInitMm(ctx: RmapState, cpu: number, mms: Iterable<Mm>): void {
  * The flush of `flush_tlb_mm_range` or `arch_tlbbatch_flush` once the targets are known,
  * as arch/x86/mm/tlb.c does it in 6.3. When `targets` (a cpumask) holds a CPU other than
  * the current one: one shootdown round, `native_flush_tlb_multi`, which counts and traces
- * the round and then, unless page tables were freed, runs `flush_tlb_func` only on the
- * CPUs of the mask that are not in lazy TLB mode (`on_each_cpu_cond_mask(tlb_is_not_lazy,
- * ...)`), the current CPU included when it is in the mask. Otherwise, when the current CPU
- * is in `targets`, `flush_tlb_func` runs here. A lazy CPU the flush reaches (page tables
- * freed, or the local path) switches to `init_mm` instead of flushing. `mms` are the
+ * the round and then runs `flush_tlb_func` only on the CPUs of the mask that are not in
+ * lazy TLB mode (`on_each_cpu_cond_mask(tlb_is_not_lazy, ...)`), the current CPU included
+ * when it is in the mask. Otherwise, when the current CPU is in `targets`, `flush_tlb_func`
+ * runs here, and if this CPU is lazy it switches to `init_mm` instead of flushing. (x86
+ * IPIs lazy CPUs too when page tables were freed, `freed_tables`; the model's flushes
+ * never free page tables: munmap frees them after its flush.) `mms` are the
  * address spaces whose entries go (one for an mm flush; every mm of the batch for a batch
  * flush, which flushes everything).
  */
@@ -132,7 +128,6 @@ export function flushTlbOthersAndLocal(
   const costs = ctx.costs;
   const stats = ctx.tlbStats;
   const lazy = ctx.tlbLazy;
-  const freedTables = range.freedTables === true;
   const full = range.all || invalidations(range) > TLB_SINGLE_PAGE_FLUSH_CEILING;
   const pages = full ? TLB_FLUSH_ALL : invalidations(range);
   let others = 0;
@@ -140,12 +135,12 @@ export function flushTlbOthersAndLocal(
   for (let cpu = 0; cpu < targets.length; cpu++) {
     if (targets[cpu] !== 0 && cpu !== me) {
       others++;
-      if (freedTables || lazy[cpu] === 0) remote++;
+      if (lazy[cpu] === 0) remote++;
     }
   }
   if (others > 0) {
     // native_flush_tlb_multi: count and trace the round, then IPI the CPUs of the mask
-    // that are not lazy (all of them when page tables were freed).
+    // that are not lazy.
     stats.shootdowns++;
     ctx.vmstat.countVmEvents(VmEvent.NR_TLB_REMOTE_FLUSH);
     const tp = ctx.trace.tlbFlush;
@@ -153,7 +148,7 @@ export function flushTlbOthersAndLocal(
     if (remote > 0) rt.charge(costs.tlbShootdownBase + costs.tlbShootdownPerCpu * remote);
     for (let cpu = 0; cpu < targets.length; cpu++) {
       if (targets[cpu] === 0 || cpu === me) continue;
-      if (lazy[cpu] !== 0 && !freedTables) {
+      if (lazy[cpu] !== 0) {
         stats.lazySkipped++;
         markStale(mms, cpu);
         continue;
@@ -161,12 +156,10 @@ export function flushTlbOthersAndLocal(
       stats.ipisSent++;
       stats.ipisReceived[cpu]!++;
       ctx.vmstat.countVmEvents(VmEvent.NR_TLB_REMOTE_FLUSH_RECEIVED);
-      if (lazy[cpu] !== 0) lazyCpuToInitMm(ctx, cpu, mms);
-      else for (const mm of mms) flushOnCpu(mm, cpu, range, full);
+      for (const mm of mms) flushOnCpu(mm, cpu, range, full);
     }
     if (targets[me] !== 0) {
       if (lazy[me] === 0) localFlush(ctx, mms, me, range, full, pages);
-      else if (freedTables) lazyCpuToInitMm(ctx, me, mms);
       else markStale(mms, me);
     }
   } else if (targets[me] !== 0) {
