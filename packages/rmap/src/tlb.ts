@@ -294,7 +294,7 @@ export function enterLazyTlb(ctx: RmapState, cpu: number): void {
  */
 export function contextSwitchMm(ctx: RmapState, cpu: number, next: Task): void {
   const mm = ctx.taskMm.get(next);
-  if (mm !== undefined && mm.alive) switchMmIrqsOff(ctx, cpu, mm);
+  if (mm?.alive === true) switchMmIrqsOff(ctx, cpu, mm);
   else enterLazyTlb(ctx, cpu);
 }
 

@@ -30,6 +30,7 @@ import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
 import { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import { contextSwitchMm } from './tlb.js';
 import {
   flushTlbBatchedPending,
   type TlbFlushUnmapBatch,
@@ -38,7 +39,6 @@ import {
   tryToUnmapFlush,
   tryToUnmapFlushDirty,
 } from './tlb-batch.js';
-import { contextSwitchMm } from './tlb.js';
 import type { TlbStats } from './tlb-stats.js';
 import { invalidateMappingPages, truncateInodePages } from './truncate.js';
 import { tryToMigrate } from './try-to-migrate.js';
