@@ -277,6 +277,16 @@ function flushOnSwitch(ctx: RmapState, mm: Mm, cpu: number): void {
 }
 
 /**
+ * True when `cpu` will drop its entries of `mm` before it uses them again: a flush of the
+ * mm skipped it (lazy), or the mm's TLB generation moved on since the CPU switched away.
+ * Such entries may be stale (`switch_mm_irqs_off` compares `tlb_gen`, arch/x86/mm/tlb.c,
+ * 6.3).
+ */
+export function tlbFlushedBeforeUse(mm: Mm, cpu: number): boolean {
+  return mm.tlbStale[cpu] !== 0 || (mm.cpumask[cpu] === 0 && mm.cpuTlbGen[cpu] !== mm.tlbGen);
+}
+
+/**
  * `enter_lazy_tlb(mm, tsk)` (arch/x86/mm/tlb.c, 6.3): a kernel thread runs on `cpu`; the
  * loaded mm stays loaded and the CPU stays in its cpumask, marked lazy
  * (`cpu_tlbstate_shared.is_lazy`), unless nothing but `init_mm` is loaded.
