@@ -115,6 +115,8 @@ export class Kernel {
     const lru =
       parts.lru === undefined ? lruVecs : checkPart('lru', parts.lru(lruVecs, ctx), LRU_METHODS);
     const vm = new VirtualMemory(rt, mem, locks, vmstat, { lru, zeroPage: config.zeroPage });
+    // The scheduler tells the virtual memory of context switches (mm_cpumask, lazy TLB).
+    rt.setContextSwitchHook(vm.contextSwitch);
     const rmap =
       parts.rmap === undefined ? vm : checkPart('rmap', parts.rmap(vm, ctx), RMAP_METHODS);
     const tlb = parts.tlb === undefined ? vm : checkPart('tlb', parts.tlb(vm, ctx), TLB_METHODS);

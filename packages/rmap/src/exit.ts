@@ -4,7 +4,7 @@ import { releasePin } from './gup.js';
 import type { Mm } from './mm.js';
 import { unlinkVma } from './munmap.js';
 import type { RmapState } from './rmap-state.js';
-import { dropMmTlbs, flushTlbMm } from './tlb.js';
+import { dropMmTlbs, flushTlbMm, forgetMm } from './tlb.js';
 import { MmuGather, tlbFreePages, zapRange } from './zap.js';
 
 /**
@@ -48,6 +48,7 @@ export function* exitMmap(ctx: RmapState, mm: Mm): KernelGen {
   mm.pins.clear();
   mm.cpumask.fill(0);
   mm.cpusInMask = 0;
+  forgetMm(ctx, mm);
   mm.alive = false;
   ctx.mms.delete(mm);
   sem.upWrite();

@@ -23,6 +23,7 @@ import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from '
 import type { Mm } from './mm.js';
 import { formatPte, isMigrationEntry, ptePfn, ptePresent, pteWrite } from './pte.js';
 import type { RmapState } from './rmap-state.js';
+import { tlbFlushedBeforeUse } from './tlb.js';
 import { entryAt } from './view.js';
 import { mmCounter } from './vm-fault.js';
 import type { Vma } from './vma.js';
@@ -191,7 +192,9 @@ function checkMm(ctx: RmapState, mm: Mm, counts: Counts, bad: Problems): void {
 
 function checkTlbs(mm: Mm, bad: Problems): void {
   mm.tlb.forEach((tlb, cpu) => {
-    if (tlb === undefined) return;
+    // x86 lets a CPU that is lazy or has switched away keep entries a flush skipped; they
+    // go before the CPU next runs a task of the mm (switch_mm_irqs_off's tlb_gen check).
+    if (tlb === undefined || tlbFlushedBeforeUse(mm, cpu)) return;
     for (const [vpn, e] of tlb) {
       const { raw, level } = entryAt(mm, vpn);
       const pfn = ptePfn(raw) + (level === 'pmd' ? vpn % PTRS_PER_PTE : 0);

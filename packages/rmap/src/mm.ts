@@ -30,10 +30,27 @@ export class Mm implements MmView {
   readonly mmapLock: RwSemaphore;
   /** `page_table_lock`: guards PMD entries and anon_vma_prepare's publication. */
   readonly pageTableLock: Spinlock;
-  /** `mm_cpumask`: 1 for each CPU a task of this mm has run on. */
+  /**
+   * `mm_cpumask`, as x86 keeps it (`switch_mm_irqs_off`, arch/x86/mm/tlb.c, 6.3): 1 for
+   * each CPU that has this mm loaded, running a task of it or lazily under a kernel thread
+   * that ran after one; a CPU leaves it when it switches to another mm.
+   */
   readonly cpumask: Uint8Array;
   /** CPUs set in `cpumask`. */
   cpusInMask = 0;
+  /** `context.tlb_gen`: bumped by every flush request of this mm (`inc_mm_tlb_gen`). */
+  tlbGen = 0;
+  /**
+   * Per CPU, `tlb_gen` when the CPU last switched away from this mm: a CPU that comes
+   * back to a newer generation flushes its entries of the mm (the `ctxs[asid].tlb_gen`
+   * check of `switch_mm_irqs_off`).
+   */
+  readonly cpuTlbGen: Float64Array;
+  /**
+   * Per CPU, 1 when a flush of this mm skipped the CPU (it was lazy), so that its entries
+   * of the mm may be stale: it flushes them when it next loads the mm for a task.
+   */
+  readonly tlbStale: Uint8Array;
   /** `tlb_flush_batched`: pending generation in bits 0-14, flushed in bits 16-30. */
   tlbFlushBatched = 0;
   /** Per CPU: cached translations (virtual page -> `pfn << 2 | write << 1 | dirty`). */
@@ -57,6 +74,8 @@ export class Mm implements MmView {
     this.mmapLock = new RwSemaphore(rt, `mmap_lock ${name}`);
     this.pageTableLock = new Spinlock(rt, `page_table_lock ${name}`);
     this.cpumask = new Uint8Array(rt.cpus.length);
+    this.cpuTlbGen = new Float64Array(rt.cpus.length);
+    this.tlbStale = new Uint8Array(rt.cpus.length);
     this.tlb = new Array<Map<number, number> | undefined>(rt.cpus.length);
     this.mmapBase = mmapBase;
   }
@@ -76,6 +95,14 @@ export class Mm implements MmView {
     if (this.cpumask[cpu] === 0) {
       this.cpumask[cpu] = 1;
       this.cpusInMask++;
+    }
+  }
+
+  /** `cpumask_clear_cpu(cpu, mm_cpumask(mm))`, as `switch_mm_irqs_off` does for the previous mm. */
+  clearCpu(cpu: number): void {
+    if (this.cpumask[cpu] !== 0) {
+      this.cpumask[cpu] = 0;
+      this.cpusInMask--;
     }
   }
 

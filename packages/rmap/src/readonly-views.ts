@@ -22,7 +22,11 @@ export interface MmView {
   readonly pmds: ReadonlyMap<number, number>;
   /** `mmap_lock`. */
   readonly mmapLock: RwSemaphore;
-  /** How many CPUs are set in `mm_cpumask` (a task of this mm has run there). */
+  /**
+   * How many CPUs are set in `mm_cpumask`: CPUs that have this mm loaded, running a task
+   * of it or lazily under a kernel thread (x86: a CPU leaves the mask when it switches to
+   * another mm).
+   */
   readonly cpusInMask: number;
   /** FOLL_PIN pins taken through this mm and not yet released, by pfn. */
   readonly pins: ReadonlyMap<number, number>;

@@ -29,6 +29,18 @@ export class RmapState {
   readonly files = new Set<AddressSpace>();
   /** `current->tlb_ubc` of each task that has used one. */
   readonly batches = new Map<Task, TlbFlushUnmapBatch>();
+  /**
+   * Per CPU, `cpu_tlbstate.loaded_mm` (arch/x86/mm/tlb.c, 6.3): the mm whose page tables
+   * the CPU runs on, null for `init_mm` (no user mm loaded yet, or switched away from one).
+   */
+  readonly loadedMm: (Mm | null)[];
+  /** Per CPU, `cpu_tlbstate_shared.is_lazy`: a kernel thread runs on the loaded mm. */
+  readonly tlbLazy: Uint8Array;
+  /**
+   * `task->mm` as far as the model knows it: the mm a task last accessed as a user task
+   * (set at its first user access, `switch_mm` to it). Tasks not here are kernel threads.
+   */
+  readonly taskMm = new Map<Task, Mm>();
   /** `_pincount` of large folios with FOLL_PIN pins. */
   readonly pincount = new Map<Folio, number>();
   mmIds = 0;
@@ -53,5 +65,7 @@ export class RmapState {
     this.useZeroPage = options.zeroPage ?? true;
     this.trace = new RmapTracepoints(rt);
     this.tlbStats = new TlbStats(rt.cpus.length);
+    this.loadedMm = new Array<Mm | null>(rt.cpus.length).fill(null);
+    this.tlbLazy = new Uint8Array(rt.cpus.length);
   }
 }

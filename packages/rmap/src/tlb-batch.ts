@@ -54,7 +54,9 @@ export function taskTlbBatch(ctx: RmapState, task: Task): TlbFlushUnmapBatch {
 /**
  * `should_defer_flush(mm, flags)` (mm/rmap.c, 6.3): defer only with TTU_BATCH_FLUSH and
  * when some CPU other than the current one is in `mm_cpumask`; a purely local mm is
- * flushed at once. (6.5 hands this to `arch_tlbbatch_should_defer`.)
+ * flushed at once. (6.5 hands this to `arch_tlbbatch_should_defer`.) The mask holds the
+ * CPUs that have the mm loaded, lazy ones included (x86 does not test `is_lazy` here), so
+ * a CPU that has switched to another mm no longer makes the flush deferred.
  */
 export function shouldDeferFlush(ctx: RmapState, mm: Mm, flags: number): boolean {
   if ((flags & TTU_BATCH_FLUSH) === 0) return false;
@@ -63,13 +65,15 @@ export function shouldDeferFlush(ctx: RmapState, mm: Mm, flags: number): boolean
 
 /**
  * `set_tlb_ubc_flush_pending(mm, writable)` (mm/rmap.c, 6.3): add the mm's CPUs to the
- * current task's batch (`arch_tlbbatch_add_mm`), require a flush, bump the pending
+ * current task's batch (`arch_tlbbatch_add_mm`, which also bumps the mm's TLB
+ * generation), require a flush, bump the pending
  * generation of `mm->tlb_flush_batched` (restarting at pending 1, flushed 0 once pending
  * passes half its mask), and note a dirty PTE. 6.4 skips all of it for an inaccessible PTE;
  * 6.3 does not.
  */
 export function setTlbUbcFlushPending(ctx: RmapState, mm: Mm, writable: boolean): void {
   const batch = taskTlbBatch(ctx, ctx.rt.current);
+  mm.tlbGen++; // arch_tlbbatch_add_mm: inc_mm_tlb_gen
   const mask = mm.cpumask;
   for (let cpu = 0; cpu < mask.length; cpu++) if (mask[cpu] !== 0) batch.cpumask[cpu] = 1;
   batch.mms.add(mm);

@@ -10,6 +10,16 @@ export class TlbStats {
   ipisSent = 0;
   /** IPIs each CPU received (CPUs interrupted). */
   readonly ipisReceived: Float64Array;
+  /**
+   * CPUs of a shootdown's mask that got no IPI because they were in lazy TLB mode
+   * (`tlb_is_not_lazy` false in `native_flush_tlb_multi`).
+   */
+  lazySkipped = 0;
+  /**
+   * Flushes of an mm's entries at a context switch back to it, because its TLB generation
+   * moved on while the CPU was away or lazy (`TLB_FLUSH_ON_TASK_SWITCH`).
+   */
+  switchFlushes = 0;
   /** Full flushes of an mm on the flushing CPU (nr_tlb_local_flush_all). */
   localFlushAll = 0;
   /** Single-page invalidations on the flushing CPU (nr_tlb_local_flush_one). */
@@ -32,6 +42,8 @@ export class TlbStats {
     this.shootdowns = 0;
     this.ipisSent = 0;
     this.ipisReceived.fill(0);
+    this.lazySkipped = 0;
+    this.switchFlushes = 0;
     this.localFlushAll = 0;
     this.localFlushOne = 0;
     this.batchFlushes = 0;

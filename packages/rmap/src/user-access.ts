@@ -19,7 +19,7 @@ import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
 import { PTE_DIRTY, PTE_YOUNG, ptePfn, ptePresent, pteWrite } from './pte.js';
 import type { RmapState } from './rmap-state.js';
-import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry } from './tlb.js';
+import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry, useMm } from './tlb.js';
 
 /**
  * User-space loads and stores of a task, one content word per page, as the CPU does them:
@@ -34,7 +34,10 @@ import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry } from './tlb.js';
  * - A miss walks the page tables (setting the accessed and, on a write, dirty bits, as the
  *   hardware does, without locks) and fills the TLB; no usable entry means a page fault.
  *
- * The first access of a task to an mm puts its CPU in `mm_cpumask` (`switch_mm`).
+ * An access runs on the accessing task's mm: when the CPU does not have that mm loaded
+ * for a task (another mm is loaded, or it is lazy), the mm becomes the task's and the CPU
+ * switches to it (`switch_mm_irqs_off`), joining its `mm_cpumask`; from then on the
+ * scheduler's context switches load it whenever the task runs (see `contextSwitchMm`).
  */
 
 /** What `translate` returns when the access needs a page fault. */
@@ -46,7 +49,7 @@ const NEEDS_FAULT = -1;
  */
 function translate(ctx: RmapState, mm: Mm, vpn: number, write: boolean): number {
   const cpu = ctx.rt.current.cpu.id;
-  if (mm.cpumask[cpu] === 0) mm.markCpu(cpu);
+  if (ctx.loadedMm[cpu] !== mm || ctx.tlbLazy[cpu] !== 0) useMm(ctx, mm, cpu);
   const tlb = cpuTlb(mm, cpu);
   const e = tlb.get(vpn);
   if (e !== undefined) {

@@ -6,7 +6,14 @@ import {
   type PhysicalMemory,
 } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
-import { type KernelGen, MmsimError, type Runtime, type Task, type VmStat } from '@mmsim/runtime';
+import {
+  type ContextSwitchHook,
+  type KernelGen,
+  MmsimError,
+  type Runtime,
+  type Task,
+  type VmStat,
+} from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { type AnonVma, folioAnonVma, folioGetAnonVma, putAnonVma } from './anon-vma.js';
 import { folioMaybeDmaPinned } from './dma-pinned.js';
@@ -23,6 +30,7 @@ import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
 import { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import { contextSwitchMm } from './tlb.js';
 import {
   flushTlbBatchedPending,
   type TlbFlushUnmapBatch,
@@ -232,6 +240,26 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return this.#ctx.tlbStats;
   }
 
+  /**
+   * The address-space half of a context switch (`contextSwitchMm`): give it to
+   * `Runtime.setContextSwitchHook` when composing a machine, so that `mm_cpumask` and the
+   * lazy TLB state follow the scheduler as on x86. Without it the model only switches
+   * mm at a task's user access, and kernel threads never make a CPU lazy.
+   */
+  readonly contextSwitch: ContextSwitchHook = (cpu, _prev, next) => {
+    contextSwitchMm(this.#ctx, cpu.id, next);
+  };
+
+  /** `cpu_tlbstate.loaded_mm` of a CPU: the mm it runs on, or null for `init_mm`. */
+  loadedMm(cpu: number): MmView | null {
+    return this.#ctx.loadedMm[checkCpu(this.rt, cpu)] ?? null;
+  }
+
+  /** `cpu_tlbstate_shared.is_lazy` of a CPU: a kernel thread runs on its loaded mm. */
+  tlbIsLazy(cpu: number): boolean {
+    return this.#ctx.tlbLazy[checkCpu(this.rt, cpu)] !== 0;
+  }
+
   /** The `tlbflush_unmap_batch` of a task (the current one by default). */
   tlbBatch(task: Task = this.rt.current): TlbFlushUnmapBatch {
     return taskTlbBatch(this.#ctx, task);
@@ -313,4 +341,15 @@ export class VirtualMemory implements Rmap, TlbBatch {
   flushTlbBatchedPending(mm: MmView): void {
     flushTlbBatchedPending(this.#ctx, mm as Mm);
   }
+}
+
+/** `cpu` as an index of the machine's CPUs, or INVALID_ARGUMENT. */
+function checkCpu(rt: Runtime, cpu: number): number {
+  if (!Number.isInteger(cpu) || cpu < 0 || cpu >= rt.cpus.length) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `cpu must be an integer in [0, ${rt.cpus.length - 1}], got ${String(cpu)}`,
+    );
+  }
+  return cpu;
 }

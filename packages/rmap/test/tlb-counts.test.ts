@@ -24,9 +24,11 @@ interface Counts {
 /**
  * Touches N pages from tasks on `userCpus`, then, from CPU 0, unmaps them all with
  * try_to_migrate(flags) (and one try_to_unmap_flush), counting the flushes; then puts the
- * mappings back.
+ * mappings back. With `ownTask` the unmapper is a task of the process (it reads a page
+ * first, as move_pages(2) on itself would run with the mm loaded); otherwise it is a
+ * kernel thread, and CPU 0 keeps the mm of its last user task lazily.
  */
-function unmapN(userCpus: readonly number[], flags: number): Counts {
+function unmapN(userCpus: readonly number[], flags: number, ownTask = false): Counts {
   const m: Machine = machine({ cpuNodes: [0, 0, 0, 0, 0], nodes: [4096] });
   const { vm, rt, locks, mem, vmstat } = m;
   const p: MmView = vm.createProcess();
@@ -41,7 +43,9 @@ function unmapN(userCpus: readonly number[], flags: number): Counts {
   });
   rt.spawn('unmapper', 0, function* (): KernelGen {
     for (let i = 0; i < userCpus.length; i++) yield* touched.wait();
+    if (ownTask) yield* vm.userRead(p, addr);
     expect(p.cpusInMask).toBe(userCpus.length);
+    expect(vm.tlbIsLazy(0)).toBe(!ownTask && userCpus.includes(0));
     const folios: Folio[] = [];
     for (let k = 0; k < N; k++) folios.push(vm.followPage(p, addr + k * 4096));
     vm.tlbStats.reset();
@@ -99,11 +103,20 @@ describe('TLB flush counts of try_to_migrate', () => {
   });
 
   it('an mm active only on the current CPU sends no IPI, batched or not', () => {
-    const plain = unmapN([0], 0);
+    const plain = unmapN([0], 0, true);
     expect(plain).toMatchObject({ shootdowns: 0, ipis: 0, localOne: N });
-    const batched = unmapN([0], TTU_BATCH_FLUSH);
+    const batched = unmapN([0], TTU_BATCH_FLUSH, true);
     // should_defer_flush is false for a purely local mm: flushed at once, page by page.
     expect(batched).toMatchObject({ shootdowns: 0, ipis: 0, localOne: N, localAll: 0 });
+  });
+
+  it('a kernel thread on a CPU lazy with the mm: the first flush leaves for init_mm, no local flush after', () => {
+    // flush_tlb_func on a lazy CPU switches to init_mm (arch/x86/mm/tlb.c, 6.3): CPU 0
+    // leaves mm_cpumask at the first flush and flushes nothing itself.
+    const plain = unmapN([0], 0);
+    expect(plain).toMatchObject({ shootdowns: 0, ipis: 0, localOne: 0, localAll: 0 });
+    const batched = unmapN([0], TTU_BATCH_FLUSH);
+    expect(batched).toMatchObject({ shootdowns: 0, ipis: 0, localOne: 0, localAll: 0 });
   });
 
   it('the batch records pending CPUs and generations; flush_tlb_batched_pending catches up', () => {

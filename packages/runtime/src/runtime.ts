@@ -35,6 +35,18 @@ export interface RuntimeConfig {
   readonly onStep?: (task: Task, step: number) => void;
 }
 
+/**
+ * Told when a CPU starts running a task other than the one that ran there last: the
+ * scheduler's `context_switch` (kernel/sched/core.c, 6.3), which hands the address spaces
+ * to the architecture (`switch_mm_irqs_off`, or `enter_lazy_tlb` for a kernel thread).
+ * `prev` is the task that ran there before, null for the CPU's first task (the model has
+ * no idle task: a CPU whose task has ended keeps what that task had loaded until another
+ * task runs there). Runs between two steps, with no current task; it must not yield or
+ * block. The runtime knows nothing of address spaces: the layer that does (rmap) is
+ * wired in by whoever composes the machine, with `Runtime.setContextSwitchHook`.
+ */
+export type ContextSwitchHook = (cpu: Cpu, prev: Task | null, next: Task) => void;
+
 export type RunStatus = 'completed' | 'deadlock' | 'step-limit';
 
 export interface RunResult {
@@ -107,6 +119,7 @@ export class Runtime {
   readonly meta: string;
   readonly maxSteps: number;
   readonly #onStep: ((task: Task, step: number) => void) | null;
+  #contextSwitchHook: ContextSwitchHook | null = null;
 
   /** The task whose code is running, or null between steps and before the run. */
   currentTask: Task | null = null;
@@ -234,6 +247,26 @@ export class Runtime {
     if (parent !== null && c.clock < parent.cpu.clock) c.clock = parent.cpu.clock;
     this.strategy.onSpawn?.(task);
     return task;
+  }
+
+  /**
+   * Sets the function told of every context switch (see `ContextSwitchHook`); one per
+   * runtime. Setting a second one throws INVALID_STATE; null removes it.
+   */
+  setContextSwitchHook(hook: ContextSwitchHook | null): void {
+    if (hook !== null && typeof hook !== 'function') {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `the context-switch hook must be a function or null, got ${typeof hook}`,
+      );
+    }
+    if (hook !== null && this.#contextSwitchHook !== null) {
+      throw new MmsimError(
+        'INVALID_STATE',
+        'this runtime already has a context-switch hook (one layer keeps the address spaces)',
+      );
+    }
+    this.#contextSwitchHook = hook;
   }
 
   /** Advances the current CPU's virtual clock by `ns`. */
@@ -400,14 +433,16 @@ export class Runtime {
   #step(task: Task): void {
     const cpu = task.cpu;
     if (cpu.lastTask !== task) {
-      if (cpu.lastTask !== null) {
+      const prev = cpu.lastTask;
+      if (this.#contextSwitchHook !== null) this.#contextSwitchHook(cpu, prev, task);
+      if (prev !== null) {
         this.#switches++;
         cpu.clock += this.costs.contextSwitch;
         if (this.#schedSwitch.enabled) {
           this.currentTask = task;
           this.#schedSwitch.emit({
-            prev_comm: cpu.lastTask.name,
-            prev_pid: cpu.lastTask.id,
+            prev_comm: prev.name,
+            prev_pid: prev.id,
             next_comm: task.name,
             next_pid: task.id,
           });

@@ -300,3 +300,42 @@ test('onStep sees every step with the task that ran, in order', () => {
   expect(seen).toEqual(['1:a', '2:a', '3:b', '4:b']);
   expect(result.steps).toBe(4);
 });
+
+describe('the context-switch hook', () => {
+  test('is told of each task a CPU starts running, with the task that ran there before', () => {
+    const rt = new Runtime({ cpus: 2, strategy: 'random', seed: 5 });
+    const seen: string[] = [];
+    rt.setContextSwitchHook((cpu, prev, next) => {
+      expect(rt.currentTask).toBeNull();
+      seen.push(`${cpu.id}:${prev?.name ?? '-'}>${next.name}`);
+    });
+    const body = function* (): KernelGen {
+      for (let i = 0; i < 3; i++) yield;
+    };
+    rt.spawn('a', 0, body);
+    rt.spawn('b', 0, body);
+    rt.spawn('c', 1, body);
+    const result = rt.run();
+    // The first task of each CPU (from nothing), then one call per switch on a CPU.
+    const firsts = seen.filter((s) => s.includes(':-'));
+    expect(firsts.map((s) => s[0]).sort()).toEqual(['0', '1']);
+    expect(seen.length).toBe(result.contextSwitches + 2);
+    expect(seen.every((s) => !s.startsWith('1:') || s === '1:->c')).toBe(true);
+    // Consecutive calls on CPU 0 chain: each one's prev is the previous one's next.
+    const cpu0 = seen.filter((s) => s.startsWith('0:'));
+    for (let i = 1; i < cpu0.length; i++) {
+      expect(cpu0[i]!.split(':')[1]!.split('>')[0]).toBe(cpu0[i - 1]!.split('>')[1]);
+    }
+  });
+
+  test('one per runtime; a second one is INVALID_STATE, a non-function INVALID_ARGUMENT', () => {
+    const rt = new Runtime();
+    rt.setContextSwitchHook(() => {});
+    expect(() => rt.setContextSwitchHook(() => {})).toThrow(
+      expect.objectContaining({ code: 'INVALID_STATE' }),
+    );
+    rt.setContextSwitchHook(null);
+    rt.setContextSwitchHook(() => {});
+    expect(() => rt.setContextSwitchHook(42 as never)).toThrow(MmsimError);
+  });
+});

@@ -4,6 +4,7 @@ import type { BenchResult } from './bench-result.js';
 
 interface PmbenchRun {
   readonly ipis: number;
+  readonly shootdowns: number;
   readonly pagesMigrated: number;
   readonly pagesPerVirtualSecond: number;
   readonly wallMs: number;
@@ -22,6 +23,7 @@ function pmbench(variant: VariantName): PmbenchRun {
   const f = run.figures;
   return {
     ipis: f.ipis ?? 0,
+    shootdowns: f.shootdowns ?? 0,
     pagesMigrated: f.pagesMigrated ?? 0,
     pagesPerVirtualSecond: f.pagesPerSecond ?? 0,
     wallMs,
@@ -34,7 +36,8 @@ function pmbench(variant: VariantName): PmbenchRun {
  * MIGRATE_SYNC, lowest-clock time; invariants checked only at the end), v6.3 against
  * v6.2: TLB-flush IPIs and pages migrated per virtual second, as ratios; and the model's
  * own speed on it: folios migrated per wall-clock second and the real-time factor
- * (virtual seconds simulated per wall-clock second). Best of 5 runs for the wall clock.
+ * (virtual seconds simulated per wall-clock second); and the IPI and shootdown counts of
+ * each variant. Best of 5 runs for the wall clock.
  */
 export function pmbenchBenchmarks(): BenchResult[] {
   const best = (variant: VariantName) => {
@@ -79,6 +82,25 @@ export function pmbenchBenchmarks(): BenchResult[] {
           realTimeFactor: r.virtualNs / 1e9 / (r.wallMs / 1000),
         },
       };
+    }),
+    ...(['v6.2', 'v6.3'] as const).flatMap((variant) => {
+      const r = variant === 'v6.2' ? old : now;
+      return [
+        {
+          name: `pmbench.${variant}.ipis`,
+          value: r.ipis,
+          unit: 'IPIs',
+          better: 'lower' as const,
+          description: `TLB-flush IPIs sent during the migrations of pmbench-migrate (one per CPU a shootdown reaches), ${variant}.`,
+        },
+        {
+          name: `pmbench.${variant}.shootdowns`,
+          value: r.shootdowns,
+          unit: 'shootdowns',
+          better: 'lower' as const,
+          description: `TLB shootdown rounds (native_flush_tlb_multi calls, NR_TLB_REMOTE_FLUSH) during the migrations of pmbench-migrate, ${variant}.`,
+        },
+      ];
     }),
   ];
 }

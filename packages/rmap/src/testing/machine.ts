@@ -54,5 +54,6 @@ export function createRmapMachine(options: RmapMachineOptions = {}): RmapMachine
     ...(lru === null ? {} : { lru }),
     zeroPage: options.zeroPage ?? true,
   });
+  rt.setContextSwitchHook(vm.contextSwitch);
   return { rt, mem, vmstat, locks, lru, vm };
 }
