@@ -228,6 +228,13 @@ describe('createKernel: configuration validation', () => {
     const kc = schema.definitions.KernelConfig;
     expect(kc.additionalProperties).toBe(false);
     expect(Object.keys(kc.properties)).toContain('nodes');
-    expect(kc.properties.variant?.enum).toEqual(['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11']);
+    expect(kc.properties.variant?.enum).toEqual([
+      'v6.2',
+      'rfc-2022',
+      'v6.3-rc1',
+      'v6.3',
+      'v6.10',
+      'v6.11',
+    ]);
   });
 });

@@ -22,6 +22,7 @@ import type { MigrateEnv } from './migrate-env.js';
 import { migrateFolioMove } from './migrate-folio-move.js';
 import {
   migrateFolioExtract,
+  PAGE_WAS_MAPPED,
   recordedAnonVma,
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
@@ -146,6 +147,7 @@ function* migratePagesBatchBody(
           stats.nrThpFailed++;
           if ((yield* trySplitFolio(env, folio, splitList(split), mode)) === 0) {
             stats.nrThpSplit++;
+            stats.nrSplit++;
             continue;
           }
           stats.nrFailedPages += nrPages;
@@ -174,6 +176,7 @@ function* migratePagesBatchBody(
               const s = yield* trySplitFolio(env, folio, splitList(split), mode);
               if (s === 0) {
                 stats.nrThpSplit += isThp;
+                stats.nrSplit++;
                 continue;
               }
               if (reason === MR_LONGTERM_PIN && s === -EAGAIN) {
@@ -290,7 +293,7 @@ function* migratePagesBatchBody(
     let dst = dstFolios.first();
     let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
     for (const folio of unmapFolios) {
-      const pageWasMapped = recordedPageWasMapped(env, dst);
+      const pageWasMapped = recordedPageWasMapped(env, dst) & PAGE_WAS_MAPPED;
       const anonVma = recordedAnonVma(env, dst);
       migrateFolioExtract(env, dst);
       yield* migrateFolioUndoSrc(env, folio, pageWasMapped, anonVma, true, retFolios);

@@ -102,7 +102,7 @@ describe('exploring the historic scenarios of @mmsim/scenarios', () => {
   }
 
   it('migrate-under-writes: nothing in any variant', () => {
-    for (const variant of ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11'] as const) {
+    for (const variant of ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'] as const) {
       const result = exploreScenario(migrateUnderWrites(), {
         variant,
         strategy: 'random',
