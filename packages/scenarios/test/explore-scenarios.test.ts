@@ -51,7 +51,7 @@ const CASES: readonly Case[] = [
   },
   {
     scenario: splitLockDeadlock(),
-    buggy: 'v6.3',
+    buggy: 'v6.10',
     fixed: 'v6.11',
     cycle: [/compact-\d+ waits in try_split_folio/, /erofs-reader-\d+ waits in erofs_read_metabuf/],
   },
