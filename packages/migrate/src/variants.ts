@@ -101,6 +101,18 @@ export interface MigrateVariant {
    * compaction-style migrator, not by the migrate core.
    */
   readonly compactionIsolatesLarge: boolean;
+  /**
+   * `migrate_pages_batch()` first splits a large folio (more than 2 pages) that sits on the
+   * deferred-split queue, counting the split as a failure (Zi Yan, 7262f208ca68 "mm/migrate:
+   * split source folio if it is on deferred split list", 6.10-rc1, with Hugh Dickins'
+   * 6.10-rc hotfix that counts it in `nr_failed`).
+   */
+  readonly splitsDeferredFirst: boolean;
+  /**
+   * That split also counts in `nr_thp_failed` for a THP (Zi Yan, "mm/migrate: make
+   * migrate_pages_batch() stats consistent", 20240620012712.19804-1-zi.yan@sent.com, 6.11).
+   */
+  readonly deferredSplitCountsThpFailed: boolean;
 }
 
 const V6_3: MigrateVariant = Object.freeze({
@@ -127,6 +139,8 @@ const V6_3: MigrateVariant = Object.freeze({
   drainOnlyMlocked: false,
   dstStateInPrivate: false,
   compactionIsolatesLarge: false,
+  splitsDeferredFirst: false,
+  deferredSplitCountsThpFailed: false,
 });
 
 /** The variants, by name. */
@@ -151,6 +165,8 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     drainOnlyMlocked: false,
     dstStateInPrivate: false,
     compactionIsolatesLarge: false,
+    splitsDeferredFirst: false,
+    deferredSplitCountsThpFailed: false,
   }),
   'rfc-2022': Object.freeze({
     name: 'rfc-2022',
@@ -176,6 +192,8 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     drainOnlyMlocked: false,
     dstStateInPrivate: false,
     compactionIsolatesLarge: false,
+    splitsDeferredFirst: false,
+    deferredSplitCountsThpFailed: false,
   }),
   'v6.3-rc1': Object.freeze({
     name: 'v6.3-rc1',
@@ -202,6 +220,8 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     drainOnlyMlocked: false,
     dstStateInPrivate: false,
     compactionIsolatesLarge: false,
+    splitsDeferredFirst: false,
+    deferredSplitCountsThpFailed: false,
   }),
   'v6.3': V6_3,
   'v6.10': Object.freeze({
@@ -219,6 +239,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
       '"mm: migrate: record the mlocked page status to remove unnecessary lru drain" (Baolin Wang, 6.7)',
       '"mm: migrate: fix getting incorrect page mapping during page migration" (6.7)',
       '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
+      '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10-rc1) and Hugh Dickins\' 6.10-rc hotfix counting it in nr_failed',
     ]),
     splitTrylockInAsync: false,
     longtermPinRetryUncounts: true,
@@ -227,6 +248,8 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     drainOnlyMlocked: true,
     dstStateInPrivate: true,
     compactionIsolatesLarge: true,
+    splitsDeferredFirst: true,
+    deferredSplitCountsThpFailed: false,
   }),
   'v6.11': Object.freeze({
     ...V6_3,
@@ -235,7 +258,8 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
       'Linux 6.11 as far as the model goes: 6.3 plus try_split_folio() trylocking in ' +
       'MIGRATE_ASYNC (Gao Xiang deadlock), the 6.4 LONGTERM_PIN statistics fix, no ' +
       'MIGRATE_SYNC_NO_COPY, nr_split counted, lru_add_drain() only for mlocked folios, ' +
-      'the unmap state in dst->private, and compaction of large folios',
+      'the unmap state in dst->private, compaction of large folios, and deferred-split ' +
+      'folios split first',
     sources: Object.freeze([
       '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
       '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
@@ -244,6 +268,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
       '"mm: migrate: record the mlocked page status to remove unnecessary lru drain" (Baolin Wang, 6.7)',
       '"mm: migrate: fix getting incorrect page mapping during page migration" (6.7)',
       '"mm/compaction: enable compacting >0 order folios" (Zi Yan, 6.9)',
+      '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10) and "mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
     ]),
     splitTrylockInAsync: true,
     longtermPinRetryUncounts: true,
@@ -252,6 +277,8 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     drainOnlyMlocked: true,
     dstStateInPrivate: true,
     compactionIsolatesLarge: true,
+    splitsDeferredFirst: true,
+    deferredSplitCountsThpFailed: true,
   }),
 });
 
@@ -315,6 +342,8 @@ export function resolveVariant(spec: VariantName | MigrateVariant | undefined): 
     'drainOnlyMlocked',
     'dstStateInPrivate',
     'compactionIsolatesLarge',
+    'splitsDeferredFirst',
+    'deferredSplitCountsThpFailed',
   ] as const) {
     if (typeof spec[key] !== 'boolean') throw bad(key, 'a boolean');
   }

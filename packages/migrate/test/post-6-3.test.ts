@@ -2,19 +2,23 @@ import {
   type Folio,
   folioGetPrivate,
   folioMapping,
+  folioNid,
+  folioOrder,
   folioSetFlag,
   folioTestFlag,
+  HPAGE_PMD_NR,
   PG_lru,
   PG_mlocked,
 } from '@mmsim/folio';
-import { runAll, spawn } from '@mmsim/lru/test';
-import { withRmapOverrides } from '@mmsim/rmap';
-import { foliosOf } from '@mmsim/rmap/test';
+import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
+import { PAGE_SIZE, withRmapOverrides } from '@mmsim/rmap';
+import { foliosOf, mapAnon, writePages } from '@mmsim/rmap/test';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   MIGRATE_ASYNC,
   MIGRATE_SYNC,
+  type MigrateMode,
   MM_MIGRATE_PAGES,
   MR_SYSCALL,
   resolveVariant,
@@ -172,6 +176,7 @@ describe('after 6.3: mm_migrate_pages prints nr_split (large_folio_split)', () =
       description: '',
       sources: [],
       splitTrylockInAsync: false,
+      deferredSplitCountsThpFailed: false,
     });
     for (const v of [a, b]) {
       expect(v.countsNrSplit && v.drainOnlyMlocked && v.dstStateInPrivate).toBe(true);
@@ -190,5 +195,76 @@ describe('after 6.3: mm_migrate_pages prints nr_split (large_folio_split)', () =
     expect(() => resolveVariant({ ...a, countsNrSplit: 1 as unknown as boolean })).toThrow(
       /variant.countsNrSplit must be a boolean/,
     );
+  });
+});
+
+describe('after 6.3: a folio on the deferred-split queue is split before migrating (6.10+)', () => {
+  /** A THP, PTE-mapped, whose last page was unmapped (partially mapped: on the deferred-split queue), and 2 small pages. */
+  function* partiallyMappedThp(m: ReturnType<typeof buildMachine>) {
+    const mm = m.vm.createProcess('p');
+    const huge = mapAnon(m, mm, HPAGE_PMD_NR, true);
+    const small = mapAnon(m, mm, 2);
+    yield* writePages(m, mm, huge, HPAGE_PMD_NR, (i) => 10_000 + i);
+    yield* writePages(m, mm, small, 2, (i) => 20_000 + i);
+    const thp = foliosOf(m, mm, huge, 1)[0]!;
+    yield* m.vm.munmap(mm, huge + (HPAGE_PMD_NR - 1) * PAGE_SIZE, PAGE_SIZE);
+    const list = newList(m);
+    yield* isolateFolios(m, [thp, ...foliosOf(m, mm, small, 2)], list);
+    return { mm, huge, thp, list };
+  }
+
+  // variant, mode, split first, nr_thp_failed
+  const cases: Array<[VariantName, MigrateMode, boolean, number]> = [
+    ['v6.3', MIGRATE_ASYNC, false, 0],
+    ['v6.3', MIGRATE_SYNC, false, 0],
+    ['v6.10', MIGRATE_ASYNC, true, 0], // 6.10 counts nr_failed, not nr_thp_failed
+    ['v6.10', MIGRATE_SYNC, true, 1], // migrate_pages_sync adds the async nr_thp_split
+    ['v6.11', MIGRATE_ASYNC, true, 1], // Zi Yan's stats fix
+    ['v6.11', MIGRATE_SYNC, true, 1],
+  ];
+  for (const [variant, mode, splitFirst, thpFailed] of cases) {
+    it(`${variant} mode ${mode}: a partially mapped THP is ${splitFirst ? 'split first, its pieces migrated' : 'migrated whole'}; nr_thp_failed ${thpFailed}`, () => {
+      const m = buildMachine({ variant });
+      spawn(m, 'migrate', 0, function* (): KernelGen {
+        const { mm, huge, thp, list } = yield* partiallyMappedThp(m);
+        const { rc, stats } = yield* migrateToNode(m, list, 1, mode, MR_SYSCALL);
+        expect(rc).toBe(0);
+        expect(list.isEmpty()).toBe(true);
+        expect(stats).toEqual({
+          // Split or not, 512 + 2 pages: the unmapped piece is freed under us (a success).
+          nrSucceeded: HPAGE_PMD_NR + 2,
+          nrFailedPages: 0,
+          nrThpSucceeded: splitFirst ? 0 : 1,
+          nrThpFailed: thpFailed,
+          nrThpSplit: splitFirst ? 1 : 0,
+          nrSplit: splitFirst ? 1 : 0,
+        });
+        const now = foliosOf(m, mm, huge, HPAGE_PMD_NR - 1);
+        expect(now.every((f) => folioNid(m.mem, f) === 1)).toBe(true);
+        expect(folioOrder(m.mem, now[0]!)).toBe(splitFirst ? 0 : 9);
+        if (!splitFirst) expect(now[0]).not.toBe(thp);
+        for (let i = 0; i < HPAGE_PMD_NR - 1; i += 97) {
+          expect(yield* m.vm.userRead(mm, huge + i * PAGE_SIZE)).toBe(10_000 + i);
+        }
+      });
+      runAll(m);
+      expectQuiescent(m);
+    });
+  }
+
+  it('v6.11: a fully mapped THP is not on the queue and migrates whole', () => {
+    const m = buildMachine({ variant: 'v6.11' });
+    spawn(m, 'migrate', 0, function* (): KernelGen {
+      const mm = m.vm.createProcess('p');
+      const huge = mapAnon(m, mm, HPAGE_PMD_NR, true);
+      yield* writePages(m, mm, huge, HPAGE_PMD_NR, (i) => 10_000 + i);
+      const list = newList(m);
+      yield* isolateFolios(m, foliosOf(m, mm, huge, 1), list);
+      const { rc, stats } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_SYSCALL);
+      expect(rc).toBe(0);
+      expect(stats).toMatchObject({ nrThpSucceeded: 1, nrThpSplit: 0, nrSplit: 0 });
+    });
+    runAll(m);
+    expectQuiescent(m);
   });
 });
