@@ -1,5 +1,5 @@
 import { type Folio, FolioList, folioAlloc, folioOrder } from '@mmsim/folio';
-import { createKernel, type Kernel, type KernelOptions, populateFile } from '@mmsim/kernel';
+import { createKernel, type Kernel, populateFile, type VariantName } from '@mmsim/kernel';
 import { MIGRATE_SYNC, MR_COMPACTION, type NewFolioFn } from '@mmsim/migrate';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -8,13 +8,13 @@ import { nodeScan } from '../src/actors/selectors.js';
 import { runScenario, splitLockDeadlock } from '../src/index.js';
 import { searchSchedules } from './helpers.js';
 
-function kernel(variant: KernelOptions['variant']): Kernel {
+function kernel(variant: VariantName): Kernel {
   return createKernel({ nodes: [{ pages: 2048 }, { pages: 2048 }], variant });
 }
 
 describe('compaction isolates large folios only from 6.9 (isolate_migratepages_block)', () => {
   // variant, folio order, cc->order, skipped
-  const cases: Array<[KernelOptions['variant'], number, number, boolean]> = [
+  const cases: Array<[VariantName, number, number, boolean]> = [
     ['v6.3', 0, -1, false],
     ['v6.3', 2, -1, true], // 6.3: every compound page, unless alloc_contig
     ['v6.3', 2, 9, true],
@@ -87,7 +87,7 @@ describe('migrate_pages_sync counts nr_split as failures from 6.7', () => {
    * so the four pieces stay on the list. 6.3 counts only THP splits: migrate_pages()
    * returns 0 with pages left on the list; 6.7+ counts the split.
    */
-  const cases: Array<[KernelOptions['variant'], number]> = [
+  const cases: Array<[VariantName, number]> = [
     ['v6.3', 0],
     ['v6.10', 1],
     ['v6.11', 1],
