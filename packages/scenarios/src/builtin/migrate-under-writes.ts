@@ -93,7 +93,10 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
       dependencyChecking: true,
       zeroPage: false,
     },
-    history: { deadlocksIn: [], fixedIn: ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'] },
+    history: {
+      deadlocksIn: [],
+      fixedIn: ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'],
+    },
     build(k) {
       const mm = k.createProcess('app');
       const anon = k.vm.mmap(mm, { length: ANON * PAGE_SIZE });
