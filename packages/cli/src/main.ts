@@ -9,7 +9,7 @@ import type { CliIo } from './io.js';
 import { scenarioFileJsonSchema } from './scenario-file.js';
 import { UsageError } from './usage-error.js';
 
-const VARIANTS_HELP = 'v6.2, rfc-2022, v6.3-rc1, v6.3 (default of most scenarios), v6.11';
+const VARIANTS_HELP = 'v6.2, rfc-2022, v6.3-rc1, v6.3 (default of most scenarios), v6.10, v6.11';
 
 /**
  * The `mmsim` command. Returns the exit code: 0 done and nothing found, 1 a finding,

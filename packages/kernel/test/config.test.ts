@@ -66,7 +66,7 @@ describe('createKernel: configuration validation', () => {
     [
       'unknown variant',
       { nodes: [NODE], variant: 'v6.4' },
-      /^variant must be one of 'v6\.2', 'rfc-2022', 'v6\.3-rc1', 'v6\.3', 'v6\.11'/,
+      /^variant must be one of 'v6\.2', 'rfc-2022', 'v6\.3-rc1', 'v6\.3', 'v6\.10', 'v6\.11'/,
     ],
     [
       'negative cost',
@@ -263,6 +263,13 @@ describe('createKernel: configuration validation', () => {
     const kc = schema.definitions.KernelConfig;
     expect(kc.additionalProperties).toBe(false);
     expect(Object.keys(kc.properties)).toContain('nodes');
-    expect(kc.properties.variant?.enum).toEqual(['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11']);
+    expect(kc.properties.variant?.enum).toEqual([
+      'v6.2',
+      'rfc-2022',
+      'v6.3-rc1',
+      'v6.3',
+      'v6.10',
+      'v6.11',
+    ]);
   });
 });

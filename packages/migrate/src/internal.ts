@@ -24,7 +24,7 @@ export type { MigrateCallbacks } from './callbacks.js';
 export { MigrateStats, countMigrateVmEvents, migratePagesEnd } from './stats.js';
 export { MigrateTracepoints } from './tracepoints.js';
 
-// migrate_pages() of 6.3 (the batch engine, also rfc-2022, v6.3-rc1 and v6.11) and its steps.
+// migrate_pages() of 6.3 (the batch engine, also rfc-2022, v6.3-rc1, v6.10 and v6.11) and its steps.
 export { migratePagesV63 } from './migrate-pages-v6.3.js';
 export { migrateHugetlbs, unmapAndMoveHugePage } from './migrate-hugetlbs.js';
 export { migratePagesSync } from './migrate-pages-sync.js';

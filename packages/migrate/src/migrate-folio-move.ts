@@ -8,6 +8,8 @@ import type { MigrateEnv } from './migrate-env.js';
 import {
   migrateFolioExtract,
   migrateFolioRecord,
+  PAGE_WAS_MAPPED,
+  PAGE_WAS_MLOCKED,
   recordedAnonVma,
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
@@ -28,7 +30,9 @@ import type { MigrateReason } from './reasons.js';
  *    `dstFolios` and take it off.
  * 2. `move_to_new_folio`. A failure goes to out.
  * 3. LRU folios only: `folio_add_lru(dst)` so that dst is on the LRU before its PTEs come
- *    back (mlock accounting), `lru_add_drain()` if src was mapped, then
+ *    back (mlock accounting), `lru_add_drain()` if src was mapped (6.7+, variant
+ *    `drainOnlyMlocked`: only if it was mlocked, PAGE_WAS_MLOCKED; Baolin Wang's "record
+ *    the mlocked page status to remove unnecessary lru drain"), then, if it was mapped,
  *    `remove_migration_ptes(src, dst, false)`: the migration entries become mappings of
  *    dst.
  * 4. Unlock dst and drop the allocation reference (the mappings and the page cache hold
@@ -68,7 +72,7 @@ function* migrateFolioMoveBody(
       migrateFolioRecord(env, dst, pageWasMapped, anonVma);
       return rc;
     }
-    yield* migrateFolioUndoSrc(env, src, pageWasMapped, anonVma, true, ret);
+    yield* migrateFolioUndoSrc(env, src, pageWasMapped & PAGE_WAS_MAPPED, anonVma, true, ret);
     migrateFolioUndoDst(env, dst, true, cb);
     return rc;
   }
@@ -77,8 +81,10 @@ function* migrateFolioMoveBody(
     // dst goes to the LRU before its PTEs come back, so that remove_migration_ptes
     // builds the right mlock_count for an mlocked folio.
     yield* env.lru.folioAddLru(dst);
-    if (pageWasMapped !== 0) {
-      yield* env.lru.lruAddDrain();
+    // 6.3: drain for every mapped src; 6.7+ (`drainOnlyMlocked`): for an mlocked one only.
+    const drainBit = env.variant.drainOnlyMlocked ? PAGE_WAS_MLOCKED : PAGE_WAS_MAPPED;
+    if ((pageWasMapped & drainBit) !== 0) yield* env.lru.lruAddDrain();
+    if ((pageWasMapped & PAGE_WAS_MAPPED) !== 0) {
       yield* env.rmap.removeMigrationPtes(src, dst, false);
     }
   }

@@ -10,6 +10,7 @@ import {
   folioTestKsm,
   folioTestMovable,
   PG_active,
+  PG_mlocked,
   PG_private,
   PG_unevictable,
   PG_uptodate,
@@ -32,7 +33,7 @@ import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
 import { kernelBug } from './errors.js';
 import { listDel } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
-import { migrateFolioRecord } from './migrate-folio-record.js';
+import { migrateFolioRecord, PAGE_WAS_MAPPED, PAGE_WAS_MLOCKED } from './migrate-folio-record.js';
 import {
   migrateFolioDone,
   migrateFolioUndoDst,
@@ -156,6 +157,10 @@ function* migrateFolioUnmapBody(
       if (!locks.folioLockFast(src, CALLER)) yield* locks.folioLockContended(src, CALLER);
     }
     locked = true;
+    // 6.7+: remember an mlocked src, so that only its move drains the LRU batches.
+    if (variant.drainOnlyMlocked && folioTestFlag(mem, src, PG_mlocked)) {
+      pageWasMapped |= PAGE_WAS_MLOCKED;
+    }
 
     if (folioTestFlag(mem, src, PG_writeback)) {
       // Only a full synchronous migration waits for writeback.
@@ -194,7 +199,7 @@ function* migrateFolioUnmapBody(
         throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
       }
       yield* rmap.tryToMigrate(src, unmapTtuFlags(env, mode));
-      pageWasMapped = 1;
+      pageWasMapped |= PAGE_WAS_MAPPED;
     }
 
     if (!rmap.folioMapped(src)) {
@@ -205,7 +210,7 @@ function* migrateFolioUnmapBody(
   }
   // A folio that was not unmapped goes back to the right list, unless we retry it.
   const retList = rc === -EAGAIN || rc === -EDEADLOCK ? null : ret;
-  yield* migrateFolioUndoSrc(env, src, pageWasMapped, anonVma, locked, retList);
+  yield* migrateFolioUndoSrc(env, src, pageWasMapped & PAGE_WAS_MAPPED, anonVma, locked, retList);
   migrateFolioUndoDst(env, dst, dstLocked, cb);
   return rc;
 }

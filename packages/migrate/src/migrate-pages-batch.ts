@@ -1,11 +1,15 @@
 import {
   type Folio,
   type FolioList,
+  folioEntireMapcount,
+  folioMapped,
   folioNrPages,
   folioOrder,
+  folioTestAnon,
   folioTestHugetlb,
   folioTestLarge,
   HPAGE_PMD_ORDER,
+  pageMapcount,
 } from '@mmsim/folio';
 import {
   EAGAIN,
@@ -22,6 +26,7 @@ import type { MigrateEnv } from './migrate-env.js';
 import { migrateFolioMove } from './migrate-folio-move.js';
 import {
   migrateFolioExtract,
+  PAGE_WAS_MAPPED,
   recordedAnonVma,
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
@@ -47,6 +52,27 @@ function largeKind(env: MigrateEnv, folio: Folio): 0 | 1 | 2 {
   const mem = env.mem;
   if (!folioTestLarge(mem, folio) || folioTestHugetlb(mem, folio)) return 0;
   return folioOrder(mem, folio) >= HPAGE_PMD_ORDER ? 2 : 1;
+}
+
+/**
+ * Whether a large folio is on the deferred-split queue (`!list_empty(&folio->_deferred_list)`,
+ * 6.10). The model keeps no queue: in 6.10 only `__folio_remove_rmap` queues a folio
+ * (`deferred_split_folio`), when an anonymous large folio loses the last mapping of some
+ * page while other pages stay PTE-mapped and no PMD maps it; the model has no
+ * deferred_split shrinker to take it off again, and a split or a free does. So the queue
+ * membership is that state: anonymous, mapped, no entire (PMD) mapping, and some page
+ * unmapped. (A folio that became fully unmapped while isolated stays queued in the kernel;
+ * its split there fails with -EBUSY for want of an anon_vma and it migrates as usual,
+ * which is what the model does for it.)
+ */
+function deferredSplitQueued(env: MigrateEnv, folio: Folio, nrPages: number): boolean {
+  const mem = env.mem;
+  if (!folioTestAnon(mem, folio) || !folioMapped(mem, folio)) return false;
+  if (folioEntireMapcount(mem, folio) > 0) return false;
+  for (let p = folio; p < folio + nrPages; p++) {
+    if (pageMapcount(mem, p) === 0) return true;
+  }
+  return false;
 }
 
 /**
@@ -86,8 +112,10 @@ function largeKind(env: MigrateEnv, folio: Folio): 0 | 1 | 2 {
  * every mode, pass `force = pass > 2` to the unmap step, split folios onto a list of their
  * own and migrate them at the end with the full pass budget without counting small-folio
  * failures (`no_split_folio_counting`), and 6.3-rc1 restarts after -EDEADLOCK once the
- * batch's locks are released (`avoid_force_lock`); 6.4+ (`v6.11`) uncounts a LONGTERM_PIN
- * split retry.
+ * batch's locks are released (`avoid_force_lock`); 6.4+ (`v6.10`, `v6.11`) uncounts a
+ * LONGTERM_PIN split retry; 6.10+ (`splitsDeferredFirst`) splits a folio on the
+ * deferred-split queue before anything else, counted as a failure (and in nr_thp_failed
+ * from 6.11); 6.7+ counts every split in `nr_split`.
  */
 export const migratePagesBatch = tracedFunction('migrate_pages_batch', migratePagesBatchBody);
 function* migratePagesBatchBody(
@@ -140,12 +168,30 @@ function* migratePagesBatchBody(
         const nrPages = folioNrPages(mem, folio);
         yield; // cond_resched()
 
+        // 6.10+: a folio on the deferred-split queue (more than 2 pages: order-1 page-cache
+        // folios do not use the queue) is split now; the split counts as a failure, so that
+        // migrate_pages() does not report success with unmigrated pieces on its list.
+        if (
+          variant.splitsDeferredFirst &&
+          isLarge &&
+          nrPages > 2 &&
+          deferredSplitQueued(env, folio, nrPages) &&
+          (yield* trySplitFolio(env, folio, splitList(split), mode)) === 0
+        ) {
+          nrFailed++;
+          if (variant.deferredSplitCountsThpFailed) stats.nrThpFailed += isThp;
+          stats.nrThpSplit += isThp;
+          stats.nrSplit++;
+          continue;
+        }
+
         // Large folio migration may be unsupported: split and migrate the pieces later.
         if (!env.thpMigrationSupported && isThp === 1) {
           nrFailed++;
           stats.nrThpFailed++;
           if ((yield* trySplitFolio(env, folio, splitList(split), mode)) === 0) {
             stats.nrThpSplit++;
+            stats.nrSplit++;
             continue;
           }
           stats.nrFailedPages += nrPages;
@@ -174,6 +220,7 @@ function* migratePagesBatchBody(
               const s = yield* trySplitFolio(env, folio, splitList(split), mode);
               if (s === 0) {
                 stats.nrThpSplit += isThp;
+                stats.nrSplit++;
                 continue;
               }
               if (reason === MR_LONGTERM_PIN && s === -EAGAIN) {
@@ -290,7 +337,7 @@ function* migratePagesBatchBody(
     let dst = dstFolios.first();
     let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
     for (const folio of unmapFolios) {
-      const pageWasMapped = recordedPageWasMapped(env, dst);
+      const pageWasMapped = recordedPageWasMapped(env, dst) & PAGE_WAS_MAPPED;
       const anonVma = recordedAnonVma(env, dst);
       migrateFolioExtract(env, dst);
       yield* migrateFolioUndoSrc(env, folio, pageWasMapped, anonVma, true, retFolios);

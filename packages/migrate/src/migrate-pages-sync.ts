@@ -26,8 +26,10 @@ import { MigrateStats } from './stats.js';
  *    writeback while holding no other folio lock; what is left goes to `ret_folios`.
  *
  * Returns the failures counted, or -ENOMEM. 6.3 counts only THP splits of the async
- * phase; a split of a smaller large folio there is not counted (later kernels count
- * `nr_split`).
+ * phase; a split of a smaller large folio there is not counted, so `migrate_pages()` may
+ * return 0 with unmigrated pieces left on the list. Variants with `countsNrSplit` (6.7+,
+ * Zi Yan's "mm/migrate: correct nr_failed in migrate_pages_sync()", Fixes: 2ef7dbb26990)
+ * count the async phase's `nr_split` instead.
  */
 export const migratePagesSync = tracedFunction('migrate_pages_sync', migratePagesSyncBody);
 function* migratePagesSyncBody(
@@ -58,6 +60,7 @@ function* migratePagesSyncBody(
   stats.nrSucceeded += astats.nrSucceeded;
   stats.nrThpSucceeded += astats.nrThpSucceeded;
   stats.nrThpSplit += astats.nrThpSplit;
+  stats.nrSplit += astats.nrSplit;
   if (rc < 0) {
     stats.nrFailedPages += astats.nrFailedPages;
     stats.nrThpFailed += astats.nrThpFailed;
@@ -65,7 +68,8 @@ function* migratePagesSyncBody(
     return rc;
   }
   stats.nrThpFailed += astats.nrThpSplit;
-  nrFailed += astats.nrThpSplit;
+  // 6.7+ counts every large folio split (nr_split includes the THPs); 6.3 only THPs.
+  nrFailed += env.variant.countsNrSplit ? astats.nrSplit : astats.nrThpSplit;
   // Fall back to one folio at a time, synchronously. Every failure but THP splits is
   // retried, so it is not counted.
   folios.spliceTailInit(from);

@@ -18,6 +18,13 @@ export interface MigratePagesStats {
   readonly nrThpFailed: number;
   /** `nr_thp_split`: THPs split before migrating. */
   readonly nrThpSplit: number;
+  /**
+   * `nr_split`: large folios (THPs included) split before migrating. The kernel has it
+   * from 6.7 ("mm/migrate: correct nr_failed in migrate_pages_sync()"); the batch engine
+   * counts it in every variant, the v6.2 engine leaves it 0. Only variants with
+   * `countsNrSplit` count it as failures and print it in `mm_migrate_pages`.
+   */
+  readonly nrSplit: number;
 }
 
 /** The mutable form the engine fills in. */
@@ -27,6 +34,7 @@ export class MigrateStats implements MigratePagesStats {
   nrThpSucceeded = 0;
   nrThpFailed = 0;
   nrThpSplit = 0;
+  nrSplit = 0;
 
   /** A frozen copy. */
   snapshot(): MigratePagesStats {
@@ -36,6 +44,7 @@ export class MigrateStats implements MigratePagesStats {
       nrThpSucceeded: this.nrThpSucceeded,
       nrThpFailed: this.nrThpFailed,
       nrThpSplit: this.nrThpSplit,
+      nrSplit: this.nrSplit,
     });
   }
 }
@@ -66,14 +75,28 @@ export function migratePagesEnd(
   countMigrateVmEvents(env.vmstat, stats);
   const tp = env.tp.end;
   if (tp.enabled) {
-    tp.emit({
-      succeeded: stats.nrSucceeded,
-      failed: stats.nrFailedPages,
-      thp_succeeded: stats.nrThpSucceeded,
-      thp_failed: stats.nrThpFailed,
-      thp_split: stats.nrThpSplit,
-      mode,
-      reason,
-    });
+    if (env.variant.countsNrSplit) {
+      // 6.7+: the event carries large_folio_split, printed as nr_split.
+      tp.emit({
+        succeeded: stats.nrSucceeded,
+        failed: stats.nrFailedPages,
+        thp_succeeded: stats.nrThpSucceeded,
+        thp_failed: stats.nrThpFailed,
+        thp_split: stats.nrThpSplit,
+        large_folio_split: stats.nrSplit,
+        mode,
+        reason,
+      });
+    } else {
+      tp.emit({
+        succeeded: stats.nrSucceeded,
+        failed: stats.nrFailedPages,
+        thp_succeeded: stats.nrThpSucceeded,
+        thp_failed: stats.nrThpFailed,
+        thp_split: stats.nrThpSplit,
+        mode,
+        reason,
+      });
+    }
   }
 }

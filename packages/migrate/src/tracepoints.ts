@@ -17,6 +17,7 @@ export interface MmMigratePagesStart {
 /**
  * `mm_migrate_pages(succeeded, failed, thp_succeeded, thp_failed, thp_split, mode,
  * reason)`: fired on every return of `migrate_pages()`. `failed` is `nr_failed_pages`.
+ * 6.7+ adds `large_folio_split` after `thp_split`.
  */
 export interface MmMigratePages {
   readonly succeeded: number;
@@ -24,6 +25,11 @@ export interface MmMigratePages {
   readonly thp_succeeded: number;
   readonly thp_failed: number;
   readonly thp_split: number;
+  /**
+   * `large_folio_split` (printed `nr_split`): in the event from 6.7 ("mm/migrate: add
+   * nr_split to trace_mm_migrate_pages stats."); absent for the variants before.
+   */
+  readonly large_folio_split?: number;
   readonly mode: number;
   readonly reason: number;
 }
@@ -45,13 +51,15 @@ export const MM_MIGRATE_PAGES_START = traceEvent<MmMigratePagesStart>(
 
 /**
  * `nr_succeeded=512 nr_failed=0 nr_thp_succeeded=2 nr_thp_failed=0 nr_thp_split=0
- * mode=MIGRATE_SYNC reason=syscall_or_cpuset`
+ * mode=MIGRATE_SYNC reason=syscall_or_cpuset`; from 6.7 `nr_split=N` follows
+ * `nr_thp_split`.
  */
 export const MM_MIGRATE_PAGES = traceEvent<MmMigratePages>(
   'mm_migrate_pages',
   (f) =>
     `nr_succeeded=${f.succeeded} nr_failed=${f.failed} nr_thp_succeeded=${f.thp_succeeded} ` +
     `nr_thp_failed=${f.thp_failed} nr_thp_split=${f.thp_split} ` +
+    (f.large_folio_split === undefined ? '' : `nr_split=${f.large_folio_split} `) +
     `mode=${migrateModeTraceString(f.mode)} reason=${reasonString(f.reason)}`,
   { slice: 'migrate_pages', phase: 'end' },
 );

@@ -6,7 +6,7 @@ import { MmsimError } from '@mmsim/runtime';
  * copy of it. `v6.3` is the default and the reference (torvalds/linux v6.3 mm/migrate.c).
  */
 
-export type VariantName = 'v6.2' | 'rfc-2022' | 'v6.3-rc1' | 'v6.3' | 'v6.11';
+export type VariantName = 'v6.2' | 'rfc-2022' | 'v6.3-rc1' | 'v6.3' | 'v6.10' | 'v6.11';
 
 export interface MigrateVariant {
   readonly name: VariantName;
@@ -97,6 +97,50 @@ export interface MigrateVariant {
    * migration strategy consistent", 2024, 6.10). Before it only __GFP_THISNODE decided.
    */
   readonly hugetlbFallbackByReason: boolean;
+  /**
+   * `struct migrate_pages_stats` has `nr_split` (every large folio split before migrating,
+   * THPs included): `migrate_pages_sync()` counts the async phase's `nr_split` as failures
+   * instead of only `nr_thp_split`, and `mm_migrate_pages` prints it as `nr_split`
+   * (`large_folio_split`). Zi Yan, "mm/migrate: correct nr_failed in migrate_pages_sync()"
+   * (Fixes: 2ef7dbb26990) and "mm/migrate: add nr_split to trace_mm_migrate_pages stats.",
+   * October 2023 (6.7).
+   */
+  readonly countsNrSplit: boolean;
+  /**
+   * `migrate_folio_unmap()` records PAGE_WAS_MLOCKED when src is mlocked, and
+   * `migrate_folio_move()` calls `lru_add_drain()` only for such a folio instead of for
+   * every mapped one (Baolin Wang, "mm: migrate: record the mlocked page status to remove
+   * unnecessary lru drain", 6.7).
+   */
+  readonly drainOnlyMlocked: boolean;
+  /**
+   * The unmap-to-move state lives in `dst->private` only (anon_vma and the PAGE_WAS_*
+   * bits); `dst->mapping` is no longer borrowed, so a pfn walker sees no bogus mapping
+   * ("mm: migrate: fix getting incorrect page mapping during page migration", December
+   * 2023, 6.7, stable).
+   */
+  readonly dstStateInPrivate: boolean;
+  /**
+   * Compaction's `isolate_migratepages_block()` isolates large folios: a compound page is
+   * skipped only when `skip_isolation_on_order()` says so (order >= pageblock_order, or
+   * order >= cc->order for a targeted compaction). Before (6.3), every compound page was
+   * skipped unless `cc->alloc_contig`. Zi Yan, "mm/compaction: enable compacting >0 order
+   * folios" (series "Enable >0 order folio memory compaction", 6.9). Read by the
+   * compaction-style migrator, not by the migrate core.
+   */
+  readonly compactionIsolatesLarge: boolean;
+  /**
+   * `migrate_pages_batch()` first splits a large folio (more than 2 pages) that sits on the
+   * deferred-split queue, counting the split as a failure (Zi Yan, 7262f208ca68 "mm/migrate:
+   * split source folio if it is on deferred split list", 6.10-rc1, with Hugh Dickins'
+   * 6.10-rc hotfix that counts it in `nr_failed`).
+   */
+  readonly splitsDeferredFirst: boolean;
+  /**
+   * That split also counts in `nr_thp_failed` for a THP (Zi Yan, "mm/migrate: make
+   * migrate_pages_batch() stats consistent", 20240620012712.19804-1-zi.yan@sent.com, 6.11).
+   */
+  readonly deferredSplitCountsThpFailed: boolean;
 }
 
 const V6_3: MigrateVariant = Object.freeze({
@@ -122,6 +166,12 @@ const V6_3: MigrateVariant = Object.freeze({
   longtermPinRetryUncounts: false,
   hasSyncNoCopy: true,
   hugetlbFallbackByReason: false,
+  countsNrSplit: false,
+  drainOnlyMlocked: false,
+  dstStateInPrivate: false,
+  compactionIsolatesLarge: false,
+  splitsDeferredFirst: false,
+  deferredSplitCountsThpFailed: false,
 });
 
 /** The variants, by name. */
@@ -145,6 +195,12 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
     hugetlbFallbackByReason: false,
+    countsNrSplit: false,
+    drainOnlyMlocked: false,
+    dstStateInPrivate: false,
+    compactionIsolatesLarge: false,
+    splitsDeferredFirst: false,
+    deferredSplitCountsThpFailed: false,
   }),
   'rfc-2022': Object.freeze({
     name: 'rfc-2022',
@@ -169,6 +225,12 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
     hugetlbFallbackByReason: false,
+    countsNrSplit: false,
+    drainOnlyMlocked: false,
+    dstStateInPrivate: false,
+    compactionIsolatesLarge: false,
+    splitsDeferredFirst: false,
+    deferredSplitCountsThpFailed: false,
   }),
   'v6.3-rc1': Object.freeze({
     name: 'v6.3-rc1',
@@ -194,27 +256,79 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     longtermPinRetryUncounts: false,
     hasSyncNoCopy: true,
     hugetlbFallbackByReason: false,
+    countsNrSplit: false,
+    drainOnlyMlocked: false,
+    dstStateInPrivate: false,
+    compactionIsolatesLarge: false,
+    splitsDeferredFirst: false,
+    deferredSplitCountsThpFailed: false,
   }),
   'v6.3': V6_3,
+  'v6.10': Object.freeze({
+    ...V6_3,
+    name: 'v6.10',
+    description:
+      'Linux 6.10 as far as the model goes: 6.11 without the try_split_folio() trylock ' +
+      '(2e6506e1c4ee): compaction isolates large folios, and an ASYNC batch holding unmapped ' +
+      'folios sleeps in folio_lock when a large folio must be split (Gao Xiang, 6.10-rc7)',
+    sources: Object.freeze([
+      'Gao Xiang 20240729021306.398286-1-hsiangkao@linux.alibaba.com (the deadlock on 6.10-rc7, fixed by 2e6506e1c4ee in 6.11)',
+      '"mm/compaction: enable compacting >0 order folios" (Zi Yan, 20240220183220.1451315-3-zi.yan@sent.com, 6.9)',
+      '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
+      '"mm/migrate: correct nr_failed in migrate_pages_sync()" and "mm/migrate: add nr_split to trace_mm_migrate_pages stats." (Zi Yan, 6.7)',
+      '"mm: migrate: record the mlocked page status to remove unnecessary lru drain" (Baolin Wang, 6.7)',
+      'Baolin Wang, "mm: migrate: fix getting incorrect page mapping during page migration" (6.7)',
+      '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
+      '4bb6dc79d987 "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT" (Douglas Anderson, 6.5)',
+      'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
+      '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10-rc1) and Hugh Dickins\' 6.10-rc hotfix counting it in nr_failed',
+    ]),
+    syncLightNeedsUptodate: true,
+    splitTrylockInAsync: false,
+    longtermPinRetryUncounts: true,
+    hasSyncNoCopy: false,
+    hugetlbFallbackByReason: true,
+    countsNrSplit: true,
+    drainOnlyMlocked: true,
+    dstStateInPrivate: true,
+    compactionIsolatesLarge: true,
+    splitsDeferredFirst: true,
+    deferredSplitCountsThpFailed: false,
+  }),
   'v6.11': Object.freeze({
     ...V6_3,
     name: 'v6.11',
     description:
       'Linux 6.11 as far as the model goes: 6.3 plus try_split_folio() trylocking in ' +
-      'MIGRATE_ASYNC (Gao Xiang deadlock), the 6.4 LONGTERM_PIN statistics fix, and no ' +
-      'MIGRATE_SYNC_NO_COPY',
+      'MIGRATE_ASYNC (Gao Xiang deadlock), the 6.4 LONGTERM_PIN statistics fix, the 6.5 ' +
+      'SYNC_LIGHT rule (no sleeping on a lock of a folio or buffer that is not uptodate), no ' +
+      'MIGRATE_SYNC_NO_COPY, nr_split counted, lru_add_drain() only for mlocked folios, ' +
+      'the unmap state in dst->private, compaction of large folios, deferred-split folios ' +
+      'split first, and hugetlb targets kept on their node unless the reason allows fallback',
     sources: Object.freeze([
       '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
       '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
       '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
       '4bb6dc79d987 "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT" (Douglas Anderson, 6.5)',
       'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
+      '"mm/migrate: correct nr_failed in migrate_pages_sync()" and "mm/migrate: add nr_split to trace_mm_migrate_pages stats." (Zi Yan, 6.7)',
+      '"mm: migrate: record the mlocked page status to remove unnecessary lru drain" (Baolin Wang, 6.7)',
+      'Baolin Wang, "mm: migrate: fix getting incorrect page mapping during page migration" (6.7)',
+      '"mm/compaction: enable compacting >0 order folios" (Zi Yan, 6.9)',
+      '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10) and "mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
+      '4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (6.4): no switch, the model has no present-but-inaccessible PTEs',
     ]),
     syncLightNeedsUptodate: true,
     splitTrylockInAsync: true,
     longtermPinRetryUncounts: true,
     hasSyncNoCopy: false,
     hugetlbFallbackByReason: true,
+    countsNrSplit: true,
+    drainOnlyMlocked: true,
+    dstStateInPrivate: true,
+    compactionIsolatesLarge: true,
+    splitsDeferredFirst: true,
+    deferredSplitCountsThpFailed: true,
   }),
 });
 
@@ -279,6 +393,12 @@ export function resolveVariant(spec: VariantName | MigrateVariant | undefined): 
     'longtermPinRetryUncounts',
     'hasSyncNoCopy',
     'hugetlbFallbackByReason',
+    'countsNrSplit',
+    'drainOnlyMlocked',
+    'dstStateInPrivate',
+    'compactionIsolatesLarge',
+    'splitsDeferredFirst',
+    'deferredSplitCountsThpFailed',
   ] as const) {
     if (typeof spec[key] !== 'boolean') throw bad(key, 'a boolean');
   }

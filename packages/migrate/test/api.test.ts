@@ -71,7 +71,14 @@ describe('kernel constants', () => {
   });
 
   it('variants: five kernels; v6.3 is the default; a custom variant is checked field by field', () => {
-    expect(Object.keys(VARIANTS)).toEqual(['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11']);
+    expect(Object.keys(VARIANTS)).toEqual([
+      'v6.2',
+      'rfc-2022',
+      'v6.3-rc1',
+      'v6.3',
+      'v6.10',
+      'v6.11',
+    ]);
     expect(resolveVariant(undefined).name).toBe('v6.3');
     const custom = resolveVariant({ ...VARIANTS['v6.3'], splitTrylockInAsync: true });
     expect(custom.splitTrylockInAsync).toBe(true);

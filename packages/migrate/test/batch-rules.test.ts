@@ -233,6 +233,7 @@ describe('migrate_pages() and migrate_pages_batch() (mm/migrate.c, 6.3)', () => 
         nrThpSucceeded: 0,
         nrThpFailed: 0,
         nrThpSplit: 0,
+        nrSplit: 0,
       });
     });
     // f[0] under writeback (-EBUSY in async), f[1] locked (-EAGAIN), f[2] fine.

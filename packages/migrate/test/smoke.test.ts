@@ -11,7 +11,7 @@ import {
 } from '../src/testing/index.js';
 
 describe('smoke', () => {
-  for (const variant of ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11'] as const) {
+  for (const variant of ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'] as const) {
     for (const mode of [MIGRATE_ASYNC, MIGRATE_SYNC] as const) {
       it(`${variant} mode ${mode}: 16 anon pages move to node 1`, () => {
         const m = buildMachine({ variant });

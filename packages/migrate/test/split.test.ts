@@ -91,6 +91,8 @@ describe('large folios: splitting (try_split_folio, mm/migrate.c)', () => {
           nrThpSucceeded: 0,
           nrThpFailed: 1,
           nrThpSplit: 1,
+          // nr_split: counted by the batch engine (the 6.2 engine has no such counter).
+          nrSplit: variant === 'v6.2' ? 0 : 1,
         });
         expect(ev('THP_MIGRATION_FAIL') - fail0).toBe(1);
         expect(ev('THP_MIGRATION_SPLIT') - split0).toBe(1);
@@ -242,6 +244,8 @@ describe('large folios: splitting (try_split_folio, mm/migrate.c)', () => {
           nrThpSucceeded: 0,
           nrThpFailed: 1,
           nrThpSplit: 1,
+          // nr_split: counted by the batch engine (the 6.2 engine has no such counter).
+          nrSplit: variant === 'v6.2' ? 0 : 1,
         });
         expect(yield* m.vm.userRead(mm, huge + 77 * PAGE_SIZE)).toBe(10_077);
         expect(folioNid(m.mem, m.vm.followPage(mm, huge))).toBe(1);

@@ -125,7 +125,7 @@ function scenario(variant: VariantName, strategy: StrategySpec, seed: number): n
 }
 
 describe('user tasks writing while migration runs, under random and PCT schedules', () => {
-  const variants: VariantName[] = ['v6.3', 'v6.2', 'v6.3-rc1', 'v6.11'];
+  const variants: VariantName[] = ['v6.3', 'v6.2', 'v6.3-rc1', 'v6.10', 'v6.11'];
   for (const variant of variants) {
     it(`${variant}: 24 random schedules`, () => {
       let waits = 0;

@@ -51,7 +51,7 @@ const CASES: readonly Case[] = [
   },
   {
     scenario: splitLockDeadlock(),
-    buggy: 'v6.3',
+    buggy: 'v6.10',
     fixed: 'v6.11',
     cycle: [/compact-\d+ waits in try_split_folio/, /erofs-reader-\d+ waits in erofs_read_metabuf/],
   },
@@ -102,7 +102,7 @@ describe('exploring the historic scenarios of @mmsim/scenarios', () => {
   }
 
   it('migrate-under-writes: nothing in any variant', () => {
-    for (const variant of ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11'] as const) {
+    for (const variant of ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'] as const) {
       const result = exploreScenario(migrateUnderWrites(), {
         variant,
         strategy: 'random',

@@ -53,7 +53,7 @@ const CASES: readonly HistoricCase[] = [
   },
   {
     scenario: splitLockDeadlock(),
-    buggy: 'v6.3',
+    buggy: 'v6.10',
     fixed: 'v6.11',
     cycle: [
       /compact-\d+ .* waits in try_split_folio/,

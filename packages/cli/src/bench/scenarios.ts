@@ -16,7 +16,7 @@ const HISTORIC: ReadonlyArray<{ scenario: () => Scenario; buggy: VariantName }> 
   { scenario: () => rfcLockOrder(), buggy: 'rfc-2022' },
   { scenario: () => loopBhDeadlock(), buggy: 'v6.3-rc1' },
   { scenario: () => loopWritebackDeadlock(), buggy: 'v6.3-rc1' },
-  { scenario: () => splitLockDeadlock(), buggy: 'v6.3' },
+  { scenario: () => splitLockDeadlock(), buggy: 'v6.10' },
 ];
 
 function median(values: number[]): number {

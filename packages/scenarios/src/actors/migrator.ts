@@ -4,11 +4,13 @@ import {
   folioAlloc,
   folioNid,
   folioNrPages,
+  folioOrder,
   folioPut,
   folioTestHugetlb,
   folioTestLarge,
   folioTestMovable,
   folioTryGet,
+  HPAGE_PMD_ORDER,
 } from '@mmsim/folio';
 import type { Actor, Kernel } from '@mmsim/kernel';
 import {
@@ -31,7 +33,8 @@ import type { FolioSelector } from './selectors.js';
  * - `'compaction'`: compaction's `lru_add_drain()` of this CPU, destinations from
  *   `compaction_alloc`: order-0 pages the free scanner isolated on the target node, so a
  *   large folio gets none (-ENOMEM, then `try_split_folio`), as compaction of large folios
- *   does when no free block of their order is found (6.10+; 6.3 did not isolate them).
+ *   does when no free block of their order is found. Which large folios compaction isolates
+ *   at all follows the variant (`compactionSkipsFolio`): none before 6.9.
  */
 export type MigratorStyle = 'syscall' | 'compaction';
 
@@ -57,6 +60,13 @@ export interface MigratorOptions {
   readonly skipOnTarget?: boolean;
   /** Run with PF_MEMALLOC, as direct compaction does (src locks are then only trylocked). */
   readonly pfMemalloc?: boolean;
+  /**
+   * `'compaction'` style: `cc->order`, the order the compaction works for; -1 (the default)
+   * is a whole-node compaction (`/proc/sys/vm/compact_memory`, `compact_node`, proactive
+   * compaction: `is_via_compact_memory`), else the order of a direct compaction's
+   * allocation. Only 6.9+ variants read it (`skip_isolation_on_order`).
+   */
+  readonly compactOrder?: number;
   /** Counters to fill in. */
   readonly stats?: MigratorStats;
 }
@@ -130,6 +140,24 @@ export function* isolateForMigration(
 }
 
 /**
+ * Whether compaction's `isolate_migratepages_block` (mm/compaction.c) passes over `folio`
+ * (not counting hugetlb folios, which the actor isolates as `alloc_contig_range` would).
+ * 6.3 skips every compound page unless `cc->alloc_contig`. 6.9 and later (variant
+ * `compactionIsolatesLarge`; Zi Yan, "mm/compaction: enable compacting >0 order folios")
+ * skip a large folio only when `skip_isolation_on_order(order, cc->order)` holds: its
+ * order is at least pageblock_order (HPAGE_PMD_ORDER on x86), or, outside a whole-node
+ * compaction (`cc->order == -1`), at least the target order.
+ */
+export function compactionSkipsFolio(k: Kernel, folio: Folio, compactOrder: number): boolean {
+  const mem = k.mem;
+  if (!folioTestLarge(mem, folio) || folioTestHugetlb(mem, folio)) return false;
+  if (!k.variant.compactionIsolatesLarge) return true;
+  const order = folioOrder(mem, folio);
+  if (compactOrder !== -1 && order >= compactOrder) return true;
+  return order >= HPAGE_PMD_ORDER;
+}
+
+/**
  * A migrator: round after round, isolates the folios its selector gives (in that order:
  * the list order `migrate_pages` sees), calls `migrate_pages(list, get_new_page, ...,
  * mode, reason)` towards the round's target node, and gives back what did not migrate
@@ -154,6 +182,13 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
       : (round: number) => targets[round % targets.length] as number;
   const style = options.style ?? 'syscall';
   const skipOnTarget = options.skipOnTarget ?? true;
+  const compactOrder = options.compactOrder ?? -1;
+  if (!Number.isInteger(compactOrder) || compactOrder < -1) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `compactOrder must be -1 or a folio order, got ${String(options.compactOrder)}`,
+    );
+  }
   const stats = options.stats ?? migratorStats();
   return {
     name: options.name ?? 'migrate',
@@ -161,7 +196,7 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
     models:
       style === 'syscall'
         ? 'move_pages(2) / migratepages(8): isolate (folio_isolate_lru + NR_ISOLATED), migrate_pages(alloc_migration_target), putback_movable_pages (mm/migrate.c, 6.3)'
-        : 'compaction: isolate_migratepages_block, migrate_pages(compaction_alloc, compaction_free), putback_movable_pages (mm/compaction.c, 6.3)',
+        : 'compaction: isolate_migratepages_block (large folios per variant), migrate_pages(compaction_alloc, compaction_free), putback_movable_pages (mm/compaction.c, 6.3; 6.9+)',
     *body(task: Task): KernelGen {
       const mem = k.mem;
       if (options.pfMemalloc === true) task.flags |= PF_MEMALLOC;
@@ -174,6 +209,7 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
         for (const folio of select(round, target)) {
           if (folio === null) continue;
           if (skipOnTarget && folioNid(mem, folio) === target) continue;
+          if (style === 'compaction' && compactionSkipsFolio(k, folio, compactOrder)) continue;
           if (yield* isolateForMigration(k, folio, list, mode)) stats.isolated++;
         }
         if (style === 'syscall') k.lru.lruCacheEnable();

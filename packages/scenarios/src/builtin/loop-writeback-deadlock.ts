@@ -20,8 +20,9 @@ export interface LoopWritebackDeadlockParams {
 }
 
 /**
- * `loop-writeback-deadlock`: Pengfei Xu, February 2023 (a syzkaller reproducer on
- * 6.3-rc1): the compaction sysctl path (`/proc/sys/vm/compact_memory`, MIGRATE_SYNC) sat in
+ * `loop-writeback-deadlock`: Pengfei Xu, February 2023 (a syzkaller reproducer; the traces
+ * are of a 6.2.0-rc4 kernel with the migrate_pages() batching series applied, the series
+ * 6.3-rc1 then merged): the compaction sysctl path (`/proc/sys/vm/compact_memory`, MIGRATE_SYNC) sat in
  * `migrate_pages_batch` -> `folio_wait_writeback(B)` while holding folio A locked; the
  * loop worker waited for A's lock in `__filemap_get_folio`, because B's writeback goes to
  * a loop device backed by the tmpfs file A belongs to, and it ends only when the worker
@@ -48,7 +49,8 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
     title:
       'Pengfei Xu, Feb 2023: compaction waits for writeback to a loop device holding its backing folio',
     description:
-      'A syzkaller reproducer on 6.3-rc1 (Pengfei Xu): sync compaction holds folio A of a tmpfs ' +
+      'A syzkaller reproducer (Pengfei Xu; traces of 6.2.0-rc4 with the batching series applied, ' +
+      'as merged in 6.3-rc1): sync compaction holds folio A of a tmpfs ' +
       'file and waits in folio_wait_writeback for folio B of a filesystem on a loop device backed ' +
       "by that file; the loop worker must lock A to complete B's writeback (Huang Ying). " +
       'Deadlocks in v6.3-rc1 (and the RFC); fixed by the 6.3-rc3 series.',
@@ -64,7 +66,7 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
       variant: 'v6.3-rc1',
       dependencyChecking: true,
     },
-    history: { deadlocksIn: ['v6.3-rc1', 'rfc-2022'], fixedIn: ['v6.2', 'v6.3', 'v6.11'] },
+    history: { deadlocksIn: ['v6.3-rc1', 'rfc-2022'], fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11'] },
     build(k) {
       const image = k.createFile('backing.img', {
         content: Array.from({ length: imagePages }, (_, i) => 2000 + i),

@@ -32,7 +32,10 @@ export interface MigrateUnderWritesParams {
   readonly accesses?: number;
   /** move_pages rounds (each to the other node). Default 3. */
   readonly migrations?: number;
-  /** Compaction rounds (MIGRATE_ASYNC, order-0 destinations: THPs get split). Default 1. */
+  /**
+   * Compaction rounds (MIGRATE_ASYNC, order-0 destinations). The THP is a whole pageblock:
+   * compaction passes over it in every variant (`compactionSkipsFolio`). Default 1.
+   */
   readonly compactions?: number;
 }
 
@@ -56,7 +59,7 @@ export interface MigrateUnderWritesParams {
  * on the iomap file and on the mapped ext4 file (their transient references make
  * migrations fail and be undone), a `write_cache_pages` worker with a disk, a readahead
  * task, move_pages(2) (MIGRATE_SYNC) over all of it, and compaction (MIGRATE_ASYNC,
- * order-0 destinations, so the THP is split).
+ * order-0 destinations; like the kernel's, it does not isolate the THP).
  */
 export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scenario {
   const accesses = params.accesses ?? 24;
@@ -90,7 +93,10 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
       dependencyChecking: true,
       zeroPage: false,
     },
-    history: { deadlocksIn: [], fixedIn: ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11'] },
+    history: {
+      deadlocksIn: [],
+      fixedIn: ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'],
+    },
     build(k) {
       const mm = k.createProcess('app');
       const anon = k.vm.mmap(mm, { length: ANON * PAGE_SIZE });

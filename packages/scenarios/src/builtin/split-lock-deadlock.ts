@@ -1,7 +1,7 @@
 import { populateFile } from '@mmsim/kernel';
-import { BLOCKDEV_AOPS, MIGRATE_ASYNC, MR_COMPACTION } from '@mmsim/migrate';
+import { BLOCKDEV_AOPS, MIGRATE_SYNC, MR_COMPACTION } from '@mmsim/migrate';
 import { erofsReader } from '../actors/erofs-reader.js';
-import { migrator } from '../actors/migrator.js';
+import { migrator, migratorStats } from '../actors/migrator.js';
 import { nodeScan } from '../actors/selectors.js';
 import type { Scenario } from '../scenario.js';
 
@@ -9,31 +9,36 @@ import type { Scenario } from '../scenario.js';
 export interface SplitLockDeadlockParams {
   /** Order of the large file folio. Default 2 (16 KiB). */
   readonly order?: number;
-  /** Compaction runs. Default 4. */
+  /** Whole-node compaction runs (`compact_memory`, MIGRATE_SYNC). Default 4. */
   readonly compactions?: number;
   /** Reads of the large folio. Default 4. */
   readonly reads?: number;
 }
 
 /**
- * `split-lock-deadlock`: Gao Xiang, July 2024 (EROFS with large folios under compaction
- * stress): an ASYNC `migrate_pages_batch` already holding locked, unmapped folios on
- * `unmap_folios` met a large file folio it could not migrate whole and called
- * `try_split_folio`, whose `folio_lock` sleeps even in MIGRATE_ASYNC (Linux 6.3 to 6.10).
- * An EROFS reader held that file folio's lock while locking a metadata folio of the block
- * device (`erofs_read_metabuf`) that the batch held: a deadlock. Fixed by 2e6506e1c4ee
- * (6.11, `Fixes: 5dfab109d519`): `try_split_folio(folio, split_folios, mode)` only
- * trylocks in MIGRATE_ASYNC.
+ * `split-lock-deadlock`: Gao Xiang, July 2024, on 6.10-rc7 (EROFS with large folios under
+ * compaction stress): `echo 1 > /proc/sys/vm/compact_memory` (`compact_node`,
+ * MIGRATE_SYNC) -> `migrate_pages_sync` -> its MIGRATE_ASYNC batch, already holding
+ * locked, unmapped folios on `unmap_folios`, met a large file folio it could not migrate
+ * whole (-ENOMEM from `compaction_alloc`) and called `try_split_folio`, whose `folio_lock`
+ * sleeps even in MIGRATE_ASYNC. An EROFS reader held that file folio's lock while locking
+ * a metadata folio of the block device (`erofs_read_metabuf`) that the batch held: a
+ * deadlock. Fixed by 2e6506e1c4ee (6.11, `Fixes: 5dfab109d519`):
+ * `try_split_folio(folio, split_folios, mode)` only trylocks in MIGRATE_ASYNC.
+ *
+ * The sleeping `folio_lock` in `try_split_folio` came with the batch (6.3-rc1), but the
+ * path was reachable from compaction only once compaction isolated large folios at all
+ * ("mm/compaction: enable compacting >0 order folios", 6.9): until then
+ * `isolate_migratepages_block` skipped every compound page unless `cc->alloc_contig`. So
+ * the scenario deadlocks in `v6.10` and is clean in `v6.11` (the trylock) and in 6.3 and
+ * older (the large folio is never isolated; only the metadata folio moves).
  *
  * Here: a metadata folio of the EROFS block device (lower pfn) and a large folio of a
- * compressed file, which carries private data (EROFS attaches its per-folio state), so
- * it cannot be split either; an EROFS reader locks the file folio, then the metadata
- * folio; compaction (MIGRATE_ASYNC, MR_COMPACTION, as direct compaction's first attempt)
- * scans the node and gets only order-0 destinations (`compaction_alloc`), so the large
- * folio goes to `try_split_folio`. In `v6.3` the batch holds the metadata folio and sleeps
- * on the file folio; in `v6.11` the trylock fails and the folio is retried later. The
- * hazard came with the batch (`Fixes: 5dfab109d519`, 6.3-rc1), so `rfc-2022` and
- * `v6.3-rc1` have it too, and `v6.2` (one folio at a time) does not.
+ * compressed file, which carries private data (EROFS attaches its per-folio state); an
+ * EROFS reader locks the file folio, then the metadata folio; compaction of the whole node
+ * (MIGRATE_SYNC, MR_COMPACTION, `cc->order == -1`) gets only order-0 destinations
+ * (`compaction_alloc` finds no free block of the large folio's order), so the large folio
+ * goes to `try_split_folio` in the async phase.
  */
 export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenario {
   const order = params.order ?? 2;
@@ -44,22 +49,28 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
     title:
       'Gao Xiang, 2024: an ASYNC batch sleeps in try_split_folio on a folio whose holder waits for the batch',
     description:
-      'EROFS with large folios under compaction (Gao Xiang, 2024): migrate_pages_batch holds ' +
-      'locked folios and sleeps in try_split_folio -> folio_lock on a large file folio, whose ' +
-      'reader holds it while locking a metadata folio the batch holds. Deadlocks in v6.3 (6.3 ' +
-      'to 6.10); fixed in v6.11 by trylocking in MIGRATE_ASYNC (2e6506e1c4ee).',
+      'EROFS with large folios under compaction (Gao Xiang, 2024, on 6.10-rc7): sysctl ' +
+      'compact_memory -> migrate_pages_sync -> the ASYNC batch holds locked folios and sleeps in ' +
+      'try_split_folio -> folio_lock on a large file folio, whose reader holds it while locking ' +
+      'a metadata folio the batch holds. Deadlocks in v6.10 (compaction isolates large folios ' +
+      'since 6.9); fixed in v6.11 by trylocking in MIGRATE_ASYNC (2e6506e1c4ee); 6.3 compaction ' +
+      'never isolates the large folio.',
     sources: [
       'Gao Xiang 20240729021306.398286-1-hsiangkao@linux.alibaba.com; upstream 2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios"',
       'Matthew Wilcox on lockdep and folio locks: Zqa1ZZrrlp5jHElW@casper.infradead.org',
+      '"mm/compaction: enable compacting >0 order folios" (Zi Yan, 20240220183220.1451315-3-zi.yan@sent.com, 6.9): isolate_migratepages_block isolates large folios',
       'docs/locking.md#history',
     ],
     config: {
       nodes: [{ pages: 1024 }, { pages: 1024 }],
       cpusPerNode: 2,
-      variant: 'v6.3',
+      variant: 'v6.10',
       dependencyChecking: true,
     },
-    history: { deadlocksIn: ['rfc-2022', 'v6.3-rc1', 'v6.3'], fixedIn: ['v6.2', 'v6.11'] },
+    history: {
+      deadlocksIn: ['v6.10'],
+      fixedIn: ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11'],
+    },
     build(k) {
       const nr = 1 << order;
       const meta = k.createFile('erofs-bdev', { content: [5000] });
@@ -67,6 +78,7 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
         content: Array.from({ length: nr }, (_, i) => 6000 + i),
       });
       k.migrate.setAddressSpaceOperations(meta, BLOCKDEV_AOPS);
+      const compacted = migratorStats();
       return {
         *setup() {
           yield* populateFile(k, meta, [0]);
@@ -77,13 +89,19 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
           migrator(k, {
             name: 'compact',
             cpu: 0,
-            mode: MIGRATE_ASYNC,
+            mode: MIGRATE_SYNC,
             reason: MR_COMPACTION,
             rounds: compactions,
             style: 'compaction',
+            stats: compacted,
             select: nodeScan(k, (_round, target) => 1 - target),
           }),
         ],
+        figures: () => ({
+          compactionIsolated: compacted.isolated,
+          compactionMigrated: compacted.pagesMigrated,
+          compactionFailed: compacted.pagesFailed,
+        }),
       };
     },
   };

@@ -22,7 +22,7 @@ const CASES: ReadonlyArray<[Scenario, VariantName, VariantName]> = [
   [rfcLockOrder(), 'rfc-2022', 'v6.3'],
   [loopBhDeadlock(), 'v6.3-rc1', 'v6.3'],
   [loopWritebackDeadlock(), 'v6.3-rc1', 'v6.3'],
-  [splitLockDeadlock(), 'v6.3', 'v6.11'],
+  [splitLockDeadlock(), 'v6.10', 'v6.11'],
 ];
 
 describe('historic deadlocks, at length', () => {
