@@ -58,6 +58,12 @@ export const VM_LOCKED = 0x2000;
 export const VM_SEQ_READ = 0x8000;
 export const VM_RAND_READ = 0x10000;
 export const VM_HUGEPAGE = 0x2000_0000;
+/**
+ * `VM_SOFTDIRTY` (x86-64 with CONFIG_MEM_SOFT_DIRTY, 6.3): set on every new VMA by
+ * `mmap_region`; while set, /proc/PID/pagemap reports every page of the VMA soft-dirty.
+ * `clear_refs` (writing 4) clears it.
+ */
+export const VM_SOFTDIRTY = 0x0800_0000;
 /** exec's temporary stack (`vma_is_temporary_stack`): VM_SEQ_READ | VM_RAND_READ on a stack. */
 export const VM_STACK_INCOMPLETE_SETUP = VM_RAND_READ | VM_SEQ_READ;
 

@@ -34,13 +34,13 @@ import { folioVmaRange } from './vma-address.js';
  * The present entry that replaces migration entry `swp` of `vma` for page `pfn` of `dst`
  * (`remove_migration_pte`, mm/migrate.c, 6.3): `mk_pte` from the VMA's protection (young,
  * clean, read-only), soft-dirty kept, old unless the entry was young, dirty if the entry
- * and the folio are dirty, writable if the entry was writable and the VMA allows writes.
+ * and the folio are dirty (`pte_mkdirty`, which on x86 sets soft-dirty too), writable if the entry was writable and the VMA allows writes.
  */
 function pteFromMigrationEntry(swp: number, pfn: number, dstDirty: boolean, vma: Vma): number {
   let flags = PTE_YOUNG;
   if (pteSwpSoftDirty(swp)) flags |= PTE_SOFT_DIRTY;
   if (!isMigrationEntryYoung(swp)) flags &= ~PTE_YOUNG;
-  if (dstDirty && isMigrationEntryDirty(swp)) flags |= PTE_DIRTY;
+  if (dstDirty && isMigrationEntryDirty(swp)) flags |= PTE_DIRTY | PTE_SOFT_DIRTY;
   if (isWritableMigrationEntry(swp) && vma.writable) flags |= PTE_WRITE;
   return mkPte(pfn, flags);
 }

@@ -107,7 +107,8 @@ export function splitHugePmdLocked(
       let flags = 0;
       if (write) flags |= PTE_WRITE;
       if (young) flags |= PTE_YOUNG;
-      if (dirty) flags |= PTE_DIRTY;
+      // pte_mkdirty: on x86 it sets soft-dirty too.
+      if (dirty) flags |= PTE_DIRTY | PTE_SOFT_DIRTY;
       if (softDirty) flags |= PTE_SOFT_DIRTY;
       entry = mkPte(pfn, flags);
       if (anonExclusive) pageSetFlag(ctx.mem, pfn, PG_anon_exclusive);

@@ -18,6 +18,7 @@ import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { munmap } from './munmap.js';
 import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
+import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
 import type { AddressSpaceView, AnonVmaView, MmView } from './readonly-views.js';
 import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
@@ -215,6 +216,22 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** The decoded entry mapping `addr` (throws outside every VMA). */
   lookupPte(mm: MmView, addr: number): PteView {
     return lookupPte(mm as Mm, addr);
+  }
+
+  /**
+   * The /proc/PID/pagemap entry of the page at `addr` (pfn, present, swap, file, exclusive,
+   * soft-dirty; see `pagemapEntry`).
+   */
+  pagemap(mm: MmView, addr: number): PagemapEntry {
+    return pagemapEntry(this.#ctx, mm as Mm, addr);
+  }
+
+  /**
+   * Writes `type` to /proc/PID/clear_refs; only 4 (CLEAR_REFS_SOFT_DIRTY) is modelled:
+   * every VMA and entry of `mm` loses soft-dirty and present entries are write-protected.
+   */
+  clearRefs(mm: MmView, type: number): KernelGen {
+    return clearRefs(this.#ctx, mm as Mm, type);
   }
 
   /** The pfn mapped at `addr` (throws when nothing present maps it). */

@@ -50,13 +50,13 @@ import { mmCounterFile, type VmFault } from './vm-fault.js';
  */
 
 /**
- * `wp_page_reuse(vmf)` (mm/memory.c, 6.3): keep the page, make the PTE young, dirty and
- * writable. Making a PTE more permissive needs no TLB flush (a stale read-only entry
+ * `wp_page_reuse(vmf)` (mm/memory.c, 6.3): keep the page, make the PTE young, dirty
+ * (`pte_mkdirty`: soft-dirty too) and writable. Making a PTE more permissive needs no TLB flush (a stale read-only entry
  * elsewhere only causes a spurious fault). Releases the page-table lock.
  */
 function wpPageReuse(ctx: RmapState, vmf: VmFault): void {
   const { vma, table, vpn } = vmf;
-  let entry = vmf.orig | PTE_YOUNG | PTE_DIRTY;
+  let entry = vmf.orig | PTE_YOUNG | PTE_DIRTY | PTE_SOFT_DIRTY;
   if (vma.writable) entry |= PTE_WRITE;
   table.set(vpn, entry >>> 0);
   ctx.rt.charge(ctx.costs.pteUpdate);
@@ -103,7 +103,7 @@ function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen
     if (unshare) {
       if (pteSoftDirty(vmf.orig)) flags |= PTE_SOFT_DIRTY;
     } else {
-      flags |= PTE_DIRTY;
+      flags |= PTE_DIRTY | PTE_SOFT_DIRTY;
       if (vma.writable) flags |= PTE_WRITE;
     }
     table.set(vpn, 0);
