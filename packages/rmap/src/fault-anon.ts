@@ -52,6 +52,6 @@ export function* doAnonymousPage(ctx: RmapState, vmf: VmFault): KernelGen<number
   table.set(vpn, entry);
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
-  yield* folioAddLruVma(ctx, folio);
+  yield* folioAddLruVma(ctx, folio, vma);
   return 0;
 }

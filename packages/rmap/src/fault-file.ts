@@ -12,6 +12,7 @@ import {
 } from './constants.js';
 import { filemapFault } from './filemap.js';
 import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
+import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
 import { mkPte, PTE_DIRTY, PTE_NONE, PTE_SOFT_DIRTY, PTE_WRITE, PTE_YOUNG } from './pte.js';
 import { folioAddNewAnonRmap, folioMarkDirty, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
@@ -42,6 +43,7 @@ function* finishFault(
   if (write) flags |= PTE_DIRTY | PTE_SOFT_DIRTY | (vma.writable ? PTE_WRITE : 0);
   else if (!cow && vmaPageProtWritable(vma)) flags |= PTE_WRITE;
   const ptl = table.ptl;
+  let drain = false;
   if (!ptl.trylock()) yield* ptl.lockContended();
   if (table.get(vpn) !== PTE_NONE) {
     ptl.unlock();
@@ -53,10 +55,13 @@ function* finishFault(
   } else {
     vma.mm.rss[mmCounterFile(ctx.mem, folio)]!++;
     pageAddFileRmap(ctx, folio, folio, false);
+    // page_add_file_rmap ends with mlock_vma_folio.
+    drain = mlockVmaFolio(ctx, folio, vma, false);
   }
   table.set(vpn, mkPte(folio, flags));
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
+  if (drain) yield* mlockDrainLocal(ctx);
   return true;
 }
 
@@ -128,7 +133,7 @@ function* doCowFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   ctx.rt.charge(ctx.costs.copyPage4k);
   const mapped = yield* finishFault(ctx, vmf, copy, true);
   yield* releaseFaulted(ctx, r.folio);
-  if (mapped) yield* folioAddLruVma(ctx, copy);
+  if (mapped) yield* folioAddLruVma(ctx, copy, vma);
   else folioPut(ctx.mem, copy);
   return r.ret;
 }

@@ -197,7 +197,7 @@ function* copyPageRange(ctx: RmapState, dst: Vma, src: Vma): KernelGen<boolean> 
     }
     vpn = tableEnd;
   }
-  for (const folio of copies) yield* folioAddLruVma(ctx, folio);
+  for (const folio of copies) yield* folioAddLruVma(ctx, folio, null); // child: not VM_LOCKED
   return true;
 }
 

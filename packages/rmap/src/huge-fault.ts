@@ -75,7 +75,7 @@ export function* doHugePmdAnonymousPage(
   mm.rss[MM_ANONPAGES]! += HPAGE_PMD_NR;
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
-  yield* folioAddLruVma(ctx, folio);
+  yield* folioAddLruVma(ctx, folio, vma);
   return 0;
 }
 

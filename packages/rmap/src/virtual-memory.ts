@@ -14,6 +14,7 @@ import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
 import { pinUserPage, unpinUserPage } from './gup.js';
 import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
+import { mlockRange } from './mlock.js';
 import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { munmap } from './munmap.js';
@@ -124,6 +125,20 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** `mmap()`; returns the address. */
   mmap(mm: MmView, options: MmapOptions): number {
     return mmap(this.#ctx, mm as Mm, options);
+  }
+
+  /**
+   * `mlock(addr, len)`: VM_LOCKED on the VMAs of the range (split at its ends), their
+   * mapped folios mlocked, then the range populated; returns 0 or -ENOMEM (see
+   * `mlockRange`). `mmap` with MAP_LOCKED gives a VM_LOCKED VMA without populating it.
+   */
+  mlock(mm: MmView, addr: number, length: number): KernelGen<number> {
+    return mlockRange(this.#ctx, mm as Mm, addr, length, true);
+  }
+
+  /** `munlock(addr, len)`: VM_LOCKED cleared, the range's folios munlocked; 0 or -ENOMEM. */
+  munlock(mm: MmView, addr: number, length: number): KernelGen<number> {
+    return mlockRange(this.#ctx, mm as Mm, addr, length, false);
   }
 
   /** `munmap()`. */

@@ -25,6 +25,7 @@ import {
   VM_SHARED,
 } from './constants.js';
 import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
+import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import {
   mkPte,
   PTE_DIRTY,
@@ -93,6 +94,7 @@ function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen
   if (!ptl.trylock()) yield* ptl.lockContended();
   let toPut: Folio = copy;
   let copied = false;
+  let drain = false;
   if (table.get(vpn) === vmf.orig) {
     if (old === null) mm.rss[MM_ANONPAGES]!++;
     else if (!folioTestAnon(mem, old)) {
@@ -111,14 +113,18 @@ function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen
     folioAddNewAnonRmap(ctx, copy, vma, vmf.address);
     table.set(vpn, mkPte(copy, flags));
     ctx.rt.charge(ctx.costs.pteUpdate * 2);
-    if (old !== null) pageRemoveRmap(ctx, old, oldPfn, false);
+    if (old !== null) {
+      pageRemoveRmap(ctx, old, oldPfn, false);
+      drain = munlockVmaFolio(ctx, old, vma, false);
+    }
     toPut = old ?? -1;
     copied = true;
   }
   ptl.unlock();
+  if (drain) yield* mlockDrainLocal(ctx);
   if (copied) {
     if (toPut >= 0 && !folioPutRefsFast(ctx, toPut, 1)) yield* folioPutRefsSlow(ctx, toPut, 1);
-    yield* folioAddLruVma(ctx, copy);
+    yield* folioAddLruVma(ctx, copy, vma);
   } else {
     folioPut(mem, copy);
   }
