@@ -1,19 +1,8 @@
-import {
-  type Folio,
-  FolioList,
-  folioGet,
-  folioNid,
-  folioNrPages,
-  folioPut,
-  folioTestFlag,
-  PG_mlocked,
-  PG_unevictable,
-} from '@mmsim/folio';
+import { folioNid, folioTestFlag, PG_mlocked, PG_unevictable } from '@mmsim/folio';
 import { LRU_INACTIVE_ANON, LRU_UNEVICTABLE } from '@mmsim/lru';
 import {
   MIGRATE_ASYNC,
   MIGRATE_SYNC,
-  type MigrateMode,
   MR_COMPACTION,
   MR_SYSCALL,
   VARIANTS,
@@ -23,6 +12,7 @@ import { MAP_ANONYMOUS, MAP_LOCKED, MAP_PRIVATE, PAGE_SIZE, VM_LOCKED } from '@m
 import { type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { createKernel, type Kernel } from '../src/index.js';
+import { migrateOne } from './helpers.js';
 
 /*
  * mlock end to end (Linux 6.3: mm/mlock.c, folio_add_lru_vma, try_to_migrate_one,
@@ -37,33 +27,6 @@ function machine(variant?: VariantName): Kernel {
     nodes: [{ pages: 2048 }, { pages: 2048 }],
     ...(variant === undefined ? {} : { variant }),
   });
-}
-
-/** Isolates `folio` as move_pages does and migrates it to `nid`; returns the rc. */
-function* migrateOne(
-  k: Kernel,
-  folio: Folio,
-  nid: number,
-  mode: MigrateMode,
-  reason: number,
-): KernelGen<number> {
-  const mem = k.mem;
-  const list = new FolioList(mem);
-  folioGet(mem, folio);
-  expect(yield* k.lru.folioIsolateLru(folio)).toBe(true);
-  k.lru.nodeStatModFolio(folio, k.lru.folioIsolatedItem(folio), folioNrPages(mem, folio));
-  folioPut(mem, folio);
-  list.addTail(folio);
-  const result = yield* k.migrate.migratePages(
-    list,
-    k.migrate.allocMigrationTarget,
-    null,
-    { nid, thisNode: true },
-    mode,
-    reason as never,
-  );
-  if (list.size > 0) yield* k.migrate.putbackMovablePages(list);
-  return result.rc;
 }
 
 function event(k: Kernel, item: number): number {

@@ -1,6 +1,12 @@
 import type { KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { CLEAR_REFS_SOFT_DIRTY, MAP_ANONYMOUS, MAP_SHARED, PM_SOFT_DIRTY } from '../src/index.js';
+import {
+  CLEAR_REFS_SOFT_DIRTY,
+  MAP_ANONYMOUS,
+  MAP_SHARED,
+  PM_SOFT_DIRTY,
+  PMD_SIZE,
+} from '../src/index.js';
 import { createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 import { migrateFolio } from './helpers.js';
 
@@ -153,6 +159,38 @@ describe('soft-dirty and pagemap', () => {
       expect(vm.lookupPte(mm, shm + 4096)).toMatchObject({ write: false, softDirty: false });
       yield* vm.userWrite(mm, shm + 4096, 5);
       expect(vm.pagemap(mm, shm + 4096).softDirty).toBe(true);
+    });
+    runAndCheck(m);
+  });
+
+  it('a PMD-mapped THP: the write fault makes the PMD soft-dirty, clear_refs clears and write-protects it, pagemap reads each page', () => {
+    const m = machine();
+    const { vm } = m;
+    const mm = vm.createProcess('p');
+    const addr = vm.mmap(mm, { length: PMD_SIZE, hugepage: true });
+    m.rt.spawn('main', 0, function* (): KernelGen {
+      yield* vm.userWrite(mm, addr + 5 * 4096, 1);
+      const head = vm.lookupPte(mm, addr).pfn;
+      expect(vm.lookupPte(mm, addr)).toMatchObject({ level: 'pmd', softDirty: true });
+      expect(vm.pagemap(mm, addr + 7 * 4096)).toMatchObject({
+        present: true,
+        pfn: head + 7,
+        frame: head + 7,
+        exclusive: true,
+        softDirty: true,
+        file: false,
+      });
+      yield* vm.clearRefs(mm, CLEAR_REFS_SOFT_DIRTY);
+      expect(vm.lookupPte(mm, addr)).toMatchObject({
+        level: 'pmd',
+        softDirty: false,
+        write: false,
+      });
+      expect(vm.pagemap(mm, addr).softDirty).toBe(false);
+      // do_huge_pmd_wp_page reuses the exclusive THP: pmd_mkdirty sets soft-dirty again.
+      yield* vm.userWrite(mm, addr, 2);
+      expect(vm.lookupPte(mm, addr)).toMatchObject({ level: 'pmd', softDirty: true, write: true });
+      expect(vm.pagemap(mm, addr + 511 * 4096).softDirty).toBe(true);
     });
     runAndCheck(m);
   });
