@@ -2,18 +2,22 @@ import { type KernelGen, MmsimError, mightSleep } from '@mmsim/runtime';
 import type { FolioBatch } from './folio-batch.js';
 import { drainBatch } from './lru-add.js';
 import { type LruState, requireTask } from './lru-state.js';
+import { mlockFolioBatch, needMlockDrain } from './mlock.js';
+import type { MlockBatch } from './mlock-batch.js';
 
 /**
  * `lru_add_drain` (mm/swap.c, Linux 6.3): move this CPU's lru_add batch to the LRU
  * (`lru_add_drain_cpu` under the local lock). Other CPUs' batches are left alone. If a
  * remote drainer is moving this batch right now, it waits for that move to finish, so on
  * return every folio this CPU queued before the call is on an LRU list (or was isolated
- * or freed since).
+ * or freed since). Then `mlock_drain_local`: this CPU's mlock_fbatch moves too.
  */
 export function* lruAddDrain(s: LruState): KernelGen {
-  const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
-  if (b.nr === 0 && b.lock.owner === null) return;
-  yield* drainBatch(s, b);
+  const cpu = requireTask(s).cpu.id;
+  const b = s.batches[cpu] as FolioBatch;
+  if (b.nr !== 0 || b.lock.owner !== null) yield* drainBatch(s, b);
+  // ... then mlock_drain_local() (6.3's lru_add_drain).
+  if (needMlockDrain(s, cpu)) yield* mlockFolioBatch(s, s.mlockBatches[cpu] as MlockBatch);
 }
 
 /**
@@ -37,6 +41,8 @@ export function* lruAddDrainAllForce(s: LruState, force: boolean): KernelGen {
   s.drainGen++;
   for (const b of s.batches) {
     if (b.nr > 0 || b.lock.owner !== null) yield* drainBatch(s, b);
+    // lru_add_drain_per_cpu ends with mlock_drain_local (need_mlock_drain).
+    if (needMlockDrain(s, b.cpu)) yield* mlockFolioBatch(s, s.mlockBatches[b.cpu] as MlockBatch);
   }
   s.drainAllLock.unlock();
 }

@@ -9,12 +9,14 @@ import {
   folioRefCount,
   folioRefFreeze,
   folioRefUnfreeze,
+  folioTestClearFlag,
   PG_active,
   PG_lru,
+  PG_mlocked,
   PG_unevictable,
   type PhysicalMemory,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, NodeStat, VmEvent } from '@mmsim/runtime';
 import { type LruState, requireTask, WHERE_NONE, WHERE_RELEASING } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
 
@@ -58,9 +60,9 @@ export function folioPutFast(mem: PhysicalMemory, folio: Folio, refs: number): b
  * it at 0 so that a speculative `folio_try_get` fails meanwhile), then `lru_lock` is
  * taken (it may spin), the folio is unlinked and `__folio_clear_lru_flags` clears PG_lru,
  * PG_active and PG_unevictable (all three are bad at free, except when PG_active and
- * PG_unevictable are both set, which is left to bad_page as the kernel does). The kernel
- * also clears a stray PG_mlocked here; the folio package's free path ignores that flag and
- * resets every flag, which comes to the same. If the folio then fails the folio package's
+ * PG_unevictable are both set, which is left to bad_page as the kernel does). A folio
+ * still PG_mlocked loses it here, with `nr_mlock` and `unevictable_pgs_cleared`
+ * (`__page_cache_release`). If the folio then fails the folio package's
  * bad-page checks (still mapped, locked, ...), that throws with the folio already off the
  * LRU, which is where the kernel's `free_pages_prepare` would find it too.
  *
@@ -95,6 +97,11 @@ export function* folioPutSlow(s: LruState, folio: Folio): KernelGen {
     lv.lock.unlock();
     s.where[folio] = WHERE_NONE;
     folioRefUnfreeze(mem, folio, 1);
+  }
+  if (folioTestClearFlag(mem, folio, PG_mlocked)) {
+    const nr = folioNrPages(mem, folio);
+    s.vmstat.modNodePageState(folioNid(mem, folio), NodeStat.NR_MLOCK, -nr);
+    s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_CLEARED, nr);
   }
   folioFree(mem, folio);
 }

@@ -45,5 +45,24 @@ export {
 // Releasing folios: folio_put's slow half and release_pages.
 export { folioPutLru, folioPutSlow, releasePages } from './folio-put.js';
 
+// mlock (mm/mlock.c): the per-CPU mlock_fbatch and its entries.
+export {
+  MLOCK_LRU_FOLIO,
+  MLOCK_MUNLOCK,
+  MLOCK_NEW_FOLIO,
+  MlockBatch,
+} from './mlock-batch.js';
+export {
+  mlockCounts,
+  mlockDrainLocal,
+  mlockFolio,
+  mlockFolioBatch,
+  mlockNewFolio,
+  mlockPending,
+  munlockFolio,
+  munlockPending,
+  needMlockDrain,
+} from './mlock.js';
+
 // Invariants.
 export { assertLru, checkLru } from './invariants.js';

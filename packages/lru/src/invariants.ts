@@ -8,13 +8,14 @@ import {
   folioRefCount,
   PG_active,
   PG_lru,
+  PG_mlocked,
   PG_unevictable,
   pfnFolio,
   pfnValid,
 } from '@mmsim/folio';
 import { MmsimError, NodeStat } from '@mmsim/runtime';
 import { PAGEVEC_SIZE } from './folio-batch.js';
-import { LRU_LIST_NAMES, lruListOfFlags, NR_LRU_LISTS } from './lru-list.js';
+import { LRU_LIST_NAMES, LRU_UNEVICTABLE, lruListOfFlags, NR_LRU_LISTS } from './lru-list.js';
 import {
   type LruState,
   WHERE_BATCH,
@@ -22,10 +23,12 @@ import {
   WHERE_NONE,
   WHERE_RELEASING,
 } from './lru-state.js';
+import { mlockPending } from './mlock.js';
 
 const LRU = 1 << PG_lru;
 const ACTIVE = 1 << PG_active;
 const UNEVICTABLE = 1 << PG_unevictable;
+const MLOCKED = 1 << PG_mlocked;
 
 export interface CheckOptions {
   /**
@@ -57,7 +60,12 @@ function liveFlags(s: LruState, folio: Folio, where: string, problems: string[])
  *   reference (or is being released by its last one);
  * - a folio in a batch has PG_lru clear, is on no list and holds the batch's reference;
  * - each list's size equals the base pages of its folios and the node's vmstat item
- *   (nr_inactive_anon + lru); lru_disable_count is not negative.
+ *   (nr_inactive_anon + lru); lru_disable_count is not negative;
+ * - an mlocked folio on an LRU list is on the unevictable one, unless it waits in a CPU's
+ *   mlock_fbatch for `__mlock_folio` to move it there (6.3's `mlock_folio` sets PG_mlocked
+ *   first and moves the folio when the batch drains); every mlock_fbatch entry holds a
+ *   reference on a live folio;
+ * - with `scanMemory`, each node's `nr_mlock` is the pages of its PG_mlocked folios.
  */
 export function checkLru(s: LruState, options: CheckOptions = {}): string[] {
   const problems: string[] = [];
@@ -90,6 +98,11 @@ export function checkLru(s: LruState, options: CheckOptions = {}): string[] {
         }
         if ((flags & (ACTIVE | UNEVICTABLE)) === (ACTIVE | UNEVICTABLE)) {
           problems.push(`${place}: folio ${folio} has both PG_active and PG_unevictable`);
+        }
+        if ((flags & MLOCKED) !== 0 && lru !== LRU_UNEVICTABLE && !mlockPending(s, folio)) {
+          problems.push(
+            `${place}: folio ${folio} is mlocked but not on the unevictable list, and no mlock_fbatch holds it`,
+          );
         }
         if ((flags & LRU) === 0) {
           if (w !== WHERE_ISOLATING) {
@@ -132,7 +145,21 @@ export function checkLru(s: LruState, options: CheckOptions = {}): string[] {
     }
   }
 
+  for (const b of s.mlockBatches) {
+    const place = `the mlock_fbatch of cpu ${b.cpu}`;
+    for (const list of [b.entries, ...b.inFlight]) {
+      for (const e of list) {
+        const folio = Math.floor(e / 4);
+        if (liveFlags(s, folio, place, problems) === null) continue;
+        if (folioRefCount(mem, folio) < 1) {
+          problems.push(`${place}: folio ${folio} has lost the batch's reference`);
+        }
+      }
+    }
+  }
+
   if (options.scanMemory ?? true) {
+    const mlocked = new Float64Array(mem.nrNodes);
     const where = s.where;
     for (let pfn = 0; pfn < where.length; pfn++) {
       if (where[pfn] !== WHERE_NONE && !seen.has(pfn)) {
@@ -144,13 +171,25 @@ export function checkLru(s: LruState, options: CheckOptions = {}): string[] {
         pfn++;
         continue;
       }
-      if ((folioFlags(mem, pfn) & LRU) !== 0 && !seen.has(pfn)) {
+      const flags = folioFlags(mem, pfn);
+      if ((flags & LRU) !== 0 && !seen.has(pfn)) {
         problems.push(`folio ${pfn} has PG_lru set but is on no LRU list`);
+      }
+      if ((flags & MLOCKED) !== 0) {
+        const nid = folioNid(mem, pfn);
+        mlocked[nid] = (mlocked[nid] as number) + folioNrPages(mem, pfn);
       }
       pfn += folioNrPages(mem, pfn);
     }
+    for (let nid = 0; nid < mem.nrNodes; nid++) {
+      const stat = s.vmstat.nodePageState(nid, NodeStat.NR_MLOCK);
+      if (stat !== mlocked[nid]) {
+        problems.push(
+          `node ${nid}: nr_mlock is ${stat} but its mlocked folios have ${mlocked[nid]} pages`,
+        );
+      }
+    }
   }
-
   if (s.disableCount < 0) problems.push(`lru_disable_count is ${s.disableCount}`);
   return problems;
 }

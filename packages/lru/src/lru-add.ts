@@ -16,7 +16,7 @@ import {
   PG_lru,
   PG_unevictable,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, VmEvent } from '@mmsim/runtime';
 import { folioEvictable } from './evictable.js';
 import { type FolioBatch, PAGEVEC_SIZE } from './folio-batch.js';
 import { releasePages } from './folio-put.js';
@@ -92,18 +92,27 @@ export function queueFolio(s: LruState, b: FolioBatch, folio: Folio): boolean {
 }
 
 /**
- * `lru_add_fn` (mm/swap.c, Linux 6.3), under `lru_lock`: clear PG_unevictable, and if the
- * folio is not evictable (`folio_evictable`: mlocked, or an unevictable mapping) clear
- * PG_active and set PG_unevictable; then `lruvec_add_folio` at the head of the list its
- * flags select. (The UNEVICTABLE_PGCULLED / PGRESCUED events and `mlock_count = 0` are not
- * modelled.) The caller sets PG_lru afterwards, as `folio_batch_move_lru` does.
+ * `lru_add_fn` (mm/swap.c, Linux 6.3), under `lru_lock`: clear PG_unevictable; an
+ * evictable folio that had it counts `unevictable_pgs_rescued`; a folio that is not
+ * evictable (`folio_evictable`: mlocked, or an unevictable mapping) loses PG_active, gets
+ * PG_unevictable and `mlock_count = 0`, and counts `unevictable_pgs_culled` unless it was
+ * unevictable already; then `lruvec_add_folio` at the head of the list its flags select.
+ * The caller sets PG_lru afterwards, as `folio_batch_move_lru` does.
  */
 function lruAddFn(s: LruState, lv: Lruvec, folio: Folio): void {
   const mem = s.mem;
-  folioTestClearFlag(mem, folio, PG_unevictable);
-  if (!folioEvictable(s, folio)) {
+  const wasUnevictable = folioTestClearFlag(mem, folio, PG_unevictable);
+  if (folioEvictable(s, folio)) {
+    if (wasUnevictable) {
+      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_RESCUED, folioNrPages(mem, folio));
+    }
+  } else {
     folioClearFlag(mem, folio, PG_active);
     folioSetFlag(mem, folio, PG_unevictable);
+    if (s.mlockCount !== null) s.mlockCount[folio] = 0;
+    if (!wasUnevictable) {
+      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_CULLED, folioNrPages(mem, folio));
+    }
   }
   const lru = lruListOfFlags(folioFlags(mem, folio));
   lv.addFolio(folio, lru, folioNrPages(mem, folio));

@@ -9,6 +9,7 @@ import {
 } from '@mmsim/runtime';
 import { FolioBatch } from './folio-batch.js';
 import { Lruvec } from './lruvec.js';
+import { MlockBatch } from './mlock-batch.js';
 
 // Where a folio is, as far as the LRU knows beyond its list and flags (one byte per pfn).
 
@@ -40,6 +41,10 @@ export class LruState {
   readonly lruvecs: readonly Lruvec[];
   /** `per_cpu(cpu_fbatches.lru_add, cpu)`, by CPU id. */
   readonly batches: readonly FolioBatch[];
+  /** `per_cpu(mlock_fbatch, cpu)`, by CPU id (mm/mlock.c). */
+  readonly mlockBatches: readonly MlockBatch[];
+  /** `folio->mlock_count` per pfn, allocated on the machine's first mlock. */
+  mlockCount: Int32Array | null = null;
   /** WHERE_* per pfn (heads only). */
   readonly where: Uint8Array;
   /** `lru_disable_count`. */
@@ -68,6 +73,7 @@ export class LruState {
     for (let nid = 0; nid < mem.nrNodes; nid++) lruvecs.push(new Lruvec(rt, mem, vmstat, nid));
     this.lruvecs = Object.freeze(lruvecs);
     this.batches = Object.freeze(rt.cpus.map((cpu) => new FolioBatch(rt, cpu.id)));
+    this.mlockBatches = Object.freeze(rt.cpus.map((cpu) => new MlockBatch(cpu.id)));
     this.where = new Uint8Array(mem.maxPfn);
     this.drainAllLock = new Mutex(rt, 'lru_add_drain_all lock');
     this.mmLruInsertion = rt.trace.define<MmLruInsertion>('mm_lru_insertion');

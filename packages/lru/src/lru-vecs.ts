@@ -21,6 +21,12 @@ import { folioIsFileLru as folioIsFileLruImpl } from './lru-list.js';
 import { LruState } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
 import {
+  mlockDrainLocal as mlockDrainLocalImpl,
+  mlockFolio as mlockFolioImpl,
+  mlockNewFolio as mlockNewFolioImpl,
+  munlockFolio as munlockFolioImpl,
+} from './mlock.js';
+import {
   folioIsolatedItem as folioIsolatedItemImpl,
   nodeStatModFolio as nodeStatModFolioImpl,
 } from './nr-isolated.js';
@@ -98,6 +104,34 @@ export class LruVecs implements LruIsolation {
 
   nodeStatModFolio(folio: Folio, item: number, nr: number): void {
     nodeStatModFolioImpl(this.#s.mem, this.#s.vmstat, folio, item, nr);
+  }
+
+  /**
+   * `mlock_folio` (mm/mlock.c, 6.3): PG_mlocked (`nr_mlock`, `unevictable_pgs_mlocked`
+   * the first time) and queue on this CPU's mlock_fbatch. A plain call, so that rmap may
+   * call it under a page-table lock; true when the kernel would move the batch now, and
+   * the caller then runs `mlockDrainLocal` once it may take `lru_lock`.
+   */
+  mlockFolio(folio: Folio): boolean {
+    return mlockFolioImpl(this.#s, folio);
+  }
+
+  /**
+   * `mlock_new_folio` (mm/mlock.c, 6.3): `folio_add_lru_vma` of a new folio in a VM_LOCKED
+   * VMA. Same return as `mlockFolio`.
+   */
+  mlockNewFolio(folio: Folio): boolean {
+    return mlockNewFolioImpl(this.#s, folio);
+  }
+
+  /** `munlock_folio` (mm/mlock.c, 6.3): queue for munlock. Same return as `mlockFolio`. */
+  munlockFolio(folio: Folio): boolean {
+    return munlockFolioImpl(this.#s, folio);
+  }
+
+  /** `mlock_drain_local` (mm/mlock.c, 6.3): move this CPU's mlock_fbatch. */
+  mlockDrainLocal(): KernelGen {
+    return mlockDrainLocalImpl(this.#s);
   }
 
   /** `folio_evictable` (mm/internal.h, 6.3): not mlocked and not in an unevictable mapping. */

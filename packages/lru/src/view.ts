@@ -5,6 +5,7 @@ import { assertLru, type CheckOptions, checkLru } from './invariants.js';
 import { badLru, NR_LRU_LISTS } from './lru-list.js';
 import { type LruState, WHERE_BATCH } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
+import type { MlockBatch } from './mlock-batch.js';
 
 /**
  * A read-only view of the LRU layer for checks, tests and tools: list contents and sizes
@@ -95,6 +96,18 @@ export class LruView {
   inBatch(folio: Folio): boolean {
     folioOnList(this.#s.mem, folio); // validates the folio
     return this.#s.where[folio] === WHERE_BATCH;
+  }
+
+  /** `folio->mlock_count` of a folio (meaningful on the unevictable list; 0 before any mlock). */
+  mlockCount(folio: Folio): number {
+    return this.#s.mlockCount === null ? 0 : (this.#s.mlockCount[folio] as number);
+  }
+
+  /** The folios queued in CPU `cpu`'s mlock_fbatch (each entry once, oldest first). */
+  mlockBatchFolios(cpu: number): Folio[] {
+    checkInt('cpu', cpu, 0, this.#s.mlockBatches.length - 1);
+    const b = this.#s.mlockBatches[cpu] as MlockBatch;
+    return b.entries.map((e) => Math.floor(e / 4));
   }
 
   /** The invariant problems, one message each; empty when sound. */

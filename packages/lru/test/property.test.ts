@@ -1,6 +1,7 @@
 import {
   type Folio,
   folioClearFlag,
+  folioNid,
   folioNrPages,
   folioRefCount,
   folioSetFlag,
@@ -104,6 +105,16 @@ test('random add / isolate / putback / drain / drainAll / disable / enable keep 
           cpuNodes: CPU_NODES,
         });
         const { lru, mem, rt, vmstat } = m;
+        // PG_mlocked with its nr_mlock pages, as mlock_folio / __munlock_folio change both.
+        const setMlocked = (f: Folio, on: boolean): void => {
+          if (on) folioSetFlag(mem, f, PG_mlocked);
+          else folioClearFlag(mem, f, PG_mlocked);
+          vmstat.modNodePageState(
+            folioNid(mem, f),
+            NodeStat.NR_MLOCK,
+            (on ? 1 : -1) * folioNrPages(mem, f),
+          );
+        };
         const folios: Folio[] = specs.map((s) => {
           const f =
             s.kind === 'anon'
@@ -112,7 +123,7 @@ test('random add / isolate / putback / drain / drainAll / disable / enable keep 
                 ? fileFolio(mem, s.nid, s.order)
                 : shmemFolio(mem, s.nid, s.order);
           if (s.active) folioSetFlag(mem, f, PG_active);
-          if (s.mlocked) folioSetFlag(mem, f, PG_mlocked);
+          if (s.mlocked) setMlocked(f, true);
           return f;
         });
         const startRefs = folios.map((f) => folioRefCount(mem, f));
@@ -231,7 +242,8 @@ test('random add / isolate / putback / drain / drainAll / disable / enable keep 
               if (w !== 'off' && w !== 'isolated') continue;
               const bit = FLAG[op.flag];
               if (bit === PG_active && folioTestFlag(mem, f, PG_unevictable)) continue;
-              if (folioTestFlag(mem, f, bit)) folioClearFlag(mem, f, bit);
+              if (bit === PG_mlocked) setMlocked(f, !folioTestFlag(mem, f, bit));
+              else if (folioTestFlag(mem, f, bit)) folioClearFlag(mem, f, bit);
               else folioSetFlag(mem, f, bit);
             }
             verify();

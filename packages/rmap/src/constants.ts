@@ -55,9 +55,17 @@ export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
 export const VM_GROWSDOWN = 0x100;
 export const VM_LOCKED = 0x2000;
+/** `VM_IO`: in the model only `mlock_vma_pages_range`'s marker (a VM_SPECIAL bit). */
+export const VM_IO = 0x4000;
 export const VM_SEQ_READ = 0x8000;
 export const VM_RAND_READ = 0x10000;
 export const VM_HUGEPAGE = 0x2000_0000;
+/**
+ * `VM_SOFTDIRTY` (x86-64 with CONFIG_MEM_SOFT_DIRTY, 6.3): set on every new VMA by
+ * `mmap_region`; while set, /proc/PID/pagemap reports every page of the VMA soft-dirty.
+ * `clear_refs` (writing 4) clears it.
+ */
+export const VM_SOFTDIRTY = 0x0800_0000;
 /** exec's temporary stack (`vma_is_temporary_stack`): VM_SEQ_READ | VM_RAND_READ on a stack. */
 export const VM_STACK_INCOMPLETE_SETUP = VM_RAND_READ | VM_SEQ_READ;
 

@@ -8,10 +8,12 @@ import {
   VM_FAULT_ERROR,
   VM_FAULT_OOM,
   VM_SHARED,
+  VM_SOFTDIRTY,
 } from './constants.js';
 import { filemapFault } from './filemap.js';
 import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
-import { mkPte, PTE_DIRTY, PTE_NONE, PTE_WRITE, PTE_YOUNG } from './pte.js';
+import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
+import { mkPte, PTE_DIRTY, PTE_NONE, PTE_SOFT_DIRTY, PTE_WRITE, PTE_YOUNG } from './pte.js';
 import { folioAddNewAnonRmap, folioMarkDirty, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import { mmCounterFile, type VmFault } from './vm-fault.js';
@@ -26,7 +28,8 @@ import { mmCounterFile, type VmFault } from './vm-fault.js';
 /**
  * `do_set_pte` + `finish_fault` (mm/memory.c, 6.3): under the page-table lock, map
  * `folio` (a page-cache page, or the new anonymous copy of a COW fault) at the fault
- * address unless something else got there first. Returns true if it mapped it.
+ * address unless something else got there first. A write fault's entry is
+ * `maybe_mkwrite(pte_mkdirty(entry))`: dirty and soft-dirty. Returns true if it mapped it.
  */
 function* finishFault(
   ctx: RmapState,
@@ -37,9 +40,10 @@ function* finishFault(
   const { vma, table, vpn } = vmf;
   const write = (vmf.flags & FAULT_FLAG_WRITE) !== 0;
   let flags = PTE_YOUNG;
-  if (write) flags |= PTE_DIRTY | (vma.writable ? PTE_WRITE : 0);
+  if (write) flags |= PTE_DIRTY | PTE_SOFT_DIRTY | (vma.writable ? PTE_WRITE : 0);
   else if (!cow && vmaPageProtWritable(vma)) flags |= PTE_WRITE;
   const ptl = table.ptl;
+  let drain = false;
   if (!ptl.trylock()) yield* ptl.lockContended();
   if (table.get(vpn) !== PTE_NONE) {
     ptl.unlock();
@@ -51,10 +55,13 @@ function* finishFault(
   } else {
     vma.mm.rss[mmCounterFile(ctx.mem, folio)]!++;
     pageAddFileRmap(ctx, folio, folio, false);
+    // page_add_file_rmap ends with mlock_vma_folio.
+    drain = mlockVmaFolio(ctx, folio, vma, false);
   }
   table.set(vpn, mkPte(folio, flags));
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
+  if (drain) yield* mlockDrainLocal(ctx);
   return true;
 }
 
@@ -65,6 +72,10 @@ function* finishFault(
  * clean; regular files map it read-only and take a write fault to track dirtying.
  */
 function vmaPageProtWritable(vma: VmFault['vma']): boolean {
+  // vma_wants_writenotify (mm/mmap.c, 6.3) also says yes while soft-dirty tracking is on
+  // (`vma_soft_dirty_enabled`: VM_SOFTDIRTY clear after clear_refs), so that the first
+  // write after clear_refs faults and sets the soft-dirty bit.
+  if ((vma.flags & VM_SOFTDIRTY) === 0) return false;
   return (vma.flags & VM_SHARED) !== 0 && vma.writable && vma.file?.shmem === true;
 }
 
@@ -122,7 +133,7 @@ function* doCowFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   ctx.rt.charge(ctx.costs.copyPage4k);
   const mapped = yield* finishFault(ctx, vmf, copy, true);
   yield* releaseFaulted(ctx, r.folio);
-  if (mapped) yield* folioAddLruVma(ctx, copy);
+  if (mapped) yield* folioAddLruVma(ctx, copy, vma);
   else folioPut(ctx.mem, copy);
   return r.ret;
 }

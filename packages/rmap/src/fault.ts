@@ -15,7 +15,7 @@ import {
 } from './huge-fault.js';
 import { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';
 import { pmdIndexOf, vpnOf } from './page-table.js';
-import { isMigrationEntry, PTE_DIRTY, PTE_NONE, PTE_YOUNG, ptePresent, pteWrite } from './pte.js';
+import { isMigrationEntry, PTE_NONE, PTE_YOUNG, pteMkdirty, ptePresent, pteWrite } from './pte.js';
 import type { RmapState } from './rmap-state.js';
 import type { VmFault } from './vm-fault.js';
 import type { Vma } from './vma.js';
@@ -26,7 +26,7 @@ import { doWpPage } from './wp-fault.js';
  * None: `do_anonymous_page` or `do_fault`. A migration entry: `do_swap_page`, which waits
  * in `migration_entry_wait` and returns 0 so the access is retried. Present: a write (or
  * unshare) to a read-only PTE is `do_wp_page`; otherwise the PTE is made young (and dirty
- * on write) under the lock, a spurious fault.
+ * on write, `pte_mkdirty`: soft-dirty too) under the lock, a spurious fault.
  */
 function* handlePteFault(
   ctx: RmapState,
@@ -56,7 +56,7 @@ function* handlePteFault(
   let entry = orig;
   if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0) {
     if (!pteWrite(orig)) return yield* doWpPage(ctx, vmf);
-    if ((flags & FAULT_FLAG_WRITE) !== 0) entry |= PTE_DIRTY;
+    if ((flags & FAULT_FLAG_WRITE) !== 0) entry = pteMkdirty(entry);
   }
   entry = (entry | PTE_YOUNG) >>> 0;
   if (entry !== orig) {

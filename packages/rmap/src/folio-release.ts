@@ -1,7 +1,9 @@
 import { type Folio, folioPut, folioPutRefs, folioRefSub } from '@mmsim/folio';
 import { folioPutFast } from '@mmsim/lru';
 import type { KernelGen } from '@mmsim/runtime';
+import { VM_IO, VM_LOCKED } from './constants.js';
 import type { RmapState } from './rmap-state.js';
+import type { Vma } from './vma.js';
 
 /**
  * rmap's way into `folio_put_refs` (include/linux/mm.h, Linux 6.3), whose one home is
@@ -36,8 +38,24 @@ export function* folioPutRefsSlow(ctx: RmapState, folio: Folio, refs: number): K
   yield* lru.folioPut(folio);
 }
 
-/** `folio_add_lru_vma` (mm/swap.c, 6.3) for a newly mapped folio, when an LRU is attached. */
-export function* folioAddLruVma(ctx: RmapState, folio: Folio): KernelGen {
+/**
+ * `folio_add_lru_vma(folio, vma)` (mm/swap.c, 6.3) for a newly mapped folio, when an LRU
+ * is attached: in a VM_LOCKED VMA (not VM_SPECIAL) `mlock_new_folio`, which puts it on
+ * the unevictable list mlocked; otherwise `folio_add_lru`. `vma` null means a VMA that is
+ * not locked.
+ */
+export function* folioAddLruVma(ctx: RmapState, folio: Folio, vma: Vma | null): KernelGen {
   const lru = ctx.lru;
-  if (lru !== null) yield* lru.folioAddLru(folio);
+  if (lru === null) return;
+  if (
+    vma !== null &&
+    (vma.flags & (VM_LOCKED | VM_IO)) === VM_LOCKED &&
+    lru.mlockNewFolio !== undefined
+  ) {
+    if (lru.mlockNewFolio(folio) && lru.mlockDrainLocal !== undefined) {
+      yield* lru.mlockDrainLocal();
+    }
+    return;
+  }
+  yield* lru.folioAddLru(folio);
 }

@@ -12,7 +12,7 @@ import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { vmaAllocFolio } from './alloc.js';
 import { anonVmaFork } from './anon-vma.js';
-import { MM_ANONPAGES, PAGE_SIZE, PTRS_PER_PTE, VM_SHARED } from './constants.js';
+import { MM_ANONPAGES, PAGE_SIZE, PTRS_PER_PTE, VM_LOCKED, VM_SHARED } from './constants.js';
 import { pageTryDupAnonRmap } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { folioAddLruVma } from './folio-release.js';
@@ -25,6 +25,7 @@ import {
   migrationEntryMkReadable,
   mkPte,
   PTE_DIRTY,
+  PTE_SOFT_DIRTY,
   PTE_WRITE,
   PTE_YOUNG,
   pteMkclean,
@@ -53,7 +54,8 @@ function copyPresentPage(ctx: RmapState, dst: Vma, vpn: number, srcPfn: number):
   ctx.rt.charge(ctx.costs.copyPage4k);
   folioAddNewAnonRmap(ctx, copy, dst, vpn * PAGE_SIZE);
   dst.mm.rss[MM_ANONPAGES]!++;
-  const flags = PTE_YOUNG | PTE_DIRTY | (dst.writable ? PTE_WRITE : 0);
+  // maybe_mkwrite(pte_mkdirty(pte)): dirty and soft-dirty.
+  const flags = PTE_YOUNG | PTE_DIRTY | PTE_SOFT_DIRTY | (dst.writable ? PTE_WRITE : 0);
   dst.mm.pageTable(pmdIndexOfVpn(vpn)).set(vpn, mkPte(copy, flags));
   return copy;
 }
@@ -195,7 +197,7 @@ function* copyPageRange(ctx: RmapState, dst: Vma, src: Vma): KernelGen<boolean> 
     }
     vpn = tableEnd;
   }
-  for (const folio of copies) yield* folioAddLruVma(ctx, folio);
+  for (const folio of copies) yield* folioAddLruVma(ctx, folio, null); // child: not VM_LOCKED
   return true;
 }
 
@@ -224,7 +226,9 @@ export function* forkMm(ctx: RmapState, parent: Mm, name: string | undefined): K
   const sem = parent.mmapLock;
   if (!sem.downWriteTrylock()) yield* sem.downWrite('dup_mmap');
   for (const vma of parent.vmas) {
-    const tmp = new Vma(child, vma.start, vma.end, vma.flags, vma.pgoff, vma.file, vma.policy);
+    // dup_mmap: the child's VMAs are not mlocked (`VM_LOCKED_MASK` cleared, 6.3).
+    const flags = vma.flags & ~VM_LOCKED;
+    const tmp = new Vma(child, vma.start, vma.end, flags, vma.pgoff, vma.file, vma.policy);
     child.insertVma(tmp);
     if (vma.anonVma !== null) {
       tmp.anonVma = vma.anonVma;

@@ -21,7 +21,7 @@ import {
 } from './constants.js';
 import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { pmdIndexOf } from './page-table.js';
-import { mkPte, PTE_DIRTY, PTE_WRITE, PTE_YOUNG, ptePfn } from './pte.js';
+import { mkPte, PTE_DIRTY, PTE_SOFT_DIRTY, PTE_WRITE, PTE_YOUNG, ptePfn } from './pte.js';
 import { folioAddNewAnonRmap, pageMoveAnonRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import { splitHugePmd } from './split-huge-pmd.js';
@@ -48,8 +48,8 @@ export function thpEligible(vma: Vma, address: number): boolean {
 
 /**
  * `do_huge_pmd_anonymous_page(vmf)` (mm/huge_memory.c, 6.3): allocate an order-9 folio
- * (VM_FAULT_FALLBACK to base pages if that fails) and map it by one PMD, young, dirty and
- * writable if the VMA is, as a new exclusive anonymous folio (entire mapcount 1).
+ * (VM_FAULT_FALLBACK to base pages if that fails) and map it by one PMD, young, dirty
+ * (`pmd_mkdirty`: soft-dirty too) and writable if the VMA is, as a new exclusive anonymous folio (entire mapcount 1).
  */
 export function* doHugePmdAnonymousPage(
   ctx: RmapState,
@@ -69,13 +69,13 @@ export function* doHugePmdAnonymousPage(
     folioPut(ctx.mem, folio);
     return 0;
   }
-  const flags = PTE_YOUNG | PTE_DIRTY | (vma.writable ? PTE_WRITE : 0);
+  const flags = PTE_YOUNG | PTE_DIRTY | PTE_SOFT_DIRTY | (vma.writable ? PTE_WRITE : 0);
   folioAddNewAnonRmap(ctx, folio, vma, haddr);
   mm.pmds.set(idx, mkPte(folio, flags));
   mm.rss[MM_ANONPAGES]! += HPAGE_PMD_NR;
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
-  yield* folioAddLruVma(ctx, folio);
+  yield* folioAddLruVma(ctx, folio, vma);
   return 0;
 }
 
@@ -95,7 +95,7 @@ export function* hugePmdSetAccessed(
   if (!ptl.trylock()) yield* ptl.lockContended();
   const pmdv = mm.pmds.get(idx);
   if (pmdv !== undefined && (pmdv & 1) !== 0) {
-    const dirty = (flags & FAULT_FLAG_WRITE) !== 0 ? PTE_DIRTY : 0;
+    const dirty = (flags & FAULT_FLAG_WRITE) !== 0 ? PTE_DIRTY | PTE_SOFT_DIRTY : 0;
     mm.pmds.set(idx, (pmdv | PTE_YOUNG | dirty) >>> 0);
     ctx.rt.charge(ctx.costs.pteUpdate);
   }
@@ -155,7 +155,7 @@ export function* doHugePmdWpPage(
   if (reuse) {
     if ((flags & FAULT_FLAG_UNSHARE) === 0) {
       const w = vma.writable ? PTE_WRITE : 0;
-      mm.pmds.set(idx, (orig | PTE_YOUNG | PTE_DIRTY | w) >>> 0);
+      mm.pmds.set(idx, (orig | PTE_YOUNG | PTE_DIRTY | PTE_SOFT_DIRTY | w) >>> 0);
       ctx.rt.charge(ctx.costs.pteUpdate);
     }
     ptl.unlock();

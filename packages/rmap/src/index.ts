@@ -63,4 +63,16 @@ export {
 
 // Views and checks.
 export type { FolioMapping, PteView } from './view.js';
+export {
+  CLEAR_REFS_SOFT_DIRTY,
+  MAX_SWAPFILES_SHIFT,
+  PM_FILE,
+  PM_MMAP_EXCLUSIVE,
+  PM_PFRAME_MASK,
+  PM_PRESENT,
+  PM_SOFT_DIRTY,
+  PM_SWAP,
+  type PagemapEntry,
+  SWP_TYPE_MIGRATION_READ,
+} from './pagemap.js';
 export type { RmapCheckOptions } from './invariants.js';

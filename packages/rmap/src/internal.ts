@@ -144,3 +144,8 @@ export { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-rele
 // Views and checks over the state.
 export { decodeEntry, entryAt, folioMappings, followPage, lookupPte } from './view.js';
 export { assertRmap, checkRmap } from './invariants.js';
+
+// mlock (mm/mlock.c) on the rmap side, soft-dirty's clear_refs and pagemap.
+export { mlockDrainLocal, mlockVmaFolio, munlockVmaFolio } from './mlock.js';
+export { mlockRange } from './mlock-syscall.js';
+export { clearRefs, pagemapEntry } from './pagemap.js';

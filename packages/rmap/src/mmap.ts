@@ -24,6 +24,7 @@ import {
   VM_MAYWRITE,
   VM_READ,
   VM_SHARED,
+  VM_SOFTDIRTY,
   VM_WRITE,
 } from './constants.js';
 import { Mm } from './mm.js';
@@ -130,7 +131,8 @@ function checkPolicy(ctx: RmapState, policy: MemPolicy | undefined): void {
  * `mmap(addr, length, prot, flags, fd, pgoff)` (mm/mmap.c `do_mmap` + `mmap_region`,
  * 6.3), as an atomic step: validate, place, and insert a VMA with `calc_vm_prot_bits` /
  * `calc_vm_flag_bits` flags (VM_MAY* included; MAP_SHARED gives VM_SHARED | VM_MAYSHARE,
- * MAP_LOCKED VM_LOCKED, MAP_GROWSDOWN VM_GROWSDOWN). A private anonymous mapping has
+ * MAP_LOCKED VM_LOCKED, MAP_GROWSDOWN VM_GROWSDOWN), plus VM_SOFTDIRTY as `mmap_region` sets
+ * on every new VMA. A private anonymous mapping has
  * `vm_pgoff = start >> PAGE_SHIFT`; a shared anonymous one is backed by a new shmem file
  * (`shmem_zero_setup`). A file mapping joins the file's i_mmap. Nothing is populated:
  * pages come on first touch.
@@ -216,6 +218,8 @@ export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
   if ((flags & MAP_LOCKED) !== 0) vmFlags |= VM_LOCKED;
   if ((flags & MAP_GROWSDOWN) !== 0) vmFlags |= VM_GROWSDOWN;
   if (hugepage) vmFlags |= VM_HUGEPAGE;
+  // mmap_region: a new VMA is always soft-dirty (so pagemap reports all its pages).
+  vmFlags |= VM_SOFTDIRTY;
   // A file was checked above to be one of ours.
   let backing = (file as AddressSpace | undefined) ?? null;
   let pgoff = pgoffArg;

@@ -70,7 +70,7 @@ export function* filemapAddFolio(
 ): KernelGen {
   ctx.locks.folioTrylock(folio, 'filemap_add_folio');
   addToPageCache(ctx, as, folio, index);
-  yield* folioAddLruVma(ctx, folio);
+  yield* folioAddLruVma(ctx, folio, null); // folio_add_lru
 }
 
 /**

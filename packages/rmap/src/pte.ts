@@ -96,6 +96,25 @@ export function pteSoftDirty(pte: number): boolean {
   return (pte & (PTE_PRESENT | PTE_SOFT_DIRTY)) === (PTE_PRESENT | PTE_SOFT_DIRTY);
 }
 
+/**
+ * `pte_mkdirty` / `pmd_mkdirty` (arch/x86/include/asm/pgtable.h, 6.3): software marks an
+ * entry dirty with both `_PAGE_DIRTY` and `_PAGE_SOFT_DIRTY`. (The CPU's own dirtying of a
+ * writable entry sets `_PAGE_DIRTY` only; see user-access.ts.)
+ */
+export function pteMkdirty(pte: number): number {
+  return (pte | PTE_DIRTY | PTE_SOFT_DIRTY) >>> 0;
+}
+
+/** `pte_clear_soft_dirty` / `pmd_clear_soft_dirty` (x86, 6.3). */
+export function pteClearSoftDirty(pte: number): number {
+  return (pte & ~PTE_SOFT_DIRTY) >>> 0;
+}
+
+/** `pte_swp_clear_soft_dirty` / `pmd_swp_clear_soft_dirty` (x86, 6.3). */
+export function pteSwpClearSoftDirty(pte: number): number {
+  return (pte & ~SWP_SOFT_DIRTY) >>> 0;
+}
+
 /** `pte_wrprotect`. */
 export function pteWrprotect(pte: number): number {
   return (pte & ~PTE_WRITE) >>> 0;

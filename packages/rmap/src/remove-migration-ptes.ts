@@ -9,7 +9,15 @@ import {
   PG_dirty,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
-import { PAGE_SIZE, PTRS_PER_PTE, RMAP_COMPOUND, RMAP_EXCLUSIVE, RMAP_NONE } from './constants.js';
+import {
+  PAGE_SIZE,
+  PTRS_PER_PTE,
+  RMAP_COMPOUND,
+  RMAP_EXCLUSIVE,
+  RMAP_NONE,
+  VM_LOCKED,
+} from './constants.js';
+import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
   isMigrationEntry,
@@ -34,13 +42,13 @@ import { folioVmaRange } from './vma-address.js';
  * The present entry that replaces migration entry `swp` of `vma` for page `pfn` of `dst`
  * (`remove_migration_pte`, mm/migrate.c, 6.3): `mk_pte` from the VMA's protection (young,
  * clean, read-only), soft-dirty kept, old unless the entry was young, dirty if the entry
- * and the folio are dirty, writable if the entry was writable and the VMA allows writes.
+ * and the folio are dirty (`pte_mkdirty`, which on x86 sets soft-dirty too), writable if the entry was writable and the VMA allows writes.
  */
 function pteFromMigrationEntry(swp: number, pfn: number, dstDirty: boolean, vma: Vma): number {
   let flags = PTE_YOUNG;
   if (pteSwpSoftDirty(swp)) flags |= PTE_SOFT_DIRTY;
   if (!isMigrationEntryYoung(swp)) flags &= ~PTE_YOUNG;
-  if (dstDirty && isMigrationEntryDirty(swp)) flags |= PTE_DIRTY;
+  if (dstDirty && isMigrationEntryDirty(swp)) flags |= PTE_DIRTY | PTE_SOFT_DIRTY;
   if (isWritableMigrationEntry(swp) && vma.writable) flags |= PTE_WRITE;
   return mkPte(pfn, flags);
 }
@@ -62,6 +70,7 @@ function removeMigrationPmd(ctx: RmapState, dst: Folio, vma: Vma, pmdIndex: numb
   } else {
     pageAddFileRmap(ctx, dst, dst, true);
   }
+  mlockVmaFolio(ctx, dst, vma, true); // the end of page_add_*_rmap
   mm.pmds.set(pmdIndex, pmde);
   ctx.rt.charge(ctx.costs.pteUpdate);
   const tp = ctx.trace.removeMigrationPmd;
@@ -73,7 +82,10 @@ function removeMigrationPmd(ctx: RmapState, dst: Folio, vma: Vma, pmdIndex: numb
  * of `src` in `vma` (`page_vma_mapped_walk` with PVMW_SYNC | PVMW_MIGRATION) becomes a
  * present entry for the matching page of `dst`: one folio reference and one mapping per
  * PTE, RMAP_EXCLUSIVE for an anonymous folio when the entry was writable or
- * readable-exclusive. Always returns true (the walk goes on).
+ * readable-exclusive. In a VM_LOCKED VMA `page_add_*_rmap` mlocks dst again
+ * (`mlock_vma_folio`: src was munlocked by try_to_migrate, and dst went on the LRU before
+ * this walk so that `__mlock_folio` moves it to the unevictable list with its
+ * `mlock_count`), then `mlock_drain_local`. Always returns true (the walk goes on).
  */
 function* removeMigrationPte(ctx: RmapState, dst: Folio, vma: Vma, src: Folio): KernelGen<boolean> {
   const mm = vma.mm;
@@ -102,6 +114,7 @@ function* removeMigrationPte(ctx: RmapState, dst: Folio, vma: Vma, src: Folio): 
       } else {
         pageAddFileRmap(ctx, dst, page, false);
       }
+      mlockVmaFolio(ctx, dst, vma, false); // the end of page_add_*_rmap
       table.set(vpn, pte);
       ctx.rt.charge(ctx.costs.pteUpdate);
       const tp = ctx.trace.removeMigrationPte;
@@ -109,6 +122,8 @@ function* removeMigrationPte(ctx: RmapState, dst: Folio, vma: Vma, src: Folio): 
       return true;
     },
   });
+  // `if (vma->vm_flags & VM_LOCKED) mlock_drain_local();` after the walk (6.3).
+  if ((vma.flags & VM_LOCKED) !== 0) yield* mlockDrainLocal(ctx);
   return true;
 }
 

@@ -10,6 +10,7 @@ import {
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE, RMAP_NONE } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
+import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import { pmdIndexOf } from './page-table.js';
 import {
   isMigrationEntry,
@@ -51,16 +52,19 @@ import type { Vma } from './vma.js';
  *   right away, which needs PageAnonExclusive cleared first (`page_try_share_anon_rmap`);
  *   if the folio may be pinned, it is split without freezing and try_to_migrate fails
  *   later. A frozen split drops the PMD's reference and mapping.
+ * - Dropping the PMD mapping in a VM_LOCKED VMA munlocks the folio (`page_remove_rmap`'s
+ *   `munlock_vma_folio`); returns true when the caller must then `mlock_drain_local`.
  */
 export function splitHugePmdLocked(
   ctx: RmapState,
   vma: Vma,
   pmdIndex: number,
   freeze: boolean,
-): void {
+): boolean {
   const mm = vma.mm;
   const pmdv = mm.pmds.get(pmdIndex);
-  if (pmdv === undefined) return;
+  if (pmdv === undefined) return false;
+  let drain = false;
   const page: Folio = ptePfn(pmdv);
   const pmdMigration = isMigrationEntry(pmdv);
   const firstVpn = pmdIndex * PTRS_PER_PTE;
@@ -107,7 +111,8 @@ export function splitHugePmdLocked(
       let flags = 0;
       if (write) flags |= PTE_WRITE;
       if (young) flags |= PTE_YOUNG;
-      if (dirty) flags |= PTE_DIRTY;
+      // pte_mkdirty: on x86 it sets soft-dirty too.
+      if (dirty) flags |= PTE_DIRTY | PTE_SOFT_DIRTY;
       if (softDirty) flags |= PTE_SOFT_DIRTY;
       entry = mkPte(pfn, flags);
       if (anonExclusive) pageSetFlag(ctx.mem, pfn, PG_anon_exclusive);
@@ -116,8 +121,12 @@ export function splitHugePmdLocked(
     table.set(firstVpn + i, entry);
   }
   ctx.rt.charge(ctx.costs.pteUpdate * PTRS_PER_PTE);
-  if (!pmdMigration) pageRemoveRmap(ctx, page, page, true);
+  if (!pmdMigration) {
+    pageRemoveRmap(ctx, page, page, true);
+    drain = munlockVmaFolio(ctx, page, vma, true); // page_remove_rmap's munlock_vma_folio
+  }
   if (freeze) folioPut(ctx.mem, page);
+  return drain;
 }
 
 /**
@@ -139,8 +148,10 @@ export function* splitHugePmd(
   const ptl = mm.pageTableLock;
   if (!ptl.trylock()) yield* ptl.lockContended();
   const pmdv = mm.pmds.get(idx);
+  let drain = false;
   if (pmdv !== undefined && pmdv !== 0 && (folio === null || ptePfn(pmdv) === folio)) {
-    splitHugePmdLocked(ctx, vma, idx, freeze);
+    drain = splitHugePmdLocked(ctx, vma, idx, freeze);
   }
   ptl.unlock();
+  if (drain) yield* mlockDrainLocal(ctx);
 }

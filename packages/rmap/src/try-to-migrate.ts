@@ -19,8 +19,10 @@ import {
   TTU_MIGRATE_ALLOWED,
   TTU_RMAP_LOCKED,
   TTU_SPLIT_HUGE_PMD,
+  VM_LOCKED,
 } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
+import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
   mkMigrationEntry,
@@ -79,6 +81,7 @@ function setPmdMigrationEntry(ctx: RmapState, vma: Vma, pmdIndex: number, folio:
   mm.pmds.set(pmdIndex, entry);
   ctx.rt.charge(ctx.costs.pteUpdate);
   pageRemoveRmap(ctx, folio, folio, true);
+  munlockVmaFolio(ctx, folio, vma, true); // page_remove_rmap's munlock_vma_folio
   folioPut(ctx.mem, folio);
   const tp = ctx.trace.setMigrationPmd;
   if (tp.enabled) tp.emit({ addr: firstVpn * PAGE_SIZE, pmd: entry });
@@ -97,7 +100,8 @@ function setPmdMigrationEntry(ctx: RmapState, vma: Vma, pmdIndex: number, folio:
  *   the folio partly mapped;
  * - install the migration entry: writable if the PTE was, else readable-exclusive if the
  *   page was anon-exclusive, else readable; carrying young, dirty and soft-dirty;
- * - drop the page's mapcount and one folio reference.
+ * - drop the page's mapcount (`page_remove_rmap`, which in a VM_LOCKED VMA munlocks the
+ *   folio: `munlock_vma_folio`, then `mlock_drain_local`) and one folio reference.
  *
  * A PMD-mapped THP goes through `set_pmd_migration_entry`, unless TTU_SPLIT_HUGE_PMD
  * split the PMD (frozen into migration entries) first. Not modelled: hugetlb, device
@@ -118,7 +122,7 @@ function* tryToMigrateOne(
   if (range === null) return true;
   const anon = folioTestAnon(mem, folio);
   const order = folioOrder(mem, folio);
-  return yield* pageVmaMappedWalk(mm, range, folio, nr, {
+  const ret = yield* pageVmaMappedWalk(mm, range, folio, nr, {
     matches: ptePresent,
     pmd: (pmdIndex) => setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0,
     pte: (table, vpn, pte) => {
@@ -158,10 +162,15 @@ function* tryToMigrateOne(
       const tp = ctx.trace.setMigrationPte;
       if (tp.enabled) tp.emit({ addr: vpn * PAGE_SIZE, pte: entry, order });
       pageRemoveRmap(ctx, folio, subpage, false);
+      munlockVmaFolio(ctx, folio, vma, false); // page_remove_rmap's munlock_vma_folio
       folioPut(mem, folio);
       return true;
     },
   });
+  // 6.3 runs mlock_drain_local() after each page_remove_rmap of a VM_LOCKED VMA, under the
+  // page-table lock; the model drains once the walk has dropped it.
+  if ((vma.flags & VM_LOCKED) !== 0) yield* mlockDrainLocal(ctx);
+  return ret;
 }
 
 /** The error for a try_to_migrate call that breaks its contract; nothing was changed. */

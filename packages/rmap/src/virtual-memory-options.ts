@@ -13,6 +13,19 @@ export interface FolioLifecycle {
   folioPut(folio: Folio): KernelGen;
   /** `lru_add_drain`: do_wp_page drains this CPU's batch before its refcount test. */
   lruAddDrain(): KernelGen;
+  /**
+   * mlock (mm/mlock.c, 6.3), optional: without these, VM_LOCKED VMAs do not mlock their
+   * folios. `mlockFolio`, `mlockNewFolio` and `munlockFolio` queue on this CPU's
+   * mlock_fbatch (a plain call, usable under a page-table lock) and return true when the
+   * kernel would move the batch at once; the caller then runs `mlockDrainLocal`.
+   */
+  mlockFolio?(folio: Folio): boolean;
+  /** `mlock_new_folio`: `folio_add_lru_vma` of a new folio in a VM_LOCKED VMA. */
+  mlockNewFolio?(folio: Folio): boolean;
+  /** `munlock_folio`. */
+  munlockFolio?(folio: Folio): boolean;
+  /** `mlock_drain_local`. */
+  mlockDrainLocal?(): KernelGen;
 }
 
 /** Options of `VirtualMemory`. */

@@ -21,10 +21,12 @@ import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
 import { pinUserPage, unpinUserPage } from './gup.js';
 import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
+import { mlockRange } from './mlock-syscall.js';
 import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { munmap } from './munmap.js';
 import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
+import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
 import type { AddressSpaceView, AnonVmaView, MmView } from './readonly-views.js';
 import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
@@ -133,6 +135,20 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return mmap(this.#ctx, mm as Mm, options);
   }
 
+  /**
+   * `mlock(addr, len)`: VM_LOCKED on the VMAs of the range (split at its ends), their
+   * mapped folios mlocked, then the range populated; returns 0 or -ENOMEM (see
+   * `mlockRange`). `mmap` with MAP_LOCKED gives a VM_LOCKED VMA without populating it.
+   */
+  mlock(mm: MmView, addr: number, length: number): KernelGen<number> {
+    return mlockRange(this.#ctx, mm as Mm, addr, length, true);
+  }
+
+  /** `munlock(addr, len)`: VM_LOCKED cleared, the range's folios munlocked; 0 or -ENOMEM. */
+  munlock(mm: MmView, addr: number, length: number): KernelGen<number> {
+    return mlockRange(this.#ctx, mm as Mm, addr, length, false);
+  }
+
   /** `munmap()`. */
   munmap(mm: MmView, addr: number, length: number): KernelGen<number> {
     return munmap(this.#ctx, mm as Mm, addr, length);
@@ -223,6 +239,22 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** The decoded entry mapping `addr` (throws outside every VMA). */
   lookupPte(mm: MmView, addr: number): PteView {
     return lookupPte(mm as Mm, addr);
+  }
+
+  /**
+   * The /proc/PID/pagemap entry of the page at `addr` (pfn, present, swap, file, exclusive,
+   * soft-dirty; see `pagemapEntry`).
+   */
+  pagemap(mm: MmView, addr: number): PagemapEntry {
+    return pagemapEntry(this.#ctx, mm as Mm, addr);
+  }
+
+  /**
+   * Writes `type` to /proc/PID/clear_refs; only 4 (CLEAR_REFS_SOFT_DIRTY) is modelled:
+   * every VMA and entry of `mm` loses soft-dirty and present entries are write-protected.
+   */
+  clearRefs(mm: MmView, type: number): KernelGen {
+    return clearRefs(this.#ctx, mm as Mm, type);
   }
 
   /** The pfn mapped at `addr` (throws when nothing present maps it). */

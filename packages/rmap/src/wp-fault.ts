@@ -25,6 +25,7 @@ import {
   VM_SHARED,
 } from './constants.js';
 import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
+import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import {
   mkPte,
   PTE_DIRTY,
@@ -50,13 +51,13 @@ import { mmCounterFile, type VmFault } from './vm-fault.js';
  */
 
 /**
- * `wp_page_reuse(vmf)` (mm/memory.c, 6.3): keep the page, make the PTE young, dirty and
- * writable. Making a PTE more permissive needs no TLB flush (a stale read-only entry
+ * `wp_page_reuse(vmf)` (mm/memory.c, 6.3): keep the page, make the PTE young, dirty
+ * (`pte_mkdirty`: soft-dirty too) and writable. Making a PTE more permissive needs no TLB flush (a stale read-only entry
  * elsewhere only causes a spurious fault). Releases the page-table lock.
  */
 function wpPageReuse(ctx: RmapState, vmf: VmFault): void {
   const { vma, table, vpn } = vmf;
-  let entry = vmf.orig | PTE_YOUNG | PTE_DIRTY;
+  let entry = vmf.orig | PTE_YOUNG | PTE_DIRTY | PTE_SOFT_DIRTY;
   if (vma.writable) entry |= PTE_WRITE;
   table.set(vpn, entry >>> 0);
   ctx.rt.charge(ctx.costs.pteUpdate);
@@ -93,6 +94,7 @@ function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen
   if (!ptl.trylock()) yield* ptl.lockContended();
   let toPut: Folio = copy;
   let copied = false;
+  let drain = false;
   if (table.get(vpn) === vmf.orig) {
     if (old === null) mm.rss[MM_ANONPAGES]!++;
     else if (!folioTestAnon(mem, old)) {
@@ -103,7 +105,7 @@ function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen
     if (unshare) {
       if (pteSoftDirty(vmf.orig)) flags |= PTE_SOFT_DIRTY;
     } else {
-      flags |= PTE_DIRTY;
+      flags |= PTE_DIRTY | PTE_SOFT_DIRTY;
       if (vma.writable) flags |= PTE_WRITE;
     }
     table.set(vpn, 0);
@@ -111,14 +113,18 @@ function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen
     folioAddNewAnonRmap(ctx, copy, vma, vmf.address);
     table.set(vpn, mkPte(copy, flags));
     ctx.rt.charge(ctx.costs.pteUpdate * 2);
-    if (old !== null) pageRemoveRmap(ctx, old, oldPfn, false);
+    if (old !== null) {
+      pageRemoveRmap(ctx, old, oldPfn, false);
+      drain = munlockVmaFolio(ctx, old, vma, false);
+    }
     toPut = old ?? -1;
     copied = true;
   }
   ptl.unlock();
+  if (drain) yield* mlockDrainLocal(ctx);
   if (copied) {
     if (toPut >= 0 && !folioPutRefsFast(ctx, toPut, 1)) yield* folioPutRefsSlow(ctx, toPut, 1);
-    yield* folioAddLruVma(ctx, copy);
+    yield* folioAddLruVma(ctx, copy, vma);
   } else {
     folioPut(mem, copy);
   }

@@ -2,6 +2,7 @@ import { type Folio, folioTestAnon, HPAGE_PMD_NR, pfnFolio } from '@mmsim/folio'
 import type { KernelGen } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
 import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
+import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import { pmdIndexOfVpn } from './page-table.js';
 import { isMigrationEntry, pteDirty, ptePfn, ptePresent } from './pte.js';
 import { folioMarkDirty, pageRemoveRmap } from './rmap-accounting.js';
@@ -69,6 +70,7 @@ export function* zapRange(
             if (!folioTestAnon(mem, folio) && pteDirty(pmdv)) folioMarkDirty(ctx, folio);
             mm.rss[mmCounter(mem, folio)]! -= HPAGE_PMD_NR;
             pageRemoveRmap(ctx, folio, folio, true);
+            munlockVmaFolio(ctx, folio, vma, true); // page_remove_rmap's munlock_vma_folio
             tlb.add(folio, first, PTRS_PER_PTE);
           } else if (isMigrationEntry(pmdv)) {
             mm.rss[mmCounter(mem, folio)]! -= HPAGE_PMD_NR;
@@ -100,6 +102,7 @@ export function* zapRange(
         if (!folioTestAnon(mem, folio) && pteDirty(pte)) folioMarkDirty(ctx, folio);
         mm.rss[mmCounter(mem, folio)]!--;
         pageRemoveRmap(ctx, folio, pfn, false);
+        munlockVmaFolio(ctx, folio, vma, false); // page_remove_rmap's munlock_vma_folio
         tlb.add(folio, vpn, 1);
       } else if (isMigrationEntry(pte)) {
         mm.rss[mmCounter(mem, pfnFolio(mem, pfn))]!--;
@@ -109,8 +112,13 @@ export function* zapRange(
   }
 }
 
-/** `tlb_batch_pages_flush`: put the gathered references, after the TLB flush. */
+/**
+ * `tlb_batch_pages_flush`: put the gathered references, after the TLB flush.
+ * `free_pages_and_swap_cache` starts with `lru_add_drain()`, whose `mlock_drain_local`
+ * moves the munlocks the zap queued.
+ */
 export function* tlbFreePages(ctx: RmapState, tlb: MmuGather): KernelGen {
+  if (tlb.folios.length > 0) yield* mlockDrainLocal(ctx);
   for (const folio of tlb.folios) {
     if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
   }
