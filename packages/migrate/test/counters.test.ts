@@ -185,7 +185,14 @@ describe('a non-PMD-mappable large folio is not a THP in the THP counters', () =
     });
   }
 
-  for (const variant of ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'] as VariantName[]) {
+  for (const variant of [
+    'v6.2',
+    'rfc-2022',
+    'v6.3-rc1',
+    'v6.3',
+    'v6.10',
+    'v6.11',
+  ] as VariantName[]) {
     it(`${variant} MIGRATE_ASYNC: an order-2 folio locked elsewhere fails after its retries, once, as no THP`, () => {
       const m = buildMachine({ variant });
       const ready = new Completion(m.rt, 'ready');
