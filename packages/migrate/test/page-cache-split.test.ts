@@ -2,7 +2,9 @@ import {
   folioAlloc,
   folioOrder,
   folioPut,
+  folioRefAdd,
   folioRefCount,
+  folioSetMapping,
   folioSetFlag,
   PG_uptodate,
   pageContent,
@@ -10,10 +12,10 @@ import {
 } from '@mmsim/folio';
 import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import { filemapGetEntry } from '@mmsim/rmap';
-import { type KernelGen, NodeStat } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { MIGRATE_SYNC } from '../src/index.js';
-import { trySplitFolio } from '../src/internal.js';
+import { splitFolioToList, trySplitFolio } from '../src/internal.js';
 import {
   createMigrateMachine as buildMachine,
   assertQuiescent as expectQuiescent,
@@ -56,6 +58,34 @@ describe('splitting a large page-cache folio (i_pages per piece)', () => {
       expect(split.toArray()).toEqual([folio + 3, folio + 2, folio + 1, folio]);
       expect(list.isEmpty()).toBe(true);
       yield* m.core.putbackMovablePages(split);
+    });
+    runAll(m);
+    expectQuiescent(m);
+  });
+
+  it('a file mapping without splitEntry is refused before the folio is split', () => {
+    const m = buildMachine({ variant: 'v6.3' });
+    const { mem } = m;
+    spawn(m, 'split', 0, function* (): KernelGen {
+      const folio = folioAlloc(mem, 2, 0);
+      folioSetMapping(mem, folio, 0, { replaceFolio() {} });
+      folioRefAdd(mem, folio, 4); // the cache's references
+      m.locks.folioTrylock(folio, 'test');
+      const list = newList(m);
+      let error: unknown;
+      try {
+        yield* splitFolioToList(m.core.env, folio, list);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(MmsimError);
+      expect((error as MmsimError).code).toBe('CONTRACT_VIOLATION');
+      expect(folioOrder(mem, folio)).toBe(2);
+      expect(folioRefCount(mem, folio)).toBe(5);
+      expect(list.isEmpty()).toBe(true);
+      m.locks.folioUnlock(folio);
+      folioSetMapping(mem, folio, 0, null);
+      for (let i = 0; i < 5; i++) folioPut(mem, folio);
     });
     runAll(m);
     expectQuiescent(m);
