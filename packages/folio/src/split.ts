@@ -77,7 +77,9 @@ const TAIL_COPY_FLAGS =
  * go just before the head on the head's list, if it is on one, with PG_lru when the head
  * has it (`lru_add_page_tail`; an unevictable tail is not put on a list). Tails come out
  * unlocked; the head stays locked and stays where it was. Pages beyond EOF are not dropped
- * (the model has no i_size).
+ * (the model has no i_size). The page cache's `i_pages` is not this layer's: a caller that
+ * splits a page-cache folio stores the pieces at their indices right after (the
+ * `xas_split` / `__xa_store` part of 6.3's split; rmap's `pageCacheSplitFolio`).
  */
 export function splitFolio(mem: PhysicalMemory, folio: Folio, list?: FolioList): number {
   const m = memmapOf(mem);

@@ -1,4 +1,4 @@
-import type { Folio } from '@mmsim/folio';
+import type { Folio, PhysicalMemory } from '@mmsim/folio';
 import type { AddressSpaceOperationsBase } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import type { MigrateServices } from './migrate-services.js';
@@ -67,4 +67,11 @@ export interface AddressSpaceOperations extends AddressSpaceOperationsBase {
  */
 export interface PageCacheMapping {
   replaceFolio(src: Folio, dst: Folio, index: number, nrPages: number): void;
+  /**
+   * The `i_pages` half of a large folio's split (`xas_split` and the per-tail `__xa_store`
+   * of `__split_huge_page`, mm/huge_memory.c 6.3): after the folio-level split, each of the
+   * `nrPages` order-0 pieces from `folio` on takes the slot at `index + i`. Optional for
+   * mappings that keep no per-index slots.
+   */
+  splitEntry?(mem: PhysicalMemory, folio: Folio, index: number, nrPages: number): void;
 }

@@ -2,6 +2,7 @@ import {
   type Folio,
   type FolioList,
   folioEntireMapcount,
+  folioIndex,
   folioMapcount,
   folioMapping,
   folioNrPages,
@@ -14,7 +15,8 @@ import {
   splitFolio,
 } from '@mmsim/folio';
 import { TTU_SPLIT_HUGE_PMD, TTU_SYNC } from '@mmsim/rmap';
-import { EAGAIN, EBUSY, type KernelGen } from '@mmsim/runtime';
+import { EAGAIN, EBUSY, type KernelGen, MmsimError } from '@mmsim/runtime';
+import type { PageCacheMapping } from './address-space-operations.js';
 import { listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
@@ -33,6 +35,13 @@ import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
  * anonymous folio that is not mapped (no anon_vma) or is KSM, or for a file folio with no
  * mapping; -EAGAIN when the references are not `mapcount + 1 + cache pins`
  * (`can_split_folio`). Returns 0 or that error.
+ *
+ * A page-cache folio's `i_pages` belongs to rmap's page-cache module, which `@mmsim/folio`
+ * cannot reach: once `splitFolio` succeeded, this caller has the mapping store every piece
+ * at its own index (`PageCacheMapping.splitEntry`: the `xas_split` and per-tail
+ * `__xa_store` that 6.3 does under the same i_pages lock, with no step in between here).
+ * A file mapping without `splitEntry` is refused before anything changes. Anonymous
+ * folios need nothing: the model keeps no swap-cache xarray.
  */
 export function* splitFolioToList(
   env: MigrateEnv,
@@ -50,7 +59,20 @@ export function* splitFolioToList(
     yield* env.rmap.tryToMigrate(folio, TTU_SPLIT_HUGE_PMD | TTU_SYNC);
     yield* env.rmap.removeMigrationPtes(folio, folio, false);
   }
-  return splitFolio(mem, folio, list);
+  const mapping = folioTestAnon(mem, folio) ? null : folioMapping(mem, folio);
+  if (mapping === null) return splitFolio(mem, folio, list);
+  const cache = mapping as Partial<PageCacheMapping>;
+  if (typeof cache.splitEntry !== 'function') {
+    throw new MmsimError(
+      'CONTRACT_VIOLATION',
+      `split_folio_to_list: the mapping of folio ${folio} has no splitEntry (i_pages); page-cache mappings must implement PageCacheMapping`,
+    );
+  }
+  const index = folioIndex(mem, folio);
+  const nr = folioNrPages(mem, folio);
+  const rc = splitFolio(mem, folio, list);
+  if (rc === 0) cache.splitEntry(mem, folio, index, nr);
+  return rc;
 }
 
 /**

@@ -2,6 +2,7 @@ import {
   type Folio,
   folioAlloc,
   folioGet,
+  folioMapping,
   folioNid,
   folioOrder,
   folioPut,
@@ -13,9 +14,9 @@ import {
   setPageContent,
 } from '@mmsim/folio';
 import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
-import { PAGE_SIZE, PMD_SIZE } from '@mmsim/rmap';
+import { type AddressSpaceView, PAGE_SIZE, PMD_SIZE } from '@mmsim/rmap';
 import { foliosOf, lockHolder, mapAnon, writePages } from '@mmsim/rmap/test';
-import { Completion, ENOMEM, type KernelGen, VmEvent } from '@mmsim/runtime';
+import { Completion, ENOMEM, type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   MIGRATE_ASYNC,
@@ -116,9 +117,10 @@ describe('exact counters: 512 order-0 anon folios, 2 THPs and 1 hugetlb folio to
  * A large folio that is not PMD-mappable (an order-2 page-cache folio) is not a THP for
  * THP_MIGRATION_* and the mm_migrate_pages thp fields: 6.2 keeps `is_thp` (`is_large &&
  * folio_test_pmd_mappable`) apart from `is_large`, as the batch engine does, while the
- * result still counts it as one failed folio. (Its pieces cannot be migrated after a
- * split here: the model's split leaves a large page-cache folio's xarray slot at its first
- * index only, so the cases below keep it whole.)
+ * result still counts it as one failed folio when it stays whole. When it can be split,
+ * its pieces migrate (each piece has its own i_pages slot after the split), the split is
+ * no THP split, and the result is 0 wherever `if (list_empty(from)) rc = 0` is in
+ * migrate_pages() (03e5f82ea632: 6.2, 6.3-rc1 and later; not the September 2022 RFC).
  */
 describe('a non-PMD-mappable large folio is not a THP in the THP counters', () => {
   /** An order-2 folio caching indices 0..3 of a new file, isolated on a new list. */
@@ -179,6 +181,66 @@ describe('a non-PMD-mappable large folio is not a THP in the THP counters', () =
         expect(folioOrder(m.mem, folio)).toBe(2);
         yield* m.core.putbackMovablePages(list);
         folioPut(m.mem, folio);
+      });
+      runAll(m);
+      expectQuiescent(m);
+    });
+  }
+
+  const splitCases: Array<[VariantName, MigrateMode, string, number]> = [
+    ['v6.2', MIGRATE_SYNC, 'MIGRATE_SYNC', 0],
+    ['v6.2', MIGRATE_ASYNC, 'MIGRATE_ASYNC', 0],
+    ['rfc-2022', MIGRATE_SYNC, 'MIGRATE_SYNC', 1],
+    ['v6.3-rc1', MIGRATE_SYNC, 'MIGRATE_SYNC', 0],
+    ['v6.3', MIGRATE_SYNC, 'MIGRATE_SYNC', 0],
+    ['v6.3', MIGRATE_ASYNC, 'MIGRATE_ASYNC', 0],
+    ['v6.10', MIGRATE_SYNC, 'MIGRATE_SYNC', 0],
+    ['v6.11', MIGRATE_ASYNC, 'MIGRATE_ASYNC', 0],
+  ];
+  for (const [variant, mode, modeName, rcWant] of splitCases) {
+    it(`${variant} ${modeName}: -ENOMEM for an order-2 page-cache folio splits it, every piece migrates, no THP split, rc ${rcWant}`, () => {
+      const m = buildMachine({ variant });
+      const lines = traceLines(m);
+      spawn(m, 'migrate', 0, function* (): KernelGen {
+        const { folio, list } = yield* order2PageCache(m);
+        const file = folioMapping(m.mem, folio) as AddressSpaceView;
+        const nrFile = (nid: number) => m.vmstat.nodePageState(nid, NodeStat.NR_FILE_PAGES);
+        expect([nrFile(0), nrFile(1)]).toEqual([4, 0]);
+        const before = EVENTS.map((e) => m.vmstat.vmEvent(VmEvent[e]));
+        const { rc, stats } = yield* m.core.migratePages(
+          list,
+          (src) =>
+            folioOrder(m.mem, src) > 0 ? null : m.core.allocMigrationTarget(src, { nid: 1 }),
+          null,
+          null,
+          mode,
+          MR_SYSCALL,
+        );
+        expect(rc).toBe(rcWant);
+        expect(list.isEmpty()).toBe(true);
+        expect(stats).toEqual({
+          nrSucceeded: 4,
+          nrFailedPages: 0,
+          nrThpSucceeded: 0,
+          nrThpFailed: 0,
+          nrThpSplit: 0,
+          nrSplit: variant === 'v6.2' ? 0 : 1,
+        });
+        const delta = EVENTS.map((e, i) => m.vmstat.vmEvent(VmEvent[e]) - before[i]!);
+        expect(delta).toEqual([4, 0, 0, 0, 0]);
+        expect(lines.at(-1)).toMatch(
+          `mm_migrate_pages: nr_succeeded=4 nr_failed=0 nr_thp_succeeded=0 nr_thp_failed=0 nr_thp_split=0 `,
+        );
+        // Every index is cached by its own order-0 copy on node 1, with its contents.
+        expect(file.nrPages).toBe(4);
+        for (let i = 0; i < 4; i++) {
+          const piece = file.lookup(i)!;
+          expect(piece).not.toBe(folio + i);
+          expect(folioOrder(m.mem, piece)).toBe(0);
+          expect(folioNid(m.mem, piece)).toBe(1);
+          expect(pageContent(m.mem, piece)).toBe(700 + i);
+        }
+        expect([nrFile(0), nrFile(1)]).toEqual([0, 4]);
       });
       runAll(m);
       expectQuiescent(m);

@@ -1,6 +1,6 @@
 import { type Folio, folioMapping, type PhysicalMemory } from '@mmsim/folio';
 import { type Runtime, RwSemaphore } from '@mmsim/runtime';
-import { pageCacheReplaceFolio } from './page-cache.js';
+import { pageCacheReplaceFolio, pageCacheSplitFolio } from './page-cache.js';
 import type { AddressSpaceView } from './readonly-views.js';
 import type { Vma } from './vma.js';
 /**
@@ -71,6 +71,14 @@ export class AddressSpace implements AddressSpaceView {
   /** `folio_migrate_mapping`'s store of `dst` in place of `src` (see `pageCacheReplaceFolio`). */
   replaceFolio(src: Folio, dst: Folio, index: number, nrPages: number): void {
     pageCacheReplaceFolio(this, src, dst, index, nrPages);
+  }
+
+  /**
+   * The `xas_split` / per-tail `__xa_store` of a large page-cache folio's split: each
+   * order-0 piece takes the slot of its own index (see `pageCacheSplitFolio`).
+   */
+  splitEntry(mem: PhysicalMemory, folio: Folio, index: number, nrPages: number): void {
+    pageCacheSplitFolio(mem, this, folio, index, nrPages);
   }
 
   toString(): string {

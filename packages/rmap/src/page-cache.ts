@@ -1,6 +1,7 @@
 import {
   type Folio,
   folioIndex,
+  folioMapping,
   folioNid,
   folioNrPages,
   folioRefAdd,
@@ -29,7 +30,8 @@ import type { RmapState } from './rmap-state.js';
  * index (the rmap checks want each slot's folio to have that index, as hugetlbfs folios
  * do); `filemapGetEntry` finds it from any of its indices. `folio_migrate_mapping` of
  * `@mmsim/migrate` expects a slot per page: a large page-cache folio can be isolated, split
- * (when nothing pins it) or fail to migrate, but not be migrated whole.
+ * (when nothing pins it) or fail to migrate, but not be migrated whole. A split stores
+ * every piece at its own index (`pageCacheSplitFolio`), after which the pieces migrate.
  */
 
 /** The writable xarray behind `as.pages`. */
@@ -183,4 +185,50 @@ export function pageCacheReplaceFolio(
     }
   }
   for (let i = 0; i < nrPages; i++) slots.set(index + i, dst);
+}
+
+/**
+ * The page-cache half of splitting a large page-cache folio, for the caller of the
+ * folio-level split (`splitFolio` of `@mmsim/folio`) right after it succeeded: the
+ * `xas_split` of `split_huge_page_to_list` and the per-tail
+ * `__xa_store(&mapping->i_pages, head[i].index, head + i, 0)` of `__split_huge_page`
+ * (mm/huge_memory.c, Linux 6.3), so that each new order-0 folio is found at its own index.
+ * `folio` is the former head, cached at `index`, and `nrPages` the folio's size before the
+ * split. The pieces already hold their cache reference and mapping / index (the split
+ * gives them), and `nr_file_pages` / `nr_shmem` do not change: 6.3 moves only
+ * NR_FILE_THPS / NR_SHMEM_THPS (which the model does not keep) and drops pages beyond
+ * EOF (the model has no i_size). A piece that is not this file's page at `index + i`, or
+ * a slot that is not the one the large folio had, is a misuse: it throws and changes
+ * nothing.
+ */
+export function pageCacheSplitFolio(
+  mem: PhysicalMemory,
+  as: AddressSpace,
+  folio: Folio,
+  index: number,
+  nrPages: number,
+): void {
+  const slots = iPages(as);
+  if (slots.get(index) !== folio) {
+    throw new MmsimError(
+      'CONTRACT_VIOLATION',
+      `splitFolio: ${as.name} does not cache folio ${folio} at index ${index}`,
+    );
+  }
+  for (let i = 0; i < nrPages; i++) {
+    const piece = folio + i;
+    const slot = slots.get(index + i);
+    if (
+      folioNrPages(mem, piece) !== 1 ||
+      folioMapping(mem, piece) !== as ||
+      folioIndex(mem, piece) !== index + i ||
+      (i > 0 && slot !== undefined)
+    ) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `splitFolio: page ${piece} of the split folio ${folio} is not an order-0 folio of ${as.name} at free index ${index + i}`,
+      );
+    }
+  }
+  for (let i = 1; i < nrPages; i++) slots.set(index + i, folio + i);
 }

@@ -2,14 +2,17 @@ import {
   allocHugetlbFolio,
   folioAlloc,
   folioMapping,
+  folioOrder,
   folioPut,
   folioRefCount,
   folioTestFlag,
   PG_locked,
+  splitFolio,
 } from '@mmsim/folio';
-import { type KernelGen, NodeStat } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { filemapGetEntry, filemapGetFolio } from '../src/index.js';
+import { mutableAddressSpace } from '../src/internal.js';
 import { createRmapMachine } from '../src/testing/index.js';
 
 function machine() {
@@ -55,5 +58,49 @@ describe('the page cache (i_pages)', () => {
     vm.filemapRemoveFolio(file, huge);
     expect(file.lookup(0)).toBeUndefined();
     expect(vmstat.nodePageState(0, NodeStat.NR_FILE_PAGES)).toBe(0);
+  });
+
+  it('a split order-2 folio is cached at every index by its own piece; nr_file_pages stays', () => {
+    const { rt, mem, vmstat, vm } = machine();
+    const file = vm.createFile('data');
+    const cache = mutableAddressSpace(file);
+    rt.spawn('t', 0, function* (): KernelGen {
+      const folio = folioAlloc(mem, 2, 0);
+      yield* vm.filemapAddFolio(file, folio, 4);
+      const slots = () => [...file.pages.entries()];
+      const whole = slots();
+      expect(whole).toEqual([[4, folio]]);
+      // Before the folio-level split the pieces do not exist: misuse, nothing changes.
+      expect(() => cache.splitEntry(mem, folio, 4, 4)).toThrow(MmsimError);
+      expect(slots()).toEqual(whole);
+      expect(splitFolio(mem, folio)).toBe(0);
+      // A wrong index or size is refused and changes nothing.
+      expect(() => cache.splitEntry(mem, folio, 0, 4)).toThrow(/does not cache folio/);
+      expect(() => cache.splitEntry(mem, folio, 4, 5)).toThrow(MmsimError); // page 8 is free
+      expect(slots()).toEqual(whole);
+      cache.splitEntry(mem, folio, 4, 4);
+      expect(file.nrPages).toBe(4);
+      for (let i = 0; i < 4; i++) {
+        expect(folioOrder(mem, folio + i)).toBe(0);
+        expect(file.lookup(4 + i)).toBe(folio + i);
+        expect(filemapGetEntry(mem, file, 4 + i)).toBe(folio + i);
+      }
+      expect(vmstat.nodePageState(0, NodeStat.NR_FILE_PAGES)).toBe(4);
+      // Storing the pieces twice would overwrite live slots: refused.
+      const split = slots();
+      expect(() => cache.splitEntry(mem, folio, 4, 4)).toThrow(/free index 5/);
+      expect(slots()).toEqual(split);
+      vm.locks.folioUnlock(folio);
+      for (let i = 3; i >= 0; i--) {
+        vm.locks.folioTrylock(folio + i, 'test');
+        vm.filemapRemoveFolio(file, folio + i);
+        vm.locks.folioUnlock(folio + i);
+      }
+      expect(vmstat.nodePageState(0, NodeStat.NR_FILE_PAGES)).toBe(0);
+      expect(file.nrPages).toBe(0);
+      folioPut(mem, folio);
+      for (let i = 0; i < 4; i++) folioPut(mem, folio + i);
+    });
+    expect(rt.run().status).toBe('completed');
   });
 });
