@@ -64,6 +64,35 @@ function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 
+/**
+ * A migration entry to a page-cache folio that a successful migration has already
+ * replaced, waiting for `remove_migration_ptes(src, dst)` to reach it. In mm/migrate.c
+ * (6.3 `migrate_folio_move`; 6.2 `__unmap_and_move` the same), `move_to_new_folio` has
+ * `folio_migrate_mapping` put dst into `i_pages` in src's place and then sets
+ * `src->mapping = NULL` before `remove_migration_ptes(src, dst)` walks the VMAs (through
+ * dst's mapping, `rmap_walk_file`), one VMA at a time, with both folios locked until the
+ * walk ends (`folio_unlock(dst)`, then `folio_unlock(src)`). Other tasks run in between,
+ * so the VMAs not yet walked still hold migration entries to a src without a mapping.
+ *
+ * Accepted only in exactly that state: a migration entry (not a present PTE: nothing maps
+ * a page-cache folio that lost its mapping), to a locked src that is not anonymous and has
+ * no mapping, while the VMA's file caches at src's index another, locked folio. A folio
+ * truncated or never inserted, a present PTE, or an unlocked dst is still reported.
+ */
+function isReplacedMigrationSource(
+  mem: RmapState['mem'],
+  vma: Vma,
+  folio: Folio,
+  pfn: number,
+  addr: number,
+  raw: number,
+): boolean {
+  if (vma.file === null || !isMigrationEntry(raw)) return false;
+  if (!folioTestFlag(mem, folio, PG_locked) || folioTestAnon(mem, folio)) return false;
+  const dst = vma.file.lookup(vma.linearPageIndex(addr) - (pfn - folio));
+  return dst !== undefined && dst !== folio && folioTestFlag(mem, dst, PG_locked);
+}
+
 /** The rmap must be able to find this mapping: anon_vma chain or i_mmap, and the index. */
 function checkReachable(
   ctx: RmapState,
@@ -71,6 +100,7 @@ function checkReachable(
   folio: Folio,
   pfn: number,
   addr: number,
+  raw: number,
   bad: Problems,
 ): void {
   const mem = ctx.mem;
@@ -83,7 +113,10 @@ function checkReachable(
     }
   } else {
     const as = folioAddressSpace(mem, folio);
-    if (as === null || as !== vma.file) {
+    if (as === null && isReplacedMigrationSource(mem, vma, folio, pfn, addr, raw)) {
+      // Legal mid-migration state, see isReplacedMigrationSource; the index check below
+      // still applies (move_to_new_folio leaves src->index alone).
+    } else if (as === null || as !== vma.file) {
       bad.add(`${where}: page-cache folio of ${String(as)} mapped by a VMA of ${String(vma.file)}`);
     }
   }
@@ -128,7 +161,7 @@ function checkEntry(
     return;
   }
   rss[mmCounter(mem, folio)]! += nr;
-  checkReachable(ctx, vma, folio, pfn, addr, bad);
+  checkReachable(ctx, vma, folio, pfn, addr, raw, bad);
   if (isMigrationEntry(raw)) {
     if (!folioTestFlag(mem, folio, PG_locked)) {
       bad.add(`${mm} ${hex(addr)}: migration entry to folio ${hex(folio)}, which is not locked`);
