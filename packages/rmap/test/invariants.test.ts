@@ -1,7 +1,13 @@
 import { type Folio, folioSetMapping, folioTestFlag, PG_locked } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { type AddressSpaceView, MAP_ANONYMOUS, MAP_SHARED, type MmView, PAGE_SIZE } from '../src/index.js';
+import {
+  type AddressSpaceView,
+  MAP_ANONYMOUS,
+  MAP_SHARED,
+  type MmView,
+  PAGE_SIZE,
+} from '../src/index.js';
 import { createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 import { migrateFolio } from './helpers.js';
 

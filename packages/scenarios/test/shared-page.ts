@@ -2,7 +2,7 @@ import { type Actor, touchPages } from '@mmsim/kernel';
 import { MmsimError } from '@mmsim/runtime';
 import { BUFFER_AOPS, MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
 import { MAP_ANONYMOUS, MAP_SHARED, type MmView, PAGE_SIZE } from '@mmsim/rmap';
-import { migrator } from '../src/actors/migrator.js';
+import { migrator, migratorStats } from '../src/actors/migrator.js';
 import { concatSelectors, mappedFolios } from '../src/actors/selectors.js';
 import { userTask } from '../src/actors/user-task.js';
 import type { Scenario } from '../src/scenario.js';
@@ -40,7 +40,7 @@ export function sharedPageScenario(params: SharedPageParams = {}): Scenario {
       'parent and its forked children load and store them.',
     sources: ['torvalds/linux v6.3 mm/migrate.c'],
     config: {
-      nodes: [{ pages: 256 }, { pages: 256 }],
+      nodes: [{ pages: 64 }, { pages: 64 }],
       cpusPerNode: 2,
       variant: 'v6.3',
       zeroPage: false,
@@ -57,10 +57,14 @@ export function sharedPageScenario(params: SharedPageParams = {}): Scenario {
         flags: MAP_SHARED | MAP_ANONYMOUS,
       });
       if (shm !== fmap + PAGE_SIZE) {
-        throw new MmsimError('INVALID_CONFIG', 'shared-page: the shmem page is not next to the file page');
+        throw new MmsimError(
+          'INVALID_CONFIG',
+          'shared-page: the shmem page is not next to the file page',
+        );
       }
       const mms: MmView[] = [parent];
       const cpus = k.rt.cpus.length;
+      const moved = migratorStats();
       return {
         *setup() {
           yield* touchPages(k, parent, fmap, 1, () => 11);
@@ -90,15 +94,24 @@ export function sharedPageScenario(params: SharedPageParams = {}): Scenario {
               },
             };
           }),
-            migrator(k, {
-              name: 'move_pages',
-              cpu: 0,
-              mode: MIGRATE_SYNC,
-              reason: MR_SYSCALL,
-              rounds: migrations,
-              select: concatSelectors(mappedFolios(k, parent, fmap, 1), mappedFolios(k, parent, shm, 1)),
-            }),
+          migrator(k, {
+            name: 'move_pages',
+            cpu: 0,
+            mode: MIGRATE_SYNC,
+            reason: MR_SYSCALL,
+            rounds: migrations,
+            stats: moved,
+            select: concatSelectors(
+              mappedFolios(k, parent, fmap, 1),
+              mappedFolios(k, parent, shm, 1),
+            ),
+          }),
         ],
+        figures: () => ({
+          pagesMigrated: moved.pagesMigrated,
+          pagesFailed: moved.pagesFailed,
+          readsChecked: k.shadow.readsChecked,
+        }),
       };
     },
   };
