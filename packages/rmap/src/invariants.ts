@@ -237,14 +237,29 @@ function checkTlbs(mm: Mm, bad: Problems): void {
   });
 }
 
+/**
+ * The anon_vma side (mm/rmap.c, 6.3). `num_active_vmas` counts the VMAs whose
+ * `vma->anon_vma` points at the anon_vma (`anon_vma_clone` / `anon_vma_fork` /
+ * `__anon_vma_prepare` add one, `unlink_anon_vmas` takes it away). A VMA leaves its mm
+ * before it leaves the anon_vma: munmap detaches the VMAs (`do_vmi_munmap`), then
+ * `unmap_region` -> `free_pgtables` -> `unlink_anon_vmas` takes the anon_vma lock, and may
+ * sleep on it; `exit_mmap` does the same for every VMA. So the VMAs counted are those of
+ * the live mms and those still chained in an anon_vma tree, detached or not. An anon_vma
+ * reached only from a VMA no mm lists any more is not checked until it is unlinked.
+ */
 function checkAnonVmas(ctx: RmapState, bad: Problems): void {
-  const active = new Map<AnonVma, number>();
+  const vmas = new Set<Vma>();
   const seen = new Set<AnonVma>();
   for (const mm of ctx.mms) {
     for (const vma of mm.vmas) {
-      if (vma.anonVma !== null) active.set(vma.anonVma, (active.get(vma.anonVma) ?? 0) + 1);
+      vmas.add(vma);
       for (const avc of vma.anonVmaChain) seen.add(avc.anonVma);
     }
+  }
+  for (const av of seen) for (const avc of av.rbRoot) vmas.add(avc.vma);
+  const active = new Map<AnonVma, number>();
+  for (const vma of vmas) {
+    if (vma.anonVma !== null) active.set(vma.anonVma, (active.get(vma.anonVma) ?? 0) + 1);
   }
   for (const av of seen) {
     const n = active.get(av) ?? 0;

@@ -8,7 +8,12 @@ import {
   type MmView,
   PAGE_SIZE,
 } from '../src/index.js';
-import { createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import type { AnonVma } from '../src/internal.js';
+import {
+  createRmapMachine,
+  createRmapMachine as machine,
+  runAndCheck,
+} from '../src/testing/index.js';
 import { migrateFolio } from './helpers.js';
 
 function fileOf(mm: MmView, addr: number): AddressSpaceView {
@@ -117,5 +122,122 @@ describe('rmap-consistent still reports a page-cache folio mapped wrongly', () =
     });
     runAndCheck(m);
     expect(seen.filter((p) => p.includes('page-cache folio of null'))).toHaveLength(4);
+  });
+});
+
+/**
+ * A task that holds `sem` for read, as an rmap walk does, whenever it can. When someone
+ * waits for it and `ready()` says the operation under test is in the window to check, it
+ * checks the model there and lets go for good; otherwise it lets the waiter through and
+ * takes the lock again later.
+ */
+function checkWhileHeld(
+  m: ReturnType<typeof machine>,
+  sem: { downReadTrylock(): boolean; upRead(): void; readonly waiters: number },
+  ready: () => boolean,
+  out: { problems: string[] | null; held?: boolean },
+) {
+  m.rt.spawn('walker', 1, function* (): KernelGen {
+    for (;;) {
+      if (!sem.downReadTrylock()) {
+        yield;
+        continue;
+      }
+      out.held = true;
+      while (sem.waiters === 0) yield;
+      if (ready()) {
+        out.problems = m.vm.check();
+        sem.upRead();
+        return;
+      }
+      sem.upRead();
+      yield;
+    }
+  });
+}
+
+describe('rmap-consistent accepts the windows of munmap, exit and fork', () => {
+  // Random scheduling, so that the walker and the operation take turns.
+  const machine = () => createRmapMachine({ strategy: 'random', seed: 1 });
+  it('munmap: a detached VMA waiting for the anon_vma lock in unlink_anon_vmas still counts as active', () => {
+    const m = machine();
+    const { vm } = m;
+    const p = vm.createProcess('p');
+    const addr = vm.mmap(p, { length: 3 * PAGE_SIZE });
+    const out: { problems: string[] | null; held?: boolean } = { problems: null };
+    m.rt.spawn('main', 0, function* (): KernelGen {
+      yield* vm.userWrite(p, addr, 1);
+      const child = yield* vm.fork(p, 'child');
+      // Cut the child's VMA in two around a hole: both halves share its anon_vma.
+      yield* vm.munmap(child, addr + PAGE_SIZE, PAGE_SIZE);
+      const av = vm.folioAnonVma(vm.followPage(p, addr)) as AnonVma;
+      checkWhileHeld(m, av.rwsem, () => child.vmaLookup(addr) === null, out);
+      while (out.held !== true) yield; // the walker takes the lock
+      // The lower half leaves the mm, then waits in unlink_anon_vmas.
+      yield* vm.munmap(child, addr, PAGE_SIZE);
+      yield* vm.exit(child);
+    });
+    runAndCheck(m);
+    expect(out.problems).toEqual([]);
+  });
+
+  it('exit: the VMAs out of the mm, unlinked one by one, still count as active until unlinked', () => {
+    const m = machine();
+    const { vm } = m;
+    const p = vm.createProcess('p');
+    const a = vm.mmap(p, { length: PAGE_SIZE });
+    const b = vm.mmap(p, { length: PAGE_SIZE });
+    const out: { problems: string[] | null; held?: boolean } = { problems: null };
+    m.rt.spawn('main', 0, function* (): KernelGen {
+      yield* vm.userWrite(p, a, 1);
+      yield* vm.userWrite(p, b, 2);
+      const child = yield* vm.fork(p, 'child');
+      const av = vm.folioAnonVma(vm.followPage(p, b)) as AnonVma;
+      checkWhileHeld(m, av.rwsem, () => child.vmaLookup(a) === null, out);
+      while (out.held !== true) yield;
+      yield* vm.exit(child);
+    });
+    runAndCheck(m);
+    expect(out.problems).toEqual([]);
+  });
+
+  it('fork: a child VMA waiting for the i_mmap lock is not yet in the child mm (dup_mmap links it last)', () => {
+    const m = machine();
+    const { vm } = m;
+    const p = vm.createProcess('p');
+    const file = vm.createFile('data', { content: [3] });
+    const addr = vm.mmap(p, { length: PAGE_SIZE, flags: MAP_SHARED, file });
+    const out: { problems: string[] | null; held?: boolean } = { problems: null };
+    m.rt.spawn('main', 0, function* (): KernelGen {
+      expect(yield* vm.userRead(p, addr)).toBe(3);
+      checkWhileHeld(m, file.iMmapRwsem, () => true, out);
+      while (out.held !== true) yield;
+      const child = yield* vm.fork(p, 'child');
+      expect(yield* vm.userRead(child, addr)).toBe(3);
+    });
+    runAndCheck(m);
+    expect(out.problems).toEqual([]);
+  });
+});
+
+describe('rmap-consistent still reports a wrong num_active_vmas', () => {
+  it('an anon_vma that counts one active VMA too many, or one too few', () => {
+    const m = machine();
+    const { vm } = m;
+    const p = vm.createProcess('p');
+    const addr = vm.mmap(p, { length: PAGE_SIZE });
+    const seen: string[][] = [];
+    m.rt.spawn('main', 0, function* (): KernelGen {
+      yield* vm.userWrite(p, addr, 1);
+      yield* vm.fork(p, 'child');
+      const av = vm.folioAnonVma(vm.followPage(p, addr)) as AnonVma;
+      for (const by of [1, -1]) {
+        av.numActiveVmas += by;
+        seen.push(vm.check().filter((x) => x.includes('num_active_vmas')));
+        av.numActiveVmas -= by;
+      }
+    });
+    runAndCheck(m);
+    expect(seen.map((x) => x.length)).toEqual([1, 1]);
   });
 });
