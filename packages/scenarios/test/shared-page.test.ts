@@ -27,7 +27,10 @@ describe('shared-page exploration: the invariants accept every state of a shared
     expect(run.figures.readsChecked).toBeGreaterThan(0);
   });
 
-  it('2,000 schedules (1,000 random, 1,000 PCT), step invariants on: no finding', () => {
+  // About 13 s on an idle 2-core machine; the limit leaves room for a loaded one.
+  it('2,000 schedules (1,000 random, 1,000 PCT), step invariants on: no finding', {
+    timeout: 120_000,
+  }, () => {
     for (const strategy of ['random', { kind: 'pct', depth: 3 }] as const) {
       const r = exploreScenario(sharedPageScenario(), {
         variant: 'v6.3',
