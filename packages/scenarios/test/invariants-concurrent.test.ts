@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exploreScenario, runScenario } from '../src/index.js';
+import { exploreScenario, migrateUnderWrites, runScenario } from '../src/index.js';
 import { concurrentOpsScenario } from './concurrent-ops.js';
 
 /*
@@ -33,6 +33,24 @@ describe('the invariants hold in the intermediate states of fork, munmap, exit, 
         schedules: 15,
         invariantStride: 1,
         shrink: false, // a finding is reported as found, not minimised (that takes minutes)
+      });
+      expect(`${variant}: ${r.message}`).toMatch(/^[^:]+: no finding/);
+    }
+  });
+});
+
+describe('the invariants hold in the intermediate states of writeback, readahead, hugetlb and LRU isolation', () => {
+  // migrate-under-writes (buffer-head writeback, readahead, hugetlbfs, balloon pages, DIO
+  // pins, compaction), its own tests check every 16th step; here every step.
+  it('every variant: 3 random schedules each, every invariant after every step: no finding', {
+    timeout: 120_000,
+  }, () => {
+    for (const variant of ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11'] as const) {
+      const r = exploreScenario(migrateUnderWrites({ accesses: 8, migrations: 2 }), {
+        variant,
+        schedules: 3,
+        invariantStride: 1,
+        shrink: false,
       });
       expect(`${variant}: ${r.message}`).toMatch(/^[^:]+: no finding/);
     }

@@ -37,6 +37,7 @@ describe('shared-page exploration: the invariants accept every state of a shared
         strategy,
         schedules: 1000,
         invariantStride: STRIDE,
+        shrink: false,
       });
       expect(r.message).toMatch(/^no finding/);
       expect(r.schedules).toBe(1000);
@@ -49,6 +50,7 @@ describe('shared-page exploration: the invariants accept every state of a shared
         variant,
         schedules: 50,
         invariantStride: STRIDE,
+        shrink: false,
       });
       expect(`${variant}: ${r.message}`).toMatch(/^[^:]+: no finding/);
     }
