@@ -1,7 +1,7 @@
 import { type Actor, touchPages } from '@mmsim/kernel';
-import { MmsimError } from '@mmsim/runtime';
 import { BUFFER_AOPS, MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
 import { MAP_ANONYMOUS, MAP_SHARED, type MmView, PAGE_SIZE } from '@mmsim/rmap';
+import { MmsimError } from '@mmsim/runtime';
 import { migrator, migratorStats } from '../src/actors/migrator.js';
 import { concatSelectors, mappedFolios } from '../src/actors/selectors.js';
 import { userTask } from '../src/actors/user-task.js';
