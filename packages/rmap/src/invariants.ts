@@ -280,6 +280,14 @@ function checkAnonVmas(ctx: RmapState, bad: Problems): void {
  * vma chains, `num_active_vmas` and the page caches are consistent. With `quiescent`,
  * also that no TLB caches a translation the page tables no longer have and no task has a
  * deferred flush pending. Returns the problems found (empty when sound).
+ *
+ * The kernel rules behind them (mm/rmap.c, mm/memory.c, mm/migrate.c, 6.3): `rmap_walk`
+ * must find every mapping (`anon_vma_chain` / `i_mmap`, at `folio->index`); a migration
+ * entry exists only while its folio is locked; `_mapcount`, `MM_*PAGES` and the page
+ * table's use count change with the entry under the PTE lock; a mapping holds a
+ * reference. The legal states of concurrent operations it accepts are described at
+ * `isReplacedMigrationSource` and `checkAnonVmas`; references beyond the mappings (GUP, a
+ * zap's gathered pages, isolation) are allowed, only fewer are reported.
  */
 export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
   const mem = ctx.mem;
