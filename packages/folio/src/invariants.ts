@@ -42,6 +42,15 @@ class Problems {
  * nr_free; no two free buddies are left unmerged; per-node free counts and hugetlb pool
  * counters match the frames; folio lists are well linked and match their sizes; the zero
  * page is intact.
+ *
+ * The kernel rules behind them (mm/page_alloc.c, mm/hugetlb.c, mm/internal.h, 6.3):
+ * `__free_one_page` merges a freed block with its free buddy under `zone->lock`, so no
+ * two free buddies stay apart (the model has no per-CPU lists, which hold pages out of
+ * the buddy in the kernel); `page_is_buddy` / PageBuddy mark exactly the free heads;
+ * `prep_compound_page` points every tail at its head and a split (`__split_huge_page`,
+ * `split_page`) rewrites them in one step; `_refcount` and `_mapcount` never go below
+ * their base (`VM_BUG_ON_PAGE` in `put_page_testzero`, `page_remove_rmap`); the hugetlb
+ * pool counters (`free_huge_pages_node`, `nr_huge_pages_node`) count the pooled folios.
  */
 export function checkPhysicalMemory(mem: PhysicalMemory): string[] {
   const m = memmapOf(mem);

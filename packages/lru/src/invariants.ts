@@ -66,6 +66,15 @@ function liveFlags(s: LruState, folio: Folio, where: string, problems: string[])
  *   first and moves the folio when the batch drains); every mlock_fbatch entry holds a
  *   reference on a live folio;
  * - with `scanMemory`, each node's `nr_mlock` is the pages of its PG_mlocked folios.
+ *
+ * The kernel rules behind them (mm/swap.c, mm/vmscan.c, include/linux/mm_inline.h, 6.3):
+ * `lruvec_add_folio` / `lruvec_del_folio` change a list and `update_lru_size` together
+ * under `lru_lock`; `folio_isolate_lru` clears PG_lru first (`folio_test_clear_lru`) and
+ * unlinks under the lock afterwards (the isolation window accepted here); the last put
+ * unlinks a folio at refcount 0 (`__page_cache_release`, the releasing window); a folio
+ * in an `lru_add` folio batch holds a reference and has PG_lru clear until
+ * `lru_add_fn` sets it under the lock; the list's flags (PG_active, PG_unevictable) only
+ * change while the folio is off the lists or under the lock.
  */
 export function checkLru(s: LruState, options: CheckOptions = {}): string[] {
   const problems: string[] = [];

@@ -212,8 +212,8 @@ function* linkFileVma(file: AddressSpace, vma: Vma): KernelGen {
 /**
  * `fork()`'s `dup_mm` / `dup_mmap` (kernel/fork.c, 6.3): a new mm with a copy of every
  * VMA, under the parent's `mmap_lock` (write). Each child VMA is chained into the
- * parent's anon_vma tree and gets its own anon_vma, or reuses one (`anon_vma_fork`), and
- * joins its file's i_mmap. Page tables are copied only where the kernel does
+ * parent's anon_vma tree and gets its own anon_vma, or reuses one (`anon_vma_fork`),
+ * joins its file's i_mmap, and only then the child's VMA tree (`mas_store`). Page tables are copied only where the kernel does
  * (`vma_needs_copy`: the VMA has an anon_vma); file mappings without one are faulted in
  * again by the child. COW: writable private PTEs are write-protected in both, anonymous
  * pages become shared. At the end the parent's TLBs are flushed (`flush_tlb_mm(oldmm)`),
@@ -229,12 +229,14 @@ export function* forkMm(ctx: RmapState, parent: Mm, name: string | undefined): K
     // dup_mmap: the child's VMAs are not mlocked (`VM_LOCKED_MASK` cleared, 6.3).
     const flags = vma.flags & ~VM_LOCKED;
     const tmp = new Vma(child, vma.start, vma.end, flags, vma.pgoff, vma.file, vma.policy);
-    child.insertVma(tmp);
     if (vma.anonVma !== null) {
       tmp.anonVma = vma.anonVma;
       yield* anonVmaFork(ctx, tmp, vma);
     }
     if (vma.file !== null) yield* linkFileVma(vma.file, tmp);
+    // Into the child's tree only now, as dup_mmap does (6.3: mas_store after the i_mmap
+    // link; before 6.1 __vma_link_rb, also after it).
+    child.insertVma(tmp);
     if (vma.anonVma !== null && !(yield* copyPageRange(ctx, tmp, vma))) {
       // dup_mmap fails with -ENOMEM and the half-built child is torn down (mmput).
       flushTlbMm(ctx, parent);

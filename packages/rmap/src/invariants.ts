@@ -65,6 +65,35 @@ function hex(n: number): string {
   return `0x${n.toString(16)}`;
 }
 
+/**
+ * A migration entry to a page-cache folio that a successful migration has already
+ * replaced, waiting for `remove_migration_ptes(src, dst)` to reach it. In mm/migrate.c
+ * (6.3 `migrate_folio_move`; 6.2 `__unmap_and_move` the same), `move_to_new_folio` has
+ * `folio_migrate_mapping` put dst into `i_pages` in src's place and then sets
+ * `src->mapping = NULL` before `remove_migration_ptes(src, dst)` walks the VMAs (through
+ * dst's mapping, `rmap_walk_file`), one VMA at a time, with both folios locked until the
+ * walk ends (`folio_unlock(dst)`, then `folio_unlock(src)`). Other tasks run in between,
+ * so the VMAs not yet walked still hold migration entries to a src without a mapping.
+ *
+ * Accepted only in exactly that state: a migration entry (not a present PTE: nothing maps
+ * a page-cache folio that lost its mapping), to a locked src that is not anonymous and has
+ * no mapping, while the VMA's file caches at src's index another, locked folio. A folio
+ * truncated or never inserted, a present PTE, or an unlocked dst is still reported.
+ */
+function isReplacedMigrationSource(
+  mem: RmapState['mem'],
+  vma: Vma,
+  folio: Folio,
+  pfn: number,
+  addr: number,
+  raw: number,
+): boolean {
+  if (vma.file === null || !isMigrationEntry(raw)) return false;
+  if (!folioTestFlag(mem, folio, PG_locked) || folioTestAnon(mem, folio)) return false;
+  const dst = vma.file.lookup(vma.linearPageIndex(addr) - (pfn - folio));
+  return dst !== undefined && dst !== folio && folioTestFlag(mem, dst, PG_locked);
+}
+
 /** The rmap must be able to find this mapping: anon_vma chain or i_mmap, and the index. */
 function checkReachable(
   ctx: RmapState,
@@ -72,6 +101,7 @@ function checkReachable(
   folio: Folio,
   pfn: number,
   addr: number,
+  raw: number,
   bad: Problems,
 ): void {
   const mem = ctx.mem;
@@ -84,7 +114,10 @@ function checkReachable(
     }
   } else {
     const as = folioAddressSpace(mem, folio);
-    if (as === null || as !== vma.file) {
+    if (as === null && isReplacedMigrationSource(mem, vma, folio, pfn, addr, raw)) {
+      // Legal mid-migration state, see isReplacedMigrationSource; the index check below
+      // still applies (move_to_new_folio leaves src->index alone).
+    } else if (as === null || as !== vma.file) {
       bad.add(`${where}: page-cache folio of ${String(as)} mapped by a VMA of ${String(vma.file)}`);
     }
   }
@@ -129,7 +162,7 @@ function checkEntry(
     return;
   }
   rss[mmCounter(mem, folio)]! += nr;
-  checkReachable(ctx, vma, folio, pfn, addr, bad);
+  checkReachable(ctx, vma, folio, pfn, addr, raw, bad);
   if (isMigrationEntry(raw)) {
     if (!folioTestFlag(mem, folio, PG_locked)) {
       bad.add(`${mm} ${hex(addr)}: migration entry to folio ${hex(folio)}, which is not locked`);
@@ -207,14 +240,29 @@ function checkTlbs(mm: Mm, bad: Problems): void {
   });
 }
 
+/**
+ * The anon_vma side (mm/rmap.c, 6.3). `num_active_vmas` counts the VMAs whose
+ * `vma->anon_vma` points at the anon_vma (`anon_vma_clone` / `anon_vma_fork` /
+ * `__anon_vma_prepare` add one, `unlink_anon_vmas` takes it away). A VMA leaves its mm
+ * before it leaves the anon_vma: munmap detaches the VMAs (`do_vmi_munmap`), then
+ * `unmap_region` -> `free_pgtables` -> `unlink_anon_vmas` takes the anon_vma lock, and may
+ * sleep on it; `exit_mmap` does the same for every VMA. So the VMAs counted are those of
+ * the live mms and those still chained in an anon_vma tree, detached or not. An anon_vma
+ * reached only from a VMA no mm lists any more is not checked until it is unlinked.
+ */
 function checkAnonVmas(ctx: RmapState, bad: Problems): void {
-  const active = new Map<AnonVma, number>();
+  const vmas = new Set<Vma>();
   const seen = new Set<AnonVma>();
   for (const mm of ctx.mms) {
     for (const vma of mm.vmas) {
-      if (vma.anonVma !== null) active.set(vma.anonVma, (active.get(vma.anonVma) ?? 0) + 1);
+      vmas.add(vma);
       for (const avc of vma.anonVmaChain) seen.add(avc.anonVma);
     }
+  }
+  for (const av of seen) for (const avc of av.rbRoot) vmas.add(avc.vma);
+  const active = new Map<AnonVma, number>();
+  for (const vma of vmas) {
+    if (vma.anonVma !== null) active.set(vma.anonVma, (active.get(vma.anonVma) ?? 0) + 1);
   }
   for (const av of seen) {
     const n = active.get(av) ?? 0;
@@ -235,6 +283,14 @@ function checkAnonVmas(ctx: RmapState, bad: Problems): void {
  * vma chains, `num_active_vmas` and the page caches are consistent. With `quiescent`,
  * also that no TLB caches a translation the page tables no longer have and no task has a
  * deferred flush pending. Returns the problems found (empty when sound).
+ *
+ * The kernel rules behind them (mm/rmap.c, mm/memory.c, mm/migrate.c, 6.3): `rmap_walk`
+ * must find every mapping (`anon_vma_chain` / `i_mmap`, at `folio->index`); a migration
+ * entry exists only while its folio is locked; `_mapcount`, `MM_*PAGES` and the page
+ * table's use count change with the entry under the PTE lock; a mapping holds a
+ * reference. The legal states of concurrent operations it accepts are described at
+ * `isReplacedMigrationSource` and `checkAnonVmas`; references beyond the mappings (GUP, a
+ * zap's gathered pages, isolation) are allowed, only fewer are reported.
  */
 export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
   const mem = ctx.mem;

@@ -46,6 +46,11 @@ export interface MigrateOptions {
   readonly copyBeforeFlush?: boolean;
   /** Called between unmap and move (the folio is unmapped and locked). */
   readonly whileUnmapped?: (src: Folio) => void;
+  /**
+   * Called once the move succeeded, just before remove_migration_ptes(src, dst): dst is in
+   * src's place (page cache, mapping, index), src has lost its mapping, both are locked.
+   */
+  readonly beforeRemove?: (src: Folio, dst: Folio) => void;
   /** Run between unmap and move, with scheduling points of its own. */
   readonly pause?: (src: Folio) => KernelGen;
 }
@@ -131,6 +136,7 @@ export function* migrateFolio(
     }
     folioSetMapping(mem, src, 0, null);
   }
+  options.beforeRemove?.(src, dst);
   if (wasMapped) yield* vm.removeMigrationPtes(src, dst, false);
   locks.folioUnlock(dst);
   folioPut(mem, dst);

@@ -85,6 +85,13 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
  * what its owners hold (mappings, page cache, pins, buffers, LRU batch, drivers): a folio
  * with more is a leaked, unreachable frame; one with fewer is about to be freed under its
  * users.
+ *
+ * Kernel rule (mm/page_alloc.c, mm/hugetlb.c, 6.3): every frame of a zone is either in the
+ * buddy allocator, in a hugetlb pool (`free_huge_pages`), or in a folio someone
+ * allocated; and a folio's `_refcount` is the sum of the references its users hold
+ * (`folio_ref_*`). The refcount rule holds only at rest: mid-operation the kernel holds
+ * transient references (isolation, GUP, a zap's gathered pages, `folio_get` in a walk),
+ * which is why it is checked at the end only.
  */
 export function framesConserved(k: Kernel, stride: number): Invariant {
   return strided('frames-conserved', stride, (phase) => {

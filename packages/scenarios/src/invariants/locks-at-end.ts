@@ -9,6 +9,12 @@ import { firstProblem } from './invariant.js';
  * `no-lock-held-at-end`: when every task has ended, no folio is locked or under writeback,
  * no buffer is locked, and nobody waits on a folio (a waiter left on a hashed queue would
  * be a lost wake-up). Checked once, at the end.
+ *
+ * Kernel rule (include/linux/pagemap.h, mm/filemap.c, 6.3): every `folio_lock` is paired
+ * with a `folio_unlock`, every `folio_start_writeback` with `folio_end_writeback` (once the
+ * I/O completes), every `lock_buffer` with `unlock_buffer`, and the unlock wakes the
+ * waiters of the folio's hashed queue (`folio_wake_bit`). While tasks run these are held
+ * legally, so only the end state is checked.
  */
 export function noLockHeldAtEnd(k: Kernel): Invariant {
   return {

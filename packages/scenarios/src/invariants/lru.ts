@@ -8,6 +8,19 @@ import { firstProblem, strided } from './invariant.js';
  * or batch, PG_lru set exactly when listed (but inside an isolation in progress), list
  * sizes equal their folios' pages and vmstat. The end check also scans memory for PG_lru
  * on unlisted folios.
+ *
+ * Kernel rule (mm/swap.c, mm/vmscan.c, 6.3): a folio is on an lruvec list exactly while
+ * PG_lru is set, both changed under `lruvec->lru_lock`, except in the two windows the
+ * kernel opens on purpose: `folio_isolate_lru` clears PG_lru (`folio_test_clear_lru`)
+ * before it takes the lock to unlink, and the last `folio_put` unlinks a folio whose
+ * refcount is already 0 (`__page_cache_release`). A folio in a per-CPU `lru_add` batch
+ * holds the batch's reference and has PG_lru clear (`folio_add_lru`). Legal states of the
+ * operations that run concurrently with it, which the check accepts: isolation by
+ * migration / compaction (PG_lru clear, still listed), putback (`folio_add_lru`: in a
+ * batch, off the lists), the final put (refcount 0, still listed), a THP split
+ * (`lru_add_page_tail`: tails listed next to the head under the same lock, one step in
+ * the model). Exercised at every step by the scenarios' explorations with stride 1
+ * (test/invariants-concurrent.test.ts).
  */
 export function lruConsistent(k: Kernel, stride: number): Invariant {
   return strided('lru-consistent', stride, (phase) =>
@@ -19,6 +32,15 @@ export function lruConsistent(k: Kernel, stride: number): Invariant {
  * `nr-isolated`: NR_ISOLATED_ANON and NR_ISOLATED_FILE never go below 0 on any node (a
  * double decrement), and are 0 on every node when the run completes (every isolation was
  * given back or migrated: none leaked). Cheap: checked after every step.
+ *
+ * Kernel rule (mm/migrate.c, mm/compaction.c, 6.3): whoever isolates a folio for
+ * migration adds its pages to `NR_ISOLATED_ANON + folio_is_file_lru(folio)` of its node
+ * (`isolate_migratepages_block`, `add_page_for_migration`, `migrate_misplaced_page`), and
+ * exactly one of `putback_movable_pages` / `migrate_folio_undo_src` / `migrate_folio_done`
+ * takes them away again, with the same flags (PG_swapbacked does not change while
+ * isolated). A THP split while isolated (`try_split_folio`) gives back its pieces one by
+ * one, which sum to the pages added. The model's vmstat is exact (no per-CPU deltas),
+ * so a negative value is a double decrement, never drift.
  */
 export function nrIsolated(k: Kernel): Invariant {
   return {

@@ -8,6 +8,11 @@ import { firstProblem } from './invariant.js';
  * of any live process holds a migration entry: every migration either completed
  * (`remove_migration_ptes(src, dst)`) or was undone (`remove_migration_ptes(src, src)`).
  * During the run, `rmap-consistent` checks that each migration entry's folio is locked.
+ *
+ * Kernel rule (mm/migrate.c, mm/huge_memory.c, 6.3): migration entries exist only while
+ * their folio is locked by the migration (`try_to_migrate` .. `remove_migration_ptes`) or
+ * the split (`unmap_folio` .. `remap_page`); both unlock only after restoring every entry.
+ * Checked at the end only, when no such operation can be in progress.
  */
 export function noMigrationEntryAtEnd(k: Kernel): Invariant {
   return {

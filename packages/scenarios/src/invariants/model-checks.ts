@@ -9,6 +9,16 @@ import { firstProblem, strided } from './invariant.js';
  * migration entries point at locked folios, mapcounts equal the entries and refcounts
  * cover mappings, page cache and pins, anon_vma chains hold. At the end also: no TLB
  * caches a translation the page tables lost, no deferred flush is pending.
+ *
+ * Kernel rules (mm/rmap.c, mm/migrate.c, mm/memory.c, kernel/fork.c, 6.3): rmap finds
+ * every mapping of a folio (`rmap_walk`: through the anon_vma chain or `i_mmap`, at
+ * `folio->index`); a migration entry points at a locked folio; `_mapcount` and the rss
+ * counters change with the entries under the PTE lock. It accepts the legal states of
+ * the operations that run concurrently with it: a page-cache src whose mapping
+ * `move_to_new_folio` cleared while `remove_migration_ptes(src, dst)` has not yet
+ * reached every VMA; VMAs detached by munmap / exit still counted in `num_active_vmas`
+ * until `unlink_anon_vmas`; references held beyond the mappings (a zap's gathered pages,
+ * GUP, isolation), since only a lower refcount is reported. See `checkRmap` for each.
  */
 export function rmapConsistent(k: Kernel, stride: number): Invariant {
   return strided('rmap-consistent', stride, (phase) =>
@@ -21,6 +31,12 @@ export function rmapConsistent(k: Kernel, stride: number): Invariant {
  * (`checkPhysicalMemory`): each frame free in one buddy block or in one folio, tails
  * pointing at live heads, no negative counts, kept mapcount sums right, free lists and
  * folio lists well linked, hugetlb pools counted, the zero page intact.
+ *
+ * Kernel rule (mm/page_alloc.c, mm/debug.c, 6.3): what `bad_page` / CONFIG_DEBUG_VM
+ * checks: a free page is in exactly one buddy block of its order (`page_is_buddy`), and
+ * buddies merge on free (`__free_one_page`, under `zone->lock`: one step in the model, as
+ * are allocation and a folio split); a tail's `compound_head` points at its head. The
+ * model has no per-CPU page lists, so no free page escapes the buddy lists.
  */
 export function memmapConsistent(k: Kernel, stride: number): Invariant {
   return strided('memmap-consistent', stride, () => firstProblem(checkPhysicalMemory(k.mem)));
