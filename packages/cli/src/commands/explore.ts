@@ -7,6 +7,7 @@ import { createProgress } from '../progress.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
+import { findingReportData, writeReport } from '../report-option.js';
 import { checkVariant } from './run.js';
 
 export interface ExploreCommandOptions {
@@ -17,6 +18,8 @@ export interface ExploreCommandOptions {
   readonly json?: boolean;
   /** Invariant / check names to turn off, e.g. `page-lock-inversion`. */
   readonly disable?: readonly string[];
+  /** Write an HTML report of the finding (or of the search) to this file. */
+  readonly report?: string;
 }
 
 /** `mmsim explore`: search schedules for a deadlock, invariant violation or inversion. */
@@ -59,6 +62,30 @@ export function exploreCommand(
     progress.stop();
   }
   const strategyName = typeof strategy === 'string' ? strategy : JSON.stringify(strategy);
+  if (options.report !== undefined) {
+    const finding = result.found ? result.finding : null;
+    writeReport(
+      io,
+      options.report,
+      findingReportData(
+        {
+          command: 'explore',
+          scenario: scenario.name,
+          title: scenario.title,
+          variant,
+          seed,
+          status: result.found
+            ? `found after ${result.schedules} schedule(s)`
+            : `nothing found in ${result.schedules} schedules`,
+          replayCommand: result.replay === null ? null : `mmsim replay ${result.replay}`,
+          finding: finding === null ? null : `${finding.kind}: ${finding.message}`,
+          ...(finding === null ? {} : { findingText: formatFinding(finding) }),
+        },
+        finding,
+        finding?.steps ?? [],
+      ),
+    );
+  }
   if (options.json === true) {
     io.stdout(
       `${JSON.stringify({

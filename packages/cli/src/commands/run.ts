@@ -8,6 +8,7 @@ import type { CliIo, OutputFile } from '../io.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { intOption, runStrategy } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
+import { runRecorder, runReportData, writeReport } from '../report-option.js';
 
 export interface RunCommandOptions {
   readonly variant?: string;
@@ -17,6 +18,8 @@ export interface RunCommandOptions {
   readonly trace?: string;
   readonly ftrace?: string;
   readonly vmstat?: string;
+  /** Write an HTML report of the run to this file. */
+  readonly report?: string;
   /** Internal: replay this token (from a previous `mmsim run`) instead of a fresh schedule. */
   readonly replayToken?: string;
 }
@@ -52,8 +55,10 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     token === undefined ? intOption('seed', options.seed) : decodeReplayToken(token).seed;
   const strategy =
     token === undefined ? runStrategy(options.strategy) : ({ kind: 'replay', token } as const);
+  let recorder: ReturnType<typeof runRecorder> | null = null;
   const config: Partial<KernelConfig> = {
     ...overrides,
+    ...(options.report === undefined ? {} : { onStep: (t, s) => recorder?.stepped(t, s) }),
     variant: resolvedVariant,
     meta: `${RUN_META_PREFIX}${scenario.name}@${resolvedVariant}`,
     ...(seed === undefined ? {} : { seed }),
@@ -68,6 +73,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
   }
   const { kernel } = instance;
   const rt = kernel.rt;
+  if (options.report !== undefined) recorder = runRecorder(kernel);
   const files: OutputFile[] = [];
   const open = (path: string) => {
     const file = io.openOutput(path);
@@ -106,6 +112,31 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
   const tlb = kernel.vm.tlbStats;
   const flushes = tlb.shootdowns + tlb.localFlushAll + tlb.localFlushOne;
   const virtualTimeNs = result?.virtualTimeNs ?? Math.max(...rt.cpus.map((c) => c.clock));
+  if (options.report !== undefined && recorder !== null) {
+    writeReport(
+      io,
+      options.report,
+      runReportData({
+        summary: {
+          command: token === undefined ? 'run' : 'replay',
+          scenario: scenario.name,
+          title: scenario.title,
+          variant: resolvedVariant,
+          seed: kernel.config.seed,
+          status: result?.status ?? 'crashed',
+          replayCommand: replay === null ? null : `mmsim replay ${replay}`,
+          finding: finding === null ? null : `${finding.kind}: ${finding.message}`,
+          ...(finding === null ? {} : { findingText: finding.report }),
+        },
+        kernel,
+        recorder,
+        deadlock: result?.deadlock ?? null,
+        hasFinding: finding !== null,
+        delta,
+        virtualTimeNs,
+      }),
+    );
+  }
   if (options.json === true) {
     io.stdout(
       `${JSON.stringify({
