@@ -1,5 +1,5 @@
 import type { Finding, StepRecord } from '@mmsim/explore';
-import type { Kernel } from '@mmsim/kernel';
+import type { Kernel, KernelConfig } from '@mmsim/kernel';
 import {
   type CompareRow,
   cycleGraph,
@@ -11,6 +11,7 @@ import {
   reportSteps,
 } from '@mmsim/report';
 import { type DeadlockReport, VmStat } from '@mmsim/runtime';
+import { instantiateScenario, type Scenario } from '@mmsim/scenarios';
 import type { CliIo } from './io.js';
 
 /** Help text of the `--report` option of run, explore, replay and compare. */
@@ -111,4 +112,9 @@ export function findingReportData(
 /** The report of `mmsim compare`. */
 export function compareReportData(summary: ReportSummary, rows: readonly CompareRow[]): ReportData {
   return { summary, cpus: [], cycle: null, steps: [], totalSteps: 0, metrics: null, compare: rows };
+}
+
+/** The CPUs of the machine a scenario builds (the lanes of an explore report). */
+export function machineCpus(scenario: Scenario, config: Partial<KernelConfig>): number[] {
+  return instantiateScenario(scenario, config).kernel.rt.cpus.map((c) => c.id);
 }

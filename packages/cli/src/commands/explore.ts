@@ -7,7 +7,7 @@ import { createProgress } from '../progress.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
-import { findingReportData, writeReport } from '../report-option.js';
+import { findingReportData, machineCpus, writeReport } from '../report-option.js';
 import { checkVariant } from './run.js';
 
 export interface ExploreCommandOptions {
@@ -78,11 +78,12 @@ export function exploreCommand(
             ? `found after ${result.schedules} schedule(s)`
             : `nothing found in ${result.schedules} schedules`,
           replayCommand: result.replay === null ? null : `mmsim replay ${result.replay}`,
-          finding: finding === null ? null : `${finding.kind}: ${finding.message}`,
+          finding: finding?.message ?? null,
           ...(finding === null ? {} : { findingText: formatFinding(finding) }),
         },
         finding,
         finding?.steps ?? [],
+        machineCpus(scenario, { ...config, variant }),
       ),
     );
   }

@@ -129,7 +129,7 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
           seed: finding?.seed ?? result.result?.seed ?? null,
           status: result.result?.status ?? finding?.kind ?? 'stopped',
           replayCommand: `mmsim replay ${token}`,
-          finding: finding === null ? null : `${finding.kind}: ${finding.message}`,
+          finding: finding?.message ?? null,
           ...(finding === null ? {} : { findingText: formatFinding(finding) }),
         },
         finding,
