@@ -4,7 +4,7 @@
  * clickable steps, and the charts (Chart.js). Plain ES2020 in a string, so the page needs
  * no bundler and no network.
  */
-export const CLIENT_SCRIPT = String.raw`
+export const CLIENT_SCRIPT = `
 (function () {
   'use strict';
   var data = JSON.parse(document.getElementById('mmsim-data').textContent);

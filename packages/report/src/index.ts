@@ -19,6 +19,12 @@ export type {
   RunMetrics,
   RunSeries,
 } from './report-data.js';
+export {
+  type RunReportInput,
+  reportOfComparison,
+  reportOfFinding,
+  reportOfRun,
+} from './report-of.js';
 export { type EventFormatter, reportSteps } from './report-steps.js';
 export {
   DEFAULT_REPORT_STEPS,

@@ -1,7 +1,7 @@
-import type { CompareRow } from '@mmsim/report';
+import { type CompareRow, reportOfComparison } from '@mmsim/report';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
-import { compareReportData, writeReport } from '../report-option.js';
+import { writeReport } from '../report-option.js';
 import { resolveScenario } from '../resolve-scenario.js';
 import { UsageError } from '../usage-error.js';
 import { checkVariant, runCommand } from './run.js';
@@ -81,7 +81,7 @@ export function compareCommand(
     writeReport(
       io,
       options.report,
-      compareReportData(
+      reportOfComparison(
         {
           command: 'compare',
           scenario: scenarioName,

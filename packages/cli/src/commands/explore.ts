@@ -1,13 +1,14 @@
 import { formatFinding } from '@mmsim/explore';
+import { reportOfFinding } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { exploreScenario } from '@mmsim/scenarios';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
+import { machineCpus, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
-import { findingReportData, machineCpus, writeReport } from '../report-option.js';
 import { checkVariant } from './run.js';
 
 export interface ExploreCommandOptions {
@@ -67,7 +68,7 @@ export function exploreCommand(
     writeReport(
       io,
       options.report,
-      findingReportData(
+      reportOfFinding(
         {
           command: 'explore',
           scenario: scenario.name,

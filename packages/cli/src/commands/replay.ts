@@ -1,4 +1,5 @@
 import { type ExplorationTarget, formatFinding, replay } from '@mmsim/explore';
+import { reportOfFinding } from '@mmsim/report';
 import type { Runtime as ExplorationInstanceRt } from '@mmsim/runtime';
 import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
 import { scenarioTarget } from '@mmsim/scenarios';
@@ -6,9 +7,9 @@ import { attachChromeTraceSink, attachFtraceSink } from '@mmsim/trace';
 import { builtInScenario } from '../catalog.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
+import { writeReport } from '../report-option.js';
 import { resolveScenario } from '../resolve-scenario.js';
 import { UsageError } from '../usage-error.js';
-import { findingReportData, writeReport } from '../report-option.js';
 import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
 
 /**
@@ -121,7 +122,7 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
     writeReport(
       io,
       options.report,
-      findingReportData(
+      reportOfFinding(
         {
           command: 'replay',
           scenario: name,

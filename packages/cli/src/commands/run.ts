@@ -1,14 +1,15 @@
 import { KERNEL_VARIANT_NAMES, type KernelConfig, type VariantName } from '@mmsim/kernel';
 import { formatInversion } from '@mmsim/page-lock';
+import { reportOfRun } from '@mmsim/report';
 import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@mmsim/runtime';
 import { instantiateScenario } from '@mmsim/scenarios';
 import { attachChromeTraceSink, attachFtraceSink, formatVmstat, vmstatDelta } from '@mmsim/trace';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
+import { runCounters, runRecorder, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { intOption, runStrategy } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
-import { runRecorder, runReportData, writeReport } from '../report-option.js';
 
 export interface RunCommandOptions {
   readonly variant?: string;
@@ -116,7 +117,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     writeReport(
       io,
       options.report,
-      runReportData({
+      reportOfRun({
         summary: {
           command: token === undefined ? 'run' : 'replay',
           scenario: scenario.name,
@@ -128,11 +129,12 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
           finding: finding === null ? null : `${finding.kind}: ${finding.message}`,
           ...(finding === null ? {} : { findingText: finding.report }),
         },
-        kernel,
+        cpus: rt.cpus.map((c) => c.id),
         recorder,
         deadlock: result?.deadlock ?? null,
         hasFinding: finding !== null,
-        delta,
+        totals: runCounters(kernel)(),
+        vmstatDeltas: delta,
         virtualTimeNs,
       }),
     );
