@@ -16,14 +16,13 @@ const INSTALL =
   'or set MMSIM_CHROMIUM to a Chromium binary';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmsim-report-browser-'));
-let browser: BrowserContext;
+let browser: BrowserContext | null = null;
+const missing = existsSync(CHROMIUM)
+  ? null
+  : `the report's browser tests need Chromium at ${CHROMIUM}; install it: ${INSTALL}`;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `the report's browser tests need Chromium at ${CHROMIUM}; install it: ${INSTALL}`,
-    );
-  }
+  if (missing !== null) return;
   browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
@@ -41,6 +40,12 @@ beforeAll(async () => {
   });
 }, 60_000);
 
+/** The browser, or a failure that says how to install it (each test fails, none is skipped). */
+function theBrowser(): BrowserContext {
+  if (missing !== null || browser === null) throw new Error(missing ?? 'Chromium did not start');
+  return browser;
+}
+
 afterAll(async () => {
   await browser?.close();
   rmSync(dir, { recursive: true, force: true });
@@ -50,7 +55,7 @@ afterAll(async () => {
 async function open(data: ReportData, name: string) {
   const file = join(dir, `${name}.html`);
   writeFileSync(file, renderReport(data));
-  const page: Page = await browser.newPage();
+  const page: Page = await theBrowser().newPage();
   const errors: string[] = [];
   const requests: string[] = [];
   page.on('console', (m) => {
@@ -62,9 +67,14 @@ async function open(data: ReportData, name: string) {
   });
   await page.goto(`file://${file}`);
   await page.waitForSelector('body[data-ready="yes"]');
-  await page.waitForFunction(() => (document.body.dataset.graph ?? '') !== '');
+  // The graph is laid out asynchronously: wait until it is drawn (or there is none).
+  await page.waitForSelector('body[data-graph]');
   return { page, errors, requests };
 }
+
+test('Chromium is installed where the tests look for it', () => {
+  expect(missing).toBeNull();
+});
 
 describe('a deadlock report in Chromium', () => {
   const data = deadlockReport();
