@@ -201,7 +201,10 @@ export const CLIENT_SCRIPT = `
   }
 
   // Charts
-  var chartOptions = { animation: false, responsive: false, plugins: { legend: { display: false } } };
+  // A fresh object per chart: Chart.js keeps (and fills in) the options it is given.
+  function chartOptions(extra) {
+    return Object.assign({ animation: false, responsive: false, plugins: { legend: { display: false } } }, extra || {});
+  }
   function chart(parent, title, config) {
     var canvas = el('canvas', { width: '320', height: '180' });
     parent.appendChild(el('figure', { className: 'chart' }, [el('figcaption', { text: title }), canvas]));
@@ -220,7 +223,7 @@ export const CLIENT_SCRIPT = `
       .forEach(function (c) {
         chart(box, c[0] + ' over virtual time (us)', { type: 'line', data: { labels: labels,
           datasets: [{ label: c[0], data: c[1], borderColor: c[2], pointRadius: 0, borderWidth: 1.5 }] },
-          options: chartOptions });
+          options: chartOptions() });
       });
     var deltas = m.vmstatDeltas.filter(function (d) { return d[1] !== 0; });
     if (deltas.length > 0) {
@@ -228,7 +231,7 @@ export const CLIENT_SCRIPT = `
       box.appendChild(el('figure', { className: 'chart wide' }, [el('figcaption', { text: 'vmstat deltas' }), canvas]));
       new Chart(canvas, { type: 'bar', data: { labels: deltas.map(function (d) { return d[0]; }),
         datasets: [{ label: 'delta', data: deltas.map(function (d) { return d[1]; }), backgroundColor: '#4a8a5a' }] },
-        options: Object.assign({ indexAxis: 'y' }, chartOptions) });
+        options: chartOptions({ indexAxis: 'y' }) });
     }
   }
   if (data.compare) {
@@ -240,7 +243,7 @@ export const CLIENT_SCRIPT = `
       ['virtual time (us)', 'virtualTimeNs']].forEach(function (c) {
       chart(cbox, c[0], { type: 'bar', data: { labels: variants, datasets: [{ label: c[0],
         data: data.compare.map(function (r) { return c[1] === 'virtualTimeNs' ? r[c[1]] / 1000 : r[c[1]]; }),
-        backgroundColor: colors }] }, options: chartOptions });
+        backgroundColor: colors }] }, options: chartOptions() });
     });
     var table = document.getElementById('compare-table');
     data.compare.forEach(function (r) {

@@ -54,7 +54,7 @@ pre { background: #f5f5f7; padding: 8px; overflow: auto; max-height: 320px; font
 .node-title { font: bold 13px monospace; } .node-line { font: 12px monospace; }
 .edge-label { font: 11px monospace; fill: #b03030; }
 #lanes { overflow-x: auto; border: 1px solid #ddd; padding: 4px 0; }
-.lane { display: flex; align-items: center; height: 30px; }
+.lane { display: flex; align-items: center; height: 30px; width: max-content; min-width: 100%; }
 .lane-label { position: sticky; left: 0; z-index: 1; background: #fff; width: 64px;
   flex: none; font: 12px monospace; padding-left: 6px; }
 .lane-track { position: relative; height: 26px; flex: none; border-bottom: 1px dashed #eee; }

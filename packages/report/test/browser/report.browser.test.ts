@@ -123,7 +123,7 @@ describe('a deadlock report in Chromium', () => {
     for (const step of [sleeper, busy]) {
       if (step === undefined || step.task === null) throw new Error('no such step');
       await page.locator(`.step[data-step="${step.step}"]`).click();
-      const details = await page.locator('#details').innerText();
+      const details = (await page.locator('#details').textContent()) ?? '';
       expect(details).toContain(
         `Step ${step.step}: ${step.task.name}-${step.task.id} on CPU ${step.task.cpu}`,
       );
@@ -136,13 +136,23 @@ describe('a deadlock report in Chromium', () => {
 });
 
 describe('a run report and a comparison in Chromium', () => {
+  const runReportData = runReport();
   test('a run without a finding draws its counters and vmstat deltas as charts', async () => {
-    const { page, errors } = await open(runReport(), 'run');
+    const { page, errors } = await open(runReportData, 'run');
     expect(errors).toEqual([]);
     expect(await page.locator('body').getAttribute('data-graph')).toBe('none');
     expect(await page.locator('#metrics').isVisible()).toBe(true);
     // IPIs, flushes, migrated, failed over virtual time, and the vmstat deltas.
     expect(await page.locator('#metric-charts canvas').count()).toBe(5);
+    // The vmstat deltas are horizontal bars: one category per counter on the y axis.
+    const axes = await page.evaluate(
+      '(() => { const c = Object.values(Chart.instances).at(-1); return [c.scales.y.type, c.data.labels.length]; })()',
+    );
+    const data = runReportData;
+    expect(axes).toEqual([
+      'category',
+      data.metrics?.vmstatDeltas.filter(([, v]) => v !== 0).length,
+    ]);
     expect(await page.locator('.lane').count()).toBe(5);
     await page.close();
   });
