@@ -30,6 +30,23 @@ const slow = process.env.MMSIM_SLOW
     ]
   : [];
 
+/**
+ * Tests that open a page in headless Chromium live in `test/browser` and form their own
+ * project (`report-browser`): part of every run, and failing, not skipped, when the
+ * browser is missing (`.ci/run` installs it).
+ */
+const browser = [
+  {
+    extends: true as const,
+    test: {
+      name: 'report-browser',
+      root: 'packages/report',
+      include: ['test/browser/**/*.browser.test.ts'],
+      testTimeout: 60_000,
+    },
+  },
+];
+
 export default defineConfig({
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
@@ -45,10 +62,11 @@ export default defineConfig({
           name: dir.replace(/^packages\//, ''),
           root: dir,
           include: ['test/**/*.test.ts'],
-          exclude: [...configDefaults.exclude, 'test/slow/**'],
+          exclude: [...configDefaults.exclude, 'test/slow/**', 'test/browser/**'],
         },
       })),
       ...slow,
+      ...browser,
     ],
   },
 });

@@ -1,11 +1,13 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { compareCommand } from './commands/compare.js';
 import { exploreCommand } from './commands/explore.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { scenariosCommand } from './commands/scenarios.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import type { CliIo } from './io.js';
+import { REPORT_HELP } from './report-option.js';
 import { scenarioFileJsonSchema } from './scenario-file.js';
 import { UsageError } from './usage-error.js';
 
@@ -48,6 +50,7 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--trace <file.json>', 'write a Chrome / Perfetto trace')
     .option('--ftrace <file>', 'write ftrace text')
     .option('--vmstat <file>', 'write /proc/vmstat text at the end')
+    .option('--report <file.html>', REPORT_HELP)
     .action((scenario: string, opts) => {
       code = runCommand(io, scenario, opts);
     });
@@ -68,6 +71,7 @@ export function main(argv: readonly string[], io: CliIo): number {
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--json', 'print {scenario, variant, strategy, schedules, found, kind, replay, ...}')
+    .option('--report <file.html>', REPORT_HELP)
     .action((scenario: string, opts) => {
       code = exploreCommand(io, scenario, opts);
     });
@@ -80,14 +84,39 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--trace <file.json>', 'write a Chrome / Perfetto trace of the replayed run')
     .option('--ftrace <file>', 'write ftrace text of the replayed run')
     .option('--scenario <file>', 'the scenario file the token came from (for file scenarios)')
+    .option('--report <file.html>', REPORT_HELP)
     .action(
       (
         token: string,
-        opts: { json?: boolean; trace?: string; ftrace?: string; scenario?: string },
+        opts: {
+          json?: boolean;
+          trace?: string;
+          ftrace?: string;
+          scenario?: string;
+          report?: string;
+        },
       ) => {
         code = replayCommand(io, token, opts);
       },
     );
+
+  program
+    .command('compare')
+    .description(
+      'run a scenario once per variant and put them side by side: IPIs, flushes, pages migrated per virtual second, virtual time',
+    )
+    .argument('<scenario>', 'a built-in scenario name or a .json/.yaml scenario file')
+    .requiredOption('--variants <list>', 'two or more variants, comma-separated, e.g. v6.2,v6.3')
+    .option('--seed <n>', 'seed of every random stream')
+    .option('--strategy <name>', 'schedule: in-order, lowest-clock, random, pct[:DEPTH]')
+    .option('--json', 'print the rows as JSON')
+    .option(
+      '--report <file.html>',
+      'write the comparison as charts in one self-contained HTML file',
+    )
+    .action((scenario: string, opts) => {
+      code = compareCommand(io, scenario, opts);
+    });
 
   program
     .command('bench')

@@ -30,6 +30,7 @@ const READMES = [
   'packages/explore/README.md',
   'packages/scenarios/README.md',
   'packages/trace/README.md',
+  'packages/report/README.md',
   'packages/cli/README.md',
 ];
 

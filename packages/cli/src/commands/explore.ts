@@ -1,9 +1,11 @@
 import { formatFinding } from '@mmsim/explore';
+import { reportOfFinding } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { exploreScenario } from '@mmsim/scenarios';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
+import { machineCpus, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
@@ -17,6 +19,8 @@ export interface ExploreCommandOptions {
   readonly json?: boolean;
   /** Invariant / check names to turn off, e.g. `page-lock-inversion`. */
   readonly disable?: readonly string[];
+  /** Write an HTML report of the finding (or of the search) to this file. */
+  readonly report?: string;
 }
 
 /** `mmsim explore`: search schedules for a deadlock, invariant violation or inversion. */
@@ -59,6 +63,31 @@ export function exploreCommand(
     progress.stop();
   }
   const strategyName = typeof strategy === 'string' ? strategy : JSON.stringify(strategy);
+  if (options.report !== undefined) {
+    const finding = result.found ? result.finding : null;
+    writeReport(
+      io,
+      options.report,
+      reportOfFinding(
+        {
+          command: 'explore',
+          scenario: scenario.name,
+          title: scenario.title,
+          variant,
+          seed,
+          status: result.found
+            ? `found after ${result.schedules} schedule(s)`
+            : `nothing found in ${result.schedules} schedules`,
+          replayCommand: result.replay === null ? null : `mmsim replay ${result.replay}`,
+          finding: finding?.message ?? null,
+          ...(finding === null ? {} : { findingText: formatFinding(finding) }),
+        },
+        finding,
+        finding?.steps ?? [],
+        machineCpus(scenario, { ...config, variant }),
+      ),
+    );
+  }
   if (options.json === true) {
     io.stdout(
       `${JSON.stringify({

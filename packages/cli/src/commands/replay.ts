@@ -1,10 +1,13 @@
 import { type ExplorationTarget, formatFinding, replay } from '@mmsim/explore';
+import { reportOfFinding } from '@mmsim/report';
+import type { Runtime as ExplorationInstanceRt } from '@mmsim/runtime';
 import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
 import { scenarioTarget } from '@mmsim/scenarios';
 import { attachChromeTraceSink, attachFtraceSink } from '@mmsim/trace';
 import { builtInScenario } from '../catalog.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
+import { writeReport } from '../report-option.js';
 import { resolveScenario } from '../resolve-scenario.js';
 import { UsageError } from '../usage-error.js';
 import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
@@ -21,6 +24,8 @@ export interface ReplayCommandOptions {
   readonly scenario?: string;
   readonly ftrace?: string;
   readonly trace?: string;
+  /** Write an HTML report of the replayed run to this file. */
+  readonly report?: string;
 }
 
 export function replayCommand(io: CliIo, token: string, options: ReplayCommandOptions): number {
@@ -40,6 +45,7 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
       ...(options.json === undefined ? {} : { json: options.json }),
       ...(options.ftrace === undefined ? {} : { ftrace: options.ftrace }),
       ...(options.trace === undefined ? {} : { trace: options.trace }),
+      ...(options.report === undefined ? {} : { report: options.report }),
     });
   }
   try {
@@ -78,11 +84,13 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
   });
   const files: OutputFile[] = [];
   const sinks: Array<() => void> = [];
+  const replayed: { rt: ExplorationInstanceRt | null } = { rt: null };
   // The same target, with the requested trace sinks attached to each instance's runtime.
   const traced: ExplorationTarget = {
     name: base.name,
     instantiate(instanceOptions) {
       const instance = base.instantiate(instanceOptions);
+      replayed.rt = instance.rt;
       if (options.ftrace !== undefined) {
         const file = io.openOutput(options.ftrace);
         files.push(file);
@@ -109,6 +117,29 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
     for (const file of files) file.close();
   }
   const finding = result.finding;
+  if (options.report !== undefined) {
+    const rt = replayed.rt;
+    writeReport(
+      io,
+      options.report,
+      reportOfFinding(
+        {
+          command: 'replay',
+          scenario: name,
+          variant: variant ?? '',
+          seed: finding?.seed ?? result.result?.seed ?? null,
+          status: result.result?.status ?? finding?.kind ?? 'stopped',
+          replayCommand: `mmsim replay ${token}`,
+          finding: finding?.message ?? null,
+          ...(finding === null ? {} : { findingText: formatFinding(finding) }),
+        },
+        finding,
+        result.steps,
+        rt?.cpus.map((c) => c.id),
+        rt === null ? undefined : (e) => rt.trace.formatFields(e),
+      ),
+    );
+  }
   if (options.json === true) {
     io.stdout(
       `${JSON.stringify({ scenario: name, variant, found: finding !== null, kind: finding?.kind ?? null, status: result.result?.status ?? null })}\n`,

@@ -1,10 +1,12 @@
 import { KERNEL_VARIANT_NAMES, type KernelConfig, type VariantName } from '@mmsim/kernel';
 import { formatInversion } from '@mmsim/page-lock';
+import { reportOfRun } from '@mmsim/report';
 import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@mmsim/runtime';
 import { instantiateScenario } from '@mmsim/scenarios';
 import { attachChromeTraceSink, attachFtraceSink, formatVmstat, vmstatDelta } from '@mmsim/trace';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
+import { runCounters, runRecorder, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { intOption, runStrategy } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
@@ -17,6 +19,8 @@ export interface RunCommandOptions {
   readonly trace?: string;
   readonly ftrace?: string;
   readonly vmstat?: string;
+  /** Write an HTML report of the run to this file. */
+  readonly report?: string;
   /** Internal: replay this token (from a previous `mmsim run`) instead of a fresh schedule. */
   readonly replayToken?: string;
 }
@@ -52,8 +56,10 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     token === undefined ? intOption('seed', options.seed) : decodeReplayToken(token).seed;
   const strategy =
     token === undefined ? runStrategy(options.strategy) : ({ kind: 'replay', token } as const);
+  let recorder: ReturnType<typeof runRecorder> | null = null;
   const config: Partial<KernelConfig> = {
     ...overrides,
+    ...(options.report === undefined ? {} : { onStep: (t, s) => recorder?.stepped(t, s) }),
     variant: resolvedVariant,
     meta: `${RUN_META_PREFIX}${scenario.name}@${resolvedVariant}`,
     ...(seed === undefined ? {} : { seed }),
@@ -68,6 +74,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
   }
   const { kernel } = instance;
   const rt = kernel.rt;
+  if (options.report !== undefined) recorder = runRecorder(kernel);
   const files: OutputFile[] = [];
   const open = (path: string) => {
     const file = io.openOutput(path);
@@ -106,6 +113,32 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
   const tlb = kernel.vm.tlbStats;
   const flushes = tlb.shootdowns + tlb.localFlushAll + tlb.localFlushOne;
   const virtualTimeNs = result?.virtualTimeNs ?? Math.max(...rt.cpus.map((c) => c.clock));
+  if (options.report !== undefined && recorder !== null) {
+    writeReport(
+      io,
+      options.report,
+      reportOfRun({
+        summary: {
+          command: token === undefined ? 'run' : 'replay',
+          scenario: scenario.name,
+          title: scenario.title,
+          variant: resolvedVariant,
+          seed: kernel.config.seed,
+          status: result?.status ?? 'crashed',
+          replayCommand: replay === null ? null : `mmsim replay ${replay}`,
+          finding: finding === null ? null : `${finding.kind}: ${finding.message}`,
+          ...(finding === null ? {} : { findingText: finding.report }),
+        },
+        cpus: rt.cpus.map((c) => c.id),
+        recorder,
+        deadlock: result?.deadlock ?? null,
+        hasFinding: finding !== null,
+        totals: runCounters(kernel)(),
+        vmstatDeltas: delta,
+        virtualTimeNs,
+      }),
+    );
+  }
   if (options.json === true) {
     io.stdout(
       `${JSON.stringify({
