@@ -174,6 +174,49 @@ const V6_3: MigrateVariant = Object.freeze({
   deferredSplitCountsThpFailed: false,
 });
 
+/**
+ * What the kernels after 6.3 changed in the model's scope, up to 6.10 (each switch's doc
+ * comment names its commit).
+ */
+const AFTER_6_3_SOURCES: readonly string[] = Object.freeze([
+  '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
+  '4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (6.4): no switch, the model has no present-but-inaccessible PTEs',
+  '4bb6dc79d987 "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT" (Douglas Anderson, 6.5)',
+  '"mm/migrate: correct nr_failed in migrate_pages_sync()" and "mm/migrate: add nr_split to trace_mm_migrate_pages stats." (Zi Yan, 6.7)',
+  '"mm: migrate: record the mlocked page status to remove unnecessary lru drain" (Baolin Wang, 6.7)',
+  'Baolin Wang, "mm: migrate: fix getting incorrect page mapping during page migration" (6.7)',
+  '"mm/compaction: enable compacting >0 order folios" (Zi Yan, 20240220183220.1451315-3-zi.yan@sent.com, 6.9)',
+  '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
+  'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
+  '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10-rc1) and Hugh Dickins\' 6.10-rc hotfix counting it in nr_failed',
+]);
+
+/** Linux 6.10: the base of v6.11, and the kernel of the split-lock deadlock. */
+const V6_10: MigrateVariant = Object.freeze({
+  ...V6_3,
+  name: 'v6.10',
+  description:
+    'Linux 6.10 as far as the model goes: 6.3 plus the 6.4-6.10 changes (the LONGTERM_PIN ' +
+    'statistics fix, the SYNC_LIGHT uptodate rule, nr_split, the PAGE_WAS_MLOCKED drain, ' +
+    'the unmap state in dst->private, compaction of large folios, deferred-split folios ' +
+    'split first, no MIGRATE_SYNC_NO_COPY, hugetlb targets kept on their node unless the ' +
+    'reason allows fallback); an ASYNC batch holding unmapped folios sleeps in folio_lock ' +
+    'when a large folio must be split (Gao Xiang, 6.10-rc7)',
+  sources: Object.freeze([
+    'Gao Xiang 20240729021306.398286-1-hsiangkao@linux.alibaba.com (the deadlock on 6.10-rc7, fixed by 2e6506e1c4ee in 6.11)',
+    ...AFTER_6_3_SOURCES,
+  ]),
+  syncLightNeedsUptodate: true,
+  longtermPinRetryUncounts: true,
+  hasSyncNoCopy: false,
+  hugetlbFallbackByReason: true,
+  countsNrSplit: true,
+  drainOnlyMlocked: true,
+  dstStateInPrivate: true,
+  compactionIsolatesLarge: true,
+  splitsDeferredFirst: true,
+});
+
 /** The variants, by name. */
 export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.freeze({
   'v6.2': Object.freeze({
@@ -264,70 +307,20 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     deferredSplitCountsThpFailed: false,
   }),
   'v6.3': V6_3,
-  'v6.10': Object.freeze({
-    ...V6_3,
-    name: 'v6.10',
-    description:
-      'Linux 6.10 as far as the model goes: 6.11 without the try_split_folio() trylock ' +
-      '(2e6506e1c4ee): compaction isolates large folios, and an ASYNC batch holding unmapped ' +
-      'folios sleeps in folio_lock when a large folio must be split (Gao Xiang, 6.10-rc7)',
-    sources: Object.freeze([
-      'Gao Xiang 20240729021306.398286-1-hsiangkao@linux.alibaba.com (the deadlock on 6.10-rc7, fixed by 2e6506e1c4ee in 6.11)',
-      '"mm/compaction: enable compacting >0 order folios" (Zi Yan, 20240220183220.1451315-3-zi.yan@sent.com, 6.9)',
-      '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
-      '"mm/migrate: correct nr_failed in migrate_pages_sync()" and "mm/migrate: add nr_split to trace_mm_migrate_pages stats." (Zi Yan, 6.7)',
-      '"mm: migrate: record the mlocked page status to remove unnecessary lru drain" (Baolin Wang, 6.7)',
-      'Baolin Wang, "mm: migrate: fix getting incorrect page mapping during page migration" (6.7)',
-      '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
-      '4bb6dc79d987 "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT" (Douglas Anderson, 6.5)',
-      'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
-      '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10-rc1) and Hugh Dickins\' 6.10-rc hotfix counting it in nr_failed',
-    ]),
-    syncLightNeedsUptodate: true,
-    splitTrylockInAsync: false,
-    longtermPinRetryUncounts: true,
-    hasSyncNoCopy: false,
-    hugetlbFallbackByReason: true,
-    countsNrSplit: true,
-    drainOnlyMlocked: true,
-    dstStateInPrivate: true,
-    compactionIsolatesLarge: true,
-    splitsDeferredFirst: true,
-    deferredSplitCountsThpFailed: false,
-  }),
+  'v6.10': V6_10,
   'v6.11': Object.freeze({
-    ...V6_3,
+    ...V6_10,
     name: 'v6.11',
     description:
-      'Linux 6.11 as far as the model goes: 6.3 plus try_split_folio() trylocking in ' +
-      'MIGRATE_ASYNC (Gao Xiang deadlock), the 6.4 LONGTERM_PIN statistics fix, the 6.5 ' +
-      'SYNC_LIGHT rule (no sleeping on a lock of a folio or buffer that is not uptodate), no ' +
-      'MIGRATE_SYNC_NO_COPY, nr_split counted, lru_add_drain() only for mlocked folios, ' +
-      'the unmap state in dst->private, compaction of large folios, deferred-split folios ' +
-      'split first, and hugetlb targets kept on their node unless the reason allows fallback',
+      'Linux 6.11 as far as the model goes: 6.10 plus the try_split_folio() trylock in ' +
+      'MIGRATE_ASYNC (2e6506e1c4ee, the fix of the Gao Xiang deadlock) and deferred splits ' +
+      'counted in nr_thp_failed',
     sources: Object.freeze([
       '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
-      '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
-      '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
-      '4bb6dc79d987 "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT" (Douglas Anderson, 6.5)',
-      'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
-      '"mm/migrate: correct nr_failed in migrate_pages_sync()" and "mm/migrate: add nr_split to trace_mm_migrate_pages stats." (Zi Yan, 6.7)',
-      '"mm: migrate: record the mlocked page status to remove unnecessary lru drain" (Baolin Wang, 6.7)',
-      'Baolin Wang, "mm: migrate: fix getting incorrect page mapping during page migration" (6.7)',
-      '"mm/compaction: enable compacting >0 order folios" (Zi Yan, 6.9)',
-      '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10) and "mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
-      '4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (6.4): no switch, the model has no present-but-inaccessible PTEs',
+      '"mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
+      ...AFTER_6_3_SOURCES,
     ]),
-    syncLightNeedsUptodate: true,
     splitTrylockInAsync: true,
-    longtermPinRetryUncounts: true,
-    hasSyncNoCopy: false,
-    hugetlbFallbackByReason: true,
-    countsNrSplit: true,
-    drainOnlyMlocked: true,
-    dstStateInPrivate: true,
-    compactionIsolatesLarge: true,
-    splitsDeferredFirst: true,
     deferredSplitCountsThpFailed: true,
   }),
 });
