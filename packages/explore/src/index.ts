@@ -60,6 +60,7 @@ export {
   sameKind,
 } from './finding.js';
 export { type FormatOptions, formatFinding, formatStep } from './format-finding.js';
+export { StepRecordBuilder } from './step-record-builder.js';
 
 // Replaying a token, shrinking a finding.
 

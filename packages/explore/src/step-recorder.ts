@@ -1,97 +1,33 @@
-import type { Resource, Runtime, Task, TaskRef, TraceEvent } from '@mmsim/runtime';
+import type { Runtime, Task } from '@mmsim/runtime';
 import type { StepRecord } from './finding.js';
 import type { ScheduleTracker } from './schedule-tracker.js';
-
-function ref(task: Task): TaskRef {
-  return { id: task.id, name: task.name, cpu: task.cpu.id };
-}
-
-function sameList(a: readonly Resource[], b: readonly Resource[]): boolean {
-  return a.length === b.length && a.every((r, i) => r === b[i]);
-}
+import { StepRecordBuilder } from './step-record-builder.js';
 
 /**
- * Records what every step of a run did, for the report: the tracepoints the task emitted
- * (a `'*'` listener on the trace bus), and from `onStep` who ran, whether it was chosen
- * at a decision, where it went to sleep, and which runtime locks changed hands (runtime
- * locks emit no tracepoints, so every task's `held` list is compared with the last step's).
+ * Records every step of an explored run for its finding, marking the steps the explorer
+ * chose at a decision (and the preemptions) as the schedule tracker saw them.
  */
 export class StepRecorder {
   readonly steps: StepRecord[] = [];
-  readonly #rt: Runtime;
-  #events: TraceEvent[] = [];
-  readonly #held = new Map<Task, readonly Resource[]>();
+  readonly #builder: StepRecordBuilder;
 
   constructor(rt: Runtime) {
-    this.#rt = rt;
-    rt.trace.on('*', (event) => {
-      this.#events.push(event);
-    });
-  }
-
-  /** What changed in every task's held locks since the last step. */
-  #locks(task: Task | null) {
-    const took: string[] = [];
-    const released: string[] = [];
-    const handedOver: { lock: string; to: TaskRef }[] = [];
-    for (const t of this.#rt.tasks) {
-      const before = this.#held.get(t) ?? [];
-      if (sameList(before, t.held)) continue;
-      for (const r of t.held) {
-        if (before.includes(r)) continue;
-        if (t === task) took.push(r.name);
-        else handedOver.push({ lock: r.name, to: ref(t) });
-      }
-      if (t === task) for (const r of before) if (!t.held.includes(r)) released.push(r.name);
-      this.#held.set(t, [...t.held]);
-    }
-    return { took, released, handedOver };
+    this.#builder = new StepRecordBuilder(rt);
   }
 
   /** Called from `onStep` before the tracker learns of the step. */
   stepped(task: Task, step: number, tracker: ScheduleTracker): void {
     const decision = tracker.pending === task;
-    const base = {
-      step,
-      task: ref(task),
-      decision,
-      preemption: decision && tracker.pendingPreempts,
-      events: this.#take(),
-      ...this.#locks(task),
-    };
-    const waiting = task.waiting;
-    if (task.state === 'sleeping' && waiting !== null) {
-      this.steps.push({
-        ...base,
-        outcome: 'sleeps',
-        waitsIn: waiting.waitsIn,
-        resource: waiting.resource.name,
-        heldBy: waiting.resource.holders().map(ref),
-      });
-      return;
-    }
-    const outcome =
-      task.state === 'done' ? 'ends' : task.state === 'timed' ? 'timed-sleep' : 'runs';
-    this.steps.push({ ...base, outcome });
+    this.steps.push(
+      this.#builder.record(task, step, decision, decision && tracker.pendingPreempts),
+    );
   }
 
   /** The step that threw (`task` as `ScheduleTracker.crashedTask` guessed it). */
   crashed(task: Task | null, step: number, tracker: ScheduleTracker): void {
     const decision = task !== null && tracker.pending === task;
-    this.steps.push({
-      step,
-      task: task === null ? null : ref(task),
-      decision,
-      preemption: decision && tracker.pendingPreempts,
-      events: this.#take(),
-      ...this.#locks(task),
-      outcome: 'crashes',
-    });
-  }
-
-  #take(): TraceEvent[] {
-    const events = this.#events;
-    this.#events = [];
-    return events;
+    this.steps.push(
+      this.#builder.crashed(task, step, decision, decision && tracker.pendingPreempts),
+    );
   }
 }

@@ -1,5 +1,5 @@
-import type { StepRecord } from '@mmsim/explore';
-import type { Resource, Runtime, Task, TaskRef, TraceEvent } from '@mmsim/runtime';
+import { type StepRecord, StepRecordBuilder } from '@mmsim/explore';
+import type { Runtime, Task } from '@mmsim/runtime';
 import type { ReportStep, RunSeries } from './report-data.js';
 import { reportSteps } from './report-steps.js';
 
@@ -22,22 +22,17 @@ export interface RunRecorderOptions {
 /** Steps a report keeps by default: enough for every finding, bounded for long runs. */
 export const DEFAULT_REPORT_STEPS = 4000;
 
-const ref = (task: Task): TaskRef => ({ id: task.id, name: task.name, cpu: task.cpu.id });
-
 /**
- * Records one run for a report: what each step did (its tracepoints, from a `'*'`
- * listener on the trace bus; the runtime locks each task took, released or was handed,
- * found by comparing every task's `held` list with the previous step's, since runtime
- * locks emit no tracepoints; where the task went to sleep) and the counters over virtual
- * time. Its records have the explorer's `StepRecord` shape. Create it once the runtime exists and call `stepped`
- * from the runtime's `onStep` hook; it costs nothing when no report is asked for, since it
- * is then never created.
+ * Records one run for a report: what each step did (the explorer's `StepRecordBuilder`:
+ * tracepoints, locks taken / released / handed over, where the task went to sleep), the
+ * last `maxSteps` of them, and the counters over virtual time. Create it once the runtime
+ * exists and call `stepped` from the runtime's `onStep` hook; it costs nothing when no
+ * report is asked for, since it is then never created.
  */
 export class RunRecorder {
   readonly #rt: Runtime;
   readonly #steps: StepRecord[] = [];
-  #events: TraceEvent[] = [];
-  readonly #held = new Map<Task, readonly Resource[]>();
+  readonly #builder: StepRecordBuilder;
   readonly #max: number;
   readonly #counters: (() => RunCounters) | null;
   readonly #every: number;
@@ -52,9 +47,7 @@ export class RunRecorder {
 
   constructor(rt: Runtime, options: RunRecorderOptions = {}) {
     this.#rt = rt;
-    rt.trace.on('*', (event) => {
-      this.#events.push(event);
-    });
+    this.#builder = new StepRecordBuilder(rt);
     this.#max = options.maxSteps ?? DEFAULT_REPORT_STEPS;
     this.#counters = options.counters ?? null;
     this.#every = options.sampleEvery ?? 50;
@@ -63,52 +56,10 @@ export class RunRecorder {
   /** The runtime's `onStep` hook. */
   stepped(task: Task, step: number): void {
     this.#total = step;
-    this.#steps.push(this.#record(task, step));
+    this.#steps.push(this.#builder.record(task, step));
     const steps = this.#steps;
     if (steps.length >= 2 * this.#max) steps.splice(0, steps.length - this.#max);
     if (step % this.#every === 0) this.sample();
-  }
-
-  #record(task: Task, step: number): StepRecord {
-    const events = this.#events;
-    this.#events = [];
-    const took: string[] = [];
-    const released: string[] = [];
-    const handedOver: { lock: string; to: TaskRef }[] = [];
-    for (const t of this.#rt.tasks) {
-      const before = this.#held.get(t) ?? [];
-      if (before.length === t.held.length && before.every((r, i) => r === t.held[i])) continue;
-      for (const r of t.held) {
-        if (before.includes(r)) continue;
-        if (t === task) took.push(r.name);
-        else handedOver.push({ lock: r.name, to: ref(t) });
-      }
-      if (t === task) for (const r of before) if (!t.held.includes(r)) released.push(r.name);
-      this.#held.set(t, [...t.held]);
-    }
-    const base = {
-      step,
-      task: ref(task),
-      decision: false,
-      preemption: false,
-      events,
-      took,
-      released,
-      handedOver,
-    };
-    const waiting = task.waiting;
-    if (task.state === 'sleeping' && waiting !== null) {
-      return {
-        ...base,
-        outcome: 'sleeps',
-        waitsIn: waiting.waitsIn,
-        resource: waiting.resource.name,
-        heldBy: waiting.resource.holders().map(ref),
-      };
-    }
-    const outcome =
-      task.state === 'done' ? 'ends' : task.state === 'timed' ? 'timed-sleep' : 'runs';
-    return { ...base, outcome };
   }
 
   /** Samples the counters now (also called at the end of the run). */
