@@ -17,6 +17,7 @@ export type {
   ExplorationTarget,
   InstanceOptions,
   InstanceRuntimeOptions,
+  TargetIdentity,
 } from './target.js';
 
 // Writing invariants (the runtime's type, re-exported), and those every instance gets.
