@@ -4,6 +4,7 @@ import { exploreScenario } from '@mmsim/scenarios';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
+import { replayCommandLine } from '../replay-line.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
@@ -17,6 +18,8 @@ export interface ExploreCommandOptions {
   readonly json?: boolean;
   /** Invariant / check names to turn off, e.g. `page-lock-inversion`. */
   readonly disable?: readonly string[];
+  /** Write the replay token to this file; the printed command reads it from there. */
+  readonly tokenFile?: string;
 }
 
 /** `mmsim explore`: search schedules for a deadlock, invariant violation or inversion. */
@@ -50,6 +53,7 @@ export function exploreCommand(
       schedules,
       seed,
       onProgress: (p) => progress.update(p.schedules),
+      ...(resolved.source === undefined ? {} : { source: { sha256: resolved.source.sha256 } }),
       ...(options.disable === undefined ? {} : { disable: [...options.disable] }),
     });
   } catch (error) {
@@ -59,6 +63,16 @@ export function exploreCommand(
     progress.stop();
   }
   const strategyName = typeof strategy === 'string' ? strategy : JSON.stringify(strategy);
+  // The command that replays the finding: with --scenario FILE for a file scenario, and the
+  // token in a file when asked or when it is too long for a terminal.
+  const replayLine =
+    result.replay === null
+      ? null
+      : replayCommandLine(io, result.replay, {
+          scenarioFile: resolved.source?.path,
+          tokenFile: options.tokenFile,
+          shorten: options.json !== true,
+        });
   if (options.json === true) {
     io.stdout(
       `${JSON.stringify({
@@ -72,6 +86,7 @@ export function exploreCommand(
         invariant: result.invariant,
         message: result.message,
         replay: result.replay,
+        replayCommand: replayLine,
         stoppedBy: result.stoppedBy,
         schedulesPerSecond: result.schedulesPerSecond ?? null,
       })}\n`,
@@ -80,8 +95,9 @@ export function exploreCommand(
     io.stdout(
       `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed})\n`,
     );
-    io.stdout(`found after ${result.schedules} schedule(s):\n${formatFinding(result.finding)}\n`);
-    if (result.replay !== null) io.stdout(`replay: mmsim replay ${result.replay}\n`);
+    io.stdout(
+      `found after ${result.schedules} schedule(s):\n${formatFinding(result.finding, replayLine === null ? {} : { replay: replayLine })}\n`,
+    );
   } else {
     io.stdout(
       `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +
