@@ -65,6 +65,7 @@ export { type FormatOptions, formatFinding, formatStep } from './format-finding.
 // Replaying a token, shrinking a finding.
 
 export { type ReplayOptions, type ReplayResult, replay } from './replay.js';
+export { decodeRunMeta, RUN_META_VERSION, type RunMeta } from './run-meta.js';
 export {
   DEFAULT_SHRINK_REPLAYS,
   type ShrinkOptions,

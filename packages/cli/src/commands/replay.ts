@@ -1,11 +1,12 @@
 import {
+  decodeRunMeta,
   type ExplorationTarget,
   type Finding,
   formatFinding,
   type ReplayResult,
+  type RunMeta,
   replay,
 } from '@mmsim/explore';
-import { decodeRunMeta, type RunMeta } from '@mmsim/explore/internal';
 import type { Kernel } from '@mmsim/kernel';
 import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
 import { type Scenario, scenarioTarget } from '@mmsim/scenarios';
