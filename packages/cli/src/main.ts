@@ -51,6 +51,10 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--ftrace <file>', 'write ftrace text')
     .option('--vmstat <file>', 'write /proc/vmstat text at the end')
     .option('--report <file.html>', REPORT_HELP)
+    .option(
+      '--token-file <file>',
+      'write the replay token to a file; the printed command reads it (long tokens go to a temporary file on a terminal anyway)',
+    )
     .action((scenario: string, opts) => {
       code = runCommand(io, scenario, opts);
     });
@@ -72,6 +76,10 @@ export function main(argv: readonly string[], io: CliIo): number {
     )
     .option('--json', 'print {scenario, variant, strategy, schedules, found, kind, replay, ...}')
     .option('--report <file.html>', REPORT_HELP)
+    .option(
+      '--token-file <file>',
+      'write the replay token to a file; the printed command reads it (long tokens go to a temporary file on a terminal anyway)',
+    )
     .action((scenario: string, opts) => {
       code = exploreCommand(io, scenario, opts);
     });
@@ -79,21 +87,23 @@ export function main(argv: readonly string[], io: CliIo): number {
   program
     .command('replay')
     .description('reproduce a run from the replay token that explore printed')
-    .argument('<token>', 'an mmsim1.… replay token')
+    .argument('[token]', 'an mmsim1.… replay token (or give --token-file)')
     .option('--json', 'machine-readable output')
+    .option('--token-file <file>', 'read the token from a file written by run or explore')
     .option('--trace <file.json>', 'write a Chrome / Perfetto trace of the replayed run')
     .option('--ftrace <file>', 'write ftrace text of the replayed run')
     .option('--scenario <file>', 'the scenario file the token came from (for file scenarios)')
     .option('--report <file.html>', REPORT_HELP)
     .action(
       (
-        token: string,
+        token: string | undefined,
         opts: {
           json?: boolean;
           trace?: string;
           ftrace?: string;
           scenario?: string;
           report?: string;
+          tokenFile?: string;
         },
       ) => {
         code = replayCommand(io, token, opts);

@@ -1,13 +1,17 @@
+import { readFileSync } from 'node:fs';
 import type { KernelConfig, VariantName } from '@mmsim/kernel';
 import { DEFAULT_VARIANT } from '@mmsim/migrate';
 import type { Scenario } from '@mmsim/scenarios';
 import { builtInScenario } from './catalog.js';
+import { sha256 } from './replay-line.js';
 import { loadScenarioFile } from './scenario-file.js';
 
 /** A scenario named on the command line (a built-in name, or a .json/.yaml file) and its overrides. */
 export interface ResolvedScenario {
   readonly scenario: Scenario;
   readonly overrides: Partial<KernelConfig>;
+  /** The scenario file, for a scenario read from one: its path and the SHA-256 of its bytes. */
+  readonly source?: { readonly path: string; readonly sha256: string };
 }
 
 /**
@@ -26,7 +30,9 @@ export function resolveScenario(nameOrFile: string): ResolvedScenario {
     const { scenario, file } = loadScenarioFile(nameOrFile);
     // A data-driven scenario's config is its own; a built-in's file config overrides.
     const overrides = 'scenario' in file ? (file.config ?? {}) : {};
-    return { scenario, overrides: overrides as Partial<KernelConfig> };
+    // Replay tokens record the file's hash: a replay says when the file changed.
+    const source = { path: nameOrFile, sha256: sha256(readFileSync(nameOrFile)) };
+    return { scenario, overrides: overrides as Partial<KernelConfig>, source };
   }
   return { scenario: builtInScenario(nameOrFile), overrides: {} };
 }

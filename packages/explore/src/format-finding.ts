@@ -4,6 +4,11 @@ import type { Finding, ScheduleShape, StepRecord } from './finding.js';
 export interface FormatOptions {
   /** Print at most this many steps (the first ones), then say how many were left out. */
   readonly maxSteps?: number;
+  /**
+   * What the `replay:` line says (default: the token). A command line passes the command
+   * that replays the finding, which may name a token file instead of a long token.
+   */
+  readonly replay?: string;
 }
 
 function name(task: TaskRef): string {
@@ -90,7 +95,7 @@ function detail(f: Finding): string {
  * deadlock: a wait-for cycle of 2 task(s)
  *   ab-1 [cpu 0] waits in lock_second for mutex B, held by ba-2 [cpu 1]
  *   ba-2 [cpu 1] waits in lock_second for mutex A, held by ab-1 [cpu 0]
- * replay: mmsim1.1jfqbf2.eyJtbXNpbS1leHBsb3JlIjoxLCJ0YXJnZXQiOiJhYi1iYSIsIm1heFN0ZXBzIjoxMDAwMDB9.AQECAg
+ * replay: mmsim1.1jfqbf2.eyJtbXNpbS1leHBsb3JlIjoyLCJ0YXJnZXQiOiJhYi1iYSIsIm1heFN0ZXBzIjoxMDAwMDB9.AQECAg
  * steps (* chosen at a decision, ! preemption):
  *   1* ab-1 on cpu 0: takes mutex A
  *   2! ba-2 on cpu 1: takes mutex B
@@ -102,7 +107,7 @@ export function formatFinding(finding: Finding, options: FormatOptions = {}): st
   const lines = [
     `${finding.kind} in target "${finding.target}" (seed ${finding.seed}): ${shape(finding.shape)}`,
     detail(finding),
-    `replay: ${finding.replay}`,
+    `replay: ${options.replay ?? finding.replay}`,
   ];
   const steps = finding.steps;
   if (steps === undefined) {

@@ -17,6 +17,7 @@ export type {
   ExplorationTarget,
   InstanceOptions,
   InstanceRuntimeOptions,
+  TargetIdentity,
 } from './target.js';
 
 // Writing invariants (the runtime's type, re-exported), and those every instance gets.
@@ -65,6 +66,7 @@ export { StepRecordBuilder } from './step-record-builder.js';
 // Replaying a token, shrinking a finding.
 
 export { type ReplayOptions, type ReplayResult, replay } from './replay.js';
+export { decodeRunMeta, RUN_META_VERSION, type RunMeta } from './run-meta.js';
 export {
   DEFAULT_SHRINK_REPLAYS,
   type ShrinkOptions,

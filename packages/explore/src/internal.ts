@@ -8,7 +8,14 @@
 
 export type { CheckViolationShape } from './check.js';
 export { type ActiveChecks, activeChecks, validateCheckOptions } from './checks.js';
-export { decodeRunMeta, encodeRunMeta, type RunMeta } from './run-meta.js';
+export {
+  checksOfToken,
+  decodeRunMeta,
+  encodeRunMeta,
+  identityDifferences,
+  RUN_META_VERSION,
+  type RunMeta,
+} from './run-meta.js';
 export {
   findingOf,
   fromPairs,

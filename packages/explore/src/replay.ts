@@ -1,7 +1,7 @@
 import { decodeReplayToken, type FaultSpec, MmsimError, type RunResult } from '@mmsim/runtime';
 import { type CheckOptions, validateCheckOptions } from './checks.js';
 import type { Finding, ScheduleShape, StepRecord } from './finding.js';
-import { decodeRunMeta } from './run-meta.js';
+import { checksOfToken, decodeRunMeta, identityDifferences } from './run-meta.js';
 import { findingOf, fromPairs, type RunSetup, runSchedule } from './run-schedule.js';
 import type { ExplorationTarget } from './target.js';
 import { checkFaults, checkInteger, checkKeys, checkObject, checkTarget } from './validate.js';
@@ -9,7 +9,10 @@ import { checkFaults, checkInteger, checkKeys, checkObject, checkTarget } from '
 /** The runtime's own default step limit, for tokens made outside the explorer. */
 const RUNTIME_MAX_STEPS = 100_000_000;
 
-/** Options of `replay`: the check options the token was found with. */
+/**
+ * Options of `replay`. The disabled checks default to the token's; extra invariants are code
+ * and must be given again, with the names the token recorded.
+ */
 export interface ReplayOptions extends CheckOptions {
   /** Fault specs; default: those in the token (explorer tokens carry them), else none. */
   readonly faults?: Readonly<Record<string, FaultSpec>>;
@@ -26,15 +29,23 @@ export interface ReplayResult {
   readonly shape: ScheduleShape;
   /** Every step, for `formatFinding` or your own report. */
   readonly steps: readonly StepRecord[];
+  /**
+   * Where the target's identity differs from the one the token recorded (another scenario
+   * file, another variant content), one line each; empty when they agree. The replay ran
+   * anyway: it may diverge or find something else.
+   */
+  readonly differences: readonly string[];
 }
 
 const REPLAY_KEYS = ['disable', 'invariants', 'faults', 'maxSteps'];
 
 /**
  * Runs the schedule of a replay token again on a fresh instance of `target`: the same
- * decisions, seed, faults and step limit, so the same steps, trace events and finding
- * (given the same invariants). A token that does not fit the target throws
- * `INVALID_REPLAY_TOKEN` or `REPLAY_DIVERGED`.
+ * decisions, seed, faults, step limit and disabled checks, so the same steps, trace events
+ * and finding (given invariants of the names the token recorded). A token of another target,
+ * of an older format, or that does not fit the target throws `INVALID_REPLAY_TOKEN` or
+ * `REPLAY_DIVERGED`; an identity that differs from the recorded one is reported in
+ * `differences`.
  */
 export function replay(
   target: ExplorationTarget,
@@ -55,7 +66,7 @@ export function replay(
   }
   const setup: RunSetup = {
     target: t,
-    checks: opts,
+    checks: meta === null ? opts : checksOfToken(meta, opts),
     faults:
       opts.faults !== undefined
         ? checkFaults('replay options.faults', opts.faults)
@@ -76,5 +87,6 @@ export function replay(
     result: outcome.result,
     shape: outcome.tracker.shape,
     steps: outcome.steps ?? [],
+    differences: meta === null ? [] : identityDifferences(meta.identity, t.identity ?? {}),
   };
 }

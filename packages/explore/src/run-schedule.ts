@@ -171,8 +171,11 @@ export function runSchedule(
       : new TrackedStrategy(source.strategy, tracker);
   const meta = encodeRunMeta({
     target: targetName,
+    identity: setup.target.identity ?? {},
     maxSteps: setup.maxSteps,
     faults: setup.faults,
+    disable: setup.checks.disable ?? [],
+    invariants: (setup.checks.invariants ?? []).map((inv) => inv.name),
   });
 
   let checks: ActiveChecks | null = null;

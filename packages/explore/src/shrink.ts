@@ -1,7 +1,7 @@
 import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
 import { type CheckOptions, validateCheckOptions } from './checks.js';
 import { type Finding, type FindingDetail, type ScheduleShape, sameKind } from './finding.js';
-import { decodeRunMeta } from './run-meta.js';
+import { checksOfToken, decodeRunMeta } from './run-meta.js';
 import {
   findingOf,
   fromPairs,
@@ -255,6 +255,11 @@ export function shrink(
       `the finding was recorded on ${meta === null ? 'no explorer target' : `target "${meta.target}"`}, not "${t.name}"`,
     );
   }
-  const setup: RunSetup = { target: t, checks: opts, faults: meta.faults, maxSteps: meta.maxSteps };
+  const setup: RunSetup = {
+    target: t,
+    checks: checksOfToken(meta, opts),
+    faults: meta.faults,
+    maxSteps: meta.maxSteps,
+  };
   return shrinkFinding(setup, f, f.replay, maxReplays);
 }

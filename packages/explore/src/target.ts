@@ -36,6 +36,13 @@ export interface ExplorationInstance {
 }
 
 /**
+ * What a target was built from, beyond its name, as JSON data: for a scenario its variant
+ * (`{ name, contentHash }`) and the scenario file's hash. Replay tokens record it; a replay
+ * reports where the target's identity differs from the recorded one.
+ */
+export type TargetIdentity = Readonly<Record<string, unknown>>;
+
+/**
  * Something the explorer can run many times under different schedules (a scenario, say). It
  * must be deterministic apart from the schedule and the seeded random streams: the same
  * options give the same run.
@@ -43,6 +50,8 @@ export interface ExplorationInstance {
 export interface ExplorationTarget {
   /** Names the target in replay tokens and reports. */
   readonly name: string;
+  /** What the target was built from (recorded in replay tokens, compared on replay); optional. */
+  readonly identity?: TargetIdentity;
   /** Builds a fresh instance whose runtime was created with `options.runtime`. */
   instantiate(options: InstanceOptions): ExplorationInstance;
 }

@@ -45,7 +45,9 @@ export function checkTarget(target: unknown): ExplorationTarget {
     t === null ||
     typeof t.name !== 'string' ||
     t.name === '' ||
-    typeof t.instantiate !== 'function'
+    typeof t.instantiate !== 'function' ||
+    (t.identity !== undefined &&
+      (typeof t.identity !== 'object' || t.identity === null || Array.isArray(t.identity)))
   ) {
     throw invalid('target', '{ name: non-empty string, instantiate(options) }', target);
   }

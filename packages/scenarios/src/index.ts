@@ -106,6 +106,10 @@ export { INVERSION_CHECK, pageLockInversionCheck } from './page-lock-inversion.j
 export {
   type ExploreScenarioOptions,
   exploreScenario,
+  type ScenarioExplorationInstance,
+  type ScenarioExplorationTarget,
+  type ScenarioIdentity,
+  type ScenarioSource,
   type ScenarioTargetOptions,
   scenarioTarget,
 } from './scenario-target.js';

@@ -1,12 +1,13 @@
 import {
   EXPLORE_OPTION_KEYS,
+  type ExplorationInstance,
   type ExplorationTarget,
   type ExploreOptions,
   type ExploreResult,
   explore,
   type InstanceOptions,
 } from '@mmsim/explore';
-import type { VariantName } from '@mmsim/kernel';
+import type { Kernel, VariantName } from '@mmsim/kernel';
 import { MmsimError } from '@mmsim/runtime';
 import { pageLockInversionCheck } from './page-lock-inversion.js';
 import { instantiateScenario, type Scenario, type ScenarioOptions } from './scenario.js';
@@ -20,6 +21,44 @@ import { instantiateScenario, type Scenario, type ScenarioOptions } from './scen
 export interface ScenarioTargetOptions
   extends Omit<ScenarioOptions, 'strategy' | 'seed' | 'onStep' | 'maxSteps' | 'meta' | 'variant'> {
   readonly variant?: VariantName;
+  /**
+   * The scenario file the scenario was read from, by the hash of its content: recorded in
+   * replay tokens (the target's identity) so that a replay can say when the file changed.
+   */
+  readonly source?: ScenarioSource;
+}
+
+/** Where a scenario came from, when it was read from a file. */
+export interface ScenarioSource {
+  /** SHA-256 of the file's bytes, in hex. */
+  readonly sha256: string;
+}
+
+/**
+ * What a scenario target records in replay tokens besides its name `<scenario>@<variant>`:
+ * the variant's identity and the scenario file's hash (null for a built-in scenario).
+ */
+export type ScenarioIdentity = {
+  readonly variant: {
+    readonly name: VariantName;
+    /**
+     * A hash of the variant's switches. Null for the built-in variants, whose name says it
+     * all; filled for variants defined by the user, whose content a name does not fix.
+     */
+    readonly contentHash: string | null;
+  };
+  readonly file: ScenarioSource | null;
+};
+
+/** An instance of a scenario target: the explorer's view, plus the scenario's kernel. */
+export interface ScenarioExplorationInstance extends ExplorationInstance {
+  readonly kernel: Kernel;
+}
+
+/** A scenario's exploration target; its instances carry their kernel. */
+export interface ScenarioExplorationTarget extends ExplorationTarget {
+  readonly identity: ScenarioIdentity;
+  instantiate(options: InstanceOptions): ScenarioExplorationInstance;
 }
 
 const EXPLORER_OWNED = ['strategy', 'seed', 'onStep', 'maxSteps', 'meta'] as const;
@@ -30,12 +69,12 @@ const EXPLORER_OWNED = ['strategy', 'seed', 'onStep', 'maxSteps', 'meta'] as con
  * options; its invariants are the kernel's and the scenario's, and its one check is the
  * page-lock inversion check (`page-lock-inversion`, which finds something only when the
  * configuration turns the dependency checker on). The target is named
- * `<scenario>@<variant>`.
+ * `<scenario>@<variant>`; its identity (see `ScenarioIdentity`) goes into replay tokens.
  */
 export function scenarioTarget(
   scenario: Scenario,
   options: ScenarioTargetOptions = {},
-): ExplorationTarget {
+): ScenarioExplorationTarget {
   for (const key of EXPLORER_OWNED) {
     if (key in options) {
       throw new MmsimError(
@@ -44,12 +83,30 @@ export function scenarioTarget(
       );
     }
   }
-  const variant = options.variant ?? scenario.config.variant ?? 'v6.3';
+  const { source, ...overrides } = options;
+  if (
+    source !== undefined &&
+    (typeof source !== 'object' ||
+      source === null ||
+      typeof source.sha256 !== 'string' ||
+      !/^[0-9a-f]{64}$/.test(source.sha256))
+  ) {
+    throw new MmsimError(
+      'INVALID_CONFIG',
+      'scenarioTarget: source must be { sha256: 64 lowercase hex digits }',
+    );
+  }
+  const variant = overrides.variant ?? scenario.config.variant ?? 'v6.3';
   return {
     name: `${scenario.name}@${variant}`,
+    identity: {
+      variant: { name: variant, contentHash: null },
+      file: source === undefined ? null : { sha256: source.sha256 },
+    },
     instantiate({ runtime }: InstanceOptions) {
-      const instance = instantiateScenario(scenario, { ...options, variant, ...runtime });
+      const instance = instantiateScenario(scenario, { ...overrides, variant, ...runtime });
       return {
+        kernel: instance.kernel,
         rt: instance.kernel.rt,
         invariants: instance.invariants,
         checks: [pageLockInversionCheck(instance.inversions)],

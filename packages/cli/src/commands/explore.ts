@@ -5,6 +5,7 @@ import { exploreScenario } from '@mmsim/scenarios';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { createProgress } from '../progress.js';
+import { replayCommandLine } from '../replay-line.js';
 import { machineCpus, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption } from '../strategy-option.js';
@@ -21,6 +22,8 @@ export interface ExploreCommandOptions {
   readonly disable?: readonly string[];
   /** Write an HTML report of the finding (or of the search) to this file. */
   readonly report?: string;
+  /** Write the replay token to this file; the printed command reads it from there. */
+  readonly tokenFile?: string;
 }
 
 /** `mmsim explore`: search schedules for a deadlock, invariant violation or inversion. */
@@ -54,6 +57,7 @@ export function exploreCommand(
       schedules,
       seed,
       onProgress: (p) => progress.update(p.schedules),
+      ...(resolved.source === undefined ? {} : { source: { sha256: resolved.source.sha256 } }),
       ...(options.disable === undefined ? {} : { disable: [...options.disable] }),
     });
   } catch (error) {
@@ -63,6 +67,16 @@ export function exploreCommand(
     progress.stop();
   }
   const strategyName = typeof strategy === 'string' ? strategy : JSON.stringify(strategy);
+  // The command that replays the finding: with --scenario FILE for a file scenario, and the
+  // token in a file when asked or when it is too long for a terminal.
+  const replayLine =
+    result.replay === null
+      ? null
+      : replayCommandLine(io, result.replay, {
+          scenarioFile: resolved.source?.path,
+          tokenFile: options.tokenFile,
+          shorten: options.json !== true,
+        });
   if (options.report !== undefined) {
     const finding = result.found ? result.finding : null;
     writeReport(
@@ -78,9 +92,16 @@ export function exploreCommand(
           status: result.found
             ? `found after ${result.schedules} schedule(s)`
             : `nothing found in ${result.schedules} schedules`,
-          replayCommand: result.replay === null ? null : `mmsim replay ${result.replay}`,
+          replayCommand: replayLine,
           finding: finding?.message ?? null,
-          ...(finding === null ? {} : { findingText: formatFinding(finding) }),
+          ...(finding === null
+            ? {}
+            : {
+                findingText: formatFinding(
+                  finding,
+                  replayLine === null ? {} : { replay: replayLine },
+                ),
+              }),
         },
         finding,
         finding?.steps ?? [],
@@ -101,6 +122,7 @@ export function exploreCommand(
         invariant: result.invariant,
         message: result.message,
         replay: result.replay,
+        replayCommand: replayLine,
         stoppedBy: result.stoppedBy,
         schedulesPerSecond: result.schedulesPerSecond ?? null,
       })}\n`,
@@ -109,8 +131,9 @@ export function exploreCommand(
     io.stdout(
       `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed})\n`,
     );
-    io.stdout(`found after ${result.schedules} schedule(s):\n${formatFinding(result.finding)}\n`);
-    if (result.replay !== null) io.stdout(`replay: mmsim replay ${result.replay}\n`);
+    io.stdout(
+      `found after ${result.schedules} schedule(s):\n${formatFinding(result.finding, replayLine === null ? {} : { replay: replayLine })}\n`,
+    );
   } else {
     io.stdout(
       `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +

@@ -1,22 +1,33 @@
-import { type ExplorationTarget, formatFinding, replay } from '@mmsim/explore';
+import {
+  decodeRunMeta,
+  type ExplorationTarget,
+  type Finding,
+  formatFinding,
+  type ReplayResult,
+  type RunMeta,
+  replay,
+} from '@mmsim/explore';
+import type { Kernel } from '@mmsim/kernel';
 import { reportOfFinding } from '@mmsim/report';
-import type { Runtime as ExplorationInstanceRt } from '@mmsim/runtime';
 import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
-import { scenarioTarget } from '@mmsim/scenarios';
-import { attachChromeTraceSink, attachFtraceSink } from '@mmsim/trace';
+import { type Scenario, scenarioTarget } from '@mmsim/scenarios';
+import { attachChromeTraceSink, attachFtraceSink, vmstatDelta } from '@mmsim/trace';
 import { builtInScenario } from '../catalog.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
+import { decodeRunTokenMeta, readTokenFile, replayCommandLine } from '../replay-line.js';
 import { writeReport } from '../report-option.js';
-import { resolveScenario } from '../resolve-scenario.js';
+import { type ResolvedScenario, resolveScenario } from '../resolve-scenario.js';
 import { UsageError } from '../usage-error.js';
 import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
 
 /**
- * `mmsim replay <token>`: re-runs a schedule of a built-in scenario exactly and prints what
- * it finds. The token names `scenario@variant`: a token printed by `mmsim run` replays
- * that run (with the same summary), one printed by `mmsim explore` replays the finding
- * step by step.
+ * `mmsim replay <token>`: re-runs a schedule of a scenario exactly and prints what it
+ * finds. A token printed by `mmsim run` replays that run (with the same summary), one
+ * printed by `mmsim explore` replays the finding step by step, with the checks the
+ * exploration had turned off. A token of a scenario file needs the file (`--scenario FILE`);
+ * a file that differs from the recorded one is named on stderr, and a token of another
+ * scenario is refused.
  */
 export interface ReplayCommandOptions {
   readonly json?: boolean;
@@ -26,48 +37,105 @@ export interface ReplayCommandOptions {
   readonly trace?: string;
   /** Write an HTML report of the replayed run to this file. */
   readonly report?: string;
+  /** Read the token from this file (as `run` and `explore` write it with `--token-file`). */
+  readonly tokenFile?: string;
 }
 
-export function replayCommand(io: CliIo, token: string, options: ReplayCommandOptions): number {
-  let target: string;
+/** The token from the argument or from `--token-file`: exactly one of them. */
+function tokenOf(argument: string | undefined, file: string | undefined): string {
+  if (argument !== undefined && file !== undefined) {
+    throw new UsageError('give the token or --token-file, not both');
+  }
+  if (argument !== undefined) return argument;
+  if (file !== undefined) return readTokenFile(file);
+  throw new UsageError('give a replay token, or --token-file FILE');
+}
+
+/**
+ * The scenario a token of scenario `name` replays on: the built-in one, or the file given with
+ * `--scenario`, which must define that scenario. `recorded` is the file hash the token
+ * carries (null: a built-in scenario; undefined: a token of a format without it). A file
+ * that differs from the recorded one is said on stderr: the replay may diverge.
+ */
+function scenarioFor(
+  io: CliIo,
+  name: string,
+  recorded: { readonly sha256: string } | null | undefined,
+  file: string | undefined,
+): ResolvedScenario {
+  if (file === undefined) {
+    if (recorded !== null && recorded !== undefined) {
+      throw new UsageError(
+        `the token was recorded on the scenario file of scenario ${name}; give the file with --scenario FILE`,
+      );
+    }
+    return { scenario: builtInScenario(name), overrides: {} };
+  }
+  const resolved = resolveScenario(file);
+  if (resolved.scenario.name !== name) {
+    throw new UsageError(
+      `the token was made by scenario ${name}, not ${resolved.scenario.name} (${file}); ` +
+        `give the scenario the token names`,
+    );
+  }
+  const now = resolved.source?.sha256 ?? null;
+  if (recorded !== undefined && (recorded?.sha256 ?? null) !== now) {
+    const was = recorded === null ? 'the built-in scenario' : `sha256 ${recorded.sha256}`;
+    const is = now === null ? 'the built-in scenario' : `sha256 ${now}`;
+    io.stderr(
+      `mmsim: note: ${file} differs from what the token was recorded on (${was}, now ${is}); ` +
+        'the replay may diverge\n',
+    );
+  }
+  return resolved;
+}
+
+export function replayCommand(
+  io: CliIo,
+  argument: string | undefined,
+  options: ReplayCommandOptions,
+): number {
+  const token = tokenOf(argument, options.tokenFile);
   let metaText: string;
+  let seed: number;
   try {
-    metaText = decodeReplayToken(token).meta;
+    ({ meta: metaText, seed } = decodeReplayToken(token));
   } catch (error) {
     if (error instanceof MmsimError) throw new UsageError(error.message);
     throw error;
   }
   if (metaText.startsWith(RUN_META_PREFIX)) {
-    const [name = '', variant] = metaText.slice(RUN_META_PREFIX.length).split('@');
-    return runCommand(io, options.scenario ?? name, {
-      ...(variant === undefined ? {} : { variant }),
+    const meta = decodeRunTokenMeta(RUN_META_PREFIX, metaText);
+    scenarioFor(io, meta.scenario, meta.file, options.scenario);
+    return runCommand(io, options.scenario ?? meta.scenario, {
+      ...((meta.variant.name as string) === '' ? {} : { variant: meta.variant.name }),
       replayToken: token,
       ...(options.json === undefined ? {} : { json: options.json }),
       ...(options.ftrace === undefined ? {} : { ftrace: options.ftrace }),
       ...(options.trace === undefined ? {} : { trace: options.trace }),
       ...(options.report === undefined ? {} : { report: options.report }),
+      ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile }),
     });
   }
+  let meta: RunMeta | null;
   try {
-    const meta = JSON.parse(metaText) as { target?: unknown };
-    if (typeof meta.target !== 'string') throw new Error('no target');
-    target = meta.target;
+    meta = decodeRunMeta(metaText);
   } catch (error) {
     if (error instanceof MmsimError) throw new UsageError(error.message);
+    throw error;
+  }
+  if (meta === null || !meta.target.includes('@')) {
     throw new UsageError(
-      'this token was not made by `mmsim explore` (it names no scenario@variant)',
+      'this token was not made by `mmsim run` or `mmsim explore` (it names no scenario@variant)',
     );
   }
+  const target = meta.target;
   const at = target.lastIndexOf('@');
   const name = target.slice(0, at);
   const variant = checkVariant(target.slice(at + 1));
-  const { scenario, overrides } =
-    options.scenario === undefined
-      ? { scenario: builtInScenario(name), overrides: {} }
-      : resolveScenario(options.scenario);
-  if (scenario.name !== name) {
-    throw new UsageError(`the token was made by scenario ${name}, not ${scenario.name}`);
-  }
+  const recordedFile = (meta.identity as { file?: { sha256: string } | null }).file ?? null;
+  const resolved = scenarioFor(io, name, recordedFile, options.scenario);
+  const { scenario, overrides } = resolved;
   const {
     strategy: _s,
     seed: _seed,
@@ -81,16 +149,23 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
   const base = scenarioTarget(scenario, {
     ...config,
     ...(variant === undefined ? {} : { variant }),
+    ...(resolved.source === undefined ? {} : { source: { sha256: resolved.source.sha256 } }),
   });
   const files: OutputFile[] = [];
   const sinks: Array<() => void> = [];
-  const replayed: { rt: ExplorationInstanceRt | null } = { rt: null };
-  // The same target, with the requested trace sinks attached to each instance's runtime.
+  const seen: { kernel: Kernel | null; before: ReturnType<Kernel['vmstat']['entries']> } = {
+    kernel: null,
+    before: [],
+  };
+  // The same target, with the requested trace sinks attached to each instance's runtime; the
+  // instance's kernel is kept for the vmstat and TLB figures.
   const traced: ExplorationTarget = {
     name: base.name,
+    identity: base.identity,
     instantiate(instanceOptions) {
       const instance = base.instantiate(instanceOptions);
-      replayed.rt = instance.rt;
+      seen.kernel = instance.kernel;
+      seen.before = instance.kernel.vmstat.entries();
       if (options.ftrace !== undefined) {
         const file = io.openOutput(options.ftrace);
         files.push(file);
@@ -106,7 +181,7 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
       return instance;
     },
   };
-  let result: ReturnType<typeof replay>;
+  let result: ReplayResult;
   try {
     result = replay(traced, token);
   } catch (error) {
@@ -116,9 +191,20 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
     for (const close of sinks) close();
     for (const file of files) file.close();
   }
+  for (const line of result.differences) {
+    if (!line.startsWith('file')) io.stderr(`mmsim: note: the target differs: ${line}\n`);
+  }
   const finding = result.finding;
+  const replayLine =
+    finding === null
+      ? null
+      : replayCommandLine(io, token, {
+          scenarioFile: resolved.source?.path,
+          tokenFile: options.tokenFile,
+          shorten: options.json !== true,
+        });
   if (options.report !== undefined) {
-    const rt = replayed.rt;
+    const rt = seen.kernel?.rt ?? null;
     writeReport(
       io,
       options.report,
@@ -129,7 +215,7 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
           variant: variant ?? '',
           seed: finding?.seed ?? result.result?.seed ?? null,
           status: result.result?.status ?? finding?.kind ?? 'stopped',
-          replayCommand: `mmsim replay ${token}`,
+          replayCommand: replayLine,
           finding: finding?.message ?? null,
           ...(finding === null ? {} : { findingText: formatFinding(finding) }),
         },
@@ -141,13 +227,83 @@ export function replayCommand(io: CliIo, token: string, options: ReplayCommandOp
     );
   }
   if (options.json === true) {
-    io.stdout(
-      `${JSON.stringify({ scenario: name, variant, found: finding !== null, kind: finding?.kind ?? null, status: result.result?.status ?? null })}\n`,
+    const json = jsonOf(
+      scenario,
+      variant,
+      seed,
+      result,
+      seen.kernel,
+      seen.before,
+      replayLine,
+      token,
     );
+    io.stdout(`${JSON.stringify(json)}\n`);
   } else if (finding !== null) {
-    io.stdout(`mmsim replay of ${target}:\n${formatFinding(finding)}\n`);
+    io.stdout(
+      `mmsim replay of ${target}:\n${formatFinding(finding, replayLine === null ? {} : { replay: replayLine })}\n`,
+    );
   } else {
     io.stdout(`mmsim replay of ${target}: the run ended without a finding\n`);
   }
   return finding === null ? EXIT_OK : EXIT_FINDING;
+}
+
+/** The explore part of a finding that `formatFinding` prints as its report. */
+function reportOf(finding: Finding): string {
+  const text = formatFinding({ ...finding, steps: [] });
+  const lines = text.split('\n');
+  // Drop the header line and everything from the replay line on.
+  const end = lines.findIndex((l) => l.startsWith('replay: '));
+  return lines.slice(1, end < 0 ? undefined : end).join('\n');
+}
+
+/**
+ * `replay --json`: what `run --json` prints (status, steps, vmstat deltas, TLB figures,
+ * virtual time, the finding and the token), with the finding in full: its kind-specific
+ * detail and every recorded step.
+ */
+function jsonOf(
+  scenario: Scenario,
+  variant: string | undefined,
+  seed: number,
+  result: ReplayResult,
+  kernel: Kernel | null,
+  before: ReturnType<Kernel['vmstat']['entries']>,
+  replayLine: string | null,
+  token: string,
+): Record<string, unknown> {
+  const finding = result.finding;
+  const delta = kernel === null ? [] : vmstatDelta(before, kernel.vmstat);
+  const tlb = kernel?.vm.tlbStats;
+  const status =
+    result.result?.status ?? (finding?.kind === 'crash' ? 'crashed' : 'stopped by a check');
+  const { steps: _steps, ...detail } = finding ?? { steps: undefined };
+  return {
+    scenario: scenario.name,
+    variant: variant ?? null,
+    seed,
+    strategy: 'replay',
+    status,
+    steps: result.result?.steps ?? result.shape.steps,
+    vmstat: Object.fromEntries(delta),
+    tlb:
+      tlb === undefined
+        ? null
+        : {
+            ipis: tlb.ipisSent,
+            flushes: tlb.shootdowns + tlb.localFlushAll + tlb.localFlushOne,
+            shootdowns: tlb.shootdowns,
+          },
+    virtualTimeNs:
+      result.result?.virtualTimeNs ??
+      (kernel === null ? null : Math.max(...kernel.rt.cpus.map((c) => c.clock))),
+    finding:
+      finding === null
+        ? null
+        : { ...detail, kind: finding.kind, message: finding.message, report: reportOf(finding) },
+    schedule: result.steps,
+    shape: result.shape,
+    replay: token,
+    replayCommand: replayLine,
+  };
 }

@@ -6,6 +6,7 @@ import { instantiateScenario } from '@mmsim/scenarios';
 import { attachChromeTraceSink, attachFtraceSink, formatVmstat, vmstatDelta } from '@mmsim/trace';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
+import { encodeRunTokenMeta, replayCommandLine } from '../replay-line.js';
 import { runCounters, runRecorder, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { intOption, runStrategy } from '../strategy-option.js';
@@ -23,10 +24,15 @@ export interface RunCommandOptions {
   readonly report?: string;
   /** Internal: replay this token (from a previous `mmsim run`) instead of a fresh schedule. */
   readonly replayToken?: string;
+  /** Write the replay token to this file; the printed command reads it from there. */
+  readonly tokenFile?: string;
 }
 
 /** Prefix of the meta that `mmsim run` writes into its replay tokens. */
 export const RUN_META_PREFIX = 'mmsim-run:';
+
+/** Errors of a replayed run that mean the token does not fit the scenario. */
+const REPLAY_MISUSE: ReadonlySet<string> = new Set(['REPLAY_DIVERGED', 'INVALID_REPLAY_TOKEN']);
 
 /** What `run` found, if anything. */
 export interface RunFinding {
@@ -61,7 +67,11 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     ...overrides,
     ...(options.report === undefined ? {} : { onStep: (t, s) => recorder?.stepped(t, s) }),
     variant: resolvedVariant,
-    meta: `${RUN_META_PREFIX}${scenario.name}@${resolvedVariant}`,
+    meta: encodeRunTokenMeta(RUN_META_PREFIX, {
+      scenario: scenario.name,
+      variant: { name: resolvedVariant, contentHash: null },
+      file: resolved.source === undefined ? null : { sha256: resolved.source.sha256 },
+    }),
     ...(seed === undefined ? {} : { seed }),
     ...(strategy === undefined ? {} : { strategy }),
   };
@@ -95,6 +105,11 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     result = rt.run();
   } catch (error) {
     if (!(error instanceof MmsimError)) throw error;
+    if (token !== undefined && REPLAY_MISUSE.has(error.code)) {
+      // A token that does not fit the scenario is bad input, not a crash of the model.
+      for (const file of files) file.close();
+      throw new UsageError(`replay of ${scenario.name}@${resolvedVariant}: ${error.message}`);
+    }
     finding = { kind: 'crash', message: error.message, report: `${error.code}: ${error.message}` };
   }
   if (result !== null) finding = findingOf(instance, result);
@@ -113,6 +128,14 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
   const tlb = kernel.vm.tlbStats;
   const flushes = tlb.shootdowns + tlb.localFlushAll + tlb.localFlushOne;
   const virtualTimeNs = result?.virtualTimeNs ?? Math.max(...rt.cpus.map((c) => c.clock));
+  const replayLine =
+    replay === null
+      ? null
+      : replayCommandLine(io, replay, {
+          scenarioFile: resolved.source?.path,
+          tokenFile: options.tokenFile,
+          shorten: options.json !== true,
+        });
   if (options.report !== undefined && recorder !== null) {
     writeReport(
       io,
@@ -125,7 +148,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
           variant: resolvedVariant,
           seed: kernel.config.seed,
           status: result?.status ?? 'crashed',
-          replayCommand: replay === null ? null : `mmsim replay ${replay}`,
+          replayCommand: replayLine,
           finding: finding === null ? null : `${finding.kind}: ${finding.message}`,
           ...(finding === null ? {} : { findingText: finding.report }),
         },
@@ -153,6 +176,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
         virtualTimeNs,
         finding,
         replay,
+        replayCommand: replayLine,
       })}\n`,
     );
   } else {
@@ -180,7 +204,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
       out.push(`finding: ${finding.kind}: ${finding.message}`);
       for (const line of finding.report.split('\n')) out.push(`  | ${line}`);
     }
-    if (replay !== null) out.push(`replay: mmsim replay ${replay}`);
+    if (replayLine !== null) out.push(`replay: ${replayLine}`);
     io.stdout(`${out.join('\n')}\n`);
   }
   return finding === null ? EXIT_OK : EXIT_FINDING;
