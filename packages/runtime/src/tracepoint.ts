@@ -108,6 +108,23 @@ export class Tracepoint<F extends object = Record<string, unknown>> {
     };
     for (const listener of this.listeners) listener(event as TraceEvent);
   }
+
+  /**
+   * Emits as `task` on `cpu` at the CPU's clock, whoever is current: what the scheduler
+   * emits while switching (the line belongs to the task being switched out, or to the
+   * idle task `<idle>-0` when `task` is null).
+   */
+  emitOn(cpu: { readonly id: number; readonly clock: number }, task: Task | null, fields: F): void {
+    const event: TraceEvent<F> = {
+      name: this.name,
+      ts: cpu.clock,
+      cpu: cpu.id,
+      pid: task === null ? 0 : task.id,
+      comm: task === null ? '<idle>' : task.name,
+      fields,
+    };
+    for (const listener of this.listeners) listener(event as TraceEvent);
+  }
 }
 
 /**
