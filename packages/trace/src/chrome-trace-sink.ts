@@ -39,8 +39,8 @@ export interface ChromeTraceSink extends TraceSink {
 }
 
 /**
- * What a sleeping task waits for, as a timeline names its sleep: `folio lock of 0x1200`,
- * `writeback of 0x1200`, `migration entry of 0x1200`, `buffer lock of <bh>`,
+ * What a sleeping task waits for, as a timeline names its sleep: `folio lock of pfn 0x1200`,
+ * `writeback of pfn 0x1200`, `migration entry of pfn 0x1200`, `buffer lock of <bh>`,
  * `rwsem <name>`, `mutex <name>`, `completion <name>`, or the resource's own name.
  */
 export function sleepLabel(task: Task): string {
@@ -53,9 +53,9 @@ export function sleepLabel(task: Task): string {
   const name = resource.name;
   const folio = /^folio (\S+) (PG_locked|PG_writeback)$/.exec(name);
   if (folio !== null) {
-    if (folio[2] === 'PG_writeback') return `writeback of ${folio[1]}`;
-    if (waitsIn.includes('migration_entry_wait')) return `migration entry of ${folio[1]}`;
-    return `folio lock of ${folio[1]}`;
+    if (folio[2] === 'PG_writeback') return `writeback of pfn ${folio[1]}`;
+    if (waitsIn.includes('migration_entry_wait')) return `migration entry of pfn ${folio[1]}`;
+    return `folio lock of pfn ${folio[1]}`;
   }
   if (name.endsWith(' BH_Lock')) return `buffer lock of ${name.slice(0, -' BH_Lock'.length)}`;
   return name;

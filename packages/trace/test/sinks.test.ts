@@ -123,7 +123,7 @@ describe('ftrace text', () => {
     });
     rt.run();
     sink.close();
-    expect(text).toMatch(/drv-1 +\[000\] \.{5} +0\.000000: my_driver_move: pfn=0x1000 nr=2\n$/);
+    expect(text).toMatch(/^ +drv-1 +\[000\] \.{5} +0\.000000: my_driver_move: pfn=0x1000 nr=2$/m);
   });
 });
 
