@@ -48,6 +48,10 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--trace <file.json>', 'write a Chrome / Perfetto trace')
     .option('--ftrace <file>', 'write ftrace text')
     .option('--vmstat <file>', 'write /proc/vmstat text at the end')
+    .option(
+      '--node-vmstat <dir>',
+      "write each node's vmstat at the end as <dir>/node<N>/vmstat (/sys/devices/system/node layout)",
+    )
     .action((scenario: string, opts) => {
       code = runCommand(io, scenario, opts);
     });

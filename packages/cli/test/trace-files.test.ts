@@ -209,3 +209,32 @@ test('a replayed loop-bh-deadlock trace names every task of the cycle, asleep to
   }
   expect([...depth.values()].every((d) => d === 0)).toBe(true);
 });
+
+test('--vmstat prints the real nr_free_pages, and --node-vmstat writes each node as nodeN/vmstat', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mmsim-vmstat-'));
+  const file = join(dir, 'vmstat');
+  const nodes = join(dir, 'nodes');
+  expect(mmsim(['run', 'pmbench-migrate', '--vmstat', file, '--node-vmstat', nodes])).toBe(EXIT_OK);
+  const parse = (text: string) =>
+    new Map(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const [name, value] = l.split(' ');
+          return [name as string, Number(value)] as const;
+        }),
+    );
+  const global = parse(readFileSync(file, 'utf8'));
+  const node0 = parse(readFileSync(join(nodes, 'node0', 'vmstat'), 'utf8'));
+  const node1 = parse(readFileSync(join(nodes, 'node1', 'vmstat'), 'utf8'));
+  expect(existsSync(join(nodes, 'node2'))).toBe(false);
+  // Some frames are free, not all: the process and the page tables use some.
+  const free = global.get('nr_free_pages') ?? 0;
+  expect(free).toBeGreaterThan(0);
+  expect(free).toBeLessThan(4096);
+  // The node files hold the node items only (the events are global), summing to the global ones.
+  expect(node0.has('pgmigrate_success')).toBe(false);
+  for (const [name, value] of node0) expect(value + (node1.get(name) ?? 0)).toBe(global.get(name));
+  expect(node0.get('nr_anon_pages')).toBeGreaterThan(0);
+});

@@ -6,6 +6,7 @@ import {
   hugetlbMeminfo,
   hugetlbNodeCounters,
   hugetlbSetNrOvercommitHugePages,
+  nodeFreePages,
   type PhysicalMemory,
 } from '@mmsim/folio';
 import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
@@ -19,7 +20,7 @@ import {
   type TlbBatch,
   VirtualMemory,
 } from '@mmsim/rmap';
-import { MmsimError, type RunResult, Runtime, type Task, VmStat } from '@mmsim/runtime';
+import { MmsimError, NodeStat, type RunResult, Runtime, type Task, VmStat } from '@mmsim/runtime';
 import type { Actor } from './actor.js';
 import { type KernelConfig, type ResolvedKernelConfig, resolveKernelConfig } from './config.js';
 import { lockClassOf } from './lock-classes.js';
@@ -98,6 +99,8 @@ export class Kernel {
     });
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     const vmstat = new VmStat(config.nodes.length);
+    // nr_free_pages is the buddy's own per-node free count (zone NR_FREE_PAGES, 6.3).
+    vmstat.setNodeGauge(NodeStat.NR_FREE_PAGES, (nid) => nodeFreePages(mem, nid));
     const ctx: PartsContext = { rt, mem, vmstat };
     const dc = config.dependencyChecking;
     const baseLocks = new PageLockTable(rt, mem, {

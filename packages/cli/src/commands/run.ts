@@ -2,7 +2,14 @@ import { KERNEL_VARIANT_NAMES, type KernelConfig, type VariantName } from '@mmsi
 import { formatInversion } from '@mmsim/page-lock';
 import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@mmsim/runtime';
 import { instantiateScenario } from '@mmsim/scenarios';
-import { attachChromeTraceSink, attachFtraceSink, formatVmstat, vmstatDelta } from '@mmsim/trace';
+import {
+  attachChromeTraceSink,
+  attachFtraceSink,
+  formatNodeVmstat,
+  formatVmstat,
+  vmstatDelta,
+} from '@mmsim/trace';
+import { nodeVmstatPath } from '../node-vmstat-path.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
@@ -17,6 +24,8 @@ export interface RunCommandOptions {
   readonly trace?: string;
   readonly ftrace?: string;
   readonly vmstat?: string;
+  /** Directory for the per-node vmstat files: `<dir>/node<N>/vmstat`. */
+  readonly nodeVmstat?: string;
   /** Internal: replay this token (from a previous `mmsim run`) instead of a fresh schedule. */
   readonly replayToken?: string;
 }
@@ -100,6 +109,11 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     ...(replay === null ? {} : { replay }),
   });
   if (options.vmstat !== undefined) open(options.vmstat).write(formatVmstat(kernel.vmstat));
+  if (options.nodeVmstat !== undefined) {
+    for (let nid = 0; nid < kernel.vmstat.nrNodes; nid++) {
+      open(nodeVmstatPath(options.nodeVmstat, nid)).write(formatNodeVmstat(kernel.vmstat, nid));
+    }
+  }
   for (const file of files) file.close();
 
   const delta = vmstatDelta(before, kernel.vmstat);
