@@ -163,7 +163,14 @@ export function attachChromeTraceSink(
       emit({ ...base, ph: 's', id });
       return;
     }
-    const id = openFlows.get(key)?.shift();
+    const queue = openFlows.get(key);
+    if (role.phase === 'step') {
+      const id = queue?.[0];
+      if (id !== undefined) emit({ ...base, ph: 't', id, args: event.fields });
+      return;
+    }
+    const id = queue?.shift();
+    if (queue !== undefined && queue.length === 0) openFlows.delete(key);
     if (id !== undefined) emit({ ...base, ph: 'f', bp: 'e', id });
   };
 
