@@ -468,7 +468,7 @@ export class Runtime {
       }
       cpu.lastTask = task;
     }
-    if (cpu.traced !== task && this.#schedSwitch.enabled) this.#traceSwitch(cpu, task);
+    if (this.#schedSwitch.enabled && cpu.traced !== task) this.#traceSwitch(cpu, task);
     this.currentTask = task;
     this.#steps++;
     const wasAtomic = task.preemptCount > 0;
@@ -491,7 +491,7 @@ export class Runtime {
     }
     if (done) this.#exit(task, value);
     // A task that slept or ended gives its CPU to the idle task (the trace's view only).
-    if (task.state !== 'runnable' && cpu.traced === task && this.#schedSwitch.enabled) {
+    if (this.#schedSwitch.enabled && task.state !== 'runnable' && cpu.traced === task) {
       this.#traceSwitch(cpu, null);
     }
     this.currentTask = null;
