@@ -68,6 +68,16 @@ test('the Perfetto trace of pmbench-migrate parses, nests its slices per track a
     expect(starts.has(f.id)).toBe(true);
     expect(f.ts ?? 0).toBeGreaterThanOrEqual(starts.get(f.id) ?? 0);
   }
+  // Each folio's journey: isolated, a step at its move from src to another dst, then freed.
+  const journey = events.filter((e) => e.name === 'folio journey');
+  const byId = new Map<number, Array<TraceEvent & { args?: { src?: number; dst?: number } }>>();
+  for (const e of journey) byId.set(e.id ?? 0, [...(byId.get(e.id ?? 0) ?? []), e]);
+  expect(byId.size).toBe(1024);
+  for (const flow of byId.values()) {
+    expect(flow.map((e) => e.ph)).toEqual(['s', 't', 'f']);
+    const step = flow[1]?.args;
+    expect(step?.dst).not.toBe(step?.src);
+  }
 });
 
 test('ftrace text of a tiny seeded run matches the golden file', () => {
