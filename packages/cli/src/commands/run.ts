@@ -9,9 +9,9 @@ import {
   formatVmstat,
   vmstatDelta,
 } from '@mmsim/trace';
-import { nodeVmstatPath } from '../node-vmstat-path.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
+import { nodeVmstatPath } from '../node-vmstat-path.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { intOption, runStrategy } from '../strategy-option.js';
 import { UsageError } from '../usage-error.js';
