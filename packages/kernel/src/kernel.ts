@@ -1,13 +1,20 @@
 import {
   createPhysicalMemory,
   type Folio,
+  folioNrPages,
+  folioTestFlag,
   type HugetlbMeminfo,
   type HugetlbNodeCounters,
   hugetlbMeminfo,
   hugetlbNodeCounters,
   hugetlbSetNrOvercommitHugePages,
   nodeFreePages,
+  nodeSpannedPages,
+  nodeStartPfn,
+  PG_writeback,
   type PhysicalMemory,
+  pfnFolio,
+  pfnValid,
 } from '@mmsim/folio';
 import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
 import { MigrateCore, type MigrateDeps, type MigrateVariant } from '@mmsim/migrate';
@@ -101,6 +108,9 @@ export class Kernel {
     const vmstat = new VmStat(config.nodes.length);
     // nr_free_pages is the buddy's own per-node free count (zone NR_FREE_PAGES, 6.3).
     vmstat.setNodeGauge(NodeStat.NR_FREE_PAGES, (nid) => nodeFreePages(mem, nid));
+    // nr_writeback: the pages of the folios under writeback, which 6.3 moves by
+    // folio_nr_pages in __folio_start_writeback / __folio_end_writeback; counted when read.
+    vmstat.setNodeGauge(NodeStat.NR_WRITEBACK, (nid) => nodeWritebackPages(mem, nid));
     const ctx: PartsContext = { rt, mem, vmstat };
     const dc = config.dependencyChecking;
     const baseLocks = new PageLockTable(rt, mem, {
@@ -275,4 +285,16 @@ export class Kernel {
  */
 export function createKernel(config: KernelConfig): Kernel {
   return new Kernel(resolveKernelConfig(config));
+}
+
+/** Pages of node `nid` in folios with PG_writeback set (the NR_WRITEBACK gauge). */
+function nodeWritebackPages(mem: PhysicalMemory, nid: number): number {
+  const start = nodeStartPfn(mem, nid);
+  const end = start + nodeSpannedPages(mem, nid);
+  let pages = 0;
+  for (let pfn = start; pfn < end; pfn++) {
+    if (!pfnValid(mem, pfn) || pfnFolio(mem, pfn) !== pfn) continue;
+    if (folioTestFlag(mem, pfn, PG_writeback)) pages += folioNrPages(mem, pfn);
+  }
+  return pages;
 }
