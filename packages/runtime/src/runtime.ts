@@ -347,6 +347,8 @@ export class Runtime {
    */
   wake(task: Task): boolean {
     if (task.state !== 'sleeping') return false;
+    // A spinner handed its lock never slept: the kernel traces no wake-up for it.
+    const spinning = task.preemptCount > 0;
     task.state = 'runnable';
     task.waiting = null;
     const waker = this.currentTask;
@@ -355,7 +357,7 @@ export class Runtime {
       if (task.cpu.clock < at) task.cpu.clock = at;
     }
     this.#insertRunnable(task);
-    if (this.#schedWakeup.enabled) {
+    if (this.#schedWakeup.enabled && !spinning) {
       this.#schedWakeup.emit({ comm: task.name, pid: task.id, target_cpu: task.cpu.id });
     }
     return true;
@@ -491,7 +493,13 @@ export class Runtime {
     }
     if (done) this.#exit(task, value);
     // A task that slept or ended gives its CPU to the idle task (the trace's view only).
-    if (this.#schedSwitch.enabled && task.state !== 'runnable' && cpu.traced === task) {
+    // A spinner (waiting with preemption disabled) keeps its CPU: it spins, it does not sleep.
+    if (
+      this.#schedSwitch.enabled &&
+      task.state !== 'runnable' &&
+      cpu.traced === task &&
+      task.preemptCount === 0
+    ) {
       this.#traceSwitch(cpu, null);
     }
     this.currentTask = null;

@@ -4,6 +4,7 @@ import {
   MmsimError,
   Mutex,
   Runtime,
+  Spinlock,
   type Strategy,
   type Task,
   type TraceEvent,
@@ -343,8 +344,11 @@ describe('the context-switch hook', () => {
 
 describe('sched_switch and sched_wakeup as the kernel traces them', () => {
   /** The ftrace-like view of every sched_* event: `cpu comm-pid: name fields`. */
-  function schedTrace(build: (rt: Runtime) => void): string[] {
-    const rt = new Runtime({ cpus: 2 });
+  function schedTrace(
+    build: (rt: Runtime) => void,
+    strategy: 'in-order' | 'lowest-clock' = 'in-order',
+  ): string[] {
+    const rt = new Runtime({ cpus: 2, strategy });
     const lines: string[] = [];
     const record = (e: TraceEvent) =>
       lines.push(`[${e.cpu}] ${e.comm}-${e.pid} @${e.ts}: ${e.name}: ${rt.trace.formatFields(e)}`);
@@ -430,6 +434,28 @@ describe('sched_switch and sched_wakeup as the kernel traces them', () => {
       '[0] <idle>-0 @1000: sched_wakeup: comm=x pid=1 prio=120 target_cpu=000',
       `[0] <idle>-0 @1000: ${sw('swapper/0', 0, 'R', 'x', 1)}`,
       `[0] x-1 @1000: ${sw('x', 1, 'X', 'swapper/0', 0)}`,
+    ]);
+  });
+
+  test('a spinner keeps its CPU: no switch to idle, no sched_wakeup when the lock is handed over', () => {
+    const lines = schedTrace((rt) => {
+      const lock = new Spinlock(rt, 'l');
+      rt.spawn('holder', 0, function* (): KernelGen {
+        yield* lock.lock();
+        rt.charge(100);
+        yield;
+        lock.unlock();
+      });
+      rt.spawn('spinner', 1, function* (): KernelGen {
+        yield;
+        yield* lock.lock();
+        lock.unlock();
+      });
+    }, 'lowest-clock');
+    const spinner = lines.filter((l) => l.includes('spinner'));
+    expect(spinner).toEqual([
+      `[1] <idle>-0 @0: ${sw('swapper/1', 0, 'R', 'spinner', 2)}`,
+      expect.stringContaining(sw('spinner', 2, 'X', 'swapper/1', 0)),
     ]);
   });
 
