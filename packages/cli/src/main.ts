@@ -55,6 +55,10 @@ export function main(argv: readonly string[], io: CliIo): number {
       '--token-file <file>',
       'write the replay token to a file; the printed command reads it (long tokens go to a temporary file on a terminal anyway)',
     )
+    .option(
+      '--node-vmstat <dir>',
+      "write each node's vmstat at the end as <dir>/node<N>/vmstat (/sys/devices/system/node layout)",
+    )
     .action((scenario: string, opts) => {
       code = runCommand(io, scenario, opts);
     });

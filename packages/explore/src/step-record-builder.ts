@@ -24,6 +24,12 @@ export class StepRecordBuilder {
   constructor(rt: Runtime) {
     this.#rt = rt;
     rt.trace.on('*', (event) => {
+      // A CPU going idle or leaving idle (a sched_switch from or to pid 0) says nothing the
+      // step's line (who ran on which CPU, where it slept) does not.
+      if (event.name === 'sched_switch') {
+        const f = event.fields as { prev_pid?: number; next_pid?: number };
+        if (f.prev_pid === 0 || f.next_pid === 0) return;
+      }
       this.#events.push(event);
     });
   }

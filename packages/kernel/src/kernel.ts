@@ -1,12 +1,20 @@
 import {
   createPhysicalMemory,
   type Folio,
+  folioNrPages,
+  folioTestFlag,
   type HugetlbMeminfo,
   type HugetlbNodeCounters,
   hugetlbMeminfo,
   hugetlbNodeCounters,
   hugetlbSetNrOvercommitHugePages,
+  nodeFreePages,
+  nodeSpannedPages,
+  nodeStartPfn,
+  PG_writeback,
   type PhysicalMemory,
+  pfnFolio,
+  pfnValid,
 } from '@mmsim/folio';
 import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
 import { MigrateCore, type MigrateDeps, type MigrateVariant } from '@mmsim/migrate';
@@ -19,7 +27,7 @@ import {
   type TlbBatch,
   VirtualMemory,
 } from '@mmsim/rmap';
-import { MmsimError, type RunResult, Runtime, type Task, VmStat } from '@mmsim/runtime';
+import { MmsimError, NodeStat, type RunResult, Runtime, type Task, VmStat } from '@mmsim/runtime';
 import type { Actor } from './actor.js';
 import { type KernelConfig, type ResolvedKernelConfig, resolveKernelConfig } from './config.js';
 import { lockClassOf } from './lock-classes.js';
@@ -98,6 +106,11 @@ export class Kernel {
     });
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     const vmstat = new VmStat(config.nodes.length);
+    // nr_free_pages is the buddy's own per-node free count (zone NR_FREE_PAGES, 6.3).
+    vmstat.setNodeGauge(NodeStat.NR_FREE_PAGES, (nid) => nodeFreePages(mem, nid));
+    // nr_writeback: the pages of the folios under writeback, which 6.3 moves by
+    // folio_nr_pages in __folio_start_writeback / __folio_end_writeback; counted when read.
+    vmstat.setNodeGauge(NodeStat.NR_WRITEBACK, (nid) => nodeWritebackPages(mem, nid));
     const ctx: PartsContext = { rt, mem, vmstat };
     const dc = config.dependencyChecking;
     const baseLocks = new PageLockTable(rt, mem, {
@@ -272,4 +285,16 @@ export class Kernel {
  */
 export function createKernel(config: KernelConfig): Kernel {
   return new Kernel(resolveKernelConfig(config));
+}
+
+/** Pages of node `nid` in folios with PG_writeback set (the NR_WRITEBACK gauge). */
+function nodeWritebackPages(mem: PhysicalMemory, nid: number): number {
+  const start = nodeStartPfn(mem, nid);
+  const end = start + nodeSpannedPages(mem, nid);
+  let pages = 0;
+  for (let pfn = start; pfn < end; pfn++) {
+    if (!pfnValid(mem, pfn) || pfnFolio(mem, pfn) !== pfn) continue;
+    if (folioTestFlag(mem, pfn, PG_writeback)) pages += folioNrPages(mem, pfn);
+  }
+  return pages;
 }

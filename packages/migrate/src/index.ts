@@ -36,8 +36,14 @@ export {
   formatMigrateEvent,
   MM_MIGRATE_PAGES,
   MM_MIGRATE_PAGES_START,
+  MMSIM_FOLIO_DONE,
+  MMSIM_FOLIO_ISOLATED,
+  MMSIM_FOLIO_MOVED,
   type MmMigratePages,
   type MmMigratePagesStart,
+  type MmsimFolioDoneEvent,
+  type MmsimFolioEvent,
+  type MmsimFolioMovedEvent,
 } from './tracepoints.js';
 
 // For drivers of non-LRU movable pages (balloon, zsmalloc...).

@@ -3,6 +3,7 @@ import { folioPutFast } from '@mmsim/lru';
 import type { AnonVmaView } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
+import { traceFolioDone } from './journey.js';
 import { listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { type MigrateReason, MR_MEMORY_FAILURE } from './reasons.js';
@@ -58,6 +59,7 @@ export function migrateFolioDone(env: MigrateEnv, src: Folio, reason: MigrateRea
     const lru = env.lru;
     lru.nodeStatModFolio(src, lru.folioIsolatedItem(src), -folioNrPages(mem, src));
   }
+  traceFolioDone(env, src, 'freed');
   if (reason !== MR_MEMORY_FAILURE) folioPut(mem, src);
 }
 

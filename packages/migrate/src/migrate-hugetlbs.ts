@@ -20,6 +20,7 @@ import {
 import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
 import { folioPutbackActiveHugetlb, moveHugetlbState } from './hugetlb-state.js';
+import { traceFolioDone } from './journey.js';
 import { listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
@@ -92,6 +93,7 @@ function* unmapAndMoveHugePageBody(
 
   if (folioRefCount(mem, src) === 1) {
     // Freed from under us: we are done.
+    traceFolioDone(env, src, 'freed');
     folioPutbackActiveHugetlb(env.hstate, src);
     return MIGRATEPAGE_SUCCESS;
   }
@@ -148,8 +150,10 @@ function* unmapAndMoveHugePageBody(
     }
     locks.folioUnlock(src);
   }
-  if (rc === MIGRATEPAGE_SUCCESS) folioPutbackActiveHugetlb(env.hstate, src);
-  else if (rc !== -EAGAIN) listMoveTail(mem, src, ret);
+  if (rc === MIGRATEPAGE_SUCCESS) {
+    traceFolioDone(env, src, 'freed');
+    folioPutbackActiveHugetlb(env.hstate, src);
+  } else if (rc !== -EAGAIN) listMoveTail(mem, src, ret);
   // An unused destination goes back through the caller's callback; otherwise the
   // reference taken at allocation is dropped.
   if (putNew) callPutNewFolio(cb, dst);

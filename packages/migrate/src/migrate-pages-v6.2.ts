@@ -34,6 +34,7 @@ import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
 import { kernelBug } from './errors.js';
+import { traceFolioDone, traceFoliosIsolated } from './journey.js';
 import { listDel, listHead, listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { folioPutMaybeLru } from './migrate-folio-undo.js';
@@ -186,6 +187,7 @@ function* unmapAndMoveBody(
     if (!folioTestMovable(mem, src)) {
       env.lru.nodeStatModFolio(src, env.lru.folioIsolatedItem(src), -folioNrPages(mem, src));
     }
+    traceFolioDone(env, src, 'freed');
     if (reason !== MR_MEMORY_FAILURE) folioPut(mem, src);
   } else {
     if (rc !== -EAGAIN) ret.addTail(src);
@@ -222,6 +224,7 @@ export function* migratePagesV62(
   const mem = env.mem;
   const tp = env.tp;
   if (tp.start.enabled) tp.start.emit({ mode, reason });
+  traceFoliosIsolated(env, from);
   const retPages = listHead(mem);
   const thpSplitPages = listHead(mem);
   const nosplit = reason === MR_NUMA_MISPLACED;

@@ -3,6 +3,7 @@ import type { KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { NR_MAX_BATCHED_MIGRATION, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
 import { kernelBug } from './errors.js';
+import { traceFoliosIsolated } from './journey.js';
 import { listCutBefore, listHead } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { migrateHugetlbs } from './migrate-hugetlbs.js';
@@ -50,6 +51,7 @@ export function* migratePagesV63(
   const mem = env.mem;
   const tp = env.tp;
   if (tp.start.enabled) tp.start.emit({ mode, reason });
+  traceFoliosIsolated(env, from);
   const retFolios = listHead(mem);
   const splitFolios = listHead(mem);
   const asyncFirst = env.variant.syncBatching === 'async-first';

@@ -23,6 +23,7 @@ import {
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { callDriver, kernelBug } from './errors.js';
 import { folioPutbackActiveHugetlb } from './hugetlb-state.js';
+import { traceFolioDone } from './journey.js';
 import type { MigrateEnv } from './migrate-env.js';
 import type { MigrateServices } from './migrate-services.js';
 import type { MigrateMode } from './modes.js';
@@ -169,6 +170,7 @@ export function* putbackMovablePages(env: MigrateEnv, list: FolioList): KernelGe
   const mem = env.mem;
   const locks = env.locks;
   for (const folio of list) {
+    traceFolioDone(env, folio, 'putback');
     if (folioTestHugetlb(mem, folio)) {
       folioPutbackActiveHugetlb(env.hstate, folio);
       continue;

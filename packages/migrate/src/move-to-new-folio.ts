@@ -25,10 +25,13 @@ import { folioMovableOps } from './movable.js';
  * non-LRU movable src loses PG_isolated (under its lock, so no compactor picks it up); a
  * page-cache src loses its `mapping` (anon and movable keep the type bits, which
  * `free_pages_prepare` clears, so that statistics still see PageAnon). `flush_dcache_folio`
- * is a no-op on x86.
+ * is a no-op on x86. A timeline sees the folio's journey step from src to dst here
+ * (`mmsim_folio_moved`, a model event), whichever engine moved it.
  */
-function moveToNewFolioSucceeded(env: MigrateEnv, src: Folio): void {
+function moveToNewFolioSucceeded(env: MigrateEnv, src: Folio, dst: Folio): void {
   const mem = env.mem;
+  const moved = env.tp.folioMoved;
+  if (moved.enabled) moved.emit({ src, dst });
   if (folioTestMovable(mem, src)) {
     if (!folioTestFlag(mem, src, PG_isolated)) {
       throw kernelBug(
@@ -104,7 +107,7 @@ function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: Mi
       );
     }
   }
-  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(env, src);
+  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(env, src, dst);
   return rc;
 }
 
@@ -153,6 +156,6 @@ function* moveToNewFolioBody(
       `${aops.name}.migrate_folio returned ${String(rc)}, not MIGRATEPAGE_SUCCESS or a negative errno`,
     );
   }
-  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(env, src);
+  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(env, src, dst);
   return rc;
 }

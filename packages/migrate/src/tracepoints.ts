@@ -64,14 +64,67 @@ export const MM_MIGRATE_PAGES = traceEvent<MmMigratePages>(
   { slice: 'migrate_pages', phase: 'end' },
 );
 
+/** Fields of `mmsim_folio_isolated` and `mmsim_folio_done`: the folio (its head pfn). */
+export interface MmsimFolioEvent {
+  readonly pfn: number;
+  readonly nr_pages: number;
+}
+
+/** Fields of `mmsim_folio_moved`: the folio's contents and state went from src to dst. */
+export interface MmsimFolioMovedEvent {
+  readonly src: number;
+  readonly dst: number;
+}
+
+/** Fields of `mmsim_folio_done`. */
+export interface MmsimFolioDoneEvent extends MmsimFolioEvent {
+  /** `freed`: a migrated source lost its isolation reference; `putback`: it went back. */
+  readonly fate: 'freed' | 'putback';
+}
+
+/**
+ * A folio's journey through migration is a flow on a timeline, keyed by the source's
+ * pfn: it starts when an isolated folio is handed to `migrate_pages()`, steps at the move
+ * to its destination (`mmsim_folio_moved`, whichever engine moved it: the 6.3 batch, the
+ * 6.2 loop or the hugetlb path), and ends when the source is freed or put back. The kernel
+ * has no per-folio tracepoints for these (6.3 migrate.h has only the per-call
+ * `mm_migrate_pages*` and the per-PTE events), so these are model events, named
+ * `mmsim_*`: an ftrace sink leaves them out unless asked.
+ */
+const journey = <F extends object>(phase: 'start' | 'step' | 'end', key: (f: F) => number) =>
+  ({ flow: 'folio journey', category: 'folio', phase, key }) as const;
+
+export const MMSIM_FOLIO_ISOLATED = traceEvent<MmsimFolioEvent>(
+  'mmsim_folio_isolated',
+  (f) => `pfn=0x${f.pfn.toString(16)} nr_pages=${f.nr_pages}`,
+  journey<MmsimFolioEvent>('start', (f) => f.pfn),
+);
+export const MMSIM_FOLIO_MOVED = traceEvent<MmsimFolioMovedEvent>(
+  'mmsim_folio_moved',
+  (f) => `src=0x${f.src.toString(16)} dst=0x${f.dst.toString(16)}`,
+  journey<MmsimFolioMovedEvent>('step', (f) => f.src),
+);
+export const MMSIM_FOLIO_DONE = traceEvent<MmsimFolioDoneEvent>(
+  'mmsim_folio_done',
+  (f) => `pfn=0x${f.pfn.toString(16)} nr_pages=${f.nr_pages} fate=${f.fate}`,
+  journey<MmsimFolioDoneEvent>('end', (f) => f.pfn),
+);
+
 /** The tracepoints of one runtime's migrate core. */
 export class MigrateTracepoints {
   readonly start: Tracepoint<MmMigratePagesStart>;
   readonly end: Tracepoint<MmMigratePages>;
+  /** Model events of a folio's journey (see `MMSIM_FOLIO_ISOLATED`). */
+  readonly folioIsolated: Tracepoint<MmsimFolioEvent>;
+  readonly folioMoved: Tracepoint<MmsimFolioMovedEvent>;
+  readonly folioDone: Tracepoint<MmsimFolioDoneEvent>;
 
   constructor(rt: Runtime) {
     this.start = rt.trace.define(MM_MIGRATE_PAGES_START);
     this.end = rt.trace.define(MM_MIGRATE_PAGES);
+    this.folioIsolated = rt.trace.define(MMSIM_FOLIO_ISOLATED);
+    this.folioMoved = rt.trace.define(MMSIM_FOLIO_MOVED);
+    this.folioDone = rt.trace.define(MMSIM_FOLIO_DONE);
   }
 }
 

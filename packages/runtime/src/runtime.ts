@@ -72,8 +72,34 @@ export interface RunResult {
 interface SchedSwitch {
   prev_comm: string;
   prev_pid: number;
+  /** `__trace_sched_switch_state()`: one of the `TASK_STATE_*` report values below. */
+  prev_state: number;
   next_comm: string;
   next_pid: number;
+}
+
+/**
+ * The `prev_state` values of `sched_switch` as `__trace_sched_switch_state()` reports them
+ * (include/trace/events/sched.h, 6.3): `1 << (task_state_index() - 1)` for a task that
+ * gave up its CPU, TASK_REPORT_MAX (0x100) for a preempted one ("R+"), 0 ("R") for the
+ * idle task. The model's sleeps are all TASK_UNINTERRUPTIBLE (D; a killable sleep,
+ * TASK_WAKEKILL | TASK_UNINTERRUPTIBLE, reports D too) and its tasks end as EXIT_DEAD (X):
+ * kthreads are reaped by kthreadd, which ignores SIGCHLD, and non-leader threads autoreap
+ * (exit_notify, kernel/exit.c).
+ */
+export const TASK_STATE_RUNNING = 0;
+export const TASK_STATE_INTERRUPTIBLE = 0x1;
+export const TASK_STATE_UNINTERRUPTIBLE = 0x2;
+export const TASK_STATE_EXIT_DEAD = 0x10;
+export const TASK_STATE_PREEMPTED = 0x100;
+
+/** `prev_state=%s%s` of sched_switch (6.3): the state letter, `+` when preempted. */
+function prevStateString(state: number): string {
+  if (state === TASK_STATE_PREEMPTED) return 'R+';
+  if (state === TASK_STATE_INTERRUPTIBLE) return 'S';
+  if (state === TASK_STATE_UNINTERRUPTIBLE) return 'D';
+  if (state === TASK_STATE_EXIT_DEAD) return 'X';
+  return 'R';
 }
 interface SchedWakeup {
   comm: string;
@@ -82,13 +108,14 @@ interface SchedWakeup {
 }
 
 /**
- * `sched_switch` (include/trace/events/sched.h, 6.3). The model has no priorities or
- * preempted-task states: prio prints 120 and prev_state R.
+ * `sched_switch` (include/trace/events/sched.h, 6.3), emitted by the task being switched
+ * out (the idle task `swapper/N`, pid 0, when the CPU was idle), as `__schedule()` does.
+ * The model has no priorities: prio prints 120.
  */
 const SCHED_SWITCH = traceEvent<SchedSwitch>(
   'sched_switch',
   (f) =>
-    `prev_comm=${f.prev_comm} prev_pid=${f.prev_pid} prev_prio=120 prev_state=R ==> ` +
+    `prev_comm=${f.prev_comm} prev_pid=${f.prev_pid} prev_prio=120 prev_state=${prevStateString(f.prev_state)} ==> ` +
     `next_comm=${f.next_comm} next_pid=${f.next_pid} next_prio=120`,
 );
 
@@ -320,6 +347,8 @@ export class Runtime {
    */
   wake(task: Task): boolean {
     if (task.state !== 'sleeping') return false;
+    // A spinner handed its lock never slept: the kernel traces no wake-up for it.
+    const spinning = task.preemptCount > 0;
     task.state = 'runnable';
     task.waiting = null;
     const waker = this.currentTask;
@@ -328,7 +357,7 @@ export class Runtime {
       if (task.cpu.clock < at) task.cpu.clock = at;
     }
     this.#insertRunnable(task);
-    if (this.#schedWakeup.enabled) {
+    if (this.#schedWakeup.enabled && !spinning) {
       this.#schedWakeup.emit({ comm: task.name, pid: task.id, target_cpu: task.cpu.id });
     }
     return true;
@@ -438,18 +467,10 @@ export class Runtime {
       if (prev !== null) {
         this.#switches++;
         cpu.clock += this.costs.contextSwitch;
-        if (this.#schedSwitch.enabled) {
-          this.currentTask = task;
-          this.#schedSwitch.emit({
-            prev_comm: prev.name,
-            prev_pid: prev.id,
-            next_comm: task.name,
-            next_pid: task.id,
-          });
-        }
       }
       cpu.lastTask = task;
     }
+    if (this.#schedSwitch.enabled && cpu.traced !== task) this.#traceSwitch(cpu, task);
     this.currentTask = task;
     this.#steps++;
     const wasAtomic = task.preemptCount > 0;
@@ -471,8 +492,36 @@ export class Runtime {
       this.#atomicCpus += isAtomic ? 1 : -1;
     }
     if (done) this.#exit(task, value);
+    // A task that slept or ended gives its CPU to the idle task (the trace's view only).
+    // A spinner (waiting with preemption disabled) keeps its CPU: it spins, it does not sleep.
+    if (
+      this.#schedSwitch.enabled &&
+      task.state !== 'runnable' &&
+      cpu.traced === task &&
+      task.preemptCount === 0
+    ) {
+      this.#traceSwitch(cpu, null);
+    }
     this.currentTask = null;
     if (this.#onStep !== null) this.#onStep(task, this.#steps);
+  }
+
+  /**
+   * Emits the `sched_switch` from what the trace shows on `cpu` to `next` (null: the idle
+   * task). The runtime's own bookkeeping (`lastTask`, context-switch costs and hooks) keeps
+   * the previous task loaded on an idle CPU, as a lazy-TLB CPU does; the trace shows the
+   * CPU idle, as the kernel's trace does.
+   */
+  #traceSwitch(cpu: Cpu, next: Task | null): void {
+    const prev = cpu.traced;
+    this.#schedSwitch.emitOn(cpu, prev, {
+      prev_comm: prev === null ? `swapper/${cpu.id}` : prev.name,
+      prev_pid: prev === null ? 0 : prev.id,
+      prev_state: prev === null ? TASK_STATE_RUNNING : prevState(prev),
+      next_comm: next === null ? `swapper/${cpu.id}` : next.name,
+      next_pid: next === null ? 0 : next.id,
+    });
+    cpu.traced = next;
   }
 
   #exit(task: Task, value: unknown): void {
@@ -502,6 +551,15 @@ export class Runtime {
       task.state = 'runnable';
       if (task.cpu.clock < task.wakeAt) task.cpu.clock = task.wakeAt;
       this.#insertRunnable(task);
+      // The timer's wake-up runs in interrupt context on the sleeper's CPU, as whatever
+      // task (or the idle task) runs there.
+      if (this.#schedWakeup.enabled) {
+        this.#schedWakeup.emitOn(task.cpu, task.cpu.traced, {
+          comm: task.name,
+          pid: task.id,
+          target_cpu: task.cpu.id,
+        });
+      }
     }
   }
 
@@ -535,5 +593,17 @@ export class Runtime {
       strategy: this.strategy.name,
       seed: this.random.seed,
     };
+  }
+}
+
+/** The sched_switch `prev_state` of a task leaving its CPU (see `TASK_STATE_RUNNING`). */
+function prevState(task: Task): number {
+  switch (task.state) {
+    case 'runnable':
+      return TASK_STATE_PREEMPTED;
+    case 'done':
+      return TASK_STATE_EXIT_DEAD;
+    default:
+      return TASK_STATE_UNINTERRUPTIBLE;
   }
 }

@@ -35,6 +35,12 @@ export class Cpu {
    * task may run on this CPU until it is done.
    */
   atomicTask: Task | null = null;
+  /**
+   * @internal The task the trace shows running here, null for the idle task: kept only
+   * while `sched_switch` is listened to (unlike `lastTask`, it goes back to idle when its
+   * task sleeps or ends).
+   */
+  traced: Task | null = null;
 
   constructor(id: number, node: number) {
     this.id = id;

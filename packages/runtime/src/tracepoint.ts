@@ -35,15 +35,16 @@ export interface TraceEventDefinition<F extends object = Record<string, unknown>
 /**
  * What an event means on a timeline, declared by its emitter so that a trace viewer's sink
  * needs to know no package: it opens or closes a slice named `slice` on the emitting
- * task's track, or it is one end of a flow arrow named `flow`, paired with the other end by
- * `key` (first in, first out).
+ * task's track, or it is one end (or a step) of a flow arrow named `flow`, paired with the
+ * other end by `key` (first in, first out).
  */
 export type TimelineRole<F extends object = Record<string, unknown>> =
   | { readonly slice: string; readonly phase: 'begin' | 'end' }
   | {
       readonly flow: string;
       readonly category: string;
-      readonly phase: 'start' | 'end';
+      /** `step`: a point of an open flow (the flow goes on; its `key` finds it). */
+      readonly phase: 'start' | 'step' | 'end';
       readonly key: (fields: F) => number | string;
     };
 
@@ -102,6 +103,23 @@ export class Tracepoint<F extends object = Record<string, unknown>> {
       name: this.name,
       ts: task === null ? 0 : task.cpu.clock,
       cpu: task === null ? -1 : task.cpu.id,
+      pid: task === null ? 0 : task.id,
+      comm: task === null ? '<idle>' : task.name,
+      fields,
+    };
+    for (const listener of this.listeners) listener(event as TraceEvent);
+  }
+
+  /**
+   * Emits as `task` on `cpu` at the CPU's clock, whoever is current: what the scheduler
+   * emits while switching (the line belongs to the task being switched out, or to the
+   * idle task `<idle>-0` when `task` is null).
+   */
+  emitOn(cpu: { readonly id: number; readonly clock: number }, task: Task | null, fields: F): void {
+    const event: TraceEvent<F> = {
+      name: this.name,
+      ts: cpu.clock,
+      cpu: cpu.id,
       pid: task === null ? 0 : task.id,
       comm: task === null ? '<idle>' : task.name,
       fields,

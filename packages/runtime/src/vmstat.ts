@@ -83,6 +83,11 @@ export class VmStat {
   readonly nrNodes: number;
   readonly #node: Float64Array;
   readonly #events = new Float64Array(VM_EVENT_NAMES.length);
+  /**
+   * Per node-item readers for gauges the model keeps elsewhere (nr_free_pages is the
+   * buddy allocator's own count): read when the item is, never written.
+   */
+  readonly #gauges: Array<((nid: number) => number) | undefined> = [];
 
   constructor(nrNodes: number) {
     checkInt('nrNodes', nrNodes, 1, 1024);
@@ -105,7 +110,39 @@ export class VmStat {
 
   /** node_page_state. */
   nodePageState(nid: number, item: number): number {
-    return this.#node[this.#nodeIndex(nid, item)] as number;
+    const i = this.#nodeIndex(nid, item);
+    const gauge = this.#gauges[item];
+    return gauge === undefined ? (this.#node[i] as number) : gauge(nid);
+  }
+
+  /**
+   * Makes node item `item` read from `read(nid)`, for a gauge whose count lives with its
+   * owner (NR_FREE_PAGES: the kernel moves it in the buddy allocator's own paths,
+   * `__mod_zone_freepage_state`; the model's buddy keeps a per-node free count). The
+   * item then ignores `modNodePageState`; setting a second reader throws INVALID_STATE.
+   */
+  setNodeGauge(item: number, read: (nid: number) => number): void {
+    this.#nodeIndex(0, item);
+    if (typeof read !== 'function') {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `a gauge reader must be a function, got ${typeof read}`,
+      );
+    }
+    if (this.#gauges[item] !== undefined) {
+      throw new MmsimError('INVALID_STATE', `${NODE_STAT_NAMES[item]} already has a gauge reader`);
+    }
+    this.#gauges[item] = read;
+  }
+
+  /**
+   * Node `nid`'s items as `[name, value]`, in the order of
+   * /sys/devices/system/node/nodeN/vmstat (6.3 `node_read_vmstat`: zone items summed over
+   * the node's zones, then node items; the events are global and not listed there).
+   */
+  nodeEntries(nid: number): Array<[string, number]> {
+    this.#nodeIndex(nid, 0);
+    return NODE_STAT_NAMES.map((name, i): [string, number] => [name, this.nodePageState(nid, i)]);
   }
 
   #nodeIndex(nid: number, item: number): number {

@@ -2,7 +2,9 @@ import { describe, expect, test } from 'vitest';
 import {
   type KernelGen,
   MmsimError,
+  Mutex,
   Runtime,
+  Spinlock,
   type Strategy,
   type Task,
   type TraceEvent,
@@ -337,5 +339,132 @@ describe('the context-switch hook', () => {
     rt.setContextSwitchHook(null);
     rt.setContextSwitchHook(() => {});
     expect(() => rt.setContextSwitchHook(42 as never)).toThrow(MmsimError);
+  });
+});
+
+describe('sched_switch and sched_wakeup as the kernel traces them', () => {
+  /** The ftrace-like view of every sched_* event: `cpu comm-pid: name fields`. */
+  function schedTrace(
+    build: (rt: Runtime) => void,
+    strategy: 'in-order' | 'lowest-clock' = 'in-order',
+  ): string[] {
+    const rt = new Runtime({ cpus: 2, strategy });
+    const lines: string[] = [];
+    const record = (e: TraceEvent) =>
+      lines.push(`[${e.cpu}] ${e.comm}-${e.pid} @${e.ts}: ${e.name}: ${rt.trace.formatFields(e)}`);
+    rt.trace.on('sched_switch', record);
+    rt.trace.on('sched_wakeup', record);
+    build(rt);
+    rt.run();
+    return lines;
+  }
+  const sw = (prev: string, pid: number, state: string, next: string, npid: number) =>
+    `sched_switch: prev_comm=${prev} prev_pid=${pid} prev_prio=120 prev_state=${state} ==> next_comm=${next} next_pid=${npid} next_prio=120`;
+
+  test('each task appears on its CPU from its first step: the idle task switches to it', () => {
+    const lines = schedTrace((rt) => {
+      rt.spawn('a', 0, function* (): KernelGen {
+        rt.charge(10);
+        yield;
+      });
+      rt.spawn('b', 1, function* (): KernelGen {
+        rt.charge(5);
+      });
+    });
+    expect(lines).toEqual([
+      `[0] <idle>-0 @0: ${sw('swapper/0', 0, 'R', 'a', 1)}`,
+      `[0] a-1 @10: ${sw('a', 1, 'X', 'swapper/0', 0)}`,
+      `[1] <idle>-0 @0: ${sw('swapper/1', 0, 'R', 'b', 2)}`,
+      `[1] b-2 @5: ${sw('b', 2, 'X', 'swapper/1', 0)}`,
+    ]);
+  });
+
+  test('a sleeper leaves as D, its waker emits sched_wakeup, and it comes back from idle', () => {
+    const lines = schedTrace((rt) => {
+      const m = new Mutex(rt, 'm');
+      rt.spawn('holder', 0, function* (): KernelGen {
+        yield* m.lock();
+        yield* rt.sleepFor(100);
+        m.unlock();
+      });
+      rt.spawn('waiter', 1, function* (): KernelGen {
+        yield* m.lock();
+        m.unlock();
+      });
+    });
+    const waiter = lines.filter((l) => l.includes('waiter'));
+    expect(waiter).toEqual([
+      expect.stringContaining(`[1] <idle>-0 @0: ${sw('swapper/1', 0, 'R', 'waiter', 2)}`),
+      expect.stringContaining(`[1] waiter-2 @0: ${sw('waiter', 2, 'D', 'swapper/1', 0)}`),
+      expect.stringMatching(
+        /^\[0\] holder-1 @\d+: sched_wakeup: comm=waiter pid=2 prio=120 target_cpu=001$/,
+      ),
+      expect.stringContaining(`${sw('swapper/1', 0, 'R', 'waiter', 2)}`),
+      expect.stringContaining(`${sw('waiter', 2, 'X', 'swapper/1', 0)}`),
+    ]);
+  });
+
+  test('two tasks on one CPU: the preempted one leaves as R+; a timer wakes a sleeper from the task it interrupts', () => {
+    const lines = schedTrace((rt) => {
+      rt.spawn('x', 0, function* (): KernelGen {
+        yield* rt.sleepFor(1000);
+      });
+      rt.spawn('y', 0, function* (): KernelGen {
+        rt.charge(5000);
+        yield;
+      });
+    });
+    expect(lines).toContainEqual(expect.stringContaining(sw('x', 1, 'D', 'swapper/0', 0)));
+    // y runs when x's timer fires: the wake-up is traced as y, and y is preempted (R+) for x.
+    expect(lines).toContainEqual(
+      expect.stringMatching(/^\[0\] y-2 @\d+: sched_wakeup: comm=x pid=1 prio=120 target_cpu=000$/),
+    );
+    expect(lines).toContainEqual(expect.stringContaining(sw('y', 2, 'R+', 'x', 1)));
+  });
+
+  test('a timer that fires on an idle CPU wakes its sleeper as the idle task', () => {
+    const lines = schedTrace((rt) => {
+      rt.spawn('x', 0, function* (): KernelGen {
+        yield* rt.sleepFor(1000);
+      });
+    });
+    expect(lines).toEqual([
+      `[0] <idle>-0 @0: ${sw('swapper/0', 0, 'R', 'x', 1)}`,
+      `[0] x-1 @0: ${sw('x', 1, 'D', 'swapper/0', 0)}`,
+      '[0] <idle>-0 @1000: sched_wakeup: comm=x pid=1 prio=120 target_cpu=000',
+      `[0] <idle>-0 @1000: ${sw('swapper/0', 0, 'R', 'x', 1)}`,
+      `[0] x-1 @1000: ${sw('x', 1, 'X', 'swapper/0', 0)}`,
+    ]);
+  });
+
+  test('a spinner keeps its CPU: no switch to idle, no sched_wakeup when the lock is handed over', () => {
+    const lines = schedTrace((rt) => {
+      const lock = new Spinlock(rt, 'l');
+      rt.spawn('holder', 0, function* (): KernelGen {
+        yield* lock.lock();
+        rt.charge(100);
+        yield;
+        lock.unlock();
+      });
+      rt.spawn('spinner', 1, function* (): KernelGen {
+        yield;
+        yield* lock.lock();
+        lock.unlock();
+      });
+    }, 'lowest-clock');
+    const spinner = lines.filter((l) => l.includes('spinner'));
+    expect(spinner).toEqual([
+      `[1] <idle>-0 @0: ${sw('swapper/1', 0, 'R', 'spinner', 2)}`,
+      expect.stringContaining(sw('spinner', 2, 'X', 'swapper/1', 0)),
+    ]);
+  });
+
+  test('nothing is emitted and no CPU is marked when nobody listens', () => {
+    const rt = new Runtime({ cpus: 1 });
+    rt.spawn('a', 0, function* (): KernelGen {
+      yield;
+    });
+    rt.run();
+    expect(rt.cpus[0]?.traced).toBeNull();
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import {
   type KernelGen,
+  NODE_STAT_NAMES,
   NodeStat,
   RandomStream,
   Runtime,
@@ -147,6 +148,28 @@ describe('vmstat', () => {
     expect(() => vm.modNodePageState(0, 999, 1)).toThrow(/NodeStat/);
     expect(() => vm.countVmEvents(-1)).toThrow(/VmEvent/);
     expect(vm.globalNodePageState(NodeStat.NR_ISOLATED_ANON)).toBe(4);
+  });
+
+  test('a node gauge reads its owner count per node; bad readers and items are typed errors', () => {
+    const vm = new VmStat(2);
+    const free = [10, 20];
+    vm.setNodeGauge(NodeStat.NR_FREE_PAGES, (nid) => free[nid] as number);
+    expect(vm.nodePageState(1, NodeStat.NR_FREE_PAGES)).toBe(20);
+    free[1] = 5;
+    expect(vm.globalNodePageState(NodeStat.NR_FREE_PAGES)).toBe(15);
+    expect(new Map(vm.entries()).get('nr_free_pages')).toBe(15);
+    expect(vm.nodeEntries(0)[0]).toEqual(['nr_free_pages', 10]);
+    expect(vm.nodeEntries(1).map(([name]) => name)).toEqual([...NODE_STAT_NAMES]);
+    expect(() => vm.setNodeGauge(NodeStat.NR_FREE_PAGES, () => 0)).toThrow(
+      expect.objectContaining({ code: 'INVALID_STATE' }),
+    );
+    expect(() => vm.setNodeGauge(999, () => 0)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    expect(() => vm.setNodeGauge(NodeStat.NR_DIRTY, 3 as never)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
+    expect(() => vm.nodeEntries(2)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
   });
 });
 

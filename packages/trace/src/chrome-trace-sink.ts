@@ -1,5 +1,18 @@
-import { type Runtime, type TimelineRole, type TraceEvent, VmStat } from '@mmsim/runtime';
+import {
+  Completion,
+  Mutex,
+  type Runtime,
+  RwSemaphore,
+  TASK_STATE_UNINTERRUPTIBLE,
+  type Task,
+  type TimelineRole,
+  type TraceEvent,
+  VmStat,
+} from '@mmsim/runtime';
 import type { TextWriter, TraceSink } from './sink.js';
+
+/** sched_switch's `prev_state` of a task that went to sleep (TASK_UNINTERRUPTIBLE). */
+const TASK_UNINTERRUPTIBLE = TASK_STATE_UNINTERRUPTIBLE;
 
 /** Process ids of the two groups of tracks. */
 const CPU_PID = 1;
@@ -26,13 +39,39 @@ export interface ChromeTraceSink extends TraceSink {
 }
 
 /**
+ * What a sleeping task waits for, as a timeline names its sleep: `folio lock of pfn 0x1200`,
+ * `writeback of pfn 0x1200`, `migration entry of pfn 0x1200`, `buffer lock of <bh>`,
+ * `rwsem <name>`, `mutex <name>`, `completion <name>`, or the resource's own name.
+ */
+export function sleepLabel(task: Task): string {
+  const waiting = task.waiting;
+  if (waiting === null) return task.state === 'timed' ? 'timed sleep' : 'sleep';
+  const { resource, waitsIn } = waiting;
+  if (resource instanceof Mutex) return `mutex ${resource.name}`;
+  if (resource instanceof RwSemaphore) return `rwsem ${resource.name}`;
+  if (resource instanceof Completion) return `completion ${resource.name}`;
+  const name = resource.name;
+  const folio = /^folio (\S+) (PG_locked|PG_writeback)$/.exec(name);
+  if (folio !== null) {
+    if (folio[2] === 'PG_writeback') return `writeback of pfn ${folio[1]}`;
+    if (waitsIn.includes('migration_entry_wait')) return `migration entry of pfn ${folio[1]}`;
+    return `folio lock of pfn ${folio[1]}`;
+  }
+  if (name.endsWith(' BH_Lock')) return `buffer lock of ${name.slice(0, -' BH_Lock'.length)}`;
+  return name;
+}
+
+/**
  * Streams a runtime's tracepoints as Chrome trace-event JSON (the format chrome://tracing
  * and ui.perfetto.dev open): a track per CPU showing which task ran there, a track per
  * task with an instant per tracepoint, a slice per traced kernel function
  * (funcgraph_entry / funcgraph_exit: the unmap, flush and move phases of each batch), the
  * slices and flows that tracepoints declare as their timeline role (a `migrate_pages` slice
  * per call, a flow from each migration entry's installation to its removal), counter
- * tracks for vmstat items, and the run's metadata. Timestamps are virtual time (the JSON
+ * tracks for vmstat items, and the run's metadata. A task's track also shows each of its
+ * sleeps as a slice named by what it waits for (`sleepLabel`), with a flow from the
+ * waker's `sched_wakeup` to the end of the sleep; a CPU's track is empty while it idles.
+ * Slices still open when the trace closes (a deadlock) end at the run's last timestamp. Timestamps are virtual time (the JSON
  * is in microseconds, with nanosecond decimals), so the same seed gives the same bytes.
  */
 export function attachChromeTraceSink(
@@ -60,8 +99,31 @@ export function attachChromeTraceSink(
   });
 
   const namedTasks = new Set<number>();
-  /** Open function slices per task, closed at `close()` if a run ended inside one. */
+  const nameTask = (pid: number, comm: string) => {
+    if (pid === 0 || namedTasks.has(pid)) return;
+    namedTasks.add(pid);
+    emit({
+      ph: 'M',
+      pid: TASK_PID,
+      tid: pid,
+      name: 'thread_name',
+      args: { name: `${comm}-${pid}` },
+    });
+  };
+  /**
+   * Open slices per task (function calls, timeline slices, a sleep), closed at `close()`
+   * if a run ended inside them.
+   */
   const openCalls = new Map<number, number>();
+  const depthBy = (pid: number, delta: number) => {
+    const depth = (openCalls.get(pid) ?? 0) + delta;
+    openCalls.set(pid, depth);
+    return depth;
+  };
+  /** Tasks asleep now: whether the sleep is a timed one (no waker, so no flow). */
+  const asleep = new Map<number, boolean>();
+  /** The latest timestamp written, in ns: where `close()` ends what is still open. */
+  let lastTs = 0;
   /** Flow ids waiting for their end, per flow name and key. */
   const openFlows = new Map<string, number[]>();
   let nextFlow = 1;
@@ -77,6 +139,11 @@ export function attachChromeTraceSink(
     if (running !== undefined) emit({ ph: 'E', pid: CPU_PID, tid: event.cpu, ts: us(event.ts) });
     emit({ ph: 'B', pid: CPU_PID, tid: event.cpu, ts: us(event.ts), name: comm, args: { pid } });
     onCpu.set(event.cpu, { pid, comm });
+  };
+  const runOff = (event: TraceEvent) => {
+    if (!onCpu.has(event.cpu)) return;
+    emit({ ph: 'E', pid: CPU_PID, tid: event.cpu, ts: us(event.ts) });
+    onCpu.delete(event.cpu);
   };
 
   const flow = (event: TraceEvent, role: Extract<TimelineRole, { flow: string }>) => {
@@ -96,39 +163,101 @@ export function attachChromeTraceSink(
       emit({ ...base, ph: 's', id });
       return;
     }
-    const id = openFlows.get(key)?.shift();
+    const queue = openFlows.get(key);
+    if (role.phase === 'step') {
+      const id = queue?.[0];
+      if (id !== undefined) emit({ ...base, ph: 't', id, args: event.fields });
+      return;
+    }
+    const id = queue?.shift();
+    if (queue !== undefined && queue.length === 0) openFlows.delete(key);
     if (id !== undefined) emit({ ...base, ph: 'f', bp: 'e', id });
   };
 
-  const listener = (event: TraceEvent) => {
-    if (event.pid !== 0 && !namedTasks.has(event.pid)) {
-      namedTasks.add(event.pid);
+  /** A sleep of `pid` begins: a slice on its track named by what it waits for. */
+  const sleepBegins = (event: TraceEvent, pid: number) => {
+    const task = rt.taskById(pid);
+    if (task === undefined) return;
+    asleep.set(pid, task.waiting === null);
+    depthBy(pid, 1);
+    const args =
+      task.waiting === null
+        ? {}
+        : { waitsIn: task.waiting.waitsIn, resource: task.waiting.resource.name };
+    emit({
+      ph: 'B',
+      cat: 'sleep',
+      pid: TASK_PID,
+      tid: pid,
+      ts: us(event.ts),
+      name: sleepLabel(task),
+      args,
+    });
+  };
+
+  /**
+   * `sched_wakeup` of a sleeping task: its sleep ends when its CPU's clock says it is
+   * awake, with a flow from the waker (none for a timer's wake-up).
+   */
+  const sleepEnds = (event: TraceEvent, pid: number) => {
+    const timed = asleep.get(pid);
+    if (timed === undefined) return;
+    asleep.delete(pid);
+    const task = rt.taskById(pid);
+    const end = us(Math.max(event.ts, task?.cpu.clock ?? 0));
+    if (!timed && event.pid !== 0 && event.pid !== pid) {
+      const id = nextFlow++;
+      const at = us(event.ts);
+      const wake = `wake_up ${task?.name ?? '?'}-${pid}`;
+      emit({ ph: 'B', cat: 'sleep', pid: TASK_PID, tid: event.pid, ts: at, name: wake });
+      emit({ ph: 's', cat: 'sleep', name: 'wake-up', pid: TASK_PID, tid: event.pid, ts: at, id });
+      emit({ ph: 'E', pid: TASK_PID, tid: event.pid, ts: at });
       emit({
-        ph: 'M',
+        ph: 'f',
+        bp: 'e',
+        cat: 'sleep',
+        name: 'wake-up',
         pid: TASK_PID,
-        tid: event.pid,
-        name: 'thread_name',
-        args: { name: `${event.comm}-${event.pid}` },
+        tid: pid,
+        ts: end,
+        id,
       });
     }
-    if (event.cpu >= 0) {
-      if (event.name === 'sched_switch') {
-        const f = event.fields as { next_pid: number; next_comm: string };
-        runOn(event, f.next_pid, f.next_comm);
-      } else if (event.pid !== 0) {
-        runOn(event, event.pid, event.comm);
+    depthBy(pid, -1);
+    emit({ ph: 'E', pid: TASK_PID, tid: pid, ts: end });
+  };
+
+  const listener = (event: TraceEvent) => {
+    if (event.ts > lastTs) lastTs = event.ts;
+    nameTask(event.pid, event.comm);
+    if (event.name === 'sched_switch') {
+      const f = event.fields as {
+        prev_pid: number;
+        prev_state: number;
+        next_pid: number;
+        next_comm: string;
+      };
+      nameTask(f.next_pid, f.next_comm);
+      if (f.next_pid === 0) runOff(event);
+      else runOn(event, f.next_pid, f.next_comm);
+      // A task that gave up its CPU asleep (not preempted, not ended) starts a sleep.
+      if (f.prev_pid !== 0 && f.prev_state === TASK_UNINTERRUPTIBLE) {
+        sleepBegins(event, f.prev_pid);
       }
+    } else if (event.cpu >= 0 && event.pid !== 0) {
+      runOn(event, event.pid, event.comm);
     }
+    if (event.name === 'sched_wakeup') sleepEnds(event, (event.fields as { pid: number }).pid);
     if (event.name === 'funcgraph_entry' || event.name === 'funcgraph_exit') {
       const entry = event.name === 'funcgraph_entry';
-      const depth = (openCalls.get(event.pid) ?? 0) + (entry ? 1 : -1);
-      openCalls.set(event.pid, depth);
+      depthBy(event.pid, entry ? 1 : -1);
       const func = (event.fields as { func: string }).func;
       emit({ ph: entry ? 'B' : 'E', pid: TASK_PID, tid: event.pid, ts: us(event.ts), name: func });
       return;
     }
     const role = rt.trace.timelineOf(event.name);
     if (role !== null && 'slice' in role) {
+      depthBy(event.pid, role.phase === 'begin' ? 1 : -1);
       emit({
         ph: role.phase === 'begin' ? 'B' : 'E',
         pid: TASK_PID,
@@ -138,11 +267,13 @@ export function attachChromeTraceSink(
         args: event.fields,
       });
     }
+    // The idle task's events (a CPU leaving idle, a timer's wake-up) sit on the CPU's track.
+    const idle = event.pid === 0 && event.cpu >= 0;
     emit({
       ph: 'i',
       s: 't',
-      pid: TASK_PID,
-      tid: event.pid,
+      pid: idle ? CPU_PID : TASK_PID,
+      tid: idle ? event.cpu : event.pid,
       ts: us(event.ts),
       name: event.name,
       args: event.fields,
@@ -163,12 +294,19 @@ export function attachChromeTraceSink(
   return {
     close(metadata = {}) {
       off();
-      // A task that never returned (a deadlock) leaves its calls open: end them at its CPU's clock.
+      // A task that never returned (a deadlock) leaves its sleep and its calls open: they
+      // last to the end of the run, so the deadlocked tasks show asleep to the end.
+      let end = lastTs;
+      for (const cpu of rt.cpus) if (cpu.clock > end) end = cpu.clock;
+      const ts = us(end);
       for (const [pid, depth] of openCalls) {
-        const task = rt.taskById(pid);
-        const ts = us(task?.cpu.clock ?? 0);
-        for (let i = 0; i < depth; i++) emit({ ph: 'E', pid: TASK_PID, tid: pid, ts });
+        for (let i = 0; i < depth; i++) {
+          const args = i === 0 && asleep.has(pid) ? { args: { unfinished: true } } : {};
+          emit({ ph: 'E', pid: TASK_PID, tid: pid, ts, ...args });
+        }
       }
+      asleep.clear();
+      openCalls.clear();
       for (const [cpu] of onCpu) {
         const clock = rt.cpus[cpu]?.clock ?? 0;
         emit({ ph: 'E', pid: CPU_PID, tid: cpu, ts: us(clock) });

@@ -12,6 +12,11 @@ export interface FtraceSinkOptions {
    * then reads like the kernel's nop tracer with the tracepoints enabled.
    */
   readonly functions?: boolean;
+  /**
+   * Include the model's own events (named `mmsim_*`, such as a folio's journey through
+   * migration), which no kernel emits. Default false.
+   */
+  readonly model?: boolean;
 }
 
 /**
@@ -26,8 +31,10 @@ export function attachFtraceSink(
 ): TraceSink {
   if (options.header ?? true) write(ftraceHeader(rt.cpus.length));
   const functions = options.functions ?? false;
+  const model = options.model ?? false;
   const listener = (event: TraceEvent) => {
     if (!functions && event.name.startsWith('funcgraph_')) return;
+    if (!model && event.name.startsWith('mmsim_')) return;
     write(`${formatFtraceLine(event, rt.trace.formatFields(event))}\n`);
   };
   const offs = (options.events ?? ['*']).map((name) => rt.trace.on(name, listener));

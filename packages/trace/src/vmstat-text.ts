@@ -12,6 +12,18 @@ export function formatVmstat(vmstat: VmStat): string {
 }
 
 /**
+ * /sys/devices/system/node/node<nid>/vmstat as text: node `nid`'s own items, `name value`
+ * lines in the kernel's order (6.3 `node_read_vmstat`). The event counters are global
+ * and appear only in /proc/vmstat.
+ */
+export function formatNodeVmstat(vmstat: VmStat, nid: number): string {
+  return vmstat
+    .nodeEntries(nid)
+    .map(([name, value]) => `${name} ${value}\n`)
+    .join('');
+}
+
+/**
  * `after - before` for every item that changed, in /proc/vmstat order; `before` is a
  * snapshot taken with `vmstat.entries()`.
  */

@@ -1,6 +1,14 @@
 import { MIGRATE_SYNC, MM_MIGRATE_PAGES, MM_MIGRATE_PAGES_START, MR_SYSCALL } from '@mmsim/migrate';
 import { SET_MIGRATION_PTE } from '@mmsim/rmap';
-import { type KernelGen, Runtime, traceEvent, VmEvent, VmStat } from '@mmsim/runtime';
+import {
+  type KernelGen,
+  Mutex,
+  Runtime,
+  RwSemaphore,
+  traceEvent,
+  VmEvent,
+  VmStat,
+} from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import {
   attachChromeTraceSink,
@@ -8,6 +16,7 @@ import {
   formatFtraceLine,
   formatVmstat,
   ftraceTimestamp,
+  sleepLabel,
   vmstatDelta,
 } from '../src/index.js';
 
@@ -123,7 +132,7 @@ describe('ftrace text', () => {
     });
     rt.run();
     sink.close();
-    expect(text).toMatch(/drv-1 +\[000\] \.{5} +0\.000000: my_driver_move: pfn=0x1000 nr=2\n$/);
+    expect(text).toMatch(/^ +drv-1 +\[000\] \.{5} +0\.000000: my_driver_move: pfn=0x1000 nr=2$/m);
   });
 });
 
@@ -251,5 +260,120 @@ describe('/proc/vmstat text', () => {
       ['pgmigrate_success', 512],
       ['thp_migration_success', 2],
     ]);
+  });
+});
+
+describe('sleeps on a Perfetto timeline', () => {
+  interface Ev {
+    ph: string;
+    pid?: number;
+    tid?: number;
+    ts?: number;
+    id?: number;
+    name?: string;
+    cat?: string;
+    args?: Record<string, unknown>;
+  }
+  function chromeOf(
+    build: (rt: Runtime) => void,
+    strategy: 'in-order' | 'lowest-clock' = 'in-order',
+  ): Ev[] {
+    const rt = new Runtime({ cpus: 2, strategy });
+    let json = '';
+    const sink = attachChromeTraceSink(rt, (s) => {
+      json += s;
+    });
+    build(rt);
+    rt.run();
+    sink.close();
+    return (JSON.parse(json) as { traceEvents: Ev[] }).traceEvents;
+  }
+
+  test('a sleep is a slice named by what it waits for, with a flow from the waker', () => {
+    const events = chromeOf((rt) => {
+      const m = new Mutex(rt, 'A');
+      rt.spawn('holder', 0, function* (): KernelGen {
+        yield* m.lock();
+        yield* rt.sleepFor(100);
+        m.unlock();
+      });
+      rt.spawn('waiter', 1, function* (): KernelGen {
+        yield* m.lock();
+        m.unlock();
+      });
+    });
+    const sleeps = events.filter((e) => e.cat === 'sleep' && e.ph === 'B');
+    // The holder's timed sleep and the waiter's sleep on the mutex.
+    expect(sleeps.map((e) => [e.tid, e.name])).toEqual([
+      [1, 'timed sleep'],
+      [2, 'mutex A'],
+      [1, 'wake_up waiter-2'],
+    ]);
+    expect(sleeps[1]?.args).toEqual({ waitsIn: 'mutex_lock', resource: 'A' });
+    // One flow: from the holder's release to the end of the waiter's sleep (none for the timer).
+    const s = events.filter((e) => e.ph === 's');
+    const f = events.filter((e) => e.ph === 'f');
+    expect(s).toHaveLength(1);
+    expect(f).toHaveLength(1);
+    expect(s[0]).toMatchObject({ tid: 1, id: f[0]?.id });
+    expect(f[0]).toMatchObject({ tid: 2 });
+    expect(f[0]?.ts ?? 0).toBeGreaterThanOrEqual(s[0]?.ts ?? 0);
+    // The waiter's sleep ends where the flow arrives.
+    const waiterEnds = events.filter((e) => e.tid === 2 && e.pid === 2 && e.ph === 'E');
+    expect(waiterEnds[0]?.ts).toBe(f[0]?.ts);
+  });
+
+  test('a deadlock leaves both tasks asleep to the end, marked unfinished', () => {
+    const events = chromeOf((rt) => {
+      const a = new Mutex(rt, 'A');
+      const b = new Mutex(rt, 'B');
+      rt.spawn('ab', 0, function* (): KernelGen {
+        yield* a.lock();
+        rt.charge(50);
+        yield;
+        yield* b.lock();
+      });
+      rt.spawn('ba', 1, function* (): KernelGen {
+        yield* b.lock();
+        yield;
+        yield* a.lock();
+      });
+    }, 'lowest-clock');
+    const end = Math.max(...events.map((e) => e.ts ?? 0));
+    for (const [tid, lock] of [
+      [1, 'mutex B'],
+      [2, 'mutex A'],
+    ] as const) {
+      const slices = events.filter((e) => e.pid === 2 && e.tid === tid);
+      expect(slices.filter((e) => e.ph === 'B').at(-1)?.name).toBe(lock);
+      expect(slices.filter((e) => e.ph === 'E').at(-1)).toMatchObject({
+        ts: end,
+        args: { unfinished: true },
+      });
+    }
+    // No CPU shows a task running after both went to sleep.
+    const cpuB = events.filter((e) => e.pid === 1 && e.ph === 'B').length;
+    const cpuE = events.filter((e) => e.pid === 1 && e.ph === 'E').length;
+    expect(cpuE).toBe(cpuB);
+  });
+
+  test('sleep labels name folio locks, writeback, migration entries and buffer locks', () => {
+    const rt = new Runtime({ cpus: 1 });
+    const task = rt.spawn('t', 0, function* (): KernelGen {});
+    const label = (waitsIn: string, name: string) => {
+      task.waiting = { waitsIn, resource: { name, holders: () => [] } };
+      return sleepLabel(task);
+    };
+    expect(label('folio_lock', 'folio 0x12 PG_locked')).toBe('folio lock of pfn 0x12');
+    expect(label('folio_wait_writeback', 'folio 0x12 PG_writeback')).toBe('writeback of pfn 0x12');
+    expect(label('migration_entry_wait', 'folio 0x12 PG_locked')).toBe(
+      'migration entry of pfn 0x12',
+    );
+    expect(label('lock_buffer', 'buffer 0 of folio 0x3 BH_Lock')).toBe(
+      'buffer lock of buffer 0 of folio 0x3',
+    );
+    expect(label('x', 'something else')).toBe('something else');
+    task.waiting = { waitsIn: 'down_write', resource: new RwSemaphore(rt, 'i_mmap_rwsem') };
+    expect(sleepLabel(task)).toBe('rwsem i_mmap_rwsem');
   });
 });

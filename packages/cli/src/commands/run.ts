@@ -3,9 +3,16 @@ import { formatInversion } from '@mmsim/page-lock';
 import { reportOfRun } from '@mmsim/report';
 import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@mmsim/runtime';
 import { instantiateScenario } from '@mmsim/scenarios';
-import { attachChromeTraceSink, attachFtraceSink, formatVmstat, vmstatDelta } from '@mmsim/trace';
+import {
+  attachChromeTraceSink,
+  attachFtraceSink,
+  formatNodeVmstat,
+  formatVmstat,
+  vmstatDelta,
+} from '@mmsim/trace';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
+import { nodeVmstatPath } from '../node-vmstat-path.js';
 import { encodeRunTokenMeta, replayCommandLine } from '../replay-line.js';
 import { runCounters, runRecorder, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
@@ -22,6 +29,8 @@ export interface RunCommandOptions {
   readonly vmstat?: string;
   /** Write an HTML report of the run to this file. */
   readonly report?: string;
+  /** Directory for the per-node vmstat files: `<dir>/node<N>/vmstat`. */
+  readonly nodeVmstat?: string;
   /** Internal: replay this token (from a previous `mmsim run`) instead of a fresh schedule. */
   readonly replayToken?: string;
   /** Write the replay token to this file; the printed command reads it from there. */
@@ -122,6 +131,11 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     ...(replay === null ? {} : { replay }),
   });
   if (options.vmstat !== undefined) open(options.vmstat).write(formatVmstat(kernel.vmstat));
+  if (options.nodeVmstat !== undefined) {
+    for (let nid = 0; nid < kernel.vmstat.nrNodes; nid++) {
+      open(nodeVmstatPath(options.nodeVmstat, nid)).write(formatNodeVmstat(kernel.vmstat, nid));
+    }
+  }
   for (const file of files) file.close();
 
   const delta = vmstatDelta(before, kernel.vmstat);
