@@ -1,4 +1,9 @@
-import { type KernelConfig, kernelConfigSchema, touchPages } from '@mmsim/kernel';
+import {
+  DEFAULT_CPUS_PER_NODE,
+  type KernelConfig,
+  kernelConfigSchema,
+  touchPages,
+} from '@mmsim/kernel';
 import {
   MIGRATE_MODE_NAMES,
   MIGRATE_REASON_ENUM_NAMES,
@@ -8,6 +13,8 @@ import {
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { mappedFolios, migrator, type Scenario, userTask } from '@mmsim/scenarios';
 import { z } from 'zod';
+import { MAX_ACTORS, MAX_PROCESS_PAGES, MAX_PROCESSES } from './limits.js';
+import { DATA_SCENARIO_STRATEGY } from './version.js';
 
 function count(what: string, min: number, max: number) {
   const message = `must be ${what} (an integer in [${min}, ${max}])`;
@@ -78,22 +85,70 @@ export const actorScenarioSchema = z
     title: z.string().optional(),
     description: z.string().optional(),
     config: kernelConfigSchema,
-    processes: z.array(processSchema).min(1, { message: 'must list at least one process' }),
-    actors: z.array(actorSchema).min(1, { message: 'must list at least one actor' }),
+    processes: z
+      .array(processSchema)
+      .min(1, { message: 'must list at least one process' })
+      .max(MAX_PROCESSES, { message: `must list at most ${MAX_PROCESSES} processes` }),
+    actors: z
+      .array(actorSchema)
+      .min(1, { message: 'must list at least one actor' })
+      .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` }),
   })
   .strict();
 
 export type ActorScenarioFile = z.infer<typeof actorScenarioSchema>;
 
 /**
- * The cross-field rules zod does not see: process names unique, every actor names a
- * process of the file. Returns `[field, message]` of the first problem, or null.
+ * The cross-field rules zod does not see, checked before anything runs: process names
+ * unique; the processes' pages fit the machine's memory and `MAX_PROCESS_PAGES`; every actor names a process of the file and a CPU of the machine;
+ * a migrator's targets are nodes of the machine. Returns `[field, message]` of the first
+ * problem, or null.
  */
 export function actorScenarioProblem(file: ActorScenarioFile): [string, string] | null {
   const names = new Set<string>();
+  const nodes = file.config.nodes;
+  const cpus = nodes.reduce(
+    (sum, n) => sum + (n.cpus ?? file.config.cpusPerNode ?? DEFAULT_CPUS_PER_NODE),
+    0,
+  );
+  // The set-up task touches every page on CPU 0: node 0 first, then the kernel falls back to
+  // the other nodes (a legal state), so what must fit is the machine less the zero page and
+  // the hugetlb reservations.
+  const free = nodes.reduce((sum, n) => sum + n.pages - (n.hugetlbPages ?? 0) * 512, 0) - 1;
+  let pages = 0;
   for (const [i, p] of file.processes.entries()) {
     if (names.has(p.name)) return [`processes[${i}].name`, `"${p.name}" is used twice`];
     names.add(p.name);
+    pages += p.pages;
+    if (pages > MAX_PROCESS_PAGES) {
+      return [
+        `processes[${i}].pages`,
+        `brings the processes to ${pages} pages in all; at most ${MAX_PROCESS_PAGES} are modelled`,
+      ];
+    }
+    if (pages > free) {
+      return [
+        `processes[${i}].pages`,
+        `${p.name} does not fit in memory: the processes' ${pages} pages are more than the machine's ${free} free pages (config.nodes, less the zero page and hugetlb pages)`,
+      ];
+    }
+  }
+  for (const [i, a] of file.actors.entries()) {
+    if (a.cpu >= cpus) {
+      return [
+        `actors[${i}].cpu`,
+        `is ${a.cpu}, but the machine has ${cpus} CPU${cpus === 1 ? '' : 's'} (0 to ${cpus - 1})`,
+      ];
+    }
+    if (a.type === 'migrator') {
+      const j = a.targets.findIndex((t) => t >= nodes.length);
+      if (j >= 0) {
+        return [
+          `actors[${i}].targets[${j}]`,
+          `is node ${a.targets[j]}, but the machine has ${nodes.length} node${nodes.length === 1 ? '' : 's'} (0 to ${nodes.length - 1})`,
+        ];
+      }
+    }
   }
   for (const [i, a] of file.actors.entries()) {
     if (!names.has(a.process)) {
@@ -116,7 +171,8 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
     title: file.title ?? `${file.name} (from a scenario file)`,
     description: file.description ?? '',
     sources: [],
-    config: file.config as KernelConfig,
+    // Actors interleave unless the file names a schedule (see DATA_SCENARIO_STRATEGY).
+    config: { strategy: DATA_SCENARIO_STRATEGY, ...file.config } as KernelConfig,
     build(k) {
       const procs = new Map(
         file.processes.map((p) => {

@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { kernelConfigSchema } from '@mmsim/kernel';
 import type { Scenario } from '@mmsim/scenarios';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { builtInNames, builtInScenario } from './catalog.js';
+import { fileErrorMessage } from './file-error.js';
 import {
   actorScenarioProblem,
   actorScenarioSchema,
@@ -66,8 +67,12 @@ function fieldError(path: string, error: z.ZodError): UsageError {
 
 /** Parses and validates a scenario file; a problem is a UsageError naming the field. */
 export function loadScenarioFile(path: string): { scenario: Scenario; file: ScenarioFile } {
-  if (!existsSync(path)) throw new UsageError(`scenario file ${path} does not exist`);
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(fileErrorMessage('cannot read scenario file', path, error));
+  }
   let data: unknown;
   try {
     data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);

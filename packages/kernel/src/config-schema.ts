@@ -20,6 +20,15 @@ export const VARIANT_NAMES = ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', '
 /** Largest number of CPUs per node the kernel builds (the runtime's limit is 4096 in all). */
 export const MAX_CPUS_PER_NODE = 64;
 
+/**
+ * Most page frames of a machine, all nodes together: 2^24 frames (64 GiB of 4 KiB pages).
+ * A frame costs some 20 bytes until it is used, so no valid configuration exhausts memory.
+ */
+export const MAX_MACHINE_PAGES = 1 << 24;
+
+/** Most scheduling points of one run (`maxSteps`, and `--max-steps` of the command). */
+export const MAX_STEPS = 1_000_000_000;
+
 /** How the page-lock dependency checker names lock classes (see `lock-classes.ts`). */
 export const LOCK_CLASS_MODES = ['folio', 'page-cache-index'] as const;
 
@@ -144,7 +153,7 @@ export const kernelConfigSchema = z
     costs: z.object(costShape).strict().optional(),
     seed: int('a seed', 0, MAX_SEED).optional(),
     strategy: strategySchema.optional(),
-    maxSteps: int('a number of scheduling points', 1, 1e12).optional(),
+    maxSteps: int('a number of scheduling points', 1, MAX_STEPS).optional(),
     meta: z.string({ invalid_type_error: 'must be a string' }).optional(),
     dependencyChecking: dependencySchema.optional(),
     pageLockUnfairness: int('a number of stolen wake-ups', 0, 0x7fffffff).optional(),

@@ -7,6 +7,7 @@ import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { intOption, runStrategy } from '../strategy-option.js';
+import { TimeBudgetExceeded, timeBudgetOption, timeBudgetWatch } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
 
 export interface RunCommandOptions {
@@ -17,6 +18,10 @@ export interface RunCommandOptions {
   readonly trace?: string;
   readonly ftrace?: string;
   readonly vmstat?: string;
+  /** End the run (status step-limit) after this many scheduling points. */
+  readonly maxSteps?: string;
+  /** Stop after this many wall-clock seconds (status time-budget). */
+  readonly timeBudget?: string;
   /** Internal: replay this token (from a previous `mmsim run`) instead of a fresh schedule. */
   readonly replayToken?: string;
 }
@@ -52,8 +57,12 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     token === undefined ? intOption('seed', options.seed) : decodeReplayToken(token).seed;
   const strategy =
     token === undefined ? runStrategy(options.strategy) : ({ kind: 'replay', token } as const);
+  const maxSteps = intOption('max-steps', options.maxSteps, 1);
+  const budget = timeBudgetOption(options.timeBudget);
   const config: Partial<KernelConfig> = {
     ...overrides,
+    ...(maxSteps === undefined ? {} : { maxSteps }),
+    ...(budget === undefined ? {} : { onStep: timeBudgetWatch(budget) }),
     variant: resolvedVariant,
     meta: `${RUN_META_PREFIX}${scenario.name}@${resolvedVariant}`,
     ...(seed === undefined ? {} : { seed }),
@@ -84,11 +93,18 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
   const before = kernel.vmstat.entries();
   let result: RunResult | null = null;
   let finding: RunFinding | null = null;
+  let outOfTime = false;
   try {
     result = rt.run();
   } catch (error) {
-    if (!(error instanceof MmsimError)) throw error;
-    finding = { kind: 'crash', message: error.message, report: `${error.code}: ${error.message}` };
+    if (error instanceof TimeBudgetExceeded) outOfTime = true;
+    else if (!(error instanceof MmsimError)) throw error;
+    else
+      finding = {
+        kind: 'crash',
+        message: error.message,
+        report: `${error.code}: ${error.message}`,
+      };
   }
   if (result !== null) finding = findingOf(instance, result);
   const replay = result?.replayToken ?? null;
@@ -113,7 +129,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
         variant: resolvedVariant,
         seed: kernel.config.seed,
         strategy: rt.strategy.name,
-        status: result?.status ?? 'crashed',
+        status: result?.status ?? (outOfTime ? 'time-budget' : 'crashed'),
         steps: result?.steps ?? null,
         vmstat: Object.fromEntries(delta),
         tlb: { ipis: tlb.ipisSent, flushes, shootdowns: tlb.shootdowns },
@@ -129,7 +145,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
       `  variant ${resolvedVariant}, seed ${kernel.config.seed}, strategy ${rt.strategy.name}`,
     );
     out.push(
-      `status: ${result?.status ?? 'crashed'}${result === null ? '' : ` after ${result.steps} steps`}, ` +
+      `status: ${result?.status ?? (outOfTime ? `time-budget (stopped after ${options.timeBudget} s)` : 'crashed')}${result === null ? '' : ` after ${result.steps} steps`}, ` +
         `virtual time ${(virtualTimeNs / 1000).toFixed(1)} us`,
     );
     const get = (name: string) => delta.find(([n]) => n === name)?.[1] ?? 0;
