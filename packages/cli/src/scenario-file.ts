@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { kernelConfigSchema } from '@mmsim/kernel';
-import type { Scenario } from '@mmsim/scenarios';
+import { BUILTIN_PARAM_SCHEMAS, type Scenario, SCENARIO_NAMES } from '@mmsim/scenarios';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
@@ -44,9 +44,27 @@ export const scenarioFileSchema = z.union([builtInFileSchema, actorScenarioSchem
 
 export type ScenarioFile = z.infer<typeof scenarioFileSchema>;
 
-/** The published JSON Schema of scenario files, generated from the same zod schema. */
+/**
+ * The built-in form once more, one object per scenario with its own `params` schema
+ * (`BUILTIN_PARAM_SCHEMAS` of @mmsim/scenarios), so that editors complete and check the
+ * parameters. Only the JSON Schema is generated from it: `loadScenarioFile` reads the name
+ * first, then checks `params` with the same schemas, to name the field in its message.
+ */
+const documentedFileSchema = z.union([
+  ...(SCENARIO_NAMES.map((name) =>
+    builtInFileSchema.extend({
+      scenario: z.literal(name).describe('The built-in scenario (see `mmsim scenarios`).'),
+      params: BUILTIN_PARAM_SCHEMAS[name]
+        .optional()
+        .describe(`Parameters of ${name}; every one optional, unknown ones are refused.`),
+    }),
+  ) as unknown as [z.ZodTypeAny, z.ZodTypeAny, ...z.ZodTypeAny[]]),
+  actorScenarioSchema,
+]);
+
+/** The published JSON Schema of scenario files, generated from the same zod schemas. */
 export function scenarioFileJsonSchema(): Record<string, unknown> {
-  return zodToJsonSchema(scenarioFileSchema, {
+  return zodToJsonSchema(documentedFileSchema, {
     name: 'MmsimScenarioFile',
     $refStrategy: 'none',
   }) as Record<string, unknown>;
@@ -101,7 +119,8 @@ export function loadScenarioFile(path: string): { scenario: Scenario; file: Scen
   try {
     scenario = builtInScenario(file.scenario, file.params);
   } catch (error) {
-    throw new UsageError(`${path}: params: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    throw new UsageError(`${path}: ${message.startsWith('params') ? '' : 'params: '}${message}`);
   }
   return { scenario, file };
 }
