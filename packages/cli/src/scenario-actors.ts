@@ -32,41 +32,58 @@ const name = z
 /** A process of a scenario file: an anonymous private mapping it touches at set-up. */
 const processSchema = z
   .object({
-    name,
-    pages: count('a number of 4 KiB pages', 1, 1 << 22),
+    name: name.describe('Name of the process (its comm), unique in the file; actors name it.'),
+    pages: count('a number of 4 KiB pages', 1, 1 << 22).describe(
+      `Pages of its anonymous mapping, touched at set-up; all processes together at most ${MAX_PROCESS_PAGES} and no more than the machine's memory.`,
+    ),
   })
-  .strict();
+  .strict()
+  .describe('A process: an anonymous private mapping it touches at set-up.');
 
 /** `user-task`: a thread of a process reading and writing its pages (`userTask` of @mmsim/scenarios). */
 const userTaskSchema = z
   .object({
-    type: z.literal('user-task'),
-    name: name.optional(),
-    cpu: count('a CPU number', 0, 4095),
-    process: name,
-    accesses: count('a number of accesses', 1, 1e9),
-    pattern: z.enum(['sequential', 'random', 'hot-set']).optional(),
+    type: z.literal('user-task').describe('A thread reading and writing its process\'s pages.'),
+    name: name.optional().describe('The task\'s comm; default user<index>.'),
+    cpu: count('a CPU number', 0, 4095).describe('The CPU it runs on (one of the machine\'s).'),
+    process: name.describe('The process whose pages it accesses.'),
+    accesses: count('a number of accesses', 1, 1e9).describe('Loads and stores it makes.'),
+    pattern: z
+      .enum(['sequential', 'random', 'hot-set'])
+      .optional()
+      .describe('Which pages it picks: sequential, random or hot-set; default random.'),
     writeRatio: z
       .number()
       .min(0, { message: 'must be in [0, 1]' })
       .max(1, { message: 'must be in [0, 1]' })
-      .optional(),
-    computeNs: count('virtual ns between two accesses', 0, 1e9).optional(),
+      .optional()
+      .describe('Probability that an access is a store; default 0.5.'),
+    computeNs: count('virtual ns between two accesses', 0, 1e9)
+      .optional()
+      .describe('Virtual ns of computation between two accesses; default 0.'),
   })
   .strict();
 
 /** `migrator`: move_pages-style migrations of a process's pages (`migrator` of @mmsim/scenarios). */
 const migratorSchema = z
   .object({
-    type: z.literal('migrator'),
-    name: name.optional(),
-    cpu: count('a CPU number', 0, 4095),
-    process: name,
-    mode: z.enum(MIGRATE_MODE_NAMES),
-    reason: z.enum(MIGRATE_REASON_ENUM_NAMES),
-    rounds: count('a number of migrate_pages calls', 1, 1e6),
-    targets: z.array(count('a node id', 0, 63)).min(1, { message: 'must list at least one node' }),
-    order: z.enum(['ascending', 'descending']).optional(),
+    type: z
+      .literal('migrator')
+      .describe("move_pages-style migrate_pages calls of its process's pages."),
+    name: name.optional().describe("The task's comm; default migrate<index>."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    process: name.describe('The process whose pages it migrates.'),
+    mode: z.enum(MIGRATE_MODE_NAMES).describe('The migrate mode of every call.'),
+    reason: z.enum(MIGRATE_REASON_ENUM_NAMES).describe('The migrate reason of every call.'),
+    rounds: count('a number of migrate_pages calls', 1, 1e6).describe('migrate_pages calls.'),
+    targets: z
+      .array(count('a node id', 0, 63))
+      .min(1, { message: 'must list at least one node' })
+      .describe("Target node of each round, cycled through; nodes of the machine."),
+    order: z
+      .enum(['ascending', 'descending'])
+      .optional()
+      .describe('Order of the pages on the migration list; default ascending.'),
   })
   .strict();
 
@@ -80,19 +97,21 @@ const actorSchema = z.discriminatedUnion('type', [userTaskSchema, migratorSchema
 /** A scenario written as data: its machine, its processes and its actors. */
 export const actorScenarioSchema = z
   .object({
-    $schema: z.string().optional(),
-    name,
-    title: z.string().optional(),
-    description: z.string().optional(),
+    $schema: z.string().optional().describe('The JSON Schema of the file, for editors.'),
+    name: name.describe('Name of the scenario.'),
+    title: z.string().optional().describe('One line shown by mmsim run.'),
+    description: z.string().optional().describe('What the scenario shows.'),
     config: kernelConfigSchema,
     processes: z
       .array(processSchema)
       .min(1, { message: 'must list at least one process' })
-      .max(MAX_PROCESSES, { message: `must list at most ${MAX_PROCESSES} processes` }),
+      .max(MAX_PROCESSES, { message: `must list at most ${MAX_PROCESSES} processes` })
+      .describe(`The processes (1 to ${MAX_PROCESSES}).`),
     actors: z
       .array(actorSchema)
       .min(1, { message: 'must list at least one actor' })
-      .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` }),
+      .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` })
+      .describe(`The actors (1 to ${MAX_ACTORS}): user-task and migrator.`),
   })
   .strict();
 

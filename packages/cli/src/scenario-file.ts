@@ -28,10 +28,15 @@ import { UsageError } from './usage-error.js';
  */
 export const builtInFileSchema = z
   .object({
-    $schema: z.string().optional(),
-    scenario: z.string({ required_error: 'must name a built-in scenario' }),
-    params: z.record(z.unknown()).optional(),
-    config: kernelConfigSchema.partial().optional(),
+    $schema: z.string().optional().describe('The JSON Schema of the file, for editors.'),
+    scenario: z
+      .string({ required_error: 'must name a built-in scenario' })
+      .describe('The built-in scenario (see `mmsim scenarios`).'),
+    params: z.record(z.unknown()).optional().describe('Parameters of the scenario.'),
+    config: kernelConfigSchema
+      .partial()
+      .optional()
+      .describe("Overrides of the scenario's machine and run (every field optional)."),
   })
   .strict();
 
