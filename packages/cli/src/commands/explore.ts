@@ -84,7 +84,8 @@ export function exploreCommand(
         strategy: strategyText(strategy),
         seed,
         schedules: done,
-        interrupted: true,
+        found: findingsSoFar > 0,
+        stoppedBy: 'interrupted',
         findings: findingsSoFar,
       };
       io.stdout(
