@@ -12,6 +12,12 @@ interface ExploreWorkerData {
 
 const argv = process.argv.slice(2);
 
+// `pnpm mmsim` runs from the repository root: relative paths given to it are the caller's,
+// so work in the folder pnpm was started from.
+if (isMainThread && process.env.npm_lifecycle_event === 'mmsim' && process.env.INIT_CWD) {
+  process.chdir(process.env.INIT_CWD);
+}
+
 if (!isMainThread) {
   // An exploration, run off the main thread so that Ctrl-C can reach it (see below).
   const data = workerData as ExploreWorkerData;
