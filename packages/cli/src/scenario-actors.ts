@@ -43,9 +43,9 @@ const processSchema = z
 /** `user-task`: a thread of a process reading and writing its pages (`userTask` of @mmsim/scenarios). */
 const userTaskSchema = z
   .object({
-    type: z.literal('user-task').describe('A thread reading and writing its process\'s pages.'),
-    name: name.optional().describe('The task\'s comm; default user<index>.'),
-    cpu: count('a CPU number', 0, 4095).describe('The CPU it runs on (one of the machine\'s).'),
+    type: z.literal('user-task').describe("A thread reading and writing its process's pages."),
+    name: name.optional().describe("The task's comm; default user<index>."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
     process: name.describe('The process whose pages it accesses.'),
     accesses: count('a number of accesses', 1, 1e9).describe('Loads and stores it makes.'),
     pattern: z
@@ -79,7 +79,7 @@ const migratorSchema = z
     targets: z
       .array(count('a node id', 0, 63))
       .min(1, { message: 'must list at least one node' })
-      .describe("Target node of each round, cycled through; nodes of the machine."),
+      .describe('Target node of each round, cycled through; nodes of the machine.'),
     order: z
       .enum(['ascending', 'descending'])
       .optional()

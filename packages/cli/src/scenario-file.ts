@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { kernelConfigSchema } from '@mmsim/kernel';
-import { BUILTIN_PARAM_SCHEMAS, type Scenario, SCENARIO_NAMES } from '@mmsim/scenarios';
+import { BUILTIN_PARAM_SCHEMAS, SCENARIO_NAMES, type Scenario } from '@mmsim/scenarios';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
@@ -101,7 +101,8 @@ export function loadScenarioFile(path: string): { scenario: Scenario; file: Scen
     data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
     throw new UsageError(
-      `${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(error as Error).message}`,
+      // The first line: YAML's message goes on to quote the line with a caret under it.
+      `${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(error as Error).message.split('\n')[0]}`,
     );
   }
   const isBuiltIn = typeof data === 'object' && data !== null && 'scenario' in data;

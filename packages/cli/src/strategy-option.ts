@@ -47,6 +47,7 @@ export function intOption(name: string, text: string | undefined, min = 0): numb
  */
 export function strategyText(strategy: ExploreStrategy): string {
   if (typeof strategy === 'string') return strategy;
-  if (strategy.kind === 'pct') return strategy.depth === undefined ? 'pct' : `pct:${strategy.depth}`;
+  if (strategy.kind === 'pct')
+    return strategy.depth === undefined ? 'pct' : `pct:${strategy.depth}`;
   return strategy.preemptionBound === undefined ? 'dfs' : `dfs:${strategy.preemptionBound}`;
 }

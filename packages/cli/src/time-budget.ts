@@ -7,11 +7,7 @@ export const MAX_TIME_BUDGET_SECONDS = 86_400;
 export function timeBudgetOption(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (
-    !/^\d+(\.\d+)?$/.test(text) ||
-    !(value > 0) ||
-    value > MAX_TIME_BUDGET_SECONDS
-  ) {
+  if (!/^\d+(\.\d+)?$/.test(text) || !(value > 0) || value > MAX_TIME_BUDGET_SECONDS) {
     throw new UsageError(
       `--time-budget must be a number of seconds in (0, ${MAX_TIME_BUDGET_SECONDS}]; got "${text}"`,
     );

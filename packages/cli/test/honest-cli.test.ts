@@ -51,17 +51,16 @@ function mmsim(
 }
 
 /** Runs the real `mmsim` (source, through tsx) as a child process. */
-function mmsimProcess(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}) {
-  const r = spawnSync(
-    process.execPath,
-    ['--conditions=source', '--import', 'tsx', BIN, ...args],
-    {
-      cwd: options.cwd ?? ROOT,
-      env: { ...process.env, CI: 'true', ...options.env },
-      encoding: 'utf8',
-      timeout: 60_000,
-    },
-  );
+function mmsimProcess(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+) {
+  const r = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, CI: 'true', ...options.env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -118,7 +117,10 @@ describe('file errors are input errors: one line naming the path and the reason,
     const dir = tmp();
     const sub = join(dir, 'scenario.yaml');
     mkdirSync(sub);
-    expectUsageLine(mmsim(['run', sub]), `cannot read scenario file "${sub}": is a directory (EISDIR)`);
+    expectUsageLine(
+      mmsim(['run', sub]),
+      `cannot read scenario file "${sub}": is a directory (EISDIR)`,
+    );
   });
 
   test('a scenario file that does not exist (ENOENT)', () => {
@@ -203,7 +205,10 @@ describe('inconsistent input is refused before the run, naming the field', () =>
     const path = file(
       dir,
       'big.json',
-      dataScenario({ nodes: [{ pages: 64 }, { pages: 64 }], processes: [{ name: 'app', pages: 200 }] }),
+      dataScenario({
+        nodes: [{ pages: 64 }, { pages: 64 }],
+        processes: [{ name: 'app', pages: 200 }],
+      }),
     );
     expectUsageLine(mmsim(['run', path]), /processes\[0\]\.pages app does not fit in memory/);
     expectUsageLine(mmsim(['explore', path]), /processes\[0\]\.pages app does not fit in memory/);
@@ -232,7 +237,10 @@ describe('inconsistent input is refused before the run, naming the field', () =>
       'cpu.json',
       dataScenario({ actors: [{ type: 'user-task', cpu: 4, process: 'app', accesses: 10 }] }),
     );
-    expectUsageLine(mmsim(['run', path]), 'actors[0].cpu is 4, but the machine has 4 CPUs (0 to 3)');
+    expectUsageLine(
+      mmsim(['run', path]),
+      'actors[0].cpu is 4, but the machine has 4 CPUs (0 to 3)',
+    );
     const three = file(
       dir,
       'cpu3.json',
@@ -279,12 +287,19 @@ describe('limits', () => {
       'huge.json',
       dataScenario({ nodes, actors: [{ type: 'user-task', cpu: 0, process: 'app', accesses: 1 }] }),
     );
-    expectUsageLine(mmsim(['run', path]), /nodes: the machine has 20971520 pages in all; at most 16777216/);
+    expectUsageLine(
+      mmsim(['run', path]),
+      /nodes: the machine has 20971520 pages in all; at most 16777216/,
+    );
   });
 
   test(`maxSteps above MAX_STEPS (${MAX_STEPS}) is refused, in a file and as --max-steps`, () => {
     const dir = tmp();
-    const path = file(dir, 's.yaml', `scenario: rfc-lock-order\nconfig: { maxSteps: ${MAX_STEPS + 1} }\n`);
+    const path = file(
+      dir,
+      's.yaml',
+      `scenario: rfc-lock-order\nconfig: { maxSteps: ${MAX_STEPS + 1} }\n`,
+    );
     expectUsageLine(mmsim(['run', path]), /config\.maxSteps must be a number of scheduling points/);
     expectUsageLine(
       mmsim(['explore', 'rfc-lock-order', '--max-steps', String(MAX_STEPS + 1)]),
@@ -484,7 +499,7 @@ describe('progress and defaults', () => {
     const missing: string[] = [];
     const walk = (node: unknown, path: string): void => {
       if (Array.isArray(node)) {
-        node.forEach((n, i) => walk(n, `${path}[${i}]`));
+        for (const [i, n] of node.entries()) walk(n, `${path}[${i}]`);
         return;
       }
       if (typeof node !== 'object' || node === null) return;

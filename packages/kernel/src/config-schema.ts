@@ -47,7 +47,8 @@ const COST_DESCRIPTIONS: Readonly<Record<keyof typeof DEFAULT_COSTS, string>> = 
   tlbFlushLocal: 'flushing a whole mm from the local TLB (flush_tlb_mm on this CPU)',
   tlbFlushOnePage: 'invalidating one virtual page in the local TLB (invlpg)',
   tlbShootdownBase: 'the initiating CPU of one TLB-shootdown round (flush_tlb_multi), fixed part',
-  tlbShootdownPerCpu: 'each target CPU of a shootdown: the IPI and the wait for its acknowledgement',
+  tlbShootdownPerCpu:
+    'each target CPU of a shootdown: the IPI and the wait for its acknowledgement',
   pteUpdate: 'reading, exchanging or writing one PTE or PMD with an atomic operation',
   lockRoundTrip: 'an uncontended lock and unlock of a spinlock, mutex, rwsem or page bit lock',
   rmapStep: 'one step of an rmap walk: visiting one VMA of an anon_vma or i_mmap tree',
@@ -80,10 +81,12 @@ const nodeSchema = z
     ),
     hugetlbPages: int('a number of 2 MiB hugetlb pages to reserve', 0, MAX_NODE_PAGES)
       .optional()
-      .describe('2 MiB hugetlb pages reserved on the node (each takes 512 aligned frames); default 0.'),
+      .describe(
+        '2 MiB hugetlb pages reserved on the node (each takes 512 aligned frames); default 0.',
+      ),
     cpus: int('a number of CPUs on this node', 0, MAX_CPUS_PER_NODE)
       .optional()
-      .describe('CPUs of the node (numbered after the previous nodes\' CPUs); default cpusPerNode.'),
+      .describe("CPUs of the node (numbered after the previous nodes' CPUs); default cpusPerNode."),
   })
   .strict()
   .describe('A NUMA node: its memory, hugetlb reservation and CPUs.');
@@ -132,14 +135,15 @@ const faultSpecSchema = z.union(
       .strict(),
     z
       .object({
-        calls: z.array(
-          z
-            .number({ invalid_type_error: callsMessage })
-            .int({ message: callsMessage })
-            .min(1, { message: callsMessage }),
-          { invalid_type_error: callsMessage },
-        )
-        .describe('These calls of the fault point fail (1 is the first call).'),
+        calls: z
+          .array(
+            z
+              .number({ invalid_type_error: callsMessage })
+              .int({ message: callsMessage })
+              .min(1, { message: callsMessage }),
+            { invalid_type_error: callsMessage },
+          )
+          .describe('These calls of the fault point fail (1 is the first call).'),
       })
       .strict(),
   ],
@@ -225,10 +229,14 @@ export const kernelConfigSchema = z
       .describe('Free text carried in the replay token.'),
     dependencyChecking: dependencySchema
       .optional()
-      .describe("The page-lock dependency checker (lockdep for folio locks): true, false, or { lockClass }; default off, true means 'page-cache-index'."),
+      .describe(
+        "The page-lock dependency checker (lockdep for folio locks): true, false, or { lockClass }; default off, true means 'page-cache-index'.",
+      ),
     pageLockUnfairness: int('a number of stolen wake-ups', 0, 0x7fffffff)
       .optional()
-      .describe('sysctl_page_lock_unfairness (mm/filemap.c): times a woken folio-lock waiter may find its lock stolen before the unlocker hands it over; default 5.'),
+      .describe(
+        'sysctl_page_lock_unfairness (mm/filemap.c): times a woken folio-lock waiter may find its lock stolen before the unlocker hands it over; default 5.',
+      ),
     faults: z
       .record(faultSpecSchema)
       .optional()
@@ -254,7 +262,7 @@ export const kernelConfigSchema = z
       .describe('vm.nr_overcommit_hugepages: surplus 2 MiB hugetlb pages allowed; default 0.'),
   })
   .strict()
-  .describe('The machine and how it runs (the data half of createKernel\'s configuration).');
+  .describe("The machine and how it runs (the data half of createKernel's configuration).");
 
 /** The data fields of a kernel configuration, as the schema reads them. */
 export type KernelConfigData = z.input<typeof kernelConfigSchema>;

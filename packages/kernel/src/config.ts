@@ -13,8 +13,8 @@ import {
   type KernelConfigData,
   kernelConfigSchema,
   type LOCK_CLASS_MODES,
-  VARIANT_NAMES,
   MAX_MACHINE_PAGES,
+  VARIANT_NAMES,
 } from './config-schema.js';
 import { checkParts, type KernelParts } from './parts.js';
 

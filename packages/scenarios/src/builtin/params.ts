@@ -17,7 +17,9 @@ function count(what: string, min: number, max: number, fallback: number) {
     .min(min, { message })
     .max(max, { message })
     .optional()
-    .describe(`${what[0]?.toUpperCase()}${what.slice(1)}; an integer in [${min}, ${max}], default ${fallback}.`);
+    .describe(
+      `${what[0]?.toUpperCase()}${what.slice(1)}; an integer in [${min}, ${max}], default ${fallback}.`,
+    );
 }
 
 const modeMessage = `must be a migrate mode: ${MIGRATE_MODE_NAMES.join(', ')} or its number 0 to ${MIGRATE_MODE_NAMES.length - 1}`;
@@ -119,6 +121,7 @@ export function checkScenarioParams(
     throw new MmsimError('INVALID_ARGUMENT', `${pathOf(issue.path)} ${issue.message}`);
   }
   const data: Record<string, unknown> = { ...parsed.data };
-  if (typeof data.mode === 'string') data.mode = (MIGRATE_MODE_NAMES as readonly string[]).indexOf(data.mode);
+  if (typeof data.mode === 'string')
+    data.mode = (MIGRATE_MODE_NAMES as readonly string[]).indexOf(data.mode);
   return data;
 }
