@@ -195,6 +195,28 @@ const CASES: ReadonlyArray<readonly [string, readonly string[], RegExp]> = [
     ],
     /config\.faults\.x\.probability must be a probability in \[0, 1\]/,
   ],
+  [
+    'built-in on one node: its migrator targets node 1',
+    [
+      'run',
+      builtin(
+        'c5.yaml',
+        'scenario: pmbench-migrate\nconfig: { nodes: [{ pages: 4096, cpus: 6 }] }\n',
+      ),
+    ],
+    /pmbench-migrate: actor migratepages targets node 1, but the machine has nodes 0\.\.0/,
+  ],
+  [
+    'built-in on one CPU: an actor on CPU 1',
+    [
+      'explore',
+      builtin(
+        'c6.yaml',
+        'scenario: loop-bh-deadlock\nconfig: { nodes: [{ pages: 4096, cpus: 1 }, { pages: 4096, cpus: 0 }] }\n',
+      ),
+    ],
+    /is on CPU 1, but the machine has CPUs 0\.\.0/,
+  ],
   // data files
   [
     'no processes',

@@ -1,6 +1,11 @@
 import { MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_PARAM_SCHEMAS, builtinScenario, SCENARIO_NAMES } from '../src/index.js';
+import {
+  BUILTIN_PARAM_SCHEMAS,
+  builtinScenario,
+  instantiateScenario,
+  SCENARIO_NAMES,
+} from '../src/index.js';
 
 /** The error `builtinScenario(name, params)` throws (it must throw). */
 function errorOf(name: string, params: unknown): MmsimError {
@@ -46,5 +51,16 @@ describe('built-in scenario parameters are checked by their schemas', () => {
     expect(builtinScenario('pmbench-migrate', { mode: 'MIGRATE_ASYNC', threads: 63 }).name).toBe(
       'pmbench-migrate',
     );
+  });
+});
+
+describe('a migrator target that is not a node of the machine', () => {
+  it('is refused when the scenario is built (INVALID_CONFIG), not a crash during the run', () => {
+    const scenario = builtinScenario('pmbench-migrate');
+    const oneNode = { ...scenario.config, nodes: [{ pages: 4096, cpus: 6 }] };
+    expect(() => instantiateScenario(scenario, oneNode)).toThrow(
+      /actor migratepages targets node 1, but the machine has nodes 0\.\.0/,
+    );
+    expect(instantiateScenario(scenario).kernel.nrNodes).toBe(2);
   });
 });
