@@ -565,7 +565,9 @@ describe('progress and defaults', () => {
     ]);
     expect(JSON.parse(dfs.stdout).strategy).toBe('dfs:1');
     const run = mmsim(['run', 'rfc-lock-order', '--variant', 'v6.3', '--json']);
-    expect(typeof JSON.parse(run.stdout).strategy).toBe('string');
+    expect(JSON.parse(run.stdout).strategy).toBe('in-order');
+    const runPct = mmsim(['run', 'rfc-lock-order', '--strategy', 'pct:5', '--json']);
+    expect(JSON.parse(runPct.stdout).strategy).toBe('pct:5');
   });
 
   test('pnpm mmsim resolves relative paths against the folder it was started from (INIT_CWD)', () => {

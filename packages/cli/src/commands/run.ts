@@ -128,7 +128,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
         scenario: scenario.name,
         variant: resolvedVariant,
         seed: kernel.config.seed,
-        strategy: rt.strategy.name,
+        strategy: runStrategyText(rt.strategy),
         status: result?.status ?? (outOfTime ? 'time-budget' : 'crashed'),
         steps: result?.steps ?? null,
         vmstat: Object.fromEntries(delta),
@@ -142,7 +142,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     const out: string[] = [];
     out.push(`mmsim run ${scenario.name}: ${scenario.title}`);
     out.push(
-      `  variant ${resolvedVariant}, seed ${kernel.config.seed}, strategy ${rt.strategy.name}`,
+      `  variant ${resolvedVariant}, seed ${kernel.config.seed}, strategy ${runStrategyText(rt.strategy)}`,
     );
     out.push(
       `status: ${result?.status ?? (outOfTime ? `time-budget (stopped after ${options.timeBudget} s)` : 'crashed')}${result === null ? '' : ` after ${result.steps} steps`}, ` +
@@ -167,6 +167,16 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     io.stdout(`${out.join('\n')}\n`);
   }
   return finding === null ? EXIT_OK : EXIT_FINDING;
+}
+
+/**
+ * The strategy a run used, in the text form `--strategy` takes (`pct:5` for PCT of depth
+ * 5), so `--json`'s `strategy` is the same kind of string in `run` and `explore`.
+ */
+function runStrategyText(strategy: { readonly name: string; readonly depth?: number }): string {
+  return strategy.name === 'pct' && strategy.depth !== undefined
+    ? `pct:${strategy.depth}`
+    : strategy.name;
 }
 
 function findingOf(
