@@ -10,6 +10,7 @@ import type { CliIo } from './io.js';
 import { REPORT_HELP } from './report-option.js';
 import { scenarioFileJsonSchema } from './scenario-file.js';
 import { UsageError } from './usage-error.js';
+import { cliVersion, DATA_SCENARIO_STRATEGY_HELP } from './version.js';
 
 const VARIANTS_HELP = 'v6.2, rfc-2022, v6.3-rc1, v6.3 (default of most scenarios), v6.10, v6.11';
 
@@ -27,7 +28,8 @@ export function main(argv: readonly string[], io: CliIo): number {
     )
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout(s), writeErr: (s) => io.stderr(s) })
-    .showHelpAfterError('(run mmsim --help for usage)');
+    .showHelpAfterError('(run mmsim --help for usage)')
+    .version(cliVersion(), '-V, --version', 'print the version of mmsim');
 
   program
     .command('scenarios')
@@ -45,7 +47,15 @@ export function main(argv: readonly string[], io: CliIo): number {
     .argument('<scenario>', 'a built-in scenario name or a .json/.yaml scenario file')
     .option('--variant <name>', `migrate variant: ${VARIANTS_HELP}`)
     .option('--seed <n>', 'seed of every random stream')
-    .option('--strategy <name>', 'schedule: in-order, lowest-clock, random, pct[:DEPTH]')
+    .option(
+      '--strategy <name>',
+      `schedule: in-order, lowest-clock, random, pct[:DEPTH]; default: the scenario's own (${DATA_SCENARIO_STRATEGY_HELP})`,
+    )
+    .option('--max-steps <n>', 'end the run (status step-limit) after this many scheduling points')
+    .option(
+      '--time-budget <seconds>',
+      'stop the run after this much wall-clock time (status time-budget, exit 0)',
+    )
     .option('--json', 'print {scenario, variant, seed, vmstat, tlb, virtualTimeNs, finding, ...}')
     .option('--trace <file.json>', 'write a Chrome / Perfetto trace')
     .option('--ftrace <file>', 'write ftrace text')
@@ -72,6 +82,11 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--variant <name>', `migrate variant: ${VARIANTS_HELP}`)
     .option('--strategy <name>', 'random (default), pct[:DEPTH] or dfs[:PREEMPTION_BOUND]')
     .option('--schedules <n>', 'schedules to try (default 1000)')
+    .option('--max-steps <n>', 'a schedule longer than this many steps is a step-limit finding')
+    .option(
+      '--time-budget <seconds>',
+      'stop exploring after this much wall-clock time and print what was done',
+    )
     .option('--seed <n>', 'seed of the search (default 1)')
     .option(
       '--disable <check>',

@@ -26,7 +26,8 @@ export function chooseVariant(
 }
 
 export function resolveScenario(nameOrFile: string): ResolvedScenario {
-  if (/\.(json|ya?ml)$/i.test(nameOrFile)) {
+  // A file by its extension, or any path (a directory included: reading it says EISDIR).
+  if (/\.(json|ya?ml)$/i.test(nameOrFile) || /[\\/]/.test(nameOrFile)) {
     const { scenario, file } = loadScenarioFile(nameOrFile);
     // A data-driven scenario's config is its own; a built-in's file config overrides.
     const overrides = 'scenario' in file ? (file.config ?? {}) : {};

@@ -1,4 +1,9 @@
-import { type KernelConfig, kernelConfigSchema, touchPages } from '@mmsim/kernel';
+import {
+  DEFAULT_CPUS_PER_NODE,
+  type KernelConfig,
+  kernelConfigSchema,
+  touchPages,
+} from '@mmsim/kernel';
 import {
   MIGRATE_MODE_NAMES,
   MIGRATE_REASON_ENUM_NAMES,
@@ -8,6 +13,8 @@ import {
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { mappedFolios, migrator, type Scenario, userTask } from '@mmsim/scenarios';
 import { z } from 'zod';
+import { MAX_ACTORS, MAX_PROCESS_PAGES, MAX_PROCESSES } from './limits.js';
+import { DATA_SCENARIO_STRATEGY } from './version.js';
 
 function count(what: string, min: number, max: number) {
   const message = `must be ${what} (an integer in [${min}, ${max}])`;
@@ -25,41 +32,58 @@ const name = z
 /** A process of a scenario file: an anonymous private mapping it touches at set-up. */
 const processSchema = z
   .object({
-    name,
-    pages: count('a number of 4 KiB pages', 1, 1 << 22),
+    name: name.describe('Name of the process (its comm), unique in the file; actors name it.'),
+    pages: count('a number of 4 KiB pages', 1, 1 << 22).describe(
+      `Pages of its anonymous mapping, touched at set-up; all processes together at most ${MAX_PROCESS_PAGES} and no more than the machine's memory.`,
+    ),
   })
-  .strict();
+  .strict()
+  .describe('A process: an anonymous private mapping it touches at set-up.');
 
 /** `user-task`: a thread of a process reading and writing its pages (`userTask` of @mmsim/scenarios). */
 const userTaskSchema = z
   .object({
-    type: z.literal('user-task'),
-    name: name.optional(),
-    cpu: count('a CPU number', 0, 4095),
-    process: name,
-    accesses: count('a number of accesses', 1, 1e9),
-    pattern: z.enum(['sequential', 'random', 'hot-set']).optional(),
+    type: z.literal('user-task').describe("A thread reading and writing its process's pages."),
+    name: name.optional().describe("The task's comm; default user<index>."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    process: name.describe('The process whose pages it accesses.'),
+    accesses: count('a number of accesses', 1, 1e9).describe('Loads and stores it makes.'),
+    pattern: z
+      .enum(['sequential', 'random', 'hot-set'])
+      .optional()
+      .describe('Which pages it picks: sequential, random or hot-set; default random.'),
     writeRatio: z
       .number()
       .min(0, { message: 'must be in [0, 1]' })
       .max(1, { message: 'must be in [0, 1]' })
-      .optional(),
-    computeNs: count('virtual ns between two accesses', 0, 1e9).optional(),
+      .optional()
+      .describe('Probability that an access is a store; default 0.5.'),
+    computeNs: count('virtual ns between two accesses', 0, 1e9)
+      .optional()
+      .describe('Virtual ns of computation between two accesses; default 0.'),
   })
   .strict();
 
 /** `migrator`: move_pages-style migrations of a process's pages (`migrator` of @mmsim/scenarios). */
 const migratorSchema = z
   .object({
-    type: z.literal('migrator'),
-    name: name.optional(),
-    cpu: count('a CPU number', 0, 4095),
-    process: name,
-    mode: z.enum(MIGRATE_MODE_NAMES),
-    reason: z.enum(MIGRATE_REASON_ENUM_NAMES),
-    rounds: count('a number of migrate_pages calls', 1, 1e6),
-    targets: z.array(count('a node id', 0, 63)).min(1, { message: 'must list at least one node' }),
-    order: z.enum(['ascending', 'descending']).optional(),
+    type: z
+      .literal('migrator')
+      .describe("move_pages-style migrate_pages calls of its process's pages."),
+    name: name.optional().describe("The task's comm; default migrate<index>."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    process: name.describe('The process whose pages it migrates.'),
+    mode: z.enum(MIGRATE_MODE_NAMES).describe('The migrate mode of every call.'),
+    reason: z.enum(MIGRATE_REASON_ENUM_NAMES).describe('The migrate reason of every call.'),
+    rounds: count('a number of migrate_pages calls', 1, 1e6).describe('migrate_pages calls.'),
+    targets: z
+      .array(count('a node id', 0, 63))
+      .min(1, { message: 'must list at least one node' })
+      .describe('Target node of each round, cycled through; nodes of the machine.'),
+    order: z
+      .enum(['ascending', 'descending'])
+      .optional()
+      .describe('Order of the pages on the migration list; default ascending.'),
   })
   .strict();
 
@@ -73,27 +97,77 @@ const actorSchema = z.discriminatedUnion('type', [userTaskSchema, migratorSchema
 /** A scenario written as data: its machine, its processes and its actors. */
 export const actorScenarioSchema = z
   .object({
-    $schema: z.string().optional(),
-    name,
-    title: z.string().optional(),
-    description: z.string().optional(),
+    $schema: z.string().optional().describe('The JSON Schema of the file, for editors.'),
+    name: name.describe('Name of the scenario.'),
+    title: z.string().optional().describe('One line shown by mmsim run.'),
+    description: z.string().optional().describe('What the scenario shows.'),
     config: kernelConfigSchema,
-    processes: z.array(processSchema).min(1, { message: 'must list at least one process' }),
-    actors: z.array(actorSchema).min(1, { message: 'must list at least one actor' }),
+    processes: z
+      .array(processSchema)
+      .min(1, { message: 'must list at least one process' })
+      .max(MAX_PROCESSES, { message: `must list at most ${MAX_PROCESSES} processes` })
+      .describe(`The processes (1 to ${MAX_PROCESSES}).`),
+    actors: z
+      .array(actorSchema)
+      .min(1, { message: 'must list at least one actor' })
+      .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` })
+      .describe(`The actors (1 to ${MAX_ACTORS}): user-task and migrator.`),
   })
   .strict();
 
 export type ActorScenarioFile = z.infer<typeof actorScenarioSchema>;
 
 /**
- * The cross-field rules zod does not see: process names unique, every actor names a
- * process of the file. Returns `[field, message]` of the first problem, or null.
+ * The cross-field rules zod does not see, checked before anything runs: process names
+ * unique; the processes' pages fit the machine's memory and `MAX_PROCESS_PAGES`; every actor names a process of the file and a CPU of the machine;
+ * a migrator's targets are nodes of the machine. Returns `[field, message]` of the first
+ * problem, or null.
  */
 export function actorScenarioProblem(file: ActorScenarioFile): [string, string] | null {
   const names = new Set<string>();
+  const nodes = file.config.nodes;
+  const cpus = nodes.reduce(
+    (sum, n) => sum + (n.cpus ?? file.config.cpusPerNode ?? DEFAULT_CPUS_PER_NODE),
+    0,
+  );
+  // The set-up task touches every page on CPU 0: node 0 first, then the kernel falls back to
+  // the other nodes (a legal state), so what must fit is the machine less the zero page and
+  // the hugetlb reservations.
+  const free = nodes.reduce((sum, n) => sum + n.pages - (n.hugetlbPages ?? 0) * 512, 0) - 1;
+  let pages = 0;
   for (const [i, p] of file.processes.entries()) {
     if (names.has(p.name)) return [`processes[${i}].name`, `"${p.name}" is used twice`];
     names.add(p.name);
+    pages += p.pages;
+    if (pages > MAX_PROCESS_PAGES) {
+      return [
+        `processes[${i}].pages`,
+        `brings the processes to ${pages} pages in all; at most ${MAX_PROCESS_PAGES} are modelled`,
+      ];
+    }
+    if (pages > free) {
+      return [
+        `processes[${i}].pages`,
+        `${p.name} does not fit in memory: the processes' ${pages} pages are more than the machine's ${free} free pages (config.nodes, less the zero page and hugetlb pages)`,
+      ];
+    }
+  }
+  for (const [i, a] of file.actors.entries()) {
+    if (a.cpu >= cpus) {
+      return [
+        `actors[${i}].cpu`,
+        `is ${a.cpu}, but the machine has ${cpus} CPU${cpus === 1 ? '' : 's'} (0 to ${cpus - 1})`,
+      ];
+    }
+    if (a.type === 'migrator') {
+      const j = a.targets.findIndex((t) => t >= nodes.length);
+      if (j >= 0) {
+        return [
+          `actors[${i}].targets[${j}]`,
+          `is node ${a.targets[j]}, but the machine has ${nodes.length} node${nodes.length === 1 ? '' : 's'} (0 to ${nodes.length - 1})`,
+        ];
+      }
+    }
   }
   for (const [i, a] of file.actors.entries()) {
     if (!names.has(a.process)) {
@@ -116,7 +190,8 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
     title: file.title ?? `${file.name} (from a scenario file)`,
     description: file.description ?? '',
     sources: [],
-    config: file.config as KernelConfig,
+    // Actors interleave unless the file names a schedule (see DATA_SCENARIO_STRATEGY).
+    config: { strategy: DATA_SCENARIO_STRATEGY, ...file.config } as KernelConfig,
     build(k) {
       const procs = new Map(
         file.processes.map((p) => {

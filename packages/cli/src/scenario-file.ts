@@ -1,10 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { kernelConfigSchema } from '@mmsim/kernel';
-import type { Scenario } from '@mmsim/scenarios';
+import { BUILTIN_PARAM_SCHEMAS, SCENARIO_NAMES, type Scenario } from '@mmsim/scenarios';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 import { builtInNames, builtInScenario } from './catalog.js';
+import { fileErrorMessage } from './file-error.js';
 import {
   actorScenarioProblem,
   actorScenarioSchema,
@@ -27,10 +28,15 @@ import { UsageError } from './usage-error.js';
  */
 export const builtInFileSchema = z
   .object({
-    $schema: z.string().optional(),
-    scenario: z.string({ required_error: 'must name a built-in scenario' }),
-    params: z.record(z.unknown()).optional(),
-    config: kernelConfigSchema.partial().optional(),
+    $schema: z.string().optional().describe('The JSON Schema of the file, for editors.'),
+    scenario: z
+      .string({ required_error: 'must name a built-in scenario' })
+      .describe('The built-in scenario (see `mmsim scenarios`).'),
+    params: z.record(z.unknown()).optional().describe('Parameters of the scenario.'),
+    config: kernelConfigSchema
+      .partial()
+      .optional()
+      .describe("Overrides of the scenario's machine and run (every field optional)."),
   })
   .strict();
 
@@ -43,9 +49,27 @@ export const scenarioFileSchema = z.union([builtInFileSchema, actorScenarioSchem
 
 export type ScenarioFile = z.infer<typeof scenarioFileSchema>;
 
-/** The published JSON Schema of scenario files, generated from the same zod schema. */
+/**
+ * The built-in form once more, one object per scenario with its own `params` schema
+ * (`BUILTIN_PARAM_SCHEMAS` of @mmsim/scenarios), so that editors complete and check the
+ * parameters. Only the JSON Schema is generated from it: `loadScenarioFile` reads the name
+ * first, then checks `params` with the same schemas, to name the field in its message.
+ */
+const documentedFileSchema = z.union([
+  ...(SCENARIO_NAMES.map((name) =>
+    builtInFileSchema.extend({
+      scenario: z.literal(name).describe('The built-in scenario (see `mmsim scenarios`).'),
+      params: BUILTIN_PARAM_SCHEMAS[name]
+        .optional()
+        .describe(`Parameters of ${name}; every one optional, unknown ones are refused.`),
+    }),
+  ) as unknown as [z.ZodTypeAny, z.ZodTypeAny, ...z.ZodTypeAny[]]),
+  actorScenarioSchema,
+]);
+
+/** The published JSON Schema of scenario files, generated from the same zod schemas. */
 export function scenarioFileJsonSchema(): Record<string, unknown> {
-  return zodToJsonSchema(scenarioFileSchema, {
+  return zodToJsonSchema(documentedFileSchema, {
     name: 'MmsimScenarioFile',
     $refStrategy: 'none',
   }) as Record<string, unknown>;
@@ -66,14 +90,19 @@ function fieldError(path: string, error: z.ZodError): UsageError {
 
 /** Parses and validates a scenario file; a problem is a UsageError naming the field. */
 export function loadScenarioFile(path: string): { scenario: Scenario; file: ScenarioFile } {
-  if (!existsSync(path)) throw new UsageError(`scenario file ${path} does not exist`);
-  const text = readFileSync(path, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(fileErrorMessage('cannot read scenario file', path, error));
+  }
   let data: unknown;
   try {
     data = /\.ya?ml$/i.test(path) ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
     throw new UsageError(
-      `${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(error as Error).message}`,
+      // The first line: YAML's message goes on to quote the line with a caret under it.
+      `${path}: not valid ${/\.ya?ml$/i.test(path) ? 'YAML' : 'JSON'}: ${(error as Error).message.split('\n')[0]}`,
     );
   }
   const isBuiltIn = typeof data === 'object' && data !== null && 'scenario' in data;
@@ -96,7 +125,8 @@ export function loadScenarioFile(path: string): { scenario: Scenario; file: Scen
   try {
     scenario = builtInScenario(file.scenario, file.params);
   } catch (error) {
-    throw new UsageError(`${path}: params: ${(error as Error).message}`);
+    const message = (error as Error).message;
+    throw new UsageError(`${path}: ${message.startsWith('params') ? '' : 'params: '}${message}`);
   }
   return { scenario, file };
 }

@@ -40,3 +40,14 @@ export function intOption(name: string, text: string | undefined, min = 0): numb
   }
   return value;
 }
+
+/**
+ * The one text form of a schedule strategy, as `--strategy` takes it and `--json` prints
+ * it: `random`, `pct`, `pct:5`, `dfs`, `dfs:2`.
+ */
+export function strategyText(strategy: ExploreStrategy): string {
+  if (typeof strategy === 'string') return strategy;
+  if (strategy.kind === 'pct')
+    return strategy.depth === undefined ? 'pct' : `pct:${strategy.depth}`;
+  return strategy.preemptionBound === undefined ? 'dfs' : `dfs:${strategy.preemptionBound}`;
+}

@@ -140,11 +140,11 @@ describe('mmsim explore and replay', () => {
     expect(JSON.parse(good.stdout)).toMatchObject({ found: false, kind: null, schedules: 100 });
   });
 
-  test('without a terminal, progress is plain lines on stderr', () => {
+  test('without a terminal, a short search prints no progress lines (at most one every few seconds)', () => {
     const r = mmsim(['explore', 'rfc-lock-order', '--variant', 'v6.3', '--schedules', '20'], {
       env: { CI: 'true' },
     });
-    expect(r.stderr).toContain('explore rfc-lock-order@v6.3: 20/20 schedules');
+    expect(r.stderr).toBe('');
     expect(r.stdout).toContain('nothing found in 20 schedules');
   });
 });

@@ -20,6 +20,15 @@ export const VARIANT_NAMES = ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', '
 /** Largest number of CPUs per node the kernel builds (the runtime's limit is 4096 in all). */
 export const MAX_CPUS_PER_NODE = 64;
 
+/**
+ * Most page frames of a machine, all nodes together: 2^24 frames (64 GiB of 4 KiB pages).
+ * A frame costs some 20 bytes until it is used, so no valid configuration exhausts memory.
+ */
+export const MAX_MACHINE_PAGES = 1 << 24;
+
+/** Most scheduling points of one run (`maxSteps`, and `--max-steps` of the command). */
+export const MAX_STEPS = 1_000_000_000;
+
 /** How the page-lock dependency checker names lock classes (see `lock-classes.ts`). */
 export const LOCK_CLASS_MODES = ['folio', 'page-cache-index'] as const;
 
@@ -32,6 +41,25 @@ function int(what: string, min: number, max: number) {
     .max(max, { message });
 }
 
+/** What each cost of the virtual-time model is (the JSON Schema's descriptions). */
+const COST_DESCRIPTIONS: Readonly<Record<keyof typeof DEFAULT_COSTS, string>> = {
+  copyPage4k: 'copying one 4 KiB base page (copy_highpage / folio_copy, per base page)',
+  tlbFlushLocal: 'flushing a whole mm from the local TLB (flush_tlb_mm on this CPU)',
+  tlbFlushOnePage: 'invalidating one virtual page in the local TLB (invlpg)',
+  tlbShootdownBase: 'the initiating CPU of one TLB-shootdown round (flush_tlb_multi), fixed part',
+  tlbShootdownPerCpu:
+    'each target CPU of a shootdown: the IPI and the wait for its acknowledgement',
+  pteUpdate: 'reading, exchanging or writing one PTE or PMD with an atomic operation',
+  lockRoundTrip: 'an uncontended lock and unlock of a spinlock, mutex, rwsem or page bit lock',
+  rmapStep: 'one step of an rmap walk: visiting one VMA of an anon_vma or i_mmap tree',
+  atomicOp: 'an atomic refcount or flag operation on struct page',
+  pageAlloc: 'allocating or freeing one page through the per-CPU lists or the buddy',
+  contextSwitch: 'switching the CPU from one task to another (schedule())',
+  wakeup: 'waking a task that sleeps on another CPU (try_to_wake_up with a reschedule IPI)',
+  userAccess: 'a user-space memory access that hits the TLB',
+  tlbMiss: 'a page-table walk after a TLB miss',
+};
+
 const costShape = Object.fromEntries(
   Object.keys(DEFAULT_COSTS).map((key) => [
     key,
@@ -39,30 +67,49 @@ const costShape = Object.fromEntries(
       .number({ invalid_type_error: 'must be a finite number of nanoseconds >= 0' })
       .finite({ message: 'must be a finite number of nanoseconds >= 0' })
       .min(0, { message: 'must be a finite number of nanoseconds >= 0' })
-      .optional(),
+      .optional()
+      .describe(
+        `Virtual ns of ${COST_DESCRIPTIONS[key as keyof typeof DEFAULT_COSTS]}; default ${DEFAULT_COSTS[key as keyof typeof DEFAULT_COSTS]}.`,
+      ),
   ]),
 ) as Record<keyof typeof DEFAULT_COSTS, z.ZodOptional<z.ZodNumber>>;
 
 const nodeSchema = z
   .object({
-    pages: int('a positive integer number of 4 KiB pages', 1, MAX_NODE_PAGES),
-    hugetlbPages: int('a number of 2 MiB hugetlb pages to reserve', 0, MAX_NODE_PAGES).optional(),
-    cpus: int('a number of CPUs on this node', 0, MAX_CPUS_PER_NODE).optional(),
+    pages: int('a positive integer number of 4 KiB pages', 1, MAX_NODE_PAGES).describe(
+      `Memory of the node in 4 KiB page frames (at most ${MAX_NODE_PAGES}; all nodes together at most ${MAX_MACHINE_PAGES}).`,
+    ),
+    hugetlbPages: int('a number of 2 MiB hugetlb pages to reserve', 0, MAX_NODE_PAGES)
+      .optional()
+      .describe(
+        '2 MiB hugetlb pages reserved on the node (each takes 512 aligned frames); default 0.',
+      ),
+    cpus: int('a number of CPUs on this node', 0, MAX_CPUS_PER_NODE)
+      .optional()
+      .describe("CPUs of the node (numbered after the previous nodes' CPUs); default cpusPerNode."),
   })
-  .strict();
+  .strict()
+  .describe('A NUMA node: its memory, hugetlb reservation and CPUs.');
 
 const pctSchema = z
   .object({
-    kind: z.literal('pct'),
-    depth: int('a PCT bug depth', 1, 1000).optional(),
-    steps: int('a PCT number of steps', 1, 1e9).optional(),
+    kind: z.literal('pct').describe('Probabilistic concurrency testing (PCT).'),
+    depth: int('a PCT bug depth', 1, 1000)
+      .optional()
+      .describe('Bug depth d: the run has d - 1 priority change points; default 3.'),
+    steps: int('a PCT number of steps', 1, 1e9)
+      .optional()
+      .describe('Expected number of scheduling points, where the change points are drawn.'),
   })
   .strict();
 
 const replaySchema = z
   .object({
-    kind: z.literal('replay'),
-    token: z.string({ invalid_type_error: 'must be a replay token string' }).min(1),
+    kind: z.literal('replay').describe('Replays the schedule recorded in a token.'),
+    token: z
+      .string({ invalid_type_error: 'must be a replay token string' })
+      .min(1)
+      .describe('A replay token printed by mmsim run or explore.'),
   })
   .strict();
 
@@ -82,18 +129,21 @@ const faultSpecSchema = z.union(
         probability: z
           .number({ invalid_type_error: probabilityMessage })
           .min(0, { message: probabilityMessage })
-          .max(1, { message: probabilityMessage }),
+          .max(1, { message: probabilityMessage })
+          .describe('Each call of the fault point fails with this probability.'),
       })
       .strict(),
     z
       .object({
-        calls: z.array(
-          z
-            .number({ invalid_type_error: callsMessage })
-            .int({ message: callsMessage })
-            .min(1, { message: callsMessage }),
-          { invalid_type_error: callsMessage },
-        ),
+        calls: z
+          .array(
+            z
+              .number({ invalid_type_error: callsMessage })
+              .int({ message: callsMessage })
+              .min(1, { message: callsMessage }),
+            { invalid_type_error: callsMessage },
+          )
+          .describe('These calls of the fault point fail (1 is the first call).'),
       })
       .strict(),
   ],
@@ -109,7 +159,12 @@ const dependencySchema = z.union(
     z.boolean(),
     z
       .object({
-        lockClass: z.enum(LOCK_CLASS_MODES).optional(),
+        lockClass: z
+          .enum(LOCK_CLASS_MODES)
+          .optional()
+          .describe(
+            "How lock classes are named: 'folio' (one class per folio) or 'page-cache-index' (by mapping and index).",
+          ),
       })
       .strict(),
   ],
@@ -120,8 +175,11 @@ const dependencySchema = z.union(
   },
 );
 
-const boolean = (what: string) =>
-  z.boolean({ invalid_type_error: `must be a boolean (${what})` }).optional();
+const boolean = (what: string, description: string) =>
+  z
+    .boolean({ invalid_type_error: `must be a boolean (${what})` })
+    .optional()
+    .describe(description);
 
 /** The data fields of `KernelConfig`. */
 export const kernelConfigSchema = z
@@ -132,33 +190,79 @@ export const kernelConfigSchema = z
         required_error: 'must be an array of nodes { pages, hugetlbPages?, cpus? }',
       })
       .min(1, { message: `must list 1 to ${MAX_NUMNODES} nodes` })
-      .max(MAX_NUMNODES, { message: `must list 1 to ${MAX_NUMNODES} nodes` }),
-    cpusPerNode: int('a number of CPUs per node', 1, MAX_CPUS_PER_NODE).optional(),
+      .max(MAX_NUMNODES, { message: `must list 1 to ${MAX_NUMNODES} nodes` })
+      .describe(`The NUMA nodes of the machine, node 0 first (1 to ${MAX_NUMNODES}).`),
+    cpusPerNode: int('a number of CPUs per node', 1, MAX_CPUS_PER_NODE)
+      .optional()
+      .describe('CPUs of a node that does not give its own cpus; default 2.'),
     variant: z
       .enum(VARIANT_NAMES, {
         errorMap: () => ({
           message: `must be one of ${VARIANT_NAMES.map((v) => `'${v}'`).join(', ')}`,
         }),
       })
-      .optional(),
-    costs: z.object(costShape).strict().optional(),
-    seed: int('a seed', 0, MAX_SEED).optional(),
-    strategy: strategySchema.optional(),
-    maxSteps: int('a number of scheduling points', 1, 1e12).optional(),
-    meta: z.string({ invalid_type_error: 'must be a string' }).optional(),
-    dependencyChecking: dependencySchema.optional(),
-    pageLockUnfairness: int('a number of stolen wake-ups', 0, 0x7fffffff).optional(),
-    faults: z.record(faultSpecSchema).optional(),
-    zeroPage: boolean('a read fault of untouched anonymous memory maps the zero page'),
-    thpMigrationSupported: boolean('CONFIG_ARCH_ENABLE_THP_MIGRATION'),
-    hugepageMigrationSupported: boolean('hugepage_migration_supported()'),
+      .optional()
+      .describe(
+        `The migrate variant (kernel version whose migrate_pages() is modelled): ${VARIANT_NAMES.join(', ')}; default the scenario's own, else v6.3.`,
+      ),
+    costs: z
+      .object(costShape)
+      .strict()
+      .optional()
+      .describe('Virtual-time costs in nanoseconds; each one given replaces its default.'),
+    seed: int('a seed', 0, MAX_SEED)
+      .optional()
+      .describe(`Seed of every random stream (0 to ${MAX_SEED}); default 1.`),
+    strategy: strategySchema
+      .optional()
+      .describe(
+        `The schedule: ${STRATEGY_NAMES.join(', ')}, { kind: 'pct', depth?, steps? } or { kind: 'replay', token }; default in-order (lowest-clock for a scenario written as data).`,
+      ),
+    maxSteps: int('a number of scheduling points', 1, MAX_STEPS)
+      .optional()
+      .describe(
+        `A run that has not ended after this many scheduling points stops (status step-limit); at most ${MAX_STEPS}, default 10000000.`,
+      ),
+    meta: z
+      .string({ invalid_type_error: 'must be a string' })
+      .optional()
+      .describe('Free text carried in the replay token.'),
+    dependencyChecking: dependencySchema
+      .optional()
+      .describe(
+        "The page-lock dependency checker (lockdep for folio locks): true, false, or { lockClass }; default off, true means 'page-cache-index'.",
+      ),
+    pageLockUnfairness: int('a number of stolen wake-ups', 0, 0x7fffffff)
+      .optional()
+      .describe(
+        'sysctl_page_lock_unfairness (mm/filemap.c): times a woken folio-lock waiter may find its lock stolen before the unlocker hands it over; default 5.',
+      ),
+    faults: z
+      .record(faultSpecSchema)
+      .optional()
+      .describe('Injected failures, by fault-point name: { probability } or { calls }.'),
+    zeroPage: boolean(
+      'a read fault of untouched anonymous memory maps the zero page',
+      'A read fault of untouched anonymous memory maps the shared zero page; default true.',
+    ),
+    thpMigrationSupported: boolean(
+      'CONFIG_ARCH_ENABLE_THP_MIGRATION',
+      'CONFIG_ARCH_ENABLE_THP_MIGRATION: a THP migrates whole (else it is split first); default true.',
+    ),
+    hugepageMigrationSupported: boolean(
+      'hugepage_migration_supported()',
+      'hugepage_migration_supported(): hugetlb folios can migrate; default true.',
+    ),
     nrOvercommitHugePages: int(
       'a number of surplus 2 MiB hugetlb pages allowed (vm.nr_overcommit_hugepages)',
       0,
       0x7fffffff,
-    ).optional(),
+    )
+      .optional()
+      .describe('vm.nr_overcommit_hugepages: surplus 2 MiB hugetlb pages allowed; default 0.'),
   })
-  .strict();
+  .strict()
+  .describe("The machine and how it runs (the data half of createKernel's configuration).");
 
 /** The data fields of a kernel configuration, as the schema reads them. */
 export type KernelConfigData = z.input<typeof kernelConfigSchema>;

@@ -13,6 +13,7 @@ import {
   type KernelConfigData,
   kernelConfigSchema,
   type LOCK_CLASS_MODES,
+  MAX_MACHINE_PAGES,
   VARIANT_NAMES,
 } from './config-schema.js';
 import { checkParts, type KernelParts } from './parts.js';
@@ -135,6 +136,12 @@ function layoutCpus(data: KernelConfigData): { nodes: ResolvedNode[]; cpuNodes: 
     nodes.push({ pages: node.pages, hugetlbPages, cpus });
     for (let i = 0; i < cpus; i++) cpuNodes.push(nid);
   });
+  const frames = nodes.reduce((sum, n) => sum + n.pages, 0);
+  if (frames > MAX_MACHINE_PAGES) {
+    throw invalid(
+      `nodes: the machine has ${frames} pages in all; at most ${MAX_MACHINE_PAGES} (MAX_MACHINE_PAGES) are modelled`,
+    );
+  }
   if (cpuNodes.length === 0) {
     throw invalid('nodes: the machine has no CPU (every node has cpus: 0); give one node a CPU');
   }

@@ -35,6 +35,7 @@ export {
   type MigrateUnderWritesParams,
   migrateUnderWrites,
 } from './builtin/migrate-under-writes.js';
+export { BUILTIN_PARAM_SCHEMAS, checkScenarioParams } from './builtin/params.js';
 export { type PmbenchMigrateParams, pmbenchMigrate } from './builtin/pmbench-migrate.js';
 export {
   BUILTIN_SCENARIOS,

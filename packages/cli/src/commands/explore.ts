@@ -2,13 +2,15 @@ import { formatFinding } from '@mmsim/explore';
 import { reportOfFinding } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { exploreScenario } from '@mmsim/scenarios';
-import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
+import { EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
+import { MAX_STEPS } from '../limits.js';
 import { createProgress } from '../progress.js';
 import { replayCommandLine } from '../replay-line.js';
 import { machineCpus, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
-import { exploreStrategy, intOption } from '../strategy-option.js';
+import { exploreStrategy, intOption, strategyText } from '../strategy-option.js';
+import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
 import { checkVariant } from './run.js';
 
@@ -24,7 +26,14 @@ export interface ExploreCommandOptions {
   readonly report?: string;
   /** Write the replay token to this file; the printed command reads it from there. */
   readonly tokenFile?: string;
+  /** A schedule longer than this is a step-limit finding. */
+  readonly maxSteps?: string;
+  /** Stop exploring after this many wall-clock seconds. */
+  readonly timeBudget?: string;
 }
+
+/** Thrown out of the progress callback when the user pressed Ctrl-C. */
+class Interrupted extends Error {}
 
 /** `mmsim explore`: search schedules for a deadlock, invariant violation or inversion. */
 export function exploreCommand(
@@ -38,6 +47,13 @@ export function exploreCommand(
   const strategy = exploreStrategy(options.strategy) ?? 'random';
   const schedules = intOption('schedules', options.schedules, 1) ?? 1000;
   const seed = intOption('seed', options.seed) ?? 1;
+  const maxSteps = intOption('max-steps', options.maxSteps, 1);
+  if (maxSteps !== undefined && maxSteps > MAX_STEPS) {
+    throw new UsageError(`--max-steps must be at most ${MAX_STEPS}; got "${options.maxSteps}"`);
+  }
+  const timeBudgetMs = timeBudgetOption(options.timeBudget);
+  let done = 0;
+  let findingsSoFar = 0;
   const {
     strategy: _s,
     seed: _seed,
@@ -56,17 +72,44 @@ export function exploreCommand(
       strategy,
       schedules,
       seed,
-      onProgress: (p) => progress.update(p.schedules),
+      ...(maxSteps === undefined ? {} : { maxSteps }),
+      ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }),
+      onProgress: (p) => {
+        done = p.schedule;
+        findingsSoFar = p.findings;
+        progress.update(p.schedule);
+        if (io.interrupted?.() === true) throw new Interrupted();
+      },
       ...(resolved.source === undefined ? {} : { source: { sha256: resolved.source.sha256 } }),
       ...(options.disable === undefined ? {} : { disable: [...options.disable] }),
     });
   } catch (error) {
+    if (error instanceof Interrupted) {
+      progress.stop();
+      const summary = {
+        scenario: scenario.name,
+        variant,
+        strategy: strategyText(strategy),
+        seed,
+        schedules: done,
+        found: findingsSoFar > 0,
+        stoppedBy: 'interrupted',
+        findings: findingsSoFar,
+      };
+      io.stdout(
+        options.json === true
+          ? `${JSON.stringify(summary)}\n`
+          : `mmsim explore ${scenario.name} (variant ${variant}, ${strategyText(strategy)}, seed ${seed}): ` +
+              `interrupted after ${done} schedule(s); ${findingsSoFar === 0 ? 'nothing found so far' : `${findingsSoFar} schedule(s) with a finding so far (not shrunk)`}\n`,
+      );
+      return EXIT_INTERRUPTED;
+    }
     if (error instanceof MmsimError) throw new UsageError(`${scenario.name}: ${error.message}`);
     throw error;
   } finally {
     progress.stop();
   }
-  const strategyName = typeof strategy === 'string' ? strategy : JSON.stringify(strategy);
+  const strategyName = strategyText(strategy);
   // The command that replays the finding: with --scenario FILE for a file scenario, and the
   // token in a file when asked or when it is too long for a terminal.
   const replayLine =
@@ -114,7 +157,7 @@ export function exploreCommand(
       `${JSON.stringify({
         scenario: scenario.name,
         variant,
-        strategy: strategy,
+        strategy: strategyName,
         seed,
         schedules: result.schedules,
         found: result.found,

@@ -17,6 +17,7 @@ import { encodeRunTokenMeta, replayCommandLine } from '../replay-line.js';
 import { runCounters, runRecorder, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { intOption, runStrategy } from '../strategy-option.js';
+import { TimeBudgetExceeded, timeBudgetOption, timeBudgetWatch } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
 
 export interface RunCommandOptions {
@@ -31,6 +32,10 @@ export interface RunCommandOptions {
   readonly report?: string;
   /** Directory for the per-node vmstat files: `<dir>/node<N>/vmstat`. */
   readonly nodeVmstat?: string;
+  /** End the run (status step-limit) after this many scheduling points. */
+  readonly maxSteps?: string;
+  /** Stop after this many wall-clock seconds (status time-budget). */
+  readonly timeBudget?: string;
   /** Internal: replay this token (from a previous `mmsim run`) instead of a fresh schedule. */
   readonly replayToken?: string;
   /** Write the replay token to this file; the printed command reads it from there. */
@@ -72,9 +77,20 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
   const strategy =
     token === undefined ? runStrategy(options.strategy) : ({ kind: 'replay', token } as const);
   let recorder: ReturnType<typeof runRecorder> | null = null;
+  const maxSteps = intOption('max-steps', options.maxSteps, 1);
+  const budget = timeBudgetOption(options.timeBudget);
+  const watch = budget === undefined ? null : timeBudgetWatch(budget);
+  const onStep: KernelConfig['onStep'] | null =
+    options.report === undefined
+      ? watch
+      : (t, s) => {
+          recorder?.stepped(t, s);
+          watch?.(t, s);
+        };
   const config: Partial<KernelConfig> = {
     ...overrides,
-    ...(options.report === undefined ? {} : { onStep: (t, s) => recorder?.stepped(t, s) }),
+    ...(maxSteps === undefined ? {} : { maxSteps }),
+    ...(onStep === null ? {} : { onStep }),
     variant: resolvedVariant,
     meta: encodeRunTokenMeta(RUN_META_PREFIX, {
       scenario: scenario.name,
@@ -110,16 +126,22 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
   const before = kernel.vmstat.entries();
   let result: RunResult | null = null;
   let finding: RunFinding | null = null;
+  let outOfTime = false;
   try {
     result = rt.run();
   } catch (error) {
-    if (!(error instanceof MmsimError)) throw error;
-    if (token !== undefined && REPLAY_MISUSE.has(error.code)) {
+    if (error instanceof TimeBudgetExceeded) outOfTime = true;
+    else if (!(error instanceof MmsimError)) throw error;
+    else if (token !== undefined && REPLAY_MISUSE.has(error.code)) {
       // A token that does not fit the scenario is bad input, not a crash of the model.
       for (const file of files) file.close();
       throw new UsageError(`replay of ${scenario.name}@${resolvedVariant}: ${error.message}`);
-    }
-    finding = { kind: 'crash', message: error.message, report: `${error.code}: ${error.message}` };
+    } else
+      finding = {
+        kind: 'crash',
+        message: error.message,
+        report: `${error.code}: ${error.message}`,
+      };
   }
   if (result !== null) finding = findingOf(instance, result);
   const replay = result?.replayToken ?? null;
@@ -182,8 +204,8 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
         scenario: scenario.name,
         variant: resolvedVariant,
         seed: kernel.config.seed,
-        strategy: rt.strategy.name,
-        status: result?.status ?? 'crashed',
+        strategy: runStrategyText(rt.strategy),
+        status: result?.status ?? (outOfTime ? 'time-budget' : 'crashed'),
         steps: result?.steps ?? null,
         vmstat: Object.fromEntries(delta),
         tlb: { ipis: tlb.ipisSent, flushes, shootdowns: tlb.shootdowns },
@@ -197,10 +219,10 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     const out: string[] = [];
     out.push(`mmsim run ${scenario.name}: ${scenario.title}`);
     out.push(
-      `  variant ${resolvedVariant}, seed ${kernel.config.seed}, strategy ${rt.strategy.name}`,
+      `  variant ${resolvedVariant}, seed ${kernel.config.seed}, strategy ${runStrategyText(rt.strategy)}`,
     );
     out.push(
-      `status: ${result?.status ?? 'crashed'}${result === null ? '' : ` after ${result.steps} steps`}, ` +
+      `status: ${result?.status ?? (outOfTime ? `time-budget (stopped after ${options.timeBudget} s)` : 'crashed')}${result === null ? '' : ` after ${result.steps} steps`}, ` +
         `virtual time ${(virtualTimeNs / 1000).toFixed(1)} us`,
     );
     const get = (name: string) => delta.find(([n]) => n === name)?.[1] ?? 0;
@@ -222,6 +244,16 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     io.stdout(`${out.join('\n')}\n`);
   }
   return finding === null ? EXIT_OK : EXIT_FINDING;
+}
+
+/**
+ * The strategy a run used, in the text form `--strategy` takes (`pct:5` for PCT of depth
+ * 5), so `--json`'s `strategy` is the same kind of string in `run` and `explore`.
+ */
+function runStrategyText(strategy: { readonly name: string; readonly depth?: number }): string {
+  return strategy.name === 'pct' && strategy.depth !== undefined
+    ? `pct:${strategy.depth}`
+    : strategy.name;
 }
 
 function findingOf(

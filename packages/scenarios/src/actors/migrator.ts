@@ -176,6 +176,17 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
     );
   }
   const targets = options.targets ?? [1, 0];
+  // A target that is not a node of the machine is a mistake of the scenario (its config
+  // has fewer nodes than its actors assume): refused before the run, not a crash inside it.
+  if (typeof targets !== 'function') {
+    const bad = targets.find((t) => !Number.isInteger(t) || t < 0 || t >= k.nrNodes);
+    if (bad !== undefined) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `actor ${options.name ?? 'migrate'} targets node ${String(bad)}, but the machine has nodes 0..${k.nrNodes - 1}`,
+      );
+    }
+  }
   const targetOf =
     typeof targets === 'function'
       ? targets

@@ -3,6 +3,7 @@ import type { Scenario } from '../scenario.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
+import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
@@ -34,7 +35,8 @@ export const SCENARIO_NAMES = Object.keys(BUILTIN_SCENARIOS) as readonly Scenari
 
 /**
  * A built-in scenario by name, with `params` (default: its default parameters). An
- * unknown name throws INVALID_ARGUMENT listing the known ones.
+ * unknown name throws INVALID_ARGUMENT listing the known ones; `params` are checked against
+ * the scenario's schema (`BUILTIN_PARAM_SCHEMAS`: types, ranges, no unknown keys) first.
  */
 export function builtinScenario(name: string, params?: Record<string, unknown>): Scenario {
   const make = (BUILTIN_SCENARIOS as Record<string, ScenarioFactory | undefined>)[name];
@@ -44,7 +46,7 @@ export function builtinScenario(name: string, params?: Record<string, unknown>):
       `no built-in scenario ${JSON.stringify(name)}; known: ${SCENARIO_NAMES.join(', ')}`,
     );
   }
-  return make(params);
+  return make(params === undefined ? params : checkScenarioParams(name as ScenarioName, params));
 }
 
 /** Every built-in scenario with its default parameters, in `SCENARIO_NAMES` order. */

@@ -1,0 +1,127 @@
+import { MIGRATE_MODE_NAMES } from '@mmsim/migrate';
+import { MmsimError } from '@mmsim/runtime';
+import { type ZodTypeAny, z } from 'zod';
+
+/**
+ * The parameters of the built-in scenarios as zod schemas: types, ranges, and unknown keys
+ * rejected. `builtinScenario` and the scenario files of `mmsim` check `params` with them,
+ * and the JSON Schema of scenario files is generated from them, so the three agree. The
+ * maxima keep a run's memory and time bounded (every page is a folio with its page-table
+ * entry, every round a full migration of the scenario's folios).
+ */
+function count(what: string, min: number, max: number, fallback: number) {
+  const message = `must be an integer in [${min}, ${max}] (${what})`;
+  return z
+    .number({ invalid_type_error: message, required_error: message })
+    .int({ message })
+    .min(min, { message })
+    .max(max, { message })
+    .optional()
+    .describe(
+      `${what[0]?.toUpperCase()}${what.slice(1)}; an integer in [${min}, ${max}], default ${fallback}.`,
+    );
+}
+
+const modeMessage = `must be a migrate mode: ${MIGRATE_MODE_NAMES.join(', ')} or its number 0 to ${MIGRATE_MODE_NAMES.length - 1}`;
+
+/** The parameters of each built-in scenario, by name (every field optional). */
+export const BUILTIN_PARAM_SCHEMAS = {
+  'pmbench-migrate': z
+    .object({
+      threads: count('pmbench threads, one per CPU (CPUs 1..T)', 1, 63, 4),
+      pages: count('pages of the working set', 1, 4096, 256),
+      roundTrips: count('round trips node 0 -> node 1 -> node 0', 1, 1000, 2),
+      mode: z
+        .union(
+          [
+            z.enum(MIGRATE_MODE_NAMES),
+            z
+              .number()
+              .int()
+              .min(0)
+              .max(MIGRATE_MODE_NAMES.length - 1),
+          ],
+          { errorMap: () => ({ message: modeMessage }) },
+        )
+        .optional()
+        .describe(
+          `Mode of the migrate_pages calls: ${MIGRATE_MODE_NAMES.join(', ')} (or 0 to ${MIGRATE_MODE_NAMES.length - 1}); default MIGRATE_SYNC.`,
+        ),
+      computeNs: count('virtual ns of work between two accesses of a thread', 0, 1e9, 2000),
+    })
+    .strict(),
+  'rfc-lock-order': z
+    .object({
+      pages: count('pages of the file, locked and migrated together', 1, 256, 2),
+      migrations: count('move_pages calls, each to the other node', 1, 10_000, 4),
+      lockRounds: count('times the range locker takes the run of pages', 1, 10_000, 6),
+    })
+    .strict(),
+  'loop-bh-deadlock': z
+    .object({
+      pages: count('pages of the loop device and of its backing file', 1, 256, 2),
+      compactions: count('compaction runs, each to the other node', 1, 10_000, 3),
+      writes: count('passes of the filesystem over its metadata buffers', 1, 10_000, 2),
+    })
+    .strict(),
+  'loop-writeback-deadlock': z
+    .object({
+      pages: count('pages of the file on the loop device', 1, 256, 2),
+      compactions: count('compaction runs, each to the other node', 1, 10_000, 3),
+      writes: count('write(2) calls of the writer', 1, 10_000, 8),
+      writebacks: count('passes of the writeback worker', 1, 10_000, 2),
+    })
+    .strict(),
+  'split-lock-deadlock': z
+    .object({
+      order: count('order of the large file folio', 1, 8, 2),
+      compactions: count('whole-node compaction runs (MIGRATE_SYNC)', 1, 10_000, 4),
+      reads: count('reads of the large folio', 1, 10_000, 4),
+    })
+    .strict(),
+  'migrate-under-writes': z
+    .object({
+      accesses: count('accesses of each user task', 1, 100_000, 24),
+      migrations: count('move_pages rounds, each to the other node', 1, 10_000, 3),
+      compactions: count('compaction rounds (MIGRATE_ASYNC)', 0, 10_000, 1),
+    })
+    .strict(),
+} as const satisfies Readonly<Record<string, ZodTypeAny>>;
+
+function pathOf(path: ReadonlyArray<string | number>): string {
+  return path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${key}`),
+    'params',
+  );
+}
+
+/**
+ * Checks a built-in scenario's parameters against its schema; a problem throws
+ * `INVALID_ARGUMENT` naming the field (`params.pages must be ...`, `params.foo is not a
+ * parameter of loop-bh-deadlock; known: pages, compactions, writes`). Returns the
+ * parameters with a mode name turned into its number.
+ */
+export function checkScenarioParams(
+  name: keyof typeof BUILTIN_PARAM_SCHEMAS,
+  params: unknown,
+): Record<string, unknown> {
+  const schema = BUILTIN_PARAM_SCHEMAS[name];
+  if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+    throw new MmsimError('INVALID_ARGUMENT', 'params must be an object of named parameters');
+  }
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    if (issue.code === 'unrecognized_keys') {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `${pathOf([...issue.path, issue.keys[0]!])} is not a parameter of ${name}; known: ${Object.keys(schema.shape).join(', ')}`,
+      );
+    }
+    throw new MmsimError('INVALID_ARGUMENT', `${pathOf(issue.path)} ${issue.message}`);
+  }
+  const data: Record<string, unknown> = { ...parsed.data };
+  if (typeof data.mode === 'string')
+    data.mode = (MIGRATE_MODE_NAMES as readonly string[]).indexOf(data.mode);
+  return data;
+}
