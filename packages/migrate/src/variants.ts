@@ -143,6 +143,20 @@ export interface MigrateVariant {
   readonly deferredSplitCountsThpFailed: boolean;
 }
 
+/** The switches of the changes after 6.3, all off: the kernels up to 6.3 share them. */
+const BEFORE_6_4 = Object.freeze({
+  splitTrylockInAsync: false,
+  longtermPinRetryUncounts: false,
+  hasSyncNoCopy: true,
+  hugetlbFallbackByReason: false,
+  countsNrSplit: false,
+  drainOnlyMlocked: false,
+  dstStateInPrivate: false,
+  compactionIsolatesLarge: false,
+  splitsDeferredFirst: false,
+  deferredSplitCountsThpFailed: false,
+} as const);
+
 const V6_3: MigrateVariant = Object.freeze({
   name: 'v6.3',
   description:
@@ -162,16 +176,7 @@ const V6_3: MigrateVariant = Object.freeze({
   batchFlush: 'async-only',
   splitRetry: 'after-batch',
   allMigratedReturnsZero: true,
-  splitTrylockInAsync: false,
-  longtermPinRetryUncounts: false,
-  hasSyncNoCopy: true,
-  hugetlbFallbackByReason: false,
-  countsNrSplit: false,
-  drainOnlyMlocked: false,
-  dstStateInPrivate: false,
-  compactionIsolatesLarge: false,
-  splitsDeferredFirst: false,
-  deferredSplitCountsThpFailed: false,
+  ...BEFORE_6_4,
 });
 
 /**
@@ -234,16 +239,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     batchFlush: 'never',
     splitRetry: 'in-batch',
     allMigratedReturnsZero: true,
-    splitTrylockInAsync: false,
-    longtermPinRetryUncounts: false,
-    hasSyncNoCopy: true,
-    hugetlbFallbackByReason: false,
-    countsNrSplit: false,
-    drainOnlyMlocked: false,
-    dstStateInPrivate: false,
-    compactionIsolatesLarge: false,
-    splitsDeferredFirst: false,
-    deferredSplitCountsThpFailed: false,
+    ...BEFORE_6_4,
   }),
   'rfc-2022': Object.freeze({
     name: 'rfc-2022',
@@ -264,16 +260,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     batchFlush: 'always',
     splitRetry: 'in-batch',
     allMigratedReturnsZero: false,
-    splitTrylockInAsync: false,
-    longtermPinRetryUncounts: false,
-    hasSyncNoCopy: true,
-    hugetlbFallbackByReason: false,
-    countsNrSplit: false,
-    drainOnlyMlocked: false,
-    dstStateInPrivate: false,
-    compactionIsolatesLarge: false,
-    splitsDeferredFirst: false,
-    deferredSplitCountsThpFailed: false,
+    ...BEFORE_6_4,
   }),
   'v6.3-rc1': Object.freeze({
     name: 'v6.3-rc1',
@@ -295,16 +282,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     batchFlush: 'always',
     splitRetry: 'in-batch',
     allMigratedReturnsZero: true,
-    splitTrylockInAsync: false,
-    longtermPinRetryUncounts: false,
-    hasSyncNoCopy: true,
-    hugetlbFallbackByReason: false,
-    countsNrSplit: false,
-    drainOnlyMlocked: false,
-    dstStateInPrivate: false,
-    compactionIsolatesLarge: false,
-    splitsDeferredFirst: false,
-    deferredSplitCountsThpFailed: false,
+    ...BEFORE_6_4,
   }),
   'v6.3': V6_3,
   'v6.10': V6_10,
