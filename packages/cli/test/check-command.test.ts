@@ -122,6 +122,15 @@ describe('mmsim check', () => {
     expect(t.stdout).toMatch(/skipped: time budget spent/);
   });
 
+  test('a scenario whose bounded DFS space is small enough says it was exhausted within the bound', () => {
+    const r = mmsim(['check', '--variant', 'v6.3', '--schedules', '30']);
+    expect(r.code).toBe(EXIT_OK);
+    expect(r.stdout).toMatch(
+      /split-lock-deadlock\s+clean for \d+ schedules; exhausted within bound 1/,
+    );
+    expect(r.stdout).toMatch(/migrate-under-writes\s+clean for 90 schedules\n/);
+  });
+
   test.each([
     [['check'], /--variant/],
     [['check', '--variant', 'v9.9'], /--variant must be one of/],
