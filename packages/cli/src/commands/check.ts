@@ -59,6 +59,16 @@ export interface CheckRow {
   readonly message: string | null;
   readonly replay: string | null;
   readonly replayCommand: string | null;
+  /**
+   * For an inversion: the deadlock itself, found by searching on with the page-lock
+   * inversion check off (null when that search found no deadlock, or for other rows).
+   */
+  readonly deadlock: {
+    readonly strategy: string;
+    readonly message: string;
+    readonly replay: string | null;
+    readonly replayCommand: string | null;
+  } | null;
   /** What the scenario's recorded history says of this variant. */
   readonly expected: 'bug' | 'fixed' | 'unrecorded';
 }
@@ -80,7 +90,12 @@ export function historyExpectation(
 
 /** Text of one matrix cell. */
 export function checkCellText(row: CheckRow): string {
-  if (row.result === 'finding') return `${row.kind} (${row.strategy})`;
+  if (row.result === 'finding') {
+    const found = `${row.kind} (${row.strategy})`;
+    return row.deadlock === null
+      ? found
+      : `${found}; deadlock confirmed with the check off (${row.deadlock.strategy})`;
+  }
   if (row.result === 'skipped') return `skipped: ${row.message}`;
   return row.exhausted
     ? `clean for ${row.schedules} schedules; exhausted within bound ${CHECK_DFS_BOUND}`
@@ -128,6 +143,9 @@ export function checkCommand(io: CliIo, options: CheckCommandOptions): number {
     for (const row of rows) {
       if (row.result !== 'finding') continue;
       io.stdout(`\n${row.scenario}: ${row.kind}: ${row.message}\n  replay: ${row.replayCommand}\n`);
+      if (row.deadlock !== null) {
+        io.stdout(`  deadlock: ${row.deadlock.message}\n  replay: ${row.deadlock.replayCommand}\n`);
+      }
     }
     io.stdout(
       `\n${findings === 0 ? 'no findings' : `${findings} scenario(s) with a finding`} in variant ${variant}\n`,
@@ -161,26 +179,93 @@ function checkScenario(
       message: 'benchmark (no recorded history)',
       replay: null,
       replayCommand: null,
+      deadlock: null,
     };
   }
+  const first = searchScenario(scenario, variant, schedules, seed, deadline, []);
+  if (first.result === null && first.ran === 0) {
+    return {
+      ...base,
+      result: 'skipped',
+      kind: null,
+      strategy: null,
+      schedules: 0,
+      exhausted: false,
+      message: 'time budget spent',
+      replay: null,
+      replayCommand: null,
+      deadlock: null,
+    };
+  }
+  const replayLine = (token: string | null) =>
+    token === null ? null : replayCommandLine(io, token, { shorten: options.json !== true });
+  if (first.result === null) {
+    return {
+      ...base,
+      result: 'clean',
+      kind: null,
+      strategy: null,
+      schedules: first.ran,
+      exhausted: first.exhausted,
+      message: null,
+      replay: null,
+      replayCommand: null,
+      deadlock: null,
+    };
+  }
+  // The dependency checker reports an inversion before the schedule that hangs; search on
+  // with it off for the deadlock itself, so the matrix says whether the cycle really closes.
+  let deadlock: CheckRow['deadlock'] = null;
+  if (first.result.kind === 'inversion') {
+    const confirm = searchScenario(scenario, variant, schedules, seed, deadline, [
+      'page-lock-inversion',
+    ]);
+    if (confirm.result !== null && confirm.result.kind === 'deadlock') {
+      deadlock = {
+        strategy: confirm.strategy,
+        message: confirm.result.message,
+        replay: confirm.result.replay,
+        replayCommand: replayLine(confirm.result.replay),
+      };
+    }
+  }
+  return {
+    ...base,
+    result: 'finding',
+    kind: first.result.kind,
+    strategy: first.strategy,
+    schedules: first.ran,
+    exhausted: false,
+    message: first.result.message,
+    replay: first.result.replay,
+    replayCommand: replayLine(first.result.replay),
+    deadlock,
+  };
+}
+
+/** What `searchScenario` found: the first finding (null if none) and the work done. */
+interface SearchOutcome {
+  readonly result: ReturnType<typeof exploreScenario> | null;
+  /** The strategy that found it, as `--strategy` spells it; '' when nothing was found. */
+  readonly strategy: string;
+  readonly ran: number;
+  readonly exhausted: boolean;
+}
+
+/** Explores `scenario` under each of `CHECK_STRATEGIES` in turn until the first finding. */
+function searchScenario(
+  scenario: Scenario,
+  variant: VariantName,
+  schedules: number,
+  seed: number,
+  deadline: number | undefined,
+  disable: readonly string[],
+): SearchOutcome {
   let ran = 0;
   let exhausted = false;
   for (const strategy of CHECK_STRATEGIES) {
     const left = deadline === undefined ? undefined : deadline - performance.now();
-    if (left !== undefined && left <= 0) {
-      if (ran > 0) break;
-      return {
-        ...base,
-        result: 'skipped',
-        kind: null,
-        strategy: null,
-        schedules: 0,
-        exhausted: false,
-        message: 'time budget spent',
-        replay: null,
-        replayCommand: null,
-      };
-    }
+    if (left !== undefined && left <= 0) break;
     let result: ReturnType<typeof exploreScenario>;
     try {
       result = exploreScenario(scenario, {
@@ -189,6 +274,7 @@ function checkScenario(
         schedules,
         seed,
         shrink: false,
+        ...(disable.length === 0 ? {} : { disable: [...disable] }),
         ...(left === undefined ? {} : { timeBudgetMs: left }),
       });
     } catch (error) {
@@ -197,34 +283,9 @@ function checkScenario(
     }
     ran += result.schedules;
     if (result.exhausted) exhausted = true;
-    if (result.found) {
-      return {
-        ...base,
-        result: 'finding',
-        kind: result.kind,
-        strategy: strategyText(strategy),
-        schedules: ran,
-        exhausted: false,
-        message: result.message,
-        replay: result.replay,
-        replayCommand:
-          result.replay === null
-            ? null
-            : replayCommandLine(io, result.replay, { shorten: options.json !== true }),
-      };
-    }
+    if (result.found) return { result, strategy: strategyText(strategy), ran, exhausted: false };
   }
-  return {
-    ...base,
-    result: 'clean',
-    kind: null,
-    strategy: null,
-    schedules: ran,
-    exhausted,
-    message: null,
-    replay: null,
-    replayCommand: null,
-  };
+  return { result: null, strategy: '', ran, exhausted };
 }
 
 /** The check as a markdown summary for a pull request. */
@@ -248,6 +309,10 @@ export function checkMarkdown(
   for (const r of findings) {
     lines.push('', `### ${r.scenario}: ${r.kind}`, '', r.message ?? '', '', '```sh');
     lines.push(r.replayCommand ?? '', '```');
+    if (r.deadlock !== null) {
+      lines.push('', `Deadlock itself: ${r.deadlock.message}`, '', '```sh');
+      lines.push(r.deadlock.replayCommand ?? '', '```');
+    }
   }
   return `${lines.join('\n')}\n`;
 }
