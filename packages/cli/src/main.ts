@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { checkCommand } from './commands/check.js';
 import { compareCommand } from './commands/compare.js';
 import { exploreCommand } from './commands/explore.js';
 import { replayCommand } from './commands/replay.js';
@@ -101,6 +102,21 @@ export function main(argv: readonly string[], io: CliIo): number {
     )
     .action((scenario: string, opts) => {
       code = exploreCommand(io, scenario, opts);
+    });
+
+  program
+    .command('check')
+    .description(
+      'explore every built-in scenario under random, pct and dfs in one variant; print a matrix of scenario x result, each finding with its replay command',
+    )
+    .requiredOption('--variant <name>', `migrate variant: ${VARIANTS_HELP}`)
+    .option('--schedules <n>', 'schedules per strategy and scenario (default 20)')
+    .option('--seed <n>', 'seed of every search (default 1)')
+    .option('--time-budget <seconds>', 'stop exploring after this much wall-clock time in all')
+    .option('--json', 'print {variant, schedules, strategies, findings, rows: [...]}')
+    .option('--markdown <file>', 'also write a markdown summary (for a pull request) to a file')
+    .action((opts) => {
+      code = checkCommand(io, opts);
     });
 
   program

@@ -1,0 +1,166 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VARIANT_NAMES } from '@mmsim/kernel';
+import { builtinScenario, SCENARIO_NAMES } from '@mmsim/scenarios';
+import { describe, expect, test } from 'vitest';
+import { historyExpectation } from '../src/commands/check.js';
+import { type CliIo, EXIT_FINDING, EXIT_OK, EXIT_USAGE, main, processIo } from '../src/index.js';
+
+/** Runs the command with captured output. */
+function mmsim(args: string[]) {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIo = {
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
+    isTTY: false,
+    env: {},
+    openOutput: processIo().openOutput,
+  };
+  const code = main(args, io);
+  return { code, stdout, stderr };
+}
+
+interface Row {
+  scenario: string;
+  result: string;
+  kind: string | null;
+  replay: string | null;
+  replayCommand: string | null;
+  expected: string;
+  deadlock: { strategy: string; message: string; replay: string; replayCommand: string } | null;
+}
+
+function checkJson(variant: string): { code: number; rows: Row[]; findings: number } {
+  const r = mmsim(['check', '--variant', variant, '--json']);
+  const parsed = JSON.parse(r.stdout) as { rows: Row[]; findings: number };
+  return { code: r.code, ...parsed };
+}
+
+/** The scenarios whose recorded history says `variant` has their deadlock. */
+function recordedBugs(variant: string): string[] {
+  return SCENARIO_NAMES.filter((name) =>
+    (builtinScenario(name).history?.deadlocksIn as readonly string[] | undefined)?.includes(
+      variant,
+    ),
+  );
+}
+
+describe('mmsim check', () => {
+  test('check --variant v6.3 is clean: every scenario clean or skipped, exit 0', () => {
+    const r = mmsim(['check', '--variant', 'v6.3']);
+    expect(r.code).toBe(EXIT_OK);
+    expect(r.stdout).toMatch(/no findings in variant v6.3/);
+    expect(r.stdout).toMatch(/rfc-lock-order\s+clean for \d+ schedules/);
+    expect(r.stdout).toMatch(/pmbench-migrate\s+skipped: benchmark/);
+  });
+
+  test('check --variant rfc-2022 shows exactly the deadlocks its recorded history gives, each with a replay command, exit 1', () => {
+    const r = mmsim(['check', '--variant', 'rfc-2022']);
+    expect(r.code).toBe(EXIT_FINDING);
+    const bugs = recordedBugs('rfc-2022');
+    expect(bugs).toEqual(
+      expect.arrayContaining(['rfc-lock-order', 'loop-bh-deadlock', 'loop-writeback-deadlock']),
+    );
+    for (const name of bugs) {
+      expect(r.stdout).toMatch(
+        new RegExp(`^${name}\\s+inversion \\(\\w+\\); deadlock confirmed with the check off`, 'm'),
+      );
+      expect(r.stdout).toMatch(new RegExp(`^${name}: .*\\n  replay: mmsim replay mmsim1\\.`, 'm'));
+    }
+    expect(r.stdout).toMatch(/split-lock-deadlock\s+clean/);
+    expect(r.stdout).toMatch(new RegExp(`${bugs.length} scenario\\(s\\) with a finding`));
+  });
+
+  test('for every built-in variant the matrix matches each scenario history: findings exactly where the bug was recorded', () => {
+    for (const variant of VARIANT_NAMES) {
+      const { code, rows, findings } = checkJson(variant);
+      const found = rows.filter((r) => r.result === 'finding').map((r) => r.scenario);
+      expect({ variant, found }).toEqual({ variant, found: recordedBugs(variant) });
+      expect(code).toBe(findings === 0 ? EXIT_OK : EXIT_FINDING);
+      for (const row of rows) {
+        if (row.result === 'finding') {
+          expect(['deadlock', 'inversion']).toContain(row.kind);
+          expect(row.expected).toBe('bug');
+          expect(row.replayCommand).toBe(`mmsim replay ${row.replay}`);
+          // The recorded history is of deadlocks: the cycle must close with the checker off.
+          expect(row.kind === 'deadlock' || row.deadlock !== null).toBe(true);
+        } else if (row.result === 'clean') {
+          expect(row.expected).toBe('fixed');
+          expect(row.deadlock).toBeNull();
+        }
+      }
+    }
+  });
+
+  test('a finding of check replays to the same finding', () => {
+    const { rows } = checkJson('v6.3-rc1');
+    const row = rows.find((r) => r.scenario === 'loop-bh-deadlock');
+    expect(row?.result).toBe('finding');
+    const r = mmsim(['replay', row!.replay!, '--json']);
+    expect(r.code).toBe(EXIT_FINDING);
+    expect(r.stdout).toContain('loop-bh-deadlock');
+    expect(row?.deadlock?.replay).toMatch(/^mmsim1\./);
+    const d = mmsim(['replay', row!.deadlock!.replay, '--json']);
+    expect(d.code).toBe(EXIT_FINDING);
+    expect(JSON.parse(d.stdout).finding.kind).toBe('deadlock');
+  });
+
+  test('--markdown writes a pull-request summary with the matrix and replay commands', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mmsim-check-')), 'check.md');
+    const r = mmsim(['check', '--variant', 'v6.10', '--markdown', file]);
+    expect(r.code).toBe(EXIT_FINDING);
+    const md = readFileSync(file, 'utf8');
+    expect(md).toMatch(/^## mmsim check --variant v6.10/);
+    expect(md).toMatch(
+      /\| split-lock-deadlock \| inversion \(random\); deadlock confirmed with the check off \(random\) \| bug \|/,
+    );
+    expect(md).toMatch(/\| rfc-lock-order \| clean for \d+ schedules[^|]* \| fixed \|/);
+    expect(md).toContain('mmsim replay mmsim1.');
+    expect(md).toMatch(/Deadlock itself: /);
+  });
+
+  test('--schedules and --time-budget bound the search', () => {
+    const { rows } = JSON.parse(
+      mmsim(['check', '--variant', 'v6.3', '--schedules', '2', '--json']).stdout,
+    ) as { rows: { scenario: string; schedules: number }[] };
+    expect(rows.find((r) => r.scenario === 'rfc-lock-order')?.schedules).toBeLessThanOrEqual(6);
+    const t = mmsim(['check', '--variant', 'v6.3', '--time-budget', '0.001']);
+    expect(t.code).toBe(EXIT_OK);
+    expect(t.stdout).toMatch(/skipped: time budget spent/);
+  });
+
+  test('a scenario whose bounded DFS space is small enough says it was exhausted within the bound', () => {
+    const r = mmsim(['check', '--variant', 'v6.3', '--schedules', '30']);
+    expect(r.code).toBe(EXIT_OK);
+    expect(r.stdout).toMatch(
+      /split-lock-deadlock\s+clean for \d+ schedules; exhausted within bound 1/,
+    );
+    expect(r.stdout).toMatch(/migrate-under-writes\s+clean for 90 schedules\n/);
+  });
+
+  test.each([
+    [['check'], /--variant/],
+    [['check', '--variant', 'v9.9'], /--variant must be one of/],
+    [['check', '--variant', 'v6.3', '--schedules', '0'], /--schedules must be an integer >= 1/],
+    [['check', '--variant', 'v6.3', '--time-budget', 'soon'], /--time-budget must be/],
+  ])('bad usage %j exits 2 with one line on stderr', (args, message) => {
+    const r = mmsim(args);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('historyExpectation reads bug, fixed and unrecorded from a history', () => {
+    const history = { deadlocksIn: ['rfc-2022'], fixedIn: ['v6.3'] } as const;
+    expect(historyExpectation(history, 'rfc-2022')).toBe('bug');
+    expect(historyExpectation(history, 'v6.3')).toBe('fixed');
+    expect(historyExpectation(history, 'v6.2')).toBe('unrecorded');
+    expect(historyExpectation(undefined, 'v6.3')).toBe('unrecorded');
+  });
+});
