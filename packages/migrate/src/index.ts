@@ -24,6 +24,17 @@ export {
   VARIANTS,
   type VariantName,
 } from './variants.js';
+export {
+  checkVariantSetting,
+  defineVariant,
+  sha256Hex,
+  VARIANT_SETTING_KEYS,
+  VARIANT_SETTINGS,
+  type VariantDefinition,
+  type VariantSettings,
+  variantContentHash,
+  variantSettingsJson,
+} from './define-variant.js';
 
 // Kernel constants, migrate modes and migrate reasons.
 export * from './constants.js';
