@@ -14,7 +14,12 @@ const rfcOnV63 = defineVariant({
   batchFlush: 'always',
 });
 
-const search = { strategy: 'pct', schedules: 1000, seed: 1, disable: ['page-lock-inversion'] } as const;
+const search = {
+  strategy: 'pct',
+  schedules: 1000,
+  seed: 1,
+  disable: ['page-lock-inversion'],
+} as const;
 
 describe('a custom variant value through the scenarios API', () => {
   const found = exploreScenario(rfcLockOrder(), { ...search, variant: rfcOnV63 });
@@ -45,7 +50,11 @@ describe('a custom variant value through the scenarios API', () => {
   });
 
   it('refuses a replay on a variant of the same name with other settings', () => {
-    const other = defineVariant({ name: 'rfc-on-v6.3', extends: rfcOnV63, batchFlush: 'async-only' });
+    const other = defineVariant({
+      name: 'rfc-on-v6.3',
+      extends: rfcOnV63,
+      batchFlush: 'async-only',
+    });
     let error: unknown;
     try {
       replay(scenarioTarget(rfcLockOrder(), { variant: other }), found.replay!);
@@ -58,9 +67,9 @@ describe('a custom variant value through the scenarios API', () => {
   });
 
   it('refuses a replay on another variant by name', () => {
-    expect(() => replay(scenarioTarget(rfcLockOrder(), { variant: 'v6.3' }), found.replay!)).toThrow(
-      /recorded on target "rfc-lock-order@rfc-on-v6.3"/,
-    );
+    expect(() =>
+      replay(scenarioTarget(rfcLockOrder(), { variant: 'v6.3' }), found.replay!),
+    ).toThrow(/recorded on target "rfc-lock-order@rfc-on-v6.3"/);
   });
 
   it('fills the content hash of built-in variants too', () => {
@@ -75,7 +84,11 @@ describe('a custom variant value through the scenarios API', () => {
     const run = runScenario(rfcLockOrder(), { variant: rfcOnV63 });
     expect(run.kernel.variant.name).toBe('rfc-on-v6.3');
     const bad = { ...rfcOnV63, batchFlush: 'sometimes' } as never;
-    expect(() => scenarioTarget(rfcLockOrder(), { variant: bad })).toThrow(/variant\.batchFlush must be/);
-    expect(() => runScenario(rfcLockOrder(), { variant: bad })).toThrow(/variant\.batchFlush must be/);
+    expect(() => scenarioTarget(rfcLockOrder(), { variant: bad })).toThrow(
+      /variant\.batchFlush must be/,
+    );
+    expect(() => runScenario(rfcLockOrder(), { variant: bad })).toThrow(
+      /variant\.batchFlush must be/,
+    );
   });
 });

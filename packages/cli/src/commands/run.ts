@@ -63,7 +63,7 @@ export function checkVariant(text: string | undefined): VariantName | MigrateVar
   if (isVariantFile(text)) return variantOption(text);
   if (!(KERNEL_VARIANT_NAMES as readonly string[]).includes(text)) {
     throw new UsageError(
-      `--variant must be one of ${KERNEL_VARIANT_NAMES.join(', ')}; got "${text}"`,
+      `--variant must be one of ${KERNEL_VARIANT_NAMES.join(', ')} or a variant file (.json, .yaml, .mjs, .js, .ts); got "${text}"`,
     );
   }
   return text as VariantName;
