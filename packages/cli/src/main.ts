@@ -9,8 +9,8 @@ import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { REPORT_HELP } from './report-option.js';
 import { scenarioFileJsonSchema } from './scenario-file.js';
-import { variantFileSchemaJson } from './variant-file.js';
 import { UsageError } from './usage-error.js';
+import { variantFileSchemaJson } from './variant-file.js';
 import { cliVersion, DATA_SCENARIO_STRATEGY_HELP } from './version.js';
 
 const VARIANTS_HELP =

@@ -1,5 +1,5 @@
 import { MmsimError } from '@mmsim/runtime';
-import { type MigrateVariant, type VariantName, VARIANTS } from './variants.js';
+import { DEFAULT_VARIANT, type MigrateVariant, VARIANTS, type VariantName } from './variants.js';
 
 /**
  * Custom variants as values: `defineVariant` builds one from a base variant and policy
@@ -277,4 +277,28 @@ export function sha256Hex(text: string): string {
     h[7] = (h[7]! + hh) >>> 0;
   }
   return Array.from(h, (x) => x.toString(16).padStart(8, '0')).join('');
+}
+
+/**
+ * The variant for a name, or a variant value (one made by `defineVariant`, or any complete
+ * `MigrateVariant`) checked field by field: a free-form name, every setting present with one
+ * of its values, no unknown field; a built-in name only with that variant's settings.
+ * Throws INVALID_CONFIG naming what to fix.
+ */
+export function resolveVariant(spec: VariantName | MigrateVariant | undefined): MigrateVariant {
+  if (spec === undefined) return VARIANTS[DEFAULT_VARIANT];
+  if (typeof spec === 'string') {
+    const v = (VARIANTS as Record<string, MigrateVariant>)[spec];
+    if (v === undefined) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `variant must be one of ${Object.keys(VARIANTS).join(', ')} or a variant value (defineVariant), got ${JSON.stringify(spec)}`,
+      );
+    }
+    return v;
+  }
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    throw new MmsimError('INVALID_CONFIG', 'variant must be a variant name or a MigrateVariant');
+  }
+  return checkVariantValue(spec as unknown as Record<string, unknown>);
 }

@@ -20,13 +20,13 @@ export { DriverCallbackError } from './errors.js';
 export {
   DEFAULT_VARIANT,
   type MigrateVariant,
-  resolveVariant,
   VARIANTS,
   type VariantName,
 } from './variants.js';
 export {
   checkVariantSetting,
   defineVariant,
+  resolveVariant,
   sha256Hex,
   VARIANT_SETTING_KEYS,
   VARIANT_SETTINGS,

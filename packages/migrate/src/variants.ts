@@ -1,6 +1,3 @@
-import { MmsimError } from '@mmsim/runtime';
-import { checkVariantValue } from './define-variant.js';
-
 /**
  * Variants of the migration core: the kernels whose `migrate_pages()` the model can run.
  * A variant is a small set of named policy differences read by the shared engine, not a
@@ -307,27 +304,3 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
 
 /** The default variant. */
 export const DEFAULT_VARIANT: VariantName = 'v6.3';
-
-/**
- * The variant for a name, or a variant value (one made by `defineVariant`, or any complete
- * `MigrateVariant`) checked field by field: a free-form name, every setting present with one
- * of its values, no unknown field; a built-in name only with that variant's settings.
- * Throws INVALID_CONFIG naming what to fix.
- */
-export function resolveVariant(spec: VariantName | MigrateVariant | undefined): MigrateVariant {
-  if (spec === undefined) return VARIANTS[DEFAULT_VARIANT];
-  if (typeof spec === 'string') {
-    const v = (VARIANTS as Record<string, MigrateVariant>)[spec];
-    if (v === undefined) {
-      throw new MmsimError(
-        'INVALID_CONFIG',
-        `variant must be one of ${Object.keys(VARIANTS).join(', ')} or a variant value (defineVariant), got ${JSON.stringify(spec)}`,
-      );
-    }
-    return v;
-  }
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
-    throw new MmsimError('INVALID_CONFIG', 'variant must be a variant name or a MigrateVariant');
-  }
-  return checkVariantValue(spec as unknown as Record<string, unknown>);
-}

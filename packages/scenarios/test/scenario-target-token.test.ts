@@ -1,7 +1,7 @@
 import { replay } from '@mmsim/explore';
 import { decodeRunMeta } from '@mmsim/explore/internal';
-import { decodeReplayToken, type MmsimError } from '@mmsim/runtime';
 import { VARIANTS, variantContentHash } from '@mmsim/migrate';
+import { decodeReplayToken, type MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { exploreScenario, rfcLockOrder, scenarioTarget } from '../src/index.js';
 

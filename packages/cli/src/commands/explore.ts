@@ -9,10 +9,10 @@ import { createProgress } from '../progress.js';
 import { replayCommandLine } from '../replay-line.js';
 import { machineCpus, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
-import { isVariantFile, variantNameOf } from '../variant-file.js';
 import { exploreStrategy, intOption, strategyText } from '../strategy-option.js';
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
+import { isVariantFile, variantNameOf } from '../variant-file.js';
 import { checkVariant } from './run.js';
 
 export interface ExploreCommandOptions {

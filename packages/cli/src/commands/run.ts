@@ -1,5 +1,5 @@
-import type { MigrateVariant } from '@mmsim/migrate';
 import { KERNEL_VARIANT_NAMES, type KernelConfig, type VariantName } from '@mmsim/kernel';
+import type { MigrateVariant } from '@mmsim/migrate';
 import { formatInversion } from '@mmsim/page-lock';
 import { reportOfRun } from '@mmsim/report';
 import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@mmsim/runtime';
@@ -17,10 +17,10 @@ import { nodeVmstatPath } from '../node-vmstat-path.js';
 import { encodeRunTokenMeta, replayCommandLine } from '../replay-line.js';
 import { runCounters, runRecorder, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
-import { isVariantFile, variantIdentity, variantNameOf, variantOption } from '../variant-file.js';
 import { intOption, runStrategy } from '../strategy-option.js';
 import { TimeBudgetExceeded, timeBudgetOption, timeBudgetWatch } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
+import { isVariantFile, variantIdentity, variantNameOf, variantOption } from '../variant-file.js';
 
 export interface RunCommandOptions {
   readonly variant?: string;
