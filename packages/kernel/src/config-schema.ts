@@ -324,7 +324,7 @@ export const variantFileSchema = z
 /** The data of a variant file, as the schema reads it. */
 export type VariantFileData = z.output<typeof variantFileSchema>;
 
-/** The JSON Schema of variant files (checked in as docs/variant-file.schema.json). */
+/** The JSON Schema of variant files (checked in by @mmsim/cli as schema/variant-file.schema.json). */
 export function variantFileJsonSchema(): Record<string, unknown> {
   return zodToJsonSchema(variantFileSchema, {
     name: 'VariantFile',
