@@ -3,6 +3,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { EXIT_INTERRUPTED } from './exit-codes.js';
 import { processIo } from './io.js';
 import { main } from './main.js';
+import { preloadVariantModules } from './variant-file.js';
 
 interface ExploreWorkerData {
   readonly argv: string[];
@@ -44,6 +45,7 @@ if (!isMainThread) {
       return true;
     }) as typeof stream.write;
   }
+  await preloadVariantModules(data.argv);
   const code = main(data.argv, {
     ...processIo(),
     isTTY: data.isTTY,
@@ -88,6 +90,7 @@ if (!isMainThread) {
       process.removeAllListeners('SIGINT');
     });
   } else {
+    await preloadVariantModules(argv);
     process.exitCode = main(argv, processIo());
   }
 }

@@ -11,9 +11,11 @@ import type { CliIo } from './io.js';
 import { REPORT_HELP } from './report-option.js';
 import { scenarioFileJsonSchema } from './scenario-file.js';
 import { UsageError } from './usage-error.js';
+import { variantFileSchemaJson } from './variant-file.js';
 import { cliVersion, DATA_SCENARIO_STRATEGY_HELP } from './version.js';
 
-const VARIANTS_HELP = 'v6.2, rfc-2022, v6.3-rc1, v6.3 (default of most scenarios), v6.10, v6.11';
+const VARIANTS_HELP =
+  'v6.2, rfc-2022, v6.3-rc1, v6.3 (default of most scenarios), v6.10, v6.11, or a variant file (.json, .yaml) or module (.mjs, .js, .ts)';
 
 /**
  * The `mmsim` command. Returns the exit code: 0 done and nothing found, 1 a finding,
@@ -128,6 +130,7 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--trace <file.json>', 'write a Chrome / Perfetto trace of the replayed run')
     .option('--ftrace <file>', 'write ftrace text of the replayed run')
     .option('--scenario <file>', 'the scenario file the token came from (for file scenarios)')
+    .option('--variant <file>', "the variant file or module a custom variant's token came from")
     .option('--report <file.html>', REPORT_HELP)
     .action(
       (
@@ -139,6 +142,7 @@ export function main(argv: readonly string[], io: CliIo): number {
           scenario?: string;
           report?: string;
           tokenFile?: string;
+          variant?: string;
         },
       ) => {
         code = replayCommand(io, token, opts);
@@ -181,9 +185,11 @@ export function main(argv: readonly string[], io: CliIo): number {
 
   program
     .command('schema')
-    .description('print the JSON Schema of scenario files')
-    .action(() => {
-      io.stdout(`${JSON.stringify(scenarioFileJsonSchema(), null, 2)}\n`);
+    .description('print the JSON Schema of scenario files (with --variant: of variant files)')
+    .option('--variant', 'print the JSON Schema of variant files instead')
+    .action((opts: { variant?: boolean }) => {
+      const schema = opts.variant === true ? variantFileSchemaJson() : scenarioFileJsonSchema();
+      io.stdout(`${JSON.stringify(schema, null, 2)}\n`);
     });
 
   try {

@@ -26,6 +26,8 @@ export function shellWord(text: string): string {
 export interface ReplayLineOptions {
   /** The scenario file the run came from: the command gets `--scenario FILE`. */
   readonly scenarioFile?: string | undefined;
+  /** The variant file or module the run used: the command gets `--variant FILE`. */
+  readonly variantFile?: string | undefined;
   /** `--token-file`: write the token there, and print a command that reads it. */
   readonly tokenFile?: string | undefined;
   /** Put a long token in a file when stdout is a terminal (default true; false for --json). */
@@ -44,6 +46,10 @@ export function replayCommandLine(io: CliIo, token: string, options: ReplayLineO
     options.scenarioFile === undefined
       ? ''
       : ` --scenario ${shellWord(resolve(options.scenarioFile))}`;
+  const variant =
+    options.variantFile === undefined
+      ? ''
+      : ` --variant ${shellWord(resolve(options.variantFile))}`;
   let file = options.tokenFile;
   if (
     file === undefined &&
@@ -53,9 +59,9 @@ export function replayCommandLine(io: CliIo, token: string, options: ReplayLineO
   ) {
     file = join(tmpdir(), `mmsim-replay-${sha256(token).slice(0, 16)}.token`);
   }
-  if (file === undefined) return `mmsim replay ${token}${scenario}`;
+  if (file === undefined) return `mmsim replay ${token}${scenario}${variant}`;
   writeTokenFile(io, file, token);
-  return `mmsim replay --token-file ${shellWord(resolve(file))}${scenario}`;
+  return `mmsim replay --token-file ${shellWord(resolve(file))}${scenario}${variant}`;
 }
 
 function writeTokenFile(io: CliIo, path: string, token: string): void {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { KernelConfig, VariantName } from '@mmsim/kernel';
-import { DEFAULT_VARIANT } from '@mmsim/migrate';
+import { DEFAULT_VARIANT, type MigrateVariant } from '@mmsim/migrate';
 import type { Scenario } from '@mmsim/scenarios';
 import { builtInScenario } from './catalog.js';
 import { sha256 } from './replay-line.js';
@@ -20,8 +20,8 @@ export interface ResolvedScenario {
  */
 export function chooseVariant(
   resolved: ResolvedScenario,
-  asked: VariantName | undefined,
-): VariantName {
+  asked: VariantName | MigrateVariant | undefined,
+): VariantName | MigrateVariant {
   return asked ?? resolved.overrides.variant ?? resolved.scenario.config.variant ?? DEFAULT_VARIANT;
 }
 

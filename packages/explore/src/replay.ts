@@ -3,7 +3,7 @@ import { type CheckOptions, validateCheckOptions } from './checks.js';
 import type { Finding, ScheduleShape, StepRecord } from './finding.js';
 import { checksOfToken, decodeRunMeta, identityDifferences } from './run-meta.js';
 import { findingOf, fromPairs, type RunSetup, runSchedule } from './run-schedule.js';
-import type { ExplorationTarget } from './target.js';
+import type { ExplorationTarget, TargetIdentity } from './target.js';
 import { checkFaults, checkInteger, checkKeys, checkObject, checkTarget } from './validate.js';
 
 /** The runtime's own default step limit, for tokens made outside the explorer. */
@@ -64,6 +64,7 @@ export function replay(
       `the token was recorded on target "${meta.target}", not "${t.name}"`,
     );
   }
+  if (meta !== null) refuseOtherVariant(meta.identity, t.identity ?? {});
   const setup: RunSetup = {
     target: t,
     checks: meta === null ? opts : checksOfToken(meta, opts),
@@ -89,4 +90,22 @@ export function replay(
     steps: outcome.steps ?? [],
     differences: meta === null ? [] : identityDifferences(meta.identity, t.identity ?? {}),
   };
+}
+
+/**
+ * A token records the variant's content hash (a scenario target's `identity.variant`): a
+ * target whose variant has other settings, even under the same name, would not replay the
+ * schedule exactly, so it is refused. Tokens recorded without a hash are not checked.
+ */
+function refuseOtherVariant(recorded: TargetIdentity, now: TargetIdentity): void {
+  const was = (recorded as { variant?: { name?: unknown; contentHash?: unknown } }).variant;
+  if (was === undefined || was === null || typeof was.contentHash !== 'string') return;
+  const is = (now as { variant?: { name?: unknown; contentHash?: unknown } }).variant;
+  const hash = is?.contentHash ?? null;
+  if (hash === was.contentHash) return;
+  throw new MmsimError(
+    'INVALID_REPLAY_TOKEN',
+    `the token was recorded on variant ${String(was.name)} (content hash ${was.contentHash}), ` +
+      `not on this variant ${String(is?.name)} (content hash ${String(hash)}): its settings differ`,
+  );
 }

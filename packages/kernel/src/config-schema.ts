@@ -1,4 +1,5 @@
 import { MAX_NODE_PAGES, MAX_NUMNODES } from '@mmsim/folio';
+import { VARIANT_SETTINGS, type VariantSettings } from '@mmsim/migrate';
 import { DEFAULT_COSTS, MAX_SEED, STRATEGY_NAMES } from '@mmsim/runtime';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
@@ -274,6 +275,59 @@ export type KernelConfigData = z.input<typeof kernelConfigSchema>;
 export function kernelConfigJsonSchema(): Record<string, unknown> {
   return zodToJsonSchema(kernelConfigSchema, {
     name: 'KernelConfig',
+    $refStrategy: 'none',
+  }) as Record<string, unknown>;
+}
+
+/**
+ * A variant file (`mmsim --variant ./my-variant.json|yaml`): a pure-policy variant, the
+ * variant it extends plus the settings it changes, each setting one of the values of
+ * `@mmsim/migrate`'s `VARIANT_SETTINGS` (the same table `defineVariant` checks against).
+ */
+export const variantFileSchema = z
+  .object({
+    $schema: z.string().optional().describe('The JSON Schema of this file, for editors.'),
+    name: z
+      .string({ invalid_type_error: 'must be a string' })
+      .regex(/^[^\s@]+$/, { message: "must be a non-empty name without spaces or '@'" })
+      .optional()
+      .describe("The variant's name (default: the file's name without its extension)."),
+    extends: z
+      .enum(VARIANT_NAMES, {
+        errorMap: () => ({
+          message: `must be one of ${VARIANT_NAMES.map((v) => `'${v}'`).join(', ')}`,
+        }),
+      })
+      .describe('The built-in variant whose settings are the defaults.'),
+    description: z.string({ invalid_type_error: 'must be a string' }).optional(),
+    sources: z.array(z.string({ invalid_type_error: 'must be a string' })).optional(),
+    ...Object.fromEntries(
+      (Object.keys(VARIANT_SETTINGS) as (keyof VariantSettings)[]).map((key) => {
+        const values = VARIANT_SETTINGS[key];
+        const field =
+          values === 'boolean'
+            ? z.boolean({
+                errorMap: () => ({ message: 'must be a boolean (true or false)' }),
+              })
+            : z.enum(values as [string, ...string[]], {
+                errorMap: () => ({
+                  message: `must be one of ${values.map((v) => `'${v}'`).join(', ')}`,
+                }),
+              });
+        return [key, field.optional().describe(`Policy setting ${key} (see docs/variants.md).`)];
+      }),
+    ),
+  })
+  .strict()
+  .describe('A custom migrate variant: a built-in variant it extends, plus policy settings.');
+
+/** The data of a variant file, as the schema reads it. */
+export type VariantFileData = z.output<typeof variantFileSchema>;
+
+/** The JSON Schema of variant files (checked in by @mmsim/cli as schema/variant-file.schema.json). */
+export function variantFileJsonSchema(): Record<string, unknown> {
+  return zodToJsonSchema(variantFileSchema, {
+    name: 'VariantFile',
     $refStrategy: 'none',
   }) as Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
 import { HPAGE_PMD_NR } from '@mmsim/folio';
-import type { VariantName } from '@mmsim/migrate';
+import { type MigrateVariant, resolveVariant, type VariantName } from '@mmsim/migrate';
 import {
   type CostModel,
   type FaultSpec,
@@ -26,7 +26,12 @@ import { checkParts, type KernelParts } from './parts.js';
  * Everything but `onStep`, `parts` and a custom `Strategy` object is plain data and can be
  * read from a JSON file (`kernelConfigJsonSchema`).
  */
-export interface KernelConfig extends Omit<KernelConfigData, 'strategy'> {
+export interface KernelConfig extends Omit<KernelConfigData, 'strategy' | 'variant'> {
+  /**
+   * The migrate variant: a built-in name (`'v6.3'`, the default) or a variant value made by
+   * `defineVariant` (`@mmsim/migrate`), checked field by field.
+   */
+  readonly variant?: VariantName | MigrateVariant;
   /** A strategy name, PCT options, a replay token, or your own `Strategy`. Default `'in-order'`. */
   readonly strategy?: StrategySpec;
   /** Called after every scheduling step (an explorer's hook); see `RuntimeConfig.onStep`. */
@@ -47,7 +52,8 @@ export interface ResolvedKernelConfig {
   readonly nodes: readonly ResolvedNode[];
   /** The node of each CPU, CPU id = index: node 0's CPUs first, then node 1's, ... */
   readonly cpuNodes: readonly number[];
-  readonly variant: VariantName;
+  /** A built-in variant's name, or a variant value (`defineVariant`), checked. */
+  readonly variant: VariantName | MigrateVariant;
   readonly costs: CostModel;
   readonly seed: number;
   readonly strategy: StrategySpec;
@@ -157,6 +163,16 @@ function layoutCpus(data: KernelConfigData): { nodes: ResolvedNode[]; cpuNodes: 
 export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig {
   if (!isRecord(config)) throw invalid('config must be an object { nodes: [{ pages }], ... }');
   const { onStep, parts, strategy, ...rest } = config as KernelConfig & Record<string, unknown>;
+  // A variant value (defineVariant) is checked by @mmsim/migrate; the schema reads names.
+  let variantValue: MigrateVariant | null = null;
+  if (isRecord(rest.variant)) {
+    try {
+      variantValue = resolveVariant(rest.variant as unknown as MigrateVariant);
+    } catch (error) {
+      throw error instanceof MmsimError ? invalid(error.message) : error;
+    }
+    delete rest.variant;
+  }
   const customStrategy =
     isRecord(strategy) && typeof (strategy as { choose?: unknown }).choose === 'function';
   const data: Record<string, unknown> = { ...rest };
@@ -184,7 +200,7 @@ export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig 
   return {
     nodes,
     cpuNodes,
-    variant: (d.variant ?? 'v6.3') as VariantName,
+    variant: variantValue ?? ((d.variant ?? 'v6.3') as VariantName),
     costs,
     seed: d.seed ?? 1,
     strategy: customStrategy

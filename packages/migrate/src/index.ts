@@ -20,10 +20,21 @@ export { DriverCallbackError } from './errors.js';
 export {
   DEFAULT_VARIANT,
   type MigrateVariant,
-  resolveVariant,
   VARIANTS,
   type VariantName,
 } from './variants.js';
+export {
+  checkVariantSetting,
+  defineVariant,
+  resolveVariant,
+  sha256Hex,
+  VARIANT_SETTING_KEYS,
+  VARIANT_SETTINGS,
+  type VariantDefinition,
+  type VariantSettings,
+  variantContentHash,
+  variantSettingsJson,
+} from './define-variant.js';
 
 // Kernel constants, migrate modes and migrate reasons.
 export * from './constants.js';

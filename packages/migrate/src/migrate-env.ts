@@ -9,10 +9,11 @@ import {
   type Runtime,
   type VmStat,
 } from '@mmsim/runtime';
+import { resolveVariant } from './define-variant.js';
 import { HugetlbState } from './hugetlb-state.js';
 import type { MigrateServices } from './migrate-services.js';
 import { MigrateTracepoints } from './tracepoints.js';
-import { type MigrateVariant, resolveVariant, type VariantName } from './variants.js';
+import type { MigrateVariant, VariantName } from './variants.js';
 
 /**
  * What a `MigrateCore` is built from: the machine's parts as the interfaces their

@@ -1,5 +1,3 @@
-import { MmsimError } from '@mmsim/runtime';
-
 /**
  * Variants of the migration core: the kernels whose `migrate_pages()` the model can run.
  * A variant is a small set of named policy differences read by the shared engine, not a
@@ -9,7 +7,8 @@ import { MmsimError } from '@mmsim/runtime';
 export type VariantName = 'v6.2' | 'rfc-2022' | 'v6.3-rc1' | 'v6.3' | 'v6.10' | 'v6.11';
 
 export interface MigrateVariant {
-  readonly name: VariantName;
+  /** A built-in variant's name, or the free-form name of one made by `defineVariant`. */
+  readonly name: VariantName | (string & {});
   /** One line: which kernel, and what makes it different. */
   readonly description: string;
   /** Where the behaviour comes from (commits, threads). */
@@ -305,73 +304,3 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
 
 /** The default variant. */
 export const DEFAULT_VARIANT: VariantName = 'v6.3';
-
-const KEYS: ReadonlyArray<keyof MigrateVariant> = Object.keys(V6_3) as Array<keyof MigrateVariant>;
-
-/**
- * The variant for a name, or a custom variant object checked field by field (to prototype
- * a policy: `{ ...VARIANTS['v6.3'], name: 'v6.3', splitTrylockInAsync: true }`). Throws
- * INVALID_CONFIG naming what to fix.
- */
-export function resolveVariant(spec: VariantName | MigrateVariant | undefined): MigrateVariant {
-  if (spec === undefined) return VARIANTS[DEFAULT_VARIANT];
-  if (typeof spec === 'string') {
-    const v = (VARIANTS as Record<string, MigrateVariant>)[spec];
-    if (v === undefined) {
-      throw new MmsimError(
-        'INVALID_CONFIG',
-        `variant must be one of ${Object.keys(VARIANTS).join(', ')}, got ${JSON.stringify(spec)}`,
-      );
-    }
-    return v;
-  }
-  if (typeof spec !== 'object' || spec === null) {
-    throw new MmsimError('INVALID_CONFIG', 'variant must be a variant name or a MigrateVariant');
-  }
-  for (const key of KEYS) {
-    if (!(key in spec)) {
-      throw new MmsimError('INVALID_CONFIG', `variant.${key} is missing`);
-    }
-  }
-  const bad = (key: string, allowed: string) =>
-    new MmsimError('INVALID_CONFIG', `variant.${key} must be ${allowed}`);
-  if (!(spec.name in VARIANTS)) throw bad('name', Object.keys(VARIANTS).join(' | '));
-  if (spec.engine !== 'unmap-and-move' && spec.engine !== 'batch') {
-    throw bad('engine', "'unmap-and-move' or 'batch'");
-  }
-  if (spec.syncBatching !== 'batch-all-modes' && spec.syncBatching !== 'async-first') {
-    throw bad('syncBatching', "'batch-all-modes' or 'async-first'");
-  }
-  if (
-    spec.batchFlush !== 'never' &&
-    spec.batchFlush !== 'always' &&
-    spec.batchFlush !== 'async-only'
-  ) {
-    throw bad('batchFlush', "'never', 'always' or 'async-only'");
-  }
-  if (spec.splitRetry !== 'in-batch' && spec.splitRetry !== 'after-batch') {
-    throw bad('splitRetry', "'in-batch' or 'after-batch'");
-  }
-  if (spec.batchLimit !== 'over-limit' && spec.batchLimit !== 'at-limit') {
-    throw bad('batchLimit', "'over-limit' or 'at-limit'");
-  }
-  for (const key of [
-    'forceFromPass3',
-    'avoidForceLock',
-    'syncLightNeedsUptodate',
-    'allMigratedReturnsZero',
-    'splitTrylockInAsync',
-    'longtermPinRetryUncounts',
-    'hasSyncNoCopy',
-    'hugetlbFallbackByReason',
-    'countsNrSplit',
-    'drainOnlyMlocked',
-    'dstStateInPrivate',
-    'compactionIsolatesLarge',
-    'splitsDeferredFirst',
-    'deferredSplitCountsThpFailed',
-  ] as const) {
-    if (typeof spec[key] !== 'boolean') throw bad(key, 'a boolean');
-  }
-  return Object.freeze({ ...spec });
-}

@@ -80,8 +80,13 @@ describe('kernel constants', () => {
       'v6.11',
     ]);
     expect(resolveVariant(undefined).name).toBe('v6.3');
-    const custom = resolveVariant({ ...VARIANTS['v6.3'], splitTrylockInAsync: true });
+    const custom = resolveVariant({
+      ...VARIANTS['v6.3'],
+      name: 'v6.3-trylock',
+      splitTrylockInAsync: true,
+    });
     expect(custom.splitTrylockInAsync).toBe(true);
+    expect(custom.name).toBe('v6.3-trylock');
     expect(() => resolveVariant('v5.15' as never)).toThrow(/variant must be one of/);
     expect(() => resolveVariant({ ...VARIANTS['v6.3'], batchFlush: 'sometimes' } as never)).toThrow(
       /batchFlush/,

@@ -8,6 +8,7 @@ import {
   type InstanceOptions,
 } from '@mmsim/explore';
 import type { Kernel, VariantName } from '@mmsim/kernel';
+import { type MigrateVariant, resolveVariant, variantContentHash } from '@mmsim/migrate';
 import { MmsimError } from '@mmsim/runtime';
 import { pageLockInversionCheck } from './page-lock-inversion.js';
 import { instantiateScenario, type Scenario, type ScenarioOptions } from './scenario.js';
@@ -20,7 +21,8 @@ import { instantiateScenario, type Scenario, type ScenarioOptions } from './scen
  */
 export interface ScenarioTargetOptions
   extends Omit<ScenarioOptions, 'strategy' | 'seed' | 'onStep' | 'maxSteps' | 'meta' | 'variant'> {
-  readonly variant?: VariantName;
+  /** A built-in variant's name or a variant value (`defineVariant`). */
+  readonly variant?: VariantName | MigrateVariant;
   /**
    * The scenario file the scenario was read from, by the hash of its content: recorded in
    * replay tokens (the target's identity) so that a replay can say when the file changed.
@@ -40,10 +42,12 @@ export interface ScenarioSource {
  */
 export type ScenarioIdentity = {
   readonly variant: {
-    readonly name: VariantName;
+    /** The variant's name: a built-in one's, or the free-form name of a custom one. */
+    readonly name: VariantName | (string & {});
     /**
-     * A hash of the variant's switches. Null for the built-in variants, whose name says it
-     * all; filled for variants defined by the user, whose content a name does not fix.
+     * `variantContentHash` of the variant's policy settings (SHA-256 hex), for built-in and
+     * custom variants alike: a replay against a variant of the same name and other settings
+     * is refused. Null only in tokens recorded before the hash was filled.
      */
     readonly contentHash: string | null;
   };
@@ -96,11 +100,18 @@ export function scenarioTarget(
       'scenarioTarget: source must be { sha256: 64 lowercase hex digits }',
     );
   }
-  const variant = overrides.variant ?? scenario.config.variant ?? 'v6.3';
+  let variant: MigrateVariant;
+  try {
+    variant = resolveVariant(overrides.variant ?? scenario.config.variant ?? 'v6.3');
+  } catch (error) {
+    throw error instanceof MmsimError
+      ? new MmsimError('INVALID_CONFIG', `scenarioTarget: ${error.message}`)
+      : error;
+  }
   return {
-    name: `${scenario.name}@${variant}`,
+    name: `${scenario.name}@${variant.name}`,
     identity: {
-      variant: { name: variant, contentHash: null },
+      variant: { name: variant.name, contentHash: variantContentHash(variant) },
       file: source === undefined ? null : { sha256: source.sha256 },
     },
     instantiate({ runtime }: InstanceOptions) {

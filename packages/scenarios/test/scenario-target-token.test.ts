@@ -1,5 +1,6 @@
 import { replay } from '@mmsim/explore';
 import { decodeRunMeta } from '@mmsim/explore/internal';
+import { VARIANTS, variantContentHash } from '@mmsim/migrate';
 import { decodeReplayToken, type MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { exploreScenario, rfcLockOrder, scenarioTarget } from '../src/index.js';
@@ -20,7 +21,7 @@ describe("a scenario target's replay token", () => {
     expect(found.kind).toBe('deadlock');
     const meta = decodeRunMeta(decodeReplayToken(found.replay!).meta)!;
     expect(meta.identity).toEqual({
-      variant: { name: 'rfc-2022', contentHash: null },
+      variant: { name: 'rfc-2022', contentHash: variantContentHash(VARIANTS['rfc-2022']) },
       file: { sha256: HASH },
     });
     expect(meta.disable).toEqual(['page-lock-inversion']);

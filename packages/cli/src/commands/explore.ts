@@ -12,6 +12,7 @@ import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption, strategyText } from '../strategy-option.js';
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
+import { isVariantFile, variantNameOf } from '../variant-file.js';
 import { checkVariant } from './run.js';
 
 export interface ExploreCommandOptions {
@@ -43,7 +44,8 @@ export function exploreCommand(
 ): number {
   const resolved = resolveScenario(nameOrFile);
   const { scenario, overrides } = resolved;
-  const variant = chooseVariant(resolved, checkVariant(options.variant));
+  const chosenVariant = chooseVariant(resolved, checkVariant(options.variant));
+  const variant = variantNameOf(chosenVariant);
   const strategy = exploreStrategy(options.strategy) ?? 'random';
   const schedules = intOption('schedules', options.schedules, 1) ?? 1000;
   const seed = intOption('seed', options.seed) ?? 1;
@@ -68,7 +70,7 @@ export function exploreCommand(
   try {
     result = exploreScenario(scenario, {
       ...config,
-      variant,
+      variant: chosenVariant,
       strategy,
       schedules,
       seed,
@@ -117,6 +119,10 @@ export function exploreCommand(
       ? null
       : replayCommandLine(io, result.replay, {
           scenarioFile: resolved.source?.path,
+          variantFile:
+            options.variant !== undefined && isVariantFile(options.variant)
+              ? options.variant
+              : undefined,
           tokenFile: options.tokenFile,
           shorten: options.json !== true,
         });
@@ -148,7 +154,7 @@ export function exploreCommand(
         },
         finding,
         finding?.steps ?? [],
-        machineCpus(scenario, { ...config, variant }),
+        machineCpus(scenario, { ...config, variant: chosenVariant }),
       ),
     );
   }

@@ -7,7 +7,8 @@ import {
   type RunMeta,
   replay,
 } from '@mmsim/explore';
-import type { Kernel } from '@mmsim/kernel';
+import type { Kernel, VariantName } from '@mmsim/kernel';
+import { type MigrateVariant, VARIANTS } from '@mmsim/migrate';
 import { reportOfFinding } from '@mmsim/report';
 import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
 import { type Scenario, scenarioTarget } from '@mmsim/scenarios';
@@ -19,6 +20,7 @@ import { decodeRunTokenMeta, readTokenFile, replayCommandLine } from '../replay-
 import { writeReport } from '../report-option.js';
 import { type ResolvedScenario, resolveScenario } from '../resolve-scenario.js';
 import { UsageError } from '../usage-error.js';
+import { isVariantFile, variantIdentity, variantNameOf } from '../variant-file.js';
 import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
 
 /**
@@ -39,6 +41,42 @@ export interface ReplayCommandOptions {
   readonly report?: string;
   /** Read the token from this file (as `run` and `explore` write it with `--token-file`). */
   readonly tokenFile?: string;
+  /** The variant file or module a token of a custom variant was recorded on. */
+  readonly variant?: string;
+}
+
+/**
+ * The variant a token replays on: the one given with `--variant` (a built-in name, a file or
+ * a module), else the built-in variant the token names. A variant whose name or content hash
+ * differs from the recorded one is refused (exit 2): the schedule would not replay exactly.
+ */
+function variantForToken(
+  recorded: { readonly name: string; readonly contentHash?: string | null | undefined },
+  asked: string | undefined,
+): VariantName | MigrateVariant {
+  let variant: VariantName | MigrateVariant;
+  if (asked !== undefined) {
+    variant = checkVariant(asked) as VariantName | MigrateVariant;
+  } else if (recorded.name in VARIANTS) {
+    variant = recorded.name as VariantName;
+  } else {
+    throw new UsageError(
+      `the token was recorded on the custom variant ${recorded.name}; give its file with --variant FILE`,
+    );
+  }
+  const now = variantIdentity(variant);
+  if (now.name !== recorded.name) {
+    throw new UsageError(
+      `the token was recorded on variant ${recorded.name}, not ${now.name}; give --variant with the variant the token names`,
+    );
+  }
+  if (typeof recorded.contentHash === 'string' && recorded.contentHash !== now.contentHash) {
+    throw new UsageError(
+      `the token was recorded on variant ${recorded.name} with content hash ${recorded.contentHash.slice(0, 12)}…, ` +
+        `but this variant ${now.name} has ${now.contentHash.slice(0, 12)}…: its settings differ, so the replay would not be exact`,
+    );
+  }
+  return variant;
 }
 
 /** The token from the argument or from `--token-file`: exactly one of them. */
@@ -107,8 +145,13 @@ export function replayCommand(
   if (metaText.startsWith(RUN_META_PREFIX)) {
     const meta = decodeRunTokenMeta(RUN_META_PREFIX, metaText);
     scenarioFor(io, meta.scenario, meta.file, options.scenario);
+    if ((meta.variant.name as string) !== '') variantForToken(meta.variant, options.variant);
     return runCommand(io, options.scenario ?? meta.scenario, {
-      ...((meta.variant.name as string) === '' ? {} : { variant: meta.variant.name }),
+      ...((meta.variant.name as string) === ''
+        ? options.variant === undefined
+          ? {}
+          : { variant: options.variant }
+        : { variant: options.variant ?? meta.variant.name }),
       replayToken: token,
       ...(options.json === undefined ? {} : { json: options.json }),
       ...(options.ftrace === undefined ? {} : { ftrace: options.ftrace }),
@@ -132,7 +175,12 @@ export function replayCommand(
   const target = meta.target;
   const at = target.lastIndexOf('@');
   const name = target.slice(0, at);
-  const variant = checkVariant(target.slice(at + 1));
+  const recordedVariant = (meta.identity as { variant?: { contentHash?: string | null } }).variant;
+  const variantValue = variantForToken(
+    { name: target.slice(at + 1), contentHash: recordedVariant?.contentHash },
+    options.variant,
+  );
+  const variant = variantNameOf(variantValue);
   const recordedFile = (meta.identity as { file?: { sha256: string } | null }).file ?? null;
   const resolved = scenarioFor(io, name, recordedFile, options.scenario);
   const { scenario, overrides } = resolved;
@@ -148,7 +196,7 @@ export function replayCommand(
   } = overrides as Record<string, unknown>;
   const base = scenarioTarget(scenario, {
     ...config,
-    ...(variant === undefined ? {} : { variant }),
+    variant: variantValue,
     ...(resolved.source === undefined ? {} : { source: { sha256: resolved.source.sha256 } }),
   });
   const files: OutputFile[] = [];
@@ -200,6 +248,10 @@ export function replayCommand(
       ? null
       : replayCommandLine(io, token, {
           scenarioFile: resolved.source?.path,
+          variantFile:
+            options.variant !== undefined && isVariantFile(options.variant)
+              ? options.variant
+              : undefined,
           tokenFile: options.tokenFile,
           shorten: options.json !== true,
         });

@@ -1,4 +1,5 @@
 import { KERNEL_VARIANT_NAMES, type KernelConfig, type VariantName } from '@mmsim/kernel';
+import type { MigrateVariant } from '@mmsim/migrate';
 import { formatInversion } from '@mmsim/page-lock';
 import { reportOfRun } from '@mmsim/report';
 import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@mmsim/runtime';
@@ -19,6 +20,7 @@ import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { intOption, runStrategy } from '../strategy-option.js';
 import { TimeBudgetExceeded, timeBudgetOption, timeBudgetWatch } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
+import { isVariantFile, variantIdentity, variantNameOf, variantOption } from '../variant-file.js';
 
 export interface RunCommandOptions {
   readonly variant?: string;
@@ -55,11 +57,13 @@ export interface RunFinding {
   readonly report: string;
 }
 
-export function checkVariant(text: string | undefined): VariantName | undefined {
+export function checkVariant(text: string | undefined): VariantName | MigrateVariant | undefined {
   if (text === undefined) return undefined;
+  // A variant file or module: a custom variant (see variant-file.ts).
+  if (isVariantFile(text)) return variantOption(text);
   if (!(KERNEL_VARIANT_NAMES as readonly string[]).includes(text)) {
     throw new UsageError(
-      `--variant must be one of ${KERNEL_VARIANT_NAMES.join(', ')}; got "${text}"`,
+      `--variant must be one of ${KERNEL_VARIANT_NAMES.join(', ')} or a variant file (.json, .yaml, .mjs, .js, .ts); got "${text}"`,
     );
   }
   return text as VariantName;
@@ -69,7 +73,8 @@ export function checkVariant(text: string | undefined): VariantName | undefined 
 export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOptions): number {
   const resolved = resolveScenario(nameOrFile);
   const { scenario, overrides } = resolved;
-  const resolvedVariant = chooseVariant(resolved, checkVariant(options.variant));
+  const chosenVariant = chooseVariant(resolved, checkVariant(options.variant));
+  const resolvedVariant = variantNameOf(chosenVariant);
   // A replay runs the token's schedule with the seed the token carries.
   const token = options.replayToken;
   const seed =
@@ -91,10 +96,10 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     ...overrides,
     ...(maxSteps === undefined ? {} : { maxSteps }),
     ...(onStep === null ? {} : { onStep }),
-    variant: resolvedVariant,
+    variant: chosenVariant,
     meta: encodeRunTokenMeta(RUN_META_PREFIX, {
       scenario: scenario.name,
-      variant: { name: resolvedVariant, contentHash: null },
+      variant: variantIdentity(chosenVariant),
       file: resolved.source === undefined ? null : { sha256: resolved.source.sha256 },
     }),
     ...(seed === undefined ? {} : { seed }),
@@ -169,6 +174,10 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
       ? null
       : replayCommandLine(io, replay, {
           scenarioFile: resolved.source?.path,
+          variantFile:
+            options.variant !== undefined && isVariantFile(options.variant)
+              ? options.variant
+              : undefined,
           tokenFile: options.tokenFile,
           shorten: options.json !== true,
         });
