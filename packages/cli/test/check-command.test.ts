@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VARIANT_NAMES } from '@mmsim/kernel';
@@ -162,5 +162,29 @@ describe('mmsim check', () => {
     expect(historyExpectation(history, 'v6.3')).toBe('fixed');
     expect(historyExpectation(history, 'v6.2')).toBe('unrecorded');
     expect(historyExpectation(undefined, 'v6.3')).toBe('unrecorded');
+  });
+});
+
+describe('mmsim check --variant FILE', () => {
+  test('a custom variant from a file is labelled by its name, finds the RFC deadlock, and its replay command names the file', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mmsim-check-')), 'rfc-like.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        extends: 'v6.3',
+        syncBatching: 'batch-all-modes',
+        forceFromPass3: true,
+        batchFlush: 'always',
+      }),
+    );
+    const { code, rows } = checkJson(file);
+    expect(code).toBe(EXIT_FINDING);
+    const rfc = rows.find((r) => r.scenario === 'rfc-lock-order');
+    expect(rfc?.result).toBe('finding');
+    expect(rfc?.expected).toBe('unrecorded');
+    expect(rfc?.replayCommand).toContain(`--variant ${file}`);
+    const text = mmsim(['check', '--variant', file, '--schedules', '1']);
+    expect(text.stdout).toMatch(/mmsim check --variant rfc-like /);
+    expect(text.stdout).not.toMatch(/object Object/);
   });
 });

@@ -1,5 +1,6 @@
 import type { ExploreStrategy } from '@mmsim/explore';
 import type { VariantName } from '@mmsim/kernel';
+import type { MigrateVariant } from '@mmsim/migrate';
 import { MmsimError } from '@mmsim/runtime';
 import { exploreScenario, type Scenario, type ScenarioHistory } from '@mmsim/scenarios';
 import { builtInNames, builtInScenario } from '../catalog.js';
@@ -9,6 +10,7 @@ import { replayCommandLine } from '../replay-line.js';
 import { intOption, strategyText } from '../strategy-option.js';
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
+import { variantNameOf } from '../variant-file.js';
 import { checkVariant } from './run.js';
 
 export interface CheckCommandOptions {
@@ -110,7 +112,10 @@ export function checkCellText(row: CheckRow): string {
  * the step limit) are listed as skipped. Exit 1 on any finding.
  */
 export function checkCommand(io: CliIo, options: CheckCommandOptions): number {
-  const variant = checkVariant(options.variant) as VariantName;
+  const chosen = checkVariant(options.variant);
+  if (chosen === undefined) throw new UsageError('check needs --variant NAME or --variant FILE');
+  // A variant file's name labels the matrix; the value itself is what runs.
+  const variant = variantNameOf(chosen);
   const schedules = intOption('schedules', options.schedules, 1) ?? CHECK_DEFAULT_SCHEDULES;
   const seed = intOption('seed', options.seed) ?? 1;
   const budgetMs = timeBudgetOption(options.timeBudget);
@@ -118,7 +123,7 @@ export function checkCommand(io: CliIo, options: CheckCommandOptions): number {
   const rows: CheckRow[] = [];
   for (const name of builtInNames()) {
     const scenario = builtInScenario(name);
-    rows.push(checkScenario(io, scenario, variant, schedules, seed, deadline, options));
+    rows.push(checkScenario(io, scenario, chosen, schedules, seed, deadline, options));
   }
   const findings = rows.filter((r) => r.result === 'finding').length;
   const strategies = CHECK_STRATEGIES.map(strategyText);
@@ -158,7 +163,7 @@ export function checkCommand(io: CliIo, options: CheckCommandOptions): number {
 function checkScenario(
   io: CliIo,
   scenario: Scenario,
-  variant: VariantName,
+  variant: VariantName | MigrateVariant,
   schedules: number,
   seed: number,
   deadline: number | undefined,
@@ -166,7 +171,7 @@ function checkScenario(
 ): CheckRow {
   const base = {
     scenario: scenario.name,
-    expected: historyExpectation(scenario.history, variant),
+    expected: historyExpectation(scenario.history, variantNameOf(variant)),
   };
   if (scenario.history === undefined) {
     return {
@@ -198,7 +203,12 @@ function checkScenario(
     };
   }
   const replayLine = (token: string | null) =>
-    token === null ? null : replayCommandLine(io, token, { shorten: options.json !== true });
+    token === null
+      ? null
+      : replayCommandLine(io, token, {
+          shorten: options.json !== true,
+          variantFile: typeof variant === 'string' ? undefined : options.variant,
+        });
   if (first.result === null) {
     return {
       ...base,
@@ -255,7 +265,7 @@ interface SearchOutcome {
 /** Explores `scenario` under each of `CHECK_STRATEGIES` in turn until the first finding. */
 function searchScenario(
   scenario: Scenario,
-  variant: VariantName,
+  variant: VariantName | MigrateVariant,
   schedules: number,
   seed: number,
   deadline: number | undefined,
