@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { type CliIo, EXIT_USAGE, main } from '../src/index.js';
-import { openOutputFile } from '../src/io.js';
+import { EXIT_USAGE } from '../src/index.js';
+import { mmsim } from './support/mmsim.js';
 
 /**
  * Bad usage and bad input, one row each: every one exits 2 with one line on stderr that
@@ -368,23 +368,7 @@ describe('bad usage and input: exit 2, one line on stderr, no stack trace', () =
   });
 
   test.each(CASES)('%s', (_name, args, message) => {
-    let stdout = '';
-    let stderr = '';
-    const io: CliIo = {
-      stdout: (s) => {
-        stdout += s;
-      },
-      stderr: (s) => {
-        stderr += s;
-      },
-      isTTY: false,
-      env: {},
-      openOutput: (path) =>
-        openOutputFile(path, (s) => {
-          stdout += s;
-        }),
-    };
-    const code = main([...args], io);
+    const { code, stdout, stderr } = mmsim(args);
     expect(code).toBe(EXIT_USAGE);
     expect(stderr).toMatch(message);
     // commander adds its "(run mmsim --help for usage)" hint after its own errors.

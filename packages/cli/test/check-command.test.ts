@@ -5,26 +5,8 @@ import { VARIANT_NAMES } from '@mmsim/kernel';
 import { builtinScenario, SCENARIO_NAMES } from '@mmsim/scenarios';
 import { describe, expect, test } from 'vitest';
 import { historyExpectation } from '../src/commands/check.js';
-import { type CliIo, EXIT_FINDING, EXIT_OK, EXIT_USAGE, main, processIo } from '../src/index.js';
-
-/** Runs the command with captured output. */
-function mmsim(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    isTTY: false,
-    env: {},
-    openOutput: processIo().openOutput,
-  };
-  const code = main(args, io);
-  return { code, stdout, stderr };
-}
+import { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from '../src/index.js';
+import { mmsim } from './support/mmsim.js';
 
 interface Row {
   scenario: string;

@@ -2,34 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import {
-  type CliIo,
-  EXIT_FINDING,
-  EXIT_OK,
-  EXIT_USAGE,
-  main,
-  processIo,
-  scenarioFileJsonSchema,
-} from '../src/index.js';
-
-/** Runs the command with captured output. */
-function mmsim(args: string[], options: { isTTY?: boolean; env?: Record<string, string> } = {}) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    isTTY: options.isTTY ?? false,
-    env: options.env ?? {},
-    openOutput: processIo().openOutput,
-  };
-  const code = main(args, io);
-  return { code, stdout, stderr };
-}
+import { EXIT_FINDING, EXIT_OK, EXIT_USAGE, scenarioFileJsonSchema } from '../src/index.js';
+import { mmsim } from './support/mmsim.js';
 
 describe('mmsim scenarios', () => {
   test('lists every built-in scenario on one line each', () => {

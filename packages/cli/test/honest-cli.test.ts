@@ -5,10 +5,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_MACHINE_PAGES, MAX_STEPS } from '@mmsim/kernel';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { type CliIo, EXIT_FINDING, EXIT_OK, EXIT_USAGE, main } from '../src/index.js';
-import { openOutputFile } from '../src/io.js';
+import { type CliIo, EXIT_FINDING, EXIT_OK, EXIT_USAGE } from '../src/index.js';
 import { createProgress, PLAIN_PROGRESS_INTERVAL_MS } from '../src/progress.js';
 import { scenarioFileJsonSchema } from '../src/scenario-file.js';
+import { mmsim } from './support/mmsim.js';
 
 /**
  * Issue 12, sections 3 and 4: exit codes are honest (0 nothing found, 1 a finding, 2 bad
@@ -20,35 +20,6 @@ const CLI = fileURLToPath(new URL('..', import.meta.url));
 const ROOT = join(CLI, '..', '..');
 const BIN = join(CLI, 'src', 'bin.ts');
 const STACK_LINE = /^\s{4}at /m;
-
-/** Runs the command in-process with captured output. */
-function mmsim(
-  args: string[],
-  options: { isTTY?: boolean; env?: Record<string, string>; interruptAfter?: number } = {},
-) {
-  let stdout = '';
-  let stderr = '';
-  let polls = 0;
-  const io: CliIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    isTTY: options.isTTY ?? false,
-    env: options.env ?? {},
-    openOutput: (path) =>
-      openOutputFile(path, (s) => {
-        stdout += s;
-      }),
-    ...(options.interruptAfter === undefined
-      ? {}
-      : { interrupted: () => ++polls >= (options.interruptAfter as number) }),
-  };
-  const code = main(args, io);
-  return { code, stdout, stderr };
-}
 
 /** Runs the real `mmsim` (source, through tsx) as a child process. */
 function mmsimProcess(

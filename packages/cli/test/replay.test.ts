@@ -3,26 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeReplayToken } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
-import { type CliIo, EXIT_FINDING, EXIT_OK, EXIT_USAGE, main, processIo } from '../src/index.js';
-
-/** Runs the command with captured output. */
-function mmsim(args: readonly string[], options: { isTTY?: boolean } = {}) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    isTTY: options.isTTY ?? false,
-    env: {},
-    openOutput: processIo().openOutput,
-  };
-  const code = main(args, io);
-  return { code, stdout, stderr };
-}
+import { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from '../src/index.js';
+import { mmsim } from './support/mmsim.js';
 
 /** The words of a printed `mmsim ...` command, as a shell splits them (plain and '...' words). */
 function shellWords(line: string): string[] {

@@ -3,25 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReportData } from '@mmsim/report';
 import { describe, expect, test } from 'vitest';
-import { type CliIo, EXIT_FINDING, EXIT_OK, EXIT_USAGE, main, processIo } from '../src/index.js';
-
-function mmsim(args: string[]) {
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    isTTY: false,
-    env: {},
-    openOutput: processIo().openOutput,
-  };
-  const code = main(args, io);
-  return { code, stdout, stderr };
-}
+import { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from '../src/index.js';
+import { mmsim } from './support/mmsim.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mmsim-report-'));
 

@@ -3,31 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { variantContentHash } from '@mmsim/migrate';
 import { beforeAll, describe, expect, test } from 'vitest';
-import { type CliIo, EXIT_FINDING, EXIT_OK, EXIT_USAGE, main, processIo } from '../src/index.js';
+import { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from '../src/index.js';
 import {
   loadVariantFile,
   preloadVariantModules,
   variantFileSchemaJson,
 } from '../src/variant-file.js';
+import { mmsim as runMmsim } from './support/mmsim.js';
 
 /** Runs the command with captured output, variant modules loaded first as bin.ts does. */
 async function mmsim(args: string[]) {
   await preloadVariantModules(args);
-  let stdout = '';
-  let stderr = '';
-  const io: CliIo = {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    isTTY: false,
-    env: {},
-    openOutput: processIo().openOutput,
-  };
-  const code = main(args, io);
-  return { code, stdout, stderr };
+  return runMmsim(args);
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'mmsim-variant-'));
