@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { VariantName } from '@mmsim/kernel';
 import type { CliIo } from './io.js';
 import { UsageError } from './usage-error.js';
+import { isVariantFile } from './variant-file.js';
 
 /**
  * Tokens longer than this are not printed whole to a terminal: a v6.2 pmbench token is
@@ -26,8 +27,11 @@ export function shellWord(text: string): string {
 export interface ReplayLineOptions {
   /** The scenario file the run came from: the command gets `--scenario FILE`. */
   readonly scenarioFile?: string | undefined;
-  /** The variant file or module the run used: the command gets `--variant FILE`. */
-  readonly variantFile?: string | undefined;
+  /**
+   * The `--variant` argument of the run as given: a variant file or module puts
+   * `--variant FILE` in the command; a built-in name is in the token already.
+   */
+  readonly variant?: string | undefined;
   /** `--token-file`: write the token there, and print a command that reads it. */
   readonly tokenFile?: string | undefined;
   /** Put a long token in a file when stdout is a terminal (default true; false for --json). */
@@ -47,9 +51,9 @@ export function replayCommandLine(io: CliIo, token: string, options: ReplayLineO
       ? ''
       : ` --scenario ${shellWord(resolve(options.scenarioFile))}`;
   const variant =
-    options.variantFile === undefined
+    options.variant === undefined || !isVariantFile(options.variant)
       ? ''
-      : ` --variant ${shellWord(resolve(options.variantFile))}`;
+      : ` --variant ${shellWord(resolve(options.variant))}`;
   let file = options.tokenFile;
   if (
     file === undefined &&

@@ -207,7 +207,7 @@ function checkScenario(
       ? null
       : replayCommandLine(io, token, {
           shorten: options.json !== true,
-          variantFile: typeof variant === 'string' ? undefined : options.variant,
+          variant: options.variant,
         });
   if (first.result === null) {
     return {

@@ -12,7 +12,7 @@ import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption, strategyText } from '../strategy-option.js';
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
-import { isVariantFile, variantNameOf } from '../variant-file.js';
+import { variantNameOf } from '../variant-file.js';
 import { checkVariant } from './run.js';
 
 export interface ExploreCommandOptions {
@@ -119,10 +119,7 @@ export function exploreCommand(
       ? null
       : replayCommandLine(io, result.replay, {
           scenarioFile: resolved.source?.path,
-          variantFile:
-            options.variant !== undefined && isVariantFile(options.variant)
-              ? options.variant
-              : undefined,
+          variant: options.variant,
           tokenFile: options.tokenFile,
           shorten: options.json !== true,
         });

@@ -20,7 +20,7 @@ import { decodeRunTokenMeta, readTokenFile, replayCommandLine } from '../replay-
 import { writeReport } from '../report-option.js';
 import { type ResolvedScenario, resolveScenario } from '../resolve-scenario.js';
 import { UsageError } from '../usage-error.js';
-import { isVariantFile, variantIdentity, variantNameOf } from '../variant-file.js';
+import { variantIdentity, variantNameOf } from '../variant-file.js';
 import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
 
 /**
@@ -248,10 +248,7 @@ export function replayCommand(
       ? null
       : replayCommandLine(io, token, {
           scenarioFile: resolved.source?.path,
-          variantFile:
-            options.variant !== undefined && isVariantFile(options.variant)
-              ? options.variant
-              : undefined,
+          variant: options.variant,
           tokenFile: options.tokenFile,
           shorten: options.json !== true,
         });

@@ -174,10 +174,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
       ? null
       : replayCommandLine(io, replay, {
           scenarioFile: resolved.source?.path,
-          variantFile:
-            options.variant !== undefined && isVariantFile(options.variant)
-              ? options.variant
-              : undefined,
+          variant: options.variant,
           tokenFile: options.tokenFile,
           shorten: options.json !== true,
         });
