@@ -159,6 +159,28 @@ export function checkCommand(io: CliIo, options: CheckCommandOptions): number {
   return findings === 0 ? EXIT_OK : EXIT_FINDING;
 }
 
+/** A row without a finding: skipped (with the reason) or clean after `schedules` schedules. */
+function withoutFinding(
+  base: Pick<CheckRow, 'scenario' | 'expected'>,
+  result: 'clean' | 'skipped',
+  message: string | null,
+  schedules = 0,
+  exhausted = false,
+): CheckRow {
+  return {
+    ...base,
+    result,
+    kind: null,
+    strategy: null,
+    schedules,
+    exhausted,
+    message,
+    replay: null,
+    replayCommand: null,
+    deadlock: null,
+  };
+}
+
 /** One scenario under every strategy, until the first finding. */
 function checkScenario(
   io: CliIo,
@@ -174,33 +196,11 @@ function checkScenario(
     expected: historyExpectation(scenario.history, variantNameOf(variant)),
   };
   if (scenario.history === undefined) {
-    return {
-      ...base,
-      result: 'skipped',
-      kind: null,
-      strategy: null,
-      schedules: 0,
-      exhausted: false,
-      message: 'benchmark (no recorded history)',
-      replay: null,
-      replayCommand: null,
-      deadlock: null,
-    };
+    return withoutFinding(base, 'skipped', 'benchmark (no recorded history)');
   }
   const first = searchScenario(scenario, variant, schedules, seed, deadline, []);
   if (first.result === null && first.ran === 0) {
-    return {
-      ...base,
-      result: 'skipped',
-      kind: null,
-      strategy: null,
-      schedules: 0,
-      exhausted: false,
-      message: 'time budget spent',
-      replay: null,
-      replayCommand: null,
-      deadlock: null,
-    };
+    return withoutFinding(base, 'skipped', 'time budget spent');
   }
   const replayLine = (token: string | null) =>
     token === null
@@ -210,18 +210,7 @@ function checkScenario(
           variant: options.variant,
         });
   if (first.result === null) {
-    return {
-      ...base,
-      result: 'clean',
-      kind: null,
-      strategy: null,
-      schedules: first.ran,
-      exhausted: first.exhausted,
-      message: null,
-      replay: null,
-      replayCommand: null,
-      deadlock: null,
-    };
+    return withoutFinding(base, 'clean', null, first.ran, first.exhausted);
   }
   // The dependency checker reports an inversion before the schedule that hangs; search on
   // with it off for the deadlock itself, so the matrix says whether the cycle really closes.
