@@ -42,7 +42,11 @@ function moduleArguments(argv: readonly string[]): string[] {
     if (value !== undefined && MODULE_FILE.test(value)) out.push(value);
     // `mmsim compare --variants a,./b.ts`: each item of the list.
     const list =
-      arg === '--variants' ? argv[i + 1] : arg.startsWith('--variants=') ? arg.slice(11) : undefined;
+      arg === '--variants'
+        ? argv[i + 1]
+        : arg.startsWith('--variants=')
+          ? arg.slice(11)
+          : undefined;
     for (const item of list?.split(',') ?? []) {
       if (MODULE_FILE.test(item.trim())) out.push(item.trim());
     }

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { variantContentHash, VARIANTS } from '@mmsim/migrate';
+import { VARIANTS, variantContentHash } from '@mmsim/migrate';
 import { describe, expect, test } from 'vitest';
 import { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from '../src/index.js';
 import { preloadVariantModules } from '../src/variant-file.js';

@@ -23,7 +23,11 @@ const dir = mkdtempSync(join(tmpdir(), 'mmsim-steps-'));
 const SAME_SETTINGS = join(dir, 'sleepy-batch.json');
 writeFileSync(
   SAME_SETTINGS,
-  JSON.stringify({ extends: 'v6.3', syncBatching: 'batch-all-modes', batchLockStrategy: 'trylock' }),
+  JSON.stringify({
+    extends: 'v6.3',
+    syncBatching: 'batch-all-modes',
+    batchLockStrategy: 'trylock',
+  }),
 );
 const SEARCH = ['--strategy', 'pct', '--seed', '1', '--disable', 'page-lock-inversion', '--json'];
 

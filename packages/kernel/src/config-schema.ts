@@ -1,9 +1,5 @@
 import { MAX_NODE_PAGES, MAX_NUMNODES } from '@mmsim/folio';
-import {
-  type IntegerSettingRange,
-  VARIANT_SETTINGS,
-  type VariantSettings,
-} from '@mmsim/migrate';
+import { type IntegerSettingRange, VARIANT_SETTINGS, type VariantSettings } from '@mmsim/migrate';
 import { DEFAULT_COSTS, MAX_SEED, STRATEGY_NAMES } from '@mmsim/runtime';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';

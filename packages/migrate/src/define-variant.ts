@@ -33,8 +33,9 @@ export type VariantSettingValues = readonly string[] | 'boolean' | IntegerSettin
  * the one table that validation, the content hash, the JSON Schema of variant files
  * (`@mmsim/kernel`) and docs/variants.md follow.
  */
-export const VARIANT_SETTINGS: Readonly<Record<keyof VariantSettings, VariantSettingValues>> =
-  Object.freeze({
+export const VARIANT_SETTINGS: Readonly<
+  Record<keyof VariantSettings, readonly string[] | 'boolean' | IntegerSettingRange>
+> = Object.freeze({
   engine: Object.freeze(['unmap-and-move', 'batch']),
   syncBatching: Object.freeze(['batch-all-modes', 'async-first', 'batch-sync-light']),
   batchLimit: Object.freeze(['over-limit', 'at-limit']),

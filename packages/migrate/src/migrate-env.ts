@@ -12,8 +12,8 @@ import {
 import { resolveVariant } from './define-variant.js';
 import { HugetlbState } from './hugetlb-state.js';
 import type { MigrateServices } from './migrate-services.js';
-import type { FolioCopyStep } from './variant-steps.js';
 import { MigrateTracepoints } from './tracepoints.js';
+import type { FolioCopyStep } from './variant-steps.js';
 import type { MigrateVariant, VariantName } from './variants.js';
 
 /**

@@ -35,8 +35,8 @@ import { type DstFolioRef, migrateFolioUnmap } from './migrate-folio-unmap.js';
 import type { MigrateMode } from './modes.js';
 import { type MigrateReason, MR_LONGTERM_PIN, MR_NUMA_MISPLACED } from './reasons.js';
 import type { MigrateStats } from './stats.js';
-import { variantBatchesMode } from './variants.js';
 import { trySplitFolio } from './try-split-folio.js';
+import { variantBatchesMode } from './variants.js';
 
 function splitList(list: FolioList | null): FolioList {
   if (list === null) {
@@ -308,16 +308,7 @@ function* migratePagesBatchBody(
           const counted = kind !== 0 || !noSplitFolioCounting;
           const nrPages = folioNrPages(mem, folio);
           yield; // cond_resched()
-          const r = yield* moveStep(
-            env,
-            cb,
-            folio,
-            dst,
-            dstFolios,
-            mode,
-            reason,
-            retFolios,
-          );
+          const r = yield* moveStep(env, cb, folio, dst, dstFolios, mode, reason, retFolios);
           switch (r) {
             case -EAGAIN:
               if (counted) retry++;

@@ -85,17 +85,7 @@ function* migratePagesSyncBody(
   folios.spliceTailInit(from);
   while (!from.isEmpty()) {
     from.moveTo(from.first(), folios);
-    rc = yield* batchStep(
-      env,
-      folios,
-      cb,
-      mode,
-      reason,
-      retFolios,
-      splitFolios,
-      stats,
-      syncPasses,
-    );
+    rc = yield* batchStep(env, folios, cb, mode, reason, retFolios, splitFolios, stats, syncPasses);
     folios.spliceTailInit(retFolios);
     if (rc < 0) return rc;
     nrFailed += rc;

@@ -241,11 +241,7 @@ export function* migratePagesV62(
   let rc = 0;
   let fatal = false;
   outer: for (;;) {
-    for (
-      let pass = 0;
-      pass < passes && (retry !== 0 || largeRetry !== 0);
-      pass++
-    ) {
+    for (let pass = 0; pass < passes && (retry !== 0 || largeRetry !== 0); pass++) {
       retry = 0;
       largeRetry = 0;
       thpRetry = 0;

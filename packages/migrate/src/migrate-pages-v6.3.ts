@@ -105,17 +105,7 @@ export function* migratePagesV63(
       else from.spliceInit(folios);
       let rc: number;
       if (batchesMode) {
-        rc = yield* batchStep(
-          env,
-          folios,
-          cb,
-          mode,
-          reason,
-          retFolios,
-          splitFolios,
-          stats,
-          passes,
-        );
+        rc = yield* batchStep(env, folios, cb, mode, reason, retFolios, splitFolios, stats, passes);
       } else {
         rc = yield* migratePagesSync(env, folios, cb, mode, reason, retFolios, splitFolios, stats);
       }
@@ -128,17 +118,7 @@ export function* migratePagesV63(
       if (!splitFolios.isEmpty()) {
         // Failures are not counted: each split folio already counted as one. Minimal
         // effort: MIGRATE_ASYNC, one pass.
-        yield* batchStep(
-          env,
-          splitFolios,
-          cb,
-          MIGRATE_ASYNC,
-          reason,
-          retFolios,
-          null,
-          stats,
-          1,
-        );
+        yield* batchStep(env, splitFolios, cb, MIGRATE_ASYNC, reason, retFolios, null, stats, 1);
         splitFolios.spliceTailInit(retFolios);
       }
       rcGather += rc;

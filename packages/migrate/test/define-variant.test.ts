@@ -195,8 +195,9 @@ describe('variantContentHash', () => {
     const c = defineVariant({ name: 'c', extends: a, steps: { folioCopy: () => {} } });
     expect(Object.keys(c.steps!)).toEqual(['migratePagesBatch', 'folioCopy']);
     expect(
-      errorOf(() => defineVariant({ name: 'v6.3', extends: 'v6.3', steps: { folioCopy: () => {} } }))
-        .message,
+      errorOf(() =>
+        defineVariant({ name: 'v6.3', extends: 'v6.3', steps: { folioCopy: () => {} } }),
+      ).message,
     ).toMatch(/settings differ from it \(steps\)/);
   });
 
@@ -234,12 +235,12 @@ describe('the prototype knobs are validated settings', () => {
       errorOf(() => defineVariant({ name: 'x', extends: 'v6.3', passesSync: 2.5 })).message,
     ).toMatch(/variant x\.passesSync must be an integer from 1 to 1000, got 2\.5/);
     expect(
-      errorOf(() => defineVariant({ name: 'x', extends: 'v6.3', batchSize: '4' as never }))
-        .message,
+      errorOf(() => defineVariant({ name: 'x', extends: 'v6.3', batchSize: '4' as never })).message,
     ).toMatch(/batchSize must be an integer/);
     expect(
-      errorOf(() => defineVariant({ name: 'x', extends: 'v6.3', splitPolicy: 'sometimes' as never }))
-        .message,
+      errorOf(() =>
+        defineVariant({ name: 'x', extends: 'v6.3', splitPolicy: 'sometimes' as never }),
+      ).message,
     ).toMatch(/variant x\.splitPolicy must be 'on-failure' or 'never', got "sometimes"/);
   });
 

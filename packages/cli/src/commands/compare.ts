@@ -37,7 +37,7 @@ export function parseVariantList(text: string, more: readonly string[] = []): st
   const all = [...names, ...more];
   // Two specs of one variant (a file and its built-in name, two copies of a file) are
   // repeats too: compare by the name the variant carries.
-  const resolved = all.map((spec) => variantNameOf(checkVariant(spec) ?? spec));
+  const resolved = all.map((spec) => variantNameOf(checkVariant(spec)!));
   const repeated = resolved.find((n, i) => resolved.indexOf(n) !== i);
   if (repeated !== undefined) throw new UsageError(`--variants names ${repeated} twice`);
   return all;
@@ -62,7 +62,7 @@ export function compareCommand(
   // A custom variant (a file or module) is shown by its name, with its content hash.
   const custom: { spec: string; name: string; contentHash: string }[] = [];
   const identities = variants.map((spec) => {
-    const identity = variantIdentity(checkVariant(spec) ?? spec);
+    const identity = variantIdentity(checkVariant(spec)!);
     if (isVariantFile(spec)) custom.push({ spec, ...identity });
     return identity;
   });
