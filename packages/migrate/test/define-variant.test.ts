@@ -242,6 +242,12 @@ describe('the prototype knobs are validated settings', () => {
         defineVariant({ name: 'x', extends: 'v6.3', splitPolicy: 'sometimes' as never }),
       ).message,
     ).toMatch(/variant x\.splitPolicy must be 'on-failure' or 'never', got "sometimes"/);
+    // copyStrategy has one value until a strategy is added with its code.
+    expect(
+      errorOf(() =>
+        defineVariant({ name: 'x', extends: 'v6.3', copyStrategy: 'batch-precopy' as never }),
+      ).message,
+    ).toMatch(/variant x\.copyStrategy must be 'in-move', got "batch-precopy"/);
   });
 
   it('refuses an async-first phase that leaves the one-folio phase no pass', () => {
