@@ -155,7 +155,15 @@ export function main(argv: readonly string[], io: CliIo): number {
       'run a scenario once per variant and put them side by side: IPIs, flushes, pages migrated per virtual second, virtual time',
     )
     .argument('<scenario>', 'a built-in scenario name or a .json/.yaml scenario file')
-    .requiredOption('--variants <list>', 'two or more variants, comma-separated, e.g. v6.2,v6.3')
+    .option(
+      '--variants <list>',
+      'two or more variants, comma-separated, e.g. v6.2,v6.3 (names or variant files)',
+    )
+    .option(
+      '--variant <name-or-file>',
+      'a variant to compare, repeatable: a built-in name, a .json/.yaml variant file or a .ts/.mjs module',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--seed <n>', 'seed of every random stream')
     .option('--strategy <name>', 'schedule: in-order, lowest-clock, random, pct[:DEPTH]')
     .option('--json', 'print the rows as JSON')

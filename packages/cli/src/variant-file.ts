@@ -33,13 +33,23 @@ export function isVariantFile(text: string): boolean {
 /** What loading a module gave, by absolute path: a variant or the one-line reason it failed. */
 const loadedModules = new Map<string, MigrateVariant | string>();
 
-/** The `--variant` values of an argument list that name modules. */
+/** The `--variant` values (and `--variants` list items) of an argument list that name modules. */
 function moduleArguments(argv: readonly string[]): string[] {
   const out: string[] = [];
   argv.forEach((arg, i) => {
     const value =
       arg === '--variant' ? argv[i + 1] : arg.startsWith('--variant=') ? arg.slice(10) : undefined;
     if (value !== undefined && MODULE_FILE.test(value)) out.push(value);
+    // `mmsim compare --variants a,./b.ts`: each item of the list.
+    const list =
+      arg === '--variants'
+        ? argv[i + 1]
+        : arg.startsWith('--variants=')
+          ? arg.slice(11)
+          : undefined;
+    for (const item of list?.split(',') ?? []) {
+      if (MODULE_FILE.test(item.trim())) out.push(item.trim());
+    }
   });
   return out;
 }

@@ -106,6 +106,6 @@ function refuseOtherVariant(recorded: TargetIdentity, now: TargetIdentity): void
   throw new MmsimError(
     'INVALID_REPLAY_TOKEN',
     `the token was recorded on variant ${String(was.name)} (content hash ${was.contentHash}), ` +
-      `not on this variant ${String(is?.name)} (content hash ${String(hash)}): its settings differ`,
+      `not on this variant ${String(is?.name)} (content hash ${String(hash)}): its settings differ (or its replaced steps do)`,
   );
 }

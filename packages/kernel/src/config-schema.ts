@@ -1,5 +1,5 @@
 import { MAX_NODE_PAGES, MAX_NUMNODES } from '@mmsim/folio';
-import { VARIANT_SETTINGS, type VariantSettings } from '@mmsim/migrate';
+import { type IntegerSettingRange, VARIANT_SETTINGS, type VariantSettings } from '@mmsim/migrate';
 import { DEFAULT_COSTS, MAX_SEED, STRATEGY_NAMES } from '@mmsim/runtime';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
@@ -279,6 +279,16 @@ export function kernelConfigJsonSchema(): Record<string, unknown> {
   }) as Record<string, unknown>;
 }
 
+/** A numeric variant setting: an integer from `min` to `max`. */
+function integerSetting({ integer: { min, max } }: IntegerSettingRange) {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z
+    .number({ errorMap: () => ({ message }) })
+    .int({ message })
+    .min(min, { message })
+    .max(max, { message });
+}
+
 /**
  * A variant file (`mmsim --variant ./my-variant.json|yaml`): a pure-policy variant, the
  * variant it extends plus the settings it changes, each setting one of the values of
@@ -309,14 +319,22 @@ export const variantFileSchema = z
             ? z.boolean({
                 errorMap: () => ({ message: 'must be a boolean (true or false)' }),
               })
-            : z.enum(values as [string, ...string[]], {
-                errorMap: () => ({
-                  message: `must be one of ${values.map((v) => `'${v}'`).join(', ')}`,
-                }),
-              });
+            : !Array.isArray(values)
+              ? integerSetting(values as IntegerSettingRange)
+              : z.enum(values as [string, ...string[]], {
+                  errorMap: () => ({
+                    message: `must be one of ${values.map((v) => `'${v}'`).join(', ')}`,
+                  }),
+                });
         return [key, field.optional().describe(`Policy setting ${key} (see docs/variants.md).`)];
       }),
     ),
+    avoidForceLock: z
+      .boolean({ errorMap: () => ({ message: 'must be a boolean (true or false)' }) })
+      .optional()
+      .describe(
+        "Former name of batchLockStrategy: true is 'deadlock-avoid', false is 'sleep' (see docs/variants.md).",
+      ),
   })
   .strict()
   .describe('A custom migrate variant: a built-in variant it extends, plus policy settings.');

@@ -1,5 +1,12 @@
 import { MmsimError } from '@mmsim/runtime';
-import { DEFAULT_VARIANT, type MigrateVariant, VARIANTS, type VariantName } from './variants.js';
+import { VARIANT_STEP_NAMES, type VariantSteps } from './variant-steps.js';
+import {
+  DEFAULT_VARIANT,
+  type MigrateVariant,
+  PROTOTYPE_KNOB_DEFAULTS,
+  VARIANTS,
+  type VariantName,
+} from './variants.js';
 
 /**
  * Custom variants as values: `defineVariant` builds one from a base variant and policy
@@ -7,8 +14,19 @@ import { DEFAULT_VARIANT, type MigrateVariant, VARIANTS, type VariantName } from
  * that a replay token can tell two variants of the same name apart.
  */
 
-/** The policy settings of a variant (everything but its name, description and sources). */
-export type VariantSettings = Omit<MigrateVariant, 'name' | 'description' | 'sources'>;
+/**
+ * The policy settings of a variant (everything but its name, description, sources and
+ * replacement steps).
+ */
+export type VariantSettings = Omit<MigrateVariant, 'name' | 'description' | 'sources' | 'steps'>;
+
+/** The values of a numeric setting: an integer from `min` to `max`. */
+export interface IntegerSettingRange {
+  readonly integer: { readonly min: number; readonly max: number };
+}
+
+/** What a setting takes: one of some strings, a boolean, or an integer in a range. */
+export type VariantSettingValues = readonly string[] | 'boolean' | IntegerSettingRange;
 
 /**
  * Every policy setting and the values it takes (`boolean` for a switch), in a fixed order:
@@ -16,13 +34,13 @@ export type VariantSettings = Omit<MigrateVariant, 'name' | 'description' | 'sou
  * (`@mmsim/kernel`) and docs/variants.md follow.
  */
 export const VARIANT_SETTINGS: Readonly<
-  Record<keyof VariantSettings, readonly string[] | 'boolean'>
+  Record<keyof VariantSettings, readonly string[] | 'boolean' | IntegerSettingRange>
 > = Object.freeze({
   engine: Object.freeze(['unmap-and-move', 'batch']),
-  syncBatching: Object.freeze(['batch-all-modes', 'async-first']),
+  syncBatching: Object.freeze(['batch-all-modes', 'async-first', 'batch-sync-light']),
   batchLimit: Object.freeze(['over-limit', 'at-limit']),
   forceFromPass3: 'boolean',
-  avoidForceLock: 'boolean',
+  batchLockStrategy: Object.freeze(['sleep', 'deadlock-avoid', 'trylock']),
   syncLightNeedsUptodate: 'boolean',
   batchFlush: Object.freeze(['never', 'always', 'async-only']),
   splitRetry: Object.freeze(['in-batch', 'after-batch']),
@@ -37,6 +55,13 @@ export const VARIANT_SETTINGS: Readonly<
   compactionIsolatesLarge: 'boolean',
   splitsDeferredFirst: 'boolean',
   deferredSplitCountsThpFailed: 'boolean',
+  batchSize: Object.freeze({ integer: Object.freeze({ min: 1, max: 1 << 20 }) }),
+  passesAsync: Object.freeze({ integer: Object.freeze({ min: 1, max: 1000 }) }),
+  passesSyncLight: Object.freeze({ integer: Object.freeze({ min: 1, max: 1000 }) }),
+  passesSync: Object.freeze({ integer: Object.freeze({ min: 1, max: 1000 }) }),
+  asyncFirstPasses: Object.freeze({ integer: Object.freeze({ min: 1, max: 999 }) }),
+  splitPolicy: Object.freeze(['on-failure', 'never']),
+  copyStrategy: Object.freeze(['in-move']),
 });
 
 /** The names of the policy settings, in table order. */
@@ -52,7 +77,75 @@ export type VariantDefinition = {
   readonly extends: VariantName | MigrateVariant;
   readonly description?: string;
   readonly sources?: readonly string[];
+  /** Replacement step functions, on top of (and by name replacing) those of `extends`. */
+  readonly steps?: VariantSteps;
+  /**
+   * The former switch for 6.3-rc1's `avoid_force_lock`, still accepted: `true` is
+   * `batchLockStrategy: 'deadlock-avoid'`, `false` is `'sleep'`.
+   */
+  readonly avoidForceLock?: boolean;
 } & Partial<VariantSettings>;
+
+/**
+ * `avoidForceLock: true | false` (the boolean `batchLockStrategy` replaced) becomes
+ * `batchLockStrategy: 'deadlock-avoid' | 'sleep'`; giving both is an error.
+ */
+function withoutLegacyAvoidForceLock(
+  spec: Record<string, unknown>,
+  where: string,
+): Record<string, unknown> {
+  if (!('avoidForceLock' in spec)) return spec;
+  const { avoidForceLock, ...rest } = spec;
+  if (typeof avoidForceLock !== 'boolean') {
+    throw invalid(
+      `${where}.avoidForceLock must be a boolean (true or false), got ${JSON.stringify(avoidForceLock)}`,
+    );
+  }
+  if ('batchLockStrategy' in rest) {
+    throw invalid(
+      `${where}.avoidForceLock is the former name of batchLockStrategy; give batchLockStrategy only`,
+    );
+  }
+  return { ...rest, batchLockStrategy: avoidForceLock ? 'deadlock-avoid' : 'sleep' };
+}
+
+/** Checks `steps`: an object of known step names, each a function; returns it frozen. */
+function checkSteps(steps: unknown, where: string): VariantSteps {
+  if (!isRecord(steps)) {
+    throw invalid(`${where}.steps must be an object of step functions`);
+  }
+  for (const [name, fn] of Object.entries(steps)) {
+    if (!(VARIANT_STEP_NAMES as readonly string[]).includes(name)) {
+      throw invalid(
+        `${where}.steps.${name} is not a replaceable step (steps: ${VARIANT_STEP_NAMES.join(', ')})`,
+      );
+    }
+    if (typeof fn !== 'function') {
+      throw invalid(`${where}.steps.${name} must be a function, got ${typeof fn}`);
+    }
+  }
+  return Object.isFrozen(steps) ? (steps as VariantSteps) : Object.freeze({ ...steps });
+}
+
+/**
+ * Checks the settings that depend on each other: a mode that goes through
+ * `migrate_pages_sync()` needs more passes than its async phase takes
+ * (NR_MAX_MIGRATE_SYNC_RETRY = passes - NR_MAX_MIGRATE_ASYNC_RETRY must stay positive).
+ */
+function checkSettingsTogether(v: MigrateVariant, where: string): void {
+  if (v.engine !== 'batch' || v.syncBatching === 'batch-all-modes') return;
+  const modes: ['passesSyncLight' | 'passesSync', boolean][] = [
+    ['passesSyncLight', v.syncBatching === 'async-first'],
+    ['passesSync', true],
+  ];
+  for (const [key, viaSync] of modes) {
+    if (viaSync && v[key] <= v.asyncFirstPasses) {
+      throw invalid(
+        `${where}.asyncFirstPasses (${v.asyncFirstPasses}) must be less than ${key} (${v[key]}): with syncBatching '${v.syncBatching}' that mode's folios get ${key} passes in all, asyncFirstPasses of them in the async batch`,
+      );
+    }
+  }
+}
 
 const invalid = (message: string) => new MmsimError('INVALID_CONFIG', message);
 
@@ -77,8 +170,17 @@ export function checkVariantSetting(
         `${where}.${key} must be a boolean (true or false), got ${JSON.stringify(value)}`,
       );
     }
-  } else if (typeof value !== 'string' || !allowed.includes(value)) {
-    throw invalid(`${where}.${key} must be ${listOf(allowed)}, got ${JSON.stringify(value)}`);
+  } else if (!Array.isArray(allowed)) {
+    const { min, max } = (allowed as IntegerSettingRange).integer;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw invalid(
+        `${where}.${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`,
+      );
+    }
+  } else if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw invalid(
+      `${where}.${key} must be ${listOf(allowed as readonly string[])}, got ${JSON.stringify(value)}`,
+    );
   }
 }
 
@@ -108,10 +210,17 @@ function baseVariant(spec: unknown, where: string): MigrateVariant {
  * variant must have that variant's settings.
  */
 export function checkVariantValue(
-  spec: Record<string, unknown>,
+  input: Record<string, unknown>,
   where = 'variant',
 ): MigrateVariant {
-  const known = new Set<string>(['name', 'description', 'sources', ...VARIANT_SETTING_KEYS]);
+  const spec = withoutLegacyAvoidForceLock(input, where);
+  const known = new Set<string>([
+    'name',
+    'description',
+    'sources',
+    'steps',
+    ...VARIANT_SETTING_KEYS,
+  ]);
   for (const key of Object.keys(spec)) {
     if (!known.has(key)) {
       throw invalid(`${where}.${key} is not a known field (known: ${[...known].join(', ')})`);
@@ -132,16 +241,23 @@ export function checkVariantValue(
     if (!(key in spec)) throw invalid(`${where}.${key} is missing`);
     checkVariantSetting(key, spec[key], where);
   }
+  const steps = spec.steps === undefined ? undefined : checkSteps(spec.steps, where);
   const value = spec as unknown as MigrateVariant;
+  checkSettingsTogether(value, where);
   const builtIn = (VARIANTS as Record<string, MigrateVariant>)[value.name];
   if (builtIn !== undefined && variantContentHash(builtIn) !== variantContentHash(value)) {
-    const differ = VARIANT_SETTING_KEYS.filter((k) => builtIn[k] !== value[k]);
+    const differ: string[] = VARIANT_SETTING_KEYS.filter((k) => builtIn[k] !== value[k]);
+    if (steps !== undefined) differ.push('steps');
     throw invalid(
       `${where}.name "${value.name}" is a built-in variant's name, but the settings differ from it (${differ.join(', ')}); give the variant a name of its own`,
     );
   }
-  if (Object.isFrozen(spec) && Object.isFrozen(spec.sources)) return value;
-  return Object.freeze({ ...value, sources: Object.freeze([...value.sources]) });
+  if (Object.isFrozen(spec) && Object.isFrozen(spec.sources) && steps === spec.steps) {
+    return value;
+  }
+  const out = { ...value, sources: Object.freeze([...value.sources]) };
+  if (steps !== undefined) (out as { steps?: VariantSteps }).steps = steps;
+  return Object.freeze(out);
 }
 
 /**
@@ -171,8 +287,9 @@ export function defineVariant(definition: VariantDefinition): MigrateVariant {
     name,
     description,
     sources,
+    steps,
     ...settings
-  } = definition as Record<string, unknown>;
+  } = withoutLegacyAvoidForceLock(definition as Record<string, unknown>, where);
   const out: Record<string, unknown> = {
     ...base,
     name,
@@ -182,6 +299,9 @@ export function defineVariant(definition: VariantDefinition): MigrateVariant {
         : description,
     sources: sources === undefined ? [] : sources,
   };
+  if (steps !== undefined) {
+    out.steps = { ...base.steps, ...(checkSteps(steps, where) as Record<string, unknown>) };
+  }
   for (const [key, value] of Object.entries(settings)) {
     if (!(key in VARIANT_SETTINGS)) {
       throw invalid(
@@ -194,10 +314,35 @@ export function defineVariant(definition: VariantDefinition): MigrateVariant {
   return checkVariantValue(out, where);
 }
 
-/** The canonical JSON of a variant's policy settings (table order, no name or description). */
+const KNOB_DEFAULTS = PROTOTYPE_KNOB_DEFAULTS as Readonly<Record<string, unknown>>;
+
+/**
+ * The canonical JSON of a variant's policy settings (table order, no name or description),
+ * and of its replacement steps (each step's name and function source text). So that the
+ * hashes of the variants that existed before them stay the same, the prototype knobs
+ * (`PROTOTYPE_KNOB_DEFAULTS`) appear only when they differ from their defaults, and
+ * `batchLockStrategy` appears as the boolean `avoidForceLock` it replaced unless it is
+ * `'trylock'`.
+ */
 export function variantSettingsJson(variant: MigrateVariant): string {
   const o: Record<string, unknown> = {};
-  for (const key of VARIANT_SETTING_KEYS) o[key] = variant[key];
+  for (const key of VARIANT_SETTING_KEYS) {
+    const value = variant[key];
+    if (key === 'batchLockStrategy' && value !== 'trylock') {
+      o.avoidForceLock = value === 'deadlock-avoid';
+    } else if (!(key in KNOB_DEFAULTS) || KNOB_DEFAULTS[key] !== value) {
+      o[key] = value;
+    }
+  }
+  const steps = variant.steps;
+  if (steps !== undefined) {
+    const named: Record<string, string> = {};
+    for (const name of VARIANT_STEP_NAMES) {
+      const fn = steps[name];
+      if (fn !== undefined) named[name] = String(fn);
+    }
+    if (Object.keys(named).length > 0) o.steps = named;
+  }
   return JSON.stringify(o);
 }
 

@@ -75,10 +75,14 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
 
 /**
  * `folio_migrate_copy(newfolio, folio)` (mm/migrate.c, 6.3): `folio_copy` (every page's
- * content word, charged `copyPage4k` per page), then `folio_migrate_flags`.
+ * content word, charged `copyPage4k` per page), then `folio_migrate_flags`. A variant's
+ * `steps.folioCopy` replaces `folio_copy`.
  */
 export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Folio): void {
-  folioCopyContents(services.mem, dst, src);
+  // A variant's replacement copy step (`steps.folioCopy`) stands in for folio_copy().
+  const copy = services.folioCopy;
+  if (copy === undefined) folioCopyContents(services.mem, dst, src);
+  else copy(services, dst, src);
   services.rt.charge(services.rt.costs.copyPage4k * folioNrPages(services.mem, src));
   folioMigrateFlags(services, dst, src);
 }

@@ -20,9 +20,22 @@ export { DriverCallbackError } from './errors.js';
 export {
   DEFAULT_VARIANT,
   type MigrateVariant,
+  PROTOTYPE_KNOB_DEFAULTS,
   VARIANTS,
   type VariantName,
+  variantBatchesMode,
+  variantBatchModes,
+  variantPasses,
 } from './variants.js';
+// Replacement steps: the engine steps a variant may replace, their types and the built-ins.
+export {
+  type FolioCopyStep,
+  type MigrateFolioMoveStep,
+  type MigratePagesBatchStep,
+  VARIANT_STEP_NAMES,
+  type VariantSteps,
+} from './variant-steps.js';
+export { BUILTIN_STEPS } from './builtin-steps.js';
 export {
   checkVariantSetting,
   defineVariant,
@@ -30,7 +43,9 @@ export {
   sha256Hex,
   VARIANT_SETTING_KEYS,
   VARIANT_SETTINGS,
+  type IntegerSettingRange,
   type VariantDefinition,
+  type VariantSettingValues,
   type VariantSettings,
   variantContentHash,
   variantSettingsJson,

@@ -45,6 +45,11 @@ export {
 } from './migrate-folio-undo.js';
 export { splitFolioToList, trySplitFolio } from './try-split-folio.js';
 
+// What a replacement batch loop (`VariantSteps.migratePagesBatch`) needs besides the steps:
+// the list operations of mm/migrate.c and the folio's size.
+export { listHead, listMoveTail } from './lists.js';
+export { folioNrPages } from '@mmsim/folio';
+
 // migrate_pages() of 6.2: unmap_and_move, one folio at a time.
 export { migratePagesV62, unmapAndMove, unmapAndMoveInner } from './migrate-pages-v6.2.js';
 

@@ -13,6 +13,7 @@ import { resolveVariant } from './define-variant.js';
 import { HugetlbState } from './hugetlb-state.js';
 import type { MigrateServices } from './migrate-services.js';
 import { MigrateTracepoints } from './tracepoints.js';
+import type { FolioCopyStep } from './variant-steps.js';
 import type { MigrateVariant, VariantName } from './variants.js';
 
 /**
@@ -67,6 +68,8 @@ export class MigrateEnv implements MigrateServices {
   readonly variant: MigrateVariant;
   /** `variant.syncLightNeedsUptodate`, for the buffer helpers (`MigrateServices`). */
   readonly syncLightNeedsUptodate: boolean;
+  /** `variant.steps.folioCopy`, the variant's replacement of `folio_copy()` (`MigrateServices`). */
+  readonly folioCopy: FolioCopyStep | undefined;
   readonly thpMigrationSupported: boolean;
   readonly hugepageMigrationSupported: boolean;
   readonly tp: MigrateTracepoints;
@@ -110,6 +113,7 @@ export class MigrateEnv implements MigrateServices {
     }
     this.variant = resolveVariant(deps.variant);
     this.syncLightNeedsUptodate = this.variant.syncLightNeedsUptodate;
+    this.folioCopy = this.variant.steps?.folioCopy;
     this.rt = deps.rt;
     this.mem = deps.mem;
     this.vmstat = deps.vmstat;
@@ -133,6 +137,7 @@ export class MigrateEnv implements MigrateServices {
       locks: this.locks,
       vmstat: this.vmstat,
       syncLightNeedsUptodate: this.syncLightNeedsUptodate,
+      ...(this.folioCopy === undefined ? {} : { folioCopy: this.folioCopy }),
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });

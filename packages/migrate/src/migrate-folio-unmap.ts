@@ -95,9 +95,10 @@ export function unmapTtuFlags(env: MigrateEnv, mode: MigrateMode): number {
  * lock order is src, then dst (a trylock); `try_to_migrate` then takes the rmap locks.
  *
  * Variant policy: with `forceFromPass3` (6.2, the RFC, 6.3-rc1) a sync mode only sleeps
- * on the lock or waits for writeback when `force` (pass > 2), else -EAGAIN; 6.3-rc1's
- * `avoidForceLock` turns that sleep into -EDEADLOCK (src stays on `from`) while the batch
- * already holds unmapped folios; `syncLightNeedsUptodate` is the SYNC_LIGHT rule of
+ * on the lock or waits for writeback when `force` (pass > 2), else -EAGAIN; while the
+ * batch already holds unmapped folios (`avoidForceLock` here), 6.3-rc1's
+ * `batchLockStrategy: 'deadlock-avoid'` turns that sleep into -EDEADLOCK (src stays on
+ * `from`) and the prototype strategy `'trylock'` into -EAGAIN; `syncLightNeedsUptodate` is the SYNC_LIGHT rule of
  * 4bb6dc79d987 (Douglas Anderson, 6.5): a src that is not uptodate is locked for read I/O,
  * so SYNC_LIGHT gives up (-EAGAIN) instead of sleeping. 6.3 itself sleeps in SYNC_LIGHT
  * whatever PG_uptodate says.
@@ -145,9 +146,10 @@ function* migrateFolioUnmapBody(
       // Direct compaction must never sleep on a page lock: readahead adds locked folios
       // and an allocation under them could lock the same folio twice.
       if ((env.rt.current.flags & PF_MEMALLOC) !== 0) break out;
-      if (variant.avoidForceLock && avoidForceLock) {
+      if (avoidForceLock && variant.batchLockStrategy !== 'sleep') {
         // 6.3-rc1: other folios are locked in this batch; sleeping here could deadlock.
-        rc = -EDEADLOCK;
+        // The 'trylock' strategy gives up as MIGRATE_ASYNC does, for the next pass.
+        if (variant.batchLockStrategy === 'deadlock-avoid') rc = -EDEADLOCK;
         break out;
       }
       // SYNC_LIGHT may wait for transient locks, not for I/O (4bb6dc79d987, 6.5).

@@ -32,10 +32,11 @@ import {
 } from './migrate-folio-record.js';
 import { migrateFolioUndoDst, migrateFolioUndoSrc } from './migrate-folio-undo.js';
 import { type DstFolioRef, migrateFolioUnmap } from './migrate-folio-unmap.js';
-import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
+import type { MigrateMode } from './modes.js';
 import { type MigrateReason, MR_LONGTERM_PIN, MR_NUMA_MISPLACED } from './reasons.js';
 import type { MigrateStats } from './stats.js';
 import { trySplitFolio } from './try-split-folio.js';
+import { variantBatchesMode } from './variants.js';
 
 function splitList(list: FolioList | null): FolioList {
   if (list === null) {
@@ -115,7 +116,10 @@ function deferredSplitQueued(env: MigrateEnv, folio: Folio, nrPages: number): bo
  * batch's locks are released (`avoid_force_lock`); 6.4+ (`v6.10`, `v6.11`) uncounts a
  * LONGTERM_PIN split retry; 6.10+ (`splitsDeferredFirst`) splits a folio on the
  * deferred-split queue before anything else, counted as a failure (and in nr_thp_failed
- * from 6.11); 6.7+ counts every split in `nr_split`.
+ * from 6.11); 6.7+ counts every split in `nr_split`. The prototype knobs read here:
+ * `batchLockStrategy` (what a sync mode does with a contended src lock once the batch holds
+ * one: sleep, -EDEADLOCK, or -EAGAIN), `splitPolicy: 'never'` (no `try_split_folio`: the
+ * large folio fails whole), and `steps.migrateFolioMove` (replaces `migrate_folio_move`).
  */
 export const migratePagesBatch = tracedFunction('migrate_pages_batch', migratePagesBatchBody);
 function* migratePagesBatchBody(
@@ -138,7 +142,11 @@ function* migratePagesBatchBody(
   // The caller's `struct folio *dst` that migrate_folio_unmap fills in (one per call).
   const dstp: DstFolioRef = { dst: -1 };
   const nosplit = reason === MR_NUMA_MISPLACED;
-  if (variant.syncBatching === 'async-first' && mode !== MIGRATE_ASYNC && from.size > 1) {
+  // The variant's knobs and steps, read once per call.
+  const splitAllowed = variant.splitPolicy !== 'never';
+  const lockStrategyApplies = variant.batchLockStrategy !== 'sleep';
+  const moveStep = variant.steps?.migrateFolioMove ?? migrateFolioMove;
+  if (!variantBatchesMode(variant, mode) && from.size > 1) {
     env.warnOnce(
       'migrate_pages_batch',
       `VM_WARN_ON_ONCE: a ${from.size}-folio batch in a synchronous mode`,
@@ -173,6 +181,7 @@ function* migratePagesBatchBody(
         // migrate_pages() does not report success with unmigrated pieces on its list.
         if (
           variant.splitsDeferredFirst &&
+          splitAllowed &&
           isLarge &&
           nrPages > 2 &&
           deferredSplitQueued(env, folio, nrPages) &&
@@ -189,7 +198,7 @@ function* migratePagesBatchBody(
         if (!env.thpMigrationSupported && isThp === 1) {
           nrFailed++;
           stats.nrThpFailed++;
-          if ((yield* trySplitFolio(env, folio, splitList(split), mode)) === 0) {
+          if (splitAllowed && (yield* trySplitFolio(env, folio, splitList(split), mode)) === 0) {
             stats.nrThpSplit++;
             stats.nrSplit++;
             continue;
@@ -216,7 +225,8 @@ function* migratePagesBatchBody(
             if (counted) nrFailed++;
             stats.nrThpFailed += isThp;
             // NUMA balancing does not split large folios to retry.
-            if (isLarge && !nosplit) {
+            // `splitPolicy: 'never'`: no split, the large folio fails as a whole.
+            if (isLarge && !nosplit && splitAllowed) {
               const s = yield* trySplitFolio(env, folio, splitList(split), mode);
               if (s === 0) {
                 stats.nrThpSplit += isThp;
@@ -261,8 +271,9 @@ function* migratePagesBatchBody(
             stats.nrThpSucceeded += isThp;
             break;
           case MIGRATEPAGE_UNMAP:
-            // The batch now holds a folio lock: no more sleeping src locks (6.3-rc1).
-            if (variant.avoidForceLock) avoidForceLock = true;
+            // The batch now holds a folio lock: no more sleeping src locks (6.3-rc1's
+            // avoid_force_lock, or the 'trylock' strategy).
+            if (lockStrategyApplies) avoidForceLock = true;
             listMoveTail(mem, folio, unmapFolios);
             dstFolios.addTail(dstp.dst);
             break;
@@ -297,16 +308,7 @@ function* migratePagesBatchBody(
           const counted = kind !== 0 || !noSplitFolioCounting;
           const nrPages = folioNrPages(mem, folio);
           yield; // cond_resched()
-          const r = yield* migrateFolioMove(
-            env,
-            cb,
-            folio,
-            dst,
-            dstFolios,
-            mode,
-            reason,
-            retFolios,
-          );
+          const r = yield* moveStep(env, cb, folio, dst, dstFolios, mode, reason, retFolios);
           switch (r) {
             case -EAGAIN:
               if (counted) retry++;

@@ -1,13 +1,13 @@
 import type { FolioList } from '@mmsim/folio';
 import { type KernelGen, tracedFunction } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
-import { NR_MAX_MIGRATE_ASYNC_RETRY, NR_MAX_MIGRATE_SYNC_RETRY } from './constants.js';
 import { listHead } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { migratePagesBatch } from './migrate-pages-batch.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
 import type { MigrateReason } from './reasons.js';
 import { MigrateStats } from './stats.js';
+import { variantPasses } from './variants.js';
 
 /**
  * `migrate_pages_sync(from, get_new_page, put_new_page, private, mode, reason, ret_folios,
@@ -24,6 +24,10 @@ import { MigrateStats } from './stats.js';
  * 3. Each folio of `from` in turn goes alone through `migrate_pages_batch` in the caller's
  *    mode with NR_MAX_MIGRATE_SYNC_RETRY (7) passes, so it may sleep on its locks and
  *    writeback while holding no other folio lock; what is left goes to `ret_folios`.
+ *
+ * The pass counts are the variant's `asyncFirstPasses` and the mode's passes less those
+ * (3 and 7 in every built-in variant); a variant's `steps.migratePagesBatch` replaces
+ * `migrate_pages_batch` in both phases.
  *
  * Returns the failures counted, or -ENOMEM. 6.3 counts only THP splits of the async
  * phase; a split of a smaller large folio there is not counted, so `migrate_pages()` may
@@ -42,11 +46,17 @@ function* migratePagesSyncBody(
   splitFolios: FolioList,
   stats: MigrateStats,
 ): KernelGen<number> {
+  // The variant's knobs and batch step, read once per call: NR_MAX_MIGRATE_ASYNC_RETRY
+  // and NR_MAX_MIGRATE_SYNC_RETRY (the mode's passes less the async ones).
+  const variant = env.variant;
+  const asyncPasses = variant.asyncFirstPasses;
+  const syncPasses = variantPasses(variant, mode) - asyncPasses;
+  const batchStep = variant.steps?.migratePagesBatch ?? migratePagesBatch;
   const folios = listHead(env.mem);
   const astats = new MigrateStats();
   let nrFailed = 0;
   // Try to migrate in batch with MIGRATE_ASYNC mode first.
-  let rc = yield* migratePagesBatch(
+  let rc = yield* batchStep(
     env,
     from,
     cb,
@@ -55,7 +65,7 @@ function* migratePagesSyncBody(
     folios,
     splitFolios,
     astats,
-    NR_MAX_MIGRATE_ASYNC_RETRY,
+    asyncPasses,
   );
   stats.nrSucceeded += astats.nrSucceeded;
   stats.nrThpSucceeded += astats.nrThpSucceeded;
@@ -75,17 +85,7 @@ function* migratePagesSyncBody(
   folios.spliceTailInit(from);
   while (!from.isEmpty()) {
     from.moveTo(from.first(), folios);
-    rc = yield* migratePagesBatch(
-      env,
-      folios,
-      cb,
-      mode,
-      reason,
-      retFolios,
-      splitFolios,
-      stats,
-      NR_MAX_MIGRATE_SYNC_RETRY,
-    );
+    rc = yield* batchStep(env, folios, cb, mode, reason, retFolios, splitFolios, stats, syncPasses);
     folios.spliceTailInit(retFolios);
     if (rc < 0) return rc;
     nrFailed += rc;

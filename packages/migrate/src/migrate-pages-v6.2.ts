@@ -32,7 +32,7 @@ import {
 } from '@mmsim/runtime';
 import { tryToFreeBuffers } from './buffer-migrate-folio.js';
 import { callGetNewFolio, callPutNewFolio, type MigrateCallbacks } from './callbacks.js';
-import { MIGRATEPAGE_SUCCESS, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
+import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { kernelBug } from './errors.js';
 import { traceFolioDone, traceFoliosIsolated } from './journey.js';
 import { listDel, listHead, listMoveTail } from './lists.js';
@@ -50,6 +50,7 @@ import {
 } from './reasons.js';
 import { type MigrateStats, migratePagesEnd } from './stats.js';
 import { trySplitFolio } from './try-split-folio.js';
+import { variantPasses } from './variants.js';
 
 const CALLER = '__unmap_and_move';
 
@@ -228,6 +229,8 @@ export function* migratePagesV62(
   const retPages = listHead(mem);
   const thpSplitPages = listHead(mem);
   const nosplit = reason === MR_NUMA_MISPLACED;
+  // NR_MAX_MIGRATE_PAGES_RETRY, per mode from the variant (10 in every built-in variant).
+  const passes = variantPasses(env.variant, mode);
   let retry = 1;
   let largeRetry = 1;
   let thpRetry = 0;
@@ -238,11 +241,7 @@ export function* migratePagesV62(
   let rc = 0;
   let fatal = false;
   outer: for (;;) {
-    for (
-      let pass = 0;
-      pass < NR_MAX_MIGRATE_PAGES_RETRY && (retry !== 0 || largeRetry !== 0);
-      pass++
-    ) {
+    for (let pass = 0; pass < passes && (retry !== 0 || largeRetry !== 0); pass++) {
       retry = 0;
       largeRetry = 0;
       thpRetry = 0;

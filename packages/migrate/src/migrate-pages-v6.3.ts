@@ -1,7 +1,6 @@
 import { type FolioList, folioNrPages, folioTestHugetlb } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
-import { NR_MAX_BATCHED_MIGRATION, NR_MAX_MIGRATE_PAGES_RETRY } from './constants.js';
 import { kernelBug } from './errors.js';
 import { traceFoliosIsolated } from './journey.js';
 import { listCutBefore, listHead } from './lists.js';
@@ -12,6 +11,7 @@ import { migratePagesSync } from './migrate-pages-sync.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
 import type { MigrateReason } from './reasons.js';
 import { type MigrateStats, migratePagesEnd } from './stats.js';
+import { variantBatchesMode, variantPasses } from './variants.js';
 
 /**
  * `migrate_pages(from, get_new_page, put_new_page, private, mode, reason, &succeeded)`
@@ -20,14 +20,17 @@ import { type MigrateStats, migratePagesEnd } from './stats.js';
  *
  * 1. `mm_migrate_pages_start`; `migrate_hugetlbs` (-ENOMEM ends here).
  * 2. Carve the next batch off the front of `from`: hugetlb folios still there (their
- *    retries are used up; already counted) move to the tail of `ret_folios`. With
+ *    retries are used up; already counted) move to the tail of `ret_folios`. The limit is
+ *    the variant's `batchSize` (NR_MAX_BATCHED_MIGRATION in every built-in variant). With
  *    `batchLimit: 'at-limit'` (fb3592c41a44, 6.3-rc3) the batch ends with the folio that
  *    brings it to NR_MAX_BATCHED_MIGRATION base pages; with `'over-limit'` (the RFC and
  *    42012e0436d4, 6.3-rc1) it ends before the folio that takes it past the limit, which
  *    starts the next batch. Otherwise it takes all.
- * 3. MIGRATE_ASYNC: `migrate_pages_batch` with NR_MAX_MIGRATE_PAGES_RETRY passes. Other
- *    modes: `migrate_pages_sync` in 6.3; in 6.3-rc1 and the RFC the same batch call as
- *    ASYNC, in the caller's mode. What is left of the batch goes to the tail of
+ * 3. MIGRATE_ASYNC: `migrate_pages_batch` with NR_MAX_MIGRATE_PAGES_RETRY passes (the
+ *    variant's `passesAsync`...). Other modes: `migrate_pages_sync` in 6.3; in 6.3-rc1
+ *    and the RFC the same batch call as ASYNC, in the caller's mode (`syncBatching`, read
+ *    through `variantBatchesMode`). A variant's `steps.migratePagesBatch` replaces
+ *    `migrate_pages_batch` here. What is left of the batch goes to the tail of
  *    `ret_folios`. -ENOMEM: the split pieces too, and stop.
  * 4. 6.3: the pieces of folios split in this batch get one best-effort pass, MIGRATE_ASYNC,
  *    its result ignored (the large folio was already counted once), its leftovers to
@@ -54,8 +57,14 @@ export function* migratePagesV63(
   traceFoliosIsolated(env, from);
   const retFolios = listHead(mem);
   const splitFolios = listHead(mem);
-  const asyncFirst = env.variant.syncBatching === 'async-first';
-  const overLimit = env.variant.batchLimit === 'over-limit';
+  const variant = env.variant;
+  // The variant's knobs and steps, read once per call (NR_MAX_BATCHED_MIGRATION, the
+  // mode's NR_MAX_MIGRATE_PAGES_RETRY, whether the mode batches, the batch loop).
+  const batchSize = variant.batchSize;
+  const passes = variantPasses(variant, mode);
+  const batchesMode = variantBatchesMode(variant, mode);
+  const batchStep = variant.steps?.migratePagesBatch ?? migratePagesBatch;
+  const overLimit = variant.batchLimit === 'over-limit';
   let rcGather = yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
   if (rcGather >= 0) {
     for (;;) {
@@ -71,20 +80,21 @@ export function* migratePagesV63(
         nrPages += folioNrPages(mem, folio);
         if (overLimit) {
           // Before fb3592c41a44: past the limit, this folio starts the next batch.
-          if (nrPages > NR_MAX_BATCHED_MIGRATION) {
+          if (nrPages > batchSize) {
             if (folio === from.first()) {
               // The kernel would carve empty batches forever; no folio it migrates this
-              // way is larger than NR_MAX_BATCHED_MIGRATION (HPAGE_PMD_NR) pages.
+              // way is larger than NR_MAX_BATCHED_MIGRATION (HPAGE_PMD_NR) pages (a
+              // smaller `batchSize` makes it reachable).
               throw kernelBug(
                 'migrate_pages',
-                `folio ${folio} alone exceeds NR_MAX_BATCHED_MIGRATION (${NR_MAX_BATCHED_MIGRATION} pages)`,
+                `folio ${folio} alone exceeds NR_MAX_BATCHED_MIGRATION (${batchSize} pages)`,
               );
             }
             full = true;
             cut = folio;
             break;
           }
-        } else if (nrPages >= NR_MAX_BATCHED_MIGRATION) {
+        } else if (nrPages >= batchSize) {
           full = true;
           cut = from.next(folio);
           break;
@@ -94,18 +104,8 @@ export function* migratePagesV63(
       if (full) listCutBefore(folios, from, cut);
       else from.spliceInit(folios);
       let rc: number;
-      if (mode === MIGRATE_ASYNC || !asyncFirst) {
-        rc = yield* migratePagesBatch(
-          env,
-          folios,
-          cb,
-          mode,
-          reason,
-          retFolios,
-          splitFolios,
-          stats,
-          NR_MAX_MIGRATE_PAGES_RETRY,
-        );
+      if (batchesMode) {
+        rc = yield* batchStep(env, folios, cb, mode, reason, retFolios, splitFolios, stats, passes);
       } else {
         rc = yield* migratePagesSync(env, folios, cb, mode, reason, retFolios, splitFolios, stats);
       }
@@ -118,17 +118,7 @@ export function* migratePagesV63(
       if (!splitFolios.isEmpty()) {
         // Failures are not counted: each split folio already counted as one. Minimal
         // effort: MIGRATE_ASYNC, one pass.
-        yield* migratePagesBatch(
-          env,
-          splitFolios,
-          cb,
-          MIGRATE_ASYNC,
-          reason,
-          retFolios,
-          null,
-          stats,
-          1,
-        );
+        yield* batchStep(env, splitFolios, cb, MIGRATE_ASYNC, reason, retFolios, null, stats, 1);
         splitFolios.spliceTailInit(retFolios);
       }
       rcGather += rc;

@@ -1,6 +1,7 @@
 import type { PhysicalMemory } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
 import type { Runtime, VmStat } from '@mmsim/runtime';
+import type { FolioCopyStep } from './variant-steps.js';
 
 /**
  * What a filesystem's or driver's migration callback may use (`AddressSpaceOperations`'
@@ -22,6 +23,12 @@ export interface MigrateServices {
    * (4bb6dc79d987, 6.5) instead of sleeping in `lock_buffer` (6.3 and before).
    */
   readonly syncLightNeedsUptodate: boolean;
+  /**
+   * The variant's replacement of `folio_copy()` (`steps.folioCopy`), which
+   * `folio_migrate_copy()` calls instead of copying the pages itself; absent for the
+   * built-in copy.
+   */
+  readonly folioCopy?: FolioCopyStep;
   /** `WARN_ON_ONCE` at `site`: records `message` in the core's warnings the first time only. */
   warnOnce(site: string, message: string): void;
   /** `invalidate_bh_lrus()`: drop the per-CPU buffer-head LRU references (a no-op by default). */

@@ -1,3 +1,11 @@
+import {
+  MIGRATE_ASYNC,
+  MIGRATE_MODE_NAMES,
+  MIGRATE_SYNC_LIGHT,
+  type MigrateMode,
+} from './modes.js';
+import type { VariantSteps } from './variant-steps.js';
+
 /**
  * Variants of the migration core: the kernels whose `migrate_pages()` the model can run.
  * A variant is a small set of named policy differences read by the shared engine, not a
@@ -25,8 +33,12 @@ export interface MigrateVariant {
    * RFC, 6.3-rc1). `'async-first'`: `migrate_pages_sync()`, an ASYNC batch with
    * NR_MAX_MIGRATE_ASYNC_RETRY passes, then one folio at a time in the caller's mode with
    * NR_MAX_MIGRATE_SYNC_RETRY passes (6.3-rc3, 2ef7dbb26990). Unused by `unmap-and-move`.
+   * `'batch-sync-light'` (a prototype knob, no kernel did it): MIGRATE_SYNC_LIGHT batches
+   * like MIGRATE_ASYNC, MIGRATE_SYNC (and SYNC_NO_COPY) go through `migrate_pages_sync()`.
+   * This is the one source of truth for "which modes batch": `variantBatchesMode()` and
+   * `variantBatchModes()` derive the mode list from it.
    */
-  readonly syncBatching: 'batch-all-modes' | 'async-first';
+  readonly syncBatching: 'batch-all-modes' | 'async-first' | 'batch-sync-light';
   /**
    * Where `migrate_pages()` cuts the next batch off `from`. `'over-limit'`: the carving loop
    * stops when the running total exceeds NR_MAX_BATCHED_MIGRATION (`nr_pages > ...`) and
@@ -44,12 +56,22 @@ export interface MigrateVariant {
    */
   readonly forceFromPass3: boolean;
   /**
-   * 6.3-rc1's `avoid_force_lock`: once the batch holds an unmapped (locked) folio, a src
-   * lock that would be taken by sleeping returns -EDEADLOCK instead; the batch moves and
-   * unlocks what it holds and starts over. Writeback waits and buffer locks were not
-   * covered. Removed by fb3592c41a44 (6.3-rc3).
+   * What a synchronous mode does, inside a batch that already holds an unmapped (locked)
+   * folio, with a src folio lock it would otherwise sleep on (`folio_lock` in
+   * `migrate_folio_unmap`). Before the batch holds a lock, and in MIGRATE_ASYNC, every
+   * strategy behaves as the kernel does (trylock, then sleep only in a sync mode and, with
+   * `forceFromPass3`, only from the fourth pass).
+   * - `'sleep'`: sleep in `folio_lock` (the September 2022 RFC; also 6.3 and later, whose
+   *   sync modes are never batched, so they never hold another folio's lock there).
+   * - `'deadlock-avoid'`: 6.3-rc1's `avoid_force_lock` (42012e0436d4): return -EDEADLOCK;
+   *   the batch moves and unlocks what it holds and starts over. Writeback waits and buffer
+   *   locks were not covered. Removed by fb3592c41a44 (6.3-rc3). This replaces the former
+   *   boolean `avoidForceLock` (`true` is `'deadlock-avoid'`, `false` is `'sleep'`), which
+   *   `defineVariant` and variant files still accept.
+   * - `'trylock'`: a prototype knob, no kernel did it: give up with -EAGAIN as
+   *   MIGRATE_ASYNC does, and retry the folio in the next pass.
    */
-  readonly avoidForceLock: boolean;
+  readonly batchLockStrategy: 'sleep' | 'deadlock-avoid' | 'trylock';
   /**
    * MIGRATE_SYNC_LIGHT sleeps on a contended src lock only when src is PG_uptodate, and on
    * a contended buffer lock only when the buffer is uptodate (a lock held for read I/O is
@@ -140,6 +162,105 @@ export interface MigrateVariant {
    * migrate_pages_batch() stats consistent", 20240620012712.19804-1-zi.yan@sent.com, 6.11).
    */
   readonly deferredSplitCountsThpFailed: boolean;
+  /**
+   * `NR_MAX_BATCHED_MIGRATION` (mm/migrate.c, 6.3; 512 base pages, HPAGE_PMD_NR): the most
+   * base pages `migrate_pages()` carves into one batch (`batchLimit` says where it cuts).
+   * A prototype knob; every built-in variant has 512. Unused by `unmap-and-move`.
+   */
+  readonly batchSize: number;
+  /**
+   * `NR_MAX_MIGRATE_PAGES_RETRY` (10 in every kernel the model follows) per caller mode:
+   * the passes `migrate_pages()` gives a folio of a MIGRATE_ASYNC caller (`passesAsync`),
+   * a MIGRATE_SYNC_LIGHT one (`passesSyncLight`) and a MIGRATE_SYNC / SYNC_NO_COPY one
+   * (`passesSync`): the passes of the batch, or of `unmap_and_move()` in 6.2. For a mode
+   * that goes through `migrate_pages_sync()` it is the total of the async phase
+   * (`asyncFirstPasses`) and the one-folio sync phase, as in 6.3, where
+   * NR_MAX_MIGRATE_SYNC_RETRY = NR_MAX_MIGRATE_PAGES_RETRY - NR_MAX_MIGRATE_ASYNC_RETRY
+   * (Hugh Dickins asked that a folio keep 10 passes in all). Hugetlb folios
+   * (`migrate_hugetlbs`) keep NR_MAX_MIGRATE_PAGES_RETRY, and the best-effort pass over
+   * split pieces stays one pass.
+   */
+  readonly passesAsync: number;
+  /** See `passesAsync`: the passes of a MIGRATE_SYNC_LIGHT caller's folios. */
+  readonly passesSyncLight: number;
+  /** See `passesAsync`: the passes of a MIGRATE_SYNC (or SYNC_NO_COPY) caller's folios. */
+  readonly passesSync: number;
+  /**
+   * `NR_MAX_MIGRATE_ASYNC_RETRY` (3, 2ef7dbb26990, 6.3-rc3): the passes of the MIGRATE_ASYNC
+   * batch `migrate_pages_sync()` tries first for a synchronous caller. Must stay below the
+   * mode's passes (the one-folio phase gets the rest). Only read with `syncBatching` values
+   * that send a mode through `migrate_pages_sync()`.
+   */
+  readonly asyncFirstPasses: number;
+  /**
+   * Whether the batch engine splits a large folio it cannot migrate whole (a prototype
+   * knob): `'on-failure'` (every kernel the model follows: `try_split_folio()` after
+   * -ENOMEM, when THP migration is unsupported, and from 6.10 for a folio on the
+   * deferred-split queue); `'never'`: no split, the large folio fails as a whole (-ENOMEM
+   * still ends the unmap phase; a THP without THP migration support goes to `ret_folios`;
+   * a deferred-split folio migrates whole). Unused by `unmap-and-move`.
+   */
+  readonly splitPolicy: 'on-failure' | 'never';
+  /**
+   * How a folio's contents reach dst. `'in-move'`: `folio_migrate_copy()` from the
+   * `migrate_folio` callback in the move step, after the reference freeze, one folio at a
+   * time on the CPU (every kernel the model follows). The type stays open to other
+   * strategies (a pre-copy phase through a copy provider, a copy before the freeze); each
+   * is added with the code that does it.
+   */
+  readonly copyStrategy: 'in-move';
+  /**
+   * Replacement step functions (`VariantSteps`): the engine calls them instead of its own.
+   * Not a policy setting: only a module variant can carry functions. Their names and source
+   * text go into the content hash.
+   */
+  readonly steps?: VariantSteps;
+}
+
+/**
+ * The knobs a prototype turns: every built-in variant has these values, the ones of the
+ * kernels the model follows (NR_MAX_BATCHED_MIGRATION, NR_MAX_MIGRATE_PAGES_RETRY,
+ * NR_MAX_MIGRATE_ASYNC_RETRY, split on failure, copy in the move step).
+ */
+export const PROTOTYPE_KNOB_DEFAULTS = Object.freeze({
+  batchSize: 512,
+  passesAsync: 10,
+  passesSyncLight: 10,
+  passesSync: 10,
+  asyncFirstPasses: 3,
+  splitPolicy: 'on-failure',
+  copyStrategy: 'in-move',
+} as const);
+
+/**
+ * Whether `migrate_pages()` runs a `mode` caller's folios as batches in that mode (else
+ * `migrate_pages_sync()`: an async batch, then one folio at a time), derived from
+ * `syncBatching`, the one source of truth. MIGRATE_ASYNC always batches.
+ */
+export function variantBatchesMode(variant: MigrateVariant, mode: MigrateMode): boolean {
+  if (mode === MIGRATE_ASYNC) return true;
+  switch (variant.syncBatching) {
+    case 'batch-all-modes':
+      return true;
+    case 'batch-sync-light':
+      return mode === MIGRATE_SYNC_LIGHT;
+    default:
+      return false;
+  }
+}
+
+/** The modes a variant batches in (`variantBatchesMode`), by their kernel names. */
+export function variantBatchModes(variant: MigrateVariant): string[] {
+  return MIGRATE_MODE_NAMES.filter((_, mode) => variantBatchesMode(variant, mode as MigrateMode));
+}
+
+/**
+ * The passes a `mode` caller's folios get (`passesAsync`, `passesSyncLight`,
+ * `passesSync`; NR_MAX_MIGRATE_PAGES_RETRY in the kernels the model follows).
+ */
+export function variantPasses(variant: MigrateVariant, mode: MigrateMode): number {
+  if (mode === MIGRATE_ASYNC) return variant.passesAsync;
+  return mode === MIGRATE_SYNC_LIGHT ? variant.passesSyncLight : variant.passesSync;
 }
 
 /** The switches of the changes after 6.3, all off: the kernels up to 6.3 share them. */
@@ -170,12 +291,13 @@ const V6_3: MigrateVariant = Object.freeze({
   syncBatching: 'async-first',
   batchLimit: 'at-limit',
   forceFromPass3: false,
-  avoidForceLock: false,
+  batchLockStrategy: 'sleep',
   syncLightNeedsUptodate: false,
   batchFlush: 'async-only',
   splitRetry: 'after-batch',
   allMigratedReturnsZero: true,
   ...BEFORE_6_4,
+  ...PROTOTYPE_KNOB_DEFAULTS,
 });
 
 /**
@@ -233,12 +355,13 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     syncBatching: 'batch-all-modes',
     batchLimit: 'over-limit',
     forceFromPass3: true,
-    avoidForceLock: false,
+    batchLockStrategy: 'sleep',
     syncLightNeedsUptodate: false,
     batchFlush: 'never',
     splitRetry: 'in-batch',
     allMigratedReturnsZero: true,
     ...BEFORE_6_4,
+    ...PROTOTYPE_KNOB_DEFAULTS,
   }),
   'rfc-2022': Object.freeze({
     name: 'rfc-2022',
@@ -254,12 +377,13 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     syncBatching: 'batch-all-modes',
     batchLimit: 'over-limit',
     forceFromPass3: true,
-    avoidForceLock: false,
+    batchLockStrategy: 'sleep',
     syncLightNeedsUptodate: false,
     batchFlush: 'always',
     splitRetry: 'in-batch',
     allMigratedReturnsZero: false,
     ...BEFORE_6_4,
+    ...PROTOTYPE_KNOB_DEFAULTS,
   }),
   'v6.3-rc1': Object.freeze({
     name: 'v6.3-rc1',
@@ -276,12 +400,13 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     syncBatching: 'batch-all-modes',
     batchLimit: 'over-limit',
     forceFromPass3: true,
-    avoidForceLock: true,
+    batchLockStrategy: 'deadlock-avoid',
     syncLightNeedsUptodate: false,
     batchFlush: 'always',
     splitRetry: 'in-batch',
     allMigratedReturnsZero: true,
     ...BEFORE_6_4,
+    ...PROTOTYPE_KNOB_DEFAULTS,
   }),
   'v6.3': V6_3,
   'v6.10': V6_10,

@@ -2,14 +2,37 @@ import { createHash } from 'node:crypto';
 import { MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
+  BUILTIN_STEPS,
   defineVariant,
   resolveVariant,
   sha256Hex,
-  VARIANT_SETTING_KEYS,
   VARIANTS,
   variantContentHash,
   variantSettingsJson,
 } from '../src/index.js';
+
+/** The settings the content hash listed before the prototype knobs, in order. */
+const SETTINGS_BEFORE_KNOBS = [
+  'engine',
+  'syncBatching',
+  'batchLimit',
+  'forceFromPass3',
+  'avoidForceLock',
+  'syncLightNeedsUptodate',
+  'batchFlush',
+  'splitRetry',
+  'allMigratedReturnsZero',
+  'splitTrylockInAsync',
+  'longtermPinRetryUncounts',
+  'hasSyncNoCopy',
+  'hugetlbFallbackByReason',
+  'countsNrSplit',
+  'drainOnlyMlocked',
+  'dstStateInPrivate',
+  'compactionIsolatesLarge',
+  'splitsDeferredFirst',
+  'deferredSplitCountsThpFailed',
+];
 
 const rfcOnV63 = () =>
   defineVariant({
@@ -116,8 +139,66 @@ describe('variantContentHash', () => {
   it('is the SHA-256 of the canonical JSON of the policy settings', () => {
     const v = VARIANTS['v6.3'];
     const json = variantSettingsJson(v);
-    expect(Object.keys(JSON.parse(json))).toEqual([...VARIANT_SETTING_KEYS]);
+    // The prototype knobs at their defaults are left out and batchLockStrategy is written
+    // as the avoidForceLock it replaced, so the keys are those of the table before them.
+    expect(Object.keys(JSON.parse(json))).toEqual(SETTINGS_BEFORE_KNOBS);
     expect(variantContentHash(v)).toBe(createHash('sha256').update(json).digest('hex'));
+  });
+
+  it('keeps the hash every built-in variant had before the prototype knobs', () => {
+    for (const v of Object.values(VARIANTS)) {
+      const before: Record<string, unknown> = {};
+      for (const key of SETTINGS_BEFORE_KNOBS) {
+        before[key] =
+          key === 'avoidForceLock'
+            ? v.batchLockStrategy === 'deadlock-avoid'
+            : v[key as keyof typeof v];
+      }
+      expect(variantContentHash(v), v.name).toBe(
+        createHash('sha256').update(JSON.stringify(before)).digest('hex'),
+      );
+    }
+  });
+
+  it('changes when a prototype knob leaves its default, and with the lock strategy trylock', () => {
+    const base = variantContentHash(VARIANTS['v6.3']);
+    for (const change of [
+      { batchSize: 4 },
+      { passesSync: 5 },
+      { asyncFirstPasses: 2 },
+      { splitPolicy: 'never' as const },
+      { batchLockStrategy: 'trylock' as const },
+      { syncBatching: 'batch-sync-light' as const },
+    ]) {
+      const v = defineVariant({ name: 'knob', extends: 'v6.3', ...change });
+      expect(variantContentHash(v), JSON.stringify(change)).not.toBe(base);
+    }
+    const same = defineVariant({ name: 'knob', extends: 'v6.3', batchSize: 512, passesSync: 10 });
+    expect(variantContentHash(same)).toBe(base);
+  });
+
+  it("hashes a replaced step's name and source text, and refuses a built-in name with steps", () => {
+    function* batchA(...args: Parameters<typeof BUILTIN_STEPS.migratePagesBatch>) {
+      return yield* BUILTIN_STEPS.migratePagesBatch(...args);
+    }
+    function* batchB(...args: Parameters<typeof BUILTIN_STEPS.migratePagesBatch>) {
+      const rc = yield* BUILTIN_STEPS.migratePagesBatch(...args);
+      return rc;
+    }
+    const a = defineVariant({ name: 's', extends: 'v6.3', steps: { migratePagesBatch: batchA } });
+    const b = defineVariant({ name: 's', extends: 'v6.3', steps: { migratePagesBatch: batchB } });
+    const copy = defineVariant({ name: 's', extends: 'v6.3', steps: { folioCopy: () => {} } });
+    const hashes = [VARIANTS['v6.3'], a, b, copy].map(variantContentHash);
+    expect(new Set(hashes).size).toBe(4);
+    expect(JSON.parse(variantSettingsJson(a)).steps).toEqual({ migratePagesBatch: String(batchA) });
+    // Inherited through extends, replaced by name.
+    const c = defineVariant({ name: 'c', extends: a, steps: { folioCopy: () => {} } });
+    expect(Object.keys(c.steps!)).toEqual(['migratePagesBatch', 'folioCopy']);
+    expect(
+      errorOf(() =>
+        defineVariant({ name: 'v6.3', extends: 'v6.3', steps: { folioCopy: () => {} } }),
+      ).message,
+    ).toMatch(/settings differ from it \(steps\)/);
   });
 
   it('sha256Hex agrees with node:crypto on lengths around the block boundary', () => {
@@ -142,5 +223,90 @@ describe('variantContentHash', () => {
     expect(variantContentHash(a)).not.toBe(variantContentHash(VARIANTS['v6.3']));
     const all = Object.values(VARIANTS).map(variantContentHash);
     expect(new Set(all).size).toBe(all.length);
+  });
+});
+
+describe('the prototype knobs are validated settings', () => {
+  it('refuses a batch size or pass count that is not a positive integer, naming the field', () => {
+    expect(
+      errorOf(() => defineVariant({ name: 'x', extends: 'v6.3', batchSize: 0 })).message,
+    ).toMatch(/variant x\.batchSize must be an integer from 1 to 1048576, got 0/);
+    expect(
+      errorOf(() => defineVariant({ name: 'x', extends: 'v6.3', passesSync: 2.5 })).message,
+    ).toMatch(/variant x\.passesSync must be an integer from 1 to 1000, got 2\.5/);
+    expect(
+      errorOf(() => defineVariant({ name: 'x', extends: 'v6.3', batchSize: '4' as never })).message,
+    ).toMatch(/batchSize must be an integer/);
+    expect(
+      errorOf(() =>
+        defineVariant({ name: 'x', extends: 'v6.3', splitPolicy: 'sometimes' as never }),
+      ).message,
+    ).toMatch(/variant x\.splitPolicy must be 'on-failure' or 'never', got "sometimes"/);
+    // copyStrategy has one value until a strategy is added with its code.
+    expect(
+      errorOf(() =>
+        defineVariant({ name: 'x', extends: 'v6.3', copyStrategy: 'batch-precopy' as never }),
+      ).message,
+    ).toMatch(/variant x\.copyStrategy must be 'in-move', got "batch-precopy"/);
+  });
+
+  it('refuses an async-first phase that leaves the one-folio phase no pass', () => {
+    expect(
+      errorOf(() => defineVariant({ name: 'x', extends: 'v6.3', passesSync: 3 })).message,
+    ).toMatch(/variant x\.asyncFirstPasses \(3\) must be less than passesSync \(3\)/);
+    // Legal: the same pass count where sync batches (no async phase), or a smaller async phase.
+    expect(
+      defineVariant({ name: 'x', extends: 'v6.3', passesSync: 1, syncBatching: 'batch-all-modes' })
+        .passesSync,
+    ).toBe(1);
+    expect(
+      defineVariant({ name: 'x', extends: 'v6.3', passesSync: 2, asyncFirstPasses: 1 }).passesSync,
+    ).toBe(2);
+    expect(
+      defineVariant({
+        name: 'x',
+        extends: 'v6.3',
+        passesSyncLight: 1,
+        syncBatching: 'batch-sync-light',
+      }).passesSyncLight,
+    ).toBe(1);
+  });
+
+  it('accepts the former avoidForceLock as batchLockStrategy, but not both', () => {
+    expect(
+      defineVariant({ name: 'x', extends: 'v6.3', avoidForceLock: true }).batchLockStrategy,
+    ).toBe('deadlock-avoid');
+    const off = defineVariant({ name: 'x', extends: 'v6.3-rc1', avoidForceLock: false });
+    expect(off.batchLockStrategy).toBe('sleep');
+    expect('avoidForceLock' in off).toBe(false);
+    expect(
+      errorOf(() =>
+        defineVariant({
+          name: 'x',
+          extends: 'v6.3',
+          avoidForceLock: true,
+          batchLockStrategy: 'trylock',
+        }),
+      ).message,
+    ).toMatch(/avoidForceLock is the former name of batchLockStrategy/);
+    const { batchLockStrategy: _b, ...legacy } = VARIANTS['v6.3-rc1'];
+    expect(resolveVariant({ ...legacy, avoidForceLock: true } as never).batchLockStrategy).toBe(
+      'deadlock-avoid',
+    );
+  });
+
+  it('refuses steps that are not the replaceable ones or not functions', () => {
+    expect(
+      errorOf(() =>
+        defineVariant({ name: 'x', extends: 'v6.3', steps: { migratePages: () => {} } as never }),
+      ).message,
+    ).toMatch(
+      /variant x\.steps\.migratePages is not a replaceable step \(steps: migratePagesBatch, migrateFolioMove, folioCopy\)/,
+    );
+    expect(
+      errorOf(() =>
+        defineVariant({ name: 'x', extends: 'v6.3', steps: { folioCopy: 'skip' } as never }),
+      ).message,
+    ).toMatch(/variant x\.steps\.folioCopy must be a function, got string/);
   });
 });

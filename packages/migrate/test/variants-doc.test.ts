@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
+  type IntegerSettingRange,
   VARIANT_SETTING_KEYS,
   VARIANT_SETTINGS,
   VARIANTS,
@@ -31,8 +32,13 @@ describe('docs/variants.md', () => {
     for (const key of VARIANT_SETTING_KEYS) {
       const cells = rows.get(key)!;
       const allowed = VARIANT_SETTINGS[key];
-      const values = allowed === 'boolean' ? ['true', 'false'] : allowed;
-      expect(cells[0], key).toBe(values.map((v) => `\`${v}\``).join(', '));
+      if (allowed !== 'boolean' && !Array.isArray(allowed)) {
+        const { min, max } = (allowed as IntegerSettingRange).integer;
+        expect(cells[0], key).toBe(`\`${min}\`..\`${max}\``);
+      } else {
+        const values = allowed === 'boolean' ? ['true', 'false'] : (allowed as readonly string[]);
+        expect(cells[0], key).toBe(values.map((v) => `\`${v}\``).join(', '));
+      }
       COLUMNS.forEach((name, i) => {
         const cell = cells[i + 1]!.replace(/\s*\\\*$/, '');
         const value = cell === 'same' ? VARIANTS['v6.3'][key] : cell.replace(/`/g, '');

@@ -4,11 +4,14 @@ import type { CliIo } from '../io.js';
 import { writeReport } from '../report-option.js';
 import { resolveScenario } from '../resolve-scenario.js';
 import { UsageError } from '../usage-error.js';
+import { isVariantFile, variantIdentity, variantNameOf } from '../variant-file.js';
 import { checkVariant, runCommand } from './run.js';
 
 export interface CompareCommandOptions {
-  /** Comma-separated variant names. */
-  readonly variants: string;
+  /** Comma-separated variants: built-in names or variant files. */
+  readonly variants?: string;
+  /** Variants given one by one (`--variant X`, repeatable): names or variant files. */
+  readonly variant?: readonly string[];
   readonly seed?: string;
   readonly strategy?: string;
   readonly json?: boolean;
@@ -25,16 +28,19 @@ interface RunJson {
   readonly finding: { readonly kind: string; readonly message: string } | null;
 }
 
-/** Parses `--variants`: two or more known variants, no repeats. */
-export function parseVariantList(text: string): string[] {
-  const names = text.split(',').map((v) => v.trim());
-  if (names.length < 2 || names.some((n) => n === '')) {
+/** Parses `--variants`: two or more known variants (names or variant files), no repeats. */
+export function parseVariantList(text: string, more: readonly string[] = []): string[] {
+  const names = text === '' ? [] : text.split(',').map((v) => v.trim());
+  if (names.length + more.length < 2 || names.some((n) => n === '')) {
     throw new UsageError(`--variants takes two or more comma-separated variants; got "${text}"`);
   }
-  for (const name of names) checkVariant(name);
-  const repeated = names.find((n, i) => names.indexOf(n) !== i);
+  const all = [...names, ...more];
+  // Two specs of one variant (a file and its built-in name, two copies of a file) are
+  // repeats too: compare by the name the variant carries.
+  const resolved = all.map((spec) => variantNameOf(checkVariant(spec)!));
+  const repeated = resolved.find((n, i) => resolved.indexOf(n) !== i);
   if (repeated !== undefined) throw new UsageError(`--variants names ${repeated} twice`);
-  return names;
+  return all;
 }
 
 /**
@@ -47,13 +53,25 @@ export function compareCommand(
   nameOrFile: string,
   options: CompareCommandOptions,
 ): number {
-  const variants = parseVariantList(options.variants);
+  if (options.variants === undefined && (options.variant?.length ?? 0) < 2) {
+    throw new UsageError(
+      'compare needs two or more variants: --variants A,B or --variant A --variant B (names or variant files)',
+    );
+  }
+  const variants = parseVariantList(options.variants ?? '', options.variant ?? []);
+  // A custom variant (a file or module) is shown by its name, with its content hash.
+  const custom: { spec: string; name: string; contentHash: string }[] = [];
+  const identities = variants.map((spec) => {
+    const identity = variantIdentity(checkVariant(spec)!);
+    if (isVariantFile(spec)) custom.push({ spec, ...identity });
+    return identity;
+  });
   const resolved = resolveScenario(nameOrFile);
   const scenarioName = resolved.scenario.name;
   const rows: CompareRow[] = [];
   const findings: string[] = [];
   let seed: number | null = null;
-  for (const variant of variants) {
+  for (const [i, variant] of variants.entries()) {
     let out = '';
     runCommand({ ...io, stdout: (text) => (out += text) }, nameOrFile, {
       variant,
@@ -65,7 +83,7 @@ export function compareCommand(
     seed = run.seed;
     const migrated = run.vmstat.pgmigrate_success ?? 0;
     rows.push({
-      variant,
+      variant: identities[i]!.name,
       status: run.finding === null ? run.status : `${run.status} (${run.finding.kind})`,
       ipis: run.tlb.ipis,
       flushes: run.tlb.flushes,
@@ -75,7 +93,7 @@ export function compareCommand(
       pagesPerVirtualSecond: run.virtualTimeNs > 0 ? (migrated * 1e9) / run.virtualTimeNs : 0,
     });
     if (run.finding !== null)
-      findings.push(`${variant}: ${run.finding.kind}: ${run.finding.message}`);
+      findings.push(`${identities[i]!.name}: ${run.finding.kind}: ${run.finding.message}`);
   }
   if (options.report !== undefined) {
     writeReport(
@@ -86,7 +104,7 @@ export function compareCommand(
           command: 'compare',
           scenario: scenarioName,
           title: resolved.scenario.title,
-          variant: variants.join(', '),
+          variant: identities.map((v) => v.name).join(', '),
           seed,
           status:
             findings.length === 0 ? 'completed' : `${findings.length} variant(s) with a finding`,
@@ -98,7 +116,14 @@ export function compareCommand(
     );
   }
   if (options.json === true) {
-    io.stdout(`${JSON.stringify({ scenario: scenarioName, seed, variants: rows, findings })}\n`);
+    const jsonRows = rows.map((r, i) => ({
+      ...r,
+      contentHash: identities[i]!.contentHash,
+      file: isVariantFile(variants[i]!) ? variants[i]! : null,
+    }));
+    io.stdout(
+      `${JSON.stringify({ scenario: scenarioName, seed, variants: jsonRows, findings })}\n`,
+    );
   } else {
     const head = [
       'variant',
@@ -129,6 +154,9 @@ export function compareCommand(
     io.stdout(
       `mmsim compare ${scenarioName} (seed ${seed})\n${[head, ...lines].map(fmt).join('\n')}\n`,
     );
+    for (const c of custom) {
+      io.stdout(`variant ${c.name}: from ${c.spec}, content hash ${c.contentHash.slice(0, 12)}…\n`);
+    }
     for (const f of findings) io.stdout(`finding: ${f}\n`);
   }
   return findings.length === 0 ? EXIT_OK : EXIT_FINDING;

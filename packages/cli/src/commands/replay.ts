@@ -73,7 +73,7 @@ function variantForToken(
   if (typeof recorded.contentHash === 'string' && recorded.contentHash !== now.contentHash) {
     throw new UsageError(
       `the token was recorded on variant ${recorded.name} with content hash ${recorded.contentHash.slice(0, 12)}…, ` +
-        `but this variant ${now.name} has ${now.contentHash.slice(0, 12)}…: its settings differ, so the replay would not be exact`,
+        `but this variant ${now.name} has ${now.contentHash.slice(0, 12)}…: its settings differ (or its replaced steps do), so the replay would not be exact`,
     );
   }
   return variant;
