@@ -30,6 +30,8 @@ import {
   ptePfn,
   ptePresent,
   pteSoftDirty,
+  pteSwpMkuffdWp,
+  pteUffdWp,
   pteWrite,
   pteYoung,
   SWP_MIGRATION_READ,
@@ -71,13 +73,14 @@ function setPmdMigrationEntry(ctx: RmapState, vma: Vma, pmdIndex: number, folio:
     : anonExclusive
       ? SWP_MIGRATION_READ_EXCLUSIVE
       : SWP_MIGRATION_READ;
-  const entry = mkMigrationEntry(
+  let entry = mkMigrationEntry(
     folio,
     type,
     pteYoung(pmdval),
     pteDirty(pmdval),
     pteSoftDirty(pmdval),
   );
+  if (pteUffdWp(pmdval)) entry = pteSwpMkuffdWp(entry); // pmd_swp_mkuffd_wp
   mm.pmds.set(pmdIndex, entry);
   ctx.rt.charge(ctx.costs.pteUpdate);
   pageRemoveRmap(ctx, folio, folio, true);
@@ -99,13 +102,13 @@ function setPmdMigrationEntry(ctx: RmapState, vma: Vma, pmdIndex: number, folio:
  *   when the folio may be pinned the PTE is restored and the walk stops (false), leaving
  *   the folio partly mapped;
  * - install the migration entry: writable if the PTE was, else readable-exclusive if the
- *   page was anon-exclusive, else readable; carrying young, dirty and soft-dirty;
+ *   page was anon-exclusive, else readable; carrying young, dirty, soft-dirty and uffd-wp;
  * - drop the page's mapcount (`page_remove_rmap`, which in a VM_LOCKED VMA munlocks the
  *   folio: `munlock_vma_folio`, then `mlock_drain_local`) and one folio reference.
  *
  * A PMD-mapped THP goes through `set_pmd_migration_entry`, unless TTU_SPLIT_HUGE_PMD
  * split the PMD (frozen into migration entries) first. Not modelled: hugetlb, device
- * private pages, hwpoison, `pte_unused`, uffd-wp, mmu notifiers.
+ * private pages, hwpoison, `pte_unused`, mmu notifiers.
  */
 function* tryToMigrateOne(
   ctx: RmapState,
@@ -151,13 +154,8 @@ function* tryToMigrateOne(
         : anonExclusive
           ? SWP_MIGRATION_READ_EXCLUSIVE
           : SWP_MIGRATION_READ;
-      const entry = mkMigrationEntry(
-        subpage,
-        type,
-        pteYoung(pte),
-        pteDirty(pte),
-        pteSoftDirty(pte),
-      );
+      let entry = mkMigrationEntry(subpage, type, pteYoung(pte), pteDirty(pte), pteSoftDirty(pte));
+      if (pteUffdWp(pte)) entry = pteSwpMkuffdWp(entry); // pte_swp_mkuffd_wp
       table.set(vpn, entry);
       const tp = ctx.trace.setMigrationPte;
       if (tp.enabled) tp.emit({ addr: vpn * PAGE_SIZE, pte: entry, order });

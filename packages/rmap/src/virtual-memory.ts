@@ -51,6 +51,7 @@ import {
   userWrite,
   userWriteFast,
 } from './user-access.js';
+import { uffdioWriteprotect, userfaultfdRegisterWp } from './userfaultfd.js';
 import { type FolioMapping, folioMappings, followPage, lookupPte, type PteView } from './view.js';
 import type { VirtualMemoryOptions } from './virtual-memory-options.js';
 
@@ -110,6 +111,12 @@ export class VirtualMemory implements Rmap, TlbBatch {
     this.mem = mem;
     this.locks = locks;
     this.vmstat = vmstat;
+    if (
+      options.restoreWrprotectsReadEntry !== undefined &&
+      typeof options.restoreWrprotectsReadEntry !== 'boolean'
+    ) {
+      throw new MmsimError('INVALID_CONFIG', 'restoreWrprotectsReadEntry must be a boolean');
+    }
     this.#ctx = new RmapState(rt, mem, locks, vmstat, options);
   }
 
@@ -255,6 +262,19 @@ export class VirtualMemory implements Rmap, TlbBatch {
    */
   clearRefs(mm: MmView, type: number): KernelGen {
     return clearRefs(this.#ctx, mm as Mm, type);
+  }
+
+  /**
+   * `UFFDIO_REGISTER` in write-protect mode of the whole VMA `[addr, addr + length)`: it
+   * gains VM_UFFD_WP (see userfaultfd.ts).
+   */
+  userfaultfdRegisterWp(mm: MmView, addr: number, length: number): void {
+    userfaultfdRegisterWp(mm as Mm, addr, length);
+  }
+
+  /** `UFFDIO_WRITEPROTECT` of `[addr, addr + length)`: protect (`wp`) or resolve. */
+  uffdioWriteprotect(mm: MmView, addr: number, length: number, wp: boolean): KernelGen {
+    return uffdioWriteprotect(this.#ctx, mm as Mm, addr, length, wp);
   }
 
   /** The pfn mapped at `addr` (throws when nothing present maps it). */

@@ -100,6 +100,11 @@ export {
   type KernelInvariantOptions,
   kernelInvariants,
 } from './invariants/kernel-invariants.js';
+export {
+  RESTORED_PTE_INVARIANT,
+  restoredPteNoNewPermission,
+  restoredPteProblem,
+} from './invariants/restored-pte.js';
 
 // Scenarios as exploration targets, and the page-lock inversion check.
 

@@ -86,6 +86,18 @@ export const BUILTIN_PARAM_SCHEMAS = {
       compactions: count('compaction rounds (MIGRATE_ASYNC)', 0, 10_000, 1),
     })
     .strict(),
+  'uffd-wp-restore': z
+    .object({
+      pages: count(
+        'pages write-protected with UFFDIO_WRITEPROTECT (as many stay writable)',
+        1,
+        64,
+        2,
+      ),
+      migrations: count('move_pages rounds, each to the other node', 1, 10_000, 2),
+      reads: count('loads of the snapshot reader', 0, 100_000, 8),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

@@ -7,6 +7,7 @@ import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
+import { uffdWpRestore } from './uffd-wp-restore.js';
 
 /**
  * Builds a built-in scenario from its parameters (all optional; a scenario file's
@@ -26,6 +27,7 @@ export const BUILTIN_SCENARIOS = {
   'loop-writeback-deadlock': (p = {}) => loopWritebackDeadlock(p),
   'split-lock-deadlock': (p = {}) => splitLockDeadlock(p),
   'migrate-under-writes': (p = {}) => migrateUnderWrites(p),
+  'uffd-wp-restore': (p = {}) => uffdWpRestore(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
