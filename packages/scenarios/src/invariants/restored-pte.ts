@@ -56,11 +56,7 @@ export function restoredPteProblem(before: number, entry: number, after: number)
  * PTE after an entry is compared with both (`restoredPteProblem`). Faults, unmaps and
  * UFFDIO_WRITEPROTECT between migrations only update the last present value.
  */
-export function restoredPteNoNewPermission(
-  mm: MmView,
-  addr: number,
-  pages: number,
-): Invariant {
+export function restoredPteNoNewPermission(mm: MmView, addr: number, pages: number): Invariant {
   if (!Number.isInteger(pages) || pages < 1 || addr % PAGE_SIZE !== 0) {
     throw new MmsimError('INVALID_ARGUMENT', `${RESTORED_PTE_INVARIANT}: bad range`);
   }
