@@ -3,6 +3,7 @@ import type { Scenario } from '../scenario.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
+import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
@@ -28,6 +29,7 @@ export const BUILTIN_SCENARIOS = {
   'split-lock-deadlock': (p = {}) => splitLockDeadlock(p),
   'migrate-under-writes': (p = {}) => migrateUnderWrites(p),
   'uffd-wp-restore': (p = {}) => uffdWpRestore(p),
+  'dept-writeback-cycle': (p = {}) => deptWritebackCycle(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
