@@ -1,9 +1,9 @@
 import { MmsimError } from '@mmsim/runtime';
 import type { Scenario } from '../scenario.js';
+import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
-import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
