@@ -45,6 +45,17 @@ export class RmapState {
   readonly taskMm = new Map<Task, Mm>();
   /** `_pincount` of large folios with FOLL_PIN pins. */
   readonly pincount = new Map<Folio, number>();
+  /**
+   * `try_to_migrate_one` passes a scheduling point between clearing a PTE and installing
+   * its migration entry (`VirtualMemory.setUnmapWindow`). Default false.
+   */
+  unmapWindow = false;
+  /**
+   * The PTEs `try_to_migrate_one` has cleared and not yet replaced by a migration entry,
+   * with the page-table lock held (only with `unmapWindow`): the invariants count them as
+   * still mapping their page, as the kernel's counters do in that window.
+   */
+  readonly unmapPending = new Set<{ readonly mm: Mm; readonly vpn: number; readonly pte: number }>();
   mmIds = 0;
   anonVmaIds = 0;
   fileIds = 0;

@@ -23,6 +23,8 @@ import {
 } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
+import type { Mm } from './mm.js';
+import type { PageTable } from './page-table.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
   mkMigrationEntry,
@@ -91,6 +93,69 @@ function setPmdMigrationEntry(ctx: RmapState, vma: Vma, pmdIndex: number, folio:
   return 0;
 }
 
+/** The first store of `try_to_migrate_one`: clear the PTE and flush (now or batched). */
+function nukePte(
+  ctx: RmapState,
+  mm: Mm,
+  flags: number,
+  table: PageTable,
+  vpn: number,
+  pte: number,
+): void {
+  table.set(vpn, 0);
+  ctx.rt.charge(ctx.costs.pteUpdate);
+  if (shouldDeferFlush(ctx, mm, flags)) setTlbUbcFlushPending(ctx, mm, pteDirty(pte));
+  else flushTlbPage(ctx, mm, vpn);
+}
+
+/**
+ * The rest of `try_to_migrate_one` for the cleared PTE that was `pte`: dirty the folio,
+ * share an anon-exclusive page (or restore the PTE and stop: false), install the
+ * migration entry, drop the mapping and its reference.
+ */
+function setMigrationPte(
+  ctx: RmapState,
+  folio: Folio,
+  vma: Vma,
+  anon: boolean,
+  order: number,
+  table: PageTable,
+  vpn: number,
+  pte: number,
+): boolean {
+  const mem = ctx.mem;
+  const mm = vma.mm;
+  const subpage = ptePfn(pte);
+  const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
+  if (pteDirty(pte)) folioMarkDirty(ctx, folio);
+  if (pteWrite(pte) && anon && !anonExclusive) {
+    table.ptl.unlock();
+    throw new MmsimError(
+      'INVARIANT_VIOLATED',
+      `try_to_migrate_one: ${mm} maps pfn ${subpage} writable at 0x${(vpn * PAGE_SIZE).toString(16)} but the page is not PageAnonExclusive`,
+    );
+  }
+  // See page_try_share_anon_rmap(): clear the PTE first.
+  if (anonExclusive && pageTryShareAnonRmap(ctx, folio, subpage) !== 0) {
+    table.set(vpn, pte);
+    return false;
+  }
+  const type = pteWrite(pte)
+    ? SWP_MIGRATION_WRITE
+    : anonExclusive
+      ? SWP_MIGRATION_READ_EXCLUSIVE
+      : SWP_MIGRATION_READ;
+  let entry = mkMigrationEntry(subpage, type, pteYoung(pte), pteDirty(pte), pteSoftDirty(pte));
+  if (pteUffdWp(pte)) entry = pteSwpMkuffdWp(entry); // pte_swp_mkuffd_wp
+  table.set(vpn, entry);
+  const tp = ctx.trace.setMigrationPte;
+  if (tp.enabled) tp.emit({ addr: vpn * PAGE_SIZE, pte: entry, order });
+  pageRemoveRmap(ctx, folio, subpage, false);
+  munlockVmaFolio(ctx, folio, vma, false); // page_remove_rmap's munlock_vma_folio
+  folioPut(mem, folio);
+  return true;
+}
+
 /**
  * `try_to_migrate_one(folio, vma, address, flags)` (mm/rmap.c, 6.3): replace every
  * mapping of `folio` in `vma` by a migration entry. Per PTE, under its page-table lock:
@@ -125,46 +190,40 @@ function* tryToMigrateOne(
   if (range === null) return true;
   const anon = folioTestAnon(mem, folio);
   const order = folioOrder(mem, folio);
-  const ret = yield* pageVmaMappedWalk(mm, range, folio, nr, {
-    matches: ptePresent,
-    pmd: (pmdIndex) => setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0,
-    pte: (table, vpn, pte) => {
-      const subpage = ptePfn(pte);
-      const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
-      // Nuke the page table entry.
-      table.set(vpn, 0);
-      ctx.rt.charge(ctx.costs.pteUpdate);
-      if (shouldDeferFlush(ctx, mm, flags)) setTlbUbcFlushPending(ctx, mm, pteDirty(pte));
-      else flushTlbPage(ctx, mm, vpn);
-      if (pteDirty(pte)) folioMarkDirty(ctx, folio);
-      if (pteWrite(pte) && anon && !anonExclusive) {
-        table.ptl.unlock();
-        throw new MmsimError(
-          'INVARIANT_VIOLATED',
-          `try_to_migrate_one: ${mm} maps pfn ${subpage} writable at 0x${(vpn * PAGE_SIZE).toString(16)} but the page is not PageAnonExclusive`,
-        );
-      }
-      // See page_try_share_anon_rmap(): clear the PTE first.
-      if (anonExclusive && pageTryShareAnonRmap(ctx, folio, subpage) !== 0) {
-        table.set(vpn, pte);
-        return false;
-      }
-      const type = pteWrite(pte)
-        ? SWP_MIGRATION_WRITE
-        : anonExclusive
-          ? SWP_MIGRATION_READ_EXCLUSIVE
-          : SWP_MIGRATION_READ;
-      let entry = mkMigrationEntry(subpage, type, pteYoung(pte), pteDirty(pte), pteSoftDirty(pte));
-      if (pteUffdWp(pte)) entry = pteSwpMkuffdWp(entry); // pte_swp_mkuffd_wp
-      table.set(vpn, entry);
-      const tp = ctx.trace.setMigrationPte;
-      if (tp.enabled) tp.emit({ addr: vpn * PAGE_SIZE, pte: entry, order });
-      pageRemoveRmap(ctx, folio, subpage, false);
-      munlockVmaFolio(ctx, folio, vma, false); // page_remove_rmap's munlock_vma_folio
-      folioPut(mem, folio);
-      return true;
-    },
-  });
+  // Between clearing a PTE and installing its migration entry: done at once, or, with
+  // `ctx.unmapWindow`, after a scheduling point (see `setUnmapWindow`).
+  let pending: { readonly mm: Mm; readonly vpn: number; readonly pte: number } | null = null;
+  const ret = yield* pageVmaMappedWalk(
+    mm,
+    range,
+    folio,
+    nr,
+    ctx.unmapWindow
+      ? {
+          matches: ptePresent,
+          pmd: (pmdIndex) => setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0,
+          pte: (table, vpn, pte) => {
+            nukePte(ctx, mm, flags, table, vpn, pte);
+            pending = { mm, vpn, pte };
+            ctx.unmapPending.add(pending);
+            return true;
+          },
+          afterPte: (table, vpn) => {
+            const p = pending!;
+            ctx.unmapPending.delete(p);
+            pending = null;
+            return setMigrationPte(ctx, folio, vma, anon, order, table, vpn, p.pte);
+          },
+        }
+      : {
+          matches: ptePresent,
+          pmd: (pmdIndex) => setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0,
+          pte: (table, vpn, pte) => {
+            nukePte(ctx, mm, flags, table, vpn, pte);
+            return setMigrationPte(ctx, folio, vma, anon, order, table, vpn, pte);
+          },
+        },
+  );
   // 6.3 runs mlock_drain_local() after each page_remove_rmap of a VM_LOCKED VMA, under the
   // page-table lock; the model drains once the walk has dropped it.
   if ((vma.flags & VM_LOCKED) !== 0) yield* mlockDrainLocal(ctx);

@@ -277,6 +277,24 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return uffdioWriteprotect(this.#ctx, mm as Mm, addr, length, wp);
   }
 
+  /**
+   * Opens the window between the two stores of `try_to_migrate_one` (mm/rmap.c, 6.3):
+   * the PTE is cleared (`ptep_clear_flush`, or `ptep_get_and_clear` with a batched flush)
+   * and only then the migration entry is set, both under the page-table lock. A fault on
+   * another CPU reads the PTE without that lock (`handle_pte_fault`), so it can see
+   * `pte_none` in between and take the `do_fault` path (for shmem: a page-cache reference
+   * and a wait for the folio lock) instead of `migration_entry_wait` (Dev Jain, 2024,
+   * 20240801081657.1386743-1-dev.jain@arm.com). With `on`, the walk passes a scheduling
+   * point there, still holding the lock; off (the default), both stores are one step, as
+   * every scenario before this switch ran them. Only PTE-mapped pages have the window.
+   */
+  setUnmapWindow(on: boolean): void {
+    if (typeof on !== 'boolean') {
+      throw new MmsimError('INVALID_ARGUMENT', 'setUnmapWindow takes a boolean');
+    }
+    this.#ctx.unmapWindow = on;
+  }
+
   /** The pfn mapped at `addr` (throws when nothing present maps it). */
   followPage(mm: MmView, addr: number): number {
     return followPage(mm as Mm, addr);

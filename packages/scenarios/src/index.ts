@@ -92,6 +92,12 @@ export {
   writebackWorker,
 } from './actors/writeback-worker.js';
 
+export {
+  MIGRATION_RETRY_BOUND,
+  type ShmemMigrationStarvationParams,
+  shmemMigrationStarvation,
+} from './builtin/shmem-migration-starvation.js';
+
 // The kernel's invariants.
 
 export {
