@@ -55,7 +55,11 @@ export class RmapState {
    * with the page-table lock held (only with `unmapWindow`): the invariants count them as
    * still mapping their page, as the kernel's counters do in that window.
    */
-  readonly unmapPending = new Set<{ readonly mm: Mm; readonly vpn: number; readonly pte: number }>();
+  readonly unmapPending = new Set<{
+    readonly mm: Mm;
+    readonly vpn: number;
+    readonly pte: number;
+  }>();
   mmIds = 0;
   anonVmaIds = 0;
   fileIds = 0;
