@@ -59,7 +59,7 @@ export { type Bio, BlockDevice, type BlockDeviceOptions } from './actors/block-d
 export { type BufferWriterOptions, bufferWriter } from './actors/buffer-writer.js';
 export { type DirectIoOptions, directIoTask } from './actors/direct-io.js';
 export { type ErofsReaderOptions, erofsReader } from './actors/erofs-reader.js';
-export { Ext4EndIo, type Ext4EndIoOptions } from './actors/ext4-end-io.js';
+export { Ext4EndIo, type Ext4EndIoOptions, type Ext4IoEnd } from './actors/ext4-end-io.js';
 export { type FileIoOptions, fileIoTask } from './actors/file-io.js';
 export { LoopDevice, type LoopDeviceOptions, type LoopRequest } from './actors/loop-device.js';
 export {

@@ -27,7 +27,7 @@ export interface Ext4EndIoOptions {
 }
 
 /** One data folio whose writeback waits for the unwritten-extent conversion. */
-interface IoEnd {
+export interface Ext4IoEnd {
   readonly folio: Folio;
 }
 
@@ -50,7 +50,7 @@ export class Ext4EndIo implements WritebackTarget {
   readonly bdev: AddressSpaceView;
   readonly metaIndex: number;
   readonly slot: TaskSlot;
-  readonly queue: WorkQueue<IoEnd>;
+  readonly queue: WorkQueue<Ext4IoEnd>;
   /** io_ends completed so far. */
   completed = 0;
   readonly #k: Kernel;
@@ -65,7 +65,7 @@ export class Ext4EndIo implements WritebackTarget {
     this.bdev = options.bdev;
     this.metaIndex = options.metaIndex;
     this.slot = new TaskSlot(`${this.name} worker`);
-    this.queue = new WorkQueue<IoEnd>(k.rt, `${this.name} io_end list`, options.producers ?? 1);
+    this.queue = new WorkQueue<Ext4IoEnd>(k.rt, `${this.name} io_end list`, options.producers ?? 1);
   }
 
   /**
