@@ -58,7 +58,8 @@ if (!isMainThread) {
     if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     throw error;
   });
-  if (argv[0] === 'explore') {
+  if (argv[0] === 'explore' || argv[0] === 'check') {
+    // (`check` runs one such search after another, and prints the matrix so far.)
     // The search is synchronous, and a signal handler runs only when the thread that owns
     // it is idle: the main thread stays idle, turns SIGINT into a flag the search reads
     // after every schedule (it then prints its partial summary, exit 130); a second Ctrl-C

@@ -117,6 +117,11 @@ export function main(argv: readonly string[], io: CliIo): number {
     .option('--time-budget <seconds>', 'stop exploring after this much wall-clock time in all')
     .option('--json', 'print {variant, schedules, strategies, findings, rows: [...]}')
     .option('--markdown <file>', 'also write a markdown summary (for a pull request) to a file')
+    .option(
+      '--scenario <file>',
+      'a scenario file (.json, .yaml) that joins the matrix, with its recorded history if it has one (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .action((opts) => {
       code = checkCommand(io, opts);
     });

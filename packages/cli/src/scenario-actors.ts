@@ -11,7 +11,13 @@ import {
   type MigrateReason,
 } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
-import { mappedFolios, migrator, type Scenario, userTask } from '@mmsim/scenarios';
+import {
+  mappedFolios,
+  migrator,
+  type Scenario,
+  type ScenarioHistory,
+  userTask,
+} from '@mmsim/scenarios';
 import { z } from 'zod';
 import { MAX_ACTORS, MAX_PROCESS_PAGES, MAX_PROCESSES } from './limits.js';
 import { DATA_SCENARIO_STRATEGY } from './version.js';
@@ -101,6 +107,16 @@ export const actorScenarioSchema = z
     name: name.describe('Name of the scenario.'),
     title: z.string().optional().describe('One line shown by mmsim run.'),
     description: z.string().optional().describe('What the scenario shows.'),
+    history: z
+      .object({
+        deadlocksIn: z
+          .array(z.string())
+          .describe('Variants (built-in names or variant-file names) that have the bug.'),
+        fixedIn: z.array(z.string()).describe('Variants in which exploration finds nothing.'),
+      })
+      .strict()
+      .optional()
+      .describe('What mmsim check should find per variant (optional).'),
     config: kernelConfigSchema,
     processes: z
       .array(processSchema)
@@ -190,6 +206,7 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
     title: file.title ?? `${file.name} (from a scenario file)`,
     description: file.description ?? '',
     sources: [],
+    ...(file.history === undefined ? {} : { history: file.history as ScenarioHistory }),
     // Actors interleave unless the file names a schedule (see DATA_SCENARIO_STRATEGY).
     config: { strategy: DATA_SCENARIO_STRATEGY, ...file.config } as KernelConfig,
     build(k) {

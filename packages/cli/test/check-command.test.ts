@@ -40,7 +40,7 @@ describe('mmsim check', () => {
     expect(r.stdout).toMatch(/no findings in variant v6.3/);
     expect(r.stdout).toMatch(/rfc-lock-order\s+clean for \d+ schedules/);
     expect(r.stdout).toMatch(/pmbench-migrate\s+skipped: benchmark/);
-  });
+  }, 120_000);
 
   test('check --variant rfc-2022 shows exactly the deadlocks its recorded history gives, each with a replay command, exit 1', () => {
     const r = mmsim(['check', '--variant', 'rfc-2022']);
@@ -78,7 +78,7 @@ describe('mmsim check', () => {
         }
       }
     }
-  });
+  }, 600_000);
 
   test('a finding of check replays to the same finding', () => {
     const { rows } = checkJson('v6.3-rc1');
@@ -124,7 +124,7 @@ describe('mmsim check', () => {
       /split-lock-deadlock\s+clean for \d+ schedules; exhausted within bound 1/,
     );
     expect(r.stdout).toMatch(/migrate-under-writes\s+clean for 90 schedules\n/);
-  });
+  }, 120_000);
 
   test.each([
     [['check'], /--variant/],

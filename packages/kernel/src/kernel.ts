@@ -17,7 +17,7 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
-import { MigrateCore, type MigrateDeps, type MigrateVariant } from '@mmsim/migrate';
+import { MigrateCore, type MigrateDeps, type MigrateVariant, resolveVariant } from '@mmsim/migrate';
 import { type DependencyChecker, type PageLocks, PageLockTable } from '@mmsim/page-lock';
 import {
   type AddressSpaceView,
@@ -127,7 +127,13 @@ export class Kernel {
     const lruVecs = new LruVecs(rt, mem, vmstat);
     const lru =
       parts.lru === undefined ? lruVecs : checkPart('lru', parts.lru(lruVecs, ctx), LRU_METHODS);
-    const vm = new VirtualMemory(rt, mem, locks, vmstat, { lru, zeroPage: config.zeroPage });
+    // The one rmap-side policy of a variant: how remove_migration_pte restores a read entry.
+    const { restoreWrprotectsReadEntry } = resolveVariant(config.variant);
+    const vm = new VirtualMemory(rt, mem, locks, vmstat, {
+      lru,
+      zeroPage: config.zeroPage,
+      restoreWrprotectsReadEntry,
+    });
     // The scheduler tells the virtual memory of context switches (mm_cpumask, lazy TLB).
     rt.setContextSwitchHook(vm.contextSwitch);
     const rmap =

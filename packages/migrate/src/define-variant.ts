@@ -45,6 +45,7 @@ export const VARIANT_SETTINGS: Readonly<
   batchFlush: Object.freeze(['never', 'always', 'async-only']),
   splitRetry: Object.freeze(['in-batch', 'after-batch']),
   allMigratedReturnsZero: 'boolean',
+  restoreWrprotectsReadEntry: 'boolean',
   splitTrylockInAsync: 'boolean',
   longtermPinRetryUncounts: 'boolean',
   hasSyncNoCopy: 'boolean',

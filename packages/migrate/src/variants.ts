@@ -102,6 +102,16 @@ export interface MigrateVariant {
    * every later batch engine. The September 2022 RFC predates it and returns the count.
    */
   readonly allMigratedReturnsZero: boolean;
+  /**
+   * `remove_migration_pte()` write-protects a PTE restored from a non-writable migration
+   * entry, whatever write bit `mk_pte(new, vma->vm_page_prot)` gave it (Peter Xu, "mm/migrate:
+   * fix read-only page got writable when recover pte", 20221114000447.1681003-2-peterx@redhat.com,
+   * merged for 6.1-rc6 with Cc stable; Fixes: b1f9e876862d "mm/uffd: enable write protection
+   * for shmem & hugetlbfs", 5.19). Every built-in variant (6.2 and later) has it; false is the
+   * 6.1-rc4 restore, where a uffd-wp-protected shmem page came back writable (read by
+   * @mmsim/rmap through the composition root, not by the migrate core).
+   */
+  readonly restoreWrprotectsReadEntry: boolean;
   /** `try_split_folio()` only trylocks in MIGRATE_ASYNC (2e6506e1c4ee, 6.11). */
   readonly splitTrylockInAsync: boolean;
   /**
@@ -296,6 +306,7 @@ const V6_3: MigrateVariant = Object.freeze({
   batchFlush: 'async-only',
   splitRetry: 'after-batch',
   allMigratedReturnsZero: true,
+  restoreWrprotectsReadEntry: true,
   ...BEFORE_6_4,
   ...PROTOTYPE_KNOB_DEFAULTS,
 });
@@ -360,6 +371,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     batchFlush: 'never',
     splitRetry: 'in-batch',
     allMigratedReturnsZero: true,
+    restoreWrprotectsReadEntry: true,
     ...BEFORE_6_4,
     ...PROTOTYPE_KNOB_DEFAULTS,
   }),
@@ -382,6 +394,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     batchFlush: 'always',
     splitRetry: 'in-batch',
     allMigratedReturnsZero: false,
+    restoreWrprotectsReadEntry: true,
     ...BEFORE_6_4,
     ...PROTOTYPE_KNOB_DEFAULTS,
   }),
@@ -405,6 +418,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     batchFlush: 'always',
     splitRetry: 'in-batch',
     allMigratedReturnsZero: true,
+    restoreWrprotectsReadEntry: true,
     ...BEFORE_6_4,
     ...PROTOTYPE_KNOB_DEFAULTS,
   }),

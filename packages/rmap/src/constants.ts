@@ -55,6 +55,8 @@ export const VM_MAYEXEC = 0x40;
 export const VM_MAYSHARE = 0x80;
 export const VM_GROWSDOWN = 0x100;
 export const VM_LOCKED = 0x2000;
+/** `VM_UFFD_WP`: registered with userfaultfd in write-protect mode (UFFDIO_REGISTER_MODE_WP). */
+export const VM_UFFD_WP = 0x1000;
 /** `VM_IO`: in the model only `mlock_vma_pages_range`'s marker (a VM_SPECIAL bit). */
 export const VM_IO = 0x4000;
 export const VM_SEQ_READ = 0x8000;

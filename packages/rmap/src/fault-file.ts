@@ -71,7 +71,7 @@ function* finishFault(
  * `page_mkwrite` and no dirty accounting). A read fault then maps the page writable and
  * clean; regular files map it read-only and take a write fault to track dirtying.
  */
-function vmaPageProtWritable(vma: VmFault['vma']): boolean {
+export function vmaPageProtWritable(vma: VmFault['vma']): boolean {
   // vma_wants_writenotify (mm/mmap.c, 6.3) also says yes while soft-dirty tracking is on
   // (`vma_soft_dirty_enabled`: VM_SOFTDIRTY clear after clear_refs), so that the first
   // write after clear_refs faults and sets the soft-dirty bit.

@@ -12,7 +12,14 @@ import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { vmaAllocFolio } from './alloc.js';
 import { anonVmaFork } from './anon-vma.js';
-import { MM_ANONPAGES, PAGE_SIZE, PTRS_PER_PTE, VM_LOCKED, VM_SHARED } from './constants.js';
+import {
+  MM_ANONPAGES,
+  PAGE_SIZE,
+  PTRS_PER_PTE,
+  VM_LOCKED,
+  VM_SHARED,
+  VM_UFFD_WP,
+} from './constants.js';
 import { pageTryDupAnonRmap } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { folioAddLruVma } from './folio-release.js';
@@ -28,10 +35,12 @@ import {
   PTE_SOFT_DIRTY,
   PTE_WRITE,
   PTE_YOUNG,
+  pteClearUffdWp,
   pteMkclean,
   pteMkold,
   ptePfn,
   ptePresent,
+  pteSwpClearUffdWp,
   pteWrite,
   pteWrprotect,
 } from './pte.js';
@@ -93,6 +102,8 @@ function copyPteTable(
           pte = migrationEntryMkReadable(pte);
           srcTable.set(vpn, pte);
         }
+        // copy_nonpresent_pte: the child keeps uffd-wp only where its VMA has VM_UFFD_WP.
+        if ((dst.flags & VM_UFFD_WP) === 0) pte = pteSwpClearUffdWp(pte);
         dstTable.set(vpn, pte);
       }
       continue;
@@ -119,6 +130,7 @@ function copyPteTable(
       srcTable.set(vpn, pte);
     }
     if ((src.flags & VM_SHARED) !== 0) pte = pteMkclean(pte);
+    if ((dst.flags & VM_UFFD_WP) === 0) pte = pteClearUffdWp(pte); // copy_present_pte
     dstTable.set(vpn, pteMkold(pte));
   }
   ctx.rt.charge(ctx.costs.pteUpdate * (endVpn - startVpn));
@@ -226,8 +238,9 @@ export function* forkMm(ctx: RmapState, parent: Mm, name: string | undefined): K
   const sem = parent.mmapLock;
   if (!sem.downWriteTrylock()) yield* sem.downWrite('dup_mmap');
   for (const vma of parent.vmas) {
-    // dup_mmap: the child's VMAs are not mlocked (`VM_LOCKED_MASK` cleared, 6.3).
-    const flags = vma.flags & ~VM_LOCKED;
+    // dup_mmap: the child's VMAs are not mlocked (`VM_LOCKED_MASK` cleared, 6.3), and
+    // `dup_userfaultfd` drops VM_UFFD_WP (the model has no UFFD_FEATURE_EVENT_FORK).
+    const flags = vma.flags & ~(VM_LOCKED | VM_UFFD_WP);
     const tmp = new Vma(child, vma.start, vma.end, flags, vma.pgoff, vma.file, vma.policy);
     if (vma.anonVma !== null) {
       tmp.anonVma = vma.anonVma;

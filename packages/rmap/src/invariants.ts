@@ -213,6 +213,15 @@ function checkMm(ctx: RmapState, mm: Mm, counts: Counts, bad: Problems): void {
     if (used !== table.used)
       bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
   }
+  // A PTE try_to_migrate_one has cleared, its migration entry not yet set (the unmap
+  // window, under the page-table lock): the page is still counted as mapped there.
+  for (const p of ctx.unmapPending) {
+    if (p.mm !== mm) continue;
+    const table = mm.pageTables.get(Math.floor(p.vpn / PTRS_PER_PTE));
+    if (table !== undefined && table.ptes[p.vpn % PTRS_PER_PTE] === 0) {
+      checkEntry(ctx, mm, p.vpn, p.pte, false, counts, rss, bad);
+    }
+  }
   for (const [idx, raw] of mm.pmds) {
     if (raw === 0) bad.add(`${mm}: PMD ${idx} left invalid`);
     else checkEntry(ctx, mm, idx * PTRS_PER_PTE, raw, true, counts, rss, bad);

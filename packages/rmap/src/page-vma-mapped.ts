@@ -16,6 +16,13 @@ export interface PageVmaMappedVisitor {
    * folio; false stops the walk (the walk then drops the lock).
    */
   readonly pte: (table: PageTable, vpn: number, entry: number) => boolean;
+  /**
+   * Optional: after `pte` returned true, the walk passes one scheduling point with
+   * `table.ptl` still held, then calls this to finish the entry; false stops the walk.
+   * The point is the window another CPU's lockless read (`ptep_get_lockless` in
+   * `handle_pte_fault`) sees between two stores of the same critical section.
+   */
+  readonly afterPte?: (table: PageTable, vpn: number) => boolean;
 }
 
 /**
@@ -68,6 +75,14 @@ export function* pageVmaMappedWalk(
       if (!visit.pte(table, vpn, entry)) {
         ptl.unlock();
         return false;
+      }
+      const after = visit.afterPte;
+      if (after !== undefined) {
+        yield;
+        if (!after(table, vpn)) {
+          ptl.unlock();
+          return false;
+        }
       }
     }
     ptl.unlock();

@@ -4,13 +4,16 @@
  * slot and no entry is an object. The same encoding serves PTEs and PMD entries.
  *
  * - 0 is `pte_none`.
- * - A present entry (bit 0 set) has `_PAGE_RW`, `_PAGE_DIRTY`, `_PAGE_ACCESSED` (young)
- *   and `_PAGE_SOFT_DIRTY` bits, as x86-64 does.
+ * - A present entry (bit 0 set) has `_PAGE_RW`, `_PAGE_DIRTY`, `_PAGE_ACCESSED` (young),
+ *   `_PAGE_SOFT_DIRTY` and `_PAGE_UFFD_WP` bits, as x86-64 does.
  * - A non-present, non-none entry is a swap-format entry (bit 1 set). The model only has
  *   migration entries (include/linux/swapops.h, 6.3): the type is SWP_MIGRATION_READ,
  *   SWP_MIGRATION_READ_EXCLUSIVE or SWP_MIGRATION_WRITE; the young and dirty bits live in
  *   the entry (`make_migration_entry_young/dirty`, the x86 `SWP_MIG_*_BIT`s) and soft-dirty
- *   in the swap PTE (`pte_swp_mksoft_dirty`).
+ *   in the swap PTE (`pte_swp_mksoft_dirty`). The swap PTE's uffd-wp bit
+ *   (`_PAGE_SWP_UFFD_WP`) is bit 1 inverted: every flag bit of a swap entry is taken, and
+ *   bit 1 (`SWP_ENTRY`) is redundant with a non-zero type, so an entry that carries uffd-wp
+ *   has it clear and every other entry keeps its old value.
  */
 
 export const PTE_NONE = 0;
@@ -25,8 +28,16 @@ export const PTE_DIRTY = 0x04;
 export const PTE_YOUNG = 0x08;
 /** `_PAGE_SOFT_DIRTY`. */
 export const PTE_SOFT_DIRTY = 0x10;
+/**
+ * `_PAGE_UFFD_WP` (x86 `_PAGE_SOFTW2`): userfaultfd write-protected. Such an entry is
+ * read-only; a write faults to the monitor (`handle_userfault`, not modelled).
+ */
+export const PTE_UFFD_WP = 0x20;
 
-/** Marks a swap-format (non-present) entry. */
+/**
+ * Set in every swap-format (non-present) entry that does not carry uffd-wp; clear in one
+ * that does (see the header).
+ */
 export const SWP_ENTRY = 0x02;
 /** Mask of the migration type field. */
 export const SWP_TYPE_MASK = 0x0c;
@@ -183,6 +194,41 @@ export function pteSwpSoftDirty(pte: number): boolean {
   return (pte & SWP_SOFT_DIRTY) !== 0;
 }
 
+/** `pte_uffd_wp` (x86, 6.3). */
+export function pteUffdWp(pte: number): boolean {
+  return (pte & (PTE_PRESENT | PTE_UFFD_WP)) === (PTE_PRESENT | PTE_UFFD_WP);
+}
+
+/**
+ * `pte_mkuffd_wp` (x86): write-protect and mark. Write-protecting here came with Peter Xu's
+ * "mm/uffd: always wr-protect pte in pte|pmd_mkuffd_wp()" (6.2-rc1,
+ * 20221208194628.766316-1-peterx@redhat.com); 6.1's only set the bit (see
+ * `pteFromMigrationEntry`).
+ */
+export function pteMkuffdWp(pte: number): number {
+  return ((pte & ~PTE_WRITE) | PTE_UFFD_WP) >>> 0;
+}
+
+/** `pte_clear_uffd_wp` (x86, 6.3). */
+export function pteClearUffdWp(pte: number): number {
+  return (pte & ~PTE_UFFD_WP) >>> 0;
+}
+
+/** `pte_swp_uffd_wp` of a swap-format entry (x86 `_PAGE_SWP_UFFD_WP`). */
+export function pteSwpUffdWp(pte: number): boolean {
+  return isSwapPte(pte) && (pte & SWP_ENTRY) === 0;
+}
+
+/** `pte_swp_mkuffd_wp`. */
+export function pteSwpMkuffdWp(pte: number): number {
+  return (pte & ~SWP_ENTRY) >>> 0;
+}
+
+/** `pte_swp_clear_uffd_wp`. */
+export function pteSwpClearUffdWp(pte: number): number {
+  return (pte | SWP_ENTRY) >>> 0;
+}
+
 /**
  * `make_readable_migration_entry(swp_offset(entry))` as fork's copy_nonpresent_pte uses it:
  * the same entry with its type lowered to SWP_MIGRATION_READ, young, dirty and soft-dirty
@@ -203,6 +249,7 @@ export function formatPte(pte: number): string {
     if (pte & PTE_DIRTY) parts.push('dirty');
     if (pte & PTE_YOUNG) parts.push('young');
     if (pte & PTE_SOFT_DIRTY) parts.push('soft-dirty');
+    if (pte & PTE_UFFD_WP) parts.push('uffd-wp');
     return parts.join(' ');
   }
   const type = pte & SWP_TYPE_MASK;
@@ -218,5 +265,6 @@ export function formatPte(pte: number): string {
   if (pte & SWP_MIG_YOUNG) parts.push('young');
   if (pte & SWP_MIG_DIRTY) parts.push('dirty');
   if (pte & SWP_SOFT_DIRTY) parts.push('soft-dirty');
+  if ((pte & SWP_ENTRY) === 0) parts.push('uffd-wp');
   return parts.join(' ');
 }

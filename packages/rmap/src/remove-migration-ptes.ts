@@ -17,6 +17,7 @@ import {
   RMAP_NONE,
   VM_LOCKED,
 } from './constants.js';
+import { vmaPageProtWritable } from './fault-file.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
@@ -28,9 +29,11 @@ import {
   mkPte,
   PTE_DIRTY,
   PTE_SOFT_DIRTY,
+  PTE_UFFD_WP,
   PTE_WRITE,
   PTE_YOUNG,
   pteSwpSoftDirty,
+  pteSwpUffdWp,
 } from './pte.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
@@ -41,15 +44,42 @@ import { folioVmaRange } from './vma-address.js';
 /**
  * The present entry that replaces migration entry `swp` of `vma` for page `pfn` of `dst`
  * (`remove_migration_pte`, mm/migrate.c, 6.3): `mk_pte` from the VMA's protection (young,
- * clean, read-only), soft-dirty kept, old unless the entry was young, dirty if the entry
- * and the folio are dirty (`pte_mkdirty`, which on x86 sets soft-dirty too), writable if the entry was writable and the VMA allows writes.
+ * clean, writable only in a shared writable mapping that wants no write notification:
+ * shmem, `vmaPageProtWritable`), soft-dirty kept, old unless the entry was young, dirty if
+ * the entry and the folio are dirty (`pte_mkdirty`, which on x86 sets soft-dirty too);
+ * then a writable entry gets `maybe_mkwrite` and any other is write-protected
+ * (`pte_wrprotect`: Peter Xu's "mm/migrate: fix read-only page got writable when recover
+ * pte", 6.1-rc6, 20221114000447.1681003-2-peterx@redhat.com, Fixes: b1f9e876862d); an entry
+ * carrying uffd-wp gets `pte_mkuffd_wp` (which write-protects since 6.2).
+ *
+ * `ctx.restoreWrprotectsReadEntry` false is the kernel before that fix (6.1-rc4 and older,
+ * reported by Ives van Hoorne on memfds with uffd-wp): a non-writable entry is not
+ * write-protected, and uffd-wp is added only to it, with 6.1's `pte_mkuffd_wp` (the bit
+ * alone). A uffd-wp-protected shmem page then comes back writable and protected at once:
+ * writes go through without a fault to the monitor.
  */
-function pteFromMigrationEntry(swp: number, pfn: number, dstDirty: boolean, vma: Vma): number {
+function pteFromMigrationEntry(
+  ctx: RmapState,
+  swp: number,
+  pfn: number,
+  dstDirty: boolean,
+  vma: Vma,
+): number {
   let flags = PTE_YOUNG;
+  if (vmaPageProtWritable(vma)) flags |= PTE_WRITE;
   if (pteSwpSoftDirty(swp)) flags |= PTE_SOFT_DIRTY;
   if (!isMigrationEntryYoung(swp)) flags &= ~PTE_YOUNG;
   if (dstDirty && isMigrationEntryDirty(swp)) flags |= PTE_DIRTY | PTE_SOFT_DIRTY;
-  if (isWritableMigrationEntry(swp) && vma.writable) flags |= PTE_WRITE;
+  const writable = isWritableMigrationEntry(swp);
+  if (writable) {
+    if (vma.writable) flags |= PTE_WRITE;
+  } else if (ctx.restoreWrprotectsReadEntry) {
+    flags &= ~PTE_WRITE;
+  }
+  if (pteSwpUffdWp(swp)) {
+    if (ctx.restoreWrprotectsReadEntry) flags = (flags & ~PTE_WRITE) | PTE_UFFD_WP;
+    else if (!writable) flags |= PTE_UFFD_WP;
+  }
   return mkPte(pfn, flags);
 }
 
@@ -62,7 +92,7 @@ function removeMigrationPmd(ctx: RmapState, dst: Folio, vma: Vma, pmdIndex: numb
   const mm = vma.mm;
   const swp = mm.pmds.get(pmdIndex)!;
   folioGet(ctx.mem, dst);
-  const pmde = pteFromMigrationEntry(swp, dst, folioTestFlag(ctx.mem, dst, PG_dirty), vma);
+  const pmde = pteFromMigrationEntry(ctx, swp, dst, folioTestFlag(ctx.mem, dst, PG_dirty), vma);
   const address = pmdIndex * PTRS_PER_PTE * PAGE_SIZE;
   if (folioTestAnon(ctx.mem, dst)) {
     const flags = RMAP_COMPOUND | (isReadableMigrationEntry(swp) ? RMAP_NONE : RMAP_EXCLUSIVE);
@@ -107,7 +137,7 @@ function* removeMigrationPte(ctx: RmapState, dst: Folio, vma: Vma, src: Folio): 
       const idx = nr > 1 ? vma.linearPageIndex(address) - pgoff : 0;
       const page = dst + idx;
       folioGet(mem, dst);
-      const pte = pteFromMigrationEntry(swp, page, folioTestFlag(mem, dst, PG_dirty), vma);
+      const pte = pteFromMigrationEntry(ctx, swp, page, folioTestFlag(mem, dst, PG_dirty), vma);
       if (anon) {
         const flags = isReadableMigrationEntry(swp) ? RMAP_NONE : RMAP_EXCLUSIVE;
         pageAddAnonRmap(ctx, dst, page, vma, address, flags);

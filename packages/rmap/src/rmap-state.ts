@@ -21,6 +21,8 @@ export class RmapState {
   readonly costs: CostModel;
   readonly lru: FolioLifecycle | null;
   readonly useZeroPage: boolean;
+  /** `VirtualMemoryOptions.restoreWrprotectsReadEntry`. */
+  readonly restoreWrprotectsReadEntry: boolean;
   readonly trace: RmapTracepoints;
   readonly tlbStats: TlbStats;
   /** Live mms (not yet through exit_mmap). */
@@ -43,6 +45,21 @@ export class RmapState {
   readonly taskMm = new Map<Task, Mm>();
   /** `_pincount` of large folios with FOLL_PIN pins. */
   readonly pincount = new Map<Folio, number>();
+  /**
+   * `try_to_migrate_one` passes a scheduling point between clearing a PTE and installing
+   * its migration entry (`VirtualMemory.setUnmapWindow`). Default false.
+   */
+  unmapWindow = false;
+  /**
+   * The PTEs `try_to_migrate_one` has cleared and not yet replaced by a migration entry,
+   * with the page-table lock held (only with `unmapWindow`): the invariants count them as
+   * still mapping their page, as the kernel's counters do in that window.
+   */
+  readonly unmapPending = new Set<{
+    readonly mm: Mm;
+    readonly vpn: number;
+    readonly pte: number;
+  }>();
   mmIds = 0;
   anonVmaIds = 0;
   fileIds = 0;
@@ -63,6 +80,7 @@ export class RmapState {
     this.costs = rt.costs;
     this.lru = options.lru ?? null;
     this.useZeroPage = options.zeroPage ?? true;
+    this.restoreWrprotectsReadEntry = options.restoreWrprotectsReadEntry ?? true;
     this.trace = new RmapTracepoints(rt);
     this.tlbStats = new TlbStats(rt.cpus.length);
     this.loadedMm = new Array<Mm | null>(rt.cpus.length).fill(null);

@@ -23,6 +23,8 @@ import {
 } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
+import type { Mm } from './mm.js';
+import type { PageTable } from './page-table.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
   mkMigrationEntry,
@@ -30,6 +32,8 @@ import {
   ptePfn,
   ptePresent,
   pteSoftDirty,
+  pteSwpMkuffdWp,
+  pteUffdWp,
   pteWrite,
   pteYoung,
   SWP_MIGRATION_READ,
@@ -71,13 +75,14 @@ function setPmdMigrationEntry(ctx: RmapState, vma: Vma, pmdIndex: number, folio:
     : anonExclusive
       ? SWP_MIGRATION_READ_EXCLUSIVE
       : SWP_MIGRATION_READ;
-  const entry = mkMigrationEntry(
+  let entry = mkMigrationEntry(
     folio,
     type,
     pteYoung(pmdval),
     pteDirty(pmdval),
     pteSoftDirty(pmdval),
   );
+  if (pteUffdWp(pmdval)) entry = pteSwpMkuffdWp(entry); // pmd_swp_mkuffd_wp
   mm.pmds.set(pmdIndex, entry);
   ctx.rt.charge(ctx.costs.pteUpdate);
   pageRemoveRmap(ctx, folio, folio, true);
@@ -86,6 +91,69 @@ function setPmdMigrationEntry(ctx: RmapState, vma: Vma, pmdIndex: number, folio:
   const tp = ctx.trace.setMigrationPmd;
   if (tp.enabled) tp.emit({ addr: firstVpn * PAGE_SIZE, pmd: entry });
   return 0;
+}
+
+/** The first store of `try_to_migrate_one`: clear the PTE and flush (now or batched). */
+function nukePte(
+  ctx: RmapState,
+  mm: Mm,
+  flags: number,
+  table: PageTable,
+  vpn: number,
+  pte: number,
+): void {
+  table.set(vpn, 0);
+  ctx.rt.charge(ctx.costs.pteUpdate);
+  if (shouldDeferFlush(ctx, mm, flags)) setTlbUbcFlushPending(ctx, mm, pteDirty(pte));
+  else flushTlbPage(ctx, mm, vpn);
+}
+
+/**
+ * The rest of `try_to_migrate_one` for the cleared PTE that was `pte`: dirty the folio,
+ * share an anon-exclusive page (or restore the PTE and stop: false), install the
+ * migration entry, drop the mapping and its reference.
+ */
+function setMigrationPte(
+  ctx: RmapState,
+  folio: Folio,
+  vma: Vma,
+  anon: boolean,
+  order: number,
+  table: PageTable,
+  vpn: number,
+  pte: number,
+): boolean {
+  const mem = ctx.mem;
+  const mm = vma.mm;
+  const subpage = ptePfn(pte);
+  const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
+  if (pteDirty(pte)) folioMarkDirty(ctx, folio);
+  if (pteWrite(pte) && anon && !anonExclusive) {
+    table.ptl.unlock();
+    throw new MmsimError(
+      'INVARIANT_VIOLATED',
+      `try_to_migrate_one: ${mm} maps pfn ${subpage} writable at 0x${(vpn * PAGE_SIZE).toString(16)} but the page is not PageAnonExclusive`,
+    );
+  }
+  // See page_try_share_anon_rmap(): clear the PTE first.
+  if (anonExclusive && pageTryShareAnonRmap(ctx, folio, subpage) !== 0) {
+    table.set(vpn, pte);
+    return false;
+  }
+  const type = pteWrite(pte)
+    ? SWP_MIGRATION_WRITE
+    : anonExclusive
+      ? SWP_MIGRATION_READ_EXCLUSIVE
+      : SWP_MIGRATION_READ;
+  let entry = mkMigrationEntry(subpage, type, pteYoung(pte), pteDirty(pte), pteSoftDirty(pte));
+  if (pteUffdWp(pte)) entry = pteSwpMkuffdWp(entry); // pte_swp_mkuffd_wp
+  table.set(vpn, entry);
+  const tp = ctx.trace.setMigrationPte;
+  if (tp.enabled) tp.emit({ addr: vpn * PAGE_SIZE, pte: entry, order });
+  pageRemoveRmap(ctx, folio, subpage, false);
+  munlockVmaFolio(ctx, folio, vma, false); // page_remove_rmap's munlock_vma_folio
+  folioPut(mem, folio);
+  return true;
 }
 
 /**
@@ -99,13 +167,13 @@ function setPmdMigrationEntry(ctx: RmapState, vma: Vma, pmdIndex: number, folio:
  *   when the folio may be pinned the PTE is restored and the walk stops (false), leaving
  *   the folio partly mapped;
  * - install the migration entry: writable if the PTE was, else readable-exclusive if the
- *   page was anon-exclusive, else readable; carrying young, dirty and soft-dirty;
+ *   page was anon-exclusive, else readable; carrying young, dirty, soft-dirty and uffd-wp;
  * - drop the page's mapcount (`page_remove_rmap`, which in a VM_LOCKED VMA munlocks the
  *   folio: `munlock_vma_folio`, then `mlock_drain_local`) and one folio reference.
  *
  * A PMD-mapped THP goes through `set_pmd_migration_entry`, unless TTU_SPLIT_HUGE_PMD
  * split the PMD (frozen into migration entries) first. Not modelled: hugetlb, device
- * private pages, hwpoison, `pte_unused`, uffd-wp, mmu notifiers.
+ * private pages, hwpoison, `pte_unused`, mmu notifiers.
  */
 function* tryToMigrateOne(
   ctx: RmapState,
@@ -122,51 +190,40 @@ function* tryToMigrateOne(
   if (range === null) return true;
   const anon = folioTestAnon(mem, folio);
   const order = folioOrder(mem, folio);
-  const ret = yield* pageVmaMappedWalk(mm, range, folio, nr, {
-    matches: ptePresent,
-    pmd: (pmdIndex) => setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0,
-    pte: (table, vpn, pte) => {
-      const subpage = ptePfn(pte);
-      const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
-      // Nuke the page table entry.
-      table.set(vpn, 0);
-      ctx.rt.charge(ctx.costs.pteUpdate);
-      if (shouldDeferFlush(ctx, mm, flags)) setTlbUbcFlushPending(ctx, mm, pteDirty(pte));
-      else flushTlbPage(ctx, mm, vpn);
-      if (pteDirty(pte)) folioMarkDirty(ctx, folio);
-      if (pteWrite(pte) && anon && !anonExclusive) {
-        table.ptl.unlock();
-        throw new MmsimError(
-          'INVARIANT_VIOLATED',
-          `try_to_migrate_one: ${mm} maps pfn ${subpage} writable at 0x${(vpn * PAGE_SIZE).toString(16)} but the page is not PageAnonExclusive`,
-        );
-      }
-      // See page_try_share_anon_rmap(): clear the PTE first.
-      if (anonExclusive && pageTryShareAnonRmap(ctx, folio, subpage) !== 0) {
-        table.set(vpn, pte);
-        return false;
-      }
-      const type = pteWrite(pte)
-        ? SWP_MIGRATION_WRITE
-        : anonExclusive
-          ? SWP_MIGRATION_READ_EXCLUSIVE
-          : SWP_MIGRATION_READ;
-      const entry = mkMigrationEntry(
-        subpage,
-        type,
-        pteYoung(pte),
-        pteDirty(pte),
-        pteSoftDirty(pte),
-      );
-      table.set(vpn, entry);
-      const tp = ctx.trace.setMigrationPte;
-      if (tp.enabled) tp.emit({ addr: vpn * PAGE_SIZE, pte: entry, order });
-      pageRemoveRmap(ctx, folio, subpage, false);
-      munlockVmaFolio(ctx, folio, vma, false); // page_remove_rmap's munlock_vma_folio
-      folioPut(mem, folio);
-      return true;
-    },
-  });
+  // Between clearing a PTE and installing its migration entry: done at once, or, with
+  // `ctx.unmapWindow`, after a scheduling point (see `setUnmapWindow`).
+  let pending: { readonly mm: Mm; readonly vpn: number; readonly pte: number } | null = null;
+  const ret = yield* pageVmaMappedWalk(
+    mm,
+    range,
+    folio,
+    nr,
+    ctx.unmapWindow
+      ? {
+          matches: ptePresent,
+          pmd: (pmdIndex) => setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0,
+          pte: (table, vpn, pte) => {
+            nukePte(ctx, mm, flags, table, vpn, pte);
+            pending = { mm, vpn, pte };
+            ctx.unmapPending.add(pending);
+            return true;
+          },
+          afterPte: (table, vpn) => {
+            const p = pending!;
+            ctx.unmapPending.delete(p);
+            pending = null;
+            return setMigrationPte(ctx, folio, vma, anon, order, table, vpn, p.pte);
+          },
+        }
+      : {
+          matches: ptePresent,
+          pmd: (pmdIndex) => setPmdMigrationEntry(ctx, vma, pmdIndex, folio) === 0,
+          pte: (table, vpn, pte) => {
+            nukePte(ctx, mm, flags, table, vpn, pte);
+            return setMigrationPte(ctx, folio, vma, anon, order, table, vpn, pte);
+          },
+        },
+  );
   // 6.3 runs mlock_drain_local() after each page_remove_rmap of a VM_LOCKED VMA, under the
   // page-table lock; the model drains once the walk has dropped it.
   if ((vma.flags & VM_LOCKED) !== 0) yield* mlockDrainLocal(ctx);

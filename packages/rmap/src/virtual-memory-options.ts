@@ -37,4 +37,12 @@ export interface VirtualMemoryOptions {
    * (`do_anonymous_page`). Default true; false allocates a page on every first touch.
    */
   readonly zeroPage?: boolean;
+  /**
+   * `remove_migration_pte` write-protects a PTE restored from a non-writable migration
+   * entry (Peter Xu, "mm/migrate: fix read-only page got writable when recover pte",
+   * 6.1-rc, 20221114000447.1681003-2-peterx@redhat.com). Default true; false is the
+   * kernel before the fix (see remove-migration-ptes.ts). The migrate variant's setting
+   * of the same name, passed by the composition root.
+   */
+  readonly restoreWrprotectsReadEntry?: boolean;
 }

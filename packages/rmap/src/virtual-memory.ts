@@ -51,6 +51,7 @@ import {
   userWrite,
   userWriteFast,
 } from './user-access.js';
+import { uffdioWriteprotect, userfaultfdRegisterWp } from './userfaultfd.js';
 import { type FolioMapping, folioMappings, followPage, lookupPte, type PteView } from './view.js';
 import type { VirtualMemoryOptions } from './virtual-memory-options.js';
 
@@ -110,6 +111,12 @@ export class VirtualMemory implements Rmap, TlbBatch {
     this.mem = mem;
     this.locks = locks;
     this.vmstat = vmstat;
+    if (
+      options.restoreWrprotectsReadEntry !== undefined &&
+      typeof options.restoreWrprotectsReadEntry !== 'boolean'
+    ) {
+      throw new MmsimError('INVALID_CONFIG', 'restoreWrprotectsReadEntry must be a boolean');
+    }
     this.#ctx = new RmapState(rt, mem, locks, vmstat, options);
   }
 
@@ -255,6 +262,37 @@ export class VirtualMemory implements Rmap, TlbBatch {
    */
   clearRefs(mm: MmView, type: number): KernelGen {
     return clearRefs(this.#ctx, mm as Mm, type);
+  }
+
+  /**
+   * `UFFDIO_REGISTER` in write-protect mode of the whole VMA `[addr, addr + length)`: it
+   * gains VM_UFFD_WP (see userfaultfd.ts).
+   */
+  userfaultfdRegisterWp(mm: MmView, addr: number, length: number): void {
+    userfaultfdRegisterWp(mm as Mm, addr, length);
+  }
+
+  /** `UFFDIO_WRITEPROTECT` of `[addr, addr + length)`: protect (`wp`) or resolve. */
+  uffdioWriteprotect(mm: MmView, addr: number, length: number, wp: boolean): KernelGen {
+    return uffdioWriteprotect(this.#ctx, mm as Mm, addr, length, wp);
+  }
+
+  /**
+   * Opens the window between the two stores of `try_to_migrate_one` (mm/rmap.c, 6.3):
+   * the PTE is cleared (`ptep_clear_flush`, or `ptep_get_and_clear` with a batched flush)
+   * and only then the migration entry is set, both under the page-table lock. A fault on
+   * another CPU reads the PTE without that lock (`handle_pte_fault`), so it can see
+   * `pte_none` in between and take the `do_fault` path (for shmem: a page-cache reference
+   * and a wait for the folio lock) instead of `migration_entry_wait` (Dev Jain, 2024,
+   * 20240801081657.1386743-1-dev.jain@arm.com). With `on`, the walk passes a scheduling
+   * point there, still holding the lock; off (the default), both stores are one step, as
+   * every scenario before this switch ran them. Only PTE-mapped pages have the window.
+   */
+  setUnmapWindow(on: boolean): void {
+    if (typeof on !== 'boolean') {
+      throw new MmsimError('INVALID_ARGUMENT', 'setUnmapWindow takes a boolean');
+    }
+    this.#ctx.unmapWindow = on;
   }
 
   /** The pfn mapped at `addr` (throws when nothing present maps it). */

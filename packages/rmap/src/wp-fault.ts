@@ -21,8 +21,10 @@ import {
   FAULT_FLAG_UNSHARE,
   MM_ANONPAGES,
   VM_FAULT_OOM,
+  VM_FAULT_SIGBUS,
   VM_MAYSHARE,
   VM_SHARED,
+  VM_UFFD_WP,
 } from './constants.js';
 import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
@@ -34,6 +36,7 @@ import {
   PTE_YOUNG,
   ptePfn,
   pteSoftDirty,
+  pteUffdWp,
 } from './pte.js';
 import {
   folioAddNewAnonRmap,
@@ -167,6 +170,16 @@ export function* doWpPage(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const vma = vmf.vma;
   const pfn = ptePfn(vmf.orig);
   const folio = pfn === mem.zeroPfn ? null : pfnFolio(mem, pfn);
+  // `userfaultfd_pte_wp(vma, pte)`: the write goes to the monitor (`handle_userfault`,
+  // not modelled: the fault fails instead of waiting for UFFDIO_WRITEPROTECT to resolve).
+  if (
+    (vmf.flags & FAULT_FLAG_UNSHARE) === 0 &&
+    (vma.flags & VM_UFFD_WP) !== 0 &&
+    pteUffdWp(vmf.orig)
+  ) {
+    vmf.table.ptl.unlock();
+    return VM_FAULT_SIGBUS;
+  }
   if ((vma.flags & (VM_SHARED | VM_MAYSHARE)) !== 0 && folio !== null) {
     return yield* wpPageShared(ctx, vmf, folio);
   }

@@ -59,6 +59,7 @@ export { type Bio, BlockDevice, type BlockDeviceOptions } from './actors/block-d
 export { type BufferWriterOptions, bufferWriter } from './actors/buffer-writer.js';
 export { type DirectIoOptions, directIoTask } from './actors/direct-io.js';
 export { type ErofsReaderOptions, erofsReader } from './actors/erofs-reader.js';
+export { Ext4EndIo, type Ext4EndIoOptions, type Ext4IoEnd } from './actors/ext4-end-io.js';
 export { type FileIoOptions, fileIoTask } from './actors/file-io.js';
 export { LoopDevice, type LoopDeviceOptions, type LoopRequest } from './actors/loop-device.js';
 export {
@@ -91,6 +92,12 @@ export {
   writebackWorker,
 } from './actors/writeback-worker.js';
 
+export {
+  MIGRATION_RETRY_BOUND,
+  type ShmemMigrationStarvationParams,
+  shmemMigrationStarvation,
+} from './builtin/shmem-migration-starvation.js';
+
 // The kernel's invariants.
 
 export {
@@ -100,6 +107,11 @@ export {
   type KernelInvariantOptions,
   kernelInvariants,
 } from './invariants/kernel-invariants.js';
+export {
+  RESTORED_PTE_INVARIANT,
+  restoredPteNoNewPermission,
+  restoredPteProblem,
+} from './invariants/restored-pte.js';
 
 // Scenarios as exploration targets, and the page-lock inversion check.
 

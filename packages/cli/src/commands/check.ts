@@ -4,9 +4,10 @@ import type { MigrateVariant } from '@mmsim/migrate';
 import { MmsimError } from '@mmsim/runtime';
 import { exploreScenario, type Scenario, type ScenarioHistory } from '@mmsim/scenarios';
 import { builtInNames, builtInScenario } from '../catalog.js';
-import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
+import { EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { replayCommandLine } from '../replay-line.js';
+import { type ResolvedScenario, resolveScenario } from '../resolve-scenario.js';
 import { intOption, strategyText } from '../strategy-option.js';
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
@@ -23,7 +24,12 @@ export interface CheckCommandOptions {
   readonly json?: boolean;
   /** Write a markdown summary (for a pull request) to this file. */
   readonly markdown?: string;
+  /** Scenario files (.json, .yaml) that join the built-in scenarios in the matrix. */
+  readonly scenario?: readonly string[];
 }
+
+/** Thrown out of an exploration's progress callback when the user pressed Ctrl-C. */
+class CheckInterrupted extends Error {}
 
 /** Schedules per strategy and scenario when `--schedules` is not given. */
 export const CHECK_DEFAULT_SCHEDULES = 20;
@@ -73,6 +79,8 @@ export interface CheckRow {
   } | null;
   /** What the scenario's recorded history says of this variant. */
   readonly expected: 'bug' | 'fixed' | 'unrecorded';
+  /** The scenario file a `--scenario` row came from (absent for a built-in scenario). */
+  readonly file?: string;
 }
 
 /**
@@ -88,6 +96,11 @@ export function historyExpectation(
   if ((history.deadlocksIn as readonly string[]).includes(variant)) return 'bug';
   if ((history.fixedIn as readonly string[]).includes(variant)) return 'fixed';
   return 'unrecorded';
+}
+
+/** A row's name in the matrix: the scenario, and the file it came from for `--scenario`. */
+export function checkRowLabel(row: CheckRow): string {
+  return row.file === undefined ? row.scenario : `${row.scenario} (${row.file})`;
 }
 
 /** Text of one matrix cell. */
@@ -120,10 +133,22 @@ export function checkCommand(io: CliIo, options: CheckCommandOptions): number {
   const seed = intOption('seed', options.seed) ?? 1;
   const budgetMs = timeBudgetOption(options.timeBudget);
   const deadline = budgetMs === undefined ? undefined : performance.now() + budgetMs;
+  // Every file is read and validated before anything runs: a typo fails at once.
+  const files = (options.scenario ?? []).map(checkScenarioFile);
+  const targets: { scenario: Scenario; resolved?: ResolvedScenario }[] = [
+    ...builtInNames().map((name) => ({ scenario: builtInScenario(name) })),
+    ...files.map((resolved) => ({ scenario: resolved.scenario, resolved })),
+  ];
   const rows: CheckRow[] = [];
-  for (const name of builtInNames()) {
-    const scenario = builtInScenario(name);
-    rows.push(checkScenario(io, scenario, chosen, schedules, seed, deadline, options));
+  let interrupted = false;
+  for (const { scenario, resolved } of targets) {
+    try {
+      rows.push(checkScenario(io, scenario, chosen, schedules, seed, deadline, options, resolved));
+    } catch (error) {
+      if (!(error instanceof CheckInterrupted)) throw error;
+      interrupted = true;
+      break;
+    }
   }
   const findings = rows.filter((r) => r.result === 'finding').length;
   const strategies = CHECK_STRATEGIES.map(strategyText);
@@ -136,27 +161,51 @@ export function checkCommand(io: CliIo, options: CheckCommandOptions): number {
     }
   }
   if (options.json === true) {
-    io.stdout(`${JSON.stringify({ variant, schedules, seed, strategies, findings, rows })}\n`);
+    io.stdout(
+      `${JSON.stringify({ variant, schedules, seed, strategies, findings, rows, ...(interrupted ? { stoppedBy: 'interrupted' } : {}) })}\n`,
+    );
   } else {
     io.stdout(
       `mmsim check --variant ${variant} (${schedules} schedule(s) per strategy: ${strategies.join(', ')}; seed ${seed})\n`,
     );
-    const width = Math.max(...rows.map((r) => r.scenario.length));
+    const width = Math.max(0, ...rows.map((r) => checkRowLabel(r).length));
     for (const row of rows) {
-      io.stdout(`${row.scenario.padEnd(width)}  ${checkCellText(row)}\n`);
+      io.stdout(`${checkRowLabel(row).padEnd(width)}  ${checkCellText(row)}\n`);
     }
     for (const row of rows) {
       if (row.result !== 'finding') continue;
-      io.stdout(`\n${row.scenario}: ${row.kind}: ${row.message}\n  replay: ${row.replayCommand}\n`);
+      io.stdout(
+        `\n${checkRowLabel(row)}: ${row.kind}: ${row.message}\n  replay: ${row.replayCommand}\n`,
+      );
       if (row.deadlock !== null) {
         io.stdout(`  deadlock: ${row.deadlock.message}\n  replay: ${row.deadlock.replayCommand}\n`);
       }
+    }
+    if (interrupted) {
+      io.stdout(
+        `\ninterrupted after ${rows.length} of ${targets.length} scenario(s) (the matrix so far)\n`,
+      );
     }
     io.stdout(
       `\n${findings === 0 ? 'no findings' : `${findings} scenario(s) with a finding`} in variant ${variant}\n`,
     );
   }
+  if (interrupted) return EXIT_INTERRUPTED;
   return findings === 0 ? EXIT_OK : EXIT_FINDING;
+}
+
+/**
+ * A `--scenario` argument: a scenario file (either form of `mmsim explore`'s files), read
+ * and validated. A built-in name is refused: the built-in scenarios are in the matrix already.
+ */
+function checkScenarioFile(path: string): ResolvedScenario {
+  const resolved = resolveScenario(path);
+  if (resolved.source === undefined) {
+    throw new UsageError(
+      `--scenario takes a scenario file (.json, .yaml); "${path}" is a built-in scenario, which check runs anyway`,
+    );
+  }
+  return resolved;
 }
 
 /** A row without a finding: skipped (with the reason) or clean after `schedules` schedules. */
@@ -190,15 +239,20 @@ function checkScenario(
   seed: number,
   deadline: number | undefined,
   options: CheckCommandOptions,
+  resolved?: ResolvedScenario,
 ): CheckRow {
   const base = {
     scenario: scenario.name,
     expected: historyExpectation(scenario.history, variantNameOf(variant)),
+    ...(resolved?.source === undefined ? {} : { file: resolved.source.path }),
   };
-  if (scenario.history === undefined) {
+  // A user's file is checked whether or not it records a history; a built-in without one
+  // is a benchmark.
+  if (scenario.history === undefined && resolved === undefined) {
     return withoutFinding(base, 'skipped', 'benchmark (no recorded history)');
   }
-  const first = searchScenario(scenario, variant, schedules, seed, deadline, []);
+  const search = { io, resolved };
+  const first = searchScenario(scenario, variant, schedules, seed, deadline, [], search);
   if (first.result === null && first.ran === 0) {
     return withoutFinding(base, 'skipped', 'time budget spent');
   }
@@ -208,6 +262,7 @@ function checkScenario(
       : replayCommandLine(io, token, {
           shorten: options.json !== true,
           variant: options.variant,
+          scenarioFile: resolved?.source?.path,
         });
   if (first.result === null) {
     return withoutFinding(base, 'clean', null, first.ran, first.exhausted);
@@ -216,9 +271,15 @@ function checkScenario(
   // with it off for the deadlock itself, so the matrix says whether the cycle really closes.
   let deadlock: CheckRow['deadlock'] = null;
   if (first.result.kind === 'inversion') {
-    const confirm = searchScenario(scenario, variant, schedules, seed, deadline, [
-      'page-lock-inversion',
-    ]);
+    const confirm = searchScenario(
+      scenario,
+      variant,
+      schedules,
+      seed,
+      deadline,
+      ['page-lock-inversion'],
+      search,
+    );
     if (confirm.result !== null && confirm.result.kind === 'deadlock') {
       deadlock = {
         strategy: confirm.strategy,
@@ -259,7 +320,20 @@ function searchScenario(
   seed: number,
   deadline: number | undefined,
   disable: readonly string[],
+  search: { readonly io: CliIo; readonly resolved: ResolvedScenario | undefined },
 ): SearchOutcome {
+  // A file's machine and checks (its `config`) apply; the command's variant, seed and
+  // strategies replace the file's own.
+  const {
+    strategy: _s,
+    seed: _seed,
+    variant: _v,
+    onStep: _o,
+    maxSteps: _m,
+    meta: _meta,
+    ...config
+  } = search.resolved?.overrides ?? {};
+  const source = search.resolved?.source;
   let ran = 0;
   let exhausted = false;
   for (const strategy of CHECK_STRATEGIES) {
@@ -268,6 +342,7 @@ function searchScenario(
     let result: ReturnType<typeof exploreScenario>;
     try {
       result = exploreScenario(scenario, {
+        ...config,
         variant,
         strategy,
         schedules,
@@ -275,8 +350,13 @@ function searchScenario(
         shrink: false,
         ...(disable.length === 0 ? {} : { disable: [...disable] }),
         ...(left === undefined ? {} : { timeBudgetMs: left }),
+        ...(source === undefined ? {} : { source: { sha256: source.sha256 } }),
+        onProgress: () => {
+          if (search.io.interrupted?.() === true) throw new CheckInterrupted();
+        },
       });
     } catch (error) {
+      if (error instanceof CheckInterrupted) throw error;
       if (error instanceof MmsimError) throw new UsageError(`${scenario.name}: ${error.message}`);
       throw error;
     }
@@ -303,10 +383,10 @@ export function checkMarkdown(
     '',
     '| scenario | result | recorded history |',
     '| --- | --- | --- |',
-    ...rows.map((r) => `| ${r.scenario} | ${checkCellText(r)} | ${r.expected} |`),
+    ...rows.map((r) => `| ${checkRowLabel(r)} | ${checkCellText(r)} | ${r.expected} |`),
   ];
   for (const r of findings) {
-    lines.push('', `### ${r.scenario}: ${r.kind}`, '', r.message ?? '', '', '```sh');
+    lines.push('', `### ${checkRowLabel(r)}: ${r.kind}`, '', r.message ?? '', '', '```sh');
     lines.push(r.replayCommand ?? '', '```');
     if (r.deadlock !== null) {
       lines.push('', `Deadlock itself: ${r.deadlock.message}`, '', '```sh');

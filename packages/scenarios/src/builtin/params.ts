@@ -86,6 +86,26 @@ export const BUILTIN_PARAM_SCHEMAS = {
       compactions: count('compaction rounds (MIGRATE_ASYNC)', 0, 10_000, 1),
     })
     .strict(),
+  'uffd-wp-restore': z
+    .object({
+      pages: count(
+        'pages write-protected with UFFDIO_WRITEPROTECT (as many stay writable)',
+        1,
+        64,
+        2,
+      ),
+      migrations: count('move_pages rounds, each to the other node', 1, 10_000, 2),
+      reads: count('loads of the snapshot reader', 0, 100_000, 8),
+    })
+    .strict(),
+  'dept-writeback-cycle': z
+    .object({
+      pages: count('pages of the ext4 data file', 1, 256, 2),
+      compactions: count('whole-node compaction runs (MIGRATE_SYNC)', 1, 10_000, 3),
+      writes: count('write(2) calls dirtying the data file', 1, 10_000, 6),
+      writebacks: count('passes of the writeback worker', 1, 10_000, 2),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

@@ -1,5 +1,6 @@
 import { MmsimError } from '@mmsim/runtime';
 import type { Scenario } from '../scenario.js';
+import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
@@ -7,6 +8,7 @@ import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
+import { uffdWpRestore } from './uffd-wp-restore.js';
 
 /**
  * Builds a built-in scenario from its parameters (all optional; a scenario file's
@@ -26,6 +28,8 @@ export const BUILTIN_SCENARIOS = {
   'loop-writeback-deadlock': (p = {}) => loopWritebackDeadlock(p),
   'split-lock-deadlock': (p = {}) => splitLockDeadlock(p),
   'migrate-under-writes': (p = {}) => migrateUnderWrites(p),
+  'uffd-wp-restore': (p = {}) => uffdWpRestore(p),
+  'dept-writeback-cycle': (p = {}) => deptWritebackCycle(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
