@@ -10,6 +10,7 @@ import { type MigrateDeps, MigrateEnv } from './migrate-env.js';
 import { migratePagesV62 } from './migrate-pages-v6.2.js';
 import { migratePagesV63 } from './migrate-pages-v6.3.js';
 import { checkMigrateMode, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
+import type { DriverErrorRecord } from './errors.js';
 import { folioLooksIsolated, isolateMovablePage, putbackMovablePages } from './movable.js';
 import { checkMigrateReason, type MigrateReason } from './reasons.js';
 import { type MigratePagesStats, MigrateStats } from './stats.js';
@@ -60,6 +61,14 @@ export class MigrateCore {
   /** The variant this core follows. */
   get variant(): MigrateVariant {
     return this.env.variant;
+  }
+
+  /**
+   * The driver errors the core caught and undid so far (a `movable_operations` callback
+   * that threw or returned a value outside its contract), oldest first.
+   */
+  get driverErrors(): readonly DriverErrorRecord[] {
+    return this.env.driverErrors;
   }
 
   /** The kernel WARN_ON_ONCE()s hit so far (`WARNING in site: ...`). */
