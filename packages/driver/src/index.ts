@@ -14,7 +14,7 @@ export {
 export {
   ZS_OBJS_PER_PAGE,
   ZS_PAGES_PER_ZSPAGE,
-  type Zspage,
   type ZsmallocState,
+  type Zspage,
   zsmalloc,
 } from './drivers/zsmalloc.js';
