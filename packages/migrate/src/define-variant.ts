@@ -63,6 +63,7 @@ export const VARIANT_SETTINGS: Readonly<
   asyncFirstPasses: Object.freeze({ integer: Object.freeze({ min: 1, max: 999 }) }),
   splitPolicy: Object.freeze(['on-failure', 'never']),
   copyStrategy: Object.freeze(['in-move']),
+  movableProtocol: Object.freeze(['folio-6.3', 'page-type-2025']),
 });
 
 /** The names of the policy settings, in table order. */
@@ -315,13 +316,25 @@ export function defineVariant(definition: VariantDefinition): MigrateVariant {
   return checkVariantValue(out, where);
 }
 
-const KNOB_DEFAULTS = PROTOTYPE_KNOB_DEFAULTS as Readonly<Record<string, unknown>>;
+/**
+ * Settings added after content hashes were first recorded (replay token format 2), with the
+ * value that reproduces what every variant did before them: at that value a setting is left
+ * out of the canonical JSON, so the variants that existed before it keep their hashes and
+ * their recorded tokens still replay. A new setting whose default changes no behaviour gets
+ * a line here.
+ */
+const HASH_NEUTRAL_VALUES: Readonly<Record<string, unknown>> = Object.freeze({
+  ...PROTOTYPE_KNOB_DEFAULTS,
+  restoreWrprotectsReadEntry: true,
+  movableProtocol: 'folio-6.3',
+});
 
 /**
  * The canonical JSON of a variant's policy settings (table order, no name or description),
  * and of its replacement steps (each step's name and function source text). So that the
- * hashes of the variants that existed before them stay the same, the prototype knobs
- * (`PROTOTYPE_KNOB_DEFAULTS`) appear only when they differ from their defaults, and
+ * hashes of the variants that existed before them stay the same, the settings added since
+ * (`HASH_NEUTRAL_VALUES`: the prototype knobs and later switches) appear only when they
+ * differ from the value that changes nothing, and
  * `batchLockStrategy` appears as the boolean `avoidForceLock` it replaced unless it is
  * `'trylock'`.
  */
@@ -331,7 +344,7 @@ export function variantSettingsJson(variant: MigrateVariant): string {
     const value = variant[key];
     if (key === 'batchLockStrategy' && value !== 'trylock') {
       o.avoidForceLock = value === 'deadlock-avoid';
-    } else if (!(key in KNOB_DEFAULTS) || KNOB_DEFAULTS[key] !== value) {
+    } else if (!(key in HASH_NEUTRAL_VALUES) || HASH_NEUTRAL_VALUES[key] !== value) {
       o[key] = value;
     }
   }

@@ -21,9 +21,10 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
-import { callDriver, kernelBug } from './errors.js';
+import { DriverContractError, kernelBug } from './errors.js';
 import { folioPutbackActiveHugetlb } from './hugetlb-state.js';
 import { traceFolioDone } from './journey.js';
+import { listDel } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import type { MigrateServices } from './migrate-services.js';
 import type { MigrateMode } from './modes.js';
@@ -52,6 +53,11 @@ export interface MovableOperations {
   migratePage(dst: Folio, src: Folio, mode: MigrateMode, services: MigrateServices): number;
   /** `putback_page(page)`: migration failed; the page is the driver's again. */
   putbackPage(folio: Folio, services: MigrateServices): void;
+  /**
+   * End the run at the first callback of this driver that throws, once the core has undone
+   * what it did for that folio (a model option; default false: the run goes on).
+   */
+  readonly stopOnDriverError?: boolean;
 }
 
 /** What `__ClearPageMovable` leaves in `page->mapping`: the movable tag, no operations. */
@@ -111,7 +117,11 @@ export function pageMovable(mem: PhysicalMemory, folio: Folio): boolean {
 }
 
 /**
- * `isolate_movable_page(page, mode)` (mm/migrate.c, 6.3): take a non-LRU movable page for
+ * `isolate_movable_page(page, mode)` (mm/migrate.c, 6.3; `isolate_movable_ops_page` from
+ * 6.17, the variant's `movableProtocol` `page-type-2025`, which checks the page type and
+ * PG_movable_ops before the lock and warns when a locked movable page has no operations,
+ * its isolation flag being PageMovableOpsIsolated, modelled by the same bit as
+ * PG_isolated): take a non-LRU movable page for
  * migration. Returns true with a reference held and PG_isolated set; false (no reference
  * kept) for a page that is free or being freed (`get_page_unless_zero` fails, a tail page
  * included), a slab page, a page that is not `__PageMovable`, one whose lock is taken
@@ -136,12 +146,15 @@ export function isolateMovablePage(env: MigrateEnv, page: number, mode: number):
     return false;
   }
   const mops = folioMovableOps(mem, folio);
-  let ok = mops !== null && !folioTestFlag(mem, folio, PG_isolated);
-  if (ok && mops !== null) {
-    ok =
-      callDriver(mops.name, 'isolate_page', () => mops.isolatePage(folio, mode, env.services)) ===
-      true;
+  if (mops === null && env.variant.movableProtocol === 'page-type-2025') {
+    // 6.17 `isolate_movable_ops_page`: VM_WARN_ON_ONCE_PAGE(!page_has_movable_ops(page)).
+    env.warnOnce(
+      'isolate_movable_ops_page',
+      `folio ${folio} has the movable type but no movable_ops: a driver cleared them (page-type-2025 has no __ClearPageMovable)`,
+    );
   }
+  let ok = mops !== null && !folioTestFlag(mem, folio, PG_isolated);
+  if (ok && mops !== null) ok = callIsolatePage(env, mops, folio, mode);
   if (!ok) {
     locks.folioUnlock(folio);
     folioPut(mem, folio);
@@ -159,7 +172,74 @@ export function isolateMovablePage(env: MigrateEnv, page: number, mode: number):
 }
 
 /**
- * `putback_movable_pages(l)` (mm/migrate.c, 6.3): give every folio of an isolation list
+ * The driver's `isolate_page`, checked: a throw, or a value other than a boolean, is a
+ * driver error (recorded in `env.driverErrors`, see `MigrateEnv.driverError`) and counts as
+ * a refusal, so `isolate_movable_page` undoes its trylock and reference as for any refusal.
+ */
+function callIsolatePage(
+  env: MigrateEnv,
+  mops: MovableOperations,
+  folio: Folio,
+  mode: number,
+): boolean {
+  let got: unknown;
+  try {
+    got = mops.isolatePage(folio, mode, env.services);
+  } catch (error) {
+    env.driverError(mops, 'isolate_page', folio, error);
+    return false;
+  }
+  if (got === true || got === false) return got;
+  env.driverError(
+    mops,
+    'isolate_page',
+    folio,
+    new DriverContractError(mops.name, 'isolate_page', got, 'a boolean (true: isolated)'),
+  );
+  return false;
+}
+
+/**
+ * The driver's `putback_page`, checked: a throw is a driver error (recorded), and the
+ * putback goes on (PG_isolated cleared, the page unlocked and the isolation reference
+ * dropped), so the page is the driver's again whatever its callback did.
+ */
+function callPutbackPage(env: MigrateEnv, mops: MovableOperations, folio: Folio): void {
+  try {
+    mops.putbackPage(folio, env.services);
+  } catch (error) {
+    env.driverError(mops, 'putback_page', folio, error);
+  }
+}
+
+/**
+ * Model only (a kernel callback cannot throw): `migrate_page` of src's driver threw or
+ * returned a value outside its contract. Hand the locked src back to its driver at once,
+ * as `putback_movable_pages` would: `putback_page` (src still locked, as there) and
+ * PG_isolated cleared. The caller then takes src off its list, unlocks it and drops the
+ * isolation reference (`movableGiveBackAfterDriverError` does all of it), so the folio is
+ * exactly as before its isolation.
+ */
+export function movableReturnAfterDriverError(env: MigrateEnv, src: Folio): void {
+  const mem = env.mem;
+  traceFolioDone(env, src, 'putback');
+  const mops = folioMovableOps(mem, src);
+  if (mops !== null) callPutbackPage(env, mops, src);
+  folioClearFlag(mem, src, PG_isolated);
+}
+
+/** `movableReturnAfterDriverError`, then src off its list, unlocked, isolation reference dropped. */
+export function movableGiveBackAfterDriverError(env: MigrateEnv, src: Folio): void {
+  movableReturnAfterDriverError(env, src);
+  listDel(env.mem, src);
+  env.locks.folioUnlock(src);
+  folioPut(env.mem, src);
+}
+
+/**
+ * `putback_movable_pages(l)` (mm/migrate.c, 6.3; with `putback_movable_ops_page` for a
+ * movable_ops page from 6.17, `page-type-2025`, where a page without operations is a
+ * warning instead of a page its driver released): give every folio of an isolation list
  * back. Hugetlb folios go back to the active list (`folio_putback_active_hugetlb`).
  * Others leave the list; then a non-LRU movable page is locked (sleeping), handed to the
  * driver's `putback_page` if it still has operations, has PG_isolated cleared, is
@@ -187,8 +267,13 @@ export function* putbackMovablePages(env: MigrateEnv, list: FolioList): KernelGe
         yield* locks.folioLockContended(folio, 'putback_movable_pages');
       }
       const mops = folioMovableOps(mem, folio);
-      if (mops !== null)
-        callDriver(mops.name, 'putback_page', () => mops.putbackPage(folio, env.services));
+      if (mops !== null) callPutbackPage(env, mops, folio);
+      else if (env.variant.movableProtocol === 'page-type-2025') {
+        env.warnOnce(
+          'putback_movable_ops_page',
+          `folio ${folio} has no movable_ops while isolated: a driver cleared them (page-type-2025 has no __ClearPageMovable)`,
+        );
+      }
       folioClearFlag(mem, folio, PG_isolated);
       locks.folioUnlock(folio);
       folioPut(mem, folio);

@@ -9,16 +9,16 @@ import {
   PG_isolated,
   PG_locked,
 } from '@mmsim/folio';
-import { type KernelGen, tracedFunction } from '@mmsim/runtime';
+import { EBUSY, type KernelGen, tracedFunction } from '@mmsim/runtime';
 import { BUILTIN_AOPS } from './builtin-aops.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import { callDriver, callDriverGen, kernelBug } from './errors.js';
+import { callDriverGen, DriverContractError, kernelBug } from './errors.js';
 import { fallbackMigrateFolio } from './fallback-migrate-folio.js';
 import { mappingAops } from './mapping-aops.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { migrateFolioExtra } from './migrate-folio.js';
 import type { MigrateMode } from './modes.js';
-import { folioMovableOps } from './movable.js';
+import { folioMovableOps, type MovableOperations } from './movable.js';
 
 /**
  * What `move_to_new_folio` does once the callback succeeded (mm/migrate.c, 6.3): a
@@ -87,17 +87,26 @@ function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: Mi
       );
     }
     const mops = folioMovableOps(mem, src);
+    const pageType = env.variant.movableProtocol === 'page-type-2025';
     if (mops === null) {
+      if (pageType) {
+        // 6.17 `migrate_movable_ops_page`: the operations are sticky until the page is
+        // freed, so there is no "released by its driver" case; a page without them is
+        // VM_WARN_ON_ONCE_PAGE(!page_has_movable_ops(src)) and, in the model, a failure.
+        env.warnOnce(
+          'migrate_movable_ops_page',
+          `folio ${src} has no movable_ops while isolated: a driver cleared them (page-type-2025 has no __ClearPageMovable)`,
+        );
+        return -EBUSY;
+      }
       folioClearFlag(mem, src, PG_isolated);
       return MIGRATEPAGE_SUCCESS;
     }
-    rc = callDriver(mops.name, 'migrate_page', () =>
-      mops.migratePage(dst, src, mode, env.services),
-    );
-    if (typeof rc !== 'number' || !Number.isInteger(rc)) {
-      throw kernelBug(
-        'move_to_new_folio',
-        `${mops.name}.migrate_page returned ${String(rc)}, not MIGRATEPAGE_SUCCESS or a negative errno`,
+    rc = callMigratePage(env, mops, dst, src, mode);
+    if (pageType && rc === MIGRATEPAGE_SUCCESS && folioMovableOps(mem, src) === null) {
+      env.warnOnce(
+        'migrate_movable_ops_page',
+        `${mops.name}.migrate_page cleared the movable_ops of src folio ${src}: in page-type-2025 a page keeps them until it is freed`,
       );
     }
     if (rc === MIGRATEPAGE_SUCCESS && !folioTestFlag(mem, src, PG_isolated)) {
@@ -115,6 +124,50 @@ function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: Mi
 export const NEEDS_ADDRESS_SPACE = 0x7fff_ffff;
 
 /**
+ * What `move_to_new_folio` returns when the driver's `migrate_page` threw or returned a
+ * value outside its contract (model only; counted as a permanent failure). The caller
+ * gives dst back and src to its driver at once (`movableGiveBackAfterDriverError`).
+ */
+export const DRIVER_FAILED = -0x7fff_fffe;
+
+/**
+ * The driver's `migrate_page`, checked: MIGRATEPAGE_SUCCESS, or a negative errno (-EAGAIN
+ * is retried, the others are permanent). A throw, or any other value (undefined, a
+ * positive number, a non-integer, a non-number), is a driver error recorded in
+ * `env.driverErrors` and answered with `DRIVER_FAILED`.
+ */
+function callMigratePage(
+  env: MigrateEnv,
+  mops: MovableOperations,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): number {
+  let rc: unknown;
+  try {
+    rc = mops.migratePage(dst, src, mode, env.services);
+  } catch (error) {
+    env.driverError(mops, 'migrate_page', src, error);
+    return DRIVER_FAILED;
+  }
+  if (typeof rc === 'number' && Number.isInteger(rc) && rc <= 0 && rc !== DRIVER_FAILED) {
+    return rc;
+  }
+  env.driverError(
+    mops,
+    'migrate_page',
+    src,
+    new DriverContractError(
+      mops.name,
+      'migrate_page',
+      rc,
+      'MIGRATEPAGE_SUCCESS (0), -EAGAIN or another negative errno',
+    ),
+  );
+  return DRIVER_FAILED;
+}
+
+/**
  * `move_to_new_folio(dst, src, mode)` (mm/migrate.c, 6.3): move the contents and the
  * state of the locked, unmapped src to the locked dst.
  *
@@ -122,7 +175,10 @@ export const NEEDS_ADDRESS_SPACE = 0x7fff_ffff;
  *   `migrate_folio`; else its mapping's `->migrate_folio`, or `fallback_migrate_folio` when
  *   there is none. (6.8 added a `mapping_unmovable` check, not in 6.3.)
  * - A non-LRU movable page: PG_isolated must be set; if the driver released the page
- *   (`!PageMovable`), clear PG_isolated and report success; else `migrate_page`.
+ *   (`!PageMovable`), clear PG_isolated and report success; else `migrate_page`. With the
+ *   variant's `movableProtocol` `page-type-2025` (6.17 `migrate_movable_ops_page`) the
+ *   operations cannot go away before the page is freed: `migrate_page` is always called,
+ *   and a page without operations is a warning and -EBUSY.
  * - On success, see `moveToNewFolioSucceeded`.
  *
  * Returns MIGRATEPAGE_SUCCESS or a negative errno (-EAGAIN: try again in the next pass).
