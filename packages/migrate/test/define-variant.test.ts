@@ -160,7 +160,7 @@ describe('variantContentHash', () => {
     }
   });
 
-  it('changes when a prototype knob leaves its default, and with the lock strategy trylock', () => {
+  it('changes when a prototype knob or a later switch leaves its hash-neutral value, and with the lock strategy trylock', () => {
     const base = variantContentHash(VARIANTS['v6.3']);
     for (const change of [
       { batchSize: 4 },
@@ -169,6 +169,8 @@ describe('variantContentHash', () => {
       { splitPolicy: 'never' as const },
       { batchLockStrategy: 'trylock' as const },
       { syncBatching: 'batch-sync-light' as const },
+      { restoreWrprotectsReadEntry: false },
+      { movableProtocol: 'page-type-2025' as const },
     ]) {
       const v = defineVariant({ name: 'knob', extends: 'v6.3', ...change });
       expect(variantContentHash(v), JSON.stringify(change)).not.toBe(base);
