@@ -51,6 +51,10 @@ export {
   type SplitLockDeadlockParams,
   splitLockDeadlock,
 } from './builtin/split-lock-deadlock.js';
+export {
+  type ZfsFallbackWritebackParams,
+  zfsFallbackWriteback,
+} from './builtin/zfs-fallback-writeback.js';
 
 // Actors to compose scenarios from, and the folio selectors of the migrator.
 

@@ -86,6 +86,18 @@ export const BUILTIN_PARAM_SCHEMAS = {
       compactions: count('compaction rounds (MIGRATE_ASYNC)', 0, 10_000, 1),
     })
     .strict(),
+  'zfs-fallback-writeback': z
+    .object({
+      pages: count('dirty pages of the ZFS file', 1, 64, 1),
+      compactions: count('whole-node compaction runs (MIGRATE_SYNC)', 1, 10_000, 2),
+      migrateFolio: z
+        .boolean({ invalid_type_error: 'must be true or false' })
+        .optional()
+        .describe(
+          'Give the filesystem ->migrate_folio = migrate_folio (the OpenZFS fix, openzfs/zfs#16723); default false.',
+        ),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

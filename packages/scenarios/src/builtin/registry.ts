@@ -7,6 +7,7 @@ import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
+import { zfsFallbackWriteback } from './zfs-fallback-writeback.js';
 
 /**
  * Builds a built-in scenario from its parameters (all optional; a scenario file's
@@ -26,6 +27,7 @@ export const BUILTIN_SCENARIOS = {
   'loop-writeback-deadlock': (p = {}) => loopWritebackDeadlock(p),
   'split-lock-deadlock': (p = {}) => splitLockDeadlock(p),
   'migrate-under-writes': (p = {}) => migrateUnderWrites(p),
+  'zfs-fallback-writeback': (p = {}) => zfsFallbackWriteback(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
