@@ -36,7 +36,9 @@ export const VARIANT_SETTINGS: Readonly<
   dstStateInPrivate: 'boolean',
   compactionIsolatesLarge: 'boolean',
   splitsDeferredFirst: 'boolean',
+  deferredSplitCountsFailed: 'boolean',
   deferredSplitCountsThpFailed: 'boolean',
+  numaHintPutsBackList: 'boolean',
 });
 
 /** The names of the policy settings, in table order. */

@@ -136,10 +136,30 @@ export interface MigrateVariant {
    */
   readonly splitsDeferredFirst: boolean;
   /**
+   * With `splitsDeferredFirst`: the split of a deferred-split folio counts in `nr_failed`
+   * (Hugh Dickins, 8e279f970b5c "mm/migrate: fix kernel BUG at mm/compaction.c:2761!",
+   * 6.10-rc4, `46c948b4-4dd8-6e03-4c7b-ce4e81cfa536@google.com`). Without it (7262f208ca68
+   * as merged in 6.10-rc1) a batch whose only trouble was such a folio returns 0 even when
+   * split pieces failed their one best-effort pass and are left on `from`: the caller, told
+   * of complete success, puts nothing back (compact_zone's VM_BUG_ON). No built-in variant
+   * has it off; `defineVariant({ extends: 'v6.10', deferredSplitCountsFailed: false })` is
+   * 6.10-rc1.
+   */
+  readonly deferredSplitCountsFailed: boolean;
+  /**
    * That split also counts in `nr_thp_failed` for a THP (Zi Yan, "mm/migrate: make
    * migrate_pages_batch() stats consistent", 20240620012712.19804-1-zi.yan@sent.com, 6.11).
    */
   readonly deferredSplitCountsThpFailed: boolean;
+  /**
+   * `migrate_misplaced_folio()` (the NUMA-hinting fault) gives back everything left on its
+   * list after a failed `migrate_pages()` (`putback_movable_pages`), not just the folio it
+   * isolated: since 6.10 that folio may have been split on the way (deferred split), and the
+   * pieces were left isolated (Peter Xu, 6e49019db5f7 "mm/migrate: putback split folios when
+   * numa hint migration fails", 20240708215537.2630610-1-peterx@redhat.com, 6.11-rc1). Read
+   * by the NUMA-hint actor, not by the migrate core.
+   */
+  readonly numaHintPutsBackList: boolean;
 }
 
 /** The switches of the changes after 6.3, all off: the kernels up to 6.3 share them. */
@@ -153,7 +173,9 @@ const BEFORE_6_4 = Object.freeze({
   dstStateInPrivate: false,
   compactionIsolatesLarge: false,
   splitsDeferredFirst: false,
+  deferredSplitCountsFailed: false,
   deferredSplitCountsThpFailed: false,
+  numaHintPutsBackList: false,
 } as const);
 
 const V6_3: MigrateVariant = Object.freeze({
@@ -193,6 +215,7 @@ const AFTER_6_3_SOURCES: readonly string[] = Object.freeze([
   '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
   'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
   '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10-rc1) and Hugh Dickins\' 6.10-rc hotfix counting it in nr_failed',
+  '8e279f970b5c "mm/migrate: fix kernel BUG at mm/compaction.c:2761!" (Hugh Dickins, 46c948b4-4dd8-6e03-4c7b-ce4e81cfa536@google.com, 6.10-rc4)',
 ]);
 
 /** Linux 6.10: the base of v6.11, and the kernel of the split-lock deadlock. */
@@ -219,6 +242,7 @@ const V6_10: MigrateVariant = Object.freeze({
   dstStateInPrivate: true,
   compactionIsolatesLarge: true,
   splitsDeferredFirst: true,
+  deferredSplitCountsFailed: true,
 });
 
 /** The variants, by name. */
@@ -295,10 +319,12 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     sources: Object.freeze([
       '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
       '"mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
+      '6e49019db5f7 "mm/migrate: putback split folios when numa hint migration fails" (Peter Xu, 20240708215537.2630610-1-peterx@redhat.com, 6.11-rc1)',
       ...AFTER_6_3_SOURCES,
     ]),
     splitTrylockInAsync: true,
     deferredSplitCountsThpFailed: true,
+    numaHintPutsBackList: true,
   }),
 });
 

@@ -27,6 +27,10 @@ export {
 
 // The built-in scenarios: the registry, and each factory with its parameters.
 
+export {
+  type DeferredSplitChainParams,
+  deferredSplitChain,
+} from './builtin/deferred-split-chain.js';
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {
   type LoopWritebackDeadlockParams,
@@ -73,6 +77,11 @@ export {
   migrator,
   migratorStats,
 } from './actors/migrator.js';
+export {
+  allocMisplacedDstFolio,
+  type NumaHintFaultOptions,
+  numaHintFault,
+} from './actors/numa-hint-fault.js';
 export { type RangeLockerOptions, rangeLocker } from './actors/range-locker.js';
 export { type ReadaheadOptions, readahead } from './actors/readahead.js';
 export {
@@ -105,6 +114,11 @@ export {
   type KernelInvariantOptions,
   kernelInvariants,
 } from './invariants/kernel-invariants.js';
+export {
+  isolatedPutBack,
+  MigrateCallLedger,
+  migratePagesSuccessEmpty,
+} from './invariants/migrate-calls.js';
 
 // Scenarios as exploration targets, and the page-lock inversion check.
 

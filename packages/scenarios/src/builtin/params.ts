@@ -98,6 +98,11 @@ export const BUILTIN_PARAM_SCHEMAS = {
         ),
     })
     .strict(),
+  'deferred-split-chain': z
+    .object({
+      targetPages: count('pages of node 1, the target: room for one THP, not two', 513, 1023, 768),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

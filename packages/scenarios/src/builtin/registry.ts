@@ -1,5 +1,6 @@
 import { MmsimError } from '@mmsim/runtime';
 import type { Scenario } from '../scenario.js';
+import { deferredSplitChain } from './deferred-split-chain.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
@@ -28,6 +29,7 @@ export const BUILTIN_SCENARIOS = {
   'split-lock-deadlock': (p = {}) => splitLockDeadlock(p),
   'migrate-under-writes': (p = {}) => migrateUnderWrites(p),
   'zfs-fallback-writeback': (p = {}) => zfsFallbackWriteback(p),
+  'deferred-split-chain': (p = {}) => deferredSplitChain(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
