@@ -76,7 +76,7 @@ export function deferredSplitChain(params: DeferredSplitChainParams = {}): Scena
       'torvalds/linux v6.10 mm/migrate.c: migrate_misplaced_folio, numamigrate_isolate_folio, migrate_pages_batch',
     ],
     config: {
-      nodes: [{ pages: 2048 }, { pages: targetPages }],
+      nodes: [{ pages: 1536 }, { pages: targetPages }],
       cpusPerNode: 2,
       variant: 'v6.10',
     },
