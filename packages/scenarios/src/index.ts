@@ -56,6 +56,10 @@ export {
   splitLockDeadlock,
 } from './builtin/split-lock-deadlock.js';
 export {
+  type StaleDstMappingParams,
+  staleDstMapping,
+} from './builtin/stale-dst-mapping.js';
+export {
   type ZfsFallbackWritebackParams,
   zfsFallbackWriteback,
 } from './builtin/zfs-fallback-writeback.js';
@@ -82,6 +86,7 @@ export {
   type NumaHintFaultOptions,
   numaHintFault,
 } from './actors/numa-hint-fault.js';
+export { type PfnWalkerOptions, type PfnWalkerStats, pfnWalker } from './actors/pfn-walker.js';
 export { type RangeLockerOptions, rangeLocker } from './actors/range-locker.js';
 export { type ReadaheadOptions, readahead } from './actors/readahead.js';
 export {

@@ -1,3 +1,4 @@
+import { populateFile } from '@mmsim/kernel';
 import { defineVariant, VARIANTS } from '@mmsim/migrate';
 import { describe, expect, it } from 'vitest';
 import {
@@ -6,7 +7,10 @@ import {
   isolatedPutBack,
   MigrateCallLedger,
   migratePagesSuccessEmpty,
+  pfnWalker,
   runScenario,
+  type Scenario,
+  staleDstMapping,
   zfsFallbackWriteback,
 } from '../src/index.js';
 import { searchSchedules } from './helpers.js';
@@ -100,6 +104,52 @@ describe('the regression pack: the finding in the variant that had the bug, none
       const found = searchSchedules(scenario, 'v6.3', { strategy: 'mixed', schedules: 20 });
       expect(found.first?.what ?? null).toBeNull();
     });
+  });
+});
+
+describe('stale-dst-mapping (Baolin Wang, d1adb25df711)', () => {
+  const scenario = staleDstMapping();
+
+  it('its history: an oops in the batch variants before the fix, clean in v6.2, v6.10, v6.11', () => {
+    expectCompleteHistory(scenario.history!);
+    expect(scenario.history?.failsIn).toEqual(['rfc-2022', 'v6.3-rc1', 'v6.3']);
+    expect(scenario.sources.join(' ')).toMatch(/d1adb25df711/);
+  });
+
+  for (const strategy of ['random', 'pct'] as const) {
+    it(`v6.3: ${strategy} schedules find the walker reading an anon_vma as an address_space within 20`, () => {
+      const found = searchSchedules(scenario, 'v6.3', { strategy, schedules: 20 });
+      expect(found.first?.what).toMatch(
+        /crash: INVARIANT_VIOLATED: Oops in dump_mapping: folio_mapping\(\) of pfn \d+ .* not an address_space/,
+      );
+    });
+  }
+
+  for (const variant of ['v6.2', 'v6.10', 'v6.11'] as const) {
+    it(`${variant}: nothing in 30 schedules`, () => {
+      const found = searchSchedules(scenario, variant, { strategy: 'mixed', schedules: 30 });
+      expect(found.first?.what ?? null).toBeNull();
+    });
+  }
+
+  it('the walker follows page-cache mappings without complaint (no false positive on a legal file folio)', () => {
+    const stats = { pfns: 0, fileMappings: 0 };
+    const withFile: Scenario = {
+      ...scenario,
+      name: 'walker-over-page-cache',
+      build(k) {
+        const file = k.createFile('f', { content: [1, 2, 3] });
+        return {
+          *setup() {
+            yield* populateFile(k, file, [0, 1, 2]);
+          },
+          actors: [pfnWalker(k, { cpu: 0, nid: 0, rounds: 1, stats })],
+        };
+      },
+    };
+    const run = runScenario(withFile, { seed: 1 });
+    expect(run.error).toBeNull();
+    expect(stats.fileMappings).toBe(3);
   });
 });
 

@@ -103,6 +103,13 @@ export const BUILTIN_PARAM_SCHEMAS = {
       targetPages: count('pages of node 1, the target: room for one THP, not two', 513, 1023, 768),
     })
     .strict(),
+  'stale-dst-mapping': z
+    .object({
+      pages: count('anonymous pages migrated together', 1, 32, 8),
+      migrations: count('move_pages calls, each to the other node', 1, 10_000, 2),
+      walks: count('passes of the pfn walker over node 1', 1, 10_000, 3),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

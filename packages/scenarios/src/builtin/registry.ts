@@ -8,6 +8,7 @@ import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
+import { staleDstMapping } from './stale-dst-mapping.js';
 import { zfsFallbackWriteback } from './zfs-fallback-writeback.js';
 
 /**
@@ -30,6 +31,7 @@ export const BUILTIN_SCENARIOS = {
   'migrate-under-writes': (p = {}) => migrateUnderWrites(p),
   'zfs-fallback-writeback': (p = {}) => zfsFallbackWriteback(p),
   'deferred-split-chain': (p = {}) => deferredSplitChain(p),
+  'stale-dst-mapping': (p = {}) => staleDstMapping(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
