@@ -29,6 +29,8 @@ export const VARIANT_SETTINGS: Readonly<
   allMigratedReturnsZero: 'boolean',
   splitTrylockInAsync: 'boolean',
   longtermPinRetryUncounts: 'boolean',
+  norefsLockCoversCopy: 'boolean',
+  blockDevLargeFolios: 'boolean',
   hasSyncNoCopy: 'boolean',
   hugetlbFallbackByReason: 'boolean',
   countsNrSplit: 'boolean',

@@ -25,6 +25,7 @@ import {
   PG_writeback,
   PG_young,
 } from '@mmsim/folio';
+import { mightSleep } from '@mmsim/runtime';
 import { kernelBug } from './errors.js';
 import type { MigrateServices } from './migrate-services.js';
 
@@ -75,10 +76,16 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
 
 /**
  * `folio_migrate_copy(newfolio, folio)` (mm/migrate.c, 6.3): `folio_copy` (every page's
- * content word, charged `copyPage4k` per page), then `folio_migrate_flags`.
+ * content word, charged `copyPage4k` per page), then `folio_migrate_flags`. `folio_copy`
+ * (mm/util.c, 6.3) calls `cond_resched()` between the pages of a large folio: the model
+ * does not reschedule there, but it makes the `might_sleep` check `cond_resched` makes
+ * under CONFIG_DEBUG_ATOMIC_SLEEP, so a large folio copied under a spinlock is reported
+ * (the buffer_migrate_folio_norefs bug of 6.15-rc, `norefsLockCoversCopy`).
  */
 export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Folio): void {
+  const nr = folioNrPages(services.mem, src);
+  if (nr > 1) mightSleep(services.rt.current, 'folio_copy -> cond_resched');
   folioCopyContents(services.mem, dst, src);
-  services.rt.charge(services.rt.costs.copyPage4k * folioNrPages(services.mem, src));
+  services.rt.charge(services.rt.costs.copyPage4k * nr);
   folioMigrateFlags(services, dst, src);
 }

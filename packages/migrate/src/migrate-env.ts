@@ -133,6 +133,7 @@ export class MigrateEnv implements MigrateServices {
       locks: this.locks,
       vmstat: this.vmstat,
       syncLightNeedsUptodate: this.syncLightNeedsUptodate,
+      norefsLockCoversCopy: this.variant.norefsLockCoversCopy,
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });

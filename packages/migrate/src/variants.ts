@@ -87,6 +87,26 @@ export interface MigrateVariant {
    * "migrate_pages_batch: fix statistics for longterm pin retry", 6.4).
    */
   readonly longtermPinRetryUncounts: boolean;
+  /**
+   * `__buffer_migrate_folio()` with `check_refs` (`buffer_migrate_folio_norefs`, block
+   * devices) holds `mapping->i_private_lock` from the buffer-count check to the end of the
+   * migration, copy included (Jan Kara, ebdf4de5642f "mm: migrate: fix reference check race
+   * between __find_get_block() and migration", 5.0). Copying a large folio reschedules
+   * between pages (`folio_copy` -> `cond_resched`), a sleep in atomic context once block
+   * devices have large folios (3c20917120ce, 6.15-rc1). Off: the lock covers only the count
+   * check and BH_Migrate on the head buffer tells `__find_get_block_slow` to back off
+   * (Davidlohr Bueso, 2d900efff915 "mm/migrate: fix sleep in atomic for large folios and
+   * buffer heads", 6.15-rc4, 20250418015921.132400-8-dave@stgolabs.net). On in every
+   * built-in variant.
+   */
+  readonly norefsLockCoversCopy: boolean;
+  /**
+   * Block devices cache their metadata in large folios when the logical block size is
+   * larger than a page (Luis Chamberlain et al., 3c20917120ce "block/bdev: enable large
+   * folio support for large logical block sizes", 6.15-rc1). Off in every built-in variant;
+   * read by the scenarios that populate a block device, not by the migrate core.
+   */
+  readonly blockDevLargeFolios: boolean;
   /** MIGRATE_SYNC_NO_COPY exists (removed in 6.10). */
   readonly hasSyncNoCopy: boolean;
   /**
@@ -165,6 +185,8 @@ export interface MigrateVariant {
 /** The switches of the changes after 6.3, all off: the kernels up to 6.3 share them. */
 const BEFORE_6_4 = Object.freeze({
   splitTrylockInAsync: false,
+  norefsLockCoversCopy: true,
+  blockDevLargeFolios: false,
   longtermPinRetryUncounts: false,
   hasSyncNoCopy: true,
   hugetlbFallbackByReason: false,

@@ -28,6 +28,10 @@ export {
 // The built-in scenarios: the registry, and each factory with its parameters.
 
 export {
+  type BhNorefsLargeFolioParams,
+  bhNorefsLargeFolio,
+} from './builtin/bh-norefs-large-folio.js';
+export {
   type DeferredSplitChainParams,
   deferredSplitChain,
 } from './builtin/deferred-split-chain.js';

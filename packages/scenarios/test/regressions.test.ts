@@ -1,7 +1,9 @@
-import { populateFile } from '@mmsim/kernel';
+import { folioNid } from '@mmsim/folio';
+import { pageCacheLookup, populateFile } from '@mmsim/kernel';
 import { defineVariant, VARIANTS } from '@mmsim/migrate';
 import { describe, expect, it } from 'vitest';
 import {
+  bhNorefsLargeFolio,
   deferredSplitChain,
   historyBugVariants,
   isolatedPutBack,
@@ -151,6 +153,63 @@ describe('stale-dst-mapping (Baolin Wang, d1adb25df711)', () => {
     expect(run.error).toBeNull();
     expect(stats.fileMappings).toBe(3);
   });
+});
+
+describe('bh-norefs-large-folio (2d900efff915)', () => {
+  const scenario = bhNorefsLargeFolio();
+  const rc1 = defineVariant({ name: 'v6.15-rc1', extends: 'v6.11', blockDevLargeFolios: true });
+  const rc4 = defineVariant({
+    name: 'v6.15-rc4',
+    extends: 'v6.11',
+    blockDevLargeFolios: true,
+    norefsLockCoversCopy: false,
+  });
+
+  it('its history: no built-in variant has large block-device folios, so all are clean', () => {
+    expectCompleteHistory(scenario.history!);
+    expect(historyBugVariants(scenario.history!)).toEqual([]);
+    for (const v of Object.values(VARIANTS)) {
+      expect([v.blockDevLargeFolios, v.norefsLockCoversCopy]).toEqual([false, true]);
+    }
+  });
+
+  it('large block-device folios with the lock over the copy (6.15-rc1): folio_copy might_sleep under i_private_lock', () => {
+    const run = runScenario(scenario, { variant: rc1, seed: 1 });
+    expect(run.error?.code).toBe('SLEEP_IN_ATOMIC');
+    expect(run.error?.message).toMatch(
+      /sleeping function called from invalid context: offline_pages-\d+ calls folio_copy -> cond_resched with preempt_count 1/,
+    );
+  });
+
+  it('with the lock over the count check only (6.15-rc4): the large folio migrates, nothing in 20 schedules', () => {
+    const run = runScenario(scenario, { variant: rc4, seed: 1 });
+    expect(run.error).toBeNull();
+    expect(run.violations).toEqual([]);
+    const bdev = run.kernel.files.find((f) => f.name === 'bdev-meta')!;
+    const folio = pageCacheLookup(run.kernel.mem, bdev, 0)!;
+    // Two migrations: to node 1 and back to node 0, a new folio each time.
+    expect(folioNid(run.kernel.mem, folio)).toBe(0);
+    expect(run.kernel.migrate.warnings).toEqual([]);
+    for (let seed = 2; seed <= 21; seed++) {
+      const r = runScenario(scenario, {
+        variant: rc4,
+        seed,
+        strategy: seed % 2 ? 'random' : 'pct',
+      });
+      expect({ seed, error: r.error?.message ?? null, violations: r.violations }).toEqual({
+        seed,
+        error: null,
+        violations: [],
+      });
+    }
+  });
+
+  for (const variant of ['v6.2', 'v6.3', 'v6.11'] as const) {
+    it(`${variant} (order-0 block-device folios): nothing in 20 schedules`, () => {
+      const found = searchSchedules(scenario, variant, { strategy: 'mixed', schedules: 20 });
+      expect(found.first?.what ?? null).toBeNull();
+    });
+  }
 });
 
 describe('the caller-side invariants of migrate_pages()', () => {

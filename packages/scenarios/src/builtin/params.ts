@@ -110,6 +110,17 @@ export const BUILTIN_PARAM_SCHEMAS = {
       walks: count('passes of the pfn walker over node 1', 1, 10_000, 3),
     })
     .strict(),
+  'bh-norefs-large-folio': z
+    .object({
+      order: count('order of the block device folio where the variant has large ones', 1, 8, 2),
+      migrations: count(
+        'migrations of the block device cache, each to the other node',
+        1,
+        10_000,
+        2,
+      ),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

@@ -1,5 +1,6 @@
 import { MmsimError } from '@mmsim/runtime';
 import type { Scenario } from '../scenario.js';
+import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
 import { deferredSplitChain } from './deferred-split-chain.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
@@ -32,6 +33,7 @@ export const BUILTIN_SCENARIOS = {
   'zfs-fallback-writeback': (p = {}) => zfsFallbackWriteback(p),
   'deferred-split-chain': (p = {}) => deferredSplitChain(p),
   'stale-dst-mapping': (p = {}) => staleDstMapping(p),
+  'bh-norefs-large-folio': (p = {}) => bhNorefsLargeFolio(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
