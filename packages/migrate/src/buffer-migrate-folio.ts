@@ -81,13 +81,16 @@ export function* bufferMigrateLockBuffers(
   return true;
 }
 
-/** `mapping->i_private_lock` (`private_lock` before 6.6), one per mapping, made on first use. */
+/**
+ * `mapping->private_lock` (`i_private_lock` since 6.8), one per mapping, made on first use.
+ * It never spans a `yield` here; it exists for what it forbids (sleeping while it is held).
+ */
 const privateLocks = new WeakMap<object, Spinlock>();
 function privateLockOf(services: MigrateServices, mapping: object): Spinlock {
   let lock = privateLocks.get(mapping);
   if (lock === undefined) {
     const name = (mapping as { name?: unknown }).name;
-    lock = new Spinlock(services.rt, `i_private_lock ${typeof name === 'string' ? name : ''}`);
+    lock = new Spinlock(services.rt, `private_lock ${typeof name === 'string' ? name : ''}`);
     privateLocks.set(mapping, lock);
   }
   return lock;
