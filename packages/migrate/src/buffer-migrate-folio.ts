@@ -7,7 +7,7 @@ import {
   PG_writeback,
 } from '@mmsim/folio';
 import { BH_Dirty, BH_Lock, type BufferHead } from '@mmsim/page-lock';
-import { EAGAIN, type KernelGen } from '@mmsim/runtime';
+import { EAGAIN, type KernelGen, Spinlock } from '@mmsim/runtime';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
 import { folioExpectedRefs, folioMigrateMapping } from './folio-migrate-mapping.js';
@@ -82,6 +82,21 @@ export function* bufferMigrateLockBuffers(
 }
 
 /**
+ * `mapping->private_lock` (`i_private_lock` since 6.8), one per mapping, made on first use.
+ * It never spans a `yield` here; it exists for what it forbids (sleeping while it is held).
+ */
+const privateLocks = new WeakMap<object, Spinlock>();
+function privateLockOf(services: MigrateServices, mapping: object): Spinlock {
+  let lock = privateLocks.get(mapping);
+  if (lock === undefined) {
+    const name = (mapping as { name?: unknown }).name;
+    lock = new Spinlock(services.rt, `private_lock ${typeof name === 'string' ? name : ''}`);
+    privateLocks.set(mapping, lock);
+  }
+  return lock;
+}
+
+/**
  * `__buffer_migrate_folio(mapping, dst, src, mode, check_refs)` (mm/migrate.c, 6.3).
  *
  * - No buffers: `migrate_folio`.
@@ -89,8 +104,11 @@ export function* bufferMigrateLockBuffers(
  *   buffer is locked.
  * - Lock the buffers (`buffer_migrate_lock_buffers`), or -EAGAIN.
  * - `check_refs` (the `_norefs` form, for block devices): under `mapping->private_lock`
- *   (the model's step is atomic) every buffer must have b_count 0; if one is busy,
- *   `invalidate_bh_lrus()` once and look again; still busy is -EAGAIN.
+ *   every buffer must have b_count 0; if one is busy, drop the lock, `invalidate_bh_lrus()`
+ *   once and look again; still busy is -EAGAIN. The lock is held to the end (through the
+ *   copy, ebdf4de5642f, 5.0) unless the variant's `norefsLockCoversCopy` is off
+ *   (2d900efff915, 6.15-rc4: released after the check; BH_Migrate, which makes
+ *   `__find_get_block_slow` back off meanwhile, has no reader in the model).
  * - `folio_migrate_mapping`; the buffers move to dst with the private data and each is
  *   pointed at dst (`folio_set_bh`); copy and flags (flags only for SYNC_NO_COPY).
  * - Unlock every buffer.
@@ -111,11 +129,18 @@ export function* bufferMigrateFolioCommon(
   if (folioRefCount(mem, src) !== folioExpectedRefs(services, mapping, src)) return -EAGAIN;
   if (!(yield* bufferMigrateLockBuffers(services, head, mode))) return -EAGAIN;
   let rc: number = MIGRATEPAGE_SUCCESS;
-  const referenced = (bh: BufferHead): boolean => bh.count !== 0;
-  if (checkRefs && someBuffer(head, referenced)) {
-    // The per-CPU bh LRUs may hold the reference: drop them once and look again.
-    services.invalidateBhLrus();
-    if (someBuffer(head, referenced)) rc = -EAGAIN;
+  const privateLock = checkRefs ? privateLockOf(services, mapping) : null;
+  if (privateLock !== null) {
+    if (!privateLock.trylock()) yield* privateLock.lockContended();
+    if (someBuffer(head, bufferReferenced)) {
+      // The per-CPU bh LRUs may hold the reference: drop them once and look again.
+      privateLock.unlock();
+      services.invalidateBhLrus();
+      if (!privateLock.trylock()) yield* privateLock.lockContended();
+      if (someBuffer(head, bufferReferenced)) rc = -EAGAIN;
+    }
+    // 6.15-rc4: the lock covers the count check only.
+    if (services.norefsLockCoversCopy === false) privateLock.unlock();
   }
   if (rc === MIGRATEPAGE_SUCCESS) {
     rc = folioMigrateMapping(services, mapping, dst, src, 0);
@@ -126,8 +151,14 @@ export function* bufferMigrateFolioCommon(
       else folioMigrateFlags(services, dst, src);
     }
   }
+  if (privateLock !== null && services.norefsLockCoversCopy !== false) privateLock.unlock();
   forEachBuffer(head, (bh) => locks.unlockBuffer(bh));
   return rc;
+}
+
+/** A buffer someone holds a reference to (`atomic_read(&bh->b_count)`). */
+function bufferReferenced(bh: BufferHead): boolean {
+  return bh.count !== 0;
 }
 
 /**

@@ -48,6 +48,8 @@ export const VARIANT_SETTINGS: Readonly<
   restoreWrprotectsReadEntry: 'boolean',
   splitTrylockInAsync: 'boolean',
   longtermPinRetryUncounts: 'boolean',
+  norefsLockCoversCopy: 'boolean',
+  blockDevLargeFolios: 'boolean',
   hasSyncNoCopy: 'boolean',
   hugetlbFallbackByReason: 'boolean',
   countsNrSplit: 'boolean',
@@ -55,6 +57,7 @@ export const VARIANT_SETTINGS: Readonly<
   dstStateInPrivate: 'boolean',
   compactionIsolatesLarge: 'boolean',
   splitsDeferredFirst: 'boolean',
+  deferredSplitCountsFailed: 'boolean',
   deferredSplitCountsThpFailed: 'boolean',
   batchSize: Object.freeze({ integer: Object.freeze({ min: 1, max: 1 << 20 }) }),
   passesAsync: Object.freeze({ integer: Object.freeze({ min: 1, max: 1000 }) }),
@@ -64,6 +67,7 @@ export const VARIANT_SETTINGS: Readonly<
   splitPolicy: Object.freeze(['on-failure', 'never']),
   copyStrategy: Object.freeze(['in-move']),
   movableProtocol: Object.freeze(['folio-6.3', 'page-type-2025']),
+  numaHintPutsBackList: 'boolean',
 });
 
 /** The names of the policy settings, in table order. */

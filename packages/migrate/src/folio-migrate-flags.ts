@@ -25,6 +25,7 @@ import {
   PG_writeback,
   PG_young,
 } from '@mmsim/folio';
+import { mightSleep } from '@mmsim/runtime';
 import { kernelBug } from './errors.js';
 import type { MigrateServices } from './migrate-services.js';
 
@@ -76,13 +77,19 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
 /**
  * `folio_migrate_copy(newfolio, folio)` (mm/migrate.c, 6.3): `folio_copy` (every page's
  * content word, charged `copyPage4k` per page), then `folio_migrate_flags`. A variant's
- * `steps.folioCopy` replaces `folio_copy`.
+ * `steps.folioCopy` replaces `folio_copy`. `folio_copy` (mm/util.c, 6.3) calls
+ * `cond_resched()` between the pages of a large folio: the model does not reschedule
+ * there, but it makes the `might_sleep` check `cond_resched` makes under
+ * CONFIG_DEBUG_ATOMIC_SLEEP, so a large folio copied under a spinlock is reported (the
+ * buffer_migrate_folio_norefs bug of 6.15-rc, `norefsLockCoversCopy`).
  */
 export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Folio): void {
+  const nr = folioNrPages(services.mem, src);
+  if (nr > 1) mightSleep(services.rt.current, 'folio_copy -> cond_resched');
   // A variant's replacement copy step (`steps.folioCopy`) stands in for folio_copy().
   const copy = services.folioCopy;
   if (copy === undefined) folioCopyContents(services.mem, dst, src);
   else copy(services, dst, src);
-  services.rt.charge(services.rt.costs.copyPage4k * folioNrPages(services.mem, src));
+  services.rt.charge(services.rt.costs.copyPage4k * nr);
   folioMigrateFlags(services, dst, src);
 }

@@ -144,6 +144,7 @@ export class MigrateEnv implements MigrateServices {
       vmstat: this.vmstat,
       syncLightNeedsUptodate: this.syncLightNeedsUptodate,
       ...(this.folioCopy === undefined ? {} : { folioCopy: this.folioCopy }),
+      norefsLockCoversCopy: this.variant.norefsLockCoversCopy,
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });

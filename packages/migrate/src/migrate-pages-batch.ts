@@ -178,7 +178,8 @@ function* migratePagesBatchBody(
 
         // 6.10+: a folio on the deferred-split queue (more than 2 pages: order-1 page-cache
         // folios do not use the queue) is split now; the split counts as a failure, so that
-        // migrate_pages() does not report success with unmigrated pieces on its list.
+        // migrate_pages() does not report success with unmigrated pieces on its list
+        // (8e279f970b5c, 6.10-rc4; `deferredSplitCountsFailed` off is 6.10-rc1).
         if (
           variant.splitsDeferredFirst &&
           splitAllowed &&
@@ -187,7 +188,7 @@ function* migratePagesBatchBody(
           deferredSplitQueued(env, folio, nrPages) &&
           (yield* trySplitFolio(env, folio, splitList(split), mode)) === 0
         ) {
-          nrFailed++;
+          if (variant.deferredSplitCountsFailed) nrFailed++;
           if (variant.deferredSplitCountsThpFailed) stats.nrThpFailed += isThp;
           stats.nrThpSplit += isThp;
           stats.nrSplit++;

@@ -29,6 +29,11 @@ export interface MigrateServices {
    * built-in copy.
    */
   readonly folioCopy?: FolioCopyStep;
+  /**
+   * The variant's `norefsLockCoversCopy`: `buffer_migrate_folio_norefs` holds the
+   * mapping's `i_private_lock` through the copy (5.0 to 6.15-rc3). Absent means true.
+   */
+  readonly norefsLockCoversCopy?: boolean;
   /** `WARN_ON_ONCE` at `site`: records `message` in the core's warnings the first time only. */
   warnOnce(site: string, message: string): void;
   /** `invalidate_bh_lrus()`: drop the per-CPU buffer-head LRU references (a no-op by default). */

@@ -119,6 +119,26 @@ export interface MigrateVariant {
    * "migrate_pages_batch: fix statistics for longterm pin retry", 6.4).
    */
   readonly longtermPinRetryUncounts: boolean;
+  /**
+   * `__buffer_migrate_folio()` with `check_refs` (`buffer_migrate_folio_norefs`, block
+   * devices) holds `mapping->i_private_lock` from the buffer-count check to the end of the
+   * migration, copy included (Jan Kara, ebdf4de5642f "mm: migrate: fix reference check race
+   * between __find_get_block() and migration", 5.0). Copying a large folio reschedules
+   * between pages (`folio_copy` -> `cond_resched`), a sleep in atomic context once block
+   * devices have large folios (3c20917120ce, 6.15-rc1). Off: the lock covers only the count
+   * check and BH_Migrate on the head buffer tells `__find_get_block_slow` to back off
+   * (Davidlohr Bueso, 2d900efff915 "mm/migrate: fix sleep in atomic for large folios and
+   * buffer heads", 6.15-rc4, 20250418015921.132400-8-dave@stgolabs.net). On in every
+   * built-in variant.
+   */
+  readonly norefsLockCoversCopy: boolean;
+  /**
+   * Block devices cache their metadata in large folios when the logical block size is
+   * larger than a page (Luis Chamberlain et al., 3c20917120ce "block/bdev: enable large
+   * folio support for large logical block sizes", 6.15-rc1). Off in every built-in variant;
+   * read by the scenarios that populate a block device, not by the migrate core.
+   */
+  readonly blockDevLargeFolios: boolean;
   /** MIGRATE_SYNC_NO_COPY exists (removed in 6.10). */
   readonly hasSyncNoCopy: boolean;
   /**
@@ -167,6 +187,17 @@ export interface MigrateVariant {
    * 6.10-rc hotfix that counts it in `nr_failed`).
    */
   readonly splitsDeferredFirst: boolean;
+  /**
+   * With `splitsDeferredFirst`: the split of a deferred-split folio counts in `nr_failed`
+   * (Hugh Dickins, 8e279f970b5c "mm/migrate: fix kernel BUG at mm/compaction.c:2761!",
+   * 6.10-rc4, `46c948b4-4dd8-6e03-4c7b-ce4e81cfa536@google.com`). Without it (7262f208ca68
+   * as merged in 6.10-rc1) a batch whose only trouble was such a folio returns 0 even when
+   * split pieces failed their one best-effort pass and are left on `from`: the caller, told
+   * of complete success, puts nothing back (compact_zone's VM_BUG_ON). No built-in variant
+   * has it off; `defineVariant({ extends: 'v6.10', deferredSplitCountsFailed: false })` is
+   * 6.10-rc1.
+   */
+  readonly deferredSplitCountsFailed: boolean;
   /**
    * That split also counts in `nr_thp_failed` for a THP (Zi Yan, "mm/migrate: make
    * migrate_pages_batch() stats consistent", 20240620012712.19804-1-zi.yan@sent.com, 6.11).
@@ -238,6 +269,15 @@ export interface MigrateVariant {
    */
   readonly movableProtocol: 'folio-6.3' | 'page-type-2025';
   /**
+   * `migrate_misplaced_folio()` (the NUMA-hinting fault) gives back everything left on its
+   * list after a failed `migrate_pages()` (`putback_movable_pages`), not just the folio it
+   * isolated: since 6.10 that folio may have been split on the way (deferred split), and the
+   * pieces were left isolated (Peter Xu, 6e49019db5f7 "mm/migrate: putback split folios when
+   * numa hint migration fails", 20240708215537.2630610-1-peterx@redhat.com, 6.11-rc1). Read
+   * by the NUMA-hint actor, not by the migrate core.
+   */
+  readonly numaHintPutsBackList: boolean;
+  /**
    * Replacement step functions (`VariantSteps`): the engine calls them instead of its own.
    * Not a policy setting: only a module variant can carry functions. Their names and source
    * text go into the content hash.
@@ -294,6 +334,8 @@ export function variantPasses(variant: MigrateVariant, mode: MigrateMode): numbe
 /** The switches of the changes after 6.3, all off: the kernels up to 6.3 share them. */
 const BEFORE_6_4 = Object.freeze({
   splitTrylockInAsync: false,
+  norefsLockCoversCopy: true,
+  blockDevLargeFolios: false,
   longtermPinRetryUncounts: false,
   hasSyncNoCopy: true,
   hugetlbFallbackByReason: false,
@@ -302,8 +344,10 @@ const BEFORE_6_4 = Object.freeze({
   dstStateInPrivate: false,
   compactionIsolatesLarge: false,
   splitsDeferredFirst: false,
+  deferredSplitCountsFailed: false,
   deferredSplitCountsThpFailed: false,
   movableProtocol: 'folio-6.3',
+  numaHintPutsBackList: false,
 } as const);
 
 const V6_3: MigrateVariant = Object.freeze({
@@ -345,6 +389,7 @@ const AFTER_6_3_SOURCES: readonly string[] = Object.freeze([
   '"mm/migrate: remove MIGRATE_SYNC_NO_COPY mode" (6.10)',
   'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
   '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10-rc1) and Hugh Dickins\' 6.10-rc hotfix counting it in nr_failed',
+  '8e279f970b5c "mm/migrate: fix kernel BUG at mm/compaction.c:2761!" (Hugh Dickins, 46c948b4-4dd8-6e03-4c7b-ce4e81cfa536@google.com, 6.10-rc4)',
 ]);
 
 /** Linux 6.10: the base of v6.11, and the kernel of the split-lock deadlock. */
@@ -371,6 +416,7 @@ const V6_10: MigrateVariant = Object.freeze({
   dstStateInPrivate: true,
   compactionIsolatesLarge: true,
   splitsDeferredFirst: true,
+  deferredSplitCountsFailed: true,
 });
 
 /** The variants, by name. */
@@ -453,10 +499,12 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     sources: Object.freeze([
       '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
       '"mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
+      '6e49019db5f7 "mm/migrate: putback split folios when numa hint migration fails" (Peter Xu, 20240708215537.2630610-1-peterx@redhat.com, 6.11-rc1)',
       ...AFTER_6_3_SOURCES,
     ]),
     splitTrylockInAsync: true,
     deferredSplitCountsThpFailed: true,
+    numaHintPutsBackList: true,
   }),
 });
 

@@ -123,6 +123,7 @@ describe('defineVariant', () => {
       extends: 'v6.10',
       splitTrylockInAsync: true,
       deferredSplitCountsThpFailed: true,
+      numaHintPutsBackList: true,
     });
     expect(variantContentHash(same)).toBe(variantContentHash(VARIANTS['v6.11']));
   });

@@ -177,6 +177,7 @@ describe('after 6.3: mm_migrate_pages prints nr_split (large_folio_split)', () =
       sources: [],
       splitTrylockInAsync: false,
       deferredSplitCountsThpFailed: false,
+      numaHintPutsBackList: false,
     });
     for (const v of [a, b]) {
       expect(v.countsNrSplit && v.drainOnlyMlocked && v.dstStateInPrivate).toBe(true);

@@ -164,27 +164,27 @@ export function filemapRemoveFolio(
 
 /**
  * The page-cache half of `folio_migrate_mapping` (mm/migrate.c, 6.3): the `__xa_store` of
- * `dst` in place of `src` at every index `src` occupies. The caller moves the cache's
- * references (`folio_ref_add(dst, nr)`, and src's share when it unfreezes it), and has
- * already given `dst` src's mapping and index.
+ * `dst` in place of `src` at every index `src` occupies. The model keeps a large folio as
+ * one multi-index entry, in the slot of its first index (as `filemap_add_folio` stores it
+ * and `filemapGetEntry` finds it), so that one slot is the one replaced, whatever
+ * `nrPages`. The caller moves the cache's references (`folio_ref_add(dst, nr)`, and src's
+ * share when it unfreezes it), and has already given `dst` src's mapping and index.
  */
 export function pageCacheReplaceFolio(
   as: AddressSpace,
   src: Folio,
   dst: Folio,
   index: number,
-  nrPages: number,
+  _nrPages: number,
 ): void {
   const slots = iPages(as);
-  for (let i = 0; i < nrPages; i++) {
-    if (slots.get(index + i) !== src) {
-      throw new MmsimError(
-        'INVALID_ARGUMENT',
-        `replaceFolio: ${as.name} does not cache folio ${src} at index ${index + i}`,
-      );
-    }
+  if (slots.get(index) !== src) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `replaceFolio: ${as.name} does not cache folio ${src} at index ${index}`,
+    );
   }
-  for (let i = 0; i < nrPages; i++) slots.set(index + i, dst);
+  slots.set(index, dst);
 }
 
 /**

@@ -12,6 +12,7 @@
 // Scenarios: data plus actors, built on a fresh kernel, run once with their invariants.
 
 export {
+  historyBugVariants,
   instantiateScenario,
   runScenario,
   type Scenario,
@@ -26,6 +27,14 @@ export {
 
 // The built-in scenarios: the registry, and each factory with its parameters.
 
+export {
+  type BhNorefsLargeFolioParams,
+  bhNorefsLargeFolio,
+} from './builtin/bh-norefs-large-folio.js';
+export {
+  type DeferredSplitChainParams,
+  deferredSplitChain,
+} from './builtin/deferred-split-chain.js';
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {
   type LoopWritebackDeadlockParams,
@@ -50,6 +59,14 @@ export {
   type SplitLockDeadlockParams,
   splitLockDeadlock,
 } from './builtin/split-lock-deadlock.js';
+export {
+  type StaleDstMappingParams,
+  staleDstMapping,
+} from './builtin/stale-dst-mapping.js';
+export {
+  type ZfsFallbackWritebackParams,
+  zfsFallbackWriteback,
+} from './builtin/zfs-fallback-writeback.js';
 
 // Actors to compose scenarios from, and the folio selectors of the migrator.
 
@@ -69,6 +86,12 @@ export {
   migrator,
   migratorStats,
 } from './actors/migrator.js';
+export {
+  allocMisplacedDstFolio,
+  type NumaHintFaultOptions,
+  numaHintFault,
+} from './actors/numa-hint-fault.js';
+export { type PfnWalkerOptions, type PfnWalkerStats, pfnWalker } from './actors/pfn-walker.js';
 export { type RangeLockerOptions, rangeLocker } from './actors/range-locker.js';
 export { type ReadaheadOptions, readahead } from './actors/readahead.js';
 export {
@@ -112,6 +135,11 @@ export {
   restoredPteNoNewPermission,
   restoredPteProblem,
 } from './invariants/restored-pte.js';
+export {
+  isolatedPutBack,
+  MigrateCallLedger,
+  migratePagesSuccessEmpty,
+} from './invariants/migrate-calls.js';
 
 // Scenarios as exploration targets, and the page-lock inversion check.
 

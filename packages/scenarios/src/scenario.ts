@@ -26,6 +26,22 @@ export interface ScenarioHistory {
   readonly deadlocksIn: readonly VariantName[];
   /** Variants in which exploration finds nothing. */
   readonly fixedIn: readonly VariantName[];
+  /**
+   * Variants in which exploration finds a finding other than a deadlock: a failed
+   * invariant or a kernel BUG (a crash), for the regressions that were not hangs. Absent
+   * means none; a variant is in at most one of `deadlocksIn`, `failsIn` and `fixedIn`.
+   */
+  readonly failsIn?: readonly VariantName[];
+}
+
+/**
+ * The variants a history says have the bug, deadlock or other finding (`deadlocksIn`
+ * then `failsIn`).
+ */
+export function historyBugVariants(history: ScenarioHistory): readonly VariantName[] {
+  return history.failsIn === undefined
+    ? history.deadlocksIn
+    : [...history.deadlocksIn, ...history.failsIn];
 }
 
 /**

@@ -2,7 +2,12 @@ import type { ExploreStrategy } from '@mmsim/explore';
 import type { VariantName } from '@mmsim/kernel';
 import type { MigrateVariant } from '@mmsim/migrate';
 import { MmsimError } from '@mmsim/runtime';
-import { exploreScenario, type Scenario, type ScenarioHistory } from '@mmsim/scenarios';
+import {
+  exploreScenario,
+  historyBugVariants,
+  type Scenario,
+  type ScenarioHistory,
+} from '@mmsim/scenarios';
 import { builtInNames, builtInScenario } from '../catalog.js';
 import { EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -85,7 +90,7 @@ export interface CheckRow {
 
 /**
  * What a scenario's recorded history says of `variant`: `bug` when it is one of the
- * variants the scenario deadlocks in, `fixed` when it is one of the variants free of it,
+ * variants the scenario deadlocks in (or fails in, `failsIn`), `fixed` when it is one of the variants free of it,
  * `unrecorded` otherwise (no history, or a variant the history does not list).
  */
 export function historyExpectation(
@@ -93,7 +98,8 @@ export function historyExpectation(
   variant: string,
 ): 'bug' | 'fixed' | 'unrecorded' {
   if (history === undefined) return 'unrecorded';
-  if ((history.deadlocksIn as readonly string[]).includes(variant)) return 'bug';
+  // A deadlock or, for the regressions that were not hangs, an invariant or BUG (`failsIn`).
+  if ((historyBugVariants(history) as readonly string[]).includes(variant)) return 'bug';
   if ((history.fixedIn as readonly string[]).includes(variant)) return 'fixed';
   return 'unrecorded';
 }

@@ -1,5 +1,5 @@
 import { VARIANT_NAMES, type VariantName } from '@mmsim/kernel';
-import type { ScenarioHistory } from '@mmsim/scenarios';
+import { historyBugVariants, type ScenarioHistory } from '@mmsim/scenarios';
 import { builtInNames, builtInScenario } from '../catalog.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
@@ -10,8 +10,9 @@ import type { CliIo } from '../io.js';
  * that is free of it. Null when no variant has the bug or none after it is free of it.
  */
 export function fixingVariant(history: ScenarioHistory | undefined): VariantName | null {
-  if (history === undefined || history.deadlocksIn.length === 0) return null;
-  const last = Math.max(...history.deadlocksIn.map((v) => VARIANT_NAMES.indexOf(v)));
+  const bugIn = history === undefined ? [] : historyBugVariants(history);
+  if (history === undefined || bugIn.length === 0) return null;
+  const last = Math.max(...bugIn.map((v) => VARIANT_NAMES.indexOf(v)));
   return VARIANT_NAMES.slice(last + 1).find((v) => history.fixedIn.includes(v)) ?? null;
 }
 
@@ -27,7 +28,7 @@ export function scenariosCommand(io: CliIo, options: { json?: boolean }): number
       name,
       title: s.title,
       history: history ?? null,
-      bugIn: history === undefined ? null : [...history.deadlocksIn],
+      bugIn: history === undefined ? null : [...historyBugVariants(history)],
       fixedBy: fixingVariant(history),
     };
   });

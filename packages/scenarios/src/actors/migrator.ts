@@ -23,6 +23,7 @@ import {
   type NewFolioFn,
 } from '@mmsim/migrate';
 import { type KernelGen, MmsimError, PF_MEMALLOC, type Task } from '@mmsim/runtime';
+import type { MigrateCallLedger } from '../invariants/migrate-calls.js';
 import type { FolioSelector } from './selectors.js';
 
 /**
@@ -69,6 +70,8 @@ export interface MigratorOptions {
   readonly compactOrder?: number;
   /** Counters to fill in. */
   readonly stats?: MigratorStats;
+  /** Where to report each `migrate_pages()` result and each round's leftovers. */
+  readonly ledger?: MigrateCallLedger;
 }
 
 /** What a migrator did. */
@@ -160,8 +163,9 @@ export function compactionSkipsFolio(k: Kernel, folio: Folio, compactOrder: numb
 /**
  * A migrator: round after round, isolates the folios its selector gives (in that order:
  * the list order `migrate_pages` sees), calls `migrate_pages(list, get_new_page, ...,
- * mode, reason)` towards the round's target node, and gives back what did not migrate
- * with `putback_movable_pages`. It stands for move_pages(2) / migratepages(8)
+ * mode, reason)` towards the round's target node, and, when that returns nonzero, gives
+ * back what did not migrate with `putback_movable_pages` (a 0 promises an empty list).
+ * It stands for move_pages(2) / migratepages(8)
  * (`do_pages_move` -> `do_move_pages_to_node`, `do_migrate_pages`; mm/migrate.c,
  * mm/mempolicy.c) in the `'syscall'` style, and for compaction (`compact_zone` ->
  * `isolate_migratepages` -> `migrate_pages(compaction_alloc, compaction_free)`,
@@ -201,8 +205,10 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
     );
   }
   const stats = options.stats ?? migratorStats();
+  const ledger = options.ledger;
+  const name = options.name ?? 'migrate';
   return {
-    name: options.name ?? 'migrate',
+    name,
     cpu: options.cpu,
     models:
       style === 'syscall'
@@ -248,8 +254,12 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
           stats.results.push(result.rc);
           stats.pagesMigrated += result.stats.nrSucceeded;
           stats.pagesFailed += result.stats.nrFailedPages;
-          if (list.size > 0) yield* k.migrate.putbackMovablePages(list);
+          // As compact_zone and do_move_pages_to_node: put back only after a failure; a 0
+          // means the list is empty (the convention Hugh Dickins' 8e279f970b5c restored).
+          ledger?.migratePagesReturned(name, result.rc, list.size);
+          if (result.rc !== 0 && list.size > 0) yield* k.migrate.putbackMovablePages(list);
         }
+        ledger?.isolationEnded(name, list.size);
         stats.rounds++;
         yield; // cond_resched() between rounds
       }

@@ -106,6 +106,41 @@ export const BUILTIN_PARAM_SCHEMAS = {
       writebacks: count('passes of the writeback worker', 1, 10_000, 2),
     })
     .strict(),
+  'zfs-fallback-writeback': z
+    .object({
+      pages: count('dirty pages of the ZFS file', 1, 64, 1),
+      compactions: count('whole-node compaction runs (MIGRATE_SYNC)', 1, 10_000, 2),
+      migrateFolio: z
+        .boolean({ invalid_type_error: 'must be true or false' })
+        .optional()
+        .describe(
+          'Give the filesystem ->migrate_folio = migrate_folio (the OpenZFS fix, openzfs/zfs#16723); default false.',
+        ),
+    })
+    .strict(),
+  'deferred-split-chain': z
+    .object({
+      targetPages: count('pages of node 1, the target: room for one THP, not two', 513, 1023, 768),
+    })
+    .strict(),
+  'stale-dst-mapping': z
+    .object({
+      pages: count('anonymous pages migrated together', 1, 32, 8),
+      migrations: count('move_pages calls, each to the other node', 1, 10_000, 2),
+      walks: count('passes of the pfn walker over node 1', 1, 10_000, 3),
+    })
+    .strict(),
+  'bh-norefs-large-folio': z
+    .object({
+      order: count('order of the block device folio where the variant has large ones', 1, 8, 2),
+      migrations: count(
+        'migrations of the block device cache, each to the other node',
+        1,
+        10_000,
+        2,
+      ),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

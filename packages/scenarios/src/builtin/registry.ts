@@ -1,6 +1,8 @@
 import { MmsimError } from '@mmsim/runtime';
 import type { Scenario } from '../scenario.js';
 import { deptWritebackCycle } from './dept-writeback-cycle.js';
+import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
+import { deferredSplitChain } from './deferred-split-chain.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
@@ -9,6 +11,8 @@ import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
 import { uffdWpRestore } from './uffd-wp-restore.js';
+import { staleDstMapping } from './stale-dst-mapping.js';
+import { zfsFallbackWriteback } from './zfs-fallback-writeback.js';
 
 /**
  * Builds a built-in scenario from its parameters (all optional; a scenario file's
@@ -30,6 +34,10 @@ export const BUILTIN_SCENARIOS = {
   'migrate-under-writes': (p = {}) => migrateUnderWrites(p),
   'uffd-wp-restore': (p = {}) => uffdWpRestore(p),
   'dept-writeback-cycle': (p = {}) => deptWritebackCycle(p),
+  'zfs-fallback-writeback': (p = {}) => zfsFallbackWriteback(p),
+  'deferred-split-chain': (p = {}) => deferredSplitChain(p),
+  'stale-dst-mapping': (p = {}) => staleDstMapping(p),
+  'bh-norefs-large-folio': (p = {}) => bhNorefsLargeFolio(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
