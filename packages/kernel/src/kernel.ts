@@ -17,7 +17,12 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
-import { MigrateCore, type MigrateDeps, type MigrateVariant } from '@mmsim/migrate';
+import {
+  MigrateCore,
+  type MigrateDeps,
+  type MigrateVariant,
+  resolveVariant,
+} from '@mmsim/migrate';
 import { type DependencyChecker, type PageLocks, PageLockTable } from '@mmsim/page-lock';
 import {
   type AddressSpaceView,
@@ -127,7 +132,12 @@ export class Kernel {
     const lruVecs = new LruVecs(rt, mem, vmstat);
     const lru =
       parts.lru === undefined ? lruVecs : checkPart('lru', parts.lru(lruVecs, ctx), LRU_METHODS);
-    const vm = new VirtualMemory(rt, mem, locks, vmstat, { lru, zeroPage: config.zeroPage });
+    const vm = new VirtualMemory(rt, mem, locks, vmstat, {
+      lru,
+      zeroPage: config.zeroPage,
+      // mm/rmap.c follows the kernel the migrate variant models (4d4b6d66db63, 6.4).
+      tlbBatchSkipsInaccessible: resolveVariant(config.variant).tlbBatchSkipsInaccessible,
+    });
     // The scheduler tells the virtual memory of context switches (mm_cpumask, lazy TLB).
     rt.setContextSwitchHook(vm.contextSwitch);
     const rmap =

@@ -25,6 +25,7 @@ export const VARIANT_SETTINGS: Readonly<
   avoidForceLock: 'boolean',
   syncLightNeedsUptodate: 'boolean',
   batchFlush: Object.freeze(['never', 'always', 'async-only']),
+  tlbBatchSkipsInaccessible: 'boolean',
   splitRetry: Object.freeze(['in-batch', 'after-batch']),
   allMigratedReturnsZero: 'boolean',
   splitTrylockInAsync: 'boolean',

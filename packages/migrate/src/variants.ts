@@ -4,7 +4,14 @@
  * copy of it. `v6.3` is the default and the reference (torvalds/linux v6.3 mm/migrate.c).
  */
 
-export type VariantName = 'v6.2' | 'rfc-2022' | 'v6.3-rc1' | 'v6.3' | 'v6.10' | 'v6.11';
+export type VariantName =
+  | 'v6.2'
+  | 'rfc-2022'
+  | 'v6.3-rc1'
+  | 'v6.3'
+  | 'v6.10'
+  | 'v6.11'
+  | 'v6.4';
 
 export interface MigrateVariant {
   /** A built-in variant's name, or the free-form name of one made by `defineVariant`. */
@@ -65,6 +72,15 @@ export interface MigrateVariant {
    * MIGRATE_ASYNC only (fb3592c41a44, 6.3-rc3).
    */
   readonly batchFlush: 'never' | 'always' | 'async-only';
+  /**
+   * `set_tlb_ubc_flush_pending()` takes the old PTE and records nothing when it is not
+   * `pte_accessible()` (a PROT_NONE NUMA-hint entry whose change was flushed): no deferred
+   * flush, no batch flush, no IPI for it. Huang Ying, 4d4b6d66db63 "mm,unmap: avoid
+   * flushing TLB in batch if PTE is inaccessible" (6.4-rc1, after the 0-day report against
+   * 7e12beb8ca2a). Read by the rmap (`VirtualMemoryOptions.tlbBatchSkipsInaccessible`),
+   * not by the migrate core. Before it (6.3) every cleared PTE of a batch is recorded.
+   */
+  readonly tlbBatchSkipsInaccessible: boolean;
   /**
    * Where the pieces of a split large folio are migrated. `'in-batch'`: at the end of the
    * same `migrate_pages_batch()` (of the same `migrate_pages()` loop in 6.2) with the full
@@ -144,6 +160,7 @@ export interface MigrateVariant {
 
 /** The switches of the changes after 6.3, all off: the kernels up to 6.3 share them. */
 const BEFORE_6_4 = Object.freeze({
+  tlbBatchSkipsInaccessible: false,
   splitTrylockInAsync: false,
   longtermPinRetryUncounts: false,
   hasSyncNoCopy: true,
@@ -184,7 +201,7 @@ const V6_3: MigrateVariant = Object.freeze({
  */
 const AFTER_6_3_SOURCES: readonly string[] = Object.freeze([
   '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
-  '4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (6.4): no switch, the model has no present-but-inaccessible PTEs',
+  '4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (6.4)',
   '4bb6dc79d987 "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT" (Douglas Anderson, 6.5)',
   '"mm/migrate: correct nr_failed in migrate_pages_sync()" and "mm/migrate: add nr_split to trace_mm_migrate_pages stats." (Zi Yan, 6.7)',
   '"mm: migrate: record the mlocked page status to remove unnecessary lru drain" (Baolin Wang, 6.7)',
@@ -201,7 +218,7 @@ const V6_10: MigrateVariant = Object.freeze({
   name: 'v6.10',
   description:
     'Linux 6.10 as far as the model goes: 6.3 plus the 6.4-6.10 changes (the LONGTERM_PIN ' +
-    'statistics fix, the SYNC_LIGHT uptodate rule, nr_split, the PAGE_WAS_MLOCKED drain, ' +
+    'statistics fix, no batched flush for inaccessible PTEs, the SYNC_LIGHT uptodate rule, nr_split, the PAGE_WAS_MLOCKED drain, ' +
     'the unmap state in dst->private, compaction of large folios, deferred-split folios ' +
     'split first, no MIGRATE_SYNC_NO_COPY, hugetlb targets kept on their node unless the ' +
     'reason allows fallback); an ASYNC batch holding unmapped folios sleeps in folio_lock ' +
@@ -212,6 +229,7 @@ const V6_10: MigrateVariant = Object.freeze({
   ]),
   syncLightNeedsUptodate: true,
   longtermPinRetryUncounts: true,
+  tlbBatchSkipsInaccessible: true,
   hasSyncNoCopy: false,
   hugetlbFallbackByReason: true,
   countsNrSplit: true,
@@ -284,6 +302,21 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     ...BEFORE_6_4,
   }),
   'v6.3': V6_3,
+  'v6.4': Object.freeze({
+    ...V6_3,
+    name: 'v6.4',
+    description:
+      'Linux 6.4 as far as the model goes: 6.3 plus the batched unmap that records no TLB ' +
+      'flush for an inaccessible (PROT_NONE NUMA-hint) PTE and the LONGTERM_PIN split-retry ' +
+      'statistics fix',
+    sources: Object.freeze([
+      '4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (Huang Ying, 20230424065408.188498-1-ying.huang@intel.com, 6.4-rc1)',
+      '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
+      'torvalds/linux v6.4 mm/rmap.c (set_tlb_ubc_flush_pending), arch/x86/include/asm/pgtable.h (pte_accessible)',
+    ]),
+    longtermPinRetryUncounts: true,
+    tlbBatchSkipsInaccessible: true,
+  }),
   'v6.10': V6_10,
   'v6.11': Object.freeze({
     ...V6_10,
