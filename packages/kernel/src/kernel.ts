@@ -17,12 +17,7 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
-import {
-  MigrateCore,
-  type MigrateDeps,
-  type MigrateVariant,
-  resolveVariant,
-} from '@mmsim/migrate';
+import { MigrateCore, type MigrateDeps, type MigrateVariant, resolveVariant } from '@mmsim/migrate';
 import { type DependencyChecker, type PageLocks, PageLockTable } from '@mmsim/page-lock';
 import {
   type AddressSpaceView,

@@ -4,14 +4,7 @@
  * copy of it. `v6.3` is the default and the reference (torvalds/linux v6.3 mm/migrate.c).
  */
 
-export type VariantName =
-  | 'v6.2'
-  | 'rfc-2022'
-  | 'v6.3-rc1'
-  | 'v6.3'
-  | 'v6.10'
-  | 'v6.11'
-  | 'v6.4';
+export type VariantName = 'v6.2' | 'rfc-2022' | 'v6.3-rc1' | 'v6.3' | 'v6.10' | 'v6.11' | 'v6.4';
 
 export interface MigrateVariant {
   /** A built-in variant's name, or the free-form name of one made by `defineVariant`. */

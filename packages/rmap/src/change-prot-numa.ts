@@ -1,10 +1,4 @@
-import {
-  folioRefCount,
-  folioTestFlag,
-  PG_dirty,
-  PG_swapbacked,
-  pfnFolio,
-} from '@mmsim/folio';
+import { folioRefCount, folioTestFlag, PG_dirty, PG_swapbacked, pfnFolio } from '@mmsim/folio';
 import { type KernelGen, MmsimError, VmEvent } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
 import type { Mm } from './mm.js';
@@ -82,7 +76,8 @@ export function* changeProtNuma(
           const folio = pfnFolio(mem, pfn);
           if (vma.isCow && folioRefCount(mem, folio) !== 1) continue; // shared COW page
           // page_is_file_lru && PageDirty: async migration could not move it
-          if (!folioTestFlag(mem, folio, PG_swapbacked) && folioTestFlag(mem, folio, PG_dirty)) continue;
+          if (!folioTestFlag(mem, folio, PG_swapbacked) && folioTestFlag(mem, folio, PG_dirty))
+            continue;
           table.set(v, pteMkProtnone(pte));
           ctx.rt.charge(ctx.costs.pteUpdate);
           changed++;
