@@ -24,6 +24,7 @@ export const VARIANT_NAMES = [
   'v6.4',
   'v6.10',
   'v6.11',
+  'v6.12',
 ] as const;
 
 /** Largest number of CPUs per node the kernel builds (the runtime's limit is 4096 in all). */

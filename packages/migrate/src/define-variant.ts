@@ -31,6 +31,7 @@ export const VARIANT_SETTINGS: Readonly<
   splitTrylockInAsync: 'boolean',
   longtermPinRetryUncounts: 'boolean',
   hasSyncNoCopy: 'boolean',
+  copyBeforeFreeze: 'boolean',
   hugetlbFallbackByReason: 'boolean',
   countsNrSplit: 'boolean',
   drainOnlyMlocked: 'boolean',

@@ -78,7 +78,20 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
  * content word, charged `copyPage4k` per page), then `folio_migrate_flags`.
  */
 export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Folio): void {
-  folioCopyContents(services.mem, dst, src);
-  services.rt.charge(services.rt.costs.copyPage4k * folioNrPages(services.mem, src));
+  folioCopy(services, dst, src);
   folioMigrateFlags(services, dst, src);
+}
+
+/**
+ * `folio_copy(dst, src)` (mm/util.c, 6.3), and `folio_mc_copy(dst, src)` (mm/util.c, 6.12,
+ * Kefeng Wang) which the model treats alike (no memory errors are modelled, so the
+ * machine-check-safe copy never fails with -EHWPOISON): every page's content word, charged
+ * `copyPage4k` per page; emits `mmsim_folio_copied`.
+ */
+export function folioCopy(services: MigrateServices, dst: Folio, src: Folio): void {
+  const nr = folioNrPages(services.mem, src);
+  folioCopyContents(services.mem, dst, src);
+  services.rt.charge(services.rt.costs.copyPage4k * nr);
+  const tp = services.folioCopied;
+  if (tp.enabled) tp.emit({ src, dst, nr_pages: nr });
 }

@@ -7,12 +7,13 @@ import {
   type FaultPoint,
   MmsimError,
   type Runtime,
+  type Tracepoint,
   type VmStat,
 } from '@mmsim/runtime';
 import { resolveVariant } from './define-variant.js';
 import { HugetlbState } from './hugetlb-state.js';
 import type { MigrateServices } from './migrate-services.js';
-import { MigrateTracepoints } from './tracepoints.js';
+import { MigrateTracepoints, type MmsimFolioCopiedEvent } from './tracepoints.js';
 import type { MigrateVariant, VariantName } from './variants.js';
 
 /**
@@ -67,6 +68,8 @@ export class MigrateEnv implements MigrateServices {
   readonly variant: MigrateVariant;
   /** `variant.syncLightNeedsUptodate`, for the buffer helpers (`MigrateServices`). */
   readonly syncLightNeedsUptodate: boolean;
+  /** `variant.copyBeforeFreeze`, for `__migrate_folio` (`MigrateServices`). */
+  readonly copyBeforeFreeze: boolean;
   readonly thpMigrationSupported: boolean;
   readonly hugepageMigrationSupported: boolean;
   readonly tp: MigrateTracepoints;
@@ -110,6 +113,7 @@ export class MigrateEnv implements MigrateServices {
     }
     this.variant = resolveVariant(deps.variant);
     this.syncLightNeedsUptodate = this.variant.syncLightNeedsUptodate;
+    this.copyBeforeFreeze = this.variant.copyBeforeFreeze;
     this.rt = deps.rt;
     this.mem = deps.mem;
     this.vmstat = deps.vmstat;
@@ -133,9 +137,16 @@ export class MigrateEnv implements MigrateServices {
       locks: this.locks,
       vmstat: this.vmstat,
       syncLightNeedsUptodate: this.syncLightNeedsUptodate,
+      copyBeforeFreeze: this.copyBeforeFreeze,
+      folioCopied: this.tp.folioCopied,
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });
+  }
+
+  /** The `mmsim_folio_copied` tracepoint (`MigrateServices`). */
+  get folioCopied(): Tracepoint<MmsimFolioCopiedEvent> {
+    return this.tp.folioCopied;
   }
 
   /** `WARN_ON_ONCE` at `site`: records `message` the first time only. */

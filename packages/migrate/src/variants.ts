@@ -4,7 +4,15 @@
  * copy of it. `v6.3` is the default and the reference (torvalds/linux v6.3 mm/migrate.c).
  */
 
-export type VariantName = 'v6.2' | 'rfc-2022' | 'v6.3-rc1' | 'v6.3' | 'v6.10' | 'v6.11' | 'v6.4';
+export type VariantName =
+  | 'v6.2'
+  | 'rfc-2022'
+  | 'v6.3-rc1'
+  | 'v6.3'
+  | 'v6.4'
+  | 'v6.10'
+  | 'v6.11'
+  | 'v6.12';
 
 export interface MigrateVariant {
   /** A built-in variant's name, or the free-form name of one made by `defineVariant`. */
@@ -99,6 +107,20 @@ export interface MigrateVariant {
   /** MIGRATE_SYNC_NO_COPY exists (removed in 6.10). */
   readonly hasSyncNoCopy: boolean;
   /**
+   * `__migrate_folio()` (the `migrate_folio` of anonymous, shmem and swap-cache folios and
+   * `filemap_migrate_folio`) checks src's references, copies it with `folio_mc_copy()`,
+   * and only then freezes the references and moves the mapping (`__folio_migrate_mapping`):
+   * a reference taken during the copy makes the freeze fail, -EAGAIN after a wasted copy,
+   * and the move is retried in a later pass. Kefeng Wang's series "mm: migrate: support
+   * poisoned recover from migrate folio" ("mm: migrate: split folio_migrate_mapping()",
+   * "mm: migrate: support poisoned recover from migrate folio", 2024, 6.12), so that a
+   * memory error during the copy fails the migration instead of crashing. The model's copy
+   * is a scheduling point (other CPUs run while it copies). Before it (6.3): the freeze and
+   * the mapping move first, then `folio_migrate_copy()`; a reference that appears after the
+   * freeze cannot stop the move. The buffer-head and hugetlbfs helpers are not switched.
+   */
+  readonly copyBeforeFreeze: boolean;
+  /**
    * A hugetlb migration target from the buddy (the pools being empty) stays on the target
    * node unless `htlb_allow_alloc_fallback(mtc->reason)`: memory hotplug, memory failure,
    * the syscalls and mbind may fall back (Baolin Wang, "mm: hugetlb: make the hugetlb
@@ -157,6 +179,7 @@ const BEFORE_6_4 = Object.freeze({
   splitTrylockInAsync: false,
   longtermPinRetryUncounts: false,
   hasSyncNoCopy: true,
+  copyBeforeFreeze: false,
   hugetlbFallbackByReason: false,
   countsNrSplit: false,
   drainOnlyMlocked: false,
@@ -230,6 +253,22 @@ const V6_10: MigrateVariant = Object.freeze({
   dstStateInPrivate: true,
   compactionIsolatesLarge: true,
   splitsDeferredFirst: true,
+});
+
+const V6_11: MigrateVariant = Object.freeze({
+  ...V6_10,
+  name: 'v6.11',
+  description:
+    'Linux 6.11 as far as the model goes: 6.10 plus the try_split_folio() trylock in ' +
+    'MIGRATE_ASYNC (2e6506e1c4ee, the fix of the Gao Xiang deadlock) and deferred splits ' +
+    'counted in nr_thp_failed',
+  sources: Object.freeze([
+    '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
+    '"mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
+    ...AFTER_6_3_SOURCES,
+  ]),
+  splitTrylockInAsync: true,
+  deferredSplitCountsThpFailed: true,
 });
 
 /** The variants, by name. */
@@ -311,20 +350,20 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     tlbBatchSkipsInaccessible: true,
   }),
   'v6.10': V6_10,
-  'v6.11': Object.freeze({
-    ...V6_10,
-    name: 'v6.11',
+  'v6.11': V6_11,
+  'v6.12': Object.freeze({
+    ...V6_11,
+    name: 'v6.12',
     description:
-      'Linux 6.11 as far as the model goes: 6.10 plus the try_split_folio() trylock in ' +
-      'MIGRATE_ASYNC (2e6506e1c4ee, the fix of the Gao Xiang deadlock) and deferred splits ' +
-      'counted in nr_thp_failed',
+      'Linux 6.12 as far as the model goes: 6.11 plus __migrate_folio copying with ' +
+      'folio_mc_copy() before the reference freeze, -EAGAIN when a reference appears ' +
+      'during the copy (Kefeng Wang)',
     sources: Object.freeze([
-      '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
-      '"mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
-      ...AFTER_6_3_SOURCES,
+      'Kefeng Wang, "mm: migrate: split folio_migrate_mapping()" and "mm: migrate: support poisoned recover from migrate folio" (2024, 6.12)',
+      'mm/migrate.c __migrate_folio as quoted in 2025 patches against mainline (folio_expected_ref_count era): check refs, folio_mc_copy, __folio_migrate_mapping',
+      ...V6_11.sources,
     ]),
-    splitTrylockInAsync: true,
-    deferredSplitCountsThpFailed: true,
+    copyBeforeFreeze: true,
   }),
 });
 
