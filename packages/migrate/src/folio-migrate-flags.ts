@@ -90,8 +90,8 @@ export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Fol
  */
 export function folioCopy(services: MigrateServices, dst: Folio, src: Folio): void {
   const nr = folioNrPages(services.mem, src);
+  const tp = services.folioCopied;
+  if (tp.enabled) tp.emit({ src, dst, nr_pages: nr }); // as the copy starts
   folioCopyContents(services.mem, dst, src);
   services.rt.charge(services.rt.costs.copyPage4k * nr);
-  const tp = services.folioCopied;
-  if (tp.enabled) tp.emit({ src, dst, nr_pages: nr });
 }
