@@ -78,7 +78,9 @@ describe('mmsim check', () => {
         }
       }
     }
-  });
+    // One full check per built-in variant (eight of them): several seconds each on a loaded
+    // 2-core machine, so more than the default limit in all.
+  }, 300_000);
 
   test('a finding of check replays to the same finding', () => {
     const { rows } = checkJson('v6.3-rc1');
