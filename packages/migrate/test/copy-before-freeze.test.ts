@@ -1,6 +1,5 @@
 import { type Folio, folioNid, folioPut, folioTryGet } from '@mmsim/folio';
 import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
-import { PAGE_SIZE } from '@mmsim/rmap';
 import { foliosOf, mapAnon } from '@mmsim/rmap/test';
 import { Completion, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -146,7 +145,7 @@ describe('copyBeforeFreeze: folio_mc_copy before the reference freeze (6.12)', (
   });
 
   it('a reference held through every pass: v6.12 fails the page after one copy and puts it back intact; v6.3 migrates it', () => {
-    for (const mode of [MIGRATE_ASYNC, MIGRATE_SYNC]) {
+    for (const mode of [MIGRATE_ASYNC, MIGRATE_SYNC] as MigrateMode[]) {
       expect(migrateWithWalker('v6.12', mode, Number.POSITIVE_INFINITY)).toMatchObject({
         rc: 1,
         succeeded: 0,
