@@ -134,12 +134,16 @@ export class Kernel {
     const lruVecs = new LruVecs(rt, mem, vmstat);
     const lru =
       parts.lru === undefined ? lruVecs : checkPart('lru', parts.lru(lruVecs, ctx), LRU_METHODS);
-    // The one rmap-side policy of a variant: how remove_migration_pte restores a read entry.
-    const { restoreWrprotectsReadEntry } = resolveVariant(config.variant);
+    // The rmap-side policies of a variant: how remove_migration_pte restores a read entry,
+    // and whether a batched unmap records a flush for an inaccessible PTE (4d4b6d66db63, 6.4).
+    const { restoreWrprotectsReadEntry, tlbBatchSkipsInaccessible } = resolveVariant(
+      config.variant,
+    );
     const vm = new VirtualMemory(rt, mem, locks, vmstat, {
       lru,
       zeroPage: config.zeroPage,
       restoreWrprotectsReadEntry,
+      tlbBatchSkipsInaccessible,
     });
     // The scheduler tells the virtual memory of context switches (mm_cpumask, lazy TLB).
     rt.setContextSwitchHook(vm.contextSwitch);

@@ -65,8 +65,8 @@ describe('createKernel: configuration validation', () => {
     ],
     [
       'unknown variant',
-      { nodes: [NODE], variant: 'v6.4' },
-      /^variant must be one of 'v6\.2', 'rfc-2022', 'v6\.3-rc1', 'v6\.3', 'v6\.10', 'v6\.11'/,
+      { nodes: [NODE], variant: 'v5.15' },
+      /^variant must be one of 'v6\.2', 'rfc-2022', 'v6\.3-rc1', 'v6\.3', 'v6\.4', 'v6\.10', 'v6\.11', 'v6\.12'/,
     ],
     [
       'negative cost',
@@ -268,8 +268,10 @@ describe('createKernel: configuration validation', () => {
       'rfc-2022',
       'v6.3-rc1',
       'v6.3',
+      'v6.4',
       'v6.10',
       'v6.11',
+      'v6.12',
     ]);
   });
 });

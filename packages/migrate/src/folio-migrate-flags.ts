@@ -84,12 +84,29 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
  * buffer_migrate_folio_norefs bug of 6.15-rc, `norefsLockCoversCopy`).
  */
 export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Folio): void {
+  folioCopy(services, dst, src);
+  folioMigrateFlags(services, dst, src);
+}
+
+/**
+ * `folio_copy(dst, src)` (mm/util.c, 6.3), and `folio_mc_copy(dst, src)` (mm/util.c, 6.12,
+ * Kefeng Wang) which the model treats alike (no memory errors are modelled, so the
+ * machine-check-safe copy never fails with -EHWPOISON): every page's content word, charged
+ * `copyPage4k` per page; emits `mmsim_folio_copied`. A variant's `steps.folioCopy`
+ * replaces the copy of the contents. `folio_copy` calls `cond_resched()` between the pages
+ * of a large folio: the model does not reschedule there, but makes the `might_sleep` check
+ * `cond_resched` makes under CONFIG_DEBUG_ATOMIC_SLEEP, so a large folio copied under a
+ * spinlock is reported (the buffer_migrate_folio_norefs bug of 6.15-rc,
+ * `norefsLockCoversCopy`).
+ */
+export function folioCopy(services: MigrateServices, dst: Folio, src: Folio): void {
   const nr = folioNrPages(services.mem, src);
   if (nr > 1) mightSleep(services.rt.current, 'folio_copy -> cond_resched');
-  // A variant's replacement copy step (`steps.folioCopy`) stands in for folio_copy().
+  const tp = services.folioCopied;
+  if (tp.enabled) tp.emit({ src, dst, nr_pages: nr }); // as the copy starts
+  // A variant's replacement copy step (`steps.folioCopy`) stands in for the page copy.
   const copy = services.folioCopy;
   if (copy === undefined) folioCopyContents(services.mem, dst, src);
   else copy(services, dst, src);
   services.rt.charge(services.rt.costs.copyPage4k * nr);
-  folioMigrateFlags(services, dst, src);
 }

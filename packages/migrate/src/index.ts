@@ -69,11 +69,13 @@ export {
   MMSIM_FOLIO_DONE,
   MMSIM_FOLIO_ISOLATED,
   MMSIM_FOLIO_MOVED,
+  MMSIM_FOLIO_COPIED,
   type MmMigratePages,
   type MmMigratePagesStart,
   type MmsimFolioDoneEvent,
   type MmsimFolioEvent,
   type MmsimFolioMovedEvent,
+  type MmsimFolioCopiedEvent,
 } from './tracepoints.js';
 
 // For drivers of non-LRU movable pages (balloon, zsmalloc...).

@@ -7,13 +7,14 @@ import {
   type FaultPoint,
   MmsimError,
   type Runtime,
+  type Tracepoint,
   type VmStat,
 } from '@mmsim/runtime';
 import { resolveVariant } from './define-variant.js';
 import { DriverCallbackError, DriverContractError, type DriverErrorRecord } from './errors.js';
 import { HugetlbState } from './hugetlb-state.js';
 import type { MigrateServices } from './migrate-services.js';
-import { MigrateTracepoints } from './tracepoints.js';
+import { MigrateTracepoints, type MmsimFolioCopiedEvent } from './tracepoints.js';
 import type { FolioCopyStep } from './variant-steps.js';
 import type { MigrateVariant, VariantName } from './variants.js';
 
@@ -71,6 +72,8 @@ export class MigrateEnv implements MigrateServices {
   readonly syncLightNeedsUptodate: boolean;
   /** `variant.steps.folioCopy`, the variant's replacement of `folio_copy()` (`MigrateServices`). */
   readonly folioCopy: FolioCopyStep | undefined;
+  /** `variant.copyBeforeFreeze`, for `__migrate_folio` (`MigrateServices`). */
+  readonly copyBeforeFreeze: boolean;
   readonly thpMigrationSupported: boolean;
   readonly hugepageMigrationSupported: boolean;
   readonly tp: MigrateTracepoints;
@@ -120,6 +123,7 @@ export class MigrateEnv implements MigrateServices {
     this.variant = resolveVariant(deps.variant);
     this.syncLightNeedsUptodate = this.variant.syncLightNeedsUptodate;
     this.folioCopy = this.variant.steps?.folioCopy;
+    this.copyBeforeFreeze = this.variant.copyBeforeFreeze;
     this.rt = deps.rt;
     this.mem = deps.mem;
     this.vmstat = deps.vmstat;
@@ -145,9 +149,16 @@ export class MigrateEnv implements MigrateServices {
       syncLightNeedsUptodate: this.syncLightNeedsUptodate,
       ...(this.folioCopy === undefined ? {} : { folioCopy: this.folioCopy }),
       norefsLockCoversCopy: this.variant.norefsLockCoversCopy,
+      copyBeforeFreeze: this.copyBeforeFreeze,
+      folioCopied: this.tp.folioCopied,
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });
+  }
+
+  /** The `mmsim_folio_copied` tracepoint (`MigrateServices`). */
+  get folioCopied(): Tracepoint<MmsimFolioCopiedEvent> {
+    return this.tp.folioCopied;
   }
 
   /** `WARN_ON_ONCE` at `site`: records `message` the first time only. */

@@ -3,15 +3,16 @@ import {
   folioAttachPrivate,
   folioDetachPrivate,
   folioGetPrivate,
+  folioRefCount,
   folioTestFlag,
   PG_private,
   PG_writeback,
 } from '@mmsim/folio';
-import type { KernelGen } from '@mmsim/runtime';
+import { EAGAIN, type KernelGen } from '@mmsim/runtime';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { kernelBug } from './errors.js';
-import { folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
-import { folioMigrateMapping } from './folio-migrate-mapping.js';
+import { folioCopy, folioMigrateCopy, folioMigrateFlags } from './folio-migrate-flags.js';
+import { folioExpectedRefs, folioMigrateMapping } from './folio-migrate-mapping.js';
 import type { MigrateServices } from './migrate-services.js';
 import { MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 
@@ -34,12 +35,7 @@ export function migrateFolioExtra(
   mode: MigrateMode,
   extraCount: number,
 ): number {
-  if (folioTestFlag(services.mem, src, PG_writeback)) {
-    throw kernelBug(
-      'migrate_folio_extra (mm/migrate.c)',
-      `BUG_ON(folio_test_writeback(src)): folio ${src} is under writeback ("Writeback must be complete")`,
-    );
-  }
+  checkNotWriteback(services, src);
   const rc = folioMigrateMapping(services, mapping, dst, src, extraCount);
   if (rc !== MIGRATEPAGE_SUCCESS) return rc;
   if (mode !== MIGRATE_SYNC_NO_COPY) folioMigrateCopy(services, dst, src);
@@ -60,7 +56,56 @@ export function* migrateFolio(
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
+  if (services.copyBeforeFreeze) {
+    checkNotWriteback(services, src);
+    return yield* migrateFolioCopyFirst(services, mapping, dst, src, mode, false);
+  }
   return migrateFolioExtra(services, mapping, dst, src, mode, 0);
+}
+
+/**
+ * `__migrate_folio(mapping, dst, src, src_private, mode)` (mm/migrate.c) as Kefeng Wang's
+ * "mm: migrate: support poisoned recover from migrate folio" (6.12) left it, the variant's
+ * `copyBeforeFreeze`: if src holds other references than expected, -EAGAIN before any
+ * work; else copy it (`folio_mc_copy`, a scheduling point in the model: the copy takes
+ * time while other CPUs run), then freeze the references and move the mapping
+ * (`__folio_migrate_mapping`), which gives -EAGAIN when a reference appeared during the
+ * copy; then the private data (`filemap_migrate_folio` only) and `folio_migrate_flags`.
+ * The copy cannot fail: the model has no memory errors (no -EHWPOISON).
+ */
+function* migrateFolioCopyFirst(
+  services: MigrateServices,
+  mapping: object | null,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+  movePrivate: boolean,
+): KernelGen<number> {
+  const mem = services.mem;
+  if (folioRefCount(mem, src) !== folioExpectedRefs(services, mapping, src)) return -EAGAIN;
+  // A custom variant that also keeps MIGRATE_SYNC_NO_COPY: no copy, as the batch-copy
+  // series' MIGRATE_NO_COPY does at this point.
+  if (mode !== MIGRATE_SYNC_NO_COPY) {
+    folioCopy(services, dst, src);
+    yield; // folio_mc_copy runs while other CPUs take and drop references
+  }
+  const rc = folioMigrateMapping(services, mapping, dst, src, 0);
+  if (rc !== MIGRATEPAGE_SUCCESS) return rc;
+  if (movePrivate && folioGetPrivate(mem, src) !== null && folioTestFlag(mem, src, PG_private)) {
+    folioAttachPrivate(mem, dst, folioDetachPrivate(mem, src));
+  }
+  folioMigrateFlags(services, dst, src);
+  return MIGRATEPAGE_SUCCESS;
+}
+
+/** `BUG_ON(folio_test_writeback(src))` of `migrate_folio` / `migrate_folio_extra`. */
+function checkNotWriteback(services: MigrateServices, src: Folio): void {
+  if (folioTestFlag(services.mem, src, PG_writeback)) {
+    throw kernelBug(
+      'migrate_folio_extra (mm/migrate.c)',
+      `BUG_ON(folio_test_writeback(src)): folio ${src} is under writeback ("Writeback must be complete")`,
+    );
+  }
 }
 
 /**
@@ -77,6 +122,9 @@ export function* filemapMigrateFolio(
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
+  if (services.copyBeforeFreeze) {
+    return yield* migrateFolioCopyFirst(services, mapping, dst, src, mode, true);
+  }
   const mem = services.mem;
   const rc = folioMigrateMapping(services, mapping, dst, src, 0);
   if (rc !== MIGRATEPAGE_SUCCESS) return rc;

@@ -1,6 +1,7 @@
 import type { PhysicalMemory } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
-import type { Runtime, VmStat } from '@mmsim/runtime';
+import type { Runtime, Tracepoint, VmStat } from '@mmsim/runtime';
+import type { MmsimFolioCopiedEvent } from './tracepoints.js';
 import type { FolioCopyStep } from './variant-steps.js';
 
 /**
@@ -34,6 +35,14 @@ export interface MigrateServices {
    * mapping's `i_private_lock` through the copy (5.0 to 6.15-rc3). Absent means true.
    */
   readonly norefsLockCoversCopy?: boolean;
+  /**
+   * The kernel version's `__migrate_folio` order (the variant's `copyBeforeFreeze`): copy
+   * with `folio_mc_copy` before the reference freeze (6.12) instead of after the mapping
+   * moved (6.3).
+   */
+  readonly copyBeforeFreeze: boolean;
+  /** The `mmsim_folio_copied` model event, emitted by every copy of a move. */
+  readonly folioCopied: Tracepoint<MmsimFolioCopiedEvent>;
   /** `WARN_ON_ONCE` at `site`: records `message` in the core's warnings the first time only. */
   warnOnce(site: string, message: string): void;
   /** `invalidate_bh_lrus()`: drop the per-CPU buffer-head LRU references (a no-op by default). */

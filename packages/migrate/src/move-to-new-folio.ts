@@ -16,7 +16,7 @@ import { callDriverGen, DriverContractError, kernelBug } from './errors.js';
 import { fallbackMigrateFolio } from './fallback-migrate-folio.js';
 import { mappingAops } from './mapping-aops.js';
 import type { MigrateEnv } from './migrate-env.js';
-import { migrateFolioExtra } from './migrate-folio.js';
+import { migrateFolio, migrateFolioExtra } from './migrate-folio.js';
 import type { MigrateMode } from './modes.js';
 import { folioMovableOps, type MovableOperations } from './movable.js';
 
@@ -76,6 +76,8 @@ function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: Mi
   let rc: number;
   if (!folioTestMovable(mem, src)) {
     if (folioMapping(mem, src) !== null) return NEEDS_ADDRESS_SPACE;
+    // 6.12's __migrate_folio copies before the freeze, a scheduling point: not atomic.
+    if (env.copyBeforeFreeze) return NEEDS_ADDRESS_SPACE;
     rc = migrateFolioExtra(env.services, null, dst, src, mode, 0);
   } else {
     // A non-LRU page may have been released by its driver after isolation: then there is
@@ -193,6 +195,12 @@ function* moveToNewFolioBody(
   const mem = env.mem;
   const fast = moveToNewFolioNoSleep(env, dst, src, mode);
   if (fast !== NEEDS_ADDRESS_SPACE) return fast;
+  if (folioMapping(mem, src) === null) {
+    // An anonymous folio under `copyBeforeFreeze`: `migrate_folio` -> `__migrate_folio`.
+    const rc = yield* migrateFolio(env.services, null, dst, src, mode);
+    if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(env, src, dst);
+    return rc;
+  }
   const mapping = folioMapping(mem, src) as object;
   const aops = mappingAops(mem, mapping, src);
   const migrate = aops.migrateFolio;

@@ -76,6 +76,13 @@ export interface MmsimFolioMovedEvent {
   readonly dst: number;
 }
 
+/** Fields of `mmsim_folio_copied`: src's contents were copied to dst. */
+export interface MmsimFolioCopiedEvent {
+  readonly src: number;
+  readonly dst: number;
+  readonly nr_pages: number;
+}
+
 /** Fields of `mmsim_folio_done`. */
 export interface MmsimFolioDoneEvent extends MmsimFolioEvent {
   /** `freed`: a migrated source lost its isolation reference; `putback`: it went back. */
@@ -110,6 +117,16 @@ export const MMSIM_FOLIO_DONE = traceEvent<MmsimFolioDoneEvent>(
   journey<MmsimFolioDoneEvent>('end', (f) => f.pfn),
 );
 
+/**
+ * A model event: the copy of a folio's contents during its move (`folio_copy` in
+ * `folio_migrate_copy`, 6.3; `folio_mc_copy` in `__migrate_folio`, from 6.12). Counts the
+ * copies a move made, wasted ones included (a copy before a failed freeze).
+ */
+export const MMSIM_FOLIO_COPIED = traceEvent<MmsimFolioCopiedEvent>(
+  'mmsim_folio_copied',
+  (f) => `src=0x${f.src.toString(16)} dst=0x${f.dst.toString(16)} nr_pages=${f.nr_pages}`,
+);
+
 /** The tracepoints of one runtime's migrate core. */
 export class MigrateTracepoints {
   readonly start: Tracepoint<MmMigratePagesStart>;
@@ -118,6 +135,8 @@ export class MigrateTracepoints {
   readonly folioIsolated: Tracepoint<MmsimFolioEvent>;
   readonly folioMoved: Tracepoint<MmsimFolioMovedEvent>;
   readonly folioDone: Tracepoint<MmsimFolioDoneEvent>;
+  /** `mmsim_folio_copied` (see `MMSIM_FOLIO_COPIED`). */
+  readonly folioCopied: Tracepoint<MmsimFolioCopiedEvent>;
 
   constructor(rt: Runtime) {
     this.start = rt.trace.define(MM_MIGRATE_PAGES_START);
@@ -125,6 +144,7 @@ export class MigrateTracepoints {
     this.folioIsolated = rt.trace.define(MMSIM_FOLIO_ISOLATED);
     this.folioMoved = rt.trace.define(MMSIM_FOLIO_MOVED);
     this.folioDone = rt.trace.define(MMSIM_FOLIO_DONE);
+    this.folioCopied = rt.trace.define(MMSIM_FOLIO_COPIED);
   }
 }
 

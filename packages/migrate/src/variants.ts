@@ -12,7 +12,15 @@ import type { VariantSteps } from './variant-steps.js';
  * copy of it. `v6.3` is the default and the reference (torvalds/linux v6.3 mm/migrate.c).
  */
 
-export type VariantName = 'v6.2' | 'rfc-2022' | 'v6.3-rc1' | 'v6.3' | 'v6.10' | 'v6.11';
+export type VariantName =
+  | 'v6.2'
+  | 'rfc-2022'
+  | 'v6.3-rc1'
+  | 'v6.3'
+  | 'v6.4'
+  | 'v6.10'
+  | 'v6.11'
+  | 'v6.12';
 
 export interface MigrateVariant {
   /** A built-in variant's name, or the free-form name of one made by `defineVariant`. */
@@ -88,6 +96,15 @@ export interface MigrateVariant {
    */
   readonly batchFlush: 'never' | 'always' | 'async-only';
   /**
+   * `set_tlb_ubc_flush_pending()` takes the old PTE and records nothing when it is not
+   * `pte_accessible()` (a PROT_NONE NUMA-hint entry whose change was flushed): no deferred
+   * flush, no batch flush, no IPI for it. Huang Ying, 4d4b6d66db63 "mm,unmap: avoid
+   * flushing TLB in batch if PTE is inaccessible" (6.4-rc1, after the 0-day report against
+   * 7e12beb8ca2a). Read by the rmap (`VirtualMemoryOptions.tlbBatchSkipsInaccessible`),
+   * not by the migrate core. Before it (6.3) every cleared PTE of a batch is recorded.
+   */
+  readonly tlbBatchSkipsInaccessible: boolean;
+  /**
    * Where the pieces of a split large folio are migrated. `'in-batch'`: at the end of the
    * same `migrate_pages_batch()` (of the same `migrate_pages()` loop in 6.2) with the full
    * pass budget and their small-folio failures not counted. `'after-batch'`: by
@@ -141,6 +158,20 @@ export interface MigrateVariant {
   readonly blockDevLargeFolios: boolean;
   /** MIGRATE_SYNC_NO_COPY exists (removed in 6.10). */
   readonly hasSyncNoCopy: boolean;
+  /**
+   * `__migrate_folio()` (the `migrate_folio` of anonymous, shmem and swap-cache folios and
+   * `filemap_migrate_folio`) checks src's references, copies it with `folio_mc_copy()`,
+   * and only then freezes the references and moves the mapping (`__folio_migrate_mapping`):
+   * a reference taken during the copy makes the freeze fail, -EAGAIN after a wasted copy,
+   * and the move is retried in a later pass. Kefeng Wang's series "mm: migrate: support
+   * poisoned recover from migrate folio" ("mm: migrate: split folio_migrate_mapping()",
+   * "mm: migrate: support poisoned recover from migrate folio", 2024, 6.12), so that a
+   * memory error during the copy fails the migration instead of crashing. The model's copy
+   * is a scheduling point (other CPUs run while it copies). Before it (6.3): the freeze and
+   * the mapping move first, then `folio_migrate_copy()`; a reference that appears after the
+   * freeze cannot stop the move. The buffer-head and hugetlbfs helpers are not switched.
+   */
+  readonly copyBeforeFreeze: boolean;
   /**
    * A hugetlb migration target from the buddy (the pools being empty) stays on the target
    * node unless `htlb_allow_alloc_fallback(mtc->reason)`: memory hotplug, memory failure,
@@ -333,11 +364,13 @@ export function variantPasses(variant: MigrateVariant, mode: MigrateMode): numbe
 
 /** The switches of the changes after 6.3, all off: the kernels up to 6.3 share them. */
 const BEFORE_6_4 = Object.freeze({
+  tlbBatchSkipsInaccessible: false,
   splitTrylockInAsync: false,
   norefsLockCoversCopy: true,
   blockDevLargeFolios: false,
   longtermPinRetryUncounts: false,
   hasSyncNoCopy: true,
+  copyBeforeFreeze: false,
   hugetlbFallbackByReason: false,
   countsNrSplit: false,
   drainOnlyMlocked: false,
@@ -380,7 +413,7 @@ const V6_3: MigrateVariant = Object.freeze({
  */
 const AFTER_6_3_SOURCES: readonly string[] = Object.freeze([
   '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
-  '4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (6.4): no switch, the model has no present-but-inaccessible PTEs',
+  '4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (6.4)',
   '4bb6dc79d987 "migrate_pages: avoid blocking for IO in MIGRATE_SYNC_LIGHT" (Douglas Anderson, 6.5)',
   '"mm/migrate: correct nr_failed in migrate_pages_sync()" and "mm/migrate: add nr_split to trace_mm_migrate_pages stats." (Zi Yan, 6.7)',
   '"mm: migrate: record the mlocked page status to remove unnecessary lru drain" (Baolin Wang, 6.7)',
@@ -398,7 +431,7 @@ const V6_10: MigrateVariant = Object.freeze({
   name: 'v6.10',
   description:
     'Linux 6.10 as far as the model goes: 6.3 plus the 6.4-6.10 changes (the LONGTERM_PIN ' +
-    'statistics fix, the SYNC_LIGHT uptodate rule, nr_split, the PAGE_WAS_MLOCKED drain, ' +
+    'statistics fix, no batched flush for inaccessible PTEs, the SYNC_LIGHT uptodate rule, nr_split, the PAGE_WAS_MLOCKED drain, ' +
     'the unmap state in dst->private, compaction of large folios, deferred-split folios ' +
     'split first, no MIGRATE_SYNC_NO_COPY, hugetlb targets kept on their node unless the ' +
     'reason allows fallback); an ASYNC batch holding unmapped folios sleeps in folio_lock ' +
@@ -409,6 +442,7 @@ const V6_10: MigrateVariant = Object.freeze({
   ]),
   syncLightNeedsUptodate: true,
   longtermPinRetryUncounts: true,
+  tlbBatchSkipsInaccessible: true,
   hasSyncNoCopy: false,
   hugetlbFallbackByReason: true,
   countsNrSplit: true,
@@ -417,6 +451,24 @@ const V6_10: MigrateVariant = Object.freeze({
   compactionIsolatesLarge: true,
   splitsDeferredFirst: true,
   deferredSplitCountsFailed: true,
+});
+
+const V6_11: MigrateVariant = Object.freeze({
+  ...V6_10,
+  name: 'v6.11',
+  description:
+    'Linux 6.11 as far as the model goes: 6.10 plus the try_split_folio() trylock in ' +
+    'MIGRATE_ASYNC (2e6506e1c4ee, the fix of the Gao Xiang deadlock) and deferred splits ' +
+    'counted in nr_thp_failed',
+  sources: Object.freeze([
+    '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
+    '"mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
+    '6e49019db5f7 "mm/migrate: putback split folios when numa hint migration fails" (Peter Xu, 20240708215537.2630610-1-peterx@redhat.com, 6.11-rc1)',
+    ...AFTER_6_3_SOURCES,
+  ]),
+  splitTrylockInAsync: true,
+  deferredSplitCountsThpFailed: true,
+  numaHintPutsBackList: true,
 });
 
 /** The variants, by name. */
@@ -488,23 +540,36 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     ...PROTOTYPE_KNOB_DEFAULTS,
   }),
   'v6.3': V6_3,
-  'v6.10': V6_10,
-  'v6.11': Object.freeze({
-    ...V6_10,
-    name: 'v6.11',
+  'v6.4': Object.freeze({
+    ...V6_3,
+    name: 'v6.4',
     description:
-      'Linux 6.11 as far as the model goes: 6.10 plus the try_split_folio() trylock in ' +
-      'MIGRATE_ASYNC (2e6506e1c4ee, the fix of the Gao Xiang deadlock) and deferred splits ' +
-      'counted in nr_thp_failed',
+      'Linux 6.4 as far as the model goes: 6.3 plus the batched unmap that records no TLB ' +
+      'flush for an inaccessible (PROT_NONE NUMA-hint) PTE and the LONGTERM_PIN split-retry ' +
+      'statistics fix',
     sources: Object.freeze([
-      '2e6506e1c4ee "mm/migrate: fix deadlock in migrate_pages_batch() on large folios" (20240729021306.398286-1-hsiangkao@linux.alibaba.com)',
-      '"mm/migrate: make migrate_pages_batch() stats consistent" (Zi Yan, 6.11)',
-      '6e49019db5f7 "mm/migrate: putback split folios when numa hint migration fails" (Peter Xu, 20240708215537.2630610-1-peterx@redhat.com, 6.11-rc1)',
-      ...AFTER_6_3_SOURCES,
+      '4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (Huang Ying, 20230424065408.188498-1-ying.huang@intel.com, 6.4-rc1)',
+      '851ae6424697 "migrate_pages_batch: fix statistics for longterm pin retry" (6.4)',
+      'torvalds/linux v6.4 mm/rmap.c (set_tlb_ubc_flush_pending), arch/x86/include/asm/pgtable.h (pte_accessible)',
     ]),
-    splitTrylockInAsync: true,
-    deferredSplitCountsThpFailed: true,
-    numaHintPutsBackList: true,
+    longtermPinRetryUncounts: true,
+    tlbBatchSkipsInaccessible: true,
+  }),
+  'v6.10': V6_10,
+  'v6.11': V6_11,
+  'v6.12': Object.freeze({
+    ...V6_11,
+    name: 'v6.12',
+    description:
+      'Linux 6.12 as far as the model goes: 6.11 plus __migrate_folio copying with ' +
+      'folio_mc_copy() before the reference freeze, -EAGAIN when a reference appears ' +
+      'during the copy (Kefeng Wang)',
+    sources: Object.freeze([
+      'Kefeng Wang, "mm: migrate: split folio_migrate_mapping()" and "mm: migrate: support poisoned recover from migrate folio" (2024, 6.12)',
+      'mm/migrate.c __migrate_folio as quoted in 2025 patches against mainline (folio_expected_ref_count era): check refs, folio_mc_copy, __folio_migrate_mapping',
+      ...V6_11.sources,
+    ]),
+    copyBeforeFreeze: true,
   }),
 });
 

@@ -70,14 +70,16 @@ describe('kernel constants', () => {
     expect(migrateReasonName(MR_DEMOTION)).toBe('demotion');
   });
 
-  it('variants: five kernels; v6.3 is the default; a custom variant is checked field by field', () => {
+  it('variants: the built-in kernels in history order; v6.3 is the default; a custom variant is checked field by field', () => {
     expect(Object.keys(VARIANTS)).toEqual([
       'v6.2',
       'rfc-2022',
       'v6.3-rc1',
       'v6.3',
+      'v6.4',
       'v6.10',
       'v6.11',
+      'v6.12',
     ]);
     expect(resolveVariant(undefined).name).toBe('v6.3');
     const custom = resolveVariant({

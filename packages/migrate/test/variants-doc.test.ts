@@ -8,7 +8,16 @@ import {
   type VariantName,
 } from '../src/index.js';
 
-const COLUMNS: VariantName[] = ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'];
+const COLUMNS: VariantName[] = [
+  'v6.2',
+  'rfc-2022',
+  'v6.3-rc1',
+  'v6.3',
+  'v6.10',
+  'v6.11',
+  'v6.4',
+  'v6.12',
+];
 
 /** The rows of the settings table in docs/variants.md, by setting. */
 function table(): Map<string, string[]> {

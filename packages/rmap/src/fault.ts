@@ -1,4 +1,5 @@
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
+import { doNumaPage } from './change-prot-numa.js';
 import {
   FAULT_FLAG_UNSHARE,
   FAULT_FLAG_WRITE,
@@ -15,7 +16,15 @@ import {
 } from './huge-fault.js';
 import { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';
 import { pmdIndexOf, vpnOf } from './page-table.js';
-import { isMigrationEntry, PTE_NONE, PTE_YOUNG, pteMkdirty, ptePresent, pteWrite } from './pte.js';
+import {
+  isMigrationEntry,
+  PTE_NONE,
+  PTE_YOUNG,
+  pteMkdirty,
+  ptePresent,
+  pteProtnone,
+  pteWrite,
+} from './pte.js';
 import type { RmapState } from './rmap-state.js';
 import type { VmFault } from './vm-fault.js';
 import type { Vma } from './vma.js';
@@ -24,7 +33,8 @@ import { doWpPage } from './wp-fault.js';
 /**
  * `handle_pte_fault(vmf)` (mm/memory.c, 6.3): dispatch on the PTE read without the lock.
  * None: `do_anonymous_page` or `do_fault`. A migration entry: `do_swap_page`, which waits
- * in `migration_entry_wait` and returns 0 so the access is retried. Present: a write (or
+ * in `migration_entry_wait` and returns 0 so the access is retried. PROT_NONE (a NUMA
+ * hinting entry): `do_numa_page`. Present: a write (or
  * unshare) to a read-only PTE is `do_wp_page`; otherwise the PTE is made young (and dirty
  * on write, `pte_mkdirty`: soft-dirty too) under the lock, a spurious fault.
  */
@@ -46,6 +56,7 @@ function* handlePteFault(
     if (isMigrationEntry(orig)) yield* migrationEntryWait(ctx, table, vpn);
     return 0;
   }
+  if (pteProtnone(orig)) return yield* doNumaPage(ctx, vmf); // vma_is_accessible: checked
   const ptl = table.ptl;
   if (!ptl.trylock()) yield* ptl.lockContended();
   const now = table.get(vpn);

@@ -13,7 +13,7 @@ import { handleMmFault } from './fault.js';
 import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOf, vpnOf } from './page-table.js';
-import { ptePfn, ptePresent, pteWrite } from './pte.js';
+import { pteHwPresent, ptePfn, pteWrite } from './pte.js';
 import type { RmapState } from './rmap-state.js';
 import { faultError } from './user-access.js';
 import type { Vma } from './vma.js';
@@ -46,7 +46,9 @@ function* followAndPin(ctx: RmapState, vma: Vma, addr: number, write: boolean): 
     let pfn: number;
     let folio: Folio;
     const entry = huge !== undefined ? mm.pmds.get(idx) : table!.get(vpn);
-    if (entry === undefined || !ptePresent(entry) || (write && !pteWrite(entry))) {
+    // FOLL_NUMA (every pin without FOLL_FORCE, 6.3): a PROT_NONE entry takes the NUMA
+    // hinting fault first (follow_page_pte's `pte_protnone` test).
+    if (entry === undefined || !pteHwPresent(entry) || (write && !pteWrite(entry))) {
       return NEEDS_FAULT;
     }
     if (huge !== undefined) {

@@ -53,6 +53,14 @@ export class Mm implements MmView {
   readonly tlbStale: Uint8Array;
   /** `tlb_flush_batched`: pending generation in bits 0-14, flushed in bits 16-30. */
   tlbFlushBatched = 0;
+  /**
+   * `tlb_flush_pending` (include/linux/mm_types.h, 6.3): the number of page-table changes
+   * under way whose TLB flush has not been done yet (`inc_tlb_flush_pending` in
+   * `tlb_gather_mmu`, `dec_tlb_flush_pending` in `tlb_finish_mmu`, after the flush). While
+   * it is non-zero, a PROT_NONE entry may still be cached by some CPU as it was before,
+   * and `pte_accessible` says so.
+   */
+  tlbFlushPending = 0;
   /** Per CPU: cached translations (virtual page -> `pfn << 2 | write << 1 | dirty`). */
   readonly tlb: Array<Map<number, number> | undefined>;
   /** `rss_stat`: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES. */

@@ -33,6 +33,14 @@ export const PTE_SOFT_DIRTY = 0x10;
  * read-only; a write faults to the monitor (`handle_userfault`, not modelled).
  */
 export const PTE_UFFD_WP = 0x20;
+/**
+ * `_PAGE_PROTNONE` (x86 reuses `_PAGE_GLOBAL` for it): a PROT_NONE entry, which the kernel
+ * counts as present (`pte_present`) but the CPU does not (the hardware present bit is
+ * clear), so every access faults. The model keeps `PTE_PRESENT` set on such an entry (it
+ * stands for `pte_present`) and lets this bit say the hardware may not use it. Only in
+ * present entries: in a migration entry the same bit is SWP_MIG_DIRTY.
+ */
+export const PTE_PROTNONE = 0x40;
 
 /**
  * Set in every swap-format (non-present) entry that does not carry uffd-wp; clear in one
@@ -85,6 +93,37 @@ export function isSwapPte(pte: number): boolean {
 /** `is_migration_entry(pte_to_swp_entry(pte))` (the model has no other swap entries). */
 export function isMigrationEntry(pte: number): boolean {
   return (pte & PTE_PRESENT) === 0 && (pte & SWP_TYPE_MASK) !== 0;
+}
+
+/**
+ * `pte_protnone` (x86, 6.3): a PROT_NONE entry, as `change_prot_numa` leaves it for NUMA
+ * hinting faults.
+ */
+export function pteProtnone(pte: number): boolean {
+  return (pte & (PTE_PRESENT | PTE_PROTNONE)) === (PTE_PRESENT | PTE_PROTNONE);
+}
+
+/** The CPU may translate through the entry: present and not PROT_NONE. */
+export function pteHwPresent(pte: number): boolean {
+  return (pte & (PTE_PRESENT | PTE_PROTNONE)) === PTE_PRESENT;
+}
+
+/**
+ * `pte_modify(pte, PAGE_NONE)` (x86, 6.3) as `change_pte_range` uses it under
+ * MM_CP_PROT_NUMA: the entry becomes PROT_NONE and loses `_PAGE_RW`; the pfn and the
+ * accessed, dirty and soft-dirty bits are kept (`_PAGE_CHG_MASK`).
+ */
+export function pteMkProtnone(pte: number): number {
+  return ((pte & ~PTE_WRITE) | PTE_PROTNONE) >>> 0;
+}
+
+/**
+ * `pte_modify(pte, vma->vm_page_prot)` of `do_numa_page` (mm/memory.c, 6.3), read-only: the
+ * entry is usable by the CPU again, without `_PAGE_RW` (a write then takes the write-protect
+ * fault, see `doNumaPage`).
+ */
+export function pteClearProtnone(pte: number): number {
+  return (pte & ~(PTE_PROTNONE | PTE_WRITE)) >>> 0;
 }
 
 /** `pte_write`. */
@@ -250,6 +289,7 @@ export function formatPte(pte: number): string {
     if (pte & PTE_YOUNG) parts.push('young');
     if (pte & PTE_SOFT_DIRTY) parts.push('soft-dirty');
     if (pte & PTE_UFFD_WP) parts.push('uffd-wp');
+    if (pte & PTE_PROTNONE) parts.push('protnone');
     return parts.join(' ');
   }
   const type = pte & SWP_TYPE_MASK;

@@ -23,6 +23,8 @@ export class RmapState {
   readonly useZeroPage: boolean;
   /** `VirtualMemoryOptions.restoreWrprotectsReadEntry`. */
   readonly restoreWrprotectsReadEntry: boolean;
+  /** `set_tlb_ubc_flush_pending` skips inaccessible PTEs (4d4b6d66db63, 6.4). */
+  readonly tlbBatchSkipsInaccessible: boolean;
   readonly trace: RmapTracepoints;
   readonly tlbStats: TlbStats;
   /** Live mms (not yet through exit_mmap). */
@@ -81,6 +83,7 @@ export class RmapState {
     this.lru = options.lru ?? null;
     this.useZeroPage = options.zeroPage ?? true;
     this.restoreWrprotectsReadEntry = options.restoreWrprotectsReadEntry ?? true;
+    this.tlbBatchSkipsInaccessible = options.tlbBatchSkipsInaccessible ?? false;
     this.trace = new RmapTracepoints(rt);
     this.tlbStats = new TlbStats(rt.cpus.length);
     this.loadedMm = new Array<Mm | null>(rt.cpus.length).fill(null);

@@ -7,6 +7,7 @@ import {
   TTU_BATCH_FLUSH,
 } from './constants.js';
 import type { Mm } from './mm.js';
+import { pteDirty, pteHwPresent, pteProtnone } from './pte.js';
 import type { RmapState } from './rmap-state.js';
 import { flushTlbMm, flushTlbOthersAndLocal } from './tlb.js';
 
@@ -64,14 +65,39 @@ export function shouldDeferFlush(ctx: RmapState, mm: Mm, flags: number): boolean
 }
 
 /**
- * `set_tlb_ubc_flush_pending(mm, writable)` (mm/rmap.c, 6.3): add the mm's CPUs to the
- * current task's batch (`arch_tlbbatch_add_mm`, which also bumps the mm's TLB
- * generation), require a flush, bump the pending
- * generation of `mm->tlb_flush_batched` (restarting at pending 1, flushed 0 once pending
- * passes half its mask), and note a dirty PTE. 6.4 skips all of it for an inaccessible PTE;
- * 6.3 does not.
+ * `pte_accessible(mm, pte)` (arch/x86/include/asm/pgtable.h, 6.3): some CPU may hold a TLB
+ * entry for it. True for an entry the CPU can use; for a PROT_NONE entry only while a flush
+ * of the change that made it PROT_NONE is still pending (`mm_tlb_flush_pending`); false for
+ * a swap or migration entry and for `pte_none`.
  */
-export function setTlbUbcFlushPending(ctx: RmapState, mm: Mm, writable: boolean): void {
+export function pteAccessible(mm: Mm, pte: number): boolean {
+  if (pteHwPresent(pte)) return true;
+  return pteProtnone(pte) && mm.tlbFlushPending > 0;
+}
+
+/**
+ * `set_tlb_ubc_flush_pending(mm, pteval)` (mm/rmap.c): add the mm's CPUs to the current
+ * task's batch (`arch_tlbbatch_add_mm`, which also bumps the mm's TLB generation), require
+ * a flush, bump the pending generation of `mm->tlb_flush_batched` (restarting at pending 1,
+ * flushed 0 once pending passes half its mask), and note a dirty PTE. In 6.3 the caller
+ * passes `pte_dirty(pteval)` and every cleared PTE is recorded. Huang Ying's 4d4b6d66db63
+ * "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible" (6.4) passes the old PTE
+ * and returns at once when `!pte_accessible(mm, pteval)` (a PROT_NONE NUMA-hint entry whose
+ * change was flushed): no CPU can cache it, so nothing is recorded, no batch flush and no
+ * IPI follow for it. `skipInaccessible` is that switch (the variant's
+ * `tlbBatchSkipsInaccessible`, through the rmap options).
+ */
+export function setTlbUbcFlushPending(
+  ctx: RmapState,
+  mm: Mm,
+  pteval: number,
+  skipInaccessible: boolean,
+): void {
+  if (skipInaccessible && !pteAccessible(mm, pteval)) {
+    ctx.tlbStats.inaccessibleSkipped++;
+    return;
+  }
+  const writable = pteDirty(pteval);
   const batch = taskTlbBatch(ctx, ctx.rt.current);
   mm.tlbGen++; // arch_tlbbatch_add_mm: inc_mm_tlb_gen
   const mask = mm.cpumask;

@@ -28,6 +28,11 @@ export class TlbStats {
   batchFlushes = 0;
   /** PTEs cleared with their flush deferred to a batch (`set_tlb_ubc_flush_pending`). */
   deferredFlushes = 0;
+  /**
+   * PTEs cleared with TTU_BATCH_FLUSH that needed no flush because they were not
+   * accessible (`set_tlb_ubc_flush_pending` returning early, 4d4b6d66db63, 6.4).
+   */
+  inaccessibleSkipped = 0;
   /** User accesses that hit the TLB. */
   tlbHits = 0;
   /** User accesses that walked the page tables. */
@@ -48,6 +53,7 @@ export class TlbStats {
     this.localFlushOne = 0;
     this.batchFlushes = 0;
     this.deferredFlushes = 0;
+    this.inaccessibleSkipped = 0;
     this.tlbHits = 0;
     this.tlbMisses = 0;
   }

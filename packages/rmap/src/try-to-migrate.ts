@@ -45,7 +45,7 @@ import type { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbPage, flushTlbPmd } from './tlb.js';
-import { setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
+import { pteAccessible, setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
 
@@ -104,8 +104,11 @@ function nukePte(
 ): void {
   table.set(vpn, 0);
   ctx.rt.charge(ctx.costs.pteUpdate);
-  if (shouldDeferFlush(ctx, mm, flags)) setTlbUbcFlushPending(ctx, mm, pteDirty(pte));
-  else flushTlbPage(ctx, mm, vpn);
+  if (shouldDeferFlush(ctx, mm, flags)) {
+    setTlbUbcFlushPending(ctx, mm, pte, ctx.tlbBatchSkipsInaccessible);
+  } else if (pteAccessible(mm, pte)) {
+    flushTlbPage(ctx, mm, vpn); // ptep_clear_flush: only an entry a CPU may cache
+  }
 }
 
 /**
@@ -161,7 +164,10 @@ function setMigrationPte(
  * mapping of `folio` in `vma` by a migration entry. Per PTE, under its page-table lock:
  *
  * - clear it: with the flush deferred to the task's batch when `should_defer_flush`
- *   (TTU_BATCH_FLUSH and another CPU in mm_cpumask), else `ptep_clear_flush` at once;
+ *   (TTU_BATCH_FLUSH and another CPU in mm_cpumask), else `ptep_clear_flush` at once
+ *   (mm/pgtable-generic.c, which flushes only a `pte_accessible` entry: a PROT_NONE
+ *   entry whose change was already flushed needs none); the batched path skips such an
+ *   entry only from 6.4 on (4d4b6d66db63, see `setTlbUbcFlushPending`);
  * - a dirty PTE dirties the folio (`folio_mark_dirty`);
  * - an anon-exclusive page must drop PageAnonExclusive (`page_try_share_anon_rmap`);
  *   when the folio may be pinned the PTE is restored and the walk stops (false), leaving

@@ -17,7 +17,7 @@ import {
 import { handleMmFault } from './fault.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
-import { PTE_DIRTY, PTE_YOUNG, ptePfn, ptePresent, pteWrite } from './pte.js';
+import { PTE_DIRTY, PTE_YOUNG, pteHwPresent, ptePfn, ptePresent, pteWrite } from './pte.js';
 import type { RmapState } from './rmap-state.js';
 import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry, useMm } from './tlb.js';
 
@@ -89,7 +89,7 @@ function translate(ctx: RmapState, mm: Mm, vpn: number, write: boolean): number 
   const table = mm.pageTables.get(idx);
   if (table === undefined) return NEEDS_FAULT;
   const pte = table.get(vpn);
-  if (!ptePresent(pte) || (write && !pteWrite(pte))) return NEEDS_FAULT;
+  if (!pteHwPresent(pte) || (write && !pteWrite(pte))) return NEEDS_FAULT; // PROT_NONE faults
   const updated = (pte | PTE_YOUNG | (write ? PTE_DIRTY : 0)) >>> 0;
   if (updated !== pte) table.set(vpn, updated);
   const pfn = ptePfn(pte);

@@ -45,4 +45,11 @@ export interface VirtualMemoryOptions {
    * of the same name, passed by the composition root.
    */
   readonly restoreWrprotectsReadEntry?: boolean;
+  /**
+   * `set_tlb_ubc_flush_pending` records no deferred flush for a PTE that is not
+   * `pte_accessible` (a PROT_NONE entry whose change was flushed): Huang Ying's
+   * 4d4b6d66db63 "mm,unmap: avoid flushing TLB in batch if PTE is inaccessible", 6.4.
+   * Default false (6.3). A kernel takes it from its migrate variant.
+   */
+  readonly tlbBatchSkipsInaccessible?: boolean;
 }

@@ -16,6 +16,7 @@ import {
 } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { type AnonVma, folioAnonVma, folioGetAnonVma, putAnonVma } from './anon-vma.js';
+import { changeProtNuma } from './change-prot-numa.js';
 import { folioMaybeDmaPinned } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
@@ -106,6 +107,10 @@ export class VirtualMemory implements Rmap, TlbBatch {
     }
     if (options.zeroPage !== undefined && typeof options.zeroPage !== 'boolean') {
       throw new MmsimError('INVALID_CONFIG', 'zeroPage must be a boolean');
+    }
+    const skip = options.tlbBatchSkipsInaccessible;
+    if (skip !== undefined && typeof skip !== 'boolean') {
+      throw new MmsimError('INVALID_CONFIG', 'tlbBatchSkipsInaccessible must be a boolean');
     }
     this.rt = rt;
     this.mem = mem;
@@ -293,6 +298,21 @@ export class VirtualMemory implements Rmap, TlbBatch {
       throw new MmsimError('INVALID_ARGUMENT', 'setUnmapWindow takes a boolean');
     }
     this.#ctx.unmapWindow = on;
+  }
+
+  /**
+   * `change_prot_numa` over `[addr, addr + length)` of `mm` (what `task_numa_work` does):
+   * present PTEs become PROT_NONE NUMA hinting entries, the range is flushed once, and the
+   * next access takes a NUMA hinting fault that makes the entry usable again. Returns the
+   * number of entries changed (see `changeProtNuma`).
+   */
+  changeProtNuma(mm: MmView, addr: number, length: number): KernelGen<number> {
+    return changeProtNuma(this.#ctx, mm as Mm, addr, length);
+  }
+
+  /** `mm->tlb_flush_pending`: page-table changes whose TLB flush is still to come. */
+  tlbFlushPending(mm: MmView): number {
+    return (mm as Mm).tlbFlushPending;
   }
 
   /** The pfn mapped at `addr` (throws when nothing present maps it). */

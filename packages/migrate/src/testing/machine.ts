@@ -1,6 +1,7 @@
 import type { LruVecs } from '@mmsim/lru';
 import type { Rmap, TlbBatch, VirtualMemory } from '@mmsim/rmap';
 import { createRmapMachine, type RmapMachine, type RmapMachineOptions } from '@mmsim/rmap/test';
+import { resolveVariant } from '../define-variant.js';
 import { MigrateCore } from '../migrate-core.js';
 import type { MigrateVariant, VariantName } from '../variants.js';
 
@@ -42,6 +43,10 @@ export function createMigrateMachine(options: MigrateMachineOptions = {}): Migra
     cpuNodes: options.cpuNodes ?? Array.from({ length: 8 }, (_, i) => i % nodes.length),
     zeroPage: options.zeroPage ?? false,
     lru: true,
+    // mm/rmap.c of the variant's kernel, as createKernel wires it (4d4b6d66db63, 6.4).
+    tlbBatchSkipsInaccessible:
+      options.tlbBatchSkipsInaccessible ??
+      resolveVariant(options.variant).tlbBatchSkipsInaccessible,
   });
   const { rt, mem, vmstat, locks, lru, vm } = below;
   if (lru === null) throw new Error('createRmapMachine ignored lru: true');

@@ -22,6 +22,8 @@ export interface RmapMachineOptions extends BaseMachineOptions {
   readonly lru?: boolean;
   /** Turn the page-lock dependency checker on; default false. */
   readonly dependencyChecking?: boolean;
+  /** `VirtualMemoryOptions.tlbBatchSkipsInaccessible` (6.4's 4d4b6d66db63); default false. */
+  readonly tlbBatchSkipsInaccessible?: boolean;
 }
 
 /** A base machine with page locks and the virtual memory (processes, files, rmap, TLBs). */
@@ -53,6 +55,7 @@ export function createRmapMachine(options: RmapMachineOptions = {}): RmapMachine
   const vm = new VirtualMemory(rt, mem, locks, vmstat, {
     ...(lru === null ? {} : { lru }),
     zeroPage: options.zeroPage ?? true,
+    tlbBatchSkipsInaccessible: options.tlbBatchSkipsInaccessible ?? false,
   });
   rt.setContextSwitchHook(vm.contextSwitch);
   return { rt, mem, vmstat, locks, lru, vm };

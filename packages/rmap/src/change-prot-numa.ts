@@ -1,0 +1,120 @@
+import { folioRefCount, folioTestFlag, PG_dirty, PG_swapbacked, pfnFolio } from '@mmsim/folio';
+import { type KernelGen, MmsimError, VmEvent } from '@mmsim/runtime';
+import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
+import type { Mm } from './mm.js';
+import { pmdIndexOfVpn } from './page-table.js';
+import {
+  PTE_YOUNG,
+  pteClearProtnone,
+  pteHwPresent,
+  pteMkProtnone,
+  ptePfn,
+  pteProtnone,
+} from './pte.js';
+import type { RmapState } from './rmap-state.js';
+import { flushTlbRange } from './tlb.js';
+import { flushTlbBatchedPending } from './tlb-batch.js';
+import type { VmFault } from './vm-fault.js';
+
+/**
+ * `change_prot_numa(vma, addr, end)` (mm/mempolicy.c, 6.3) over the PTE-mapped pages of
+ * `[addr, addr + length)` of `mm`, as `task_numa_work` runs it under `mmap_lock` for read:
+ * `tlb_gather_mmu` (which raises `mm->tlb_flush_pending`), `change_protection` with
+ * MM_CP_PROT_NUMA (`change_pte_range`, mm/mprotect.c: under each page-table lock, first
+ * `flush_tlb_batched_pending`, then every present entry becomes PROT_NONE, skipping one
+ * already PROT_NONE, the zero page, a page of a COW mapping with other references and a
+ * dirty file page), then `tlb_finish_mmu`: one flush of the changed range, after which
+ * `tlb_flush_pending` drops again. There is a scheduling point between the last page
+ * table and the flush, the window in which a PROT_NONE entry is still `pte_accessible`.
+ * Counts `numa_pte_updates`; returns the number of entries changed.
+ *
+ * Not modelled: huge PMDs (left as they are), KSM and device pages, the same-node and
+ * top-tier skips (which need the task's node policy), uffd-wp, hugetlb VMAs.
+ */
+export function* changeProtNuma(
+  ctx: RmapState,
+  mm: Mm,
+  addr: number,
+  length: number,
+): KernelGen<number> {
+  if (!mm.alive) throw new MmsimError('INVALID_STATE', `change_prot_numa: ${mm} has exited`);
+  if (!Number.isInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `change_prot_numa: addr must be page-aligned, got ${String(addr)}`,
+    );
+  }
+  if (!Number.isInteger(length) || length <= 0) {
+    throw new MmsimError('INVALID_ARGUMENT', `change_prot_numa: bad length ${String(length)}`);
+  }
+  const sem = mm.mmapLock;
+  if (!sem.downReadTrylock()) yield* sem.downRead('task_numa_work');
+  mm.tlbFlushPending++; // tlb_gather_mmu: inc_tlb_flush_pending
+  const mem = ctx.mem;
+  const startVpn = addr / PAGE_SIZE;
+  const endVpn = startVpn + Math.ceil(length / PAGE_SIZE);
+  let changed = 0;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = 0;
+  for (const vma of mm.vmas) {
+    const from = Math.max(startVpn, vma.start / PAGE_SIZE);
+    const to = Math.min(endVpn, vma.end / PAGE_SIZE);
+    let vpn = from;
+    while (vpn < to) {
+      const idx = pmdIndexOfVpn(vpn);
+      const tableEnd = Math.min(to, (idx + 1) * PTRS_PER_PTE);
+      const table = mm.pmds.has(idx) ? undefined : mm.pageTables.get(idx);
+      if (table !== undefined) {
+        const ptl = table.ptl;
+        if (!ptl.trylock()) yield* ptl.lockContended();
+        flushTlbBatchedPending(ctx, mm);
+        for (let v = vpn; v < tableEnd; v++) {
+          const pte = table.get(v);
+          if (!pteHwPresent(pte)) continue; // none, a migration entry, or already PROT_NONE
+          const pfn = ptePfn(pte);
+          if (pfn === mem.zeroPfn) continue; // vm_normal_page: NULL
+          const folio = pfnFolio(mem, pfn);
+          if (vma.isCow && folioRefCount(mem, folio) !== 1) continue; // shared COW page
+          // page_is_file_lru && PageDirty: async migration could not move it
+          if (!folioTestFlag(mem, folio, PG_swapbacked) && folioTestFlag(mem, folio, PG_dirty))
+            continue;
+          table.set(v, pteMkProtnone(pte));
+          ctx.rt.charge(ctx.costs.pteUpdate);
+          changed++;
+          if (v < lo) lo = v;
+          if (v + 1 > hi) hi = v + 1;
+        }
+        ptl.unlock();
+      }
+      vpn = tableEnd;
+    }
+  }
+  yield; // cond_resched() before tlb_finish_mmu
+  if (changed > 0) flushTlbRange(ctx, mm, lo, hi - lo);
+  mm.tlbFlushPending--; // tlb_finish_mmu: dec_tlb_flush_pending after the flush
+  if (changed > 0) ctx.vmstat.countVmEvents(VmEvent.NUMA_PTE_UPDATES, changed);
+  sem.upRead();
+  return changed;
+}
+
+/**
+ * `do_numa_page(vmf)` (mm/memory.c, 6.3) for a PROT_NONE entry, without the migration:
+ * under the page-table lock, if the entry is unchanged, make it usable again
+ * (`pte_modify(old_pte, vma->vm_page_prot)`, young) and count `numa_hint_faults`. The
+ * entry comes back read-only: the kernel restores write access at once only where
+ * `can_change_pte_writable` allows it, the model lets a write take the write-protect fault
+ * that follows (same result, one more fault). `migrate_misplaced_page` is not called: the
+ * model's NUMA hinting only makes entries PROT_NONE and back.
+ */
+export function* doNumaPage(ctx: RmapState, vmf: VmFault): KernelGen<number> {
+  const ptl = vmf.table.ptl;
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  const now = vmf.table.get(vmf.vpn);
+  if (now === vmf.orig && pteProtnone(now)) {
+    vmf.table.set(vmf.vpn, (pteClearProtnone(now) | PTE_YOUNG) >>> 0);
+    ctx.rt.charge(ctx.costs.pteUpdate);
+    ctx.vmstat.countVmEvents(VmEvent.NUMA_HINT_FAULTS);
+  }
+  ptl.unlock();
+  return 0;
+}
