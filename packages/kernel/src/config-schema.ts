@@ -16,7 +16,15 @@ import { zodToJsonSchema } from 'zod-to-json-schema';
  */
 
 /** The migrate variants, by name (kept in step with `@mmsim/migrate`'s `VARIANTS`). */
-export const VARIANT_NAMES = ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'] as const;
+export const VARIANT_NAMES = [
+  'v6.2',
+  'rfc-2022',
+  'v6.3-rc1',
+  'v6.3',
+  'v6.10',
+  'v6.11',
+  'batch-copy',
+] as const;
 
 /** Largest number of CPUs per node the kernel builds (the runtime's limit is 4096 in all). */
 export const MAX_CPUS_PER_NODE = 64;

@@ -37,6 +37,7 @@ export const VARIANT_SETTINGS: Readonly<
   compactionIsolatesLarge: 'boolean',
   splitsDeferredFirst: 'boolean',
   deferredSplitCountsThpFailed: 'boolean',
+  copyStrategy: Object.freeze(['in-move', 'batch-precopy']),
 });
 
 /** The names of the policy settings, in table order. */

@@ -25,6 +25,7 @@ import {
   PG_writeback,
   PG_young,
 } from '@mmsim/folio';
+import { folioTestClearContentCopied } from './copy-offload.js';
 import { kernelBug } from './errors.js';
 import type { MigrateServices } from './migrate-services.js';
 
@@ -75,9 +76,15 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
 
 /**
  * `folio_migrate_copy(newfolio, folio)` (mm/migrate.c, 6.3): `folio_copy` (every page's
- * content word, charged `copyPage4k` per page), then `folio_migrate_flags`.
+ * content word, charged `copyPage4k` per page), then `folio_migrate_flags`. In the
+ * batch-copy variant (`services.batchPrecopy`) a dst marked FOLIO_CONTENT_COPIED by the
+ * copy provider gets the flags only, and loses the mark (RFC v6's `__migrate_folio`).
  */
 export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Folio): void {
+  if (services.batchPrecopy === true && folioTestClearContentCopied(services.mem, dst)) {
+    folioMigrateFlags(services, dst, src);
+    return;
+  }
   folioCopyContents(services.mem, dst, src);
   services.rt.charge(services.rt.costs.copyPage4k * folioNrPages(services.mem, src));
   folioMigrateFlags(services, dst, src);

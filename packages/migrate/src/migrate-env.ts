@@ -9,6 +9,7 @@ import {
   type Runtime,
   type VmStat,
 } from '@mmsim/runtime';
+import { CopyOffload } from './copy-offload.js';
 import { resolveVariant } from './define-variant.js';
 import { HugetlbState } from './hugetlb-state.js';
 import type { MigrateServices } from './migrate-services.js';
@@ -74,6 +75,8 @@ export class MigrateEnv implements MigrateServices {
   readonly allocFault: FaultPoint;
   /** The 2 MiB hstate's active list and HPageMigratable bits. */
   readonly hstate: HugetlbState;
+  /** The copy provider registration (`mm/migrate_copy_offload.c`), read by batch-copy variants. */
+  readonly copyOffload: CopyOffload;
   /** What filesystem and driver callbacks are handed: a narrow view, built once. */
   readonly services: MigrateServices;
   /** The kernel WARN_ON_ONCE()s the model hit, one message per site, in order. */
@@ -127,12 +130,14 @@ export class MigrateEnv implements MigrateServices {
       'alloc_migration_target finds no free folio (migrate_pages gets -ENOMEM)',
     );
     this.hstate = new HugetlbState(deps.mem);
+    this.copyOffload = new CopyOffload(deps.rt, deps.mem);
     this.services = Object.freeze({
       rt: this.rt,
       mem: this.mem,
       locks: this.locks,
       vmstat: this.vmstat,
       syncLightNeedsUptodate: this.syncLightNeedsUptodate,
+      batchPrecopy: this.variant.copyStrategy === 'batch-precopy',
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });

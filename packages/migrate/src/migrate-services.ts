@@ -22,6 +22,11 @@ export interface MigrateServices {
    * (4bb6dc79d987, 6.5) instead of sleeping in `lock_buffer` (6.3 and before).
    */
   readonly syncLightNeedsUptodate: boolean;
+  /**
+   * The variant's `copyStrategy` is `'batch-precopy'`: `folio_migrate_copy` skips the copy
+   * of a dst marked FOLIO_CONTENT_COPIED (absent or false: it never does).
+   */
+  readonly batchPrecopy?: boolean;
   /** `WARN_ON_ONCE` at `site`: records `message` in the core's warnings the first time only. */
   warnOnce(site: string, message: string): void;
   /** `invalidate_bh_lrus()`: drop the per-CPU buffer-head LRU references (a no-op by default). */

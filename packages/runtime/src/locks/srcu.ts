@@ -28,7 +28,7 @@ export class Srcu implements Resource {
   /** The tasks inside, per index, for deadlock reports (a task may nest: one entry each). */
   readonly #readers: [Task[], Task[]] = [[], []];
   /** `srcu_idx`: the side new readers count on. */
-  #idx = 0;
+  #idx: 0 | 1 = 0;
   readonly #waiters: WaitQueue;
 
   constructor(rt: Runtime, name: string) {
@@ -57,17 +57,18 @@ export class Srcu implements Resource {
 
   /** `srcu_read_unlock(ssp, idx)`: leaves the critical section `readLock` returned `idx` for. */
   readUnlock(idx: number): void {
-    if ((idx !== 0 && idx !== 1) || this.#count[idx] === 0) {
+    const side = idx === 0 ? 0 : 1;
+    if ((idx !== 0 && idx !== 1) || this.#count[side] === 0) {
       throw new MmsimError(
         'CONTRACT_VIOLATION',
         `srcu_read_unlock(${this.name}, ${String(idx)}) without a matching srcu_read_lock`,
       );
     }
-    this.#count[idx]--;
-    const readers = this.#readers[idx];
+    this.#count[side]--;
+    const readers = this.#readers[side];
     const at = readers.lastIndexOf(this.#rt.current);
     readers.splice(at >= 0 ? at : readers.length - 1, 1);
-    if (this.#count[idx] === 0) this.#waiters.wakeUpAll();
+    if (this.#count[side] === 0) this.#waiters.wakeUpAll();
   }
 
   /**
@@ -76,7 +77,7 @@ export class Srcu implements Resource {
    */
   *synchronize(waitsIn = 'synchronize_srcu'): KernelGen {
     const old = this.#idx;
-    this.#idx = old ^ 1;
+    this.#idx = old === 0 ? 1 : 0;
     while (this.#count[old] !== 0) {
       this.#waiters.add(new WaitEntry(this.#rt.current, false));
       this.#rt.blockCurrent(waitsIn, this);
