@@ -78,6 +78,7 @@ describe('kernel constants', () => {
       'v6.3',
       'v6.10',
       'v6.11',
+      'batch-copy',
     ]);
     expect(resolveVariant(undefined).name).toBe('v6.3');
     const custom = resolveVariant({

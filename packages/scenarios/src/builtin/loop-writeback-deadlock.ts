@@ -66,7 +66,10 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
       variant: 'v6.3-rc1',
       dependencyChecking: true,
     },
-    history: { deadlocksIn: ['v6.3-rc1', 'rfc-2022'], fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11'] },
+    history: {
+      deadlocksIn: ['v6.3-rc1', 'rfc-2022'],
+      fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11', 'batch-copy'],
+    },
     build(k) {
       const image = k.createFile('backing.img', {
         content: Array.from({ length: imagePages }, (_, i) => 2000 + i),

@@ -95,7 +95,7 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
     },
     history: {
       deadlocksIn: [],
-      fixedIn: ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'],
+      fixedIn: ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11', 'batch-copy'],
     },
     build(k) {
       const mm = k.createProcess('app');

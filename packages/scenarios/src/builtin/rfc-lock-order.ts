@@ -59,7 +59,10 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
       variant: 'rfc-2022',
       dependencyChecking: true,
     },
-    history: { deadlocksIn: ['rfc-2022'], fixedIn: ['v6.2', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11'] },
+    history: {
+      deadlocksIn: ['rfc-2022'],
+      fixedIn: ['v6.2', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11', 'batch-copy'],
+    },
     build(k) {
       const file = k.createFile('data', {
         content: Array.from({ length: pages }, (_, i) => 1000 + i),
