@@ -26,6 +26,19 @@ export {
 
 // The built-in scenarios: the registry, and each factory with its parameters.
 
+export {
+  type BatchCopyPartialFailureParams,
+  batchCopyPartialFailure,
+} from './builtin/batch-copy-partial-failure.js';
+export {
+  type BatchCopyStaleCopyParams,
+  batchCopyStaleCopy,
+} from './builtin/batch-copy-stale-copy.js';
+export {
+  type BatchCopyUnregisterParams,
+  batchCopyUnregister,
+} from './builtin/batch-copy-unregister.js';
+
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {
   type LoopWritebackDeadlockParams,
@@ -57,6 +70,11 @@ export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';
 export { type Bio, BlockDevice, type BlockDeviceOptions } from './actors/block-device.js';
 export { type BufferWriterOptions, bufferWriter } from './actors/buffer-writer.js';
+export {
+  copyOffloadOf,
+  type ProviderUnloadOptions,
+  providerUnload,
+} from './actors/copy-offload.js';
 export { type DirectIoOptions, directIoTask } from './actors/direct-io.js';
 export { type ErofsReaderOptions, erofsReader } from './actors/erofs-reader.js';
 export { type FileIoOptions, fileIoTask } from './actors/file-io.js';

@@ -1,5 +1,8 @@
 import { MmsimError } from '@mmsim/runtime';
 import type { Scenario } from '../scenario.js';
+import { batchCopyPartialFailure } from './batch-copy-partial-failure.js';
+import { batchCopyStaleCopy } from './batch-copy-stale-copy.js';
+import { batchCopyUnregister } from './batch-copy-unregister.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
@@ -26,6 +29,9 @@ export const BUILTIN_SCENARIOS = {
   'loop-writeback-deadlock': (p = {}) => loopWritebackDeadlock(p),
   'split-lock-deadlock': (p = {}) => splitLockDeadlock(p),
   'migrate-under-writes': (p = {}) => migrateUnderWrites(p),
+  'batch-copy-stale-copy': (p = {}) => batchCopyStaleCopy(p),
+  'batch-copy-unregister': (p = {}) => batchCopyUnregister(p),
+  'batch-copy-partial-failure': (p = {}) => batchCopyPartialFailure(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
