@@ -1,7 +1,7 @@
 import { folioGet, folioNid, folioPut, pageContent, setPageContent } from '@mmsim/folio';
 import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import { foliosOf, mapAnon, writePages } from '@mmsim/rmap/test';
-import { EBUSY, EINVAL, type KernelGen } from '@mmsim/runtime';
+import { Completion, EBUSY, EINVAL, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   DmaCopyMigrator,
@@ -19,6 +19,8 @@ import {
   createMigrateMachine as buildMachine,
   assertQuiescent as expectQuiescent,
   migrateToNode,
+  newSpy,
+  spyingRmap,
 } from '../src/testing/index.js';
 
 /**
@@ -281,5 +283,65 @@ describe('copy provider registration (RFC v6 3/5)', () => {
     const { error, log } = unregisterDuringCopy(false);
     expect(log).toContain('unregistered with 1 in flight');
     expect(String(error)).toMatch(/dcbm module exit: .*use after free/);
+  });
+});
+
+describe('FOLIO_CONTENT_COPIED is good for one move attempt (RFC v6 2/5: "consumed on first read")', () => {
+  it('a folio whose first move attempt fails with -EAGAIN is copied on the CPU by the retry', () => {
+    const spy = newSpy();
+    let moved1: Completion | null = null;
+    let src0 = -1;
+    const m = buildMachine({
+      variant: 'batch-copy',
+      wrapRmap: (vm) => {
+        const inner = spyingRmap(vm, spy);
+        return {
+          ...inner,
+          removeMigrationPtes(src: number, dst: number, locked: boolean) {
+            // Folio 1 has moved: folio 0's first attempt is over.
+            if (src !== dst && src === src1) moved1?.complete();
+            return inner.removeMigrationPtes(src, dst, locked);
+          },
+        };
+      },
+    });
+    let src1 = -1;
+    moved1 = new Completion(m.rt, 'folio 1 moved');
+    // Marks every dst without copying (words 9999), and takes a transient reference on
+    // folio 0 after the eligibility check, so its first freeze fails.
+    const marker: Migrator = {
+      name: 'marker',
+      *offloadCopy(offload, dsts, srcs, count) {
+        for (let i = 0; i < count; i++) {
+          setPageContent(offload.mem, dsts[i]!, 9999);
+          folioSetContentCopied(offload.mem, dsts[i]!);
+        }
+        src0 = srcs[0]!;
+        src1 = srcs[1]!;
+        folioGet(offload.mem, src0);
+        return 0;
+      },
+    };
+    m.core.copyOffload.register(marker);
+    const mm = m.vm.createProcess('p');
+    const addr = mapAnon(m, mm, 4);
+    // Spawned first, so that in-order runs it as soon as it can: drops the reference
+    // after folio 0's first attempt.
+    spawn(m, 'ref-holder', 1, function* (): KernelGen {
+      yield* moved1!.wait();
+      folioPut(m.mem, src0);
+    });
+    let contents: number[] = [];
+    spawn(m, 'migrate', 0, function* (): KernelGen {
+      yield* writePages(m, mm, addr, 4, (i) => 500 + i);
+      const list = newList(m);
+      yield* isolateFolios(m, foliosOf(m, mm, addr, 4), list);
+      const { rc } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_SYSCALL);
+      expect(rc).toBe(0);
+      contents = foliosOf(m, mm, addr, 4).map((f) => pageContent(m.mem, f));
+    });
+    runAll(m);
+    // Folio 0 was copied afresh by its retry; the others kept the marker's words.
+    expect(contents).toEqual([500, 9999, 9999, 9999]);
   });
 });
