@@ -9,6 +9,7 @@ import {
   folioTestContentCopied,
   MIGRATE_ASYNC,
   MIGRATE_OFFLOAD_REASONS_ALLOWED,
+  type MigrateReason,
   type Migrator,
   MR_LONGTERM_PIN,
   MR_SYSCALL,
@@ -53,7 +54,7 @@ function migrateWith(
   variant: VariantName,
   provider: Migrator | null,
   options: {
-    readonly reason?: number;
+    readonly reason?: MigrateReason;
     readonly extraRef?: number;
     readonly reasonMask?: number;
     readonly faults?: Record<string, { calls: number[] }>;
@@ -69,7 +70,8 @@ function migrateWith(
   const mm = m.vm.createProcess('p');
   const addr = mapAnon(m, mm, N);
   let out: Outcome | null = null;
-  spawn(m, 'migrate', 0, function* (task): KernelGen {
+  spawn(m, 'migrate', 0, function* (): KernelGen {
+    const task = m.rt.current;
     yield* writePages(m, mm, addr, N, (i) => 500 + i);
     const folios = foliosOf(m, mm, addr, N);
     const pinned = options.extraRef === undefined ? -1 : folios[options.extraRef]!;

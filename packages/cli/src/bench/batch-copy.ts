@@ -72,7 +72,7 @@ export function batchCopyBenchmarks(): BenchResult[] {
     return { config, r: runs.reduce((a, b) => (b.wallMs < a.wallMs ? b : a)) };
   });
   const v63 = results[0]!.r;
-  return results.flatMap(({ config, r }) => [
+  return results.flatMap(({ config, r }): BenchResult[] => [
     {
       name: `pmbench.${config.key}.pages_per_virtual_sec`,
       value: r.pagesPerVirtualSecond,
