@@ -26,7 +26,8 @@ export interface ProviderUnloadOptions {
   readonly provider: DmaCopyMigrator | ThreadCopyMigrator;
   /**
    * Scheduling points to wait for a copy to be in flight in the provider before unloading
-   * anyway. Default 400.
+   * anyway. Default 200. A variant that never pre-copies (`copyStrategy: 'in-move'`) does
+   * not wait.
    */
   readonly maxPolls?: number;
   /** Filled in: whether a copy was in flight in the provider when the unload began. */
@@ -36,20 +37,21 @@ export interface ProviderUnloadOptions {
 /**
  * `rmmod` of a copy provider's module (dcbm's module exit, RFC v6 4/5): waits until a
  * batch copy is in flight in the provider (or gives up waiting after `maxPolls` scheduling
- * points), then `migrate_offload_unregister` (which `synchronize_srcu()`s) and the
+ * points; at once in a variant without batch copy), then `migrate_offload_unregister` (which `synchronize_srcu()`s) and the
  * release of the provider's channels. A copy still running at the release is a use after
  * free, reported as a kernel BUG by the provider.
  */
 export function providerUnload(k: Kernel, options: ProviderUnloadOptions): Actor {
   const { provider } = options;
-  const maxPolls = options.maxPolls ?? 400;
+  const maxPolls = options.maxPolls ?? 200;
   return {
     name: options.name ?? 'rmmod',
     cpu: options.cpu,
     models: `rmmod ${provider.name}: migrate_offload_unregister (synchronize_srcu), then the channels are released (RFC v6 3/5, 4/5)`,
     *body(): KernelGen {
       const offload = copyOffloadOf(k);
-      for (let i = 0; i < maxPolls && provider.inFlight === 0; i++) yield;
+      const polls = k.migrate.variant.copyStrategy === 'batch-precopy' ? maxPolls : 0;
+      for (let i = 0; i < polls && provider.inFlight === 0; i++) yield;
       if (options.stats !== undefined) options.stats.unloadedDuringCopy = provider.inFlight > 0;
       const rc = yield* offload.unregister(provider);
       if (rc !== 0) {
