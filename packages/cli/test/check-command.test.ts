@@ -33,7 +33,10 @@ function recordedBugs(variant: string): string[] {
   );
 }
 
-describe('mmsim check', () => {
+// Each check runs every built-in scenario under three strategies, and one test runs it for
+// every built-in variant: the time grows with scenarios x variants, far past the default
+// limit on a loaded 2-core machine. The limit only catches a hung run.
+describe('mmsim check', { timeout: 600_000 }, () => {
   test('check --variant v6.3 is clean: every scenario clean or skipped, exit 0', () => {
     const r = mmsim(['check', '--variant', 'v6.3']);
     expect(r.code).toBe(EXIT_OK);
@@ -147,7 +150,7 @@ describe('mmsim check', () => {
   });
 });
 
-describe('mmsim check --variant FILE', () => {
+describe('mmsim check --variant FILE', { timeout: 600_000 }, () => {
   test('a custom variant from a file is labelled by its name, finds the RFC deadlock, and its replay command names the file', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'mmsim-check-')), 'rfc-like.json');
     writeFileSync(
