@@ -270,6 +270,7 @@ describe('createKernel: configuration validation', () => {
       'v6.3',
       'v6.10',
       'v6.11',
+      'batch-copy',
     ]);
   });
 });
