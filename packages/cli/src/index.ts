@@ -1,6 +1,8 @@
 /**
  * @mmsim/cli: the `mmsim` command, also callable as a function (`main(argv, io)`).
  */
+
+export { batchCopyBenchmarks } from './bench/batch-copy.js';
 export { type BenchResult, formatBenchMarkdown } from './bench/bench-result.js';
 export { pmbenchBenchmarks } from './bench/pmbench.js';
 export { scenarioBenchmarks } from './bench/scenarios.js';

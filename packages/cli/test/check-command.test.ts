@@ -38,7 +38,10 @@ function recordedDeadlock(scenario: string, variant: string): boolean {
   return (history?.deadlocksIn as readonly string[] | undefined)?.includes(variant) === true;
 }
 
-describe('mmsim check', () => {
+// Each check runs every built-in scenario under three strategies, and one test runs it for
+// every built-in variant: the time grows with scenarios x variants, far past the default
+// limit on a loaded 2-core machine. The limit only catches a hung run.
+describe('mmsim check', { timeout: 600_000 }, () => {
   test('check --variant v6.3 has no deadlock: every historic deadlock clean, only the regressions 6.3 shipped (not hangs) found, exit 1', () => {
     const r = mmsim(['check', '--variant', 'v6.3']);
     // The regression pack records two bugs 6.3 had that are not hangs: the ZFS BUG_ON
@@ -171,7 +174,7 @@ describe('mmsim check', () => {
   });
 });
 
-describe('mmsim check --variant FILE', () => {
+describe('mmsim check --variant FILE', { timeout: 600_000 }, () => {
   test('a custom variant from a file is labelled by its name, finds the RFC deadlock, and its replay command names the file', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'mmsim-check-')), 'rfc-like.json');
     writeFileSync(

@@ -25,6 +25,7 @@ export const VARIANT_NAMES = [
   'v6.10',
   'v6.11',
   'v6.12',
+  'batch-copy',
 ] as const;
 
 /** Largest number of CPUs per node the kernel builds (the runtime's limit is 4096 in all). */
@@ -68,6 +69,11 @@ const COST_DESCRIPTIONS: Readonly<Record<keyof typeof DEFAULT_COSTS, string>> = 
   wakeup: 'waking a task that sleeps on another CPU (try_to_wake_up with a reschedule IPI)',
   userAccess: 'a user-space memory access that hits the TLB',
   tlbMiss: 'a page-table walk after a TLB miss',
+  dmaChannelSetup:
+    'preparing, submitting and completing one DMA memcpy job on one channel (copy offload, per channel a batch uses)',
+  dmaChannelPage4k: 'one DMA channel moving one 4 KiB page (copy offload)',
+  copyThreadSetup: 'starting and joining one extra copy thread of a multi-threaded batch copy',
+  copyThreadPage4k: 'one copy thread of a multi-threaded batch copy moving one 4 KiB page',
 };
 
 const costShape = Object.fromEntries(

@@ -67,7 +67,7 @@ export const VARIANT_SETTINGS: Readonly<
   passesSync: Object.freeze({ integer: Object.freeze({ min: 1, max: 1000 }) }),
   asyncFirstPasses: Object.freeze({ integer: Object.freeze({ min: 1, max: 999 }) }),
   splitPolicy: Object.freeze(['on-failure', 'never']),
-  copyStrategy: Object.freeze(['in-move']),
+  copyStrategy: Object.freeze(['in-move', 'batch-precopy']),
   movableProtocol: Object.freeze(['folio-6.3', 'page-type-2025']),
   numaHintPutsBackList: 'boolean',
 });

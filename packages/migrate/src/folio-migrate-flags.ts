@@ -26,6 +26,7 @@ import {
   PG_young,
 } from '@mmsim/folio';
 import { mightSleep } from '@mmsim/runtime';
+import { folioTestClearContentCopied } from './copy-offload.js';
 import { kernelBug } from './errors.js';
 import type { MigrateServices } from './migrate-services.js';
 
@@ -81,9 +82,15 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
  * `cond_resched()` between the pages of a large folio: the model does not reschedule
  * there, but it makes the `might_sleep` check `cond_resched` makes under
  * CONFIG_DEBUG_ATOMIC_SLEEP, so a large folio copied under a spinlock is reported (the
- * buffer_migrate_folio_norefs bug of 6.15-rc, `norefsLockCoversCopy`).
+ * buffer_migrate_folio_norefs bug of 6.15-rc, `norefsLockCoversCopy`). In the batch-copy
+ * variant (`services.batchPrecopy`) a dst marked FOLIO_CONTENT_COPIED by the copy
+ * provider gets the flags only, and loses the mark (RFC v6's `__migrate_folio`).
  */
 export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Folio): void {
+  if (services.batchPrecopy === true && folioTestClearContentCopied(services.mem, dst)) {
+    folioMigrateFlags(services, dst, src);
+    return;
+  }
   folioCopy(services, dst, src);
   folioMigrateFlags(services, dst, src);
 }

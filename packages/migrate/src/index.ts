@@ -105,5 +105,20 @@ export {
 } from './builtin-aops.js';
 export { setAddressSpaceOperations } from './mapping-aops.js';
 
+// Batch copy (the series under review): copy providers and their registration.
+export {
+  CopyOffload,
+  folioSetContentCopied,
+  folioTestContentCopied,
+  MIGRATE_OFFLOAD_REASONS_ALLOWED,
+  type Migrator,
+} from './copy-offload.js';
+export {
+  DmaCopyMigrator,
+  type DmaCopyMigratorOptions,
+  ThreadCopyMigrator,
+  type ThreadCopyMigratorOptions,
+} from './copy-providers.js';
+
 // What driver and filesystem callbacks are handed.
 export type { MigrateServices } from './migrate-services.js';

@@ -5,6 +5,7 @@ import type { AddressSpaceOperations } from './address-space-operations.js';
 import { allocMigrationTarget, type MigrationTargetControl } from './alloc-migration-target.js';
 import type { FreeFolioFn, MigrateCallbacks, NewFolioFn } from './callbacks.js';
 import type { DriverErrorRecord } from './errors.js';
+import type { CopyOffload } from './copy-offload.js';
 import { folioPutbackActiveHugetlb, hugetlbAllocActive, isolateHugetlb } from './hugetlb-state.js';
 import { setAddressSpaceOperations } from './mapping-aops.js';
 import { type MigrateDeps, MigrateEnv } from './migrate-env.js';
@@ -74,6 +75,14 @@ export class MigrateCore {
   /** The kernel WARN_ON_ONCE()s hit so far (`WARNING in site: ...`). */
   get warnings(): readonly string[] {
     return this.env.warnings;
+  }
+
+  /**
+   * The copy-offload registration of this machine (`migrate_offload_register` /
+   * `migrate_offload_unregister`), read by the batch-copy variants.
+   */
+  get copyOffload(): CopyOffload {
+    return this.env.copyOffload;
   }
 
   /** `h->hugepage_activelist`: hugetlb folios in use. */

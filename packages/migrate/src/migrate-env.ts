@@ -10,6 +10,7 @@ import {
   type Tracepoint,
   type VmStat,
 } from '@mmsim/runtime';
+import { CopyOffload } from './copy-offload.js';
 import { resolveVariant } from './define-variant.js';
 import { DriverCallbackError, DriverContractError, type DriverErrorRecord } from './errors.js';
 import { HugetlbState } from './hugetlb-state.js';
@@ -81,6 +82,8 @@ export class MigrateEnv implements MigrateServices {
   readonly allocFault: FaultPoint;
   /** The 2 MiB hstate's active list and HPageMigratable bits. */
   readonly hstate: HugetlbState;
+  /** The copy provider registration (`mm/migrate_copy_offload.c`), read by batch-copy variants. */
+  readonly copyOffload: CopyOffload;
   /** What filesystem and driver callbacks are handed: a narrow view, built once. */
   readonly services: MigrateServices;
   /** The kernel WARN_ON_ONCE()s the model hit, one message per site, in order. */
@@ -141,6 +144,7 @@ export class MigrateEnv implements MigrateServices {
       'alloc_migration_target finds no free folio (migrate_pages gets -ENOMEM)',
     );
     this.hstate = new HugetlbState(deps.mem);
+    this.copyOffload = new CopyOffload(deps.rt, deps.mem);
     this.services = Object.freeze({
       rt: this.rt,
       mem: this.mem,
@@ -151,6 +155,7 @@ export class MigrateEnv implements MigrateServices {
       norefsLockCoversCopy: this.variant.norefsLockCoversCopy,
       copyBeforeFreeze: this.copyBeforeFreeze,
       folioCopied: this.tp.folioCopied,
+      batchPrecopy: this.variant.copyStrategy === 'batch-precopy',
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });

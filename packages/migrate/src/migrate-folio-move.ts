@@ -3,6 +3,7 @@ import { folioPutFast } from '@mmsim/lru';
 import { EAGAIN, type KernelGen, tracedFunction } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
+import { folioTestClearContentCopied } from './copy-offload.js';
 import { listAddAfter, listDel } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import {
@@ -71,6 +72,8 @@ function* migrateFolioMoveBody(
 
   let rc = moveToNewFolioAtomic(env, dst, src, mode);
   if (rc === NEEDS_ADDRESS_SPACE) rc = yield* moveToNewFolio(env, dst, src, mode);
+  // Batch copy: the FOLIO_CONTENT_COPIED mark is good for one attempt only.
+  if (env.services.batchPrecopy === true) folioTestClearContentCopied(mem, dst);
   if (rc !== MIGRATEPAGE_SUCCESS) {
     // A folio that was not migrated goes back to the right list, unless we retry it.
     if (rc === -EAGAIN) {

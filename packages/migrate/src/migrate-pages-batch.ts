@@ -21,6 +21,7 @@ import {
 } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
+import { folioTestClearContentCopied } from './copy-offload.js';
 import { listHead, listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { migrateFolioMove } from './migrate-folio-move.js';
@@ -32,7 +33,8 @@ import {
 } from './migrate-folio-record.js';
 import { migrateFolioUndoDst, migrateFolioUndoSrc } from './migrate-folio-undo.js';
 import { type DstFolioRef, migrateFolioUnmap } from './migrate-folio-unmap.js';
-import type { MigrateMode } from './modes.js';
+import { migrateFoliosBatchCopy } from './migrate-folios-precopy.js';
+import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
 import { type MigrateReason, MR_LONGTERM_PIN, MR_NUMA_MISPLACED } from './reasons.js';
 import type { MigrateStats } from './stats.js';
 import { trySplitFolio } from './try-split-folio.js';
@@ -296,6 +298,10 @@ function* migratePagesBatchBody(
     if (!straightToOut) {
       // Flush the TLBs of every folio unmapped above: no copy may start before this.
       env.tlb.tryToUnmapFlush();
+      // Batch copy (RFC v6): the provider copies what it can before the move passes.
+      if (variant.copyStrategy === 'batch-precopy') {
+        yield* migrateFoliosBatchCopy(env, unmapFolios, dstFolios, reason);
+      }
       retry = 1;
       for (let pass = 0; pass < nrPass && retry !== 0; pass++) {
         retry = 0;
@@ -340,6 +346,7 @@ function* migratePagesBatchBody(
     let dst = dstFolios.first();
     let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
     for (const folio of unmapFolios) {
+      if (variant.copyStrategy === 'batch-precopy') folioTestClearContentCopied(mem, dst);
       const pageWasMapped = recordedPageWasMapped(env, dst) & PAGE_WAS_MAPPED;
       const anonVma = recordedAnonVma(env, dst);
       migrateFolioExtract(env, dst);

@@ -43,6 +43,11 @@ export interface MigrateServices {
   readonly copyBeforeFreeze: boolean;
   /** The `mmsim_folio_copied` model event, emitted by every copy of a move. */
   readonly folioCopied: Tracepoint<MmsimFolioCopiedEvent>;
+  /**
+   * The variant's `copyStrategy` is `'batch-precopy'`: `folio_migrate_copy` skips the copy
+   * of a dst marked FOLIO_CONTENT_COPIED (absent or false: it never does).
+   */
+  readonly batchPrecopy?: boolean;
   /** `WARN_ON_ONCE` at `site`: records `message` in the core's warnings the first time only. */
   warnOnce(site: string, message: string): void;
   /** `invalidate_bh_lrus()`: drop the per-CPU buffer-head LRU references (a no-op by default). */

@@ -20,7 +20,8 @@ export type VariantName =
   | 'v6.4'
   | 'v6.10'
   | 'v6.11'
-  | 'v6.12';
+  | 'v6.12'
+  | 'batch-copy';
 
 export interface MigrateVariant {
   /** A built-in variant's name, or the free-form name of one made by `defineVariant`. */
@@ -274,13 +275,15 @@ export interface MigrateVariant {
    */
   readonly splitPolicy: 'on-failure' | 'never';
   /**
-   * How a folio's contents reach dst. `'in-move'`: `folio_migrate_copy()` from the
-   * `migrate_folio` callback in the move step, after the reference freeze, one folio at a
-   * time on the CPU (every kernel the model follows). The type stays open to other
-   * strategies (a pre-copy phase through a copy provider, a copy before the freeze); each
-   * is added with the code that does it.
+   * Where the content of a folio is copied. `'in-move'`: in the move step, folio by folio
+   * (`folio_migrate_copy` / `folio_mc_copy`), every kernel. `'batch-precopy'`: after the
+   * batch's TLB flush, the folios a registered copy provider takes (its reason mask, the
+   * reference count as expected, not movable_ops) are copied in one call and marked
+   * FOLIO_CONTENT_COPIED, and the move step skips their copy (Shivank Garg, "Accelerate
+   * page migration with batch copying and hardware offload", RFC v6 2026-06-30; see
+   * `migrate-folios-precopy.ts`). Without a registered provider it behaves as `'in-move'`.
    */
-  readonly copyStrategy: 'in-move';
+  readonly copyStrategy: 'in-move' | 'batch-precopy';
   /**
    * The protocol of non-LRU movable pages (`movable_operations`). `folio-6.3`: the driver
    * tags a page with `__SetPageMovable(page, mops)` (`page->mapping = mops |
@@ -570,6 +573,30 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
       ...V6_11.sources,
     ]),
     copyBeforeFreeze: true,
+  }),
+  'batch-copy': Object.freeze({
+    ...V6_10,
+    name: 'batch-copy',
+    description:
+      'The batch-copy series under review (Shivank Garg and Zi Yan, RFC v6, June 2026) on the ' +
+      "model's newest kernel (6.11): after the batch's TLB flush the folios a registered copy " +
+      'provider takes (reason mask, reference count as expected, not movable_ops) are copied ' +
+      'in one call (DMA channels or CPU threads) and marked FOLIO_CONTENT_COPIED; the move ' +
+      'phase skips their copy and copies the rest, and any -EAGAIN retry, on the CPU',
+    sources: Object.freeze([
+      'RFC v6 cover "[PATCH RFC v6 0/5] Accelerate page migration with batch copying and hardware offload" (Shivank Garg, 2026-06-30, https://lkml.iu.edu/hypermail/linux/kernel/2606.3/10552.html)',
+      'RFC v6 2/5 "mm/migrate: add batch-copy path in migrate_pages_batch" (https://lkml.iu.edu/hypermail/linux/kernel/2606.3/10551.html)',
+      'RFC v6 3/5 "mm/migrate: add copy offload registration infrastructure" (https://lkml.iu.edu/hypermail/linux/kernel/2606.3/10543.html)',
+      'RFC v6 4/5 "drivers/migrate_offload: add DMA batch copy driver (dcbm)" (https://lkml.iu.edu/hypermail/linux/kernel/2606.3/10553.html)',
+      'v5 review: David Hildenbrand (FOLIO_CONTENT_COPIED, https://lkml.iu.edu/2606.1/00977.html), David Rientjes on the reason mask (https://lkml.iu.edu/2605.3/00676.html)',
+      'RFC v4 (20260309120725.308854-3-shivankg@amd.com): pre-copy the batch before the move phase; srcu_read_lock placement',
+      'Zi Yan, "mm: add multithreaded page copy" RFC (January 2025): the CPU-thread provider',
+      '2e6506e1c4ee and the 6.11 statistics fix (the base: v6.11)',
+      ...AFTER_6_3_SOURCES,
+    ]),
+    splitTrylockInAsync: true,
+    deferredSplitCountsThpFailed: true,
+    copyStrategy: 'batch-precopy',
   }),
 });
 

@@ -17,6 +17,7 @@ const COLUMNS: VariantName[] = [
   'v6.11',
   'v6.4',
   'v6.12',
+  'batch-copy',
 ];
 
 /** The rows of the settings table in docs/variants.md, by setting. */

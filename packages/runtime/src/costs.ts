@@ -35,6 +35,25 @@ export interface CostModel {
   readonly userAccess: number;
   /** A page-table walk after a TLB miss. */
   readonly tlbMiss: number;
+  /**
+   * Copy offload (the batch-copy series' providers): preparing and submitting one DMA
+   * memcpy job on one channel and collecting its completion (`dmaengine_prep_dma_memcpy`,
+   * `dmaengine_submit`, `dma_async_issue_pending`, the completion wait), paid once per
+   * channel a batch uses.
+   */
+  readonly dmaChannelSetup: number;
+  /**
+   * One DMA channel moving one 4 KiB page (4096 bytes at the channel's sustained memcpy
+   * bandwidth): the per-byte part of a DMA copy, in the unit of `copyPage4k`.
+   */
+  readonly dmaChannelPage4k: number;
+  /**
+   * Starting one extra copy thread for a batch and joining it (queue_work_on a copy work
+   * item, its wake-up, flush_work): paid once per extra thread a batch uses.
+   */
+  readonly copyThreadSetup: number;
+  /** One copy thread of a multi-threaded copy moving one 4 KiB page (its per-thread rate). */
+  readonly copyThreadPage4k: number;
 }
 
 export const DEFAULT_COSTS: CostModel = Object.freeze({
@@ -70,6 +89,18 @@ export const DEFAULT_COSTS: CostModel = Object.freeze({
   userAccess: 2,
   // A 4-level page walk that mostly hits the caches: about 30 ns.
   tlbMiss: 30,
+  // Descriptor preparation, submission, the doorbell and the completion interrupt or poll:
+  // a few microseconds per job for the PCIe-attached engines the batch-copy series was
+  // measured with (AMD PTDMA / SDXI class); the reason the providers decline small batches.
+  dmaChannelSetup: 5000,
+  // A single memcpy channel of those engines sustains a few GB/s (4096 bytes at about
+  // 4 GB/s is 1 us); the series spreads a batch over several channels to add them up.
+  dmaChannelPage4k: 1000,
+  // Queueing a work item on another CPU and waiting for it: a wake-up and a completion,
+  // a few microseconds (compare `wakeup`).
+  copyThreadSetup: 3000,
+  // A kernel thread copies at the single-core rate of `copyPage4k` (about 8 GB/s).
+  copyThreadPage4k: 500,
 });
 
 /** Merges overrides into the defaults; every value must be a finite number >= 0. */

@@ -26,6 +26,7 @@ export const EDEADLOCK = EDEADLK;
 export const ENOSYS = 38;
 export const ENODATA = 61;
 export const EOVERFLOW = 75;
+export const EOPNOTSUPP = 95;
 export const EHWPOISON = 133;
 /** Kernel-internal, never returned to user space (include/linux/errno.h). */
 export const ENOTSUPP = 524;
@@ -52,6 +53,7 @@ const NAMES: Readonly<Record<number, string>> = {
   [ENOSYS]: 'ENOSYS',
   [ENODATA]: 'ENODATA',
   [EOVERFLOW]: 'EOVERFLOW',
+  [EOPNOTSUPP]: 'EOPNOTSUPP',
   [EHWPOISON]: 'EHWPOISON',
   [ENOTSUPP]: 'ENOTSUPP',
 };

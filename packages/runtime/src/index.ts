@@ -36,6 +36,7 @@ export * from './locks/spinlock.js';
 export * from './locks/mutex.js';
 export * from './locks/rwsem.js';
 export * from './locks/completion.js';
+export * from './locks/srcu.js';
 
 // Deadlocks and invariants: what a run reports.
 export { type DeadlockReport, formatDeadlock, type TaskRef, type WaitEdge } from './deadlock.js';

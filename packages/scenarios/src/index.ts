@@ -35,6 +35,18 @@ export {
   type DeferredSplitChainParams,
   deferredSplitChain,
 } from './builtin/deferred-split-chain.js';
+export {
+  type BatchCopyPartialFailureParams,
+  batchCopyPartialFailure,
+} from './builtin/batch-copy-partial-failure.js';
+export {
+  type BatchCopyStaleCopyParams,
+  batchCopyStaleCopy,
+} from './builtin/batch-copy-stale-copy.js';
+export {
+  type BatchCopyUnregisterParams,
+  batchCopyUnregister,
+} from './builtin/batch-copy-unregister.js';
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {
   type LoopWritebackDeadlockParams,
@@ -74,6 +86,11 @@ export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';
 export { type Bio, BlockDevice, type BlockDeviceOptions } from './actors/block-device.js';
 export { type BufferWriterOptions, bufferWriter } from './actors/buffer-writer.js';
+export {
+  copyOffloadOf,
+  type ProviderUnloadOptions,
+  providerUnload,
+} from './actors/copy-offload.js';
 export { type DirectIoOptions, directIoTask } from './actors/direct-io.js';
 export { type ErofsReaderOptions, erofsReader } from './actors/erofs-reader.js';
 export { Ext4EndIo, type Ext4EndIoOptions, type Ext4IoEnd } from './actors/ext4-end-io.js';

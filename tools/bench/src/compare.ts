@@ -24,6 +24,7 @@ const SUITES: Record<string, (dir: string) => Promise<Suite>> = {
   migrate: async (d) => (await import(`${d}/tools/bench/src/migrate.ts`)).migrateBenchmarks,
   scenarios: async (d) => (await import(`${d}/packages/cli/dist/index.js`)).scenarioBenchmarks,
   pmbench: async (d) => (await import(`${d}/packages/cli/dist/index.js`)).pmbenchBenchmarks,
+  'batch-copy': async (d) => (await import(`${d}/packages/cli/dist/index.js`)).batchCopyBenchmarks,
   scaling: async (d) => (await import(`${d}/tools/bench/src/scaling.ts`)).scalingBenchmarks,
 };
 

@@ -4,6 +4,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import {
   type BenchResult,
+  batchCopyBenchmarks,
   formatBenchMarkdown,
   pmbenchBenchmarks,
   scenarioBenchmarks,
@@ -31,6 +32,7 @@ const suites: Record<string, () => BenchResult[]> = {
   migrate: migrateBenchmarks,
   scenarios: scenarioBenchmarks,
   pmbench: pmbenchBenchmarks,
+  'batch-copy': batchCopyBenchmarks,
   scaling: scalingBenchmarks,
 };
 

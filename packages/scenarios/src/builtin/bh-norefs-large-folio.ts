@@ -70,7 +70,17 @@ export function bhNorefsLargeFolio(params: BhNorefsLargeFolioParams = {}): Scena
     },
     history: {
       deadlocksIn: [],
-      fixedIn: ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12'],
+      fixedIn: [
+        'v6.2',
+        'rfc-2022',
+        'v6.3-rc1',
+        'v6.3',
+        'v6.10',
+        'v6.11',
+        'v6.4',
+        'v6.12',
+        'batch-copy',
+      ],
     },
     build(k) {
       const bdev = k.createFile('bdev-meta', { content: indices.map((i) => 8000 + i) });

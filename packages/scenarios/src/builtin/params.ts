@@ -141,6 +141,25 @@ export const BUILTIN_PARAM_SCHEMAS = {
       ),
     })
     .strict(),
+  'batch-copy-stale-copy': z
+    .object({
+      pages: count('pages of the shared buffer', 1, 256, 4),
+      reads: count('O_DIRECT reads into the buffer', 0, 10_000, 6),
+      migrations: count('move_pages rounds, each to the other node', 1, 10_000, 4),
+    })
+    .strict(),
+  'batch-copy-unregister': z
+    .object({
+      pages: count('pages of the working set', 1, 256, 8),
+      migrations: count('migration rounds, each to the other node', 1, 10_000, 4),
+    })
+    .strict(),
+  'batch-copy-partial-failure': z
+    .object({
+      pages: count('pages of the working set', 1, 256, 8),
+      migrations: count('demotion rounds, each to the other node', 1, 10_000, 3),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

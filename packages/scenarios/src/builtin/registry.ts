@@ -3,6 +3,9 @@ import type { Scenario } from '../scenario.js';
 import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
 import { deferredSplitChain } from './deferred-split-chain.js';
+import { batchCopyPartialFailure } from './batch-copy-partial-failure.js';
+import { batchCopyStaleCopy } from './batch-copy-stale-copy.js';
+import { batchCopyUnregister } from './batch-copy-unregister.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
@@ -38,6 +41,9 @@ export const BUILTIN_SCENARIOS = {
   'deferred-split-chain': (p = {}) => deferredSplitChain(p),
   'stale-dst-mapping': (p = {}) => staleDstMapping(p),
   'bh-norefs-large-folio': (p = {}) => bhNorefsLargeFolio(p),
+  'batch-copy-stale-copy': (p = {}) => batchCopyStaleCopy(p),
+  'batch-copy-unregister': (p = {}) => batchCopyUnregister(p),
+  'batch-copy-partial-failure': (p = {}) => batchCopyPartialFailure(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
