@@ -333,6 +333,14 @@ const HASH_NEUTRAL_VALUES: Readonly<Record<string, unknown>> = Object.freeze({
   ...PROTOTYPE_KNOB_DEFAULTS,
   restoreWrprotectsReadEntry: true,
   movableProtocol: 'folio-6.3',
+  tlbBatchSkipsInaccessible: false,
+  copyBeforeFreeze: false,
+  norefsLockCoversCopy: true,
+  blockDevLargeFolios: false,
+  // v6.10 (deferredSplitCountsFailed) and v6.11 (numaHintPutsBackList) differ here: their
+  // hashes changed with the regression pack, which made these behaviours settings.
+  deferredSplitCountsFailed: false,
+  numaHintPutsBackList: false,
 });
 
 /**

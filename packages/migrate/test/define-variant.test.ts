@@ -146,8 +146,10 @@ describe('variantContentHash', () => {
     expect(variantContentHash(v)).toBe(createHash('sha256').update(json).digest('hex'));
   });
 
-  it('keeps the hash every built-in variant had before the prototype knobs', () => {
-    for (const v of Object.values(VARIANTS)) {
+  it('keeps the hash every built-in variant up to v6.3 had before the prototype knobs', () => {
+    // v6.10 and v6.11 changed with the regression pack (deferredSplitCountsFailed,
+    // numaHintPutsBackList); v6.4, v6.12 and batch-copy came later.
+    for (const v of (['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3'] as const).map((n) => VARIANTS[n])) {
       const before: Record<string, unknown> = {};
       for (const key of SETTINGS_BEFORE_KNOBS) {
         before[key] =
@@ -245,12 +247,11 @@ describe('the prototype knobs are validated settings', () => {
         defineVariant({ name: 'x', extends: 'v6.3', splitPolicy: 'sometimes' as never }),
       ).message,
     ).toMatch(/variant x\.splitPolicy must be 'on-failure' or 'never', got "sometimes"/);
-    // copyStrategy has one value until a strategy is added with its code.
     expect(
       errorOf(() =>
-        defineVariant({ name: 'x', extends: 'v6.3', copyStrategy: 'batch-precopy' as never }),
+        defineVariant({ name: 'x', extends: 'v6.3', copyStrategy: 'sometimes' as never }),
       ).message,
-    ).toMatch(/variant x\.copyStrategy must be 'in-move', got "batch-precopy"/);
+    ).toMatch(/variant x\.copyStrategy must be 'in-move' or 'batch-precopy', got "sometimes"/);
   });
 
   it('refuses an async-first phase that leaves the one-folio phase no pass', () => {
