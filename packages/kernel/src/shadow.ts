@@ -96,6 +96,14 @@ export class ShadowMemory {
   }
 
   /**
+   * Forgets `where`: its owner gave the place back (a driver freed its page), so nothing is
+   * expected there any more.
+   */
+  forget(where: ShadowLocation): void {
+    this.#entries.delete(this.keyOf(where));
+  }
+
+  /**
    * Checks a value `reader` just loaded from `where` (in the step of the load) against the
    * last value written there; places never written are not checked. Returns whether it
    * matched.

@@ -52,6 +52,11 @@ export interface MovableOperations {
   migratePage(dst: Folio, src: Folio, mode: MigrateMode, services: MigrateServices): number;
   /** `putback_page(page)`: migration failed; the page is the driver's again. */
   putbackPage(folio: Folio, services: MigrateServices): void;
+  /**
+   * End the run at the first callback of this driver that throws, once the core has undone
+   * what it did for that folio (a model option; default false: the run goes on).
+   */
+  readonly stopOnDriverError?: boolean;
 }
 
 /** What `__ClearPageMovable` leaves in `page->mapping`: the movable tag, no operations. */
