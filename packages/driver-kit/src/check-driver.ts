@@ -4,7 +4,7 @@ import type { VariantName } from '@mmsim/kernel';
 import type { MigrateVariant } from '@mmsim/migrate';
 import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
 import { DRIVER_CHECKS, type DriverCheckName, isDriverCheckName } from './checks.js';
-import type { KitRun } from './kit-run.js';
+import { type KitCalls, type KitRun, kitCalls } from './kit-run.js';
 import { defaultPlans, driverTarget, type KitPlan, planLine, TARGET_PREFIX } from './target.js';
 
 /** Options of `checkDriver`. */
@@ -64,6 +64,12 @@ export interface DriverReport {
   }[];
   /** Schedules run in all. */
   readonly schedules: number;
+  /**
+   * How often the core called the driver over every run the kit made (shrinking included):
+   * a driver that never lets a page migrate passes every check, and
+   * shows here as `migrated: 0`.
+   */
+  readonly calls: Readonly<KitCalls>;
   /** Wall-clock time of the whole check. */
   readonly elapsedMs: number;
 }
@@ -76,7 +82,11 @@ const KERNEL_INVARIANT_CHECK: Readonly<Record<string, DriverCheckName>> = {
   'no-lock-held-at-end': 'page-locked-during-migrate',
 };
 
-function checkDefinition(definition: DriverDefinition<unknown>): void {
+/** A crash that names one of the driver's callbacks (the core's or the SDK's report of it). */
+const CALLBACK_NAMED =
+  /\.(isolate_page|migrate_page|putback_page|isolatePage|migratePage|putbackPage)\b|DriverContractError/;
+
+function checkDefinition<S>(definition: DriverDefinition<S>): void {
   if (
     typeof definition !== 'object' ||
     definition === null ||
@@ -111,7 +121,10 @@ function classify(
   if (finding.kind === 'deadlock' || finding.kind === 'inversion') {
     return { check: 'lock-order', message: run?.locks.inversion() ?? finding.message };
   }
-  if (finding.kind === 'crash' || (finding.kind as string) === 'driver') {
+  if ((finding.kind as string) === 'driver') {
+    return { check: 'callback-contract', message: finding.message };
+  }
+  if (finding.kind === 'crash' && CALLBACK_NAMED.test(finding.message)) {
     return { check: 'callback-contract', message: finding.message };
   }
   return { check: null, message: finding.message };
@@ -144,6 +157,14 @@ function planOfToken(token: string, plans: readonly KitPlan[]): KitPlan {
   return plan;
 }
 
+function addCalls(into: KitCalls, from: KitCalls): void {
+  into.isolatePage += from.isolatePage;
+  into.isolated += from.isolated;
+  into.migratePage += from.migratePage;
+  into.migrated += from.migrated;
+  into.putbackPage += from.putbackPage;
+}
+
 function resolvePlans(options: CheckDriverOptions): readonly KitPlan[] {
   if (options.plans !== undefined) {
     if (!Array.isArray(options.plans) || options.plans.length === 0) {
@@ -158,8 +179,8 @@ function resolvePlans(options: CheckDriverOptions): readonly KitPlan[] {
  * `checkDriver` without the promise: explores every plan and returns the report. Bad
  * options throw `INVALID_ARGUMENT` / `INVALID_CONFIG`.
  */
-export function checkDriverSync(
-  definition: DriverDefinition<unknown>,
+export function checkDriverSync<S>(
+  definition: DriverDefinition<S>,
   options: CheckDriverOptions = {},
 ): DriverReport {
   checkDefinition(definition);
@@ -177,8 +198,15 @@ export function checkDriverSync(
   const planRows: { name: string; description: string; schedules: number; found: boolean }[] = [];
   let schedules = 0;
   let variantName = '';
+  const calls = kitCalls();
   for (const plan of plans) {
-    const target = driverTarget(definition, plan, variant);
+    const counted = kitCalls();
+    const target = driverTarget(
+      definition as never as DriverDefinition<unknown>,
+      plan,
+      variant,
+      counted,
+    );
     variantName = (target.identity as { variant: { name: string } }).variant.name;
     const result = explore(target, {
       strategy: plan.strategy,
@@ -189,6 +217,7 @@ export function checkDriverSync(
       shrink: { maxReplays: 40 },
     });
     schedules += result.schedules;
+    addCalls(calls, counted);
     planRows.push({
       name: plan.name,
       description: planLine(plan),
@@ -221,6 +250,7 @@ export function checkDriverSync(
     findings,
     plans: planRows,
     schedules,
+    calls,
     elapsedMs: performance.now() - start,
   };
 }
@@ -237,8 +267,8 @@ export function checkDriverSync(
  * expect(report.verdict).toBe('pass');
  * ```
  */
-export async function checkDriver(
-  definition: DriverDefinition<unknown>,
+export async function checkDriver<S>(
+  definition: DriverDefinition<S>,
   options: CheckDriverOptions = {},
 ): Promise<DriverReport> {
   return checkDriverSync(definition, options);
@@ -261,14 +291,18 @@ export interface DriverReplay {
  * Runs a `check-driver` replay token again on `definition`: the same plan, schedule, seed
  * and faults, so the same finding when the driver has not changed.
  */
-export function replayDriver(
-  definition: DriverDefinition<unknown>,
+export function replayDriver<S>(
+  definition: DriverDefinition<S>,
   token: string,
   options: Pick<CheckDriverOptions, 'variant' | 'thorough' | 'plans'> = {},
 ): DriverReplay {
   checkDefinition(definition);
   const plan = planOfToken(token, resolvePlans(options));
-  const target = driverTarget(definition, plan, options.variant ?? 'v6.3');
+  const target = driverTarget(
+    definition as never as DriverDefinition<unknown>,
+    plan,
+    options.variant ?? 'v6.3',
+  );
   const result = replay(target, token);
   if (result.finding === null)
     return { plan: plan.name, finding: null, differences: result.differences };
@@ -285,6 +319,10 @@ export function formatDriverReport(report: DriverReport): string {
   const lines: string[] = [];
   lines.push(
     `driver ${report.driver} (${report.variant}): ${report.verdict.toUpperCase()} — ${report.schedules} schedule(s) in ${(report.elapsedMs / 1000).toFixed(1)} s`,
+  );
+  const c0 = report.calls;
+  lines.push(
+    `  the core called it: isolate_page ${c0.isolatePage} (${c0.isolated} isolated), migrate_page ${c0.migratePage} (${c0.migrated} succeeded), putback_page ${c0.putbackPage}`,
   );
   for (const c of report.checks) {
     lines.push(`  ${c.status === 'pass' ? 'ok  ' : 'FAIL'} ${c.name}: ${c.title}`);

@@ -27,6 +27,22 @@ export const KIT_FAULTS = {
   ebusy: 'driver-kit.migrate_page_ebusy',
 } as const;
 
+/** How often the core called the driver, summed over the runs that share the object. */
+export interface KitCalls {
+  /** isolate_page calls, and how many said yes. */
+  isolatePage: number;
+  isolated: number;
+  /** migrate_page calls (injected failures included), and how many succeeded. */
+  migratePage: number;
+  migrated: number;
+  putbackPage: number;
+}
+
+/** Zeroed `KitCalls`. */
+export function kitCalls(): KitCalls {
+  return { isolatePage: 0, isolated: 0, migratePage: 0, migrated: 0, putbackPage: 0 };
+}
+
 /** One protocol violation the instrumentation saw. */
 export interface KitViolation {
   readonly check: DriverCheckName;
@@ -63,9 +79,12 @@ export class KitRun<S = unknown> {
   readonly #ebusy: FaultPoint;
   readonly locks: DriverLockWatch;
 
-  constructor(k: Kernel, spec: DriverSpec<S>) {
+  readonly calls: KitCalls;
+
+  constructor(k: Kernel, spec: DriverSpec<S>, calls: KitCalls = kitCalls()) {
     this.k = k;
     this.spec = spec;
+    this.calls = calls;
     this.#eagain = k.rt.faults.register(
       KIT_FAULTS.eagain,
       "the driver's migrate_page is made to return -EAGAIN (the core retries, then puts back)",
@@ -207,6 +226,8 @@ export class KitRun<S = unknown> {
     } finally {
       this.locks.leaveCallback();
     }
+    this.calls.isolatePage++;
+    if (ok === true) this.calls.isolated++;
     this.#lockHeld(page, 'isolate_page', 'page');
     if (!wasIsolated && folioTestFlag(mem, page, PG_isolated)) {
       this.violate(
@@ -226,6 +247,7 @@ export class KitRun<S = unknown> {
   }
 
   #migrate(s: S, dst: Folio, src: Folio, mode: MigrateMode): number {
+    this.calls.migratePage++;
     if (this.#eagain.fire()) return -EAGAIN;
     if (this.#ebusy.fire()) return -EBUSY;
     const mem = this.k.mem;
@@ -253,6 +275,7 @@ export class KitRun<S = unknown> {
     const srcListed = this.#listed(src);
     const dstListed = this.#listed(dst);
     if (rc === MIGRATEPAGE_SUCCESS) {
+      this.calls.migrated++;
       const got = pageContent(mem, dst);
       if (!dstListed || got !== word) {
         this.violate(
@@ -331,6 +354,7 @@ export class KitRun<S = unknown> {
     } finally {
       this.locks.leaveCallback();
     }
+    this.calls.putbackPage++;
     this.#lockHeld(page, 'putback_page', 'page');
     if (!folioTestFlag(mem, page, PG_isolated)) {
       this.violate(

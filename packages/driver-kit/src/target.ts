@@ -22,7 +22,7 @@ import {
   type Scenario,
 } from '@mmsim/scenarios';
 import { DRIVER_CHECK_NAMES } from './checks.js';
-import { KIT_FAULTS, KitRun } from './kit-run.js';
+import { KIT_FAULTS, type KitCalls, KitRun, kitCalls } from './kit-run.js';
 
 /**
  * One configuration the kit explores: which caller migrates the driver's pages, how the
@@ -144,6 +144,7 @@ export function driverTarget(
   definition: DriverDefinition<unknown>,
   plan: KitPlan,
   variantSpec: VariantName | MigrateVariant = 'v6.3',
+  calls: KitCalls = kitCalls(),
 ): DriverTarget {
   const variant = resolveVariant(variantSpec);
   const spec = definition.spec;
@@ -160,7 +161,7 @@ export function driverTarget(
       dependencyChecking: { lockClass: 'folio' },
     },
     build(k: Kernel) {
-      const run = new KitRun(k, spec);
+      const run = new KitRun(k, spec, calls);
       lastRun = run;
       const attached = defineDriver(run.instrumentedSpec()).attach(k);
       run.attached = attached;

@@ -3,6 +3,8 @@ import { MIGRATEPAGE_SUCCESS } from '@mmsim/migrate';
 import { EAGAIN, type KernelGen, Mutex } from '@mmsim/runtime';
 import { base } from './shared.js';
 
+const { isolatePage, putbackPage, populate } = base('lock-inversion');
+
 interface State {
   readonly lock: Mutex;
 }
@@ -12,7 +14,10 @@ interface State {
  * sleeps on a page lock while holding the same mutex.
  */
 export default defineDriver<State>({
-  ...(base('lock-inversion') as never),
+  name: 'lock-inversion',
+  isolatePage,
+  putbackPage,
+  populate,
   setup: (host) => ({ lock: new Mutex(host.kernel.rt, 'reclaim_lock') }),
   migratePage(s, dst, src, _mode, host) {
     if (!s.lock.trylock()) return -EAGAIN;

@@ -5,7 +5,7 @@ import { MIGRATEPAGE_SUCCESS } from '@mmsim/migrate';
  * A correct driver the gallery's broken ones start from: pages on a plain list, moved with
  * `host.movePage`. Each gallery module overrides one callback with one bug.
  */
-export function base(name: string): DriverSpec<Record<string, unknown>> {
+export function base(name: string): DriverSpec<object> {
   return {
     name,
     setup: () => ({}),
