@@ -5,6 +5,7 @@
  * protocol rule by rule, and returns a report with the explorer's findings and replay
  * tokens.
  */
+export type { DriverDefinition } from '@mmsim/driver';
 export {
   type CheckDriverOptions,
   checkDriver,
