@@ -161,9 +161,25 @@ export function checkDriverCommand(
       io.stdout(`${JSON.stringify(reportJson(report, file, options.variant))}\n`);
     } else {
       io.stdout(formatDriverReport(report));
+      // One paragraph per broken check (its first finding), naming the other plans that met it.
+      const shown = new Map<string, string[]>();
       for (const f of report.findings) {
+        const key = f.check ?? `${f.finding.kind}: ${f.message}`;
+        const others = shown.get(key);
+        if (others !== undefined) {
+          others.push(f.plan);
+          continue;
+        }
+        shown.set(key, []);
+      }
+      for (const f of report.findings) {
+        const key = f.check ?? `${f.finding.kind}: ${f.message}`;
+        const others = shown.get(key);
+        if (others === undefined) continue;
+        shown.delete(key);
+        const also = others.length === 0 ? '' : `; also found by plan(s) ${others.join(', ')}`;
         io.stdout(
-          `\n${f.check ?? f.finding.kind} (plan ${f.plan}): ${f.message}\n  replay: ${checkDriverReplayLine(file, f.replay, options.variant)}\n`,
+          `\n${f.check ?? f.finding.kind} (plan ${f.plan}${also}): ${f.message}\n  replay: ${checkDriverReplayLine(file, f.replay, options.variant)}\n`,
         );
       }
     }
