@@ -17,7 +17,12 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
-import { MigrateCore, type MigrateDeps, type MigrateVariant } from '@mmsim/migrate';
+import {
+  type DriverErrorRecord,
+  MigrateCore,
+  type MigrateDeps,
+  type MigrateVariant,
+} from '@mmsim/migrate';
 import { type DependencyChecker, type PageLocks, PageLockTable } from '@mmsim/page-lock';
 import {
   type AddressSpaceView,
@@ -87,6 +92,7 @@ export class Kernel {
   readonly shadow: ShadowMemory;
   readonly #files: AddressSpaceView[] = [];
   readonly #holders: ReferenceHolder[] = [];
+  readonly #core: MigrateCore;
 
   /** @internal use `createKernel`. */
   constructor(config: ResolvedKernelConfig) {
@@ -161,6 +167,7 @@ export class Kernel {
     this.rmap = rmap;
     this.tlb = tlb;
     this.migrate = migrate;
+    this.#core = core;
     this.shadow = new ShadowMemory(mem, vm);
   }
 
@@ -236,6 +243,15 @@ export class Kernel {
       for (const vma of mm.vmas) if (vma.file !== null) out.add(vma.file);
     }
     return [...out];
+  }
+
+  /**
+   * The errors of non-LRU movable page drivers that the migrate core caught and undid (a
+   * callback that threw or returned a value outside its contract), oldest first. The
+   * default core's, whether or not `parts.migrate` wraps it.
+   */
+  get driverErrors(): readonly DriverErrorRecord[] {
+    return this.#core.driverErrors;
   }
 
   /** Registers a holder of folio references outside the model's own structures. */

@@ -21,6 +21,59 @@ export class DriverCallbackError extends MmsimError {
   }
 }
 
+/**
+ * A driver callback returned something its contract does not allow: `isolate_page` must
+ * return a boolean, `migrate_page` MIGRATEPAGE_SUCCESS (0) or a negative errno. The error
+ * names the driver, the callback and what was returned (`returned`, as it was).
+ */
+export class DriverContractError extends MmsimError {
+  readonly driver: string;
+  readonly callback: string;
+  /** What the callback returned. */
+  readonly returned: unknown;
+
+  constructor(driver: string, callback: string, returned: unknown, expected: string) {
+    super(
+      'CONTRACT_VIOLATION',
+      `${driver}.${callback} returned ${describeValue(returned)}; it must return ${expected}`,
+    );
+    this.driver = driver;
+    this.callback = callback;
+    this.returned = returned;
+  }
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) {
+    try {
+      return `an object ${JSON.stringify(value)}`;
+    } catch {
+      return 'an object';
+    }
+  }
+  return String(value);
+}
+
+/**
+ * A driver error the migrate core caught and undid (see `MigrateEnv.driverError`): which
+ * driver and callback, on which folio, in which task and at what virtual time, and the
+ * typed error (`DriverCallbackError` for a throw, `DriverContractError` for a value the
+ * protocol does not allow).
+ */
+export interface DriverErrorRecord {
+  readonly driver: string;
+  readonly callback: string;
+  readonly folio: number;
+  /** The task that called the driver (its comm), or null outside a task. */
+  readonly task: string | null;
+  /** The virtual time (ns) of that task's CPU when it happened. */
+  readonly clock: number;
+  /** Whether the driver asked the run to end at its first error (`stopOnDriverError`). */
+  readonly stop: boolean;
+  readonly error: DriverCallbackError | DriverContractError;
+}
+
 /** Calls a plain callback, turning an exception into a `DriverCallbackError`. */
 export function callDriver<T>(driver: string, callback: string, fn: () => T): T {
   try {

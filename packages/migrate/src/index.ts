@@ -14,7 +14,11 @@ export { MigrateCore, type MigratePagesResult } from './migrate-core.js';
 export type { MigrateDeps } from './migrate-env.js';
 export type { FreeFolioFn, NewFolioFn } from './callbacks.js';
 export { htlbAllowAllocFallback, type MigrationTargetControl } from './alloc-migration-target.js';
-export { DriverCallbackError } from './errors.js';
+export {
+  DriverCallbackError,
+  DriverContractError,
+  type DriverErrorRecord,
+} from './errors.js';
 
 // Variants: the historical kernels the engine can follow.
 export {

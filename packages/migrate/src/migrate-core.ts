@@ -4,6 +4,7 @@ import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpaceOperations } from './address-space-operations.js';
 import { allocMigrationTarget, type MigrationTargetControl } from './alloc-migration-target.js';
 import type { FreeFolioFn, MigrateCallbacks, NewFolioFn } from './callbacks.js';
+import type { DriverErrorRecord } from './errors.js';
 import { folioPutbackActiveHugetlb, hugetlbAllocActive, isolateHugetlb } from './hugetlb-state.js';
 import { setAddressSpaceOperations } from './mapping-aops.js';
 import { type MigrateDeps, MigrateEnv } from './migrate-env.js';
@@ -60,6 +61,14 @@ export class MigrateCore {
   /** The variant this core follows. */
   get variant(): MigrateVariant {
     return this.env.variant;
+  }
+
+  /**
+   * The driver errors the core caught and undid so far (a `movable_operations` callback
+   * that threw or returned a value outside its contract), oldest first.
+   */
+  get driverErrors(): readonly DriverErrorRecord[] {
+    return this.env.driverErrors;
   }
 
   /** The kernel WARN_ON_ONCE()s hit so far (`WARNING in site: ...`). */

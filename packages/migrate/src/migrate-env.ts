@@ -10,6 +10,7 @@ import {
   type VmStat,
 } from '@mmsim/runtime';
 import { resolveVariant } from './define-variant.js';
+import { DriverCallbackError, DriverContractError, type DriverErrorRecord } from './errors.js';
 import { HugetlbState } from './hugetlb-state.js';
 import type { MigrateServices } from './migrate-services.js';
 import { MigrateTracepoints } from './tracepoints.js';
@@ -78,6 +79,11 @@ export class MigrateEnv implements MigrateServices {
   readonly services: MigrateServices;
   /** The kernel WARN_ON_ONCE()s the model hit, one message per site, in order. */
   readonly warnings: string[] = [];
+  /**
+   * Errors of non-LRU movable page drivers that the core caught and undid (a callback
+   * that threw or returned a value outside its contract), oldest first.
+   */
+  readonly driverErrors: DriverErrorRecord[] = [];
   readonly #warned = new Set<string>();
   readonly #invalidateBhLrus: () => void;
 
@@ -143,6 +149,32 @@ export class MigrateEnv implements MigrateServices {
     if (this.#warned.has(site)) return;
     this.#warned.add(site);
     this.warnings.push(`WARNING in ${site}: ${message}`);
+  }
+
+  /**
+   * Records a driver error (model only: a kernel callback cannot throw). `error` is a
+   * `DriverContractError`, or what the callback threw, wrapped as a `DriverCallbackError`.
+   */
+  driverError(
+    mops: { readonly name: string; readonly stopOnDriverError?: boolean },
+    callback: string,
+    folio: number,
+    error: unknown,
+  ): void {
+    const typed =
+      error instanceof DriverContractError || error instanceof DriverCallbackError
+        ? error
+        : new DriverCallbackError(mops.name, callback, error);
+    const task = this.rt.currentTask;
+    this.driverErrors.push({
+      driver: mops.name,
+      callback,
+      folio,
+      task: task === null ? null : task.name,
+      clock: task === null ? 0 : task.cpu.clock,
+      stop: mops.stopOnDriverError === true,
+      error: typed,
+    });
   }
 
   /** `invalidate_bh_lrus()`: the function given in `MigrateDeps`, or nothing. */

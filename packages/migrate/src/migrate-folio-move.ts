@@ -19,7 +19,13 @@ import {
   migrateFolioUndoSrc,
 } from './migrate-folio-undo.js';
 import type { MigrateMode } from './modes.js';
-import { moveToNewFolio, moveToNewFolioAtomic, NEEDS_ADDRESS_SPACE } from './move-to-new-folio.js';
+import { movableGiveBackAfterDriverError } from './movable.js';
+import {
+  DRIVER_FAILED,
+  moveToNewFolio,
+  moveToNewFolioAtomic,
+  NEEDS_ADDRESS_SPACE,
+} from './move-to-new-folio.js';
 import type { MigrateReason } from './reasons.js';
 
 /**
@@ -70,6 +76,12 @@ function* migrateFolioMoveBody(
     if (rc === -EAGAIN) {
       listAddAfter(dstFolios, dst, prev);
       migrateFolioRecord(env, dst, pageWasMapped, anonVma);
+      return rc;
+    }
+    if (rc === DRIVER_FAILED) {
+      // Model only: the driver failed; dst goes back and src to its driver at once.
+      migrateFolioUndoDst(env, dst, true, cb);
+      movableGiveBackAfterDriverError(env, src);
       return rc;
     }
     yield* migrateFolioUndoSrc(env, src, pageWasMapped & PAGE_WAS_MAPPED, anonVma, true, ret);

@@ -41,7 +41,8 @@ import { folioPutMaybeLru } from './migrate-folio-undo.js';
 import { unmapTtuFlags } from './migrate-folio-unmap.js';
 import { unmapAndMoveHugePage } from './migrate-hugetlbs.js';
 import { MIGRATE_ASYNC, MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
-import { moveToNewFolio } from './move-to-new-folio.js';
+import { movableReturnAfterDriverError } from './movable.js';
+import { DRIVER_FAILED, moveToNewFolio } from './move-to-new-folio.js';
 import {
   type MigrateReason,
   MR_LONGTERM_PIN,
@@ -106,6 +107,8 @@ function* unmapAndMoveInnerBody(
       outUnlockBoth: {
         if (!isLru) {
           rc = yield* moveToNewFolio(env, dst, src, mode);
+          // Model only: the driver failed; src goes back to it now (see unmap_and_move).
+          if (rc === DRIVER_FAILED) movableReturnAfterDriverError(env, src);
           break outUnlockBoth;
         }
         if (folioRawMapping(mem, src) === null) {
@@ -190,7 +193,10 @@ function* unmapAndMoveBody(
     traceFolioDone(env, src, 'freed');
     if (reason !== MR_MEMORY_FAILURE) folioPut(mem, src);
   } else {
-    if (rc !== -EAGAIN) ret.addTail(src);
+    // Model only: after a driver error src is the driver's again; drop the isolation
+    // reference instead of queueing it for putback.
+    if (rc === DRIVER_FAILED) folioPut(mem, src);
+    else if (rc !== -EAGAIN) ret.addTail(src);
     if (cb.putNewFolio !== null) callPutNewFolio(cb, dst);
     else folioPut(mem, dst);
   }

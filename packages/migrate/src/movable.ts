@@ -21,9 +21,10 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
-import { callDriver, kernelBug } from './errors.js';
+import { DriverContractError, kernelBug } from './errors.js';
 import { folioPutbackActiveHugetlb } from './hugetlb-state.js';
 import { traceFolioDone } from './journey.js';
+import { listDel } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
 import type { MigrateServices } from './migrate-services.js';
 import type { MigrateMode } from './modes.js';
@@ -142,11 +143,7 @@ export function isolateMovablePage(env: MigrateEnv, page: number, mode: number):
   }
   const mops = folioMovableOps(mem, folio);
   let ok = mops !== null && !folioTestFlag(mem, folio, PG_isolated);
-  if (ok && mops !== null) {
-    ok =
-      callDriver(mops.name, 'isolate_page', () => mops.isolatePage(folio, mode, env.services)) ===
-      true;
-  }
+  if (ok && mops !== null) ok = callIsolatePage(env, mops, folio, mode);
   if (!ok) {
     locks.folioUnlock(folio);
     folioPut(mem, folio);
@@ -161,6 +158,71 @@ export function isolateMovablePage(env: MigrateEnv, page: number, mode: number):
   folioSetFlag(mem, folio, PG_isolated);
   locks.folioUnlock(folio);
   return true;
+}
+
+/**
+ * The driver's `isolate_page`, checked: a throw, or a value other than a boolean, is a
+ * driver error (recorded in `env.driverErrors`, see `MigrateEnv.driverError`) and counts as
+ * a refusal, so `isolate_movable_page` undoes its trylock and reference as for any refusal.
+ */
+function callIsolatePage(
+  env: MigrateEnv,
+  mops: MovableOperations,
+  folio: Folio,
+  mode: number,
+): boolean {
+  let got: unknown;
+  try {
+    got = mops.isolatePage(folio, mode, env.services);
+  } catch (error) {
+    env.driverError(mops, 'isolate_page', folio, error);
+    return false;
+  }
+  if (got === true || got === false) return got;
+  env.driverError(
+    mops,
+    'isolate_page',
+    folio,
+    new DriverContractError(mops.name, 'isolate_page', got, 'a boolean (true: isolated)'),
+  );
+  return false;
+}
+
+/**
+ * The driver's `putback_page`, checked: a throw is a driver error (recorded), and the
+ * putback goes on (PG_isolated cleared, the page unlocked and the isolation reference
+ * dropped), so the page is the driver's again whatever its callback did.
+ */
+function callPutbackPage(env: MigrateEnv, mops: MovableOperations, folio: Folio): void {
+  try {
+    mops.putbackPage(folio, env.services);
+  } catch (error) {
+    env.driverError(mops, 'putback_page', folio, error);
+  }
+}
+
+/**
+ * Model only (a kernel callback cannot throw): `migrate_page` of src's driver threw or
+ * returned a value outside its contract. Hand the locked src back to its driver at once,
+ * as `putback_movable_pages` would: `putback_page` (src still locked, as there) and
+ * PG_isolated cleared. The caller then takes src off its list, unlocks it and drops the
+ * isolation reference (`movableGiveBackAfterDriverError` does all of it), so the folio is
+ * exactly as before its isolation.
+ */
+export function movableReturnAfterDriverError(env: MigrateEnv, src: Folio): void {
+  const mem = env.mem;
+  traceFolioDone(env, src, 'putback');
+  const mops = folioMovableOps(mem, src);
+  if (mops !== null) callPutbackPage(env, mops, src);
+  folioClearFlag(mem, src, PG_isolated);
+}
+
+/** `movableReturnAfterDriverError`, then src off its list, unlocked, isolation reference dropped. */
+export function movableGiveBackAfterDriverError(env: MigrateEnv, src: Folio): void {
+  movableReturnAfterDriverError(env, src);
+  listDel(env.mem, src);
+  env.locks.folioUnlock(src);
+  folioPut(env.mem, src);
 }
 
 /**
@@ -192,8 +254,7 @@ export function* putbackMovablePages(env: MigrateEnv, list: FolioList): KernelGe
         yield* locks.folioLockContended(folio, 'putback_movable_pages');
       }
       const mops = folioMovableOps(mem, folio);
-      if (mops !== null)
-        callDriver(mops.name, 'putback_page', () => mops.putbackPage(folio, env.services));
+      if (mops !== null) callPutbackPage(env, mops, folio);
       folioClearFlag(mem, folio, PG_isolated);
       locks.folioUnlock(folio);
       folioPut(mem, folio);

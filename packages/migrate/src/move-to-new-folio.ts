@@ -12,13 +12,13 @@ import {
 import { type KernelGen, tracedFunction } from '@mmsim/runtime';
 import { BUILTIN_AOPS } from './builtin-aops.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
-import { callDriver, callDriverGen, kernelBug } from './errors.js';
+import { callDriverGen, DriverContractError, kernelBug } from './errors.js';
 import { fallbackMigrateFolio } from './fallback-migrate-folio.js';
 import { mappingAops } from './mapping-aops.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { migrateFolioExtra } from './migrate-folio.js';
 import type { MigrateMode } from './modes.js';
-import { folioMovableOps } from './movable.js';
+import { folioMovableOps, type MovableOperations } from './movable.js';
 
 /**
  * What `move_to_new_folio` does once the callback succeeded (mm/migrate.c, 6.3): a
@@ -91,15 +91,7 @@ function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: Mi
       folioClearFlag(mem, src, PG_isolated);
       return MIGRATEPAGE_SUCCESS;
     }
-    rc = callDriver(mops.name, 'migrate_page', () =>
-      mops.migratePage(dst, src, mode, env.services),
-    );
-    if (typeof rc !== 'number' || !Number.isInteger(rc)) {
-      throw kernelBug(
-        'move_to_new_folio',
-        `${mops.name}.migrate_page returned ${String(rc)}, not MIGRATEPAGE_SUCCESS or a negative errno`,
-      );
-    }
+    rc = callMigratePage(env, mops, dst, src, mode);
     if (rc === MIGRATEPAGE_SUCCESS && !folioTestFlag(mem, src, PG_isolated)) {
       env.warnOnce(
         'move_to_new_folio',
@@ -113,6 +105,50 @@ function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: Mi
 
 /** `moveToNewFolioAtomic`'s answer for a page-cache folio. */
 export const NEEDS_ADDRESS_SPACE = 0x7fff_ffff;
+
+/**
+ * What `move_to_new_folio` returns when the driver's `migrate_page` threw or returned a
+ * value outside its contract (model only; counted as a permanent failure). The caller
+ * gives dst back and src to its driver at once (`movableGiveBackAfterDriverError`).
+ */
+export const DRIVER_FAILED = -0x7fff_fffe;
+
+/**
+ * The driver's `migrate_page`, checked: MIGRATEPAGE_SUCCESS, or a negative errno (-EAGAIN
+ * is retried, the others are permanent). A throw, or any other value (undefined, a
+ * positive number, a non-integer, a non-number), is a driver error recorded in
+ * `env.driverErrors` and answered with `DRIVER_FAILED`.
+ */
+function callMigratePage(
+  env: MigrateEnv,
+  mops: MovableOperations,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): number {
+  let rc: unknown;
+  try {
+    rc = mops.migratePage(dst, src, mode, env.services);
+  } catch (error) {
+    env.driverError(mops, 'migrate_page', src, error);
+    return DRIVER_FAILED;
+  }
+  if (typeof rc === 'number' && Number.isInteger(rc) && rc <= 0 && rc !== DRIVER_FAILED) {
+    return rc;
+  }
+  env.driverError(
+    mops,
+    'migrate_page',
+    src,
+    new DriverContractError(
+      mops.name,
+      'migrate_page',
+      rc,
+      'MIGRATEPAGE_SUCCESS (0), -EAGAIN or another negative errno',
+    ),
+  );
+  return DRIVER_FAILED;
+}
 
 /**
  * `move_to_new_folio(dst, src, mode)` (mm/migrate.c, 6.3): move the contents and the

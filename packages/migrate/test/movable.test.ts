@@ -8,18 +8,21 @@ import {
   folioRefCount,
   folioTestFlag,
   folioTestMovable,
+  nodeFreePages,
   PG_isolated,
+  PG_locked,
   PG_lru,
   pageContent,
   setPageContent,
 } from '@mmsim/folio';
 import { newList, nrIsolated, runAll, spawn } from '@mmsim/lru/test';
 import { lockHolder } from '@mmsim/rmap/test';
-import { Completion, EAGAIN, type KernelGen, MmsimError } from '@mmsim/runtime';
+import { Completion, EAGAIN, EBUSY, type KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it, vi } from 'vitest';
 import {
   clearPageMovable,
   DriverCallbackError,
+  DriverContractError,
   folioMovableOps,
   ISOLATE_ASYNC_MIGRATE,
   MIGRATE_ASYNC,
@@ -47,6 +50,11 @@ class Balloon {
   refuse = false;
   eagain = 0;
   throws = false;
+  /** What isolate_page / migrate_page return instead of their usual answer, when set. */
+  isolateReturns: { value: unknown } | null = null;
+  migrateReturns: { value: unknown } | null = null;
+  isolateThrows = false;
+  putbackThrows = false;
   readonly mops: MovableOperations;
 
   constructor(readonly m: Machine) {
@@ -55,11 +63,14 @@ class Balloon {
       name: 'balloon',
       isolatePage(folio) {
         self.log.push(`isolate ${folio}`);
+        if (self.isolateThrows) throw new Error('balloon isolate failed');
+        if (self.isolateReturns !== null) return self.isolateReturns.value as boolean;
         return !self.refuse;
       },
       migratePage(dst, src, mode) {
         self.log.push(`migrate ${src} mode ${mode}`);
         if (self.throws) throw new Error('balloon lost its page list');
+        if (self.migrateReturns !== null) return self.migrateReturns.value as number;
         if (self.eagain > 0) {
           self.eagain--;
           return -EAGAIN;
@@ -76,6 +87,7 @@ class Balloon {
       },
       putbackPage(folio) {
         self.log.push(`putback ${folio}`);
+        if (self.putbackThrows) throw new Error('balloon putback failed');
       },
     };
   }
@@ -284,7 +296,112 @@ describe('non-LRU movable pages (movable_operations, include/linux/migrate.h)', 
     });
   }
 
-  it('a driver callback that throws becomes a DriverCallbackError naming the driver and the callback', () => {
+  for (const variant of ['v6.3', 'v6.2'] as VariantName[]) {
+    it(`${variant}: a migrate_page that throws is a recorded DriverCallbackError, undone: the page is back with its driver`, () => {
+      const m = buildMachine({ variant });
+      const b = new Balloon(m);
+      let src: Folio = -1;
+      spawn(m, 'compact', 0, function* (): KernelGen {
+        src = b.page(5);
+        const other = b.page(6);
+        const list = newList(m);
+        for (const f of [src, other]) {
+          m.core.isolateMovablePage(f, ISOLATE_ASYNC_MIGRATE);
+          list.addTail(f);
+        }
+        b.throws = true;
+        const free1 = nodeFreePages(m.mem, 1);
+        const { rc, stats } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_COMPACTION);
+        // Failed, but nothing is left on the list (the driver has them back): rc is 0, as
+        // for any call that leaves `from` empty; the statistics count the failures.
+        expect(rc).toBe(0);
+        expect(stats.nrFailedPages).toBe(2);
+        expect(stats.nrSucceeded).toBe(0);
+        // Both given back to the driver at once: off the list, putback_page called, not
+        // isolated, unlocked, only the driver's reference; no dst kept.
+        expect(list.toArray()).toEqual([]);
+        expect(b.log.filter((l) => l.startsWith('putback'))).toEqual([
+          `putback ${src}`,
+          `putback ${other}`,
+        ]);
+        for (const f of [src, other]) {
+          expect(folioTestFlag(m.mem, f, PG_isolated)).toBe(false);
+          expect(folioTestFlag(m.mem, f, PG_locked)).toBe(false);
+          expect(folioRefCount(m.mem, f)).toBe(1);
+          expect(folioMovableOps(m.mem, f)).toBe(b.mops);
+        }
+        expect(nodeFreePages(m.mem, 1)).toBe(free1);
+        // The run goes on: the driver works again.
+        b.throws = false;
+        for (const f of [src, other]) {
+          expect(m.core.isolateMovablePage(f, ISOLATE_ASYNC_MIGRATE)).toBe(true);
+          list.addTail(f);
+        }
+        const again = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_COMPACTION);
+        expect(again.stats.nrSucceeded).toBe(2);
+        b.releaseAll();
+      });
+      runAll(m);
+      expectQuiescent(m);
+      const errors = m.core.driverErrors;
+      expect(errors.map((e) => [e.driver, e.callback, e.folio, e.task])).toEqual([
+        ['balloon', 'migrate_page', src, 'compact'],
+        ['balloon', 'migrate_page', src + 1, 'compact'],
+      ]);
+      const error = errors[0]?.error;
+      expect(error).toBeInstanceOf(DriverCallbackError);
+      expect(error).toBeInstanceOf(MmsimError);
+      expect(error?.message).toMatch(
+        /balloon\.migrate_page threw: Error: balloon lost its page list/,
+      );
+    });
+  }
+
+  const badMigrateReturns: Array<[string, unknown]> = [
+    ['undefined', undefined],
+    ['1', 1],
+    ['42', 42],
+    ['0.5', 0.5],
+    ['"0"', '0'],
+    ['null', null],
+    ['true', true],
+  ];
+  for (const [label, value] of badMigrateReturns) {
+    it(`migrate_page returning ${label} is a DriverContractError naming driver, callback and value; the page is given back`, () => {
+      const m = buildMachine();
+      const b = new Balloon(m);
+      spawn(m, 'compact', 0, function* (): KernelGen {
+        const src = b.page(5);
+        const list = newList(m);
+        m.core.isolateMovablePage(src, ISOLATE_ASYNC_MIGRATE);
+        list.addTail(src);
+        b.migrateReturns = { value };
+        const { rc, stats } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_COMPACTION);
+        expect(rc).toBe(0);
+        expect(stats.nrFailedPages).toBe(1);
+        expect(list.size).toBe(0);
+        expect(folioRefCount(m.mem, src)).toBe(1);
+        expect(folioTestFlag(m.mem, src, PG_isolated)).toBe(false);
+        b.releaseAll();
+      });
+      runAll(m);
+      expectQuiescent(m);
+      const [record, ...more] = m.core.driverErrors;
+      expect(more).toEqual([]);
+      expect(record?.error).toBeInstanceOf(DriverContractError);
+      const error = record?.error as DriverContractError;
+      expect([error.driver, error.callback, error.returned]).toEqual([
+        'balloon',
+        'migrate_page',
+        value,
+      ]);
+      expect(error.message).toBe(
+        `balloon.migrate_page returned ${label}; it must return MIGRATEPAGE_SUCCESS (0), -EAGAIN or another negative errno`,
+      );
+    });
+  }
+
+  it('migrate_page returning another negative errno is a permanent failure, not a driver error', () => {
     const m = buildMachine();
     const b = new Balloon(m);
     spawn(m, 'compact', 0, function* (): KernelGen {
@@ -292,21 +409,71 @@ describe('non-LRU movable pages (movable_operations, include/linux/migrate.h)', 
       const list = newList(m);
       m.core.isolateMovablePage(src, ISOLATE_ASYNC_MIGRATE);
       list.addTail(src);
-      b.throws = true;
-      yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_COMPACTION);
+      b.migrateReturns = { value: -EBUSY };
+      const { rc } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_COMPACTION);
+      expect(rc).toBe(1);
+      expect(b.log.filter((l) => l.startsWith('migrate'))).toHaveLength(1);
+      expect(list.toArray()).toEqual([src]);
+      yield* m.core.putbackMovablePages(list);
+      b.releaseAll();
     });
-    let error: unknown = null;
-    try {
-      m.rt.run();
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(DriverCallbackError);
-    expect(error).toBeInstanceOf(MmsimError);
-    expect((error as DriverCallbackError).driver).toBe('balloon');
-    expect((error as DriverCallbackError).callback).toBe('migrate_page');
-    expect((error as Error).message).toMatch(
-      /balloon\.migrate_page threw: Error: balloon lost its page list/,
+    runAll(m);
+    expectQuiescent(m);
+    expect(m.core.driverErrors).toEqual([]);
+  });
+
+  for (const [label, value] of [
+    ['1', 1],
+    ['undefined', undefined],
+    ['"yes"', 'yes'],
+  ] as Array<[string, unknown]>) {
+    it(`isolate_page returning ${label} is a DriverContractError and a refusal`, () => {
+      const m = buildMachine();
+      const b = new Balloon(m);
+      spawn(m, 'compact', 0, function* (): KernelGen {
+        const f = b.page(1);
+        b.isolateReturns = { value };
+        expect(m.core.isolateMovablePage(f, ISOLATE_ASYNC_MIGRATE)).toBe(false);
+        expect(folioRefCount(m.mem, f)).toBe(1);
+        expect(folioTestFlag(m.mem, f, PG_isolated)).toBe(false);
+        b.releaseAll();
+        yield;
+      });
+      runAll(m);
+      expectQuiescent(m);
+      const error = m.core.driverErrors[0]?.error as DriverContractError;
+      expect(error).toBeInstanceOf(DriverContractError);
+      expect(error.message).toBe(
+        `balloon.isolate_page returned ${label}; it must return a boolean (true: isolated)`,
+      );
+    });
+  }
+
+  it('isolate_page and putback_page that throw: recorded; a refusal, and a putback that completes', () => {
+    const m = buildMachine();
+    const b = new Balloon(m);
+    spawn(m, 'compact', 0, function* (): KernelGen {
+      const f = b.page(1);
+      b.isolateThrows = true;
+      expect(m.core.isolateMovablePage(f, ISOLATE_ASYNC_MIGRATE)).toBe(false);
+      expect(folioRefCount(m.mem, f)).toBe(1);
+      b.isolateThrows = false;
+      expect(m.core.isolateMovablePage(f, ISOLATE_ASYNC_MIGRATE)).toBe(true);
+      const list = newList(m);
+      list.addTail(f);
+      b.putbackThrows = true;
+      yield* m.core.putbackMovablePages(list);
+      expect(folioRefCount(m.mem, f)).toBe(1);
+      expect(folioTestFlag(m.mem, f, PG_isolated)).toBe(false);
+      b.releaseAll();
+    });
+    runAll(m);
+    expectQuiescent(m);
+    expect(m.core.driverErrors.map((e) => `${e.driver}.${e.callback}: ${e.error.message}`)).toEqual(
+      [
+        'balloon.isolate_page: balloon.isolate_page threw: Error: balloon isolate failed',
+        'balloon.putback_page: balloon.putback_page threw: Error: balloon putback failed',
+      ],
     );
   });
 });

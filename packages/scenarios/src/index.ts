@@ -103,6 +103,12 @@ export {
 
 // Scenarios as exploration targets, and the page-lock inversion check.
 
+export {
+  DRIVER_CHECK,
+  type DriverFindingData,
+  driverErrorCheck,
+  formatDriverFinding,
+} from './driver-check.js';
 export { INVERSION_CHECK, pageLockInversionCheck } from './page-lock-inversion.js';
 export {
   type ExploreScenarioOptions,

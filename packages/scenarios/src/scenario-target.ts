@@ -10,6 +10,7 @@ import {
 import type { Kernel, VariantName } from '@mmsim/kernel';
 import { type MigrateVariant, resolveVariant, variantContentHash } from '@mmsim/migrate';
 import { MmsimError } from '@mmsim/runtime';
+import { driverErrorCheck } from './driver-check.js';
 import { pageLockInversionCheck } from './page-lock-inversion.js';
 import { instantiateScenario, type Scenario, type ScenarioOptions } from './scenario.js';
 
@@ -70,9 +71,11 @@ const EXPLORER_OWNED = ['strategy', 'seed', 'onStep', 'maxSteps', 'meta'] as con
 /**
  * An exploration target for a scenario in one variant: each instance is a fresh kernel
  * built from the scenario's configuration with the overrides and the explorer's runtime
- * options; its invariants are the kernel's and the scenario's, and its one check is the
+ * options; its invariants are the kernel's and the scenario's, and its checks are the
  * page-lock inversion check (`page-lock-inversion`, which finds something only when the
- * configuration turns the dependency checker on). The target is named
+ * configuration turns the dependency checker on) and the driver-error check
+ * (`driver-errors`: a `driver` finding for a movable-page driver's callback that threw or
+ * broke its contract). The target is named
  * `<scenario>@<variant>`; its identity (see `ScenarioIdentity`) goes into replay tokens.
  */
 export function scenarioTarget(
@@ -120,7 +123,7 @@ export function scenarioTarget(
         kernel: instance.kernel,
         rt: instance.kernel.rt,
         invariants: instance.invariants,
-        checks: [pageLockInversionCheck(instance.inversions)],
+        checks: [pageLockInversionCheck(instance.inversions), driverErrorCheck(instance.kernel)],
       };
     },
   };
