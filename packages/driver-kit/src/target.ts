@@ -15,6 +15,7 @@ import {
 } from '@mmsim/migrate';
 import type { FaultSpec, Invariant } from '@mmsim/runtime';
 import {
+  driverErrorCheck,
   givenFolios,
   instantiateScenario,
   migrator,
@@ -138,7 +139,8 @@ export const TARGET_PREFIX = 'check-driver:';
  * machine with the page-lock dependency checker on, the driver's pages on node 0, the
  * migrators moving them to node 1 and back, and each of the driver's operations as its own
  * task. The instance's invariants are the kit's checks (first, so a protocol violation is
- * named by its check) and then the kernel's.
+ * named by its check) and then the kernel's; its checks are the scenarios' page-lock
+ * inversion and driver-error checks (a callback that throws or breaks its contract).
  */
 export function driverTarget(
   definition: DriverDefinition<unknown>,
@@ -222,7 +224,7 @@ export function driverTarget(
         kernel: instance.kernel,
         rt: instance.kernel.rt,
         invariants: [...kit, ...instance.invariants],
-        checks: [pageLockInversionCheck(instance.inversions)],
+        checks: [pageLockInversionCheck(instance.inversions), driverErrorCheck(instance.kernel)],
       };
     },
   };
