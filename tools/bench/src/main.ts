@@ -8,6 +8,7 @@ import {
   pmbenchBenchmarks,
   scenarioBenchmarks,
 } from '@mmsim/cli';
+import { driverKitBenchmarks } from './driver-kit.js';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
 import { migrateBenchmarks } from './migrate.js';
@@ -32,6 +33,7 @@ const suites: Record<string, () => BenchResult[]> = {
   scenarios: scenarioBenchmarks,
   pmbench: pmbenchBenchmarks,
   scaling: scalingBenchmarks,
+  'driver-kit': driverKitBenchmarks,
 };
 
 const { values } = parseArgs({
