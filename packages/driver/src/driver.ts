@@ -29,7 +29,8 @@ export interface DriverHost {
   readonly name: string;
   /**
    * An order-0 page on node `nid` (that node only), made movable with this driver's
-   * operations (`__SetPageMovable` / `SetPageMovableOps` per the variant's protocol),
+   * operations (`__SetPageMovable(page, mops)` in the folio-6.3 protocol; the page type
+   * bound to the driver's operations plus `SetPageMovableOps` in page-type-2025),
    * holding `word`, with one driver reference; -1 when the node has no free page.
    */
   allocPage(nid: number, word: number): Folio | -1;
@@ -40,15 +41,18 @@ export interface DriverHost {
   /**
    * The usual successful `migrate_page` in one call: copy src's contents to dst, take the
    * driver's reference on dst and make it movable, move the page's slot (and its shadow
-   * key) from src to dst, clear src's movable operations and drop the driver's reference on
-   * src. Call it from `migratePage` with both pages locked, then return
+   * key) from src to dst, clear src's movable operations (`__ClearPageMovable`, folio-6.3
+   * only: in page-type-2025 a page keeps them until it is freed) and drop the driver's
+   * reference on src. Call it from `migratePage` with both pages locked, then return
    * MIGRATEPAGE_SUCCESS.
    */
   movePage(dst: Folio, src: Folio): void;
   /**
-   * Gives a page back (balloon deflate, `zs_free` of a zspage's last object): clears its
-   * movable operations and drops the driver's reference. If migration holds the page
-   * isolated, the migration core sees a page without operations and lets it go.
+   * Gives a page back (balloon deflate, `zs_free` of a zspage's last object) and drops the
+   * driver's reference. folio-6.3: `__ClearPageMovable` first, so if migration holds the
+   * page isolated the core sees a page without operations and lets it go. page-type-2025:
+   * the page keeps its operations until freed, so never free a page that is isolated (take
+   * it off your lists in `isolatePage`, as balloon and zsmalloc do).
    */
   freePage(folio: Folio): void;
   /** The driver's pages now, in slot order. */
@@ -246,8 +250,15 @@ class Host implements DriverHost {
     this.#slotOf.delete(src);
     this.#slotOf.set(dst, slot);
     this.#slots[slot] = dst;
-    clearPageMovable(mem, src);
+    // folio-6.3: `__ClearPageMovable(src)`; page-type-2025: src keeps its type and
+    // PG_movable_ops until it is freed (the last put below, once the core drops its own).
+    if (!this.#pageType) clearPageMovable(mem, src);
     folioPut(mem, src); // and off the old one
+  }
+
+  /** Whether the machine's variant follows the 2025 movable_ops protocol. */
+  get #pageType(): boolean {
+    return this.kernel.variant.movableProtocol === 'page-type-2025';
   }
 
   freePage(folio: Folio): void {
@@ -256,7 +267,7 @@ class Host implements DriverHost {
     this.kernel.shadow.forget(this.location(slot));
     this.#slotOf.delete(folio);
     this.#slots[slot] = -1;
-    clearPageMovable(mem, folio);
+    if (!this.#pageType) clearPageMovable(mem, folio);
     folioPut(mem, folio);
   }
 

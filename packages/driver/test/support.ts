@@ -34,6 +34,17 @@ export function* migrateAll(
     }
   }
   if (list.size === 0) return { isolated, result: null };
+  const result = yield* migrateList(k, list, target, mode);
+  return { isolated, result };
+}
+
+/** `migrate_pages` of an isolation list to node `target`, then the putback of what is left. */
+export function* migrateList(
+  k: Kernel,
+  list: FolioList,
+  target: number,
+  mode: MigrateMode = MIGRATE_SYNC,
+): KernelGen<MigratePagesResult> {
   const result = yield* k.migrate.migratePages(
     list,
     (_src, nid) => {
@@ -46,5 +57,5 @@ export function* migrateAll(
     MR_COMPACTION,
   );
   if (list.size > 0) yield* k.migrate.putbackMovablePages(list);
-  return { isolated, result };
+  return result;
 }

@@ -37,6 +37,7 @@ export const VARIANT_SETTINGS: Readonly<
   compactionIsolatesLarge: 'boolean',
   splitsDeferredFirst: 'boolean',
   deferredSplitCountsThpFailed: 'boolean',
+  movableProtocol: Object.freeze(['folio-6.3', 'page-type-2025']),
 });
 
 /** The names of the policy settings, in table order. */

@@ -117,7 +117,11 @@ export function pageMovable(mem: PhysicalMemory, folio: Folio): boolean {
 }
 
 /**
- * `isolate_movable_page(page, mode)` (mm/migrate.c, 6.3): take a non-LRU movable page for
+ * `isolate_movable_page(page, mode)` (mm/migrate.c, 6.3; `isolate_movable_ops_page` from
+ * 6.17, the variant's `movableProtocol` `page-type-2025`, which checks the page type and
+ * PG_movable_ops before the lock and warns when a locked movable page has no operations,
+ * its isolation flag being PageMovableOpsIsolated, modelled by the same bit as
+ * PG_isolated): take a non-LRU movable page for
  * migration. Returns true with a reference held and PG_isolated set; false (no reference
  * kept) for a page that is free or being freed (`get_page_unless_zero` fails, a tail page
  * included), a slab page, a page that is not `__PageMovable`, one whose lock is taken
@@ -142,6 +146,13 @@ export function isolateMovablePage(env: MigrateEnv, page: number, mode: number):
     return false;
   }
   const mops = folioMovableOps(mem, folio);
+  if (mops === null && env.variant.movableProtocol === 'page-type-2025') {
+    // 6.17 `isolate_movable_ops_page`: VM_WARN_ON_ONCE_PAGE(!page_has_movable_ops(page)).
+    env.warnOnce(
+      'isolate_movable_ops_page',
+      `folio ${folio} has the movable type but no movable_ops: a driver cleared them (page-type-2025 has no __ClearPageMovable)`,
+    );
+  }
   let ok = mops !== null && !folioTestFlag(mem, folio, PG_isolated);
   if (ok && mops !== null) ok = callIsolatePage(env, mops, folio, mode);
   if (!ok) {
@@ -226,7 +237,9 @@ export function movableGiveBackAfterDriverError(env: MigrateEnv, src: Folio): vo
 }
 
 /**
- * `putback_movable_pages(l)` (mm/migrate.c, 6.3): give every folio of an isolation list
+ * `putback_movable_pages(l)` (mm/migrate.c, 6.3; with `putback_movable_ops_page` for a
+ * movable_ops page from 6.17, `page-type-2025`, where a page without operations is a
+ * warning instead of a page its driver released): give every folio of an isolation list
  * back. Hugetlb folios go back to the active list (`folio_putback_active_hugetlb`).
  * Others leave the list; then a non-LRU movable page is locked (sleeping), handed to the
  * driver's `putback_page` if it still has operations, has PG_isolated cleared, is
@@ -255,6 +268,12 @@ export function* putbackMovablePages(env: MigrateEnv, list: FolioList): KernelGe
       }
       const mops = folioMovableOps(mem, folio);
       if (mops !== null) callPutbackPage(env, mops, folio);
+      else if (env.variant.movableProtocol === 'page-type-2025') {
+        env.warnOnce(
+          'putback_movable_ops_page',
+          `folio ${folio} has no movable_ops while isolated: a driver cleared them (page-type-2025 has no __ClearPageMovable)`,
+        );
+      }
       folioClearFlag(mem, folio, PG_isolated);
       locks.folioUnlock(folio);
       folioPut(mem, folio);

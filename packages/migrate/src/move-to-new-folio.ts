@@ -9,7 +9,7 @@ import {
   PG_isolated,
   PG_locked,
 } from '@mmsim/folio';
-import { type KernelGen, tracedFunction } from '@mmsim/runtime';
+import { EBUSY, type KernelGen, tracedFunction } from '@mmsim/runtime';
 import { BUILTIN_AOPS } from './builtin-aops.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { callDriverGen, DriverContractError, kernelBug } from './errors.js';
@@ -87,11 +87,28 @@ function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: Mi
       );
     }
     const mops = folioMovableOps(mem, src);
+    const pageType = env.variant.movableProtocol === 'page-type-2025';
     if (mops === null) {
+      if (pageType) {
+        // 6.17 `migrate_movable_ops_page`: the operations are sticky until the page is
+        // freed, so there is no "released by its driver" case; a page without them is
+        // VM_WARN_ON_ONCE_PAGE(!page_has_movable_ops(src)) and, in the model, a failure.
+        env.warnOnce(
+          'migrate_movable_ops_page',
+          `folio ${src} has no movable_ops while isolated: a driver cleared them (page-type-2025 has no __ClearPageMovable)`,
+        );
+        return -EBUSY;
+      }
       folioClearFlag(mem, src, PG_isolated);
       return MIGRATEPAGE_SUCCESS;
     }
     rc = callMigratePage(env, mops, dst, src, mode);
+    if (pageType && rc === MIGRATEPAGE_SUCCESS && folioMovableOps(mem, src) === null) {
+      env.warnOnce(
+        'migrate_movable_ops_page',
+        `${mops.name}.migrate_page cleared the movable_ops of src folio ${src}: in page-type-2025 a page keeps them until it is freed`,
+      );
+    }
     if (rc === MIGRATEPAGE_SUCCESS && !folioTestFlag(mem, src, PG_isolated)) {
       env.warnOnce(
         'move_to_new_folio',
@@ -158,7 +175,10 @@ function callMigratePage(
  *   `migrate_folio`; else its mapping's `->migrate_folio`, or `fallback_migrate_folio` when
  *   there is none. (6.8 added a `mapping_unmovable` check, not in 6.3.)
  * - A non-LRU movable page: PG_isolated must be set; if the driver released the page
- *   (`!PageMovable`), clear PG_isolated and report success; else `migrate_page`.
+ *   (`!PageMovable`), clear PG_isolated and report success; else `migrate_page`. With the
+ *   variant's `movableProtocol` `page-type-2025` (6.17 `migrate_movable_ops_page`) the
+ *   operations cannot go away before the page is freed: `migrate_page` is always called,
+ *   and a page without operations is a warning and -EBUSY.
  * - On success, see `moveToNewFolioSucceeded`.
  *
  * Returns MIGRATEPAGE_SUCCESS or a negative errno (-EAGAIN: try again in the next pass).

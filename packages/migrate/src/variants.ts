@@ -140,6 +140,24 @@ export interface MigrateVariant {
    * migrate_pages_batch() stats consistent", 20240620012712.19804-1-zi.yan@sent.com, 6.11).
    */
   readonly deferredSplitCountsThpFailed: boolean;
+  /**
+   * The protocol of non-LRU movable pages (`movable_operations`). `folio-6.3`: the driver
+   * tags a page with `__SetPageMovable(page, mops)` (`page->mapping = mops |
+   * PAGE_MAPPING_MOVABLE`), clears it with `__ClearPageMovable` on release and on a
+   * successful `migrate_page` (src), and the core treats an isolated page that lost its
+   * operations as released by its driver (success without `migrate_page`); the isolation
+   * flag is PG_isolated. `page-type-2025`: David Hildenbrand's "mm/migration: rework
+   * movable_ops page migration (part 1)" (merged for 6.17; e.g. "mm: convert "movable"
+   * flag in page->mapping to a page flag", 20250704102524.326966-21-david@redhat.com): the
+   * operations follow from the page type (PageOffline for balloon pages, PageZsmalloc) plus
+   * the PG_movable_ops flag, are sticky until the page is freed (no `__ClearPageMovable`,
+   * `migrate_page` is always called), the callbacks are `isolate_movable_ops_page` /
+   * `migrate_movable_ops_page` / `putback_movable_ops_page`, and the isolation flag is
+   * PageMovableOpsIsolated (PG_movable_ops_isolated). z3fold and zbud were removed earlier
+   * (6.15), leaving balloon and zsmalloc as the users. The page lock is still held across
+   * `migrate_page` in both.
+   */
+  readonly movableProtocol: 'folio-6.3' | 'page-type-2025';
 }
 
 /** The switches of the changes after 6.3, all off: the kernels up to 6.3 share them. */
@@ -154,6 +172,7 @@ const BEFORE_6_4 = Object.freeze({
   compactionIsolatesLarge: false,
   splitsDeferredFirst: false,
   deferredSplitCountsThpFailed: false,
+  movableProtocol: 'folio-6.3',
 } as const);
 
 const V6_3: MigrateVariant = Object.freeze({
