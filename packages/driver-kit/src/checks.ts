@@ -13,7 +13,7 @@ export const DRIVER_CHECKS = [
   {
     name: 'pg-isolated',
     title: 'PG_isolated set on isolation, cleared after migrate or putback',
-    rule: 'isolate_movable_page sets PG_isolated (the driver must not: WARN_ON_ONCE in 6.3), move_to_new_folio clears it on success and putback_movable_pages after putback_page (VM_BUG_ON_PAGE(!PageIsolated) if the driver cleared it); no driver page is left isolated when migration is over.',
+    rule: 'isolate_movable_page sets PG_isolated (the driver must not: WARN_ON_ONCE in 6.3), move_to_new_folio clears it on success and putback_movable_pages after putback_page (VM_BUG_ON_PAGE(!PageIsolated) if the driver cleared it); no driver page is left isolated when migration is over. In the 2025 protocol (PageMovableOpsIsolated) the driver must not free a page while it is isolated.',
   },
   {
     name: 'page-locked-during-migrate',
@@ -23,7 +23,7 @@ export const DRIVER_CHECKS = [
   {
     name: 'dst-movable-src-released',
     title: 'dst made movable and src released exactly once',
-    rule: 'On MIGRATEPAGE_SUCCESS the driver has set up dst with __SetPageMovable(dst, its operations) and called __ClearPageMovable(src) under the page lock, and dropped its one reference on src exactly once (the core drops the isolation reference and frees src).',
+    rule: 'On MIGRATEPAGE_SUCCESS the driver has set up dst with __SetPageMovable(dst, its operations) and called __ClearPageMovable(src) under the page lock, and dropped its one reference on src exactly once (the core drops the isolation reference and frees src). In the 2025 movable_ops protocol (6.17, variant setting movableProtocol page-type-2025) src keeps its operations until it is freed: clearing them is the violation.',
   },
   {
     name: 'data-at-dst',

@@ -111,6 +111,11 @@ export class KitRun<S = unknown> {
     return this.#real as DriverHost;
   }
 
+  /** Whether the machine follows the 2025 movable_ops protocol (6.17). */
+  get #pageType(): boolean {
+    return this.k.variant.movableProtocol === 'page-type-2025';
+  }
+
   #listed(folio: Folio): boolean {
     return this.#realHost.pages.includes(folio);
   }
@@ -162,6 +167,12 @@ export class KitRun<S = unknown> {
       },
       freePage(folio) {
         run.#use(folio, 'freePage');
+        if (run.#pageType && folioTestFlag(run.k.mem, folio, PG_isolated)) {
+          run.violate(
+            'pg-isolated',
+            `${run.spec.name}: freePage(${hex(folio)}) while migration holds the page isolated; in the page-type-2025 protocol the page keeps its movable operations until it is freed, so take it off your lists in isolatePage and leave it alone until putback_page`,
+          );
+        }
         run.#realHost.freePage(folio);
         run.#freed++;
         run.#released.set(folio, 'the driver gave it back with freePage');
@@ -292,7 +303,15 @@ export class KitRun<S = unknown> {
           `${name}.migrate_page returned MIGRATEPAGE_SUCCESS but dst ${hex(dst)} is not movable with its operations (no __SetPageMovable(dst))`,
         );
       }
-      if (folioMovableOps(mem, src) !== null) {
+      if (this.#pageType) {
+        // 6.17 movable_ops: the operations stay with a page until it is freed.
+        if (mops !== null && folioMovableOps(mem, src) !== mops) {
+          this.violate(
+            'dst-movable-src-released',
+            `${name}.migrate_page cleared the movable operations of src ${hex(src)}; in the page-type-2025 protocol a page keeps them until it is freed`,
+          );
+        }
+      } else if (folioMovableOps(mem, src) !== null) {
         this.violate(
           'dst-movable-src-released',
           `${name}.migrate_page returned MIGRATEPAGE_SUCCESS but src ${hex(src)} still has its movable operations (no __ClearPageMovable(src))`,

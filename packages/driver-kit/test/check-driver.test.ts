@@ -1,6 +1,6 @@
 import { defineDriver } from '@mmsim/driver';
 import type { Folio } from '@mmsim/folio';
-import { MIGRATEPAGE_SUCCESS } from '@mmsim/migrate';
+import { clearPageMovable, defineVariant, MIGRATEPAGE_SUCCESS } from '@mmsim/migrate';
 import { EAGAIN, type KernelGen, MmsimError, Mutex } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -153,5 +153,42 @@ describe('checkDriver', () => {
     expect(code(() => replayDriver(plain, token))).toBe('INVALID_REPLAY_TOKEN');
     const other = defaultPlans().map((p) => ({ ...p, name: `x-${p.name}` }));
     expect(code(() => replayDriver(noMove, token, { plans: other }))).toBe('INVALID_REPLAY_TOKEN');
+  });
+});
+
+describe('checkDriver under the 2025 movable_ops protocol', () => {
+  const mainline = defineVariant({
+    name: 'movable-ops-2025',
+    extends: 'v6.11',
+    movableProtocol: 'page-type-2025',
+  });
+  /** Clears src's operations after moving it: what 6.3 asks, what 6.17 forbids. */
+  const clearsSrc = defineDriver({
+    ...plain.spec,
+    name: 'clears-src',
+    migratePage(_s, dst, src, _mode, host) {
+      host.movePage(dst, src);
+      clearPageMovable(host.kernel.mem, src);
+      return MIGRATEPAGE_SUCCESS;
+    },
+  });
+
+  it('passes a correct driver, whose src pages keep their operations', () => {
+    const report = checkDriverSync(plain, { variant: mainline });
+    expect(report.findings.map((f) => f.message)).toEqual([]);
+    expect(report.variant).toBe('movable-ops-2025');
+    expect(report.calls.migrated).toBeGreaterThan(10);
+  });
+
+  it('fails dst-movable-src-released for a driver that clears src, which 6.3 accepts', () => {
+    expect(checkDriverSync(clearsSrc).verdict).toBe('pass');
+    const report = checkDriverSync(clearsSrc, { variant: mainline });
+    const row = report.checks.find((c) => c.name === 'dst-movable-src-released');
+    expect(row?.message).toMatch(
+      /cleared the movable operations of src 0x[0-9a-f]+; in the page-type-2025 protocol a page keeps them until it is freed/,
+    );
+    expect(
+      replayDriver(clearsSrc, row?.replay as string, { variant: mainline }).finding?.check,
+    ).toBe('dst-movable-src-released');
   });
 });
