@@ -134,15 +134,14 @@ export class KitRun<S = unknown> {
     );
   }
 
+  /**
+   * The host the driver's code sees: the SDK's own, with the calls that touch a page
+   * checked first. Members the kit does not check (and any the SDK adds later) are the
+   * SDK's, reached through a proxy.
+   */
   #makeHost(): DriverHost {
     const run = this;
-    return {
-      get kernel() {
-        return run.k;
-      },
-      get name() {
-        return run.spec.name;
-      },
+    const checked: Partial<DriverHost> = {
       allocPage(nid, word) {
         const folio = run.#realHost.allocPage(nid, word);
         if (folio !== -1) {
@@ -162,7 +161,7 @@ export class KitRun<S = unknown> {
       movePage(dst, src) {
         run.#use(src, 'movePage');
         run.#realHost.movePage(dst, src);
-        run.#released.set(src, `it was the src of a migration the driver completed with movePage`);
+        run.#released.set(src, 'it was the src of a migration the driver completed with movePage');
         run.#released.delete(dst);
       },
       freePage(folio) {
@@ -177,10 +176,16 @@ export class KitRun<S = unknown> {
         run.#freed++;
         run.#released.set(folio, 'the driver gave it back with freePage');
       },
-      get pages() {
-        return run.#realHost.pages;
-      },
     };
+    return new Proxy({} as DriverHost, {
+      get(_target, prop) {
+        const own = (checked as Record<PropertyKey, unknown>)[prop];
+        if (own !== undefined) return own;
+        const real = run.#realHost;
+        const value: unknown = Reflect.get(real, prop, real);
+        return typeof value === 'function' ? value.bind(real) : value;
+      },
+    });
   }
 
   /** The spec the SDK attaches: the driver's, every callback checked. */

@@ -173,6 +173,30 @@ describe('checkDriver under the 2025 movable_ops protocol', () => {
     },
   });
 
+  /** Deflates by freeing whatever page it lists, isolated or not: legal in 6.3 only. */
+  const freesIsolated = defineDriver({
+    ...plain.spec,
+    name: 'frees-isolated',
+    operations: {
+      *deflate(_s, host, arg): KernelGen {
+        for (let n = 0; n < arg * 2; n++) {
+          const page = host.pages[0];
+          if (page !== undefined) host.freePage(page);
+          yield;
+        }
+      },
+    },
+  });
+
+  it('fails pg-isolated for a driver that frees an isolated page, which 6.3 accepts', () => {
+    const old = checkDriverSync(freesIsolated);
+    expect(old.findings.map((f) => f.message)).toEqual([]);
+    const report = checkDriverSync(freesIsolated, { variant: mainline });
+    expect(report.checks.find((c) => c.name === 'pg-isolated')?.message).toMatch(
+      /freePage\(0x[0-9a-f]+\) while migration holds the page isolated/,
+    );
+  });
+
   it('passes a correct driver, whose src pages keep their operations', () => {
     const report = checkDriverSync(plain, { variant: mainline });
     expect(report.findings.map((f) => f.message)).toEqual([]);
