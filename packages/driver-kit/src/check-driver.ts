@@ -70,6 +70,11 @@ export interface DriverReport {
    * shows here as `migrated: 0`.
    */
   readonly calls: Readonly<KitCalls>;
+  /**
+   * The driver's own locks the kit found in its state and checked against the page lock
+   * (`<driver>:<lock name>`); empty for a driver without locks.
+   */
+  readonly driverLocks: readonly string[];
   /** Wall-clock time of the whole check. */
   readonly elapsedMs: number;
 }
@@ -199,6 +204,7 @@ export function checkDriverSync<S>(
   let schedules = 0;
   let variantName = '';
   const calls = kitCalls();
+  const driverLocks = new Set<string>();
   for (const plan of plans) {
     const counted = kitCalls();
     const target = driverTarget(
@@ -218,6 +224,7 @@ export function checkDriverSync<S>(
     });
     schedules += result.schedules;
     addCalls(calls, counted);
+    for (const c of target.lastRun?.locks.classes ?? []) driverLocks.add(c);
     planRows.push({
       name: plan.name,
       description: planLine(plan),
@@ -251,6 +258,7 @@ export function checkDriverSync<S>(
     plans: planRows,
     schedules,
     calls,
+    driverLocks: [...driverLocks].sort(),
     elapsedMs: performance.now() - start,
   };
 }
@@ -320,6 +328,9 @@ export function formatDriverReport(report: DriverReport): string {
   lines.push(
     `driver ${report.driver} (${report.variant}): ${report.verdict.toUpperCase()} — ${report.schedules} schedule(s) in ${(report.elapsedMs / 1000).toFixed(1)} s`,
   );
+  if (report.driverLocks.length > 0) {
+    lines.push(`  its locks, checked against the page lock: ${report.driverLocks.join(', ')}`);
+  }
   const c0 = report.calls;
   lines.push(
     `  the core called it: isolate_page ${c0.isolatePage} (${c0.isolated} isolated), migrate_page ${c0.migratePage} (${c0.migrated} succeeded), putback_page ${c0.putbackPage}`,

@@ -13,7 +13,7 @@ export const DRIVER_CHECKS = [
   {
     name: 'pg-isolated',
     title: 'PG_isolated set on isolation, cleared after migrate or putback',
-    rule: 'isolate_movable_page sets PG_isolated (the driver must not: WARN_ON_ONCE in 6.3), move_to_new_folio clears it on success and putback_movable_pages after putback_page (VM_BUG_ON_PAGE(!PageIsolated) if the driver cleared it); no driver page is left isolated when migration is over. In the 2025 protocol (PageMovableOpsIsolated) the driver must not free a page while it is isolated.',
+    rule: 'isolate_movable_page sets PG_isolated (the driver must not: WARN_ON_ONCE in 6.3), move_to_new_folio clears it on success and putback_movable_pages after putback_page (VM_BUG_ON_PAGE(!PageIsolated) if the driver cleared it); no driver page is left isolated when migration is over.',
   },
   {
     name: 'page-locked-during-migrate',
@@ -33,7 +33,7 @@ export const DRIVER_CHECKS = [
   {
     name: 'no-use-after-putback',
     title: 'no use of a page after putback or release',
-    rule: 'Once a page has left the driver (src after a successful migrate_page, a page it gave back, a page it released in putback_page), the driver must not read, write, move or free it again; after putback_page the page is the driver\u2019s again and stays usable.',
+    rule: 'Once a page has left the driver (src after a successful migrate_page, a page it gave back, a page it released in putback_page), the driver must not read, write, move or free it again; after putback_page the page is the driver\u2019s again and stays usable. With the 2025 protocol the operations of a page stay until it is freed, so migrate_page and putback_page can be handed a page the driver already released: they must recognise it and leave it alone (zsmalloc fakes success, mm/zsmalloc: stop using __ClearPageMovable(), 6.17).',
   },
   {
     name: 'no-page-lost-or-duplicated',

@@ -1,4 +1,4 @@
-import { defineDriver } from '@mmsim/driver';
+import { type DriverHost, defineDriver } from '@mmsim/driver';
 import type { Folio } from '@mmsim/folio';
 import { clearPageMovable, defineVariant, MIGRATEPAGE_SUCCESS } from '@mmsim/migrate';
 import { EAGAIN, type KernelGen, MmsimError, Mutex } from '@mmsim/runtime';
@@ -173,28 +173,47 @@ describe('checkDriver under the 2025 movable_ops protocol', () => {
     },
   });
 
-  /** Deflates by freeing whatever page it lists, isolated or not: legal in 6.3 only. */
+  /** Deflates by freeing whatever page it lists, isolated or not. */
+  const deflate = {
+    *deflate(_s: object, host: DriverHost, arg: number): KernelGen {
+      for (let n = 0; n < arg * 2; n++) {
+        const page = host.pages[0];
+        if (page !== undefined) host.freePage(page);
+        yield;
+      }
+    },
+  };
+  /** ... and migrates whatever it is handed: a released page too. */
   const freesIsolated = defineDriver({
     ...plain.spec,
     name: 'frees-isolated',
-    operations: {
-      *deflate(_s, host, arg): KernelGen {
-        for (let n = 0; n < arg * 2; n++) {
-          const page = host.pages[0];
-          if (page !== undefined) host.freePage(page);
-          yield;
-        }
-      },
+    operations: deflate,
+  });
+  /** ... and recognises a page it released, faking success as 6.17's zsmalloc does. */
+  const recognisesReleased = defineDriver({
+    ...plain.spec,
+    name: 'recognises-released',
+    operations: deflate,
+    migratePage(_s, dst, src, _mode, host) {
+      if (!host.pages.includes(src)) return MIGRATEPAGE_SUCCESS;
+      host.movePage(dst, src);
+      return MIGRATEPAGE_SUCCESS;
     },
   });
 
-  it('fails pg-isolated for a driver that frees an isolated page, which 6.3 accepts', () => {
-    const old = checkDriverSync(freesIsolated);
-    expect(old.findings.map((f) => f.message)).toEqual([]);
+  it('fails a driver whose migrate_page uses a page it released while isolated, which 6.3 never hands it', () => {
+    expect(checkDriverSync(freesIsolated).findings.map((f) => f.message)).toEqual([]);
     const report = checkDriverSync(freesIsolated, { variant: mainline });
-    expect(report.checks.find((c) => c.name === 'pg-isolated')?.message).toMatch(
-      /freePage\(0x[0-9a-f]+\) while migration holds the page isolated/,
+    expect(report.checks.find((c) => c.name === 'no-use-after-putback')?.message).toMatch(
+      /movePage\(0x[0-9a-f]+\) uses a page the driver no longer owns \(the driver gave it back with freePage\)/,
     );
+  });
+
+  it('passes a driver that frees isolated pages and recognises them in migrate_page (legal in both)', () => {
+    expect(checkDriverSync(recognisesReleased).findings.map((f) => f.message)).toEqual([]);
+    const report = checkDriverSync(recognisesReleased, { variant: mainline });
+    expect(report.findings.map((f) => f.message)).toEqual([]);
+    expect(report.calls.migrated).toBeGreaterThan(0);
   });
 
   it('passes a correct driver, whose src pages keep their operations', () => {
