@@ -1,37 +1,18 @@
 import type { BenchResult } from '@mmsim/cli';
-import { defineDriver } from '@mmsim/driver';
+import { virtioBalloon } from '@mmsim/driver';
 import { checkDriverSync } from '@mmsim/driver-kit';
-import { MIGRATEPAGE_SUCCESS } from '@mmsim/migrate';
-
-/**
- * The driver the figure is measured on. TODO(driver-sdk): the SDK's virtio-balloon once it
- * is merged; until then a balloon-shaped driver (pages on one list, moved with movePage).
- */
-const balloon = defineDriver({
-  name: 'balloon',
-  setup: () => ({}),
-  isolatePage: () => true,
-  migratePage(_s, dst, src, _mode, host) {
-    host.movePage(dst, src);
-    return MIGRATEPAGE_SUCCESS;
-  },
-  putbackPage() {},
-  populate(_s, host, nid, count) {
-    for (let i = 0; i < count; i++) host.allocPage(nid, 0x60 + i);
-  },
-});
 
 /**
  * The driver-kit suite: wall-clock time of the kit's default run (`checkDriver` with its
- * default plans: every schedule, shrinking and replay included) on the balloon driver, the
- * fastest of three runs. It must stay within a unit-test budget (seconds).
+ * default plans: every schedule, shrinking and replay included) on the SDK's virtio-balloon
+ * driver, the fastest of three runs. It must stay within a unit-test budget (seconds).
  */
 export function driverKitBenchmarks(): BenchResult[] {
   let best = Number.POSITIVE_INFINITY;
-  let last = checkDriverSync(balloon);
+  let last = checkDriverSync(virtioBalloon);
   for (let i = 0; i < 3; i++) {
     const start = performance.now();
-    last = checkDriverSync(balloon);
+    last = checkDriverSync(virtioBalloon);
     best = Math.min(best, performance.now() - start);
   }
   if (last.verdict !== 'pass') {
