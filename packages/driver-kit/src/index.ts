@@ -23,8 +23,8 @@ export {
   type DriverCheckName,
   isDriverCheckName,
 } from './checks.js';
-export { KIT_FAULTS, type KitViolation } from './kit-run.js';
-export { PAGE_LOCK_CLASS } from './lock-order.js';
+export { KIT_FAULTS, type KitCalls, KitRun, type KitViolation, kitCalls } from './kit-run.js';
+export { DriverLockWatch, PAGE_LOCK_CLASS } from './lock-order.js';
 export {
   type DriverTarget,
   defaultPlans,
