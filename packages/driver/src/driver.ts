@@ -88,6 +88,11 @@ export interface DriverSpec<S> {
 /** Options of `DriverDefinition.attach`. */
 export interface AttachOptions {
   /**
+   * The instance's name (messages, the reference holder, shadow keys); default the spec's
+   * `name`. Two instances of one driver on a machine need different names.
+   */
+  readonly name?: string;
+  /**
    * End the run at the first callback that throws (the core still undoes what it did for
    * that folio first, so the machine is consistent). Default: false, the run goes on.
    */
@@ -305,13 +310,20 @@ export function defineDriver<S>(spec: DriverSpec<S>): DriverDefinition<S> {
   return {
     spec,
     attach(k: Kernel, options: AttachOptions = {}): AttachedDriver<S> {
-      const host = new Host(k, spec.name);
+      const name = options.name ?? spec.name;
+      if (typeof name !== 'string' || name.length === 0) {
+        throw new MmsimError(
+          'INVALID_ARGUMENT',
+          `driver ${spec.name}: attach: name must be a non-empty string`,
+        );
+      }
+      const host = new Host(k, name);
       const stopOnDriverError = options.stopOnDriverError === true;
       // The state exists before any callback runs: `setup` may allocate pages, which needs
       // the operations, which need the state; so the operations read it from this cell.
       const cell: { state: S | undefined } = { state: undefined };
       const mops: MovableOperations = {
-        name: spec.name,
+        name,
         stopOnDriverError,
         isolatePage: (folio, mode) => spec.isolatePage(cell.state as S, folio, mode, host),
         migratePage: (dst, src, mode) => spec.migratePage(cell.state as S, dst, src, mode, host),

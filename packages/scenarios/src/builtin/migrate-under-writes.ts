@@ -1,3 +1,4 @@
+import { virtioBalloon } from '@mmsim/driver';
 import { folioNrPages, pageContent, setPageContent } from '@mmsim/folio';
 import { populateFile, touchPages } from '@mmsim/kernel';
 import {
@@ -9,7 +10,6 @@ import {
 } from '@mmsim/migrate';
 import { MAP_ANONYMOUS, MAP_SHARED, PAGE_SIZE } from '@mmsim/rmap';
 import { MmsimError } from '@mmsim/runtime';
-import { Balloon } from '../actors/balloon.js';
 import { BlockDevice } from '../actors/block-device.js';
 import { directIoTask } from '../actors/direct-io.js';
 import { fileIoTask } from '../actors/file-io.js';
@@ -108,7 +108,7 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
       const xfs = k.createFile('xfs-data', { content: fileIndices.map((i) => 200 + i) });
       const ra = k.createFile('ra-data', { content: fileIndices.map((i) => 300 + i) });
       const hugetlbfs = k.createFile('hugetlbfs-data');
-      const balloon = new Balloon(k);
+      const balloon = virtioBalloon.attach(k, { name: 'balloon' });
       const disk = new BlockDevice(k, { name: 'sda', cpu: 5, producers: 2 });
       const moved = migratorStats();
       const compacted = migratorStats();
@@ -144,7 +144,7 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
               'init',
             );
           }
-          for (let b = 0; b < BALLOON; b++) balloon.inflate(0, 60 + b);
+          balloon.populate(0, BALLOON); // words 60.. (BALLOON_WORD_BASE)
         },
         actors: [
           disk.actor(),
@@ -179,7 +179,7 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
               cachedFolios(k, xfs, fileIndices),
               cachedFolios(k, ra, fileIndices),
               cachedFolios(k, hugetlbfs, [0]),
-              givenFolios(() => balloon.pages),
+              givenFolios(() => balloon.host.pages),
             ),
           }),
           migrator(k, {
