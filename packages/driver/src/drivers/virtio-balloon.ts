@@ -83,8 +83,8 @@ export const virtioBalloon = defineDriver<VirtioBalloonState>({
   setup(host) {
     const rt = host.kernel.rt;
     return {
-      pagesLock: new Spinlock(rt, `${host.name} b_dev_info->pages_lock`),
-      balloonLock: new Mutex(rt, `${host.name} vb->balloon_lock`),
+      pagesLock: new Spinlock(rt, `b_dev_info->pages_lock (${host.name})`),
+      balloonLock: new Mutex(rt, `vb->balloon_lock (${host.name})`),
       pages: [],
       isolatedPages: 0,
       numPages: 0,

@@ -86,7 +86,7 @@ function allocZspage(s: ZsmallocState, host: DriverHost, nid: number): Zspage | 
   const zspage: Zspage = {
     id: s.nextZspage++,
     pages: [],
-    lock: new Spinlock(host.kernel.rt, `${host.name} zspage ${s.nextZspage - 1} lock`),
+    lock: new Spinlock(host.kernel.rt, `zspage->lock (${host.name} zspage ${s.nextZspage - 1})`),
     inuse: 0,
     freed: false,
   };
@@ -208,8 +208,8 @@ export const zsmalloc = defineDriver<ZsmallocState>({
   setup(host) {
     const rt = host.kernel.rt;
     return {
-      migrateLock: new Spinlock(rt, `${host.name} pool->migrate_lock`),
-      classLock: new Spinlock(rt, `${host.name} class->lock`),
+      migrateLock: new Spinlock(rt, `pool->migrate_lock (${host.name})`),
+      classLock: new Spinlock(rt, `class->lock (${host.name})`),
       zspages: [],
       pageOf: new Map(),
       objs: new Map(),
