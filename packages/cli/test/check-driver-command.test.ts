@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
 import { preloadDriverModules } from '../src/commands/check-driver.js';
 import { mmsim } from './support/mmsim.js';
 
@@ -9,6 +10,39 @@ async function run(args: string[]) {
   await preloadDriverModules(args);
   return mmsim(args);
 }
+
+const EXAMPLE = 'examples/drivers/my-driver.ts';
+/** A broken copy of the guide's driver: its migrate_page no longer moves the page. */
+const BROKEN = `${DIR}/my-driver-${process.pid}.generated.ts`;
+afterAll(() => rmSync(BROKEN, { force: true }));
+
+describe("mmsim check-driver on the guide's driver (examples/drivers/my-driver.ts)", () => {
+  it('exits 0 on the driver as written', async () => {
+    const r = await run(['check-driver', EXAMPLE]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^driver my-driver \(v6\.3\): PASS/);
+    expect(r.stdout).toContain(
+      'its locks, checked against the page lock: my-driver:my-driver lock',
+    );
+  });
+
+  it('exits 1 on a copy that returns success without moving, with a token that reproduces it', async () => {
+    const source = readFileSync(EXAMPLE, 'utf8');
+    const line = /^\s*host\.movePage\(dst, src\);.*$/m;
+    expect(source).toMatch(line);
+    writeFileSync(BROKEN, source.replace(line, ''));
+    const r = await run(['check-driver', BROKEN]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAIL data-at-dst');
+    const token = /--replay (\S+)/.exec(r.stdout)?.[1] as string;
+    const again = await run(['check-driver', BROKEN, '--replay', token]);
+    expect(again.code).toBe(1);
+    expect(again.stdout).toMatch(
+      /data-at-dst: my-driver\.migrate_page returned MIGRATEPAGE_SUCCESS but the data is not at dst/,
+    );
+  });
+});
 
 describe('mmsim check-driver', () => {
   it('exits 0 on a correct driver, with every check passed', async () => {
