@@ -1,3 +1,4 @@
+import { type AttachedDriver, BUILTIN_DRIVERS } from '@mmsim/driver';
 import {
   DEFAULT_CPUS_PER_NODE,
   type KernelConfig,
@@ -11,7 +12,7 @@ import {
   type MigrateReason,
 } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
-import { mappedFolios, migrator, type Scenario, userTask } from '@mmsim/scenarios';
+import { givenFolios, mappedFolios, migrator, type Scenario, userTask } from '@mmsim/scenarios';
 import { z } from 'zod';
 import { MAX_ACTORS, MAX_PROCESS_PAGES, MAX_PROCESSES } from './limits.js';
 import { DATA_SCENARIO_STRATEGY } from './version.js';
@@ -28,6 +29,9 @@ function count(what: string, min: number, max: number) {
 const name = z
   .string({ required_error: 'must be a name' })
   .regex(/^[a-z][a-z0-9-]*$/, { message: 'must be a lower-case name (letters, digits, -)' });
+
+/** Every operation of the built-in drivers (which driver has which is checked per actor). */
+const DRIVER_OPERATIONS = ['inflate', 'deflate', 'zs_malloc', 'zs_free', 'zs_compact'] as const;
 
 /** A process of a scenario file: an anonymous private mapping it touches at set-up. */
 const processSchema = z
@@ -72,7 +76,12 @@ const migratorSchema = z
       .describe("move_pages-style migrate_pages calls of its process's pages."),
     name: name.optional().describe("The task's comm; default migrate<index>."),
     cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
-    process: name.describe('The process whose pages it migrates.'),
+    process: name.optional().describe('The process whose pages it migrates (this, or driver).'),
+    driver: name
+      .optional()
+      .describe(
+        "The driver (a name of the file's drivers) whose pages it migrates, instead of a process's.",
+      ),
     mode: z.enum(MIGRATE_MODE_NAMES).describe('The migrate mode of every call.'),
     reason: z.enum(MIGRATE_REASON_ENUM_NAMES).describe('The migrate reason of every call.'),
     rounds: count('a number of migrate_pages calls', 1, 1e6).describe('migrate_pages calls.'),
@@ -87,12 +96,53 @@ const migratorSchema = z
   })
   .strict();
 
-const actorSchema = z.discriminatedUnion('type', [userTaskSchema, migratorSchema], {
+/** `driver-op`: one of a driver's own operations (`AttachedDriver.actor` of @mmsim/driver). */
+const driverOpSchema = z
+  .object({
+    type: z
+      .literal('driver-op')
+      .describe(
+        "One of a driver's operations: inflate / deflate, zs_malloc / zs_free / zs_compact.",
+      ),
+    name: name.optional().describe("The task's comm; default <driver>-<operation>."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    driver: name.describe("The driver (a name of the file's drivers) whose operation it runs."),
+    operation: z
+      .enum(DRIVER_OPERATIONS)
+      .describe(
+        "The operation: virtio-balloon's inflate / deflate, zsmalloc's zs_malloc / zs_free / zs_compact.",
+      ),
+    arg: count('a count', 1, 1e6)
+      .optional()
+      .describe(
+        'Pages to inflate or deflate, objects to allocate or free, compaction rounds; default 1.',
+      ),
+  })
+  .strict();
+
+const actorSchema = z.discriminatedUnion('type', [userTaskSchema, migratorSchema, driverOpSchema], {
   errorMap: (issue, ctx) =>
     issue.code === 'invalid_union_discriminator'
-      ? { message: "must be one of 'user-task', 'migrator'" }
+      ? { message: "must be one of 'user-task', 'migrator', 'driver-op'" }
       : { message: ctx.defaultError },
 });
+
+/** Pages of a movable-page driver (virtio-balloon or zsmalloc of @mmsim/driver), populated at set-up. */
+const driverSchema = z
+  .object({
+    driver: z
+      .enum(['virtio-balloon', 'zsmalloc'])
+      .describe('Which driver: virtio-balloon or zsmalloc.'),
+    name: name
+      .optional()
+      .describe('Its name in the file (actors name it), unique; default the driver.'),
+    node: count('a node id', 0, 63).describe('The node its pages start on.'),
+    pages: count('a number of pages', 1, 1 << 16).describe(
+      'Pages it holds at set-up (zsmalloc rounds up to whole zspages).',
+    ),
+  })
+  .strict()
+  .describe("A movable-page driver's pages, populated at set-up.");
 
 /** A scenario written as data: its machine, its processes and its actors. */
 export const actorScenarioSchema = z
@@ -104,14 +154,19 @@ export const actorScenarioSchema = z
     config: kernelConfigSchema,
     processes: z
       .array(processSchema)
-      .min(1, { message: 'must list at least one process' })
       .max(MAX_PROCESSES, { message: `must list at most ${MAX_PROCESSES} processes` })
-      .describe(`The processes (1 to ${MAX_PROCESSES}).`),
+      .default([])
+      .describe(`The processes (up to ${MAX_PROCESSES}; at least one process or one driver).`),
+    drivers: z
+      .array(driverSchema)
+      .max(MAX_PROCESSES, { message: `must list at most ${MAX_PROCESSES} drivers` })
+      .optional()
+      .describe("Movable-page drivers whose pages the file's migrators and driver operations use."),
     actors: z
       .array(actorSchema)
       .min(1, { message: 'must list at least one actor' })
       .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` })
-      .describe(`The actors (1 to ${MAX_ACTORS}): user-task and migrator.`),
+      .describe(`The actors (1 to ${MAX_ACTORS}): user-task, migrator and driver-op.`),
   })
   .strict();
 
@@ -134,6 +189,24 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
   // the other nodes (a legal state), so what must fit is the machine less the zero page and
   // the hugetlb reservations.
   const free = nodes.reduce((sum, n) => sum + n.pages - (n.hugetlbPages ?? 0) * 512, 0) - 1;
+  const drivers = new Map<string, string>();
+  for (const [i, d] of (file.drivers ?? []).entries()) {
+    const dn = d.name ?? d.driver;
+    if (drivers.has(dn)) return [`drivers[${i}].name`, `"${dn}" is used twice`];
+    drivers.set(dn, d.driver);
+    if (d.node >= nodes.length) {
+      return [
+        `drivers[${i}].node`,
+        `is node ${d.node}, but the machine has ${nodes.length} node${nodes.length === 1 ? '' : 's'} (0 to ${nodes.length - 1})`,
+      ];
+    }
+    if (d.pages > (nodes[d.node]?.pages ?? 0) - 1) {
+      return [`drivers[${i}].pages`, `${d.pages} pages do not fit on node ${d.node}`];
+    }
+  }
+  if (file.processes.length === 0 && drivers.size === 0) {
+    return ['processes', 'must list at least one process (or a driver in drivers)'];
+  }
   let pages = 0;
   for (const [i, p] of file.processes.entries()) {
     if (names.has(p.name)) return [`processes[${i}].name`, `"${p.name}" is used twice`];
@@ -170,6 +243,28 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
     }
   }
   for (const [i, a] of file.actors.entries()) {
+    if (a.type === 'driver-op' || (a.type === 'migrator' && a.driver !== undefined)) {
+      const kind = drivers.get(a.driver as string);
+      if (kind === undefined) {
+        return [
+          `actors[${i}].driver`,
+          `"${a.driver}" is not one of the file's drivers (${[...drivers.keys()].join(', ') || 'none'})`,
+        ];
+      }
+      if (a.type === 'migrator' && a.process !== undefined) {
+        return [`actors[${i}]`, 'names both a process and a driver: give one'];
+      }
+      if (
+        a.type === 'driver-op' &&
+        !(a.operation in (BUILTIN_DRIVERS[kind as 'zsmalloc'].spec.operations ?? {}))
+      ) {
+        return [`actors[${i}].operation`, `${kind} has no operation ${a.operation}`];
+      }
+      continue;
+    }
+    if (a.process === undefined) {
+      return [`actors[${i}].process`, 'must name a process (or, for a migrator, a driver)'];
+    }
     if (!names.has(a.process)) {
       return [
         `actors[${i}].process`,
@@ -202,14 +297,42 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
           ];
         }),
       );
+      const attached = new Map(
+        (file.drivers ?? []).map((d) => {
+          const dn = d.name ?? d.driver;
+          return [dn, { spec: d, driver: BUILTIN_DRIVERS[d.driver].attach(k, { name: dn }) }];
+        }),
+      );
+      const driverOf = (n: string) =>
+        (attached.get(n) as { driver: AttachedDriver<unknown> }).driver;
       const proc = (n: string) =>
         procs.get(n) as { mm: ReturnType<typeof k.createProcess>; addr: number; pages: number };
       return {
         *setup() {
           for (const p of procs.values()) yield* touchPages(k, p.mm, p.addr, p.pages, (i) => i + 1);
+          for (const { spec, driver } of attached.values()) driver.populate(spec.node, spec.pages);
         },
         actors: file.actors.map((a, i) => {
-          const p = proc(a.process);
+          if (a.type === 'driver-op') {
+            return driverOf(a.driver).actor(a.operation, {
+              cpu: a.cpu,
+              ...(a.name === undefined ? {} : { name: a.name }),
+              ...(a.arg === undefined ? {} : { arg: a.arg }),
+            });
+          }
+          if (a.type === 'migrator' && a.driver !== undefined) {
+            const d = driverOf(a.driver);
+            return migrator(k, {
+              name: a.name ?? `migrate${i}`,
+              cpu: a.cpu,
+              mode: MIGRATE_MODE_NAMES.indexOf(a.mode) as MigrateMode,
+              reason: MIGRATE_REASON_ENUM_NAMES.indexOf(a.reason) as MigrateReason,
+              rounds: a.rounds,
+              targets: a.targets,
+              select: givenFolios(() => d.host.pages),
+            });
+          }
+          const p = proc(a.process as string);
           if (a.type === 'user-task') {
             return userTask(k, {
               name: a.name ?? `user${i}`,

@@ -18,3 +18,15 @@ export {
   type Zspage,
   zsmalloc,
 } from './drivers/zsmalloc.js';
+
+import type { DriverDefinition } from './driver.js';
+import { virtioBalloon as balloonDriver } from './drivers/virtio-balloon.js';
+import { zsmalloc as zsmallocDriver } from './drivers/zsmalloc.js';
+
+/** The real drivers by the names scenario files use. */
+export const BUILTIN_DRIVERS: Readonly<
+  Record<'virtio-balloon' | 'zsmalloc', DriverDefinition<unknown>>
+> = Object.freeze({
+  'virtio-balloon': balloonDriver as DriverDefinition<unknown>,
+  zsmalloc: zsmallocDriver as DriverDefinition<unknown>,
+});
