@@ -15,6 +15,7 @@ export {
   ZS_OBJS_PER_PAGE,
   ZS_PAGES_PER_ZSPAGE,
   type ZsmallocState,
+  type ZsObjLocation,
   type Zspage,
   zsmalloc,
 } from './drivers/zsmalloc.js';

@@ -24,7 +24,7 @@ export interface Zspage {
 }
 
 /** Where an object lives: page and index (`obj_to_location`). */
-interface ObjLocation {
+export interface ZsObjLocation {
   page: Folio;
   idx: number;
 }
@@ -42,7 +42,7 @@ export interface ZsmallocState {
   /** Each page's object words (`null`: a free slot). */
   readonly objs: Map<Folio, (number | null)[]>;
   /** Handle -> object location (the handle's word in the kernel). */
-  readonly handles: Map<number, ObjLocation>;
+  readonly handles: Map<number, ZsObjLocation>;
   /** Handles in allocation order (what `zs_free` operations free, oldest first). */
   readonly live: number[];
   nextHandle: number;
@@ -161,7 +161,7 @@ function freeZspage(s: ZsmallocState, host: DriverHost, zspage: Zspage): void {
 
 /** `obj_free` of `handle` and, when its zspage is empty, `free_zspage`. */
 function objFree(s: ZsmallocState, host: DriverHost, handle: number): void {
-  const at = s.handles.get(handle) as ObjLocation;
+  const at = s.handles.get(handle) as ZsObjLocation;
   const objs = s.objs.get(at.page) as (number | null)[];
   objs[at.idx] = null;
   host.writePage(at.page, pageWord(objs));
