@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { preloadDriverModules } from './commands/check-driver.js';
 import { EXIT_INTERRUPTED } from './exit-codes.js';
 import { processIo } from './io.js';
 import { main } from './main.js';
@@ -92,6 +93,7 @@ if (!isMainThread) {
     });
   } else {
     await preloadVariantModules(argv);
+    await preloadDriverModules(argv);
     process.exitCode = main(argv, processIo());
   }
 }

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { checkCommand } from './commands/check.js';
+import { checkDriverCommand } from './commands/check-driver.js';
 import { compareCommand } from './commands/compare.js';
 import { exploreCommand } from './commands/explore.js';
 import { replayCommand } from './commands/replay.js';
@@ -124,6 +125,21 @@ export function main(argv: readonly string[], io: CliIo): number {
     )
     .action((opts) => {
       code = checkCommand(io, opts);
+    });
+
+  program
+    .command('check-driver')
+    .description(
+      'run the driver conformance kit on a movable-page driver module (its default export made by defineDriver): every protocol check, each finding with its replay command',
+    )
+    .argument('<file>', 'a .ts (under pnpm mmsim / tsx), .mjs or .js module exporting the driver')
+    .option('--thorough', 'explore 25 times more schedules (for CI nights)')
+    .option('--json', 'print {driver, variant, verdict, checks, findings, plans, calls, ...}')
+    .option('--seed <n>', 'seed of every search (default 1)')
+    .option('--variant <name>', `migrate variant: ${VARIANTS_HELP}`)
+    .option('--replay <token>', 'run the schedule of a finding again (the token a finding printed)')
+    .action((file: string, opts) => {
+      code = checkDriverCommand(io, file, opts);
     });
 
   program

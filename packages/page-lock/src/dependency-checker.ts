@@ -1,8 +1,12 @@
 import type { Folio } from '@mmsim/folio';
 import { MmsimError, type Task, type TaskRef } from '@mmsim/runtime';
 
-/** What a task can hold for the checker: a folio lock, a buffer lock, or writeback it owns. */
-export type HeldKind = 'folio' | 'buffer' | 'writeback';
+/**
+ * What a task can hold for the checker: a folio lock, a buffer lock, writeback it owns, or
+ * (`lock`) another lock a caller told the checker about with `holdLock`, such as a
+ * movable-page driver's own spinlock or mutex (the driver conformance kit does).
+ */
+export type HeldKind = 'folio' | 'buffer' | 'writeback' | 'lock';
 
 /** One lock (or owned writeback) a task holds, as the checker tracks it. */
 export interface HeldLock {
@@ -13,7 +17,7 @@ export interface HeldLock {
   readonly takenIn: string;
   /** The folio (for a buffer: the folio it belonged to when locked). */
   readonly folio: Folio;
-  /** The buffer head, for a buffer lock; null otherwise. */
+  /** The buffer head, for a buffer lock; the lock object, for a `lock`; null otherwise. */
   readonly buffer: object | null;
 }
 
@@ -174,6 +178,28 @@ export class DependencyChecker {
   transfer(from: Task, to: Task, kind: HeldKind, folio: Folio, buffer: object | null): void {
     const h = this.release(from, kind, folio, buffer);
     if (h !== null) this.hold(to, h);
+  }
+
+  /**
+   * `task` makes a sleeping attempt on `lock`, a lock outside the page locks (a driver's
+   * spinlock or mutex) of class `lockClass`: an edge from every class it holds, as for a
+   * folio lock. Call `holdLock` once it is taken.
+   */
+  dependLock(task: Task, lockClass: string, acquiredIn: string): void {
+    this.depend(task, lockClass, 'lock', acquiredIn);
+  }
+
+  /**
+   * `task` now holds `lock` (class `lockClass`, taken in `takenIn`): later folio, buffer and
+   * lock attempts of the task get an edge from it, until `releaseLock`.
+   */
+  holdLock(task: Task, lock: object, lockClass: string, takenIn: string): void {
+    this.hold(task, { kind: 'lock', lockClass, takenIn, folio: -1, buffer: lock });
+  }
+
+  /** `task` released `lock` (see `holdLock`). */
+  releaseLock(task: Task, lock: object): void {
+    this.release(task, 'lock', -1, lock);
   }
 
   #addEdge(task: Task, held: HeldLock, to: string, how: 'lock' | 'wait', acquiredIn: string): void {

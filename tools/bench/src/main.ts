@@ -9,6 +9,7 @@ import {
   pmbenchBenchmarks,
   scenarioBenchmarks,
 } from '@mmsim/cli';
+import { driverKitBenchmarks } from './driver-kit.js';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
 import { migrateBenchmarks } from './migrate.js';
@@ -34,6 +35,7 @@ const suites: Record<string, () => BenchResult[]> = {
   pmbench: pmbenchBenchmarks,
   'batch-copy': batchCopyBenchmarks,
   scaling: scalingBenchmarks,
+  'driver-kit': driverKitBenchmarks,
 };
 
 const { values } = parseArgs({

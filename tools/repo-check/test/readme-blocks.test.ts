@@ -32,6 +32,7 @@ const READMES = [
   'packages/trace/README.md',
   'packages/report/README.md',
   'packages/cli/README.md',
+  'packages/driver-kit/README.md',
 ];
 
 const dir = join(REPO_ROOT, 'tools/repo-check/.readme-blocks', String(process.pid));
