@@ -574,8 +574,10 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     ]),
     copyBeforeFreeze: true,
   }),
+  // The series is based on mm-unstable, which has every 6.11 change: the variant extends
+  // V6_11 as a whole, so a later 6.11 setting cannot be left out of it.
   'batch-copy': Object.freeze({
-    ...V6_10,
+    ...V6_11,
     name: 'batch-copy',
     description:
       'The batch-copy series under review (Shivank Garg and Zi Yan, RFC v6, June 2026) on the ' +
@@ -592,10 +594,9 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
       'RFC v4 (20260309120725.308854-3-shivankg@amd.com): pre-copy the batch before the move phase; srcu_read_lock placement',
       'Zi Yan, "mm: add multithreaded page copy" RFC (January 2025): the CPU-thread provider',
       '2e6506e1c4ee and the 6.11 statistics fix (the base: v6.11)',
+      '6e49019db5f7 "mm/migrate: putback split folios when numa hint migration fails" (Peter Xu, 6.11-rc1)',
       ...AFTER_6_3_SOURCES,
     ]),
-    splitTrylockInAsync: true,
-    deferredSplitCountsThpFailed: true,
     copyStrategy: 'batch-precopy',
   }),
 });

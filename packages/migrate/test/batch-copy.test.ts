@@ -14,6 +14,8 @@ import {
   MR_LONGTERM_PIN,
   MR_SYSCALL,
   ThreadCopyMigrator,
+  VARIANT_SETTING_KEYS,
+  VARIANTS,
   type VariantName,
 } from '../src/index.js';
 import {
@@ -345,5 +347,16 @@ describe('FOLIO_CONTENT_COPIED is good for one move attempt (RFC v6 2/5: "consum
     runAll(m);
     // Folio 0 was copied afresh by its retry; the others kept the marker's words.
     expect(contents).toEqual([500, 9999, 9999, 9999]);
+  });
+});
+
+describe('batch-copy is v6.11 plus the pre-copy (docs/model-vs-kernel.md#batch-copy)', () => {
+  it('differs from v6.11 in copyStrategy only, so it keeps 6.11 fixes such as numaHintPutsBackList (6e49019db5f7)', () => {
+    const differing = VARIANT_SETTING_KEYS.filter(
+      (key) => VARIANTS['batch-copy'][key] !== VARIANTS['v6.11'][key],
+    );
+    expect(differing).toEqual(['copyStrategy']);
+    expect(VARIANTS['batch-copy'].numaHintPutsBackList).toBe(true);
+    expect(VARIANTS['batch-copy'].copyStrategy).toBe('batch-precopy');
   });
 });

@@ -5,6 +5,7 @@ import {
   batchCopyStaleCopy,
   batchCopyUnregister,
   copyOffloadOf,
+  deferredSplitChain,
   runScenario,
   type Scenario,
 } from '../src/index.js';
@@ -91,4 +92,16 @@ describe('batch-copy-partial-failure', () => {
     expect(run.figures.foliosOffloaded).toBe(0);
     expect(run.figures.pagesMigrated).toBe(8 * 3);
   });
+});
+
+describe('deferred-split-chain under batch-copy (the variant is v6.11 plus the pre-copy)', () => {
+  for (const strategy of ['random', 'pct'] as const) {
+    it(`batch-copy: the NUMA fault puts back every split piece; nothing in 15 ${strategy} schedules`, () => {
+      const found = searchSchedules(deferredSplitChain(), 'batch-copy', {
+        strategy,
+        schedules: 15,
+      });
+      expect(found.first?.what ?? null).toBeNull();
+    });
+  }
 });
