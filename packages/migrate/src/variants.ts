@@ -21,6 +21,7 @@ export type VariantName =
   | 'v6.10'
   | 'v6.11'
   | 'v6.12'
+  | 'v6.17'
   | 'batch-copy';
 
 export interface MigrateVariant {
@@ -474,6 +475,22 @@ const V6_11: MigrateVariant = Object.freeze({
   numaHintPutsBackList: true,
 });
 
+/** Linux 6.12: `copyBeforeFreeze` on top of 6.11; the base of v6.17. */
+const V6_12: MigrateVariant = Object.freeze({
+  ...V6_11,
+  name: 'v6.12',
+  description:
+    'Linux 6.12 as far as the model goes: 6.11 plus __migrate_folio copying with ' +
+    'folio_mc_copy() before the reference freeze, -EAGAIN when a reference appears ' +
+    'during the copy (Kefeng Wang)',
+  sources: Object.freeze([
+    'Kefeng Wang, "mm: migrate: split folio_migrate_mapping()" and "mm: migrate: support poisoned recover from migrate folio" (2024, 6.12)',
+    'mm/migrate.c __migrate_folio as quoted in 2025 patches against mainline (folio_expected_ref_count era): check refs, folio_mc_copy, __folio_migrate_mapping',
+    ...V6_11.sources,
+  ]),
+  copyBeforeFreeze: true,
+});
+
 /** The variants, by name. */
 export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.freeze({
   'v6.2': Object.freeze({
@@ -560,19 +577,20 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
   }),
   'v6.10': V6_10,
   'v6.11': V6_11,
-  'v6.12': Object.freeze({
-    ...V6_11,
-    name: 'v6.12',
+  'v6.12': V6_12,
+  'v6.17': Object.freeze({
+    ...V6_12,
+    name: 'v6.17',
     description:
-      'Linux 6.12 as far as the model goes: 6.11 plus __migrate_folio copying with ' +
-      'folio_mc_copy() before the reference freeze, -EAGAIN when a reference appears ' +
-      'during the copy (Kefeng Wang)',
+      'Linux 6.17 as far as the model goes: 6.12 plus the movable_ops rework (the page type ' +
+      'and PG_movable_ops decide, operations sticky until the page is freed, ' +
+      'PG_movable_ops_isolated; David Hildenbrand)',
     sources: Object.freeze([
-      'Kefeng Wang, "mm: migrate: split folio_migrate_mapping()" and "mm: migrate: support poisoned recover from migrate folio" (2024, 6.12)',
-      'mm/migrate.c __migrate_folio as quoted in 2025 patches against mainline (folio_expected_ref_count era): check refs, folio_mc_copy, __folio_migrate_mapping',
-      ...V6_11.sources,
+      'David Hildenbrand, "mm/migration: rework movable_ops page migration (part 1)" v2 (20250704102524.326966-1-david@redhat.com), merged through mm-stable in July 2025 for 6.17',
+      '3d388584d599 "mm: convert "movable" flag in page->mapping to a page flag", 84caf98838a3 "mm: stop storing migration_ops in page->mapping", 92f091769fde "mm: rename PG_isolated to PG_movable_ops_isolated", 457d7b3adb11 "mm: remove __folio_test_movable()"',
+      ...V6_12.sources,
     ]),
-    copyBeforeFreeze: true,
+    movableProtocol: 'page-type-2025',
   }),
   'batch-copy': Object.freeze({
     ...V6_10,

@@ -58,6 +58,7 @@ export function batchCopyPartialFailure(params: BatchCopyPartialFailureParams = 
         'batch-copy',
         'v6.4',
         'v6.12',
+        'v6.17',
       ],
     },
     build(k) {

@@ -69,6 +69,7 @@ export function batchCopyStaleCopy(params: BatchCopyStaleCopyParams = {}): Scena
         'batch-copy',
         'v6.4',
         'v6.12',
+        'v6.17',
       ],
     },
     build(k) {

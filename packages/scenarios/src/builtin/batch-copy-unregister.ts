@@ -59,6 +59,7 @@ export function batchCopyUnregister(params: BatchCopyUnregisterParams = {}): Sce
         'batch-copy',
         'v6.4',
         'v6.12',
+        'v6.17',
       ],
     },
     build(k) {

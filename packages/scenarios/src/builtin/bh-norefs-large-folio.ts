@@ -79,6 +79,7 @@ export function bhNorefsLargeFolio(params: BhNorefsLargeFolioParams = {}): Scena
         'v6.11',
         'v6.4',
         'v6.12',
+        'v6.17',
         'batch-copy',
       ],
     },

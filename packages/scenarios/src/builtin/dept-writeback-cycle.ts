@@ -82,7 +82,7 @@ export function deptWritebackCycle(params: DeptWritebackCycleParams = {}): Scena
     },
     history: {
       deadlocksIn: ['rfc-2022', 'v6.3-rc1'],
-      fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'batch-copy'],
+      fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'v6.17', 'batch-copy'],
     },
     build(k) {
       const bdev = k.createFile('ext4-bdev', { content: [7000] });

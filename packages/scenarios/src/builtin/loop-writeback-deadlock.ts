@@ -68,7 +68,7 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
     },
     history: {
       deadlocksIn: ['v6.3-rc1', 'rfc-2022'],
-      fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'batch-copy'],
+      fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'v6.17', 'batch-copy'],
     },
     build(k) {
       const image = k.createFile('backing.img', {

@@ -104,6 +104,7 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
         'v6.11',
         'v6.4',
         'v6.12',
+        'v6.17',
         'batch-copy',
       ],
     },

@@ -61,7 +61,17 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
     },
     history: {
       deadlocksIn: ['rfc-2022'],
-      fixedIn: ['v6.2', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'batch-copy'],
+      fixedIn: [
+        'v6.2',
+        'v6.3-rc1',
+        'v6.3',
+        'v6.10',
+        'v6.11',
+        'v6.4',
+        'v6.12',
+        'v6.17',
+        'batch-copy',
+      ],
     },
     build(k) {
       const file = k.createFile('data', {

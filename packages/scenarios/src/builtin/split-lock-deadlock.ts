@@ -69,7 +69,17 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
     },
     history: {
       deadlocksIn: ['v6.10'],
-      fixedIn: ['v6.2', 'rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.11', 'v6.4', 'v6.12', 'batch-copy'],
+      fixedIn: [
+        'v6.2',
+        'rfc-2022',
+        'v6.3-rc1',
+        'v6.3',
+        'v6.11',
+        'v6.4',
+        'v6.12',
+        'v6.17',
+        'batch-copy',
+      ],
     },
     build(k) {
       const nr = 1 << order;

@@ -63,7 +63,7 @@ export function staleDstMapping(params: StaleDstMappingParams = {}): Scenario {
     history: {
       deadlocksIn: [],
       failsIn: ['rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.4'],
-      fixedIn: ['v6.2', 'v6.10', 'v6.11', 'v6.12', 'batch-copy'],
+      fixedIn: ['v6.2', 'v6.10', 'v6.11', 'v6.12', 'v6.17', 'batch-copy'],
     },
     build(k) {
       const mm = k.vm.createProcess('stress-ng');

@@ -78,6 +78,7 @@ export function uffdWpRestore(params: UffdWpRestoreParams = {}): Scenario {
         'v6.11',
         'v6.4',
         'v6.12',
+        'v6.17',
         'batch-copy',
       ],
     },

@@ -82,7 +82,17 @@ export function zfsFallbackWriteback(params: ZfsFallbackWritebackParams = {}): S
     },
     history: {
       deadlocksIn: [],
-      failsIn: ['rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'batch-copy'],
+      failsIn: [
+        'rfc-2022',
+        'v6.3-rc1',
+        'v6.3',
+        'v6.10',
+        'v6.11',
+        'v6.4',
+        'v6.12',
+        'v6.17',
+        'batch-copy',
+      ],
       fixedIn: ['v6.2'],
     },
     build(k) {
