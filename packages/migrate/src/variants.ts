@@ -148,14 +148,14 @@ export interface MigrateVariant {
    * check and BH_Migrate on the head buffer tells `__find_get_block_slow` to back off
    * (Davidlohr Bueso, 2d900efff915 "mm/migrate: fix sleep in atomic for large folios and
    * buffer heads", 6.15-rc4, 20250418015921.132400-8-dave@stgolabs.net). On in every
-   * built-in variant.
+   * built-in variant but `v6.17`.
    */
   readonly norefsLockCoversCopy: boolean;
   /**
    * Block devices cache their metadata in large folios when the logical block size is
    * larger than a page (Luis Chamberlain et al., 3c20917120ce "block/bdev: enable large
-   * folio support for large logical block sizes", 6.15-rc1). Off in every built-in variant;
-   * read by the scenarios that populate a block device, not by the migrate core.
+   * folio support for large logical block sizes", 6.15-rc1). Off in every built-in variant
+   * but `v6.17`; read by the scenarios that populate a block device, not by the migrate core.
    */
   readonly blockDevLargeFolios: boolean;
   /** MIGRATE_SYNC_NO_COPY exists (removed in 6.10). */
@@ -582,14 +582,20 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     ...V6_12,
     name: 'v6.17',
     description:
-      'Linux 6.17 as far as the model goes: 6.12 plus the movable_ops rework (the page type ' +
-      'and PG_movable_ops decide, operations sticky until the page is freed, ' +
-      'PG_movable_ops_isolated; David Hildenbrand)',
+      'Linux 6.17 as far as the model goes: 6.12 plus large block-device folios with ' +
+      'buffer_migrate_folio_norefs holding i_private_lock over the buffer check only ' +
+      '(BH_Migrate, 6.15) and the movable_ops rework (the page type and PG_movable_ops ' +
+      'decide, operations sticky until the page is freed, PG_movable_ops_isolated; David ' +
+      'Hildenbrand)',
     sources: Object.freeze([
       'David Hildenbrand, "mm/migration: rework movable_ops page migration (part 1)" v2 (20250704102524.326966-1-david@redhat.com), merged through mm-stable in July 2025 for 6.17',
       '3d388584d599 "mm: convert "movable" flag in page->mapping to a page flag", 84caf98838a3 "mm: stop storing migration_ops in page->mapping", 92f091769fde "mm: rename PG_isolated to PG_movable_ops_isolated", 457d7b3adb11 "mm: remove __folio_test_movable()"',
+      '3c20917120ce "block/bdev: enable large folio support for large logical block sizes" (6.15-rc1)',
+      '2d900efff915 "mm/migrate: fix sleep in atomic for large folios and buffer heads" (Davidlohr Bueso, 20250418015921.132400-8-dave@stgolabs.net, 6.15-rc4)',
       ...V6_12.sources,
     ]),
+    blockDevLargeFolios: true,
+    norefsLockCoversCopy: false,
     movableProtocol: 'page-type-2025',
   }),
   'batch-copy': Object.freeze({
