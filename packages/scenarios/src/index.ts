@@ -28,14 +28,6 @@ export {
 // The built-in scenarios: the registry, and each factory with its parameters.
 
 export {
-  type BhNorefsLargeFolioParams,
-  bhNorefsLargeFolio,
-} from './builtin/bh-norefs-large-folio.js';
-export {
-  type DeferredSplitChainParams,
-  deferredSplitChain,
-} from './builtin/deferred-split-chain.js';
-export {
   type BatchCopyPartialFailureParams,
   batchCopyPartialFailure,
 } from './builtin/batch-copy-partial-failure.js';
@@ -47,6 +39,14 @@ export {
   type BatchCopyUnregisterParams,
   batchCopyUnregister,
 } from './builtin/batch-copy-unregister.js';
+export {
+  type BhNorefsLargeFolioParams,
+  bhNorefsLargeFolio,
+} from './builtin/bh-norefs-large-folio.js';
+export {
+  type DeferredSplitChainParams,
+  deferredSplitChain,
+} from './builtin/deferred-split-chain.js';
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {
   type LoopWritebackDeadlockParams,
@@ -148,15 +148,15 @@ export {
   kernelInvariants,
 } from './invariants/kernel-invariants.js';
 export {
-  RESTORED_PTE_INVARIANT,
-  restoredPteNoNewPermission,
-  restoredPteProblem,
-} from './invariants/restored-pte.js';
-export {
   isolatedPutBack,
   MigrateCallLedger,
   migratePagesSuccessEmpty,
 } from './invariants/migrate-calls.js';
+export {
+  RESTORED_PTE_INVARIANT,
+  restoredPteNoNewPermission,
+  restoredPteProblem,
+} from './invariants/restored-pte.js';
 
 // Scenarios as exploration targets, and the page-lock inversion check.
 

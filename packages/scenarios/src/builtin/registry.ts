@@ -1,11 +1,11 @@
 import { MmsimError } from '@mmsim/runtime';
 import type { Scenario } from '../scenario.js';
-import { deptWritebackCycle } from './dept-writeback-cycle.js';
-import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
-import { deferredSplitChain } from './deferred-split-chain.js';
 import { batchCopyPartialFailure } from './batch-copy-partial-failure.js';
 import { batchCopyStaleCopy } from './batch-copy-stale-copy.js';
 import { batchCopyUnregister } from './batch-copy-unregister.js';
+import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
+import { deferredSplitChain } from './deferred-split-chain.js';
+import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
@@ -13,8 +13,8 @@ import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
-import { uffdWpRestore } from './uffd-wp-restore.js';
 import { staleDstMapping } from './stale-dst-mapping.js';
+import { uffdWpRestore } from './uffd-wp-restore.js';
 import { zfsFallbackWriteback } from './zfs-fallback-writeback.js';
 
 /**
