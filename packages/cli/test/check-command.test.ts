@@ -50,6 +50,9 @@ describe('mmsim check', { timeout: 600_000 }, () => {
     expect(bugs).toEqual(['zfs-fallback-writeback', 'stale-dst-mapping']);
     expect(r.code).toBe(EXIT_FINDING);
     for (const name of bugs) expect(r.stdout).toMatch(new RegExp(`^${name}\\s+crash \\(`, 'm'));
+    // Each finding's line names its kind once.
+    expect(r.stdout).toMatch(/^zfs-fallback-writeback: crash: INVARIANT_VIOLATED: kernel BUG/m);
+    expect(r.stdout).not.toMatch(/crash: crash:/);
     expect(r.stdout).not.toMatch(/^\S+\s+(deadlock|inversion) \(/m);
     expect(r.stdout).toMatch(/rfc-lock-order\s+clean for \d+ schedules/);
     expect(r.stdout).toMatch(/pmbench-migrate\s+skipped: benchmark/);

@@ -620,6 +620,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     ]),
     splitTrylockInAsync: true,
     deferredSplitCountsThpFailed: true,
+    numaHintPutsBackList: true,
     copyStrategy: 'batch-precopy',
   }),
 });

@@ -12,6 +12,7 @@
 // Scenarios: data plus actors, built on a fresh kernel, run once with their invariants.
 
 export {
+  bugHistory,
   historyBugVariants,
   instantiateScenario,
   runScenario,

@@ -1,5 +1,5 @@
 import { type Actor, createKernel, type Kernel, type KernelConfig } from '@mmsim/kernel';
-import type { VariantName } from '@mmsim/migrate';
+import { VARIANTS, type VariantName } from '@mmsim/migrate';
 import type { InversionReport } from '@mmsim/page-lock';
 import type { Invariant, InvariantPhase } from '@mmsim/runtime';
 import { type KernelGen, MmsimError, type RunResult, type Task } from '@mmsim/runtime';
@@ -32,6 +32,26 @@ export interface ScenarioHistory {
    * means none; a variant is in at most one of `deadlocksIn`, `failsIn` and `fixedIn`.
    */
   readonly failsIn?: readonly VariantName[];
+}
+
+/**
+ * A built-in scenario's history from the variants that have the bug: `fixedIn` is every
+ * other built-in variant (in `VARIANTS` order), so a new variant counts as fixed until the
+ * check-matrix test (packages/cli/test/check-command.test.ts) shows otherwise.
+ */
+export function bugHistory(bugs: {
+  readonly deadlocksIn?: readonly VariantName[];
+  readonly failsIn?: readonly VariantName[];
+}): ScenarioHistory {
+  const deadlocksIn = bugs.deadlocksIn ?? [];
+  const failsIn = bugs.failsIn;
+  const buggy = new Set<string>([...deadlocksIn, ...(failsIn ?? [])]);
+  const fixedIn = (Object.keys(VARIANTS) as VariantName[]).filter((v) => !buggy.has(v));
+  return Object.freeze({
+    deadlocksIn,
+    fixedIn,
+    ...(failsIn === undefined ? {} : { failsIn }),
+  });
 }
 
 /**

@@ -180,9 +180,11 @@ export function checkCommand(io: CliIo, options: CheckCommandOptions): number {
     }
     for (const row of rows) {
       if (row.result !== 'finding') continue;
-      io.stdout(
-        `\n${checkRowLabel(row)}: ${row.kind}: ${row.message}\n  replay: ${row.replayCommand}\n`,
-      );
+      // A crash's message already starts with its kind ("crash: CODE: ...").
+      const what = row.message?.startsWith(`${row.kind}: `)
+        ? row.message
+        : `${row.kind}: ${row.message}`;
+      io.stdout(`\n${checkRowLabel(row)}: ${what}\n  replay: ${row.replayCommand}\n`);
       if (row.deadlock !== null) {
         io.stdout(`  deadlock: ${row.deadlock.message}\n  replay: ${row.deadlock.replayCommand}\n`);
       }

@@ -5,7 +5,7 @@ import { copyOffloadOf } from '../actors/copy-offload.js';
 import { migrator, migratorStats } from '../actors/migrator.js';
 import { mappedFolios } from '../actors/selectors.js';
 import { userTask } from '../actors/user-task.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `batchCopyPartialFailure`. */
 export interface BatchCopyPartialFailureParams {
@@ -46,21 +46,7 @@ export function batchCopyPartialFailure(params: BatchCopyPartialFailureParams = 
       zeroPage: false,
       faults: { 'migrate.copy_offload': { calls: [2, 5] } },
     },
-    history: {
-      deadlocksIn: [],
-      fixedIn: [
-        'v6.2',
-        'rfc-2022',
-        'v6.3-rc1',
-        'v6.3',
-        'v6.10',
-        'v6.11',
-        'batch-copy',
-        'v6.4',
-        'v6.12',
-        'v6.17',
-      ],
-    },
+    history: bugHistory({}),
     build(k) {
       const mm = k.createProcess('app');
       const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });

@@ -6,7 +6,7 @@ import { directIoTask } from '../actors/direct-io.js';
 import { migrator, migratorStats } from '../actors/migrator.js';
 import { mappedFolios } from '../actors/selectors.js';
 import { userTask } from '../actors/user-task.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `batchCopyStaleCopy`. */
 export interface BatchCopyStaleCopyParams {
@@ -57,21 +57,7 @@ export function batchCopyStaleCopy(params: BatchCopyStaleCopyParams = {}): Scena
       variant: 'batch-copy',
       zeroPage: false,
     },
-    history: {
-      deadlocksIn: [],
-      fixedIn: [
-        'v6.2',
-        'rfc-2022',
-        'v6.3-rc1',
-        'v6.3',
-        'v6.10',
-        'v6.11',
-        'batch-copy',
-        'v6.4',
-        'v6.12',
-        'v6.17',
-      ],
-    },
+    history: bugHistory({}),
     build(k) {
       const mm = k.createProcess('dio-app');
       const buf = k.vm.mmap(mm, {

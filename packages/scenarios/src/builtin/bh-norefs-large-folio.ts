@@ -2,7 +2,7 @@ import { populateFile } from '@mmsim/kernel';
 import { BLOCKDEV_AOPS, MIGRATE_SYNC, MR_MEMORY_HOTPLUG } from '@mmsim/migrate';
 import { migrator } from '../actors/migrator.js';
 import { cachedFolios } from '../actors/selectors.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `bhNorefsLargeFolio`. */
 export interface BhNorefsLargeFolioParams {
@@ -68,21 +68,7 @@ export function bhNorefsLargeFolio(params: BhNorefsLargeFolioParams = {}): Scena
       cpusPerNode: 2,
       variant: 'v6.3',
     },
-    history: {
-      deadlocksIn: [],
-      fixedIn: [
-        'v6.2',
-        'rfc-2022',
-        'v6.3-rc1',
-        'v6.3',
-        'v6.10',
-        'v6.11',
-        'v6.4',
-        'v6.12',
-        'v6.17',
-        'batch-copy',
-      ],
-    },
+    history: bugHistory({}),
     build(k) {
       const bdev = k.createFile('bdev-meta', { content: indices.map((i) => 8000 + i) });
       k.migrate.setAddressSpaceOperations(bdev, BLOCKDEV_AOPS);

@@ -7,7 +7,7 @@ import {
   MigrateCallLedger,
   migratePagesSuccessEmpty,
 } from '../invariants/migrate-calls.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `deferredSplitChain`. */
 export interface DeferredSplitChainParams {
@@ -80,21 +80,7 @@ export function deferredSplitChain(params: DeferredSplitChainParams = {}): Scena
       cpusPerNode: 2,
       variant: 'v6.10',
     },
-    history: {
-      deadlocksIn: [],
-      failsIn: ['v6.10'],
-      fixedIn: [
-        'v6.2',
-        'rfc-2022',
-        'v6.3-rc1',
-        'v6.3',
-        'v6.11',
-        'v6.4',
-        'v6.12',
-        'v6.17',
-        'batch-copy',
-      ],
-    },
+    history: bugHistory({ failsIn: ['v6.10'] }),
     build(k) {
       const mm = k.vm.createProcess('numa-app');
       const length = HPAGE_PMD_NR * PAGE_SIZE;

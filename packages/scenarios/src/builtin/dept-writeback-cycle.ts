@@ -5,7 +5,7 @@ import { fileIoTask } from '../actors/file-io.js';
 import { migrator, migratorStats } from '../actors/migrator.js';
 import { nodeScan } from '../actors/selectors.js';
 import { writebackWorker } from '../actors/writeback-worker.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `deptWritebackCycle`. */
 export interface DeptWritebackCycleParams {
@@ -80,10 +80,7 @@ export function deptWritebackCycle(params: DeptWritebackCycleParams = {}): Scena
       variant: 'v6.11',
       dependencyChecking: true,
     },
-    history: {
-      deadlocksIn: ['rfc-2022', 'v6.3-rc1'],
-      fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'v6.17', 'batch-copy'],
-    },
+    history: bugHistory({ deadlocksIn: ['rfc-2022', 'v6.3-rc1'] }),
     build(k) {
       const bdev = k.createFile('ext4-bdev', { content: [7000] });
       k.migrate.setAddressSpaceOperations(bdev, BLOCKDEV_AOPS);

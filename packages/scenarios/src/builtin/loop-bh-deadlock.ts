@@ -4,7 +4,7 @@ import { bufferWriter } from '../actors/buffer-writer.js';
 import { LoopDevice } from '../actors/loop-device.js';
 import { migrator } from '../actors/migrator.js';
 import { nodeScan } from '../actors/selectors.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `loopBhDeadlock`. */
 export interface LoopBhDeadlockParams {
@@ -62,10 +62,7 @@ export function loopBhDeadlock(params: LoopBhDeadlockParams = {}): Scenario {
       variant: 'v6.3-rc1',
       dependencyChecking: true,
     },
-    history: {
-      deadlocksIn: ['v6.3-rc1', 'rfc-2022'],
-      fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'v6.17', 'batch-copy'],
-    },
+    history: bugHistory({ deadlocksIn: ['v6.3-rc1', 'rfc-2022'] }),
     build(k) {
       const backing = k.createFile('backing.img', {
         content: indices.map((i) => 2000 + i),

@@ -5,7 +5,7 @@ import { LoopDevice } from '../actors/loop-device.js';
 import { migrator } from '../actors/migrator.js';
 import { nodeScan } from '../actors/selectors.js';
 import { writebackWorker } from '../actors/writeback-worker.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `loopWritebackDeadlock`. */
 export interface LoopWritebackDeadlockParams {
@@ -66,10 +66,7 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
       variant: 'v6.3-rc1',
       dependencyChecking: true,
     },
-    history: {
-      deadlocksIn: ['v6.3-rc1', 'rfc-2022'],
-      fixedIn: ['v6.2', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'v6.17', 'batch-copy'],
-    },
+    history: bugHistory({ deadlocksIn: ['v6.3-rc1', 'rfc-2022'] }),
     build(k) {
       const image = k.createFile('backing.img', {
         content: Array.from({ length: imagePages }, (_, i) => 2000 + i),

@@ -24,7 +24,7 @@ import {
 } from '../actors/selectors.js';
 import { userTask } from '../actors/user-task.js';
 import { writebackWorker } from '../actors/writeback-worker.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `migrateUnderWrites`. */
 export interface MigrateUnderWritesParams {
@@ -93,21 +93,7 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
       dependencyChecking: true,
       zeroPage: false,
     },
-    history: {
-      deadlocksIn: [],
-      fixedIn: [
-        'v6.2',
-        'rfc-2022',
-        'v6.3-rc1',
-        'v6.3',
-        'v6.10',
-        'v6.11',
-        'v6.4',
-        'v6.12',
-        'v6.17',
-        'batch-copy',
-      ],
-    },
+    history: bugHistory({}),
     build(k) {
       const mm = k.createProcess('app');
       const anon = k.vm.mmap(mm, { length: ANON * PAGE_SIZE });

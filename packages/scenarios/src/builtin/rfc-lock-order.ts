@@ -3,7 +3,7 @@ import { MAP_SHARED, PAGE_SIZE } from '@mmsim/rmap';
 import { migrator } from '../actors/migrator.js';
 import { rangeLocker } from '../actors/range-locker.js';
 import { mappedFolios } from '../actors/selectors.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `rfcLockOrder`. */
 export interface RfcLockOrderParams {
@@ -59,20 +59,7 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
       variant: 'rfc-2022',
       dependencyChecking: true,
     },
-    history: {
-      deadlocksIn: ['rfc-2022'],
-      fixedIn: [
-        'v6.2',
-        'v6.3-rc1',
-        'v6.3',
-        'v6.10',
-        'v6.11',
-        'v6.4',
-        'v6.12',
-        'v6.17',
-        'batch-copy',
-      ],
-    },
+    history: bugHistory({ deadlocksIn: ['rfc-2022'] }),
     build(k) {
       const file = k.createFile('data', {
         content: Array.from({ length: pages }, (_, i) => 1000 + i),

@@ -3,7 +3,7 @@ import { BLOCKDEV_AOPS, MIGRATE_SYNC, MR_COMPACTION } from '@mmsim/migrate';
 import { erofsReader } from '../actors/erofs-reader.js';
 import { migrator, migratorStats } from '../actors/migrator.js';
 import { nodeScan } from '../actors/selectors.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `splitLockDeadlock`. */
 export interface SplitLockDeadlockParams {
@@ -67,20 +67,7 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
       variant: 'v6.10',
       dependencyChecking: true,
     },
-    history: {
-      deadlocksIn: ['v6.10'],
-      fixedIn: [
-        'v6.2',
-        'rfc-2022',
-        'v6.3-rc1',
-        'v6.3',
-        'v6.11',
-        'v6.4',
-        'v6.12',
-        'v6.17',
-        'batch-copy',
-      ],
-    },
+    history: bugHistory({ deadlocksIn: ['v6.10'] }),
     build(k) {
       const nr = 1 << order;
       const meta = k.createFile('erofs-bdev', { content: [5000] });

@@ -4,7 +4,7 @@ import { PAGE_SIZE } from '@mmsim/rmap';
 import { migrator } from '../actors/migrator.js';
 import { pfnWalker } from '../actors/pfn-walker.js';
 import { mappedFolios } from '../actors/selectors.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `staleDstMapping`. */
 export interface StaleDstMappingParams {
@@ -60,11 +60,7 @@ export function staleDstMapping(params: StaleDstMappingParams = {}): Scenario {
       cpusPerNode: 2,
       variant: 'v6.3',
     },
-    history: {
-      deadlocksIn: [],
-      failsIn: ['rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.4'],
-      fixedIn: ['v6.2', 'v6.10', 'v6.11', 'v6.12', 'v6.17', 'batch-copy'],
-    },
+    history: bugHistory({ failsIn: ['rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.4'] }),
     build(k) {
       const mm = k.vm.createProcess('stress-ng');
       const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });

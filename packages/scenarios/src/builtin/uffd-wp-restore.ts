@@ -5,7 +5,7 @@ import { migrator } from '../actors/migrator.js';
 import { mappedFolios } from '../actors/selectors.js';
 import { userTask } from '../actors/user-task.js';
 import { restoredPteNoNewPermission } from '../invariants/restored-pte.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `uffdWpRestore`. */
 export interface UffdWpRestoreParams {
@@ -67,21 +67,7 @@ export function uffdWpRestore(params: UffdWpRestoreParams = {}): Scenario {
       variant: 'v6.3',
       zeroPage: false,
     },
-    history: {
-      deadlocksIn: [],
-      fixedIn: [
-        'v6.2',
-        'rfc-2022',
-        'v6.3-rc1',
-        'v6.3',
-        'v6.10',
-        'v6.11',
-        'v6.4',
-        'v6.12',
-        'v6.17',
-        'batch-copy',
-      ],
-    },
+    history: bugHistory({}),
     build(k) {
       const mm = k.createProcess('vm-snapshot');
       const length = total * PAGE_SIZE;

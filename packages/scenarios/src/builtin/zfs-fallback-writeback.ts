@@ -11,7 +11,7 @@ import { BlockDevice } from '../actors/block-device.js';
 import { filemapWriteWord } from '../actors/file-io.js';
 import { migrator } from '../actors/migrator.js';
 import { nodeScan } from '../actors/selectors.js';
-import type { Scenario } from '../scenario.js';
+import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `zfsFallbackWriteback`. */
 export interface ZfsFallbackWritebackParams {
@@ -80,8 +80,7 @@ export function zfsFallbackWriteback(params: ZfsFallbackWritebackParams = {}): S
       cpusPerNode: 2,
       variant: 'v6.3',
     },
-    history: {
-      deadlocksIn: [],
+    history: bugHistory({
       failsIn: [
         'rfc-2022',
         'v6.3-rc1',
@@ -93,8 +92,7 @@ export function zfsFallbackWriteback(params: ZfsFallbackWritebackParams = {}): S
         'v6.17',
         'batch-copy',
       ],
-      fixedIn: ['v6.2'],
-    },
+    }),
     build(k) {
       const file = k.createFile('zfs-file', { content: indices.map((i) => 7000 + i) });
       const disk = new BlockDevice(k, { name: 'zio', cpu: 1 });
