@@ -17,6 +17,7 @@ describe.each([
   it.each([
     ['v6.3', 'v6.3' as const],
     ['page-type-2025', mainline],
+    ['v6.17', 'v6.17' as const],
   ])('passes every check in %s, its pages migrated and its locks watched', (_label, variant) => {
     const report = checkDriverSync(driver as never, { variant });
     expect(report.findings.map((f) => `${f.check}: ${f.message}`)).toEqual([]);

@@ -50,7 +50,7 @@ function expectSettled(k: Kernel, d: AttachedDriver<unknown>): void {
 }
 
 describe('virtio-balloon (mm/balloon_compaction.c, drivers/virtio/virtio_balloon.c)', () => {
-  for (const variant of ['v6.3', 'v6.2', mainline2025] as const) {
+  for (const variant of ['v6.3', 'v6.2', mainline2025, 'v6.17'] as const) {
     const name = typeof variant === 'string' ? variant : variant.name;
     for (const seed of [1, 2, 3, 4, 5]) {
       it(`${name} seed ${seed}: compaction, inflate and deflate together keep the balloon's list and counts`, () => {
@@ -95,7 +95,7 @@ describe('virtio-balloon (mm/balloon_compaction.c, drivers/virtio/virtio_balloon
 });
 
 describe('zsmalloc (mm/zsmalloc.c)', () => {
-  for (const variant of ['v6.3', 'v6.11', mainline2025] as const) {
+  for (const variant of ['v6.3', 'v6.11', mainline2025, 'v6.17'] as const) {
     const name = typeof variant === 'string' ? variant : variant.name;
     for (const seed of [1, 2, 3, 4, 5]) {
       it(`${name} seed ${seed}: migration with zs_malloc, zs_free and zs_compact keeps every object`, () => {

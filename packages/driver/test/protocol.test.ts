@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { defineDriver } from '../src/index.js';
 import { migrateAll, migrateList } from './support.js';
 
-/** Mainline after the 2025 rework, as a custom variant (no built-in mainline variant yet). */
+/** Mainline after the 2025 rework, as a custom variant (the built-in one is `v6.17`). */
 const mainline2025 = defineVariant({
   name: 'mainline-2025',
   extends: 'v6.11',
@@ -45,14 +45,18 @@ const observing = defineDriver({
 });
 
 describe('the movable_ops protocol of each variant (movableProtocol)', () => {
-  it('every built-in variant follows the folio-6.3 protocol', () => {
-    for (const v of Object.values(VARIANTS)) expect(v.movableProtocol).toBe('folio-6.3');
+  it('v6.17 follows the page-type-2025 protocol, every other built-in variant folio-6.3', () => {
+    for (const v of Object.values(VARIANTS)) {
+      expect(v.movableProtocol, v.name).toBe(v.name === 'v6.17' ? 'page-type-2025' : 'folio-6.3');
+    }
   });
 
   for (const [variant, kept] of [
     ['v6.3', false],
     ['v6.11', false],
+    ['v6.12', false],
     [mainline2025, true],
+    ['v6.17', true],
   ] as const) {
     const name = typeof variant === 'string' ? variant : variant.name;
     it(`${name}: the SDK's movePage ${kept ? 'leaves src its operations (sticky until freed)' : 'clears src (__ClearPageMovable)'}; the pages move`, () => {
@@ -73,6 +77,7 @@ describe('the movable_ops protocol of each variant (movableProtocol)', () => {
   for (const [variant, released] of [
     ['v6.3', true],
     [mainline2025, false],
+    ['v6.17', false],
   ] as const) {
     const name = typeof variant === 'string' ? variant : variant.name;
     it(`${name}: an isolated page whose operations a driver cleared is ${released ? 'a release: success without migrate_page' : 'a warning and a failure: the operations are sticky'}`, () => {

@@ -25,6 +25,7 @@ export const VARIANT_NAMES = [
   'v6.10',
   'v6.11',
   'v6.12',
+  'v6.17',
   'batch-copy',
 ] as const;
 

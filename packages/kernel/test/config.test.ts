@@ -272,6 +272,7 @@ describe('createKernel: configuration validation', () => {
       'v6.10',
       'v6.11',
       'v6.12',
+      'v6.17',
       'batch-copy',
     ]);
   });

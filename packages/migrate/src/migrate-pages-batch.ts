@@ -34,7 +34,7 @@ import {
 import { migrateFolioUndoDst, migrateFolioUndoSrc } from './migrate-folio-undo.js';
 import { type DstFolioRef, migrateFolioUnmap } from './migrate-folio-unmap.js';
 import { migrateFoliosBatchCopy } from './migrate-folios-precopy.js';
-import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
+import type { MigrateMode } from './modes.js';
 import { type MigrateReason, MR_LONGTERM_PIN, MR_NUMA_MISPLACED } from './reasons.js';
 import type { MigrateStats } from './stats.js';
 import { trySplitFolio } from './try-split-folio.js';

@@ -21,6 +21,7 @@ export type VariantName =
   | 'v6.10'
   | 'v6.11'
   | 'v6.12'
+  | 'v6.17'
   | 'batch-copy';
 
 export interface MigrateVariant {
@@ -147,14 +148,14 @@ export interface MigrateVariant {
    * check and BH_Migrate on the head buffer tells `__find_get_block_slow` to back off
    * (Davidlohr Bueso, 2d900efff915 "mm/migrate: fix sleep in atomic for large folios and
    * buffer heads", 6.15-rc4, 20250418015921.132400-8-dave@stgolabs.net). On in every
-   * built-in variant.
+   * built-in variant but `v6.17`.
    */
   readonly norefsLockCoversCopy: boolean;
   /**
    * Block devices cache their metadata in large folios when the logical block size is
    * larger than a page (Luis Chamberlain et al., 3c20917120ce "block/bdev: enable large
-   * folio support for large logical block sizes", 6.15-rc1). Off in every built-in variant;
-   * read by the scenarios that populate a block device, not by the migrate core.
+   * folio support for large logical block sizes", 6.15-rc1). Off in every built-in variant
+   * but `v6.17`; read by the scenarios that populate a block device, not by the migrate core.
    */
   readonly blockDevLargeFolios: boolean;
   /** MIGRATE_SYNC_NO_COPY exists (removed in 6.10). */
@@ -474,6 +475,22 @@ const V6_11: MigrateVariant = Object.freeze({
   numaHintPutsBackList: true,
 });
 
+/** Linux 6.12: `copyBeforeFreeze` on top of 6.11; the base of v6.17. */
+const V6_12: MigrateVariant = Object.freeze({
+  ...V6_11,
+  name: 'v6.12',
+  description:
+    'Linux 6.12 as far as the model goes: 6.11 plus __migrate_folio copying with ' +
+    'folio_mc_copy() before the reference freeze, -EAGAIN when a reference appears ' +
+    'during the copy (Kefeng Wang)',
+  sources: Object.freeze([
+    'Kefeng Wang, "mm: migrate: split folio_migrate_mapping()" and "mm: migrate: support poisoned recover from migrate folio" (2024, 6.12)',
+    'mm/migrate.c __migrate_folio as quoted in 2025 patches against mainline (folio_expected_ref_count era): check refs, folio_mc_copy, __folio_migrate_mapping',
+    ...V6_11.sources,
+  ]),
+  copyBeforeFreeze: true,
+});
+
 /** The variants, by name. */
 export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.freeze({
   'v6.2': Object.freeze({
@@ -560,19 +577,26 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
   }),
   'v6.10': V6_10,
   'v6.11': V6_11,
-  'v6.12': Object.freeze({
-    ...V6_11,
-    name: 'v6.12',
+  'v6.12': V6_12,
+  'v6.17': Object.freeze({
+    ...V6_12,
+    name: 'v6.17',
     description:
-      'Linux 6.12 as far as the model goes: 6.11 plus __migrate_folio copying with ' +
-      'folio_mc_copy() before the reference freeze, -EAGAIN when a reference appears ' +
-      'during the copy (Kefeng Wang)',
+      'Linux 6.17 as far as the model goes: 6.12 plus large block-device folios with ' +
+      'buffer_migrate_folio_norefs holding i_private_lock over the buffer check only ' +
+      '(BH_Migrate, 6.15) and the movable_ops rework (the page type and PG_movable_ops ' +
+      'decide, operations sticky until the page is freed, PG_movable_ops_isolated; David ' +
+      'Hildenbrand)',
     sources: Object.freeze([
-      'Kefeng Wang, "mm: migrate: split folio_migrate_mapping()" and "mm: migrate: support poisoned recover from migrate folio" (2024, 6.12)',
-      'mm/migrate.c __migrate_folio as quoted in 2025 patches against mainline (folio_expected_ref_count era): check refs, folio_mc_copy, __folio_migrate_mapping',
-      ...V6_11.sources,
+      'David Hildenbrand, "mm/migration: rework movable_ops page migration (part 1)" v2 (20250704102524.326966-1-david@redhat.com), merged through mm-stable in July 2025 for 6.17',
+      '3d388584d599 "mm: convert "movable" flag in page->mapping to a page flag", 84caf98838a3 "mm: stop storing migration_ops in page->mapping", 92f091769fde "mm: rename PG_isolated to PG_movable_ops_isolated", 457d7b3adb11 "mm: remove __folio_test_movable()"',
+      '3c20917120ce "block/bdev: enable large folio support for large logical block sizes" (6.15-rc1)',
+      '2d900efff915 "mm/migrate: fix sleep in atomic for large folios and buffer heads" (Davidlohr Bueso, 20250418015921.132400-8-dave@stgolabs.net, 6.15-rc4)',
+      ...V6_12.sources,
     ]),
-    copyBeforeFreeze: true,
+    blockDevLargeFolios: true,
+    norefsLockCoversCopy: false,
+    movableProtocol: 'page-type-2025',
   }),
   // The series is based on mm-unstable, which has every 6.11 change: the variant extends
   // V6_11 as a whole, so a later 6.11 setting cannot be left out of it.
@@ -581,7 +605,7 @@ export const VARIANTS: Readonly<Record<VariantName, MigrateVariant>> = Object.fr
     name: 'batch-copy',
     description:
       'The batch-copy series under review (Shivank Garg and Zi Yan, RFC v6, June 2026) on the ' +
-      "model's newest kernel (6.11): after the batch's TLB flush the folios a registered copy " +
+      "kernel it was posted against, 6.11 here: after the batch's TLB flush the folios a registered copy " +
       'provider takes (reason mask, reference count as expected, not movable_ops) are copied ' +
       'in one call (DMA channels or CPU threads) and marked FOLIO_CONTENT_COPIED; the move ' +
       'phase skips their copy and copies the rest, and any -EAGAIN retry, on the CPU',

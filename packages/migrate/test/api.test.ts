@@ -80,6 +80,7 @@ describe('kernel constants', () => {
       'v6.10',
       'v6.11',
       'v6.12',
+      'v6.17',
       'batch-copy',
     ]);
     expect(resolveVariant(undefined).name).toBe('v6.3');

@@ -101,7 +101,7 @@ describe('v6.4: no batched TLB flush for an inaccessible PTE (4d4b6d66db63)', ()
 
   it('every variant from v6.4 on skips them, every one before records them', () => {
     for (const name of Object.keys(VARIANTS) as VariantName[]) {
-      const after = ['v6.4', 'v6.10', 'v6.11', 'v6.12', 'batch-copy'].includes(name);
+      const after = ['v6.4', 'v6.10', 'v6.11', 'v6.12', 'v6.17', 'batch-copy'].includes(name);
       expect(VARIANTS[name].tlbBatchSkipsInaccessible, name).toBe(after);
     }
   });

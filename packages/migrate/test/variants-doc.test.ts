@@ -17,6 +17,7 @@ const COLUMNS: VariantName[] = [
   'v6.11',
   'v6.4',
   'v6.12',
+  'v6.17',
   'batch-copy',
 ];
 

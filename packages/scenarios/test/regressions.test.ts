@@ -1,4 +1,4 @@
-import { folioNid } from '@mmsim/folio';
+import { folioNid, folioNrPages } from '@mmsim/folio';
 import { pageCacheLookup, populateFile } from '@mmsim/kernel';
 import { defineVariant, VARIANTS } from '@mmsim/migrate';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +41,7 @@ describe('the regression pack: the finding in the variant that had the bug, none
         'v6.11',
         'v6.4',
         'v6.12',
+        'v6.17',
         'batch-copy',
       ]);
       expect(scenario.sources.join(' ')).toMatch(/15140/);
@@ -174,12 +175,26 @@ describe('bh-norefs-large-folio (2d900efff915)', () => {
     norefsLockCoversCopy: false,
   });
 
-  it('its history: no built-in variant has large block-device folios, so all are clean', () => {
+  it('its history: all clean; only v6.17 has large block-device folios, and it has the fix', () => {
     expectCompleteHistory(scenario.history!);
     expect(historyBugVariants(scenario.history!)).toEqual([]);
     for (const v of Object.values(VARIANTS)) {
-      expect([v.blockDevLargeFolios, v.norefsLockCoversCopy]).toEqual([false, true]);
+      expect([v.blockDevLargeFolios, v.norefsLockCoversCopy], v.name).toEqual(
+        v.name === 'v6.17' ? [true, false] : [false, true],
+      );
     }
+  });
+
+  it('v6.17 (large block-device folios, the lock over the count check only): the large folio migrates, nothing in 20 schedules', () => {
+    const run = runScenario(scenario, { variant: 'v6.17', seed: 1 });
+    expect(run.error).toBeNull();
+    expect(run.violations).toEqual([]);
+    const bdev = run.kernel.files.find((f) => f.name === 'bdev-meta')!;
+    const folio = pageCacheLookup(run.kernel.mem, bdev, 0)!;
+    expect(folioNrPages(run.kernel.mem, folio)).toBe(4);
+    expect(folioNid(run.kernel.mem, folio)).toBe(0);
+    const found = searchSchedules(scenario, 'v6.17', { strategy: 'mixed', schedules: 20 });
+    expect(found.first?.what ?? null).toBeNull();
   });
 
   it('large block-device folios with the lock over the copy (6.15-rc1): folio_copy might_sleep under i_private_lock', () => {

@@ -81,7 +81,17 @@ export function zfsFallbackWriteback(params: ZfsFallbackWritebackParams = {}): S
       variant: 'v6.3',
     },
     history: bugHistory({
-      failsIn: ['rfc-2022', 'v6.3-rc1', 'v6.3', 'v6.10', 'v6.11', 'v6.4', 'v6.12', 'batch-copy'],
+      failsIn: [
+        'rfc-2022',
+        'v6.3-rc1',
+        'v6.3',
+        'v6.10',
+        'v6.11',
+        'v6.4',
+        'v6.12',
+        'v6.17',
+        'batch-copy',
+      ],
     }),
     build(k) {
       const file = k.createFile('zfs-file', { content: indices.map((i) => 7000 + i) });
