@@ -37,3 +37,21 @@ export function resolveScenario(nameOrFile: string): ResolvedScenario {
   }
   return { scenario: builtInScenario(nameOrFile), overrides: {} };
 }
+
+/**
+ * The machine part of a scenario file's overrides: everything but the search settings the
+ * command line decides (strategy, seed, variant, step hook, step limit, run metadata), so a
+ * file's machine and checks apply while the command's search replaces the file's own.
+ */
+export function fileMachineConfig(overrides: Partial<KernelConfig>): Partial<KernelConfig> {
+  const {
+    strategy: _s,
+    seed: _seed,
+    variant: _v,
+    onStep: _o,
+    maxSteps: _m,
+    meta: _meta,
+    ...config
+  } = overrides;
+  return config;
+}

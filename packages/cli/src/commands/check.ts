@@ -12,7 +12,7 @@ import { builtInNames, builtInScenario } from '../catalog.js';
 import { EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { replayCommandLine } from '../replay-line.js';
-import { type ResolvedScenario, resolveScenario } from '../resolve-scenario.js';
+import { fileMachineConfig, type ResolvedScenario, resolveScenario } from '../resolve-scenario.js';
 import { intOption, strategyText } from '../strategy-option.js';
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
@@ -332,15 +332,7 @@ function searchScenario(
 ): SearchOutcome {
   // A file's machine and checks (its `config`) apply; the command's variant, seed and
   // strategies replace the file's own.
-  const {
-    strategy: _s,
-    seed: _seed,
-    variant: _v,
-    onStep: _o,
-    maxSteps: _m,
-    meta: _meta,
-    ...config
-  } = search.resolved?.overrides ?? {};
+  const config = fileMachineConfig(search.resolved?.overrides ?? {});
   const source = search.resolved?.source;
   let ran = 0;
   let exhausted = false;

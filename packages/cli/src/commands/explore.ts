@@ -8,7 +8,7 @@ import { MAX_STEPS } from '../limits.js';
 import { createProgress } from '../progress.js';
 import { replayCommandLine } from '../replay-line.js';
 import { machineCpus, writeReport } from '../report-option.js';
-import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
+import { chooseVariant, fileMachineConfig, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption, strategyText } from '../strategy-option.js';
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
@@ -56,15 +56,7 @@ export function exploreCommand(
   const timeBudgetMs = timeBudgetOption(options.timeBudget);
   let done = 0;
   let findingsSoFar = 0;
-  const {
-    strategy: _s,
-    seed: _seed,
-    variant: _v,
-    onStep: _o,
-    maxSteps: _m,
-    meta: _meta,
-    ...config
-  } = overrides;
+  const config = fileMachineConfig(overrides);
   const progress = createProgress(io, `explore ${scenario.name}@${variant}`, schedules);
   let result: ReturnType<typeof exploreScenario>;
   try {

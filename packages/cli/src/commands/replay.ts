@@ -18,7 +18,7 @@ import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
 import { decodeRunTokenMeta, readTokenFile, replayCommandLine } from '../replay-line.js';
 import { writeReport } from '../report-option.js';
-import { type ResolvedScenario, resolveScenario } from '../resolve-scenario.js';
+import { fileMachineConfig, type ResolvedScenario, resolveScenario } from '../resolve-scenario.js';
 import { UsageError } from '../usage-error.js';
 import { variantIdentity, variantNameOf } from '../variant-file.js';
 import { checkVariant, RUN_META_PREFIX, runCommand } from './run.js';
@@ -184,16 +184,7 @@ export function replayCommand(
   const recordedFile = (meta.identity as { file?: { sha256: string } | null }).file ?? null;
   const resolved = scenarioFor(io, name, recordedFile, options.scenario);
   const { scenario, overrides } = resolved;
-  const {
-    strategy: _s,
-    seed: _seed,
-    variant: _v,
-    onStep: _o,
-    maxSteps: _m,
-    meta: _meta,
-    faults: _f,
-    ...config
-  } = overrides as Record<string, unknown>;
+  const { faults: _f, ...config } = fileMachineConfig(overrides) as Record<string, unknown>;
   const base = scenarioTarget(scenario, {
     ...config,
     variant: variantValue,

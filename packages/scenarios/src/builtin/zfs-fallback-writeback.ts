@@ -4,6 +4,8 @@ import {
   MIGRATE_SYNC,
   MR_COMPACTION,
   SHMEM_AOPS,
+  VARIANTS,
+  type VariantName,
   type WritepageFn,
 } from '@mmsim/migrate';
 import type { KernelGen, Task } from '@mmsim/runtime';
@@ -80,18 +82,11 @@ export function zfsFallbackWriteback(params: ZfsFallbackWritebackParams = {}): S
       cpusPerNode: 2,
       variant: 'v6.3',
     },
+    // The bug is the batch engine's: its move step is where the retry finds the writeback.
     history: bugHistory({
-      failsIn: [
-        'rfc-2022',
-        'v6.3-rc1',
-        'v6.3',
-        'v6.10',
-        'v6.11',
-        'v6.4',
-        'v6.12',
-        'v6.17',
-        'batch-copy',
-      ],
+      failsIn: (Object.keys(VARIANTS) as VariantName[]).filter(
+        (v) => VARIANTS[v].engine === 'batch',
+      ),
     }),
     build(k) {
       const file = k.createFile('zfs-file', { content: indices.map((i) => 7000 + i) });
