@@ -1,16 +1,12 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SCENARIO_NAMES } from '@mmsim/scenarios';
 import { describe, expect, test } from 'vitest';
 import { EXIT_INTERRUPTED } from '../src/exit-codes.js';
 import { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from '../src/index.js';
-import { mmsim } from './support/mmsim.js';
+import { mmsim, mmsimInterrupted } from './support/mmsim.js';
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const BIN = fileURLToPath(new URL('../src/bin.ts', import.meta.url));
 const STACK_LINE = /\n\s+at /;
 
 interface Row {
@@ -151,32 +147,14 @@ describe('Ctrl-C during mmsim check', () => {
   });
 
   test('a real SIGINT to the process: the matrix so far, exit 130, no stack trace', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=source',
-        '--import',
-        'tsx',
-        BIN,
-        'check',
-        '--variant',
-        'v6.3',
-        '--schedules',
-        '10000000',
-      ],
-      { cwd: ROOT, env: { ...process.env, CI: 'true' } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Ctrl-C once the search is under way (the worker has loaded).
+    const { code, stdout, stderr } = await mmsimInterrupted([
+      'check',
+      '--variant',
+      'v6.3',
+      '--schedules',
+      '10000000',
+    ]);
     expect(code).toBe(EXIT_INTERRUPTED);
     expect(stdout).toMatch(/^pmbench-migrate\s+skipped: benchmark/m);
     expect(stdout).toMatch(/interrupted after \d+ of \d+ scenario\(s\)/);

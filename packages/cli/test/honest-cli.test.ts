@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,7 +8,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type CliIo, EXIT_FINDING, EXIT_OK, EXIT_USAGE } from '../src/index.js';
 import { createProgress, PLAIN_PROGRESS_INTERVAL_MS } from '../src/progress.js';
 import { scenarioFileJsonSchema } from '../src/scenario-file.js';
-import { mmsim } from './support/mmsim.js';
+import { mmsim, mmsimInterrupted } from './support/mmsim.js';
 
 /**
  * Issue 12, sections 3 and 4: exit codes are honest (0 nothing found, 1 a finding, 2 bad
@@ -349,34 +349,15 @@ describe('limits', () => {
   });
 
   test('Ctrl-C (a real SIGINT to the process): partial summary, exit 130, no stack trace', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        '--conditions=source',
-        '--import',
-        'tsx',
-        BIN,
-        'explore',
-        'rfc-lock-order',
-        '--variant',
-        'v6.3',
-        '--schedules',
-        '10000000',
-      ],
-      { cwd: ROOT, env: { ...process.env, CI: 'true' } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    // Wait until the search is under way (the worker has loaded), then press Ctrl-C.
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    child.kill('SIGINT');
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    // Ctrl-C once the search is under way (the worker has loaded).
+    const { code, stdout, stderr } = await mmsimInterrupted([
+      'explore',
+      'rfc-lock-order',
+      '--variant',
+      'v6.3',
+      '--schedules',
+      '10000000',
+    ]);
     expect(code).toBe(130);
     expect(stdout).toMatch(/interrupted after [1-9]\d* schedule\(s\); nothing found so far/);
     expect(stderr).not.toMatch(STACK_LINE);

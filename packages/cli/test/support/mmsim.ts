@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { type CliIo, main } from '../../src/index.js';
 import { openOutputFile } from '../../src/io.js';
 
@@ -36,5 +38,34 @@ export function mmsim(args: readonly string[], options: MmsimTestOptions = {}) {
       : { interrupted: () => ++polls >= (options.interruptAfter as number) }),
   };
   const code = main([...args], io);
+  return { code, stdout, stderr };
+}
+
+/**
+ * Runs the real `mmsim` process (bin.ts from source) with ARGS, sends it SIGINT after
+ * `afterMs` (time for the worker to load and the search to get under way), and resolves
+ * with its exit code and output: what a user pressing Ctrl-C sees.
+ */
+export async function mmsimInterrupted(
+  args: readonly string[],
+  afterMs = 5000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const root = fileURLToPath(new URL('../../../..', import.meta.url));
+  const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', bin, ...args], {
+    cwd: root,
+    env: { ...process.env, CI: 'true' },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  await new Promise((resolve) => setTimeout(resolve, afterMs));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   return { code, stdout, stderr };
 }
