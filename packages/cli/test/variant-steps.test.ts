@@ -32,8 +32,10 @@ writeFileSync(
 const SEARCH = ['--strategy', 'pct', '--seed', '1', '--disable', 'page-lock-inversion', '--json'];
 
 describe('a module variant with a replaced batch loop', () => {
-  test('a loop that sleeps on every folio lock in sync mode finds the RFC deadlock and replays', async () => {
-    const found = await mmsim([
+  // The sleepy loop's exploration, run once for the tests that read its finding.
+  let sleepy: Awaited<ReturnType<typeof mmsim>> | undefined;
+  const exploreSleepy = async (): Promise<Awaited<ReturnType<typeof mmsim>>> => {
+    sleepy ??= await mmsim([
       'explore',
       'rfc-lock-order',
       '--variant',
@@ -42,6 +44,11 @@ describe('a module variant with a replaced batch loop', () => {
       '1000',
       ...SEARCH,
     ]);
+    return sleepy;
+  };
+
+  test('a loop that sleeps on every folio lock in sync mode finds the RFC deadlock and replays', async () => {
+    const found = await exploreSleepy();
     expect(found.code).toBe(EXIT_FINDING);
     const summary = JSON.parse(found.stdout);
     expect(summary).toMatchObject({ variant: 'sleepy-batch', kind: 'deadlock' });
@@ -66,15 +73,7 @@ describe('a module variant with a replaced batch loop', () => {
   });
 
   test('replay refuses the token on the variant without the replaced step (another hash)', async () => {
-    const found = await mmsim([
-      'explore',
-      'rfc-lock-order',
-      '--variant',
-      SLEEPY,
-      '--schedules',
-      '1000',
-      ...SEARCH,
-    ]);
+    const found = await exploreSleepy();
     const token = JSON.parse(found.stdout).replay as string;
     const other = await mmsim(['replay', token, '--variant', SAME_SETTINGS]);
     expect(other.code).toBe(EXIT_USAGE);
