@@ -25,15 +25,7 @@ import {
   VM_IO,
   type VmaView,
 } from '@mmsim/rmap';
-import {
-  EACCES,
-  EBUSY,
-  EEXIST,
-  EFAULT,
-  ENODEV,
-  ENOENT,
-  type KernelGen,
-} from '@mmsim/runtime';
+import { EACCES, EBUSY, EEXIST, EFAULT, ENODEV, ENOENT, type KernelGen } from '@mmsim/runtime';
 
 /*
  * The mm-level half of move_pages(2) (mm/migrate.c, Linux 6.12 for the call's structure;
