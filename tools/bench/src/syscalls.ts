@@ -3,7 +3,7 @@ import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { mappedFolios, migrator, migratorStats } from '@mmsim/scenarios';
-import { createUserland, MPOL_MF_MOVE, Sys } from '@mmsim/syscalls';
+import { createUserland, MPOL_MF_MOVE, type Sys } from '@mmsim/syscalls';
 import type { BenchResult } from './measure.js';
 
 /** Private anonymous pages moved per round, as the issue asks for. */
