@@ -5,7 +5,7 @@ import { builtinScenario, exploreScenario, movePagesLoop, runScenario } from '..
 
 /*
  * The concurrency test of move_pages(2) (issue 13, section 4): the selftests' migration
- * shape (tools/testing/selftests/mm/migration.c) as the built-in scenario move-pages-loop,
+ * shape (linux/tools/testing/selftests/mm/migration.c) as the built-in scenario move-pages-loop,
  * explored under random and PCT schedules.
  */
 

@@ -20,8 +20,9 @@ export interface MovePagesLoopParams {
 const THP_TOUCHED = 4;
 
 /**
- * `move-pages-loop`: the kernel selftests' migration test (tools/testing/selftests/mm/
- * migration.c: `private_anon`, `shared_anon`, `private_anon_thp`) in one process: threads
+ * `move-pages-loop`: the kernel selftests' migration test (torvalds/linux
+ * linux/tools/testing/selftests/mm/migration.c: `private_anon`, `shared_anon`,
+ * `private_anon_thp`) in one process: threads
  * keep loading and storing private anonymous pages, MAP_SHARED | MAP_ANONYMOUS pages and a
  * THP (MADV_HUGEPAGE), while another thread of the process calls
  * `move_pages(0, n, pages, nodes, status, MPOL_MF_MOVE_ALL)` in a loop, every page to the
@@ -43,7 +44,7 @@ export function movePagesLoop(params: MovePagesLoopParams = {}): Scenario {
       'other node with move_pages(MPOL_MF_MOVE_ALL), round after round. No corrupt read, no ' +
       'lost write, no invariant violation, and every call succeeds.',
     sources: [
-      'torvalds/linux tools/testing/selftests/mm/migration.c (private_anon, shared_anon, private_anon_thp)',
+      'torvalds/linux: linux/tools/testing/selftests/mm/migration.c (private_anon, shared_anon, private_anon_thp)',
       'torvalds/linux v6.12 mm/migrate.c (kernel_move_pages, do_pages_move)',
     ],
     config: {
