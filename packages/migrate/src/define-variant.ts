@@ -70,6 +70,7 @@ export const VARIANT_SETTINGS: Readonly<
   copyStrategy: Object.freeze(['in-move', 'batch-precopy']),
   movableProtocol: Object.freeze(['folio-6.3', 'page-type-2025']),
   numaHintPutsBackList: 'boolean',
+  movePagesLookup: Object.freeze(['follow-page', 'folio-walk']),
 });
 
 /** The names of the policy settings, in table order. */
@@ -341,6 +342,7 @@ const HASH_NEUTRAL_VALUES: Readonly<Record<string, unknown>> = Object.freeze({
   // hashes changed with the regression pack, which made these behaviours settings.
   deferredSplitCountsFailed: false,
   numaHintPutsBackList: false,
+  movePagesLookup: 'follow-page',
 });
 
 /**

@@ -313,6 +313,22 @@ export interface MigrateVariant {
    */
   readonly numaHintPutsBackList: boolean;
   /**
+   * How move_pages(2) finds the folio at an address (`add_page_for_migration` /
+   * `add_folio_for_migration` and `do_pages_stat_array`, mm/migrate.c). Read by the
+   * system-call layer (`@mmsim/syscalls`), not by the migrate core.
+   * - `'follow-page'`: `follow_page(vma, addr, FOLL_GET | FOLL_DUMP)` (4.3 to 6.11): an empty
+   *   entry of an anonymous VMA (a page never touched) is -EFAULT (`no_page_table` with
+   *   FOLL_DUMP), a migration entry -ENOENT; the shared test is `page_mapcount(page) > 1`
+   *   on the page the address resolves to (6.3); a hugetlb folio is isolated only when the
+   *   address resolves to its head page, any other page of it keeps the provisional -EACCES.
+   * - `'folio-walk'`: `folio_walk_start(..., FW_ZEROPAGE)` (David Hildenbrand, 7dff875c9436
+   *   "mm/migrate: convert add_page_for_migration() from follow_page() to folio_walk" and
+   *   the do_pages_stat_array conversion of the same series, 6.12): no folio mapped is
+   *   -ENOENT, the zero page -EFAULT, the shared test `folio_likely_mapped_shared()`, and
+   *   every page of a folio resolves to the folio (LTP move_pages04 tags 7dff875c9436).
+   */
+  readonly movePagesLookup: 'follow-page' | 'folio-walk';
+  /**
    * Replacement step functions (`VariantSteps`): the engine calls them instead of its own.
    * Not a policy setting: only a module variant can carry functions. Their names and source
    * text go into the content hash.
@@ -385,6 +401,7 @@ const BEFORE_6_4 = Object.freeze({
   deferredSplitCountsThpFailed: false,
   movableProtocol: 'folio-6.3',
   numaHintPutsBackList: false,
+  movePagesLookup: 'follow-page',
 } as const);
 
 const V6_3: MigrateVariant = Object.freeze({
@@ -482,13 +499,16 @@ const V6_12: MigrateVariant = Object.freeze({
   description:
     'Linux 6.12 as far as the model goes: 6.11 plus __migrate_folio copying with ' +
     'folio_mc_copy() before the reference freeze, -EAGAIN when a reference appears ' +
-    'during the copy (Kefeng Wang)',
+    'during the copy (Kefeng Wang); move_pages(2) finds folios with folio_walk ' +
+    '(7dff875c9436)',
   sources: Object.freeze([
     'Kefeng Wang, "mm: migrate: split folio_migrate_mapping()" and "mm: migrate: support poisoned recover from migrate folio" (2024, 6.12)',
     'mm/migrate.c __migrate_folio as quoted in 2025 patches against mainline (folio_expected_ref_count era): check refs, folio_mc_copy, __folio_migrate_mapping',
+    '7dff875c9436 "mm/migrate: convert add_page_for_migration() from follow_page() to folio_walk" (David Hildenbrand, 20240802155524.517137-5-david@redhat.com, 6.12)',
     ...V6_11.sources,
   ]),
   copyBeforeFreeze: true,
+  movePagesLookup: 'folio-walk',
 });
 
 /** The variants, by name. */

@@ -57,6 +57,7 @@ export {
   type MigrateUnderWritesParams,
   migrateUnderWrites,
 } from './builtin/migrate-under-writes.js';
+export { type MovePagesLoopParams, movePagesLoop } from './builtin/move-pages-loop.js';
 export { BUILTIN_PARAM_SCHEMAS, checkScenarioParams } from './builtin/params.js';
 export { type PmbenchMigrateParams, pmbenchMigrate } from './builtin/pmbench-migrate.js';
 export {

@@ -6,8 +6,12 @@
  */
 export * from './cpuset.js';
 export * from './creds.js';
+export * from './do-pages-move.js';
+export * from './mempolicy-constants.js';
+export * from './move-pages.js';
 export * from './process.js';
 export * from './ptrace.js';
 export * from './sys.js';
 export * from './syscall-table.js';
+export * from './user-pointer.js';
 export * from './userland.js';

@@ -11,6 +11,12 @@ import {
   type Task,
 } from '@mmsim/runtime';
 import { CAP_SETUID, capEmulateSetxuid } from './creds.js';
+import {
+  type MovePagesNodes,
+  type MovePagesPages,
+  type MovePagesStatus,
+  sysMovePages,
+} from './move-pages.js';
 import { type Process, SUID_DUMP_DISABLE, SUID_DUMP_USER } from './process.js';
 import type { ThreadBody, Userland } from './userland.js';
 
@@ -228,6 +234,23 @@ export class Sys {
     checkNumber('munlock addr', addr);
     checkNumber('munlock length', length);
     return this.ret(yield* this.userland.kernel.vm.munlock(this.mm, addr, length));
+  }
+
+  /**
+   * `move_pages(pid, count, pages, nodes, status, flags)` (`kernel_move_pages`,
+   * mm/migrate.c, 6.12; see move-pages.ts): query the node of each page (`nodes` null) or
+   * move each page to its node, writing `status`. Returns the number of pages not migrated
+   * (0 when all were), or -1 with `errno`.
+   */
+  *movePages(
+    pid: number,
+    count: number,
+    pages: MovePagesPages,
+    nodes: MovePagesNodes,
+    status: MovePagesStatus,
+    flags: number,
+  ): KernelGen<number> {
+    return this.ret(yield* sysMovePages(this, pid, count, pages, nodes, status, flags));
   }
 
   /**

@@ -124,6 +124,45 @@ const getpidCall = defineSyscall({
   },
 });
 
+const movePagesCall = defineSyscall({
+  name: 'move_pages',
+  doc: 'move_pages(pid, count, pages, nodes, flags): query (nodes null) or move pages; returns the pages not migrated or -1, with the status array',
+  args: z
+    .object({
+      pid: z.number().int().default(0).describe('The target process; 0 is the caller.'),
+      count: z
+        .number()
+        .int()
+        .min(0)
+        .optional()
+        .describe('The number of entries; default the length of pages.'),
+      pages: z.array(z.number()).describe('The addresses of the pages.'),
+      nodes: z
+        .array(z.number().int())
+        .nullable()
+        .default(null)
+        .describe('The target node of each page; null (the default) queries the nodes.'),
+      flags: z
+        .number()
+        .int()
+        .default(0)
+        .describe('MPOL_MF_MOVE (2) or MPOL_MF_MOVE_ALL (4); 0 for a query.'),
+    })
+    .strict(),
+  *run(sys, a) {
+    const status = a.pages.map(() => 0);
+    const ret = yield* sys.movePages(
+      a.pid,
+      a.count ?? a.pages.length,
+      a.pages,
+      a.nodes,
+      status,
+      a.flags,
+    );
+    return { ret, out: { status } };
+  },
+});
+
 /**
  * Every system call programs written as data may make, by C name. Each call's file adds
  * its entry here.
@@ -137,4 +176,5 @@ export const SYSCALLS: Readonly<Record<string, SyscallSpec<unknown>>> = Object.f
   seteuid: seteuidCall,
   prctl: prctlCall,
   getpid: getpidCall,
+  move_pages: movePagesCall,
 });

@@ -26,6 +26,7 @@ const SUITES: Record<string, (dir: string) => Promise<Suite>> = {
   pmbench: async (d) => (await import(`${d}/packages/cli/dist/index.js`)).pmbenchBenchmarks,
   'batch-copy': async (d) => (await import(`${d}/packages/cli/dist/index.js`)).batchCopyBenchmarks,
   scaling: async (d) => (await import(`${d}/tools/bench/src/scaling.ts`)).scalingBenchmarks,
+  syscalls: async (d) => (await import(`${d}/tools/bench/src/syscalls.ts`)).syscallBenchmarks,
 };
 
 const { values } = parseArgs({

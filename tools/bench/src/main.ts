@@ -16,6 +16,7 @@ import { migrateBenchmarks } from './migrate.js';
 import { rmapBenchmarks } from './rmap.js';
 import { scalingBenchmarks } from './scaling.js';
 import { schedulerBenchmarks } from './scheduler.js';
+import { syscallBenchmarks } from './syscalls.js';
 
 /**
  * The mmsim benchmark suite. Prints one JSON document on stdout (and to --out FILE):
@@ -36,6 +37,7 @@ const suites: Record<string, () => BenchResult[]> = {
   'batch-copy': batchCopyBenchmarks,
   scaling: scalingBenchmarks,
   'driver-kit': driverKitBenchmarks,
+  syscalls: syscallBenchmarks,
 };
 
 const { values } = parseArgs({

@@ -160,6 +160,13 @@ export const BUILTIN_PARAM_SCHEMAS = {
       migrations: count('demotion rounds, each to the other node', 1, 10_000, 3),
     })
     .strict(),
+  'move-pages-loop': z
+    .object({
+      rounds: count('move_pages calls, each to the other node', 1, 10_000, 4),
+      accesses: count('accesses of each reading and writing thread', 0, 100_000, 16),
+      pages: count('pages of the private and of the shared mapping', 1, 256, 4),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

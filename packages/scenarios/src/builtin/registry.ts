@@ -9,6 +9,7 @@ import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
+import { movePagesLoop } from './move-pages-loop.js';
 import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
@@ -44,6 +45,7 @@ export const BUILTIN_SCENARIOS = {
   'batch-copy-stale-copy': (p = {}) => batchCopyStaleCopy(p),
   'batch-copy-unregister': (p = {}) => batchCopyUnregister(p),
   'batch-copy-partial-failure': (p = {}) => batchCopyPartialFailure(p),
+  'move-pages-loop': (p = {}) => movePagesLoop(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
