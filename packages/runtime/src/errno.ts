@@ -11,6 +11,7 @@ export const EIO = 5;
 export const ENXIO = 6;
 export const E2BIG = 7;
 export const EBADF = 9;
+export const ECHILD = 10;
 export const EAGAIN = 11;
 export const ENOMEM = 12;
 export const EACCES = 13;
@@ -40,6 +41,7 @@ const NAMES: Readonly<Record<number, string>> = {
   [ENXIO]: 'ENXIO',
   [E2BIG]: 'E2BIG',
   [EBADF]: 'EBADF',
+  [ECHILD]: 'ECHILD',
   [EAGAIN]: 'EAGAIN',
   [ENOMEM]: 'ENOMEM',
   [EACCES]: 'EACCES',

@@ -1,0 +1,13 @@
+/**
+ * @mmsim/syscalls: the user-space side of an mmsim machine. Processes with pids, credentials
+ * and cpusets (`createUserland`), threads that make system calls the way a C program does
+ * through a `Sys` (-1 and `errno` on failure; loads and stores that fault), and the table of
+ * system calls that programs written as data use.
+ */
+export * from './cpuset.js';
+export * from './creds.js';
+export * from './process.js';
+export * from './ptrace.js';
+export * from './sys.js';
+export * from './syscall-table.js';
+export * from './userland.js';

@@ -1,0 +1,140 @@
+import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '@mmsim/rmap';
+import type { KernelGen } from '@mmsim/runtime';
+import { z } from 'zod';
+import type { Sys } from './sys.js';
+
+/** What a system call gave back: its return value, and any out-parameters by name (`status`). */
+export interface SyscallOutcome {
+  readonly ret: number;
+  readonly out?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * A system call as programs written as data call it: its name (the C name), its arguments
+ * by name with their schema (the scenario-file `program` actor validates steps with it, and
+ * the JSON Schema of scenario files is generated from it), and how to run it on a thread's
+ * `Sys`. After `run`, `sys.errno` holds the error of a call that returned -1.
+ */
+export interface SyscallSpec<A = unknown> {
+  readonly name: string;
+  /** One line: what the call does, for the schema's description. */
+  readonly doc: string;
+  readonly args: z.ZodType<A, z.ZodTypeDef, unknown>;
+  run(sys: Sys, args: A): KernelGen<SyscallOutcome>;
+}
+
+/** Declares a system call for the table (a typed identity function). */
+export function defineSyscall<A>(spec: SyscallSpec<A>): SyscallSpec<A> {
+  return spec;
+}
+
+const address = z
+  .number()
+  .int()
+  .min(0)
+  .describe('A user address (page aligned where the call needs it).');
+const length = z.number().int().describe('A length in bytes.');
+
+const mmapCall = defineSyscall({
+  name: 'mmap',
+  doc: 'mmap(addr, length, prot, flags): anonymous memory; returns the address or -1',
+  args: z
+    .object({
+      addr: address.default(0),
+      length,
+      prot: z
+        .number()
+        .int()
+        .default(PROT_READ | PROT_WRITE)
+        .describe('PROT_* bits.'),
+      flags: z
+        .number()
+        .int()
+        .default(MAP_PRIVATE | MAP_ANONYMOUS)
+        .describe('MAP_* bits; default MAP_PRIVATE | MAP_ANONYMOUS.'),
+    })
+    .strict(),
+  *run(sys, a) {
+    return { ret: yield* sys.mmap(a.addr, a.length, a.prot, a.flags) };
+  },
+});
+
+const munmapCall = defineSyscall({
+  name: 'munmap',
+  doc: 'munmap(addr, length)',
+  args: z.object({ addr: address, length }).strict(),
+  *run(sys, a) {
+    return { ret: yield* sys.munmap(a.addr, a.length) };
+  },
+});
+
+const mlockCall = defineSyscall({
+  name: 'mlock',
+  doc: 'mlock(addr, length)',
+  args: z.object({ addr: address, length }).strict(),
+  *run(sys, a) {
+    return { ret: yield* sys.mlock(a.addr, a.length) };
+  },
+});
+
+const munlockCall = defineSyscall({
+  name: 'munlock',
+  doc: 'munlock(addr, length)',
+  args: z.object({ addr: address, length }).strict(),
+  *run(sys, a) {
+    return { ret: yield* sys.munlock(a.addr, a.length) };
+  },
+});
+
+const uid = z.number().int().min(0).describe('A user id.');
+
+const setuidCall = defineSyscall({
+  name: 'setuid',
+  doc: 'setuid(uid)',
+  args: z.object({ uid }).strict(),
+  *run(sys, a) {
+    return { ret: sys.setuid(a.uid) };
+  },
+});
+
+const seteuidCall = defineSyscall({
+  name: 'seteuid',
+  doc: 'seteuid(euid)',
+  args: z.object({ euid: uid }).strict(),
+  *run(sys, a) {
+    return { ret: sys.seteuid(a.euid) };
+  },
+});
+
+const prctlCall = defineSyscall({
+  name: 'prctl',
+  doc: 'prctl(option, arg2): PR_SET_DUMPABLE (4) and PR_GET_DUMPABLE (3)',
+  args: z.object({ option: z.number().int(), arg2: z.number().int().default(0) }).strict(),
+  *run(sys, a) {
+    return { ret: sys.prctl(a.option, a.arg2) };
+  },
+});
+
+const getpidCall = defineSyscall({
+  name: 'getpid',
+  doc: 'getpid()',
+  args: z.object({}).strict(),
+  *run(sys) {
+    return { ret: sys.getpid() };
+  },
+});
+
+/**
+ * Every system call programs written as data may make, by C name. Each call's file adds
+ * its entry here.
+ */
+export const SYSCALLS: Readonly<Record<string, SyscallSpec<unknown>>> = Object.freeze({
+  mmap: mmapCall,
+  munmap: munmapCall,
+  mlock: mlockCall,
+  munlock: munlockCall,
+  setuid: setuidCall,
+  seteuid: seteuidCall,
+  prctl: prctlCall,
+  getpid: getpidCall,
+});
