@@ -9,6 +9,7 @@ export * from './cpuset-memory.js';
 export * from './creds.js';
 export * from './mempolicy-calls.js';
 export * from './mempolicy-modes.js';
+export * from './mempolicy-syscalls.js';
 export * from './migrate-pages.js';
 export * from './nodemask-arg.js';
 export * from './process.js';

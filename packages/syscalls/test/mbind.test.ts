@@ -18,6 +18,7 @@ import {
   MPOL_PREFERRED_MANY,
   nodemaskWords,
   nodesOfWords,
+  SYSCALLS,
   type Sys,
 } from '../src/index.js';
 import { addrOnNode, MAXNODE, numaMachine } from './numa-helpers.js';
@@ -404,5 +405,44 @@ describe('set_mempolicy(2) and get_mempolicy(2)', () => {
       yield* sys.waitpid(child);
     });
     expect(seen).toEqual([0, MPOL_BIND]);
+  });
+});
+
+describe('the memory-policy entries of the system-call table', () => {
+  it('mbind, get_mempolicy and migrate_pages run from their table entries with arguments by name', () => {
+    const outcomes: unknown[] = [];
+    run(2, function* (sys) {
+      const call = function* (name: string, args: unknown) {
+        const spec = SYSCALLS[name]!;
+        const outcome = yield* spec.run(sys, spec.args.parse(args));
+        outcomes.push(outcome.ret, outcome.out ?? null);
+      };
+      const ptr = yield* sys.mmap(0, PAGE, RW, PRIVATE);
+      // masks are words: [2] is node 1, [1] node 0, [3] nodes 0 and 1
+      yield* call('mbind', { addr: ptr, len: PAGE, mode: MPOL_BIND, nodemask: [2], maxnode: 65 });
+      yield* sys.write(ptr, 1);
+      yield* call('get_mempolicy', { addr: ptr, flags: MPOL_F_NODE | MPOL_F_ADDR });
+      yield* call('get_mempolicy', { addr: ptr, flags: MPOL_F_ADDR, maxnode: 64 });
+      yield* call('migrate_pages', { pid: 0, maxnode: 64, oldNodes: [2], newNodes: [1] });
+      yield* call('get_mempolicy', { addr: ptr, flags: MPOL_F_NODE | MPOL_F_ADDR });
+      yield* call('set_mempolicy', { mode: MPOL_INTERLEAVE, nodemask: [3], maxnode: 64 });
+    });
+    expect(outcomes).toEqual([
+      0,
+      null,
+      0,
+      { mode: 1 },
+      0,
+      { mode: MPOL_BIND, nodes: [1] },
+      0,
+      null,
+      0,
+      { mode: 0 },
+      0,
+      null,
+    ]);
+    expect(() =>
+      SYSCALLS.mbind!.args.parse({ addr: 0, len: 1, mode: 2, nodemask: [-1] }),
+    ).toThrow();
   });
 });
