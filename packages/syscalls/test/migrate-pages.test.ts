@@ -10,7 +10,7 @@ import {
 import { EFAULT, EINVAL, ENOMEM, EPERM, ESRCH, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { CAP_SYS_NICE, nodemaskWords, PR_SET_DUMPABLE, type Sys } from '../src/index.js';
-import { addrOnNode, cpuOfNode, MAXNODE, migrateToNode, numaMachine } from './numa-helpers.js';
+import { addrOnNode, MAXNODE, migrateToNode, numaMachine } from './numa-helpers.js';
 
 /*
  * LTP migrate_pages01 and migrate_pages02 (ltp/testcases/kernel/syscalls/migrate_pages/),
