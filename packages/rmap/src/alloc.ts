@@ -22,7 +22,8 @@ import type { Vma } from './vma.js';
  * (`get_task_policy`), else null for the default (local allocation).
  */
 export function getVmaPolicy(ctx: RmapState, vma: Vma | null, task: Task): Mempolicy | null {
-  return vma?.policy ?? ctx.taskMempolicies.policy.get(task) ?? null;
+  const policies = ctx.taskMempolicies.policy;
+  return vma?.policy ?? (policies.size === 0 ? null : (policies.get(task) ?? null));
 }
 
 /**
@@ -113,7 +114,8 @@ export function allocByPolicy(
 ): Folio | number {
   const mem = ctx.mem;
   const local = task.cpu.node;
-  const mems = ctx.taskMempolicies.memsAllowed.get(task);
+  const allowed = ctx.taskMempolicies.memsAllowed;
+  const mems = allowed.size === 0 ? undefined : allowed.get(task);
   if (pol === null) return allocPagesNodemask(mem, order, local, null, mems, false);
   if (pol.mode === MPOL_INTERLEAVE) {
     const nid = interleaveNid(ctx, pol, vma, addr, order, task);
