@@ -35,7 +35,7 @@ export function* doAnonymousPage(ctx: RmapState, vmf: VmFault): KernelGen<number
     return 0;
   }
   yield* anonVmaPrepare(ctx, vma);
-  const folio = vmaAllocFolio(ctx, vma, 0);
+  const folio = vmaAllocFolio(ctx, vma, 0, vmf.address);
   if (folio < 0) return VM_FAULT_OOM;
   const entry = mkPte(
     folio,

@@ -122,7 +122,7 @@ function* doSharedFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
 function* doCowFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const vma = vmf.vma;
   yield* anonVmaPrepare(ctx, vma);
-  const copy = vmaAllocFolio(ctx, vma, 0);
+  const copy = vmaAllocFolio(ctx, vma, 0, vmf.address);
   if (copy < 0) return VM_FAULT_OOM;
   const r = yield* filemapFault(ctx, vma, vmf.address);
   if ((r.ret & VM_FAULT_ERROR) !== 0) {

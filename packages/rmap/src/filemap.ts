@@ -42,7 +42,7 @@ export function* filemapFault(
   for (;;) {
     const cached = as.lookup(index);
     if (cached === undefined) {
-      const folio = vmaAllocFolio(ctx, vma, 0);
+      const folio = vmaAllocFolio(ctx, vma, 0, address);
       if (folio < 0) return { folio: -1, ret: VM_FAULT_OOM };
       setPageContent(mem, folio, as.backing.get(index) ?? 0);
       yield* filemapAddFolio(ctx, as, folio, index);

@@ -23,6 +23,7 @@ import {
 import { pageTryDupAnonRmap } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { folioAddLruVma } from './folio-release.js';
+import { mpolDup } from './mempolicy.js';
 import type { Mm } from './mm.js';
 import { createMm } from './mmap.js';
 import { pmdIndexOfVpn } from './page-table.js';
@@ -57,7 +58,7 @@ import { Vma } from './vma.js';
  * and the parent keeps its exclusive page. Returns the folio to put on the LRU, or -ENOMEM.
  */
 function copyPresentPage(ctx: RmapState, dst: Vma, vpn: number, srcPfn: number): Folio {
-  const copy = vmaAllocFolio(ctx, dst, 0);
+  const copy = vmaAllocFolio(ctx, dst, 0, vpn * PAGE_SIZE);
   if (copy < 0) return copy;
   setPageContent(ctx.mem, copy, pageContent(ctx.mem, srcPfn));
   ctx.rt.charge(ctx.costs.copyPage4k);
@@ -241,7 +242,7 @@ export function* forkMm(ctx: RmapState, parent: Mm, name: string | undefined): K
     // dup_mmap: the child's VMAs are not mlocked (`VM_LOCKED_MASK` cleared, 6.3), and
     // `dup_userfaultfd` drops VM_UFFD_WP (the model has no UFFD_FEATURE_EVENT_FORK).
     const flags = vma.flags & ~(VM_LOCKED | VM_UFFD_WP);
-    const tmp = new Vma(child, vma.start, vma.end, flags, vma.pgoff, vma.file, vma.policy);
+    const tmp = new Vma(child, vma.start, vma.end, flags, vma.pgoff, vma.file, mpolDup(vma.policy));
     if (vma.anonVma !== null) {
       tmp.anonVma = vma.anonVma;
       yield* anonVmaFork(ctx, tmp, vma);

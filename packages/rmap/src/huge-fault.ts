@@ -58,7 +58,7 @@ export function* doHugePmdAnonymousPage(
 ): KernelGen<number> {
   const mm = vma.mm;
   yield* anonVmaPrepare(ctx, vma);
-  const folio = vmaAllocFolio(ctx, vma, HPAGE_PMD_ORDER);
+  const folio = vmaAllocFolio(ctx, vma, HPAGE_PMD_ORDER, address - (address % PMD_SIZE));
   if (folio < 0) return VM_FAULT_FALLBACK;
   const idx = pmdIndexOf(address);
   const haddr = idx * PMD_SIZE;

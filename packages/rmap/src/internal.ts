@@ -33,7 +33,31 @@ export { forkMm } from './fork.js';
 export { exitMmap } from './exit.js';
 export { folioVmaRange, vmaAddress, type VmaPageRange } from './vma-address.js';
 export { pmdIndexOf, pmdIndexOfVpn, vpnOf } from './page-table.js';
-export { vmaAllocFolio } from './alloc.js';
+export {
+  allocByPolicy,
+  getVmaPolicy,
+  interleaveNid,
+  policyNode,
+  policyNodemask,
+  vmaAllocFolio,
+} from './alloc.js';
+
+// Memory policies: allocation, the page walk of mbind / migrate_pages, VMA policies.
+export {
+  allocPagesNodemask,
+  nodesWithMemory,
+  nodeZonelist,
+  offsetIlNode,
+  TaskMempolicies,
+} from './mempolicy.js';
+export { nodeOfAddress, queuePagesRange, vmaMigratable } from './mempolicy-walk.js';
+export {
+  mbindRange,
+  mpolRebindMm,
+  vmaMergeInto,
+  vmasMergeable,
+  vmaReplacePolicy,
+} from './mempolicy-vma.js';
 
 // anon_vma.
 export {

@@ -27,6 +27,7 @@ import {
   VM_SOFTDIRTY,
   VM_WRITE,
 } from './constants.js';
+import { Mempolicy, MPOL_BIND, MPOL_PREFERRED, nodemaskNone } from './mempolicy.js';
 import { Mm } from './mm.js';
 import type { AddressSpaceView } from './readonly-views.js';
 import type { RmapState } from './rmap-state.js';
@@ -49,7 +50,7 @@ export interface MmapOptions {
   readonly file?: AddressSpaceView;
   /** Page offset in the file; default 0. */
   readonly pgoff?: number;
-  /** Memory policy of the mapping (`mbind` at mmap time); default local. */
+  /** Memory policy of the mapping (`mbind` at mmap time); default none (the task's). */
   readonly policy?: MemPolicy;
   /** MADV_HUGEPAGE: faults of a private anonymous mapping may map THPs. */
   readonly hugepage?: boolean;
@@ -125,6 +126,16 @@ function checkPolicy(ctx: RmapState, policy: MemPolicy | undefined): void {
       `policy.node must be a node in [0, ${ctx.mem.nrNodes - 1}], got ${String(policy.node)}`,
     );
   }
+}
+
+/** The `struct mempolicy` of mmap's short form: MPOL_BIND or MPOL_PREFERRED on one node. */
+function policyOf(policy: MemPolicy | undefined): Mempolicy | null {
+  if (policy === undefined) return null;
+  const nodes = nodemaskNone();
+  nodes[policy.node] = 1;
+  const pol = new Mempolicy(policy.mode === 'bind' ? MPOL_BIND : MPOL_PREFERRED, 0, nodes);
+  pol.cpusetMemsAllowed.fill(1);
+  return pol;
 }
 
 /**
@@ -230,7 +241,7 @@ export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
   } else if (anonymous) {
     pgoff = start / PAGE_SIZE;
   }
-  const vma = new Vma(mm, start, start + len, vmFlags, pgoff, backing, options.policy ?? null);
+  const vma = new Vma(mm, start, start + len, vmFlags, pgoff, backing, policyOf(options.policy));
   mm.insertVma(vma);
   backing?.iMmap.add(vma);
   return start;

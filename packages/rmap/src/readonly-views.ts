@@ -1,7 +1,7 @@
 import type { Folio } from '@mmsim/folio';
 import type { RwSemaphore } from '@mmsim/runtime';
 import type { AddressSpaceOperationsBase } from './address-space.js';
-import type { MemPolicy } from './vma.js';
+import type { Mempolicy } from './mempolicy.js';
 
 /**
  * What other packages may read of rmap's objects. `VirtualMemory` hands out and accepts
@@ -67,8 +67,8 @@ export interface VmaView {
   readonly anonVma: AnonVmaView | null;
   /** `anon_vma_chain`, newest first. */
   readonly anonVmaChain: readonly AnonVmaChainView[];
-  /** The memory policy given at mmap time, or null. */
-  readonly policy: MemPolicy | null;
+  /** `vm_policy`: the memory policy (mmap time or mbind), or null. */
+  readonly policy: Mempolicy | null;
   readonly nrPages: number;
   readonly lastPgoff: number;
   readonly isAnonymous: boolean;

@@ -2,6 +2,7 @@ import type { Folio, PhysicalMemory } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
 import type { CostModel, Runtime, Task, VmStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
+import { TaskMempolicies } from './mempolicy.js';
 import type { Mm } from './mm.js';
 import type { TlbFlushUnmapBatch } from './tlb-batch.js';
 import { TlbStats } from './tlb-stats.js';
@@ -45,6 +46,8 @@ export class RmapState {
    * (set at its first user access, `switch_mm` to it). Tasks not here are kernel threads.
    */
   readonly taskMm = new Map<Task, Mm>();
+  /** Per task: `mempolicy`, `il_prev`, `mems_allowed` (mm/mempolicy.c, 6.3). */
+  readonly taskMempolicies = new TaskMempolicies();
   /** `_pincount` of large folios with FOLL_PIN pins. */
   readonly pincount = new Map<Folio, number>();
   /**

@@ -3,6 +3,8 @@ import {
   folioIndex,
   folioMapcount,
   folioMapped,
+  folioNrPages,
+  folioOrder,
   type PhysicalMemory,
 } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
@@ -15,6 +17,7 @@ import {
   type VmStat,
 } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
+import { allocByPolicy } from './alloc.js';
 import { type AnonVma, folioAnonVma, folioGetAnonVma, putAnonVma } from './anon-vma.js';
 import { changeProtNuma } from './change-prot-numa.js';
 import { folioMaybeDmaPinned } from './dma-pinned.js';
@@ -22,13 +25,21 @@ import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
 import { pinUserPage, unpinUserPage } from './gup.js';
 import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
+import { type Mempolicy, type Nodemask, nodesWithMemory } from './mempolicy.js';
+import { mbindRange, mpolRebindMm } from './mempolicy-vma.js';
+import {
+  type IsolateFolioFn,
+  nodeOfAddress,
+  type QueuePagesResult,
+  queuePagesRange,
+} from './mempolicy-walk.js';
 import { mlockRange } from './mlock-syscall.js';
 import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { munmap } from './munmap.js';
 import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
 import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
-import type { AddressSpaceView, AnonVmaView, MmView } from './readonly-views.js';
+import type { AddressSpaceView, AnonVmaView, MmView, VmaView } from './readonly-views.js';
 import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
 import { RmapState } from './rmap-state.js';
@@ -55,6 +66,7 @@ import {
 import { uffdioWriteprotect, userfaultfdRegisterWp } from './userfaultfd.js';
 import { type FolioMapping, folioMappings, followPage, lookupPte, type PteView } from './view.js';
 import type { VirtualMemoryOptions } from './virtual-memory-options.js';
+import { vmaAddress } from './vma-address.js';
 
 /** Options of `createFile`. */
 export interface FileOptions {
@@ -313,6 +325,115 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** `mm->tlb_flush_pending`: page-table changes whose TLB flush is still to come. */
   tlbFlushPending(mm: MmView): number {
     return (mm as Mm).tlbFlushPending;
+  }
+
+  // Memory policies (mm/mempolicy.c, 6.3)
+
+  /** `task->mempolicy`, or null for the default (local allocation). */
+  taskMempolicy(task: Task): Mempolicy | null {
+    return this.#ctx.taskMempolicies.policy.get(task) ?? null;
+  }
+
+  /**
+   * Sets `task->mempolicy` (null: the default), as `do_set_mempolicy` does once the policy
+   * is made; an interleave policy restarts at `il_prev = MAX_NUMNODES - 1`.
+   */
+  setTaskMempolicy(task: Task, pol: Mempolicy | null): void {
+    const state = this.#ctx.taskMempolicies;
+    if (pol === null) state.policy.delete(task);
+    else state.policy.set(task, pol);
+    state.ilPrev.delete(task);
+  }
+
+  /** `task->il_prev`: the node of the task's last interleaved allocation, or MAX_NUMNODES - 1. */
+  taskIlPrev(task: Task): number {
+    return this.#ctx.taskMempolicies.ilPrev.get(task) ?? 63;
+  }
+
+  /** `task->mems_allowed` (`cpuset_current_mems_allowed`), or undefined for every node. */
+  taskMemsAllowed(task: Task): Nodemask | undefined {
+    return this.#ctx.taskMempolicies.memsAllowed.get(task);
+  }
+
+  /**
+   * Sets `task->mems_allowed` (`cpuset_change_task_nodemask`), which every allocation of
+   * the task honours; undefined lifts the constraint (the root cpuset).
+   */
+  setTaskMemsAllowed(task: Task, mems: Nodemask | undefined): void {
+    const state = this.#ctx.taskMempolicies;
+    if (mems === undefined) state.memsAllowed.delete(task);
+    else state.memsAllowed.set(task, mems.slice());
+  }
+
+  /** `node_states[N_MEMORY]`: the nodes that have memory. */
+  nodesWithMemory(): Nodemask {
+    return nodesWithMemory(this.mem);
+  }
+
+  /** `vma_lookup(mm, addr)`: the VMA containing `addr`, or null. */
+  vmaLookup(mm: MmView, addr: number): VmaView | null {
+    return (mm as Mm).vmaLookup(addr);
+  }
+
+  /**
+   * `mbind_range` for every VMA of `[start, end)` (see `mbindRange`): split at the edges,
+   * the new policy set, alike neighbours merged. The caller holds `mmap_lock` for write.
+   */
+  mbindRange(mm: MmView, start: number, end: number, pol: Mempolicy | null): KernelGen<number> {
+    return mbindRange(this.#ctx, mm as Mm, start, end, pol);
+  }
+
+  /**
+   * `queue_pages_range` (see `queuePagesRange`): the folios of `[start, end)` on (or, with
+   * MPOL_MF_INVERT, off) `nodes` are isolated through `isolate`. The caller holds
+   * `mmap_lock`.
+   */
+  queuePagesRange(
+    mm: MmView,
+    start: number,
+    end: number,
+    nodes: Nodemask,
+    flags: number,
+    isolate: IsolateFolioFn,
+  ): KernelGen<QueuePagesResult> {
+    return queuePagesRange(this.#ctx, mm as Mm, start, end, nodes, flags, isolate);
+  }
+
+  /** `mpol_rebind_mm`: every VMA policy of `mm` rebound to new cpuset mems. */
+  mpolRebindMm(mm: MmView, mems: Nodemask): KernelGen {
+    return mpolRebindMm(mm as Mm, mems);
+  }
+
+  /** The node of the page present at `addr`, or -EFAULT (see `nodeOfAddress`). */
+  nodeOfAddress(mm: MmView, addr: number): number {
+    return nodeOfAddress(this.#ctx, mm as Mm, addr);
+  }
+
+  /**
+   * `new_folio(src, start)` of do_mbind (mm/mempolicy.c 6.3 `new_page`): the destination
+   * of a folio mbind migrates, allocated by the new policy of the first VMA from `start`
+   * that maps it (`vma_alloc_folio` at that address), in the current task; the task
+   * policy applies when no VMA maps it. Null when no memory.
+   */
+  mbindNewFolio(mm: MmView, start: number, src: Folio): Folio | null {
+    const ctx = this.#ctx;
+    const index = folioIndex(this.mem, src);
+    const nr = folioNrPages(this.mem, src);
+    let vma: Mm['vmas'][number] | null = null;
+    let address = 0;
+    for (const v of (mm as Mm).vmas) {
+      if (v.end <= start) continue;
+      const a = vmaAddress(v, index, nr);
+      if (a !== -1) {
+        vma = v;
+        address = a;
+        break;
+      }
+    }
+    const task = this.rt.current;
+    const pol = vma?.policy ?? ctx.taskMempolicies.policy.get(task) ?? null;
+    const dst = allocByPolicy(ctx, pol, vma, address, folioOrder(this.mem, src), task);
+    return dst < 0 ? null : dst;
   }
 
   /** The pfn mapped at `addr` (throws when nothing present maps it). */

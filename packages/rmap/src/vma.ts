@@ -8,14 +8,15 @@ import {
   VM_STACK_INCOMPLETE_SETUP,
   VM_WRITE,
 } from './constants.js';
+import type { Mempolicy } from './mempolicy.js';
 import type { Mm } from './mm.js';
 
 import type { VmaView } from './readonly-views.js';
 /**
- * Where new pages of a mapping are allocated: `MPOL_BIND` (only that node) or
- * `MPOL_PREFERRED` (that node first, then the others by distance). Without a policy a
- * fault allocates on the faulting CPU's node, falling back to the others
- * (`MPOL_LOCAL`, the default policy).
+ * The short form of a mapping's policy that `mmap` accepts: `MPOL_BIND` (only that node)
+ * or `MPOL_PREFERRED` (that node first, then the others by distance), as one `mbind` at
+ * mmap time would set it. Without a policy a fault allocates by the task's policy, else
+ * on the faulting CPU's node, falling back to the others (`MPOL_LOCAL`, the default).
  */
 export interface MemPolicy {
   readonly mode: 'bind' | 'preferred';
@@ -43,8 +44,11 @@ export class Vma implements VmaView {
   anonVma: AnonVma | null = null;
   /** `anon_vma_chain` (the `same_vma` list), newest first. */
   readonly anonVmaChain: AnonVmaChain[] = [];
-  /** The memory policy given at mmap time, or null for the local default. */
-  readonly policy: MemPolicy | null;
+  /**
+   * `vm_policy`: the VMA's memory policy (given at mmap time, changed by mbind), or null
+   * for none (the task's policy applies).
+   */
+  policy: Mempolicy | null;
 
   constructor(
     mm: Mm,
@@ -53,7 +57,7 @@ export class Vma implements VmaView {
     flags: number,
     pgoff: number,
     file: AddressSpace | null,
-    policy: MemPolicy | null,
+    policy: Mempolicy | null,
   ) {
     this.mm = mm;
     this.start = start;

@@ -84,7 +84,7 @@ function* wpPageCopy(ctx: RmapState, vmf: VmFault, old: Folio | null): KernelGen
   const oldPfn = ptePfn(vmf.orig);
   const unshare = (vmf.flags & FAULT_FLAG_UNSHARE) !== 0;
   yield* anonVmaPrepare(ctx, vma);
-  const copy = vmaAllocFolio(ctx, vma, 0);
+  const copy = vmaAllocFolio(ctx, vma, 0, vmf.address);
   if (copy < 0) {
     if (old !== null && !folioPutRefsFast(ctx, old, 1)) yield* folioPutRefsSlow(ctx, old, 1);
     return VM_FAULT_OOM;

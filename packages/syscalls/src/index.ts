@@ -5,10 +5,16 @@
  * system calls that programs written as data use.
  */
 export * from './cpuset.js';
+export * from './cpuset-memory.js';
 export * from './creds.js';
 export * from './do-pages-move.js';
+export * from './mempolicy-calls.js';
 export * from './mempolicy-constants.js';
+export * from './mempolicy-modes.js';
+export * from './mempolicy-syscalls.js';
+export * from './migrate-pages.js';
 export * from './move-pages.js';
+export * from './nodemask-arg.js';
 export * from './process.js';
 export * from './ptrace.js';
 export * from './sys.js';

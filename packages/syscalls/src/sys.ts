@@ -10,13 +10,23 @@ import {
   MmsimError,
   type Task,
 } from '@mmsim/runtime';
+import type { Cpuset } from './cpuset.js';
+import { cpusetAttach, cpusetSetMems } from './cpuset-memory.js';
 import { CAP_SETUID, capEmulateSetxuid } from './creds.js';
+import {
+  kernelGetMempolicy,
+  kernelMbind,
+  kernelSetMempolicy,
+  type ModeOut,
+} from './mempolicy-calls.js';
+import { kernelMigratePages } from './migrate-pages.js';
 import {
   type MovePagesNodes,
   type MovePagesPages,
   type MovePagesStatus,
   sysMovePages,
 } from './move-pages.js';
+import type { NodemaskArg } from './nodemask-arg.js';
 import { type Process, SUID_DUMP_DISABLE, SUID_DUMP_USER } from './process.js';
 import type { ThreadBody, Userland } from './userland.js';
 
@@ -276,6 +286,57 @@ export class Sys {
     const where = k.shadow.userLocation(this.mm, addr);
     yield* k.vm.userWrite(this.mm, addr, value);
     k.shadow.wrote(where, value, String(this.task)); // the same step as the store
+  }
+
+  // Memory policy and cpusets (mempolicy-calls.ts, migrate-pages.ts, cpuset-memory.ts)
+
+  /** `mbind(addr, len, mode, nodemask, maxnode, flags)`: 0, or -1 with errno (see `kernelMbind`). */
+  *mbind(
+    addr: number,
+    len: number,
+    mode: number,
+    nodemask: NodemaskArg,
+    maxnode: number,
+    flags: number,
+  ): KernelGen<number> {
+    return this.ret(yield* kernelMbind(this, addr, len, mode, nodemask, maxnode, flags));
+  }
+
+  /** `set_mempolicy(mode, nodemask, maxnode)` for this thread (see `kernelSetMempolicy`). */
+  *setMempolicy(mode: number, nodemask: NodemaskArg, maxnode: number): KernelGen<number> {
+    return this.ret(yield* kernelSetMempolicy(this, mode, nodemask, maxnode));
+  }
+
+  /** `get_mempolicy(&mode, nodemask, maxnode, addr, flags)`: fills `mode.value` and the words (see `kernelGetMempolicy`). */
+  *getMempolicy(
+    mode: ModeOut | null,
+    nodemask: bigint[] | null,
+    maxnode: number,
+    addr: number,
+    flags: number,
+  ): KernelGen<number> {
+    return this.ret(yield* kernelGetMempolicy(this, mode, nodemask, maxnode, addr, flags));
+  }
+
+  /** `migrate_pages(pid, maxnode, old_nodes, new_nodes)`: pages not moved, or -1 (see `kernelMigratePages`). */
+  *migratePages(
+    pid: number,
+    maxnode: number,
+    oldNodes: NodemaskArg,
+    newNodes: NodemaskArg,
+  ): KernelGen<number> {
+    return this.ret(yield* kernelMigratePages(this, pid, maxnode, oldNodes, newNodes));
+  }
+
+  /** Writing `pid` to a cpuset's `tasks` file (see `cpusetAttach`): 0, or -1 with ESRCH / ENOSPC. */
+  *cpusetAttach(pid: number, cpuset: Cpuset): KernelGen<number> {
+    const p = pid === 0 ? this.process : this.userland.findTaskByVpid(pid);
+    return this.ret(p === null ? -ESRCH : yield* cpusetAttach(this.userland, p, cpuset));
+  }
+
+  /** Writing a cpuset's `cpuset.mems` (see `cpusetSetMems`): 0, or -1 with errno. */
+  *cpusetSetMems(cpuset: Cpuset, mems: readonly number[]): KernelGen<number> {
+    return this.ret(yield* cpusetSetMems(this.userland, cpuset, mems));
   }
 
   // Processes and threads

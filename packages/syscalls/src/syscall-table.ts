@@ -1,6 +1,12 @@
 import { MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { z } from 'zod';
+import {
+  getMempolicyCall,
+  mbindCall,
+  migratePagesCall,
+  setMempolicyCall,
+} from './mempolicy-syscalls.js';
 import type { Sys } from './sys.js';
 
 /** What a system call gave back: its return value, and any out-parameters by name (`status`). */
@@ -177,4 +183,8 @@ export const SYSCALLS: Readonly<Record<string, SyscallSpec<unknown>>> = Object.f
   prctl: prctlCall,
   getpid: getpidCall,
   move_pages: movePagesCall,
+  mbind: mbindCall,
+  set_mempolicy: setMempolicyCall,
+  get_mempolicy: getMempolicyCall,
+  migrate_pages: migratePagesCall,
 });

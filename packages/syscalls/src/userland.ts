@@ -3,6 +3,7 @@ import type { Kernel } from '@mmsim/kernel';
 import type { MmView } from '@mmsim/rmap';
 import { Completion, type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import { Cpuset, normaliseMems } from './cpuset.js';
+import { mempolicyTaskInit } from './cpuset-memory.js';
 import { makeCred } from './creds.js';
 import { Process } from './process.js';
 import { Sys } from './sys.js';
@@ -180,6 +181,7 @@ export class Userland {
       );
     });
     process.threads.push(task);
+    mempolicyTaskInit(this, process, task);
     return task;
   }
 
