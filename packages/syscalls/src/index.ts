@@ -11,3 +11,6 @@ export * from './ptrace.js';
 export * from './sys.js';
 export * from './syscall-table.js';
 export * from './userland.js';
+export * from './program.js';
+export * from './program-expr.js';
+export * from './program-steps.js';
