@@ -333,7 +333,8 @@ function callFunction(fn: string, args: readonly ProgramValue[], env: ProgramEnv
   switch (fn) {
     case 'seq': {
       // seq(n) = [0 .. n-1]; seq(a, b) = [a .. b-1]
-      const [from, to] = args.length === 1 ? [0, int(0, 'count')] : [int(0, 'start'), int(1, 'end')];
+      const [from, to] =
+        args.length === 1 ? [0, int(0, 'count')] : [int(0, 'start'), int(1, 'end')];
       if (to - from > 1 << 22) throw new MmsimError('INVALID_ARGUMENT', 'seq: too long a list');
       const out: number[] = [];
       for (let v = from; v < to; v++) out.push(v);

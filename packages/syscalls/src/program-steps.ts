@@ -53,7 +53,11 @@ export type ProgramStep =
       readonly expect?: StepExpect;
     }
   | { readonly write: StepValue; readonly value: StepValue }
-  | { readonly read: StepValue; readonly as?: string; readonly expect?: { readonly value: StepValue } }
+  | {
+      readonly read: StepValue;
+      readonly as?: string;
+      readonly expect?: { readonly value: StepValue };
+    }
   | { readonly fork: ChildThread; readonly as?: string }
   | { readonly thread: ChildThread; readonly as?: string }
   | { readonly wait: StepValue; readonly as?: string; readonly expect?: StepExpect }
@@ -90,10 +94,11 @@ const exprString = z
   .describe(
     'An expression: a number, a name (a result of an earlier step, a loop counter, PAGE_SIZE, MPOL_BIND, ENOENT...), arithmetic (+ - * / % | & << >>), [lists], x[i], seq/fill/concat/len/random/mask.',
   );
-const scalar = z.union([z.number(), exprString]);
-const value = z
-  .union([scalar, z.array(scalar)])
-  .describe('A number, an expression, or a list of them.');
+const scalar = either([z.number(), exprString], 'a number or an expression');
+const value = either(
+  [scalar, z.array(scalar)],
+  'a number, an expression or a list of them',
+).describe('A number, an expression, or a list of them.');
 const varName = z
   .string({ required_error: 'must be a name' })
   .regex(/^[a-z_][a-z0-9_]*$/, {
@@ -110,6 +115,16 @@ const expectSchema = z
   })
   .catchall(value)
   .describe('Expected values: ret, errno, and out-parameters by name (status, mode, nodemask).');
+
+/** A union whose error says what it takes (zod's own says "Invalid input"). */
+function either(options: [z.ZodTypeAny, z.ZodTypeAny], what: string): z.ZodTypeAny {
+  return z.union(options, {
+    errorMap: (issue, ctx) =>
+      issue.code === 'invalid_union'
+        ? { message: ctx.data === undefined ? 'Required' : `must be ${what}` }
+        : { message: ctx.defaultError },
+  });
+}
 
 /** A zod schema in which numbers and lists may also be expressions (what a step's `args` is). */
 export function stepArgsSchema(schema: z.ZodTypeAny): z.ZodTypeAny {
@@ -129,9 +144,13 @@ export function stepArgsSchema(schema: z.ZodTypeAny): z.ZodTypeAny {
   }
   if (schema instanceof z.ZodNullable) return keep(stepArgsSchema(schema.unwrap()).nullable());
   if (schema instanceof z.ZodEffects) return keep(stepArgsSchema(schema.innerType()));
-  if (schema instanceof z.ZodNumber) return keep(z.union([schema, exprString]));
+  if (schema instanceof z.ZodNumber) {
+    return keep(either([schema, exprString], 'a number or an expression'));
+  }
   if (schema instanceof z.ZodArray) {
-    return keep(z.union([z.array(stepArgsSchema(schema.element)), exprString]));
+    return keep(
+      either([z.array(stepArgsSchema(schema.element)), exprString], 'a list or an expression'),
+    );
   }
   if (
     schema instanceof z.ZodString ||
@@ -141,18 +160,13 @@ export function stepArgsSchema(schema: z.ZodTypeAny): z.ZodTypeAny {
   ) {
     return schema;
   }
-  return keep(z.union([schema, exprString]));
+  return keep(either([schema, exprString], 'a value or an expression'));
 }
 
 const childThread = (steps: z.ZodTypeAny) =>
   z
     .object({
-      cpu: z
-        .number()
-        .int()
-        .min(0)
-        .optional()
-        .describe("Its CPU; default the starting thread's."),
+      cpu: z.number().int().min(0).optional().describe("Its CPU; default the starting thread's."),
       name: z.string().optional().describe('Its comm.'),
       steps,
     })
@@ -245,7 +259,9 @@ function callSchemas(): Record<string, z.ZodTypeAny> {
         args: stepArgsSchema(spec.args as z.ZodTypeAny)
           .optional()
           .describe(`The arguments of ${name}, by the names of its C parameters.`),
-        as: varName.optional().describe('Name for the return value (and name.out for out-parameters).'),
+        as: varName
+          .optional()
+          .describe('Name for the return value (and name.out for out-parameters).'),
         expect: expectSchema.optional(),
       })
       .strict()
@@ -640,7 +656,10 @@ function* runSteps(
         for (const [k, addr] of list.entries()) {
           const v = typeof values === 'number' ? values : values[k];
           if (v === undefined) {
-            throw new MmsimError('INVALID_ARGUMENT', `${ctx.thread}.${at}: fewer values than addresses`);
+            throw new MmsimError(
+              'INVALID_ARGUMENT',
+              `${ctx.thread}.${at}: fewer values than addresses`,
+            );
           }
           yield* sys.write(addr, v);
         }
@@ -707,7 +726,10 @@ function* runSteps(
       case 'join': {
         const task = tasks.get(s.join as string);
         if (task === undefined) {
-          throw new MmsimError('INVALID_ARGUMENT', `${ctx.thread}.${at}: no thread ${String(s.join)}`);
+          throw new MmsimError(
+            'INVALID_ARGUMENT',
+            `${ctx.thread}.${at}: no thread ${String(s.join)}`,
+          );
         }
         yield* sys.userland.kernel.rt.join(task);
         break;
