@@ -4,7 +4,6 @@ import type { Process } from './process.js';
 import type { Kernel } from '@mmsim/kernel';
 import {
   type ExpectationFailure,
-  guardedBody,
   type Program,
   type ProgramLedger,
   type ProgramProcess,
@@ -697,11 +696,7 @@ function* runSteps(
         const task = sys.userland.spawnThread(
           sys.process,
           child.cpu ?? sys.task.cpu.id,
-          guardedBody(
-            ctx.ledger,
-            { process: sys.process, thread: threadPath },
-            dataThreadBody(ctx.ledger, threadPath, child.steps, new Map(vars), ctx.exprs),
-          ),
+          dataThreadBody(ctx.ledger, threadPath, child.steps, new Map(vars), ctx.exprs),
           child.name,
         );
         if (typeof s.as === 'string') {

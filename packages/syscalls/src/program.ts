@@ -81,12 +81,24 @@ const USERLANDS = new WeakMap<Kernel, Userland>();
 /**
  * The user space of `kernel` that programs share (made on first use): every `program` on one
  * machine lives in one process table, so pids are unique and one program's process may
- * name another's pid.
+ * name another's pid. Its threads run under `guardedBody`.
  */
 export function userlandOf(kernel: Kernel): Userland {
   let user = USERLANDS.get(kernel);
   if (user === undefined) {
-    user = createUserland(kernel);
+    const made = createUserland(kernel);
+    const ledger = programLedger(kernel);
+    // Every thread of this user space, the ones `sys.spawnThread` and `sys.fork` start
+    // included, runs guarded: an assertion it throws is the program's, not a kernel crash.
+    const spawn = made.spawnThread.bind(made);
+    made.spawnThread = (process, cpu, body, name) =>
+      spawn(
+        process,
+        cpu,
+        guardedBody(ledger, { process, thread: `threads[${process.threads.length}]` }, body),
+        name,
+      );
+    user = made;
     USERLANDS.set(kernel, user);
   }
   return user;
@@ -243,14 +255,7 @@ export function program(kernel: Kernel, spec: ProgramSpec): Program {
     models: 'a user program: execve of its processes, then clone of their threads',
     *body(_task: Task) {
       for (const { process, threads } of started) {
-        threads.forEach((t, i) => {
-          userland.spawnThread(
-            process,
-            t.cpu,
-            guardedBody(ledger, { process, thread: String(i) }, t.body),
-            t.name,
-          );
-        });
+        for (const t of threads) userland.spawnThread(process, t.cpu, t.body, t.name);
       }
     },
   };
