@@ -91,7 +91,7 @@ const exprString = z
   .string()
   .min(1, { message: 'must be an expression' })
   .describe(
-    'An expression: a number, a name (a result of an earlier step, a loop counter, PAGE_SIZE, MPOL_BIND, ENOENT...), arithmetic (+ - * / % | & << >>), [lists], x[i], seq/fill/concat/len/random/mask.',
+    'An expression (docs/programs.md): names of earlier results, constants, arithmetic, lists.',
   );
 const scalar = either([z.number(), exprString], 'a number or an expression');
 const value = either(
@@ -171,8 +171,22 @@ const childThread = (steps: z.ZodTypeAny) =>
     })
     .strict();
 
-function kindSchemas(depth: number): Record<string, z.ZodTypeAny> {
-  const nested = depth > 0 ? programStepsSchema(depth - 1) : null;
+/**
+ * The schemas of the step kinds other than `call`. `documented`: the nested step lists of
+ * fork, thread and repeat are documented as lists of steps without repeating the whole
+ * union (the JSON Schema would grow by the number of kinds at each level); they are
+ * validated in full all the same, by `programStepSchema`'s own check.
+ */
+function kindSchemas(depth: number, documented = false): Record<string, z.ZodTypeAny> {
+  const nested =
+    depth <= 0
+      ? null
+      : documented
+        ? z
+            .array(z.unknown())
+            .min(1, { message: 'must list at least one step' })
+            .describe('Steps, each one as the steps of a thread.')
+        : programStepsSchema(depth - 1);
   const out: Record<string, z.ZodTypeAny> = {
     write: z
       .object({
@@ -279,7 +293,7 @@ const KIND_LIST = STEP_KINDS.join(', ');
 export function programStepSchema(depth = MAX_STEP_DEPTH): z.ZodTypeAny {
   const kinds = kindSchemas(depth);
   const calls = callSchemas();
-  const all = [...Object.values(calls), ...Object.values(kinds)];
+  const all = [...Object.values(calls), ...Object.values(kindSchemas(depth, true))];
   return z.preprocess(
     (v, ctx) => {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
