@@ -107,12 +107,39 @@ const varName = z
     message: 'is the name of a function',
   });
 
+/** An expected value: exactly this, `{ oneOf: [...] }`, or a range `{ min, max }`. */
+const expectValue = z
+  .union(
+    [
+      value,
+      z.object({ oneOf: z.array(value).min(1).describe('Any of these values.') }).strict(),
+      z
+        .object({
+          min: scalar.optional().describe('At least this.'),
+          max: scalar.optional().describe('At most this.'),
+        })
+        .strict(),
+    ],
+    {
+      errorMap: (issue, ctx) =>
+        issue.code === 'invalid_union'
+          ? {
+              message:
+                ctx.data === undefined
+                  ? 'Required'
+                  : 'must be a value, { oneOf: [values] } or { min, max }',
+            }
+          : { message: ctx.defaultError },
+    },
+  )
+  .describe('The value expected: exactly it, { oneOf: [...] }, or { min, max }.');
+
 const expectSchema = z
   .object({
-    ret: value.optional().describe('The return value (-1 for a failed call).'),
-    errno: value.optional().describe('errno after the call: ENODEV, EINVAL, ... (or 0).'),
+    ret: expectValue.optional().describe('The return value (-1 for a failed call).'),
+    errno: expectValue.optional().describe('errno after the call: ENODEV, EINVAL, ... (or 0).'),
   })
-  .catchall(value)
+  .catchall(expectValue)
   .describe('Expected values: ret, errno, and out-parameters by name (status, mode, nodemask).');
 
 /** A union whose error says what it takes (zod's own says "Invalid input"). */
@@ -200,7 +227,9 @@ function kindSchemas(depth: number, documented = false): Record<string, z.ZodTyp
         read: value.describe('The address (or a list: one load from each, in order).'),
         as: varName.optional().describe('Name for the value loaded.'),
         expect: z
-          .object({ value: value.describe('The value (or list of values) the load must see.') })
+          .object({
+            value: expectValue.describe('The value (or list of values) the load must see.'),
+          })
           .strict()
           .optional(),
       })
@@ -493,7 +522,11 @@ export function programStepsProblem(
       const expectations: [string, string][] = [];
       if (s.expect !== undefined) {
         for (const [k, v] of Object.entries(s.expect as Record<string, unknown>)) {
-          expressionsOf(v, `${at}.expect.${k}`, expectations);
+          if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+            for (const [kk, vv] of Object.entries(v)) {
+              expressionsOf(vv, `${at}.expect.${k}.${kk}`, expectations);
+            }
+          } else expressionsOf(v, `${at}.expect.${k}`, expectations);
         }
       }
       const p = check(expectations, scope);
@@ -574,16 +607,59 @@ function showErrno(v: unknown): unknown {
   return typeof v === 'number' ? (v === 0 ? 0 : errnoName(v)) : v;
 }
 
+/** An expectation, evaluated. */
+type Expected =
+  | { readonly is: ProgramValue }
+  | { readonly oneOf: readonly ProgramValue[] }
+  | { readonly min?: number; readonly max?: number };
+
+function evalExpected(ctx: ThreadContext, env: ProgramEnv, want: unknown): Expected {
+  if (typeof want === 'object' && want !== null && !Array.isArray(want)) {
+    const w = want as { oneOf?: unknown[]; min?: unknown; max?: unknown };
+    if (w.oneOf !== undefined) return { oneOf: w.oneOf.map((v) => evalValue(ctx, env, v)) };
+    const bound = (v: unknown) => {
+      const r = evalValue(ctx, env, v);
+      if (typeof r !== 'number')
+        throw new MmsimError('INVALID_ARGUMENT', 'a bound must be a number');
+      return r;
+    };
+    return {
+      ...(w.min === undefined ? {} : { min: bound(w.min) }),
+      ...(w.max === undefined ? {} : { max: bound(w.max) }),
+    };
+  }
+  return { is: evalValue(ctx, env, want) };
+}
+
+function matches(e: Expected, actual: unknown): boolean {
+  if ('is' in e) return same(e.is, actual);
+  if ('oneOf' in e) return e.oneOf.some((v) => same(v, actual));
+  if (typeof actual !== 'number') return false;
+  return (e.min === undefined || actual >= e.min) && (e.max === undefined || actual <= e.max);
+}
+
+/** An expectation as findings show it (errno values by name). */
+function shown(e: Expected, isErrno: boolean): unknown {
+  const v = (x: unknown) => (isErrno ? showErrno(x) : x);
+  if ('is' in e) return v(e.is);
+  if ('oneOf' in e) return `one of ${e.oneOf.map((x) => JSON.stringify(v(x))).join(', ')}`;
+  return [e.min === undefined ? '' : `>= ${e.min}`, e.max === undefined ? '' : `<= ${e.max}`]
+    .filter((x) => x !== '')
+    .join(' and ');
+}
+
 function check(
   ctx: ThreadContext,
   step: string,
   call: string,
   field: string,
-  expected: unknown,
+  expected: Expected,
   actual: unknown,
 ): void {
-  if (same(expected, actual)) return;
+  if (matches(expected, actual)) return;
   const isErrno = field === 'errno';
+  const want = shown(expected, isErrno);
+  const got = isErrno ? showErrno(actual) : actual;
   const failure: ExpectationFailure = {
     process: ctx.process.comm,
     pid: ctx.process.pid,
@@ -591,9 +667,9 @@ function check(
     step,
     call,
     field,
-    expected: isErrno ? showErrno(expected) : expected,
-    actual: isErrno ? showErrno(actual) : actual,
-    message: `${call} ${field}: expected ${JSON.stringify(isErrno ? showErrno(expected) : expected)}, got ${JSON.stringify(isErrno ? showErrno(actual) : actual)}`,
+    expected: want,
+    actual: got,
+    message: `${call} ${field}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`,
   };
   ctx.ledger.fail(failure);
 }
@@ -654,7 +730,7 @@ function* runSteps(
         const expect = s.expect as Record<string, unknown> | undefined;
         if (expect !== undefined) {
           for (const [field, want] of Object.entries(expect)) {
-            const expected = evalValue(ctx, env, want);
+            const expected = evalExpected(ctx, env, want);
             const actual =
               field === 'ret' ? outcome.ret : field === 'errno' ? sys.errno : outcome.out?.[field];
             check(ctx, at, name, field, expected, actual);
@@ -690,7 +766,7 @@ function* runSteps(
         if (typeof s.as === 'string') vars.set(s.as, got);
         const expect = s.expect as { value: unknown } | undefined;
         if (expect !== undefined) {
-          check(ctx, at, 'read', 'value', evalValue(ctx, env, expect.value), got);
+          check(ctx, at, 'read', 'value', evalExpected(ctx, env, expect.value), got);
         }
         break;
       }
@@ -727,7 +803,7 @@ function* runSteps(
         if (expect !== undefined) {
           for (const [field, want] of Object.entries(expect)) {
             const actual = field === 'ret' ? ret : field === 'errno' ? sys.errno : undefined;
-            check(ctx, at, 'waitpid', field, evalValue(ctx, env, want), actual);
+            check(ctx, at, 'waitpid', field, evalExpected(ctx, env, want), actual);
           }
         }
         break;

@@ -101,6 +101,28 @@ describe('programs written in TypeScript', () => {
     ]);
   });
 
+  it('memory a process unmapped or left at exit is no lost write for the end check', () => {
+    const run = runProgram(TWO_NODES, {
+      processes: [
+        {
+          name: 'leaves',
+          threads: [
+            function* (sys) {
+              const a = yield* sys.mmap(0, 2 * 4096, RW, ANON);
+              yield* sys.write(a, 1);
+              yield* sys.write(a + 4096, 2);
+              expect(yield* sys.munmap(a, 4096)).toBe(0);
+              const b = yield* sys.mmap(0, 4096, RW, ANON);
+              yield* sys.write(b, 3);
+            },
+          ],
+        },
+      ],
+    });
+    expect(run.program.processes[0]?.hasExited).toBe(true);
+    expect(run.kernel.shadow.verifyAll()).toEqual([]);
+  });
+
   it('a kernel bug the model catches stays an MmsimError (misuse of the API too)', () => {
     expect(() =>
       runProgram(TWO_NODES, {
@@ -181,6 +203,9 @@ describe('programs written as data', () => {
                   args: { addr: 'buf', length: 4096 },
                   expect: { ret: -1, errno: 'EINVAL' },
                 },
+                { call: 'getpid', expect: { ret: { min: 1 }, errno: { oneOf: [0, 'EIO'] } } },
+                { call: 'getpid', expect: { ret: { oneOf: [2, 3] } } },
+                { call: 'getpid', expect: { ret: { max: 0 } } },
               ]),
             },
           ],
@@ -194,6 +219,8 @@ describe('programs written as data', () => {
       ['steps[3]', 'read', 'value', 9, 5],
       ['steps[5]', 'munmap', 'ret', -1, 0],
       ['steps[5]', 'munmap', 'errno', 'EINVAL', 0],
+      ['steps[7]', 'getpid', 'ret', 'one of 2, 3', 1],
+      ['steps[8]', 'getpid', 'ret', '<= 0', 1],
     ]);
     expect(failures[0]?.thread).toBe('processes[0].threads[0]');
     expect(formatExpectationFailure(failures[0]!)).toMatch(/expected: 9\n {2}actual: {3}5/);
