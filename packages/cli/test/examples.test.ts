@@ -49,17 +49,20 @@ describe('the example programs under examples/', () => {
 
   test('a copy of an example with one wrong expectation exits 1 and prints the expected and actual values', () => {
     const text = readFileSync(join(examples, 'numactl/move_pages.yaml'), 'utf8');
-    const right = "expect: { ret: 0, status: 'concat([0, 1, -ENOENT], seq(3, 32) % 2)' }";
+    const right = "{ check: 'moved.status[touched]', expect: { value: touched % 2 } }";
     expect(text).toContain(right);
-    // Claims that the untouched page 2 moved too.
-    const wrong = text.replace(right, "expect: { ret: 0, status: 'seq(32) % 2' }");
+    // Claims that every touched page went to node 1.
+    const wrong = text.replace(
+      right,
+      "{ check: 'moved.status[touched]', expect: { value: 'fill(31, 1)' } }",
+    );
     const path = join(mkdtempSync(join(tmpdir(), 'mmsim-examples-')), 'move_pages.yaml');
     writeFileSync(path, wrong);
     const run = mmsim(['run', path]);
     expect(run.code).toBe(EXIT_FINDING);
     expect(run.stdout).toContain('finding: expectation:');
-    expect(run.stdout).toContain('steps[5] move_pages: status expected');
-    expect(run.stdout).toMatch(/expected: \[0,1,0,1,0,1,/);
-    expect(run.stdout).toMatch(/actual: {3}\[0,1,-2,1,0,1,/);
+    expect(run.stdout).toContain('steps[7] check: value expected [1,1,1,');
+    expect(run.stdout).toMatch(/expected: \[1,1,1,1,1,1,/);
+    expect(run.stdout).toMatch(/actual: {3}\[0,1,1,0,1,0,/);
   });
 });

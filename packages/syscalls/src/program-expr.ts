@@ -130,7 +130,7 @@ const BINARY_LEVELS: readonly (readonly string[])[] = [
  * Parses an expression of a program written as data: integers (decimal or 0x hex), names
  * (results of earlier steps, loop counters, the constants of `PROGRAM_CONSTANTS`; `r.status`
  * names the out-parameter `status` of the step named `r`), `[a, b]` lists, `x[i]`
- * indexing, the functions of `PROGRAM_FUNCTIONS`, unary minus and `| & << >> + - * / %`
+ * indexing (`x[list]` picks several elements), the functions of `PROGRAM_FUNCTIONS`, unary minus and `| & << >> + - * / %`
  * with C's precedence. A syntax error throws `MmsimError('INVALID_ARGUMENT')` naming the
  * position.
  */
@@ -304,12 +304,16 @@ function evalNode(node: Node, env: ProgramEnv): ProgramValue {
         OPS[node.op] as (x: number, y: number) => number,
       );
     case 'index': {
+      // x[i] is one element; x[list] the elements at those indexes, in that order
       const list = evalNode(node.of, env);
-      const at = scalar(evalNode(node.at, env), 'an index');
-      if (typeof list === 'number' || !Number.isInteger(at) || at < 0 || at >= list.length) {
-        throw new MmsimError('INVALID_ARGUMENT', `index ${at} is outside the list`);
-      }
-      return list[at] as number;
+      const at = evalNode(node.at, env);
+      const one = (i: number) => {
+        if (typeof list === 'number' || !Number.isInteger(i) || i < 0 || i >= list.length) {
+          throw new MmsimError('INVALID_ARGUMENT', `index ${i} is outside the list`);
+        }
+        return list[i] as number;
+      };
+      return typeof at === 'number' ? one(at) : at.map(one);
     }
     case 'list':
       return node.items.map((it) => scalar(evalNode(it, env), 'a list item'));

@@ -64,6 +64,7 @@ export type ProgramStep =
   | { readonly repeat: StepValue; readonly as?: string; readonly steps: readonly ProgramStep[] }
   | { readonly let: Readonly<Record<string, StepValue>> }
   | { readonly exit: StepValue }
+  | { readonly check: StepValue; readonly expect: { readonly value: unknown } }
   | { readonly checkpoint: 'wait' | 'wake'; readonly id: number };
 
 /** The step kinds, by the key that names each. */
@@ -79,6 +80,7 @@ export const STEP_KINDS = [
   'let',
   'exit',
   'checkpoint',
+  'check',
 ] as const;
 
 /** How deep `fork`, `thread` and `repeat` steps may nest. */
@@ -257,6 +259,18 @@ function kindSchemas(depth: number, documented = false): Record<string, z.ZodTyp
       .object({ exit: value.describe('The exit status.') })
       .strict()
       .describe("Ends the thread; the first thread's status is the process's."),
+    check: z
+      .object({
+        check: value.describe('The value to check: an expression over earlier results.'),
+        expect: z
+          .object({ value: expectValue.describe('What it must be.') })
+          .strict()
+          .describe('The expected value.'),
+      })
+      .strict()
+      .describe(
+        "A test's own check of earlier results (`if (status[i] != node) errors++`), no call.",
+      ),
     checkpoint: z
       .object({
         checkpoint: z.enum(['wait', 'wake']).describe("TST_CHECKPOINT_WAIT / _WAKE (LTP's)."),
@@ -471,6 +485,7 @@ export function programStepsProblem(
       else if (kind === 'wait') expressionsOf(s.wait, `${at}.wait`, exprs);
       else if (kind === 'repeat') expressionsOf(s.repeat, `${at}.repeat`, exprs);
       else if (kind === 'exit') expressionsOf(s.exit, `${at}.exit`, exprs);
+      else if (kind === 'check') expressionsOf(s.check, `${at}.check`, exprs);
       const check = (list: [string, string][], names: Set<string>): [string, string] | null => {
         for (const [p, text] of list) {
           let parsed: ProgramExpr;
@@ -834,6 +849,12 @@ function* runSteps(
         break;
       case 'exit':
         throw new ThreadExit(num(s.exit, 'exit'));
+      case 'check': {
+        const expect = s.expect as { value: unknown };
+        const got = evalValue(ctx, env, s.check);
+        check(ctx, at, 'check', 'value', evalExpected(ctx, env, expect.value), got);
+        break;
+      }
       case 'checkpoint':
         if (s.checkpoint === 'wait') yield* sys.checkpointWait(s.id as number);
         else sys.checkpointWake(s.id as number);

@@ -206,6 +206,9 @@ describe('programs written as data', () => {
                 { call: 'getpid', expect: { ret: { min: 1 }, errno: { oneOf: [0, 'EIO'] } } },
                 { call: 'getpid', expect: { ret: { oneOf: [2, 3] } } },
                 { call: 'getpid', expect: { ret: { max: 0 } } },
+                { call: 'getpid', as: 'me' },
+                { check: '[me, me + 1, 7][[2, 0]]', expect: { value: '[7, me]' } },
+                { check: 'me', expect: { value: 'me + 1' } },
               ]),
             },
           ],
@@ -221,6 +224,7 @@ describe('programs written as data', () => {
       ['steps[5]', 'munmap', 'errno', 'EINVAL', 0],
       ['steps[7]', 'getpid', 'ret', 'one of 2, 3', 1],
       ['steps[8]', 'getpid', 'ret', '<= 0', 1],
+      ['steps[11]', 'check', 'value', 2, 1],
     ]);
     expect(failures[0]?.thread).toBe('processes[0].threads[0]');
     expect(formatExpectationFailure(failures[0]!)).toMatch(/expected: 9\n {2}actual: {3}5/);
