@@ -1,7 +1,7 @@
+import type { Kernel } from '@mmsim/kernel';
 import { errnoName, type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import { z } from 'zod';
 import type { Process } from './process.js';
-import type { Kernel } from '@mmsim/kernel';
 import {
   type ExpectationFailure,
   type Program,
@@ -18,8 +18,8 @@ import {
   type ProgramValue,
   parseProgramExpr,
 } from './program-expr.js';
-import { SYSCALLS, type SyscallSpec } from './syscall-table.js';
 import type { Sys } from './sys.js';
+import { SYSCALLS, type SyscallSpec } from './syscall-table.js';
 import type { ThreadBody } from './userland.js';
 
 /** A value in a step: a number, an expression (a string), or a list of them. */
@@ -414,7 +414,9 @@ function stepKind(step: ProgramStep): (typeof STEP_KINDS)[number] {
 /** Every expression string of a value with its path (numbers need no parsing). */
 function expressionsOf(v: unknown, path: string, out: [string, string][]): void {
   if (typeof v === 'string') out.push([path, v]);
-  else if (Array.isArray(v)) v.forEach((x, i) => expressionsOf(x, `${path}[${i}]`, out));
+  else if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) expressionsOf(x, `${path}[${i}]`, out);
+  }
 }
 
 /** The expression strings of `args` where the call's schema has numbers or lists. */

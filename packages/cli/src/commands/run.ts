@@ -12,9 +12,9 @@ import {
   vmstatDelta,
 } from '@mmsim/trace';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
-import { programExpectationFinding } from '../program-finding.js';
 import type { CliIo, OutputFile } from '../io.js';
 import { nodeVmstatPath } from '../node-vmstat-path.js';
+import { programExpectationFinding } from '../program-finding.js';
 import { encodeRunTokenMeta, replayCommandLine } from '../replay-line.js';
 import { runCounters, runRecorder, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
