@@ -161,7 +161,8 @@ export function stepArgsSchema(schema: z.ZodTypeAny): z.ZodTypeAny {
   if (schema instanceof z.ZodObject) {
     const shape: Record<string, z.ZodTypeAny> = {};
     for (const [k, v] of Object.entries(schema.shape as Record<string, z.ZodTypeAny>)) {
-      shape[k] = stepArgsSchema(v);
+      const field = stepArgsSchema(v);
+      shape[k] = field.description === undefined ? field.describe(`The argument ${k}.`) : field;
     }
     const o = z.object(shape);
     return keep(schema._def.unknownKeys === 'strict' ? o.strict() : o);
@@ -233,7 +234,8 @@ function kindSchemas(depth: number, documented = false): Record<string, z.ZodTyp
             value: expectValue.describe('The value (or list of values) the load must see.'),
           })
           .strict()
-          .optional(),
+          .optional()
+          .describe('What the load must see.'),
       })
       .strict()
       .describe('A load of a word from memory.'),
