@@ -101,21 +101,27 @@ export const PROGRAM_CONSTANTS: Readonly<Record<string, number>> = Object.freeze
 /** The functions an expression may call (see `docs/programs.md`). */
 export const PROGRAM_FUNCTIONS = ['seq', 'fill', 'concat', 'len', 'random', 'mask'] as const;
 
-type Node =
+/** The tree of a parsed expression. */
+export type ProgramExprNode =
   | { readonly t: 'num'; readonly v: number }
   | { readonly t: 'name'; readonly name: string }
-  | { readonly t: 'list'; readonly items: readonly Node[] }
-  | { readonly t: 'call'; readonly fn: string; readonly args: readonly Node[] }
-  | { readonly t: 'index'; readonly of: Node; readonly at: Node }
-  | { readonly t: 'neg'; readonly of: Node }
-  | { readonly t: 'bin'; readonly op: string; readonly l: Node; readonly r: Node };
+  | { readonly t: 'list'; readonly items: readonly ProgramExprNode[] }
+  | { readonly t: 'call'; readonly fn: string; readonly args: readonly ProgramExprNode[] }
+  | { readonly t: 'index'; readonly of: ProgramExprNode; readonly at: ProgramExprNode }
+  | { readonly t: 'neg'; readonly of: ProgramExprNode }
+  | {
+      readonly t: 'bin';
+      readonly op: string;
+      readonly l: ProgramExprNode;
+      readonly r: ProgramExprNode;
+    };
 
 /** A parsed expression: its text, the names it reads, and its tree. */
 export interface ProgramExpr {
   readonly text: string;
   /** Names read (`buf`, or the `r` of `r.status`), constants and functions excluded. */
   readonly names: readonly string[];
-  readonly node: Node;
+  readonly node: ProgramExprNode;
 }
 
 const BINARY_LEVELS: readonly (readonly string[])[] = [
@@ -154,7 +160,7 @@ export function parseProgramExpr(text: string): ProgramExpr {
     if (tokens[i] !== tok) fail(`expected "${tok}"`);
     i++;
   };
-  const level = (n: number): Node => {
+  const level = (n: number): ProgramExprNode => {
     if (n === BINARY_LEVELS.length) return unary();
     let left = level(n + 1);
     const ops = BINARY_LEVELS[n] as readonly string[];
@@ -164,7 +170,7 @@ export function parseProgramExpr(text: string): ProgramExpr {
     }
     return left;
   };
-  const unary = (): Node => {
+  const unary = (): ProgramExprNode => {
     if (peek() === '-') {
       i++;
       return { t: 'neg', of: unary() };
@@ -178,7 +184,7 @@ export function parseProgramExpr(text: string): ProgramExpr {
     }
     return node;
   };
-  const primary = (): Node => {
+  const primary = (): ProgramExprNode => {
     const tok = peek();
     if (tok === undefined) return fail('a value is missing');
     if (/^(0x[0-9a-fA-F]+|\d+)$/.test(tok)) {
@@ -193,7 +199,7 @@ export function parseProgramExpr(text: string): ProgramExpr {
     }
     if (tok === '[') {
       i++;
-      const items: Node[] = [];
+      const items: ProgramExprNode[] = [];
       while (peek() !== ']') {
         items.push(level(0));
         if (peek() !== ']') take(',');
@@ -209,7 +215,7 @@ export function parseProgramExpr(text: string): ProgramExpr {
           fail(`unknown function (known: ${PROGRAM_FUNCTIONS.join(', ')})`);
         }
         i++;
-        const args: Node[] = [];
+        const args: ProgramExprNode[] = [];
         while (peek() !== ')') {
           args.push(level(0));
           if (peek() !== ')') take(',');
@@ -283,7 +289,7 @@ function scalar(v: ProgramValue, what: string): number {
   return v;
 }
 
-function evalNode(node: Node, env: ProgramEnv): ProgramValue {
+function evalNode(node: ProgramExprNode, env: ProgramEnv): ProgramValue {
   switch (node.t) {
     case 'num':
       return node.v;
