@@ -22,6 +22,7 @@ import {
 } from '@mmsim/scenarios';
 import { z } from 'zod';
 import { MAX_ACTORS, MAX_PROCESS_PAGES, MAX_PROCESSES } from './limits.js';
+import { programActor, programActorProblem, programActorSchema } from './scenario-program.js';
 import { DATA_SCENARIO_STRATEGY } from './version.js';
 
 function count(what: string, min: number, max: number) {
@@ -127,12 +128,16 @@ const driverOpSchema = z
   })
   .strict();
 
-const actorSchema = z.discriminatedUnion('type', [userTaskSchema, migratorSchema, driverOpSchema], {
-  errorMap: (issue, ctx) =>
-    issue.code === 'invalid_union_discriminator'
-      ? { message: "must be one of 'user-task', 'migrator', 'driver-op'" }
-      : { message: ctx.defaultError },
-});
+const actorSchema = z.discriminatedUnion(
+  'type',
+  [userTaskSchema, migratorSchema, driverOpSchema, programActorSchema],
+  {
+    errorMap: (issue, ctx) =>
+      issue.code === 'invalid_union_discriminator'
+        ? { message: "must be one of 'user-task', 'migrator', 'driver-op', 'program'" }
+        : { message: ctx.defaultError },
+  },
+);
 
 /** Pages of a movable-page driver (virtio-balloon or zsmalloc of @mmsim/driver), populated at set-up. */
 const driverSchema = z
@@ -183,7 +188,7 @@ export const actorScenarioSchema = z
       .array(actorSchema)
       .min(1, { message: 'must list at least one actor' })
       .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` })
-      .describe(`The actors (1 to ${MAX_ACTORS}): user-task, migrator and driver-op.`),
+      .describe(`The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op and program.`),
   })
   .strict();
 
@@ -221,7 +226,8 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
       return [`drivers[${i}].pages`, `${d.pages} pages do not fit on node ${d.node}`];
     }
   }
-  if (file.processes.length === 0 && drivers.size === 0) {
+  const programs = file.actors.some((a) => a.type === 'program');
+  if (file.processes.length === 0 && drivers.size === 0 && !programs) {
     return ['processes', 'must list at least one process (or a driver in drivers)'];
   }
   let pages = 0;
@@ -243,6 +249,11 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
     }
   }
   for (const [i, a] of file.actors.entries()) {
+    if (a.type === 'program') {
+      const problem = programActorProblem(a, i, cpus, nodes.length);
+      if (problem !== null) return problem;
+      continue;
+    }
     if (a.cpu >= cpus) {
       return [
         `actors[${i}].cpu`,
@@ -260,6 +271,7 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
     }
   }
   for (const [i, a] of file.actors.entries()) {
+    if (a.type === 'program') continue;
     if (a.type === 'driver-op' || (a.type === 'migrator' && a.driver !== undefined)) {
       const kind = drivers.get(a.driver as string);
       if (kind === undefined) {
@@ -331,6 +343,7 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
           for (const { spec, driver } of attached.values()) driver.populate(spec.node, spec.pages);
         },
         actors: file.actors.map((a, i) => {
+          if (a.type === 'program') return programActor(k, a, i);
           if (a.type === 'driver-op') {
             return driverOf(a.driver).actor(a.operation, {
               cpu: a.cpu,

@@ -104,6 +104,20 @@ export class ShadowMemory {
   }
 
   /**
+   * Forgets the private words of `mm` in [start, end) (default its whole address space):
+   * `munmap` or the process's exit gave them back, so nothing is expected there any more.
+   * Words of shared file mappings stay (they live in the file).
+   */
+  forgetUser(mm: MmView, start = 0, end = Number.POSITIVE_INFINITY): void {
+    for (const [key, entry] of this.#entries) {
+      const w = entry.where;
+      if (w.kind === 'user' && w.mm === mm && w.addr >= start && w.addr < end) {
+        this.#entries.delete(key);
+      }
+    }
+  }
+
+  /**
    * Checks a value `reader` just loaded from `where` (in the step of the load) against the
    * last value written there; places never written are not checked. Returns whether it
    * matched.

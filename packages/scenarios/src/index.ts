@@ -168,6 +168,11 @@ export {
   driverErrorCheck,
   formatDriverFinding,
 } from './driver-check.js';
+export {
+  EXPECTATION_CHECK,
+  type ExpectationFindingData,
+  expectationCheck,
+} from './expectation-check.js';
 export { INVERSION_CHECK, pageLockInversionCheck } from './page-lock-inversion.js';
 export {
   type ExploreScenarioOptions,

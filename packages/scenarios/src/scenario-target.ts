@@ -11,6 +11,7 @@ import type { Kernel, VariantName } from '@mmsim/kernel';
 import { type MigrateVariant, resolveVariant, variantContentHash } from '@mmsim/migrate';
 import { MmsimError } from '@mmsim/runtime';
 import { driverErrorCheck } from './driver-check.js';
+import { expectationCheck } from './expectation-check.js';
 import { pageLockInversionCheck } from './page-lock-inversion.js';
 import { instantiateScenario, type Scenario, type ScenarioOptions } from './scenario.js';
 
@@ -75,7 +76,8 @@ const EXPLORER_OWNED = ['strategy', 'seed', 'onStep', 'maxSteps', 'meta'] as con
  * page-lock inversion check (`page-lock-inversion`, which finds something only when the
  * configuration turns the dependency checker on) and the driver-error check
  * (`driver-errors`: a `driver` finding for a movable-page driver's callback that threw or
- * broke its contract). The target is named
+ * broke its contract) and the expectation check (`program-expectations`: an `expectation`
+ * finding for a program's step whose `expect` did not hold). The target is named
  * `<scenario>@<variant>`; its identity (see `ScenarioIdentity`) goes into replay tokens.
  */
 export function scenarioTarget(
@@ -123,7 +125,11 @@ export function scenarioTarget(
         kernel: instance.kernel,
         rt: instance.kernel.rt,
         invariants: instance.invariants,
-        checks: [pageLockInversionCheck(instance.inversions), driverErrorCheck(instance.kernel)],
+        checks: [
+          pageLockInversionCheck(instance.inversions),
+          driverErrorCheck(instance.kernel),
+          expectationCheck(instance.kernel),
+        ],
       };
     },
   };

@@ -3,6 +3,7 @@ import { VARIANTS, type VariantName } from '@mmsim/migrate';
 import type { InversionReport } from '@mmsim/page-lock';
 import type { Invariant, InvariantPhase } from '@mmsim/runtime';
 import { type KernelGen, MmsimError, type RunResult, type Task } from '@mmsim/runtime';
+import { programLedgerIfAny } from '@mmsim/syscalls';
 import { type KernelInvariantName, kernelInvariants } from './invariants/kernel-invariants.js';
 
 /**
@@ -253,6 +254,9 @@ export function runScenario(
     result = instance.kernel.run();
   } catch (caught) {
     if (!(caught instanceof MmsimError) || MISUSE.has(caught.code)) throw caught;
+    // An assertion a program's body threw (vitest's expect): the test's failure, as it was.
+    const ledger = programLedgerIfAny(instance.kernel);
+    if (ledger?.isAssertion(caught.cause) === true) throw caught.cause;
     error = caught;
   }
   if (result?.status === 'completed') check('end', result.steps, result);

@@ -229,7 +229,9 @@ export class Sys {
     checkNumber('munmap length', length);
     if (addr % PAGE_SIZE !== 0 || length <= 0 || addr + length > TASK_SIZE)
       return this.ret(-EINVAL);
-    return this.ret(yield* this.userland.kernel.vm.munmap(this.mm, addr, length));
+    const ret = yield* this.userland.kernel.vm.munmap(this.mm, addr, length);
+    if (ret === 0) this.userland.kernel.shadow.forgetUser(this.mm, addr, addr + length);
+    return this.ret(ret);
   }
 
   /** `mlock(addr, len)`: 0 or -1 with ENOMEM (see `VirtualMemory.mlock`). */

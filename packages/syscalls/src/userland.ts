@@ -242,7 +242,10 @@ export class Userland {
     if (status !== null) process.pendingStatus = status;
     process.liveThreads--;
     if (process.liveThreads > 0) return;
-    if (process.mm !== null) yield* this.kernel.vm.exit(process.mm);
+    if (process.mm !== null) {
+      yield* this.kernel.vm.exit(process.mm);
+      this.kernel.shadow.forgetUser(process.mm);
+    }
     process.exitCode = process.pendingStatus;
     process.exited.completeAll();
   }

@@ -14,6 +14,7 @@ import {
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
 import { nodeVmstatPath } from '../node-vmstat-path.js';
+import { programExpectationFinding } from '../program-finding.js';
 import { encodeRunTokenMeta, replayCommandLine } from '../replay-line.js';
 import { runCounters, runRecorder, writeReport } from '../report-option.js';
 import { chooseVariant, resolveScenario } from '../resolve-scenario.js';
@@ -52,7 +53,7 @@ const REPLAY_MISUSE: ReadonlySet<string> = new Set(['REPLAY_DIVERGED', 'INVALID_
 
 /** What `run` found, if anything. */
 export interface RunFinding {
-  readonly kind: 'deadlock' | 'invariant' | 'inversion' | 'step-limit' | 'crash';
+  readonly kind: 'deadlock' | 'invariant' | 'inversion' | 'step-limit' | 'crash' | 'expectation';
   readonly message: string;
   readonly report: string;
 }
@@ -277,6 +278,8 @@ function findingOf(
   if (result.status === 'step-limit') {
     return { kind: 'step-limit', message: `no end after ${result.steps} steps`, report: '' };
   }
+  const expectation = programExpectationFinding(instance.kernel);
+  if (expectation !== null) return expectation;
   for (const invariant of instance.invariants) {
     const problem = invariant.check('end', result);
     if (problem !== null)
