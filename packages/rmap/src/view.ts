@@ -1,7 +1,8 @@
-import { type Folio, folioIndex, folioNrPages, folioTestAnon } from '@mmsim/folio';
+import { type Folio, folioIndex, folioNrPages, folioTestAnon, folioTestKsm } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { folioAnonVma } from './anon-vma.js';
+import { ksmFolioMappings } from './ksm.js';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
@@ -158,6 +159,7 @@ export function folioMappings(ctx: RmapState, folio: Folio): FolioMapping[] {
   const nr = folioNrPages(mem, folio);
   const pgoff = folioIndex(mem, folio);
   const vmas: Vma[] = [];
+  if (folioTestKsm(mem, folio)) return ksmFolioMappings(ctx, folio);
   if (folioTestAnon(mem, folio)) {
     const av = folioAnonVma(mem, folio);
     if (av !== null) for (const avc of av.rbRoot) vmas.push(avc.vma);
