@@ -1072,11 +1072,21 @@ export function ksmStats(ctx: RmapState): KsmStats {
 }
 
 /**
- * The rmap check of one mapping of a KSM folio (for `checkRmap`): `rmap_walk_ksm` must find
- * it, so the folio's stable node has an rmap_item at this address whose anon_vma the VMA
- * is chained to (the item's own mm, or a child forked after the merge), or ksmd is between
- * installing it and `stable_tree_append`. The page index is not checked: a KSM page is
- * mapped at unrelated addresses of unrelated mms. Returns a problem or null.
+ * The rmap check of one mapping of a KSM folio (for `checkRmap`). Usually `rmap_walk_ksm`
+ * finds it: the folio's stable node has an rmap_item at this address whose anon_vma the
+ * VMA is chained to (the item's own mm, or a child forked after the merge), or ksmd is
+ * between installing it and `stable_tree_append`. The page index is not checked: a KSM
+ * page is mapped at unrelated addresses of unrelated mms.
+ *
+ * 6.3 also leaves a KSM mapping without an rmap_item for a while: `scan_get_next_rmap_item`
+ * skips an address whose `follow_page(FOLL_GET)` finds no page (a migration entry, no
+ * FOLL_MIGRATION) and `get_next_rmap_item` then frees the items below the next page it
+ * finds, the skipped one included (`remove_rmap_item_from_tree`). The mapping stays, out
+ * of reach of `rmap_walk_ksm` (a migration of that page fails, it stays mapped), until the
+ * next scan meets the address: `cmp_and_merge_page` finds the page's own node
+ * (`stable_tree_search` returns the page itself) and appends a new item. So a mapping with
+ * no stable item is accepted; one whose mm's rmap_item sits on another stable node is not.
+ * Returns a problem or null.
  */
 export function checkKsmMapping(
   ctx: RmapState,
@@ -1096,7 +1106,11 @@ export function checkKsmMapping(
     if (vma.anonVmaChain.some((avc) => avc.anonVma === item.anonVma)) return null;
   }
   if (pending) return null;
-  return `KSM folio 0x${folio.toString(16)}: ${node} has no rmap_item for this mapping, so rmap_walk_ksm cannot find it`;
+  const own = s?.slotOf.get(vma.mm)?.items.find((i) => i.address === addr);
+  if (own !== undefined && own.state === 'stable' && own.head !== node) {
+    return `KSM folio 0x${folio.toString(16)} of ${node} is mapped where the rmap_item says ${String(own.head)}, so rmap_walk_ksm cannot find it`;
+  }
+  return null;
 }
 
 /**
@@ -1115,6 +1129,15 @@ export function checkKsm(ctx: RmapState, add: (problem: string) => void): void {
   for (const node of s.stableTree.values()) nodes.add(node);
   for (const slot of s.slots) {
     for (const item of slot.items) if (item.head !== null) nodes.add(item.head);
+  }
+  for (const slot of s.slots) {
+    for (const item of slot.items) {
+      if (item.state === 'stable' && (item.head === null || !item.head.hlist.includes(item))) {
+        add(
+          `rmap_item ${item.mm} 0x${item.address.toString(16)} is stable on ${String(item.head)} but not on its hlist, so rmap_walk_ksm cannot find it`,
+        );
+      }
+    }
   }
   for (const node of nodes) {
     if (node.inTree && node.hlist.length > 0) {

@@ -1,11 +1,13 @@
 import {
+  folioGet,
   folioMapcount,
+  folioPut,
   folioRefCount,
   folioTestAnon,
   folioTestKsm,
   pfnFolio,
 } from '@mmsim/folio';
-import { EINVAL, ENOMEM, type KernelGen } from '@mmsim/runtime';
+import { Completion, EINVAL, ENOMEM, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   ksmMadvise,
@@ -216,6 +218,47 @@ describe('rmap_walk_ksm and the rmap checks', () => {
       expect(vm.folioMappings(kpage).map((x) => x.mm.name).sort()).toEqual(['a', 'b', 'child']);
       expect(vm.check()).toEqual([]);
       yield* vm.exit(child);
+    });
+    runAndCheck(m);
+  });
+
+  it('accepts a KSM mapping whose rmap_item ksmd dropped while a migration entry hid the page, until the next scan', () => {
+    const m = machine({ lru: true });
+    const { vm, mem, locks } = m;
+    let kpage = -1;
+    const unmapped = new Completion(m.rt, 'unmapped');
+    m.rt.spawn('migrator', 0, function* (): KernelGen {
+      const { a, addrA } = yield* twoProcesses(m, 2, () => 6);
+      yield* scanUntil(m, 2);
+      kpage = vm.followPage(a, addrA);
+      expect(vm.ksmStats).toMatchObject({ pagesShared: 1, pagesSharing: 3 });
+      // try_to_migrate's half of a migration: every mapping becomes a migration entry.
+      folioGet(mem, kpage);
+      yield* locks.folioLock(kpage, 'migrate_folio_unmap');
+      yield* vm.tryToMigrate(kpage, 0);
+      expect(vm.folioMapped(kpage)).toBe(false);
+      unmapped.complete();
+      // ksmd skips the hidden pages and, removing their items, sleeps on the page lock.
+      for (let i = 0; locks.folioWaiters(kpage).length === 0; i++) {
+        if (i > 100) throw new Error('ksmd never waited on the page lock');
+        yield* m.rt.sleepFor(1_000_000);
+      }
+      yield* vm.removeMigrationPtes(kpage, kpage, false);
+      locks.folioUnlock(kpage);
+      folioPut(mem, kpage);
+    });
+    m.rt.spawn('ksmd', 1, function* (): KernelGen {
+      yield* unmapped.wait();
+      yield* vm.ksmDoScan(100);
+      // The four mappings are back; a's two lost their rmap_items (b's pages were present
+      // again when ksmd got to them): a legal 6.3 state, until the next scan.
+      expect(folioMapcount(mem, kpage)).toBe(4);
+      expect(vm.ksmStableNode(kpage)!.hlist.map((i) => i.mm.name)).toEqual(['b', 'b']);
+      expect(vm.check()).toEqual([]);
+      // The next full scans give each mapping an item on the page's node again.
+      yield* scanUntil(m, 2);
+      expect(vm.ksmStableNode(kpage)!.hlist).toHaveLength(4);
+      expect(vm.ksmStats).toMatchObject({ pagesShared: 1, pagesSharing: 3 });
     });
     runAndCheck(m);
   });
