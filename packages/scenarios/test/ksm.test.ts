@@ -1,4 +1,5 @@
 import { folioTestKsm } from '@mmsim/folio';
+import { VARIANTS, type VariantName } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { describe, expect, it } from 'vitest';
 import { builtinScenario, exploreScenario, ksmd, ksmMigrate, runScenario } from '../src/index.js';
@@ -35,6 +36,18 @@ describe('ksm-migrate', () => {
       expect(r.found).toBe(false);
     });
   }
+
+  it('runs clean in every built-in variant (KSM migration is the same since 5.17)', () => {
+    for (const variant of Object.keys(VARIANTS) as VariantName[]) {
+      const run = runScenario(builtinScenario('ksm-migrate'), { variant });
+      expect({ variant, error: run.error?.message ?? null, violations: run.violations }).toEqual({
+        variant,
+        error: null,
+        violations: [],
+      });
+      expect(run.figures.pagesMigrated).toBeGreaterThan(0);
+    }
+  });
 
   it('ksmd rejects bad options with a typed error', () => {
     const k = runScenario(ksmMigrate({ migrations: 1, scans: 0, accesses: 0 })).kernel;
