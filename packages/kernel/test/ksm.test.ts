@@ -67,8 +67,10 @@ describe('KSM folio migration', () => {
         expect(folioTestKsm(k.mem, dst)).toBe(true);
         expect(k.vm.ksmStableNode(dst)).toBe(node);
         expect(node.kpfn).toBe(dst);
-        for (const addr of inA) expect(k.vm.pagemap(a, addr)).toMatchObject({ pfn: dst, present: true });
-        for (const addr of inB) expect(k.vm.pagemap(b, addr)).toMatchObject({ pfn: dst, present: true });
+        for (const addr of inA)
+          expect(k.vm.pagemap(a, addr)).toMatchObject({ pfn: dst, present: true });
+        for (const addr of inB)
+          expect(k.vm.pagemap(b, addr)).toMatchObject({ pfn: dst, present: true });
         expect(k.vm.folioMapcount(dst)).toBe(20);
         expect(k.vm.check()).toEqual([]);
         at = dst;

@@ -20,8 +20,8 @@ import { MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import type { AnonVma } from './anon-vma.js';
 import { folioAnonVma } from './anon-vma.js';
-import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
 import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
+import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
 import type { Mm } from './mm.js';
 import {
   formatPte,

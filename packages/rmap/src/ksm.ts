@@ -8,6 +8,7 @@ import {
   folioRefCount,
   folioSetMapping,
   folioTestAnon,
+  folioTestFlag,
   folioTestKsm,
   folioTestLarge,
   folioTestSwapcache,
@@ -19,7 +20,6 @@ import {
   pageTestFlag,
   pfnFolio,
   pfnValid,
-  folioTestFlag,
 } from '@mmsim/folio';
 import { EINVAL, ENOMEM, type KernelGen, MmsimError } from '@mmsim/runtime';
 import { type AnonVma, anonVmaLockRead, getAnonVma, putAnonVma } from './anon-vma.js';
@@ -27,6 +27,7 @@ import {
   FAULT_FLAG_REMOTE,
   FAULT_FLAG_UNSHARE,
   PAGE_SIZE,
+  RMAP_NONE,
   TASK_SIZE,
   VM_FAULT_OOM,
   VM_FAULT_SIGBUS,
@@ -35,9 +36,9 @@ import {
   VM_MAYSHARE,
   VM_SHARED,
 } from './constants.js';
+import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { handleMmFault } from './fault.js';
 import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
-import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { migrationEntryWait } from './migration-entry-wait.js';
 import type { Mm } from './mm.js';
 import { splitVma } from './munmap.js';
@@ -59,10 +60,8 @@ import { folioMarkDirty, pageAddAnonRmap, pageRemoveRmap } from './rmap-accounti
 import type { RmapState } from './rmap-state.js';
 import type { RmapWalkControl } from './rmap-walk.js';
 import { flushTlbPage } from './tlb.js';
-import { decodeEntry, entryAt, type FolioMapping } from './view.js';
 import type { Vma } from './vma.js';
 import { type VmaPageRange, vmaAddress } from './vma-address.js';
-import { RMAP_NONE } from './constants.js';
 
 /**
  * Kernel samepage merging (mm/ksm.c, Linux 6.3): `madvise(MADV_MERGEABLE)` registers an
@@ -540,7 +539,7 @@ function stableTreeAppend(s: KsmState, item: KsmRmapItem, node: KsmStableNode): 
 function stableTreeSearch(ctx: RmapState, s: KsmState, folio: Folio): Folio | null {
   const mem = ctx.mem;
   const own = folioStableNode(mem, folio);
-  if (own !== null && own.inTree) {
+  if (own?.inTree === true) {
     folioGet(mem, folio);
     return folio;
   }
@@ -689,12 +688,7 @@ function* tryToMergeTwoPages(
  *   new KSM page (`try_to_merge_two_pages`, `stable_tree_insert`, both items appended),
  *   or, if the stable tree already got such a page meanwhile, both merges are broken.
  */
-function* cmpAndMergePage(
-  ctx: RmapState,
-  s: KsmState,
-  folio: Folio,
-  item: KsmRmapItem,
-): KernelGen {
+function* cmpAndMergePage(ctx: RmapState, s: KsmState, folio: Folio, item: KsmRmapItem): KernelGen {
   const mem = ctx.mem;
   const own = folioStableNode(mem, folio);
   if (own !== null && item.head === own && item.state === 'stable') return;
@@ -936,7 +930,13 @@ export function* ksmMadvise(
       if (vma.start >= end) break;
       if (vma.start > covered) unmapped = true;
       covered = vma.end;
-      const err = yield* ksmMadviseVma(ctx, vma, Math.max(addr, vma.start), Math.min(end, vma.end), advice);
+      const err = yield* ksmMadviseVma(
+        ctx,
+        vma,
+        Math.max(addr, vma.start),
+        Math.min(end, vma.end),
+        advice,
+      );
       if (err !== 0) return err;
     }
     if (covered < end) unmapped = true;
@@ -1146,7 +1146,9 @@ export function checkKsm(ctx: RmapState, add: (problem: string) => void): void {
     }
     for (const item of node.hlist) {
       if (item.head !== node || item.state !== 'stable') {
-        add(`${node}: rmap_item ${item.mm} 0x${item.address.toString(16)} on its hlist is not its stable item`);
+        add(
+          `${node}: rmap_item ${item.mm} 0x${item.address.toString(16)} on its hlist is not its stable item`,
+        );
       }
       const vpn = vpnOf(item.address);
       const pte = item.mm.pageTables.get(pmdIndexOfVpn(vpn))?.get(vpn) ?? 0;
@@ -1187,32 +1189,4 @@ export function ksmPageRange(address: number): VmaPageRange | null {
   if (address < 0) return null;
   const startVpn = vpnOf(address);
   return { startVpn, endVpn: startVpn + 1 };
-}
-
-/**
- * `folioMappings` of a KSM folio: every present or migration entry of it at the address of
- * one of its stable node's rmap_items, in each VMA chained to the item's anon_vma (the
- * item's mm and forked children), as `rmap_walk_ksm` finds them. Lock-free, for tests.
- */
-export function ksmFolioMappings(ctx: RmapState, folio: Folio): FolioMapping[] {
-  const out: FolioMapping[] = [];
-  const node = folioStableNode(ctx.mem, folio);
-  if (node === null) return out;
-  const seen = new Set<string>();
-  for (const item of node.hlist) {
-    if (item.anonVma === null) continue;
-    for (const avc of item.anonVma.rbRoot) {
-      const vma = avc.vma;
-      const addr = item.address;
-      if (addr < vma.start || addr >= vma.end) continue;
-      const key = `${vma.mm.id}:${addr}`;
-      if (seen.has(key)) continue;
-      const vpn = vpnOf(addr);
-      const { raw, level } = entryAt(vma.mm, vpn);
-      if (!(ptePresent(raw) || isMigrationEntry(raw)) || ptePfn(raw) !== folio) continue;
-      seen.add(key);
-      out.push({ mm: vma.mm, vma, address: addr, entry: decodeEntry(raw, level, 0) });
-    }
-  }
-  return out;
 }

@@ -120,10 +120,10 @@ describe('ksmd', () => {
       expect(vm.pagemap(a, addrA)).toMatchObject({ pfn: kpage, exclusive: false });
       expect(yield* vm.userRead(b, addrB + 2 * PAGE_SIZE)).toBe(7);
       // The rmap finds all six mappings, at their own addresses.
-      const found = vm.folioMappings(kpage).map((x) => `${x.mm.name}@${x.address - (x.mm === a ? addrA : addrB)}`);
-      expect(found.sort()).toEqual(
-        ['a@0', 'a@4096', 'a@8192', 'b@0', 'b@4096', 'b@8192'].sort(),
-      );
+      const found = vm
+        .folioMappings(kpage)
+        .map((x) => `${x.mm.name}@${x.address - (x.mm === a ? addrA : addrB)}`);
+      expect(found.sort()).toEqual(['a@0', 'a@4096', 'a@8192', 'b@0', 'b@4096', 'b@8192'].sort());
       // The freed duplicates went back to the buddy.
       expect(vm.check()).toEqual([]);
     });
@@ -215,7 +215,12 @@ describe('rmap_walk_ksm and the rmap checks', () => {
       const child = yield* vm.fork(a, 'child');
       expect(vm.followPage(child, addrA)).toBe(kpage);
       expect(folioMapcount(mem, kpage)).toBe(3);
-      expect(vm.folioMappings(kpage).map((x) => x.mm.name).sort()).toEqual(['a', 'b', 'child']);
+      expect(
+        vm
+          .folioMappings(kpage)
+          .map((x) => x.mm.name)
+          .sort(),
+      ).toEqual(['a', 'b', 'child']);
       expect(vm.check()).toEqual([]);
       yield* vm.exit(child);
     });
@@ -287,5 +292,4 @@ describe('rmap_walk_ksm and the rmap checks', () => {
     });
     runAndCheck(m);
   });
-
 });

@@ -51,15 +51,17 @@ export function ksmd(k: Kernel, options: KsmdOptions): Actor {
   checkCount('pagesToScan', pagesToScan, 1);
   checkCount('batches', options.batches, 0);
   if (!(sleepNs >= 0 && Number.isFinite(sleepNs))) {
-    throw new MmsimError('INVALID_ARGUMENT', `ksmd: sleepNs must be a finite number >= 0, got ${String(sleepNs)}`);
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `ksmd: sleepNs must be a finite number >= 0, got ${String(sleepNs)}`,
+    );
   }
   if (options.fullScans !== undefined) checkCount('fullScans', options.fullScans, 1);
   const drainAll = (): KernelGen => k.lru.lruAddDrainAll();
   return {
     name: options.name ?? 'ksmd',
     cpu: options.cpu,
-    models:
-      'ksm_scan_thread: ksm_do_scan(pages_to_scan) then sleep_millisecs (mm/ksm.c, 6.3)',
+    models: 'ksm_scan_thread: ksm_do_scan(pages_to_scan) then sleep_millisecs (mm/ksm.c, 6.3)',
     *body(_task: Task): KernelGen {
       const stats = options.stats;
       for (let n = 0; n < options.batches; n++) {

@@ -88,7 +88,13 @@ export function ksmMigrate(params: KsmMigrateParams = {}): Scenario {
           while (k.vm.ksmStats.fullScans < 2) yield* k.vm.ksmDoScan(100, drainAll);
         },
         actors: [
-          ksmd(k, { cpu: 1, batches: scans, pagesToScan: pages, sleepNs: 1_000_000, stats: scanned }),
+          ksmd(k, {
+            cpu: 1,
+            batches: scans,
+            pagesToScan: pages,
+            sleepNs: 1_000_000,
+            stats: scanned,
+          }),
           userTask(k, { name: 'writer', cpu: 2, mm: a, addr: addrA, pages, accesses }),
           migrator(k, {
             name: 'migrate_pages',
@@ -97,7 +103,10 @@ export function ksmMigrate(params: KsmMigrateParams = {}): Scenario {
             reason: MR_SYSCALL,
             rounds: migrations,
             stats: moved,
-            select: concatSelectors(mappedFolios(k, a, addrA, pages), mappedFolios(k, b, addrB, pages)),
+            select: concatSelectors(
+              mappedFolios(k, a, addrA, pages),
+              mappedFolios(k, b, addrB, pages),
+            ),
           }),
         ],
         figures: () => ({
