@@ -131,7 +131,7 @@ function* removeMigrationPte(
   const nr = folioNrPages(mem, dst);
   const pgoff = folioIndex(mem, dst);
   // A KSM page: the walk's address is the rmap_item's; the page index of a small folio is
-  // never used to pick the page (the 4b0ece6fa016 fix, 5.17: only a large folio computes
+  // never used to pick the page (the 4b0ece6fa016 fix, older than 6.2: only a large folio computes
   // `idx` from linear_page_index, below).
   const range = folioTestKsm(mem, dst) ? ksmPageRange(address) : folioVmaRange(vma, pgoff, nr);
   if (range === null) return true;

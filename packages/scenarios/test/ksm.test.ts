@@ -37,7 +37,7 @@ describe('ksm-migrate', () => {
     });
   }
 
-  it('runs clean in every built-in variant (KSM migration is the same since 5.17)', () => {
+  it('runs clean in every built-in variant (every variant has the 4b0ece6fa016 fix)', () => {
     for (const variant of Object.keys(VARIANTS) as VariantName[]) {
       const run = runScenario(builtinScenario('ksm-migrate'), { variant });
       expect({ variant, error: run.error?.message ?? null, violations: run.violations }).toEqual({

@@ -50,7 +50,7 @@ export function ksmMigrate(params: KsmMigrateParams = {}): Scenario {
       '(4b0ece6fa016, in every modelled variant) and folio_migrate_ksm must move the stable ' +
       'node; a store copies its page out of the KSM page. Clean in every variant.',
     sources: [
-      'LTP ltp/testcases/kernel/syscalls/migrate_pages/migrate_pages03.c (tags 4b0ece6fa016 "mm: migrate: fix remove_migration_pte() for ksm pages", 5.17)',
+      'LTP ltp/testcases/kernel/syscalls/migrate_pages/migrate_pages03.c (tags 4b0ece6fa016 "mm: migrate: fix remove_migration_pte() for ksm pages", before 6.2)',
       'torvalds/linux v6.3 mm/ksm.c: ksm_madvise, ksm_do_scan, cmp_and_merge_page, try_to_merge_one_page, rmap_walk_ksm, folio_migrate_ksm',
       'torvalds/linux v6.3 mm/migrate.c: migrate_folio_unmap, remove_migration_pte',
     ],
