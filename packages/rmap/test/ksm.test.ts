@@ -204,6 +204,25 @@ describe('ksmd', () => {
   });
 });
 
+describe('change_prot_numa', () => {
+  it('leaves a KSM page alone, even with one mapping left (6.3 skips folio_test_ksm)', () => {
+    const m = machine({ lru: true });
+    const { vm, mem } = m;
+    m.rt.spawn('main', 0, function* (): KernelGen {
+      const { a, b, addrA, addrB } = yield* twoProcesses(m, 1, () => 2);
+      yield* scanUntil(m, 2);
+      const kpage = vm.followPage(a, addrA);
+      yield* vm.userWrite(b, addrB, 3); // b's copy: the KSM page has one mapping left
+      yield* m.lru!.lruAddDrain(); // the copy's LRU batch reference
+      expect(folioMapcount(mem, kpage)).toBe(1);
+      expect(folioRefCount(mem, kpage)).toBe(1);
+      expect(yield* vm.changeProtNuma(a, addrA, PAGE_SIZE)).toBe(0);
+      expect(yield* vm.changeProtNuma(b, addrB, PAGE_SIZE)).toBe(1);
+    });
+    runAndCheck(m);
+  });
+});
+
 describe('rmap_walk_ksm and the rmap checks', () => {
   it('a forked child of a merged mm is found by the walk (its second pass) and accepted by the checks', () => {
     const m = machine({ lru: true });
