@@ -187,6 +187,40 @@ describe('ksmd', () => {
     runAndCheck(m);
   });
 
+  it('MADV_UNMERGEABLE waits on a migration entry (FOLL_MIGRATION) and then breaks the KSM page', () => {
+    const m = machine({ lru: true });
+    const { vm, mem, locks } = m;
+    const unmapped = new Completion(m.rt, 'unmapped');
+    let kpage = -1;
+    let a: MmView | null = null;
+    let addrA = 0;
+    m.rt.spawn('migrator', 0, function* (): KernelGen {
+      const two = yield* twoProcesses(m, 1, () => 4);
+      a = two.a;
+      addrA = two.addrA;
+      yield* scanUntil(m, 2);
+      kpage = vm.followPage(a, addrA);
+      folioGet(mem, kpage);
+      yield* locks.folioLock(kpage, 'migrate_folio_unmap');
+      yield* vm.tryToMigrate(kpage, 0);
+      unmapped.complete();
+      yield* m.rt.sleepFor(1_000_000); // madvise runs into the migration entry meanwhile
+      yield* vm.removeMigrationPtes(kpage, kpage, false);
+      locks.folioUnlock(kpage);
+      folioPut(mem, kpage);
+    });
+    m.rt.spawn('madvise', 1, function* (): KernelGen {
+      yield* unmapped.wait();
+      expect(vm.lookupPte(a!, addrA).kind).toBe('migration');
+      expect(yield* vm.ksmMadvise(a!, addrA, PAGE_SIZE, MADV_UNMERGEABLE)).toBe(0);
+      const f = vm.followPage(a!, addrA);
+      expect(f).not.toBe(kpage);
+      expect(folioTestKsm(mem, f)).toBe(false);
+      expect(yield* vm.userRead(a!, addrA)).toBe(4);
+    });
+    runAndCheck(m);
+  });
+
   it('a page that changes between scans is not merged (its checksum moved)', () => {
     const m = machine({ lru: true });
     const { vm, mem } = m;
