@@ -109,6 +109,7 @@ export { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wai
 export { rmapWalk, rmapWalkLocked } from './rmap-walk.js';
 export {
   folioStableNode,
+  KsmMmSlot,
   KsmState,
   ksmDoScan,
   ksmMadvise as ksmMadviseStep,

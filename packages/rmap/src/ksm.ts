@@ -154,7 +154,7 @@ export class KsmRmapItem {
 }
 
 /** `struct ksm_mm_slot`: a registered mm and its rmap_items, sorted by address. */
-class KsmMmSlot {
+export class KsmMmSlot {
   readonly mm: Mm;
   readonly items: KsmRmapItem[] = [];
   constructor(mm: Mm) {
