@@ -11,9 +11,10 @@ import {
   type MigrateMode,
   type MigrateReason,
 } from '@mmsim/migrate';
-import { PAGE_SIZE } from '@mmsim/rmap';
+import { MADV_MERGEABLE, PAGE_SIZE } from '@mmsim/rmap';
 import {
   givenFolios,
+  ksmd,
   mappedFolios,
   migrator,
   type Scenario,
@@ -48,6 +49,12 @@ const processSchema = z
     pages: count('a number of 4 KiB pages', 1, 1 << 22).describe(
       `Pages of its anonymous mapping, touched at set-up; all processes together at most ${MAX_PROCESS_PAGES} and no more than the machine's memory.`,
     ),
+    mergeable: z
+      .boolean()
+      .optional()
+      .describe(
+        'madvise(MADV_MERGEABLE) on its mapping after the set-up touch, for a ksmd actor (page i of every process holds the same word, so equal-sized processes merge); default false.',
+      ),
   })
   .strict()
   .describe('A process: an anonymous private mapping it touches at set-up.');
@@ -104,6 +111,22 @@ const migratorSchema = z
   })
   .strict();
 
+/** `ksmd`: the KSM daemon merging the mergeable processes' pages (`ksmd` of @mmsim/scenarios). */
+const ksmdSchema = z
+  .object({
+    type: z.literal('ksmd').describe('The KSM daemon: ksm_do_scan batches with a sleep between.'),
+    name: name.optional().describe("The task's comm; default ksmd."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    batches: count('a number of ksm_do_scan batches', 1, 1e6).describe('ksm_do_scan calls.'),
+    pagesToScan: count('pages per batch', 1, 1e6)
+      .optional()
+      .describe('/sys/kernel/mm/ksm/pages_to_scan; default 100.'),
+    sleepNs: count('virtual ns', 0, 1e12)
+      .optional()
+      .describe('Virtual ns between two batches (sleep_millisecs); default 20 ms.'),
+  })
+  .strict();
+
 /** `driver-op`: one of a driver's own operations (`AttachedDriver.actor` of @mmsim/driver). */
 const driverOpSchema = z
   .object({
@@ -130,11 +153,11 @@ const driverOpSchema = z
 
 const actorSchema = z.discriminatedUnion(
   'type',
-  [userTaskSchema, migratorSchema, driverOpSchema, programActorSchema],
+  [userTaskSchema, migratorSchema, driverOpSchema, programActorSchema, ksmdSchema],
   {
     errorMap: (issue, ctx) =>
       issue.code === 'invalid_union_discriminator'
-        ? { message: "must be one of 'user-task', 'migrator', 'driver-op', 'program'" }
+        ? { message: "must be one of 'user-task', 'migrator', 'driver-op', 'program', 'ksmd'" }
         : { message: ctx.defaultError },
   },
 );
@@ -188,7 +211,9 @@ export const actorScenarioSchema = z
       .array(actorSchema)
       .min(1, { message: 'must list at least one actor' })
       .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` })
-      .describe(`The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op and program.`),
+      .describe(
+        `The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op, program and ksmd.`,
+      ),
   })
   .strict();
 
@@ -291,6 +316,7 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
       }
       continue;
     }
+    if (a.type === 'ksmd') continue;
     if (a.process === undefined) {
       return [`actors[${i}].process`, 'must name a process (or, for a migrator, a driver)'];
     }
@@ -340,10 +366,24 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
       return {
         *setup() {
           for (const p of procs.values()) yield* touchPages(k, p.mm, p.addr, p.pages, (i) => i + 1);
+          for (const p of file.processes) {
+            if (p.mergeable !== true) continue;
+            const { mm, addr, pages } = proc(p.name);
+            yield* k.vm.ksmMadvise(mm, addr, pages * PAGE_SIZE, MADV_MERGEABLE);
+          }
           for (const { spec, driver } of attached.values()) driver.populate(spec.node, spec.pages);
         },
         actors: file.actors.map((a, i) => {
           if (a.type === 'program') return programActor(k, a, i);
+          if (a.type === 'ksmd') {
+            return ksmd(k, {
+              cpu: a.cpu,
+              batches: a.batches,
+              ...(a.name === undefined ? {} : { name: a.name }),
+              ...(a.pagesToScan === undefined ? {} : { pagesToScan: a.pagesToScan }),
+              ...(a.sleepNs === undefined ? {} : { sleepNs: a.sleepNs }),
+            });
+          }
           if (a.type === 'driver-op') {
             return driverOf(a.driver).actor(a.operation, {
               cpu: a.cpu,

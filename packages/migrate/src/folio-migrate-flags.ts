@@ -25,6 +25,7 @@ import {
   PG_writeback,
   PG_young,
 } from '@mmsim/folio';
+import { folioMigrateKsm } from '@mmsim/rmap';
 import { mightSleep } from '@mmsim/runtime';
 import { folioTestClearContentCopied } from './copy-offload.js';
 import { kernelBug } from './errors.js';
@@ -39,7 +40,9 @@ import type { MigrateServices } from './migrate-services.js';
  * - PG_workingset, PG_checked, PG_mappedtodisk (PG_anon_exclusive on anon: the mapped
  *   pages carry it in their migration entries), PG_dirty (when folio_migrate_mapping did
  *   not move it already), PG_young and PG_idle are copied;
- * - (the NUMA cpupid and the KSM stable node are not modelled);
+ * - (the NUMA cpupid is not modelled);
+ * - the KSM stable node moves to dst (`folio_migrate_ksm`: its `kpfn` becomes dst, src keeps
+ *   a KSM mapping with no node);
  * - src loses PG_swapcache and PG_private; `src->private` is cleared unless hugetlb;
  * - if dst is under writeback, `folio_end_writeback(dst)` wakes its waiters;
  * - PG_readahead is copied last, since it shares its bit with PG_reclaim, which
@@ -68,6 +71,7 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
   if (folioTestFlag(mem, src, PG_dirty)) folioSetFlag(mem, dst, PG_dirty);
   if (folioTestFlag(mem, src, PG_young)) folioSetFlag(mem, dst, PG_young);
   if (folioTestFlag(mem, src, PG_idle)) folioSetFlag(mem, dst, PG_idle);
+  folioMigrateKsm(mem, dst, src);
   if (folioTestSwapcache(mem, src)) folioClearFlag(mem, src, PG_swapcache);
   folioClearFlag(mem, src, PG_private);
   if (!folioTestHugetlb(mem, src)) folioSetPrivate(mem, src, null);

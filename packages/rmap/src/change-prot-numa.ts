@@ -1,4 +1,11 @@
-import { folioRefCount, folioTestFlag, PG_dirty, PG_swapbacked, pfnFolio } from '@mmsim/folio';
+import {
+  folioRefCount,
+  folioTestFlag,
+  folioTestKsm,
+  PG_dirty,
+  PG_swapbacked,
+  pfnFolio,
+} from '@mmsim/folio';
 import { type KernelGen, MmsimError, VmEvent } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
 import type { Mm } from './mm.js';
@@ -22,13 +29,13 @@ import type { VmFault } from './vm-fault.js';
  * `tlb_gather_mmu` (which raises `mm->tlb_flush_pending`), `change_protection` with
  * MM_CP_PROT_NUMA (`change_pte_range`, mm/mprotect.c: under each page-table lock, first
  * `flush_tlb_batched_pending`, then every present entry becomes PROT_NONE, skipping one
- * already PROT_NONE, the zero page, a page of a COW mapping with other references and a
- * dirty file page), then `tlb_finish_mmu`: one flush of the changed range, after which
+ * already PROT_NONE, the zero page, a KSM page, a page of a COW mapping with other
+ * references and a dirty file page), then `tlb_finish_mmu`: one flush of the changed range, after which
  * `tlb_flush_pending` drops again. There is a scheduling point between the last page
  * table and the flush, the window in which a PROT_NONE entry is still `pte_accessible`.
  * Counts `numa_pte_updates`; returns the number of entries changed.
  *
- * Not modelled: huge PMDs (left as they are), KSM and device pages, the same-node and
+ * Not modelled: huge PMDs (left as they are), device pages, the same-node and
  * top-tier skips (which need the task's node policy), uffd-wp, hugetlb VMAs.
  */
 export function* changeProtNuma(
@@ -74,6 +81,7 @@ export function* changeProtNuma(
           const pfn = ptePfn(pte);
           if (pfn === mem.zeroPfn) continue; // vm_normal_page: NULL
           const folio = pfnFolio(mem, pfn);
+          if (folioTestKsm(mem, folio)) continue; // 6.3: folio_test_ksm, never hinted
           if (vma.isCow && folioRefCount(mem, folio) !== 1) continue; // shared COW page
           // page_is_file_lru && PageDirty: async migration could not move it
           if (!folioTestFlag(mem, folio, PG_swapbacked) && folioTestFlag(mem, folio, PG_dirty))

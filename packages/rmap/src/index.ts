@@ -126,3 +126,17 @@ export {
   SWP_TYPE_MIGRATION_READ,
 } from './pagemap.js';
 export type { RmapCheckOptions } from './invariants.js';
+
+// KSM (mm/ksm.c, 6.3).
+export {
+  folioMigrateKsm,
+  KSM_NO_STABLE_NODE,
+  KsmRmapItem,
+  type KsmRmapItemState,
+  KsmStableNode,
+  type KsmStats,
+  ksmMadvise,
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
+  VM_MERGEABLE,
+} from './ksm-public.js';

@@ -131,6 +131,15 @@ export { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wai
 
 // rmap walks, try_to_migrate and remove_migration_ptes.
 export { rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+export {
+  folioStableNode,
+  KsmMmSlot,
+  KsmState,
+  ksmDoScan,
+  ksmMadvise as ksmMadviseStep,
+  ksmState,
+  rmapWalkKsm,
+} from './ksm.js';
 export { type PageVmaMappedVisitor, pageVmaMappedWalk } from './page-vma-mapped.js';
 export { tryToMigrate } from './try-to-migrate.js';
 export { removeMigrationPtes } from './remove-migration-ptes.js';

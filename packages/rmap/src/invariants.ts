@@ -7,6 +7,7 @@ import {
   folioRefCount,
   folioTestAnon,
   folioTestFlag,
+  folioTestKsm,
   HPAGE_PMD_ORDER,
   PG_anon_exclusive,
   PG_locked,
@@ -20,6 +21,7 @@ import { folioAddressSpace } from './address-space.js';
 import type { AnonVma } from './anon-vma.js';
 import { folioAnonVma } from './anon-vma.js';
 import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
+import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
 import type { Mm } from './mm.js';
 import {
   formatPte,
@@ -114,6 +116,18 @@ function checkReachable(
 ): void {
   const mem = ctx.mem;
   const where = `${vma.mm} ${hex(addr)} (pfn ${hex(pfn)})`;
+  if (folioTestKsm(mem, folio)) {
+    // Found through the stable node's rmap_items, at any address (see checkKsmMapping); a
+    // migration entry to a locked src that folio_migrate_ksm already left without a node
+    // waits for remove_migration_ptes of dst, as for a page-cache src above.
+    const problem = checkKsmMapping(ctx, vma, folio, addr);
+    const movedSrc =
+      isMigrationEntry(raw) &&
+      folioTestFlag(mem, folio, PG_locked) &&
+      folioStableNode(mem, folio) === null;
+    if (problem !== null && !movedSrc) bad.add(`${where}: ${problem}`);
+    return;
+  }
   if (folioTestAnon(mem, folio)) {
     const av = folioAnonVma(mem, folio);
     if (av === null) bad.add(`${where}: anonymous folio ${hex(folio)} has no anon_vma`);
@@ -320,6 +334,7 @@ export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): strin
   const counts: Counts = { ptes: new Map(), pmds: new Map(), refs: new Map() };
   for (const mm of ctx.mms) checkMm(ctx, mm, counts, bad);
   checkAnonVmas(ctx, bad);
+  checkKsm(ctx, (problem) => bad.add(problem));
   const cached = new Map<Folio, number>();
   for (const as of ctx.files) {
     for (const [index, folio] of as.pages) {
@@ -358,6 +373,10 @@ export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): strin
         if (own !== found)
           bad.add(`pfn ${hex(pfn + i)}: mapcount ${own}, PTEs mapping it ${found}`);
       }
+    }
+    if (counts.refs.has(pfn) && folioTestKsm(mem, pfn)) {
+      const problem = checkKsmFolio(mem, pfn);
+      if (problem !== null) bad.add(problem);
     }
     const needed = (counts.refs.get(pfn) ?? 0) + (cached.get(pfn) ?? 0) + (pins.get(pfn) ?? 0);
     if (folioRefCount(mem, pfn) < needed) {

@@ -6,6 +6,7 @@ import {
   folioOrder,
   folioTestAnon,
   folioTestFlag,
+  folioTestKsm,
   PG_dirty,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
@@ -18,6 +19,7 @@ import {
   VM_LOCKED,
 } from './constants.js';
 import { vmaPageProtWritable } from './fault-file.js';
+import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
@@ -117,12 +119,21 @@ function removeMigrationPmd(ctx: RmapState, dst: Folio, vma: Vma, pmdIndex: numb
  * this walk so that `__mlock_folio` moves it to the unevictable list with its
  * `mlock_count`), then `mlock_drain_local`. Always returns true (the walk goes on).
  */
-function* removeMigrationPte(ctx: RmapState, dst: Folio, vma: Vma, src: Folio): KernelGen<boolean> {
+function* removeMigrationPte(
+  ctx: RmapState,
+  dst: Folio,
+  vma: Vma,
+  src: Folio,
+  address: number,
+): KernelGen<boolean> {
   const mm = vma.mm;
   const mem = ctx.mem;
   const nr = folioNrPages(mem, dst);
   const pgoff = folioIndex(mem, dst);
-  const range = folioVmaRange(vma, pgoff, nr);
+  // A KSM page: the walk's address is the rmap_item's; the page index of a small folio is
+  // never used to pick the page (the 4b0ece6fa016 fix, older than 6.2: only a large folio computes
+  // `idx` from linear_page_index, below).
+  const range = folioTestKsm(mem, dst) ? ksmPageRange(address) : folioVmaRange(vma, pgoff, nr);
   if (range === null) return true;
   const anon = folioTestAnon(mem, dst);
   const order = folioOrder(mem, dst);
@@ -180,7 +191,7 @@ function* removeMigrationPtesBody(
     );
   }
   const rwc: RmapWalkControl = {
-    rmapOne: (folio, vma: Vma) => removeMigrationPte(ctx, folio, vma, src),
+    rmapOne: (folio, vma: Vma, address) => removeMigrationPte(ctx, folio, vma, src, address),
   };
   if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
   else yield* rmapWalk(ctx, dst, rwc);

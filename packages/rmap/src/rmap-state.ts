@@ -2,6 +2,7 @@ import type { Folio, PhysicalMemory } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
 import type { CostModel, Runtime, Task, VmStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
+import type { KsmState } from './ksm.js';
 import { TaskMempolicies } from './mempolicy.js';
 import type { Mm } from './mm.js';
 import type { TlbFlushUnmapBatch } from './tlb-batch.js';
@@ -65,6 +66,8 @@ export class RmapState {
     readonly vpn: number;
     readonly pte: number;
   }>();
+  /** KSM's state (mm/ksm.c), created by the first `ksmMadvise` or scan. */
+  ksm: KsmState | null = null;
   mmIds = 0;
   anonVmaIds = 0;
   fileIds = 0;

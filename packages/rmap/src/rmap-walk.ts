@@ -10,6 +10,7 @@ import {
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { type AnonVma, folioAnonVma, folioLockAnonVmaRead } from './anon-vma.js';
+import { rmapWalkKsm } from './ksm.js';
 import type { VmaView } from './readonly-views.js';
 import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
@@ -179,11 +180,12 @@ function checkHeld(
   }
 }
 
+/** `rmap_walk_locked` never sees a KSM folio (6.3: VM_BUG_ON_FOLIO(folio_test_ksm(folio))). */
 function checkKsm(ctx: RmapState, folio: Folio): void {
   if (folioTestKsm(ctx.mem, folio)) {
     throw new MmsimError(
-      'INVALID_ARGUMENT',
-      `folio ${folio} is a KSM folio: rmap_walk_ksm is not modelled`,
+      'CONTRACT_VIOLATION',
+      `rmap_walk_locked: folio ${folio} is a KSM folio (VM_BUG_ON_FOLIO(folio_test_ksm))`,
     );
   }
 }
@@ -191,12 +193,12 @@ function checkKsm(ctx: RmapState, folio: Folio): void {
 /**
  * `rmap_walk(folio, rwc)` (mm/rmap.c, 6.3): visit every VMA that may map `folio`: for an
  * anonymous folio, the anon_vma's chain under its tree's rwsem (read); for a page-cache
- * folio, the file's i_mmap under `i_mmap_rwsem` (read, and the folio must be locked).
- * KSM folios are not modelled.
+ * folio, the file's i_mmap under `i_mmap_rwsem` (read, and the folio must be locked); for
+ * a KSM folio, its stable node's rmap_items (`rmap_walk_ksm`, see ksm.ts).
  */
 export function* rmapWalk(ctx: RmapState, folio: Folio, rwc: RmapWalkControl): KernelGen {
-  checkKsm(ctx, folio);
-  if (folioTestAnon(ctx.mem, folio)) yield* rmapWalkAnon(ctx, folio, rwc, false);
+  if (folioTestKsm(ctx.mem, folio)) yield* rmapWalkKsm(ctx, folio, rwc);
+  else if (folioTestAnon(ctx.mem, folio)) yield* rmapWalkAnon(ctx, folio, rwc, false);
   else yield* rmapWalkFile(ctx, folio, rwc, false);
 }
 

@@ -22,6 +22,7 @@ import {
   VM_LOCKED,
 } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
+import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import type { Mm } from './mm.js';
 import type { PageTable } from './page-table.js';
@@ -192,7 +193,10 @@ function* tryToMigrateOne(
   const mem = ctx.mem;
   if ((flags & TTU_SPLIT_HUGE_PMD) !== 0) yield* splitHugePmd(ctx, vma, address, true, folio);
   const nr = folioNrPages(mem, folio);
-  const range = folioVmaRange(vma, folioIndex(mem, folio), nr);
+  // A KSM page is where its rmap_item says (rmap_walk_ksm's address), not at its index.
+  const range = folioTestKsm(mem, folio)
+    ? ksmPageRange(address)
+    : folioVmaRange(vma, folioIndex(mem, folio), nr);
   if (range === null) return true;
   const anon = folioTestAnon(mem, folio);
   const order = folioOrder(mem, folio);

@@ -1,8 +1,9 @@
-import { type Folio, folioIndex, folioNrPages, folioTestAnon } from '@mmsim/folio';
+import { type Folio, folioIndex, folioNrPages, folioTestAnon, folioTestKsm } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { folioAnonVma } from './anon-vma.js';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
+import { folioStableNode } from './ksm.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
 import {
@@ -158,6 +159,7 @@ export function folioMappings(ctx: RmapState, folio: Folio): FolioMapping[] {
   const nr = folioNrPages(mem, folio);
   const pgoff = folioIndex(mem, folio);
   const vmas: Vma[] = [];
+  if (folioTestKsm(mem, folio)) return ksmFolioMappings(ctx, folio);
   if (folioTestAnon(mem, folio)) {
     const av = folioAnonVma(mem, folio);
     if (av !== null) for (const avc of av.rbRoot) vmas.push(avc.vma);
@@ -181,6 +183,34 @@ export function folioMappings(ctx: RmapState, folio: Folio): FolioMapping[] {
         address: vpn * PAGE_SIZE,
         entry: decodeEntry(raw, level, offset),
       });
+    }
+  }
+  return out;
+}
+
+/**
+ * `folioMappings` of a KSM folio: every present or migration entry of it at the address of
+ * one of its stable node's rmap_items, in each VMA chained to the item's anon_vma (the
+ * item's mm and forked children), as `rmap_walk_ksm` finds them. Lock-free, for tests.
+ */
+function ksmFolioMappings(ctx: RmapState, folio: Folio): FolioMapping[] {
+  const out: FolioMapping[] = [];
+  const node = folioStableNode(ctx.mem, folio);
+  if (node === null) return out;
+  const seen = new Set<string>();
+  for (const item of node.hlist) {
+    if (item.anonVma === null) continue;
+    for (const avc of item.anonVma.rbRoot) {
+      const vma = avc.vma;
+      const addr = item.address;
+      if (addr < vma.start || addr >= vma.end) continue;
+      const key = `${vma.mm.id}:${addr}`;
+      if (seen.has(key)) continue;
+      const vpn = Math.floor(addr / PAGE_SIZE);
+      const { raw, level } = entryAt(vma.mm, vpn);
+      if (!(ptePresent(raw) || isMigrationEntry(raw)) || ptePfn(raw) !== folio) continue;
+      seen.add(key);
+      out.push({ mm: vma.mm, vma, address: addr, entry: decodeEntry(raw, level, 0) });
     }
   }
   return out;

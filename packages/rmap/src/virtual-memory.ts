@@ -25,6 +25,14 @@ import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
 import { pinUserPage, unpinUserPage } from './gup.js';
 import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
+import {
+  folioStableNode,
+  type KsmStableNode,
+  type KsmStats,
+  ksmDoScan,
+  ksmMadvise,
+  ksmStats,
+} from './ksm.js';
 import { type Mempolicy, type Nodemask, nodesWithMemory } from './mempolicy.js';
 import { mbindRange, mpolRebindMm } from './mempolicy-vma.js';
 import {
@@ -256,6 +264,35 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** `unpin_user_page` of a pin taken through `mm`. */
   unpinUserPage(mm: MmView, pfn: number): KernelGen {
     return unpinUserPage(this.#ctx, mm as Mm, pfn);
+  }
+
+  // KSM (mm/ksm.c, 6.3; see ksm.ts)
+
+  /**
+   * `madvise(addr, length, MADV_MERGEABLE | MADV_UNMERGEABLE)` as `ksm_madvise` handles it:
+   * returns 0 or -errno (see `ksmMadvise` in ksm.ts). Takes `mmap_lock` for write.
+   */
+  ksmMadvise(mm: MmView, addr: number, length: number, advice: number): KernelGen<number> {
+    return ksmMadvise(this.#ctx, mm as Mm, addr, length, advice);
+  }
+
+  /**
+   * One `ksm_do_scan(pages)` of ksmd: up to `pages` mergeable pages scanned and merged;
+   * returns how many were scanned (fewer at the end of a full scan). `drainAll` is
+   * `lru_add_drain_all`, run at the start of each full scan (the kernel's `LruIsolation`).
+   */
+  ksmDoScan(pages: number, drainAll?: () => KernelGen): KernelGen<number> {
+    return ksmDoScan(this.#ctx, pages, drainAll);
+  }
+
+  /** The /sys/kernel/mm/ksm counters: pages_shared, pages_sharing, pages_unshared, full_scans. */
+  get ksmStats(): KsmStats {
+    return ksmStats(this.#ctx);
+  }
+
+  /** The stable node of a KSM folio (`folio_stable_node`), or null. */
+  ksmStableNode(folio: Folio): KsmStableNode | null {
+    return folioStableNode(this.mem, folio);
   }
 
   // Views

@@ -48,6 +48,7 @@ export {
   type DeferredSplitChainParams,
   deferredSplitChain,
 } from './builtin/deferred-split-chain.js';
+export { type KsmMigrateParams, ksmMigrate } from './builtin/ksm-migrate.js';
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {
   type LoopWritebackDeadlockParams,
@@ -97,6 +98,7 @@ export { type DirectIoOptions, directIoTask } from './actors/direct-io.js';
 export { type ErofsReaderOptions, erofsReader } from './actors/erofs-reader.js';
 export { Ext4EndIo, type Ext4EndIoOptions, type Ext4IoEnd } from './actors/ext4-end-io.js';
 export { type FileIoOptions, fileIoTask } from './actors/file-io.js';
+export { type KsmdOptions, type KsmdStats, ksmd, ksmdStats } from './actors/ksmd.js';
 export { LoopDevice, type LoopDeviceOptions, type LoopRequest } from './actors/loop-device.js';
 export {
   type MigratorOptions,

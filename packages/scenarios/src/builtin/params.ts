@@ -167,6 +167,14 @@ export const BUILTIN_PARAM_SCHEMAS = {
       pages: count('pages of the private and of the shared mapping', 1, 256, 4),
     })
     .strict(),
+  'ksm-migrate': z
+    .object({
+      pages: count('zero-filled mergeable pages in each of the two processes', 1, 256, 6),
+      migrations: count('migration rounds, alternately to node 1 and node 0', 1, 10_000, 4),
+      scans: count('ksmd batches after the set-up merge', 0, 10_000, 4),
+      accesses: count('accesses of the writer thread, half of them stores', 0, 100_000, 8),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

@@ -6,6 +6,7 @@ import { batchCopyUnregister } from './batch-copy-unregister.js';
 import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
 import { deferredSplitChain } from './deferred-split-chain.js';
 import { deptWritebackCycle } from './dept-writeback-cycle.js';
+import { ksmMigrate } from './ksm-migrate.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
@@ -46,6 +47,7 @@ export const BUILTIN_SCENARIOS = {
   'batch-copy-unregister': (p = {}) => batchCopyUnregister(p),
   'batch-copy-partial-failure': (p = {}) => batchCopyPartialFailure(p),
   'move-pages-loop': (p = {}) => movePagesLoop(p),
+  'ksm-migrate': (p = {}) => ksmMigrate(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
