@@ -29,6 +29,14 @@ export {
 // Address spaces of processes: mmap, munmap, fork, exit.
 export { createFile, createMm, mmap } from './mmap.js';
 export { freePgtables, munmap, splitVma, unlinkVma } from './munmap.js';
+export {
+  canMergeAdjacent,
+  mpolEqual,
+  vmaMergeNeighbours,
+  vmaMergeNext,
+  vmaModify,
+  vmasInRange,
+} from './vma-merge.js';
 export { forkMm } from './fork.js';
 export { exitMmap } from './exit.js';
 export { folioVmaRange, vmaAddress, type VmaPageRange } from './vma-address.js';
