@@ -25,6 +25,7 @@ import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
 import { mlockRange } from './mlock-syscall.js';
 import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
+import { mprotect } from './mprotect.js';
 import { munmap } from './munmap.js';
 import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
 import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
@@ -164,6 +165,15 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** `munmap()`. */
   munmap(mm: MmView, addr: number, length: number): KernelGen<number> {
     return munmap(this.#ctx, mm as Mm, addr, length);
+  }
+
+  /**
+   * `mprotect(addr, len, prot)`: the VMAs of the range get the new protection (split and
+   * merged as needed) and their entries follow; 0 or -EINVAL / -ENOMEM / -EACCES (see
+   * `mprotect` in mprotect.ts for each case).
+   */
+  mprotect(mm: MmView, addr: number, length: number, prot: number): KernelGen<number> {
+    return mprotect(this.#ctx, mm as Mm, addr, length, prot);
   }
 
   /** The live processes. */
