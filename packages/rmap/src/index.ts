@@ -35,6 +35,7 @@ export type {
 } from './readonly-views.js';
 export type { MemPolicy } from './vma.js';
 export { DEFAULT_MMAP_BASE, type MmapOptions } from './mmap.js';
+export { madviseBehaviorValid, madviseCheck } from './madvise.js';
 export {
   type AddressSpaceOperationsBase,
   folioAddressSpaceView as folioAddressSpace,

@@ -37,6 +37,8 @@ export {
   vmaModify,
   vmasInRange,
 } from './vma-merge.js';
+export { madvise, madviseBehaviorValid, madviseCheck } from './madvise.js';
+export { mprotect } from './mprotect.js';
 export { forkMm } from './fork.js';
 export { exitMmap } from './exit.js';
 export { folioVmaRange, vmaAddress, type VmaPageRange } from './vma-address.js';

@@ -22,6 +22,7 @@ import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
 import { pinUserPage, unpinUserPage } from './gup.js';
 import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
+import { madvise } from './madvise.js';
 import { mlockRange } from './mlock-syscall.js';
 import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
@@ -174,6 +175,15 @@ export class VirtualMemory implements Rmap, TlbBatch {
    */
   mprotect(mm: MmView, addr: number, length: number, prot: number): KernelGen<number> {
     return mprotect(this.#ctx, mm as Mm, addr, length, prot);
+  }
+
+  /**
+   * `madvise(addr, len, advice)` for MADV_DONTNEED (/_LOCKED), MADV_HUGEPAGE,
+   * MADV_NOHUGEPAGE and MADV_NORMAL / RANDOM / SEQUENTIAL: 0, -EINVAL or -ENOMEM (see
+   * `madvise` in madvise.ts). MADV_SOFT_OFFLINE goes through `Kernel.madvise`.
+   */
+  madvise(mm: MmView, addr: number, length: number, advice: number): KernelGen<number> {
+    return madvise(this.#ctx, mm as Mm, addr, length, advice);
   }
 
   /** The live processes. */
