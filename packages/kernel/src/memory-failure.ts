@@ -329,7 +329,10 @@ function* softOfflineInUsePage(k: Kernel, pfn: number): KernelGen<number> {
 export function* softOfflinePage(k: Kernel, pfn: number, flags = 0): KernelGen<number> {
   const mem = k.mem;
   if (!Number.isSafeInteger(pfn)) {
-    throw new MmsimError('INVALID_ARGUMENT', `soft_offline_page: pfn must be an integer, got ${pfn}`);
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `soft_offline_page: pfn must be an integer, got ${pfn}`,
+    );
   }
   if (!Number.isInteger(flags) || (flags & ~(MF_COUNT_INCREASED | MF_SOFT_OFFLINE)) !== 0) {
     throw new MmsimError('INVALID_ARGUMENT', `soft_offline_page: bad flags ${flags}`);

@@ -11,22 +11,8 @@ import {
   pageTestFlag,
   pfnFolio,
 } from '@mmsim/folio';
-import {
-  MADV_DONTNEED,
-  MADV_SOFT_OFFLINE,
-  PAGE_SIZE,
-  PMD_SIZE,
-} from '@mmsim/rmap';
-import {
-  EBUSY,
-  EFAULT,
-  EINVAL,
-  EIO,
-  ENXIO,
-  EPERM,
-  type KernelGen,
-  VmEvent,
-} from '@mmsim/runtime';
+import { MADV_DONTNEED, MADV_SOFT_OFFLINE, PAGE_SIZE, PMD_SIZE } from '@mmsim/rmap';
+import { EBUSY, EFAULT, EINVAL, EIO, ENXIO, EPERM, type KernelGen, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { createKernel, type Kernel } from '../src/index.js';
 
@@ -111,7 +97,8 @@ describe('soft_offline_page', () => {
       const now = k.vm.followPage(mm, addr + PAGE_SIZE);
       expect(now).not.toBe(old);
       expect(folioNid(k.mem, now)).toBe(0); // NUMA_NO_NODE: the source's node first
-      for (let i = 0; i < 4; i++) expect(yield* k.vm.userRead(mm, addr + i * PAGE_SIZE)).toBe(50 + i);
+      for (let i = 0; i < 4; i++)
+        expect(yield* k.vm.userRead(mm, addr + i * PAGE_SIZE)).toBe(50 + i);
       yield* k.vm.userWrite(mm, addr + PAGE_SIZE, 99);
       expect(yield* k.vm.userRead(mm, addr + PAGE_SIZE)).toBe(99);
     });

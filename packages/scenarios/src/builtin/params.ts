@@ -160,6 +160,13 @@ export const BUILTIN_PARAM_SCHEMAS = {
       migrations: count('demotion rounds, each to the other node', 1, 10_000, 3),
     })
     .strict(),
+  'soft-offline': z
+    .object({
+      pages: count('pages the process maps and writes', 1, 256, 8),
+      accesses: count('accesses of the writer (three writes in four)', 1, 100_000, 32),
+      offlines: count('pages soft-offlined with madvise(MADV_SOFT_OFFLINE)', 0, 256, 4),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {
