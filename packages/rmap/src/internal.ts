@@ -39,6 +39,7 @@ export {
 } from './vma-merge.js';
 export { madvise, madviseBehaviorValid, madviseCheck } from './madvise.js';
 export { mprotect } from './mprotect.js';
+export { mremap } from './mremap.js';
 export { forkMm } from './fork.js';
 export { exitMmap } from './exit.js';
 export { folioVmaRange, vmaAddress, type VmaPageRange } from './vma-address.js';

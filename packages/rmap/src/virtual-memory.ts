@@ -27,6 +27,7 @@ import { mlockRange } from './mlock-syscall.js';
 import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { mprotect } from './mprotect.js';
+import { mremap } from './mremap.js';
 import { munmap } from './munmap.js';
 import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
 import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
@@ -184,6 +185,22 @@ export class VirtualMemory implements Rmap, TlbBatch {
    */
   madvise(mm: MmView, addr: number, length: number, advice: number): KernelGen<number> {
     return madvise(this.#ctx, mm as Mm, addr, length, advice);
+  }
+
+  /**
+   * `mremap(addr, oldLen, newLen, flags, newAddr)`: shrink, grow in place, or move the
+   * mapping (MREMAP_MAYMOVE / FIXED / DONTUNMAP) with its page tables; the (new) address
+   * or -EINVAL / -EFAULT / -ENOMEM (see `mremap` in mremap.ts).
+   */
+  mremap(
+    mm: MmView,
+    addr: number,
+    oldLen: number,
+    newLen: number,
+    flags: number,
+    newAddr = 0,
+  ): KernelGen<number> {
+    return mremap(this.#ctx, mm as Mm, addr, oldLen, newLen, flags, newAddr);
   }
 
   /** The live processes. */
