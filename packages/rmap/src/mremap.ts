@@ -196,13 +196,7 @@ function* movePageTables(
  * every anon_vma `vma` is (`anon_vma_clone`) and in the file's i_mmap after the old one.
  * A fresh VMA sits after the old one in every rmap walk, so `need_rmap_locks` is false.
  */
-function* copyVma(
-  ctx: RmapState,
-  vma: Vma,
-  newAddr: number,
-  len: number,
-  pgoff: number,
-): KernelGen<Vma> {
+function* copyVma(vma: Vma, newAddr: number, len: number, pgoff: number): KernelGen<Vma> {
   const mm = vma.mm;
   if (vma.isAnonymous && vma.anonVma === null) pgoff = newAddr / PAGE_SIZE;
   const copy = new Vma(mm, newAddr, newAddr + len, vma.flags, pgoff, vma.file, vma.policy);
@@ -235,7 +229,7 @@ function* moveVma(
 ): KernelGen<number> {
   const mm = vma.mm;
   const pgoff = vma.pgoff + (oldAddr - vma.start) / PAGE_SIZE;
-  yield* copyVma(ctx, vma, newAddr, newLen, pgoff);
+  yield* copyVma(vma, newAddr, newLen, pgoff);
   yield* movePageTables(ctx, vma, oldAddr, newAddr, oldLen, false);
   if ((flags & MREMAP_DONTUNMAP) !== 0) {
     vma.flags &= ~VM_LOCKED;
