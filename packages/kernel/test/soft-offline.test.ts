@@ -174,6 +174,34 @@ describe('soft_offline_page', () => {
   });
 });
 
+describe('soft_offline_page of a hugetlb page in use', () => {
+  it('a hugetlbfs page-cache folio migrates whole, then the source is dissolved and only the page is poisoned', () => {
+    const k = machine(4096, 2);
+    const file = k.createFile('hugetlbfs');
+    const huge = k.migrate.hugetlbAllocActive(0, { thisNode: true });
+    expect(huge).toBeGreaterThan(0);
+    k.vm.hugetlbAddToPageCache(file, huge, 0);
+    const before = hugetlbNodeCounters(k.mem, 0);
+    const free = nodeFreePages(k.mem, 0);
+    k.rt.spawn('t', 0, function* (): KernelGen {
+      expect(yield* k.softOfflinePage(huge + 9)).toBe(0);
+    });
+    k.run();
+    const moved = file.pages.get(0)!;
+    expect(moved).not.toBe(huge);
+    expect(folioTestHugetlb(k.mem, moved)).toBe(true);
+    // pgmigrate_success counts base pages (migrate_hugetlbs adds nr_pages, 6.3).
+    expect(k.vmstat.vmEvent(VmEvent.PGMIGRATE_SUCCESS)).toBe(512);
+    expect(pageTestFlag(k.mem, huge + 9, PG_hwpoison)).toBe(true);
+    expect(folioTestHugetlb(k.mem, huge + 9)).toBe(false);
+    // The source left the pool (dissolved) and its other 511 pages went to the buddy.
+    expect(hugetlbNodeCounters(k.mem, 0).nr_hugepages).toBe(before.nr_hugepages - 1);
+    expect(nodeFreePages(k.mem, 0)).toBe(free + 511);
+    expect(k.numPoisonedPages).toBe(1);
+    sound(k);
+  });
+});
+
 describe('madvise(MADV_SOFT_OFFLINE)', () => {
   it('-EPERM without CAP_SYS_ADMIN, -EINVAL for a misaligned start, -EFAULT for an unmapped page (after the mapped ones)', () => {
     const k = machine();
