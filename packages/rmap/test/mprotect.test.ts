@@ -147,6 +147,19 @@ describe('mprotect', () => {
         werr = e;
       }
       expect(String(werr)).toMatch(/SIGSEGV/);
+      // A read pin (check_vma_flags without FOLL_FORCE) of a PROT_NONE VMA fails too and
+      // leaves the entry PROT_NONE.
+      expect(yield* vm.mprotect(p, a, PAGE, PROT_NONE)).toBe(0);
+      let perr: unknown = null;
+      try {
+        yield* vm.pinUserPage(p, a, false);
+      } catch (e) {
+        perr = e;
+      }
+      expect(String(perr)).toMatch(/SIGSEGV/);
+      expect(vm.lookupPte(p, a).kind).toBe('present');
+      expect(yield* vm.mprotect(p, a, PAGE, PROT_READ)).toBe(0);
+      expect(yield* vm.userRead(p, a)).toBe(7);
     });
     runAndCheck(m);
   });
