@@ -48,7 +48,7 @@ function addToFreeList(m: Memmap, pfn: number, slot: number, toTail: boolean): v
 }
 
 /** `del_page_from_free_list`. */
-function delFromFreeList(m: Memmap, pfn: number, slot: number): void {
+export function delFromFreeList(m: Memmap, pfn: number, slot: number): void {
   const next = m.next[pfn]!;
   const prev = m.prev[pfn]!;
   if (prev >= 0) m.next[prev] = next;

@@ -3,6 +3,7 @@ import { freeOneBlock, resetFrames } from './buddy.js';
 import { formatFlags, PAGE_FLAGS_CHECK_AT_FREE, PG_mlocked } from './flags.js';
 import { freeHugeFolio } from './hugetlb.js';
 import { FOLIO_TYPE_HUGETLB, type Memmap } from './memmap.js';
+import { keepPoisonedOffBuddy } from './memory-failure.js';
 
 /**
  * Freeing a folio whose last reference was put: `__folio_put` -> `free_pages_prepare` /
@@ -45,6 +46,7 @@ export function badPageError(m: Memmap, folio: number, reason: string): MmsimErr
  * back to its node's pool, or to the buddy when temporary or surplus.
  */
 export function freeFolio(m: Memmap, folio: number): void {
+  if (keepPoisonedOffBuddy(m, folio)) return; // free_pages_prepare: PageHWPoison
   const order = m.order[folio]!;
   const hugetlb = m.folioType[folio] === FOLIO_TYPE_HUGETLB;
   resetFrames(m, folio, 1 << order);

@@ -38,6 +38,13 @@ export { isZeroPfn } from './zero-page.js';
 // Allocation and freeing: the buddy allocator and the hugetlb pools.
 export { type AllocOptions, folioAlloc, nodeFreePages, nodeNrFree } from './buddy.js';
 export {
+  dissolveFreeHugeFolio,
+  isFreeBuddyPage,
+  numPoisonedPages,
+  numPoisonedPagesInc,
+  takePageOffBuddy,
+} from './memory-failure.js';
+export {
   allocHugetlbFolio,
   allocHugetlbFolioNodemask,
   allocMigrateHugetlbFolio,

@@ -16,6 +16,7 @@ export * from './config.js';
 export * from './config-schema.js';
 export * from './kernel.js';
 export * from './lock-classes.js';
+export { MF_COUNT_INCREASED, MF_SOFT_OFFLINE } from './memory-failure.js';
 export * from './page-cache.js';
 export * from './parts.js';
 export * from './setup.js';

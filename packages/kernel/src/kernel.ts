@@ -11,6 +11,7 @@ import {
   nodeFreePages,
   nodeSpannedPages,
   nodeStartPfn,
+  numPoisonedPages,
   PG_writeback,
   type PhysicalMemory,
   pfnFolio,
@@ -33,10 +34,19 @@ import {
   type TlbBatch,
   VirtualMemory,
 } from '@mmsim/rmap';
-import { MmsimError, NodeStat, type RunResult, Runtime, type Task, VmStat } from '@mmsim/runtime';
+import {
+  type KernelGen,
+  MmsimError,
+  NodeStat,
+  type RunResult,
+  Runtime,
+  type Task,
+  VmStat,
+} from '@mmsim/runtime';
 import type { Actor } from './actor.js';
 import { type KernelConfig, type ResolvedKernelConfig, resolveKernelConfig } from './config.js';
 import { lockClassOf } from './lock-classes.js';
+import { kernelMadvise, softOfflinePage } from './memory-failure.js';
 import { checkPart, type MigrateEngine, type PartsContext } from './parts.js';
 import { ShadowMemory } from './shadow.js';
 
@@ -273,6 +283,35 @@ export class Kernel {
   /** The registered reference holders. */
   get referenceHolders(): readonly ReferenceHolder[] {
     return this.#holders;
+  }
+
+  /**
+   * `madvise(addr, len, advice)` of `mm`: MADV_SOFT_OFFLINE here (`madvise_inject_error`,
+   * -EPERM unless `capable`, the CAP_SYS_ADMIN answer of the syscall layer), every other
+   * advice through `vm.madvise`. Returns 0 or -errno (see memory-failure.ts).
+   */
+  madvise(
+    mm: MmView,
+    addr: number,
+    length: number,
+    advice: number,
+    capable: boolean,
+  ): KernelGen<number> {
+    return kernelMadvise(this, mm, addr, length, advice, capable);
+  }
+
+  /**
+   * `soft_offline_page(pfn, flags)` (mm/memory-failure.c, 6.3): migrate the page's data
+   * away (MR_MEMORY_FAILURE) or take it off the buddy, and keep the frame out of use
+   * (PG_hwpoison). 0, -ENXIO, -EIO or -EBUSY (see memory-failure.ts).
+   */
+  softOfflinePage(pfn: number, flags = 0): KernelGen<number> {
+    return softOfflinePage(this, pfn, flags);
+  }
+
+  /** `num_poisoned_pages`: pages soft-offlined (or otherwise poisoned) so far. */
+  get numPoisonedPages(): number {
+    return numPoisonedPages(this.mem);
   }
 
   /** Spawns an actor as a task on its CPU. */

@@ -62,6 +62,8 @@ export const VM_IO = 0x4000;
 export const VM_SEQ_READ = 0x8000;
 export const VM_RAND_READ = 0x10000;
 export const VM_HUGEPAGE = 0x2000_0000;
+/** `VM_NOHUGEPAGE`: MADV_NOHUGEPAGE, never a THP in this VMA. */
+export const VM_NOHUGEPAGE = 0x4000_0000;
 /**
  * `VM_SOFTDIRTY` (x86-64 with CONFIG_MEM_SOFT_DIRTY, 6.3): set on every new VMA by
  * `mmap_region`; while set, /proc/PID/pagemap reports every page of the VMA soft-dirty.
@@ -77,6 +79,12 @@ export const PROT_NONE = 0;
 export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
 export const PROT_EXEC = 0x4;
+/** `PROT_SEM` (x86 accepts it in `arch_validate_prot` and ignores it). */
+export const PROT_SEM = 0x8;
+/** `PROT_GROWSDOWN`: mprotect extends the change down to the start of a VM_GROWSDOWN VMA. */
+export const PROT_GROWSDOWN = 0x0100_0000;
+/** `PROT_GROWSUP`: x86 has no VM_GROWSUP, so mprotect with it is always -EINVAL. */
+export const PROT_GROWSUP = 0x0200_0000;
 export const MAP_SHARED = 0x01;
 export const MAP_PRIVATE = 0x02;
 export const MAP_FIXED = 0x10;
@@ -149,3 +157,37 @@ export const MM_ANONPAGES = 1;
 export const MM_SWAPENTS = 2;
 export const MM_SHMEMPAGES = 3;
 export const NR_MM_COUNTERS = 4;
+
+/* madvise(2) advice values (include/uapi/asm-generic/mman-common.h, 6.3). */
+
+export const MADV_NORMAL = 0;
+export const MADV_RANDOM = 1;
+export const MADV_SEQUENTIAL = 2;
+export const MADV_WILLNEED = 3;
+export const MADV_DONTNEED = 4;
+export const MADV_FREE = 8;
+export const MADV_REMOVE = 9;
+export const MADV_DONTFORK = 10;
+export const MADV_DOFORK = 11;
+export const MADV_MERGEABLE = 12;
+export const MADV_UNMERGEABLE = 13;
+export const MADV_HUGEPAGE = 14;
+export const MADV_NOHUGEPAGE = 15;
+export const MADV_DONTDUMP = 16;
+export const MADV_DODUMP = 17;
+export const MADV_WIPEONFORK = 18;
+export const MADV_KEEPONFORK = 19;
+export const MADV_COLD = 20;
+export const MADV_PAGEOUT = 21;
+export const MADV_POPULATE_READ = 22;
+export const MADV_POPULATE_WRITE = 23;
+export const MADV_DONTNEED_LOCKED = 24;
+export const MADV_COLLAPSE = 25;
+export const MADV_HWPOISON = 100;
+export const MADV_SOFT_OFFLINE = 101;
+
+/* mremap(2) flags (include/uapi/linux/mman.h, 6.3). */
+
+export const MREMAP_MAYMOVE = 1;
+export const MREMAP_FIXED = 2;
+export const MREMAP_DONTUNMAP = 4;

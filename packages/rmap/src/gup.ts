@@ -7,6 +7,7 @@ import {
   VM_FAULT_ERROR,
   VM_FAULT_SIGSEGV_ACCESS,
   VM_FAULT_SIGSEGV_NO_VMA,
+  VM_READ,
 } from './constants.js';
 import { folioPin, folioUnpinCount, pinRefs } from './dma-pinned.js';
 import { handleMmFault } from './fault.js';
@@ -102,7 +103,8 @@ export function* pinUserPage(
     let ret: number;
     try {
       const vma = mm.vmaLookup(addr);
-      if (vma === null || (write && !vma.writable)) {
+      // check_vma_flags (mm/gup.c, 6.3): no FOLL_FORCE, so VM_WRITE / VM_READ are needed.
+      if (vma === null || (write ? !vma.writable : (vma.flags & VM_READ) === 0)) {
         throw faultError(
           mm,
           addr,

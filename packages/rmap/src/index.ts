@@ -85,6 +85,7 @@ export {
 } from './mempolicy.js';
 export type { IsolateFolioFn, QueuePagesResult } from './mempolicy-walk.js';
 export { DEFAULT_MMAP_BASE, type MmapOptions } from './mmap.js';
+export { madviseBehaviorValid, madviseCheck } from './madvise.js';
 export {
   type AddressSpaceOperationsBase,
   folioAddressSpaceView as folioAddressSpace,

@@ -29,6 +29,16 @@ export {
 // Address spaces of processes: mmap, munmap, fork, exit.
 export { createFile, createMm, mmap } from './mmap.js';
 export { freePgtables, munmap, splitVma, unlinkVma } from './munmap.js';
+export {
+  canMergeAdjacent,
+  vmaMergeNeighbours,
+  vmaMergeNext,
+  vmaModify,
+  vmasInRange,
+} from './vma-merge.js';
+export { madvise, madviseBehaviorValid, madviseCheck } from './madvise.js';
+export { mprotect } from './mprotect.js';
+export { mremap } from './mremap.js';
 export { forkMm } from './fork.js';
 export { exitMmap } from './exit.js';
 export { folioVmaRange, vmaAddress, type VmaPageRange } from './vma-address.js';

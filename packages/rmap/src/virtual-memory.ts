@@ -33,6 +33,7 @@ import {
   ksmMadvise,
   ksmStats,
 } from './ksm.js';
+import { madvise } from './madvise.js';
 import { type Mempolicy, type Nodemask, nodesWithMemory } from './mempolicy.js';
 import { mbindRange, mpolRebindMm } from './mempolicy-vma.js';
 import {
@@ -44,6 +45,8 @@ import {
 import { mlockRange } from './mlock-syscall.js';
 import type { Mm } from './mm.js';
 import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
+import { mprotect } from './mprotect.js';
+import { mremap } from './mremap.js';
 import { munmap } from './munmap.js';
 import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
 import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
@@ -184,6 +187,40 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** `munmap()`. */
   munmap(mm: MmView, addr: number, length: number): KernelGen<number> {
     return munmap(this.#ctx, mm as Mm, addr, length);
+  }
+
+  /**
+   * `mprotect(addr, len, prot)`: the VMAs of the range get the new protection (split and
+   * merged as needed) and their entries follow; 0 or -EINVAL / -ENOMEM / -EACCES (see
+   * `mprotect` in mprotect.ts for each case).
+   */
+  mprotect(mm: MmView, addr: number, length: number, prot: number): KernelGen<number> {
+    return mprotect(this.#ctx, mm as Mm, addr, length, prot);
+  }
+
+  /**
+   * `madvise(addr, len, advice)` for MADV_DONTNEED (/_LOCKED), MADV_HUGEPAGE,
+   * MADV_NOHUGEPAGE and MADV_NORMAL / RANDOM / SEQUENTIAL: 0, -EINVAL or -ENOMEM (see
+   * `madvise` in madvise.ts). MADV_SOFT_OFFLINE goes through `Kernel.madvise`.
+   */
+  madvise(mm: MmView, addr: number, length: number, advice: number): KernelGen<number> {
+    return madvise(this.#ctx, mm as Mm, addr, length, advice);
+  }
+
+  /**
+   * `mremap(addr, oldLen, newLen, flags, newAddr)`: shrink, grow in place, or move the
+   * mapping (MREMAP_MAYMOVE / FIXED / DONTUNMAP) with its page tables; the (new) address
+   * or -EINVAL / -EFAULT / -ENOMEM (see `mremap` in mremap.ts).
+   */
+  mremap(
+    mm: MmView,
+    addr: number,
+    oldLen: number,
+    newLen: number,
+    flags: number,
+    newAddr = 0,
+  ): KernelGen<number> {
+    return mremap(this.#ctx, mm as Mm, addr, oldLen, newLen, flags, newAddr);
   }
 
   /** The live processes. */

@@ -70,6 +70,7 @@ export {
   type ScenarioName,
 } from './builtin/registry.js';
 export { type RfcLockOrderParams, rfcLockOrder } from './builtin/rfc-lock-order.js';
+export { type SoftOfflineParams, softOffline } from './builtin/soft-offline.js';
 export {
   type SplitLockDeadlockParams,
   splitLockDeadlock,

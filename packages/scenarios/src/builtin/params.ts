@@ -175,6 +175,13 @@ export const BUILTIN_PARAM_SCHEMAS = {
       accesses: count('accesses of the writer thread, half of them stores', 0, 100_000, 8),
     })
     .strict(),
+  'soft-offline': z
+    .object({
+      pages: count('pages the process maps and writes', 1, 256, 8),
+      accesses: count('accesses of the writer (three writes in four)', 1, 100_000, 32),
+      offlines: count('pages soft-offlined with madvise(MADV_SOFT_OFFLINE)', 0, 256, 4),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

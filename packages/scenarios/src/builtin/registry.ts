@@ -14,6 +14,7 @@ import { movePagesLoop } from './move-pages-loop.js';
 import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
+import { softOffline } from './soft-offline.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
 import { staleDstMapping } from './stale-dst-mapping.js';
 import { uffdWpRestore } from './uffd-wp-restore.js';
@@ -48,6 +49,7 @@ export const BUILTIN_SCENARIOS = {
   'batch-copy-partial-failure': (p = {}) => batchCopyPartialFailure(p),
   'move-pages-loop': (p = {}) => movePagesLoop(p),
   'ksm-migrate': (p = {}) => ksmMigrate(p),
+  'soft-offline': (p = {}) => softOffline(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;

@@ -9,8 +9,10 @@ import {
   folioTestHugetlb,
   HPAGE_PMD_NR,
   nodeStats,
+  PG_hwpoison,
   PG_private,
   pageMapcount,
+  pageTestFlag,
   pfnFolio,
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
@@ -43,7 +45,8 @@ function frameCount(k: Kernel): string[] {
 /**
  * The references the model's structures hold on each folio at rest: one per page-table
  * entry (PTE or PMD), one per page-cache slot, the pins, one for attached buffers
- * (PG_private), one for a per-CPU LRU batch, and those of registered holders (drivers).
+ * (PG_private), one for a per-CPU LRU batch, one for a poisoned (PG_hwpoison) page that
+ * memory failure took out of use, and those of registered holders (drivers).
  */
 function expectedRefs(k: Kernel): (folio: Folio) => number {
   const mem = k.mem;
@@ -72,6 +75,8 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
     for (let i = 0; i < nr; i++) maps += pageMapcount(mem, folio + i) - entire;
     let refs = maps + (cache.get(folio) ?? 0) + (pins.get(folio) ?? 0);
     if ((folioFlags(mem, folio) & (1 << PG_private)) !== 0) refs++;
+    // A poisoned page keeps the reference page_handle_poison took (mm/memory-failure.c).
+    if (nr === 1 && pageTestFlag(mem, folio, PG_hwpoison)) refs++;
     if (view.inBatch(folio)) refs++;
     for (const h of k.referenceHolders) refs += h.refs(folio);
     return refs;
@@ -82,7 +87,8 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
  * `frames-conserved`: no frame is lost or duplicated. On every `stride`-th step and at
  * the end, each node's frames add up: free in the buddy + free in the hugetlb pool + in
  * allocated folios = the node's size. At the end, also every folio's refcount is exactly
- * what its owners hold (mappings, page cache, pins, buffers, LRU batch, drivers): a folio
+ * what its owners hold (mappings, page cache, pins, buffers, LRU batch, memory failure's
+ * hold on a poisoned page, drivers): a folio
  * with more is a leaked, unreachable frame; one with fewer is about to be freed under its
  * users.
  *
