@@ -46,6 +46,8 @@ export {
   folioTestHugetlbTemporary,
   type HugetlbMeminfo,
   type HugetlbNodeCounters,
+  allocHugetlbFolioForFault,
+  hugetlbAcctMemory,
   hugetlbBuddyAllocEvents,
   hugetlbFreeHugePages,
   hugetlbMeminfo,
@@ -54,6 +56,7 @@ export {
   hugetlbNodeCounters,
   hugetlbNrHugePages,
   hugetlbNrOvercommitHugePages,
+  hugetlbResvHugePages,
   hugetlbSetNrOvercommitHugePages,
   hugetlbSurplusHugePages,
 } from './hugetlb.js';

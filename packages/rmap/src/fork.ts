@@ -24,6 +24,8 @@ import { pageTryDupAnonRmap } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { folioAddLruVma } from './folio-release.js';
 import type { Mm } from './mm.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
+import { copyHugetlbPageRange } from './hugetlb-vma.js';
 import { createMm } from './mmap.js';
 import { pmdIndexOfVpn } from './page-table.js';
 import {
@@ -175,6 +177,7 @@ function copyHugePmd(ctx: RmapState, dst: Vma, src: Vma, idx: number): boolean {
  * Returns false when a page could not be allocated (-ENOMEM).
  */
 function* copyPageRange(ctx: RmapState, dst: Vma, src: Vma): KernelGen<boolean> {
+  if (isVmHugetlbPage(src)) return yield* copyHugetlbPageRange(ctx, dst, src);
   const startVpn = src.start / PAGE_SIZE;
   const endVpn = src.end / PAGE_SIZE;
   let vpn = startVpn;

@@ -18,6 +18,8 @@ import {
   VM_LOCKED,
 } from './constants.js';
 import { vmaPageProtWritable } from './fault-file.js';
+import { removeMigrationPteHugetlb } from './hugetlb-rmap.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
@@ -58,7 +60,7 @@ import { folioVmaRange } from './vma-address.js';
  * alone). A uffd-wp-protected shmem page then comes back writable and protected at once:
  * writes go through without a fault to the monitor.
  */
-function pteFromMigrationEntry(
+export function pteFromMigrationEntry(
   ctx: RmapState,
   swp: number,
   pfn: number,
@@ -118,6 +120,7 @@ function removeMigrationPmd(ctx: RmapState, dst: Folio, vma: Vma, pmdIndex: numb
  * `mlock_count`), then `mlock_drain_local`. Always returns true (the walk goes on).
  */
 function* removeMigrationPte(ctx: RmapState, dst: Folio, vma: Vma, src: Folio): KernelGen<boolean> {
+  if (isVmHugetlbPage(vma)) return yield* removeMigrationPteHugetlb(ctx, dst, vma, src);
   const mm = vma.mm;
   const mem = ctx.mem;
   const nr = folioNrPages(mem, dst);

@@ -1,8 +1,9 @@
-import { type Folio, folioIndex, folioNrPages, folioTestAnon } from '@mmsim/folio';
+import { type Folio, folioNrPages, folioTestAnon } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { folioAnonVma } from './anon-vma.js';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
+import { folioPgoff } from './hugetlb-state.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
 import {
@@ -156,7 +157,7 @@ export interface FolioMapping {
 export function folioMappings(ctx: RmapState, folio: Folio): FolioMapping[] {
   const mem = ctx.mem;
   const nr = folioNrPages(mem, folio);
-  const pgoff = folioIndex(mem, folio);
+  const pgoff = folioPgoff(mem, folio);
   const vmas: Vma[] = [];
   if (folioTestAnon(mem, folio)) {
     const av = folioAnonVma(mem, folio);

@@ -20,6 +20,7 @@ import { changeProtNuma } from './change-prot-numa.js';
 import { folioMaybeDmaPinned } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
+import { type HugetlbLifecycle, hugetlbOf } from './hugetlb-state.js';
 import { pinUserPage, unpinUserPage } from './gup.js';
 import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
 import { mlockRange } from './mlock-syscall.js';
@@ -60,6 +61,11 @@ import type { VirtualMemoryOptions } from './virtual-memory-options.js';
 export interface FileOptions {
   /** The file's initial content words, page index = array index (others read 0). */
   readonly content?: readonly number[];
+  /**
+   * A hugetlbfs file: mapping it gives VM_HUGETLB mappings of 2 MiB pages (see
+   * `hugetlbMmap`); its page cache holds hugetlb folios at huge-page indices. No content.
+   */
+  readonly hugetlb?: boolean;
 }
 
 /**
@@ -142,7 +148,19 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return exitMmap(this.#ctx, mm as Mm);
   }
 
-  /** `mmap()`; returns the address. */
+  /**
+   * Hooks through which hugetlb folios the faults allocate join and leave the migration
+   * side's active list (`h->hugepage_activelist`, HPageMigratable); the kernel composition
+   * sets them (see `HugetlbLifecycle`).
+   */
+  setHugetlbLifecycle(lifecycle: HugetlbLifecycle | null): void {
+    hugetlbOf(this.#ctx).lifecycle = lifecycle;
+  }
+
+  /**
+   * `mmap()`; returns the address. MAP_HUGETLB or a hugetlbfs file maps 2 MiB hugetlb pages
+   * and may return -EINVAL / -ENOMEM (see `hugetlbMmap`).
+   */
   mmap(mm: MmView, options: MmapOptions): number {
     return mmap(this.#ctx, mm as Mm, options);
   }
@@ -175,7 +193,10 @@ export class VirtualMemory implements Rmap, TlbBatch {
 
   /** A regular file with an empty page cache. */
   createFile(name: string, options: FileOptions = {}): AddressSpaceView {
-    return createFile(this.#ctx, name, options.content, false);
+    if (options.hugetlb !== undefined && typeof options.hugetlb !== 'boolean') {
+      throw new MmsimError('INVALID_ARGUMENT', 'hugetlb must be a boolean');
+    }
+    return createFile(this.#ctx, name, options.content, false, options.hugetlb === true);
   }
 
   /** `truncate_inode_pages` of an unmapped file: its cached pages and data go. */
