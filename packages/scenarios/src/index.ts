@@ -57,6 +57,10 @@ export {
   type MigrateUnderWritesParams,
   migrateUnderWrites,
 } from './builtin/migrate-under-writes.js';
+export {
+  type HugetlbMappedMigrateParams,
+  hugetlbMappedMigrate,
+} from './builtin/hugetlb-mapped-migrate.js';
 export { BUILTIN_PARAM_SCHEMAS, checkScenarioParams } from './builtin/params.js';
 export { type PmbenchMigrateParams, pmbenchMigrate } from './builtin/pmbench-migrate.js';
 export {

@@ -160,6 +160,12 @@ export const BUILTIN_PARAM_SCHEMAS = {
       migrations: count('demotion rounds, each to the other node', 1, 10_000, 3),
     })
     .strict(),
+  'hugetlb-mapped-migrate': z
+    .object({
+      accesses: count('accesses of each user task', 1, 100_000, 16),
+      migrations: count('move_pages rounds, each to the other node', 1, 10_000, 2),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

@@ -6,6 +6,7 @@ import { batchCopyUnregister } from './batch-copy-unregister.js';
 import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
 import { deferredSplitChain } from './deferred-split-chain.js';
 import { deptWritebackCycle } from './dept-writeback-cycle.js';
+import { hugetlbMappedMigrate } from './hugetlb-mapped-migrate.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
@@ -44,6 +45,7 @@ export const BUILTIN_SCENARIOS = {
   'batch-copy-stale-copy': (p = {}) => batchCopyStaleCopy(p),
   'batch-copy-unregister': (p = {}) => batchCopyUnregister(p),
   'batch-copy-partial-failure': (p = {}) => batchCopyPartialFailure(p),
+  'hugetlb-mapped-migrate': (p = {}) => hugetlbMappedMigrate(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
