@@ -1,10 +1,10 @@
 import {
+  checkPhysicalMemory,
   type Folio,
   FolioList,
   folioNid,
   folioRefCount,
   folioTestHugetlb,
-  checkPhysicalMemory,
   hugetlbAcctMemory,
   pageContent,
 } from '@mmsim/folio';
@@ -116,6 +116,30 @@ describe('MAP_HUGETLB mmap', () => {
     expect(k.vm.mmap(mm, { length: 2 * HPAGE_SIZE, flags: ANON_SHARED })).toBeGreaterThan(0);
     expect(k.vm.mmap(mm, { length: HPAGE_SIZE, flags: ANON_PRIVATE })).toBe(-ENOMEM);
     expect(meminfo(k)).toEqual([2, 2, 2, 0]);
+  });
+
+  it('with nr_overcommit_hugepages a reservation grows the pool with surplus pages, given back when the last mapping goes', () => {
+    const k = createKernel({
+      nodes: [
+        { pages: 4096, hugetlbPages: 1 },
+        { pages: 4096, hugetlbPages: 1 },
+      ],
+      cpusPerNode: 2,
+      nrOvercommitHugePages: 2,
+    });
+    const mm = k.createProcess('p');
+    expect(k.vm.mmap(mm, { length: 5 * HPAGE_SIZE, flags: ANON_SHARED })).toBe(-ENOMEM);
+    expect(meminfo(k)).toEqual([2, 2, 0, 0]);
+    const addr = k.vm.mmap(mm, { length: 4 * HPAGE_SIZE, flags: ANON_SHARED });
+    expect(meminfo(k)).toEqual([4, 4, 4, 2]);
+    expect(checkPhysicalMemory(k.mem)).toEqual([]);
+    run(k, function* () {
+      yield* k.vm.userWrite(mm, addr + 3 * HPAGE_SIZE, 3);
+      expect(meminfo(k)).toEqual([4, 3, 3, 2]);
+      expect(yield* k.vm.munmap(mm, addr, 4 * HPAGE_SIZE)).toBe(0);
+      expect(meminfo(k)).toEqual([2, 2, 0, 0]);
+      expect(checkPhysicalMemory(k.mem)).toEqual([]);
+    });
   });
 
   it('an unreserved (MAP_NORESERVE) fault past the pool gets SIGBUS', () => {

@@ -1,7 +1,7 @@
 import { type Folio, folioMapping, type PhysicalMemory } from '@mmsim/folio';
 import { type Runtime, RwSemaphore } from '@mmsim/runtime';
-import { pageCacheReplaceFolio, pageCacheSplitFolio } from './page-cache.js';
 import type { HugetlbInode } from './hugetlb-state.js';
+import { pageCacheReplaceFolio, pageCacheSplitFolio } from './page-cache.js';
 import type { AddressSpaceView } from './readonly-views.js';
 import type { Vma } from './vma.js';
 /**

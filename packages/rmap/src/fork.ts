@@ -23,9 +23,9 @@ import {
 import { pageTryDupAnonRmap } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { folioAddLruVma } from './folio-release.js';
-import type { Mm } from './mm.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
 import { copyHugetlbPageRange } from './hugetlb-vma.js';
+import type { Mm } from './mm.js';
 import { createMm } from './mmap.js';
 import { pmdIndexOfVpn } from './page-table.js';
 import {

@@ -1,12 +1,12 @@
 import {
   allocHugetlbFolioForFault,
-  hugetlbAcctMemory,
   type Folio,
   folioGet,
   folioMapping,
   folioSetFlag,
   folioTestAnon,
   folioTryGet,
+  hugetlbAcctMemory,
   PG_anon_exclusive,
   PG_uptodate,
   pageContent,
@@ -87,9 +87,7 @@ export function allocHugetlbFolioVma(
   const priv = h.vmaPrivate(vma);
   const shared = (vma.flags & VM_MAYSHARE) !== 0;
   const inode = vma.file?.hugetlb ?? null;
-  const hasReserve = shared
-    ? inode !== null && inode.resvMap.has(idx)
-    : priv.owner && priv.resv.has(idx);
+  const hasReserve = shared ? inode?.resvMap.has(idx) === true : priv.owner && priv.resv.has(idx);
   const useReserve = hasReserve && !avoidReserve;
   const policy = vma.policy;
   const nid = policy === null ? ctx.rt.current.cpu.node : policy.node;

@@ -49,7 +49,6 @@ import {
   SWP_MIGRATION_READ_EXCLUSIVE,
   SWP_MIGRATION_WRITE,
 } from './pte.js';
-import { pteFromMigrationEntry } from './remove-migration-ptes.js';
 import type { RmapState } from './rmap-state.js';
 import { flushTlbPmd } from './tlb.js';
 import type { Vma } from './vma.js';
@@ -266,7 +265,22 @@ export function* tryToMigrateOneHugetlb(
  * mapping: `hugepage_add_anon_rmap` (RMAP_EXCLUSIVE unless the entry was plain readable)
  * or `page_dup_file_rmap(new, true)`.
  */
-function removeMigrationHugetlbEntry(ctx: RmapState, dst: Folio, vma: Vma, pmdIndex: number): void {
+/** `remove_migration_pte`'s present entry from a migration entry (remove-migration-ptes.ts). */
+export type PteFromMigrationEntry = (
+  ctx: RmapState,
+  swp: number,
+  pfn: number,
+  dstDirty: boolean,
+  vma: Vma,
+) => number;
+
+function removeMigrationHugetlbEntry(
+  ctx: RmapState,
+  dst: Folio,
+  vma: Vma,
+  pmdIndex: number,
+  pteFromMigrationEntry: PteFromMigrationEntry,
+): void {
   const mm = vma.mm;
   const mem = ctx.mem;
   const swp = mm.pmds.get(pmdIndex)!;
@@ -296,13 +310,14 @@ export function* removeMigrationPteHugetlb(
   dst: Folio,
   vma: Vma,
   src: Folio,
+  pteFromMigrationEntry: PteFromMigrationEntry,
 ): KernelGen<boolean> {
   const range = folioVmaRange(vma, folioPgoff(ctx.mem, dst), PTRS_PER_PTE);
   if (range === null) return true;
   yield* pageVmaMappedWalk(vma.mm, range, src, PTRS_PER_PTE, {
     matches: isMigrationEntry,
     pmd: (pmdIndex) => {
-      removeMigrationHugetlbEntry(ctx, dst, vma, pmdIndex);
+      removeMigrationHugetlbEntry(ctx, dst, vma, pmdIndex, pteFromMigrationEntry);
       return true;
     },
     pte: () => true,

@@ -120,7 +120,9 @@ function removeMigrationPmd(ctx: RmapState, dst: Folio, vma: Vma, pmdIndex: numb
  * `mlock_count`), then `mlock_drain_local`. Always returns true (the walk goes on).
  */
 function* removeMigrationPte(ctx: RmapState, dst: Folio, vma: Vma, src: Folio): KernelGen<boolean> {
-  if (isVmHugetlbPage(vma)) return yield* removeMigrationPteHugetlb(ctx, dst, vma, src);
+  if (isVmHugetlbPage(vma)) {
+    return yield* removeMigrationPteHugetlb(ctx, dst, vma, src, pteFromMigrationEntry);
+  }
   const mm = vma.mm;
   const mem = ctx.mem;
   const nr = folioNrPages(mem, dst);

@@ -22,11 +22,11 @@ import {
   VM_LOCKED,
 } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
+import { tryToMigrateOneHugetlb } from './hugetlb-rmap.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import type { Mm } from './mm.js';
 import type { PageTable } from './page-table.js';
-import { tryToMigrateOneHugetlb } from './hugetlb-rmap.js';
-import { isVmHugetlbPage } from './hugetlb-state.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
 import {
   mkMigrationEntry,

@@ -48,6 +48,10 @@ export {
   type DeferredSplitChainParams,
   deferredSplitChain,
 } from './builtin/deferred-split-chain.js';
+export {
+  type HugetlbMappedMigrateParams,
+  hugetlbMappedMigrate,
+} from './builtin/hugetlb-mapped-migrate.js';
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {
   type LoopWritebackDeadlockParams,
@@ -57,10 +61,6 @@ export {
   type MigrateUnderWritesParams,
   migrateUnderWrites,
 } from './builtin/migrate-under-writes.js';
-export {
-  type HugetlbMappedMigrateParams,
-  hugetlbMappedMigrate,
-} from './builtin/hugetlb-mapped-migrate.js';
 export { BUILTIN_PARAM_SCHEMAS, checkScenarioParams } from './builtin/params.js';
 export { type PmbenchMigrateParams, pmbenchMigrate } from './builtin/pmbench-migrate.js';
 export {
