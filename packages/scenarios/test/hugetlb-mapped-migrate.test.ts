@@ -1,3 +1,4 @@
+import { folioGet, folioTestHugetlb } from '@mmsim/folio';
 import { type Rmap, withRmapOverrides } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -46,5 +47,25 @@ describe('hugetlb-mapped-migrate catches a broken restore', () => {
       scenarioOptions: { parts: { rmap: forgetfulRmap } },
     });
     expect(found.first?.what ?? '').toMatch(/migration|lost|USE_AFTER_FREE|mapcount|refcount/);
+  });
+});
+
+/** An `Rmap` that leaks one reference on every hugetlb destination it restores. */
+function leakyRmap(vm: Rmap, mem: Parameters<typeof folioGet>[0]): Rmap {
+  return withRmapOverrides(vm, {
+    *removeMigrationPtes(src, dst, locked): KernelGen {
+      yield* vm.removeMigrationPtes(src, dst, locked);
+      if (src !== dst && folioTestHugetlb(mem, dst)) folioGet(mem, dst);
+    },
+  });
+}
+
+describe('hugetlb-mapped-migrate: the end-of-run checks see a leaked hugetlb reference', () => {
+  it('frames-conserved reports the refcount a mapped hugetlb folio should not have', () => {
+    const found = searchSchedules(hugetlbMappedMigrate(), 'v6.3', {
+      schedules: 3,
+      scenarioOptions: { parts: { rmap: (vm, ctx) => leakyRmap(vm, ctx.mem) } },
+    });
+    expect(found.first?.what ?? '').toMatch(/frames-conserved.*reference leaked/);
   });
 });
