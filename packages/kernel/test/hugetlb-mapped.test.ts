@@ -19,6 +19,7 @@ import {
   MAP_SHARED,
   PAGE_SIZE,
   VM_HUGETLB,
+  VM_LOCKED,
 } from '@mmsim/rmap';
 import { EINVAL, ENOMEM, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -217,6 +218,19 @@ describe('hugetlb faults', () => {
       yield* k.vm.exit(child);
       expect(meminfo(k)).toEqual([8, 8, 0, 0]);
       expect(k.migrate.hugepageActivelist.size).toBe(0);
+    });
+  });
+
+  it('mlock leaves a hugetlb VMA alone (no split, no VM_LOCKED) and populates it', () => {
+    const k = machine();
+    const mm = k.createProcess('p');
+    const addr = k.vm.mmap(mm, { length: 2 * HPAGE_SIZE, flags: ANON_PRIVATE });
+    run(k, function* () {
+      expect(yield* k.vm.mlock(mm, addr + PAGE_SIZE, PAGE_SIZE)).toBe(0);
+      expect(mm.vmas.length).toBe(1);
+      expect(mm.vmas[0]!.flags & VM_LOCKED).toBe(0);
+      expect(k.vm.lookupPte(mm, addr).kind).toBe('present');
+      expect(meminfo(k)).toEqual([8, 7, 1, 0]);
     });
   });
 
