@@ -1,4 +1,4 @@
-import { EINVAL, ENOMEM } from '@mmsim/runtime';
+import { EINVAL, ENOMEM, MmsimError } from '@mmsim/runtime';
 import { AddressSpace } from './address-space.js';
 import {
   MAP_ANONYMOUS,
@@ -64,7 +64,10 @@ export function hugetlbMmap(
   const below = mm.findVma(start);
   if (below !== null && below.start < start + len) {
     // The model does not replace mappings under MAP_FIXED (see mmap).
-    return -EINVAL;
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `mmap: MAP_FIXED at 0x${start.toString(16)} overlaps an existing mapping; munmap it first`,
+    );
   }
   let vmFlags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC | VM_HUGETLB | VM_SOFTDIRTY;
   if ((prot & PROT_READ) !== 0) vmFlags |= VM_READ;

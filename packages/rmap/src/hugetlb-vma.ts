@@ -286,8 +286,3 @@ export function* copyHugetlbPageRange(ctx: RmapState, dst: Vma, src: Vma): Kerne
   vmaLock?.upRead();
   return ok;
 }
-
-/** A hugetlb folio's put after the unmap's TLB flush (`tlb_batch_pages_flush`). */
-export function hugetlbTlbPut(ctx: RmapState, folio: Folio): void {
-  hugetlbFolioPut(ctx, folio);
-}
