@@ -23,8 +23,8 @@ import type { Vma } from './vma.js';
  *
  * A hugetlb folio's `index` is in huge pages (6.3 `hugetlb_add_to_page_cache` and
  * `linear_page_index` of a hugetlb VMA, `linear_hugepage_index`); `folio_pgoff` turns it
- * into a page offset for the rmap walks (until 6.7, a08c7193e4f1, which moved hugetlb to
- * PAGE_SIZE indices).
+ * into a page offset for the rmap walks (until 6.7: "mm/filemap: remove hugetlb special
+ * casing in filemap.c" moved hugetlb to PAGE_SIZE indices).
  */
 
 /** Huge pages are PMD-sized. */
