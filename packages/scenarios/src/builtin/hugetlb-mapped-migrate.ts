@@ -16,7 +16,7 @@ import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `hugetlbMappedMigrate`. */
 export interface HugetlbMappedMigrateParams {
-  /** Accesses of each user task. Default 16. */
+  /** Accesses of each user task. Default 12. */
   readonly accesses?: number;
   /** move_pages rounds (each to the other node). Default 2. */
   readonly migrations?: number;
@@ -25,8 +25,8 @@ export interface HugetlbMappedMigrateParams {
 /**
  * `hugetlb-mapped-migrate`: mapped hugetlb folios migrate while processes write and read
  * them (Linux 6.3: `hugetlb_fault`, `try_to_migrate_one`'s hugetlb branch,
- * `unmap_and_move_huge_page`, `remove_migration_pte`). A private MAP_HUGETLB mapping of two
- * 2 MiB pages is written by its process, then forked: the child shares the pages
+ * `unmap_and_move_huge_page`, `remove_migration_pte`). A private MAP_HUGETLB mapping of a
+ * 2 MiB page is written by its process, then forked: the child shares the pages
  * (copy_hugetlb_page_range write-protects them) and its writes copy them (hugetlb_wp);
  * a shared MAP_HUGETLB mapping (an unlinked hugetlbfs inode's page cache) is written by
  * both. move_pages (MIGRATE_SYNC, MR_SYSCALL) moves every mapped hugetlb folio to the
@@ -36,9 +36,9 @@ export interface HugetlbMappedMigrateParams {
  * migration entry left, pool counters consistent.
  */
 export function hugetlbMappedMigrate(params: HugetlbMappedMigrateParams = {}): Scenario {
-  const accesses = params.accesses ?? 16;
+  const accesses = params.accesses ?? 12;
   const migrations = params.migrations ?? 2;
-  const HUGE = 2;
+  const HUGE = 1;
   const PAGES = HUGE * (HPAGE_SIZE / PAGE_SIZE);
   return {
     name: 'hugetlb-mapped-migrate',

@@ -162,7 +162,7 @@ export const BUILTIN_PARAM_SCHEMAS = {
     .strict(),
   'hugetlb-mapped-migrate': z
     .object({
-      accesses: count('accesses of each user task', 1, 100_000, 16),
+      accesses: count('accesses of each user task', 1, 100_000, 12),
       migrations: count('move_pages rounds, each to the other node', 1, 10_000, 2),
     })
     .strict(),
