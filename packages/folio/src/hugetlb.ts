@@ -1,5 +1,11 @@
-import { checkInt, ENOMEM } from '@mmsim/runtime';
-import { type AllocOptions, allocOnNode, freeOneBlock, prepNewFolio } from './buddy.js';
+import { checkInt, ENOMEM, ENOSPC, MmsimError } from '@mmsim/runtime';
+import {
+  type AllocOptions,
+  allocOnNode,
+  freeOneBlock,
+  prepNewFolio,
+  resetFrames,
+} from './buddy.js';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER } from './constants.js';
 import { PG_head } from './flags.js';
 import {
@@ -22,7 +28,8 @@ import {
  * Surplus pages (`alloc_surplus_hugetlb_folio`, capped by `nr_overcommit_hugepages`) and
  * temporary pages (`alloc_migrate_hugetlb_folio`, for a migration target when the pools
  * are empty) come from the buddy and go back to it when freed (`free_huge_page`).
- * Reservations, subpools, pool resizing and gigantic pages are not modelled.
+ * Reservations (`resv_huge_pages`, see `hugetlbAcctMemory`) are counted globally as the
+ * kernel does; subpools, pool resizing and gigantic pages are not modelled.
  */
 
 /**
@@ -64,7 +71,8 @@ function dequeueHugetlbFolio(m: Memmap, nid: number): number {
  * Allocates a hugetlb folio from node `nid`'s pool, falling back to the other nodes by
  * distance unless `thisNode` (a model of `alloc_hugetlb_folio` /
  * `dequeue_hugetlb_folio_nodemask`, Linux 6.3). Returns the folio (order 9, refcount 1,
- * `folioTestHugetlb` true, content 0) or `-ENOMEM` when the pools are empty. The last
+ * `folioTestHugetlb` true, content 0) or `-ENOMEM` when the pools have no page that is
+ * not reserved (`available_huge_pages`: free minus `resv_huge_pages`). The last
  * `folioPut` returns it to the pool of its node, not to the buddy.
  */
 export function allocHugetlbFolio(
@@ -74,8 +82,15 @@ export function allocHugetlbFolio(
 ): Folio | number {
   const m = memmapOf(mem);
   checkNid(m, nid);
+  // Without a reservation of its own an allocation leaves the reserved pages alone
+  // (`available_huge_pages(h)`, mm/hugetlb.c 6.3).
+  if (sumOf(m.freeHugePages) - m.resvHugePages <= 0) return -ENOMEM;
+  return dequeueAnyNode(m, nid, options?.thisNode === true);
+}
+
+function dequeueAnyNode(m: Memmap, nid: number, thisNode: boolean): Folio | number {
   let folio = dequeueHugetlbFolio(m, nid);
-  if (folio < 0 && options?.thisNode !== true) {
+  if (folio < 0 && !thisNode) {
     const zonelist = m.fallback[nid]!;
     for (let i = 1; i < zonelist.length && folio < 0; i++) {
       folio = dequeueHugetlbFolio(m, zonelist[i]!);
@@ -265,8 +280,8 @@ export function hugetlbNodeCounters(mem: PhysicalMemory, nid: number): HugetlbNo
 
 /**
  * The global counters as /proc/meminfo shows them (`hugetlb_report_meminfo`, default
- * hstate): `HugePages_Total` = `nr_huge_pages`, `HugePages_Free`, `HugePages_Rsvd` (always
- * 0: reservations are not modelled), `HugePages_Surp`. The kernel keeps the global and the
+ * hstate): `HugePages_Total` = `nr_huge_pages`, `HugePages_Free`, `HugePages_Rsvd`
+ * (`resv_huge_pages`), `HugePages_Surp`. The kernel keeps the global and the
  * per-node counters in step; the model sums the per-node ones.
  */
 export interface HugetlbMeminfo {
@@ -282,7 +297,7 @@ export function hugetlbMeminfo(mem: PhysicalMemory): HugetlbMeminfo {
   return {
     HugePages_Total: sumOf(m.nrHugePages),
     HugePages_Free: sumOf(m.freeHugePages),
-    HugePages_Rsvd: 0,
+    HugePages_Rsvd: m.resvHugePages,
     HugePages_Surp: sumOf(m.surplusHugePages),
   };
 }
@@ -355,4 +370,124 @@ export function hugetlbFreeList(mem: PhysicalMemory, nid: number): Folio[] {
     out.push(p);
   }
   return out;
+}
+
+/** `h->resv_huge_pages` (HugePages_Rsvd). */
+export function hugetlbResvHugePages(mem: PhysicalMemory): number {
+  return memmapOf(mem).resvHugePages;
+}
+
+/**
+ * `hugetlb_acct_memory(h, delta)` (mm/hugetlb.c, 6.3) without cpusets. A positive `delta`
+ * reserves pool pages: `gather_surplus_pages` first grows the pool with surplus pages from
+ * the buddy (`alloc_surplus_hugetlb_folio`, within `nr_overcommit_hugepages`, put on the
+ * free lists) until `free_huge_pages` covers `resv_huge_pages + delta`, and gives them
+ * back and fails with -ENOMEM when it cannot; then `resv_huge_pages += delta`. A negative
+ * `delta` returns reservations, and `return_unused_surplus_pages` frees surplus pages
+ * that are no longer needed (at most -delta, only free ones) back to the buddy.
+ * Returns 0 or -ENOMEM. Throws INVALID_ARGUMENT for a non-integer delta or one that would
+ * make the count negative.
+ */
+export function hugetlbAcctMemory(mem: PhysicalMemory, delta: number, nid = 0): number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  checkInt('delta', delta, -0x7fffffff, 0x7fffffff);
+  if (delta > 0) {
+    const got: number[] = [];
+    while (sumOf(m.freeHugePages) < m.resvHugePages + delta) {
+      const folio =
+        sumOf(m.surplusHugePages) < m.nrOvercommitHugePages
+          ? allocFreshHugetlbFolio(m, nid, false)
+          : -1;
+      if (folio < 0) {
+        // Not enough: the pages gathered go back (free_huge_page of each).
+        for (const f of got) releaseFreeSurplus(m, f);
+        return -ENOMEM;
+      }
+      m.surplusHugePages[m.nid[folio]!]!++;
+      resetHugetlbForPool(m, folio);
+      enqueueHugetlbFolio(m, folio);
+      got.push(folio);
+    }
+    m.resvHugePages += delta;
+    return 0;
+  }
+  if (m.resvHugePages + delta < 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `hugetlb_acct_memory: returning ${-delta} reservations but only ${m.resvHugePages} are held`,
+    );
+  }
+  m.resvHugePages += delta;
+  // return_unused_surplus_pages: free surplus pages nobody needs any more.
+  let n = -delta;
+  for (let nid2 = 0; nid2 < m.nrHugePages.length && n > 0; nid2++) {
+    while (n > 0 && m.surplusHugePages[nid2]! > 0 && m.freeHugePages[nid2]! > 0) {
+      if (sumOf(m.freeHugePages) <= m.resvHugePages) return 0;
+      const folio = dequeueHugetlbFolio(m, nid2);
+      if (folio < 0) break;
+      releaseFreeSurplus(m, folio, true);
+      n--;
+    }
+  }
+  return 0;
+}
+
+/** A fresh folio's frames as a pooled free page expects them (refcount 0, no flags). */
+function resetHugetlbForPool(m: Memmap, folio: number): void {
+  resetFrames(m, folio, HPAGE_PMD_NR);
+}
+
+/**
+ * `remove_hugetlb_folio(h, folio, true)` + `update_and_free_hugetlb_folio` for a free
+ * surplus page: out of the pool (off the free list unless `dequeued`), back to the buddy.
+ */
+function releaseFreeSurplus(m: Memmap, folio: number, dequeued = false): void {
+  const nid = m.nid[folio]!;
+  if (!dequeued) unlinkFreeHuge(m, folio);
+  m.surplusHugePages[nid]!--;
+  m.nrHugePages[nid]!--;
+  resetFrames(m, folio, HPAGE_PMD_NR);
+  freeOneBlock(m, folio, HPAGE_PMD_ORDER, false);
+}
+
+/** Takes a free pooled folio off its node's free list. */
+function unlinkFreeHuge(m: Memmap, folio: number): void {
+  const nid = m.nid[folio]!;
+  const prev = m.prev[folio]!;
+  const next = m.next[folio]!;
+  if (prev >= 0) m.next[prev] = next;
+  else m.hugeFreeHead[nid] = next;
+  if (next >= 0) m.prev[next] = prev;
+  m.next[folio] = -1;
+  m.prev[folio] = -1;
+  m.freeHugePages[nid]!--;
+}
+
+/**
+ * The pool half of `alloc_hugetlb_folio(vma, addr, avoid_reserve)` (mm/hugetlb.c, 6.3):
+ * `dequeue_hugetlb_folio_vma`, then `alloc_buddy_hugetlb_folio_with_mpol`. With
+ * `useReserve` (the mapping holds a reservation for this page, `vma_has_reserves`, and
+ * `avoid_reserve` is false) a pooled page is taken even if all free pages are reserved,
+ * and `resv_huge_pages` drops by one; otherwise only an unreserved page
+ * (`available_huge_pages`). Falls back to a surplus page from the buddy. Returns the
+ * folio (refcount 1) or -ENOSPC, the error the fault turns into SIGBUS.
+ */
+export function allocHugetlbFolioForFault(
+  mem: PhysicalMemory,
+  nid: number,
+  useReserve: boolean,
+  options?: AllocOptions,
+): Folio | number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  const thisNode = options?.thisNode === true;
+  let folio: number = -1;
+  if (useReserve || sumOf(m.freeHugePages) - m.resvHugePages > 0) {
+    folio = dequeueAnyNode(m, nid, thisNode);
+    if (folio >= 0 && useReserve) m.resvHugePages--;
+  }
+  if (folio >= 0) return folio;
+  const surplus = allocSurplusHugetlbFolio(mem, nid, options);
+  return surplus >= 0 ? surplus : -ENOSPC;
 }

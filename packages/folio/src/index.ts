@@ -53,6 +53,8 @@ export {
   folioTestHugetlbTemporary,
   type HugetlbMeminfo,
   type HugetlbNodeCounters,
+  allocHugetlbFolioForFault,
+  hugetlbAcctMemory,
   hugetlbBuddyAllocEvents,
   hugetlbFreeHugePages,
   hugetlbMeminfo,
@@ -61,6 +63,7 @@ export {
   hugetlbNodeCounters,
   hugetlbNrHugePages,
   hugetlbNrOvercommitHugePages,
+  hugetlbResvHugePages,
   hugetlbSetNrOvercommitHugePages,
   hugetlbSurplusHugePages,
 } from './hugetlb.js';

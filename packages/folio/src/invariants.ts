@@ -285,6 +285,14 @@ function checkPools(m: Memmap, bad: Problems): void {
       );
     }
   }
+  // resv_huge_pages counts free pool pages promised to mappings (hugetlb_acct_memory only
+  // reserves what gather_surplus_pages found free; an allocation against a reservation
+  // takes one of them and drops the count with it), so it never exceeds the free pages.
+  let free = 0;
+  for (let nid = 0; nid < m.freeHugePages.length; nid++) free += m.freeHugePages[nid]!;
+  if (m.resvHugePages < 0 || m.resvHugePages > free) {
+    bad.add(`resv_huge_pages ${m.resvHugePages} is outside [0, ${free} free hugetlb pages]`);
+  }
 }
 
 function checkFolioLists(m: Memmap, bad: Problems): void {

@@ -117,6 +117,8 @@ export class Memmap {
   readonly hugeTemporary: Uint8Array;
   /** `h->nr_overcommit_huge_pages` (vm.nr_overcommit_hugepages): the cap on surplus pages. */
   nrOvercommitHugePages = 0;
+  /** `h->resv_huge_pages`: pool pages promised to mappings and not yet allocated (HugePages_Rsvd). */
+  resvHugePages = 0;
   /** The `htlb_buddy_alloc_success` / `htlb_buddy_alloc_fail` vm events. */
   htlbBuddyAllocSuccess = 0;
   htlbBuddyAllocFail = 0;

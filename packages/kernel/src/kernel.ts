@@ -173,6 +173,8 @@ export class Kernel {
       hugepageMigrationSupported: config.hugepageMigrationSupported,
     };
     const core = new MigrateCore(deps);
+    // Hugetlb folios the faults allocate join the core's active list (alloc_hugetlb_folio).
+    vm.setHugetlbLifecycle(core.hugetlbLifecycle);
     const migrate =
       parts.migrate === undefined
         ? core
@@ -223,7 +225,7 @@ export class Kernel {
     return hugetlbNodeCounters(this.mem, nid);
   }
 
-  /** The hugetlb lines of /proc/meminfo: HugePages_Total, _Free, _Rsvd (0), _Surp. */
+  /** The hugetlb lines of /proc/meminfo: HugePages_Total, _Free, _Rsvd, _Surp. */
   hugetlbMeminfo(): HugetlbMeminfo {
     return hugetlbMeminfo(this.mem);
   }

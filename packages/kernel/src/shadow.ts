@@ -3,6 +3,7 @@ import {
   type AddressSpaceView,
   type MmView,
   PAGE_SIZE,
+  PTRS_PER_PTE,
   type VirtualMemory,
   VM_SHARED,
 } from '@mmsim/rmap';
@@ -145,6 +146,13 @@ export class ShadowMemory {
         return pte.kind === 'present' ? pageContent(this.#mem, pte.pfn) : null;
       }
       case 'file': {
+        if (where.file.hugetlb !== null) {
+          // A hugetlbfs file caches 2 MiB folios at huge-page indices (6.3), and has no
+          // backing store: a page never cached reads as zeroes.
+          const huge = where.file.lookup(Math.floor(where.index / PTRS_PER_PTE));
+          if (huge === undefined) return 0;
+          return pageContent(this.#mem, huge + (where.index % PTRS_PER_PTE));
+        }
         const folio: Folio | undefined = pageCacheLookup(this.#mem, where.file, where.index);
         if (folio === undefined) return where.file.backing.get(where.index) ?? 0;
         return pageContent(this.#mem, folio + (where.index - folioIndex(this.#mem, folio)));

@@ -15,6 +15,7 @@ import {
   hugetlbMoveTemporaryState,
   type PhysicalMemory,
 } from '@mmsim/folio';
+import type { HugetlbLifecycle } from '@mmsim/rmap';
 import { MmsimError } from '@mmsim/runtime';
 
 /**
@@ -60,6 +61,30 @@ export function hugetlbAllocActive(h: HugetlbState, nid: number, options?: Alloc
   h.activelist.addTail(folio);
   h.migratable[folio] = 1;
   return folio;
+}
+
+/**
+ * The hooks `@mmsim/rmap`'s hugetlb fault path calls (`HugetlbLifecycle`), on this
+ * state (mm/hugetlb.c, 6.3): `alloc_hugetlb_folio` puts a new folio on the active list,
+ * `folio_set_hugetlb_migratable` marks it once it is instantiated, and `free_huge_page`
+ * takes a folio whose last reference goes off the active list and clears the mark.
+ */
+export function hugetlbLifecycle(h: HugetlbState): HugetlbLifecycle {
+  return {
+    folioActivate(folio: Folio): void {
+      checkHugetlb(h, folio, 'alloc_hugetlb_folio');
+      if (folioOnList(h.mem, folio) === null) h.activelist.addTail(folio);
+    },
+    folioSetMigratable(folio: Folio): void {
+      checkHugetlb(h, folio, 'folio_set_hugetlb_migratable');
+      h.migratable[folio] = 1;
+    },
+    folioFreeing(folio: Folio): void {
+      checkHugetlb(h, folio, 'free_huge_page');
+      folioOnList(h.mem, folio)?.del(folio);
+      h.migratable[folio] = 0;
+    },
+  };
 }
 
 /**

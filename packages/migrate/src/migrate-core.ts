@@ -1,12 +1,17 @@
 import { type AllocOptions, type Folio, FolioList } from '@mmsim/folio';
-import type { AddressSpaceView } from '@mmsim/rmap';
+import type { AddressSpaceView, HugetlbLifecycle } from '@mmsim/rmap';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpaceOperations } from './address-space-operations.js';
 import { allocMigrationTarget, type MigrationTargetControl } from './alloc-migration-target.js';
 import type { FreeFolioFn, MigrateCallbacks, NewFolioFn } from './callbacks.js';
 import type { CopyOffload } from './copy-offload.js';
 import type { DriverErrorRecord } from './errors.js';
-import { folioPutbackActiveHugetlb, hugetlbAllocActive, isolateHugetlb } from './hugetlb-state.js';
+import {
+  folioPutbackActiveHugetlb,
+  hugetlbAllocActive,
+  hugetlbLifecycle,
+  isolateHugetlb,
+} from './hugetlb-state.js';
 import { setAddressSpaceOperations } from './mapping-aops.js';
 import { type MigrateDeps, MigrateEnv } from './migrate-env.js';
 import { migratePagesV62 } from './migrate-pages-v6.2.js';
@@ -177,6 +182,14 @@ export class MigrateCore {
   /** A hugetlb folio in use (active, migratable), as the fault path leaves one; or -ENOMEM. */
   hugetlbAllocActive(nid: number, options?: AllocOptions): number {
     return hugetlbAllocActive(this.env.hstate, nid, options);
+  }
+
+  /**
+   * The hooks the rmap's hugetlb faults use to put the folios they allocate on this core's
+   * hugetlb active list and mark them migratable (`VirtualMemory.setHugetlbLifecycle`).
+   */
+  get hugetlbLifecycle(): HugetlbLifecycle {
+    return hugetlbLifecycle(this.env.hstate);
   }
 
   /**

@@ -1,5 +1,6 @@
 import { type Folio, folioMapping, type PhysicalMemory } from '@mmsim/folio';
 import { type Runtime, RwSemaphore } from '@mmsim/runtime';
+import type { HugetlbInode } from './hugetlb-state.js';
 import { pageCacheReplaceFolio, pageCacheSplitFolio } from './page-cache.js';
 import type { AddressSpaceView } from './readonly-views.js';
 import type { Vma } from './vma.js';
@@ -50,6 +51,8 @@ export class AddressSpace implements AddressSpaceView {
    * default: false for shmem, true otherwise.
    */
   canWriteback: boolean | null = null;
+  /** A hugetlbfs inode's state (`createFile(name, { hugetlb: true })`, MAP_HUGETLB), else null. */
+  hugetlb: HugetlbInode | null = null;
 
   constructor(rt: Runtime, id: number, name: string, shmem: boolean) {
     this.id = id;

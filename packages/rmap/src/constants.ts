@@ -64,6 +64,10 @@ export const VM_RAND_READ = 0x10000;
 export const VM_HUGEPAGE = 0x2000_0000;
 /** `VM_NOHUGEPAGE`: MADV_NOHUGEPAGE, never a THP in this VMA. */
 export const VM_NOHUGEPAGE = 0x4000_0000;
+/** `VM_NORESERVE`: no hugetlb reservation was made (MAP_NORESERVE). */
+export const VM_NORESERVE = 0x0020_0000;
+/** `VM_HUGETLB`: a hugetlbfs mapping (MAP_HUGETLB or a hugetlbfs file). */
+export const VM_HUGETLB = 0x0040_0000;
 /**
  * `VM_SOFTDIRTY` (x86-64 with CONFIG_MEM_SOFT_DIRTY, 6.3): set on every new VMA by
  * `mmap_region`; while set, /proc/PID/pagemap reports every page of the VMA soft-dirty.
@@ -92,9 +96,18 @@ export const MAP_ANONYMOUS = 0x20;
 export const MAP_GROWSDOWN = 0x0100;
 export const MAP_LOCKED = 0x2000;
 export const MAP_NORESERVE = 0x4000;
+/** `MAP_HUGETLB`: back the mapping with hugetlb pages of the default (2 MiB) size. */
+export const MAP_HUGETLB = 0x40000;
 /** The mmap flags the model accepts. */
 export const MAP_SUPPORTED =
-  MAP_SHARED | MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_LOCKED | MAP_NORESERVE;
+  MAP_SHARED |
+  MAP_PRIVATE |
+  MAP_FIXED |
+  MAP_ANONYMOUS |
+  MAP_GROWSDOWN |
+  MAP_LOCKED |
+  MAP_NORESERVE |
+  MAP_HUGETLB;
 
 /* enum vm_fault_reason (include/linux/mm_types.h, 6.3). */
 

@@ -14,6 +14,8 @@ import {
   hugePmdSetAccessed,
   thpEligible,
 } from './huge-fault.js';
+import { hugetlbFault } from './hugetlb-fault.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';
 import { pmdIndexOf, vpnOf } from './page-table.js';
 import {
@@ -95,6 +97,7 @@ export function* handleMmFault(
 ): KernelGen<number> {
   ctx.vmstat.countVmEvents(VmEvent.PGFAULT);
   if (address < vma.start || address >= vma.end) return VM_FAULT_SIGSEGV;
+  if (isVmHugetlbPage(vma)) return yield* hugetlbFault(ctx, vma, address, flags);
   const mm = vma.mm;
   const idx = pmdIndexOf(address);
   const pmdv = mm.pmds.get(idx);

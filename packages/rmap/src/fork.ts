@@ -23,6 +23,8 @@ import {
 import { pageTryDupAnonRmap } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { folioAddLruVma } from './folio-release.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
+import { copyHugetlbPageRange } from './hugetlb-vma.js';
 import { mpolDup } from './mempolicy.js';
 import type { Mm } from './mm.js';
 import { createMm } from './mmap.js';
@@ -176,6 +178,7 @@ function copyHugePmd(ctx: RmapState, dst: Vma, src: Vma, idx: number): boolean {
  * Returns false when a page could not be allocated (-ENOMEM).
  */
 function* copyPageRange(ctx: RmapState, dst: Vma, src: Vma): KernelGen<boolean> {
+  if (isVmHugetlbPage(src)) return yield* copyHugetlbPageRange(ctx, dst, src);
   const startVpn = src.start / PAGE_SIZE;
   const endVpn = src.end / PAGE_SIZE;
   let vpn = startVpn;

@@ -18,6 +18,8 @@ export { withRmapOverrides } from './rmap-overrides.js';
 export { type FileOptions, VirtualMemory } from './virtual-memory.js';
 export type { FolioLifecycle, VirtualMemoryOptions } from './virtual-memory-options.js';
 export type { RmapWalkControl } from './rmap-walk.js';
+export type { HugetlbLifecycle } from './hugetlb-state.js';
+export { HPAGE_SIZE } from './hugetlb-state.js';
 
 // Kernel constants.
 export * from './constants.js';

@@ -116,6 +116,19 @@ export {
 export { type FilemapFaultResult, filemapFault } from './filemap.js';
 export { invalidateMappingPages, truncateInodePages } from './truncate.js';
 
+// Mapped hugetlb: the hugetlbfs inode and VMA state, faults, rmap.
+export {
+  folioPgoff,
+  HugetlbInode,
+  HugetlbRmap,
+  HugetlbVmaPrivate,
+  hugetlbOf,
+  isVmHugetlbPage,
+  vmaHugecacheOffset,
+} from './hugetlb-state.js';
+export { allocHugetlbFolioVma, hugetlbFault } from './hugetlb-fault.js';
+export { hugetlbFolioPut } from './hugetlb-rmap.js';
+
 // Faults and user accesses.
 export { mmCounter, mmCounterFile, type VmFault } from './vm-fault.js';
 export { handleMmFault } from './fault.js';

@@ -21,6 +21,7 @@ import { folioAddressSpace } from './address-space.js';
 import type { AnonVma } from './anon-vma.js';
 import { folioAnonVma } from './anon-vma.js';
 import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
+import { checkHugetlbEntry, isHugetlbEntry } from './hugetlb-invariants.js';
 import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
 import type { Mm } from './mm.js';
 import {
@@ -166,6 +167,10 @@ function checkEntry(
   const vma = mm.vmaLookup(addr);
   if (vma === null) {
     bad.add(`${mm} ${hex(addr)}: ${formatPte(raw)} outside every VMA`);
+    return;
+  }
+  if (isHugetlbEntry(ctx, vma, raw)) {
+    checkHugetlbEntry(ctx, mm, vma, addr, raw, huge, counts, (m) => bad.add(m));
     return;
   }
   const pfn = ptePfn(raw);

@@ -12,6 +12,7 @@ import {
   VM_WRITE,
 } from './constants.js';
 import { handleMmFault } from './fault.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import { mlockDrainLocal } from './mlock.js';
 import type { Mm } from './mm.js';
 import { splitVma } from './munmap.js';
@@ -172,11 +173,13 @@ export function* mlockRange(
     sem.upWrite();
     return -ENOMEM;
   }
+  // mlock_fixup leaves a hugetlb VMA alone: no split, no VM_LOCKED (6.3).
   const first = mm.vmaLookup(start) as Vma;
-  if (first.start < start) yield* splitVma(ctx, first, start);
+  if (first.start < start && !isVmHugetlbPage(first)) yield* splitVma(ctx, first, start);
   const last = mm.vmaLookup(end - 1) as Vma;
-  if (last.end > end) yield* splitVma(ctx, last, end);
-  for (const vma of mm.vmas.filter((v) => v.start >= start && v.end <= end)) {
+  if (last.end > end && !isVmHugetlbPage(last)) yield* splitVma(ctx, last, end);
+  for (const vma of mm.vmas.filter((v) => v.start < end && v.end > start)) {
+    if (isVmHugetlbPage(vma)) continue;
     const old = vma.flags;
     const newflags = lock ? old | VM_LOCKED : old & ~VM_LOCKED;
     if (newflags === old) continue;

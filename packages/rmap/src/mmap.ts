@@ -4,6 +4,7 @@ import {
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_GROWSDOWN,
+  MAP_HUGETLB,
   MAP_LOCKED,
   MAP_PRIVATE,
   MAP_SHARED,
@@ -27,6 +28,8 @@ import {
   VM_SOFTDIRTY,
   VM_WRITE,
 } from './constants.js';
+import { hugetlbMmap } from './hugetlb-mmap.js';
+import { HugetlbInode } from './hugetlb-state.js';
 import { Mempolicy, MPOL_BIND, MPOL_PREFERRED, nodemaskNone } from './mempolicy.js';
 import { Mm } from './mm.js';
 import type { AddressSpaceView } from './readonly-views.js';
@@ -77,6 +80,7 @@ export function createFile(
   name: string,
   content: readonly number[] | undefined,
   shmem: boolean,
+  hugetlb = false,
 ): AddressSpace {
   if (typeof name !== 'string' || name.length === 0) {
     throw new MmsimError('INVALID_ARGUMENT', 'a file name must be a non-empty string');
@@ -86,7 +90,11 @@ export function createFile(
       throw new MmsimError('INVALID_ARGUMENT', `content[${i}] must be a finite number`);
     }
   });
+  if (hugetlb && content !== undefined && content.length > 0) {
+    throw new MmsimError('INVALID_ARGUMENT', 'a hugetlbfs file has no initial content');
+  }
   const as = new AddressSpace(ctx.rt, ++ctx.fileIds, name, shmem);
+  if (hugetlb) as.hugetlb = new HugetlbInode();
   content?.forEach((word, i) => {
     as.backing.set(i, word);
   });
@@ -129,7 +137,7 @@ function checkPolicy(ctx: RmapState, policy: MemPolicy | undefined): void {
 }
 
 /** The `struct mempolicy` of mmap's short form: MPOL_BIND or MPOL_PREFERRED on one node. */
-function policyOf(policy: MemPolicy | undefined): Mempolicy | null {
+export function mmapPolicyOf(policy: MemPolicy | undefined): Mempolicy | null {
   if (policy === undefined) return null;
   const nodes = nodemaskNone();
   nodes[policy.node] = 1;
@@ -153,6 +161,10 @@ function policyOf(policy: MemPolicy | undefined): Mempolicy | null {
  * CONTRACT_VIOLATION when a task holds the mm's mmap_lock or the file's i_mmap_rwsem;
  * call it before the run or from a task when those are free. Bad arguments throw
  * INVALID_ARGUMENT and change nothing. Returns the start address.
+ *
+ * MAP_HUGETLB, or a hugetlbfs file, goes to `hugetlbMmap` (hugetlb-mmap.ts), which
+ * returns the kernel's -EINVAL / -ENOMEM for what hugetlb refuses (misaligned MAP_FIXED
+ * or file offset, a reservation the pool cannot cover).
  */
 export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
   if (!mm.alive) throw new MmsimError('INVALID_STATE', `mmap: ${mm} has exited`);
@@ -204,6 +216,9 @@ export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
       `mmap: ${mm.mmapLock.name} is held; mmap cannot wait`,
     );
   }
+  if ((flags & MAP_HUGETLB) !== 0 || (file instanceof AddressSpace && file.hugetlb !== null)) {
+    return hugetlbMmap(ctx, mm, options, flags, prot);
+  }
   const len = alignUp(length, PAGE_SIZE);
   let start: number;
   if (addr !== undefined) {
@@ -241,7 +256,15 @@ export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
   } else if (anonymous) {
     pgoff = start / PAGE_SIZE;
   }
-  const vma = new Vma(mm, start, start + len, vmFlags, pgoff, backing, policyOf(options.policy));
+  const vma = new Vma(
+    mm,
+    start,
+    start + len,
+    vmFlags,
+    pgoff,
+    backing,
+    mmapPolicyOf(options.policy),
+  );
   mm.insertVma(vma);
   backing?.iMmap.add(vma);
   return start;

@@ -1,7 +1,9 @@
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { EINVAL, type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { anonVmaClone, unlinkAnonVmas } from './anon-vma.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE } from './constants.js';
+import { HPAGE_SIZE, isVmHugetlbPage } from './hugetlb-state.js';
+import { hugetlbfsEvictInode, hugetlbVmOpClose, hugetlbVmOpOpenSplit } from './hugetlb-vma.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOf } from './page-table.js';
 import type { RmapState } from './rmap-state.js';
@@ -37,6 +39,7 @@ export function* splitVma(ctx: RmapState, vma: Vma, at: number): KernelGen<Vma> 
     vma.policy,
   );
   upper.anonVma = vma.anonVma;
+  if (isVmHugetlbPage(vma)) hugetlbVmOpOpenSplit(ctx, vma, upper);
   yield* anonVmaClone(upper, vma);
   const file = vma.file;
   if (file !== null) yield* iMmapLockWrite(file, '__split_vma');
@@ -56,6 +59,7 @@ export function* splitVma(ctx: RmapState, vma: Vma, at: number): KernelGen<Vma> 
  * of a shared anonymous mapping goes when its last mapping does.
  */
 export function* unlinkVma(ctx: RmapState, vma: Vma): KernelGen {
+  if (isVmHugetlbPage(vma)) hugetlbVmOpClose(ctx, vma); // vm_ops->close
   yield* unlinkAnonVmas(ctx, vma);
   const file = vma.file;
   if (file === null) return;
@@ -63,7 +67,8 @@ export function* unlinkVma(ctx: RmapState, vma: Vma): KernelGen {
   file.iMmap.delete(vma);
   file.iMmapRwsem.upWrite();
   if (file.internal && file.iMmap.size === 0) {
-    yield* truncateInodePages(ctx, file);
+    if (file.hugetlb !== null) yield* hugetlbfsEvictInode(ctx, file);
+    else yield* truncateInodePages(ctx, file);
     ctx.files.delete(file);
   }
 }
@@ -103,6 +108,19 @@ export function* munmap(ctx: RmapState, mm: Mm, addr: number, length: number): K
   const sem = mm.mmapLock;
   if (!sem.downWriteTrylock()) yield* sem.downWrite('munmap');
   const first = mm.findVma(addr);
+  // hugetlb_vm_op_split (mm/hugetlb.c, 6.3): a hugetlb VMA is only split at a huge page.
+  const endVma = mm.findVma(end - 1);
+  if (
+    (first !== null && isVmHugetlbPage(first) && first.start < addr && addr % HPAGE_SIZE !== 0) ||
+    (endVma !== null &&
+      isVmHugetlbPage(endVma) &&
+      endVma.start < end &&
+      endVma.end > end &&
+      end % HPAGE_SIZE !== 0)
+  ) {
+    sem.upWrite();
+    return -EINVAL;
+  }
   if (first !== null && first.start < addr && first.end > addr) yield* splitVma(ctx, first, addr);
   const lastVma = mm.findVma(end - 1);
   if (lastVma !== null && lastVma.start < end && lastVma.end > end) {

@@ -2,6 +2,7 @@ import { folioTestAnon, pageMapcount, pfnFolio } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE, TASK_SIZE, VM_SOFTDIRTY } from './constants.js';
 import { folioMaybeDmaPinned } from './dma-pinned.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import type { Mm } from './mm.js';
 import type { PageTable } from './page-table.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
@@ -121,6 +122,7 @@ export function pagemapEntry(ctx: RmapState, mm: Mm, addr: number): PagemapEntry
   const vma = mm.vmaLookup(addr);
   if (vma === null) return makePme(0, 0n, -1);
   const vmaSoftDirty = (vma.flags & VM_SOFTDIRTY) !== 0 ? PM_SOFT_DIRTY : 0n;
+  if (isVmHugetlbPage(vma)) return pagemapHugetlb(ctx, mm, addr, vmaSoftDirty);
   const vpn = vpnOf(addr);
   const idx = pmdIndexOfVpn(vpn);
   const pmdv = mm.pmds.get(idx);
@@ -131,6 +133,27 @@ export function pagemapEntry(ctx: RmapState, mm: Mm, addr: number): PagemapEntry
   const table = mm.pageTables.get(idx);
   const pte = table === undefined ? PTE_NONE : table.get(vpn);
   return pteToPagemapEntry(ctx, pte, vmaSoftDirty);
+}
+
+/**
+ * `pagemap_hugetlb_range` (fs/proc/task_mmu.c, 6.3) for one page of a hugetlb VMA:
+ * soft-dirty only from VM_SOFTDIRTY (the entry's own bit is not read); a present entry
+ * gives PM_PRESENT, the page's pfn, PM_FILE for a page-cache folio and PM_MMAP_EXCLUSIVE
+ * when mapped once. A migration entry reports nothing more (6.3 reports no swap entry for
+ * hugetlb, only uffd-wp, which the model's entry does not carry here).
+ */
+function pagemapHugetlb(ctx: RmapState, mm: Mm, addr: number, vmaSoftDirty: bigint): PagemapEntry {
+  const vpn = vpnOf(addr);
+  const pmdv = mm.pmds.get(pmdIndexOfVpn(vpn)) ?? PTE_NONE;
+  let flags = vmaSoftDirty;
+  if (!ptePresent(pmdv)) return makePme(0, flags, -1);
+  const mem = ctx.mem;
+  const head = ptePfn(pmdv);
+  if (!folioTestAnon(mem, head)) flags |= PM_FILE;
+  if (pageMapcount(mem, head) === 1) flags |= PM_MMAP_EXCLUSIVE;
+  flags |= PM_PRESENT;
+  const pfn = head + (vpn % PTRS_PER_PTE);
+  return makePme(pfn, flags, pfn);
 }
 
 function pteToPagemapEntry(ctx: RmapState, pte: number, vmaSoftDirty: bigint): PagemapEntry {

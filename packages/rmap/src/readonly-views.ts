@@ -102,6 +102,8 @@ export interface AddressSpaceView {
   readonly canWriteback: boolean | null;
   /** `mapping->nrpages`. */
   readonly nrPages: number;
+  /** A hugetlbfs file: its size in huge pages; its folios are cached at huge-page indices. */
+  readonly hugetlb: { readonly size: number } | null;
   /** The folio in the slot at `index`, or undefined. */
   lookup(index: number): Folio | undefined;
 }

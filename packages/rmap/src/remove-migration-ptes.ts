@@ -19,6 +19,8 @@ import {
   VM_LOCKED,
 } from './constants.js';
 import { vmaPageProtWritable } from './fault-file.js';
+import { removeMigrationPteHugetlb } from './hugetlb-rmap.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
 import { pageVmaMappedWalk } from './page-vma-mapped.js';
@@ -60,7 +62,7 @@ import { folioVmaRange } from './vma-address.js';
  * alone). A uffd-wp-protected shmem page then comes back writable and protected at once:
  * writes go through without a fault to the monitor.
  */
-function pteFromMigrationEntry(
+export function pteFromMigrationEntry(
   ctx: RmapState,
   swp: number,
   pfn: number,
@@ -126,6 +128,9 @@ function* removeMigrationPte(
   src: Folio,
   address: number,
 ): KernelGen<boolean> {
+  if (isVmHugetlbPage(vma)) {
+    return yield* removeMigrationPteHugetlb(ctx, dst, vma, src, pteFromMigrationEntry);
+  }
   const mm = vma.mm;
   const mem = ctx.mem;
   const nr = folioNrPages(mem, dst);

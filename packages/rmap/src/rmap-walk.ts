@@ -1,6 +1,5 @@
 import {
   type Folio,
-  folioIndex,
   folioNrPages,
   folioTestAnon,
   folioTestFlag,
@@ -10,6 +9,7 @@ import {
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { type AnonVma, folioAnonVma, folioLockAnonVmaRead } from './anon-vma.js';
+import { folioPgoff } from './hugetlb-state.js';
 import { rmapWalkKsm } from './ksm.js';
 import type { VmaView } from './readonly-views.js';
 import type { RmapState } from './rmap-state.js';
@@ -124,7 +124,7 @@ function* rmapWalkAnon(
   }
   if (av === null) return;
   try {
-    const pgoff = folioIndex(ctx.mem, folio);
+    const pgoff = folioPgoff(ctx.mem, folio);
     const nr = folioNrPages(ctx.mem, folio);
     yield* walkVmas(ctx, folio, anonChainVmas(av), pgoff, nr, rwc);
   } finally {
@@ -147,7 +147,7 @@ function* rmapWalkFile(
   }
   const as = folioAddressSpace(ctx.mem, folio);
   if (as === null) return;
-  const pgoff = folioIndex(ctx.mem, folio);
+  const pgoff = folioPgoff(ctx.mem, folio);
   const nr = folioNrPages(ctx.mem, folio);
   const sem = as.iMmapRwsem;
   if (locked) {

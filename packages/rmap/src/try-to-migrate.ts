@@ -22,6 +22,8 @@ import {
   VM_LOCKED,
 } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
+import { tryToMigrateOneHugetlb } from './hugetlb-rmap.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import type { Mm } from './mm.js';
@@ -179,8 +181,8 @@ function setMigrationPte(
  *   folio: `munlock_vma_folio`, then `mlock_drain_local`) and one folio reference.
  *
  * A PMD-mapped THP goes through `set_pmd_migration_entry`, unless TTU_SPLIT_HUGE_PMD
- * split the PMD (frozen into migration entries) first. Not modelled: hugetlb, device
- * private pages, hwpoison, `pte_unused`, mmu notifiers.
+ * split the PMD (frozen into migration entries) first. A hugetlb VMA goes through
+ * `tryToMigrateOneHugetlb` (hugetlb-rmap.ts). Not modelled: device private pages, hwpoison, `pte_unused`, mmu notifiers.
  */
 function* tryToMigrateOne(
   ctx: RmapState,
@@ -189,6 +191,7 @@ function* tryToMigrateOne(
   address: number,
   flags: number,
 ): KernelGen<boolean> {
+  if (isVmHugetlbPage(vma)) return yield* tryToMigrateOneHugetlb(ctx, folio, vma, flags);
   const mm = vma.mm;
   const mem = ctx.mem;
   if ((flags & TTU_SPLIT_HUGE_PMD) !== 0) yield* splitHugePmd(ctx, vma, address, true, folio);

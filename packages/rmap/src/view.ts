@@ -3,6 +3,7 @@ import { MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { folioAnonVma } from './anon-vma.js';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
+import { folioPgoff } from './hugetlb-state.js';
 import { folioStableNode } from './ksm.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
@@ -157,7 +158,7 @@ export interface FolioMapping {
 export function folioMappings(ctx: RmapState, folio: Folio): FolioMapping[] {
   const mem = ctx.mem;
   const nr = folioNrPages(mem, folio);
-  const pgoff = folioIndex(mem, folio);
+  const pgoff = folioPgoff(mem, folio);
   const vmas: Vma[] = [];
   if (folioTestKsm(mem, folio)) return ksmFolioMappings(ctx, folio);
   if (folioTestAnon(mem, folio)) {

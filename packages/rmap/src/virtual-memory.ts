@@ -24,6 +24,7 @@ import { folioMaybeDmaPinned } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
 import { pinUserPage, unpinUserPage } from './gup.js';
+import { type HugetlbLifecycle, hugetlbOf } from './hugetlb-state.js';
 import { assertRmap, checkRmap, type RmapCheckOptions } from './invariants.js';
 import {
   folioStableNode,
@@ -83,6 +84,11 @@ import { vmaAddress } from './vma-address.js';
 export interface FileOptions {
   /** The file's initial content words, page index = array index (others read 0). */
   readonly content?: readonly number[];
+  /**
+   * A hugetlbfs file: mapping it gives VM_HUGETLB mappings of 2 MiB pages (see
+   * `hugetlbMmap`); its page cache holds hugetlb folios at huge-page indices. No content.
+   */
+  readonly hugetlb?: boolean;
 }
 
 /**
@@ -165,7 +171,19 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return exitMmap(this.#ctx, mm as Mm);
   }
 
-  /** `mmap()`; returns the address. */
+  /**
+   * Hooks through which hugetlb folios the faults allocate join and leave the migration
+   * side's active list (`h->hugepage_activelist`, HPageMigratable); the kernel composition
+   * sets them (see `HugetlbLifecycle`).
+   */
+  setHugetlbLifecycle(lifecycle: HugetlbLifecycle | null): void {
+    hugetlbOf(this.#ctx).lifecycle = lifecycle;
+  }
+
+  /**
+   * `mmap()`; returns the address. MAP_HUGETLB or a hugetlbfs file maps 2 MiB hugetlb pages
+   * and may return -EINVAL / -ENOMEM (see `hugetlbMmap`).
+   */
   mmap(mm: MmView, options: MmapOptions): number {
     return mmap(this.#ctx, mm as Mm, options);
   }
@@ -232,7 +250,10 @@ export class VirtualMemory implements Rmap, TlbBatch {
 
   /** A regular file with an empty page cache. */
   createFile(name: string, options: FileOptions = {}): AddressSpaceView {
-    return createFile(this.#ctx, name, options.content, false);
+    if (options.hugetlb !== undefined && typeof options.hugetlb !== 'boolean') {
+      throw new MmsimError('INVALID_ARGUMENT', 'hugetlb must be a boolean');
+    }
+    return createFile(this.#ctx, name, options.content, false, options.hugetlb === true);
   }
 
   /** `truncate_inode_pages` of an unmapped file: its cached pages and data go. */

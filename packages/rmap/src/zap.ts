@@ -1,7 +1,10 @@
-import { type Folio, folioTestAnon, HPAGE_PMD_NR, pfnFolio } from '@mmsim/folio';
+import { type Folio, folioTestAnon, folioTestHugetlb, HPAGE_PMD_NR, pfnFolio } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
 import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
+import { hugetlbFolioPut } from './hugetlb-rmap.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
+import { zapHugetlbRange } from './hugetlb-vma.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import { pmdIndexOfVpn } from './page-table.js';
 import { isMigrationEntry, pteDirty, ptePfn, ptePresent } from './pte.js';
@@ -50,6 +53,10 @@ export function* zapRange(
   endVpn: number,
   tlb: MmuGather,
 ): KernelGen {
+  if (isVmHugetlbPage(vma)) {
+    yield* zapHugetlbRange(ctx, vma, startVpn, endVpn, tlb);
+    return;
+  }
   const mm = vma.mm;
   const mem = ctx.mem;
   let vpn = startVpn;
@@ -120,6 +127,10 @@ export function* zapRange(
 export function* tlbFreePages(ctx: RmapState, tlb: MmuGather): KernelGen {
   if (tlb.folios.length > 0) yield* mlockDrainLocal(ctx);
   for (const folio of tlb.folios) {
+    if (folioTestHugetlb(ctx.mem, folio)) {
+      hugetlbFolioPut(ctx, folio);
+      continue;
+    }
     if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
   }
   tlb.folios.length = 0;

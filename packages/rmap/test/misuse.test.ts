@@ -101,7 +101,7 @@ describe('misuse gets a typed error and leaves the model consistent', () => {
     const cases: Array<() => unknown> = [
       () => vm.mmap(p, { length: 0 }),
       () => vm.mmap(p, { length: 4096, prot: 8 }),
-      () => vm.mmap(p, { length: 4096, flags: MAP_PRIVATE | MAP_ANONYMOUS | 0x40000 }),
+      () => vm.mmap(p, { length: 4096, flags: MAP_PRIVATE | MAP_ANONYMOUS | 0x80000 }),
       () => vm.mmap(p, { length: 4096, flags: MAP_ANONYMOUS }),
       () => vm.mmap(p, { length: 4096, flags: MAP_PRIVATE }),
       () => vm.mmap(p, { length: 4096, flags: MAP_PRIVATE, file: other }),

@@ -48,6 +48,10 @@ export {
   type DeferredSplitChainParams,
   deferredSplitChain,
 } from './builtin/deferred-split-chain.js';
+export {
+  type HugetlbMappedMigrateParams,
+  hugetlbMappedMigrate,
+} from './builtin/hugetlb-mapped-migrate.js';
 export { type KsmMigrateParams, ksmMigrate } from './builtin/ksm-migrate.js';
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {

@@ -49,9 +49,10 @@ export interface MigrateUnderWritesParams {
  * buffers attached by writeback) mapped shared and written through the mapping; page cache
  * of an iomap filesystem (`filemap_migrate_folio`) read and written with read(2) /
  * write(2); page cache being read ahead (locked until the disk completes the read); a
- * hugetlbfs folio (not mapped: `@mmsim/rmap` does not map hugetlb); balloon pages
+ * hugetlbfs folio (not mapped; mapped hugetlb is `hugetlb-mapped-migrate`); balloon pages
  * (non-LRU movable, `movable_operations`). Left out: KSM, swap cache, device-private
- * memory, PMD-mapped file THPs and mapped hugetlb (not modelled below), and large
+ * memory, PMD-mapped file THPs (not modelled below), mapped hugetlb (see
+ * `hugetlb-mapped-migrate`), and large
  * page-cache folios migrated whole (see page-cache.ts).
  *
  * Actors: four user tasks (stores and loads through the page tables: anon, THP, shmem, the

@@ -182,6 +182,12 @@ export const BUILTIN_PARAM_SCHEMAS = {
       offlines: count('pages soft-offlined with madvise(MADV_SOFT_OFFLINE)', 0, 256, 4),
     })
     .strict(),
+  'hugetlb-mapped-migrate': z
+    .object({
+      accesses: count('accesses of each user task', 1, 100_000, 12),
+      migrations: count('move_pages rounds, each to the other node', 1, 10_000, 2),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

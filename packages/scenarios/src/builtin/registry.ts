@@ -6,6 +6,7 @@ import { batchCopyUnregister } from './batch-copy-unregister.js';
 import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
 import { deferredSplitChain } from './deferred-split-chain.js';
 import { deptWritebackCycle } from './dept-writeback-cycle.js';
+import { hugetlbMappedMigrate } from './hugetlb-mapped-migrate.js';
 import { ksmMigrate } from './ksm-migrate.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
@@ -50,6 +51,7 @@ export const BUILTIN_SCENARIOS = {
   'move-pages-loop': (p = {}) => movePagesLoop(p),
   'ksm-migrate': (p = {}) => ksmMigrate(p),
   'soft-offline': (p = {}) => softOffline(p),
+  'hugetlb-mapped-migrate': (p = {}) => hugetlbMappedMigrate(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
