@@ -1,7 +1,8 @@
 import { type Folio, folioMapping, type PhysicalMemory } from '@mmsim/folio';
-import { type Runtime, RwSemaphore } from '@mmsim/runtime';
+import { type Runtime, RwSemaphore, type VmStat } from '@mmsim/runtime';
 import { pageCacheReplaceFolio, pageCacheSplitFolio } from './page-cache.js';
 import type { AddressSpaceView } from './readonly-views.js';
+import type { ShmemHuge } from './shmem.js';
 import type { Vma } from './vma.js';
 /**
  * `struct address_space_operations` as rmap stores it: opaque but for its name. rmap never
@@ -40,6 +41,10 @@ export class AddressSpace implements AddressSpaceView {
    * (its pages are truncated) when its last mapping does.
    */
   internal = false;
+  /** shmem's `huge=` setting for this file (see shmem.ts); 'never' unless set. */
+  huge: ShmemHuge = 'never';
+  /** `i_size` in bytes, for `huge=within_size`. */
+  size = 0;
   /**
    * `a_ops`: the file's address-space operations, or null for the default of its kind
    * (the migrate core's `setAddressSpaceOperations` sets it).
@@ -51,19 +56,26 @@ export class AddressSpace implements AddressSpaceView {
    */
   canWriteback: boolean | null = null;
 
-  constructor(rt: Runtime, id: number, name: string, shmem: boolean) {
+  /** The machine's counters, for the THP counters a split moves (null in bare tests). */
+  readonly #vmstat: VmStat | null;
+
+  constructor(rt: Runtime, id: number, name: string, shmem: boolean, vmstat: VmStat | null = null) {
+    this.#vmstat = vmstat;
     this.id = id;
     this.name = name;
     this.shmem = shmem;
     this.iMmapRwsem = new RwSemaphore(rt, `i_mmap_rwsem ${name}`);
   }
 
-  /** `mapping->nrpages`. */
+  /** `mapping->nrpages`: cached pages (a large folio has a slot per page). */
   get nrPages(): number {
     return this.pages.size;
   }
 
-  /** `filemap_get_folio` without the reference: the folio cached at `index`, or undefined. */
+  /**
+   * `filemap_get_folio` without the reference: the folio caching page `index` (a large
+   * folio from any of its indices), or undefined.
+   */
   lookup(index: number): Folio | undefined {
     return this.pages.get(index);
   }
@@ -78,7 +90,7 @@ export class AddressSpace implements AddressSpaceView {
    * order-0 piece takes the slot of its own index (see `pageCacheSplitFolio`).
    */
   splitEntry(mem: PhysicalMemory, folio: Folio, index: number, nrPages: number): void {
-    pageCacheSplitFolio(mem, this, folio, index, nrPages);
+    pageCacheSplitFolio(this.#vmstat, mem, this, folio, index, nrPages);
   }
 
   toString(): string {

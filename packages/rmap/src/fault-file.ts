@@ -27,14 +27,16 @@ import { mmCounterFile, type VmFault } from './vm-fault.js';
 
 /**
  * `do_set_pte` + `finish_fault` (mm/memory.c, 6.3): under the page-table lock, map
- * `folio` (a page-cache page, or the new anonymous copy of a COW fault) at the fault
- * address unless something else got there first. A write fault's entry is
+ * `page` of `folio` (a page of a page-cache folio, which may be large, or the new
+ * anonymous copy of a COW fault) at the fault address unless something else got there
+ * first. A write fault's entry is
  * `maybe_mkwrite(pte_mkdirty(entry))`: dirty and soft-dirty. Returns true if it mapped it.
  */
 function* finishFault(
   ctx: RmapState,
   vmf: VmFault,
   folio: number,
+  page: number,
   cow: boolean,
 ): KernelGen<boolean> {
   const { vma, table, vpn } = vmf;
@@ -54,11 +56,11 @@ function* finishFault(
     folioAddNewAnonRmap(ctx, folio, vma, vmf.address);
   } else {
     vma.mm.rss[mmCounterFile(ctx.mem, folio)]!++;
-    pageAddFileRmap(ctx, folio, folio, false);
+    pageAddFileRmap(ctx, folio, page, false);
     // page_add_file_rmap ends with mlock_vma_folio.
     drain = mlockVmaFolio(ctx, folio, vma, false);
   }
-  table.set(vpn, mkPte(folio, flags));
+  table.set(vpn, mkPte(page, flags));
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
   if (drain) yield* mlockDrainLocal(ctx);
@@ -89,7 +91,7 @@ function* releaseFaulted(ctx: RmapState, folio: number): KernelGen {
 function* doReadFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const r = yield* filemapFault(ctx, vmf.vma, vmf.address);
   if ((r.ret & VM_FAULT_ERROR) !== 0) return r.ret;
-  const mapped = yield* finishFault(ctx, vmf, r.folio, false);
+  const mapped = yield* finishFault(ctx, vmf, r.folio, r.page, false);
   if (mapped) ctx.locks.folioUnlock(r.folio);
   else yield* releaseFaulted(ctx, r.folio);
   return r.ret;
@@ -103,7 +105,7 @@ function* doReadFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
 function* doSharedFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const r = yield* filemapFault(ctx, vmf.vma, vmf.address);
   if ((r.ret & VM_FAULT_ERROR) !== 0) return r.ret;
-  const mapped = yield* finishFault(ctx, vmf, r.folio, false);
+  const mapped = yield* finishFault(ctx, vmf, r.folio, r.page, false);
   if (!mapped) {
     yield* releaseFaulted(ctx, r.folio);
     return r.ret;
@@ -129,9 +131,9 @@ function* doCowFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
     folioPut(ctx.mem, copy);
     return r.ret;
   }
-  setPageContent(ctx.mem, copy, pageContent(ctx.mem, r.folio));
+  setPageContent(ctx.mem, copy, pageContent(ctx.mem, r.page));
   ctx.rt.charge(ctx.costs.copyPage4k);
-  const mapped = yield* finishFault(ctx, vmf, copy, true);
+  const mapped = yield* finishFault(ctx, vmf, copy, copy, true);
   yield* releaseFaulted(ctx, r.folio);
   if (mapped) yield* folioAddLruVma(ctx, copy, vma);
   else folioPut(ctx.mem, copy);
