@@ -48,6 +48,7 @@ export const VARIANT_SETTINGS: Readonly<
   allMigratedReturnsZero: 'boolean',
   restoreWrprotectsReadEntry: 'boolean',
   splitTrylockInAsync: 'boolean',
+  migrateMovesShmemThps: 'boolean',
   longtermPinRetryUncounts: 'boolean',
   norefsLockCoversCopy: 'boolean',
   blockDevLargeFolios: 'boolean',
@@ -337,6 +338,7 @@ const HASH_NEUTRAL_VALUES: Readonly<Record<string, unknown>> = Object.freeze({
   copyBeforeFreeze: false,
   norefsLockCoversCopy: true,
   blockDevLargeFolios: false,
+  migrateMovesShmemThps: false,
   // v6.10 (deferredSplitCountsFailed) and v6.11 (numaHintPutsBackList) differ here: their
   // hashes changed with the regression pack, which made these behaviours settings.
   deferredSplitCountsFailed: false,
