@@ -69,6 +69,11 @@ export {
 } from './builtin/registry.js';
 export { type RfcLockOrderParams, rfcLockOrder } from './builtin/rfc-lock-order.js';
 export {
+  SHMEM_THP_CACHED_WHOLE,
+  type ShmemThpMigrateParams,
+  shmemThpMigrate,
+} from './builtin/shmem-thp-migrate.js';
+export {
   type SplitLockDeadlockParams,
   splitLockDeadlock,
 } from './builtin/split-lock-deadlock.js';

@@ -12,6 +12,7 @@ import { migrateUnderWrites } from './migrate-under-writes.js';
 import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
+import { shmemThpMigrate } from './shmem-thp-migrate.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
 import { staleDstMapping } from './stale-dst-mapping.js';
 import { uffdWpRestore } from './uffd-wp-restore.js';
@@ -44,6 +45,7 @@ export const BUILTIN_SCENARIOS = {
   'batch-copy-stale-copy': (p = {}) => batchCopyStaleCopy(p),
   'batch-copy-unregister': (p = {}) => batchCopyUnregister(p),
   'batch-copy-partial-failure': (p = {}) => batchCopyPartialFailure(p),
+  'shmem-thp-migrate': (p = {}) => shmemThpMigrate(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
