@@ -10,14 +10,18 @@ describe('shmem_enabled in the machine configuration', () => {
   it("defaults to 'never' and takes the four huge= values; anything else names the field", () => {
     expect(resolveKernelConfig({ nodes: [{ pages: 4096 }] }).shmemEnabled).toBe('never');
     for (const v of ['never', 'always', 'within_size', 'advise'] as const) {
-      expect(resolveKernelConfig({ nodes: [{ pages: 4096 }], shmemEnabled: v }).shmemEnabled).toBe(v);
+      expect(resolveKernelConfig({ nodes: [{ pages: 4096 }], shmemEnabled: v }).shmemEnabled).toBe(
+        v,
+      );
     }
-    expect(() => resolveKernelConfig({ nodes: [{ pages: 4096 }], shmemEnabled: 'force' as never })).toThrow(
+    expect(() =>
+      resolveKernelConfig({ nodes: [{ pages: 4096 }], shmemEnabled: 'force' as never }),
+    ).toThrow(
       /^shmemEnabled must be 'never', 'always', 'within_size' or 'advise' \(shmem_enabled\)/,
     );
-    expect(() => resolveKernelConfig({ nodes: [{ pages: 4096 }], shmemEnabled: 'force' as never })).toThrow(
-      MmsimError,
-    );
+    expect(() =>
+      resolveKernelConfig({ nodes: [{ pages: 4096 }], shmemEnabled: 'force' as never }),
+    ).toThrow(MmsimError);
   });
 
   it('a kernel with shmem_enabled=always faults PMD-size shmem folios and migrates them whole', () => {

@@ -15,8 +15,9 @@ import {
  * Migrating a PMD-size shmem folio whole (mm/migrate.c, 6.3): `migrate_folio` ->
  * `folio_migrate_mapping` freezes it at 1 + 512 (the isolation reference and one cache
  * reference per page), stores the new folio in each of its 512 i_pages slots, and moves
- * nr_file_pages / nr_shmem; PTE mappings become migration entries and come back to the
- * new folio's pages.
+ * nr_file_pages / nr_shmem; the PMD mappings become PMD migration entries (6.3 has them
+ * for file THPs too: `try_to_migrate_one` does not look at the folio's kind) and come back
+ * as PMDs of the new folio.
  */
 
 const WORDS = [0, 1, 5, 300, 511];
@@ -29,6 +30,8 @@ function* setUp(m: Machine): KernelGen<{ mms: MmView[]; addr: number; folio: num
   expect(yield* m.vm.userRead(child, addr + 5 * PAGE_SIZE)).toBe(1005);
   const folio = pfnFolio(m.mem, m.vm.followPage(p, addr));
   expect(folioOrder(m.mem, folio)).toBe(HPAGE_PMD_ORDER);
+  // do_set_pmd: both processes map it by one PMD (the child faulted it in after fork).
+  for (const mm of [p, child]) expect(m.vm.lookupPte(mm, addr).level).toBe('pmd');
   return { mms: [p, child], addr, folio };
 }
 
@@ -47,6 +50,8 @@ function migrateShmemThp(variant: VariantName) {
     expect(folioNid(m.mem, dst)).toBe(1);
     expect(folioOrder(m.mem, dst)).toBe(HPAGE_PMD_ORDER);
     for (let i = 0; i < HPAGE_PMD_NR; i++) expect(file.lookup(i)).toBe(dst);
+    // set_pmd_migration_entry / remove_migration_pmd: still one PMD in each process.
+    for (const mm of mms) expect(m.vm.lookupPte(mm, addr).level).toBe('pmd');
     for (const mm of mms) {
       for (const i of WORDS) {
         expect(yield* m.vm.userRead(mm, addr + i * PAGE_SIZE)).toBe(1000 + i);

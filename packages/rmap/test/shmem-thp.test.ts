@@ -1,5 +1,6 @@
 import {
   folioAlloc,
+  folioEntireMapcount,
   folioIndex,
   folioOrder,
   folioPut,
@@ -7,15 +8,18 @@ import {
   HPAGE_PMD_NR,
   HPAGE_PMD_ORDER,
   pfnFolio,
+  setPageContent,
 } from '@mmsim/folio';
 import { type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   MAP_ANONYMOUS,
+  MAP_PRIVATE,
   MAP_SHARED,
   type MmView,
   PAGE_SIZE,
   PMD_SIZE,
+  PROT_READ,
   type ShmemHuge,
 } from '../src/index.js';
 import { mutableAddressSpace } from '../src/internal.js';
@@ -49,7 +53,7 @@ function* touch(
 }
 
 describe('shmem THP faults (shmem_get_folio_gfp, 6.3)', () => {
-  it('shmem_enabled=always: the first touch brings a PMD-size folio, in a slot per page, PTE-mapped', () => {
+  it('shmem_enabled=always: the first touch brings a PMD-size folio, in a slot per page, PMD-mapped (do_set_pmd)', () => {
     const { m, p, addr, file } = sharedAnon('always', PMD_SIZE);
     expect(addr % PMD_SIZE).toBe(0); // shmem_get_unmapped_area aligns
     const { vm, mem, vmstat } = m;
@@ -57,21 +61,98 @@ describe('shmem THP faults (shmem_get_folio_gfp, 6.3)', () => {
       const folio = yield* touch(m, p, addr + 5 * PAGE_SIZE, 55);
       expect(folioOrder(mem, folio)).toBe(HPAGE_PMD_ORDER);
       expect(folioIndex(mem, folio)).toBe(0);
+      expect(vm.lookupPte(p, addr + 5 * PAGE_SIZE)).toMatchObject({
+        kind: 'present',
+        level: 'pmd',
+      });
       expect(vm.followPage(p, addr + 5 * PAGE_SIZE)).toBe(folio + 5);
       expect(file.nrPages).toBe(HPAGE_PMD_NR);
       for (const i of [0, 5, 511]) expect(file.lookup(i)).toBe(folio);
       expect(vmstat.nodePageState(0, NodeStat.NR_SHMEM_HUGEPAGES)).toBe(HPAGE_PMD_NR);
       expect(vmstat.nodePageState(0, NodeStat.NR_SHMEM)).toBe(HPAGE_PMD_NR);
       expect(vmstat.vmEvent(VmEvent.THP_FILE_ALLOC)).toBe(1);
-      // Another page of the range is a page-cache hit on the same folio.
+      expect(vmstat.vmEvent(VmEvent.THP_FILE_MAPPED)).toBe(1);
+      expect(folioEntireMapcount(mem, folio)).toBe(1);
+      // Another page of the range goes through the same PMD.
       expect(yield* touch(m, p, addr + 300 * PAGE_SIZE, 300)).toBe(folio);
       expect(yield* vm.userRead(p, addr + 5 * PAGE_SIZE)).toBe(55);
       expect(vmstat.vmEvent(VmEvent.THP_FILE_ALLOC)).toBe(1);
-      // cache (512) + two PTEs
-      expect(folioRefCount(mem, folio)).toBe(HPAGE_PMD_NR + 2);
+      // cache (512) + the PMD
+      expect(folioRefCount(mem, folio)).toBe(HPAGE_PMD_NR + 1);
+      // fork does not copy a file PMD (copy_huge_pmd skips it): the child faults it in.
       const child = yield* vm.fork(p, 'child');
+      expect(vm.lookupPte(child, addr).kind).toBe('none');
       expect(yield* vm.userRead(child, addr + 300 * PAGE_SIZE)).toBe(300);
-      expect(vm.followPage(child, addr + 300 * PAGE_SIZE)).toBe(folio + 300);
+      expect(vm.lookupPte(child, addr + 300 * PAGE_SIZE)).toMatchObject({ level: 'pmd' });
+      expect(folioEntireMapcount(mem, folio)).toBe(2);
+      expect(vmstat.vmEvent(VmEvent.THP_FILE_MAPPED)).toBe(2);
+    });
+    runAndCheck(m);
+  });
+
+  it('a mapping whose PMD range is not all inside the VMA maps the shmem THP by PTEs', () => {
+    const { m, p, addr, file } = sharedAnon('always', PMD_SIZE);
+    const { vm, mem } = m;
+    m.rt.spawn('user', 0, function* (): KernelGen {
+      // Half of the THP's range mapped: transhuge_vma_suitable fails, do_set_pte maps one page.
+      expect(yield* vm.munmap(p, addr + PMD_SIZE / 2, PMD_SIZE / 2)).toBe(0);
+      const folio = yield* touch(m, p, addr + 5 * PAGE_SIZE, 55);
+      expect(folioOrder(mem, folio)).toBe(HPAGE_PMD_ORDER);
+      expect(vm.lookupPte(p, addr + 5 * PAGE_SIZE)).toMatchObject({
+        kind: 'present',
+        level: 'pte',
+      });
+      expect(vm.followPage(p, addr + 5 * PAGE_SIZE)).toBe(folio + 5);
+      expect(yield* touch(m, p, addr + 6 * PAGE_SIZE, 66)).toBe(folio);
+      expect(folioRefCount(mem, folio)).toBe(HPAGE_PMD_NR + 2); // cache + two PTEs
+      expect(file.nrPages).toBe(HPAGE_PMD_NR);
+    });
+    runAndCheck(m);
+  });
+
+  it('splitting a file PMD (munmap of part of its range) drops it; the rest faults in by PTEs', () => {
+    const m = machine({ nodes: [8192, 8192], shmemEnabled: 'always' });
+    const p = m.vm.createProcess('p');
+    const addr = m.vm.mmap(p, { length: PMD_SIZE, flags: SHARED_ANON, prot: PROT_READ });
+    m.rt.spawn('user', 0, function* (): KernelGen {
+      expect(yield* m.vm.userRead(p, addr)).toBe(0);
+      const folio = pfnFolio(m.mem, m.vm.followPage(p, addr));
+      expect(m.vm.lookupPte(p, addr)).toMatchObject({ level: 'pmd', write: false });
+      // Splitting the PMD (munmap of part of it): a file PMD is dropped, not replaced.
+      expect(yield* m.vm.munmap(p, addr + PMD_SIZE - PAGE_SIZE, PAGE_SIZE)).toBe(0);
+      expect(m.vm.lookupPte(p, addr).kind).toBe('none');
+      expect(folioEntireMapcount(m.mem, folio)).toBe(0);
+      expect(yield* m.vm.userRead(p, addr + PAGE_SIZE)).toBe(0);
+      expect(m.vm.lookupPte(p, addr + PAGE_SIZE)).toMatchObject({ level: 'pte' });
+    });
+    runAndCheck(m);
+  });
+
+  it('file THP: a read of a MAP_PRIVATE mapping PMD-maps a cached PMD-size folio; a write splits it (wp_huge_pmd) and copies one page', () => {
+    const m = machine({ nodes: [8192, 8192] });
+    const { vm, mem, vmstat } = m;
+    const file = vm.createFile('lib.so');
+    const p = vm.createProcess('p');
+    m.rt.spawn('user', 0, function* (): KernelGen {
+      const folio = folioAlloc(mem, HPAGE_PMD_ORDER, 0);
+      for (let i = 0; i < HPAGE_PMD_NR; i++) setPageContent(mem, folio + i, 900 + i);
+      expect(yield* vm.filemapAddFolio(file, folio, 0)).toBe(0);
+      expect(vmstat.nodePageState(0, NodeStat.NR_FILE_HUGEPAGES)).toBe(HPAGE_PMD_NR);
+      m.locks.folioUnlock(folio);
+      folioPut(mem, folio);
+      const addr = vm.mmap(p, { length: PMD_SIZE, flags: MAP_PRIVATE, file, addr: 64 * PMD_SIZE });
+      expect(yield* vm.userRead(p, addr + 7 * PAGE_SIZE)).toBe(907);
+      expect(vm.lookupPte(p, addr)).toMatchObject({ level: 'pmd', write: false });
+      expect(folioEntireMapcount(mem, folio)).toBe(1);
+      yield* vm.userWrite(p, addr + 7 * PAGE_SIZE, 1);
+      expect(folioEntireMapcount(mem, folio)).toBe(0);
+      const copy = vm.followPage(p, addr + 7 * PAGE_SIZE);
+      expect(pfnFolio(mem, copy)).not.toBe(folio);
+      expect(vm.lookupPte(p, addr + 7 * PAGE_SIZE)).toMatchObject({ level: 'pte', write: true });
+      // The rest of the range comes back by PTEs (a page table exists now).
+      expect(yield* vm.userRead(p, addr + 8 * PAGE_SIZE)).toBe(908);
+      expect(vm.followPage(p, addr + 8 * PAGE_SIZE)).toBe(folio + 8);
+      expect(yield* vm.munmap(p, addr, PMD_SIZE)).toBe(0);
     });
     runAndCheck(m);
   });

@@ -24,15 +24,14 @@ export const SHMEM_THP_CACHED_WHOLE = 'shmem-thp-cached-whole';
 /**
  * `shmem-thp-migrate`: a process with 2 MiB of MAP_SHARED | MAP_ANONYMOUS memory backed by
  * a shmem THP (`shmem_enabled=always`: the first fault allocates a PMD-size shmem folio,
- * `shmem_get_folio_gfp`, mm/shmem.c, 6.3), two threads writing and reading it, and
- * move_pages (MIGRATE_SYNC, MR_SYSCALL) moving it between the nodes. The folio migrates
- * whole: `folio_migrate_mapping` freezes it at 1 + 512 references and stores the new folio
- * in each of its 512 i_pages slots; the threads' PTEs become migration entries and come
- * back to the new folio's pages. No write may be lost (the shadow memory), no invariant
+ * `shmem_get_folio_gfp`, mm/shmem.c, 6.3) and mapped by one PMD (`do_set_pmd`), two
+ * threads writing and reading it, and move_pages (MIGRATE_SYNC, MR_SYSCALL) moving it
+ * between the nodes. The folio migrates whole: the PMD becomes a PMD migration entry,
+ * `folio_migrate_mapping` freezes the folio at 1 + 512 references and stores the new folio
+ * in each of its 512 i_pages slots, and the PMD comes back mapping the new folio. No write may be lost (the shadow memory), no invariant
  * broken; the scenario's own invariant checks that the file's cache holds one folio per
  * page range in every slot (a PMD-size folio, or order-0 pieces after a split, never a
- * mix within a slot range). The model maps the folio by PTEs (do_set_pmd is not
- * modelled); see docs/model-vs-kernel.md.
+ * mix within a slot range).
  */
 export function shmemThpMigrate(params: ShmemThpMigrateParams = {}): Scenario {
   const pages = params.pages ?? 16;
