@@ -49,6 +49,7 @@ export const VARIANT_SETTINGS: Readonly<
   restoreWrprotectsReadEntry: 'boolean',
   splitTrylockInAsync: 'boolean',
   migrateMovesShmemThps: 'boolean',
+  splitThpCountersPmdOnly: 'boolean',
   longtermPinRetryUncounts: 'boolean',
   norefsLockCoversCopy: 'boolean',
   blockDevLargeFolios: 'boolean',
@@ -339,6 +340,7 @@ const HASH_NEUTRAL_VALUES: Readonly<Record<string, unknown>> = Object.freeze({
   norefsLockCoversCopy: true,
   blockDevLargeFolios: false,
   migrateMovesShmemThps: false,
+  splitThpCountersPmdOnly: false,
   // v6.10 (deferredSplitCountsFailed) and v6.11 (numaHintPutsBackList) differ here: their
   // hashes changed with the regression pack, which made these behaviours settings.
   deferredSplitCountsFailed: false,

@@ -141,6 +141,13 @@ export interface MigrateVariant {
    */
   readonly migrateMovesShmemThps: boolean;
   /**
+   * `split_huge_page_to_list()` lowers NR_FILE_THPS / NR_SHMEM_THPS only for a PMD-mappable
+   * page-cache folio (Stefan Roesch, "mm: Fix for negative counter: nr_file_hugepages",
+   * v2 20231107181805.4188397-1-shr@devkernel.io, merged through mm-hotfixes for 6.7, Cc stable). Before it, the split of any
+   * large page-cache folio lowered them, driving nr_file_hugepages negative.
+   */
+  readonly splitThpCountersPmdOnly: boolean;
+  /**
    * A LONGTERM_PIN split retry undoes the failure it had just counted (851ae6424697,
    * "migrate_pages_batch: fix statistics for longterm pin retry", 6.4).
    */
@@ -378,6 +385,7 @@ const BEFORE_6_4 = Object.freeze({
   tlbBatchSkipsInaccessible: false,
   splitTrylockInAsync: false,
   migrateMovesShmemThps: false,
+  splitThpCountersPmdOnly: false,
   norefsLockCoversCopy: true,
   blockDevLargeFolios: false,
   longtermPinRetryUncounts: false,
@@ -436,6 +444,7 @@ const AFTER_6_3_SOURCES: readonly string[] = Object.freeze([
   '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10-rc1) and Hugh Dickins\' 6.10-rc hotfix counting it in nr_failed',
   '8e279f970b5c "mm/migrate: fix kernel BUG at mm/compaction.c:2761!" (Hugh Dickins, 46c948b4-4dd8-6e03-4c7b-ce4e81cfa536@google.com, 6.10-rc4)',
   'Jan Glauber, "mm: Fix shmem THP counters on migration" (20230622094720.510540-1-jglauber@digitalocean.com, 6.5)',
+  'Stefan Roesch, "mm: Fix for negative counter: nr_file_hugepages" (v2 20231107181805.4188397-1-shr@devkernel.io, 6.7)',
 ]);
 
 /** Linux 6.10: the base of v6.11, and the kernel of the split-lock deadlock. */
@@ -465,6 +474,7 @@ const V6_10: MigrateVariant = Object.freeze({
   splitsDeferredFirst: true,
   deferredSplitCountsFailed: true,
   migrateMovesShmemThps: true,
+  splitThpCountersPmdOnly: true,
 });
 
 const V6_11: MigrateVariant = Object.freeze({

@@ -1,9 +1,18 @@
-import { folioNid, folioOrder, HPAGE_PMD_NR, HPAGE_PMD_ORDER, pfnFolio } from '@mmsim/folio';
+import {
+  folioAlloc,
+  folioNid,
+  folioOrder,
+  folioPut,
+  HPAGE_PMD_NR,
+  HPAGE_PMD_ORDER,
+  pfnFolio,
+} from '@mmsim/folio';
 import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import { MAP_ANONYMOUS, MAP_SHARED, type MmView, PAGE_SIZE, PMD_SIZE } from '@mmsim/rmap';
 import { type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { MIGRATE_SYNC, MR_SYSCALL, type VariantName } from '../src/index.js';
+import { trySplitFolio } from '../src/internal.js';
 import {
   createMigrateMachine as buildMachine,
   assertQuiescent as expectQuiescent,
@@ -92,5 +101,34 @@ describe('shmem THP migrated whole (folio_migrate_mapping, 6.3)', () => {
     expect(seen.rc).toBe(0);
     expect(node(m, 0, NodeStat.NR_SHMEM_HUGEPAGES)).toBe(0);
     expect(node(m, 1, NodeStat.NR_SHMEM_HUGEPAGES)).toBe(HPAGE_PMD_NR);
+  });
+});
+
+describe('NR_FILE_THPS on the split of a page-cache folio (split_huge_page_to_list)', () => {
+  function splitOrder2(variant: VariantName): number {
+    const m = buildMachine({ variant });
+    spawn(m, 'split', 0, function* (): KernelGen {
+      const file = m.vm.createFile('data');
+      const folio = folioAlloc(m.mem, 2, 0);
+      expect(yield* m.vm.filemapAddFolio(file, folio, 8)).toBe(0);
+      m.locks.folioUnlock(folio);
+      folioPut(m.mem, folio);
+      const list = newList(m);
+      expect(yield* isolateFolios(m, [folio], list)).toBe(1);
+      const split = newList(m);
+      expect(yield* trySplitFolio(m.core.env, folio, split, MIGRATE_SYNC)).toBe(0);
+      yield* m.core.putbackMovablePages(split);
+    });
+    runAll(m);
+    expectQuiescent(m);
+    return node(m, 0, NodeStat.NR_FILE_HUGEPAGES);
+  }
+
+  it('v6.3 lowers nr_file_hugepages for an order-2 folio it never counted: the counter goes negative', () => {
+    expect(splitOrder2('v6.3')).toBe(-4);
+  });
+
+  it('v6.10 (splitThpCountersPmdOnly, 6.7) leaves it alone', () => {
+    expect(splitOrder2('v6.10')).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { type Folio, folioMapping, type PhysicalMemory } from '@mmsim/folio';
-import { type Runtime, RwSemaphore, type VmStat } from '@mmsim/runtime';
+import { type Runtime, RwSemaphore } from '@mmsim/runtime';
 import { pageCacheReplaceFolio, pageCacheSplitFolio } from './page-cache.js';
 import type { AddressSpaceView } from './readonly-views.js';
 import type { ShmemHuge } from './shmem.js';
@@ -56,11 +56,7 @@ export class AddressSpace implements AddressSpaceView {
    */
   canWriteback: boolean | null = null;
 
-  /** The machine's counters, for the THP counters a split moves (null in bare tests). */
-  readonly #vmstat: VmStat | null;
-
-  constructor(rt: Runtime, id: number, name: string, shmem: boolean, vmstat: VmStat | null = null) {
-    this.#vmstat = vmstat;
+  constructor(rt: Runtime, id: number, name: string, shmem: boolean) {
     this.id = id;
     this.name = name;
     this.shmem = shmem;
@@ -90,7 +86,7 @@ export class AddressSpace implements AddressSpaceView {
    * order-0 piece takes the slot of its own index (see `pageCacheSplitFolio`).
    */
   splitEntry(mem: PhysicalMemory, folio: Folio, index: number, nrPages: number): void {
-    pageCacheSplitFolio(this.#vmstat, mem, this, folio, index, nrPages);
+    pageCacheSplitFolio(mem, this, folio, index, nrPages);
   }
 
   toString(): string {

@@ -89,7 +89,7 @@ export function createFile(
       throw new MmsimError('INVALID_ARGUMENT', `content[${i}] must be a finite number`);
     }
   });
-  const as = new AddressSpace(ctx.rt, ++ctx.fileIds, name, shmem, ctx.vmstat);
+  const as = new AddressSpace(ctx.rt, ++ctx.fileIds, name, shmem);
   content?.forEach((word, i) => {
     as.backing.set(i, word);
   });

@@ -14,7 +14,7 @@ import {
   PG_swapbacked,
   type PhysicalMemory,
 } from '@mmsim/folio';
-import { EEXIST, type KernelGen, MmsimError, NodeStat, type VmStat } from '@mmsim/runtime';
+import { EEXIST, type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { folioAddLruVma } from './folio-release.js';
 import type { AddressSpaceView } from './readonly-views.js';
@@ -251,14 +251,13 @@ export function pageCacheReplaceFolio(
  * (the head keeps the first slot). `folio` is the former head, cached at `index`, and
  * `nrPages` the folio's size before the split. The pieces already hold their cache
  * reference and mapping / index (the split gives them). nr_file_pages / nr_shmem do not
- * change; a PMD-sized folio leaves nr_shmem_hugepages / nr_file_hugepages
- * (`split_huge_page_to_list` next to its `xas_split`: NR_SHMEM_THPS or NR_FILE_THPS by
- * -nr, 6.3). Pages beyond EOF are not dropped (the model has no i_size). A piece
+ * change; NR_SHMEM_THPS / NR_FILE_THPS, which `split_huge_page_to_list` lowers next to its
+ * `xas_split`, are the caller's (`split_folio_to_list` of `@mmsim/migrate`, whose variant
+ * says which folios count). Pages beyond EOF are not dropped (the model has no i_size). A piece
  * that is not this file's page at `index + i`, or a slot that does not hold the large
  * folio, is a misuse: it throws and changes nothing.
  */
 export function pageCacheSplitFolio(
-  vmstat: VmStat | null,
   mem: PhysicalMemory,
   as: AddressSpace,
   folio: Folio,
@@ -288,11 +287,4 @@ export function pageCacheSplitFolio(
     }
   }
   for (let i = 1; i < nrPages; i++) slots.set(index + i, folio + i);
-  if (vmstat !== null && pmdMappable(nrPages)) {
-    vmstat.modNodePageState(
-      folioNid(mem, folio),
-      as.shmem ? NodeStat.NR_SHMEM_HUGEPAGES : NodeStat.NR_FILE_HUGEPAGES,
-      -nrPages,
-    );
-  }
 }
