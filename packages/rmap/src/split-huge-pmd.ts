@@ -2,13 +2,12 @@ import {
   type Folio,
   folioPut,
   folioRefAdd,
-  folioTestAnon,
   HPAGE_PMD_NR,
   PG_anon_exclusive,
   pageSetFlag,
   pageTestFlag,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import type { KernelGen } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE, RMAP_NONE } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';

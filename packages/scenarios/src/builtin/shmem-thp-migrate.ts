@@ -1,7 +1,7 @@
 import { folioOrder, HPAGE_PMD_ORDER, pfnFolio, pfnToNid } from '@mmsim/folio';
 import { touchPages } from '@mmsim/kernel';
 import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
-import { MAP_ANONYMOUS, MAP_SHARED, PAGE_SIZE, PMD_SIZE } from '@mmsim/rmap';
+import { MAP_ANONYMOUS, MAP_SHARED, PMD_SIZE } from '@mmsim/rmap';
 import { type Invariant, VmEvent } from '@mmsim/runtime';
 import { migrator, migratorStats } from '../actors/migrator.js';
 import { mappedFolios } from '../actors/selectors.js';
