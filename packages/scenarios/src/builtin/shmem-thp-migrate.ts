@@ -49,7 +49,7 @@ export function shmemThpMigrate(params: ShmemThpMigrateParams = {}): Scenario {
     sources: [
       'torvalds/linux v6.3 mm/shmem.c (shmem_get_folio_gfp, shmem_is_huge, shmem_add_to_page_cache)',
       'torvalds/linux v6.3 mm/migrate.c (folio_migrate_mapping, folio_expected_refs, migrate_pages_batch)',
-      'tools/testing/selftests/mm/migration.c (shared_anon_thp: threads touching while move_pages moves it)',
+      'the mm selftest migration.c of torvalds/linux v6.3 (its shape: threads touching memory while move_pages moves it)',
     ],
     config: {
       nodes: [{ pages: 2048 }, { pages: 2048 }],
