@@ -277,6 +277,16 @@ export const kernelConfigSchema = z
     )
       .optional()
       .describe('vm.nr_overcommit_hugepages: surplus 2 MiB hugetlb pages allowed; default 0.'),
+    shmemEnabled: z
+      .enum(['never', 'always', 'within_size', 'advise'], {
+        errorMap: () => ({
+          message: "must be 'never', 'always', 'within_size' or 'advise' (shmem_enabled)",
+        }),
+      })
+      .optional()
+      .describe(
+        "/sys/kernel/mm/transparent_hugepage/shmem_enabled: when faults of MAP_SHARED | MAP_ANONYMOUS memory allocate PMD-size shmem folios; default 'never'.",
+      ),
   })
   .strict()
   .describe("The machine and how it runs (the data half of createKernel's configuration).");

@@ -1,5 +1,6 @@
 import { HPAGE_PMD_NR } from '@mmsim/folio';
 import { type MigrateVariant, resolveVariant, type VariantName } from '@mmsim/migrate';
+import type { ShmemHuge } from '@mmsim/rmap';
 import {
   type CostModel,
   type FaultSpec,
@@ -68,6 +69,8 @@ export interface ResolvedKernelConfig {
   readonly hugepageMigrationSupported: boolean;
   /** vm.nr_overcommit_hugepages: surplus hugetlb pages the fault path may take (default 0). */
   readonly nrOvercommitHugePages: number;
+  /** /sys/kernel/mm/transparent_hugepage/shmem_enabled (shmem THP); default 'never'. */
+  readonly shmemEnabled: ShmemHuge;
   readonly onStep: ((task: Task, step: number) => void) | undefined;
   readonly parts: KernelParts;
 }
@@ -218,6 +221,7 @@ export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig 
     thpMigrationSupported: d.thpMigrationSupported ?? true,
     hugepageMigrationSupported: d.hugepageMigrationSupported ?? true,
     nrOvercommitHugePages: d.nrOvercommitHugePages ?? 0,
+    shmemEnabled: d.shmemEnabled ?? 'never',
     onStep,
     parts: resolvedParts,
   };

@@ -154,6 +154,7 @@ export class Kernel {
       zeroPage: config.zeroPage,
       restoreWrprotectsReadEntry,
       tlbBatchSkipsInaccessible,
+      shmemEnabled: config.shmemEnabled,
     });
     // The scheduler tells the virtual memory of context switches (mm_cpumask, lazy TLB).
     rt.setContextSwitchHook(vm.contextSwitch);

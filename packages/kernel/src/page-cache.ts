@@ -28,12 +28,10 @@ import type { Kernel } from './kernel.js';
  * word through the cache. `i_pages` itself belongs to `@mmsim/rmap` (its page-cache.ts:
  * add, lookup, remove, replace); the functions here call it.
  *
- * Large page-cache folios: a folio of order n holds one cache reference per page but one
- * `i_pages` slot, at its first index (see rmap's page-cache.ts); `pageCacheLookup` finds
- * it from any of its indices. `folio_migrate_mapping` of `@mmsim/migrate` expects a slot
- * per page: a large page-cache folio can be isolated, split (when nothing pins it) or fail
- * to migrate, but not be migrated whole. The kernel's invariants count its cache references
- * as one per page.
+ * Large page-cache folios: a folio of order n holds one cache reference per page and one
+ * `i_pages` slot per page, all pointing at it (the multi-index entry, see rmap's
+ * page-cache.ts); `pageCacheLookup` finds it from any of its indices. It migrates whole
+ * (`folio_migrate_mapping` stores the new folio in every slot) or is split.
  */
 
 /** Where a new page-cache folio comes from: its order and node. */
@@ -48,13 +46,14 @@ export interface PageCacheAlloc {
  * `filemap_add_folio(mapping, folio, index, gfp)` (mm/filemap.c, 6.3): `@mmsim/rmap`'s, for
  * a new folio of any order the caller holds a reference on. The folio comes back locked and
  * on its way to the LRU; the caller unlocks it when its contents are read (`folio_end_read`).
+ * Returns 0, or -EEXIST when part of its range is cached already.
  */
 export function filemapAddFolio(
   k: Kernel,
   file: AddressSpaceView,
   folio: Folio,
   index: number,
-): KernelGen {
+): KernelGen<number> {
   return k.vm.filemapAddFolio(file, folio, index);
 }
 

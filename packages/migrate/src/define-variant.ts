@@ -48,6 +48,8 @@ export const VARIANT_SETTINGS: Readonly<
   allMigratedReturnsZero: 'boolean',
   restoreWrprotectsReadEntry: 'boolean',
   splitTrylockInAsync: 'boolean',
+  migrateMovesShmemThps: 'boolean',
+  splitThpCountersPmdOnly: 'boolean',
   longtermPinRetryUncounts: 'boolean',
   norefsLockCoversCopy: 'boolean',
   blockDevLargeFolios: 'boolean',
@@ -338,6 +340,8 @@ const HASH_NEUTRAL_VALUES: Readonly<Record<string, unknown>> = Object.freeze({
   copyBeforeFreeze: false,
   norefsLockCoversCopy: true,
   blockDevLargeFolios: false,
+  migrateMovesShmemThps: false,
+  splitThpCountersPmdOnly: false,
   // v6.10 (deferredSplitCountsFailed) and v6.11 (numaHintPutsBackList) differ here: their
   // hashes changed with the regression pack, which made these behaviours settings.
   deferredSplitCountsFailed: false,

@@ -18,6 +18,7 @@ import {
   folioSetPrivate,
   folioTestFlag,
   folioTestSwapcache,
+  HPAGE_PMD_NR,
   PG_dirty,
   PG_private,
   PG_private_2,
@@ -70,12 +71,15 @@ function pageCache(mapping: object, where: string): PageCacheMapping {
  * object), freeze src's refcount at exactly `expected + extra_count` or give up with
  * -EAGAIN. From there on there is no turning back: dst takes index and mapping, one cache
  * reference per page, PG_swapbacked (and PG_swapcache with `private`, the swap entry),
- * PG_dirty moves from src to dst, dst replaces src in `i_pages`, and src is unfrozen to
- * `expected - nr` (its cache references gone). When the nodes differ (one zone per node in
- * the model), the node counters move: nr_file_pages, nr_shmem for shmem
+ * PG_dirty moves from src to dst, dst replaces src in every `i_pages` slot src had (a
+ * large folio is a multi-index entry: 6.3 stores dst at each of its `nr` indices), and src
+ * is unfrozen to `expected - nr` (its cache references gone). When the nodes differ (one
+ * zone per node in the model), the node counters move: nr_file_pages, nr_shmem for shmem
  * (swap-backed and not swap cache), and nr_dirty (NR_FILE_DIRTY) for a dirty folio of a
- * mapping that can write back. NR_SHMEM_THPS, NR_SWAPCACHE and NR_ZONE_WRITE_PENDING are
- * not kept by the model's vmstat.
+ * mapping that can write back. nr_shmem_hugepages (NR_SHMEM_THPS) of a PMD-size shmem
+ * folio moves only with the variant's `migrateMovesShmemThps` (6.5): 6.3 leaves it on the
+ * old node. 6.3 never moves NR_FILE_THPS here (nor does 6.5). NR_SWAPCACHE and
+ * NR_ZONE_WRITE_PENDING are not kept by the model's vmstat.
  */
 export function folioMigrateMapping(
   services: MigrateServices,
@@ -129,6 +133,10 @@ export function folioMigrateMapping(
     if (swapbacked && !swapcache) {
       vmstat.modNodePageState(oldNid, NodeStat.NR_SHMEM, -nr);
       vmstat.modNodePageState(newNid, NodeStat.NR_SHMEM, nr);
+      if (services.migrateMovesShmemThps === true && nr >= HPAGE_PMD_NR) {
+        vmstat.modNodePageState(oldNid, NodeStat.NR_SHMEM_HUGEPAGES, -nr);
+        vmstat.modNodePageState(newNid, NodeStat.NR_SHMEM_HUGEPAGES, nr);
+      }
     }
     if (dirty && mappingCanWriteback(mapping)) {
       vmstat.modNodePageState(oldNid, NodeStat.NR_DIRTY, -nr);

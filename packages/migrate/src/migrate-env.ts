@@ -154,6 +154,7 @@ export class MigrateEnv implements MigrateServices {
       ...(this.folioCopy === undefined ? {} : { folioCopy: this.folioCopy }),
       norefsLockCoversCopy: this.variant.norefsLockCoversCopy,
       copyBeforeFreeze: this.copyBeforeFreeze,
+      migrateMovesShmemThps: this.variant.migrateMovesShmemThps,
       folioCopied: this.tp.folioCopied,
       batchPrecopy: this.variant.copyStrategy === 'batch-precopy',
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),

@@ -41,6 +41,11 @@ export interface MigrateServices {
    * moved (6.3).
    */
   readonly copyBeforeFreeze: boolean;
+  /**
+   * The variant's `migrateMovesShmemThps`: `folio_migrate_mapping` moves NR_SHMEM_THPS of a
+   * PMD-size shmem folio to the new node (6.5). Absent means false (6.3).
+   */
+  readonly migrateMovesShmemThps?: boolean;
   /** The `mmsim_folio_copied` model event, emitted by every copy of a move. */
   readonly folioCopied: Tracepoint<MmsimFolioCopiedEvent>;
   /**

@@ -5,17 +5,20 @@ import {
   folioIndex,
   folioMapcount,
   folioMapping,
+  folioNid,
   folioNrPages,
   folioRefCount,
   folioTestAnon,
   folioTestFlag,
   folioTestKsm,
   folioTestSwapcache,
+  HPAGE_PMD_NR,
+  PG_swapbacked,
   PG_writeback,
   splitFolio,
 } from '@mmsim/folio';
 import { TTU_SPLIT_HUGE_PMD, TTU_SYNC } from '@mmsim/rmap';
-import { EAGAIN, EBUSY, type KernelGen, MmsimError } from '@mmsim/runtime';
+import { EAGAIN, EBUSY, type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { PageCacheMapping } from './address-space-operations.js';
 import { listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
@@ -41,7 +44,14 @@ import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
  * at its own index (`PageCacheMapping.splitEntry`: the `xas_split` and per-tail
  * `__xa_store` that 6.3 does under the same i_pages lock, with no step in between here).
  * A file mapping without `splitEntry` is refused before anything changes. Anonymous
- * folios need nothing: the model keeps no swap-cache xarray.
+ * folios need nothing: the model keeps no swap-cache xarray. A page-cache folio's split
+ * lowers nr_shmem_hugepages (swap-backed) or nr_file_hugepages by its pages: in 6.3 for
+ * every large folio, which drives the counter negative for folios smaller than a PMD
+ * (they were never counted); with the variant's `splitThpCountersPmdOnly` (Stefan Roesch,
+ * "mm: Fix for negative counter: nr_file_hugepages", 6.7) only for PMD-size ones. 6.3
+ * zaps the PTE mappings of a file folio before the split (`unmap_folio` uses
+ * `try_to_unmap` for it); the model turns them into migration entries and restores them
+ * as for anonymous folios (see docs/model-vs-kernel.md#page-cache).
  */
 export function* splitFolioToList(
   env: MigrateEnv,
@@ -70,8 +80,18 @@ export function* splitFolioToList(
   }
   const index = folioIndex(mem, folio);
   const nr = folioNrPages(mem, folio);
+  const nid = folioNid(mem, folio);
+  const shmem = folioTestFlag(mem, folio, PG_swapbacked);
   const rc = splitFolio(mem, folio, list);
-  if (rc === 0) cache.splitEntry(mem, folio, index, nr);
+  if (rc === 0) {
+    cache.splitEntry(mem, folio, index, nr);
+    // split_huge_page_to_list, next to xas_split: NR_SHMEM_THPS / NR_FILE_THPS lose the
+    // folio's pages; 6.3 does it for every large page-cache folio, PMD-mappable or not.
+    if (nr >= HPAGE_PMD_NR || !env.variant.splitThpCountersPmdOnly) {
+      const item = shmem ? NodeStat.NR_SHMEM_HUGEPAGES : NodeStat.NR_FILE_HUGEPAGES;
+      env.vmstat.modNodePageState(nid, item, -nr);
+    }
+  }
   return rc;
 }
 

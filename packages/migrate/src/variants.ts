@@ -134,6 +134,20 @@ export interface MigrateVariant {
   /** `try_split_folio()` only trylocks in MIGRATE_ASYNC (2e6506e1c4ee, 6.11). */
   readonly splitTrylockInAsync: boolean;
   /**
+   * `folio_migrate_mapping()` moves NR_SHMEM_THPS (nr_shmem_hugepages) of a PMD-mappable
+   * shmem folio to the new node, next to NR_SHMEM (Jan Glauber, "mm: Fix shmem THP counters
+   * on migration", 20230622094720.510540-1-jglauber@digitalocean.com, posted after 6.4-rc7,
+   * merged for 6.5). 6.3 and 6.4 leave the counter on the old node.
+   */
+  readonly migrateMovesShmemThps: boolean;
+  /**
+   * `split_huge_page_to_list()` lowers NR_FILE_THPS / NR_SHMEM_THPS only for a PMD-mappable
+   * page-cache folio (Stefan Roesch, "mm: Fix for negative counter: nr_file_hugepages",
+   * v2 20231107181805.4188397-1-shr@devkernel.io, merged through mm-hotfixes for 6.7, Cc stable). Before it, the split of any
+   * large page-cache folio lowered them, driving nr_file_hugepages negative.
+   */
+  readonly splitThpCountersPmdOnly: boolean;
+  /**
    * A LONGTERM_PIN split retry undoes the failure it had just counted (851ae6424697,
    * "migrate_pages_batch: fix statistics for longterm pin retry", 6.4).
    */
@@ -386,6 +400,8 @@ export function variantPasses(variant: MigrateVariant, mode: MigrateMode): numbe
 const BEFORE_6_4 = Object.freeze({
   tlbBatchSkipsInaccessible: false,
   splitTrylockInAsync: false,
+  migrateMovesShmemThps: false,
+  splitThpCountersPmdOnly: false,
   norefsLockCoversCopy: true,
   blockDevLargeFolios: false,
   longtermPinRetryUncounts: false,
@@ -444,6 +460,8 @@ const AFTER_6_3_SOURCES: readonly string[] = Object.freeze([
   'Baolin Wang "mm: hugetlb: make the hugetlb migration strategy consistent" (3519fcd41522817307a05b40fb551e2e17e68101.1709719720.git.baolin.wang@linux.alibaba.com, 6.10)',
   '7262f208ca68 "mm/migrate: split source folio if it is on deferred split list" (6.10-rc1) and Hugh Dickins\' 6.10-rc hotfix counting it in nr_failed',
   '8e279f970b5c "mm/migrate: fix kernel BUG at mm/compaction.c:2761!" (Hugh Dickins, 46c948b4-4dd8-6e03-4c7b-ce4e81cfa536@google.com, 6.10-rc4)',
+  'Jan Glauber, "mm: Fix shmem THP counters on migration" (20230622094720.510540-1-jglauber@digitalocean.com, 6.5)',
+  'Stefan Roesch, "mm: Fix for negative counter: nr_file_hugepages" (v2 20231107181805.4188397-1-shr@devkernel.io, 6.7)',
 ]);
 
 /** Linux 6.10: the base of v6.11, and the kernel of the split-lock deadlock. */
@@ -472,6 +490,8 @@ const V6_10: MigrateVariant = Object.freeze({
   compactionIsolatesLarge: true,
   splitsDeferredFirst: true,
   deferredSplitCountsFailed: true,
+  migrateMovesShmemThps: true,
+  splitThpCountersPmdOnly: true,
 });
 
 const V6_11: MigrateVariant = Object.freeze({

@@ -3,6 +3,7 @@ import { type Runtime, RwSemaphore } from '@mmsim/runtime';
 import type { HugetlbInode } from './hugetlb-state.js';
 import { pageCacheReplaceFolio, pageCacheSplitFolio } from './page-cache.js';
 import type { AddressSpaceView } from './readonly-views.js';
+import type { ShmemHuge } from './shmem.js';
 import type { Vma } from './vma.js';
 /**
  * `struct address_space_operations` as rmap stores it: opaque but for its name. rmap never
@@ -41,6 +42,10 @@ export class AddressSpace implements AddressSpaceView {
    * (its pages are truncated) when its last mapping does.
    */
   internal = false;
+  /** shmem's `huge=` setting for this file (see shmem.ts); 'never' unless set. */
+  huge: ShmemHuge = 'never';
+  /** `i_size` in bytes, for `huge=within_size`. */
+  size = 0;
   /**
    * `a_ops`: the file's address-space operations, or null for the default of its kind
    * (the migrate core's `setAddressSpaceOperations` sets it).
@@ -61,12 +66,15 @@ export class AddressSpace implements AddressSpaceView {
     this.iMmapRwsem = new RwSemaphore(rt, `i_mmap_rwsem ${name}`);
   }
 
-  /** `mapping->nrpages`. */
+  /** `mapping->nrpages`: cached pages (a large folio has a slot per page). */
   get nrPages(): number {
     return this.pages.size;
   }
 
-  /** `filemap_get_folio` without the reference: the folio cached at `index`, or undefined. */
+  /**
+   * `filemap_get_folio` without the reference: the folio caching page `index` (a large
+   * folio from any of its indices), or undefined.
+   */
   lookup(index: number): Folio | undefined {
     return this.pages.get(index);
   }

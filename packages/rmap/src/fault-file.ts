@@ -1,11 +1,21 @@
-import { folioPut, pageContent, setPageContent } from '@mmsim/folio';
-import type { KernelGen } from '@mmsim/runtime';
+import {
+  folioOrder,
+  folioPut,
+  HPAGE_PMD_NR,
+  HPAGE_PMD_ORDER,
+  pageContent,
+  setPageContent,
+} from '@mmsim/folio';
+import { type KernelGen, VmEvent } from '@mmsim/runtime';
 import { vmaAllocFolio } from './alloc.js';
 import { anonVmaPrepare } from './anon-vma.js';
 import {
   FAULT_FLAG_WRITE,
   MM_ANONPAGES,
+  PAGE_SIZE,
+  PMD_SIZE,
   VM_FAULT_ERROR,
+  VM_FAULT_FALLBACK,
   VM_FAULT_OOM,
   VM_SHARED,
   VM_SOFTDIRTY,
@@ -13,10 +23,12 @@ import {
 import { filemapFault } from './filemap.js';
 import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
+import { pmdIndexOf } from './page-table.js';
 import { mkPte, PTE_DIRTY, PTE_NONE, PTE_SOFT_DIRTY, PTE_WRITE, PTE_YOUNG } from './pte.js';
 import { folioAddNewAnonRmap, folioMarkDirty, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import { mmCounterFile, type VmFault } from './vm-fault.js';
+import type { Vma } from './vma.js';
 
 /**
  * Faults on file-backed memory with no PTE yet (`do_fault`, mm/memory.c, 6.3): a read maps
@@ -27,14 +39,16 @@ import { mmCounterFile, type VmFault } from './vm-fault.js';
 
 /**
  * `do_set_pte` + `finish_fault` (mm/memory.c, 6.3): under the page-table lock, map
- * `folio` (a page-cache page, or the new anonymous copy of a COW fault) at the fault
- * address unless something else got there first. A write fault's entry is
+ * `page` of `folio` (a page of a page-cache folio, which may be large, or the new
+ * anonymous copy of a COW fault) at the fault address unless something else got there
+ * first. A write fault's entry is
  * `maybe_mkwrite(pte_mkdirty(entry))`: dirty and soft-dirty. Returns true if it mapped it.
  */
 function* finishFault(
   ctx: RmapState,
   vmf: VmFault,
   folio: number,
+  page: number,
   cow: boolean,
 ): KernelGen<boolean> {
   const { vma, table, vpn } = vmf;
@@ -45,7 +59,11 @@ function* finishFault(
   const ptl = table.ptl;
   let drain = false;
   if (!ptl.trylock()) yield* ptl.lockContended();
-  if (table.get(vpn) !== PTE_NONE) {
+  // The table may have been dropped for a PMD another fault mapped meanwhile (do_set_pmd):
+  // the kernel's `pmd_devmap_trans_unstable` check; the fault is retried.
+  const mm = vma.mm;
+  const idx = pmdIndexOf(vmf.address);
+  if (table.get(vpn) !== PTE_NONE || mm.pmds.has(idx) || mm.pageTables.get(idx) !== table) {
     ptl.unlock();
     return false;
   }
@@ -54,15 +72,85 @@ function* finishFault(
     folioAddNewAnonRmap(ctx, folio, vma, vmf.address);
   } else {
     vma.mm.rss[mmCounterFile(ctx.mem, folio)]!++;
-    pageAddFileRmap(ctx, folio, folio, false);
+    pageAddFileRmap(ctx, folio, page, false);
     // page_add_file_rmap ends with mlock_vma_folio.
     drain = mlockVmaFolio(ctx, folio, vma, false);
   }
-  table.set(vpn, mkPte(folio, flags));
+  table.set(vpn, mkPte(page, flags));
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
   if (drain) yield* mlockDrainLocal(ctx);
   return true;
+}
+
+/**
+ * `transhuge_vma_suitable(vma, haddr)` (include/linux/huge_mm.h, 6.3) for a file VMA: the
+ * VMA's start and page offset agree modulo HPAGE_PMD_NR (so that a PMD-aligned range of
+ * the address space maps a PMD-aligned range of the file), and the PMD range around
+ * `address` lies inside the VMA.
+ */
+export function transhugeVmaSuitable(vma: Vma, address: number): boolean {
+  if (vma.file !== null && (vma.start / PAGE_SIZE - vma.pgoff) % HPAGE_PMD_NR !== 0) return false;
+  const haddr = address - (address % PMD_SIZE);
+  return haddr >= vma.start && haddr + PMD_SIZE <= vma.end;
+}
+
+/**
+ * `do_set_pmd(vmf, page)` (mm/memory.c, 6.3), the first step of `finish_fault` when the
+ * PMD was none and the page belongs to a PMD-size folio: map the whole folio by one PMD in
+ * a suitable VMA (`transhuge_vma_suitable`). Under `page_table_lock`, a PMD or PTEs that
+ * appeared meanwhile make it back off (VM_FAULT_FALLBACK); otherwise the entry is made as
+ * for a PTE (young; on a write dirty, soft-dirty and writable if the VMA is; writable on a
+ * read when `vm_page_prot` allows it), MM_FILEPAGES / MM_SHMEMPAGES grow by HPAGE_PMD_NR,
+ * `page_add_file_rmap(page, vma, true)` takes the entire mapping (then
+ * `mlock_vma_folio`), and THP_FILE_MAPPED is counted. The caller's folio reference becomes
+ * the PMD's. The page table the model allocated for the fault is empty then and is
+ * dropped (the kernel never had one: `pte_alloc` comes after `do_set_pmd`). Returns 0 or
+ * VM_FAULT_FALLBACK.
+ */
+function* doSetPmd(ctx: RmapState, vmf: VmFault, folio: number): KernelGen<number> {
+  const { vma, address } = vmf;
+  const mem = ctx.mem;
+  if (vmf.pmdNone !== true || folioOrder(mem, folio) !== HPAGE_PMD_ORDER) return VM_FAULT_FALLBACK;
+  if (!transhugeVmaSuitable(vma, address)) return VM_FAULT_FALLBACK;
+  const mm = vma.mm;
+  const idx = pmdIndexOf(address);
+  const ptl = mm.pageTableLock;
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  const table = mm.pageTables.get(idx);
+  if (mm.pmds.has(idx) || (table !== undefined && table.used > 0)) {
+    ptl.unlock();
+    return VM_FAULT_FALLBACK;
+  }
+  const write = (vmf.flags & FAULT_FLAG_WRITE) !== 0;
+  let flags = PTE_YOUNG;
+  if (write) flags |= PTE_DIRTY | PTE_SOFT_DIRTY | (vma.writable ? PTE_WRITE : 0);
+  else if (vmaPageProtWritable(vma)) flags |= PTE_WRITE;
+  if (table !== undefined) mm.pageTables.delete(idx);
+  mm.rss[mmCounterFile(mem, folio)]! += HPAGE_PMD_NR;
+  pageAddFileRmap(ctx, folio, folio, true);
+  const drain = mlockVmaFolio(ctx, folio, vma, true);
+  mm.pmds.set(idx, mkPte(folio, flags));
+  ctx.rt.charge(ctx.costs.pteUpdate);
+  ctx.vmstat.countVmEvents(VmEvent.THP_FILE_MAPPED);
+  ptl.unlock();
+  if (drain) yield* mlockDrainLocal(ctx);
+  return 0;
+}
+
+/**
+ * `finish_fault` for a page-cache page (mm/memory.c, 6.3): `do_set_pmd` first when the
+ * PMD was none and the folio is PMD-size, else (VM_FAULT_FALLBACK) one PTE. Returns
+ * whether the page got mapped.
+ */
+function* finishFileFault(
+  ctx: RmapState,
+  vmf: VmFault,
+  folio: number,
+  page: number,
+): KernelGen<boolean> {
+  if (vmf.pmdNone === true && (yield* doSetPmd(ctx, vmf, folio)) === 0) return true;
+  return yield* finishFault(ctx, vmf, folio, page, false);
 }
 
 /**
@@ -89,7 +177,7 @@ function* releaseFaulted(ctx: RmapState, folio: number): KernelGen {
 function* doReadFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const r = yield* filemapFault(ctx, vmf.vma, vmf.address);
   if ((r.ret & VM_FAULT_ERROR) !== 0) return r.ret;
-  const mapped = yield* finishFault(ctx, vmf, r.folio, false);
+  const mapped = yield* finishFileFault(ctx, vmf, r.folio, r.page);
   if (mapped) ctx.locks.folioUnlock(r.folio);
   else yield* releaseFaulted(ctx, r.folio);
   return r.ret;
@@ -103,7 +191,7 @@ function* doReadFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
 function* doSharedFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const r = yield* filemapFault(ctx, vmf.vma, vmf.address);
   if ((r.ret & VM_FAULT_ERROR) !== 0) return r.ret;
-  const mapped = yield* finishFault(ctx, vmf, r.folio, false);
+  const mapped = yield* finishFileFault(ctx, vmf, r.folio, r.page);
   if (!mapped) {
     yield* releaseFaulted(ctx, r.folio);
     return r.ret;
@@ -129,9 +217,9 @@ function* doCowFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
     folioPut(ctx.mem, copy);
     return r.ret;
   }
-  setPageContent(ctx.mem, copy, pageContent(ctx.mem, r.folio));
+  setPageContent(ctx.mem, copy, pageContent(ctx.mem, r.page));
   ctx.rt.charge(ctx.costs.copyPage4k);
-  const mapped = yield* finishFault(ctx, vmf, copy, true);
+  const mapped = yield* finishFault(ctx, vmf, copy, copy, true);
   yield* releaseFaulted(ctx, r.folio);
   if (mapped) yield* folioAddLruVma(ctx, copy, vma);
   else folioPut(ctx.mem, copy);

@@ -47,9 +47,10 @@ function* handlePteFault(
   flags: number,
 ): KernelGen<number> {
   const vpn = vpnOf(address);
+  const pmdNone = !vma.mm.pageTables.has(pmdIndexOf(address));
   const table = vma.mm.pageTable(pmdIndexOf(address));
   const orig = table.get(vpn);
-  const vmf: VmFault = { vma, address, vpn, flags, table, orig };
+  const vmf: VmFault = { vma, address, vpn, flags, table, orig, pmdNone };
   if (orig === PTE_NONE) {
     if (vma.file === null) return yield* doAnonymousPage(ctx, vmf);
     return yield* doFault(ctx, vmf);

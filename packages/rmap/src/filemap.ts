@@ -1,34 +1,91 @@
-import { type Folio, folioIndex, folioTryGet, setPageContent } from '@mmsim/folio';
+import {
+  type Folio,
+  folioIndex,
+  folioNrPages,
+  folioTryGet,
+  HPAGE_PMD_NR,
+  HPAGE_PMD_ORDER,
+  setPageContent,
+} from '@mmsim/folio';
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
+import type { AddressSpace } from './address-space.js';
 import { vmaAllocFolio } from './alloc.js';
 import { VM_FAULT_MAJOR, VM_FAULT_OOM } from './constants.js';
 import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { filemapAddFolio } from './page-cache.js';
 import type { RmapState } from './rmap-state.js';
+import { shmemIsHuge } from './shmem.js';
 import type { Vma } from './vma.js';
 
 /**
- * The page cache side of file faults (mm/filemap.c, 6.3). Page-cache folios are order 0.
- * A miss "reads" the page from the file's backing words into a new locked folio.
+ * The page cache side of file faults (mm/filemap.c, mm/shmem.c, 6.3). A miss "reads" the
+ * page from the file's backing words into a new locked folio: order 0, or for shmem a
+ * PMD-size folio where `shmem_is_huge` allows it (see `shmemAllocFolio`). Regular files
+ * get large folios only from readahead (`page_cache_ra_order`, the readahead actor of
+ * `@mmsim/scenarios`), the model's route to file THPs.
  */
 
 /** A folio returned locked and referenced by `filemapFault`, or a VM_FAULT_* error. */
 export interface FilemapFaultResult {
   /** The folio, or -1 on error. */
   readonly folio: Folio;
+  /** The page of the folio that holds the faulting offset (`vmf->page`); -1 on error. */
+  readonly page: number;
   /** VM_FAULT_MAJOR when the page was read from the file, VM_FAULT_OOM on failure. */
   readonly ret: number;
 }
 
 /**
- * `filemap_fault(vmf)` (mm/filemap.c, 6.3) as `__do_fault` uses it: the page-cache folio
- * for the faulting offset, locked and with a reference for the caller. On a miss a folio is
- * allocated, added to the cache locked, filled from the file's backing word (a major
- * fault, counted in pgmajfault, unless the file is shmem) and put on the LRU. On a hit
- * the folio is referenced (`folio_try_get`, retried if it is frozen by a migration in
- * flight) and locked, sleeping if needed (`lock_folio_maybe_drop_mmap` without dropping
- * mmap_lock); if it left the cache meanwhile (truncated or migrated), the lookup is
- * retried. Fault-around and readahead are not modelled.
+ * The allocation of a shmem fault's miss, `shmem_get_folio_gfp` (mm/shmem.c, 6.3): when
+ * `shmem_is_huge` says so, `shmem_alloc_and_acct_folio(huge=true)` (`shmem_alloc_and_add_folio`
+ * from 6.8) tries a PMD-size folio for the aligned range around `index`, refused when any
+ * page of that range is cached already (`shmem_alloc_hugefolio`'s `xa_find`) or memory is
+ * short (THP_FILE_FALLBACK); then `shmem_add_to_page_cache` at the aligned index
+ * (THP_FILE_ALLOC). Otherwise, or on fallback, an order-0 folio. The folio is filled from
+ * the backing words (shmem's are 0 unless a test set them) and added locked. Returns the
+ * folio, or -1 when no memory is left.
+ */
+function* shmemAllocFolio(
+  ctx: RmapState,
+  vma: Vma,
+  as: AddressSpace,
+  index: number,
+): KernelGen<Folio> {
+  const mem = ctx.mem;
+  if (shmemIsHuge(vma, as, index)) {
+    const hindex = index - (index % HPAGE_PMD_NR);
+    let free = true;
+    for (let i = 0; i < HPAGE_PMD_NR && free; i++) free = !as.pages.has(hindex + i);
+    const folio = free ? vmaAllocFolio(ctx, vma, HPAGE_PMD_ORDER) : -1;
+    if (folio >= 0) {
+      for (let i = 0; i < HPAGE_PMD_NR; i++) {
+        const word = as.backing.get(hindex + i);
+        if (word !== undefined) setPageContent(mem, folio + i, word);
+      }
+      yield* filemapAddFolio(ctx, as, folio, hindex);
+      ctx.vmstat.countVmEvents(VmEvent.THP_FILE_ALLOC);
+      return folio;
+    }
+    ctx.vmstat.countVmEvents(VmEvent.THP_FILE_FALLBACK);
+  }
+  const folio = vmaAllocFolio(ctx, vma, 0);
+  if (folio < 0) return -1;
+  setPageContent(mem, folio, as.backing.get(index) ?? 0);
+  yield* filemapAddFolio(ctx, as, folio, index);
+  return folio;
+}
+
+/**
+ * `filemap_fault(vmf)` (mm/filemap.c, 6.3; `shmem_fault` for shmem) as `__do_fault` uses
+ * it: the page-cache folio holding the faulting offset, locked and with a reference for
+ * the caller, and the page of it (`vmf->page`). On a miss a folio is allocated, added to
+ * the cache locked, filled from the file's backing word (a major fault, counted in
+ * pgmajfault, unless the file is shmem, whose miss may bring a PMD-size folio) and put on
+ * the LRU. On a hit the folio is referenced (`folio_try_get`, retried if it is frozen by a
+ * migration in flight) and locked, sleeping if needed (`lock_folio_maybe_drop_mmap`
+ * without dropping mmap_lock); if it no longer caches the offset (truncated, migrated or
+ * split meanwhile: `folio_contains` after the lock), the lookup is retried. Fault-around
+ * and readahead are not modelled.
  */
 export function* filemapFault(
   ctx: RmapState,
@@ -42,13 +99,17 @@ export function* filemapFault(
   for (;;) {
     const cached = as.lookup(index);
     if (cached === undefined) {
+      if (as.shmem) {
+        const folio = yield* shmemAllocFolio(ctx, vma, as, index);
+        if (folio < 0) return { folio: -1, page: -1, ret: VM_FAULT_OOM };
+        return { folio, page: folio + (index - folioIndex(mem, folio)), ret: 0 };
+      }
       const folio = vmaAllocFolio(ctx, vma, 0, address);
-      if (folio < 0) return { folio: -1, ret: VM_FAULT_OOM };
+      if (folio < 0) return { folio: -1, page: -1, ret: VM_FAULT_OOM };
       setPageContent(mem, folio, as.backing.get(index) ?? 0);
       yield* filemapAddFolio(ctx, as, folio, index);
-      if (as.shmem) return { folio, ret: 0 };
       ctx.vmstat.countVmEvents(VmEvent.PGMAJFAULT);
-      return { folio, ret: VM_FAULT_MAJOR };
+      return { folio, page: folio, ret: VM_FAULT_MAJOR };
     }
     if (!folioTryGet(mem, cached)) {
       yield; // frozen: a migration is replacing it; look again
@@ -57,8 +118,13 @@ export function* filemapFault(
     if (!locks.folioLockFast(cached, 'filemap_fault')) {
       yield* locks.folioLockContended(cached, 'filemap_fault');
     }
-    if (as.lookup(index) === cached && folioIndex(mem, cached) === index) {
-      return { folio: cached, ret: 0 };
+    const first = folioIndex(mem, cached);
+    if (
+      as.lookup(index) === cached &&
+      index >= first &&
+      index - first < folioNrPages(mem, cached)
+    ) {
+      return { folio: cached, page: cached + (index - first), ret: 0 };
     }
     locks.folioUnlock(cached);
     if (!folioPutRefsFast(ctx, cached, 1)) yield* folioPutRefsSlow(ctx, cached, 1);

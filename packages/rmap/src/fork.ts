@@ -144,10 +144,14 @@ function copyPteTable(
  * `copy_huge_pmd` (mm/huge_memory.c, 6.3) with both mms' `page_table_lock` held: a PMD
  * migration entry is copied (made readable in both if it was writable); a huge mapping of
  * an anonymous THP gets a reference and a duplicated entire mapping and is write-protected
- * (and old) in both. Returns false when the THP may be pinned: the caller splits the PMD
+ * (and old) in both. A file VMA's PMD is not copied (`copy_huge_pmd` returns 0 for a VMA
+ * that is not anonymous: the child faults it in). Returns false when the THP may be pinned: the caller splits the PMD
  * and copies the PTEs instead (-EAGAIN in the kernel).
  */
 function copyHugePmd(ctx: RmapState, dst: Vma, src: Vma, idx: number): boolean {
+  // Skip if it can be refilled on fault: a file VMA's huge PMD (present or a migration
+  // entry) is not copied, the child faults the THP in again.
+  if (src.file !== null) return true;
   const mem = ctx.mem;
   let pmdv = src.mm.pmds.get(idx)!;
   const folio = ptePfn(pmdv);

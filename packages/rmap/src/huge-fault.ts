@@ -109,7 +109,8 @@ export function* hugePmdSetAccessed(
  * is reused only if this mapping holds its only reference (under the folio lock, which may
  * be slept on), after moving it to this VMA's anon_vma; otherwise the PMD is split
  * (`__split_huge_pmd`, not frozen) and VM_FAULT_FALLBACK makes the fault retry on PTEs,
- * where do_wp_page copies the one page.
+ * where do_wp_page copies the one page. A PMD-mapped file THP is split (dropped) and the
+ * fault falls back (`wp_huge_pmd`'s path for VMAs that are not anonymous).
  */
 export function* doHugePmdWpPage(
   ctx: RmapState,
@@ -118,6 +119,13 @@ export function* doHugePmdWpPage(
   orig: number,
   flags: number,
 ): KernelGen<number> {
+  if (vma.file !== null) {
+    // wp_huge_pmd (mm/memory.c, 6.3) for a file THP: without ->huge_fault (shmem and the
+    // model's files have none) the PMD is split, which for a file VMA just drops it, and
+    // the fault falls back to PTEs (do_fault maps it again, or copies one page).
+    yield* splitHugePmd(ctx, vma, address, false, null);
+    return VM_FAULT_FALLBACK;
+  }
   const mm = vma.mm;
   const mem = ctx.mem;
   const idx = pmdIndexOf(address);

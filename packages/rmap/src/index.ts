@@ -97,6 +97,7 @@ export { mappingSetAops, mappingSetCanWriteback } from './mapping-operations.js'
 
 // The page cache (i_pages).
 export { filemapGetEntry, filemapGetFolio } from './page-cache.js';
+export { SHMEM_HUGE_VALUES, type ShmemHuge, shmemIsHuge } from './shmem.js';
 
 // Page-table entries.
 export * from './pte.js';

@@ -3,10 +3,12 @@ import {
   folioEntireMapcount,
   folioIndex,
   folioMapcount,
+  folioNrPages,
   folioOrder,
   folioRefCount,
   folioTestAnon,
   folioTestFlag,
+  folioTestHugetlb,
   folioTestKsm,
   HPAGE_PMD_ORDER,
   PG_anon_exclusive,
@@ -17,7 +19,7 @@ import {
   pfnValid,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
-import { folioAddressSpace } from './address-space.js';
+import { type AddressSpace, folioAddressSpace } from './address-space.js';
 import type { AnonVma } from './anon-vma.js';
 import { folioAnonVma } from './anon-vma.js';
 import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
@@ -315,6 +317,46 @@ function checkAnonVmas(ctx: RmapState, bad: Problems): void {
 }
 
 /**
+ * The slots of one file's page cache (mm/filemap.c, 6.3: a folio of n pages is a
+ * multi-index entry, every one of its n indices holding it). Each slot must hold a live
+ * folio of this file whose range covers the slot's index; each folio must fill every slot
+ * of its range (a slot missing or holding another folio is reported from both sides). A
+ * hugetlbfs folio, indexed in huge pages, has one slot. Adds to `cached` the cache's
+ * references of each folio: one per page (one for hugetlb), counted once per folio.
+ */
+function checkPageCache(
+  mem: RmapState['mem'],
+  as: AddressSpace,
+  cached: Map<Folio, number>,
+  bad: Problems,
+): void {
+  for (const [index, folio] of as.pages) {
+    const live = pfnValid(mem, folio) && pfnFolio(mem, folio) === folio;
+    if (!live) {
+      bad.add(`${as.name}: index ${index} caches ${hex(folio)}, which is not a live folio`);
+      continue;
+    }
+    const first = folioIndex(mem, folio);
+    const hugetlb = folioTestHugetlb(mem, folio);
+    const nr = hugetlb ? 1 : folioNrPages(mem, folio);
+    if (folioAddressSpace(mem, folio) !== as || index < first || index >= first + nr) {
+      bad.add(`${as.name}: folio ${hex(folio)} at index ${index} has another mapping or index`);
+      continue;
+    }
+    if (index !== first) continue;
+    for (let i = 1; i < nr; i++) {
+      const slot = as.pages.get(index + i);
+      if (slot !== folio) {
+        bad.add(
+          `${as.name}: index ${index + i} is inside folio ${hex(folio)} (indices ${index}..${index + nr - 1}) but its slot holds ${slot === undefined ? 'nothing' : hex(slot)}`,
+        );
+      }
+    }
+    inc(cached, folio, nr);
+  }
+}
+
+/**
  * Consistency of the whole rmap model, for tests and the explorer (slow: it walks every
  * page table and every frame). Checks that every entry lies in a VMA and points at a live
  * folio the rmap can find again (anon_vma chain or i_mmap, matching index); that every
@@ -341,19 +383,7 @@ export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): strin
   checkAnonVmas(ctx, bad);
   checkKsm(ctx, (problem) => bad.add(problem));
   const cached = new Map<Folio, number>();
-  for (const as of ctx.files) {
-    for (const [index, folio] of as.pages) {
-      const live = pfnValid(mem, folio) && pfnFolio(mem, folio) === folio;
-      if (!live) {
-        bad.add(`${as.name}: index ${index} caches ${hex(folio)}, which is not a live folio`);
-        continue;
-      }
-      if (folioAddressSpace(mem, folio) !== as || folioIndex(mem, folio) !== index) {
-        bad.add(`${as.name}: folio ${hex(folio)} at index ${index} has another mapping or index`);
-      }
-      inc(cached, folio);
-    }
-  }
+  for (const as of ctx.files) checkPageCache(mem, as, cached, bad);
   const pins = new Map<Folio, number>();
   for (const mm of ctx.mms) {
     for (const [pfn, n] of mm.pins) {

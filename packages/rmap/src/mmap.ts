@@ -55,7 +55,11 @@ export interface MmapOptions {
   readonly pgoff?: number;
   /** Memory policy of the mapping (`mbind` at mmap time); default none (the task's). */
   readonly policy?: MemPolicy;
-  /** MADV_HUGEPAGE: faults of a private anonymous mapping may map THPs. */
+  /**
+   * MADV_HUGEPAGE (VM_HUGEPAGE): faults of a private anonymous mapping may map THPs; a
+   * shared anonymous (shmem) mapping may get shmem THPs under shmem_enabled 'advise' or
+   * 'within_size'.
+   */
   readonly hugepage?: boolean;
 }
 
@@ -206,8 +210,8 @@ export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
   if ((flags & MAP_GROWSDOWN) !== 0 && !anonymous)
     throw invalid('MAP_GROWSDOWN needs MAP_ANONYMOUS');
   if (typeof hugepage !== 'boolean') throw invalid('hugepage must be a boolean');
-  if (hugepage && (!anonymous || shared)) {
-    throw invalid('hugepage (MADV_HUGEPAGE) is modelled for private anonymous mappings only');
+  if (hugepage && !anonymous) {
+    throw invalid('hugepage (MADV_HUGEPAGE) is modelled for anonymous mappings only');
   }
   checkPolicy(ctx, options.policy);
   if (mm.mmapLock.holders().length > 0 || mm.mmapLock.waiters > 0) {
@@ -220,6 +224,11 @@ export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
     return hugetlbMmap(ctx, mm, options, flags, prot);
   }
   const len = alignUp(length, PAGE_SIZE);
+  // THP-aligned placement: a private mapping with MADV_HUGEPAGE (the model's stand-in for
+  // thp_get_unmapped_area), and shared anonymous memory whose shmem file may get huge
+  // folios (`shmem_get_unmapped_area`, mm/shmem.c, 6.3, aligns unless huge=never).
+  const thpAlign = hugepage || (anonymous && shared && ctx.shmemHuge !== 'never');
+  const align = thpAlign ? PMD_SIZE : PAGE_SIZE;
   let start: number;
   if (addr !== undefined) {
     if (!Number.isInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0 || addr + len > TASK_SIZE) {
@@ -230,10 +239,10 @@ export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
       throw invalid(
         `MAP_FIXED at 0x${addr.toString(16)} overlaps an existing mapping; munmap it first`,
       );
-    } else start = unmappedArea(mm, len, hugepage ? PMD_SIZE : PAGE_SIZE);
+    } else start = unmappedArea(mm, len, align);
   } else {
     if ((flags & MAP_FIXED) !== 0) throw invalid('MAP_FIXED needs addr');
-    start = unmappedArea(mm, len, hugepage ? PMD_SIZE : PAGE_SIZE);
+    start = unmappedArea(mm, len, align);
     mm.mmapBase = start + len + PAGE_SIZE;
   }
   let vmFlags = VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
@@ -252,6 +261,10 @@ export function mmap(ctx: RmapState, mm: Mm, options: MmapOptions): number {
   if (anonymous && shared) {
     backing = createFile(ctx, `shmem ${mm.name} 0x${start.toString(16)}`, undefined, true);
     backing.internal = true;
+    // shmem_zero_setup -> shmem_kernel_file_setup on shm_mnt: i_size is the length, and
+    // the file takes the mount's huge= (shmem_enabled).
+    backing.huge = ctx.shmemHuge;
+    backing.size = len;
     pgoff = 0;
   } else if (anonymous) {
     pgoff = start / PAGE_SIZE;

@@ -2,6 +2,7 @@ import type { Folio } from '@mmsim/folio';
 import type { RwSemaphore } from '@mmsim/runtime';
 import type { AddressSpaceOperationsBase } from './address-space.js';
 import type { Mempolicy } from './mempolicy.js';
+import type { ShmemHuge } from './shmem.js';
 
 /**
  * What other packages may read of rmap's objects. `VirtualMemory` hands out and accepts
@@ -100,11 +101,18 @@ export interface AddressSpaceView {
   readonly aops: AddressSpaceOperationsBase | null;
   /** `mapping_can_writeback()`, or null for the default (set with `mappingSetCanWriteback`). */
   readonly canWriteback: boolean | null;
-  /** `mapping->nrpages`. */
+  /** `mapping->nrpages`: cached pages (a large folio has a slot per page). */
   readonly nrPages: number;
   /** A hugetlbfs file: its size in huge pages; its folios are cached at huge-page indices. */
   readonly hugetlb: { readonly size: number } | null;
-  /** The folio in the slot at `index`, or undefined. */
+  /**
+   * shmem's `huge=` setting for this file (`SHMEM_SB(inode->i_sb)->huge`, see shmem.ts);
+   * 'never' for files that are not shmem.
+   */
+  readonly huge: ShmemHuge;
+  /** `i_size` in bytes, as `within_size` reads it (the length of a shared anonymous mapping). */
+  readonly size: number;
+  /** The folio in the slot at `index` (a large folio in each of its slots), or undefined. */
   lookup(index: number): Folio | undefined;
 }
 

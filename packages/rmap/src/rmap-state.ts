@@ -5,6 +5,7 @@ import type { AddressSpace } from './address-space.js';
 import type { KsmState } from './ksm.js';
 import { TaskMempolicies } from './mempolicy.js';
 import type { Mm } from './mm.js';
+import type { ShmemHuge } from './shmem.js';
 import type { TlbFlushUnmapBatch } from './tlb-batch.js';
 import { TlbStats } from './tlb-stats.js';
 import { RmapTracepoints } from './tracepoints.js';
@@ -27,6 +28,11 @@ export class RmapState {
   readonly restoreWrprotectsReadEntry: boolean;
   /** `set_tlb_ubc_flush_pending` skips inaccessible PTEs (4d4b6d66db63, 6.4). */
   readonly tlbBatchSkipsInaccessible: boolean;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/shmem_enabled: the `huge=` setting of the internal
+   * shmem mount, which new MAP_SHARED | MAP_ANONYMOUS mappings' files take (see shmem.ts).
+   */
+  shmemHuge: ShmemHuge;
   readonly trace: RmapTracepoints;
   readonly tlbStats: TlbStats;
   /** Live mms (not yet through exit_mmap). */
@@ -90,6 +96,7 @@ export class RmapState {
     this.useZeroPage = options.zeroPage ?? true;
     this.restoreWrprotectsReadEntry = options.restoreWrprotectsReadEntry ?? true;
     this.tlbBatchSkipsInaccessible = options.tlbBatchSkipsInaccessible ?? false;
+    this.shmemHuge = options.shmemEnabled ?? 'never';
     this.trace = new RmapTracepoints(rt);
     this.tlbStats = new TlbStats(rt.cpus.length);
     this.loadedMm = new Array<Mm | null>(rt.cpus.length).fill(null);

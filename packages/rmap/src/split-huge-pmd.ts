@@ -2,12 +2,12 @@ import {
   type Folio,
   folioPut,
   folioRefAdd,
-  folioTestAnon,
+  HPAGE_PMD_NR,
   PG_anon_exclusive,
   pageSetFlag,
   pageTestFlag,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import type { KernelGen } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE, RMAP_NONE } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
@@ -37,12 +37,13 @@ import {
 import { folioMarkDirty, pageAddAnonRmap, pageRemoveRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import { flushTlbPmd } from './tlb.js';
+import { mmCounterFile } from './vm-fault.js';
 import type { Vma } from './vma.js';
 
 /**
  * `__split_huge_pmd_locked(vma, pmd, haddr, freeze)` (mm/huge_memory.c, 6.3), for
  * anonymous THPs, with `page_table_lock` held: replace the PMD entry by a page table of
- * 512 PTEs.
+ * 512 PTEs. A file VMA's PMD is dropped instead (`splitFilePmdLocked`).
  *
  * - A PMD migration entry becomes 512 PTE migration entries of the same kind.
  * - A present PMD is invalidated (flushed); without `freeze` each PTE maps its subpage
@@ -64,6 +65,7 @@ export function splitHugePmdLocked(
   const mm = vma.mm;
   const pmdv = mm.pmds.get(pmdIndex);
   if (pmdv === undefined) return false;
+  if (vma.file !== null) return splitFilePmdLocked(ctx, vma, pmdIndex, pmdv);
   let drain = false;
   const page: Folio = ptePfn(pmdv);
   const pmdMigration = isMigrationEntry(pmdv);
@@ -80,9 +82,6 @@ export function splitHugePmdLocked(
     dirty = isMigrationEntryDirty(pmdv);
     softDirty = pteSwpSoftDirty(pmdv);
   } else {
-    if (!folioTestAnon(ctx.mem, page)) {
-      throw new MmsimError('INVALID_ARGUMENT', 'splitting a PMD-mapped file THP is not modelled');
-    }
     // pmdp_invalidate: the PMD stops being usable, and the TLBs are flushed.
     mm.pmds.set(pmdIndex, 0);
     flushTlbPmd(ctx, mm, firstVpn);
@@ -126,6 +125,34 @@ export function splitHugePmdLocked(
     drain = munlockVmaFolio(ctx, page, vma, true); // page_remove_rmap's munlock_vma_folio
   }
   if (freeze) folioPut(ctx.mem, page);
+  return drain;
+}
+
+/**
+ * `__split_huge_pmd_locked` (mm/huge_memory.c, 6.3) for a VMA that is not anonymous (a
+ * PMD-mapped file or shmem THP), with `page_table_lock` held: the PMD is cleared and
+ * flushed and no page table replaces it (the pages are faulted in again, by PTE or PMD).
+ * A present PMD gives its dirty bit to the folio (`set_page_dirty`), drops its entire
+ * mapping (`page_remove_rmap(page, vma, true)`, munlocking in a VM_LOCKED VMA) and its
+ * reference; a PMD migration entry just goes (Hugh Dickins, 99fa8a48203d "mm/thp: fix
+ * __split_huge_pmd_locked() on shmem migration entry", 5.13): its mapping was dropped
+ * when it was set, and `remove_migration_ptes` later finds nothing there. Either way
+ * MM_FILEPAGES / MM_SHMEMPAGES lose HPAGE_PMD_NR. `freeze` changes nothing here. Returns
+ * whether the caller must `mlock_drain_local`.
+ */
+function splitFilePmdLocked(ctx: RmapState, vma: Vma, pmdIndex: number, pmdv: number): boolean {
+  const mm = vma.mm;
+  const mem = ctx.mem;
+  const page: Folio = ptePfn(pmdv);
+  mm.pmds.delete(pmdIndex);
+  flushTlbPmd(ctx, mm, pmdIndex * PTRS_PER_PTE);
+  ctx.rt.charge(ctx.costs.pteUpdate);
+  mm.rss[mmCounterFile(mem, page)]! -= HPAGE_PMD_NR;
+  if (isMigrationEntry(pmdv)) return false;
+  if (pteDirty(pmdv)) folioMarkDirty(ctx, page);
+  pageRemoveRmap(ctx, page, page, true);
+  const drain = munlockVmaFolio(ctx, page, vma, true);
+  folioPut(mem, page);
   return drain;
 }
 

@@ -1,8 +1,11 @@
 import {
   type Folio,
+  folioIndex,
   folioMapped,
+  folioNrPages,
   folioRefCount,
   folioTestFlag,
+  folioTestHugetlb,
   folioTryGet,
   PG_dirty,
   pageContent,
@@ -19,16 +22,28 @@ import type { RmapState } from './rmap-state.js';
  */
 
 /**
- * `filemap_remove_folio` + the cache's reference (`folio_put_refs(folio, nr)`), for a
- * locked, unmapped folio: it leaves `i_pages`, `nr_file_pages` (and `nr_shmem`), loses
- * its mapping, is unlocked, and the cache's reference is put (which frees it if nobody
- * else holds one).
+ * `filemap_remove_folio` + `filemap_free_folio` (mm/filemap.c, 6.3) for a locked, unmapped
+ * folio cached from `index` (its first index): it leaves every `i_pages` slot it had and
+ * the node's counters, loses its mapping, is unlocked, and the cache's references are put,
+ * `folio_put_refs(folio, folio_nr_pages(folio))` (one for a hugetlbfs folio), which frees
+ * it if nobody else holds one. A large folio goes whole, as `truncate_inode_folio` removes
+ * a folio that lies entirely inside the truncated range.
  */
 function* removeFolio(ctx: RmapState, as: AddressSpace, index: number, folio: Folio): KernelGen {
+  const refs = folioTestHugetlb(ctx.mem, folio) ? 1 : folioNrPages(ctx.mem, folio);
   folioCancelDirty(ctx, folio);
   filemapRemoveFolio(ctx, as, folio, index);
   ctx.locks.folioUnlock(folio);
-  if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
+  if (!folioPutRefsFast(ctx, folio, refs)) yield* folioPutRefsSlow(ctx, folio, refs);
+}
+
+/**
+ * Whether `folio`, found in slot `index` of `as`, is still cached there with that slot as
+ * its first index: the recheck after sleeping on its lock (`folio->mapping == mapping`
+ * in `truncate_inode_folio`), and the one visit per folio of a walk over the slots.
+ */
+function cachedFrom(ctx: RmapState, as: AddressSpace, index: number, folio: Folio): boolean {
+  return as.pages.get(index) === folio && folioIndex(ctx.mem, folio) === index;
 }
 
 /**
@@ -50,7 +65,9 @@ export function* truncateInodePages(ctx: RmapState, as: AddressSpace): KernelGen
   for (;;) {
     const first = as.pages.entries().next();
     if (first.done === true) break;
-    const [index, folio] = first.value;
+    const folio = first.value[1];
+    // A large folio's first slot: where find_get_entries' multi-index entry starts.
+    const index = folioIndex(mem, folio);
     // find_get_entries: a reference first, so the folio cannot be freed while we sleep on
     // its lock (a migration may replace it in the cache meanwhile).
     if (!folioTryGet(mem, folio)) {
@@ -60,7 +77,7 @@ export function* truncateInodePages(ctx: RmapState, as: AddressSpace): KernelGen
     if (!locks.folioLockFast(folio, 'truncate_inode_pages')) {
       yield* locks.folioLockContended(folio, 'truncate_inode_pages');
     }
-    if (as.pages.get(index) === folio) yield* removeFolio(ctx, as, index, folio);
+    if (cachedFrom(ctx, as, index, folio)) yield* removeFolio(ctx, as, index, folio);
     else locks.folioUnlock(folio);
     if (!folioPutRefsFast(ctx, folio, 1)) yield* folioPutRefsSlow(ctx, folio, 1);
   }
@@ -78,12 +95,15 @@ export function* invalidateMappingPages(ctx: RmapState, as: AddressSpace): Kerne
   const locks = ctx.locks;
   let dropped = 0;
   for (const [index, folio] of [...as.pages]) {
+    // One visit per folio: at the slot of its first index.
+    if (!cachedFrom(ctx, as, index, folio)) continue;
+    const nr = folioTestHugetlb(mem, folio) ? 1 : folioNrPages(mem, folio);
     if (folioTestFlag(mem, folio, PG_dirty)) {
-      as.backing.set(index, pageContent(mem, folio));
+      for (let i = 0; i < nr; i++) as.backing.set(index + i, pageContent(mem, folio + i));
       folioCancelDirty(ctx, folio);
     }
     if (folioMapped(mem, folio) || !locks.folioTrylock(folio, 'invalidate_mapping_pages')) continue;
-    if (folioRefCount(mem, folio) !== 1 || as.pages.get(index) !== folio) {
+    if (folioRefCount(mem, folio) !== nr || !cachedFrom(ctx, as, index, folio)) {
       locks.folioUnlock(folio);
       continue;
     }

@@ -1,5 +1,6 @@
 import type { Folio } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
+import type { ShmemHuge } from './shmem.js';
 
 /**
  * How folios enter and leave the LRU, for a composition that has one (`@mmsim/lru`'s
@@ -52,4 +53,10 @@ export interface VirtualMemoryOptions {
    * Default false (6.3). A kernel takes it from its migrate variant.
    */
   readonly tlbBatchSkipsInaccessible?: boolean;
+  /**
+   * /sys/kernel/mm/transparent_hugepage/shmem_enabled (mm/shmem.c, 6.3): whether faults of
+   * MAP_SHARED | MAP_ANONYMOUS memory may allocate PMD-size shmem folios ('always',
+   * 'within_size', 'advise' with `hugepage`). Default 'never', the kernel's default.
+   */
+  readonly shmemEnabled?: ShmemHuge;
 }

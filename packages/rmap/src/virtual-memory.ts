@@ -56,6 +56,7 @@ import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
 import { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import { checkShmemHuge, type ShmemHuge } from './shmem.js';
 import { contextSwitchMm } from './tlb.js';
 import {
   flushTlbBatchedPending,
@@ -137,6 +138,7 @@ export class VirtualMemory implements Rmap, TlbBatch {
     if (options.zeroPage !== undefined && typeof options.zeroPage !== 'boolean') {
       throw new MmsimError('INVALID_CONFIG', 'zeroPage must be a boolean');
     }
+    if (options.shmemEnabled !== undefined) checkShmemHuge(options.shmemEnabled, 'shmemEnabled');
     const skip = options.tlbBatchSkipsInaccessible;
     if (skip !== undefined && typeof skip !== 'boolean') {
       throw new MmsimError('INVALID_CONFIG', 'tlbBatchSkipsInaccessible must be a boolean');
@@ -256,6 +258,21 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return createFile(this.#ctx, name, options.content, false, options.hugetlb === true);
   }
 
+  /** /sys/kernel/mm/transparent_hugepage/shmem_enabled as set now (see shmem.ts). */
+  get shmemEnabled(): ShmemHuge {
+    return this.#ctx.shmemHuge;
+  }
+
+  /**
+   * A write of /sys/kernel/mm/transparent_hugepage/shmem_enabled (`shmem_enabled_store`,
+   * mm/shmem.c, 6.3): the internal shmem mount's `huge=` becomes `value` for the shared
+   * anonymous mappings created from now on (the model gives each its own file, which takes
+   * the setting at mmap time). A value that is not a `ShmemHuge` is INVALID_CONFIG.
+   */
+  setShmemEnabled(value: ShmemHuge): void {
+    this.#ctx.shmemHuge = checkShmemHuge(value, 'shmemEnabled');
+  }
+
   /** `truncate_inode_pages` of an unmapped file: its cached pages and data go. */
   truncate(file: AddressSpaceView): KernelGen {
     return truncateInodePages(this.#ctx, file as AddressSpace);
@@ -269,8 +286,9 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /**
    * `filemap_add_folio`: a new folio (any order) the caller holds a reference on joins
    * `file`'s page cache at `index`, locked, and goes on the LRU (see page-cache.ts).
+   * Returns 0, or -EEXIST when part of its range is cached already.
    */
-  filemapAddFolio(file: AddressSpaceView, folio: Folio, index: number): KernelGen {
+  filemapAddFolio(file: AddressSpaceView, folio: Folio, index: number): KernelGen<number> {
     return filemapAddFolio(this.#ctx, file as AddressSpace, folio, index);
   }
 

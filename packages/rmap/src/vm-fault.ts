@@ -22,6 +22,12 @@ export interface VmFault {
   readonly table: PageTable;
   /** `orig_pte`: the PTE as read before taking the page-table lock. */
   readonly orig: number;
+  /**
+   * `pmd_none(*vmf->pmd)` when the fault began: no page table covered the address yet (the
+   * model allocates `table` at once; `do_set_pmd` may still map a PMD there while the
+   * table it made is empty). Absent means false.
+   */
+  readonly pmdNone?: boolean;
 }
 
 /** `mm_counter_file(page)`: MM_SHMEMPAGES for swap-backed (shmem) folios, else MM_FILEPAGES. */

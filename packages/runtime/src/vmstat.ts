@@ -20,6 +20,8 @@ export const NODE_STAT_NAMES = [
   'nr_dirty',
   'nr_writeback',
   'nr_shmem',
+  'nr_shmem_hugepages',
+  'nr_file_hugepages',
   'nr_anon_transparent_hugepages',
   'pgpromote_success',
 ] as const;
@@ -51,6 +53,9 @@ export const VM_EVENT_NAMES = [
   'unevictable_pgs_munlocked',
   'unevictable_pgs_cleared',
   'unevictable_pgs_stranded',
+  'thp_file_alloc',
+  'thp_file_fallback',
+  'thp_file_mapped',
   'thp_split_page',
   'thp_split_page_failed',
   'nr_tlb_remote_flush',

@@ -74,6 +74,11 @@ export {
   type ScenarioName,
 } from './builtin/registry.js';
 export { type RfcLockOrderParams, rfcLockOrder } from './builtin/rfc-lock-order.js';
+export {
+  SHMEM_THP_CACHED_WHOLE,
+  type ShmemThpMigrateParams,
+  shmemThpMigrate,
+} from './builtin/shmem-thp-migrate.js';
 export { type SoftOfflineParams, softOffline } from './builtin/soft-offline.js';
 export {
   type SplitLockDeadlockParams,

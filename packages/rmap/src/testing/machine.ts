@@ -6,6 +6,7 @@ import {
   createLruMachine,
 } from '@mmsim/lru/test';
 import { PageLockTable } from '@mmsim/page-lock';
+import type { ShmemHuge } from '../shmem.js';
 import { VirtualMemory } from '../virtual-memory.js';
 
 export interface RmapMachineOptions extends BaseMachineOptions {
@@ -24,6 +25,8 @@ export interface RmapMachineOptions extends BaseMachineOptions {
   readonly dependencyChecking?: boolean;
   /** `VirtualMemoryOptions.tlbBatchSkipsInaccessible` (6.4's 4d4b6d66db63); default false. */
   readonly tlbBatchSkipsInaccessible?: boolean;
+  /** `VirtualMemoryOptions.shmemEnabled` (shmem THP); default 'never'. */
+  readonly shmemEnabled?: ShmemHuge;
 }
 
 /** A base machine with page locks and the virtual memory (processes, files, rmap, TLBs). */
@@ -56,6 +59,7 @@ export function createRmapMachine(options: RmapMachineOptions = {}): RmapMachine
     ...(lru === null ? {} : { lru }),
     zeroPage: options.zeroPage ?? true,
     tlbBatchSkipsInaccessible: options.tlbBatchSkipsInaccessible ?? false,
+    ...(options.shmemEnabled === undefined ? {} : { shmemEnabled: options.shmemEnabled }),
   });
   rt.setContextSwitchHook(vm.contextSwitch);
   return { rt, mem, vmstat, locks, lru, vm };

@@ -51,9 +51,8 @@ export interface MigrateUnderWritesParams {
  * write(2); page cache being read ahead (locked until the disk completes the read); a
  * hugetlbfs folio (not mapped; mapped hugetlb is `hugetlb-mapped-migrate`); balloon pages
  * (non-LRU movable, `movable_operations`). Left out: KSM, swap cache, device-private
- * memory, PMD-mapped file THPs (not modelled below), mapped hugetlb (see
- * `hugetlb-mapped-migrate`), and large
- * page-cache folios migrated whole (see page-cache.ts).
+ * memory (not modelled below); mapped hugetlb is `hugetlb-mapped-migrate`'s, PMD-mapped
+ * shmem THPs migrated whole are `shmem-thp-migrate`'s.
  *
  * Actors: four user tasks (stores and loads through the page tables: anon, THP, shmem, the
  * ext4 mapping), an O_DIRECT reader pinning anon pages for its DMA, read(2)/write(2) tasks

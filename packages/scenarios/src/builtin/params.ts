@@ -188,6 +188,13 @@ export const BUILTIN_PARAM_SCHEMAS = {
       migrations: count('move_pages rounds, each to the other node', 1, 10_000, 2),
     })
     .strict(),
+  'shmem-thp-migrate': z
+    .object({
+      pages: count('pages of the shmem THP each writer touches', 1, 512, 16),
+      accesses: count('accesses of each writer thread', 1, 100_000, 24),
+      migrations: count('move_pages calls, each to the other node', 1, 10_000, 3),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

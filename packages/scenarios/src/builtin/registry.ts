@@ -15,6 +15,7 @@ import { movePagesLoop } from './move-pages-loop.js';
 import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
+import { shmemThpMigrate } from './shmem-thp-migrate.js';
 import { softOffline } from './soft-offline.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
 import { staleDstMapping } from './stale-dst-mapping.js';
@@ -52,6 +53,7 @@ export const BUILTIN_SCENARIOS = {
   'ksm-migrate': (p = {}) => ksmMigrate(p),
   'soft-offline': (p = {}) => softOffline(p),
   'hugetlb-mapped-migrate': (p = {}) => hugetlbMappedMigrate(p),
+  'shmem-thp-migrate': (p = {}) => shmemThpMigrate(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;

@@ -2,6 +2,7 @@ import {
   type Folio,
   folioEntireMapcount,
   folioFlags,
+  folioIndex,
   folioNid,
   folioNrPages,
   folioOrder,
@@ -52,9 +53,10 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
   const mem = k.mem;
   const cache = new Map<Folio, number>();
   for (const file of k.files) {
-    for (const folio of file.pages.values()) {
-      // One reference per page; a large folio has one slot (see page-cache.ts), a hugetlbfs
-      // folio one reference.
+    for (const [index, folio] of file.pages) {
+      // One reference per page, counted at the folio's first slot (a large folio has a slot
+      // per page, see rmap's page-cache.ts); a hugetlbfs folio has one slot and reference.
+      if (folioIndex(mem, folio) !== index) continue;
       const refs = folioTestHugetlb(mem, folio) ? 1 : folioNrPages(mem, folio);
       cache.set(folio, (cache.get(folio) ?? 0) + refs);
     }
