@@ -62,7 +62,7 @@ function runOnce(seed: number) {
         ),
       );
       const r = yield* sys.migratePages(0, MAXNODE, nodemaskWords([1 - to]), nodemaskWords([to]));
-      rets.push(r < 0 ? r : 0);
+      rets.push(Math.min(r, 0));
       // the default again: the VMA split above merges back into one
       rets.push(yield* sys.mbind(base, PAGES * PAGE, MPOL_DEFAULT, null, 0, 0));
       vmaCounts.push(
