@@ -60,8 +60,10 @@ describe('split-lock-deadlock reaches try_split_folio only where compaction isol
     expect(found.first?.what ?? null).toBeNull();
     const run = runScenario(splitLockDeadlock(), { variant: 'v6.3', seed: 3 });
     expect(run.result?.status).toBe('completed');
-    // 4 rounds, one order-0 metadata folio each; the order-2 file folio stays put.
-    expect(run.figures).toMatchObject({ compactionIsolated: 4, compactionMigrated: 4 });
+    // compact_memory moves the order-0 metadata folio once, into the pageblock the free
+    // scanner takes its targets from (the last one), where the migration scanner never goes;
+    // the order-2 file folio stays put.
+    expect(run.figures).toMatchObject({ compactionIsolated: 1, compactionMigrated: 1 });
   });
 
   it('v6.11: the large folio is isolated, the async trylock fails or the split is tried, no deadlock', () => {
