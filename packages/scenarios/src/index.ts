@@ -45,6 +45,10 @@ export {
   bhNorefsLargeFolio,
 } from './builtin/bh-norefs-large-folio.js';
 export {
+  type CompactionUnderLoadParams,
+  compactionUnderLoad,
+} from './builtin/compaction-under-load.js';
+export {
   type DeferredSplitChainParams,
   deferredSplitChain,
 } from './builtin/deferred-split-chain.js';

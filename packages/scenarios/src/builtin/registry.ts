@@ -4,6 +4,7 @@ import { batchCopyPartialFailure } from './batch-copy-partial-failure.js';
 import { batchCopyStaleCopy } from './batch-copy-stale-copy.js';
 import { batchCopyUnregister } from './batch-copy-unregister.js';
 import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
+import { compactionUnderLoad } from './compaction-under-load.js';
 import { deferredSplitChain } from './deferred-split-chain.js';
 import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
@@ -44,6 +45,7 @@ export const BUILTIN_SCENARIOS = {
   'batch-copy-stale-copy': (p = {}) => batchCopyStaleCopy(p),
   'batch-copy-unregister': (p = {}) => batchCopyUnregister(p),
   'batch-copy-partial-failure': (p = {}) => batchCopyPartialFailure(p),
+  'compaction-under-load': (p = {}) => compactionUnderLoad(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
