@@ -5,7 +5,7 @@ import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { compactionSkipsFolio, isolateForMigration, migrator } from '../src/actors/migrator.js';
 import { nodeScan } from '../src/actors/selectors.js';
-import { runScenario, splitLockDeadlock } from '../src/index.js';
+import { instantiateScenario, runScenario, splitLockDeadlock } from '../src/index.js';
 import { searchSchedules } from './helpers.js';
 
 function kernel(variant: VariantName): Kernel {
@@ -74,6 +74,24 @@ describe('split-lock-deadlock reaches try_split_folio only where compaction isol
     // The file folio is isolated in the rounds where the reader does not hold it.
     const { compactionIsolated } = run.figures;
     expect(compactionIsolated ?? 0).toBeGreaterThan(4);
+  });
+
+  it('runs through the compaction caller: compact_memory -> compact_node, MIGRATE_SYNC, MR_COMPACTION, the whole zone', () => {
+    const inst = instantiateScenario(splitLockDeadlock(), { variant: 'v6.3', seed: 3 });
+    const k = inst.kernel;
+    const lines: string[] = [];
+    for (const name of ['mm_compaction_begin', 'mm_migrate_pages_start']) {
+      k.rt.trace.on(name, (e) => lines.push(`${e.name}: ${k.rt.trace.formatFields(e)}`));
+    }
+    expect(inst.world.actors.map((a) => a.models).join('\n')).toMatch(
+      /compact_nodes -> compact_node -> compact_zone \(order -1, MIGRATE_SYNC/,
+    );
+    expect(k.run().status).toBe('completed');
+    // 4 writes of compact_memory x 2 nodes, each a whole-zone MIGRATE_SYNC compact_zone.
+    const begins = lines.filter((l) => l.startsWith('mm_compaction_begin'));
+    expect(begins).toHaveLength(8);
+    for (const l of begins) expect(l).toMatch(/migrate_pfn=0x(0|800) .*mode=sync$/);
+    expect(lines).toContain('mm_migrate_pages_start: mode=MIGRATE_SYNC reason=compaction');
   });
 
   it('v6.10: the same scenario deadlocks in try_split_folio', () => {
