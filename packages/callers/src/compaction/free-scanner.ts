@@ -41,8 +41,8 @@ export function suitableMigrationTarget(k: Kernel, cc: CompactControl, pfn: numb
  * block is taken off the buddy (`__isolate_free_page`) and split into order-0 pages onto
  * `cc.freepages`; compound pages are jumped over, anything else passed. Not strict: stops
  * as soon as there are as many free pages as pages to migrate. Strict (CMA): stops at the
- * first pfn that is not free and then counts nothing. A scheduling point every
- * COMPACT_CLUSTER_MAX pfns (`compact_unlock_should_abort` on `zone->lock`). Counts
+ * first pfn that is not free and then counts nothing. Every COMPACT_CLUSTER_MAX pfns,
+ * `compact_unlock_should_abort` drops `zone->lock` if taken since: a scheduling point then. Counts
  * `compact_isolated` and `cc.total_free_scanned`, fires `mm_compaction_isolate_freepages`.
  * Returns the pages isolated and where it stopped.
  */
@@ -60,13 +60,17 @@ export function* isolateFreepagesBlock(
   let nrScanned = 0;
   let totalIsolated = 0;
   let blockPfn = startPfn;
+  let locked = false;
   for (; blockPfn < endPfn; blockPfn += stride) {
     if (blockPfn % COMPACT_CLUSTER_MAX === 0) {
       if (task.fatalSignalPending) {
         cc.contended = true;
         break;
       }
-      yield; // zone->lock dropped, cond_resched()
+      if (locked) {
+        locked = false;
+        yield; // compact_unlock_should_abort: zone->lock dropped, cond_resched()
+      }
     }
     nrScanned++;
     if (!pfnValid(mem, blockPfn)) {
@@ -84,6 +88,7 @@ export function* isolateFreepagesBlock(
       if (strict) break;
       continue;
     }
+    locked = true; // zone->lock taken for the first free page found
     const isolated = isolateFreeBlock(mem, blockPfn);
     if (isolated === 0) break;
     for (let p = blockPfn; p < blockPfn + isolated; p++) cc.freepages.addTail(p);

@@ -140,8 +140,9 @@ function blockEndPfn(pfn: number, order: number): number {
  *   but MIGRATE_SYNC), dirty with ISOLATE_ASYNC_MIGRATE (or unevictable with a mapping)
  *   when `trylock_page` fails or its mapping has no `migrate_folio`;
  * - then `folio_isolate_lru` + NR_ISOLATED (`isolateLruFolioHeld`).
- * Every COMPACT_CLUSTER_MAX pfns it drops the LRU lock and reschedules (a scheduling
- * point here). It stops after COMPACT_CLUSTER_MAX isolated pages (unless
+ * Every COMPACT_CLUSTER_MAX pfns it drops the LRU lock and reschedules: a scheduling
+ * point when it took or tried a page since the last one (over free or skipped ranges the
+ * scan is atomic). It stops after COMPACT_CLUSTER_MAX isolated pages (unless
  * `finish_pageblock` or contended). Direct MIGRATE_ASYNC compaction skips the rest of an
  * order-aligned block at the first failure and puts back what it took from it.
  * Counts `compact_isolated` and `cc.total_migrate_scanned`, fires
@@ -185,6 +186,7 @@ export function* isolateMigratepagesBlock(
   };
 
   let aborted = false;
+  let locked = false;
   for (; lowPfn < endPfn; lowPfn++) {
     let failed = false;
     if (skipOnFailure && lowPfn >= nextSkipPfn) {
@@ -193,13 +195,17 @@ export function* isolateMigratepagesBlock(
       nextSkipPfn = blockEndPfn(lowPfn, cc.order);
     }
     if (lowPfn % COMPACT_CLUSTER_MAX === 0) {
-      // Drop lru_lock (held only inside folio_isolate_lru here) and reschedule.
       if (task.fatalSignalPending) {
         cc.contended = true;
         ret = -EINTR;
         break;
       }
-      yield; // cond_resched()
+      // Drop lru_lock if held, and reschedule: a scheduling point after pages were taken
+      // or tried since the last one (the model takes lru_lock inside folio_isolate_lru).
+      if (locked) {
+        locked = false;
+        yield; // cond_resched()
+      }
     }
     nrScanned++;
     if (!pfnValid(mem, lowPfn)) continue;
@@ -258,6 +264,7 @@ export function* isolateMigratepagesBlock(
       failed = true;
     } else if (!folioTestFlag(mem, folio, PG_lru)) {
       if (folioTestMovable(mem, folio) && !folioTestFlag(mem, folio, PG_isolated)) {
+        locked = true;
         if (k.migrate.isolateMovablePage(folio, isolateMode)) {
           cc.migratepages.add(folio);
           const nr = folioNrPages(mem, folio);
@@ -275,6 +282,7 @@ export function* isolateMigratepagesBlock(
       }
       failed = true;
     } else {
+      locked = true;
       const reason = yield* isolateLruCandidate(k, cc, folio, isolateMode);
       if (reason === null) {
         if (!skipUpdated && validPage >= 0) {

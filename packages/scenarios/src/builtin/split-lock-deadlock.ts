@@ -34,7 +34,7 @@ export interface SplitLockDeadlockParams {
  * the scenario deadlocks in `v6.10` and is clean in `v6.11` (the trylock) and in 6.3 and
  * older (the large folio is never isolated; only the metadata folio moves).
  *
- * Here, through the compaction caller (`compactMemory`: `compact_nodes` -> `compact_node` ->
+ * Here, on one node of four pageblocks, through the compaction caller (`compactMemory`: `compact_nodes` -> `compact_node` ->
  * `compact_zone`, order -1, MIGRATE_SYNC, MR_COMPACTION): a large folio of a compressed
  * file, which carries private data (EROFS attaches its per-folio state), and, above it, a
  * metadata folio of the EROFS block device, both in node 0's first pageblock (three early
@@ -69,7 +69,7 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
       'docs/locking.md#history',
     ],
     config: {
-      nodes: [{ pages: 2048 }, { pages: 2048 }],
+      nodes: [{ pages: 2048 }],
       cpusPerNode: 2,
       variant: 'v6.10',
       dependencyChecking: true,
