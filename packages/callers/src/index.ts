@@ -5,4 +5,12 @@
  * memory tiering (demotion from reclaim, promotion), memory hotplug offline, longterm
  * pinning and CMA.
  */
+
+export * from './compaction/index.js';
+export {
+  compactionSkipsFolio,
+  isolateForMigration,
+  isolateLruFolioHeld,
+  skipIsolationOnOrder,
+} from './isolate.js';
 export { CALLER_REASONS } from './reasons.js';

@@ -13,7 +13,10 @@ import {
 } from '@mmsim/migrate';
 import { MADV_MERGEABLE, PAGE_SIZE } from '@mmsim/rmap';
 import {
+  compactMemory,
+  directCompaction,
   givenFolios,
+  kcompactd,
   ksmd,
   mappedFolios,
   migrator,
@@ -127,6 +130,62 @@ const ksmdSchema = z
   })
   .strict();
 
+/** `kcompactd`: a node's compaction daemon (`kcompactd` of @mmsim/callers, mm/compaction.c 6.3). */
+const kcompactdSchema = z
+  .object({
+    type: z
+      .literal('kcompactd')
+      .describe(
+        "A node's compaction daemon: woken by failed order > 0 allocations, compacts MIGRATE_SYNC_LIGHT.",
+      ),
+    name: name.optional().describe("The task's comm; default kcompactd<node>."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    node: count('a node id', 0, 63).describe('The node it compacts.'),
+    timeouts: count('a number of timeouts', 1, 1e6).describe(
+      'Its 500 ms timeouts (wait_event_freezable_timeout) before it ends.',
+    ),
+  })
+  .strict();
+
+/** `compact-memory`: writes to /proc/sys/vm/compact_memory (`compactMemory` of @mmsim/callers). */
+const compactMemorySchema = z
+  .object({
+    type: z
+      .literal('compact-memory')
+      .describe(
+        'echo 1 > /proc/sys/vm/compact_memory: compact_nodes, each node whole, MIGRATE_SYNC.',
+      ),
+    name: name.optional().describe("The task's comm; default compact_memory."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    writes: count('a number of writes', 1, 1e6)
+      .optional()
+      .describe('Writes to the sysctl; default 1.'),
+    nodes: z
+      .array(count('a node id', 0, 63))
+      .min(1, { message: 'must list at least one node' })
+      .optional()
+      .describe('The nodes to compact; default every node of the machine.'),
+  })
+  .strict();
+
+/** `direct-compaction`: an order > 0 allocation that compacts directly (`directCompaction` of @mmsim/callers). */
+const directCompactionSchema = z
+  .object({
+    type: z
+      .literal('direct-compaction')
+      .describe(
+        'An order > 0 allocation that falls into direct compaction: MIGRATE_ASYNC, then MIGRATE_SYNC_LIGHT.',
+      ),
+    name: name.optional().describe("The task's comm; default alloc<index>."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    node: count('a node id', 0, 63).describe('The node of the allocation (__GFP_THISNODE).'),
+    order: count('an allocation order', 1, 10).describe('The order of the allocation.'),
+    allocations: count('a number of allocations', 1, 1e6)
+      .optional()
+      .describe('Allocations to make (each freed before the next); default 1.'),
+  })
+  .strict();
+
 /** `driver-op`: one of a driver's own operations (`AttachedDriver.actor` of @mmsim/driver). */
 const driverOpSchema = z
   .object({
@@ -153,11 +212,23 @@ const driverOpSchema = z
 
 const actorSchema = z.discriminatedUnion(
   'type',
-  [userTaskSchema, migratorSchema, driverOpSchema, programActorSchema, ksmdSchema],
+  [
+    userTaskSchema,
+    migratorSchema,
+    driverOpSchema,
+    programActorSchema,
+    ksmdSchema,
+    kcompactdSchema,
+    compactMemorySchema,
+    directCompactionSchema,
+  ],
   {
     errorMap: (issue, ctx) =>
       issue.code === 'invalid_union_discriminator'
-        ? { message: "must be one of 'user-task', 'migrator', 'driver-op', 'program', 'ksmd'" }
+        ? {
+            message:
+              "must be one of 'user-task', 'migrator', 'driver-op', 'program', 'ksmd', 'kcompactd', 'compact-memory', 'direct-compaction'",
+          }
         : { message: ctx.defaultError },
   },
 );
@@ -212,7 +283,7 @@ export const actorScenarioSchema = z
       .min(1, { message: 'must list at least one actor' })
       .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` })
       .describe(
-        `The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op, program and ksmd.`,
+        `The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op, program, ksmd, kcompactd, compact-memory and direct-compaction.`,
       ),
   })
   .strict();
@@ -285,6 +356,23 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
         `is ${a.cpu}, but the machine has ${cpus} CPU${cpus === 1 ? '' : 's'} (0 to ${cpus - 1})`,
       ];
     }
+    if (a.type === 'kcompactd' || a.type === 'direct-compaction') {
+      if (a.node >= nodes.length) {
+        return [
+          `actors[${i}].node`,
+          `is node ${a.node}, but the machine has ${nodes.length} node${nodes.length === 1 ? '' : 's'} (0 to ${nodes.length - 1})`,
+        ];
+      }
+    }
+    if (a.type === 'compact-memory' && a.nodes !== undefined) {
+      const j = a.nodes.findIndex((t) => t >= nodes.length);
+      if (j >= 0) {
+        return [
+          `actors[${i}].nodes[${j}]`,
+          `is node ${a.nodes[j]}, but the machine has ${nodes.length} node${nodes.length === 1 ? '' : 's'} (0 to ${nodes.length - 1})`,
+        ];
+      }
+    }
     if (a.type === 'migrator') {
       const j = a.targets.findIndex((t) => t >= nodes.length);
       if (j >= 0) {
@@ -297,6 +385,10 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
   }
   for (const [i, a] of file.actors.entries()) {
     if (a.type === 'program') continue;
+    // The compaction actors work on a node's memory, not on a process's.
+    if (a.type === 'kcompactd' || a.type === 'compact-memory' || a.type === 'direct-compaction') {
+      continue;
+    }
     if (a.type === 'driver-op' || (a.type === 'migrator' && a.driver !== undefined)) {
       const kind = drivers.get(a.driver as string);
       if (kind === undefined) {
@@ -389,6 +481,31 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
               cpu: a.cpu,
               ...(a.name === undefined ? {} : { name: a.name }),
               ...(a.arg === undefined ? {} : { arg: a.arg }),
+            });
+          }
+          if (a.type === 'kcompactd') {
+            return kcompactd(k, {
+              cpu: a.cpu,
+              nid: a.node,
+              timeouts: a.timeouts,
+              ...(a.name === undefined ? {} : { name: a.name }),
+            });
+          }
+          if (a.type === 'compact-memory') {
+            return compactMemory(k, {
+              cpu: a.cpu,
+              ...(a.name === undefined ? {} : { name: a.name }),
+              ...(a.writes === undefined ? {} : { writes: a.writes }),
+              ...(a.nodes === undefined ? {} : { nodes: a.nodes }),
+            });
+          }
+          if (a.type === 'direct-compaction') {
+            return directCompaction(k, {
+              name: a.name ?? `alloc${i}`,
+              cpu: a.cpu,
+              nid: a.node,
+              order: a.order,
+              ...(a.allocations === undefined ? {} : { allocations: a.allocations }),
             });
           }
           if (a.type === 'migrator' && a.driver !== undefined) {

@@ -1,4 +1,4 @@
-import { checkInt, ENOMEM, MmsimError } from '@mmsim/runtime';
+import { checkInt, EBUSY, ENOMEM, MmsimError } from '@mmsim/runtime';
 import { MAX_ORDER } from './constants.js';
 import { PG_head } from './flags.js';
 import {
@@ -178,12 +178,18 @@ export function folioAlloc(
   if (!(nid >= 0 && nid < m.nrNodes && (nid | 0) === nid)) checkNid(m, nid);
   let pfn = rmqueueSmallest(m, nid, order);
   if (pfn < 0) {
-    if (options?.thisNode === true) return -ENOMEM;
+    if (options?.thisNode === true) {
+      if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
+      return -ENOMEM;
+    }
     const zonelist = m.fallback[nid]!;
     for (let i = 1; i < zonelist.length && pfn < 0; i++) {
       pfn = rmqueueSmallest(m, zonelist[i]!, order);
     }
-    if (pfn < 0) return -ENOMEM;
+    if (pfn < 0) {
+      if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
+      return -ENOMEM;
+    }
   }
   prepNewFolio(m, pfn, order, FOLIO_TYPE_NORMAL);
   return pfn;
@@ -223,4 +229,107 @@ export function nodeFreeList(mem: PhysicalMemory, nid: number, order: number): n
     out.push(p);
   }
   return out;
+}
+
+/**
+ * Makes the allocator call `hook(nid, order)` whenever an allocation of order > 0 fails
+ * (`folioAlloc` returning -ENOMEM): the point of `__alloc_pages_slowpath` (mm/page_alloc.c,
+ * 6.3) where `wake_all_kswapds` runs, and `wakeup_kswapd` wakes kcompactd for a node with
+ * enough free memory that is too fragmented (`wakeup_kcompactd`). One hook per memory;
+ * null removes it.
+ */
+export function setAllocFailureHook(
+  mem: PhysicalMemory,
+  hook: ((nid: number, order: number) => void) | null,
+): void {
+  if (hook !== null && typeof hook !== 'function') {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      'the allocation-failure hook must be a function or null',
+    );
+  }
+  memmapOf(mem).allocFailureHook = hook;
+}
+
+/** The hook set by `setAllocFailureHook`, or null. */
+export function allocFailureHook(
+  mem: PhysicalMemory,
+): ((nid: number, order: number) => void) | null {
+  return memmapOf(mem).allocFailureHook;
+}
+
+/**
+ * `PageBuddy(page) ? buddy_order(page) : -1`: the order of the free buddy block whose first
+ * frame is `pfn`, or -1 when `pfn` does not start a free block.
+ */
+export function buddyOrderAt(mem: PhysicalMemory, pfn: number): number {
+  const m = memmapOf(mem);
+  if (!(Number.isInteger(pfn) && pfn >= 0 && pfn < m.maxPfn)) {
+    throw new MmsimError('INVALID_ARGUMENT', `pfn must be in [0, ${m.maxPfn}), got ${String(pfn)}`);
+  }
+  return m.state[pfn] === FRAME_BUDDY ? m.order[pfn]! : -1;
+}
+
+/**
+ * `__isolate_free_page(page, order)` followed by `split_map_pages` (mm/page_alloc.c,
+ * mm/compaction.c, 6.3): takes the free block starting at `pfn` off its free list and
+ * turns each of its pages into an order-0 folio with one reference, the form in which
+ * compaction's free scanner keeps its targets on `cc->freepages`. Returns the number of
+ * pages isolated (`1 << order`), or 0 when `pfn` does not start a free block. The
+ * watermark check of `__isolate_free_page` is not modelled (the model has no watermarks).
+ * Each page goes back with `folioPut` (`release_freepages`).
+ */
+export function isolateFreeBlock(mem: PhysicalMemory, pfn: number): number {
+  const order = buddyOrderAt(mem, pfn);
+  if (order < 0) return 0;
+  const m = memmapOf(mem);
+  const nid = m.nid[pfn]!;
+  delFromFreeList(m, pfn, nid * MAX_ORDER + order);
+  const nr = 1 << order;
+  m.nodeFree[nid]! -= nr;
+  for (let p = pfn; p < pfn + nr; p++) prepNewFolio(m, p, 0, FOLIO_TYPE_NORMAL);
+  return nr;
+}
+
+/**
+ * Takes the free page `pfn` out of the buddy as an order-0 folio with one reference,
+ * giving the rest of its free block back in halves, as `expand` does: a way for a test or
+ * a scenario to put an allocation at a chosen place (a pinned kernel page that fragments a
+ * pageblock). Returns `pfn`, or -EBUSY when the frame is not free in the buddy.
+ */
+export function allocPfn(mem: PhysicalMemory, pfn: number): Folio | number {
+  const m = memmapOf(mem);
+  checkPfnRange(m, pfn);
+  let head = -1;
+  for (let o = 0; o < MAX_ORDER; o++) {
+    const h = pfn & ~((1 << o) - 1);
+    if (m.state[h] === FRAME_BUDDY && h + (1 << m.order[h]!) > pfn) {
+      head = h;
+      break;
+    }
+  }
+  if (head < 0) return -EBUSY;
+  const nid = m.nid[head]!;
+  const base = nid * MAX_ORDER;
+  let order = m.order[head]!;
+  delFromFreeList(m, head, base + order);
+  m.state[head] = FRAME_FREE;
+  while (order > 0) {
+    order--;
+    const size = 1 << order;
+    const give = pfn < head + size ? head + size : head;
+    if (give === head) head += size;
+    m.state[give] = FRAME_BUDDY;
+    m.order[give] = order;
+    addToFreeList(m, give, base + order, false);
+  }
+  m.nodeFree[nid]! -= 1;
+  prepNewFolio(m, pfn, 0, FOLIO_TYPE_NORMAL);
+  return pfn;
+}
+
+function checkPfnRange(m: Memmap, pfn: number): void {
+  if (!(Number.isInteger(pfn) && pfn >= 0 && pfn < m.maxPfn)) {
+    throw new MmsimError('INVALID_ARGUMENT', `pfn must be in [0, ${m.maxPfn}), got ${String(pfn)}`);
+  }
 }

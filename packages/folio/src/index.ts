@@ -45,6 +45,36 @@ export {
   takePageOffBuddy,
 } from './memory-failure.js';
 export {
+  allocFailureHook,
+  allocPfn,
+  buddyOrderAt,
+  isolateFreeBlock,
+  setAllocFailureHook,
+} from './buddy.js';
+export {
+  clearPageblockSkip,
+  getPageblockMigratetype,
+  getPageblockSkip,
+  isMigrateMovable,
+  MIGRATE_CMA,
+  MIGRATE_HIGHATOMIC,
+  MIGRATE_ISOLATE,
+  MIGRATE_MOVABLE,
+  MIGRATE_PCPTYPES,
+  MIGRATE_RECLAIMABLE,
+  MIGRATE_TYPES,
+  MIGRATE_UNMOVABLE,
+  MIGRATETYPE_NAMES,
+  PAGEBLOCK_NR_PAGES,
+  PAGEBLOCK_ORDER,
+  pageblockAligned,
+  pageblockEndPfn,
+  pageblockStartPfn,
+  resetPageblockSkip,
+  setPageblockMigratetype,
+  setPageblockSkip,
+} from './pageblock.js';
+export {
   allocHugetlbFolio,
   allocHugetlbFolioNodemask,
   allocMigrateHugetlbFolio,

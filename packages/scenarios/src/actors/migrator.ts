@@ -1,26 +1,20 @@
+import { compactionSkipsFolio, isolateForMigration } from '@mmsim/callers';
 import {
   type Folio,
   FolioList,
   folioAlloc,
   folioNid,
-  folioNrPages,
-  folioOrder,
   folioPut,
   folioTestHugetlb,
   folioTestLarge,
-  folioTestMovable,
-  folioTryGet,
-  HPAGE_PMD_ORDER,
 } from '@mmsim/folio';
 import type { Actor, Kernel } from '@mmsim/kernel';
-import {
-  ISOLATE_ASYNC_MIGRATE,
-  MIGRATE_ASYNC,
-  type MigrateMode,
-  type MigratePagesResult,
-  type MigrateReason,
-  type MigrationTargetControl,
-  type NewFolioFn,
+import type {
+  MigrateMode,
+  MigratePagesResult,
+  MigrateReason,
+  MigrationTargetControl,
+  NewFolioFn,
 } from '@mmsim/migrate';
 import { type KernelGen, MmsimError, PF_MEMALLOC, type Task } from '@mmsim/runtime';
 import type { MigrateCallLedger } from '../invariants/migrate-calls.js';
@@ -106,59 +100,9 @@ export function migratorStats(): MigratorStats {
   };
 }
 
-/**
- * Isolates one folio for migration onto `list`, as the callers of migrate_pages() do:
- * a hugetlb folio with `isolate_hugetlb`; a non-LRU movable page with
- * `isolate_movable_page` (not counted in NR_ISOLATED); an LRU folio with a lookup
- * reference (`folio_try_get`), `folio_isolate_lru`, NR_ISOLATED_{ANON,FILE} += its pages
- * (`node_stat_mod_folio`), and the lookup reference dropped (`add_page_for_migration`,
- * mm/migrate.c; `isolate_migratepages_block`, mm/compaction.c, 6.3). Returns whether it
- * was isolated.
- */
-export function* isolateForMigration(
-  k: Kernel,
-  folio: Folio,
-  list: FolioList,
-  mode: MigrateMode,
-): KernelGen<boolean> {
-  const mem = k.mem;
-  if (folioTestHugetlb(mem, folio)) return k.migrate.isolateHugetlb(folio, list);
-  if (folioTestMovable(mem, folio)) {
-    const isolateMode = mode === MIGRATE_ASYNC ? ISOLATE_ASYNC_MIGRATE : 0;
-    if (!k.migrate.isolateMovablePage(folio, isolateMode)) return false;
-    list.addTail(folio);
-    return true;
-  }
-  if (!folioTryGet(mem, folio)) return false; // freed under us
-  let isolated = false;
-  if (yield* k.lru.folioIsolateLru(folio)) {
-    list.addTail(folio);
-    k.lru.nodeStatModFolio(folio, k.lru.folioIsolatedItem(folio), folioNrPages(mem, folio));
-    isolated = true;
-  }
-  if (isolated)
-    folioPut(mem, folio); // the isolation holds its own reference
-  else yield* k.lru.folioPut(folio); // may be the last one: LRU-aware put
-  return isolated;
-}
-
-/**
- * Whether compaction's `isolate_migratepages_block` (mm/compaction.c) passes over `folio`
- * (not counting hugetlb folios, which the actor isolates as `alloc_contig_range` would).
- * 6.3 skips every compound page unless `cc->alloc_contig`. 6.9 and later (variant
- * `compactionIsolatesLarge`; Zi Yan, "mm/compaction: enable compacting >0 order folios")
- * skip a large folio only when `skip_isolation_on_order(order, cc->order)` holds: its
- * order is at least pageblock_order (HPAGE_PMD_ORDER on x86), or, outside a whole-node
- * compaction (`cc->order == -1`), at least the target order.
- */
-export function compactionSkipsFolio(k: Kernel, folio: Folio, compactOrder: number): boolean {
-  const mem = k.mem;
-  if (!folioTestLarge(mem, folio) || folioTestHugetlb(mem, folio)) return false;
-  if (!k.variant.compactionIsolatesLarge) return true;
-  const order = folioOrder(mem, folio);
-  if (compactOrder !== -1 && order >= compactOrder) return true;
-  return order >= HPAGE_PMD_ORDER;
-}
+// One home for the isolation of a folio for migration and for compaction's large-folio
+// rule: @mmsim/callers (re-exported here for existing importers).
+export { compactionSkipsFolio, isolateForMigration } from '@mmsim/callers';
 
 /**
  * A migrator: round after round, isolates the folios its selector gives (in that order:

@@ -75,7 +75,12 @@ export const BUILTIN_PARAM_SCHEMAS = {
   'split-lock-deadlock': z
     .object({
       order: count('order of the large file folio', 1, 8, 2),
-      compactions: count('whole-node compaction runs (MIGRATE_SYNC)', 1, 10_000, 4),
+      compactions: count(
+        'writes to /proc/sys/vm/compact_memory (compact_nodes, MIGRATE_SYNC)',
+        1,
+        10_000,
+        4,
+      ),
       reads: count('reads of the large folio', 1, 10_000, 4),
     })
     .strict(),
@@ -193,6 +198,13 @@ export const BUILTIN_PARAM_SCHEMAS = {
       pages: count('pages of the shmem THP each writer touches', 1, 512, 16),
       accesses: count('accesses of each writer thread', 1, 100_000, 24),
       migrations: count('move_pages calls, each to the other node', 1, 10_000, 3),
+    })
+    .strict(),
+  'compaction-under-load': z
+    .object({
+      pages: count("pages of the writers' working set", 1, 256, 24),
+      accesses: count('accesses of each of the two writers', 1, 10_000, 16),
+      allocations: count('order-2 allocation attempts', 1, 1_000, 4),
     })
     .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;

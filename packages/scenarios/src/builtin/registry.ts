@@ -4,6 +4,7 @@ import { batchCopyPartialFailure } from './batch-copy-partial-failure.js';
 import { batchCopyStaleCopy } from './batch-copy-stale-copy.js';
 import { batchCopyUnregister } from './batch-copy-unregister.js';
 import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
+import { compactionUnderLoad } from './compaction-under-load.js';
 import { deferredSplitChain } from './deferred-split-chain.js';
 import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { hugetlbMappedMigrate } from './hugetlb-mapped-migrate.js';
@@ -54,6 +55,7 @@ export const BUILTIN_SCENARIOS = {
   'soft-offline': (p = {}) => softOffline(p),
   'hugetlb-mapped-migrate': (p = {}) => hugetlbMappedMigrate(p),
   'shmem-thp-migrate': (p = {}) => shmemThpMigrate(p),
+  'compaction-under-load': (p = {}) => compactionUnderLoad(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;

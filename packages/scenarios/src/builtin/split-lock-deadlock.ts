@@ -1,15 +1,16 @@
+import { compactionActorStats, compactMemory } from '@mmsim/callers';
+import { allocPfn, folioAlloc, nodeSpannedPages, nodeStartPfn } from '@mmsim/folio';
 import { populateFile } from '@mmsim/kernel';
-import { BLOCKDEV_AOPS, MIGRATE_SYNC, MR_COMPACTION } from '@mmsim/migrate';
+import { BLOCKDEV_AOPS } from '@mmsim/migrate';
+import { MmsimError, VmEvent } from '@mmsim/runtime';
 import { erofsReader } from '../actors/erofs-reader.js';
-import { migrator, migratorStats } from '../actors/migrator.js';
-import { nodeScan } from '../actors/selectors.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `splitLockDeadlock`. */
 export interface SplitLockDeadlockParams {
   /** Order of the large file folio. Default 2 (16 KiB). */
   readonly order?: number;
-  /** Whole-node compaction runs (`compact_memory`, MIGRATE_SYNC). Default 4. */
+  /** Writes to /proc/sys/vm/compact_memory (`compact_nodes`, MIGRATE_SYNC). Default 4. */
   readonly compactions?: number;
   /** Reads of the large folio. Default 4. */
   readonly reads?: number;
@@ -33,12 +34,18 @@ export interface SplitLockDeadlockParams {
  * the scenario deadlocks in `v6.10` and is clean in `v6.11` (the trylock) and in 6.3 and
  * older (the large folio is never isolated; only the metadata folio moves).
  *
- * Here: a metadata folio of the EROFS block device (lower pfn) and a large folio of a
- * compressed file, which carries private data (EROFS attaches its per-folio state); an
- * EROFS reader locks the file folio, then the metadata folio; compaction of the whole node
- * (MIGRATE_SYNC, MR_COMPACTION, `cc->order == -1`) gets only order-0 destinations
- * (`compaction_alloc` finds no free block of the large folio's order), so the large folio
- * goes to `try_split_folio` in the async phase.
+ * Here, on one node of four pageblocks, through the compaction caller (`compactMemory`: `compact_nodes` -> `compact_node` ->
+ * `compact_zone`, order -1, MIGRATE_SYNC, MR_COMPACTION): a large folio of a compressed
+ * file, which carries private data (EROFS attaches its per-folio state), and, above it, a
+ * metadata folio of the EROFS block device, both in node 0's first pageblock (three early
+ * kernel pages below them put the large folio lower); a page held
+ * at the node's last pfn keeps the last pageblock from being one free block, so the free
+ * scanner finds its targets there (`suitable_migration_target` refuses a free block of
+ * pageblock order). The migration scanner walks up and puts each folio at the head of
+ * `cc->migratepages` (`list_add`), so the metadata folio comes first in the batch; the
+ * large folio gets no destination (`compaction_alloc` keeps order-0 pages), so it goes to
+ * `try_split_folio` in the async phase while the batch holds the metadata folio locked.
+ * An EROFS reader locks the file folio, then the metadata folio.
  */
 export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenario {
   const order = params.order ?? 2;
@@ -62,7 +69,7 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
       'docs/locking.md#history',
     ],
     config: {
-      nodes: [{ pages: 1024 }, { pages: 1024 }],
+      nodes: [{ pages: 2048 }],
       cpusPerNode: 2,
       variant: 'v6.10',
       dependencyChecking: true,
@@ -75,29 +82,41 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
         content: Array.from({ length: nr }, (_, i) => 6000 + i),
       });
       k.migrate.setAddressSpaceOperations(meta, BLOCKDEV_AOPS);
-      const compacted = migratorStats();
+      const compacted = compactionActorStats();
+      // Kernel pages (early allocations at the bottom of node 0, one at its last pfn) that
+      // the scenario keeps: neither LRU nor movable, so compaction passes over them.
+      const held = new Set<number>();
+      k.addReferenceHolder({ name: 'kernel pages', refs: (f) => (held.has(f) ? 1 : 0) });
+      // Folios (base pages) the migration scanner took, from mm_compaction_isolate_migratepages
+      // (compact_isolated also counts the free scanner's pages).
+      let isolated = 0;
+      k.rt.trace.on('mm_compaction_isolate_migratepages', (e) => {
+        isolated += (e.fields as { nr_taken: number }).nr_taken;
+      });
       return {
         *setup() {
-          yield* populateFile(k, meta, [0]);
-          yield* populateFile(k, file, [0], { order, privateData: { erofs: 'z_erofs_pcluster' } });
+          for (let i = 0; i < 3; i++) held.add(folioAlloc(k.mem, 0, 0, { thisNode: true }));
+          yield* populateFile(k, file, [0], {
+            order,
+            privateData: { erofs: 'z_erofs_pcluster' },
+            nid: 0,
+          });
+          yield* populateFile(k, meta, [0], { nid: 0 });
+          const last = nodeStartPfn(k.mem, 0) + nodeSpannedPages(k.mem, 0) - 1;
+          const page = allocPfn(k.mem, last);
+          if (page < 0 || [...held].some((f) => f < 0)) {
+            throw new MmsimError('INVALID_STATE', 'split-lock-deadlock: node 0 has no room');
+          }
+          held.add(page);
         },
         actors: [
           erofsReader(k, { cpu: 1, file, index: 0, meta, metaIndex: 0, rounds: reads }),
-          migrator(k, {
-            name: 'compact',
-            cpu: 0,
-            mode: MIGRATE_SYNC,
-            reason: MR_COMPACTION,
-            rounds: compactions,
-            style: 'compaction',
-            stats: compacted,
-            select: nodeScan(k, (_round, target) => 1 - target),
-          }),
+          compactMemory(k, { name: 'compact', cpu: 0, writes: compactions, stats: compacted }),
         ],
         figures: () => ({
-          compactionIsolated: compacted.isolated,
-          compactionMigrated: compacted.pagesMigrated,
-          compactionFailed: compacted.pagesFailed,
+          compactionIsolated: isolated,
+          compactionMigrated: k.vmstat.vmEvent(VmEvent.PGMIGRATE_SUCCESS),
+          compactionFailed: k.vmstat.vmEvent(VmEvent.PGMIGRATE_FAIL),
         }),
       };
     },

@@ -1,0 +1,329 @@
+import { folioAlloc, folioPut, setAllocFailureHook } from '@mmsim/folio';
+import type { Actor, Kernel } from '@mmsim/kernel';
+import { MIGRATE_SYNC_LIGHT } from '@mmsim/migrate';
+import { type KernelGen, MmsimError, type Task, VmEvent } from '@mmsim/runtime';
+import {
+  allocPagesDirectCompact,
+  compactionDeferReset,
+  compactionDeferred,
+  compactionSuitable,
+  compactNodes,
+  compactZone,
+  deferCompaction,
+} from './compact-zone.js';
+import {
+  COMPACT_COMPLETE,
+  COMPACT_CONTINUE,
+  COMPACT_PARTIAL_SKIPPED,
+  COMPACT_PRIO_ASYNC,
+  COMPACT_SUCCESS,
+  CompactControl,
+  type CompactResult,
+  MIN_COMPACT_COSTLY_PRIORITY,
+  MIN_COMPACT_PRIORITY,
+  PAGE_ALLOC_COSTLY_ORDER,
+  zoneCompaction,
+} from './control.js';
+import { compactionTracepoints } from './tracepoints.js';
+
+/** What a compaction actor did: one entry per `compact_zone` (or direct attempt) result. */
+export interface CompactionActorStats {
+  /** `compact_zone` results (COMPACT_*), in order. */
+  readonly results: CompactResult[];
+  /** kcompactd: `kcompactd_do_work` runs; direct: allocations that succeeded. */
+  runs: number;
+}
+
+/** A new, empty `CompactionActorStats`. */
+export function compactionActorStats(): CompactionActorStats {
+  return { results: [], runs: 0 };
+}
+
+/** `pgdat->kcompactd_*`: the kcompactd state of one node (mm/compaction.c, 6.3). */
+interface KcompactdNode {
+  /** `kcompactd_max_order`: the highest order asked for since the last run (0: none). */
+  maxOrder: number;
+  /** kcompactd is in `wait_event_freezable_timeout` (`wq_has_sleeper`). */
+  sleeping: boolean;
+  /** A kcompactd actor runs for this node. */
+  running: boolean;
+}
+
+const kcompactdNodes = new WeakMap<Kernel, KcompactdNode[]>();
+
+function kcompactdNode(k: Kernel, nid: number): KcompactdNode {
+  let list = kcompactdNodes.get(k);
+  if (list === undefined) {
+    list = [];
+    kcompactdNodes.set(k, list);
+  }
+  let n = list[nid];
+  if (n === undefined) {
+    n = { maxOrder: 0, sleeping: false, running: false };
+    list[nid] = n;
+  }
+  return n;
+}
+
+/**
+ * `wakeup_kcompactd(pgdat, order, highest_zoneidx)` (mm/compaction.c, Linux 6.3): records
+ * the order (the highest asked for), and, when kcompactd sleeps and its node is suitable
+ * for compaction at that order (`kcompactd_node_suitable`), wakes it
+ * (`mm_compaction_wakeup_kcompactd`). Order 0 never wakes it. Returns whether it woke it.
+ */
+export function wakeupKcompactd(k: Kernel, nid: number, order: number): boolean {
+  if (order <= 0) return false;
+  const n = kcompactdNode(k, nid);
+  if (n.maxOrder < order) n.maxOrder = order;
+  if (!n.sleeping) return false;
+  if (compactionSuitable(k, nid, n.maxOrder) !== COMPACT_CONTINUE) return false;
+  const tp = compactionTracepoints(k.rt).wakeupKcompactd;
+  if (tp.enabled) tp.emit({ nid, order, highest_zoneidx: 0 });
+  n.sleeping = false;
+  return true;
+}
+
+/**
+ * `kcompactd_do_work(pgdat)` (mm/compaction.c, Linux 6.3): one round of the node's
+ * compaction daemon for the order it was woken for: `compact_daemon_wake`,
+ * `mm_compaction_kcompactd_wake`; unless deferred or unsuitable, `compact_zone` in
+ * MIGRATE_SYNC_LIGHT (6.3 sets `.mode = MIGRATE_SYNC_LIGHT`; the issue text says
+ * MIGRATE_ASYNC, the kernel does not), with skip hints honoured; success resets the
+ * deferral, COMPLETE / PARTIAL_SKIPPED defers it; `compact_daemon_migrate_scanned` /
+ * `compact_daemon_free_scanned` counted. Returns the result, or null when the zone was
+ * passed over.
+ */
+export function* kcompactdDoWork(k: Kernel, nid: number): KernelGen<CompactResult | null> {
+  const n = kcompactdNode(k, nid);
+  const order = n.maxOrder;
+  const tp = compactionTracepoints(k.rt).kcompactdWake;
+  if (tp.enabled) tp.emit({ nid, order, highest_zoneidx: 0 });
+  k.vmstat.countVmEvents(VmEvent.COMPACT_DAEMON_WAKE);
+  let status: CompactResult | null = null;
+  const z = zoneCompaction(k, nid);
+  if (!compactionDeferred(z, order) && compactionSuitable(k, nid, order) === COMPACT_CONTINUE) {
+    const cc = new CompactControl(k, { order, mode: MIGRATE_SYNC_LIGHT, nid });
+    status = yield* compactZone(k, cc);
+    if (status === COMPACT_SUCCESS) compactionDeferReset(z, order, false);
+    else if (status === COMPACT_PARTIAL_SKIPPED || status === COMPACT_COMPLETE) {
+      deferCompaction(z, order);
+    }
+    k.vmstat.countVmEvents(VmEvent.COMPACT_DAEMON_MIGRATE_SCANNED, cc.total_migrate_scanned);
+    k.vmstat.countVmEvents(VmEvent.COMPACT_DAEMON_FREE_SCANNED, cc.total_free_scanned);
+  }
+  if (n.maxOrder <= order) n.maxOrder = 0;
+  return status;
+}
+
+/** Options of `kcompactd`. */
+export interface KcompactdOptions {
+  /** Default `kcompactd<nid>`. */
+  readonly name?: string;
+  readonly cpu: number;
+  /** The node it compacts. */
+  readonly nid: number;
+  /** How many timeouts (`HPAGE_FRAG_CHECK_INTERVAL_MSEC`, 500 ms) it sleeps through before it ends. */
+  readonly timeouts: number;
+  /**
+   * Virtual ns between two checks of its wake-up condition while it sleeps. Default 10 ms:
+   * the model's timed sleep cannot be cut short, so a wake-up is seen at the next check.
+   */
+  readonly checkNs?: number;
+  readonly stats?: CompactionActorStats;
+}
+
+/** `HPAGE_FRAG_CHECK_INTERVAL_MSEC` (mm/compaction.c, 6.3): kcompactd's timeout, in ns. */
+export const KCOMPACTD_TIMEOUT_NS = 500_000_000;
+
+/**
+ * kcompactd (`kcompactd()`, mm/compaction.c, Linux 6.3), the per-node compaction daemon:
+ * sleeps in `wait_event_freezable_timeout(kcompactd_wait, kcompactd_work_requested,
+ * 500 ms)` and, when woken by `wakeup_kcompactd`, runs `kcompactd_do_work`
+ * (MIGRATE_SYNC_LIGHT). The allocator wakes it: the actor installs the allocation-failure
+ * hook of the machine's memory (`setAllocFailureHook`), called when an order > 0
+ * allocation fails, the point where `__alloc_pages_slowpath` wakes kswapd, which wakes
+ * kcompactd on a node with enough, but fragmented, free memory (kswapd is not modelled).
+ * Proactive compaction (`proactive_compact_node`, `vm.compaction_proactiveness`) is not
+ * modelled. Ends after `timeouts` timeouts.
+ */
+export function kcompactd(k: Kernel, options: KcompactdOptions): Actor {
+  const { nid, timeouts } = options;
+  if (!Number.isInteger(nid) || nid < 0 || nid >= k.nrNodes) {
+    throw new MmsimError(
+      'INVALID_CONFIG',
+      `kcompactd: node ${String(nid)} is not a node of the machine (0..${k.nrNodes - 1})`,
+    );
+  }
+  if (!Number.isInteger(timeouts) || timeouts < 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `kcompactd: timeouts must be a non-negative integer, got ${String(timeouts)}`,
+    );
+  }
+  const checkNs = options.checkNs ?? 10_000_000;
+  if (!(checkNs > 0) || !Number.isFinite(checkNs)) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `kcompactd: checkNs must be > 0, got ${String(checkNs)}`,
+    );
+  }
+  const stats = options.stats ?? compactionActorStats();
+  installWakeupHook(k);
+  return {
+    name: options.name ?? `kcompactd${nid}`,
+    cpu: options.cpu,
+    models:
+      'kcompactd: wait_event_freezable_timeout(kcompactd_wait), kcompactd_do_work -> compact_zone (MIGRATE_SYNC_LIGHT, MR_COMPACTION), woken by wakeup_kcompactd (mm/compaction.c, 6.3)',
+    *body(_task: Task): KernelGen {
+      const n = kcompactdNode(k, nid);
+      n.running = true;
+      for (let t = 0; t < timeouts; t++) {
+        n.sleeping = true;
+        for (let slept = 0; slept < KCOMPACTD_TIMEOUT_NS && n.sleeping; slept += checkNs) {
+          yield* k.rt.sleepFor(checkNs);
+        }
+        n.sleeping = false;
+        if (n.maxOrder > 0) {
+          const status = yield* kcompactdDoWork(k, nid);
+          stats.runs++;
+          if (status !== null) stats.results.push(status);
+        }
+      }
+      n.running = false;
+    },
+  };
+}
+
+const hooked = new WeakSet<Kernel>();
+
+/** Installs `wakeupKcompactd` as the machine's allocation-failure hook (once). */
+function installWakeupHook(k: Kernel): void {
+  if (hooked.has(k)) return;
+  hooked.add(k);
+  setAllocFailureHook(k.mem, (nid, order) => {
+    wakeupKcompactd(k, nid, order);
+  });
+}
+
+/** Options of `compactMemory`. */
+export interface CompactMemoryOptions {
+  /** Default `compact_memory`. */
+  readonly name?: string;
+  readonly cpu: number;
+  /** Writes of 1 to /proc/sys/vm/compact_memory. Default 1. */
+  readonly writes?: number;
+  /** The nodes to compact; default every node (compact_nodes). */
+  readonly nodes?: readonly number[];
+  readonly stats?: CompactionActorStats;
+}
+
+/**
+ * `echo 1 > /proc/sys/vm/compact_memory`: `sysctl_compaction_handler` -> `compact_nodes`
+ * -> `compact_node` on each node: `lru_add_drain_all()`, then `compact_zone` with order
+ * -1, MIGRATE_SYNC, the whole zone, skip hints ignored, MR_COMPACTION (mm/compaction.c,
+ * Linux 6.3). `writes` times.
+ */
+export function compactMemory(k: Kernel, options: CompactMemoryOptions): Actor {
+  const writes = options.writes ?? 1;
+  if (!Number.isInteger(writes) || writes < 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `compactMemory: writes must be a non-negative integer, got ${String(writes)}`,
+    );
+  }
+  const nodes = options.nodes;
+  if (nodes !== undefined) {
+    const bad = nodes.find((n) => !Number.isInteger(n) || n < 0 || n >= k.nrNodes);
+    if (bad !== undefined) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `compactMemory: node ${String(bad)} is not a node of the machine (0..${k.nrNodes - 1})`,
+      );
+    }
+  }
+  const stats = options.stats ?? compactionActorStats();
+  return {
+    name: options.name ?? 'compact_memory',
+    cpu: options.cpu,
+    models:
+      'sysctl compact_memory: compact_nodes -> compact_node -> compact_zone (order -1, MIGRATE_SYNC, whole zone, MR_COMPACTION) (mm/compaction.c, 6.3)',
+    *body(): KernelGen {
+      for (let w = 0; w < writes; w++) {
+        const results = yield* compactNodes(k, nodes);
+        stats.results.push(...results);
+        stats.runs++;
+      }
+    },
+  };
+}
+
+/** Options of `directCompaction`. */
+export interface DirectCompactionOptions {
+  /** Default `alloc`. */
+  readonly name?: string;
+  readonly cpu: number;
+  /** The node of the allocation (its zonelist is that node only: `__GFP_THISNODE`). */
+  readonly nid: number;
+  /** The allocation's order (> 0). */
+  readonly order: number;
+  /** Allocations to try. Default 1. */
+  readonly allocations?: number;
+  /** Free each allocated folio before the next attempt (default true). */
+  readonly free?: boolean;
+  readonly stats?: CompactionActorStats;
+}
+
+/**
+ * An order > 0 allocation that falls into direct compaction (`__alloc_pages_slowpath` ->
+ * `__alloc_pages_direct_compact` -> `try_to_compact_pages`, mm/page_alloc.c and
+ * mm/compaction.c, Linux 6.3): first the allocation itself; on failure direct compaction
+ * at INIT_COMPACT_PRIORITY (MIGRATE_ASYNC), then, as `should_compact_retry` raises the
+ * priority, at COMPACT_PRIO_SYNC_LIGHT (MIGRATE_SYNC_LIGHT) and, for orders up to
+ * PAGE_ALLOC_COSTLY_ORDER, COMPACT_PRIO_SYNC_FULL (still MIGRATE_SYNC_LIGHT, whole zone),
+ * each under PF_MEMALLOC, with `compact_stall` and `compact_success` / `compact_fail`.
+ * Reclaim between the attempts is not modelled.
+ */
+export function directCompaction(k: Kernel, options: DirectCompactionOptions): Actor {
+  const { nid, order } = options;
+  if (!Number.isInteger(nid) || nid < 0 || nid >= k.nrNodes) {
+    throw new MmsimError(
+      'INVALID_CONFIG',
+      `directCompaction: node ${String(nid)} is not a node of the machine (0..${k.nrNodes - 1})`,
+    );
+  }
+  if (!Number.isInteger(order) || order < 1 || order > 10) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `directCompaction: order must be 1..10, got ${String(order)}`,
+    );
+  }
+  const allocations = options.allocations ?? 1;
+  const free = options.free ?? true;
+  const stats = options.stats ?? compactionActorStats();
+  const minPriority =
+    order > PAGE_ALLOC_COSTLY_ORDER ? MIN_COMPACT_COSTLY_PRIORITY : MIN_COMPACT_PRIORITY;
+  const allocate = (): number => folioAlloc(k.mem, order, nid, { thisNode: true });
+  return {
+    name: options.name ?? 'alloc',
+    cpu: options.cpu,
+    models:
+      '__alloc_pages_direct_compact -> try_to_compact_pages -> compact_zone_order (MIGRATE_ASYNC, then MIGRATE_SYNC_LIGHT; PF_MEMALLOC; MR_COMPACTION) (mm/page_alloc.c, mm/compaction.c, 6.3)',
+    *body(): KernelGen {
+      const held: number[] = [];
+      for (let a = 0; a < allocations; a++) {
+        let folio = allocate();
+        for (let prio = COMPACT_PRIO_ASYNC; folio < 0 && prio >= minPriority; prio--) {
+          const r = yield* allocPagesDirectCompact(k, [nid], order, prio, allocate);
+          stats.results.push(r.result);
+          folio = r.folio;
+        }
+        if (folio >= 0) {
+          stats.runs++;
+          if (free) folioPut(k.mem, folio);
+          else held.push(folio);
+        }
+      }
+      for (const f of held) folioPut(k.mem, f);
+    },
+  };
+}

@@ -1,0 +1,158 @@
+import { type Runtime, type Tracepoint, traceEvent } from '@mmsim/runtime';
+import { COMPACT_RESULT_NAMES } from './control.js';
+
+/**
+ * The compaction tracepoints (include/trace/events/compaction.h, Linux 6.3), each with its
+ * TP_printk; fields keep the kernel's names and `TP_STRUCT__entry` order. The zone is
+ * printed as `Normal`: the model's one zone per node.
+ */
+
+/** `mm_compaction_isolate_template`: `isolate_migratepages` / `isolate_freepages`. */
+export interface MmCompactionIsolate {
+  readonly start_pfn: number;
+  readonly end_pfn: number;
+  readonly nr_scanned: number;
+  readonly nr_taken: number;
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+const isolatePrintk = (f: MmCompactionIsolate): string =>
+  `range=(${hex(f.start_pfn)} ~ ${hex(f.end_pfn)}) nr_scanned=${f.nr_scanned} nr_taken=${f.nr_taken}`;
+
+/** `range=(0x0 ~ 0x200) nr_scanned=512 nr_taken=3`. */
+export const MM_COMPACTION_ISOLATE_MIGRATEPAGES = traceEvent<MmCompactionIsolate>(
+  'mm_compaction_isolate_migratepages',
+  isolatePrintk,
+);
+
+/** Same fields as `mm_compaction_isolate_migratepages`, for the free scanner. */
+export const MM_COMPACTION_ISOLATE_FREEPAGES = traceEvent<MmCompactionIsolate>(
+  'mm_compaction_isolate_freepages',
+  isolatePrintk,
+);
+
+/** `mm_compaction_migratepages(cc, nr_succeeded)` (6.3): `nr_failed = cc->nr_migratepages - nr_succeeded`. */
+export interface MmCompactionMigratepages {
+  readonly nr_migrated: number;
+  readonly nr_failed: number;
+}
+
+/** `nr_migrated=3 nr_failed=0`. */
+export const MM_COMPACTION_MIGRATEPAGES = traceEvent<MmCompactionMigratepages>(
+  'mm_compaction_migratepages',
+  (f) => `nr_migrated=${f.nr_migrated} nr_failed=${f.nr_failed}`,
+);
+
+/** `mm_compaction_begin(cc, zone_start, zone_end, sync)`. */
+export interface MmCompactionBegin {
+  readonly zone_start: number;
+  readonly migrate_pfn: number;
+  readonly free_pfn: number;
+  readonly zone_end: number;
+  readonly sync: boolean;
+}
+
+/** `mm_compaction_end(cc, zone_start, zone_end, sync, status)`. */
+export interface MmCompactionEnd extends MmCompactionBegin {
+  readonly status: number;
+}
+
+const beginPrintk = (f: MmCompactionBegin): string =>
+  `zone_start=${hex(f.zone_start)} migrate_pfn=${hex(f.migrate_pfn)} free_pfn=${hex(f.free_pfn)} ` +
+  `zone_end=${hex(f.zone_end)}, mode=${f.sync ? 'sync' : 'async'}`;
+
+/** `zone_start=0x0 migrate_pfn=0x0 free_pfn=0x200 zone_end=0x400, mode=sync`; a slice. */
+export const MM_COMPACTION_BEGIN = traceEvent<MmCompactionBegin>(
+  'mm_compaction_begin',
+  beginPrintk,
+  {
+    slice: 'compact_zone',
+    phase: 'begin',
+  },
+);
+
+/** `... zone_end=0x400, mode=sync status=complete`. */
+export const MM_COMPACTION_END = traceEvent<MmCompactionEnd>(
+  'mm_compaction_end',
+  (f) => `${beginPrintk(f)} status=${COMPACT_RESULT_NAMES[f.status] ?? String(f.status)}`,
+  { slice: 'compact_zone', phase: 'end' },
+);
+
+/** `mm_compaction_suitable_template`: `mm_compaction_finished` and `mm_compaction_suitable`. */
+export interface MmCompactionSuitable {
+  readonly nid: number;
+  readonly idx: number;
+  readonly order: number;
+  readonly ret: number;
+}
+
+const suitablePrintk = (f: MmCompactionSuitable): string =>
+  `node=${f.nid} zone=${'Normal'.padEnd(8)} order=${f.order} ret=${COMPACT_RESULT_NAMES[f.ret] ?? String(f.ret)}`;
+
+/** `node=0 zone=Normal   order=-1 ret=continue`. */
+export const MM_COMPACTION_FINISHED = traceEvent<MmCompactionSuitable>(
+  'mm_compaction_finished',
+  suitablePrintk,
+);
+export const MM_COMPACTION_SUITABLE = traceEvent<MmCompactionSuitable>(
+  'mm_compaction_suitable',
+  suitablePrintk,
+);
+
+/** `kcompactd_wake_template`: `mm_compaction_wakeup_kcompactd`, `mm_compaction_kcompactd_wake`. */
+export interface MmCompactionKcompactdWake {
+  readonly nid: number;
+  readonly order: number;
+  readonly highest_zoneidx: number;
+}
+
+const wakePrintk = (f: MmCompactionKcompactdWake): string =>
+  `nid=${f.nid} order=${f.order} highest_zoneidx=${'Normal'.padEnd(8)}`;
+
+/** `nid=0 order=2 highest_zoneidx=Normal  `: the allocator woke kcompactd. */
+export const MM_COMPACTION_WAKEUP_KCOMPACTD = traceEvent<MmCompactionKcompactdWake>(
+  'mm_compaction_wakeup_kcompactd',
+  wakePrintk,
+);
+/** Same fields: kcompactd starts `kcompactd_do_work`. */
+export const MM_COMPACTION_KCOMPACTD_WAKE = traceEvent<MmCompactionKcompactdWake>(
+  'mm_compaction_kcompactd_wake',
+  wakePrintk,
+);
+
+/** The compaction tracepoints of one runtime. */
+export class CompactionTracepoints {
+  readonly isolateMigratepages: Tracepoint<MmCompactionIsolate>;
+  readonly isolateFreepages: Tracepoint<MmCompactionIsolate>;
+  readonly migratepages: Tracepoint<MmCompactionMigratepages>;
+  readonly begin: Tracepoint<MmCompactionBegin>;
+  readonly end: Tracepoint<MmCompactionEnd>;
+  readonly finished: Tracepoint<MmCompactionSuitable>;
+  readonly suitable: Tracepoint<MmCompactionSuitable>;
+  readonly wakeupKcompactd: Tracepoint<MmCompactionKcompactdWake>;
+  readonly kcompactdWake: Tracepoint<MmCompactionKcompactdWake>;
+
+  constructor(rt: Runtime) {
+    this.isolateMigratepages = rt.trace.define(MM_COMPACTION_ISOLATE_MIGRATEPAGES);
+    this.isolateFreepages = rt.trace.define(MM_COMPACTION_ISOLATE_FREEPAGES);
+    this.migratepages = rt.trace.define(MM_COMPACTION_MIGRATEPAGES);
+    this.begin = rt.trace.define(MM_COMPACTION_BEGIN);
+    this.end = rt.trace.define(MM_COMPACTION_END);
+    this.finished = rt.trace.define(MM_COMPACTION_FINISHED);
+    this.suitable = rt.trace.define(MM_COMPACTION_SUITABLE);
+    this.wakeupKcompactd = rt.trace.define(MM_COMPACTION_WAKEUP_KCOMPACTD);
+    this.kcompactdWake = rt.trace.define(MM_COMPACTION_KCOMPACTD_WAKE);
+  }
+}
+
+const perRuntime = new WeakMap<Runtime, CompactionTracepoints>();
+
+/** The compaction tracepoints of `rt`, defined on first use. */
+export function compactionTracepoints(rt: Runtime): CompactionTracepoints {
+  let tp = perRuntime.get(rt);
+  if (tp === undefined) {
+    tp = new CompactionTracepoints(rt);
+    perRuntime.set(rt, tp);
+  }
+  return tp;
+}
