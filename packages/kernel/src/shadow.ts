@@ -119,6 +119,23 @@ export class ShadowMemory {
   }
 
   /**
+   * Moves the private words of `mm` in [from, from + length) to start at `to`: `mremap`
+   * moved the mapping and its pages, so the values written there are now expected at the
+   * new addresses.
+   */
+  moveUser(mm: MmView, from: number, length: number, to: number): void {
+    const moved: ShadowEntryLike[] = [];
+    for (const [key, entry] of this.#entries) {
+      const w = entry.where;
+      if (w.kind === 'user' && w.mm === mm && w.addr >= from && w.addr < from + length) {
+        this.#entries.delete(key);
+        moved.push({ addr: w.addr - from + to, value: entry.value, writer: entry.writer });
+      }
+    }
+    for (const m of moved) this.wrote({ kind: 'user', mm, addr: m.addr }, m.value, m.writer);
+  }
+
+  /**
    * Checks a value `reader` just loaded from `where` (in the step of the load) against the
    * last value written there; places never written are not checked. Returns whether it
    * matched.
@@ -185,4 +202,11 @@ export class ShadowMemory {
   #violate(message: string): void {
     if (this.#violations.length < MAX_VIOLATIONS) this.#violations.push(message);
   }
+}
+
+/** A private word on its way to a new address (`moveUser`). */
+interface ShadowEntryLike {
+  readonly addr: number;
+  readonly value: number;
+  readonly writer: string;
 }

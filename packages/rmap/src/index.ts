@@ -140,7 +140,5 @@ export {
   KsmStableNode,
   type KsmStats,
   ksmMadvise,
-  MADV_MERGEABLE,
-  MADV_UNMERGEABLE,
   VM_MERGEABLE,
 } from './ksm-public.js';

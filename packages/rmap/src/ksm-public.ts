@@ -9,8 +9,6 @@ export {
   type KsmRmapItemState,
   KsmStableNode,
   type KsmStats,
-  MADV_MERGEABLE,
-  MADV_UNMERGEABLE,
   VM_MERGEABLE,
 } from './ksm.js';
 

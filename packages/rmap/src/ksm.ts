@@ -26,6 +26,8 @@ import { type AnonVma, anonVmaLockRead, getAnonVma, putAnonVma } from './anon-vm
 import {
   FAULT_FLAG_REMOTE,
   FAULT_FLAG_UNSHARE,
+  MADV_MERGEABLE,
+  MADV_UNMERGEABLE,
   PAGE_SIZE,
   RMAP_NONE,
   TASK_SIZE,
@@ -83,10 +85,6 @@ import { type VmaPageRange, vmaAddress } from './vma-address.js';
  * KSM_RUN_UNMERGE, memory hotremove.
  */
 
-/** `MADV_MERGEABLE` (include/uapi/asm-generic/mman-common.h). */
-export const MADV_MERGEABLE = 12;
-/** `MADV_UNMERGEABLE`. */
-export const MADV_UNMERGEABLE = 13;
 /** `VM_MERGEABLE` (include/linux/mm.h, 6.3: bit 31). */
 export const VM_MERGEABLE = 0x8000_0000;
 /** The flags ksm_madvise refuses to merge (6.3: VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO | ...). */

@@ -32,6 +32,7 @@ import {
   VM_RAND_READ,
   VM_SEQ_READ,
 } from './constants.js';
+import { ksmMadvise } from './ksm.js';
 import type { Mm } from './mm.js';
 import type { RmapState } from './rmap-state.js';
 import { flushTlbRange } from './tlb.js';
@@ -234,8 +235,9 @@ function* madviseVmaBehavior(
  *
  * MADV_SOFT_OFFLINE / MADV_HWPOISON need the migration core: `Kernel.madvise` in
  * @mmsim/kernel handles them and passes every other advice here, which throws
- * INVALID_ARGUMENT for them. MADV_MERGEABLE / MADV_UNMERGEABLE (KSM) and the other valid
- * advices the model does not carry out (WILLNEED, FREE, REMOVE, COLD, PAGEOUT, POPULATE_*,
+ * INVALID_ARGUMENT for them. MADV_MERGEABLE / MADV_UNMERGEABLE go to `ksm_madvise`
+ * (ksm.ts, which takes `mmap_lock` itself). The other valid advices the model does not
+ * carry out (WILLNEED, FREE, REMOVE, COLD, PAGEOUT, POPULATE_*,
  * COLLAPSE, DONTFORK, DOFORK, DONTDUMP, DODUMP, WIPEONFORK, KEEPONFORK) throw
  * INVALID_ARGUMENT too, after the argument checks.
  */
@@ -254,6 +256,9 @@ export function* madvise(
       'INVALID_ARGUMENT',
       'madvise: MADV_SOFT_OFFLINE / MADV_HWPOISON need the migration core; call Kernel.madvise',
     );
+  }
+  if (behavior === MADV_MERGEABLE || behavior === MADV_UNMERGEABLE) {
+    return yield* ksmMadvise(ctx, mm, start, lenIn, behavior);
   }
   if (!MODELLED.has(behavior)) {
     throw new MmsimError('INVALID_ARGUMENT', `madvise: advice ${behavior} is not modelled`);

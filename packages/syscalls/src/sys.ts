@@ -1,5 +1,13 @@
 import type { AddressSpaceView } from '@mmsim/rmap';
-import { MAP_ANONYMOUS, MAP_FIXED, type MmView, PAGE_SIZE, TASK_SIZE } from '@mmsim/rmap';
+import {
+  MADV_DONTNEED,
+  MADV_DONTNEED_LOCKED,
+  MAP_ANONYMOUS,
+  MAP_FIXED,
+  type MmView,
+  PAGE_SIZE,
+  TASK_SIZE,
+} from '@mmsim/rmap';
 import {
   ECHILD,
   EINVAL,
@@ -12,7 +20,7 @@ import {
 } from '@mmsim/runtime';
 import type { Cpuset } from './cpuset.js';
 import { cpusetAttach, cpusetSetMems } from './cpuset-memory.js';
-import { CAP_SETUID, capEmulateSetxuid } from './creds.js';
+import { CAP_SETUID, CAP_SYS_ADMIN, capEmulateSetxuid } from './creds.js';
 import {
   kernelGetMempolicy,
   kernelMbind,
@@ -231,6 +239,56 @@ export class Sys {
       return this.ret(-EINVAL);
     const ret = yield* this.userland.kernel.vm.munmap(this.mm, addr, length);
     if (ret === 0) this.userland.kernel.shadow.forgetUser(this.mm, addr, addr + length);
+    return this.ret(ret);
+  }
+
+  /**
+   * `madvise(addr, len, advice)` (mm/madvise.c, 6.3): MADV_DONTNEED (the private words of
+   * the range are forgotten by the lost-write check: the next read sees zero or the file),
+   * MADV_HUGEPAGE / NOHUGEPAGE, the read-ahead hints, MADV_MERGEABLE / UNMERGEABLE (KSM) and
+   * MADV_SOFT_OFFLINE (CAP_SYS_ADMIN, else EPERM). 0, or -1 with errno (see `Kernel.madvise`).
+   */
+  *madvise(addr: number, length: number, advice: number): KernelGen<number> {
+    checkNumber('madvise addr', addr);
+    checkNumber('madvise length', length);
+    const k = this.userland.kernel;
+    const ret = yield* k.madvise(this.mm, addr, length, advice, this.capable(CAP_SYS_ADMIN));
+    if (ret === 0 && (advice === MADV_DONTNEED || advice === MADV_DONTNEED_LOCKED)) {
+      k.shadow.forgetUser(this.mm, addr, addr + length);
+    }
+    return this.ret(ret);
+  }
+
+  /** `mprotect(addr, len, prot)` (mm/mprotect.c, 6.3): 0, or -1 with EINVAL / ENOMEM / EACCES. */
+  *mprotect(addr: number, length: number, prot: number): KernelGen<number> {
+    checkNumber('mprotect addr', addr);
+    checkNumber('mprotect length', length);
+    return this.ret(yield* this.userland.kernel.vm.mprotect(this.mm, addr, length, prot));
+  }
+
+  /**
+   * `mremap(old_address, old_size, new_size, flags, new_address)` (mm/mremap.c, 6.3): the
+   * (new) address, or MAP_FAILED (-1) with errno. The words written in a moved range are
+   * expected at its new place afterwards.
+   */
+  *mremap(
+    oldAddress: number,
+    oldSize: number,
+    newSize: number,
+    flags: number,
+    newAddress = 0,
+  ): KernelGen<number> {
+    checkNumber('mremap old_address', oldAddress);
+    checkNumber('mremap old_size', oldSize);
+    checkNumber('mremap new_size', newSize);
+    const k = this.userland.kernel;
+    const ret = yield* k.vm.mremap(this.mm, oldAddress, oldSize, newSize, flags, newAddress);
+    if (ret >= 0 && ret !== oldAddress) {
+      k.shadow.moveUser(this.mm, oldAddress, Math.min(oldSize, newSize), ret);
+    }
+    if (ret >= 0 && newSize < oldSize) {
+      k.shadow.forgetUser(this.mm, ret + newSize, ret + oldSize);
+    }
     return this.ret(ret);
   }
 

@@ -8,6 +8,7 @@ import {
   setMempolicyCall,
 } from './mempolicy-syscalls.js';
 import type { Sys } from './sys.js';
+import { madviseCall, mprotectCall, mremapCall } from './vm-calls.js';
 
 /** What a system call gave back: its return value, and any out-parameters by name (`status`). */
 export interface SyscallOutcome {
@@ -183,6 +184,9 @@ export const SYSCALLS: Readonly<Record<string, SyscallSpec<unknown>>> = Object.f
   prctl: prctlCall,
   getpid: getpidCall,
   move_pages: movePagesCall,
+  madvise: madviseCall,
+  mprotect: mprotectCall,
+  mremap: mremapCall,
   mbind: mbindCall,
   set_mempolicy: setMempolicyCall,
   get_mempolicy: getMempolicyCall,
