@@ -27,8 +27,8 @@ import {
 import { HPAGE_SIZE, HugetlbInode } from './hugetlb-state.js';
 import { hugetlbGetUnmappedArea, hugetlbReservePages } from './hugetlb-vma.js';
 import type { Mm } from './mm.js';
-import type { MmapOptions } from './mmap.js';
-import { mmapPolicyOf } from './mmap.js';
+import type { MmapOptions } from './mmap-options.js';
+import { mmapPolicyOf } from './mmap-policy.js';
 import type { RmapState } from './rmap-state.js';
 import { Vma } from './vma.js';
 

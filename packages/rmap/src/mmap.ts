@@ -30,38 +30,16 @@ import {
 } from './constants.js';
 import { hugetlbMmap } from './hugetlb-mmap.js';
 import { HugetlbInode } from './hugetlb-state.js';
-import { Mempolicy, MPOL_BIND, MPOL_PREFERRED, nodemaskNone } from './mempolicy.js';
 import { Mm } from './mm.js';
-import type { AddressSpaceView } from './readonly-views.js';
+import type { MmapOptions } from './mmap-options.js';
+import { mmapPolicyOf } from './mmap-policy.js';
 import type { RmapState } from './rmap-state.js';
 import { type MemPolicy, Vma } from './vma.js';
 
 /** Where mappings without an address start (x86-64 puts them below 0x7fxx_xxxx_xxxx). */
 export const DEFAULT_MMAP_BASE = 0x7f00_0000_0000;
 
-/** Arguments of `mmap`. */
-export interface MmapOptions {
-  /** Bytes; rounded up to whole pages. */
-  readonly length: number;
-  /** A page-aligned address: a hint, or the place with MAP_FIXED. */
-  readonly addr?: number;
-  /** PROT_* bits; default PROT_READ | PROT_WRITE. */
-  readonly prot?: number;
-  /** MAP_* bits; default MAP_PRIVATE | MAP_ANONYMOUS. */
-  readonly flags?: number;
-  /** The file to map (without MAP_ANONYMOUS). */
-  readonly file?: AddressSpaceView;
-  /** Page offset in the file; default 0. */
-  readonly pgoff?: number;
-  /** Memory policy of the mapping (`mbind` at mmap time); default none (the task's). */
-  readonly policy?: MemPolicy;
-  /**
-   * MADV_HUGEPAGE (VM_HUGEPAGE): faults of a private anonymous mapping may map THPs; a
-   * shared anonymous (shmem) mapping may get shmem THPs under shmem_enabled 'advise' or
-   * 'within_size'.
-   */
-  readonly hugepage?: boolean;
-}
+export type { MmapOptions } from './mmap-options.js';
 
 function invalid(message: string): MmsimError {
   return new MmsimError('INVALID_ARGUMENT', `mmap: ${message}`);
@@ -138,16 +116,6 @@ function checkPolicy(ctx: RmapState, policy: MemPolicy | undefined): void {
       `policy.node must be a node in [0, ${ctx.mem.nrNodes - 1}], got ${String(policy.node)}`,
     );
   }
-}
-
-/** The `struct mempolicy` of mmap's short form: MPOL_BIND or MPOL_PREFERRED on one node. */
-export function mmapPolicyOf(policy: MemPolicy | undefined): Mempolicy | null {
-  if (policy === undefined) return null;
-  const nodes = nodemaskNone();
-  nodes[policy.node] = 1;
-  const pol = new Mempolicy(policy.mode === 'bind' ? MPOL_BIND : MPOL_PREFERRED, 0, nodes);
-  pol.cpusetMemsAllowed.fill(1);
-  return pol;
 }
 
 /**

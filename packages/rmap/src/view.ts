@@ -1,4 +1,4 @@
-import { type Folio, folioIndex, folioNrPages, folioTestAnon, folioTestKsm } from '@mmsim/folio';
+import { type Folio, folioNrPages, folioTestAnon, folioTestKsm } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { folioAnonVma } from './anon-vma.js';

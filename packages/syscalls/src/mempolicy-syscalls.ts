@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nodesOfWords } from './nodemask-arg.js';
-import type { SyscallSpec } from './syscall-table.js';
+import type { SyscallSpec } from './syscall-spec.js';
 
 /*
  * The memory-policy system calls as programs written as data call them (the `SYSCALLS`

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineSyscall } from './syscall-table.js';
+import { defineSyscall } from './syscall-spec.js';
 
 const address = z.number().int().min(0).describe('A page-aligned user address.');
 const length = z.number().int().describe('A length in bytes.');
