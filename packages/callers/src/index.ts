@@ -5,4 +5,21 @@
  * memory tiering (demotion from reclaim, promotion), memory hotplug offline, longterm
  * pinning and CMA.
  */
+
+export {
+  allocMisplacedDstFolio,
+  DEFAULT_NUMA_BALANCING_SYSCTLS,
+  type MigrateMisplacedOptions,
+  migrateMisplacedFolio,
+  NUMA_BALANCING_DISABLED,
+  NUMA_BALANCING_MEMORY_TIERING,
+  NUMA_BALANCING_NORMAL,
+  NumaBalancing,
+  type NumaBalancingStats,
+  type NumaBalancingSysctls,
+  type NumaRefusals,
+  nodeIsToptier,
+  type TaskNumaWorkOptions,
+  taskNumaWork,
+} from './numa/numa-balancing.js';
 export { CALLER_REASONS } from './reasons.js';

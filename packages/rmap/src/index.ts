@@ -141,3 +141,4 @@ export {
   MADV_UNMERGEABLE,
   VM_MERGEABLE,
 } from './ksm-public.js';
+export type { NumaHintFaultHook } from './rmap-state.js';

@@ -32,6 +32,7 @@ export const VM_EVENT_NAMES = [
   'pgmajfault',
   'numa_pte_updates',
   'numa_hint_faults',
+  'numa_hint_faults_local',
   'numa_pages_migrated',
   'pgmigrate_success',
   'pgmigrate_fail',

@@ -182,6 +182,13 @@ export const BUILTIN_PARAM_SCHEMAS = {
       offlines: count('pages soft-offlined with madvise(MADV_SOFT_OFFLINE)', 0, 256, 4),
     })
     .strict(),
+  'numa-balancing': z
+    .object({
+      pages: count('pages the process maps and writes on node 0', 1, 256, 16),
+      accesses: count('accesses of each of the two threads on node 1', 1, 100_000, 48),
+      passes: count('task_numa_work passes', 1, 1000, 2),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

@@ -11,6 +11,7 @@ import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
 import { movePagesLoop } from './move-pages-loop.js';
+import { numaBalancing } from './numa-balancing.js';
 import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
@@ -50,6 +51,7 @@ export const BUILTIN_SCENARIOS = {
   'move-pages-loop': (p = {}) => movePagesLoop(p),
   'ksm-migrate': (p = {}) => ksmMigrate(p),
   'soft-offline': (p = {}) => softOffline(p),
+  'numa-balancing': (p = {}) => numaBalancing(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
