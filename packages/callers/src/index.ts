@@ -23,3 +23,11 @@ export {
   taskNumaWork,
 } from './numa/numa-balancing.js';
 export { CALLER_REASONS } from './reasons.js';
+export {
+  type DemotionTargets,
+  defaultNodeDistances,
+  establishDemotionTargets,
+  kernelDemotionTargets,
+  LOCAL_DISTANCE,
+  REMOTE_DISTANCE,
+} from './tiering/demotion-targets.js';
