@@ -24,6 +24,13 @@ export {
 } from './numa/numa-balancing.js';
 export { CALLER_REASONS } from './reasons.js';
 export {
+  allocDemoteFolio,
+  type DemotionResult,
+  demoteFolioList,
+  type KswapdDemoteOptions,
+  kswapdDemote,
+} from './tiering/demotion.js';
+export {
   type DemotionTargets,
   defaultNodeDistances,
   establishDemotionTargets,

@@ -30,6 +30,8 @@ export const VM_EVENT_NAMES = [
   'pgdeactivate',
   'pgfault',
   'pgmajfault',
+  'pgdemote_kswapd',
+  'pgdemote_direct',
   'numa_pte_updates',
   'numa_hint_faults',
   'numa_hint_faults_local',
