@@ -5,6 +5,8 @@ import { PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, NodeStat, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
+  allocMisplacedDstFolio,
+  migrateMisplacedFolio,
   NUMA_BALANCING_MEMORY_TIERING,
   NumaBalancing,
   nodeIsToptier,
@@ -141,10 +143,67 @@ describe('NUMA balancing (task_numa_work, do_numa_page, migrate_misplaced_page; 
     expect(nb.stats.scans).toBe(3);
   });
 
-  it('rejects bad sysctls and the unmodelled tiering mode with a typed error', () => {
+  it('rejects bad sysctls and an unknown mode with a typed error', () => {
     const k = machine();
     expect(() => new NumaBalancing(k, { scanSizeMb: 0 })).toThrow(MmsimError);
-    expect(() => new NumaBalancing(k, { mode: NUMA_BALANCING_MEMORY_TIERING })).toThrow(MmsimError);
+    expect(() => new NumaBalancing(k, { mode: 4 })).toThrow(MmsimError);
+    expect(() => new NumaBalancing(k, { hotThresholdMs: -1 })).toThrow(MmsimError);
+    expect(new NumaBalancing(k, { mode: NUMA_BALANCING_MEMORY_TIERING }).sysctls.mode).toBe(2);
+  });
+
+  /** Node 0 with a CPU (fast), node 1 CPU-less (slow); the pages moved to node 1 first. */
+  function tiered(sysctls: Partial<NumaBalancing['sysctls']>, pages: number, gapMs: number) {
+    const k = createKernel({
+      nodes: [{ pages: 1024 }, { pages: 1024, cpus: 0 }],
+      cpusPerNode: 1,
+      variant: 'v6.3',
+      zeroPage: false,
+    });
+    const nb = new NumaBalancing(k, { mode: NUMA_BALANCING_MEMORY_TIERING, ...sysctls }).install();
+    const mm = k.createProcess('p');
+    const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+    k.rt.spawn('t', 0, function* (): KernelGen {
+      for (let i = 0; i < pages; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 5 + i);
+      yield* k.lru.lruAddDrainAll();
+      for (let i = 0; i < pages; i++) {
+        const pfn = k.vm.followPage(mm, addr + i * PAGE_SIZE);
+        yield* migrateMisplacedFolio(k, pfnFolio(k.mem, pfn), 1, allocMisplacedDstFolio(k));
+      }
+      yield* k.lru.lruAddDrainAll();
+      yield* nb.taskNumaWorkPass(mm);
+      k.rt.charge(gapMs * 1_000_000);
+      for (let i = 0; i < pages; i++) {
+        expect(yield* k.vm.userRead(mm, addr + i * PAGE_SIZE)).toBe(5 + i);
+      }
+    });
+    k.run();
+    const onNode = (nid: number) =>
+      Array.from({ length: pages }, (_, i) => nidAt(k, mm, addr + i * PAGE_SIZE)).filter(
+        (n) => n === nid,
+      ).length;
+    return { k, nb, onNode };
+  }
+
+  it('mode 2 promotes a hot slow-tier page to the CPU node (pgpromote_success, pgpromote_candidate)', () => {
+    const { k, nb, onNode } = tiered({}, 3, 10);
+    expect(onNode(0)).toBe(3);
+    expect(k.vmstat.nodePageState(0, NodeStat.PGPROMOTE_SUCCESS)).toBe(3);
+    expect(k.vmstat.nodePageState(0, NodeStat.PGPROMOTE_CANDIDATE)).toBe(3);
+    expect(nb.stats.migrated).toBe(3);
+  });
+
+  it('mode 2 leaves a page faulted after the hot threshold on the slow tier', () => {
+    const { k, nb, onNode } = tiered({ hotThresholdMs: 5 }, 2, 10);
+    expect(onNode(1)).toBe(2);
+    expect(nb.stats.cold).toBe(2);
+    expect(k.vmstat.nodePageState(0, NodeStat.PGPROMOTE_SUCCESS)).toBe(0);
+  });
+
+  it('mode 2 stops promoting at numa_balancing_promote_rate_limit_MBps', () => {
+    // 1 MB/s = 256 pages per second: from the 256th candidate of the window on, refused
+    const { nb, onNode } = tiered({ promoteRateLimitMBps: 1 }, 260, 0);
+    expect(onNode(0)).toBe(255);
+    expect(nb.stats.rateLimited).toBe(5);
   });
 
   it('a CPU-less node is not top tier', () => {

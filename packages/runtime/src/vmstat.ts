@@ -22,6 +22,7 @@ export const NODE_STAT_NAMES = [
   'nr_shmem',
   'nr_anon_transparent_hugepages',
   'pgpromote_success',
+  'pgpromote_candidate',
 ] as const;
 
 /** Global event counters (enum vm_event_item), in /proc/vmstat order. */

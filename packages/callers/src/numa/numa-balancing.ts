@@ -33,8 +33,15 @@ export const NUMA_BALANCING_MEMORY_TIERING = 2;
  * /proc/sys/kernel/ and /sys/kernel/debug/sched/numa_balancing/).
  */
 export interface NumaBalancingSysctls {
-  /** `kernel.numa_balancing`: NUMA_BALANCING_NORMAL (1); mode 2 is not modelled yet. */
+  /**
+   * `kernel.numa_balancing`: NUMA_BALANCING_NORMAL (1), NUMA_BALANCING_MEMORY_TIERING (2)
+   * or both (3).
+   */
   readonly mode: number;
+  /** `numa_balancing_hot_threshold_ms` (default 1000): a slow-tier page faulted within this long of its scan is hot. */
+  readonly hotThresholdMs: number;
+  /** `numa_balancing_promote_rate_limit_MBps` (default 65536): promotion candidates per second per node. */
+  readonly promoteRateLimitMBps: number;
   /** `numa_balancing_scan_size_mb` (default 256): how much `task_numa_work` marks per pass. */
   readonly scanSizeMb: number;
   /** `numa_balancing_scan_delay_ms` (default 1000): virtual time before the first pass. */
@@ -46,6 +53,8 @@ export interface NumaBalancingSysctls {
 /** The 6.3 defaults of `NumaBalancingSysctls`. */
 export const DEFAULT_NUMA_BALANCING_SYSCTLS: NumaBalancingSysctls = Object.freeze({
   mode: NUMA_BALANCING_NORMAL,
+  hotThresholdMs: 1000,
+  promoteRateLimitMBps: 65536,
   scanSizeMb: 256,
   scanDelayMs: 1000,
   scanPeriodMinMs: 1000,
@@ -77,6 +86,10 @@ export interface NumaBalancingStats {
   misplaced: number;
   /** `task_numa_work` passes. */
   scans: number;
+  /** Mode 2: slow-tier hint faults past the hot threshold (not promoted). */
+  cold: number;
+  /** Mode 2: hot faults refused by the promotion rate limit. */
+  rateLimited: number;
   /** Folios `migrate_pages` moved, and folios it left. */
   migrated: number;
   failed: number;
@@ -227,6 +240,8 @@ export class NumaBalancing {
     local: 0,
     misplaced: 0,
     scans: 0,
+    cold: 0,
+    rateLimited: 0,
     migrated: 0,
     failed: 0,
     refused: {
@@ -239,6 +254,14 @@ export class NumaBalancing {
     },
     results: [],
   };
+  /**
+   * When each mm was last scanned, in ns: the model's stand-in for the scan time 6.3 keeps
+   * per page in `page->_last_cpupid` (`xchg_page_access_time`).
+   */
+  readonly #scanTime = new WeakMap<MmView, number>();
+  /** Per node: `pgdat->nbp_rl_start` (ns) and `nbp_rl_nr_cand`. */
+  readonly #rlStart: Float64Array;
+  readonly #rlNrCand: Float64Array;
   /** `mm->numa_scan_offset` of each mm scanned. */
   readonly #scanOffset = new WeakMap<MmView, number>();
   readonly #alloc: NewFolioFn<number>;
@@ -249,10 +272,10 @@ export class NumaBalancing {
 
   constructor(k: Kernel, sysctls: Partial<NumaBalancingSysctls> = {}) {
     const s = { ...DEFAULT_NUMA_BALANCING_SYSCTLS, ...sysctls };
-    if (s.mode !== NUMA_BALANCING_NORMAL) {
+    if (s.mode !== 1 && s.mode !== 2 && s.mode !== 3) {
       throw new MmsimError(
         'INVALID_CONFIG',
-        `numa_balancing: mode ${String(s.mode)} is not modelled (only 1, NUMA_BALANCING_NORMAL)`,
+        `numa_balancing: mode must be 1 (NUMA_BALANCING_NORMAL), 2 (NUMA_BALANCING_MEMORY_TIERING) or 3, got ${String(s.mode)}`,
       );
     }
     if (!Number.isInteger(s.scanSizeMb) || s.scanSizeMb < 1) {
@@ -262,6 +285,8 @@ export class NumaBalancing {
       );
     }
     for (const [key, v] of [
+      ['numa_balancing_hot_threshold_ms', s.hotThresholdMs],
+      ['numa_balancing_promote_rate_limit_MBps', s.promoteRateLimitMBps],
       ['numa_balancing_scan_delay_ms', s.scanDelayMs],
       ['numa_balancing_scan_period_min_ms', s.scanPeriodMinMs],
     ] as const) {
@@ -272,6 +297,8 @@ export class NumaBalancing {
     this.k = k;
     this.sysctls = Object.freeze(s);
     this.#alloc = allocMisplacedDstFolio(k);
+    this.#rlStart = new Float64Array(k.nrNodes);
+    this.#rlNrCand = new Float64Array(k.nrNodes);
   }
 
   /** Hooks `hintFault` into the model's `do_numa_page`. */
@@ -306,6 +333,11 @@ export class NumaBalancing {
       k.vmstat.countVmEvents(VmEvent.NUMA_HINT_FAULTS_LOCAL);
       return;
     }
+    if ((this.sysctls.mode & NUMA_BALANCING_MEMORY_TIERING) !== 0 && !nodeIsToptier(k, nid)) {
+      if (!this.#shouldPromote(mm, here, folioNrPages(mem, folio))) return;
+    } else if ((this.sysctls.mode & NUMA_BALANCING_NORMAL) === 0) {
+      return; // mode 2 alone: a top-tier page is never migrated (should_numa_migrate_memory)
+    }
     this.stats.misplaced++;
     const vma = mm.vmaLookup(address);
     const result = this.#result;
@@ -318,6 +350,36 @@ export class NumaBalancing {
     if (result.rc !== null) this.stats.results.push(result.rc);
     if (pages > 0) this.stats.migrated++;
     else if (result.rc !== null) this.stats.failed++;
+  }
+
+  /**
+   * The memory-tiering half of `should_numa_migrate_memory` (kernel/sched/fair.c, 6.3) for
+   * a folio on a slow-tier node: hot when `numa_hint_fault_latency` (now minus the scan
+   * time) is below `numa_balancing_hot_threshold_ms` (the threshold is not adjusted, as
+   * `numa_promotion_adjust_threshold` would); then `numa_promotion_rate_limit` on the
+   * target node: `pgpromote_candidate` += nr, and no more than
+   * `numa_balancing_promote_rate_limit_MBps` worth of candidates per second.
+   */
+  #shouldPromote(mm: MmView, dst: number, nr: number): boolean {
+    const k = this.k;
+    const now = k.rt.current.cpu.clock;
+    const scanned = this.#scanTime.get(mm);
+    if (scanned === undefined || now - scanned >= this.sysctls.hotThresholdMs * 1_000_000) {
+      this.stats.cold++;
+      return false;
+    }
+    k.vmstat.modNodePageState(dst, NodeStat.PGPROMOTE_CANDIDATE, nr);
+    const nrCand = k.vmstat.nodePageState(dst, NodeStat.PGPROMOTE_CANDIDATE);
+    if (now - this.#rlStart[dst]! > 1_000_000_000) {
+      this.#rlStart[dst] = now;
+      this.#rlNrCand[dst] = nrCand;
+    }
+    const limit = (this.sysctls.promoteRateLimitMBps * 1024 * 1024) / PAGE_SIZE;
+    if (nrCand - this.#rlNrCand[dst]! >= limit) {
+      this.stats.rateLimited++;
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -346,6 +408,7 @@ export class NumaBalancing {
     }
     // the end of the address space reached: start over (mm->numa_scan_offset = 0)
     this.#scanOffset.set(mm, pages === 0 && reached ? start : 0);
+    this.#scanTime.set(mm, this.k.rt.current.cpu.clock);
     this.stats.scans++;
     return changed;
   }
