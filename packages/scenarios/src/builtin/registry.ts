@@ -18,6 +18,7 @@ import { rfcLockOrder } from './rfc-lock-order.js';
 import { softOffline } from './soft-offline.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
 import { staleDstMapping } from './stale-dst-mapping.js';
+import { tiering } from './tiering.js';
 import { uffdWpRestore } from './uffd-wp-restore.js';
 import { zfsFallbackWriteback } from './zfs-fallback-writeback.js';
 
@@ -52,6 +53,7 @@ export const BUILTIN_SCENARIOS = {
   'ksm-migrate': (p = {}) => ksmMigrate(p),
   'soft-offline': (p = {}) => softOffline(p),
   'numa-balancing': (p = {}) => numaBalancing(p),
+  tiering: (p = {}) => tiering(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
