@@ -75,7 +75,6 @@ export function tiering(params: TieringParams = {}): Scenario {
         scanDelayMs: 0,
       }).install();
       const demotion: DemotionResult = { demoted: 0, stayed: 0 };
-      let phase = 0; // 0 reclaim, 1 numa scan, 2 hot accesses
       const kswapd = kswapdDemote(k, {
         cpu: 0,
         nid: 0,
@@ -83,15 +82,18 @@ export function tiering(params: TieringParams = {}): Scenario {
         batch: hot + cold,
         result: demotion,
       });
-      const numaWork = taskNumaWork(nb, { cpu: 1, mm });
-      const after = (a: Actor, waitFor: number): Actor => ({
-        ...a,
+      const numaWork = taskNumaWork(nb, { cpu: 0, mm });
+      // Reclaim, then the NUMA scan, on CPU 0; the hot thread runs from the start on CPU 1
+      // (in-order: after them; under other schedules some of its accesses come first).
+      const reclaimThenScan: Actor = {
+        name: 'kswapd0+task_numa_work',
+        cpu: 0,
+        models: `${kswapd.models}; then ${numaWork.models}`,
         *body(task: Task): KernelGen {
-          while (phase < waitFor) yield;
-          yield* a.body(task);
-          phase = waitFor + 1;
+          yield* kswapd.body(task);
+          yield* numaWork.body(task);
         },
-      });
+      };
       const onNode = (addr: number, pages: number, nid: number): number => {
         let n = 0;
         for (let i = 0; i < pages; i++) {
@@ -107,20 +109,16 @@ export function tiering(params: TieringParams = {}): Scenario {
           yield* k.lru.lruAddDrainAll();
         },
         actors: [
-          after(kswapd, 0),
-          after(numaWork, 1),
-          after(
-            userTask(k, {
-              name: 'hot-thread',
-              cpu: 1,
-              mm,
-              addr: hotAddr,
-              pages: hot,
-              accesses,
-              writeRatio: 0.5,
-            }),
-            2,
-          ),
+          reclaimThenScan,
+          userTask(k, {
+            name: 'hot-thread',
+            cpu: 1,
+            mm,
+            addr: hotAddr,
+            pages: hot,
+            accesses,
+            writeRatio: 0.5,
+          }),
         ],
         figures: () => ({
           pgdemote_kswapd: k.vmstat.vmEvent(VmEvent.PGDEMOTE_KSWAPD),
