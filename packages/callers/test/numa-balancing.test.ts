@@ -206,6 +206,32 @@ describe('NUMA balancing (task_numa_work, do_numa_page, migrate_misplaced_page; 
     expect(nb.stats.rateLimited).toBe(5);
   });
 
+  it('does not migrate a THP mapped by two processes (numamigrate_isolate_page)', () => {
+    const k = machine([{ pages: 2048 }, { pages: 2048 }]);
+    const mm = k.createProcess('p');
+    const addr = k.vm.mmap(mm, { length: 512 * PAGE_SIZE, hugepage: true });
+    const res = { rc: null as number | null, listLeft: 0, leftAfterPutback: 0 };
+    let refused = '';
+    let folio = -1;
+    k.rt.spawn('t', 1, function* (): KernelGen {
+      yield* k.vm.userWrite(mm, addr, 1);
+      yield* k.lru.lruAddDrainAll();
+      folio = pfnFolio(k.mem, k.vm.followPage(mm, addr));
+      yield* k.vm.fork(mm, 'child'); // the PMD mapping is shared with the child
+      yield* migrateMisplacedFolio(k, folio, 0, allocMisplacedDstFolio(k), {
+        result: res,
+        refused: (why) => {
+          refused = why;
+        },
+      });
+    });
+    k.run();
+    expect(folioTestLarge(k.mem, folio)).toBe(true);
+    expect(refused).toBe('sharedThp');
+    expect(res.rc).toBeNull();
+    expect(folioNid(k.mem, folio)).toBe(1);
+  });
+
   it('a CPU-less node is not top tier', () => {
     const k = createKernel({ nodes: [{ pages: 256 }, { pages: 256, cpus: 0 }] });
     expect(nodeIsToptier(k, 0)).toBe(true);
