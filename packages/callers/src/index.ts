@@ -13,4 +13,35 @@ export {
   isolateLruFolioHeld,
   skipIsolationOnOrder,
 } from './isolate.js';
+export {
+  allocMisplacedDstFolio,
+  DEFAULT_NUMA_BALANCING_SYSCTLS,
+  type MigrateMisplacedOptions,
+  migrateMisplacedFolio,
+  NUMA_BALANCING_DISABLED,
+  NUMA_BALANCING_MEMORY_TIERING,
+  NUMA_BALANCING_NORMAL,
+  NumaBalancing,
+  type NumaBalancingStats,
+  type NumaBalancingSysctls,
+  type NumaRefusals,
+  nodeIsToptier,
+  type TaskNumaWorkOptions,
+  taskNumaWork,
+} from './numa/numa-balancing.js';
 export { CALLER_REASONS } from './reasons.js';
+export {
+  allocDemoteFolio,
+  type DemotionResult,
+  demoteFolioList,
+  type KswapdDemoteOptions,
+  kswapdDemote,
+} from './tiering/demotion.js';
+export {
+  type DemotionTargets,
+  defaultNodeDistances,
+  establishDemotionTargets,
+  kernelDemotionTargets,
+  LOCAL_DISTANCE,
+  REMOTE_DISTANCE,
+} from './tiering/demotion-targets.js';

@@ -122,3 +122,4 @@ export {
 
 // What driver and filesystem callbacks are handed.
 export type { MigrateServices } from './migrate-services.js';
+export { type ReasonCostRow, ReasonCosts } from './reason-costs.js';

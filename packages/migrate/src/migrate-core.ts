@@ -18,6 +18,7 @@ import { migratePagesV62 } from './migrate-pages-v6.2.js';
 import { migratePagesV63 } from './migrate-pages-v6.3.js';
 import { checkMigrateMode, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 import { folioLooksIsolated, isolateMovablePage, putbackMovablePages } from './movable.js';
+import type { ReasonCosts } from './reason-costs.js';
 import { checkMigrateReason, type MigrateReason } from './reasons.js';
 import { type MigratePagesStats, MigrateStats } from './stats.js';
 import type { MigrateVariant } from './variants.js';
@@ -75,6 +76,11 @@ export class MigrateCore {
    */
   get driverErrors(): readonly DriverErrorRecord[] {
     return this.env.driverErrors;
+  }
+
+  /** What the `migrate_pages()` calls cost so far, per reason (`ReasonCosts`). */
+  get reasonCosts(): ReasonCosts {
+    return this.env.reasonCosts;
   }
 
   /** The kernel WARN_ON_ONCE()s hit so far (`WARNING in site: ...`). */

@@ -15,6 +15,7 @@ import { resolveVariant } from './define-variant.js';
 import { DriverCallbackError, DriverContractError, type DriverErrorRecord } from './errors.js';
 import { HugetlbState } from './hugetlb-state.js';
 import type { MigrateServices } from './migrate-services.js';
+import { ReasonCosts } from './reason-costs.js';
 import { MigrateTracepoints, type MmsimFolioCopiedEvent } from './tracepoints.js';
 import type { FolioCopyStep } from './variant-steps.js';
 import type { MigrateVariant, VariantName } from './variants.js';
@@ -87,6 +88,8 @@ export class MigrateEnv implements MigrateServices {
   /** What filesystem and driver callbacks are handed: a narrow view, built once. */
   readonly services: MigrateServices;
   /** The kernel WARN_ON_ONCE()s the model hit, one message per site, in order. */
+  /** `migrate_pages()` costs per reason (`ReasonCosts`). */
+  readonly reasonCosts = new ReasonCosts();
   readonly warnings: string[] = [];
   /**
    * Errors of non-LRU movable page drivers that the core caught and undid (a callback

@@ -231,6 +231,8 @@ export function* migratePagesV62(
   const mem = env.mem;
   const tp = env.tp;
   if (tp.start.enabled) tp.start.emit({ mode, reason });
+  const costStartNs = env.rt.currentTask?.cpu.clock ?? 0; // per-reason cost attribution
+  const costIpis = env.reasonCosts.ipiMark(env.vmstat);
   traceFoliosIsolated(env, from);
   const retPages = listHead(mem);
   const thpSplitPages = listHead(mem);
@@ -362,6 +364,13 @@ export function* migratePagesV62(
   retPages.spliceInit(from);
   // 0 if every piece of every split large folio was migrated (03e5f82ea632, 6.1).
   if (env.variant.allMigratedReturnsZero && from.isEmpty()) rc = 0;
+  env.reasonCosts.end(
+    reason,
+    stats,
+    (env.rt.currentTask?.cpu.clock ?? 0) - costStartNs,
+    costIpis,
+    env.vmstat,
+  );
   migratePagesEnd(env, stats, mode, reason);
   return rc;
 }

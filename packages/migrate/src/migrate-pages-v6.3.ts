@@ -54,6 +54,8 @@ export function* migratePagesV63(
   const mem = env.mem;
   const tp = env.tp;
   if (tp.start.enabled) tp.start.emit({ mode, reason });
+  const costStartNs = env.rt.currentTask?.cpu.clock ?? 0; // per-reason cost attribution
+  const costIpis = env.reasonCosts.ipiMark(env.vmstat);
   traceFoliosIsolated(env, from);
   const retFolios = listHead(mem);
   const splitFolios = listHead(mem);
@@ -130,6 +132,13 @@ export function* migratePagesV63(
   // 0 if every split piece of every failed large folio was migrated (03e5f82ea632, kept by
   // 42012e0436d4 in 6.3-rc1; the September 2022 RFC predates it and returns the count).
   if (env.variant.allMigratedReturnsZero && from.isEmpty()) rcGather = 0;
+  env.reasonCosts.end(
+    reason,
+    stats,
+    (env.rt.currentTask?.cpu.clock ?? 0) - costStartNs,
+    costIpis,
+    env.vmstat,
+  );
   migratePagesEnd(env, stats, mode, reason);
   return rcGather;
 }

@@ -111,18 +111,26 @@ export function* changeProtNuma(
  * (`pte_modify(old_pte, vma->vm_page_prot)`, young) and count `numa_hint_faults`. The
  * entry comes back read-only: the kernel restores write access at once only where
  * `can_change_pte_writable` allows it, the model lets a write take the write-protect fault
- * that follows (same result, one more fault). `migrate_misplaced_page` is not called: the
- * model's NUMA hinting only makes entries PROT_NONE and back.
+ * that follows (same result, one more fault). `migrate_misplaced_page` is called through
+ * `RmapState.numaHintFaultHook` when one is installed (@mmsim/callers'
+ * `installNumaBalancing`), after the lock is dropped; the kernel drops the lock with the
+ * entry still PROT_NONE and restores it only when the migration did not happen, the model
+ * restores it first (the migration then unmaps an ordinary entry; same end state).
  */
 export function* doNumaPage(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const ptl = vmf.table.ptl;
   if (!ptl.trylock()) yield* ptl.lockContended();
   const now = vmf.table.get(vmf.vpn);
+  let restored = false;
   if (now === vmf.orig && pteProtnone(now)) {
     vmf.table.set(vmf.vpn, (pteClearProtnone(now) | PTE_YOUNG) >>> 0);
     ctx.rt.charge(ctx.costs.pteUpdate);
     ctx.vmstat.countVmEvents(VmEvent.NUMA_HINT_FAULTS);
+    restored = true;
   }
   ptl.unlock();
+  // numa_migrate_prep + migrate_misplaced_page, when a caller installed them.
+  const hook = ctx.numaHintFaultHook;
+  if (restored && hook !== null) yield* hook(vmf.vma.mm, vmf.address, ptePfn(now));
   return 0;
 }

@@ -142,3 +142,4 @@ export {
   ksmMadvise,
   VM_MERGEABLE,
 } from './ksm-public.js';
+export type { NumaHintFaultHook } from './rmap-state.js';

@@ -1,15 +1,23 @@
 import type { Folio, PhysicalMemory } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
-import type { CostModel, Runtime, Task, VmStat } from '@mmsim/runtime';
+import type { CostModel, KernelGen, Runtime, Task, VmStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import type { KsmState } from './ksm.js';
 import { TaskMempolicies } from './mempolicy.js';
 import type { Mm } from './mm.js';
+import type { MmView } from './readonly-views.js';
 import type { ShmemHuge } from './shmem.js';
 import type { TlbFlushUnmapBatch } from './tlb-batch.js';
 import { TlbStats } from './tlb-stats.js';
 import { RmapTracepoints } from './tracepoints.js';
 import type { FolioLifecycle, VirtualMemoryOptions } from './virtual-memory-options.js';
+
+/**
+ * The migration half of a NUMA hinting fault (mm/memory.c `do_numa_page`, 6.3): called by
+ * the faulting task with the mm, the faulting address and the pfn the entry maps, after
+ * the page-table lock is dropped.
+ */
+export type NumaHintFaultHook = (mm: MmView, address: number, pfn: number) => KernelGen<void>;
 
 /**
  * The state every module of the package shares: the machine it runs on, the registries
@@ -74,6 +82,12 @@ export class RmapState {
   }>();
   /** KSM's state (mm/ksm.c), created by the first `ksmMadvise` or scan. */
   ksm: KsmState | null = null;
+  /**
+   * What `do_numa_page` calls after it has made a hinting entry usable again
+   * (`VirtualMemory.setNumaHintFaultHook`): the `numa_migrate_prep` + `migrate_misplaced_page`
+   * half of the fault, which lives above this package (@mmsim/callers). Null: none.
+   */
+  numaHintFaultHook: NumaHintFaultHook | null = null;
   mmIds = 0;
   anonVmaIds = 0;
   fileIds = 0;

@@ -54,7 +54,7 @@ import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
 import type { AddressSpaceView, AnonVmaView, MmView, VmaView } from './readonly-views.js';
 import { removeMigrationPtes } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
-import { RmapState } from './rmap-state.js';
+import { type NumaHintFaultHook, RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
 import { checkShmemHuge, type ShmemHuge } from './shmem.js';
 import { contextSwitchMm } from './tlb.js';
@@ -433,6 +433,14 @@ export class VirtualMemory implements Rmap, TlbBatch {
    */
   changeProtNuma(mm: MmView, addr: number, length: number): KernelGen<number> {
     return changeProtNuma(this.#ctx, mm as Mm, addr, length);
+  }
+
+  /**
+   * Installs (or, with null, removes) the migration half of NUMA hinting faults: what
+   * `do_numa_page` calls after making a hinting entry usable (see `NumaHintFaultHook`).
+   */
+  setNumaHintFaultHook(hook: NumaHintFaultHook | null): void {
+    this.#ctx.numaHintFaultHook = hook;
   }
 
   /** `mm->tlb_flush_pending`: page-table changes whose TLB flush is still to come. */

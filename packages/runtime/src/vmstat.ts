@@ -24,6 +24,7 @@ export const NODE_STAT_NAMES = [
   'nr_file_hugepages',
   'nr_anon_transparent_hugepages',
   'pgpromote_success',
+  'pgpromote_candidate',
 ] as const;
 
 /** Global event counters (enum vm_event_item), in /proc/vmstat order. */
@@ -32,8 +33,11 @@ export const VM_EVENT_NAMES = [
   'pgdeactivate',
   'pgfault',
   'pgmajfault',
+  'pgdemote_kswapd',
+  'pgdemote_direct',
   'numa_pte_updates',
   'numa_hint_faults',
+  'numa_hint_faults_local',
   'numa_pages_migrated',
   'pgmigrate_success',
   'pgmigrate_fail',

@@ -1,5 +1,5 @@
 import { KERNEL_VARIANT_NAMES, type KernelConfig, type VariantName } from '@mmsim/kernel';
-import type { MigrateVariant } from '@mmsim/migrate';
+import type { MigrateVariant, ReasonCosts } from '@mmsim/migrate';
 import { formatInversion } from '@mmsim/page-lock';
 import { reportOfRun } from '@mmsim/report';
 import { decodeReplayToken, formatDeadlock, MmsimError, type RunResult } from '@mmsim/runtime';
@@ -22,6 +22,7 @@ import { intOption, runStrategy } from '../strategy-option.js';
 import { TimeBudgetExceeded, timeBudgetOption, timeBudgetWatch } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
 import { isVariantFile, variantIdentity, variantNameOf, variantOption } from '../variant-file.js';
+import { formatReasonCosts } from './reason-costs.js';
 
 export interface RunCommandOptions {
   readonly variant?: string;
@@ -169,6 +170,9 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
   const delta = vmstatDelta(before, kernel.vmstat);
   const tlb = kernel.vm.tlbStats;
   const flushes = tlb.shootdowns + tlb.localFlushAll + tlb.localFlushOne;
+  // A replacement migrate engine (KernelParts) may not keep the table: then no section.
+  const reasonCosts =
+    (kernel.migrate as { readonly reasonCosts?: ReasonCosts }).reasonCosts?.table() ?? [];
   const virtualTimeNs = result?.virtualTimeNs ?? Math.max(...rt.cpus.map((c) => c.clock));
   const replayLine =
     replay === null
@@ -216,6 +220,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
         steps: result?.steps ?? null,
         vmstat: Object.fromEntries(delta),
         tlb: { ipis: tlb.ipisSent, flushes, shootdowns: tlb.shootdowns },
+        reasonCosts,
         virtualTimeNs,
         finding,
         replay,
@@ -240,6 +245,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     out.push(
       `TLB: ${tlb.shootdowns} shootdowns, ${tlb.ipisSent} IPIs, ${tlb.localFlushOne} local one-page and ${tlb.localFlushAll} local full flushes`,
     );
+    out.push(...formatReasonCosts(reasonCosts));
     out.push('vmstat deltas:');
     for (const [name, value] of delta) out.push(`  ${name} ${value}`);
     if (finding === null) out.push('finding: none');

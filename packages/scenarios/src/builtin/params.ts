@@ -207,6 +207,20 @@ export const BUILTIN_PARAM_SCHEMAS = {
       allocations: count('order-2 allocation attempts', 1, 1_000, 4),
     })
     .strict(),
+  'numa-balancing': z
+    .object({
+      pages: count('pages the process maps and writes on node 0', 1, 256, 16),
+      accesses: count('accesses of each of the two threads on node 1', 1, 100_000, 48),
+      passes: count('task_numa_work passes', 1, 1000, 2),
+    })
+    .strict(),
+  tiering: z
+    .object({
+      hot: count('pages of the hot working set', 1, 128, 8),
+      cold: count('pages of the cold working set', 1, 256, 16),
+      accesses: count('accesses of the thread to the hot set', 1, 100_000, 32),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

@@ -13,6 +13,7 @@ import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
 import { movePagesLoop } from './move-pages-loop.js';
+import { numaBalancing } from './numa-balancing.js';
 import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
@@ -20,6 +21,7 @@ import { shmemThpMigrate } from './shmem-thp-migrate.js';
 import { softOffline } from './soft-offline.js';
 import { splitLockDeadlock } from './split-lock-deadlock.js';
 import { staleDstMapping } from './stale-dst-mapping.js';
+import { tiering } from './tiering.js';
 import { uffdWpRestore } from './uffd-wp-restore.js';
 import { zfsFallbackWriteback } from './zfs-fallback-writeback.js';
 
@@ -56,6 +58,8 @@ export const BUILTIN_SCENARIOS = {
   'hugetlb-mapped-migrate': (p = {}) => hugetlbMappedMigrate(p),
   'shmem-thp-migrate': (p = {}) => shmemThpMigrate(p),
   'compaction-under-load': (p = {}) => compactionUnderLoad(p),
+  'numa-balancing': (p = {}) => numaBalancing(p),
+  tiering: (p = {}) => tiering(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;

@@ -1,0 +1,75 @@
+import { VmEvent, type VmStat } from '@mmsim/runtime';
+import { MIGRATE_REASON_NAMES, type MigrateReason, MR_TYPES } from './reasons.js';
+import type { MigratePagesStats } from './stats.js';
+
+/** One row of `ReasonCosts.table()`: what the `migrate_pages()` calls of one reason cost. */
+export interface ReasonCostRow {
+  /** `migrate_reason_names[]` spelling (`numa_misplaced`, `demotion`, ...). */
+  readonly reason: string;
+  /** `migrate_pages()` calls. */
+  readonly calls: number;
+  /** Virtual time between entry and return of those calls, on the calling CPU, in ns. */
+  readonly ns: number;
+  /** Base pages migrated (`nr_succeeded`): each one's contents copied once. */
+  readonly succeeded: number;
+  /** Base pages that failed (`nr_failed_pages`). */
+  readonly failed: number;
+  /** Large folios split to be migrated (`nr_split`, or `nr_thp_split` where that is 0). */
+  readonly split: number;
+  /** TLB shootdown IPIs received while a call was running (`nr_tlb_remote_flush_received`). */
+  readonly ipis: number;
+}
+
+/**
+ * Cost attribution per `migrate_reason` (a model counter, no kernel equivalent): each
+ * engine calls `begin` on entry to `migrate_pages()` and `end` before it returns, with the
+ * call's `struct migrate_pages_stats`. Fixed arrays indexed by reason: nothing is allocated
+ * per call or per folio. IPIs are the global `nr_tlb_remote_flush_received` delta over the
+ * call, so calls that overlap in time (on other CPUs) are each charged the IPIs of both.
+ */
+export class ReasonCosts {
+  readonly calls = new Float64Array(MR_TYPES);
+  readonly ns = new Float64Array(MR_TYPES);
+  readonly succeeded = new Float64Array(MR_TYPES);
+  readonly failed = new Float64Array(MR_TYPES);
+  readonly split = new Float64Array(MR_TYPES);
+  readonly ipis = new Float64Array(MR_TYPES);
+
+  /** The IPI counter a call starts from (pass it back to `end`). */
+  ipiMark(vmstat: VmStat): number {
+    return vmstat.vmEvent(VmEvent.NR_TLB_REMOTE_FLUSH_RECEIVED);
+  }
+
+  end(
+    reason: MigrateReason,
+    stats: MigratePagesStats,
+    elapsedNs: number,
+    ipisSince: number,
+    vmstat: VmStat,
+  ): void {
+    this.calls[reason]!++;
+    this.ns[reason]! += elapsedNs;
+    this.succeeded[reason]! += stats.nrSucceeded;
+    this.failed[reason]! += stats.nrFailedPages;
+    this.split[reason]! += stats.nrSplit > 0 ? stats.nrSplit : stats.nrThpSplit;
+    this.ipis[reason]! += vmstat.vmEvent(VmEvent.NR_TLB_REMOTE_FLUSH_RECEIVED) - ipisSince;
+  }
+
+  /** The reasons that had at least one call, in enum order. */
+  table(): ReasonCostRow[] {
+    const rows: ReasonCostRow[] = [];
+    for (let r = 0; r < MR_TYPES; r++) {
+      if (this.calls[r] === 0) continue;
+      rows.push({
+        reason: MIGRATE_REASON_NAMES[r] ?? String(r),
+        calls: this.calls[r]!,
+        ns: this.ns[r]!,
+        succeeded: this.succeeded[r]!,
+        failed: this.failed[r]!,
+        split: this.split[r]!,
+        ipis: this.ipis[r]!,
+      });
+    }
+    return rows;
+  }
+}
