@@ -103,7 +103,7 @@ export {
   HUGETLBFS_AOPS,
   SHMEM_AOPS,
 } from './builtin-aops.js';
-export { setAddressSpaceOperations } from './mapping-aops.js';
+export { mappingAops, setAddressSpaceOperations } from './mapping-aops.js';
 
 // Batch copy (the series under review): copy providers and their registration.
 export {

@@ -35,8 +35,8 @@ import {
   ISOLATE_UNEVICTABLE,
   MIGRATE_ASYNC,
   MIGRATE_SYNC,
+  mappingAops,
 } from '@mmsim/migrate';
-import { mappingAops } from '@mmsim/migrate/internal';
 import { EAGAIN, EINTR, type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
 import { isolateLruFolioHeld, skipIsolationOnOrder } from '../isolate.js';
 import {
