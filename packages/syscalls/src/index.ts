@@ -15,6 +15,7 @@ export * from './mempolicy-syscalls.js';
 export * from './migrate-pages.js';
 export * from './move-pages.js';
 export * from './nodemask-arg.js';
+export * from './numa-maps.js';
 export * from './process.js';
 export * from './program.js';
 export * from './program-expr.js';
