@@ -10,7 +10,6 @@ export * from './creds.js';
 export * from './do-pages-move.js';
 export * from './mempolicy-calls.js';
 export * from './mempolicy-constants.js';
-export * from './mempolicy-modes.js';
 export * from './mempolicy-syscalls.js';
 export * from './migrate-pages.js';
 export * from './move-pages.js';

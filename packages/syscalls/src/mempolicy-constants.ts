@@ -1,18 +1,29 @@
 /**
- * The `MPOL_MF_*` flags of mbind(2), move_pages(2) and migrate_pages(2)
- * (include/uapi/linux/mempolicy.h, Linux 6.12): the values are the kernel's, so a test
- * names them as a C test does.
+ * The memory-policy constants of set_mempolicy(2), get_mempolicy(2), mbind(2), move_pages(2)
+ * and migrate_pages(2) (include/uapi/linux/mempolicy.h): modes, mode flags, get_mempolicy
+ * flags and the `MPOL_MF_*` flags, with the kernel's numbers, so that a test names them as a
+ * C test does. The rmap package keeps them (the kernel side reads them); they are given here
+ * under the names user programs use.
  */
-
-/** `MPOL_MF_STRICT`: mbind fails with EIO when a page in the range does not follow the policy. */
-export const MPOL_MF_STRICT = 1 << 0;
-/** `MPOL_MF_MOVE`: move the pages used by this process only (mapped once). */
-export const MPOL_MF_MOVE = 1 << 1;
-/** `MPOL_MF_MOVE_ALL`: move every page, shared ones too; needs CAP_SYS_NICE. */
-export const MPOL_MF_MOVE_ALL = 1 << 2;
-/** `MPOL_MF_LAZY`: in the uapi header, but refused by mbind (not in MPOL_MF_VALID). */
-export const MPOL_MF_LAZY = 1 << 3;
-/** `MPOL_MF_INTERNAL`: kernel-internal, never accepted from user space. */
-export const MPOL_MF_INTERNAL = 1 << 4;
-/** `MPOL_MF_VALID`: the flags mbind accepts. */
-export const MPOL_MF_VALID = MPOL_MF_STRICT | MPOL_MF_MOVE | MPOL_MF_MOVE_ALL;
+export {
+  MPOL_BIND,
+  MPOL_DEFAULT,
+  MPOL_F_ADDR,
+  MPOL_F_MEMS_ALLOWED,
+  MPOL_F_NODE,
+  MPOL_F_NUMA_BALANCING,
+  MPOL_F_RELATIVE_NODES,
+  MPOL_F_STATIC_NODES,
+  MPOL_INTERLEAVE,
+  MPOL_LOCAL,
+  MPOL_MAX,
+  MPOL_MF_INTERNAL,
+  MPOL_MF_LAZY,
+  MPOL_MF_MOVE,
+  MPOL_MF_MOVE_ALL,
+  MPOL_MF_STRICT,
+  MPOL_MF_VALID,
+  MPOL_MODE_FLAGS,
+  MPOL_PREFERRED,
+  MPOL_PREFERRED_MANY,
+} from '@mmsim/rmap';

@@ -14,6 +14,9 @@ import {
   MPOL_INTERLEAVE,
   MPOL_LOCAL,
   MPOL_MAX,
+  MPOL_MF_MOVE,
+  MPOL_MF_MOVE_ALL,
+  MPOL_MF_STRICT,
   MPOL_PREFERRED,
   MPOL_PREFERRED_MANY,
   nodemaskWords,
@@ -31,10 +34,6 @@ import { addrOnNode, MAXNODE, numaMachine } from './numa-helpers.js';
 const RW = PROT_READ | PROT_WRITE;
 const PRIVATE = MAP_PRIVATE | MAP_ANONYMOUS;
 const PAGE = 4096;
-/** Same values as mempolicy-constants.ts (MPOL_MF_* of include/uapi/linux/mempolicy.h). */
-const MPOL_MF_STRICT = 1 << 0;
-const MPOL_MF_MOVE = 1 << 1;
-const MPOL_MF_MOVE_ALL = 1 << 2;
 /** libnuma's `numa_allocate_nodemask()->size + 1`, as mbind03 passes it. */
 const BM_MAXNODE = MAXNODE + 1;
 

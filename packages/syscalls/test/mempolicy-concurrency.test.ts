@@ -7,6 +7,7 @@ import {
   MPOL_BIND,
   MPOL_DEFAULT,
   MPOL_INTERLEAVE,
+  MPOL_MF_MOVE,
   nodemaskWords,
 } from '../src/index.js';
 import { MAXNODE } from './numa-helpers.js';
@@ -20,7 +21,6 @@ import { MAXNODE } from './numa-helpers.js';
 
 const PAGES = 6;
 const PAGE = 4096;
-const MPOL_MF_MOVE = 1 << 1; // same values as mempolicy-constants.ts
 
 function runOnce(seed: number) {
   const kernel = createKernel({
