@@ -312,6 +312,17 @@ export class Kernel {
     return softOfflinePage(this, pfn, flags);
   }
 
+  /**
+   * `ksm_do_scan(pages)` (mm/ksm.c, 6.3) as ksmd runs it: `lru_add_drain_all()` at the start
+   * of every full scan, so that pages still sitting in a per-CPU LRU batch (whose reference
+   * `write_protect_page` would count) can merge. Returns the number of pages scanned.
+   */
+  ksmDoScan(pages: number): KernelGen<number> {
+    return this.vm.ksmDoScan(pages, this.#drainAll);
+  }
+
+  readonly #drainAll = (): KernelGen => this.lru.lruAddDrainAll();
+
   /** `num_poisoned_pages`: pages soft-offlined (or otherwise poisoned) so far. */
   get numPoisonedPages(): number {
     return numPoisonedPages(this.mem);

@@ -23,7 +23,7 @@ function machine(): Kernel {
 function* fullScans(k: Kernel, n: number): KernelGen {
   const target = k.vm.ksmStats.fullScans + n;
   for (let guard = 0; k.vm.ksmStats.fullScans < target; guard++) {
-    yield* k.vm.ksmDoScan(100, () => k.lru.lruAddDrainAll());
+    yield* k.ksmDoScan(100);
     if (guard > 1000) throw new Error('ksmd made no progress');
   }
 }

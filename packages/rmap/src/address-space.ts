@@ -1,5 +1,5 @@
 import { type Folio, folioMapping, type PhysicalMemory } from '@mmsim/folio';
-import { type Runtime, RwSemaphore } from '@mmsim/runtime';
+import { type KernelGen, type Runtime, RwSemaphore } from '@mmsim/runtime';
 import type { HugetlbInode } from './hugetlb-state.js';
 import { pageCacheReplaceFolio, pageCacheSplitFolio } from './page-cache.js';
 import type { AddressSpaceView } from './readonly-views.js';
@@ -120,3 +120,9 @@ export function folioAddressSpace(mem: PhysicalMemory, folio: Folio): AddressSpa
  */
 export const folioAddressSpaceView: (mem: PhysicalMemory, folio: Folio) => AddressSpaceView | null =
   folioAddressSpace;
+
+/** `i_mmap_lock_write(mapping)` (include/linux/fs.h, 6.3), trylock first. */
+export function* iMmapLockWrite(as: AddressSpace, caller: string): KernelGen {
+  const sem = as.iMmapRwsem;
+  if (!sem.downWriteTrylock()) yield* sem.downWrite(caller);
+}

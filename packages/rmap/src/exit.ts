@@ -9,7 +9,7 @@ import { MmuGather, tlbFreePages, zapRange } from './zap.js';
 
 /**
  * `exit_mmap(mm)` (mm/mmap.c, 6.3) once the process's last task is gone: under
- * `mmap_lock` for write, zap every VMA, flush the TLB (a full flush, `tlb_finish_mmu` with
+ * `mmap_lock` for write, `lru_add_drain()` (this CPU's LRU batch lets go of its pages), zap every VMA, flush the TLB (a full flush, `tlb_finish_mmu` with
  * fullmm), put every page, unlink every VMA from its anon_vmas and file, and free the page
  * tables. The pins the process still holds are released (the model's stand-in for the
  * driver closing). Every page only this process mapped returns to its node's free lists.
@@ -23,6 +23,7 @@ export function* exitMmap(ctx: RmapState, mm: Mm): KernelGen {
   if (!mm.alive) throw new MmsimError('INVALID_STATE', `exit_mmap: ${mm} has already exited`);
   const sem = mm.mmapLock;
   if (!sem.downWriteTrylock()) yield* sem.downWrite('exit_mmap');
+  if (ctx.lru !== null) yield* ctx.lru.lruAddDrain();
   const tlb = new MmuGather();
   for (const vma of mm.vmas) {
     yield* zapRange(ctx, vma, vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, tlb);

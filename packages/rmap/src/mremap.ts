@@ -1,5 +1,5 @@
 import { EFAULT, EINVAL, ENOMEM, type KernelGen, MmsimError } from '@mmsim/runtime';
-import type { AddressSpace } from './address-space.js';
+import { iMmapLockWrite } from './address-space.js';
 import { anonVmaClone, anonVmaLockWrite, unlinkAnonVmas } from './anon-vma.js';
 import {
   MREMAP_DONTUNMAP,
@@ -14,7 +14,7 @@ import {
   VM_SHARED,
 } from './constants.js';
 import type { Mm } from './mm.js';
-import { freePgtables, splitVma, unlinkVma } from './munmap.js';
+import { doVmiMunmap } from './munmap.js';
 import { pmdIndexOf } from './page-table.js';
 import { PTE_SOFT_DIRTY, ptePresent, SWP_SOFT_DIRTY } from './pte.js';
 import type { RmapState } from './rmap-state.js';
@@ -22,43 +22,8 @@ import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbRange } from './tlb.js';
 import { flushTlbBatchedPending } from './tlb-batch.js';
 import { Vma } from './vma.js';
-import { MmuGather, tlbFreePages, zapRange } from './zap.js';
 
 /* mremap(2) (mm/mremap.c, Linux 6.3). */
-
-/** `i_mmap_lock_write(mapping)`, trylock first. */
-function* iMmapLockWrite(as: AddressSpace, caller: string): KernelGen {
-  const sem = as.iMmapRwsem;
-  if (!sem.downWriteTrylock()) yield* sem.downWrite(caller);
-}
-
-/**
- * `do_vmi_munmap` (mm/mmap.c, 6.3) with `mmap_lock` already held for write, as mremap
- * calls it: split at the edges, zap, flush, unlink, free the page tables (the same steps
- * as `munmap`, which takes the lock itself).
- */
-function* doMunmapLocked(ctx: RmapState, mm: Mm, addr: number, end: number): KernelGen {
-  if (end <= addr) return;
-  const first = mm.findVma(addr);
-  if (first !== null && first.start < addr && first.end > addr) yield* splitVma(ctx, first, addr);
-  const lastVma = mm.findVma(end - 1);
-  if (lastVma !== null && lastVma.start < end && lastVma.end > end) {
-    yield* splitVma(ctx, lastVma, end);
-  }
-  const doomed = mm.vmas.filter((vma) => vma.start >= addr && vma.end <= end);
-  if (doomed.length === 0) return;
-  const tlb = new MmuGather();
-  for (const vma of doomed) {
-    yield* zapRange(ctx, vma, vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, tlb);
-  }
-  if (tlb.needsFlush) flushTlbRange(ctx, mm, tlb.startVpn, tlb.endVpn - tlb.startVpn);
-  yield* tlbFreePages(ctx, tlb);
-  for (const vma of doomed) {
-    mm.removeVma(vma);
-    yield* unlinkVma(ctx, vma);
-  }
-  freePgtables(mm, addr, end);
-}
 
 /** `get_unmapped_area(file, hint, len, pgoff, flags)`: the lowest free range from the base. */
 function getUnmappedArea(mm: Mm, len: number): number {
@@ -236,7 +201,7 @@ function* moveVma(
     if (vma.start === oldAddr && vma.end === oldAddr + oldLen) yield* unlinkAnonVmas(ctx, vma);
     return newAddr;
   }
-  yield* doMunmapLocked(ctx, mm, oldAddr, oldAddr + oldLen);
+  yield* doVmiMunmap(ctx, mm, oldAddr, oldAddr + oldLen);
   return newAddr;
 }
 
@@ -314,7 +279,7 @@ export function* mremap(
     }
     if (oldLen >= newLen) {
       if (oldLen === newLen) return addr;
-      yield* doMunmapLocked(ctx, mm, addr + newLen, addr + oldLen);
+      yield* doVmiMunmap(ctx, mm, addr + newLen, addr + oldLen);
       return addr;
     }
     const target = vmaToResize(mm, addr, oldLen);
@@ -349,9 +314,9 @@ function* mremapTo(
   if (newAddr % PAGE_SIZE !== 0) return -EINVAL;
   if (newLen > TASK_SIZE || newAddr > TASK_SIZE - newLen) return -EINVAL;
   if (addr + oldLen > newAddr && newAddr + newLen > addr) return -EINVAL;
-  if ((flags & MREMAP_FIXED) !== 0) yield* doMunmapLocked(ctx, mm, newAddr, newAddr + newLen);
+  if ((flags & MREMAP_FIXED) !== 0) yield* doVmiMunmap(ctx, mm, newAddr, newAddr + newLen);
   if (oldLen > newLen) {
-    yield* doMunmapLocked(ctx, mm, addr + newLen, addr + oldLen);
+    yield* doVmiMunmap(ctx, mm, addr + newLen, addr + oldLen);
     oldLen = newLen;
   }
   const vma = vmaToResize(mm, addr, oldLen);

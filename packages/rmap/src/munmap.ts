@@ -1,5 +1,5 @@
 import { EINVAL, type KernelGen, MmsimError } from '@mmsim/runtime';
-import type { AddressSpace } from './address-space.js';
+import { iMmapLockWrite } from './address-space.js';
 import { anonVmaClone, unlinkAnonVmas } from './anon-vma.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE } from './constants.js';
 import { HPAGE_SIZE, isVmHugetlbPage } from './hugetlb-state.js';
@@ -12,12 +12,6 @@ import { flushTlbRange } from './tlb.js';
 import { truncateInodePages } from './truncate.js';
 import { Vma } from './vma.js';
 import { MmuGather, tlbFreePages, zapRange } from './zap.js';
-
-/** `i_mmap_lock_write(mapping)` (include/linux/fs.h, 6.3), trylock first. */
-function* iMmapLockWrite(as: AddressSpace, caller: string): KernelGen {
-  const sem = as.iMmapRwsem;
-  if (!sem.downWriteTrylock()) yield* sem.downWrite(caller);
-}
 
 /**
  * `__split_vma(vmi, vma, addr, new_below = 0)` (mm/mmap.c, 6.3): cut `vma` at `at`; the new
@@ -87,10 +81,9 @@ export function freePgtables(mm: Mm, start: number, end: number): void {
 }
 
 /**
- * `munmap(addr, length)` (`do_vmi_munmap`, mm/mmap.c, 6.3): under `mmap_lock` for write,
- * split the VMAs at both ends, zap the range (`unmap_region`: clear every entry, flush the
- * TLBs for the range, then put the pages), unlink the VMAs from the rmap and the mm, and
- * free the page tables nobody uses. Returns 0. A misaligned address or bad length throws
+ * `munmap(addr, length)` (`__vm_munmap`, mm/mmap.c, 6.3): `do_vmi_munmap` under `mmap_lock`
+ * for write. Returns 0 or -EINVAL (a hugetlb VMA cut off a huge-page boundary). A misaligned
+ * address or bad length throws
  * INVALID_ARGUMENT; a range with no mapping is fine, as in the kernel.
  */
 export function* munmap(ctx: RmapState, mm: Mm, addr: number, length: number): KernelGen<number> {
@@ -107,8 +100,22 @@ export function* munmap(ctx: RmapState, mm: Mm, addr: number, length: number): K
   const end = addr + Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
   const sem = mm.mmapLock;
   if (!sem.downWriteTrylock()) yield* sem.downWrite('munmap');
+  const ret = yield* doVmiMunmap(ctx, mm, addr, end);
+  sem.upWrite();
+  return ret;
+}
+
+/**
+ * `do_vmi_munmap` (mm/mmap.c, 6.3) with `mmap_lock` held for write, as munmap(2) and
+ * mremap(2) call it: refuse to cut a hugetlb VMA off a huge-page boundary
+ * (`hugetlb_vm_op_split`: -EINVAL), split the VMAs at both ends, then `unmap_region`
+ * (`lru_add_drain()` so this CPU's LRU batch lets go of the pages, zap, flush the TLBs for
+ * the range, put the pages), unlink the VMAs from the rmap and the mm, and free the page
+ * tables nobody uses. Returns 0 or -EINVAL.
+ */
+export function* doVmiMunmap(ctx: RmapState, mm: Mm, addr: number, end: number): KernelGen<number> {
+  if (end <= addr) return 0;
   const first = mm.findVma(addr);
-  // hugetlb_vm_op_split (mm/hugetlb.c, 6.3): a hugetlb VMA is only split at a huge page.
   const endVma = mm.findVma(end - 1);
   if (
     (first !== null && isVmHugetlbPage(first) && first.start < addr && addr % HPAGE_SIZE !== 0) ||
@@ -118,7 +125,6 @@ export function* munmap(ctx: RmapState, mm: Mm, addr: number, length: number): K
       endVma.end > end &&
       end % HPAGE_SIZE !== 0)
   ) {
-    sem.upWrite();
     return -EINVAL;
   }
   if (first !== null && first.start < addr && first.end > addr) yield* splitVma(ctx, first, addr);
@@ -127,6 +133,8 @@ export function* munmap(ctx: RmapState, mm: Mm, addr: number, length: number): K
     yield* splitVma(ctx, lastVma, end);
   }
   const doomed = mm.vmas.filter((vma) => vma.start >= addr && vma.end <= end);
+  if (doomed.length === 0) return 0;
+  if (ctx.lru !== null) yield* ctx.lru.lruAddDrain();
   const tlb = new MmuGather();
   for (const vma of doomed) {
     yield* zapRange(ctx, vma, vma.start / PAGE_SIZE, vma.end / PAGE_SIZE, tlb);
@@ -138,6 +146,5 @@ export function* munmap(ctx: RmapState, mm: Mm, addr: number, length: number): K
     yield* unlinkVma(ctx, vma);
   }
   freePgtables(mm, addr, end);
-  sem.upWrite();
   return 0;
 }

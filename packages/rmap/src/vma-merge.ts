@@ -1,5 +1,5 @@
 import type { KernelGen } from '@mmsim/runtime';
-import type { AddressSpace } from './address-space.js';
+import { iMmapLockWrite } from './address-space.js';
 import { anonVmaClone, unlinkAnonVmas } from './anon-vma.js';
 import { PAGE_SIZE, VM_IO, VM_SOFTDIRTY } from './constants.js';
 import { mpolEqual } from './mempolicy.js';
@@ -67,12 +67,6 @@ export function canMergeAdjacent(prev: Vma, next: Vma, existing: 'prev' | 'next'
   const ok = existing === 'prev' ? isMergeableAnonVma(next, prev) : isMergeableAnonVma(prev, next);
   if (!ok) return false;
   return prev.pgoff + (prev.end - prev.start) / PAGE_SIZE === next.pgoff;
-}
-
-/** `i_mmap_lock_write(mapping)`, trylock first. */
-function* iMmapLockWrite(as: AddressSpace, caller: string): KernelGen {
-  const sem = as.iMmapRwsem;
-  if (!sem.downWriteTrylock()) yield* sem.downWrite(caller);
 }
 
 /**

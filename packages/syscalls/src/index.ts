@@ -10,6 +10,7 @@ export * from './creds.js';
 export * from './do-pages-move.js';
 export * from './mempolicy-calls.js';
 export * from './mempolicy-constants.js';
+export * from './mman-constants.js';
 export * from './mempolicy-syscalls.js';
 export * from './migrate-pages.js';
 export * from './move-pages.js';

@@ -42,7 +42,7 @@ function checkCount(name: string, value: number, min: number): void {
  * The KSM daemon (`ksm_scan_thread`, mm/ksm.c, 6.3): a kernel thread that, while KSM runs,
  * calls `ksm_do_scan(pages_to_scan)` under `ksm_thread_mutex` and then sleeps
  * `sleep_millisecs` (`wait_event_freezable_timeout`). Each batch scans the registered mms'
- * mergeable pages (`VirtualMemory.ksmDoScan`, with `lru_add_drain_all` at the start of a
+ * mergeable pages (`Kernel.ksmDoScan`, with `lru_add_drain_all` at the start of a
  * full scan) and merges pages of equal content into KSM pages.
  */
 export function ksmd(k: Kernel, options: KsmdOptions): Actor {
@@ -57,7 +57,6 @@ export function ksmd(k: Kernel, options: KsmdOptions): Actor {
     );
   }
   if (options.fullScans !== undefined) checkCount('fullScans', options.fullScans, 1);
-  const drainAll = (): KernelGen => k.lru.lruAddDrainAll();
   return {
     name: options.name ?? 'ksmd',
     cpu: options.cpu,
@@ -66,7 +65,7 @@ export function ksmd(k: Kernel, options: KsmdOptions): Actor {
       const stats = options.stats;
       for (let n = 0; n < options.batches; n++) {
         if (options.fullScans !== undefined && k.vm.ksmStats.fullScans >= options.fullScans) break;
-        const scanned = yield* k.vm.ksmDoScan(pagesToScan, drainAll);
+        const scanned = yield* k.ksmDoScan(pagesToScan);
         if (stats !== undefined) {
           stats.batches++;
           stats.pagesScanned += scanned;

@@ -84,8 +84,7 @@ export function ksmMigrate(params: KsmMigrateParams = {}): Scenario {
             if (rc !== 0) throw new MmsimError('INVALID_STATE', `madvise(MADV_MERGEABLE) = ${rc}`);
           }
           // The test waits for full scans: the first takes checksums, the second merges.
-          const drainAll = () => k.lru.lruAddDrainAll();
-          while (k.vm.ksmStats.fullScans < 2) yield* k.vm.ksmDoScan(100, drainAll);
+          while (k.vm.ksmStats.fullScans < 2) yield* k.ksmDoScan(100);
         },
         actors: [
           ksmd(k, {
