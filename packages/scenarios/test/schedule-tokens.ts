@@ -37,6 +37,8 @@ export function recordScheduleTokens(): RecordedRun[] {
     for (const variant of variants) {
       for (const strategy of STRATEGIES) {
         // The default strategy ignores the seed in most scenarios: one seed is enough there.
+        // pmbench-migrate under PCT runs millions of steps (its threads spin): left out.
+        if (name === 'pmbench-migrate' && strategy === 'pct') continue;
         for (const seed of strategy === 'default' ? [1] : SEEDS) {
           const run = runScenario(builtinScenario(name), {
             variant,
