@@ -21,14 +21,15 @@ import {
   TTU_SPLIT_HUGE_PMD,
   VM_LOCKED,
 } from './constants.js';
+import { folioAnonVma } from './anon-vma.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { tryToMigrateOneHugetlb } from './hugetlb-rmap.js';
-import { isVmHugetlbPage } from './hugetlb-state.js';
+import { folioPgoff, isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import type { Mm } from './mm.js';
 import type { PageTable } from './page-table.js';
-import { pageVmaMappedWalk } from './page-vma-mapped.js';
+import { pageVmaMappedWalk, uncontendedPteTable } from './page-vma-mapped.js';
 import {
   mkMigrationEntry,
   pteDirty,
@@ -243,6 +244,69 @@ function* tryToMigrateOne(
   return ret;
 }
 
+/**
+ * The uncontended walk of `try_to_migrate` over a singly-mapped anon folio, as plain
+ * calls: the same steps, charges and results as `rmap_walk` / `rmap_walk_locked` with
+ * `try_to_migrate_one` (below), taken only when none of them can sleep, spin or pass a
+ * scheduling point: the folio is anon and not KSM, its anon_vma has one VMA (no
+ * `cond_resched()` between VMAs), the anon_vma rwsem (unless `TTU_RMAP_LOCKED`) and the
+ * page-table lock are free, the folio is PTE-mapped within one page table, and nothing
+ * asks for a PMD split, a hugetlb walk, an unmap window or an mlock drain. Returns false,
+ * having changed nothing, when one of these does not hold: the caller then runs the walk
+ * as generators.
+ */
+function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): boolean {
+  const mem = ctx.mem;
+  if ((flags & TTU_SPLIT_HUGE_PMD) !== 0 || ctx.unmapWindow) return false;
+  if (folioTestKsm(mem, folio) || !folioTestAnon(mem, folio)) return false;
+  const av = folioAnonVma(mem, folio);
+  const locked = (flags & TTU_RMAP_LOCKED) !== 0;
+  // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
+  if (av === null) return !locked;
+  if (!locked && !folioMapped(mem, folio)) return true;
+  if (av.rbRoot.size !== 1) return false;
+  const sem = av.rwsem;
+  if (!locked && (sem.writer !== null || sem.waiters > 0)) return false;
+  let vma: Vma | undefined;
+  for (const avc of av.rbRoot) vma = avc.vma;
+  if (vma === undefined || isVmHugetlbPage(vma) || (vma.flags & VM_LOCKED) !== 0) return false;
+  const pgoff = folioPgoff(mem, folio);
+  const nr = folioNrPages(mem, folio);
+  const inVma = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
+  const range = inVma ? folioVmaRange(vma, folioIndex(mem, folio), nr) : null;
+  const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
+  if (table === undefined) return false;
+  if (locked) {
+    const me = ctx.rt.current;
+    if (sem.writer !== me && !sem.readers.has(me)) return false; // the walk's own error
+  } else {
+    sem.downReadTrylock();
+  }
+  try {
+    if (!inVma) return true;
+    ctx.rt.charge(ctx.costs.rmapStep);
+    if (vma.isTemporaryStack) return true; // invalid_vma
+    if (range === null || table === null) return true;
+    const mm = vma.mm;
+    const anon = true;
+    const order = folioOrder(mem, folio);
+    const ptl = table.ptl;
+    ptl.trylock();
+    for (let vpn = range.startVpn; vpn < range.endVpn; vpn++) {
+      const pte = table.get(vpn);
+      if (!ptePresent(pte)) continue;
+      const page = ptePfn(pte);
+      if (page - folio < 0 || page - folio >= nr) continue;
+      nukePte(ctx, mm, flags, table, vpn, pte);
+      if (!setMigrationPte(ctx, folio, vma, anon, order, table, vpn, pte)) break;
+    }
+    ptl.unlock();
+    return true;
+  } finally {
+    if (!locked) sem.upRead();
+  }
+}
+
 /** The error for a try_to_migrate call that breaks its contract; nothing was changed. */
 function misuse(message: string): MmsimError {
   return new MmsimError('INVALID_ARGUMENT', message);
@@ -283,6 +347,7 @@ function* tryToMigrateBody(ctx: RmapState, folio: Folio, flags: number): KernelG
         `${folioMapcount(mem, folio)} mappings: the caller must hold a reference of its own`,
     );
   }
+  if (tryToMigrateUncontended(ctx, folio, flags)) return;
   const rwc: RmapWalkControl = {
     rmapOne: (f, vma: Vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
     done: (f) => !folioMapped(mem, f),
