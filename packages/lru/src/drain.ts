@@ -4,6 +4,7 @@ import { batchDrainUncontended, drainBatch, drainBatchUncontended } from './lru-
 import { type LruState, requireTask } from './lru-state.js';
 import { mlockFolioBatch, needMlockDrain } from './mlock.js';
 import type { MlockBatch } from './mlock-batch.js';
+import { lruUncontended } from './uncontended.js';
 
 /**
  * `lru_add_drain` (mm/swap.c, Linux 6.3): move this CPU's lru_add batch to the LRU
@@ -29,7 +30,10 @@ export function* lruAddDrain(s: LruState): KernelGen {
 export function lruAddDrainUncontended(s: LruState): boolean {
   const cpu = requireTask(s).cpu.id;
   const b = s.batches[cpu] as FolioBatch;
-  if (needMlockDrain(s, cpu) || !batchDrainUncontended(s, b, -1)) return false;
+  if (!lruUncontended.enabled || needMlockDrain(s, cpu) || !batchDrainUncontended(s, b, -1)) {
+    return false;
+  }
+  lruUncontended.drains++;
   if (b.nr !== 0) drainBatchUncontended(s, b);
   return true;
 }

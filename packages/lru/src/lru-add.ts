@@ -23,6 +23,7 @@ import { folioPutFast, releasePages } from './folio-put.js';
 import { lruListOfFlags } from './lru-list.js';
 import { type LruState, requireTask, WHERE_BATCH, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
+import { lruUncontended } from './uncontended.js';
 
 const LRU = 1 << PG_lru;
 const ACTIVE = 1 << PG_active;
@@ -207,7 +208,8 @@ export function drainBatchUncontended(s: LruState, b: FolioBatch): void {
 export function folioAddLruUncontended(s: LruState, folio: Folio): boolean {
   checkAddable(s, folio, 'folioAddLru');
   const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
-  if (!batchDrainUncontended(s, b, folio)) return false;
+  if (!lruUncontended.enabled || !batchDrainUncontended(s, b, folio)) return false;
+  lruUncontended.adds++;
   folioGet(s.mem, folio);
   if (queueFolio(s, b, folio)) drainBatchUncontended(s, b);
   return true;

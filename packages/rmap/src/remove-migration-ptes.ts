@@ -10,6 +10,7 @@ import {
   PG_dirty,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
+import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -18,14 +19,13 @@ import {
   RMAP_NONE,
   VM_LOCKED,
 } from './constants.js';
-import { folioAnonVma } from './anon-vma.js';
 import { vmaPageProtWritable } from './fault-file.js';
 import { removeMigrationPteHugetlb } from './hugetlb-rmap.js';
 import { folioPgoff, isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
-import { pageVmaMappedWalk, uncontendedPteTable } from './page-vma-mapped.js';
 import type { PageTable } from './page-table.js';
+import { pageVmaMappedWalk, uncontendedPteTable } from './page-vma-mapped.js';
 import {
   isMigrationEntry,
   isMigrationEntryDirty,
@@ -38,13 +38,14 @@ import {
   PTE_UFFD_WP,
   PTE_WRITE,
   PTE_YOUNG,
-  pteSwpSoftDirty,
   ptePfn,
+  pteSwpSoftDirty,
   pteSwpUffdWp,
 } from './pte.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import { rmapUncontended } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
 
@@ -165,6 +166,7 @@ function removeMigrationPtesUncontended(
   locked: boolean,
 ): boolean {
   const mem = ctx.mem;
+  if (!rmapUncontended.enabled) return false;
   if (folioTestKsm(mem, dst) || !folioTestAnon(mem, dst)) return false;
   const av = folioAnonVma(mem, dst);
   if (av === null) return !locked;
@@ -187,6 +189,7 @@ function removeMigrationPtesUncontended(
   } else {
     sem.downReadTrylock();
   }
+  rmapUncontended.walks++;
   try {
     if (!inVma) return true;
     ctx.rt.charge(ctx.costs.rmapStep);

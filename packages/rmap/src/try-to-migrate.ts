@@ -13,6 +13,7 @@ import {
   pageTestFlag,
 } from '@mmsim/folio';
 import { EBUSY, type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
+import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -21,7 +22,6 @@ import {
   TTU_SPLIT_HUGE_PMD,
   VM_LOCKED,
 } from './constants.js';
-import { folioAnonVma } from './anon-vma.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { tryToMigrateOneHugetlb } from './hugetlb-rmap.js';
 import { folioPgoff, isVmHugetlbPage } from './hugetlb-state.js';
@@ -50,6 +50,7 @@ import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbPage, flushTlbPmd } from './tlb.js';
 import { pteAccessible, setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
+import { rmapUncontended } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
 
@@ -257,6 +258,7 @@ function* tryToMigrateOne(
  */
 function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): boolean {
   const mem = ctx.mem;
+  if (!rmapUncontended.enabled) return false;
   if ((flags & TTU_SPLIT_HUGE_PMD) !== 0 || ctx.unmapWindow) return false;
   if (folioTestKsm(mem, folio) || !folioTestAnon(mem, folio)) return false;
   const av = folioAnonVma(mem, folio);
@@ -282,6 +284,7 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   } else {
     sem.downReadTrylock();
   }
+  rmapUncontended.walks++;
   try {
     if (!inVma) return true;
     ctx.rt.charge(ctx.costs.rmapStep);
