@@ -104,7 +104,10 @@ function* migrateFolioMoveBody(
       yield* lru.lruAddDrain();
     }
     if ((pageWasMapped & PAGE_WAS_MAPPED) !== 0) {
-      yield* env.rmap.removeMigrationPtes(src, dst, false);
+      const rmap = env.rmap;
+      if (rmap.removeMigrationPtesUncontended?.(src, dst, false) !== true) {
+        yield* rmap.removeMigrationPtes(src, dst, false);
+      }
     }
   }
   const locks = env.locks;

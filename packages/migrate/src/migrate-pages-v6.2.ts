@@ -131,8 +131,10 @@ function* unmapAndMoveInnerBody(
         if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(env, dst, src, mode);
         // dst goes to the LRU at once, so that an mlocked folio gets its mlock_count.
         if (rc === MIGRATEPAGE_SUCCESS) {
-          yield* env.lru.folioAddLru(dst);
-          if (pageWasMapped) yield* env.lru.lruAddDrain();
+          // (Uncontended: as plain calls, with the same steps; see LruIsolation.)
+          const lru = env.lru;
+          if (lru.folioAddLruUncontended?.(dst) !== true) yield* lru.folioAddLru(dst);
+          if (pageWasMapped && lru.lruAddDrainUncontended?.() !== true) yield* lru.lruAddDrain();
         }
         if (pageWasMapped) {
           yield* rmap.removeMigrationPtes(src, rc === MIGRATEPAGE_SUCCESS ? dst : src, false);

@@ -274,6 +274,33 @@ function* removeMigrationPtesBody(
   dst: Folio,
   locked: boolean,
 ): KernelGen {
+  checkRemoveMigrationPtes(ctx, src, dst);
+  if (removeMigrationPtesUncontended(ctx, src, dst, locked)) return;
+  const rwc: RmapWalkControl = {
+    rmapOne: (folio, vma: Vma, address) => removeMigrationPte(ctx, folio, vma, src, address),
+  };
+  if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
+  else yield* rmapWalk(ctx, dst, rwc);
+}
+
+/**
+ * `removeMigrationPtes` as a plain call when it cannot sleep, spin or pass a scheduling
+ * point (see `removeMigrationPtesUncontended`) and no one traces kernel functions: true
+ * when done; false, having changed nothing, when the caller must run `removeMigrationPtes`.
+ */
+export function removeMigrationPtesFast(
+  ctx: RmapState,
+  src: Folio,
+  dst: Folio,
+  locked: boolean,
+): boolean {
+  if (ctx.rt.functions.enabled) return false;
+  checkRemoveMigrationPtes(ctx, src, dst);
+  return removeMigrationPtesUncontended(ctx, src, dst, locked);
+}
+
+/** The argument check of `remove_migration_ptes` (above); it changes nothing. */
+function checkRemoveMigrationPtes(ctx: RmapState, src: Folio, dst: Folio): void {
   const mem = ctx.mem;
   if (folioNrPages(mem, src) !== folioNrPages(mem, dst)) {
     throw new MmsimError(
@@ -281,10 +308,4 @@ function* removeMigrationPtesBody(
       `remove_migration_ptes: src ${src} has ${folioNrPages(mem, src)} pages but dst ${dst} has ${folioNrPages(mem, dst)}`,
     );
   }
-  if (removeMigrationPtesUncontended(ctx, src, dst, locked)) return;
-  const rwc: RmapWalkControl = {
-    rmapOne: (folio, vma: Vma, address) => removeMigrationPte(ctx, folio, vma, src, address),
-  };
-  if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
-  else yield* rmapWalk(ctx, dst, rwc);
 }

@@ -330,6 +330,35 @@ function misuse(message: string): MmsimError {
 export const tryToMigrate = tracedFunction('try_to_migrate', tryToMigrateBody);
 function* tryToMigrateBody(ctx: RmapState, folio: Folio, flags: number): KernelGen {
   const mem = ctx.mem;
+  checkTryToMigrate(ctx, folio, flags);
+  if (tryToMigrateUncontended(ctx, folio, flags)) return;
+  const rwc: RmapWalkControl = {
+    rmapOne: (f, vma: Vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
+    done: (f) => !folioMapped(mem, f),
+    anonLock: true,
+  };
+  if (!folioTestKsm(mem, folio) && folioTestAnon(mem, folio)) {
+    rwc.invalidVma = (vma) => vma.isTemporaryStack;
+  }
+  if ((flags & TTU_RMAP_LOCKED) !== 0) yield* rmapWalkLocked(ctx, folio, rwc);
+  else yield* rmapWalk(ctx, folio, rwc);
+}
+
+/**
+ * `tryToMigrate` as a plain call when it cannot sleep, spin or pass a scheduling point
+ * (see `tryToMigrateUncontended`) and no one traces kernel functions: true when done;
+ * false, having changed nothing, when the caller must run `tryToMigrate`. A call that
+ * breaks the contract throws as `tryToMigrate` does.
+ */
+export function tryToMigrateFast(ctx: RmapState, folio: Folio, flags: number): boolean {
+  if (ctx.rt.functions.enabled) return false;
+  checkTryToMigrate(ctx, folio, flags);
+  return tryToMigrateUncontended(ctx, folio, flags);
+}
+
+/** The contract checks of `try_to_migrate` (above); they change nothing. */
+function checkTryToMigrate(ctx: RmapState, folio: Folio, flags: number): void {
+  const mem = ctx.mem;
   if (!Number.isInteger(flags) || (flags & ~TTU_MIGRATE_ALLOWED) !== 0 || flags < 0) {
     throw misuse(
       `try_to_migrate: flags 0x${flags.toString(16)} include bits it does not take ` +
@@ -350,15 +379,4 @@ function* tryToMigrateBody(ctx: RmapState, folio: Folio, flags: number): KernelG
         `${folioMapcount(mem, folio)} mappings: the caller must hold a reference of its own`,
     );
   }
-  if (tryToMigrateUncontended(ctx, folio, flags)) return;
-  const rwc: RmapWalkControl = {
-    rmapOne: (f, vma: Vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
-    done: (f) => !folioMapped(mem, f),
-    anonLock: true,
-  };
-  if (!folioTestKsm(mem, folio) && folioTestAnon(mem, folio)) {
-    rwc.invalidVma = (vma) => vma.isTemporaryStack;
-  }
-  if ((flags & TTU_RMAP_LOCKED) !== 0) yield* rmapWalkLocked(ctx, folio, rwc);
-  else yield* rmapWalk(ctx, folio, rwc);
 }
