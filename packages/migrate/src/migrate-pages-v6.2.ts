@@ -121,7 +121,9 @@ function* unmapAndMoveInnerBody(
           if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
             throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
           }
-          yield* rmap.tryToMigrate(src, unmapTtuFlags(env, mode));
+          // (Uncontended: as a plain call, with the same steps; see Rmap.)
+          const ttu = unmapTtuFlags(env, mode);
+          if (rmap.tryToMigrateUncontended?.(src, ttu) !== true) yield* rmap.tryToMigrate(src, ttu);
           pageWasMapped = true;
           // Not a kernel cond_resched(): other CPUs run during this window in the kernel
           // (and fault on the new migration entries); the model needs a scheduling point
@@ -137,7 +139,10 @@ function* unmapAndMoveInnerBody(
           if (pageWasMapped && lru.lruAddDrainUncontended?.() !== true) yield* lru.lruAddDrain();
         }
         if (pageWasMapped) {
-          yield* rmap.removeMigrationPtes(src, rc === MIGRATEPAGE_SUCCESS ? dst : src, false);
+          const to = rc === MIGRATEPAGE_SUCCESS ? dst : src;
+          if (rmap.removeMigrationPtesUncontended?.(src, to, false) !== true) {
+            yield* rmap.removeMigrationPtes(src, to, false);
+          }
         }
       }
       locks.folioUnlock(dst);

@@ -42,6 +42,7 @@ import {
   pteSwpSoftDirty,
   pteSwpUffdWp,
 } from './pte.js';
+import type { VmaView } from './readonly-views.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
@@ -276,12 +277,34 @@ function* removeMigrationPtesBody(
 ): KernelGen {
   checkRemoveMigrationPtes(ctx, src, dst);
   if (removeMigrationPtesUncontended(ctx, src, dst, locked)) return;
-  const rwc: RmapWalkControl = {
-    rmapOne: (folio, vma: Vma, address) => removeMigrationPte(ctx, folio, vma, src, address),
-  };
-  if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
-  else yield* rmapWalk(ctx, dst, rwc);
+  const rwc = REMOVE_MIGRATION_WALKS.pop() ?? new RemoveMigrationWalk();
+  rwc.ctx = ctx;
+  rwc.src = src;
+  try {
+    if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
+    else yield* rmapWalk(ctx, dst, rwc);
+  } finally {
+    rwc.ctx = null;
+    REMOVE_MIGRATION_WALKS.push(rwc);
+  }
 }
+
+/**
+ * The `rmap_walk_control` of `remove_migration_ptes` (mm/migrate.c, 6.3): `rmap_one` is
+ * `remove_migration_pte` with the call's src (`arg`). Allocated once and reused (a free
+ * list; a walk left suspended keeps its own), filled in per call.
+ */
+class RemoveMigrationWalk implements RmapWalkControl {
+  ctx: RmapState | null = null;
+  src: Folio = -1;
+
+  rmapOne(folio: Folio, vma: VmaView, address: number): KernelGen<boolean> {
+    return removeMigrationPte(this.ctx as RmapState, folio, vma as Vma, this.src, address);
+  }
+}
+
+/** The free `RemoveMigrationWalk`s. */
+const REMOVE_MIGRATION_WALKS: RemoveMigrationWalk[] = [];
 
 /**
  * `removeMigrationPtes` as a plain call when it cannot sleep, spin or pass a scheduling

@@ -44,6 +44,7 @@ import {
   SWP_MIGRATION_READ_EXCLUSIVE,
   SWP_MIGRATION_WRITE,
 } from './pte.js';
+import type { VmaView } from './readonly-views.js';
 import { folioMarkDirty, pageRemoveRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
@@ -332,17 +333,47 @@ function* tryToMigrateBody(ctx: RmapState, folio: Folio, flags: number): KernelG
   const mem = ctx.mem;
   checkTryToMigrate(ctx, folio, flags);
   if (tryToMigrateUncontended(ctx, folio, flags)) return;
-  const rwc: RmapWalkControl = {
-    rmapOne: (f, vma: Vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
-    done: (f) => !folioMapped(mem, f),
-    anonLock: true,
-  };
-  if (!folioTestKsm(mem, folio) && folioTestAnon(mem, folio)) {
-    rwc.invalidVma = (vma) => vma.isTemporaryStack;
+  const rwc = TRY_TO_MIGRATE_WALKS.pop() ?? new TryToMigrateWalk();
+  rwc.ctx = ctx;
+  rwc.flags = flags;
+  rwc.skipTemporaryStack = !folioTestKsm(mem, folio) && folioTestAnon(mem, folio);
+  try {
+    if ((flags & TTU_RMAP_LOCKED) !== 0) yield* rmapWalkLocked(ctx, folio, rwc);
+    else yield* rmapWalk(ctx, folio, rwc);
+  } finally {
+    rwc.ctx = null;
+    TRY_TO_MIGRATE_WALKS.push(rwc);
   }
-  if ((flags & TTU_RMAP_LOCKED) !== 0) yield* rmapWalkLocked(ctx, folio, rwc);
-  else yield* rmapWalk(ctx, folio, rwc);
 }
+
+/**
+ * The `rmap_walk_control` of `try_to_migrate` (mm/rmap.c, 6.3): `rmap_one` is
+ * `try_to_migrate_one` with the call's flags, `done` is `folio_not_mapped`, `anon_lock` is
+ * `folio_lock_anon_vma_read`, and an anon (not KSM) folio's walk skips exec's temporary
+ * stack (`invalid_migration_vma`). Allocated once and reused (a free list; a walk left
+ * suspended keeps its own), filled in per call.
+ */
+class TryToMigrateWalk implements RmapWalkControl {
+  ctx: RmapState | null = null;
+  flags = 0;
+  skipTemporaryStack = false;
+  readonly anonLock = true;
+
+  rmapOne(folio: Folio, vma: VmaView, address: number): KernelGen<boolean> {
+    return tryToMigrateOne(this.ctx as RmapState, folio, vma as Vma, address, this.flags);
+  }
+
+  done(folio: Folio): boolean {
+    return !folioMapped((this.ctx as RmapState).mem, folio);
+  }
+
+  invalidVma(vma: VmaView): boolean {
+    return this.skipTemporaryStack && vma.isTemporaryStack;
+  }
+}
+
+/** The free `TryToMigrateWalk`s. */
+const TRY_TO_MIGRATE_WALKS: TryToMigrateWalk[] = [];
 
 /**
  * `tryToMigrate` as a plain call when it cannot sleep, spin or pass a scheduling point
