@@ -204,6 +204,23 @@ describe('mmsim bench', () => {
     ).toBeGreaterThan(1);
     expect(mmsim(['bench', '--only', 'nope']).code).toBe(EXIT_USAGE);
   });
+
+  test('pmbench reports the real-time factor of each variant (virtual seconds per wall second)', () => {
+    const r = mmsim(['bench', '--only', 'pmbench', '--json']);
+    const doc = JSON.parse(r.stdout) as {
+      results: Array<{
+        name: string;
+        value: number;
+        detail?: { wallMs: number; virtualNs: number };
+      }>;
+    };
+    for (const variant of ['v6.2', 'v6.3']) {
+      const f = doc.results.find((x) => x.name === `pmbench.${variant}.real_time_factor`);
+      expect(f, variant).toBeDefined();
+      expect(f!.value).toBeGreaterThan(0);
+      expect(f!.value).toBeCloseTo(f!.detail!.virtualNs / 1e9 / (f!.detail!.wallMs / 1000), 9);
+    }
+  });
 });
 
 describe('scenario files with actors', () => {

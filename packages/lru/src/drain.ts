@@ -1,9 +1,10 @@
 import { type KernelGen, MmsimError, mightSleep } from '@mmsim/runtime';
 import type { FolioBatch } from './folio-batch.js';
-import { drainBatch } from './lru-add.js';
+import { batchDrainUncontended, drainBatch, drainBatchUncontended } from './lru-add.js';
 import { type LruState, requireTask } from './lru-state.js';
 import { mlockFolioBatch, needMlockDrain } from './mlock.js';
 import type { MlockBatch } from './mlock-batch.js';
+import { lruUncontended } from './uncontended.js';
 
 /**
  * `lru_add_drain` (mm/swap.c, Linux 6.3): move this CPU's lru_add batch to the LRU
@@ -18,6 +19,23 @@ export function* lruAddDrain(s: LruState): KernelGen {
   if (b.nr !== 0 || b.lock.owner !== null) yield* drainBatch(s, b);
   // ... then mlock_drain_local() (6.3's lru_add_drain).
   if (needMlockDrain(s, cpu)) yield* mlockFolioBatch(s, s.mlockBatches[cpu] as MlockBatch);
+}
+
+/**
+ * `lru_add_drain` (above) as plain calls when nothing in it can spin or sleep: the batch's
+ * move is uncontended (`batchDrainUncontended`) and this CPU's mlock batch is empty.
+ * Returns true when done; false, having changed nothing, otherwise (then call
+ * `lruAddDrain`).
+ */
+export function lruAddDrainUncontended(s: LruState): boolean {
+  const cpu = requireTask(s).cpu.id;
+  const b = s.batches[cpu] as FolioBatch;
+  if (!lruUncontended.enabled || needMlockDrain(s, cpu) || !batchDrainUncontended(s, b, -1)) {
+    return false;
+  }
+  lruUncontended.drains++;
+  if (b.nr !== 0) drainBatchUncontended(s, b);
+  return true;
 }
 
 /**

@@ -19,6 +19,7 @@ export {
 } from './lru-state.js';
 export { Lruvec } from './lruvec.js';
 export { FolioBatch } from './folio-batch.js';
+export { lruUncontended } from './uncontended.js';
 export { badLru, lruListOfFlags } from './lru-list.js';
 
 // Adding to the LRU: the per-CPU batches and their drains.

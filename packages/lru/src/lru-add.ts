@@ -19,10 +19,11 @@ import {
 import { type KernelGen, MmsimError, VmEvent } from '@mmsim/runtime';
 import { folioEvictable } from './evictable.js';
 import { type FolioBatch, PAGEVEC_SIZE } from './folio-batch.js';
-import { releasePages } from './folio-put.js';
+import { folioPutFast, releasePages } from './folio-put.js';
 import { lruListOfFlags } from './lru-list.js';
 import { type LruState, requireTask, WHERE_BATCH, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
+import { lruUncontended } from './uncontended.js';
 
 const LRU = 1 << PG_lru;
 const ACTIVE = 1 << PG_active;
@@ -147,6 +148,71 @@ export function* folioBatchMoveLru(s: LruState, b: FolioBatch): KernelGen {
   if (held !== null) held.lock.unlock();
   yield* releasePages(s, folios, n);
   b.finishDrain();
+}
+
+/**
+ * Whether `drainBatch(s, b)` would run to the end as plain calls, with `extra` (a folio
+ * about to be queued with a reference of its caller's, or -1) in the batch: no move of `b`
+ * is in flight (its lock is free), every `lru_lock` the move takes is free, and no batch
+ * reference it drops is the last one (`folios_put` would take `lru_lock` in
+ * `__page_cache_release`). Changes nothing.
+ */
+export function batchDrainUncontended(s: LruState, b: FolioBatch, extra: Folio): boolean {
+  if (b.lock.owner !== null) return false;
+  const mem = s.mem;
+  const folios = b.folios;
+  for (let i = 0; i < b.nr; i++) {
+    const folio = folios[i] as number;
+    if (folioRefCount(mem, folio) <= 1) return false;
+    if ((s.lruvecs[folioNid(mem, folio)] as Lruvec).lock.owner !== null) return false;
+  }
+  return extra < 0 || (s.lruvecs[folioNid(mem, extra)] as Lruvec).lock.owner === null;
+}
+
+/**
+ * `drainBatch` (below) when `batchDrainUncontended` holds: the same steps and charges as
+ * plain calls (every trylock succeeds, no put is the last one), with no generator.
+ */
+export function drainBatchUncontended(s: LruState, b: FolioBatch): void {
+  b.lock.trylock();
+  if (b.nr > 0) {
+    const n = b.detach();
+    const folios = b.draining as Int32Array;
+    const mem = s.mem;
+    let held: Lruvec | null = null;
+    for (let i = 0; i < n; i++) {
+      const folio = folios[i] as number;
+      const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
+      if (lv !== held) {
+        if (held !== null) held.lock.unlock();
+        held = lv;
+        lv.lock.trylock();
+      }
+      lruAddFn(s, lv, folio);
+      folioSetFlag(mem, folio, PG_lru);
+      s.where[folio] = WHERE_NONE;
+      b.drainPos = i + 1;
+    }
+    if (held !== null) held.lock.unlock();
+    for (let i = 0; i < n; i++) folioPutFast(mem, folios[i] as number, 1);
+    b.finishDrain();
+  }
+  b.lock.unlock();
+}
+
+/**
+ * `folio_add_lru` (below) as plain calls when nothing in it can spin: queues `folio` (and
+ * moves the batch if it must) and returns true; returns false, having changed nothing,
+ * when the move it might make could wait for a lock (then call `folioAddLru`).
+ */
+export function folioAddLruUncontended(s: LruState, folio: Folio): boolean {
+  checkAddable(s, folio, 'folioAddLru');
+  const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
+  if (!lruUncontended.enabled || !batchDrainUncontended(s, b, folio)) return false;
+  lruUncontended.adds++;
+  folioGet(s.mem, folio);
+  if (queueFolio(s, b, folio)) drainBatchUncontended(s, b);
+  return true;
 }
 
 /**

@@ -26,6 +26,14 @@ export interface LruIsolation {
   folioPut(folio: Folio): KernelGen;
   /** `lru_add_drain` (mm/swap.c): move this CPU's batch to the LRU. */
   lruAddDrain(): KernelGen;
+  /**
+   * Optional fast path of `folioAddLru`, as a plain call: true when the folio was queued
+   * (and the batch moved if it had to) with nothing that could spin; false, having changed
+   * nothing, when the caller must run `folioAddLru`. Same steps and charges either way.
+   */
+  folioAddLruUncontended?(folio: Folio): boolean;
+  /** Optional fast path of `lruAddDrain`, as a plain call; false: nothing changed, run `lruAddDrain`. */
+  lruAddDrainUncontended?(): boolean;
   /** `lru_add_drain_all` (mm/swap.c): move every CPU's batch to the LRU; may sleep. */
   lruAddDrainAll(): KernelGen;
   /** `lru_cache_disable` (mm/swap.c): count up, then drain every CPU; may sleep. */

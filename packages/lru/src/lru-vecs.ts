@@ -3,6 +3,7 @@ import { checkInt, type KernelGen, type Runtime, type Spinlock, type VmStat } fr
 import {
   lruAddDrainAll,
   lruAddDrain as lruAddDrainImpl,
+  lruAddDrainUncontended as lruAddDrainUncontendedImpl,
   lruCacheDisabled as lruCacheDisabledImpl,
   lruCacheDisable as lruCacheDisableImpl,
   lruCacheEnable as lruCacheEnableImpl,
@@ -15,7 +16,10 @@ import {
 } from './evictable.js';
 import { folioPutLru } from './folio-put.js';
 import { folioIsolateLru as folioIsolateLruImpl } from './isolate.js';
-import { folioAddLru as folioAddLruImpl } from './lru-add.js';
+import {
+  folioAddLru as folioAddLruImpl,
+  folioAddLruUncontended as folioAddLruUncontendedImpl,
+} from './lru-add.js';
 import type { LruIsolation } from './lru-isolation.js';
 import { folioIsFileLru as folioIsFileLruImpl } from './lru-list.js';
 import { LruState } from './lru-state.js';
@@ -76,6 +80,14 @@ export class LruVecs implements LruIsolation {
 
   lruAddDrain(): KernelGen {
     return lruAddDrainImpl(this.#s);
+  }
+
+  folioAddLruUncontended(folio: Folio): boolean {
+    return folioAddLruUncontendedImpl(this.#s, folio);
+  }
+
+  lruAddDrainUncontended(): boolean {
+    return lruAddDrainUncontendedImpl(this.#s);
   }
 
   lruAddDrainAll(): KernelGen {

@@ -95,12 +95,19 @@ function* migrateFolioMoveBody(
   if (isLru) {
     // dst goes to the LRU before its PTEs come back, so that remove_migration_ptes
     // builds the right mlock_count for an mlocked folio.
-    yield* env.lru.folioAddLru(dst);
+    // (Uncontended: as plain calls, with the same steps; see LruIsolation.)
+    const lru = env.lru;
+    if (lru.folioAddLruUncontended?.(dst) !== true) yield* lru.folioAddLru(dst);
     // 6.3: drain for every mapped src; 6.7+ (`drainOnlyMlocked`): for an mlocked one only.
     const drainBit = env.variant.drainOnlyMlocked ? PAGE_WAS_MLOCKED : PAGE_WAS_MAPPED;
-    if ((pageWasMapped & drainBit) !== 0) yield* env.lru.lruAddDrain();
+    if ((pageWasMapped & drainBit) !== 0 && lru.lruAddDrainUncontended?.() !== true) {
+      yield* lru.lruAddDrain();
+    }
     if ((pageWasMapped & PAGE_WAS_MAPPED) !== 0) {
-      yield* env.rmap.removeMigrationPtes(src, dst, false);
+      const rmap = env.rmap;
+      if (rmap.removeMigrationPtesUncontended?.(src, dst, false) !== true) {
+        yield* rmap.removeMigrationPtes(src, dst, false);
+      }
     }
   }
   const locks = env.locks;

@@ -200,7 +200,9 @@ function* migrateFolioUnmapBody(
       if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
         throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
       }
-      yield* rmap.tryToMigrate(src, unmapTtuFlags(env, mode));
+      // (Uncontended: as a plain call, with the same steps; see Rmap.)
+      const ttu = unmapTtuFlags(env, mode);
+      if (rmap.tryToMigrateUncontended?.(src, ttu) !== true) yield* rmap.tryToMigrate(src, ttu);
       pageWasMapped |= PAGE_WAS_MAPPED;
     }
 

@@ -121,7 +121,9 @@ function* unmapAndMoveInnerBody(
           if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
             throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
           }
-          yield* rmap.tryToMigrate(src, unmapTtuFlags(env, mode));
+          // (Uncontended: as a plain call, with the same steps; see Rmap.)
+          const ttu = unmapTtuFlags(env, mode);
+          if (rmap.tryToMigrateUncontended?.(src, ttu) !== true) yield* rmap.tryToMigrate(src, ttu);
           pageWasMapped = true;
           // Not a kernel cond_resched(): other CPUs run during this window in the kernel
           // (and fault on the new migration entries); the model needs a scheduling point
@@ -131,11 +133,16 @@ function* unmapAndMoveInnerBody(
         if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(env, dst, src, mode);
         // dst goes to the LRU at once, so that an mlocked folio gets its mlock_count.
         if (rc === MIGRATEPAGE_SUCCESS) {
-          yield* env.lru.folioAddLru(dst);
-          if (pageWasMapped) yield* env.lru.lruAddDrain();
+          // (Uncontended: as plain calls, with the same steps; see LruIsolation.)
+          const lru = env.lru;
+          if (lru.folioAddLruUncontended?.(dst) !== true) yield* lru.folioAddLru(dst);
+          if (pageWasMapped && lru.lruAddDrainUncontended?.() !== true) yield* lru.lruAddDrain();
         }
         if (pageWasMapped) {
-          yield* rmap.removeMigrationPtes(src, rc === MIGRATEPAGE_SUCCESS ? dst : src, false);
+          const to = rc === MIGRATEPAGE_SUCCESS ? dst : src;
+          if (rmap.removeMigrationPtesUncontended?.(src, to, false) !== true) {
+            yield* rmap.removeMigrationPtes(src, to, false);
+          }
         }
       }
       locks.folioUnlock(dst);

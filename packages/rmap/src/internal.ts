@@ -18,6 +18,7 @@ export { Vma } from './vma.js';
 export { AddressSpace, folioAddressSpace } from './address-space.js';
 export { AnonVma, AnonVmaChain } from './anon-vma.js';
 export { PageTable } from './page-table.js';
+export { rmapUncontended } from './uncontended.js';
 export {
   mutableAddressSpace,
   mutableAnonVma,

@@ -89,3 +89,28 @@ export function* pageVmaMappedWalk(
   }
   return true;
 }
+
+/**
+ * For the uncontended fast paths of `try_to_migrate_one` and `remove_migration_pte`: what
+ * a `pageVmaMappedWalk` over `range` would do, when `range` lies within one PMD slot and
+ * the walk cannot have to wait. Returns the one page table whose PTEs the walk would
+ * visit (its lock is free, so the walk's trylock succeeds); `null` when the walk would
+ * lock nothing and find nothing (no page table, or a PMD entry that is not the folio's);
+ * `undefined` when the walk must be run as it is: `range` spans several page tables, the
+ * folio is PMD-mapped there, or the lock it would take is held. Changes nothing.
+ */
+export function uncontendedPteTable(
+  mm: Mm,
+  range: VmaPageRange,
+  pfn: number,
+  matches: (entry: number) => boolean,
+): PageTable | null | undefined {
+  if (range.startVpn >= range.endVpn) return null;
+  const pmdIndex = pmdIndexOfVpn(range.startVpn);
+  if (pmdIndexOfVpn(range.endVpn - 1) !== pmdIndex) return undefined;
+  const pmdv = mm.pmds.get(pmdIndex);
+  if (pmdv !== undefined) return matches(pmdv) && ptePfn(pmdv) === pfn ? undefined : null;
+  const table = mm.pageTables.get(pmdIndex);
+  if (table === undefined) return null;
+  return table.ptl.owner === null ? table : undefined;
+}

@@ -10,6 +10,7 @@ import {
   PG_dirty,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
+import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -20,10 +21,11 @@ import {
 } from './constants.js';
 import { vmaPageProtWritable } from './fault-file.js';
 import { removeMigrationPteHugetlb } from './hugetlb-rmap.js';
-import { isVmHugetlbPage } from './hugetlb-state.js';
+import { folioPgoff, isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
-import { pageVmaMappedWalk } from './page-vma-mapped.js';
+import type { PageTable } from './page-table.js';
+import { pageVmaMappedWalk, uncontendedPteTable } from './page-vma-mapped.js';
 import {
   isMigrationEntry,
   isMigrationEntryDirty,
@@ -36,12 +38,15 @@ import {
   PTE_UFFD_WP,
   PTE_WRITE,
   PTE_YOUNG,
+  ptePfn,
   pteSwpSoftDirty,
   pteSwpUffdWp,
 } from './pte.js';
+import type { VmaView } from './readonly-views.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import { rmapUncontended } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
 
@@ -112,6 +117,103 @@ function removeMigrationPmd(ctx: RmapState, dst: Folio, vma: Vma, pmdIndex: numb
 }
 
 /**
+ * One migration entry of `src` at `vpn` of `vma` back to a present PTE of `dst`, with
+ * `table.ptl` held: the loop body of `remove_migration_pte` (below).
+ */
+function restoreMigrationPte(
+  ctx: RmapState,
+  dst: Folio,
+  vma: Vma,
+  anon: boolean,
+  order: number,
+  nr: number,
+  pgoff: number,
+  table: PageTable,
+  vpn: number,
+  swp: number,
+): void {
+  const mem = ctx.mem;
+  const address = vpn * PAGE_SIZE;
+  const idx = nr > 1 ? vma.linearPageIndex(address) - pgoff : 0;
+  const page = dst + idx;
+  folioGet(mem, dst);
+  const pte = pteFromMigrationEntry(ctx, swp, page, folioTestFlag(mem, dst, PG_dirty), vma);
+  if (anon) {
+    const flags = isReadableMigrationEntry(swp) ? RMAP_NONE : RMAP_EXCLUSIVE;
+    pageAddAnonRmap(ctx, dst, page, vma, address, flags);
+  } else {
+    pageAddFileRmap(ctx, dst, page, false);
+  }
+  mlockVmaFolio(ctx, dst, vma, false); // the end of page_add_*_rmap
+  table.set(vpn, pte);
+  ctx.rt.charge(ctx.costs.pteUpdate);
+  const tp = ctx.trace.removeMigrationPte;
+  if (tp.enabled) tp.emit({ addr: address, pte, order });
+}
+
+/**
+ * The uncontended walk of `remove_migration_ptes` over a singly-mapped anon folio, as
+ * plain calls: the same steps, charges and results as `rmap_walk` / `rmap_walk_locked`
+ * with `remove_migration_pte`, taken only when nothing can sleep, spin or pass a
+ * scheduling point: `dst` is anon and not KSM, its anon_vma has one VMA, the anon_vma
+ * rwsem (unless `locked`) and the page-table lock are free, the entries lie within one page
+ * table, and the VMA is neither hugetlb nor VM_LOCKED (no mlock drain). Returns false,
+ * having changed nothing, when one of these does not hold.
+ */
+function removeMigrationPtesUncontended(
+  ctx: RmapState,
+  src: Folio,
+  dst: Folio,
+  locked: boolean,
+): boolean {
+  const mem = ctx.mem;
+  if (!rmapUncontended.enabled) return false;
+  if (folioTestKsm(mem, dst) || !folioTestAnon(mem, dst)) return false;
+  const av = folioAnonVma(mem, dst);
+  if (av === null) return !locked;
+  if (av.rbRoot.size !== 1) return false;
+  const sem = av.rwsem;
+  if (!locked && (sem.writer !== null || sem.waiters > 0)) return false;
+  let vma: Vma | undefined;
+  for (const avc of av.rbRoot) vma = avc.vma;
+  if (vma === undefined || isVmHugetlbPage(vma) || (vma.flags & VM_LOCKED) !== 0) return false;
+  const walkPgoff = folioPgoff(mem, dst);
+  const nr = folioNrPages(mem, dst);
+  const inVma = !(vma.pgoff > walkPgoff + nr - 1 || vma.lastPgoff < walkPgoff);
+  const pgoff = folioIndex(mem, dst);
+  const range = inVma ? folioVmaRange(vma, pgoff, nr) : null;
+  const table = range === null ? null : uncontendedPteTable(vma.mm, range, src, isMigrationEntry);
+  if (table === undefined) return false;
+  if (locked) {
+    const me = ctx.rt.current;
+    if (sem.writer !== me && !sem.readers.has(me)) return false; // the walk's own error
+  } else {
+    sem.downReadTrylock();
+  }
+  rmapUncontended.walks++;
+  try {
+    if (!inVma) return true;
+    ctx.rt.charge(ctx.costs.rmapStep);
+    if (range === null || table === null) return true;
+    const anon = true;
+    const order = folioOrder(mem, dst);
+    const ptl = table.ptl;
+    ptl.trylock();
+    for (let vpn = range.startVpn; vpn < range.endVpn; vpn++) {
+      const swp = table.get(vpn);
+      if (!isMigrationEntry(swp)) continue;
+      const page = ptePfn(swp);
+      if (page - src < 0 || page - src >= nr) continue;
+      restoreMigrationPte(ctx, dst, vma, anon, order, nr, pgoff, table, vpn, swp);
+    }
+    ptl.unlock();
+    return true;
+  } finally {
+    if (!locked) sem.upRead();
+  }
+}
+
+/**
  * `remove_migration_pte(folio, vma, addr, old)` (mm/migrate.c, 6.3): every migration entry
  * of `src` in `vma` (`page_vma_mapped_walk` with PVMW_SYNC | PVMW_MIGRATION) becomes a
  * present entry for the matching page of `dst`: one folio reference and one mapping per
@@ -149,22 +251,7 @@ function* removeMigrationPte(
       return true;
     },
     pte: (table, vpn, swp) => {
-      const address = vpn * PAGE_SIZE;
-      const idx = nr > 1 ? vma.linearPageIndex(address) - pgoff : 0;
-      const page = dst + idx;
-      folioGet(mem, dst);
-      const pte = pteFromMigrationEntry(ctx, swp, page, folioTestFlag(mem, dst, PG_dirty), vma);
-      if (anon) {
-        const flags = isReadableMigrationEntry(swp) ? RMAP_NONE : RMAP_EXCLUSIVE;
-        pageAddAnonRmap(ctx, dst, page, vma, address, flags);
-      } else {
-        pageAddFileRmap(ctx, dst, page, false);
-      }
-      mlockVmaFolio(ctx, dst, vma, false); // the end of page_add_*_rmap
-      table.set(vpn, pte);
-      ctx.rt.charge(ctx.costs.pteUpdate);
-      const tp = ctx.trace.removeMigrationPte;
-      if (tp.enabled) tp.emit({ addr: address, pte, order });
+      restoreMigrationPte(ctx, dst, vma, anon, order, nr, pgoff, table, vpn, swp);
       return true;
     },
   });
@@ -188,6 +275,55 @@ function* removeMigrationPtesBody(
   dst: Folio,
   locked: boolean,
 ): KernelGen {
+  checkRemoveMigrationPtes(ctx, src, dst);
+  if (removeMigrationPtesUncontended(ctx, src, dst, locked)) return;
+  const rwc = REMOVE_MIGRATION_WALKS.pop() ?? new RemoveMigrationWalk();
+  rwc.ctx = ctx;
+  rwc.src = src;
+  try {
+    if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
+    else yield* rmapWalk(ctx, dst, rwc);
+  } finally {
+    rwc.ctx = null;
+    REMOVE_MIGRATION_WALKS.push(rwc);
+  }
+}
+
+/**
+ * The `rmap_walk_control` of `remove_migration_ptes` (mm/migrate.c, 6.3): `rmap_one` is
+ * `remove_migration_pte` with the call's src (`arg`). Allocated once and reused (a free
+ * list; a walk left suspended keeps its own), filled in per call.
+ */
+class RemoveMigrationWalk implements RmapWalkControl {
+  ctx: RmapState | null = null;
+  src: Folio = -1;
+
+  rmapOne(folio: Folio, vma: VmaView, address: number): KernelGen<boolean> {
+    return removeMigrationPte(this.ctx as RmapState, folio, vma as Vma, this.src, address);
+  }
+}
+
+/** The free `RemoveMigrationWalk`s. */
+const REMOVE_MIGRATION_WALKS: RemoveMigrationWalk[] = [];
+
+/**
+ * `removeMigrationPtes` as a plain call when it cannot sleep, spin or pass a scheduling
+ * point (see `removeMigrationPtesUncontended`) and no one traces kernel functions: true
+ * when done; false, having changed nothing, when the caller must run `removeMigrationPtes`.
+ */
+export function removeMigrationPtesFast(
+  ctx: RmapState,
+  src: Folio,
+  dst: Folio,
+  locked: boolean,
+): boolean {
+  if (ctx.rt.functions.enabled) return false;
+  checkRemoveMigrationPtes(ctx, src, dst);
+  return removeMigrationPtesUncontended(ctx, src, dst, locked);
+}
+
+/** The argument check of `remove_migration_ptes` (above); it changes nothing. */
+function checkRemoveMigrationPtes(ctx: RmapState, src: Folio, dst: Folio): void {
   const mem = ctx.mem;
   if (folioNrPages(mem, src) !== folioNrPages(mem, dst)) {
     throw new MmsimError(
@@ -195,9 +331,4 @@ function* removeMigrationPtesBody(
       `remove_migration_ptes: src ${src} has ${folioNrPages(mem, src)} pages but dst ${dst} has ${folioNrPages(mem, dst)}`,
     );
   }
-  const rwc: RmapWalkControl = {
-    rmapOne: (folio, vma: Vma, address) => removeMigrationPte(ctx, folio, vma, src, address),
-  };
-  if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
-  else yield* rmapWalk(ctx, dst, rwc);
 }

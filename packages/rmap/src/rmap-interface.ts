@@ -22,6 +22,14 @@ export interface Rmap {
    * have src's mapping and index.
    */
   removeMigrationPtes(src: Folio, dst: Folio, locked: boolean): KernelGen;
+  /**
+   * Optional fast path of `tryToMigrate`, as a plain call: true when done with nothing that
+   * could sleep, spin or pass a scheduling point (a singly-mapped anon folio, locks free);
+   * false, having changed nothing, when the caller must run `tryToMigrate`.
+   */
+  tryToMigrateUncontended?(folio: Folio, flags: number): boolean;
+  /** Optional fast path of `removeMigrationPtes`, as `tryToMigrateUncontended` is of `tryToMigrate`. */
+  removeMigrationPtesUncontended?(src: Folio, dst: Folio, locked: boolean): boolean;
   /** `rmap_walk(folio, rwc)`. */
   rmapWalk(folio: Folio, rwc: RmapWalkControl): KernelGen;
   /** `rmap_walk_locked(folio, rwc)`: the caller holds the anon_vma or i_mmap lock. */

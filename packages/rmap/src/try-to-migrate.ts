@@ -13,6 +13,7 @@ import {
   pageTestFlag,
 } from '@mmsim/folio';
 import { EBUSY, type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
+import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -23,12 +24,12 @@ import {
 } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { tryToMigrateOneHugetlb } from './hugetlb-rmap.js';
-import { isVmHugetlbPage } from './hugetlb-state.js';
+import { folioPgoff, isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import type { Mm } from './mm.js';
 import type { PageTable } from './page-table.js';
-import { pageVmaMappedWalk } from './page-vma-mapped.js';
+import { pageVmaMappedWalk, uncontendedPteTable } from './page-vma-mapped.js';
 import {
   mkMigrationEntry,
   pteDirty,
@@ -43,12 +44,14 @@ import {
   SWP_MIGRATION_READ_EXCLUSIVE,
   SWP_MIGRATION_WRITE,
 } from './pte.js';
+import type { VmaView } from './readonly-views.js';
 import { folioMarkDirty, pageRemoveRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbPage, flushTlbPmd } from './tlb.js';
 import { pteAccessible, setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
+import { rmapUncontended } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
 
@@ -243,6 +246,71 @@ function* tryToMigrateOne(
   return ret;
 }
 
+/**
+ * The uncontended walk of `try_to_migrate` over a singly-mapped anon folio, as plain
+ * calls: the same steps, charges and results as `rmap_walk` / `rmap_walk_locked` with
+ * `try_to_migrate_one` (below), taken only when none of them can sleep, spin or pass a
+ * scheduling point: the folio is anon and not KSM, its anon_vma has one VMA (no
+ * `cond_resched()` between VMAs), the anon_vma rwsem (unless `TTU_RMAP_LOCKED`) and the
+ * page-table lock are free, the folio is PTE-mapped within one page table, and nothing
+ * asks for a PMD split, a hugetlb walk, an unmap window or an mlock drain. Returns false,
+ * having changed nothing, when one of these does not hold: the caller then runs the walk
+ * as generators.
+ */
+function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): boolean {
+  const mem = ctx.mem;
+  if (!rmapUncontended.enabled) return false;
+  if ((flags & TTU_SPLIT_HUGE_PMD) !== 0 || ctx.unmapWindow) return false;
+  if (folioTestKsm(mem, folio) || !folioTestAnon(mem, folio)) return false;
+  const av = folioAnonVma(mem, folio);
+  const locked = (flags & TTU_RMAP_LOCKED) !== 0;
+  // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
+  if (av === null) return !locked;
+  if (!locked && !folioMapped(mem, folio)) return true;
+  if (av.rbRoot.size !== 1) return false;
+  const sem = av.rwsem;
+  if (!locked && (sem.writer !== null || sem.waiters > 0)) return false;
+  let vma: Vma | undefined;
+  for (const avc of av.rbRoot) vma = avc.vma;
+  if (vma === undefined || isVmHugetlbPage(vma) || (vma.flags & VM_LOCKED) !== 0) return false;
+  const pgoff = folioPgoff(mem, folio);
+  const nr = folioNrPages(mem, folio);
+  const inVma = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
+  const range = inVma ? folioVmaRange(vma, folioIndex(mem, folio), nr) : null;
+  const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
+  if (table === undefined) return false;
+  if (locked) {
+    const me = ctx.rt.current;
+    if (sem.writer !== me && !sem.readers.has(me)) return false; // the walk's own error
+  } else {
+    sem.downReadTrylock();
+  }
+  rmapUncontended.walks++;
+  try {
+    if (!inVma) return true;
+    ctx.rt.charge(ctx.costs.rmapStep);
+    if (vma.isTemporaryStack) return true; // invalid_vma
+    if (range === null || table === null) return true;
+    const mm = vma.mm;
+    const anon = true;
+    const order = folioOrder(mem, folio);
+    const ptl = table.ptl;
+    ptl.trylock();
+    for (let vpn = range.startVpn; vpn < range.endVpn; vpn++) {
+      const pte = table.get(vpn);
+      if (!ptePresent(pte)) continue;
+      const page = ptePfn(pte);
+      if (page - folio < 0 || page - folio >= nr) continue;
+      nukePte(ctx, mm, flags, table, vpn, pte);
+      if (!setMigrationPte(ctx, folio, vma, anon, order, table, vpn, pte)) break;
+    }
+    ptl.unlock();
+    return true;
+  } finally {
+    if (!locked) sem.upRead();
+  }
+}
+
 /** The error for a try_to_migrate call that breaks its contract; nothing was changed. */
 function misuse(message: string): MmsimError {
   return new MmsimError('INVALID_ARGUMENT', message);
@@ -262,6 +330,65 @@ function misuse(message: string): MmsimError {
  */
 export const tryToMigrate = tracedFunction('try_to_migrate', tryToMigrateBody);
 function* tryToMigrateBody(ctx: RmapState, folio: Folio, flags: number): KernelGen {
+  const mem = ctx.mem;
+  checkTryToMigrate(ctx, folio, flags);
+  if (tryToMigrateUncontended(ctx, folio, flags)) return;
+  const rwc = TRY_TO_MIGRATE_WALKS.pop() ?? new TryToMigrateWalk();
+  rwc.ctx = ctx;
+  rwc.flags = flags;
+  rwc.skipTemporaryStack = !folioTestKsm(mem, folio) && folioTestAnon(mem, folio);
+  try {
+    if ((flags & TTU_RMAP_LOCKED) !== 0) yield* rmapWalkLocked(ctx, folio, rwc);
+    else yield* rmapWalk(ctx, folio, rwc);
+  } finally {
+    rwc.ctx = null;
+    TRY_TO_MIGRATE_WALKS.push(rwc);
+  }
+}
+
+/**
+ * The `rmap_walk_control` of `try_to_migrate` (mm/rmap.c, 6.3): `rmap_one` is
+ * `try_to_migrate_one` with the call's flags, `done` is `folio_not_mapped`, `anon_lock` is
+ * `folio_lock_anon_vma_read`, and an anon (not KSM) folio's walk skips exec's temporary
+ * stack (`invalid_migration_vma`). Allocated once and reused (a free list; a walk left
+ * suspended keeps its own), filled in per call.
+ */
+class TryToMigrateWalk implements RmapWalkControl {
+  ctx: RmapState | null = null;
+  flags = 0;
+  skipTemporaryStack = false;
+  readonly anonLock = true;
+
+  rmapOne(folio: Folio, vma: VmaView, address: number): KernelGen<boolean> {
+    return tryToMigrateOne(this.ctx as RmapState, folio, vma as Vma, address, this.flags);
+  }
+
+  done(folio: Folio): boolean {
+    return !folioMapped((this.ctx as RmapState).mem, folio);
+  }
+
+  invalidVma(vma: VmaView): boolean {
+    return this.skipTemporaryStack && vma.isTemporaryStack;
+  }
+}
+
+/** The free `TryToMigrateWalk`s. */
+const TRY_TO_MIGRATE_WALKS: TryToMigrateWalk[] = [];
+
+/**
+ * `tryToMigrate` as a plain call when it cannot sleep, spin or pass a scheduling point
+ * (see `tryToMigrateUncontended`) and no one traces kernel functions: true when done;
+ * false, having changed nothing, when the caller must run `tryToMigrate`. A call that
+ * breaks the contract throws as `tryToMigrate` does.
+ */
+export function tryToMigrateFast(ctx: RmapState, folio: Folio, flags: number): boolean {
+  if (ctx.rt.functions.enabled) return false;
+  checkTryToMigrate(ctx, folio, flags);
+  return tryToMigrateUncontended(ctx, folio, flags);
+}
+
+/** The contract checks of `try_to_migrate` (above); they change nothing. */
+function checkTryToMigrate(ctx: RmapState, folio: Folio, flags: number): void {
   const mem = ctx.mem;
   if (!Number.isInteger(flags) || (flags & ~TTU_MIGRATE_ALLOWED) !== 0 || flags < 0) {
     throw misuse(
@@ -283,14 +410,4 @@ function* tryToMigrateBody(ctx: RmapState, folio: Folio, flags: number): KernelG
         `${folioMapcount(mem, folio)} mappings: the caller must hold a reference of its own`,
     );
   }
-  const rwc: RmapWalkControl = {
-    rmapOne: (f, vma: Vma, address) => tryToMigrateOne(ctx, f, vma, address, flags),
-    done: (f) => !folioMapped(mem, f),
-    anonLock: true,
-  };
-  if (!folioTestKsm(mem, folio) && folioTestAnon(mem, folio)) {
-    rwc.invalidVma = (vma) => vma.isTemporaryStack;
-  }
-  if ((flags & TTU_RMAP_LOCKED) !== 0) yield* rmapWalkLocked(ctx, folio, rwc);
-  else yield* rmapWalk(ctx, folio, rwc);
 }

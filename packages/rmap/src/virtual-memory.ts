@@ -52,7 +52,7 @@ import { munmap } from './munmap.js';
 import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
 import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
 import type { AddressSpaceView, AnonVmaView, MmView, VmaView } from './readonly-views.js';
-import { removeMigrationPtes } from './remove-migration-ptes.js';
+import { removeMigrationPtes, removeMigrationPtesFast } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
 import { type NumaHintFaultHook, RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
@@ -68,7 +68,7 @@ import {
 } from './tlb-batch.js';
 import type { TlbStats } from './tlb-stats.js';
 import { invalidateMappingPages, truncateInodePages } from './truncate.js';
-import { tryToMigrate } from './try-to-migrate.js';
+import { tryToMigrate, tryToMigrateFast } from './try-to-migrate.js';
 import {
   doUserAddrFault,
   userRead,
@@ -630,6 +630,14 @@ export class VirtualMemory implements Rmap, TlbBatch {
 
   removeMigrationPtes(src: Folio, dst: Folio, locked: boolean): KernelGen {
     return removeMigrationPtes(this.#ctx, src, dst, locked);
+  }
+
+  tryToMigrateUncontended(folio: Folio, flags: number): boolean {
+    return tryToMigrateFast(this.#ctx, folio, flags);
+  }
+
+  removeMigrationPtesUncontended(src: Folio, dst: Folio, locked: boolean): boolean {
+    return removeMigrationPtesFast(this.#ctx, src, dst, locked);
   }
 
   rmapWalk(folio: Folio, rwc: RmapWalkControl): KernelGen {

@@ -83,6 +83,17 @@ export function pmbenchBenchmarks(): BenchResult[] {
         },
       };
     }),
+    ...(['v6.2', 'v6.3'] as const).map((variant) => {
+      const r = variant === 'v6.2' ? old : now;
+      return {
+        name: `pmbench.${variant}.real_time_factor`,
+        value: r.virtualNs / 1e9 / (r.wallMs / 1000),
+        unit: 'ratio',
+        better: 'higher' as const,
+        description: `Virtual seconds simulated per wall-clock second over a whole pmbench-migrate run (threads and migrator, scenario set-up included), ${variant}; 1.0 is as fast as the machine it models.`,
+        detail: { wallMs: r.wallMs, virtualNs: r.virtualNs },
+      };
+    }),
     ...(['v6.2', 'v6.3'] as const).flatMap((variant) => {
       const r = variant === 'v6.2' ? old : now;
       return [
