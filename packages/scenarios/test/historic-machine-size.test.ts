@@ -1,5 +1,5 @@
-import { type RunSetup, runSchedule } from '@mmsim/explore/internal';
 import { scheduleSeed } from '@mmsim/explore';
+import { type RunSetup, runSchedule } from '@mmsim/explore/internal';
 import { RandomStrategy } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
