@@ -49,6 +49,52 @@ export interface PhysicalMemory {
 /** Resolves the swap-cache address space of a folio with PG_swapcache (`swap_address_space`). */
 export type SwapAddressSpaceResolver = (mem: PhysicalMemory, folio: Folio) => object | null;
 
+/** Frames up to which the per-frame arrays share one buffer (54 bytes a frame: 3.4 MiB). */
+const SHARED_BUFFER_FRAMES = 65_536;
+
+/**
+ * Hands out the per-frame typed arrays of a memory map, zeroed: views of one buffer for a
+ * small machine (8-byte arrays first, so that every view is aligned), separate arrays
+ * otherwise.
+ */
+class FrameArrays {
+  readonly #n: number;
+  readonly #buffer: ArrayBuffer | null;
+  #offset = 0;
+
+  constructor(frames: number) {
+    this.#n = frames;
+    // 2 x 8 + 8 x 4 + 6 x 1 bytes per frame.
+    this.#buffer = frames <= SHARED_BUFFER_FRAMES ? new ArrayBuffer(54 * frames) : null;
+  }
+
+  #take(bytes: number): number {
+    const at = this.#offset;
+    this.#offset += bytes * this.#n;
+    return at;
+  }
+
+  f64(): Float64Array {
+    const b = this.#buffer;
+    return b === null ? new Float64Array(this.#n) : new Float64Array(b, this.#take(8), this.#n);
+  }
+
+  i32(): Int32Array {
+    const b = this.#buffer;
+    return b === null ? new Int32Array(this.#n) : new Int32Array(b, this.#take(4), this.#n);
+  }
+
+  u32(): Uint32Array {
+    const b = this.#buffer;
+    return b === null ? new Uint32Array(this.#n) : new Uint32Array(b, this.#take(4), this.#n);
+  }
+
+  u8(): Uint8Array {
+    const b = this.#buffer;
+    return b === null ? new Uint8Array(this.#n) : new Uint8Array(b, this.#take(1), this.#n);
+  }
+}
+
 /**
  * The internal form of PhysicalMemory. Field layout, per pfn:
  * state 1 + flags 4 + refcount 4 + mapcount 4 + entire 4 + total 4 + order 1 + headOf 4 +
@@ -136,23 +182,28 @@ export class Memmap {
     this.maxPfn = maxPfn;
     this.nodeStart = nodeStart;
     this.nodeEnd = nodeEnd;
-    this.state = new Uint8Array(maxPfn);
-    this.flags = new Uint32Array(maxPfn);
-    this.refcount = new Int32Array(maxPfn);
-    this.mapcount = new Int32Array(maxPfn);
-    this.entireMapcount = new Int32Array(maxPfn);
-    this.totalMapcount = new Int32Array(maxPfn);
-    this.order = new Uint8Array(maxPfn);
-    this.headOf = new Int32Array(maxPfn).fill(-1);
-    this.nid = new Uint8Array(maxPfn);
-    this.folioType = new Uint8Array(maxPfn);
-    this.mappingKind = new Uint8Array(maxPfn);
+    // The per-frame arrays of a small machine share one buffer: each array of its own is a
+    // backing store the garbage collector tracks, and an explorer builds a machine per
+    // schedule. A large machine keeps one buffer per array.
+    const arrays = new FrameArrays(maxPfn);
+    this.index = arrays.f64();
+    this.content = arrays.f64();
+    this.flags = arrays.u32();
+    this.refcount = arrays.i32();
+    this.mapcount = arrays.i32();
+    this.entireMapcount = arrays.i32();
+    this.totalMapcount = arrays.i32();
+    this.headOf = arrays.i32().fill(-1);
+    this.next = arrays.i32().fill(-1);
+    this.prev = arrays.i32().fill(-1);
+    this.state = arrays.u8();
+    this.order = arrays.u8();
+    this.nid = arrays.u8();
+    this.folioType = arrays.u8();
+    this.mappingKind = arrays.u8();
+    this.hugeTemporary = arrays.u8();
     this.mappingObj = new Array<object | null>(maxPfn).fill(null);
-    this.index = new Float64Array(maxPfn);
     this.priv = new Array<unknown>(maxPfn).fill(null);
-    this.content = new Float64Array(maxPfn);
-    this.next = new Int32Array(maxPfn).fill(-1);
-    this.prev = new Int32Array(maxPfn).fill(-1);
     this.listOwner = new Array<FolioList | null>(maxPfn).fill(null);
     this.nodeFree = new Float64Array(nrNodes);
     this.freeHead = new Int32Array(nrNodes * MAX_ORDER).fill(-1);
@@ -162,7 +213,6 @@ export class Memmap {
     this.nrHugePages = new Int32Array(nrNodes);
     this.freeHugePages = new Int32Array(nrNodes);
     this.surplusHugePages = new Int32Array(nrNodes);
-    this.hugeTemporary = new Uint8Array(maxPfn);
     this.fallback = [];
     for (let n = 0; n < nrNodes; n++) {
       const order = Array.from({ length: nrNodes }, (_, i) => i);

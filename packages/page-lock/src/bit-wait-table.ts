@@ -23,23 +23,37 @@ interface BitKey {
  * hand-off: a woken waiter races for the bit, and queues again at the tail if it loses.
  */
 export class BitWaitTable {
-  readonly queues: readonly WaitQueue[];
+  /**
+   * The hashed queues, each made when first used (a machine uses a handful of its
+   * WAIT_TABLE_SIZE; a queue has no state but its waiters, so making it later changes nothing).
+   */
+  readonly #queues: Array<WaitQueue | undefined> = new Array(WAIT_TABLE_SIZE);
   readonly #rt: Runtime;
   readonly #wake: WakeFunction;
 
   constructor(rt: Runtime) {
     this.#rt = rt;
-    const queues: WaitQueue[] = [];
-    for (let i = 0; i < WAIT_TABLE_SIZE; i++) {
-      queues.push(new WaitQueue(rt, `bit_wait_table[${i}]`));
-    }
-    this.queues = queues;
     this.#wake = (entry, key) => this.#wakeBitFunction(entry, key as BitKey);
   }
 
   /** `bit_waitqueue(&bh->b_state, bit)`. */
   queueOf(bh: Bh, bit: number): WaitQueue {
-    return this.queues[bitWaitTableIndex(bh.id, bit)] as WaitQueue;
+    return this.#queue(bitWaitTableIndex(bh.id, bit));
+  }
+
+  /** Every hashed queue, in index order. */
+  get queues(): readonly WaitQueue[] {
+    for (let i = 0; i < WAIT_TABLE_SIZE; i++) this.#queue(i);
+    return this.#queues as WaitQueue[];
+  }
+
+  #queue(i: number): WaitQueue {
+    let q = this.#queues[i];
+    if (q === undefined) {
+      q = new WaitQueue(this.#rt, `bit_wait_table[${i}]`);
+      this.#queues[i] = q;
+    }
+    return q;
   }
 
   /**

@@ -72,7 +72,11 @@ export interface FolioWaiter {
  * the bit is taken inside the wait code (a waiter's own test-and-set, or a hand-off).
  */
 export class FolioWaitTable {
-  readonly queues: readonly WaitQueue[];
+  /**
+   * The hashed queues, each made when first used (a machine uses a handful of its
+   * PAGE_WAIT_TABLE_SIZE; a queue has no state but its waiters, so making it later changes nothing).
+   */
+  readonly #queues: Array<WaitQueue | undefined> = new Array(PAGE_WAIT_TABLE_SIZE);
   /** `sysctl_page_lock_unfairness`: stolen wake-ups a lock waiter accepts before hand-off. */
   readonly unfairness: number;
   readonly #rt: Runtime;
@@ -85,17 +89,27 @@ export class FolioWaitTable {
     this.#rt = rt;
     this.#mem = mem;
     this.#owner = owner;
-    const queues: WaitQueue[] = [];
-    for (let i = 0; i < PAGE_WAIT_TABLE_SIZE; i++) {
-      queues.push(new WaitQueue(rt, `folio_wait_table[${i}]`));
-    }
-    this.queues = queues;
     this.#wake = (entry, key) => this.#wakePageFunction(entry, key as PageWakeKey);
   }
 
   /** `folio_waitqueue(folio)`: the hashed queue the folio's waiters sleep on. */
   queueOf(folio: Folio): WaitQueue {
-    return this.queues[folioWaitTableIndex(folio)] as WaitQueue;
+    return this.#queue(folioWaitTableIndex(folio));
+  }
+
+  /** Every hashed queue, in index order. */
+  get queues(): readonly WaitQueue[] {
+    for (let i = 0; i < PAGE_WAIT_TABLE_SIZE; i++) this.#queue(i);
+    return this.#queues as WaitQueue[];
+  }
+
+  #queue(i: number): WaitQueue {
+    let q = this.#queues[i];
+    if (q === undefined) {
+      q = new WaitQueue(this.#rt, `folio_wait_table[${i}]`);
+      this.#queues[i] = q;
+    }
+    return q;
   }
 
   /** The waiters of `folio` on its queue, head first. */

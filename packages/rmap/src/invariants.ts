@@ -107,6 +107,11 @@ function isReplacedMigrationSource(
   return dst !== undefined && dst !== folio && folioTestFlag(mem, dst, PG_locked);
 }
 
+/** Where a mapping is, for a problem's message. */
+function whereOf(vma: Vma, addr: number, pfn: number): string {
+  return `${vma.mm} ${hex(addr)} (pfn ${hex(pfn)})`;
+}
+
 /** The rmap must be able to find this mapping: anon_vma chain or i_mmap, and the index. */
 function checkReachable(
   ctx: RmapState,
@@ -118,7 +123,7 @@ function checkReachable(
   bad: Problems,
 ): void {
   const mem = ctx.mem;
-  const where = `${vma.mm} ${hex(addr)} (pfn ${hex(pfn)})`;
+  // Formatted only for a problem: this runs for every mapped entry on every check.
   if (folioTestKsm(mem, folio)) {
     // Found through the stable node's rmap_items, at any address (see checkKsmMapping); a
     // migration entry to a locked src that folio_migrate_ksm already left without a node
@@ -128,14 +133,17 @@ function checkReachable(
       isMigrationEntry(raw) &&
       folioTestFlag(mem, folio, PG_locked) &&
       folioStableNode(mem, folio) === null;
-    if (problem !== null && !movedSrc) bad.add(`${where}: ${problem}`);
+    if (problem !== null && !movedSrc) bad.add(`${whereOf(vma, addr, pfn)}: ${problem}`);
     return;
   }
   if (folioTestAnon(mem, folio)) {
     const av = folioAnonVma(mem, folio);
-    if (av === null) bad.add(`${where}: anonymous folio ${hex(folio)} has no anon_vma`);
+    if (av === null)
+      bad.add(`${whereOf(vma, addr, pfn)}: anonymous folio ${hex(folio)} has no anon_vma`);
     else if (!vma.anonVmaChain.some((avc) => avc.anonVma === av)) {
-      bad.add(`${where}: the VMA is not chained to ${av}, so rmap cannot find this mapping`);
+      bad.add(
+        `${whereOf(vma, addr, pfn)}: the VMA is not chained to ${av}, so rmap cannot find this mapping`,
+      );
     }
   } else {
     const as = folioAddressSpace(mem, folio);
@@ -143,13 +151,15 @@ function checkReachable(
       // Legal mid-migration state, see isReplacedMigrationSource; the index check below
       // still applies (move_to_new_folio leaves src->index alone).
     } else if (as === null || as !== vma.file) {
-      bad.add(`${where}: page-cache folio of ${String(as)} mapped by a VMA of ${String(vma.file)}`);
+      bad.add(
+        `${whereOf(vma, addr, pfn)}: page-cache folio of ${String(as)} mapped by a VMA of ${String(vma.file)}`,
+      );
     }
   }
   const expected = folioIndex(mem, folio) + (pfn - folio);
   if (vma.linearPageIndex(addr) !== expected) {
     bad.add(
-      `${where}: page index ${expected} does not match the VMA's ${vma.linearPageIndex(addr)}`,
+      `${whereOf(vma, addr, pfn)}: page index ${expected} does not match the VMA's ${vma.linearPageIndex(addr)}`,
     );
   }
 }

@@ -7,13 +7,24 @@ import {
   explore,
   type InstanceOptions,
 } from '@mmsim/explore';
-import type { Kernel, VariantName } from '@mmsim/kernel';
-import { type MigrateVariant, resolveVariant, variantContentHash } from '@mmsim/migrate';
-import { MmsimError } from '@mmsim/runtime';
+import {
+  Kernel,
+  type ResolvedKernelConfig,
+  resolveKernelConfig,
+  type VariantName,
+} from '@mmsim/kernel';
+import { type MigrateVariant, resolveVariant, VARIANTS, variantContentHash } from '@mmsim/migrate';
+import { MAX_SEED, MmsimError } from '@mmsim/runtime';
 import { driverErrorCheck } from './driver-check.js';
 import { expectationCheck } from './expectation-check.js';
 import { pageLockInversionCheck } from './page-lock-inversion.js';
-import { instantiateScenario, type Scenario, type ScenarioOptions } from './scenario.js';
+import {
+  instantiateScenario,
+  instantiateScenarioOn,
+  type Scenario,
+  type ScenarioOptions,
+  scenarioConfig,
+} from './scenario.js';
 
 /**
  * How a scenario is instantiated for exploration: the variant to run (default: the
@@ -30,6 +41,13 @@ export interface ScenarioTargetOptions
    * replay tokens (the target's identity) so that a replay can say when the file changed.
    */
   readonly source?: ScenarioSource;
+  /**
+   * Build every instance with `instantiateScenario` (`createKernel`, which checks the whole
+   * configuration again), instead of from the configuration the target resolved once.
+   * Both give the same instances (same schedules, findings and replay tokens); this one is
+   * slower and is there to test that. Default false.
+   */
+  readonly freshInstances?: boolean;
 }
 
 /** Where a scenario came from, when it was read from a file. */
@@ -92,7 +110,10 @@ export function scenarioTarget(
       );
     }
   }
-  const { source, ...overrides } = options;
+  const { source, freshInstances = false, ...overrides } = options;
+  if (typeof freshInstances !== 'boolean') {
+    throw new MmsimError('INVALID_CONFIG', 'scenarioTarget: freshInstances must be a boolean');
+  }
   if (
     source !== undefined &&
     (typeof source !== 'object' ||
@@ -113,6 +134,13 @@ export function scenarioTarget(
       ? new MmsimError('INVALID_CONFIG', `scenarioTarget: ${error.message}`)
       : error;
   }
+  // A built-in variant goes to the kernel by name: resolving a name is a table look-up,
+  // resolving a value checks every setting again (for each of the kernel's parts).
+  const variantArg: VariantName | MigrateVariant =
+    (VARIANTS as Record<string, MigrateVariant>)[variant.name] === variant
+      ? (variant.name as VariantName)
+      : variant;
+  const resolved = new ResolvedScenarioConfig(scenario, { ...overrides, variant: variantArg });
   return {
     name: `${scenario.name}@${variant.name}`,
     identity: {
@@ -120,7 +148,9 @@ export function scenarioTarget(
       file: source === undefined ? null : { sha256: source.sha256 },
     },
     instantiate({ runtime }: InstanceOptions) {
-      const instance = instantiateScenario(scenario, { ...overrides, variant, ...runtime });
+      const instance = freshInstances
+        ? instantiateScenario(scenario, { ...overrides, variant, ...runtime })
+        : instantiateScenarioOn(scenario, resolved.kernel(runtime), overrides);
       return {
         kernel: instance.kernel,
         rt: instance.kernel.rt,
@@ -133,6 +163,55 @@ export function scenarioTarget(
       };
     },
   };
+}
+
+/**
+ * A scenario target's kernel configuration, resolved (`resolveKernelConfig`: schema,
+ * variant, costs, parts) once, on the first instance, and again only when the explorer's
+ * step limit or meta change; each instance then differs only in its seed, strategy and
+ * `onStep` hook, which are checked here as `resolveKernelConfig` checks them. Building an
+ * instance from it gives the kernel `createKernel` gives for the same configuration.
+ */
+class ResolvedScenarioConfig {
+  readonly #scenario: Scenario;
+  readonly #options: ScenarioOptions;
+  #base: ResolvedKernelConfig | null = null;
+
+  constructor(scenario: Scenario, options: ScenarioOptions) {
+    this.#scenario = scenario;
+    this.#options = options;
+  }
+
+  /** A fresh kernel for one instance, created with the explorer's runtime options. */
+  kernel(runtime: InstanceOptions['runtime']): Kernel {
+    const base = this.#base;
+    const strategy = runtime.strategy as { choose?: unknown } | string;
+    if (
+      base !== null &&
+      base.maxSteps === runtime.maxSteps &&
+      base.meta === runtime.meta &&
+      Number.isInteger(runtime.seed) &&
+      runtime.seed >= 0 &&
+      runtime.seed <= MAX_SEED &&
+      typeof strategy === 'object' &&
+      strategy !== null &&
+      typeof strategy.choose === 'function' &&
+      typeof runtime.onStep === 'function'
+    ) {
+      return new Kernel({
+        ...base,
+        seed: runtime.seed,
+        strategy: runtime.strategy,
+        onStep: runtime.onStep,
+      });
+    }
+    const config = resolveKernelConfig({
+      ...scenarioConfig(this.#scenario, this.#options),
+      ...runtime,
+    });
+    this.#base = config;
+    return new Kernel(config);
+  }
 }
 
 /**

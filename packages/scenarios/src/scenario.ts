@@ -129,7 +129,20 @@ export function instantiateScenario(
   if (typeof scenario !== 'object' || scenario === null || typeof scenario.build !== 'function') {
     throw new MmsimError('INVALID_ARGUMENT', 'a scenario must be { name, config, build(kernel) }');
   }
-  const kernel = createKernel(scenarioConfig(scenario, options));
+  return instantiateScenarioOn(scenario, createKernel(scenarioConfig(scenario, options)), options);
+}
+
+/**
+ * `instantiateScenario` on a kernel already built from the scenario's configuration with
+ * `options` applied (an exploration target builds it from a configuration it resolved once,
+ * see scenario-target.ts); `options` supply only the invariant settings here.
+ * @internal
+ */
+export function instantiateScenarioOn(
+  scenario: Scenario,
+  kernel: Kernel,
+  options: ScenarioOptions,
+): ScenarioInstance {
   const world = scenario.build(kernel);
   const cpus = kernel.rt.cpus.length;
   for (const actor of world.actors) {

@@ -27,6 +27,7 @@ const SUITES: Record<string, (dir: string) => Promise<Suite>> = {
   'batch-copy': async (d) => (await import(`${d}/packages/cli/dist/index.js`)).batchCopyBenchmarks,
   scaling: async (d) => (await import(`${d}/tools/bench/src/scaling.ts`)).scalingBenchmarks,
   syscalls: async (d) => (await import(`${d}/tools/bench/src/syscalls.ts`)).syscallBenchmarks,
+  explore: async (d) => (await import(`${d}/tools/bench/src/explore.ts`)).exploreBenchmarks,
 };
 
 const { values } = parseArgs({

@@ -10,6 +10,7 @@ import {
   scenarioBenchmarks,
 } from '@mmsim/cli';
 import { driverKitBenchmarks } from './driver-kit.js';
+import { exploreBenchmarks } from './explore.js';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
 import { migrateBenchmarks } from './migrate.js';
@@ -38,6 +39,7 @@ const suites: Record<string, () => BenchResult[]> = {
   scaling: scalingBenchmarks,
   'driver-kit': driverKitBenchmarks,
   syscalls: syscallBenchmarks,
+  explore: exploreBenchmarks,
 };
 
 const { values } = parseArgs({

@@ -5,6 +5,7 @@ import { LoopDevice } from '../actors/loop-device.js';
 import { migrator } from '../actors/migrator.js';
 import { nodeScan } from '../actors/selectors.js';
 import { bugHistory, type Scenario } from '../scenario.js';
+import { historicNodePages } from './machine-size.js';
 
 /** Parameters of `loopBhDeadlock`. */
 export interface LoopBhDeadlockParams {
@@ -57,7 +58,7 @@ export function loopBhDeadlock(params: LoopBhDeadlockParams = {}): Scenario {
       'docs/locking.md#cross-dependencies',
     ],
     config: {
-      nodes: [{ pages: 1024 }, { pages: 1024 }],
+      nodes: [{ pages: historicNodePages(pages) }, { pages: historicNodePages(pages) }],
       cpusPerNode: 2,
       variant: 'v6.3-rc1',
       dependencyChecking: true,

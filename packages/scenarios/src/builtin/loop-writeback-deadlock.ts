@@ -6,6 +6,7 @@ import { migrator } from '../actors/migrator.js';
 import { nodeScan } from '../actors/selectors.js';
 import { writebackWorker } from '../actors/writeback-worker.js';
 import { bugHistory, type Scenario } from '../scenario.js';
+import { historicNodePages } from './machine-size.js';
 
 /** Parameters of `loopWritebackDeadlock`. */
 export interface LoopWritebackDeadlockParams {
@@ -61,7 +62,7 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
       'docs/locking.md#cross-dependencies',
     ],
     config: {
-      nodes: [{ pages: 1024 }, { pages: 1024 }],
+      nodes: [{ pages: historicNodePages(pages) }, { pages: historicNodePages(pages) }],
       cpusPerNode: 2,
       variant: 'v6.3-rc1',
       dependencyChecking: true,

@@ -4,6 +4,7 @@ import { migrator } from '../actors/migrator.js';
 import { rangeLocker } from '../actors/range-locker.js';
 import { mappedFolios } from '../actors/selectors.js';
 import { bugHistory, type Scenario } from '../scenario.js';
+import { historicNodePages } from './machine-size.js';
 
 /** Parameters of `rfcLockOrder`. */
 export interface RfcLockOrderParams {
@@ -54,7 +55,7 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
       'docs/locking.md#history',
     ],
     config: {
-      nodes: [{ pages: 1024 }, { pages: 1024 }],
+      nodes: [{ pages: historicNodePages(pages) }, { pages: historicNodePages(pages) }],
       cpusPerNode: 2,
       variant: 'rfc-2022',
       dependencyChecking: true,
