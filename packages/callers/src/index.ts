@@ -29,6 +29,7 @@ export {
   type TaskNumaWorkOptions,
   taskNumaWork,
 } from './numa/numa-balancing.js';
+export * from './longterm-pin/index.js';
 export { CALLER_REASONS } from './reasons.js';
 export {
   allocDemoteFolio,
