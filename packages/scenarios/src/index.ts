@@ -85,6 +85,12 @@ export {
 } from './builtin/shmem-thp-migrate.js';
 export { type SoftOfflineParams, softOffline } from './builtin/soft-offline.js';
 export {
+  LONGTERM_PIN_PINNABLE,
+  LONGTERM_PIN_REFUSED,
+  type LongtermPinParams,
+  longtermPinScenario,
+} from './builtin/longterm-pin.js';
+export {
   type SplitLockDeadlockParams,
   splitLockDeadlock,
 } from './builtin/split-lock-deadlock.js';
@@ -110,6 +116,14 @@ export {
   directCompaction,
   type KcompactdOptions,
   kcompactd,
+} from '@mmsim/callers';
+// The longterm-pinning caller's actor (pin_user_pages(FOLL_LONGTERM), ib_umem_get), from
+// @mmsim/callers, for scenario files.
+export {
+  type LongtermPinOptions,
+  type LongtermPinResult,
+  longtermPin,
+  longtermPinResult,
 } from '@mmsim/callers';
 export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';
