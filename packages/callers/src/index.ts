@@ -13,6 +13,7 @@ export {
   isolateLruFolioHeld,
   skipIsolationOnOrder,
 } from './isolate.js';
+export * from './longterm-pin/index.js';
 export {
   allocMisplacedDstFolio,
   DEFAULT_NUMA_BALANCING_SYSCTLS,
@@ -29,7 +30,6 @@ export {
   type TaskNumaWorkOptions,
   taskNumaWork,
 } from './numa/numa-balancing.js';
-export * from './longterm-pin/index.js';
 export { CALLER_REASONS } from './reasons.js';
 export {
   allocDemoteFolio,

@@ -57,6 +57,12 @@ export {
   hugetlbMappedMigrate,
 } from './builtin/hugetlb-mapped-migrate.js';
 export { type KsmMigrateParams, ksmMigrate } from './builtin/ksm-migrate.js';
+export {
+  LONGTERM_PIN_PINNABLE,
+  LONGTERM_PIN_REFUSED,
+  type LongtermPinParams,
+  longtermPinScenario,
+} from './builtin/longterm-pin.js';
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {
   type LoopWritebackDeadlockParams,
@@ -85,12 +91,6 @@ export {
 } from './builtin/shmem-thp-migrate.js';
 export { type SoftOfflineParams, softOffline } from './builtin/soft-offline.js';
 export {
-  LONGTERM_PIN_PINNABLE,
-  LONGTERM_PIN_REFUSED,
-  type LongtermPinParams,
-  longtermPinScenario,
-} from './builtin/longterm-pin.js';
-export {
   type SplitLockDeadlockParams,
   splitLockDeadlock,
 } from './builtin/split-lock-deadlock.js';
@@ -105,7 +105,8 @@ export {
 
 // Actors to compose scenarios from, and the folio selectors of the migrator.
 
-// The compaction caller's actors (kcompactd, compact_memory, direct compaction), from
+// The compaction caller's actors (kcompactd, compact_memory, direct compaction) and the
+// longterm-pinning caller's actor (pin_user_pages(FOLL_LONGTERM), ib_umem_get), from
 // @mmsim/callers, for scenario files.
 export {
   type CompactionActorStats,
@@ -116,10 +117,6 @@ export {
   directCompaction,
   type KcompactdOptions,
   kcompactd,
-} from '@mmsim/callers';
-// The longterm-pinning caller's actor (pin_user_pages(FOLL_LONGTERM), ib_umem_get), from
-// @mmsim/callers, for scenario files.
-export {
   type LongtermPinOptions,
   type LongtermPinResult,
   longtermPin,
