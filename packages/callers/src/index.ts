@@ -13,6 +13,7 @@ export {
   isolateLruFolioHeld,
   skipIsolationOnOrder,
 } from './isolate.js';
+export * from './longterm-pin/index.js';
 export {
   allocMisplacedDstFolio,
   DEFAULT_NUMA_BALANCING_SYSCTLS,

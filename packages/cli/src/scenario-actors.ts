@@ -18,6 +18,7 @@ import {
   givenFolios,
   kcompactd,
   ksmd,
+  longtermPin,
   mappedFolios,
   migrator,
   type Scenario,
@@ -210,6 +211,33 @@ const driverOpSchema = z
   })
   .strict();
 
+/** `longterm-pin`: a driver's FOLL_LONGTERM pin of a process's pages (`longtermPin` of @mmsim/callers). */
+const longtermPinSchema = z
+  .object({
+    type: z
+      .literal('longterm-pin')
+      .describe(
+        "A driver pins a process's pages with pin_user_pages(FOLL_LONGTERM): pages in ZONE_MOVABLE or CMA are migrated first (MIGRATE_SYNC, MR_LONGTERM_PIN).",
+      ),
+    name: name.optional().describe("The task's comm; default pin<index>."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    process: name.describe('The process whose pages it pins.'),
+    pages: count('a number of pages', 1, 1 << 22)
+      .optional()
+      .describe("Pages pinned from the start of the process's mapping; default all of them."),
+    write: z.boolean().optional().describe('A writable pin (FOLL_WRITE); default true.'),
+    via: z
+      .enum(['pin_user_pages', 'ib_umem_get'])
+      .optional()
+      .describe(
+        'pin_user_pages (default) or ib_umem_get (an RDMA memory registration, the same pin in calls of 512 pages).',
+      ),
+    holdSteps: count('a number of scheduling points', 0, 1e9)
+      .optional()
+      .describe('Scheduling points the pin is held before unpin_user_pages; default: to the end.'),
+  })
+  .strict();
+
 const actorSchema = z.discriminatedUnion(
   'type',
   [
@@ -221,13 +249,14 @@ const actorSchema = z.discriminatedUnion(
     kcompactdSchema,
     compactMemorySchema,
     directCompactionSchema,
+    longtermPinSchema,
   ],
   {
     errorMap: (issue, ctx) =>
       issue.code === 'invalid_union_discriminator'
         ? {
             message:
-              "must be one of 'user-task', 'migrator', 'driver-op', 'program', 'ksmd', 'kcompactd', 'compact-memory', 'direct-compaction'",
+              "must be one of 'user-task', 'migrator', 'driver-op', 'program', 'ksmd', 'kcompactd', 'compact-memory', 'direct-compaction', 'longterm-pin'",
           }
         : { message: ctx.defaultError },
   },
@@ -283,7 +312,7 @@ export const actorScenarioSchema = z
       .min(1, { message: 'must list at least one actor' })
       .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` })
       .describe(
-        `The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op, program, ksmd, kcompactd, compact-memory and direct-compaction.`,
+        `The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op, program, ksmd, kcompactd, compact-memory, direct-compaction and longterm-pin.`,
       ),
   })
   .strict();
@@ -419,6 +448,13 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
       ];
     }
   }
+  for (const [i, a] of file.actors.entries()) {
+    if (a.type !== 'longterm-pin' || a.pages === undefined) continue;
+    const p = file.processes.find((q) => q.name === a.process);
+    if (p !== undefined && a.pages > p.pages) {
+      return [`actors[${i}].pages`, `${a.pages} pages, but ${p.name} maps only ${p.pages}`];
+    }
+  }
   return null;
 }
 
@@ -521,6 +557,18 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
             });
           }
           const p = proc(a.process as string);
+          if (a.type === 'longterm-pin') {
+            return longtermPin(k, {
+              name: a.name ?? `pin${i}`,
+              cpu: a.cpu,
+              mm: p.mm,
+              addr: p.addr,
+              pages: a.pages ?? p.pages,
+              ...(a.write === undefined ? {} : { write: a.write }),
+              ...(a.via === undefined ? {} : { via: a.via }),
+              ...(a.holdSteps === undefined ? {} : { holdSteps: a.holdSteps }),
+            });
+          }
           if (a.type === 'user-task') {
             return userTask(k, {
               name: a.name ?? `user${i}`,

@@ -12,7 +12,9 @@ import {
   type Memmap,
   memmapOf,
   type PhysicalMemory,
+  publicView,
 } from './memmap.js';
+import { getPageblockMigratetype, MIGRATE_CMA, PAGEBLOCK_NR_PAGES } from './pageblock.js';
 
 /**
  * The per-node buddy allocator (mm/page_alloc.c, Linux 6.3), one zone per node. Free blocks
@@ -25,6 +27,14 @@ import {
 export interface AllocOptions {
   /** `__GFP_THISNODE`: fail rather than fall back to another node. */
   readonly thisNode?: boolean;
+  /**
+   * `__GFP_MOVABLE` (default true: the model's allocations are user memory,
+   * GFP_HIGHUSER_MOVABLE). False: a kernel / unmovable allocation (`GFP_USER`, or any gfp
+   * under `memalloc_pin_save`), which may take neither ZONE_MOVABLE nor MIGRATE_CMA
+   * pageblocks (`gfp_zone`, `current_alloc_flags` without ALLOC_CMA; mm/page_alloc.c,
+   * 6.3). Only matters on a machine with a movable zone or CMA pageblocks.
+   */
+  readonly movable?: boolean;
 }
 
 /** `add_to_free_list` / `add_to_free_list_tail`: link a block on its order's free list. */
@@ -176,6 +186,9 @@ export function folioAlloc(
     checkInt('order', order, 0, MAX_ORDER - 1);
   }
   if (!(nid >= 0 && nid < m.nrNodes && (nid | 0) === nid)) checkNid(m, nid);
+  if (m.zoneMovablePfn !== null || options?.movable === false) {
+    return folioAllocZoned(m, order, nid, options);
+  }
   let pfn = rmqueueSmallest(m, nid, order);
   if (pfn < 0) {
     if (options?.thisNode === true) {
@@ -193,6 +206,89 @@ export function folioAlloc(
   }
   prepNewFolio(m, pfn, order, FOLIO_TYPE_NORMAL);
   return pfn;
+}
+
+/**
+ * `folioAlloc` on a machine with zones (a node with ZONE_MOVABLE) or for an unmovable
+ * allocation: `get_page_from_freelist` over the zonelist (mm/page_alloc.c, 6.3), the
+ * nodes in fallback order and within each node the highest allowed zone first. A movable
+ * allocation tries the node's ZONE_MOVABLE, then its ZONE_NORMAL; an unmovable one only
+ * ZONE_NORMAL, and never a block in a MIGRATE_CMA pageblock.
+ */
+function folioAllocZoned(
+  m: Memmap,
+  order: number,
+  nid: number,
+  options: AllocOptions | undefined,
+): Folio | number {
+  const movable = options?.movable !== false;
+  const zonelist = m.fallback[nid]!;
+  const last = options?.thisNode === true ? 1 : zonelist.length;
+  let pfn = -1;
+  for (let i = 0; i < last && pfn < 0; i++) {
+    const n = zonelist[i]!;
+    const zoneStart = m.zoneMovablePfn === null ? m.nodeEnd[n]! : m.zoneMovablePfn[n]!;
+    if (movable && zoneStart < m.nodeEnd[n]!) {
+      pfn = rmqueueSmallestIn(m, n, order, zoneStart, m.nodeEnd[n]!, false);
+    }
+    if (pfn < 0) pfn = rmqueueSmallestIn(m, n, order, m.nodeStart[n]!, zoneStart, !movable);
+  }
+  if (pfn < 0) {
+    if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
+    return -ENOMEM;
+  }
+  prepNewFolio(m, pfn, order, FOLIO_TYPE_NORMAL);
+  return pfn;
+}
+
+/** Whether a free block [pfn, pfn + 2^order) lies in a MIGRATE_CMA pageblock. */
+function blockInCma(m: Memmap, pfn: number, order: number): boolean {
+  const mem = publicView(m);
+  const end = pfn + (1 << order);
+  for (let p = pfn; p < end; p += PAGEBLOCK_NR_PAGES) {
+    if (getPageblockMigratetype(mem, p) === MIGRATE_CMA) return true;
+  }
+  return false;
+}
+
+/**
+ * `__rmqueue_smallest` restricted to one zone, the pfns [lo, hi) of node `nid` (zone
+ * boundaries are MAX_ORDER_NR_PAGES-aligned, so no free block straddles one): the first
+ * block on the smallest order's free list that lies in the zone (and, with `noCma`, not in
+ * a MIGRATE_CMA pageblock), split as `expand` does. Returns its first pfn or -1.
+ */
+function rmqueueSmallestIn(
+  m: Memmap,
+  nid: number,
+  order: number,
+  lo: number,
+  hi: number,
+  noCma: boolean,
+): number {
+  if (lo >= hi) return -1;
+  const base = nid * MAX_ORDER;
+  for (let current = order; current < MAX_ORDER; current++) {
+    let pfn = m.freeHead[base + current]!;
+    while (pfn >= 0 && (pfn < lo || pfn >= hi || (noCma && blockInCma(m, pfn, current)))) {
+      pfn = m.next[pfn]!;
+    }
+    if (pfn < 0) continue;
+    delFromFreeList(m, pfn, base + current);
+    m.state[pfn] = FRAME_FREE;
+    let high = current;
+    let size = 1 << current;
+    while (high > order) {
+      high--;
+      size >>= 1;
+      const half = pfn + size;
+      m.state[half] = FRAME_BUDDY;
+      m.order[half] = high;
+      addToFreeList(m, half, base + high, false);
+    }
+    m.nodeFree[nid]! -= 1 << order;
+    return pfn;
+  }
+  return -1;
 }
 
 /** Allocates exactly on `nid` without fallback; used to fill the hugetlb pools at boot. */

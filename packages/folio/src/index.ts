@@ -74,6 +74,21 @@ export {
   setPageblockMigratetype,
   setPageblockSkip,
 } from './pageblock.js';
+// Zones: ZONE_NORMAL and the optional per-node ZONE_MOVABLE; longterm-pinnable folios.
+export {
+  folioIsLongtermPinnable,
+  folioIsZoneMovable,
+  isMigrateCmaPage,
+  isZoneMovablePage,
+  pageZonenum,
+  ZONE_DMA,
+  ZONE_DMA32,
+  ZONE_MOVABLE,
+  ZONE_NAMES,
+  ZONE_NORMAL,
+  zoneMovablePages,
+  zoneMovablePfn,
+} from './zone.js';
 export {
   allocHugetlbFolio,
   allocHugetlbFolioNodemask,

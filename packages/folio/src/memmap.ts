@@ -175,6 +175,11 @@ export class Memmap {
    * where 6.3 wakes kswapd and, through it, kcompactd); see `setAllocFailureHook`.
    */
   allocFailureHook: ((nid: number, order: number) => void) | null = null;
+  /**
+   * `zone_movable_pfn[nid]`: the first pfn of each node's ZONE_MOVABLE (the node's end when
+   * it has none), or null when no node has one (see zone.ts).
+   */
+  zoneMovablePfn: Int32Array | null = null;
 
   constructor(nodeStart: number[], nodeEnd: number[], maxPfn: number) {
     const nrNodes = nodeStart.length;

@@ -35,6 +35,14 @@ export interface NodeConfig {
    * Each takes 512 pages; node 0 also holds the zero page at its first pfn.
    */
   readonly hugetlbPages?: number;
+  /**
+   * Pages at the top of the node that form its ZONE_MOVABLE, default 0 (none): the
+   * per-node share of `movablecore=` (`find_zone_movable_pfns_for_nodes`, mm/page_alloc.c,
+   * 6.3), whose start, `zone_movable_pfn[nid]`, is rounded up to MAX_ORDER_NR_PAGES
+   * (1024 pages), so the zone may come out smaller than asked, or empty. In [0, pages - 1]:
+   * the rest is the node's ZONE_NORMAL (see zone.ts).
+   */
+  readonly movablePages?: number;
 }
 
 /** Configuration of `createPhysicalMemory`. */
@@ -67,7 +75,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** Validates the whole config before anything is built. Returns pages and hugetlb pages. */
-function validate(config: unknown): { pages: number[]; huge: number[] } {
+function validate(config: unknown): { pages: number[]; huge: number[]; movable: number[] } {
   if (!isRecord(config)) throw configError('config must be an object { nodes: [...] }');
   for (const key of Object.keys(config)) {
     if (key !== 'nodes') throw configError(`config.${key} is not a known field (known: nodes)`);
@@ -80,13 +88,16 @@ function validate(config: unknown): { pages: number[]; huge: number[] } {
   }
   const pages: number[] = [];
   const huge: number[] = [];
+  const movable: number[] = [];
   let span = 0;
   nodes.forEach((node: unknown, i) => {
     const at = `nodes[${i}]`;
     if (!isRecord(node)) throw configError(`${at} must be an object { pages, hugetlbPages? }`);
     for (const key of Object.keys(node)) {
-      if (key !== 'pages' && key !== 'hugetlbPages') {
-        throw configError(`${at}.${key} is not a known field (known: pages, hugetlbPages)`);
+      if (key !== 'pages' && key !== 'hugetlbPages' && key !== 'movablePages') {
+        throw configError(
+          `${at}.${key} is not a known field (known: pages, hugetlbPages, movablePages)`,
+        );
       }
     }
     const p = node.pages;
@@ -108,10 +119,17 @@ function validate(config: unknown): { pages: number[]; huge: number[] } {
         `nodes: the pfn span reaches ${span} frames at ${at}, more than the model's limit of ${MAX_TOTAL_PFNS}`,
       );
     }
+    const mv = node.movablePages ?? 0;
+    if (typeof mv !== 'number' || !Number.isInteger(mv) || mv < 0 || mv > p - 1) {
+      throw configError(
+        `${at}.movablePages must be an integer in [0, ${p - 1}] (the node keeps at least one ZONE_NORMAL page), got ${String(mv)}`,
+      );
+    }
     pages.push(p);
     huge.push(h);
+    movable.push(mv);
   });
-  return { pages, huge };
+  return { pages, huge, movable };
 }
 
 /**
@@ -124,7 +142,7 @@ function validate(config: unknown): { pages: number[]; huge: number[] } {
  * field to fix.
  */
 export function createPhysicalMemory(config: PhysicalMemoryConfig): PhysicalMemory {
-  const { pages, huge } = validate(config);
+  const { pages, huge, movable } = validate(config);
   const starts: number[] = [];
   const ends: number[] = [];
   let next = 0;
@@ -140,6 +158,11 @@ export function createPhysicalMemory(config: PhysicalMemoryConfig): PhysicalMemo
     m.state.fill(FRAME_FREE, starts[nid]!, ends[nid]!);
   }
   reserveZeroPage(m, starts[0]!);
+  if (movable.some((mv) => mv > 0)) {
+    m.zoneMovablePfn = Int32Array.from(ends, (end, nid) =>
+      Math.min(end, Math.ceil((end - movable[nid]!) / MAX_ORDER_NR_PAGES) * MAX_ORDER_NR_PAGES),
+    );
+  }
   for (let nid = 0; nid < pages.length; nid++) {
     const end = ends[nid]!;
     let pfn = nid === 0 ? starts[0]! + 1 : starts[nid]!;

@@ -104,6 +104,11 @@ const nodeSchema = z
     cpus: int('a number of CPUs on this node', 0, MAX_CPUS_PER_NODE)
       .optional()
       .describe("CPUs of the node (numbered after the previous nodes' CPUs); default cpusPerNode."),
+    movablePages: int('a number of 4 KiB pages for ZONE_MOVABLE', 0, MAX_NODE_PAGES)
+      .optional()
+      .describe(
+        "Pages at the top of the node that form its ZONE_MOVABLE (the node's share of movablecore=; the zone's start is rounded up to 1024 pages); default 0.",
+      ),
   })
   .strict()
   .describe('A NUMA node: its memory, hugetlb reservation and CPUs.');

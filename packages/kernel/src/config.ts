@@ -46,6 +46,8 @@ export interface ResolvedNode {
   readonly pages: number;
   readonly hugetlbPages: number;
   readonly cpus: number;
+  /** Pages of the node's ZONE_MOVABLE (`movablePages`); absent when 0. */
+  readonly movablePages?: number;
 }
 
 /** A configuration with every default filled in, as the kernel was built from it. */
@@ -104,7 +106,7 @@ function pathString(path: ReadonlyArray<string | number>): string {
 function knownKeys(path: ReadonlyArray<string | number>): string[] {
   const [head] = path;
   if (path.length === 0) return [...Object.keys(kernelConfigSchema.shape), ...HOOK_KEYS];
-  if (head === 'nodes') return ['pages', 'hugetlbPages', 'cpus'];
+  if (head === 'nodes') return ['pages', 'hugetlbPages', 'cpus', 'movablePages'];
   if (head === 'costs') return Object.keys(kernelConfigSchema.shape.costs.unwrap().shape);
   if (head === 'strategy') return ['kind', 'depth', 'steps', 'token'];
   if (head === 'dependencyChecking') return ['lockClass'];
@@ -142,7 +144,18 @@ function layoutCpus(data: KernelConfigData): { nodes: ResolvedNode[]; cpuNodes: 
         `nodes[${nid}].hugetlbPages must be at most ${Math.max(0, chunks)}: each hugetlb page takes ${HPAGE_PMD_NR} aligned pages of the node's ${node.pages}${nid === 0 ? ', and node 0 holds the zero page' : ''}`,
       );
     }
-    nodes.push({ pages: node.pages, hugetlbPages, cpus });
+    const movablePages = node.movablePages ?? 0;
+    if (movablePages > node.pages - 1) {
+      throw invalid(
+        `nodes[${nid}].movablePages must be at most ${node.pages - 1}: the node keeps at least one ZONE_NORMAL page`,
+      );
+    }
+    nodes.push({
+      pages: node.pages,
+      hugetlbPages,
+      cpus,
+      ...(movablePages > 0 ? { movablePages } : {}),
+    });
     for (let i = 0; i < cpus; i++) cpuNodes.push(nid);
   });
   const frames = nodes.reduce((sum, n) => sum + n.pages, 0);

@@ -119,7 +119,11 @@ export class Kernel {
       ...(config.onStep === undefined ? {} : { onStep: config.onStep }),
     });
     const mem = createPhysicalMemory({
-      nodes: config.nodes.map((n) => ({ pages: n.pages, hugetlbPages: n.hugetlbPages })),
+      nodes: config.nodes.map((n) => ({
+        pages: n.pages,
+        hugetlbPages: n.hugetlbPages,
+        ...(n.movablePages === undefined ? {} : { movablePages: n.movablePages }),
+      })),
     });
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     const vmstat = new VmStat(config.nodes.length);

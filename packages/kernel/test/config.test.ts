@@ -56,7 +56,7 @@ describe('createKernel: configuration validation', () => {
     [
       'unknown node field',
       { nodes: [{ pages: 1024, color: 'red' }] },
-      /^nodes\[0\]\.color is not a known field \(known: pages, hugetlbPages, cpus\)/,
+      /^nodes\[0\]\.color is not a known field \(known: pages, hugetlbPages, cpus, movablePages\)/,
     ],
     [
       'cpusPerNode 0',

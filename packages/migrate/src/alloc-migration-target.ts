@@ -39,6 +39,14 @@ export interface MigrationTargetControl {
    * (`htlb_allow_alloc_fallback`). Unset: the buddy step follows `thisNode` alone.
    */
   readonly reason?: MigrateReason;
+  /**
+   * `__GFP_MOVABLE` in `gfp_mask`, default true: the callers pass GFP_HIGHUSER_MOVABLE or
+   * `GFP_USER | __GFP_MOVABLE`, so the target may come from ZONE_MOVABLE or a MIGRATE_CMA
+   * pageblock. False for `migrate_longterm_unpinnable_pages` (mm/gup.c, 6.3: `GFP_USER |
+   * __GFP_NOWARN`, under `memalloc_pin_save`): the target is then a ZONE_NORMAL page
+   * outside CMA. Not applied to hugetlb targets (their pools are filled at boot).
+   */
+  readonly movable?: boolean;
 }
 
 /**
@@ -75,7 +83,7 @@ export function allocMigrationTarget(
       'alloc_migration_target: private must be a MigrationTargetControl { nid, thisNode? }',
     );
   }
-  const { nid: want, thisNode = false, reason } = mtc;
+  const { nid: want, thisNode = false, reason, movable } = mtc;
   if (!Number.isInteger(want) || want < NUMA_NO_NODE || want >= mem.nrNodes) {
     throw new MmsimError(
       'INVALID_ARGUMENT',
@@ -86,6 +94,12 @@ export function allocMigrationTarget(
     throw new MmsimError(
       'INVALID_ARGUMENT',
       `alloc_migration_target: reason must be a MigrateReason in [0, ${MR_TYPES - 1}], got ${String(reason)}`,
+    );
+  }
+  if (movable !== undefined && typeof movable !== 'boolean') {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `alloc_migration_target: movable must be a boolean, got ${String(movable)}`,
     );
   }
   const nid = want === NUMA_NO_NODE ? folioNid(mem, src) : want;
@@ -100,6 +114,6 @@ export function allocMigrationTarget(
     return folio < 0 ? null : folio;
   }
   const order = folioTestLarge(mem, src) ? folioOrder(mem, src) : 0;
-  const folio = folioAlloc(mem, order, nid, { thisNode });
+  const folio = folioAlloc(mem, order, nid, { thisNode, movable });
   return folio < 0 ? null : folio;
 }

@@ -1,13 +1,15 @@
 import {
   type Folio,
+  folioNid,
   folioOrder,
   folioRefAdd,
   folioRefCount,
   PG_anon_exclusive,
   pageClearFlag,
   pageTestFlag,
+  pfnToNid,
 } from '@mmsim/folio';
-import { EBUSY } from '@mmsim/runtime';
+import { EBUSY, NodeStat } from '@mmsim/runtime';
 import { GUP_PIN_COUNTING_BIAS } from './constants.js';
 import { pageDupRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
@@ -30,12 +32,22 @@ export function folioMaybeDmaPinned(ctx: RmapState, folio: Folio): boolean {
   return folioRefCount(ctx.mem, folio) >= GUP_PIN_COUNTING_BIAS;
 }
 
-/** Takes one FOLL_PIN on `folio` (`try_grab_folio` with FOLL_PIN, mm/gup.c, 6.3). */
+/**
+ * Takes one FOLL_PIN on `folio` (`try_grab_folio` with FOLL_PIN, mm/gup.c, 6.3), counted
+ * in the node's NR_FOLL_PIN_ACQUIRED (`node_stat_mod_folio(folio, NR_FOLL_PIN_ACQUIRED,
+ * refs)`: one per pin, not per reference).
+ */
 export function folioPin(ctx: RmapState, folio: Folio): void {
   folioRefAdd(ctx.mem, folio, pinRefs(ctx, folio));
   if (folioOrder(ctx.mem, folio) > 0) {
     ctx.pincount.set(folio, (ctx.pincount.get(folio) ?? 0) + 1);
   }
+  ctx.vmstat.modNodePageState(pinNid(ctx, folio), NodeStat.NR_FOLL_PIN_ACQUIRED, 1);
+}
+
+/** The node a pinned folio (or the zero page) sits on. */
+function pinNid(ctx: RmapState, folio: Folio): number {
+  return folio === ctx.mem.zeroPfn ? pfnToNid(ctx.mem, folio) : folioNid(ctx.mem, folio);
 }
 
 /** References one pin holds on `folio` (what `unpin_user_page` drops). */
@@ -43,8 +55,12 @@ export function pinRefs(ctx: RmapState, folio: Folio): number {
   return folioOrder(ctx.mem, folio) > 0 ? 1 : GUP_PIN_COUNTING_BIAS;
 }
 
-/** The `_pincount` half of `gup_put_folio` (mm/gup.c, 6.3) for a large folio. */
+/**
+ * The `_pincount` half of `gup_put_folio` (mm/gup.c, 6.3) for a large folio, and its
+ * NR_FOLL_PIN_RELEASED count (one per pin, on every folio).
+ */
 export function folioUnpinCount(ctx: RmapState, folio: Folio): void {
+  ctx.vmstat.modNodePageState(pinNid(ctx, folio), NodeStat.NR_FOLL_PIN_RELEASED, 1);
   if (folioOrder(ctx.mem, folio) === 0) return;
   const n = (ctx.pincount.get(folio) ?? 0) - 1;
   if (n > 0) ctx.pincount.set(folio, n);

@@ -23,6 +23,8 @@ export const NODE_STAT_NAMES = [
   'nr_shmem_hugepages',
   'nr_file_hugepages',
   'nr_anon_transparent_hugepages',
+  'nr_foll_pin_acquired',
+  'nr_foll_pin_released',
   'pgpromote_success',
   'pgpromote_candidate',
 ] as const;

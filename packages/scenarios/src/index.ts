@@ -57,6 +57,12 @@ export {
   hugetlbMappedMigrate,
 } from './builtin/hugetlb-mapped-migrate.js';
 export { type KsmMigrateParams, ksmMigrate } from './builtin/ksm-migrate.js';
+export {
+  LONGTERM_PIN_PINNABLE,
+  LONGTERM_PIN_REFUSED,
+  type LongtermPinParams,
+  longtermPinScenario,
+} from './builtin/longterm-pin.js';
 export { type LoopBhDeadlockParams, loopBhDeadlock } from './builtin/loop-bh-deadlock.js';
 export {
   type LoopWritebackDeadlockParams,
@@ -99,7 +105,8 @@ export {
 
 // Actors to compose scenarios from, and the folio selectors of the migrator.
 
-// The compaction caller's actors (kcompactd, compact_memory, direct compaction), from
+// The compaction caller's actors (kcompactd, compact_memory, direct compaction) and the
+// longterm-pinning caller's actor (pin_user_pages(FOLL_LONGTERM), ib_umem_get), from
 // @mmsim/callers, for scenario files.
 export {
   type CompactionActorStats,
@@ -110,6 +117,10 @@ export {
   directCompaction,
   type KcompactdOptions,
   kcompactd,
+  type LongtermPinOptions,
+  type LongtermPinResult,
+  longtermPin,
+  longtermPinResult,
 } from '@mmsim/callers';
 export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';

@@ -221,6 +221,12 @@ export const BUILTIN_PARAM_SCHEMAS = {
       accesses: count('accesses of the thread to the hot set', 1, 100_000, 32),
     })
     .strict(),
+  'longterm-pin': z
+    .object({
+      pages: count('pages of the buffer the driver pins with FOLL_LONGTERM', 1, 256, 8),
+      accesses: count('accesses of the writer (three writes in four)', 1, 100_000, 24),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

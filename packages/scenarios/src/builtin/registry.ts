@@ -9,6 +9,7 @@ import { deferredSplitChain } from './deferred-split-chain.js';
 import { deptWritebackCycle } from './dept-writeback-cycle.js';
 import { hugetlbMappedMigrate } from './hugetlb-mapped-migrate.js';
 import { ksmMigrate } from './ksm-migrate.js';
+import { longtermPinScenario } from './longterm-pin.js';
 import { loopBhDeadlock } from './loop-bh-deadlock.js';
 import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
@@ -60,6 +61,7 @@ export const BUILTIN_SCENARIOS = {
   'compaction-under-load': (p = {}) => compactionUnderLoad(p),
   'numa-balancing': (p = {}) => numaBalancing(p),
   tiering: (p = {}) => tiering(p),
+  'longterm-pin': (p = {}) => longtermPinScenario(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;

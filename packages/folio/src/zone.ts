@@ -1,0 +1,96 @@
+import {
+  checkFolio,
+  checkNid,
+  checkPfn,
+  type Folio,
+  memmapOf,
+  type PhysicalMemory,
+} from './memmap.js';
+import { getPageblockMigratetype, MIGRATE_CMA, MIGRATE_ISOLATE } from './pageblock.js';
+
+/**
+ * Memory zones (include/linux/mmzone.h, mm/page_alloc.c, Linux 6.3), as far as the model
+ * needs them: every node has a ZONE_NORMAL and, when the machine config gives the node
+ * `movablePages`, a ZONE_MOVABLE made of the node's highest pfns, from
+ * `zone_movable_pfn[nid]` to the node's end. That is where `movablecore=` / `kernelcore=`
+ * put it (`find_zone_movable_pfns_for_nodes`: the kernel part at the bottom of each node,
+ * the start of ZONE_MOVABLE rounded up to MAX_ORDER_NR_PAGES). ZONE_DMA and ZONE_DMA32
+ * (the low 4 GiB of an x86-64 machine) are folded into ZONE_NORMAL; ZONE_DEVICE is not
+ * modelled.
+ *
+ * The allocation rule (`gfp_zone`, mm/page_alloc.c, 6.3): only an allocation with
+ * `__GFP_MOVABLE` (GFP_HIGHUSER_MOVABLE: anonymous and page-cache memory, migration
+ * targets) may come from ZONE_MOVABLE, and it tries ZONE_MOVABLE first; a kernel or
+ * unmovable allocation (`GFP_USER`, `GFP_KERNEL`, anything under `memalloc_pin_save`) only
+ * gets ZONE_NORMAL. `folioAlloc`'s `movable: false` option is the latter.
+ */
+
+/** `enum zone_type` (include/linux/mmzone.h, 6.3, x86-64: CONFIG_ZONE_DMA, CONFIG_ZONE_DMA32). */
+export const ZONE_DMA = 0;
+export const ZONE_DMA32 = 1;
+export const ZONE_NORMAL = 2;
+export const ZONE_MOVABLE = 3;
+
+/** `zone_names[]` (mm/page_alloc.c, 6.3), by zone index. */
+export const ZONE_NAMES: readonly string[] = Object.freeze(['DMA', 'DMA32', 'Normal', 'Movable']);
+
+/**
+ * `zone_movable_pfn[nid]`: the first pfn of node `nid`'s ZONE_MOVABLE, or the node's end
+ * (one past its last pfn) when the node has none.
+ */
+export function zoneMovablePfn(mem: PhysicalMemory, nid: number): number {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  return m.zoneMovablePfn === null ? m.nodeEnd[nid]! : m.zoneMovablePfn[nid]!;
+}
+
+/** Pages in node `nid`'s ZONE_MOVABLE (`zone->spanned_pages` of that zone; 0 without one). */
+export function zoneMovablePages(mem: PhysicalMemory, nid: number): number {
+  const m = memmapOf(mem);
+  return m.nodeEnd[nid]! - zoneMovablePfn(mem, nid);
+}
+
+/**
+ * `page_zonenum(pfn_to_page(pfn))` (include/linux/mm.h, 6.3), which is also
+ * `zone_idx(page_zone(page))`: ZONE_MOVABLE or ZONE_NORMAL.
+ */
+export function pageZonenum(mem: PhysicalMemory, pfn: number): number {
+  const m = memmapOf(mem);
+  checkPfn(m, pfn);
+  const zm = m.zoneMovablePfn;
+  return zm !== null && pfn >= zm[m.nid[pfn]!]! ? ZONE_MOVABLE : ZONE_NORMAL;
+}
+
+/** `is_zone_movable_page(page)` (include/linux/mm.h, 6.3). */
+export function isZoneMovablePage(mem: PhysicalMemory, pfn: number): boolean {
+  return pageZonenum(mem, pfn) === ZONE_MOVABLE;
+}
+
+/** `folio_is_zone_movable(folio)` (include/linux/mm.h, 6.3). */
+export function folioIsZoneMovable(mem: PhysicalMemory, folio: Folio): boolean {
+  checkFolio(memmapOf(mem), folio);
+  return isZoneMovablePage(mem, folio);
+}
+
+/** `is_migrate_cma_page(page)` (include/linux/mmzone.h, 6.3): its pageblock is MIGRATE_CMA. */
+export function isMigrateCmaPage(mem: PhysicalMemory, pfn: number): boolean {
+  return getPageblockMigratetype(mem, pfn) === MIGRATE_CMA;
+}
+
+/**
+ * `folio_is_longterm_pinnable(folio)` (include/linux/mm.h, 6.3, CONFIG_CMA and
+ * CONFIG_MIGRATION): whether a FOLL_LONGTERM pin may stay on the folio where it is.
+ * Not pinnable: a folio whose (head's) pageblock is MIGRATE_CMA or MIGRATE_ISOLATE, device
+ * coherent memory (not modelled), or a folio in ZONE_MOVABLE; the zero page always is
+ * (checked after the migratetype, as 6.3 does). 6.3 keeps fs-dax out earlier, in
+ * `check_vma_flags` (-EOPNOTSUPP for FOLL_LONGTERM on a `vma_is_fsdax` VMA); the fs-dax
+ * test inside this function came later, and the model has no fs-dax anyway.
+ */
+export function folioIsLongtermPinnable(mem: PhysicalMemory, folio: Folio): boolean {
+  const m = memmapOf(mem);
+  if (folio !== m.zeroPfn) checkFolio(m, folio);
+  const mt = getPageblockMigratetype(mem, folio);
+  if (mt === MIGRATE_CMA || mt === MIGRATE_ISOLATE) return false;
+  if (folio === m.zeroPfn) return true;
+  return !isZoneMovablePage(mem, folio);
+}
