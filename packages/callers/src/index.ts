@@ -45,3 +45,19 @@ export {
   LOCAL_DISTANCE,
   REMOTE_DISTANCE,
 } from './tiering/demotion-targets.js';
+export {
+  doMigrateRange,
+  type HotplugTargetControl,
+  hotplugAllocTarget,
+  hotplugTargetControl,
+  type OfflineFailure,
+  type OfflinePagesOptions,
+  type OfflineStats,
+  offlinePages,
+  scanMovablePages,
+} from './hotplug/offline-pages.js';
+export {
+  TEST_PAGES_ISOLATED,
+  type TestPagesIsolated,
+  testPagesIsolated,
+} from './page-isolation.js';

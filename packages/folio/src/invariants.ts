@@ -10,7 +10,12 @@ import {
   FRAME_HOLE,
   FRAME_POOL_HEAD,
   FRAME_POOL_TAIL,
+  FRAME_OFFLINE,
   FRAME_TAIL,
+  FREE_KIND_CMA,
+  FREE_KIND_ISOLATE,
+  FREE_KIND_NORMAL,
+  FREE_KINDS,
   type Memmap,
   memmapOf,
   type PhysicalMemory,
@@ -91,6 +96,7 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
   const start = m.nodeStart[nid]!;
   const end = m.nodeEnd[nid]!;
   let free = 0;
+  let offline = 0;
   let pfn = start;
   while (pfn < end) {
     const s = m.state[pfn]!;
@@ -114,7 +120,12 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
       if (dirty >= 0)
         bad.add(`free pfn ${dirty} is not clean (flags, refcount, mapcount, mapping or list)`);
       const buddy = pfn ^ n;
-      if (order < MAX_ORDER - 1 && m.state[buddy] === FRAME_BUDDY && m.order[buddy] === order) {
+      if (
+        order < MAX_ORDER - 1 &&
+        m.state[buddy] === FRAME_BUDDY &&
+        m.order[buddy] === order &&
+        m.freeKind[buddy] === m.freeKind[pfn]
+      ) {
         if (pfn < buddy)
           bad.add(`free buddies ${pfn} and ${buddy} of order ${order} were not merged`);
       }
@@ -124,6 +135,9 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
       pfn += checkFolioFrames(m, pfn, end, bad);
     } else if (s === FRAME_TAIL || s === FRAME_POOL_TAIL) {
       bad.add(`pfn ${pfn} is a tail but no live head before it owns it (head ${m.headOf[pfn]})`);
+      pfn++;
+    } else if (s === FRAME_OFFLINE) {
+      offline++;
       pfn++;
     } else if (s === FRAME_FREE) {
       bad.add(`pfn ${pfn} is free but in no buddy block`);
@@ -136,8 +150,13 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
       pfn++;
     }
   }
-  if (free !== m.nodeFree[nid]) {
-    bad.add(`node ${nid}: free counter ${m.nodeFree[nid]} but ${free} free frames`);
+  if (free !== m.nodeFree[nid]! + m.nodeFreeIsolated[nid]!) {
+    bad.add(
+      `node ${nid}: free counters ${m.nodeFree[nid]} + ${m.nodeFreeIsolated[nid]} isolated but ${free} free frames`,
+    );
+  }
+  if (offline !== m.nodeOffline[nid]) {
+    bad.add(`node ${nid}: offline counter ${m.nodeOffline[nid]} but ${offline} offline frames`);
   }
   const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
   for (let p = end; p < gapEnd; p++) {
@@ -199,10 +218,12 @@ function checkFolioFrames(m: Memmap, pfn: number, end: number, bad: Problems): n
 
 function checkFreeLists(m: Memmap, bad: Problems): void {
   for (let nid = 0; nid < m.nrNodes; nid++) {
-    let pages = 0;
-    for (let order = 0; order < MAX_ORDER; order++) {
-      const slot = nid * MAX_ORDER + order;
-      const where = `node ${nid} order ${order}`;
+    const byKind = [0, 0, 0];
+    for (let slotIndex = 0; slotIndex < FREE_KINDS * MAX_ORDER; slotIndex++) {
+      const kind = (slotIndex / MAX_ORDER) | 0;
+      const order = slotIndex % MAX_ORDER;
+      const slot = (kind * m.nrNodes + nid) * MAX_ORDER + order;
+      const where = `node ${nid} order ${order}${kind === 0 ? '' : kind === FREE_KIND_CMA ? ' (CMA)' : ' (isolate)'}`;
       const expected = m.nrFree[slot]!;
       let count = 0;
       let prev = -1;
@@ -214,6 +235,7 @@ function checkFreeLists(m: Memmap, bad: Problems): void {
         if (m.state[p] !== FRAME_BUDDY || m.order[p] !== order || m.nid[p] !== nid) {
           bad.add(`${where}: pfn ${p} on the free list is not a free block of that order and node`);
         }
+        if (m.freeKind[p] !== kind) bad.add(`${where}: pfn ${p} is marked as on another list`);
         if (m.prev[p] !== prev)
           bad.add(`${where}: pfn ${p} has prev ${m.prev[p]}, expected ${prev}`);
         prev = p;
@@ -222,11 +244,22 @@ function checkFreeLists(m: Memmap, bad: Problems): void {
       if (m.freeTail[slot] !== prev)
         bad.add(`${where}: tail pointer ${m.freeTail[slot]} but last entry ${prev}`);
       if (count !== expected) bad.add(`${where}: nr_free ${expected} but ${count} blocks listed`);
-      pages += count << order;
+      byKind[kind]! += count << order;
     }
+    const pages = byKind[FREE_KIND_NORMAL]! + byKind[FREE_KIND_CMA]!;
     if (pages !== m.nodeFree[nid]) {
       bad.add(
         `node ${nid}: free lists hold ${pages} pages but the counter says ${m.nodeFree[nid]}`,
+      );
+    }
+    if (byKind[FREE_KIND_CMA] !== m.nodeFreeCma[nid]) {
+      bad.add(
+        `node ${nid}: CMA free lists hold ${byKind[FREE_KIND_CMA]} pages but the counter says ${m.nodeFreeCma[nid]}`,
+      );
+    }
+    if (byKind[FREE_KIND_ISOLATE] !== m.nodeFreeIsolated[nid]) {
+      bad.add(
+        `node ${nid}: isolate free lists hold ${byKind[FREE_KIND_ISOLATE]} pages but the counter says ${m.nodeFreeIsolated[nid]}`,
       );
     }
   }
