@@ -61,3 +61,25 @@ export {
   type TestPagesIsolated,
   testPagesIsolated,
 } from './page-isolation.js';
+export {
+  allocContigMigrateRange,
+  allocContigRange,
+  Cma,
+  type CmaAllocOptions,
+  cmaAlloc,
+  cmaArea,
+  cmaAreas,
+  cmaRelease,
+  type ContigMigrateStats,
+} from './cma/cma.js';
+export {
+  CMA_ALLOC_BUSY_RETRY,
+  CMA_ALLOC_FINISH,
+  CMA_ALLOC_START,
+  CMA_RELEASE,
+  type CmaAllocClass,
+  type CmaAllocStart,
+  type CmaReleaseEvent,
+  MM_ALLOC_CONTIG_MIGRATE_RANGE_INFO,
+  type MmAllocContigMigrateRangeInfo,
+} from './cma/tracepoints.js';
