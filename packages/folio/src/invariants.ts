@@ -1,6 +1,7 @@
 import { MmsimError } from '@mmsim/runtime';
 import { HPAGE_PMD_ORDER, MAX_ORDER } from './constants.js';
-import { PG_head, PG_reserved } from './flags.js';
+import { PG_head, PG_hwpoison, PG_reserved } from './flags.js';
+import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from './pageblock.js';
 import type { FolioList } from './folio-list.js';
 import {
   FOLIO_TYPE_HUGETLB,
@@ -62,6 +63,7 @@ export function checkPhysicalMemory(mem: PhysicalMemory): string[] {
   const problems = new Problems();
   for (let nid = 0; nid < m.nrNodes; nid++) checkNodeFrames(m, nid, problems);
   checkFreeLists(m, problems);
+  checkIsolation(m, problems);
   checkPools(m, problems);
   checkFolioLists(m, problems);
   checkZeroPage(m, problems);
@@ -264,6 +266,52 @@ function checkFreeLists(m: Memmap, bad: Problems): void {
     }
   }
 }
+
+/**
+ * Pageblock isolation, CMA and offline memory: every free block sits on the lists of the
+ * pageblocks it covers (an isolated block's free pages on the isolate lists, where no
+ * allocation looks; a CMA block's on the CMA lists, where no unmovable allocation looks;
+ * no free page of an ordinary block stranded on those lists), and a pageblock that holds
+ * offline frames stays isolated and holds nothing else but poisoned pages: nothing was
+ * allocated in an offline memory block.
+ */
+function checkIsolation(m: Memmap, bad: Problems): void {
+  const kinds = m.pbKind;
+  for (let pfn = 0; pfn < m.maxPfn; pfn++) {
+    const s = m.state[pfn];
+    if (s === FRAME_BUDDY) {
+      const order = m.order[pfn]!;
+      const kind = m.freeKind[pfn]!;
+      for (let p = pfn; p < pfn + (1 << order); p += PAGEBLOCK_NR_PAGES) {
+        const want = kinds === null ? FREE_KIND_NORMAL : kinds[p >> PAGEBLOCK_ORDER]!;
+        if (kind !== want) {
+          bad.add(
+            `free block ${pfn} (order ${order}) is on the ${KIND_NAMES[kind]} lists but pageblock ${p >> PAGEBLOCK_ORDER} is ${KIND_NAMES[want]}`,
+          );
+          break;
+        }
+      }
+      pfn += (1 << order) - 1;
+    } else if (s === FRAME_OFFLINE) {
+      const block = pfn >> PAGEBLOCK_ORDER;
+      if (kinds === null || kinds[block] !== FREE_KIND_ISOLATE) {
+        bad.add(`pfn ${pfn} is offline but its pageblock ${block} is not isolated`);
+      }
+      const start = block << PAGEBLOCK_ORDER;
+      const end = Math.min(start + PAGEBLOCK_NR_PAGES, m.nodeEnd[m.nid[pfn]!]!);
+      for (let p = start; p < end; p++) {
+        const t = m.state[p];
+        if (t === FRAME_OFFLINE) continue;
+        if (t === FRAME_HEAD && (m.flags[p]! & (1 << PG_hwpoison)) !== 0) continue;
+        bad.add(`pfn ${p} is in use or free in pageblock ${block}, which was taken offline`);
+        break;
+      }
+      pfn = end - 1;
+    }
+  }
+}
+
+const KIND_NAMES = ['ordinary', 'CMA', 'isolate'];
 
 function checkPools(m: Memmap, bad: Problems): void {
   for (let nid = 0; nid < m.nrNodes; nid++) {

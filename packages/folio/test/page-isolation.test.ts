@@ -33,6 +33,15 @@ import {
   testPagesIsolatedScan,
   undoIsolatePageRange,
 } from '../src/index.js';
+import {
+  accountFreePages,
+  addToFreeList,
+  delFromFreeList,
+  freeListBase,
+  freeSlotOf,
+  prepNewFolio,
+} from '../src/buddy.js';
+import { FREE_KIND_ISOLATE, FREE_KIND_NORMAL, memmapOf } from '../src/memmap.js';
 
 const PB = PAGEBLOCK_NR_PAGES;
 /** One node of 2048 pages: pageblocks [0,512) (zero page), [512,1024), [1024,1536), [1536,2048). */
@@ -192,5 +201,46 @@ describe('CMA pageblocks (mm/cma.c, mm/page_alloc.c, 6.3)', () => {
   it('rejects a CMA area that is not pageblock-aligned or not free', () => {
     expect(() => declareCmaArea(mem(), 100, PB)).toThrow(/pageblock-aligned/);
     expect(() => declareCmaArea(mem(), 0, PB)).toThrow(/not free/);
+  });
+});
+
+describe('checkPhysicalMemory: isolation, CMA and offline blocks', () => {
+  it('accepts the legal states: an isolated block with a page in use, an offline block, a CMA block in use', () => {
+    const m = createPhysicalMemory({ nodes: [{ pages: 4096 }] });
+    declareCmaArea(m, 3 * PB, PB);
+    const inCma = allocPfn(m, 3 * PB + 3) as number;
+    folioSetFlag(m, inCma, PG_lru);
+    const used = allocPfn(m, PB + 9) as number;
+    folioSetFlag(m, used, PG_lru);
+    expect(startIsolatePageRange(m, PB, 2 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE)).toBe(0);
+    expect(startIsolatePageRange(m, 4 * PB, 6 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE)).toBe(0);
+    expect(offlineIsolatedPages(m, 4 * PB, 6 * PB)).toBe(2 * PB);
+    clean(m);
+  });
+
+  it('reports a free page of an isolated block that an allocation could take', () => {
+    const m = mem();
+    expect(startIsolatePageRange(m, PB, 2 * PB, MIGRATE_MOVABLE, 0)).toBe(0);
+    // Corrupt: put the isolated free block back on the ordinary lists.
+    const mm = memmapOf(m);
+    delFromFreeList(mm, PB, freeSlotOf(mm, PB));
+    accountFreePages(mm, 0, FREE_KIND_ISOLATE, -PB);
+    addToFreeList(mm, PB, freeListBase(mm, FREE_KIND_NORMAL, 0) + 9, false);
+    accountFreePages(mm, 0, FREE_KIND_NORMAL, PB);
+    expect(checkPhysicalMemory(m)).toContain(
+      'free block 512 (order 9) is on the ordinary lists but pageblock 1 is isolate',
+    );
+  });
+
+  it('reports a page allocated in a block that was taken offline', () => {
+    const m = mem();
+    expect(startIsolatePageRange(m, 2 * PB, 3 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE)).toBe(0);
+    offlineIsolatedPages(m, 2 * PB, 3 * PB);
+    const mm = memmapOf(m);
+    prepNewFolio(mm, 2 * PB + 4, 0, 0); // an allocation the offline block should never see
+    mm.nodeOffline[0]! -= 1;
+    expect(checkPhysicalMemory(m)).toContain(
+      `pfn ${2 * PB + 4} is in use or free in pageblock 2, which was taken offline`,
+    );
   });
 });
