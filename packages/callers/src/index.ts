@@ -83,3 +83,15 @@ export {
   MM_ALLOC_CONTIG_MIGRATE_RANGE_INFO,
   type MmAllocContigMigrateRangeInfo,
 } from './cma/tracepoints.js';
+export {
+  memoryBlockRange,
+  type OfflinePagesActorOptions,
+  offlinePagesActor,
+  offlineStats,
+} from './hotplug/actor.js';
+export {
+  type CmaActorStats,
+  type CmaAllocActorOptions,
+  cmaActorStats,
+  cmaAllocActor,
+} from './cma/actor.js';

@@ -182,6 +182,7 @@ export {
   MigrateCallLedger,
   migratePagesSuccessEmpty,
 } from './invariants/migrate-calls.js';
+export { offlineBlock, type PfnRange, userPagesOutside } from './invariants/hotplug.js';
 export {
   RESTORED_PTE_INVARIANT,
   restoredPteNoNewPermission,

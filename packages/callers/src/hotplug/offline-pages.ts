@@ -61,6 +61,8 @@ export interface OfflineStats {
   offlined: number;
   /** Set when the call failed. */
   failure: OfflineFailure | null;
+  /** What `offline_pages` returned (set by `offlinePagesActor`). */
+  ret?: number;
 }
 
 function newStats(): OfflineStats {

@@ -14,6 +14,8 @@ import { loopWritebackDeadlock } from './loop-writeback-deadlock.js';
 import { migrateUnderWrites } from './migrate-under-writes.js';
 import { movePagesLoop } from './move-pages-loop.js';
 import { numaBalancing } from './numa-balancing.js';
+import { hotplugOffline } from './hotplug-offline.js';
+import { cmaUnderLoad } from './cma-under-load.js';
 import { checkScenarioParams } from './params.js';
 import { pmbenchMigrate } from './pmbench-migrate.js';
 import { rfcLockOrder } from './rfc-lock-order.js';
@@ -60,6 +62,8 @@ export const BUILTIN_SCENARIOS = {
   'compaction-under-load': (p = {}) => compactionUnderLoad(p),
   'numa-balancing': (p = {}) => numaBalancing(p),
   tiering: (p = {}) => tiering(p),
+  'hotplug-offline': (p = {}) => hotplugOffline(p),
+  'cma-under-load': (p = {}) => cmaUnderLoad(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;
