@@ -26,6 +26,12 @@ import {
 } from '@mmsim/scenarios';
 import { z } from 'zod';
 import { MAX_ACTORS, MAX_PROCESS_PAGES, MAX_PROCESSES } from './limits.js';
+import {
+  cmaAllocSchema,
+  hotplugCmaActor,
+  hotplugCmaActorProblem,
+  offlinePagesSchema,
+} from './scenario-hotplug-cma.js';
 import { programActor, programActorProblem, programActorSchema } from './scenario-program.js';
 import { DATA_SCENARIO_STRATEGY } from './version.js';
 
@@ -221,6 +227,8 @@ const actorSchema = z.discriminatedUnion(
     kcompactdSchema,
     compactMemorySchema,
     directCompactionSchema,
+    offlinePagesSchema,
+    cmaAllocSchema,
   ],
   {
     errorMap: (issue, ctx) =>
@@ -373,6 +381,10 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
         ];
       }
     }
+    if (a.type === 'offline-pages' || a.type === 'cma-alloc') {
+      const problem = hotplugCmaActorProblem(a, i, file.config);
+      if (problem !== null) return problem;
+    }
     if (a.type === 'migrator') {
       const j = a.targets.findIndex((t) => t >= nodes.length);
       if (j >= 0) {
@@ -389,6 +401,8 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
     if (a.type === 'kcompactd' || a.type === 'compact-memory' || a.type === 'direct-compaction') {
       continue;
     }
+    // So do memory hotplug and CMA.
+    if (a.type === 'offline-pages' || a.type === 'cma-alloc') continue;
     if (a.type === 'driver-op' || (a.type === 'migrator' && a.driver !== undefined)) {
       const kind = drivers.get(a.driver as string);
       if (kind === undefined) {
@@ -508,6 +522,7 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
               ...(a.allocations === undefined ? {} : { allocations: a.allocations }),
             });
           }
+          if (a.type === 'offline-pages' || a.type === 'cma-alloc') return hotplugCmaActor(k, a);
           if (a.type === 'migrator' && a.driver !== undefined) {
             const d = driverOf(a.driver);
             return migrator(k, {

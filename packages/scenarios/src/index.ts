@@ -111,6 +111,25 @@ export {
   type KcompactdOptions,
   kcompactd,
 } from '@mmsim/callers';
+// The memory hotplug and CMA callers' actors, from @mmsim/callers, for scenario files.
+export {
+  type CmaActorStats,
+  type CmaAllocActorOptions,
+  cmaActorStats,
+  cmaAllocActor,
+  memoryBlockRange,
+  type OfflinePagesActorOptions,
+  offlinePagesActor,
+  offlineStats,
+} from '@mmsim/callers';
+export {
+  type CmaUnderLoadParams,
+  cmaUnderLoad,
+} from './builtin/cma-under-load.js';
+export {
+  type HotplugOfflineParams,
+  hotplugOffline,
+} from './builtin/hotplug-offline.js';
 export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';
 export { type Bio, BlockDevice, type BlockDeviceOptions } from './actors/block-device.js';
