@@ -1,7 +1,6 @@
 import { checkInt, EBUSY, ENOMEM, MmsimError } from '@mmsim/runtime';
 import { MAX_ORDER } from './constants.js';
 import { PG_head } from './flags.js';
-import { PAGEBLOCK_ORDER } from './pageblock.js';
 import {
   checkNid,
   FOLIO_TYPE_NORMAL,
@@ -17,6 +16,7 @@ import {
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
+import { PAGEBLOCK_ORDER } from './pageblock.js';
 
 /**
  * The per-node buddy allocator (mm/page_alloc.c, Linux 6.3), one zone per node. Free blocks

@@ -1,7 +1,6 @@
 import { MmsimError } from '@mmsim/runtime';
 import { HPAGE_PMD_ORDER, MAX_ORDER } from './constants.js';
 import { PG_head, PG_hwpoison, PG_reserved } from './flags.js';
-import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from './pageblock.js';
 import type { FolioList } from './folio-list.js';
 import {
   FOLIO_TYPE_HUGETLB,
@@ -9,9 +8,9 @@ import {
   FRAME_FREE,
   FRAME_HEAD,
   FRAME_HOLE,
+  FRAME_OFFLINE,
   FRAME_POOL_HEAD,
   FRAME_POOL_TAIL,
-  FRAME_OFFLINE,
   FRAME_TAIL,
   FREE_KIND_CMA,
   FREE_KIND_ISOLATE,
@@ -21,6 +20,7 @@ import {
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
+import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from './pageblock.js';
 
 /**
  * Consistency checks of the whole memory model, the kind of thing CONFIG_DEBUG_VM and

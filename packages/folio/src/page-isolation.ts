@@ -10,6 +10,7 @@ import {
 } from './buddy.js';
 import { MAX_ORDER } from './constants.js';
 import { PG_hwpoison, PG_lru, PG_reserved } from './flags.js';
+import { PAGE_MAPPING_MOVABLE } from './mapping.js';
 import {
   FOLIO_TYPE_HUGETLB,
   FRAME_BUDDY,
@@ -26,7 +27,6 @@ import {
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
-import { PAGE_MAPPING_MOVABLE } from './mapping.js';
 import { dissolveFreeHugeFolio } from './memory-failure.js';
 import {
   getPageblockMigratetype,

@@ -1,13 +1,23 @@
 import { EBUSY, EINVAL, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
+  accountFreePages,
+  addToFreeList,
+  delFromFreeList,
+  freeListBase,
+  freeSlotOf,
+  prepNewFolio,
+} from '../src/buddy.js';
+import {
   allocContigOuterStart,
   allocPfn,
   checkPhysicalMemory,
   createPhysicalMemory,
   declareCmaArea,
   folioAlloc,
+  folioClearFlag,
   folioPut,
+  folioSetFlag,
   freeContigRange,
   getPageblockMigratetype,
   hasUnmovablePages,
@@ -27,20 +37,10 @@ import {
   PG_reserved,
   pfnFolio,
   pfnOffline,
-  folioClearFlag,
-  folioSetFlag,
   startIsolatePageRange,
   testPagesIsolatedScan,
   undoIsolatePageRange,
 } from '../src/index.js';
-import {
-  accountFreePages,
-  addToFreeList,
-  delFromFreeList,
-  freeListBase,
-  freeSlotOf,
-  prepNewFolio,
-} from '../src/buddy.js';
 import { FREE_KIND_ISOLATE, FREE_KIND_NORMAL, memmapOf } from '../src/memmap.js';
 
 const PB = PAGEBLOCK_NR_PAGES;

@@ -101,35 +101,25 @@ export {
 
 // The compaction caller's actors (kcompactd, compact_memory, direct compaction), from
 // @mmsim/callers, for scenario files.
+// The memory hotplug and CMA callers' actors, from @mmsim/callers, for scenario files.
 export {
+  type CmaActorStats,
+  type CmaAllocActorOptions,
   type CompactionActorStats,
   type CompactMemoryOptions,
+  cmaActorStats,
+  cmaAllocActor,
   compactionActorStats,
   compactMemory,
   type DirectCompactionOptions,
   directCompaction,
   type KcompactdOptions,
   kcompactd,
-} from '@mmsim/callers';
-// The memory hotplug and CMA callers' actors, from @mmsim/callers, for scenario files.
-export {
-  type CmaActorStats,
-  type CmaAllocActorOptions,
-  cmaActorStats,
-  cmaAllocActor,
   memoryBlockRange,
   type OfflinePagesActorOptions,
   offlinePagesActor,
   offlineStats,
 } from '@mmsim/callers';
-export {
-  type CmaUnderLoadParams,
-  cmaUnderLoad,
-} from './builtin/cma-under-load.js';
-export {
-  type HotplugOfflineParams,
-  hotplugOffline,
-} from './builtin/hotplug-offline.js';
 export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';
 export { type Bio, BlockDevice, type BlockDeviceOptions } from './actors/block-device.js';
@@ -180,6 +170,14 @@ export {
   type WritebackWorkerOptions,
   writebackWorker,
 } from './actors/writeback-worker.js';
+export {
+  type CmaUnderLoadParams,
+  cmaUnderLoad,
+} from './builtin/cma-under-load.js';
+export {
+  type HotplugOfflineParams,
+  hotplugOffline,
+} from './builtin/hotplug-offline.js';
 
 export {
   MIGRATION_RETRY_BOUND,
@@ -189,6 +187,7 @@ export {
 
 // The kernel's invariants.
 
+export { offlineBlock, type PfnRange, userPagesOutside } from './invariants/hotplug.js';
 export {
   DEFAULT_INVARIANT_STRIDE,
   KERNEL_INVARIANT_NAMES,
@@ -201,7 +200,6 @@ export {
   MigrateCallLedger,
   migratePagesSuccessEmpty,
 } from './invariants/migrate-calls.js';
-export { offlineBlock, type PfnRange, userPagesOutside } from './invariants/hotplug.js';
 export {
   RESTORED_PTE_INVARIANT,
   restoredPteNoNewPermission,

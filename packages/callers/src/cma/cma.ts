@@ -1,7 +1,7 @@
 import {
   allocContigOuterStart,
-  freeContigRange,
   folioMapped,
+  freeContigRange,
   isolateFreepagesRange,
   MIGRATE_CMA,
   pfnToNid,

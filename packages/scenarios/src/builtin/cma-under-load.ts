@@ -1,4 +1,4 @@
-import { cmaAlloc, cmaArea, cmaRelease, type ContigMigrateStats } from '@mmsim/callers';
+import { type ContigMigrateStats, cmaAlloc, cmaArea, cmaRelease } from '@mmsim/callers';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
 import { userTask } from '../actors/user-task.js';

@@ -1,4 +1,4 @@
-import { offlinePagesActor, offlineStats, memoryBlockRange } from '@mmsim/callers';
+import { memoryBlockRange, offlinePagesActor, offlineStats } from '@mmsim/callers';
 import {
   allocPfn,
   getPageblockMigratetype,
