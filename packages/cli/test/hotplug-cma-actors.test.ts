@@ -37,6 +37,19 @@ describe('scenario files: the memory hotplug and CMA actors (offline-pages, cma-
     expect(mmsim(['explore', file, '--schedules', '10']).code).toBe(EXIT_OK);
   });
 
+  test('an allocation the driver keeps (release false) is its reference, not a leak: exit 0', () => {
+    const kept = {
+      ...base,
+      actors: [
+        { type: 'user-task', cpu: 1, process: 'app', accesses: 8 },
+        { type: 'cma-alloc', cpu: 0, count: 32, release: false },
+      ],
+    };
+    const run = mmsim(['run', write(kept)]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(EXIT_OK);
+  });
+
   test.each([
     [
       { type: 'offline-pages', cpu: 0, node: 2 },

@@ -65,11 +65,25 @@ export class Cma {
 const areas = new WeakMap<Kernel, readonly Cma[]>();
 const cmaMutexes = new WeakMap<Kernel, Mutex>();
 
-/** The CMA areas of the machine (`cma_areas[]`), from its configuration, in order. */
+/**
+ * The CMA areas of the machine (`cma_areas[]`), from its configuration, in order. Each
+ * area registers itself as a reference holder: a page its bitmap hands out is the
+ * caller's, one reference (what the `frames-conserved` invariant counts).
+ */
 export function cmaAreas(k: Kernel): readonly Cma[] {
   let list = areas.get(k);
   if (list === undefined) {
-    list = Object.freeze(k.config.cma.map((a) => new Cma(a.name, a.base, a.pages)));
+    const made = k.config.cma.map((a) => new Cma(a.name, a.base, a.pages));
+    for (const cma of made) {
+      k.addReferenceHolder({
+        name: `cma ${cma.name}`,
+        refs: (folio) => {
+          const bit = folio - cma.base_pfn;
+          return bit >= 0 && bit < cma.count && cma.bitmap[bit] === 1 ? 1 : 0;
+        },
+      });
+    }
+    list = Object.freeze(made);
     areas.set(k, list);
   }
   return list;

@@ -176,8 +176,9 @@ export function* doMigrateRange(
       else stats.isolationFailed++;
       continue;
     }
+    const page = pfn;
     if (nr > 1) pfn = head + nr - 1;
-    if (pageTestFlag(mem, pfn, PG_hwpoison)) continue;
+    if (pageTestFlag(mem, page, PG_hwpoison)) continue;
     if (!folioTryGet(mem, head)) continue;
     let ok: boolean;
     if (folioTestFlag(mem, head, PG_lru)) {
