@@ -6,7 +6,52 @@
  * pinning and CMA.
  */
 
+export {
+  type CmaActorStats,
+  type CmaAllocActorOptions,
+  cmaActorStats,
+  cmaAllocActor,
+} from './cma/actor.js';
+export {
+  allocContigMigrateRange,
+  allocContigRange,
+  Cma,
+  type CmaAllocOptions,
+  type ContigMigrateStats,
+  cmaAlloc,
+  cmaArea,
+  cmaAreas,
+  cmaRelease,
+} from './cma/cma.js';
+export {
+  CMA_ALLOC_BUSY_RETRY,
+  CMA_ALLOC_FINISH,
+  CMA_ALLOC_START,
+  CMA_RELEASE,
+  type CmaAllocClass,
+  type CmaAllocStart,
+  type CmaReleaseEvent,
+  MM_ALLOC_CONTIG_MIGRATE_RANGE_INFO,
+  type MmAllocContigMigrateRangeInfo,
+} from './cma/tracepoints.js';
 export * from './compaction/index.js';
+export {
+  memoryBlockRange,
+  type OfflinePagesActorOptions,
+  offlinePagesActor,
+  offlineStats,
+} from './hotplug/actor.js';
+export {
+  doMigrateRange,
+  type HotplugTargetControl,
+  hotplugAllocTarget,
+  hotplugTargetControl,
+  type OfflineFailure,
+  type OfflinePagesOptions,
+  type OfflineStats,
+  offlinePages,
+  scanMovablePages,
+} from './hotplug/offline-pages.js';
 export {
   compactionSkipsFolio,
   isolateForMigration,
@@ -30,6 +75,11 @@ export {
   type TaskNumaWorkOptions,
   taskNumaWork,
 } from './numa/numa-balancing.js';
+export {
+  TEST_PAGES_ISOLATED,
+  type TestPagesIsolated,
+  testPagesIsolated,
+} from './page-isolation.js';
 export { CALLER_REASONS } from './reasons.js';
 export {
   allocDemoteFolio,

@@ -27,6 +27,12 @@ import {
 } from '@mmsim/scenarios';
 import { z } from 'zod';
 import { MAX_ACTORS, MAX_PROCESS_PAGES, MAX_PROCESSES } from './limits.js';
+import {
+  cmaAllocSchema,
+  hotplugCmaActor,
+  hotplugCmaActorProblem,
+  offlinePagesSchema,
+} from './scenario-hotplug-cma.js';
 import { programActor, programActorProblem, programActorSchema } from './scenario-program.js';
 import { DATA_SCENARIO_STRATEGY } from './version.js';
 
@@ -250,13 +256,15 @@ const actorSchema = z.discriminatedUnion(
     compactMemorySchema,
     directCompactionSchema,
     longtermPinSchema,
+    offlinePagesSchema,
+    cmaAllocSchema,
   ],
   {
     errorMap: (issue, ctx) =>
       issue.code === 'invalid_union_discriminator'
         ? {
             message:
-              "must be one of 'user-task', 'migrator', 'driver-op', 'program', 'ksmd', 'kcompactd', 'compact-memory', 'direct-compaction', 'longterm-pin'",
+              "must be one of 'user-task', 'migrator', 'driver-op', 'program', 'ksmd', 'kcompactd', 'compact-memory', 'direct-compaction', 'longterm-pin', 'offline-pages', 'cma-alloc'",
           }
         : { message: ctx.defaultError },
   },
@@ -312,7 +320,7 @@ export const actorScenarioSchema = z
       .min(1, { message: 'must list at least one actor' })
       .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` })
       .describe(
-        `The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op, program, ksmd, kcompactd, compact-memory, direct-compaction and longterm-pin.`,
+        `The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op, program, ksmd, kcompactd, compact-memory, direct-compaction, longterm-pin, offline-pages and cma-alloc.`,
       ),
   })
   .strict();
@@ -402,6 +410,10 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
         ];
       }
     }
+    if (a.type === 'offline-pages' || a.type === 'cma-alloc') {
+      const problem = hotplugCmaActorProblem(a, i, file.config);
+      if (problem !== null) return problem;
+    }
     if (a.type === 'migrator') {
       const j = a.targets.findIndex((t) => t >= nodes.length);
       if (j >= 0) {
@@ -418,6 +430,8 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
     if (a.type === 'kcompactd' || a.type === 'compact-memory' || a.type === 'direct-compaction') {
       continue;
     }
+    // So do memory hotplug and CMA.
+    if (a.type === 'offline-pages' || a.type === 'cma-alloc') continue;
     if (a.type === 'driver-op' || (a.type === 'migrator' && a.driver !== undefined)) {
       const kind = drivers.get(a.driver as string);
       if (kind === undefined) {
@@ -544,6 +558,7 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
               ...(a.allocations === undefined ? {} : { allocations: a.allocations }),
             });
           }
+          if (a.type === 'offline-pages' || a.type === 'cma-alloc') return hotplugCmaActor(k, a);
           if (a.type === 'migrator' && a.driver !== undefined) {
             const d = driverOf(a.driver);
             return migrator(k, {

@@ -9,18 +9,24 @@ import {
   FRAME_FREE,
   FRAME_HEAD,
   FRAME_TAIL,
+  FREE_KIND_CMA,
+  FREE_KIND_ISOLATE,
+  FREE_KIND_NORMAL,
   type Memmap,
   memmapOf,
   type PhysicalMemory,
-  publicView,
 } from './memmap.js';
-import { getPageblockMigratetype, MIGRATE_CMA, PAGEBLOCK_NR_PAGES } from './pageblock.js';
+import { PAGEBLOCK_ORDER } from './pageblock.js';
 
 /**
  * The per-node buddy allocator (mm/page_alloc.c, Linux 6.3), one zone per node. Free blocks
  * of order 0..MAX_ORDER-1 sit on per-order free lists linked through the memmap's pfn
- * links, as the kernel links them through page->lru. Not modelled: migratetypes, per-CPU
- * page lists, watermarks and reclaim; an allocation succeeds whenever a block fits.
+ * links, as the kernel links them through page->lru. Each order has three lists per node
+ * (FREE_KIND_*): one for the unmovable / movable / reclaimable pageblocks (the model does not
+ * split them), one for MIGRATE_CMA pageblocks and one for MIGRATE_ISOLATE pageblocks, whose
+ * pages no allocation takes. Not modelled: fallback stealing between the first three
+ * migratetypes, per-CPU page lists, watermarks and reclaim; an allocation succeeds whenever
+ * a block fits.
  */
 
 /** Options of `folioAlloc` and `allocHugetlbFolio`. */
@@ -28,17 +34,48 @@ export interface AllocOptions {
   /** `__GFP_THISNODE`: fail rather than fall back to another node. */
   readonly thisNode?: boolean;
   /**
-   * `__GFP_MOVABLE` (default true: the model's allocations are user memory,
-   * GFP_HIGHUSER_MOVABLE). False: a kernel / unmovable allocation (`GFP_USER`, or any gfp
-   * under `memalloc_pin_save`), which may take neither ZONE_MOVABLE nor MIGRATE_CMA
-   * pageblocks (`gfp_zone`, `current_alloc_flags` without ALLOC_CMA; mm/page_alloc.c,
-   * 6.3). Only matters on a machine with a movable zone or CMA pageblocks.
+   * `__GFP_MOVABLE` (default true: the model's allocations are user and page-cache memory,
+   * GFP_HIGHUSER_MOVABLE). Only movable allocations get ALLOC_CMA
+   * (`gfp_to_alloc_flags_cma`, mm/page_alloc.c, 6.3) and may take pages of MIGRATE_CMA
+   * pageblocks or of ZONE_MOVABLE (`gfp_zone`); false is a kernel (unmovable) allocation
+   * (`GFP_USER`, or any gfp under `memalloc_pin_save`), served from neither.
    */
   readonly movable?: boolean;
 }
 
+/** FREE_KIND_* of the pageblock holding `pfn`. */
+export function pageblockFreeKind(m: Memmap, pfn: number): number {
+  const kinds = m.pbKind;
+  return kinds === null ? FREE_KIND_NORMAL : kinds[pfn >> PAGEBLOCK_ORDER]!;
+}
+
+/** The free-list slot of `kind`, node `nid`, order 0 (add the order). */
+export function freeListBase(m: Memmap, kind: number, nid: number): number {
+  return (kind * m.nrNodes + nid) * MAX_ORDER;
+}
+
+/** The free-list slot the free block headed by `pfn` is linked on. */
+export function freeSlotOf(m: Memmap, pfn: number): number {
+  return freeListBase(m, m.freeKind[pfn]!, m.nid[pfn]!) + m.order[pfn]!;
+}
+
+/**
+ * `__mod_zone_freepage_state(zone, delta, mt)`: NR_FREE_PAGES (and NR_FREE_CMA_PAGES for
+ * CMA) move with the free pages of the NORMAL and CMA lists; isolated free pages are kept
+ * apart (`nodeFreeIsolated`), not counted as free.
+ */
+export function accountFreePages(m: Memmap, nid: number, kind: number, delta: number): void {
+  if (kind === FREE_KIND_ISOLATE) {
+    m.nodeFreeIsolated[nid]! += delta;
+    return;
+  }
+  m.nodeFree[nid]! += delta;
+  if (kind === FREE_KIND_CMA) m.nodeFreeCma[nid]! += delta;
+}
+
 /** `add_to_free_list` / `add_to_free_list_tail`: link a block on its order's free list. */
-function addToFreeList(m: Memmap, pfn: number, slot: number, toTail: boolean): void {
+export function addToFreeList(m: Memmap, pfn: number, slot: number, toTail: boolean): void {
+  m.freeKind[pfn] = (slot / (m.nrNodes * MAX_ORDER)) | 0;
   if (toTail) {
     const tail = m.freeTail[slot]!;
     m.prev[pfn] = tail;
@@ -74,10 +111,29 @@ export function delFromFreeList(m: Memmap, pfn: number, slot: number): void {
  * `__rmqueue_smallest` + `expand`: take the first block of the smallest order that fits and
  * give the unused upper halves back to the lower free lists. Returns the first pfn or -1.
  */
-function rmqueueSmallest(m: Memmap, nid: number, order: number): number {
-  const base = nid * MAX_ORDER;
+function rmqueueSmallest(m: Memmap, nid: number, order: number, kind: number): number {
+  return rmqueueSmallestIn(m, nid, order, kind, 0, m.maxPfn);
+}
+
+/**
+ * `__rmqueue_smallest` on the `kind` lists of node `nid`, restricted to the pfns [lo, hi)
+ * of one zone (zone boundaries are MAX_ORDER_NR_PAGES-aligned, so no free block straddles
+ * one): the first block of the smallest order that lies in the zone, split as `expand`
+ * does. Returns its first pfn or -1.
+ */
+function rmqueueSmallestIn(
+  m: Memmap,
+  nid: number,
+  order: number,
+  kind: number,
+  lo: number,
+  hi: number,
+): number {
+  if (lo >= hi) return -1;
+  const base = freeListBase(m, kind, nid);
   for (let current = order; current < MAX_ORDER; current++) {
-    const pfn = m.freeHead[base + current]!;
+    let pfn = m.freeHead[base + current]!;
+    while (pfn >= 0 && (pfn < lo || pfn >= hi)) pfn = m.next[pfn]!;
     if (pfn < 0) continue;
     delFromFreeList(m, pfn, base + current);
     m.state[pfn] = FRAME_FREE;
@@ -91,10 +147,68 @@ function rmqueueSmallest(m: Memmap, nid: number, order: number): number {
       m.order[half] = high;
       addToFreeList(m, half, base + high, false);
     }
-    m.nodeFree[nid]! -= 1 << order;
+    accountFreePages(m, nid, kind, -(1 << order));
     return pfn;
   }
   return -1;
+}
+
+/**
+ * `__rmqueue` (mm/page_alloc.c, 6.3) for one node: a movable allocation (ALLOC_CMA) takes
+ * from the CMA lists first when they hold more than half the node's free pages, else from
+ * the normal lists and then from CMA (`__rmqueue_cma_fallback`); an unmovable one never
+ * from CMA. Returns the first pfn or -1.
+ */
+function rmqueue(
+  m: Memmap,
+  nid: number,
+  order: number,
+  allocCma: boolean,
+  lo = 0,
+  hi = m.maxPfn,
+): number {
+  if (!allocCma || m.nodeFreeCma[nid] === 0) {
+    return rmqueueSmallestIn(m, nid, order, FREE_KIND_NORMAL, lo, hi);
+  }
+  if (m.nodeFreeCma[nid]! > m.nodeFree[nid]! / 2) {
+    const pfn = rmqueueSmallestIn(m, nid, order, FREE_KIND_CMA, lo, hi);
+    if (pfn >= 0) return pfn;
+  }
+  const pfn = rmqueueSmallestIn(m, nid, order, FREE_KIND_NORMAL, lo, hi);
+  return pfn >= 0 ? pfn : rmqueueSmallestIn(m, nid, order, FREE_KIND_CMA, lo, hi);
+}
+
+/**
+ * `folioAlloc` on a machine with zones (a node with ZONE_MOVABLE):
+ * `get_page_from_freelist` over the zonelist (mm/page_alloc.c, 6.3), the nodes in
+ * fallback order and within each node the highest allowed zone first. A movable allocation
+ * tries the node's ZONE_MOVABLE, then its ZONE_NORMAL (CMA blocks allowed, ALLOC_CMA); an
+ * unmovable one (`movable: false`: GFP_USER, or any gfp under `memalloc_pin_save`) only
+ * ZONE_NORMAL, and never a MIGRATE_CMA pageblock.
+ */
+function folioAllocZoned(
+  m: Memmap,
+  order: number,
+  nid: number,
+  options: AllocOptions | undefined,
+): Folio | number {
+  const movable = options?.movable !== false;
+  const zonelist = m.fallback[nid]!;
+  const last = options?.thisNode === true ? 1 : zonelist.length;
+  let pfn = -1;
+  for (let i = 0; i < last && pfn < 0; i++) {
+    const n = zonelist[i]!;
+    const end = m.nodeEnd[n]!;
+    const zoneStart = m.zoneMovablePfn === null ? end : m.zoneMovablePfn[n]!;
+    if (movable && zoneStart < end) pfn = rmqueue(m, n, order, true, zoneStart, end);
+    if (pfn < 0) pfn = rmqueue(m, n, order, movable, m.nodeStart[n]!, zoneStart);
+  }
+  if (pfn < 0) {
+    if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
+    return -ENOMEM;
+  }
+  prepNewFolio(m, pfn, order, FOLIO_TYPE_NORMAL);
+  return pfn;
 }
 
 /**
@@ -128,13 +242,23 @@ export function prepNewFolio(m: Memmap, pfn: number, order: number, type: number
  */
 export function freeOneBlock(m: Memmap, pfn: number, order: number, toTail: boolean): void {
   const nid = m.nid[pfn]!;
-  const base = nid * MAX_ORDER;
-  m.nodeFree[nid]! += 1 << order;
+  const kind = pageblockFreeKind(m, pfn);
+  const base = freeListBase(m, kind, nid);
+  accountFreePages(m, nid, kind, 1 << order);
   while (order < MAX_ORDER - 1) {
     const buddy = pfn ^ (1 << order);
     // A buddy outside the node is a hole (nodes start MAX_ORDER_NR_PAGES-aligned).
     if (m.state[buddy] !== FRAME_BUDDY || m.order[buddy] !== order) break;
-    delFromFreeList(m, buddy, base + order);
+    // 6.3: no merge across pageblocks of different migratetypes when one of them is
+    // CMA or ISOLATE (`migratetype_is_mergeable`).
+    if (order >= PAGEBLOCK_ORDER && m.pbKind !== null && pageblockFreeKind(m, buddy) !== kind)
+      break;
+    const buddyKind = m.freeKind[buddy]!;
+    delFromFreeList(m, buddy, freeListBase(m, buddyKind, nid) + order);
+    if (buddyKind !== kind) {
+      accountFreePages(m, nid, buddyKind, -(1 << order));
+      accountFreePages(m, nid, kind, 1 << order);
+    }
     m.state[buddy] = FRAME_FREE;
     pfn &= buddy;
     order++;
@@ -186,10 +310,9 @@ export function folioAlloc(
     checkInt('order', order, 0, MAX_ORDER - 1);
   }
   if (!(nid >= 0 && nid < m.nrNodes && (nid | 0) === nid)) checkNid(m, nid);
-  if (m.zoneMovablePfn !== null || options?.movable === false) {
-    return folioAllocZoned(m, order, nid, options);
-  }
-  let pfn = rmqueueSmallest(m, nid, order);
+  if (m.zoneMovablePfn !== null) return folioAllocZoned(m, order, nid, options);
+  const allocCma = options?.movable !== false;
+  let pfn = rmqueue(m, nid, order, allocCma);
   if (pfn < 0) {
     if (options?.thisNode === true) {
       if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
@@ -197,7 +320,7 @@ export function folioAlloc(
     }
     const zonelist = m.fallback[nid]!;
     for (let i = 1; i < zonelist.length && pfn < 0; i++) {
-      pfn = rmqueueSmallest(m, zonelist[i]!, order);
+      pfn = rmqueue(m, zonelist[i]!, order, allocCma);
     }
     if (pfn < 0) {
       if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
@@ -208,92 +331,9 @@ export function folioAlloc(
   return pfn;
 }
 
-/**
- * `folioAlloc` on a machine with zones (a node with ZONE_MOVABLE) or for an unmovable
- * allocation: `get_page_from_freelist` over the zonelist (mm/page_alloc.c, 6.3), the
- * nodes in fallback order and within each node the highest allowed zone first. A movable
- * allocation tries the node's ZONE_MOVABLE, then its ZONE_NORMAL; an unmovable one only
- * ZONE_NORMAL, and never a block in a MIGRATE_CMA pageblock.
- */
-function folioAllocZoned(
-  m: Memmap,
-  order: number,
-  nid: number,
-  options: AllocOptions | undefined,
-): Folio | number {
-  const movable = options?.movable !== false;
-  const zonelist = m.fallback[nid]!;
-  const last = options?.thisNode === true ? 1 : zonelist.length;
-  let pfn = -1;
-  for (let i = 0; i < last && pfn < 0; i++) {
-    const n = zonelist[i]!;
-    const zoneStart = m.zoneMovablePfn === null ? m.nodeEnd[n]! : m.zoneMovablePfn[n]!;
-    if (movable && zoneStart < m.nodeEnd[n]!) {
-      pfn = rmqueueSmallestIn(m, n, order, zoneStart, m.nodeEnd[n]!, false);
-    }
-    if (pfn < 0) pfn = rmqueueSmallestIn(m, n, order, m.nodeStart[n]!, zoneStart, !movable);
-  }
-  if (pfn < 0) {
-    if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
-    return -ENOMEM;
-  }
-  prepNewFolio(m, pfn, order, FOLIO_TYPE_NORMAL);
-  return pfn;
-}
-
-/** Whether a free block [pfn, pfn + 2^order) lies in a MIGRATE_CMA pageblock. */
-function blockInCma(m: Memmap, pfn: number, order: number): boolean {
-  const mem = publicView(m);
-  const end = pfn + (1 << order);
-  for (let p = pfn; p < end; p += PAGEBLOCK_NR_PAGES) {
-    if (getPageblockMigratetype(mem, p) === MIGRATE_CMA) return true;
-  }
-  return false;
-}
-
-/**
- * `__rmqueue_smallest` restricted to one zone, the pfns [lo, hi) of node `nid` (zone
- * boundaries are MAX_ORDER_NR_PAGES-aligned, so no free block straddles one): the first
- * block on the smallest order's free list that lies in the zone (and, with `noCma`, not in
- * a MIGRATE_CMA pageblock), split as `expand` does. Returns its first pfn or -1.
- */
-function rmqueueSmallestIn(
-  m: Memmap,
-  nid: number,
-  order: number,
-  lo: number,
-  hi: number,
-  noCma: boolean,
-): number {
-  if (lo >= hi) return -1;
-  const base = nid * MAX_ORDER;
-  for (let current = order; current < MAX_ORDER; current++) {
-    let pfn = m.freeHead[base + current]!;
-    while (pfn >= 0 && (pfn < lo || pfn >= hi || (noCma && blockInCma(m, pfn, current)))) {
-      pfn = m.next[pfn]!;
-    }
-    if (pfn < 0) continue;
-    delFromFreeList(m, pfn, base + current);
-    m.state[pfn] = FRAME_FREE;
-    let high = current;
-    let size = 1 << current;
-    while (high > order) {
-      high--;
-      size >>= 1;
-      const half = pfn + size;
-      m.state[half] = FRAME_BUDDY;
-      m.order[half] = high;
-      addToFreeList(m, half, base + high, false);
-    }
-    m.nodeFree[nid]! -= 1 << order;
-    return pfn;
-  }
-  return -1;
-}
-
 /** Allocates exactly on `nid` without fallback; used to fill the hugetlb pools at boot. */
 export function allocOnNode(m: Memmap, order: number, nid: number): number {
-  return rmqueueSmallest(m, nid, order);
+  return rmqueueSmallest(m, nid, order, FREE_KIND_NORMAL);
 }
 
 /** Free pages in node `nid`'s buddy allocator (hugetlb pool pages are not counted). */
@@ -380,9 +420,10 @@ export function isolateFreeBlock(mem: PhysicalMemory, pfn: number): number {
   if (order < 0) return 0;
   const m = memmapOf(mem);
   const nid = m.nid[pfn]!;
-  delFromFreeList(m, pfn, nid * MAX_ORDER + order);
+  const kind = m.freeKind[pfn]!;
+  delFromFreeList(m, pfn, freeListBase(m, kind, nid) + order);
   const nr = 1 << order;
-  m.nodeFree[nid]! -= nr;
+  accountFreePages(m, nid, kind, -nr);
   for (let p = pfn; p < pfn + nr; p++) prepNewFolio(m, p, 0, FOLIO_TYPE_NORMAL);
   return nr;
 }
@@ -406,7 +447,8 @@ export function allocPfn(mem: PhysicalMemory, pfn: number): Folio | number {
   }
   if (head < 0) return -EBUSY;
   const nid = m.nid[head]!;
-  const base = nid * MAX_ORDER;
+  const kind = m.freeKind[head]!;
+  const base = freeListBase(m, kind, nid);
   let order = m.order[head]!;
   delFromFreeList(m, head, base + order);
   m.state[head] = FRAME_FREE;
@@ -419,7 +461,7 @@ export function allocPfn(mem: PhysicalMemory, pfn: number): Folio | number {
     m.order[give] = order;
     addToFreeList(m, give, base + order, false);
   }
-  m.nodeFree[nid]! -= 1;
+  accountFreePages(m, nid, kind, -1);
   prepNewFolio(m, pfn, 0, FOLIO_TYPE_NORMAL);
   return pfn;
 }

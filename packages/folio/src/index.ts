@@ -90,6 +90,27 @@ export {
   zoneMovablePfn,
 } from './zone.js';
 export {
+  allocContigOuterStart,
+  declareCmaArea,
+  dissolveFreeHugePages,
+  freeContigRange,
+  hasUnmovablePages,
+  isolateFreepagesRange,
+  MEMORY_OFFLINE,
+  nodeFreeCmaPages,
+  nodeFreeIsolatedPages,
+  nodeOfflinePages,
+  offlineIsolatedPages,
+  onlinePages,
+  pfnOffline,
+  REPORT_FAILURE,
+  setMigratetypeIsolate,
+  startIsolatePageRange,
+  testPagesIsolatedScan,
+  undoIsolatePageRange,
+  unsetMigratetypeIsolate,
+} from './page-isolation.js';
+export {
   allocHugetlbFolio,
   allocHugetlbFolioNodemask,
   allocMigrateHugetlbFolio,

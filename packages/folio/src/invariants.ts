@@ -1,6 +1,6 @@
 import { MmsimError } from '@mmsim/runtime';
 import { HPAGE_PMD_ORDER, MAX_ORDER } from './constants.js';
-import { PG_head, PG_reserved } from './flags.js';
+import { PG_head, PG_hwpoison, PG_reserved } from './flags.js';
 import type { FolioList } from './folio-list.js';
 import {
   FOLIO_TYPE_HUGETLB,
@@ -8,13 +8,19 @@ import {
   FRAME_FREE,
   FRAME_HEAD,
   FRAME_HOLE,
+  FRAME_OFFLINE,
   FRAME_POOL_HEAD,
   FRAME_POOL_TAIL,
   FRAME_TAIL,
+  FREE_KIND_CMA,
+  FREE_KIND_ISOLATE,
+  FREE_KIND_NORMAL,
+  FREE_KINDS,
   type Memmap,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
+import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from './pageblock.js';
 
 /**
  * Consistency checks of the whole memory model, the kind of thing CONFIG_DEBUG_VM and
@@ -57,6 +63,7 @@ export function checkPhysicalMemory(mem: PhysicalMemory): string[] {
   const problems = new Problems();
   for (let nid = 0; nid < m.nrNodes; nid++) checkNodeFrames(m, nid, problems);
   checkFreeLists(m, problems);
+  checkIsolation(m, problems);
   checkPools(m, problems);
   checkFolioLists(m, problems);
   checkZeroPage(m, problems);
@@ -91,6 +98,7 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
   const start = m.nodeStart[nid]!;
   const end = m.nodeEnd[nid]!;
   let free = 0;
+  let offline = 0;
   let pfn = start;
   while (pfn < end) {
     const s = m.state[pfn]!;
@@ -114,7 +122,12 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
       if (dirty >= 0)
         bad.add(`free pfn ${dirty} is not clean (flags, refcount, mapcount, mapping or list)`);
       const buddy = pfn ^ n;
-      if (order < MAX_ORDER - 1 && m.state[buddy] === FRAME_BUDDY && m.order[buddy] === order) {
+      if (
+        order < MAX_ORDER - 1 &&
+        m.state[buddy] === FRAME_BUDDY &&
+        m.order[buddy] === order &&
+        m.freeKind[buddy] === m.freeKind[pfn]
+      ) {
         if (pfn < buddy)
           bad.add(`free buddies ${pfn} and ${buddy} of order ${order} were not merged`);
       }
@@ -124,6 +137,9 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
       pfn += checkFolioFrames(m, pfn, end, bad);
     } else if (s === FRAME_TAIL || s === FRAME_POOL_TAIL) {
       bad.add(`pfn ${pfn} is a tail but no live head before it owns it (head ${m.headOf[pfn]})`);
+      pfn++;
+    } else if (s === FRAME_OFFLINE) {
+      offline++;
       pfn++;
     } else if (s === FRAME_FREE) {
       bad.add(`pfn ${pfn} is free but in no buddy block`);
@@ -136,8 +152,13 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
       pfn++;
     }
   }
-  if (free !== m.nodeFree[nid]) {
-    bad.add(`node ${nid}: free counter ${m.nodeFree[nid]} but ${free} free frames`);
+  if (free !== m.nodeFree[nid]! + m.nodeFreeIsolated[nid]!) {
+    bad.add(
+      `node ${nid}: free counters ${m.nodeFree[nid]} + ${m.nodeFreeIsolated[nid]} isolated but ${free} free frames`,
+    );
+  }
+  if (offline !== m.nodeOffline[nid]) {
+    bad.add(`node ${nid}: offline counter ${m.nodeOffline[nid]} but ${offline} offline frames`);
   }
   const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
   for (let p = end; p < gapEnd; p++) {
@@ -199,10 +220,12 @@ function checkFolioFrames(m: Memmap, pfn: number, end: number, bad: Problems): n
 
 function checkFreeLists(m: Memmap, bad: Problems): void {
   for (let nid = 0; nid < m.nrNodes; nid++) {
-    let pages = 0;
-    for (let order = 0; order < MAX_ORDER; order++) {
-      const slot = nid * MAX_ORDER + order;
-      const where = `node ${nid} order ${order}`;
+    const byKind = [0, 0, 0];
+    for (let slotIndex = 0; slotIndex < FREE_KINDS * MAX_ORDER; slotIndex++) {
+      const kind = (slotIndex / MAX_ORDER) | 0;
+      const order = slotIndex % MAX_ORDER;
+      const slot = (kind * m.nrNodes + nid) * MAX_ORDER + order;
+      const where = `node ${nid} order ${order}${kind === 0 ? '' : kind === FREE_KIND_CMA ? ' (CMA)' : ' (isolate)'}`;
       const expected = m.nrFree[slot]!;
       let count = 0;
       let prev = -1;
@@ -214,6 +237,7 @@ function checkFreeLists(m: Memmap, bad: Problems): void {
         if (m.state[p] !== FRAME_BUDDY || m.order[p] !== order || m.nid[p] !== nid) {
           bad.add(`${where}: pfn ${p} on the free list is not a free block of that order and node`);
         }
+        if (m.freeKind[p] !== kind) bad.add(`${where}: pfn ${p} is marked as on another list`);
         if (m.prev[p] !== prev)
           bad.add(`${where}: pfn ${p} has prev ${m.prev[p]}, expected ${prev}`);
         prev = p;
@@ -222,15 +246,72 @@ function checkFreeLists(m: Memmap, bad: Problems): void {
       if (m.freeTail[slot] !== prev)
         bad.add(`${where}: tail pointer ${m.freeTail[slot]} but last entry ${prev}`);
       if (count !== expected) bad.add(`${where}: nr_free ${expected} but ${count} blocks listed`);
-      pages += count << order;
+      byKind[kind]! += count << order;
     }
+    const pages = byKind[FREE_KIND_NORMAL]! + byKind[FREE_KIND_CMA]!;
     if (pages !== m.nodeFree[nid]) {
       bad.add(
         `node ${nid}: free lists hold ${pages} pages but the counter says ${m.nodeFree[nid]}`,
       );
     }
+    if (byKind[FREE_KIND_CMA] !== m.nodeFreeCma[nid]) {
+      bad.add(
+        `node ${nid}: CMA free lists hold ${byKind[FREE_KIND_CMA]} pages but the counter says ${m.nodeFreeCma[nid]}`,
+      );
+    }
+    if (byKind[FREE_KIND_ISOLATE] !== m.nodeFreeIsolated[nid]) {
+      bad.add(
+        `node ${nid}: isolate free lists hold ${byKind[FREE_KIND_ISOLATE]} pages but the counter says ${m.nodeFreeIsolated[nid]}`,
+      );
+    }
   }
 }
+
+/**
+ * Pageblock isolation, CMA and offline memory: every free block sits on the lists of the
+ * pageblocks it covers (an isolated block's free pages on the isolate lists, where no
+ * allocation looks; a CMA block's on the CMA lists, where no unmovable allocation looks;
+ * no free page of an ordinary block stranded on those lists), and a pageblock that holds
+ * offline frames stays isolated and holds nothing else but poisoned pages: nothing was
+ * allocated in an offline memory block.
+ */
+function checkIsolation(m: Memmap, bad: Problems): void {
+  const kinds = m.pbKind;
+  for (let pfn = 0; pfn < m.maxPfn; pfn++) {
+    const s = m.state[pfn];
+    if (s === FRAME_BUDDY) {
+      const order = m.order[pfn]!;
+      const kind = m.freeKind[pfn]!;
+      for (let p = pfn; p < pfn + (1 << order); p += PAGEBLOCK_NR_PAGES) {
+        const want = kinds === null ? FREE_KIND_NORMAL : kinds[p >> PAGEBLOCK_ORDER]!;
+        if (kind !== want) {
+          bad.add(
+            `free block ${pfn} (order ${order}) is on the ${KIND_NAMES[kind]} lists but pageblock ${p >> PAGEBLOCK_ORDER} is ${KIND_NAMES[want]}`,
+          );
+          break;
+        }
+      }
+      pfn += (1 << order) - 1;
+    } else if (s === FRAME_OFFLINE) {
+      const block = pfn >> PAGEBLOCK_ORDER;
+      if (kinds === null || kinds[block] !== FREE_KIND_ISOLATE) {
+        bad.add(`pfn ${pfn} is offline but its pageblock ${block} is not isolated`);
+      }
+      const start = block << PAGEBLOCK_ORDER;
+      const end = Math.min(start + PAGEBLOCK_NR_PAGES, m.nodeEnd[m.nid[pfn]!]!);
+      for (let p = start; p < end; p++) {
+        const t = m.state[p];
+        if (t === FRAME_OFFLINE) continue;
+        if (t === FRAME_HEAD && (m.flags[p]! & (1 << PG_hwpoison)) !== 0) continue;
+        bad.add(`pfn ${p} is in use or free in pageblock ${block}, which was taken offline`);
+        break;
+      }
+      pfn = end - 1;
+    }
+  }
+}
+
+const KIND_NAMES = ['ordinary', 'CMA', 'isolate'];
 
 function checkPools(m: Memmap, bad: Problems): void {
   for (let nid = 0; nid < m.nrNodes; nid++) {

@@ -24,6 +24,25 @@ export const FRAME_POOL_HEAD = 5;
 /** Other frames of a free pooled hugetlb folio. */
 export const FRAME_POOL_TAIL = 6;
 
+/**
+ * A frame of a memory block taken offline (`offline_pages`, mm/memory_hotplug.c, 6.3): off
+ * the buddy, in no zone's present pages, never allocated until the block is onlined again.
+ * The kernel keeps the struct page (pfn_valid) but `pfn_to_online_page` returns NULL.
+ */
+export const FRAME_OFFLINE = 7;
+
+/**
+ * Which buddy free lists a free block sits on (the model's stand-in for the kernel's
+ * per-migratetype `free_area[order].free_list[mt]`): FREE_KIND_NORMAL for the unmovable /
+ * movable / reclaimable types (the model does not split them), FREE_KIND_CMA for
+ * MIGRATE_CMA pageblocks, FREE_KIND_ISOLATE for MIGRATE_ISOLATE ones.
+ */
+export const FREE_KIND_NORMAL = 0;
+export const FREE_KIND_CMA = 1;
+export const FREE_KIND_ISOLATE = 2;
+/** Number of free-list kinds. */
+export const FREE_KINDS = 3;
+
 /** Per-folio type attribute (the kernel keeps it in the compound_dtor of 6.3). */
 export const FOLIO_TYPE_NORMAL = 0;
 export const FOLIO_TYPE_HUGETLB = 1;
@@ -147,10 +166,28 @@ export class Memmap {
   readonly nodeStart: number[];
   readonly nodeEnd: number[];
   readonly nodeFree: Float64Array;
-  /** Buddy free lists, indexed by nid * MAX_ORDER + order. */
+  /**
+   * Buddy free lists, indexed by `kind * nrNodes * MAX_ORDER + nid * MAX_ORDER + order`
+   * (FREE_KIND_*); `nodeFree` counts the NORMAL and CMA lists (NR_FREE_PAGES), not the
+   * isolated ones, as `__mod_zone_freepage_state` does.
+   */
   readonly freeHead: Int32Array;
   readonly freeTail: Int32Array;
   readonly nrFree: Int32Array;
+  /** Per node: free pages on the CMA lists (NR_FREE_CMA_PAGES), part of nodeFree. */
+  readonly nodeFreeCma: Float64Array;
+  /** Per node: free pages on the isolate lists (not in nodeFree). */
+  readonly nodeFreeIsolated: Float64Array;
+  /** Per node: frames taken offline (`offline_pages`), out of the node's present pages. */
+  readonly nodeOffline: Float64Array;
+  /** FREE_KIND_* of every FRAME_BUDDY head: the list it is linked on. */
+  readonly freeKind: Uint8Array;
+  /**
+   * FREE_KIND_* per pageblock (the list a page freed there goes to, from the block's
+   * migratetype as `get_pfnblock_migratetype` gives it in `__free_pages_ok`); null while
+   * every block is NORMAL, so the common free path reads nothing.
+   */
+  pbKind: Uint8Array | null = null;
   /** Allocation fallback order for each node: itself, then by distance. */
   readonly fallback: Int32Array[];
   /** Hugetlb pools per node: free list head, nr_huge_pages, free_huge_pages. */
@@ -211,9 +248,13 @@ export class Memmap {
     this.priv = new Array<unknown>(maxPfn).fill(null);
     this.listOwner = new Array<FolioList | null>(maxPfn).fill(null);
     this.nodeFree = new Float64Array(nrNodes);
-    this.freeHead = new Int32Array(nrNodes * MAX_ORDER).fill(-1);
-    this.freeTail = new Int32Array(nrNodes * MAX_ORDER).fill(-1);
-    this.nrFree = new Int32Array(nrNodes * MAX_ORDER);
+    this.freeHead = new Int32Array(FREE_KINDS * nrNodes * MAX_ORDER).fill(-1);
+    this.freeTail = new Int32Array(FREE_KINDS * nrNodes * MAX_ORDER).fill(-1);
+    this.nrFree = new Int32Array(FREE_KINDS * nrNodes * MAX_ORDER);
+    this.nodeFreeCma = new Float64Array(nrNodes);
+    this.nodeFreeIsolated = new Float64Array(nrNodes);
+    this.nodeOffline = new Float64Array(nrNodes);
+    this.freeKind = new Uint8Array(maxPfn);
     this.hugeFreeHead = new Int32Array(nrNodes).fill(-1);
     this.nrHugePages = new Int32Array(nrNodes);
     this.freeHugePages = new Int32Array(nrNodes);
@@ -279,6 +320,12 @@ export function folioError(m: Memmap, folio: number, put = false): MmsimError {
         );
   }
   // FRAME_TAIL
+  if (s === FRAME_OFFLINE) {
+    return new MmsimError(
+      'USE_AFTER_FREE',
+      `folio ${folio} lies in a memory block that was taken offline: nothing may use it`,
+    );
+  }
   return new MmsimError(
     'INVALID_ARGUMENT',
     `pfn ${folio} is a tail page of folio ${m.headOf[folio]}: pass the head pfn (pfnFolio gives it)`,

@@ -1,5 +1,12 @@
 import { EBUSY } from '@mmsim/runtime';
-import { delFromFreeList, freeOneBlock, prepNewFolio, resetFrames } from './buddy.js';
+import {
+  accountFreePages,
+  delFromFreeList,
+  freeOneBlock,
+  freeSlotOf,
+  prepNewFolio,
+  resetFrames,
+} from './buddy.js';
 import { MAX_ORDER } from './constants.js';
 import { PG_hwpoison } from './flags.js';
 import {
@@ -68,8 +75,9 @@ export function takePageOffBuddy(mem: PhysicalMemory, pfn: number): boolean {
   if (head < 0) return false;
   const nid = m.nid[head]!;
   const order = m.order[head]!;
-  delFromFreeList(m, head, nid * MAX_ORDER + order);
-  m.nodeFree[nid]! -= 1 << order;
+  const kind = m.freeKind[head]!;
+  delFromFreeList(m, head, freeSlotOf(m, head));
+  accountFreePages(m, nid, kind, -(1 << order));
   m.state.fill(FRAME_FREE, head, head + (1 << order));
   // break_down_buddy_pages: halve the block, freeing the half without the target.
   let lo = head;

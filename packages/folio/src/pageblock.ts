@@ -1,6 +1,14 @@
 import { checkInt, MmsimError } from '@mmsim/runtime';
 import { HPAGE_PMD_ORDER } from './constants.js';
-import { checkPfn, type Memmap, memmapOf, type PhysicalMemory } from './memmap.js';
+import {
+  checkPfn,
+  FREE_KIND_CMA,
+  FREE_KIND_ISOLATE,
+  FREE_KIND_NORMAL,
+  type Memmap,
+  memmapOf,
+  type PhysicalMemory,
+} from './memmap.js';
 
 /**
  * Pageblocks (include/linux/pageblock-flags.h, mm/page_alloc.c, Linux 6.3): the memory of
@@ -95,7 +103,19 @@ export function setPageblockMigratetype(
   const m = memmapOf(mem);
   checkPfn(m, pfn);
   checkInt('migratetype', migratetype, 0, MIGRATE_TYPES - 1);
-  stateOf(m).migratetype[pfn >> PAGEBLOCK_ORDER] = migratetype;
+  const s = stateOf(m);
+  s.migratetype[pfn >> PAGEBLOCK_ORDER] = migratetype;
+  // The free list a page freed in this block goes to (`get_pfnblock_migratetype` in the
+  // free path); the block's free pages already listed stay where they are until moved
+  // (`move_freepages_block`, see page-isolation.ts).
+  const kind =
+    migratetype === MIGRATE_CMA
+      ? FREE_KIND_CMA
+      : migratetype === MIGRATE_ISOLATE
+        ? FREE_KIND_ISOLATE
+        : FREE_KIND_NORMAL;
+  if (kind !== FREE_KIND_NORMAL && m.pbKind === null) m.pbKind = new Uint8Array(s.skip.length);
+  if (m.pbKind !== null) m.pbKind[pfn >> PAGEBLOCK_ORDER] = kind;
 }
 
 /** `is_migrate_movable(mt)`: MIGRATE_MOVABLE or MIGRATE_CMA. */

@@ -53,6 +53,23 @@ function int(what: string, min: number, max: number) {
     .max(max, { message });
 }
 
+/** One CMA area of the machine configuration. */
+const cmaAreaSchema = z
+  .object({
+    name: z
+      .string({ invalid_type_error: 'must be a string (the area name, as in /sys/kernel/mm/cma)' })
+      .min(1, { message: 'must not be empty' })
+      .optional()
+      .describe("The area's name; default 'reserved' for the first, 'cma<i>' after."),
+    base: int('a pfn (pageblock-aligned)', 0, MAX_MACHINE_PAGES - 1).describe(
+      'First pfn of the area; pageblock-aligned (a multiple of 512), on one node, free at boot.',
+    ),
+    pages: int('a number of pages (a multiple of 512)', 512, MAX_MACHINE_PAGES).describe(
+      'Size of the area in pages; a multiple of 512 (pageblock_nr_pages).',
+    ),
+  })
+  .strict();
+
 /** What each cost of the virtual-time model is (the JSON Schema's descriptions). */
 const COST_DESCRIPTIONS: Readonly<Record<keyof typeof DEFAULT_COSTS, string>> = {
   copyPage4k: 'copying one 4 KiB base page (copy_highpage / folio_copy, per base page)',
@@ -291,6 +308,21 @@ export const kernelConfigSchema = z
       .optional()
       .describe(
         "/sys/kernel/mm/transparent_hugepage/shmem_enabled: when faults of MAP_SHARED | MAP_ANONYMOUS memory allocate PMD-size shmem folios; default 'never'.",
+      ),
+    memoryBlockPages: int('a number of pages (memory_block_size_bytes / 4096)', 512, 1 << 24)
+      .refine((n) => (n & (n - 1)) === 0, {
+        message: 'must be a power of two number of pages, at least one pageblock (512)',
+      })
+      .optional()
+      .describe(
+        'memory_block_size_bytes() in 4 KiB pages: the unit memory hotplug onlines and offlines (/sys/devices/system/memory/memoryN); a power of two, at least 512; default 1024 (4 MiB: the model machines are small, x86-64 uses 128 MiB and more).',
+      ),
+    cma: z
+      .array(cmaAreaSchema)
+      .max(8, { message: 'at most 8 CMA areas (MAX_CMA_AREAS in the model)' })
+      .optional()
+      .describe(
+        'CMA areas reserved at boot (cma_declare_contiguous / cma_init_reserved_areas): their pageblocks are MIGRATE_CMA, usable by movable allocations only until cma_alloc takes them.',
       ),
   })
   .strict()

@@ -73,9 +73,23 @@ export interface ResolvedKernelConfig {
   readonly nrOvercommitHugePages: number;
   /** /sys/kernel/mm/transparent_hugepage/shmem_enabled (shmem THP); default 'never'. */
   readonly shmemEnabled: ShmemHuge;
+  /** memory_block_size_bytes() in pages (memory hotplug's unit); default 1024. */
+  readonly memoryBlockPages: number;
+  /** The CMA areas declared at boot, named. */
+  readonly cma: readonly ResolvedCmaArea[];
   readonly onStep: ((task: Task, step: number) => void) | undefined;
   readonly parts: KernelParts;
 }
+
+/** A CMA area of a resolved configuration. */
+export interface ResolvedCmaArea {
+  readonly name: string;
+  readonly base: number;
+  readonly pages: number;
+}
+
+/** The default `memoryBlockPages`: MAX_ORDER_NR_PAGES (4 MiB). */
+export const DEFAULT_MEMORY_BLOCK_PAGES = 1024;
 
 /** CPUs per node when neither `cpusPerNode` nor a node's `cpus` says. */
 export const DEFAULT_CPUS_PER_NODE = 2;
@@ -235,6 +249,12 @@ export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig 
     hugepageMigrationSupported: d.hugepageMigrationSupported ?? true,
     nrOvercommitHugePages: d.nrOvercommitHugePages ?? 0,
     shmemEnabled: d.shmemEnabled ?? 'never',
+    memoryBlockPages: d.memoryBlockPages ?? DEFAULT_MEMORY_BLOCK_PAGES,
+    cma: (d.cma ?? []).map((a, i) => ({
+      name: a.name ?? (i === 0 ? 'reserved' : `cma${i}`),
+      base: a.base,
+      pages: a.pages,
+    })),
     onStep,
     parts: resolvedParts,
   };

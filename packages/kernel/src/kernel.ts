@@ -1,5 +1,6 @@
 import {
   createPhysicalMemory,
+  declareCmaArea,
   type Folio,
   folioNrPages,
   folioTestFlag,
@@ -126,6 +127,7 @@ export class Kernel {
       })),
     });
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
+    for (const area of config.cma) declareCmaArea(mem, area.base, area.pages);
     const vmstat = new VmStat(config.nodes.length);
     // nr_free_pages is the buddy's own per-node free count (zone NR_FREE_PAGES, 6.3).
     vmstat.setNodeGauge(NodeStat.NR_FREE_PAGES, (nid) => nodeFreePages(mem, nid));

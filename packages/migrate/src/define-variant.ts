@@ -60,6 +60,7 @@ export const VARIANT_SETTINGS: Readonly<
   drainOnlyMlocked: 'boolean',
   dstStateInPrivate: 'boolean',
   compactionIsolatesLarge: 'boolean',
+  allocContigRangeInfo: 'boolean',
   splitsDeferredFirst: 'boolean',
   deferredSplitCountsFailed: 'boolean',
   deferredSplitCountsThpFailed: 'boolean',
@@ -347,6 +348,7 @@ const HASH_NEUTRAL_VALUES: Readonly<Record<string, unknown>> = Object.freeze({
   deferredSplitCountsFailed: false,
   numaHintPutsBackList: false,
   movePagesLookup: 'follow-page',
+  allocContigRangeInfo: false,
 });
 
 /**

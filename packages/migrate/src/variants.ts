@@ -228,6 +228,13 @@ export interface MigrateVariant {
    */
   readonly compactionIsolatesLarge: boolean;
   /**
+   * `__alloc_contig_migrate_range()` fires the `mm_alloc_contig_migrate_range_info`
+   * tracepoint (start, end, migratetype, pages migrated / reclaimed / mapped) when it ends.
+   * Richard Chang, c8b360031218 "mm: add alloc_contig_migrate_range allocation
+   * statistics" (6.9). Read by the CMA caller (`alloc_contig_range`); changes no schedule.
+   */
+  readonly allocContigRangeInfo: boolean;
+  /**
    * `migrate_pages_batch()` first splits a large folio (more than 2 pages) that sits on the
    * deferred-split queue, counting the split as a failure (Zi Yan, 7262f208ca68 "mm/migrate:
    * split source folio if it is on deferred split list", 6.10-rc1, with Hugh Dickins'
@@ -412,6 +419,7 @@ const BEFORE_6_4 = Object.freeze({
   drainOnlyMlocked: false,
   dstStateInPrivate: false,
   compactionIsolatesLarge: false,
+  allocContigRangeInfo: false,
   splitsDeferredFirst: false,
   deferredSplitCountsFailed: false,
   deferredSplitCountsThpFailed: false,
@@ -488,6 +496,7 @@ const V6_10: MigrateVariant = Object.freeze({
   drainOnlyMlocked: true,
   dstStateInPrivate: true,
   compactionIsolatesLarge: true,
+  allocContigRangeInfo: true,
   splitsDeferredFirst: true,
   deferredSplitCountsFailed: true,
   migrateMovesShmemThps: true,

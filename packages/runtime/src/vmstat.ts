@@ -55,6 +55,8 @@ export const VM_EVENT_NAMES = [
   'compact_daemon_wake',
   'compact_daemon_migrate_scanned',
   'compact_daemon_free_scanned',
+  'cma_alloc_success',
+  'cma_alloc_fail',
   'unevictable_pgs_culled',
   'unevictable_pgs_scanned',
   'unevictable_pgs_rescued',

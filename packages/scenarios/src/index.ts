@@ -106,11 +106,15 @@ export {
 // Actors to compose scenarios from, and the folio selectors of the migrator.
 
 // The compaction caller's actors (kcompactd, compact_memory, direct compaction) and the
-// longterm-pinning caller's actor (pin_user_pages(FOLL_LONGTERM), ib_umem_get), from
-// @mmsim/callers, for scenario files.
+// longterm-pinning caller's actor (pin_user_pages(FOLL_LONGTERM), ib_umem_get), and the
+// memory hotplug and CMA callers' actors, from @mmsim/callers, for scenario files.
 export {
+  type CmaActorStats,
+  type CmaAllocActorOptions,
   type CompactionActorStats,
   type CompactMemoryOptions,
+  cmaActorStats,
+  cmaAllocActor,
   compactionActorStats,
   compactMemory,
   type DirectCompactionOptions,
@@ -121,6 +125,10 @@ export {
   type LongtermPinResult,
   longtermPin,
   longtermPinResult,
+  memoryBlockRange,
+  type OfflinePagesActorOptions,
+  offlinePagesActor,
+  offlineStats,
 } from '@mmsim/callers';
 export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';
@@ -172,6 +180,14 @@ export {
   type WritebackWorkerOptions,
   writebackWorker,
 } from './actors/writeback-worker.js';
+export {
+  type CmaUnderLoadParams,
+  cmaUnderLoad,
+} from './builtin/cma-under-load.js';
+export {
+  type HotplugOfflineParams,
+  hotplugOffline,
+} from './builtin/hotplug-offline.js';
 
 export {
   MIGRATION_RETRY_BOUND,
@@ -181,6 +197,7 @@ export {
 
 // The kernel's invariants.
 
+export { offlineBlock, type PfnRange, userPagesOutside } from './invariants/hotplug.js';
 export {
   DEFAULT_INVARIANT_STRIDE,
   KERNEL_INVARIANT_NAMES,

@@ -227,6 +227,26 @@ export const BUILTIN_PARAM_SCHEMAS = {
       accesses: count('accesses of the writer (three writes in four)', 1, 100_000, 24),
     })
     .strict(),
+  'hotplug-offline': z
+    .object({
+      pages: count('pages the process maps and writes on node 1', 1, 256, 16),
+      accesses: count('accesses of each of the two writer threads', 1, 100_000, 24),
+      unmovable: z
+        .boolean({ invalid_type_error: 'must be true or false' })
+        .optional()
+        .describe(
+          'put an unmovable kernel page in the block: offline_pages fails with -EBUSY and undoes; default false',
+        ),
+    })
+    .strict(),
+  'cma-under-load': z
+    .object({
+      pages: count("pages of the process's mapping (the set-up writes half)", 2, 256, 16),
+      accesses: count('accesses of each of the two writer threads', 1, 100_000, 24),
+      count: count('pages of each cma_alloc', 1, 1536, 512),
+      allocations: count('cma_alloc calls, each released before the next', 1, 1_000, 2),
+    })
+    .strict(),
 } as const satisfies Readonly<Record<string, ZodTypeAny>>;
 
 function pathOf(path: ReadonlyArray<string | number>): string {

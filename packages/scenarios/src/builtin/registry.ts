@@ -4,9 +4,11 @@ import { batchCopyPartialFailure } from './batch-copy-partial-failure.js';
 import { batchCopyStaleCopy } from './batch-copy-stale-copy.js';
 import { batchCopyUnregister } from './batch-copy-unregister.js';
 import { bhNorefsLargeFolio } from './bh-norefs-large-folio.js';
+import { cmaUnderLoad } from './cma-under-load.js';
 import { compactionUnderLoad } from './compaction-under-load.js';
 import { deferredSplitChain } from './deferred-split-chain.js';
 import { deptWritebackCycle } from './dept-writeback-cycle.js';
+import { hotplugOffline } from './hotplug-offline.js';
 import { hugetlbMappedMigrate } from './hugetlb-mapped-migrate.js';
 import { ksmMigrate } from './ksm-migrate.js';
 import { longtermPinScenario } from './longterm-pin.js';
@@ -62,6 +64,8 @@ export const BUILTIN_SCENARIOS = {
   'numa-balancing': (p = {}) => numaBalancing(p),
   tiering: (p = {}) => tiering(p),
   'longterm-pin': (p = {}) => longtermPinScenario(p),
+  'hotplug-offline': (p = {}) => hotplugOffline(p),
+  'cma-under-load': (p = {}) => cmaUnderLoad(p),
 } as const satisfies Readonly<Record<string, ScenarioFactory>>;
 
 export type ScenarioName = keyof typeof BUILTIN_SCENARIOS;

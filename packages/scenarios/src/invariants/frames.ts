@@ -9,6 +9,8 @@ import {
   folioRefCount,
   folioTestHugetlb,
   HPAGE_PMD_NR,
+  nodeFreeIsolatedPages,
+  nodeOfflinePages,
   nodeStats,
   PG_hwpoison,
   PG_private,
@@ -33,10 +35,15 @@ function frameCount(k: Kernel): string[] {
   const problems: string[] = [];
   for (let nid = 0; nid < mem.nrNodes; nid++) {
     const s = nodeStats(mem, nid);
-    const total = s.freePages + s.freeHugePages * HPAGE_PMD_NR + (used[nid] as number);
+    // Free pages of isolated pageblocks are not in NR_FREE_PAGES; offline frames are no
+    // longer present (memory hotplug).
+    const isolated = nodeFreeIsolatedPages(mem, nid);
+    const offline = nodeOfflinePages(mem, nid);
+    const total =
+      s.freePages + isolated + offline + s.freeHugePages * HPAGE_PMD_NR + (used[nid] as number);
     if (total !== s.spannedPages) {
       problems.push(
-        `node ${nid}: ${s.freePages} free + ${s.freeHugePages * HPAGE_PMD_NR} in the hugetlb pool + ${used[nid]} in folios = ${total} frames, but the node has ${s.spannedPages}: frames were ${total < s.spannedPages ? 'lost' : 'duplicated'}`,
+        `node ${nid}: ${s.freePages} free + ${isolated} free isolated + ${offline} offline + ${s.freeHugePages * HPAGE_PMD_NR} in the hugetlb pool + ${used[nid]} in folios = ${total} frames, but the node has ${s.spannedPages}: frames were ${total < s.spannedPages ? 'lost' : 'duplicated'}`,
       );
     }
   }
