@@ -46,6 +46,9 @@ export {
   type ExploreStrategy,
   explore,
   type StopReason,
+  exhaustedLine,
+  type PctGuarantee,
+  pctGuaranteeLine,
 } from './explore.js';
 export { scheduleSeed } from './seeds.js';
 

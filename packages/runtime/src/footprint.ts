@@ -74,6 +74,46 @@ export class FootprintLog {
     this.global[this.global.length - 1] = 1;
   }
 
+  /**
+   * A key naming the run's interleaving class (its Mazurkiewicz trace under the
+   * dependence relation): the Foata normal form, each step at level 1 + the highest level
+   * of the earlier steps it depends on, listed as level.task sorted. Two runs have the same
+   * key exactly when one is the other with independent adjacent steps swapped.
+   */
+  classKey(): string {
+    const n = this.tasks.length;
+    const level = new Int32Array(n);
+    const lastWrite = new Map<number, number>();
+    const readMax = new Map<number, number>();
+    let globalLevel = 0;
+    let maxLevel = 0;
+    const parts: string[] = [];
+    for (let k = 0; k < n; k++) {
+      const from = this.starts[k] as number;
+      const to = this.starts[k + 1] ?? this.objects.length;
+      const global = this.global[k] === 1;
+      let l = global ? maxLevel : globalLevel;
+      for (let a = from; a < to; a++) {
+        const o = this.objects[a] as number;
+        l = Math.max(l, lastWrite.get(o) ?? 0);
+        if (this.writes[a] === 1) l = Math.max(l, readMax.get(o) ?? 0);
+      }
+      const here = l + 1;
+      level[k] = here;
+      for (let a = from; a < to; a++) {
+        const o = this.objects[a] as number;
+        if (this.writes[a] === 1) {
+          lastWrite.set(o, here);
+          readMax.delete(o);
+        } else readMax.set(o, Math.max(readMax.get(o) ?? 0, here));
+      }
+      if (global) globalLevel = here;
+      if (here > maxLevel) maxLevel = here;
+      parts.push(`${here}.${this.tasks[k]}`);
+    }
+    return parts.sort().join(' ');
+  }
+
   /** The footprint of step `i`, to keep beyond this run (sleep sets). */
   footprintOf(i: number): StepFootprint {
     const from = this.starts[i] as number;
