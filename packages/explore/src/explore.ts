@@ -352,16 +352,10 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
       source = { kind: 'strategy', strategy: dporRun };
     } else {
       seed = scheduleSeed(r.seed, schedules);
-      source = {
-        kind: 'strategy',
-        strategy:
-          strategy.kind === 'pct'
-            ? (pctRun = new PctStrategy({
-                depth: strategy.depth,
-                steps: strategy.steps ?? mostDecisions,
-              }))
-            : new RandomStrategy(),
-      };
+      if (strategy.kind === 'pct') {
+        pctRun = new PctStrategy({ depth: strategy.depth, steps: strategy.steps ?? mostDecisions });
+      }
+      source = { kind: 'strategy', strategy: pctRun ?? new RandomStrategy() };
     }
     const outcome = runSchedule(r.setup, source, seed, false, dfs !== null, footprints);
     schedules++;

@@ -44,11 +44,11 @@ export {
   type ExploreProgress,
   type ExploreResult,
   type ExploreStrategy,
-  explore,
-  type StopReason,
   exhaustedLine,
+  explore,
   type PctGuarantee,
   pctGuaranteeLine,
+  type StopReason,
 } from './explore.js';
 export { scheduleSeed } from './seeds.js';
 
