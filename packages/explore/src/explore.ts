@@ -332,7 +332,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   let mostDecisions = 1;
   let stoppedBy: StopReason;
   for (;;) {
-    if ((dfs !== null && dfs.next === null) || (dpor !== null && dpor.exhausted)) {
+    if ((dfs !== null && dfs.next === null) || dpor?.exhausted === true) {
       stoppedBy = 'exhausted';
       break;
     }
@@ -429,7 +429,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     findings,
     findingsByKind: byKind,
     stoppedBy,
-    exhausted: (dfs !== null && dfs.next === null) || (dpor !== null && dpor.exhausted),
+    exhausted: (dfs !== null && dfs.next === null) || dpor?.exhausted === true,
     bound: strategy.kind === 'dfs' || strategy.kind === 'dpor' ? strategy.preemptionBound : null,
     executions: schedules,
     classes,
