@@ -182,7 +182,6 @@ export function exploreCommand(
     io.stdout(
       `found after ${result.schedules} schedule(s):\n${formatFinding(result.finding, replayLine === null ? {} : { replay: replayLine })}\n`,
     );
-    if (result.pct !== null) io.stdout(`${pctGuaranteeLine(result.pct)}\n`);
   } else if (result.exhausted && result.bound !== null && result.classes !== null) {
     io.stdout(
       `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +
