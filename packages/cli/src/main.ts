@@ -84,8 +84,11 @@ export function main(argv: readonly string[], io: CliIo): number {
     )
     .argument('<scenario>', 'a built-in scenario name or a .json/.yaml scenario file')
     .option('--variant <name>', `migrate variant: ${VARIANTS_HELP}`)
-    .option('--strategy <name>', 'random (default), pct[:DEPTH] or dfs[:PREEMPTION_BOUND]')
-    .option('--schedules <n>', 'schedules to try (default 1000)')
+    .option(
+      '--strategy <name>',
+      'random (default), pct[:DEPTH], dfs[:PREEMPTION_BOUND] or dpor[:PREEMPTION_BOUND]',
+    )
+    .option('--schedules <n>', 'schedules to try (default 1000; 100000 for dfs and dpor)')
     .option('--max-steps <n>', 'a schedule longer than this many steps is a step-limit finding')
     .option(
       '--time-budget <seconds>',

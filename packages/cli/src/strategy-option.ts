@@ -16,16 +16,20 @@ export function runStrategy(text: string | undefined): StrategySpec | undefined 
 }
 
 /**
- * `--strategy` for `explore`: random, pct[:DEPTH] or dfs[:PREEMPTION_BOUND].
+ * `--strategy` for `explore`: random, pct[:DEPTH], dfs[:PREEMPTION_BOUND] or
+ * dpor[:PREEMPTION_BOUND].
  */
 export function exploreStrategy(text: string | undefined): ExploreStrategy | undefined {
   if (text === undefined) return undefined;
   if (text === 'random') return 'random';
-  const m = /^(pct|dfs)(?::(\d+))?$/.exec(text);
+  const m = /^(pct|dfs|dpor)(?::(\d+))?$/.exec(text);
   if (m === null) {
     throw new UsageError(
-      `--strategy must be random, pct[:DEPTH] or dfs[:PREEMPTION_BOUND]; got "${text}"`,
+      `--strategy must be random, pct[:DEPTH], dfs[:PREEMPTION_BOUND] or dpor[:PREEMPTION_BOUND]; got "${text}"`,
     );
+  }
+  if (m[1] === 'dpor') {
+    return m[2] === undefined ? 'dpor' : { kind: 'dpor', preemptionBound: Number(m[2]) };
   }
   if (m[1] === 'pct') return m[2] === undefined ? 'pct' : { kind: 'pct', depth: Number(m[2]) };
   return m[2] === undefined ? 'dfs' : { kind: 'dfs', preemptionBound: Number(m[2]) };
@@ -43,11 +47,13 @@ export function intOption(name: string, text: string | undefined, min = 0): numb
 
 /**
  * The one text form of a schedule strategy, as `--strategy` takes it and `--json` prints
- * it: `random`, `pct`, `pct:5`, `dfs`, `dfs:2`.
+ * it: `random`, `pct`, `pct:5`, `dfs`, `dfs:2`, `dpor`, `dpor:2`.
  */
 export function strategyText(strategy: ExploreStrategy): string {
   if (typeof strategy === 'string') return strategy;
   if (strategy.kind === 'pct')
     return strategy.depth === undefined ? 'pct' : `pct:${strategy.depth}`;
-  return strategy.preemptionBound === undefined ? 'dfs' : `dfs:${strategy.preemptionBound}`;
+  return strategy.preemptionBound === undefined
+    ? strategy.kind
+    : `${strategy.kind}:${strategy.preemptionBound}`;
 }

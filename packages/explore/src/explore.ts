@@ -1,7 +1,10 @@
 import {
   type DecisionAlternatives,
   DepthFirstSchedules,
+  DporSearch,
+  type DporStrategy,
   type FaultSpec,
+  FootprintLog,
   MAX_SEED,
   MmsimError,
   PctStrategy,
@@ -36,13 +39,18 @@ import {
  *   schedule of this exploration made (1 for the first);
  * - `{ kind: 'dfs', preemptionBound }` (or `'dfs'`): every schedule with at most
  *   `preemptionBound` preemptions (default 2), depth first, until exhausted.
+ * - `{ kind: 'dpor', preemptionBound }` (or `'dpor'`): dynamic partial-order reduction
+ *   (`DporSearch`) within `preemptionBound` preemptions (default 2), until exhausted: one
+ *   schedule per interleaving class the dependence relation tells apart (docs/exploration.md).
  */
 export type ExploreStrategy =
   | 'random'
   | 'pct'
   | 'dfs'
   | { readonly kind: 'pct'; readonly depth?: number; readonly steps?: number }
-  | { readonly kind: 'dfs'; readonly preemptionBound?: number };
+  | { readonly kind: 'dfs'; readonly preemptionBound?: number }
+  | 'dpor'
+  | { readonly kind: 'dpor'; readonly preemptionBound?: number };
 
 /** Called after every schedule, so a command line can draw a progress bar. */
 export interface ExploreProgress {
@@ -61,7 +69,7 @@ export interface ExploreProgress {
 export interface ExploreOptions extends CheckOptions {
   /** Default `'random'`. */
   readonly strategy?: ExploreStrategy;
-  /** At most this many schedules. Default 1000 (100 000 for DFS). */
+  /** At most this many schedules. Default 1000 (100 000 for DFS and DPOR). */
   readonly schedules?: number;
   /** Schedule i runs with `scheduleSeed(seed, i)` (DFS: every schedule with `seed`). Default 1. */
   readonly seed?: number;
@@ -102,17 +110,53 @@ export interface ExploreResult {
   readonly findings: number;
   readonly findingsByKind: Readonly<Partial<Record<FindingKind, number>>>;
   readonly stoppedBy: StopReason;
-  /** DFS only: every schedule within the preemption bound was run. */
+  /** DFS and DPOR: every schedule within the preemption bound was covered. */
   readonly exhausted: boolean;
+  /** DFS and DPOR: the preemption bound; null for random and PCT. */
+  readonly bound: number | null;
+  /** Runs made (equal to `schedules`; DPOR counts its sleep-set blocked runs here too). */
+  readonly executions: number;
+  /**
+   * DFS and DPOR: the interleaving classes the runs covered (Mazurkiewicz traces under the
+   * step dependence relation: runs that differ only in the order of independent steps are
+   * one class). DPOR: the runs that were not sleep-set blocked; DFS: the distinct classes
+   * among its runs. Null for random and PCT.
+   */
+  readonly classes: number | null;
+  /** PCT only: the probabilistic guarantee of the schedules run (`PctGuarantee`). */
+  readonly pct: PctGuarantee | null;
   /** Wall-clock time of the search (not of shrinking); differs between equal explorations. */
   readonly elapsedMs: number;
   readonly schedulesPerSecond: number | undefined;
 }
 
+/**
+ * What PCT's schedules guarantee (Burckhardt, Kothari, Musuvathi, Nagarakatte, ASPLOS
+ * 2010, Theorem 1): a schedule finds a given bug of depth `depth` with probability at
+ * least 1 / (n k^(d-1)), n the tasks and k the decisions of the run. A schedule counts
+ * only when its change points were spread over at least the decisions it made (PCT's
+ * `steps` >= its decisions); the first schedules of an exploration, whose `steps` is
+ * still a guess, may not.
+ */
+export interface PctGuarantee {
+  readonly depth: number;
+  /** The most tasks any schedule had (n). */
+  readonly tasks: number;
+  /** The largest k any counted schedule used. */
+  readonly steps: number;
+  /** Schedules that count towards the guarantee. */
+  readonly schedulesCounted: number;
+  /** The lowest per-schedule probability among the counted schedules: 1 / (n k^(d-1)). */
+  readonly perSchedule: number;
+  /** 1 - prod(1 - p_i) over the counted schedules: at least 1 - (1 - perSchedule)^S. */
+  readonly cumulative: number;
+}
+
 type ResolvedStrategy =
   | { readonly kind: 'random' }
   | { readonly kind: 'pct'; readonly depth: number; readonly steps: number | undefined }
-  | { readonly kind: 'dfs'; readonly preemptionBound: number };
+  | { readonly kind: 'dfs'; readonly preemptionBound: number }
+  | { readonly kind: 'dpor'; readonly preemptionBound: number };
 
 /** The option names `explore` takes (anything else is refused, or, for a scenario, passed to it). */
 export const EXPLORE_OPTION_KEYS: readonly string[] = [
@@ -130,12 +174,14 @@ export const EXPLORE_OPTION_KEYS: readonly string[] = [
 ];
 
 const STRATEGY_FORM =
-  "'random', 'pct', 'dfs', { kind: 'pct', depth?, steps? } or { kind: 'dfs', preemptionBound? }";
+  "'random', 'pct', 'dfs', 'dpor', { kind: 'pct', depth?, steps? }, { kind: 'dfs', preemptionBound? } " +
+  "or { kind: 'dpor', preemptionBound? }";
 
 function resolveStrategy(spec: unknown): ResolvedStrategy {
   if (spec === 'random') return { kind: 'random' };
   if (spec === 'pct') return { kind: 'pct', depth: 3, steps: undefined };
   if (spec === 'dfs') return { kind: 'dfs', preemptionBound: 2 };
+  if (spec === 'dpor') return { kind: 'dpor', preemptionBound: 2 };
   if (typeof spec === 'object' && spec !== null) {
     const s = spec as Record<string, unknown>;
     if (s.kind === 'pct') {
@@ -145,10 +191,10 @@ function resolveStrategy(spec: unknown): ResolvedStrategy {
         s.steps === undefined ? undefined : checkInteger('strategy.steps', s.steps, 1, 1e9);
       return { kind: 'pct', depth, steps };
     }
-    if (s.kind === 'dfs') {
+    if (s.kind === 'dfs' || s.kind === 'dpor') {
       checkKeys('strategy', s, ['kind', 'preemptionBound']);
       const bound = checkInteger('strategy.preemptionBound', s.preemptionBound ?? 2, 0, 1000);
-      return { kind: 'dfs', preemptionBound: bound };
+      return { kind: s.kind, preemptionBound: bound };
     }
   }
   throw invalid('strategy', STRATEGY_FORM, spec);
@@ -172,7 +218,7 @@ function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
   const strategy = resolveStrategy(o.strategy ?? 'random');
   const schedules = checkInteger(
     'schedules',
-    o.schedules ?? (strategy.kind === 'dfs' ? 100_000 : 1000),
+    o.schedules ?? (strategy.kind === 'dfs' || strategy.kind === 'dpor' ? 100_000 : 1000),
     1,
     1e9,
   );
@@ -220,15 +266,38 @@ function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
   };
 }
 
-function summary(r: Resolved, schedules: number, stoppedBy: StopReason): string {
+/** The guarantee line of an exhausted DFS or DPOR search. */
+export function exhaustedLine(bound: number, executions: number, classes: number): string {
+  return (
+    `exhausted: every schedule up to preemption bound ${bound} explored — ` +
+    `${executions} executions covering ${classes} interleaving classes`
+  );
+}
+
+/** The text form of a PCT guarantee. */
+export function pctGuaranteeLine(g: PctGuarantee): string {
+  const pct = (x: number) => `${(x * 100).toPrecision(3)}%`;
+  return (
+    `pct guarantee: a bug of depth ${g.depth} is found with probability >= ${g.perSchedule.toExponential(3)} ` +
+    `per schedule (1/(n k^(d-1)), n ${g.tasks} tasks, k ${g.steps} decisions), >= ${pct(g.cumulative)} ` +
+    `over the ${g.schedulesCounted} schedule(s) that count`
+  );
+}
+
+function summary(
+  r: Resolved,
+  schedules: number,
+  stoppedBy: StopReason,
+  classes: number | null,
+): string {
   const s = r.strategy;
-  if (s.kind === 'dfs' && stoppedBy === 'exhausted') {
-    return (
-      `no finding: all ${schedules} schedule(s) with at most ${s.preemptionBound} ` +
-      'preemption(s) were run (the bounded space is exhausted)'
-    );
+  if ((s.kind === 'dfs' || s.kind === 'dpor') && stoppedBy === 'exhausted') {
+    return exhaustedLine(s.preemptionBound, schedules, classes ?? schedules);
   }
-  const which = s.kind === 'dfs' ? `dfs (preemption bound ${s.preemptionBound})` : s.kind;
+  const which =
+    s.kind === 'dfs' || s.kind === 'dpor'
+      ? `${s.kind} (preemption bound ${s.preemptionBound}; not exhausted)`
+      : s.kind;
   if (stoppedBy === 'time') {
     return `no finding in ${schedules} ${which} schedule(s): the time budget of ${r.timeBudgetMs} ms ran out`;
   }
@@ -249,6 +318,12 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   const { strategy } = r;
   // Preemption-bounded DFS (CHESS): the runtime's enumerator, the running task as default.
   const dfs = strategy.kind === 'dfs' ? new DepthFirstSchedules(strategy.preemptionBound) : null;
+  // DPOR: the runtime's search; runs record their footprints into one log.
+  const dpor =
+    strategy.kind === 'dpor' ? new DporSearch({ preemptionBound: strategy.preemptionBound }) : null;
+  const footprints = dfs !== null || dpor !== null ? new FootprintLog() : null;
+  const dfsClasses = dfs !== null ? new Set<string>() : null;
+  const pct = strategy.kind === 'pct' ? new PctTally(strategy.depth) : null;
   const start = performance.now();
   let schedules = 0;
   let findings = 0;
@@ -257,7 +332,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   let mostDecisions = 1;
   let stoppedBy: StopReason;
   for (;;) {
-    if (dfs !== null && dfs.next === null) {
+    if ((dfs !== null && dfs.next === null) || dpor?.exhausted === true) {
       stoppedBy = 'exhausted';
       break;
     }
@@ -267,23 +342,30 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     }
     let source: ScheduleSource;
     let seed = r.seed;
+    let dporRun: DporStrategy | null = null;
+    let pctRun: PctStrategy | null = null;
     if (dfs !== null) {
+      footprints?.clear();
       source = { kind: 'guided', choices: dfs.next ?? [], mode: 'prefix' };
+    } else if (dpor !== null) {
+      dporRun = dpor.nextStrategy(footprints as FootprintLog) as DporStrategy;
+      source = { kind: 'strategy', strategy: dporRun };
     } else {
       seed = scheduleSeed(r.seed, schedules);
-      source = {
-        kind: 'strategy',
-        strategy:
-          strategy.kind === 'pct'
-            ? new PctStrategy({ depth: strategy.depth, steps: strategy.steps ?? mostDecisions })
-            : new RandomStrategy(),
-      };
+      if (strategy.kind === 'pct') {
+        pctRun = new PctStrategy({ depth: strategy.depth, steps: strategy.steps ?? mostDecisions });
+      }
+      source = { kind: 'strategy', strategy: pctRun ?? new RandomStrategy() };
     }
-    const outcome = runSchedule(r.setup, source, seed, false, dfs !== null);
+    const outcome = runSchedule(r.setup, source, seed, false, dfs !== null, footprints);
     schedules++;
     if (dfs !== null) {
       dfs.advance(outcome.tracker.choices, outcome.tracker.alternatives as DecisionAlternatives[]);
+      (footprints as FootprintLog).end(); // a crashed run leaves its last step open
+      dfsClasses?.add((footprints as FootprintLog).classKey());
     }
+    if (dpor !== null) dpor.finish(dporRun as DporStrategy, outcome.abandoned);
+    if (pctRun !== null) pct?.add(pctRun, outcome.tracker.choices.length);
     mostDecisions = Math.max(mostDecisions, outcome.tracker.choices.length);
     const kind = outcome.verdict?.kind ?? null;
     if (kind !== null) {
@@ -308,6 +390,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     }
   }
   const elapsedMs = performance.now() - start;
+  const classes = dpor !== null ? dpor.classes : dfsClasses !== null ? dfsClasses.size : null;
 
   let original: Finding | null = null;
   let finding: Finding | null = null;
@@ -337,7 +420,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     found: finding !== null,
     kind: finding?.kind ?? null,
     invariant: finding?.kind === 'invariant' ? finding.invariant : null,
-    message: finding?.message ?? summary(r, schedules, stoppedBy),
+    message: finding?.message ?? summary(r, schedules, stoppedBy, classes),
     replay: finding?.replay ?? null,
     finding,
     original,
@@ -346,8 +429,50 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     findings,
     findingsByKind: byKind,
     stoppedBy,
-    exhausted: dfs !== null && dfs.next === null,
+    exhausted: (dfs !== null && dfs.next === null) || dpor?.exhausted === true,
+    bound: strategy.kind === 'dfs' || strategy.kind === 'dpor' ? strategy.preemptionBound : null,
+    executions: schedules,
+    classes,
+    pct: pct?.guarantee() ?? null,
     elapsedMs,
     schedulesPerSecond: elapsedMs > 0 ? (schedules * 1000) / elapsedMs : undefined,
   };
+}
+
+/** Sums up PCT's per-schedule guarantee over the schedules of an exploration. */
+class PctTally {
+  readonly #depth: number;
+  #tasks = 0;
+  #steps = 0;
+  #counted = 0;
+  #lowest = 1;
+  /** prod(1 - p_i) over the counted schedules. */
+  #miss = 1;
+
+  constructor(depth: number) {
+    this.#depth = depth;
+  }
+
+  add(run: PctStrategy, decisions: number): void {
+    const n = run.tasks;
+    if (n > this.#tasks) this.#tasks = n;
+    if (decisions > run.steps || n === 0) return;
+    const p = 1 / (n * run.steps ** (this.#depth - 1));
+    this.#counted++;
+    if (run.steps > this.#steps) this.#steps = run.steps;
+    if (p < this.#lowest) this.#lowest = p;
+    this.#miss *= 1 - p;
+  }
+
+  guarantee(): PctGuarantee {
+    const counted = this.#counted;
+    return {
+      depth: this.#depth,
+      tasks: this.#tasks,
+      steps: this.#steps,
+      schedulesCounted: counted,
+      perSchedule: counted === 0 ? 0 : this.#lowest,
+      cumulative: 1 - this.#miss,
+    };
+  }
 }

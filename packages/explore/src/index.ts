@@ -44,7 +44,10 @@ export {
   type ExploreProgress,
   type ExploreResult,
   type ExploreStrategy,
+  exhaustedLine,
   explore,
+  type PctGuarantee,
+  pctGuaranteeLine,
   type StopReason,
 } from './explore.js';
 export { scheduleSeed } from './seeds.js';

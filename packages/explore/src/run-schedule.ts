@@ -2,10 +2,12 @@ import {
   type DeadlockReport,
   encodeReplayToken,
   type FaultSpec,
+  type FootprintLog,
   type InvariantPhase,
   MmsimError,
   type MmsimErrorCode,
   type RunResult,
+  ScheduleAbandoned,
   type Strategy,
   type Task,
 } from '@mmsim/runtime';
@@ -46,6 +48,8 @@ export interface RunOutcome {
   readonly seed: number;
   /** Set when the run was recorded. */
   readonly steps: readonly StepRecord[] | null;
+  /** A DPOR run dropped as sleep-set blocked (`ScheduleAbandoned`): no verdict. */
+  readonly abandoned: boolean;
 }
 
 /** Thrown from onStep to stop a run at a failed check. */
@@ -158,6 +162,7 @@ export function runSchedule(
   seed: number,
   record: boolean,
   keepAlternatives = false,
+  footprints: FootprintLog | null = null,
 ): RunOutcome {
   const targetName = setup.target.name;
   const tracker = new ScheduleTracker(keepAlternatives);
@@ -229,7 +234,14 @@ export function runSchedule(
   };
 
   const instance = setup.target.instantiate({
-    runtime: { strategy, seed, onStep, maxSteps: setup.maxSteps, meta },
+    runtime: {
+      strategy,
+      seed,
+      onStep,
+      maxSteps: setup.maxSteps,
+      meta,
+      ...(footprints === null ? {} : { footprints }),
+    },
   });
   checkInstance(instance, targetName);
   const rt = instance.rt;
@@ -237,16 +249,21 @@ export function runSchedule(
   if (rt.random.seed !== seed) throw notPassed(targetName, 'seed');
   if (rt.maxSteps !== setup.maxSteps) throw notPassed(targetName, 'maxSteps');
   if (rt.meta !== meta) throw notPassed(targetName, 'meta');
+  if (footprints !== null && rt.footprints !== footprints)
+    throw notPassed(targetName, 'footprints');
   checks = activeChecks(instance, setup.checks, targetName);
   if (Object.keys(setup.faults).length > 0) rt.faults.configure(setup.faults);
   if (record) recorder = new StepRecorder(rt);
 
   let result: RunResult | null = null;
   let verdict: Verdict | null = null;
+  let abandoned = false;
   try {
     result = rt.run();
   } catch (error) {
-    if (error instanceof StopRun) {
+    if (error instanceof ScheduleAbandoned) {
+      abandoned = true;
+    } else if (error instanceof StopRun) {
       if (misuse !== null) throw misuse;
       verdict = stopped;
     } else if (error instanceof MmsimError && !MISUSE.has(error.code)) {
@@ -301,6 +318,7 @@ export function runSchedule(
     },
     seed,
     steps: recorder === null ? null : recorder.steps,
+    abandoned,
   };
 }
 

@@ -1,4 +1,4 @@
-import type { Invariant, Runtime, StrategySpec, Task } from '@mmsim/runtime';
+import type { FootprintLog, Invariant, Runtime, StrategySpec, Task } from '@mmsim/runtime';
 import type { Check } from './check.js';
 
 /**
@@ -13,6 +13,8 @@ export interface InstanceRuntimeOptions {
   readonly onStep: (task: Task, step: number) => void;
   readonly maxSteps: number;
   readonly meta: string;
+  /** Set by the systematic strategies (dfs, dpor): where the runtime records step footprints. */
+  readonly footprints?: FootprintLog;
 }
 
 /** What `ExplorationTarget.instantiate` receives. */

@@ -4,6 +4,7 @@ import type { ShmemHuge } from '@mmsim/rmap';
 import {
   type CostModel,
   type FaultSpec,
+  FootprintLog,
   MmsimError,
   resolveCosts,
   type StrategySpec,
@@ -37,6 +38,8 @@ export interface KernelConfig extends Omit<KernelConfigData, 'strategy' | 'varia
   readonly strategy?: StrategySpec;
   /** Called after every scheduling step (an explorer's hook); see `RuntimeConfig.onStep`. */
   readonly onStep?: (task: Task, step: number) => void;
+  /** Where the runtime records step footprints (an explorer's, for dfs and dpor); see `RuntimeConfig.footprints`. */
+  readonly footprints?: FootprintLog | null;
   /** Replacement implementations of the machine's parts (see `KernelParts`). */
   readonly parts?: KernelParts;
 }
@@ -78,6 +81,7 @@ export interface ResolvedKernelConfig {
   /** The CMA areas declared at boot, named. */
   readonly cma: readonly ResolvedCmaArea[];
   readonly onStep: ((task: Task, step: number) => void) | undefined;
+  readonly footprints: FootprintLog | null;
   readonly parts: KernelParts;
 }
 
@@ -96,7 +100,7 @@ export const DEFAULT_CPUS_PER_NODE = 2;
 /** The default step limit of a kernel run (the runtime's own default is 100 million). */
 export const DEFAULT_MAX_STEPS = 10_000_000;
 
-const HOOK_KEYS = ['onStep', 'parts'] as const;
+const HOOK_KEYS = ['onStep', 'parts', 'footprints'] as const;
 
 function invalid(message: string): MmsimError {
   return new MmsimError('INVALID_CONFIG', message);
@@ -192,7 +196,8 @@ function layoutCpus(data: KernelConfigData): { nodes: ResolvedNode[]; cpuNodes: 
  */
 export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig {
   if (!isRecord(config)) throw invalid('config must be an object { nodes: [{ pages }], ... }');
-  const { onStep, parts, strategy, ...rest } = config as KernelConfig & Record<string, unknown>;
+  const { onStep, parts, strategy, footprints, ...rest } = config as KernelConfig &
+    Record<string, unknown>;
   // A variant value (defineVariant) is checked by @mmsim/migrate; the schema reads names.
   let variantValue: MigrateVariant | null = null;
   if (isRecord(rest.variant)) {
@@ -213,6 +218,9 @@ export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig 
   }
   if (onStep !== undefined && typeof onStep !== 'function') {
     throw invalid(`onStep must be a function (task, step) => void, got ${typeof onStep}`);
+  }
+  if (footprints != null && !(footprints instanceof FootprintLog)) {
+    throw invalid('footprints must be a FootprintLog (@mmsim/runtime) or null');
   }
   const resolvedParts = checkParts(parts);
   const d = parsed.data;
@@ -256,6 +264,7 @@ export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig 
       pages: a.pages,
     })),
     onStep,
+    footprints: footprints ?? null,
     parts: resolvedParts,
   };
 }

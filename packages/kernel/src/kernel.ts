@@ -118,6 +118,7 @@ export class Kernel {
       maxSteps: config.maxSteps,
       meta: config.meta,
       ...(config.onStep === undefined ? {} : { onStep: config.onStep }),
+      ...(config.footprints === null ? {} : { footprints: config.footprints }),
     });
     const mem = createPhysicalMemory({
       nodes: config.nodes.map((n) => ({

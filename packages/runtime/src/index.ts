@@ -25,6 +25,8 @@ export * from './strategies/pct.js';
 export * from './strategies/replay.js';
 export * from './strategies/depth-first.js';
 export * from './strategies/exhaustive.js';
+export * from './strategies/dpor.js';
+export * from './footprint.js';
 export { decodeReplayToken, encodeReplayToken, type ReplayData } from './replay-token.js';
 export { MAX_SEED, RandomStream, type RandomStreams } from './random.js';
 

@@ -2,6 +2,7 @@ import { type CostModel, resolveCosts } from './costs.js';
 import { type DeadlockReport, findDeadlock } from './deadlock.js';
 import { MmsimError } from './errors.js';
 import { FaultPoints } from './fault-points.js';
+import { FIRST_OBJECT_ID, type FootprintLog } from './footprint.js';
 import { FunctionTracer } from './function-tracer.js';
 import { mightSleep } from './might-sleep.js';
 import { createRandomStreams, MAX_SEED, type RandomStreams } from './random.js';
@@ -33,6 +34,18 @@ export interface RuntimeConfig {
    * its invariants here). Throwing from it ends the run with that error.
    */
   readonly onStep?: (task: Task, step: number) => void;
+  /**
+   * Records every step's footprint (what it touched) here, for partial-order reduction.
+   * Default null: nothing is recorded.
+   */
+  readonly footprints?: FootprintLog | null;
+  /**
+   * The program declares every access to state its tasks share: through the runtime's
+   * locks and wait queues, or `Runtime.touch`. Without it (the default) every recorded
+   * step is also marked global (dependent with every other step), the sound default for
+   * kernel code whose folio, page-table and counter accesses are not recorded.
+   */
+  readonly declaredFootprints?: boolean;
 }
 
 /**
@@ -146,6 +159,10 @@ export class Runtime {
   readonly meta: string;
   readonly maxSteps: number;
   readonly #onStep: ((task: Task, step: number) => void) | null;
+  /** Where step footprints go, or null when they are not recorded. */
+  readonly footprints: FootprintLog | null;
+  readonly #declaredFootprints: boolean;
+  #objectIds = FIRST_OBJECT_ID;
   #contextSwitchHook: ContextSwitchHook | null = null;
 
   /** The task whose code is running, or null between steps and before the run. */
@@ -227,6 +244,8 @@ export class Runtime {
     this.meta = config.meta ?? '';
     this.maxSteps = maxSteps;
     this.#onStep = config.onStep ?? null;
+    this.footprints = config.footprints ?? null;
+    this.#declaredFootprints = config.declaredFootprints === true;
     this.#schedSwitch = this.trace.define(SCHED_SWITCH);
     this.#schedWakeup = this.trace.define(SCHED_WAKEUP);
   }
@@ -272,6 +291,8 @@ export class Runtime {
     // A task created by a running task starts no earlier than its creator's time.
     const parent = this.currentTask;
     if (parent !== null && c.clock < parent.cpu.clock) c.clock = parent.cpu.clock;
+    // Created during a step: the creation happens before the new task's first step.
+    if (this.footprints !== null) this.footprints.touch(task.id, true);
     this.strategy.onSpawn?.(task);
     return task;
   }
@@ -294,6 +315,26 @@ export class Runtime {
       );
     }
     this.#contextSwitchHook = hook;
+  }
+
+  /** A fresh object id for footprints (locks and wait queues take one when built). */
+  newObjectId(): number {
+    return this.#objectIds++;
+  }
+
+  /**
+   * Records that the running step reads (or, with `write`, writes) object `id` (from
+   * `newObjectId`). A no-op unless footprints are recorded.
+   */
+  touch(id: number, write: boolean): void {
+    const log = this.footprints;
+    if (log !== null) log.touch(id, write);
+  }
+
+  /** Marks the running step dependent with every step. A no-op unless footprints are recorded. */
+  touchAll(): void {
+    const log = this.footprints;
+    if (log !== null) log.touchAll();
   }
 
   /** Advances the current CPU's virtual clock by `ns`. */
@@ -324,6 +365,7 @@ export class Runtime {
    * it sleeps killable. Uninterruptible sleeps are not disturbed.
    */
   sendFatalSignal(task: Task): void {
+    if (this.footprints !== null) this.footprints.touch(task.id, true);
     task.fatalSignalPending = true;
     if (task.state === 'sleeping' && task.killable) this.wake(task);
   }
@@ -347,6 +389,7 @@ export class Runtime {
    */
   wake(task: Task): boolean {
     if (task.state !== 'sleeping') return false;
+    if (this.footprints !== null) this.footprints.touch(task.id, true);
     // A spinner handed its lock never slept: the kernel traces no wake-up for it.
     const spinning = task.preemptCount > 0;
     task.state = 'runnable';
@@ -373,6 +416,8 @@ export class Runtime {
       );
     }
     mightSleep(task, `sleepFor(${ns} ns)`);
+    // Timers fire by virtual time, which every step moves: a timed sleep orders with all.
+    if (this.footprints !== null) this.footprints.touchAll();
     task.state = 'timed';
     task.wakeAt = task.cpu.clock + ns;
     this.#removeRunnable(task);
@@ -390,6 +435,7 @@ export class Runtime {
   *join(task: Task): KernelGen<unknown> {
     const me = this.current;
     if (task === me) throw new MmsimError('CONTRACT_VIOLATION', `${me} cannot join itself`);
+    if (this.footprints !== null) this.footprints.touch(task.id, false);
     if (task.state !== 'done') {
       if (task.joiners === null) task.joiners = [];
       task.joiners.push(me);
@@ -473,6 +519,10 @@ export class Runtime {
     if (this.#schedSwitch.enabled && cpu.traced !== task) this.#traceSwitch(cpu, task);
     this.currentTask = task;
     this.#steps++;
+    const log = this.footprints;
+    if (log !== null) {
+      log.begin(task.id, cpu.id, !this.#declaredFootprints || this.#timed.length > 0);
+    }
     const wasAtomic = task.preemptCount > 0;
     let done: boolean | undefined;
     let value: unknown;
@@ -492,6 +542,7 @@ export class Runtime {
       this.#atomicCpus += isAtomic ? 1 : -1;
     }
     if (done) this.#exit(task, value);
+    if (log !== null) log.end();
     // A task that slept or ended gives its CPU to the idle task (the trace's view only).
     // A spinner (waiting with preemption disabled) keeps its CPU: it spins, it does not sleep.
     if (

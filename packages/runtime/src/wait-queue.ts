@@ -38,12 +38,15 @@ export class WaitEntry {
  */
 export class WaitQueue {
   readonly name: string;
+  /** Footprint object id (see `FootprintLog`). */
+  readonly objectId: number;
   readonly #rt: Runtime;
   readonly #entries: WaitEntry[] = [];
 
   constructor(rt: Runtime, name: string) {
     this.#rt = rt;
     this.name = name;
+    this.objectId = rt.newObjectId();
   }
 
   get length(): number {
@@ -57,6 +60,7 @@ export class WaitQueue {
 
   /** Queues an entry: shared at the head, exclusive at the tail. */
   add(entry: WaitEntry): void {
+    this.#rt.touch(this.objectId, true);
     if (entry.queue !== null) entry.queue.remove(entry);
     entry.queue = this;
     if (entry.exclusive) this.#entries.push(entry);
@@ -68,12 +72,14 @@ export class WaitQueue {
    * page wait queues do for shared and exclusive waiters alike.
    */
   addTail(entry: WaitEntry): void {
+    this.#rt.touch(this.objectId, true);
     if (entry.queue !== null) entry.queue.remove(entry);
     entry.queue = this;
     this.#entries.push(entry);
   }
 
   remove(entry: WaitEntry): void {
+    this.#rt.touch(this.objectId, true);
     if (entry.queue !== this) return;
     const i = this.#entries.indexOf(entry);
     if (i >= 0) this.#entries.splice(i, 1);
@@ -85,6 +91,7 @@ export class WaitQueue {
    * (autoremove_wake_function). Returns how many entries were woken.
    */
   wakeUp(nrExclusive = 1, key: unknown = undefined): number {
+    this.#rt.touch(this.objectId, true);
     let woken = 0;
     let budget = nrExclusive;
     for (const entry of [...this.#entries]) {

@@ -1,4 +1,4 @@
-import { formatFinding } from '@mmsim/explore';
+import { exhaustedLine, formatFinding, pctGuaranteeLine } from '@mmsim/explore';
 import { reportOfFinding } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { exploreScenario } from '@mmsim/scenarios';
@@ -47,7 +47,12 @@ export function exploreCommand(
   const chosenVariant = chooseVariant(resolved, checkVariant(options.variant));
   const variant = variantNameOf(chosenVariant);
   const strategy = exploreStrategy(options.strategy) ?? 'random';
-  const schedules = intOption('schedules', options.schedules, 1) ?? 1000;
+  const systematic =
+    strategy === 'dfs' ||
+    strategy === 'dpor' ||
+    (typeof strategy === 'object' && (strategy.kind === 'dfs' || strategy.kind === 'dpor'));
+  // A systematic search runs until exhausted: its default limit is the explorer's (100 000).
+  const schedules = intOption('schedules', options.schedules, 1) ?? (systematic ? 100_000 : 1000);
   const seed = intOption('seed', options.seed) ?? 1;
   const maxSteps = intOption('max-steps', options.maxSteps, 1);
   if (maxSteps !== undefined && maxSteps > MAX_STEPS) {
@@ -163,6 +168,11 @@ export function exploreCommand(
         replayCommand: replayLine,
         stoppedBy: result.stoppedBy,
         schedulesPerSecond: result.schedulesPerSecond ?? null,
+        exhausted: result.exhausted,
+        bound: result.bound,
+        executions: result.executions,
+        classes: result.classes,
+        ...(result.pct === null ? {} : { pct: result.pct }),
       })}\n`,
     );
   } else if (result.found && result.finding !== null) {
@@ -172,11 +182,17 @@ export function exploreCommand(
     io.stdout(
       `found after ${result.schedules} schedule(s):\n${formatFinding(result.finding, replayLine === null ? {} : { replay: replayLine })}\n`,
     );
+  } else if (result.exhausted && result.bound !== null && result.classes !== null) {
+    io.stdout(
+      `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +
+        `nothing found\n${exhaustedLine(result.bound, result.executions, result.classes)}\n`,
+    );
   } else {
     io.stdout(
       `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +
         `nothing found in ${result.schedules} schedules${result.exhausted ? ' (the bounded space is exhausted)' : ''}\n`,
     );
+    if (result.pct !== null) io.stdout(`${pctGuaranteeLine(result.pct)}\n`);
   }
   return result.found ? EXIT_FINDING : EXIT_OK;
 }

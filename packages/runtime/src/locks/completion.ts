@@ -14,12 +14,15 @@ export class Completion implements Resource {
   /** Banked completions; Infinity after completeAll. */
   done = 0;
   signaller: Task | null;
+  /** Footprint object id (see `FootprintLog`). */
+  readonly objectId: number;
   readonly #rt: Runtime;
   readonly #waiters: WaitQueue;
 
   constructor(rt: Runtime, name: string, signaller: Task | null = null) {
     this.#rt = rt;
     this.name = name;
+    this.objectId = rt.newObjectId();
     this.signaller = signaller;
     this.#waiters = new WaitQueue(rt, name);
   }
@@ -30,6 +33,7 @@ export class Completion implements Resource {
 
   /** try_wait_for_completion. */
   tryWait(): boolean {
+    this.#rt.touch(this.objectId, true);
     if (this.done === 0) return false;
     if (this.done !== Number.POSITIVE_INFINITY) this.done--;
     return true;
@@ -45,12 +49,14 @@ export class Completion implements Resource {
 
   /** complete: wakes one waiter, handing it this completion, or banks it. */
   complete(): void {
+    this.#rt.touch(this.objectId, true);
     if (this.done === Number.POSITIVE_INFINITY) return;
     if (this.#waiters.wakeUp(1) === 0) this.done++;
   }
 
   /** complete_all. */
   completeAll(): void {
+    this.#rt.touch(this.objectId, true);
     this.done = Number.POSITIVE_INFINITY;
     this.#waiters.wakeUpAll();
   }

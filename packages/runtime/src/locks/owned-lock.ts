@@ -12,12 +12,15 @@ import { WaitEntry, WaitQueue } from '../wait-queue.js';
 export abstract class OwnedLock implements Resource {
   readonly name: string;
   owner: Task | null = null;
+  /** Footprint object id (see `FootprintLog`). */
+  readonly objectId: number;
   protected readonly rt: Runtime;
   readonly #waiters: WaitQueue;
 
   constructor(rt: Runtime, name: string) {
     this.rt = rt;
     this.name = name;
+    this.objectId = rt.newObjectId();
     this.#waiters = new WaitQueue(rt, name);
   }
 
@@ -32,6 +35,7 @@ export abstract class OwnedLock implements Resource {
   /** Takes the lock if it is free. */
   trylock(): boolean {
     const me = this.rt.current;
+    this.rt.touch(this.objectId, true);
     if (this.owner !== null) return false;
     this.owner = me;
     me.hold(this);
@@ -43,6 +47,7 @@ export abstract class OwnedLock implements Resource {
   /** Releases the lock, handing it to the first waiter if there is one. */
   unlock(): void {
     const me = this.rt.current;
+    this.rt.touch(this.objectId, true);
     if (this.owner !== me) {
       throw new MmsimError(
         'CONTRACT_VIOLATION',
@@ -64,6 +69,7 @@ export abstract class OwnedLock implements Resource {
   /** Queues the current task; the caller then blocks it and yields. */
   protected enqueueCurrent(): Task {
     const me = this.rt.current;
+    this.rt.touch(this.objectId, true);
     this.#waiters.add(new WaitEntry(me, true));
     return me;
   }

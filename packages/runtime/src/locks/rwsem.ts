@@ -23,12 +23,15 @@ export class RwSemaphore implements Resource {
   writer: Task | null = null;
   /** Read holders and how many read holds each has (a task may nest read holds). */
   readonly readers = new Map<Task, number>();
+  /** Footprint object id (see `FootprintLog`). */
+  readonly objectId: number;
   readonly #rt: Runtime;
   readonly #waiters: WaitQueue;
 
   constructor(rt: Runtime, name: string) {
     this.#rt = rt;
     this.name = name;
+    this.objectId = rt.newObjectId();
     this.#waiters = new WaitQueue(rt, name);
   }
 
@@ -42,6 +45,7 @@ export class RwSemaphore implements Resource {
 
   /** down_read_trylock. */
   downReadTrylock(): boolean {
+    this.#rt.touch(this.objectId, true);
     const me = this.#rt.current;
     if (this.writer !== null || this.#waiters.length > 0) return false;
     this.#grantRead(me);
@@ -51,6 +55,7 @@ export class RwSemaphore implements Resource {
 
   /** down_write_trylock. */
   downWriteTrylock(): boolean {
+    this.#rt.touch(this.objectId, true);
     const me = this.#rt.current;
     if (this.writer !== null || this.readers.size > 0 || this.#waiters.length > 0) return false;
     this.#grantWrite(me);
@@ -76,6 +81,7 @@ export class RwSemaphore implements Resource {
 
   /** up_read. */
   upRead(): void {
+    this.#rt.touch(this.objectId, true);
     const me = this.#rt.current;
     const holds = this.readers.get(me);
     if (holds === undefined) {
@@ -95,6 +101,7 @@ export class RwSemaphore implements Resource {
 
   /** up_write. */
   upWrite(): void {
+    this.#rt.touch(this.objectId, true);
     const me = this.#rt.current;
     if (this.writer !== me) {
       throw new MmsimError(
@@ -109,6 +116,7 @@ export class RwSemaphore implements Resource {
 
   /** downgrade_write: the writer becomes a reader and queued readers join it. */
   downgradeWrite(): void {
+    this.#rt.touch(this.objectId, true);
     const me = this.#rt.current;
     if (this.writer !== me) {
       throw new MmsimError(

@@ -22,6 +22,8 @@ import { WaitEntry, WaitQueue } from '../wait-queue.js';
  */
 export class Srcu implements Resource {
   readonly name: string;
+  /** Footprint object id (see `FootprintLog`). */
+  readonly objectId: number;
   readonly #rt: Runtime;
   /** Readers inside their critical section, per index (`srcu_lock_count - srcu_unlock_count`). */
   readonly #count: [number, number] = [0, 0];
@@ -34,6 +36,7 @@ export class Srcu implements Resource {
   constructor(rt: Runtime, name: string) {
     this.#rt = rt;
     this.name = name;
+    this.objectId = rt.newObjectId();
     this.#waiters = new WaitQueue(rt, name);
   }
 
@@ -49,6 +52,7 @@ export class Srcu implements Resource {
 
   /** `srcu_read_lock(ssp)`: enters a read-side critical section; returns its index. */
   readLock(): number {
+    this.#rt.touch(this.objectId, true);
     const idx = this.#idx;
     this.#count[idx]++;
     this.#readers[idx].push(this.#rt.current);
@@ -57,6 +61,7 @@ export class Srcu implements Resource {
 
   /** `srcu_read_unlock(ssp, idx)`: leaves the critical section `readLock` returned `idx` for. */
   readUnlock(idx: number): void {
+    this.#rt.touch(this.objectId, true);
     const side = idx === 0 ? 0 : 1;
     if ((idx !== 0 && idx !== 1) || this.#count[side] === 0) {
       throw new MmsimError(
@@ -76,6 +81,7 @@ export class Srcu implements Resource {
    * old side has called `srcu_read_unlock`. Returns at once when there is none.
    */
   *synchronize(waitsIn = 'synchronize_srcu'): KernelGen {
+    this.#rt.touch(this.objectId, true);
     const old = this.#idx;
     this.#idx = old === 0 ? 1 : 0;
     while (this.#count[old] !== 0) {

@@ -54,6 +54,11 @@ export class PctStrategy implements Strategy {
       });
   }
 
+  /** Tasks the run has created so far (n of the guarantee). */
+  get tasks(): number {
+    return this.#priority.size;
+  }
+
   onSpawn(task: Task): void {
     const rng = this.#rng;
     this.#priority.set(task.id, rng === null ? 0 : this.#randomPriority(rng));

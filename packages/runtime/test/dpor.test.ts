@@ -1,0 +1,335 @@
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import {
+  Completion,
+  type DecisionAlternatives,
+  DepthFirstSchedules,
+  exploreWithDpor,
+  FootprintLog,
+  type KernelGen,
+  Mutex,
+  Runtime,
+  type Strategy,
+  type Task,
+} from '../src/index.js';
+
+/**
+ * A small program: tasks of one-step operations on shared counters (a read into the task's
+ * register, a write of register + 1), mutexes and completions (condition waits).
+ */
+type Op =
+  | { readonly op: 'read'; readonly v: number }
+  | { readonly op: 'write'; readonly v: number }
+  | { readonly op: 'lock'; readonly m: number }
+  | { readonly op: 'unlock'; readonly m: number }
+  | { readonly op: 'wait'; readonly c: number }
+  | { readonly op: 'complete'; readonly c: number }
+  | { readonly op: 'local' };
+
+interface Program {
+  readonly vars: number;
+  readonly mutexes: number;
+  readonly completions: number;
+  readonly tasks: readonly (readonly Op[])[];
+  /** Put every task on CPU 0 (they then share a CPU) instead of one CPU each. */
+  readonly oneCpu?: boolean;
+}
+
+/** Runs the program once; returns its outcome: the status and final counters, or the deadlock. */
+function runProgram(p: Program, strategy: Strategy, footprints: FootprintLog): string {
+  const cpus = p.oneCpu === true ? 1 : p.tasks.length;
+  const rt = new Runtime({ cpus, strategy, footprints, declaredFootprints: true });
+  const values = new Array<number>(p.vars).fill(0);
+  const ids = values.map(() => rt.newObjectId());
+  const mutexes = Array.from({ length: p.mutexes }, (_, i) => new Mutex(rt, `m${i}`));
+  const completions = Array.from({ length: p.completions }, (_, i) => new Completion(rt, `c${i}`));
+  p.tasks.forEach((ops, t) => {
+    rt.spawn(`t${t}`, p.oneCpu === true ? 0 : t, function* (): KernelGen {
+      let reg = 0;
+      const held: Mutex[] = [];
+      for (const op of ops) {
+        switch (op.op) {
+          case 'read':
+            rt.touch(ids[op.v] as number, false);
+            reg = values[op.v] as number;
+            break;
+          case 'write':
+            rt.touch(ids[op.v] as number, true);
+            values[op.v] = reg + 1;
+            break;
+          case 'lock':
+            yield* (mutexes[op.m] as Mutex).lock();
+            held.push(mutexes[op.m] as Mutex);
+            break;
+          case 'unlock': {
+            const m = mutexes[op.m] as Mutex;
+            if (held.includes(m)) {
+              m.unlock();
+              held.splice(held.indexOf(m), 1);
+            }
+            break;
+          }
+          case 'wait':
+            yield* (completions[op.c] as Completion).wait();
+            break;
+          case 'complete':
+            (completions[op.c] as Completion).complete();
+            break;
+          case 'local':
+            reg++;
+            break;
+        }
+        yield;
+      }
+      while (held.length > 0) (held.pop() as Mutex).unlock();
+    });
+  });
+  const result = rt.run();
+  if (result.status === 'deadlock') {
+    const sleepers = rt.tasks
+      .filter((t) => t.state === 'sleeping')
+      .map((t) => `${t.name}@${t.waiting?.resource.name}`);
+    return `deadlock ${sleepers.join(',')}`;
+  }
+  return `${result.status} ${values.join(',')}`;
+}
+
+/** Follows a prefix of choices, then the default (the task that ran last, else the lowest id). */
+class BoundedDfsStrategy implements Strategy {
+  readonly name = 'dfs';
+  readonly choices: number[] = [];
+  readonly decisions: DecisionAlternatives[] = [];
+  readonly #prefix: readonly number[];
+  readonly #log: FootprintLog;
+  #spent = 0;
+
+  constructor(prefix: readonly number[], log: FootprintLog) {
+    this.#prefix = prefix;
+    this.#log = log;
+  }
+
+  choose(eligible: readonly Task[], decision: number): Task {
+    const log = this.#log;
+    const previous = log.length === 0 ? 0 : log.tasks[log.length - 1];
+    const keep = eligible.find((t) => t.id === previous);
+    const fallback = keep ?? (eligible[0] as Task);
+    const order = [fallback.id, ...eligible.filter((t) => t !== fallback).map((t) => t.id)];
+    this.decisions.push({ order, spentBefore: this.#spent, cost: keep === undefined ? 0 : 1 });
+    const id = decision < this.#prefix.length ? this.#prefix[decision] : fallback.id;
+    const chosen = eligible.find((t) => t.id === id) as Task;
+    if (keep !== undefined && chosen !== keep) this.#spent++;
+    this.choices.push(chosen.id);
+    return chosen;
+  }
+}
+
+/** Every outcome of the program under unreduced preemption-bounded DFS. */
+function dfsOutcomes(p: Program, bound: number): { outcomes: Set<string>; runs: number } {
+  const schedules = new DepthFirstSchedules(bound);
+  const outcomes = new Set<string>();
+  const log = new FootprintLog();
+  let runs = 0;
+  for (;;) {
+    const prefix = schedules.next;
+    if (prefix === null) break;
+    log.clear();
+    const strategy = new BoundedDfsStrategy(prefix, log);
+    outcomes.add(runProgram(p, strategy, log));
+    runs++;
+    schedules.advance(strategy.choices, strategy.decisions);
+  }
+  return { outcomes, runs };
+}
+
+function dporOutcomes(p: Program, bound: number, sleepSets?: boolean) {
+  const outcomes = new Set<string>();
+  const result = exploreWithDpor(
+    (strategy, log) => {
+      outcomes.add(runProgram(p, strategy, log));
+    },
+    new FootprintLog(),
+    { preemptionBound: bound, sleepSets },
+  );
+  return { outcomes, ...result };
+}
+
+const sorted = (s: Set<string>) => [...s].sort();
+
+const ABBA: Program = {
+  vars: 0,
+  mutexes: 2,
+  completions: 0,
+  tasks: [
+    [
+      { op: 'lock', m: 0 },
+      { op: 'lock', m: 1 },
+      { op: 'unlock', m: 1 },
+      { op: 'unlock', m: 0 },
+    ],
+    [
+      { op: 'lock', m: 1 },
+      { op: 'lock', m: 0 },
+      { op: 'unlock', m: 0 },
+      { op: 'unlock', m: 1 },
+    ],
+  ],
+};
+
+const LOST_UPDATE: Program = {
+  vars: 1,
+  mutexes: 0,
+  completions: 0,
+  tasks: [
+    [
+      { op: 'read', v: 0 },
+      { op: 'write', v: 0 },
+    ],
+    [
+      { op: 'read', v: 0 },
+      { op: 'write', v: 0 },
+    ],
+    [
+      { op: 'read', v: 0 },
+      { op: 'write', v: 0 },
+    ],
+  ],
+};
+
+const INDEPENDENT: Program = {
+  vars: 3,
+  mutexes: 0,
+  completions: 0,
+  tasks: [0, 1, 2].map((v) => [
+    { op: 'read', v },
+    { op: 'write', v },
+  ]),
+};
+
+const CONDITION: Program = {
+  vars: 1,
+  mutexes: 1,
+  completions: 1,
+  tasks: [
+    [
+      { op: 'lock', m: 0 },
+      { op: 'read', v: 0 },
+      { op: 'write', v: 0 },
+      { op: 'unlock', m: 0 },
+      { op: 'complete', c: 0 },
+    ],
+    [
+      { op: 'wait', c: 0 },
+      { op: 'lock', m: 0 },
+      { op: 'read', v: 0 },
+      { op: 'write', v: 0 },
+      { op: 'unlock', m: 0 },
+    ],
+    [
+      { op: 'read', v: 0 },
+      { op: 'write', v: 0 },
+    ],
+  ],
+};
+
+describe('DPOR finds the outcomes the unreduced DFS finds', () => {
+  const programs: [string, Program][] = [
+    ['an AB-BA deadlock', ABBA],
+    ['a lost-update race on a shared counter', LOST_UPDATE],
+    ['tasks on disjoint counters', INDEPENDENT],
+    ['a condition wait, a mutex and an unlocked writer', CONDITION],
+    ['an AB-BA deadlock with both tasks on one CPU', { ...ABBA, oneCpu: true }],
+  ];
+  for (const [name, program] of programs) {
+    for (const bound of [0, 1, 2, Number.POSITIVE_INFINITY]) {
+      test(`${name}, preemption bound ${bound}`, () => {
+        const dfs = dfsOutcomes(program, bound);
+        const dpor = dporOutcomes(program, bound);
+        expect(dpor.complete).toBe(true);
+        expect(sorted(dpor.outcomes)).toEqual(sorted(dfs.outcomes));
+        expect(dpor.classes).toBeLessThanOrEqual(dfs.runs);
+      });
+    }
+  }
+
+  test('the AB-BA deadlock is among the outcomes', () => {
+    const dpor = dporOutcomes(ABBA, Number.POSITIVE_INFINITY);
+    expect([...dpor.outcomes].some((o) => o.startsWith('deadlock'))).toBe(true);
+    expect(dpor.outcomes.has('completed ')).toBe(true);
+  });
+
+  test('the lost update is among the outcomes', () => {
+    const dpor = dporOutcomes(LOST_UPDATE, Number.POSITIVE_INFINITY);
+    expect(sorted(dpor.outcomes)).toEqual(['completed 1', 'completed 2', 'completed 3']);
+  });
+
+  test('independent tasks take one execution where DFS takes every interleaving', () => {
+    const dfs = dfsOutcomes(INDEPENDENT, Number.POSITIVE_INFINITY);
+    const dpor = dporOutcomes(INDEPENDENT, Number.POSITIVE_INFINITY);
+    expect(dpor.executions).toBe(1);
+    expect(dpor.classes).toBe(1);
+    // Three steps a task (two operations, then the end): 9! / (3!)^3 = 1680 interleavings.
+    expect(dfs.runs).toBe(1680);
+  });
+
+  test('three racing read-modify-writes: fewer executions than DFS, one per class', () => {
+    const dfs = dfsOutcomes(LOST_UPDATE, Number.POSITIVE_INFINITY);
+    const dpor = dporOutcomes(LOST_UPDATE, Number.POSITIVE_INFINITY);
+    expect(dfs.runs).toBe(1680); // three steps a task: 9! / (3!)^3
+    expect(dpor.classes).toBeLessThan(dfs.runs);
+  });
+});
+
+const opArb = (vars: number, mutexes: number, completions: number): fc.Arbitrary<Op> =>
+  fc.oneof(
+    fc.record({ op: fc.constant('read' as const), v: fc.nat(vars - 1) }),
+    fc.record({ op: fc.constant('write' as const), v: fc.nat(vars - 1) }),
+    fc.record({ op: fc.constant('lock' as const), m: fc.nat(mutexes - 1) }),
+    fc.record({ op: fc.constant('unlock' as const), m: fc.nat(mutexes - 1) }),
+    fc.record({ op: fc.constant('wait' as const), c: fc.nat(completions - 1) }),
+    fc.record({ op: fc.constant('complete' as const), c: fc.nat(completions - 1) }),
+    fc.constant({ op: 'local' as const }),
+  );
+
+/** Programs of 2 or 3 tasks of 1 to `maxOps` operations (the unbounded DFS grows fast). */
+const programArb = (maxTasks: number, maxOps: number): fc.Arbitrary<Program> =>
+  fc
+    .record({
+      vars: fc.integer({ min: 1, max: 2 }),
+      mutexes: fc.integer({ min: 1, max: 2 }),
+      completions: fc.integer({ min: 1, max: 2 }),
+      taskCount: fc.integer({ min: 2, max: maxTasks }),
+      oneCpu: fc.boolean(),
+    })
+    .chain((s) =>
+      fc
+        .array(
+          fc.array(opArb(s.vars, s.mutexes, s.completions), { minLength: 1, maxLength: maxOps }),
+          {
+            minLength: s.taskCount,
+            maxLength: s.taskCount,
+          },
+        )
+        .map((tasks) => ({ ...s, tasks })),
+    );
+
+describe('DPOR on random small programs (fast-check)', () => {
+  const cases: [number, number, number][] = [
+    [1, 3, 3],
+    [2, 3, 3],
+    [Number.POSITIVE_INFINITY, 2, 4],
+    [Number.POSITIVE_INFINITY, 3, 2],
+  ];
+  for (const [bound, tasks, ops] of cases) {
+    test(`same outcomes as DFS, preemption bound ${bound}, ${tasks} tasks of <= ${ops} operations`, () => {
+      fc.assert(
+        fc.property(programArb(tasks, ops), (program) => {
+          const dfs = dfsOutcomes(program, bound);
+          const dpor = dporOutcomes(program, bound);
+          expect(dpor.complete).toBe(true);
+          expect(sorted(dpor.outcomes)).toEqual(sorted(dfs.outcomes));
+        }),
+        { numRuns: 150, seed: 17 },
+      );
+    });
+  }
+});
