@@ -119,7 +119,12 @@ export class Kernel {
       ...(config.onStep === undefined ? {} : { onStep: config.onStep }),
     });
     const mem = createPhysicalMemory({
-      nodes: config.nodes.map((n) => ({ pages: n.pages, hugetlbPages: n.hugetlbPages })),
+      nodes: config.nodes.map((n) => ({
+        pages: n.pages,
+        hugetlbPages: n.hugetlbPages,
+        memory: { accessFactor: n.accessFactor, copyFactor: n.copyFactor },
+      })),
+      distances: config.distances,
     });
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     const vmstat = new VmStat(config.nodes.length);
