@@ -320,7 +320,7 @@ export function pageCopyFactor(mem: PhysicalMemory, dst: number, src: number): n
   const f = m.copyFactor;
   const a = f[m.nid[dst]!]!;
   const b = f[m.nid[src]!]!;
-  return a > b ? a : b;
+  return Math.max(a, b);
 }
 
 /** The `userAccess` factor of a user access to frame `pfn` (its node's). No checks. */

@@ -2,7 +2,6 @@ import {
   type Folio,
   folioClearFlag,
   folioCopyContents,
-  pageCopyFactor,
   folioNrPages,
   folioSetFlag,
   folioSetPrivate,
@@ -25,6 +24,7 @@ import {
   PG_workingset,
   PG_writeback,
   PG_young,
+  pageCopyFactor,
 } from '@mmsim/folio';
 import { folioMigrateKsm } from '@mmsim/rmap';
 import { mightSleep } from '@mmsim/runtime';

@@ -1,5 +1,5 @@
 import { folioGet } from '@mmsim/folio';
-import { isolateFolios, newList, spawn } from '@mmsim/lru/test';
+import { isolateFolios, newList, runAll, spawn } from '@mmsim/lru/test';
 import { foliosOf, mapAnon, writePages } from '@mmsim/rmap/test';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,6 @@ import {
   type VariantName,
 } from '../src/index.js';
 import { createMigrateMachine, migrateToNode } from '../src/testing/index.js';
-import { runAll } from '@mmsim/lru/test';
 
 /** NR_MAX_MIGRATE_PAGES_RETRY (mm/migrate.c, 6.3): the passes a -EAGAIN folio gets in all. */
 const NR_MAX_MIGRATE_PAGES_RETRY = 10;

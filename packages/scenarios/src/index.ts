@@ -99,8 +99,8 @@ export {
 
 // Actors to compose scenarios from, and the folio selectors of the migrator.
 
-// The compaction caller's actors (kcompactd, compact_memory, direct compaction), from
-// @mmsim/callers, for scenario files.
+// The compaction caller's actors (kcompactd, compact_memory, direct compaction), and the
+// tiering and NUMA-balancing ones, from @mmsim/callers, for scenario files.
 export {
   type CompactionActorStats,
   type CompactMemoryOptions,
@@ -110,6 +110,10 @@ export {
   directCompaction,
   type KcompactdOptions,
   kcompactd,
+  kernelDemotionTargets,
+  kswapdDemote,
+  NumaBalancing,
+  taskNumaWork,
 } from '@mmsim/callers';
 export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';
