@@ -5,6 +5,7 @@ import { PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
+  COMPACT_COMPLETE,
   COMPACT_SUCCESS,
   compactionActorStats,
   compactMemory,
@@ -32,9 +33,13 @@ function fragmented(): { k: Kernel; ready: { done: boolean; held: Folio[] } } {
   k.rt.spawn('fragment', 0, function* (): KernelGen {
     yield* touchPages(k, mm, addr, ANON, (i) => 1000 + i);
     yield* k.lru.lruAddDrainAll();
+    const all: Folio[] = [];
     for (;;) {
       const f = folioAlloc(k.mem, 0, 0, { thisNode: true });
       if (f < 0) break;
+      all.push(f);
+    }
+    for (const f of all) {
       if (f >= 1024 && f % 2 === 0) folioPut(k.mem, f);
       else ready.held.push(f);
     }
@@ -43,10 +48,33 @@ function fragmented(): { k: Kernel; ready: { done: boolean; held: Folio[] } } {
   return { k, ready };
 }
 
+/**
+ * One node of 4096 pages filled with 3584 anonymous pages, every other one of the first
+ * 1024 unmapped again: the free pages are scattered between movable pages or sit in the
+ * last, partly used pageblock; no order-9 block is free (score 100), and compaction can
+ * make one by moving the lower blocks' pages up.
+ */
+function movablyFragmented(): { k: Kernel; ready: { done: boolean } } {
+  const k = createKernel({ nodes: [{ pages: 4096 }], cpusPerNode: 2, variant: 'v6.3' });
+  const mm = k.createProcess('app');
+  const pages = 3584;
+  const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+  const ready = { done: false };
+  k.rt.spawn('fragment', 0, function* (): KernelGen {
+    yield* touchPages(k, mm, addr, pages, (i) => 1 + i);
+    for (let i = 0; i < 1024; i += 2) yield* k.vm.munmap(mm, addr + i * PAGE_SIZE, PAGE_SIZE);
+    yield* k.lru.lruAddDrainAll();
+    ready.done = true;
+  });
+  return { k, ready };
+}
+
 describe('fragmentation score (mm/compaction.c, mm/vmstat.c, 6.3)', () => {
   it('is 0 for a fresh node, 100 when no free block of order 9 is left; weighted by present pages', () => {
-    const fresh = createKernel({ nodes: [{ pages: 2048 }] });
-    expect(fragmentationScoreZone(fresh, 0)).toBe(0);
+    const fresh = createKernel({ nodes: [{ pages: 2048 }, { pages: 2048 }] });
+    expect(fragmentationScoreZone(fresh, 1)).toBe(0); // one free order-10 block
+    // Node 0 lost pfn 0 to the zero page: 511 of its 2047 free pages are in blocks < order 9.
+    expect(fragmentationScoreZone(fresh, 0)).toBe(Math.floor((511 * 100) / 2047));
     expect(shouldProactiveCompactNode(fresh, 0)).toBe(false);
     const { k, ready } = fragmented();
     k.run();
@@ -75,7 +103,7 @@ describe('fragmentation score (mm/compaction.c, mm/vmstat.c, 6.3)', () => {
 
 describe('proactive compaction from kcompactd (proactive_compact_node, 6.3)', () => {
   it('on a timeout of a fragmented node: whole zone, MIGRATE_SYNC_LIGHT, until the score is at the low mark', () => {
-    const { k, ready } = fragmented();
+    const { k, ready } = movablyFragmented();
     const modes: number[] = [];
     k.rt.trace.on('mm_migrate_pages_start', (e) => {
       modes.push((e.fields as { mode: number }).mode);
@@ -101,6 +129,27 @@ describe('proactive compaction from kcompactd (proactive_compact_node, 6.3)', ()
     expect(k.vmstat.vmEvent(VmEvent.COMPACT_DAEMON_MIGRATE_SCANNED)).toBe(0);
     expect(k.vmstat.vmEvent(VmEvent.COMPACT_MIGRATE_SCANNED)).toBeGreaterThan(0);
     expect(k.vm.check({ quiescent: false })).toEqual([]);
+  });
+
+  it('without progress (unmovable pages in the way) the next wait is 64 timeouts long', () => {
+    const { k, ready } = fragmented();
+    const stats = compactionActorStats();
+    const daemon = kcompactd(k, { cpu: 1, nid: 0, timeouts: 2, stats });
+    let started = 0;
+    k.spawn({
+      ...daemon,
+      *body(task): KernelGen {
+        while (!ready.done) yield;
+        started = k.rt.current.cpu.clock;
+        yield* daemon.body(task);
+      },
+    });
+    k.run();
+    expect(stats.results).toEqual([COMPACT_COMPLETE, COMPACT_COMPLETE]);
+    expect(stats.proactive).toBe(2);
+    expect(fragmentationScoreNode(k, 0)).toBeGreaterThan(fragmentationScoreWmark(k, false));
+    // 500 ms, then 500 ms << COMPACT_MAX_DEFER_SHIFT (32 s).
+    expect(k.rt.cpus[1]!.clock - started).toBeGreaterThanOrEqual(500_000_000 * 65);
   });
 
   it('does nothing with vm.compaction_proactiveness = 0, nor on an unfragmented node', () => {
