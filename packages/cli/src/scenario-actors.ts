@@ -17,12 +17,16 @@ import {
   directCompaction,
   givenFolios,
   kcompactd,
+  kernelDemotionTargets,
   ksmd,
+  kswapdDemote,
   longtermPin,
   mappedFolios,
   migrator,
+  NumaBalancing,
   type Scenario,
   type ScenarioHistory,
+  taskNumaWork,
   userTask,
 } from '@mmsim/scenarios';
 import { z } from 'zod';
@@ -244,6 +248,62 @@ const longtermPinSchema = z
   })
   .strict();
 
+/**
+ * `task-numa-work`: NUMA-balancing scanner passes over a process (`taskNumaWork` of
+ * @mmsim/callers, kernel/sched/fair.c 6.3) with NUMA balancing installed in the given mode;
+ * the file's user tasks then take the hinting faults. Mode 2 promotes from a CPU-less tier.
+ */
+const taskNumaWorkSchema = z
+  .object({
+    type: z
+      .literal('task-numa-work')
+      .describe(
+        'NUMA balancing (kernel.numa_balancing = mode) and task_numa_work passes marking a process PROT_NONE; its user tasks then take hinting faults.',
+      ),
+    name: name.optional().describe("The task's comm; default task_numa_work."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    process: name.describe('The process whose mm it scans.'),
+    mode: count('a numa_balancing mode', 1, 3)
+      .optional()
+      .describe(
+        'kernel.numa_balancing: 1 NUMA_BALANCING_NORMAL, 2 NUMA_BALANCING_MEMORY_TIERING (promotion), 3 both; default 1. Every task-numa-work actor of a file has the same mode.',
+      ),
+    passes: count('a number of passes', 1, 1e6)
+      .optional()
+      .describe('task_numa_work passes, numa_balancing_scan_period_min_ms apart; default 1.'),
+    scanDelayMs: count('a number of milliseconds', 0, 1e6)
+      .optional()
+      .describe('numa_balancing_scan_delay_ms: virtual time before the first pass; default 1000.'),
+  })
+  .strict();
+
+/**
+ * `kswapd-demote`: reclaim of a node that demotes to the tier below (`kswapdDemote` of
+ * @mmsim/callers, mm/vmscan.c demote_folio_list 6.3), targets from the machine's distances.
+ */
+const kswapdDemoteSchema = z
+  .object({
+    type: z
+      .literal('kswapd-demote')
+      .describe(
+        "A node's reclaim demoting its coldest folios to the nearest CPU-less node (demote_folio_list, MIGRATE_ASYNC, MR_DEMOTION).",
+      ),
+    name: name.optional().describe("The task's comm; default kswapd<node>."),
+    cpu: count('a CPU number', 0, 4095).describe("The CPU it runs on (one of the machine's)."),
+    node: count('a node id', 0, 63).describe('The node it reclaims (demotes from).'),
+    batch: count('a number of folios', 1, 1 << 20)
+      .optional()
+      .describe('Folios taken from the tail of the inactive lists per round; default 32.'),
+    rounds: count('a number of rounds', 1, 1e6).optional().describe('Rounds; default 1.'),
+    direct: z
+      .boolean()
+      .optional()
+      .describe(
+        'Direct reclaim (pgdemote_direct) instead of kswapd (pgdemote_kswapd); default false.',
+      ),
+  })
+  .strict();
+
 const actorSchema = z.discriminatedUnion(
   'type',
   [
@@ -258,13 +318,15 @@ const actorSchema = z.discriminatedUnion(
     longtermPinSchema,
     offlinePagesSchema,
     cmaAllocSchema,
+    taskNumaWorkSchema,
+    kswapdDemoteSchema,
   ],
   {
     errorMap: (issue, ctx) =>
       issue.code === 'invalid_union_discriminator'
         ? {
             message:
-              "must be one of 'user-task', 'migrator', 'driver-op', 'program', 'ksmd', 'kcompactd', 'compact-memory', 'direct-compaction', 'longterm-pin', 'offline-pages', 'cma-alloc'",
+              "must be one of 'user-task', 'migrator', 'driver-op', 'program', 'ksmd', 'kcompactd', 'compact-memory', 'direct-compaction', 'longterm-pin', 'offline-pages', 'cma-alloc', 'task-numa-work', 'kswapd-demote'",
           }
         : { message: ctx.defaultError },
   },
@@ -320,7 +382,7 @@ export const actorScenarioSchema = z
       .min(1, { message: 'must list at least one actor' })
       .max(MAX_ACTORS, { message: `must list at most ${MAX_ACTORS} actors` })
       .describe(
-        `The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op, program, ksmd, kcompactd, compact-memory, direct-compaction, longterm-pin, offline-pages and cma-alloc.`,
+        `The actors (1 to ${MAX_ACTORS}): user-task, migrator, driver-op, program, ksmd, kcompactd, compact-memory, direct-compaction, longterm-pin, offline-pages, cma-alloc, task-numa-work and kswapd-demote.`,
       ),
   })
   .strict();
@@ -423,6 +485,30 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
         ];
       }
     }
+    if (a.type === 'kswapd-demote' && a.node >= nodes.length) {
+      return [
+        `actors[${i}].node`,
+        `is node ${a.node}, but the machine has ${nodes.length} node${nodes.length === 1 ? '' : 's'} (0 to ${nodes.length - 1})`,
+      ];
+    }
+    if (a.type === 'task-numa-work') {
+      // The sysctls are the machine's: every task-numa-work actor must agree on them.
+      const first = file.actors.find((b) => b.type === 'task-numa-work');
+      if (first !== undefined && first.type === 'task-numa-work') {
+        if ((first.mode ?? 1) !== (a.mode ?? 1)) {
+          return [
+            `actors[${i}].mode`,
+            `is ${a.mode ?? 1}, but an earlier task-numa-work actor has mode ${first.mode ?? 1}: the machine has one kernel.numa_balancing`,
+          ];
+        }
+        if (first.scanDelayMs !== a.scanDelayMs) {
+          return [
+            `actors[${i}].scanDelayMs`,
+            'differs from an earlier task-numa-work actor: the machine has one numa_balancing_scan_delay_ms',
+          ];
+        }
+      }
+    }
   }
   for (const [i, a] of file.actors.entries()) {
     if (a.type === 'program') continue;
@@ -452,6 +538,7 @@ export function actorScenarioProblem(file: ActorScenarioFile): [string, string] 
       continue;
     }
     if (a.type === 'ksmd') continue;
+    if (a.type === 'kswapd-demote') continue;
     if (a.process === undefined) {
       return [`actors[${i}].process`, 'must name a process (or, for a migrator, a driver)'];
     }
@@ -505,6 +592,15 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
         (attached.get(n) as { driver: AttachedDriver<unknown> }).driver;
       const proc = (n: string) =>
         procs.get(n) as { mm: ReturnType<typeof k.createProcess>; addr: number; pages: number };
+      // One NUMA balancing for the machine, in the mode of the file's task-numa-work actors.
+      const numaWork = file.actors.find((a) => a.type === 'task-numa-work');
+      const nb =
+        numaWork === undefined || numaWork.type !== 'task-numa-work'
+          ? null
+          : new NumaBalancing(k, {
+              mode: numaWork.mode ?? 1,
+              ...(numaWork.scanDelayMs === undefined ? {} : { scanDelayMs: numaWork.scanDelayMs }),
+            }).install();
       return {
         *setup() {
           for (const p of procs.values()) yield* touchPages(k, p.mm, p.addr, p.pages, (i) => i + 1);
@@ -559,6 +655,25 @@ export function scenarioFromActors(file: ActorScenarioFile): Scenario {
             });
           }
           if (a.type === 'offline-pages' || a.type === 'cma-alloc') return hotplugCmaActor(k, a);
+          if (a.type === 'kswapd-demote') {
+            return kswapdDemote(k, {
+              cpu: a.cpu,
+              nid: a.node,
+              targets: kernelDemotionTargets(k),
+              ...(a.name === undefined ? {} : { name: a.name }),
+              ...(a.batch === undefined ? {} : { batch: a.batch }),
+              ...(a.rounds === undefined ? {} : { rounds: a.rounds }),
+              ...(a.direct === undefined ? {} : { direct: a.direct }),
+            });
+          }
+          if (a.type === 'task-numa-work') {
+            return taskNumaWork(nb as NumaBalancing, {
+              cpu: a.cpu,
+              mm: proc(a.process).mm,
+              ...(a.name === undefined ? {} : { name: a.name }),
+              ...(a.passes === undefined ? {} : { passes: a.passes }),
+            });
+          }
           if (a.type === 'migrator' && a.driver !== undefined) {
             const d = driverOf(a.driver);
             return migrator(k, {

@@ -23,6 +23,13 @@ export const MAX_NUMNODES = 64;
 /** "No preferred node" in the kernel's allocation interfaces. */
 export const NUMA_NO_NODE = -1;
 
+/** `LOCAL_DISTANCE` (include/linux/topology.h): a node's distance to itself in the SLIT. */
+export const LOCAL_DISTANCE = 10;
+/** `REMOTE_DISTANCE` (include/linux/topology.h): `node_distance` between nodes without a SLIT. */
+export const REMOTE_DISTANCE = 20;
+/** The largest reachable SLIT entry (255 means "unreachable"; the model has no such node). */
+export const MAX_NODE_DISTANCE = 254;
+
 /** Largest number of pages one node may have in the model (64 GiB of 4 KiB pages). */
 export const MAX_NODE_PAGES = 1 << 24;
 

@@ -11,9 +11,18 @@
 // The machine: nodes, memmap, pfn lookups.
 export type { Folio, PhysicalMemory } from './memmap.js';
 export {
+  checkNodeDistances,
   createPhysicalMemory,
   folioNid,
+  MAX_MEMORY_COST_FACTOR,
   type NodeConfig,
+  type NodeMemoryCosts,
+  nodeDistance,
+  nodeDistances,
+  nodeFallbackOrder,
+  nodeMemoryCosts,
+  pageAccessFactor,
+  pageCopyFactor,
   type NodeStats,
   nodeSpannedPages,
   nodeStartPfn,
@@ -26,12 +35,15 @@ export {
 export {
   HPAGE_PMD_NR,
   HPAGE_PMD_ORDER,
+  LOCAL_DISTANCE,
+  MAX_NODE_DISTANCE,
   MAX_NODE_PAGES,
   MAX_NUMNODES,
   MAX_ORDER,
   MAX_ORDER_NR_PAGES,
   MAX_TOTAL_PFNS,
   NUMA_NO_NODE,
+  REMOTE_DISTANCE,
 } from './constants.js';
 export { isZeroPfn } from './zero-page.js';
 

@@ -1,5 +1,5 @@
 import { MmsimError } from '@mmsim/runtime';
-import { MAX_ORDER } from './constants.js';
+import { LOCAL_DISTANCE, MAX_ORDER, REMOTE_DISTANCE } from './constants.js';
 import type { FolioList } from './folio-list.js';
 
 /**
@@ -190,6 +190,15 @@ export class Memmap {
   pbKind: Uint8Array | null = null;
   /** Allocation fallback order for each node: itself, then by distance. */
   readonly fallback: Int32Array[];
+  /** `node_distance(a, b)` at `a * nrNodes + b` (the SLIT; 10 local, 20 remote by default). */
+  readonly distance: Uint8Array;
+  /**
+   * Per node: the factor applied to `userAccess` for a user access to a page of the node
+   * (1 for DRAM; a CPU-less CXL-like node is slower). Set once at creation.
+   */
+  readonly accessFactor: Float64Array;
+  /** Per node: the factor applied to `copyPage4k` for a page copied to or from the node. */
+  readonly copyFactor: Float64Array;
   /** Hugetlb pools per node: free list head, nr_huge_pages, free_huge_pages. */
   readonly hugeFreeHead: Int32Array;
   readonly nrHugePages: Int32Array;
@@ -218,7 +227,12 @@ export class Memmap {
    */
   zoneMovablePfn: Int32Array | null = null;
 
-  constructor(nodeStart: number[], nodeEnd: number[], maxPfn: number) {
+  constructor(
+    nodeStart: number[],
+    nodeEnd: number[],
+    maxPfn: number,
+    distances?: ReadonlyArray<ReadonlyArray<number>>,
+  ) {
     const nrNodes = nodeStart.length;
     this.nrNodes = nrNodes;
     this.maxPfn = maxPfn;
@@ -259,10 +273,27 @@ export class Memmap {
     this.nrHugePages = new Int32Array(nrNodes);
     this.freeHugePages = new Int32Array(nrNodes);
     this.surplusHugePages = new Int32Array(nrNodes);
+    this.distance = new Uint8Array(nrNodes * nrNodes);
+    for (let a = 0; a < nrNodes; a++) {
+      for (let b = 0; b < nrNodes; b++) {
+        this.distance[a * nrNodes + b] =
+          distances?.[a]?.[b] ?? (a === b ? LOCAL_DISTANCE : REMOTE_DISTANCE);
+      }
+    }
+    this.accessFactor = new Float64Array(nrNodes).fill(1);
+    this.copyFactor = new Float64Array(nrNodes).fill(1);
     this.fallback = [];
     for (let n = 0; n < nrNodes; n++) {
       const order = Array.from({ length: nrNodes }, (_, i) => i);
-      order.sort((a, b) => Math.abs(a - n) - Math.abs(b - n) || a - b);
+      const row = n * nrNodes;
+      // Nearest first by the distance table; on equal distance the nearer node id, then
+      // the lower one (with the default table: |i - n|, as before the table existed).
+      order.sort(
+        (a, b) =>
+          this.distance[row + a]! - this.distance[row + b]! ||
+          Math.abs(a - n) - Math.abs(b - n) ||
+          a - b,
+      );
       this.fallback.push(Int32Array.from(order));
     }
   }

@@ -3,6 +3,8 @@ import { allocOnNode, freeOneBlock } from './buddy.js';
 import {
   HPAGE_PMD_NR,
   HPAGE_PMD_ORDER,
+  LOCAL_DISTANCE,
+  MAX_NODE_DISTANCE,
   MAX_NODE_PAGES,
   MAX_NUMNODES,
   MAX_ORDER,
@@ -43,12 +45,82 @@ export interface NodeConfig {
    * the rest is the node's ZONE_NORMAL (see zone.ts).
    */
   readonly movablePages?: number;
+  /**
+   * How much slower the node's memory is than local DRAM, as factors of the cost model
+   * (default 1 each): `accessFactor` multiplies `userAccess` for a user access to a page of
+   * the node, `copyFactor` multiplies `copyPage4k` for a page migrated to or from the node
+   * (the larger of the two nodes' factors). A CPU-less CXL-like node has factors > 1.
+   */
+  readonly memory?: NodeMemoryCosts;
 }
+
+/** The cost factors of one node's memory (see `NodeConfig.memory`). */
+export interface NodeMemoryCosts {
+  readonly accessFactor?: number;
+  readonly copyFactor?: number;
+}
+
+/** Largest cost factor of a node's memory. */
+export const MAX_MEMORY_COST_FACTOR = 1000;
 
 /** Configuration of `createPhysicalMemory`. */
 export interface PhysicalMemoryConfig {
   /** The nodes, node id = index. 1 to 64 of them. */
   readonly nodes: ReadonlyArray<NodeConfig>;
+  /**
+   * The node distance table (the ACPI SLIT, `node_distance(a, b)` = `distances[a][b]`): one
+   * row and one column per node, LOCAL_DISTANCE (10) on the diagonal, integers in
+   * (10, 254] elsewhere, as `slit_valid` (drivers/acpi/numa/srat.c, 6.3) requires. Default:
+   * 10 local, 20 remote. Orders each node's allocation fallback (nearest first).
+   */
+  readonly distances?: ReadonlyArray<ReadonlyArray<number>>;
+}
+
+/**
+ * Checks a node distance table the way `slit_valid` (drivers/acpi/numa/srat.c, 6.3) checks
+ * the ACPI SLIT: LOCAL_DISTANCE on the diagonal, more than LOCAL_DISTANCE elsewhere; the
+ * model also wants an n x n table of integers no larger than 254 (255 is "unreachable").
+ * Returns the first problem as a message, or null. The table need not be symmetric.
+ */
+export function checkNodeDistances(distances: unknown, nrNodes: number): string | null {
+  if (
+    !Array.isArray(distances) ||
+    distances.length !== nrNodes ||
+    distances.some((row) => !Array.isArray(row) || row.length !== nrNodes)
+  ) {
+    return `distances must be a ${nrNodes}x${nrNodes} table of numbers, one row and one column per node`;
+  }
+  for (let a = 0; a < nrNodes; a++) {
+    for (let b = 0; b < nrNodes; b++) {
+      const d: unknown = distances[a][b];
+      const at = `distances[${a}][${b}]`;
+      if (typeof d !== 'number' || !Number.isInteger(d)) {
+        return `${at} must be an integer distance, got ${String(d)}`;
+      }
+      if (a === b && d !== LOCAL_DISTANCE) {
+        return `${at} must be LOCAL_DISTANCE (${LOCAL_DISTANCE}): a node's distance to itself, got ${d}`;
+      }
+      if (a !== b && (d <= LOCAL_DISTANCE || d > MAX_NODE_DISTANCE)) {
+        return `${at} must be an integer in [${LOCAL_DISTANCE + 1}, ${MAX_NODE_DISTANCE}] (farther than the node itself), got ${d}`;
+      }
+    }
+  }
+  return null;
+}
+
+/** Checks one node's `memory` cost factors; returns the first problem or null. */
+function checkNodeMemory(memory: unknown, at: string): string | null {
+  if (!isRecord(memory)) return `${at}.memory must be an object { accessFactor?, copyFactor? }`;
+  for (const key of Object.keys(memory)) {
+    if (key !== 'accessFactor' && key !== 'copyFactor') {
+      return `${at}.memory.${key} is not a known field (known: accessFactor, copyFactor)`;
+    }
+    const f = memory[key];
+    if (typeof f !== 'number' || !Number.isFinite(f) || f < 1 || f > MAX_MEMORY_COST_FACTOR) {
+      return `${at}.memory.${key} must be a factor in [1, ${MAX_MEMORY_COST_FACTOR}], got ${String(f)}`;
+    }
+  }
+  return null;
 }
 
 /** A snapshot of one node's counters. */
@@ -78,7 +150,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function validate(config: unknown): { pages: number[]; huge: number[]; movable: number[] } {
   if (!isRecord(config)) throw configError('config must be an object { nodes: [...] }');
   for (const key of Object.keys(config)) {
-    if (key !== 'nodes') throw configError(`config.${key} is not a known field (known: nodes)`);
+    if (key !== 'nodes' && key !== 'distances') {
+      throw configError(`config.${key} is not a known field (known: nodes, distances)`);
+    }
   }
   const nodes = config.nodes;
   if (!Array.isArray(nodes) || nodes.length < 1 || nodes.length > MAX_NUMNODES) {
@@ -94,11 +168,15 @@ function validate(config: unknown): { pages: number[]; huge: number[]; movable: 
     const at = `nodes[${i}]`;
     if (!isRecord(node)) throw configError(`${at} must be an object { pages, hugetlbPages? }`);
     for (const key of Object.keys(node)) {
-      if (key !== 'pages' && key !== 'hugetlbPages' && key !== 'movablePages') {
+      if (key !== 'pages' && key !== 'hugetlbPages' && key !== 'movablePages' && key !== 'memory') {
         throw configError(
-          `${at}.${key} is not a known field (known: pages, hugetlbPages, movablePages)`,
+          `${at}.${key} is not a known field (known: pages, hugetlbPages, movablePages, memory)`,
         );
       }
+    }
+    if (node.memory !== undefined) {
+      const problem = checkNodeMemory(node.memory, at);
+      if (problem !== null) throw configError(problem);
     }
     const p = node.pages;
     if (typeof p !== 'number' || !Number.isInteger(p) || p < 1 || p > MAX_NODE_PAGES) {
@@ -152,7 +230,15 @@ export function createPhysicalMemory(config: PhysicalMemoryConfig): PhysicalMemo
     next = Math.ceil((next + p) / MAX_ORDER_NR_PAGES) * MAX_ORDER_NR_PAGES;
   }
   const maxPfn = ends[ends.length - 1]!;
-  const m = new Memmap(starts, ends, maxPfn);
+  if (config.distances !== undefined) {
+    const problem = checkNodeDistances(config.distances, pages.length);
+    if (problem !== null) throw configError(problem);
+  }
+  const m = new Memmap(starts, ends, maxPfn, config.distances);
+  config.nodes.forEach((node, nid) => {
+    m.accessFactor[nid] = node.memory?.accessFactor ?? 1;
+    m.copyFactor[nid] = node.memory?.copyFactor ?? 1;
+  });
   for (let nid = 0; nid < pages.length; nid++) {
     m.nid.fill(nid, starts[nid]!, ends[nid]!);
     m.state.fill(FRAME_FREE, starts[nid]!, ends[nid]!);
@@ -210,6 +296,60 @@ export function pfnToNid(mem: PhysicalMemory, pfn: number): number {
   const m = memmapOf(mem);
   checkPfn(m, pfn);
   return m.nid[pfn]!;
+}
+
+/** `node_distance(a, b)`: the distance table's entry (10 local, 20 remote by default). */
+export function nodeDistance(mem: PhysicalMemory, a: number, b: number): number {
+  const m = memmapOf(mem);
+  checkNid(m, a);
+  checkNid(m, b);
+  return m.distance[a * m.nrNodes + b]!;
+}
+
+/** The whole distance table, one row per node (a copy). */
+export function nodeDistances(mem: PhysicalMemory): number[][] {
+  const m = memmapOf(mem);
+  const n = m.nrNodes;
+  return Array.from({ length: n }, (_, a) => Array.from(m.distance.subarray(a * n, a * n + n)));
+}
+
+/**
+ * The allocation fallback order of node `nid` (its zonelist, `build_zonelists`): the node
+ * itself, then the others nearest first by the distance table; on equal distance the node
+ * whose id is nearer, then the lower id. A copy.
+ */
+export function nodeFallbackOrder(mem: PhysicalMemory, nid: number): number[] {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  return Array.from(m.fallback[nid]!);
+}
+
+/** The cost factors of node `nid`'s memory (`NodeConfig.memory`, defaults filled in). */
+export function nodeMemoryCosts(
+  mem: PhysicalMemory,
+  nid: number,
+): { accessFactor: number; copyFactor: number } {
+  const m = memmapOf(mem);
+  checkNid(m, nid);
+  return { accessFactor: m.accessFactor[nid]!, copyFactor: m.copyFactor[nid]! };
+}
+
+/**
+ * The `copyPage4k` factor of copying a page from `src` to `dst`: the larger of the two
+ * frames' nodes' copy factors (1 between DRAM nodes). No checks: a hot-path helper.
+ */
+export function pageCopyFactor(mem: PhysicalMemory, dst: number, src: number): number {
+  const m = memmapOf(mem);
+  const f = m.copyFactor;
+  const a = f[m.nid[dst]!]!;
+  const b = f[m.nid[src]!]!;
+  return Math.max(a, b);
+}
+
+/** The `userAccess` factor of a user access to frame `pfn` (its node's). No checks. */
+export function pageAccessFactor(mem: PhysicalMemory, pfn: number): number {
+  const m = memmapOf(mem);
+  return m.accessFactor[m.nid[pfn]!]!;
 }
 
 /** `folio_nid`: the node a folio's frames belong to. */

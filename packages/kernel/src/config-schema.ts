@@ -1,4 +1,4 @@
-import { MAX_NODE_PAGES, MAX_NUMNODES } from '@mmsim/folio';
+import { MAX_MEMORY_COST_FACTOR, MAX_NODE_PAGES, MAX_NUMNODES } from '@mmsim/folio';
 import { type IntegerSettingRange, VARIANT_SETTINGS, type VariantSettings } from '@mmsim/migrate';
 import { DEFAULT_COSTS, MAX_SEED, STRATEGY_NAMES } from '@mmsim/runtime';
 import { z } from 'zod';
@@ -108,6 +108,14 @@ const costShape = Object.fromEntries(
   ]),
 ) as Record<keyof typeof DEFAULT_COSTS, z.ZodOptional<z.ZodNumber>>;
 
+const costFactorMessage = `must be a cost factor in [1, ${MAX_MEMORY_COST_FACTOR}]`;
+const costFactor = z
+  .number({ invalid_type_error: costFactorMessage })
+  .finite({ message: costFactorMessage })
+  .min(1, { message: costFactorMessage })
+  .max(MAX_MEMORY_COST_FACTOR, { message: costFactorMessage })
+  .optional();
+
 const nodeSchema = z
   .object({
     pages: int('a positive integer number of 4 KiB pages', 1, MAX_NODE_PAGES).describe(
@@ -125,6 +133,20 @@ const nodeSchema = z
       .optional()
       .describe(
         "Pages at the top of the node that form its ZONE_MOVABLE (the node's share of movablecore=; the zone's start is rounded up to 1024 pages); default 0.",
+      ),
+    memory: z
+      .object({
+        accessFactor: costFactor.describe(
+          'Factor on userAccess for a user access to a page of this node; default 1.',
+        ),
+        copyFactor: costFactor.describe(
+          "Factor on copyPage4k for a page migrated to or from this node (the larger node's factor counts); default 1.",
+        ),
+      })
+      .strict()
+      .optional()
+      .describe(
+        "How much slower this node's memory is than local DRAM (a CPU-less CXL-like tier); default factors 1.",
       ),
   })
   .strict()
@@ -231,6 +253,20 @@ export const kernelConfigSchema = z
       .min(1, { message: `must list 1 to ${MAX_NUMNODES} nodes` })
       .max(MAX_NUMNODES, { message: `must list 1 to ${MAX_NUMNODES} nodes` })
       .describe(`The NUMA nodes of the machine, node 0 first (1 to ${MAX_NUMNODES}).`),
+    distances: z
+      .array(
+        z.array(
+          z
+            .number({ invalid_type_error: 'must be an integer node distance' })
+            .int({ message: 'must be an integer node distance' }),
+          { invalid_type_error: 'must be a row of node distances' },
+        ),
+        { invalid_type_error: 'must be a table (array of rows) of node distances' },
+      )
+      .optional()
+      .describe(
+        'The node distance table (ACPI SLIT): distances[a][b] = node_distance(a, b), one row and column per node, 10 on the diagonal, 11 to 254 elsewhere; default 10 local, 20 remote. Orders allocation fallback and the demotion targets.',
+      ),
     cpusPerNode: int('a number of CPUs per node', 1, MAX_CPUS_PER_NODE)
       .optional()
       .describe('CPUs of a node that does not give its own cpus; default 2.'),

@@ -1,4 +1,4 @@
-import { HPAGE_PMD_NR } from '@mmsim/folio';
+import { checkNodeDistances, HPAGE_PMD_NR, LOCAL_DISTANCE, REMOTE_DISTANCE } from '@mmsim/folio';
 import { type MigrateVariant, resolveVariant, type VariantName } from '@mmsim/migrate';
 import type { ShmemHuge } from '@mmsim/rmap';
 import {
@@ -51,6 +51,9 @@ export interface ResolvedNode {
   readonly cpus: number;
   /** Pages of the node's ZONE_MOVABLE (`movablePages`); absent when 0. */
   readonly movablePages?: number;
+  /** Cost factors of the node's memory (`nodes[i].memory`), 1 by default. */
+  readonly accessFactor: number;
+  readonly copyFactor: number;
 }
 
 /** A configuration with every default filled in, as the kernel was built from it. */
@@ -58,6 +61,8 @@ export interface ResolvedKernelConfig {
   readonly nodes: readonly ResolvedNode[];
   /** The node of each CPU, CPU id = index: node 0's CPUs first, then node 1's, ... */
   readonly cpuNodes: readonly number[];
+  /** The node distance table (`distances`), default 10 local and 20 remote. */
+  readonly distances: readonly (readonly number[])[];
   /** A built-in variant's name, or a variant value (`defineVariant`), checked. */
   readonly variant: VariantName | MigrateVariant;
   readonly costs: CostModel;
@@ -124,7 +129,9 @@ function pathString(path: ReadonlyArray<string | number>): string {
 function knownKeys(path: ReadonlyArray<string | number>): string[] {
   const [head] = path;
   if (path.length === 0) return [...Object.keys(kernelConfigSchema.shape), ...HOOK_KEYS];
-  if (head === 'nodes') return ['pages', 'hugetlbPages', 'cpus', 'movablePages'];
+  if (head === 'nodes' && path.length > 2) return ['accessFactor', 'copyFactor'];
+  if (head === 'nodes') return ['pages', 'hugetlbPages', 'cpus', 'movablePages', 'memory'];
+  if (head === 'nodes') return ['pages', 'hugetlbPages', 'cpus', 'memory'];
   if (head === 'costs') return Object.keys(kernelConfigSchema.shape.costs.unwrap().shape);
   if (head === 'strategy') return ['kind', 'depth', 'steps', 'token'];
   if (head === 'dependencyChecking') return ['lockClass'];
@@ -173,6 +180,8 @@ function layoutCpus(data: KernelConfigData): { nodes: ResolvedNode[]; cpuNodes: 
       hugetlbPages,
       cpus,
       ...(movablePages > 0 ? { movablePages } : {}),
+      accessFactor: node.memory?.accessFactor ?? 1,
+      copyFactor: node.memory?.copyFactor ?? 1,
     });
     for (let i = 0; i < cpus; i++) cpuNodes.push(nid);
   });
@@ -234,10 +243,18 @@ export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig 
   } catch (error) {
     throw error instanceof MmsimError ? invalid(error.message) : error;
   }
+  if (d.distances !== undefined) {
+    const problem = checkNodeDistances(d.distances, nodes.length);
+    if (problem !== null) throw invalid(problem);
+  }
+  const distances =
+    d.distances ??
+    nodes.map((_, a) => nodes.map((__, b) => (a === b ? LOCAL_DISTANCE : REMOTE_DISTANCE)));
   const dc = d.dependencyChecking ?? false;
   return {
     nodes,
     cpuNodes,
+    distances,
     variant: variantValue ?? ((d.variant ?? 'v6.3') as VariantName),
     costs,
     seed: d.seed ?? 1,

@@ -125,7 +125,9 @@ export class Kernel {
         pages: n.pages,
         hugetlbPages: n.hugetlbPages,
         ...(n.movablePages === undefined ? {} : { movablePages: n.movablePages }),
+        memory: { accessFactor: n.accessFactor, copyFactor: n.copyFactor },
       })),
+      distances: config.distances,
     });
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     for (const area of config.cma) declareCmaArea(mem, area.base, area.pages);

@@ -24,6 +24,7 @@ import {
   PG_workingset,
   PG_writeback,
   PG_young,
+  pageCopyFactor,
 } from '@mmsim/folio';
 import { folioMigrateKsm } from '@mmsim/rmap';
 import { mightSleep } from '@mmsim/runtime';
@@ -103,7 +104,8 @@ export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Fol
  * `folio_copy(dst, src)` (mm/util.c, 6.3), and `folio_mc_copy(dst, src)` (mm/util.c, 6.12,
  * Kefeng Wang) which the model treats alike (no memory errors are modelled, so the
  * machine-check-safe copy never fails with -EHWPOISON): every page's content word, charged
- * `copyPage4k` per page; emits `mmsim_folio_copied`. A variant's `steps.folioCopy`
+ * `copyPage4k` per page, times the larger copy factor of the two folios' nodes (1 between
+ * DRAM nodes; `NodeConfig.memory.copyFactor`); emits `mmsim_folio_copied`. A variant's `steps.folioCopy`
  * replaces the copy of the contents. `folio_copy` calls `cond_resched()` between the pages
  * of a large folio: the model does not reschedule there, but makes the `might_sleep` check
  * `cond_resched` makes under CONFIG_DEBUG_ATOMIC_SLEEP, so a large folio copied under a
@@ -119,5 +121,6 @@ export function folioCopy(services: MigrateServices, dst: Folio, src: Folio): vo
   const copy = services.folioCopy;
   if (copy === undefined) folioCopyContents(services.mem, dst, src);
   else copy(services, dst, src);
-  services.rt.charge(services.rt.costs.copyPage4k * nr);
+  // Copying to or from a slower tier (a CXL-like node) costs its copy factor (1 for DRAM).
+  services.rt.charge(services.rt.costs.copyPage4k * nr * pageCopyFactor(services.mem, dst, src));
 }

@@ -213,6 +213,7 @@ function* migrateHugetlbsBody(
         case -EAGAIN:
           retry++;
           nrRetryPages += nrPages;
+          env.reasonCosts.retries[reason]!++;
           break;
         case MIGRATEPAGE_SUCCESS:
           stats.nrSucceeded += nrPages;

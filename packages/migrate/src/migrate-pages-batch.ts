@@ -239,6 +239,7 @@ function* migratePagesBatchBody(
               if (reason === MR_LONGTERM_PIN && s === -EAGAIN) {
                 // Try the split again, to help the long-term pin succeed.
                 retry++;
+                env.reasonCosts.retries[reason]!++;
                 thpRetry += isThp;
                 nrRetryPages += nrPages;
                 if (variant.longtermPinRetryUncounts) {
@@ -268,6 +269,7 @@ function* migratePagesBatchBody(
             if (counted) retry++;
             thpRetry += isThp;
             nrRetryPages += nrPages;
+            env.reasonCosts.retries[reason]!++;
             break;
           case MIGRATEPAGE_SUCCESS:
             stats.nrSucceeded += nrPages;
@@ -321,6 +323,7 @@ function* migratePagesBatchBody(
               if (counted) retry++;
               thpRetry += isThp;
               nrRetryPages += nrPages;
+              env.reasonCosts.retries[reason]!++;
               break;
             case MIGRATEPAGE_SUCCESS:
               stats.nrSucceeded += nrPages;

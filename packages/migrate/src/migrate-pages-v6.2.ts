@@ -309,6 +309,7 @@ export function* migratePagesV62(
                 }
                 if (reason === MR_LONGTERM_PIN && s === -EAGAIN) {
                   largeRetry++;
+                  env.reasonCosts.retries[reason]!++;
                   thpRetry += isThp;
                   nrRetryPages += nrSubpages;
                   break;
@@ -334,6 +335,7 @@ export function* migratePagesV62(
               retry++;
             }
             nrRetryPages += nrSubpages;
+            env.reasonCosts.retries[reason]!++;
             break;
           case MIGRATEPAGE_SUCCESS:
             stats.nrSucceeded += nrSubpages;

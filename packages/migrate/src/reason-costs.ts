@@ -18,6 +18,12 @@ export interface ReasonCostRow {
   readonly split: number;
   /** TLB shootdown IPIs received while a call was running (`nr_tlb_remote_flush_received`). */
   readonly ipis: number;
+  /**
+   * Retries: each time a pass of `migrate_pages()` got -EAGAIN for a folio (the kernel's
+   * `retry` / `large_retry` / `thp_retry` increments, hugetlb folios and the
+   * MR_LONGTERM_PIN split retry included), counted whether or not a later pass follows.
+   */
+  readonly retries: number;
 }
 
 /**
@@ -34,6 +40,8 @@ export class ReasonCosts {
   readonly failed = new Float64Array(MR_TYPES);
   readonly split = new Float64Array(MR_TYPES);
   readonly ipis = new Float64Array(MR_TYPES);
+  /** Folio retries (-EAGAIN in a pass), incremented by the engines as they happen. */
+  readonly retries = new Float64Array(MR_TYPES);
 
   /** The IPI counter a call starts from (pass it back to `end`). */
   ipiMark(vmstat: VmStat): number {
@@ -68,6 +76,7 @@ export class ReasonCosts {
         failed: this.failed[r]!,
         split: this.split[r]!,
         ipis: this.ipis[r]!,
+        retries: this.retries[r]!,
       });
     }
     return rows;

@@ -3,6 +3,7 @@ import {
   folioAlloc,
   MAX_NUMNODES,
   NUMA_NO_NODE,
+  nodeFallbackOrder,
   nodeSpannedPages,
   type PhysicalMemory,
 } from '@mmsim/folio';
@@ -366,18 +367,13 @@ const zonelists = new WeakMap<PhysicalMemory, Int32Array[]>();
 
 /**
  * The zonelist of node `nid` (`build_zonelists`, as @mmsim/folio builds its fallback:
- * by distance |i - nid|, the lower node first on ties).
+ * nearest first by the machine's distance table, `nodeFallbackOrder`).
  */
 export function nodeZonelist(mem: PhysicalMemory, nid: number): Int32Array {
   let lists = zonelists.get(mem);
   if (lists === undefined) {
     lists = [];
-    const nr = mem.nrNodes;
-    for (let n = 0; n < nr; n++) {
-      const order = Array.from({ length: nr }, (_, i) => i);
-      order.sort((a, b) => Math.abs(a - n) - Math.abs(b - n) || a - b);
-      lists.push(Int32Array.from(order));
-    }
+    for (let n = 0; n < mem.nrNodes; n++) lists.push(Int32Array.from(nodeFallbackOrder(mem, n)));
     zonelists.set(mem, lists);
   }
   return lists[nid]!;

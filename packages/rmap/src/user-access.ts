@@ -1,4 +1,4 @@
-import { pageContent, setPageContent } from '@mmsim/folio';
+import { pageAccessFactor, pageContent, setPageContent } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import {
   FAULT_FLAG_USER,
@@ -34,6 +34,10 @@ import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry, useMm } from './tlb.js';
  * - A miss walks the page tables (setting the accessed and, on a write, dirty bits, as the
  *   hardware does, without locks) and fills the TLB; no usable entry means a page fault.
  *
+ * Costs: `userAccess` times the access factor of the frame's node (`NodeConfig.memory`,
+ * 1 for DRAM: a CPU-less CXL-like node is slower to load from and store to), plus
+ * `tlbMiss` for a page walk (the page tables are in local DRAM: not scaled).
+ *
  * An access runs on the accessing task's mm: when the CPU does not have that mm loaded
  * for a task (another mm is loaded, or it is lazy), the mm becomes the task's and the CPU
  * switches to it (`switch_mm_irqs_off`), joining its `mm_cpumask`; from then on the
@@ -55,19 +59,21 @@ function translate(ctx: RmapState, mm: Mm, vpn: number, write: boolean): number 
   if (e !== undefined) {
     if (!write) {
       ctx.tlbStats.tlbHits++;
-      ctx.rt.charge(ctx.costs.userAccess);
+      ctx.rt.charge(ctx.costs.userAccess * pageAccessFactor(ctx.mem, e >>> 2));
       return e >>> 2;
     }
     if ((e & TLB_WRITE) !== 0) {
       if ((e & TLB_DIRTY) !== 0) {
         ctx.tlbStats.tlbHits++;
-        ctx.rt.charge(ctx.costs.userAccess);
+        ctx.rt.charge(ctx.costs.userAccess * pageAccessFactor(ctx.mem, e >>> 2));
         return e >>> 2;
       }
       if (setDirtyThroughWalk(mm, vpn, e >>> 2)) {
         tlb.set(vpn, e | TLB_DIRTY);
         ctx.tlbStats.tlbHits++;
-        ctx.rt.charge(ctx.costs.userAccess + ctx.costs.tlbMiss);
+        ctx.rt.charge(
+          ctx.costs.userAccess * pageAccessFactor(ctx.mem, e >>> 2) + ctx.costs.tlbMiss,
+        );
         return e >>> 2;
       }
     }
@@ -83,7 +89,7 @@ function translate(ctx: RmapState, mm: Mm, vpn: number, write: boolean): number 
     if (updated !== pmdv) mm.pmds.set(idx, updated);
     const pfn = ptePfn(pmdv) + (vpn % PTRS_PER_PTE);
     tlb.set(vpn, tlbEntry(pfn, pteWrite(pmdv), (updated & PTE_DIRTY) !== 0));
-    ctx.rt.charge(ctx.costs.userAccess);
+    ctx.rt.charge(ctx.costs.userAccess * pageAccessFactor(ctx.mem, pfn));
     return pfn;
   }
   const table = mm.pageTables.get(idx);
@@ -94,7 +100,7 @@ function translate(ctx: RmapState, mm: Mm, vpn: number, write: boolean): number 
   if (updated !== pte) table.set(vpn, updated);
   const pfn = ptePfn(pte);
   tlb.set(vpn, tlbEntry(pfn, pteWrite(pte), (updated & PTE_DIRTY) !== 0));
-  ctx.rt.charge(ctx.costs.userAccess);
+  ctx.rt.charge(ctx.costs.userAccess * pageAccessFactor(ctx.mem, pfn));
   return pfn;
 }
 

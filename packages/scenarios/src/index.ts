@@ -105,9 +105,9 @@ export {
 
 // Actors to compose scenarios from, and the folio selectors of the migrator.
 
-// The compaction caller's actors (kcompactd, compact_memory, direct compaction) and the
-// longterm-pinning caller's actor (pin_user_pages(FOLL_LONGTERM), ib_umem_get), and the
-// memory hotplug and CMA callers' actors, from @mmsim/callers, for scenario files.
+// The callers' actors from @mmsim/callers, for scenario files: compaction (kcompactd,
+// compact_memory, direct compaction), longterm pinning (pin_user_pages(FOLL_LONGTERM),
+// ib_umem_get), memory hotplug and CMA, tiering and NUMA balancing.
 export {
   type CmaActorStats,
   type CmaAllocActorOptions,
@@ -121,14 +121,18 @@ export {
   directCompaction,
   type KcompactdOptions,
   kcompactd,
+  kernelDemotionTargets,
+  kswapdDemote,
   type LongtermPinOptions,
   type LongtermPinResult,
   longtermPin,
   longtermPinResult,
   memoryBlockRange,
+  NumaBalancing,
   type OfflinePagesActorOptions,
   offlinePagesActor,
   offlineStats,
+  taskNumaWork,
 } from '@mmsim/callers';
 export type { AccessPattern } from './actors/access-pattern.js';
 export { Balloon } from './actors/balloon.js';

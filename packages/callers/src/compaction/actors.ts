@@ -10,10 +10,14 @@ import {
   compactNodes,
   compactZone,
   deferCompaction,
+  fragmentationScoreNode,
+  proactiveCompactNode,
+  shouldProactiveCompactNode,
 } from './compact-zone.js';
 import {
   COMPACT_COMPLETE,
   COMPACT_CONTINUE,
+  COMPACT_MAX_DEFER_SHIFT,
   COMPACT_PARTIAL_SKIPPED,
   COMPACT_PRIO_ASYNC,
   COMPACT_SUCCESS,
@@ -32,11 +36,13 @@ export interface CompactionActorStats {
   readonly results: CompactResult[];
   /** kcompactd: `kcompactd_do_work` runs; direct: allocations that succeeded. */
   runs: number;
+  /** kcompactd: `proactive_compact_node` runs (on a timeout, score above the high mark). */
+  proactive: number;
 }
 
 /** A new, empty `CompactionActorStats`. */
 export function compactionActorStats(): CompactionActorStats {
-  return { results: [], runs: 0 };
+  return { results: [], runs: 0, proactive: 0 };
 }
 
 /** `pgdat->kcompactd_*`: the kcompactd state of one node (mm/compaction.c, 6.3). */
@@ -143,8 +149,10 @@ export const KCOMPACTD_TIMEOUT_NS = 500_000_000;
  * hook of the machine's memory (`setAllocFailureHook`), called when an order > 0
  * allocation fails, the point where `__alloc_pages_slowpath` wakes kswapd, which wakes
  * kcompactd on a node with enough, but fragmented, free memory (kswapd is not modelled).
- * Proactive compaction (`proactive_compact_node`, `vm.compaction_proactiveness`) is not
- * modelled. Ends after `timeouts` timeouts.
+ * A wait that times out with no order asked for is the proactive path: when
+ * `should_proactive_compact_node` (`vm.compaction_proactiveness`, default 20: the node's
+ * fragmentation score above 90), `proactive_compact_node`; if the score did not go down,
+ * the next wait is `500 ms << COMPACT_MAX_DEFER_SHIFT`. Ends after `timeouts` waits.
  */
 export function kcompactd(k: Kernel, options: KcompactdOptions): Actor {
   const { nid, timeouts } = options;
@@ -177,16 +185,29 @@ export function kcompactd(k: Kernel, options: KcompactdOptions): Actor {
     *body(_task: Task): KernelGen {
       const n = kcompactdNode(k, nid);
       n.running = true;
+      let timeout = KCOMPACTD_TIMEOUT_NS;
       for (let t = 0; t < timeouts; t++) {
         n.sleeping = true;
-        for (let slept = 0; slept < KCOMPACTD_TIMEOUT_NS && n.sleeping; slept += checkNs) {
+        for (let slept = 0; slept < timeout && n.sleeping; slept += checkNs) {
           yield* k.rt.sleepFor(checkNs);
         }
         n.sleeping = false;
+        timeout = KCOMPACTD_TIMEOUT_NS;
         if (n.maxOrder > 0) {
           const status = yield* kcompactdDoWork(k, nid);
           stats.runs++;
           if (status !== null) stats.results.push(status);
+          continue;
+        }
+        // Timed out: the proactive work, deferred 64 times as long without progress.
+        if (shouldProactiveCompactNode(k, nid)) {
+          const prevScore = fragmentationScoreNode(k, nid);
+          const status = yield* proactiveCompactNode(k, nid);
+          stats.proactive++;
+          stats.results.push(status);
+          if (fragmentationScoreNode(k, nid) >= prevScore) {
+            timeout = KCOMPACTD_TIMEOUT_NS * (1 << COMPACT_MAX_DEFER_SHIFT);
+          }
         }
       }
       n.running = false;

@@ -3,6 +3,7 @@ import {
   MAX_ORDER,
   nodeFreePages,
   nodeNrFree,
+  nodeSpannedPages,
   pageblockAligned,
   pageblockStartPfn,
   resetPageblockSkip,
@@ -15,7 +16,7 @@ import {
   type MigrateMode,
   MR_COMPACTION,
 } from '@mmsim/migrate';
-import { ENOMEM, type KernelGen, PF_MEMALLOC, VmEvent } from '@mmsim/runtime';
+import { ENOMEM, type KernelGen, MmsimError, PF_MEMALLOC, VmEvent } from '@mmsim/runtime';
 import {
   COMPACT_COMPLETE,
   COMPACT_CONTENDED,
@@ -88,7 +89,8 @@ export function fragmentationIndex(k: Kernel, nid: number, order: number): numbe
  * when there are not even `compact_gap(order)` (2 << order) free pages for the migration
  * targets; for a costly order (> PAGE_ALLOC_COSTLY_ORDER) COMPACT_NOT_SUITABLE_ZONE when
  * the fragmentation index is 0..`extfrag_threshold` (500): a failure from lack of memory,
- * which compaction cannot cure. Fires `mm_compaction_suitable`.
+ * which compaction cannot cure. Fires `mm_compaction_suitable` (for order -1 too, as
+ * 6.3's `compact_zone` calls it for every compaction).
  */
 export function compactionSuitable(k: Kernel, nid: number, order: number): CompactResult {
   let ret: CompactResult;
@@ -100,8 +102,9 @@ export function compactionSuitable(k: Kernel, nid: number, order: number): Compa
     const fragindex = fragmentationIndex(k, nid, order);
     if (fragindex >= 0 && fragindex <= EXTFRAG_THRESHOLD) ret = COMPACT_NOT_SUITABLE_ZONE;
   }
+  // 6.3 fires the tracepoint for order -1 too (compact_zone calls this for every order).
   const tp = compactionTracepoints(k.rt).suitable;
-  if (tp.enabled && !isViaCompactMemory(order)) tp.emit({ nid, idx: 0, order, ret });
+  if (tp.enabled) tp.emit({ nid, idx: 0, order, ret });
   return ret;
 }
 
@@ -119,8 +122,10 @@ function resetCachedPositions(z: ZoneCompaction): void {
  * inside a pageblock; COMPACT_SUCCESS when a free block of `cc.order` or larger exists
  * (the model's free lists have no migratetypes: any block counts); else
  * COMPACT_NO_SUITABLE_PAGE, reported as COMPACT_CONTINUE; COMPACT_CONTENDED when a lock
- * was contended. Fires `mm_compaction_finished`. Proactive compaction's fragmentation
- * score is not modelled.
+ * was contended. Proactive compaction (`cc.proactive_compaction`, checked before the
+ * whole-zone rule since its order is -1 too): COMPACT_CONTINUE while the zone's
+ * fragmentation score is above the low watermark (`fragmentation_score_wmark(pgdat,
+ * true)`), else COMPACT_SUCCESS. Fires `mm_compaction_finished`.
  */
 export function compactFinished(k: Kernel, cc: CompactControl): CompactResult {
   let ret: CompactResult;
@@ -128,6 +133,11 @@ export function compactFinished(k: Kernel, cc: CompactControl): CompactResult {
     resetCachedPositions(cc.zone);
     if (cc.direct_compaction) cc.zone.blockskipFlush = true;
     ret = cc.whole_zone ? COMPACT_COMPLETE : COMPACT_PARTIAL_SKIPPED;
+  } else if (cc.proactive_compaction) {
+    // kswapd_is_running(pgdat): the model has no kswapd task, it never runs here.
+    const score = fragmentationScoreZone(k, cc.zone.nid);
+    ret = score > fragmentationScoreWmark(k, true) ? COMPACT_CONTINUE : COMPACT_SUCCESS;
+    if (cc.contended || k.rt.current.fatalSignalPending) ret = COMPACT_CONTENDED; // out:
   } else if (isViaCompactMemory(cc.order)) {
     ret = COMPACT_CONTINUE;
   } else if (!pageblockAligned(cc.migrate_pfn)) {
@@ -189,7 +199,7 @@ function compactionRestarting(z: ZoneCompaction, order: number): boolean {
 
 /**
  * `compact_zone(cc, capc)` (mm/compaction.c, Linux 6.3), without page capture: checks
- * `compaction_suitable` (not for a whole-zone compaction), places the scanners (the zone's
+ * `compaction_suitable` (COMPACT_CONTINUE for a whole-zone compaction), places the scanners (the zone's
  * ends for `whole_zone`, else the cached positions), `lru_add_drain()`, then until
  * `compact_finished` says otherwise: `isolate_migratepages`; `migrate_pages(&cc->migratepages,
  * compaction_alloc, compaction_free, cc, cc->mode, MR_COMPACTION)`; on failure
@@ -207,11 +217,11 @@ export function* compactZone(k: Kernel, cc: CompactControl): KernelGen<CompactRe
   cc.total_free_scanned = 0;
   cc.nr_migratepages = 0;
   cc.nr_freepages = 0;
-  if (!isViaCompactMemory(cc.order)) {
-    const suitable = compactionSuitable(k, z.nid, cc.order);
-    if (suitable === COMPACT_SUCCESS || suitable === COMPACT_SKIPPED) return suitable;
-    if (suitable !== COMPACT_CONTINUE) return suitable;
-  }
+  // 6.3 asks compaction_suitable for every order (it answers COMPACT_CONTINUE for -1 and
+  // fires mm_compaction_suitable all the same); 6.5 skips it for a whole-zone compaction.
+  const suitable = compactionSuitable(k, z.nid, cc.order);
+  if (suitable === COMPACT_SUCCESS || suitable === COMPACT_SKIPPED) return suitable;
+  if (suitable !== COMPACT_CONTINUE) return suitable;
   if (compactionRestarting(z, cc.order)) resetPageblockSkip(k.mem, z.startPfn, z.endPfn);
   cc.fast_start_pfn = 0;
   if (cc.whole_zone) {
@@ -448,4 +458,105 @@ export function* allocPagesDirectCompact(
   }
   yield; // cond_resched()
   return { result, folio };
+}
+
+/** `sysctl_compaction_proactiveness` default (mm/compaction.c, 6.3): 20. */
+export const DEFAULT_COMPACTION_PROACTIVENESS = 20;
+
+/**
+ * `COMPACTION_HPAGE_ORDER` (mm/compaction.c, 6.3): `HPAGE_PMD_ORDER` with
+ * CONFIG_TRANSPARENT_HUGEPAGE, the order the fragmentation score is measured against.
+ */
+export const COMPACTION_HPAGE_ORDER = 9;
+
+const proactivenessOf = new WeakMap<Kernel, number>();
+
+/** `vm.compaction_proactiveness` of the machine (default 20). */
+export function compactionProactiveness(k: Kernel): number {
+  return proactivenessOf.get(k) ?? DEFAULT_COMPACTION_PROACTIVENESS;
+}
+
+/**
+ * Writes `vm.compaction_proactiveness` (`proc_dointvec_minmax`, 0..100). The kernel's
+ * handler also wakes every kcompactd to look at once (`proactive_compact_trigger`); the
+ * model's kcompactd looks at its next timeout. Bad values: INVALID_ARGUMENT (-EINVAL).
+ */
+export function setCompactionProactiveness(k: Kernel, value: number): void {
+  if (!Number.isInteger(value) || value < 0 || value > 100) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `vm.compaction_proactiveness must be an integer in [0, 100], got ${String(value)}`,
+    );
+  }
+  proactivenessOf.set(k, value);
+}
+
+/**
+ * `extfrag_for_order(zone, order)` (mm/vmstat.c, 6.3) with `fill_contig_page_info`: the
+ * share (0..100) of the zone's free pages that are not in free blocks of `order` or larger;
+ * 0 when nothing is free.
+ */
+export function extfragForOrder(k: Kernel, nid: number, order: number): number {
+  let freePages = 0;
+  let suitable = 0;
+  for (let o = 0; o < MAX_ORDER; o++) {
+    const n = nodeNrFree(k.mem, nid, o);
+    freePages += n << o;
+    if (o >= order) suitable += n << (o - order);
+  }
+  if (freePages === 0) return 0;
+  return Math.floor(((freePages - suitable * (1 << order)) * 100) / freePages);
+}
+
+/** `fragmentation_score_zone(zone)` (mm/compaction.c, 6.3): `extfrag_for_order` at order 9. */
+export function fragmentationScoreZone(k: Kernel, nid: number): number {
+  return extfragForOrder(k, nid, COMPACTION_HPAGE_ORDER);
+}
+
+/**
+ * `fragmentation_score_node(pgdat)` (mm/compaction.c, 6.3): the sum over the node's zones
+ * of `fragmentation_score_zone_weighted` = `zone->present_pages * score /
+ * (pgdat->node_present_pages + 1)`; the model's one zone is the whole node.
+ */
+export function fragmentationScoreNode(k: Kernel, nid: number): number {
+  const present = nodeSpannedPages(k.mem, nid);
+  return Math.floor((present * fragmentationScoreZone(k, nid)) / (present + 1));
+}
+
+/**
+ * `fragmentation_score_wmark(pgdat, low)` (mm/compaction.c, 6.3): the low watermark is
+ * `max(100 - proactiveness, 5)`, the high one 10 above it (at most 100).
+ */
+export function fragmentationScoreWmark(k: Kernel, low: boolean): number {
+  const wmarkLow = Math.max(100 - compactionProactiveness(k), 5);
+  return low ? wmarkLow : Math.min(wmarkLow + 10, 100);
+}
+
+/**
+ * `should_proactive_compact_node(pgdat)` (mm/compaction.c, 6.3): proactiveness not 0, kswapd
+ * not running (the model has no kswapd task), and the node's fragmentation score above
+ * the high watermark.
+ */
+export function shouldProactiveCompactNode(k: Kernel, nid: number): boolean {
+  if (compactionProactiveness(k) === 0) return false;
+  return fragmentationScoreNode(k, nid) > fragmentationScoreWmark(k, false);
+}
+
+/**
+ * `proactive_compact_node(pgdat)` (mm/compaction.c, 6.3), run by kcompactd on a timeout
+ * when `should_proactive_compact_node`: `compact_zone` with order -1, MIGRATE_SYNC_LIGHT,
+ * skip hints ignored, the whole zone, `proactive_compaction` (which `compact_finished`
+ * ends once the zone's score is at or below the low watermark). 6.3 counts no
+ * `compact_daemon_*` events here (later kernels count the scanned pages).
+ */
+export function* proactiveCompactNode(k: Kernel, nid: number): KernelGen<CompactResult> {
+  const cc = new CompactControl(k, {
+    order: -1,
+    mode: MIGRATE_SYNC_LIGHT,
+    nid,
+    ignore_skip_hint: true,
+    whole_zone: true,
+    proactive_compaction: true,
+  });
+  return yield* compactZone(k, cc);
 }

@@ -1,9 +1,9 @@
+import { checkNodeDistances, LOCAL_DISTANCE, REMOTE_DISTANCE } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import { MmsimError } from '@mmsim/runtime';
 
-/** `LOCAL_DISTANCE` and `REMOTE_DISTANCE` (include/linux/topology.h). */
-export const LOCAL_DISTANCE = 10;
-export const REMOTE_DISTANCE = 20;
+/** `LOCAL_DISTANCE` and `REMOTE_DISTANCE` (include/linux/topology.h), from @mmsim/folio. */
+export { LOCAL_DISTANCE, REMOTE_DISTANCE };
 
 /** `struct demotion_nodes` of one node, plus its allowed fallback targets. */
 export interface DemotionTargets {
@@ -34,36 +34,16 @@ export function defaultNodeDistances(nrNodes: number): number[][] {
  * `find_next_best_node` over the lower tiers' nodes: the nearest by `distances`, and every
  * further one at that same distance; ties go to the lower node id (the model has no
  * `node_load` penalty). `allowed` is every lower-tier node, nearest first.
- * `distances[a][b]` is `node_distance(a, b)`; bad tables throw INVALID_CONFIG.
+ * `distances[a][b]` is `node_distance(a, b)`; bad tables (not as `slit_valid` wants them:
+ * 10 on the diagonal, 11..254 elsewhere) throw INVALID_CONFIG.
  */
 export function establishDemotionTargets(
   nodeHasCpus: readonly boolean[],
   distances: readonly (readonly number[])[] = defaultNodeDistances(nodeHasCpus.length),
 ): DemotionTargets[] {
   const n = nodeHasCpus.length;
-  if (distances.length !== n || distances.some((row) => row.length !== n)) {
-    throw new MmsimError(
-      'INVALID_CONFIG',
-      `node distances must be a ${n}x${n} table, one row and column per node`,
-    );
-  }
-  for (let a = 0; a < n; a++) {
-    for (let b = 0; b < n; b++) {
-      const d = distances[a]![b]!;
-      if (!Number.isInteger(d) || d < LOCAL_DISTANCE || d > 254) {
-        throw new MmsimError(
-          'INVALID_CONFIG',
-          `node distance [${a}][${b}] must be an integer in [10, 254], got ${String(d)}`,
-        );
-      }
-      if (a === b && d !== LOCAL_DISTANCE) {
-        throw new MmsimError(
-          'INVALID_CONFIG',
-          `node distance [${a}][${a}] must be LOCAL_DISTANCE (10), got ${d}`,
-        );
-      }
-    }
-  }
+  const problem = checkNodeDistances(distances, n);
+  if (problem !== null) throw new MmsimError('INVALID_CONFIG', `node ${problem}`);
   const slow: number[] = [];
   for (let nid = 0; nid < n; nid++) if (!nodeHasCpus[nid]) slow.push(nid);
   return nodeHasCpus.map((hasCpus, nid) => {
@@ -75,10 +55,13 @@ export function establishDemotionTargets(
   });
 }
 
-/** `establishDemotionTargets` for a machine: its nodes' CPUs and the given distances. */
+/**
+ * `establishDemotionTargets` for a machine: its nodes' CPUs and the given distances, by
+ * default the machine's own distance table (the `distances` of its configuration).
+ */
 export function kernelDemotionTargets(
   k: Kernel,
-  distances?: readonly (readonly number[])[],
+  distances: readonly (readonly number[])[] = k.config.distances,
 ): DemotionTargets[] {
   const hasCpus = Array.from({ length: k.nrNodes }, (_, nid) => k.cpusOfNode(nid).length > 0);
   return establishDemotionTargets(hasCpus, distances);

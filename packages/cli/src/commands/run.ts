@@ -22,6 +22,7 @@ import { intOption, runStrategy } from '../strategy-option.js';
 import { TimeBudgetExceeded, timeBudgetOption, timeBudgetWatch } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
 import { isVariantFile, variantIdentity, variantNameOf, variantOption } from '../variant-file.js';
+import { formatMachineLine } from './machine-line.js';
 import { formatReasonCosts } from './reason-costs.js';
 
 export interface RunCommandOptions {
@@ -233,6 +234,8 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
     out.push(
       `  variant ${resolvedVariant}, seed ${kernel.config.seed}, strategy ${runStrategyText(rt.strategy)}`,
     );
+    const machineLine = formatMachineLine(kernel.config);
+    if (machineLine !== null) out.push(`  ${machineLine}`);
     out.push(
       `status: ${result?.status ?? (outOfTime ? `time-budget (stopped after ${options.timeBudget} s)` : 'crashed')}${result === null ? '' : ` after ${result.steps} steps`}, ` +
         `virtual time ${(virtualTimeNs / 1000).toFixed(1)} us`,

@@ -13,6 +13,13 @@ import { type KernelGen, NodeStat, type Task, VmEvent } from '@mmsim/runtime';
 import { userTask } from '../actors/user-task.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
+/**
+ * The slow tier's cost factors: 2x `userAccess` and 2x `copyPage4k`, the low end of the
+ * 2-5x higher latency than local DRAM that arXiv:2405.14209 ("Exploring and Evaluating
+ * Real-world CXL", 2024) measured on three CXL memory-expansion cards.
+ */
+export const CXL_MEMORY = Object.freeze({ accessFactor: 2, copyFactor: 2 });
+
 /** Parameters of `tiering`. */
 export interface TieringParams {
   /** Pages of the hot working set. Default 8. */
@@ -32,6 +39,9 @@ export interface TieringParams {
  * 6.3) marks the mm and the thread's accesses to the hot set take hinting faults on the slow
  * tier: those pages are promoted back (MR_NUMA_MISPLACED, `pgpromote_success`), the cold set
  * stays on node 1.
+ *
+ * Node 1 is costed as CXL memory (`CXL_MEMORY`: user accesses and page copies to or from it
+ * cost twice the DRAM figures).
  *
  * Clean in 6.3: no lost write, no migration entry left, no leaked isolation. Figures:
  * pgdemote_kswapd, pgpromote_candidate / pgpromote_success, pages of each set per node; the
@@ -55,11 +65,15 @@ export function tiering(params: TieringParams = {}): Scenario {
       'torvalds/linux v6.3 mm/memory-tiers.c (establish_demotion_targets)',
       'torvalds/linux v6.3 kernel/sched/fair.c (should_numa_migrate_memory, numa_promotion_rate_limit)',
       'torvalds/linux v6.3 mm/migrate.c (migrate_misplaced_page)',
+      'arXiv:2405.14209 (CXL memory latency 2-5x local DRAM): the slow tier costs 2x',
     ],
     config: {
       nodes: [
         { pages: 512, cpus: 2 },
-        { pages: 512, cpus: 0 },
+        // A CXL memory expander: loads, stores and page copies twice as slow as local DRAM
+        // (the low end of the 2-5x latency of three CXL cards measured in "Exploring and
+        // Evaluating Real-world CXL: Use Cases and System Adoption", arXiv:2405.14209).
+        { pages: 512, cpus: 0, memory: CXL_MEMORY },
       ],
       variant: 'v6.3',
       zeroPage: false,
