@@ -3,8 +3,8 @@ import { MAX_ORDER } from './constants.js';
 import { PG_head } from './flags.js';
 import {
   checkNid,
-  FOLIO_TYPE_NORMAL,
   type Folio,
+  FOLIO_TYPE_NORMAL,
   FRAME_BUDDY,
   FRAME_FREE,
   FRAME_HEAD,
@@ -12,6 +12,7 @@ import {
   type Memmap,
   memmapOf,
   type PhysicalMemory,
+  setMappingObj,
 } from './memmap.js';
 
 /**
@@ -147,8 +148,8 @@ export function resetFrames(m: Memmap, pfn: number, nr: number): void {
     m.flags[p] = 0;
     m.mapcount[p] = 0;
     m.mappingKind[p] = 0;
-    m.mappingObj[p] = null;
-    m.priv[p] = null;
+    if (m.mappingId[p] !== 0) setMappingObj(m, p, null);
+    if (m.priv.size !== 0) m.priv.delete(p);
     m.index[p] = 0;
     m.headOf[p] = -1;
   }
