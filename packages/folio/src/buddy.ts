@@ -3,8 +3,8 @@ import { MAX_ORDER } from './constants.js';
 import { PG_head } from './flags.js';
 import {
   checkNid,
-  type Folio,
   FOLIO_TYPE_NORMAL,
+  type Folio,
   FRAME_BUDDY,
   FRAME_FREE,
   FRAME_HEAD,

@@ -11,8 +11,8 @@ import { PG_head } from './flags.js';
 import {
   checkFolio,
   checkNid,
-  type Folio,
   FOLIO_TYPE_HUGETLB,
+  type Folio,
   FRAME_POOL_HEAD,
   FRAME_POOL_TAIL,
   hugeTemporaryArray,

@@ -2,13 +2,13 @@ import { checkInt, MmsimError } from '@mmsim/runtime';
 import { PG_slab, PG_swapbacked, PG_swapcache } from './flags.js';
 import {
   type Folio,
-  folioError,
   FRAME_HEAD,
+  folioError,
   getMappingObj,
   memmapOf,
   type PhysicalMemory,
-  setMappingObj,
   type SwapAddressSpaceResolver,
+  setMappingObj,
 } from './memmap.js';
 
 /**

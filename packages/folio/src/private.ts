@@ -4,8 +4,8 @@ import { freeFolio } from './free-folio.js';
 import {
   checkPage,
   type Folio,
-  folioError,
   FRAME_HEAD,
+  folioError,
   getPriv,
   memmapOf,
   type PhysicalMemory,

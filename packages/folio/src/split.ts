@@ -24,9 +24,9 @@ import { freeFolio } from './free-folio.js';
 import { PAGE_MAPPING_ANON, PAGE_MAPPING_KSM, PAGE_MAPPING_MOVABLE } from './mapping.js';
 import {
   checkFolio,
-  type Folio,
   FOLIO_TYPE_HUGETLB,
   FOLIO_TYPE_NORMAL,
+  type Folio,
   FRAME_HEAD,
   getMappingObj,
   listOwnerOf,

@@ -1,8 +1,8 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { setPageContent } from '@mmsim/folio';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
-import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { createKernel } from '../src/index.js';
 
