@@ -15,6 +15,7 @@ import {
   type Memmap,
   memmapOf,
   type PhysicalMemory,
+  setMappingObj,
 } from './memmap.js';
 import { PAGEBLOCK_ORDER } from './pageblock.js';
 
@@ -281,8 +282,8 @@ export function resetFrames(m: Memmap, pfn: number, nr: number): void {
     m.flags[p] = 0;
     m.mapcount[p] = 0;
     m.mappingKind[p] = 0;
-    m.mappingObj[p] = null;
-    m.priv[p] = null;
+    if (m.mappingId[p] !== 0) setMappingObj(m, p, null);
+    if (m.priv.size !== 0) m.priv.delete(p);
     m.index[p] = 0;
     m.headOf[p] = -1;
   }

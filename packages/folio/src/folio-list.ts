@@ -1,12 +1,15 @@
 import { MmsimError } from '@mmsim/runtime';
 import {
+  acquireListId,
   type Folio,
   FRAME_HEAD,
   folioError,
+  listOwnerOf,
   type Memmap,
   memmapOf,
   type PhysicalMemory,
   publicView,
+  releaseListId,
 } from './memmap.js';
 
 /**
@@ -14,7 +17,7 @@ import {
  * `folio->lru`): an LRU list, or one of migration's private lists (`from`, `ret_folios`,
  * `split_folios`, ...). The links are the memmap's pfn-indexed next/prev arrays, so the list
  * allocates nothing per folio. A folio is on at most one list at a time; the list it is on is
- * recorded, and adding a folio that is still on a list is a CONTRACT_VIOLATION (in the
+ * recorded (as an id the list holds while it is not empty, in the memmap's `listId`), and adding a folio that is still on a list is a CONTRACT_VIOLATION (in the
  * kernel it silently corrupts both lists). Free frames reuse the same links for the buddy
  * free lists, which is safe because a free frame is on no folio list.
  *
@@ -25,6 +28,8 @@ export class FolioList implements Iterable<Folio> {
   #head = -1;
   #tail = -1;
   #size = 0;
+  /** This list's id in the memmap's `lists` while it is not empty; 0 while it is. */
+  #id = 0;
 
   constructor(mem: PhysicalMemory) {
     this.#m = memmapOf(mem);
@@ -58,7 +63,7 @@ export class FolioList implements Iterable<Folio> {
   /** Whether `folio` is on this list. */
   has(folio: Folio): boolean {
     const m = this.#m;
-    return m.state[folio] === FRAME_HEAD && m.listOwner[folio] === this;
+    return m.state[folio] === FRAME_HEAD && this.#id !== 0 && m.listId[folio] === this.#id;
   }
 
   /** The folio after `folio` on this list, or -1 at the tail. */
@@ -99,7 +104,7 @@ export class FolioList implements Iterable<Folio> {
     m.prev[pos] = folio;
     if (prev >= 0) m.next[prev] = folio;
     else this.#head = folio;
-    m.listOwner[folio] = this;
+    m.listId[folio] = this.#takeId();
     this.#size++;
   }
 
@@ -191,7 +196,7 @@ export class FolioList implements Iterable<Folio> {
     if (head >= 0) m.prev[head] = folio;
     else this.#tail = folio;
     this.#head = folio;
-    m.listOwner[folio] = this;
+    m.listId[folio] = this.#takeId();
     this.#size++;
   }
 
@@ -203,7 +208,7 @@ export class FolioList implements Iterable<Folio> {
     if (tail >= 0) m.next[tail] = folio;
     else this.#head = folio;
     this.#tail = folio;
-    m.listOwner[folio] = this;
+    m.listId[folio] = this.#takeId();
     this.#size++;
   }
 
@@ -217,28 +222,48 @@ export class FolioList implements Iterable<Folio> {
     else this.#tail = prev;
     m.next[folio] = -1;
     m.prev[folio] = -1;
-    m.listOwner[folio] = null;
-    this.#size--;
+    m.listId[folio] = 0;
+    if (--this.#size === 0) this.#giveBackId();
+  }
+
+  /** This list's id, taken when it gets its first folio. */
+  #takeId(): number {
+    let id = this.#id;
+    if (id === 0) {
+      id = acquireListId(this.#m, this);
+      this.#id = id;
+    }
+    return id;
+  }
+
+  /** The list is empty again: its id goes back. */
+  #giveBackId(): void {
+    if (this.#id !== 0) {
+      releaseListId(this.#m, this.#id);
+      this.#id = 0;
+    }
   }
 
   #adopt(dst: FolioList): void {
     const m = this.#m;
-    for (let f = this.#head; f >= 0; f = m.next[f]!) m.listOwner[f] = dst;
+    const id = dst.#takeId();
+    for (let f = this.#head; f >= 0; f = m.next[f]!) m.listId[f] = id;
   }
 
   #clear(): void {
     this.#head = -1;
     this.#tail = -1;
     this.#size = 0;
+    this.#giveBackId();
   }
 
   #checkOn(folio: number, op: string): void {
     const m = this.#m;
     if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
-    if (m.listOwner[folio] !== this) {
+    if (this.#id === 0 || m.listId[folio] !== this.#id) {
       throw new MmsimError(
         'CONTRACT_VIOLATION',
-        m.listOwner[folio] === null
+        m.listId[folio] === 0
           ? `FolioList.${op}: folio ${folio} is not on any list`
           : `FolioList.${op}: folio ${folio} is on another list`,
       );
@@ -248,10 +273,10 @@ export class FolioList implements Iterable<Folio> {
   #checkOff(folio: number, op: string): void {
     const m = this.#m;
     if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
-    if (m.listOwner[folio] !== null) {
+    if (m.listId[folio] !== 0) {
       throw new MmsimError(
         'CONTRACT_VIOLATION',
-        `FolioList.${op}: folio ${folio} is already on ${m.listOwner[folio] === this ? 'this' : 'another'} list (delete or move it instead)`,
+        `FolioList.${op}: folio ${folio} is already on ${m.listId[folio] === this.#id ? 'this' : 'another'} list (delete or move it instead)`,
       );
     }
   }
@@ -288,7 +313,7 @@ class SafeIterator implements Iterator<Folio> {
     const cur = this.#cur;
     if (cur < 0) return { done: true, value: undefined };
     const m = this.#m;
-    if (m.state[cur] !== FRAME_HEAD || m.listOwner[cur] !== this.#list) {
+    if (m.state[cur] !== FRAME_HEAD || listOwnerOf(m, cur) !== this.#list) {
       throw new MmsimError(
         'CONTRACT_VIOLATION',
         `FolioList iteration: folio ${cur}, the next entry, was taken off the list during the iteration`,
@@ -303,5 +328,5 @@ class SafeIterator implements Iterator<Folio> {
 export function folioOnList(mem: PhysicalMemory, folio: Folio): FolioList | null {
   const m = memmapOf(mem);
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
-  return m.listOwner[folio]!;
+  return listOwnerOf(m, folio);
 }

@@ -23,12 +23,12 @@ export function badPageReason(m: Memmap, folio: number, ignoreFlags = 0): string
   if (m.totalMapcount[folio] !== 0 || m.entireMapcount[folio] !== 0) {
     return 'nonzero mapcount (it is still mapped)';
   }
-  if (m.mappingKind[folio] === 0 && m.mappingObj[folio] !== null) {
+  if (m.mappingKind[folio] === 0 && m.mappingId[folio] !== 0) {
     return 'non-NULL mapping (remove it from the page cache, folioSetMapping(null), first)';
   }
   const bad = m.flags[folio]! & CHECK_AT_FREE & ~ignoreFlags;
   if (bad !== 0) return `PAGE_FLAGS_CHECK_AT_FREE flag(s) set: ${formatFlags(bad)}`;
-  if (m.listOwner[folio] !== null) return 'still on a folio list (delete it from the list first)';
+  if (m.listId[folio] !== 0) return 'still on a folio list (delete it from the list first)';
   return null;
 }
 

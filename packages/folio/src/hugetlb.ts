@@ -15,6 +15,7 @@ import {
   type Folio,
   FRAME_POOL_HEAD,
   FRAME_POOL_TAIL,
+  hugeTemporaryArray,
   type Memmap,
   memmapOf,
   type PhysicalMemory,
@@ -143,7 +144,7 @@ export function allocMigrateHugetlbFolio(
   checkNid(m, nid);
   const folio = allocFreshHugetlbFolio(m, nid, options?.thisNode === true);
   if (folio < 0) return -ENOMEM;
-  m.hugeTemporary[folio] = 1;
+  hugeTemporaryArray(m)[folio] = 1;
   return folio;
 }
 
@@ -208,8 +209,9 @@ export function allocSurplusHugetlbFolio(
  */
 export function freeHugeFolio(m: Memmap, folio: number, order: number): void {
   const nid = m.nid[folio]!;
-  if (m.hugeTemporary[folio] === 1) {
-    m.hugeTemporary[folio] = 0;
+  const temporary = m.hugeTemporary;
+  if (temporary !== null && temporary[folio] === 1) {
+    temporary[folio] = 0;
     m.nrHugePages[nid]!--;
     freeOneBlock(m, folio, order, false);
   } else if (m.surplusHugePages[nid]! > 0) {
@@ -231,9 +233,10 @@ export function hugetlbMoveTemporaryState(mem: PhysicalMemory, src: Folio, dst: 
   const m = memmapOf(mem);
   checkFolio(m, src);
   checkFolio(m, dst);
-  if (m.hugeTemporary[dst] !== 1) return;
-  m.hugeTemporary[src] = 1;
-  m.hugeTemporary[dst] = 0;
+  const temporary = m.hugeTemporary;
+  if (temporary === null || temporary[dst] !== 1) return;
+  temporary[src] = 1;
+  temporary[dst] = 0;
   const oldNid = m.nid[src]!;
   const newNid = m.nid[dst]!;
   if (oldNid === newNid) return;
@@ -247,7 +250,7 @@ export function hugetlbMoveTemporaryState(mem: PhysicalMemory, src: Folio, dst: 
 export function folioTestHugetlbTemporary(mem: PhysicalMemory, folio: Folio): boolean {
   const m = memmapOf(mem);
   checkFolio(m, folio);
-  return m.hugeTemporary[folio] === 1;
+  return m.hugeTemporary?.[folio] === 1;
 }
 
 function sumOf(a: Int32Array): number {

@@ -16,6 +16,7 @@ import {
   FREE_KIND_ISOLATE,
   FREE_KIND_NORMAL,
   FREE_KINDS,
+  listOwnerOf,
   type Memmap,
   memmapOf,
   type PhysicalMemory,
@@ -88,8 +89,8 @@ function isDirty(m: Memmap, p: number): boolean {
     m.flags[p] !== 0 ||
     m.refcount[p] !== 0 ||
     m.mapcount[p] !== 0 ||
-    m.mappingObj[p] !== null ||
-    m.listOwner[p] !== null
+    m.mappingId[p] !== 0 ||
+    m.listId[p] !== 0
   );
 }
 
@@ -198,7 +199,7 @@ function checkFolioFrames(m: Memmap, pfn: number, end: number, bad: Problems): n
   for (let p = pfn; p < last; p++) {
     if (p > pfn) {
       if (badTail < 0 && (m.state[p] !== tailState || m.headOf[p] !== pfn)) badTail = p;
-      if (listedTail < 0 && m.listOwner[p] !== null) listedTail = p;
+      if (listedTail < 0 && m.listId[p] !== 0) listedTail = p;
     }
     if (negative < 0 && m.mapcount[p]! < 0) negative = p;
     sum += m.mapcount[p]!;
@@ -321,7 +322,7 @@ function checkPools(m: Memmap, bad: Problems): void {
       if (m.state[p] === FRAME_HEAD && m.folioType[p] === FOLIO_TYPE_HUGETLB) inUse++;
       else if (m.state[p] === FRAME_POOL_HEAD) pooled++;
       if (
-        m.hugeTemporary[p] === 1 &&
+        m.hugeTemporary?.[p] === 1 &&
         !(m.state[p] === FRAME_HEAD && m.folioType[p] === FOLIO_TYPE_HUGETLB)
       ) {
         // HPageTemporary lives in a hugetlb folio's private flags: only on one in use
@@ -379,8 +380,13 @@ function checkPools(m: Memmap, bad: Problems): void {
 function checkFolioLists(m: Memmap, bad: Problems): void {
   const counts = new Map<FolioList, number>();
   for (let p = 0; p < m.maxPfn; p++) {
-    const owner = m.listOwner[p];
-    if (owner === null || owner === undefined) continue;
+    const id = m.listId[p]!;
+    if (id === 0) continue;
+    const owner = listOwnerOf(m, p);
+    if (owner === null) {
+      bad.add(`pfn ${p} names folio list ${id}, which no list holds`);
+      continue;
+    }
     if (m.state[p] !== FRAME_HEAD) {
       bad.add(`pfn ${p} is on a folio list but is not a live folio head`);
       continue;
@@ -388,10 +394,10 @@ function checkFolioLists(m: Memmap, bad: Problems): void {
     counts.set(owner, (counts.get(owner) ?? 0) + 1);
     const next = m.next[p]!;
     const prev = m.prev[p]!;
-    if (next >= 0 && (m.listOwner[next] !== owner || m.prev[next] !== p)) {
+    if (next >= 0 && (m.listId[next] !== id || m.prev[next] !== p)) {
       bad.add(`folio list link broken after folio ${p}`);
     }
-    if (prev >= 0 && (m.listOwner[prev] !== owner || m.next[prev] !== p)) {
+    if (prev >= 0 && (m.listId[prev] !== id || m.next[prev] !== p)) {
       bad.add(`folio list link broken before folio ${p}`);
     }
     if (prev < 0 && owner.first() !== p)

@@ -4,9 +4,11 @@ import {
   type Folio,
   FRAME_HEAD,
   folioError,
+  getMappingObj,
   memmapOf,
   type PhysicalMemory,
   type SwapAddressSpaceResolver,
+  setMappingObj,
 } from './memmap.js';
 
 /**
@@ -59,7 +61,7 @@ export function folioSetMapping(
     throw new MmsimError('CONTRACT_VIOLATION', 'the shared zero page never gets a mapping');
   }
   m.mappingKind[folio] = kind;
-  m.mappingObj[folio] = object;
+  setMappingObj(m, folio, object);
 }
 
 /** The tag bits of `folio->mapping` (`(unsigned long)folio->mapping & PAGE_MAPPING_FLAGS`). */
@@ -73,7 +75,7 @@ export function folioMappingKind(mem: PhysicalMemory, folio: Folio): MappingKind
 export function folioRawMapping(mem: PhysicalMemory, folio: Folio): object | null {
   const m = memmapOf(mem);
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
-  return m.mappingObj[folio]!;
+  return getMappingObj(m, folio);
 }
 
 /** `folio_test_anon`: bit 0 of the mapping is set (anonymous or KSM). */
@@ -119,7 +121,7 @@ export function folioMapping(mem: PhysicalMemory, folio: Folio): object | null {
     return resolve(mem, folio);
   }
   if (m.mappingKind[folio] !== 0) return null;
-  return m.mappingObj[folio]!;
+  return getMappingObj(m, folio);
 }
 
 /**

@@ -68,7 +68,7 @@ export interface PhysicalMemory {
 /** Resolves the swap-cache address space of a folio with PG_swapcache (`swap_address_space`). */
 export type SwapAddressSpaceResolver = (mem: PhysicalMemory, folio: Folio) => object | null;
 
-/** Frames up to which the per-frame arrays share one buffer (54 bytes a frame: 3.4 MiB). */
+/** Frames up to which the per-frame arrays share one buffer (61 bytes a frame: 3.8 MiB). */
 const SHARED_BUFFER_FRAMES = 65_536;
 
 /**
@@ -83,8 +83,8 @@ class FrameArrays {
 
   constructor(frames: number) {
     this.#n = frames;
-    // 2 x 8 + 8 x 4 + 6 x 1 bytes per frame.
-    this.#buffer = frames <= SHARED_BUFFER_FRAMES ? new ArrayBuffer(54 * frames) : null;
+    // 2 x 8 + 10 x 4 + 5 x 1 bytes per frame.
+    this.#buffer = frames <= SHARED_BUFFER_FRAMES ? new ArrayBuffer(61 * frames) : null;
   }
 
   #take(bytes: number): number {
@@ -115,10 +115,15 @@ class FrameArrays {
 }
 
 /**
- * The internal form of PhysicalMemory. Field layout, per pfn:
+ * The internal form of PhysicalMemory. Field layout, per pfn, all typed arrays:
  * state 1 + flags 4 + refcount 4 + mapcount 4 + entire 4 + total 4 + order 1 + headOf 4 +
- * nid 1 + type 1 + mapping kind 1 + index 8 + content 8 + next 4 + prev 4 bytes of typed
- * arrays, plus three 8-byte slots in plain arrays (mapping object, private, list) = 77 bytes.
+ * nid 1 + type 1 + mapping kind 1 + mapping id 4 + index 8 + content 8 + next 4 + prev 4 +
+ * list id 4 = 60 bytes. Object-valued fields are not kept per pfn in plain arrays (8 bytes a
+ * slot): `page->mapping` is an id into a table of the objects in use (`mappingObjs`, each
+ * with the number of pages pointing at it, so an object leaves the table with its last
+ * page), the FolioList a head is on is an id that a list holds while it is not empty, and
+ * `page->private`, rarely set, lives in a map by pfn. HPageTemporary gets its array on first
+ * use.
  */
 export class Memmap {
   declare readonly [physicalMemoryBrand]: true;
@@ -148,19 +153,44 @@ export class Memmap {
   readonly folioType: Uint8Array;
   /** Low two bits of page->mapping (PAGE_MAPPING_*), on heads. */
   readonly mappingKind: Uint8Array;
-  /** The object page->mapping points at (address_space, anon_vma, movable_operations...). */
-  readonly mappingObj: Array<object | null>;
+  /**
+   * The object page->mapping points at (address_space, anon_vma, movable_operations...), as
+   * an index into `mappingObjs` (0: null). Read and write it with `getMappingObj` and
+   * `setMappingObj`.
+   */
+  readonly mappingId: Int32Array;
+  /** The objects `mappingId` names, by id; slot 0 is null, freed slots are null too. */
+  readonly mappingObjs: Array<object | null> = [null];
+  /** Pages whose `mappingId` is the id, by id. */
+  mappingRefs = new Int32Array(64);
+  /** The id of each object in `mappingObjs`. */
+  readonly mappingIds = new Map<object, number>();
+  /** Ids free for reuse (slots whose last page let go of the object). */
+  readonly freeMappingIds: number[] = [];
+  /** The object and id `setMappingObj` handled last (a run of pages shares one object). */
+  lastMappingObj: object | null = null;
+  lastMappingId = 0;
   /** page->index. */
   readonly index: Float64Array;
-  /** page->private, per page (the swap cache stores one entry per subpage). */
-  readonly priv: unknown[];
+  /**
+   * page->private, per page (the swap cache stores one entry per subpage), by pfn; absent
+   * means null. Read and write it with `getPriv` and `setPriv`.
+   */
+  readonly priv = new Map<number, unknown>();
   /** One content word per base page, for data-integrity checks. */
   readonly content: Float64Array;
   /** page->lru: links of free lists, pool lists and FolioLists (-1 terminates). */
   readonly next: Int32Array;
   readonly prev: Int32Array;
-  /** Which FolioList a head is on (null: none). Free frames are never on a FolioList. */
-  readonly listOwner: Array<FolioList | null>;
+  /**
+   * Which FolioList a head is on, as an index into `lists` (0: none). Free frames are never
+   * on a FolioList. `listOwnerOf` gives the list.
+   */
+  readonly listId: Int32Array;
+  /** The FolioLists that hold an id (the non-empty ones), by id; slot 0 is null. */
+  readonly lists: Array<FolioList | null> = [null];
+  /** List ids free for reuse. */
+  readonly freeListIds: number[] = [];
 
   /** Per node: first pfn, one past the last pfn, free pages in the buddy. */
   readonly nodeStart: number[];
@@ -205,8 +235,11 @@ export class Memmap {
   readonly freeHugePages: Int32Array;
   /** `surplus_huge_pages_node`: surplus hugetlb folios per node (counted in nrHugePages). */
   readonly surplusHugePages: Int32Array;
-  /** HPageTemporary per pfn (hugetlb heads from the buddy for a migration, not in the pool). */
-  readonly hugeTemporary: Uint8Array;
+  /**
+   * HPageTemporary per pfn (hugetlb heads from the buddy for a migration, not in the pool);
+   * null until the first one (`hugeTemporaryArray`).
+   */
+  hugeTemporary: Uint8Array | null = null;
   /** `h->nr_overcommit_huge_pages` (vm.nr_overcommit_hugepages): the cap on surplus pages. */
   nrOvercommitHugePages = 0;
   /** `h->resv_huge_pages`: pool pages promised to mappings and not yet allocated (HugePages_Rsvd). */
@@ -252,15 +285,13 @@ export class Memmap {
     this.headOf = arrays.i32().fill(-1);
     this.next = arrays.i32().fill(-1);
     this.prev = arrays.i32().fill(-1);
+    this.mappingId = arrays.i32();
+    this.listId = arrays.i32();
     this.state = arrays.u8();
     this.order = arrays.u8();
     this.nid = arrays.u8();
     this.folioType = arrays.u8();
     this.mappingKind = arrays.u8();
-    this.hugeTemporary = arrays.u8();
-    this.mappingObj = new Array<object | null>(maxPfn).fill(null);
-    this.priv = new Array<unknown>(maxPfn).fill(null);
-    this.listOwner = new Array<FolioList | null>(maxPfn).fill(null);
     this.nodeFree = new Float64Array(nrNodes);
     this.freeHead = new Int32Array(FREE_KINDS * nrNodes * MAX_ORDER).fill(-1);
     this.freeTail = new Int32Array(FREE_KINDS * nrNodes * MAX_ORDER).fill(-1);
@@ -297,6 +328,98 @@ export class Memmap {
       this.fallback.push(Int32Array.from(order));
     }
   }
+}
+
+/** The object `page->mapping` of `pfn` points at, or null. */
+export function getMappingObj(m: Memmap, pfn: number): object | null {
+  return m.mappingObjs[m.mappingId[pfn]!]!;
+}
+
+/** Sets `page->mapping`'s object of `pfn` (null clears it). */
+export function setMappingObj(m: Memmap, pfn: number, obj: object | null): void {
+  const old = m.mappingId[pfn]!;
+  let id = 0;
+  if (obj !== null) {
+    if (obj === m.lastMappingObj) id = m.lastMappingId;
+    else {
+      id = m.mappingIds.get(obj) ?? newMappingId(m, obj);
+      m.lastMappingObj = obj;
+      m.lastMappingId = id;
+    }
+  }
+  if (old === id) return;
+  if (id !== 0) m.mappingRefs[id]!++;
+  m.mappingId[pfn] = id;
+  if (old !== 0 && --m.mappingRefs[old]! === 0) {
+    const gone = m.mappingObjs[old]!;
+    m.mappingIds.delete(gone);
+    m.mappingObjs[old] = null;
+    m.freeMappingIds.push(old);
+    if (m.lastMappingObj === gone) {
+      m.lastMappingObj = null;
+      m.lastMappingId = 0;
+    }
+  }
+}
+
+function newMappingId(m: Memmap, obj: object): number {
+  let id = m.freeMappingIds.pop();
+  if (id === undefined) {
+    id = m.mappingObjs.length;
+    m.mappingObjs.push(null);
+    if (id >= m.mappingRefs.length) {
+      const grown = new Int32Array(m.mappingRefs.length * 2);
+      grown.set(m.mappingRefs);
+      m.mappingRefs = grown;
+    }
+  }
+  m.mappingObjs[id] = obj;
+  m.mappingIds.set(obj, id);
+  return id;
+}
+
+/** `page_private(pfn)`: null when none. */
+export function getPriv(m: Memmap, pfn: number): unknown {
+  const v = m.priv.get(pfn);
+  return v === undefined ? null : v;
+}
+
+/** `set_page_private(pfn, v)`; null (or undefined) clears it. */
+export function setPriv(m: Memmap, pfn: number, value: unknown): void {
+  if (value === null || value === undefined) {
+    if (m.priv.size !== 0) m.priv.delete(pfn);
+  } else m.priv.set(pfn, value);
+}
+
+/** The FolioList head `pfn` is on, or null. */
+export function listOwnerOf(m: Memmap, pfn: number): FolioList | null {
+  return m.lists[m.listId[pfn]!] ?? null;
+}
+
+/** Gives `list` an id (a list holds one while it is not empty). */
+export function acquireListId(m: Memmap, list: FolioList): number {
+  let id = m.freeListIds.pop();
+  if (id === undefined) {
+    id = m.lists.length;
+    m.lists.push(list);
+  } else m.lists[id] = list;
+  return id;
+}
+
+/** Gives back the id of a list that became empty. */
+export function releaseListId(m: Memmap, id: number): void {
+  m.lists[id] = null;
+  m.freeListIds.push(id);
+}
+
+/** The HPageTemporary array, allocated on first use. */
+export function hugeTemporaryArray(m: Memmap): Uint8Array {
+  let a = m.hugeTemporary;
+  if (a === null) {
+    a = new Uint8Array(m.maxPfn);
+    m.hugeTemporary = a;
+  }
+  return a;
 }
 
 /** The internal view of a PhysicalMemory (they are the same object). */

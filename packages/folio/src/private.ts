@@ -6,8 +6,10 @@ import {
   type Folio,
   FRAME_HEAD,
   folioError,
+  getPriv,
   memmapOf,
   type PhysicalMemory,
+  setPriv,
 } from './memmap.js';
 import { checkLastPut } from './refcount.js';
 
@@ -21,7 +23,7 @@ import { checkLastPut } from './refcount.js';
 export function folioGetPrivate(mem: PhysicalMemory, folio: Folio): unknown {
   const m = memmapOf(mem);
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
-  return m.priv[folio];
+  return getPriv(m, folio);
 }
 
 /**
@@ -31,7 +33,7 @@ export function folioGetPrivate(mem: PhysicalMemory, folio: Folio): unknown {
 export function folioSetPrivate(mem: PhysicalMemory, folio: Folio, value: unknown): void {
   const m = memmapOf(mem);
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
-  m.priv[folio] = value ?? null;
+  setPriv(m, folio, value);
 }
 
 /**
@@ -60,7 +62,7 @@ export function folioAttachPrivate(mem: PhysicalMemory, folio: Folio, data: unkn
       `folioAttachPrivate on folio ${folio} at refcount ${r}: the folio must be held and not frozen`,
     );
   }
-  m.priv[folio] = data;
+  setPriv(m, folio, data);
   m.flags[folio]! |= 1 << PG_private;
   m.refcount[folio] = r + 1;
 }
@@ -76,9 +78,9 @@ export function folioDetachPrivate(mem: PhysicalMemory, folio: Folio): unknown {
   if ((m.flags[folio]! & (1 << PG_private)) === 0) return null;
   const r = m.refcount[folio]!;
   if (r <= 1) checkLastPut(m, folio, r, 1, 1 << PG_private);
-  const data = m.priv[folio];
+  const data = getPriv(m, folio);
   m.flags[folio]! &= ~(1 << PG_private);
-  m.priv[folio] = null;
+  setPriv(m, folio, null);
   if (r > 1) m.refcount[folio] = r - 1;
   else freeFolio(m, folio);
   return data;
@@ -88,12 +90,12 @@ export function folioDetachPrivate(mem: PhysicalMemory, folio: Folio): unknown {
 export function pagePrivate(mem: PhysicalMemory, pfn: number): unknown {
   const m = memmapOf(mem);
   checkPage(m, pfn);
-  return m.priv[pfn];
+  return getPriv(m, pfn);
 }
 
 /** `set_page_private` on one page of a live folio, as `add_to_swap_cache` does per subpage. */
 export function setPagePrivate(mem: PhysicalMemory, pfn: number, value: unknown): void {
   const m = memmapOf(mem);
   checkPage(m, pfn);
-  m.priv[pfn] = value ?? null;
+  setPriv(m, pfn, value);
 }

@@ -28,8 +28,12 @@ import {
   FOLIO_TYPE_NORMAL,
   type Folio,
   FRAME_HEAD,
+  getMappingObj,
+  listOwnerOf,
   memmapOf,
   type PhysicalMemory,
+  setMappingObj,
+  setPriv,
 } from './memmap.js';
 
 /**
@@ -131,7 +135,7 @@ export function splitFolio(mem: PhysicalMemory, folio: Folio, list?: FolioList):
     if (kind === PAGE_MAPPING_KSM || total === 0) return -EBUSY;
     extraPins = swapcache ? nr : 0;
   } else {
-    if (m.mappingObj[folio] === null) return -EBUSY;
+    if (m.mappingId[folio] === 0) return -EBUSY;
     if ((flags & (1 << PG_private)) !== 0) return -EBUSY;
     extraPins = nr;
   }
@@ -141,8 +145,8 @@ export function splitFolio(mem: PhysicalMemory, folio: Folio, list?: FolioList):
   const cached = !anon || swapcache ? 1 : 0;
   const copy = flags & TAIL_COPY_FLAGS;
   const headLru = (flags & (1 << PG_lru)) !== 0;
-  const headList = m.listOwner[folio]!;
-  const obj = m.mappingObj[folio]!;
+  const headList = listOwnerOf(m, folio);
+  const obj = getMappingObj(m, folio);
   const index = m.index[folio]!;
   for (let i = nr - 1; i >= 1; i--) {
     const p = folio + i;
@@ -155,9 +159,9 @@ export function splitFolio(mem: PhysicalMemory, folio: Folio, list?: FolioList):
     m.headOf[p] = p;
     m.folioType[p] = FOLIO_TYPE_NORMAL;
     m.mappingKind[p] = kind;
-    m.mappingObj[p] = obj;
+    setMappingObj(m, p, obj);
     m.index[p] = index + i;
-    if (!swapcache) m.priv[p] = null;
+    if (!swapcache) setPriv(m, p, null);
     m.entireMapcount[p] = 0;
     m.totalMapcount[p] = mapcount;
     if (list !== undefined) {

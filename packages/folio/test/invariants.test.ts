@@ -8,7 +8,13 @@ import {
   folioAlloc,
   type PhysicalMemory,
 } from '../src/index.js';
-import { FRAME_BUDDY, FRAME_FREE, FRAME_HEAD, memmapOf } from '../src/memmap.js';
+import {
+  FRAME_BUDDY,
+  FRAME_FREE,
+  FRAME_HEAD,
+  hugeTemporaryArray,
+  memmapOf,
+} from '../src/memmap.js';
 
 function machine(): PhysicalMemory {
   return createPhysicalMemory({ nodes: [{ pages: 2048, hugetlbPages: 1 }, { pages: 1024 }] });
@@ -134,7 +140,7 @@ describe('checkPhysicalMemory', () => {
       'a temporary mark on a free pool page',
       (mem) => {
         const m = memmapOf(mem);
-        m.hugeTemporary[m.hugeFreeHead[0]!] = 1;
+        hugeTemporaryArray(m)[m.hugeFreeHead[0]!] = 1;
       },
       /is marked temporary but is not a hugetlb folio in use/,
     ],

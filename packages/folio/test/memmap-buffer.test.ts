@@ -12,12 +12,13 @@ const PER_FRAME = [
   'headOf',
   'next',
   'prev',
+  'mappingId',
+  'listId',
   'state',
   'order',
   'nid',
   'folioType',
   'mappingKind',
-  'hugeTemporary',
 ] as const;
 
 type Arrays = Record<(typeof PER_FRAME)[number], ArrayLike<number> & ArrayBufferView>;

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkPhysicalMemory,
   createPhysicalMemory,
+  declareCmaArea,
   folioAlloc,
   folioIsLongtermPinnable,
   folioIsZoneMovable,
@@ -107,8 +108,9 @@ describe('zones: ZONE_NORMAL and the per-node ZONE_MOVABLE (movablecore=, 6.3)',
 
   it('keeps unmovable allocations out of MIGRATE_CMA pageblocks; movable ones may use them', () => {
     const mem = createPhysicalMemory({ nodes: [{ pages: 1024 }] });
-    // every pageblock but the first (which holds the zero page) is CMA
-    setPageblockMigratetype(mem, PAGEBLOCK_NR_PAGES, MIGRATE_CMA);
+    // every pageblock but the first (which holds the zero page) is a CMA area, declared as
+    // at boot (its free pages go to the CMA free lists)
+    declareCmaArea(mem, PAGEBLOCK_NR_PAGES, PAGEBLOCK_NR_PAGES);
     expect(isMigrateCmaPage(mem, PAGEBLOCK_NR_PAGES)).toBe(true);
     expect(isMigrateCmaPage(mem, 0)).toBe(false);
     const unmovable: number[] = [];

@@ -23,21 +23,59 @@ interface ShadowEntry {
   readonly where: ShadowLocation;
   value: number;
   writer: string;
+  /** Insertion order over both stores (see `ShadowMemory`). */
+  seq: number;
 }
 
 /** At most this many violations are kept (the first ones matter). */
 const MAX_VIOLATIONS = 20;
+
+/** Pages per chunk of a process's private words: one page table's worth. */
+const CHUNK = PTRS_PER_PTE;
+
+/**
+ * The private words of one process in one 2 MiB range: per page the value, the writer (an
+ * index into the writer names, 0: nothing written there) and the insertion sequence number.
+ */
+interface UserChunk {
+  readonly value: Float64Array;
+  readonly writer: Int32Array;
+  readonly seq: Float64Array;
+  /** Pages of the chunk written. */
+  used: number;
+}
+
+/** A mismatch found by `verifyAll`, ordered by `seq`. */
+interface Mismatch {
+  readonly seq: number;
+  readonly message: string;
+}
 
 /**
  * The shadow of user-visible memory: the last value written at each place, kept by the
  * actors that write (in the same atomic step as the store), checked by the actors that
  * read and, at the end of a run, against what every place holds. A mismatch is a lost or
  * misplaced write: the thing migration must never cause.
+ *
+ * Storage: a process's private words (page-aligned `user` places, nearly every place a
+ * run writes) sit in typed arrays per mm and 2 MiB range, 20 bytes a page; file and
+ * custom places in a map by key. Every place gets a sequence number when it is first
+ * written (and again when it is forgotten and written anew), so that `verifyAll` reports
+ * places in the order they were first written, whichever store holds them.
  */
 export class ShadowMemory {
   readonly #mem: PhysicalMemory;
   readonly #vm: VirtualMemory;
+  /** File, custom and unaligned user places, by key. */
   readonly #entries = new Map<string, ShadowEntry>();
+  /** Page-aligned private words, per mm, by virtual page number / CHUNK. */
+  readonly #user = new Map<MmView, Map<number, UserChunk>>();
+  /** Private words held in `#user`. */
+  #userCount = 0;
+  /** Writer names by index (index 0 unused), and their indices. */
+  readonly #writers: string[] = [''];
+  readonly #writerIds = new Map<string, number>();
+  #seq = 0;
   readonly #violations: string[] = [];
   #checks = 0;
 
@@ -53,7 +91,7 @@ export class ShadowMemory {
 
   /** Places written so far. */
   get size(): number {
-    return this.#entries.size;
+    return this.#entries.size + this.#userCount;
   }
 
   /** Reads checked so far. */
@@ -77,7 +115,7 @@ export class ShadowMemory {
   keyOf(where: ShadowLocation): string {
     switch (where.kind) {
       case 'user':
-        return `${where.mm.name}#${where.mm.id} 0x${where.addr.toString(16)}`;
+        return userKey(where.mm, where.addr);
       case 'file':
         return `${where.file.name}#${where.file.id}[${where.index}]`;
       case 'custom':
@@ -87,13 +125,66 @@ export class ShadowMemory {
 
   /** Records that `writer` stored `value` at `where` (call it in the step of the store). */
   wrote(where: ShadowLocation, value: number, writer: string): void {
+    if (where.kind === 'user' && where.addr % PAGE_SIZE === 0) {
+      this.#wroteUser(where.mm, where.addr / PAGE_SIZE, value, this.#writerId(writer));
+      return;
+    }
     const key = this.keyOf(where);
     const entry = this.#entries.get(key);
-    if (entry === undefined) this.#entries.set(key, { where, value, writer });
+    if (entry === undefined) this.#entries.set(key, { where, value, writer, seq: this.#seq++ });
     else {
       entry.value = value;
       entry.writer = writer;
     }
+  }
+
+  #writerId(writer: string): number {
+    let id = this.#writerIds.get(writer);
+    if (id === undefined) {
+      id = this.#writers.length;
+      this.#writers.push(writer);
+      this.#writerIds.set(writer, id);
+    }
+    return id;
+  }
+
+  #wroteUser(mm: MmView, vpn: number, value: number, writer: number): void {
+    let chunks = this.#user.get(mm);
+    if (chunks === undefined) {
+      chunks = new Map();
+      this.#user.set(mm, chunks);
+    }
+    const idx = Math.floor(vpn / CHUNK);
+    let chunk = chunks.get(idx);
+    if (chunk === undefined) {
+      chunk = {
+        value: new Float64Array(CHUNK),
+        writer: new Int32Array(CHUNK),
+        seq: new Float64Array(CHUNK),
+        used: 0,
+      };
+      chunks.set(idx, chunk);
+    }
+    const i = vpn % CHUNK;
+    if (chunk.writer[i] === 0) {
+      chunk.seq[i] = this.#seq++;
+      chunk.used++;
+      this.#userCount++;
+    }
+    chunk.value[i] = value;
+    chunk.writer[i] = writer;
+  }
+
+  /** Forgets the private word of page `vpn` of `mm`, if written. */
+  #forgetUserPage(chunks: Map<number, UserChunk>, vpn: number): void {
+    const idx = Math.floor(vpn / CHUNK);
+    const chunk = chunks.get(idx);
+    if (chunk === undefined) return;
+    const i = vpn % CHUNK;
+    if (chunk.writer[i] === 0) return;
+    chunk.writer[i] = 0;
+    this.#userCount--;
+    if (--chunk.used === 0) chunks.delete(idx);
   }
 
   /**
@@ -101,6 +192,11 @@ export class ShadowMemory {
    * expected there any more.
    */
   forget(where: ShadowLocation): void {
+    if (where.kind === 'user' && where.addr % PAGE_SIZE === 0) {
+      const chunks = this.#user.get(where.mm);
+      if (chunks !== undefined) this.#forgetUserPage(chunks, where.addr / PAGE_SIZE);
+      return;
+    }
     this.#entries.delete(this.keyOf(where));
   }
 
@@ -116,6 +212,21 @@ export class ShadowMemory {
         this.#entries.delete(key);
       }
     }
+    const chunks = this.#user.get(mm);
+    if (chunks === undefined) return;
+    for (const [idx, chunk] of chunks) {
+      for (let i = 0; i < CHUNK; i++) {
+        if (chunk.writer[i] === 0) continue;
+        const addr = (idx * CHUNK + i) * PAGE_SIZE;
+        if (addr >= start && addr < end) {
+          chunk.writer[i] = 0;
+          this.#userCount--;
+          chunk.used--;
+        }
+      }
+      if (chunk.used === 0) chunks.delete(idx);
+    }
+    if (chunks.size === 0) this.#user.delete(mm);
   }
 
   /**
@@ -129,9 +240,37 @@ export class ShadowMemory {
       const w = entry.where;
       if (w.kind === 'user' && w.mm === mm && w.addr >= from && w.addr < from + length) {
         this.#entries.delete(key);
-        moved.push({ addr: w.addr - from + to, value: entry.value, writer: entry.writer });
+        moved.push({
+          addr: w.addr - from + to,
+          value: entry.value,
+          writer: entry.writer,
+          seq: entry.seq,
+        });
       }
     }
+    const chunks = this.#user.get(mm);
+    if (chunks !== undefined) {
+      for (const [idx, chunk] of chunks) {
+        for (let i = 0; i < CHUNK; i++) {
+          const writer = chunk.writer[i]!;
+          if (writer === 0) continue;
+          const addr = (idx * CHUNK + i) * PAGE_SIZE;
+          if (addr < from || addr >= from + length) continue;
+          moved.push({
+            addr: addr - from + to,
+            value: chunk.value[i]!,
+            writer: this.#writers[writer]!,
+            seq: chunk.seq[i]!,
+          });
+        }
+      }
+      for (const m of moved) {
+        const old = m.addr - to + from;
+        if (old % PAGE_SIZE === 0) this.#forgetUserPage(chunks, old / PAGE_SIZE);
+      }
+    }
+    // Written anew in the order they were first written, as a map's iteration gives them.
+    moved.sort((a, b) => a.seq - b.seq);
     for (const m of moved) this.wrote({ kind: 'user', mm, addr: m.addr }, m.value, m.writer);
   }
 
@@ -142,10 +281,25 @@ export class ShadowMemory {
    */
   read(where: ShadowLocation, got: number, reader: string): boolean {
     this.#checks++;
-    const entry = this.#entries.get(this.keyOf(where));
-    if (entry === undefined || entry.value === got) return true;
+    let value: number;
+    let writer: string;
+    if (where.kind === 'user' && where.addr % PAGE_SIZE === 0) {
+      const vpn = where.addr / PAGE_SIZE;
+      const chunk = this.#user.get(where.mm)?.get(Math.floor(vpn / CHUNK));
+      if (chunk === undefined) return true;
+      const w = chunk.writer[vpn % CHUNK]!;
+      if (w === 0) return true;
+      value = chunk.value[vpn % CHUNK]!;
+      writer = this.#writers[w]!;
+    } else {
+      const entry = this.#entries.get(this.keyOf(where));
+      if (entry === undefined) return true;
+      value = entry.value;
+      writer = entry.writer;
+    }
+    if (value === got) return true;
     this.#violate(
-      `${reader} read ${got} at ${this.keyOf(where)}, but the last value written there was ${entry.value} (by ${entry.writer}): a write was lost`,
+      `${reader} read ${got} at ${this.keyOf(where)}, but the last value written there was ${value} (by ${writer}): a write was lost`,
     );
     return false;
   }
@@ -157,11 +311,8 @@ export class ShadowMemory {
    */
   current(where: ShadowLocation): number | null {
     switch (where.kind) {
-      case 'user': {
-        if (!where.mm.alive) return null;
-        const pte = this.#vm.lookupPte(where.mm, where.addr);
-        return pte.kind === 'present' ? pageContent(this.#mem, pte.pfn) : null;
-      }
+      case 'user':
+        return this.#currentUser(where.mm, where.addr);
       case 'file': {
         if (where.file.hugetlb !== null) {
           // A hugetlbfs file caches 2 MiB folios at huge-page indices (6.3), and has no
@@ -179,22 +330,43 @@ export class ShadowMemory {
     }
   }
 
+  #currentUser(mm: MmView, addr: number): number | null {
+    if (!mm.alive) return null;
+    const pte = this.#vm.lookupPte(mm, addr);
+    return pte.kind === 'present' ? pageContent(this.#mem, pte.pfn) : null;
+  }
+
   /**
    * Compares every place with its last written value; returns the mismatches (also kept
-   * in `violations`).
+   * in `violations`), the first `MAX_VIOLATIONS` in the order the places were first
+   * written.
    */
   verifyAll(): string[] {
-    const out: string[] = [];
+    const found: Mismatch[] = [];
     for (const [key, entry] of this.#entries) {
       const now = this.current(entry.where);
       if (now === entry.value) continue;
-      const message =
-        now === null
-          ? `${key} was last written with ${entry.value} (by ${entry.writer}) but nothing maps it now`
-          : `${key} holds ${now}, but the last value written there was ${entry.value} (by ${entry.writer}): a write was lost`;
-      out.push(message);
-      if (out.length >= MAX_VIOLATIONS) break;
+      found.push({ seq: entry.seq, message: mismatch(key, now, entry.value, entry.writer) });
     }
+    for (const [mm, chunks] of this.#user) {
+      for (const [idx, chunk] of chunks) {
+        for (let i = 0; i < CHUNK; i++) {
+          const w = chunk.writer[i]!;
+          if (w === 0) continue;
+          const addr = (idx * CHUNK + i) * PAGE_SIZE;
+          const now = this.#currentUser(mm, addr);
+          const value = chunk.value[i]!;
+          if (now === value) continue;
+          found.push({
+            seq: chunk.seq[i]!,
+            message: mismatch(userKey(mm, addr), now, value, this.#writers[w]!),
+          });
+        }
+      }
+    }
+    found.sort((a, b) => a.seq - b.seq);
+    const out: string[] = [];
+    for (let i = 0; i < found.length && i < MAX_VIOLATIONS; i++) out.push(found[i]!.message);
     for (const m of out) this.#violate(m);
     return out;
   }
@@ -204,9 +376,22 @@ export class ShadowMemory {
   }
 }
 
+/** The key of a private word: `name#id 0xaddr`. */
+function userKey(mm: MmView, addr: number): string {
+  return `${mm.name}#${mm.id} 0x${addr.toString(16)}`;
+}
+
+/** The message of a place that does not hold its last written value. */
+function mismatch(key: string, now: number | null, value: number, writer: string): string {
+  return now === null
+    ? `${key} was last written with ${value} (by ${writer}) but nothing maps it now`
+    : `${key} holds ${now}, but the last value written there was ${value} (by ${writer}): a write was lost`;
+}
+
 /** A private word on its way to a new address (`moveUser`). */
 interface ShadowEntryLike {
   readonly addr: number;
   readonly value: number;
   readonly writer: string;
+  readonly seq: number;
 }

@@ -170,6 +170,7 @@ export { removeMigrationPtes } from './remove-migration-ptes.js';
 export { splitHugePmd, splitHugePmdLocked } from './split-huge-pmd.js';
 
 // TLBs: the per-CPU entries, flushes, the per-task unmap batch, zapping.
+export { CpuTlb } from './cpu-tlb.js';
 export {
   cpuTlb,
   dropMmTlbs,

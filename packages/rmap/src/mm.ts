@@ -1,5 +1,6 @@
 import { type Runtime, RwSemaphore, Spinlock } from '@mmsim/runtime';
 import { NR_MM_COUNTERS } from './constants.js';
+import type { CpuTlb } from './cpu-tlb.js';
 import { PageTable } from './page-table.js';
 import type { MmView } from './readonly-views.js';
 import type { Vma } from './vma.js';
@@ -62,7 +63,7 @@ export class Mm implements MmView {
    */
   tlbFlushPending = 0;
   /** Per CPU: cached translations (virtual page -> `pfn << 2 | write << 1 | dirty`). */
-  readonly tlb: Array<Map<number, number> | undefined>;
+  readonly tlb: Array<CpuTlb | undefined>;
   /** `rss_stat`: MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES. */
   readonly rss = new Float64Array(NR_MM_COUNTERS);
   /** FOLL_PIN pins taken through this mm and not yet released, by pfn. */
@@ -84,7 +85,7 @@ export class Mm implements MmView {
     this.cpumask = new Uint8Array(rt.cpus.length);
     this.cpuTlbGen = new Float64Array(rt.cpus.length);
     this.tlbStale = new Uint8Array(rt.cpus.length);
-    this.tlb = new Array<Map<number, number> | undefined>(rt.cpus.length);
+    this.tlb = new Array<CpuTlb | undefined>(rt.cpus.length);
     this.mmapBase = mmapBase;
   }
 

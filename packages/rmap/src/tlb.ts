@@ -7,6 +7,7 @@ import {
   TLB_REMOTE_SEND_IPI,
   TLB_SINGLE_PAGE_FLUSH_CEILING,
 } from './constants.js';
+import { CpuTlb } from './cpu-tlb.js';
 import type { Mm } from './mm.js';
 import type { RmapState } from './rmap-state.js';
 
@@ -17,7 +18,8 @@ import type { RmapState } from './rmap-state.js';
  * dirty`. Entries stay until flushed, whatever the page tables say since, so a CPU with a
  * stale entry keeps reading and writing the old frame: that is what the flush protocol of
  * migration is about. Entries are tagged by mm (as with PCID) and kept per mm
- * (`mm.tlb[cpu]`), so flushing an mm on a CPU is one map operation.
+ * (`mm.tlb[cpu]`, a `CpuTlb` of typed arrays), so flushing an mm on a CPU is one
+ * operation.
  *
  * Flushes follow `flush_tlb_mm_range`: when a CPU other than the current one is in
  * `mm_cpumask`, one shootdown round (`flush_tlb_multi`) sends an IPI to every other CPU
@@ -52,10 +54,10 @@ export function tlbEntry(pfn: number, write: boolean, dirty: boolean): number {
 }
 
 /** The TLB of `cpu` for `mm`, created on first use. */
-export function cpuTlb(mm: Mm, cpu: number): Map<number, number> {
+export function cpuTlb(mm: Mm, cpu: number): CpuTlb {
   let tlb = mm.tlb[cpu];
   if (tlb === undefined) {
-    tlb = new Map();
+    tlb = new CpuTlb();
     mm.tlb[cpu] = tlb;
   }
   return tlb;
@@ -74,12 +76,7 @@ function flushOnCpu(mm: Mm, cpu: number, range: FlushRange, full: boolean): void
     tlb.clear();
     return;
   }
-  const end = range.startVpn + range.nrPages;
-  if (range.nrPages > tlb.size) {
-    for (const vpn of tlb.keys()) if (vpn >= range.startVpn && vpn < end) tlb.delete(vpn);
-    return;
-  }
-  for (let vpn = range.startVpn; vpn < end; vpn++) tlb.delete(vpn);
+  tlb.deleteRange(range.startVpn, range.startVpn + range.nrPages);
 }
 
 /**

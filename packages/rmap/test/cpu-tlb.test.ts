@@ -1,0 +1,65 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { describe, expect, it } from 'vitest';
+import { CpuTlb } from '../src/internal.js';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function liveBytes(): number {
+  gc();
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+describe('CpuTlb', () => {
+  it('behaves as a map from virtual page to entry (get, has, set, delete, size, clear)', () => {
+    const tlb = new CpuTlb();
+    expect(tlb.get(5)).toBeUndefined();
+    tlb.set(5, 0); // pfn 0, read-only, clean: the entry 0 is an entry
+    tlb.set(513, (7 << 2) | 3);
+    tlb.set(2 ** 35, (1 << 26) + 2); // far up the address space, largest pfn range
+    expect(tlb.size).toBe(3);
+    expect(tlb.get(5)).toBe(0);
+    expect(tlb.has(5)).toBe(true);
+    expect(tlb.get(513)).toBe((7 << 2) | 3);
+    expect(tlb.get(2 ** 35)).toBe((1 << 26) + 2);
+    tlb.set(5, 4);
+    expect(tlb.size).toBe(3);
+    expect(tlb.delete(5)).toBe(true);
+    expect(tlb.delete(5)).toBe(false);
+    expect(tlb.has(5)).toBe(false);
+    expect([...tlb]).toEqual([
+      [513, (7 << 2) | 3],
+      [2 ** 35, (1 << 26) + 2],
+    ]);
+    tlb.clear();
+    expect(tlb.size).toBe(0);
+    expect([...tlb.keys()]).toEqual([]);
+  });
+
+  it('deleteRange drops exactly the pages of the range, small or spanning chunks', () => {
+    const tlb = new CpuTlb();
+    for (let vpn = 0; vpn < 3000; vpn += 3) tlb.set(vpn, vpn);
+    tlb.deleteRange(30, 60); // under one chunk: page by page
+    tlb.deleteRange(400, 2100); // several chunks
+    const left = [...tlb.keys()];
+    const expected: number[] = [];
+    for (let vpn = 0; vpn < 3000; vpn += 3) {
+      if ((vpn < 30 || vpn >= 60) && (vpn < 400 || vpn >= 2100)) expected.push(vpn);
+    }
+    expect(left).toEqual(expected);
+    expect(tlb.size).toBe(expected.length);
+  });
+
+  it('an entry costs at most 8 bytes (typed arrays, not a Map entry)', () => {
+    const before = liveBytes();
+    const tlb = new CpuTlb();
+    const n = 262_144;
+    for (let vpn = 0; vpn < n; vpn++) tlb.set(vpn, vpn * 4 + 2);
+    const bytes = liveBytes() - before;
+    expect(tlb.size).toBe(n);
+    expect(bytes / n).toBeLessThanOrEqual(8);
+  });
+});
