@@ -18,11 +18,20 @@ import { cliVersion, DATA_SCENARIO_STRATEGY_HELP } from './version.js';
 const VARIANTS_HELP =
   'v6.2, rfc-2022, v6.3-rc1, v6.3 (default of most scenarios), v6.10, v6.11, or a variant file (.json, .yaml) or module (.mjs, .js, .ts)';
 
+/** What the asynchronous entry point (`mainAsync`) lends `main`. */
+export interface MainHooks {
+  /**
+   * Takes over the exit code of a command that finishes later (an exploration on worker
+   * threads). Without it, such commands run on this thread.
+   */
+  readonly defer?: (code: Promise<number>) => void;
+}
+
 /**
  * The `mmsim` command. Returns the exit code: 0 done and nothing found, 1 a finding,
  * 2 bad usage or input.
  */
-export function main(argv: readonly string[], io: CliIo): number {
+export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}): number {
   let code = EXIT_OK;
   const program = new Command('mmsim')
     .description(
@@ -93,6 +102,14 @@ export function main(argv: readonly string[], io: CliIo): number {
     )
     .option('--seed <n>', 'seed of the search (default 1)')
     .option(
+      '--workers <n>',
+      "worker threads for random and pct searches (default: the machine's cores; dfs runs on one); the result is the same for any number",
+    )
+    .option(
+      '--shard <k/n>',
+      'run shard K of N: the schedule indices i with i % N == K-1 (random and pct); combine the --json results with mmsim merge',
+    )
+    .option(
       '--disable <check>',
       'turn off an invariant or check by name (repeatable); --disable page-lock-inversion searches for the deadlock itself',
       (value: string, previous: string[] = []) => [...previous, value],
@@ -104,7 +121,7 @@ export function main(argv: readonly string[], io: CliIo): number {
       'write the replay token to a file; the printed command reads it (long tokens go to a temporary file on a terminal anyway)',
     )
     .action((scenario: string, opts) => {
-      code = exploreCommand(io, scenario, opts);
+      code = exploreCommand(io, scenario, opts, hooks.defer);
     });
 
   program

@@ -32,8 +32,10 @@ import {
  * How schedules are chosen:
  * - `'random'`: a uniformly random task at every decision;
  * - `{ kind: 'pct', depth, steps }` (or `'pct'`): PCT with bug depth `depth` (default 3);
- *   `steps` (the expected number of decisions k) defaults to the most decisions any earlier
- *   schedule of this exploration made (1 for the first);
+ *   `steps` (the expected number of decisions k) defaults to the decisions of one calibration
+ *   run (the target under the random strategy with the exploration's own seed, not counted as
+ *   a schedule), the same for every schedule, so schedule i depends on its index only and
+ *   runs the same on any worker or shard;
  * - `{ kind: 'dfs', preemptionBound }` (or `'dfs'`): every schedule with at most
  *   `preemptionBound` preemptions (default 2), depth first, until exhausted.
  */
@@ -76,6 +78,18 @@ export interface ExploreOptions extends CheckOptions {
   readonly maxSteps?: number;
   /** Shrink the first finding (default true, with at most 200 candidate runs). */
   readonly shrink?: boolean | { readonly maxReplays?: number };
+  /**
+   * Run only the schedule indices i < `schedules` with `i % count === index` (random and
+   * PCT): shard `index` of `count`. The shards of one exploration together run exactly the
+   * schedules of the unsharded exploration. Default: every index.
+   */
+  readonly shard?: ExploreShard;
+}
+
+/** Shard `index` (0-based) of `count`: the schedule indices i with `i % count === index`. */
+export interface ExploreShard {
+  readonly index: number;
+  readonly count: number;
 }
 
 /** Why the search stopped. */
@@ -94,6 +108,8 @@ export interface ExploreResult {
   readonly finding: Finding | null;
   /** The first finding as the search met it, before shrinking. */
   readonly original: Finding | null;
+  /** The schedule index of the original finding (its seed is `scheduleSeed(seed, index)`), or null. */
+  readonly findingIndex: number | null;
   /** What shrinking did, or null when it did not run. */
   readonly shrink: ShrinkResult | null;
   /** Schedules run. */
@@ -127,6 +143,7 @@ export const EXPLORE_OPTION_KEYS: readonly string[] = [
   'shrink',
   'disable',
   'invariants',
+  'shard',
 ];
 
 const STRATEGY_FORM =
@@ -154,8 +171,10 @@ function resolveStrategy(spec: unknown): ResolvedStrategy {
   throw invalid('strategy', STRATEGY_FORM, spec);
 }
 
-interface Resolved {
+/** @internal The checked options of one exploration. */
+export interface Resolved {
   readonly strategy: ResolvedStrategy;
+  readonly shard: ExploreShard;
   readonly schedules: number;
   readonly seed: number;
   readonly timeBudgetMs: number | undefined;
@@ -165,7 +184,8 @@ interface Resolved {
   readonly setup: RunSetup;
 }
 
-function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
+/** @internal */
+export function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
   const o = checkObject('explore options', options);
   checkKeys('explore options', o, EXPLORE_OPTION_KEYS);
   validateCheckOptions(options, 'explore options');
@@ -188,6 +208,20 @@ function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
     throw invalid('onProgress', 'a function', onProgress);
   }
   const maxSteps = checkInteger('maxSteps', o.maxSteps ?? 100_000, 1, 1e9);
+  let shard: ExploreShard = { index: 0, count: 1 };
+  if (o.shard !== undefined) {
+    const sh = checkObject('shard', o.shard);
+    checkKeys('shard', sh, ['index', 'count']);
+    const count = checkInteger('shard.count', sh.count, 1, 1e6);
+    shard = { index: checkInteger('shard.index', sh.index, 0, count - 1), count };
+    if (count > 1 && strategy.kind === 'dfs') {
+      throw invalid(
+        'shard',
+        'absent for the dfs strategy (it searches one tree in order)',
+        o.shard,
+      );
+    }
+  }
   const faults = o.faults === undefined ? {} : checkFaults('faults', o.faults);
   const shrink = o.shrink ?? true;
   let shrinkReplays: number | null;
@@ -205,6 +239,7 @@ function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
   }
   return {
     strategy,
+    shard,
     schedules,
     seed,
     timeBudgetMs: budget as number | undefined,
@@ -249,19 +284,21 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   const { strategy } = r;
   // Preemption-bounded DFS (CHESS): the runtime's enumerator, the running task as default.
   const dfs = strategy.kind === 'dfs' ? new DepthFirstSchedules(strategy.preemptionBound) : null;
+  const pctSteps = pctStepsOf(r);
   const start = performance.now();
   let schedules = 0;
   let findings = 0;
   const byKind: Partial<Record<FindingKind, number>> = {};
   let first: RunOutcome | null = null;
-  let mostDecisions = 1;
+  let firstIndex: number | null = null;
   let stoppedBy: StopReason;
   for (;;) {
     if (dfs !== null && dfs.next === null) {
       stoppedBy = 'exhausted';
       break;
     }
-    if (schedules >= r.schedules) {
+    const index = r.shard.index + schedules * r.shard.count;
+    if (index >= r.schedules) {
       stoppedBy = 'schedules';
       break;
     }
@@ -270,26 +307,22 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     if (dfs !== null) {
       source = { kind: 'guided', choices: dfs.next ?? [], mode: 'prefix' };
     } else {
-      seed = scheduleSeed(r.seed, schedules);
-      source = {
-        kind: 'strategy',
-        strategy:
-          strategy.kind === 'pct'
-            ? new PctStrategy({ depth: strategy.depth, steps: strategy.steps ?? mostDecisions })
-            : new RandomStrategy(),
-      };
+      seed = scheduleSeed(r.seed, index);
+      source = strategySource(r, pctSteps);
     }
     const outcome = runSchedule(r.setup, source, seed, false, dfs !== null);
     schedules++;
     if (dfs !== null) {
       dfs.advance(outcome.tracker.choices, outcome.tracker.alternatives as DecisionAlternatives[]);
     }
-    mostDecisions = Math.max(mostDecisions, outcome.tracker.choices.length);
     const kind = outcome.verdict?.kind ?? null;
     if (kind !== null) {
       findings++;
       byKind[kind] = (byKind[kind] ?? 0) + 1;
-      first ??= outcome;
+      if (first === null) {
+        first = outcome;
+        firstIndex = index;
+      }
     }
     r.onProgress?.({
       schedule: schedules,
@@ -308,7 +341,66 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     }
   }
   const elapsedMs = performance.now() - start;
+  return finishExploration(t, r, first, firstIndex, {
+    schedules,
+    findings,
+    findingsByKind: byKind,
+    stoppedBy,
+    exhausted: dfs !== null && dfs.next === null,
+    elapsedMs,
+  });
+}
 
+/** @internal What the search counted, before the finding is shrunk. */
+export interface SearchTotals {
+  readonly schedules: number;
+  readonly findings: number;
+  readonly findingsByKind: Readonly<Partial<Record<FindingKind, number>>>;
+  readonly stoppedBy: StopReason;
+  readonly exhausted: boolean;
+  readonly elapsedMs: number;
+}
+
+/**
+ * @internal PCT's `steps` estimate, the same for every schedule of an exploration: the one
+ * given, else the decisions of a calibration run (the target under the random strategy with
+ * the exploration's seed itself, which no schedule uses: schedule i runs with
+ * `scheduleSeed(seed, i)`). 0 for the other strategies.
+ */
+export function pctStepsOf(r: Resolved): number {
+  const s = r.strategy;
+  if (s.kind !== 'pct') return 0;
+  if (s.steps !== undefined) return s.steps;
+  const calibration = runSchedule(
+    r.setup,
+    { kind: 'strategy', strategy: new RandomStrategy() },
+    r.seed,
+    false,
+  );
+  return Math.max(1, calibration.tracker.choices.length);
+}
+
+/** @internal The strategy of a random or PCT schedule (a fresh one per schedule). */
+export function strategySource(r: Resolved, pctSteps: number): ScheduleSource {
+  const s = r.strategy;
+  return {
+    kind: 'strategy',
+    strategy:
+      s.kind === 'pct'
+        ? new PctStrategy({ depth: s.depth, steps: pctSteps })
+        : new RandomStrategy(),
+  };
+}
+
+/** @internal Shrinks and records the first finding and builds the result. */
+export function finishExploration(
+  t: ExplorationTarget,
+  r: Resolved,
+  first: RunOutcome | null,
+  firstIndex: number | null,
+  totals: SearchTotals,
+): ExploreResult {
+  const { schedules, findings, stoppedBy, elapsedMs } = totals;
   let original: Finding | null = null;
   let finding: Finding | null = null;
   let shrunk: ShrinkResult | null = null;
@@ -341,12 +433,13 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     replay: finding?.replay ?? null,
     finding,
     original,
+    findingIndex: first === null ? null : firstIndex,
     shrink: shrunk,
     schedules,
     findings,
-    findingsByKind: byKind,
+    findingsByKind: totals.findingsByKind,
     stoppedBy,
-    exhausted: dfs !== null && dfs.next === null,
+    exhausted: totals.exhausted,
     elapsedMs,
     schedulesPerSecond: elapsedMs > 0 ? (schedules * 1000) / elapsedMs : undefined,
   };

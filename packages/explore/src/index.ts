@@ -43,10 +43,19 @@ export {
   type ExploreOptions,
   type ExploreProgress,
   type ExploreResult,
+  type ExploreShard,
   type ExploreStrategy,
   explore,
   type StopReason,
 } from './explore.js';
+export {
+  type BatchExploreOptions,
+  type BatchResult,
+  type BatchRunner,
+  exploreInBatches,
+  runBatch,
+  type ScheduleBatch,
+} from './parallel.js';
 export { scheduleSeed } from './seeds.js';
 
 // What a finding holds, and the report.

@@ -1,0 +1,57 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { BatchResult, BatchRunner, ScheduleBatch } from '@mmsim/explore';
+import Tinypool from 'tinypool';
+import type { ExploreSpec } from './explore-spec.js';
+import type { WorkerTask } from './explore-worker.js';
+
+/** The default of `--workers`: the cores this process may use. */
+export function defaultWorkers(): number {
+  return availableParallelism();
+}
+
+/** Fewer schedules than this per worker thread are run on the command's own thread. */
+export const MIN_SCHEDULES_PER_WORKER = 32;
+
+/** The worker module: the built one (from source, the package's dist next to it). */
+export function workerModule(): string | null {
+  const here = import.meta.url;
+  const url = here.endsWith('.ts')
+    ? new URL('../../dist/workers/explore-worker.js', here)
+    : new URL('./explore-worker.js', here);
+  const path = fileURLToPath(url);
+  return existsSync(path) ? path : null;
+}
+
+/**
+ * Worker threads to use for `schedules` schedules with `--workers asked`: none (run on this
+ * thread) for a handful of schedules, a DFS search, or where no built worker module exists.
+ */
+export function effectiveWorkers(asked: number, schedules: number, dfs: boolean): number {
+  if (dfs || asked <= 1) return 1;
+  const n = Math.min(asked, Math.floor(schedules / MIN_SCHEDULES_PER_WORKER));
+  if (n <= 1 || workerModule() === null) return 1;
+  return n;
+}
+
+/** A pool of `threads` worker threads running batches of the exploration `spec`. */
+export function explorePool(
+  spec: ExploreSpec,
+  threads: number,
+): BatchRunner & { destroy(): Promise<void> } {
+  const filename = workerModule();
+  if (filename === null) throw new Error('no built worker module (run pnpm build)');
+  const pool = new Tinypool({
+    filename,
+    minThreads: threads,
+    maxThreads: threads,
+    isolateWorkers: false,
+  });
+  return {
+    parallelism: threads,
+    run: (batch: ScheduleBatch, signal: AbortSignal): Promise<BatchResult> =>
+      pool.run({ spec, batch } satisfies WorkerTask, { signal }) as Promise<BatchResult>,
+    destroy: () => pool.destroy(),
+  };
+}
