@@ -143,7 +143,8 @@ export async function exploreInBatches(
   const running = new Map<number, { batch: ScheduleBatch; abort: AbortController }>();
   let failure: unknown = null;
 
-  const needed = (from: number) => lowest === null || scheduleIndex(r, from) < lowest;
+  const needed = (from: number) =>
+    !r.stopOnFirst || lowest === null || scheduleIndex(r, from) < lowest;
   await new Promise<void>((settle) => {
     const pump = (): void => {
       while (
