@@ -4,6 +4,7 @@ import { checkCommand } from './commands/check.js';
 import { checkDriverCommand } from './commands/check-driver.js';
 import { compareCommand } from './commands/compare.js';
 import { exploreCommand } from './commands/explore.js';
+import { mergeCommand } from './commands/merge.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { scenariosCommand } from './commands/scenarios.js';
@@ -122,6 +123,17 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
     )
     .action((scenario: string, opts) => {
       code = exploreCommand(io, scenario, opts, hooks.defer);
+    });
+
+  program
+    .command('merge')
+    .description(
+      'combine the --json results of mmsim explore --shard 1/N … N/N into the result of the whole search (lowest-index finding, totals, guarantees)',
+    )
+    .argument('<file...>', 'explore --json --shard K/N outputs, one per shard')
+    .option('--json', 'print the merged result as explore --json prints one')
+    .action((files: string[], opts: { json?: boolean }) => {
+      code = mergeCommand(io, files, opts);
     });
 
   program
