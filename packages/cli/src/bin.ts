@@ -3,7 +3,6 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { preloadDriverModules } from './commands/check-driver.js';
 import { EXIT_INTERRUPTED } from './exit-codes.js';
 import { processIo } from './io.js';
-import { main } from './main.js';
 import { mainAsync } from './main-async.js';
 import { preloadVariantModules } from './variant-file.js';
 
@@ -95,6 +94,6 @@ if (!isMainThread) {
   } else {
     await preloadVariantModules(argv);
     await preloadDriverModules(argv);
-    process.exitCode = main(argv, processIo());
+    process.exitCode = await mainAsync(argv, processIo());
   }
 }

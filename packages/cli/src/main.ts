@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { campaignCommand } from './commands/campaign.js';
 import { checkCommand } from './commands/check.js';
 import { checkDriverCommand } from './commands/check-driver.js';
 import { compareCommand } from './commands/compare.js';
@@ -134,6 +135,39 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
     .option('--json', 'print the merged result as explore --json prints one')
     .action((files: string[], opts: { json?: boolean }) => {
       code = mergeCommand(io, files, opts);
+    });
+
+  program
+    .command('campaign')
+    .description(
+      'explore every built-in scenario in its fixed variant under random, pct (and dpor:2 once explore has it) with fault injection on; one report of schedules, findings, invariant violations, lost writes and leaks per cell',
+    )
+    .option('--schedules <n>', 'schedules in all, split evenly over the cells (default 20000)')
+    .option('--time-budget <seconds>', 'wall-clock time in all, split evenly over the cells')
+    .option('--seed <n>', 'seed of every search (default 1)')
+    .option('--workers <n>', "worker threads (default: the machine's cores)")
+    .option(
+      '--shard <k/n>',
+      'run shard K of N of every cell (combine the reports per cell with mmsim merge)',
+    )
+    .option(
+      '--scenario <name>',
+      'only this built-in scenario (repeatable; default all)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
+      '--strategy <name>',
+      'only this strategy (repeatable; default random, pct and dpor:2 where explore has it)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
+      '--fault-probability <p>',
+      'how often each registered fault site fails (default 0.02; 0: no faults)',
+    )
+    .option('--out <dir>', 'write campaign.json and campaign.md to this folder')
+    .option('--json', 'print the report as JSON instead of markdown')
+    .action((opts) => {
+      code = campaignCommand(io, opts, hooks.defer);
     });
 
   program

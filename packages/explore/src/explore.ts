@@ -15,6 +15,7 @@ import {
   type RunSetup,
   runSchedule,
   type ScheduleSource,
+  type Verdict,
 } from './run-schedule.js';
 import { scheduleSeed } from './seeds.js';
 import { DEFAULT_SHRINK_REPLAYS, type ShrinkResult, shrinkFinding } from './shrink.js';
@@ -117,6 +118,8 @@ export interface ExploreResult {
   /** Schedules with a finding (more than one only with `stopOnFirst: false`). */
   readonly findings: number;
   readonly findingsByKind: Readonly<Partial<Record<FindingKind, number>>>;
+  /** Schedules with a finding by the failed invariant's name (other kinds: by kind). */
+  readonly findingsByName: Readonly<Record<string, number>>;
   readonly stoppedBy: StopReason;
   /** DFS only: every schedule within the preemption bound was run. */
   readonly exhausted: boolean;
@@ -289,6 +292,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   let schedules = 0;
   let findings = 0;
   const byKind: Partial<Record<FindingKind, number>> = {};
+  const byName: Record<string, number> = {};
   let first: RunOutcome | null = null;
   let firstIndex: number | null = null;
   let stoppedBy: StopReason;
@@ -319,6 +323,8 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     if (kind !== null) {
       findings++;
       byKind[kind] = (byKind[kind] ?? 0) + 1;
+      const name = findingName(outcome.verdict as Verdict);
+      byName[name] = (byName[name] ?? 0) + 1;
       if (first === null) {
         first = outcome;
         firstIndex = index;
@@ -345,6 +351,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     schedules,
     findings,
     findingsByKind: byKind,
+    findingsByName: byName,
     stoppedBy,
     exhausted: dfs !== null && dfs.next === null,
     elapsedMs,
@@ -356,9 +363,15 @@ export interface SearchTotals {
   readonly schedules: number;
   readonly findings: number;
   readonly findingsByKind: Readonly<Partial<Record<FindingKind, number>>>;
+  readonly findingsByName: Readonly<Record<string, number>>;
   readonly stoppedBy: StopReason;
   readonly exhausted: boolean;
   readonly elapsedMs: number;
+}
+
+/** @internal How findings are counted by name: the invariant's name, else the kind. */
+export function findingName(verdict: Verdict): string {
+  return verdict.kind === 'invariant' ? verdict.invariant : verdict.kind;
 }
 
 /**
@@ -438,6 +451,7 @@ export function finishExploration(
     schedules,
     findings,
     findingsByKind: totals.findingsByKind,
+    findingsByName: totals.findingsByName,
     stoppedBy,
     exhausted: totals.exhausted,
     elapsedMs,

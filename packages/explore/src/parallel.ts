@@ -2,6 +2,7 @@ import { MmsimError } from '@mmsim/runtime';
 import {
   type ExploreOptions,
   type ExploreResult,
+  findingName,
   finishExploration,
   pctStepsOf,
   type Resolved,
@@ -10,7 +11,7 @@ import {
   strategySource,
 } from './explore.js';
 import type { FindingKind } from './finding.js';
-import { type RunOutcome, runSchedule } from './run-schedule.js';
+import { type RunOutcome, runSchedule, type Verdict } from './run-schedule.js';
 import { scheduleSeed } from './seeds.js';
 import type { ExplorationTarget } from './target.js';
 import { checkInteger, checkTarget, invalid } from './validate.js';
@@ -33,6 +34,8 @@ export interface BatchResult {
   readonly schedules: number;
   readonly findings: number;
   readonly findingsByKind: Readonly<Partial<Record<FindingKind, number>>>;
+  /** By the failed invariant's name (other kinds: by kind). */
+  readonly findingsByName: Readonly<Record<string, number>>;
   /** The schedule index of the batch's first finding, or null. */
   readonly firstIndex: number | null;
   readonly firstKind: FindingKind | null;
@@ -72,6 +75,7 @@ export function runBatch(
   let schedules = 0;
   let findings = 0;
   const byKind: Partial<Record<FindingKind, number>> = {};
+  const byName: Record<string, number> = {};
   let firstIndex: number | null = null;
   let firstKind: FindingKind | null = null;
   for (let j = batch.from; j < end; j++) {
@@ -82,13 +86,22 @@ export function runBatch(
     if (kind === null) continue;
     findings++;
     byKind[kind] = (byKind[kind] ?? 0) + 1;
+    const name = findingName(outcome.verdict as Verdict);
+    byName[name] = (byName[name] ?? 0) + 1;
     if (firstIndex === null) {
       firstIndex = index;
       firstKind = kind;
     }
     if (r.stopOnFirst) break;
   }
-  return { schedules, findings, findingsByKind: byKind, firstIndex, firstKind };
+  return {
+    schedules,
+    findings,
+    findingsByKind: byKind,
+    findingsByName: byName,
+    firstIndex,
+    firstKind,
+  };
 }
 
 /** Where `exploreInBatches` runs its batches (a pool of worker threads, say). */
@@ -136,6 +149,7 @@ export async function exploreInBatches(
   let next = 0; // the next position to hand out
   let lowest: number | null = null; // the lowest schedule index with a finding so far
   let lowestKind: FindingKind | null = null;
+  let lowestName: string | null = null;
   let timeUp = false;
   let done = 0;
   let doneFindings = 0;
@@ -216,24 +230,7 @@ export async function exploreInBatches(
   let schedules = 0;
   let findings = 0;
   const byKind: Partial<Record<FindingKind, number>> = {};
-  if (lowest !== null && r.stopOnFirst) {
-    schedules = Math.floor((lowest - r.shard.index) / r.shard.count) + 1;
-    findings = 1;
-    byKind[lowestKind as unknown as FindingKind] = 1;
-  } else {
-    for (const { result } of finished) {
-      schedules += result.schedules;
-      findings += result.findings;
-      for (const [kind, n] of Object.entries(result.findingsByKind)) {
-        byKind[kind as FindingKind] = (byKind[kind as FindingKind] ?? 0) + (n as number);
-      }
-    }
-  }
-  let stoppedBy: StopReason;
-  if (lowest !== null && r.stopOnFirst) stoppedBy = 'finding';
-  else if (timeUp && schedules < total) stoppedBy = 'time';
-  else stoppedBy = 'schedules';
-
+  const byName: Record<string, number> = {};
   let first: RunOutcome | null = null;
   if (lowest !== null) {
     first = runOne(r, lowest, pctSteps);
@@ -243,11 +240,35 @@ export async function exploreInBatches(
         `target "${t.name}" is not deterministic: schedule ${lowest} gave ${lowestKind} on a worker and ${first.verdict?.kind ?? 'no finding'} here`,
       );
     }
+    lowestName = findingName(first.verdict);
   }
+  if (lowest !== null && r.stopOnFirst) {
+    schedules = Math.floor((lowest - r.shard.index) / r.shard.count) + 1;
+    findings = 1;
+    byKind[lowestKind as unknown as FindingKind] = 1;
+    byName[lowestName as unknown as string] = 1;
+  } else {
+    for (const { result } of finished) {
+      schedules += result.schedules;
+      findings += result.findings;
+      for (const [kind, n] of Object.entries(result.findingsByKind)) {
+        byKind[kind as FindingKind] = (byKind[kind as FindingKind] ?? 0) + (n as number);
+      }
+      for (const [name, n] of Object.entries(result.findingsByName)) {
+        byName[name] = (byName[name] ?? 0) + n;
+      }
+    }
+  }
+  let stoppedBy: StopReason;
+  if (lowest !== null && r.stopOnFirst) stoppedBy = 'finding';
+  else if (timeUp && schedules < total) stoppedBy = 'time';
+  else stoppedBy = 'schedules';
+
   return finishExploration(t, r, first, lowest, {
     schedules,
     findings,
     findingsByKind: byKind,
+    findingsByName: byName,
     stoppedBy,
     exhausted: false,
     elapsedMs,

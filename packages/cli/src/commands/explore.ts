@@ -13,8 +13,8 @@ import { exploreStrategy, intOption, strategyText } from '../strategy-option.js'
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
 import { variantNameOf } from '../variant-file.js';
-import { buildExploration, type ExploreSpec } from '../workers/explore-spec.js';
 import { effectiveWorkers, explorePool } from '../workers/explore-pool.js';
+import { buildExploration, type ExploreSpec } from '../workers/explore-spec.js';
 import { shardOption, shardText, workersOption } from '../workers/options.js';
 import { checkVariant } from './run.js';
 
@@ -96,12 +96,12 @@ export function exploreCommand(
       shard,
     };
     const built = buildExploration(spec);
-    const pool = explorePool(spec, threads);
+    const pool = explorePool(threads);
     defer(
       exploreInBatches(
         built.target,
         { ...built.options, onProgress, ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }) },
-        pool,
+        pool.runner(spec),
       )
         .then(
           (found) => {

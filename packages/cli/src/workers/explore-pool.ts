@@ -35,11 +35,15 @@ export function effectiveWorkers(asked: number, schedules: number, dfs: boolean)
   return n;
 }
 
-/** A pool of `threads` worker threads running batches of the exploration `spec`. */
-export function explorePool(
-  spec: ExploreSpec,
-  threads: number,
-): BatchRunner & { destroy(): Promise<void> } {
+/** A pool of `threads` worker threads, running batches of any exploration given by its spec. */
+export interface ExplorePool {
+  readonly threads: number;
+  /** The runner of one exploration's batches. */
+  runner(spec: ExploreSpec): BatchRunner;
+  destroy(): Promise<void>;
+}
+
+export function explorePool(threads: number): ExplorePool {
   const filename = workerModule();
   if (filename === null) throw new Error('no built worker module (run pnpm build)');
   const pool = new Tinypool({
@@ -49,9 +53,12 @@ export function explorePool(
     isolateWorkers: false,
   });
   return {
-    parallelism: threads,
-    run: (batch: ScheduleBatch, signal: AbortSignal): Promise<BatchResult> =>
-      pool.run({ spec, batch } satisfies WorkerTask, { signal }) as Promise<BatchResult>,
+    threads,
+    runner: (spec) => ({
+      parallelism: threads,
+      run: (batch: ScheduleBatch, signal: AbortSignal): Promise<BatchResult> =>
+        pool.run({ spec, batch } satisfies WorkerTask, { signal }) as Promise<BatchResult>,
+    }),
     destroy: () => pool.destroy(),
   };
 }
