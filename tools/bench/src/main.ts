@@ -9,6 +9,7 @@ import {
   pmbenchBenchmarks,
   scenarioBenchmarks,
 } from '@mmsim/cli';
+import { abbaVsFastCheckBenchmarks } from './abba-fast-check.js';
 import { driverKitBenchmarks } from './driver-kit.js';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
@@ -26,7 +27,7 @@ import { syscallBenchmarks } from './syscalls.js';
  * on-the-fly transform of the sources adds a `__name` call to every closure created,
  * which alone slows the rmap walk by a third).
  */
-const suites: Record<string, () => BenchResult[]> = {
+const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   scheduler: schedulerBenchmarks,
   folio: folioBenchmarks,
   'locks-lru': lockAndLruBenchmarks,
@@ -38,6 +39,7 @@ const suites: Record<string, () => BenchResult[]> = {
   scaling: scalingBenchmarks,
   'driver-kit': driverKitBenchmarks,
   syscalls: syscallBenchmarks,
+  'abba-fast-check': () => abbaVsFastCheckBenchmarks(),
 };
 
 const { values } = parseArgs({
@@ -67,7 +69,7 @@ for (const name of selected) {
 const results: BenchResult[] = [];
 for (const name of selected) {
   process.stderr.write(`bench: ${name}...\n`);
-  results.push(...(suites[name] as () => BenchResult[])());
+  results.push(...(await (suites[name] as () => BenchResult[] | Promise<BenchResult[]>)()));
 }
 
 /** The commit measured, or 'unknown' outside a git checkout. */
