@@ -8,7 +8,16 @@ import {
   fixedVariants,
   supportedStrategies,
 } from '../src/commands/campaign.js';
+import { mainAsync } from '../src/index.js';
+import { openOutputFile } from '../src/io.js';
 import { mmsim } from './support/mmsim.js';
+
+/** The campaign's cells without their wall-clock figures. */
+function cellsOf(stdout: string) {
+  return (JSON.parse(stdout) as CampaignReport).cells.map(
+    ({ elapsedMs: _e, schedulesPerSecond: _s, ...cell }) => cell,
+  );
+}
 
 describe('mmsim campaign', () => {
   test('a fixed variant of each scenario: the one that fixed its bug, or its own; none for an unfixed bug', () => {
@@ -81,6 +90,31 @@ describe('mmsim campaign', () => {
     expect(report.cells).toHaveLength(1);
     expect(report.cells[0]!.faults).toEqual([]);
   }, 60_000);
+
+  test('on worker threads (the built worker module) every schedule of a cell runs, as on one thread', async () => {
+    // move-pages-loop under allocation failures: move_pages(2) fails with ENOMEM in some
+    // schedules, which the scenario's program reports (a finding per such schedule).
+    const args = ['campaign', '--scenario', 'move-pages-loop', '--strategy', 'random'];
+    const more = ['--schedules', '64', '--fault-probability', '0.05', '--json'];
+    let stdout = '';
+    const io = {
+      stdout: (t: string) => {
+        stdout += t;
+      },
+      stderr: () => {},
+      isTTY: false,
+      env: {},
+      openOutput: (path: string) => openOutputFile(path, () => {}),
+    };
+    const code = await mainAsync([...args, ...more, '--workers', '2'], io);
+    const threaded = JSON.parse(stdout) as CampaignReport;
+    expect(threaded.campaign.workers).toBe(2);
+    const alone = mmsim([...args, ...more, '--workers', '1']);
+    expect(code).toBe(alone.code);
+    expect(cellsOf(stdout)).toEqual(cellsOf(alone.stdout));
+    expect(threaded.cells[0]!.schedules).toBe(64);
+    expect(threaded.cells[0]!.findings).toBeGreaterThan(1);
+  }, 240_000);
 
   test('bad options exit 2 with one line', () => {
     for (const bad of [

@@ -112,7 +112,8 @@ export interface BatchRunner {
   readonly batchSize?: number;
   /**
    * Runs a batch of this exploration (for instance `runBatch` on a worker thread that built
-   * the same target with the same options). An aborted batch's result is not needed.
+   * the same target with the same options, `stopOnFirst` included). An aborted batch's
+   * result is not needed.
    */
   run(batch: ScheduleBatch, signal: AbortSignal): Promise<BatchResult>;
 }

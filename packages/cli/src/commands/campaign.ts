@@ -323,7 +323,7 @@ export function campaignCommand(
     return {
       ...p,
       faultNames: names,
-      spec: { ...p.spec, schedules: perCell, faults } as ExploreSpec,
+      spec: { ...p.spec, schedules: perCell, faults, stopOnFirst: false } as ExploreSpec,
     };
   });
   const allSites = [...new Set([...sites.values()].flat())];

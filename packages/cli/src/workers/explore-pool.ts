@@ -35,6 +35,25 @@ export function effectiveWorkers(asked: number, schedules: number, dfs: boolean)
   return n;
 }
 
+/**
+ * The node options of the worker threads: this process's, without a `source` export
+ * condition (under `pnpm mmsim` or a test runner, which load the TypeScript sources), since
+ * the workers run the built packages.
+ */
+export function builtExecArgv(execArgv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i] as string;
+    if (a === '--conditions=source' || a === '-C=source') continue;
+    if ((a === '--conditions' || a === '-C') && execArgv[i + 1] === 'source') {
+      i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
 /** A pool of `threads` worker threads, running batches of any exploration given by its spec. */
 export interface ExplorePool {
   readonly threads: number;
@@ -48,6 +67,7 @@ export function explorePool(threads: number): ExplorePool {
   if (filename === null) throw new Error('no built worker module (run pnpm build)');
   const pool = new Tinypool({
     filename,
+    execArgv: builtExecArgv(process.execArgv),
     minThreads: threads,
     maxThreads: threads,
     isolateWorkers: false,

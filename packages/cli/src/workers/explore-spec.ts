@@ -29,6 +29,8 @@ export interface ExploreSpec {
   readonly maxSteps: number | undefined;
   readonly disable: readonly string[] | undefined;
   readonly shard: ExploreShard | undefined;
+  /** False: run every schedule, not only up to the first finding (campaigns). */
+  readonly stopOnFirst?: boolean;
   /** Fault specs applied to every schedule (campaigns turn fault injection on). */
   readonly faults?: BatchExploreOptions['faults'];
 }
@@ -62,6 +64,7 @@ export function buildExploration(spec: ExploreSpec): BuiltExploration {
     ...(spec.disable === undefined ? {} : { disable: [...spec.disable] }),
     ...(spec.shard === undefined ? {} : { shard: spec.shard }),
     ...(spec.faults === undefined ? {} : { faults: spec.faults }),
+    ...(spec.stopOnFirst === undefined ? {} : { stopOnFirst: spec.stopOnFirst }),
   };
   return { resolved, variant, target, options };
 }
