@@ -3,7 +3,7 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { preloadDriverModules } from './commands/check-driver.js';
 import { EXIT_INTERRUPTED } from './exit-codes.js';
 import { processIo } from './io.js';
-import { main } from './main.js';
+import { mainAsync } from './main-async.js';
 import { preloadVariantModules } from './variant-file.js';
 
 interface ExploreWorkerData {
@@ -47,7 +47,7 @@ if (!isMainThread) {
     }) as typeof stream.write;
   }
   await preloadVariantModules(data.argv);
-  const code = main(data.argv, {
+  const code = await mainAsync(data.argv, {
     ...processIo(),
     isTTY: data.isTTY,
     interrupted: () => Atomics.load(data.flag, 0) === 1,
@@ -94,6 +94,6 @@ if (!isMainThread) {
   } else {
     await preloadVariantModules(argv);
     await preloadDriverModules(argv);
-    process.exitCode = main(argv, processIo());
+    process.exitCode = await mainAsync(argv, processIo());
   }
 }

@@ -1,9 +1,11 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { campaignCommand } from './commands/campaign.js';
 import { checkCommand } from './commands/check.js';
 import { checkDriverCommand } from './commands/check-driver.js';
 import { compareCommand } from './commands/compare.js';
 import { exploreCommand } from './commands/explore.js';
+import { mergeCommand } from './commands/merge.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { scenariosCommand } from './commands/scenarios.js';
@@ -18,11 +20,20 @@ import { cliVersion, DATA_SCENARIO_STRATEGY_HELP } from './version.js';
 const VARIANTS_HELP =
   'v6.2, rfc-2022, v6.3-rc1, v6.3 (default of most scenarios), v6.10, v6.11, or a variant file (.json, .yaml) or module (.mjs, .js, .ts)';
 
+/** What the asynchronous entry point (`mainAsync`) lends `main`. */
+export interface MainHooks {
+  /**
+   * Takes over the exit code of a command that finishes later (an exploration on worker
+   * threads). Without it, such commands run on this thread.
+   */
+  readonly defer?: (code: Promise<number>) => void;
+}
+
 /**
  * The `mmsim` command. Returns the exit code: 0 done and nothing found, 1 a finding,
  * 2 bad usage or input.
  */
-export function main(argv: readonly string[], io: CliIo): number {
+export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}): number {
   let code = EXIT_OK;
   const program = new Command('mmsim')
     .description(
@@ -96,6 +107,14 @@ export function main(argv: readonly string[], io: CliIo): number {
     )
     .option('--seed <n>', 'seed of the search (default 1)')
     .option(
+      '--workers <n>',
+      "worker threads for random and pct searches (default: the machine's cores; dfs runs on one); the result is the same for any number",
+    )
+    .option(
+      '--shard <k/n>',
+      'run shard K of N: the schedule indices i with i % N == K-1 (random and pct); combine the --json results with mmsim merge',
+    )
+    .option(
       '--disable <check>',
       'turn off an invariant or check by name (repeatable); --disable page-lock-inversion searches for the deadlock itself',
       (value: string, previous: string[] = []) => [...previous, value],
@@ -107,7 +126,51 @@ export function main(argv: readonly string[], io: CliIo): number {
       'write the replay token to a file; the printed command reads it (long tokens go to a temporary file on a terminal anyway)',
     )
     .action((scenario: string, opts) => {
-      code = exploreCommand(io, scenario, opts);
+      code = exploreCommand(io, scenario, opts, hooks.defer);
+    });
+
+  program
+    .command('merge')
+    .description(
+      'combine the --json results of mmsim explore --shard 1/N … N/N into the result of the whole search (lowest-index finding, totals, guarantees)',
+    )
+    .argument('<file...>', 'explore --json --shard K/N outputs, one per shard')
+    .option('--json', 'print the merged result as explore --json prints one')
+    .action((files: string[], opts: { json?: boolean }) => {
+      code = mergeCommand(io, files, opts);
+    });
+
+  program
+    .command('campaign')
+    .description(
+      'explore every built-in scenario in its fixed variant under random, pct (and dpor:2 once explore has it) with fault injection on; one report of schedules, findings, invariant violations, lost writes and leaks per cell',
+    )
+    .option('--schedules <n>', 'schedules in all, split evenly over the cells (default 20000)')
+    .option('--time-budget <seconds>', 'wall-clock time in all, split evenly over the cells')
+    .option('--seed <n>', 'seed of every search (default 1)')
+    .option('--workers <n>', "worker threads (default: the machine's cores)")
+    .option(
+      '--shard <k/n>',
+      'run shard K of N of every cell (combine the reports per cell with mmsim merge)',
+    )
+    .option(
+      '--scenario <name>',
+      'only this built-in scenario (repeatable; default all)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
+      '--strategy <name>',
+      'only this strategy (repeatable; default random, pct and dpor:2 where explore has it)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
+    .option(
+      '--fault-probability <p>',
+      'how often each registered fault site fails (default 0.02; 0: no faults)',
+    )
+    .option('--out <dir>', 'write campaign.json and campaign.md to this folder')
+    .option('--json', 'print the report as JSON instead of markdown')
+    .action((opts) => {
+      code = campaignCommand(io, opts, hooks.defer);
     });
 
   program

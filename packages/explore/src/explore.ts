@@ -18,6 +18,7 @@ import {
   type RunSetup,
   runSchedule,
   type ScheduleSource,
+  type Verdict,
 } from './run-schedule.js';
 import { scheduleSeed } from './seeds.js';
 import { DEFAULT_SHRINK_REPLAYS, type ShrinkResult, shrinkFinding } from './shrink.js';
@@ -35,8 +36,10 @@ import {
  * How schedules are chosen:
  * - `'random'`: a uniformly random task at every decision;
  * - `{ kind: 'pct', depth, steps }` (or `'pct'`): PCT with bug depth `depth` (default 3);
- *   `steps` (the expected number of decisions k) defaults to the most decisions any earlier
- *   schedule of this exploration made (1 for the first);
+ *   `steps` (the expected number of decisions k) defaults to the decisions of one calibration
+ *   run (the target under the random strategy with the exploration's own seed, not counted as
+ *   a schedule), the same for every schedule, so schedule i depends on its index only and
+ *   runs the same on any worker or shard;
  * - `{ kind: 'dfs', preemptionBound }` (or `'dfs'`): every schedule with at most
  *   `preemptionBound` preemptions (default 2), depth first, until exhausted.
  * - `{ kind: 'dpor', preemptionBound }` (or `'dpor'`): dynamic partial-order reduction
@@ -84,6 +87,18 @@ export interface ExploreOptions extends CheckOptions {
   readonly maxSteps?: number;
   /** Shrink the first finding (default true, with at most 200 candidate runs). */
   readonly shrink?: boolean | { readonly maxReplays?: number };
+  /**
+   * Run only the schedule indices i < `schedules` with `i % count === index` (random and
+   * PCT): shard `index` of `count`. The shards of one exploration together run exactly the
+   * schedules of the unsharded exploration. Default: every index.
+   */
+  readonly shard?: ExploreShard;
+}
+
+/** Shard `index` (0-based) of `count`: the schedule indices i with `i % count === index`. */
+export interface ExploreShard {
+  readonly index: number;
+  readonly count: number;
 }
 
 /** Why the search stopped. */
@@ -102,6 +117,8 @@ export interface ExploreResult {
   readonly finding: Finding | null;
   /** The first finding as the search met it, before shrinking. */
   readonly original: Finding | null;
+  /** The schedule index of the original finding (its seed is `scheduleSeed(seed, index)`), or null. */
+  readonly findingIndex: number | null;
   /** What shrinking did, or null when it did not run. */
   readonly shrink: ShrinkResult | null;
   /** Schedules run. */
@@ -109,6 +126,8 @@ export interface ExploreResult {
   /** Schedules with a finding (more than one only with `stopOnFirst: false`). */
   readonly findings: number;
   readonly findingsByKind: Readonly<Partial<Record<FindingKind, number>>>;
+  /** Schedules with a finding by the failed invariant's name (other kinds: by kind). */
+  readonly findingsByName: Readonly<Record<string, number>>;
   readonly stoppedBy: StopReason;
   /** DFS and DPOR: every schedule within the preemption bound was covered. */
   readonly exhausted: boolean;
@@ -171,6 +190,7 @@ export const EXPLORE_OPTION_KEYS: readonly string[] = [
   'shrink',
   'disable',
   'invariants',
+  'shard',
 ];
 
 const STRATEGY_FORM =
@@ -200,8 +220,10 @@ function resolveStrategy(spec: unknown): ResolvedStrategy {
   throw invalid('strategy', STRATEGY_FORM, spec);
 }
 
-interface Resolved {
+/** @internal The checked options of one exploration. */
+export interface Resolved {
   readonly strategy: ResolvedStrategy;
+  readonly shard: ExploreShard;
   readonly schedules: number;
   readonly seed: number;
   readonly timeBudgetMs: number | undefined;
@@ -211,7 +233,8 @@ interface Resolved {
   readonly setup: RunSetup;
 }
 
-function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
+/** @internal */
+export function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
   const o = checkObject('explore options', options);
   checkKeys('explore options', o, EXPLORE_OPTION_KEYS);
   validateCheckOptions(options, 'explore options');
@@ -234,6 +257,20 @@ function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
     throw invalid('onProgress', 'a function', onProgress);
   }
   const maxSteps = checkInteger('maxSteps', o.maxSteps ?? 100_000, 1, 1e9);
+  let shard: ExploreShard = { index: 0, count: 1 };
+  if (o.shard !== undefined) {
+    const sh = checkObject('shard', o.shard);
+    checkKeys('shard', sh, ['index', 'count']);
+    const count = checkInteger('shard.count', sh.count, 1, 1e6);
+    shard = { index: checkInteger('shard.index', sh.index, 0, count - 1), count };
+    if (count > 1 && strategy.kind === 'dfs') {
+      throw invalid(
+        'shard',
+        'absent for the dfs strategy (it searches one tree in order)',
+        o.shard,
+      );
+    }
+  }
   const faults = o.faults === undefined ? {} : checkFaults('faults', o.faults);
   const shrink = o.shrink ?? true;
   let shrinkReplays: number | null;
@@ -251,6 +288,7 @@ function resolve(target: ExplorationTarget, options: ExploreOptions): Resolved {
   }
   return {
     strategy,
+    shard,
     schedules,
     seed,
     timeBudgetMs: budget as number | undefined,
@@ -324,19 +362,22 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   const footprints = dfs !== null || dpor !== null ? new FootprintLog() : null;
   const dfsClasses = dfs !== null ? new Set<string>() : null;
   const pct = strategy.kind === 'pct' ? new PctTally(strategy.depth) : null;
+  const pctSteps = pctStepsOf(r);
   const start = performance.now();
   let schedules = 0;
   let findings = 0;
   const byKind: Partial<Record<FindingKind, number>> = {};
+  const byName: Record<string, number> = {};
   let first: RunOutcome | null = null;
-  let mostDecisions = 1;
+  let firstIndex: number | null = null;
   let stoppedBy: StopReason;
   for (;;) {
     if ((dfs !== null && dfs.next === null) || dpor?.exhausted === true) {
       stoppedBy = 'exhausted';
       break;
     }
-    if (schedules >= r.schedules) {
+    const index = r.shard.index + schedules * r.shard.count;
+    if (index >= r.schedules) {
       stoppedBy = 'schedules';
       break;
     }
@@ -351,11 +392,11 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
       dporRun = dpor.nextStrategy(footprints as FootprintLog) as DporStrategy;
       source = { kind: 'strategy', strategy: dporRun };
     } else {
-      seed = scheduleSeed(r.seed, schedules);
-      if (strategy.kind === 'pct') {
-        pctRun = new PctStrategy({ depth: strategy.depth, steps: strategy.steps ?? mostDecisions });
+      seed = scheduleSeed(r.seed, index);
+      source = strategySource(r, pctSteps);
+      if (source.kind === 'strategy' && source.strategy instanceof PctStrategy) {
+        pctRun = source.strategy;
       }
-      source = { kind: 'strategy', strategy: pctRun ?? new RandomStrategy() };
     }
     const outcome = runSchedule(r.setup, source, seed, false, dfs !== null, footprints);
     schedules++;
@@ -366,12 +407,16 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     }
     if (dpor !== null) dpor.finish(dporRun as DporStrategy, outcome.abandoned);
     if (pctRun !== null) pct?.add(pctRun, outcome.tracker.choices.length);
-    mostDecisions = Math.max(mostDecisions, outcome.tracker.choices.length);
     const kind = outcome.verdict?.kind ?? null;
     if (kind !== null) {
       findings++;
       byKind[kind] = (byKind[kind] ?? 0) + 1;
-      first ??= outcome;
+      const name = findingName(outcome.verdict as Verdict);
+      byName[name] = (byName[name] ?? 0) + 1;
+      if (first === null) {
+        first = outcome;
+        firstIndex = index;
+      }
     }
     r.onProgress?.({
       schedule: schedules,
@@ -390,8 +435,79 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     }
   }
   const elapsedMs = performance.now() - start;
-  const classes = dpor !== null ? dpor.classes : dfsClasses !== null ? dfsClasses.size : null;
+  return finishExploration(t, r, first, firstIndex, {
+    schedules,
+    findings,
+    findingsByKind: byKind,
+    findingsByName: byName,
+    stoppedBy,
+    exhausted: (dfs !== null && dfs.next === null) || dpor?.exhausted === true,
+    classes: dpor !== null ? dpor.classes : dfsClasses !== null ? dfsClasses.size : null,
+    pct: pct?.guarantee() ?? null,
+    elapsedMs,
+  });
+}
 
+/** @internal What the search counted, before the finding is shrunk. */
+export interface SearchTotals {
+  readonly schedules: number;
+  readonly findings: number;
+  readonly findingsByKind: Readonly<Partial<Record<FindingKind, number>>>;
+  readonly findingsByName: Readonly<Record<string, number>>;
+  readonly stoppedBy: StopReason;
+  readonly exhausted: boolean;
+  /** Interleaving classes (DPOR, DFS), else null. */
+  readonly classes: number | null;
+  /** PCT's guarantee over the schedules run, else null. */
+  readonly pct: PctGuarantee | null;
+  readonly elapsedMs: number;
+}
+
+/** @internal How findings are counted by name: the invariant's name, else the kind. */
+export function findingName(verdict: Verdict): string {
+  return verdict.kind === 'invariant' ? verdict.invariant : verdict.kind;
+}
+
+/**
+ * @internal PCT's `steps` estimate, the same for every schedule of an exploration: the one
+ * given, else the decisions of a calibration run (the target under the random strategy with
+ * the exploration's seed itself, which no schedule uses: schedule i runs with
+ * `scheduleSeed(seed, i)`). 0 for the other strategies.
+ */
+export function pctStepsOf(r: Resolved): number {
+  const s = r.strategy;
+  if (s.kind !== 'pct') return 0;
+  if (s.steps !== undefined) return s.steps;
+  const calibration = runSchedule(
+    r.setup,
+    { kind: 'strategy', strategy: new RandomStrategy() },
+    r.seed,
+    false,
+  );
+  return Math.max(1, calibration.tracker.choices.length);
+}
+
+/** @internal The strategy of a random or PCT schedule (a fresh one per schedule). */
+export function strategySource(r: Resolved, pctSteps: number): ScheduleSource {
+  const s = r.strategy;
+  return {
+    kind: 'strategy',
+    strategy:
+      s.kind === 'pct'
+        ? new PctStrategy({ depth: s.depth, steps: pctSteps })
+        : new RandomStrategy(),
+  };
+}
+
+/** @internal Shrinks and records the first finding and builds the result. */
+export function finishExploration(
+  t: ExplorationTarget,
+  r: Resolved,
+  first: RunOutcome | null,
+  firstIndex: number | null,
+  totals: SearchTotals,
+): ExploreResult {
+  const { schedules, findings, stoppedBy, elapsedMs } = totals;
   let original: Finding | null = null;
   let finding: Finding | null = null;
   let shrunk: ShrinkResult | null = null;
@@ -420,27 +536,31 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     found: finding !== null,
     kind: finding?.kind ?? null,
     invariant: finding?.kind === 'invariant' ? finding.invariant : null,
-    message: finding?.message ?? summary(r, schedules, stoppedBy, classes),
+    message: finding?.message ?? summary(r, schedules, stoppedBy, totals.classes),
     replay: finding?.replay ?? null,
     finding,
     original,
+    findingIndex: first === null ? null : firstIndex,
     shrink: shrunk,
     schedules,
     findings,
-    findingsByKind: byKind,
+    findingsByKind: totals.findingsByKind,
+    findingsByName: totals.findingsByName,
     stoppedBy,
-    exhausted: (dfs !== null && dfs.next === null) || dpor?.exhausted === true,
-    bound: strategy.kind === 'dfs' || strategy.kind === 'dpor' ? strategy.preemptionBound : null,
+    exhausted: totals.exhausted,
+    bound:
+      r.strategy.kind === 'dfs' || r.strategy.kind === 'dpor' ? r.strategy.preemptionBound : null,
     executions: schedules,
-    classes,
-    pct: pct?.guarantee() ?? null,
+    classes: totals.classes,
+    pct: totals.pct,
     elapsedMs,
     schedulesPerSecond: elapsedMs > 0 ? (schedules * 1000) / elapsedMs : undefined,
   };
 }
 
 /** Sums up PCT's per-schedule guarantee over the schedules of an exploration. */
-class PctTally {
+/** @internal PCT's guarantee, tallied schedule by schedule (Burckhardt et al., ASPLOS 2010). */
+export class PctTally {
   readonly #depth: number;
   #tasks = 0;
   #steps = 0;
@@ -454,12 +574,16 @@ class PctTally {
   }
 
   add(run: PctStrategy, decisions: number): void {
-    const n = run.tasks;
+    this.addRun(run.tasks, run.steps, decisions);
+  }
+
+  /** A schedule of `n` tasks run with PCT's `steps` that made `decisions` decisions. */
+  addRun(n: number, steps: number, decisions: number): void {
     if (n > this.#tasks) this.#tasks = n;
-    if (decisions > run.steps || n === 0) return;
-    const p = 1 / (n * run.steps ** (this.#depth - 1));
+    if (decisions > steps || n === 0) return;
+    const p = 1 / (n * steps ** (this.#depth - 1));
     this.#counted++;
-    if (run.steps > this.#steps) this.#steps = run.steps;
+    if (steps > this.#steps) this.#steps = steps;
     if (p < this.#lowest) this.#lowest = p;
     this.#miss *= 1 - p;
   }

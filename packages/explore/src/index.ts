@@ -43,6 +43,7 @@ export {
   type ExploreOptions,
   type ExploreProgress,
   type ExploreResult,
+  type ExploreShard,
   type ExploreStrategy,
   exhaustedLine,
   explore,
@@ -50,6 +51,14 @@ export {
   pctGuaranteeLine,
   type StopReason,
 } from './explore.js';
+export {
+  type BatchExploreOptions,
+  type BatchResult,
+  type BatchRunner,
+  exploreInBatches,
+  runBatch,
+  type ScheduleBatch,
+} from './parallel.js';
 export { scheduleSeed } from './seeds.js';
 
 // What a finding holds, and the report.

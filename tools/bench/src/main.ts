@@ -9,6 +9,7 @@ import {
   pmbenchBenchmarks,
   scenarioBenchmarks,
 } from '@mmsim/cli';
+import { abbaVsFastCheckBenchmarks } from './abba-fast-check.js';
 import { driverKitBenchmarks } from './driver-kit.js';
 import { exploreBenchmarks } from './explore.js';
 import { folioBenchmarks } from './folio.js';
@@ -28,7 +29,7 @@ import { syscallBenchmarks } from './syscalls.js';
  * on-the-fly transform of the sources adds a `__name` call to every closure created,
  * which alone slows the rmap walk by a third).
  */
-const suites: Record<string, () => BenchResult[]> = {
+const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   scheduler: schedulerBenchmarks,
   folio: folioBenchmarks,
   'locks-lru': lockAndLruBenchmarks,
@@ -43,6 +44,7 @@ const suites: Record<string, () => BenchResult[]> = {
   explore: exploreBenchmarks,
   memory: memoryBenchmarks,
   'memory-16m': memory16mBenchmarks,
+  'abba-fast-check': () => abbaVsFastCheckBenchmarks(),
 };
 
 /**
@@ -78,7 +80,7 @@ for (const name of selected) {
 const results: BenchResult[] = [];
 for (const name of selected) {
   process.stderr.write(`bench: ${name}...\n`);
-  results.push(...(suites[name] as () => BenchResult[])());
+  results.push(...(await (suites[name] as () => BenchResult[] | Promise<BenchResult[]>)()));
 }
 
 /** The commit measured, or 'unknown' outside a git checkout. */

@@ -1,4 +1,10 @@
-import { exhaustedLine, formatFinding, pctGuaranteeLine } from '@mmsim/explore';
+import {
+  type ExploreResult,
+  exhaustedLine,
+  exploreInBatches,
+  formatFinding,
+  pctGuaranteeLine,
+} from '@mmsim/explore';
 import { reportOfFinding } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { exploreScenario } from '@mmsim/scenarios';
@@ -13,6 +19,9 @@ import { exploreStrategy, intOption, strategyText } from '../strategy-option.js'
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
 import { variantNameOf } from '../variant-file.js';
+import { effectiveWorkers, explorePool } from '../workers/explore-pool.js';
+import { buildExploration, type ExploreSpec } from '../workers/explore-spec.js';
+import { shardOption, shardText, workersOption } from '../workers/options.js';
 import { checkVariant } from './run.js';
 
 export interface ExploreCommandOptions {
@@ -31,16 +40,26 @@ export interface ExploreCommandOptions {
   readonly maxSteps?: string;
   /** Stop exploring after this many wall-clock seconds. */
   readonly timeBudget?: string;
+  /** Worker threads (default: the machine's cores); random and PCT only. */
+  readonly workers?: string;
+  /** `K/N`: run shard K of N of the schedule indices (i % N === K - 1). */
+  readonly shard?: string;
 }
 
 /** Thrown out of the progress callback when the user pressed Ctrl-C. */
 class Interrupted extends Error {}
 
-/** `mmsim explore`: search schedules for a deadlock, invariant violation or inversion. */
+/**
+ * `mmsim explore`: search schedules for a deadlock, invariant violation or inversion. With
+ * `defer` (the asynchronous entry point, `mainAsync`), a random or PCT search of enough
+ * schedules runs on `--workers` worker threads and its exit code comes through `defer`;
+ * without it the search runs on this thread (the same result).
+ */
 export function exploreCommand(
   io: CliIo,
   nameOrFile: string,
   options: ExploreCommandOptions,
+  defer?: (code: Promise<number>) => void,
 ): number {
   const resolved = resolveScenario(nameOrFile);
   const { scenario, overrides } = resolved;
@@ -59,11 +78,60 @@ export function exploreCommand(
     throw new UsageError(`--max-steps must be at most ${MAX_STEPS}; got "${options.maxSteps}"`);
   }
   const timeBudgetMs = timeBudgetOption(options.timeBudget);
+  const shard = shardOption(options.shard);
+  const workers = workersOption(options.workers);
+  // DFS and DPOR search one tree in order: one thread, no shards.
+  const isDfs = systematic;
+  if (shard !== undefined && shard.count > 1 && isDfs) {
+    throw new UsageError(
+      '--shard splits random and pct searches; dfs and dpor search one tree in order',
+    );
+  }
   let done = 0;
   let findingsSoFar = 0;
   const config = fileMachineConfig(overrides);
   const progress = createProgress(io, `explore ${scenario.name}@${variant}`, schedules);
-  let result: ReturnType<typeof exploreScenario>;
+  const onProgress = (p: { schedule: number; findings: number }) => {
+    done = p.schedule;
+    findingsSoFar = p.findings;
+    progress.update(p.schedule);
+    if (io.interrupted?.() === true) throw new Interrupted();
+  };
+  const threads = defer === undefined ? 1 : effectiveWorkers(workers, schedules, isDfs);
+  if (threads > 1 && defer !== undefined) {
+    const spec: ExploreSpec = {
+      scenario: nameOrFile,
+      variant: options.variant,
+      strategy,
+      schedules,
+      seed,
+      maxSteps,
+      disable: options.disable,
+      shard,
+    };
+    const built = buildExploration(spec);
+    const pool = explorePool(threads);
+    defer(
+      exploreInBatches(
+        built.target,
+        { ...built.options, onProgress, ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }) },
+        pool.runner(spec),
+      )
+        .then(
+          (found) => {
+            progress.stop();
+            return report(found);
+          },
+          (error: unknown) => {
+            progress.stop();
+            return failed(error);
+          },
+        )
+        .finally(() => pool.destroy()),
+    );
+    return EXIT_OK;
+  }
+  let result: ExploreResult;
   try {
     result = exploreScenario(scenario, {
       ...config,
@@ -73,16 +141,19 @@ export function exploreCommand(
       seed,
       ...(maxSteps === undefined ? {} : { maxSteps }),
       ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }),
-      onProgress: (p) => {
-        done = p.schedule;
-        findingsSoFar = p.findings;
-        progress.update(p.schedule);
-        if (io.interrupted?.() === true) throw new Interrupted();
-      },
+      onProgress,
+      ...(shard === undefined ? {} : { shard }),
       ...(resolved.source === undefined ? {} : { source: { sha256: resolved.source.sha256 } }),
       ...(options.disable === undefined ? {} : { disable: [...options.disable] }),
     });
   } catch (error) {
+    return failed(error);
+  } finally {
+    progress.stop();
+  }
+  return report(result);
+
+  function failed(error: unknown): number {
     if (error instanceof Interrupted) {
       progress.stop();
       const summary = {
@@ -105,94 +176,103 @@ export function exploreCommand(
     }
     if (error instanceof MmsimError) throw new UsageError(`${scenario.name}: ${error.message}`);
     throw error;
-  } finally {
-    progress.stop();
   }
-  const strategyName = strategyText(strategy);
-  // The command that replays the finding: with --scenario FILE for a file scenario, and the
-  // token in a file when asked or when it is too long for a terminal.
-  const replayLine =
-    result.replay === null
-      ? null
-      : replayCommandLine(io, result.replay, {
-          scenarioFile: resolved.source?.path,
-          variant: options.variant,
-          tokenFile: options.tokenFile,
-          shorten: options.json !== true,
-        });
-  if (options.report !== undefined) {
-    const finding = result.found ? result.finding : null;
-    writeReport(
-      io,
-      options.report,
-      reportOfFinding(
-        {
-          command: 'explore',
+
+  function report(result: ExploreResult): number {
+    const strategyName = strategyText(strategy);
+    // The command that replays the finding: with --scenario FILE for a file scenario, and the
+    // token in a file when asked or when it is too long for a terminal.
+    const replayLine =
+      result.replay === null
+        ? null
+        : replayCommandLine(io, result.replay, {
+            scenarioFile: resolved.source?.path,
+            variant: options.variant,
+            tokenFile: options.tokenFile,
+            shorten: options.json !== true,
+          });
+    if (options.report !== undefined) {
+      const finding = result.found ? result.finding : null;
+      writeReport(
+        io,
+        options.report,
+        reportOfFinding(
+          {
+            command: 'explore',
+            scenario: scenario.name,
+            title: scenario.title,
+            variant,
+            seed,
+            status: result.found
+              ? `found after ${result.schedules} schedule(s)`
+              : `nothing found in ${result.schedules} schedules`,
+            replayCommand: replayLine,
+            finding: finding?.message ?? null,
+            ...(finding === null
+              ? {}
+              : {
+                  findingText: formatFinding(
+                    finding,
+                    replayLine === null ? {} : { replay: replayLine },
+                  ),
+                }),
+          },
+          finding,
+          finding?.steps ?? [],
+          machineCpus(scenario, { ...config, variant: chosenVariant }),
+        ),
+      );
+    }
+    if (options.json === true) {
+      io.stdout(
+        `${JSON.stringify({
           scenario: scenario.name,
-          title: scenario.title,
           variant,
+          strategy: strategyName,
           seed,
-          status: result.found
-            ? `found after ${result.schedules} schedule(s)`
-            : `nothing found in ${result.schedules} schedules`,
+          schedules: result.schedules,
+          found: result.found,
+          kind: result.kind,
+          invariant: result.invariant,
+          message: result.message,
+          replay: result.replay,
           replayCommand: replayLine,
-          finding: finding?.message ?? null,
-          ...(finding === null
-            ? {}
-            : {
-                findingText: formatFinding(
-                  finding,
-                  replayLine === null ? {} : { replay: replayLine },
-                ),
-              }),
-        },
-        finding,
-        finding?.steps ?? [],
-        machineCpus(scenario, { ...config, variant: chosenVariant }),
-      ),
-    );
+          stoppedBy: result.stoppedBy,
+          schedulesPerSecond: result.schedulesPerSecond ?? null,
+          // For mmsim merge and campaign scripts: the search as a whole.
+          scheduleLimit: schedules,
+          shard: shard === undefined ? null : shardText(shard),
+          findings: result.findings,
+          findingsByKind: result.findingsByKind,
+          findingIndex: result.findingIndex,
+          exhausted: result.exhausted,
+          bound: result.bound,
+          executions: result.executions,
+          classes: result.classes,
+          ...(result.pct === null ? {} : { pct: result.pct }),
+          disable: options.disable ?? [],
+          elapsedMs: result.elapsedMs,
+        })}\n`,
+      );
+    } else if (result.found && result.finding !== null) {
+      io.stdout(
+        `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed})\n`,
+      );
+      io.stdout(
+        `found after ${result.schedules} schedule(s):\n${formatFinding(result.finding, replayLine === null ? {} : { replay: replayLine })}\n`,
+      );
+    } else if (result.exhausted && result.bound !== null && result.classes !== null) {
+      io.stdout(
+        `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +
+          `nothing found\n${exhaustedLine(result.bound, result.executions, result.classes)}\n`,
+      );
+    } else {
+      io.stdout(
+        `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +
+          `nothing found in ${result.schedules} schedules${result.exhausted ? ' (the bounded space is exhausted)' : ''}\n`,
+      );
+      if (result.pct !== null) io.stdout(`${pctGuaranteeLine(result.pct)}\n`);
+    }
+    return result.found ? EXIT_FINDING : EXIT_OK;
   }
-  if (options.json === true) {
-    io.stdout(
-      `${JSON.stringify({
-        scenario: scenario.name,
-        variant,
-        strategy: strategyName,
-        seed,
-        schedules: result.schedules,
-        found: result.found,
-        kind: result.kind,
-        invariant: result.invariant,
-        message: result.message,
-        replay: result.replay,
-        replayCommand: replayLine,
-        stoppedBy: result.stoppedBy,
-        schedulesPerSecond: result.schedulesPerSecond ?? null,
-        exhausted: result.exhausted,
-        bound: result.bound,
-        executions: result.executions,
-        classes: result.classes,
-        ...(result.pct === null ? {} : { pct: result.pct }),
-      })}\n`,
-    );
-  } else if (result.found && result.finding !== null) {
-    io.stdout(
-      `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed})\n`,
-    );
-    io.stdout(
-      `found after ${result.schedules} schedule(s):\n${formatFinding(result.finding, replayLine === null ? {} : { replay: replayLine })}\n`,
-    );
-  } else if (result.exhausted && result.bound !== null && result.classes !== null) {
-    io.stdout(
-      `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +
-        `nothing found\n${exhaustedLine(result.bound, result.executions, result.classes)}\n`,
-    );
-  } else {
-    io.stdout(
-      `mmsim explore ${scenario.name} (variant ${variant}, ${strategyName}, seed ${seed}): ` +
-        `nothing found in ${result.schedules} schedules${result.exhausted ? ' (the bounded space is exhausted)' : ''}\n`,
-    );
-    if (result.pct !== null) io.stdout(`${pctGuaranteeLine(result.pct)}\n`);
-  }
-  return result.found ? EXIT_FINDING : EXIT_OK;
 }

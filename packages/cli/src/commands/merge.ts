@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
+import { fileErrorMessage } from '../file-error.js';
+import type { CliIo } from '../io.js';
+import { UsageError } from '../usage-error.js';
+
+export interface MergeCommandOptions {
+  readonly json?: boolean;
+}
+
+/** The fields of `mmsim explore --json` that merging reads. */
+export interface ExploreJson {
+  readonly scenario: string;
+  readonly variant: string;
+  readonly strategy: string;
+  readonly seed: number;
+  readonly schedules: number;
+  readonly found: boolean;
+  readonly kind: string | null;
+  readonly invariant: string | null;
+  readonly message: string;
+  readonly replay: string | null;
+  readonly replayCommand: string | null;
+  readonly stoppedBy: string;
+  readonly schedulesPerSecond: number | null;
+  readonly scheduleLimit: number;
+  readonly shard: string | null;
+  readonly findings: number;
+  readonly findingsByKind: Readonly<Record<string, number>>;
+  readonly findingIndex: number | null;
+  readonly exhausted: boolean;
+  readonly disable: readonly string[];
+  readonly elapsedMs: number;
+}
+
+/** The explore result of one search, as `--json` prints it (one of several shards merged). */
+export interface MergedJson extends ExploreJson {
+  /** How many shard results were merged. */
+  readonly shards: number;
+}
+
+const REQUIRED: readonly (keyof ExploreJson)[] = [
+  'scenario',
+  'variant',
+  'strategy',
+  'seed',
+  'schedules',
+  'found',
+  'stoppedBy',
+  'scheduleLimit',
+  'shard',
+  'findings',
+  'findingsByKind',
+  'findingIndex',
+  'elapsedMs',
+];
+
+function readResult(path: string, cwd: string | undefined): ExploreJson {
+  let text: string;
+  try {
+    text = readFileSync(cwd === undefined ? path : resolve(cwd, path), 'utf8');
+  } catch (error) {
+    throw new UsageError(fileErrorMessage('cannot read', path, error));
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${path}: not JSON (give the output of mmsim explore --json --shard K/N)`);
+  }
+  const o = value as Record<string, unknown>;
+  const missing =
+    typeof o !== 'object' || o === null ? 'everything' : REQUIRED.find((k) => !(k in o));
+  if (missing !== undefined) {
+    throw new UsageError(
+      `${path}: not an mmsim explore --json result (no "${missing}"; run mmsim explore --json --shard K/N)`,
+    );
+  }
+  return o as unknown as ExploreJson;
+}
+
+function shardOf(r: ExploreJson, path: string): { k: number; n: number } {
+  if (r.shard === null) return { k: 1, n: 1 };
+  const m = /^(\d+)\/(\d+)$/.exec(r.shard);
+  if (m === null)
+    throw new UsageError(`${path}: shard must be K/N; got ${JSON.stringify(r.shard)}`);
+  return { k: Number(m[1]), n: Number(m[2]) };
+}
+
+/** What must be equal in every shard of one search. */
+const SAME: readonly (keyof ExploreJson)[] = [
+  'scenario',
+  'variant',
+  'strategy',
+  'seed',
+  'scheduleLimit',
+  'disable',
+];
+
+/**
+ * Combines the `explore --json` results of the shards 1/N … N/N of one search into the result
+ * the unsharded search gives: the lowest-index finding (with its replay token), the schedules
+ * up to it (all of them when none), exhausted only if every shard is. The wall-clock figures
+ * are the campaign's: `elapsedMs` the longest shard, `schedulesPerSecond` the shards' rates
+ * added up (their throughput when they run side by side). Mismatched or missing shards are a
+ * `UsageError`.
+ */
+export function mergeResults(
+  results: readonly ExploreJson[],
+  paths: readonly string[],
+): MergedJson {
+  if (results.length === 0) throw new UsageError('merge needs at least one result file');
+  const first = results[0] as ExploreJson;
+  const { n } = shardOf(first, paths[0] as string);
+  const seen = new Map<number, string>();
+  results.forEach((r, i) => {
+    const path = paths[i] as string;
+    for (const key of SAME) {
+      if (JSON.stringify(r[key]) !== JSON.stringify(first[key])) {
+        throw new UsageError(
+          `${path}: ${key} ${JSON.stringify(r[key])} differs from ${JSON.stringify(first[key])} in ${paths[0]}; merge shards of one search only`,
+        );
+      }
+    }
+    const s = shardOf(r, path);
+    if (s.n !== n) {
+      throw new UsageError(`${path}: shard ${r.shard} is not one of ${n} like ${paths[0]}`);
+    }
+    const other = seen.get(s.k);
+    if (other !== undefined)
+      throw new UsageError(`${path}: shard ${s.k}/${n} again (also ${other})`);
+    seen.set(s.k, path);
+  });
+  const absent = Array.from({ length: n }, (_, i) => i + 1).filter((k) => !seen.has(k));
+  if (absent.length > 0) {
+    throw new UsageError(`shard(s) ${absent.map((k) => `${k}/${n}`).join(', ')} missing`);
+  }
+  let lowest: ExploreJson | null = null;
+  for (const r of results) {
+    if (
+      r.findingIndex !== null &&
+      (lowest === null || r.findingIndex < (lowest.findingIndex as number))
+    ) {
+      lowest = r;
+    }
+  }
+  const timeUp = results.some((r) => r.stoppedBy === 'time');
+  let schedules: number;
+  let findings: number;
+  let byKind: Record<string, number>;
+  let stoppedBy: string;
+  if (lowest !== null && lowest.stoppedBy === 'finding' && !timeUp) {
+    // Every shard ran each of its indices below the finding: the unsharded search stops there.
+    schedules = (lowest.findingIndex as number) + 1;
+    findings = 1;
+    byKind = { [lowest.kind as string]: 1 };
+    stoppedBy = 'finding';
+  } else {
+    schedules = results.reduce((s, r) => s + r.schedules, 0);
+    findings = results.reduce((s, r) => s + r.findings, 0);
+    byKind = {};
+    for (const r of results) {
+      for (const [kind, count] of Object.entries(r.findingsByKind)) {
+        byKind[kind] = (byKind[kind] ?? 0) + count;
+      }
+    }
+    stoppedBy = lowest !== null ? 'finding' : timeUp ? 'time' : 'schedules';
+  }
+  const strategyKind = first.strategy.split(':')[0];
+  const message =
+    lowest !== null
+      ? lowest.message
+      : timeUp
+        ? `no finding in ${schedules} ${strategyKind} schedule(s): the time budget ran out in a shard`
+        : `no finding in ${schedules} ${strategyKind} schedule(s) (the schedule limit)`;
+  const rates = results.map((r) => r.schedulesPerSecond);
+  return {
+    scenario: first.scenario,
+    variant: first.variant,
+    strategy: first.strategy,
+    seed: first.seed,
+    schedules,
+    found: lowest !== null,
+    kind: lowest?.kind ?? null,
+    invariant: lowest?.invariant ?? null,
+    message,
+    replay: lowest?.replay ?? null,
+    replayCommand: lowest?.replayCommand ?? null,
+    stoppedBy,
+    schedulesPerSecond: rates.every((x) => x !== null)
+      ? rates.reduce((s: number, x) => s + (x as number), 0)
+      : null,
+    scheduleLimit: first.scheduleLimit,
+    shard: null,
+    findings,
+    findingsByKind: byKind,
+    findingIndex: lowest?.findingIndex ?? null,
+    exhausted: results.every((r) => r.exhausted === true),
+    disable: first.disable,
+    elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
+    shards: n,
+  };
+}
+
+/** `mmsim merge FILE...`: one report from the `explore --json --shard K/N` results of a search. */
+export function mergeCommand(
+  io: CliIo,
+  files: readonly string[],
+  options: MergeCommandOptions,
+): number {
+  const results = files.map((f) => readResult(f, io.cwd));
+  const merged = mergeResults(results, files);
+  if (options.json === true) {
+    io.stdout(`${JSON.stringify(merged)}\n`);
+  } else {
+    io.stdout(
+      `mmsim merge: ${merged.scenario} (variant ${merged.variant}, ${merged.strategy}, seed ${merged.seed}), ${merged.shards} shard(s): ` +
+        (merged.found
+          ? `found at schedule ${merged.findingIndex}: ${merged.message}\n${merged.replayCommand ?? ''}\n`
+          : `${merged.message}\n`),
+    );
+  }
+  return merged.found ? EXIT_FINDING : EXIT_OK;
+}
