@@ -46,7 +46,7 @@ describe('mmsim campaign', () => {
       '--scenario',
       'loop-bh-deadlock',
       '--schedules',
-      '16',
+      '24',
       '--out',
       dir,
       '--json',
@@ -57,14 +57,16 @@ describe('mmsim campaign', () => {
     expect(report.cells.map((c) => `${c.scenario}@${c.variant}/${c.strategy}`)).toEqual([
       'rfc-lock-order@v6.3-rc1/random',
       'rfc-lock-order@v6.3-rc1/pct',
+      'rfc-lock-order@v6.3-rc1/dpor:2',
       'loop-bh-deadlock@v6.3/random',
       'loop-bh-deadlock@v6.3/pct',
+      'loop-bh-deadlock@v6.3/dpor:2',
     ]);
     for (const cell of report.cells) {
       expect(cell.schedules).toBe(4);
       expect(cell.faults).toContain('migrate.alloc_migration_target');
     }
-    expect(report.totals.schedules).toBe(16);
+    expect(report.totals.schedules).toBe(24);
     expect(report.campaign.faultKindsNotModelled).not.toContain('allocation failures');
     // Fixed variants: nothing to find (a finding here is a model or kernel bug to report).
     expect(r.code).toBe(report.totals.findings > 0 ? 1 : 0);

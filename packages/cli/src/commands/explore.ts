@@ -249,7 +249,8 @@ export function exploreCommand(
           bound: result.bound,
           executions: result.executions,
           classes: result.classes,
-          ...(result.pct === null ? {} : { pct: result.pct }),
+          // PCT's guarantee when nothing was found (what it is for; shards merge it).
+          ...(result.pct === null || result.found ? {} : { pct: result.pct }),
           disable: options.disable ?? [],
           elapsedMs: result.elapsedMs,
         })}\n`,

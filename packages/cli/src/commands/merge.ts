@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { PctGuarantee } from '@mmsim/explore';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import { fileErrorMessage } from '../file-error.js';
 import type { CliIo } from '../io.js';
@@ -30,6 +31,13 @@ export interface ExploreJson {
   readonly findingsByKind: Readonly<Record<string, number>>;
   readonly findingIndex: number | null;
   readonly exhausted: boolean;
+  /** DFS / DPOR: the preemption bound; else null. */
+  readonly bound?: number | null;
+  readonly executions?: number;
+  /** DFS / DPOR: interleaving classes; else null. */
+  readonly classes?: number | null;
+  /** PCT with nothing found: its guarantee over the schedules run. */
+  readonly pct?: PctGuarantee;
   readonly disable: readonly string[];
   readonly elapsedMs: number;
 }
@@ -197,6 +205,12 @@ export function mergeResults(
     findingsByKind: byKind,
     findingIndex: lowest?.findingIndex ?? null,
     exhausted: results.every((r) => r.exhausted === true),
+    bound: first.bound ?? null,
+    executions: schedules,
+    classes: results.every((r) => typeof r.classes === 'number')
+      ? results.reduce((sum, r) => sum + (r.classes as number), 0)
+      : null,
+    ...(lowest === null ? mergedPct(results) : {}),
     disable: first.disable,
     elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
     shards: n,
@@ -222,4 +236,28 @@ export function mergeCommand(
     );
   }
   return merged.found ? EXIT_FINDING : EXIT_OK;
+}
+
+/**
+ * PCT's guarantee of the shards together when nothing was found: the schedules counted add
+ * up, the per-schedule bound is the lowest, and the chance to miss a depth-d bug is the
+ * product of the shards' (as the unsharded search multiplies it schedule by schedule).
+ */
+function mergedPct(results: readonly ExploreJson[]): { pct?: PctGuarantee } {
+  const all = results.map((r) => r.pct);
+  if (all.some((p) => p === undefined)) return {};
+  const pcts = all as PctGuarantee[];
+  let miss = 1;
+  for (const p of pcts) miss *= 1 - p.cumulative;
+  const counted = pcts.filter((p) => p.schedulesCounted > 0);
+  return {
+    pct: {
+      depth: (pcts[0] as PctGuarantee).depth,
+      tasks: Math.max(...pcts.map((p) => p.tasks)),
+      steps: Math.max(...pcts.map((p) => p.steps)),
+      schedulesCounted: pcts.reduce((sum, p) => sum + p.schedulesCounted, 0),
+      perSchedule: counted.length === 0 ? 0 : Math.min(...counted.map((p) => p.perSchedule)),
+      cumulative: Number((1 - miss).toPrecision(12)),
+    },
+  };
 }
