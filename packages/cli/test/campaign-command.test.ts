@@ -72,7 +72,7 @@ describe('mmsim campaign', () => {
     expect(r.code).toBe(report.totals.findings > 0 ? 1 : 0);
     const md = readFileSync(join(dir, 'campaign.md'), 'utf8');
     expect(md).toContain('| rfc-lock-order | v6.3-rc1 | random |');
-    expect(md).toContain('16 schedules in 4 cells');
+    expect(md).toContain('24 schedules in 6 cells');
   }, 120_000);
 
   test('without faults no site is configured', () => {
