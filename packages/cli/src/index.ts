@@ -9,7 +9,7 @@ export { scenarioBenchmarks } from './bench/scenarios.js';
 export { builtInNames, builtInScenario } from './catalog.js';
 export { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 export { type CliIo, type OutputFile, processIo } from './io.js';
-export { main } from './main.js';
+export { type MainHooks, main } from './main.js';
 export { mainAsync } from './main-async.js';
 export {
   loadScenarioFile,

@@ -36,7 +36,7 @@ interface Node {
 }
 
 /** What the strategy recorded at one decision of its run. */
-interface DecisionRecord {
+export interface DecisionRecord {
   readonly step: number;
   readonly eligible: readonly number[];
   readonly previous: number;
