@@ -168,7 +168,8 @@ export function* checkAndMigrateMovablePages(
 
 /**
  * `__get_user_pages_locked` with FOLL_PIN for `nrPages` pages from `start` (mm/gup.c, 6.3),
- * page by page through the rmap layer's `pinUserPage`; fills `pages` with the pinned pfns.
+ * page by page through the rmap layer's `pinUserPage`, with `cond_resched()` before each page
+ * (so a pin retried over and over never holds its CPU); fills `pages` with the pinned pfns.
  */
 function* getUserPagesLocked(
   k: Kernel,
@@ -180,6 +181,7 @@ function* getUserPagesLocked(
 ): KernelGen<number> {
   pages.length = 0;
   for (let i = 0; i < nrPages; i++) {
+    yield; // cond_resched(), once a page in __get_user_pages
     pages.push(yield* k.vm.pinUserPage(mm, start + i * PAGE_SIZE, write));
   }
   return nrPages;
