@@ -31,6 +31,7 @@ import {
 } from '@mmsim/scenarios';
 import { z } from 'zod';
 import { MAX_ACTORS, MAX_PROCESS_PAGES, MAX_PROCESSES } from './limits.js';
+import { count, name } from './scenario-fields.js';
 import {
   cmaAllocSchema,
   hotplugCmaActor,
@@ -39,19 +40,6 @@ import {
 } from './scenario-hotplug-cma.js';
 import { programActor, programActorProblem, programActorSchema } from './scenario-program.js';
 import { DATA_SCENARIO_STRATEGY } from './version.js';
-
-function count(what: string, min: number, max: number) {
-  const message = `must be ${what} (an integer in [${min}, ${max}])`;
-  return z
-    .number({ invalid_type_error: message, required_error: message })
-    .int({ message })
-    .min(min, { message })
-    .max(max, { message });
-}
-
-const name = z
-  .string({ required_error: 'must be a name' })
-  .regex(/^[a-z][a-z0-9-]*$/, { message: 'must be a lower-case name (letters, digits, -)' });
 
 /** Every operation of the built-in drivers (which driver has which is checked per actor). */
 const DRIVER_OPERATIONS = ['inflate', 'deflate', 'zs_malloc', 'zs_free', 'zs_compact'] as const;

@@ -1,24 +1,12 @@
 import { type Actor, DEFAULT_MEMORY_BLOCK_PAGES, type Kernel } from '@mmsim/kernel';
 import { cmaAllocActor, offlinePagesActor } from '@mmsim/scenarios';
 import { z } from 'zod';
+import { count, name } from './scenario-fields.js';
 
 /**
  * The scenario-file actor kinds of the memory hotplug and CMA callers (`offline-pages`,
  * `cma-alloc`): their schemas, their cross-field checks and how they are built.
  */
-
-function count(what: string, min: number, max: number) {
-  const message = `must be ${what} (an integer in [${min}, ${max}])`;
-  return z
-    .number({ invalid_type_error: message, required_error: message })
-    .int({ message })
-    .min(min, { message })
-    .max(max, { message });
-}
-
-const name = z
-  .string({ required_error: 'must be a name' })
-  .regex(/^[a-z][a-z0-9-]*$/, { message: 'must be a lower-case name (letters, digits, -)' });
 
 /** `offline-pages`: a memory block taken offline (`offlinePagesActor` of @mmsim/callers). */
 export const offlinePagesSchema = z

@@ -12,19 +12,7 @@ import {
   programStepsSchema,
 } from '@mmsim/syscalls';
 import { z } from 'zod';
-
-function count(what: string, min: number, max: number) {
-  const message = `must be ${what} (an integer in [${min}, ${max}])`;
-  return z
-    .number({ invalid_type_error: message, required_error: message })
-    .int({ message })
-    .min(min, { message })
-    .max(max, { message });
-}
-
-const name = z
-  .string({ required_error: 'must be a name' })
-  .regex(/^[a-z][a-z0-9-]*$/, { message: 'must be a lower-case name (letters, digits, -)' });
+import { count, name } from './scenario-fields.js';
 
 /** Capabilities a file may name (the ones the model checks), by their C names. */
 const CAPS = {
