@@ -8,13 +8,22 @@ import { mmsim } from './support/mmsim.js';
 
 const examples = fileURLToPath(new URL('../../../examples', import.meta.url));
 
-/** Every scenario file under examples/ but examples/drivers (TypeScript) and node_modules. */
+/**
+ * Every scenario file under examples/ but examples/drivers (TypeScript), examples/campaign (a
+ * Kubernetes Job and a CI matrix that run campaigns, not scenarios) and node_modules.
+ */
 function scenarioFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir).sort()) {
     const path = join(dir, entry);
     if (statSync(path).isDirectory()) {
-      if (entry === 'node_modules' || path === join(examples, 'drivers')) continue;
+      if (
+        entry === 'node_modules' ||
+        path === join(examples, 'drivers') ||
+        path === join(examples, 'campaign')
+      ) {
+        continue;
+      }
       out.push(...scenarioFiles(path));
     } else if (dir !== examples && /\.(ya?ml|json)$/.test(entry)) {
       out.push(path);

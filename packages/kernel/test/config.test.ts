@@ -56,7 +56,7 @@ describe('createKernel: configuration validation', () => {
     [
       'unknown node field',
       { nodes: [{ pages: 1024, color: 'red' }] },
-      /^nodes\[0\]\.color is not a known field \(known: pages, hugetlbPages, cpus, movablePages\)/,
+      /^nodes\[0\]\.color is not a known field \(known: pages, hugetlbPages, cpus, movablePages, memory\)/,
     ],
     [
       'cpusPerNode 0',
@@ -143,7 +143,7 @@ describe('createKernel: configuration validation', () => {
     [
       'unknown field',
       { nodes: [NODE], colour: 1 },
-      /^colour is not a known field \(known: nodes, cpusPerNode, variant/,
+      /^colour is not a known field \(known: nodes, distances, cpusPerNode, variant/,
     ],
   ];
   for (const [what, config, message] of cases) {
@@ -180,7 +180,7 @@ describe('createKernel: configuration validation', () => {
     expect(r.maxSteps).toBe(DEFAULT_MAX_STEPS);
     expect(r.dependencyChecking).toBeNull();
     expect(r.zeroPage).toBe(true);
-    expect(r.nodes[1]).toEqual({ pages: 2048, hugetlbPages: 0, cpus: 2 });
+    expect(r.nodes[1]).toEqual({ pages: 2048, hugetlbPages: 0, cpus: 2, accessFactor: 1, copyFactor: 1 });
     expect(
       resolveKernelConfig({ nodes: [NODE], dependencyChecking: true }).dependencyChecking,
     ).toEqual({
