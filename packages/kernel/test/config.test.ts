@@ -180,7 +180,13 @@ describe('createKernel: configuration validation', () => {
     expect(r.maxSteps).toBe(DEFAULT_MAX_STEPS);
     expect(r.dependencyChecking).toBeNull();
     expect(r.zeroPage).toBe(true);
-    expect(r.nodes[1]).toEqual({ pages: 2048, hugetlbPages: 0, cpus: 2, accessFactor: 1, copyFactor: 1 });
+    expect(r.nodes[1]).toEqual({
+      pages: 2048,
+      hugetlbPages: 0,
+      cpus: 2,
+      accessFactor: 1,
+      copyFactor: 1,
+    });
     expect(
       resolveKernelConfig({ nodes: [NODE], dependencyChecking: true }).dependencyChecking,
     ).toEqual({
