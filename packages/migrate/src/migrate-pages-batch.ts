@@ -136,6 +136,7 @@ function* migratePagesBatchBody(
   nrPass: number,
 ): KernelGen<number> {
   const mem = env.mem;
+  const rt = env.rt;
   const variant = env.variant;
   const inBatchSplit = variant.splitRetry === 'in-batch';
   const split = inBatchSplit ? listHead(mem) : splitFolios;
@@ -176,7 +177,7 @@ function* migratePagesBatchBody(
         const isThp = kind === 2 ? 1 : 0;
         const counted = isLarge || !noSplitFolioCounting;
         const nrPages = folioNrPages(mem, folio);
-        yield; // cond_resched()
+        if (!rt.virtualStep()) yield; // cond_resched()
 
         // 6.10+: a folio on the deferred-split queue (more than 2 pages: order-1 page-cache
         // folios do not use the queue) is split now; the split counts as a failure, so that
@@ -316,7 +317,7 @@ function* migratePagesBatchBody(
           const isThp = kind === 2 ? 1 : 0;
           const counted = kind !== 0 || !noSplitFolioCounting;
           const nrPages = folioNrPages(mem, folio);
-          yield; // cond_resched()
+          if (!rt.virtualStep()) yield; // cond_resched()
           const r = yield* moveStep(env, cb, folio, dst, dstFolios, mode, reason, retFolios);
           switch (r) {
             case -EAGAIN:
