@@ -24,7 +24,12 @@ import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
 import { folioTestClearContentCopied } from './copy-offload.js';
 import { listHead, listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
-import { migrateFolioMove } from './migrate-folio-move.js';
+import {
+  MOVE_SLEEPS,
+  migrateFolioMove,
+  migrateFolioMovePlain,
+  migrateFolioMoveSlow,
+} from './migrate-folio-move.js';
 import {
   migrateFolioExtract,
   PAGE_WAS_MAPPED,
@@ -318,7 +323,25 @@ function* migratePagesBatchBody(
           const counted = kind !== 0 || !noSplitFolioCounting;
           const nrPages = folioNrPages(mem, folio);
           if (!rt.virtualStep()) yield; // cond_resched()
-          const r = yield* moveStep(env, cb, folio, dst, dstFolios, mode, reason, retFolios);
+          // (Untraced and uncontended: as plain calls, with the same steps.)
+          let r: number;
+          if (moveStep === migrateFolioMove && !rt.functions.enabled) {
+            r = migrateFolioMovePlain(env, cb, folio, dst, dstFolios, mode, reason, retFolios);
+            if (r === MOVE_SLEEPS) {
+              r = yield* migrateFolioMoveSlow(
+                env,
+                cb,
+                folio,
+                dst,
+                dstFolios,
+                mode,
+                reason,
+                retFolios,
+              );
+            }
+          } else {
+            r = yield* moveStep(env, cb, folio, dst, dstFolios, mode, reason, retFolios);
+          }
           switch (r) {
             case -EAGAIN:
               if (counted) retry++;

@@ -13,21 +13,24 @@ interface Ctx {
 
 describe('tracedFunction', () => {
   test('a traced function gets every argument, traced or not', () => {
-    const nine = tracedFunction('nine', function* (
-      _ctx: Ctx,
-      a: number,
-      b: number,
-      c: number,
-      d: number,
-      e: number,
-      f: number,
-      g: number,
-      h: number,
-      i: number,
-    ): KernelGen<number[]> {
-      yield;
-      return [a, b, c, d, e, f, g, h, i];
-    });
+    const nine = tracedFunction(
+      'nine',
+      function* (
+        _ctx: Ctx,
+        a: number,
+        b: number,
+        c: number,
+        d: number,
+        e: number,
+        f: number,
+        g: number,
+        h: number,
+        i: number,
+      ): KernelGen<number[]> {
+        yield;
+        return [a, b, c, d, e, f, g, h, i];
+      },
+    );
     const plain = tracedPlainFunction('plain', (_ctx: Ctx, a: string, b: string) => a + b);
     for (const listen of [false, true]) {
       const rt = new Runtime();

@@ -66,7 +66,10 @@ describe('Runtime.virtualStep', () => {
 
   test('a replay of a token recorded with virtual steps runs the same schedule', () => {
     const recorded = run({ strategy: 'random', seed: 5 }, true);
-    const replayed = run({ strategy: { kind: 'replay', token: recorded.result.replayToken } }, true);
+    const replayed = run(
+      { strategy: { kind: 'replay', token: recorded.result.replayToken } },
+      true,
+    );
     expect(replayed.log).toEqual(recorded.log);
   });
 
