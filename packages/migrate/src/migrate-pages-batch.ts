@@ -37,7 +37,13 @@ import {
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
 import { migrateFolioUndoDst, migrateFolioUndoSrc } from './migrate-folio-undo.js';
-import { type DstFolioRef, migrateFolioUnmap } from './migrate-folio-unmap.js';
+import {
+  type DstFolioRef,
+  migrateFolioUnmap,
+  migrateFolioUnmapPlain,
+  migrateFolioUnmapSlow,
+  UNMAP_SLEEPS,
+} from './migrate-folio-unmap.js';
 import { migrateFoliosBatchCopy } from './migrate-folios-precopy.js';
 import type { MigrateMode } from './modes.js';
 import { type MigrateReason, MR_LONGTERM_PIN, MR_NUMA_MISPLACED } from './reasons.js';
@@ -217,17 +223,46 @@ function* migratePagesBatchBody(
           continue;
         }
 
-        const r = yield* migrateFolioUnmap(
-          env,
-          cb,
-          folio,
-          dstp,
-          mode,
-          reason,
-          retFolios,
-          pass > 2,
-          avoidForceLock,
-        );
+        // (Untraced and uncontended: as plain calls, with the same steps.)
+        let r: number;
+        if (!rt.functions.enabled) {
+          r = migrateFolioUnmapPlain(
+            env,
+            cb,
+            folio,
+            dstp,
+            mode,
+            reason,
+            retFolios,
+            pass > 2,
+            avoidForceLock,
+          );
+          if (r === UNMAP_SLEEPS) {
+            r = yield* migrateFolioUnmapSlow(
+              env,
+              cb,
+              folio,
+              dstp,
+              mode,
+              reason,
+              retFolios,
+              pass > 2,
+              avoidForceLock,
+            );
+          }
+        } else {
+          r = yield* migrateFolioUnmap(
+            env,
+            cb,
+            folio,
+            dstp,
+            mode,
+            reason,
+            retFolios,
+            pass > 2,
+            avoidForceLock,
+          );
+        }
         switch (r) {
           case -ENOMEM: {
             // Memory is low: do not try the other folios; move what is unmapped and leave.

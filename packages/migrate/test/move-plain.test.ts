@@ -12,8 +12,9 @@ const PAGES = 24;
 /**
  * A migrator moves PAGES anon folios to node 1 while a writer on the other CPU writes
  * them (random schedule). `traced` listens to the function slices, which makes
- * migrate_pages_batch call the traced generator `migrate_folio_move`; otherwise it runs
- * `migrateFolioMovePlain` and goes to `migrateFolioMoveSlow` only where a part may sleep.
+ * migrate_pages_batch call the traced generators `migrate_folio_unmap` and
+ * `migrate_folio_move`; otherwise it runs `migrateFolioUnmapPlain` / `migrateFolioMovePlain`
+ * and goes to their `...Slow` generators only where a part may sleep.
  */
 function outcome(traced: boolean, seed: number, mode: MigrateMode) {
   const m = createMigrateMachine({ variant: 'v6.3', strategy: 'random', seed });
@@ -52,7 +53,7 @@ function setFastPaths(enabled: boolean): void {
   lruUncontended.enabled = enabled;
 }
 
-describe('migrate_folio_move as plain calls against the traced generator', () => {
+describe('migrate_folio_unmap and migrate_folio_move as plain calls against the traced generators', () => {
   afterEach(() => setFastPaths(true));
 
   it.each([
