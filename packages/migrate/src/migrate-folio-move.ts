@@ -1,5 +1,6 @@
 import { type Folio, type FolioList, folioTestMovable } from '@mmsim/folio';
 import { folioPutFast } from '@mmsim/lru';
+import type { AnonVmaView } from '@mmsim/rmap';
 import { EAGAIN, type KernelGen, tracedFunction } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
@@ -62,62 +63,255 @@ function* migrateFolioMoveBody(
   reason: MigrateReason,
   ret: FolioList,
 ): KernelGen<number> {
-  const mem = env.mem;
-  const isLru = !folioTestMovable(mem, src);
-  const pageWasMapped = recordedPageWasMapped(env, dst);
-  const anonVma = recordedAnonVma(env, dst);
-  migrateFolioExtract(env, dst);
-  const prev = dstFolios.prev(dst);
-  dstFolios.del(dst);
+  const r = migrateFolioMovePlain(env, cb, src, dst, dstFolios, mode, reason, ret);
+  if (r !== MOVE_SLEEPS) return r;
+  return yield* migrateFolioMoveSlow(env, cb, src, dst, dstFolios, mode, reason, ret);
+}
 
-  let rc = moveToNewFolioAtomic(env, dst, src, mode);
-  if (rc === NEEDS_ADDRESS_SPACE) rc = yield* moveToNewFolio(env, dst, src, mode);
-  // Batch copy: the FOLIO_CONTENT_COPIED mark is good for one attempt only.
-  if (env.services.batchPrecopy === true) folioTestClearContentCopied(mem, dst);
-  if (rc !== MIGRATEPAGE_SUCCESS) {
-    // A folio that was not migrated goes back to the right list, unless we retry it.
-    if (rc === -EAGAIN) {
-      listAddAfter(dstFolios, dst, prev);
-      migrateFolioRecord(env, dst, pageWasMapped, anonVma);
-      return rc;
+/**
+ * `migrate_folio_move` (above) as plain calls, up to the first part that may sleep: returns
+ * the result, or MOVE_SLEEPS when such a part comes next; then `migrateFolioMoveSlow` must
+ * run at once (before anything else) and goes on from there. For callers that do not trace
+ * kernel functions (`migrateFolioMove` is the traced call).
+ */
+export function migrateFolioMovePlain(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  dst: Folio,
+  dstFolios: FolioList,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+): number {
+  return migrateFolioMoveSteps(
+    env,
+    cb,
+    src,
+    dst,
+    dstFolios,
+    mode,
+    reason,
+    ret,
+    S_START,
+    !folioTestMovable(env.mem, src),
+    0,
+    null,
+    -1,
+    0,
+  );
+}
+
+/**
+ * The rest of `migrate_folio_move` after `migrateFolioMovePlain` returned MOVE_SLEEPS: runs
+ * the part that may sleep, then the plain steps again, until the end.
+ */
+export function* migrateFolioMoveSlow(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  dst: Folio,
+  dstFolios: FolioList,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+): KernelGen<number> {
+  let r = MOVE_SLEEPS;
+  while (r === MOVE_SLEEPS) {
+    // Where the plain steps stopped, copied before anything can run in between.
+    const s = MOVE_STOP;
+    const stage = s.stage;
+    const isLru = s.isLru;
+    const pageWasMapped = s.pageWasMapped;
+    const anonVma = s.anonVma;
+    const prev = s.prev;
+    let rc = s.rc;
+    s.anonVma = null;
+    let next: number;
+    switch (stage) {
+      case S_MOVE:
+        rc = yield* moveToNewFolio(env, dst, src, mode);
+        next = S_AFTER_MOVE;
+        break;
+      case S_UNDO:
+        yield* migrateFolioUndoSrc(env, src, pageWasMapped & PAGE_WAS_MAPPED, anonVma, true, ret);
+        migrateFolioUndoDst(env, dst, true, cb);
+        return rc;
+      case S_ADD_LRU:
+        yield* env.lru.folioAddLru(dst);
+        next = S_DRAIN;
+        break;
+      case S_DRAIN:
+        yield* env.lru.lruAddDrain();
+        next = S_REMOVE;
+        break;
+      case S_REMOVE:
+        yield* env.rmap.removeMigrationPtes(src, dst, false);
+        next = S_UNLOCK;
+        break;
+      default:
+        yield* env.lru.folioPut(dst);
+        next = S_AFTER_PUT;
+        break;
     }
-    if (rc === DRIVER_FAILED) {
-      // Model only: the driver failed; dst goes back and src to its driver at once.
-      migrateFolioUndoDst(env, dst, true, cb);
-      movableGiveBackAfterDriverError(env, src);
-      return rc;
-    }
-    yield* migrateFolioUndoSrc(env, src, pageWasMapped & PAGE_WAS_MAPPED, anonVma, true, ret);
-    migrateFolioUndoDst(env, dst, true, cb);
-    return rc;
+    r = migrateFolioMoveSteps(
+      env,
+      cb,
+      src,
+      dst,
+      dstFolios,
+      mode,
+      reason,
+      ret,
+      next,
+      isLru,
+      pageWasMapped,
+      anonVma,
+      prev,
+      rc,
+    );
   }
+  return r;
+}
 
-  if (isLru) {
+/** Stages of `migrateFolioMoveSteps`: where it starts, or where it stopped. */
+const S_START = 0;
+/** `move_to_new_folio` needs the address space's callbacks, which may sleep. */
+const S_MOVE = 1;
+const S_AFTER_MOVE = 2;
+/** The failure path's `migrate_folio_undo_src`. */
+const S_UNDO = 3;
+const S_ADD_LRU = 4;
+const S_DRAIN = 5;
+const S_REMOVE = 6;
+const S_UNLOCK = 7;
+/** `folio_put(dst)` is the last reference. */
+const S_PUT = 8;
+const S_AFTER_PUT = 9;
+
+/** What `migrateFolioMoveSteps` returns when it stopped before a part that may sleep. */
+export const MOVE_SLEEPS = 0x7fff_fff0;
+
+/**
+ * Where the plain steps stopped and the locals to go on with: read by the generator at
+ * once (before anything can run in between), so one record serves every call.
+ */
+const MOVE_STOP = {
+  stage: S_START,
+  isLru: true,
+  pageWasMapped: 0,
+  anonVma: null as AnonVmaView | null,
+  prev: -1 as Folio,
+  rc: 0,
+};
+
+function stop(
+  stage: number,
+  isLru: boolean,
+  pageWasMapped: number,
+  anonVma: AnonVmaView | null,
+  prev: Folio,
+  rc: number,
+): number {
+  const s = MOVE_STOP;
+  s.stage = stage;
+  s.isLru = isLru;
+  s.pageWasMapped = pageWasMapped;
+  s.anonVma = anonVma;
+  s.prev = prev;
+  s.rc = rc;
+  return MOVE_SLEEPS;
+}
+
+/**
+ * The steps of `migrate_folio_move` (above) from `stage` on, as plain calls: the parts
+ * that cannot sleep, and the uncontended forms of the LRU and rmap calls. Returns the
+ * result, or MOVE_SLEEPS (with `MOVE_STOP` filled in, nothing of that part done) when the
+ * next part may sleep; the caller runs that part and calls again from the next stage.
+ */
+export function migrateFolioMoveSteps(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  dst: Folio,
+  dstFolios: FolioList,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  _ret: FolioList,
+  stage: number,
+  isLru: boolean,
+  pageWasMapped: number,
+  anonVma: AnonVmaView | null,
+  prev: Folio,
+  rc: number,
+): number {
+  const mem = env.mem;
+  if (stage === S_START) {
+    pageWasMapped = recordedPageWasMapped(env, dst);
+    anonVma = recordedAnonVma(env, dst);
+    migrateFolioExtract(env, dst);
+    prev = dstFolios.prev(dst);
+    dstFolios.del(dst);
+    rc = moveToNewFolioAtomic(env, dst, src, mode);
+    if (rc === NEEDS_ADDRESS_SPACE) return stop(S_MOVE, isLru, pageWasMapped, anonVma, prev, rc);
+    stage = S_AFTER_MOVE;
+  }
+  if (stage === S_AFTER_MOVE) {
+    // Batch copy: the FOLIO_CONTENT_COPIED mark is good for one attempt only.
+    if (env.services.batchPrecopy === true) folioTestClearContentCopied(mem, dst);
+    if (rc !== MIGRATEPAGE_SUCCESS) {
+      // A folio that was not migrated goes back to the right list, unless we retry it.
+      if (rc === -EAGAIN) {
+        listAddAfter(dstFolios, dst, prev);
+        migrateFolioRecord(env, dst, pageWasMapped, anonVma);
+        return rc;
+      }
+      if (rc === DRIVER_FAILED) {
+        // Model only: the driver failed; dst goes back and src to its driver at once.
+        migrateFolioUndoDst(env, dst, true, cb);
+        movableGiveBackAfterDriverError(env, src);
+        return rc;
+      }
+      return stop(S_UNDO, isLru, pageWasMapped, anonVma, prev, rc);
+    }
     // dst goes to the LRU before its PTEs come back, so that remove_migration_ptes
     // builds the right mlock_count for an mlocked folio.
     // (Uncontended: as plain calls, with the same steps; see LruIsolation.)
-    const lru = env.lru;
-    if (lru.folioAddLruUncontended?.(dst) !== true) yield* lru.folioAddLru(dst);
-    // 6.3: drain for every mapped src; 6.7+ (`drainOnlyMlocked`): for an mlocked one only.
-    const drainBit = env.variant.drainOnlyMlocked ? PAGE_WAS_MLOCKED : PAGE_WAS_MAPPED;
-    if ((pageWasMapped & drainBit) !== 0 && lru.lruAddDrainUncontended?.() !== true) {
-      yield* lru.lruAddDrain();
-    }
-    if ((pageWasMapped & PAGE_WAS_MAPPED) !== 0) {
-      const rmap = env.rmap;
-      if (rmap.removeMigrationPtesUncontended?.(src, dst, false) !== true) {
-        yield* rmap.removeMigrationPtes(src, dst, false);
+    if (!isLru) {
+      stage = S_UNLOCK;
+    } else {
+      if (env.lru.folioAddLruUncontended?.(dst) !== true) {
+        return stop(S_ADD_LRU, isLru, pageWasMapped, anonVma, prev, rc);
       }
+      stage = S_DRAIN;
     }
   }
-  const locks = env.locks;
-  locks.folioUnlock(dst);
-  // set_page_owner_migrate_reason(dst, reason): page_owner is not modelled.
-  // folio_put(dst): the new owners hold dst, so this is rarely the last reference.
-  if (!folioPutFast(mem, dst, 1)) yield* env.lru.folioPut(dst);
+  if (stage === S_DRAIN) {
+    // 6.3: drain for every mapped src; 6.7+ (`drainOnlyMlocked`): for an mlocked one only.
+    const drainBit = env.variant.drainOnlyMlocked ? PAGE_WAS_MLOCKED : PAGE_WAS_MAPPED;
+    if ((pageWasMapped & drainBit) !== 0 && env.lru.lruAddDrainUncontended?.() !== true) {
+      return stop(S_DRAIN, isLru, pageWasMapped, anonVma, prev, rc);
+    }
+    stage = S_REMOVE;
+  }
+  if (stage === S_REMOVE) {
+    if (
+      (pageWasMapped & PAGE_WAS_MAPPED) !== 0 &&
+      env.rmap.removeMigrationPtesUncontended?.(src, dst, false) !== true
+    ) {
+      return stop(S_REMOVE, isLru, pageWasMapped, anonVma, prev, rc);
+    }
+    stage = S_UNLOCK;
+  }
+  if (stage === S_UNLOCK) {
+    env.locks.folioUnlock(dst);
+    // set_page_owner_migrate_reason(dst, reason): page_owner is not modelled.
+    // folio_put(dst): the new owners hold dst, so this is rarely the last reference.
+    if (!folioPutFast(mem, dst, 1)) return stop(S_PUT, isLru, pageWasMapped, anonVma, prev, rc);
+  }
   listDel(mem, src);
   if (anonVma !== null) env.rmap.putAnonVma(anonVma);
-  locks.folioUnlock(src);
+  env.locks.folioUnlock(src);
   migrateFolioDone(env, src, reason);
   return MIGRATEPAGE_SUCCESS;
 }

@@ -115,106 +115,321 @@ function* migrateFolioUnmapBody(
   force: boolean,
   avoidForceLock: boolean,
 ): KernelGen<number> {
+  const r = migrateFolioUnmapPlain(env, cb, src, dstp, mode, reason, ret, force, avoidForceLock);
+  if (r !== UNMAP_SLEEPS) return r;
+  return yield* migrateFolioUnmapSlow(env, cb, src, dstp, mode, reason, ret, force, avoidForceLock);
+}
+
+/**
+ * `migrate_folio_unmap` (above) as plain calls, up to the first part that may sleep:
+ * returns the result, or UNMAP_SLEEPS when such a part comes next; then
+ * `migrateFolioUnmapSlow` must run at once (before anything else) and goes on from there.
+ * For callers that do not trace kernel functions (`migrateFolioUnmap` is the traced call).
+ */
+export function migrateFolioUnmapPlain(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  dstp: DstFolioRef,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+  force: boolean,
+  avoidForceLock: boolean,
+): number {
+  return migrateFolioUnmapSteps(
+    env,
+    cb,
+    src,
+    dstp,
+    mode,
+    reason,
+    ret,
+    force,
+    avoidForceLock,
+    U_START,
+    !folioTestMovable(env.mem, src),
+    -1,
+    -EAGAIN,
+    0,
+    null,
+    false,
+    false,
+  );
+}
+
+/**
+ * The rest of `migrate_folio_unmap` after `migrateFolioUnmapPlain` returned UNMAP_SLEEPS:
+ * runs the part that may sleep, then the plain steps again, until the end.
+ */
+export function* migrateFolioUnmapSlow(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  dstp: DstFolioRef,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+  force: boolean,
+  avoidForceLock: boolean,
+): KernelGen<number> {
+  let r = UNMAP_SLEEPS;
+  while (r === UNMAP_SLEEPS) {
+    // Where the plain steps stopped, copied before anything can run in between.
+    const s = UNMAP_STOP;
+    const stage = s.stage;
+    const isLru = s.isLru;
+    const dst = s.dst;
+    const rc = s.rc;
+    let pageWasMapped = s.pageWasMapped;
+    const anonVma = s.anonVma;
+    const locked = s.locked;
+    const dstLocked = s.dstLocked;
+    s.anonVma = null;
+    let next: number;
+    switch (stage) {
+      case U_LOCK:
+        yield* env.locks.folioLockContended(src, CALLER);
+        next = U_LOCKED;
+        break;
+      case U_WRITEBACK:
+        yield* env.locks.folioWaitWriteback(src, CALLER);
+        next = U_AFTER_WRITEBACK;
+        break;
+      case U_TRY_TO_MIGRATE:
+        yield* env.rmap.tryToMigrate(src, unmapTtuFlags(env, mode));
+        pageWasMapped |= PAGE_WAS_MAPPED;
+        next = U_AFTER_TRY_TO_MIGRATE;
+        break;
+      default: {
+        // out: a folio that was not unmapped goes back to the right list, unless we retry it.
+        const retList = rc === -EAGAIN || rc === -EDEADLOCK ? null : ret;
+        yield* migrateFolioUndoSrc(
+          env,
+          src,
+          pageWasMapped & PAGE_WAS_MAPPED,
+          anonVma,
+          locked,
+          retList,
+        );
+        migrateFolioUndoDst(env, dst, dstLocked, cb);
+        return rc;
+      }
+    }
+    r = migrateFolioUnmapSteps(
+      env,
+      cb,
+      src,
+      dstp,
+      mode,
+      reason,
+      ret,
+      force,
+      avoidForceLock,
+      next,
+      isLru,
+      dst,
+      rc,
+      pageWasMapped,
+      anonVma,
+      locked,
+      dstLocked,
+    );
+  }
+  return r;
+}
+
+/** Stages of `migrateFolioUnmapSteps`: where it starts, or where it stopped. */
+const U_START = 0;
+/** The src lock is contended and the mode sleeps on it (`folio_lock`). */
+const U_LOCK = 1;
+const U_LOCKED = 2;
+/** `folio_wait_writeback`. */
+const U_WRITEBACK = 3;
+const U_AFTER_WRITEBACK = 4;
+/** `try_to_migrate` that may sleep, spin or pass a scheduling point. */
+const U_TRY_TO_MIGRATE = 5;
+const U_AFTER_TRY_TO_MIGRATE = 6;
+/** The `out:` path: `migrate_folio_undo_src` may sleep. */
+const U_OUT = 7;
+
+/** What `migrateFolioUnmapSteps` returns when it stopped before a part that may sleep. */
+export const UNMAP_SLEEPS = 0x7fff_fff1;
+
+/**
+ * Where the plain steps stopped and the locals to go on with: read by the generator at
+ * once (before anything can run in between), so one record serves every call.
+ */
+const UNMAP_STOP = {
+  stage: U_START,
+  isLru: true,
+  dst: -1 as Folio,
+  rc: 0,
+  pageWasMapped: 0,
+  anonVma: null as AnonVmaView | null,
+  locked: false,
+  dstLocked: false,
+};
+
+function stopUnmap(
+  stage: number,
+  isLru: boolean,
+  dst: Folio,
+  rc: number,
+  pageWasMapped: number,
+  anonVma: AnonVmaView | null,
+  locked: boolean,
+  dstLocked: boolean,
+): number {
+  const s = UNMAP_STOP;
+  s.stage = stage;
+  s.isLru = isLru;
+  s.dst = dst;
+  s.rc = rc;
+  s.pageWasMapped = pageWasMapped;
+  s.anonVma = anonVma;
+  s.locked = locked;
+  s.dstLocked = dstLocked;
+  return UNMAP_SLEEPS;
+}
+
+/**
+ * The steps of `migrate_folio_unmap` (above) from `stage` on, as plain calls: the parts
+ * that cannot sleep and the uncontended `try_to_migrate`. Returns the result, or
+ * UNMAP_SLEEPS (with `UNMAP_STOP` filled in, nothing of that part done) when the next part
+ * may sleep; the caller runs that part and calls again from the next stage.
+ */
+function migrateFolioUnmapSteps(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  dstp: DstFolioRef,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  _ret: FolioList,
+  force: boolean,
+  avoidForceLock: boolean,
+  stage: number,
+  isLru: boolean,
+  dst: Folio,
+  rc: number,
+  pageWasMapped: number,
+  anonVma: AnonVmaView | null,
+  locked: boolean,
+  dstLocked: boolean,
+): number {
   const mem = env.mem;
   const locks = env.locks;
   const rmap = env.rmap;
   const variant = env.variant;
-  let rc = -EAGAIN;
-  let pageWasMapped = 0;
-  let anonVma: AnonVmaView | null = null;
-  const isLru = !folioTestMovable(mem, src);
-  let locked = false;
-  let dstLocked = false;
-
-  if (folioRefCount(mem, src) === 1) {
-    // Folio was freed from under us: we are done. (free_pages_prepare clears PG_isolated.)
-    folioClearFlag(mem, src, PG_active);
-    folioClearFlag(mem, src, PG_unevictable);
-    listDel(mem, src);
-    migrateFolioDone(env, src, reason);
-    return MIGRATEPAGE_SUCCESS;
-  }
-
-  const dst = callGetNewFolio(env, cb, src);
-  if (dst === null) return -ENOMEM;
-  folioSetPrivate(mem, dst, null);
 
   // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out:` label
   out: {
-    if (!locks.folioTrylock(src, CALLER)) {
-      if (mode === MIGRATE_ASYNC || (variant.forceFromPass3 && !force)) break out;
-      // Direct compaction must never sleep on a page lock: readahead adds locked folios
-      // and an allocation under them could lock the same folio twice.
-      if ((env.rt.current.flags & PF_MEMALLOC) !== 0) break out;
-      if (avoidForceLock && variant.batchLockStrategy !== 'sleep') {
-        // 6.3-rc1: other folios are locked in this batch; sleeping here could deadlock.
-        // The 'trylock' strategy gives up as MIGRATE_ASYNC does, for the next pass.
-        if (variant.batchLockStrategy === 'deadlock-avoid') rc = -EDEADLOCK;
-        break out;
+    if (stage === U_START) {
+      if (folioRefCount(mem, src) === 1) {
+        // Folio was freed from under us: we are done. (free_pages_prepare clears PG_isolated.)
+        folioClearFlag(mem, src, PG_active);
+        folioClearFlag(mem, src, PG_unevictable);
+        listDel(mem, src);
+        migrateFolioDone(env, src, reason);
+        return MIGRATEPAGE_SUCCESS;
       }
-      // SYNC_LIGHT may wait for transient locks, not for I/O (4bb6dc79d987, 6.5).
-      if (variant.syncLightNeedsUptodate && mode === MIGRATE_SYNC_LIGHT) {
-        if (!folioTestFlag(mem, src, PG_uptodate)) break out;
+
+      const newFolio = callGetNewFolio(env, cb, src);
+      if (newFolio === null) return -ENOMEM;
+      dst = newFolio;
+      folioSetPrivate(mem, dst, null);
+
+      if (!locks.folioTrylock(src, CALLER)) {
+        if (mode === MIGRATE_ASYNC || (variant.forceFromPass3 && !force)) break out;
+        // Direct compaction must never sleep on a page lock: readahead adds locked folios
+        // and an allocation under them could lock the same folio twice.
+        if ((env.rt.current.flags & PF_MEMALLOC) !== 0) break out;
+        if (avoidForceLock && variant.batchLockStrategy !== 'sleep') {
+          // 6.3-rc1: other folios are locked in this batch; sleeping here could deadlock.
+          // The 'trylock' strategy gives up as MIGRATE_ASYNC does, for the next pass.
+          if (variant.batchLockStrategy === 'deadlock-avoid') rc = -EDEADLOCK;
+          break out;
+        }
+        // SYNC_LIGHT may wait for transient locks, not for I/O (4bb6dc79d987, 6.5).
+        if (variant.syncLightNeedsUptodate && mode === MIGRATE_SYNC_LIGHT) {
+          if (!folioTestFlag(mem, src, PG_uptodate)) break out;
+        }
+        if (!locks.folioLockFast(src, CALLER)) {
+          return stopUnmap(U_LOCK, isLru, dst, rc, pageWasMapped, anonVma, locked, dstLocked);
+        }
       }
-      if (!locks.folioLockFast(src, CALLER)) yield* locks.folioLockContended(src, CALLER);
+      stage = U_LOCKED;
     }
-    locked = true;
-    // 6.7+: remember an mlocked src, so that only its move drains the LRU batches.
-    if (variant.drainOnlyMlocked && folioTestFlag(mem, src, PG_mlocked)) {
-      pageWasMapped |= PAGE_WAS_MLOCKED;
-    }
-
-    if (folioTestFlag(mem, src, PG_writeback)) {
-      // Only a full synchronous migration waits for writeback.
-      if (mode !== MIGRATE_SYNC && mode !== MIGRATE_SYNC_NO_COPY) {
-        rc = -EBUSY;
-        break out;
+    if (stage === U_LOCKED) {
+      locked = true;
+      // 6.7+: remember an mlocked src, so that only its move drains the LRU batches.
+      if (variant.drainOnlyMlocked && folioTestFlag(mem, src, PG_mlocked)) {
+        pageWasMapped |= PAGE_WAS_MLOCKED;
       }
-      if (variant.forceFromPass3 && !force) break out;
-      yield* locks.folioWaitWriteback(src, CALLER);
-    }
 
-    // Once try_to_migrate has unmapped an anon folio, nothing keeps its anon_vma alive:
-    // pin it now. Null means src is no longer mapped, which it cannot become again while
-    // it is locked.
-    if (folioTestAnon(mem, src) && !folioTestKsm(mem, src)) anonVma = rmap.folioGetAnonVma(src);
-
-    // Nobody should know dst, but a trylock it is: never sleep on it.
-    if (!locks.folioTrylock(dst, CALLER)) break out;
-    dstLocked = true;
-
-    if (!isLru) {
-      migrateFolioRecord(env, dst, pageWasMapped, anonVma);
-      dstp.dst = dst;
-      return MIGRATEPAGE_UNMAP;
-    }
-
-    if (folioRawMapping(mem, src) === null) {
-      // A fresh swap-cache folio has no rmap yet (fall through); an orphaned page-cache
-      // folio with buffers gets them freed so that it can be freed.
-      if (folioTestFlag(mem, src, PG_private)) {
-        tryToFreeBuffers(env.services, src);
-        break out;
+      if (folioTestFlag(mem, src, PG_writeback)) {
+        // Only a full synchronous migration waits for writeback.
+        if (mode !== MIGRATE_SYNC && mode !== MIGRATE_SYNC_NO_COPY) {
+          rc = -EBUSY;
+          break out;
+        }
+        if (variant.forceFromPass3 && !force) break out;
+        return stopUnmap(U_WRITEBACK, isLru, dst, rc, pageWasMapped, anonVma, locked, dstLocked);
       }
-    } else if (rmap.folioMapped(src)) {
-      if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
-        throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
-      }
-      // (Uncontended: as a plain call, with the same steps; see Rmap.)
-      const ttu = unmapTtuFlags(env, mode);
-      if (rmap.tryToMigrateUncontended?.(src, ttu) !== true) yield* rmap.tryToMigrate(src, ttu);
-      pageWasMapped |= PAGE_WAS_MAPPED;
+      stage = U_AFTER_WRITEBACK;
     }
+    if (stage === U_AFTER_WRITEBACK) {
+      // Once try_to_migrate has unmapped an anon folio, nothing keeps its anon_vma alive:
+      // pin it now. Null means src is no longer mapped, which it cannot become again while
+      // it is locked.
+      if (folioTestAnon(mem, src) && !folioTestKsm(mem, src)) {
+        anonVma = rmap.folioGetAnonVma(src);
+      }
 
+      // Nobody should know dst, but a trylock it is: never sleep on it.
+      if (!locks.folioTrylock(dst, CALLER)) break out;
+      dstLocked = true;
+
+      if (!isLru) {
+        migrateFolioRecord(env, dst, pageWasMapped, anonVma);
+        dstp.dst = dst;
+        return MIGRATEPAGE_UNMAP;
+      }
+
+      if (folioRawMapping(mem, src) === null) {
+        // A fresh swap-cache folio has no rmap yet (fall through); an orphaned page-cache
+        // folio with buffers gets them freed so that it can be freed.
+        if (folioTestFlag(mem, src, PG_private)) {
+          tryToFreeBuffers(env.services, src);
+          break out;
+        }
+      } else if (rmap.folioMapped(src)) {
+        if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
+          throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
+        }
+        // (Uncontended: as a plain call, with the same steps; see Rmap.)
+        if (rmap.tryToMigrateUncontended?.(src, unmapTtuFlags(env, mode)) !== true) {
+          return stopUnmap(
+            U_TRY_TO_MIGRATE,
+            isLru,
+            dst,
+            rc,
+            pageWasMapped,
+            anonVma,
+            locked,
+            dstLocked,
+          );
+        }
+        pageWasMapped |= PAGE_WAS_MAPPED;
+      }
+      stage = U_AFTER_TRY_TO_MIGRATE;
+    }
     if (!rmap.folioMapped(src)) {
       migrateFolioRecord(env, dst, pageWasMapped, anonVma);
       dstp.dst = dst;
       return MIGRATEPAGE_UNMAP;
     }
   }
-  // A folio that was not unmapped goes back to the right list, unless we retry it.
-  const retList = rc === -EAGAIN || rc === -EDEADLOCK ? null : ret;
-  yield* migrateFolioUndoSrc(env, src, pageWasMapped & PAGE_WAS_MAPPED, anonVma, locked, retList);
-  migrateFolioUndoDst(env, dst, dstLocked, cb);
-  return rc;
+  return stopUnmap(U_OUT, isLru, dst, rc, pageWasMapped, anonVma, locked, dstLocked);
 }

@@ -24,7 +24,12 @@ import { MIGRATEPAGE_SUCCESS, MIGRATEPAGE_UNMAP } from './constants.js';
 import { folioTestClearContentCopied } from './copy-offload.js';
 import { listHead, listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
-import { migrateFolioMove } from './migrate-folio-move.js';
+import {
+  MOVE_SLEEPS,
+  migrateFolioMove,
+  migrateFolioMovePlain,
+  migrateFolioMoveSlow,
+} from './migrate-folio-move.js';
 import {
   migrateFolioExtract,
   PAGE_WAS_MAPPED,
@@ -32,7 +37,13 @@ import {
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
 import { migrateFolioUndoDst, migrateFolioUndoSrc } from './migrate-folio-undo.js';
-import { type DstFolioRef, migrateFolioUnmap } from './migrate-folio-unmap.js';
+import {
+  type DstFolioRef,
+  migrateFolioUnmap,
+  migrateFolioUnmapPlain,
+  migrateFolioUnmapSlow,
+  UNMAP_SLEEPS,
+} from './migrate-folio-unmap.js';
 import { migrateFoliosBatchCopy } from './migrate-folios-precopy.js';
 import type { MigrateMode } from './modes.js';
 import { type MigrateReason, MR_LONGTERM_PIN, MR_NUMA_MISPLACED } from './reasons.js';
@@ -136,6 +147,7 @@ function* migratePagesBatchBody(
   nrPass: number,
 ): KernelGen<number> {
   const mem = env.mem;
+  const rt = env.rt;
   const variant = env.variant;
   const inBatchSplit = variant.splitRetry === 'in-batch';
   const split = inBatchSplit ? listHead(mem) : splitFolios;
@@ -176,7 +188,7 @@ function* migratePagesBatchBody(
         const isThp = kind === 2 ? 1 : 0;
         const counted = isLarge || !noSplitFolioCounting;
         const nrPages = folioNrPages(mem, folio);
-        yield; // cond_resched()
+        if (!rt.virtualStep()) yield; // cond_resched()
 
         // 6.10+: a folio on the deferred-split queue (more than 2 pages: order-1 page-cache
         // folios do not use the queue) is split now; the split counts as a failure, so that
@@ -211,17 +223,46 @@ function* migratePagesBatchBody(
           continue;
         }
 
-        const r = yield* migrateFolioUnmap(
-          env,
-          cb,
-          folio,
-          dstp,
-          mode,
-          reason,
-          retFolios,
-          pass > 2,
-          avoidForceLock,
-        );
+        // (Untraced and uncontended: as plain calls, with the same steps.)
+        let r: number;
+        if (!rt.functions.enabled) {
+          r = migrateFolioUnmapPlain(
+            env,
+            cb,
+            folio,
+            dstp,
+            mode,
+            reason,
+            retFolios,
+            pass > 2,
+            avoidForceLock,
+          );
+          if (r === UNMAP_SLEEPS) {
+            r = yield* migrateFolioUnmapSlow(
+              env,
+              cb,
+              folio,
+              dstp,
+              mode,
+              reason,
+              retFolios,
+              pass > 2,
+              avoidForceLock,
+            );
+          }
+        } else {
+          r = yield* migrateFolioUnmap(
+            env,
+            cb,
+            folio,
+            dstp,
+            mode,
+            reason,
+            retFolios,
+            pass > 2,
+            avoidForceLock,
+          );
+        }
         switch (r) {
           case -ENOMEM: {
             // Memory is low: do not try the other folios; move what is unmapped and leave.
@@ -316,8 +357,26 @@ function* migratePagesBatchBody(
           const isThp = kind === 2 ? 1 : 0;
           const counted = kind !== 0 || !noSplitFolioCounting;
           const nrPages = folioNrPages(mem, folio);
-          yield; // cond_resched()
-          const r = yield* moveStep(env, cb, folio, dst, dstFolios, mode, reason, retFolios);
+          if (!rt.virtualStep()) yield; // cond_resched()
+          // (Untraced and uncontended: as plain calls, with the same steps.)
+          let r: number;
+          if (moveStep === migrateFolioMove && !rt.functions.enabled) {
+            r = migrateFolioMovePlain(env, cb, folio, dst, dstFolios, mode, reason, retFolios);
+            if (r === MOVE_SLEEPS) {
+              r = yield* migrateFolioMoveSlow(
+                env,
+                cb,
+                folio,
+                dst,
+                dstFolios,
+                mode,
+                reason,
+                retFolios,
+              );
+            }
+          } else {
+            r = yield* moveStep(env, cb, folio, dst, dstFolios, mode, reason, retFolios);
+          }
           switch (r) {
             case -EAGAIN:
               if (counted) retry++;

@@ -267,7 +267,7 @@ export function* migratePagesV62(
         const isLarge = !hugetlb && folioTestLarge(mem, folio);
         const isThp = isLarge && folioOrder(mem, folio) >= HPAGE_PMD_ORDER ? 1 : 0;
         const nrSubpages = folioNrPages(mem, folio);
-        yield; // cond_resched()
+        if (!env.rt.virtualStep()) yield; // cond_resched()
         let r: number;
         if (hugetlb) {
           if (!env.hugepageMigrationSupported) {

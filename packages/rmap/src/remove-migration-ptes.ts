@@ -45,10 +45,11 @@ import {
 import type { VmaView } from './readonly-views.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
-import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import type { RmapWalkControl } from './rmap-walk.js';
 import { rmapUncontended } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
+import { WalkControlPool } from './walk-pool.js';
 
 /**
  * The present entry that replaces migration entry `swp` of `vma` for page `pfn` of `dst`
@@ -277,22 +278,15 @@ function* removeMigrationPtesBody(
 ): KernelGen {
   checkRemoveMigrationPtes(ctx, src, dst);
   if (removeMigrationPtesUncontended(ctx, src, dst, locked)) return;
-  const rwc = REMOVE_MIGRATION_WALKS.pop() ?? new RemoveMigrationWalk();
-  rwc.ctx = ctx;
+  const rwc = REMOVE_MIGRATION_WALKS.take(ctx);
   rwc.src = src;
-  try {
-    if (locked) yield* rmapWalkLocked(ctx, dst, rwc);
-    else yield* rmapWalk(ctx, dst, rwc);
-  } finally {
-    rwc.ctx = null;
-    REMOVE_MIGRATION_WALKS.push(rwc);
-  }
+  yield* REMOVE_MIGRATION_WALKS.walk(ctx, dst, rwc, locked);
 }
 
 /**
  * The `rmap_walk_control` of `remove_migration_ptes` (mm/migrate.c, 6.3): `rmap_one` is
- * `remove_migration_pte` with the call's src (`arg`). Allocated once and reused (a free
- * list; a walk left suspended keeps its own), filled in per call.
+ * `remove_migration_pte` with the call's src (`arg`). Allocated once and reused (a
+ * `WalkControlPool`; a walk left suspended keeps its own), filled in per call.
  */
 class RemoveMigrationWalk implements RmapWalkControl {
   ctx: RmapState | null = null;
@@ -304,7 +298,7 @@ class RemoveMigrationWalk implements RmapWalkControl {
 }
 
 /** The free `RemoveMigrationWalk`s. */
-const REMOVE_MIGRATION_WALKS: RemoveMigrationWalk[] = [];
+const REMOVE_MIGRATION_WALKS = new WalkControlPool(() => new RemoveMigrationWalk());
 
 /**
  * `removeMigrationPtes` as a plain call when it cannot sleep, spin or pass a scheduling

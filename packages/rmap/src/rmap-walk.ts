@@ -64,7 +64,7 @@ function* walkVmas(
   let first = true;
   for (const vma of vmas) {
     if (vma.pgoff > last || vma.lastPgoff < pgoff) continue;
-    if (!first) yield; // cond_resched()
+    if (!first && !ctx.rt.virtualStep()) yield; // cond_resched()
     first = false;
     ctx.rt.charge(ctx.costs.rmapStep);
     if (rwc.invalidVma?.(vma) === true) continue;

@@ -47,13 +47,14 @@ import {
 import type { VmaView } from './readonly-views.js';
 import { folioMarkDirty, pageRemoveRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
-import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
+import type { RmapWalkControl } from './rmap-walk.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbPage, flushTlbPmd } from './tlb.js';
 import { pteAccessible, setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
 import { rmapUncontended } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
+import { WalkControlPool } from './walk-pool.js';
 
 /**
  * `set_pmd_migration_entry(pvmw, page)` (mm/huge_memory.c, 6.3), with `page_table_lock`
@@ -333,25 +334,18 @@ function* tryToMigrateBody(ctx: RmapState, folio: Folio, flags: number): KernelG
   const mem = ctx.mem;
   checkTryToMigrate(ctx, folio, flags);
   if (tryToMigrateUncontended(ctx, folio, flags)) return;
-  const rwc = TRY_TO_MIGRATE_WALKS.pop() ?? new TryToMigrateWalk();
-  rwc.ctx = ctx;
+  const rwc = TRY_TO_MIGRATE_WALKS.take(ctx);
   rwc.flags = flags;
   rwc.skipTemporaryStack = !folioTestKsm(mem, folio) && folioTestAnon(mem, folio);
-  try {
-    if ((flags & TTU_RMAP_LOCKED) !== 0) yield* rmapWalkLocked(ctx, folio, rwc);
-    else yield* rmapWalk(ctx, folio, rwc);
-  } finally {
-    rwc.ctx = null;
-    TRY_TO_MIGRATE_WALKS.push(rwc);
-  }
+  yield* TRY_TO_MIGRATE_WALKS.walk(ctx, folio, rwc, (flags & TTU_RMAP_LOCKED) !== 0);
 }
 
 /**
  * The `rmap_walk_control` of `try_to_migrate` (mm/rmap.c, 6.3): `rmap_one` is
  * `try_to_migrate_one` with the call's flags, `done` is `folio_not_mapped`, `anon_lock` is
  * `folio_lock_anon_vma_read`, and an anon (not KSM) folio's walk skips exec's temporary
- * stack (`invalid_migration_vma`). Allocated once and reused (a free list; a walk left
- * suspended keeps its own), filled in per call.
+ * stack (`invalid_migration_vma`). Allocated once and reused (a `WalkControlPool`; a
+ * walk left suspended keeps its own), filled in per call.
  */
 class TryToMigrateWalk implements RmapWalkControl {
   ctx: RmapState | null = null;
@@ -373,7 +367,7 @@ class TryToMigrateWalk implements RmapWalkControl {
 }
 
 /** The free `TryToMigrateWalk`s. */
-const TRY_TO_MIGRATE_WALKS: TryToMigrateWalk[] = [];
+const TRY_TO_MIGRATE_WALKS = new WalkControlPool(() => new TryToMigrateWalk());
 
 /**
  * `tryToMigrate` as a plain call when it cannot sleep, spin or pass a scheduling point

@@ -1,3 +1,4 @@
+import { MmsimError } from './errors.js';
 import type { KernelGen } from './task.js';
 import type { TraceBus, Tracepoint } from './tracepoint.js';
 
@@ -64,7 +65,38 @@ export function tracedFunction<C extends TracedContext, A extends unknown[], R>(
   name: string,
   body: (ctx: C, ...args: A) => KernelGen<R>,
 ): (ctx: C, ...args: A) => KernelGen<R> {
-  return (ctx, ...args) => ctx.rt.functions.wrap(name, body(ctx, ...args));
+  checkArity(name, body);
+  // Fixed parameters, not `...args`: no arguments array is built per call (these
+  // functions run once or twice per migrated folio). Missing ones arrive as undefined.
+  const f = body as unknown as FixedArity<C, KernelGen<R>>;
+  const traced: FixedArity<C, KernelGen<R>> = (ctx, a, b, c, d, e, g, h, i, j) =>
+    ctx.rt.functions.wrap(name, f(ctx, a, b, c, d, e, g, h, i, j));
+  return traced as unknown as (ctx: C, ...args: A) => KernelGen<R>;
+}
+
+/** The most parameters (after the context) a traced function may declare. */
+const MAX_TRACED_ARGS = 9;
+
+type FixedArity<C, R> = (
+  ctx: C,
+  a?: unknown,
+  b?: unknown,
+  c?: unknown,
+  d?: unknown,
+  e?: unknown,
+  g?: unknown,
+  h?: unknown,
+  i?: unknown,
+  j?: unknown,
+) => R;
+
+function checkArity(name: string, body: (...args: never[]) => unknown): void {
+  if (body.length > MAX_TRACED_ARGS + 1) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `traced function ${name} declares ${body.length} parameters; at most ${MAX_TRACED_ARGS + 1} are passed`,
+    );
+  }
 }
 
 /** `tracedFunction` for a kernel function that never sleeps (a plain function). */
@@ -72,14 +104,17 @@ export function tracedPlainFunction<C extends TracedContext, A extends unknown[]
   name: string,
   body: (ctx: C, ...args: A) => R,
 ): (ctx: C, ...args: A) => R {
-  return (ctx, ...args) => {
+  checkArity(name, body);
+  const f = body as unknown as FixedArity<C, R>;
+  const traced: FixedArity<C, R> = (ctx, a, b, c, d, e, g, h, i, j) => {
     const functions = ctx.rt.functions;
-    if (!functions.enabled) return body(ctx, ...args);
+    if (!functions.enabled) return f(ctx, a, b, c, d, e, g, h, i, j);
     functions.enter(name);
     try {
-      return body(ctx, ...args);
+      return f(ctx, a, b, c, d, e, g, h, i, j);
     } finally {
       functions.exit(name);
     }
   };
+  return traced as unknown as (ctx: C, ...args: A) => R;
 }

@@ -176,6 +176,10 @@ export class Runtime {
   readonly #log = new DecisionLog();
   readonly #eligible: Task[] = [];
   #atomicCpus = 0;
+  /** Whether the running step's task had preemption disabled when the step began. */
+  #stepWasAtomic = false;
+  /** The task a virtual step chose for the next round (the caller yields next), or null. */
+  #preChosen: Task | null = null;
   #steps = 0;
   #switches = 0;
   #phase: 'new' | 'running' | 'ended' = 'new';
@@ -472,7 +476,9 @@ export class Runtime {
           status = 'step-limit';
           break;
         }
-        const task = this.#pick(runnable);
+        const preChosen = this.#preChosen;
+        this.#preChosen = null;
+        const task = preChosen ?? this.#pick(runnable);
         this.#step(task);
       }
     } finally {
@@ -523,7 +529,7 @@ export class Runtime {
     if (log !== null) {
       log.begin(task.id, cpu.id, !this.#declaredFootprints || this.#timed.length > 0);
     }
-    const wasAtomic = task.preemptCount > 0;
+    this.#stepWasAtomic = task.preemptCount > 0;
     let done: boolean | undefined;
     let value: unknown;
     try {
@@ -536,11 +542,7 @@ export class Runtime {
         cause: error,
       });
     }
-    const isAtomic = task.preemptCount > 0;
-    if (isAtomic !== wasAtomic) {
-      cpu.atomicTask = isAtomic ? task : null;
-      this.#atomicCpus += isAtomic ? 1 : -1;
-    }
+    this.#endAtomic(task);
     if (done) this.#exit(task, value);
     if (log !== null) log.end();
     // A task that slept or ended gives its CPU to the idle task (the trace's view only).
@@ -555,6 +557,61 @@ export class Runtime {
     }
     this.currentTask = null;
     if (this.#onStep !== null) this.#onStep(task, this.#steps);
+  }
+
+  /** The end of a step: `task`'s CPU is reserved for it while its preemption is disabled. */
+  #endAtomic(task: Task): void {
+    const isAtomic = task.preemptCount > 0;
+    if (isAtomic !== this.#stepWasAtomic) {
+      task.cpu.atomicTask = isAtomic ? task : null;
+      this.#atomicCpus += isAtomic ? 1 : -1;
+      this.#stepWasAtomic = isAtomic;
+    }
+  }
+
+  /**
+   * A scheduling point taken without suspending the running task: the end of its step and
+   * the start of its next one, as `yield` followed by the next scheduling round would do
+   * when that round runs the same task again. The step count, the step limit, the
+   * decisions (and so the replay token) are those of the `yield`. Use it as
+   * `if (!rt.virtualStep()) yield;` at a point where the kernel may reschedule
+   * (`cond_resched()`), so that code can run on as plain calls when nothing switches.
+   *
+   * Returns true when the step was taken. Returns false, and the caller must `yield` at
+   * once, when a real round is needed: a timed sleep is pending, footprints or a step hook
+   * are recorded, `sched_switch` is traced, the step limit is reached, the task is no
+   * longer runnable, or another task can run and the strategy cannot decide mid-step
+   * (`Strategy.choosesAnywhere`) or chose another task (that decision is kept for the
+   * round that follows the `yield`, so nothing is asked twice).
+   */
+  virtualStep(): boolean {
+    const task = this.currentTask;
+    if (
+      task === null ||
+      task.state !== 'runnable' ||
+      this.#timed.length > 0 ||
+      this.footprints !== null ||
+      this.#onStep !== null ||
+      this.#schedSwitch.enabled ||
+      this.#preChosen !== null ||
+      this.#steps >= this.maxSteps
+    ) {
+      return false;
+    }
+    const runnable = this.#runnable;
+    if (runnable.length !== 1 || this.#atomicCpus > 0) {
+      if (this.strategy.choosesAnywhere !== true) return false;
+      this.#endAtomic(task);
+      const next = this.#pick(runnable);
+      if (next !== task) {
+        this.#preChosen = next;
+        return false;
+      }
+    } else {
+      this.#endAtomic(task);
+    }
+    this.#steps++;
+    return true;
   }
 
   /**

@@ -8,6 +8,7 @@ import type { Strategy } from './strategy.js';
  */
 export class InOrderStrategy implements Strategy {
   readonly name = 'in-order';
+  readonly choosesAnywhere = true;
 
   choose(eligible: readonly Task[]): Task {
     return eligible[0] as Task;

@@ -7,6 +7,7 @@ import type { Strategy } from './strategy.js';
  */
 export class LowestClockStrategy implements Strategy {
   readonly name = 'lowest-clock';
+  readonly choosesAnywhere = true;
 
   choose(eligible: readonly Task[]): Task {
     let best = eligible[0] as Task;

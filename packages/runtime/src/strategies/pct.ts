@@ -22,6 +22,7 @@ export interface PctOptions {
  */
 export class PctStrategy implements Strategy {
   readonly name = 'pct';
+  readonly choosesAnywhere = true;
   readonly depth: number;
   readonly steps: number;
   #rng: RandomStream | null = null;

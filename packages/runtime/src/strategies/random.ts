@@ -5,6 +5,7 @@ import type { Strategy } from './strategy.js';
 /** Uniformly random choice at every decision, from the schedule stream. */
 export class RandomStrategy implements Strategy {
   readonly name = 'random';
+  readonly choosesAnywhere = true;
   #rng: RandomStream | null = null;
 
   init(rng: RandomStream): void {

@@ -16,6 +16,13 @@ export interface Strategy {
    * decisions made so far in this run.
    */
   choose(eligible: readonly Task[], decision: number): Task;
+  /**
+   * True when `choose` reads only its arguments and the strategy's own state, and never
+   * throws: the runtime may then ask it at a virtual step (`Runtime.virtualStep`), before
+   * the running task suspends, with exactly the arguments the next scheduling round would
+   * pass. Absent: decisions are only made between steps.
+   */
+  readonly choosesAnywhere?: boolean;
   /** Called when the run ends, however it ends. */
   finish?(): void;
 }

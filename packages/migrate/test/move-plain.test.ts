@@ -1,0 +1,78 @@
+import { lruUncontended } from '@mmsim/lru/internal';
+import { runAll, spawn } from '@mmsim/lru/test';
+import { PAGE_SIZE } from '@mmsim/rmap';
+import { rmapUncontended } from '@mmsim/rmap/internal';
+import type { KernelGen } from '@mmsim/runtime';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MIGRATE_ASYNC, MIGRATE_SYNC, type MigrateMode, MR_SYSCALL } from '../src/index.js';
+import { anonIsolated, createMigrateMachine, migrateToNode } from '../src/testing/index.js';
+
+const PAGES = 24;
+
+/**
+ * A migrator moves PAGES anon folios to node 1 while a writer on the other CPU writes
+ * them (random schedule). `traced` listens to the function slices, which makes
+ * migrate_pages_batch call the traced generators `migrate_folio_unmap` and
+ * `migrate_folio_move`; otherwise it runs `migrateFolioUnmapPlain` / `migrateFolioMovePlain`
+ * and goes to their `...Slow` generators only where a part may sleep.
+ */
+function outcome(traced: boolean, seed: number, mode: MigrateMode) {
+  const m = createMigrateMachine({ variant: 'v6.3', strategy: 'random', seed });
+  let slices = 0;
+  if (traced) m.rt.trace.on('funcgraph_entry', () => slices++);
+  let rc = -1;
+  const values: number[] = [];
+  let target: { mm: Parameters<typeof m.vm.userRead>[0]; addr: number } | null = null;
+  spawn(m, 'migrator', 0, function* (): KernelGen {
+    const { mm, addr, list } = yield* anonIsolated(m, PAGES);
+    target = { mm, addr };
+    ({ rc } = yield* migrateToNode(m, list, 1, mode, MR_SYSCALL));
+  });
+  spawn(m, 'writer', 1, function* (): KernelGen {
+    while (target === null) yield;
+    for (let i = 0; i < PAGES; i++)
+      yield* m.vm.userWrite(target.mm, target.addr + i * PAGE_SIZE, i);
+    for (let i = 0; i < PAGES; i++) {
+      values.push(yield* m.vm.userRead(target.mm, target.addr + i * PAGE_SIZE));
+    }
+  });
+  const result = runAll(m);
+  return {
+    slicesSeen: slices > 0,
+    rc,
+    values,
+    token: result.replayToken,
+    steps: result.steps,
+    clocks: result.cpuClocks,
+    vmstat: m.vmstat.entries(),
+  };
+}
+
+function setFastPaths(enabled: boolean): void {
+  rmapUncontended.enabled = enabled;
+  lruUncontended.enabled = enabled;
+}
+
+describe('migrate_folio_unmap and migrate_folio_move as plain calls against the traced generators', () => {
+  afterEach(() => setFastPaths(true));
+
+  it.each([
+    [MIGRATE_ASYNC, true],
+    [MIGRATE_ASYNC, false],
+    [MIGRATE_SYNC, true],
+    [MIGRATE_SYNC, false],
+  ] as const)(
+    'mode %i, uncontended paths %s: same schedule, clocks, counters and data',
+    (mode, fast) => {
+      setFastPaths(fast);
+      for (const seed of [1, 2, 3, 4]) {
+        const plain = outcome(false, seed, mode);
+        const traced = outcome(true, seed, mode);
+        expect(traced.slicesSeen).toBe(true);
+        expect(plain.slicesSeen).toBe(false);
+        expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
+        expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => i));
+      }
+    },
+  );
+});
