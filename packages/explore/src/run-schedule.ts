@@ -150,6 +150,26 @@ function notPassed(target: string, option: string): MmsimError {
   );
 }
 
+/** The run meta of each setup, encoded once: every schedule of an exploration shares it. */
+const META = new WeakMap<RunSetup, string>();
+
+/** The replay tokens' meta of the runs of `setup` (encoded on the first run, then cached). */
+function runMetaOf(setup: RunSetup): string {
+  let meta = META.get(setup);
+  if (meta === undefined) {
+    meta = encodeRunMeta({
+      target: setup.target.name,
+      identity: setup.target.identity ?? {},
+      maxSteps: setup.maxSteps,
+      faults: setup.faults,
+      disable: setup.checks.disable ?? [],
+      invariants: (setup.checks.invariants ?? []).map((inv) => inv.name),
+    });
+    META.set(setup, meta);
+  }
+  return meta;
+}
+
 /**
  * Builds a fresh instance of the target, runs it once under `source` with every check
  * after each step and at the end, and says what it found. `record` also collects the
@@ -174,14 +194,7 @@ export function runSchedule(
     source.kind === 'guided'
       ? (guided as GuidedStrategy)
       : new TrackedStrategy(source.strategy, tracker);
-  const meta = encodeRunMeta({
-    target: targetName,
-    identity: setup.target.identity ?? {},
-    maxSteps: setup.maxSteps,
-    faults: setup.faults,
-    disable: setup.checks.disable ?? [],
-    invariants: (setup.checks.invariants ?? []).map((inv) => inv.name),
-  });
+  const meta = runMetaOf(setup);
 
   let checks: ActiveChecks | null = null;
   let recorder: StepRecorder | null = null;

@@ -162,9 +162,15 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
     bad.add(`node ${nid}: offline counter ${m.nodeOffline[nid]} but ${offline} offline frames`);
   }
   const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
+  // The frames between nodes are holes and on no folio list: the whole-memory walks below
+  // (isolation, folio lists) and those of the other packages' checks skip them.
   for (let p = end; p < gapEnd; p++) {
     if (m.state[p] !== FRAME_HOLE) {
       bad.add(`pfn ${p} between nodes is not a hole`);
+      break;
+    }
+    if (m.listId[p] !== 0) {
+      bad.add(`pfn ${p} between nodes names folio list ${m.listId[p]}`);
       break;
     }
   }
@@ -277,8 +283,15 @@ function checkFreeLists(m: Memmap, bad: Problems): void {
  * allocated in an offline memory block.
  */
 function checkIsolation(m: Memmap, bad: Problems): void {
+  for (let nid = 0; nid < m.nrNodes; nid++) {
+    checkIsolationIn(m, m.nodeStart[nid]!, m.nodeEnd[nid]!, bad);
+  }
+}
+
+/** `checkIsolation` over the frames [start, end) of one node (the holes between are skipped). */
+function checkIsolationIn(m: Memmap, lo: number, hi: number, bad: Problems): void {
   const kinds = m.pbKind;
-  for (let pfn = 0; pfn < m.maxPfn; pfn++) {
+  for (let pfn = lo; pfn < hi; pfn++) {
     const s = m.state[pfn];
     if (s === FRAME_BUDDY) {
       const order = m.order[pfn]!;
@@ -379,7 +392,24 @@ function checkPools(m: Memmap, bad: Problems): void {
 
 function checkFolioLists(m: Memmap, bad: Problems): void {
   const counts = new Map<FolioList, number>();
-  for (let p = 0; p < m.maxPfn; p++) {
+  for (let nid = 0; nid < m.nrNodes; nid++) {
+    checkFolioListsIn(m, m.nodeStart[nid]!, m.nodeEnd[nid]!, counts, bad);
+  }
+  for (const [list, count] of counts) {
+    if (list.size !== count)
+      bad.add(`a folio list has size ${list.size} but ${count} folios point at it`);
+  }
+}
+
+/** `checkFolioLists` over the frames [start, end) of one node, counting into `counts`. */
+function checkFolioListsIn(
+  m: Memmap,
+  start: number,
+  end: number,
+  counts: Map<FolioList, number>,
+  bad: Problems,
+): void {
+  for (let p = start; p < end; p++) {
     const id = m.listId[p]!;
     if (id === 0) continue;
     const owner = listOwnerOf(m, p);
@@ -404,10 +434,6 @@ function checkFolioLists(m: Memmap, bad: Problems): void {
       bad.add(`folio ${p} has no prev but is not its list's first`);
     if (next < 0 && owner.last() !== p)
       bad.add(`folio ${p} has no next but is not its list's last`);
-  }
-  for (const [list, count] of counts) {
-    if (list.size !== count)
-      bad.add(`a folio list has size ${list.size} but ${count} folios point at it`);
   }
 }
 

@@ -177,3 +177,57 @@ describe('checkPhysicalMemory', () => {
     });
   }
 });
+
+describe('checkPhysicalMemory on nodes with holes between them', () => {
+  // Node 0 spans pfns 0..63, node 1 starts at the next MAX_ORDER boundary (1024): 960 holes.
+  function holed(): PhysicalMemory {
+    return createPhysicalMemory({ nodes: [{ pages: 64 }, { pages: 64 }] });
+  }
+
+  test('a sound machine with holes has no problems', () => {
+    const mem = holed();
+    const list = new FolioList(mem);
+    list.addTail(folioAlloc(mem, 0, 1));
+    list.addTail(folioAlloc(mem, 0, 1));
+    expect(checkPhysicalMemory(mem)).toEqual([]);
+  });
+
+  test('finds a frame between nodes that names a folio list', () => {
+    const mem = holed();
+    const list = new FolioList(mem);
+    const f = folioAlloc(mem, 0, 0);
+    list.addTail(f);
+    const m = memmapOf(mem);
+    m.listId[500] = m.listId[f]!;
+    expect(checkPhysicalMemory(mem).join('\n')).toMatch(/pfn 500 between nodes names folio list/);
+  });
+
+  test('finds a frame between nodes that is not a hole', () => {
+    const mem = holed();
+    memmapOf(mem).state[700] = FRAME_HEAD;
+    expect(checkPhysicalMemory(mem).join('\n')).toMatch(/pfn 700 between nodes is not a hole/);
+  });
+
+  test('finds a broken folio list on the node after the holes', () => {
+    const mem = holed();
+    const list = new FolioList(mem);
+    const a = folioAlloc(mem, 0, 1);
+    const b = folioAlloc(mem, 0, 1);
+    expect(a).toBeGreaterThanOrEqual(1024);
+    list.addTail(a);
+    list.addTail(b);
+    memmapOf(mem).prev[b] = -1;
+    expect(checkPhysicalMemory(mem).join('\n')).toMatch(
+      /folio list link broken|no prev but is not its list's first/,
+    );
+  });
+
+  test('finds a free block on the wrong lists on the node after the holes', () => {
+    const mem = holed();
+    const m = memmapOf(mem);
+    const pfn = m.freeHead[1 * 11 + 6]!; // node 1's order-6 block (its 64 pages)
+    expect(pfn).toBe(1024);
+    m.freeKind[pfn] = 2; // FREE_KIND_ISOLATE, but the pageblock is ordinary
+    expect(checkPhysicalMemory(mem).join('\n')).toMatch(/free block 1024 .* isolate lists/);
+  });
+});

@@ -11,6 +11,8 @@ import {
   folioTestHugetlb,
   folioTestKsm,
   HPAGE_PMD_ORDER,
+  nodeSpannedPages,
+  nodeStartPfn,
   PG_anon_exclusive,
   PG_locked,
   pageMapcount,
@@ -401,7 +403,16 @@ export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): strin
       inc(pins, folio, folioOrder(mem, folio) > 0 ? n : n * GUP_PIN_COUNTING_BIAS);
     }
   }
+  // Node by node: the frames between one node's end and the next node's start are holes
+  // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
+  let nid = 0;
+  let nodeEnd = nodeStartPfn(mem, 0) + nodeSpannedPages(mem, 0);
   for (let pfn = 0; pfn < mem.maxPfn; pfn++) {
+    if (pfn >= nodeEnd) {
+      if (++nid >= mem.nrNodes) break;
+      pfn = nodeStartPfn(mem, nid);
+      nodeEnd = pfn + nodeSpannedPages(mem, nid);
+    }
     if (!pfnValid(mem, pfn) || pfnFolio(mem, pfn) !== pfn || pfn === mem.zeroPfn) continue;
     const entire = folioEntireMapcount(mem, pfn);
     if (entire !== (counts.pmds.get(pfn) ?? 0)) {

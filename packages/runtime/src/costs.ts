@@ -103,8 +103,14 @@ export const DEFAULT_COSTS: CostModel = Object.freeze({
   copyThreadPage4k: 500,
 });
 
+/** The cost models `resolveCosts` returned. */
+const RESOLVED = new WeakSet<object>();
+
 /** Merges overrides into the defaults; every value must be a finite number >= 0. */
 export function resolveCosts(overrides: Partial<CostModel> | undefined): CostModel {
+  // A model this function returned is complete, checked and frozen: it is its own result
+  // (a kernel resolves its costs once and hands them to the runtime of every instance).
+  if (overrides !== undefined && RESOLVED.has(overrides)) return overrides as CostModel;
   const costs: Record<string, number> = { ...DEFAULT_COSTS };
   for (const [key, value] of Object.entries(overrides ?? {})) {
     if (!(key in DEFAULT_COSTS)) {
@@ -121,5 +127,7 @@ export function resolveCosts(overrides: Partial<CostModel> | undefined): CostMod
     }
     costs[key] = value;
   }
-  return Object.freeze(costs) as unknown as CostModel;
+  const resolved = Object.freeze(costs) as unknown as CostModel;
+  RESOLVED.add(resolved);
+  return resolved;
 }

@@ -9,14 +9,19 @@ import {
   folioRefCount,
   folioTestHugetlb,
   HPAGE_PMD_NR,
+  hugetlbNodeCounters,
   nodeFreeIsolatedPages,
+  nodeFreePages,
   nodeOfflinePages,
+  nodeSpannedPages,
+  nodeStartPfn,
   nodeStats,
   PG_hwpoison,
   PG_private,
   pageMapcount,
   pageTestFlag,
   pfnFolio,
+  pfnValid,
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import { GUP_PIN_COUNTING_BIAS } from '@mmsim/rmap';
@@ -28,20 +33,34 @@ import { firstProblem, strided } from './invariant.js';
 function frameCount(k: Kernel): string[] {
   const mem = k.mem;
   const used = new Array<number>(mem.nrNodes).fill(0);
-  forEachFolio(mem, (folio) => {
-    const nid = folioNid(mem, folio);
-    used[nid] = (used[nid] as number) + folioNrPages(mem, folio);
-  });
+  // forEachFolio's walk, inline (no closure per check).
+  for (let nid = 0; nid < mem.nrNodes; nid++) {
+    const start = nodeStartPfn(mem, nid);
+    const end = start + nodeSpannedPages(mem, nid);
+    for (let pfn = start; pfn < end; ) {
+      if (!pfnValid(mem, pfn) || pfnFolio(mem, pfn) !== pfn) {
+        pfn++;
+        continue;
+      }
+      const nr = folioNrPages(mem, pfn);
+      const at = folioNid(mem, pfn);
+      used[at] = (used[at] as number) + nr;
+      pfn += nr;
+    }
+  }
   const problems: string[] = [];
   for (let nid = 0; nid < mem.nrNodes; nid++) {
-    const s = nodeStats(mem, nid);
     // Free pages of isolated pageblocks are not in NR_FREE_PAGES; offline frames are no
     // longer present (memory hotplug).
     const isolated = nodeFreeIsolatedPages(mem, nid);
     const offline = nodeOfflinePages(mem, nid);
+    const freePages = nodeFreePages(mem, nid);
+    const freeHugePages = hugetlbNodeCounters(mem, nid).free_hugepages;
     const total =
-      s.freePages + isolated + offline + s.freeHugePages * HPAGE_PMD_NR + (used[nid] as number);
-    if (total !== s.spannedPages) {
+      freePages + isolated + offline + freeHugePages * HPAGE_PMD_NR + (used[nid] as number);
+    const spanned = nodeSpannedPages(mem, nid);
+    if (total !== spanned) {
+      const s = nodeStats(mem, nid);
       problems.push(
         `node ${nid}: ${s.freePages} free + ${isolated} free isolated + ${offline} offline + ${s.freeHugePages * HPAGE_PMD_NR} in the hugetlb pool + ${used[nid]} in folios = ${total} frames, but the node has ${s.spannedPages}: frames were ${total < s.spannedPages ? 'lost' : 'duplicated'}`,
       );

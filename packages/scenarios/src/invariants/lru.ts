@@ -28,6 +28,12 @@ export function lruConsistent(k: Kernel, stride: number): Invariant {
   );
 }
 
+/** The counters `nr-isolated` checks, with their /proc/vmstat names (built once, not per step). */
+const ISOLATED_ITEMS = [
+  [NodeStat.NR_ISOLATED_ANON, 'nr_isolated_anon'],
+  [NodeStat.NR_ISOLATED_FILE, 'nr_isolated_file'],
+] as const;
+
 /**
  * `nr-isolated`: NR_ISOLATED_ANON and NR_ISOLATED_FILE never go below 0 on any node (a
  * double decrement), and are 0 on every node when the run completes (every isolation was
@@ -47,10 +53,7 @@ export function nrIsolated(k: Kernel): Invariant {
     name: 'nr-isolated',
     check(phase) {
       for (let nid = 0; nid < k.nrNodes; nid++) {
-        for (const [item, name] of [
-          [NodeStat.NR_ISOLATED_ANON, 'nr_isolated_anon'],
-          [NodeStat.NR_ISOLATED_FILE, 'nr_isolated_file'],
-        ] as const) {
+        for (const [item, name] of ISOLATED_ITEMS) {
           const value = k.vmstat.nodePageState(nid, item);
           if (value < 0) return `node ${nid} ${name} is ${value}`;
           if (phase === 'end' && value !== 0) {
