@@ -12,6 +12,7 @@ import { MIGRATE_SYNC } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { endInvariant, type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
 import { userTask } from '../actors/user-task.js';
+import { writePagesAndDrain } from '../actors/written-pages.js';
 import type { Scenario } from '../scenario.js';
 
 /** Invariant: every page of the standing FOLL_LONGTERM pin is outside ZONE_MOVABLE and CMA. */
@@ -103,8 +104,7 @@ export function longtermPinScenario(params: LongtermPinParams = {}): Scenario {
       });
       return {
         *setup() {
-          for (let i = 0; i < pages; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 1 + i);
-          yield* k.lru.lruAddDrainAll();
+          yield* writePagesAndDrain(k, mm, addr, pages);
           for (let i = 0; i < pages; i++) {
             const pfn = k.vm.followPage(mm, addr + i * PAGE_SIZE);
             if (!isZoneMovablePage(k.mem, pfn)) {

@@ -3,6 +3,7 @@ import { folioNid, pfnFolio } from '@mmsim/folio';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { NodeStat, VmEvent } from '@mmsim/runtime';
 import { userTask } from '../actors/user-task.js';
+import { writePagesAndDrain } from '../actors/written-pages.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `numaBalancing`. */
@@ -70,8 +71,7 @@ export function numaBalancing(params: NumaBalancingParams = {}): Scenario {
       };
       return {
         *setup() {
-          for (let i = 0; i < pages; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 1 + i);
-          yield* k.lru.lruAddDrainAll();
+          yield* writePagesAndDrain(k, mm, addr, pages);
         },
         actors: [
           taskNumaWork(balancing, { cpu: node1[0] ?? 0, mm, passes }),

@@ -1,6 +1,7 @@
 import { MADV_SOFT_OFFLINE, PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
 import { userTask } from '../actors/user-task.js';
+import { writePagesAndDrain } from '../actors/written-pages.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `softOffline`. */
@@ -60,8 +61,7 @@ export function softOffline(params: SoftOfflineParams = {}): Scenario {
       const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
       return {
         *setup() {
-          for (let i = 0; i < pages; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 1 + i);
-          yield* k.lru.lruAddDrainAll();
+          yield* writePagesAndDrain(k, mm, addr, pages);
         },
         actors: [
           userTask(k, {
