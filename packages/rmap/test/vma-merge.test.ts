@@ -63,7 +63,7 @@ describe('vma merge', () => {
         yield* av.rwsem.downRead('rmap_walk');
         held.complete();
         yield* rt.sleepFor(10_000);
-        log.push('walk done');
+        log.push(`walk done, ${p.vmas.length} VMAs`);
         av.rwsem.upRead();
       });
       yield* held.wait();
@@ -71,6 +71,6 @@ describe('vma merge', () => {
       log.push('merged');
       expect(spans(p.vmas, a)).toEqual([[0, 3]]);
     });
-    expect(log).toEqual(['walk done', 'merged']);
+    expect(log).toEqual(['walk done, 3 VMAs', 'merged']);
   });
 });
