@@ -41,14 +41,20 @@ export function mmsim(args: readonly string[], options: MmsimTestOptions = {}) {
   return { code, stdout, stderr };
 }
 
+/** How long `mmsimInterrupted` waits at most for its readiness pattern. */
+export const READY_CAP_MS = 90_000;
+
 /**
- * Runs the real `mmsim` process (bin.ts from source) with ARGS, sends it SIGINT after
- * `afterMs` (time for the worker to load and the search to get under way), and resolves
- * with its exit code and output: what a user pressing Ctrl-C sees.
+ * Runs the real `mmsim` process (bin.ts from source) with ARGS, sends it SIGINT once it is
+ * ready, and resolves with its exit code and output: what a user pressing Ctrl-C sees.
+ * `ready` is a pattern its stderr must show first (e.g. explore's progress line, printed
+ * only once the worker has loaded and the search has done schedules), so that a loaded
+ * machine cannot make the signal come too early; a number is a fixed delay in ms instead.
+ * The signal goes anyway after `READY_CAP_MS`, or not at all if the process has ended.
  */
 export async function mmsimInterrupted(
   args: readonly string[],
-  afterMs = 5000,
+  ready: RegExp | number = 5000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const root = fileURLToPath(new URL('../../../..', import.meta.url));
   const bin = fileURLToPath(new URL('../../src/bin.ts', import.meta.url));
@@ -64,8 +70,20 @@ export async function mmsimInterrupted(
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
-  await new Promise((resolve) => setTimeout(resolve, afterMs));
-  child.kill('SIGINT');
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let ended = false;
+  void exited.then(() => {
+    ended = true;
+  });
+  if (typeof ready === 'number') {
+    await new Promise((resolve) => setTimeout(resolve, ready));
+  } else {
+    const start = Date.now();
+    while (!ended && !ready.test(stderr) && Date.now() - start < READY_CAP_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  if (!ended) child.kill('SIGINT');
+  const code = await exited;
   return { code, stdout, stderr };
 }
