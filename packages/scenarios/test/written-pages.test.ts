@@ -5,7 +5,9 @@ import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { migratorStats } from '../src/actors/migrator.js';
 import {
+  appMapping,
   movePagesToOtherNode,
+  pageWriter,
   writePagesAndDrain,
   writerPair,
 } from '../src/actors/written-pages.js';
@@ -27,6 +29,20 @@ describe('written-pages fixture', () => {
       const pfn = k.vm.followPage(mm, addr + i * PAGE_SIZE);
       expect(folioTestFlag(k.mem, pfnFolio(k.mem, pfn), PG_lru)).toBe(true);
     }
+  });
+
+  it('appMapping: a process app with the pages mapped, none faulted in yet', () => {
+    const k = createKernel({ nodes: [{ pages: 512 }] });
+    const { mm, addr } = appMapping(k, 3);
+    expect(mm.vmas.map((v) => [v.start - addr, v.end - addr])).toEqual([[0, 3 * PAGE_SIZE]]);
+    expect(k.vm.lookupPte(mm, addr).kind).toBe('none');
+  });
+
+  it('pageWriter: one writer thread on its CPU', () => {
+    const k = createKernel({ nodes: [{ pages: 512 }], cpusPerNode: 2 });
+    const { mm, addr } = appMapping(k, 2);
+    const w = pageWriter(k, { cpu: 1, mm, addr, pages: 2, accesses: 4 });
+    expect([w.name, w.cpu]).toEqual(['writer', 1]);
   });
 
   it('writerPair: writer-a at random pages and writer-b in sequence on their CPUs, three stores in four', () => {

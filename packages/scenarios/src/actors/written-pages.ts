@@ -13,6 +13,13 @@ import { type UserTaskOptions, userTask } from './user-task.js';
  * NUMA balancing...) moves them meanwhile.
  */
 
+/** The process of such a scenario: `app`, with `pages` anonymous private pages mapped at `addr`. */
+export function appMapping(k: Kernel, pages: number): { mm: MmView; addr: number } {
+  const mm = k.createProcess('app');
+  const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+  return { mm, addr };
+}
+
 /**
  * The set-up of such a scenario: the process stores `1 + i` into page `i` of `pages` pages
  * from `addr` (each store faults the page in on the set-up's CPU), then every CPU's LRU
@@ -22,6 +29,14 @@ import { type UserTaskOptions, userTask } from './user-task.js';
 export function* writePagesAndDrain(k: Kernel, mm: MmView, addr: number, pages: number): KernelGen {
   for (let i = 0; i < pages; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 1 + i);
   yield* k.lru.lruAddDrainAll();
+}
+
+/** Options of `pageWriter`: the area the thread writes, and its CPU. */
+export type PageWriterOptions = Pick<UserTaskOptions, 'cpu' | 'mm' | 'addr' | 'pages' | 'accesses'>;
+
+/** One thread of the process (`writer`) writing its pages at random, three stores in four. */
+export function pageWriter(k: Kernel, options: PageWriterOptions): Actor {
+  return userTask(k, { name: 'writer', ...options, writeRatio: 0.75 });
 }
 
 /** Options of `writerPair`: the area both threads write, and each one's CPU. */

@@ -1,7 +1,6 @@
 import { type ContigMigrateStats, cmaAlloc, cmaArea, cmaRelease } from '@mmsim/callers';
-import { PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
-import { writePagesAndDrain, writerPair } from '../actors/written-pages.js';
+import { appMapping, writePagesAndDrain, writerPair } from '../actors/written-pages.js';
 import { type PfnRange, userPagesOutside } from '../invariants/hotplug.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
@@ -63,8 +62,7 @@ export function cmaUnderLoad(params: CmaUnderLoadParams = {}): Scenario {
     },
     history: bugHistory({}),
     build(k) {
-      const mm = k.createProcess('app');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+      const { mm, addr } = appMapping(k, pages);
       const cma = cmaArea(k);
       const migrate: ContigMigrateStats = { rounds: 0, migrated: 0, mapped: 0, ret: 0 };
       let held: PfnRange = null;

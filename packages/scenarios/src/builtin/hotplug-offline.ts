@@ -7,9 +7,8 @@ import {
   nodeOfflinePages,
   PAGEBLOCK_NR_PAGES,
 } from '@mmsim/folio';
-import { PAGE_SIZE } from '@mmsim/rmap';
 import { EBUSY, endInvariant, VmEvent } from '@mmsim/runtime';
-import { writePagesAndDrain, writerPair } from '../actors/written-pages.js';
+import { appMapping, writePagesAndDrain, writerPair } from '../actors/written-pages.js';
 import { offlineBlock, userPagesOutside } from '../invariants/hotplug.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
@@ -65,8 +64,7 @@ export function hotplugOffline(params: HotplugOfflineParams = {}): Scenario {
     },
     history: bugHistory({}),
     build(k) {
-      const mm = k.createProcess('app');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+      const { mm, addr } = appMapping(k, pages);
       const { startPfn, nrPages } = memoryBlockRange(k, 1, 0);
       const stats = offlineStats();
       return {

@@ -3,7 +3,7 @@ import { folioNid, pfnFolio } from '@mmsim/folio';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { NodeStat, VmEvent } from '@mmsim/runtime';
 import { userTask } from '../actors/user-task.js';
-import { writePagesAndDrain } from '../actors/written-pages.js';
+import { appMapping, writePagesAndDrain } from '../actors/written-pages.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `numaBalancing`. */
@@ -56,8 +56,7 @@ export function numaBalancing(params: NumaBalancingParams = {}): Scenario {
     },
     history: bugHistory({}),
     build(k) {
-      const mm = k.createProcess('app');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+      const { mm, addr } = appMapping(k, pages);
       const balancing = new NumaBalancing(k, { scanDelayMs: 0 }).install();
       nb = balancing;
       const node1 = k.cpusOfNode(1);
