@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type CliIo, main } from '../../src/index.js';
 import { openOutputFile } from '../../src/io.js';
@@ -77,6 +78,12 @@ export async function mmsimInterrupted(
   });
   if (typeof ready === 'number') {
     await new Promise((resolve) => setTimeout(resolve, ready));
+    // And not before the process handles SIGINT (a loaded machine may take longer to load
+    // bin.ts than the delay): until then the signal would kill it.
+    const start = Date.now();
+    while (!ended && !catchesSigint(child.pid) && Date.now() - start < READY_CAP_MS) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   } else {
     const start = Date.now();
     while (!ended && !ready.test(stderr) && Date.now() - start < READY_CAP_MS) {
@@ -86,4 +93,19 @@ export async function mmsimInterrupted(
   if (!ended) child.kill('SIGINT');
   const code = await exited;
   return { code, stdout, stderr };
+}
+
+/**
+ * Whether process `pid` has a SIGINT handler: bit 2 of `SigCgt` in /proc/PID/status (Linux).
+ * True where that cannot be read (another system: the delay alone then decides).
+ */
+function catchesSigint(pid: number | undefined): boolean {
+  if (pid === undefined) return true;
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const caught = /^SigCgt:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+    return caught === undefined || (BigInt(`0x${caught}`) & 2n) !== 0n;
+  } catch {
+    return true;
+  }
 }
