@@ -39,7 +39,6 @@ export {
   memoryBlockRange,
   type OfflinePagesActorOptions,
   offlinePagesActor,
-  offlineStats,
 } from './hotplug/actor.js';
 export {
   doMigrateRange,
@@ -50,6 +49,7 @@ export {
   type OfflinePagesOptions,
   type OfflineStats,
   offlinePages,
+  offlineStats,
   scanMovablePages,
 } from './hotplug/offline-pages.js';
 export {

@@ -14,7 +14,7 @@ import { createKernel, type Kernel, touchPages } from '@mmsim/kernel';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { EBUSY, EINTR, EINVAL, type KernelGen, type Task, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { type OfflineStats, offlinePages, scanMovablePages } from '../src/index.js';
+import { offlinePages, scanMovablePages, offlineStats as stats } from '../src/index.js';
 
 const PAGES = 32;
 /** Node 1 spans [2048, 4096): memory blocks [2048, 3072) and [3072, 4096). */
@@ -28,18 +28,6 @@ function machine(): { k: Kernel; lines: string[] } {
     k.rt.trace.on(name, (e) => lines.push(`${e.name}: ${k.rt.trace.formatFields(e)}`));
   }
   return { k, lines };
-}
-
-function stats(): OfflineStats {
-  return {
-    passes: 0,
-    migrateCalls: 0,
-    isolated: 0,
-    migrated: 0,
-    isolationFailed: 0,
-    offlined: 0,
-    failure: null,
-  };
 }
 
 describe('offline_pages (mm/memory_hotplug.c, 6.3)', () => {

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { type CliIo, EXIT_OK, main, processIo } from '../src/index.js';
+import { FTRACE_GOLDEN_FILE, ftraceGoldenArgs } from './support/model-outputs.js';
 
 function mmsim(args: string[]): number {
   const quiet: CliIo = {
@@ -81,27 +82,12 @@ test('the Perfetto trace of pmbench-migrate parses, nests its slices per track a
 });
 
 test('ftrace text of a tiny seeded run matches the golden file', () => {
-  const golden = new URL('./golden/rfc-lock-order-v6.3-seed3.ftrace', import.meta.url);
   const dir = mkdtempSync(join(tmpdir(), 'mmsim-trace-'));
   const file = join(dir, 'run.ftrace');
-  expect(
-    mmsim([
-      'run',
-      'rfc-lock-order',
-      '--variant',
-      'v6.3',
-      '--strategy',
-      'random',
-      '--seed',
-      '3',
-      '--ftrace',
-      file,
-    ]),
-  ).toBe(EXIT_OK);
+  expect(mmsim(ftraceGoldenArgs(file))).toBe(EXIT_OK);
   const text = readFileSync(file, 'utf8');
-  // MMSIM_UPDATE_GOLDEN=1 rewrites the golden file after a deliberate model change.
-  if (process.env.MMSIM_UPDATE_GOLDEN === '1' || !existsSync(golden)) writeFileSync(golden, text);
-  expect(text).toBe(readFileSync(golden, 'utf8'));
+  // `pnpm --filter @mmsim/cli golden:update` records the golden file after a deliberate model change.
+  expect(text).toBe(readFileSync(FTRACE_GOLDEN_FILE, 'utf8'));
   expect(text).toContain('mm_migrate_pages: nr_succeeded=');
 });
 

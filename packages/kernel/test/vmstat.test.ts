@@ -1,8 +1,8 @@
 import { nodeFreePages } from '@mmsim/folio';
-import { PAGE_SIZE } from '@mmsim/rmap';
+import { type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, NodeStat } from '@mmsim/runtime';
 import { expect, test } from 'vitest';
-import { createKernel } from '../src/index.js';
+import { createKernel, type Kernel } from '../src/index.js';
 
 test('nr_free_pages is each node buddy free count, and falls as a process faults pages in', () => {
   const k = createKernel({
@@ -48,30 +48,28 @@ test('nr_writeback counts the pages of the folios under writeback, on their node
   expect(seen).toEqual([1, 0, 0]);
 });
 
-test('a process that faults pages in and exits gives every frame back (exit_mmap drains the LRU batch first)', () => {
+/**
+ * A process faults four pages in (fewer than a per-CPU LRU batch holds, so they sit in it),
+ * then `release` gives them back: every frame is free again, and NR_FREE_PAGES says so.
+ */
+function framesComeBack(release: (k: Kernel, mm: MmView, addr: number) => KernelGen<unknown>) {
   const k = createKernel({ nodes: [{ pages: 64 }] });
   const free0 = nodeFreePages(k.mem, 0);
   const mm = k.createProcess('p');
   const addr = k.vm.mmap(mm, { length: 4 * PAGE_SIZE });
   k.rt.spawn('main', 0, function* (): KernelGen {
-    // Four new anon folios: fewer than a per-CPU LRU batch holds, so they sit in it.
     for (let i = 0; i < 4; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, i + 1);
-    yield* k.vm.exit(mm);
+    yield* release(k, mm, addr);
   });
   expect(k.run().status).toBe('completed');
   expect(nodeFreePages(k.mem, 0)).toBe(free0);
   expect(k.vmstat.nodePageState(0, NodeStat.NR_FREE_PAGES)).toBe(free0);
+}
+
+test('a process that faults pages in and exits gives every frame back (exit_mmap drains the LRU batch first)', () => {
+  framesComeBack((k, mm) => k.vm.exit(mm));
 });
 
 test('munmap gives the frames of the unmapped pages back (unmap_region drains the LRU batch first)', () => {
-  const k = createKernel({ nodes: [{ pages: 64 }] });
-  const free0 = nodeFreePages(k.mem, 0);
-  const mm = k.createProcess('p');
-  const addr = k.vm.mmap(mm, { length: 4 * PAGE_SIZE });
-  k.rt.spawn('main', 0, function* (): KernelGen {
-    for (let i = 0; i < 4; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, i + 1);
-    yield* k.vm.munmap(mm, addr, 4 * PAGE_SIZE);
-  });
-  expect(k.run().status).toBe('completed');
-  expect(nodeFreePages(k.mem, 0)).toBe(free0);
+  framesComeBack((k, mm, addr) => k.vm.munmap(mm, addr, 4 * PAGE_SIZE));
 });

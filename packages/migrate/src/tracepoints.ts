@@ -1,4 +1,4 @@
-import { type Runtime, type TraceEvent, type Tracepoint, traceEvent } from '@mmsim/runtime';
+import { type TraceEvent, traceEvent, tracepointSet } from '@mmsim/runtime';
 import { migrateModeTraceString } from './modes.js';
 import { MIGRATE_REASON_NAMES } from './reasons.js';
 
@@ -128,25 +128,16 @@ export const MMSIM_FOLIO_COPIED = traceEvent<MmsimFolioCopiedEvent>(
 );
 
 /** The tracepoints of one runtime's migrate core. */
-export class MigrateTracepoints {
-  readonly start: Tracepoint<MmMigratePagesStart>;
-  readonly end: Tracepoint<MmMigratePages>;
+export class MigrateTracepoints extends tracepointSet({
+  start: MM_MIGRATE_PAGES_START,
+  end: MM_MIGRATE_PAGES,
   /** Model events of a folio's journey (see `MMSIM_FOLIO_ISOLATED`). */
-  readonly folioIsolated: Tracepoint<MmsimFolioEvent>;
-  readonly folioMoved: Tracepoint<MmsimFolioMovedEvent>;
-  readonly folioDone: Tracepoint<MmsimFolioDoneEvent>;
+  folioIsolated: MMSIM_FOLIO_ISOLATED,
+  folioMoved: MMSIM_FOLIO_MOVED,
+  folioDone: MMSIM_FOLIO_DONE,
   /** `mmsim_folio_copied` (see `MMSIM_FOLIO_COPIED`). */
-  readonly folioCopied: Tracepoint<MmsimFolioCopiedEvent>;
-
-  constructor(rt: Runtime) {
-    this.start = rt.trace.define(MM_MIGRATE_PAGES_START);
-    this.end = rt.trace.define(MM_MIGRATE_PAGES);
-    this.folioIsolated = rt.trace.define(MMSIM_FOLIO_ISOLATED);
-    this.folioMoved = rt.trace.define(MMSIM_FOLIO_MOVED);
-    this.folioDone = rt.trace.define(MMSIM_FOLIO_DONE);
-    this.folioCopied = rt.trace.define(MMSIM_FOLIO_COPIED);
-  }
-}
+  folioCopied: MMSIM_FOLIO_COPIED,
+}) {}
 
 /**
  * The TP_printk text of a migrate tracepoint event, or null for other events. Sinks need

@@ -65,8 +65,6 @@ export { nodeOfAddress, queuePagesRange, vmaMigratable } from './mempolicy-walk.
 export {
   mbindRange,
   mpolRebindMm,
-  vmaMergeInto,
-  vmasMergeable,
   vmaReplacePolicy,
 } from './mempolicy-vma.js';
 

@@ -1,4 +1,4 @@
-import { type Runtime, type Tracepoint, traceEvent } from '@mmsim/runtime';
+import { traceEvent, tracepointSet } from '@mmsim/runtime';
 
 /** Fields of `set_migration_pte` / `remove_migration_pte` (include/trace/events/migrate.h, 6.3). */
 export interface MigrationPteEvent {
@@ -56,19 +56,17 @@ export const REMOVE_MIGRATION_PTE = traceEvent(
   entryLife('end'),
 );
 
-/** The tracepoints the rmap package emits, defined on the runtime's trace bus by kernel name. */
-export class RmapTracepoints {
-  readonly setMigrationPte: Tracepoint<MigrationPteEvent>;
-  readonly removeMigrationPte: Tracepoint<MigrationPteEvent>;
-  readonly setMigrationPmd: Tracepoint<MigrationPmdEvent>;
-  readonly removeMigrationPmd: Tracepoint<MigrationPmdEvent>;
-  readonly tlbFlush: Tracepoint<TlbFlushEvent>;
+/** `set_migration_pmd` / `remove_migration_pmd` (thp.h, 6.3): fields printed as `name=value`. */
+export const SET_MIGRATION_PMD = traceEvent<MigrationPmdEvent>('set_migration_pmd');
+export const REMOVE_MIGRATION_PMD = traceEvent<MigrationPmdEvent>('remove_migration_pmd');
+/** `tlb_flush` (tlb.h, 6.3): fields printed as `name=value`. */
+export const TLB_FLUSH = traceEvent<TlbFlushEvent>('tlb_flush');
 
-  constructor(rt: Runtime) {
-    this.setMigrationPte = rt.trace.define(SET_MIGRATION_PTE);
-    this.removeMigrationPte = rt.trace.define(REMOVE_MIGRATION_PTE);
-    this.setMigrationPmd = rt.trace.define<MigrationPmdEvent>('set_migration_pmd');
-    this.removeMigrationPmd = rt.trace.define<MigrationPmdEvent>('remove_migration_pmd');
-    this.tlbFlush = rt.trace.define<TlbFlushEvent>('tlb_flush');
-  }
-}
+/** The tracepoints the rmap package emits, defined on the runtime's trace bus by kernel name. */
+export class RmapTracepoints extends tracepointSet({
+  setMigrationPte: SET_MIGRATION_PTE,
+  removeMigrationPte: REMOVE_MIGRATION_PTE,
+  setMigrationPmd: SET_MIGRATION_PMD,
+  removeMigrationPmd: REMOVE_MIGRATION_PMD,
+  tlbFlush: TLB_FLUSH,
+}) {}

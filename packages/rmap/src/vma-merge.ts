@@ -1,6 +1,6 @@
 import type { KernelGen } from '@mmsim/runtime';
 import { iMmapLockWrite } from './address-space.js';
-import { anonVmaClone, unlinkAnonVmas } from './anon-vma.js';
+import { anonVmaClone, anonVmaLockWrite, unlinkAnonVmas } from './anon-vma.js';
 import { PAGE_SIZE, VM_IO, VM_SOFTDIRTY } from './constants.js';
 import { mpolEqual } from './mempolicy.js';
 import type { Mm } from './mm.js';
@@ -73,8 +73,10 @@ export function canMergeAdjacent(prev: Vma, next: Vma, existing: 'prev' | 'next'
  * `__vma_adjust(prev, prev->vm_start, next->vm_end, prev->vm_pgoff, NULL, next)` with
  * `remove_next == 1` (mm/mmap.c, 6.3): `prev` grows over `next`, which goes. If only
  * `next` has an anon_vma, `prev` first takes it over (`anon_vma_clone`, the "importer"
- * case). The file's i_mmap loses `next` under `i_mmap_rwsem`; `next`'s anon_vma chain is
- * unlinked (`anon_vma_merge` -> `unlink_anon_vmas`). The caller holds `mmap_lock` for
+ * case). `prev` grows and the file's i_mmap loses `next` under `i_mmap_rwsem` and the
+ * anon_vma's rwsem, both for write (as `__vma_adjust` and its successor `vma_prepare` take
+ * them, mm/mmap.c: no rmap walk sees the VMAs half-changed); `next`'s anon_vma chain is
+ * then unlinked (`anon_vma_merge` -> `unlink_anon_vmas`). The caller holds `mmap_lock` for
  * write and has checked `canMergeAdjacent`. The page tables are untouched: the same pages
  * stay mapped at the same addresses, and their `linear_page_index` in `prev` is the one
  * they had in `next`.
@@ -87,10 +89,13 @@ export function* vmaMergeNext(ctx: RmapState, prev: Vma, next: Vma): KernelGen {
   }
   const file = next.file;
   if (file !== null) yield* iMmapLockWrite(file, '__vma_adjust');
+  const av = prev.anonVma;
+  if (av !== null) yield* anonVmaLockWrite(av, '__vma_adjust');
   prev.end = next.end;
   // VM_SOFTDIRTY does not block a merge; the merged VMA keeps it if either had it.
   prev.flags |= next.flags & VM_SOFTDIRTY;
   mm.removeVma(next);
+  if (av !== null) av.rwsem.upWrite();
   if (file !== null) {
     file.iMmap.delete(next);
     file.iMmapRwsem.upWrite();

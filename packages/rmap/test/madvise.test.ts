@@ -16,39 +16,27 @@ import {
   VM_MERGEABLE,
   VM_NOHUGEPAGE,
 } from '../src/index.js';
-import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import { freePages, createRmapMachine as machine } from '../src/testing/index.js';
+import { mappedProcess, PAGE, runInTask, spans } from './vma-fixture.js';
 
 /** madvise(2) (mm/madvise.c, Linux 6.3): errno cases, MADV_DONTNEED, MADV_(NO)HUGEPAGE. */
 
-const PAGE = 4096;
-
-function spans(vmas: readonly { start: number; end: number }[], base: number): number[][] {
-  return vmas.map((v) => [(v.start - base) / PAGE, (v.end - base) / PAGE]);
-}
-
 describe('madvise', () => {
   it('EINVAL: unknown advice (first), misaligned start; len 0 is 0; an unknown advice with len 0 is still EINVAL', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 4 * PAGE });
-    rt.spawn('t', 0, function* (): KernelGen {
+    const { m, vm, p, a } = mappedProcess();
+    runInTask(m, function* (): KernelGen {
       expect(yield* vm.madvise(p, a, PAGE, 5)).toBe(-EINVAL);
       expect(yield* vm.madvise(p, a, 0, 99)).toBe(-EINVAL);
       expect(yield* vm.madvise(p, a + 1, PAGE, MADV_DONTNEED)).toBe(-EINVAL);
       expect(yield* vm.madvise(p, a, 0, MADV_DONTNEED)).toBe(0);
       expect(yield* vm.madvise(p, a + 1, 0, MADV_DONTNEED)).toBe(-EINVAL);
     });
-    runAndCheck(m);
   });
 
   it('ENOMEM for a hole, after advising the mapped parts on both sides of it', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 2 * PAGE });
+    const { m, vm, p, a } = mappedProcess(2);
     vm.mmap(p, { length: 2 * PAGE, addr: a + 4 * PAGE });
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       expect(yield* vm.madvise(p, a, 6 * PAGE, MADV_HUGEPAGE)).toBe(-ENOMEM);
       expect(p.vmas.map((v) => v.flags & VM_HUGEPAGE)).toEqual([VM_HUGEPAGE, VM_HUGEPAGE]);
       // No VMA at all above the start: ENOMEM at once.
@@ -57,16 +45,12 @@ describe('madvise', () => {
       expect(yield* vm.madvise(p, a + 4 * PAGE, 4 * PAGE, MADV_NOHUGEPAGE)).toBe(-ENOMEM);
       expect(p.vmas[1]!.flags & (VM_HUGEPAGE | VM_NOHUGEPAGE)).toBe(VM_NOHUGEPAGE);
     });
-    runAndCheck(m);
   });
 
   it('MADV_DONTNEED frees anonymous pages; later reads see zero, and unshared frames go back to the buddy', () => {
-    const m = machine();
-    const { vm, rt, mem } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 4 * PAGE });
+    const { m, vm, mem, p, a } = mappedProcess();
     const before = freePages(mem);
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       for (let i = 0; i < 4; i++) yield* vm.userWrite(p, a + i * PAGE, 10 + i);
       expect(yield* vm.madvise(p, a + PAGE, 2 * PAGE, MADV_DONTNEED)).toBe(0);
       expect(vm.lookupPte(p, a + PAGE).kind).toBe('none');
@@ -78,18 +62,17 @@ describe('madvise', () => {
       expect(p.vmas).toHaveLength(1);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
     expect(freePages(mem)).toEqual(before);
   });
 
   it('MADV_DONTNEED of a private file mapping drops the COW copy: the file content is read again', () => {
     const m = machine();
-    const { vm, rt } = m;
+    const { vm } = m;
     const p = vm.createProcess();
     const file = vm.createFile('f', { content: [100, 101] });
     const a = vm.mmap(p, { length: 2 * PAGE, file, flags: MAP_PRIVATE });
     const s = vm.mmap(p, { length: 2 * PAGE, file, flags: MAP_SHARED });
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       yield* vm.userWrite(p, a, 7);
       expect(yield* vm.userRead(p, s + PAGE)).toBe(101);
       const cached = pfnFolio(m.mem, vm.followPage(p, s + PAGE));
@@ -101,15 +84,14 @@ describe('madvise', () => {
       expect(yield* vm.userRead(p, s + PAGE)).toBe(101);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
   });
 
   it('MADV_DONTNEED on a VM_LOCKED VMA is EINVAL; MADV_DONTNEED_LOCKED zaps it', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 2 * PAGE, flags: MAP_PRIVATE | 0x20 | MAP_LOCKED });
-    rt.spawn('t', 0, function* (): KernelGen {
+    const { m, vm, p, a } = mappedProcess({
+      length: 2 * PAGE,
+      flags: MAP_PRIVATE | 0x20 | MAP_LOCKED,
+    });
+    runInTask(m, function* (): KernelGen {
       yield* vm.userWrite(p, a, 3);
       expect(yield* vm.madvise(p, a, PAGE, MADV_DONTNEED)).toBe(-EINVAL);
       expect(yield* vm.userRead(p, a)).toBe(3);
@@ -117,15 +99,14 @@ describe('madvise', () => {
       expect(yield* vm.userRead(p, a)).toBe(0);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
   });
 
   it('MADV_DONTNEED of part of a THP splits the PMD and zaps only that part', () => {
-    const m = machine({ nodes: [8192, 8192] });
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: PMD_SIZE, hugepage: true });
-    rt.spawn('t', 0, function* (): KernelGen {
+    const { m, vm, p, a } = mappedProcess(
+      { length: PMD_SIZE, hugepage: true },
+      { nodes: [8192, 8192] },
+    );
+    runInTask(m, function* (): KernelGen {
       yield* vm.userWrite(p, a, 1);
       yield* vm.userWrite(p, a + PAGE, 2);
       expect(yield* vm.madvise(p, a + PAGE, PAGE, MADV_DONTNEED)).toBe(0);
@@ -134,16 +115,15 @@ describe('madvise', () => {
       expect(yield* vm.userRead(p, a + PAGE)).toBe(0);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
   });
 
   it('MADV_HUGEPAGE on part of a VMA splits it; the next fault of an aligned 2 MiB range maps a THP; MADV_NOHUGEPAGE stops that and merges back', () => {
-    const m = machine({ nodes: [8192, 8192] });
-    const { vm, rt } = m;
-    const p = vm.createProcess();
     // 3 PMDs, the first one aligned.
-    const a = vm.mmap(p, { length: 3 * PMD_SIZE, addr: 0x4000_0000 });
-    rt.spawn('t', 0, function* (): KernelGen {
+    const { m, vm, p, a } = mappedProcess(
+      { length: 3 * PMD_SIZE, addr: 0x4000_0000 },
+      { nodes: [8192, 8192] },
+    );
+    runInTask(m, function* (): KernelGen {
       yield* vm.userWrite(p, a, 1);
       expect(vm.lookupPte(p, a).level).toBe('pte');
       expect(yield* vm.madvise(p, a + PMD_SIZE, PMD_SIZE, MADV_HUGEPAGE)).toBe(0);
@@ -165,17 +145,13 @@ describe('madvise', () => {
       expect(yield* vm.userRead(p, a + PMD_SIZE)).toBe(2);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
   });
 
   it('MADV_SOFT_OFFLINE is a valid advice the rmap layer does not carry out (INVALID_ARGUMENT); MADV_MERGEABLE goes to ksm_madvise', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: PAGE });
+    const { m, vm, p, a } = mappedProcess(1);
     const errors: string[] = [];
     let merge = -1;
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       try {
         yield* vm.madvise(p, a, PAGE, MADV_SOFT_OFFLINE);
       } catch (e) {
@@ -183,7 +159,6 @@ describe('madvise', () => {
       }
       merge = yield* vm.madvise(p, a, PAGE, MADV_MERGEABLE);
     });
-    runAndCheck(m);
     expect(errors).toEqual(['INVALID_ARGUMENT']);
     expect(merge).toBe(0);
     expect((p.vmaLookup(a)?.flags ?? 0) & VM_MERGEABLE).not.toBe(0);

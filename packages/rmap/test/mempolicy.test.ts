@@ -25,7 +25,7 @@ import {
   nodesRemap,
   PAGE_SIZE,
 } from '../src/index.js';
-import { mutableMm, vmasMergeable } from '../src/internal.js';
+import { canMergeAdjacent, mutableMm } from '../src/internal.js';
 import { createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 
 /*
@@ -264,22 +264,22 @@ describe('mbind_range: split at the edges, merge back', () => {
     ]);
   });
 
-  it('vmasMergeable: alike neighbours merge; another policy, flags, a gap or another anon_vma do not', () => {
+  it('canMergeAdjacent (the merge mbind_range uses): alike neighbours merge; another policy, flags, a gap or another anon_vma do not', () => {
     const m = fourNodes();
     const { vm } = m;
     const mm = mutableMm(vm.createProcess());
     const a = vm.mmap(mm, { length: PAGE_SIZE });
     vm.mmap(mm, { length: PAGE_SIZE, addr: a + PAGE_SIZE });
     const [x, y] = mm.vmas;
-    expect(vmasMergeable(x!, y!)).toBe(true);
+    expect(canMergeAdjacent(x!, y!, 'prev')).toBe(true);
     y!.policy = policy(MPOL_BIND, [1]);
-    expect(vmasMergeable(x!, y!)).toBe(false);
+    expect(canMergeAdjacent(x!, y!, 'prev')).toBe(false);
     y!.policy = null;
     y!.flags ^= 0x1; // VM_READ
-    expect(vmasMergeable(x!, y!)).toBe(false);
+    expect(canMergeAdjacent(x!, y!, 'prev')).toBe(false);
     y!.flags ^= 0x1;
     y!.pgoff += 1; // not contiguous
-    expect(vmasMergeable(x!, y!)).toBe(false);
+    expect(canMergeAdjacent(x!, y!, 'prev')).toBe(false);
   });
 });
 

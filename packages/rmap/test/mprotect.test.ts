@@ -14,23 +14,15 @@ import {
   VM_WRITE,
 } from '../src/index.js';
 import { mutableVma } from '../src/internal.js';
-import { createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import { runAndCheck } from '../src/testing/index.js';
+import { mappedProcess, PAGE, runInTask, spans } from './vma-fixture.js';
 
 /** mprotect(2) (mm/mprotect.c, Linux 6.3): errno cases, VMA split/merge, entries. */
 
-const PAGE = 4096;
-
-function spans(vmas: readonly { start: number; end: number }[], base: number): number[][] {
-  return vmas.map((v) => [(v.start - base) / PAGE, (v.end - base) / PAGE]);
-}
-
 describe('mprotect', () => {
   it('EINVAL: misaligned start, unknown prot bits, GROWSDOWN|GROWSUP, GROWSUP, GROWSDOWN without VM_GROWSDOWN; len 0 is 0 before the prot check', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 4 * PAGE });
-    rt.spawn('t', 0, function* (): KernelGen {
+    const { m, vm, p, a } = mappedProcess();
+    runInTask(m, function* (): KernelGen {
       expect(yield* vm.mprotect(p, a + 1, PAGE, PROT_READ)).toBe(-EINVAL);
       expect(yield* vm.mprotect(p, a, PAGE, 0x10)).toBe(-EINVAL);
       expect(yield* vm.mprotect(p, a, PAGE, PROT_READ | PROT_GROWSDOWN | PROT_GROWSUP)).toBe(
@@ -42,16 +34,12 @@ describe('mprotect', () => {
       expect(p.vmas).toHaveLength(1);
       expect(p.vmas[0]!.flags & (VM_READ | VM_WRITE)).toBe(VM_READ | VM_WRITE);
     });
-    runAndCheck(m);
   });
 
   it('ENOMEM: no VMA, a VMA starting above start, a hole inside (the part before it is changed)', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 4 * PAGE });
+    const { m, vm, p, a } = mappedProcess();
     vm.mmap(p, { length: 2 * PAGE, addr: a + 6 * PAGE });
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       expect(yield* vm.mprotect(p, a + 16 * PAGE, PAGE, PROT_READ)).toBe(-ENOMEM);
       expect(yield* vm.mprotect(p, a - PAGE, 2 * PAGE, PROT_READ)).toBe(-ENOMEM);
       expect(p.vmas).toHaveLength(2); // nothing changed
@@ -68,31 +56,23 @@ describe('mprotect', () => {
       expect(yield* vm.mprotect(p, a + 6 * PAGE, 4 * PAGE, PROT_READ)).toBe(-ENOMEM);
       expect(p.vmas[2]!.flags & VM_WRITE).toBe(0);
     });
-    runAndCheck(m);
   });
 
   it('EACCES: asking for write where VM_MAYWRITE is missing; the VMAs before it keep their change', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 2 * PAGE, prot: PROT_READ });
+    const { m, vm, p, a } = mappedProcess({ length: 2 * PAGE, prot: PROT_READ });
     vm.mmap(p, { length: 2 * PAGE, addr: a + 2 * PAGE, prot: PROT_READ | PROT_EXEC });
     const second = mutableVma(p.vmas[1]!);
     second.flags &= ~VM_MAYWRITE;
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       expect(yield* vm.mprotect(p, a, 4 * PAGE, PROT_READ | PROT_WRITE)).toBe(-EACCES);
       expect(p.vmas[0]!.flags & VM_WRITE).toBe(VM_WRITE);
       expect(p.vmas[1]!.flags & VM_WRITE).toBe(0);
     });
-    runAndCheck(m);
   });
 
   it('splits at the edges, then merges back when the protection is restored', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 8 * PAGE });
-    rt.spawn('t', 0, function* (): KernelGen {
+    const { m, vm, p, a } = mappedProcess(8);
+    runInTask(m, function* (): KernelGen {
       for (let i = 0; i < 8; i++) yield* vm.userWrite(p, a + i * PAGE, i + 1);
       expect(yield* vm.mprotect(p, a + 2 * PAGE, 3 * PAGE, PROT_READ)).toBe(0);
       expect(spans(p.vmas, a)).toEqual([
@@ -118,15 +98,11 @@ describe('mprotect', () => {
       }
       yield* vm.exit(p);
     });
-    runAndCheck(m);
     expect(vm.liveAnonVmas).toBe(0);
   });
 
   it('PROT_NONE: a later access is SIGSEGV; PROT_READ makes it readable again with the same data', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 2 * PAGE });
+    const { m, vm, rt, p, a } = mappedProcess(2);
     rt.spawn('t', 1, function* (): KernelGen {
       yield* vm.userWrite(p, a, 7);
       expect(yield* vm.mprotect(p, a, PAGE, PROT_NONE)).toBe(0);
@@ -165,11 +141,8 @@ describe('mprotect', () => {
   });
 
   it('a writable migration entry in the range becomes readable-exclusive (anon), and the page comes back read-only', () => {
-    const m = machine();
-    const { vm, rt, mem, locks } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 2 * PAGE });
-    rt.spawn('t', 0, function* (): KernelGen {
+    const { m, vm, mem, locks, p, a } = mappedProcess(2);
+    runInTask(m, function* (): KernelGen {
       yield* vm.userWrite(p, a, 5);
       const folio = pfnFolio(mem, vm.followPage(p, a));
       folioGet(mem, folio);
@@ -189,15 +162,14 @@ describe('mprotect', () => {
       expect(vm.followPage(p, a)).toBe(folio);
       expect(yield* vm.userRead(p, a)).toBe(6);
     });
-    runAndCheck(m);
   });
 
   it('a PMD-mapped THP: a whole-PMD mprotect changes the PMD, a partial one splits it first', () => {
-    const m = machine({ nodes: [8192, 8192] });
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: PMD_SIZE, hugepage: true });
-    rt.spawn('t', 0, function* (): KernelGen {
+    const { m, vm, p, a } = mappedProcess(
+      { length: PMD_SIZE, hugepage: true },
+      { nodes: [8192, 8192] },
+    );
+    runInTask(m, function* (): KernelGen {
       yield* vm.userWrite(p, a, 1);
       expect(vm.lookupPte(p, a).level).toBe('pmd');
       expect(yield* vm.mprotect(p, a, PMD_SIZE, PROT_READ)).toBe(0);
@@ -210,6 +182,5 @@ describe('mprotect', () => {
       expect(yield* vm.userRead(p, a)).toBe(1);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
   });
 });

@@ -9,20 +9,16 @@ import {
   PMD_SIZE,
   VM_LOCKED,
 } from '../src/index.js';
-import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
+import { freePages, runAndCheck } from '../src/testing/index.js';
+import { mappedProcess, PAGE, runInTask } from './vma-fixture.js';
 
 /** mremap(2) (mm/mremap.c, Linux 6.3). */
 
-const PAGE = 4096;
-
 describe('mremap', () => {
   it('EINVAL and EFAULT cases, in the kernel order', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 4 * PAGE });
+    const { m, vm, p, a } = mappedProcess();
     vm.mmap(p, { length: PAGE, addr: a + 4 * PAGE });
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       expect(yield* vm.mremap(p, a, PAGE, PAGE, 8)).toBe(-EINVAL);
       expect(yield* vm.mremap(p, a, PAGE, PAGE, MREMAP_FIXED, a + 64 * PAGE)).toBe(-EINVAL);
       expect(yield* vm.mremap(p, a, PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP)).toBe(
@@ -44,16 +40,12 @@ describe('mremap', () => {
       expect(yield* vm.mremap(p, a, 4 * PAGE, 8 * PAGE, 0)).toBe(-ENOMEM);
       expect(p.vmas).toHaveLength(2);
     });
-    runAndCheck(m);
   });
 
   it('shrinking unmaps the tail and frees its pages; growing in place extends the VMA', () => {
-    const m = machine();
-    const { vm, rt, mem } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 4 * PAGE });
+    const { m, vm, mem, p, a } = mappedProcess();
     const before = freePages(mem);
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       for (let i = 0; i < 4; i++) yield* vm.userWrite(p, a + i * PAGE, i + 1);
       expect(yield* vm.mremap(p, a, 4 * PAGE, 2 * PAGE, 0)).toBe(a);
       expect(p.vmas.map((v) => (v.end - v.start) / PAGE)).toEqual([2]);
@@ -64,18 +56,14 @@ describe('mremap', () => {
       expect(yield* vm.userRead(p, a + 3 * PAGE)).toBe(0);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
     expect(freePages(mem)).toEqual(before);
   });
 
   it('MREMAP_MAYMOVE moves the page tables: same frames at the new address, anon indexes and vm_pgoff kept, rmap finds them there', () => {
-    const m = machine();
-    const { vm, rt, mem } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 4 * PAGE });
+    const { m, vm, mem, p, a } = mappedProcess();
     vm.mmap(p, { length: PAGE, addr: a + 4 * PAGE }); // blocks growing in place
     const before = freePages(mem);
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       for (let i = 0; i < 4; i++) yield* vm.userWrite(p, a + i * PAGE, 10 + i);
       const frames = [0, 1, 2, 3].map((i) => vm.followPage(p, a + i * PAGE));
       const indexes = frames.map((f) => folioIndex(mem, f));
@@ -106,16 +94,12 @@ describe('mremap', () => {
       yield* vm.exit(child);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
     expect(freePages(mem)).toEqual(before);
     expect(vm.liveAnonVmas).toBe(0);
   });
 
   it('a migration entry moves with its PTE, and remove_migration_ptes restores it at the new address', () => {
-    const m = machine({ cpuNodes: [0, 0] });
-    const { vm, rt, mem, locks } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 2 * PAGE });
+    const { m, vm, rt, mem, locks, p, a } = mappedProcess(2, { cpuNodes: [0, 0] });
     vm.mmap(p, { length: PAGE, addr: a + 2 * PAGE });
     const unmapped = new Completion(rt, 'unmapped');
     const moved = new Completion(rt, 'moved');
@@ -147,11 +131,11 @@ describe('mremap', () => {
   });
 
   it('a PMD-mapped THP moves as one PMD to an aligned place; to a misaligned one it is split first', () => {
-    const m = machine({ nodes: [8192, 8192] });
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: PMD_SIZE, hugepage: true });
-    rt.spawn('t', 0, function* (): KernelGen {
+    const { m, vm, p, a } = mappedProcess(
+      { length: PMD_SIZE, hugepage: true },
+      { nodes: [8192, 8192] },
+    );
+    runInTask(m, function* (): KernelGen {
       yield* vm.userWrite(p, a + PAGE, 5);
       const thp = vm.lookupPte(p, a).pfn;
       const fixed = MREMAP_MAYMOVE | MREMAP_FIXED;
@@ -165,17 +149,13 @@ describe('mremap', () => {
       expect(yield* vm.userRead(p, c + PAGE)).toBe(5);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
   });
 
   it('MREMAP_DONTUNMAP keeps the old VMA empty (VM_LOCKED cleared); a shared file mapping moves in i_mmap', () => {
-    const m = machine();
-    const { vm, rt } = m;
-    const p = vm.createProcess();
-    const a = vm.mmap(p, { length: 2 * PAGE, flags: 0x22 | 0x2000 });
+    const { m, vm, p, a } = mappedProcess({ length: 2 * PAGE, flags: 0x22 | 0x2000 });
     const file = vm.createFile('f', { content: [7, 8] });
     const s = vm.mmap(p, { length: 2 * PAGE, file, flags: MAP_SHARED });
-    rt.spawn('t', 0, function* (): KernelGen {
+    runInTask(m, function* (): KernelGen {
       yield* vm.userWrite(p, a, 3);
       const b = yield* vm.mremap(p, a, 2 * PAGE, 2 * PAGE, MREMAP_MAYMOVE | MREMAP_DONTUNMAP);
       expect(b).not.toBe(a);
@@ -199,6 +179,5 @@ describe('mremap', () => {
       expect(yield* vm.userRead(p, t + PAGE)).toBe(8);
       yield* vm.exit(p);
     });
-    runAndCheck(m);
   });
 });

@@ -52,10 +52,15 @@ export {
   type TraceContext,
   type TraceEvent,
   type TraceEventDefinition,
+  type TraceEventDefinitions,
+  type TraceEventFields,
   type TraceListener,
   TraceBus,
   Tracepoint,
+  type TracepointSet,
+  type TracepointSetClass,
   traceEvent,
+  tracepointSet,
 } from './tracepoint.js';
 export * from './function-tracer.js';
 export * from './vmstat.js';

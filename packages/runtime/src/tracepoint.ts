@@ -64,6 +64,58 @@ export function traceEvent<F extends object>(
   };
 }
 
+/** Any tracepoint definition, whatever its fields (the map `tracepointSet` takes). */
+export type TraceEventDefinitions = Readonly<Record<string, TraceEventDefinition<never>>>;
+
+/** The fields a definition declares. */
+export type TraceEventFields<D> = D extends TraceEventDefinition<infer F> ? F : never;
+
+/** The tracepoints of a map of definitions on one bus, one property a definition. */
+export type TracepointSet<D extends TraceEventDefinitions> = {
+  readonly [K in keyof D]: Tracepoint<TraceEventFields<D[K]>>;
+};
+
+/** What `tracepointSet` returns: a class whose instances are a package's tracepoints. */
+export interface TracepointSetClass<D extends TraceEventDefinitions> {
+  /** Defines every tracepoint of the map on `owner.trace` (a `Runtime` or anything with a bus). */
+  new (owner: { readonly trace: TraceBus }): TracepointSet<D>;
+  /** The set of `owner.trace`: defined on first use, the same object afterwards. */
+  of(owner: { readonly trace: TraceBus }): TracepointSet<D>;
+}
+
+/**
+ * The tracepoints one package emits, declared once as a map from the property its code
+ * reads to the definition (`traceEvent`): `class CmaTracepoints extends tracepointSet({
+ * release: CMA_RELEASE, ... }) {}`. An instance defines each on the runtime's bus by kernel
+ * name, as the package's `TRACE_EVENT`s register theirs; `CmaTracepoints.of(rt)` keeps one
+ * instance a bus for packages that hold no state of their own to keep it in. Every instance
+ * gets its properties in the map's order: one object shape, read as cheaply as class fields.
+ */
+export function tracepointSet<const D extends TraceEventDefinitions>(
+  definitions: D,
+): TracepointSetClass<D> {
+  const names = Object.keys(definitions);
+  const perBus = new WeakMap<TraceBus, TracepointSet<D>>();
+  class Tracepoints {
+    constructor(owner: { readonly trace: TraceBus }) {
+      const self = this as unknown as Record<string, Tracepoint<object>>;
+      for (const name of names) {
+        self[name] = owner.trace.define(definitions[name] as TraceEventDefinition<object>);
+      }
+    }
+
+    static of(owner: { readonly trace: TraceBus }): TracepointSet<D> {
+      let set = perBus.get(owner.trace);
+      if (set === undefined) {
+        set = new Tracepoints(owner) as unknown as TracepointSet<D>;
+        perBus.set(owner.trace, set);
+      }
+      return set;
+    }
+  }
+  return Tracepoints as unknown as TracepointSetClass<D>;
+}
+
 /** Fields as `name=value` pairs in emission order: the print of an event without TP_printk. */
 export function formatFieldsGeneric(fields: object): string {
   return Object.entries(fields)

@@ -1,4 +1,4 @@
-import { type Runtime, type Tracepoint, traceEvent } from '@mmsim/runtime';
+import { type Runtime, traceEvent, tracepointSet } from '@mmsim/runtime';
 
 /**
  * The CMA tracepoints (include/trace/events/cma.h, Linux 6.3) and
@@ -81,30 +81,15 @@ export const MM_ALLOC_CONTIG_MIGRATE_RANGE_INFO = traceEvent<MmAllocContigMigrat
 );
 
 /** The CMA tracepoints of one runtime. */
-export class CmaTracepoints {
-  readonly allocStart: Tracepoint<CmaAllocStart>;
-  readonly allocFinish: Tracepoint<CmaAllocClass>;
-  readonly busyRetry: Tracepoint<CmaAllocClass>;
-  readonly release: Tracepoint<CmaReleaseEvent>;
-  readonly contigInfo: Tracepoint<MmAllocContigMigrateRangeInfo>;
-
-  constructor(rt: Runtime) {
-    this.allocStart = rt.trace.define(CMA_ALLOC_START);
-    this.allocFinish = rt.trace.define(CMA_ALLOC_FINISH);
-    this.busyRetry = rt.trace.define(CMA_ALLOC_BUSY_RETRY);
-    this.release = rt.trace.define(CMA_RELEASE);
-    this.contigInfo = rt.trace.define(MM_ALLOC_CONTIG_MIGRATE_RANGE_INFO);
-  }
-}
-
-const perRuntime = new WeakMap<Runtime, CmaTracepoints>();
+export class CmaTracepoints extends tracepointSet({
+  allocStart: CMA_ALLOC_START,
+  allocFinish: CMA_ALLOC_FINISH,
+  busyRetry: CMA_ALLOC_BUSY_RETRY,
+  release: CMA_RELEASE,
+  contigInfo: MM_ALLOC_CONTIG_MIGRATE_RANGE_INFO,
+}) {}
 
 /** The CMA tracepoints of `rt`, defined on first use. */
 export function cmaTracepoints(rt: Runtime): CmaTracepoints {
-  let tp = perRuntime.get(rt);
-  if (tp === undefined) {
-    tp = new CmaTracepoints(rt);
-    perRuntime.set(rt, tp);
-  }
-  return tp;
+  return CmaTracepoints.of(rt);
 }

@@ -1,4 +1,4 @@
-import { type Runtime, type Tracepoint, traceEvent } from '@mmsim/runtime';
+import { type Runtime, traceEvent, tracepointSet } from '@mmsim/runtime';
 import { COMPACT_RESULT_NAMES } from './control.js';
 
 /**
@@ -121,38 +121,19 @@ export const MM_COMPACTION_KCOMPACTD_WAKE = traceEvent<MmCompactionKcompactdWake
 );
 
 /** The compaction tracepoints of one runtime. */
-export class CompactionTracepoints {
-  readonly isolateMigratepages: Tracepoint<MmCompactionIsolate>;
-  readonly isolateFreepages: Tracepoint<MmCompactionIsolate>;
-  readonly migratepages: Tracepoint<MmCompactionMigratepages>;
-  readonly begin: Tracepoint<MmCompactionBegin>;
-  readonly end: Tracepoint<MmCompactionEnd>;
-  readonly finished: Tracepoint<MmCompactionSuitable>;
-  readonly suitable: Tracepoint<MmCompactionSuitable>;
-  readonly wakeupKcompactd: Tracepoint<MmCompactionKcompactdWake>;
-  readonly kcompactdWake: Tracepoint<MmCompactionKcompactdWake>;
-
-  constructor(rt: Runtime) {
-    this.isolateMigratepages = rt.trace.define(MM_COMPACTION_ISOLATE_MIGRATEPAGES);
-    this.isolateFreepages = rt.trace.define(MM_COMPACTION_ISOLATE_FREEPAGES);
-    this.migratepages = rt.trace.define(MM_COMPACTION_MIGRATEPAGES);
-    this.begin = rt.trace.define(MM_COMPACTION_BEGIN);
-    this.end = rt.trace.define(MM_COMPACTION_END);
-    this.finished = rt.trace.define(MM_COMPACTION_FINISHED);
-    this.suitable = rt.trace.define(MM_COMPACTION_SUITABLE);
-    this.wakeupKcompactd = rt.trace.define(MM_COMPACTION_WAKEUP_KCOMPACTD);
-    this.kcompactdWake = rt.trace.define(MM_COMPACTION_KCOMPACTD_WAKE);
-  }
-}
-
-const perRuntime = new WeakMap<Runtime, CompactionTracepoints>();
+export class CompactionTracepoints extends tracepointSet({
+  isolateMigratepages: MM_COMPACTION_ISOLATE_MIGRATEPAGES,
+  isolateFreepages: MM_COMPACTION_ISOLATE_FREEPAGES,
+  migratepages: MM_COMPACTION_MIGRATEPAGES,
+  begin: MM_COMPACTION_BEGIN,
+  end: MM_COMPACTION_END,
+  finished: MM_COMPACTION_FINISHED,
+  suitable: MM_COMPACTION_SUITABLE,
+  wakeupKcompactd: MM_COMPACTION_WAKEUP_KCOMPACTD,
+  kcompactdWake: MM_COMPACTION_KCOMPACTD_WAKE,
+}) {}
 
 /** The compaction tracepoints of `rt`, defined on first use. */
 export function compactionTracepoints(rt: Runtime): CompactionTracepoints {
-  let tp = perRuntime.get(rt);
-  if (tp === undefined) {
-    tp = new CompactionTracepoints(rt);
-    perRuntime.set(rt, tp);
-  }
-  return tp;
+  return CompactionTracepoints.of(rt);
 }

@@ -1,7 +1,7 @@
 import { nodeSpannedPages, nodeStartPfn } from '@mmsim/folio';
 import type { Actor, Kernel } from '@mmsim/kernel';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
-import { type OfflineStats, offlinePages } from './offline-pages.js';
+import { type OfflineStats, offlinePages, offlineStats } from './offline-pages.js';
 
 /**
  * Memory blocks (drivers/base/memory.c, 6.3): the unit user space onlines and offlines
@@ -29,19 +29,6 @@ export function memoryBlockRange(
     );
   }
   return { startPfn: nodeStartPfn(k.mem, nid) + index * size, nrPages: size };
-}
-
-/** A fresh `OfflineStats`. */
-export function offlineStats(): OfflineStats {
-  return {
-    passes: 0,
-    migrateCalls: 0,
-    isolated: 0,
-    migrated: 0,
-    isolationFailed: 0,
-    offlined: 0,
-    failure: null,
-  };
 }
 
 /** Options of `offlinePagesActor`. */

@@ -65,7 +65,8 @@ export interface OfflineStats {
   ret?: number;
 }
 
-function newStats(): OfflineStats {
+/** A fresh `OfflineStats`. */
+export function offlineStats(): OfflineStats {
   return {
     passes: 0,
     migrateCalls: 0,
@@ -161,7 +162,7 @@ export function* doMigrateRange(
   k: Kernel,
   start: number,
   end: number,
-  stats: OfflineStats = newStats(),
+  stats: OfflineStats = offlineStats(),
 ): KernelGen<number> {
   const mem = k.mem;
   const source = new FolioList(mem);
@@ -241,7 +242,7 @@ export function* offlinePages(
   options: OfflinePagesOptions = {},
 ): KernelGen<number> {
   const mem = k.mem;
-  const stats = options.stats ?? newStats();
+  const stats = options.stats ?? offlineStats();
   if (!Number.isInteger(startPfn) || !Number.isInteger(nrPages)) {
     throw new MmsimError(
       'INVALID_ARGUMENT',

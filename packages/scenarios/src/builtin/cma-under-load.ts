@@ -1,7 +1,6 @@
 import { type ContigMigrateStats, cmaAlloc, cmaArea, cmaRelease } from '@mmsim/callers';
-import { PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
-import { userTask } from '../actors/user-task.js';
+import { appMapping, writePagesAndDrain, writerPair } from '../actors/written-pages.js';
 import { type PfnRange, userPagesOutside } from '../invariants/hotplug.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
@@ -63,30 +62,17 @@ export function cmaUnderLoad(params: CmaUnderLoadParams = {}): Scenario {
     },
     history: bugHistory({}),
     build(k) {
-      const mm = k.createProcess('app');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+      const { mm, addr } = appMapping(k, pages);
       const cma = cmaArea(k);
       const migrate: ContigMigrateStats = { rounds: 0, migrated: 0, mapped: 0, ret: 0 };
       let held: PfnRange = null;
       let failed = 0;
       return {
         *setup() {
-          for (let i = 0; i < pages >> 1; i++)
-            yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 1 + i);
-          yield* k.lru.lruAddDrainAll();
+          yield* writePagesAndDrain(k, mm, addr, pages >> 1);
         },
         actors: [
-          userTask(k, { name: 'writer-a', cpu: 1, mm, addr, pages, accesses, writeRatio: 0.75 }),
-          userTask(k, {
-            name: 'writer-b',
-            cpu: 2,
-            mm,
-            addr,
-            pages,
-            accesses,
-            writeRatio: 0.75,
-            pattern: 'sequential',
-          }),
+          ...writerPair(k, { mm, addr, pages, accesses, cpuA: 1, cpuB: 2 }),
           {
             name: 'cma-driver',
             cpu: 0,

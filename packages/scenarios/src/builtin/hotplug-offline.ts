@@ -7,9 +7,8 @@ import {
   nodeOfflinePages,
   PAGEBLOCK_NR_PAGES,
 } from '@mmsim/folio';
-import { PAGE_SIZE } from '@mmsim/rmap';
 import { EBUSY, endInvariant, VmEvent } from '@mmsim/runtime';
-import { userTask } from '../actors/user-task.js';
+import { appMapping, writePagesAndDrain, writerPair } from '../actors/written-pages.js';
 import { offlineBlock, userPagesOutside } from '../invariants/hotplug.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
@@ -65,15 +64,13 @@ export function hotplugOffline(params: HotplugOfflineParams = {}): Scenario {
     },
     history: bugHistory({}),
     build(k) {
-      const mm = k.createProcess('app');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+      const { mm, addr } = appMapping(k, pages);
       const { startPfn, nrPages } = memoryBlockRange(k, 1, 0);
       const stats = offlineStats();
       return {
         setupCpu: 1, // node 1: the pages land in the block
         *setup() {
-          for (let i = 0; i < pages; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 1 + i);
-          yield* k.lru.lruAddDrainAll();
+          yield* writePagesAndDrain(k, mm, addr, pages);
           if (unmovable) {
             // A kernel page (slab, page table...): neither on the LRU nor movable.
             const kernelPage = allocPfn(k.mem, startPfn + nrPages - PAGEBLOCK_NR_PAGES + 7);
@@ -81,17 +78,7 @@ export function hotplugOffline(params: HotplugOfflineParams = {}): Scenario {
           }
         },
         actors: [
-          userTask(k, { name: 'writer-a', cpu: 1, mm, addr, pages, accesses, writeRatio: 0.75 }),
-          userTask(k, {
-            name: 'writer-b',
-            cpu: 1,
-            mm,
-            addr,
-            pages,
-            accesses,
-            writeRatio: 0.75,
-            pattern: 'sequential',
-          }),
+          ...writerPair(k, { mm, addr, pages, accesses, cpuA: 1, cpuB: 1 }),
           offlinePagesActor(k, { name: 'offline', cpu: 0, node: 1, block: 0, stats }),
         ],
         invariants: [

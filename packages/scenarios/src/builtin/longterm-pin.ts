@@ -11,7 +11,7 @@ import { isMigrateCmaPage, isZoneMovablePage, pfnFolio } from '@mmsim/folio';
 import { MIGRATE_SYNC } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { endInvariant, type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
-import { userTask } from '../actors/user-task.js';
+import { appMapping, pageWriter, writePagesAndDrain } from '../actors/written-pages.js';
 import type { Scenario } from '../scenario.js';
 
 /** Invariant: every page of the standing FOLL_LONGTERM pin is outside ZONE_MOVABLE and CMA. */
@@ -69,8 +69,7 @@ export function longtermPinScenario(params: LongtermPinParams = {}): Scenario {
     // task runs to the step limit (found in the first check matrix that included it; to be
     // understood before the scenario joins the matrix).
     build(k) {
-      const mm = k.createProcess('app');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+      const { mm, addr } = appMapping(k, pages);
       const result = longtermPinResult();
       const skipped: CompactionSkip[] = [];
       let compacted = false;
@@ -103,8 +102,7 @@ export function longtermPinScenario(params: LongtermPinParams = {}): Scenario {
       });
       return {
         *setup() {
-          for (let i = 0; i < pages; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 1 + i);
-          yield* k.lru.lruAddDrainAll();
+          yield* writePagesAndDrain(k, mm, addr, pages);
           for (let i = 0; i < pages; i++) {
             const pfn = k.vm.followPage(mm, addr + i * PAGE_SIZE);
             if (!isZoneMovablePage(k.mem, pfn)) {
@@ -115,15 +113,7 @@ export function longtermPinScenario(params: LongtermPinParams = {}): Scenario {
           }
         },
         actors: [
-          userTask(k, {
-            name: 'writer',
-            cpu: 1,
-            mm,
-            addr,
-            pages,
-            accesses,
-            writeRatio: 0.75,
-          }),
+          pageWriter(k, { cpu: 1, mm, addr, pages, accesses }),
           longtermPin(k, { name: 'driver', cpu: 0, mm, addr, pages, result }),
           {
             name: 'compact_memory',

@@ -3,6 +3,7 @@ import { folioNid, pfnFolio } from '@mmsim/folio';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import { NodeStat, VmEvent } from '@mmsim/runtime';
 import { userTask } from '../actors/user-task.js';
+import { appMapping, writePagesAndDrain } from '../actors/written-pages.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `numaBalancing`. */
@@ -55,8 +56,7 @@ export function numaBalancing(params: NumaBalancingParams = {}): Scenario {
     },
     history: bugHistory({}),
     build(k) {
-      const mm = k.createProcess('app');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+      const { mm, addr } = appMapping(k, pages);
       const balancing = new NumaBalancing(k, { scanDelayMs: 0 }).install();
       nb = balancing;
       const node1 = k.cpusOfNode(1);
@@ -70,8 +70,7 @@ export function numaBalancing(params: NumaBalancingParams = {}): Scenario {
       };
       return {
         *setup() {
-          for (let i = 0; i < pages; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 1 + i);
-          yield* k.lru.lruAddDrainAll();
+          yield* writePagesAndDrain(k, mm, addr, pages);
         },
         actors: [
           taskNumaWork(balancing, { cpu: node1[0] ?? 0, mm, passes }),

@@ -1,11 +1,10 @@
-import { folioOrder, HPAGE_PMD_ORDER, pfnFolio, pfnToNid } from '@mmsim/folio';
+import { folioOrder, HPAGE_PMD_ORDER, pfnFolio } from '@mmsim/folio';
 import { touchPages } from '@mmsim/kernel';
-import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
 import { MAP_ANONYMOUS, MAP_SHARED, PMD_SIZE } from '@mmsim/rmap';
 import { type Invariant, VmEvent } from '@mmsim/runtime';
-import { migrator, migratorStats } from '../actors/migrator.js';
-import { mappedFolios } from '../actors/selectors.js';
+import { migratorStats } from '../actors/migrator.js';
 import { userTask } from '../actors/user-task.js';
+import { movePagesToOtherNode } from '../actors/written-pages.js';
 import type { Scenario } from '../scenario.js';
 
 /** Parameters of `shmemThpMigrate`. */
@@ -99,19 +98,7 @@ export function shmemThpMigrate(params: ShmemThpMigrateParams = {}): Scenario {
               writeRatio: 0.5,
             }),
           ),
-          migrator(k, {
-            name: 'move_pages',
-            cpu: 0,
-            mode: MIGRATE_SYNC,
-            reason: MR_SYSCALL,
-            rounds: migrations,
-            targets: () => {
-              const pte = k.vm.lookupPte(mm, shm);
-              return pte.kind === 'present' ? 1 - pfnToNid(k.mem, pte.pfn) : 1;
-            },
-            select: mappedFolios(k, mm, shm, 1),
-            stats: moved,
-          }),
+          movePagesToOtherNode(k, { mm, addr: shm, rounds: migrations, stats: moved }),
         ],
         invariants: [cachedWhole],
         figures: () => ({

@@ -1,6 +1,6 @@
 import { MADV_SOFT_OFFLINE, PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
-import { userTask } from '../actors/user-task.js';
+import { appMapping, pageWriter, writePagesAndDrain } from '../actors/written-pages.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
 /** Parameters of `softOffline`. */
@@ -56,23 +56,13 @@ export function softOffline(params: SoftOfflineParams = {}): Scenario {
     },
     history: bugHistory({}),
     build(k) {
-      const mm = k.createProcess('app');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+      const { mm, addr } = appMapping(k, pages);
       return {
         *setup() {
-          for (let i = 0; i < pages; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 1 + i);
-          yield* k.lru.lruAddDrainAll();
+          yield* writePagesAndDrain(k, mm, addr, pages);
         },
         actors: [
-          userTask(k, {
-            name: 'writer',
-            cpu: 1,
-            mm,
-            addr,
-            pages,
-            accesses,
-            writeRatio: 0.75,
-          }),
+          pageWriter(k, { cpu: 1, mm, addr, pages, accesses }),
           {
             name: 'madv-soft',
             cpu: 0,
