@@ -10,7 +10,14 @@ import {
 import { createKernel, type Kernel, type KernelConfig } from '@mmsim/kernel';
 import type { Task } from '@mmsim/runtime';
 import { MIGRATE_SYNC, MR_LONGTERM_PIN } from '@mmsim/migrate';
-import { type MmView, PAGE_SIZE } from '@mmsim/rmap';
+import {
+  HPAGE_SIZE,
+  MAP_ANONYMOUS,
+  MAP_HUGETLB,
+  MAP_PRIVATE,
+  type MmView,
+  PAGE_SIZE,
+} from '@mmsim/rmap';
 import { EINVAL, ENOMEM, type KernelGen, MmsimError, NodeStat, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
@@ -391,5 +398,76 @@ describe('ib_umem_get (drivers/infiniband/core/umem.c, 6.3)', () => {
     });
     k.run();
     expect(k.vmstat.nodePageState(0, NodeStat.NR_FOLL_PIN_RELEASED)).toBe(6);
+  });
+});
+
+describe('longterm pinning of hugetlb pages in ZONE_MOVABLE (alloc_hugetlb_folio_nodemask under PF_MEMALLOC_PIN, 6.3)', () => {
+  /**
+   * One node of 4096 pages, the top 3072 ZONE_MOVABLE, with `pool` hugetlb pages reserved at
+   * boot (pfns 512, 1024, 1536, ...: the first in ZONE_NORMAL, the others in ZONE_MOVABLE;
+   * the pool hands out the last reserved first). A process maps `mapped` hugetlb pages and
+   * writes to each; the first lands in ZONE_MOVABLE.
+   */
+  function hugeMachine(pool: number, mapped: number) {
+    const k = createKernel({
+      nodes: [{ pages: 4096, movablePages: 3072, hugetlbPages: pool }],
+      cpusPerNode: 2,
+      variant: 'v6.3',
+      zeroPage: false,
+      maxSteps: 200_000,
+    });
+    const mm = k.createProcess('p');
+    const addr = k.vm.mmap(mm, {
+      length: mapped * HPAGE_SIZE,
+      flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
+    });
+    return { k, mm, addr };
+  }
+
+  it('migrates the page to a pinnable pool page, passing over pool pages in ZONE_MOVABLE', () => {
+    const { k, mm, addr } = hugeMachine(3, 1);
+    const n = HPAGE_SIZE / PAGE_SIZE;
+    const stats = longtermPinStats();
+    const pages: number[] = [];
+    let rc = 0;
+    let before = -1;
+    k.rt.spawn('driver', 0, function* (): KernelGen {
+      yield* k.vm.userWrite(mm, addr, 77);
+      before = pfnFolio(k.mem, k.vm.followPage(mm, addr));
+      rc = yield* pinUserPages(k, mm, addr, n, FOLL_LONGTERM | FOLL_WRITE, pages, stats);
+      expect(yield* k.vm.userRead(mm, addr)).toBe(77);
+    });
+    expect(k.run().status).toBe('completed');
+    expect(isZoneMovablePage(k.mem, before)).toBe(true);
+    expect(rc).toBe(n);
+    const after = pfnFolio(k.mem, pages[0]!);
+    expect(after).toBe(512);
+    expect(isZoneMovablePage(k.mem, after)).toBe(false);
+    // one migration, straight to ZONE_NORMAL: the pool's ZONE_MOVABLE page was passed over
+    expect(stats.attempts).toBe(2);
+    expect(k.vmstat.vmEvent(VmEvent.PGMIGRATE_SUCCESS)).toBe(n);
+  });
+
+  it('fails with -ENOMEM when no pinnable hugetlb page can be found, instead of migrating within ZONE_MOVABLE forever', () => {
+    // pool pfns 512 (ZONE_NORMAL) and 1024 (ZONE_MOVABLE), both mapped: the pool is empty,
+    // and ZONE_NORMAL has no free order-9 block for a temporary page (ZONE_MOVABLE has)
+    const { k, mm, addr } = hugeMachine(2, 2);
+    const n = HPAGE_SIZE / PAGE_SIZE;
+    const pages: number[] = [];
+    let rc = 0;
+    let pinnedPfn = -1;
+    k.rt.spawn('driver', 0, function* (): KernelGen {
+      yield* k.vm.userWrite(mm, addr, 5);
+      yield* k.vm.userWrite(mm, addr + HPAGE_SIZE, 6);
+      pinnedPfn = pfnFolio(k.mem, k.vm.followPage(mm, addr));
+      rc = yield* pinUserPages(k, mm, addr, n, FOLL_LONGTERM | FOLL_WRITE, pages);
+      expect(yield* k.vm.userRead(mm, addr)).toBe(5);
+    });
+    const result = k.run();
+    expect(result.status).toBe('completed');
+    expect(isZoneMovablePage(k.mem, pinnedPfn)).toBe(true);
+    expect(rc).toBe(-ENOMEM);
+    expect(pages).toEqual([]);
+    expect(k.vm.folioMaybeDmaPinned(pfnFolio(k.mem, k.vm.followPage(mm, addr)))).toBe(false);
   });
 });
