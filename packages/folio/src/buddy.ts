@@ -341,7 +341,13 @@ export function allocOnNode(m: Memmap, order: number, nid: number): number {
  * Like `allocOnNode`, restricted to the pfns [lo, hi) of one zone of `nid` (normal free
  * lists only, so never from a CMA pageblock): an order-`order` block or -1.
  */
-export function allocOnNodeIn(m: Memmap, order: number, nid: number, lo: number, hi: number): number {
+export function allocOnNodeIn(
+  m: Memmap,
+  order: number,
+  nid: number,
+  lo: number,
+  hi: number,
+): number {
   return rmqueueSmallestIn(m, nid, order, FREE_KIND_NORMAL, lo, hi);
 }
 

@@ -119,12 +119,7 @@ function dequeueAnyNode(m: Memmap, nid: number, thisNode: boolean, pin = false):
  * counted in `nr_huge_pages_node` of the node it came from (`__prep_account_new_huge_page`).
  * Counts the `htlb_buddy_alloc_success` / `_fail` event. Returns the folio or -1.
  */
-function allocFreshHugetlbFolio(
-  m: Memmap,
-  nid: number,
-  thisNode: boolean,
-  movable = true,
-): number {
+function allocFreshHugetlbFolio(m: Memmap, nid: number, thisNode: boolean, movable = true): number {
   const take = movable ? allocOnNode : allocNormalZone;
   let folio = take(m, HPAGE_PMD_ORDER, nid);
   if (folio < 0 && !thisNode) {
@@ -168,7 +163,12 @@ export function allocMigrateHugetlbFolio(
 ): Folio | number {
   const m = memmapOf(mem);
   checkNid(m, nid);
-  const folio = allocFreshHugetlbFolio(m, nid, options?.thisNode === true, options?.movable !== false);
+  const folio = allocFreshHugetlbFolio(
+    m,
+    nid,
+    options?.thisNode === true,
+    options?.movable !== false,
+  );
   if (folio < 0) return -ENOMEM;
   hugeTemporaryArray(m)[folio] = 1;
   return folio;

@@ -101,7 +101,11 @@ const zones = new WeakMap<PhysicalMemory, ZoneCompaction[]>();
  * `k`. A zone that is not populated (ZONE_MOVABLE of a node without `movablePages`) or
  * a bad node or zone index: INVALID_ARGUMENT.
  */
-export function zoneCompaction(k: Kernel, nid: number, zoneIdx: number = ZONE_NORMAL): ZoneCompaction {
+export function zoneCompaction(
+  k: Kernel,
+  nid: number,
+  zoneIdx: number = ZONE_NORMAL,
+): ZoneCompaction {
   let list = zones.get(k.mem);
   if (list === undefined) {
     list = [];
