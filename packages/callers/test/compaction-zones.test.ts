@@ -8,8 +8,8 @@ import {
   zoneNrFree,
 } from '@mmsim/folio';
 import { createKernel, type Kernel, touchPages } from '@mmsim/kernel';
-import { type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import { MIGRATE_SYNC } from '@mmsim/migrate';
+import { type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {

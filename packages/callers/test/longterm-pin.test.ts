@@ -8,7 +8,6 @@ import {
   setPageblockMigratetype,
 } from '@mmsim/folio';
 import { createKernel, type Kernel, type KernelConfig } from '@mmsim/kernel';
-import type { Task } from '@mmsim/runtime';
 import { MIGRATE_SYNC, MR_LONGTERM_PIN } from '@mmsim/migrate';
 import {
   HPAGE_SIZE,
@@ -18,7 +17,15 @@ import {
   type MmView,
   PAGE_SIZE,
 } from '@mmsim/rmap';
-import { EINVAL, ENOMEM, type KernelGen, MmsimError, NodeStat, VmEvent } from '@mmsim/runtime';
+import {
+  EINVAL,
+  ENOMEM,
+  type KernelGen,
+  MmsimError,
+  NodeStat,
+  type Task,
+  VmEvent,
+} from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   CompactControl,

@@ -4,9 +4,9 @@ import {
   checkFolio,
   checkNid,
   checkPfn,
+  type Folio,
   FREE_KIND_CMA,
   FREE_KIND_NORMAL,
-  type Folio,
   type Memmap,
   memmapOf,
   type PhysicalMemory,
@@ -151,7 +151,8 @@ function zoneIsWholeNode(m: Memmap, mem: PhysicalMemory, nid: number, zoneIdx: n
 function freeInRange(m: Memmap, nid: number, kind: number, lo: number, hi: number, order: number) {
   const base = (kind * m.nrNodes + nid) * MAX_ORDER;
   let total = 0;
-  for (let o = order < 0 ? 0 : order; o < (order < 0 ? MAX_ORDER : order + 1); o++) {
+  const last = order < 0 ? MAX_ORDER - 1 : order;
+  for (let o = Math.max(order, 0); o <= last; o++) {
     for (let p = m.freeHead[base + o]!; p >= 0; p = m.next[p]!) {
       if (p >= lo && p < hi) total += order < 0 ? 1 << o : 1;
     }
