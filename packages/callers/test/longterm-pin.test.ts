@@ -9,8 +9,23 @@ import {
 } from '@mmsim/folio';
 import { createKernel, type Kernel, type KernelConfig } from '@mmsim/kernel';
 import { MIGRATE_SYNC, MR_LONGTERM_PIN } from '@mmsim/migrate';
-import { type MmView, PAGE_SIZE } from '@mmsim/rmap';
-import { EINVAL, ENOMEM, type KernelGen, MmsimError, NodeStat, VmEvent } from '@mmsim/runtime';
+import {
+  HPAGE_SIZE,
+  MAP_ANONYMOUS,
+  MAP_HUGETLB,
+  MAP_PRIVATE,
+  type MmView,
+  PAGE_SIZE,
+} from '@mmsim/rmap';
+import {
+  EINVAL,
+  ENOMEM,
+  type KernelGen,
+  MmsimError,
+  NodeStat,
+  type Task,
+  VmEvent,
+} from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   CompactControl,
@@ -77,7 +92,7 @@ describe('longterm pinning: pin_user_pages(FOLL_LONGTERM) (mm/gup.c, 6.3)', () =
     expect(pages.every((pfn) => !isZoneMovablePage(k.mem, pfn))).toBe(true);
     expect(pages.every((pfn) => k.vm.folioMaybeDmaPinned(pfnFolio(k.mem, pfn)))).toBe(true);
     expect(before.some((pfn) => pages.includes(pfn))).toBe(false);
-    expect(stats).toEqual({ attempts: 2, collected: n, isolated: n, migrated: n });
+    expect(stats).toEqual({ attempts: 2, collected: n, isolated: n, migrated: n, backoffs: 0 });
     expect(starts).toEqual([{ mode: MIGRATE_SYNC, reason: MR_LONGTERM_PIN }]);
     expect(k.vmstat.vmEvent(VmEvent.PGMIGRATE_SUCCESS)).toBe(n);
     // the first pass's pins were dropped before the migration, the second pass's stand
@@ -101,7 +116,7 @@ describe('longterm pinning: pin_user_pages(FOLL_LONGTERM) (mm/gup.c, 6.3)', () =
     });
     k.run();
     expect(pages).toEqual(before);
-    expect(stats).toEqual({ attempts: 1, collected: 0, isolated: 0, migrated: 0 });
+    expect(stats).toEqual({ attempts: 1, collected: 0, isolated: 0, migrated: 0, backoffs: 0 });
     expect(starts).toEqual([]);
     expect(k.vmstat.nodePageState(0, NodeStat.NR_FOLL_PIN_ACQUIRED)).toBe(4);
   });
@@ -288,6 +303,89 @@ describe('longterm pinning: pin_user_pages(FOLL_LONGTERM) (mm/gup.c, 6.3)', () =
   });
 });
 
+/**
+ * A scheduler as unfair as PCT can be: the task named `favourite` runs whenever it can;
+ * the others only when it cannot (asleep or ended).
+ */
+function favouring(favourite: string) {
+  return {
+    name: `favour-${favourite}`,
+    choose(eligible: readonly Task[]): Task {
+      return eligible.find((t) => t.name === favourite) ?? eligible[0]!;
+    },
+  };
+}
+
+describe('longterm pinning: a folio isolated by another task (the unbounded -EAGAIN loop of __gup_longterm_locked)', () => {
+  /**
+   * `isolator` (cpu 1) takes one buffer folio off the LRU, holds it for a few scheduling
+   * points and puts it back, as a compaction scanner does around its migrate_pages batch;
+   * the driver (cpu 0) pins the buffer meanwhile, under a scheduler that always prefers it.
+   */
+  function heldFolioRun() {
+    const k = createKernel({
+      nodes: [{ pages: 2048, movablePages: 1024 }],
+      cpusPerNode: 3,
+      variant: 'v6.3',
+      zeroPage: false,
+      strategy: favouring('driver'),
+      maxSteps: 20_000,
+    });
+    const mm = k.createProcess('p');
+    const n = 4;
+    const addr = k.vm.mmap(mm, { length: n * PAGE_SIZE });
+    const stats = longtermPinStats();
+    const pages: number[] = [];
+    let rc: number | null = null;
+    let held = -1;
+    let released = false;
+    k.rt.spawn('setup', 0, function* (): KernelGen {
+      yield* fill(k, mm, addr, n);
+      held = k.vm.followPage(mm, addr);
+      expect(yield* k.lru.folioIsolateLru(held)).toBe(true);
+      k.rt.spawn('driver', 0, function* (): KernelGen {
+        rc = yield* pinUserPages(k, mm, addr, n, FOLL_LONGTERM | FOLL_WRITE, pages, stats);
+      });
+      k.rt.spawn('isolator', 1, function* (): KernelGen {
+        for (let i = 0; i < 3; i++) yield;
+        yield* k.lru.folioPutbackLru(held);
+        released = true;
+      });
+    });
+    const result = k.run();
+    return { k, mm, addr, n, stats, pages, result, rc: () => rc, released: () => released };
+  }
+
+  it('backs off after a pass that could isolate nothing, so the isolator runs and the pin then stands out of ZONE_MOVABLE', () => {
+    const r = heldFolioRun();
+    expect(r.result.status).toBe('completed');
+    expect(r.released()).toBe(true);
+    expect(r.rc()).toBe(r.n);
+    expect(r.pages).toEqual(pfnsOf(r.k, r.mm, r.addr, r.n));
+    expect(r.pages.every((pfn) => !isZoneMovablePage(r.k.mem, pfn))).toBe(true);
+    // pass 1 migrates the three free folios; pass 2 finds the held one and cannot isolate it
+    // (a backoff); once it is back a later pass migrates it; the last pass stands
+    expect(r.stats.backoffs).toBeGreaterThanOrEqual(1);
+    expect(r.stats.migrated).toBe(r.n);
+    expect(r.stats.attempts).toBe(r.stats.backoffs + 3);
+  });
+
+  it('does not back off while every unpinnable folio can be isolated (the kernel retries at once)', () => {
+    const k = machine();
+    const mm = k.createProcess('p');
+    const n = 4;
+    const addr = k.vm.mmap(mm, { length: n * PAGE_SIZE });
+    const stats = longtermPinStats();
+    k.rt.spawn('driver', 0, function* (): KernelGen {
+      yield* fill(k, mm, addr, n);
+      expect(yield* pinUserPages(k, mm, addr, n, FOLL_LONGTERM, [], stats)).toBe(n);
+    });
+    expect(k.run().status).toBe('completed');
+    expect(stats.backoffs).toBe(0);
+    expect(stats.attempts).toBe(2);
+  });
+});
+
 describe('ib_umem_get (drivers/infiniband/core/umem.c, 6.3)', () => {
   it('registers a buffer with a longterm pin out of ZONE_MOVABLE and releases it', () => {
     const k = machine();
@@ -307,5 +405,76 @@ describe('ib_umem_get (drivers/infiniband/core/umem.c, 6.3)', () => {
     });
     k.run();
     expect(k.vmstat.nodePageState(0, NodeStat.NR_FOLL_PIN_RELEASED)).toBe(6);
+  });
+});
+
+describe('longterm pinning of hugetlb pages in ZONE_MOVABLE (alloc_hugetlb_folio_nodemask under PF_MEMALLOC_PIN, 6.3)', () => {
+  /**
+   * One node of 4096 pages, the top 3072 ZONE_MOVABLE, with `pool` hugetlb pages reserved at
+   * boot (pfns 512, 1024, 1536, ...: the first in ZONE_NORMAL, the others in ZONE_MOVABLE;
+   * the pool hands out the last reserved first). A process maps `mapped` hugetlb pages and
+   * writes to each; the first lands in ZONE_MOVABLE.
+   */
+  function hugeMachine(pool: number, mapped: number) {
+    const k = createKernel({
+      nodes: [{ pages: 4096, movablePages: 3072, hugetlbPages: pool }],
+      cpusPerNode: 2,
+      variant: 'v6.3',
+      zeroPage: false,
+      maxSteps: 200_000,
+    });
+    const mm = k.createProcess('p');
+    const addr = k.vm.mmap(mm, {
+      length: mapped * HPAGE_SIZE,
+      flags: MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
+    });
+    return { k, mm, addr };
+  }
+
+  it('migrates the page to a pinnable pool page, passing over pool pages in ZONE_MOVABLE', () => {
+    const { k, mm, addr } = hugeMachine(3, 1);
+    const n = HPAGE_SIZE / PAGE_SIZE;
+    const stats = longtermPinStats();
+    const pages: number[] = [];
+    let rc = 0;
+    let before = -1;
+    k.rt.spawn('driver', 0, function* (): KernelGen {
+      yield* k.vm.userWrite(mm, addr, 77);
+      before = pfnFolio(k.mem, k.vm.followPage(mm, addr));
+      rc = yield* pinUserPages(k, mm, addr, n, FOLL_LONGTERM | FOLL_WRITE, pages, stats);
+      expect(yield* k.vm.userRead(mm, addr)).toBe(77);
+    });
+    expect(k.run().status).toBe('completed');
+    expect(isZoneMovablePage(k.mem, before)).toBe(true);
+    expect(rc).toBe(n);
+    const after = pfnFolio(k.mem, pages[0]!);
+    expect(after).toBe(512);
+    expect(isZoneMovablePage(k.mem, after)).toBe(false);
+    // one migration, straight to ZONE_NORMAL: the pool's ZONE_MOVABLE page was passed over
+    expect(stats.attempts).toBe(2);
+    expect(k.vmstat.vmEvent(VmEvent.PGMIGRATE_SUCCESS)).toBe(n);
+  });
+
+  it('fails with -ENOMEM when no pinnable hugetlb page can be found, instead of migrating within ZONE_MOVABLE forever', () => {
+    // pool pfns 512 (ZONE_NORMAL) and 1024 (ZONE_MOVABLE), both mapped: the pool is empty,
+    // and ZONE_NORMAL has no free order-9 block for a temporary page (ZONE_MOVABLE has)
+    const { k, mm, addr } = hugeMachine(2, 2);
+    const n = HPAGE_SIZE / PAGE_SIZE;
+    const pages: number[] = [];
+    let rc = 0;
+    let pinnedPfn = -1;
+    k.rt.spawn('driver', 0, function* (): KernelGen {
+      yield* k.vm.userWrite(mm, addr, 5);
+      yield* k.vm.userWrite(mm, addr + HPAGE_SIZE, 6);
+      pinnedPfn = pfnFolio(k.mem, k.vm.followPage(mm, addr));
+      rc = yield* pinUserPages(k, mm, addr, n, FOLL_LONGTERM | FOLL_WRITE, pages);
+      expect(yield* k.vm.userRead(mm, addr)).toBe(5);
+    });
+    const result = k.run();
+    expect(result.status).toBe('completed');
+    expect(isZoneMovablePage(k.mem, pinnedPfn)).toBe(true);
+    expect(rc).toBe(-ENOMEM);
+    expect(pages).toEqual([]);
+    expect(k.vm.folioMaybeDmaPinned(pfnFolio(k.mem, k.vm.followPage(mm, addr)))).toBe(false);
   });
 });

@@ -337,6 +337,20 @@ export function allocOnNode(m: Memmap, order: number, nid: number): number {
   return rmqueueSmallest(m, nid, order, FREE_KIND_NORMAL);
 }
 
+/**
+ * Like `allocOnNode`, restricted to the pfns [lo, hi) of one zone of `nid` (normal free
+ * lists only, so never from a CMA pageblock): an order-`order` block or -1.
+ */
+export function allocOnNodeIn(
+  m: Memmap,
+  order: number,
+  nid: number,
+  lo: number,
+  hi: number,
+): number {
+  return rmqueueSmallestIn(m, nid, order, FREE_KIND_NORMAL, lo, hi);
+}
+
 /** Free pages in node `nid`'s buddy allocator (hugetlb pool pages are not counted). */
 export function nodeFreePages(mem: PhysicalMemory, nid: number): number {
   const m = memmapOf(mem);

@@ -2,7 +2,9 @@ import { checkInt, ENOMEM, ENOSPC, MmsimError } from '@mmsim/runtime';
 import {
   type AllocOptions,
   allocOnNode,
+  allocOnNodeIn,
   freeOneBlock,
+  pageblockFreeKind,
   prepNewFolio,
   resetFrames,
 } from './buddy.js';
@@ -15,6 +17,7 @@ import {
   type Folio,
   FRAME_POOL_HEAD,
   FRAME_POOL_TAIL,
+  FREE_KIND_NORMAL,
   hugeTemporaryArray,
   type Memmap,
   memmapOf,
@@ -57,15 +60,22 @@ export function enqueueHugetlbFolio(m: Memmap, folio: number): void {
 }
 
 /** `dequeue_hugetlb_folio_node_exact`: take the first folio of a node's pool, or -1. */
-function dequeueHugetlbFolio(m: Memmap, nid: number): number {
-  const folio = m.hugeFreeHead[nid]!;
+function dequeueHugetlbFolio(m: Memmap, nid: number, pin = false): number {
+  let folio = m.hugeFreeHead[nid]!;
+  if (pin) while (folio >= 0 && !poolFolioLongtermPinnable(m, folio)) folio = m.next[folio]!;
   if (folio < 0) return -1;
-  const next = m.next[folio]!;
-  m.hugeFreeHead[nid] = next;
-  if (next >= 0) m.prev[next] = -1;
-  m.next[folio] = -1;
-  m.freeHugePages[nid]!--;
+  unlinkFreeHuge(m, folio);
   return folio;
+}
+
+/**
+ * `folio_is_longterm_pinnable` (include/linux/mm.h, 6.3) for a free pool folio: its
+ * pageblock is neither MIGRATE_CMA nor MIGRATE_ISOLATE, and it is not in ZONE_MOVABLE.
+ */
+function poolFolioLongtermPinnable(m: Memmap, folio: number): boolean {
+  if (pageblockFreeKind(m, folio) !== FREE_KIND_NORMAL) return false;
+  const zm = m.zoneMovablePfn;
+  return zm === null || folio < zm[m.nid[folio]!]!;
 }
 
 /**
@@ -86,15 +96,15 @@ export function allocHugetlbFolio(
   // Without a reservation of its own an allocation leaves the reserved pages alone
   // (`available_huge_pages(h)`, mm/hugetlb.c 6.3).
   if (sumOf(m.freeHugePages) - m.resvHugePages <= 0) return -ENOMEM;
-  return dequeueAnyNode(m, nid, options?.thisNode === true);
+  return dequeueAnyNode(m, nid, options?.thisNode === true, options?.movable === false);
 }
 
-function dequeueAnyNode(m: Memmap, nid: number, thisNode: boolean): Folio | number {
-  let folio = dequeueHugetlbFolio(m, nid);
+function dequeueAnyNode(m: Memmap, nid: number, thisNode: boolean, pin = false): Folio | number {
+  let folio = dequeueHugetlbFolio(m, nid, pin);
   if (folio < 0 && !thisNode) {
     const zonelist = m.fallback[nid]!;
     for (let i = 1; i < zonelist.length && folio < 0; i++) {
-      folio = dequeueHugetlbFolio(m, zonelist[i]!);
+      folio = dequeueHugetlbFolio(m, zonelist[i]!, pin);
     }
   }
   if (folio < 0) return -ENOMEM;
@@ -109,12 +119,13 @@ function dequeueAnyNode(m: Memmap, nid: number, thisNode: boolean): Folio | numb
  * counted in `nr_huge_pages_node` of the node it came from (`__prep_account_new_huge_page`).
  * Counts the `htlb_buddy_alloc_success` / `_fail` event. Returns the folio or -1.
  */
-function allocFreshHugetlbFolio(m: Memmap, nid: number, thisNode: boolean): number {
-  let folio = allocOnNode(m, HPAGE_PMD_ORDER, nid);
+function allocFreshHugetlbFolio(m: Memmap, nid: number, thisNode: boolean, movable = true): number {
+  const take = movable ? allocOnNode : allocNormalZone;
+  let folio = take(m, HPAGE_PMD_ORDER, nid);
   if (folio < 0 && !thisNode) {
     const zonelist = m.fallback[nid]!;
     for (let i = 1; i < zonelist.length && folio < 0; i++) {
-      folio = allocOnNode(m, HPAGE_PMD_ORDER, zonelist[i]!);
+      folio = take(m, HPAGE_PMD_ORDER, zonelist[i]!);
     }
   }
   if (folio < 0) {
@@ -125,6 +136,16 @@ function allocFreshHugetlbFolio(m: Memmap, nid: number, thisNode: boolean): numb
   prepNewFolio(m, folio, HPAGE_PMD_ORDER, FOLIO_TYPE_HUGETLB);
   m.nrHugePages[m.nid[folio]!]!++;
   return folio;
+}
+
+/**
+ * An allocation without __GFP_MOVABLE (`gfp_zone` gives ZONE_NORMAL, no ALLOC_CMA): an
+ * order-`order` block of node `nid` below its ZONE_MOVABLE, from the normal free lists.
+ */
+function allocNormalZone(m: Memmap, order: number, nid: number): number {
+  const zm = m.zoneMovablePfn;
+  const hi = zm === null ? m.nodeEnd[nid]! : zm[nid]!;
+  return allocOnNodeIn(m, order, nid, m.nodeStart[nid]!, hi);
 }
 
 /**
@@ -142,7 +163,12 @@ export function allocMigrateHugetlbFolio(
 ): Folio | number {
   const m = memmapOf(mem);
   checkNid(m, nid);
-  const folio = allocFreshHugetlbFolio(m, nid, options?.thisNode === true);
+  const folio = allocFreshHugetlbFolio(
+    m,
+    nid,
+    options?.thisNode === true,
+    options?.movable !== false,
+  );
   if (folio < 0) return -ENOMEM;
   hugeTemporaryArray(m)[folio] = 1;
   return folio;
@@ -164,7 +190,12 @@ export interface HugetlbNodemaskOptions extends AllocOptions {
  * `nid` first, then by distance unless `thisNode`), else a temporary page from the buddy
  * (`alloc_migrate_hugetlb_folio`, same node rule, and on `nid` only when
  * `allowAllocFallback` is false): all the pools are tried before the buddy. Returns the
- * folio or -ENOMEM; `folioTestHugetlbTemporary` tells the two apart.
+ * folio or -ENOMEM; `folioTestHugetlbTemporary` tells the two apart. `movable: false` is
+ * the context of a longterm pin (`memalloc_pin_save`, PF_MEMALLOC_PIN):
+ * `dequeue_hugetlb_folio_node_exact` passes over free pages that are not
+ * `folio_is_longterm_pinnable` (ZONE_MOVABLE, CMA or isolated pageblocks), and the buddy
+ * step, whose gfp loses __GFP_MOVABLE in `current_gfp_context`, takes an order-9 block of
+ * ZONE_NORMAL outside CMA only.
  */
 export function allocHugetlbFolioNodemask(
   mem: PhysicalMemory,
@@ -172,10 +203,12 @@ export function allocHugetlbFolioNodemask(
   options?: HugetlbNodemaskOptions,
 ): Folio | number {
   const thisNode = options?.thisNode === true;
-  const folio = allocHugetlbFolio(mem, nid, { thisNode });
+  const movable = options?.movable !== false;
+  const folio = allocHugetlbFolio(mem, nid, { thisNode, movable });
   if (folio >= 0) return folio;
   return allocMigrateHugetlbFolio(mem, nid, {
     thisNode: thisNode || options?.allowAllocFallback === false,
+    movable,
   });
 }
 

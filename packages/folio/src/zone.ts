@@ -1,8 +1,13 @@
+import { checkInt, MmsimError } from '@mmsim/runtime';
+import { MAX_ORDER } from './constants.js';
 import {
   checkFolio,
   checkNid,
   checkPfn,
   type Folio,
+  FREE_KIND_CMA,
+  FREE_KIND_NORMAL,
+  type Memmap,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
@@ -93,4 +98,107 @@ export function folioIsLongtermPinnable(mem: PhysicalMemory, folio: Folio): bool
   if (mt === MIGRATE_CMA || mt === MIGRATE_ISOLATE) return false;
   if (folio === m.zeroPfn) return true;
   return !isZoneMovablePage(mem, folio);
+}
+
+/** The zones the model has, in `zone_idx` order: ZONE_NORMAL and ZONE_MOVABLE. */
+export const MODEL_ZONES: readonly number[] = Object.freeze([ZONE_NORMAL, ZONE_MOVABLE]);
+
+function checkZone(m: Memmap, nid: number, zoneIdx: number): void {
+  checkNid(m, nid);
+  if (zoneIdx !== ZONE_NORMAL && zoneIdx !== ZONE_MOVABLE) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `zone index must be ZONE_NORMAL (${ZONE_NORMAL}) or ZONE_MOVABLE (${ZONE_MOVABLE}), got ${String(zoneIdx)}`,
+    );
+  }
+}
+
+/**
+ * `zone->zone_start_pfn` of zone `zoneIdx` of node `nid` (mm/page_alloc.c, 6.3): ZONE_NORMAL
+ * starts at the node's start, ZONE_MOVABLE at `zone_movable_pfn[nid]`.
+ */
+export function zoneStartPfn(mem: PhysicalMemory, nid: number, zoneIdx: number): number {
+  const m = memmapOf(mem);
+  checkZone(m, nid, zoneIdx);
+  return zoneIdx === ZONE_NORMAL ? m.nodeStart[nid]! : zoneMovablePfn(mem, nid);
+}
+
+/** `zone_end_pfn(zone)` (include/linux/mmzone.h, 6.3): one past the zone's last pfn. */
+export function zoneEndPfn(mem: PhysicalMemory, nid: number, zoneIdx: number): number {
+  const m = memmapOf(mem);
+  checkZone(m, nid, zoneIdx);
+  return zoneIdx === ZONE_NORMAL ? zoneMovablePfn(mem, nid) : m.nodeEnd[nid]!;
+}
+
+/** `populated_zone(zone)` (include/linux/mmzone.h, 6.3): the zone has pages. */
+export function populatedZone(mem: PhysicalMemory, nid: number, zoneIdx: number): boolean {
+  return zoneEndPfn(mem, nid, zoneIdx) > zoneStartPfn(mem, nid, zoneIdx);
+}
+
+/** Whether zone `zoneIdx` is all of node `nid` (the node has no other populated zone). */
+function zoneIsWholeNode(m: Memmap, mem: PhysicalMemory, nid: number, zoneIdx: number): boolean {
+  return (
+    zoneStartPfn(mem, nid, zoneIdx) === m.nodeStart[nid]! &&
+    zoneEndPfn(mem, nid, zoneIdx) === m.nodeEnd[nid]!
+  );
+}
+
+/**
+ * Sums the free blocks of the `kind` lists of node `nid` that lie in [lo, hi): pages when
+ * `order` is -1, else the number of blocks of that order. Zone boundaries are
+ * MAX_ORDER_NR_PAGES-aligned, so no free block straddles one.
+ */
+function freeInRange(m: Memmap, nid: number, kind: number, lo: number, hi: number, order: number) {
+  const base = (kind * m.nrNodes + nid) * MAX_ORDER;
+  let total = 0;
+  const last = order < 0 ? MAX_ORDER - 1 : order;
+  for (let o = Math.max(order, 0); o <= last; o++) {
+    for (let p = m.freeHead[base + o]!; p >= 0; p = m.next[p]!) {
+      if (p >= lo && p < hi) total += order < 0 ? 1 << o : 1;
+    }
+  }
+  return total;
+}
+
+/**
+ * `zone_page_state(zone, NR_FREE_PAGES)` (include/linux/vmstat.h, 6.3) for zone `zoneIdx`
+ * of node `nid`: the free pages of its normal and CMA free lists (isolated ones not
+ * counted), as `nodeFreePages` counts them for the whole node. For a zone that is the
+ * whole node it is `nodeFreePages`; otherwise the node's free lists are walked.
+ */
+export function zoneFreePages(mem: PhysicalMemory, nid: number, zoneIdx: number): number {
+  const m = memmapOf(mem);
+  checkZone(m, nid, zoneIdx);
+  if (zoneIsWholeNode(m, mem, nid, zoneIdx)) return m.nodeFree[nid]!;
+  const lo = zoneStartPfn(mem, nid, zoneIdx);
+  const hi = zoneEndPfn(mem, nid, zoneIdx);
+  return (
+    freeInRange(m, nid, FREE_KIND_NORMAL, lo, hi, -1) +
+    freeInRange(m, nid, FREE_KIND_CMA, lo, hi, -1)
+  );
+}
+
+/**
+ * `zone->free_area[order].nr_free` of zone `zoneIdx` of node `nid`, over the same free
+ * lists `nodeNrFree` reads for the whole node; for a zone that is the whole node it is
+ * `nodeNrFree`.
+ */
+export function zoneNrFree(
+  mem: PhysicalMemory,
+  nid: number,
+  zoneIdx: number,
+  order: number,
+): number {
+  const m = memmapOf(mem);
+  checkZone(m, nid, zoneIdx);
+  checkInt('order', order, 0, MAX_ORDER - 1);
+  if (zoneIsWholeNode(m, mem, nid, zoneIdx)) return m.nrFree[nid * MAX_ORDER + order]!;
+  return freeInRange(
+    m,
+    nid,
+    FREE_KIND_NORMAL,
+    zoneStartPfn(mem, nid, zoneIdx),
+    zoneEndPfn(mem, nid, zoneIdx),
+    order,
+  );
 }

@@ -44,7 +44,9 @@ export interface MigrationTargetControl {
    * `GFP_USER | __GFP_MOVABLE`, so the target may come from ZONE_MOVABLE or a MIGRATE_CMA
    * pageblock. False for `migrate_longterm_unpinnable_pages` (mm/gup.c, 6.3: `GFP_USER |
    * __GFP_NOWARN`, under `memalloc_pin_save`): the target is then a ZONE_NORMAL page
-   * outside CMA. Not applied to hugetlb targets (their pools are filled at boot).
+   * outside CMA. For a hugetlb target (6.3 `alloc_hugetlb_folio_nodemask` under
+   * PF_MEMALLOC_PIN) the pool dequeue passes over pages that are not longterm-pinnable and
+   * the buddy step takes ZONE_NORMAL outside CMA (see `allocHugetlbFolioNodemask`).
    */
   readonly movable?: boolean;
 }
@@ -110,7 +112,11 @@ export function allocMigrationTarget(
       !env.variant.hugetlbFallbackByReason ||
       reason === undefined ||
       htlbAllowAllocFallback(reason);
-    const folio = hugetlbAllocMigrationTarget(env.hstate, nid, { thisNode, allowAllocFallback });
+    const folio = hugetlbAllocMigrationTarget(env.hstate, nid, {
+      thisNode,
+      allowAllocFallback,
+      movable: movable !== false,
+    });
     return folio < 0 ? null : folio;
   }
   const order = folioTestLarge(mem, src) ? folioOrder(mem, src) : 0;

@@ -4,6 +4,7 @@ import {
   freeContigRange,
   isolateFreepagesRange,
   MIGRATE_CMA,
+  pageZonenum,
   pfnToNid,
   startIsolatePageRange,
   undoIsolatePageRange,
@@ -245,6 +246,7 @@ export function* allocContigRange(
     order: -1,
     mode: MIGRATE_SYNC,
     nid,
+    zone: pageZonenum(mem, start), // cc.zone = page_zone(pfn_to_page(start))
     ignore_skip_hint: true,
     alloc_contig: true,
   });

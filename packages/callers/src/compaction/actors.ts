@@ -26,6 +26,7 @@ import {
   MIN_COMPACT_COSTLY_PRIORITY,
   MIN_COMPACT_PRIORITY,
   PAGE_ALLOC_COSTLY_ORDER,
+  populatedZones,
   zoneCompaction,
 } from './control.js';
 import { compactionTracepoints } from './tracepoints.js';
@@ -82,7 +83,7 @@ export function wakeupKcompactd(k: Kernel, nid: number, order: number): boolean 
   const n = kcompactdNode(k, nid);
   if (n.maxOrder < order) n.maxOrder = order;
   if (!n.sleeping) return false;
-  if (compactionSuitable(k, nid, n.maxOrder) !== COMPACT_CONTINUE) return false;
+  if (!kcompactdNodeSuitable(k, nid, n.maxOrder)) return false;
   const tp = compactionTracepoints(k.rt).wakeupKcompactd;
   if (tp.enabled) tp.emit({ nid, order, highest_zoneidx: 0 });
   n.sleeping = false;
@@ -90,14 +91,28 @@ export function wakeupKcompactd(k: Kernel, nid: number, order: number): boolean 
 }
 
 /**
+ * `kcompactd_node_suitable(pgdat)` (mm/compaction.c, Linux 6.3): some populated zone of
+ * the node, up to `kcompactd_highest_zoneidx`, is `compaction_suitable` (COMPACT_CONTINUE)
+ * for `order`. The model does not record the waker's `highest_zoneidx`: every zone of the
+ * node counts (a movable allocation's, ZONE_MOVABLE).
+ */
+export function kcompactdNodeSuitable(k: Kernel, nid: number, order: number): boolean {
+  for (const zone of populatedZones(k, nid)) {
+    if (compactionSuitable(k, nid, order, zone) === COMPACT_CONTINUE) return true;
+  }
+  return false;
+}
+
+/**
  * `kcompactd_do_work(pgdat)` (mm/compaction.c, Linux 6.3): one round of the node's
  * compaction daemon for the order it was woken for: `compact_daemon_wake`,
- * `mm_compaction_kcompactd_wake`; unless deferred or unsuitable, `compact_zone` in
- * MIGRATE_SYNC_LIGHT (6.3 sets `.mode = MIGRATE_SYNC_LIGHT`; the issue text says
- * MIGRATE_ASYNC, the kernel does not), with skip hints honoured; success resets the
- * deferral, COMPLETE / PARTIAL_SKIPPED defers it; `compact_daemon_migrate_scanned` /
- * `compact_daemon_free_scanned` counted. Returns the result, or null when the zone was
- * passed over.
+ * `mm_compaction_kcompactd_wake`; then for every populated zone of the node, lowest first
+ * (up to `kcompactd_highest_zoneidx`, in the model every zone): unless deferred or
+ * unsuitable, `compact_zone` in MIGRATE_SYNC_LIGHT (6.3 sets `.mode = MIGRATE_SYNC_LIGHT`;
+ * the issue text says MIGRATE_ASYNC, the kernel does not), with skip hints honoured;
+ * success resets the zone's deferral, COMPLETE / PARTIAL_SKIPPED defers it;
+ * `compact_daemon_migrate_scanned` / `compact_daemon_free_scanned` counted per zone.
+ * Returns the highest result, or null when every zone was passed over.
  */
 export function* kcompactdDoWork(k: Kernel, nid: number): KernelGen<CompactResult | null> {
   const n = kcompactdNode(k, nid);
@@ -105,20 +120,23 @@ export function* kcompactdDoWork(k: Kernel, nid: number): KernelGen<CompactResul
   const tp = compactionTracepoints(k.rt).kcompactdWake;
   if (tp.enabled) tp.emit({ nid, order, highest_zoneidx: 0 });
   k.vmstat.countVmEvents(VmEvent.COMPACT_DAEMON_WAKE);
-  let status: CompactResult | null = null;
-  const z = zoneCompaction(k, nid);
-  if (!compactionDeferred(z, order) && compactionSuitable(k, nid, order) === COMPACT_CONTINUE) {
-    const cc = new CompactControl(k, { order, mode: MIGRATE_SYNC_LIGHT, nid });
-    status = yield* compactZone(k, cc);
+  let result: CompactResult | null = null;
+  for (const zone of populatedZones(k, nid)) {
+    const z = zoneCompaction(k, nid, zone);
+    if (compactionDeferred(z, order)) continue;
+    if (compactionSuitable(k, nid, order, zone) !== COMPACT_CONTINUE) continue;
+    const cc = new CompactControl(k, { order, mode: MIGRATE_SYNC_LIGHT, nid, zone });
+    const status = yield* compactZone(k, cc);
     if (status === COMPACT_SUCCESS) compactionDeferReset(z, order, false);
     else if (status === COMPACT_PARTIAL_SKIPPED || status === COMPACT_COMPLETE) {
       deferCompaction(z, order);
     }
     k.vmstat.countVmEvents(VmEvent.COMPACT_DAEMON_MIGRATE_SCANNED, cc.total_migrate_scanned);
     k.vmstat.countVmEvents(VmEvent.COMPACT_DAEMON_FREE_SCANNED, cc.total_free_scanned);
+    if (result === null || status > result) result = status;
   }
   if (n.maxOrder <= order) n.maxOrder = 0;
-  return status;
+  return result;
 }
 
 /** Options of `kcompactd`. */

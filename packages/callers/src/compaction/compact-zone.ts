@@ -1,12 +1,17 @@
 import {
   folioNid,
   MAX_ORDER,
-  nodeFreePages,
-  nodeNrFree,
   nodeSpannedPages,
   pageblockAligned,
   pageblockStartPfn,
+  pageZonenum,
   resetPageblockSkip,
+  ZONE_MOVABLE,
+  ZONE_NORMAL,
+  zoneEndPfn,
+  zoneFreePages,
+  zoneNrFree,
+  zoneStartPfn,
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import {
@@ -39,6 +44,7 @@ import {
   isViaCompactMemory,
   MIN_COMPACT_PRIORITY,
   PAGE_ALLOC_COSTLY_ORDER,
+  populatedZones,
   type ZoneCompaction,
   zoneCompaction,
 } from './control.js';
@@ -52,11 +58,17 @@ import { compactionTracepoints } from './tracepoints.js';
  * "a free block of that order or larger, and more free pages than the order's unusable
  * part"; `compaction_suitable` keeps its `compact_gap` (2 << order) margin.
  */
-function zoneWatermarkOk(k: Kernel, nid: number, order: number, mark: number): boolean {
-  const free = nodeFreePages(k.mem, nid) - ((1 << order) - 1);
+function zoneWatermarkOk(
+  k: Kernel,
+  nid: number,
+  zone: number,
+  order: number,
+  mark: number,
+): boolean {
+  const free = zoneFreePages(k.mem, nid, zone) - ((1 << order) - 1);
   if (free <= mark) return false;
   if (order === 0) return true;
-  for (let o = order; o < MAX_ORDER; o++) if (nodeNrFree(k.mem, nid, o) > 0) return true;
+  for (let o = order; o < MAX_ORDER; o++) if (zoneNrFree(k.mem, nid, zone, o) > 0) return true;
   return false;
 }
 
@@ -64,14 +76,20 @@ function zoneWatermarkOk(k: Kernel, nid: number, order: number, mark: number): b
  * `fragmentation_index(zone, order)` / `__fragmentation_index` (mm/vmstat.c, 6.3): 0 when
  * nothing is free, -1000 when a block of the order is free, else
  * `1000 - (1000 + free_pages * 1000 / requested) / free_blocks_total`: towards 0 a failure
- * from lack of memory, towards 1000 from fragmentation.
+ * from lack of memory, towards 1000 from fragmentation. Of zone `zone` (default ZONE_NORMAL,
+ * the whole node when it has no ZONE_MOVABLE).
  */
-export function fragmentationIndex(k: Kernel, nid: number, order: number): number {
+export function fragmentationIndex(
+  k: Kernel,
+  nid: number,
+  order: number,
+  zone: number = ZONE_NORMAL,
+): number {
   let blocksTotal = 0;
   let blocksSuitable = 0;
   let freePages = 0;
   for (let o = 0; o < MAX_ORDER; o++) {
-    const n = nodeNrFree(k.mem, nid, o);
+    const n = zoneNrFree(k.mem, nid, zone, o);
     blocksTotal += n;
     freePages += n << o;
     if (o >= order) blocksSuitable += n << (o - order);
@@ -90,21 +108,27 @@ export function fragmentationIndex(k: Kernel, nid: number, order: number): numbe
  * targets; for a costly order (> PAGE_ALLOC_COSTLY_ORDER) COMPACT_NOT_SUITABLE_ZONE when
  * the fragmentation index is 0..`extfrag_threshold` (500): a failure from lack of memory,
  * which compaction cannot cure. Fires `mm_compaction_suitable` (for order -1 too, as
- * 6.3's `compact_zone` calls it for every compaction).
+ * 6.3's `compact_zone` calls it for every compaction). Of zone `zone` of node `nid`
+ * (default ZONE_NORMAL, the whole node when it has no ZONE_MOVABLE): its free pages only.
  */
-export function compactionSuitable(k: Kernel, nid: number, order: number): CompactResult {
+export function compactionSuitable(
+  k: Kernel,
+  nid: number,
+  order: number,
+  zone: number = ZONE_NORMAL,
+): CompactResult {
   let ret: CompactResult;
   if (isViaCompactMemory(order)) ret = COMPACT_CONTINUE;
-  else if (zoneWatermarkOk(k, nid, order, 0)) ret = COMPACT_SUCCESS;
-  else if (!zoneWatermarkOk(k, nid, 0, 2 << order)) ret = COMPACT_SKIPPED;
+  else if (zoneWatermarkOk(k, nid, zone, order, 0)) ret = COMPACT_SUCCESS;
+  else if (!zoneWatermarkOk(k, nid, zone, 0, 2 << order)) ret = COMPACT_SKIPPED;
   else ret = COMPACT_CONTINUE;
   if (ret === COMPACT_CONTINUE && order > PAGE_ALLOC_COSTLY_ORDER) {
-    const fragindex = fragmentationIndex(k, nid, order);
+    const fragindex = fragmentationIndex(k, nid, order, zone);
     if (fragindex >= 0 && fragindex <= EXTFRAG_THRESHOLD) ret = COMPACT_NOT_SUITABLE_ZONE;
   }
   // 6.3 fires the tracepoint for order -1 too (compact_zone calls this for every order).
   const tp = compactionTracepoints(k.rt).suitable;
-  if (tp.enabled) tp.emit({ nid, idx: 0, order, ret });
+  if (tp.enabled) tp.emit({ nid, idx: zone, order, ret });
   return ret;
 }
 
@@ -135,7 +159,7 @@ export function compactFinished(k: Kernel, cc: CompactControl): CompactResult {
     ret = cc.whole_zone ? COMPACT_COMPLETE : COMPACT_PARTIAL_SKIPPED;
   } else if (cc.proactive_compaction) {
     // kswapd_is_running(pgdat): the model has no kswapd task, it never runs here.
-    const score = fragmentationScoreZone(k, cc.zone.nid);
+    const score = fragmentationScoreZone(k, cc.zone.nid, cc.zone.zoneIdx);
     ret = score > fragmentationScoreWmark(k, true) ? COMPACT_CONTINUE : COMPACT_SUCCESS;
     if (cc.contended || k.rt.current.fatalSignalPending) ret = COMPACT_CONTENDED; // out:
   } else if (isViaCompactMemory(cc.order)) {
@@ -145,7 +169,7 @@ export function compactFinished(k: Kernel, cc: CompactControl): CompactResult {
   } else {
     ret = COMPACT_NO_SUITABLE_PAGE;
     for (let o = cc.order; o < MAX_ORDER; o++) {
-      if (nodeNrFree(k.mem, cc.zone.nid, o) > 0) {
+      if (zoneNrFree(k.mem, cc.zone.nid, cc.zone.zoneIdx, o) > 0) {
         ret = COMPACT_SUCCESS;
         break;
       }
@@ -155,7 +179,7 @@ export function compactFinished(k: Kernel, cc: CompactControl): CompactResult {
     }
   }
   const tp = compactionTracepoints(k.rt).finished;
-  if (tp.enabled) tp.emit({ nid: cc.zone.nid, idx: 0, order: cc.order, ret });
+  if (tp.enabled) tp.emit({ nid: cc.zone.nid, idx: cc.zone.zoneIdx, order: cc.order, ret });
   return ret === COMPACT_NO_SUITABLE_PAGE ? COMPACT_CONTINUE : ret;
 }
 
@@ -219,7 +243,7 @@ export function* compactZone(k: Kernel, cc: CompactControl): KernelGen<CompactRe
   cc.nr_freepages = 0;
   // 6.3 asks compaction_suitable for every order (it answers COMPACT_CONTINUE for -1 and
   // fires mm_compaction_suitable all the same); 6.5 skips it for a whole-zone compaction.
-  const suitable = compactionSuitable(k, z.nid, cc.order);
+  const suitable = compactionSuitable(k, z.nid, cc.order, z.zoneIdx);
   if (suitable === COMPACT_SUCCESS || suitable === COMPACT_SKIPPED) return suitable;
   if (suitable !== COMPACT_CONTINUE) return suitable;
   if (compactionRestarting(z, cc.order)) resetPageblockSkip(k.mem, z.startPfn, z.endPfn);
@@ -329,18 +353,26 @@ export function* compactZone(k: Kernel, cc: CompactControl): KernelGen<CompactRe
 
 /**
  * `compact_node(nid)` (mm/compaction.c, Linux 6.3): the compaction that a write to
- * `/proc/sys/vm/compact_memory` runs on each node: order -1, MIGRATE_SYNC, whole zone,
- * skip hints ignored.
+ * `/proc/sys/vm/compact_memory` runs on each node: `compact_zone` on every populated zone
+ * of the node, lowest first (ZONE_NORMAL, then ZONE_MOVABLE), each with order -1,
+ * MIGRATE_SYNC, the whole zone, skip hints ignored. The kernel's returns nothing; the
+ * model returns the highest result of its zones.
  */
 export function* compactNode(k: Kernel, nid: number): KernelGen<CompactResult> {
-  const cc = new CompactControl(k, {
-    order: -1,
-    mode: MIGRATE_SYNC,
-    nid,
-    ignore_skip_hint: true,
-    whole_zone: true,
-  });
-  return yield* compactZone(k, cc);
+  let rc: CompactResult = COMPACT_SKIPPED;
+  for (const zone of populatedZones(k, nid)) {
+    const cc = new CompactControl(k, {
+      order: -1,
+      mode: MIGRATE_SYNC,
+      nid,
+      zone,
+      ignore_skip_hint: true,
+      whole_zone: true,
+    });
+    const status = yield* compactZone(k, cc);
+    if (status > rc) rc = status;
+  }
+  return rc;
 }
 
 /**
@@ -387,7 +419,9 @@ export function* compactZoneOrder(
 /**
  * `try_to_compact_pages(gfp_mask, order, alloc_flags, ac, prio, capture)`
  * (mm/compaction.c, Linux 6.3): direct compaction over the zones of the allocation's
- * zonelist (here: `nodes`, the preferred node first): a zone whose compaction is deferred
+ * zonelist (here: `nodes`, the preferred node first, and on each node its populated zones
+ * up to `highestZoneidx` from the highest down, as `build_zonerefs_node` orders them;
+ * default ZONE_MOVABLE, a movable allocation's `gfp_zone`): a zone whose compaction is deferred
  * is passed (except at MIN_COMPACT_PRIORITY); stops at the first COMPACT_SUCCESS
  * (`compaction_defer_reset`); a sync compaction that completed without success defers the
  * zone. Returns the highest result.
@@ -397,15 +431,25 @@ export function* tryToCompactPages(
   nodes: readonly number[],
   order: number,
   prio: number,
+  highestZoneidx: number = ZONE_MOVABLE,
 ): KernelGen<CompactResult> {
   let rc: CompactResult = COMPACT_SKIPPED;
+  const zonelist: number[] = [];
   for (const nid of nodes) {
-    const z = zoneCompaction(k, nid);
+    const zones = populatedZones(k, nid);
+    for (let i = zones.length - 1; i >= 0; i--) {
+      if (zones[i]! <= highestZoneidx) zonelist.push(nid, zones[i]!);
+    }
+  }
+  for (let zi = 0; zi < zonelist.length; zi += 2) {
+    const nid = zonelist[zi]!;
+    const zone = zonelist[zi + 1]!;
+    const z = zoneCompaction(k, nid, zone);
     if (prio > MIN_COMPACT_PRIORITY && compactionDeferred(z, order)) {
       rc = Math.max(COMPACT_DEFERRED, rc);
       continue;
     }
-    const status = yield* compactZoneOrder(k, nid, order, prio);
+    const status = yield* compactZoneOrder(k, nid, order, prio, { zone });
     rc = Math.max(status, rc);
     if (status === COMPACT_SUCCESS) {
       compactionDeferReset(z, order, false);
@@ -449,7 +493,7 @@ export function* allocPagesDirectCompact(
   k.vmstat.countVmEvents(VmEvent.COMPACT_STALL);
   const folio = allocate();
   if (folio >= 0) {
-    const z = zoneCompaction(k, folioNid(k.mem, folio));
+    const z = zoneCompaction(k, folioNid(k.mem, folio), pageZonenum(k.mem, folio));
     z.blockskipFlush = false;
     compactionDeferReset(z, order, true);
     k.vmstat.countVmEvents(VmEvent.COMPACT_SUCCESS);
@@ -496,11 +540,16 @@ export function setCompactionProactiveness(k: Kernel, value: number): void {
  * share (0..100) of the zone's free pages that are not in free blocks of `order` or larger;
  * 0 when nothing is free.
  */
-export function extfragForOrder(k: Kernel, nid: number, order: number): number {
+export function extfragForOrder(
+  k: Kernel,
+  nid: number,
+  order: number,
+  zone: number = ZONE_NORMAL,
+): number {
   let freePages = 0;
   let suitable = 0;
   for (let o = 0; o < MAX_ORDER; o++) {
-    const n = nodeNrFree(k.mem, nid, o);
+    const n = zoneNrFree(k.mem, nid, zone, o);
     freePages += n << o;
     if (o >= order) suitable += n << (o - order);
   }
@@ -508,19 +557,27 @@ export function extfragForOrder(k: Kernel, nid: number, order: number): number {
   return Math.floor(((freePages - suitable * (1 << order)) * 100) / freePages);
 }
 
-/** `fragmentation_score_zone(zone)` (mm/compaction.c, 6.3): `extfrag_for_order` at order 9. */
-export function fragmentationScoreZone(k: Kernel, nid: number): number {
-  return extfragForOrder(k, nid, COMPACTION_HPAGE_ORDER);
+/**
+ * `fragmentation_score_zone(zone)` (mm/compaction.c, 6.3): `extfrag_for_order` at order 9,
+ * of zone `zone` of node `nid` (default ZONE_NORMAL).
+ */
+export function fragmentationScoreZone(k: Kernel, nid: number, zone: number = ZONE_NORMAL): number {
+  return extfragForOrder(k, nid, COMPACTION_HPAGE_ORDER, zone);
 }
 
 /**
- * `fragmentation_score_node(pgdat)` (mm/compaction.c, 6.3): the sum over the node's zones
- * of `fragmentation_score_zone_weighted` = `zone->present_pages * score /
- * (pgdat->node_present_pages + 1)`; the model's one zone is the whole node.
+ * `fragmentation_score_node(pgdat)` (mm/compaction.c, 6.3): the sum over the node's
+ * populated zones of `fragmentation_score_zone_weighted` = `zone->present_pages * score /
+ * (pgdat->node_present_pages + 1)`, each rounded down.
  */
 export function fragmentationScoreNode(k: Kernel, nid: number): number {
-  const present = nodeSpannedPages(k.mem, nid);
-  return Math.floor((present * fragmentationScoreZone(k, nid)) / (present + 1));
+  const nodePresent = nodeSpannedPages(k.mem, nid);
+  let score = 0;
+  for (const zone of populatedZones(k, nid)) {
+    const present = zoneEndPfn(k.mem, nid, zone) - zoneStartPfn(k.mem, nid, zone);
+    score += Math.floor((present * fragmentationScoreZone(k, nid, zone)) / (nodePresent + 1));
+  }
+  return score;
 }
 
 /**
@@ -544,19 +601,27 @@ export function shouldProactiveCompactNode(k: Kernel, nid: number): boolean {
 
 /**
  * `proactive_compact_node(pgdat)` (mm/compaction.c, 6.3), run by kcompactd on a timeout
- * when `should_proactive_compact_node`: `compact_zone` with order -1, MIGRATE_SYNC_LIGHT,
- * skip hints ignored, the whole zone, `proactive_compaction` (which `compact_finished`
- * ends once the zone's score is at or below the low watermark). 6.3 counts no
- * `compact_daemon_*` events here (later kernels count the scanned pages).
+ * when `should_proactive_compact_node`: on every populated zone of the node, lowest first,
+ * `compact_zone` with order -1, MIGRATE_SYNC_LIGHT, skip hints ignored, the whole zone,
+ * `proactive_compaction` (which `compact_finished` ends once that zone's score is at or
+ * below the low watermark). 6.3 counts no `compact_daemon_*` events here (later kernels
+ * count the scanned pages). The kernel's returns nothing; the model returns the highest
+ * result of its zones.
  */
 export function* proactiveCompactNode(k: Kernel, nid: number): KernelGen<CompactResult> {
-  const cc = new CompactControl(k, {
-    order: -1,
-    mode: MIGRATE_SYNC_LIGHT,
-    nid,
-    ignore_skip_hint: true,
-    whole_zone: true,
-    proactive_compaction: true,
-  });
-  return yield* compactZone(k, cc);
+  let rc: CompactResult = COMPACT_SKIPPED;
+  for (const zone of populatedZones(k, nid)) {
+    const cc = new CompactControl(k, {
+      order: -1,
+      mode: MIGRATE_SYNC_LIGHT,
+      nid,
+      zone,
+      ignore_skip_hint: true,
+      whole_zone: true,
+      proactive_compaction: true,
+    });
+    const status = yield* compactZone(k, cc);
+    if (status > rc) rc = status;
+  }
+  return rc;
 }

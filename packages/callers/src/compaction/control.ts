@@ -1,4 +1,13 @@
-import { FolioList, nodeSpannedPages, nodeStartPfn, type PhysicalMemory } from '@mmsim/folio';
+import {
+  FolioList,
+  type PhysicalMemory,
+  populatedZone,
+  ZONE_MOVABLE,
+  ZONE_NAMES,
+  ZONE_NORMAL,
+  zoneEndPfn,
+  zoneStartPfn,
+} from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import { MIGRATE_ASYNC, type MigrateMode } from '@mmsim/migrate';
 import { MmsimError } from '@mmsim/runtime';
@@ -6,8 +15,9 @@ import { MmsimError } from '@mmsim/runtime';
 /**
  * Compaction's vocabulary (include/linux/compaction.h, mm/internal.h, mm/compaction.c,
  * Linux 6.3): results, priorities, the per-call `struct compact_control`, and the per-zone
- * state the scanners keep between calls. The model has one zone per node (ZONE_NORMAL),
- * spanning the whole node.
+ * state the scanners keep between calls, per zone: a node has a ZONE_NORMAL and, with
+ * `movablePages`, a ZONE_MOVABLE above it (packages/folio/src/zone.ts); a node without
+ * ZONE_MOVABLE is one ZONE_NORMAL spanning the whole node.
  */
 
 /** `enum compact_result` (include/linux/compaction.h, 6.3), in the kernel's order. */
@@ -62,12 +72,13 @@ export const EXTFRAG_THRESHOLD = 500;
 export const COMPACT_MAX_DEFER_SHIFT = 6;
 
 /**
- * The compaction fields of `struct zone` (include/linux/mmzone.h, 6.3) for the model's
- * one zone of a node: where the scanners restart, the deferral state and
- * `compact_blockskip_flush`.
+ * The compaction fields of `struct zone` (include/linux/mmzone.h, 6.3) for one zone of a
+ * node: where the scanners restart, the deferral state and `compact_blockskip_flush`.
  */
 export interface ZoneCompaction {
   readonly nid: number;
+  /** `zone_idx(zone)`: ZONE_NORMAL or ZONE_MOVABLE. */
+  readonly zoneIdx: number;
   /** `zone->zone_start_pfn` and `zone_end_pfn(zone)`. */
   readonly startPfn: number;
   readonly endPfn: number;
@@ -85,25 +96,47 @@ export interface ZoneCompaction {
 
 const zones = new WeakMap<PhysicalMemory, ZoneCompaction[]>();
 
-/** The compaction state of node `nid`'s zone on machine `k`. */
-export function zoneCompaction(k: Kernel, nid: number): ZoneCompaction {
+/**
+ * The compaction state of zone `zoneIdx` (default ZONE_NORMAL) of node `nid` on machine
+ * `k`. A zone that is not populated (ZONE_MOVABLE of a node without `movablePages`) or
+ * a bad node or zone index: INVALID_ARGUMENT.
+ */
+export function zoneCompaction(
+  k: Kernel,
+  nid: number,
+  zoneIdx: number = ZONE_NORMAL,
+): ZoneCompaction {
   let list = zones.get(k.mem);
   if (list === undefined) {
     list = [];
     zones.set(k.mem, list);
   }
-  let z = list[nid];
-  if (z === undefined) {
+  const slot = nid * 4 + zoneIdx;
+  let z = Number.isInteger(slot) && slot >= 0 ? list[slot] : undefined;
+  if (z === undefined || z.nid !== nid || z.zoneIdx !== zoneIdx) {
     if (!Number.isInteger(nid) || nid < 0 || nid >= k.nrNodes) {
       throw new MmsimError(
         'INVALID_ARGUMENT',
         `compaction: node ${String(nid)} is not a node of the machine (0..${k.nrNodes - 1})`,
       );
     }
-    const startPfn = nodeStartPfn(k.mem, nid);
-    const endPfn = startPfn + nodeSpannedPages(k.mem, nid);
+    if (zoneIdx !== ZONE_NORMAL && zoneIdx !== ZONE_MOVABLE) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `compaction: zone ${String(zoneIdx)} is not a zone of the model (ZONE_NORMAL ${ZONE_NORMAL}, ZONE_MOVABLE ${ZONE_MOVABLE})`,
+      );
+    }
+    if (!populatedZone(k.mem, nid, zoneIdx)) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `compaction: node ${nid} has no ${ZONE_NAMES[zoneIdx]} zone`,
+      );
+    }
+    const startPfn = zoneStartPfn(k.mem, nid, zoneIdx);
+    const endPfn = zoneEndPfn(k.mem, nid, zoneIdx);
     z = {
       nid,
+      zoneIdx,
       startPfn,
       endPfn,
       cachedFreePfn: pageblockStart(endPfn - 1),
@@ -113,9 +146,20 @@ export function zoneCompaction(k: Kernel, nid: number): ZoneCompaction {
       orderFailed: 0,
       blockskipFlush: false,
     };
-    list[nid] = z;
+    list[slot] = z;
   }
   return z;
+}
+
+/**
+ * The populated zones of node `nid`, lowest first (`for (zoneid = 0; zoneid <
+ * MAX_NR_ZONES; zoneid++) if (populated_zone(zone))`, mm/compaction.c, 6.3).
+ */
+export function populatedZones(k: Kernel, nid: number): number[] {
+  const out: number[] = [];
+  if (populatedZone(k.mem, nid, ZONE_NORMAL)) out.push(ZONE_NORMAL);
+  if (populatedZone(k.mem, nid, ZONE_MOVABLE)) out.push(ZONE_MOVABLE);
+  return out;
 }
 
 function pageblockStart(pfn: number): number {
@@ -128,6 +172,8 @@ export interface CompactControlInit {
   readonly order: number;
   readonly mode: MigrateMode;
   readonly nid: number;
+  /** `cc->zone`: the zone of node `nid` to compact, ZONE_NORMAL (default) or ZONE_MOVABLE. */
+  readonly zone?: number;
   readonly whole_zone?: boolean;
   readonly ignore_skip_hint?: boolean;
   readonly ignore_block_suitable?: boolean;
@@ -186,7 +232,7 @@ export class CompactControl {
         `compaction order must be -1 (whole zone) or 0..10, got ${String(init.order)}`,
       );
     }
-    this.zone = zoneCompaction(k, init.nid);
+    this.zone = zoneCompaction(k, init.nid, init.zone ?? ZONE_NORMAL);
     this.freepages = new FolioList(k.mem);
     this.migratepages = new FolioList(k.mem);
     this.order = init.order;

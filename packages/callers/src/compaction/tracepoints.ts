@@ -1,10 +1,12 @@
+import { ZONE_NAMES } from '@mmsim/folio';
 import { type Runtime, traceEvent, tracepointSet } from '@mmsim/runtime';
 import { COMPACT_RESULT_NAMES } from './control.js';
 
 /**
  * The compaction tracepoints (include/trace/events/compaction.h, Linux 6.3), each with its
- * TP_printk; fields keep the kernel's names and `TP_STRUCT__entry` order. The zone is
- * printed as `Normal`: the model's one zone per node.
+ * TP_printk; fields keep the kernel's names and `TP_STRUCT__entry` order. `idx` is the
+ * zone's `zone_idx` (ZONE_NORMAL or ZONE_MOVABLE), printed by name; `highest_zoneidx` is
+ * printed as `Normal` (the model does not record the waker's).
  */
 
 /** `mm_compaction_isolate_template`: `isolate_migratepages` / `isolate_freepages`. */
@@ -87,7 +89,7 @@ export interface MmCompactionSuitable {
 }
 
 const suitablePrintk = (f: MmCompactionSuitable): string =>
-  `node=${f.nid} zone=${'Normal'.padEnd(8)} order=${f.order} ret=${COMPACT_RESULT_NAMES[f.ret] ?? String(f.ret)}`;
+  `node=${f.nid} zone=${(ZONE_NAMES[f.idx] ?? String(f.idx)).padEnd(8)} order=${f.order} ret=${COMPACT_RESULT_NAMES[f.ret] ?? String(f.ret)}`;
 
 /** `node=0 zone=Normal   order=-1 ret=continue`. */
 export const MM_COMPACTION_FINISHED = traceEvent<MmCompactionSuitable>(

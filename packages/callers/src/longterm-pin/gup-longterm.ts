@@ -46,11 +46,29 @@ export interface LongtermPinStats {
   isolated: number;
   /** Base pages `migrate_pages` moved (`nr_succeeded`), over all passes. */
   migrated: number;
+  /**
+   * Retries after a pass that could isolate none of the unpinnable folios it found (all
+   * held by another isolator), each after `LONGTERM_PIN_RETRY_BACKOFF_NS` (the model's
+   * stand-in for the other CPU's progress; see `pinUserPages`).
+   */
+  backoffs: number;
 }
+
+/**
+ * Virtual time the model lets pass before retrying a longterm pin whose last pass could
+ * isolate none of its unpinnable folios: one context switch (`DEFAULT_COSTS.contextSwitch`,
+ * 1.5 us). The kernel does not sleep there (`__gup_longterm_locked` loops while
+ * `check_and_migrate_movable_pages` returns -EAGAIN, with only the `cond_resched()` of
+ * `__get_user_pages`); it relies on the isolator, on another CPU, making progress. A
+ * schedule that never runs that CPU again (PCT can pick one) is not an SMP execution;
+ * the timed sleep keeps the loop from starving it. See docs/model-vs-kernel.md
+ * (`longterm-pin-retry`).
+ */
+export const LONGTERM_PIN_RETRY_BACKOFF_NS = 1500;
 
 /** A new, zeroed `LongtermPinStats`. */
 export function longtermPinStats(): LongtermPinStats {
-  return { attempts: 0, collected: 0, isolated: 0, migrated: 0 };
+  return { attempts: 0, collected: 0, isolated: 0, migrated: 0, backoffs: 0 };
 }
 
 /** The folio a pinned pfn belongs to (the zero page is its own folio). */
@@ -194,7 +212,11 @@ function* getUserPagesLocked(
  * `memalloc_pin_save()` (PF_MEMALLOC_PIN: the migration targets are allocated without
  * __GFP_MOVABLE and without ALLOC_CMA), the range is pinned and checked with
  * `check_and_migrate_movable_pages` until that returns something other than -EAGAIN, with
- * no bound on the passes, as in 6.3. Returns the number of pages pinned (their pfns in
+ * no bound on the passes, as in 6.3 (and again since 517f496e1e61, merged for v6.16, which
+ * reverted 1aaf8c122918's early success when nothing could be isolated: such a folio is
+ * only isolated for a while). After a pass that isolated none of the unpinnable folios it
+ * found, the model sleeps `LONGTERM_PIN_RETRY_BACKOFF_NS` before the next pass so that the
+ * isolator holding them gets to run. Returns the number of pages pinned (their pfns in
  * `pages`, each to be released with `unpinUserPages`), or -ENOMEM (nothing left pinned).
  * An address outside every VMA, or a writable pin of a read-only VMA, throws as
  * `pinUserPage` does; a bad argument throws INVALID_ARGUMENT.
@@ -234,13 +256,25 @@ export function* pinUserPages(
     if (stats !== undefined) stats.attempts++;
     return yield* getUserPagesLocked(k, mm, start, nrPages, write, pages);
   }
+  const st = stats ?? longtermPinStats();
   let rc: number;
   let pinned: number;
-  do {
-    if (stats !== undefined) stats.attempts++;
+  for (;;) {
+    st.attempts++;
     pinned = yield* getUserPagesLocked(k, mm, start, nrPages, write, pages);
-    rc = yield* checkAndMigrateMovablePages(k, mm, pages, stats);
-  } while (rc === -EAGAIN);
+    const collected = st.collected;
+    const isolated = st.isolated;
+    rc = yield* checkAndMigrateMovablePages(k, mm, pages, st);
+    if (rc !== -EAGAIN) break;
+    if (st.collected > collected && st.isolated === isolated) {
+      // Nothing of this pass could be isolated: every unpinnable folio is held by another
+      // isolator (a compaction scanner, another pin). 6.3 retries at once; the retry can
+      // only succeed once that isolator, running on its own CPU, puts the folio back. The
+      // model lets that CPU run (see LONGTERM_PIN_RETRY_BACKOFF_NS).
+      st.backoffs++;
+      yield* k.rt.sleepFor(LONGTERM_PIN_RETRY_BACKOFF_NS);
+    }
+  }
   if (rc !== 0) {
     pages.length = 0;
     return rc;

@@ -9,6 +9,7 @@ export {
   collectLongtermUnpinnablePages,
   FOLL_LONGTERM,
   FOLL_WRITE,
+  LONGTERM_PIN_RETRY_BACKOFF_NS,
   type LongtermPinStats,
   longtermPinStats,
   migrateLongtermUnpinnablePages,
