@@ -45,8 +45,7 @@ function* readThp(k: Kernel, mm: MmView, addr: number): KernelGen<number[]> {
   return out;
 }
 
-const expected = (base: number) =>
-  Array.from({ length: HPAGE_NR / 64 }, (_, j) => base + j * 64);
+const expected = (base: number) => Array.from({ length: HPAGE_NR / 64 }, (_, j) => base + j * 64);
 
 function pmdOf(k: Kernel, mm: MmView, addr: number): number {
   const view = k.vm.lookupPte(mm, addr);
@@ -175,7 +174,10 @@ describe('NUMA balancing of PMD-mapped THPs (change_huge_pmd, do_huge_pmd_numa_p
 
   it('memory-tiering mode alone does not mark a THP on a top-tier node', () => {
     const k = machine();
-    const nb = new NumaBalancing(k, { mode: NUMA_BALANCING_MEMORY_TIERING, scanDelayMs: 0 }).install();
+    const nb = new NumaBalancing(k, {
+      mode: NUMA_BALANCING_MEMORY_TIERING,
+      scanDelayMs: 0,
+    }).install();
     const { mm, addr } = thp(k);
     k.rt.spawn('t', 0, function* (): KernelGen {
       yield* writeThp(k, mm, addr, 1);

@@ -1,4 +1,10 @@
-import { folioNid, folioTestAnon, HPAGE_PMD_NR, PG_anon_exclusive, pageTestFlag } from '@mmsim/folio';
+import {
+  folioNid,
+  folioTestAnon,
+  HPAGE_PMD_NR,
+  PG_anon_exclusive,
+  pageTestFlag,
+} from '@mmsim/folio';
 import { type KernelGen, VmEvent } from '@mmsim/runtime';
 import { VM_SHARED, VM_SOFTDIRTY, VM_WRITE } from './constants.js';
 import { migrationEntryWrprotect } from './mprotect.js';
@@ -150,4 +156,3 @@ export function* doHugePmdNumaPage(
   ptl.unlock();
   return 0;
 }
-

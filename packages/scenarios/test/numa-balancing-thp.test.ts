@@ -30,7 +30,9 @@ describe('numa-balancing with thp: true (change_huge_pmd, do_huge_pmd_numa_page;
     expect(() => builtinScenario('numa-balancing', { thp: 'yes' } as never)).toThrow(MmsimError);
   });
 
-  it('explored (random schedules, invariants on): no lost write, no finding', { timeout: 600_000 }, () => {
+  it('explored (random schedules, invariants on): no lost write, no finding', {
+    timeout: 600_000,
+  }, () => {
     const r = exploreScenario(builtinScenario('numa-balancing', { thp: true, accesses: 16 }), {
       variant: 'v6.3',
       schedules: 200,

@@ -364,7 +364,12 @@ export class NumaBalancing {
    * MR_NUMA_MISPLACED, never split (`numamigrate_isolate_page` refuses a THP mapped more
    * than once). True when it moved.
    */
-  *hugeHintFaultMigrate(mm: MmView, address: number, folio: Folio, nid: number): KernelGen<boolean> {
+  *hugeHintFaultMigrate(
+    mm: MmView,
+    address: number,
+    folio: Folio,
+    nid: number,
+  ): KernelGen<boolean> {
     return (yield* this.#migrate(mm, address, folio, nid)) > 0;
   }
 

@@ -67,7 +67,9 @@ export function numaBalancing(params: NumaBalancingParams = {}): Scenario {
       'torvalds/linux v6.3 mm/mempolicy.c (change_prot_numa, mpol_misplaced)',
       'torvalds/linux v6.3 mm/memory.c (do_numa_page, numa_migrate_prep)',
       'torvalds/linux v6.3 mm/migrate.c (migrate_misplaced_page, numamigrate_isolate_page)',
-      ...(thp ? ['torvalds/linux v6.3 mm/huge_memory.c (change_huge_pmd, do_huge_pmd_numa_page)'] : []),
+      ...(thp
+        ? ['torvalds/linux v6.3 mm/huge_memory.c (change_huge_pmd, do_huge_pmd_numa_page)']
+        : []),
     ],
     config: {
       nodes: thp
