@@ -116,7 +116,9 @@ function canChangePmdWritable(ctx: RmapState, vma: Vma, pmd: number): boolean {
  *   (6.3 clears `writable` once the lock was dropped): a write takes the
  *   `do_huge_pmd_wp_page` fault, which reuses an exclusive THP.
  *
- * The restored PMD is young (`pmd_mkyoung`). Returns 0 (the access is retried).
+ * The `writable` computation is 6a56ccbcf6c6 ("mm/autonuma: use can_change_(pte|pmd)_writable()
+ * to replace savedwrite", v6.3-rc1). The restored PMD is young (`pmd_mkyoung`). Returns 0
+ * (the access is retried).
  * `task_numa_fault` (the scheduler's placement statistics) is not modelled.
  */
 export function* doHugePmdNumaPage(
