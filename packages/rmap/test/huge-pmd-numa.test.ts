@@ -14,6 +14,7 @@ import {
   createRmapMachine as machine,
   runAndCheck,
 } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 /**
  * NUMA hinting on PMD-mapped THPs (mm/huge_memory.c `change_huge_pmd` with MM_CP_PROT_NUMA
@@ -197,6 +198,34 @@ describe('NUMA hinting on PMD-mapped THPs (6.3)', () => {
         // 6.3 drops `writable` once the lock was dropped: read-only until a write fault
         expect(pteWrite(pmd)).toBe(false);
       }
+    }
+  });
+
+  it('change_prot_numa makes a writable PMD migration entry readable (change_huge_pmd), so the new THP comes back read-only', () => {
+    for (const scan of [false, true]) {
+      const m = machine({ cpuNodes: [0, 0], nodes: [4096, 4096] });
+      const { vm, rt, vmstat } = m;
+      const { mm, addr } = thpProcess(m);
+      rt.spawn('app', 1, function* (): KernelGen {
+        yield* writeSome(m, mm, addr, 8);
+        expect(pteWrite(rawPmd(mm, addr)!)).toBe(true);
+        const dst = yield* migrateFolio(m, vm.lookupPte(mm, addr).pfn, {
+          node: 1,
+          *pause() {
+            if (!scan) return;
+            // the PMD is a writable migration entry: nothing to hint, nothing counted
+            expect(yield* vm.changeProtNuma(mm, addr, PMD_SIZE)).toBe(0);
+          },
+        });
+        expect(dst).toBeGreaterThanOrEqual(0);
+        const pmd = rawPmd(mm, addr)!;
+        expect(pteProtnone(pmd)).toBe(false);
+        expect(pteWrite(pmd)).toBe(!scan);
+        expect(vmstat.vmEvent(VmEvent.NUMA_HUGE_PTE_UPDATES)).toBe(0);
+        yield* writeSome(m, mm, addr, 60); // a read-only exclusive THP is reused on write
+        expect(yield* readSome(m, mm, addr)).toEqual(expected(60));
+      });
+      runAndCheck(m);
     }
   });
 });
