@@ -75,14 +75,20 @@ export function* changeProtNuma(
   if (!Number.isInteger(length) || length <= 0) {
     throw new MmsimError('INVALID_ARGUMENT', `change_prot_numa: bad length ${String(length)}`);
   }
+  const mode = options?.mode ?? 1;
+  if (!Number.isInteger(mode) || mode < 1 || mode > 3) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `change_prot_numa: numa_balancing mode must be 1, 2 or 3, got ${String(mode)}`,
+    );
+  }
+  const isToptier = options?.isToptier ?? null;
   const sem = mm.mmapLock;
   if (!sem.downReadTrylock()) yield* sem.downRead('task_numa_work');
   mm.tlbFlushPending++; // tlb_gather_mmu: inc_tlb_flush_pending
   const mem = ctx.mem;
   const startVpn = addr / PAGE_SIZE;
   const endVpn = startVpn + Math.ceil(length / PAGE_SIZE);
-  const mode = options?.mode ?? 1;
-  const isToptier = options?.isToptier ?? null;
   let changed = 0;
   let hugeUpdates = 0;
   let lo = Number.POSITIVE_INFINITY;

@@ -228,4 +228,23 @@ describe('NUMA hinting on PMD-mapped THPs (6.3)', () => {
       runAndCheck(m);
     }
   });
+
+  it('rejects a numa_balancing mode change_prot_numa cannot run under with a typed error', () => {
+    const m = machine({ cpuNodes: [0, 0], nodes: [4096] });
+    const { vm, rt } = m;
+    const { mm, addr } = thpProcess(m);
+    const errors: unknown[] = [];
+    rt.spawn('app', 1, function* (): KernelGen {
+      for (const mode of [0, 4, 1.5]) {
+        try {
+          yield* vm.changeProtNuma(mm, addr, PMD_SIZE, { mode });
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+    });
+    runAndCheck(m);
+    expect(errors).toHaveLength(3);
+    for (const e of errors) expect(e).toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
 });
