@@ -88,8 +88,8 @@ describe('NUMA balancing (task_numa_work, do_numa_page, migrate_misplaced_page; 
     });
     k.rt.spawn('remote', 1, function* (): KernelGen {
       while (folio < 0) yield;
-      // A PMD-mapped THP is not marked by the model's change_prot_numa; the hook is what
-      // the PTE path would call: it must refuse without isolating or splitting.
+      // The PTE-path hook called directly for a large folio (what do_numa_page would do for
+      // a PTE-mapped THP): it must refuse without isolating or splitting.
       yield* nb.hintFault(mm, addr, k.vm.followPage(mm, addr));
     });
     k.run();

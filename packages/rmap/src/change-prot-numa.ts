@@ -2,12 +2,15 @@ import {
   folioRefCount,
   folioTestFlag,
   folioTestKsm,
+  HPAGE_PMD_NR,
   PG_dirty,
   PG_swapbacked,
   pfnFolio,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, VmEvent } from '@mmsim/runtime';
 import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
+import { changeHugePmdNuma } from './huge-pmd-numa.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn } from './page-table.js';
 import {
@@ -19,9 +22,18 @@ import {
   pteProtnone,
 } from './pte.js';
 import type { RmapState } from './rmap-state.js';
+import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbRange } from './tlb.js';
 import { flushTlbBatchedPending } from './tlb-batch.js';
 import type { VmFault } from './vm-fault.js';
+
+/** Options of `changeProtNuma`. */
+export interface ChangeProtNumaOptions {
+  /** `sysctl_numa_balancing_mode` (1 NORMAL, 2 MEMORY_TIERING, 3 both); default 1. */
+  readonly mode?: number;
+  /** `node_is_toptier(nid)`; without it no node counts as top tier. */
+  readonly isToptier?: ((nid: number) => boolean) | null;
+}
 
 /**
  * `change_prot_numa(vma, addr, end)` (mm/mempolicy.c, 6.3) over the PTE-mapped pages of
@@ -35,14 +47,23 @@ import type { VmFault } from './vm-fault.js';
  * table and the flush, the window in which a PROT_NONE entry is still `pte_accessible`.
  * Counts `numa_pte_updates`; returns the number of entries changed.
  *
- * Not modelled: huge PMDs (left as they are), device pages, the same-node and
- * top-tier skips (which need the task's node policy), uffd-wp, hugetlb VMAs.
+ * Huge PMDs (`change_pmd_range`, mm/mprotect.c, 6.3): one the range covers whole goes to
+ * `change_huge_pmd` (`changeHugePmdNuma`) under `page_table_lock`; when it becomes PROT_NONE
+ * it counts HPAGE_PMD_NR in `numa_pte_updates` and one in `numa_huge_pte_updates`, and its
+ * range joins the final flush (`tlb_flush_pmd_range`). One the range covers only partly is
+ * split first (`__split_huge_pmd`) and its PTEs are marked like the others. `options.mode`
+ * (`sysctl_numa_balancing_mode`, default NUMA_BALANCING_NORMAL) and `options.isToptier`
+ * (`node_is_toptier`) give the tiering-mode skip of `change_huge_pmd`.
+ *
+ * Not modelled: device pages, the same-node and top-tier skips of PTEs (which need the
+ * task's node policy), uffd-wp, hugetlb VMAs.
  */
 export function* changeProtNuma(
   ctx: RmapState,
   mm: Mm,
   addr: number,
   length: number,
+  options?: ChangeProtNumaOptions,
 ): KernelGen<number> {
   if (!mm.alive) throw new MmsimError('INVALID_STATE', `change_prot_numa: ${mm} has exited`);
   if (!Number.isInteger(addr) || addr < 0 || addr % PAGE_SIZE !== 0) {
@@ -54,6 +75,14 @@ export function* changeProtNuma(
   if (!Number.isInteger(length) || length <= 0) {
     throw new MmsimError('INVALID_ARGUMENT', `change_prot_numa: bad length ${String(length)}`);
   }
+  const mode = options?.mode ?? 1;
+  if (!Number.isInteger(mode) || mode < 1 || mode > 3) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `change_prot_numa: numa_balancing mode must be 1, 2 or 3, got ${String(mode)}`,
+    );
+  }
+  const isToptier = options?.isToptier ?? null;
   const sem = mm.mmapLock;
   if (!sem.downReadTrylock()) yield* sem.downRead('task_numa_work');
   mm.tlbFlushPending++; // tlb_gather_mmu: inc_tlb_flush_pending
@@ -61,15 +90,38 @@ export function* changeProtNuma(
   const startVpn = addr / PAGE_SIZE;
   const endVpn = startVpn + Math.ceil(length / PAGE_SIZE);
   let changed = 0;
+  let hugeUpdates = 0;
   let lo = Number.POSITIVE_INFINITY;
   let hi = 0;
   for (const vma of mm.vmas) {
+    if (isVmHugetlbPage(vma)) continue; // task_numa_work never passes one (not vma_migratable here)
     const from = Math.max(startVpn, vma.start / PAGE_SIZE);
     const to = Math.min(endVpn, vma.end / PAGE_SIZE);
     let vpn = from;
     while (vpn < to) {
       const idx = pmdIndexOfVpn(vpn);
       const tableEnd = Math.min(to, (idx + 1) * PTRS_PER_PTE);
+      if (mm.pmds.has(idx)) {
+        const first = idx * PTRS_PER_PTE;
+        if (vpn === first && tableEnd === first + PTRS_PER_PTE) {
+          const pmdl = mm.pageTableLock;
+          if (!pmdl.trylock()) yield* pmdl.lockContended();
+          const nr = changeHugePmdNuma(ctx, vma, idx, mode, isToptier);
+          pmdl.unlock();
+          if (nr === HPAGE_PMD_NR) {
+            changed += HPAGE_PMD_NR;
+            hugeUpdates++;
+            if (first < lo) lo = first;
+            if (tableEnd > hi) hi = tableEnd;
+          }
+          if (nr !== 0) {
+            vpn = tableEnd;
+            continue;
+          }
+        } else {
+          yield* splitHugePmd(ctx, vma, vpn * PAGE_SIZE, false, null);
+        }
+      }
       const table = mm.pmds.has(idx) ? undefined : mm.pageTables.get(idx);
       if (table !== undefined) {
         const ptl = table.ptl;
@@ -101,6 +153,8 @@ export function* changeProtNuma(
   if (changed > 0) flushTlbRange(ctx, mm, lo, hi - lo);
   mm.tlbFlushPending--; // tlb_finish_mmu: dec_tlb_flush_pending after the flush
   if (changed > 0) ctx.vmstat.countVmEvents(VmEvent.NUMA_PTE_UPDATES, changed);
+  // change_pmd_range: count_vm_numa_events(NUMA_HUGE_PTE_UPDATES, nr_huge_updates)
+  if (hugeUpdates > 0) ctx.vmstat.countVmEvents(VmEvent.NUMA_HUGE_PTE_UPDATES, hugeUpdates);
   sem.upRead();
   return changed;
 }

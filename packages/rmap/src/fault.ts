@@ -14,6 +14,7 @@ import {
   hugePmdSetAccessed,
   thpEligible,
 } from './huge-fault.js';
+import { doHugePmdNumaPage } from './huge-pmd-numa.js';
 import { hugetlbFault } from './hugetlb-fault.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
 import { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';
@@ -85,7 +86,8 @@ function* handlePteFault(
  * `handle_mm_fault(vma, address, flags)` / `__handle_mm_fault` (mm/memory.c, 6.3), with
  * the caller holding `mmap_lock` for read. Counts `pgfault`. At the PMD level: an empty
  * PMD of a THP-eligible VMA gets a THP (falling back to PTEs if none can be allocated);
- * a PMD migration entry waits; a write to a read-only huge PMD goes to
+ * a PMD migration entry waits; a PROT_NONE huge PMD (a NUMA hinting entry) is
+ * `do_huge_pmd_numa_page`; a write to a read-only huge PMD goes to
  * `do_huge_pmd_wp_page` (which may split it and fall back); other huge-PMD faults only
  * mark it accessed. Everything else is `handle_pte_fault`. Returns VM_FAULT_* bits (0 when
  * the access should simply be retried).
@@ -112,6 +114,8 @@ export function* handleMmFault(
       yield* pmdMigrationEntryWait(ctx, mm, idx);
       return 0;
     }
+    // pmd_protnone && vma_is_accessible (do_user_addr_fault checked the access)
+    if (pteProtnone(pmdv)) return yield* doHugePmdNumaPage(ctx, vma, address, pmdv);
     if ((flags & (FAULT_FLAG_WRITE | FAULT_FLAG_UNSHARE)) !== 0 && !pteWrite(pmdv)) {
       const ret = yield* doHugePmdWpPage(ctx, vma, address, pmdv, flags);
       if ((ret & VM_FAULT_FALLBACK) === 0) return ret;

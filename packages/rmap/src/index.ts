@@ -142,4 +142,5 @@ export {
   ksmMadvise,
   VM_MERGEABLE,
 } from './ksm-public.js';
-export type { NumaHintFaultHook } from './rmap-state.js';
+export type { ChangeProtNumaOptions } from './change-prot-numa.js';
+export type { NumaHintFaultHook, NumaHugeHintFaultHook } from './rmap-state.js';

@@ -56,7 +56,7 @@ const VM_ACCESS_FLAGS = VM_READ | VM_WRITE | VM_EXEC;
  * check is difficult, so just be safe and disable write"): readable-exclusive for an
  * anonymous folio, readable for a file one; young, dirty, soft-dirty and uffd-wp kept.
  */
-function migrationEntryWrprotect(mem: PhysicalMemory, entry: number): number {
+export function migrationEntryWrprotect(mem: PhysicalMemory, entry: number): number {
   const folio = pfnFolio(mem, ptePfn(entry));
   if (folio >= 0 && folioTestAnon(mem, folio)) {
     return ((entry & ~SWP_TYPE_MASK) | SWP_MIGRATION_READ_EXCLUSIVE) >>> 0;

@@ -20,6 +20,24 @@ import type { FolioLifecycle, VirtualMemoryOptions } from './virtual-memory-opti
 export type NumaHintFaultHook = (mm: MmView, address: number, pfn: number) => KernelGen<void>;
 
 /**
+ * The half of `do_huge_pmd_numa_page` (mm/huge_memory.c, 6.3) that lives above this
+ * package (@mmsim/callers' `NumaBalancing`), for a PROT_NONE huge PMD mapping `folio`.
+ */
+export interface NumaHugeHintFaultHook {
+  /**
+   * `numa_migrate_prep` after `numa_hint_faults` was counted, with the PMD lock held (it
+   * must not yield): `numa_hint_faults_local`, then `mpol_misplaced`. Returns the target
+   * node, or -1 (NUMA_NO_NODE) to leave the folio where it is.
+   */
+  prep(mm: MmView, address: number, folio: number): number;
+  /**
+   * `migrate_misplaced_page(page, vma, nid)` with the PMD lock dropped and the PMD still
+   * PROT_NONE; true when the folio moved.
+   */
+  migrate(mm: MmView, address: number, folio: number, nid: number): KernelGen<boolean>;
+}
+
+/**
  * The state every module of the package shares: the machine it runs on, the registries
  * of live mms and files, the per-task unmap batches, the pin counts of large folios
  * (`folio->_pincount`, which @mmsim/folio does not keep), counters and tracepoints.
@@ -88,6 +106,12 @@ export class RmapState {
    * half of the fault, which lives above this package (@mmsim/callers). Null: none.
    */
   numaHintFaultHook: NumaHintFaultHook | null = null;
+  /**
+   * What `do_huge_pmd_numa_page` calls for a PROT_NONE huge PMD
+   * (`VirtualMemory.setNumaHugeHintFaultHook`). Null: the PMD is made usable again and
+   * nothing migrates (`numa_migrate_prep` found no target).
+   */
+  numaHugeHintFaultHook: NumaHugeHintFaultHook | null = null;
   mmIds = 0;
   anonVmaIds = 0;
   fileIds = 0;

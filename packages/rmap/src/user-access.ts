@@ -17,7 +17,7 @@ import {
 import { handleMmFault } from './fault.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
-import { PTE_DIRTY, PTE_YOUNG, pteHwPresent, ptePfn, ptePresent, pteWrite } from './pte.js';
+import { PTE_DIRTY, PTE_YOUNG, pteHwPresent, ptePfn, pteWrite } from './pte.js';
 import type { RmapState } from './rmap-state.js';
 import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry, useMm } from './tlb.js';
 
@@ -84,7 +84,8 @@ function translate(ctx: RmapState, mm: Mm, vpn: number, write: boolean): number 
   const idx = pmdIndexOfVpn(vpn);
   const pmdv = mm.pmds.get(idx);
   if (pmdv !== undefined) {
-    if (!ptePresent(pmdv) || (write && !pteWrite(pmdv))) return NEEDS_FAULT;
+    // a PMD migration entry or a PROT_NONE (NUMA hinting) PMD faults
+    if (!pteHwPresent(pmdv) || (write && !pteWrite(pmdv))) return NEEDS_FAULT;
     const updated = (pmdv | PTE_YOUNG | (write ? PTE_DIRTY : 0)) >>> 0;
     if (updated !== pmdv) mm.pmds.set(idx, updated);
     const pfn = ptePfn(pmdv) + (vpn % PTRS_PER_PTE);

@@ -19,7 +19,7 @@ import {
 import type { AddressSpace } from './address-space.js';
 import { allocByPolicy } from './alloc.js';
 import { type AnonVma, folioAnonVma, folioGetAnonVma, putAnonVma } from './anon-vma.js';
-import { changeProtNuma } from './change-prot-numa.js';
+import { type ChangeProtNumaOptions, changeProtNuma } from './change-prot-numa.js';
 import { folioMaybeDmaPinned } from './dma-pinned.js';
 import { exitMmap } from './exit.js';
 import { forkMm } from './fork.js';
@@ -54,7 +54,7 @@ import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
 import type { AddressSpaceView, AnonVmaView, MmView, VmaView } from './readonly-views.js';
 import { removeMigrationPtes, removeMigrationPtesFast } from './remove-migration-ptes.js';
 import type { Rmap, TlbBatch } from './rmap-interface.js';
-import { type NumaHintFaultHook, RmapState } from './rmap-state.js';
+import { type NumaHintFaultHook, type NumaHugeHintFaultHook, RmapState } from './rmap-state.js';
 import { type RmapWalkControl, rmapWalk, rmapWalkLocked } from './rmap-walk.js';
 import { checkShmemHuge, type ShmemHuge } from './shmem.js';
 import { contextSwitchMm } from './tlb.js';
@@ -431,8 +431,13 @@ export class VirtualMemory implements Rmap, TlbBatch {
    * next access takes a NUMA hinting fault that makes the entry usable again. Returns the
    * number of entries changed (see `changeProtNuma`).
    */
-  changeProtNuma(mm: MmView, addr: number, length: number): KernelGen<number> {
-    return changeProtNuma(this.#ctx, mm as Mm, addr, length);
+  changeProtNuma(
+    mm: MmView,
+    addr: number,
+    length: number,
+    options?: ChangeProtNumaOptions,
+  ): KernelGen<number> {
+    return changeProtNuma(this.#ctx, mm as Mm, addr, length, options);
   }
 
   /**
@@ -441,6 +446,14 @@ export class VirtualMemory implements Rmap, TlbBatch {
    */
   setNumaHintFaultHook(hook: NumaHintFaultHook | null): void {
     this.#ctx.numaHintFaultHook = hook;
+  }
+
+  /**
+   * Installs (or, with null, removes) the `numa_migrate_prep` / `migrate_misplaced_page`
+   * half of `do_huge_pmd_numa_page` (see `NumaHugeHintFaultHook`).
+   */
+  setNumaHugeHintFaultHook(hook: NumaHugeHintFaultHook | null): void {
+    this.#ctx.numaHugeHintFaultHook = hook;
   }
 
   /** `mm->tlb_flush_pending`: page-table changes whose TLB flush is still to come. */

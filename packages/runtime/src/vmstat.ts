@@ -38,6 +38,7 @@ export const VM_EVENT_NAMES = [
   'pgdemote_kswapd',
   'pgdemote_direct',
   'numa_pte_updates',
+  'numa_huge_pte_updates',
   'numa_hint_faults',
   'numa_hint_faults_local',
   'numa_pages_migrated',

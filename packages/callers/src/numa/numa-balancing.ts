@@ -20,7 +20,13 @@ import {
 } from '@mmsim/folio';
 import type { Actor, Kernel } from '@mmsim/kernel';
 import { MIGRATE_ASYNC, MR_NUMA_MISPLACED, type NewFolioFn } from '@mmsim/migrate';
-import { type MmView, PAGE_SIZE, VM_EXEC } from '@mmsim/rmap';
+import {
+  type ChangeProtNumaOptions,
+  type MmView,
+  type NumaHugeHintFaultHook,
+  PAGE_SIZE,
+  VM_EXEC,
+} from '@mmsim/rmap';
 import { type KernelGen, MmsimError, NodeStat, type Task, VmEvent } from '@mmsim/runtime';
 
 /** `sysctl_numa_balancing_mode` bits (include/linux/sched/sysctl.h, 6.3). */
@@ -297,14 +303,90 @@ export class NumaBalancing {
     this.k = k;
     this.sysctls = Object.freeze(s);
     this.#alloc = allocMisplacedDstFolio(k);
+    this.#protNumaOptions = { mode: s.mode, isToptier: (nid) => nodeIsToptier(k, nid) };
     this.#rlStart = new Float64Array(k.nrNodes);
     this.#rlNrCand = new Float64Array(k.nrNodes);
   }
 
-  /** Hooks `hintFault` into the model's `do_numa_page`. */
+  /**
+   * The `numa_migrate_prep` / `migrate_misplaced_page` half of `do_huge_pmd_numa_page`,
+   * made once (`hugeHintFaultPrep`, `hugeHintFaultMigrate`).
+   */
+  readonly #hugeHook: NumaHugeHintFaultHook = {
+    prep: (mm, address, folio) => this.hugeHintFaultPrep(mm, address, folio),
+    migrate: (mm, address, folio, nid) => this.hugeHintFaultMigrate(mm, address, folio, nid),
+  };
+  /**
+   * What `task_numa_work` passes to `change_prot_numa`: the mode and `node_is_toptier`, for
+   * `change_huge_pmd`'s tiering-mode skip. Made once.
+   */
+  readonly #protNumaOptions: ChangeProtNumaOptions;
+
+  /** Hooks `hintFault` into the model's `do_numa_page`, and the THP half into `do_huge_pmd_numa_page`. */
   install(): this {
     this.k.vm.setNumaHintFaultHook((mm, address, pfn) => this.hintFault(mm, address, pfn));
+    this.k.vm.setNumaHugeHintFaultHook(this.#hugeHook);
     return this;
+  }
+
+  /**
+   * `numa_migrate_prep` + `mpol_misplaced` for a PMD-mapped THP (`do_huge_pmd_numa_page`,
+   * mm/huge_memory.c, 6.3), with the PMD lock held (`numa_hint_faults` was counted by the
+   * fault): `numa_hint_faults_local` when the folio is on the faulting CPU's node (then no
+   * target); in memory-tiering mode a slow-tier folio goes through the hot threshold and the
+   * promotion rate limit with its HPAGE_PMD_NR pages (`numa_promotion_rate_limit`:
+   * `pgpromote_candidate` += 512); a top-tier folio without NUMA_BALANCING_NORMAL stays.
+   * Returns the target node (the faulting CPU's) or -1.
+   */
+  hugeHintFaultPrep(mm: MmView, _address: number, folio: Folio): number {
+    const k = this.k;
+    const mem = k.mem;
+    this.stats.hintFaults++;
+    const here = k.rt.current.cpu.node;
+    const nid = folioNid(mem, folio);
+    if (nid === here) {
+      this.stats.local++;
+      k.vmstat.countVmEvents(VmEvent.NUMA_HINT_FAULTS_LOCAL);
+      return -1;
+    }
+    if ((this.sysctls.mode & NUMA_BALANCING_MEMORY_TIERING) !== 0 && !nodeIsToptier(k, nid)) {
+      if (!this.#shouldPromote(mm, here, folioNrPages(mem, folio))) return -1;
+    } else if ((this.sysctls.mode & NUMA_BALANCING_NORMAL) === 0) {
+      return -1;
+    }
+    this.stats.misplaced++;
+    return here;
+  }
+
+  /**
+   * `migrate_misplaced_page(page, vma, nid)` (mm/migrate.c, 6.3) of a PMD-mapped THP from
+   * `do_huge_pmd_numa_page`, the PMD still PROT_NONE: the whole folio, MIGRATE_ASYNC,
+   * MR_NUMA_MISPLACED, never split (`numamigrate_isolate_page` refuses a THP mapped more
+   * than once). True when it moved.
+   */
+  *hugeHintFaultMigrate(
+    mm: MmView,
+    address: number,
+    folio: Folio,
+    nid: number,
+  ): KernelGen<boolean> {
+    return (yield* this.#migrate(mm, address, folio, nid)) > 0;
+  }
+
+  /** The `migrate_misplaced_page` call of a hinting fault, with its statistics. */
+  *#migrate(mm: MmView, address: number, folio: Folio, here: number): KernelGen<number> {
+    const vma = mm.vmaLookup(address);
+    const result = this.#result;
+    result.rc = null;
+    const pages = yield* migrateMisplacedFolio(this.k, folio, here, this.#alloc, {
+      vmFlags: vma?.flags ?? 0,
+      result,
+      refused: this.#refused,
+    });
+    if (result.rc !== null) this.stats.results.push(result.rc);
+    if (pages > 0) this.stats.migrated++;
+    else if (result.rc !== null) this.stats.failed++;
+    return pages;
   }
 
   /**
@@ -339,17 +421,7 @@ export class NumaBalancing {
       return; // mode 2 alone: a top-tier page is never migrated (should_numa_migrate_memory)
     }
     this.stats.misplaced++;
-    const vma = mm.vmaLookup(address);
-    const result = this.#result;
-    result.rc = null;
-    const pages = yield* migrateMisplacedFolio(k, folio, here, this.#alloc, {
-      vmFlags: vma?.flags ?? 0,
-      result,
-      refused: this.#refused,
-    });
-    if (result.rc !== null) this.stats.results.push(result.rc);
-    if (pages > 0) this.stats.migrated++;
-    else if (result.rc !== null) this.stats.failed++;
+    yield* this.#migrate(mm, address, folio, here);
   }
 
   /**
@@ -401,7 +473,7 @@ export class NumaBalancing {
       const from = Math.max(start, vma.start);
       const n = Math.min(pages, (vma.end - from) / PAGE_SIZE);
       if (n <= 0) continue;
-      changed += yield* this.k.vm.changeProtNuma(mm, from, n * PAGE_SIZE);
+      changed += yield* this.k.vm.changeProtNuma(mm, from, n * PAGE_SIZE, this.#protNumaOptions);
       pages -= n;
       start = from + n * PAGE_SIZE;
       if (pages === 0) break;

@@ -14,9 +14,13 @@ import { type UserTaskOptions, userTask } from './user-task.js';
  */
 
 /** The process of such a scenario: `app`, with `pages` anonymous private pages mapped at `addr`. */
-export function appMapping(k: Kernel, pages: number): { mm: MmView; addr: number } {
+export function appMapping(
+  k: Kernel,
+  pages: number,
+  hugepage = false,
+): { mm: MmView; addr: number } {
   const mm = k.createProcess('app');
-  const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+  const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE, ...(hugepage ? { hugepage: true } : {}) });
   return { mm, addr };
 }
 

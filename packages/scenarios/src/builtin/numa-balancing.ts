@@ -1,7 +1,7 @@
 import { NumaBalancing, taskNumaWork } from '@mmsim/callers';
-import { folioNid, pfnFolio } from '@mmsim/folio';
+import { folioNid, HPAGE_PMD_NR, pfnFolio } from '@mmsim/folio';
 import { PAGE_SIZE } from '@mmsim/rmap';
-import { NodeStat, VmEvent } from '@mmsim/runtime';
+import { MmsimError, NodeStat, VmEvent } from '@mmsim/runtime';
 import { userTask } from '../actors/user-task.js';
 import { appMapping, writePagesAndDrain } from '../actors/written-pages.js';
 import { bugHistory, type Scenario } from '../scenario.js';
@@ -14,6 +14,12 @@ export interface NumaBalancingParams {
   readonly accesses?: number;
   /** `task_numa_work` passes. Default 2. */
   readonly passes?: number;
+  /**
+   * Map the memory with THPs (MADV_HUGEPAGE, PMD-mapped; `pages` rounded up to whole
+   * THPs of 512 pages; nodes of `pages` + 1536 pages): `change_huge_pmd` marks whole PMDs
+   * and each THP moves in one `do_huge_pmd_numa_page` fault. Default false.
+   */
+  readonly thp?: boolean;
 }
 
 /**
@@ -27,9 +33,24 @@ export interface NumaBalancingParams {
  *
  * Clean in 6.3: no lost write, no migration entry left, no leaked isolation. Figures: the
  * NUMA counters, the pages still on node 0, and the hint-fault outcomes.
+ *
+ * With `thp: true` the memory is PMD-mapped THPs: `change_huge_pmd` (mm/huge_memory.c, 6.3)
+ * makes each PMD PROT_NONE (`numa_pte_updates` += 512, `numa_huge_pte_updates` += 1), one
+ * `do_huge_pmd_numa_page` fault moves a whole THP, unsplit (`numa_pages_migrated` += 512,
+ * `thp_migration_success`); the extra figures are the THP counters.
  */
 export function numaBalancing(params: NumaBalancingParams = {}): Scenario {
-  const pages = params.pages ?? 16;
+  const thp = params.thp ?? false;
+  if (typeof thp !== 'boolean') {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `numa-balancing: thp must be true or false, got ${String(thp)}`,
+    );
+  }
+  // with THPs the area is rounded up to whole PMDs (one THP for up to 512 pages)
+  const pages = thp
+    ? Math.ceil((params.pages ?? 16) / HPAGE_PMD_NR) * HPAGE_PMD_NR
+    : (params.pages ?? 16);
   const accesses = params.accesses ?? 48;
   const passes = params.passes ?? 2;
   let nb: NumaBalancing | null = null;
@@ -47,16 +68,21 @@ export function numaBalancing(params: NumaBalancingParams = {}): Scenario {
       'torvalds/linux v6.3 mm/mempolicy.c (change_prot_numa, mpol_misplaced)',
       'torvalds/linux v6.3 mm/memory.c (do_numa_page, numa_migrate_prep)',
       'torvalds/linux v6.3 mm/migrate.c (migrate_misplaced_page, numamigrate_isolate_page)',
+      ...(thp
+        ? ['torvalds/linux v6.3 mm/huge_memory.c (change_huge_pmd, do_huge_pmd_numa_page)']
+        : []),
     ],
     config: {
-      nodes: [{ pages: 512 }, { pages: 512 }],
+      nodes: thp
+        ? [{ pages: pages + 1536 }, { pages: pages + 1536 }]
+        : [{ pages: 512 }, { pages: 512 }],
       cpusPerNode: 2,
       variant: 'v6.3',
       zeroPage: false,
     },
     history: bugHistory({}),
     build(k) {
-      const { mm, addr } = appMapping(k, pages);
+      const { mm, addr } = appMapping(k, pages, thp);
       const balancing = new NumaBalancing(k, { scanDelayMs: 0 }).install();
       nb = balancing;
       const node1 = k.cpusOfNode(1);
@@ -103,6 +129,14 @@ export function numaBalancing(params: NumaBalancingParams = {}): Scenario {
           pages_on_node1: onNode(1),
           misplaced_faults: nb?.stats.misplaced ?? 0,
           migrate_failed: nb?.stats.failed ?? 0,
+          ...(thp
+            ? {
+                numa_huge_pte_updates: k.vmstat.vmEvent(VmEvent.NUMA_HUGE_PTE_UPDATES),
+                thp_migration_success: k.vmstat.vmEvent(VmEvent.THP_MIGRATION_SUCCESS),
+                thp_migration_fail: k.vmstat.vmEvent(VmEvent.THP_MIGRATION_FAIL),
+                thp_split_page: k.vmstat.vmEvent(VmEvent.THP_SPLIT_PAGE),
+              }
+            : {}),
         }),
       };
     },

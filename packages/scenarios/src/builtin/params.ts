@@ -212,6 +212,12 @@ export const BUILTIN_PARAM_SCHEMAS = {
       pages: count('pages the process maps and writes on node 0', 1, 256, 16),
       accesses: count('accesses of each of the two threads on node 1', 1, 100_000, 48),
       passes: count('task_numa_work passes', 1, 1000, 2),
+      thp: z
+        .boolean({ invalid_type_error: 'must be true or false' })
+        .optional()
+        .describe(
+          'map the pages as PMD-mapped THPs (rounded up to 512 pages): change_huge_pmd marks whole PMDs and one do_huge_pmd_numa_page fault moves each THP; default false',
+        ),
     })
     .strict(),
   tiering: z
