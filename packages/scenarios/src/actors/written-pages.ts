@@ -13,7 +13,7 @@ import { type UserTaskOptions, userTask } from './user-task.js';
  * NUMA balancing...) moves them meanwhile.
  */
 
-/** The process of such a scenario: `app`, with `pages` anonymous private pages mapped at `addr`. */
+/** The process of such a scenario: `app`, with `pages` anonymous private pages mapped at `addr` (THP-eligible with `hugepage`). */
 export function appMapping(
   k: Kernel,
   pages: number,
