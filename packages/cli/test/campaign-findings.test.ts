@@ -16,7 +16,11 @@ describe('campaign findings replay clean', () => {
       'mmsim1.1gkax6a.eyJtbXNpbS1leHBsb3JlIjoyLCJ0YXJnZXQiOiJrc20tbWlncmF0ZUB2Ni4zIiwiaWRlbnRpdHkiOnsidmFyaWFudCI6eyJuYW1lIjoidjYuMyIsImNvbnRlbnRIYXNoIjoiMjc2MjA5MGZlN2NhMmJiMDQ5Mzc5ZjI2NGIxZDY3YjQ4YzVlZjEyMjBiYWMyOTI3ZDNjMzI2M2FlODQ1NzY0YyJ9LCJmaWxlIjpudWxsfSwibWF4U3RlcHMiOjEwMDAwMCwiZmF1bHRzIjp7Im1pZ3JhdGUuYWxsb2NfbWlncmF0aW9uX3RhcmdldCI6eyJwcm9iYWJpbGl0eSI6MC4wMn0sIm1pZ3JhdGUuY29weV9vZmZsb2FkIjp7InByb2JhYmlsaXR5IjowLjAyfX19.BAkCAgQFAwECBgMJ';
     const r = mmsim(['replay', token, '--json']);
     expect(r.stderr).toBe('');
-    const out = JSON.parse(r.stdout) as { status: string; finding: unknown; vmstat: Record<string, number> };
+    const out = JSON.parse(r.stdout) as {
+      status: string;
+      finding: unknown;
+      vmstat: Record<string, number>;
+    };
     expect(out.status).toBe('completed');
     expect(out.finding).toBeNull();
     expect(out.vmstat.pgmigrate_fail).toBeGreaterThan(0); // the -ENOMEM path was taken

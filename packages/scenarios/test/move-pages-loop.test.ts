@@ -103,4 +103,3 @@ describe('move-pages-loop: threads read and write while a thread calls move_page
     });
   });
 });
-
