@@ -141,7 +141,7 @@ function* migrateFolioUnmapBody(
 
   // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out:` label
   out: {
-    if (!locks.folioTrylock(src, CALLER)) {
+    if (env.trylockFault.fire() || !locks.folioTrylock(src, CALLER)) {
       if (mode === MIGRATE_ASYNC || (variant.forceFromPass3 && !force)) break out;
       // Direct compaction must never sleep on a page lock: readahead adds locked folios
       // and an allocation under them could lock the same folio twice.
@@ -180,7 +180,7 @@ function* migrateFolioUnmapBody(
     if (folioTestAnon(mem, src) && !folioTestKsm(mem, src)) anonVma = rmap.folioGetAnonVma(src);
 
     // Nobody should know dst, but a trylock it is: never sleep on it.
-    if (!locks.folioTrylock(dst, CALLER)) break out;
+    if (env.trylockFault.fire() || !locks.folioTrylock(dst, CALLER)) break out;
     dstLocked = true;
 
     if (!isLru) {
