@@ -46,11 +46,13 @@ export interface LongtermPinStats {
   isolated: number;
   /** Base pages `migrate_pages` moved (`nr_succeeded`), over all passes. */
   migrated: number;
+  /** Calls of `migrate_pages` that returned non-zero: the pin then fails with -ENOMEM. */
+  migrateFailed: number;
 }
 
 /** A new, zeroed `LongtermPinStats`. */
 export function longtermPinStats(): LongtermPinStats {
-  return { attempts: 0, collected: 0, isolated: 0, migrated: 0 };
+  return { attempts: 0, collected: 0, isolated: 0, migrated: 0, migrateFailed: 0 };
 }
 
 /** The folio a pinned pfn belongs to (the zero page is its own folio). */
@@ -141,6 +143,7 @@ export function* migrateLongtermUnpinnablePages(
     );
     if (stats !== undefined) stats.migrated += ms.nrSucceeded;
     if (rc !== 0) {
+      if (stats !== undefined) stats.migrateFailed++;
       if (!list.isEmpty()) yield* k.migrate.putbackMovablePages(list);
       return -ENOMEM;
     }
