@@ -163,7 +163,7 @@ function tryToUnmapFlushBody(ctx: RmapState): void {
  */
 export function leaveTlbBatchPending(ctx: RmapState, site: string): void {
   const batch = ctx.batches.get(ctx.rt.current);
-  if (batch !== undefined && batch.flushRequired) batch.leftPendingBy = site;
+  if (batch?.flushRequired === true) batch.leftPendingBy = site;
 }
 
 /** `try_to_unmap_flush_dirty()` (mm/rmap.c, 6.3): flush only if a dirty PTE was deferred. */

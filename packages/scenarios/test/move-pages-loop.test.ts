@@ -1,6 +1,6 @@
-import { type Rmap, withRmapOverrides } from '@mmsim/rmap';
 import type { MigrateEngine } from '@mmsim/kernel';
 import type { MigrateCore } from '@mmsim/migrate';
+import { type Rmap, withRmapOverrides } from '@mmsim/rmap';
 import { ENOMEM, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { builtinScenario, exploreScenario, movePagesLoop, runScenario } from '../src/index.js';
