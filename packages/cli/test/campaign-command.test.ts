@@ -188,4 +188,32 @@ describe('mmsim campaign', () => {
     expect(md.stdout).toContain('## Step-limit runs');
     expect(md.stdout).not.toContain('## Findings');
   }, 120_000);
+
+  test('mmsim merge combines the shards of a campaign into the unsharded report', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-campaign-merge-'));
+    // move-pages-loop with a step limit below its runs: every schedule is counted (a
+    // step-limit run), so the sums are checked, not only the zeros.
+    const args = ['campaign', '--scenario', 'rfc-lock-order', '--scenario', 'move-pages-loop'];
+    const more = ['--strategy', 'random', '--schedules', '16', '--max-steps', '120', '--json'];
+    const whole = mmsim([...args, ...more]);
+    const files = ['1/2', '2/2'].map((shard, i) => {
+      const r = mmsim([...args, ...more, '--shard', shard, '--out', join(dir, `s${i}`)]);
+      expect(r.stderr).not.toMatch(/mmsim:/);
+      return join(dir, `s${i}`, 'campaign.json');
+    });
+    const merged = mmsim(['merge', ...files, '--json']);
+    expect(merged.code).toBe(whole.code);
+    const a = JSON.parse(merged.stdout) as CampaignReport;
+    const b = JSON.parse(whole.stdout) as CampaignReport;
+    expect(cellsOf(merged.stdout)).toEqual(cellsOf(whole.stdout));
+    expect(a.totals.schedules).toBe(16);
+    expect(a.totals.stepLimitRuns).toBe(b.totals.stepLimitRuns);
+    expect(a.totals.stepLimitRuns).toBeGreaterThan(0);
+    expect(a.campaign.shard).toBeNull();
+    const md = mmsim(['merge', ...files]);
+    expect(md.stdout).toContain('16 schedules in 2 cells');
+    const one = mmsim(['merge', files[0]!]);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/shard\(s\) 2\/2 missing/);
+  }, 180_000);
 });
