@@ -167,6 +167,10 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
       '--fault-probability <p>',
       'how often each registered fault site fails (default 0.02; 0: no faults)',
     )
+    .option(
+      '--max-steps <n>',
+      'step limit of every schedule (default: 4 times the steps of a calibration run of each scenario, 10000 to 100000)',
+    )
     .option('--out <dir>', 'write campaign.json and campaign.md to this folder')
     .option('--json', 'print the report as JSON instead of markdown')
     .action((opts) => {

@@ -7,6 +7,7 @@ import {
   folioMappingKind,
   folioNid,
   folioNrPages,
+  folioPut,
   folioRawMapping,
   folioRefAdd,
   folioRefCount,
@@ -24,6 +25,7 @@ import {
   PG_private_2,
   PG_swapbacked,
   PG_swapcache,
+  type PhysicalMemory,
 } from '@mmsim/folio';
 import { EAGAIN, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { PageCacheMapping } from './address-space-operations.js';
@@ -61,6 +63,19 @@ function pageCache(mapping: object, where: string): PageCacheMapping {
 }
 
 /**
+ * A transient reference of another user: taken, the check of `folio_migrate_mapping` (the
+ * anon refcount test, or the `folio_ref_freeze` cmpxchg, both `refcount == expected`)
+ * made, dropped. True when the check fails with it, as it does whenever src is as the
+ * check expects.
+ */
+function transientRefFails(mem: PhysicalMemory, src: Folio, expected: number): boolean {
+  folioGet(mem, src);
+  const fails = folioRefCount(mem, src) !== expected;
+  folioPut(mem, src);
+  return fails;
+}
+
+/**
  * `folio_migrate_mapping(mapping, newfolio, folio, extra_count)` (mm/migrate.c, 6.3).
  *
  * Anonymous folio (`mapping` null): if its refcount is not `expected + extra_count`,
@@ -91,6 +106,11 @@ export function folioMigrateMapping(
   const mem = services.mem;
   const expected = folioExpectedRefs(services, mapping, src) + extraCount;
   const nr = folioNrPages(mem, src);
+  // Fault site migrate.extra_ref: a speculative folio_try_get (GUP-fast, a page-cache
+  // lookup) holds src across the check below; the count, or the freeze, sees one too many.
+  if (services.extraRefFault?.fire() === true && transientRefFails(mem, src, expected)) {
+    return -EAGAIN;
+  }
   if (mapping === null) {
     if (folioRefCount(mem, src) !== expected) return -EAGAIN;
     // No turning back from here.

@@ -81,6 +81,14 @@ export class MigrateEnv implements MigrateServices {
   readonly tp: MigrateTracepoints;
   /** Fails `alloc_migration_target` when it fires (fault site `migrate.alloc_migration_target`). */
   readonly allocFault: FaultPoint;
+  /**
+   * Fails `folio_trylock` of src and dst in `migrate_folio_unmap` / `unmap_and_move` and of
+   * dst in `unmap_and_move_huge_page` when it fires (fault site `migrate.folio_trylock`): as
+   * if another task held the lock for a moment, which those callers cope with.
+   */
+  readonly trylockFault: FaultPoint;
+  /** Fault site `migrate.extra_ref` (`MigrateServices.extraRefFault`). */
+  readonly extraRefFault: FaultPoint;
   /** The 2 MiB hstate's active list and HPageMigratable bits. */
   readonly hstate: HugetlbState;
   /** The copy provider registration (`mm/migrate_copy_offload.c`), read by batch-copy variants. */
@@ -146,6 +154,14 @@ export class MigrateEnv implements MigrateServices {
       'migrate.alloc_migration_target',
       'alloc_migration_target finds no free folio (migrate_pages gets -ENOMEM)',
     );
+    this.trylockFault = deps.rt.faults.register(
+      'migrate.folio_trylock',
+      'folio_trylock of src or dst in the unmap step fails (async: -EAGAIN; sync: folio_lock sleeps)',
+    );
+    this.extraRefFault = deps.rt.faults.register(
+      'migrate.extra_ref',
+      'a speculative user holds a transient reference across folio_migrate_mapping (-EAGAIN, retried)',
+    );
     this.hstate = new HugetlbState(deps.mem);
     this.copyOffload = new CopyOffload(deps.rt, deps.mem);
     this.services = Object.freeze({
@@ -160,6 +176,7 @@ export class MigrateEnv implements MigrateServices {
       migrateMovesShmemThps: this.variant.migrateMovesShmemThps,
       folioCopied: this.tp.folioCopied,
       batchPrecopy: this.variant.copyStrategy === 'batch-precopy',
+      extraRefFault: this.extraRefFault,
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });

@@ -340,7 +340,7 @@ function migrateFolioUnmapSteps(
       dst = newFolio;
       folioSetPrivate(mem, dst, null);
 
-      if (!locks.folioTrylock(src, CALLER)) {
+      if (env.trylockFault.fire() || !locks.folioTrylock(src, CALLER)) {
         if (mode === MIGRATE_ASYNC || (variant.forceFromPass3 && !force)) break out;
         // Direct compaction must never sleep on a page lock: readahead adds locked folios
         // and an allocation under them could lock the same folio twice.
@@ -388,7 +388,7 @@ function migrateFolioUnmapSteps(
       }
 
       // Nobody should know dst, but a trylock it is: never sleep on it.
-      if (!locks.folioTrylock(dst, CALLER)) break out;
+      if (env.trylockFault.fire() || !locks.folioTrylock(dst, CALLER)) break out;
       dstLocked = true;
 
       if (!isLru) {

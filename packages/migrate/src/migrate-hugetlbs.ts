@@ -119,7 +119,7 @@ function* unmapAndMoveHugePageBody(
       if (folioTestAnon(mem, src)) anonVma = rmap.folioGetAnonVma(src);
       // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `put_anon:` label
       putAnon: {
-        if (!locks.folioTrylock(dst, CALLER)) break putAnon;
+        if (env.trylockFault.fire() || !locks.folioTrylock(dst, CALLER)) break putAnon;
         // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `unlock_put_anon:` label
         unlockPutAnon: {
           if (rmap.folioMapped(src)) {

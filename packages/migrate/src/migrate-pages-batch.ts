@@ -111,7 +111,9 @@ function deferredSplitQueued(env: MigrateEnv, folio: Folio, nrPages: number): bo
  * Without THP migration support a THP is counted as failed and split first.
  *
  * Then exactly one `try_to_unmap_flush()` for the whole batch, before any copy: every PTE
- * cleared with TTU_BATCH_FLUSH is flushed here.
+ * cleared with TTU_BATCH_FLUSH is flushed here. Not after an -ENOMEM with nothing
+ * unmapped: 6.3 goes straight to `out` then, and a deferral of a folio whose unmap was
+ * undone (-EAGAIN, -EBUSY) stays pending in the task's batch (`leaveTlbBatchPending`).
  *
  * Move phase, up to `nr_pass` passes: `migrate_folio_move` on `unmap_folios` and
  * `dst_folios` in lockstep; -EAGAIN keeps the pair locked for the next pass.
@@ -298,6 +300,9 @@ function* migratePagesBatchBody(
             rcSaved = r;
             abandoned = true;
             straightToOut = unmapFolios.isEmpty();
+            // Nothing unmapped: `goto out` skips the flush at `move`, leaving any deferral of
+            // a folio that was partly unmapped and undone in current->tlb_ubc.
+            if (straightToOut) env.tlb.leaveTlbBatchPending?.('migrate_pages_batch');
             break unmap;
           }
           case -EDEADLOCK:

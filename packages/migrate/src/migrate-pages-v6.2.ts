@@ -87,7 +87,7 @@ function* unmapAndMoveInnerBody(
 
   // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out:` label
   out: {
-    if (!locks.folioTrylock(src, CALLER)) {
+    if (env.trylockFault.fire() || !locks.folioTrylock(src, CALLER)) {
       if (!force || mode === MIGRATE_ASYNC) break out;
       if ((env.rt.current.flags & PF_MEMALLOC) !== 0) break out;
       if (!locks.folioLockFast(src, CALLER)) yield* locks.folioLockContended(src, CALLER);
@@ -103,7 +103,7 @@ function* unmapAndMoveInnerBody(
         yield* locks.folioWaitWriteback(src, CALLER);
       }
       if (folioTestAnon(mem, src) && !folioTestKsm(mem, src)) anonVma = rmap.folioGetAnonVma(src);
-      if (!locks.folioTrylock(dst, CALLER)) break outUnlock;
+      if (env.trylockFault.fire() || !locks.folioTrylock(dst, CALLER)) break outUnlock;
       // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock_both:` label
       outUnlockBoth: {
         if (!isLru) {

@@ -1,6 +1,6 @@
 import type { PhysicalMemory } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
-import type { Runtime, Tracepoint, VmStat } from '@mmsim/runtime';
+import type { FaultPoint, Runtime, Tracepoint, VmStat } from '@mmsim/runtime';
 import type { MmsimFolioCopiedEvent } from './tracepoints.js';
 import type { FolioCopyStep } from './variant-steps.js';
 
@@ -53,6 +53,12 @@ export interface MigrateServices {
    * of a dst marked FOLIO_CONTENT_COPIED (absent or false: it never does).
    */
   readonly batchPrecopy?: boolean;
+  /**
+   * Fault site `migrate.extra_ref`: when it fires, a speculative user (GUP-fast, a page-cache
+   * lookup's `folio_try_get`) holds a transient reference to src across the refcount check
+   * of `folio_migrate_mapping`, which then fails with -EAGAIN. Absent: never.
+   */
+  readonly extraRefFault?: FaultPoint;
   /** `WARN_ON_ONCE` at `site`: records `message` in the core's warnings the first time only. */
   warnOnce(site: string, message: string): void;
   /** `invalidate_bh_lrus()`: drop the per-CPU buffer-head LRU references (a no-op by default). */

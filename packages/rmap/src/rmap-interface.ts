@@ -57,6 +57,11 @@ export interface TlbBatch {
   tryToUnmapFlushDirty(): void;
   /** `flush_tlb_batched_pending(mm)`: flush an mm whose deferred flush may be outstanding. */
   flushTlbBatchedPending(mm: MmView): void;
+  /**
+   * Model only: the caller returns with the task's batch pending where the kernel skips the
+   * flush too (see `leaveTlbBatchPending`). Optional: replacements may omit it.
+   */
+  leaveTlbBatchPending?(site: string): void;
 }
 
 /** Both interfaces, as the migration core receives them from the composition root. */

@@ -27,6 +27,12 @@ export class TlbFlushUnmapBatch {
   flushRequired = false;
   /** `writable`: a dirty (so maybe writable) PTE was cleared. */
   writable = false;
+  /**
+   * Model only: the kernel function that returned with this batch still pending on a path
+   * where the kernel itself skips `try_to_unmap_flush()` (`leaveTlbBatchPending`), or null.
+   * A new deferral or a flush clears it.
+   */
+  leftPendingBy: string | null = null;
 
   constructor(nrCpus: number) {
     this.cpumask = new Uint8Array(nrCpus);
@@ -104,6 +110,7 @@ export function setTlbUbcFlushPending(
   for (let cpu = 0; cpu < mask.length; cpu++) if (mask[cpu] !== 0) batch.cpumask[cpu] = 1;
   batch.mms.add(mm);
   batch.flushRequired = true;
+  batch.leftPendingBy = null;
   const b = mm.tlbFlushBatched;
   mm.tlbFlushBatched =
     (b & TLB_FLUSH_BATCH_PENDING_MASK) > TLB_FLUSH_BATCH_PENDING_LARGE ? 1 : b + 1;
@@ -140,6 +147,23 @@ function tryToUnmapFlushBody(ctx: RmapState): void {
   archTlbbatchFlush(ctx, batch);
   batch.flushRequired = false;
   batch.writable = false;
+  batch.leftPendingBy = null;
+}
+
+/**
+ * Model only (no kernel function): `site` returns with the current task's batch still
+ * pending, as the kernel does there. `migrate_pages_batch` (mm/migrate.c, 6.3, and the later releases the model follows) goes
+ * from an -ENOMEM of the unmap loop straight to `out` when nothing is on `unmap_folios`, so
+ * the `try_to_unmap_flush()` at `move` is skipped; PTEs that a folio's partial
+ * `try_to_migrate(TTU_BATCH_FLUSH)` cleared and its undo restored stay in
+ * `current->tlb_ubc`. That is safe: the restored PTEs map the same folio, and
+ * `mm->tlb_flush_batched` still makes `flush_tlb_batched_pending` flush the mm before any
+ * later PTE change. The quiescent check accepts such a batch (its TLB entries are still
+ * checked against the page tables); a batch left pending anywhere else is reported.
+ */
+export function leaveTlbBatchPending(ctx: RmapState, site: string): void {
+  const batch = ctx.batches.get(ctx.rt.current);
+  if (batch?.flushRequired === true) batch.leftPendingBy = site;
 }
 
 /** `try_to_unmap_flush_dirty()` (mm/rmap.c, 6.3): flush only if a dirty PTE was deferred. */

@@ -60,6 +60,7 @@ import { checkShmemHuge, type ShmemHuge } from './shmem.js';
 import { contextSwitchMm } from './tlb.js';
 import {
   flushTlbBatchedPending,
+  leaveTlbBatchPending,
   type TlbFlushUnmapBatch,
   taskTlbBatch,
   tlbFlushBatchedGenerations,
@@ -693,6 +694,10 @@ export class VirtualMemory implements Rmap, TlbBatch {
 
   flushTlbBatchedPending(mm: MmView): void {
     flushTlbBatchedPending(this.#ctx, mm as Mm);
+  }
+
+  leaveTlbBatchPending(site: string): void {
+    leaveTlbBatchPending(this.#ctx, site);
   }
 }
 

@@ -1,5 +1,6 @@
-import { MIGRATE_CMA, setPageblockMigratetype } from '@mmsim/folio';
+import { folioRefAdd, MIGRATE_CMA, setPageblockMigratetype } from '@mmsim/folio';
 import { VARIANTS } from '@mmsim/migrate';
+import { GUP_PIN_COUNTING_BIAS } from '@mmsim/rmap';
 import { describe, expect, it } from 'vitest';
 import {
   builtinScenario,
@@ -71,5 +72,31 @@ describe('longterm-pin', () => {
       shrink: false,
     });
     expect(r.message).toMatch(/no finding/);
+  });
+
+  describe('a pin whose migration fails (mm/gup.c 6.3: migrate_longterm_unpinnable_pages returns -ENOMEM)', () => {
+    const faults = { 'migrate.alloc_migration_target': { probability: 1 } };
+
+    it('v6.3: no target folio can be allocated: pin_user_pages fails with ENOMEM, nothing stays pinned, the invariants accept it', () => {
+      const run = runScenario(builtinScenario('longterm-pin'), { variant: 'v6.3', faults });
+      expect(run.error).toBeNull();
+      expect(run.violations).toEqual([]);
+      expect(run.figures.pin_migrated).toBe(0);
+    });
+
+    it('v6.3: after such a failure a page left pinned is still caught', () => {
+      const inst = instantiateScenario(builtinScenario('longterm-pin'), {
+        variant: 'v6.3',
+        faults,
+      });
+      const result = inst.kernel.run();
+      const check = () =>
+        inst.invariants.find((i) => i.name === LONGTERM_PIN_PINNABLE)!.check('end', result);
+      expect(check()).toBeNull();
+      const mm = inst.kernel.vm.processes.find((p) => p.name === 'app')!;
+      const pfn = inst.kernel.vm.followPage(mm, mm.vmas[0]!.start);
+      folioRefAdd(inst.kernel.mem, pfn, GUP_PIN_COUNTING_BIAS); // a pin the failure forgot
+      expect(check()).toMatch(/returned -ENOMEM but page 0 .* is still pinned/);
+    });
   });
 });

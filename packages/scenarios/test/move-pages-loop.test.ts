@@ -1,5 +1,7 @@
+import type { MigrateEngine } from '@mmsim/kernel';
+import type { MigrateCore } from '@mmsim/migrate';
 import { type Rmap, withRmapOverrides } from '@mmsim/rmap';
-import type { KernelGen } from '@mmsim/runtime';
+import { ENOMEM, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { builtinScenario, exploreScenario, movePagesLoop, runScenario } from '../src/index.js';
 
@@ -60,5 +62,44 @@ describe('move-pages-loop: threads read and write while a thread calls move_page
     });
     expect(result.found).toBe(true);
     expect(['crash', 'invariant']).toContain(result.kind);
+  });
+
+  describe('ENOMEM from move_pages(2) (do_move_pages_to_node returns migrate_pages -ENOMEM, mm/migrate.c 6.3)', () => {
+    it('v6.3: an allocation of a target folio that fails makes the call fail with ENOMEM, which the check accepts', () => {
+      const run = runScenario(movePagesLoop(), {
+        variant: 'v6.3',
+        strategy: 'random',
+        seed: 3,
+        faults: { 'migrate.alloc_migration_target': { calls: [1] } },
+      });
+      expect(run.error).toBeNull();
+      expect(run.violations).toEqual([]);
+      expect(run.result?.status).toBe('completed');
+      expect(run.figures.enomem).toBe(1);
+      expect(run.figures.calls).toBe(4);
+    });
+
+    it('v6.3: an ENOMEM with no failed allocation is still a failure of the call', () => {
+      // A migrate engine whose migrate_pages() says -ENOMEM without allocating anything.
+      const noMemory = (_deps: unknown, base: MigrateCore): MigrateEngine =>
+        new Proxy(base, {
+          get(target, key) {
+            if (key === 'migratePages') {
+              return function* (): KernelGen<{ rc: number }> {
+                return { rc: -ENOMEM };
+              };
+            }
+            const value = Reflect.get(target, key, target);
+            return typeof value === 'function' ? value.bind(target) : value;
+          },
+        }) as unknown as MigrateEngine;
+      const run = runScenario(movePagesLoop(), {
+        variant: 'v6.3',
+        strategy: 'random',
+        seed: 3,
+        parts: { migrate: noMemory },
+      });
+      expect(run.error?.message).toMatch(/move_pages round 0 failed with errno 12/);
+    });
   });
 });

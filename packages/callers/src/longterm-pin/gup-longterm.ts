@@ -52,6 +52,8 @@ export interface LongtermPinStats {
    * stand-in for the other CPU's progress; see `pinUserPages`).
    */
   backoffs: number;
+  /** Calls of `migrate_pages` that returned non-zero: the pin then fails with -ENOMEM. */
+  migrateFailed: number;
 }
 
 /**
@@ -68,7 +70,7 @@ export const LONGTERM_PIN_RETRY_BACKOFF_NS = 1500;
 
 /** A new, zeroed `LongtermPinStats`. */
 export function longtermPinStats(): LongtermPinStats {
-  return { attempts: 0, collected: 0, isolated: 0, migrated: 0, backoffs: 0 };
+  return { attempts: 0, collected: 0, isolated: 0, migrated: 0, backoffs: 0, migrateFailed: 0 };
 }
 
 /** The folio a pinned pfn belongs to (the zero page is its own folio). */
@@ -159,6 +161,7 @@ export function* migrateLongtermUnpinnablePages(
     );
     if (stats !== undefined) stats.migrated += ms.nrSucceeded;
     if (rc !== 0) {
+      if (stats !== undefined) stats.migrateFailed++;
       if (!list.isEmpty()) yield* k.migrate.putbackMovablePages(list);
       return -ENOMEM;
     }

@@ -29,6 +29,18 @@ import { fixingVariant } from './scenarios.js';
  */
 export const CAMPAIGN_STRATEGIES: readonly string[] = ['random', 'pct', 'dpor:2'];
 
+/**
+ * A campaign cell's step limit is this many times the steps of a calibration run of its
+ * scenario (random strategy, the campaign's seed, no faults), within [MIN_STEP_LIMIT,
+ * MAX_STEP_LIMIT]. A schedule that does not end within it is a step-limit run, reported
+ * apart from the findings: PCT keeps running the task of highest priority, so a task that
+ * loops until another one finishes (a pmbench thread until the migrator is done) can hold
+ * back that other task for as long as it likes, a legal schedule with no bound.
+ */
+export const STEP_LIMIT_FACTOR = 4;
+export const MIN_STEP_LIMIT = 10_000;
+export const MAX_STEP_LIMIT = 100_000;
+
 /** The probability with which every registered fault site fails, by default. */
 export const DEFAULT_FAULT_PROBABILITY = 0.02;
 
@@ -55,6 +67,7 @@ export interface CampaignCommandOptions {
   readonly scenario?: readonly string[];
   readonly strategy?: readonly string[];
   readonly faultProbability?: string;
+  readonly maxSteps?: string;
 }
 
 /** One scenario × variant × strategy of a campaign. */
@@ -65,7 +78,14 @@ export interface CampaignCell {
   /** The fault sites this cell injects at (each with the campaign's probability). */
   readonly faults: readonly string[];
   readonly schedules: number;
+  /** Findings, step-limit runs not counted (see `stepLimitRuns`). */
   readonly findings: number;
+  /** The step limit of each schedule (calibrated, or `--max-steps`). */
+  readonly maxSteps: number;
+  /** Schedules that did not end within `maxSteps`: reported, not counted as findings. */
+  readonly stepLimitRuns: number;
+  /** The replay token of the first step-limit run, if any. */
+  readonly stepLimitReplay: string | null;
   readonly deadlocks: number;
   readonly invariantViolations: number;
   readonly lostWrites: number;
@@ -104,6 +124,7 @@ export interface CampaignReport {
     readonly cells: number;
     readonly schedules: number;
     readonly findings: number;
+    readonly stepLimitRuns: number;
     readonly deadlocks: number;
     readonly invariantViolations: number;
     readonly lostWrites: number;
@@ -161,6 +182,29 @@ function faultSites(spec: ExploreSpec): string[] {
   return instance.rt.faults.names();
 }
 
+/**
+ * The steps of one run of a scenario's target under the random strategy with `spec.seed`,
+ * no faults, within MAX_STEP_LIMIT (a run that hits it counts MAX_STEP_LIMIT).
+ */
+export function calibrationSteps(spec: ExploreSpec): number {
+  const { target } = buildExploration(spec);
+  const instance = target.instantiate({
+    runtime: {
+      strategy: 'random',
+      seed: spec.seed,
+      onStep: () => {},
+      maxSteps: MAX_STEP_LIMIT,
+      meta: '',
+    },
+  });
+  return instance.rt.run().steps;
+}
+
+/** The step limit fitted to a calibration run of `steps` steps. */
+export function fittedStepLimit(steps: number): number {
+  return Math.min(MAX_STEP_LIMIT, Math.max(MIN_STEP_LIMIT, STEP_LIMIT_FACTOR * steps));
+}
+
 const sum = (cells: readonly CampaignCell[], key: keyof CampaignCell) =>
   cells.reduce((s, c) => s + (c[key] as number), 0);
 
@@ -174,13 +218,22 @@ function cellOf(
 ): CampaignCell {
   const n = r.findingsByName;
   const count = (...names: string[]) => names.reduce((s, x) => s + (n[x] ?? 0), 0);
+  const stepLimitRuns = r.findingsByKind['step-limit'] ?? 0;
+  const findings = r.findings - stepLimitRuns;
+  // explore keeps the lowest-index finding: a step-limit run hides a later real finding's
+  // replay (the count stays right; rerun the cell alone to replay it).
+  const firstIsStepLimit = r.kind === 'step-limit';
+  const finding = r.found && !firstIsStepLimit;
   return {
     scenario: spec.scenario,
     variant,
     strategy: strategyText,
     faults,
     schedules: r.schedules,
-    findings: r.findings,
+    findings,
+    maxSteps: spec.maxSteps ?? MAX_STEP_LIMIT,
+    stepLimitRuns,
+    stepLimitReplay: firstIsStepLimit ? r.replay : null,
     deadlocks: r.findingsByKind.deadlock ?? 0,
     invariantViolations: r.findingsByKind.invariant ?? 0,
     lostWrites: count('no-lost-write'),
@@ -191,11 +244,16 @@ function cellOf(
     elapsedMs: r.elapsedMs,
     stoppedBy: r.stoppedBy,
     exhausted: r.exhausted,
-    findingIndex: r.findingIndex,
-    kind: r.kind,
-    message: r.found ? r.message : null,
-    replay: r.replay,
-    replayCommand: r.replay === null ? null : replayCommandLine(io, r.replay, { shorten: false }),
+    findingIndex: finding ? r.findingIndex : null,
+    kind: finding ? r.kind : null,
+    message: finding
+      ? r.message
+      : findings > 0
+        ? `${findings} finding(s); the first finding of the cell, whose replay explore keeps, is a step-limit run (schedule ${r.findingIndex})`
+        : null,
+    replay: finding ? r.replay : null,
+    replayCommand:
+      finding && r.replay !== null ? replayCommandLine(io, r.replay, { shorten: false }) : null,
   };
 }
 
@@ -211,13 +269,13 @@ export function campaignMarkdown(report: CampaignReport): string {
       `faults at every registered site with probability ${c.faultProbability}` +
       `${c.faultKindsNotModelled.length === 0 ? '' : ` (no fault site yet for: ${c.faultKindsNotModelled.join(', ')})`}; ${c.workers} worker(s).`,
     '',
-    `**${t.schedules} schedules in ${t.cells} cells: ${t.findings} finding(s), ${t.deadlocks} deadlock(s), ${t.invariantViolations} invariant violation(s), ${t.lostWrites} lost write(s), ${t.leakedFramesOrReferences} leaked frame(s)/reference(s), ${t.leakedLocks} leaked lock(s); ${(t.elapsedMs / 1000).toFixed(1)} s, ${t.schedulesPerSecond === null ? '-' : t.schedulesPerSecond.toFixed(0)} schedules/s.**`,
+    `**${t.schedules} schedules in ${t.cells} cells: ${t.findings} finding(s), ${t.stepLimitRuns} step-limit run(s) (not findings), ${t.deadlocks} deadlock(s), ${t.invariantViolations} invariant violation(s), ${t.lostWrites} lost write(s), ${t.leakedFramesOrReferences} leaked frame(s)/reference(s), ${t.leakedLocks} leaked lock(s); ${(t.elapsedMs / 1000).toFixed(1)} s, ${t.schedulesPerSecond === null ? '-' : t.schedulesPerSecond.toFixed(0)} schedules/s.**`,
     '',
-    '| scenario | variant | strategy | faults | schedules | findings | deadlocks | invariant violations | lost writes | leaked frames/refs | leaked locks | schedules/s |',
-    '|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| scenario | variant | strategy | faults | schedules | findings | deadlocks | invariant violations | lost writes | leaked frames/refs | leaked locks | schedules/s | max steps | step-limit runs |',
+    '|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...report.cells.map(
       (x) =>
-        `| ${x.scenario} | ${x.variant} | ${x.strategy} | ${x.faults.join(', ') || '-'} | ${x.schedules} | ${x.findings} | ${x.deadlocks} | ${x.invariantViolations} | ${x.lostWrites} | ${x.leakedFramesOrReferences} | ${x.leakedLocks} | ${x.schedulesPerSecond === null ? '-' : x.schedulesPerSecond.toFixed(0)} |`,
+        `| ${x.scenario} | ${x.variant} | ${x.strategy} | ${x.faults.join(', ') || '-'} | ${x.schedules} | ${x.findings} | ${x.deadlocks} | ${x.invariantViolations} | ${x.lostWrites} | ${x.leakedFramesOrReferences} | ${x.leakedLocks} | ${x.schedulesPerSecond === null ? '-' : x.schedulesPerSecond.toFixed(0)} | ${x.maxSteps} | ${x.stepLimitRuns} |`,
     ),
   ];
   const found = report.cells.filter((x) => x.findings > 0);
@@ -227,6 +285,25 @@ export function campaignMarkdown(report: CampaignReport): string {
       lines.push(
         `- ${x.scenario} @ ${x.variant} (${x.strategy}), schedule ${x.findingIndex}: ${x.message}`,
         `  \`${x.replayCommand}\``,
+      );
+    }
+  }
+  const long = report.cells.filter((x) => x.stepLimitRuns > 0);
+  if (long.length > 0) {
+    lines.push(
+      '',
+      '## Step-limit runs',
+      '',
+      'Schedules that did not end within the step limit fitted to the scenario (a calibration run times ' +
+        `${STEP_LIMIT_FACTOR}, within [${MIN_STEP_LIMIT}, ${MAX_STEP_LIMIT}]): legal but unbounded schedules ` +
+        'such as PCT holding back a task that another one loops waiting for; not counted as findings. ' +
+        'Replay one to see which.',
+      '',
+    );
+    for (const x of long) {
+      lines.push(
+        `- ${x.scenario} @ ${x.variant} (${x.strategy}): ${x.stepLimitRuns} of ${x.schedules} schedule(s) past ${x.maxSteps} steps` +
+          `${x.stepLimitReplay === null ? '' : `; \`mmsim replay ${x.stepLimitReplay}\``}`,
       );
     }
   }
@@ -312,6 +389,8 @@ export function campaignCommand(
   const perCell = Math.max(1, Math.floor(total / plan.length));
   const perCellBudget = timeBudgetMs === undefined ? undefined : timeBudgetMs / plan.length;
   const sites = new Map<string, string[]>();
+  const fixedMaxSteps = intOption('max-steps', options.maxSteps, 1);
+  const limits = new Map<string, number>();
   const specs = plan.map((p) => {
     const key = `${p.spec.scenario}@${p.variant}`;
     let names = sites.get(key);
@@ -319,11 +398,16 @@ export function campaignCommand(
       names = probability > 0 ? faultSites(p.spec) : [];
       sites.set(key, names);
     }
+    let maxSteps = limits.get(key);
+    if (maxSteps === undefined) {
+      maxSteps = fixedMaxSteps ?? fittedStepLimit(calibrationSteps(p.spec));
+      limits.set(key, maxSteps);
+    }
     const faults = Object.fromEntries(names.map((n) => [n, { probability }]));
     return {
       ...p,
       faultNames: names,
-      spec: { ...p.spec, schedules: perCell, faults, stopOnFirst: false } as ExploreSpec,
+      spec: { ...p.spec, schedules: perCell, maxSteps, faults, stopOnFirst: false } as ExploreSpec,
     };
   });
   const allSites = [...new Set([...sites.values()].flat())];
@@ -372,6 +456,7 @@ export function campaignCommand(
         cells: cells.length,
         schedules,
         findings: sum(cells, 'findings'),
+        stepLimitRuns: sum(cells, 'stepLimitRuns'),
         deadlocks: sum(cells, 'deadlocks'),
         invariantViolations: sum(cells, 'invariantViolations'),
         lostWrites: sum(cells, 'lostWrites'),

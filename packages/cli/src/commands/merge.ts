@@ -5,6 +5,8 @@ import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import { fileErrorMessage } from '../file-error.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
+import { type CampaignReport, campaignMarkdown } from './campaign.js';
+import { isCampaignReport, mergeCampaigns } from './merge-campaign.js';
 
 export interface MergeCommandOptions {
   readonly json?: boolean;
@@ -64,7 +66,7 @@ const REQUIRED: readonly (keyof ExploreJson)[] = [
   'elapsedMs',
 ];
 
-function readResult(path: string, cwd: string | undefined): ExploreJson {
+function readResult(path: string, cwd: string | undefined): ExploreJson | CampaignReport {
   let text: string;
   try {
     text = readFileSync(cwd === undefined ? path : resolve(cwd, path), 'utf8');
@@ -77,6 +79,7 @@ function readResult(path: string, cwd: string | undefined): ExploreJson {
   } catch {
     throw new UsageError(`${path}: not JSON (give the output of mmsim explore --json --shard K/N)`);
   }
+  if (isCampaignReport(value)) return value;
   const o = value as Record<string, unknown>;
   const missing =
     typeof o !== 'object' || o === null ? 'everything' : REQUIRED.find((k) => !(k in o));
@@ -223,7 +226,18 @@ export function mergeCommand(
   files: readonly string[],
   options: MergeCommandOptions,
 ): number {
-  const results = files.map((f) => readResult(f, io.cwd));
+  const read = files.map((f) => readResult(f, io.cwd));
+  const campaigns = read.filter(isCampaignReport);
+  if (campaigns.length > 0) {
+    // `mmsim campaign --json --shard K/N` reports: one campaign report.
+    if (campaigns.length !== read.length) {
+      throw new UsageError('merge either explore results or campaign reports, not both');
+    }
+    const report = mergeCampaigns(campaigns, files);
+    io.stdout(options.json === true ? `${JSON.stringify(report)}\n` : campaignMarkdown(report));
+    return report.totals.findings > 0 ? EXIT_FINDING : EXIT_OK;
+  }
+  const results = read as ExploreJson[];
   const merged = mergeResults(results, files);
   if (options.json === true) {
     io.stdout(`${JSON.stringify(merged)}\n`);

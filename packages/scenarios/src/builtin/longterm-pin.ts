@@ -10,7 +10,7 @@ import {
 import { isMigrateCmaPage, isZoneMovablePage, pfnFolio } from '@mmsim/folio';
 import { MIGRATE_SYNC } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
-import { Completion, endInvariant, type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
+import { Completion, ENOMEM, endInvariant, type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
 import { appMapping, pageWriter, writePagesAndDrain } from '../actors/written-pages.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
@@ -80,6 +80,19 @@ export function longtermPinScenario(params: LongtermPinParams = {}): Scenario {
       const driver = longtermPin(k, { name: 'driver', cpu: 0, mm, addr, pages, result });
       const pinned = () => result.pages;
       const pinnable = endInvariant(LONGTERM_PIN_PINNABLE, () => {
+        // migrate_longterm_unpinnable_pages (mm/gup.c, 6.3): a migrate_pages() that fails
+        // (an allocation failure, a folio still busy after the passes) makes the pin fail
+        // with -ENOMEM, every page unpinned. Legal then, and only then.
+        if (result.rc === -ENOMEM && result.stats.migrateFailed > 0) {
+          if (result.pages.length > 0) return 'pin_user_pages failed but kept pages';
+          for (let i = 0; i < pages; i++) {
+            const pfn = k.vm.followPage(mm, addr + i * PAGE_SIZE);
+            if (pfn >= 0 && k.vm.folioMaybeDmaPinned(pfnFolio(k.mem, pfn))) {
+              return `pin_user_pages returned -ENOMEM but page ${i} (pfn ${pfn}) is still pinned`;
+            }
+          }
+          return null;
+        }
         if (result.rc !== pages)
           return `pin_user_pages returned ${String(result.rc)}, not ${pages}`;
         for (let i = 0; i < pages; i++) {

@@ -1,7 +1,7 @@
 import type { Actor } from '@mmsim/kernel';
 import { touchPages } from '@mmsim/kernel';
 import { MAP_ANONYMOUS, MAP_SHARED, PAGE_SIZE, PMD_SIZE } from '@mmsim/rmap';
-import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { ENOMEM, type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import { createUserland, MPOL_MF_MOVE_ALL, Sys } from '@mmsim/syscalls';
 import { userTask } from '../actors/user-task.js';
 import { bugHistory, type Scenario } from '../scenario.js';
@@ -29,7 +29,10 @@ const THP_TOUCHED = 4;
  * other node each round, through the system-call layer (`@mmsim/syscalls`). What must hold
  * in every schedule: no load sees anything but the last value stored (no corrupt read, no
  * lost write), every invariant holds, and the call never fails (a failed call, or a call
- * that reports complete success with a status other than the target node, ends the run).
+ * that reports complete success with a status other than the target node, ends the run),
+ * except with ENOMEM when an allocation of a target folio failed during the call (the
+ * `migrate.alloc_migration_target` fault site): `do_move_pages_to_node` returns
+ * migrate_pages' -ENOMEM and `do_pages_move` returns it (mm/migrate.c, 6.3).
  */
 export function movePagesLoop(params: MovePagesLoopParams = {}): Scenario {
   const rounds = params.rounds ?? 4;
@@ -68,7 +71,9 @@ export function movePagesLoop(params: MovePagesLoopParams = {}): Scenario {
       const addrs: number[] = [];
       for (let i = 0; i < pages; i++) addrs.push(priv + i * PAGE_SIZE, shared + i * PAGE_SIZE);
       addrs.push(thp);
-      const figures = { calls: 0, notMigrated: 0, pagesMoved: 0 };
+      const figures = { calls: 0, notMigrated: 0, pagesMoved: 0, enomem: 0 };
+      // The allocation fault site of alloc_migration_target: its count of injected failures.
+      const allocFault = k.rt.faults.get('migrate.alloc_migration_target');
       const mover: Actor = {
         name: 'move_pages',
         cpu: 0,
@@ -80,6 +85,7 @@ export function movePagesLoop(params: MovePagesLoopParams = {}): Scenario {
             const node = (round + 1) % 2;
             const nodes = addrs.map(() => node);
             const status = addrs.map(() => -1);
+            const injectedBefore = allocFault?.injected ?? 0;
             const ret = yield* sys.movePages(
               0,
               addrs.length,
@@ -89,6 +95,14 @@ export function movePagesLoop(params: MovePagesLoopParams = {}): Scenario {
               MPOL_MF_MOVE_ALL,
             );
             figures.calls++;
+            // do_move_pages_to_node (mm/migrate.c, 6.3) returns migrate_pages' -ENOMEM, and
+            // do_pages_move hands it to the caller: legal when an allocation of a target
+            // folio failed during this call, and only then.
+            if (ret < 0 && sys.errno === ENOMEM && (allocFault?.injected ?? 0) > injectedBefore) {
+              figures.enomem++;
+              yield;
+              continue;
+            }
             if (ret < 0) {
               throw new MmsimError(
                 'INVARIANT_VIOLATED',

@@ -1,0 +1,141 @@
+import { UsageError } from '../usage-error.js';
+import type { CampaignCell, CampaignReport } from './campaign.js';
+
+/** Whether a parsed JSON value is an `mmsim campaign --json` report. */
+export function isCampaignReport(value: unknown): value is CampaignReport {
+  if (typeof value !== 'object' || value === null) return false;
+  const o = value as Record<string, unknown>;
+  return (
+    typeof o.campaign === 'object' &&
+    o.campaign !== null &&
+    Array.isArray(o.cells) &&
+    typeof o.totals === 'object'
+  );
+}
+
+/** What must be equal in every shard of one campaign. */
+const SAME = ['seed', 'schedulesPerCell', 'strategies', 'faultProbability'] as const;
+
+function shardOf(shard: string | null, path: string): { k: number; n: number } {
+  if (shard === null) return { k: 1, n: 1 };
+  const m = /^(\d+)\/(\d+)$/.exec(shard);
+  if (m === null) throw new UsageError(`${path}: shard must be K/N; got ${JSON.stringify(shard)}`);
+  return { k: Number(m[1]), n: Number(m[2]) };
+}
+
+const cellKey = (c: CampaignCell) => `${c.scenario}@${c.variant}/${c.strategy}`;
+
+function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
+  const first = cells[0] as CampaignCell;
+  const add = (key: keyof CampaignCell) => cells.reduce((s, c) => s + (c[key] as number), 0);
+  let lowest: CampaignCell | null = null;
+  for (const c of cells) {
+    if (
+      c.findingIndex !== null &&
+      (lowest === null || c.findingIndex < (lowest.findingIndex as number))
+    ) {
+      lowest = c;
+    }
+  }
+  const byName: Record<string, number> = {};
+  for (const c of cells) {
+    for (const [name, n] of Object.entries(c.findingsByName))
+      byName[name] = (byName[name] ?? 0) + n;
+  }
+  const rates = cells.map((c) => c.schedulesPerSecond);
+  const findings = add('findings');
+  return {
+    ...first,
+    schedules: add('schedules'),
+    findings,
+    stepLimitRuns: add('stepLimitRuns'),
+    stepLimitReplay: cells.find((c) => c.stepLimitReplay !== null)?.stepLimitReplay ?? null,
+    deadlocks: add('deadlocks'),
+    invariantViolations: add('invariantViolations'),
+    lostWrites: add('lostWrites'),
+    leakedFramesOrReferences: add('leakedFramesOrReferences'),
+    leakedLocks: add('leakedLocks'),
+    findingsByName: byName,
+    schedulesPerSecond: rates.every((x) => x !== null)
+      ? rates.reduce((s: number, x) => s + (x as number), 0)
+      : null,
+    elapsedMs: Math.max(...cells.map((c) => c.elapsedMs)),
+    stoppedBy: cells.some((c) => c.stoppedBy === 'time') ? 'time' : first.stoppedBy,
+    exhausted: cells.every((c) => c.exhausted),
+    findingIndex: lowest?.findingIndex ?? null,
+    kind: lowest?.kind ?? null,
+    message:
+      lowest?.message ??
+      (findings > 0 ? (cells.find((c) => c.message !== null)?.message ?? null) : null),
+    replay: lowest?.replay ?? null,
+    replayCommand: lowest?.replayCommand ?? null,
+  };
+}
+
+/**
+ * Combines the `mmsim campaign --json --shard K/N` reports of shards 1/N … N/N of one
+ * campaign, as `mergeResults` does for explore: per cell the schedules and every count added
+ * up, the lowest-index finding with its replay, exhausted only if every shard is; wall-clock
+ * figures as a side-by-side run (longest shard, rates added). Mismatched, repeated or missing
+ * shards, or cells that differ, are a `UsageError`.
+ */
+export function mergeCampaigns(
+  reports: readonly CampaignReport[],
+  paths: readonly string[],
+): CampaignReport {
+  const first = reports[0] as CampaignReport;
+  const { n } = shardOf(first.campaign.shard, paths[0] as string);
+  const seen = new Map<number, string>();
+  reports.forEach((r, i) => {
+    const path = paths[i] as string;
+    for (const key of SAME) {
+      if (JSON.stringify(r.campaign[key]) !== JSON.stringify(first.campaign[key])) {
+        throw new UsageError(
+          `${path}: ${key} ${JSON.stringify(r.campaign[key])} differs from ${JSON.stringify(first.campaign[key])} in ${paths[0]}; merge shards of one campaign only`,
+        );
+      }
+    }
+    const keys = r.cells.map(cellKey).join(',');
+    if (keys !== first.cells.map(cellKey).join(',')) {
+      throw new UsageError(`${path}: its cells differ from those of ${paths[0]}`);
+    }
+    const s = shardOf(r.campaign.shard, path);
+    if (s.n !== n) {
+      throw new UsageError(
+        `${path}: shard ${r.campaign.shard} is not one of ${n} like ${paths[0]}`,
+      );
+    }
+    const other = seen.get(s.k);
+    if (other !== undefined)
+      throw new UsageError(`${path}: shard ${s.k}/${n} again (also ${other})`);
+    seen.set(s.k, path);
+  });
+  const absent = Array.from({ length: n }, (_, i) => i + 1).filter((k) => !seen.has(k));
+  if (absent.length > 0) {
+    throw new UsageError(`shard(s) ${absent.map((k) => `${k}/${n}`).join(', ')} missing`);
+  }
+  const cells = first.cells.map((_, i) =>
+    mergeCells(reports.map((r) => r.cells[i] as CampaignCell)),
+  );
+  const sum = (key: keyof CampaignCell) => cells.reduce((s, c) => s + (c[key] as number), 0);
+  const elapsedMs = Math.max(...reports.map((r) => r.totals.elapsedMs));
+  const schedules = sum('schedules');
+  return {
+    campaign: { ...first.campaign, shard: null },
+    cells,
+    skipped: first.skipped,
+    totals: {
+      cells: cells.length,
+      schedules,
+      findings: sum('findings'),
+      stepLimitRuns: sum('stepLimitRuns'),
+      deadlocks: sum('deadlocks'),
+      invariantViolations: sum('invariantViolations'),
+      lostWrites: sum('lostWrites'),
+      leakedFramesOrReferences: sum('leakedFramesOrReferences'),
+      leakedLocks: sum('leakedLocks'),
+      elapsedMs,
+      schedulesPerSecond: elapsedMs > 0 ? (schedules * 1000) / elapsedMs : null,
+    },
+  };
+}
