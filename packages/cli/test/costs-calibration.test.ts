@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { calibratedHeadline } from '../src/bench/pmbench.js';
 import { EXIT_OK, EXIT_USAGE } from '../src/index.js';
@@ -73,6 +76,25 @@ describe('--costs', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/--costs must be one of x86-2s, arm64-128; got "x86-4s"/);
     }
+  });
+
+  test('a scenario file picks a profile with config.costProfile, as --costs does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-costs-'));
+    const file = join(dir, 'pm.yaml');
+    writeFileSync(file, 'scenario: pmbench-migrate\nconfig: { costProfile: arm64-128 }\n');
+    const fromFile = mmsim(['run', file, '--json']);
+    const fromFlag = mmsim(['run', 'pmbench-migrate', '--json', '--costs', 'arm64-128']);
+    const plain = mmsim(['run', 'pmbench-migrate', '--json']);
+    expect(fromFile.code).toBe(EXIT_OK);
+    const t = (r: { stdout: string }) =>
+      (JSON.parse(r.stdout) as { virtualTimeNs: number }).virtualTimeNs;
+    expect(t(fromFile)).toBe(t(fromFlag));
+    expect(t(fromFile)).not.toBe(t(plain));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'scenario: pmbench-migrate\nconfig: { costProfile: x86-4s }\n');
+    const r = mmsim(['run', bad]);
+    expect(r.code).toBe(EXIT_USAGE);
+    expect(r.stderr).toMatch(/costProfile must be one of 'x86-2s', 'arm64-128'/);
   });
 
   test('the replay command of a run with --costs carries the profile', () => {
