@@ -1,12 +1,12 @@
 import type { VariantName } from '@mmsim/kernel';
-import type { PmbenchMigrateParams } from '@mmsim/scenarios';
-import { pmbenchMigrate, runScenario } from '@mmsim/scenarios';
 import {
   COST_PROFILE_NAMES,
   type CostModel,
   type CostProfileName,
   costProfile,
 } from '@mmsim/runtime';
+import type { PmbenchMigrateParams } from '@mmsim/scenarios';
+import { pmbenchMigrate, runScenario } from '@mmsim/scenarios';
 import type { BenchResult } from './bench-result.js';
 
 interface PmbenchRun {

@@ -8,6 +8,7 @@ import {
 import { reportOfFinding } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { exploreScenario } from '@mmsim/scenarios';
+import { costsOption, withCostProfile } from '../costs-option.js';
 import { EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { MAX_STEPS } from '../limits.js';
@@ -17,7 +18,6 @@ import { machineCpus, writeReport } from '../report-option.js';
 import { chooseVariant, fileMachineConfig, resolveScenario } from '../resolve-scenario.js';
 import { exploreStrategy, intOption, strategyText } from '../strategy-option.js';
 import { timeBudgetOption } from '../time-budget.js';
-import { costsOption, withCostProfile } from '../costs-option.js';
 import { UsageError } from '../usage-error.js';
 import { variantNameOf } from '../variant-file.js';
 import { effectiveWorkers, explorePool } from '../workers/explore-pool.js';
