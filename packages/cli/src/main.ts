@@ -277,7 +277,7 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
     )
     .option(
       '--only <suite>',
-      'pmbench or scenarios (repeatable; default both)',
+      'pmbench, scenarios or calibration (repeatable; default all)',
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--json', 'print the figures as JSON instead of a markdown table')

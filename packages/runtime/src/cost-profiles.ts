@@ -79,7 +79,7 @@ const X86_2S: CostProfile = Object.freeze({
   }),
   headline: Object.freeze({
     threads: 8,
-    pages: 4096,
+    pages: 1024,
     roundTrips: 1,
     ipiDropPercent: 99.1,
     throughputGainPercent: 291.7,
@@ -111,7 +111,7 @@ const ARM64_128: CostProfile = Object.freeze({
   }),
   headline: Object.freeze({
     threads: 63,
-    pages: 4096,
+    pages: 1024,
     roundTrips: 1,
     ipiDropPercent: null,
     throughputGainPercent: 78,

@@ -128,8 +128,15 @@ export function pmbenchBenchmarks(costs?: CostModel): BenchResult[] {
         },
       ];
     }),
-    ...(costs === undefined ? COST_PROFILE_NAMES.flatMap(calibratedBenchmarks) : []),
   ];
+}
+
+/**
+ * The `calibration` suite: `pmbench.<profile>.ipi_drop` and `pmbench.<profile>.throughput_gain`
+ * for every cost profile (docs/calibration.md). Virtual-time figures, one run per variant.
+ */
+export function calibrationBenchmarks(): BenchResult[] {
+  return COST_PROFILE_NAMES.flatMap(calibratedBenchmarks);
 }
 
 /** The series' headline as the model gives it on one cost profile (docs/calibration.md). */

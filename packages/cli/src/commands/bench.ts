@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { type BenchResult, formatBenchMarkdown } from '../bench/bench-result.js';
-import { pmbenchBenchmarks } from '../bench/pmbench.js';
+import { calibrationBenchmarks, pmbenchBenchmarks } from '../bench/pmbench.js';
 import { scenarioBenchmarks } from '../bench/scenarios.js';
 import { costsOption } from '../costs-option.js';
 import { EXIT_OK } from '../exit-codes.js';
@@ -11,6 +11,7 @@ import { UsageError } from '../usage-error.js';
 export const CLI_BENCH_SUITES: Readonly<Record<string, () => BenchResult[]>> = {
   pmbench: pmbenchBenchmarks,
   scenarios: scenarioBenchmarks,
+  calibration: calibrationBenchmarks,
 };
 
 export interface BenchCommandOptions {
