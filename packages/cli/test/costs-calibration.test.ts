@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { calibratedHeadline } from '../src/bench/pmbench.js';
 import { EXIT_OK, EXIT_USAGE } from '../src/index.js';
@@ -119,4 +121,53 @@ describe('--costs', () => {
       expect(r.stdout, command).toMatch(/--costs <name>.*x86-2s or arm64-128/s);
     }
   });
+});
+
+// The built command (worker threads load the built worker module): run `pnpm build` first.
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+function runBuilt(args: readonly string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CI: 'true' } });
+    let stdout = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.on('close', (code) => done({ code, stdout }));
+  });
+}
+
+describe('--costs on explore worker threads', () => {
+  test('explore --costs gives the same JSON on 1 and 2 workers, and its replay command carries the profile', async () => {
+    const args = [
+      'explore',
+      'loop-writeback-deadlock',
+      '--variant',
+      'v6.3-rc1',
+      '--strategy',
+      'pct',
+      '--schedules',
+      '200',
+      '--costs',
+      'x86-2s',
+      '--json',
+    ];
+    const [one, two] = await Promise.all([
+      runBuilt([...args, '--workers', '1']),
+      runBuilt([...args, '--workers', '2']),
+    ]);
+    expect(two.code).toBe(one.code);
+    const strip = (text: string) => {
+      const {
+        elapsedMs: _e,
+        schedulesPerSecond: _s,
+        ...rest
+      } = JSON.parse(text) as Record<string, unknown>;
+      return rest;
+    };
+    expect(strip(two.stdout)).toEqual(strip(one.stdout));
+    const doc = JSON.parse(one.stdout) as { found: boolean; replayCommand?: string | null };
+    expect(doc.found).toBe(true);
+    expect(doc.replayCommand).toMatch(/ --costs x86-2s$/);
+  }, 240_000);
 });
