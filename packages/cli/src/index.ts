@@ -4,7 +4,12 @@
 
 export { batchCopyBenchmarks } from './bench/batch-copy.js';
 export { type BenchResult, formatBenchMarkdown } from './bench/bench-result.js';
-export { pmbenchBenchmarks } from './bench/pmbench.js';
+export {
+  type CalibratedHeadline,
+  calibratedHeadline,
+  calibrationBenchmarks,
+  pmbenchBenchmarks,
+} from './bench/pmbench.js';
 export { scenarioBenchmarks } from './bench/scenarios.js';
 export { builtInNames, builtInScenario } from './catalog.js';
 export { EXIT_FINDING, EXIT_OK, EXIT_USAGE } from './exit-codes.js';

@@ -9,6 +9,7 @@ import { mergeCommand } from './commands/merge.js';
 import { replayCommand } from './commands/replay.js';
 import { runCommand } from './commands/run.js';
 import { scenariosCommand } from './commands/scenarios.js';
+import { COSTS_HELP } from './costs-option.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import { REPORT_HELP } from './report-option.js';
@@ -84,6 +85,7 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
       '--node-vmstat <dir>',
       "write each node's vmstat at the end as <dir>/node<N>/vmstat (/sys/devices/system/node layout)",
     )
+    .option('--costs <name>', COSTS_HELP)
     .action((scenario: string, opts) => {
       code = runCommand(io, scenario, opts);
     });
@@ -125,6 +127,7 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
       '--token-file <file>',
       'write the replay token to a file; the printed command reads it (long tokens go to a temporary file on a terminal anyway)',
     )
+    .option('--costs <name>', COSTS_HELP)
     .action((scenario: string, opts) => {
       code = exploreCommand(io, scenario, opts, hooks.defer);
     });
@@ -223,10 +226,15 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
     .option('--scenario <file>', 'the scenario file the token came from (for file scenarios)')
     .option('--variant <file>', "the variant file or module a custom variant's token came from")
     .option('--report <file.html>', REPORT_HELP)
+    .option(
+      '--costs <name>',
+      'the cost profile the token was recorded with (run and explore print it)',
+    )
     .action(
       (
         token: string | undefined,
         opts: {
+          costs?: string;
           json?: boolean;
           trace?: string;
           ftrace?: string;
@@ -273,12 +281,13 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
     )
     .option(
       '--only <suite>',
-      'pmbench or scenarios (repeatable; default both)',
+      'pmbench, scenarios or calibration (repeatable; default all)',
       (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--json', 'print the figures as JSON instead of a markdown table')
     .option('--markdown <file>', 'also write the markdown table to a file')
-    .action((opts: { only?: string[]; json?: boolean; markdown?: string }) => {
+    .option('--costs <name>', `${COSTS_HELP}; applies to the pmbench suite's v6.3-over-v6.2 runs`)
+    .action((opts: { only?: string[]; json?: boolean; markdown?: string; costs?: string }) => {
       code = benchCommand(io, opts);
     });
 

@@ -36,6 +36,8 @@ export interface ReplayLineOptions {
   readonly tokenFile?: string | undefined;
   /** Put a long token in a file when stdout is a terminal (default true; false for --json). */
   readonly shorten?: boolean;
+  /** The `--costs` profile of the run: the command gets `--costs NAME` (costs move virtual time). */
+  readonly costs?: string | undefined;
 }
 
 /**
@@ -54,6 +56,7 @@ export function replayCommandLine(io: CliIo, token: string, options: ReplayLineO
     options.variant === undefined || !isVariantFile(options.variant)
       ? ''
       : ` --variant ${shellWord(resolve(options.variant))}`;
+  const costs = options.costs === undefined ? '' : ` --costs ${shellWord(options.costs)}`;
   let file = options.tokenFile;
   if (
     file === undefined &&
@@ -63,9 +66,9 @@ export function replayCommandLine(io: CliIo, token: string, options: ReplayLineO
   ) {
     file = join(tmpdir(), `mmsim-replay-${sha256(token).slice(0, 16)}.token`);
   }
-  if (file === undefined) return `mmsim replay ${token}${scenario}${variant}`;
+  if (file === undefined) return `mmsim replay ${token}${scenario}${variant}${costs}`;
   writeTokenFile(io, file, token);
-  return `mmsim replay --token-file ${shellWord(resolve(file))}${scenario}${variant}`;
+  return `mmsim replay --token-file ${shellWord(resolve(file))}${scenario}${variant}${costs}`;
 }
 
 function writeTokenFile(io: CliIo, path: string, token: string): void {

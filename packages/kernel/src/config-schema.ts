@@ -1,6 +1,6 @@
 import { MAX_MEMORY_COST_FACTOR, MAX_NODE_PAGES, MAX_NUMNODES } from '@mmsim/folio';
 import { type IntegerSettingRange, VARIANT_SETTINGS, type VariantSettings } from '@mmsim/migrate';
-import { DEFAULT_COSTS, MAX_SEED, STRATEGY_NAMES } from '@mmsim/runtime';
+import { COST_PROFILE_NAMES, DEFAULT_COSTS, MAX_SEED, STRATEGY_NAMES } from '@mmsim/runtime';
 import { z } from 'zod';
 import { zodToJsonSchema } from 'zod-to-json-schema';
 
@@ -285,6 +285,16 @@ export const kernelConfigSchema = z
       .strict()
       .optional()
       .describe('Virtual-time costs in nanoseconds; each one given replaces its default.'),
+    costProfile: z
+      .enum(COST_PROFILE_NAMES, {
+        errorMap: () => ({
+          message: `must be one of ${COST_PROFILE_NAMES.map((n) => `'${n}'`).join(', ')}`,
+        }),
+      })
+      .optional()
+      .describe(
+        `A named cost profile of a machine (${COST_PROFILE_NAMES.join(', ')}; docs/calibration.md): its costs replace the defaults; a cost given in \`costs\` still wins.`,
+      ),
     seed: int('a seed', 0, MAX_SEED)
       .optional()
       .describe(`Seed of every random stream (0 to ${MAX_SEED}); default 1.`),

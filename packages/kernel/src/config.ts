@@ -3,6 +3,7 @@ import { type MigrateVariant, resolveVariant, type VariantName } from '@mmsim/mi
 import type { ShmemHuge } from '@mmsim/rmap';
 import {
   type CostModel,
+  costProfile,
   type FaultSpec,
   FootprintLog,
   MmsimError,
@@ -239,7 +240,10 @@ export function resolveKernelConfig(config: KernelConfig): ResolvedKernelConfig 
   }
   let costs: CostModel;
   try {
-    costs = resolveCosts(d.costs);
+    // A named profile (cost-profiles.ts of @mmsim/runtime) under the costs given one by one.
+    costs = resolveCosts(
+      d.costProfile === undefined ? d.costs : { ...costProfile(d.costProfile).costs, ...d.costs },
+    );
   } catch (error) {
     throw error instanceof MmsimError ? invalid(error.message) : error;
   }

@@ -1,4 +1,4 @@
-import { MmsimError } from '@mmsim/runtime';
+import { costProfile, DEFAULT_COSTS, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   createKernel,
@@ -77,6 +77,11 @@ describe('createKernel: configuration validation', () => {
       'unknown cost',
       { nodes: [NODE], costs: { warp: 1 } },
       /^costs\.warp is not a known field \(known: copyPage4k/,
+    ],
+    [
+      'unknown cost profile',
+      { nodes: [NODE], costProfile: 'x86-4s' },
+      /^costProfile must be one of 'x86-2s', 'arm64-128'/,
     ],
     [
       'negative seed',
@@ -192,6 +197,18 @@ describe('createKernel: configuration validation', () => {
     ).toEqual({
       lockClass: 'page-cache-index',
     });
+  });
+
+  it('a cost profile replaces the default costs, and a cost given one by one wins over it', () => {
+    const x86 = costProfile('x86-2s').costs;
+    const k = createKernel({
+      nodes: [{ pages: 1024 }],
+      costProfile: 'x86-2s',
+      costs: { copyPage4k: 900 },
+    });
+    expect(k.rt.costs).toEqual({ ...x86, copyPage4k: 900 });
+    expect(k.rt.costs.tlbShootdownPerCpu).toBe(x86.tlbShootdownPerCpu);
+    expect(x86.tlbShootdownPerCpu).not.toBe(DEFAULT_COSTS.tlbShootdownPerCpu);
   });
 
   it('builds the machine the configuration describes', () => {

@@ -3,8 +3,9 @@ import { MmsimError } from './errors.js';
 /**
  * Virtual-time costs in nanoseconds. They decide *when* things happen on the per-CPU
  * clocks, never *what* happens. The defaults are order-of-magnitude figures for a
- * two-socket x86-64 server of the 2020s; each says where it comes from. Replace any of
- * them through the runtime config to model another machine.
+ * two-socket x86-64 server of the 2020s; each says where it comes from, and which are
+ * estimates. Replace any of them through the runtime config, or pick a named profile of
+ * another machine (`costProfile`, cost-profiles.ts: `x86-2s`, `arm64-128`; docs/calibration.md).
  */
 export interface CostModel {
   /** Copying one 4 KiB base page (copy_highpage / folio_copy, per base page). */
@@ -57,49 +58,72 @@ export interface CostModel {
 }
 
 export const DEFAULT_COSTS: CostModel = Object.freeze({
-  // 4096 bytes at roughly 10 GB/s of single-core memcpy bandwidth (rep movsb on a modern
-  // server core, cold destination) is about 400 ns; a remote-node copy is slower.
+  // Estimate. Single-core streaming copy on a 2020s server core runs at roughly 8-10 GB/s
+  // (rep movsb / the kernel's copy_page with a cold destination), so 4096 bytes take about
+  // 400-500 ns; a cross-socket copy is slower (see the x86-2s profile, cost-profiles.ts).
   copyPage4k: 500,
-  // A CR3 reload costs a few hundred cycles plus the refill of the entries it threw away.
+  // Estimate. A CR3 write (or INVPCID all-context) costs a few hundred cycles, and the 3.6
+  // changelog that introduced per-page range flushes (e7b52ffd45a6 "x86/flush_tlb: try flush_tlb_single
+  // one by one in flush_tlb_range", Alex Shi) measured invlpg to "compete with cr3
+  // rewriting"; the refill of the entries thrown away comes on top. 200 ns.
   tlbFlushLocal: 200,
-  // invlpg is on the order of 100-250 cycles on recent Intel and AMD cores.
+  // Estimate. The same changelog assumed ~100 ns per invlpg on Sandy Bridge; the ceiling of
+  // 33 single-page flushes (Documentation/arch/x86/tlb.rst, tlb_single_page_flush_ceiling,
+  // Dave Hansen, 3.17) puts 33 of them at about the price of a full flush and its refills.
+  // Newer cores are faster: 60 ns (~180 cycles at 3 GHz).
   tlbFlushOnePage: 60,
-  // Sending IPIs and waiting for acknowledgements: published measurements of x86 TLB
-  // shootdowns (e.g. Amit, "Optimizing the TLB Shootdown Algorithm with Page-Access
-  // Tracking", USENIX ATC 2017) put a shootdown at several microseconds end to end.
+  // Estimate within published measurements: an x86 shootdown round (IPI send, interrupt
+  // entry on the target, flush, acknowledgement the initiator spins on) takes several
+  // microseconds end to end (Amit, "Optimizing the TLB Shootdown Algorithm with Page-Access
+  // Tracking", USENIX ATC 2017; Kumar et al., "LATR: Lazy Translation Coherence", ASPLOS
+  // 2018). 2 us is the fixed part.
   tlbShootdownBase: 2000,
-  // Each extra target adds its IPI delivery, interrupt entry, flush and ack; roughly
-  // half a microsecond per CPU when the targets are on the same socket.
+  // Estimate. flush_tlb_multi sends to every target and waits for all acknowledgements;
+  // each extra target adds its IPI delivery, interrupt entry, flush and ack to the wait:
+  // taken as half a microsecond per CPU on one socket (the x86-2s profile, calibrated on the
+  // batching series, uses 250 ns).
   tlbShootdownPerCpu: 500,
-  // A locked cmpxchg/xchg on a cache line that is likely local: about 20 ns.
+  // Estimate from instruction latencies: a locked cmpxchg/xchg costs about 18-25 cycles on
+  // a line in the local cache (Agner Fog, "Instruction tables", Skylake and Zen); with the
+  // surrounding loads, about 20 ns.
   pteUpdate: 20,
-  // Two atomic operations on a lock word that is usually cache-hot: about 20-40 ns.
+  // Estimate: two locked operations on a lock word that is usually cache-hot (acquire and
+  // release), 20-40 ns.
   lockRoundTrip: 30,
-  // Following the interval tree to one VMA and computing the address: tens of ns.
+  // Estimate: following the anon_vma / i_mmap interval tree to one VMA, a few dependent
+  // cache misses at worst, and computing the address (vma_address): tens of ns.
   rmapStep: 50,
-  // One locked read-modify-write: about 10 ns.
+  // Estimate from instruction latencies: one locked read-modify-write on a cache-hot line,
+  // 18-25 cycles (Agner Fog, "Instruction tables"): about 10 ns.
   atomicOp: 10,
-  // The per-CPU free lists make an order-0 allocation a few dozen to ~100 ns.
+  // Estimate: an order-0 allocation or free served by the per-CPU lists (rmqueue_pcplist,
+  // free_unref_page) is a few dozen to ~100 ns; the buddy path is rarer in these scenarios.
   pageAlloc: 100,
-  // A direct context switch between kernel threads: about 1-2 us (lmbench lat_ctx class).
+  // Estimate of the lmbench lat_ctx class (McVoy and Staelin, "lmbench: Portable Tools for
+  // Performance Analysis", USENIX 1996): a switch between two tasks on one CPU, cache
+  // effects included, is 1-2 us on current servers.
   contextSwitch: 1500,
-  // Wake-up of a sleeper on another CPU, including the reschedule IPI: a few us.
+  // Estimate: waking a sleeper on another CPU (try_to_wake_up, the reschedule IPI, the
+  // target's exit from idle or its next scheduling point) is a few microseconds.
   wakeup: 2000,
-  // An L1/L2 hit: a few ns.
+  // An L1 data-cache hit: 4-5 cycles load-to-use (Intel 64 and IA-32 Architectures
+  // Optimization Reference Manual, Skylake server and later cores), ~2 ns.
   userAccess: 2,
-  // A 4-level page walk that mostly hits the caches: about 30 ns.
+  // Estimate: a 4-level page walk whose paging-structure entries hit the caches (and the
+  // paging-structure caches) costs some tens of cycles: about 30 ns.
   tlbMiss: 30,
-  // Descriptor preparation, submission, the doorbell and the completion interrupt or poll:
-  // a few microseconds per job for the PCIe-attached engines the batch-copy series was
-  // measured with (AMD PTDMA / SDXI class); the reason the providers decline small batches.
+  // Estimate. Descriptor preparation, submission, the doorbell and the completion interrupt
+  // or poll: a few microseconds per job for the PCIe-attached engines the batch-copy series
+  // was measured with (AMD PTDMA / SDXI class); the reason the providers decline small
+  // batches.
   dmaChannelSetup: 5000,
-  // A single memcpy channel of those engines sustains a few GB/s (4096 bytes at about
-  // 4 GB/s is 1 us); the series spreads a batch over several channels to add them up.
+  // Estimate: a single memcpy channel of those engines sustains a few GB/s (4096 bytes at
+  // about 4 GB/s is 1 us); the series spreads a batch over several channels to add them up.
   dmaChannelPage4k: 1000,
-  // Queueing a work item on another CPU and waiting for it: a wake-up and a completion,
-  // a few microseconds (compare `wakeup`).
+  // Estimate: queueing a work item on another CPU and waiting for it is a wake-up and a
+  // completion, a few microseconds (compare `wakeup`).
   copyThreadSetup: 3000,
-  // A kernel thread copies at the single-core rate of `copyPage4k` (about 8 GB/s).
+  // Estimate: a kernel thread copies at the single-core rate of `copyPage4k`.
   copyThreadPage4k: 500,
 });
 

@@ -13,6 +13,15 @@
 export * from './runtime.js';
 export * from './task.js';
 export { type CostModel, DEFAULT_COSTS, resolveCosts } from './costs.js';
+export {
+  COST_PROFILE_NAMES,
+  type CostProfile,
+  type CostProfileHeadline,
+  type CostProfileMachine,
+  type CostProfileName,
+  costProfile,
+  isCostProfileName,
+} from './cost-profiles.js';
 export * from './might-sleep.js';
 
 // Schedule strategies, replay tokens, and exhaustive enumeration.

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import {
   type BenchResult,
   batchCopyBenchmarks,
+  calibrationBenchmarks,
   formatBenchMarkdown,
   pmbenchBenchmarks,
   scenarioBenchmarks,
@@ -37,6 +38,7 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   migrate: migrateBenchmarks,
   scenarios: scenarioBenchmarks,
   pmbench: pmbenchBenchmarks,
+  calibration: calibrationBenchmarks,
   'batch-copy': batchCopyBenchmarks,
   scaling: scalingBenchmarks,
   'driver-kit': driverKitBenchmarks,

@@ -1,4 +1,11 @@
 import type { VariantName } from '@mmsim/kernel';
+import {
+  COST_PROFILE_NAMES,
+  type CostModel,
+  type CostProfileName,
+  costProfile,
+} from '@mmsim/runtime';
+import type { PmbenchMigrateParams } from '@mmsim/scenarios';
 import { pmbenchMigrate, runScenario } from '@mmsim/scenarios';
 import type { BenchResult } from './bench-result.js';
 
@@ -11,9 +18,17 @@ interface PmbenchRun {
   readonly virtualNs: number;
 }
 
-function pmbench(variant: VariantName): PmbenchRun {
+function pmbench(
+  variant: VariantName,
+  costs?: CostModel,
+  params: PmbenchMigrateParams = {},
+): PmbenchRun {
   const start = process.hrtime.bigint();
-  const run = runScenario(pmbenchMigrate(), { variant, checkSteps: false });
+  const run = runScenario(pmbenchMigrate(params), {
+    variant,
+    checkSteps: false,
+    ...(costs === undefined ? {} : { costs }),
+  });
   const wallMs = Number(process.hrtime.bigint() - start) / 1e6;
   if (run.error !== null || run.result?.status !== 'completed') {
     throw new Error(
@@ -39,9 +54,9 @@ function pmbench(variant: VariantName): PmbenchRun {
  * (virtual seconds simulated per wall-clock second); and the IPI and shootdown counts of
  * each variant. Best of 5 runs for the wall clock.
  */
-export function pmbenchBenchmarks(): BenchResult[] {
+export function pmbenchBenchmarks(costs?: CostModel): BenchResult[] {
   const best = (variant: VariantName) => {
-    const runs = Array.from({ length: 5 }, () => pmbench(variant));
+    const runs = Array.from({ length: 5 }, () => pmbench(variant, costs));
     return runs.reduce((a, b) => (b.wallMs < a.wallMs ? b : a));
   };
   const old = best('v6.2');
@@ -113,5 +128,96 @@ export function pmbenchBenchmarks(): BenchResult[] {
         },
       ];
     }),
+  ];
+}
+
+/**
+ * The `calibration` suite: `pmbench.<profile>.ipi_drop` and `pmbench.<profile>.throughput_gain`
+ * for every cost profile (docs/calibration.md). Virtual-time figures, one run per variant.
+ */
+export function calibrationBenchmarks(): BenchResult[] {
+  return COST_PROFILE_NAMES.flatMap(calibratedBenchmarks);
+}
+
+/** The series' headline as the model gives it on one cost profile (docs/calibration.md). */
+export interface CalibratedHeadline {
+  readonly profile: CostProfileName;
+  /** Remote-flush drop v6.2 -> v6.3, percent: IPIs on x86, broadcast TLBI rounds on arm64. */
+  readonly ipiDropPercent: number;
+  /** Gain in pages migrated per virtual second v6.2 -> v6.3, percent. */
+  readonly throughputGainPercent: number;
+  readonly v62: {
+    readonly ipis: number;
+    readonly shootdowns: number;
+    readonly pagesPerSec: number;
+  };
+  readonly v63: {
+    readonly ipis: number;
+    readonly shootdowns: number;
+    readonly pagesPerSec: number;
+  };
+}
+
+/**
+ * `pmbench-migrate` v6.2 against v6.3 on a cost profile's headline configuration (its
+ * thread count, working set and round trips): virtual-time figures, the same on every run.
+ * On arm64 (`remoteFlush: 'broadcast-tlbi'`) there are no flush IPIs; the drop is then that
+ * of the flush rounds (one TLBI broadcast and DSB each), which the model counts per target
+ * CPU like x86's IPIs, so the ratio is the same.
+ */
+export function calibratedHeadline(name: CostProfileName): CalibratedHeadline {
+  const profile = costProfile(name);
+  const params: PmbenchMigrateParams = {
+    threads: profile.headline.threads,
+    pages: profile.headline.pages,
+    roundTrips: profile.headline.roundTrips,
+  };
+  const old = pmbench('v6.2', profile.costs, params);
+  const now = pmbench('v6.3', profile.costs, params);
+  const figures = (r: PmbenchRun) => ({
+    ipis: r.ipis,
+    shootdowns: r.shootdowns,
+    pagesPerSec: r.pagesPerVirtualSecond,
+  });
+  return {
+    profile: name,
+    ipiDropPercent: 100 * (1 - now.ipis / old.ipis),
+    throughputGainPercent: 100 * (now.pagesPerVirtualSecond / old.pagesPerVirtualSecond - 1),
+    v62: figures(old),
+    v63: figures(now),
+  };
+}
+
+/** `pmbench.<profile>.ipi_drop` and `pmbench.<profile>.throughput_gain`. */
+function calibratedBenchmarks(name: CostProfileName): BenchResult[] {
+  const profile = costProfile(name);
+  const h = calibratedHeadline(name);
+  const series = profile.headline;
+  const shape = `${series.threads} threads, ${series.pages} pages, ${series.roundTrips} round trip(s)`;
+  return [
+    {
+      name: `pmbench.${name}.ipi_drop`,
+      value: h.ipiDropPercent,
+      unit: '%',
+      better: 'higher',
+      description:
+        `Drop of ${profile.machine.remoteFlush === 'ipi' ? 'TLB-flush IPIs' : 'remote TLB-flush rounds (broadcast TLBI + DSB; arm64 sends no flush IPIs)'} from v6.2 to v6.3 on pmbench-migrate with the ${name} costs (${shape}); ` +
+        (series.ipiDropPercent === null
+          ? 'the series gave no figure for this machine.'
+          : `the series reported ${series.ipiDropPercent}%.`),
+      detail: { v62: h.v62.ipis, v63: h.v63.ipis, series: series.ipiDropPercent ?? 'none' },
+    },
+    {
+      name: `pmbench.${name}.throughput_gain`,
+      value: h.throughputGainPercent,
+      unit: '%',
+      better: 'higher',
+      description: `Gain in pages migrated per virtual second from v6.2 to v6.3 on pmbench-migrate with the ${name} costs (${shape}); the series reported +${series.throughputGainPercent}%.`,
+      detail: {
+        pagesPerSecV62: h.v62.pagesPerSec,
+        pagesPerSecV63: h.v63.pagesPerSec,
+        series: series.throughputGainPercent,
+      },
+    },
   ];
 }

@@ -1,7 +1,8 @@
 import os from 'node:os';
 import { type BenchResult, formatBenchMarkdown } from '../bench/bench-result.js';
-import { pmbenchBenchmarks } from '../bench/pmbench.js';
+import { calibrationBenchmarks, pmbenchBenchmarks } from '../bench/pmbench.js';
 import { scenarioBenchmarks } from '../bench/scenarios.js';
+import { costsOption } from '../costs-option.js';
 import { EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
@@ -10,12 +11,15 @@ import { UsageError } from '../usage-error.js';
 export const CLI_BENCH_SUITES: Readonly<Record<string, () => BenchResult[]>> = {
   pmbench: pmbenchBenchmarks,
   scenarios: scenarioBenchmarks,
+  calibration: calibrationBenchmarks,
 };
 
 export interface BenchCommandOptions {
   readonly only?: readonly string[];
   readonly json?: boolean;
   readonly markdown?: string;
+  /** `--costs NAME`: the cost profile of the pmbench suite's v6.3-over-v6.2 runs. */
+  readonly costs?: string;
 }
 
 /**
@@ -34,10 +38,15 @@ export function benchCommand(io: CliIo, options: BenchCommandOptions): number {
       );
     }
   }
+  const profile = costsOption(options.costs);
   const results: BenchResult[] = [];
   for (const name of names) {
     io.stderr(`bench: ${name}...\n`);
-    results.push(...(CLI_BENCH_SUITES[name] as () => BenchResult[])());
+    results.push(
+      ...(name === 'pmbench' && profile !== undefined
+        ? pmbenchBenchmarks(profile.costs)
+        : (CLI_BENCH_SUITES[name] as () => BenchResult[])()),
+    );
   }
   const heading = `mmsim bench, Node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} (${os.cpus().length} cores)`;
   const table = formatBenchMarkdown(heading, results);

@@ -8,6 +8,7 @@ import {
 import { reportOfFinding } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { exploreScenario } from '@mmsim/scenarios';
+import { costsOption, withCostProfile } from '../costs-option.js';
 import { EXIT_FINDING, EXIT_INTERRUPTED, EXIT_OK } from '../exit-codes.js';
 import type { CliIo } from '../io.js';
 import { MAX_STEPS } from '../limits.js';
@@ -44,6 +45,8 @@ export interface ExploreCommandOptions {
   readonly workers?: string;
   /** `K/N`: run shard K of N of the schedule indices (i % N === K - 1). */
   readonly shard?: string;
+  /** `--costs NAME`: a cost profile (cost-profiles.ts in @mmsim/runtime) under the scenario's costs. */
+  readonly costs?: string;
 }
 
 /** Thrown out of the progress callback when the user pressed Ctrl-C. */
@@ -89,7 +92,7 @@ export function exploreCommand(
   }
   let done = 0;
   let findingsSoFar = 0;
-  const config = fileMachineConfig(overrides);
+  const config = withCostProfile(fileMachineConfig(overrides), costsOption(options.costs));
   const progress = createProgress(io, `explore ${scenario.name}@${variant}`, schedules);
   const onProgress = (p: { schedule: number; findings: number }) => {
     done = p.schedule;
@@ -108,6 +111,7 @@ export function exploreCommand(
       maxSteps,
       disable: options.disable,
       shard,
+      ...(options.costs === undefined ? {} : { costs: options.costs }),
     };
     const built = buildExploration(spec);
     const pool = explorePool(threads);
@@ -188,6 +192,7 @@ export function exploreCommand(
         : replayCommandLine(io, result.replay, {
             scenarioFile: resolved.source?.path,
             variant: options.variant,
+            costs: options.costs,
             tokenFile: options.tokenFile,
             shorten: options.json !== true,
           });

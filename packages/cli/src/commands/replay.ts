@@ -14,6 +14,7 @@ import { decodeReplayToken, MmsimError } from '@mmsim/runtime';
 import { type Scenario, scenarioTarget } from '@mmsim/scenarios';
 import { attachChromeTraceSink, attachFtraceSink, vmstatDelta } from '@mmsim/trace';
 import { builtInScenario } from '../catalog.js';
+import { costsOption, withCostProfile } from '../costs-option.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
 import { decodeRunTokenMeta, readTokenFile, replayCommandLine } from '../replay-line.js';
@@ -43,6 +44,8 @@ export interface ReplayCommandOptions {
   readonly tokenFile?: string;
   /** The variant file or module a token of a custom variant was recorded on. */
   readonly variant?: string;
+  /** `--costs NAME`: the cost profile the token was recorded with. */
+  readonly costs?: string;
 }
 
 /**
@@ -158,6 +161,7 @@ export function replayCommand(
       ...(options.trace === undefined ? {} : { trace: options.trace }),
       ...(options.report === undefined ? {} : { report: options.report }),
       ...(options.tokenFile === undefined ? {} : { tokenFile: options.tokenFile }),
+      ...(options.costs === undefined ? {} : { costs: options.costs }),
     });
   }
   let meta: RunMeta | null;
@@ -184,7 +188,10 @@ export function replayCommand(
   const recordedFile = (meta.identity as { file?: { sha256: string } | null }).file ?? null;
   const resolved = scenarioFor(io, name, recordedFile, options.scenario);
   const { scenario, overrides } = resolved;
-  const { faults: _f, ...config } = fileMachineConfig(overrides) as Record<string, unknown>;
+  const { faults: _f, ...config } = withCostProfile(
+    fileMachineConfig(overrides),
+    costsOption(options.costs),
+  ) as Record<string, unknown>;
   const base = scenarioTarget(scenario, {
     ...config,
     variant: variantValue,
@@ -240,6 +247,7 @@ export function replayCommand(
       : replayCommandLine(io, token, {
           scenarioFile: resolved.source?.path,
           variant: options.variant,
+          costs: options.costs,
           tokenFile: options.tokenFile,
           shorten: options.json !== true,
         });

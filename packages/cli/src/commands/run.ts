@@ -11,6 +11,7 @@ import {
   formatVmstat,
   vmstatDelta,
 } from '@mmsim/trace';
+import { costsOption, withCostProfile } from '../costs-option.js';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import type { CliIo, OutputFile } from '../io.js';
 import { nodeVmstatPath } from '../node-vmstat-path.js';
@@ -45,6 +46,8 @@ export interface RunCommandOptions {
   readonly replayToken?: string;
   /** Write the replay token to this file; the printed command reads it from there. */
   readonly tokenFile?: string;
+  /** `--costs NAME`: a cost profile (cost-profiles.ts in @mmsim/runtime) under the scenario's costs. */
+  readonly costs?: string;
 }
 
 /** Prefix of the meta that `mmsim run` writes into its replay tokens. */
@@ -95,8 +98,9 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
           recorder?.stepped(t, s);
           watch?.(t, s);
         };
+  const costProfile = costsOption(options.costs);
   const config: Partial<KernelConfig> = {
-    ...overrides,
+    ...withCostProfile(overrides, costProfile),
     ...(maxSteps === undefined ? {} : { maxSteps }),
     ...(onStep === null ? {} : { onStep }),
     variant: chosenVariant,
@@ -181,6 +185,7 @@ export function runCommand(io: CliIo, nameOrFile: string, options: RunCommandOpt
       : replayCommandLine(io, replay, {
           scenarioFile: resolved.source?.path,
           variant: options.variant,
+          costs: options.costs,
           tokenFile: options.tokenFile,
           shorten: options.json !== true,
         });

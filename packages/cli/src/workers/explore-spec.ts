@@ -8,6 +8,7 @@ import type { VariantName } from '@mmsim/kernel';
 import type { MigrateVariant } from '@mmsim/migrate';
 import { scenarioTarget } from '@mmsim/scenarios';
 import { checkVariant } from '../commands/run.js';
+import { costsOption, withCostProfile } from '../costs-option.js';
 import {
   chooseVariant,
   fileMachineConfig,
@@ -33,6 +34,8 @@ export interface ExploreSpec {
   readonly stopOnFirst?: boolean;
   /** Fault specs applied to every schedule (campaigns turn fault injection on). */
   readonly faults?: BatchExploreOptions['faults'];
+  /** `--costs NAME`: the cost profile under the scenario's costs. */
+  readonly costs?: string;
 }
 
 /** The exploration a spec names: its target and the options of `explore` (no callbacks). */
@@ -50,7 +53,7 @@ export interface BuiltExploration {
 export function buildExploration(spec: ExploreSpec): BuiltExploration {
   const resolved = resolveScenario(spec.scenario);
   const variant = chooseVariant(resolved, checkVariant(spec.variant));
-  const config = fileMachineConfig(resolved.overrides);
+  const config = withCostProfile(fileMachineConfig(resolved.overrides), costsOption(spec.costs));
   const target = scenarioTarget(resolved.scenario, {
     ...config,
     variant,
