@@ -92,7 +92,14 @@ describe('longterm pinning: pin_user_pages(FOLL_LONGTERM) (mm/gup.c, 6.3)', () =
     expect(pages.every((pfn) => !isZoneMovablePage(k.mem, pfn))).toBe(true);
     expect(pages.every((pfn) => k.vm.folioMaybeDmaPinned(pfnFolio(k.mem, pfn)))).toBe(true);
     expect(before.some((pfn) => pages.includes(pfn))).toBe(false);
-    expect(stats).toEqual({ attempts: 2, collected: n, isolated: n, migrated: n, backoffs: 0, migrateFailed: 0 });
+    expect(stats).toEqual({
+      attempts: 2,
+      collected: n,
+      isolated: n,
+      migrated: n,
+      backoffs: 0,
+      migrateFailed: 0,
+    });
     expect(starts).toEqual([{ mode: MIGRATE_SYNC, reason: MR_LONGTERM_PIN }]);
     expect(k.vmstat.vmEvent(VmEvent.PGMIGRATE_SUCCESS)).toBe(n);
     // the first pass's pins were dropped before the migration, the second pass's stand
@@ -116,7 +123,14 @@ describe('longterm pinning: pin_user_pages(FOLL_LONGTERM) (mm/gup.c, 6.3)', () =
     });
     k.run();
     expect(pages).toEqual(before);
-    expect(stats).toEqual({ attempts: 1, collected: 0, isolated: 0, migrated: 0, backoffs: 0, migrateFailed: 0 });
+    expect(stats).toEqual({
+      attempts: 1,
+      collected: 0,
+      isolated: 0,
+      migrated: 0,
+      backoffs: 0,
+      migrateFailed: 0,
+    });
     expect(starts).toEqual([]);
     expect(k.vmstat.nodePageState(0, NodeStat.NR_FOLL_PIN_ACQUIRED)).toBe(4);
   });

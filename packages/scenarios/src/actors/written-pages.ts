@@ -20,7 +20,10 @@ export function appMapping(
   hugepage = false,
 ): { mm: MmView; addr: number } {
   const mm = k.createProcess('app');
-  const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE, ...(hugepage ? { hugepage: true } : {}) });
+  const addr = k.vm.mmap(mm, {
+    length: pages * PAGE_SIZE,
+    ...(hugepage ? { hugepage: true } : {}),
+  });
   return { mm, addr };
 }
 

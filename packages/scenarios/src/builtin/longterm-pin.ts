@@ -10,7 +10,14 @@ import {
 import { isMigrateCmaPage, isZoneMovablePage, pfnFolio } from '@mmsim/folio';
 import { MIGRATE_SYNC } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
-import { Completion, ENOMEM, endInvariant, type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
+import {
+  Completion,
+  ENOMEM,
+  endInvariant,
+  type KernelGen,
+  NodeStat,
+  VmEvent,
+} from '@mmsim/runtime';
 import { appMapping, pageWriter, writePagesAndDrain } from '../actors/written-pages.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
