@@ -150,6 +150,37 @@ export interface StepFootprint {
   readonly writes: readonly number[];
 }
 
+/**
+ * Kinds of kernel-model objects a step can touch (`Runtime.touchKernel`). Their ids live
+ * above every id the runtime hands out: `kernelObjectId(kind, key)`.
+ *
+ * | kind | key | what it stands for |
+ * | --- | --- | --- |
+ * | `FP_FOLIO` | head pfn | the folio's refcount, flags (PG_locked included), mapcount, mapping/index |
+ * | `FP_MAPPING` | mapping id | an address space's page cache (its xarray) |
+ * | `FP_PAGE_TABLE` | mm id × 2 MiB range | the PTEs of one page table |
+ * | `FP_LRU_LIST` | lruvec list | one LRU list and the lruvec's lru_lock |
+ * | `FP_PCP` | cpu | a CPU's per-CPU folio batches |
+ * | `FP_ZONE` | node | a zone's buddy free lists and zone lock |
+ * | `FP_VMSTAT` | counter | a vmstat counter |
+ */
+export const FP_FOLIO = 1;
+export const FP_MAPPING = 2;
+export const FP_PAGE_TABLE = 3;
+export const FP_LRU_LIST = 4;
+export const FP_PCP = 5;
+export const FP_ZONE = 6;
+export const FP_VMSTAT = 7;
+/** Keys of one kind are below this. */
+export const KERNEL_OBJECT_KEYS = 2 ** 40;
+/** Id of the first kernel-model object: above every id `Runtime.newObjectId()` hands out. */
+export const KERNEL_OBJECT_BASE = 2 ** 32;
+
+/** The footprint id of kernel-model object `key` of `kind` (`FP_FOLIO` ...). */
+export function kernelObjectId(kind: number, key: number): number {
+  return KERNEL_OBJECT_BASE + kind * KERNEL_OBJECT_KEYS + key;
+}
+
 /** Object id of CPU 0; CPU n is this plus n. */
 export const CPU_OBJECT_BASE = 1 << 20;
 /** The first id `Runtime.newObjectId()` hands out. */

@@ -2,7 +2,7 @@ import { type CostModel, resolveCosts } from './costs.js';
 import { type DeadlockReport, findDeadlock } from './deadlock.js';
 import { MmsimError } from './errors.js';
 import { FaultPoints } from './fault-points.js';
-import { FIRST_OBJECT_ID, type FootprintLog } from './footprint.js';
+import { FIRST_OBJECT_ID, type FootprintLog, kernelObjectId } from './footprint.js';
 import { FunctionTracer } from './function-tracer.js';
 import { mightSleep } from './might-sleep.js';
 import { createRandomStreams, MAX_SEED, type RandomStreams } from './random.js';
@@ -337,6 +337,63 @@ export class Runtime {
     if (log !== null) log.touchAll();
   }
 
+  /**
+   * Records that the running step reads (or, with `write`, writes) the kernel-model object
+   * `key` of `kind` (`FP_FOLIO` ..., see `kernelObjectId`). A no-op unless footprints are
+   * recorded; it allocates nothing.
+   */
+  touchKernel(kind: number, key: number, write: boolean): void {
+    const log = this.footprints;
+    if (log !== null) log.touch(kernelObjectId(kind, key), write);
+  }
+
+  /**
+   * The running task enters code that declares every access to shared state it makes
+   * (runtime locks, wait queues, `touch`, `touchKernel`). In a runtime without
+   * `declaredFootprints`, a step is global (dependent with every step) unless its task
+   * was inside such a scope for the whole step: it began inside one, and it did not leave
+   * the outermost one before its next scheduling point. Scopes nest.
+   */
+  enterDeclaredScope(): void {
+    this.current.declaredScope++;
+  }
+
+  /**
+   * Leaves the scope `enterDeclaredScope` entered. Leaving the outermost one makes the
+   * running step global: what the task runs next is not known to be declared.
+   */
+  exitDeclaredScope(): void {
+    const task = this.current;
+    if (task.declaredScope <= 0) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `${task} leaves a declared-footprint scope it did not enter`,
+      );
+    }
+    if (--task.declaredScope === 0 && this.footprints !== null) this.footprints.touchAll();
+  }
+
+  /**
+   * Declared code calls code that does not declare its accesses (an allocation, a last
+   * put that frees): the running task leaves every declared-footprint scope it is in,
+   * which makes this step and every step until `resumeDeclaredScope` global. Returns the
+   * depth to give `resumeDeclaredScope`.
+   */
+  suspendDeclaredScope(): number {
+    const task = this.current;
+    const depth = task.declaredScope;
+    if (depth > 0) {
+      task.declaredScope = 0;
+      if (this.footprints !== null) this.footprints.touchAll();
+    }
+    return depth;
+  }
+
+  /** Re-enters the scopes `suspendDeclaredScope` left (the step doing it stays global). */
+  resumeDeclaredScope(depth: number): void {
+    this.current.declaredScope = depth;
+  }
+
   /** Advances the current CPU's virtual clock by `ns`. */
   charge(ns: number): void {
     const task = this.currentTask;
@@ -521,7 +578,11 @@ export class Runtime {
     this.#steps++;
     const log = this.footprints;
     if (log !== null) {
-      log.begin(task.id, cpu.id, !this.#declaredFootprints || this.#timed.length > 0);
+      log.begin(
+        task.id,
+        cpu.id,
+        (!this.#declaredFootprints && task.declaredScope === 0) || this.#timed.length > 0,
+      );
     }
     const wasAtomic = task.preemptCount > 0;
     let done: boolean | undefined;
