@@ -272,8 +272,12 @@ export class Runtime {
     return this.#tasks[id - 1];
   }
 
-  /** Creates a task on `cpu`. It may be called before or during the run. */
-  spawn(name: string, cpu: number, body: TaskBody): Task {
+  /**
+   * Creates a task on `cpu`. It may be called before or during the run. With
+   * `declaredFootprints`, the task starts inside a declared-footprint scope (see
+   * `enterDeclaredScope`): its body declares every shared access it makes, from its first step.
+   */
+  spawn(name: string, cpu: number, body: TaskBody, declaredFootprints = false): Task {
     if (this.#phase === 'ended') {
       throw new MmsimError('INVALID_STATE', 'the run has ended; create a new Runtime');
     }
@@ -285,6 +289,8 @@ export class Runtime {
       );
     }
     const task = new Task(this.#tasks.length + 1, name, c);
+    // A body that declares every access it makes starts inside a declared-footprint scope.
+    if (declaredFootprints) task.declaredScope = 1;
     task.gen = body(task);
     this.#tasks.push(task);
     this.#runnable.push(task); // ids only grow, so the array stays sorted

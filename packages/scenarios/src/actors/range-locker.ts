@@ -52,13 +52,12 @@ export function rangeLocker(k: Kernel, options: RangeLockerOptions): Actor {
   return {
     name: options.name ?? 'range-lock',
     cpu: options.cpu,
+    // Between its locked lookups and unlocks the body touches nothing shared: with the
+    // kernel's own page locks and LRU its steps declare their footprints (folio, page cache).
+    declaresFootprints: pageCacheDeclaresFootprints(k),
     models:
       'lock_delalloc_pages: __filemap_get_folio(FGP_LOCK) over a range, ascending (fs/btrfs/extent_io.c, 6.3)',
     *body(_task: Task): KernelGen {
-      // Between its locked lookups and unlocks the body touches nothing shared: with the
-      // kernel's own page locks and LRU its steps declare their footprints (folio, page cache).
-      const declared = pageCacheDeclaresFootprints(k);
-      if (declared) k.rt.enterDeclaredScope();
       for (let round = 0; round < rounds; round++) {
         const held: Folio[] = [];
         const length = lengths[round % lengths.length] as number;
@@ -71,7 +70,6 @@ export function rangeLocker(k: Kernel, options: RangeLockerOptions): Actor {
         for (let i = held.length - 1; i >= 0; i--) yield* folioUnlockPut(k, held[i] as Folio);
         yield;
       }
-      if (declared) k.rt.exitDeclaredScope();
     },
   };
 }
