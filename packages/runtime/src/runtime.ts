@@ -238,7 +238,7 @@ export class Runtime {
     this.cpus = nodes.map((node, id) => new Cpu(id, node));
     this.random = createRandomStreams(seed);
     this.trace = new TraceBus(this);
-    this.faults = new FaultPoints(this.random.faults);
+    this.faults = new FaultPoints(this.random.faults, this);
     this.functions = new FunctionTracer(this.trace);
     this.strategy = strategy;
     this.meta = config.meta ?? '';

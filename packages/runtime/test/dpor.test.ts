@@ -382,6 +382,25 @@ describe('DPOR finds the outcomes the unreduced DFS finds', () => {
     }
   });
 
+  test('a declared step that consults a configured fault site is global', () => {
+    const log = new FootprintLog();
+    const rt = new Runtime({ cpus: 1, footprints: log });
+    const site = rt.faults.register('test.site', 'a site of the test');
+    rt.faults.configure({ 'test.site': { probability: 0.5 } });
+    rt.spawn(
+      't',
+      0,
+      function* (): KernelGen {
+        yield;
+        site.fire();
+        yield;
+      },
+      true,
+    );
+    rt.run();
+    expect([...log.global]).toEqual([0, 1, 0]);
+  });
+
   test('leaving a declared scope it did not enter is a contract violation', () => {
     const rt = new Runtime({ cpus: 1 });
     rt.spawn('t', 0, function* (): KernelGen {
