@@ -14,9 +14,9 @@ import {
   type Kernel,
   pageCacheDeclaresFootprints,
   pageCacheLookup,
+  type VariantName,
 } from '@mmsim/kernel';
 import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
-import type { VariantName } from '@mmsim/kernel';
 import { type AddressSpaceView, MAP_SHARED, type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import {
   type DecisionAlternatives,
@@ -111,15 +111,6 @@ function program(name: string, pages: number, build: Build): Scenario {
 function runOnce(p: Scenario, pages: number, strategy: Strategy, footprints: FootprintLog): string {
   const { kernel: k } = instantiateScenario(p, { strategy, footprints });
   const result = k.run();
-  if (process.env.DEBUG_FP) {
-    footprints.end();
-    const rows = [];
-    for (let i = 0; i < footprints.length; i++)
-      rows.push(
-        `${footprints.tasks[i]}${footprints.global[i] ? 'G' : ''}[${footprints.footprintOf(i).objects.join(',')}]`,
-      );
-    console.log(rows.join(' '));
-  }
   const file = builtFile as AddressSpaceView;
   const state: string[] = [];
   for (let i = 0; i < pages; i++) {
