@@ -151,8 +151,8 @@ export interface StepFootprint {
 }
 
 /**
- * Kinds of kernel-model objects a step can touch (`Runtime.touchKernel`). Their ids live
- * above every id the runtime hands out: `kernelObjectId(kind, key)`.
+ * Kinds of kernel-model objects a step can touch (`Runtime.touchKernel`). Their ids are
+ * negative, apart from every id the runtime hands out: `kernelObjectId(kind, key)`.
  *
  * | kind | key | what it stands for |
  * | --- | --- | --- |
@@ -171,14 +171,18 @@ export const FP_LRU_LIST = 4;
 export const FP_PCP = 5;
 export const FP_ZONE = 6;
 export const FP_VMSTAT = 7;
-/** Keys of one kind are below this. */
-export const KERNEL_OBJECT_KEYS = 2 ** 40;
-/** Id of the first kernel-model object: above every id `Runtime.newObjectId()` hands out. */
-export const KERNEL_OBJECT_BASE = 2 ** 32;
+/** Keys of one kind are taken modulo this (2^26). */
+export const KERNEL_OBJECT_KEYS = 1 << 26;
 
-/** The footprint id of kernel-model object `key` of `kind` (`FP_FOLIO` ...). */
+/**
+ * The footprint id of kernel-model object `key` (an integer >= 0) of `kind` (`FP_FOLIO` ...).
+ * Kernel ids are negative, below -0 and apart from every id the runtime hands out, and
+ * stay small integers (the logs and maps that hold them stay fast). Keys are taken modulo
+ * `KERNEL_OBJECT_KEYS`: two objects that share an id are only ever treated as dependent
+ * when they are not, which costs reduction, never soundness.
+ */
 export function kernelObjectId(kind: number, key: number): number {
-  return KERNEL_OBJECT_BASE + kind * KERNEL_OBJECT_KEYS + key;
+  return -1 - (kind * KERNEL_OBJECT_KEYS + (key % KERNEL_OBJECT_KEYS));
 }
 
 /** Object id of CPU 0; CPU n is this plus n. */
