@@ -15,6 +15,15 @@ export interface Actor {
   readonly models: string;
   /** Filled with the task when the kernel spawns the actor, for actors that hand work to it. */
   readonly slot?: TaskSlot;
+  /**
+   * The body declares every access to shared state it makes (runtime locks and wait
+   * queues, `Runtime.touch` / `touchKernel`, or code that does, such as `filemapLockFolio`
+   * with the kernel's own parts), and brackets any other call with
+   * `Runtime.suspendDeclaredScope` / `resumeDeclaredScope`: its task starts inside a
+   * declared-footprint scope, so partial-order reduction can find its steps independent
+   * of others. Default false: every step of the task is dependent with every step.
+   */
+  readonly declaresFootprints?: boolean;
   /** The task body. It must end for a run to complete. */
   body(task: Task): KernelGen<unknown>;
 }

@@ -345,7 +345,12 @@ export class Kernel {
         `actor ${actor.name}: cpu must be in [0, ${this.rt.cpus.length - 1}], got ${String(actor.cpu)}`,
       );
     }
-    const task = this.rt.spawn(actor.name, actor.cpu, (t) => actor.body(t));
+    const task = this.rt.spawn(
+      actor.name,
+      actor.cpu,
+      (t) => actor.body(t),
+      actor.declaresFootprints === true,
+    );
     actor.slot?.set(task);
     return task;
   }

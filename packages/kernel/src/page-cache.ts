@@ -5,6 +5,7 @@ import {
   folioIndex,
   folioNid,
   folioNrPages,
+  folioRefCount,
   folioSetFlag,
   folioTestFlag,
   folioTestSetFlag,
@@ -14,12 +15,13 @@ import {
   pageContent,
   setPageContent,
 } from '@mmsim/folio';
+import { PageLockTable } from '@mmsim/page-lock';
 import {
   type AddressSpaceView,
   filemapGetEntry,
   filemapGetFolio as rmapFilemapGetFolio,
 } from '@mmsim/rmap';
-import { type KernelGen, NodeStat } from '@mmsim/runtime';
+import { FP_FOLIO, FP_MAPPING, type KernelGen, NodeStat } from '@mmsim/runtime';
 import type { Kernel } from './kernel.js';
 
 /**
@@ -90,7 +92,16 @@ export function filemapGetFolio(
   file: AddressSpaceView,
   index: number,
 ): KernelGen<Folio> {
-  return rmapFilemapGetFolio(k.mem, file, index);
+  return rmapFilemapGetFolio(k.mem, file, index, k.rt);
+}
+
+/**
+ * Whether `filemapLockFolio` and `folioUnlockPut` declare every access they make (for
+ * partial-order reduction, see `Runtime.enterDeclaredScope`): true with the kernel's own
+ * page locks and LRU, false when a part replaces either (a replacement declares nothing).
+ */
+export function pageCacheDeclaresFootprints(k: Kernel): boolean {
+  return k.lru === k.lruVecs && Object.getPrototypeOf(k.locks) === PageLockTable.prototype;
 }
 
 /**
@@ -112,7 +123,10 @@ export function* filemapLockFolio(
     const folio = yield* filemapGetFolio(k, file, index);
     if (folio < 0) {
       if (create === null) return -1;
+      // Allocating and adding to the page cache declare nothing: global steps.
+      const depth = k.rt.suspendDeclaredScope();
       const fresh = yield* pageCacheAllocLocked(k, file, index, create);
+      k.rt.resumeDeclaredScope(depth);
       if (fresh >= 0) {
         folioSetFlag(mem, fresh, PG_uptodate);
         return fresh;
@@ -121,9 +135,9 @@ export function* filemapLockFolio(
       continue; // someone else added it meanwhile
     }
     if (!k.locks.folioLockFast(folio, caller)) yield* k.locks.folioLockContended(folio, caller);
+    k.rt.touchKernel(FP_MAPPING, file.id, false);
     if (pageCacheLookup(mem, file, index) === folio) return folio;
-    k.locks.folioUnlock(folio);
-    yield* k.lru.folioPut(folio);
+    yield* folioUnlockPut(k, folio);
   }
 }
 
@@ -143,7 +157,17 @@ export function pageCacheLookup(
 /** `folio_unlock` + `folio_put`: the end of a locked lookup. */
 export function* folioUnlockPut(k: Kernel, folio: Folio): KernelGen {
   k.locks.folioUnlock(folio);
+  const rt = k.rt;
+  if (folioRefCount(k.mem, folio) > 1) {
+    // Not the last reference: folio_put only drops the count (a write of the folio).
+    rt.touchKernel(FP_FOLIO, folio, true);
+    yield* k.lru.folioPut(folio);
+    return;
+  }
+  // The last put frees the folio (LRU, buddy, counters), which declares nothing.
+  const depth = rt.suspendDeclaredScope();
   yield* k.lru.folioPut(folio);
+  rt.resumeDeclaredScope(depth);
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   PG_locked,
   PG_waiters,
 } from '@mmsim/folio';
-import { type KernelGen, mightSleep, type Spinlock, type Task } from '@mmsim/runtime';
+import { FP_FOLIO, type KernelGen, mightSleep, type Spinlock, type Task } from '@mmsim/runtime';
 import { checkTarget } from './check-target.js';
 import { contract } from './contract-violation.js';
 import type { DependencyChecker, HeldLock } from './dependency-checker.js';
@@ -45,6 +45,7 @@ function checkNotMine(ctx: PageLockState, me: Task, folio: Folio, what: string):
 export function folioTrylock(ctx: PageLockState, folio: Folio, caller: string): boolean {
   const rt = ctx.rt;
   const me = rt.current;
+  rt.touchKernel(FP_FOLIO, folio, true);
   if (folioTestSetFlag(ctx.mem, folio, PG_locked)) {
     rt.charge(rt.costs.atomicOp);
     return false;
@@ -65,6 +66,7 @@ export function folioLockFast(ctx: PageLockState, folio: Folio, caller: string):
   const rt = ctx.rt;
   const me = rt.current;
   if (me.preemptCount > 0) mightSleep(me, caller);
+  rt.touchKernel(FP_FOLIO, folio, true);
   if (folioTestSetFlag(ctx.mem, folio, PG_locked)) return false;
   ctx.owner[folio] = me.id;
   rt.charge(rt.costs.lockRoundTrip);
@@ -134,6 +136,7 @@ function notOwner(ctx: PageLockState, me: Task, folio: Folio, what: string): Err
  */
 export function folioUnlock(ctx: PageLockState, folio: Folio): void {
   const me = ctx.rt.current;
+  ctx.rt.touchKernel(FP_FOLIO, folio, true);
   if (ctx.owner[folio] !== me.id) throw notOwner(ctx, me, folio, 'unlocks');
   const flags = folioFlags(ctx.mem, folio);
   if ((flags & LOCKED) === 0) throw notOwner(ctx, me, folio, 'unlocks');

@@ -2,6 +2,7 @@ import {
   type Folio,
   folioClearFlag,
   folioPut,
+  folioRefCount,
   folioSetFlag,
   folioTestFlag,
   folioTestSetFlag,
@@ -11,6 +12,7 @@ import {
 } from '@mmsim/folio';
 import {
   EINTR,
+  FP_FOLIO,
   type KernelGen,
   type Resource,
   type Runtime,
@@ -207,6 +209,7 @@ export class FolioWaitTable {
     const entry = new WaitEntry(me, exclusive, this.#wake, wait);
 
     repeat: for (;;) {
+      rt.touchKernel(FP_FOLIO, folio, true);
       wait.flags = 0;
       if (exclusive) {
         wait.flags = WQ_FLAG_EXCLUSIVE;
@@ -214,9 +217,12 @@ export class FolioWaitTable {
       }
       folioSetFlag(mem, folio, PG_waiters);
       if (!this.#trylockFlag(folio, bit, wait, me)) queue.addTail(entry);
+      // A last put frees the folio (buddy, counters): not declared, so the step is global.
+      if (behavior === 'DROP' && folioRefCount(mem, folio) <= 1) rt.touchAll();
       if (behavior === 'DROP') folioPut(mem, folio);
 
       for (;;) {
+        rt.touchKernel(FP_FOLIO, folio, true); // again after each sleep: a new step
         const flags = wait.flags;
         if ((flags & WQ_FLAG_WOKEN) === 0) {
           if (killable && me.fatalSignalPending) break repeat;

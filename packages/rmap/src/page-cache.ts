@@ -14,7 +14,15 @@ import {
   PG_swapbacked,
   type PhysicalMemory,
 } from '@mmsim/folio';
-import { EEXIST, type KernelGen, MmsimError, NodeStat } from '@mmsim/runtime';
+import {
+  EEXIST,
+  FP_FOLIO,
+  FP_MAPPING,
+  type KernelGen,
+  MmsimError,
+  NodeStat,
+  type Runtime,
+} from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import { folioAddLruVma } from './folio-release.js';
 import type { AddressSpaceView } from './readonly-views.js';
@@ -173,16 +181,20 @@ export function filemapGetEntry(
 /**
  * `filemap_get_folio(mapping, index)` (mm/filemap.c, 6.3): the cached folio with a
  * reference for the caller (`folio_try_get`, retried when a migration has it frozen), or
- * -1 when nothing is cached at `index`.
+ * -1 when nothing is cached at `index`. Given the runtime `rt`, each try records what it
+ * touches for partial-order reduction: a read of the page cache, a write of the folio.
  */
 export function* filemapGetFolio(
   mem: PhysicalMemory,
   as: AddressSpaceView,
   index: number,
+  rt: Runtime | null = null,
 ): KernelGen<Folio> {
   for (;;) {
+    if (rt !== null) rt.touchKernel(FP_MAPPING, as.id, false);
     const folio = filemapGetEntry(mem, as, index);
     if (folio === undefined) return -1;
+    if (rt !== null) rt.touchKernel(FP_FOLIO, folio, true);
     if (folioTryGet(mem, folio)) return folio;
     yield; // frozen: a migration is replacing it; look again
   }

@@ -7,6 +7,11 @@ import type { RandomStream } from './random.js';
  */
 export type FaultSpec = { readonly probability: number } | { readonly calls: readonly number[] };
 
+/** What a fault site tells when it is consulted (the runtime: `touchAll`). */
+export interface FaultStepMarker {
+  touchAll(): void;
+}
+
 /** A named injection site. `fire()` says whether this call fails; it is cheap when off. */
 export class FaultPoint {
   readonly name: string;
@@ -20,16 +25,26 @@ export class FaultPoint {
   /** @internal */
   callSet: ReadonlySet<number> | null = null;
   readonly #rng: RandomStream;
+  readonly #steps: FaultStepMarker | null;
 
-  constructor(name: string, description: string, rng: RandomStream) {
+  constructor(
+    name: string,
+    description: string,
+    rng: RandomStream,
+    steps: FaultStepMarker | null = null,
+  ) {
     this.name = name;
     this.description = description;
     this.#rng = rng;
+    this.#steps = steps;
   }
 
   fire(): boolean {
     const spec = this.spec;
     if (spec === null) return false;
+    // The call count and the faults stream are shared by every task: a step that consults
+    // a configured site is dependent with every step (partial-order reduction).
+    if (this.#steps !== null) this.#steps.touchAll();
     this.calls++;
     const hit =
       this.callSet !== null
@@ -50,16 +65,19 @@ export class FaultPoints {
   readonly #rng: RandomStream;
   readonly #sites = new Map<string, FaultPoint>();
   readonly #pending = new Map<string, FaultSpec>();
+  readonly #steps: FaultStepMarker | null;
 
-  constructor(rng: RandomStream) {
+  /** `steps` (the runtime) marks a step that consults a configured site global. */
+  constructor(rng: RandomStream, steps: FaultStepMarker | null = null) {
     this.#rng = rng;
+    this.#steps = steps;
   }
 
   /** Registers a site (or returns the one of that name) and applies any pending spec. */
   register(name: string, description: string): FaultPoint {
     let site = this.#sites.get(name);
     if (site === undefined) {
-      site = new FaultPoint(name, description, this.#rng);
+      site = new FaultPoint(name, description, this.#rng, this.#steps);
       this.#sites.set(name, site);
       const spec = this.#pending.get(name);
       if (spec !== undefined) apply(site, spec);

@@ -150,6 +150,41 @@ export interface StepFootprint {
   readonly writes: readonly number[];
 }
 
+/**
+ * Kinds of kernel-model objects a step can touch (`Runtime.touchKernel`). Their ids are
+ * negative, apart from every id the runtime hands out: `kernelObjectId(kind, key)`.
+ *
+ * | kind | key | what it stands for |
+ * | --- | --- | --- |
+ * | `FP_FOLIO` | head pfn | the folio's refcount, flags (PG_locked included), mapcount, mapping/index |
+ * | `FP_MAPPING` | mapping id | an address space's page cache (its xarray) |
+ * | `FP_PAGE_TABLE` | mm id × 2 MiB range | the PTEs of one page table |
+ * | `FP_LRU_LIST` | lruvec list | one LRU list and the lruvec's lru_lock |
+ * | `FP_PCP` | cpu | a CPU's per-CPU folio batches |
+ * | `FP_ZONE` | node | a zone's buddy free lists and zone lock |
+ * | `FP_VMSTAT` | counter | a vmstat counter |
+ */
+export const FP_FOLIO = 1;
+export const FP_MAPPING = 2;
+export const FP_PAGE_TABLE = 3;
+export const FP_LRU_LIST = 4;
+export const FP_PCP = 5;
+export const FP_ZONE = 6;
+export const FP_VMSTAT = 7;
+/** Keys of one kind are taken modulo this (2^26). */
+export const KERNEL_OBJECT_KEYS = 1 << 26;
+
+/**
+ * The footprint id of kernel-model object `key` (an integer >= 0) of `kind` (`FP_FOLIO` ...).
+ * Kernel ids are negative, below -0 and apart from every id the runtime hands out, and
+ * stay small integers (the logs and maps that hold them stay fast). Keys are taken modulo
+ * `KERNEL_OBJECT_KEYS`: two objects that share an id are only ever treated as dependent
+ * when they are not, which costs reduction, never soundness.
+ */
+export function kernelObjectId(kind: number, key: number): number {
+  return -1 - (kind * KERNEL_OBJECT_KEYS + (key % KERNEL_OBJECT_KEYS));
+}
+
 /** Object id of CPU 0; CPU n is this plus n. */
 export const CPU_OBJECT_BASE = 1 << 20;
 /** The first id `Runtime.newObjectId()` hands out. */

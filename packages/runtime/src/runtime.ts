@@ -2,7 +2,7 @@ import { type CostModel, resolveCosts } from './costs.js';
 import { type DeadlockReport, findDeadlock } from './deadlock.js';
 import { MmsimError } from './errors.js';
 import { FaultPoints } from './fault-points.js';
-import { FIRST_OBJECT_ID, type FootprintLog } from './footprint.js';
+import { FIRST_OBJECT_ID, type FootprintLog, kernelObjectId } from './footprint.js';
 import { FunctionTracer } from './function-tracer.js';
 import { mightSleep } from './might-sleep.js';
 import { createRandomStreams, MAX_SEED, type RandomStreams } from './random.js';
@@ -242,7 +242,7 @@ export class Runtime {
     this.cpus = nodes.map((node, id) => new Cpu(id, node));
     this.random = createRandomStreams(seed);
     this.trace = new TraceBus(this);
-    this.faults = new FaultPoints(this.random.faults);
+    this.faults = new FaultPoints(this.random.faults, this);
     this.functions = new FunctionTracer(this.trace);
     this.strategy = strategy;
     this.meta = config.meta ?? '';
@@ -276,8 +276,12 @@ export class Runtime {
     return this.#tasks[id - 1];
   }
 
-  /** Creates a task on `cpu`. It may be called before or during the run. */
-  spawn(name: string, cpu: number, body: TaskBody): Task {
+  /**
+   * Creates a task on `cpu`. It may be called before or during the run. With
+   * `declaredFootprints`, the task starts inside a declared-footprint scope (see
+   * `enterDeclaredScope`): its body declares every shared access it makes, from its first step.
+   */
+  spawn(name: string, cpu: number, body: TaskBody, declaredFootprints = false): Task {
     if (this.#phase === 'ended') {
       throw new MmsimError('INVALID_STATE', 'the run has ended; create a new Runtime');
     }
@@ -289,6 +293,8 @@ export class Runtime {
       );
     }
     const task = new Task(this.#tasks.length + 1, name, c);
+    // A body that declares every access it makes starts inside a declared-footprint scope.
+    if (declaredFootprints) task.declaredScope = 1;
     task.gen = body(task);
     this.#tasks.push(task);
     this.#runnable.push(task); // ids only grow, so the array stays sorted
@@ -339,6 +345,63 @@ export class Runtime {
   touchAll(): void {
     const log = this.footprints;
     if (log !== null) log.touchAll();
+  }
+
+  /**
+   * Records that the running step reads (or, with `write`, writes) the kernel-model object
+   * `key` of `kind` (`FP_FOLIO` ..., see `kernelObjectId`). A no-op unless footprints are
+   * recorded; it allocates nothing.
+   */
+  touchKernel(kind: number, key: number, write: boolean): void {
+    const log = this.footprints;
+    if (log !== null) log.touch(kernelObjectId(kind, key), write);
+  }
+
+  /**
+   * The running task enters code that declares every access to shared state it makes
+   * (runtime locks, wait queues, `touch`, `touchKernel`). In a runtime without
+   * `declaredFootprints`, a step is global (dependent with every step) unless its task
+   * was inside such a scope for the whole step: it began inside one, and it did not leave
+   * the outermost one before its next scheduling point. Scopes nest.
+   */
+  enterDeclaredScope(): void {
+    this.current.declaredScope++;
+  }
+
+  /**
+   * Leaves the scope `enterDeclaredScope` entered. Leaving the outermost one makes the
+   * running step global: what the task runs next is not known to be declared.
+   */
+  exitDeclaredScope(): void {
+    const task = this.current;
+    if (task.declaredScope <= 0) {
+      throw new MmsimError(
+        'CONTRACT_VIOLATION',
+        `${task} leaves a declared-footprint scope it did not enter`,
+      );
+    }
+    if (--task.declaredScope === 0 && this.footprints !== null) this.footprints.touchAll();
+  }
+
+  /**
+   * Declared code calls code that does not declare its accesses (an allocation, a last
+   * put that frees): the running task leaves every declared-footprint scope it is in,
+   * which makes this step and every step until `resumeDeclaredScope` global. Returns the
+   * depth to give `resumeDeclaredScope`.
+   */
+  suspendDeclaredScope(): number {
+    const task = this.current;
+    const depth = task.declaredScope;
+    if (depth > 0) {
+      task.declaredScope = 0;
+      if (this.footprints !== null) this.footprints.touchAll();
+    }
+    return depth;
+  }
+
+  /** Re-enters the scopes `suspendDeclaredScope` left (the step doing it stays global). */
+  resumeDeclaredScope(depth: number): void {
+    this.current.declaredScope = depth;
   }
 
   /** Advances the current CPU's virtual clock by `ns`. */
@@ -527,7 +590,11 @@ export class Runtime {
     this.#steps++;
     const log = this.footprints;
     if (log !== null) {
-      log.begin(task.id, cpu.id, !this.#declaredFootprints || this.#timed.length > 0);
+      log.begin(
+        task.id,
+        cpu.id,
+        (!this.#declaredFootprints && task.declaredScope === 0) || this.#timed.length > 0,
+      );
     }
     this.#stepWasAtomic = task.preemptCount > 0;
     let done: boolean | undefined;

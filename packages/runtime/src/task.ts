@@ -94,6 +94,11 @@ export class Task {
   gen: KernelGen<unknown> | null = null;
   /** @internal tasks waiting in join(). */
   joiners: Task[] | null = null;
+  /**
+   * Depth of the declared-footprint scopes the task is in (`Runtime.enterDeclaredScope`):
+   * while it is above 0, the task's code declares every shared access it makes.
+   */
+  declaredScope = 0;
 
   constructor(id: number, name: string, cpu: Cpu) {
     this.id = id;

@@ -24,7 +24,13 @@ type Op =
   | { readonly op: 'unlock'; readonly m: number }
   | { readonly op: 'wait'; readonly c: number }
   | { readonly op: 'complete'; readonly c: number }
-  | { readonly op: 'local' };
+  | { readonly op: 'local' }
+  /**
+   * A read or write that is not declared: the task leaves its declared scope around it
+   * (`exitDeclaredScope` / `enterDeclaredScope` for a read, suspend / resume for a write).
+   */
+  | { readonly op: 'hidden-read'; readonly v: number }
+  | { readonly op: 'hidden-write'; readonly v: number };
 
 interface Program {
   readonly vars: number;
@@ -33,18 +39,24 @@ interface Program {
   readonly tasks: readonly (readonly Op[])[];
   /** Put every task on CPU 0 (they then share a CPU) instead of one CPU each. */
   readonly oneCpu?: boolean;
+  /**
+   * A runtime without `declaredFootprints` whose tasks start in a declared-footprint scope
+   * (`spawn(..., true)`) and suspend it around their hidden reads and writes.
+   */
+  readonly scoped?: boolean;
 }
 
 /** Runs the program once; returns its outcome: the status and final counters, or the deadlock. */
 function runProgram(p: Program, strategy: Strategy, footprints: FootprintLog): string {
   const cpus = p.oneCpu === true ? 1 : p.tasks.length;
-  const rt = new Runtime({ cpus, strategy, footprints, declaredFootprints: true });
+  const scoped = p.scoped === true;
+  const rt = new Runtime({ cpus, strategy, footprints, declaredFootprints: !scoped });
   const values = new Array<number>(p.vars).fill(0);
   const ids = values.map(() => rt.newObjectId());
   const mutexes = Array.from({ length: p.mutexes }, (_, i) => new Mutex(rt, `m${i}`));
   const completions = Array.from({ length: p.completions }, (_, i) => new Completion(rt, `c${i}`));
   p.tasks.forEach((ops, t) => {
-    rt.spawn(`t${t}`, p.oneCpu === true ? 0 : t, function* (): KernelGen {
+    const body = function* (): KernelGen {
       let reg = 0;
       const held: Mutex[] = [];
       for (const op of ops) {
@@ -78,11 +90,25 @@ function runProgram(p: Program, strategy: Strategy, footprints: FootprintLog): s
           case 'local':
             reg++;
             break;
+          case 'hidden-read': {
+            // Leaves the scope the task started in, reads, and enters a new one (one step).
+            rt.exitDeclaredScope();
+            reg = values[op.v] as number;
+            rt.enterDeclaredScope();
+            break;
+          }
+          case 'hidden-write': {
+            const depth = rt.suspendDeclaredScope();
+            values[op.v] = reg + 1;
+            rt.resumeDeclaredScope(depth);
+            break;
+          }
         }
         yield;
       }
       while (held.length > 0) (held.pop() as Mutex).unlock();
-    });
+    };
+    rt.spawn(`t${t}`, p.oneCpu === true ? 0 : t, body, scoped);
   });
   const result = rt.run();
   if (result.status === 'deadlock') {
@@ -231,6 +257,61 @@ const CONDITION: Program = {
   ],
 };
 
+/** Lost updates where some accesses are not declared (outside the tasks' declared scopes). */
+const HIDDEN: Program = {
+  vars: 1,
+  mutexes: 0,
+  completions: 0,
+  scoped: true,
+  tasks: [
+    [
+      { op: 'hidden-read', v: 0 },
+      { op: 'write', v: 0 },
+    ],
+    [
+      { op: 'read', v: 0 },
+      { op: 'hidden-write', v: 0 },
+    ],
+    [
+      { op: 'read', v: 0 },
+      { op: 'write', v: 0 },
+    ],
+  ],
+};
+
+/** An undeclared read whose value shows in another counter, racing a declared write. */
+const HIDDEN_READ: Program = {
+  vars: 2,
+  mutexes: 0,
+  completions: 0,
+  scoped: true,
+  tasks: [
+    [
+      { op: 'hidden-read', v: 0 },
+      { op: 'write', v: 1 },
+    ],
+    [
+      { op: 'read', v: 0 },
+      { op: 'write', v: 0 },
+    ],
+  ],
+};
+
+/** An undeclared write racing a declared read whose value shows in another counter. */
+const HIDDEN_WRITE: Program = {
+  vars: 2,
+  mutexes: 0,
+  completions: 0,
+  scoped: true,
+  tasks: [
+    [{ op: 'hidden-write', v: 0 }],
+    [
+      { op: 'read', v: 0 },
+      { op: 'write', v: 1 },
+    ],
+  ],
+};
+
 describe('DPOR finds the outcomes the unreduced DFS finds', () => {
   const programs: [string, Program][] = [
     ['an AB-BA deadlock', ABBA],
@@ -238,6 +319,12 @@ describe('DPOR finds the outcomes the unreduced DFS finds', () => {
     ['tasks on disjoint counters', INDEPENDENT],
     ['a condition wait, a mutex and an unlocked writer', CONDITION],
     ['an AB-BA deadlock with both tasks on one CPU', { ...ABBA, oneCpu: true }],
+    ['an AB-BA deadlock, tasks in declared scopes', { ...ABBA, scoped: true }],
+    ['a lost update, tasks in declared scopes', { ...LOST_UPDATE, scoped: true }],
+    ['a lost update through undeclared accesses outside the scopes', HIDDEN],
+    ['an undeclared read racing a declared write', HIDDEN_READ],
+    ['an undeclared write racing a declared read', HIDDEN_WRITE],
+    ['a condition wait, tasks in declared scopes', { ...CONDITION, scoped: true }],
   ];
   for (const [name, program] of programs) {
     for (const bound of [0, 1, 2, Number.POSITIVE_INFINITY]) {
@@ -271,6 +358,58 @@ describe('DPOR finds the outcomes the unreduced DFS finds', () => {
     expect(dfs.runs).toBe(1680);
   });
 
+  test('tasks in declared scopes on disjoint counters take one execution', () => {
+    const dpor = dporOutcomes({ ...INDEPENDENT, scoped: true }, Number.POSITIVE_INFINITY);
+    expect(dpor.executions).toBe(1);
+    expect(dpor.classes).toBe(1);
+  });
+
+  test('undeclared accesses outside the scopes keep every lost update', () => {
+    const dpor = dporOutcomes(HIDDEN, 2);
+    expect(sorted(dpor.outcomes)).toEqual(['completed 1', 'completed 2', 'completed 3']);
+  });
+
+  test('a step that leaves its declared scope orders with every step: both values are read', () => {
+    for (const bound of [0, Number.POSITIVE_INFINITY]) {
+      expect(sorted(dporOutcomes(HIDDEN_READ, bound).outcomes)).toEqual([
+        'completed 1,1',
+        'completed 1,2',
+      ]);
+      expect(sorted(dporOutcomes(HIDDEN_WRITE, bound).outcomes)).toEqual([
+        'completed 1,1',
+        'completed 1,2',
+      ]);
+    }
+  });
+
+  test('a declared step that consults a configured fault site is global', () => {
+    const log = new FootprintLog();
+    const rt = new Runtime({ cpus: 1, footprints: log });
+    const site = rt.faults.register('test.site', 'a site of the test');
+    rt.faults.configure({ 'test.site': { probability: 0.5 } });
+    rt.spawn(
+      't',
+      0,
+      function* (): KernelGen {
+        yield;
+        site.fire();
+        yield;
+      },
+      true,
+    );
+    rt.run();
+    expect([...log.global]).toEqual([0, 1, 0]);
+  });
+
+  test('leaving a declared scope it did not enter is a contract violation', () => {
+    const rt = new Runtime({ cpus: 1 });
+    rt.spawn('t', 0, function* (): KernelGen {
+      rt.exitDeclaredScope();
+      yield;
+    });
+    expect(() => rt.run()).toThrow(/declared-footprint scope it did not enter/);
+  });
+
   test('three racing read-modify-writes: fewer executions than DFS, one per class', () => {
     const dfs = dfsOutcomes(LOST_UPDATE, Number.POSITIVE_INFINITY);
     const dpor = dporOutcomes(LOST_UPDATE, Number.POSITIVE_INFINITY);
@@ -279,8 +418,19 @@ describe('DPOR finds the outcomes the unreduced DFS finds', () => {
   });
 });
 
-const opArb = (vars: number, mutexes: number, completions: number): fc.Arbitrary<Op> =>
+const opArb = (
+  vars: number,
+  mutexes: number,
+  completions: number,
+  hidden = false,
+): fc.Arbitrary<Op> =>
   fc.oneof(
+    ...(hidden
+      ? [
+          fc.record({ op: fc.constant('hidden-read' as const), v: fc.nat(vars - 1) }),
+          fc.record({ op: fc.constant('hidden-write' as const), v: fc.nat(vars - 1) }),
+        ]
+      : []),
     fc.record({ op: fc.constant('read' as const), v: fc.nat(vars - 1) }),
     fc.record({ op: fc.constant('write' as const), v: fc.nat(vars - 1) }),
     fc.record({ op: fc.constant('lock' as const), m: fc.nat(mutexes - 1) }),
@@ -291,7 +441,8 @@ const opArb = (vars: number, mutexes: number, completions: number): fc.Arbitrary
   );
 
 /** Programs of 2 or 3 tasks of 1 to `maxOps` operations (the unbounded DFS grows fast). */
-const programArb = (maxTasks: number, maxOps: number): fc.Arbitrary<Program> =>
+/** With `scoped`: tasks in declared scopes, with undeclared (hidden) accesses too. */
+const programArb = (maxTasks: number, maxOps: number, scoped = false): fc.Arbitrary<Program> =>
   fc
     .record({
       vars: fc.integer({ min: 1, max: 2 }),
@@ -303,26 +454,32 @@ const programArb = (maxTasks: number, maxOps: number): fc.Arbitrary<Program> =>
     .chain((s) =>
       fc
         .array(
-          fc.array(opArb(s.vars, s.mutexes, s.completions), { minLength: 1, maxLength: maxOps }),
+          fc.array(opArb(s.vars, s.mutexes, s.completions, scoped), {
+            minLength: 1,
+            maxLength: maxOps,
+          }),
           {
             minLength: s.taskCount,
             maxLength: s.taskCount,
           },
         )
-        .map((tasks) => ({ ...s, tasks })),
+        .map((tasks) => (scoped ? { ...s, tasks, scoped } : { ...s, tasks })),
     );
 
 describe('DPOR on random small programs (fast-check)', () => {
-  const cases: [number, number, number][] = [
-    [1, 3, 3],
-    [2, 3, 3],
-    [Number.POSITIVE_INFINITY, 2, 4],
-    [Number.POSITIVE_INFINITY, 3, 2],
+  const cases: [number, number, number, boolean][] = [
+    [1, 3, 3, false],
+    [2, 3, 3, false],
+    [Number.POSITIVE_INFINITY, 2, 4, false],
+    [Number.POSITIVE_INFINITY, 3, 2, false],
+    [2, 3, 3, true],
+    [Number.POSITIVE_INFINITY, 2, 4, true],
   ];
-  for (const [bound, tasks, ops] of cases) {
-    test(`same outcomes as DFS, preemption bound ${bound}, ${tasks} tasks of <= ${ops} operations`, () => {
+  for (const [bound, tasks, ops, scoped] of cases) {
+    const how = scoped ? ', in declared scopes with hidden accesses' : '';
+    test(`same outcomes as DFS, preemption bound ${bound}, ${tasks} tasks of <= ${ops} operations${how}`, () => {
       fc.assert(
-        fc.property(programArb(tasks, ops), (program) => {
+        fc.property(programArb(tasks, ops, scoped), (program) => {
           const dfs = dfsOutcomes(program, bound);
           const dpor = dporOutcomes(program, bound);
           expect(dpor.complete).toBe(true);

@@ -1,5 +1,11 @@
 import type { Folio } from '@mmsim/folio';
-import { type Actor, filemapLockFolio, folioUnlockPut, type Kernel } from '@mmsim/kernel';
+import {
+  type Actor,
+  filemapLockFolio,
+  folioUnlockPut,
+  type Kernel,
+  pageCacheDeclaresFootprints,
+} from '@mmsim/kernel';
 import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 
@@ -46,6 +52,9 @@ export function rangeLocker(k: Kernel, options: RangeLockerOptions): Actor {
   return {
     name: options.name ?? 'range-lock',
     cpu: options.cpu,
+    // Between its locked lookups and unlocks the body touches nothing shared: with the
+    // kernel's own page locks and LRU its steps declare their footprints (folio, page cache).
+    declaresFootprints: pageCacheDeclaresFootprints(k),
     models:
       'lock_delalloc_pages: __filemap_get_folio(FGP_LOCK) over a range, ascending (fs/btrfs/extent_io.c, 6.3)',
     *body(_task: Task): KernelGen {

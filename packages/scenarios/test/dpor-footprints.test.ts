@@ -1,0 +1,274 @@
+import { explore } from '@mmsim/explore';
+import {
+  type Folio,
+  folioNid,
+  folioRefCount,
+  folioTestFlag,
+  PG_locked,
+  pageContent,
+} from '@mmsim/folio';
+import {
+  type Actor,
+  filemapLockFolio,
+  folioUnlockPut,
+  type Kernel,
+  pageCacheDeclaresFootprints,
+  pageCacheLookup,
+  type VariantName,
+} from '@mmsim/kernel';
+import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
+import { type AddressSpaceView, MAP_SHARED, type MmView, PAGE_SIZE } from '@mmsim/rmap';
+import {
+  type DecisionAlternatives,
+  DepthFirstSchedules,
+  exploreWithDpor,
+  FootprintLog,
+  type KernelGen,
+  type Strategy,
+  type Task,
+} from '@mmsim/runtime';
+import { describe, expect, test } from 'vitest';
+import {
+  BUILTIN_SCENARIOS,
+  instantiateScenario,
+  mappedFolios,
+  migrator,
+  rangeLocker,
+  type Scenario,
+  type ScenarioName,
+  scenarioTarget,
+} from '../src/index.js';
+
+/**
+ * Soundness of the kernel-model footprints: small kernel programs (tasks locking page-cache
+ * folios, a migrator moving them) explored by DPOR with the footprints the folio lock and
+ * page-cache paths declare give exactly the outcomes (final state, deadlocks) of the
+ * unreduced preemption-bounded DFS.
+ */
+
+/**
+ * `rounds` times: locks `indices` of `file` in that order (a `__filemap_get_folio(FGP_LOCK)`
+ * each), then unlocks them.
+ */
+function locker(
+  k: Kernel,
+  file: AddressSpaceView,
+  name: string,
+  cpu: number,
+  indices: number[],
+  rounds = 1,
+): Actor {
+  return {
+    name,
+    cpu,
+    models: 'test: lock page-cache folios in a given order',
+    declaresFootprints: pageCacheDeclaresFootprints(k),
+    *body(): KernelGen {
+      for (let round = 0; round < rounds; round++) {
+        const held: Folio[] = [];
+        for (const index of indices) {
+          const folio = yield* filemapLockFolio(k, file, index, name);
+          if (folio >= 0) held.push(folio);
+          yield;
+        }
+        for (let i = held.length - 1; i >= 0; i--) yield* folioUnlockPut(k, held[i] as Folio);
+      }
+    },
+  };
+}
+
+type Build = (k: Kernel, file: AddressSpaceView, mm: MmView, addr: number) => Actor[];
+
+/** The file of the program last built (read by `runOnce` after the run). */
+let builtFile: AddressSpaceView | null = null;
+
+/** A scenario on a two-node machine: a file of `pages` pages, mapped shared and read in. */
+function program(name: string, pages: number, build: Build): Scenario {
+  return {
+    name,
+    title: name,
+    description: name,
+    sources: [],
+    config: { nodes: [{ pages: 64 }, { pages: 64 }], cpusPerNode: 2, variant: 'v6.3' },
+    build(k) {
+      const file = k.createFile('data', {
+        content: Array.from({ length: pages }, (_, i) => 1000 + i),
+      });
+      const mm = k.createProcess('app');
+      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE, flags: MAP_SHARED, file });
+      builtFile = file;
+      return {
+        *setup() {
+          for (let i = 0; i < pages; i++) yield* k.vm.userRead(mm, addr + i * PAGE_SIZE);
+        },
+        actors: build(k, file, mm, addr),
+      };
+    },
+  } as Scenario;
+}
+
+/** Runs the program once: its status (the sleepers of a deadlock) and the page cache's final state. */
+function runOnce(p: Scenario, pages: number, strategy: Strategy, footprints: FootprintLog): string {
+  const { kernel: k } = instantiateScenario(p, { strategy, footprints });
+  const result = k.run();
+  const file = builtFile as AddressSpaceView;
+  const state: string[] = [];
+  for (let i = 0; i < pages; i++) {
+    const f = pageCacheLookup(k.mem, file, i);
+    if (f === undefined) state.push('-');
+    else
+      state.push(
+        `n${folioNid(k.mem, f)}:r${folioRefCount(k.mem, f)}:${folioTestFlag(k.mem, f, PG_locked) ? 'L' : 'u'}:${pageContent(k.mem, f)}`,
+      );
+  }
+  if (result.status === 'deadlock') {
+    const sleepers = k.rt.tasks
+      .filter((t) => t.state === 'sleeping')
+      .map((t) => `${t.name}@${t.waiting?.resource.name}`)
+      .sort();
+    return `deadlock ${sleepers.join(',')} ${state.join(' ')}`;
+  }
+  return `${result.status} ${state.join(' ')}`;
+}
+
+/** Follows a prefix of choices, then the default (the task that ran last, else the lowest id). */
+class BoundedDfsStrategy implements Strategy {
+  readonly name = 'dfs';
+  readonly choices: number[] = [];
+  readonly decisions: DecisionAlternatives[] = [];
+  readonly #prefix: readonly number[];
+  readonly #log: FootprintLog;
+  #spent = 0;
+
+  constructor(prefix: readonly number[], log: FootprintLog) {
+    this.#prefix = prefix;
+    this.#log = log;
+  }
+
+  choose(eligible: readonly Task[], decision: number): Task {
+    const log = this.#log;
+    const previous = log.length === 0 ? 0 : log.tasks[log.length - 1];
+    const keep = eligible.find((t) => t.id === previous);
+    const fallback = keep ?? (eligible[0] as Task);
+    const order = [fallback.id, ...eligible.filter((t) => t !== fallback).map((t) => t.id)];
+    this.decisions.push({ order, spentBefore: this.#spent, cost: keep === undefined ? 0 : 1 });
+    const id = decision < this.#prefix.length ? this.#prefix[decision] : fallback.id;
+    const chosen = eligible.find((t) => t.id === id) as Task;
+    if (keep !== undefined && chosen !== keep) this.#spent++;
+    this.choices.push(chosen.id);
+    return chosen;
+  }
+}
+
+function dfsOutcomes(p: Scenario, pages: number, bound: number) {
+  const schedules = new DepthFirstSchedules(bound);
+  const outcomes = new Set<string>();
+  const log = new FootprintLog();
+  let runs = 0;
+  for (;;) {
+    const prefix = schedules.next;
+    if (prefix === null) break;
+    log.clear();
+    const strategy = new BoundedDfsStrategy(prefix, log);
+    outcomes.add(runOnce(p, pages, strategy, log));
+    runs++;
+    schedules.advance(strategy.choices, strategy.decisions);
+  }
+  return { outcomes, runs };
+}
+
+function dporOutcomes(p: Scenario, pages: number, bound: number) {
+  const outcomes = new Set<string>();
+  const result = exploreWithDpor(
+    (strategy, log) => {
+      outcomes.add(runOnce(p, pages, strategy, log));
+    },
+    new FootprintLog(),
+    { preemptionBound: bound },
+  );
+  return { outcomes, ...result };
+}
+
+const sorted = (s: Set<string>) => [...s].sort();
+
+const PROGRAMS: [string, number, Build, number[]][] = [
+  [
+    'two tasks lock two folios in opposite orders (AB-BA on folio locks)',
+    2,
+    (k, file) => [locker(k, file, 'up', 0, [0, 1]), locker(k, file, 'down', 2, [1, 0])],
+    [0, 1, 2],
+  ],
+  [
+    'two tasks lock disjoint folios',
+    2,
+    (k, file) => [locker(k, file, 'a', 0, [0], 4), locker(k, file, 'b', 2, [1], 4)],
+    [0, 1, 2],
+  ],
+  [
+    'a range locker and a move_pages migrator on the same folios',
+    2,
+    (k, file, mm, addr) => [
+      rangeLocker(k, { cpu: 2, file, first: 0, pages: 2, rounds: 1, holdSteps: 1 }),
+      migrator(k, {
+        name: 'move_pages',
+        cpu: 0,
+        mode: MIGRATE_SYNC,
+        reason: MR_SYSCALL,
+        rounds: 1,
+        select: mappedFolios(k, mm, addr, 2, 'descending'),
+      }),
+    ],
+    [0, 1],
+  ],
+];
+
+describe('DPOR with kernel-model footprints finds the outcomes the unreduced DFS finds', () => {
+  for (const [name, pages, build, bounds] of PROGRAMS) {
+    for (const bound of bounds) {
+      test(`${name}, preemption bound ${bound}`, () => {
+        const p = program(name, pages, build);
+        const dfs = dfsOutcomes(p, pages, bound);
+        const dpor = dporOutcomes(p, pages, bound);
+        expect(dpor.complete).toBe(true);
+        expect(sorted(dpor.outcomes)).toEqual(sorted(dfs.outcomes));
+        expect(dpor.classes).toBeLessThanOrEqual(dfs.runs);
+      });
+    }
+  }
+
+  test('the AB-BA deadlock on folio locks is among the outcomes', () => {
+    const [name, pages, build] = PROGRAMS[0] as (typeof PROGRAMS)[0];
+    const dpor = dporOutcomes(program(name, pages, build), pages, 2);
+    expect([...dpor.outcomes].some((o) => o.startsWith('deadlock'))).toBe(true);
+    expect([...dpor.outcomes].some((o) => o.startsWith('completed'))).toBe(true);
+  });
+
+  test('declared folio-lock steps on disjoint folios commute: fewer DPOR classes than DFS runs', () => {
+    const [name, pages, build] = PROGRAMS[1] as (typeof PROGRAMS)[1];
+    const p = program(name, pages, build);
+    const dfs = dfsOutcomes(p, pages, 2);
+    const dpor = dporOutcomes(p, pages, 2);
+    expect(dpor.classes).toBeLessThan(dfs.runs);
+  });
+});
+
+describe('the historic buggy variants still deadlock under dpor:2', () => {
+  const cases: [ScenarioName, VariantName][] = [
+    ['rfc-lock-order', 'rfc-2022'],
+    ['split-lock-deadlock', 'v6.10'],
+    ['loop-bh-deadlock', 'v6.3-rc1'],
+    ['loop-writeback-deadlock', 'v6.3-rc1'],
+  ];
+  for (const [scenario, variant] of cases) {
+    test(`${scenario} ${variant}`, () => {
+      const target = scenarioTarget(BUILTIN_SCENARIOS[scenario](), { variant });
+      const result = explore(target, {
+        strategy: { kind: 'dpor', preemptionBound: 2 },
+        schedules: 2000,
+        shrink: false,
+      });
+      expect(result.found).toBe(true);
+      expect(['deadlock', 'inversion']).toContain(result.kind);
+    });
+  }
+});
