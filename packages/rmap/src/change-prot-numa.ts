@@ -1,6 +1,7 @@
 import {
   folioRefCount,
   folioTestFlag,
+  folioNid,
   folioTestKsm,
   HPAGE_PMD_NR,
   PG_dirty,
@@ -13,7 +14,10 @@ import { changeHugePmdNuma } from './huge-pmd-numa.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn } from './page-table.js';
+import { canChangePteWritable, migrationEntryWrprotect } from './mprotect.js';
 import {
+  isWritableMigrationEntry,
+  PTE_WRITE,
   PTE_YOUNG,
   pteClearProtnone,
   pteHwPresent,
@@ -26,6 +30,9 @@ import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbRange } from './tlb.js';
 import { flushTlbBatchedPending } from './tlb-batch.js';
 import type { VmFault } from './vm-fault.js';
+
+/** `sysctl_numa_balancing_mode` bit NUMA_BALANCING_NORMAL (include/linux/sched/sysctl.h, 6.3). */
+const NUMA_BALANCING_NORMAL = 1;
 
 /** Options of `changeProtNuma`. */
 export interface ChangeProtNumaOptions {
@@ -55,8 +62,18 @@ export interface ChangeProtNumaOptions {
  * (`sysctl_numa_balancing_mode`, default NUMA_BALANCING_NORMAL) and `options.isToptier`
  * (`node_is_toptier`) give the tiering-mode skip of `change_huge_pmd`.
  *
- * Not modelled: device pages, the same-node and top-tier skips of PTEs (which need the
- * task's node policy), uffd-wp, hugetlb VMAs.
+ * PTEs in memory-tiering mode (`change_pte_range`, mm/mprotect.c, 6.3): when `options.mode`
+ * lacks NUMA_BALANCING_NORMAL, an entry whose folio is on a top-tier node
+ * (`options.isToptier`) is left as it is; a slow-tier folio is marked (its
+ * `xchg_page_access_time` is the callers' per-mm scan time, see @mmsim/callers).
+ *
+ * Non-present entries (`change_pte_range`, the `is_swap_pte` branch, which runs under
+ * MM_CP_PROT_NUMA too): a writable migration entry becomes readable-exclusive (anonymous
+ * folio) or readable (file folio), counted in the pages changed (so in `numa_pte_updates`)
+ * but not flushed (the CPU never cached it); the folio then comes back read-only.
+ *
+ * Not modelled: device pages, the same-node skip of single-threaded private VMAs (it needs
+ * `numa_node_id()` of the scanning task), uffd-wp, hugetlb VMAs.
  */
 export function* changeProtNuma(
   ctx: RmapState,
@@ -129,7 +146,15 @@ export function* changeProtNuma(
         flushTlbBatchedPending(ctx, mm);
         for (let v = vpn; v < tableEnd; v++) {
           const pte = table.get(v);
-          if (!pteHwPresent(pte)) continue; // none, a migration entry, or already PROT_NONE
+          if (!pteHwPresent(pte)) {
+            // is_swap_pte: "a protection check is difficult", write goes, no flush needed
+            if (isWritableMigrationEntry(pte)) {
+              table.set(v, migrationEntryWrprotect(mem, pte));
+              ctx.rt.charge(ctx.costs.pteUpdate);
+              changed++;
+            }
+            continue; // none, another migration entry, or already PROT_NONE
+          }
           const pfn = ptePfn(pte);
           if (pfn === mem.zeroPfn) continue; // vm_normal_page: NULL
           const folio = pfnFolio(mem, pfn);
@@ -138,6 +163,10 @@ export function* changeProtNuma(
           // page_is_file_lru && PageDirty: async migration could not move it
           if (!folioTestFlag(mem, folio, PG_swapbacked) && folioTestFlag(mem, folio, PG_dirty))
             continue;
+          // memory tiering alone: the top tier is not scanned
+          if ((mode & NUMA_BALANCING_NORMAL) === 0 && isToptier !== null) {
+            if (isToptier(folioNid(mem, folio))) continue;
+          }
           table.set(v, pteMkProtnone(pte));
           ctx.rt.charge(ctx.costs.pteUpdate);
           changed++;
@@ -150,7 +179,7 @@ export function* changeProtNuma(
     }
   }
   yield; // cond_resched() before tlb_finish_mmu
-  if (changed > 0) flushTlbRange(ctx, mm, lo, hi - lo);
+  if (hi > lo) flushTlbRange(ctx, mm, lo, hi - lo);
   mm.tlbFlushPending--; // tlb_finish_mmu: dec_tlb_flush_pending after the flush
   if (changed > 0) ctx.vmstat.countVmEvents(VmEvent.NUMA_PTE_UPDATES, changed);
   // change_pmd_range: count_vm_numa_events(NUMA_HUGE_PTE_UPDATES, nr_huge_updates)
@@ -160,31 +189,46 @@ export function* changeProtNuma(
 }
 
 /**
- * `do_numa_page(vmf)` (mm/memory.c, 6.3) for a PROT_NONE entry, without the migration:
- * under the page-table lock, if the entry is unchanged, make it usable again
- * (`pte_modify(old_pte, vma->vm_page_prot)`, young) and count `numa_hint_faults`. The
- * entry comes back read-only: the kernel restores write access at once only where
- * `can_change_pte_writable` allows it, the model lets a write take the write-protect fault
- * that follows (same result, one more fault). `migrate_misplaced_page` is called through
+ * `do_numa_page(vmf)` (mm/memory.c, 6.3) for a PROT_NONE entry: under the page-table lock,
+ * if the entry is unchanged, `pte_modify(old_pte, vma->vm_page_prot)` and, while the lock
+ * is held, whether it may be writable: `vma_wants_manual_pte_write_upgrade` and
+ * `can_change_pte_writable` (6a56ccbcf6c6, 6.2, which replaced the saved-write bit); then
+ * `numa_hint_faults`. `migrate_misplaced_page` is called through
  * `RmapState.numaHintFaultHook` when one is installed (@mmsim/callers'
- * `installNumaBalancing`), after the lock is dropped; the kernel drops the lock with the
- * entry still PROT_NONE and restores it only when the migration did not happen, the model
- * restores it first (the migration then unmaps an ordinary entry; same end state).
+ * `installNumaBalancing`), after the lock is dropped. The kernel drops the lock with the
+ * entry still PROT_NONE and, when the migration did not happen, maps it again young and,
+ * if found so, writable (`out_map`); a migrated folio comes back read-only (its migration
+ * entry was made from a PROT_NONE entry, which has no write bit). The model restores the
+ * entry young and read-only first (the migration then unmaps an ordinary read-only entry,
+ * so a migrated folio also comes back read-only), and after the hook, under the lock
+ * again, makes it writable if it is still the entry it restored. Without a hook the entry
+ * is restored writable at once.
  */
 export function* doNumaPage(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const ptl = vmf.table.ptl;
   if (!ptl.trylock()) yield* ptl.lockContended();
   const now = vmf.table.get(vmf.vpn);
-  let restored = false;
+  let restored = -1;
+  let writable = false;
+  const hook = ctx.numaHintFaultHook;
   if (now === vmf.orig && pteProtnone(now)) {
-    vmf.table.set(vmf.vpn, (pteClearProtnone(now) | PTE_YOUNG) >>> 0);
+    restored = (pteClearProtnone(now) | PTE_YOUNG) >>> 0;
+    writable = canChangePteWritable(ctx, vmf.vma, restored, ptePfn(now));
+    vmf.table.set(vmf.vpn, writable && hook === null ? (restored | PTE_WRITE) >>> 0 : restored);
     ctx.rt.charge(ctx.costs.pteUpdate);
     ctx.vmstat.countVmEvents(VmEvent.NUMA_HINT_FAULTS);
-    restored = true;
   }
   ptl.unlock();
-  // numa_migrate_prep + migrate_misplaced_page, when a caller installed them.
-  const hook = ctx.numaHintFaultHook;
-  if (restored && hook !== null) yield* hook(vmf.vma.mm, vmf.address, ptePfn(now));
+  if (restored < 0 || hook === null) return 0;
+  // numa_migrate_prep + migrate_misplaced_page
+  yield* hook(vmf.vma.mm, vmf.address, ptePfn(now));
+  if (!writable) return 0;
+  // out_map after no migration: the write bit found at the start
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  if (vmf.table.get(vmf.vpn) === restored) {
+    vmf.table.set(vmf.vpn, (restored | PTE_WRITE) >>> 0);
+    ctx.rt.charge(ctx.costs.pteUpdate);
+  }
+  ptl.unlock();
   return 0;
 }
