@@ -31,8 +31,9 @@ import { flushTlbRange } from './tlb.js';
 import { flushTlbBatchedPending } from './tlb-batch.js';
 import type { VmFault } from './vm-fault.js';
 
-/** `sysctl_numa_balancing_mode` bit NUMA_BALANCING_NORMAL (include/linux/sched/sysctl.h, 6.3). */
+/** `sysctl_numa_balancing_mode` bits NUMA_BALANCING_NORMAL and NUMA_BALANCING_MEMORY_TIERING (include/linux/sched/sysctl.h, 6.3). */
 const NUMA_BALANCING_NORMAL = 1;
+const NUMA_BALANCING_MEMORY_TIERING = 2;
 
 /** Options of `changeProtNuma`. */
 export interface ChangeProtNumaOptions {
@@ -40,6 +41,12 @@ export interface ChangeProtNumaOptions {
   readonly mode?: number;
   /** `node_is_toptier(nid)`; without it no node counts as top tier. */
   readonly isToptier?: ((nid: number) => boolean) | null;
+  /**
+   * `xchg_page_access_time(page, now)`: called with each folio a PTE of which is marked on
+   * a slow-tier node when `mode` has NUMA_BALANCING_MEMORY_TIERING; the callers keep the
+   * scan time for the hot-page threshold. Made once by the caller, not per folio.
+   */
+  readonly xchgAccessTime?: ((folio: number) => void) | null;
 }
 
 /**
@@ -64,8 +71,9 @@ export interface ChangeProtNumaOptions {
  *
  * PTEs in memory-tiering mode (`change_pte_range`, mm/mprotect.c, 6.3): when `options.mode`
  * lacks NUMA_BALANCING_NORMAL, an entry whose folio is on a top-tier node
- * (`options.isToptier`) is left as it is; a slow-tier folio is marked (its
- * `xchg_page_access_time` is the callers' per-mm scan time, see @mmsim/callers).
+ * (`options.isToptier`) is left as it is; with NUMA_BALANCING_MEMORY_TIERING set, a
+ * slow-tier folio that is marked gets its scan time (`xchg_page_access_time`, through
+ * `options.xchgAccessTime`) for the hot-page threshold of its hinting fault.
  *
  * Non-present entries (`change_pte_range`, the `is_swap_pte` branch, which runs under
  * MM_CP_PROT_NUMA too): a writable migration entry becomes readable-exclusive (anonymous
@@ -100,6 +108,8 @@ export function* changeProtNuma(
     );
   }
   const isToptier = options?.isToptier ?? null;
+  const xchgAccessTime =
+    (mode & NUMA_BALANCING_MEMORY_TIERING) !== 0 ? (options?.xchgAccessTime ?? null) : null;
   const sem = mm.mmapLock;
   if (!sem.downReadTrylock()) yield* sem.downRead('task_numa_work');
   mm.tlbFlushPending++; // tlb_gather_mmu: inc_tlb_flush_pending
@@ -164,8 +174,10 @@ export function* changeProtNuma(
           if (!folioTestFlag(mem, folio, PG_swapbacked) && folioTestFlag(mem, folio, PG_dirty))
             continue;
           // memory tiering alone: the top tier is not scanned
-          if ((mode & NUMA_BALANCING_NORMAL) === 0 && isToptier !== null) {
-            if (isToptier(folioNid(mem, folio))) continue;
+          if (isToptier !== null || xchgAccessTime !== null) {
+            const toptier = isToptier !== null && isToptier(folioNid(mem, folio));
+            if (toptier && (mode & NUMA_BALANCING_NORMAL) === 0) continue;
+            if (!toptier && xchgAccessTime !== null) xchgAccessTime(folio);
           }
           table.set(v, pteMkProtnone(pte));
           ctx.rt.charge(ctx.costs.pteUpdate);

@@ -265,6 +265,12 @@ export class NumaBalancing {
    * per page in `page->_last_cpupid` (`xchg_page_access_time`).
    */
   readonly #scanTime = new WeakMap<MmView, number>();
+  /**
+   * The scan time `change_pte_range` stores in a slow-tier folio in memory-tiering mode
+   * (`xchg_page_access_time`, mm/mprotect.c, 6.3), in ns, by folio. A PMD-mapped THP
+   * (`change_huge_pmd`) falls back to the mm's scan time above.
+   */
+  readonly #accessTime = new Map<Folio, number>();
   /** Per node: `pgdat->nbp_rl_start` (ns) and `nbp_rl_nr_cand`. */
   readonly #rlStart: Float64Array;
   readonly #rlNrCand: Float64Array;
@@ -303,7 +309,13 @@ export class NumaBalancing {
     this.k = k;
     this.sysctls = Object.freeze(s);
     this.#alloc = allocMisplacedDstFolio(k);
-    this.#protNumaOptions = { mode: s.mode, isToptier: (nid) => nodeIsToptier(k, nid) };
+    this.#protNumaOptions = {
+      mode: s.mode,
+      isToptier: (nid) => nodeIsToptier(k, nid),
+      xchgAccessTime: (folio) => {
+        this.#accessTime.set(folio, k.rt.current.cpu.clock);
+      },
+    };
     this.#rlStart = new Float64Array(k.nrNodes);
     this.#rlNrCand = new Float64Array(k.nrNodes);
   }
@@ -350,7 +362,7 @@ export class NumaBalancing {
       return -1;
     }
     if ((this.sysctls.mode & NUMA_BALANCING_MEMORY_TIERING) !== 0 && !nodeIsToptier(k, nid)) {
-      if (!this.#shouldPromote(mm, here, folioNrPages(mem, folio))) return -1;
+      if (!this.#shouldPromote(this.#scanTime.get(mm), here, folioNrPages(mem, folio))) return -1;
     } else if ((this.sysctls.mode & NUMA_BALANCING_NORMAL) === 0) {
       return -1;
     }
@@ -416,7 +428,8 @@ export class NumaBalancing {
       return;
     }
     if ((this.sysctls.mode & NUMA_BALANCING_MEMORY_TIERING) !== 0 && !nodeIsToptier(k, nid)) {
-      if (!this.#shouldPromote(mm, here, folioNrPages(mem, folio))) return;
+      const scanned = this.#accessTime.get(folio) ?? this.#scanTime.get(mm);
+      if (!this.#shouldPromote(scanned, here, folioNrPages(mem, folio))) return;
     } else if ((this.sysctls.mode & NUMA_BALANCING_NORMAL) === 0) {
       return; // mode 2 alone: a top-tier page is never migrated (should_numa_migrate_memory)
     }
@@ -426,16 +439,15 @@ export class NumaBalancing {
 
   /**
    * The memory-tiering half of `should_numa_migrate_memory` (kernel/sched/fair.c, 6.3) for
-   * a folio on a slow-tier node: hot when `numa_hint_fault_latency` (now minus the scan
-   * time) is below `numa_balancing_hot_threshold_ms` (the threshold is not adjusted, as
+   * a folio on a slow-tier node: hot when `numa_hint_fault_latency` (now minus `scanned`, the
+   * folio's scan time, or its mm's for a PMD-mapped THP) is below `numa_balancing_hot_threshold_ms` (the threshold is not adjusted, as
    * `numa_promotion_adjust_threshold` would); then `numa_promotion_rate_limit` on the
    * target node: `pgpromote_candidate` += nr, and no more than
    * `numa_balancing_promote_rate_limit_MBps` worth of candidates per second.
    */
-  #shouldPromote(mm: MmView, dst: number, nr: number): boolean {
+  #shouldPromote(scanned: number | undefined, dst: number, nr: number): boolean {
     const k = this.k;
     const now = k.rt.current.cpu.clock;
-    const scanned = this.#scanTime.get(mm);
     if (scanned === undefined || now - scanned >= this.sysctls.hotThresholdMs * 1_000_000) {
       this.stats.cold++;
       return false;
