@@ -127,6 +127,38 @@ describe('NUMA balancing (task_numa_work, do_numa_page, migrate_misplaced_page; 
     expect(nidAt(k, mm, addr)).toBe(0);
   });
 
+  it('do_numa_page restores an exclusive anonymous page writable when no target was found, read-only once migrate_misplaced_page was called and failed (6a56ccbcf6c6)', () => {
+    const k = machine([{ pages: 512 }, { pages: 512 }]);
+    const nb = new NumaBalancing(k).install();
+    const mm = k.createProcess('p');
+    const addr = k.vm.mmap(mm, { length: 2 * PAGE_SIZE });
+    const hog = k.createProcess('hog');
+    const free1 = nodeStats(k.mem, 1).freePages;
+    const h = k.vm.mmap(hog, { length: free1 * PAGE_SIZE });
+    let ready = false;
+    k.rt.spawn('setup', 0, function* (): KernelGen {
+      yield* k.vm.userWrite(mm, addr, 3);
+      yield* k.vm.userWrite(mm, addr + PAGE_SIZE, 4);
+      yield* k.lru.lruAddDrainAll();
+      expect(yield* nb.taskNumaWorkPass(mm)).toBe(2);
+      // a local fault: numa_migrate_prep finds no target, out_map under the same lock
+      expect(yield* k.vm.userRead(mm, addr)).toBe(3);
+      ready = true;
+    });
+    k.rt.spawn('remote', 1, function* (): KernelGen {
+      while (!ready) yield;
+      for (let i = 0; i < free1 && nodeStats(k.mem, 1).freePages > 0; i++)
+        yield* k.vm.userWrite(hog, h + i * PAGE_SIZE, 1);
+      // misplaced, migrate_misplaced_page refuses (node 1 full): writable forgotten
+      expect(yield* k.vm.userRead(mm, addr + PAGE_SIZE)).toBe(4);
+    });
+    k.run();
+    expect(nb.stats.local).toBe(1);
+    expect(nb.stats.refused.targetFull).toBe(1);
+    expect(k.vm.lookupPte(mm, addr)).toMatchObject({ kind: 'present', write: true });
+    expect(k.vm.lookupPte(mm, addr + PAGE_SIZE)).toMatchObject({ kind: 'present', write: false });
+  });
+
   it('task_numa_work marks scan_size_mb per pass and wraps around', () => {
     const k = machine([{ pages: 2048 }, { pages: 2048 }]);
     const nb = new NumaBalancing(k, { scanSizeMb: 1, scanDelayMs: 0 });

@@ -207,14 +207,17 @@ export function* changeProtNuma(
  * `can_change_pte_writable` (6a56ccbcf6c6, 6.2, which replaced the saved-write bit); then
  * `numa_hint_faults`. `migrate_misplaced_page` is called through
  * `RmapState.numaHintFaultHook` when one is installed (@mmsim/callers'
- * `installNumaBalancing`), after the lock is dropped. The kernel drops the lock with the
- * entry still PROT_NONE and, when the migration did not happen, maps it again young and,
- * if found so, writable (`out_map`); a migrated folio comes back read-only (its migration
- * entry was made from a PROT_NONE entry, which has no write bit). The model restores the
- * entry young and read-only first (the migration then unmaps an ordinary read-only entry,
- * so a migrated folio also comes back read-only), and after the hook, under the lock
- * again, makes it writable if it is still the entry it restored. Without a hook the entry
- * is restored writable at once.
+ * `installNumaBalancing`), after the lock is dropped; the hook returns true when it called
+ * `migrate_misplaced_page`. The kernel drops the lock with the entry still PROT_NONE; with
+ * no target node it maps the entry again under the same lock, young and, if found so,
+ * writable (`out_map`); once it has called `migrate_misplaced_page` it forgets `writable`
+ * (6a56ccbcf6c6: the information is valid only under the lock), so a failed migration
+ * restores the entry read-only, and a migrated folio comes back read-only too (its
+ * migration entry was made from a PROT_NONE entry, which has no write bit). The model
+ * restores the entry young and read-only first (the migration then unmaps an ordinary
+ * read-only entry) and, when the hook found no target, makes it writable under the lock
+ * again if it is still the entry it restored. Without a hook the entry is restored
+ * writable at once.
  */
 export function* doNumaPage(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const ptl = vmf.table.ptl;
@@ -233,9 +236,9 @@ export function* doNumaPage(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   ptl.unlock();
   if (restored < 0 || hook === null) return 0;
   // numa_migrate_prep + migrate_misplaced_page
-  yield* hook(vmf.vma.mm, vmf.address, ptePfn(now));
-  if (!writable) return 0;
-  // out_map after no migration: the write bit found at the start
+  const migrateCalled = yield* hook(vmf.vma.mm, vmf.address, ptePfn(now));
+  if (!writable || migrateCalled === true) return 0;
+  // out_map without a target node: the write bit found under the lock
   if (!ptl.trylock()) yield* ptl.lockContended();
   if (vmf.table.get(vmf.vpn) === restored) {
     vmf.table.set(vmf.vpn, (restored | PTE_WRITE) >>> 0);

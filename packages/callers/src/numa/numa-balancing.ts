@@ -408,16 +408,17 @@ export class NumaBalancing {
    * when the folio is on the faulting CPU's node and asks `mpol_misplaced`: with the default
    * local policy (MPOL_F_MORON) the folio is misplaced when its node is not the CPU's
    * node (the two-stage `should_numa_migrate_memory` filter is not modelled); then
-   * `migrate_misplaced_page` to that node.
+   * `migrate_misplaced_page` to that node. True when `migrate_misplaced_page` was called
+   * (the fault then restores the entry read-only, as 6.3 does).
    */
-  *hintFault(mm: MmView, address: number, pfn: number): KernelGen<void> {
+  *hintFault(mm: MmView, address: number, pfn: number): KernelGen<boolean> {
     const k = this.k;
     const mem = k.mem;
     const folio = pfnFolio(mem, pfn);
-    if (folio < 0 || pfn === mem.zeroPfn) return;
+    if (folio < 0 || pfn === mem.zeroPfn) return false;
     if (folioTestLarge(mem, folio)) {
       this.stats.refused.compound++;
-      return;
+      return false;
     }
     this.stats.hintFaults++;
     const here = k.rt.current.cpu.node;
@@ -425,16 +426,17 @@ export class NumaBalancing {
     if (nid === here) {
       this.stats.local++;
       k.vmstat.countVmEvents(VmEvent.NUMA_HINT_FAULTS_LOCAL);
-      return;
+      return false;
     }
     if ((this.sysctls.mode & NUMA_BALANCING_MEMORY_TIERING) !== 0 && !nodeIsToptier(k, nid)) {
       const scanned = this.#accessTime.get(folio) ?? this.#scanTime.get(mm);
-      if (!this.#shouldPromote(scanned, here, folioNrPages(mem, folio))) return;
+      if (!this.#shouldPromote(scanned, here, folioNrPages(mem, folio))) return false;
     } else if ((this.sysctls.mode & NUMA_BALANCING_NORMAL) === 0) {
-      return; // mode 2 alone: a top-tier page is never migrated (should_numa_migrate_memory)
+      return false; // mode 2 alone: a top-tier page is never migrated (should_numa_migrate_memory)
     }
     this.stats.misplaced++;
     yield* this.#migrate(mm, address, folio, here);
+    return true;
   }
 
   /**
