@@ -1,7 +1,7 @@
 import {
+  folioNid,
   folioRefCount,
   folioTestFlag,
-  folioNid,
   folioTestKsm,
   HPAGE_PMD_NR,
   PG_dirty,
@@ -13,8 +13,8 @@ import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
 import { changeHugePmdNuma } from './huge-pmd-numa.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
 import type { Mm } from './mm.js';
-import { pmdIndexOfVpn } from './page-table.js';
 import { canChangePteWritable, migrationEntryWrprotect } from './mprotect.js';
+import { pmdIndexOfVpn } from './page-table.js';
 import {
   isWritableMigrationEntry,
   PTE_WRITE,
@@ -175,7 +175,7 @@ export function* changeProtNuma(
             continue;
           // memory tiering alone: the top tier is not scanned
           if (isToptier !== null || xchgAccessTime !== null) {
-            const toptier = isToptier !== null && isToptier(folioNid(mem, folio));
+            const toptier = isToptier?.(folioNid(mem, folio)) === true;
             if (toptier && (mode & NUMA_BALANCING_NORMAL) === 0) continue;
             if (!toptier && xchgAccessTime !== null) xchgAccessTime(folio);
           }

@@ -10,12 +10,12 @@ import {
   TTU_BATCH_FLUSH,
 } from '../src/index.js';
 import { mutableMm, pmdIndexOf, vpnOf } from '../src/internal.js';
-import { migrateFolio } from './helpers.js';
 import {
   type RmapMachine as Machine,
   createRmapMachine as machine,
   runAndCheck,
 } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 /**
  * PROT_NONE NUMA hinting entries (`change_prot_numa`, mm/mempolicy.c, 6.3), `pte_accessible`
