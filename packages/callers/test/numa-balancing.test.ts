@@ -127,6 +127,38 @@ describe('NUMA balancing (task_numa_work, do_numa_page, migrate_misplaced_page; 
     expect(nidAt(k, mm, addr)).toBe(0);
   });
 
+  it('do_numa_page restores an exclusive anonymous page writable when no target was found, read-only once migrate_misplaced_page was called and failed (6a56ccbcf6c6)', () => {
+    const k = machine([{ pages: 512 }, { pages: 512 }]);
+    const nb = new NumaBalancing(k).install();
+    const mm = k.createProcess('p');
+    const addr = k.vm.mmap(mm, { length: 2 * PAGE_SIZE });
+    const hog = k.createProcess('hog');
+    const free1 = nodeStats(k.mem, 1).freePages;
+    const h = k.vm.mmap(hog, { length: free1 * PAGE_SIZE });
+    let ready = false;
+    k.rt.spawn('setup', 0, function* (): KernelGen {
+      yield* k.vm.userWrite(mm, addr, 3);
+      yield* k.vm.userWrite(mm, addr + PAGE_SIZE, 4);
+      yield* k.lru.lruAddDrainAll();
+      expect(yield* nb.taskNumaWorkPass(mm)).toBe(2);
+      // a local fault: numa_migrate_prep finds no target, out_map under the same lock
+      expect(yield* k.vm.userRead(mm, addr)).toBe(3);
+      ready = true;
+    });
+    k.rt.spawn('remote', 1, function* (): KernelGen {
+      while (!ready) yield;
+      for (let i = 0; i < free1 && nodeStats(k.mem, 1).freePages > 0; i++)
+        yield* k.vm.userWrite(hog, h + i * PAGE_SIZE, 1);
+      // misplaced, migrate_misplaced_page refuses (node 1 full): writable forgotten
+      expect(yield* k.vm.userRead(mm, addr + PAGE_SIZE)).toBe(4);
+    });
+    k.run();
+    expect(nb.stats.local).toBe(1);
+    expect(nb.stats.refused.targetFull).toBe(1);
+    expect(k.vm.lookupPte(mm, addr)).toMatchObject({ kind: 'present', write: true });
+    expect(k.vm.lookupPte(mm, addr + PAGE_SIZE)).toMatchObject({ kind: 'present', write: false });
+  });
+
   it('task_numa_work marks scan_size_mb per pass and wraps around', () => {
     const k = machine([{ pages: 2048 }, { pages: 2048 }]);
     const nb = new NumaBalancing(k, { scanSizeMb: 1, scanDelayMs: 0 });
@@ -197,6 +229,69 @@ describe('NUMA balancing (task_numa_work, do_numa_page, migrate_misplaced_page; 
     expect(onNode(1)).toBe(2);
     expect(nb.stats.cold).toBe(2);
     expect(k.vmstat.nodePageState(0, NodeStat.PGPROMOTE_SUCCESS)).toBe(0);
+  });
+
+  /** Node 0 with a CPU, node 1 CPU-less (slow), mode 2 alone, `pages` pages mapped. */
+  function tieredMix(hotThresholdMs: number, pages: number) {
+    const k = createKernel({
+      nodes: [{ pages: 1024 }, { pages: 1024, cpus: 0 }],
+      cpusPerNode: 1,
+      variant: 'v6.3',
+      zeroPage: false,
+    });
+    const nb = new NumaBalancing(k, {
+      mode: NUMA_BALANCING_MEMORY_TIERING,
+      hotThresholdMs,
+      scanDelayMs: 0,
+    }).install();
+    const mm = k.createProcess('p');
+    const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
+    return { k, nb, mm, addr };
+  }
+
+  it('mode 2 scans only the PTEs of slow-tier pages (change_pte_range skips the top tier)', () => {
+    const { k, nb, mm, addr } = tieredMix(1000, 4);
+    k.rt.spawn('t', 0, function* (): KernelGen {
+      for (let i = 0; i < 4; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 5 + i);
+      yield* k.lru.lruAddDrainAll();
+      for (const i of [1, 3]) {
+        const pfn = k.vm.followPage(mm, addr + i * PAGE_SIZE);
+        yield* migrateMisplacedFolio(k, pfnFolio(k.mem, pfn), 1, allocMisplacedDstFolio(k));
+      }
+      yield* k.lru.lruAddDrainAll();
+      expect(yield* nb.taskNumaWorkPass(mm)).toBe(2);
+      for (let i = 0; i < 4; i++)
+        expect(yield* k.vm.userRead(mm, addr + i * PAGE_SIZE)).toBe(5 + i);
+    });
+    k.run();
+    expect(k.vmstat.vmEvent(VmEvent.NUMA_PTE_UPDATES)).toBe(2);
+    expect(k.vmstat.vmEvent(VmEvent.NUMA_HINT_FAULTS)).toBe(2);
+    expect(nb.stats.migrated).toBe(2);
+    for (let i = 0; i < 4; i++) expect(nidAt(k, mm, addr + i * PAGE_SIZE)).toBe(0);
+  });
+
+  it('mode 2 measures the hint-fault latency from the scan that marked the page, not the last scan of the mm', () => {
+    const { k, nb, mm, addr } = tieredMix(5, 2);
+    k.rt.spawn('t', 0, function* (): KernelGen {
+      for (let i = 0; i < 2; i++) yield* k.vm.userWrite(mm, addr + i * PAGE_SIZE, 5 + i);
+      yield* k.lru.lruAddDrainAll();
+      for (let i = 0; i < 2; i++) {
+        const pfn = k.vm.followPage(mm, addr + i * PAGE_SIZE);
+        yield* migrateMisplacedFolio(k, pfnFolio(k.mem, pfn), 1, allocMisplacedDstFolio(k));
+      }
+      yield* k.lru.lruAddDrainAll();
+      expect(yield* nb.taskNumaWorkPass(mm)).toBe(2); // both pages marked at t0
+      k.rt.charge(10_000_000);
+      expect(yield* k.vm.userRead(mm, addr + PAGE_SIZE)).toBe(6); // page 1: cold, stays
+      // page 0 is still PROT_NONE from t0: this pass marks page 1 only
+      expect(yield* nb.taskNumaWorkPass(mm)).toBe(1);
+      expect(yield* k.vm.userRead(mm, addr)).toBe(5); // scanned 10 ms ago: cold
+      expect(yield* k.vm.userRead(mm, addr + PAGE_SIZE)).toBe(6); // scanned just now: hot
+    });
+    k.run();
+    expect(nb.stats.cold).toBe(2);
+    expect(nidAt(k, mm, addr)).toBe(1);
+    expect(nidAt(k, mm, addr + PAGE_SIZE)).toBe(0);
   });
 
   it('mode 2 stops promoting at numa_balancing_promote_rate_limit_MBps', () => {

@@ -1,4 +1,5 @@
 import {
+  folioNid,
   folioRefCount,
   folioTestFlag,
   folioTestKsm,
@@ -12,8 +13,11 @@ import { PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
 import { changeHugePmdNuma } from './huge-pmd-numa.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
 import type { Mm } from './mm.js';
+import { canChangePteWritable, migrationEntryWrprotect } from './mprotect.js';
 import { pmdIndexOfVpn } from './page-table.js';
 import {
+  isWritableMigrationEntry,
+  PTE_WRITE,
   PTE_YOUNG,
   pteClearProtnone,
   pteHwPresent,
@@ -27,12 +31,22 @@ import { flushTlbRange } from './tlb.js';
 import { flushTlbBatchedPending } from './tlb-batch.js';
 import type { VmFault } from './vm-fault.js';
 
+/** `sysctl_numa_balancing_mode` bits NUMA_BALANCING_NORMAL and NUMA_BALANCING_MEMORY_TIERING (include/linux/sched/sysctl.h, 6.3). */
+const NUMA_BALANCING_NORMAL = 1;
+const NUMA_BALANCING_MEMORY_TIERING = 2;
+
 /** Options of `changeProtNuma`. */
 export interface ChangeProtNumaOptions {
   /** `sysctl_numa_balancing_mode` (1 NORMAL, 2 MEMORY_TIERING, 3 both); default 1. */
   readonly mode?: number;
   /** `node_is_toptier(nid)`; without it no node counts as top tier. */
   readonly isToptier?: ((nid: number) => boolean) | null;
+  /**
+   * `xchg_page_access_time(page, now)`: called with each folio a PTE of which is marked on
+   * a slow-tier node when `mode` has NUMA_BALANCING_MEMORY_TIERING; the callers keep the
+   * scan time for the hot-page threshold. Made once by the caller, not per folio.
+   */
+  readonly xchgAccessTime?: ((folio: number) => void) | null;
 }
 
 /**
@@ -55,8 +69,19 @@ export interface ChangeProtNumaOptions {
  * (`sysctl_numa_balancing_mode`, default NUMA_BALANCING_NORMAL) and `options.isToptier`
  * (`node_is_toptier`) give the tiering-mode skip of `change_huge_pmd`.
  *
- * Not modelled: device pages, the same-node and top-tier skips of PTEs (which need the
- * task's node policy), uffd-wp, hugetlb VMAs.
+ * PTEs in memory-tiering mode (`change_pte_range`, mm/mprotect.c, 6.3): when `options.mode`
+ * lacks NUMA_BALANCING_NORMAL, an entry whose folio is on a top-tier node
+ * (`options.isToptier`) is left as it is; with NUMA_BALANCING_MEMORY_TIERING set, a
+ * slow-tier folio that is marked gets its scan time (`xchg_page_access_time`, through
+ * `options.xchgAccessTime`) for the hot-page threshold of its hinting fault.
+ *
+ * Non-present entries (`change_pte_range`, the `is_swap_pte` branch, which runs under
+ * MM_CP_PROT_NUMA too): a writable migration entry becomes readable-exclusive (anonymous
+ * folio) or readable (file folio), counted in the pages changed (so in `numa_pte_updates`)
+ * but not flushed (the CPU never cached it); the folio then comes back read-only.
+ *
+ * Not modelled: device pages, the same-node skip of single-threaded private VMAs (it needs
+ * `numa_node_id()` of the scanning task), uffd-wp, hugetlb VMAs.
  */
 export function* changeProtNuma(
   ctx: RmapState,
@@ -83,6 +108,8 @@ export function* changeProtNuma(
     );
   }
   const isToptier = options?.isToptier ?? null;
+  const xchgAccessTime =
+    (mode & NUMA_BALANCING_MEMORY_TIERING) !== 0 ? (options?.xchgAccessTime ?? null) : null;
   const sem = mm.mmapLock;
   if (!sem.downReadTrylock()) yield* sem.downRead('task_numa_work');
   mm.tlbFlushPending++; // tlb_gather_mmu: inc_tlb_flush_pending
@@ -129,7 +156,15 @@ export function* changeProtNuma(
         flushTlbBatchedPending(ctx, mm);
         for (let v = vpn; v < tableEnd; v++) {
           const pte = table.get(v);
-          if (!pteHwPresent(pte)) continue; // none, a migration entry, or already PROT_NONE
+          if (!pteHwPresent(pte)) {
+            // is_swap_pte: "a protection check is difficult", write goes, no flush needed
+            if (isWritableMigrationEntry(pte)) {
+              table.set(v, migrationEntryWrprotect(mem, pte));
+              ctx.rt.charge(ctx.costs.pteUpdate);
+              changed++;
+            }
+            continue; // none, another migration entry, or already PROT_NONE
+          }
           const pfn = ptePfn(pte);
           if (pfn === mem.zeroPfn) continue; // vm_normal_page: NULL
           const folio = pfnFolio(mem, pfn);
@@ -138,6 +173,12 @@ export function* changeProtNuma(
           // page_is_file_lru && PageDirty: async migration could not move it
           if (!folioTestFlag(mem, folio, PG_swapbacked) && folioTestFlag(mem, folio, PG_dirty))
             continue;
+          // memory tiering alone: the top tier is not scanned
+          if (isToptier !== null || xchgAccessTime !== null) {
+            const toptier = isToptier?.(folioNid(mem, folio)) === true;
+            if (toptier && (mode & NUMA_BALANCING_NORMAL) === 0) continue;
+            if (!toptier && xchgAccessTime !== null) xchgAccessTime(folio);
+          }
           table.set(v, pteMkProtnone(pte));
           ctx.rt.charge(ctx.costs.pteUpdate);
           changed++;
@@ -150,7 +191,7 @@ export function* changeProtNuma(
     }
   }
   yield; // cond_resched() before tlb_finish_mmu
-  if (changed > 0) flushTlbRange(ctx, mm, lo, hi - lo);
+  if (hi > lo) flushTlbRange(ctx, mm, lo, hi - lo);
   mm.tlbFlushPending--; // tlb_finish_mmu: dec_tlb_flush_pending after the flush
   if (changed > 0) ctx.vmstat.countVmEvents(VmEvent.NUMA_PTE_UPDATES, changed);
   // change_pmd_range: count_vm_numa_events(NUMA_HUGE_PTE_UPDATES, nr_huge_updates)
@@ -160,31 +201,49 @@ export function* changeProtNuma(
 }
 
 /**
- * `do_numa_page(vmf)` (mm/memory.c, 6.3) for a PROT_NONE entry, without the migration:
- * under the page-table lock, if the entry is unchanged, make it usable again
- * (`pte_modify(old_pte, vma->vm_page_prot)`, young) and count `numa_hint_faults`. The
- * entry comes back read-only: the kernel restores write access at once only where
- * `can_change_pte_writable` allows it, the model lets a write take the write-protect fault
- * that follows (same result, one more fault). `migrate_misplaced_page` is called through
+ * `do_numa_page(vmf)` (mm/memory.c, 6.3) for a PROT_NONE entry: under the page-table lock,
+ * if the entry is unchanged, `pte_modify(old_pte, vma->vm_page_prot)` and, while the lock
+ * is held, whether it may be writable: `vma_wants_manual_pte_write_upgrade` and
+ * `can_change_pte_writable` (6a56ccbcf6c6, 6.2, which replaced the saved-write bit); then
+ * `numa_hint_faults`. `migrate_misplaced_page` is called through
  * `RmapState.numaHintFaultHook` when one is installed (@mmsim/callers'
- * `installNumaBalancing`), after the lock is dropped; the kernel drops the lock with the
- * entry still PROT_NONE and restores it only when the migration did not happen, the model
- * restores it first (the migration then unmaps an ordinary entry; same end state).
+ * `installNumaBalancing`), after the lock is dropped; the hook returns true when it called
+ * `migrate_misplaced_page`. The kernel drops the lock with the entry still PROT_NONE; with
+ * no target node it maps the entry again under the same lock, young and, if found so,
+ * writable (`out_map`); once it has called `migrate_misplaced_page` it forgets `writable`
+ * (6a56ccbcf6c6: the information is valid only under the lock), so a failed migration
+ * restores the entry read-only, and a migrated folio comes back read-only too (its
+ * migration entry was made from a PROT_NONE entry, which has no write bit). The model
+ * restores the entry young and read-only first (the migration then unmaps an ordinary
+ * read-only entry) and, when the hook found no target, makes it writable under the lock
+ * again if it is still the entry it restored. Without a hook the entry is restored
+ * writable at once.
  */
 export function* doNumaPage(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   const ptl = vmf.table.ptl;
   if (!ptl.trylock()) yield* ptl.lockContended();
   const now = vmf.table.get(vmf.vpn);
-  let restored = false;
+  let restored = -1;
+  let writable = false;
+  const hook = ctx.numaHintFaultHook;
   if (now === vmf.orig && pteProtnone(now)) {
-    vmf.table.set(vmf.vpn, (pteClearProtnone(now) | PTE_YOUNG) >>> 0);
+    restored = (pteClearProtnone(now) | PTE_YOUNG) >>> 0;
+    writable = canChangePteWritable(ctx, vmf.vma, restored, ptePfn(now));
+    vmf.table.set(vmf.vpn, writable && hook === null ? (restored | PTE_WRITE) >>> 0 : restored);
     ctx.rt.charge(ctx.costs.pteUpdate);
     ctx.vmstat.countVmEvents(VmEvent.NUMA_HINT_FAULTS);
-    restored = true;
   }
   ptl.unlock();
-  // numa_migrate_prep + migrate_misplaced_page, when a caller installed them.
-  const hook = ctx.numaHintFaultHook;
-  if (restored && hook !== null) yield* hook(vmf.vma.mm, vmf.address, ptePfn(now));
+  if (restored < 0 || hook === null) return 0;
+  // numa_migrate_prep + migrate_misplaced_page
+  const migrateCalled = yield* hook(vmf.vma.mm, vmf.address, ptePfn(now));
+  if (!writable || migrateCalled === true) return 0;
+  // out_map without a target node: the write bit found under the lock
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  if (vmf.table.get(vmf.vpn) === restored) {
+    vmf.table.set(vmf.vpn, (restored | PTE_WRITE) >>> 0);
+    ctx.rt.charge(ctx.costs.pteUpdate);
+  }
+  ptl.unlock();
   return 0;
 }

@@ -73,7 +73,7 @@ export function migrationEntryWrprotect(mem: PhysicalMemory, entry: number): num
  * exclusive anonymous page (`PageAnonExclusive`), in a shared one only a dirty entry (the
  * model treats every shared mapping as wanting write-notify for clean pages).
  */
-function canChangePteWritable(ctx: RmapState, vma: Vma, pte: number, pfn: number): boolean {
+export function canChangePteWritable(ctx: RmapState, vma: Vma, pte: number, pfn: number): boolean {
   if ((vma.flags & VM_WRITE) === 0) return false;
   if (pteProtnone(pte)) return false;
   if ((vma.flags & VM_SOFTDIRTY) === 0 && !pteSoftDirty(pte)) return false;

@@ -119,8 +119,8 @@ export function pteMkProtnone(pte: number): number {
 
 /**
  * `pte_modify(pte, vma->vm_page_prot)` of `do_numa_page` (mm/memory.c, 6.3), read-only: the
- * entry is usable by the CPU again, without `_PAGE_RW` (a write then takes the write-protect
- * fault, see `doNumaPage`).
+ * entry is usable by the CPU again, without `_PAGE_RW` (`doNumaPage` sets it back where
+ * `can_change_pte_writable` allows).
  */
 export function pteClearProtnone(pte: number): number {
   return (pte & ~(PTE_PROTNONE | PTE_WRITE)) >>> 0;

@@ -15,9 +15,15 @@ import type { FolioLifecycle, VirtualMemoryOptions } from './virtual-memory-opti
 /**
  * The migration half of a NUMA hinting fault (mm/memory.c `do_numa_page`, 6.3): called by
  * the faulting task with the mm, the faulting address and the pfn the entry maps, after
- * the page-table lock is dropped.
+ * the page-table lock is dropped. Returns true when it called `migrate_misplaced_page`
+ * (then `do_numa_page` does not make the entry writable again), false or nothing when it
+ * found no target node.
  */
-export type NumaHintFaultHook = (mm: MmView, address: number, pfn: number) => KernelGen<void>;
+export type NumaHintFaultHook = (
+  mm: MmView,
+  address: number,
+  pfn: number,
+) => KernelGen<boolean | undefined>;
 
 /**
  * The half of `do_huge_pmd_numa_page` (mm/huge_memory.c, 6.3) that lives above this

@@ -1,13 +1,21 @@
 import { type Folio, folioGet, folioPut } from '@mmsim/folio';
 import { Completion, type KernelGen, VmEvent } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { type MmView, pteMkProtnone, pteProtnone, TTU_BATCH_FLUSH } from '../src/index.js';
+import {
+  isWritableMigrationEntry,
+  type MmView,
+  pteMkProtnone,
+  pteProtnone,
+  pteWrite,
+  TTU_BATCH_FLUSH,
+} from '../src/index.js';
 import { mutableMm, pmdIndexOf, vpnOf } from '../src/internal.js';
 import {
   type RmapMachine as Machine,
   createRmapMachine as machine,
   runAndCheck,
 } from '../src/testing/index.js';
+import { migrateFolio } from './helpers.js';
 
 /**
  * PROT_NONE NUMA hinting entries (`change_prot_numa`, mm/mempolicy.c, 6.3), `pte_accessible`
@@ -116,8 +124,8 @@ describe('PROT_NONE NUMA hinting entries', () => {
       expect(yield* readAll(m, mm, addr)).toEqual(values(7));
       expect(vmstat.vmEvent(VmEvent.NUMA_HINT_FAULTS)).toBe(faults + N);
       for (let k = 0; k < N; k++) expect(pteProtnone(rawPte(mm, addr + k * PAGE))).toBe(false);
-      // Read-only after the hinting fault: a write takes the write-protect fault and reuses
-      // the exclusive page.
+      // Exclusive anonymous pages come back writable (can_change_pte_writable): no
+      // write-protect fault follows.
       yield* writeAll(m, mm, addr, 50);
       expect(yield* readAll(m, mm, addr)).toEqual(values(50));
     });
@@ -183,5 +191,79 @@ describe('PROT_NONE NUMA hinting entries', () => {
         ipis: 0,
       });
     }
+  });
+
+  it('memory-tiering mode alone leaves the PTEs of a top-tier folio unmarked and marks those of a slow-tier folio (change_pte_range)', () => {
+    const m = machine({ cpuNodes: [0, 0], nodes: [4096] });
+    const { vm, rt, vmstat } = m;
+    const mm = vm.createProcess('app');
+    const addr = vm.mmap(mm, { length: N * PAGE });
+    rt.spawn('app', 1, function* (): KernelGen {
+      yield* writeAll(m, mm, addr, 3);
+      const toptier = { mode: 2, isToptier: (nid: number) => nid === 0 };
+      expect(yield* vm.changeProtNuma(mm, addr, N * PAGE, toptier)).toBe(0);
+      for (let k = 0; k < N; k++) expect(pteProtnone(rawPte(mm, addr + k * PAGE))).toBe(false);
+      expect(vmstat.vmEvent(VmEvent.NUMA_PTE_UPDATES)).toBe(0);
+      // NUMA_BALANCING_NORMAL too (mode 3): the top tier is scanned.
+      expect(yield* vm.changeProtNuma(mm, addr, N * PAGE, { ...toptier, mode: 3 })).toBe(N);
+      expect(yield* readAll(m, mm, addr)).toEqual(values(3));
+      // mode 2, the folios on a slow-tier node: marked.
+      const slow = { mode: 2, isToptier: () => false };
+      expect(yield* vm.changeProtNuma(mm, addr, N * PAGE, slow)).toBe(N);
+      for (let k = 0; k < N; k++) expect(pteProtnone(rawPte(mm, addr + k * PAGE))).toBe(true);
+      expect(vmstat.vmEvent(VmEvent.NUMA_PTE_UPDATES)).toBe(2 * N);
+      expect(yield* readAll(m, mm, addr)).toEqual(values(3));
+    });
+    runAndCheck(m);
+  });
+
+  it('change_prot_numa makes a writable PTE migration entry readable and counts it in numa_pte_updates, so the new page comes back read-only', () => {
+    for (const scan of [false, true]) {
+      const m = machine({ cpuNodes: [0, 0], nodes: [4096, 4096] });
+      const { vm, rt, vmstat } = m;
+      const mm = vm.createProcess('app');
+      const addr = vm.mmap(mm, { length: PAGE });
+      rt.spawn('app', 1, function* (): KernelGen {
+        yield* m.vm.userWrite(mm, addr, 11);
+        expect(pteWrite(rawPte(mm, addr))).toBe(true);
+        const dst = yield* migrateFolio(m, vm.lookupPte(mm, addr).pfn, {
+          node: 1,
+          *pause() {
+            expect(isWritableMigrationEntry(rawPte(mm, addr))).toBe(true);
+            if (!scan) return;
+            expect(yield* vm.changeProtNuma(mm, addr, PAGE)).toBe(1);
+            expect(isWritableMigrationEntry(rawPte(mm, addr))).toBe(false);
+          },
+        });
+        expect(dst).toBeGreaterThanOrEqual(0);
+        const pte = rawPte(mm, addr);
+        expect(pteProtnone(pte)).toBe(false);
+        expect(pteWrite(pte)).toBe(!scan);
+        expect(vmstat.vmEvent(VmEvent.NUMA_PTE_UPDATES)).toBe(scan ? 1 : 0);
+        yield* m.vm.userWrite(mm, addr, 12); // read-only exclusive: reused on write
+        expect(yield* m.vm.userRead(mm, addr)).toBe(12);
+      });
+      runAndCheck(m);
+    }
+  });
+
+  it('do_numa_page restores an exclusive anonymous PTE writable (can_change_pte_writable) and one of a read-only VMA read-only', () => {
+    const m = machine({ cpuNodes: [0, 0], nodes: [4096] });
+    const { vm, rt } = m;
+    const mm = vm.createProcess('app');
+    const addr = vm.mmap(mm, { length: N * PAGE });
+    const half = (N / 2) * PAGE;
+    rt.spawn('app', 1, function* (): KernelGen {
+      yield* writeAll(m, mm, addr, 5);
+      expect(yield* vm.mprotect(mm, addr + half, half, 0x1)).toBe(0); // PROT_READ
+      expect(yield* vm.changeProtNuma(mm, addr, N * PAGE)).toBe(N);
+      expect(yield* readAll(m, mm, addr)).toEqual(values(5));
+      for (let k = 0; k < N; k++) {
+        const pte = rawPte(mm, addr + k * PAGE);
+        expect(pteProtnone(pte)).toBe(false);
+        expect(pteWrite(pte)).toBe(k < N / 2);
+      }
+    });
+    runAndCheck(m);
   });
 });

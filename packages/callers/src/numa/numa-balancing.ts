@@ -265,6 +265,12 @@ export class NumaBalancing {
    * per page in `page->_last_cpupid` (`xchg_page_access_time`).
    */
   readonly #scanTime = new WeakMap<MmView, number>();
+  /**
+   * The scan time `change_pte_range` stores in a slow-tier folio in memory-tiering mode
+   * (`xchg_page_access_time`, mm/mprotect.c, 6.3), in ns, by folio. A PMD-mapped THP
+   * (`change_huge_pmd`) falls back to the mm's scan time above.
+   */
+  readonly #accessTime = new Map<Folio, number>();
   /** Per node: `pgdat->nbp_rl_start` (ns) and `nbp_rl_nr_cand`. */
   readonly #rlStart: Float64Array;
   readonly #rlNrCand: Float64Array;
@@ -303,7 +309,13 @@ export class NumaBalancing {
     this.k = k;
     this.sysctls = Object.freeze(s);
     this.#alloc = allocMisplacedDstFolio(k);
-    this.#protNumaOptions = { mode: s.mode, isToptier: (nid) => nodeIsToptier(k, nid) };
+    this.#protNumaOptions = {
+      mode: s.mode,
+      isToptier: (nid) => nodeIsToptier(k, nid),
+      xchgAccessTime: (folio) => {
+        this.#accessTime.set(folio, k.rt.current.cpu.clock);
+      },
+    };
     this.#rlStart = new Float64Array(k.nrNodes);
     this.#rlNrCand = new Float64Array(k.nrNodes);
   }
@@ -350,7 +362,7 @@ export class NumaBalancing {
       return -1;
     }
     if ((this.sysctls.mode & NUMA_BALANCING_MEMORY_TIERING) !== 0 && !nodeIsToptier(k, nid)) {
-      if (!this.#shouldPromote(mm, here, folioNrPages(mem, folio))) return -1;
+      if (!this.#shouldPromote(this.#scanTime.get(mm), here, folioNrPages(mem, folio))) return -1;
     } else if ((this.sysctls.mode & NUMA_BALANCING_NORMAL) === 0) {
       return -1;
     }
@@ -396,16 +408,17 @@ export class NumaBalancing {
    * when the folio is on the faulting CPU's node and asks `mpol_misplaced`: with the default
    * local policy (MPOL_F_MORON) the folio is misplaced when its node is not the CPU's
    * node (the two-stage `should_numa_migrate_memory` filter is not modelled); then
-   * `migrate_misplaced_page` to that node.
+   * `migrate_misplaced_page` to that node. True when `migrate_misplaced_page` was called
+   * (the fault then restores the entry read-only, as 6.3 does).
    */
-  *hintFault(mm: MmView, address: number, pfn: number): KernelGen<void> {
+  *hintFault(mm: MmView, address: number, pfn: number): KernelGen<boolean> {
     const k = this.k;
     const mem = k.mem;
     const folio = pfnFolio(mem, pfn);
-    if (folio < 0 || pfn === mem.zeroPfn) return;
+    if (folio < 0 || pfn === mem.zeroPfn) return false;
     if (folioTestLarge(mem, folio)) {
       this.stats.refused.compound++;
-      return;
+      return false;
     }
     this.stats.hintFaults++;
     const here = k.rt.current.cpu.node;
@@ -413,29 +426,30 @@ export class NumaBalancing {
     if (nid === here) {
       this.stats.local++;
       k.vmstat.countVmEvents(VmEvent.NUMA_HINT_FAULTS_LOCAL);
-      return;
+      return false;
     }
     if ((this.sysctls.mode & NUMA_BALANCING_MEMORY_TIERING) !== 0 && !nodeIsToptier(k, nid)) {
-      if (!this.#shouldPromote(mm, here, folioNrPages(mem, folio))) return;
+      const scanned = this.#accessTime.get(folio) ?? this.#scanTime.get(mm);
+      if (!this.#shouldPromote(scanned, here, folioNrPages(mem, folio))) return false;
     } else if ((this.sysctls.mode & NUMA_BALANCING_NORMAL) === 0) {
-      return; // mode 2 alone: a top-tier page is never migrated (should_numa_migrate_memory)
+      return false; // mode 2 alone: a top-tier page is never migrated (should_numa_migrate_memory)
     }
     this.stats.misplaced++;
     yield* this.#migrate(mm, address, folio, here);
+    return true;
   }
 
   /**
    * The memory-tiering half of `should_numa_migrate_memory` (kernel/sched/fair.c, 6.3) for
-   * a folio on a slow-tier node: hot when `numa_hint_fault_latency` (now minus the scan
-   * time) is below `numa_balancing_hot_threshold_ms` (the threshold is not adjusted, as
+   * a folio on a slow-tier node: hot when `numa_hint_fault_latency` (now minus `scanned`, the
+   * folio's scan time, or its mm's for a PMD-mapped THP) is below `numa_balancing_hot_threshold_ms` (the threshold is not adjusted, as
    * `numa_promotion_adjust_threshold` would); then `numa_promotion_rate_limit` on the
    * target node: `pgpromote_candidate` += nr, and no more than
    * `numa_balancing_promote_rate_limit_MBps` worth of candidates per second.
    */
-  #shouldPromote(mm: MmView, dst: number, nr: number): boolean {
+  #shouldPromote(scanned: number | undefined, dst: number, nr: number): boolean {
     const k = this.k;
     const now = k.rt.current.cpu.clock;
-    const scanned = this.#scanTime.get(mm);
     if (scanned === undefined || now - scanned >= this.sysctls.hotThresholdMs * 1_000_000) {
       this.stats.cold++;
       return false;
