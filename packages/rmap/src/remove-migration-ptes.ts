@@ -46,7 +46,7 @@ import type { VmaView } from './readonly-views.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import type { RmapWalkControl } from './rmap-walk.js';
-import { rmapUncontended } from './uncontended.js';
+import { enterUncontendedWalk, rmapUncontended, soleUncontendedVma } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
@@ -172,12 +172,9 @@ function removeMigrationPtesUncontended(
   if (folioTestKsm(mem, dst) || !folioTestAnon(mem, dst)) return false;
   const av = folioAnonVma(mem, dst);
   if (av === null) return !locked;
-  if (av.rbRoot.size !== 1) return false;
+  const vma = soleUncontendedVma(av, locked);
+  if (vma === undefined) return false;
   const sem = av.rwsem;
-  if (!locked && (sem.writer !== null || sem.waiters > 0)) return false;
-  let vma: Vma | undefined;
-  for (const avc of av.rbRoot) vma = avc.vma;
-  if (vma === undefined || isVmHugetlbPage(vma) || (vma.flags & VM_LOCKED) !== 0) return false;
   const walkPgoff = folioPgoff(mem, dst);
   const nr = folioNrPages(mem, dst);
   const inVma = !(vma.pgoff > walkPgoff + nr - 1 || vma.lastPgoff < walkPgoff);
@@ -185,13 +182,7 @@ function removeMigrationPtesUncontended(
   const range = inVma ? folioVmaRange(vma, pgoff, nr) : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, src, isMigrationEntry);
   if (table === undefined) return false;
-  if (locked) {
-    const me = ctx.rt.current;
-    if (sem.writer !== me && !sem.readers.has(me)) return false; // the walk's own error
-  } else {
-    sem.downReadTrylock();
-  }
-  rmapUncontended.walks++;
+  if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error
   try {
     if (!inVma) return true;
     ctx.rt.charge(ctx.costs.rmapStep);

@@ -51,7 +51,7 @@ import type { RmapWalkControl } from './rmap-walk.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbPage, flushTlbPmd } from './tlb.js';
 import { pteAccessible, setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
-import { rmapUncontended } from './uncontended.js';
+import { enterUncontendedWalk, rmapUncontended, soleUncontendedVma } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
@@ -268,25 +268,16 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
   if (av === null) return !locked;
   if (!locked && !folioMapped(mem, folio)) return true;
-  if (av.rbRoot.size !== 1) return false;
+  const vma = soleUncontendedVma(av, locked);
+  if (vma === undefined) return false;
   const sem = av.rwsem;
-  if (!locked && (sem.writer !== null || sem.waiters > 0)) return false;
-  let vma: Vma | undefined;
-  for (const avc of av.rbRoot) vma = avc.vma;
-  if (vma === undefined || isVmHugetlbPage(vma) || (vma.flags & VM_LOCKED) !== 0) return false;
   const pgoff = folioPgoff(mem, folio);
   const nr = folioNrPages(mem, folio);
   const inVma = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
   const range = inVma ? folioVmaRange(vma, folioIndex(mem, folio), nr) : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
   if (table === undefined) return false;
-  if (locked) {
-    const me = ctx.rt.current;
-    if (sem.writer !== me && !sem.readers.has(me)) return false; // the walk's own error
-  } else {
-    sem.downReadTrylock();
-  }
-  rmapUncontended.walks++;
+  if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error
   try {
     if (!inVma) return true;
     ctx.rt.charge(ctx.costs.rmapStep);
