@@ -21,7 +21,13 @@ import {
   pfnValid,
   PAGE_MAPPING_KSM,
 } from '@mmsim/folio';
-import { FOLIO_TYPE_HUGETLB, FRAME_HEAD, FRAME_TAIL, memmapOf } from '@mmsim/folio/internal';
+import {
+  FOLIO_TYPE_HUGETLB,
+  FRAME_FREE,
+  FRAME_HEAD,
+  FRAME_TAIL,
+  memmapOf,
+} from '@mmsim/folio/internal';
 import { MmsimError } from '@mmsim/runtime';
 import { type AddressSpace, folioAddressSpace } from './address-space.js';
 import type { AnonVma } from './anon-vma.js';
@@ -112,6 +118,9 @@ class Tally {
   readonly vmas = new Set<Vma>();
   readonly anonVmas = new Set<AnonVma>();
   readonly active = new Map<AnonVma, number>();
+  /** `frameWords`' view and the buffer it reads. */
+  #words: Float64Array | null = null;
+  #wordsOf: ArrayBufferLike | null = null;
 
   constructor(nrPfns: number) {
     this.ptes = new Int32Array(nrPfns);
@@ -139,6 +148,15 @@ class Tally {
     this.active.clear();
   }
 
+  /** The memmap's frame states read 8 at a time (see `checkFolios`). */
+  frameWords(state: Uint8Array): Float64Array {
+    if (this.#wordsOf !== state.buffer || this.#words === null) {
+      this.#words = new Float64Array(state.buffer, 0, state.buffer.byteLength >>> 3);
+      this.#wordsOf = state.buffer;
+    }
+    return this.#words;
+  }
+
   pte(pfn: number): void {
     if (this.ptes[pfn]!++ === 0) this.touched.push(pfn);
   }
@@ -156,6 +174,13 @@ class Tally {
     this.held[folio]! += by;
   }
 }
+
+/**
+ * Eight frame states as one float64, for skipping runs of frames 8 at a time: every byte
+ * FRAME_FREE. (States are below 8, so no such word is a NaN, and two words compare equal
+ * exactly when their bytes do; the word of eight holes, FRAME_HOLE = 0, is +0.)
+ */
+const EIGHT_FREE = new Float64Array(new Uint8Array(8).fill(FRAME_FREE).buffer)[0]!;
 
 /** One `Tally` per machine, made on its first check. */
 const tallies = new WeakMap<RmapState, Tally>();
@@ -577,13 +602,26 @@ function checkFolios(mem: RmapState['mem'], tally: Tally, bad: Problems): void {
   const zeroPfn = mem.zeroPfn;
   // Node by node: the frames between one node's end and the next node's start are holes
   // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
+  // Free frames and holes are passed over, 8 at a time where the 8 states share an
+  // aligned word of the memmap's buffer, lie in the node and are all free or all holes.
+  const words = tally.frameWords(state);
+  const off = state.byteOffset;
   let nid = 0;
   let nodeEnd = nodeStartPfn(mem, 0) + nodeSpannedPages(mem, 0);
+  let wordsEnd = Math.min(nodeEnd, state.length) - 8;
   for (let pfn = 0; pfn < mem.maxPfn; pfn++) {
     if (pfn >= nodeEnd) {
       if (++nid >= mem.nrNodes) break;
       pfn = nodeStartPfn(mem, nid);
       nodeEnd = pfn + nodeSpannedPages(mem, nid);
+      wordsEnd = Math.min(nodeEnd, state.length) - 8;
+    }
+    if (((off + pfn) & 7) === 0 && pfn <= wordsEnd) {
+      const w = words[(off + pfn) >>> 3];
+      if (w === EIGHT_FREE || w === 0) {
+        pfn += 7;
+        continue;
+      }
     }
     const s = state[pfn];
     if (s !== FRAME_HEAD) {
