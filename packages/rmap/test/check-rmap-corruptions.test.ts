@@ -414,4 +414,30 @@ describe('checkRmap reports each kind of corruption, as checkRmapReference does'
     undo();
     expect(checkRmap(s.ctx, { quiescent: true })).toEqual([]);
   });
+
+  it('overlapping VMAs: each entry is checked against the VMA vma_lookup finds, not the one of the entry before', () => {
+    const m = createRmapMachine();
+    const { vm } = m;
+    const p = vm.createProcess('p');
+    const low = vm.mmap(p, { length: PAGE_SIZE, addr: 0x4000_0000 });
+    const high = vm.mmap(p, { length: PAGE_SIZE, addr: 0x4000_0000 + PMD_SIZE });
+    expect([low, high]).toEqual([0x4000_0000, 0x4000_0000 + PMD_SIZE]);
+    m.rt.spawn('main', 0, function* (): KernelGen {
+      // The high table first: its entry is walked first.
+      yield* vm.userWrite(p, high, 1);
+      yield* vm.userWrite(p, low, 2);
+    });
+    runAndCheck(m);
+    const ctx = rmapStateOf(vm);
+    const mm = [...ctx.mms][0]!;
+    const vma = mm.vmaLookup(high)!;
+    // The high VMA now also covers the low page; vma_lookup still finds the low VMA there.
+    vma.start = low;
+    const found = checkRmap(ctx);
+    expect(found).toEqual(checkRmapReference(ctx));
+    expect(found.join('\n')).toMatch(/overlaps the VMA before it/);
+    expect(found.join('\n')).not.toMatch(/rmap cannot find/);
+    vma.start = high;
+    expect(checkRmap(ctx, { quiescent: true })).toEqual([]);
+  });
 });
