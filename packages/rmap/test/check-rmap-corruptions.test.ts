@@ -14,13 +14,7 @@ import {
   ptePfn,
   SWP_MIGRATION_READ,
 } from '../src/index.js';
-import {
-  checkRmap,
-  checkRmapReference,
-  type Mm,
-  type RmapState,
-  rmapStateOf,
-} from '../src/internal.js';
+import { checkRmap, checkRmapReference, type Mm, rmapStateOf } from '../src/internal.js';
 import { createRmapMachine, runAndCheck } from '../src/testing/index.js';
 
 /*
@@ -344,7 +338,8 @@ const CASES: readonly Case[] = [
   {
     name: 'a stale TLB entry at the end',
     quiescent: true,
-    expected: /CPU 1 caches parent 0x[0-9a-f]+ -> pfn 0x[0-9a-f]+ writable, but the page table says .* \(a missing TLB flush\)/,
+    expected:
+      /CPU 1 caches parent 0x[0-9a-f]+ -> pfn 0x[0-9a-f]+ writable, but the page table says .* \(a missing TLB flush\)/,
     corrupt: (s) => {
       // The PTE made read-only without the flush: CPU 1 still has it writable.
       const t = tableOf(s.parent, s.anon);

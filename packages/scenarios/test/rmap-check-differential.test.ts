@@ -72,7 +72,8 @@ function someEntry(ctx: RmapState, pick: (n: number) => number) {
   const slots: [Uint32Array, number][] = [];
   for (const mm of ctx.mms) {
     for (const table of mm.pageTables.values()) {
-      for (let i = 0; i < table.ptes.length; i++) if (table.ptes[i] !== 0) slots.push([table.ptes, i]);
+      for (let i = 0; i < table.ptes.length; i++)
+        if (table.ptes[i] !== 0) slots.push([table.ptes, i]);
     }
   }
   return slots.length === 0 ? undefined : slots[pick(slots.length)];
@@ -284,7 +285,10 @@ function compareSchedule(scenario: Scenario, seed: number, every: number, stats:
       return scenario.build(k);
     },
   };
-  const pick = ((r) => (n: number) => Math.floor(r() * n))(prng(seed * 7919 + 17));
+  const pick = (
+    (r) => (n: number) =>
+      Math.floor(r() * n)
+  )(prng(seed * 7919 + 17));
   let step = 0;
   const compare = (ctx: RmapState, quiescent: boolean, what: string): void => {
     const fast = outcome(() => checkRmap(ctx, { quiescent }));

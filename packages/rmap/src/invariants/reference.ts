@@ -25,6 +25,7 @@ import type { AnonVma } from '../anon-vma.js';
 import { folioAnonVma } from '../anon-vma.js';
 import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from '../constants.js';
 import { checkHugetlbEntry, isHugetlbEntry } from '../hugetlb-invariants.js';
+import type { RmapCheckOptions } from '../invariants.js';
 import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from '../ksm.js';
 import type { Mm } from '../mm.js';
 import {
@@ -41,8 +42,6 @@ import { tlbFlushedBeforeUse } from '../tlb.js';
 import { entryAt } from '../view.js';
 import { mmCounter } from '../vm-fault.js';
 import type { Vma } from '../vma.js';
-
-import type { RmapCheckOptions } from '../invariants.js';
 
 const MAX_PROBLEMS = 50;
 
