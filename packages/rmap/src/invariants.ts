@@ -93,8 +93,8 @@ class PfnCounter {
 }
 
 /**
- * What one check counts, indexed by pfn: typed arrays allocated once per machine and kept
- * between checks, so that a check allocates nothing per entry or per frame. Every pfn
+ * What one check counts, indexed by pfn: typed arrays allocated once and kept between
+ * checks, so that a check allocates nothing per entry or per frame. Every pfn
  * whose counter leaves 0 is remembered in `touched`, and `reset` (at the start of each
  * check, so that a check that threw leaves nothing behind) zeroes exactly those.
  */
@@ -180,14 +180,18 @@ class Tally {
  */
 const EIGHT_FREE = new Float64Array(new Uint8Array(8).fill(FRAME_FREE).buffer)[0]!;
 
-/** One `Tally` per machine, made on its first check. */
-const tallies = new WeakMap<RmapState, Tally>();
+/**
+ * The `Tally` of every check in this thread: checks do not nest, and each starts by zeroing
+ * what the one before touched, so machines share it (an exploration builds a machine per
+ * schedule). It grows to the largest machine checked.
+ */
+let shared: Tally | null = null;
 
-function tallyOf(ctx: RmapState): Tally {
-  let t = tallies.get(ctx);
-  if (t === undefined) {
+function tallyFor(ctx: RmapState): Tally {
+  let t = shared;
+  if (t === null || t.ptes.length < ctx.mem.maxPfn) {
     t = new Tally(ctx.mem.maxPfn);
-    tallies.set(ctx, t);
+    shared = t;
   }
   t.reset();
   return t;
@@ -555,11 +559,17 @@ function checkPageCache(
  * reference. The legal states of concurrent operations it accepts are described at
  * `isReplacedMigrationSource` and `checkAnonVmas`; references beyond the mappings (GUP, a
  * zap's gathered pages, isolation) are allowed, only fewer are reported.
+ *
+ * Cost: one pass over the page tables and one over the frames, counting into the shared
+ * per-pfn `Tally` (no map, set or closure per entry or frame). It returns exactly what
+ * `checkRmapReference` (invariants/reference.ts, the first implementation) returns, in the
+ * same order; the differential test packages/scenarios/test/rmap-check-differential.test.ts
+ * compares the two at every step of explored schedules, on legal and corrupted states.
  */
 export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
   const mem = ctx.mem;
   const bad = new Problems();
-  const tally = tallyOf(ctx);
+  const tally = tallyFor(ctx);
   const walk: MmWalk = { sorted: false, vma: null };
   for (const mm of ctx.mms) checkMm(ctx, mm, tally, walk, bad);
   checkAnonVmas(ctx, tally, bad);
