@@ -499,6 +499,10 @@ function checkAnonVmas(ctx: RmapState, tally: Tally, bad: Problems): void {
     if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
     if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
   }
+  // Not kept until the next check: they would keep this machine alive.
+  vmas.clear();
+  seen.clear();
+  active.clear();
 }
 
 /**
