@@ -19,13 +19,19 @@ import { formatPte, isMigrationEntry, ptePfn, ptePresent, pteWrite } from './pte
 import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
-/** Where `checkHugetlbEntry` records what it finds (the rmap check's counters). */
-export interface HugetlbCounts {
-  readonly pmds: Map<Folio, number>;
-  readonly refs: Map<Folio, number>;
+/** A counter per folio: a `Map`, or the rmap check's per-pfn arrays. */
+export interface FolioCounter {
+  get(folio: Folio): number | undefined;
+  set(folio: Folio, value: number): unknown;
 }
 
-function inc(map: Map<number, number>, key: number): void {
+/** Where `checkHugetlbEntry` records what it finds (the rmap check's counters). */
+export interface HugetlbCounts {
+  readonly pmds: FolioCounter;
+  readonly refs: FolioCounter;
+}
+
+function inc(map: FolioCounter, key: number): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 

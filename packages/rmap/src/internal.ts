@@ -200,6 +200,8 @@ export { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-rele
 // Views and checks over the state.
 export { decodeEntry, entryAt, folioMappings, followPage, lookupPte } from './view.js';
 export { assertRmap, checkRmap } from './invariants.js';
+export { checkRmapReference } from './invariants/reference.js';
+export { rmapStateOf } from './virtual-memory.js';
 
 // mlock (mm/mlock.c) on the rmap side, soft-dirty's clear_refs and pagemap.
 export { mlockDrainLocal, mlockVmaFolio, munlockVmaFolio } from './mlock.js';

@@ -2,10 +2,8 @@ import {
   type Folio,
   folioEntireMapcount,
   folioIndex,
-  folioMapcount,
   folioNrPages,
   folioOrder,
-  folioRefCount,
   folioTestAnon,
   folioTestFlag,
   folioTestHugetlb,
@@ -13,6 +11,7 @@ import {
   HPAGE_PMD_ORDER,
   nodeSpannedPages,
   nodeStartPfn,
+  PAGE_MAPPING_KSM,
   PG_anon_exclusive,
   PG_locked,
   pageMapcount,
@@ -20,12 +19,20 @@ import {
   pfnFolio,
   pfnValid,
 } from '@mmsim/folio';
+import {
+  FOLIO_TYPE_HUGETLB,
+  FRAME_FREE,
+  FRAME_HEAD,
+  FRAME_TAIL,
+  memmapOf,
+} from '@mmsim/folio/internal';
 import { MmsimError } from '@mmsim/runtime';
 import { type AddressSpace, folioAddressSpace } from './address-space.js';
 import type { AnonVma } from './anon-vma.js';
 import { folioAnonVma } from './anon-vma.js';
 import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
-import { checkHugetlbEntry, isHugetlbEntry } from './hugetlb-invariants.js';
+import { checkHugetlbEntry } from './hugetlb-invariants.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
 import type { Mm } from './mm.js';
 import {
@@ -57,23 +64,144 @@ const MAX_PROBLEMS = 50;
 class Problems {
   readonly list: string[] = [];
   dropped = 0;
+  /** `add` bound once, for the checks that take a callback (hugetlb, KSM). */
+  readonly addFn = (message: string): void => this.add(message);
   add(message: string): void {
     if (this.list.length < MAX_PROBLEMS) this.list.push(message);
     else this.dropped++;
   }
 }
 
-interface Counts {
-  /** PTE mappings per pfn. */
-  readonly ptes: Map<number, number>;
-  /** PMD mappings per folio. */
-  readonly pmds: Map<Folio, number>;
-  /** Page-table references per folio (one per PTE or PMD). */
-  readonly refs: Map<Folio, number>;
+/**
+ * A per-pfn counter of one check, with the `get`/`set` of the map `checkHugetlbEntry`
+ * counts into. Its slots are zeroed by `Tally.reset`, which knows the pfns touched.
+ */
+class PfnCounter {
+  readonly #counts: Int32Array;
+  readonly #touched: number[];
+  constructor(counts: Int32Array, touched: number[]) {
+    this.#counts = counts;
+    this.#touched = touched;
+  }
+  get(pfn: number): number {
+    return this.#counts[pfn]!;
+  }
+  set(pfn: number, value: number): void {
+    if (this.#counts[pfn] === 0) this.#touched.push(pfn);
+    this.#counts[pfn] = value;
+  }
 }
 
-function inc(map: Map<number, number>, key: number, by = 1): void {
-  map.set(key, (map.get(key) ?? 0) + by);
+/**
+ * What one check counts, indexed by pfn: typed arrays allocated once and kept between
+ * checks, so that a check allocates nothing per entry or per frame. Every pfn
+ * whose counter leaves 0 is remembered in `touched`, and `reset` (at the start of each
+ * check, so that a check that threw leaves nothing behind) zeroes exactly those.
+ */
+class Tally {
+  /** PTE mappings per pfn. */
+  readonly ptes: Int32Array;
+  /** PMD mappings per folio. */
+  readonly pmds: Int32Array;
+  /** Page-table references per folio (one per PTE or PMD). */
+  readonly refs: Int32Array;
+  /** Page-cache and pin references per folio. */
+  readonly held: Float64Array;
+  readonly touched: number[] = [];
+  /** The rss counters the entries of one mm add up to. */
+  readonly rss = new Float64Array(NR_MM_COUNTERS);
+  /** `checkHugetlbEntry`'s view of `pmds` and `refs`. */
+  readonly hugetlb: { readonly pmds: PfnCounter; readonly refs: PfnCounter };
+  /** Scratch of `checkAnonVmas`. */
+  readonly vmas = new Set<Vma>();
+  readonly anonVmas = new Set<AnonVma>();
+  readonly active = new Map<AnonVma, number>();
+  /** `frameWords`' view and the buffer it reads. */
+  #words: Float64Array | null = null;
+  #wordsOf: ArrayBufferLike | null = null;
+
+  constructor(nrPfns: number) {
+    this.ptes = new Int32Array(nrPfns);
+    this.pmds = new Int32Array(nrPfns);
+    this.refs = new Int32Array(nrPfns);
+    this.held = new Float64Array(nrPfns);
+    this.hugetlb = {
+      pmds: new PfnCounter(this.pmds, this.touched),
+      refs: new PfnCounter(this.refs, this.touched),
+    };
+  }
+
+  reset(): void {
+    const t = this.touched;
+    for (let i = 0; i < t.length; i++) {
+      const pfn = t[i]!;
+      this.ptes[pfn] = 0;
+      this.pmds[pfn] = 0;
+      this.refs[pfn] = 0;
+      this.held[pfn] = 0;
+    }
+    t.length = 0;
+    this.vmas.clear();
+    this.anonVmas.clear();
+    this.active.clear();
+  }
+
+  /** The memmap's frame states read 8 at a time (see `checkFolios`). */
+  frameWords(state: Uint8Array): Float64Array {
+    if (this.#wordsOf !== state.buffer || this.#words === null) {
+      this.#words = new Float64Array(state.buffer, 0, state.buffer.byteLength >>> 3);
+      this.#wordsOf = state.buffer;
+    }
+    return this.#words;
+  }
+
+  pte(pfn: number): void {
+    if (this.ptes[pfn]!++ === 0) this.touched.push(pfn);
+  }
+
+  pmd(folio: Folio): void {
+    if (this.pmds[folio]!++ === 0) this.touched.push(folio);
+  }
+
+  ref(folio: Folio): void {
+    if (this.refs[folio]!++ === 0) this.touched.push(folio);
+  }
+
+  hold(folio: Folio, by: number): void {
+    if (this.held[folio] === 0) this.touched.push(folio);
+    this.held[folio]! += by;
+  }
+}
+
+/**
+ * Eight frame states as one float64, for skipping runs of frames 8 at a time: every byte
+ * FRAME_FREE. (States are below 8, so no such word is a NaN, and two words compare equal
+ * exactly when their bytes do; the word of eight holes, FRAME_HOLE = 0, is +0.)
+ */
+const EIGHT_FREE = new Float64Array(new Uint8Array(8).fill(FRAME_FREE).buffer)[0]!;
+
+/**
+ * The `Tally` of every check in this thread: checks do not nest, and each starts by zeroing
+ * what the one before touched, so machines share it (an exploration builds a machine per
+ * schedule). It grows to the largest machine checked.
+ */
+let shared: Tally | null = null;
+
+function tallyFor(ctx: RmapState): Tally {
+  let t = shared;
+  if (t === null || t.ptes.length < ctx.mem.maxPfn) {
+    t = new Tally(ctx.mem.maxPfn);
+    shared = t;
+  }
+  t.reset();
+  return t;
+}
+
+/** Whether some link of the VMA's anon_vma chain leads to `av` (no closure per test). */
+function chainedTo(vma: Vma, av: AnonVma): boolean {
+  const chain = vma.anonVmaChain;
+  for (let i = 0; i < chain.length; i++) if (chain[i]!.anonVma === av) return true;
+  return false;
 }
 
 function hex(n: number): string {
@@ -142,7 +270,7 @@ function checkReachable(
     const av = folioAnonVma(mem, folio);
     if (av === null)
       bad.add(`${whereOf(vma, addr, pfn)}: anonymous folio ${hex(folio)} has no anon_vma`);
-    else if (!vma.anonVmaChain.some((avc) => avc.anonVma === av)) {
+    else if (!chainedTo(vma, av)) {
       bad.add(
         `${whereOf(vma, addr, pfn)}: the VMA is not chained to ${av}, so rmap cannot find this mapping`,
       );
@@ -166,33 +294,67 @@ function checkReachable(
   }
 }
 
+/**
+ * The VMA of `addr`, `mm.vmaLookup(addr)`: the VMA found last when it covers `addr` and
+ * the mm's VMAs are sorted and disjoint (then only that VMA covers it, and the binary
+ * search would find it too), else the search.
+ */
+function vmaOf(mm: Mm, addr: number, walk: MmWalk): Vma | null {
+  const last = walk.vma;
+  if (walk.sorted && last !== null && last.start <= addr && addr < last.end) return last;
+  const vma = mm.vmaLookup(addr);
+  walk.vma = vma;
+  return vma;
+}
+
+/** The state of the walk of one mm's entries. */
+interface MmWalk {
+  /** The mm's VMAs are in address order, each non-empty, none overlapping. */
+  sorted: boolean;
+  /** The VMA the last entry was in. */
+  vma: Vma | null;
+}
+
 function checkEntry(
   ctx: RmapState,
   mm: Mm,
   vpn: number,
   raw: number,
   huge: boolean,
-  counts: Counts,
-  rss: Float64Array,
+  tally: Tally,
+  walk: MmWalk,
   bad: Problems,
 ): void {
   const mem = ctx.mem;
   const addr = vpn * PAGE_SIZE;
-  const vma = mm.vmaLookup(addr);
+  const vma = vmaOf(mm, addr, walk);
   if (vma === null) {
     bad.add(`${mm} ${hex(addr)}: ${formatPte(raw)} outside every VMA`);
     return;
   }
-  if (isHugetlbEntry(ctx, vma, raw)) {
-    checkHugetlbEntry(ctx, mm, vma, addr, raw, huge, counts, (m) => bad.add(m));
+  const pfn = ptePfn(raw);
+  const present = ptePresent(raw);
+  const m = memmapOf(mem);
+  // pfnValid, then pfnFolio (an entry's pfn is an integer: no need of the integer test).
+  const state = pfn < m.maxPfn ? m.state[pfn]! : 0;
+  const folio =
+    state === FRAME_HEAD ? pfn : state === FRAME_TAIL ? m.headOf[pfn]! : state === 0 ? -2 : -1;
+  // isHugetlbEntry (hugetlb-invariants.ts) without a second lookup of the folio.
+  if (
+    isVmHugetlbPage(vma) ||
+    ((present || isMigrationEntry(raw)) &&
+      folio >= 0 &&
+      (m.state[folio] === FRAME_HEAD
+        ? m.folioType[folio] === FOLIO_TYPE_HUGETLB
+        : folioTestHugetlb(mem, folio)))
+  ) {
+    checkHugetlbEntry(ctx, mm, vma, addr, raw, huge, tally.hugetlb, bad.addFn);
     return;
   }
-  const pfn = ptePfn(raw);
-  if (ptePresent(raw) && pfn === mem.zeroPfn) {
+  if (present && pfn === mem.zeroPfn) {
     if (pteWrite(raw)) bad.add(`${mm} ${hex(addr)}: the zero page is mapped writable`);
     return;
   }
-  const folio = pfnValid(mem, pfn) ? pfnFolio(mem, pfn) : -1;
   if (folio < 0) {
     bad.add(`${mm} ${hex(addr)}: ${formatPte(raw)} points at a frame that is not a live folio`);
     return;
@@ -202,54 +364,65 @@ function checkEntry(
     bad.add(`${mm} ${hex(addr)}: a huge PMD maps pfn ${hex(pfn)}, not the head of a THP`);
     return;
   }
-  rss[mmCounter(mem, folio)]! += nr;
+  tally.rss[mmCounter(mem, folio)]! += nr;
   checkReachable(ctx, vma, folio, pfn, addr, raw, bad);
-  if (isMigrationEntry(raw)) {
-    if (!folioTestFlag(mem, folio, PG_locked)) {
+  if (!present) {
+    if (!isMigrationEntry(raw)) bad.add(`${mm} ${hex(addr)}: unknown entry ${hex(raw)}`);
+    else if (!folioTestFlag(mem, folio, PG_locked)) {
       bad.add(`${mm} ${hex(addr)}: migration entry to folio ${hex(folio)}, which is not locked`);
     }
     return;
   }
-  if (!ptePresent(raw)) {
-    bad.add(`${mm} ${hex(addr)}: unknown entry ${hex(raw)}`);
-    return;
-  }
-  if (huge) inc(counts.pmds, folio);
-  else inc(counts.ptes, pfn);
-  inc(counts.refs, folio);
+  if (huge) tally.pmd(folio);
+  else tally.pte(pfn);
+  tally.ref(folio);
   if (pteWrite(raw) && folioTestAnon(mem, folio) && !pageTestFlag(mem, pfn, PG_anon_exclusive)) {
     bad.add(`${mm} ${hex(addr)}: anonymous page ${hex(pfn)} is writable but not PageAnonExclusive`);
   }
 }
 
-function checkMm(ctx: RmapState, mm: Mm, counts: Counts, bad: Problems): void {
+function checkMm(ctx: RmapState, mm: Mm, tally: Tally, walk: MmWalk, bad: Problems): void {
   let prevEnd = -1;
-  for (const vma of mm.vmas) {
+  let sorted = true;
+  const vmas = mm.vmas;
+  for (let v = 0; v < vmas.length; v++) {
+    const vma = vmas[v]!;
     if (vma.start % PAGE_SIZE !== 0 || vma.end % PAGE_SIZE !== 0 || vma.start >= vma.end) {
       bad.add(`${vma}: bad bounds`);
+      sorted = false;
     }
-    if (vma.start < prevEnd) bad.add(`${vma}: overlaps the VMA before it`);
+    if (vma.start < prevEnd) {
+      bad.add(`${vma}: overlaps the VMA before it`);
+      sorted = false;
+    }
     prevEnd = vma.end;
     if (vma.mm !== mm) bad.add(`${vma} is in the list of ${mm}`);
-    for (const avc of vma.anonVmaChain) {
+    const chain = vma.anonVmaChain;
+    for (let c = 0; c < chain.length; c++) {
+      const avc = chain[c]!;
       if (avc.vma !== vma) bad.add(`${vma}: a chain link of another VMA`);
       if (avc.anonVma.freed) bad.add(`${vma}: chained to freed ${avc.anonVma}`);
       if (!avc.anonVma.rbRoot.has(avc)) bad.add(`${vma}: ${avc.anonVma} does not list it`);
     }
-    if (vma.anonVma !== null && !vma.anonVmaChain.some((avc) => avc.anonVma === vma.anonVma)) {
+    if (vma.anonVma !== null && !chainedTo(vma, vma.anonVma)) {
       bad.add(`${vma}: not chained to its own ${vma.anonVma}`);
     }
     if (vma.file !== null && !vma.file.iMmap.has(vma)) bad.add(`${vma}: missing from i_mmap`);
   }
-  const rss = new Float64Array(NR_MM_COUNTERS);
+  walk.sorted = sorted;
+  walk.vma = null;
+  const rss = tally.rss;
+  rss.fill(0);
   for (const [idx, table] of mm.pageTables) {
     if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
     let used = 0;
+    const ptes = table.ptes;
+    const base = idx * PTRS_PER_PTE;
     for (let i = 0; i < PTRS_PER_PTE; i++) {
-      const raw = table.ptes[i]!;
+      const raw = ptes[i]!;
       if (raw === 0) continue;
       used++;
-      checkEntry(ctx, mm, idx * PTRS_PER_PTE + i, raw, false, counts, rss, bad);
+      checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
     }
     if (used !== table.used)
       bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
@@ -260,12 +433,12 @@ function checkMm(ctx: RmapState, mm: Mm, counts: Counts, bad: Problems): void {
     if (p.mm !== mm) continue;
     const table = mm.pageTables.get(Math.floor(p.vpn / PTRS_PER_PTE));
     if (table !== undefined && table.ptes[p.vpn % PTRS_PER_PTE] === 0) {
-      checkEntry(ctx, mm, p.vpn, p.pte, false, counts, rss, bad);
+      checkEntry(ctx, mm, p.vpn, p.pte, false, tally, walk, bad);
     }
   }
   for (const [idx, raw] of mm.pmds) {
     if (raw === 0) bad.add(`${mm}: PMD ${idx} left invalid`);
-    else checkEntry(ctx, mm, idx * PTRS_PER_PTE, raw, true, counts, rss, bad);
+    else checkEntry(ctx, mm, idx * PTRS_PER_PTE, raw, true, tally, walk, bad);
   }
   for (let i = 0; i < NR_MM_COUNTERS; i++) {
     if (rss[i] !== mm.rss[i])
@@ -305,9 +478,9 @@ function checkTlbs(mm: Mm, bad: Problems): void {
  * the live mms and those still chained in an anon_vma tree, detached or not. An anon_vma
  * reached only from a VMA no mm lists any more is not checked until it is unlinked.
  */
-function checkAnonVmas(ctx: RmapState, bad: Problems): void {
-  const vmas = new Set<Vma>();
-  const seen = new Set<AnonVma>();
+function checkAnonVmas(ctx: RmapState, tally: Tally, bad: Problems): void {
+  const vmas = tally.vmas;
+  const seen = tally.anonVmas;
   for (const mm of ctx.mms) {
     for (const vma of mm.vmas) {
       vmas.add(vma);
@@ -315,7 +488,7 @@ function checkAnonVmas(ctx: RmapState, bad: Problems): void {
     }
   }
   for (const av of seen) for (const avc of av.rbRoot) vmas.add(avc.vma);
-  const active = new Map<AnonVma, number>();
+  const active = tally.active;
   for (const vma of vmas) {
     if (vma.anonVma !== null) active.set(vma.anonVma, (active.get(vma.anonVma) ?? 0) + 1);
   }
@@ -326,6 +499,10 @@ function checkAnonVmas(ctx: RmapState, bad: Problems): void {
     if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
     if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
   }
+  // Not kept until the next check: they would keep this machine alive.
+  vmas.clear();
+  seen.clear();
+  active.clear();
 }
 
 /**
@@ -339,7 +516,7 @@ function checkAnonVmas(ctx: RmapState, bad: Problems): void {
 function checkPageCache(
   mem: RmapState['mem'],
   as: AddressSpace,
-  cached: Map<Folio, number>,
+  tally: Tally,
   bad: Problems,
 ): void {
   for (const [index, folio] of as.pages) {
@@ -364,7 +541,7 @@ function checkPageCache(
         );
       }
     }
-    inc(cached, folio, nr);
+    tally.hold(folio, nr);
   }
 }
 
@@ -386,61 +563,29 @@ function checkPageCache(
  * reference. The legal states of concurrent operations it accepts are described at
  * `isReplacedMigrationSource` and `checkAnonVmas`; references beyond the mappings (GUP, a
  * zap's gathered pages, isolation) are allowed, only fewer are reported.
+ *
+ * Cost: one pass over the page tables and one over the frames, counting into the shared
+ * per-pfn `Tally` (no map, set or closure per entry or frame). It returns exactly what
+ * `checkRmapReference` (invariants/reference.ts, the first implementation) returns, in the
+ * same order; the differential test packages/scenarios/test/rmap-check-differential.test.ts
+ * compares the two at every step of explored schedules, on legal and corrupted states.
  */
 export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
   const mem = ctx.mem;
   const bad = new Problems();
-  const counts: Counts = { ptes: new Map(), pmds: new Map(), refs: new Map() };
-  for (const mm of ctx.mms) checkMm(ctx, mm, counts, bad);
-  checkAnonVmas(ctx, bad);
-  checkKsm(ctx, (problem) => bad.add(problem));
-  const cached = new Map<Folio, number>();
-  for (const as of ctx.files) checkPageCache(mem, as, cached, bad);
-  const pins = new Map<Folio, number>();
+  const tally = tallyFor(ctx);
+  const walk: MmWalk = { sorted: false, vma: null };
+  for (const mm of ctx.mms) checkMm(ctx, mm, tally, walk, bad);
+  checkAnonVmas(ctx, tally, bad);
+  checkKsm(ctx, bad.addFn);
+  for (const as of ctx.files) checkPageCache(mem, as, tally, bad);
   for (const mm of ctx.mms) {
     for (const [pfn, n] of mm.pins) {
       const folio = pfn === mem.zeroPfn ? pfn : pfnFolio(mem, pfn);
-      inc(pins, folio, folioOrder(mem, folio) > 0 ? n : n * GUP_PIN_COUNTING_BIAS);
+      tally.hold(folio, folioOrder(mem, folio) > 0 ? n : n * GUP_PIN_COUNTING_BIAS);
     }
   }
-  // Node by node: the frames between one node's end and the next node's start are holes
-  // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
-  let nid = 0;
-  let nodeEnd = nodeStartPfn(mem, 0) + nodeSpannedPages(mem, 0);
-  for (let pfn = 0; pfn < mem.maxPfn; pfn++) {
-    if (pfn >= nodeEnd) {
-      if (++nid >= mem.nrNodes) break;
-      pfn = nodeStartPfn(mem, nid);
-      nodeEnd = pfn + nodeSpannedPages(mem, nid);
-    }
-    if (!pfnValid(mem, pfn) || pfnFolio(mem, pfn) !== pfn || pfn === mem.zeroPfn) continue;
-    const entire = folioEntireMapcount(mem, pfn);
-    if (entire !== (counts.pmds.get(pfn) ?? 0)) {
-      bad.add(
-        `folio ${hex(pfn)}: entire mapcount ${entire}, PMDs mapping it ${counts.pmds.get(pfn) ?? 0}`,
-      );
-    }
-    const total = folioMapcount(mem, pfn);
-    const nr = 1 << folioOrder(mem, pfn);
-    if (total > 0 || counts.refs.has(pfn)) {
-      for (let i = 0; i < nr; i++) {
-        const own = pageMapcount(mem, pfn + i) - entire;
-        const found = counts.ptes.get(pfn + i) ?? 0;
-        if (own !== found)
-          bad.add(`pfn ${hex(pfn + i)}: mapcount ${own}, PTEs mapping it ${found}`);
-      }
-    }
-    if (counts.refs.has(pfn) && folioTestKsm(mem, pfn)) {
-      const problem = checkKsmFolio(mem, pfn);
-      if (problem !== null) bad.add(problem);
-    }
-    const needed = (counts.refs.get(pfn) ?? 0) + (cached.get(pfn) ?? 0) + (pins.get(pfn) ?? 0);
-    if (folioRefCount(mem, pfn) < needed) {
-      bad.add(
-        `folio ${hex(pfn)}: refcount ${folioRefCount(mem, pfn)} below the ${needed} its mappings, cache and pins hold`,
-      );
-    }
-  }
+  checkFolios(mem, tally, bad);
   if (options.quiescent === true) {
     for (const mm of ctx.mms) checkTlbs(mm, bad);
     // A batch the kernel's own code leaves pending (leaveTlbBatchPending) is legal; its
@@ -453,6 +598,81 @@ export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): strin
   const out = bad.list;
   if (bad.dropped > 0) out.push(`... and ${bad.dropped} more problems`);
   return out;
+}
+
+/**
+ * Every live folio against what the entries, page caches and pins counted: entire and
+ * per-page mapcounts equal the mappings, the refcount covers them. Reads the memmap
+ * arrays directly (the accessors' checks hold for a head); a frame that is not a head is
+ * passed over, except a tail naming itself as its head, which `pfnFolio` takes for a
+ * folio and the accessors reject (a broken memmap: the accessor's error is thrown).
+ */
+function checkFolios(mem: RmapState['mem'], tally: Tally, bad: Problems): void {
+  const m = memmapOf(mem);
+  const { state, headOf, order, mapcount, entireMapcount, totalMapcount, refcount } = m;
+  const { ptes, pmds, refs, held } = tally;
+  const zeroPfn = mem.zeroPfn;
+  // Node by node: the frames between one node's end and the next node's start are holes
+  // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
+  // Free frames and holes are passed over, 8 at a time where the 8 states share an
+  // aligned word of the memmap's buffer, lie in the node and are all free or all holes.
+  const words = tally.frameWords(state);
+  const off = state.byteOffset;
+  let nid = 0;
+  let nodeEnd = nodeStartPfn(mem, 0) + nodeSpannedPages(mem, 0);
+  let wordsEnd = Math.min(nodeEnd, state.length) - 8;
+  for (let pfn = 0; pfn < mem.maxPfn; pfn++) {
+    if (pfn >= nodeEnd) {
+      if (++nid >= mem.nrNodes) break;
+      pfn = nodeStartPfn(mem, nid);
+      nodeEnd = pfn + nodeSpannedPages(mem, nid);
+      wordsEnd = Math.min(nodeEnd, state.length) - 8;
+    }
+    if (((off + pfn) & 7) === 0 && pfn <= wordsEnd) {
+      const w = words[(off + pfn) >>> 3];
+      if (w === EIGHT_FREE || w === 0) {
+        pfn += 7;
+        continue;
+      }
+    }
+    const s = state[pfn];
+    if (s !== FRAME_HEAD) {
+      if (s === FRAME_TAIL && headOf[pfn] === pfn) folioEntireMapcount(mem, pfn);
+      continue;
+    }
+    if (pfn === zeroPfn) continue;
+    const entire = entireMapcount[pfn]!;
+    const pmd = pmds[pfn]!;
+    if (entire !== pmd) {
+      bad.add(`folio ${hex(pfn)}: entire mapcount ${entire}, PMDs mapping it ${pmd}`);
+    }
+    const total = entire + totalMapcount[pfn]!;
+    const r = refs[pfn]!;
+    if (total > 0 || r > 0) {
+      const end = pfn + (1 << order[pfn]!);
+      for (let p = pfn; p < end; p++) {
+        const ps = state[p];
+        // pageMapcount, which throws for a frame that is not a page of a live folio.
+        const page =
+          ps === FRAME_HEAD || ps === FRAME_TAIL
+            ? mapcount[p]! + entireMapcount[headOf[p]!]!
+            : pageMapcount(mem, p);
+        const own = page - entire;
+        const found = ptes[p]!;
+        if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
+      }
+      if (r > 0 && m.mappingKind[pfn] === PAGE_MAPPING_KSM) {
+        const problem = checkKsmFolio(mem, pfn);
+        if (problem !== null) bad.add(problem);
+      }
+    }
+    const needed = r + held[pfn]!;
+    if (refcount[pfn]! < needed) {
+      bad.add(
+        `folio ${hex(pfn)}: refcount ${refcount[pfn]} below the ${needed} its mappings, cache and pins hold`,
+      );
+    }
+  }
 }
 
 /** Runs `checkRmap` and throws INVARIANT_VIOLATED listing the problems, if any. */

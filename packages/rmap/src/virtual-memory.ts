@@ -93,6 +93,13 @@ export interface FileOptions {
   readonly hugetlb?: boolean;
 }
 
+let stateOfVm: (vm: VirtualMemory) => RmapState;
+
+/** The state behind a `VirtualMemory` (for `@mmsim/rmap/internal`: tests, prototypes). */
+export function rmapStateOf(vm: VirtualMemory): RmapState {
+  return stateOfVm(vm);
+}
+
 /**
  * The virtual-memory side of one simulated machine: processes (mm, VMAs, page tables,
  * anon_vma trees, fork, exit), files (page cache, i_mmap), user accesses through per-CPU
@@ -111,6 +118,10 @@ export class VirtualMemory implements Rmap, TlbBatch {
   readonly locks: PageLocks;
   readonly vmstat: VmStat;
   readonly #ctx: RmapState;
+
+  static {
+    stateOfVm = (vm) => vm.#ctx;
+  }
 
   constructor(
     rt: Runtime,

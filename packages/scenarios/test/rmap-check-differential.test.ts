@@ -1,0 +1,355 @@
+import { memmapOf } from '@mmsim/folio/internal';
+import type { Kernel } from '@mmsim/kernel';
+import { checkRmap, checkRmapReference, type RmapState, rmapStateOf } from '@mmsim/rmap/internal';
+import { describe, expect, it } from 'vitest';
+import { builtinScenario, runScenario, type Scenario } from '../src/index.js';
+import { concurrentOpsScenario } from './concurrent-ops.js';
+
+/*
+ * `checkRmap` (the rmap-consistent invariant) against `checkRmapReference`, the first
+ * implementation it replaced: at every step of random schedules of several scenarios the
+ * two must return the same problems in the same order, or throw the same error. Legal
+ * states alone would compare empty lists, so at every few steps the test also corrupts
+ * one thing the check reads (a mapcount, a refcount, a flag, a PTE, an rss counter, a VMA,
+ * an anon_vma chain, a pin, a page-cache slot...), compares the two checks on the broken
+ * state, and puts the value back before the schedule goes on.
+ */
+
+/** A seeded generator (mulberry32): the corruptions do not touch the kernel's streams. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Outcome = { readonly problems: readonly string[] } | { readonly threw: string };
+
+function outcome(check: () => readonly string[]): Outcome {
+  try {
+    return { problems: check() };
+  } catch (error) {
+    return { threw: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** One corruption of the state `checkRmap` reads, and how to undo it. */
+type Corruption = (ctx: RmapState, pick: (n: number) => number) => (() => void) | null;
+
+function pickOf<T>(items: Iterable<T>, pick: (n: number) => number): T | undefined {
+  const all = [...items];
+  return all.length === 0 ? undefined : all[pick(all.length)];
+}
+
+/** A typed-array slot set to `value` until the undo. */
+function poke(arr: { [i: number]: number }, i: number, value: number): () => void {
+  const old = arr[i]!;
+  arr[i] = value;
+  return () => {
+    arr[i] = old;
+  };
+}
+
+/** A live folio head (the zero page excepted), or -1. */
+function someHead(ctx: RmapState, pick: (n: number) => number, mapped: boolean): number {
+  const m = memmapOf(ctx.mem);
+  const heads: number[] = [];
+  for (let pfn = 0; pfn < m.maxPfn; pfn++) {
+    if (m.state[pfn] !== 3 || pfn === ctx.mem.zeroPfn) continue;
+    if (!mapped || m.totalMapcount[pfn]! + m.entireMapcount[pfn]! > 0) heads.push(pfn);
+  }
+  return heads.length === 0 ? -1 : heads[pick(heads.length)]!;
+}
+
+/** Some page-table slot in use: [table, index]. */
+function someEntry(ctx: RmapState, pick: (n: number) => number) {
+  const slots: [Uint32Array, number][] = [];
+  for (const mm of ctx.mms) {
+    for (const table of mm.pageTables.values()) {
+      for (let i = 0; i < table.ptes.length; i++)
+        if (table.ptes[i] !== 0) slots.push([table.ptes, i]);
+    }
+  }
+  return slots.length === 0 ? undefined : slots[pick(slots.length)];
+}
+
+const CORRUPTIONS: readonly Corruption[] = [
+  // Mapcounts, entire mapcounts, refcounts.
+  (ctx, pick) => {
+    const head = someHead(ctx, pick, true);
+    if (head < 0) return null;
+    const m = memmapOf(ctx.mem);
+    const p = head + pick(1 << m.order[head]!);
+    return poke(m.mapcount, p, m.mapcount[p]! + (pick(2) === 0 ? 1 : -1));
+  },
+  (ctx, pick) => {
+    const head = someHead(ctx, pick, false);
+    if (head < 0) return null;
+    const m = memmapOf(ctx.mem);
+    return poke(m.entireMapcount, head, m.entireMapcount[head]! + 1);
+  },
+  (ctx, pick) => {
+    const head = someHead(ctx, pick, pick(2) === 0);
+    if (head < 0) return null;
+    const m = memmapOf(ctx.mem);
+    const k = pick(3);
+    return poke(m.totalMapcount, head, k === 0 ? m.totalMapcount[head]! + 1 : k === 1 ? 0 : -1);
+  },
+  (ctx, pick) => {
+    const head = someHead(ctx, pick, pick(2) === 0);
+    if (head < 0) return null;
+    const m = memmapOf(ctx.mem);
+    return poke(m.refcount, head, m.refcount[head]! - 1 - pick(3));
+  },
+  // Flags: PG_locked (0) and PG_anon_exclusive, and the folio's index and mapping kind.
+  (ctx, pick) => {
+    const head = someHead(ctx, pick, true);
+    if (head < 0) return null;
+    const m = memmapOf(ctx.mem);
+    return poke(m.flags, head, m.flags[head]! ^ (1 << pick(32)));
+  },
+  (ctx, pick) => {
+    const head = someHead(ctx, pick, true);
+    if (head < 0) return null;
+    const m = memmapOf(ctx.mem);
+    return poke(m.index, head, m.index[head]! + 1);
+  },
+  (ctx, pick) => {
+    const head = someHead(ctx, pick, true);
+    if (head < 0) return null;
+    const m = memmapOf(ctx.mem);
+    return poke(m.mappingKind, head, pick(4));
+  },
+  // Frame states: a frame that stops or starts being a folio, a tail naming itself.
+  (ctx, pick) => {
+    const m = memmapOf(ctx.mem);
+    const pfn = pick(m.maxPfn);
+    return poke(m.state, pfn, 1 + pick(6));
+  },
+  (ctx, pick) => {
+    const m = memmapOf(ctx.mem);
+    const pfn = pick(m.maxPfn);
+    return poke(m.headOf, pfn, pick(3) === 0 ? pfn : pick(m.maxPfn));
+  },
+  // Page tables: an entry changed, copied elsewhere, cleared; the use count.
+  (ctx, pick) => {
+    const slot = someEntry(ctx, pick);
+    if (slot === undefined) return null;
+    return poke(slot[0], slot[1], (slot[0][slot[1]]! ^ (1 << pick(32))) >>> 0);
+  },
+  (ctx, pick) => {
+    const from = someEntry(ctx, pick);
+    const mm = pickOf(ctx.mms, pick);
+    const table = mm === undefined ? undefined : pickOf(mm.pageTables.values(), pick);
+    if (from === undefined || table === undefined) return null;
+    return poke(table.ptes, pick(table.ptes.length), from[0][from[1]]!);
+  },
+  (ctx, pick) => {
+    const slot = someEntry(ctx, pick);
+    return slot === undefined ? null : poke(slot[0], slot[1], 0);
+  },
+  (ctx, pick) => {
+    const mm = pickOf(ctx.mms, pick);
+    const table = mm === undefined ? undefined : pickOf(mm.pageTables.values(), pick);
+    if (table === undefined) return null;
+    const t = table as Writable<typeof table>;
+    const old = t.used;
+    t.used += 1;
+    return () => {
+      t.used = old;
+    };
+  },
+  // A huge PMD entry where a page table is, or at a new index.
+  (ctx, pick) => {
+    const mm = pickOf(ctx.mms, pick);
+    const from = someEntry(ctx, pick);
+    if (mm === undefined || from === undefined) return null;
+    const idx = pickOf(mm.pageTables.keys(), pick) ?? 0;
+    const key = pick(2) === 0 ? idx : idx + 1;
+    const had = mm.pmds.has(key);
+    const old = mm.pmds.get(key);
+    mm.pmds.set(key, from[0][from[1]]!);
+    return () => {
+      if (had) mm.pmds.set(key, old!);
+      else mm.pmds.delete(key);
+    };
+  },
+  // rss counters.
+  (ctx, pick) => {
+    const mm = pickOf(ctx.mms, pick);
+    if (mm === undefined) return null;
+    const i = pick(mm.rss.length);
+    return poke(mm.rss, i, mm.rss[i]! + 1);
+  },
+  // VMAs: bounds, an anon_vma chain link lost, anon_vma cleared.
+  (ctx, pick) => {
+    const mm = pickOf(ctx.mms, pick);
+    const vma = mm === undefined ? undefined : pickOf(mm.vmas, pick);
+    if (vma === undefined) return null;
+    const v = vma as Writable<typeof vma>;
+    const [start, end] = [v.start, v.end];
+    const k = pick(3);
+    if (k === 0) v.start -= 4096 * (1 + pick(4));
+    else if (k === 1) v.end += 4096 * (1 + pick(4));
+    else v.end = v.start + 4096 * pick(2);
+    return () => {
+      v.start = start;
+      v.end = end;
+    };
+  },
+  (ctx, pick) => {
+    const mm = pickOf(ctx.mms, pick);
+    const vma = mm === undefined ? undefined : pickOf(mm.vmas, pick);
+    if (vma === undefined || vma.anonVmaChain.length === 0) return null;
+    const i = pick(vma.anonVmaChain.length);
+    const [link] = vma.anonVmaChain.splice(i, 1);
+    return () => {
+      vma.anonVmaChain.splice(i, 0, link!);
+    };
+  },
+  (ctx, pick) => {
+    const mm = pickOf(ctx.mms, pick);
+    const vma = mm === undefined ? undefined : pickOf(mm.vmas, pick);
+    if (vma === undefined) return null;
+    const old = vma.anonVma;
+    vma.anonVma = null;
+    return () => {
+      vma.anonVma = old;
+    };
+  },
+  // anon_vmas: num_active_vmas, refcount.
+  (ctx, pick) => {
+    const mm = pickOf(ctx.mms, pick);
+    const vma = mm === undefined ? undefined : pickOf(mm.vmas, pick);
+    const av = vma?.anonVma ?? null;
+    if (av === null) return null;
+    const [n, ref] = [av.numActiveVmas, av.refcount];
+    if (pick(2) === 0) av.numActiveVmas += 1;
+    else av.refcount = 0;
+    return () => {
+      av.numActiveVmas = n;
+      av.refcount = ref;
+    };
+  },
+  // Pins, and page-cache slots.
+  (ctx, pick) => {
+    const mm = pickOf(ctx.mms, pick);
+    const head = someHead(ctx, pick, false);
+    if (mm === undefined || head < 0) return null;
+    const had = mm.pins.get(head);
+    mm.pins.set(head, (had ?? 0) + 1);
+    return () => {
+      if (had === undefined) mm.pins.delete(head);
+      else mm.pins.set(head, had);
+    };
+  },
+  (ctx, pick) => {
+    const as = pickOf(ctx.files, pick);
+    const head = someHead(ctx, pick, false);
+    if (as === undefined || head < 0) return null;
+    const pages = as.pages as Map<number, number>;
+    const index = pickOf(pages.keys(), pick) ?? pick(8);
+    const had = pages.get(index);
+    if (pick(2) === 0) pages.delete(index);
+    else pages.set(index, head);
+    return () => {
+      if (had === undefined) pages.delete(index);
+      else pages.set(index, had);
+    };
+  },
+];
+
+interface DiffStats {
+  checks: number;
+  corrupted: number;
+  reported: number;
+  mismatches: string[];
+}
+
+/**
+ * Runs one schedule of `scenario`, comparing the two checks after every step (and at the
+ * end, quiescent), with a corruption every `every`-th step.
+ */
+function compareSchedule(scenario: Scenario, seed: number, every: number, stats: DiffStats) {
+  let kernel: Kernel | null = null;
+  const wrapped: Scenario = {
+    ...scenario,
+    build(k) {
+      kernel = k;
+      return scenario.build(k);
+    },
+  };
+  const pick = (
+    (r) => (n: number) =>
+      Math.floor(r() * n)
+  )(prng(seed * 7919 + 17));
+  let step = 0;
+  const compare = (ctx: RmapState, quiescent: boolean, what: string): void => {
+    const fast = outcome(() => checkRmap(ctx, { quiescent }));
+    const reference = outcome(() => checkRmapReference(ctx, { quiescent }));
+    stats.checks++;
+    if ('threw' in fast || fast.problems.length > 0) stats.reported++;
+    if (JSON.stringify(fast) !== JSON.stringify(reference) && stats.mismatches.length < 5) {
+      stats.mismatches.push(
+        `${scenario.name} seed ${seed} step ${step} ${what}: ${JSON.stringify(fast).slice(0, 400)} vs ${JSON.stringify(reference).slice(0, 400)}`,
+      );
+    }
+  };
+  const run = runScenario(wrapped, {
+    variant: 'v6.3',
+    strategy: 'random',
+    seed,
+    kernelInvariants: [],
+    onStep: () => {
+      step++;
+      const ctx = rmapStateOf(kernel!.vm);
+      compare(ctx, false, 'as is');
+      if (step % every !== 0) return;
+      const which = pick(CORRUPTIONS.length);
+      const undo = CORRUPTIONS[which]!(ctx, pick);
+      if (undo === null) return;
+      stats.corrupted++;
+      try {
+        compare(ctx, pick(4) === 0, `corruption ${which}`);
+      } finally {
+        undo();
+      }
+    },
+  });
+  if (run.result?.status === 'completed') compare(rmapStateOf(kernel!.vm), true, 'end');
+}
+
+const CASES: readonly [string, () => Scenario, number][] = [
+  ['pmbench-migrate', () => builtinScenario('pmbench-migrate', { pages: 32, roundTrips: 1 }), 4],
+  [
+    'migrate-under-writes',
+    () => builtinScenario('migrate-under-writes', { accesses: 6, migrations: 2 }),
+    4,
+  ],
+  ['numa-balancing', () => builtinScenario('numa-balancing', { pages: 16, passes: 1 }), 4],
+  ['fork, munmap, truncate', concurrentOpsScenario, 3],
+  ['ksm-migrate', () => builtinScenario('ksm-migrate', {}), 3],
+  ['hugetlb-mapped-migrate', () => builtinScenario('hugetlb-mapped-migrate', {}), 3],
+  ['shmem-thp-migrate', () => builtinScenario('shmem-thp-migrate', {}), 3],
+];
+
+describe('checkRmap reports what checkRmapReference reports, at every step', () => {
+  for (const [name, make, schedules] of CASES) {
+    it(`${name}: ${schedules} random schedules, legal and corrupted states`, {
+      timeout: 240_000,
+    }, () => {
+      const stats: DiffStats = { checks: 0, corrupted: 0, reported: 0, mismatches: [] };
+      for (let seed = 1; seed <= schedules; seed++) compareSchedule(make(), seed, 5, stats);
+      expect(stats.mismatches).toEqual([]);
+      // The comparison saw broken states, and the checks found problems in them.
+      expect(stats.corrupted).toBeGreaterThan(10);
+      expect(stats.reported).toBeGreaterThan(stats.corrupted / 4);
+    });
+  }
+});
