@@ -10,11 +10,15 @@ import {
 import {
   type Actor,
   filemapLockFolio,
+  folioClearDirtyForIo,
+  folioMarkDirty,
   folioUnlockPut,
   type Kernel,
   pageCacheDeclaresFootprints,
   pageCacheLookup,
+  pageCacheWord,
   populateFile,
+  setPageCacheWord,
   type VariantName,
 } from '@mmsim/kernel';
 import {
@@ -30,7 +34,10 @@ import {
   type DecisionAlternatives,
   DepthFirstSchedules,
   exploreWithDpor,
+  FIRST_OBJECT_ID,
   FootprintLog,
+  FP_FOLIO,
+  kernelObjectId,
   type KernelGen,
   type Strategy,
   type Task,
@@ -39,6 +46,7 @@ import { describe, expect, test } from 'vitest';
 import { bufferWriter } from '../src/actors/buffer-writer.js';
 import { fileIoTask } from '../src/actors/file-io.js';
 import { LoopDevice } from '../src/actors/loop-device.js';
+import { WorkQueue } from '../src/actors/work-queue.js';
 import { writebackWorker } from '../src/actors/writeback-worker.js';
 import {
   BUILTIN_SCENARIOS,
@@ -301,7 +309,7 @@ type LoopBuild = (k: Kernel, loop: LoopDevice, w: LoopWorld) => Actor[];
 
 let builtLoop: LoopWorld | null = null;
 
-function loopProgram(name: string, pages: number, build: LoopBuild): Scenario {
+function loopProgram(name: string, pages: number, build: LoopBuild, producers = 1): Scenario {
   const indices = Array.from({ length: pages }, (_, i) => i);
   return {
     name,
@@ -320,7 +328,7 @@ function loopProgram(name: string, pages: number, build: LoopBuild): Scenario {
       const file = k.createFile('fs-file', { content: indices.map((i) => 4000 + i) });
       k.migrate.setAddressSpaceOperations(backing, SHMEM_AOPS, { canWriteback: false });
       k.migrate.setAddressSpaceOperations(dev, BLOCKDEV_AOPS);
-      const loop = new LoopDevice(k, { name: 'loop0', cpu: 1, backing, dev });
+      const loop = new LoopDevice(k, { name: 'loop0', cpu: 1, backing, dev, producers });
       const world = { backing, dev, file };
       builtLoop = world;
       return {
@@ -397,12 +405,22 @@ function loopOutcomes(p: Scenario, pages: number, bound: number) {
   return { dfs, runs, dpor, ...result };
 }
 
-const LOOP_PROGRAMS: [string, number, LoopBuild, number[]][] = [
+const LOOP_PROGRAMS: [string, number, LoopBuild, number[], number?][] = [
   [
     'a jbd2-like buffer writer and the loop worker (buffer locks handed to the worker)',
     2,
     (k, loop) => [bufferWriter(k, { cpu: 2, loop, indices: [0, 1], rounds: 1 })],
     [0, 1, 2],
+  ],
+  [
+    'two buffer writers storing into the same buffer, and the loop worker',
+    1,
+    (k, loop) => [
+      bufferWriter(k, { name: 'jbd2/a', cpu: 2, loop, indices: [0], rounds: 1 }),
+      bufferWriter(k, { name: 'jbd2/b', cpu: 3, loop, indices: [0], rounds: 1 }),
+    ],
+    [0, 1, 2],
+    2,
   ],
   [
     'write(2), write_cache_pages to the loop device, and the loop worker',
@@ -441,10 +459,10 @@ const LOOP_PROGRAMS: [string, number, LoopBuild, number[]][] = [
 ];
 
 describe('DPOR with the loop-device actors footprints finds the outcomes the unreduced DFS finds', () => {
-  for (const [name, pages, build, bounds] of LOOP_PROGRAMS) {
+  for (const [name, pages, build, bounds, producers] of LOOP_PROGRAMS) {
     for (const bound of bounds) {
       test(`${name}, preemption bound ${bound}`, () => {
-        const r = loopOutcomes(loopProgram(name, pages, build), pages, bound);
+        const r = loopOutcomes(loopProgram(name, pages, build, producers), pages, bound);
         expect(r.complete).toBe(true);
         expect(sorted(r.dpor)).toEqual(sorted(r.dfs));
         expect(r.classes).toBeLessThanOrEqual(r.runs);
@@ -453,9 +471,104 @@ describe('DPOR with the loop-device actors footprints finds the outcomes the unr
   }
 
   test('the loop worker, the buffer writer, the writeback worker and the writer declare their footprints: fewer DPOR classes than DFS runs', () => {
-    for (const [name, pages, build] of LOOP_PROGRAMS.slice(0, 2)) {
-      const r = loopOutcomes(loopProgram(name, pages, build), pages, 2);
+    for (const [name, pages, build, , producers] of LOOP_PROGRAMS.slice(0, 3)) {
+      const r = loopOutcomes(loopProgram(name, pages, build, producers), pages, 2);
       expect(r.classes).toBeLessThan(r.runs);
     }
+  });
+});
+
+describe('the kernel functions the loop-device actors call record their footprints', () => {
+  /**
+   * One task calls each function in a step of its own and notes the step's index; the
+   * step's footprint must hold what the function touched (a folio write, a folio read, the
+   * work list).
+   */
+  test('buffer locks and references, PG_writeback, PG_dirty, page-cache words and the work list', () => {
+    const marks = new Map<string, number>();
+    let folio = -1;
+    const log = new FootprintLog();
+    const p = program('probe', 1, (k, file) => [
+      {
+        name: 'probe',
+        cpu: 0,
+        models: 'test: one function per step',
+        *body(): KernelGen {
+          const rt = k.rt;
+          const mark = (what: string) => marks.set(what, log.length - 1);
+          folio = yield* filemapLockFolio(k, file, 0, 'probe');
+          const bh = k.locks.createBuffers(folio, 1);
+          yield;
+          mark('setPageCacheWord');
+          setPageCacheWord(k, folio, 0, 7);
+          yield;
+          mark('pageCacheWord');
+          pageCacheWord(k, folio, 0);
+          yield;
+          mark('folioMarkDirty');
+          folioMarkDirty(k, folio);
+          yield;
+          mark('folioClearDirtyForIo');
+          folioClearDirtyForIo(k, folio);
+          yield;
+          mark('folioStartWriteback');
+          k.locks.folioStartWriteback(folio);
+          yield;
+          mark('folioEndWriteback');
+          k.locks.folioEndWriteback(folio);
+          yield;
+          mark('folioBuffers');
+          k.locks.folioBuffers(folio);
+          yield;
+          mark('getBh');
+          k.locks.getBh(bh);
+          yield;
+          mark('putBh');
+          k.locks.putBh(bh);
+          yield;
+          mark('lockBufferFast');
+          k.locks.lockBufferFast(bh);
+          yield;
+          mark('unlockBuffer');
+          k.locks.unlockBuffer(bh);
+          yield;
+          mark('trylockBuffer');
+          k.locks.trylockBuffer(bh);
+          yield;
+          k.locks.unlockBuffer(bh);
+          yield* folioUnlockPut(k, folio);
+          const queue = new WorkQueue<number>(rt, 'probe list', 2);
+          yield;
+          mark('WorkQueue.close');
+          queue.close(); // 2 -> 1 producers: no completion is signalled
+          yield;
+        },
+      },
+    ]);
+    const { kernel } = instantiateScenario(p, { footprints: log });
+    expect(kernel.run().status).toBe('completed');
+    const touched = (what: string, id: number, write: boolean) => {
+      const f = log.footprintOf(marks.get(what) as number);
+      return f.objects.some((o, i) => o === id && (f.writes[i] === 1) === write);
+    };
+    const folioId = kernelObjectId(FP_FOLIO, folio);
+    for (const what of [
+      'setPageCacheWord',
+      'folioMarkDirty',
+      'folioClearDirtyForIo',
+      'folioStartWriteback',
+      'folioEndWriteback',
+      'getBh',
+      'putBh',
+      'lockBufferFast',
+      'unlockBuffer',
+      'trylockBuffer',
+    ]) {
+      expect(touched(what, folioId, true), `${what} writes the folio`).toBe(true);
+    }
+    expect(touched('pageCacheWord', folioId, false), 'pageCacheWord reads the folio').toBe(true);
+    expect(touched('folioBuffers', folioId, false), 'folioBuffers reads the folio').toBe(true);
+    const close = log.footprintOf(marks.get('WorkQueue.close') as number);
+    expect(close.objects.some((o) => o >= FIRST_OBJECT_ID)).toBe(true);
   });
 });
