@@ -37,8 +37,8 @@ import {
   FIRST_OBJECT_ID,
   FootprintLog,
   FP_FOLIO,
-  kernelObjectId,
   type KernelGen,
+  kernelObjectId,
   type Strategy,
   type Task,
 } from '@mmsim/runtime';
