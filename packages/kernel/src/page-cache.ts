@@ -171,10 +171,31 @@ export function* folioUnlockPut(k: Kernel, folio: Folio): KernelGen {
 }
 
 /**
+ * `folio_put` (mm/swap.c, 6.3) of a reference a declared-footprint scope took with
+ * `filemapGetFolio`: not the last one, it only drops the count (a write of the folio); the
+ * last one frees the folio (LRU, buddy, counters), which declares nothing, so that step is
+ * global.
+ */
+export function* folioPutDeclared(k: Kernel, folio: Folio): KernelGen {
+  const rt = k.rt;
+  if (folioRefCount(k.mem, folio) > 1) {
+    rt.touchKernel(FP_FOLIO, folio, true);
+    yield* k.lru.folioPut(folio);
+    return;
+  }
+  const depth = rt.suspendDeclaredScope();
+  yield* k.lru.folioPut(folio);
+  rt.resumeDeclaredScope(depth);
+}
+
+/**
  * `folio_mark_dirty` for a page-cache folio (mm/page-writeback.c, 6.3): PG_dirty, and
  * `nr_dirty` of its node on the clean-to-dirty transition.
  */
 export function folioMarkDirty(k: Kernel, folio: Folio): void {
+  // PG_dirty is the folio's; the nr_dirty add commutes with every other add and is read
+  // only by global steps and checks (docs/exploration-at-scale.md): not recorded.
+  k.rt.touchKernel(FP_FOLIO, folio, true);
   if (folioTestSetFlag(k.mem, folio, PG_dirty)) return;
   k.vmstat.modNodePageState(folioNid(k.mem, folio), NodeStat.NR_DIRTY, folioNrPages(k.mem, folio));
 }
@@ -187,6 +208,7 @@ export function folioMarkDirty(k: Kernel, folio: Folio): void {
  */
 export function folioClearDirtyForIo(k: Kernel, folio: Folio): boolean {
   const mem = k.mem;
+  k.rt.touchKernel(FP_FOLIO, folio, true);
   if (!folioTestFlag(mem, folio, PG_dirty)) return false;
   folioClearFlag(mem, folio, PG_dirty);
   k.vmstat.modNodePageState(folioNid(mem, folio), NodeStat.NR_DIRTY, -folioNrPages(mem, folio));
@@ -195,10 +217,12 @@ export function folioClearDirtyForIo(k: Kernel, folio: Folio): boolean {
 
 /** The content word of page `index` of a cached `folio`. */
 export function pageCacheWord(k: Kernel, folio: Folio, index: number): number {
+  k.rt.touchKernel(FP_FOLIO, folio, false);
   return pageContent(k.mem, folio + (index - folioIndex(k.mem, folio)));
 }
 
 /** Stores the content word of page `index` of a cached `folio`. */
 export function setPageCacheWord(k: Kernel, folio: Folio, index: number, value: number): void {
+  k.rt.touchKernel(FP_FOLIO, folio, true);
   setPageContent(k.mem, folio + (index - folioIndex(k.mem, folio)), value);
 }

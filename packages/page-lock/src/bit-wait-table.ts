@@ -1,4 +1,5 @@
 import {
+  FP_FOLIO,
   type KernelGen,
   type Resource,
   type Runtime,
@@ -93,6 +94,7 @@ export class BitWaitTable {
     const entry = new WaitEntry(me, true, this.#wake, { bh, bit } satisfies BitKey);
     const mask = 1 << bit;
     for (;;) {
+      rt.touchKernel(FP_FOLIO, bh.folio, true); // the bit: again after each sleep (a new step)
       if (!queue.entries.includes(entry)) queue.addTail(entry);
       if ((bh.state & mask) !== 0) {
         rt.blockCurrent(waitsIn, resource, false);

@@ -1,4 +1,4 @@
-import { type KernelGen, mightSleep, type Task } from '@mmsim/runtime';
+import { FP_FOLIO, type KernelGen, mightSleep, type Task } from '@mmsim/runtime';
 import { asBh, type Bh, type BufferHead } from './buffer-head.js';
 import { checkTarget } from './check-target.js';
 import { BH_Lock } from './constants.js';
@@ -30,6 +30,7 @@ export function trylockBuffer(ctx: PageLockState, bh: BufferHead, caller: string
   const b = asBh(bh);
   const rt = ctx.rt;
   const me = rt.current;
+  rt.touchKernel(FP_FOLIO, b.folio, true); // BH_Lock: a buffer's state counts as its folio's
   if ((b.state & LOCK) !== 0) {
     rt.charge(rt.costs.atomicOp);
     return false;
@@ -51,6 +52,7 @@ export function lockBufferFast(ctx: PageLockState, bh: BufferHead, caller: strin
   const rt = ctx.rt;
   const me = rt.current;
   if (me.preemptCount > 0) mightSleep(me, caller);
+  rt.touchKernel(FP_FOLIO, b.folio, true);
   if ((b.state & LOCK) !== 0) return false;
   b.state |= LOCK;
   b.owner = me.id;
@@ -88,6 +90,7 @@ export function* lockBufferContended(
   const h = c === null ? null : held(c, b, caller);
   if (c !== null && h !== null) c.depend(me, h.lockClass, 'lock', caller);
   yield* ctx.bitWaits.waitOnBitLock(b, BH_Lock, caller, b.lockResource(rt));
+  rt.touchKernel(FP_FOLIO, b.folio, true);
   b.owner = me.id;
   rt.charge(rt.costs.lockRoundTrip);
   if (c !== null && h !== null) c.hold(me, h);
@@ -100,6 +103,7 @@ export function* lockBufferContended(
 export function unlockBuffer(ctx: PageLockState, bh: BufferHead): void {
   const b = asBh(bh);
   const me = ctx.rt.current;
+  ctx.rt.touchKernel(FP_FOLIO, b.folio, true);
   if ((b.state & LOCK) === 0) throw contract(`${me} unlocks ${b.describe()}, which is not locked`);
   if (b.owner !== me.id) {
     throw contract(
@@ -123,6 +127,7 @@ export function bufferLocked(bh: BufferHead): boolean {
 export function bufferLockTransfer(ctx: PageLockState, bh: BufferHead, task: Task): void {
   const b = asBh(bh);
   const me = ctx.rt.current;
+  ctx.rt.touchKernel(FP_FOLIO, b.folio, true);
   if ((b.state & LOCK) === 0 || b.owner !== me.id) {
     const state =
       (b.state & LOCK) === 0 ? 'it is not locked' : `it is locked by ${ownerName(ctx.rt, b.owner)}`;

@@ -1,5 +1,6 @@
 import type { Folio, PhysicalMemory } from '@mmsim/folio';
 import {
+  FP_FOLIO,
   type KernelGen,
   MmsimError,
   type Resource,
@@ -182,6 +183,7 @@ export class PageLockTable implements PageLocks {
   }
 
   folioBuffers(folio: Folio): BufferHead | null {
+    this.#ctx.rt.touchKernel(FP_FOLIO, folio, false);
     return buffers.folioBuffers(this.#ctx, folio);
   }
 
@@ -224,10 +226,12 @@ export class PageLockTable implements PageLocks {
   }
 
   getBh(bh: BufferHead): void {
+    this.#ctx.rt.touchKernel(FP_FOLIO, bh.folio, true); // b_count counts as the folio's
     buffers.getBh(bh);
   }
 
   putBh(bh: BufferHead): void {
+    this.#ctx.rt.touchKernel(FP_FOLIO, bh.folio, true);
     buffers.putBh(bh);
   }
 

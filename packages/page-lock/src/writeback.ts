@@ -8,7 +8,7 @@ import {
   PG_waiters,
   PG_writeback,
 } from '@mmsim/folio';
-import { type KernelGen, mightSleep, type Task } from '@mmsim/runtime';
+import { FP_FOLIO, type KernelGen, mightSleep, type Task } from '@mmsim/runtime';
 import { checkTarget } from './check-target.js';
 import { contract } from './contract-violation.js';
 import { folioBitResource } from './folio-bit-resource.js';
@@ -38,6 +38,7 @@ const WRITEBACK = 1 << PG_writeback;
  */
 export function folioStartWriteback(ctx: PageLockState, folio: Folio, caller: string): void {
   const me = ctx.rt.current;
+  ctx.rt.touchKernel(FP_FOLIO, folio, true); // PG_writeback and its owner
   const flags = folioFlags(ctx.mem, folio);
   const owner = ctx.owner[folio] ?? 0;
   if ((flags & LOCKED) === 0 || owner !== me.id) {
@@ -77,6 +78,7 @@ export function folioStartWriteback(ctx: PageLockState, folio: Folio, caller: st
  * belongs to the LRU) and the temporary reference the kernel takes around the wake-up.
  */
 export function folioEndWriteback(ctx: PageLockState, folio: Folio): void {
+  ctx.rt.touchKernel(FP_FOLIO, folio, true);
   const flags = folioFlags(ctx.mem, folio);
   if ((flags & WRITEBACK) === 0) {
     const who = ctx.rt.currentTask === null ? 'code outside any task' : String(ctx.rt.currentTask);
@@ -113,6 +115,7 @@ export function* folioWaitWriteback(ctx: PageLockState, folio: Folio, caller: st
  */
 export function folioWritebackTransfer(ctx: PageLockState, folio: Folio, task: Task): void {
   const me = ctx.rt.current;
+  ctx.rt.touchKernel(FP_FOLIO, folio, true);
   const owner = ctx.wbOwner[folio] ?? 0;
   if (!folioTestFlag(ctx.mem, folio, PG_writeback) || owner !== me.id) {
     const state = folioTestFlag(ctx.mem, folio, PG_writeback)

@@ -10,29 +10,50 @@ import {
 import {
   type Actor,
   filemapLockFolio,
+  folioClearDirtyForIo,
+  folioMarkDirty,
   folioUnlockPut,
   type Kernel,
   pageCacheDeclaresFootprints,
   pageCacheLookup,
+  pageCacheWord,
+  populateFile,
+  setPageCacheWord,
   type VariantName,
 } from '@mmsim/kernel';
-import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
+import {
+  BLOCKDEV_AOPS,
+  MIGRATE_SYNC,
+  MIGRATE_SYNC_LIGHT,
+  MR_COMPACTION,
+  MR_SYSCALL,
+  SHMEM_AOPS,
+} from '@mmsim/migrate';
 import { type AddressSpaceView, MAP_SHARED, type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import {
   type DecisionAlternatives,
   DepthFirstSchedules,
   exploreWithDpor,
+  FIRST_OBJECT_ID,
   FootprintLog,
+  FP_FOLIO,
   type KernelGen,
+  kernelObjectId,
   type Strategy,
   type Task,
 } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
+import { bufferWriter } from '../src/actors/buffer-writer.js';
+import { fileIoTask } from '../src/actors/file-io.js';
+import { LoopDevice } from '../src/actors/loop-device.js';
+import { WorkQueue } from '../src/actors/work-queue.js';
+import { writebackWorker } from '../src/actors/writeback-worker.js';
 import {
   BUILTIN_SCENARIOS,
   instantiateScenario,
   mappedFolios,
   migrator,
+  nodeScan,
   rangeLocker,
   type Scenario,
   type ScenarioName,
@@ -271,4 +292,283 @@ describe('the historic buggy variants still deadlock under dpor:2', () => {
       expect(['deadlock', 'inversion']).toContain(result.kind);
     });
   }
+});
+
+/**
+ * Programs around a loop device (drivers/block/loop.c, 6.3): a backing tmpfs file, the
+ * device's page cache with one buffer per page, and a filesystem file on the device. The
+ * outcome adds every end-of-run invariant verdict and the checker's inversion reports.
+ */
+interface LoopWorld {
+  readonly backing: AddressSpaceView;
+  readonly dev: AddressSpaceView;
+  readonly file: AddressSpaceView;
+}
+
+type LoopBuild = (k: Kernel, loop: LoopDevice, w: LoopWorld) => Actor[];
+
+let builtLoop: LoopWorld | null = null;
+
+function loopProgram(name: string, pages: number, build: LoopBuild, producers = 1): Scenario {
+  const indices = Array.from({ length: pages }, (_, i) => i);
+  return {
+    name,
+    title: name,
+    description: name,
+    sources: [],
+    config: {
+      nodes: [{ pages: 64 }, { pages: 64 }],
+      cpusPerNode: 2,
+      variant: 'v6.3',
+      dependencyChecking: true,
+    },
+    build(k) {
+      const backing = k.createFile('backing.img', { content: indices.map((i) => 2000 + i) });
+      const dev = k.createFile('loop0', { content: indices.map((i) => 3000 + i) });
+      const file = k.createFile('fs-file', { content: indices.map((i) => 4000 + i) });
+      k.migrate.setAddressSpaceOperations(backing, SHMEM_AOPS, { canWriteback: false });
+      k.migrate.setAddressSpaceOperations(dev, BLOCKDEV_AOPS);
+      const loop = new LoopDevice(k, { name: 'loop0', cpu: 1, backing, dev, producers });
+      const world = { backing, dev, file };
+      builtLoop = world;
+      return {
+        *setup() {
+          yield* populateFile(k, backing, indices);
+          yield* populateFile(k, dev, indices, { buffersPerPage: 1 });
+          yield* populateFile(k, file, indices);
+        },
+        actors: [loop.actor(), ...build(k, loop, world)],
+      };
+    },
+  } as Scenario;
+}
+
+function runLoopOnce(p: Scenario, pages: number, strategy: Strategy, log: FootprintLog): string {
+  const inst = instantiateScenario(p, { strategy, footprints: log });
+  const k = inst.kernel;
+  const result = k.run();
+  const w = builtLoop as LoopWorld;
+  const state: string[] = [];
+  for (const as of [w.backing, w.dev, w.file]) {
+    for (let i = 0; i < pages; i++) {
+      const f = pageCacheLookup(k.mem, as, i);
+      if (f === undefined) state.push('-');
+      else {
+        const bh = k.locks.folioBuffers(f);
+        state.push(
+          `n${folioNid(k.mem, f)}:r${folioRefCount(k.mem, f)}:${folioTestFlag(k.mem, f, PG_locked) ? 'L' : 'u'}:${pageContent(k.mem, f)}${bh === null ? '' : `:b${k.locks.bufferLocked(bh) ? 'L' : 'u'}`}`,
+        );
+      }
+    }
+  }
+  const verdicts = inst.invariants
+    .map((inv) => {
+      const v = inv.check('end', result);
+      return v === null ? null : inv.name;
+    })
+    .filter((v) => v !== null)
+    .sort();
+  const inversions = inst.inversions().length;
+  let head: string = result.status;
+  if (result.status === 'deadlock') {
+    head += ` ${k.rt.tasks
+      .filter((t) => t.state === 'sleeping')
+      .map((t) => `${t.name}@${t.waiting?.resource.name}`)
+      .sort()
+      .join(',')}`;
+  }
+  return `${head} ${state.join(' ')} violations[${verdicts.join(',')}] inversions ${inversions}`;
+}
+
+function loopOutcomes(p: Scenario, pages: number, bound: number) {
+  const schedules = new DepthFirstSchedules(bound);
+  const dfs = new Set<string>();
+  const log = new FootprintLog();
+  let runs = 0;
+  for (;;) {
+    const prefix = schedules.next;
+    if (prefix === null) break;
+    log.clear();
+    const strategy = new BoundedDfsStrategy(prefix, log);
+    dfs.add(runLoopOnce(p, pages, strategy, log));
+    runs++;
+    schedules.advance(strategy.choices, strategy.decisions);
+  }
+  const dpor = new Set<string>();
+  const result = exploreWithDpor(
+    (strategy, l) => {
+      dpor.add(runLoopOnce(p, pages, strategy, l));
+    },
+    new FootprintLog(),
+    { preemptionBound: bound },
+  );
+  return { dfs, runs, dpor, ...result };
+}
+
+const LOOP_PROGRAMS: [string, number, LoopBuild, number[], number?][] = [
+  [
+    'a jbd2-like buffer writer and the loop worker (buffer locks handed to the worker)',
+    2,
+    (k, loop) => [bufferWriter(k, { cpu: 2, loop, indices: [0, 1], rounds: 1 })],
+    [0, 1, 2],
+  ],
+  [
+    'two buffer writers storing into the same buffer, and the loop worker',
+    1,
+    (k, loop) => [
+      bufferWriter(k, { name: 'jbd2/a', cpu: 2, loop, indices: [0], rounds: 1 }),
+      bufferWriter(k, { name: 'jbd2/b', cpu: 3, loop, indices: [0], rounds: 1 }),
+    ],
+    [0, 1, 2],
+    2,
+  ],
+  [
+    'write(2), write_cache_pages to the loop device, and the loop worker',
+    1,
+    (k, loop, w) => [
+      fileIoTask(k, {
+        name: 'writer',
+        cpu: 3,
+        file: w.file,
+        pages: 1,
+        pattern: 'sequential',
+        accesses: 2,
+        writeRatio: 1,
+      }),
+      writebackWorker(k, { cpu: 2, file: w.file, indices: [0], rounds: 2, target: loop }),
+    ],
+    [0, 1, 2],
+  ],
+  [
+    'a buffer writer, the loop worker, and compaction of their folios (undeclared, global)',
+    1,
+    (k, loop) => [
+      bufferWriter(k, { cpu: 2, loop, indices: [0], rounds: 1 }),
+      migrator(k, {
+        name: 'kcompactd0',
+        cpu: 0,
+        mode: MIGRATE_SYNC_LIGHT,
+        reason: MR_COMPACTION,
+        rounds: 1,
+        style: 'compaction',
+        select: nodeScan(k, (_round, target) => 1 - target),
+      }),
+    ],
+    [0, 1],
+  ],
+];
+
+describe('DPOR with the loop-device actors footprints finds the outcomes the unreduced DFS finds', () => {
+  for (const [name, pages, build, bounds, producers] of LOOP_PROGRAMS) {
+    for (const bound of bounds) {
+      test(`${name}, preemption bound ${bound}`, () => {
+        const r = loopOutcomes(loopProgram(name, pages, build, producers), pages, bound);
+        expect(r.complete).toBe(true);
+        expect(sorted(r.dpor)).toEqual(sorted(r.dfs));
+        expect(r.classes).toBeLessThanOrEqual(r.runs);
+      });
+    }
+  }
+
+  test('the loop worker, the buffer writer, the writeback worker and the writer declare their footprints: fewer DPOR classes than DFS runs', () => {
+    for (const [name, pages, build, , producers] of LOOP_PROGRAMS.slice(0, 3)) {
+      const r = loopOutcomes(loopProgram(name, pages, build, producers), pages, 2);
+      expect(r.classes).toBeLessThan(r.runs);
+    }
+  });
+});
+
+describe('the kernel functions the loop-device actors call record their footprints', () => {
+  /**
+   * One task calls each function in a step of its own and notes the step's index; the
+   * step's footprint must hold what the function touched (a folio write, a folio read, the
+   * work list).
+   */
+  test('buffer locks and references, PG_writeback, PG_dirty, page-cache words and the work list', () => {
+    const marks = new Map<string, number>();
+    let folio = -1;
+    const log = new FootprintLog();
+    const p = program('probe', 1, (k, file) => [
+      {
+        name: 'probe',
+        cpu: 0,
+        models: 'test: one function per step',
+        *body(): KernelGen {
+          const rt = k.rt;
+          const mark = (what: string) => marks.set(what, log.length - 1);
+          folio = yield* filemapLockFolio(k, file, 0, 'probe');
+          const bh = k.locks.createBuffers(folio, 1);
+          yield;
+          mark('setPageCacheWord');
+          setPageCacheWord(k, folio, 0, 7);
+          yield;
+          mark('pageCacheWord');
+          pageCacheWord(k, folio, 0);
+          yield;
+          mark('folioMarkDirty');
+          folioMarkDirty(k, folio);
+          yield;
+          mark('folioClearDirtyForIo');
+          folioClearDirtyForIo(k, folio);
+          yield;
+          mark('folioStartWriteback');
+          k.locks.folioStartWriteback(folio);
+          yield;
+          mark('folioEndWriteback');
+          k.locks.folioEndWriteback(folio);
+          yield;
+          mark('folioBuffers');
+          k.locks.folioBuffers(folio);
+          yield;
+          mark('getBh');
+          k.locks.getBh(bh);
+          yield;
+          mark('putBh');
+          k.locks.putBh(bh);
+          yield;
+          mark('lockBufferFast');
+          k.locks.lockBufferFast(bh);
+          yield;
+          mark('unlockBuffer');
+          k.locks.unlockBuffer(bh);
+          yield;
+          mark('trylockBuffer');
+          k.locks.trylockBuffer(bh);
+          yield;
+          k.locks.unlockBuffer(bh);
+          yield* folioUnlockPut(k, folio);
+          const queue = new WorkQueue<number>(rt, 'probe list', 2);
+          yield;
+          mark('WorkQueue.close');
+          queue.close(); // 2 -> 1 producers: no completion is signalled
+          yield;
+        },
+      },
+    ]);
+    const { kernel } = instantiateScenario(p, { footprints: log });
+    expect(kernel.run().status).toBe('completed');
+    const touched = (what: string, id: number, write: boolean) => {
+      const f = log.footprintOf(marks.get(what) as number);
+      return f.objects.some((o, i) => o === id && (f.writes[i] === 1) === write);
+    };
+    const folioId = kernelObjectId(FP_FOLIO, folio);
+    for (const what of [
+      'setPageCacheWord',
+      'folioMarkDirty',
+      'folioClearDirtyForIo',
+      'folioStartWriteback',
+      'folioEndWriteback',
+      'getBh',
+      'putBh',
+      'lockBufferFast',
+      'unlockBuffer',
+      'trylockBuffer',
+    ]) {
+      expect(touched(what, folioId, true), `${what} writes the folio`).toBe(true);
+    }
+    expect(touched('pageCacheWord', folioId, false), 'pageCacheWord reads the folio').toBe(true);
+    expect(touched('folioBuffers', folioId, false), 'folioBuffers reads the folio').toBe(true);
+    const close = log.footprintOf(marks.get('WorkQueue.close') as number);
+    expect(close.objects.some((o) => o >= FIRST_OBJECT_ID)).toBe(true);
+  });
 });

@@ -1,6 +1,12 @@
 import { setPageContent } from '@mmsim/folio';
-import { type Actor, filemapGetFolio, type Kernel } from '@mmsim/kernel';
-import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import {
+  type Actor,
+  filemapGetFolio,
+  folioPutDeclared,
+  type Kernel,
+  pageCacheDeclaresFootprints,
+} from '@mmsim/kernel';
+import { FP_FOLIO, type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import type { LoopDevice } from './loop-device.js';
 
 /** Options of `bufferWriter`. */
@@ -35,6 +41,9 @@ export function bufferWriter(k: Kernel, options: BufferWriterOptions): Actor {
     cpu: options.cpu,
     models:
       'ext4/jbd2 metadata write: __find_get_block, lock_buffer, mark_buffer_dirty, submit_bh (fs/buffer.c, 6.3) on the loop device',
+    // Every shared access is recorded: the lookup, the buffer's reference and lock (as its
+    // folio's), the store into the buffer's page, the submission to the loop device.
+    declaresFootprints: pageCacheDeclaresFootprints(k),
     *body(task: Task): KernelGen {
       const who = String(task);
       for (let round = 0; round < rounds; round++) {
@@ -44,11 +53,12 @@ export function bufferWriter(k: Kernel, options: BufferWriterOptions): Actor {
           if (folio < 0) continue;
           const bh = k.locks.folioBuffers(folio);
           if (bh !== null) k.locks.getBh(bh);
-          yield* k.lru.folioPut(folio);
+          yield* folioPutDeclared(k, folio);
           if (bh === null) continue;
           if (!k.locks.lockBufferFast(bh, 'lock_buffer'))
             yield* k.locks.lockBufferContended(bh, 'lock_buffer');
           const value = task.id * 1_000_000 + round * indices.length + index + 1;
+          k.rt.touchKernel(FP_FOLIO, bh.folio, true);
           setPageContent(k.mem, bh.folio, value); // the buffer's page, stable under its lock
           k.shadow.wrote({ kind: 'file', file: dev, index }, value, who);
           loop.submitBuffer(bh, index);

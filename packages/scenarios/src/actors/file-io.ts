@@ -4,14 +4,16 @@ import {
   filemapGetFolio,
   filemapLockFolio,
   folioMarkDirty,
+  folioPutDeclared,
   folioUnlockPut,
   type Kernel,
+  pageCacheDeclaresFootprints,
   pageCacheLookup,
   pageCacheWord,
   setPageCacheWord,
 } from '@mmsim/kernel';
 import type { AddressSpaceView } from '@mmsim/rmap';
-import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { FP_MAPPING, type KernelGen, MmsimError, type Runtime, type Task } from '@mmsim/runtime';
 import { type AccessPattern, pagePicker } from './access-pattern.js';
 
 /** Options of `fileIoTask`. */
@@ -78,14 +80,15 @@ export function* filemapReadWord(
     if (!folioTestFlag(mem, folio, PG_uptodate) && folioTestFlag(mem, folio, PG_locked)) {
       yield* k.locks.folioWaitLocked(folio, 'filemap_update_page');
     }
+    k.rt.touchKernel(FP_MAPPING, file.id, false);
     if (pageCacheLookup(mem, file, index) !== folio) {
-      yield* k.lru.folioPut(folio); // replaced meanwhile (migrated): look again
+      yield* folioPutDeclared(k, folio); // replaced meanwhile (migrated): look again
       continue;
     }
     const value = pageCacheWord(k, folio, index);
     k.shadow.read({ kind: 'file', file, index }, value, reader);
     yield; // copy_folio_to_iter: the copy to user space may fault
-    yield* k.lru.folioPut(folio);
+    yield* folioPutDeclared(k, folio);
     return value;
   }
 }
@@ -95,10 +98,24 @@ export function* filemapReadWord(
  * (`ksys_read` / `ksys_write` -> `filemap_read` / `generic_perform_write`, mm/filemap.c,
  * 6.3), pages chosen in a pattern from the workload random stream.
  */
+/** Footprint ids of the workload random stream, one per runtime (taken at build time). */
+const workloadStreamIds = new WeakMap<Runtime, number>();
+
+/** The footprint id standing for `rt.random.workload` (every draw writes the stream). */
+function workloadStreamId(rt: Runtime): number {
+  let id = workloadStreamIds.get(rt);
+  if (id === undefined) {
+    id = rt.newObjectId();
+    workloadStreamIds.set(rt, id);
+  }
+  return id;
+}
+
 export function fileIoTask(k: Kernel, options: FileIoOptions): Actor {
   const { file, pages, accesses } = options;
   const first = options.first ?? 0;
   const writeRatio = options.writeRatio ?? 0.5;
+  const rngId = workloadStreamId(k.rt);
   if (!Number.isInteger(accesses) || accesses < 0) {
     throw new MmsimError(
       'INVALID_ARGUMENT',
@@ -109,11 +126,17 @@ export function fileIoTask(k: Kernel, options: FileIoOptions): Actor {
     name: options.name ?? 'fileio',
     cpu: options.cpu,
     models: 'read(2) / write(2): filemap_read / generic_perform_write (mm/filemap.c, 6.3)',
+    // Every shared access is recorded: the page cache, folio locks and data, the draws
+    // from the workload stream; allocating a missing page is global.
+    declaresFootprints: pageCacheDeclaresFootprints(k),
     *body(task: Task): KernelGen {
-      const rng = k.rt.random.workload;
+      const rt = k.rt;
+      rt.touch(rngId, true);
+      const rng = rt.random.workload;
       const pick = pagePicker(options.pattern ?? 'random', pages, rng);
       const who = String(task);
       for (let n = 0; n < accesses; n++) {
+        rt.touch(rngId, true);
         const index = first + pick(n);
         if (rng.chance(writeRatio)) {
           yield* filemapWriteWord(k, file, index, task.id * 1_000_000 + n + 1, who);

@@ -5,12 +5,13 @@ import {
   folioMarkDirty,
   folioUnlockPut,
   type Kernel,
+  pageCacheDeclaresFootprints,
   setPageCacheWord,
   TaskSlot,
 } from '@mmsim/kernel';
 import type { BufferHead } from '@mmsim/page-lock';
 import type { AddressSpaceView } from '@mmsim/rmap';
-import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { FP_FOLIO, type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import { WorkQueue } from './work-queue.js';
 import type { WritebackTarget } from './writeback-worker.js';
 
@@ -71,6 +72,8 @@ export class LoopDevice implements WritebackTarget {
   readonly dev: AddressSpaceView | null;
   readonly slot: TaskSlot;
   readonly queue: WorkQueue<LoopRequest>;
+  /** The work list and the handed-over writeback / buffer lock record their footprints. */
+  readonly submitDeclaresFootprints = true;
   /** Requests served so far. */
   served = 0;
   readonly #k: Kernel;
@@ -114,7 +117,10 @@ export class LoopDevice implements WritebackTarget {
     this.queue.submit({
       describe: `writeback of folio ${folio} (device page ${index})`,
       devIndex: index,
-      data: () => pageContent(mem, folio + (index - folioIndex(mem, folio))),
+      data: () => {
+        k.rt.touchKernel(FP_FOLIO, folio, false); // the bio reads the folio's data
+        return pageContent(mem, folio + (index - folioIndex(mem, folio)));
+      },
       complete: () => k.locks.folioEndWriteback(folio),
     });
   }
@@ -131,7 +137,10 @@ export class LoopDevice implements WritebackTarget {
     this.queue.submit({
       describe: `buffer ${bh.index} of device page ${devIndex}`,
       devIndex,
-      data: () => pageContent(k.mem, bh.folio),
+      data: () => {
+        k.rt.touchKernel(FP_FOLIO, bh.folio, false);
+        return pageContent(k.mem, bh.folio);
+      },
       complete: () => {
         k.locks.unlockBuffer(bh);
         k.locks.putBh(bh);
@@ -159,6 +168,10 @@ export class LoopDevice implements WritebackTarget {
       models:
         'loop_process_work -> lo_rw_simple -> vfs_iter_write -> shmem_write_begin (folio_lock of the backing folio) (drivers/block/loop.c, mm/shmem.c, 6.3)',
       slot: this.slot,
+      // Every shared access of the worker is recorded: the work list, the backing folio's
+      // lookup, lock, data and dirty bit, the bio's source folio (`data`), the end of
+      // writeback or the buffer unlock (`complete`). Creating a backing folio is global.
+      declaresFootprints: pageCacheDeclaresFootprints(k),
       *body(task: Task): KernelGen {
         const who = String(task);
         for (;;) {

@@ -11,6 +11,9 @@ export class WorkQueue<T> {
   readonly #items: T[] = [];
   readonly #pending: Completion;
   #producers: number;
+  readonly #rt: Runtime;
+  /** Footprint id of the list and the producer count (written by every operation). */
+  readonly #objectId: number;
 
   constructor(rt: Runtime, name: string, producers = 1) {
     if (!Number.isInteger(producers) || producers < 1) {
@@ -19,6 +22,8 @@ export class WorkQueue<T> {
     this.name = name;
     this.#producers = producers;
     this.#pending = new Completion(rt, name);
+    this.#rt = rt;
+    this.#objectId = rt.newObjectId();
   }
 
   /** Items waiting. */
@@ -31,6 +36,7 @@ export class WorkQueue<T> {
     if (this.#producers === 0) {
       throw new MmsimError('INVALID_STATE', `${this.name}: submit after every producer closed it`);
     }
+    this.#rt.touch(this.#objectId, true);
     this.#items.push(item);
     this.#pending.complete();
   }
@@ -38,6 +44,7 @@ export class WorkQueue<T> {
   /** One producer is done; after the last one, the consumer gets null once the queue drains. */
   close(): void {
     if (this.#producers === 0) throw new MmsimError('INVALID_STATE', `${this.name} closed twice`);
+    this.#rt.touch(this.#objectId, true);
     this.#producers--;
     if (this.#producers === 0) this.#pending.complete();
   }
@@ -45,9 +52,11 @@ export class WorkQueue<T> {
   /** The next item, sleeping in `waitsIn` until there is one; null when closed and empty. */
   *next(waitsIn: string): KernelGen<T | null> {
     for (;;) {
+      this.#rt.touch(this.#objectId, true);
       if (this.#items.length > 0 && this.#pending.tryWait()) return this.#items.shift() as T;
       if (this.#items.length === 0 && this.#producers === 0) return null;
       yield* this.#pending.wait(waitsIn);
+      this.#rt.touch(this.#objectId, true); // a new step after the wait
       if (this.#items.length > 0) return this.#items.shift() as T;
       if (this.#producers === 0) return null;
     }

@@ -3,12 +3,14 @@ import {
   type Actor,
   filemapGetFolio,
   folioClearDirtyForIo,
+  folioPutDeclared,
   type Kernel,
+  pageCacheDeclaresFootprints,
   pageCacheLookup,
 } from '@mmsim/kernel';
 import { BH_Mapped, BH_Uptodate } from '@mmsim/page-lock';
 import type { AddressSpaceView } from '@mmsim/rmap';
-import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { FP_MAPPING, type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 
 /**
  * Where a writeback worker sends a folio: a block device (`BlockDevice`) or a loop
@@ -18,6 +20,11 @@ import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 export interface WritebackTarget {
   readonly name: string;
   submitWriteback(folio: Folio, index: number): void;
+  /**
+   * Whether `submitWriteback` and `close` record every shared access they make (for
+   * partial-order reduction): a worker submitting to such a target declares its footprints.
+   */
+  readonly submitDeclaresFootprints?: boolean;
   /** The worker is done submitting. */
   close(): void;
 }
@@ -62,6 +69,9 @@ export function writebackWorker(k: Kernel, options: WritebackWorkerOptions): Act
     name: options.name ?? 'kworker/flush',
     cpu: options.cpu,
     models: `write_cache_pages (mm/page-writeback.c, 6.3), WB_SYNC_NONE, to ${target.name}`,
+    // Every shared access is recorded (lookup, folio lock, PG_dirty / PG_writeback, the
+    // put) when the target's submission is too; creating buffers is global.
+    declaresFootprints: pageCacheDeclaresFootprints(k) && target.submitDeclaresFootprints === true,
     *body(_task: Task): KernelGen {
       const mem = k.mem;
       const locks = k.locks;
@@ -72,6 +82,7 @@ export function writebackWorker(k: Kernel, options: WritebackWorkerOptions): Act
           if (!locks.folioLockFast(folio, 'write_cache_pages')) {
             yield* locks.folioLockContended(folio, 'write_cache_pages');
           }
+          k.rt.touchKernel(FP_MAPPING, file.id, false);
           const ours = pageCacheLookup(mem, file, index) === folio;
           if (
             ours &&
@@ -80,13 +91,16 @@ export function writebackWorker(k: Kernel, options: WritebackWorkerOptions): Act
           ) {
             folioClearDirtyForIo(k, folio);
             if (buffers > 0 && locks.folioBuffers(folio) === null) {
+              // alloc_page_buffers: new buffer ids, not declared (a global step)
+              const depth = k.rt.suspendDeclaredScope();
               locks.createBuffers(folio, buffers, (1 << BH_Uptodate) | (1 << BH_Mapped));
+              k.rt.resumeDeclaredScope(depth);
             }
             locks.folioStartWriteback(folio, 'write_cache_pages');
             target.submitWriteback(folio, index);
           }
           locks.folioUnlock(folio);
-          yield* k.lru.folioPut(folio);
+          yield* folioPutDeclared(k, folio);
           yield; // cond_resched()
         }
       }
