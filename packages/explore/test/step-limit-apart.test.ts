@@ -155,45 +155,48 @@ describe('step-limit runs kept apart (stepLimitApart)', () => {
   test.each([
     ['every schedule', false],
     ['stop at the first finding', true],
-  ])('%s: the same result in batches (any parallelism and order) and over shards', async (_, stopOnFirst) => {
-    for (const seed of seeds) {
-      const options: ExploreOptions = {
-        seed,
-        schedules,
-        maxSteps: MAX_STEPS,
-        stopOnFirst,
-        stepLimitApart: true,
-        shrink: false,
-      };
-      const alone = explore(spinAndAbba(), options);
-      for (const [parallelism, size] of [
-        [1, 1],
-        [2, 3],
-        [4, 7],
-      ] as const) {
-        const together = await exploreInBatches(
-          spinAndAbba(),
-          options,
-          scrambledRunner(options, parallelism, size),
+  ])(
+    '%s: the same result in batches (any parallelism and order) and over shards',
+    async (_, stopOnFirst) => {
+      for (const seed of seeds) {
+        const options: ExploreOptions = {
+          seed,
+          schedules,
+          maxSteps: MAX_STEPS,
+          stopOnFirst,
+          stepLimitApart: true,
+          shrink: false,
+        };
+        const alone = explore(spinAndAbba(), options);
+        for (const [parallelism, size] of [
+          [1, 1],
+          [2, 3],
+          [4, 7],
+        ] as const) {
+          const together = await exploreInBatches(
+            spinAndAbba(),
+            options,
+            scrambledRunner(options, parallelism, size),
+          );
+          expect(timeless(together)).toEqual(timeless(alone));
+        }
+        if (stopOnFirst) continue;
+        const parts = [0, 1, 2].map((index) =>
+          explore(spinAndAbba(), { ...options, shard: { index, count: 3 } }),
         );
-        expect(timeless(together)).toEqual(timeless(alone));
+        const lowest = (xs: (number | null | undefined)[]) =>
+          Math.min(...xs.filter((x): x is number => typeof x === 'number'));
+        expect(lowest(parts.map((p) => p.findingIndex))).toBe(alone.findingIndex);
+        expect(lowest(parts.map((p) => p.stepLimit?.index))).toBe(alone.stepLimit?.index);
+        const holder = parts.find((p) => p.stepLimit?.index === alone.stepLimit?.index);
+        expect(holder?.stepLimit?.replay).toBe(alone.stepLimit?.replay);
       }
-      if (stopOnFirst) continue;
-      const parts = [0, 1, 2].map((index) =>
-        explore(spinAndAbba(), { ...options, shard: { index, count: 3 } }),
-      );
-      const lowest = (xs: (number | null | undefined)[]) =>
-        Math.min(...xs.filter((x): x is number => typeof x === 'number'));
-      expect(lowest(parts.map((p) => p.findingIndex))).toBe(alone.findingIndex);
-      expect(lowest(parts.map((p) => p.stepLimit?.index))).toBe(alone.stepLimit?.index);
-      const holder = parts.find((p) => p.stepLimit?.index === alone.stepLimit?.index);
-      expect(holder?.stepLimit?.replay).toBe(alone.stepLimit?.replay);
-    }
-  });
+    },
+  );
 
   test('a stepLimitApart that is not a boolean is INVALID_CONFIG', () => {
-    expect(() =>
-      explore(spinAndAbba(), { stepLimitApart: 'yes' as unknown as boolean }),
-    ).toThrow(/stepLimitApart must be/);
+    expect(() => explore(spinAndAbba(), { stepLimitApart: 'yes' as unknown as boolean })).toThrow(
+      /stepLimitApart must be/,
+    );
   });
 });

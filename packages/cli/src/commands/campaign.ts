@@ -210,7 +210,11 @@ export function fittedStepLimit(steps: number): number {
 const sum = (cells: readonly CampaignCell[], key: keyof CampaignCell) =>
   cells.reduce((s, c) => s + (c[key] as number), 0);
 
-function cellOf(
+/**
+ * One cell of the report from its exploration (run with `stepLimitApart`): the counts by
+ * kind and name, the lowest-index real finding with its replay, the step-limit runs apart.
+ */
+export function cellOf(
   io: CliIo,
   spec: ExploreSpec,
   variant: string,
