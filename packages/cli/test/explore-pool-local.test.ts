@@ -30,32 +30,36 @@ describe('the explore pool with this thread as one of its threads (the built wor
   test.each([
     ['clean', 'rfc-lock-order', 'v6.3-rc1'],
     ['a finding', 'loop-writeback-deadlock', 'v6.3-rc1'],
-  ])('%s: this thread runs batches beside one worker thread, and the result is that of explore', async (_, scenario, variant) => {
-    const spec: ExploreSpec = {
-      scenario,
-      variant,
-      strategy: 'random',
-      schedules: 300,
-      seed: 3,
-      maxSteps: undefined,
-      disable: undefined,
-      shard: undefined,
-    };
-    const built = buildExploration(spec);
-    const alone = explore(built.target, built.options);
-    const here = { n: 0 };
-    const pool = explorePool(2, { local: true });
-    try {
-      const runner = pool.runner(spec, {
-        target: counted(built.target, here),
-        options: built.options,
-      });
-      expect(runner.parallelism).toBeGreaterThan(2);
-      const together = await exploreInBatches(built.target, built.options, runner);
-      expect(timeless(together)).toEqual(timeless(alone));
-    } finally {
-      await pool.destroy();
-    }
-    expect(here.n).toBeGreaterThan(0);
-  }, 120_000);
+  ])(
+    '%s: this thread runs batches beside one worker thread, and the result is that of explore',
+    async (_, scenario, variant) => {
+      const spec: ExploreSpec = {
+        scenario,
+        variant,
+        strategy: 'random',
+        schedules: 300,
+        seed: 3,
+        maxSteps: undefined,
+        disable: undefined,
+        shard: undefined,
+      };
+      const built = buildExploration(spec);
+      const alone = explore(built.target, built.options);
+      const here = { n: 0 };
+      const pool = explorePool(2, { local: true });
+      try {
+        const runner = pool.runner(spec, {
+          target: counted(built.target, here),
+          options: built.options,
+        });
+        expect(runner.parallelism).toBeGreaterThan(2);
+        const together = await exploreInBatches(built.target, built.options, runner);
+        expect(timeless(together)).toEqual(timeless(alone));
+      } finally {
+        await pool.destroy();
+      }
+      expect(here.n).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 });
