@@ -82,6 +82,14 @@ export interface ExploreOptions extends CheckOptions {
   readonly faults?: Readonly<Record<string, FaultSpec>>;
   /** Stop at the first schedule with a finding. Default true. */
   readonly stopOnFirst?: boolean;
+  /**
+   * Keep step-limit runs apart (default false): they are still counted (`findings`,
+   * `findingsByKind['step-limit']`), but they neither stop the search nor become the reported
+   * finding; the reported finding is the lowest-index one of another kind, and the
+   * lowest-index step-limit run is given in `stepLimit`. Campaigns use it so that a legal but
+   * unbounded schedule early in a cell does not hide a later deadlock or failed invariant.
+   */
+  readonly stepLimitApart?: boolean;
   readonly onProgress?: (progress: ExploreProgress) => void;
   /** Steps per run before it counts as a `step-limit` finding. Default 100 000. */
   readonly maxSteps?: number;
@@ -99,6 +107,12 @@ export interface ExploreOptions extends CheckOptions {
 export interface ExploreShard {
   readonly index: number;
   readonly count: number;
+}
+
+/** A schedule that did not end within the step limit (see `ExploreOptions.stepLimitApart`). */
+export interface StepLimitRun {
+  readonly index: number;
+  readonly replay: string;
 }
 
 /** Why the search stopped. */
@@ -144,6 +158,11 @@ export interface ExploreResult {
   readonly classes: number | null;
   /** PCT only: the probabilistic guarantee of the schedules run (`PctGuarantee`). */
   readonly pct: PctGuarantee | null;
+  /**
+   * With `stepLimitApart`: the lowest-index step-limit run among the schedules counted, its
+   * index and the replay token of the run as met (not shrunk); otherwise null.
+   */
+  readonly stepLimit: StepLimitRun | null;
   /** Wall-clock time of the search (not of shrinking); differs between equal explorations. */
   readonly elapsedMs: number;
   readonly schedulesPerSecond: number | undefined;
@@ -185,6 +204,7 @@ export const EXPLORE_OPTION_KEYS: readonly string[] = [
   'timeBudgetMs',
   'faults',
   'stopOnFirst',
+  'stepLimitApart',
   'onProgress',
   'maxSteps',
   'shrink',
@@ -228,6 +248,7 @@ export interface Resolved {
   readonly seed: number;
   readonly timeBudgetMs: number | undefined;
   readonly stopOnFirst: boolean;
+  readonly stepLimitApart: boolean;
   readonly onProgress: ((progress: ExploreProgress) => void) | undefined;
   readonly shrinkReplays: number | null;
   readonly setup: RunSetup;
@@ -252,6 +273,10 @@ export function resolve(target: ExplorationTarget, options: ExploreOptions): Res
   }
   const stopOnFirst = o.stopOnFirst ?? true;
   if (typeof stopOnFirst !== 'boolean') throw invalid('stopOnFirst', 'a boolean', stopOnFirst);
+  const stepLimitApart = o.stepLimitApart ?? false;
+  if (typeof stepLimitApart !== 'boolean') {
+    throw invalid('stepLimitApart', 'a boolean', stepLimitApart);
+  }
   const onProgress = o.onProgress;
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw invalid('onProgress', 'a function', onProgress);
@@ -293,6 +318,7 @@ export function resolve(target: ExplorationTarget, options: ExploreOptions): Res
     seed,
     timeBudgetMs: budget as number | undefined,
     stopOnFirst,
+    stepLimitApart,
     onProgress: onProgress as Resolved['onProgress'],
     shrinkReplays,
     setup: {
@@ -370,6 +396,8 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   const byName: Record<string, number> = {};
   let first: RunOutcome | null = null;
   let firstIndex: number | null = null;
+  let stepLimitRun: RunOutcome | null = null;
+  let stepLimitIndex = -1;
   let stoppedBy: StopReason;
   for (;;) {
     if ((dfs !== null && dfs.next === null) || dpor?.exhausted === true) {
@@ -413,7 +441,12 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
       byKind[kind] = (byKind[kind] ?? 0) + 1;
       const name = findingName(outcome.verdict as Verdict);
       byName[name] = (byName[name] ?? 0) + 1;
-      if (first === null) {
+      if (kind === 'step-limit' && r.stepLimitApart) {
+        if (stepLimitRun === null) {
+          stepLimitRun = outcome;
+          stepLimitIndex = index;
+        }
+      } else if (first === null) {
         first = outcome;
         firstIndex = index;
       }
@@ -445,6 +478,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     classes: dpor !== null ? dpor.classes : dfsClasses !== null ? dfsClasses.size : null,
     pct: pct?.guarantee() ?? null,
     elapsedMs,
+    stepLimit: stepLimitRun === null ? null : { index: stepLimitIndex, replay: stepLimitRun.token },
   });
 }
 
@@ -461,6 +495,8 @@ export interface SearchTotals {
   /** PCT's guarantee over the schedules run, else null. */
   readonly pct: PctGuarantee | null;
   readonly elapsedMs: number;
+  /** With `stepLimitApart`: the lowest-index step-limit run counted (absent: none). */
+  readonly stepLimit?: StepLimitRun | null;
 }
 
 /** @internal How findings are counted by name: the invariant's name, else the kind. */
@@ -553,6 +589,7 @@ export function finishExploration(
     executions: schedules,
     classes: totals.classes,
     pct: totals.pct,
+    stepLimit: totals.stepLimit ?? null,
     elapsedMs,
     schedulesPerSecond: elapsedMs > 0 ? (schedules * 1000) / elapsedMs : undefined,
   };

@@ -49,6 +49,7 @@ export {
   explore,
   type PctGuarantee,
   pctGuaranteeLine,
+  type StepLimitRun,
   type StopReason,
 } from './explore.js';
 export {

@@ -9,6 +9,7 @@ import {
   pctStepsOf,
   type Resolved,
   resolve,
+  type StepLimitRun,
   type StopReason,
   strategySource,
 } from './explore.js';
@@ -41,6 +42,11 @@ export interface BatchResult {
   /** The schedule index of the batch's first finding, or null. */
   readonly firstIndex: number | null;
   readonly firstKind: FindingKind | null;
+  /**
+   * With `stepLimitApart`: the schedule index of the batch's first step-limit run, or null
+   * (its step-limit runs are then not `firstIndex`; absent: none).
+   */
+  readonly firstStepLimitIndex?: number | null;
   /** PCT: per schedule run, in order, its task count and its decisions (empty otherwise). */
   readonly pctRuns: readonly (readonly [number, number])[];
 }
@@ -84,6 +90,7 @@ export function runBatch(
   const byName: Record<string, number> = {};
   let firstIndex: number | null = null;
   let firstKind: FindingKind | null = null;
+  let firstStepLimitIndex: number | null = null;
   const pctRuns: [number, number][] = [];
   for (let j = batch.from; j < end; j++) {
     const index = scheduleIndex(r, j);
@@ -99,6 +106,10 @@ export function runBatch(
     byKind[kind] = (byKind[kind] ?? 0) + 1;
     const name = findingName(outcome.verdict as Verdict);
     byName[name] = (byName[name] ?? 0) + 1;
+    if (kind === 'step-limit' && r.stepLimitApart) {
+      firstStepLimitIndex ??= index;
+      continue;
+    }
     if (firstIndex === null) {
       firstIndex = index;
       firstKind = kind;
@@ -112,6 +123,7 @@ export function runBatch(
     findingsByName: byName,
     firstIndex,
     firstKind,
+    ...(r.stepLimitApart ? { firstStepLimitIndex } : {}),
     pctRuns,
   };
 }
@@ -259,7 +271,20 @@ export async function exploreInBatches(
     }
     lowestName = findingName(first.verdict);
   }
-  if (lowest !== null && r.stopOnFirst) {
+  // Step-limit runs kept apart: the lowest-index one among the schedules counted.
+  let stepLimitIndex: number | null = null;
+  if (lowest !== null && r.stopOnFirst && r.stepLimitApart) {
+    // The batches that end at or before the finding ran in full (the one holding it up to
+    // it), and those past it are left out: the counts of explore, step-limit runs included.
+    const position = Math.floor((lowest - r.shard.index) / r.shard.count);
+    for (const { batch, result } of finished) {
+      if (batch.from > position) continue;
+      schedules += result.schedules;
+      findings += result.findings;
+      addCounts(byKind, byName, result);
+      stepLimitIndex = lowerOf(stepLimitIndex, result.firstStepLimitIndex ?? null);
+    }
+  } else if (lowest !== null && r.stopOnFirst) {
     schedules = Math.floor((lowest - r.shard.index) / r.shard.count) + 1;
     findings = 1;
     byKind[lowestKind as unknown as FindingKind] = 1;
@@ -268,13 +293,20 @@ export async function exploreInBatches(
     for (const { result } of finished) {
       schedules += result.schedules;
       findings += result.findings;
-      for (const [kind, n] of Object.entries(result.findingsByKind)) {
-        byKind[kind as FindingKind] = (byKind[kind as FindingKind] ?? 0) + (n as number);
-      }
-      for (const [name, n] of Object.entries(result.findingsByName)) {
-        byName[name] = (byName[name] ?? 0) + n;
-      }
+      addCounts(byKind, byName, result);
+      stepLimitIndex = lowerOf(stepLimitIndex, result.firstStepLimitIndex ?? null);
     }
+  }
+  let stepLimit: StepLimitRun | null = null;
+  if (stepLimitIndex !== null) {
+    const run = runOne(r, stepLimitIndex, pctSteps);
+    if (run.verdict?.kind !== 'step-limit') {
+      throw new MmsimError(
+        'REPLAY_DIVERGED',
+        `target "${t.name}" is not deterministic: schedule ${stepLimitIndex} gave step-limit on a worker and ${run.verdict?.kind ?? 'no finding'} here`,
+      );
+    }
+    stepLimit = { index: stepLimitIndex, replay: run.token };
   }
   let stoppedBy: StopReason;
   if (lowest !== null && r.stopOnFirst) stoppedBy = 'finding';
@@ -291,7 +323,26 @@ export async function exploreInBatches(
     classes: null,
     pct: pctGuaranteeOf(r, finished, pctSteps, schedules),
     elapsedMs,
+    stepLimit,
   });
+}
+
+function lowerOf(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+
+/** Adds a batch's counts by kind and by name to the totals. */
+function addCounts(
+  byKind: Partial<Record<FindingKind, number>>,
+  byName: Record<string, number>,
+  result: BatchResult,
+): void {
+  for (const [kind, n] of Object.entries(result.findingsByKind)) {
+    byKind[kind as FindingKind] = (byKind[kind as FindingKind] ?? 0) + (n as number);
+  }
+  for (const [name, n] of Object.entries(result.findingsByName)) {
+    byName[name] = (byName[name] ?? 0) + n;
+  }
 }
 
 /**

@@ -28,6 +28,8 @@ const SUITES: Record<string, (dir: string) => Promise<Suite>> = {
   scaling: async (d) => (await import(`${d}/tools/bench/src/scaling.ts`)).scalingBenchmarks,
   syscalls: async (d) => (await import(`${d}/tools/bench/src/syscalls.ts`)).syscallBenchmarks,
   explore: async (d) => (await import(`${d}/tools/bench/src/explore.ts`)).exploreBenchmarks,
+  'explore-workers': async (d) =>
+    (await import(`${d}/tools/bench/src/explore.ts`)).exploreWorkersBenchmarks,
 };
 
 const { values } = parseArgs({

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type ExplorationTarget, explore } from '@mmsim/explore';
 import { VARIANTS, type VariantName } from '@mmsim/migrate';
 import {
@@ -97,5 +101,117 @@ export function exploreBenchmarks(): BenchResult[] {
       },
     );
   }
+  return results;
+}
+
+/** The scenario and schedule count of `explore.workers_speedup` (the issue's measurement). */
+export const SPEEDUP_SCENARIO = 'loop-writeback-deadlock';
+export const SPEEDUP_VARIANT: VariantName = 'v6.3';
+export const SPEEDUP_SCHEDULES = 10_000;
+/** Runs of each side of the speed-up, alternated so both see the same machine load. */
+const SPEEDUP_ROUNDS = 3;
+/** About this much wall time per all-workers run (at the one-worker rate times the cores). */
+const ALL_WORKERS_TARGET_MS = 3000;
+
+/** The built `mmsim` command of the checkout this bench belongs to. */
+function mmsimBin(): string {
+  const pkg = fileURLToPath(import.meta.resolve('@mmsim/cli/package.json'));
+  return join(dirname(pkg), 'dist', 'bin.js');
+}
+
+interface CliExplore {
+  /** The search's own figure (`schedulesPerSecond` of `--json`: worker start-up included). */
+  readonly schedulesPerSecond: number;
+  readonly schedules: number;
+  /** Wall time of the whole command, process start to exit: what its user waits. */
+  readonly wallMs: number;
+}
+
+/** `mmsim explore NAME --variant V --schedules S --workers W --json`, as a user runs it. */
+function cliExplore(name: string, variant: string, schedules: number, workers: number): CliExplore {
+  const args = [mmsimBin(), 'explore', name, '--variant', variant];
+  args.push('--schedules', String(schedules), '--workers', String(workers), '--json');
+  const start = performance.now();
+  const out = execFileSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    maxBuffer: 64 << 20,
+  });
+  const wallMs = performance.now() - start;
+  const r = JSON.parse(out) as { schedules: number; schedulesPerSecond: number | null };
+  return { schedules: r.schedules, schedulesPerSecond: r.schedulesPerSecond ?? 0, wallMs };
+}
+
+const median = (v: readonly number[]) =>
+  [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? 0;
+
+/**
+ * Explorations on every core, through the command a user runs (`mmsim explore --workers N`,
+ * N = this machine's cores, a child process per run):
+ * - `explore.<scenario>.schedules_per_sec_all_workers` for every built-in scenario in its
+ *   fixed variant: random schedules per wall second of the search (its `schedulesPerSecond`,
+ *   the worker threads' start-up included), over about three seconds' worth of schedules;
+ * - `explore.workers_speedup`: wall time of the whole command with one worker over that with
+ *   all of them, on SPEEDUP_SCENARIO in SPEEDUP_VARIANT for SPEEDUP_SCHEDULES schedules,
+ *   the median of SPEEDUP_ROUNDS alternated runs of each.
+ * The checks stop at a finding as the command does; the fixed variants have none.
+ */
+export function exploreWorkersBenchmarks(): BenchResult[] {
+  const cores = availableParallelism();
+  const results: BenchResult[] = [];
+  for (const scenario of builtinScenarios()) {
+    const variant = fixedVariant(scenario);
+    if (variant === null) continue;
+    // The schedule count: the one-worker rate of a short in-process run, times the cores.
+    const probe = explore(scenarioTarget(scenario, { variant }), {
+      schedules: 1_000_000,
+      timeBudgetMs: 300,
+      stopOnFirst: false,
+      shrink: false,
+    });
+    const rate = probe.schedulesPerSecond ?? 0;
+    const schedules = Math.max(
+      64 * cores,
+      Math.min(1_000_000, Math.round((rate * cores * ALL_WORKERS_TARGET_MS) / 1000)),
+    );
+    const r = cliExplore(scenario.name, variant, schedules, cores);
+    results.push({
+      name: `explore.${scenario.name}.schedules_per_sec_all_workers`,
+      value: r.schedulesPerSecond,
+      unit: 'schedules/s',
+      better: 'higher',
+      description: `Random schedules of ${scenario.name} in ${variant} per wall second with --workers ${cores} (every core), through mmsim explore, worker start-up included; detail.processSchedulesPerSec divides by the wall time of the whole command.`,
+      detail: {
+        variant,
+        workers: cores,
+        schedules: r.schedules,
+        processSchedulesPerSec: r.wallMs > 0 ? (r.schedules * 1000) / r.wallMs : 0,
+        wallMs: r.wallMs,
+      },
+    });
+  }
+  const one: number[] = [];
+  const all: number[] = [];
+  for (let round = 0; round < SPEEDUP_ROUNDS; round++) {
+    one.push(cliExplore(SPEEDUP_SCENARIO, SPEEDUP_VARIANT, SPEEDUP_SCHEDULES, 1).wallMs);
+    all.push(cliExplore(SPEEDUP_SCENARIO, SPEEDUP_VARIANT, SPEEDUP_SCHEDULES, cores).wallMs);
+  }
+  results.push({
+    name: 'explore.workers_speedup',
+    value: median(all) > 0 ? median(one) / median(all) : 0,
+    unit: 'x',
+    better: 'higher',
+    description: `Wall time of mmsim explore ${SPEEDUP_SCENARIO} --variant ${SPEEDUP_VARIANT} --schedules ${SPEEDUP_SCHEDULES} with --workers 1 over --workers ${cores} (every core), process start to exit, the medians of ${SPEEDUP_ROUNDS} alternated runs each.`,
+    detail: {
+      scenario: SPEEDUP_SCENARIO,
+      variant: SPEEDUP_VARIANT,
+      schedules: SPEEDUP_SCHEDULES,
+      workers: cores,
+      oneWorkerMs: median(one),
+      allWorkersMs: median(all),
+      oneWorkerRunsMs: one.map((x) => x.toFixed(0)).join(' '),
+      allWorkersRunsMs: all.map((x) => x.toFixed(0)).join(' '),
+    },
+  });
   return results;
 }

@@ -12,7 +12,7 @@ import {
 } from '@mmsim/cli';
 import { abbaVsFastCheckBenchmarks } from './abba-fast-check.js';
 import { driverKitBenchmarks } from './driver-kit.js';
-import { exploreBenchmarks } from './explore.js';
+import { exploreBenchmarks, exploreWorkersBenchmarks } from './explore.js';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
 import { memory16mBenchmarks, memoryBenchmarks } from './memory.js';
@@ -44,6 +44,7 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   'driver-kit': driverKitBenchmarks,
   syscalls: syscallBenchmarks,
   explore: exploreBenchmarks,
+  'explore-workers': exploreWorkersBenchmarks,
   memory: memoryBenchmarks,
   'memory-16m': memory16mBenchmarks,
   'abba-fast-check': () => abbaVsFastCheckBenchmarks(),

@@ -86,6 +86,8 @@ export interface CampaignCell {
   readonly stepLimitRuns: number;
   /** The replay token of the first step-limit run, if any. */
   readonly stepLimitReplay: string | null;
+  /** The schedule index of that run (shards merge to the lowest), or null. */
+  readonly stepLimitIndex: number | null;
   readonly deadlocks: number;
   readonly invariantViolations: number;
   readonly lostWrites: number;
@@ -208,7 +210,11 @@ export function fittedStepLimit(steps: number): number {
 const sum = (cells: readonly CampaignCell[], key: keyof CampaignCell) =>
   cells.reduce((s, c) => s + (c[key] as number), 0);
 
-function cellOf(
+/**
+ * One cell of the report from its exploration (run with `stepLimitApart`): the counts by
+ * kind and name, the lowest-index real finding with its replay, the step-limit runs apart.
+ */
+export function cellOf(
   io: CliIo,
   spec: ExploreSpec,
   variant: string,
@@ -220,10 +226,9 @@ function cellOf(
   const count = (...names: string[]) => names.reduce((s, x) => s + (n[x] ?? 0), 0);
   const stepLimitRuns = r.findingsByKind['step-limit'] ?? 0;
   const findings = r.findings - stepLimitRuns;
-  // explore keeps the lowest-index finding: a step-limit run hides a later real finding's
-  // replay (the count stays right; rerun the cell alone to replay it).
-  const firstIsStepLimit = r.kind === 'step-limit';
-  const finding = r.found && !firstIsStepLimit;
+  // Explored with `stepLimitApart`: the reported finding is the lowest-index real one (a
+  // deadlock, invariant, crash), and the first step-limit run comes apart in `r.stepLimit`.
+  const finding = r.found && r.kind !== 'step-limit';
   return {
     scenario: spec.scenario,
     variant,
@@ -233,7 +238,8 @@ function cellOf(
     findings,
     maxSteps: spec.maxSteps ?? MAX_STEP_LIMIT,
     stepLimitRuns,
-    stepLimitReplay: firstIsStepLimit ? r.replay : null,
+    stepLimitReplay: r.stepLimit?.replay ?? null,
+    stepLimitIndex: r.stepLimit?.index ?? null,
     deadlocks: r.findingsByKind.deadlock ?? 0,
     invariantViolations: r.findingsByKind.invariant ?? 0,
     lostWrites: count('no-lost-write'),
@@ -246,11 +252,7 @@ function cellOf(
     exhausted: r.exhausted,
     findingIndex: finding ? r.findingIndex : null,
     kind: finding ? r.kind : null,
-    message: finding
-      ? r.message
-      : findings > 0
-        ? `${findings} finding(s); the first finding of the cell, whose replay explore keeps, is a step-limit run (schedule ${r.findingIndex})`
-        : null,
+    message: finding ? r.message : null,
     replay: finding ? r.replay : null,
     replayCommand:
       finding && r.replay !== null ? replayCommandLine(io, r.replay, { shorten: false }) : null,
@@ -407,7 +409,14 @@ export function campaignCommand(
     return {
       ...p,
       faultNames: names,
-      spec: { ...p.spec, schedules: perCell, maxSteps, faults, stopOnFirst: false } as ExploreSpec,
+      spec: {
+        ...p.spec,
+        schedules: perCell,
+        maxSteps,
+        faults,
+        stopOnFirst: false,
+        stepLimitApart: true,
+      } as ExploreSpec,
     };
   });
   const allSites = [...new Set([...sites.values()].flat())];

@@ -114,12 +114,13 @@ export function exploreCommand(
       ...(options.costs === undefined ? {} : { costs: options.costs }),
     };
     const built = buildExploration(spec);
-    const pool = explorePool(threads);
+    // This thread runs batches too: `threads - 1` worker threads.
+    const pool = explorePool(threads, { local: true });
     defer(
       exploreInBatches(
         built.target,
         { ...built.options, onProgress, ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }) },
-        pool.runner(spec),
+        pool.runner(spec, built),
       )
         .then(
           (found) => {

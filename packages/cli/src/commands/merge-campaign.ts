@@ -37,6 +37,17 @@ function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
       lowest = c;
     }
   }
+  // The lowest-index step-limit run (reports without its index: the first shard's).
+  let lowestStepLimit: CampaignCell | null = null;
+  for (const c of cells) {
+    if (c.stepLimitReplay === null) continue;
+    if (
+      lowestStepLimit === null ||
+      (c.stepLimitIndex ?? Infinity) < (lowestStepLimit.stepLimitIndex ?? Infinity)
+    ) {
+      lowestStepLimit = c;
+    }
+  }
   const byName: Record<string, number> = {};
   for (const c of cells) {
     for (const [name, n] of Object.entries(c.findingsByName))
@@ -49,7 +60,8 @@ function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
     schedules: add('schedules'),
     findings,
     stepLimitRuns: add('stepLimitRuns'),
-    stepLimitReplay: cells.find((c) => c.stepLimitReplay !== null)?.stepLimitReplay ?? null,
+    stepLimitReplay: lowestStepLimit?.stepLimitReplay ?? null,
+    stepLimitIndex: lowestStepLimit?.stepLimitIndex ?? null,
     deadlocks: add('deadlocks'),
     invariantViolations: add('invariantViolations'),
     lostWrites: add('lostWrites'),

@@ -1,7 +1,14 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { BatchResult, BatchRunner, ScheduleBatch } from '@mmsim/explore';
+import {
+  type BatchExploreOptions,
+  type BatchResult,
+  type BatchRunner,
+  type ExplorationTarget,
+  runBatch,
+  type ScheduleBatch,
+} from '@mmsim/explore';
 import Tinypool from 'tinypool';
 import type { ExploreSpec } from './explore-spec.js';
 import type { WorkerTask } from './explore-worker.js';
@@ -56,29 +63,79 @@ export function builtExecArgv(execArgv: readonly string[]): string[] {
 
 /** A pool of `threads` worker threads, running batches of any exploration given by its spec. */
 export interface ExplorePool {
+  /** The threads running schedules (with `local`, this thread is one of them). */
   readonly threads: number;
-  /** The runner of one exploration's batches. */
-  runner(spec: ExploreSpec): BatchRunner;
+  /**
+   * The runner of one exploration's batches. With `local` (the exploration as this thread
+   * built it from the same spec; only for a pool made with `{ local: true }`), this thread
+   * runs batches too, between handing them out.
+   */
+  runner(spec: ExploreSpec, local?: LocalExploration): BatchRunner;
   destroy(): Promise<void>;
 }
 
-export function explorePool(threads: number): ExplorePool {
+/** The exploration of a spec as built on this thread (`buildExploration`). */
+export interface LocalExploration {
+  readonly target: ExplorationTarget;
+  readonly options: BatchExploreOptions;
+}
+
+/** Tasks handed to a worker thread at once: the next one waits in its queue, never idle. */
+const TASKS_PER_WORKER = 2;
+
+/**
+ * A pool of `threads` threads for explorations. With `local`, this thread is one of them:
+ * `threads - 1` worker threads, and this thread runs batches itself between handing them
+ * out. That saves a thread's start-up (loading every package, and warming up its compiled
+ * code, a second or two of CPU that competes with the search on a machine of few cores),
+ * and the search starts at once, while the workers load. Each worker thread is given
+ * TASKS_PER_WORKER batches at a time, so that one waiting for this thread to finish a batch
+ * of its own still has one to run.
+ */
+export function explorePool(threads: number, opts: { readonly local?: boolean } = {}): ExplorePool {
   const filename = workerModule();
   if (filename === null) throw new Error('no built worker module (run pnpm build)');
+  const local = opts.local === true && threads > 1;
+  const workers = local ? threads - 1 : threads;
   const pool = new Tinypool({
     filename,
     execArgv: builtExecArgv(process.execArgv),
-    minThreads: threads,
-    maxThreads: threads,
+    minThreads: workers,
+    maxThreads: workers,
     isolateWorkers: false,
+    ...(local ? { concurrentTasksPerWorker: TASKS_PER_WORKER } : {}),
   });
+  const onPool = (spec: ExploreSpec, batch: ScheduleBatch, signal: AbortSignal) =>
+    pool.run({ spec, batch } satisfies WorkerTask, { signal }) as Promise<BatchResult>;
   return {
     threads,
-    runner: (spec) => ({
-      parallelism: threads,
-      run: (batch: ScheduleBatch, signal: AbortSignal): Promise<BatchResult> =>
-        pool.run({ spec, batch } satisfies WorkerTask, { signal }) as Promise<BatchResult>,
-    }),
+    runner: (spec, here) => {
+      if (!local || here === undefined) {
+        return { parallelism: workers, run: (batch, signal) => onPool(spec, batch, signal) };
+      }
+      let busy = false; // this thread has a batch of its own queued or running
+      return {
+        // This thread's batch, and TASKS_PER_WORKER per worker thread.
+        parallelism: 1 + workers * TASKS_PER_WORKER,
+        run: (batch, signal) => {
+          if (busy) return onPool(spec, batch, signal);
+          busy = true;
+          return new Promise<BatchResult>((done, fail) => {
+            // After the batches just handed out have reached the workers.
+            setImmediate(() => {
+              try {
+                if (signal.aborted) fail(signal.reason);
+                else done(runBatch(here.target, here.options, batch));
+              } catch (error) {
+                fail(error);
+              } finally {
+                busy = false;
+              }
+            });
+          });
+        },
+      };
+    },
     destroy: () => pool.destroy(),
   };
 }

@@ -32,6 +32,8 @@ export interface ExploreSpec {
   readonly shard: ExploreShard | undefined;
   /** False: run every schedule, not only up to the first finding (campaigns). */
   readonly stopOnFirst?: boolean;
+  /** True: step-limit runs neither stop the search nor hide a later finding (campaigns). */
+  readonly stepLimitApart?: boolean;
   /** Fault specs applied to every schedule (campaigns turn fault injection on). */
   readonly faults?: BatchExploreOptions['faults'];
   /** `--costs NAME`: the cost profile under the scenario's costs. */
@@ -68,6 +70,7 @@ export function buildExploration(spec: ExploreSpec): BuiltExploration {
     ...(spec.shard === undefined ? {} : { shard: spec.shard }),
     ...(spec.faults === undefined ? {} : { faults: spec.faults }),
     ...(spec.stopOnFirst === undefined ? {} : { stopOnFirst: spec.stopOnFirst }),
+    ...(spec.stepLimitApart === undefined ? {} : { stepLimitApart: spec.stepLimitApart }),
   };
   return { resolved, variant, target, options };
 }

@@ -12,14 +12,18 @@ export interface WorkerTask {
   readonly batch: ScheduleBatch;
 }
 
-let cached: { key: string; built: BuiltExploration } | null = null;
+// The exploration last built, as a promise: tasks that arrive together (a pool hands out
+// more than one at a time) share one build.
+let cached: { key: string; built: Promise<BuiltExploration> } | null = null;
+
+async function build(spec: ExploreSpec): Promise<BuiltExploration> {
+  if (spec.variant !== undefined) await preloadVariantModules(['--variant', spec.variant]);
+  return buildExploration(spec);
+}
 
 export default async function runTask(task: WorkerTask): Promise<BatchResult> {
   const key = JSON.stringify(task.spec);
-  if (cached === null || cached.key !== key) {
-    if (task.spec.variant !== undefined)
-      await preloadVariantModules(['--variant', task.spec.variant]);
-    cached = { key, built: buildExploration(task.spec) };
-  }
-  return runBatch(cached.built.target, cached.built.options, task.batch);
+  if (cached === null || cached.key !== key) cached = { key, built: build(task.spec) };
+  const built = await cached.built;
+  return runBatch(built.target, built.options, task.batch);
 }
