@@ -7,6 +7,7 @@ import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { folioTestClearContentCopied } from './copy-offload.js';
 import { listAddAfter, listDel } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
+import { COPY_YIELDS } from './migrate-folio.js';
 import {
   migrateFolioExtract,
   migrateFolioRecord,
@@ -22,7 +23,6 @@ import {
 } from './migrate-folio-undo.js';
 import type { MigrateMode } from './modes.js';
 import { movableGiveBackAfterDriverError } from './movable.js';
-import { COPY_YIELDS } from './migrate-folio.js';
 import {
   DRIVER_FAILED,
   moveToNewFolio,
