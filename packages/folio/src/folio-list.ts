@@ -302,6 +302,8 @@ class SafeIterator implements Iterator<Folio> {
   readonly #m: Memmap;
   readonly #list: FolioList;
   #cur: number;
+  /** The one result object of this iteration, refilled by each `next()` (for...of reads it at once). */
+  readonly #result: { done: boolean; value: Folio } = { done: false, value: -1 };
 
   constructor(m: Memmap, list: FolioList, first: number) {
     this.#m = m;
@@ -320,7 +322,9 @@ class SafeIterator implements Iterator<Folio> {
       );
     }
     this.#cur = m.next[cur]!;
-    return { done: false, value: cur };
+    const r = this.#result;
+    r.value = cur;
+    return r;
   }
 }
 

@@ -136,6 +136,21 @@ describe('FolioList', () => {
     expect(() => iter.next()).toThrow(/taken off the list during the iteration/);
   });
 
+  test('iterating a list allocates one result object for the whole iteration, not one per folio', () => {
+    const { mem, f } = setup(3);
+    const list = new FolioList(mem);
+    for (const folio of f) list.addTail(folio);
+    const iter = list[Symbol.iterator]();
+    const first = iter.next();
+    expect(first).toEqual({ done: false, value: f[0] });
+    const second = iter.next();
+    expect(second).toBe(first);
+    expect(second.value).toBe(f[1]);
+    expect(iter.next().value).toBe(f[2]);
+    expect(iter.next().done).toBe(true);
+    expect([...list]).toEqual(f);
+  });
+
   test('a folio is on at most one list; misuse is refused without a change', () => {
     const { mem, f } = setup(3);
     const a = new FolioList(mem);

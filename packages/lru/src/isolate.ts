@@ -45,7 +45,9 @@ export function* folioIsolateLru(s: LruState, folio: Folio): KernelGen<boolean> 
   if (!folioTestClearFlag(mem, folio, PG_lru)) return false;
   folioGet(mem, folio);
   s.where[folio] = WHERE_ISOLATING;
-  yield;
+  // The window before lru_lock: a real scheduling round, or a virtual step when no other
+  // task can run there (the same step count and replay token, no suspension).
+  if (!s.rt.virtualStep()) yield;
   const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
   if (!lv.lock.trylock()) yield* lv.lock.lockContended();
   lv.delFolio(folio, folioNrPages(mem, folio));

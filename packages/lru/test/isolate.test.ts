@@ -25,6 +25,21 @@ function* onLru(m: Machine, folio: Folio): KernelGen {
 }
 
 describe('folio_isolate_lru', () => {
+  test('with no other task to run, its scheduling point is a virtual step: the call returns without suspending', () => {
+    const m = machine();
+    const { lru, mem } = m;
+    const f = anonFolio(mem, 1, 0);
+    let first: IteratorResult<unknown, boolean> | null = null;
+    const result = runScript(m, function* () {
+      yield* onLru(m, f);
+      first = lru.folioIsolateLru(f).next();
+    });
+    expect(first).toEqual({ done: true, value: true });
+    expect(result.status).toBe('completed');
+    expect(folioTestFlag(mem, f, PG_lru)).toBe(false);
+    expect(lru.view.listPages(1, LRU_INACTIVE_ANON)).toBe(0);
+  });
+
   test('takes the folio off its list with one more reference and PG_lru clear', () => {
     const m = machine();
     const { lru, mem, rt } = m;

@@ -120,6 +120,15 @@ export function allocMigrationTarget(
     return folio < 0 ? null : folio;
   }
   const order = folioTestLarge(mem, src) ? folioOrder(mem, src) : 0;
-  const folio = folioAlloc(mem, order, nid, { thisNode, movable });
+  const opts = ALLOC_OPTIONS;
+  opts.thisNode = thisNode;
+  opts.movable = movable;
+  const folio = folioAlloc(mem, order, nid, opts);
   return folio < 0 ? null : folio;
 }
+
+/** The options of `allocMigrationTarget`'s buddy allocation, refilled by each call (read at once, kept by nobody). */
+const ALLOC_OPTIONS: { thisNode: boolean; movable: boolean | undefined } = {
+  thisNode: false,
+  movable: undefined,
+};

@@ -2,10 +2,10 @@ import {
   type Folio,
   folioClearFlag,
   folioCopyContents,
+  folioFlags,
   folioNrPages,
   folioSetFlag,
   folioSetPrivate,
-  folioTestClearFlag,
   folioTestFlag,
   folioTestHugetlb,
   folioTestSwapcache,
@@ -24,6 +24,7 @@ import {
   PG_workingset,
   PG_writeback,
   PG_young,
+  type PhysicalMemory,
   pageCopyFactor,
 } from '@mmsim/folio';
 import { folioMigrateKsm } from '@mmsim/rmap';
@@ -52,32 +53,46 @@ import type { MigrateServices } from './migrate-services.js';
  */
 export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Folio): void {
   const mem = services.mem;
-  if (folioTestFlag(mem, src, PG_error)) folioSetFlag(mem, dst, PG_error);
-  if (folioTestFlag(mem, src, PG_referenced)) folioSetFlag(mem, dst, PG_referenced);
-  if (folioTestFlag(mem, src, PG_uptodate)) folioSetFlag(mem, dst, PG_uptodate);
-  if (folioTestClearFlag(mem, src, PG_active)) {
-    if (folioTestFlag(mem, src, PG_unevictable)) {
+  // src's flags word read once: nothing below changes the bits read from it before they
+  // are used (the test-and-clears of PG_active and PG_unevictable act on it in order).
+  const flags = folioFlags(mem, src);
+  setFlagsOf(mem, dst, flags & COPIED_FIRST);
+  if ((flags & (1 << PG_active)) !== 0) {
+    folioClearFlag(mem, src, PG_active);
+    if ((flags & (1 << PG_unevictable)) !== 0) {
       throw kernelBug(
         'folio_migrate_flags',
         `VM_BUG_ON_FOLIO(folio_test_unevictable(folio)): folio ${src} was both active and unevictable`,
       );
     }
     folioSetFlag(mem, dst, PG_active);
-  } else if (folioTestClearFlag(mem, src, PG_unevictable)) {
+  } else if ((flags & (1 << PG_unevictable)) !== 0) {
+    folioClearFlag(mem, src, PG_unevictable);
     folioSetFlag(mem, dst, PG_unevictable);
   }
-  if (folioTestFlag(mem, src, PG_workingset)) folioSetFlag(mem, dst, PG_workingset);
-  if (folioTestFlag(mem, src, PG_checked)) folioSetFlag(mem, dst, PG_checked);
-  if (folioTestFlag(mem, src, PG_mappedtodisk)) folioSetFlag(mem, dst, PG_mappedtodisk);
-  if (folioTestFlag(mem, src, PG_dirty)) folioSetFlag(mem, dst, PG_dirty);
-  if (folioTestFlag(mem, src, PG_young)) folioSetFlag(mem, dst, PG_young);
-  if (folioTestFlag(mem, src, PG_idle)) folioSetFlag(mem, dst, PG_idle);
+  setFlagsOf(mem, dst, flags & COPIED_AFTER);
   folioMigrateKsm(mem, dst, src);
   if (folioTestSwapcache(mem, src)) folioClearFlag(mem, src, PG_swapcache);
   folioClearFlag(mem, src, PG_private);
   if (!folioTestHugetlb(mem, src)) folioSetPrivate(mem, src, null);
   if (folioTestFlag(mem, dst, PG_writeback)) services.locks.folioEndWriteback(dst);
   if (folioTestFlag(mem, src, PG_readahead)) folioSetFlag(mem, dst, PG_readahead);
+}
+
+/** The flags `folio_migrate_flags` copies before PG_active / PG_unevictable move. */
+const COPIED_FIRST = (1 << PG_error) | (1 << PG_referenced) | (1 << PG_uptodate);
+/** The flags it copies after them (PG_readahead comes last, on its own). */
+const COPIED_AFTER =
+  (1 << PG_workingset) |
+  (1 << PG_checked) |
+  (1 << PG_mappedtodisk) |
+  (1 << PG_dirty) |
+  (1 << PG_young) |
+  (1 << PG_idle);
+
+/** `folio_set_*` on `folio` for every flag bit of `mask`. */
+function setFlagsOf(mem: PhysicalMemory, folio: Folio, mask: number): void {
+  for (let m = mask; m !== 0; m &= m - 1) folioSetFlag(mem, folio, 31 - Math.clz32(m & -m));
 }
 
 /**

@@ -36,7 +36,7 @@ export {
   recordedAnonVma,
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
-export { migrateFolioMove } from './migrate-folio-move.js';
+export { migrateFolioMove, movePlainStats } from './migrate-folio-move.js';
 export {
   folioPutMaybeLru,
   migrateFolioDone,

@@ -7,6 +7,7 @@ import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { folioTestClearContentCopied } from './copy-offload.js';
 import { listAddAfter, listDel } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
+import { COPY_YIELDS } from './migrate-folio.js';
 import {
   migrateFolioExtract,
   migrateFolioRecord,
@@ -25,6 +26,7 @@ import { movableGiveBackAfterDriverError } from './movable.js';
 import {
   DRIVER_FAILED,
   moveToNewFolio,
+  moveToNewFolioAfterCopy,
   moveToNewFolioAtomic,
   NEEDS_ADDRESS_SPACE,
 } from './move-to-new-folio.js';
@@ -103,6 +105,12 @@ export function migrateFolioMovePlain(
 }
 
 /**
+ * @internal How often `migrateFolioMoveSlow` ran (a move that went on as generators), for
+ * the tests that check which moves stay plain calls. Nothing in the model reads it.
+ */
+export const movePlainStats = { slow: 0 };
+
+/**
  * The rest of `migrate_folio_move` after `migrateFolioMovePlain` returned MOVE_SLEEPS: runs
  * the part that may sleep, then the plain steps again, until the end.
  */
@@ -116,6 +124,7 @@ export function* migrateFolioMoveSlow(
   reason: MigrateReason,
   ret: FolioList,
 ): KernelGen<number> {
+  movePlainStats.slow++;
   let r = MOVE_SLEEPS;
   while (r === MOVE_SLEEPS) {
     // Where the plain steps stopped, copied before anything can run in between.
@@ -131,6 +140,11 @@ export function* migrateFolioMoveSlow(
     switch (stage) {
       case S_MOVE:
         rc = yield* moveToNewFolio(env, dst, src, mode);
+        next = S_AFTER_MOVE;
+        break;
+      case S_COPIED:
+        yield; // the scheduling point after `__migrate_folio`'s copy (6.12+)
+        rc = moveToNewFolioAfterCopy(env, dst, src);
         next = S_AFTER_MOVE;
         break;
       case S_UNDO:
@@ -188,6 +202,8 @@ const S_UNLOCK = 7;
 /** `folio_put(dst)` is the last reference. */
 const S_PUT = 8;
 const S_AFTER_PUT = 9;
+/** `__migrate_folio` copied (6.12+ `copyBeforeFreeze`); its scheduling point needs a real round. */
+const S_COPIED = 10;
 
 /** What `migrateFolioMoveSteps` returns when it stopped before a part that may sleep. */
 export const MOVE_SLEEPS = 0x7fff_fff0;
@@ -254,6 +270,7 @@ export function migrateFolioMoveSteps(
     dstFolios.del(dst);
     rc = moveToNewFolioAtomic(env, dst, src, mode);
     if (rc === NEEDS_ADDRESS_SPACE) return stop(S_MOVE, isLru, pageWasMapped, anonVma, prev, rc);
+    if (rc === COPY_YIELDS) return stop(S_COPIED, isLru, pageWasMapped, anonVma, prev, rc);
     stage = S_AFTER_MOVE;
   }
   if (stage === S_AFTER_MOVE) {

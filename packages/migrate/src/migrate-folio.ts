@@ -99,6 +99,39 @@ function* migrateFolioCopyFirst(
 }
 
 /** `BUG_ON(folio_test_writeback(src))` of `migrate_folio` / `migrate_folio_extra`. */
+/** What `migrateFolioCopyFirstPlain` returns when the scheduling point after the copy needs a real `yield`. */
+export const COPY_YIELDS = 0x7fff_ffef;
+
+/**
+ * `__migrate_folio` under `copyBeforeFreeze` (above, `migrateFolioCopyFirst`) of an anonymous
+ * folio (`migrate_folio`: no mapping, no private data to move) as plain calls: the
+ * scheduling point after the copy is a virtual step (`rt.virtualStep()`) when no other task
+ * can run there. Returns the result, or `COPY_YIELDS` (the copy done) when the step needs a
+ * real round: the caller must `yield` at once and then call `migrateFolioAfterCopy`.
+ */
+export function migrateFolioCopyFirstPlain(
+  services: MigrateServices,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): number {
+  checkNotWriteback(services, src);
+  if (folioRefCount(services.mem, src) !== folioExpectedRefs(services, null, src)) return -EAGAIN;
+  if (mode === MIGRATE_SYNC_NO_COPY) return migrateFolioAfterCopy(services, dst, src);
+  folioCopy(services, dst, src);
+  // folio_mc_copy runs while other CPUs take and drop references.
+  if (!services.rt.virtualStep()) return COPY_YIELDS;
+  return migrateFolioAfterCopy(services, dst, src);
+}
+
+/** The rest of `migrateFolioCopyFirstPlain` after its scheduling point (anonymous folio). */
+export function migrateFolioAfterCopy(services: MigrateServices, dst: Folio, src: Folio): number {
+  const rc = folioMigrateMapping(services, null, dst, src, 0);
+  if (rc !== MIGRATEPAGE_SUCCESS) return rc;
+  folioMigrateFlags(services, dst, src);
+  return MIGRATEPAGE_SUCCESS;
+}
+
 function checkNotWriteback(services: MigrateServices, src: Folio): void {
   if (folioTestFlag(services.mem, src, PG_writeback)) {
     throw kernelBug(

@@ -16,7 +16,12 @@ import { callDriverGen, DriverContractError, kernelBug } from './errors.js';
 import { fallbackMigrateFolio } from './fallback-migrate-folio.js';
 import { mappingAops } from './mapping-aops.js';
 import type { MigrateEnv } from './migrate-env.js';
-import { migrateFolio, migrateFolioExtra } from './migrate-folio.js';
+import {
+  migrateFolio,
+  migrateFolioAfterCopy,
+  migrateFolioCopyFirstPlain,
+  migrateFolioExtra,
+} from './migrate-folio.js';
 import type { MigrateMode } from './modes.js';
 import { folioMovableOps, type MovableOperations } from './movable.js';
 
@@ -49,7 +54,9 @@ function moveToNewFolioSucceeded(env: MigrateEnv, src: Folio, dst: Folio): void 
  * `migrate_folio`) and a non-LRU movable page (`migrate_page` of its driver, or success at
  * once if the driver released the page after isolation: PG_isolated is cleared and the
  * final put frees it). Returns the result, or `NEEDS_ADDRESS_SPACE` for a page-cache folio,
- * which goes through its address-space operations and may sleep. This is the uncontended
+ * which goes through its address-space operations and may sleep, or `COPY_YIELDS` when the
+ * scheduling point after a `copyBeforeFreeze` copy needs a real `yield` (then
+ * `moveToNewFolioAfterCopy`). This is the uncontended
  * fast path of `moveToNewFolio`, creating no generator.
  */
 export function moveToNewFolioAtomic(
@@ -59,9 +66,26 @@ export function moveToNewFolioAtomic(
   mode: MigrateMode,
 ): number {
   // A traced call goes through `moveToNewFolio`, so that its slice shows in every case.
-  return env.rt.functions.enabled
-    ? NEEDS_ADDRESS_SPACE
-    : moveToNewFolioNoSleep(env, dst, src, mode);
+  if (env.rt.functions.enabled) return NEEDS_ADDRESS_SPACE;
+  const rc = moveToNewFolioNoSleep(env, dst, src, mode);
+  // An anonymous folio under `copyBeforeFreeze` (6.12+ `__migrate_folio`): plain calls too,
+  // with the scheduling point after the copy as a virtual step when nothing else can run.
+  if (rc !== NEEDS_ADDRESS_SPACE || !env.copyBeforeFreeze || folioMapping(env.mem, src) !== null) {
+    return rc;
+  }
+  const r = migrateFolioCopyFirstPlain(env.services, dst, src, mode);
+  if (r === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(env, src, dst);
+  return r;
+}
+
+/**
+ * The rest of `moveToNewFolioAtomic` after it returned `COPY_YIELDS` and the caller took the
+ * real scheduling point after the copy: `__migrate_folio`'s freeze, mapping and flags.
+ */
+export function moveToNewFolioAfterCopy(env: MigrateEnv, dst: Folio, src: Folio): number {
+  const rc = migrateFolioAfterCopy(env.services, dst, src);
+  if (rc === MIGRATEPAGE_SUCCESS) moveToNewFolioSucceeded(env, src, dst);
+  return rc;
 }
 
 /** The cases of `move_to_new_folio` that cannot sleep; `NEEDS_ADDRESS_SPACE` for the rest. */

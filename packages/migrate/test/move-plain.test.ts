@@ -4,7 +4,14 @@ import { PAGE_SIZE } from '@mmsim/rmap';
 import { rmapUncontended } from '@mmsim/rmap/internal';
 import type { KernelGen } from '@mmsim/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MIGRATE_ASYNC, MIGRATE_SYNC, type MigrateMode, MR_SYSCALL } from '../src/index.js';
+import {
+  MIGRATE_ASYNC,
+  MIGRATE_SYNC,
+  type MigrateMode,
+  MR_SYSCALL,
+  type VariantName,
+} from '../src/index.js';
+import { movePlainStats } from '../src/internal.js';
 import { anonIsolated, createMigrateMachine, migrateToNode } from '../src/testing/index.js';
 
 const PAGES = 24;
@@ -16,8 +23,8 @@ const PAGES = 24;
  * `migrate_folio_move`; otherwise it runs `migrateFolioUnmapPlain` / `migrateFolioMovePlain`
  * and goes to their `...Slow` generators only where a part may sleep.
  */
-function outcome(traced: boolean, seed: number, mode: MigrateMode) {
-  const m = createMigrateMachine({ variant: 'v6.3', strategy: 'random', seed });
+function outcome(traced: boolean, seed: number, mode: MigrateMode, variant: VariantName = 'v6.3') {
+  const m = createMigrateMachine({ variant, strategy: 'random', seed });
   let slices = 0;
   if (traced) m.rt.trace.on('funcgraph_entry', () => slices++);
   let rc = -1;
@@ -73,6 +80,40 @@ describe('migrate_folio_unmap and migrate_folio_move as plain calls against the 
         expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
         expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => i));
       }
+    },
+  );
+
+  it.each([
+    [MIGRATE_ASYNC, true],
+    [MIGRATE_SYNC, false],
+  ] as const)(
+    'v6.12 (copy before freeze), mode %i, uncontended paths %s: same schedule, clocks, counters and data',
+    (mode, fast) => {
+      setFastPaths(fast);
+      for (const seed of [1, 2, 3, 4]) {
+        const plain = outcome(false, seed, mode, 'v6.12');
+        const traced = outcome(true, seed, mode, 'v6.12');
+        expect(traced.slicesSeen).toBe(true);
+        expect(plain.slicesSeen).toBe(false);
+        expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
+        expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => i));
+      }
+    },
+  );
+
+  it.each(['v6.3', 'v6.12'] as const)(
+    'an uncontended %s batch moves every folio as plain calls (no slow generator)',
+    (variant) => {
+      const m = createMigrateMachine({ variant });
+      let rc = -1;
+      spawn(m, 'migrator', 0, function* (): KernelGen {
+        const { list } = yield* anonIsolated(m, PAGES);
+        const before = movePlainStats.slow;
+        ({ rc } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_SYSCALL));
+        expect(movePlainStats.slow - before).toBe(0);
+      });
+      runAll(m);
+      expect(rc).toBe(0);
     },
   );
 });

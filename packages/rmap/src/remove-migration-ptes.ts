@@ -48,7 +48,7 @@ import type { RmapState } from './rmap-state.js';
 import type { RmapWalkControl } from './rmap-walk.js';
 import { enterUncontendedWalk, rmapUncontended, soleUncontendedVma } from './uncontended.js';
 import type { Vma } from './vma.js';
-import { folioVmaRange } from './vma-address.js';
+import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
 
 /**
@@ -161,6 +161,9 @@ function restoreMigrationPte(
  * table, and the VMA is neither hugetlb nor VM_LOCKED (no mlock drain). Returns false,
  * having changed nothing, when one of these does not hold.
  */
+/** The range of `removeMigrationPtesUncontended`, filled in by each call (read at once, kept by nobody). */
+const RESTORE_RANGE = { startVpn: 0, endVpn: 0 };
+
 function removeMigrationPtesUncontended(
   ctx: RmapState,
   src: Folio,
@@ -179,7 +182,7 @@ function removeMigrationPtesUncontended(
   const nr = folioNrPages(mem, dst);
   const inVma = !(vma.pgoff > walkPgoff + nr - 1 || vma.lastPgoff < walkPgoff);
   const pgoff = folioIndex(mem, dst);
-  const range = inVma ? folioVmaRange(vma, pgoff, nr) : null;
+  const range = inVma && folioVmaRangeInto(vma, pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, src, isMigrationEntry);
   if (table === undefined) return false;
   if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error
@@ -190,8 +193,9 @@ function removeMigrationPtesUncontended(
     const anon = true;
     const order = folioOrder(mem, dst);
     const ptl = table.ptl;
+    const endVpn = range.endVpn;
     ptl.trylock();
-    for (let vpn = range.startVpn; vpn < range.endVpn; vpn++) {
+    for (let vpn = range.startVpn; vpn < endVpn; vpn++) {
       const swp = table.get(vpn);
       if (!isMigrationEntry(swp)) continue;
       const page = ptePfn(swp);

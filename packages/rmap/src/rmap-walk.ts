@@ -6,7 +6,7 @@ import {
   folioTestKsm,
   PG_locked,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, type RwSemaphore } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { type AnonVma, folioAnonVma, folioLockAnonVmaRead } from './anon-vma.js';
 import { folioPgoff } from './hugetlb-state.js';
@@ -166,13 +166,9 @@ function* rmapWalkFile(
   }
 }
 
-function checkHeld(
-  ctx: RmapState,
-  sem: { writer: unknown; readers: ReadonlyMap<unknown, number> },
-  name: string,
-): void {
+function checkHeld(ctx: RmapState, sem: RwSemaphore, name: string): void {
   const me = ctx.rt.current;
-  if (sem.writer !== me && !sem.readers.has(me)) {
+  if (sem.writer !== me && !sem.holdsRead(me)) {
     throw new MmsimError(
       'CONTRACT_VIOLATION',
       `${me} walks the rmap as locked (TTU_RMAP_LOCKED / rmap_walk_locked) without holding ${name}`,

@@ -203,9 +203,26 @@ export function flushTlbMmRange(ctx: RmapState, mm: Mm, range: FlushRange): void
   flushTlbOthersAndLocal(ctx, mm.cpumask, [mm], range);
 }
 
-/** `flush_tlb_page(vma, addr)`: one page. */
+/**
+ * The range and the one-mm list of `flushTlbPage`, reused by every call: the flush reads
+ * them synchronously and keeps neither, and nothing in it flushes a page again (a
+ * throw leaves them to the next call).
+ */
+const ONE_PAGE: { startVpn: number; nrPages: number; strideShift: number; all: boolean } = {
+  startVpn: 0,
+  nrPages: 1,
+  strideShift: PAGE_SHIFT,
+  all: false,
+};
+const ONE_MM: (Mm | null)[] = [null];
+
+/** `flush_tlb_page(vma, addr)`: one page (`flush_tlb_mm_range` of one page, as above). */
 export function flushTlbPage(ctx: RmapState, mm: Mm, vpn: number): void {
-  flushTlbMmRange(ctx, mm, { startVpn: vpn, nrPages: 1, strideShift: PAGE_SHIFT, all: false });
+  mm.tlbGen++; // inc_mm_tlb_gen
+  ONE_PAGE.startVpn = vpn;
+  ONE_MM[0] = mm;
+  flushTlbOthersAndLocal(ctx, mm.cpumask, ONE_MM as Mm[], ONE_PAGE);
+  ONE_MM[0] = null; // keeps no machine alive
 }
 
 /** `flush_pmd_tlb_range` for a PMD mapping: one invalidation of a 2 MiB entry. */

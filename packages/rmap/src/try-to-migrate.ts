@@ -53,7 +53,7 @@ import { flushTlbPage, flushTlbPmd } from './tlb.js';
 import { pteAccessible, setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
 import { enterUncontendedWalk, rmapUncontended, soleUncontendedVma } from './uncontended.js';
 import type { Vma } from './vma.js';
-import { folioVmaRange } from './vma-address.js';
+import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
 
 /**
@@ -258,6 +258,9 @@ function* tryToMigrateOne(
  * having changed nothing, when one of these does not hold: the caller then runs the walk
  * as generators.
  */
+/** The range of `tryToMigrateUncontended`, filled in by each call (read at once, kept by nobody). */
+const UNMAP_RANGE = { startVpn: 0, endVpn: 0 };
+
 function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): boolean {
   const mem = ctx.mem;
   if (!rmapUncontended.enabled) return false;
@@ -274,7 +277,8 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   const pgoff = folioPgoff(mem, folio);
   const nr = folioNrPages(mem, folio);
   const inVma = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
-  const range = inVma ? folioVmaRange(vma, folioIndex(mem, folio), nr) : null;
+  const range =
+    inVma && folioVmaRangeInto(vma, folioIndex(mem, folio), nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
   if (table === undefined) return false;
   if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error
@@ -287,8 +291,9 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
     const anon = true;
     const order = folioOrder(mem, folio);
     const ptl = table.ptl;
+    const endVpn = range.endVpn;
     ptl.trylock();
-    for (let vpn = range.startVpn; vpn < range.endVpn; vpn++) {
+    for (let vpn = range.startVpn; vpn < endVpn; vpn++) {
       const pte = table.get(vpn);
       if (!ptePresent(pte)) continue;
       const page = ptePfn(pte);

@@ -38,7 +38,7 @@ export function enterUncontendedWalk(ctx: RmapState, av: AnonVma, locked: boolea
   const sem = av.rwsem;
   if (locked) {
     const me = ctx.rt.current;
-    if (sem.writer !== me && !sem.readers.has(me)) return false;
+    if (sem.writer !== me && !sem.holdsRead(me)) return false;
   } else {
     sem.downReadTrylock();
   }

@@ -23,6 +23,26 @@ export function folioVmaRange(vma: Vma, pgoff: number, nrPages: number): VmaPage
 }
 
 /**
+ * `folioVmaRange` written into `out` instead of a new object (for the uncontended walks,
+ * which run once per migrated folio): false, `out` unchanged, where `folioVmaRange` gives
+ * null.
+ */
+export function folioVmaRangeInto(
+  vma: Vma,
+  pgoff: number,
+  nrPages: number,
+  out: { startVpn: number; endVpn: number },
+): boolean {
+  const last = pgoff + nrPages - 1;
+  if (last < vma.pgoff || pgoff > vma.lastPgoff) return false;
+  const vmaStartVpn = vma.start / PAGE_SIZE;
+  const vmaEndVpn = vma.end / PAGE_SIZE;
+  out.startVpn = Math.max(vmaStartVpn, vmaStartVpn + (pgoff - vma.pgoff));
+  out.endVpn = Math.min(vmaEndVpn, vmaStartVpn + (last - vma.pgoff) + 1);
+  return true;
+}
+
+/**
  * `vma_address(page, vma)` for a folio (mm/internal.h, 6.3): the address of its first
  * page in the VMA, or the VMA's start when the folio begins before it; -1 (-EFAULT) when
  * the VMA covers no page of it.

@@ -7,6 +7,7 @@ import {
   Runtime,
   RwSemaphore,
   Spinlock,
+  type Task,
   WaitEntry,
   WaitQueue,
 } from '../src/index.js';
@@ -160,6 +161,54 @@ describe('rwsem', () => {
     }
     expect(rt.run().status).toBe('completed');
     expect(maxReaders).toBe(2);
+  });
+
+  test('read holders: a sole reader, nested holds, a second reader and a downgrade keep count and order', () => {
+    const rt = new Runtime({ cpus: 2, strategy: 'in-order' });
+    const sem = new RwSemaphore(rt, 'sem');
+    const seen: string[] = [];
+    const state = () =>
+      `${[...sem.readers].map(([t, n]) => `${t.name}:${n}`).join(',')} count=${sem.readerCount} held=${sem.holders().map((t) => t.name)}`;
+    let a: Task | null = null;
+    let b: Task | null = null;
+    a = rt.spawn('a', 0, function* (): KernelGen {
+      expect(sem.downReadTrylock()).toBe(true);
+      expect(sem.downReadTrylock()).toBe(true);
+      seen.push(state());
+      expect(sem.holdsRead(a!)).toBe(true);
+      expect(sem.holdsRead(b!)).toBe(false);
+      yield* rt.sleepFor(1_000); // b gets in as a second reader
+      seen.push(state());
+      sem.upRead();
+      sem.upRead();
+      expect(sem.holdsRead(a!)).toBe(false);
+      seen.push(state());
+      yield* rt.sleepFor(1_000_000); // b releases; then a writes and downgrades
+      yield* sem.downWrite();
+      sem.downgradeWrite();
+      seen.push(state());
+      expect(rt.current.held.filter((l) => l === sem).length).toBe(1);
+      sem.upRead();
+      seen.push(state());
+      expect(sem.downWriteTrylock()).toBe(true);
+      sem.upWrite();
+    });
+    b = rt.spawn('b', 1, function* (): KernelGen {
+      expect(sem.downReadTrylock()).toBe(true);
+      yield* rt.sleepFor(100_000);
+      expect(sem.holdsRead(b!)).toBe(true);
+      sem.upRead();
+      seen.push(state());
+    });
+    expect(rt.run().status).toBe('completed');
+    expect(seen).toEqual([
+      'a:2 count=1 held=a',
+      'a:2,b:1 count=2 held=a,b',
+      'b:1 count=1 held=b',
+      ' count=0 held=',
+      'a:1 count=1 held=a',
+      ' count=0 held=',
+    ]);
   });
 
   test('up_read without holding is a contract violation', () => {

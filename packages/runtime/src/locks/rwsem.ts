@@ -21,8 +21,15 @@ const WRITER = 'writer';
 export class RwSemaphore implements Resource {
   readonly name: string;
   writer: Task | null = null;
-  /** Read holders and how many read holds each has (a task may nest read holds). */
-  readonly readers = new Map<Task, number>();
+  /**
+   * The read holders and how many read holds each has (a task may nest read holds), in the
+   * order they got in. A sole reader sits in `#soleReader` (then `#readers` is empty), so
+   * that the uncontended down_read/up_read round trip touches no Map (a Map that empties
+   * and refills reallocates its table each time).
+   */
+  #soleReader: Task | null = null;
+  #soleHolds = 0;
+  readonly #readers = new Map<Task, number>();
   /** Footprint object id (see `FootprintLog`). */
   readonly objectId: number;
   readonly #rt: Runtime;
@@ -36,7 +43,26 @@ export class RwSemaphore implements Resource {
   }
 
   holders(): readonly Task[] {
-    return this.writer !== null ? [this.writer] : [...this.readers.keys()];
+    if (this.writer !== null) return [this.writer];
+    if (this.#soleReader !== null) return [this.#soleReader];
+    return [...this.#readers.keys()];
+  }
+
+  /** Read holders and how many read holds each has, in the order they got in (a copy). */
+  get readers(): ReadonlyMap<Task, number> {
+    const sole = this.#soleReader;
+    if (sole !== null) return new Map([[sole, this.#soleHolds]]);
+    return new Map(this.#readers);
+  }
+
+  /** How many tasks hold it for read. */
+  get readerCount(): number {
+    return this.#soleReader !== null ? 1 : this.#readers.size;
+  }
+
+  /** Whether `task` holds it for read. */
+  holdsRead(task: Task): boolean {
+    return this.#soleReader === task || this.#readers.has(task);
   }
 
   get waiters(): number {
@@ -57,7 +83,7 @@ export class RwSemaphore implements Resource {
   downWriteTrylock(): boolean {
     this.#rt.touch(this.objectId, true);
     const me = this.#rt.current;
-    if (this.writer !== null || this.readers.size > 0 || this.#waiters.length > 0) return false;
+    if (this.writer !== null || this.readerCount > 0 || this.#waiters.length > 0) return false;
     this.#grantWrite(me);
     this.#rt.charge(this.#rt.costs.lockRoundTrip);
     return true;
@@ -83,7 +109,18 @@ export class RwSemaphore implements Resource {
   upRead(): void {
     this.#rt.touch(this.objectId, true);
     const me = this.#rt.current;
-    const holds = this.readers.get(me);
+    if (this.#soleReader === me) {
+      if (this.#soleHolds > 1) {
+        this.#soleHolds--;
+        return;
+      }
+      this.#soleReader = null;
+      this.#soleHolds = 0;
+      me.release(this);
+      this.#handOff();
+      return;
+    }
+    const holds = this.#readers.get(me);
     if (holds === undefined) {
       throw new MmsimError(
         'CONTRACT_VIOLATION',
@@ -91,12 +128,12 @@ export class RwSemaphore implements Resource {
       );
     }
     if (holds > 1) {
-      this.readers.set(me, holds - 1);
+      this.#readers.set(me, holds - 1);
       return;
     }
-    this.readers.delete(me);
+    this.#readers.delete(me);
     me.release(this);
-    if (this.readers.size === 0) this.#handOff();
+    if (this.#readers.size === 0) this.#handOff();
   }
 
   /** up_write. */
@@ -125,13 +162,34 @@ export class RwSemaphore implements Resource {
       );
     }
     this.writer = null;
-    this.readers.set(me, 1);
+    // No reader while it was held for write: the writer becomes the sole reader, keeping
+    // its hold record.
+    this.#soleReader = me;
+    this.#soleHolds = 1;
     this.#wakeReaders();
   }
 
   #grantRead(task: Task): void {
-    const holds = this.readers.get(task) ?? 0;
-    this.readers.set(task, holds + 1);
+    const sole = this.#soleReader;
+    if (sole === task) {
+      this.#soleHolds++;
+      return;
+    }
+    const readers = this.#readers;
+    if (sole === null && readers.size === 0) {
+      this.#soleReader = task;
+      this.#soleHolds = 1;
+      task.hold(this);
+      return;
+    }
+    if (sole !== null) {
+      // A second reader: both go to the Map, in the order they got in.
+      readers.set(sole, this.#soleHolds);
+      this.#soleReader = null;
+      this.#soleHolds = 0;
+    }
+    const holds = readers.get(task) ?? 0;
+    readers.set(task, holds + 1);
     if (holds === 0) task.hold(this);
   }
 
