@@ -16,6 +16,25 @@ import { type BenchResult, liveBytes } from './measure.js';
 const SIZES = [1024, 65_536, 1_048_576];
 
 /**
+ * Pages of the warm-up run: enough folios (16 batches) for V8 to finish tiering up every
+ * function on the migration path before the first timed run; 1,024 left some 60 functions
+ * still being optimised during the timed 1K run.
+ */
+const WARM_UP_PAGES = 8192;
+
+/**
+ * The warm-up machine, kept alive until the suite ends. V8 holds the hidden classes (maps)
+ * of class instances only weakly from their constructor's transition tree: once the last
+ * Runtime, Mm, Vma, RwSemaphore, ... of a machine dies, the forced gc() of `liveBytes`
+ * frees those maps, every optimised function that checks them is thrown away ("weak
+ * objects") and the next machine, with fresh maps, runs in the interpreter until it is
+ * hot again: a fixed cost of about 100 us per folio of the 1K run. One live instance of
+ * each class keeps the maps. This machine is constant across the sizes, so it cancels
+ * out of the bytes-per-page difference; each timed size still builds a fresh machine.
+ */
+let shapeAnchor: object | null = null;
+
+/**
  * One process maps and touches `pages` order-0 anon pages on node 0; they are isolated
  * and migrated to node 1 with MIGRATE_ASYNC in one migrate_pages call (batches of 512),
  * v6.3. Returns wall ns per migrated folio (migration only), and the heap + typed-array
@@ -65,13 +84,21 @@ function migrateAll(pages: number) {
   const result = rt.run();
   if (result.status !== 'completed' || rc !== 0)
     throw new Error(`scaling run of ${pages} pages failed (rc ${rc})`);
-  return { nsPerFolio: ns / pages, bytesPerMappedPage: mappedBytes / pages };
+  return {
+    nsPerFolio: ns / pages,
+    bytesPerMappedPage: mappedBytes / pages,
+    machine: { rt, mem, vmstat, locks, lru, vm, core, mm },
+  };
 }
 
 export function scalingBenchmarks(): BenchResult[] {
   const results: BenchResult[] = [];
   let bytesAtMillion = 0;
-  migrateAll(SIZES[0] as number); // warm-up: the first run pays for JIT compilation
+  // Warm-up: the first run pays for JIT compilation; its machine is the shape anchor. The
+  // second pays for what V8 specialised to the only machine so far and must generalise
+  // once a second one exists (constant fields, call targets: "code dependencies" deopts).
+  shapeAnchor = migrateAll(WARM_UP_PAGES).machine;
+  migrateAll(WARM_UP_PAGES);
   for (const pages of SIZES) {
     const r = migrateAll(pages);
     if (pages === 1_048_576) bytesAtMillion = r.bytesPerMappedPage;
@@ -86,5 +113,6 @@ export function scalingBenchmarks(): BenchResult[] {
       detail: pages === 1_048_576 ? { pages, heapBytesPerMappedPage: bytesAtMillion } : { pages },
     });
   }
+  shapeAnchor = null;
   return results;
 }
