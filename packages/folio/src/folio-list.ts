@@ -328,6 +328,20 @@ class SafeIterator implements Iterator<Folio> {
   }
 }
 
+/**
+ * An iterator that lives as long as the module, never used. V8 keeps the hidden class of
+ * SafeIterator instances only while one of them is alive (its constructor's transition tree
+ * holds it weakly): without this one, a full collection between two iterations frees it and
+ * discards the optimised code of every function that checks it (`next`, called for each
+ * folio of every `for...of` over a list), which the next machine then runs in the
+ * interpreter until it is hot again.
+ */
+export const ITERATOR_SHAPE_HOLDER: object = new SafeIterator(
+  null as unknown as Memmap,
+  null as unknown as FolioList,
+  -1,
+);
+
 /** The FolioList `folio` is on, or null. */
 export function folioOnList(mem: PhysicalMemory, folio: Folio): FolioList | null {
   const m = memmapOf(mem);

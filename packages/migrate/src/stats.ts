@@ -50,6 +50,15 @@ export class MigrateStats implements MigratePagesStats {
 }
 
 /**
+ * A MigrateStats that lives as long as the module, never used. V8 keeps the hidden class of
+ * MigrateStats instances (one per migrate_pages call) only while one of them is alive: a
+ * full collection between two calls would free it and discard the optimised code of every
+ * function that updates the counters, which the next call (on the next machine) would run
+ * in the interpreter until it is hot again.
+ */
+export const STATS_SHAPE_HOLDER: object = new MigrateStats();
+
+/**
  * The `count_vm_events` at the end of `migrate_pages()` (6.3), made on every return path:
  * pgmigrate_success and pgmigrate_fail in base pages, thp_migration_success,
  * thp_migration_fail and thp_migration_split in THPs.

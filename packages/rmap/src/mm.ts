@@ -85,7 +85,9 @@ export class Mm implements MmView {
     this.cpumask = new Uint8Array(rt.cpus.length);
     this.cpuTlbGen = new Float64Array(rt.cpus.length);
     this.tlbStale = new Uint8Array(rt.cpus.length);
-    this.tlb = new Array<CpuTlb | undefined>(rt.cpus.length);
+    // Filled with undefined so the array starts in the elements kind a CpuTlb store leaves
+    // it in: optimised code from an earlier machine then accepts this mm's array too.
+    this.tlb = new Array<CpuTlb | undefined>(rt.cpus.length).fill(undefined);
     this.mmapBase = mmapBase;
   }
 
