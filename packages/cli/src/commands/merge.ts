@@ -7,6 +7,7 @@ import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { type CampaignReport, campaignMarkdown } from './campaign.js';
 import { isCampaignReport, mergeCampaigns } from './merge-campaign.js';
+import { ShardSet } from './merge-shards.js';
 
 export interface MergeCommandOptions {
   readonly json?: boolean;
@@ -91,14 +92,6 @@ function readResult(path: string, cwd: string | undefined): ExploreJson | Campai
   return o as unknown as ExploreJson;
 }
 
-function shardOf(r: ExploreJson, path: string): { k: number; n: number } {
-  if (r.shard === null) return { k: 1, n: 1 };
-  const m = /^(\d+)\/(\d+)$/.exec(r.shard);
-  if (m === null)
-    throw new UsageError(`${path}: shard must be K/N; got ${JSON.stringify(r.shard)}`);
-  return { k: Number(m[1]), n: Number(m[2]) };
-}
-
 /** What must be equal in every shard of one search. */
 const SAME: readonly (keyof ExploreJson)[] = [
   'scenario',
@@ -123,8 +116,7 @@ export function mergeResults(
 ): MergedJson {
   if (results.length === 0) throw new UsageError('merge needs at least one result file');
   const first = results[0] as ExploreJson;
-  const { n } = shardOf(first, paths[0] as string);
-  const seen = new Map<number, string>();
+  const shards = new ShardSet(first.shard, paths[0] as string);
   results.forEach((r, i) => {
     const path = paths[i] as string;
     for (const key of SAME) {
@@ -134,19 +126,9 @@ export function mergeResults(
         );
       }
     }
-    const s = shardOf(r, path);
-    if (s.n !== n) {
-      throw new UsageError(`${path}: shard ${r.shard} is not one of ${n} like ${paths[0]}`);
-    }
-    const other = seen.get(s.k);
-    if (other !== undefined)
-      throw new UsageError(`${path}: shard ${s.k}/${n} again (also ${other})`);
-    seen.set(s.k, path);
+    shards.add(r.shard, path);
   });
-  const absent = Array.from({ length: n }, (_, i) => i + 1).filter((k) => !seen.has(k));
-  if (absent.length > 0) {
-    throw new UsageError(`shard(s) ${absent.map((k) => `${k}/${n}`).join(', ')} missing`);
-  }
+  shards.complete();
   let lowest: ExploreJson | null = null;
   for (const r of results) {
     if (
@@ -216,7 +198,7 @@ export function mergeResults(
     ...(lowest === null ? mergedPct(results) : {}),
     disable: first.disable,
     elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
-    shards: n,
+    shards: shards.n,
   };
 }
 
