@@ -74,11 +74,15 @@ describe('mmsim campaign', () => {
       expect(cell.faults).toContain('migrate.alloc_migration_target');
     }
     expect(report.totals.schedules).toBe(24);
-    // Allocation, trylock, extra-reference and copy faults have sites; signals not yet.
-    expect(report.campaign.faultKindsNotModelled).toEqual(['signals']);
+    // Allocation, trylock, extra-reference, copy and signal faults all have sites.
+    expect(report.campaign.faultKindsNotModelled).toEqual([]);
     for (const cell of report.cells) {
       expect(cell.faults).toEqual(
-        expect.arrayContaining(['migrate.folio_trylock', 'migrate.extra_ref']),
+        expect.arrayContaining([
+          'migrate.folio_trylock',
+          'migrate.extra_ref',
+          'signal.fatal_signal_pending',
+        ]),
       );
     }
     // Fixed variants: nothing to find (a finding here is a model or kernel bug to report).
