@@ -1,5 +1,6 @@
 import { UsageError } from '../usage-error.js';
 import type { CampaignCell, CampaignReport } from './campaign.js';
+import { mergePctGuarantees } from './merge-pct.js';
 import { ShardSet } from './merge-shards.js';
 
 /** Whether a parsed JSON value is an `mmsim campaign --json` report. */
@@ -63,6 +64,7 @@ function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
       (findings > 0 ? (cells.find((c) => c.message !== null)?.message ?? null) : null),
     replay: lowest?.replay ?? null,
     replayCommand: lowest?.replayCommand ?? null,
+    pct: mergePctGuarantees(cells.map((c) => c.pct)) ?? null,
   };
 }
 

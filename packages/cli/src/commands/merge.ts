@@ -1,16 +1,20 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { PctGuarantee } from '@mmsim/explore';
+import { renderCampaignReport } from '@mmsim/report';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import { fileErrorMessage } from '../file-error.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { type CampaignReport, campaignMarkdown } from './campaign.js';
 import { isCampaignReport, mergeCampaigns } from './merge-campaign.js';
+import { mergePctGuarantees } from './merge-pct.js';
 import { ShardSet } from './merge-shards.js';
 
 export interface MergeCommandOptions {
   readonly json?: boolean;
+  /** Campaign reports only: write the merged campaign's HTML page (`renderCampaignReport`) here. */
+  readonly html?: string;
 }
 
 /** The fields of `mmsim explore --json` that merging reads. */
@@ -216,8 +220,14 @@ export function mergeCommand(
       throw new UsageError('merge either explore results or campaign reports, not both');
     }
     const report = mergeCampaigns(campaigns, files);
+    if (options.html !== undefined) writeCampaignHtml(options.html, report, io.cwd);
     io.stdout(options.json === true ? `${JSON.stringify(report)}\n` : campaignMarkdown(report));
     return report.totals.findings > 0 ? EXIT_FINDING : EXIT_OK;
+  }
+  if (options.html !== undefined) {
+    throw new UsageError(
+      '--html writes the page of a campaign: merge campaign --json reports to use it',
+    );
   }
   const results = read as ExploreJson[];
   const merged = mergeResults(results, files);
@@ -234,26 +244,18 @@ export function mergeCommand(
   return merged.found ? EXIT_FINDING : EXIT_OK;
 }
 
-/**
- * PCT's guarantee of the shards together when nothing was found: the schedules counted add
- * up, the per-schedule bound is the lowest, and the chance to miss a depth-d bug is the
- * product of the shards' (as the unsharded search multiplies it schedule by schedule).
- */
+/** Writes the merged campaign's offline HTML page to `file` (relative to `cwd`). */
+function writeCampaignHtml(file: string, report: CampaignReport, cwd: string | undefined): void {
+  const path = cwd === undefined ? file : resolve(cwd, file);
+  try {
+    writeFileSync(path, renderCampaignReport(report));
+  } catch (error) {
+    throw new UsageError(fileErrorMessage('cannot write', path, error));
+  }
+}
+
+/** PCT's guarantee of the shards together when nothing was found (`mergePctGuarantees`). */
 function mergedPct(results: readonly ExploreJson[]): { pct?: PctGuarantee } {
-  const all = results.map((r) => r.pct);
-  if (all.some((p) => p === undefined)) return {};
-  const pcts = all as PctGuarantee[];
-  let miss = 1;
-  for (const p of pcts) miss *= 1 - p.cumulative;
-  const counted = pcts.filter((p) => p.schedulesCounted > 0);
-  return {
-    pct: {
-      depth: (pcts[0] as PctGuarantee).depth,
-      tasks: Math.max(...pcts.map((p) => p.tasks)),
-      steps: Math.max(...pcts.map((p) => p.steps)),
-      schedulesCounted: pcts.reduce((sum, p) => sum + p.schedulesCounted, 0),
-      perSchedule: counted.length === 0 ? 0 : Math.min(...counted.map((p) => p.perSchedule)),
-      cumulative: Number((1 - miss).toPrecision(12)),
-    },
-  };
+  const pct = mergePctGuarantees(results.map((r) => r.pct));
+  return pct === undefined ? {} : { pct };
 }
