@@ -2,7 +2,7 @@ import { describe, expect, test } from 'vitest';
 import { campaignCellName, campaignGuarantees, renderCampaignReport } from '../src/index.js';
 import { campaignFixture } from './campaign-fixtures.js';
 
-const escape = (s: string) =>
+const escapeText = (s: string) =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 describe('renderCampaignReport: the campaign as one offline page', () => {
@@ -11,7 +11,7 @@ describe('renderCampaignReport: the campaign as one offline page', () => {
 
   test('has a table row for every cell and the totals', () => {
     for (const c of data.cells) {
-      expect(html.includes(`data-cell="${escape(campaignCellName(c))}"`)).toBe(true);
+      expect(html.includes(`data-cell="${escapeText(campaignCellName(c))}"`)).toBe(true);
     }
     expect(html.match(/<tr[ >]/g)?.length).toBe(data.cells.length + 1);
     expect(html.includes('337 schedules in 4 cells: 2 finding(s), 1 step-limit run(s)')).toBe(true);
@@ -27,7 +27,7 @@ describe('renderCampaignReport: the campaign as one offline page', () => {
     );
     expect(html.includes('mmsim replay mm1:step&amp;limit')).toBe(true);
     // The embedded JSON cannot close its script element.
-    const json = /<script type="application\/json" id="mmsim-campaign">([^]*?)<\/script>/.exec(
+    const json = /<script type="application\/json" id="mmsim-campaign">([\s\S]*?)<\/script>/.exec(
       html,
     );
     expect(json?.[1]).not.toContain('<');
@@ -45,7 +45,7 @@ describe('renderCampaignReport: the campaign as one offline page', () => {
       ),
     ).toBeDefined();
     expect(lines).toHaveLength(2);
-    for (const l of lines) expect(html.includes(`<li>${escape(l)}</li>`)).toBe(true);
+    for (const l of lines) expect(html.includes(`<li>${escapeText(l)}</li>`)).toBe(true);
   });
 
   test('loads nothing from the network: no external URL in a src or href', () => {

@@ -1,8 +1,8 @@
 import { type CostModel, resolveCosts } from './costs.js';
 import { type DeadlockReport, findDeadlock } from './deadlock.js';
 import { MmsimError } from './errors.js';
-import { type FaultPoint, FaultPoints } from './fault-points.js';
 import { registerFatalSignalSite } from './fatal-signal.js';
+import { type FaultPoint, FaultPoints } from './fault-points.js';
 import { FIRST_OBJECT_ID, type FootprintLog, kernelObjectId } from './footprint.js';
 import { FunctionTracer } from './function-tracer.js';
 import { mightSleep } from './might-sleep.js';

@@ -5,8 +5,8 @@ import {
   type ExploreShard,
   type ExploreStrategy,
   explore,
-  type PctGuarantee,
   exploreInBatches,
+  type PctGuarantee,
 } from '@mmsim/explore';
 import { DEFAULT_VARIANT } from '@mmsim/migrate';
 import { renderCampaignReport } from '@mmsim/report';
