@@ -56,7 +56,7 @@ const COLUMNS: readonly {
   {
     title: 'faults',
     text: (c) => c.faults.join(', ') || '-',
-    sort: (c) => c.faults.length,
+    sort: (c) => c.faults.join(', '),
   },
 ];
 
