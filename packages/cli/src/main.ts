@@ -139,7 +139,11 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
     )
     .argument('<file...>', 'explore --json --shard K/N outputs, one per shard')
     .option('--json', 'print the merged result as explore --json prints one')
-    .action((files: string[], opts: { json?: boolean }) => {
+    .option(
+      '--html <file>',
+      'campaign reports: also write the merged campaign as one offline HTML page to this file',
+    )
+    .action((files: string[], opts: { json?: boolean; html?: string }) => {
       code = mergeCommand(io, files, opts);
     });
 
@@ -174,7 +178,7 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
       '--max-steps <n>',
       'step limit of every schedule (default: 4 times the steps of a calibration run of each scenario, 10000 to 100000)',
     )
-    .option('--out <dir>', 'write campaign.json and campaign.md to this folder')
+    .option('--out <dir>', 'write campaign.json, campaign.md and campaign.html to this folder')
     .option('--json', 'print the report as JSON instead of markdown')
     .action((opts) => {
       code = campaignCommand(io, opts, hooks.defer);

@@ -74,11 +74,15 @@ describe('mmsim campaign', () => {
       expect(cell.faults).toContain('migrate.alloc_migration_target');
     }
     expect(report.totals.schedules).toBe(24);
-    // Allocation, trylock, extra-reference and copy faults have sites; signals not yet.
-    expect(report.campaign.faultKindsNotModelled).toEqual(['signals']);
+    // Allocation, trylock, extra-reference, copy and signal faults all have sites.
+    expect(report.campaign.faultKindsNotModelled).toEqual([]);
     for (const cell of report.cells) {
       expect(cell.faults).toEqual(
-        expect.arrayContaining(['migrate.folio_trylock', 'migrate.extra_ref']),
+        expect.arrayContaining([
+          'migrate.folio_trylock',
+          'migrate.extra_ref',
+          'signal.fatal_signal_pending',
+        ]),
       );
     }
     // Fixed variants: nothing to find (a finding here is a model or kernel bug to report).
@@ -86,6 +90,16 @@ describe('mmsim campaign', () => {
     const md = readFileSync(join(dir, 'campaign.md'), 'utf8');
     expect(md).toContain('| rfc-lock-order | v6.3-rc1 | random |');
     expect(md).toContain('24 schedules in 6 cells');
+    // The HTML page: every cell, the totals, the chart, nothing fetched from the network.
+    const html = readFileSync(join(dir, 'campaign.html'), 'utf8');
+    for (const cell of report.cells) {
+      expect(html.includes(`data-cell="${cell.scenario}@${cell.variant}/${cell.strategy}"`)).toBe(
+        true,
+      );
+    }
+    expect(html.includes('24 schedules in 6 cells')).toBe(true);
+    expect(html.includes('<canvas id="rate-chart"')).toBe(true);
+    expect(/\s(?:src|href)\s*=\s*["']?(?:https?:)?\/\//i.test(html)).toBe(false);
   }, 120_000);
 
   test('without faults no site is configured', () => {
@@ -212,6 +226,16 @@ describe('mmsim campaign', () => {
     expect(a.campaign.shard).toBeNull();
     const md = mmsim(['merge', ...files]);
     expect(md.stdout).toContain('16 schedules in 2 cells');
+    // --html: the merged campaign's page.
+    const page = join(dir, 'merged.html');
+    const withHtml = mmsim(['merge', ...files, '--html', page]);
+    expect(withHtml.code).toBe(whole.code);
+    const html = readFileSync(page, 'utf8');
+    expect(html.includes('16 schedules in 2 cells')).toBe(true);
+    expect(html.includes('data-cell="move-pages-loop@')).toBe(true);
+    const bad = mmsim(['merge', ...files, '--html', join(dir, 'no', 'such', 'dir', 'x.html')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/cannot write/);
     const one = mmsim(['merge', files[0]!]);
     expect(one.code).toBe(2);
     expect(one.stderr).toMatch(/shard\(s\) 2\/2 missing/);

@@ -13,6 +13,7 @@ import {
 import {
   EINTR,
   FP_FOLIO,
+  fatalSignalPending,
   type KernelGen,
   type Resource,
   type Runtime,
@@ -225,7 +226,7 @@ export class FolioWaitTable {
         rt.touchKernel(FP_FOLIO, folio, true); // again after each sleep: a new step
         const flags = wait.flags;
         if ((flags & WQ_FLAG_WOKEN) === 0) {
-          if (killable && me.fatalSignalPending) break repeat;
+          if (killable && fatalSignalPending(rt, me)) break repeat;
           rt.blockCurrent(waitsIn, resource, killable);
           yield;
           continue;

@@ -5,7 +5,13 @@
  * runtime and the explorer record.
  */
 
+export type { CampaignPageCell, CampaignPageData } from './campaign-data.js';
 export { cycleGraph } from './cycle-graph.js';
+export {
+  campaignCellName,
+  campaignGuarantees,
+  renderCampaignReport,
+} from './render-campaign.js';
 export { renderReport } from './render-report.js';
 export type {
   CompareRow,

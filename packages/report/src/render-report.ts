@@ -7,7 +7,7 @@ import type { ReportData } from './report-data.js';
 const require = createRequire(import.meta.url);
 
 /** A library inlined into the page: its browser build, read from node_modules. */
-interface InlinedLibrary {
+export interface InlinedLibrary {
   readonly name: string;
   readonly license: string;
   readonly code: string;
@@ -20,7 +20,7 @@ let libraries: readonly InlinedLibrary[] | null = null;
  * graph; EPL-2.0) and Chart.js (the charts; MIT). Both browser builds are read once from
  * the installed packages and inlined, so the page needs no network.
  */
-function inlinedLibraries(): readonly InlinedLibrary[] {
+export function inlinedLibraries(): readonly InlinedLibrary[] {
   if (libraries !== null) return libraries;
   const elk = require.resolve('elkjs/lib/elk.bundled.js');
   const chart = join(dirname(require.resolve('chart.js')), 'chart.umd.min.js');
@@ -32,11 +32,11 @@ function inlinedLibraries(): readonly InlinedLibrary[] {
 }
 
 /** Keeps inlined code inside its `<script>` element. */
-function scriptText(code: string): string {
+export function scriptText(code: string): string {
   return code.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
 }
 
-function escapeHtml(text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(
     /[&<>"]/g,
     (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] as string,

@@ -55,6 +55,7 @@ export * from './invariant.js';
 
 // Fault injection, tracepoints, function slices, vmstat.
 export * from './fault-points.js';
+export * from './fatal-signal.js';
 export {
   formatFieldsGeneric,
   type TimelineRole,

@@ -1,7 +1,8 @@
 import { type CostModel, resolveCosts } from './costs.js';
 import { type DeadlockReport, findDeadlock } from './deadlock.js';
 import { MmsimError } from './errors.js';
-import { FaultPoints } from './fault-points.js';
+import { registerFatalSignalSite } from './fatal-signal.js';
+import { type FaultPoint, FaultPoints } from './fault-points.js';
 import { FIRST_OBJECT_ID, type FootprintLog, kernelObjectId } from './footprint.js';
 import { FunctionTracer } from './function-tracer.js';
 import { mightSleep } from './might-sleep.js';
@@ -153,6 +154,8 @@ export class Runtime {
   readonly random: RandomStreams;
   readonly trace: TraceBus;
   readonly faults: FaultPoints;
+  /** The fault site `signal.fatal_signal_pending` (fatal-signal.ts: `fatalSignalPending`). */
+  readonly fatalSignalSite: FaultPoint;
   /** Kernel-function entry / exit events (funcgraph_entry / funcgraph_exit). */
   readonly functions: FunctionTracer;
   readonly strategy: Strategy;
@@ -243,6 +246,7 @@ export class Runtime {
     this.random = createRandomStreams(seed);
     this.trace = new TraceBus(this);
     this.faults = new FaultPoints(this.random.faults, this);
+    this.fatalSignalSite = registerFatalSignalSite(this.faults);
     this.functions = new FunctionTracer(this.trace);
     this.strategy = strategy;
     this.meta = config.meta ?? '';

@@ -17,6 +17,7 @@ import {
   EINTR,
   EINVAL,
   ENOMEM,
+  fatalSignalPending,
   type KernelGen,
   MmsimError,
   Mutex,
@@ -155,7 +156,7 @@ export function* allocContigMigrateRange(
   yield* k.lru.lruCacheDisable();
   const task = k.rt.current;
   while (pfn < end || cc.migratepages.size > 0) {
-    if (task.fatalSignalPending) {
+    if (fatalSignalPending(k.rt, task)) {
       ret = -EINTR;
       break;
     }

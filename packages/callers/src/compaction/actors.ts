@@ -1,7 +1,7 @@
 import { folioAlloc, folioPut, setAllocFailureHook } from '@mmsim/folio';
 import type { Actor, Kernel } from '@mmsim/kernel';
 import { MIGRATE_SYNC_LIGHT } from '@mmsim/migrate';
-import { type KernelGen, MmsimError, type Task, VmEvent } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, PF_KTHREAD, type Task, VmEvent } from '@mmsim/runtime';
 import {
   allocPagesDirectCompact,
   compactionDeferReset,
@@ -200,7 +200,10 @@ export function kcompactd(k: Kernel, options: KcompactdOptions): Actor {
     cpu: options.cpu,
     models:
       'kcompactd: wait_event_freezable_timeout(kcompactd_wait), kcompactd_do_work -> compact_zone (MIGRATE_SYNC_LIGHT, MR_COMPACTION), woken by wakeup_kcompactd (mm/compaction.c, 6.3)',
-    *body(_task: Task): KernelGen {
+    *body(task: Task): KernelGen {
+      // kthread_create_on_node (kernel/kthread.c, 6.3): a kernel thread (PF_KTHREAD), whose
+      // SIGKILL is dropped (kernel/signal.c sig_task_ignored): fatal_signal_pending stays false.
+      task.flags |= PF_KTHREAD;
       const n = kcompactdNode(k, nid);
       n.running = true;
       let timeout = KCOMPACTD_TIMEOUT_NS;

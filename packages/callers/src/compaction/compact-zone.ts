@@ -21,7 +21,14 @@ import {
   type MigrateMode,
   MR_COMPACTION,
 } from '@mmsim/migrate';
-import { ENOMEM, type KernelGen, MmsimError, PF_MEMALLOC, VmEvent } from '@mmsim/runtime';
+import {
+  ENOMEM,
+  fatalSignalPending,
+  type KernelGen,
+  MmsimError,
+  PF_MEMALLOC,
+  VmEvent,
+} from '@mmsim/runtime';
 import {
   COMPACT_COMPLETE,
   COMPACT_CONTENDED,
@@ -161,7 +168,7 @@ export function compactFinished(k: Kernel, cc: CompactControl): CompactResult {
     // kswapd_is_running(pgdat): the model has no kswapd task, it never runs here.
     const score = fragmentationScoreZone(k, cc.zone.nid, cc.zone.zoneIdx);
     ret = score > fragmentationScoreWmark(k, true) ? COMPACT_CONTINUE : COMPACT_SUCCESS;
-    if (cc.contended || k.rt.current.fatalSignalPending) ret = COMPACT_CONTENDED; // out:
+    if (cc.contended || fatalSignalPending(k.rt, k.rt.current)) ret = COMPACT_CONTENDED; // out:
   } else if (isViaCompactMemory(cc.order)) {
     ret = COMPACT_CONTINUE;
   } else if (!pageblockAligned(cc.migrate_pfn)) {
@@ -174,7 +181,7 @@ export function compactFinished(k: Kernel, cc: CompactControl): CompactResult {
         break;
       }
     }
-    if (ret !== COMPACT_SUCCESS && (cc.contended || k.rt.current.fatalSignalPending)) {
+    if (ret !== COMPACT_SUCCESS && (cc.contended || fatalSignalPending(k.rt, k.rt.current))) {
       ret = COMPACT_CONTENDED;
     }
   }
@@ -461,7 +468,7 @@ export function* tryToCompactPages(
     ) {
       deferCompaction(z, order);
     }
-    if (k.rt.current.fatalSignalPending) break;
+    if (fatalSignalPending(k.rt, k.rt.current)) break;
   }
   return rc;
 }

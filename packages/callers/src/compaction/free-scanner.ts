@@ -19,7 +19,7 @@ import {
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import { MIGRATE_ASYNC } from '@mmsim/migrate';
-import { type KernelGen, VmEvent } from '@mmsim/runtime';
+import { fatalSignalPending, type KernelGen, VmEvent } from '@mmsim/runtime';
 import { COMPACT_CLUSTER_MAX, type CompactControl } from './control.js';
 import { compactionTracepoints } from './tracepoints.js';
 
@@ -63,7 +63,7 @@ export function* isolateFreepagesBlock(
   let locked = false;
   for (; blockPfn < endPfn; blockPfn += stride) {
     if (blockPfn % COMPACT_CLUSTER_MAX === 0) {
-      if (task.fatalSignalPending) {
+      if (fatalSignalPending(k.rt, task)) {
         cc.contended = true;
         break;
       }

@@ -37,7 +37,14 @@ import {
   MIGRATE_SYNC,
   mappingAops,
 } from '@mmsim/migrate';
-import { EAGAIN, EINTR, type KernelGen, NodeStat, VmEvent } from '@mmsim/runtime';
+import {
+  EAGAIN,
+  EINTR,
+  fatalSignalPending,
+  type KernelGen,
+  NodeStat,
+  VmEvent,
+} from '@mmsim/runtime';
 import { isolateLruFolioHeld, skipIsolationOnOrder } from '../isolate.js';
 import {
   COMPACT_CLUSTER_MAX,
@@ -172,7 +179,7 @@ export function* isolateMigratepagesBlock(
     if (cc.nr_migratepages > 0) return -EAGAIN;
     if (cc.mode === MIGRATE_ASYNC) return -EAGAIN;
     yield* k.rt.sleepFor(THROTTLE_ISOLATED_NS);
-    if (task.fatalSignalPending) return -EINTR;
+    if (fatalSignalPending(k.rt, task)) return -EINTR;
   }
   yield; // cond_resched()
 
@@ -195,7 +202,7 @@ export function* isolateMigratepagesBlock(
       nextSkipPfn = blockEndPfn(lowPfn, cc.order);
     }
     if (lowPfn % COMPACT_CLUSTER_MAX === 0) {
-      if (task.fatalSignalPending) {
+      if (fatalSignalPending(k.rt, task)) {
         cc.contended = true;
         ret = -EINTR;
         break;

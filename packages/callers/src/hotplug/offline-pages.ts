@@ -25,7 +25,14 @@ import {
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import { ISOLATE_UNEVICTABLE, MIGRATE_SYNC, MR_MEMORY_HOTPLUG } from '@mmsim/migrate';
-import { EINTR, EINVAL, ENOENT, type KernelGen, MmsimError } from '@mmsim/runtime';
+import {
+  EINTR,
+  EINVAL,
+  ENOENT,
+  fatalSignalPending,
+  type KernelGen,
+  MmsimError,
+} from '@mmsim/runtime';
 import { testPagesIsolated } from '../page-isolation.js';
 
 /**
@@ -288,7 +295,7 @@ export function* offlinePages(
     stats.passes++;
     let pfn = startPfn;
     for (;;) {
-      if (task.fatalSignalPending) {
+      if (fatalSignalPending(k.rt, task)) {
         stats.failure = 'signal backoff';
         return failIsolated(k, startPfn, end, -EINTR);
       }

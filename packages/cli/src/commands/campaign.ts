@@ -6,8 +6,10 @@ import {
   type ExploreStrategy,
   explore,
   exploreInBatches,
+  type PctGuarantee,
 } from '@mmsim/explore';
 import { DEFAULT_VARIANT } from '@mmsim/migrate';
+import { renderCampaignReport } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { historyBugVariants } from '@mmsim/scenarios';
 import { builtInNames, builtInScenario } from '../catalog.js';
@@ -106,6 +108,8 @@ export interface CampaignCell {
   readonly message: string | null;
   readonly replay: string | null;
   readonly replayCommand: string | null;
+  /** PCT cells: the probabilistic guarantee of the schedules run; null for the others. */
+  readonly pct?: PctGuarantee | null;
 }
 
 export interface CampaignReport {
@@ -256,6 +260,7 @@ export function cellOf(
     replay: finding ? r.replay : null,
     replayCommand:
       finding && r.replay !== null ? replayCommandLine(io, r.replay, { shorten: false }) : null,
+    pct: r.pct,
   };
 }
 
@@ -321,6 +326,7 @@ function writeOut(dir: string, report: CampaignReport): void {
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'campaign.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(dir, 'campaign.md'), campaignMarkdown(report));
+    writeFileSync(join(dir, 'campaign.html'), renderCampaignReport(report));
   } catch (error) {
     throw new UsageError(fileErrorMessage('cannot write', resolve(dir), error));
   }
@@ -330,7 +336,7 @@ function writeOut(dir: string, report: CampaignReport): void {
  * `mmsim campaign`: every built-in scenario (or those named) in its fixed variant × the
  * strategies, with fault injection on, to a budget of schedules per cell (`--schedules` in
  * all, split evenly) or time; sharded (`--shard`) and on worker threads (`--workers`, with
- * `defer`); one report (stdout, and `--out DIR`: campaign.json and campaign.md).
+ * `defer`); one report (stdout, and `--out DIR`: campaign.json, campaign.md and campaign.html).
  */
 export function campaignCommand(
   io: CliIo,

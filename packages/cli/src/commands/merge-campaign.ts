@@ -1,5 +1,7 @@
 import { UsageError } from '../usage-error.js';
 import type { CampaignCell, CampaignReport } from './campaign.js';
+import { mergePctGuarantees } from './merge-pct.js';
+import { ShardSet } from './merge-shards.js';
 
 /** Whether a parsed JSON value is an `mmsim campaign --json` report. */
 export function isCampaignReport(value: unknown): value is CampaignReport {
@@ -15,13 +17,6 @@ export function isCampaignReport(value: unknown): value is CampaignReport {
 
 /** What must be equal in every shard of one campaign. */
 const SAME = ['seed', 'schedulesPerCell', 'strategies', 'faultProbability'] as const;
-
-function shardOf(shard: string | null, path: string): { k: number; n: number } {
-  if (shard === null) return { k: 1, n: 1 };
-  const m = /^(\d+)\/(\d+)$/.exec(shard);
-  if (m === null) throw new UsageError(`${path}: shard must be K/N; got ${JSON.stringify(shard)}`);
-  return { k: Number(m[1]), n: Number(m[2]) };
-}
 
 const cellKey = (c: CampaignCell) => `${c.scenario}@${c.variant}/${c.strategy}`;
 
@@ -81,6 +76,7 @@ function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
       (findings > 0 ? (cells.find((c) => c.message !== null)?.message ?? null) : null),
     replay: lowest?.replay ?? null,
     replayCommand: lowest?.replayCommand ?? null,
+    pct: mergePctGuarantees(cells.map((c) => c.pct)) ?? null,
   };
 }
 
@@ -96,8 +92,7 @@ export function mergeCampaigns(
   paths: readonly string[],
 ): CampaignReport {
   const first = reports[0] as CampaignReport;
-  const { n } = shardOf(first.campaign.shard, paths[0] as string);
-  const seen = new Map<number, string>();
+  const shards = new ShardSet(first.campaign.shard, paths[0] as string);
   reports.forEach((r, i) => {
     const path = paths[i] as string;
     for (const key of SAME) {
@@ -111,21 +106,9 @@ export function mergeCampaigns(
     if (keys !== first.cells.map(cellKey).join(',')) {
       throw new UsageError(`${path}: its cells differ from those of ${paths[0]}`);
     }
-    const s = shardOf(r.campaign.shard, path);
-    if (s.n !== n) {
-      throw new UsageError(
-        `${path}: shard ${r.campaign.shard} is not one of ${n} like ${paths[0]}`,
-      );
-    }
-    const other = seen.get(s.k);
-    if (other !== undefined)
-      throw new UsageError(`${path}: shard ${s.k}/${n} again (also ${other})`);
-    seen.set(s.k, path);
+    shards.add(r.campaign.shard, path);
   });
-  const absent = Array.from({ length: n }, (_, i) => i + 1).filter((k) => !seen.has(k));
-  if (absent.length > 0) {
-    throw new UsageError(`shard(s) ${absent.map((k) => `${k}/${n}`).join(', ')} missing`);
-  }
+  shards.complete();
   const cells = first.cells.map((_, i) =>
     mergeCells(reports.map((r) => r.cells[i] as CampaignCell)),
   );

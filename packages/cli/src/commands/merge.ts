@@ -1,15 +1,20 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { PctGuarantee } from '@mmsim/explore';
+import { renderCampaignReport } from '@mmsim/report';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import { fileErrorMessage } from '../file-error.js';
 import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { type CampaignReport, campaignMarkdown } from './campaign.js';
 import { isCampaignReport, mergeCampaigns } from './merge-campaign.js';
+import { mergePctGuarantees } from './merge-pct.js';
+import { ShardSet } from './merge-shards.js';
 
 export interface MergeCommandOptions {
   readonly json?: boolean;
+  /** Campaign reports only: write the merged campaign's HTML page (`renderCampaignReport`) here. */
+  readonly html?: string;
 }
 
 /** The fields of `mmsim explore --json` that merging reads. */
@@ -91,14 +96,6 @@ function readResult(path: string, cwd: string | undefined): ExploreJson | Campai
   return o as unknown as ExploreJson;
 }
 
-function shardOf(r: ExploreJson, path: string): { k: number; n: number } {
-  if (r.shard === null) return { k: 1, n: 1 };
-  const m = /^(\d+)\/(\d+)$/.exec(r.shard);
-  if (m === null)
-    throw new UsageError(`${path}: shard must be K/N; got ${JSON.stringify(r.shard)}`);
-  return { k: Number(m[1]), n: Number(m[2]) };
-}
-
 /** What must be equal in every shard of one search. */
 const SAME: readonly (keyof ExploreJson)[] = [
   'scenario',
@@ -123,8 +120,7 @@ export function mergeResults(
 ): MergedJson {
   if (results.length === 0) throw new UsageError('merge needs at least one result file');
   const first = results[0] as ExploreJson;
-  const { n } = shardOf(first, paths[0] as string);
-  const seen = new Map<number, string>();
+  const shards = new ShardSet(first.shard, paths[0] as string);
   results.forEach((r, i) => {
     const path = paths[i] as string;
     for (const key of SAME) {
@@ -134,19 +130,9 @@ export function mergeResults(
         );
       }
     }
-    const s = shardOf(r, path);
-    if (s.n !== n) {
-      throw new UsageError(`${path}: shard ${r.shard} is not one of ${n} like ${paths[0]}`);
-    }
-    const other = seen.get(s.k);
-    if (other !== undefined)
-      throw new UsageError(`${path}: shard ${s.k}/${n} again (also ${other})`);
-    seen.set(s.k, path);
+    shards.add(r.shard, path);
   });
-  const absent = Array.from({ length: n }, (_, i) => i + 1).filter((k) => !seen.has(k));
-  if (absent.length > 0) {
-    throw new UsageError(`shard(s) ${absent.map((k) => `${k}/${n}`).join(', ')} missing`);
-  }
+  shards.complete();
   let lowest: ExploreJson | null = null;
   for (const r of results) {
     if (
@@ -216,7 +202,7 @@ export function mergeResults(
     ...(lowest === null ? mergedPct(results) : {}),
     disable: first.disable,
     elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
-    shards: n,
+    shards: shards.n,
   };
 }
 
@@ -234,8 +220,14 @@ export function mergeCommand(
       throw new UsageError('merge either explore results or campaign reports, not both');
     }
     const report = mergeCampaigns(campaigns, files);
+    if (options.html !== undefined) writeCampaignHtml(options.html, report, io.cwd);
     io.stdout(options.json === true ? `${JSON.stringify(report)}\n` : campaignMarkdown(report));
     return report.totals.findings > 0 ? EXIT_FINDING : EXIT_OK;
+  }
+  if (options.html !== undefined) {
+    throw new UsageError(
+      '--html writes the page of a campaign: merge campaign --json reports to use it',
+    );
   }
   const results = read as ExploreJson[];
   const merged = mergeResults(results, files);
@@ -252,26 +244,18 @@ export function mergeCommand(
   return merged.found ? EXIT_FINDING : EXIT_OK;
 }
 
-/**
- * PCT's guarantee of the shards together when nothing was found: the schedules counted add
- * up, the per-schedule bound is the lowest, and the chance to miss a depth-d bug is the
- * product of the shards' (as the unsharded search multiplies it schedule by schedule).
- */
+/** Writes the merged campaign's offline HTML page to `file` (relative to `cwd`). */
+function writeCampaignHtml(file: string, report: CampaignReport, cwd: string | undefined): void {
+  const path = cwd === undefined ? file : resolve(cwd, file);
+  try {
+    writeFileSync(path, renderCampaignReport(report));
+  } catch (error) {
+    throw new UsageError(fileErrorMessage('cannot write', path, error));
+  }
+}
+
+/** PCT's guarantee of the shards together when nothing was found (`mergePctGuarantees`). */
 function mergedPct(results: readonly ExploreJson[]): { pct?: PctGuarantee } {
-  const all = results.map((r) => r.pct);
-  if (all.some((p) => p === undefined)) return {};
-  const pcts = all as PctGuarantee[];
-  let miss = 1;
-  for (const p of pcts) miss *= 1 - p.cumulative;
-  const counted = pcts.filter((p) => p.schedulesCounted > 0);
-  return {
-    pct: {
-      depth: (pcts[0] as PctGuarantee).depth,
-      tasks: Math.max(...pcts.map((p) => p.tasks)),
-      steps: Math.max(...pcts.map((p) => p.steps)),
-      schedulesCounted: pcts.reduce((sum, p) => sum + p.schedulesCounted, 0),
-      perSchedule: counted.length === 0 ? 0 : Math.min(...counted.map((p) => p.perSchedule)),
-      cumulative: Number((1 - miss).toPrecision(12)),
-    },
-  };
+  const pct = mergePctGuarantees(results.map((r) => r.pct));
+  return pct === undefined ? {} : { pct };
 }

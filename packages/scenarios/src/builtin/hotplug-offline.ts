@@ -7,7 +7,7 @@ import {
   nodeOfflinePages,
   PAGEBLOCK_NR_PAGES,
 } from '@mmsim/folio';
-import { EBUSY, endInvariant, VmEvent } from '@mmsim/runtime';
+import { EBUSY, EINTR, endInvariant, type KernelGen, type Task, VmEvent } from '@mmsim/runtime';
 import { appMapping, writePagesAndDrain, writerPair } from '../actors/written-pages.js';
 import { offlineBlock, userPagesOutside } from '../invariants/hotplug.js';
 import { bugHistory, type Scenario } from '../scenario.js';
@@ -67,6 +67,20 @@ export function hotplugOffline(params: HotplugOfflineParams = {}): Scenario {
       const { mm, addr } = appMapping(k, pages);
       const { startPfn, nrPages } = memoryBlockRange(k, 1, 0);
       const stats = offlineStats();
+      const offline = offlinePagesActor(k, { name: 'offline', cpu: 0, node: 1, block: 0, stats });
+      // The task writing "offline": a SIGKILL (fault site signal.fatal_signal_pending) makes
+      // offline_pages back off with -EINTR, legal then and only then.
+      let offlineTask: Task | null = null;
+      /** Every pageblock of the block MIGRATE_MOVABLE again and no free page left isolated. */
+      const givenBack = (): string | null => {
+        for (let p = startPfn; p < startPfn + nrPages; p += PAGEBLOCK_NR_PAGES) {
+          if (getPageblockMigratetype(k.mem, p) !== MIGRATE_MOVABLE)
+            return `pageblock at pfn ${p} was not given back (migratetype ${getPageblockMigratetype(k.mem, p)})`;
+        }
+        if (nodeFreeIsolatedPages(k.mem, 1) !== 0)
+          return `${nodeFreeIsolatedPages(k.mem, 1)} free pages left isolated`;
+        return null;
+      };
       return {
         setupCpu: 1, // node 1: the pages land in the block
         *setup() {
@@ -79,7 +93,13 @@ export function hotplugOffline(params: HotplugOfflineParams = {}): Scenario {
         },
         actors: [
           ...writerPair(k, { mm, addr, pages, accesses, cpuA: 1, cpuB: 1 }),
-          offlinePagesActor(k, { name: 'offline', cpu: 0, node: 1, block: 0, stats }),
+          {
+            ...offline,
+            *body(task: Task): KernelGen {
+              offlineTask = task;
+              yield* offline.body(task);
+            },
+          },
         ],
         invariants: [
           userPagesOutside(
@@ -91,6 +111,14 @@ export function hotplugOffline(params: HotplugOfflineParams = {}): Scenario {
             offlineBlock(k, startPfn, nrPages),
           ),
           endInvariant('offline-result', () => {
+            if (stats.ret === -EINTR && offlineTask?.fatalSignalPending === true) {
+              // offline_pages (mm/memory_hotplug.c, 6.3) `signal backoff`: the range given back.
+              if (stats.failure !== 'signal backoff')
+                return `offline_pages returned -EINTR (${stats.failure ?? '?'}), expected signal backoff`;
+              if (nodeOfflinePages(k.mem, 1) !== 0)
+                return `node 1 has ${nodeOfflinePages(k.mem, 1)} offline pages after -EINTR`;
+              return givenBack();
+            }
             if (!unmovable) {
               if (stats.ret !== 0)
                 return `offline_pages returned ${String(stats.ret)} (${stats.failure ?? '?'}), expected 0`;
@@ -100,13 +128,7 @@ export function hotplugOffline(params: HotplugOfflineParams = {}): Scenario {
             }
             if (stats.ret !== -EBUSY)
               return `offline_pages returned ${String(stats.ret)}, expected -EBUSY (an unmovable page)`;
-            for (let p = startPfn; p < startPfn + nrPages; p += PAGEBLOCK_NR_PAGES) {
-              if (getPageblockMigratetype(k.mem, p) !== MIGRATE_MOVABLE)
-                return `pageblock at pfn ${p} was not given back (migratetype ${getPageblockMigratetype(k.mem, p)})`;
-            }
-            if (nodeFreeIsolatedPages(k.mem, 1) !== 0)
-              return `${nodeFreeIsolatedPages(k.mem, 1)} free pages left isolated`;
-            return null;
+            return givenBack();
           }),
         ],
         figures: () => ({
