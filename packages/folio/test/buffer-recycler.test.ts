@@ -6,7 +6,9 @@ import {
   folioAlloc,
   frameArrayI32,
   frameArrayU8,
+  memoryAttachment,
   releasePhysicalMemory,
+  setMemoryAttachment,
 } from '../src/index.js';
 
 const CONFIG = { nodes: [{ pages: 64 }, { pages: 64 }] };
@@ -85,5 +87,22 @@ describe('a machine built with a buffer recycler', () => {
     expect(() => createPhysicalMemory(CONFIG, {} as BufferRecycler)).toThrow(
       expect.objectContaining({ code: 'INVALID_CONFIG' }),
     );
+  });
+});
+
+describe('what other packages keep per machine (memory attachments)', () => {
+  it('is kept per memory and per key, undefined until set', () => {
+    const a = createPhysicalMemory(CONFIG);
+    const b = createPhysicalMemory(CONFIG);
+    const key = { table: 'test' };
+    const other = { table: 'other' };
+    expect(memoryAttachment(a, key)).toBeUndefined();
+    setMemoryAttachment(a, key, [1]);
+    setMemoryAttachment(b, key, [2]);
+    setMemoryAttachment(a, other, 'x');
+    expect(memoryAttachment(a, key)).toEqual([1]);
+    expect(memoryAttachment(b, key)).toEqual([2]);
+    expect(memoryAttachment(a, other)).toBe('x');
+    expect(memoryAttachment(b, other)).toBeUndefined();
   });
 });
