@@ -279,8 +279,8 @@ export class Memmap {
    * or null: allocated, and left to the garbage collector.
    */
   readonly recycler: BufferRecycler | null;
-  /** The buffers taken from `recycler` for this machine (handed back on release). */
-  readonly recycled: ArrayBuffer[] = [];
+  /** Buffers taken from `recycler` for this machine (given back on release); null without one. */
+  readonly recycled: ArrayBuffer[] | null;
   /** Set by `releasePhysicalMemory`: the buffers went back, the machine is not usable. */
   released = false;
 
@@ -297,6 +297,7 @@ export class Memmap {
     this.nodeStart = nodeStart;
     this.nodeEnd = nodeEnd;
     this.recycler = recycler;
+    this.recycled = recycler === null ? null : [];
     // The per-frame arrays of a small machine share one buffer: each array of its own is a
     // backing store the garbage collector tracks, and an explorer builds a machine per
     // schedule. A large machine keeps one buffer per array.
@@ -459,7 +460,7 @@ export function takeMachineBuffer(m: Memmap, bytes: number): ArrayBuffer {
     throw new MmsimError('INVALID_STATE', 'this physical memory was released; build a new one');
   }
   const buffer = recycler.take(bytes);
-  m.recycled.push(buffer);
+  (m.recycled as ArrayBuffer[]).push(buffer);
   return buffer;
 }
 

@@ -423,7 +423,7 @@ export function frameArrayU8(mem: PhysicalMemory): Uint8Array {
  */
 export function releasePhysicalMemory(mem: PhysicalMemory): void {
   const m = memmapOf(mem);
-  if (m.recycler === null || m.released) return;
+  if (m.recycler === null || m.recycled === null || m.released) return;
   m.released = true;
   m.recycler.giveBack(m.recycled);
   m.recycled.length = 0;
