@@ -40,7 +40,7 @@ describe('tracepointSet: one declaration of a package tracepoints', () => {
     expect(setB.alloc).not.toBe(setA.alloc);
   });
 
-  test('of(rt) keeps its set on the runtime\'s bus, not in a side table keyed by it', () => {
+  test("of(rt) keeps its set on the runtime's bus, not in a side table keyed by it", () => {
     const rt = new Runtime();
     expect(rt.trace.tracepointSets.size).toBe(0);
     const set = DemoTracepoints.of(rt);

@@ -1,6 +1,6 @@
 import { scheduleSeed } from '@mmsim/explore';
 import { type RunSetup, runSchedule } from '@mmsim/explore/internal';
-import { type Kernel, Kernel as KernelClass } from '@mmsim/kernel';
+import { Kernel } from '@mmsim/kernel';
 import { RandomStrategy } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { builtinScenario, type ScenarioTargetOptions, scenarioTarget } from '../src/index.js';
@@ -65,8 +65,13 @@ describe('machines an exploration releases after each schedule', () => {
       [name, fixed],
     ]),
   )('%s in %s: the same schedules, findings and tokens as fresh instances', (name, variant) => {
-    const fresh = schedules(name, { variant, freshInstances: true }, SEEDS, false);
-    const recycled = schedules(name, { variant }, SEEDS, true);
+    const fresh = schedules(
+      name,
+      { variant, freshInstances: true } as ScenarioTargetOptions,
+      SEEDS,
+      false,
+    );
+    const recycled = schedules(name, { variant } as ScenarioTargetOptions, SEEDS, true);
     expect(recycled.runs).toEqual(fresh.runs);
     // The comparison means something: the buggy variants find something in these seeds.
     if (variant === HISTORIC.find(([n]) => n === name)?.[1]) {
@@ -88,6 +93,6 @@ describe('machines an exploration releases after each schedule', () => {
     expect(memmapBuffer(fresh.kernels[1] as Kernel)).not.toBe(
       memmapBuffer(fresh.kernels[0] as Kernel),
     );
-    expect(fresh.kernels[0]).toBeInstanceOf(KernelClass);
+    expect(fresh.kernels[0]).toBeInstanceOf(Kernel);
   });
 });
