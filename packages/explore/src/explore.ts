@@ -326,6 +326,7 @@ export function resolve(target: ExplorationTarget, options: ExploreOptions): Res
       checks: { disable: options.disable, invariants: options.invariants },
       faults,
       maxSteps,
+      releaseInstances: true,
     },
   };
 }

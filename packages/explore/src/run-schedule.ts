@@ -27,6 +27,11 @@ export interface RunSetup {
   readonly checks: CheckOptions;
   readonly faults: Readonly<Record<string, FaultSpec>>;
   readonly maxSteps: number;
+  /**
+   * Hand each instance back (`ExplorationInstance.release`) once its run is judged: set by
+   * `explore`, whose runs keep nothing of the instance; a replay keeps its instance.
+   */
+  readonly releaseInstances?: boolean;
 }
 
 /** Who chooses at the decisions: a runtime strategy (random, PCT), or a list of choices. */
@@ -115,11 +120,12 @@ function checkInstance(instance: ExplorationInstance, target: string): void {
     i.rt === null ||
     typeof i.rt.run !== 'function' ||
     !Array.isArray(i.invariants) ||
-    (i.checks !== undefined && !Array.isArray(i.checks))
+    (i.checks !== undefined && !Array.isArray(i.checks)) ||
+    (i.release !== undefined && typeof i.release !== 'function')
   ) {
     throw new MmsimError(
       'INVALID_CONFIG',
-      `target "${target}": instantiate() must return { rt: Runtime, invariants: Invariant[], checks?: Check[] }`,
+      `target "${target}": instantiate() must return { rt: Runtime, invariants: Invariant[], checks?: Check[], release?(): void }`,
     );
   }
 }
@@ -321,6 +327,7 @@ export function runSchedule(
       verdict = runInvariants('end', result);
     }
   }
+  if (setup.releaseInstances === true) instance.release?.();
   return {
     verdict,
     result,

@@ -35,6 +35,13 @@ export interface ExplorationInstance {
   readonly invariants: readonly Invariant[];
   /** Checks run after every step, before the invariants (a lock-order checker, say). */
   readonly checks?: readonly Check[];
+  /**
+   * Called by the explorer when it is done with the instance (its run judged, nothing of it
+   * kept), so that the target can recycle what the instance holds (a scenario's machine
+   * hands its per-frame arrays back for the next instance); the instance is not used
+   * afterwards. Optional; replays do not call it.
+   */
+  release?(): void;
 }
 
 /**

@@ -31,7 +31,13 @@ export {
   pfnFolio,
   pfnToNid,
   pfnValid,
+  frameArrayI32,
+  frameArrayU8,
+  releasePhysicalMemory,
+  memoryAttachment,
+  setMemoryAttachment,
 } from './physical-memory.js';
+export { BufferRecycler } from './buffer-recycler.js';
 export {
   HPAGE_PMD_NR,
   HPAGE_PMD_ORDER,

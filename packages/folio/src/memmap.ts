@@ -1,4 +1,5 @@
 import { MmsimError } from '@mmsim/runtime';
+import type { BufferRecycler } from './buffer-recycler.js';
 import { LOCAL_DISTANCE, MAX_ORDER, REMOTE_DISTANCE } from './constants.js';
 import type { FolioList } from './folio-list.js';
 
@@ -49,6 +50,12 @@ export const FOLIO_TYPE_HUGETLB = 1;
 
 declare const physicalMemoryBrand: unique symbol;
 
+/** The pageblock bits of one memory: a migratetype and a skip bit per block. */
+export interface PageblockState {
+  readonly migratetype: Uint8Array;
+  readonly skip: Uint8Array;
+}
+
 /**
  * The simulated physical memory of one machine: its NUMA nodes, the memmap (struct page
  * array) as structure-of-arrays, the per-node buddy allocators, the hugetlb pools and the
@@ -81,10 +88,10 @@ class FrameArrays {
   readonly #buffer: ArrayBuffer | null;
   #offset = 0;
 
-  constructor(frames: number) {
+  constructor(frames: number, m: Memmap) {
     this.#n = frames;
     // 2 x 8 + 10 x 4 + 5 x 1 bytes per frame.
-    this.#buffer = frames <= SHARED_BUFFER_FRAMES ? new ArrayBuffer(61 * frames) : null;
+    this.#buffer = frames <= SHARED_BUFFER_FRAMES ? takeMachineBuffer(m, 61 * frames) : null;
   }
 
   #take(bytes: number): number {
@@ -218,6 +225,14 @@ export class Memmap {
    * every block is NORMAL, so the common free path reads nothing.
    */
   pbKind: Uint8Array | null = null;
+  /**
+   * The pageblock bits (pageblock.ts), null until first used. A field rather than a side
+   * table keyed by the memmap: a WeakMap entry keeps its key and value through
+   * young-generation collections, so every explored machine would outlive its schedule.
+   */
+  pageblocks: PageblockState | null = null;
+  /** Other packages' per-machine tables (`memoryAttachment`), by key; null until the first. */
+  attachments: Map<object, unknown> | null = null;
   /** Allocation fallback order for each node: itself, then by distance. */
   readonly fallback: Int32Array[];
   /** `node_distance(a, b)` at `a * nrNodes + b` (the SLIT; 10 local, 20 remote by default). */
@@ -259,22 +274,34 @@ export class Memmap {
    * it has none), or null when no node has one (see zone.ts).
    */
   zoneMovablePfn: Int32Array | null = null;
+  /**
+   * Where the machine's per-frame buffers come from and go back to (see `BufferRecycler`),
+   * or null: allocated, and left to the garbage collector.
+   */
+  readonly recycler: BufferRecycler | null;
+  /** Buffers taken from `recycler` for this machine (given back on release); null without one. */
+  readonly recycled: ArrayBuffer[] | null;
+  /** Set by `releasePhysicalMemory`: the buffers went back, the machine is not usable. */
+  released = false;
 
   constructor(
     nodeStart: number[],
     nodeEnd: number[],
     maxPfn: number,
     distances?: ReadonlyArray<ReadonlyArray<number>>,
+    recycler: BufferRecycler | null = null,
   ) {
     const nrNodes = nodeStart.length;
     this.nrNodes = nrNodes;
     this.maxPfn = maxPfn;
     this.nodeStart = nodeStart;
     this.nodeEnd = nodeEnd;
+    this.recycler = recycler;
+    this.recycled = recycler === null ? null : [];
     // The per-frame arrays of a small machine share one buffer: each array of its own is a
     // backing store the garbage collector tracks, and an explorer builds a machine per
     // schedule. A large machine keeps one buffer per array.
-    const arrays = new FrameArrays(maxPfn);
+    const arrays = new FrameArrays(maxPfn, this);
     this.index = arrays.f64();
     this.content = arrays.f64();
     this.flags = arrays.u32();
@@ -299,7 +326,7 @@ export class Memmap {
     this.nodeFreeCma = new Float64Array(nrNodes);
     this.nodeFreeIsolated = new Float64Array(nrNodes);
     this.nodeOffline = new Float64Array(nrNodes);
-    this.freeKind = new Uint8Array(maxPfn);
+    this.freeKind = new Uint8Array(takeMachineBuffer(this, maxPfn));
     this.hugeFreeHead = new Int32Array(nrNodes).fill(-1);
     this.nrHugePages = new Int32Array(nrNodes);
     this.freeHugePages = new Int32Array(nrNodes);
@@ -420,6 +447,21 @@ export function hugeTemporaryArray(m: Memmap): Uint8Array {
     m.hugeTemporary = a;
   }
   return a;
+}
+
+/**
+ * A zeroed buffer of `bytes` bytes for the machine of `m`: from its recycler when it was
+ * built with one (the buffer goes back with `releasePhysicalMemory`), else a new one.
+ */
+export function takeMachineBuffer(m: Memmap, bytes: number): ArrayBuffer {
+  const recycler = m.recycler;
+  if (recycler === null) return new ArrayBuffer(bytes);
+  if (m.released) {
+    throw new MmsimError('INVALID_STATE', 'this physical memory was released; build a new one');
+  }
+  const buffer = recycler.take(bytes);
+  (m.recycled as ArrayBuffer[]).push(buffer);
+  return buffer;
 }
 
 /** The internal view of a PhysicalMemory (they are the same object). */

@@ -7,6 +7,7 @@ import {
   FREE_KIND_NORMAL,
   type Memmap,
   memmapOf,
+  type PageblockState,
   type PhysicalMemory,
 } from './memmap.js';
 
@@ -51,23 +52,16 @@ export const MIGRATETYPE_NAMES: readonly string[] = Object.freeze([
   'Isolate',
 ]);
 
-/** The pageblock bits of one memory: a migratetype and a skip bit per block. */
-interface PageblockState {
-  readonly migratetype: Uint8Array;
-  readonly skip: Uint8Array;
-}
-
-const states = new WeakMap<Memmap, PageblockState>();
-
+/** The pageblock bits of one memory (`Memmap.pageblocks`), created on first use. */
 function stateOf(m: Memmap): PageblockState {
-  let s = states.get(m);
-  if (s === undefined) {
+  let s = m.pageblocks;
+  if (s === null) {
     const blocks = Math.ceil(m.maxPfn / PAGEBLOCK_NR_PAGES);
     s = {
       migratetype: new Uint8Array(blocks).fill(MIGRATE_MOVABLE),
       skip: new Uint8Array(blocks),
     };
-    states.set(m, s);
+    m.pageblocks = s;
   }
   return s;
 }

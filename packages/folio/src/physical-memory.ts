@@ -1,5 +1,6 @@
 import { MmsimError } from '@mmsim/runtime';
 import { allocOnNode, freeOneBlock } from './buddy.js';
+import { BufferRecycler } from './buffer-recycler.js';
 import {
   HPAGE_PMD_NR,
   HPAGE_PMD_ORDER,
@@ -25,6 +26,7 @@ import {
   memmapOf,
   type PhysicalMemory,
   publicView,
+  takeMachineBuffer,
 } from './memmap.js';
 import { reserveZeroPage } from './zero-page.js';
 
@@ -217,9 +219,17 @@ function validate(config: unknown): { pages: number[]; huge: number[]; movable: 
  * on node 0; every other frame is handed to its node's buddy allocator in the largest
  * aligned blocks that fit, as `memblock_free_all` does at boot (with FPI_TO_TAIL), and then
  * each node's hugetlb pool is filled from its own buddy. Throws INVALID_CONFIG naming the
- * field to fix.
+ * field to fix. With a `recycler`, the per-frame arrays come from it and go back to it with
+ * `releasePhysicalMemory` (an explorer's machines, one per schedule); the machine is the
+ * same as without.
  */
-export function createPhysicalMemory(config: PhysicalMemoryConfig): PhysicalMemory {
+export function createPhysicalMemory(
+  config: PhysicalMemoryConfig,
+  recycler: BufferRecycler | null = null,
+): PhysicalMemory {
+  if (recycler !== null && !(recycler instanceof BufferRecycler)) {
+    throw configError('createPhysicalMemory: recycler must be a BufferRecycler or null');
+  }
   const { pages, huge, movable } = validate(config);
   const starts: number[] = [];
   const ends: number[] = [];
@@ -234,7 +244,7 @@ export function createPhysicalMemory(config: PhysicalMemoryConfig): PhysicalMemo
     const problem = checkNodeDistances(config.distances, pages.length);
     if (problem !== null) throw configError(problem);
   }
-  const m = new Memmap(starts, ends, maxPfn, config.distances);
+  const m = new Memmap(starts, ends, maxPfn, config.distances, recycler);
   config.nodes.forEach((node, nid) => {
     m.accessFactor[nid] = node.memory?.accessFactor ?? 1;
     m.copyFactor[nid] = node.memory?.copyFactor ?? 1;
@@ -387,4 +397,52 @@ export function nodeStats(mem: PhysicalMemory, nid: number): NodeStats {
     freeHugePages: m.freeHugePages[nid]!,
     surplusHugePages: m.surplusHugePages[nid]!,
   };
+}
+
+/**
+ * A zeroed `Int32Array` with one slot per pfn of `mem` (`maxPfn` slots), for a per-frame
+ * table another part of the same machine keeps (page-lock owners, say): from the machine's
+ * recycler when it was built with one, so that it goes back with `releasePhysicalMemory`.
+ */
+export function frameArrayI32(mem: PhysicalMemory): Int32Array {
+  const m = memmapOf(mem);
+  return new Int32Array(takeMachineBuffer(m, 4 * m.maxPfn));
+}
+
+/** `frameArrayI32` for a `Uint8Array` (one byte per pfn). */
+export function frameArrayU8(mem: PhysicalMemory): Uint8Array {
+  const m = memmapOf(mem);
+  return new Uint8Array(takeMachineBuffer(m, m.maxPfn));
+}
+
+/**
+ * Hands the per-frame buffers of a machine built with a recycler back to it, for the next
+ * machine (an explorer's next schedule); the machine, and everything built on it, must not
+ * be used afterwards. A machine built without a recycler is left as it is. Releasing twice
+ * does nothing.
+ */
+export function releasePhysicalMemory(mem: PhysicalMemory): void {
+  const m = memmapOf(mem);
+  if (m.recycler === null || m.recycled === null || m.released) return;
+  m.released = true;
+  m.recycler.giveBack(m.recycled);
+  m.recycled.length = 0;
+}
+
+/**
+ * What another package keeps for this machine under `key` (`setMemoryAttachment`), or
+ * undefined. For per-machine side tables: kept on the memory itself, where a module-level
+ * WeakMap keyed by the memory would keep every machine an explorer builds alive through
+ * the young-generation collections (a WeakMap entry holds its key and value there).
+ */
+export function memoryAttachment<T>(mem: PhysicalMemory, key: object): T | undefined {
+  const table = memmapOf(mem).attachments;
+  return table === null ? undefined : (table.get(key) as T | undefined);
+}
+
+/** Keeps `value` for this machine under `key` (see `memoryAttachment`). */
+export function setMemoryAttachment(mem: PhysicalMemory, key: object, value: unknown): void {
+  const m = memmapOf(mem);
+  if (m.attachments === null) m.attachments = new Map();
+  m.attachments.set(key, value);
 }

@@ -1,4 +1,5 @@
 import {
+  type BufferRecycler,
   createPhysicalMemory,
   declareCmaArea,
   type Folio,
@@ -17,6 +18,7 @@ import {
   type PhysicalMemory,
   pfnFolio,
   pfnValid,
+  releasePhysicalMemory,
 } from '@mmsim/folio';
 import { type LruIsolation, LruVecs, type LruView } from '@mmsim/lru';
 import {
@@ -106,8 +108,11 @@ export class Kernel {
   readonly #holders: ReferenceHolder[] = [];
   readonly #core: MigrateCore;
 
-  /** @internal use `createKernel`. */
-  constructor(config: ResolvedKernelConfig) {
+  /**
+   * @internal use `createKernel`. With a `recycler`, the machine's per-frame arrays come
+   * from it and go back to it on `release` (an explorer's machines, one per schedule).
+   */
+  constructor(config: ResolvedKernelConfig, recycler: BufferRecycler | null = null) {
     this.config = config;
     const rt = new Runtime({
       cpus: config.cpuNodes.length,
@@ -120,15 +125,18 @@ export class Kernel {
       ...(config.onStep === undefined ? {} : { onStep: config.onStep }),
       ...(config.footprints === null ? {} : { footprints: config.footprints }),
     });
-    const mem = createPhysicalMemory({
-      nodes: config.nodes.map((n) => ({
-        pages: n.pages,
-        hugetlbPages: n.hugetlbPages,
-        ...(n.movablePages === undefined ? {} : { movablePages: n.movablePages }),
-        memory: { accessFactor: n.accessFactor, copyFactor: n.copyFactor },
-      })),
-      distances: config.distances,
-    });
+    const mem = createPhysicalMemory(
+      {
+        nodes: config.nodes.map((n) => ({
+          pages: n.pages,
+          hugetlbPages: n.hugetlbPages,
+          ...(n.movablePages === undefined ? {} : { movablePages: n.movablePages }),
+          memory: { accessFactor: n.accessFactor, copyFactor: n.copyFactor },
+        })),
+        distances: config.distances,
+      },
+      recycler,
+    );
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     for (const area of config.cma) declareCmaArea(mem, area.base, area.pages);
     const vmstat = new VmStat(config.nodes.length);
@@ -353,6 +361,15 @@ export class Kernel {
     );
     actor.slot?.set(task);
     return task;
+  }
+
+  /**
+   * Hands the machine's per-frame arrays back to the recycler it was built with (nothing to
+   * do without one), for the next machine; the kernel must not be used afterwards. An
+   * explorer calls it when a schedule's instance is done with.
+   */
+  release(): void {
+    releasePhysicalMemory(this.mem);
   }
 
   /** Runs the machine (once): see `Runtime.run`. */

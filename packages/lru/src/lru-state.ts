@@ -1,4 +1,4 @@
-import type { PhysicalMemory } from '@mmsim/folio';
+import { frameArrayU8, type PhysicalMemory } from '@mmsim/folio';
 import {
   MmsimError,
   Mutex,
@@ -74,7 +74,7 @@ export class LruState {
     this.lruvecs = Object.freeze(lruvecs);
     this.batches = Object.freeze(rt.cpus.map((cpu) => new FolioBatch(rt, cpu.id)));
     this.mlockBatches = Object.freeze(rt.cpus.map((cpu) => new MlockBatch(cpu.id)));
-    this.where = new Uint8Array(mem.maxPfn);
+    this.where = frameArrayU8(mem);
     this.drainAllLock = new Mutex(rt, 'lru_add_drain_all lock');
     this.mmLruInsertion = rt.trace.define<MmLruInsertion>('mm_lru_insertion');
   }

@@ -4,7 +4,9 @@ import {
   folioDetachPrivate,
   folioRefCount,
   folioTestFlag,
+  memoryAttachment,
   PG_writeback,
+  setMemoryAttachment,
 } from '@mmsim/folio';
 import { BH_Dirty, BH_Lock, type BufferHead } from '@mmsim/page-lock';
 import { EAGAIN, type KernelGen, Spinlock } from '@mmsim/runtime';
@@ -85,13 +87,19 @@ export function* bufferMigrateLockBuffers(
  * `mapping->private_lock` (`i_private_lock` since 6.8), one per mapping, made on first use.
  * It never spans a `yield` here; it exists for what it forbids (sleeping while it is held).
  */
-const privateLocks = new WeakMap<object, Spinlock>();
+const PRIVATE_LOCKS = { table: 'private_lock by mapping' };
 function privateLockOf(services: MigrateServices, mapping: object): Spinlock {
-  let lock = privateLocks.get(mapping);
+  // Kept with the machine (`memoryAttachment`), not in a module-level WeakMap.
+  let locks = memoryAttachment<Map<object, Spinlock>>(services.mem, PRIVATE_LOCKS);
+  if (locks === undefined) {
+    locks = new Map();
+    setMemoryAttachment(services.mem, PRIVATE_LOCKS, locks);
+  }
+  let lock = locks.get(mapping);
   if (lock === undefined) {
     const name = (mapping as { name?: unknown }).name;
     lock = new Spinlock(services.rt, `private_lock ${typeof name === 'string' ? name : ''}`);
-    privateLocks.set(mapping, lock);
+    locks.set(mapping, lock);
   }
   return lock;
 }

@@ -11,6 +11,7 @@ import {
   folioTestHugetlb,
   folioTestHugetlbTemporary,
   folioTryGet,
+  frameArrayU8,
   type HugetlbNodemaskOptions,
   hugetlbMoveTemporaryState,
   type PhysicalMemory,
@@ -35,7 +36,7 @@ export class HugetlbState {
   constructor(mem: PhysicalMemory) {
     this.mem = mem;
     this.activelist = new FolioList(mem);
-    this.migratable = new Uint8Array(mem.maxPfn);
+    this.migratable = frameArrayU8(mem);
   }
 }
 

@@ -62,7 +62,12 @@ export class MigrateCore {
   constructor(deps: MigrateDeps) {
     const env = new MigrateEnv(deps);
     this.env = env;
-    this.allocMigrationTarget = (src, mtc) => allocMigrationTarget(env, src, mtc);
+    // Made first, then stored: on Node 20 (V8 11.3) a closure stored straight into a
+    // property as it is made stays reachable through young-generation collections, and with
+    // it the whole machine (docs/exploration.md, "Speed").
+    const alloc: NewFolioFn<MigrationTargetControl> = (src, mtc) =>
+      allocMigrationTarget(env, src, mtc);
+    this.allocMigrationTarget = alloc;
   }
 
   /** The variant this core follows. */

@@ -1,4 +1,4 @@
-import type { Folio, PhysicalMemory } from '@mmsim/folio';
+import { type Folio, frameArrayI32, type PhysicalMemory } from '@mmsim/folio';
 import {
   FP_FOLIO,
   type KernelGen,
@@ -62,12 +62,13 @@ export class PageLockTable implements PageLocks {
     const dc = options.dependencyChecking ?? false;
     this.pageLockUnfairness = unfairness;
     this.checker = dc === false ? null : new DependencyChecker(dc === true ? {} : dc);
-    const owner = new Int32Array(mem.maxPfn);
+    // Per-frame tables of the machine (recycled with it when it was built with a recycler).
+    const owner = frameArrayI32(mem);
     this.#ctx = {
       rt,
       mem,
       owner,
-      wbOwner: new Int32Array(mem.maxPfn),
+      wbOwner: frameArrayI32(mem),
       waits: new FolioWaitTable(rt, mem, owner, unfairness),
       bitWaits: new BitWaitTable(rt),
       checker: this.checker,

@@ -127,14 +127,12 @@ export class HugetlbRmap {
   }
 }
 
-const states = new WeakMap<RmapState, HugetlbRmap>();
-
 /** The hugetlb state of `ctx`, created on first use. */
 export function hugetlbOf(ctx: RmapState): HugetlbRmap {
-  let h = states.get(ctx);
-  if (h === undefined) {
+  let h = ctx.hugetlb;
+  if (h === null) {
     h = new HugetlbRmap(ctx);
-    states.set(ctx, h);
+    ctx.hugetlb = h;
   }
   return h;
 }

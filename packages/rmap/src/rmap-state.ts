@@ -2,6 +2,7 @@ import type { Folio, PhysicalMemory } from '@mmsim/folio';
 import type { PageLocks } from '@mmsim/page-lock';
 import type { CostModel, KernelGen, Runtime, Task, VmStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
+import type { HugetlbRmap } from './hugetlb-state.js';
 import type { KsmState } from './ksm.js';
 import { TaskMempolicies } from './mempolicy.js';
 import type { Mm } from './mm.js';
@@ -80,6 +81,12 @@ export class RmapState {
   readonly loadedMm: (Mm | null)[];
   /** Per CPU, `cpu_tlbstate_shared.is_lazy`: a kernel thread runs on the loaded mm. */
   readonly tlbLazy: Uint8Array;
+  /**
+   * The hugetlb state (`hugetlbOf`), created on first use. A field rather than a side table
+   * keyed by this object: a WeakMap entry keeps its key and value through young-generation
+   * collections, so every explored machine would outlive its schedule until a full one.
+   */
+  hugetlb: HugetlbRmap | null = null;
   /**
    * `task->mm` as far as the model knows it: the mm a task last accessed as a user task
    * (set at its first user access, `switch_mm` to it). Tasks not here are kernel threads.

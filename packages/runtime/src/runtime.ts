@@ -756,17 +756,22 @@ export class Runtime {
 
   #result(status: RunStatus, deadlock: DeadlockReport | null): RunResult {
     const cpuClocks = this.cpus.map((c) => c.clock);
+    const seed = this.random.seed;
+    const meta = this.meta;
+    // A runtime runs once: the decisions are final. The token is encoded when first read
+    // (an explorer reads the tokens of its findings only), the same string as before.
+    const pairs = this.#log.finish();
+    let token: string | null = null;
     return {
       status,
       deadlock,
       steps: this.#steps,
       decisions: this.#log.length,
       contextSwitches: this.#switches,
-      replayToken: encodeReplayToken({
-        seed: this.random.seed,
-        meta: this.meta,
-        pairs: this.#log.finish(),
-      }),
+      get replayToken(): string {
+        if (token === null) token = encodeReplayToken({ seed, meta, pairs });
+        return token;
+      },
       cpuClocks,
       virtualTimeNs: Math.max(...cpuClocks),
       strategy: this.strategy.name,

@@ -95,7 +95,6 @@ export function tracepointSet<const D extends TraceEventDefinitions>(
   definitions: D,
 ): TracepointSetClass<D> {
   const names = Object.keys(definitions);
-  const perBus = new WeakMap<TraceBus, TracepointSet<D>>();
   class Tracepoints {
     constructor(owner: { readonly trace: TraceBus }) {
       const self = this as unknown as Record<string, Tracepoint<object>>;
@@ -105,10 +104,11 @@ export function tracepointSet<const D extends TraceEventDefinitions>(
     }
 
     static of(owner: { readonly trace: TraceBus }): TracepointSet<D> {
-      let set = perBus.get(owner.trace);
+      const sets = owner.trace.tracepointSets;
+      let set = sets.get(Tracepoints) as TracepointSet<D> | undefined;
       if (set === undefined) {
         set = new Tracepoints(owner) as unknown as TracepointSet<D>;
-        perBus.set(owner.trace, set);
+        sets.set(Tracepoints, set);
       }
       return set;
     }
@@ -188,6 +188,14 @@ export class TraceBus {
   readonly #context: TraceContext;
   readonly #points = new Map<string, Tracepoint<object>>();
   readonly #wildcard: TraceListener[] = [];
+  /**
+   * The `tracepointSet` instances of this bus, by set class (see `tracepointSet(...).of`).
+   * Kept on the bus rather than in a WeakMap keyed by it: a WeakMap entry keeps its key and
+   * value through young-generation collections, so every explored machine would outlive
+   * its schedule until a full collection.
+   * @internal
+   */
+  readonly tracepointSets = new Map<object, object>();
 
   constructor(context: TraceContext) {
     this.#context = context;

@@ -145,6 +145,20 @@ describe('determinism and replay', () => {
     }
   });
 
+  test('the result encodes its replay token when first read, the same string each time', () => {
+    const { result } = traced({ seed: 7, strategy: 'random' });
+    // An explorer reads the tokens of its findings only: the encoding waits for a read.
+    const descriptor = Object.getOwnPropertyDescriptor(result, 'replayToken');
+    expect(typeof descriptor?.get).toBe('function');
+    expect(descriptor?.enumerable).toBe(true);
+    const token = result.replayToken;
+    expect(result.replayToken).toBe(token);
+    expect(JSON.parse(JSON.stringify(result)).replayToken).toBe(token);
+    expect({ ...result }.replayToken).toBe(token);
+    const replayed = traced({ strategy: { kind: 'replay', token } });
+    expect(replayed.result.replayToken).toBe(token);
+  });
+
   test('a token replayed against another program diverges with a clear error', () => {
     const { result } = interleaving({ strategy: 'random', seed: 3 }, 3, 3);
     expect(() =>

@@ -40,6 +40,14 @@ describe('tracepointSet: one declaration of a package tracepoints', () => {
     expect(setB.alloc).not.toBe(setA.alloc);
   });
 
+  test("of(rt) keeps its set on the runtime's bus, not in a side table keyed by it", () => {
+    const rt = new Runtime();
+    expect(rt.trace.tracepointSets.size).toBe(0);
+    const set = DemoTracepoints.of(rt);
+    expect(rt.trace.tracepointSets.size).toBe(1);
+    expect([...rt.trace.tracepointSets.values()]).toEqual([set]);
+  });
+
   test('every instance has the same properties in the declaration order (one object shape)', () => {
     const x = new DemoTracepoints(new Runtime());
     const y = DemoTracepoints.of(new Runtime());

@@ -7,6 +7,7 @@ import {
   explore,
   type InstanceOptions,
 } from '@mmsim/explore';
+import { BufferRecycler } from '@mmsim/folio';
 import {
   Kernel,
   type ResolvedKernelConfig,
@@ -151,8 +152,12 @@ export function scenarioTarget(
       const instance = freshInstances
         ? instantiateScenario(scenario, { ...overrides, variant, ...runtime })
         : instantiateScenarioOn(scenario, resolved.kernel(runtime), overrides);
+      const kernel = instance.kernel;
       return {
-        kernel: instance.kernel,
+        kernel,
+        // The explorer is done with the instance: its machine's per-frame arrays go back to
+        // the target's recycler (a fresh instance has none: nothing to do).
+        release: () => kernel.release(),
         rt: instance.kernel.rt,
         invariants: instance.invariants,
         checks: [
@@ -176,6 +181,8 @@ class ResolvedScenarioConfig {
   readonly #scenario: Scenario;
   readonly #options: ScenarioOptions;
   #base: ResolvedKernelConfig | null = null;
+  /** The per-frame buffers released instances handed back, for the next instances. */
+  readonly #recycler = new BufferRecycler();
 
   constructor(scenario: Scenario, options: ScenarioOptions) {
     this.#scenario = scenario;
@@ -198,19 +205,22 @@ class ResolvedScenarioConfig {
       typeof strategy.choose === 'function' &&
       typeof runtime.onStep === 'function'
     ) {
-      return new Kernel({
-        ...base,
-        seed: runtime.seed,
-        strategy: runtime.strategy,
-        onStep: runtime.onStep,
-      });
+      return new Kernel(
+        {
+          ...base,
+          seed: runtime.seed,
+          strategy: runtime.strategy,
+          onStep: runtime.onStep,
+        },
+        this.#recycler,
+      );
     }
     const config = resolveKernelConfig({
       ...scenarioConfig(this.#scenario, this.#options),
       ...runtime,
     });
     this.#base = config;
-    return new Kernel(config);
+    return new Kernel(config, this.#recycler);
   }
 }
 

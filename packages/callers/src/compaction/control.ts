@@ -1,7 +1,8 @@
 import {
   FolioList,
-  type PhysicalMemory,
+  memoryAttachment,
   populatedZone,
+  setMemoryAttachment,
   ZONE_MOVABLE,
   ZONE_NAMES,
   ZONE_NORMAL,
@@ -94,7 +95,8 @@ export interface ZoneCompaction {
   blockskipFlush: boolean;
 }
 
-const zones = new WeakMap<PhysicalMemory, ZoneCompaction[]>();
+/** Key of the zones' compaction state kept with each machine (`memoryAttachment`). */
+const ZONES = { table: 'zone compaction state' };
 
 /**
  * The compaction state of zone `zoneIdx` (default ZONE_NORMAL) of node `nid` on machine
@@ -106,10 +108,10 @@ export function zoneCompaction(
   nid: number,
   zoneIdx: number = ZONE_NORMAL,
 ): ZoneCompaction {
-  let list = zones.get(k.mem);
+  let list = memoryAttachment<ZoneCompaction[]>(k.mem, ZONES);
   if (list === undefined) {
     list = [];
-    zones.set(k.mem, list);
+    setMemoryAttachment(k.mem, ZONES, list);
   }
   const slot = nid * 4 + zoneIdx;
   let z = Number.isInteger(slot) && slot >= 0 ? list[slot] : undefined;

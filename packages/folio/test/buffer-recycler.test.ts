@@ -1,0 +1,108 @@
+import { MmsimError } from '@mmsim/runtime';
+import { describe, expect, it } from 'vitest';
+import {
+  BufferRecycler,
+  createPhysicalMemory,
+  folioAlloc,
+  frameArrayI32,
+  frameArrayU8,
+  memoryAttachment,
+  releasePhysicalMemory,
+  setMemoryAttachment,
+} from '../src/index.js';
+
+const CONFIG = { nodes: [{ pages: 64 }, { pages: 64 }] };
+
+/** Every per-frame array of a memory map, by name. */
+function perFrameArrays(mem: object): Map<string, ArrayLike<number>> {
+  const out = new Map<string, ArrayLike<number>>();
+  for (const [name, value] of Object.entries(mem)) {
+    if (ArrayBuffer.isView(value) && (value as unknown as ArrayLike<number>).length === 1088) {
+      out.set(name, value as unknown as ArrayLike<number>);
+    }
+  }
+  return out;
+}
+
+describe('a machine built with a buffer recycler', () => {
+  it('hands its per-frame buffers back on release, and the next machine reuses them', () => {
+    const recycler = new BufferRecycler();
+    const first = createPhysicalMemory(CONFIG, recycler);
+    const locks = frameArrayI32(first);
+    const where = frameArrayU8(first);
+    expect(recycler.kept).toBe(0);
+    releasePhysicalMemory(first);
+    // The memmap's shared buffer, its free-kind array and the two arrays taken above.
+    expect(recycler.kept).toBe(4);
+    const second = createPhysicalMemory(CONFIG, recycler);
+    // Same sizes come back in any order: the free-kind array and `where` are both a byte a frame.
+    const handedBack = new Set<ArrayBufferLike>([locks.buffer, where.buffer]);
+    expect(handedBack.has(frameArrayI32(second).buffer)).toBe(true);
+    expect(recycler.kept).toBe(1);
+    frameArrayU8(second);
+    expect(recycler.kept).toBe(0);
+  });
+
+  it('starts exactly as a machine built without one, however the previous one was left', () => {
+    const recycler = new BufferRecycler();
+    const used = createPhysicalMemory(CONFIG, recycler);
+    // Dirty the recycled buffers: allocations, and per-frame tables of other parts.
+    expect(folioAlloc(used, 2, 1)).toBeGreaterThan(0);
+    expect(folioAlloc(used, 0, 0)).toBeGreaterThan(0);
+    frameArrayI32(used).fill(7);
+    frameArrayU8(used).fill(9);
+    releasePhysicalMemory(used);
+    const reused = createPhysicalMemory(CONFIG, recycler);
+    const fresh = createPhysicalMemory(CONFIG);
+    const a = perFrameArrays(reused);
+    const b = perFrameArrays(fresh);
+    expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
+    expect(a.size).toBeGreaterThanOrEqual(18);
+    for (const [name, array] of a) {
+      expect(Array.from(array), name).toEqual(Array.from(b.get(name) as ArrayLike<number>));
+    }
+    expect(Array.from(frameArrayI32(reused))).toEqual(Array.from(frameArrayI32(fresh)));
+    expect(Array.from(frameArrayU8(reused))).toEqual(Array.from(frameArrayU8(fresh)));
+    expect(Array.from(frameArrayU8(reused)).every((v) => v === 0)).toBe(true);
+  });
+
+  it('refuses new per-frame arrays once released; releasing twice does nothing', () => {
+    const recycler = new BufferRecycler();
+    const mem = createPhysicalMemory(CONFIG, recycler);
+    releasePhysicalMemory(mem);
+    releasePhysicalMemory(mem);
+    expect(recycler.kept).toBe(2);
+    expect(() => frameArrayI32(mem)).toThrow(MmsimError);
+  });
+
+  it('leaves a machine built without one alone', () => {
+    const mem = createPhysicalMemory(CONFIG);
+    const locks = frameArrayI32(mem);
+    releasePhysicalMemory(mem);
+    locks[3] = 5;
+    expect(frameArrayI32(mem).buffer).not.toBe(locks.buffer);
+  });
+
+  it('rejects a recycler that is not one (INVALID_CONFIG)', () => {
+    expect(() => createPhysicalMemory(CONFIG, {} as BufferRecycler)).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG' }),
+    );
+  });
+});
+
+describe('what other packages keep per machine (memory attachments)', () => {
+  it('is kept per memory and per key, undefined until set', () => {
+    const a = createPhysicalMemory(CONFIG);
+    const b = createPhysicalMemory(CONFIG);
+    const key = { table: 'test' };
+    const other = { table: 'other' };
+    expect(memoryAttachment(a, key)).toBeUndefined();
+    setMemoryAttachment(a, key, [1]);
+    setMemoryAttachment(b, key, [2]);
+    setMemoryAttachment(a, other, 'x');
+    expect(memoryAttachment(a, key)).toEqual([1]);
+    expect(memoryAttachment(b, key)).toEqual([2]);
+    expect(memoryAttachment(a, other)).toBe('x');
+    expect(memoryAttachment(b, other)).toBeUndefined();
+  });
+});
