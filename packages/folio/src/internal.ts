@@ -7,7 +7,13 @@
 
 // The memmap: the internal form of a PhysicalMemory (the same object).
 export { Memmap, memmapOf } from './memmap.js';
+export { FRAME_HEAD } from './memmap.js';
 
 // The free lists themselves (the public surface has their counts).
 export { nodeFreeList } from './buddy.js';
 export { hugetlbFreeList } from './hugetlb.js';
+
+// The two forms of the memory-map check (`checkPhysicalMemory` runs the first, then the
+// second when it finds something), for the tests that compare them.
+export { physicalMemoryLooksSound } from './invariants/sound.js';
+export { reportPhysicalMemory } from './invariants/report.js';
