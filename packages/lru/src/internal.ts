@@ -67,3 +67,4 @@ export {
 
 // Invariants.
 export { assertLru, checkLru, lruLooksSound, reportLru } from './invariants.js';
+export { lruStateOf } from './view.js';
