@@ -84,6 +84,7 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array): boolean {
   const freeKind = m.freeKind;
   const kinds = m.pbKind;
   const temp = m.hugeTemporary;
+  const nids = m.nid;
   const start = m.nodeStart[nid]!;
   const end = m.nodeEnd[nid]!;
   let free = 0;
@@ -94,29 +95,20 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array): boolean {
   let pfn = start;
   while (pfn < end) {
     const s = state[pfn]!;
-    if (m.nid[pfn] !== nid) return false;
+    if (nids[pfn] !== nid) return false;
     if (s === FRAME_BUDDY) {
       const o = order[pfn]!;
       const n = 1 << o;
       if (o >= MAX_ORDER || pfn % n !== 0 || pfn + n > end) return false;
       const last = pfn + n;
-      if (
-        flags[pfn] !== 0 ||
-        refcount[pfn] !== 0 ||
-        mapcount[pfn] !== 0 ||
-        mappingId[pfn] !== 0 ||
-        listId[pfn] !== 0
-      ) {
+      // Clean: no flag, count, mapping or list on any frame (one test of the OR of them).
+      if ((flags[pfn]! | refcount[pfn]! | mapcount[pfn]! | mappingId[pfn]! | listId[pfn]!) !== 0) {
         return false;
       }
       for (let p = pfn + 1; p < last; p++) {
         if (
           state[p] !== FRAME_FREE ||
-          flags[p] !== 0 ||
-          refcount[p] !== 0 ||
-          mapcount[p] !== 0 ||
-          mappingId[p] !== 0 ||
-          listId[p] !== 0
+          (flags[p]! | refcount[p]! | mapcount[p]! | mappingId[p]! | listId[p]!) !== 0
         ) {
           return false;
         }
