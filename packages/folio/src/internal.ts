@@ -7,7 +7,7 @@
 
 // The memmap: the internal form of a PhysicalMemory (the same object).
 export { Memmap, memmapOf } from './memmap.js';
-export { FRAME_HEAD } from './memmap.js';
+export { FRAME_HEAD, FRAME_TAIL } from './memmap.js';
 
 // The free lists themselves (the public surface has their counts).
 export { nodeFreeList } from './buddy.js';

@@ -13,7 +13,7 @@ import {
   pfnFolio,
   pfnValid,
 } from '@mmsim/folio';
-import { FRAME_HEAD, type Memmap, memmapOf } from '@mmsim/folio/internal';
+import { FRAME_HEAD, FRAME_TAIL, type Memmap, memmapOf } from '@mmsim/folio/internal';
 import { MmsimError, NodeStat } from '@mmsim/runtime';
 import { type FolioBatch, PAGEVEC_SIZE } from './folio-batch.js';
 import { LRU_LIST_NAMES, LRU_UNEVICTABLE, lruListOfFlags, NR_LRU_LISTS } from './lru-list.js';
@@ -79,14 +79,14 @@ function liveFlags(s: LruState, folio: Folio, where: string, problems: string[])
  * change while the folio is off the lists or under the lock.
  */
 export function checkLru(s: LruState, options: CheckOptions = {}): string[] {
-  if (!(options.scanMemory ?? true) && lruLooksSound(s)) return [];
+  if (lruLooksSound(s, options.scanMemory ?? true)) return [];
   return reportLru(s, options);
 }
 
 /**
  * The reporting form of `checkLru`: walks the lists, batches (and memory) and returns one
- * message per problem. `checkLru` without `scanMemory` runs `lruLooksSound` first and this
- * only when that finds something, so both say the same thing.
+ * message per problem. `checkLru` runs `lruLooksSound` first and this only when that finds
+ * something, so both say the same thing.
  */
 export function reportLru(s: LruState, options: CheckOptions = {}): string[] {
   const problems: string[] = [];
@@ -231,13 +231,14 @@ const seenStamps = new WeakMap<LruState, Int32Array>();
 let stamp = 0;
 
 /**
- * The fast form of `checkLru` without `scanMemory`: whether the lists, the lru_add batches
- * and the mlock_fbatches pass every check of `reportLru`, with no message, no allocation
- * (a per-pfn stamp array, reused, marks the folios met) and a stop at the first doubt. It
+ * The fast form of `checkLru`: whether the lists, the lru_add batches and the
+ * mlock_fbatches (and with `scanMemory` the memory: PG_lru and WHERE_* marks on unlisted
+ * folios, nr_mlock) pass every check of `reportLru`, with no message, no allocation (a
+ * per-pfn stamp array, reused, marks the folios met) and a stop at the first doubt. It
  * never answers true where the report lists a problem (the same rules, see `checkLru`
  * for the kernel's): a false answer only sends the caller to the report.
  */
-export function lruLooksSound(s: LruState): boolean {
+export function lruLooksSound(s: LruState, scanMemory = false): boolean {
   const m = memmapOf(s.mem);
   let seen = seenStamps.get(s);
   if (seen === undefined || seen.length !== m.maxPfn) {
@@ -255,7 +256,52 @@ export function lruLooksSound(s: LruState): boolean {
     if (!entriesHoldRefs(m, b.entries)) return false;
     for (const list of b.inFlight) if (!entriesHoldRefs(m, list)) return false;
   }
+  if (scanMemory && !memoryLooksSound(s, m, seen, mark)) return false;
   return s.disableCount >= 0;
+}
+
+/**
+ * `reportLru`'s memory scan: no WHERE_* mark and no PG_lru outside the lists and batches,
+ * and each node's nr_mlock equal to the pages of its PG_mlocked folios (a folio is a
+ * FRAME_HEAD; the walk jumps past it and steps over every other frame, holes included).
+ */
+function memoryLooksSound(s: LruState, m: Memmap, seen: Int32Array, mark: number): boolean {
+  const where = s.where;
+  for (let pfn = 0; pfn < where.length; pfn++) {
+    if (where[pfn] !== WHERE_NONE && seen[pfn] !== mark) return false;
+  }
+  const state = m.state;
+  const flags = m.flags;
+  const nrNodes = m.nrNodes;
+  let mlocked0 = 0;
+  let mlocked1 = 0;
+  let mlockedOther = false;
+  for (let pfn = 0; pfn < m.maxPfn; ) {
+    const st = state[pfn];
+    if (st !== FRAME_HEAD) {
+      // A tail that names itself as its head makes the report's walk throw: let it.
+      if (st === FRAME_TAIL && m.headOf[pfn] === pfn) return false;
+      pfn++;
+      continue;
+    }
+    const f = flags[pfn]!;
+    if ((f & LRU) !== 0 && seen[pfn] !== mark) return false;
+    const nr = 1 << m.order[pfn]!;
+    if ((f & MLOCKED) !== 0) {
+      const nid = m.nid[pfn];
+      if (nid === 0) mlocked0 += nr;
+      else if (nid === 1) mlocked1 += nr;
+      else mlockedOther = true;
+    }
+    pfn += nr;
+  }
+  // Beyond two nodes, or a node id out of range, the report counts (rare: mlock is).
+  if (mlockedOther) return false;
+  for (let nid = 0; nid < nrNodes; nid++) {
+    const want = nid === 0 ? mlocked0 : nid === 1 ? mlocked1 : 0;
+    if (s.vmstat.nodePageState(nid, NodeStat.NR_MLOCK) !== want) return false;
+  }
+  return true;
 }
 
 function lruvecLooksSound(

@@ -73,7 +73,7 @@ export interface Comparison {
 /**
  * The scenario with one more invariant, run after every step and at the end, that compares
  * the fast and the reporting forms of memmap-consistent, frames-conserved (its step check)
- * and lru-consistent (its step check) on the same state, counting into `seen`.
+ * and lru-consistent (its step and end checks) on the same state, counting into `seen`.
  */
 export function comparing(scenario: Scenario, seen: Comparison): Scenario {
   return {
@@ -104,6 +104,11 @@ export function comparing(scenario: Scenario, seen: Comparison): Scenario {
           const lruNow = k.lruView.check({ scanMemory: false });
           if (JSON.stringify(lruNow) !== JSON.stringify(lruReport)) {
             seen.mismatches.push(`${phase}: lru check ${lruNow} but report ${lruReport}`);
+          }
+          // With the memory scan (lru-consistent's end check), at every step too.
+          const scanReport = reportLru(s, { scanMemory: true });
+          if (lruLooksSound(s, true) !== (scanReport.length === 0)) {
+            seen.mismatches.push(`${phase}: lru with the scan disagrees: ${scanReport}`);
           }
           if (report.length > 0 || framesBefore !== null || lruReport.length > 0) seen.unsound++;
           return null;
