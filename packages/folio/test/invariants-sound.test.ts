@@ -155,7 +155,7 @@ describe('physicalMemoryLooksSound agrees with reportPhysicalMemory', () => {
       if (report.length > 0) unsound++;
       if (sound !== (report.length === 0)) {
         disagreements.push(
-          `trial ${trial}: ${field}[${at}] ${old} -> ${value}: looks sound ${sound}, report ${report[0]}`,
+          `trial ${trial}: ${String(field)}[${at}] ${old} -> ${value}: looks sound ${sound}, report ${report[0]}`,
         );
       }
       expect(checkPhysicalMemory(mem)).toEqual(report);

@@ -17,7 +17,6 @@ import { FRAME_HEAD, FRAME_TAIL, type Memmap, memmapOf } from '@mmsim/folio/inte
 import { MmsimError, NodeStat } from '@mmsim/runtime';
 import { type FolioBatch, PAGEVEC_SIZE } from './folio-batch.js';
 import { LRU_LIST_NAMES, LRU_UNEVICTABLE, lruListOfFlags, NR_LRU_LISTS } from './lru-list.js';
-import type { Lruvec } from './lruvec.js';
 import {
   type LruState,
   WHERE_BATCH,
@@ -25,6 +24,7 @@ import {
   WHERE_NONE,
   WHERE_RELEASING,
 } from './lru-state.js';
+import type { Lruvec } from './lruvec.js';
 import { mlockPending } from './mlock.js';
 
 const LRU = 1 << PG_lru;
