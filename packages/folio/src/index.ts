@@ -227,4 +227,4 @@ export { FolioList, folioOnList } from './folio-list.js';
 export { splitFolio } from './split.js';
 
 // Checks.
-export { assertPhysicalMemory, checkPhysicalMemory } from './invariants.js';
+export { assertPhysicalMemory, checkPhysicalMemory, folioPagesByNode } from './invariants.js';

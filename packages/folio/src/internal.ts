@@ -12,3 +12,8 @@ export { FOLIO_TYPE_HUGETLB, FRAME_FREE, FRAME_HEAD, FRAME_TAIL } from './memmap
 // The free lists themselves (the public surface has their counts).
 export { nodeFreeList } from './buddy.js';
 export { hugetlbFreeList } from './hugetlb.js';
+
+// The two forms of the memory-map check (`checkPhysicalMemory` runs the first, then the
+// second when it finds something), for the tests that compare them.
+export { physicalMemoryLooksSound } from './invariants/sound.js';
+export { reportPhysicalMemory } from './invariants/report.js';

@@ -66,4 +66,5 @@ export {
 } from './mlock.js';
 
 // Invariants.
-export { assertLru, checkLru } from './invariants.js';
+export { assertLru, checkLru, lruLooksSound, reportLru } from './invariants.js';
+export { lruStateOf } from './view.js';

@@ -13,8 +13,9 @@ import {
   pfnFolio,
   pfnValid,
 } from '@mmsim/folio';
+import { FRAME_HEAD, FRAME_TAIL, type Memmap, memmapOf } from '@mmsim/folio/internal';
 import { MmsimError, NodeStat } from '@mmsim/runtime';
-import { PAGEVEC_SIZE } from './folio-batch.js';
+import { type FolioBatch, PAGEVEC_SIZE } from './folio-batch.js';
 import { LRU_LIST_NAMES, LRU_UNEVICTABLE, lruListOfFlags, NR_LRU_LISTS } from './lru-list.js';
 import {
   type LruState,
@@ -23,6 +24,7 @@ import {
   WHERE_NONE,
   WHERE_RELEASING,
 } from './lru-state.js';
+import type { Lruvec } from './lruvec.js';
 import { mlockPending } from './mlock.js';
 
 const LRU = 1 << PG_lru;
@@ -77,6 +79,16 @@ function liveFlags(s: LruState, folio: Folio, where: string, problems: string[])
  * change while the folio is off the lists or under the lock.
  */
 export function checkLru(s: LruState, options: CheckOptions = {}): string[] {
+  if (lruLooksSound(s, options.scanMemory ?? true)) return [];
+  return reportLru(s, options);
+}
+
+/**
+ * The reporting form of `checkLru`: walks the lists, batches (and memory) and returns one
+ * message per problem. `checkLru` runs `lruLooksSound` first and this only when that finds
+ * something, so both say the same thing.
+ */
+export function reportLru(s: LruState, options: CheckOptions = {}): string[] {
   const problems: string[] = [];
   const mem = s.mem;
   const seen = new Map<Folio, string>();
@@ -212,4 +224,163 @@ export function assertLru(s: LruState, options: CheckOptions = {}): void {
       `LRU invariants violated:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
     );
   }
+}
+
+/** `seen` of `lruLooksSound`: the check's stamp on every folio met on a list or in a batch. */
+const seenStamps = new WeakMap<LruState, Int32Array>();
+let stamp = 0;
+
+/**
+ * The fast form of `checkLru`: whether the lists, the lru_add batches and the
+ * mlock_fbatches (and with `scanMemory` the memory: PG_lru and WHERE_* marks on unlisted
+ * folios, nr_mlock) pass every check of `reportLru`, with no message, no allocation (a
+ * per-pfn stamp array, reused, marks the folios met) and a stop at the first doubt. It
+ * never answers true where the report lists a problem (the same rules, see `checkLru`
+ * for the kernel's): a false answer only sends the caller to the report.
+ */
+export function lruLooksSound(s: LruState, scanMemory = false): boolean {
+  const m = memmapOf(s.mem);
+  let seen = seenStamps.get(s);
+  if (seen === undefined || seen.length !== m.maxPfn) {
+    seen = new Int32Array(m.maxPfn);
+    seenStamps.set(s, seen);
+  }
+  if (stamp === 0x7fffffff) {
+    stamp = 0;
+    seen.fill(0);
+  }
+  const mark = ++stamp;
+  for (const lv of s.lruvecs) if (!lruvecLooksSound(s, m, lv, seen, mark)) return false;
+  for (const b of s.batches) if (!batchLooksSound(s, m, b, seen, mark)) return false;
+  for (const b of s.mlockBatches) {
+    if (!entriesHoldRefs(m, b.entries)) return false;
+    for (const list of b.inFlight) if (!entriesHoldRefs(m, list)) return false;
+  }
+  if (scanMemory && !memoryLooksSound(s, m, seen, mark)) return false;
+  return s.disableCount >= 0;
+}
+
+/**
+ * `reportLru`'s memory scan: no WHERE_* mark and no PG_lru outside the lists and batches,
+ * and each node's nr_mlock equal to the pages of its PG_mlocked folios (a folio is a
+ * FRAME_HEAD; the walk jumps past it and steps over every other frame, holes included).
+ */
+function memoryLooksSound(s: LruState, m: Memmap, seen: Int32Array, mark: number): boolean {
+  const where = s.where;
+  for (let pfn = 0; pfn < where.length; pfn++) {
+    if (where[pfn] !== WHERE_NONE && seen[pfn] !== mark) return false;
+  }
+  const state = m.state;
+  const flags = m.flags;
+  const nrNodes = m.nrNodes;
+  let mlocked0 = 0;
+  let mlocked1 = 0;
+  let mlockedOther = false;
+  for (let pfn = 0; pfn < m.maxPfn; ) {
+    const st = state[pfn];
+    if (st !== FRAME_HEAD) {
+      // A tail that names itself as its head makes the report's walk throw: let it.
+      if (st === FRAME_TAIL && m.headOf[pfn] === pfn) return false;
+      pfn++;
+      continue;
+    }
+    const f = flags[pfn]!;
+    if ((f & LRU) !== 0 && seen[pfn] !== mark) return false;
+    const nr = 1 << m.order[pfn]!;
+    if ((f & MLOCKED) !== 0) {
+      const nid = m.nid[pfn];
+      if (nid === 0) mlocked0 += nr;
+      else if (nid === 1) mlocked1 += nr;
+      else mlockedOther = true;
+    }
+    pfn += nr;
+  }
+  // Beyond two nodes, or a node id out of range, the report counts (rare: mlock is).
+  if (mlockedOther) return false;
+  for (let nid = 0; nid < nrNodes; nid++) {
+    const want = nid === 0 ? mlocked0 : nid === 1 ? mlocked1 : 0;
+    if (s.vmstat.nodePageState(nid, NodeStat.NR_MLOCK) !== want) return false;
+  }
+  return true;
+}
+
+function lruvecLooksSound(
+  s: LruState,
+  m: Memmap,
+  lv: Lruvec,
+  seen: Int32Array,
+  mark: number,
+): boolean {
+  const state = m.state;
+  const where = s.where;
+  for (let lru = 0; lru < NR_LRU_LISTS; lru++) {
+    let pages = 0;
+    const list = lv.lists[lru] as FolioList;
+    for (let folio = list.first(); folio >= 0; folio = m.next[folio]!) {
+      if (folio >= seen.length || seen[folio] === mark || state[folio] !== FRAME_HEAD) {
+        return false;
+      }
+      seen[folio] = mark;
+      const flags = m.flags[folio]!;
+      const w = where[folio];
+      pages += 1 << m.order[folio]!;
+      if (m.nid[folio] !== lv.nid || lruListOfFlags(flags) !== lru) return false;
+      if ((flags & (ACTIVE | UNEVICTABLE)) === (ACTIVE | UNEVICTABLE)) return false;
+      if ((flags & MLOCKED) !== 0 && lru !== LRU_UNEVICTABLE && !mlockPending(s, folio)) {
+        return false;
+      }
+      if ((flags & LRU) === 0 ? w !== WHERE_ISOLATING : w === WHERE_ISOLATING) return false;
+      if (w === WHERE_BATCH) return false;
+      if (m.refcount[folio] === 0 && w !== WHERE_RELEASING) return false;
+    }
+    const size = lv.sizes[lru] as number;
+    if (pages !== size) return false;
+    if (s.vmstat.nodePageState(lv.nid, NodeStat.NR_INACTIVE_ANON + lru) !== size) return false;
+  }
+  return true;
+}
+
+function batchLooksSound(
+  s: LruState,
+  m: Memmap,
+  b: FolioBatch,
+  seen: Int32Array,
+  mark: number,
+): boolean {
+  if (b.nr < 0 || b.nr > PAGEVEC_SIZE) return false;
+  for (let i = 0; i < b.nr; i++) {
+    if (!queuedLooksSound(s, m, b.folios[i]!, seen, mark)) return false;
+  }
+  const d = b.draining;
+  if (d !== null) {
+    for (let i = b.drainPos; i < b.drainNr; i++) {
+      if (!queuedLooksSound(s, m, d[i]!, seen, mark)) return false;
+    }
+  }
+  return true;
+}
+
+/** A folio of an lru_add batch: met once, live, PG_lru clear, on no list, queued, referenced. */
+function queuedLooksSound(
+  s: LruState,
+  m: Memmap,
+  folio: number,
+  seen: Int32Array,
+  mark: number,
+): boolean {
+  if (folio < 0 || folio >= seen.length || seen[folio] === mark) return false;
+  seen[folio] = mark;
+  if (m.state[folio] !== FRAME_HEAD || (m.flags[folio]! & LRU) !== 0) return false;
+  const id = m.listId[folio]!;
+  if (id !== 0 && (m.lists[id] ?? null) !== null) return false;
+  return s.where[folio] === WHERE_BATCH && m.refcount[folio]! >= 1;
+}
+
+/** Every mlock_fbatch entry names a live folio that holds a reference. */
+function entriesHoldRefs(m: Memmap, entries: readonly number[]): boolean {
+  for (let i = 0; i < entries.length; i++) {
+    const folio = Math.floor(entries[i]! / 4);
+    if (m.state[folio] !== FRAME_HEAD || m.refcount[folio]! < 1) return false;
+  }
+  return true;
 }

@@ -7,6 +7,13 @@ import { type LruState, WHERE_BATCH } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
 import type { MlockBatch } from './mlock-batch.js';
 
+let stateOfView: (view: LruView) => LruState;
+
+/** The LRU state behind a view (internal: for the tests that compare `checkLru`'s two forms). */
+export function lruStateOf(view: LruView): LruState {
+  return stateOfView(view);
+}
+
 /**
  * A read-only view of the LRU layer for checks, tests and tools: list contents and sizes
  * per node, batch contents per CPU, `lru_disable_count`, and the invariant checker. Bad
@@ -17,6 +24,10 @@ export class LruView {
 
   constructor(s: LruState) {
     this.#s = s;
+  }
+
+  static {
+    stateOfView = (view) => view.#s;
   }
 
   get nrNodes(): number {

@@ -6,6 +6,7 @@ import {
   folioNid,
   folioNrPages,
   folioOrder,
+  folioPagesByNode,
   folioRefCount,
   folioTestHugetlb,
   HPAGE_PMD_NR,
@@ -14,14 +15,12 @@ import {
   nodeFreePages,
   nodeOfflinePages,
   nodeSpannedPages,
-  nodeStartPfn,
   nodeStats,
   PG_hwpoison,
   PG_private,
   pageMapcount,
   pageTestFlag,
   pfnFolio,
-  pfnValid,
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import { GUP_PIN_COUNTING_BIAS } from '@mmsim/rmap';
@@ -29,25 +28,13 @@ import type { Invariant } from '@mmsim/runtime';
 import { forEachFolio } from './folios.js';
 import { firstProblem, strided } from './invariant.js';
 
-/** Frames per node: free in the buddy, free in the hugetlb pool, in allocated folios. */
-function frameCount(k: Kernel): string[] {
+/**
+ * Frames per node: free in the buddy, free in the hugetlb pool, in allocated folios (the
+ * folios' pages counted by `folioPagesByNode` on the memory map's arrays, into `used`).
+ */
+function frameCount(k: Kernel, used: Float64Array): string[] {
   const mem = k.mem;
-  const used = new Array<number>(mem.nrNodes).fill(0);
-  // forEachFolio's walk, inline (no closure per check).
-  for (let nid = 0; nid < mem.nrNodes; nid++) {
-    const start = nodeStartPfn(mem, nid);
-    const end = start + nodeSpannedPages(mem, nid);
-    for (let pfn = start; pfn < end; ) {
-      if (!pfnValid(mem, pfn) || pfnFolio(mem, pfn) !== pfn) {
-        pfn++;
-        continue;
-      }
-      const nr = folioNrPages(mem, pfn);
-      const at = folioNid(mem, pfn);
-      used[at] = (used[at] as number) + nr;
-      pfn += nr;
-    }
-  }
+  folioPagesByNode(mem, used);
   const problems: string[] = [];
   for (let nid = 0; nid < mem.nrNodes; nid++) {
     // Free pages of isolated pageblocks are not in NR_FREE_PAGES; offline frames are no
@@ -128,8 +115,10 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
  * which is why it is checked at the end only.
  */
 export function framesConserved(k: Kernel, stride: number): Invariant {
+  let used = new Float64Array(k.mem.nrNodes);
   return strided('frames-conserved', stride, (phase) => {
-    const problems = frameCount(k);
+    if (used.length !== k.mem.nrNodes) used = new Float64Array(k.mem.nrNodes);
+    const problems = frameCount(k, used);
     if (phase === 'end' && problems.length === 0) {
       const mem = k.mem;
       const expected = expectedRefs(k);

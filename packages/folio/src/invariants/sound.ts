@@ -1,0 +1,258 @@
+import { HPAGE_PMD_ORDER, MAX_ORDER } from '../constants.js';
+import { PG_head, PG_hwpoison, PG_reserved } from '../flags.js';
+import {
+  FOLIO_TYPE_HUGETLB,
+  FRAME_BUDDY,
+  FRAME_FREE,
+  FRAME_HEAD,
+  FRAME_HOLE,
+  FRAME_OFFLINE,
+  FRAME_POOL_HEAD,
+  FRAME_POOL_TAIL,
+  FRAME_TAIL,
+  FREE_KIND_CMA,
+  FREE_KIND_ISOLATE,
+  FREE_KIND_NORMAL,
+  FREE_KINDS,
+  type Memmap,
+} from '../memmap.js';
+import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from '../pageblock.js';
+
+/**
+ * The fast form of `checkPhysicalMemory`: whether the memory map passes every check of
+ * `reportPhysicalMemory`, in one walk of each node instead of one per check, with no
+ * message, no allocation and a stop at the first doubt. It never answers true where the
+ * report would list a problem (the rules are the same, see `reportPhysicalMemory` for
+ * the kernel's): a false answer only sends the caller to the report, which says what is
+ * wrong (or that nothing is, in the rare states where this walk is stricter, such as two
+ * ids naming one folio list).
+ *
+ * One walk per node, block by block: a free buddy block is checked frame by frame (free,
+ * clean, not temporary) and against the pageblocks it covers; a folio (or pooled hugetlb
+ * folio) by its head (order, PG_head, counts, pool and folio-list links) and its tails
+ * (state, head, no list, mapcounts); an offline frame with its pageblock. The hugetlb
+ * pool counters and HPageTemporary, the folio lists' sizes and the free lists are
+ * checked from what the walk counted.
+ */
+export function physicalMemoryLooksSound(m: Memmap): boolean {
+  const nrLists = m.lists.length;
+  const counts = listCounts(nrLists);
+  for (let nid = 0; nid < m.nrNodes; nid++) {
+    if (!nodeLooksSound(m, nid, counts)) return false;
+  }
+  for (let id = 1; id < nrLists; id++) {
+    const c = counts[id]!;
+    if (c === 0) continue;
+    // `has` holds only for the id the list itself holds: no second id names the same list
+    // (the report counts by list, this walk by id).
+    const list = m.lists[id];
+    if (list === null || list === undefined || list.size !== c || !list.has(list.first())) {
+      return false;
+    }
+  }
+  if (!freeListsLookSound(m)) return false;
+  let free = 0;
+  for (let nid = 0; nid < m.freeHugePages.length; nid++) free += m.freeHugePages[nid]!;
+  if (m.resvHugePages < 0 || m.resvHugePages > free) return false;
+  const z = m.zeroPfn;
+  if (m.state[z] !== FRAME_HEAD || m.order[z] !== 0 || (m.flags[z]! & (1 << PG_reserved)) === 0) {
+    return false;
+  }
+  return m.content[z] === 0 && m.nid[z] === 0 && m.refcount[z]! >= 1;
+}
+
+/** Folios counted per folio-list id, reused from one check to the next (zeroed on each). */
+let scratchCounts = new Int32Array(64);
+
+function listCounts(nrLists: number): Int32Array {
+  if (scratchCounts.length < nrLists) {
+    scratchCounts = new Int32Array(Math.max(nrLists, scratchCounts.length * 2));
+  }
+  scratchCounts.fill(0, 0, nrLists);
+  return scratchCounts;
+}
+
+function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array): boolean {
+  const state = m.state;
+  const order = m.order;
+  const flags = m.flags;
+  const refcount = m.refcount;
+  const mapcount = m.mapcount;
+  const mappingId = m.mappingId;
+  const listId = m.listId;
+  const headOf = m.headOf;
+  const freeKind = m.freeKind;
+  const kinds = m.pbKind;
+  const temp = m.hugeTemporary;
+  const nids = m.nid;
+  const start = m.nodeStart[nid]!;
+  const end = m.nodeEnd[nid]!;
+  let free = 0;
+  let offline = 0;
+  let inUse = 0;
+  let pooled = 0;
+  let checkedBlock = -1;
+  let pfn = start;
+  while (pfn < end) {
+    const s = state[pfn]!;
+    if (nids[pfn] !== nid) return false;
+    if (s === FRAME_BUDDY) {
+      const o = order[pfn]!;
+      const n = 1 << o;
+      if (o >= MAX_ORDER || pfn % n !== 0 || pfn + n > end) return false;
+      const last = pfn + n;
+      // Clean: no flag, count, mapping or list on any frame (one test of the OR of them).
+      if ((flags[pfn]! | refcount[pfn]! | mapcount[pfn]! | mappingId[pfn]! | listId[pfn]!) !== 0) {
+        return false;
+      }
+      for (let p = pfn + 1; p < last; p++) {
+        if (
+          state[p] !== FRAME_FREE ||
+          (flags[p]! | refcount[p]! | mapcount[p]! | mappingId[p]! | listId[p]!) !== 0
+        ) {
+          return false;
+        }
+      }
+      if (temp !== null) for (let p = pfn; p < last; p++) if (temp[p] === 1) return false;
+      const kind = freeKind[pfn]!;
+      const buddy = pfn ^ n;
+      if (
+        pfn < buddy &&
+        o < MAX_ORDER - 1 &&
+        state[buddy] === FRAME_BUDDY &&
+        order[buddy] === o &&
+        freeKind[buddy] === kind
+      ) {
+        return false;
+      }
+      for (let p = pfn; p < last; p += PAGEBLOCK_NR_PAGES) {
+        const want = kinds === null ? FREE_KIND_NORMAL : kinds[p >> PAGEBLOCK_ORDER]!;
+        if (kind !== want) return false;
+      }
+      free += n;
+      pfn = last;
+    } else if (s === FRAME_HEAD || s === FRAME_POOL_HEAD) {
+      const o = order[pfn]!;
+      const n = 1 << o;
+      const pool = s === FRAME_POOL_HEAD;
+      if (pfn % n !== 0 || pfn + n > end || headOf[pfn] !== pfn) return false;
+      if (((flags[pfn]! & (1 << PG_head)) !== 0) !== o > 0) return false;
+      if (refcount[pfn]! < 0 || m.entireMapcount[pfn]! < 0) return false;
+      const hugetlb = m.folioType[pfn] === FOLIO_TYPE_HUGETLB;
+      if (pool) {
+        if (refcount[pfn] !== 0 || !hugetlb || o !== HPAGE_PMD_ORDER) return false;
+        pooled++;
+      } else if (hugetlb) inUse++;
+      if (temp !== null && temp[pfn] === 1 && (pool || !hugetlb)) return false;
+      const id = listId[pfn]!;
+      if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
+      const tailState = pool ? FRAME_POOL_TAIL : FRAME_TAIL;
+      let c = mapcount[pfn]!;
+      let sum = c;
+      let negative = c < 0;
+      const last = pfn + n;
+      for (let p = pfn + 1; p < last; p++) {
+        if (state[p] !== tailState || headOf[p] !== pfn || listId[p] !== 0) return false;
+        c = mapcount[p]!;
+        if (c < 0) negative = true;
+        sum += c;
+      }
+      if (negative || sum !== m.totalMapcount[pfn]) return false;
+      if (pool && sum + m.entireMapcount[pfn]! !== 0) return false;
+      if (temp !== null) for (let p = pfn + 1; p < last; p++) if (temp[p] === 1) return false;
+      pfn = last;
+    } else if (s === FRAME_OFFLINE) {
+      if (listId[pfn] !== 0 || (temp !== null && temp[pfn] === 1)) return false;
+      const block = pfn >> PAGEBLOCK_ORDER;
+      if (block !== checkedBlock) {
+        if (kinds === null || kinds[block] !== FREE_KIND_ISOLATE) return false;
+        const first = block << PAGEBLOCK_ORDER;
+        const stop = Math.min(first + PAGEBLOCK_NR_PAGES, end);
+        for (let p = first; p < stop; p++) {
+          const t = state[p];
+          if (t === FRAME_OFFLINE) continue;
+          if (t === FRAME_HEAD && (flags[p]! & (1 << PG_hwpoison)) !== 0) continue;
+          return false;
+        }
+        checkedBlock = block;
+      }
+      offline++;
+      pfn++;
+    } else {
+      // A tail no head owns, a free frame in no block, a hole inside the node, or junk.
+      return false;
+    }
+  }
+  if (free !== m.nodeFree[nid]! + m.nodeFreeIsolated[nid]!) return false;
+  if (offline !== m.nodeOffline[nid]) return false;
+  const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
+  for (let p = end; p < gapEnd; p++) {
+    if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
+  }
+  return hugetlbPoolLooksSound(m, nid, pooled, inUse);
+}
+
+/** The folio-list links of head `pfn`, on the list with id `id`; counts it there. */
+function folioLinksLookSound(m: Memmap, pfn: number, id: number, counts: Int32Array): boolean {
+  const owner = m.lists[id];
+  if (owner === null || owner === undefined) return false;
+  counts[id]!++;
+  const next = m.next[pfn]!;
+  const prev = m.prev[pfn]!;
+  if (next >= 0 && (m.listId[next] !== id || m.prev[next] !== pfn)) return false;
+  if (prev >= 0 && (m.listId[prev] !== id || m.next[prev] !== pfn)) return false;
+  if (prev < 0 && owner.first() !== pfn) return false;
+  return next >= 0 || owner.last() === pfn;
+}
+
+function hugetlbPoolLooksSound(m: Memmap, nid: number, pooled: number, inUse: number): boolean {
+  if (m.surplusHugePages[nid]! < 0) return false;
+  let count = 0;
+  let prev = -1;
+  for (let p = m.hugeFreeHead[nid]!; p >= 0; p = m.next[p]!) {
+    if (count > pooled) return false;
+    if (m.state[p] !== FRAME_POOL_HEAD || m.nid[p] !== nid || m.prev[p] !== prev) return false;
+    prev = p;
+    count++;
+  }
+  return (
+    count === pooled && m.freeHugePages[nid] === count && m.nrHugePages[nid] === pooled + inUse
+  );
+}
+
+function freeListsLookSound(m: Memmap): boolean {
+  for (let nid = 0; nid < m.nrNodes; nid++) {
+    let normal = 0;
+    let cma = 0;
+    let isolate = 0;
+    for (let kind = 0; kind < FREE_KINDS; kind++) {
+      for (let order = 0; order < MAX_ORDER; order++) {
+        const slot = (kind * m.nrNodes + nid) * MAX_ORDER + order;
+        const expected = m.nrFree[slot]!;
+        let count = 0;
+        let prev = -1;
+        for (let p = m.freeHead[slot]!; p >= 0; p = m.next[p]!) {
+          if (count > expected) return false;
+          if (
+            m.state[p] !== FRAME_BUDDY ||
+            m.order[p] !== order ||
+            m.nid[p] !== nid ||
+            m.freeKind[p] !== kind ||
+            m.prev[p] !== prev
+          ) {
+            return false;
+          }
+          prev = p;
+          count++;
+        }
+        if (m.freeTail[slot] !== prev || count !== expected) return false;
+        if (kind === FREE_KIND_NORMAL) normal += count << order;
+        else if (kind === FREE_KIND_CMA) cma += count << order;
+        else isolate += count << order;
+      }
+    }
+    if (normal + cma !== m.nodeFree[nid] || cma !== m.nodeFreeCma[nid]) return false;
+    if (isolate !== m.nodeFreeIsolated[nid]) return false;
+  }
+  return true;
+}

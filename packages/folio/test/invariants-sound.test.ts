@@ -1,0 +1,217 @@
+import { describe, expect, test } from 'vitest';
+import {
+  allocHugetlbFolio,
+  allocMigrateHugetlbFolio,
+  allocPfn,
+  checkPhysicalMemory,
+  createPhysicalMemory,
+  declareCmaArea,
+  FolioList,
+  folioAlloc,
+  folioPagesByNode,
+  MEMORY_OFFLINE,
+  MIGRATE_MOVABLE,
+  offlineIsolatedPages,
+  type PhysicalMemory,
+  startIsolatePageRange,
+} from '../src/index.js';
+import { physicalMemoryLooksSound, reportPhysicalMemory } from '../src/internal.js';
+import {
+  FRAME_FREE,
+  FRAME_OFFLINE,
+  FRAME_TAIL,
+  hugeTemporaryArray,
+  type Memmap,
+  memmapOf,
+} from '../src/memmap.js';
+import { PAGEBLOCK_NR_PAGES as PB } from '../src/pageblock.js';
+
+/*
+ * `checkPhysicalMemory` answers from `physicalMemoryLooksSound` (one walk, no messages)
+ * when that says sound, and from `reportPhysicalMemory` (check by check) otherwise. The
+ * walk must never call sound what the report finds wrong, nor (for speed) the reverse.
+ */
+
+/**
+ * A machine in many of the states the checks know: folios of several orders and a THP,
+ * a folio list, hugetlb folios pooled, in use and temporary, a CMA area with a page in
+ * use, an isolated block with a page in use, an offline block, holes between the nodes.
+ */
+function rich(): PhysicalMemory {
+  const mem = createPhysicalMemory({
+    nodes: [{ pages: 4096, hugetlbPages: 2 }, { pages: 2048 }],
+  });
+  const list = new FolioList(mem);
+  for (const order of [0, 0, 1, 2, 9]) list.addTail(folioAlloc(mem, order, 0) as number);
+  folioAlloc(mem, 3, 1);
+  allocHugetlbFolio(mem, 0);
+  allocMigrateHugetlbFolio(mem, 1);
+  const base = 4096;
+  declareCmaArea(mem, base + 2 * PB, PB);
+  allocPfn(mem, base + 2 * PB + 5);
+  // The temporary hugetlb folio took the block at base + PB: isolated with a folio in use.
+  startIsolatePageRange(mem, base + PB, base + 2 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE);
+  startIsolatePageRange(mem, base + 3 * PB, base + 4 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE);
+  offlineIsolatedPages(mem, base + 3 * PB, base + 4 * PB);
+  return mem;
+}
+
+type Field = keyof Memmap;
+const PER_PFN: readonly Field[] = [
+  'state',
+  'flags',
+  'refcount',
+  'mapcount',
+  'entireMapcount',
+  'totalMapcount',
+  'order',
+  'headOf',
+  'nid',
+  'folioType',
+  'mappingId',
+  'listId',
+  'next',
+  'prev',
+  'content',
+  'freeKind',
+];
+const COUNTERS: readonly Field[] = [
+  'nodeFree',
+  'nodeFreeCma',
+  'nodeFreeIsolated',
+  'nodeOffline',
+  'freeHead',
+  'freeTail',
+  'nrFree',
+  'hugeFreeHead',
+  'nrHugePages',
+  'freeHugePages',
+  'surplusHugePages',
+];
+
+/** A small deterministic generator (mulberry32), so a failure names its trial. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The pfns where something is: heads, tails next to them, block edges, list links. */
+function interesting(m: Memmap): number[] {
+  const out: number[] = [0, m.zeroPfn];
+  for (let nid = 0; nid < m.nrNodes; nid++) {
+    for (let p = m.nodeStart[nid]!; p < m.nodeEnd[nid]!; p++) {
+      if (m.state[p] !== m.state[p - 1] || m.headOf[p] === p || m.listId[p] !== 0) {
+        out.push(p - 1, p, p + 1);
+      }
+    }
+    out.push(m.nodeEnd[nid]!, m.nodeEnd[nid]! - 1);
+  }
+  return out.filter((p) => p >= 0 && p < m.maxPfn);
+}
+
+describe('physicalMemoryLooksSound agrees with reportPhysicalMemory', () => {
+  test('the rich machine is sound for both', () => {
+    const mem = rich();
+    expect(reportPhysicalMemory(mem)).toEqual([]);
+    expect(physicalMemoryLooksSound(memmapOf(mem))).toBe(true);
+  });
+
+  test('2,000 random one-field corruptions of the rich machine: same verdict each time', () => {
+    const next = random(17);
+    const pfns = interesting(memmapOf(rich()));
+    const disagreements: string[] = [];
+    let unsound = 0;
+    for (let trial = 0; trial < 2000; trial++) {
+      const mem = rich();
+      const m = memmapOf(mem);
+      const counter = next() < 0.15;
+      const field = counter
+        ? COUNTERS[Math.floor(next() * COUNTERS.length)]!
+        : PER_PFN[Math.floor(next() * PER_PFN.length)]!;
+      const array = m[field] as unknown as Float64Array;
+      const at = counter
+        ? Math.floor(next() * array.length)
+        : next() < 0.7
+          ? pfns[Math.floor(next() * pfns.length)]!
+          : Math.floor(next() * m.maxPfn);
+      const old = array[at]!;
+      // An order past 30 makes `1 << order` negative and the report walk backwards for
+      // billions of frames: orders stay small (MAX_ORDER is 11).
+      const choices =
+        field === 'order'
+          ? [old + 1, Math.max(old - 1, 0), 0, 1, 2, 9, 11, 12]
+          : [old + 1, old - 1, 0, 1, 2, -1, Math.floor(next() * m.maxPfn)];
+      const value = choices[Math.floor(next() * choices.length)]!;
+      array[at] = value;
+      if (array[at] === old) continue;
+      const report = reportPhysicalMemory(mem);
+      const sound = physicalMemoryLooksSound(m);
+      if (report.length > 0) unsound++;
+      if (sound !== (report.length === 0)) {
+        disagreements.push(
+          `trial ${trial}: ${String(field)}[${at}] ${old} -> ${value}: looks sound ${sound}, report ${report[0]}`,
+        );
+      }
+      expect(checkPhysicalMemory(mem)).toEqual(report);
+    }
+    expect(disagreements).toEqual([]);
+    expect(unsound).toBeGreaterThan(700);
+  });
+
+  test('HPageTemporary on a tail, a free frame or an offline frame', () => {
+    for (const where of ['tail', 'free', 'offline'] as const) {
+      const mem = rich();
+      const m = memmapOf(mem);
+      let pfn = -1;
+      for (let p = 0; p < m.maxPfn && pfn < 0; p++) {
+        const s = m.state[p];
+        if (
+          (where === 'tail' && s === FRAME_TAIL) ||
+          (where === 'free' && s === FRAME_FREE) ||
+          (where === 'offline' && s === FRAME_OFFLINE)
+        ) {
+          pfn = p;
+        }
+      }
+      hugeTemporaryArray(m)[pfn] = 1;
+      expect(physicalMemoryLooksSound(m)).toBe(false);
+      expect(checkPhysicalMemory(mem).join('\n')).toMatch(/is marked temporary/);
+    }
+  });
+
+  test('a hugetlb reservation larger than the free pool pages', () => {
+    const mem = rich();
+    const m = memmapOf(mem);
+    m.resvHugePages = 5;
+    expect(physicalMemoryLooksSound(m)).toBe(false);
+    expect(checkPhysicalMemory(mem).join('\n')).toMatch(/resv_huge_pages 5 is outside/);
+  });
+
+  test('a folio list whose size is off by one', () => {
+    const mem = rich();
+    const m = memmapOf(mem);
+    const id = m.listId.find((x) => x !== 0)!;
+    const list = m.lists[id]!;
+    (list as unknown as { addTail(f: number): void }).addTail(folioAlloc(mem, 0, 1) as number);
+    m.listId[list.last()] = 0; // on the list by its links, no longer by its id
+    expect(physicalMemoryLooksSound(m)).toBe(false);
+    expect(checkPhysicalMemory(mem).length).toBeGreaterThan(0);
+  });
+});
+
+describe('folioPagesByNode', () => {
+  test('counts the pages of allocated folios per node, pooled and free frames not', () => {
+    const mem = rich();
+    const used = new Float64Array(2);
+    folioPagesByNode(mem, used);
+    // node 0: the zero page, 1 + 1 + 2 + 4 + 512 on the list, a hugetlb folio in use (512);
+    // node 1: 8, the temporary hugetlb folio (512, in the isolated block), the CMA page.
+    expect([...used]).toEqual([1 + 1 + 1 + 2 + 4 + 512 + 512, 8 + 512 + 1]);
+  });
+});
