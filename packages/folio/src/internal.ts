@@ -6,7 +6,7 @@
  */
 
 // The memmap: the internal form of a PhysicalMemory (the same object).
-export { Memmap, memmapOf } from './memmap.js';
+export { Memmap, memmapOf, type PageblockState } from './memmap.js';
 export { FOLIO_TYPE_HUGETLB, FRAME_FREE, FRAME_HEAD, FRAME_TAIL } from './memmap.js';
 
 // The free lists themselves (the public surface has their counts).
