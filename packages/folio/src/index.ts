@@ -10,6 +10,16 @@
 
 // The machine: nodes, memmap, pfn lookups.
 export type { Folio, PhysicalMemory } from './memmap.js';
+// Read-only per-frame arrays for cheap whole-memory checks (invariants).
+export { type FrameView, frameView } from './frame-view.js';
+export {
+  FOLIO_TYPE_HUGETLB,
+  FOLIO_TYPE_NORMAL,
+  FRAME_FREE,
+  FRAME_HEAD,
+  FRAME_HOLE,
+  FRAME_TAIL,
+} from './memmap.js';
 export {
   checkNodeDistances,
   createPhysicalMemory,

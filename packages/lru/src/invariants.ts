@@ -1,11 +1,15 @@
 import {
   type Folio,
   type FolioList,
+  FRAME_HEAD,
+  FRAME_TAIL,
+  type FrameView,
   folioFlags,
   folioNid,
   folioNrPages,
   folioOnList,
   folioRefCount,
+  frameView,
   PG_active,
   PG_lru,
   PG_mlocked,
@@ -13,7 +17,6 @@ import {
   pfnFolio,
   pfnValid,
 } from '@mmsim/folio';
-import { FRAME_HEAD, FRAME_TAIL, type Memmap, memmapOf } from '@mmsim/folio/internal';
 import { MmsimError, NodeStat } from '@mmsim/runtime';
 import { type FolioBatch, PAGEVEC_SIZE } from './folio-batch.js';
 import { LRU_LIST_NAMES, LRU_UNEVICTABLE, lruListOfFlags, NR_LRU_LISTS } from './lru-list.js';
@@ -239,7 +242,7 @@ let stamp = 0;
  * for the kernel's): a false answer only sends the caller to the report.
  */
 export function lruLooksSound(s: LruState, scanMemory = false): boolean {
-  const m = memmapOf(s.mem);
+  const m = frameView(s.mem);
   let seen = seenStamps.get(s);
   if (seen === undefined || seen.length !== m.maxPfn) {
     seen = new Int32Array(m.maxPfn);
@@ -265,7 +268,7 @@ export function lruLooksSound(s: LruState, scanMemory = false): boolean {
  * and each node's nr_mlock equal to the pages of its PG_mlocked folios (a folio is a
  * FRAME_HEAD; the walk jumps past it and steps over every other frame, holes included).
  */
-function memoryLooksSound(s: LruState, m: Memmap, seen: Int32Array, mark: number): boolean {
+function memoryLooksSound(s: LruState, m: FrameView, seen: Int32Array, mark: number): boolean {
   const where = s.where;
   for (let pfn = 0; pfn < where.length; pfn++) {
     if (where[pfn] !== WHERE_NONE && seen[pfn] !== mark) return false;
@@ -306,7 +309,7 @@ function memoryLooksSound(s: LruState, m: Memmap, seen: Int32Array, mark: number
 
 function lruvecLooksSound(
   s: LruState,
-  m: Memmap,
+  m: FrameView,
   lv: Lruvec,
   seen: Int32Array,
   mark: number,
@@ -342,7 +345,7 @@ function lruvecLooksSound(
 
 function batchLooksSound(
   s: LruState,
-  m: Memmap,
+  m: FrameView,
   b: FolioBatch,
   seen: Int32Array,
   mark: number,
@@ -363,7 +366,7 @@ function batchLooksSound(
 /** A folio of an lru_add batch: met once, live, PG_lru clear, on no list, queued, referenced. */
 function queuedLooksSound(
   s: LruState,
-  m: Memmap,
+  m: FrameView,
   folio: number,
   seen: Int32Array,
   mark: number,
@@ -377,7 +380,7 @@ function queuedLooksSound(
 }
 
 /** Every mlock_fbatch entry names a live folio that holds a reference. */
-function entriesHoldRefs(m: Memmap, entries: readonly number[]): boolean {
+function entriesHoldRefs(m: FrameView, entries: readonly number[]): boolean {
   for (let i = 0; i < entries.length; i++) {
     const folio = Math.floor(entries[i]! / 4);
     if (m.state[folio] !== FRAME_HEAD || m.refcount[folio]! < 1) return false;

@@ -1,5 +1,9 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
+  FRAME_FREE,
+  FRAME_HEAD,
+  FRAME_TAIL,
   folioEntireMapcount,
   folioIndex,
   folioNrPages,
@@ -8,6 +12,7 @@ import {
   folioTestFlag,
   folioTestHugetlb,
   folioTestKsm,
+  frameView,
   HPAGE_PMD_ORDER,
   nodeSpannedPages,
   nodeStartPfn,
@@ -19,13 +24,6 @@ import {
   pfnFolio,
   pfnValid,
 } from '@mmsim/folio';
-import {
-  FOLIO_TYPE_HUGETLB,
-  FRAME_FREE,
-  FRAME_HEAD,
-  FRAME_TAIL,
-  memmapOf,
-} from '@mmsim/folio/internal';
 import { MmsimError } from '@mmsim/runtime';
 import { type AddressSpace, folioAddressSpace } from './address-space.js';
 import type { AnonVma } from './anon-vma.js';
@@ -334,7 +332,7 @@ function checkEntry(
   }
   const pfn = ptePfn(raw);
   const present = ptePresent(raw);
-  const m = memmapOf(mem);
+  const m = frameView(mem);
   // pfnValid, then pfnFolio (an entry's pfn is an integer: no need of the integer test).
   const state = pfn < m.maxPfn ? m.state[pfn]! : 0;
   const folio =
@@ -608,7 +606,7 @@ export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): strin
  * folio and the accessors reject (a broken memmap: the accessor's error is thrown).
  */
 function checkFolios(mem: RmapState['mem'], tally: Tally, bad: Problems): void {
-  const m = memmapOf(mem);
+  const m = frameView(mem);
   const { state, headOf, order, mapcount, entireMapcount, totalMapcount, refcount } = m;
   const { ptes, pmds, refs, held } = tally;
   const zeroPfn = mem.zeroPfn;
