@@ -1,43 +1,9 @@
-import { type ExplorationTarget, explore, type InstanceOptions } from '@mmsim/explore';
-import { type KernelGen, Mutex, Runtime } from '@mmsim/runtime';
+import { explore } from '@mmsim/explore';
+import { spinAndAbba } from '@mmsim/explore/test';
 import { describe, expect, test } from 'vitest';
 import { type CampaignCell, type CampaignReport, cellOf } from '../src/commands/campaign.js';
 import { mergeCampaigns } from '../src/commands/merge-campaign.js';
 import type { ExploreSpec } from '../src/workers/explore-spec.js';
-
-/**
- * A waiter that yields until a setter has run (a long run under a small step limit) beside
- * an AB-BA pair of mutexes (a deadlock under some interleavings).
- */
-function spinAndAbba(): ExplorationTarget {
-  return {
-    name: 'spin-and-ab-ba',
-    instantiate(options: InstanceOptions) {
-      const rt = new Runtime({ cpus: 4, ...options.runtime });
-      const state = { flag: false };
-      rt.spawn('waiter', 0, function* (): KernelGen {
-        while (!state.flag) yield;
-      });
-      rt.spawn('setter', 1, function* (): KernelGen {
-        for (let i = 0; i < 3; i++) yield;
-        state.flag = true;
-      });
-      const a = new Mutex(rt, 'mutex A');
-      const b = new Mutex(rt, 'mutex B');
-      const take = (first: Mutex, second: Mutex) =>
-        function* (): KernelGen {
-          yield* first.lock('lock_first');
-          yield;
-          yield* second.lock('lock_second');
-          second.unlock();
-          first.unlock();
-        };
-      rt.spawn('ab', 2, take(a, b));
-      rt.spawn('ba', 3, take(b, a));
-      return { rt, invariants: [] };
-    },
-  };
-}
 
 const io = { stdout: () => {}, stderr: () => {}, isTTY: false, env: {} } as never;
 const spec = {

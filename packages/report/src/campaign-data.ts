@@ -30,8 +30,8 @@ export interface CampaignPageCell {
   readonly pct?: PctGuarantee | null;
 }
 
-/** The campaign report as the page reads it. */
-export interface CampaignPageData {
+/** The campaign report as the page reads it; the CLI's report is the same with richer cells. */
+export interface CampaignPageData<Cell extends CampaignPageCell = CampaignPageCell> {
   readonly campaign: {
     readonly seed: number;
     readonly schedulesPerCell: number;
@@ -43,7 +43,7 @@ export interface CampaignPageData {
     readonly faultKindsNotModelled: readonly string[];
     readonly workers: number;
   };
-  readonly cells: readonly CampaignPageCell[];
+  readonly cells: readonly Cell[];
   readonly skipped: readonly { readonly scenario: string; readonly reason: string }[];
   readonly totals: {
     readonly cells: number;

@@ -9,7 +9,7 @@ import {
   type PctGuarantee,
 } from '@mmsim/explore';
 import { DEFAULT_VARIANT } from '@mmsim/migrate';
-import { renderCampaignReport } from '@mmsim/report';
+import { type CampaignPageData, renderCampaignReport } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { historyBugVariants } from '@mmsim/scenarios';
 import { builtInNames, builtInScenario } from '../catalog.js';
@@ -112,34 +112,8 @@ export interface CampaignCell {
   readonly pct?: PctGuarantee | null;
 }
 
-export interface CampaignReport {
-  readonly campaign: {
-    readonly seed: number;
-    readonly schedulesPerCell: number;
-    readonly timeBudgetSecondsPerCell: number | null;
-    readonly shard: string | null;
-    readonly strategies: readonly string[];
-    readonly strategiesNotSupported: readonly string[];
-    readonly faultProbability: number;
-    readonly faultKindsNotModelled: readonly string[];
-    readonly workers: number;
-  };
-  readonly cells: readonly CampaignCell[];
-  readonly skipped: readonly { readonly scenario: string; readonly reason: string }[];
-  readonly totals: {
-    readonly cells: number;
-    readonly schedules: number;
-    readonly findings: number;
-    readonly stepLimitRuns: number;
-    readonly deadlocks: number;
-    readonly invariantViolations: number;
-    readonly lostWrites: number;
-    readonly leakedFramesOrReferences: number;
-    readonly leakedLocks: number;
-    readonly elapsedMs: number;
-    readonly schedulesPerSecond: number | null;
-  };
-}
+/** One campaign's report: the page's data (`@mmsim/report`) with the CLI's cells. */
+export type CampaignReport = CampaignPageData<CampaignCell>;
 
 /** The fixed variants a built-in scenario is explored in: the one that fixed its bug, or its own. */
 export function fixedVariants(name: string): { variants: string[]; reason?: string } {

@@ -6,3 +6,4 @@
 export { checkPreemptionBound, type PreemptionBoundCheck } from './preemption-bound.js';
 export { preemptionCounts } from './preemption-counts.js';
 export { checkShrinking, type ShrinkingCheck } from './shrink-properties.js';
+export { spinAndAbba } from './spin-and-abba.js';
