@@ -31,8 +31,13 @@ export interface CostProfileHeadline {
   readonly threads: number;
   /** Pages of pmbench's working set that migratepages moves. */
   readonly pages: number;
-  /** Round trips node 0 -> node 1 -> node 0. */
-  readonly roundTrips: number;
+  /**
+   * How long the test runs, in virtual ns (`pmbench-migrate`'s `durationNs`): pmbench runs
+   * for a set duration and migratepages moves its pages back and forth until it ends, so
+   * the IPIs "during the test" are those of as many migrate_pages(2) calls as the kernel
+   * fits in that time.
+   */
+  readonly durationNs: number;
   /** The series' TLB-flush IPI drop, in percent (`null` when it gave none). */
   readonly ipiDropPercent: number | null;
   /** The series' gain in pages migrated per second, in percent. */
@@ -80,7 +85,7 @@ const X86_2S: CostProfile = Object.freeze({
   headline: Object.freeze({
     threads: 8,
     pages: 1024,
-    roundTrips: 1,
+    durationNs: 10_000_000,
     ipiDropPercent: 99.1,
     throughputGainPercent: 291.7,
     source:
@@ -112,7 +117,7 @@ const ARM64_128: CostProfile = Object.freeze({
   headline: Object.freeze({
     threads: 63,
     pages: 1024,
-    roundTrips: 1,
+    durationNs: 10_000_000,
     ipiDropPercent: null,
     throughputGainPercent: 78,
     source:
