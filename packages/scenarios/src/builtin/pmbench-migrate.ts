@@ -128,8 +128,7 @@ export function pmbenchMigrate(params: PmbenchMigrateParams = {}): Scenario {
               if (clockNs - stats.startNs >= durationNs) stopped = true;
               return stopped;
             };
-      const done =
-        durationNs === undefined ? () => stats.rounds >= 2 * roundTrips : () => stopped;
+      const done = durationNs === undefined ? () => stats.rounds >= 2 * roundTrips : () => stopped;
       let ipisBefore = 0;
       let shootdownsBefore = 0;
       return {
