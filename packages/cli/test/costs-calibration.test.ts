@@ -18,11 +18,18 @@ describe('calibrated headline', () => {
     const h = calibratedHeadline('x86-2s');
     expect(h.throughputGainPercent).toBeGreaterThanOrEqual(291.7 * 0.85);
     expect(h.throughputGainPercent).toBeLessThanOrEqual(291.7 * 1.15);
-    // IPIs: one shootdown round per batch of 512 pages against one per page. The series'
-    // -99.1% counted every flush IPI during the test; the model counts those of the
-    // migrations only (1 - 1/512 = 99.8%), 0.7 pp above the series (docs/calibration.md).
-    expect(Math.abs(h.ipiDropPercent - 99.1)).toBeLessThanOrEqual(0.75);
     expect(h.v63.ipis).toBeGreaterThan(0);
+  });
+
+  test('x86-2s: TLB-flush IPIs during a test of fixed duration drop within 0.5 pp of the series’ -99.1%', () => {
+    const h = calibratedHeadline('x86-2s');
+    // The series counted the IPIs "during the test": pmbench runs for a set duration and
+    // migratepages goes back and forth until it ends, so 6.3, migrating ~3.9x as many pages
+    // in that time, makes ~3.9x as many batch flushes: 1 - 3.94/512 = 99.24%
+    // (docs/calibration.md). Per page migrated the drop is the structural 1 - 1/512.
+    expect(Math.abs(h.ipiDropPercent - 99.1)).toBeLessThanOrEqual(0.5);
+    expect(h.ipiDropPerPagePercent).toBeCloseTo(100 * (1 - 1 / 512), 6);
+    expect(h.v63.pagesMigrated).toBeGreaterThan(2 * h.v62.pagesMigrated);
   });
 
   test('arm64-128: migration gain within 15% of the series’ "up to +78%"', () => {

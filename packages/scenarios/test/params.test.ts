@@ -35,6 +35,11 @@ describe('built-in scenario parameters are checked by their schemas', () => {
     ['split-lock-deadlock', { order: 9 }, /^params\.order must be an integer in \[1, 8\]/],
     ['pmbench-migrate', { mode: 'FAST' }, /^params\.mode must be a migrate mode/],
     [
+      'pmbench-migrate',
+      { durationNs: 10 },
+      /^params\.durationNs must be an integer in \[1000, 1000000000\]/,
+    ],
+    [
       'loop-writeback-deadlock',
       { bogus: 1 },
       /^params\.bogus is not a parameter of loop-writeback-deadlock; known: pages, compactions, writes, writebacks$/,
@@ -49,6 +54,9 @@ describe('built-in scenario parameters are checked by their schemas', () => {
     expect(builtinScenario('loop-bh-deadlock', { pages: 256 }).name).toBe('loop-bh-deadlock');
     expect(builtinScenario('split-lock-deadlock', { order: 8 }).name).toBe('split-lock-deadlock');
     expect(builtinScenario('pmbench-migrate', { mode: 'MIGRATE_ASYNC', threads: 63 }).name).toBe(
+      'pmbench-migrate',
+    );
+    expect(builtinScenario('pmbench-migrate', { durationNs: 1_000_000_000 }).name).toBe(
       'pmbench-migrate',
     );
   });

@@ -1,5 +1,6 @@
 import type { VariantName } from '@mmsim/kernel';
 import { MIGRATE_ASYNC, MIGRATE_SYNC } from '@mmsim/migrate';
+import { MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { pmbenchMigrate, runScenario } from '../src/index.js';
 
@@ -44,5 +45,63 @@ describe('pmbench-migrate: the series headline, v6.2 against v6.3', () => {
 
   it('is deterministic: the same configuration gives the same figures', () => {
     expect(figures('v6.3', MIGRATE_ASYNC)).toEqual(figures('v6.3', MIGRATE_ASYNC));
+  });
+});
+
+/** A pmbench-migrate test of a fixed duration (`durationNs`): the figures of one kernel. */
+function timedFigures(variant: VariantName, durationNs: number) {
+  const run = runScenario(pmbenchMigrate({ pages: 128, threads: 4, durationNs }), {
+    variant,
+    checkSteps: false,
+  });
+  expect(run.result?.status).toBe('completed');
+  expect(run.violations).toEqual([]);
+  return run.figures as unknown as Figures & {
+    readonly testNs: number;
+    readonly ipisPerSecond: number;
+    readonly migrationNs: number;
+  };
+}
+
+describe('pmbench-migrate with durationNs: a test of fixed duration, as pmbench runs', () => {
+  it('migratepages goes back and forth until the duration ends, so the faster kernel migrates more pages in it', () => {
+    const durationNs = 2_000_000;
+    const old = timedFigures('v6.2', durationNs);
+    const now = timedFigures('v6.3', durationNs);
+    for (const f of [old, now]) {
+      // Whole calls of 128 pages, none started after the duration.
+      expect(f.pagesMigrated % 128).toBe(0);
+      expect(f.testNs).toBeGreaterThanOrEqual(durationNs);
+      expect(f.testNs - f.testNs / (f.pagesMigrated / 128)).toBeLessThan(durationNs);
+    }
+    // The same test length, more calls for the faster kernel: each call is one batch
+    // (one shootdown) in 6.3, so the flushes grow with the pages it fits in the test.
+    expect(now.pagesMigrated).toBeGreaterThan(2 * old.pagesMigrated);
+    expect(now.shootdowns).toBe(now.pagesMigrated / 128);
+    expect(old.shootdowns).toBe(old.pagesMigrated);
+    expect(now.ipisPerSecond).toBe((now.ipis * 1e9) / now.testNs);
+    // IPIs per second of the test fall by less than IPIs per page: 1 - gain/512-ish.
+    const perPage = 1 - now.ipis / now.pagesMigrated / (old.ipis / old.pagesMigrated);
+    const perSecond = 1 - now.ipisPerSecond / old.ipisPerSecond;
+    expect(perSecond).toBeLessThan(perPage);
+  });
+
+  it('without durationNs the test is still a fixed number of round trips', () => {
+    const f = figures('v6.3', MIGRATE_SYNC);
+    expect(f.pagesMigrated).toBe(512);
+  });
+
+  it('a bad duration, or a duration with roundTrips, is refused with a typed error', () => {
+    for (const bad of [0, 999, 1.5, 2e9]) {
+      expect(() => pmbenchMigrate({ durationNs: bad })).toThrow(
+        /durationNs must be an integer in \[1000, 1000000000\]/,
+      );
+    }
+    expect(() => pmbenchMigrate({ durationNs: 1_000_000, roundTrips: 2 })).toThrow(
+      /durationNs and roundTrips .* give one of them, not both/,
+    );
+    expect(() => pmbenchMigrate({ durationNs: 1 })).toThrow(MmsimError);
+    expect(pmbenchMigrate({ durationNs: 1000 }).name).toBe('pmbench-migrate');
+    expect(pmbenchMigrate({ durationNs: 1e9 }).name).toBe('pmbench-migrate');
   });
 });

@@ -66,6 +66,12 @@ export interface MigratorOptions {
   readonly stats?: MigratorStats;
   /** Where to report each `migrate_pages()` result and each round's leftovers. */
   readonly ledger?: MigrateCallLedger;
+  /**
+   * Asked before each round with the migrator CPU's virtual clock (ns): `true` ends the
+   * run early, before `rounds` (a test of fixed duration, as `pmbench-migrate`'s
+   * `durationNs`). Default: run all `rounds`.
+   */
+  readonly until?: (clockNs: number) => boolean;
 }
 
 /** What a migrator did. */
@@ -163,6 +169,7 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
       if (options.pfMemalloc === true) task.flags |= PF_MEMALLOC;
       stats.startNs = task.cpu.clock;
       for (let round = 0; round < rounds; round++) {
+        if (options.until?.(task.cpu.clock) === true) break;
         const target = targetOf(round);
         const list = new FolioList(mem);
         if (style === 'syscall') yield* k.lru.lruCacheDisable();

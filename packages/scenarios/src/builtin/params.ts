@@ -48,6 +48,9 @@ export const BUILTIN_PARAM_SCHEMAS = {
           `Mode of the migrate_pages calls: ${MIGRATE_MODE_NAMES.join(', ')} (or 0 to ${MIGRATE_MODE_NAMES.length - 1}); default MIGRATE_SYNC.`,
         ),
       computeNs: count('virtual ns of work between two accesses of a thread', 0, 1e9, 2000),
+      durationNs: count('virtual ns the test runs', 1000, 1e9, 0).describe(
+        'Virtual ns the test runs (pmbench runs for a set duration; migratepages goes back and forth until it ends), instead of roundTrips; an integer in [1000, 1000000000], default none.',
+      ),
     })
     .strict(),
   'rfc-lock-order': z

@@ -19,6 +19,18 @@ export interface PmbenchMigrateParams {
   readonly mode?: MigrateMode;
   /** Virtual ns of work a thread does between two accesses. Default 2000. */
   readonly computeNs?: number;
+  /**
+   * A test of fixed duration, in virtual ns, instead of `roundTrips`: pmbench runs for a
+   * set time (`pmbench [OPTIONS...] duration`, "the main benchmark runs for duration
+   * seconds", pmbench(1), Jisoo Yang, Intel) and `migratepages` moves its pages "between
+   * node 0 and node 1 back and forth" for as long (the cover letter of the batching series,
+   * 20230213123444.155149-1-ying.huang@intel.com). The migrator starts no new
+   * migrate_pages(2) call once this much of its virtual time has passed; the threads stop
+   * with it. A faster kernel then makes more calls in the same test, and the IPIs counted
+   * "during the test" grow with them (see the `ipisPerSecond` figure). Not given together
+   * with `roundTrips`. Default: none (a fixed number of round trips).
+   */
+  readonly durationNs?: number;
 }
 
 /**
@@ -35,8 +47,12 @@ export interface PmbenchMigrateParams {
  * flushes of an ASYNC batch (TTU_BATCH_FLUSH) to one `try_to_unmap_flush` per batch (a
  * MIGRATE_SYNC call first tries the batch asynchronously). The strategy is
  * `'lowest-clock'`, so virtual time runs like a discrete-event simulation. Figures:
- * `ipis`, `shootdowns`, `pagesMigrated`, `migrationNs` (virtual time inside migrate_pages)
- * and `pagesPerSecond` (pages migrated per virtual second of it).
+ * `ipis`, `shootdowns`, `pagesMigrated`, `migrationNs` (virtual time inside migrate_pages),
+ * `pagesPerSecond` (pages migrated per virtual second of it), `testNs` (the migrator's
+ * first call to the end of its last) and `ipisPerSecond` (IPIs per virtual second of the
+ * test). The test is a fixed number of round trips by default, or, with `durationNs`, a
+ * fixed time as pmbench runs: then the kernel that migrates faster also makes more calls,
+ * and so more flushes, within it.
  */
 export function pmbenchMigrate(params: PmbenchMigrateParams = {}): Scenario {
   const threads = params.threads ?? 4;
@@ -44,6 +60,21 @@ export function pmbenchMigrate(params: PmbenchMigrateParams = {}): Scenario {
   const roundTrips = params.roundTrips ?? 2;
   const mode = params.mode ?? MIGRATE_SYNC;
   const computeNs = params.computeNs ?? 2000;
+  const durationNs = params.durationNs;
+  if (durationNs !== undefined) {
+    if (!Number.isInteger(durationNs) || durationNs < 1000 || durationNs > 1e9) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `durationNs must be an integer in [1000, 1000000000], got ${String(durationNs)}`,
+      );
+    }
+    if (params.roundTrips !== undefined) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        'durationNs and roundTrips are two lengths of the test: give one of them, not both',
+      );
+    }
+  }
   if (!Number.isInteger(threads) || threads < 1 || threads > 63) {
     throw new MmsimError(
       'INVALID_ARGUMENT',
@@ -87,7 +118,17 @@ export function pmbenchMigrate(params: PmbenchMigrateParams = {}): Scenario {
       const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
       const stats = migratorStats();
       const users = Array.from({ length: threads }, () => userTaskStats());
-      const done = () => stats.rounds >= 2 * roundTrips;
+      // Fixed duration: the migrator's `until` ends the test at the first call boundary
+      // past `durationNs` (`stopped`), and the threads stop with it.
+      let stopped = false;
+      const until =
+        durationNs === undefined
+          ? undefined
+          : (clockNs: number) => {
+              if (clockNs - stats.startNs >= durationNs) stopped = true;
+              return stopped;
+            };
+      const done = durationNs === undefined ? () => stats.rounds >= 2 * roundTrips : () => stopped;
       let ipisBefore = 0;
       let shootdownsBefore = 0;
       return {
@@ -102,9 +143,10 @@ export function pmbenchMigrate(params: PmbenchMigrateParams = {}): Scenario {
             cpu: 0,
             mode,
             reason: MR_SYSCALL,
-            rounds: 2 * roundTrips,
+            rounds: durationNs === undefined ? 2 * roundTrips : Number.MAX_SAFE_INTEGER,
             select: mappedFolios(k, mm, addr, pages),
             stats,
+            ...(until === undefined ? {} : { until }),
           }),
           ...users.map((s, t) =>
             userTask(k, {
@@ -124,6 +166,14 @@ export function pmbenchMigrate(params: PmbenchMigrateParams = {}): Scenario {
         ],
         figures: () => ({
           ipis: k.vm.tlbStats.ipisSent - ipisBefore,
+          // The length of the test: the migrator's first call to the end of its last.
+          testNs: stats.endNs - stats.startNs,
+          // IPIs per virtual second of the test: what a test of any fixed duration counts,
+          // divided by that duration (the series' "IPIs during the test", per second).
+          ipisPerSecond:
+            stats.endNs > stats.startNs
+              ? ((k.vm.tlbStats.ipisSent - ipisBefore) * 1e9) / (stats.endNs - stats.startNs)
+              : 0,
           shootdowns: k.vm.tlbStats.shootdowns - shootdownsBefore,
           pagesMigrated: stats.pagesMigrated,
           pagesFailed: stats.pagesFailed,
