@@ -78,7 +78,14 @@ import {
   userWriteFast,
 } from './user-access.js';
 import { uffdioWriteprotect, userfaultfdRegisterWp } from './userfaultfd.js';
-import { type FolioMapping, folioMappings, followPage, lookupPte, type PteView } from './view.js';
+import {
+  type FolioMapping,
+  folioMappings,
+  followPage,
+  lookupPte,
+  presentPfnAt,
+  type PteView,
+} from './view.js';
 import type { VirtualMemoryOptions } from './virtual-memory-options.js';
 import { vmaAddress } from './vma-address.js';
 
@@ -585,6 +592,15 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** The pfn mapped at `addr` (throws when nothing present maps it). */
   followPage(mm: MmView, addr: number): number {
     return followPage(mm as Mm, addr);
+  }
+
+  /**
+   * The pfn a present entry maps at `addr`, or -1 (nothing there yet, or a migration
+   * entry); throws outside every VMA. `lookupPte(mm, addr).pfn` of a present entry,
+   * without building the view.
+   */
+  presentPfnAt(mm: MmView, addr: number): number {
+    return presentPfnAt(mm as Mm, addr);
   }
 
   /** Every mapping and migration entry of a folio, found through its rmap. */
