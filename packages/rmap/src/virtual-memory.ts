@@ -85,8 +85,8 @@ import {
   folioMappings,
   followPage,
   lookupPte,
-  presentPfnAt,
   type PteView,
+  presentPfnAt,
 } from './view.js';
 import type { VirtualMemoryOptions } from './virtual-memory-options.js';
 import { vmaAddress } from './vma-address.js';

@@ -1,4 +1,4 @@
-import { MmsimError, type KernelGen } from '@mmsim/runtime';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { PAGE_SIZE, PMD_SIZE } from '../src/index.js';
 import { createRmapMachine as machine } from '../src/testing/index.js';
