@@ -54,7 +54,14 @@ export {
 } from './hotplug/offline-pages.js';
 export {
   compactionSkipsFolio,
+  ISOLATION_DONE,
+  ISOLATION_FAILED,
+  ISOLATION_GENERAL,
+  ISOLATION_HELD,
+  ISOLATION_PUT,
   isolateForMigration,
+  isolateForMigrationFinish,
+  isolateForMigrationStart,
   isolateLruFolioHeld,
   skipIsolationOnOrder,
 } from './isolate.js';

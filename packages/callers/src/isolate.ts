@@ -11,8 +11,14 @@ import {
   HPAGE_PMD_ORDER,
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
+import {
+  folioPutFast,
+  ISOLATE_LRU_DONE,
+  ISOLATE_LRU_FAILED,
+  ISOLATE_LRU_GENERAL,
+} from '@mmsim/lru';
 import { ISOLATE_ASYNC_MIGRATE, MIGRATE_ASYNC, type MigrateMode } from '@mmsim/migrate';
-import type { KernelGen } from '@mmsim/runtime';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
 
 /**
  * The LRU part of isolating a folio for migration, for a caller that already holds a
@@ -69,6 +75,105 @@ export function* isolateForMigration(
   }
   if (!folioTryGet(mem, folio)) return false; // freed under us
   return yield* isolateLruFolioHeld(k, folio, list);
+}
+
+/** `isolateForMigrationStart`: not isolated, and nothing is left to do (false). */
+export const ISOLATION_FAILED = 0;
+/** `isolateForMigrationStart`: isolated onto the list (true). */
+export const ISOLATION_DONE = 1;
+/**
+ * `isolateForMigrationStart`: nothing was done, because the kernel's LRU has no plain-call
+ * isolation (`LruIsolation.folioIsolateLruStart`): run `isolateForMigration`.
+ */
+export const ISOLATION_GENERAL = -1;
+/**
+ * `isolateForMigrationStart`: not isolated, and the lookup reference must be dropped by
+ * an LRU-aware put that may be the last one: run `isolateForMigrationFinish`.
+ */
+export const ISOLATION_PUT = 4;
+/**
+ * `isolateForMigrationStart`: the lookup reference is taken and nothing else is done (the
+ * LRU's plain calls are switched off): run `isolateForMigrationFinish`, which runs
+ * `isolateLruFolioHeld`.
+ */
+export const ISOLATION_HELD = 5;
+
+/**
+ * `isolateForMigration` (above) as plain calls for as far as it runs without suspending
+ * the task: `ISOLATION_DONE` / `ISOLATION_FAILED` when it ran to its end (true / false);
+ * `ISOLATION_GENERAL` when it did nothing (run `isolateForMigration`); any other value
+ * when it stopped where the generator would suspend (the scheduling point of
+ * `folio_isolate_lru`, a held `lru_lock`, or a last put), having done what comes before:
+ * run `isolateForMigrationFinish(k, folio, list, state)` at once. The same steps, charges,
+ * decisions and results as `isolateForMigration`.
+ */
+export function isolateForMigrationStart(
+  k: Kernel,
+  folio: Folio,
+  list: FolioList,
+  mode: MigrateMode,
+): number {
+  const mem = k.mem;
+  const lru = k.lru;
+  if (lru.folioIsolateLruStart === undefined || lru.folioIsolateLruFinish === undefined) {
+    return ISOLATION_GENERAL;
+  }
+  if (folioTestHugetlb(mem, folio)) {
+    return k.migrate.isolateHugetlb(folio, list) ? ISOLATION_DONE : ISOLATION_FAILED;
+  }
+  if (folioTestMovable(mem, folio)) {
+    const isolateMode = mode === MIGRATE_ASYNC ? ISOLATE_ASYNC_MIGRATE : 0;
+    if (!k.migrate.isolateMovablePage(folio, isolateMode)) return ISOLATION_FAILED;
+    list.addTail(folio);
+    return ISOLATION_DONE;
+  }
+  if (!folioTryGet(mem, folio)) return ISOLATION_FAILED; // freed under us
+  const state = lru.folioIsolateLruStart(folio);
+  if (state === ISOLATE_LRU_DONE) {
+    isolatedHeld(k, folio, list, false);
+    return ISOLATION_DONE;
+  }
+  if (state === ISOLATE_LRU_GENERAL) return ISOLATION_HELD;
+  if (state === ISOLATE_LRU_FAILED) {
+    // The lookup reference: a plain put unless it may be the last one.
+    return folioPutFast(mem, folio, 1) ? ISOLATION_FAILED : ISOLATION_PUT;
+  }
+  return state;
+}
+
+/**
+ * The rest of an `isolateForMigrationStart` that returned neither `ISOLATION_DONE`,
+ * `ISOLATION_FAILED` nor `ISOLATION_GENERAL`. Returns whether the folio was isolated.
+ */
+export function* isolateForMigrationFinish(
+  k: Kernel,
+  folio: Folio,
+  list: FolioList,
+  state: number,
+): KernelGen<boolean> {
+  if (state === ISOLATION_PUT) {
+    yield* k.lru.folioPut(folio);
+    return false;
+  }
+  if (state === ISOLATION_HELD) return yield* isolateLruFolioHeld(k, folio, list);
+  const finish = k.lru.folioIsolateLruFinish;
+  if (finish === undefined) {
+    throw new MmsimError(
+      'INVALID_STATE',
+      'isolateForMigrationFinish: the LRU has no folioIsolateLruFinish, so no isolation can be pending',
+    );
+  }
+  yield* finish.call(k.lru, folio, state);
+  isolatedHeld(k, folio, list, false);
+  return true;
+}
+
+/** An isolated folio joins `list`, counts in NR_ISOLATED, and its lookup reference goes. */
+function isolatedHeld(k: Kernel, folio: Folio, list: FolioList, atHead: boolean): void {
+  if (atHead) list.add(folio);
+  else list.addTail(folio);
+  k.lru.nodeStatModFolio(folio, k.lru.folioIsolatedItem(folio), folioNrPages(k.mem, folio));
+  folioPut(k.mem, folio); // the isolation holds its own reference
 }
 
 /**

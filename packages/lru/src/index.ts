@@ -42,3 +42,12 @@ export type { MmLruInsertion } from './lru-state.js';
 
 // `folio_put`'s fast half (the slow half is `LruIsolation.folioPut`).
 export { folioPutFast } from './folio-put.js';
+
+// What `LruIsolation.folioIsolateLruStart` returns.
+export {
+  ISOLATE_LRU_DONE,
+  ISOLATE_LRU_FAILED,
+  ISOLATE_LRU_GENERAL,
+  ISOLATE_LRU_SPIN,
+  ISOLATE_LRU_YIELD,
+} from './isolate.js';

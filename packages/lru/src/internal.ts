@@ -34,7 +34,12 @@ export {
 } from './drain.js';
 
 // Isolation and putback.
-export { folioIsolateLru } from './isolate.js';
+export {
+  folioIsolateLru,
+  folioIsolateLruFinish,
+  folioIsolateLruPlain,
+  folioIsolateLruStart,
+} from './isolate.js';
 export { folioPutbackLru } from './putback.js';
 export {
   folioEvictable,

@@ -10,6 +10,7 @@ import {
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { type LruState, requireTask, WHERE_ISOLATING, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
+import { lruUncontended } from './uncontended.js';
 
 /**
  * `folio_isolate_lru` (mm/vmscan.c, Linux 6.3): take `folio` off its LRU list for the
@@ -34,6 +35,41 @@ import type { Lruvec } from './lruvec.js';
  * more reference. It does not touch NR_ISOLATED: the caller accounts that.
  */
 export function* folioIsolateLru(s: LruState, folio: Folio): KernelGen<boolean> {
+  const state = folioIsolateLruStart(s, folio);
+  if (state === ISOLATE_LRU_DONE) return true;
+  if (state === ISOLATE_LRU_FAILED) return false;
+  return yield* folioIsolateLruFinish(s, folio, state);
+}
+
+/**
+ * `folioIsolateLruPlain`: nothing was done, the plain calls are switched off
+ * (`lruUncontended.enabled`): run `folioIsolateLru`.
+ */
+export const ISOLATE_LRU_GENERAL = -1;
+/** `folioIsolateLruStart`: the folio was not on an LRU list; nothing changed (false). */
+export const ISOLATE_LRU_FAILED = 0;
+/** `folioIsolateLruStart`: isolated (true), as plain calls. */
+export const ISOLATE_LRU_DONE = 1;
+/**
+ * `folioIsolateLruStart`: PG_lru won and the isolation reference taken; the scheduling
+ * point before `lru_lock` needs a real `yield` (run `folioIsolateLruFinish`).
+ */
+export const ISOLATE_LRU_YIELD = 2;
+/**
+ * `folioIsolateLruStart`: PG_lru won, the scheduling point passed, and `lru_lock` is held
+ * by another task: spin for it (run `folioIsolateLruFinish`).
+ */
+export const ISOLATE_LRU_SPIN = 3;
+
+/**
+ * `folio_isolate_lru` (above) as plain calls as far as it runs without suspending the
+ * task: `ISOLATE_LRU_FAILED` or `ISOLATE_LRU_DONE` when it ran to its end (false / true);
+ * `ISOLATE_LRU_YIELD` or `ISOLATE_LRU_SPIN` when it stopped at its scheduling point or at
+ * a held `lru_lock`, with what it did so far kept: the caller must then run
+ * `folioIsolateLruFinish` at once, from the same task. The same steps, charges and
+ * decisions as the generator, which is this followed by that.
+ */
+export function folioIsolateLruStart(s: LruState, folio: Folio): number {
   const mem = s.mem;
   if (folioRefCount(mem, folio) === 0) {
     throw new MmsimError(
@@ -42,16 +78,54 @@ export function* folioIsolateLru(s: LruState, folio: Folio): KernelGen<boolean> 
     );
   }
   requireTask(s);
-  if (!folioTestClearFlag(mem, folio, PG_lru)) return false;
+  if (!folioTestClearFlag(mem, folio, PG_lru)) return ISOLATE_LRU_FAILED;
   folioGet(mem, folio);
   s.where[folio] = WHERE_ISOLATING;
   // The window before lru_lock: a real scheduling round, or a virtual step when no other
   // task can run there (the same step count and replay token, no suspension).
-  if (!s.rt.virtualStep()) yield;
+  if (!s.rt.virtualStep()) return ISOLATE_LRU_YIELD;
   const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
-  if (!lv.lock.trylock()) yield* lv.lock.lockContended();
-  lv.delFolio(folio, folioNrPages(mem, folio));
+  if (!lv.lock.trylock()) return ISOLATE_LRU_SPIN;
+  unlinkIsolated(s, lv, folio);
+  return ISOLATE_LRU_DONE;
+}
+
+/**
+ * `LruIsolation.folioIsolateLruStart`: `folioIsolateLruStart`, or `ISOLATE_LRU_GENERAL`
+ * (nothing done) when the plain calls are switched off.
+ */
+export function folioIsolateLruPlain(s: LruState, folio: Folio): number {
+  if (!lruUncontended.enabled) return ISOLATE_LRU_GENERAL;
+  lruUncontended.isolations++;
+  return folioIsolateLruStart(s, folio);
+}
+
+/**
+ * The rest of a `folioIsolateLruStart` that returned `ISOLATE_LRU_YIELD` (the scheduling
+ * point, then `lru_lock`) or `ISOLATE_LRU_SPIN` (spin for `lru_lock`): unlinks the folio.
+ * Returns true.
+ */
+export function* folioIsolateLruFinish(
+  s: LruState,
+  folio: Folio,
+  state: number,
+): KernelGen<boolean> {
+  if (state !== ISOLATE_LRU_YIELD && state !== ISOLATE_LRU_SPIN) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `folioIsolateLruFinish: state ${String(state)} is not ISOLATE_LRU_YIELD or ISOLATE_LRU_SPIN`,
+    );
+  }
+  if (state === ISOLATE_LRU_YIELD) yield;
+  const lv = s.lruvecs[folioNid(s.mem, folio)] as Lruvec;
+  if (state === ISOLATE_LRU_SPIN || !lv.lock.trylock()) yield* lv.lock.lockContended();
+  unlinkIsolated(s, lv, folio);
+  return true;
+}
+
+/** With `lv.lock` held: the isolated folio leaves its list, then the lock is dropped. */
+function unlinkIsolated(s: LruState, lv: Lruvec, folio: Folio): void {
+  lv.delFolio(folio, folioNrPages(s.mem, folio));
   lv.lock.unlock();
   s.where[folio] = WHERE_NONE;
-  return true;
 }

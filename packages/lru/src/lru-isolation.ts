@@ -14,6 +14,17 @@ export interface LruIsolation {
    * reference, and accounts NR_ISOLATED itself (`nodeStatModFolio`).
    */
   folioIsolateLru(folio: Folio): KernelGen<boolean>;
+  /**
+   * Optional: `folioIsolateLru` as plain calls for as far as it runs without suspending
+   * the task. Returns `ISOLATE_LRU_FAILED` (false) or `ISOLATE_LRU_DONE` (true) when it ran
+   * to its end; `ISOLATE_LRU_YIELD` or `ISOLATE_LRU_SPIN` when it stopped at its scheduling
+   * point or at a held `lru_lock`, having won PG_lru: the caller must then run
+   * `folioIsolateLruFinish` at once; `ISOLATE_LRU_GENERAL` when it did nothing (run
+   * `folioIsolateLru`). Same steps, charges and decisions as `folioIsolateLru`.
+   */
+  folioIsolateLruStart?(folio: Folio): number;
+  /** With `folioIsolateLruStart`: the rest of an isolation it left pending; true. */
+  folioIsolateLruFinish?(folio: Folio, state: number): KernelGen<boolean>;
   /** `folio_putback_lru` (mm/vmscan.c): `folio_add_lru`, then drop the isolation reference. */
   folioPutbackLru(folio: Folio): KernelGen;
   /** `folio_add_lru` (mm/swap.c): queue on this CPU's lru_add batch with a reference. */

@@ -15,7 +15,11 @@ import {
   mappingUnevictable,
 } from './evictable.js';
 import { folioPutLru } from './folio-put.js';
-import { folioIsolateLru as folioIsolateLruImpl } from './isolate.js';
+import {
+  folioIsolateLruFinish as folioIsolateLruFinishImpl,
+  folioIsolateLru as folioIsolateLruImpl,
+  folioIsolateLruPlain,
+} from './isolate.js';
 import {
   folioAddLru as folioAddLruImpl,
   folioAddLruUncontended as folioAddLruUncontendedImpl,
@@ -64,6 +68,14 @@ export class LruVecs implements LruIsolation {
 
   folioIsolateLru(folio: Folio): KernelGen<boolean> {
     return folioIsolateLruImpl(this.#s, folio);
+  }
+
+  folioIsolateLruStart(folio: Folio): number {
+    return folioIsolateLruPlain(this.#s, folio);
+  }
+
+  folioIsolateLruFinish(folio: Folio, state: number): KernelGen<boolean> {
+    return folioIsolateLruFinishImpl(this.#s, folio, state);
   }
 
   folioPutbackLru(folio: Folio): KernelGen {

@@ -145,8 +145,10 @@ export {
   faultError,
   userRead,
   userReadFast,
+  userReadFaulted,
   userWrite,
   userWriteFast,
+  userWriteFaulted,
 } from './user-access.js';
 export { pinUserPage, releasePin, unpinUserPage } from './gup.js';
 export { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';

@@ -2,11 +2,13 @@ import {
   type Folio,
   folioGet,
   folioIndex,
+  folioMappingKind,
   folioNrPages,
   folioOrder,
   folioTestAnon,
   folioTestFlag,
   folioTestKsm,
+  PAGE_MAPPING_ANON,
   PG_dirty,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
@@ -172,14 +174,16 @@ function removeMigrationPtesUncontended(
 ): boolean {
   const mem = ctx.mem;
   if (!rmapUncontended.enabled) return false;
-  if (folioTestKsm(mem, dst) || !folioTestAnon(mem, dst)) return false;
+  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
+  if (folioMappingKind(mem, dst) !== PAGE_MAPPING_ANON) return false;
   const av = folioAnonVma(mem, dst);
   if (av === null) return !locked;
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
   const sem = av.rwsem;
+  const order = folioOrder(mem, dst);
+  const nr = 1 << order;
   const walkPgoff = folioPgoff(mem, dst);
-  const nr = folioNrPages(mem, dst);
   const inVma = !(vma.pgoff > walkPgoff + nr - 1 || vma.lastPgoff < walkPgoff);
   const pgoff = folioIndex(mem, dst);
   const range = inVma && folioVmaRangeInto(vma, pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
@@ -191,7 +195,6 @@ function removeMigrationPtesUncontended(
     ctx.rt.charge(ctx.costs.rmapStep);
     if (range === null || table === null) return true;
     const anon = true;
-    const order = folioOrder(mem, dst);
     const ptl = table.ptl;
     const endVpn = range.endVpn;
     ptl.trylock();

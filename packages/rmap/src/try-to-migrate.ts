@@ -3,12 +3,14 @@ import {
   folioIndex,
   folioMapcount,
   folioMapped,
+  folioMappingKind,
   folioNrPages,
   folioOrder,
   folioPut,
   folioRefCount,
   folioTestAnon,
   folioTestKsm,
+  PAGE_MAPPING_ANON,
   PG_anon_exclusive,
   pageTestFlag,
 } from '@mmsim/folio';
@@ -265,7 +267,8 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   const mem = ctx.mem;
   if (!rmapUncontended.enabled) return false;
   if ((flags & TTU_SPLIT_HUGE_PMD) !== 0 || ctx.unmapWindow) return false;
-  if (folioTestKsm(mem, folio) || !folioTestAnon(mem, folio)) return false;
+  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
+  if (folioMappingKind(mem, folio) !== PAGE_MAPPING_ANON) return false;
   const av = folioAnonVma(mem, folio);
   const locked = (flags & TTU_RMAP_LOCKED) !== 0;
   // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
@@ -274,8 +277,9 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
   const sem = av.rwsem;
+  const order = folioOrder(mem, folio);
+  const nr = 1 << order;
   const pgoff = folioPgoff(mem, folio);
-  const nr = folioNrPages(mem, folio);
   const inVma = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
   const range =
     inVma && folioVmaRangeInto(vma, folioIndex(mem, folio), nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
@@ -289,7 +293,6 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
     if (range === null || table === null) return true;
     const mm = vma.mm;
     const anon = true;
-    const order = folioOrder(mem, folio);
     const ptl = table.ptl;
     const endVpn = range.endVpn;
     ptl.trylock();

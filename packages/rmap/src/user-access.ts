@@ -247,6 +247,32 @@ export function* userWrite(ctx: RmapState, mm: Mm, addr: number, value: number):
   }
 }
 
+/**
+ * The rest of `userRead` after a `userReadFast` that returned NaN (the same steps,
+ * charges and result as `userRead` from its first fault on): a task whose access hits
+ * the TLB or the page tables then creates no generator. Not `userRead` itself: the
+ * failed attempt has already walked the page tables and charged the walk.
+ */
+export function* userReadFaulted(ctx: RmapState, mm: Mm, addr: number): KernelGen<number> {
+  for (let tries = 0; ; tries++) {
+    const ret = yield* doUserAddrFault(ctx, mm, addr, 0);
+    if (fatal(ret)) throw faultError(mm, addr, false, ret);
+    if (tries >= MAX_RETRIES) throw livelock(mm, addr);
+    const value = userReadFast(ctx, mm, addr);
+    if (!Number.isNaN(value)) return value;
+  }
+}
+
+/** The rest of `userWrite` after a `userWriteFast` that returned false; see `userReadFaulted`. */
+export function* userWriteFaulted(ctx: RmapState, mm: Mm, addr: number, value: number): KernelGen {
+  for (let tries = 0; ; tries++) {
+    const ret = yield* doUserAddrFault(ctx, mm, addr, FAULT_FLAG_WRITE);
+    if (fatal(ret)) throw faultError(mm, addr, true, ret);
+    if (tries >= MAX_RETRIES) throw livelock(mm, addr);
+    if (userWriteFast(ctx, mm, addr, value)) return;
+  }
+}
+
 function livelock(mm: Mm, addr: number): MmsimError {
   return new MmsimError(
     'INVARIANT_VIOLATED',

@@ -127,11 +127,32 @@ function isPresentOrMigration(raw: number): boolean {
 }
 
 /**
+ * The pfn of the page a present entry maps at `addr` in `mm` (the `pfn` of a present
+ * `lookupPte(mm, addr)`), or -1 when none or a migration entry is there; without building
+ * the decoded view (a selector or `follow_page` runs once per folio). Throws as
+ * `lookupPte` for an address outside every VMA.
+ */
+export function presentPfnAt(mm: Mm, addr: number): number {
+  if (!Number.isInteger(addr) || mm.vmaLookup(addr) === null) throw outsideVmas(mm, addr);
+  const vpn = vpnOf(addr);
+  const idx = pmdIndexOfVpn(vpn);
+  const pmdv = mm.pmds.get(idx);
+  if (pmdv !== undefined) {
+    return pmdv !== 0 && ptePresent(pmdv) ? ptePfn(pmdv) + (vpn % PTRS_PER_PTE) : -1;
+  }
+  const table = mm.pageTables.get(idx);
+  const raw = table === undefined ? 0 : table.get(vpn);
+  return raw !== 0 && ptePresent(raw) ? ptePfn(raw) : -1;
+}
+
+/**
  * `follow_page` for inspection: the pfn mapped at `addr`. Throws INVALID_ARGUMENT when the
  * address is outside every VMA, or not mapped by a present entry (never touched, or
  * under migration).
  */
 export function followPage(mm: Mm, addr: number): number {
+  const pfn = presentPfnAt(mm, addr);
+  if (pfn >= 0) return pfn;
   const view = lookupPte(mm, addr);
   if (view.kind !== 'present') {
     throw new MmsimError(

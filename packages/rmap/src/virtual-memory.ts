@@ -74,11 +74,20 @@ import {
   doUserAddrFault,
   userRead,
   userReadFast,
+  userReadFaulted,
   userWrite,
   userWriteFast,
+  userWriteFaulted,
 } from './user-access.js';
 import { uffdioWriteprotect, userfaultfdRegisterWp } from './userfaultfd.js';
-import { type FolioMapping, folioMappings, followPage, lookupPte, type PteView } from './view.js';
+import {
+  type FolioMapping,
+  folioMappings,
+  followPage,
+  lookupPte,
+  type PteView,
+  presentPfnAt,
+} from './view.js';
 import type { VirtualMemoryOptions } from './virtual-memory-options.js';
 import { vmaAddress } from './vma-address.js';
 
@@ -329,14 +338,27 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return userWrite(this.#ctx, mm as Mm, addr, value);
   }
 
-  /** The fault-free half of a load: the word, or NaN when `userRead` is needed. */
+  /**
+   * The fault-free half of a load: the word, or NaN when the access needs a fault: then
+   * `userReadFaulted` (not `userRead`: the failed attempt already walked and charged).
+   */
   userReadFast(mm: MmView, addr: number): number {
     return userReadFast(this.#ctx, mm as Mm, addr);
   }
 
-  /** The fault-free half of a store: false when `userWrite` is needed. */
+  /** The fault-free half of a store: false when `userWriteFaulted` is needed. */
   userWriteFast(mm: MmView, addr: number, value: number): boolean {
     return userWriteFast(this.#ctx, mm as Mm, addr, value);
+  }
+
+  /** The rest of `userRead` after a `userReadFast` that returned NaN. */
+  userReadFaulted(mm: MmView, addr: number): KernelGen<number> {
+    return userReadFaulted(this.#ctx, mm as Mm, addr);
+  }
+
+  /** The rest of `userWrite` after a `userWriteFast` that returned false. */
+  userWriteFaulted(mm: MmView, addr: number, value: number): KernelGen {
+    return userWriteFaulted(this.#ctx, mm as Mm, addr, value);
   }
 
   /** `do_user_addr_fault` with FAULT_FLAG_* `flags`; returns VM_FAULT_* bits. */
@@ -585,6 +607,15 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** The pfn mapped at `addr` (throws when nothing present maps it). */
   followPage(mm: MmView, addr: number): number {
     return followPage(mm as Mm, addr);
+  }
+
+  /**
+   * The pfn a present entry maps at `addr`, or -1 (nothing there yet, or a migration
+   * entry); throws outside every VMA. `lookupPte(mm, addr).pfn` of a present entry,
+   * without building the view.
+   */
+  presentPfnAt(mm: MmView, addr: number): number {
+    return presentPfnAt(mm as Mm, addr);
   }
 
   /** Every mapping and migration entry of a folio, found through its rmap. */

@@ -56,27 +56,32 @@ const RUNS: readonly (readonly [
   ['compaction-under-load', 'v6.3', 'random', 2],
 ];
 
-describe('the uncontended rmap and LRU paths (plain calls) against the general path (generators)', () => {
+describe('the uncontended rmap and LRU paths and the plain-call isolation (plain calls) against the general path (generators)', () => {
   afterEach(() => setFastPaths(true));
 
   it('take the plain-call walk for singly-mapped anon folios and the plain-call LRU add and drain', () => {
     const walks = rmapUncontended.walks;
     const adds = lruUncontended.adds;
     const drains = lruUncontended.drains;
+    const isolations = lruUncontended.isolations;
     outcome('pmbench-migrate', 'v6.3', undefined, 1);
     // 1024 folios migrated: one try_to_migrate and one remove_migration_ptes walk each.
     expect(rmapUncontended.walks - walks).toBeGreaterThanOrEqual(2048);
     expect(lruUncontended.adds - adds).toBeGreaterThanOrEqual(1024);
     expect(lruUncontended.drains - drains).toBeGreaterThanOrEqual(1024);
+    // The migrator isolates each folio with plain calls (isolateForMigrationStart).
+    expect(lruUncontended.isolations - isolations).toBeGreaterThanOrEqual(1024);
   });
 
   it('never take them when switched off', () => {
     setFastPaths(false);
     const walks = rmapUncontended.walks;
     const adds = lruUncontended.adds;
+    const isolations = lruUncontended.isolations;
     outcome('pmbench-migrate', 'v6.3', undefined, 1);
     expect(rmapUncontended.walks).toBe(walks);
     expect(lruUncontended.adds).toBe(adds);
+    expect(lruUncontended.isolations).toBe(isolations);
   });
 
   for (const [name, variant, strategy, seed] of RUNS) {

@@ -1,4 +1,12 @@
-import { compactionSkipsFolio, isolateForMigration } from '@mmsim/callers';
+import {
+  compactionSkipsFolio,
+  ISOLATION_DONE,
+  ISOLATION_FAILED,
+  ISOLATION_GENERAL,
+  isolateForMigration,
+  isolateForMigrationFinish,
+  isolateForMigrationStart,
+} from '@mmsim/callers';
 import {
   type Folio,
   FolioList,
@@ -178,7 +186,17 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
           if (folio === null) continue;
           if (skipOnTarget && folioNid(mem, folio) === target) continue;
           if (style === 'compaction' && compactionSkipsFolio(k, folio, compactOrder)) continue;
-          if (yield* isolateForMigration(k, folio, list, mode)) stats.isolated++;
+          // As plain calls while nothing suspends; the generators from where it would.
+          const state = isolateForMigrationStart(k, folio, list, mode);
+          if (state === ISOLATION_DONE) stats.isolated++;
+          else if (state === ISOLATION_FAILED) continue;
+          else if (
+            state === ISOLATION_GENERAL
+              ? yield* isolateForMigration(k, folio, list, mode)
+              : yield* isolateForMigrationFinish(k, folio, list, state)
+          ) {
+            stats.isolated++;
+          }
         }
         if (style === 'syscall') k.lru.lruCacheEnable();
         if (list.size > 0) {

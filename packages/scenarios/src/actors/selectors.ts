@@ -38,12 +38,12 @@ export function mappedFolios(
     for (let n = 0; n < pages; n++) {
       const i = order === 'ascending' ? n : pages - 1 - n;
       if (!mm.alive) return;
-      const pte = k.vm.lookupPte(mm, addr + i * PAGE_SIZE);
-      if (pte.kind !== 'present' || pte.pfn === k.mem.zeroPfn) {
+      const pfn = k.vm.presentPfnAt(mm, addr + i * PAGE_SIZE);
+      if (pfn < 0 || pfn === k.mem.zeroPfn) {
         yield null;
         continue;
       }
-      const folio = pfnFolio(k.mem, pte.pfn);
+      const folio = pfnFolio(k.mem, pfn);
       if (folio < 0 || seen.has(folio)) continue;
       seen.add(folio);
       yield folio;

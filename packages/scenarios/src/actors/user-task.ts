@@ -96,11 +96,14 @@ export function userTask(k: Kernel, options: UserTaskOptions): Actor {
         const where = k.shadow.userLocation(mm, at);
         if (rng.chance(writeRatio)) {
           const value = task.id * 1_000_000 + n + 1;
-          yield* k.vm.userWrite(mm, at, value);
+          // As userWrite, with no generator unless the store faults.
+          if (!k.vm.userWriteFast(mm, at, value)) yield* k.vm.userWriteFaulted(mm, at, value);
           k.shadow.wrote(where, value, who); // same step as the store
           if (stats !== undefined) stats.stores++;
         } else {
-          const value = yield* k.vm.userRead(mm, at);
+          // As userRead, with no generator unless the load faults.
+          let value = k.vm.userReadFast(mm, at);
+          if (Number.isNaN(value)) value = yield* k.vm.userReadFaulted(mm, at);
           const ok = k.shadow.read(where, value, who); // same step as the load
           if (stats !== undefined) {
             stats.loads++;
