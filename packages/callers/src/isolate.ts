@@ -12,7 +12,7 @@ import {
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import { ISOLATE_ASYNC_MIGRATE, MIGRATE_ASYNC, type MigrateMode } from '@mmsim/migrate';
-import type { KernelGen } from '@mmsim/runtime';
+import { FP_FOLIO, FP_VMSTAT, type KernelGen } from '@mmsim/runtime';
 
 /**
  * The LRU part of isolating a folio for migration, for a caller that already holds a
@@ -35,7 +35,9 @@ export function* isolateLruFolioHeld(
   if (yield* k.lru.folioIsolateLru(folio)) {
     if (atHead) list.add(folio);
     else list.addTail(folio);
-    k.lru.nodeStatModFolio(folio, k.lru.folioIsolatedItem(folio), folioNrPages(k.mem, folio));
+    const item = k.lru.folioIsolatedItem(folio);
+    k.rt.touchKernel(FP_VMSTAT, item, true); // NR_ISOLATED_{ANON,FILE}
+    k.lru.nodeStatModFolio(folio, item, folioNrPages(k.mem, folio));
     isolated = true;
   }
   if (isolated)
@@ -67,6 +69,7 @@ export function* isolateForMigration(
     list.addTail(folio);
     return true;
   }
+  k.rt.touchKernel(FP_FOLIO, folio, true); // folio_try_get
   if (!folioTryGet(mem, folio)) return false; // freed under us
   return yield* isolateLruFolioHeld(k, folio, list);
 }

@@ -7,7 +7,7 @@ import {
   folioTestClearFlag,
   PG_lru,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { FP_FOLIO, FP_LRU_LIST, type KernelGen, MmsimError } from '@mmsim/runtime';
 import { type LruState, requireTask, WHERE_ISOLATING, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
 
@@ -42,6 +42,7 @@ export function* folioIsolateLru(s: LruState, folio: Folio): KernelGen<boolean> 
     );
   }
   requireTask(s);
+  s.rt.touchKernel(FP_FOLIO, folio, true); // PG_lru test-and-clear, the isolation reference
   if (!folioTestClearFlag(mem, folio, PG_lru)) return false;
   folioGet(mem, folio);
   s.where[folio] = WHERE_ISOLATING;
@@ -50,6 +51,8 @@ export function* folioIsolateLru(s: LruState, folio: Folio): KernelGen<boolean> 
   if (!s.rt.virtualStep()) yield;
   const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
   if (!lv.lock.trylock()) yield* lv.lock.lockContended();
+  s.rt.touchKernel(FP_LRU_LIST, lv.nid, true); // off the list: the list and the folio's links
+  s.rt.touchKernel(FP_FOLIO, folio, true);
   lv.delFolio(folio, folioNrPages(mem, folio));
   lv.lock.unlock();
   s.where[folio] = WHERE_NONE;
