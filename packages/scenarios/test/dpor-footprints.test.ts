@@ -1,6 +1,8 @@
+import { isolateForMigration } from '@mmsim/callers';
 import { explore } from '@mmsim/explore';
 import {
   type Folio,
+  FolioList,
   folioNid,
   folioRefCount,
   folioTestFlag,
@@ -39,7 +41,10 @@ import {
   FIRST_OBJECT_ID,
   FootprintLog,
   FP_FOLIO,
+  FP_LRU_LIST,
   FP_MAPPING,
+  FP_PCP,
+  FP_VMSTAT,
   FP_ZONE,
   type KernelGen,
   kernelObjectId,
@@ -608,6 +613,68 @@ describe('the kernel functions the loop-device actors call record their footprin
     expect(touched('folioBuffers', folioId, false), 'folioBuffers reads the folio').toBe(true);
     const close = log.footprintOf(marks.get('WorkQueue.close') as number);
     expect(close.objects.some((o) => o >= FIRST_OBJECT_ID)).toBe(true);
+  });
+});
+
+describe('the kernel functions compaction calls record their footprints', () => {
+  test('the migrate scanner, the isolation (folio_try_get, folio_isolate_lru, NR_ISOLATED) and folio_putback_lru', () => {
+    const marks = new Map<string, number>();
+    let folio = -1;
+    let item = -1;
+    const log = new FootprintLog();
+    const p = program('probe', 1, (k, file) => [
+      {
+        name: 'probe',
+        cpu: 0,
+        models: 'test: one function per step',
+        *body(): KernelGen {
+          const mark = (what: string) => marks.set(what, log.length - 1);
+          yield* k.lru.lruAddDrain();
+          folio = pageCacheLookup(k.mem, file, 0) as Folio;
+          yield;
+          mark('nodeScan');
+          for (const f of nodeScan(k, 0)(0, 1)) if (f === folio) break;
+          yield;
+          const list = new FolioList(k.mem);
+          mark('isolateForMigration');
+          const isolated = yield* isolateForMigration(k, folio, list, MIGRATE_SYNC);
+          mark('isolateForMigration end');
+          expect(isolated).toBe(true);
+          item = k.lru.folioIsolatedItem(folio);
+          list.del(folio);
+          k.lru.nodeStatModFolio(folio, item, -1);
+          yield;
+          mark('folioPutbackLru');
+          yield* k.lru.folioPutbackLru(folio);
+          yield;
+        },
+      },
+    ]);
+    const { kernel } = instantiateScenario(p, { footprints: log });
+    expect(kernel.run().status).toBe('completed');
+    const touched = (what: string, id: number, write: boolean) => {
+      const f = log.footprintOf(marks.get(what) as number);
+      return f.objects.some((o, i) => o === id && (f.writes[i] === 1) === write);
+    };
+    const folioId = kernelObjectId(FP_FOLIO, folio);
+    const nid = folioNid(kernel.mem, folio);
+    expect(touched('nodeScan', folioId, false), 'nodeScan reads the folio').toBe(true);
+    expect(touched('nodeScan', kernelObjectId(FP_ZONE, 0), false), 'nodeScan reads the zone').toBe(
+      true,
+    );
+    expect(touched('isolateForMigration', folioId, true), 'folio_try_get writes the folio').toBe(
+      true,
+    );
+    const end = 'isolateForMigration end';
+    expect(touched(end, folioId, true), 'folio_isolate_lru writes the folio').toBe(true);
+    expect(touched(end, kernelObjectId(FP_LRU_LIST, nid), true), 'and its lruvec').toBe(true);
+    expect(touched(end, kernelObjectId(FP_VMSTAT, item), true), 'NR_ISOLATED is written').toBe(
+      true,
+    );
+    expect(touched('folioPutbackLru', folioId, true), 'folio_putback_lru writes the folio').toBe(
+      true,
+    );
+    expect(touched('folioPutbackLru', kernelObjectId(FP_PCP, 0), true), 'and the batch').toBe(true);
   });
 });
 
