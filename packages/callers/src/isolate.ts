@@ -18,7 +18,7 @@ import {
   ISOLATE_LRU_GENERAL,
 } from '@mmsim/lru';
 import { ISOLATE_ASYNC_MIGRATE, MIGRATE_ASYNC, type MigrateMode } from '@mmsim/migrate';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { FP_FOLIO, FP_VMSTAT, type KernelGen, MmsimError } from '@mmsim/runtime';
 
 /**
  * The LRU part of isolating a folio for migration, for a caller that already holds a
@@ -41,7 +41,9 @@ export function* isolateLruFolioHeld(
   if (yield* k.lru.folioIsolateLru(folio)) {
     if (atHead) list.add(folio);
     else list.addTail(folio);
-    k.lru.nodeStatModFolio(folio, k.lru.folioIsolatedItem(folio), folioNrPages(k.mem, folio));
+    const item = k.lru.folioIsolatedItem(folio);
+    k.rt.touchKernel(FP_VMSTAT, item, true); // NR_ISOLATED_{ANON,FILE}
+    k.lru.nodeStatModFolio(folio, item, folioNrPages(k.mem, folio));
     isolated = true;
   }
   if (isolated)
@@ -73,6 +75,7 @@ export function* isolateForMigration(
     list.addTail(folio);
     return true;
   }
+  k.rt.touchKernel(FP_FOLIO, folio, true); // folio_try_get
   if (!folioTryGet(mem, folio)) return false; // freed under us
   return yield* isolateLruFolioHeld(k, folio, list);
 }
@@ -127,6 +130,7 @@ export function isolateForMigrationStart(
     list.addTail(folio);
     return ISOLATION_DONE;
   }
+  k.rt.touchKernel(FP_FOLIO, folio, true); // folio_try_get
   if (!folioTryGet(mem, folio)) return ISOLATION_FAILED; // freed under us
   const state = lru.folioIsolateLruStart(folio);
   if (state === ISOLATE_LRU_DONE) {
@@ -172,7 +176,9 @@ export function* isolateForMigrationFinish(
 function isolatedHeld(k: Kernel, folio: Folio, list: FolioList, atHead: boolean): void {
   if (atHead) list.add(folio);
   else list.addTail(folio);
-  k.lru.nodeStatModFolio(folio, k.lru.folioIsolatedItem(folio), folioNrPages(k.mem, folio));
+  const item = k.lru.folioIsolatedItem(folio);
+  k.rt.touchKernel(FP_VMSTAT, item, true); // NR_ISOLATED_{ANON,FILE}
+  k.lru.nodeStatModFolio(folio, item, folioNrPages(k.mem, folio));
   folioPut(k.mem, folio); // the isolation holds its own reference
 }
 

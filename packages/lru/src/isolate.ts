@@ -7,7 +7,7 @@ import {
   folioTestClearFlag,
   PG_lru,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { FP_FOLIO, FP_LRU_LIST, type KernelGen, MmsimError } from '@mmsim/runtime';
 import { type LruState, requireTask, WHERE_ISOLATING, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
 import { lruUncontended } from './uncontended.js';
@@ -78,6 +78,7 @@ export function folioIsolateLruStart(s: LruState, folio: Folio): number {
     );
   }
   requireTask(s);
+  s.rt.touchKernel(FP_FOLIO, folio, true); // PG_lru test-and-clear, the isolation reference
   if (!folioTestClearFlag(mem, folio, PG_lru)) return ISOLATE_LRU_FAILED;
   folioGet(mem, folio);
   s.where[folio] = WHERE_ISOLATING;
@@ -125,6 +126,8 @@ export function* folioIsolateLruFinish(
 
 /** With `lv.lock` held: the isolated folio leaves its list, then the lock is dropped. */
 function unlinkIsolated(s: LruState, lv: Lruvec, folio: Folio): void {
+  s.rt.touchKernel(FP_LRU_LIST, lv.nid, true); // off the list: the list and the folio's links
+  s.rt.touchKernel(FP_FOLIO, folio, true);
   lv.delFolio(folio, folioNrPages(s.mem, folio));
   lv.lock.unlock();
   s.where[folio] = WHERE_NONE;

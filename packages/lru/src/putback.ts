@@ -1,5 +1,5 @@
 import { type Folio, folioGet } from '@mmsim/folio';
-import type { KernelGen } from '@mmsim/runtime';
+import { FP_FOLIO, FP_PCP, type KernelGen } from '@mmsim/runtime';
 import type { FolioBatch } from './folio-batch.js';
 import { folioPutFast, folioPutSlow } from './folio-put.js';
 import { checkAddable, drainBatch, queueFolio } from './lru-add.js';
@@ -21,6 +21,8 @@ export function* folioPutbackLru(s: LruState, folio: Folio): KernelGen {
   checkAddable(s, folio, 'folioPutbackLru');
   const mem = s.mem;
   const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
+  s.rt.touchKernel(FP_FOLIO, folio, true); // a reference, then into this CPU's lru_add batch
+  s.rt.touchKernel(FP_PCP, b.cpu, true);
   folioGet(mem, folio);
   if (queueFolio(s, b, folio)) yield* drainBatch(s, b);
   if (!folioPutFast(mem, folio, 1)) yield* folioPutSlow(s, folio);

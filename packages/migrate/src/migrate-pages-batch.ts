@@ -15,6 +15,7 @@ import {
   EAGAIN,
   EDEADLOCK,
   ENOMEM,
+  FP_FOLIO,
   type KernelGen,
   MmsimError,
   tracedFunction,
@@ -191,6 +192,7 @@ function* migratePagesBatchBody(
         const counted = isLarge || !noSplitFolioCounting;
         const nrPages = folioNrPages(mem, folio);
         if (!rt.virtualStep()) yield; // cond_resched()
+        rt.touchKernel(FP_FOLIO, folio, true); // this iteration's folio (footprints only)
 
         // 6.10+: a folio on the deferred-split queue (more than 2 pages: order-1 page-cache
         // folios do not use the queue) is split now; the split counts as a failure, so that
@@ -363,6 +365,7 @@ function* migratePagesBatchBody(
           const counted = kind !== 0 || !noSplitFolioCounting;
           const nrPages = folioNrPages(mem, folio);
           if (!rt.virtualStep()) yield; // cond_resched()
+          rt.touchKernel(FP_FOLIO, folio, true); // this iteration's folio (footprints only)
           // (Untraced and uncontended: as plain calls, with the same steps.)
           let r: number;
           if (moveStep === migrateFolioMove && !rt.functions.enabled) {

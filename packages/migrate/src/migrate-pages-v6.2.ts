@@ -26,6 +26,7 @@ import {
   EBUSY,
   ENOMEM,
   ENOSYS,
+  FP_FOLIO,
   type KernelGen,
   PF_MEMALLOC,
   tracedFunction,
@@ -268,6 +269,7 @@ export function* migratePagesV62(
         const isThp = isLarge && folioOrder(mem, folio) >= HPAGE_PMD_ORDER ? 1 : 0;
         const nrSubpages = folioNrPages(mem, folio);
         if (!env.rt.virtualStep()) yield; // cond_resched()
+        env.rt.touchKernel(FP_FOLIO, folio, true); // this iteration's folio (footprints only)
         let r: number;
         if (hugetlb) {
           if (!env.hugepageMigrationSupported) {

@@ -1,9 +1,12 @@
+import { isolateForMigration } from '@mmsim/callers';
 import { explore } from '@mmsim/explore';
 import {
   type Folio,
+  FolioList,
   folioNid,
   folioRefCount,
   folioTestFlag,
+  frameView,
   PG_locked,
   pageContent,
 } from '@mmsim/folio';
@@ -25,6 +28,7 @@ import {
   BLOCKDEV_AOPS,
   MIGRATE_SYNC,
   MIGRATE_SYNC_LIGHT,
+  type MigrateMode,
   MR_COMPACTION,
   MR_SYSCALL,
   SHMEM_AOPS,
@@ -37,6 +41,11 @@ import {
   FIRST_OBJECT_ID,
   FootprintLog,
   FP_FOLIO,
+  FP_LRU_LIST,
+  FP_MAPPING,
+  FP_PCP,
+  FP_VMSTAT,
+  FP_ZONE,
   type KernelGen,
   kernelObjectId,
   type Strategy,
@@ -102,6 +111,8 @@ type Build = (k: Kernel, file: AddressSpaceView, mm: MmView, addr: number) => Ac
 
 /** The file of the program last built (read by `runOnce` after the run). */
 let builtFile: AddressSpaceView | null = null;
+/** What test actors of the run observed (part of its outcome); cleared when a program is built. */
+const observed: string[] = [];
 
 /** A scenario on a two-node machine: a file of `pages` pages, mapped shared and read in. */
 function program(name: string, pages: number, build: Build): Scenario {
@@ -147,9 +158,9 @@ function runOnce(p: Scenario, pages: number, strategy: Strategy, footprints: Foo
       .filter((t) => t.state === 'sleeping')
       .map((t) => `${t.name}@${t.waiting?.resource.name}`)
       .sort();
-    return `deadlock ${sleepers.join(',')} ${state.join(' ')}`;
+    return `deadlock ${sleepers.join(',')} ${state.join(' ')} saw[${observed.join(',')}]`;
   }
-  return `${result.status} ${state.join(' ')}`;
+  return `${result.status} ${state.join(' ')} saw[${observed.join(',')}]`;
 }
 
 /** Follows a prefix of choices, then the default (the task that ran last, else the lowest id). */
@@ -307,6 +318,19 @@ interface LoopWorld {
 
 type LoopBuild = (k: Kernel, loop: LoopDevice, w: LoopWorld) => Actor[];
 
+/** kcompactd-style compaction (one round) of node 0 to node 1, as the loop scenarios run it. */
+function compaction(k: Kernel, mode: MigrateMode, name = 'kcompactd0', rounds = 1): Actor {
+  return migrator(k, {
+    name,
+    cpu: 0,
+    mode,
+    reason: MR_COMPACTION,
+    rounds,
+    style: 'compaction',
+    select: nodeScan(k, (_round, target) => 1 - target),
+  });
+}
+
 let builtLoop: LoopWorld | null = null;
 
 function loopProgram(name: string, pages: number, build: LoopBuild, producers = 1): Scenario {
@@ -440,19 +464,38 @@ const LOOP_PROGRAMS: [string, number, LoopBuild, number[], number?][] = [
     [0, 1, 2],
   ],
   [
-    'a buffer writer, the loop worker, and compaction of their folios (undeclared, global)',
+    'a buffer writer, the loop worker, and compaction of their folios (declared)',
     1,
     (k, loop) => [
       bufferWriter(k, { cpu: 2, loop, indices: [0], rounds: 1 }),
-      migrator(k, {
-        name: 'kcompactd0',
-        cpu: 0,
-        mode: MIGRATE_SYNC_LIGHT,
-        reason: MR_COMPACTION,
-        rounds: 1,
-        style: 'compaction',
-        select: nodeScan(k, (_round, target) => 1 - target),
+      compaction(k, MIGRATE_SYNC_LIGHT),
+    ],
+    [0, 1, 2],
+  ],
+  [
+    'a page-cache locker of a filesystem folio and compact_memory (MIGRATE_SYNC) of its node',
+    1,
+    (k, _loop, w) => [
+      locker(k, w.file, 'locker', 2, [0], 2),
+      compaction(k, MIGRATE_SYNC, 'compact_memory'),
+    ],
+    [0, 1, 2],
+  ],
+  [
+    'write(2), write_cache_pages, the loop worker and compact_memory (MIGRATE_SYNC)',
+    1,
+    (k, loop, w) => [
+      fileIoTask(k, {
+        name: 'writer',
+        cpu: 3,
+        file: w.file,
+        pages: 1,
+        pattern: 'sequential',
+        accesses: 1,
+        writeRatio: 1,
       }),
+      writebackWorker(k, { cpu: 2, file: w.file, indices: [0], rounds: 1, target: loop }),
+      compaction(k, MIGRATE_SYNC, 'compact_memory'),
     ],
     [0, 1],
   ],
@@ -571,4 +614,299 @@ describe('the kernel functions the loop-device actors call record their footprin
     const close = log.footprintOf(marks.get('WorkQueue.close') as number);
     expect(close.objects.some((o) => o >= FIRST_OBJECT_ID)).toBe(true);
   });
+});
+
+describe('the kernel functions compaction calls record their footprints', () => {
+  test('the migrate scanner, the isolation (folio_try_get, folio_isolate_lru, NR_ISOLATED) and folio_putback_lru', () => {
+    const marks = new Map<string, number>();
+    let folio = -1;
+    let item = -1;
+    const log = new FootprintLog();
+    const p = program('probe', 1, (k, file) => [
+      {
+        name: 'probe',
+        cpu: 0,
+        models: 'test: one function per step',
+        *body(): KernelGen {
+          const mark = (what: string) => marks.set(what, log.length - 1);
+          yield* k.lru.lruAddDrain();
+          folio = pageCacheLookup(k.mem, file, 0) as Folio;
+          yield;
+          mark('nodeScan');
+          for (const f of nodeScan(k, 0)(0, 1)) if (f === folio) break;
+          yield;
+          const list = new FolioList(k.mem);
+          mark('isolateForMigration');
+          const isolated = yield* isolateForMigration(k, folio, list, MIGRATE_SYNC);
+          mark('isolateForMigration end');
+          expect(isolated).toBe(true);
+          item = k.lru.folioIsolatedItem(folio);
+          list.del(folio);
+          k.lru.nodeStatModFolio(folio, item, -1);
+          yield;
+          mark('folioPutbackLru');
+          yield* k.lru.folioPutbackLru(folio);
+          yield;
+        },
+      },
+    ]);
+    const { kernel } = instantiateScenario(p, { footprints: log });
+    expect(kernel.run().status).toBe('completed');
+    const touched = (what: string, id: number, write: boolean) => {
+      const f = log.footprintOf(marks.get(what) as number);
+      return f.objects.some((o, i) => o === id && (f.writes[i] === 1) === write);
+    };
+    const folioId = kernelObjectId(FP_FOLIO, folio);
+    const nid = folioNid(kernel.mem, folio);
+    expect(touched('nodeScan', folioId, false), 'nodeScan reads the folio').toBe(true);
+    expect(touched('nodeScan', kernelObjectId(FP_ZONE, 0), false), 'nodeScan reads the zone').toBe(
+      true,
+    );
+    expect(touched('isolateForMigration', folioId, true), 'folio_try_get writes the folio').toBe(
+      true,
+    );
+    const end = 'isolateForMigration end';
+    expect(touched(end, folioId, true), 'folio_isolate_lru writes the folio').toBe(true);
+    expect(touched(end, kernelObjectId(FP_LRU_LIST, nid), true), 'and its lruvec').toBe(true);
+    expect(touched(end, kernelObjectId(FP_VMSTAT, item), true), 'NR_ISOLATED is written').toBe(
+      true,
+    );
+    expect(touched('folioPutbackLru', folioId, true), 'folio_putback_lru writes the folio').toBe(
+      true,
+    );
+    expect(touched('folioPutbackLru', kernelObjectId(FP_PCP, 0), true), 'and the batch').toBe(true);
+  });
+});
+
+describe('compaction (kcompactd, compact_memory) declares its footprints', () => {
+  /** Runs `p` once in the default schedule and counts the global steps of task `name`. */
+  function globalSteps(p: Scenario, name: string, variant?: VariantName) {
+    const log = new FootprintLog();
+    const strategy = new BoundedDfsStrategy([], log);
+    const { kernel } = instantiateScenario(p, {
+      strategy,
+      footprints: log,
+      ...(variant === undefined ? {} : { variant }),
+    });
+    kernel.run();
+    const id = kernel.rt.tasks.find((t) => t.name === name)?.id;
+    let steps = 0;
+    let global = 0;
+    for (let i = 0; i < log.length; i++) {
+      if (log.tasks[i] !== id) continue;
+      steps++;
+      global += log.global[i] as number;
+    }
+    return { steps, global };
+  }
+
+  test('the compaction task of loop-bh-deadlock and loop-writeback-deadlock (v6.3) has no global step in the default run', () => {
+    for (const [scenario, task] of [
+      ['loop-bh-deadlock', 'kcompactd0'],
+      ['loop-writeback-deadlock', 'compact_memory'],
+    ] as const) {
+      const r = globalSteps(BUILTIN_SCENARIOS[scenario](), task, 'v6.3');
+      expect(r.steps, scenario).toBeGreaterThan(10);
+      expect(r.global, scenario).toBe(0);
+    }
+  });
+
+  test('compaction of a mapped file stays global in migrate_pages() (page tables are not recorded)', () => {
+    const p = program('compaction of a mapped file', 2, (k) => [compaction(k, MIGRATE_SYNC_LIGHT)]);
+    const r = globalSteps(p, 'kcompactd0');
+    expect(r.global).toBeGreaterThan(0);
+    expect(r.global).toBeLessThan(r.steps);
+  });
+
+  /** Files `a` (node 0, compacted to node 1) and `b` (node 1), neither mapped. */
+  function twoNodeProgram(
+    name: string,
+    build: (k: Kernel, a: AddressSpaceView, b: AddressSpaceView) => Actor[],
+  ): Scenario {
+    return {
+      name,
+      title: name,
+      description: name,
+      sources: [],
+      config: { nodes: [{ pages: 64 }, { pages: 64 }], cpusPerNode: 2, variant: 'v6.3' },
+      build(k) {
+        const a = k.createFile('a', { content: [1000, 1001] });
+        const b = k.createFile('b', { content: [2000] });
+        builtFile = b;
+        observed.length = 0;
+        return {
+          *setup() {
+            yield* populateFile(k, a, [0, 1]);
+            yield* populateFile(k, b, [0], { nid: 1 });
+          },
+          actors: build(k, a, b),
+        };
+      },
+    } as Scenario;
+  }
+
+  const DISJOINT = (k: Kernel, _a: AddressSpaceView, b: AddressSpaceView) => [
+    locker(k, b, 'locker', 2, [0], 2),
+    compaction(k, MIGRATE_SYNC_LIGHT),
+  ];
+  const SHARED = (k: Kernel, a: AddressSpaceView) => [
+    locker(k, a, 'locker', 2, [1, 0], 1),
+    compaction(k, MIGRATE_SYNC_LIGHT),
+  ];
+
+  /**
+   * A declared task that looks `a`'s page cache up without taking a reference (an
+   * RCU-style read: it records FP_MAPPING only) and notes the node of what it found: which
+   * node it sees depends on the order of its steps and compaction's page-cache replacement.
+   */
+  const PEEK = (k: Kernel, a: AddressSpaceView) => [
+    {
+      name: 'peek',
+      cpu: 2,
+      models: 'test: page-cache reads without a reference',
+      declaresFootprints: true,
+      *body(): KernelGen {
+        for (let i = 0; i < 3; i++) {
+          k.rt.touchKernel(FP_MAPPING, a.id, false);
+          const f = pageCacheLookup(k.mem, a, 0);
+          observed.push(f === undefined ? '-' : `n${folioNid(k.mem, f)}`);
+          yield;
+        }
+      },
+    } satisfies Actor,
+    compaction(k, MIGRATE_SYNC_LIGHT),
+  ];
+
+  for (const [name, build] of [
+    ['a page-cache locker on node 1 and compaction of node 0 (disjoint folios)', DISJOINT],
+    ['a page-cache locker and compaction of the same folios', SHARED],
+    ['a page-cache reader without references and compaction of its folio', PEEK],
+  ] as const) {
+    const bounds = build === PEEK ? [0, 1, 2, Number.POSITIVE_INFINITY] : [0, 1, 2];
+    for (const bound of bounds) {
+      test(`${name}: DPOR finds the outcomes of DFS, preemption bound ${bound}`, () => {
+        const p = twoNodeProgram(name, build);
+        const dfs = dfsOutcomes(p, 1, bound);
+        const dpor = dporOutcomes(p, 1, bound);
+        expect(dpor.complete).toBe(true);
+        expect(sorted(dpor.outcomes)).toEqual(sorted(dfs.outcomes));
+        expect(dpor.classes).toBeLessThanOrEqual(dfs.runs);
+      });
+    }
+  }
+
+  test('compaction steps commute with a locker of other folios: fewer DPOR classes than DFS runs', () => {
+    const p = twoNodeProgram('disjoint', DISJOINT);
+    const dfs = dfsOutcomes(p, 1, 2);
+    const dpor = dporOutcomes(p, 1, 2);
+    expect(dpor.classes).toBeLessThan(dfs.runs);
+  });
+});
+
+describe('what compaction changes, its steps record', () => {
+  /**
+   * After each step of the run (`onStep`), compares the machine with what it was before
+   * that step: every frame whose state, flags, refcount or mapcount changed, and every
+   * page-cache slot that changed, must be recorded by the step (a write of the folio, of
+   * the zone for a frame freed or allocated, of the mapping for a slot), unless the step
+   * is global. Checked for the steps of the compaction task.
+   */
+  class Auditor {
+    readonly misses: string[] = [];
+    readonly #k: Kernel;
+    readonly #log: FootprintLog;
+    readonly #files: AddressSpaceView[];
+    #before: Int32Array[];
+    #slots = '';
+
+    constructor(k: Kernel, log: FootprintLog, files: AddressSpaceView[]) {
+      this.#k = k;
+      this.#log = log;
+      this.#files = files;
+      this.#before = this.#snapshot();
+    }
+
+    #snapshot(): Int32Array[] {
+      const f = frameView(this.#k.mem);
+      this.#slots = this.#files
+        .map((as) => [...as.pages].map(([i, folio]) => `${i}:${folio}`).join(' '))
+        .join('|');
+      return [
+        Int32Array.from(f.state),
+        Int32Array.from(f.flags),
+        Int32Array.from(f.refcount),
+        Int32Array.from(f.mapcount),
+      ];
+    }
+
+    afterStep(task: Task): void {
+      const k = this.#k;
+      const log = this.#log;
+      const step = log.length - 1;
+      const slotsBefore = this.#slots;
+      const [state, flags, refcount, mapcount] = this.#before as [
+        Int32Array,
+        Int32Array,
+        Int32Array,
+        Int32Array,
+      ];
+      const after = this.#snapshot() as [Int32Array, Int32Array, Int32Array, Int32Array];
+      this.#before = after;
+      if (task.name !== 'kcompactd0' && task.name !== 'compact_memory') return;
+      const fp = log.footprintOf(step);
+      if (fp.global) return;
+      const writes = (id: number) => fp.objects.some((o, i) => o === id && fp.writes[i] === 1);
+      const f = frameView(k.mem);
+      for (let pfn = 0; pfn < f.maxPfn; pfn++) {
+        const stateChanged = state[pfn] !== after[0][pfn];
+        if (
+          !stateChanged &&
+          flags[pfn] === after[1][pfn] &&
+          refcount[pfn] === after[2][pfn] &&
+          mapcount[pfn] === after[3][pfn]
+        ) {
+          continue;
+        }
+        const ok =
+          writes(kernelObjectId(FP_FOLIO, pfn)) ||
+          (stateChanged && writes(kernelObjectId(FP_ZONE, f.nid[pfn] as number)));
+        if (!ok) this.misses.push(`${task.name} step ${step}: frame ${pfn} changed unrecorded`);
+      }
+      if (slotsBefore !== this.#slots) {
+        const ok = this.#files.some((as) => writes(kernelObjectId(FP_MAPPING, as.id)));
+        if (!ok)
+          this.misses.push(`${task.name} step ${step}: a page-cache slot changed unrecorded`);
+      }
+    }
+  }
+
+  for (const [name, pages, build] of LOOP_PROGRAMS.slice(3)) {
+    test(`${name}: every frame and page-cache slot compaction changes is in its step's footprint (all schedules, bound 1)`, () => {
+      const p = loopProgram(name, pages, build);
+      const schedules = new DepthFirstSchedules(1);
+      const log = new FootprintLog();
+      const misses = new Set<string>();
+      let runs = 0;
+      for (;;) {
+        const prefix = schedules.next;
+        if (prefix === null) break;
+        log.clear();
+        const strategy = new BoundedDfsStrategy(prefix, log);
+        let auditor: Auditor | null = null;
+        const inst = instantiateScenario(p, {
+          strategy,
+          footprints: log,
+          onStep: (task) => auditor?.afterStep(task),
+        });
+        const w = builtLoop as LoopWorld;
+        auditor = new Auditor(inst.kernel, log, [w.backing, w.dev, w.file]);
+        inst.kernel.run();
+        for (const m of auditor.misses) misses.add(m);
+        runs++;
+        schedules.advance(strategy.choices, strategy.decisions);
+      }
+      expect(runs).toBeGreaterThan(10);
+      expect([...misses]).toEqual([]);
+    });
+  }
 });

@@ -16,7 +16,7 @@ import {
   folioTestHugetlb,
   folioTestLarge,
 } from '@mmsim/folio';
-import type { Actor, Kernel } from '@mmsim/kernel';
+import { type Actor, type Kernel, pageCacheDeclaresFootprints } from '@mmsim/kernel';
 import type {
   MigrateMode,
   MigratePagesResult,
@@ -26,7 +26,8 @@ import type {
 } from '@mmsim/migrate';
 import { type KernelGen, MmsimError, PF_MEMALLOC, type Task } from '@mmsim/runtime';
 import type { MigrateCallLedger } from '../invariants/migrate-calls.js';
-import type { FolioSelector } from './selectors.js';
+import { MigratorFootprint, recordEachStep } from './migrator-footprint.js';
+import { type FolioSelector, selectorRecordsFootprints } from './selectors.js';
 
 /**
  * How the migrator gets its folios and their destinations:
@@ -165,75 +166,87 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
   const stats = options.stats ?? migratorStats();
   const ledger = options.ledger;
   const name = options.name ?? 'migrate';
+  // Compaction over a recording scan declares its footprints (see MigratorFootprint): each
+  // step records what its phase may touch. The move_pages style stays global
+  // (lru_cache_disable drains every CPU; alloc_migration_target allocates in the core).
+  const declares =
+    style === 'compaction' && selectorRecordsFootprints(select) && pageCacheDeclaresFootprints(k);
+  const run = function* (task: Task, fp: MigratorFootprint | undefined): KernelGen {
+    const mem = k.mem;
+    const alloc = compactionAlloc(k, fp);
+    const free = compactionFree(k);
+    if (options.pfMemalloc === true) task.flags |= PF_MEMALLOC;
+    stats.startNs = task.cpu.clock;
+    for (let round = 0; round < rounds; round++) {
+      if (options.until?.(task.cpu.clock) === true) break;
+      const target = targetOf(round);
+      const list = new FolioList(mem);
+      if (style === 'syscall') yield* k.lru.lruCacheDisable();
+      else {
+        fp?.drain();
+        yield* k.lru.lruAddDrain();
+      }
+      for (const folio of select(round, target)) {
+        if (folio === null) continue;
+        if (skipOnTarget && folioNid(mem, folio) === target) continue;
+        if (style === 'compaction' && compactionSkipsFolio(k, folio, compactOrder)) continue;
+        fp?.isolate(folio);
+        // As plain calls while nothing suspends; the generators from where it would.
+        const state = isolateForMigrationStart(k, folio, list, mode);
+        if (state === ISOLATION_DONE) stats.isolated++;
+        else if (state === ISOLATION_FAILED) continue;
+        else if (
+          state === ISOLATION_GENERAL
+            ? yield* isolateForMigration(k, folio, list, mode)
+            : yield* isolateForMigrationFinish(k, folio, list, state)
+        ) {
+          stats.isolated++;
+        }
+      }
+      if (style === 'syscall') k.lru.lruCacheEnable();
+      if (list.size > 0) {
+        fp?.migrate(list);
+        const before = task.cpu.clock;
+        const result: MigratePagesResult =
+          style === 'syscall'
+            ? yield* k.migrate.migratePages(
+                list,
+                k.migrate.allocMigrationTarget,
+                null,
+                { nid: target, thisNode: true } satisfies MigrationTargetControl,
+                mode,
+                reason,
+              )
+            : yield* k.migrate.migratePages(list, alloc, free, target, mode, reason);
+        stats.migrateNs += task.cpu.clock - before;
+        stats.results.push(result.rc);
+        stats.pagesMigrated += result.stats.nrSucceeded;
+        stats.pagesFailed += result.stats.nrFailedPages;
+        // As compact_zone and do_move_pages_to_node: put back only after a failure; a 0
+        // means the list is empty (the convention Hugh Dickins' 8e279f970b5c restored).
+        ledger?.migratePagesReturned(name, result.rc, list.size);
+        if (result.rc !== 0 && list.size > 0) yield* k.migrate.putbackMovablePages(list);
+      }
+      ledger?.isolationEnded(name, list.size);
+      stats.rounds++;
+      yield; // cond_resched() between rounds
+    }
+    stats.endNs = task.cpu.clock;
+    if (options.pfMemalloc === true) task.flags &= ~PF_MEMALLOC;
+  };
   return {
     name,
     cpu: options.cpu,
+    declaresFootprints: declares,
     models:
       style === 'syscall'
         ? 'move_pages(2) / migratepages(8): isolate (folio_isolate_lru + NR_ISOLATED), migrate_pages(alloc_migration_target), putback_movable_pages (mm/migrate.c, 6.3)'
         : 'compaction: isolate_migratepages_block (large folios per variant), migrate_pages(compaction_alloc, compaction_free), putback_movable_pages (mm/compaction.c, 6.3; 6.9+)',
-    *body(task: Task): KernelGen {
-      const mem = k.mem;
-      if (options.pfMemalloc === true) task.flags |= PF_MEMALLOC;
-      stats.startNs = task.cpu.clock;
-      for (let round = 0; round < rounds; round++) {
-        if (options.until?.(task.cpu.clock) === true) break;
-        const target = targetOf(round);
-        const list = new FolioList(mem);
-        if (style === 'syscall') yield* k.lru.lruCacheDisable();
-        else yield* k.lru.lruAddDrain();
-        for (const folio of select(round, target)) {
-          if (folio === null) continue;
-          if (skipOnTarget && folioNid(mem, folio) === target) continue;
-          if (style === 'compaction' && compactionSkipsFolio(k, folio, compactOrder)) continue;
-          // As plain calls while nothing suspends; the generators from where it would.
-          const state = isolateForMigrationStart(k, folio, list, mode);
-          if (state === ISOLATION_DONE) stats.isolated++;
-          else if (state === ISOLATION_FAILED) continue;
-          else if (
-            state === ISOLATION_GENERAL
-              ? yield* isolateForMigration(k, folio, list, mode)
-              : yield* isolateForMigrationFinish(k, folio, list, state)
-          ) {
-            stats.isolated++;
-          }
-        }
-        if (style === 'syscall') k.lru.lruCacheEnable();
-        if (list.size > 0) {
-          const before = task.cpu.clock;
-          const result: MigratePagesResult =
-            style === 'syscall'
-              ? yield* k.migrate.migratePages(
-                  list,
-                  k.migrate.allocMigrationTarget,
-                  null,
-                  { nid: target, thisNode: true } satisfies MigrationTargetControl,
-                  mode,
-                  reason,
-                )
-              : yield* k.migrate.migratePages(
-                  list,
-                  compactionAlloc(k),
-                  compactionFree(k),
-                  target,
-                  mode,
-                  reason,
-                );
-          stats.migrateNs += task.cpu.clock - before;
-          stats.results.push(result.rc);
-          stats.pagesMigrated += result.stats.nrSucceeded;
-          stats.pagesFailed += result.stats.nrFailedPages;
-          // As compact_zone and do_move_pages_to_node: put back only after a failure; a 0
-          // means the list is empty (the convention Hugh Dickins' 8e279f970b5c restored).
-          ledger?.migratePagesReturned(name, result.rc, list.size);
-          if (result.rc !== 0 && list.size > 0) yield* k.migrate.putbackMovablePages(list);
-        }
-        ledger?.isolationEnded(name, list.size);
-        stats.rounds++;
-        yield; // cond_resched() between rounds
-      }
-      stats.endNs = task.cpu.clock;
-      if (options.pfMemalloc === true) task.flags &= ~PF_MEMALLOC;
+    body(task: Task): KernelGen {
+      // Footprints recorded (dfs, dpor): each step first records its phase's objects.
+      if (!declares || k.rt.footprints === null) return run(task, undefined);
+      const fp = new MigratorFootprint(k, options.cpu);
+      return recordEachStep(run(task, fp), fp);
     },
   };
 }
@@ -242,14 +255,18 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
  * `compaction_alloc(src, cc)` (mm/compaction.c): an order-0 free page of the target node
  * for an order-0 src; none for a large src (the free scanner keeps order-0 pages). A
  * hugetlb src gets a page from the target node's pool, as `alloc_contig_range` would.
+ * With `fp` (a migrator that declares its footprints), each destination joins the
+ * footprint of the `migrate_pages()` call.
  */
-export function compactionAlloc(k: Kernel): NewFolioFn<number> {
+export function compactionAlloc(k: Kernel, fp?: MigratorFootprint): NewFolioFn<number> {
   return (src, nid) => {
     if (folioTestHugetlb(k.mem, src))
       return k.migrate.allocMigrationTarget(src, { nid, thisNode: true });
     if (folioTestLarge(k.mem, src)) return null;
     const folio = folioAlloc(k.mem, 0, nid, { thisNode: true });
-    return folio < 0 ? null : folio;
+    if (folio < 0) return null;
+    fp?.addDestination(folio);
+    return folio;
   };
 }
 

@@ -12,6 +12,7 @@ import {
 } from '@mmsim/folio';
 import { type Kernel, pageCacheLookup } from '@mmsim/kernel';
 import { type AddressSpaceView, type MmView, PAGE_SIZE } from '@mmsim/rmap';
+import { FP_FOLIO, FP_ZONE } from '@mmsim/runtime';
 
 /**
  * Which folios a migrator tries to isolate, in order. A selector is a lazy iterable: each
@@ -83,11 +84,15 @@ export function nodeScan(
   k: Kernel,
   nid: number | ((round: number, target: number) => number),
 ): FolioSelector {
-  return function* (round, target) {
+  const select: FolioSelector = function* (round, target) {
     const mem = k.mem;
+    const rt = k.rt;
     const node = typeof nid === 'function' ? nid(round, target) : nid;
     const start = nodeStartPfn(mem, node);
     const end = start + nodeSpannedPages(mem, node);
+    // The scan reads which pfns are allocated and how (the buddy's side: FP_ZONE), then
+    // the flags of each folio it comes to (FP_FOLIO), in the step of the caller's next().
+    rt.touchKernel(FP_ZONE, node, false);
     for (let pfn = start; pfn < end; ) {
       if (!pfnValid(mem, pfn)) {
         pfn++;
@@ -98,11 +103,28 @@ export function nodeScan(
         pfn++;
         continue;
       }
+      rt.touchKernel(FP_FOLIO, folio, false);
       pfn += folioNrPages(mem, folio);
       if (folioTestHugetlb(mem, folio)) continue;
-      if (folioTestFlag(mem, folio, PG_lru) || folioTestMovable(mem, folio)) yield folio;
+      if (folioTestFlag(mem, folio, PG_lru) || folioTestMovable(mem, folio)) {
+        yield folio;
+        rt.touchKernel(FP_ZONE, node, false);
+      }
     }
   };
+  RECORDING_SELECTORS.add(select);
+  return select;
+}
+
+/** The selectors that record what they read (`Runtime.touchKernel`) in the caller's step. */
+const RECORDING_SELECTORS = new WeakSet<FolioSelector>();
+
+/**
+ * Whether `select` records every read it makes (`nodeScan` does): a migrator that declares
+ * its footprints may use it.
+ */
+export function selectorRecordsFootprints(select: FolioSelector): boolean {
+  return RECORDING_SELECTORS.has(select);
 }
 
 /** Fixed folios, for a scenario that knows exactly what it migrates. */
