@@ -328,18 +328,42 @@ export function runSchedule(
     }
   }
   if (setup.releaseInstances === true) instance.release?.();
-  return {
+  return new ScheduleOutcome(
     verdict,
     result,
     tracker,
-    // Encoded on demand: only a run with a finding needs its token.
-    get token() {
-      return encodeReplayToken({ seed, meta, pairs: toPairs(tracker.choices) });
-    },
     seed,
-    steps: recorder === null ? null : recorder.steps,
+    meta,
+    recorder === null ? null : recorder.steps,
     abandoned,
-  };
+  );
+}
+
+/**
+ * A `RunOutcome` whose token is encoded on demand (only a run with a finding needs it).
+ * A class with the getter on its prototype, not an object literal with a getter: on Node 20
+ * a literal's getter closure goes into a map of the old generation and, through the
+ * closure's context (here `runSchedule`'s: the checks, so the whole instance), keeps the
+ * machine alive through every young-generation collection until a full one.
+ */
+class ScheduleOutcome implements RunOutcome {
+  constructor(
+    readonly verdict: Verdict | null,
+    readonly result: RunResult | null,
+    readonly tracker: ScheduleTracker,
+    readonly seed: number,
+    readonly meta: string,
+    readonly steps: readonly StepRecord[] | null,
+    readonly abandoned: boolean,
+  ) {}
+
+  get token(): string {
+    return encodeReplayToken({
+      seed: this.seed,
+      meta: this.meta,
+      pairs: toPairs(this.tracker.choices),
+    });
+  }
 }
 
 /** The finding of a run that had one. */

@@ -1,5 +1,5 @@
 import type { Folio } from '@mmsim/folio';
-import { MmsimError, type Resource, type Runtime } from '@mmsim/runtime';
+import { MmsimError, type Resource, type Runtime, type Task } from '@mmsim/runtime';
 import { BH_Lock } from './constants.js';
 import { hex } from './folio-hex.js';
 
@@ -53,23 +53,37 @@ export class Bh implements BufferHead {
 
   /** The Resource a waiter for BH_Lock sleeps on; its holder is the lock owner. */
   lockResource(rt: Runtime): Resource {
-    if (this.#resource === null) {
-      const bh = this;
-      this.#resource = {
-        get name() {
-          return `${bh.describe()} BH_Lock`;
-        },
-        holders: () => {
-          const task = rt.taskById(bh.owner);
-          return task === undefined ? [] : [task];
-        },
-      };
-    }
+    if (this.#resource === null) this.#resource = new BhLockResource(this, rt);
     return this.#resource;
   }
 
   get locked(): boolean {
     return (this.state & (1 << BH_Lock)) !== 0;
+  }
+}
+
+/**
+ * The Resource of a buffer's BH_Lock. A class with its getter on the prototype, not an
+ * object literal with a getter: on Node 20 a literal's getter closure goes into a map of the
+ * old generation, and through the closure's context (the runtime) keeps the whole machine
+ * alive through every young-generation collection until a full one.
+ */
+class BhLockResource implements Resource {
+  readonly #bh: Bh;
+  readonly #rt: Runtime;
+
+  constructor(bh: Bh, rt: Runtime) {
+    this.#bh = bh;
+    this.#rt = rt;
+  }
+
+  get name(): string {
+    return `${this.#bh.describe()} BH_Lock`;
+  }
+
+  holders(): readonly Task[] {
+    const task = this.#rt.taskById(this.#bh.owner);
+    return task === undefined ? [] : [task];
   }
 }
 

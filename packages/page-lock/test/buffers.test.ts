@@ -9,6 +9,7 @@ import {
 import type { KernelGen, Task } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import { BH_Lock, BH_Uptodate, type BufferHead } from '../src/index.js';
+import { asBh } from '../src/internal.js';
 import { hex, LONG, machine, thrown } from './helpers.js';
 
 function ring(head: BufferHead): BufferHead[] {
@@ -193,5 +194,21 @@ describe('BH_Lock', () => {
     ).toEqual([
       ['submit', '__buffer_migrate_folio', `buffer 0 of folio ${hex(bh.folio)} BH_Lock`, ['io']],
     ]);
+  });
+});
+
+describe('a buffer lock resource', () => {
+  // On Node 20 an object literal's getter goes into a map of the old generation and keeps
+  // its closure's context (the runtime: the whole machine) alive through every
+  // young-generation collection; the resource is a class instance instead.
+  test('names the buffer through a prototype getter, not one of its own', () => {
+    const { rt, locks, folio } = machine();
+    const f = folio();
+    const head = asBh(locks.createBuffers(f, 2).thisPage);
+    const resource = head.lockResource(rt);
+    expect(Object.getOwnPropertyDescriptor(resource, 'name')).toBeUndefined();
+    expect(resource.name).toBe(`buffer 1 of folio ${hex(f)} BH_Lock`);
+    expect(head.lockResource(rt)).toBe(resource);
+    expect(resource.holders()).toEqual([]);
   });
 });

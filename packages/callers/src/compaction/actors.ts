@@ -289,14 +289,27 @@ export function compactMemory(k: Kernel, options: CompactMemoryOptions): Actor {
     cpu: options.cpu,
     models:
       'sysctl compact_memory: compact_nodes -> compact_node -> compact_zone (order -1, MIGRATE_SYNC, whole zone, MR_COMPACTION) (mm/compaction.c, 6.3)',
-    *body(): KernelGen {
-      for (let w = 0; w < writes; w++) {
-        const results = yield* compactNodes(k, nodes);
-        stats.results.push(...results);
-        stats.runs++;
-      }
-    },
+    body: (): KernelGen => compactMemoryBody(k, nodes, writes, stats),
   };
+}
+
+/**
+ * `compactMemory`'s task body: a module-level generator, not a generator closure made per
+ * actor (on Node 20 the first call of a generator closure gives it an initial map in the
+ * old generation, which keeps the closure's context, the whole machine, alive through every
+ * young-generation collection until a full one).
+ */
+function* compactMemoryBody(
+  k: Kernel,
+  nodes: readonly number[] | undefined,
+  writes: number,
+  stats: CompactionActorStats,
+): KernelGen {
+  for (let w = 0; w < writes; w++) {
+    const results = yield* compactNodes(k, nodes);
+    stats.results.push(...results);
+    stats.runs++;
+  }
 }
 
 /** Options of `directCompaction`. */

@@ -6,6 +6,7 @@ import {
   type Kernel,
   pageCacheDeclaresFootprints,
 } from '@mmsim/kernel';
+import type { AddressSpaceView } from '@mmsim/rmap';
 import { FP_FOLIO, type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
 import type { LoopDevice } from './loop-device.js';
 
@@ -44,28 +45,38 @@ export function bufferWriter(k: Kernel, options: BufferWriterOptions): Actor {
     // Every shared access is recorded: the lookup, the buffer's reference and lock (as its
     // folio's), the store into the buffer's page, the submission to the loop device.
     declaresFootprints: pageCacheDeclaresFootprints(k),
-    *body(task: Task): KernelGen {
-      const who = String(task);
-      for (let round = 0; round < rounds; round++) {
-        for (const index of indices) {
-          // __find_get_block: the buffer, with a reference, without the folio lock.
-          const folio = yield* filemapGetFolio(k, dev, index);
-          if (folio < 0) continue;
-          const bh = k.locks.folioBuffers(folio);
-          if (bh !== null) k.locks.getBh(bh);
-          yield* folioPutDeclared(k, folio);
-          if (bh === null) continue;
-          if (!k.locks.lockBufferFast(bh, 'lock_buffer'))
-            yield* k.locks.lockBufferContended(bh, 'lock_buffer');
-          const value = task.id * 1_000_000 + round * indices.length + index + 1;
-          k.rt.touchKernel(FP_FOLIO, bh.folio, true);
-          setPageContent(k.mem, bh.folio, value); // the buffer's page, stable under its lock
-          k.shadow.wrote({ kind: 'file', file: dev, index }, value, who);
-          loop.submitBuffer(bh, index);
-          yield;
-        }
-      }
-      loop.close();
-    },
+    body: (task: Task): KernelGen => bufferWriterBody(k, loop, dev, indices, rounds, task),
   };
+}
+
+/** `bufferWriter`'s task body (a module-level generator: see `initTask` in scenario.ts). */
+function* bufferWriterBody(
+  k: Kernel,
+  loop: LoopDevice,
+  dev: AddressSpaceView,
+  indices: readonly number[],
+  rounds: number,
+  task: Task,
+): KernelGen {
+  const who = String(task);
+  for (let round = 0; round < rounds; round++) {
+    for (const index of indices) {
+      // __find_get_block: the buffer, with a reference, without the folio lock.
+      const folio = yield* filemapGetFolio(k, dev, index);
+      if (folio < 0) continue;
+      const bh = k.locks.folioBuffers(folio);
+      if (bh !== null) k.locks.getBh(bh);
+      yield* folioPutDeclared(k, folio);
+      if (bh === null) continue;
+      if (!k.locks.lockBufferFast(bh, 'lock_buffer'))
+        yield* k.locks.lockBufferContended(bh, 'lock_buffer');
+      const value = task.id * 1_000_000 + round * indices.length + index + 1;
+      k.rt.touchKernel(FP_FOLIO, bh.folio, true);
+      setPageContent(k.mem, bh.folio, value); // the buffer's page, stable under its lock
+      k.shadow.wrote({ kind: 'file', file: dev, index }, value, who);
+      loop.submitBuffer(bh, index);
+      yield;
+    }
+  }
+  loop.close();
 }

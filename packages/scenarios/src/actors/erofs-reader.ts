@@ -1,6 +1,6 @@
 import { type Actor, filemapLockFolio, folioUnlockPut, type Kernel } from '@mmsim/kernel';
 import type { AddressSpaceView } from '@mmsim/rmap';
-import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
 
 /** Options of `erofsReader`. */
 export interface ErofsReaderOptions {
@@ -27,7 +27,7 @@ export interface ErofsReaderOptions {
  * the order Gao Xiang's 2024 report found inverted by `try_split_folio`.
  */
 export function erofsReader(k: Kernel, options: ErofsReaderOptions): Actor {
-  const { file, index, meta, metaIndex, rounds } = options;
+  const { rounds } = options;
   const hold = options.holdSteps ?? 1;
   if (!Number.isInteger(rounds) || rounds < 0) {
     throw new MmsimError(
@@ -40,16 +40,20 @@ export function erofsReader(k: Kernel, options: ErofsReaderOptions): Actor {
     cpu: options.cpu,
     models:
       'z_erofs_read_folio (file folio locked) -> erofs_read_metabuf -> read_cache_folio (metadata folio lock) (fs/erofs/zdata.c, fs/erofs/data.c)',
-    *body(_task: Task): KernelGen {
-      for (let round = 0; round < rounds; round++) {
-        const folio = yield* filemapLockFolio(k, file, index, 'z_erofs_read_folio');
-        if (folio < 0) continue;
-        for (let i = 0; i < hold; i++) yield;
-        const mf = yield* filemapLockFolio(k, meta, metaIndex, 'erofs_read_metabuf');
-        if (mf >= 0) yield* folioUnlockPut(k, mf);
-        yield* folioUnlockPut(k, folio);
-        yield;
-      }
-    },
+    body: (): KernelGen => erofsReaderBody(k, options, hold),
   };
+}
+
+/** `erofsReader`'s task body (a module-level generator: see `initTask` in scenario.ts). */
+function* erofsReaderBody(k: Kernel, options: ErofsReaderOptions, hold: number): KernelGen {
+  const { file, index, meta, metaIndex, rounds } = options;
+  for (let round = 0; round < rounds; round++) {
+    const folio = yield* filemapLockFolio(k, file, index, 'z_erofs_read_folio');
+    if (folio < 0) continue;
+    for (let i = 0; i < hold; i++) yield;
+    const mf = yield* filemapLockFolio(k, meta, metaIndex, 'erofs_read_metabuf');
+    if (mf >= 0) yield* folioUnlockPut(k, mf);
+    yield* folioUnlockPut(k, folio);
+    yield;
+  }
 }

@@ -112,7 +112,7 @@ function workloadStreamId(rt: Runtime): number {
 }
 
 export function fileIoTask(k: Kernel, options: FileIoOptions): Actor {
-  const { file, pages, accesses } = options;
+  const { accesses } = options;
   const first = options.first ?? 0;
   const writeRatio = options.writeRatio ?? 0.5;
   const rngId = workloadStreamId(k.rt);
@@ -129,22 +129,33 @@ export function fileIoTask(k: Kernel, options: FileIoOptions): Actor {
     // Every shared access is recorded: the page cache, folio locks and data, the draws
     // from the workload stream; allocating a missing page is global.
     declaresFootprints: pageCacheDeclaresFootprints(k),
-    *body(task: Task): KernelGen {
-      const rt = k.rt;
-      rt.touch(rngId, true);
-      const rng = rt.random.workload;
-      const pick = pagePicker(options.pattern ?? 'random', pages, rng);
-      const who = String(task);
-      for (let n = 0; n < accesses; n++) {
-        rt.touch(rngId, true);
-        const index = first + pick(n);
-        if (rng.chance(writeRatio)) {
-          yield* filemapWriteWord(k, file, index, task.id * 1_000_000 + n + 1, who);
-        } else {
-          yield* filemapReadWord(k, file, index, who);
-        }
-        yield;
-      }
-    },
+    body: (task: Task): KernelGen => fileIoBody(k, options, first, writeRatio, rngId, task),
   };
+}
+
+/** `fileIoTask`'s task body (a module-level generator: see `initTask` in scenario.ts). */
+function* fileIoBody(
+  k: Kernel,
+  options: FileIoOptions,
+  first: number,
+  writeRatio: number,
+  rngId: number,
+  task: Task,
+): KernelGen {
+  const { file, pages, accesses } = options;
+  const rt = k.rt;
+  rt.touch(rngId, true);
+  const rng = rt.random.workload;
+  const pick = pagePicker(options.pattern ?? 'random', pages, rng);
+  const who = String(task);
+  for (let n = 0; n < accesses; n++) {
+    rt.touch(rngId, true);
+    const index = first + pick(n);
+    if (rng.chance(writeRatio)) {
+      yield* filemapWriteWord(k, file, index, task.id * 1_000_000 + n + 1, who);
+    } else {
+      yield* filemapReadWord(k, file, index, who);
+    }
+    yield;
+  }
 }

@@ -154,13 +154,40 @@ export class LoopDevice implements WritebackTarget {
   }
 
   /**
+   * The worker's task body: a method, not a generator closure made per actor, so that
+   * the machine does not outlive its schedule (see `initTask` in scenario.ts).
+   */
+  *#work(task: Task): KernelGen {
+    const k = this.#k;
+    const who = String(task);
+    for (;;) {
+      const req = yield* this.queue.next('loop_process_work');
+      if (req === null) return;
+      const index = this.#map(req.devIndex);
+      const folio = yield* filemapLockFolio(k, this.backing, index, 'shmem_write_begin', {});
+      if (folio < 0) {
+        throw new MmsimError('INVALID_CONFIG', `${this.name}: no memory for backing page ${index}`);
+      }
+      for (let i = 0; i < this.#copySteps; i++) yield; // copy_page_from_iter
+      const value = req.data();
+      setPageCacheWord(k, folio, index, value);
+      k.shadow.wrote({ kind: 'file', file: this.backing, index }, value, who);
+      folioMarkDirty(k, folio);
+      yield* folioUnlockPut(k, folio); // shmem_write_end
+      yield; // back in loop_handle_cmd: the request completes next
+      req.complete();
+      this.served++;
+      yield;
+    }
+  }
+
+  /**
    * The loop worker (`loop_process_work`, one request at a time): lock the backing folio
    * (creating it if the image page is not cached), copy the bio's data into it, dirty and
    * unlock it, return to `loop_handle_cmd` (a scheduling point), then complete the bio
    * (`blk_mq_complete_request`).
    */
   actor(): Actor {
-    const loop = this;
     const k = this.#k;
     return {
       name: `kworker/${this.name}`,
@@ -172,31 +199,7 @@ export class LoopDevice implements WritebackTarget {
       // lookup, lock, data and dirty bit, the bio's source folio (`data`), the end of
       // writeback or the buffer unlock (`complete`). Creating a backing folio is global.
       declaresFootprints: pageCacheDeclaresFootprints(k),
-      *body(task: Task): KernelGen {
-        const who = String(task);
-        for (;;) {
-          const req = yield* loop.queue.next('loop_process_work');
-          if (req === null) return;
-          const index = loop.#map(req.devIndex);
-          const folio = yield* filemapLockFolio(k, loop.backing, index, 'shmem_write_begin', {});
-          if (folio < 0) {
-            throw new MmsimError(
-              'INVALID_CONFIG',
-              `${loop.name}: no memory for backing page ${index}`,
-            );
-          }
-          for (let i = 0; i < loop.#copySteps; i++) yield; // copy_page_from_iter
-          const value = req.data();
-          setPageCacheWord(k, folio, index, value);
-          k.shadow.wrote({ kind: 'file', file: loop.backing, index }, value, who);
-          folioMarkDirty(k, folio);
-          yield* folioUnlockPut(k, folio); // shmem_write_end
-          yield; // back in loop_handle_cmd: the request completes next
-          req.complete();
-          loop.served++;
-          yield;
-        }
-      },
+      body: (task: Task): KernelGen => this.#work(task),
     };
   }
 }

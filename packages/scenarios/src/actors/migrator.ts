@@ -171,69 +171,6 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
   // (lru_cache_disable drains every CPU; alloc_migration_target allocates in the core).
   const declares =
     style === 'compaction' && selectorRecordsFootprints(select) && pageCacheDeclaresFootprints(k);
-  const run = function* (task: Task, fp: MigratorFootprint | undefined): KernelGen {
-    const mem = k.mem;
-    const alloc = compactionAlloc(k, fp);
-    const free = compactionFree(k);
-    if (options.pfMemalloc === true) task.flags |= PF_MEMALLOC;
-    stats.startNs = task.cpu.clock;
-    for (let round = 0; round < rounds; round++) {
-      if (options.until?.(task.cpu.clock) === true) break;
-      const target = targetOf(round);
-      const list = new FolioList(mem);
-      if (style === 'syscall') yield* k.lru.lruCacheDisable();
-      else {
-        fp?.drain();
-        yield* k.lru.lruAddDrain();
-      }
-      for (const folio of select(round, target)) {
-        if (folio === null) continue;
-        if (skipOnTarget && folioNid(mem, folio) === target) continue;
-        if (style === 'compaction' && compactionSkipsFolio(k, folio, compactOrder)) continue;
-        fp?.isolate(folio);
-        // As plain calls while nothing suspends; the generators from where it would.
-        const state = isolateForMigrationStart(k, folio, list, mode);
-        if (state === ISOLATION_DONE) stats.isolated++;
-        else if (state === ISOLATION_FAILED) continue;
-        else if (
-          state === ISOLATION_GENERAL
-            ? yield* isolateForMigration(k, folio, list, mode)
-            : yield* isolateForMigrationFinish(k, folio, list, state)
-        ) {
-          stats.isolated++;
-        }
-      }
-      if (style === 'syscall') k.lru.lruCacheEnable();
-      if (list.size > 0) {
-        fp?.migrate(list);
-        const before = task.cpu.clock;
-        const result: MigratePagesResult =
-          style === 'syscall'
-            ? yield* k.migrate.migratePages(
-                list,
-                k.migrate.allocMigrationTarget,
-                null,
-                { nid: target, thisNode: true } satisfies MigrationTargetControl,
-                mode,
-                reason,
-              )
-            : yield* k.migrate.migratePages(list, alloc, free, target, mode, reason);
-        stats.migrateNs += task.cpu.clock - before;
-        stats.results.push(result.rc);
-        stats.pagesMigrated += result.stats.nrSucceeded;
-        stats.pagesFailed += result.stats.nrFailedPages;
-        // As compact_zone and do_move_pages_to_node: put back only after a failure; a 0
-        // means the list is empty (the convention Hugh Dickins' 8e279f970b5c restored).
-        ledger?.migratePagesReturned(name, result.rc, list.size);
-        if (result.rc !== 0 && list.size > 0) yield* k.migrate.putbackMovablePages(list);
-      }
-      ledger?.isolationEnded(name, list.size);
-      stats.rounds++;
-      yield; // cond_resched() between rounds
-    }
-    stats.endNs = task.cpu.clock;
-    if (options.pfMemalloc === true) task.flags &= ~PF_MEMALLOC;
-  };
   return {
     name,
     cpu: options.cpu,
@@ -242,13 +179,107 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
       style === 'syscall'
         ? 'move_pages(2) / migratepages(8): isolate (folio_isolate_lru + NR_ISOLATED), migrate_pages(alloc_migration_target), putback_movable_pages (mm/migrate.c, 6.3)'
         : 'compaction: isolate_migratepages_block (large folios per variant), migrate_pages(compaction_alloc, compaction_free), putback_movable_pages (mm/compaction.c, 6.3; 6.9+)',
-    body(task: Task): KernelGen {
+    body: (task: Task): KernelGen => {
+      const plan = { k, options, mode, reason, rounds, select, targetOf, style, skipOnTarget };
+      const outputs = { compactOrder, stats, ledger, name };
       // Footprints recorded (dfs, dpor): each step first records its phase's objects.
-      if (!declares || k.rt.footprints === null) return run(task, undefined);
+      if (!declares || k.rt.footprints === null) return migratorBody(plan, outputs, task, undefined);
       const fp = new MigratorFootprint(k, options.cpu);
-      return recordEachStep(run(task, fp), fp);
+      return recordEachStep(migratorBody(plan, outputs, task, fp), fp);
     },
   };
+}
+
+/** What `migrator` resolved from its options, for its body. */
+interface MigratorPlan {
+  readonly k: Kernel;
+  readonly options: MigratorOptions;
+  readonly mode: MigrateMode;
+  readonly reason: MigrateReason;
+  readonly rounds: number;
+  readonly select: FolioSelector;
+  readonly targetOf: (round: number) => number;
+  readonly style: MigratorStyle;
+  readonly skipOnTarget: boolean;
+}
+
+/** What `migrator` reports into, for its body. */
+interface MigratorOutputs {
+  readonly compactOrder: number;
+  readonly stats: MigratorStats;
+  readonly ledger: MigrateCallLedger | undefined;
+  readonly name: string;
+}
+
+/** `migrator`'s task body (a module-level generator: see `initTask` in scenario.ts). With
+ * `fp` (a compaction migrator that declares its footprints), each phase records its objects. */
+function* migratorBody(
+  { k, options, mode, reason, rounds, select, targetOf, style, skipOnTarget }: MigratorPlan,
+  { compactOrder, stats, ledger, name }: MigratorOutputs,
+  task: Task,
+  fp: MigratorFootprint | undefined,
+): KernelGen {
+  const mem = k.mem;
+  const alloc = compactionAlloc(k, fp);
+  const free = compactionFree(k);
+  if (options.pfMemalloc === true) task.flags |= PF_MEMALLOC;
+  stats.startNs = task.cpu.clock;
+  for (let round = 0; round < rounds; round++) {
+    if (options.until?.(task.cpu.clock) === true) break;
+    const target = targetOf(round);
+    const list = new FolioList(mem);
+    if (style === 'syscall') yield* k.lru.lruCacheDisable();
+    else {
+      fp?.drain();
+      yield* k.lru.lruAddDrain();
+    }
+    for (const folio of select(round, target)) {
+      if (folio === null) continue;
+      if (skipOnTarget && folioNid(mem, folio) === target) continue;
+      if (style === 'compaction' && compactionSkipsFolio(k, folio, compactOrder)) continue;
+      fp?.isolate(folio);
+      // As plain calls while nothing suspends; the generators from where it would.
+      const state = isolateForMigrationStart(k, folio, list, mode);
+      if (state === ISOLATION_DONE) stats.isolated++;
+      else if (state === ISOLATION_FAILED) continue;
+      else if (
+        state === ISOLATION_GENERAL
+          ? yield* isolateForMigration(k, folio, list, mode)
+          : yield* isolateForMigrationFinish(k, folio, list, state)
+      ) {
+        stats.isolated++;
+      }
+    }
+    if (style === 'syscall') k.lru.lruCacheEnable();
+    if (list.size > 0) {
+      fp?.migrate(list);
+      const before = task.cpu.clock;
+      const result: MigratePagesResult =
+        style === 'syscall'
+          ? yield* k.migrate.migratePages(
+              list,
+              k.migrate.allocMigrationTarget,
+              null,
+              { nid: target, thisNode: true } satisfies MigrationTargetControl,
+              mode,
+              reason,
+            )
+          : yield* k.migrate.migratePages(list, alloc, free, target, mode, reason);
+      stats.migrateNs += task.cpu.clock - before;
+      stats.results.push(result.rc);
+      stats.pagesMigrated += result.stats.nrSucceeded;
+      stats.pagesFailed += result.stats.nrFailedPages;
+      // As compact_zone and do_move_pages_to_node: put back only after a failure; a 0
+      // means the list is empty (the convention Hugh Dickins' 8e279f970b5c restored).
+      ledger?.migratePagesReturned(name, result.rc, list.size);
+      if (result.rc !== 0 && list.size > 0) yield* k.migrate.putbackMovablePages(list);
+    }
+    ledger?.isolationEnded(name, list.size);
+    stats.rounds++;
+    yield; // cond_resched() between rounds
+  }
+  stats.endNs = task.cpu.clock;
+  if (options.pfMemalloc === true) task.flags &= ~PF_MEMALLOC;
 }
 
 /**

@@ -7,7 +7,7 @@ import {
   pageCacheDeclaresFootprints,
 } from '@mmsim/kernel';
 import type { AddressSpaceView } from '@mmsim/rmap';
-import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
 
 /** Options of `rangeLocker`. */
 export interface RangeLockerOptions {
@@ -57,19 +57,29 @@ export function rangeLocker(k: Kernel, options: RangeLockerOptions): Actor {
     declaresFootprints: pageCacheDeclaresFootprints(k),
     models:
       'lock_delalloc_pages: __filemap_get_folio(FGP_LOCK) over a range, ascending (fs/btrfs/extent_io.c, 6.3)',
-    *body(_task: Task): KernelGen {
-      for (let round = 0; round < rounds; round++) {
-        const held: Folio[] = [];
-        const length = lengths[round % lengths.length] as number;
-        for (let i = 0; i < length; i++) {
-          const folio = yield* filemapLockFolio(k, file, first + i, 'lock_delalloc_pages');
-          if (folio >= 0) held.push(folio);
-          yield;
-        }
-        for (let i = 0; i < hold; i++) yield;
-        for (let i = held.length - 1; i >= 0; i--) yield* folioUnlockPut(k, held[i] as Folio);
-        yield;
-      }
-    },
+    body: () => rangeLockerBody(k, file, first, lengths, hold, rounds),
   };
+}
+
+/** `rangeLocker`'s task body (a module-level generator: see `initTask` in scenario.ts). */
+function* rangeLockerBody(
+  k: Kernel,
+  file: AddressSpaceView,
+  first: number,
+  lengths: readonly number[],
+  hold: number,
+  rounds: number,
+): KernelGen {
+  for (let round = 0; round < rounds; round++) {
+    const held: Folio[] = [];
+    const length = lengths[round % lengths.length] as number;
+    for (let i = 0; i < length; i++) {
+      const folio = yield* filemapLockFolio(k, file, first + i, 'lock_delalloc_pages');
+      if (folio >= 0) held.push(folio);
+      yield;
+    }
+    for (let i = 0; i < hold; i++) yield;
+    for (let i = held.length - 1; i >= 0; i--) yield* folioUnlockPut(k, held[i] as Folio);
+    yield;
+  }
 }

@@ -34,22 +34,31 @@ export function mappedFolios(
   pages: number,
   order: 'ascending' | 'descending' = 'ascending',
 ): FolioSelector {
-  return function* () {
-    const seen = new Set<Folio>();
-    for (let n = 0; n < pages; n++) {
-      const i = order === 'ascending' ? n : pages - 1 - n;
-      if (!mm.alive) return;
-      const pfn = k.vm.presentPfnAt(mm, addr + i * PAGE_SIZE);
-      if (pfn < 0 || pfn === k.mem.zeroPfn) {
-        yield null;
-        continue;
-      }
-      const folio = pfnFolio(k.mem, pfn);
-      if (folio < 0 || seen.has(folio)) continue;
-      seen.add(folio);
-      yield folio;
+  return () => mappedFoliosWalk(k, mm, addr, pages, order);
+}
+
+/** `mappedFolios`'s walk (a module-level generator: see `initTask` in scenario.ts). */
+function* mappedFoliosWalk(
+  k: Kernel,
+  mm: MmView,
+  addr: number,
+  pages: number,
+  order: 'ascending' | 'descending',
+): Generator<Folio | null> {
+  const seen = new Set<Folio>();
+  for (let n = 0; n < pages; n++) {
+    const i = order === 'ascending' ? n : pages - 1 - n;
+    if (!mm.alive) return;
+    const pfn = k.vm.presentPfnAt(mm, addr + i * PAGE_SIZE);
+    if (pfn < 0 || pfn === k.mem.zeroPfn) {
+      yield null;
+      continue;
     }
-  };
+    const folio = pfnFolio(k.mem, pfn);
+    if (folio < 0 || seen.has(folio)) continue;
+    seen.add(folio);
+    yield folio;
+  }
 }
 
 /** The folios caching `indices` of `file` (one lookup each, skipping repeats). */
@@ -58,20 +67,7 @@ export function cachedFolios(
   file: AddressSpaceView,
   indices: readonly number[],
 ): FolioSelector {
-  return function* () {
-    const mem = k.mem;
-    const seen = new Set<Folio>();
-    for (const index of indices) {
-      const folio = pageCacheLookup(mem, file, index);
-      if (folio === undefined) {
-        yield null;
-        continue;
-      }
-      if (seen.has(folio)) continue;
-      seen.add(folio);
-      yield folio;
-    }
-  };
+  return () => cachedFoliosWalk(k, file, indices);
 }
 
 /**
@@ -84,34 +80,7 @@ export function nodeScan(
   k: Kernel,
   nid: number | ((round: number, target: number) => number),
 ): FolioSelector {
-  const select: FolioSelector = function* (round, target) {
-    const mem = k.mem;
-    const rt = k.rt;
-    const node = typeof nid === 'function' ? nid(round, target) : nid;
-    const start = nodeStartPfn(mem, node);
-    const end = start + nodeSpannedPages(mem, node);
-    // The scan reads which pfns are allocated and how (the buddy's side: FP_ZONE), then
-    // the flags of each folio it comes to (FP_FOLIO), in the step of the caller's next().
-    rt.touchKernel(FP_ZONE, node, false);
-    for (let pfn = start; pfn < end; ) {
-      if (!pfnValid(mem, pfn)) {
-        pfn++;
-        continue;
-      }
-      const folio = pfnFolio(mem, pfn);
-      if (folio !== pfn) {
-        pfn++;
-        continue;
-      }
-      rt.touchKernel(FP_FOLIO, folio, false);
-      pfn += folioNrPages(mem, folio);
-      if (folioTestHugetlb(mem, folio)) continue;
-      if (folioTestFlag(mem, folio, PG_lru) || folioTestMovable(mem, folio)) {
-        yield folio;
-        rt.touchKernel(FP_ZONE, node, false);
-      }
-    }
-  };
+  const select: FolioSelector = (round, target) => nodeScanWalk(k, nid, round, target);
   RECORDING_SELECTORS.add(select);
   return select;
 }
@@ -129,14 +98,79 @@ export function selectorRecordsFootprints(select: FolioSelector): boolean {
 
 /** Fixed folios, for a scenario that knows exactly what it migrates. */
 export function givenFolios(folios: () => readonly Folio[]): FolioSelector {
-  return function* () {
-    yield* folios();
-  };
+  return () => givenFoliosWalk(folios);
 }
 
 /** The selectors one after the other. */
 export function concatSelectors(...selectors: readonly FolioSelector[]): FolioSelector {
-  return function* (round, target) {
-    for (const s of selectors) yield* s(round, target);
-  };
+  return (round, target) => concatWalk(selectors, round, target);
+}
+
+/** `cachedFolios`'s walk (a module-level generator: see `initTask` in scenario.ts). */
+function* cachedFoliosWalk(
+  k: Kernel,
+  file: AddressSpaceView,
+  indices: readonly number[],
+): Generator<Folio | null> {
+  const mem = k.mem;
+  const seen = new Set<Folio>();
+  for (const index of indices) {
+    const folio = pageCacheLookup(mem, file, index);
+    if (folio === undefined) {
+      yield null;
+      continue;
+    }
+    if (seen.has(folio)) continue;
+    seen.add(folio);
+    yield folio;
+  }
+}
+
+/** `nodeScan`'s walk (a module-level generator: see `initTask` in scenario.ts). */
+function* nodeScanWalk(
+  k: Kernel,
+  nid: number | ((round: number, target: number) => number),
+  round: number,
+  target: number,
+): Generator<Folio> {
+  const mem = k.mem;
+  const rt = k.rt;
+  const node = typeof nid === 'function' ? nid(round, target) : nid;
+  const start = nodeStartPfn(mem, node);
+  const end = start + nodeSpannedPages(mem, node);
+  // The scan reads which pfns are allocated and how (the buddy's side: FP_ZONE), then
+  // the flags of each folio it comes to (FP_FOLIO), in the step of the caller's next().
+  rt.touchKernel(FP_ZONE, node, false);
+  for (let pfn = start; pfn < end; ) {
+    if (!pfnValid(mem, pfn)) {
+      pfn++;
+      continue;
+    }
+    const folio = pfnFolio(mem, pfn);
+    if (folio !== pfn) {
+      pfn++;
+      continue;
+    }
+    rt.touchKernel(FP_FOLIO, folio, false);
+    pfn += folioNrPages(mem, folio);
+    if (folioTestHugetlb(mem, folio)) continue;
+    if (folioTestFlag(mem, folio, PG_lru) || folioTestMovable(mem, folio)) {
+      yield folio;
+      rt.touchKernel(FP_ZONE, node, false);
+    }
+  }
+}
+
+/** `givenFolios`'s walk (a module-level generator: see `initTask` in scenario.ts). */
+function* givenFoliosWalk(folios: () => readonly Folio[]): Generator<Folio> {
+  yield* folios();
+}
+
+/** `concatSelectors`'s walk (a module-level generator: see `initTask` in scenario.ts). */
+function* concatWalk(
+  selectors: readonly FolioSelector[],
+  round: number,
+  target: number,
+): Generator<Folio | null> {
+  for (const s of selectors) yield* s(round, target);
 }

@@ -10,7 +10,7 @@ import {
 } from '@mmsim/kernel';
 import { BH_Mapped, BH_Uptodate } from '@mmsim/page-lock';
 import type { AddressSpaceView } from '@mmsim/rmap';
-import { FP_MAPPING, type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { FP_MAPPING, type KernelGen, MmsimError } from '@mmsim/runtime';
 
 /**
  * Where a writeback worker sends a folio: a block device (`BlockDevice`) or a loop
@@ -57,7 +57,7 @@ export interface WritebackWorkerOptions {
  * later, in another task), `folio_unlock`. It yields between folios (`cond_resched`).
  */
 export function writebackWorker(k: Kernel, options: WritebackWorkerOptions): Actor {
-  const { file, indices, rounds, target } = options;
+  const { rounds, target } = options;
   const buffers = options.buffersPerPage ?? 0;
   if (!Number.isInteger(rounds) || rounds < 0) {
     throw new MmsimError(
@@ -72,39 +72,43 @@ export function writebackWorker(k: Kernel, options: WritebackWorkerOptions): Act
     // Every shared access is recorded (lookup, folio lock, PG_dirty / PG_writeback, the
     // put) when the target's submission is too; creating buffers is global.
     declaresFootprints: pageCacheDeclaresFootprints(k) && target.submitDeclaresFootprints === true,
-    *body(_task: Task): KernelGen {
-      const mem = k.mem;
-      const locks = k.locks;
-      for (let round = 0; round < rounds; round++) {
-        for (const index of indices) {
-          const folio = yield* filemapGetFolio(k, file, index);
-          if (folio < 0) continue;
-          if (!locks.folioLockFast(folio, 'write_cache_pages')) {
-            yield* locks.folioLockContended(folio, 'write_cache_pages');
-          }
-          k.rt.touchKernel(FP_MAPPING, file.id, false);
-          const ours = pageCacheLookup(mem, file, index) === folio;
-          if (
-            ours &&
-            !folioTestFlag(mem, folio, PG_writeback) &&
-            folioTestFlag(mem, folio, PG_dirty)
-          ) {
-            folioClearDirtyForIo(k, folio);
-            if (buffers > 0 && locks.folioBuffers(folio) === null) {
-              // alloc_page_buffers: new buffer ids, not declared (a global step)
-              const depth = k.rt.suspendDeclaredScope();
-              locks.createBuffers(folio, buffers, (1 << BH_Uptodate) | (1 << BH_Mapped));
-              k.rt.resumeDeclaredScope(depth);
-            }
-            locks.folioStartWriteback(folio, 'write_cache_pages');
-            target.submitWriteback(folio, index);
-          }
-          locks.folioUnlock(folio);
-          yield* folioPutDeclared(k, folio);
-          yield; // cond_resched()
-        }
-      }
-      target.close();
-    },
+    body: (): KernelGen => writebackWorkerBody(k, options, buffers),
   };
+}
+
+/** `writebackWorker`'s task body (a module-level generator: see `initTask` in scenario.ts). */
+function* writebackWorkerBody(
+  k: Kernel,
+  options: WritebackWorkerOptions,
+  buffers: number,
+): KernelGen {
+  const { file, indices, rounds, target } = options;
+  const mem = k.mem;
+  const locks = k.locks;
+  for (let round = 0; round < rounds; round++) {
+    for (const index of indices) {
+      const folio = yield* filemapGetFolio(k, file, index);
+      if (folio < 0) continue;
+      if (!locks.folioLockFast(folio, 'write_cache_pages')) {
+        yield* locks.folioLockContended(folio, 'write_cache_pages');
+      }
+      k.rt.touchKernel(FP_MAPPING, file.id, false);
+      const ours = pageCacheLookup(mem, file, index) === folio;
+      if (ours && !folioTestFlag(mem, folio, PG_writeback) && folioTestFlag(mem, folio, PG_dirty)) {
+        folioClearDirtyForIo(k, folio);
+        if (buffers > 0 && locks.folioBuffers(folio) === null) {
+          // alloc_page_buffers: new buffer ids, not declared (a global step)
+          const depth = k.rt.suspendDeclaredScope();
+          locks.createBuffers(folio, buffers, (1 << BH_Uptodate) | (1 << BH_Mapped));
+          k.rt.resumeDeclaredScope(depth);
+        }
+        locks.folioStartWriteback(folio, 'write_cache_pages');
+        target.submitWriteback(folio, index);
+      }
+      locks.folioUnlock(folio);
+      yield* folioPutDeclared(k, folio);
+      yield; // cond_resched()
+    }
+  }
+  target.close();
 }

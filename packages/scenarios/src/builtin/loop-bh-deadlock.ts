@@ -1,4 +1,3 @@
-import { populateFile } from '@mmsim/kernel';
 import { BLOCKDEV_AOPS, MIGRATE_SYNC_LIGHT, MR_COMPACTION, SHMEM_AOPS } from '@mmsim/migrate';
 import { bufferWriter } from '../actors/buffer-writer.js';
 import { LoopDevice } from '../actors/loop-device.js';
@@ -6,6 +5,7 @@ import { migrator } from '../actors/migrator.js';
 import { nodeScan } from '../actors/selectors.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 import { historicNodePages } from './machine-size.js';
+import { populateFiles } from './populate-files.js';
 
 /** Parameters of `loopBhDeadlock`. */
 export interface LoopBhDeadlockParams {
@@ -73,10 +73,11 @@ export function loopBhDeadlock(params: LoopBhDeadlockParams = {}): Scenario {
       k.migrate.setAddressSpaceOperations(dev, BLOCKDEV_AOPS);
       const loop = new LoopDevice(k, { name: 'loop0', cpu: 1, backing, dev });
       return {
-        *setup() {
-          yield* populateFile(k, backing, indices);
-          yield* populateFile(k, dev, indices, { buffersPerPage: 1 });
-        },
+        setup: () =>
+          populateFiles(k, [
+            [backing, indices],
+            [dev, indices, { buffersPerPage: 1 }],
+          ]),
         actors: [
           loop.actor(),
           bufferWriter(k, { cpu: 2, loop, indices, rounds: writes }),

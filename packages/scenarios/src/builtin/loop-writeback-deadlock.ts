@@ -1,4 +1,3 @@
-import { populateFile } from '@mmsim/kernel';
 import { MIGRATE_SYNC, MR_COMPACTION, SHMEM_AOPS } from '@mmsim/migrate';
 import { fileIoTask } from '../actors/file-io.js';
 import { LoopDevice } from '../actors/loop-device.js';
@@ -7,6 +6,7 @@ import { nodeScan } from '../actors/selectors.js';
 import { writebackWorker } from '../actors/writeback-worker.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 import { historicNodePages } from './machine-size.js';
+import { populateFiles } from './populate-files.js';
 
 /** Parameters of `loopWritebackDeadlock`. */
 export interface LoopWritebackDeadlockParams {
@@ -81,14 +81,11 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
         map: (i) => Math.floor(i / 2),
       });
       return {
-        *setup() {
-          yield* populateFile(
-            k,
-            image,
-            Array.from({ length: imagePages }, (_, i) => i),
-          );
-          yield* populateFile(k, file, indices);
-        },
+        setup: () =>
+          populateFiles(k, [
+            [image, Array.from({ length: imagePages }, (_, i) => i)],
+            [file, indices],
+          ]),
         actors: [
           loop.actor(),
           fileIoTask(k, {

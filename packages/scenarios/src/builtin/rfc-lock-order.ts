@@ -1,5 +1,7 @@
+import type { Kernel } from '@mmsim/kernel';
 import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
-import { MAP_SHARED, PAGE_SIZE } from '@mmsim/rmap';
+import { MAP_SHARED, type MmView, PAGE_SIZE } from '@mmsim/rmap';
+import type { KernelGen } from '@mmsim/runtime';
 import { migrator } from '../actors/migrator.js';
 import { rangeLocker } from '../actors/range-locker.js';
 import { mappedFolios } from '../actors/selectors.js';
@@ -68,9 +70,7 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
       const mm = k.createProcess('app');
       const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE, flags: MAP_SHARED, file });
       return {
-        *setup() {
-          for (let i = 0; i < pages; i++) yield* k.vm.userRead(mm, addr + i * PAGE_SIZE);
-        },
+        setup: () => readPages(k, mm, addr, pages),
         actors: [
           migrator(k, {
             name: 'move_pages',
@@ -92,4 +92,12 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
       };
     },
   };
+}
+
+/**
+ * The set-up: reads each page of the mapping once, faulting the page cache in (a
+ * module-level generator: see `initTask` in scenario.ts).
+ */
+function* readPages(k: Kernel, mm: MmView, addr: number, pages: number): KernelGen {
+  for (let i = 0; i < pages; i++) yield* k.vm.userRead(mm, addr + i * PAGE_SIZE);
 }

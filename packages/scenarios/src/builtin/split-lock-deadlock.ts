@@ -1,8 +1,9 @@
 import { compactionActorStats, compactMemory } from '@mmsim/callers';
 import { allocPfn, folioAlloc, nodeSpannedPages, nodeStartPfn } from '@mmsim/folio';
-import { populateFile } from '@mmsim/kernel';
+import { type Kernel, populateFile } from '@mmsim/kernel';
 import { BLOCKDEV_AOPS } from '@mmsim/migrate';
-import { MmsimError, VmEvent } from '@mmsim/runtime';
+import type { AddressSpaceView } from '@mmsim/rmap';
+import { type KernelGen, MmsimError, VmEvent } from '@mmsim/runtime';
 import { erofsReader } from '../actors/erofs-reader.js';
 import { bugHistory, type Scenario } from '../scenario.js';
 
@@ -94,21 +95,7 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
         isolated += (e.fields as { nr_taken: number }).nr_taken;
       });
       return {
-        *setup() {
-          for (let i = 0; i < 3; i++) held.add(folioAlloc(k.mem, 0, 0, { thisNode: true }));
-          yield* populateFile(k, file, [0], {
-            order,
-            privateData: { erofs: 'z_erofs_pcluster' },
-            nid: 0,
-          });
-          yield* populateFile(k, meta, [0], { nid: 0 });
-          const last = nodeStartPfn(k.mem, 0) + nodeSpannedPages(k.mem, 0) - 1;
-          const page = allocPfn(k.mem, last);
-          if (page < 0 || [...held].some((f) => f < 0)) {
-            throw new MmsimError('INVALID_STATE', 'split-lock-deadlock: node 0 has no room');
-          }
-          held.add(page);
-        },
+        setup: () => splitLockSetup(k, file, meta, order, held),
         actors: [
           erofsReader(k, { cpu: 1, file, index: 0, meta, metaIndex: 0, rounds: reads }),
           compactMemory(k, { name: 'compact', cpu: 0, writes: compactions, stats: compacted }),
@@ -121,4 +108,31 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
       };
     },
   };
+}
+
+/**
+ * The set-up: three early kernel pages at the bottom of node 0, the erofs file's large folio
+ * and the metadata folio on node 0, and a kernel page at node 0's last pfn (a module-level
+ * generator: see `initTask` in scenario.ts).
+ */
+function* splitLockSetup(
+  k: Kernel,
+  file: AddressSpaceView,
+  meta: AddressSpaceView,
+  order: number,
+  held: Set<number>,
+): KernelGen {
+  for (let i = 0; i < 3; i++) held.add(folioAlloc(k.mem, 0, 0, { thisNode: true }));
+  yield* populateFile(k, file, [0], {
+    order,
+    privateData: { erofs: 'z_erofs_pcluster' },
+    nid: 0,
+  });
+  yield* populateFile(k, meta, [0], { nid: 0 });
+  const last = nodeStartPfn(k.mem, 0) + nodeSpannedPages(k.mem, 0) - 1;
+  const page = allocPfn(k.mem, last);
+  if (page < 0 || [...held].some((f) => f < 0)) {
+    throw new MmsimError('INVALID_STATE', 'split-lock-deadlock: node 0 has no room');
+  }
+  held.add(page);
 }
