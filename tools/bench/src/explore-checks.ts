@@ -145,7 +145,7 @@ export function exploreChecksBenchmarks(): BenchResult[] {
         value: us,
         unit: 'us',
         better: 'lower',
-        description: `Wall microseconds the kernel invariants cost per random schedule of ${scenario.name} in ${variant} at the default stride (each invariant's mean cost per scan, measured on the explored states, times its scans); detail splits it by invariant (`<name>.usPerSchedule`, `.stepUsPerScan`, `.endUsPerScan`, `.stepScansPerSchedule`).`,
+        description: `Wall microseconds the kernel invariants cost per random schedule of ${scenario.name} in ${variant} at the default stride (each invariant's mean cost per scan, measured on the explored states, times its scans); detail splits it by invariant (NAME.usPerSchedule, .stepUsPerScan, .endUsPerScan, .stepScansPerSchedule).`,
         detail,
       },
     );
