@@ -68,6 +68,9 @@ export interface FolioWaiter {
   readonly handoff: boolean;
 }
 
+/** What `FolioWaitTable.waiters` answers for a folio nobody waits on (shared, frozen). */
+const NO_WAITERS: readonly FolioWaiter[] = Object.freeze([]);
+
 /**
  * The folio wait table of mm/filemap.c (Linux 6.3): `PAGE_WAIT_TABLE_SIZE` hashed wait
  * queues shared by every folio, `wake_page_function`, `folio_wake_bit` and
@@ -120,9 +123,14 @@ export class FolioWaitTable {
   }
 
   /** The waiters of `folio` on its queue, head first. */
-  waiters(folio: Folio): FolioWaiter[] {
+  waiters(folio: Folio): readonly FolioWaiter[] {
+    // Read without making the folio's queue: a queue not yet made has no waiter, and
+    // no-lock-held-at-end asks for every live folio at the end of each explored schedule
+    // (it made a queue, with an object id, and a list per folio before).
+    const queue = this.#queues[folioWaitTableIndex(folio)];
+    if (queue === undefined || queue.length === 0) return NO_WAITERS;
     const out: FolioWaiter[] = [];
-    for (const entry of this.queueOf(folio).entries) {
+    for (const entry of queue.entries) {
       const w = entry.data as PageWait;
       if (w.folio !== folio) continue;
       out.push({

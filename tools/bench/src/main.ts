@@ -13,6 +13,7 @@ import {
 import { abbaVsFastCheckBenchmarks } from './abba-fast-check.js';
 import { driverKitBenchmarks } from './driver-kit.js';
 import { exploreBenchmarks, exploreWorkersBenchmarks } from './explore.js';
+import { exploreChecksBenchmarks } from './explore-checks.js';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
 import { memory16mBenchmarks, memoryBenchmarks } from './memory.js';
@@ -45,6 +46,7 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   syscalls: syscallBenchmarks,
   explore: exploreBenchmarks,
   'explore-workers': exploreWorkersBenchmarks,
+  'explore-checks': exploreChecksBenchmarks,
   memory: memoryBenchmarks,
   'memory-16m': memory16mBenchmarks,
   'abba-fast-check': () => abbaVsFastCheckBenchmarks(),
@@ -52,9 +54,11 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
 
 /**
  * Suites left out of a plain `pnpm bench` (give them with --only): memory-16m maps a
- * 64 GiB machine, several minutes and about 2.5 GB of heap and arrays.
+ * 64 GiB machine, several minutes and about 2.5 GB of heap and arrays; explore-checks
+ * (what the invariants cost per schedule, docs/exploration.md) is a diagnosis, not a figure
+ * to compare from run to run.
  */
-const OPT_IN = new Set(['memory-16m']);
+const OPT_IN = new Set(['memory-16m', 'explore-checks']);
 
 const { values } = parseArgs({
   options: {

@@ -1,5 +1,7 @@
 import {
   type Folio,
+  FRAME_HEAD,
+  FRAME_TAIL,
   folioEntireMapcount,
   folioFlags,
   folioIndex,
@@ -9,6 +11,7 @@ import {
   folioPagesByNode,
   folioRefCount,
   folioTestHugetlb,
+  frameView,
   HPAGE_PMD_NR,
   hugetlbNodeCounters,
   nodeFreeIsolatedPages,
@@ -83,11 +86,21 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
     }
   }
   const view = k.lruView;
+  const { state, mapcount, entireMapcount, headOf } = frameView(mem);
   return (folio) => {
     const entire = folioEntireMapcount(mem, folio);
     let maps = entire;
     const nr = folioNrPages(mem, folio);
-    for (let i = 0; i < nr; i++) maps += pageMapcount(mem, folio + i) - entire;
+    for (let p = folio; p < folio + nr; p++) {
+      // pageMapcount read from the arrays for a page of a live folio; the accessor (which
+      // throws) for anything else.
+      const ps = state[p];
+      const page =
+        ps === FRAME_HEAD || ps === FRAME_TAIL
+          ? mapcount[p]! + entireMapcount[headOf[p]!]!
+          : pageMapcount(mem, p);
+      maps += page - entire;
+    }
     let refs = maps + (cache.get(folio) ?? 0) + (pins.get(folio) ?? 0);
     if ((folioFlags(mem, folio) & (1 << PG_private)) !== 0) refs++;
     // A poisoned page keeps the reference page_handle_poison took (mm/memory-failure.c).
