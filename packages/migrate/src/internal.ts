@@ -37,6 +37,7 @@ export {
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
 export { migrateFolioMove, movePlainStats } from './migrate-folio-move.js';
+export { moveToNewFolioStats } from './move-to-new-folio.js';
 export {
   folioPutMaybeLru,
   migrateFolioDone,

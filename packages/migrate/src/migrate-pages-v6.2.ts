@@ -20,6 +20,7 @@ import {
   PG_unevictable,
   PG_writeback,
 } from '@mmsim/folio';
+import { folioPutFast } from '@mmsim/lru';
 import type { AnonVmaView } from '@mmsim/rmap';
 import {
   EAGAIN,
@@ -37,12 +38,18 @@ import { kernelBug } from './errors.js';
 import { traceFolioDone, traceFoliosIsolated } from './journey.js';
 import { listDel, listHead, listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
-import { folioPutMaybeLru } from './migrate-folio-undo.js';
+import { COPY_YIELDS } from './migrate-folio.js';
 import { unmapTtuFlags } from './migrate-folio-unmap.js';
 import { unmapAndMoveHugePage } from './migrate-hugetlbs.js';
 import { MIGRATE_ASYNC, MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 import { movableReturnAfterDriverError } from './movable.js';
-import { DRIVER_FAILED, moveToNewFolio } from './move-to-new-folio.js';
+import {
+  DRIVER_FAILED,
+  moveToNewFolio,
+  moveToNewFolioAfterCopy,
+  moveToNewFolioAtomic,
+  NEEDS_ADDRESS_SPACE,
+} from './move-to-new-folio.js';
 import {
   type MigrateReason,
   MR_LONGTERM_PIN,
@@ -107,7 +114,9 @@ function* unmapAndMoveInnerBody(
       // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock_both:` label
       outUnlockBoth: {
         if (!isLru) {
-          rc = yield* moveToNewFolio(env, dst, src, mode);
+          // (As a plain call, as migrate_folio_move takes it: a non-LRU page never sleeps.)
+          rc = moveToNewFolioAtomic(env, dst, src, mode);
+          if (rc === NEEDS_ADDRESS_SPACE) rc = yield* moveToNewFolio(env, dst, src, mode);
           // Model only: the driver failed; src goes back to it now (see unmap_and_move).
           if (rc === DRIVER_FAILED) movableReturnAfterDriverError(env, src);
           break outUnlockBoth;
@@ -127,10 +136,19 @@ function* unmapAndMoveInnerBody(
           pageWasMapped = true;
           // Not a kernel cond_resched(): other CPUs run during this window in the kernel
           // (and fault on the new migration entries); the model needs a scheduling point
-          // for them to interleave here.
-          yield;
+          // for them to interleave here. (A virtual step when nothing else runs there.)
+          if (!env.rt.virtualStep()) yield;
         }
-        if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(env, dst, src, mode);
+        if (!rmap.folioMapped(src)) {
+          // (The atomic cases as plain calls, as migrate_folio_move takes them: an anon
+          // folio, a non-LRU page; a copy-before-freeze copy with its scheduling point.)
+          rc = moveToNewFolioAtomic(env, dst, src, mode);
+          if (rc === NEEDS_ADDRESS_SPACE) rc = yield* moveToNewFolio(env, dst, src, mode);
+          else if (rc === COPY_YIELDS) {
+            yield; // the scheduling point after `__migrate_folio`'s copy (6.12+)
+            rc = moveToNewFolioAfterCopy(env, dst, src);
+          }
+        }
         // dst goes to the LRU at once, so that an mlocked folio gets its mlock_count.
         if (rc === MIGRATEPAGE_SUCCESS) {
           // (Uncontended: as plain calls, with the same steps; see LruIsolation.)
@@ -150,8 +168,9 @@ function* unmapAndMoveInnerBody(
     if (anonVma !== null) rmap.putAnonVma(anonVma);
     locks.folioUnlock(src);
   }
-  // On success the new owners hold dst: drop the allocation reference.
-  if (rc === MIGRATEPAGE_SUCCESS) yield* folioPutMaybeLru(env, dst);
+  // On success the new owners hold dst: drop the allocation reference (the LRU's put if
+  // it is the last one, see folioPutMaybeLru).
+  if (rc === MIGRATEPAGE_SUCCESS && !folioPutFast(mem, dst, 1)) yield* env.lru.folioPut(dst);
   return rc;
 }
 

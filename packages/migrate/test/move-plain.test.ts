@@ -11,7 +11,7 @@ import {
   MR_SYSCALL,
   type VariantName,
 } from '../src/index.js';
-import { movePlainStats } from '../src/internal.js';
+import { movePlainStats, moveToNewFolioStats } from '../src/internal.js';
 import { anonIsolated, createMigrateMachine, migrateToNode } from '../src/testing/index.js';
 
 const PAGES = 24;
@@ -100,6 +100,40 @@ describe('migrate_folio_unmap and migrate_folio_move as plain calls against the 
       }
     },
   );
+
+  it.each([
+    [MIGRATE_ASYNC, true],
+    [MIGRATE_SYNC, true],
+    [MIGRATE_SYNC, false],
+  ] as const)(
+    'v6.2 (unmap and move), mode %i, uncontended paths %s: same schedule, clocks, counters and data',
+    (mode, fast) => {
+      setFastPaths(fast);
+      for (const seed of [1, 2, 3, 4]) {
+        const plain = outcome(false, seed, mode, 'v6.2');
+        const traced = outcome(true, seed, mode, 'v6.2');
+        expect(traced.slicesSeen).toBe(true);
+        expect(plain.slicesSeen).toBe(false);
+        expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
+        expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => i));
+      }
+    },
+  );
+
+  it('an uncontended v6.2 migration moves every folio without a move_to_new_folio generator', () => {
+    const m = createMigrateMachine({ variant: 'v6.2' });
+    let rc = -1;
+    let generators = -1;
+    spawn(m, 'migrator', 0, function* (): KernelGen {
+      const { list } = yield* anonIsolated(m, PAGES);
+      const before = moveToNewFolioStats.generators;
+      ({ rc } = yield* migrateToNode(m, list, 1, MIGRATE_SYNC, MR_SYSCALL));
+      generators = moveToNewFolioStats.generators - before;
+    });
+    runAll(m);
+    expect(rc).toBe(0);
+    expect(generators).toBe(0);
+  });
 
   it.each(['v6.3', 'v6.12'] as const)(
     'an uncontended %s batch moves every folio as plain calls (no slow generator)',
