@@ -83,4 +83,3 @@ describe('page->private slots', () => {
     expect(m.privObjs.filter((v) => v !== null)).toEqual([]);
   });
 });
-

@@ -11,7 +11,7 @@ import {
   MR_SYSCALL,
   type VariantName,
 } from '../src/index.js';
-import { movePlainStats, moveToNewFolioStats } from '../src/internal.js';
+import { movePlainStats, moveToNewFolioStats, unmapAndMovePlainStats } from '../src/internal.js';
 import { anonIsolated, createMigrateMachine, migrateToNode } from '../src/testing/index.js';
 
 const PAGES = 24;
@@ -120,19 +120,24 @@ describe('migrate_folio_unmap and migrate_folio_move as plain calls against the 
     },
   );
 
-  it('an uncontended v6.2 migration moves every folio without a move_to_new_folio generator', () => {
+  it('an uncontended v6.2 migration moves every folio as plain calls (no unmap_and_move or move_to_new_folio generator)', () => {
     const m = createMigrateMachine({ variant: 'v6.2' });
     let rc = -1;
     let generators = -1;
+    let slow = -1;
     spawn(m, 'migrator', 0, function* (): KernelGen {
       const { list } = yield* anonIsolated(m, PAGES);
       const before = moveToNewFolioStats.generators;
+      const slowBefore = unmapAndMovePlainStats.slow;
       ({ rc } = yield* migrateToNode(m, list, 1, MIGRATE_SYNC, MR_SYSCALL));
       generators = moveToNewFolioStats.generators - before;
+      slow = unmapAndMovePlainStats.slow - slowBefore;
     });
     runAll(m);
     expect(rc).toBe(0);
     expect(generators).toBe(0);
+    // unmap_and_move and __unmap_and_move ran as plain calls for every folio too.
+    expect(slow).toBe(0);
   });
 
   it.each(['v6.3', 'v6.12'] as const)(
