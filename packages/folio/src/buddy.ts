@@ -16,6 +16,7 @@ import {
   memmapOf,
   type PhysicalMemory,
   setMappingObj,
+  setPriv,
 } from './memmap.js';
 import { PAGEBLOCK_ORDER } from './pageblock.js';
 
@@ -283,7 +284,7 @@ export function resetFrames(m: Memmap, pfn: number, nr: number): void {
     m.mapcount[p] = 0;
     m.mappingKind[p] = 0;
     if (m.mappingId[p] !== 0) setMappingObj(m, p, null);
-    if (m.priv.size !== 0) m.priv.delete(p);
+    if (m.privCount !== 0) setPriv(m, p, null);
     m.index[p] = 0;
     m.headOf[p] = -1;
   }

@@ -129,7 +129,7 @@ class FrameArrays {
  * slot): `page->mapping` is an id into a table of the objects in use (`mappingObjs`, each
  * with the number of pages pointing at it, so an object leaves the table with its last
  * page), the FolioList a head is on is an id that a list holds while it is not empty, and
- * `page->private`, rarely set, lives in a map by pfn. HPageTemporary gets its array on first
+ * `page->private`, rarely set, lives in slot chunks allocated on first use. HPageTemporary gets its array on first
  * use.
  */
 export class Memmap {
@@ -180,10 +180,19 @@ export class Memmap {
   /** page->index. */
   readonly index: Float64Array;
   /**
-   * page->private, per page (the swap cache stores one entry per subpage), by pfn; absent
-   * means null. Read and write it with `getPriv` and `setPriv`.
+   * page->private, per page (the swap cache stores one entry per subpage): a slot per pfn
+   * in chunks of PRIV_CHUNK pfns, each chunk allocated on the first value set in it (null
+   * until then, and the chunk table null until the first value at all). A slot is 0 for
+   * null, -(v + 1) for a small non-negative integer v (the migration state word), else an
+   * id into `privObjs`. Read and write it with `getPriv` and `setPriv`.
    */
-  readonly priv = new Map<number, unknown>();
+  privChunks: Array<Int32Array | null> | null = null;
+  /** The values the `privChunks` slots name by id; slot 0 and freed slots are null. */
+  readonly privObjs: unknown[] = [null];
+  /** Ids of `privObjs` free for reuse. */
+  readonly freePrivIds: number[] = [];
+  /** Pages whose page->private is not null. */
+  privCount = 0;
   /** One content word per base page, for data-integrity checks. */
   readonly content: Float64Array;
   /** page->lru: links of free lists, pool lists and FolioLists (-1 terminates). */
@@ -405,17 +414,80 @@ function newMappingId(m: Memmap, obj: object): number {
   return id;
 }
 
+/** Pfns per chunk of the page->private slots (`Memmap.privChunks`). */
+const PRIV_SHIFT = 12;
+const PRIV_CHUNK = 1 << PRIV_SHIFT;
+/** Integers below this are kept in the slot itself. */
+const PRIV_INLINE_LIMIT = 0x4000_0000;
+
 /** `page_private(pfn)`: null when none. */
 export function getPriv(m: Memmap, pfn: number): unknown {
-  const v = m.priv.get(pfn);
-  return v === undefined ? null : v;
+  const chunks = m.privChunks;
+  if (chunks === null) return null;
+  const chunk = chunks[pfn >>> PRIV_SHIFT];
+  if (chunk == null) return null;
+  const slot = chunk[pfn & (PRIV_CHUNK - 1)]!;
+  if (slot === 0) return null;
+  return slot < 0 ? -slot - 1 : m.privObjs[slot];
 }
 
 /** `set_page_private(pfn, v)`; null (or undefined) clears it. */
 export function setPriv(m: Memmap, pfn: number, value: unknown): void {
+  let chunks = m.privChunks;
   if (value === null || value === undefined) {
-    if (m.priv.size !== 0) m.priv.delete(pfn);
-  } else m.priv.set(pfn, value);
+    if (chunks === null) return;
+    const chunk = chunks[pfn >>> PRIV_SHIFT];
+    if (chunk == null) return;
+    const i = pfn & (PRIV_CHUNK - 1);
+    const old = chunk[i]!;
+    if (old === 0) return;
+    chunk[i] = 0;
+    m.privCount--;
+    if (old > 0) releasePrivId(m, old);
+    return;
+  }
+  if (chunks === null) {
+    chunks = new Array<Int32Array | null>(Math.ceil(m.maxPfn / PRIV_CHUNK)).fill(null);
+    m.privChunks = chunks;
+  }
+  const c = pfn >>> PRIV_SHIFT;
+  let chunk = chunks[c];
+  if (chunk == null) {
+    chunk = new Int32Array(PRIV_CHUNK);
+    chunks[c] = chunk;
+  }
+  const i = pfn & (PRIV_CHUNK - 1);
+  const old = chunk[i]!;
+  let slot: number;
+  if (
+    typeof value === 'number' &&
+    value >>> 0 === value &&
+    value < PRIV_INLINE_LIMIT &&
+    (value !== 0 || 1 / value > 0)
+  ) {
+    slot = -value - 1;
+    if (old > 0) releasePrivId(m, old);
+  } else if (old > 0) {
+    m.privObjs[old] = value;
+    return;
+  } else slot = newPrivId(m, value);
+  if (old === 0) m.privCount++;
+  chunk[i] = slot;
+}
+
+function newPrivId(m: Memmap, value: unknown): number {
+  const id = m.freePrivIds.pop();
+  if (id !== undefined) {
+    m.privObjs[id] = value;
+    return id;
+  }
+  m.privObjs.push(value);
+  return m.privObjs.length - 1;
+}
+
+function releasePrivId(m: Memmap, id: number): void {
+  m.privObjs[id] = null;
+  m.freePrivIds.push(id);
 }
 
 /** The FolioList head `pfn` is on, or null. */

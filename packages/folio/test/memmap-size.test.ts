@@ -47,7 +47,8 @@ describe('memmap size', () => {
     expect(folioGetPrivate(mem, folios[0]!)).toBe(null);
     for (const f of folios) folioPut(mem, f);
     expect(m.mappingIds.size).toBe(0);
-    expect(m.priv.size).toBe(0);
+    expect(m.privCount).toBe(0);
+    expect(m.privObjs.filter((v) => v !== null)).toEqual([]);
   });
 
   it('a list holds an id only while it is not empty; ids are reused', () => {

@@ -78,6 +78,17 @@ export class ShadowMemory {
   #seq = 0;
   readonly #violations: string[] = [];
   #checks = 0;
+  /**
+   * The chunk the last private-word access found, with its mm and chunk number (a run
+   * writes and reads the same 2 MiB range over and over); reset whenever a chunk leaves
+   * the store.
+   */
+  #lastMm: MmView | null = null;
+  #lastIdx = -1;
+  #lastChunk: UserChunk | null = null;
+  /** The writer name `#writerId` resolved last, and its index. */
+  #lastWriter = '';
+  #lastWriterId = 0;
 
   constructor(mem: PhysicalMemory, vm: VirtualMemory) {
     this.#mem = mem;
@@ -139,16 +150,44 @@ export class ShadowMemory {
   }
 
   #writerId(writer: string): number {
+    if (writer === this.#lastWriter && this.#lastWriterId !== 0) return this.#lastWriterId;
     let id = this.#writerIds.get(writer);
     if (id === undefined) {
       id = this.#writers.length;
       this.#writers.push(writer);
       this.#writerIds.set(writer, id);
     }
+    this.#lastWriter = writer;
+    this.#lastWriterId = id;
     return id;
   }
 
+  /** The chunk of page `vpn` of `mm`, or undefined when nothing was written in it. */
+  #userChunk(mm: MmView, vpn: number): UserChunk | undefined {
+    const idx = Math.floor(vpn / CHUNK);
+    if (mm === this.#lastMm && idx === this.#lastIdx) return this.#lastChunk ?? undefined;
+    const chunk = this.#user.get(mm)?.get(idx);
+    if (chunk !== undefined) {
+      this.#lastMm = mm;
+      this.#lastIdx = idx;
+      this.#lastChunk = chunk;
+    }
+    return chunk;
+  }
+
+  /** Forgets the cached chunk (one left the store). */
+  #dropLastChunk(): void {
+    this.#lastMm = null;
+    this.#lastIdx = -1;
+    this.#lastChunk = null;
+  }
+
   #wroteUser(mm: MmView, vpn: number, value: number, writer: number): void {
+    const cached = this.#userChunk(mm, vpn);
+    if (cached !== undefined) {
+      this.#store(cached, vpn % CHUNK, value, writer);
+      return;
+    }
     let chunks = this.#user.get(mm);
     if (chunks === undefined) {
       chunks = new Map();
@@ -165,7 +204,13 @@ export class ShadowMemory {
       };
       chunks.set(idx, chunk);
     }
-    const i = vpn % CHUNK;
+    this.#lastMm = mm;
+    this.#lastIdx = idx;
+    this.#lastChunk = chunk;
+    this.#store(chunk, vpn % CHUNK, value, writer);
+  }
+
+  #store(chunk: UserChunk, i: number, value: number, writer: number): void {
     if (chunk.writer[i] === 0) {
       chunk.seq[i] = this.#seq++;
       chunk.used++;
@@ -184,7 +229,10 @@ export class ShadowMemory {
     if (chunk.writer[i] === 0) return;
     chunk.writer[i] = 0;
     this.#userCount--;
-    if (--chunk.used === 0) chunks.delete(idx);
+    if (--chunk.used === 0) {
+      chunks.delete(idx);
+      if (chunk === this.#lastChunk) this.#dropLastChunk();
+    }
   }
 
   /**
@@ -224,7 +272,10 @@ export class ShadowMemory {
           chunk.used--;
         }
       }
-      if (chunk.used === 0) chunks.delete(idx);
+      if (chunk.used === 0) {
+        chunks.delete(idx);
+        if (chunk === this.#lastChunk) this.#dropLastChunk();
+      }
     }
     if (chunks.size === 0) this.#user.delete(mm);
   }
@@ -285,7 +336,7 @@ export class ShadowMemory {
     let writer: string;
     if (where.kind === 'user' && where.addr % PAGE_SIZE === 0) {
       const vpn = where.addr / PAGE_SIZE;
-      const chunk = this.#user.get(where.mm)?.get(Math.floor(vpn / CHUNK));
+      const chunk = this.#userChunk(where.mm, vpn);
       if (chunk === undefined) return true;
       const w = chunk.writer[vpn % CHUNK]!;
       if (w === 0) return true;

@@ -99,4 +99,42 @@ describe('ShadowMemory storage', () => {
     k.shadow.forgetUser(p);
     expect(k.shadow.size).toBe(0);
   });
+  it('keeps the words of two processes at the same addresses apart, and a chunk forgotten and written again starts fresh', () => {
+    const k = createKernel({ nodes: [{ pages: 4096 }] });
+    const p = k.vm.createProcess('p');
+    const q = k.vm.createProcess('q');
+    const len = 8 * PAGE_SIZE;
+    const a = k.vm.mmap(p, { length: len });
+    const b = k.vm.mmap(q, { length: len });
+    const at = (mm: typeof p, base: number, i: number) =>
+      k.shadow.userLocation(mm, base + i * PAGE_SIZE);
+    // Interleaved writers and processes: every value stays with its own place and writer.
+    for (let i = 0; i < 8; i++) {
+      k.shadow.wrote(at(p, a, i), 10 + i, 'pw');
+      k.shadow.wrote(at(q, b, i), 20 + i, 'qw');
+    }
+    for (let i = 0; i < 8; i++) {
+      expect(k.shadow.read(at(p, a, i), 10 + i, 'r')).toBe(true);
+      expect(k.shadow.read(at(q, b, i), 20 + i, 'r')).toBe(true);
+    }
+    expect(k.shadow.read(at(q, b, 3), 13, 'r')).toBe(false);
+    expect(k.shadow.violations.at(-1)).toMatch(/last value written there was 23 \(by qw\)/);
+    // p's whole range forgotten (its chunk leaves the store): nothing expected there, q intact.
+    k.shadow.forgetUser(p);
+    expect(k.shadow.read(at(p, a, 2), 999, 'r')).toBe(true);
+    expect(k.shadow.read(at(q, b, 2), 999, 'r')).toBe(false);
+    // Written again: a fresh chunk, checked again, and counted once per page.
+    k.shadow.wrote(at(p, a, 2), 5, 'pw');
+    expect(k.shadow.read(at(p, a, 2), 5, 'r')).toBe(true);
+    expect(k.shadow.read(at(p, a, 2), 6, 'r')).toBe(false);
+    expect(k.shadow.read(at(p, a, 3), 6, 'r')).toBe(true);
+    expect(k.shadow.size).toBe(9);
+    // The last page of q forgotten one by one: the chunk goes, then comes back.
+    for (let i = 0; i < 8; i++) k.shadow.forget(at(q, b, i));
+    expect(k.shadow.size).toBe(1);
+    k.shadow.wrote(at(q, b, 7), 77, 'qw');
+    expect(k.shadow.read(at(q, b, 7), 77, 'r')).toBe(true);
+    expect(k.shadow.read(at(q, b, 6), 1, 'r')).toBe(true);
+    expect(k.shadow.size).toBe(2);
+  });
 });

@@ -37,6 +37,7 @@ export {
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
 export { migrateFolioMove, movePlainStats } from './migrate-folio-move.js';
+export { moveToNewFolioStats } from './move-to-new-folio.js';
 export {
   folioPutMaybeLru,
   migrateFolioDone,
@@ -52,6 +53,7 @@ export { folioNrPages } from '@mmsim/folio';
 
 // migrate_pages() of 6.2: unmap_and_move, one folio at a time.
 export { migratePagesV62, unmapAndMove, unmapAndMoveInner } from './migrate-pages-v6.2.js';
+export { unmapAndMovePlainStats } from './migrate-pages-v6.2.js';
 
 // Moving one folio: move_to_new_folio and the migrate_folio family.
 export { moveToNewFolio } from './move-to-new-folio.js';

@@ -20,6 +20,7 @@ import {
   PG_unevictable,
   PG_writeback,
 } from '@mmsim/folio';
+import { folioPutFast } from '@mmsim/lru';
 import type { AnonVmaView } from '@mmsim/rmap';
 import {
   EAGAIN,
@@ -38,12 +39,18 @@ import { kernelBug } from './errors.js';
 import { traceFolioDone, traceFoliosIsolated } from './journey.js';
 import { listDel, listHead, listMoveTail } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
-import { folioPutMaybeLru } from './migrate-folio-undo.js';
+import { COPY_YIELDS } from './migrate-folio.js';
 import { unmapTtuFlags } from './migrate-folio-unmap.js';
 import { unmapAndMoveHugePage } from './migrate-hugetlbs.js';
 import { MIGRATE_ASYNC, MIGRATE_SYNC, MIGRATE_SYNC_NO_COPY, type MigrateMode } from './modes.js';
 import { movableReturnAfterDriverError } from './movable.js';
-import { DRIVER_FAILED, moveToNewFolio } from './move-to-new-folio.js';
+import {
+  DRIVER_FAILED,
+  moveToNewFolio,
+  moveToNewFolioAfterCopy,
+  moveToNewFolioAtomic,
+  NEEDS_ADDRESS_SPACE,
+} from './move-to-new-folio.js';
 import {
   type MigrateReason,
   MR_LONGTERM_PIN,
@@ -108,7 +115,9 @@ function* unmapAndMoveInnerBody(
       // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock_both:` label
       outUnlockBoth: {
         if (!isLru) {
-          rc = yield* moveToNewFolio(env, dst, src, mode);
+          // (As a plain call, as migrate_folio_move takes it: a non-LRU page never sleeps.)
+          rc = moveToNewFolioAtomic(env, dst, src, mode);
+          if (rc === NEEDS_ADDRESS_SPACE) rc = yield* moveToNewFolio(env, dst, src, mode);
           // Model only: the driver failed; src goes back to it now (see unmap_and_move).
           if (rc === DRIVER_FAILED) movableReturnAfterDriverError(env, src);
           break outUnlockBoth;
@@ -128,10 +137,19 @@ function* unmapAndMoveInnerBody(
           pageWasMapped = true;
           // Not a kernel cond_resched(): other CPUs run during this window in the kernel
           // (and fault on the new migration entries); the model needs a scheduling point
-          // for them to interleave here.
-          yield;
+          // for them to interleave here. (A virtual step when nothing else runs there.)
+          if (!env.rt.virtualStep()) yield;
         }
-        if (!rmap.folioMapped(src)) rc = yield* moveToNewFolio(env, dst, src, mode);
+        if (!rmap.folioMapped(src)) {
+          // (The atomic cases as plain calls, as migrate_folio_move takes them: an anon
+          // folio, a non-LRU page; a copy-before-freeze copy with its scheduling point.)
+          rc = moveToNewFolioAtomic(env, dst, src, mode);
+          if (rc === NEEDS_ADDRESS_SPACE) rc = yield* moveToNewFolio(env, dst, src, mode);
+          else if (rc === COPY_YIELDS) {
+            yield; // the scheduling point after `__migrate_folio`'s copy (6.12+)
+            rc = moveToNewFolioAfterCopy(env, dst, src);
+          }
+        }
         // dst goes to the LRU at once, so that an mlocked folio gets its mlock_count.
         if (rc === MIGRATEPAGE_SUCCESS) {
           // (Uncontended: as plain calls, with the same steps; see LruIsolation.)
@@ -151,8 +169,9 @@ function* unmapAndMoveInnerBody(
     if (anonVma !== null) rmap.putAnonVma(anonVma);
     locks.folioUnlock(src);
   }
-  // On success the new owners hold dst: drop the allocation reference.
-  if (rc === MIGRATEPAGE_SUCCESS) yield* folioPutMaybeLru(env, dst);
+  // On success the new owners hold dst: drop the allocation reference (the LRU's put if
+  // it is the last one, see folioPutMaybeLru).
+  if (rc === MIGRATEPAGE_SUCCESS && !folioPutFast(mem, dst, 1)) yield* env.lru.folioPut(dst);
   return rc;
 }
 
@@ -192,6 +211,20 @@ function* unmapAndMoveBody(
     folioSetPrivate(mem, dst, null);
     rc = yield* unmapAndMoveInner(env, src, dst, force, mode);
   }
+  return unmapAndMoveDone(env, cb, src, dst, rc, reason, ret);
+}
+
+/** The end of `unmap_and_move` once `__unmap_and_move` returned `rc` (dst -1: src was freed under us). */
+function unmapAndMoveDone(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  dst: Folio,
+  rc: number,
+  reason: MigrateReason,
+  ret: FolioList,
+): number {
+  const mem = env.mem;
   // A migrated folio has lost its references and will be freed; a failed one keeps its
   // references and goes back, unless it is retried.
   if (rc !== -EAGAIN) listDel(mem, src);
@@ -208,6 +241,328 @@ function* unmapAndMoveBody(
     else if (rc !== -EAGAIN) ret.addTail(src);
     if (cb.putNewFolio !== null) callPutNewFolio(cb, dst);
     else folioPut(mem, dst);
+  }
+  return rc;
+}
+
+/** What the plain steps of `unmap_and_move` return when the next part may sleep. */
+const UAM_SLEEPS = 0x7fff_fff2;
+
+/** How many `unmap_and_move` calls of the plain path went on in the generator (tests). */
+export const unmapAndMovePlainStats = { slow: 0 };
+
+/** Stages of `unmapAndMoveInnerSteps`: where it starts, or where it stopped. */
+const I_START = 0;
+/** The src lock is contended and slept on (`folio_lock`). */
+const I_LOCK = 1;
+const I_LOCKED = 2;
+/** `folio_wait_writeback`. */
+const I_WRITEBACK = 3;
+const I_AFTER_WRITEBACK = 4;
+/** A non-LRU page's `move_to_new_folio` through the generator. */
+const I_MOVE_MOVABLE = 5;
+const I_AFTER_MOVE_MOVABLE = 6;
+/** `try_to_migrate` that may sleep. */
+const I_TRY_TO_MIGRATE = 7;
+const I_AFTER_TRY_TO_MIGRATE = 8;
+/** The scheduling point after the unmap needs a real round. */
+const I_SCHED = 9;
+const I_AFTER_SCHED = 10;
+/** `move_to_new_folio` needs the address space's callbacks (may sleep). */
+const I_MOVE = 11;
+/** `__migrate_folio` copied (`copyBeforeFreeze`); its scheduling point needs a real round. */
+const I_COPIED = 12;
+const I_AFTER_MOVE = 13;
+const I_ADD_LRU = 14;
+const I_DRAIN = 15;
+const I_REMOVE = 16;
+const I_UNLOCK = 17;
+/** `folio_put(dst)` is the last reference. */
+const I_PUT = 18;
+
+/**
+ * Where the plain steps stopped and the locals to go on with: read by the generator at once
+ * (before anything can run in between), so one record serves every call.
+ */
+const UAM_STOP = {
+  stage: I_START,
+  dst: -1 as Folio,
+  isLru: true,
+  rc: 0,
+  pageWasMapped: false,
+  anonVma: null as AnonVmaView | null,
+};
+
+function stopInner(
+  stage: number,
+  dst: Folio,
+  isLru: boolean,
+  rc: number,
+  pageWasMapped: boolean,
+  anonVma: AnonVmaView | null,
+): number {
+  const s = UAM_STOP;
+  s.stage = stage;
+  s.dst = dst;
+  s.isLru = isLru;
+  s.rc = rc;
+  s.pageWasMapped = pageWasMapped;
+  s.anonVma = anonVma;
+  return UAM_SLEEPS;
+}
+
+/**
+ * `unmap_and_move` (above) as plain calls, for callers that do not trace kernel functions:
+ * the result, or UAM_SLEEPS when a part that may sleep (or a scheduling point that needs a
+ * real round) comes next; then `unmapAndMoveSlow` must run at once and goes on from there.
+ */
+function unmapAndMovePlain(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  force: boolean,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+): number {
+  const mem = env.mem;
+  if (!env.thpMigrationSupported && folioTestLarge(mem, src)) return -ENOSYS;
+  if (folioRefCount(mem, src) === 1) {
+    // Freed from under us: we are done. (free_pages_prepare clears PG_isolated.)
+    folioClearFlag(mem, src, PG_active);
+    folioClearFlag(mem, src, PG_unevictable);
+    return unmapAndMoveDone(env, cb, src, -1, MIGRATEPAGE_SUCCESS, reason, ret);
+  }
+  const dst = callGetNewFolio(env, cb, src);
+  if (dst === null) return -ENOMEM;
+  folioSetPrivate(mem, dst, null);
+  const isLru = !folioTestMovable(mem, src);
+  const rc = unmapAndMoveInnerSteps(
+    env,
+    src,
+    dst,
+    force,
+    mode,
+    I_START,
+    isLru,
+    -EAGAIN,
+    false,
+    null,
+  );
+  if (rc === UAM_SLEEPS) return rc;
+  return unmapAndMoveDone(env, cb, src, dst, rc, reason, ret);
+}
+
+/** The rest of `unmap_and_move` after `unmapAndMovePlain` returned UAM_SLEEPS. */
+function* unmapAndMoveSlow(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  force: boolean,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+): KernelGen<number> {
+  unmapAndMovePlainStats.slow++;
+  const dst = UAM_STOP.dst;
+  let r = UAM_SLEEPS;
+  while (r === UAM_SLEEPS) {
+    // Where the plain steps stopped, copied before anything can run in between.
+    const s = UAM_STOP;
+    const stage = s.stage;
+    const isLru = s.isLru;
+    let rc = s.rc;
+    let pageWasMapped = s.pageWasMapped;
+    const anonVma = s.anonVma;
+    s.anonVma = null;
+    let next: number;
+    switch (stage) {
+      case I_LOCK:
+        yield* env.locks.folioLockContended(src, CALLER);
+        next = I_LOCKED;
+        break;
+      case I_WRITEBACK:
+        yield* env.locks.folioWaitWriteback(src, CALLER);
+        next = I_AFTER_WRITEBACK;
+        break;
+      case I_MOVE_MOVABLE:
+        rc = yield* moveToNewFolio(env, dst, src, mode);
+        next = I_AFTER_MOVE_MOVABLE;
+        break;
+      case I_TRY_TO_MIGRATE:
+        yield* env.rmap.tryToMigrate(src, unmapTtuFlags(env, mode));
+        pageWasMapped = true;
+        next = I_AFTER_TRY_TO_MIGRATE;
+        break;
+      case I_SCHED:
+        yield;
+        next = I_AFTER_SCHED;
+        break;
+      case I_MOVE:
+        rc = yield* moveToNewFolio(env, dst, src, mode);
+        next = I_AFTER_MOVE;
+        break;
+      case I_COPIED:
+        yield; // the scheduling point after `__migrate_folio`'s copy (6.12+)
+        rc = moveToNewFolioAfterCopy(env, dst, src);
+        next = I_AFTER_MOVE;
+        break;
+      case I_ADD_LRU:
+        yield* env.lru.folioAddLru(dst);
+        next = I_DRAIN;
+        break;
+      case I_DRAIN:
+        yield* env.lru.lruAddDrain();
+        next = I_REMOVE;
+        break;
+      case I_REMOVE:
+        yield* env.rmap.removeMigrationPtes(src, rc === MIGRATEPAGE_SUCCESS ? dst : src, false);
+        next = I_UNLOCK;
+        break;
+      default:
+        yield* env.lru.folioPut(dst);
+        return unmapAndMoveDone(env, cb, src, dst, rc, reason, ret);
+    }
+    r = unmapAndMoveInnerSteps(env, src, dst, force, mode, next, isLru, rc, pageWasMapped, anonVma);
+  }
+  return unmapAndMoveDone(env, cb, src, dst, r, reason, ret);
+}
+
+/**
+ * The steps of `__unmap_and_move` (above, `unmapAndMoveInnerBody`) from `stage` on, as
+ * plain calls: the parts that cannot sleep, the uncontended forms of the lock, LRU and rmap
+ * calls, `move_to_new_folio`'s atomic cases, and the scheduling point after the unmap as a
+ * virtual step. Returns the result, or UAM_SLEEPS (with `UAM_STOP` filled in, nothing of
+ * that part done) when the next part may sleep or the scheduling point needs a real round.
+ */
+function unmapAndMoveInnerSteps(
+  env: MigrateEnv,
+  src: Folio,
+  dst: Folio,
+  force: boolean,
+  mode: MigrateMode,
+  stage: number,
+  isLru: boolean,
+  rc: number,
+  pageWasMapped: boolean,
+  anonVma: AnonVmaView | null,
+): number {
+  const mem = env.mem;
+  const locks = env.locks;
+  const rmap = env.rmap;
+  // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out:` label
+  out: {
+    // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock:` label
+    outUnlock: {
+      // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out_unlock_both:` label
+      outUnlockBoth: {
+        if (stage === I_START) {
+          if (env.trylockFault.fire() || !locks.folioTrylock(src, CALLER)) {
+            if (!force || mode === MIGRATE_ASYNC) break out;
+            if ((env.rt.current.flags & PF_MEMALLOC) !== 0) break out;
+            if (!locks.folioLockFast(src, CALLER)) {
+              return stopInner(I_LOCK, dst, isLru, rc, pageWasMapped, anonVma);
+            }
+          }
+          stage = I_LOCKED;
+        }
+        if (stage === I_LOCKED) {
+          if (folioTestFlag(mem, src, PG_writeback)) {
+            if (mode !== MIGRATE_SYNC && mode !== MIGRATE_SYNC_NO_COPY) {
+              rc = -EBUSY;
+              break outUnlock;
+            }
+            if (!force) break outUnlock;
+            return stopInner(I_WRITEBACK, dst, isLru, rc, pageWasMapped, anonVma);
+          }
+          stage = I_AFTER_WRITEBACK;
+        }
+        if (stage === I_AFTER_WRITEBACK) {
+          if (folioTestAnon(mem, src) && !folioTestKsm(mem, src)) {
+            anonVma = rmap.folioGetAnonVma(src);
+          }
+          if (env.trylockFault.fire() || !locks.folioTrylock(dst, CALLER)) break outUnlock;
+          if (!isLru) {
+            rc = moveToNewFolioAtomic(env, dst, src, mode);
+            if (rc === NEEDS_ADDRESS_SPACE) {
+              return stopInner(I_MOVE_MOVABLE, dst, isLru, rc, pageWasMapped, anonVma);
+            }
+            stage = I_AFTER_MOVE_MOVABLE;
+          } else if (folioRawMapping(mem, src) === null) {
+            if (folioTestFlag(mem, src, PG_private)) {
+              tryToFreeBuffers(env.services, src);
+              break outUnlockBoth;
+            }
+            stage = I_AFTER_SCHED;
+          } else if (rmap.folioMapped(src)) {
+            if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
+              throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
+            }
+            if (rmap.tryToMigrateUncontended?.(src, unmapTtuFlags(env, mode)) !== true) {
+              return stopInner(I_TRY_TO_MIGRATE, dst, isLru, rc, pageWasMapped, anonVma);
+            }
+            pageWasMapped = true;
+            stage = I_AFTER_TRY_TO_MIGRATE;
+          } else {
+            stage = I_AFTER_SCHED;
+          }
+        }
+        if (stage === I_AFTER_MOVE_MOVABLE) {
+          // Model only: the driver failed; src goes back to it now (see unmap_and_move).
+          if (rc === DRIVER_FAILED) movableReturnAfterDriverError(env, src);
+          break outUnlockBoth;
+        }
+        if (stage === I_AFTER_TRY_TO_MIGRATE) {
+          // The scheduling point after the unmap (see unmapAndMoveInnerBody).
+          if (!env.rt.virtualStep()) {
+            return stopInner(I_SCHED, dst, isLru, rc, pageWasMapped, anonVma);
+          }
+          stage = I_AFTER_SCHED;
+        }
+        if (stage === I_AFTER_SCHED) {
+          if (!rmap.folioMapped(src)) {
+            rc = moveToNewFolioAtomic(env, dst, src, mode);
+            if (rc === NEEDS_ADDRESS_SPACE) {
+              return stopInner(I_MOVE, dst, isLru, rc, pageWasMapped, anonVma);
+            }
+            if (rc === COPY_YIELDS) {
+              return stopInner(I_COPIED, dst, isLru, rc, pageWasMapped, anonVma);
+            }
+          }
+          stage = I_AFTER_MOVE;
+        }
+        if (stage === I_AFTER_MOVE) {
+          // dst goes to the LRU at once, so that an mlocked folio gets its mlock_count.
+          if (rc === MIGRATEPAGE_SUCCESS) {
+            if (env.lru.folioAddLruUncontended?.(dst) !== true) {
+              return stopInner(I_ADD_LRU, dst, isLru, rc, pageWasMapped, anonVma);
+            }
+            stage = I_DRAIN;
+          } else {
+            stage = I_REMOVE;
+          }
+        }
+        if (stage === I_DRAIN) {
+          if (pageWasMapped && env.lru.lruAddDrainUncontended?.() !== true) {
+            return stopInner(I_DRAIN, dst, isLru, rc, pageWasMapped, anonVma);
+          }
+          stage = I_REMOVE;
+        }
+        if (stage === I_REMOVE && pageWasMapped) {
+          const to = rc === MIGRATEPAGE_SUCCESS ? dst : src;
+          if (rmap.removeMigrationPtesUncontended?.(src, to, false) !== true) {
+            return stopInner(I_REMOVE, dst, isLru, rc, pageWasMapped, anonVma);
+          }
+        }
+      }
+      locks.folioUnlock(dst);
+    }
+    if (anonVma !== null) rmap.putAnonVma(anonVma);
+    locks.folioUnlock(src);
+  }
+  // On success the new owners hold dst: drop the allocation reference.
+  if (rc === MIGRATEPAGE_SUCCESS && !folioPutFast(mem, dst, 1)) {
+    return stopInner(I_PUT, dst, isLru, rc, pageWasMapped, null);
   }
   return rc;
 }
@@ -277,6 +632,12 @@ export function* migratePagesV62(
             r = -ENOSYS;
           } else {
             r = yield* unmapAndMoveHugePage(env, cb, folio, pass > 2, mode, reason, retPages);
+          }
+        } else if (!env.rt.functions.enabled) {
+          // (Untraced: as plain calls, with the same steps, up to a part that may sleep.)
+          r = unmapAndMovePlain(env, cb, folio, pass > 2, mode, reason, retPages);
+          if (r === UAM_SLEEPS) {
+            r = yield* unmapAndMoveSlow(env, cb, folio, pass > 2, mode, reason, retPages);
           }
         } else {
           r = yield* unmapAndMove(env, cb, folio, pass > 2, mode, reason, retPages);

@@ -210,12 +210,17 @@ function callMigratePage(
  * Returns MIGRATEPAGE_SUCCESS or a negative errno (-EAGAIN: try again in the next pass).
  */
 export const moveToNewFolio = tracedFunction('move_to_new_folio', moveToNewFolioBody);
+
+/** How many `move_to_new_folio` generators ran (tests: the atomic cases need none). */
+export const moveToNewFolioStats = { generators: 0 };
+
 function* moveToNewFolioBody(
   env: MigrateEnv,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
+  moveToNewFolioStats.generators++;
   const mem = env.mem;
   const fast = moveToNewFolioNoSleep(env, dst, src, mode);
   if (fast !== NEEDS_ADDRESS_SPACE) return fast;

@@ -11,7 +11,7 @@ import {
   MR_SYSCALL,
   type VariantName,
 } from '../src/index.js';
-import { movePlainStats } from '../src/internal.js';
+import { movePlainStats, moveToNewFolioStats, unmapAndMovePlainStats } from '../src/internal.js';
 import { anonIsolated, createMigrateMachine, migrateToNode } from '../src/testing/index.js';
 
 const PAGES = 24;
@@ -48,6 +48,52 @@ function outcome(traced: boolean, seed: number, mode: MigrateMode, variant: Vari
     slicesSeen: slices > 0,
     rc,
     values,
+    token: result.replayToken,
+    steps: result.steps,
+    clocks: result.cpuClocks,
+    vmstat: m.vmstat.entries(),
+  };
+}
+
+/**
+ * v6.2 under contention: a locker on CPU 1 holds the page lock of folios 0-3 and keeps
+ * folios 4-5 under writeback for a while, so that `__unmap_and_move` sleeps on the lock
+ * (MIGRATE_SYNC, from the fourth pass) and waits for the writeback in the generator.
+ */
+function contendedV62(traced: boolean, seed: number) {
+  const m = createMigrateMachine({ variant: 'v6.2', strategy: 'random', seed });
+  let slices = 0;
+  if (traced) m.rt.trace.on('funcgraph_entry', () => slices++);
+  let rc = -1;
+  let folios: number[] | null = null;
+  let ready = false;
+  const slowBefore = unmapAndMovePlainStats.slow;
+  spawn(m, 'migrator', 0, function* (): KernelGen {
+    const isolated = yield* anonIsolated(m, PAGES);
+    folios = isolated.folios;
+    while (!ready) yield;
+    ({ rc } = yield* migrateToNode(m, isolated.list, 1, MIGRATE_SYNC, MR_SYSCALL));
+  });
+  spawn(m, 'locker', 1, function* (): KernelGen {
+    while (folios === null) yield;
+    const held = folios.slice(0, 4);
+    for (const f of held) yield* m.locks.folioLock(f);
+    for (const f of folios.slice(4, 6)) {
+      yield* m.locks.folioLock(f);
+      m.locks.folioStartWriteback(f);
+      m.locks.folioUnlock(f);
+    }
+    ready = true;
+    for (let i = 0; i < 60; i++) yield;
+    for (const f of held) m.locks.folioUnlock(f);
+    for (let i = 0; i < 20; i++) yield;
+    for (const f of folios.slice(4, 6)) m.locks.folioEndWriteback(f);
+  });
+  const result = runAll(m);
+  return {
+    slicesSeen: slices > 0,
+    slowPath: unmapAndMovePlainStats.slow > slowBefore,
+    rc,
     token: result.replayToken,
     steps: result.steps,
     clocks: result.cpuClocks,
@@ -100,6 +146,61 @@ describe('migrate_folio_unmap and migrate_folio_move as plain calls against the 
       }
     },
   );
+
+  it.each([
+    [MIGRATE_ASYNC, true],
+    [MIGRATE_SYNC, true],
+    [MIGRATE_SYNC, false],
+  ] as const)(
+    'v6.2 (unmap and move), mode %i, uncontended paths %s: same schedule, clocks, counters and data',
+    (mode, fast) => {
+      setFastPaths(fast);
+      for (const seed of [1, 2, 3, 4]) {
+        const plain = outcome(false, seed, mode, 'v6.2');
+        const traced = outcome(true, seed, mode, 'v6.2');
+        expect(traced.slicesSeen).toBe(true);
+        expect(plain.slicesSeen).toBe(false);
+        expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
+        expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => i));
+      }
+    },
+  );
+
+  it('v6.2 with contended page locks and writeback: the plain steps resume in the generator, with the same schedule, clocks and counters', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const plain = contendedV62(false, seed);
+      const traced = contendedV62(true, seed);
+      expect(traced.slicesSeen).toBe(true);
+      expect(plain.slicesSeen).toBe(false);
+      expect(plain.slowPath).toBe(true);
+      expect(traced.slowPath).toBe(false);
+      expect({ ...plain, slicesSeen: null, slowPath: null }).toEqual({
+        ...traced,
+        slicesSeen: null,
+        slowPath: null,
+      });
+    }
+  });
+
+  it('an uncontended v6.2 migration moves every folio as plain calls (no unmap_and_move or move_to_new_folio generator)', () => {
+    const m = createMigrateMachine({ variant: 'v6.2' });
+    let rc = -1;
+    let generators = -1;
+    let slow = -1;
+    spawn(m, 'migrator', 0, function* (): KernelGen {
+      const { list } = yield* anonIsolated(m, PAGES);
+      const before = moveToNewFolioStats.generators;
+      const slowBefore = unmapAndMovePlainStats.slow;
+      ({ rc } = yield* migrateToNode(m, list, 1, MIGRATE_SYNC, MR_SYSCALL));
+      generators = moveToNewFolioStats.generators - before;
+      slow = unmapAndMovePlainStats.slow - slowBefore;
+    });
+    runAll(m);
+    expect(rc).toBe(0);
+    expect(generators).toBe(0);
+    // unmap_and_move and __unmap_and_move ran as plain calls for every folio too.
+    expect(slow).toBe(0);
+  });
 
   it.each(['v6.3', 'v6.12'] as const)(
     'an uncontended %s batch moves every folio as plain calls (no slow generator)',
