@@ -250,6 +250,8 @@ export function exploreCommand(
           shard: shard === undefined ? null : shardText(shard),
           findings: result.findings,
           findingsByKind: result.findingsByKind,
+          // Schedules that ran into the step limit (as campaign cells report stepLimitRuns).
+          stepLimitRuns: result.findingsByKind['step-limit'] ?? 0,
           findingIndex: result.findingIndex,
           exhausted: result.exhausted,
           bound: result.bound,
