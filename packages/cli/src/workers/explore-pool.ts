@@ -105,6 +105,8 @@ export interface ExplorePoolOptions {
    * runs on this thread alone, as fast as with `--workers 1`.
    */
   readonly probe?: boolean;
+  /** With `probe`: the decision (default `shouldStartWorkers`; tests give their own). */
+  readonly decide?: (remaining: number, perSecond: number, workers: number) => boolean;
 }
 
 /** Tasks handed to a worker thread at once: the next one waits in its queue, never idle. */
@@ -172,6 +174,7 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
   if (filename === null) throw new Error('no built worker module (run pnpm build)');
   const local = opts.local === true && threads > 1;
   const workers = local ? threads - 1 : threads;
+  const decide = opts.decide ?? shouldStartWorkers;
   let pool: Tinypool | null = null;
   const startPool = (): Tinypool => {
     pool ??= new Tinypool({
@@ -212,7 +215,7 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
             if (probing) {
               probing = false;
               const perSecond = (result.schedules * 1000) / (performance.now() - start);
-              if (shouldStartWorkers(total - job.batch.to, perSecond, workers)) {
+              if (decide(total - job.batch.to, perSecond, workers)) {
                 // The batches waiting here go to the worker threads (they start now);
                 // this thread takes the next batch handed out.
                 for (const other of queue.splice(0)) {
