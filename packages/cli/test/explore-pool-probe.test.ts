@@ -1,6 +1,8 @@
+import { Worker } from 'node:worker_threads';
 import { type ExploreResult, explore, exploreInBatches } from '@mmsim/explore';
 import { describe, expect, test } from 'vitest';
 import {
+  builtExecArgv,
   EARLY_START_SCHEDULES,
   explorePool,
   probeFirst,
@@ -57,36 +59,40 @@ describe('a probing pool (the built worker module): the same result either way',
   test.each([
     ['not worth it: every batch runs on this thread, no thread starts', false],
     ['worth it: the threads start after the first batch and take batches', true],
-  ])('%s', async (_, worth) => {
-    const s = spec(400);
-    const built = buildExploration(s);
-    const alone = explore(built.target, built.options);
-    const asked: number[][] = [];
-    const pool = explorePool(2, {
-      local: true,
-      probe: true,
-      decide: (remaining, perSecond, workers) => {
-        asked.push([remaining, perSecond, workers]);
-        return worth;
-      },
-    });
-    try {
-      expect(pool.started).toBe(false);
-      const runner = pool.runner(s, built);
-      const together = await exploreInBatches(built.target, built.options, runner);
-      expect(timeless(together)).toEqual(timeless(alone));
-      expect(pool.started).toBe(worth);
-    } finally {
-      await pool.destroy();
-    }
-    // Asked once, after the first batch (positions 0..size): the rest of the 400, one worker.
-    expect(asked).toHaveLength(1);
-    const [remaining, perSecond, workers] = asked[0] as number[];
-    expect(remaining).toBeGreaterThan(0);
-    expect(remaining).toBeLessThan(400);
-    expect(perSecond).toBeGreaterThan(0);
-    expect(workers).toBe(1);
-  }, 120_000);
+  ])(
+    '%s',
+    async (_, worth) => {
+      const s = spec(400);
+      const built = buildExploration(s);
+      const alone = explore(built.target, built.options);
+      const asked: number[][] = [];
+      const pool = explorePool(2, {
+        local: true,
+        probe: true,
+        decide: (remaining, perSecond, workers) => {
+          asked.push([remaining, perSecond, workers]);
+          return worth;
+        },
+      });
+      try {
+        expect(pool.started).toBe(false);
+        const runner = pool.runner(s, built);
+        const together = await exploreInBatches(built.target, built.options, runner);
+        expect(timeless(together)).toEqual(timeless(alone));
+        expect(pool.started).toBe(worth);
+      } finally {
+        await pool.destroy();
+      }
+      // Asked once, after the first batch (positions 0..size): the rest of the 400, one worker.
+      expect(asked).toHaveLength(1);
+      const [remaining, perSecond, workers] = asked[0] as number[];
+      expect(remaining).toBeGreaterThan(0);
+      expect(remaining).toBeLessThan(400);
+      expect(perSecond).toBeGreaterThan(0);
+      expect(workers).toBe(1);
+    },
+    120_000,
+  );
 
   test('the threads load the bundled worker module (one file, made by the build)', () => {
     expect(workerModule()).toMatch(/[\\/]dist[\\/]explore-worker\.bundle\.js$/);
@@ -99,5 +105,33 @@ describe('a probing pool (the built worker module): the same result either way',
     } finally {
       await pool.destroy();
     }
+  });
+});
+
+describe("the worker threads' node options", () => {
+  test('inherited as they are (V8 options included) when there is no source condition to drop', () => {
+    expect(builtExecArgv([])).toBeUndefined();
+    expect(builtExecArgv(['--max-semi-space-size=16', '--single-threaded-gc'])).toBeUndefined();
+  });
+
+  test('without the source condition and the V8 options a worker refuses, which node then accepts', async () => {
+    const argv = builtExecArgv([
+      '--conditions=source',
+      '--max-old-space-size=2048',
+      '--expose-gc',
+      '--single-threaded-gc',
+      '--no-warnings',
+      '--stack-trace-limit=50',
+    ]);
+    expect(argv).toEqual(['--no-warnings']);
+    expect(builtExecArgv(['-C', 'source', '--enable-source-maps'])).toEqual([
+      '--enable-source-maps',
+    ]);
+    const code = await new Promise<unknown>((done) => {
+      const w = new Worker('0', { eval: true, execArgv: argv as string[] });
+      w.on('error', (e: NodeJS.ErrnoException) => done(e.code));
+      w.on('exit', (c) => done(c));
+    });
+    expect(code).toBe(0);
   });
 });

@@ -52,22 +52,56 @@ export function effectiveWorkers(asked: number, schedules: number, dfs: boolean)
 }
 
 /**
- * The node options of the worker threads: this process's, without a `source` export
- * condition (under `pnpm mmsim` or a test runner, which load the TypeScript sources), since
- * the workers run the built packages.
+ * V8 options node takes on its command line (and in NODE_OPTIONS) but refuses in a worker
+ * thread's `execArgv` (ERR_WORKER_INVALID_EXEC_ARGV: they are the process's, and a worker
+ * thread has them anyway).
  */
-export function builtExecArgv(execArgv: readonly string[]): string[] {
+const V8_OPTIONS = new Set([
+  '--abort-on-uncaught-exception',
+  '--disallow-code-generation-from-strings',
+  '--enable-etw-stack-walking',
+  '--expose-gc',
+  '--huge-max-old-generation-size',
+  '--interpreted-frames-native-stack',
+  '--jitless',
+  '--max-old-space-size',
+  '--max-semi-space-size',
+  '--perf-basic-prof',
+  '--perf-basic-prof-only-functions',
+  '--perf-prof',
+  '--perf-prof-unwinding-info',
+  '--stack-trace-limit',
+]);
+
+/**
+ * The node options of the worker threads: undefined (they inherit this process's, V8
+ * options included) unless this process has a `source` export condition (under `pnpm mmsim`
+ * or a test runner, which load the TypeScript sources), since the workers run the built
+ * packages; then this process's options without it, and without the V8 and process-wide
+ * options a worker thread's `execArgv` may not hold (those it inherits anyway).
+ */
+export function builtExecArgv(execArgv: readonly string[]): string[] | undefined {
   const out: string[] = [];
+  let source = false;
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i] as string;
-    if (a === '--conditions=source' || a === '-C=source') continue;
+    if (a === '--conditions=source' || a === '-C=source') {
+      source = true;
+      continue;
+    }
     if ((a === '--conditions' || a === '-C') && execArgv[i + 1] === 'source') {
+      source = true;
       i++;
       continue;
     }
     out.push(a);
   }
-  return out;
+  if (!source) return undefined;
+  return out.filter((a) => {
+    if (!a.startsWith('-')) return true; // the value of the option before it
+    const name = a.split('=')[0] as string;
+    return process.allowedNodeEnvironmentFlags.has(name) && !V8_OPTIONS.has(name);
+  });
 }
 
 /** A pool of `threads` worker threads, running batches of any exploration given by its spec. */
@@ -179,7 +213,7 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
   const startPool = (): Tinypool => {
     pool ??= new Tinypool({
       filename,
-      execArgv: builtExecArgv(process.execArgv),
+      ...optional('execArgv', builtExecArgv(process.execArgv)),
       minThreads: workers,
       maxThreads: workers,
       isolateWorkers: false,
@@ -252,4 +286,9 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
     },
     destroy: () => (pool === null ? Promise.resolve() : pool.destroy()),
   };
+}
+
+/** `{ [key]: value }`, or nothing for an undefined value (the option's default). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
