@@ -1,10 +1,20 @@
 #!/usr/bin/env node
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { preloadDriverModules } from './commands/check-driver.js';
 import { EXIT_INTERRUPTED } from './exit-codes.js';
-import { processIo } from './io.js';
-import { mainAsync } from './main-async.js';
-import { preloadVariantModules } from './variant-file.js';
+
+// The command's modules (every package) are imported where a command runs: for explore and
+// check that is the worker thread below; the main thread, which then only relays output and
+// Ctrl-C, does not load them too (a few hundred modules, before the worker could start).
+const commandModules = async () => {
+  const [{ preloadDriverModules }, { processIo }, { mainAsync }, { preloadVariantModules }] =
+    await Promise.all([
+      import('./commands/check-driver.js'),
+      import('./io.js'),
+      import('./main-async.js'),
+      import('./variant-file.js'),
+    ]);
+  return { preloadDriverModules, processIo, mainAsync, preloadVariantModules };
+};
 
 interface ExploreWorkerData {
   readonly argv: string[];
@@ -46,6 +56,7 @@ if (!isMainThread) {
       return true;
     }) as typeof stream.write;
   }
+  const { preloadVariantModules, mainAsync, processIo } = await commandModules();
   await preloadVariantModules(data.argv);
   const code = await mainAsync(data.argv, {
     ...processIo(),
@@ -92,6 +103,8 @@ if (!isMainThread) {
       process.removeAllListeners('SIGINT');
     });
   } else {
+    const { preloadVariantModules, preloadDriverModules, mainAsync, processIo } =
+      await commandModules();
     await preloadVariantModules(argv);
     await preloadDriverModules(argv);
     process.exitCode = await mainAsync(argv, processIo());

@@ -1,5 +1,5 @@
 import { type Folio, folioTestAnon, PG_anon_exclusive, pageTestFlag, pfnFolio } from '@mmsim/folio';
-import { type KernelGen, MmsimError } from '@mmsim/runtime';
+import { EINTR, fatalSignalPending, type KernelGen, MmsimError } from '@mmsim/runtime';
 import {
   FAULT_FLAG_UNSHARE,
   FAULT_FLAG_WRITE,
@@ -80,7 +80,11 @@ function* followAndPin(ctx: RmapState, vma: Vma, addr: number, write: boolean): 
 /**
  * `pin_user_pages(addr, 1, FOLL_PIN | FOLL_LONGTERM [| FOLL_WRITE])` (mm/gup.c, 6.3):
  * fault the page in as needed (a write fault for a writable pin, an unshare fault for a
- * read-only pin of a COW-shared anonymous page), then pin it. Returns the pinned pfn.
+ * read-only pin of a COW-shared anonymous page), then pin it. Returns the pinned pfn, or
+ * -EINTR when the calling task has a fatal signal pending: `__get_user_pages` (mm/gup.c,
+ * 6.3) tests `fatal_signal_pending(current)` at its `retry:` label, after the VMA checks and
+ * before each `follow_page_mask` (so again after every fault-in), and gives up with -EINTR
+ * (no more faulting in, no more allocating for a task that is dying); nothing is pinned then.
  * An address outside every VMA, or a writable pin of a read-only VMA, throws
  * INVALID_ARGUMENT and changes nothing.
  */
@@ -112,6 +116,8 @@ export function* pinUserPage(
           vma === null ? VM_FAULT_SIGSEGV_NO_VMA : VM_FAULT_SIGSEGV_ACCESS,
         );
       }
+      // __get_user_pages' `retry:` check (the fault site signal.fatal_signal_pending).
+      if (fatalSignalPending(ctx.rt, ctx.rt.current)) return -EINTR;
       const pfn = yield* followAndPin(ctx, vma, addr, write);
       if (pfn >= 0) return pfn;
       const flags = write ? FAULT_FLAG_WRITE : pfn === NEEDS_UNSHARE ? FAULT_FLAG_UNSHARE : 0;

@@ -366,7 +366,10 @@ export class VirtualMemory implements Rmap, TlbBatch {
     return doUserAddrFault(this.#ctx, mm as Mm, addr, flags);
   }
 
-  /** `pin_user_pages` of one page (FOLL_PIN | FOLL_LONGTERM); returns the pfn. */
+  /**
+   * `pin_user_pages` of one page (FOLL_PIN | FOLL_LONGTERM); returns the pfn, or -EINTR when
+   * the calling task has a fatal signal pending (`__get_user_pages`, mm/gup.c, 6.3).
+   */
   pinUserPage(mm: MmView, addr: number, write: boolean): KernelGen<number> {
     return pinUserPage(this.#ctx, mm as Mm, addr, write);
   }

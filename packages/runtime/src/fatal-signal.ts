@@ -12,7 +12,7 @@ export const FATAL_SIGNAL_SITE = 'signal.fatal_signal_pending';
 export function registerFatalSignalSite(faults: FaultPoints): FaultPoint {
   return faults.register(
     FATAL_SIGNAL_SITE,
-    'SIGKILL arrives just before a fatal_signal_pending(current) check (compaction: -EINTR / COMPACT_CONTENDED; alloc_contig_range and offline_pages: -EINTR; killable folio waits: -EINTR)',
+    'SIGKILL arrives just before a fatal_signal_pending(current) check (compaction: -EINTR / COMPACT_CONTENDED; alloc_contig_range and offline_pages: -EINTR; killable folio waits: -EINTR; GUP (__get_user_pages): -EINTR or the pages pinned so far)',
   );
 }
 

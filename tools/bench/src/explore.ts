@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +109,12 @@ export function exploreBenchmarks(): BenchResult[] {
 export const SPEEDUP_SCENARIO = 'loop-writeback-deadlock';
 export const SPEEDUP_VARIANT: VariantName = 'v6.3';
 export const SPEEDUP_SCHEDULES = 10_000;
+/**
+ * The schedule count of `explore.workers_speedup_steady`: long enough (about 40 s on one
+ * thread of the 2-core machine at 2,600 schedules a second) that the worker threads'
+ * start-up is amortised, so the figure shows what more cores give a long search.
+ */
+export const STEADY_SPEEDUP_SCHEDULES = 100_000;
 /** Runs of each side of the speed-up, alternated so both see the same machine load. */
 const SPEEDUP_ROUNDS = 3;
 /** About this much wall time per all-workers run (at the one-worker rate times the cores). */
@@ -125,12 +132,36 @@ interface CliExplore {
   readonly schedules: number;
   /** Wall time of the whole command, process start to exit: what its user waits. */
   readonly wallMs: number;
+  /**
+   * CPU time (user + system) of the command's process, every thread (V8's garbage collector
+   * and compiler threads included); null where the OS does not tell (not Linux).
+   */
+  readonly cpuMs: number | null;
 }
+
+/**
+ * CPU time of this process's waited-for children so far (`cutime + cstime` of
+ * /proc/self/stat, in ms), or null off Linux.
+ */
+function childrenCpuMs(): number | null {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 16 and 17 of proc(5) (cutime, cstime), here from field 3 on: index 13 and 14.
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+/** `sysconf(_SC_CLK_TCK)`: 100 on every Linux that node runs on. */
+const CLOCK_TICKS = 100;
 
 /** `mmsim explore NAME --variant V --schedules S --workers W --json`, as a user runs it. */
 function cliExplore(name: string, variant: string, schedules: number, workers: number): CliExplore {
   const args = [mmsimBin(), 'explore', name, '--variant', variant];
   args.push('--schedules', String(schedules), '--workers', String(workers), '--json');
+  const cpuStart = childrenCpuMs();
   const start = performance.now();
   const out = execFileSync(process.execPath, args, {
     encoding: 'utf8',
@@ -138,8 +169,10 @@ function cliExplore(name: string, variant: string, schedules: number, workers: n
     maxBuffer: 64 << 20,
   });
   const wallMs = performance.now() - start;
+  const cpuEnd = childrenCpuMs();
+  const cpuMs = cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart;
   const r = JSON.parse(out) as { schedules: number; schedulesPerSecond: number | null };
-  return { schedules: r.schedules, schedulesPerSecond: r.schedulesPerSecond ?? 0, wallMs };
+  return { schedules: r.schedules, schedulesPerSecond: r.schedulesPerSecond ?? 0, wallMs, cpuMs };
 }
 
 const median = (v: readonly number[]) =>
@@ -153,7 +186,9 @@ const median = (v: readonly number[]) =>
  *   the worker threads' start-up included), over about three seconds' worth of schedules;
  * - `explore.workers_speedup`: wall time of the whole command with one worker over that with
  *   all of them, on SPEEDUP_SCENARIO in SPEEDUP_VARIANT for SPEEDUP_SCHEDULES schedules,
- *   the median of SPEEDUP_ROUNDS alternated runs of each.
+ *   the median of SPEEDUP_ROUNDS alternated runs of each (the threads' start-up included);
+ * - `explore.workers_speedup_steady`: the same for STEADY_SPEEDUP_SCHEDULES schedules, where
+ *   that start-up is amortised.
  * The checks stop at a finding as the command does; the fixed variants have none.
  */
 export function exploreWorkersBenchmarks(): BenchResult[] {
@@ -190,28 +225,71 @@ export function exploreWorkersBenchmarks(): BenchResult[] {
       },
     });
   }
-  const one: number[] = [];
-  const all: number[] = [];
+  results.push(
+    speedup(
+      'explore.workers_speedup',
+      SPEEDUP_SCHEDULES,
+      cores,
+      "the command as a user runs it on a search of a few seconds: the worker threads' start-up (loading the worker module, warming up its compiled code) is part of it",
+    ),
+    speedup(
+      'explore.workers_speedup_steady',
+      STEADY_SPEEDUP_SCHEDULES,
+      cores,
+      "a search long enough that the worker threads' start-up is amortised: what more cores give a long search (on a 2-core machine bounded by V8's garbage-collector threads, which already take part of the second core at --workers 1)",
+    ),
+  );
+  return results;
+}
+
+/**
+ * Wall time of `mmsim explore SPEEDUP_SCENARIO --variant SPEEDUP_VARIANT --schedules
+ * SCHEDULES` with `--workers 1` over `--workers CORES`, process start to exit, the medians of
+ * SPEEDUP_ROUNDS alternated runs each; the detail has the CPU time of each side (every
+ * thread of the process) and its share of the wall time (cores busy on average).
+ */
+function speedup(name: string, schedules: number, cores: number, what: string): BenchResult {
+  const one: CliExplore[] = [];
+  const all: CliExplore[] = [];
   for (let round = 0; round < SPEEDUP_ROUNDS; round++) {
-    one.push(cliExplore(SPEEDUP_SCENARIO, SPEEDUP_VARIANT, SPEEDUP_SCHEDULES, 1).wallMs);
-    all.push(cliExplore(SPEEDUP_SCENARIO, SPEEDUP_VARIANT, SPEEDUP_SCHEDULES, cores).wallMs);
+    one.push(cliExplore(SPEEDUP_SCENARIO, SPEEDUP_VARIANT, schedules, 1));
+    all.push(cliExplore(SPEEDUP_SCENARIO, SPEEDUP_VARIANT, schedules, cores));
   }
-  results.push({
-    name: 'explore.workers_speedup',
-    value: median(all) > 0 ? median(one) / median(all) : 0,
+  const wall = (runs: readonly CliExplore[]) => median(runs.map((r) => r.wallMs));
+  const cpu = (runs: readonly CliExplore[]) =>
+    runs.every((r) => r.cpuMs !== null) ? median(runs.map((r) => r.cpuMs as number)) : null;
+  const busy = (runs: readonly CliExplore[]) => {
+    const c = cpu(runs);
+    return c === null || wall(runs) <= 0 ? null : c / wall(runs);
+  };
+  return {
+    name,
+    value: wall(all) > 0 ? wall(one) / wall(all) : 0,
     unit: 'x',
     better: 'higher',
-    description: `Wall time of mmsim explore ${SPEEDUP_SCENARIO} --variant ${SPEEDUP_VARIANT} --schedules ${SPEEDUP_SCHEDULES} with --workers 1 over --workers ${cores} (every core), process start to exit, the medians of ${SPEEDUP_ROUNDS} alternated runs each.`,
+    description: `Wall time of mmsim explore ${SPEEDUP_SCENARIO} --variant ${SPEEDUP_VARIANT} --schedules ${schedules} with --workers 1 over --workers ${cores} (every core), process start to exit, the medians of ${SPEEDUP_ROUNDS} alternated runs each: ${what}. detail.*CpuMs: CPU time of the process (every thread), *CoresBusy: that over the wall time.`,
     detail: {
       scenario: SPEEDUP_SCENARIO,
       variant: SPEEDUP_VARIANT,
-      schedules: SPEEDUP_SCHEDULES,
+      schedules,
       workers: cores,
-      oneWorkerMs: median(one),
-      allWorkersMs: median(all),
-      oneWorkerRunsMs: one.map((x) => x.toFixed(0)).join(' '),
-      allWorkersRunsMs: all.map((x) => x.toFixed(0)).join(' '),
+      oneWorkerMs: wall(one),
+      allWorkersMs: wall(all),
+      oneWorkerRunsMs: one.map((r) => r.wallMs.toFixed(0)).join(' '),
+      allWorkersRunsMs: all.map((r) => r.wallMs.toFixed(0)).join(' '),
+      ...known({
+        oneWorkerCpuMs: cpu(one),
+        allWorkersCpuMs: cpu(all),
+        oneWorkerCoresBusy: busy(one),
+        allWorkersCoresBusy: busy(all),
+      }),
     },
-  });
-  return results;
+  };
+}
+
+/** The entries whose value is known (not null). */
+function known(entries: Record<string, number | null>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(entries)) if (value !== null) out[key] = value;
+  return out;
 }

@@ -191,6 +191,10 @@ export function* checkAndMigrateMovablePages(
  * `__get_user_pages_locked` with FOLL_PIN for `nrPages` pages from `start` (mm/gup.c, 6.3),
  * page by page through the rmap layer's `pinUserPage`, with `cond_resched()` before each page
  * (so a pin retried over and over never holds its CPU); fills `pages` with the pinned pfns.
+ * A fatal signal pending at a page (`__get_user_pages`' `fatal_signal_pending(current)`
+ * check, -EINTR from `pinUserPage`) ends the walk there as the kernel's `out:` label does
+ * (`return i ? i : ret`): the pages pinned before it (they stay pinned, in `pages`), or
+ * -EINTR when there are none.
  */
 function* getUserPagesLocked(
   k: Kernel,
@@ -203,7 +207,9 @@ function* getUserPagesLocked(
   pages.length = 0;
   for (let i = 0; i < nrPages; i++) {
     yield; // cond_resched(), once a page in __get_user_pages
-    pages.push(yield* k.vm.pinUserPage(mm, start + i * PAGE_SIZE, write));
+    const pfn = yield* k.vm.pinUserPage(mm, start + i * PAGE_SIZE, write);
+    if (pfn < 0) return i > 0 ? i : pfn;
+    pages.push(pfn);
   }
   return nrPages;
 }
@@ -220,7 +226,9 @@ function* getUserPagesLocked(
  * only isolated for a while). After a pass that isolated none of the unpinnable folios it
  * found, the model sleeps `LONGTERM_PIN_RETRY_BACKOFF_NS` before the next pass so that the
  * isolator holding them gets to run. Returns the number of pages pinned (their pfns in
- * `pages`, each to be released with `unpinUserPages`), or -ENOMEM (nothing left pinned).
+ * `pages`, each to be released with `unpinUserPages`; fewer than `nrPages` when a fatal
+ * signal came between two pages), or -ENOMEM, or -EINTR (a fatal signal at the first page
+ * of a pass; nothing left pinned).
  * An address outside every VMA, or a writable pin of a read-only VMA, throws as
  * `pinUserPage` does; a bad argument throws INVALID_ARGUMENT.
  */
@@ -265,6 +273,12 @@ export function* pinUserPages(
   for (;;) {
     st.attempts++;
     pinned = yield* getUserPagesLocked(k, mm, start, nrPages, write, pages);
+    if (pinned <= 0) {
+      // Nothing pinned (-EINTR: a fatal signal at the first page): `__gup_longterm_locked`
+      // returns it without checking anything.
+      rc = pinned;
+      break;
+    }
     const collected = st.collected;
     const isolated = st.isolated;
     rc = yield* checkAndMigrateMovablePages(k, mm, pages, st);

@@ -20,7 +20,7 @@ import { exploreStrategy, intOption, strategyText } from '../strategy-option.js'
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
 import { variantNameOf } from '../variant-file.js';
-import { effectiveWorkers, explorePool } from '../workers/explore-pool.js';
+import { effectiveWorkers, explorePool, probeFirst } from '../workers/explore-pool.js';
 import { buildExploration, type ExploreSpec } from '../workers/explore-spec.js';
 import { shardOption, shardText, workersOption } from '../workers/options.js';
 import { checkVariant } from './run.js';
@@ -113,9 +113,10 @@ export function exploreCommand(
       shard,
       ...(options.costs === undefined ? {} : { costs: options.costs }),
     };
+    // This thread runs batches too: `threads - 1` worker threads, started before this thread
+    // builds the exploration, or (a shorter search) only once its first batch shows they pay.
+    const pool = explorePool(threads, { local: true, probe: probeFirst(spec) });
     const built = buildExploration(spec);
-    // This thread runs batches too: `threads - 1` worker threads.
-    const pool = explorePool(threads, { local: true });
     defer(
       exploreInBatches(
         built.target,
@@ -250,6 +251,8 @@ export function exploreCommand(
           shard: shard === undefined ? null : shardText(shard),
           findings: result.findings,
           findingsByKind: result.findingsByKind,
+          // Schedules that ran into the step limit (as campaign cells report stepLimitRuns).
+          stepLimitRuns: result.findingsByKind['step-limit'] ?? 0,
           findingIndex: result.findingIndex,
           exhausted: result.exhausted,
           bound: result.bound,

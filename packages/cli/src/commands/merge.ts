@@ -36,6 +36,8 @@ export interface ExploreJson {
   readonly shard: string | null;
   readonly findings: number;
   readonly findingsByKind: Readonly<Record<string, number>>;
+  /** Schedules that ran into the step limit (absent in results of older versions). */
+  readonly stepLimitRuns?: number;
   readonly findingIndex: number | null;
   readonly exhausted: boolean;
   /** DFS / DPOR: the preemption bound; else null. */
@@ -192,6 +194,8 @@ export function mergeResults(
     shard: null,
     findings,
     findingsByKind: byKind,
+    // As explore --json: the schedules counted that ran into the step limit.
+    stepLimitRuns: byKind['step-limit'] ?? 0,
     findingIndex: lowest?.findingIndex ?? null,
     exhausted: results.every((r) => r.exhausted === true),
     bound: first.bound ?? null,

@@ -21,15 +21,24 @@ export function defaultWorkers(): number {
 /** Fewer schedules than this per worker thread are run on the command's own thread. */
 export const MIN_SCHEDULES_PER_WORKER = 32;
 
-/** The worker module: the built one (from source, the package's dist next to it). */
+/**
+ * The worker module: the built one (from source, the package's dist next to it). The bundle
+ * `dist/explore-worker.bundle.js` (the worker's entry and every module it imports in one file,
+ * made by the build: scripts/bundle-worker.mjs) when it exists, as a thread loads it for a
+ * fraction of the CPU that several hundred modules take; else `dist/workers/explore-worker.js`.
+ */
 export function workerModule(): string | null {
   const here = import.meta.url;
-  const url = here.endsWith('.ts')
-    ? new URL('../../dist/workers/explore-worker.js', here)
-    : new URL('./explore-worker.js', here);
-  const path = fileURLToPath(url);
-  return existsSync(path) ? path : null;
+  const dist = here.endsWith('.ts') ? new URL('../../dist/', here) : new URL('../', here);
+  for (const name of WORKER_FILES) {
+    const path = fileURLToPath(new URL(name, dist));
+    if (existsSync(path)) return path;
+  }
+  return null;
 }
+
+/** The worker's entry files under dist, in the order `workerModule` prefers them. */
+export const WORKER_FILES = ['explore-worker.bundle.js', 'workers/explore-worker.js'] as const;
 
 /**
  * Worker threads to use for `schedules` schedules with `--workers asked`: none (run on this
@@ -43,28 +52,67 @@ export function effectiveWorkers(asked: number, schedules: number, dfs: boolean)
 }
 
 /**
- * The node options of the worker threads: this process's, without a `source` export
- * condition (under `pnpm mmsim` or a test runner, which load the TypeScript sources), since
- * the workers run the built packages.
+ * V8 options node takes on its command line (and in NODE_OPTIONS) but refuses in a worker
+ * thread's `execArgv` (ERR_WORKER_INVALID_EXEC_ARGV: they are the process's, and a worker
+ * thread has them anyway).
  */
-export function builtExecArgv(execArgv: readonly string[]): string[] {
+const V8_OPTIONS = new Set([
+  '--abort-on-uncaught-exception',
+  '--disallow-code-generation-from-strings',
+  '--enable-etw-stack-walking',
+  '--expose-gc',
+  '--huge-max-old-generation-size',
+  '--interpreted-frames-native-stack',
+  '--jitless',
+  '--max-old-space-size',
+  '--max-semi-space-size',
+  '--perf-basic-prof',
+  '--perf-basic-prof-only-functions',
+  '--perf-prof',
+  '--perf-prof-unwinding-info',
+  '--stack-trace-limit',
+]);
+
+/**
+ * The node options of the worker threads: undefined (they inherit this process's, V8
+ * options included) unless this process has a `source` export condition (under `pnpm mmsim`
+ * or a test runner, which load the TypeScript sources), since the workers run the built
+ * packages; then this process's options without it, and without the V8 and process-wide
+ * options a worker thread's `execArgv` may not hold (those it inherits anyway).
+ */
+export function builtExecArgv(execArgv: readonly string[]): string[] | undefined {
   const out: string[] = [];
+  let source = false;
   for (let i = 0; i < execArgv.length; i++) {
     const a = execArgv[i] as string;
-    if (a === '--conditions=source' || a === '-C=source') continue;
+    if (a === '--conditions=source' || a === '-C=source') {
+      source = true;
+      continue;
+    }
     if ((a === '--conditions' || a === '-C') && execArgv[i + 1] === 'source') {
+      source = true;
       i++;
       continue;
     }
     out.push(a);
   }
-  return out;
+  if (!source) return undefined;
+  return out.filter((a) => {
+    if (!a.startsWith('-')) return true; // the value of the option before it
+    const name = a.split('=')[0] as string;
+    return process.allowedNodeEnvironmentFlags.has(name) && !V8_OPTIONS.has(name);
+  });
 }
 
 /** A pool of `threads` worker threads, running batches of any exploration given by its spec. */
 export interface ExplorePool {
   /** The threads running schedules (with `local`, this thread is one of them). */
   readonly threads: number;
+  /**
+   * Whether the worker threads were started: always, but with `probe`, only once this
+   * thread's first batch showed that the search is long enough to pay for them.
+   */
+  readonly started: boolean;
   /**
    * The runner of one exploration's batches. With `local` (the exploration as this thread
    * built it from the same spec; only for a pool made with `{ local: true }`), this thread
@@ -80,62 +128,167 @@ export interface LocalExploration {
   readonly options: BatchExploreOptions;
 }
 
+/** How `explorePool` runs. */
+export interface ExplorePoolOptions {
+  /** This thread is one of the pool's threads (see `explorePool`). */
+  readonly local?: boolean;
+  /**
+   * With `local`: start the worker threads only after this thread has run the search's
+   * first batch, and only if the rest of the search at that rate would take longer than
+   * `WORKER_START_UP_MS` per worker thread (see `shouldStartWorkers`). A short search then
+   * runs on this thread alone, as fast as with `--workers 1`.
+   */
+  readonly probe?: boolean;
+  /** With `probe`: the decision (default `shouldStartWorkers`; tests give their own). */
+  readonly decide?: (remaining: number, perSecond: number, workers: number) => boolean;
+}
+
 /** Tasks handed to a worker thread at once: the next one waits in its queue, never idle. */
 const TASKS_PER_WORKER = 2;
 
 /**
+ * What starting a worker thread costs, in this thread's time: about 0.16 s of CPU to its
+ * first schedule (loading the bundled worker module and building the exploration; 0.6 s
+ * unbundled), then a few hundred schedules run at a fraction of full speed while its compiled
+ * code warms up (about 0.5 s of CPU over its first 400 schedules of loop-writeback-deadlock,
+ * on the 2-core machine of docs/exploration-at-scale.md). On a machine of few cores that CPU
+ * is taken from the search.
+ */
+export const WORKER_START_UP_MS = 500;
+
+/**
+ * Whether to start `workers` worker threads for the `remaining` schedules of a search that
+ * this thread runs at `perSecond` schedules a second: only when that work alone would take
+ * longer than twice their start-up (each thread pays for itself only once it has run about
+ * as long again at full speed).
+ */
+export function shouldStartWorkers(remaining: number, perSecond: number, workers: number): boolean {
+  if (!(perSecond > 0)) return true;
+  return (remaining / perSecond) * 1000 > 2 * WORKER_START_UP_MS * workers;
+}
+
+/**
+ * A search of at least this many schedules starts its worker threads at once, before this
+ * thread builds the exploration (no probe): at the issue's target of 10,000 schedules a second
+ * on one thread that is a second of work, twice a worker thread's start-up.
+ */
+export const EARLY_START_SCHEDULES = 10_000;
+
+/** Whether `explorePool` should probe (`probe`) before starting the threads of `spec`'s search. */
+export function probeFirst(spec: ExploreSpec): boolean {
+  return positionsOf(spec) < EARLY_START_SCHEDULES;
+}
+
+/** The schedules of a spec's search (of its shard). */
+function positionsOf(spec: ExploreSpec): number {
+  const shard = spec.shard ?? { index: 0, count: 1 };
+  const left = spec.schedules - shard.index;
+  return left <= 0 ? 0 : Math.ceil(left / shard.count);
+}
+
+interface LocalJob {
+  readonly batch: ScheduleBatch;
+  readonly signal: AbortSignal;
+  readonly done: (result: BatchResult) => void;
+  readonly fail: (error: unknown) => void;
+}
+
+/**
  * A pool of `threads` threads for explorations. With `local`, this thread is one of them:
  * `threads - 1` worker threads, and this thread runs batches itself between handing them
- * out. That saves a thread's start-up (loading every package, and warming up its compiled
- * code, a second or two of CPU that competes with the search on a machine of few cores),
- * and the search starts at once, while the workers load. Each worker thread is given
- * TASKS_PER_WORKER batches at a time, so that one waiting for this thread to finish a batch
- * of its own still has one to run.
+ * out. That saves a thread's start-up (loading the worker module, and warming up its compiled
+ * code, CPU that competes with the search on a machine of few cores), and the search starts
+ * at once, while the workers load. Each worker thread is given TASKS_PER_WORKER batches at a
+ * time, so that one waiting for this thread to finish a batch of its own still has one to
+ * run. With `probe`, the worker threads start only when this thread's first batch shows the
+ * search is worth them; until then every batch runs here, in the order handed out.
  */
-export function explorePool(threads: number, opts: { readonly local?: boolean } = {}): ExplorePool {
+export function explorePool(threads: number, opts: ExplorePoolOptions = {}): ExplorePool {
   const filename = workerModule();
   if (filename === null) throw new Error('no built worker module (run pnpm build)');
   const local = opts.local === true && threads > 1;
   const workers = local ? threads - 1 : threads;
-  const pool = new Tinypool({
-    filename,
-    execArgv: builtExecArgv(process.execArgv),
-    minThreads: workers,
-    maxThreads: workers,
-    isolateWorkers: false,
-    ...(local ? { concurrentTasksPerWorker: TASKS_PER_WORKER } : {}),
-  });
+  const decide = opts.decide ?? shouldStartWorkers;
+  let pool: Tinypool | null = null;
+  const startPool = (): Tinypool => {
+    pool ??= new Tinypool({
+      filename,
+      ...optional('execArgv', builtExecArgv(process.execArgv)),
+      minThreads: workers,
+      maxThreads: workers,
+      isolateWorkers: false,
+      ...(local ? { concurrentTasksPerWorker: TASKS_PER_WORKER } : {}),
+    });
+    return pool;
+  };
+  if (!(local && opts.probe === true)) startPool();
   const onPool = (spec: ExploreSpec, batch: ScheduleBatch, signal: AbortSignal) =>
-    pool.run({ spec, batch } satisfies WorkerTask, { signal }) as Promise<BatchResult>;
+    startPool().run({ spec, batch } satisfies WorkerTask, { signal }) as Promise<BatchResult>;
   return {
     threads,
+    get started() {
+      return pool !== null;
+    },
     runner: (spec, here) => {
       if (!local || here === undefined) {
         return { parallelism: workers, run: (batch, signal) => onPool(spec, batch, signal) };
       }
-      let busy = false; // this thread has a batch of its own queued or running
+      // Batches waiting for this thread: one at most once the worker threads run; every
+      // batch handed out before that (while probing).
+      const queue: LocalJob[] = [];
+      let running = false; // this thread has a batch of its own scheduled or running
+      let probing = pool === null;
+      const total = positionsOf(spec);
+      const runNext = (): void => {
+        const job = queue.shift() as LocalJob;
+        const start = performance.now();
+        try {
+          if (job.signal.aborted) job.fail(job.signal.reason);
+          else {
+            const result = runBatch(here.target, here.options, job.batch);
+            if (probing) {
+              probing = false;
+              const perSecond = (result.schedules * 1000) / (performance.now() - start);
+              if (decide(total - job.batch.to, perSecond, workers)) {
+                // The batches waiting here go to the worker threads (they start now);
+                // this thread takes the next batch handed out.
+                for (const other of queue.splice(0)) {
+                  onPool(spec, other.batch, other.signal).then(other.done, other.fail);
+                }
+              }
+            }
+            job.done(result);
+          }
+        } catch (error) {
+          job.fail(error);
+        } finally {
+          running = false;
+          kick();
+        }
+      };
+      const kick = (): void => {
+        if (running || queue.length === 0) return;
+        running = true;
+        // After the batches just handed out have reached the workers.
+        setImmediate(runNext);
+      };
       return {
         // This thread's batch, and TASKS_PER_WORKER per worker thread.
         parallelism: 1 + workers * TASKS_PER_WORKER,
         run: (batch, signal) => {
-          if (busy) return onPool(spec, batch, signal);
-          busy = true;
+          if (pool !== null && (running || queue.length > 0)) return onPool(spec, batch, signal);
           return new Promise<BatchResult>((done, fail) => {
-            // After the batches just handed out have reached the workers.
-            setImmediate(() => {
-              try {
-                if (signal.aborted) fail(signal.reason);
-                else done(runBatch(here.target, here.options, batch));
-              } catch (error) {
-                fail(error);
-              } finally {
-                busy = false;
-              }
-            });
+            queue.push({ batch, signal, done, fail });
+            kick();
           });
         },
       };
     },
-    destroy: () => pool.destroy(),
+    destroy: () => (pool === null ? Promise.resolve() : pool.destroy()),
   };
+}
+
+/** `{ [key]: value }`, or nothing for an undefined value (the option's default). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

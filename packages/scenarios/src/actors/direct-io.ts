@@ -52,6 +52,9 @@ export function directIoTask(k: Kernel, options: DirectIoOptions): Actor {
       for (let n = 0; n < reads; n++) {
         const at = addr + pick(n) * PAGE_SIZE;
         const pfn = yield* k.vm.pinUserPage(mm, at, true);
+        // -EINTR (a fatal signal pending, __get_user_pages): the read fails and the killed
+        // task issues no more.
+        if (pfn < 0) return;
         for (let i = 0; i < ioSteps; i++) yield; // the device works
         const value = task.id * 1_000_000 + n + 1;
         setPageContent(k.mem, pfn, value); // DMA by physical address

@@ -12,6 +12,7 @@ import { MIGRATE_SYNC } from '@mmsim/migrate';
 import { PAGE_SIZE } from '@mmsim/rmap';
 import {
   Completion,
+  EINTR,
   ENOMEM,
   endInvariant,
   type KernelGen,
@@ -91,24 +92,36 @@ export function longtermPinScenario(params: LongtermPinParams = {}): Scenario {
       // pin_user_pages has returned (the driver completes it).
       const pinReturned = new Completion(k.rt, 'pin_user_pages returned');
       const driver = longtermPin(k, { name: 'driver', cpu: 0, mm, addr, pages, result });
+      // The driver's task: a SIGKILL (fault site signal.fatal_signal_pending) ends its pin at
+      // __get_user_pages' check (mm/gup.c, 6.3).
+      let driverTask: Task | null = null;
       const pinned = () => result.pages;
+      /** A failed pin must leave no page of the buffer pinned. */
+      const nothingPinned = (rc: string): string | null => {
+        if (result.pages.length > 0) return 'pin_user_pages failed but kept pages';
+        for (let i = 0; i < pages; i++) {
+          const pfn = k.vm.followPage(mm, addr + i * PAGE_SIZE);
+          if (pfn >= 0 && k.vm.folioMaybeDmaPinned(pfnFolio(k.mem, pfn))) {
+            return `pin_user_pages returned ${rc} but page ${i} (pfn ${pfn}) is still pinned`;
+          }
+        }
+        return null;
+      };
       const pinnable = endInvariant(LONGTERM_PIN_PINNABLE, () => {
         // migrate_longterm_unpinnable_pages (mm/gup.c, 6.3): a migrate_pages() that fails
         // (an allocation failure, a folio still busy after the passes) makes the pin fail
         // with -ENOMEM, every page unpinned. Legal then, and only then.
-        if (result.rc === -ENOMEM && result.stats.migrateFailed > 0) {
-          if (result.pages.length > 0) return 'pin_user_pages failed but kept pages';
-          for (let i = 0; i < pages; i++) {
-            const pfn = k.vm.followPage(mm, addr + i * PAGE_SIZE);
-            if (pfn >= 0 && k.vm.folioMaybeDmaPinned(pfnFolio(k.mem, pfn))) {
-              return `pin_user_pages returned -ENOMEM but page ${i} (pfn ${pfn}) is still pinned`;
-            }
-          }
-          return null;
-        }
-        if (result.rc !== pages)
+        if (result.rc === -ENOMEM && result.stats.migrateFailed > 0)
+          return nothingPinned('-ENOMEM');
+        // __get_user_pages (mm/gup.c, 6.3): a fatal signal pending ends the pin with -EINTR
+        // (nothing pinned) or with the pages pinned before it. Legal for a killed driver only.
+        const killed = driverTask?.fatalSignalPending === true;
+        if (killed && result.rc === -EINTR) return nothingPinned('-EINTR');
+        const partial = killed && result.rc !== null && result.rc > 0 && result.rc < pages;
+        const expected = partial ? (result.rc as number) : pages;
+        if (result.rc !== expected)
           return `pin_user_pages returned ${String(result.rc)}, not ${pages}`;
-        for (let i = 0; i < pages; i++) {
+        for (let i = 0; i < expected; i++) {
           const pfn = pinned()[i]!;
           if (isZoneMovablePage(k.mem, pfn)) return `pinned pfn ${pfn} is in ZONE_MOVABLE`;
           if (isMigrateCmaPage(k.mem, pfn)) return `pinned pfn ${pfn} is in a CMA pageblock`;
@@ -151,6 +164,7 @@ export function longtermPinScenario(params: LongtermPinParams = {}): Scenario {
           {
             ...driver,
             *body(task): KernelGen {
+              driverTask = task;
               pinReturned.signaller = task;
               yield* driver.body(task);
               pinReturned.completeAll();
