@@ -161,7 +161,14 @@ export function mergeResults(
         byKind[kind] = (byKind[kind] ?? 0) + count;
       }
     }
-    stoppedBy = lowest !== null ? 'finding' : timeUp ? 'time' : 'schedules';
+    stoppedBy =
+      lowest !== null
+        ? 'finding'
+        : timeUp
+          ? 'time'
+          : results.every((r) => r.exhausted === true)
+            ? 'exhausted'
+            : 'schedules';
   }
   const strategyKind = first.strategy.split(':')[0];
   const exhausted = results.every((r) => r.exhausted === true);
