@@ -114,60 +114,6 @@ export class FootprintLog {
     return parts.sort().join(' ');
   }
 
-  /**
-   * `classKey` as a number: a 53-bit hash of the same Foata normal form, computed without
-   * building the string (`DporSearch` counts distinct classes with it). Runs of one class
-   * have the same hash; two classes share one with probability about 2^-53 per pair.
-   */
-  classHash(): number {
-    const n = this.tasks.length;
-    const codes = new Float64Array(n);
-    const lastWrite = new Map<number, number>();
-    const readMax = new Map<number, number>();
-    let globalLevel = 0;
-    let maxLevel = 0;
-    for (let k = 0; k < n; k++) {
-      const from = this.starts[k] as number;
-      const to = this.starts[k + 1] ?? this.objects.length;
-      const global = this.global[k] === 1;
-      let l = global ? maxLevel : globalLevel;
-      for (let a = from; a < to; a++) {
-        const o = this.objects[a] as number;
-        const lw = lastWrite.get(o) ?? 0;
-        if (lw > l) l = lw;
-        if (this.writes[a] === 1) {
-          const rm = readMax.get(o) ?? 0;
-          if (rm > l) l = rm;
-        }
-      }
-      const here = l + 1;
-      for (let a = from; a < to; a++) {
-        const o = this.objects[a] as number;
-        if (this.writes[a] === 1) {
-          lastWrite.set(o, here);
-          readMax.delete(o);
-        } else if ((readMax.get(o) ?? 0) < here) readMax.set(o, here);
-      }
-      if (global) globalLevel = here;
-      if (here > maxLevel) maxLevel = here;
-      codes[k] = here * CLASS_TASK_CODES + (this.tasks[k] as number);
-    }
-    codes.sort();
-    // Two 32-bit FNV-1a style lanes over the sorted codes, joined into 53 bits.
-    let h1 = 0x811c9dc5;
-    let h2 = 0x01000193 ^ n;
-    for (let k = 0; k < n; k++) {
-      const c = codes[k] as number;
-      const lo = c % 0x100000000;
-      const hi = Math.floor(c / 0x100000000);
-      h1 = Math.imul(h1 ^ lo, 0x01000193);
-      h1 = Math.imul(h1 ^ hi, 0x01000193);
-      h2 = Math.imul(h2 ^ lo, 0x5bd1e995);
-      h2 = Math.imul(h2 ^ (h2 >>> 15) ^ hi, 0x27d4eb2d);
-    }
-    return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
-  }
-
   /** The footprint of step `i`, to keep beyond this run (sleep sets). */
   footprintOf(i: number): StepFootprint {
     const from = this.starts[i] as number;
@@ -195,9 +141,6 @@ export class FootprintLog {
     return false;
   }
 }
-
-/** Task ids are below this in `classHash`'s codes (level * this + task). */
-const CLASS_TASK_CODES = 1 << 20;
 
 /** One step's footprint, kept beyond its run. */
 export interface StepFootprint {

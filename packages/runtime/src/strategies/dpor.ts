@@ -132,13 +132,14 @@ export class DporSearch {
   abandoned = 0;
   /** Runs of subtrees other shards own (see sharding). */
   probes = 0;
-  /** Class hashes (`FootprintLog.classHash`) of the runs that ended on their own. */
+  /** Class hashes (see `classHash`) of the runs that ended on their own. */
   readonly #classes = new Set<number>();
   // Scratch of the race analysis, kept from run to run.
   #vc = new Int32Array(0);
   readonly #lastWrite = new Map<number, number>();
   readonly #reads = new Map<number, number[]>();
   readonly #cands: number[] = [];
+  #levels = new Float64Array(0);
 
   constructor(options: DporOptions = {}) {
     this.bound = options.preemptionBound ?? Number.POSITIVE_INFINITY;
@@ -207,16 +208,6 @@ export class DporSearch {
     const log = strategy.log;
     log.end(); // a run that crashed leaves its last step open
     const owned = this.owned;
-    if (owned) {
-      if (abandoned) this.abandoned++;
-      else {
-        const key = log.classHash();
-        if (!this.#classes.has(key)) {
-          this.#classes.add(key);
-          this.classes++;
-        }
-      }
-    }
     const branch = this.#branch;
     const stack = this.#stack;
     stack.length = Math.max(branch, 0);
@@ -269,7 +260,14 @@ export class DporSearch {
       stack[k] = node;
       spent = spentAfter(node);
     }
-    this.#analyse(log, Math.max(branch, 0), stack);
+    const key = this.#analyse(log, Math.max(branch, 0), stack);
+    if (owned) {
+      if (abandoned) this.abandoned++;
+      else if (!this.#classes.has(key)) {
+        this.#classes.add(key);
+        this.classes++;
+      }
+    }
     if (!owned) {
       // A probe: the subtree below the split is another shard's.
       for (let k = stack.length - 1; k >= 0; k--) {
@@ -281,8 +279,11 @@ export class DporSearch {
     this.#pickNext(stack);
   }
 
-  /** Finds the races whose later step is at or after `from`, and adds backtrack points. */
-  #analyse(log: FootprintLog, from: number, stack: Node[]): void {
+  /**
+   * Finds the races whose later step is at or after `from`, and adds backtrack points.
+   * Returns the run's class hash (`classHash` of the Foata levels it computes on the way).
+   */
+  #analyse(log: FootprintLog, from: number, stack: Node[]): number {
     const n = log.length;
     const taskOf = log.tasks;
     const starts = log.starts;
@@ -296,6 +297,9 @@ export class DporSearch {
     if (this.#vc.length < n * w) this.#vc = new Int32Array(Math.max(n * w, 2 * this.#vc.length));
     const vc = this.#vc;
     const lastOfTask = new Int32Array(w).fill(-1);
+    // Foata level of each step: 1 + the highest level of the steps it depends on.
+    if (this.#levels.length < n) this.#levels = new Float64Array(Math.max(n, 2 * this.#levels.length));
+    const levels = this.#levels;
     const lastWrite = this.#lastWrite;
     const reads = this.#reads;
     lastWrite.clear();
@@ -329,7 +333,9 @@ export class DporSearch {
           }
         }
       }
+      let level = prev >= 0 ? (levels[prev] as number) : 0;
       for (const i of cands) {
+        if ((levels[i] as number) > level) level = levels[i] as number;
         const ci = i * w;
         for (let t = 0; t < w; t++) {
           const x = vc[ci + t] as number;
@@ -337,6 +343,7 @@ export class DporSearch {
         }
       }
       vc[row + p] = k + 1;
+      levels[k] = level + 1;
       if (k >= from) {
         for (const i of cands) {
           const q = taskOf[i] as number;
@@ -371,6 +378,9 @@ export class DporSearch {
     }
     // The read lists of objects this run did not touch go (ids are not reused forever).
     if (reads.size > 4096) reads.clear();
+    const codes = levels.subarray(0, n);
+    for (let k = 0; k < n; k++) codes[k] = (codes[k] as number) * CLASS_TASK_CODES + (taskOf[k] as number);
+    return classHash(codes.sort());
   }
 
   /** Adds the backtrack points of the race between steps `i` and `k` (`w` tasks a clock). */
@@ -442,6 +452,29 @@ export class DporSearch {
 }
 
 const EMPTY: ReadonlyMap<number, StepFootprint> = new Map();
+
+/** Task ids are below this in the class codes (level * this + task). */
+const CLASS_TASK_CODES = 1 << 20;
+
+/**
+ * A 53-bit hash of a run's interleaving class, from its sorted codes level * 2^20 + task
+ * (its Foata normal form, as `FootprintLog.classKey` lists it): runs of one class have the
+ * same hash; two classes share one with probability about 2^-53 per pair.
+ */
+function classHash(codes: Float64Array): number {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ codes.length;
+  for (let k = 0; k < codes.length; k++) {
+    const c = codes[k] as number;
+    const lo = c % 0x100000000;
+    const hi = Math.floor(c / 0x100000000);
+    h1 = Math.imul(h1 ^ lo, 0x01000193);
+    h1 = Math.imul(h1 ^ hi, 0x01000193);
+    h2 = Math.imul(h2 ^ lo, 0x5bd1e995);
+    h2 = Math.imul(h2 ^ (h2 >>> 15) ^ hi, 0x27d4eb2d);
+  }
+  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+}
 /** The backtrack set and done map of every node without a decision (never written). */
 const NO_TASKS: Set<number> = new Set();
 const NO_DONE: Map<number, StepFootprint | null> = new Map();
