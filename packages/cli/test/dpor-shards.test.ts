@@ -1,8 +1,8 @@
-import { scenarioTarget } from '@mmsim/scenarios';
-import { type ExplorationTarget, explore } from '@mmsim/explore';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ExplorationTarget, explore } from '@mmsim/explore';
+import { scenarioTarget } from '@mmsim/scenarios';
 import { describe, expect, test } from 'vitest';
 import { builtInScenario } from '../src/catalog.js';
 import { EXIT_OK } from '../src/index.js';
@@ -83,7 +83,13 @@ describe('sharded dpor on rfc-lock-order v6.3', () => {
     expect(merged.stderr).toBe('');
     expect(merged.code).toBe(EXIT_OK);
     const m = JSON.parse(merged.stdout) as Record<string, unknown>;
-    expect(m).toMatchObject({ exhausted: true, stoppedBy: 'exhausted', bound: 1, executions: whole.executions, shards: 3 });
+    expect(m).toMatchObject({
+      exhausted: true,
+      stoppedBy: 'exhausted',
+      bound: 1,
+      executions: whole.executions,
+      shards: 3,
+    });
     expect(m.message).toBe(
       `exhausted: every schedule up to preemption bound 1 explored — ${whole.executions} executions in 3 shards covering at most ${m.classes} interleaving classes`,
     );

@@ -181,8 +181,8 @@ export function mergeResults(
       : exhausted && typeof first.bound === 'number' && classes !== null
         ? mergedExhaustedLine(first.bound, schedules, classes, results.length)
         : timeUp
-        ? `no finding in ${schedules} ${strategyKind} schedule(s): the time budget ran out in a shard`
-        : `no finding in ${schedules} ${strategyKind} schedule(s) (the schedule limit)`;
+          ? `no finding in ${schedules} ${strategyKind} schedule(s): the time budget ran out in a shard`
+          : `no finding in ${schedules} ${strategyKind} schedule(s) (the schedule limit)`;
   const rates = results.map((r) => r.schedulesPerSecond);
   return {
     scenario: first.scenario,

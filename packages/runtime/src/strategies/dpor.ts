@@ -298,7 +298,8 @@ export class DporSearch {
     const vc = this.#vc;
     const lastOfTask = new Int32Array(w).fill(-1);
     // Foata level of each step: 1 + the highest level of the steps it depends on.
-    if (this.#levels.length < n) this.#levels = new Float64Array(Math.max(n, 2 * this.#levels.length));
+    if (this.#levels.length < n)
+      this.#levels = new Float64Array(Math.max(n, 2 * this.#levels.length));
     const levels = this.#levels;
     const lastWrite = this.#lastWrite;
     const reads = this.#reads;
@@ -328,8 +329,7 @@ export class DporSearch {
           if (lw !== undefined && !cands.includes(lw)) cands.push(lw);
           if (writes[a] === 1) {
             const list = reads.get(o);
-            if (list !== undefined)
-              for (const rd of list) if (!cands.includes(rd)) cands.push(rd);
+            if (list !== undefined) for (const rd of list) if (!cands.includes(rd)) cands.push(rd);
           }
         }
       }
@@ -379,7 +379,8 @@ export class DporSearch {
     // The read lists of objects this run did not touch go (ids are not reused forever).
     if (reads.size > 4096) reads.clear();
     const codes = levels.subarray(0, n);
-    for (let k = 0; k < n; k++) codes[k] = (codes[k] as number) * CLASS_TASK_CODES + (taskOf[k] as number);
+    for (let k = 0; k < n; k++)
+      codes[k] = (codes[k] as number) * CLASS_TASK_CODES + (taskOf[k] as number);
     return classHash(codes.sort());
   }
 
@@ -481,7 +482,9 @@ const NO_DONE: Map<number, StepFootprint | null> = new Map();
 
 function spentAfter(node: Node): number {
   const preempted =
-    node.eligible !== null && node.chosen !== node.previous && node.eligible.includes(node.previous);
+    node.eligible !== null &&
+    node.chosen !== node.previous &&
+    node.eligible.includes(node.previous);
   return node.spentBefore + (preempted ? 1 : 0);
 }
 
