@@ -5,6 +5,7 @@ import { type ExplorationTarget, explore } from '@mmsim/explore';
 import { scenarioTarget } from '@mmsim/scenarios';
 import { describe, expect, test } from 'vitest';
 import { builtInScenario } from '../src/catalog.js';
+import type { CampaignReport } from '../src/commands/campaign.js';
 import { EXIT_OK } from '../src/index.js';
 import { mmsim } from './support/mmsim.js';
 
@@ -103,5 +104,21 @@ describe('sharded dpor on rfc-lock-order v6.3', () => {
     expect(cut.some((c) => !c.exhausted)).toBe(true);
     const partial = mmsim(['merge', ...cut.map((c) => c.file), '--json']);
     expect(JSON.parse(partial.stdout)).toMatchObject({ exhausted: false });
+  }, 300_000);
+
+  test('campaign --shard 1/2 and 2/2 merged: each dpor execution once, exhausted', () => {
+    const args = ['campaign', '--scenario', 'rfc-lock-order', '--strategy', 'dpor:1'];
+    const more = ['--schedules', '1000', '--fault-probability', '0', '--json'];
+    const whole = JSON.parse(mmsim([...args, ...more]).stdout) as CampaignReport;
+    const cell = whole.cells[0] as CampaignReport['cells'][number];
+    expect(cell).toMatchObject({ strategy: 'dpor:1', exhausted: true });
+    const dir = mkdtempSync(join(tmpdir(), 'mmsim-dpor-campaign-'));
+    const files = [1, 2].map((k) => {
+      const file = join(dir, `campaign-${k}.json`);
+      writeFileSync(file, mmsim([...args, ...more, '--shard', `${k}/2`]).stdout);
+      return file;
+    });
+    const merged = JSON.parse(mmsim(['merge', ...files, '--json']).stdout) as CampaignReport;
+    expect(merged.cells[0]).toMatchObject({ exhausted: true, schedules: cell.schedules });
   }, 300_000);
 });
