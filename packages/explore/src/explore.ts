@@ -1,6 +1,7 @@
 import {
   type DecisionAlternatives,
   DepthFirstSchedules,
+  DPOR_SPLIT_DECISIONS,
   DporSearch,
   type DporStrategy,
   type FaultSpec,
@@ -45,6 +46,7 @@ import {
  * - `{ kind: 'dpor', preemptionBound }` (or `'dpor'`): dynamic partial-order reduction
  *   (`DporSearch`) within `preemptionBound` preemptions (default 2), until exhausted: one
  *   schedule per interleaving class the dependence relation tells apart (docs/exploration.md).
+ *   Its first `DPOR_SPLIT_DECISIONS` decisions are explored in full, sharded or not.
  */
 export type ExploreStrategy =
   | 'random'
@@ -97,8 +99,10 @@ export interface ExploreOptions extends CheckOptions {
   readonly shrink?: boolean | { readonly maxReplays?: number };
   /**
    * Run only the schedule indices i < `schedules` with `i % count === index` (random and
-   * PCT): shard `index` of `count`. The shards of one exploration together run exactly the
-   * schedules of the unsharded exploration. Default: every index.
+   * PCT): shard `index` of `count`. DPOR: the subtrees below the search's top decisions
+   * numbered i with `i % count === index` (see `DporSearch`), up to `schedules` executions
+   * in all as for the other strategies. The shards of one exploration together run exactly
+   * the schedules of the unsharded exploration. Default: every index.
    */
   readonly shard?: ExploreShard;
 }
@@ -133,6 +137,12 @@ export interface ExploreResult {
   readonly original: Finding | null;
   /** The schedule index of the original finding (its seed is `scheduleSeed(seed, index)`), or null. */
   readonly findingIndex: number | null;
+  /**
+   * DPOR: the number of the subtree of the search (`DporSearch.subtree`, the same in every
+   * shard) the original finding's run belongs to; the shards' findings merge to the lowest
+   * (subtree, then index). Null for the other strategies.
+   */
+  readonly findingSubtree: number | null;
   /** What shrinking did, or null when it did not run. */
   readonly shrink: ShrinkResult | null;
   /** Schedules run. */
@@ -147,13 +157,16 @@ export interface ExploreResult {
   readonly exhausted: boolean;
   /** DFS and DPOR: the preemption bound; null for random and PCT. */
   readonly bound: number | null;
-  /** Runs made (equal to `schedules`; DPOR counts its sleep-set blocked runs here too). */
+  /**
+   * Runs made (equal to `schedules`; DPOR counts its sleep-set blocked runs here too, and
+   * not the probes a shard runs of the other shards' subtrees).
+   */
   readonly executions: number;
   /**
    * DFS and DPOR: the interleaving classes the runs covered (Mazurkiewicz traces under the
    * step dependence relation: runs that differ only in the order of independent steps are
-   * one class). DPOR: the runs that were not sleep-set blocked; DFS: the distinct classes
-   * among its runs. Null for random and PCT.
+   * one class): the distinct classes among the runs (DPOR: among those that were not
+   * sleep-set blocked; a bounded DPOR can run two of one class). Null for random and PCT.
    */
   readonly classes: number | null;
   /** PCT only: the probabilistic guarantee of the schedules run (`PctGuarantee`). */
@@ -383,9 +396,17 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   const { strategy } = r;
   // Preemption-bounded DFS (CHESS): the runtime's enumerator, the running task as default.
   const dfs = strategy.kind === 'dfs' ? new DepthFirstSchedules(strategy.preemptionBound) : null;
-  // DPOR: the runtime's search; runs record their footprints into one log.
+  // DPOR: the runtime's search; runs record their footprints into one log. Its top
+  // decisions are explored in full (sharded or not, so that the shards of a search run
+  // exactly its executions), and a shard runs the subtrees below them that it owns.
   const dpor =
-    strategy.kind === 'dpor' ? new DporSearch({ preemptionBound: strategy.preemptionBound }) : null;
+    strategy.kind === 'dpor'
+      ? new DporSearch({
+          preemptionBound: strategy.preemptionBound,
+          splitDecisions: DPOR_SPLIT_DECISIONS,
+          shard: r.shard,
+        })
+      : null;
   const footprints = dfs !== null || dpor !== null ? new FootprintLog() : null;
   const dfsClasses = dfs !== null ? new Set<string>() : null;
   const pct = strategy.kind === 'pct' ? new PctTally(strategy.depth) : null;
@@ -397,6 +418,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
   const byName: Record<string, number> = {};
   let first: RunOutcome | null = null;
   let firstIndex: number | null = null;
+  let firstSubtree: number | null = null;
   let stepLimitRun: RunOutcome | null = null;
   let stepLimitIndex = -1;
   let stoppedBy: StopReason;
@@ -428,6 +450,16 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
       }
     }
     const outcome = runSchedule(r.setup, source, seed, false, dfs !== null, footprints);
+    if (dpor !== null && !dpor.owned) {
+      // A probe of a subtree another shard owns: not one of this shard's schedules.
+      dpor.finish(dporRun as DporStrategy, outcome.abandoned);
+      if (r.timeBudgetMs !== undefined && performance.now() - start >= r.timeBudgetMs) {
+        stoppedBy = 'time';
+        break;
+      }
+      continue;
+    }
+    const subtree = dpor?.subtree ?? null;
     schedules++;
     if (dfs !== null) {
       dfs.advance(outcome.tracker.choices, outcome.tracker.alternatives as DecisionAlternatives[]);
@@ -450,6 +482,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
       } else if (first === null) {
         first = outcome;
         firstIndex = index;
+        firstSubtree = subtree;
       }
     }
     r.onProgress?.({
@@ -477,6 +510,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     stoppedBy,
     exhausted: (dfs !== null && dfs.next === null) || dpor?.exhausted === true,
     classes: dpor !== null ? dpor.classes : dfsClasses !== null ? dfsClasses.size : null,
+    findingSubtree: firstSubtree,
     pct: pct?.guarantee() ?? null,
     elapsedMs,
     stepLimit: stepLimitRun === null ? null : { index: stepLimitIndex, replay: stepLimitRun.token },
@@ -495,6 +529,8 @@ export interface SearchTotals {
   readonly classes: number | null;
   /** PCT's guarantee over the schedules run, else null. */
   readonly pct: PctGuarantee | null;
+  /** DPOR: the subtree number (`DporSearch.subtree`) of the first finding's run. */
+  readonly findingSubtree?: number | null;
   readonly elapsedMs: number;
   /** With `stepLimitApart`: the lowest-index step-limit run counted (absent: none). */
   readonly stepLimit?: StepLimitRun | null;
@@ -578,6 +614,7 @@ export function finishExploration(
     finding,
     original,
     findingIndex: first === null ? null : firstIndex,
+    findingSubtree: first === null ? null : (totals.findingSubtree ?? null),
     shrink: shrunk,
     schedules,
     findings,

@@ -490,3 +490,110 @@ describe('DPOR on random small programs (fast-check)', () => {
     });
   }
 });
+
+/** Three tasks writing their own object twice, then one shared object: orders only meet at the end. */
+const MEET_AT_END: Program = {
+  vars: 4,
+  mutexes: 0,
+  completions: 0,
+  tasks: [0, 1, 2].map((v) => [
+    { op: 'write', v },
+    { op: 'write', v },
+    { op: 'write', v: 3 },
+  ]),
+};
+
+describe('sleep sets under a preemption bound', () => {
+  test('the task that would continue sleeps in later siblings: fewer executions, same outcomes and classes', () => {
+    for (const program of [MEET_AT_END, { ...MEET_AT_END, scoped: true }]) {
+      const without = dporOutcomes(program, 2, false);
+      const withSleep = dporOutcomes(program, 2);
+      expect(withSleep.complete).toBe(true);
+      expect(sorted(withSleep.outcomes)).toEqual(sorted(without.outcomes));
+      expect(sorted(withSleep.outcomes)).toEqual(sorted(dfsOutcomes(program, 2).outcomes));
+      expect(withSleep.classes).toBe(without.classes);
+      expect(withSleep.executions).toBeLessThan(without.executions);
+    }
+  });
+
+  test('classes count distinct interleaving classes: a bounded search that repeats one counts it once', () => {
+    const r = dporOutcomes(MEET_AT_END, 2);
+    const keys = new Set<string>();
+    exploreWithDpor(
+      (strategy, log) => {
+        runProgram(MEET_AT_END, strategy, log);
+        keys.add(log.classKey());
+      },
+      new FootprintLog(),
+      { preemptionBound: 2 },
+    );
+    expect(r.classes).toBe(keys.size);
+    expect(r.classes).toBeLessThan(r.executions);
+  });
+});
+
+/** The task order of each run a (sharded) DPOR search counts as its own, and its result. */
+function shardRuns(p: Program, bound: number, shard?: { index: number; count: number }) {
+  const runs: string[] = [];
+  const result = exploreWithDpor(
+    (strategy, log, owned) => {
+      try {
+        runProgram(p, strategy, log);
+      } finally {
+        if (owned) runs.push(log.tasks.join(' '));
+      }
+    },
+    new FootprintLog(),
+    { preemptionBound: bound, splitDecisions: 2, ...(shard === undefined ? {} : { shard }) },
+  );
+  return { runs, ...result };
+}
+
+describe('sharded DPOR', () => {
+  const programs: [string, Program][] = [
+    ['three tasks meeting at the end', MEET_AT_END],
+    ['three racing read-modify-writes', LOST_UPDATE],
+    ['an AB-BA deadlock', ABBA],
+    ['a condition wait, a mutex and an unlocked writer', CONDITION],
+  ];
+  for (const [name, program] of programs) {
+    for (const bound of [0, 1, 2, Number.POSITIVE_INFINITY]) {
+      test(`shards 1/3 to 3/3 run the unsharded search's executions once: ${name}, bound ${bound}`, () => {
+        const whole = shardRuns(program, bound);
+        expect(whole.complete).toBe(true);
+        const shards = [0, 1, 2].map((index) => shardRuns(program, bound, { index, count: 3 }));
+        const union = shards.flatMap((s) => s.runs);
+        expect(new Set(union).size).toBe(union.length); // no run twice
+        expect(union.sort()).toEqual([...whole.runs].sort());
+        expect(shards.every((s) => s.complete)).toBe(true);
+        expect(shards.reduce((n, s) => n + s.executions, 0)).toBe(whole.executions);
+      });
+    }
+  }
+
+  test('the split keeps the outcomes of the unreduced DFS', () => {
+    for (const bound of [1, 2]) {
+      const outcomes = new Set<string>();
+      exploreWithDpor(
+        (strategy, log) => {
+          outcomes.add(runProgram(CONDITION, strategy, log));
+        },
+        new FootprintLog(),
+        { preemptionBound: bound, splitDecisions: 2 },
+      );
+      expect(sorted(outcomes)).toEqual(sorted(dfsOutcomes(CONDITION, bound).outcomes));
+    }
+  });
+
+  test('a shard that is not one of count is INVALID_CONFIG', () => {
+    for (const shard of [
+      { index: 3, count: 3 },
+      { index: -1, count: 2 },
+      { index: 0, count: 0 },
+    ]) {
+      expect(() => exploreWithDpor(() => {}, new FootprintLog(), { shard })).toThrow(
+        /dpor: shard must be/,
+      );
+    }
+  });
+});

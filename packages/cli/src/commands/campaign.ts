@@ -104,6 +104,8 @@ export interface CampaignCell {
   readonly exhausted: boolean;
   /** The lowest-index finding: its index, kind, message and replay command. */
   readonly findingIndex: number | null;
+  /** DPOR cells: the search subtree of that finding's run (shards merge to the lowest). */
+  readonly findingSubtree?: number | null;
   readonly kind: string | null;
   readonly message: string | null;
   readonly replay: string | null;
@@ -229,6 +231,9 @@ export function cellOf(
     stoppedBy: r.stoppedBy,
     exhausted: r.exhausted,
     findingIndex: finding ? r.findingIndex : null,
+    ...(r.findingSubtree === null && !strategyText.startsWith('dpor')
+      ? {}
+      : { findingSubtree: finding ? r.findingSubtree : null }),
     kind: finding ? r.kind : null,
     message: finding ? r.message : null,
     replay: finding ? r.replay : null,

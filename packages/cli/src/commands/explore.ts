@@ -83,11 +83,12 @@ export function exploreCommand(
   const timeBudgetMs = timeBudgetOption(options.timeBudget);
   const shard = shardOption(options.shard);
   const workers = workersOption(options.workers);
-  // DFS and DPOR search one tree in order: one thread, no shards.
+  // DFS and DPOR search one tree in order: one thread; DPOR splits its tree into shards.
   const isDfs = systematic;
-  if (shard !== undefined && shard.count > 1 && isDfs) {
+  const isDpor = strategy === 'dpor' || (typeof strategy === 'object' && strategy.kind === 'dpor');
+  if (shard !== undefined && shard.count > 1 && isDfs && !isDpor) {
     throw new UsageError(
-      '--shard splits random and pct searches; dfs and dpor search one tree in order',
+      '--shard splits random, pct and dpor searches; dfs searches one tree in order',
     );
   }
   let done = 0;
@@ -254,6 +255,8 @@ export function exploreCommand(
           // Schedules that ran into the step limit (as campaign cells report stepLimitRuns).
           stepLimitRuns: result.findingsByKind['step-limit'] ?? 0,
           findingIndex: result.findingIndex,
+          // DPOR: the subtree of the finding's run (shards merge to the lowest, then index).
+          findingSubtree: result.findingSubtree,
           exhausted: result.exhausted,
           bound: result.bound,
           executions: result.executions,

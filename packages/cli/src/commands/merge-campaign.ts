@@ -20,17 +20,23 @@ const SAME = ['seed', 'schedulesPerCell', 'strategies', 'faultProbability'] as c
 
 const cellKey = (c: CampaignCell) => `${c.scenario}@${c.variant}/${c.strategy}`;
 
+/**
+ * Whether cell `a`'s finding comes before `b`'s: a DPOR cell's shards split its search into
+ * subtrees run in order, so the lower subtree first, then the lower index.
+ */
+function cellFindsEarlier(a: CampaignCell, b: CampaignCell): boolean {
+  const sa = a.findingSubtree ?? null;
+  const sb = b.findingSubtree ?? null;
+  if (sa !== null && sb !== null && sa !== sb) return sa < sb;
+  return (a.findingIndex as number) < (b.findingIndex as number);
+}
+
 function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
   const first = cells[0] as CampaignCell;
   const add = (key: keyof CampaignCell) => cells.reduce((s, c) => s + (c[key] as number), 0);
   let lowest: CampaignCell | null = null;
   for (const c of cells) {
-    if (
-      c.findingIndex !== null &&
-      (lowest === null || c.findingIndex < (lowest.findingIndex as number))
-    ) {
-      lowest = c;
-    }
+    if (c.findingIndex !== null && (lowest === null || cellFindsEarlier(c, lowest))) lowest = c;
   }
   // The lowest-index step-limit run (reports without its index: the first shard's).
   let lowestStepLimit: CampaignCell | null = null;
@@ -70,6 +76,9 @@ function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
     stoppedBy: cells.some((c) => c.stoppedBy === 'time') ? 'time' : first.stoppedBy,
     exhausted: cells.every((c) => c.exhausted),
     findingIndex: lowest?.findingIndex ?? null,
+    ...(first.findingSubtree === undefined
+      ? {}
+      : { findingSubtree: lowest?.findingSubtree ?? null }),
     kind: lowest?.kind ?? null,
     message:
       lowest?.message ??

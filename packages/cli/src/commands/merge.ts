@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { PctGuarantee } from '@mmsim/explore';
+import { exhaustedLine, type PctGuarantee } from '@mmsim/explore';
 import { renderCampaignReport } from '@mmsim/report';
 import { EXIT_FINDING, EXIT_OK } from '../exit-codes.js';
 import { fileErrorMessage } from '../file-error.js';
@@ -39,6 +39,8 @@ export interface ExploreJson {
   /** Schedules that ran into the step limit (absent in results of older versions). */
   readonly stepLimitRuns?: number;
   readonly findingIndex: number | null;
+  /** DPOR: the subtree of the finding's run (`DporSearch.subtree`); else null or absent. */
+  readonly findingSubtree?: number | null;
   readonly exhausted: boolean;
   /** DFS / DPOR: the preemption bound; else null. */
   readonly bound?: number | null;
@@ -137,19 +139,16 @@ export function mergeResults(
   shards.complete();
   let lowest: ExploreJson | null = null;
   for (const r of results) {
-    if (
-      r.findingIndex !== null &&
-      (lowest === null || r.findingIndex < (lowest.findingIndex as number))
-    ) {
-      lowest = r;
-    }
+    if (r.findingIndex !== null && (lowest === null || findsEarlier(r, lowest))) lowest = r;
   }
   const timeUp = results.some((r) => r.stoppedBy === 'time');
+  // A DPOR shard's indices are its own executions, not the unsharded search's: no cut-off.
+  const dpor = first.strategy.split(':')[0] === 'dpor';
   let schedules: number;
   let findings: number;
   let byKind: Record<string, number>;
   let stoppedBy: string;
-  if (lowest !== null && lowest.stoppedBy === 'finding' && !timeUp) {
+  if (lowest !== null && lowest.stoppedBy === 'finding' && !timeUp && !dpor) {
     // Every shard ran each of its indices below the finding: the unsharded search stops there.
     schedules = (lowest.findingIndex as number) + 1;
     findings = 1;
@@ -164,15 +163,28 @@ export function mergeResults(
         byKind[kind] = (byKind[kind] ?? 0) + count;
       }
     }
-    stoppedBy = lowest !== null ? 'finding' : timeUp ? 'time' : 'schedules';
+    stoppedBy =
+      lowest !== null
+        ? 'finding'
+        : timeUp
+          ? 'time'
+          : results.every((r) => r.exhausted === true)
+            ? 'exhausted'
+            : 'schedules';
   }
   const strategyKind = first.strategy.split(':')[0];
+  const exhausted = results.every((r) => r.exhausted === true);
+  const classes = results.every((r) => typeof r.classes === 'number')
+    ? results.reduce((sum, r) => sum + (r.classes as number), 0)
+    : null;
   const message =
     lowest !== null
       ? lowest.message
-      : timeUp
-        ? `no finding in ${schedules} ${strategyKind} schedule(s): the time budget ran out in a shard`
-        : `no finding in ${schedules} ${strategyKind} schedule(s) (the schedule limit)`;
+      : exhausted && typeof first.bound === 'number' && classes !== null
+        ? mergedExhaustedLine(first.bound, schedules, classes, results.length)
+        : timeUp
+          ? `no finding in ${schedules} ${strategyKind} schedule(s): the time budget ran out in a shard`
+          : `no finding in ${schedules} ${strategyKind} schedule(s) (the schedule limit)`;
   const rates = results.map((r) => r.schedulesPerSecond);
   return {
     scenario: first.scenario,
@@ -197,17 +209,43 @@ export function mergeResults(
     // As explore --json: the schedules counted that ran into the step limit.
     stepLimitRuns: byKind['step-limit'] ?? 0,
     findingIndex: lowest?.findingIndex ?? null,
-    exhausted: results.every((r) => r.exhausted === true),
+    findingSubtree: lowest?.findingSubtree ?? null,
+    exhausted,
     bound: first.bound ?? null,
     executions: schedules,
-    classes: results.every((r) => typeof r.classes === 'number')
-      ? results.reduce((sum, r) => sum + (r.classes as number), 0)
-      : null,
+    // Each shard counts its distinct classes; two shards' runs can be of one class, so with
+    // several shards this is an upper bound (the message says "at most").
+    classes,
     ...(lowest === null ? mergedPct(results) : {}),
     disable: first.disable,
     elapsedMs: Math.max(...results.map((r) => r.elapsedMs)),
     shards: shards.n,
   };
+}
+
+/**
+ * Whether shard result `a`'s finding comes before `b`'s in the unsharded search: the lower
+ * DPOR subtree (the search runs its subtrees in order), then the lower index.
+ */
+function findsEarlier(a: ExploreJson, b: ExploreJson): boolean {
+  const sa = a.findingSubtree ?? null;
+  const sb = b.findingSubtree ?? null;
+  if (sa !== null && sb !== null && sa !== sb) return sa < sb;
+  return (a.findingIndex as number) < (b.findingIndex as number);
+}
+
+/** The guarantee line of exhausted DFS or DPOR shards merged (`exhaustedLine` for one). */
+function mergedExhaustedLine(
+  bound: number,
+  executions: number,
+  classes: number,
+  shards: number,
+): string {
+  if (shards === 1) return exhaustedLine(bound, executions, classes);
+  return (
+    `exhausted: every schedule up to preemption bound ${bound} explored — ` +
+    `${executions} executions in ${shards} shards covering at most ${classes} interleaving classes`
+  );
 }
 
 /** `mmsim merge FILE...`: one report from the `explore --json --shard K/N` results of a search. */

@@ -18,8 +18,8 @@ export class ScheduleAbandoned extends Error {
 
 /** The state before one step of the current execution, as the search keeps it. */
 interface Node {
-  /** Task ids that could run (just the chosen one where there was no decision). */
-  readonly eligible: readonly number[];
+  /** Task ids that could run; null where there was no decision (only `chosen` could). */
+  readonly eligible: readonly number[] | null;
   /** Decision number of this step, or -1 when only one task could run. */
   readonly decision: number;
   /** The task that ran the step before (0 at the start). */
@@ -27,10 +27,13 @@ interface Node {
   /** Preemptions spent before this step. */
   readonly spentBefore: number;
   chosen: number;
-  /** Tasks still to try here. */
+  /** Tasks still to try here (a shared empty set where there was no decision). */
   readonly backtrack: Set<number>;
-  /** Tasks tried here, with the footprint of the step each ran (for sleep sets). */
-  readonly done: Map<number, StepFootprint>;
+  /**
+   * Tasks tried here, with the footprint of the step each ran where a sleep set may need
+   * it (else null); a shared empty map where there was no decision.
+   */
+  readonly done: Map<number, StepFootprint | null>;
   /** Sleep set here: tasks whose step from here is covered by an explored branch. */
   readonly sleep: ReadonlyMap<number, StepFootprint>;
 }
@@ -38,6 +41,8 @@ interface Node {
 /** What the strategy recorded at one decision of its run. */
 export interface DecisionRecord {
   readonly step: number;
+  /** The decision's number in its run (0 for the first). */
+  readonly decision: number;
   readonly eligible: readonly number[];
   readonly previous: number;
   readonly spentBefore: number;
@@ -48,9 +53,26 @@ export interface DecisionRecord {
 export interface DporOptions {
   /** Preemption bound; default Infinity (no bound). */
   readonly preemptionBound?: number;
-  /** Use sleep sets (default: only without a bound; see `DporSearch`). */
+  /**
+   * Use sleep sets (default true). Without a bound every explored sibling sleeps; with a
+   * bound only the task that ran the step before (see `DporSearch`).
+   */
   readonly sleepSets?: boolean;
+  /**
+   * Split the search: run only the subtrees of shard `index` of `count` (see `DporSearch`).
+   * Default: the whole search.
+   */
+  readonly shard?: { readonly index: number; readonly count: number };
+  /**
+   * Decisions at the top of the tree explored in full (every task that could run, within
+   * the bound), whatever the races say: the subtrees below them are the units a sharded
+   * search splits. Default `DPOR_SPLIT_DECISIONS`; the same for every shard of a search.
+   */
+  readonly splitDecisions?: number;
 }
+
+/** The decisions a DPOR search explores in full at the top of its tree, by default. */
+export const DPOR_SPLIT_DECISIONS = 2;
 
 /**
  * Stateless dynamic partial-order reduction with sleep sets: source-DPOR (Abdulla,
@@ -69,33 +91,78 @@ export interface DporOptions {
  * explored. When no backtrack point is left, every schedule within the bound has been
  * covered up to the dependence relation.
  *
- * Sleep sets (unbounded search only): a task explored at a state sleeps in the sibling
- * branches explored later, until a step dependent with its step runs. A run in which
- * every task that can run sleeps is abandoned (`ScheduleAbandoned`). With a finite bound
- * they are off: the schedule a sleep set relies on to cover a pruned one may need more
- * preemptions than the pruned one, and so lie outside the bound.
+ * Sleep sets: a task explored at a state sleeps in the sibling branches explored later,
+ * until a step dependent with its step runs; a run in which every task that can run sleeps
+ * is abandoned (`ScheduleAbandoned`). Without a bound every explored sibling sleeps. With
+ * a bound only the task that ran the step before the state (the one that continues without
+ * a preemption) does: a schedule s = q w p x that such a sleeping p prunes (p's step
+ * independent of q w) is equivalent to p q w x, explored under p, which costs no more
+ * preemptions than s (s pays one for leaving p at the branch; p q w x pays at most one for
+ * leaving p after its step, and nothing for the switch into p that s pays after w, or the
+ * same for the switch after w). A sibling that was itself a preemption may need one more
+ * preemption to reorder, which the bound may not allow, so it does not sleep.
+ *
+ * Sharding: the first `splitDecisions` decisions of every run are explored in full (each
+ * task that could run there, within the bound), so the subtrees below them depend on no
+ * race found outside them. They are numbered in the order the search meets them (the same
+ * in every shard), and shard k of n explores those whose number is k mod n. A shard still
+ * runs the first run of each subtree it does not own, to find the subtrees below (a probe:
+ * `owned` is false, and it is not an execution of the shard). The shards' executions
+ * together are the unsharded search's, each once.
  */
 export class DporSearch {
   readonly bound: number;
   readonly sleepSets: boolean;
+  readonly splitDecisions: number;
+  readonly #shardIndex: number;
+  readonly #shardCount: number;
   readonly #stack: Node[] = [];
   /** Decisions of the next run, or null when the search is exhausted. */
   #prefix: number[] | null = [];
   /** Step index of the branch point of the next run (-1: the first run). */
   #branch = -1;
-  /** Runs started. */
+  #branchNode: Node | null = null;
+  /** Number of the subtree (see sharding) the current run belongs to. */
+  #subtree = -1;
+  /** Runs of this shard started (probes not included). */
   executions = 0;
-  /** Runs that ended on their own (not abandoned): one per interleaving class explored. */
+  /** Runs that ended on their own (not abandoned): distinct interleaving classes among them. */
   classes = 0;
   /** Runs abandoned as sleep-set blocked. */
   abandoned = 0;
+  /** Runs of subtrees other shards own (see sharding). */
+  probes = 0;
+  /** Class hashes (see `classHash`) of the runs that ended on their own. */
+  readonly #classes = new Set<number>();
+  // Scratch of the race analysis, kept from run to run.
+  #vc = new Int32Array(0);
+  readonly #lastWrite = new Map<number, number>();
+  readonly #reads = new Map<number, number[]>();
+  readonly #cands: number[] = [];
+  #levels = new Float64Array(0);
 
   constructor(options: DporOptions = {}) {
     this.bound = options.preemptionBound ?? Number.POSITIVE_INFINITY;
-    // Sleep sets prune a branch whose schedules are covered by an earlier sibling, but
-    // with a bound the covering schedule may cost more preemptions than the bound allows
-    // (a test program shows a lost outcome at bound 1): bounded searches go without.
-    this.sleepSets = options.sleepSets ?? this.bound === Number.POSITIVE_INFINITY;
+    this.sleepSets = options.sleepSets ?? true;
+    this.splitDecisions = options.splitDecisions ?? 0;
+    const shard = options.shard ?? { index: 0, count: 1 };
+    if (
+      !Number.isInteger(shard.count) ||
+      shard.count < 1 ||
+      !Number.isInteger(shard.index) ||
+      shard.index < 0 ||
+      shard.index >= shard.count
+    ) {
+      throw new MmsimError(
+        'INVALID_CONFIG',
+        `dpor: shard must be { index, count } with 0 <= index < count; got ${JSON.stringify(shard)}`,
+      );
+    }
+    if (!Number.isInteger(this.splitDecisions) || this.splitDecisions < 0) {
+      throw new MmsimError('INVALID_CONFIG', 'dpor: splitDecisions must be an integer >= 0');
+    }
+    this.#shardIndex = shard.index;
+    this.#shardCount = shard.count;
   }
 
   /** True when every schedule within the bound is covered. */
@@ -103,19 +170,36 @@ export class DporSearch {
     return this.#prefix === null;
   }
 
+  /**
+   * Whether the current run (the one `nextStrategy` last gave) is an execution of this
+   * shard; false for a probe of a subtree another shard owns.
+   */
+  get owned(): boolean {
+    return this.#subtree % this.#shardCount === this.#shardIndex;
+  }
+
+  /** The number of the subtree (see sharding) of the current run, from 0 in search order. */
+  get subtree(): number {
+    return this.#subtree;
+  }
+
   /** The strategy for the next run, recording into `log` (which the run's runtime must get). */
   nextStrategy(log: FootprintLog): DporStrategy | null {
     const prefix = this.#prefix;
     if (prefix === null) return null;
     log.clear();
-    let sleep: Map<number, StepFootprint> | null = null;
-    if (this.#branch < 0) sleep = new Map();
-    else if (this.sleepSets) {
-      const node = this.#stack[this.#branch] as Node;
-      sleep = new Map(node.sleep);
-      for (const [id, fp] of node.done) sleep.set(id, fp);
-    } else sleep = new Map();
-    this.executions++;
+    let sleep: Map<number, StepFootprint>;
+    const branch = this.#branchNode;
+    if (this.#branch < 0 || branch === null) {
+      sleep = new Map();
+      this.#subtree = 0;
+    } else {
+      sleep = this.sleepSets ? new Map(branch.sleep) : new Map();
+      if (this.sleepSets) for (const [id, fp] of branch.done) if (fp !== null) sleep.set(id, fp);
+      if (branch.decision < this.splitDecisions) this.#subtree++;
+    }
+    if (this.owned) this.executions++;
+    else this.probes++;
     return new DporStrategy(prefix, sleep, this.sleepSets, this.bound, log);
   }
 
@@ -123,27 +207,29 @@ export class DporSearch {
   finish(strategy: DporStrategy, abandoned: boolean): void {
     const log = strategy.log;
     log.end(); // a run that crashed leaves its last step open
-    if (abandoned) this.abandoned++;
-    else this.classes++;
+    const owned = this.owned;
     const branch = this.#branch;
     const stack = this.#stack;
     stack.length = Math.max(branch, 0);
+    const split = this.splitDecisions;
+    const unbounded = this.bound === Number.POSITIVE_INFINITY;
     // Rebuild the nodes from the branch point on, from the run's steps and decisions.
     const records = strategy.records;
     let r = 0;
     while (r < records.length && (records[r] as DecisionRecord).step < branch) r++;
     let spent = branch > 0 ? spentAfter(stack[branch - 1] as Node) : 0;
+    const tasks = log.tasks;
     for (let k = Math.max(branch, 0); k < log.length; k++) {
       const rec = records[r];
-      const task = log.tasks[k] as number;
-      const previous = k === 0 ? 0 : (log.tasks[k - 1] as number);
+      const task = tasks[k] as number;
+      const previous = k === 0 ? 0 : (tasks[k - 1] as number);
       let node: Node;
       if (rec !== undefined && rec.step === k) {
         r++;
         const old = k === branch ? this.#branchNode : null;
         node = {
           eligible: rec.eligible,
-          decision: r - 1,
+          decision: rec.decision,
           previous,
           spentBefore: rec.spentBefore,
           chosen: task,
@@ -151,147 +237,202 @@ export class DporSearch {
           done: old?.done ?? new Map(),
           sleep: old?.sleep ?? rec.sleep,
         };
+        // A footprint is kept where a sleep set will use it (see the class comment).
+        const keep = this.sleepSets && (unbounded || task === previous);
+        node.done.set(task, keep ? log.footprintOf(k) : null);
+        node.backtrack.delete(task);
+        if (old === null && rec.decision < split) {
+          // The top of the tree is explored in full (sharding).
+          for (const t of rec.eligible) if (t !== task) node.backtrack.add(t);
+        }
       } else {
         node = {
-          eligible: [task],
+          eligible: null,
           decision: -1,
           previous,
           spentBefore: spent,
           chosen: task,
-          backtrack: new Set(),
-          done: new Map(),
+          backtrack: NO_TASKS,
+          done: NO_DONE,
           sleep: EMPTY,
         };
       }
-      node.done.set(task, log.footprintOf(k));
-      node.backtrack.delete(task);
       stack[k] = node;
       spent = spentAfter(node);
     }
-    this.#analyse(log, Math.max(branch, 0), stack);
+    const key = this.#analyse(log, Math.max(branch, 0), stack);
+    if (owned) {
+      if (abandoned) this.abandoned++;
+      else if (!this.#classes.has(key)) {
+        this.#classes.add(key);
+        this.classes++;
+      }
+    }
+    if (!owned) {
+      // A probe: the subtree below the split is another shard's.
+      for (let k = stack.length - 1; k >= 0; k--) {
+        const node = stack[k] as Node;
+        if (node.decision >= 0 && node.decision < split) break;
+        if (node.decision >= 0) node.backtrack.clear();
+      }
+    }
     this.#pickNext(stack);
   }
 
-  #branchNode: Node | null = null;
-
-  /** Finds the races whose later step is at or after `from`, and adds backtrack points. */
-  #analyse(log: FootprintLog, from: number, stack: Node[]): void {
+  /**
+   * Finds the races whose later step is at or after `from`, and adds backtrack points.
+   * Returns the run's class hash (`classHash` of the Foata levels it computes on the way).
+   */
+  #analyse(log: FootprintLog, from: number, stack: Node[]): number {
     const n = log.length;
-    let tasks = 1;
-    for (let k = 0; k < n; k++) tasks = Math.max(tasks, (log.tasks[k] as number) + 1);
-    const vc: Int32Array[] = [];
-    const lastOfTask = new Int32Array(tasks).fill(-1);
-    const lastWrite = new Map<number, number>();
-    const readsSince = new Map<number, number[]>();
+    const taskOf = log.tasks;
+    const starts = log.starts;
+    const objects = log.objects;
+    const writes = log.writes;
+    const global = log.global;
+    let w = 1;
+    for (let k = 0; k < n; k++) if ((taskOf[k] as number) + 1 > w) w = (taskOf[k] as number) + 1;
+    // Vector clocks, one row of w entries per step: vc[k * w + t] = 1 + the last step of
+    // task t that happens before step k (0: none).
+    if (this.#vc.length < n * w) this.#vc = new Int32Array(Math.max(n * w, 2 * this.#vc.length));
+    const vc = this.#vc;
+    const lastOfTask = new Int32Array(w).fill(-1);
+    // Foata level of each step: 1 + the highest level of the steps it depends on.
+    if (this.#levels.length < n)
+      this.#levels = new Float64Array(Math.max(n, 2 * this.#levels.length));
+    const levels = this.#levels;
+    const lastWrite = this.#lastWrite;
+    const reads = this.#reads;
+    lastWrite.clear();
+    for (const list of reads.values()) list.length = 0;
+    const cands = this.#cands;
     let lastGlobal = -1;
-    const cands: number[] = [];
     for (let k = 0; k < n; k++) {
-      const p = log.tasks[k] as number;
+      const p = taskOf[k] as number;
       const prev = lastOfTask[p] as number;
-      const v = prev >= 0 ? new Int32Array(vc[prev] as Int32Array) : new Int32Array(tasks);
+      const row = k * w;
+      if (prev >= 0) vc.copyWithin(row, prev * w, prev * w + w);
+      else vc.fill(0, row, row + w);
       cands.length = 0;
-      const add = (i: number): void => {
-        if (i >= 0 && !cands.includes(i)) cands.push(i);
-      };
-      const from0 = log.starts[k] as number;
-      const to0 = log.starts[k + 1] as number;
-      if (log.global[k] === 1) {
-        for (let t = 0; t < tasks; t++) if (t !== p) add(lastOfTask[t] as number);
+      const from0 = starts[k] as number;
+      const to0 = starts[k + 1] as number;
+      if (global[k] === 1) {
+        for (let t = 0; t < w; t++) {
+          const i = lastOfTask[t] as number;
+          if (t !== p && i >= 0 && !cands.includes(i)) cands.push(i);
+        }
       } else {
-        add(lastGlobal);
+        if (lastGlobal >= 0) cands.push(lastGlobal);
         for (let a = from0; a < to0; a++) {
-          const o = log.objects[a] as number;
+          const o = objects[a] as number;
           const lw = lastWrite.get(o);
-          if (lw !== undefined) add(lw);
-          if (log.writes[a] === 1) for (const rd of readsSince.get(o) ?? []) add(rd);
+          if (lw !== undefined && !cands.includes(lw)) cands.push(lw);
+          if (writes[a] === 1) {
+            const list = reads.get(o);
+            if (list !== undefined) for (const rd of list) if (!cands.includes(rd)) cands.push(rd);
+          }
         }
       }
+      let level = prev >= 0 ? (levels[prev] as number) : 0;
       for (const i of cands) {
-        const ci = vc[i] as Int32Array;
-        for (let t = 0; t < tasks; t++)
-          if ((ci[t] as number) > (v[t] as number)) v[t] = ci[t] as number;
+        if ((levels[i] as number) > level) level = levels[i] as number;
+        const ci = i * w;
+        for (let t = 0; t < w; t++) {
+          const x = vc[ci + t] as number;
+          if (x > (vc[row + t] as number)) vc[row + t] = x;
+        }
       }
-      v[p] = k + 1;
-      vc.push(v);
+      vc[row + p] = k + 1;
+      levels[k] = level + 1;
       if (k >= from) {
         for (const i of cands) {
-          const q = log.tasks[i] as number;
+          const q = taskOf[i] as number;
           if (q === p) continue;
-          if (prev >= 0 && ((vc[prev] as Int32Array)[q] as number) >= i + 1) continue;
+          if (prev >= 0 && (vc[prev * w + q] as number) >= i + 1) continue;
           let immediate = true;
           for (const j of cands) {
-            if (j !== i && ((vc[j] as Int32Array)[q] as number) >= i + 1) {
+            if (j !== i && (vc[j * w + q] as number) >= i + 1) {
               immediate = false;
               break;
             }
           }
-          if (immediate) this.#race(log, vc, i, k, stack);
+          if (immediate) this.#race(log, w, i, k, stack);
         }
       }
       for (let a = from0; a < to0; a++) {
-        const o = log.objects[a] as number;
-        if (log.writes[a] === 1) {
+        const o = objects[a] as number;
+        let list = reads.get(o);
+        if (writes[a] === 1) {
           lastWrite.set(o, k);
-          readsSince.set(o, []);
+          if (list !== undefined) list.length = 0;
         } else {
-          let list = readsSince.get(o);
           if (list === undefined) {
             list = [];
-            readsSince.set(o, list);
+            reads.set(o, list);
           }
           list.push(k);
         }
       }
-      if (log.global[k] === 1) lastGlobal = k;
+      if (global[k] === 1) lastGlobal = k;
       lastOfTask[p] = k;
     }
+    // The read lists of objects this run did not touch go (ids are not reused forever).
+    if (reads.size > 4096) reads.clear();
+    const codes = levels.subarray(0, n);
+    for (let k = 0; k < n; k++)
+      codes[k] = (codes[k] as number) * CLASS_TASK_CODES + (taskOf[k] as number);
+    return classHash(codes.sort());
   }
 
-  /** Adds the backtrack points of the race between steps `i` and `k`. */
-  #race(log: FootprintLog, vc: Int32Array[], i: number, k: number, stack: Node[]): void {
-    const qi = log.tasks[i] as number;
+  /** Adds the backtrack points of the race between steps `i` and `k` (`w` tasks a clock). */
+  #race(log: FootprintLog, w: number, i: number, k: number, stack: Node[]): void {
+    const vc = this.#vc;
+    const taskOf = log.tasks;
+    const qi = taskOf[i] as number;
     // Initials of v = (steps after i not ordered after i), then step k.
-    const first = new Map<number, number>();
+    const firstTask: number[] = [];
+    const firstAt: number[] = [];
     const initials: number[] = [];
     for (let j = i + 1; j <= k; j++) {
-      const cj = vc[j] as Int32Array;
-      if (j < k && (cj[qi] as number) >= i + 1) continue;
-      const t = log.tasks[j] as number;
-      if (first.has(t)) continue;
+      const cj = j * w;
+      if (j < k && (vc[cj + qi] as number) >= i + 1) continue;
+      const t = taskOf[j] as number;
+      if (firstTask.includes(t)) continue;
       let initial = true;
-      for (const [r, at] of first) {
-        if ((cj[r] as number) >= at + 1) {
+      for (let f = 0; f < firstTask.length; f++) {
+        if ((vc[cj + (firstTask[f] as number)] as number) >= (firstAt[f] as number) + 1) {
           initial = false;
           break;
         }
       }
-      first.set(t, j);
+      firstTask.push(t);
+      firstAt.push(j);
       if (initial) initials.push(t);
     }
-    const p = log.tasks[k] as number;
+    const p = taskOf[k] as number;
     const node = stack[i] as Node;
-    const covered = initials.some((t) => node.backtrack.has(t) || node.done.has(t));
-    if (covered) return;
+    for (const t of initials) if (isCovered(node, t)) return;
     const q = initials.includes(p) ? p : (initials[0] as number);
     addBacktrack(node, q);
     // BPOR: also at the last context switch before step i.
     let j = i;
-    while (j > 0 && log.tasks[j - 1] === log.tasks[j]) j--;
+    while (j > 0 && taskOf[j - 1] === taskOf[j]) j--;
     if (j !== i) {
       const at = stack[j] as Node;
-      if (!at.backtrack.has(q) && !at.done.has(q)) addBacktrack(at, q);
+      if (!isCovered(at, q)) addBacktrack(at, q);
     }
   }
 
   #pickNext(stack: Node[]): void {
     for (let k = stack.length - 1; k >= 0; k--) {
       const node = stack[k] as Node;
-      if (node.decision < 0) continue;
+      if (node.decision < 0 || node.backtrack.size === 0) continue;
+      const eligible = node.eligible as readonly number[];
       for (const q of [...node.backtrack].sort((a, b) => a - b)) {
         node.backtrack.delete(q);
         if (node.done.has(q)) continue;
         if (this.sleepSets && node.sleep.has(q)) continue;
-        const cost = q !== node.previous && node.eligible.includes(node.previous) ? 1 : 0;
+        const cost = q !== node.previous && eligible.includes(node.previous) ? 1 : 0;
         if (node.spentBefore + cost > this.bound) continue;
         // Decisions before this one, then q.
         const prefix: number[] = [];
@@ -313,15 +454,52 @@ export class DporSearch {
 
 const EMPTY: ReadonlyMap<number, StepFootprint> = new Map();
 
+/** Task ids are below this in the class codes (level * this + task). */
+const CLASS_TASK_CODES = 1 << 20;
+
+/**
+ * A 53-bit hash of a run's interleaving class, from its sorted codes level * 2^20 + task
+ * (its Foata normal form, as `FootprintLog.classKey` lists it): runs of one class have the
+ * same hash; two classes share one with probability about 2^-53 per pair.
+ */
+function classHash(codes: Float64Array): number {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193 ^ codes.length;
+  for (let k = 0; k < codes.length; k++) {
+    const c = codes[k] as number;
+    const lo = c % 0x100000000;
+    const hi = Math.floor(c / 0x100000000);
+    h1 = Math.imul(h1 ^ lo, 0x01000193);
+    h1 = Math.imul(h1 ^ hi, 0x01000193);
+    h2 = Math.imul(h2 ^ lo, 0x5bd1e995);
+    h2 = Math.imul(h2 ^ (h2 >>> 15) ^ hi, 0x27d4eb2d);
+  }
+  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+}
+/** The backtrack set and done map of every node without a decision (never written). */
+const NO_TASKS: Set<number> = new Set();
+const NO_DONE: Map<number, StepFootprint | null> = new Map();
+
 function spentAfter(node: Node): number {
-  const preempted = node.chosen !== node.previous && node.eligible.includes(node.previous);
+  const preempted =
+    node.eligible !== null &&
+    node.chosen !== node.previous &&
+    node.eligible.includes(node.previous);
   return node.spentBefore + (preempted ? 1 : 0);
+}
+
+/** Whether `t` was tried or is to be tried at the node (where no decision was: only its task). */
+function isCovered(node: Node, t: number): boolean {
+  if (node.eligible === null) return t === node.chosen;
+  return node.backtrack.has(t) || node.done.has(t);
 }
 
 /** Adds `q` to the node's backtrack set, or every task that could run there when q could not. */
 function addBacktrack(node: Node, q: number): void {
-  if (node.eligible.includes(q)) node.backtrack.add(q);
-  else for (const t of node.eligible) if (!node.done.has(t)) node.backtrack.add(t);
+  const eligible = node.eligible;
+  if (eligible === null) return; // only its own task could run there, and it ran
+  if (eligible.includes(q)) node.backtrack.add(q);
+  else for (const t of eligible) if (!node.done.has(t)) node.backtrack.add(t);
 }
 
 /**
@@ -332,6 +510,7 @@ function addBacktrack(node: Node, q: number): void {
 export class DporStrategy implements Strategy {
   readonly name = 'dpor';
   readonly log: FootprintLog;
+  /** The decisions from the branch point on (those before it are the prefix's). */
   readonly records: DecisionRecord[] = [];
   readonly #prefix: readonly number[];
   readonly #sleep: Map<number, StepFootprint>;
@@ -361,12 +540,13 @@ export class DporStrategy implements Strategy {
     const previous = step === 0 ? 0 : (log.tasks[step - 1] as number);
     const branchAt = this.#prefix.length - 1;
     const inPrefix = decision < this.#prefix.length;
-    if (decision >= branchAt) this.#updateSleep(decision > branchAt);
-    const canContinue = eligible.some((t) => t.id === previous);
+    if (decision > branchAt) this.#updateSleep();
+    let continuing: Task | undefined;
+    for (const t of eligible) if (t.id === previous) continuing = t;
     let chosen: Task | undefined;
     if (inPrefix) {
       const id = this.#prefix[decision] as number;
-      chosen = eligible.find((t) => t.id === id);
+      for (const t of eligible) if (t.id === id) chosen = t;
       if (chosen === undefined) {
         throw new MmsimError(
           'REPLAY_DIVERGED',
@@ -376,23 +556,31 @@ export class DporStrategy implements Strategy {
       }
     } else {
       const sleep = this.#sleep;
-      const free = canContinue ? eligible.find((t) => t.id === previous) : undefined;
-      if (free !== undefined && !sleep.has(free.id)) chosen = free;
-      else if (!canContinue || this.#spent < this.#bound) {
-        chosen = eligible.find((t) => !sleep.has(t.id));
+      if (continuing !== undefined && !sleep.has(continuing.id)) chosen = continuing;
+      else if (continuing === undefined || this.#spent < this.#bound) {
+        for (const t of eligible) {
+          if (!sleep.has(t.id)) {
+            chosen = t;
+            break;
+          }
+        }
       }
       if (chosen === undefined) throw new ScheduleAbandoned();
     }
-    const sleepNow = decision >= branchAt ? new Map(this.#sleep) : EMPTY;
-    this.records.push({
-      step,
-      eligible: eligible.map((t) => t.id),
-      previous,
-      spentBefore: this.#spent,
-      chosen: chosen.id,
-      sleep: sleepNow,
-    });
-    if (canContinue && chosen.id !== previous) this.#spent++;
+    if (decision >= branchAt) {
+      const ids: number[] = [];
+      for (const t of eligible) ids.push(t.id);
+      this.records.push({
+        step,
+        decision,
+        eligible: ids,
+        previous,
+        spentBefore: this.#spent,
+        chosen: chosen.id,
+        sleep: this.#sleep.size === 0 ? EMPTY : new Map(this.#sleep),
+      });
+    }
+    if (continuing !== undefined && chosen !== continuing) this.#spent++;
     if (decision === branchAt) {
       // The branch: what was explored here sleeps, except the task now chosen.
       this.#sleep.delete(chosen.id);
@@ -402,14 +590,16 @@ export class DporStrategy implements Strategy {
   }
 
   /** Wakes the sleeping tasks whose step depends on a step run since the last call. */
-  #updateSleep(apply: boolean): void {
+  #updateSleep(): void {
     const log = this.log;
-    if (!apply || !this.#useSleep) {
-      if (!this.#useSleep) this.#sleep.clear();
+    const sleep = this.#sleep;
+    if (!this.#useSleep || sleep.size === 0) {
+      sleep.clear();
+      this.#seen = log.length;
       return;
     }
     for (let j = this.#seen; j < log.length; j++) {
-      for (const [id, fp] of this.#sleep) if (log.dependsOn(j, fp)) this.#sleep.delete(id);
+      for (const [id, fp] of sleep) if (log.dependsOn(j, fp)) sleep.delete(id);
     }
     this.#seen = log.length;
   }
@@ -421,10 +611,12 @@ export interface DporExploreOptions extends DporOptions {
 }
 
 export interface DporExploreResult {
-  /** Runs, abandoned ones included. */
+  /** Runs of this shard (probes not included), abandoned ones included. */
   readonly executions: number;
-  /** Runs that ended on their own: the interleaving classes explored. */
+  /** Distinct interleaving classes among the runs that ended on their own. */
   readonly classes: number;
+  /** Runs abandoned as sleep-set blocked. */
+  readonly abandoned: number;
   /** True when the search was exhausted (the run limit was not hit). */
   readonly complete: boolean;
 }
@@ -434,10 +626,11 @@ export interface DporExploreResult {
  * must build a fresh runtime with the strategy and footprint log it is given
  * (`new Runtime({ strategy, footprints, declaredFootprints: true, ... })` when the program
  * declares its shared accesses), run it and check what it wants; `ScheduleAbandoned`
- * thrown by `run()` must be let through.
+ * thrown by `run()` must be let through. With `shard`, `runOnce` also sees the probes of
+ * the other shards' subtrees: its third argument is false for them.
  */
 export function exploreWithDpor(
-  runOnce: (strategy: Strategy, footprints: FootprintLog) => void,
+  runOnce: (strategy: Strategy, footprints: FootprintLog, owned: boolean) => void,
   log: FootprintLog,
   options: DporExploreOptions = {},
 ): DporExploreResult {
@@ -449,7 +642,7 @@ export function exploreWithDpor(
     const strategy = search.nextStrategy(log) as DporStrategy;
     let abandoned = false;
     try {
-      runOnce(strategy, log);
+      runOnce(strategy, log, search.owned);
     } catch (error) {
       if (!(error instanceof ScheduleAbandoned)) throw error;
       abandoned = true;
@@ -459,6 +652,7 @@ export function exploreWithDpor(
   return {
     executions: search.executions,
     classes: search.classes,
+    abandoned: search.abandoned,
     complete: search.exhausted,
   };
 }
