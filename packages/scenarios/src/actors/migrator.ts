@@ -183,7 +183,8 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
       const plan = { k, options, mode, reason, rounds, select, targetOf, style, skipOnTarget };
       const outputs = { compactOrder, stats, ledger, name };
       // Footprints recorded (dfs, dpor): each step first records its phase's objects.
-      if (!declares || k.rt.footprints === null) return migratorBody(plan, outputs, task, undefined);
+      if (!declares || k.rt.footprints === null)
+        return migratorBody(plan, outputs, task, undefined);
       const fp = new MigratorFootprint(k, options.cpu);
       return recordEachStep(migratorBody(plan, outputs, task, fp), fp);
     },
