@@ -9,4 +9,5 @@
 export { pagePicker } from './actors/access-pattern.js';
 export { filemapReadWord, filemapWriteWord } from './actors/file-io.js';
 export { compactionAlloc, compactionFree, isolateForMigration } from './actors/migrator.js';
+export type { MigratorFootprint } from './actors/migrator-footprint.js';
 export { firstProblem, strided } from './invariants/invariant.js';
