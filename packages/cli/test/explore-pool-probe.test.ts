@@ -1,6 +1,8 @@
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type ExploreResult, explore, exploreInBatches } from '@mmsim/explore';
 import { describe, expect, test } from 'vitest';
+import { preloadVariantModules } from '../src/variant-file.js';
 import {
   builtExecArgv,
   EARLY_START_SCHEDULES,
@@ -93,6 +95,24 @@ describe('a probing pool (the built worker module): the same result either way',
     },
     120_000,
   );
+
+  test('a variant module loads in the bundled worker threads, and the search gives the same result', async () => {
+    // The bundle carries its own copy of the packages, the module imports the installed ones.
+    const module = fileURLToPath(new URL('./fixtures/v63-as-module.mjs', import.meta.url));
+    await preloadVariantModules(['--variant', module]);
+    const s: ExploreSpec = { ...spec(400), variant: module };
+    const built = buildExploration(s);
+    const alone = explore(built.target, built.options);
+    const pool = explorePool(2, { local: true, probe: true, decide: () => true });
+    try {
+      const together = await exploreInBatches(built.target, built.options, pool.runner(s, built));
+      expect(pool.started).toBe(true);
+      expect(together.found).toBe(false);
+      expect(timeless(together)).toEqual(timeless(alone));
+    } finally {
+      await pool.destroy();
+    }
+  }, 120_000);
 
   test('the threads load the bundled worker module (one file, made by the build)', () => {
     expect(workerModule()).toMatch(/[\\/]dist[\\/]explore-worker\.bundle\.js$/);
