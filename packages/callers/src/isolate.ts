@@ -37,19 +37,12 @@ export function* isolateLruFolioHeld(
   list: FolioList,
   atHead = false,
 ): KernelGen<boolean> {
-  let isolated = false;
   if (yield* k.lru.folioIsolateLru(folio)) {
-    if (atHead) list.add(folio);
-    else list.addTail(folio);
-    const item = k.lru.folioIsolatedItem(folio);
-    k.rt.touchKernel(FP_VMSTAT, item, true); // NR_ISOLATED_{ANON,FILE}
-    k.lru.nodeStatModFolio(folio, item, folioNrPages(k.mem, folio));
-    isolated = true;
+    isolatedHeld(k, folio, list, atHead);
+    return true;
   }
-  if (isolated)
-    folioPut(k.mem, folio); // the isolation holds its own reference
-  else yield* k.lru.folioPut(folio); // may be the last one: LRU-aware put
-  return isolated;
+  yield* k.lru.folioPut(folio); // may be the last one: LRU-aware put
+  return false;
 }
 
 /**
