@@ -2,6 +2,7 @@ import { checkInt, EBUSY, ENOMEM, MmsimError } from '@mmsim/runtime';
 import { MAX_ORDER } from './constants.js';
 import { PG_head } from './flags.js';
 import {
+  type AllocFailureHook,
   checkNid,
   FOLIO_TYPE_NORMAL,
   type Folio,
@@ -19,6 +20,7 @@ import {
   setPriv,
 } from './memmap.js';
 import { PAGEBLOCK_ORDER } from './pageblock.js';
+import { ZONE_MOVABLE, ZONE_NORMAL } from './zone.js';
 
 /**
  * The per-node buddy allocator (mm/page_alloc.c, Linux 6.3), one zone per node. Free blocks
@@ -206,7 +208,9 @@ function folioAllocZoned(
     if (pfn < 0) pfn = rmqueue(m, n, order, movable, m.nodeStart[n]!, zoneStart);
   }
   if (pfn < 0) {
-    if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
+    if (order > 0 && m.allocFailureHook !== null) {
+      m.allocFailureHook(nid, order, movable ? ZONE_MOVABLE : ZONE_NORMAL);
+    }
     return -ENOMEM;
   }
   prepNewFolio(m, pfn, order, FOLIO_TYPE_NORMAL);
@@ -317,7 +321,8 @@ export function folioAlloc(
   let pfn = rmqueue(m, nid, order, allocCma);
   if (pfn < 0) {
     if (options?.thisNode === true) {
-      if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
+      if (order > 0 && m.allocFailureHook !== null)
+        m.allocFailureHook(nid, order, allocCma ? ZONE_MOVABLE : ZONE_NORMAL);
       return -ENOMEM;
     }
     const zonelist = m.fallback[nid]!;
@@ -325,7 +330,8 @@ export function folioAlloc(
       pfn = rmqueue(m, zonelist[i]!, order, allocCma);
     }
     if (pfn < 0) {
-      if (order > 0 && m.allocFailureHook !== null) m.allocFailureHook(nid, order);
+      if (order > 0 && m.allocFailureHook !== null)
+        m.allocFailureHook(nid, order, allocCma ? ZONE_MOVABLE : ZONE_NORMAL);
       return -ENOMEM;
     }
   }
@@ -384,16 +390,17 @@ export function nodeFreeList(mem: PhysicalMemory, nid: number, order: number): n
 }
 
 /**
- * Makes the allocator call `hook(nid, order)` whenever an allocation of order > 0 fails
- * (`folioAlloc` returning -ENOMEM): the point of `__alloc_pages_slowpath` (mm/page_alloc.c,
- * 6.3) where `wake_all_kswapds` runs, and `wakeup_kswapd` wakes kcompactd for a node with
- * enough free memory that is too fragmented (`wakeup_kcompactd`). One hook per memory;
- * null removes it.
+ * Makes the allocator call `hook(nid, order, highestZoneidx)` whenever an allocation of
+ * order > 0 fails (`folioAlloc` returning -ENOMEM): the point of `__alloc_pages_slowpath`
+ * (mm/page_alloc.c, 6.3) where `wake_all_kswapds` runs, and `wakeup_kswapd` wakes kcompactd
+ * for a node with enough free memory that is too fragmented (`wakeup_kcompactd`).
+ * `highestZoneidx` is the allocation's `ac->highest_zoneidx`, `gfp_zone(gfp_mask)`:
+ * ZONE_MOVABLE for a movable allocation (`__GFP_MOVABLE | __GFP_HIGHMEM`, whether or not the
+ * machine has a populated ZONE_MOVABLE), ZONE_NORMAL for a kernel one (`movable: false`;
+ * the model folds ZONE_DMA / ZONE_DMA32 into ZONE_NORMAL). One hook per memory; null
+ * removes it.
  */
-export function setAllocFailureHook(
-  mem: PhysicalMemory,
-  hook: ((nid: number, order: number) => void) | null,
-): void {
+export function setAllocFailureHook(mem: PhysicalMemory, hook: AllocFailureHook | null): void {
   if (hook !== null && typeof hook !== 'function') {
     throw new MmsimError(
       'INVALID_ARGUMENT',
@@ -404,9 +411,7 @@ export function setAllocFailureHook(
 }
 
 /** The hook set by `setAllocFailureHook`, or null. */
-export function allocFailureHook(
-  mem: PhysicalMemory,
-): ((nid: number, order: number) => void) | null {
+export function allocFailureHook(mem: PhysicalMemory): AllocFailureHook | null {
   return memmapOf(mem).allocFailureHook;
 }
 

@@ -72,6 +72,7 @@ export {
   numPoisonedPagesInc,
   takePageOffBuddy,
 } from './memory-failure.js';
+export type { AllocFailureHook } from './memmap.js';
 export {
   allocFailureHook,
   allocPfn,

@@ -4,6 +4,12 @@ import { LOCAL_DISTANCE, MAX_ORDER, REMOTE_DISTANCE } from './constants.js';
 import type { FolioList } from './folio-list.js';
 
 /**
+ * Called when an allocation of order > 0 on node `nid` fails; `highestZoneidx` is the
+ * allocation's `ac->highest_zoneidx` (ZONE_MOVABLE or ZONE_NORMAL). See `setAllocFailureHook`.
+ */
+export type AllocFailureHook = (nid: number, order: number, highestZoneidx: number) => void;
+
+/**
  * A folio, named by its head pfn: the value `page_folio(pfn_to_page(pfn))` would point at.
  * A folio is not an object: every field lives in the memmap arrays, indexed by pfn.
  * Allocation functions return a Folio (>= 0) or a negative errno.
@@ -277,7 +283,7 @@ export class Memmap {
    * Called when an allocation of order > 0 finds no free block (the allocator's slow path,
    * where 6.3 wakes kswapd and, through it, kcompactd); see `setAllocFailureHook`.
    */
-  allocFailureHook: ((nid: number, order: number) => void) | null = null;
+  allocFailureHook: AllocFailureHook | null = null;
   /**
    * `zone_movable_pfn[nid]`: the first pfn of each node's ZONE_MOVABLE (the node's end when
    * it has none), or null when no node has one (see zone.ts).

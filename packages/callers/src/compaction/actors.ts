@@ -1,4 +1,11 @@
-import { folioAlloc, folioPut, setAllocFailureHook } from '@mmsim/folio';
+import {
+  folioAlloc,
+  folioPut,
+  populatedZone,
+  setAllocFailureHook,
+  ZONE_MOVABLE,
+  ZONE_NORMAL,
+} from '@mmsim/folio';
 import type { Actor, Kernel } from '@mmsim/kernel';
 import { MIGRATE_SYNC_LIGHT } from '@mmsim/migrate';
 import { type KernelGen, MmsimError, PF_KTHREAD, type Task, VmEvent } from '@mmsim/runtime';
@@ -50,6 +57,11 @@ export function compactionActorStats(): CompactionActorStats {
 interface KcompactdNode {
   /** `kcompactd_max_order`: the highest order asked for since the last run (0: none). */
   maxOrder: number;
+  /**
+   * `kcompactd_highest_zoneidx`: the lowest `highest_zoneidx` a waker asked for since the last
+   * run; `pgdat->nr_zones - 1` (the node's highest populated zone) when none did.
+   */
+  highestZoneidx: number;
   /** kcompactd is in `wait_event_freezable_timeout` (`wq_has_sleeper`). */
   sleeping: boolean;
   /** A kcompactd actor runs for this node. */
@@ -66,38 +78,59 @@ function kcompactdNode(k: Kernel, nid: number): KcompactdNode {
   }
   let n = list[nid];
   if (n === undefined) {
-    n = { maxOrder: 0, sleeping: false, running: false };
+    n = { maxOrder: 0, highestZoneidx: nodeHighestZone(k, nid), sleeping: false, running: false };
     list[nid] = n;
   }
   return n;
 }
 
 /**
- * `wakeup_kcompactd(pgdat, order, highest_zoneidx)` (mm/compaction.c, Linux 6.3): records
- * the order (the highest asked for), and, when kcompactd sleeps and its node is suitable
- * for compaction at that order (`kcompactd_node_suitable`), wakes it
- * (`mm_compaction_wakeup_kcompactd`). Order 0 never wakes it. Returns whether it woke it.
+ * `pgdat->nr_zones - 1`: the highest zone of node `nid` with pages (ZONE_MOVABLE when the
+ * node has one, else ZONE_NORMAL, into which the model folds ZONE_DMA / ZONE_DMA32).
  */
-export function wakeupKcompactd(k: Kernel, nid: number, order: number): boolean {
+function nodeHighestZone(k: Kernel, nid: number): number {
+  return populatedZone(k.mem, nid, ZONE_MOVABLE) ? ZONE_MOVABLE : ZONE_NORMAL;
+}
+
+/**
+ * `wakeup_kcompactd(pgdat, order, highest_zoneidx)` (mm/compaction.c, Linux 6.3): records
+ * the order (the highest asked for) and the zone bound (the lowest `highest_zoneidx` asked
+ * for), and, when kcompactd sleeps and its node is suitable for compaction at that order up
+ * to that zone (`kcompactd_node_suitable`), wakes it (`mm_compaction_wakeup_kcompactd`,
+ * which prints the waker's `highest_zoneidx`). Order 0 never wakes it. `highestZoneidx`
+ * defaults to ZONE_MOVABLE, a movable allocation's `gfp_zone`. Returns whether it woke it.
+ */
+export function wakeupKcompactd(
+  k: Kernel,
+  nid: number,
+  order: number,
+  highestZoneidx: number = ZONE_MOVABLE,
+): boolean {
   if (order <= 0) return false;
   const n = kcompactdNode(k, nid);
   if (n.maxOrder < order) n.maxOrder = order;
+  if (n.highestZoneidx > highestZoneidx) n.highestZoneidx = highestZoneidx;
   if (!n.sleeping) return false;
-  if (!kcompactdNodeSuitable(k, nid, n.maxOrder)) return false;
+  if (!kcompactdNodeSuitable(k, nid, n.maxOrder, n.highestZoneidx)) return false;
   const tp = compactionTracepoints(k.rt).wakeupKcompactd;
-  if (tp.enabled) tp.emit({ nid, order, highest_zoneidx: 0 });
+  if (tp.enabled) tp.emit({ nid, order, highest_zoneidx: highestZoneidx });
   n.sleeping = false;
   return true;
 }
 
 /**
  * `kcompactd_node_suitable(pgdat)` (mm/compaction.c, Linux 6.3): some populated zone of
- * the node, up to `kcompactd_highest_zoneidx`, is `compaction_suitable` (COMPACT_CONTINUE)
- * for `order`. The model does not record the waker's `highest_zoneidx`: every zone of the
- * node counts (a movable allocation's, ZONE_MOVABLE).
+ * the node, up to `highestZoneidx` (`kcompactd_highest_zoneidx`; default every zone), is
+ * `compaction_suitable` (COMPACT_CONTINUE) for `order`.
  */
-export function kcompactdNodeSuitable(k: Kernel, nid: number, order: number): boolean {
+export function kcompactdNodeSuitable(
+  k: Kernel,
+  nid: number,
+  order: number,
+  highestZoneidx: number = ZONE_MOVABLE,
+): boolean {
   for (const zone of populatedZones(k, nid)) {
+    if (zone > highestZoneidx) break;
     if (compactionSuitable(k, nid, order, zone) === COMPACT_CONTINUE) return true;
   }
   return false;
@@ -106,22 +139,25 @@ export function kcompactdNodeSuitable(k: Kernel, nid: number, order: number): bo
 /**
  * `kcompactd_do_work(pgdat)` (mm/compaction.c, Linux 6.3): one round of the node's
  * compaction daemon for the order it was woken for: `compact_daemon_wake`,
- * `mm_compaction_kcompactd_wake`; then for every populated zone of the node, lowest first
- * (up to `kcompactd_highest_zoneidx`, in the model every zone): unless deferred or
+ * `mm_compaction_kcompactd_wake`; then for every populated zone of the node, lowest first,
+ * up to `kcompactd_highest_zoneidx` (`cc.highest_zoneidx`): unless deferred or
  * unsuitable, `compact_zone` in MIGRATE_SYNC_LIGHT (6.3 sets `.mode = MIGRATE_SYNC_LIGHT`;
  * the issue text says MIGRATE_ASYNC, the kernel does not), with skip hints honoured;
  * success resets the zone's deferral, COMPLETE / PARTIAL_SKIPPED defers it;
- * `compact_daemon_migrate_scanned` / `compact_daemon_free_scanned` counted per zone.
+ * `compact_daemon_migrate_scanned` / `compact_daemon_free_scanned` counted per zone. At
+ * the end the order and zone bound are reset unless a waker asked for more meanwhile.
  * Returns the highest result, or null when every zone was passed over.
  */
 export function* kcompactdDoWork(k: Kernel, nid: number): KernelGen<CompactResult | null> {
   const n = kcompactdNode(k, nid);
   const order = n.maxOrder;
+  const highestZoneidx = n.highestZoneidx;
   const tp = compactionTracepoints(k.rt).kcompactdWake;
-  if (tp.enabled) tp.emit({ nid, order, highest_zoneidx: 0 });
+  if (tp.enabled) tp.emit({ nid, order, highest_zoneidx: highestZoneidx });
   k.vmstat.countVmEvents(VmEvent.COMPACT_DAEMON_WAKE);
   let result: CompactResult | null = null;
   for (const zone of populatedZones(k, nid)) {
+    if (zone > highestZoneidx) break;
     const z = zoneCompaction(k, nid, zone);
     if (compactionDeferred(z, order)) continue;
     if (compactionSuitable(k, nid, order, zone) !== COMPACT_CONTINUE) continue;
@@ -136,6 +172,7 @@ export function* kcompactdDoWork(k: Kernel, nid: number): KernelGen<CompactResul
     if (result === null || status > result) result = status;
   }
   if (n.maxOrder <= order) n.maxOrder = 0;
+  if (n.highestZoneidx >= highestZoneidx) n.highestZoneidx = nodeHighestZone(k, nid);
   return result;
 }
 
@@ -242,8 +279,8 @@ const hooked = new WeakSet<Kernel>();
 function installWakeupHook(k: Kernel): void {
   if (hooked.has(k)) return;
   hooked.add(k);
-  setAllocFailureHook(k.mem, (nid, order) => {
-    wakeupKcompactd(k, nid, order);
+  setAllocFailureHook(k.mem, (nid, order, highestZoneidx) => {
+    wakeupKcompactd(k, nid, order, highestZoneidx);
   });
 }
 

@@ -5,8 +5,8 @@ import { COMPACT_RESULT_NAMES } from './control.js';
 /**
  * The compaction tracepoints (include/trace/events/compaction.h, Linux 6.3), each with its
  * TP_printk; fields keep the kernel's names and `TP_STRUCT__entry` order. `idx` is the
- * zone's `zone_idx` (ZONE_NORMAL or ZONE_MOVABLE), printed by name; `highest_zoneidx` is
- * printed as `Normal` (the model does not record the waker's).
+ * zone's `zone_idx` (ZONE_NORMAL or ZONE_MOVABLE), printed by name, and so is
+ * `highest_zoneidx` (`__print_symbolic(…, ZONE_TYPE)`, padded to 8 as `%-8s`).
  */
 
 /** `mm_compaction_isolate_template`: `isolate_migratepages` / `isolate_freepages`. */
@@ -109,9 +109,9 @@ export interface MmCompactionKcompactdWake {
 }
 
 const wakePrintk = (f: MmCompactionKcompactdWake): string =>
-  `nid=${f.nid} order=${f.order} highest_zoneidx=${'Normal'.padEnd(8)}`;
+  `nid=${f.nid} order=${f.order} highest_zoneidx=${(ZONE_NAMES[f.highest_zoneidx] ?? String(f.highest_zoneidx)).padEnd(8)}`;
 
-/** `nid=0 order=2 highest_zoneidx=Normal  `: the allocator woke kcompactd. */
+/** `nid=0 order=2 highest_zoneidx=Movable `: the allocator woke kcompactd. */
 export const MM_COMPACTION_WAKEUP_KCOMPACTD = traceEvent<MmCompactionKcompactdWake>(
   'mm_compaction_wakeup_kcompactd',
   wakePrintk,
