@@ -26,6 +26,9 @@ export interface ReasonCostRow {
   readonly retries: number;
 }
 
+/** The columns of `ReasonCosts`, each one slot per reason. */
+const REASON_COST_COLUMNS = 7;
+
 /**
  * Cost attribution per `migrate_reason` (a model counter, no kernel equivalent): each
  * engine calls `begin` on entry to `migrate_pages()` and `end` before it returns, with the
@@ -34,14 +37,30 @@ export interface ReasonCostRow {
  * call, so calls that overlap in time (on other CPUs) are each charged the IPIs of both.
  */
 export class ReasonCosts {
-  readonly calls = new Float64Array(MR_TYPES);
-  readonly ns = new Float64Array(MR_TYPES);
-  readonly succeeded = new Float64Array(MR_TYPES);
-  readonly failed = new Float64Array(MR_TYPES);
-  readonly split = new Float64Array(MR_TYPES);
-  readonly ipis = new Float64Array(MR_TYPES);
+  readonly calls: Float64Array;
+  readonly ns: Float64Array;
+  readonly succeeded: Float64Array;
+  readonly failed: Float64Array;
+  readonly split: Float64Array;
+  readonly ipis: Float64Array;
   /** Folio retries (-EAGAIN in a pass), incremented by the engines as they happen. */
-  readonly retries = new Float64Array(MR_TYPES);
+  readonly retries: Float64Array;
+
+  constructor() {
+    // The seven columns are views of one buffer: a typed array of more than 64 bytes gets a
+    // backing store of its own outside the heap (about a microsecond each to make, and one
+    // more thing for the collector to sweep), and every machine an explorer builds has a
+    // ReasonCosts.
+    const buffer = new ArrayBuffer(REASON_COST_COLUMNS * MR_TYPES * 8);
+    const column = (i: number) => new Float64Array(buffer, i * MR_TYPES * 8, MR_TYPES);
+    this.calls = column(0);
+    this.ns = column(1);
+    this.succeeded = column(2);
+    this.failed = column(3);
+    this.split = column(4);
+    this.ipis = column(5);
+    this.retries = column(6);
+  }
 
   /** The IPI counter a call starts from (pass it back to `end`). */
   ipiMark(vmstat: VmStat): number {

@@ -181,6 +181,12 @@ export class Tracepoint<F extends object = Record<string, unknown>> {
 }
 
 /**
+ * Tracepoint names already found snake_case: every machine defines the same few, so each
+ * is checked once per process, not once per machine (an explorer builds one a schedule).
+ */
+const CHECKED_NAMES = new Set<string>();
+
+/**
  * The tracepoint bus of one runtime. Packages define their tracepoints once (by kernel
  * name); sinks subscribe by name or to everything with `'*'`.
  */
@@ -209,11 +215,14 @@ export class TraceBus {
     const name = typeof nameOrDefinition === 'string' ? nameOrDefinition : nameOrDefinition.name;
     let tp = this.#points.get(name);
     if (tp === undefined) {
-      if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
-        throw new MmsimError(
-          'INVALID_ARGUMENT',
-          `tracepoint name ${JSON.stringify(name)} must be snake_case`,
-        );
+      if (!CHECKED_NAMES.has(name)) {
+        if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
+          throw new MmsimError(
+            'INVALID_ARGUMENT',
+            `tracepoint name ${JSON.stringify(name)} must be snake_case`,
+          );
+        }
+        CHECKED_NAMES.add(name);
       }
       tp = new Tracepoint<object>(name, this.#context);
       if (this.#wildcard.length > 0) {

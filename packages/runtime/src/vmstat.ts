@@ -99,7 +99,7 @@ export const VmEvent = indexOf(VM_EVENT_NAMES);
 export class VmStat {
   readonly nrNodes: number;
   readonly #node: Float64Array;
-  readonly #events = new Float64Array(VM_EVENT_NAMES.length);
+  readonly #events: Float64Array;
   /**
    * Per node-item readers for gauges the model keeps elsewhere (nr_free_pages is the
    * buddy allocator's own count): read when the item is, never written.
@@ -109,7 +109,13 @@ export class VmStat {
   constructor(nrNodes: number) {
     checkInt('nrNodes', nrNodes, 1, 1024);
     this.nrNodes = nrNodes;
-    this.#node = new Float64Array(nrNodes * NODE_STAT_NAMES.length);
+    // The node items and the events share one buffer: a typed array of more than 64 bytes
+    // gets a backing store of its own outside the heap, slow to make for a machine per
+    // explored schedule.
+    const nodeItems = nrNodes * NODE_STAT_NAMES.length;
+    const buffer = new ArrayBuffer(8 * (nodeItems + VM_EVENT_NAMES.length));
+    this.#node = new Float64Array(buffer, 0, nodeItems);
+    this.#events = new Float64Array(buffer, 8 * nodeItems, VM_EVENT_NAMES.length);
   }
 
   /** count_vm_events. */
