@@ -1,4 +1,4 @@
-import { VmEvent, type VmStat } from '@mmsim/runtime';
+import { MmsimError, VmEvent, type VmStat } from '@mmsim/runtime';
 import { MIGRATE_REASON_NAMES, type MigrateReason, MR_TYPES } from './reasons.js';
 import type { MigratePagesStats } from './stats.js';
 
@@ -46,20 +46,36 @@ export class ReasonCosts {
   /** Folio retries (-EAGAIN in a pass), incremented by the engines as they happen. */
   readonly retries: Float64Array;
 
-  constructor() {
-    // The seven columns are views of one buffer: a typed array of more than 64 bytes gets a
-    // backing store of its own outside the heap (about a microsecond each to make, and one
-    // more thing for the collector to sweep), and every machine an explorer builds has a
-    // ReasonCosts.
-    const buffer = new ArrayBuffer(REASON_COST_COLUMNS * MR_TYPES * 8);
-    const column = (i: number) => new Float64Array(buffer, i * MR_TYPES * 8, MR_TYPES);
-    this.calls = column(0);
-    this.ns = column(1);
-    this.succeeded = column(2);
-    this.failed = column(3);
-    this.split = column(4);
-    this.ipis = column(5);
-    this.retries = column(6);
+  /** Bytes of the buffer a `ReasonCosts` keeps its columns in. */
+  static readonly BYTES = REASON_COST_COLUMNS * MR_TYPES * 8;
+
+  /**
+   * All zero. With `buffer` (zeroed, at least `ReasonCosts.BYTES` bytes: the machine's
+   * recycled buffer, say) the columns live in it; else in a buffer of their own. The seven
+   * columns are views of one buffer either way: a typed array of more than 64 bytes with a
+   * buffer of its own gets a backing store outside the heap (about a microsecond to make,
+   * and one more thing for the collector to sweep), and every machine an explorer builds
+   * has a ReasonCosts.
+   */
+  constructor(buffer?: ArrayBuffer) {
+    if (
+      buffer !== undefined &&
+      !(buffer instanceof ArrayBuffer && buffer.byteLength >= ReasonCosts.BYTES)
+    ) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `ReasonCosts: buffer must be an ArrayBuffer of at least ${ReasonCosts.BYTES} bytes`,
+      );
+    }
+    const b = buffer ?? new ArrayBuffer(ReasonCosts.BYTES);
+    const bytes = MR_TYPES * 8;
+    this.calls = new Float64Array(b, 0, MR_TYPES);
+    this.ns = new Float64Array(b, bytes, MR_TYPES);
+    this.succeeded = new Float64Array(b, 2 * bytes, MR_TYPES);
+    this.failed = new Float64Array(b, 3 * bytes, MR_TYPES);
+    this.split = new Float64Array(b, 4 * bytes, MR_TYPES);
+    this.ipis = new Float64Array(b, 5 * bytes, MR_TYPES);
+    this.retries = new Float64Array(b, 6 * bytes, MR_TYPES);
   }
 
   /** The IPI counter a call starts from (pass it back to `end`). */
