@@ -15,6 +15,7 @@ function migrateAPage(k: Kernel): void {
   k.rt.spawn('main', 0, function* (): KernelGen {
     yield* k.vm.userWrite(mm, addr, 1);
     yield* k.vm.userWrite(mm, addr + PAGE_SIZE, 2);
+    yield* k.lru.lruAddDrainAll();
     expect(yield* migrateOne(k, k.vm.followPage(mm, addr), 1, MIGRATE_SYNC, MR_SYSCALL)).toBe(0);
   });
   k.run();
