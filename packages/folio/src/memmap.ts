@@ -367,9 +367,7 @@ export class Memmap {
       // order is total, so an insertion sort gives the one order there is (a machine has a
       // few nodes; this runs for every machine an explorer builds).
       const before = (a: number, b: number): boolean =>
-        (distance[row + a]! - distance[row + b]! ||
-          Math.abs(a - n) - Math.abs(b - n) ||
-          a - b) < 0;
+        (distance[row + a]! - distance[row + b]! || Math.abs(a - n) - Math.abs(b - n) || a - b) < 0;
       const order = new Int32Array(nrNodes);
       for (let i = 0; i < nrNodes; i++) {
         let j = i;

@@ -424,7 +424,10 @@ export function frameArrayU8(mem: PhysicalMemory): Uint8Array {
  */
 export function machineBuffer(mem: PhysicalMemory, bytes: number): ArrayBuffer {
   if (!Number.isInteger(bytes) || bytes < 0) {
-    throw new MmsimError('INVALID_ARGUMENT', `machineBuffer: bytes must be a non-negative integer, got ${String(bytes)}`);
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `machineBuffer: bytes must be a non-negative integer, got ${String(bytes)}`,
+    );
   }
   const m = memmapOf(mem);
   // A stand-in memory (a test's fake) has no recycler: a buffer of its own.

@@ -110,7 +110,9 @@ describe('machineBuffer: a small per-machine table of another part', () => {
     // Not handed out twice: the next one of that size is a new buffer.
     expect(machineBuffer(second, 696)).not.toBe(b);
     releasePhysicalMemory(second);
-    expect(() => machineBuffer(second, 8)).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
+    expect(() => machineBuffer(second, 8)).toThrow(
+      expect.objectContaining({ code: 'INVALID_STATE' }),
+    );
   });
 
   it('is a buffer of its own without a recycler, or for a stand-in memory', () => {
@@ -118,9 +120,13 @@ describe('machineBuffer: a small per-machine table of another part', () => {
     const a = machineBuffer(mem, 64);
     releasePhysicalMemory(mem);
     expect(machineBuffer(mem, 64)).not.toBe(a);
-    const fake = { nrNodes: 1, maxPfn: 8, zeroPfn: 0 } as unknown as Parameters<typeof machineBuffer>[0];
+    const fake = { nrNodes: 1, maxPfn: 8, zeroPfn: 0 } as unknown as Parameters<
+      typeof machineBuffer
+    >[0];
     expect(machineBuffer(fake, 16).byteLength).toBe(16);
-    expect(() => machineBuffer(mem, -1)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => machineBuffer(mem, -1)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
+    );
   });
 });
 

@@ -18,6 +18,7 @@ describe('the tracepoints of one bus', () => {
     expect(a1).not.toBe(b1);
     expect(a.trace.define('bus_test_shared_1')).toBe(a1);
     expect(b.trace.define('bus_test_shared_2')).toBe(b2);
+    expect(a2).not.toBe(b2);
     expect(a.trace.names()).toEqual(
       [...base, 'bus_test_only_a', 'bus_test_shared_1', 'bus_test_shared_2'].sort(),
     );
