@@ -43,6 +43,7 @@ export {
   pfnValid,
   frameArrayI32,
   frameArrayU8,
+  machineBuffer,
   releasePhysicalMemory,
   memoryAttachment,
   setMemoryAttachment,

@@ -81,6 +81,9 @@ export interface PhysicalMemory {
 /** Resolves the swap-cache address space of a folio with PG_swapcache (`swap_address_space`). */
 export type SwapAddressSpaceResolver = (mem: PhysicalMemory, folio: Folio) => object | null;
 
+/** Slots of the first `Memmap.mappingRefs` table (it doubles when the ids outgrow it). */
+const FIRST_MAPPING_REFS = 64;
+
 /** Frames up to which the per-frame arrays share one buffer (61 bytes a frame: 3.8 MiB). */
 const SHARED_BUFFER_FRAMES = 65_536;
 
@@ -174,8 +177,8 @@ export class Memmap {
   readonly mappingId: Int32Array;
   /** The objects `mappingId` names, by id; slot 0 is null, freed slots are null too. */
   readonly mappingObjs: Array<object | null> = [null];
-  /** Pages whose `mappingId` is the id, by id. */
-  mappingRefs = new Int32Array(64);
+  /** Pages whose `mappingId` is the id, by id (grown by doubling). */
+  mappingRefs: Int32Array;
   /** The id of each object in `mappingObjs`. */
   readonly mappingIds = new Map<object, number>();
   /** Ids free for reuse (slots whose last page let go of the object). */
@@ -335,9 +338,15 @@ export class Memmap {
     this.folioType = arrays.u8();
     this.mappingKind = arrays.u8();
     this.nodeFree = new Float64Array(nrNodes);
-    this.freeHead = new Int32Array(FREE_KINDS * nrNodes * MAX_ORDER).fill(-1);
-    this.freeTail = new Int32Array(FREE_KINDS * nrNodes * MAX_ORDER).fill(-1);
-    this.nrFree = new Int32Array(FREE_KINDS * nrNodes * MAX_ORDER);
+    // The free-list heads, tails and counts and the first mapping-ref table share one
+    // zeroed machine buffer: a typed array of more than 64 bytes gets a backing store of
+    // its own outside the heap, slow to make for a machine per explored schedule.
+    const lists = FREE_KINDS * nrNodes * MAX_ORDER;
+    const small = takeMachineBuffer(this, 4 * (3 * lists + FIRST_MAPPING_REFS));
+    this.freeHead = new Int32Array(small, 0, lists).fill(-1);
+    this.freeTail = new Int32Array(small, 4 * lists, lists).fill(-1);
+    this.nrFree = new Int32Array(small, 8 * lists, lists);
+    this.mappingRefs = new Int32Array(small, 12 * lists, FIRST_MAPPING_REFS);
     this.nodeFreeCma = new Float64Array(nrNodes);
     this.nodeFreeIsolated = new Float64Array(nrNodes);
     this.nodeOffline = new Float64Array(nrNodes);
@@ -356,18 +365,22 @@ export class Memmap {
     this.accessFactor = new Float64Array(nrNodes).fill(1);
     this.copyFactor = new Float64Array(nrNodes).fill(1);
     this.fallback = [];
+    const distance = this.distance;
     for (let n = 0; n < nrNodes; n++) {
-      const order = Array.from({ length: nrNodes }, (_, i) => i);
       const row = n * nrNodes;
       // Nearest first by the distance table; on equal distance the nearer node id, then
-      // the lower one (with the default table: |i - n|, as before the table existed).
-      order.sort(
-        (a, b) =>
-          this.distance[row + a]! - this.distance[row + b]! ||
-          Math.abs(a - n) - Math.abs(b - n) ||
-          a - b,
-      );
-      this.fallback.push(Int32Array.from(order));
+      // the lower one (with the default table: |i - n|, as before the table existed). The
+      // order is total, so an insertion sort gives the one order there is (a machine has a
+      // few nodes; this runs for every machine an explorer builds).
+      const before = (a: number, b: number): boolean =>
+        (distance[row + a]! - distance[row + b]! || Math.abs(a - n) - Math.abs(b - n) || a - b) < 0;
+      const order = new Int32Array(nrNodes);
+      for (let i = 0; i < nrNodes; i++) {
+        let j = i;
+        for (; j > 0 && before(i, order[j - 1]!); j--) order[j] = order[j - 1]!;
+        order[j] = i;
+      }
+      this.fallback.push(order);
     }
   }
 }

@@ -416,6 +416,26 @@ export function frameArrayU8(mem: PhysicalMemory): Uint8Array {
 }
 
 /**
+ * A zeroed buffer of `bytes` bytes for a small per-machine table another part of the same
+ * machine keeps (its vmstat counters, say): from the machine's recycler when it was built
+ * with one, so that it goes back with `releasePhysicalMemory`, else a new one. An
+ * explorer builds a machine per schedule, and a typed array of more than 64 bytes made
+ * with a buffer of its own costs a backing store outside the heap each time.
+ */
+export function machineBuffer(mem: PhysicalMemory, bytes: number): ArrayBuffer {
+  if (!Number.isInteger(bytes) || bytes < 0) {
+    throw new MmsimError(
+      'INVALID_ARGUMENT',
+      `machineBuffer: bytes must be a non-negative integer, got ${String(bytes)}`,
+    );
+  }
+  const m = memmapOf(mem);
+  // A stand-in memory (a test's fake) has no recycler: a buffer of its own.
+  if (!(m instanceof Memmap)) return new ArrayBuffer(bytes);
+  return takeMachineBuffer(m, bytes);
+}
+
+/**
  * Hands the per-frame buffers of a machine built with a recycler back to it, for the next
  * machine (an explorer's next schedule); the machine, and everything built on it, must not
  * be used afterwards. A machine built without a recycler is left as it is. Releasing twice

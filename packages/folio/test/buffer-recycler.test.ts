@@ -6,6 +6,7 @@ import {
   folioAlloc,
   frameArrayI32,
   frameArrayU8,
+  machineBuffer,
   memoryAttachment,
   releasePhysicalMemory,
   setMemoryAttachment,
@@ -13,13 +14,11 @@ import {
 
 const CONFIG = { nodes: [{ pages: 64 }, { pages: 64 }] };
 
-/** Every per-frame array of a memory map, by name. */
+/** Every typed array of a memory map (per-frame and per-node tables), by name. */
 function perFrameArrays(mem: object): Map<string, ArrayLike<number>> {
   const out = new Map<string, ArrayLike<number>>();
   for (const [name, value] of Object.entries(mem)) {
-    if (ArrayBuffer.isView(value) && (value as unknown as ArrayLike<number>).length === 1088) {
-      out.set(name, value as unknown as ArrayLike<number>);
-    }
+    if (ArrayBuffer.isView(value)) out.set(name, value as unknown as ArrayLike<number>);
   }
   return out;
 }
@@ -32,8 +31,9 @@ describe('a machine built with a buffer recycler', () => {
     const where = frameArrayU8(first);
     expect(recycler.kept).toBe(0);
     releasePhysicalMemory(first);
-    // The memmap's shared buffer, its free-kind array and the two arrays taken above.
-    expect(recycler.kept).toBe(4);
+    // The memmap's shared buffer, the buffer of its free lists and mapping refs, its
+    // free-kind array and the two arrays taken above.
+    expect(recycler.kept).toBe(5);
     const second = createPhysicalMemory(CONFIG, recycler);
     // Same sizes come back in any order: the free-kind array and `where` are both a byte a frame.
     const handedBack = new Set<ArrayBufferLike>([locks.buffer, where.buffer]);
@@ -57,7 +57,11 @@ describe('a machine built with a buffer recycler', () => {
     const a = perFrameArrays(reused);
     const b = perFrameArrays(fresh);
     expect([...a.keys()].sort()).toEqual([...b.keys()].sort());
-    expect(a.size).toBeGreaterThanOrEqual(18);
+    expect(a.size).toBeGreaterThanOrEqual(30);
+    // The free lists, their counts and the mapping refs live in a recycled buffer too.
+    for (const name of ['freeHead', 'freeTail', 'nrFree', 'mappingRefs']) {
+      expect(a.has(name), name).toBe(true);
+    }
     for (const [name, array] of a) {
       expect(Array.from(array), name).toEqual(Array.from(b.get(name) as ArrayLike<number>));
     }
@@ -71,7 +75,7 @@ describe('a machine built with a buffer recycler', () => {
     const mem = createPhysicalMemory(CONFIG, recycler);
     releasePhysicalMemory(mem);
     releasePhysicalMemory(mem);
-    expect(recycler.kept).toBe(2);
+    expect(recycler.kept).toBe(3);
     expect(() => frameArrayI32(mem)).toThrow(MmsimError);
   });
 
@@ -86,6 +90,42 @@ describe('a machine built with a buffer recycler', () => {
   it('rejects a recycler that is not one (INVALID_CONFIG)', () => {
     expect(() => createPhysicalMemory(CONFIG, {} as BufferRecycler)).toThrow(
       expect.objectContaining({ code: 'INVALID_CONFIG' }),
+    );
+  });
+});
+
+describe('machineBuffer: a small per-machine table of another part', () => {
+  it('comes from the recycler zeroed, goes back on release, and is refused after it', () => {
+    const recycler = new BufferRecycler();
+    const first = createPhysicalMemory(CONFIG, recycler);
+    const a = machineBuffer(first, 696);
+    expect(a.byteLength).toBe(696);
+    new Float64Array(a).fill(3);
+    releasePhysicalMemory(first);
+    const second = createPhysicalMemory(CONFIG, recycler);
+    const b = machineBuffer(second, 696);
+    // The same buffer, handed to the next machine all zero.
+    expect(b).toBe(a);
+    expect(new Uint8Array(b).every((v) => v === 0)).toBe(true);
+    // Not handed out twice: the next one of that size is a new buffer.
+    expect(machineBuffer(second, 696)).not.toBe(b);
+    releasePhysicalMemory(second);
+    expect(() => machineBuffer(second, 8)).toThrow(
+      expect.objectContaining({ code: 'INVALID_STATE' }),
+    );
+  });
+
+  it('is a buffer of its own without a recycler, or for a stand-in memory', () => {
+    const mem = createPhysicalMemory(CONFIG);
+    const a = machineBuffer(mem, 64);
+    releasePhysicalMemory(mem);
+    expect(machineBuffer(mem, 64)).not.toBe(a);
+    const fake = { nrNodes: 1, maxPfn: 8, zeroPfn: 0 } as unknown as Parameters<
+      typeof machineBuffer
+    >[0];
+    expect(machineBuffer(fake, 16).byteLength).toBe(16);
+    expect(() => machineBuffer(mem, -1)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT' }),
     );
   });
 });

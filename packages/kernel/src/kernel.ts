@@ -10,6 +10,7 @@ import {
   hugetlbMeminfo,
   hugetlbNodeCounters,
   hugetlbSetNrOvercommitHugePages,
+  machineBuffer,
   nodeFreePages,
   nodeSpannedPages,
   nodeStartPfn,
@@ -139,7 +140,8 @@ export class Kernel {
     );
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     for (const area of config.cma) declareCmaArea(mem, area.base, area.pages);
-    const vmstat = new VmStat(config.nodes.length);
+    const nrNodes = config.nodes.length;
+    const vmstat = new VmStat(nrNodes, machineBuffer(mem, VmStat.bufferBytes(nrNodes)));
     // nr_free_pages is the buddy's own per-node free count (zone NR_FREE_PAGES, 6.3).
     vmstat.setNodeGauge(NodeStat.NR_FREE_PAGES, (nid) => nodeFreePages(mem, nid));
     // nr_writeback: the pages of the folios under writeback, which 6.3 moves by

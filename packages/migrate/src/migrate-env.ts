@@ -1,4 +1,4 @@
-import type { PhysicalMemory } from '@mmsim/folio';
+import { machineBuffer, type PhysicalMemory } from '@mmsim/folio';
 import type { LruIsolation } from '@mmsim/lru';
 import type { PageLocks } from '@mmsim/page-lock';
 import type { Rmap, TlbBatch } from '@mmsim/rmap';
@@ -96,8 +96,8 @@ export class MigrateEnv implements MigrateServices {
   /** What filesystem and driver callbacks are handed: a narrow view, built once. */
   readonly services: MigrateServices;
   /** The kernel WARN_ON_ONCE()s the model hit, one message per site, in order. */
-  /** `migrate_pages()` costs per reason (`ReasonCosts`). */
-  readonly reasonCosts = new ReasonCosts();
+  /** `migrate_pages()` costs per reason (`ReasonCosts`), in a buffer of the machine. */
+  readonly reasonCosts: ReasonCosts;
   readonly warnings: string[] = [];
   /**
    * Errors of non-LRU movable page drivers that the core caught and undid (a callback
@@ -134,6 +134,7 @@ export class MigrateEnv implements MigrateServices {
         `MigrateCore: vmstat has ${deps.vmstat.nrNodes} nodes but the memory has ${deps.mem.nrNodes}`,
       );
     }
+    this.reasonCosts = new ReasonCosts(machineBuffer(deps.mem, ReasonCosts.BYTES));
     this.variant = resolveVariant(deps.variant);
     this.syncLightNeedsUptodate = this.variant.syncLightNeedsUptodate;
     this.folioCopy = this.variant.steps?.folioCopy;

@@ -1,4 +1,4 @@
-import { VmEvent, type VmStat } from '@mmsim/runtime';
+import { MmsimError, VmEvent, type VmStat } from '@mmsim/runtime';
 import { MIGRATE_REASON_NAMES, type MigrateReason, MR_TYPES } from './reasons.js';
 import type { MigratePagesStats } from './stats.js';
 
@@ -26,6 +26,9 @@ export interface ReasonCostRow {
   readonly retries: number;
 }
 
+/** The columns of `ReasonCosts`, each one slot per reason. */
+const REASON_COST_COLUMNS = 7;
+
 /**
  * Cost attribution per `migrate_reason` (a model counter, no kernel equivalent): each
  * engine calls `begin` on entry to `migrate_pages()` and `end` before it returns, with the
@@ -34,14 +37,46 @@ export interface ReasonCostRow {
  * call, so calls that overlap in time (on other CPUs) are each charged the IPIs of both.
  */
 export class ReasonCosts {
-  readonly calls = new Float64Array(MR_TYPES);
-  readonly ns = new Float64Array(MR_TYPES);
-  readonly succeeded = new Float64Array(MR_TYPES);
-  readonly failed = new Float64Array(MR_TYPES);
-  readonly split = new Float64Array(MR_TYPES);
-  readonly ipis = new Float64Array(MR_TYPES);
+  readonly calls: Float64Array;
+  readonly ns: Float64Array;
+  readonly succeeded: Float64Array;
+  readonly failed: Float64Array;
+  readonly split: Float64Array;
+  readonly ipis: Float64Array;
   /** Folio retries (-EAGAIN in a pass), incremented by the engines as they happen. */
-  readonly retries = new Float64Array(MR_TYPES);
+  readonly retries: Float64Array;
+
+  /** Bytes of the buffer a `ReasonCosts` keeps its columns in. */
+  static readonly BYTES = REASON_COST_COLUMNS * MR_TYPES * 8;
+
+  /**
+   * All zero. With `buffer` (zeroed, at least `ReasonCosts.BYTES` bytes: the machine's
+   * recycled buffer, say) the columns live in it; else in a buffer of their own. The seven
+   * columns are views of one buffer either way: a typed array of more than 64 bytes with a
+   * buffer of its own gets a backing store outside the heap (about a microsecond to make,
+   * and one more thing for the collector to sweep), and every machine an explorer builds
+   * has a ReasonCosts.
+   */
+  constructor(buffer?: ArrayBuffer) {
+    if (
+      buffer !== undefined &&
+      !(buffer instanceof ArrayBuffer && buffer.byteLength >= ReasonCosts.BYTES)
+    ) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `ReasonCosts: buffer must be an ArrayBuffer of at least ${ReasonCosts.BYTES} bytes`,
+      );
+    }
+    const b = buffer ?? new ArrayBuffer(ReasonCosts.BYTES);
+    const bytes = MR_TYPES * 8;
+    this.calls = new Float64Array(b, 0, MR_TYPES);
+    this.ns = new Float64Array(b, bytes, MR_TYPES);
+    this.succeeded = new Float64Array(b, 2 * bytes, MR_TYPES);
+    this.failed = new Float64Array(b, 3 * bytes, MR_TYPES);
+    this.split = new Float64Array(b, 4 * bytes, MR_TYPES);
+    this.ipis = new Float64Array(b, 5 * bytes, MR_TYPES);
+    this.retries = new Float64Array(b, 6 * bytes, MR_TYPES);
+  }
 
   /** The IPI counter a call starts from (pass it back to `end`). */
   ipiMark(vmstat: VmStat): number {

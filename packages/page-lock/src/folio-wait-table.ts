@@ -80,9 +80,11 @@ const NO_WAITERS: readonly FolioWaiter[] = Object.freeze([]);
 export class FolioWaitTable {
   /**
    * The hashed queues, each made when first used (a machine uses a handful of its
-   * PAGE_WAIT_TABLE_SIZE; a queue has no state but its waiters, so making it later changes nothing).
+   * PAGE_WAIT_TABLE_SIZE; a queue has no state but its waiters, so making it later changes nothing),
+   * in a table made with the first of them: null until then, 2 KiB less for each machine an
+   * explorer builds that never waits here.
    */
-  readonly #queues: Array<WaitQueue | undefined> = new Array(PAGE_WAIT_TABLE_SIZE);
+  #queues: Array<WaitQueue | undefined> | null = null;
   /** `sysctl_page_lock_unfairness`: stolen wake-ups a lock waiter accepts before hand-off. */
   readonly unfairness: number;
   readonly #rt: Runtime;
@@ -110,16 +112,26 @@ export class FolioWaitTable {
   /** Every hashed queue, in index order. */
   get queues(): readonly WaitQueue[] {
     for (let i = 0; i < PAGE_WAIT_TABLE_SIZE; i++) this.#queue(i);
-    return this.#queues as WaitQueue[];
+    return this.#table() as WaitQueue[];
   }
 
   #queue(i: number): WaitQueue {
-    let q = this.#queues[i];
+    const queues = this.#table();
+    let q = queues[i];
     if (q === undefined) {
       q = new WaitQueue(this.#rt, `folio_wait_table[${i}]`);
-      this.#queues[i] = q;
+      queues[i] = q;
     }
     return q;
+  }
+
+  #table(): Array<WaitQueue | undefined> {
+    let queues = this.#queues;
+    if (queues === null) {
+      queues = new Array(PAGE_WAIT_TABLE_SIZE);
+      this.#queues = queues;
+    }
+    return queues;
   }
 
   /** The waiters of `folio` on its queue, head first. */
@@ -127,7 +139,7 @@ export class FolioWaitTable {
     // Read without making the folio's queue: a queue not yet made has no waiter, and
     // no-lock-held-at-end asks for every live folio at the end of each explored schedule
     // (it made a queue, with an object id, and a list per folio before).
-    const queue = this.#queues[folioWaitTableIndex(folio)];
+    const queue = this.#queues?.[folioWaitTableIndex(folio)];
     if (queue === undefined || queue.length === 0) return NO_WAITERS;
     const out: FolioWaiter[] = [];
     for (const entry of queue.entries) {

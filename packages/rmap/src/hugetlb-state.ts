@@ -79,9 +79,18 @@ export interface HugetlbLifecycle {
 /** The hugetlb state of one VirtualMemory. */
 export class HugetlbRmap {
   lifecycle: HugetlbLifecycle | null = null;
-  /** `hugetlb_fault_mutex_table`. */
-  readonly faultMutexes: Mutex[];
-  readonly #vmas = new WeakMap<Vma, HugetlbVmaPrivate>();
+  /**
+   * `hugetlb_fault_mutex_table`: `nrFaultMutexes` mutexes, each made on first use (most
+   * explored machines never fault a hugetlb page, and every machine has this state: the
+   * virtual memory is handed the hugetlb lifecycle as it is built). Their footprint ids
+   * are taken here, two a mutex, as when they were all made here: footprints and so DPOR
+   * searches are the same.
+   */
+  #faultMutexes: Array<Mutex | undefined> | null = null;
+  /** `num_fault_mutexes`. */
+  readonly nrFaultMutexes: number;
+  readonly #firstMutexId: number;
+  #vmas: WeakMap<Vma, HugetlbVmaPrivate> | null = null;
   readonly #rt: RmapState['rt'];
 
   constructor(ctx: RmapState) {
@@ -89,24 +98,38 @@ export class HugetlbRmap {
     // hugetlb_init: num_fault_mutexes = roundup_pow_of_two(8 * num_possible_cpus()).
     let n = 1;
     while (n < 8 * ctx.rt.cpus.length) n <<= 1;
-    this.faultMutexes = [];
-    for (let i = 0; i < n; i++) {
-      this.faultMutexes.push(new Mutex(ctx.rt, `hugetlb_fault_mutex ${i}`));
-    }
+    this.nrFaultMutexes = n;
+    this.#firstMutexId = ctx.rt.newObjectId();
+    for (let i = 1; i < 2 * n; i++) ctx.rt.newObjectId();
   }
 
   /** `hugetlb_fault_mutex_hash(mapping, idx)`. */
   faultMutex(fileId: number, idx: number): Mutex {
     const h = (Math.imul(fileId, 0x9e3779b1) ^ Math.imul(idx + 1, 0x85ebca6b)) >>> 0;
-    return this.faultMutexes[h & (this.faultMutexes.length - 1)]!;
+    return this.faultMutexAt(h & (this.nrFaultMutexes - 1));
+  }
+
+  /** Mutex `i` of `hugetlb_fault_mutex_table`. */
+  faultMutexAt(i: number): Mutex {
+    let table = this.#faultMutexes;
+    if (table === null) {
+      table = new Array<Mutex | undefined>(this.nrFaultMutexes);
+      this.#faultMutexes = table;
+    }
+    let mutex = table[i];
+    if (mutex === undefined) {
+      mutex = new Mutex(this.#rt, `hugetlb_fault_mutex ${i}`, this.#firstMutexId + 2 * i);
+      table[i] = mutex;
+    }
+    return mutex;
   }
 
   /** The VMA's private data (created on first use: a VMA made by the model before mmap set it). */
   vmaPrivate(vma: Vma): HugetlbVmaPrivate {
-    let priv = this.#vmas.get(vma);
+    let priv = this.#vmas?.get(vma);
     if (priv === undefined) {
       priv = this.newPrivate(vma, false, new Set());
-      this.#vmas.set(vma, priv);
+      this.#vmaTable().set(vma, priv);
     }
     return priv;
   }
@@ -114,8 +137,18 @@ export class HugetlbRmap {
   /** Sets up `vm_private_data` of a new hugetlb VMA. */
   setVmaPrivate(vma: Vma, owner: boolean, resv: Set<number>): HugetlbVmaPrivate {
     const priv = this.newPrivate(vma, owner, resv);
-    this.#vmas.set(vma, priv);
+    this.#vmaTable().set(vma, priv);
     return priv;
+  }
+
+  /** The VMAs' private data, by VMA: a table made with its first entry. */
+  #vmaTable(): WeakMap<Vma, HugetlbVmaPrivate> {
+    let table = this.#vmas;
+    if (table === null) {
+      table = new WeakMap();
+      this.#vmas = table;
+    }
+    return table;
   }
 
   newPrivate(vma: Vma, owner: boolean, resv: Set<number>): HugetlbVmaPrivate {

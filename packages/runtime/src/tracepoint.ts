@@ -129,6 +129,13 @@ export interface TraceContext {
 }
 
 /**
+ * The listeners of every tracepoint nobody has subscribed to (frozen: a subscription gives
+ * the tracepoint an array of its own). Most tracepoints of an explored machine never get
+ * one, and an explorer builds a machine a schedule.
+ */
+const NO_LISTENERS = Object.freeze([]) as unknown as TraceListener[];
+
+/**
  * A named tracepoint. Callers test `enabled` before building the fields, so a tracepoint
  * nobody listens to costs one property read, as a static key does in the kernel:
  *   `if (tp.enabled) tp.emit({ mode, reason });`
@@ -140,8 +147,8 @@ export class Tracepoint<F extends object = Record<string, unknown>> {
   printk: ((fields: F) => string) | null = null;
   /** Its role on a timeline, as its emitter declared it, or null (an instant). */
   timeline: TimelineRole<F> | null = null;
-  /** @internal */
-  listeners: TraceListener[] = [];
+  /** @internal The listeners; the shared empty `NO_LISTENERS` until the first one. */
+  listeners: TraceListener[] = NO_LISTENERS;
   readonly #context: TraceContext;
 
   constructor(name: string, context: TraceContext) {
@@ -181,12 +188,38 @@ export class Tracepoint<F extends object = Record<string, unknown>> {
 }
 
 /**
+ * A slot for every tracepoint name a bus has defined in this process, given in order of
+ * first definition once the name is found snake_case: a bus keeps its tracepoints in an
+ * array by slot. Every machine defines the same few names, and an explorer builds a machine
+ * a schedule: a map of its own per bus (filled, and grown, for every machine) cost more
+ * than the tracepoints themselves.
+ */
+const NAME_SLOTS = new Map<string, number>();
+
+/** The slot of a tracepoint name, given on first use; throws for a name not snake_case. */
+function nameSlot(name: string): number {
+  let slot = NAME_SLOTS.get(name);
+  if (slot === undefined) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `tracepoint name ${JSON.stringify(name)} must be snake_case`,
+      );
+    }
+    slot = NAME_SLOTS.size;
+    NAME_SLOTS.set(name, slot);
+  }
+  return slot;
+}
+
+/**
  * The tracepoint bus of one runtime. Packages define their tracepoints once (by kernel
  * name); sinks subscribe by name or to everything with `'*'`.
  */
 export class TraceBus {
   readonly #context: TraceContext;
-  readonly #points = new Map<string, Tracepoint<object>>();
+  /** The tracepoints defined on this bus, by name slot (`nameSlot`); holes for the others. */
+  readonly #points: Array<Tracepoint<object> | undefined> = [];
   readonly #wildcard: TraceListener[] = [];
   /**
    * The `tracepointSet` instances of this bus, by set class (see `tracepointSet(...).of`).
@@ -207,20 +240,15 @@ export class TraceBus {
    */
   define<F extends object>(nameOrDefinition: string | TraceEventDefinition<F>): Tracepoint<F> {
     const name = typeof nameOrDefinition === 'string' ? nameOrDefinition : nameOrDefinition.name;
-    let tp = this.#points.get(name);
+    const slot = nameSlot(name);
+    let tp = this.#points[slot];
     if (tp === undefined) {
-      if (!/^[a-z_][a-z0-9_]*$/.test(name)) {
-        throw new MmsimError(
-          'INVALID_ARGUMENT',
-          `tracepoint name ${JSON.stringify(name)} must be snake_case`,
-        );
-      }
       tp = new Tracepoint<object>(name, this.#context);
       if (this.#wildcard.length > 0) {
-        tp.listeners.push(...this.#wildcard);
+        tp.listeners = [...this.#wildcard];
         tp.enabled = true;
       }
-      this.#points.set(name, tp);
+      this.#points[slot] = tp;
     }
     if (typeof nameOrDefinition !== 'string') {
       const { printk, timeline } = nameOrDefinition;
@@ -232,26 +260,27 @@ export class TraceBus {
 
   /** The text after `name: ` on an ftrace line for `event`: its TP_printk, else `name=value` pairs. */
   formatFields(event: TraceEvent): string {
-    const printk = this.#points.get(event.name)?.printk ?? null;
+    const printk = this.#point(event.name)?.printk ?? null;
     return printk === null ? formatFieldsGeneric(event.fields) : printk(event.fields);
   }
 
   /** The timeline role the emitter of `name` declared, or null. */
   timelineOf(name: string): TimelineRole | null {
-    return (this.#points.get(name)?.timeline ?? null) as TimelineRole | null;
+    return (this.#point(name)?.timeline ?? null) as TimelineRole | null;
   }
 
   /** Subscribes to one tracepoint, or to all (present and future) with `'*'`. */
   on(name: string, listener: TraceListener): () => void {
-    const targets = name === '*' ? [...this.#points.values()] : [this.define(name)];
+    const targets = name === '*' ? this.#defined() : [this.define(name)];
     if (name === '*') this.#wildcard.push(listener);
     for (const tp of targets) {
-      tp.listeners.push(listener);
+      if (tp.listeners === NO_LISTENERS) tp.listeners = [listener];
+      else tp.listeners.push(listener);
       tp.enabled = true;
     }
     return () => {
       if (name === '*') removeOne(this.#wildcard, listener);
-      for (const tp of name === '*' ? this.#points.values() : targets) {
+      for (const tp of name === '*' ? this.#defined() : targets) {
         removeOne(tp.listeners, listener);
         tp.enabled = tp.listeners.length > 0;
       }
@@ -260,7 +289,22 @@ export class TraceBus {
 
   /** Names of every defined tracepoint, sorted. */
   names(): string[] {
-    return [...this.#points.keys()].sort();
+    return this.#defined()
+      .map((tp) => tp.name)
+      .sort();
+  }
+
+  /** The tracepoint of that name if this bus defined it. */
+  #point(name: string): Tracepoint<object> | undefined {
+    const slot = NAME_SLOTS.get(name);
+    return slot === undefined ? undefined : this.#points[slot];
+  }
+
+  /** Every tracepoint this bus defined, in slot order. */
+  #defined(): Tracepoint<object>[] {
+    const out: Tracepoint<object>[] = [];
+    for (const tp of this.#points) if (tp !== undefined) out.push(tp);
+    return out;
   }
 }
 

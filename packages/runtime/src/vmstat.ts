@@ -99,17 +99,39 @@ export const VmEvent = indexOf(VM_EVENT_NAMES);
 export class VmStat {
   readonly nrNodes: number;
   readonly #node: Float64Array;
-  readonly #events = new Float64Array(VM_EVENT_NAMES.length);
+  readonly #events: Float64Array;
   /**
    * Per node-item readers for gauges the model keeps elsewhere (nr_free_pages is the
    * buddy allocator's own count): read when the item is, never written.
    */
   readonly #gauges: Array<((nid: number) => number) | undefined> = [];
 
-  constructor(nrNodes: number) {
+  /**
+   * The counters of `nrNodes` nodes, all 0. With `buffer` (zeroed, at least
+   * `VmStat.bufferBytes(nrNodes)` bytes: a machine's recycled buffer, say) they live in it;
+   * else in a buffer of their own. Either way the node items and the events share one
+   * buffer: a typed array of more than 64 bytes with a buffer of its own gets a backing
+   * store outside the heap, slow to make for a machine per explored schedule.
+   */
+  constructor(nrNodes: number, buffer?: ArrayBuffer) {
     checkInt('nrNodes', nrNodes, 1, 1024);
     this.nrNodes = nrNodes;
-    this.#node = new Float64Array(nrNodes * NODE_STAT_NAMES.length);
+    const nodeItems = nrNodes * NODE_STAT_NAMES.length;
+    const bytes = VmStat.bufferBytes(nrNodes);
+    if (buffer !== undefined && !(buffer instanceof ArrayBuffer && buffer.byteLength >= bytes)) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `VmStat: buffer must be an ArrayBuffer of at least ${bytes} bytes for ${nrNodes} node(s)`,
+      );
+    }
+    const b = buffer ?? new ArrayBuffer(bytes);
+    this.#node = new Float64Array(b, 0, nodeItems);
+    this.#events = new Float64Array(b, 8 * nodeItems, VM_EVENT_NAMES.length);
+  }
+
+  /** Bytes of the buffer the counters of `nrNodes` nodes take (see the constructor). */
+  static bufferBytes(nrNodes: number): number {
+    return 8 * (nrNodes * NODE_STAT_NAMES.length + VM_EVENT_NAMES.length);
   }
 
   /** count_vm_events. */

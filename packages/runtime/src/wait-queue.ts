@@ -43,10 +43,11 @@ export class WaitQueue {
   readonly #rt: Runtime;
   readonly #entries: WaitEntry[] = [];
 
-  constructor(rt: Runtime, name: string) {
+  /** `objectId`: an id taken earlier from `rt.newObjectId()`; default a new one. */
+  constructor(rt: Runtime, name: string, objectId?: number) {
     this.#rt = rt;
     this.name = name;
-    this.objectId = rt.newObjectId();
+    this.objectId = objectId ?? rt.newObjectId();
   }
 
   get length(): number {

@@ -17,11 +17,17 @@ export abstract class OwnedLock implements Resource {
   protected readonly rt: Runtime;
   readonly #waiters: WaitQueue;
 
-  constructor(rt: Runtime, name: string) {
+  /**
+   * A lock takes two footprint object ids, its own and its wait queue's, in that order:
+   * from `rt.newObjectId()`, or `objectIds` and `objectIds + 1` when given (ids taken
+   * earlier, so that a lock made on first use has the ids it would have had if made with
+   * its owner, and footprints stay the same).
+   */
+  constructor(rt: Runtime, name: string, objectIds?: number) {
     this.rt = rt;
     this.name = name;
-    this.objectId = rt.newObjectId();
-    this.#waiters = new WaitQueue(rt, name);
+    this.objectId = objectIds ?? rt.newObjectId();
+    this.#waiters = new WaitQueue(rt, name, objectIds === undefined ? undefined : objectIds + 1);
   }
 
   holders(): readonly Task[] {
