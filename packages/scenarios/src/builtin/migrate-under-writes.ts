@@ -84,9 +84,17 @@ export function migrateUnderWrites(params: MigrateUnderWritesParams = {}): Scena
       'deadlock, no lost write, no leaked reference, no migration entry left.',
     sources: ['torvalds/linux v6.3 mm/migrate.c', 'docs/model-vs-kernel.md#page-contents'],
     config: {
+      // Sized to what the scenario uses (every frame is walked by the memory invariants and
+      // allocated in each instance's memory map). Node 0: the zero page and the small folios
+      // in its first pageblock, the hugetlb page and the THP in the next two. Node 1 (at pfn
+      // 2048, nodes start on MAX_ORDER boundaries): the hugetlb page, a pageblock for the
+      // THP and 64 frames, room for every other folio (26) without breaking the THP's block,
+      // and 576 free frames in all for the 538 pages when a failed THP allocation splits it.
+      // No watermarks, so schedules, figures and tokens are those of the 2,048-page nodes
+      // (test/migrate-under-writes-size.test.ts).
       nodes: [
-        { pages: 2048, hugetlbPages: 1 },
-        { pages: 2048, hugetlbPages: 1 },
+        { pages: 1536, hugetlbPages: 1 },
+        { pages: 1088, hugetlbPages: 1 },
       ],
       cpusPerNode: 3,
       variant: 'v6.3',
