@@ -121,7 +121,7 @@ class UserTaskRun implements KernelGen {
   #n = 0;
   #ended = false;
   /** The fault path of the current access while it runs; null otherwise. */
-  #faulted: KernelGen<number> | KernelGen | null = null;
+  #faulted: KernelGen<unknown> | null = null;
   #faultedWrite = false;
   #faultedWhere: ShadowLocation | null = null;
   #faultedValue = 0;
@@ -186,8 +186,7 @@ class UserTaskRun implements KernelGen {
 
   /** One step of the fault path of the current access; the access ends with it. */
   #stepFault(): IteratorResult<void, void> {
-    const gen = this.#faulted as KernelGen<number | void>;
-    const r = gen.next();
+    const r = (this.#faulted as KernelGen<unknown>).next();
     if (r.done !== true) return STEPPED;
     this.#faulted = null;
     const where = this.#faultedWhere as ShadowLocation;
@@ -219,10 +218,10 @@ class UserTaskRun implements KernelGen {
     return STEPPED; // the program runs on; another CPU may interleave here
   }
 
-  return(value: void): IteratorResult<void, void> {
+  return(): IteratorResult<void, void> {
     this.#ended = true;
     this.#faulted = null;
-    return { done: true, value };
+    return ENDED;
   }
 
   throw(error: unknown): IteratorResult<void, void> {
