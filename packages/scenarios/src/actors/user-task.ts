@@ -142,11 +142,26 @@ class UserTaskRun implements KernelGen {
 
   next(): IteratorResult<void, void> {
     if (this.#ended) return ENDED;
-    if (this.#faulted !== null) return this.#stepFault();
+    // One access per step, then the scheduling point. When the runtime can take that
+    // point without suspending this task (`Runtime.virtualStep`: the same step and
+    // decision as returning here), the next access runs on in the same call.
+    const rt = this.#k.rt;
+    if (this.#faulted !== null && (!this.#stepFault() || !rt.virtualStep())) return STEPPED;
+    for (;;) {
+      if (!this.#access()) return this.#ended ? ENDED : STEPPED;
+      if (!rt.virtualStep()) return STEPPED;
+    }
+  }
+
+  /**
+   * Starts access number `#n` in the current step: false when the task ends instead, or
+   * when the access faulted and its fault path has yet to finish (in later steps).
+   */
+  #access(): boolean {
     const options = this.#options;
     if (this.#n >= options.accesses || options.until?.() === true) {
       this.#ended = true;
-      return ENDED;
+      return false;
     }
     const k = this.#k;
     let pick = this.#pick;
@@ -181,19 +196,24 @@ class UserTaskRun implements KernelGen {
       }
       this.#loaded(where, value);
     }
-    return this.#accessed();
+    this.#accessed();
+    return true;
   }
 
-  /** One step of the fault path of the current access; the access ends with it. */
-  #stepFault(): IteratorResult<void, void> {
+  /**
+   * One step of the fault path of the current access: true when it returned, and the
+   * access is finished (in this step).
+   */
+  #stepFault(): boolean {
     const r = (this.#faulted as KernelGen<unknown>).next();
-    if (r.done !== true) return STEPPED;
+    if (r.done !== true) return false;
     this.#faulted = null;
     const where = this.#faultedWhere as ShadowLocation;
     this.#faultedWhere = null;
     if (this.#faultedWrite) this.#stored(where, this.#faultedValue);
     else this.#loaded(where, r.value as number);
-    return this.#accessed();
+    this.#accessed();
+    return true;
   }
 
   #stored(where: ShadowLocation, value: number): void {
@@ -211,11 +231,13 @@ class UserTaskRun implements KernelGen {
     }
   }
 
-  /** The end of an access: the program's computation, then the scheduling point. */
-  #accessed(): IteratorResult<void, void> {
+  /**
+   * The end of an access: the program's computation. The scheduling point follows (the
+   * program runs on; another CPU may interleave there).
+   */
+  #accessed(): void {
     if (this.#computeNs > 0) this.#k.rt.charge(this.#computeNs);
     this.#n++;
-    return STEPPED; // the program runs on; another CPU may interleave here
   }
 
   return(): IteratorResult<void, void> {
