@@ -1,5 +1,5 @@
 import { folioPut } from '@mmsim/folio';
-import type { KernelGen } from '@mmsim/runtime';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { vmaAllocFolio } from './alloc.js';
 import { anonVmaPrepare } from './anon-vma.js';
 import { FAULT_FLAG_WRITE, MM_ANONPAGES, VM_FAULT_OOM } from './constants.js';
@@ -53,5 +53,56 @@ export function* doAnonymousPage(ctx: RmapState, vmf: VmFault): KernelGen<number
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
   yield* folioAddLruVma(ctx, folio, vma);
+  return 0;
+}
+
+/**
+ * `do_anonymous_page` (above) as plain calls, for a fault that needs no wait before the
+ * folio is mapped: a write (or the zero page turned off), the VMA's anon_vma already
+ * prepared (`anon_vma_prepare` returns at once) and the page-table lock free (checked
+ * before the allocation, so that `spin_lock` is a trylock that succeeds). Returns the
+ * VM_FAULT_* bits, or, when `folio_add_lru_vma` had to wait, the generator that finishes
+ * the fault from that scheduling point; and when the fault cannot start plainly, the
+ * generator of `do_anonymous_page` itself (nothing done yet). The same steps, charges and
+ * results as `doAnonymousPage`.
+ */
+export function doAnonymousPagePlain(ctx: RmapState, vmf: VmFault): number | KernelGen<number> {
+  const { vma, table, vpn } = vmf;
+  const ptl = table.ptl;
+  if (
+    ((vmf.flags & FAULT_FLAG_WRITE) === 0 && ctx.useZeroPage) ||
+    vma.anonVma === null ||
+    ptl.owner !== null
+  ) {
+    return doAnonymousPage(ctx, vmf);
+  }
+  const folio = vmaAllocFolio(ctx, vma, 0, vmf.address);
+  if (folio < 0) return VM_FAULT_OOM;
+  const entry = mkPte(
+    folio,
+    vma.writable ? PTE_YOUNG | PTE_DIRTY | PTE_SOFT_DIRTY | PTE_WRITE : PTE_YOUNG,
+  );
+  if (!ptl.trylock()) {
+    throw new MmsimError('INVALID_STATE', `${ptl.name} was taken during a plain fault`);
+  }
+  if (table.get(vpn) !== PTE_NONE) {
+    ptl.unlock();
+    folioPut(ctx.mem, folio);
+    return 0;
+  }
+  vma.mm.rss[MM_ANONPAGES]!++;
+  folioAddNewAnonRmap(ctx, folio, vma, vmf.address);
+  table.set(vpn, entry);
+  ctx.rt.charge(ctx.costs.pteUpdate);
+  ptl.unlock();
+  const lru = folioAddLruVma(ctx, folio, vma);
+  if (lru.next().done === true) return 0;
+  return afterYield(lru);
+}
+
+/** The rest of a fault whose `gen` yielded (its scheduling point taken first); returns 0. */
+function* afterYield(gen: KernelGen): KernelGen<number> {
+  yield;
+  yield* gen;
   return 0;
 }

@@ -6,7 +6,7 @@ import {
   VM_FAULT_FALLBACK,
   VM_FAULT_SIGSEGV,
 } from './constants.js';
-import { doAnonymousPage } from './fault-anon.js';
+import { doAnonymousPage, doAnonymousPagePlain } from './fault-anon.js';
 import { doFault } from './fault-file.js';
 import {
   doHugePmdAnonymousPage,
@@ -99,6 +99,16 @@ export function* handleMmFault(
   flags: number,
 ): KernelGen<number> {
   ctx.vmstat.countVmEvents(VmEvent.PGFAULT);
+  return yield* handleMmFaultCounted(ctx, vma, address, flags);
+}
+
+/** `handle_mm_fault` after its `pgfault` count. */
+function* handleMmFaultCounted(
+  ctx: RmapState,
+  vma: Vma,
+  address: number,
+  flags: number,
+): KernelGen<number> {
   if (address < vma.start || address >= vma.end) return VM_FAULT_SIGSEGV;
   if (isVmHugetlbPage(vma)) return yield* hugetlbFault(ctx, vma, address, flags);
   const mm = vma.mm;
@@ -126,4 +136,39 @@ export function* handleMmFault(
     return 0; // a PMD being changed under its lock: retry
   }
   return yield* handlePteFault(ctx, vma, address, flags);
+}
+
+/**
+ * `handle_mm_fault` as plain calls where it can be: the first touch of a private
+ * anonymous page in an existing page table (`do_anonymous_page`, see
+ * `doAnonymousPagePlain`) runs without a generator; every other fault, and that one when
+ * it might have to wait, returns the generator that goes on from where the plain part
+ * stopped (it changed nothing but the `pgfault` count): run it with `yield*` for the
+ * VM_FAULT_* bits. The same steps, charges and results as `handleMmFault`.
+ */
+export function handleMmFaultPlain(
+  ctx: RmapState,
+  vma: Vma,
+  address: number,
+  flags: number,
+): number | KernelGen<number> {
+  ctx.vmstat.countVmEvents(VmEvent.PGFAULT);
+  const mm = vma.mm;
+  const idx = pmdIndexOf(address);
+  if (
+    address < vma.start ||
+    address >= vma.end ||
+    isVmHugetlbPage(vma) ||
+    mm.pmds.get(idx) !== undefined ||
+    vma.file !== null
+  ) {
+    return handleMmFaultCounted(ctx, vma, address, flags);
+  }
+  const table = mm.pageTables.get(idx);
+  // no page table yet: a THP may be due, or the table is allocated (`pmdNone`)
+  if (table === undefined) return handleMmFaultCounted(ctx, vma, address, flags);
+  const vpn = vpnOf(address);
+  const orig = table.get(vpn);
+  if (orig !== PTE_NONE) return handlePteFault(ctx, vma, address, flags);
+  return doAnonymousPagePlain(ctx, { vma, address, vpn, flags, table, orig, pmdNone: false });
 }

@@ -149,6 +149,8 @@ export {
   userWrite,
   userWriteFast,
   userWriteFaulted,
+  userFault,
+  userFaultPlainPath,
 } from './user-access.js';
 export { pinUserPage, releasePin, unpinUserPage } from './gup.js';
 export { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';

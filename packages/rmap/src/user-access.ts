@@ -14,7 +14,7 @@ import {
   VM_READ,
   VM_WRITE,
 } from './constants.js';
-import { handleMmFault } from './fault.js';
+import { handleMmFault, handleMmFaultPlain } from './fault.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, vpnOf } from './page-table.js';
 import { PTE_DIRTY, PTE_YOUNG, pteHwPresent, ptePfn, pteWrite } from './pte.js';
@@ -173,6 +173,17 @@ export function* doUserAddrFault(
 ): KernelGen<number> {
   const sem = mm.mmapLock;
   if (!sem.downReadTrylock()) yield* sem.downRead('do_user_addr_fault');
+  return yield* doUserAddrFaultLocked(ctx, mm, addr, flags);
+}
+
+/** `do_user_addr_fault` with `mmap_lock` taken for read: the rest, then the unlock. */
+function* doUserAddrFaultLocked(
+  ctx: RmapState,
+  mm: Mm,
+  addr: number,
+  flags: number,
+): KernelGen<number> {
+  const sem = mm.mmapLock;
   try {
     if (!mm.alive) return VM_FAULT_SIGBUS;
     const vma = mm.vmaLookup(addr);
@@ -182,6 +193,66 @@ export function* doUserAddrFault(
       return VM_FAULT_SIGSEGV_ACCESS;
     }
     return yield* handleMmFault(ctx, vma, addr, flags | FAULT_FLAG_USER);
+  } finally {
+    sem.upRead();
+  }
+}
+
+/**
+ * @internal The switch of the plain fault path (`userFault`): false makes every fault of
+ * a user access run `doUserAddrFault` as a generator, for the tests that compare the two.
+ */
+export const userFaultPlainPath = { enabled: true };
+
+/**
+ * `do_user_addr_fault` as plain calls where it can be: `mmap_lock` taken with a trylock,
+ * the VMA and access checks, and `handle_mm_fault` through `handleMmFaultPlain` (the first
+ * touch of a private anonymous page needs no generator). Returns the VM_FAULT_* bits, or
+ * a generator that finishes the fault (and drops `mmap_lock`) for the caller to run with
+ * `yield*`: the same steps, charges and results as `doUserAddrFault`.
+ */
+export function userFault(
+  ctx: RmapState,
+  mm: Mm,
+  addr: number,
+  flags: number,
+): number | KernelGen<number> {
+  if (!userFaultPlainPath.enabled) return doUserAddrFault(ctx, mm, addr, flags);
+  const sem = mm.mmapLock;
+  if (!sem.downReadTrylock()) return doUserAddrFaultWait(ctx, mm, addr, flags);
+  let rest: KernelGen<number> | null = null;
+  try {
+    if (!mm.alive) return VM_FAULT_SIGBUS;
+    const vma = mm.vmaLookup(addr);
+    if (vma === null) return VM_FAULT_SIGSEGV_NO_VMA;
+    const write = (flags & FAULT_FLAG_WRITE) !== 0;
+    if (write ? (vma.flags & VM_WRITE) === 0 : (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) {
+      return VM_FAULT_SIGSEGV_ACCESS;
+    }
+    const ret = handleMmFaultPlain(ctx, vma, addr, flags | FAULT_FLAG_USER);
+    if (typeof ret === 'number') return ret;
+    rest = ret;
+  } finally {
+    if (rest === null) sem.upRead();
+  }
+  return unlockAfter(sem, rest);
+}
+
+/** `doUserAddrFault` after a failed trylock of `mmap_lock`: the sleeping `down_read`. */
+function* doUserAddrFaultWait(
+  ctx: RmapState,
+  mm: Mm,
+  addr: number,
+  flags: number,
+): KernelGen<number> {
+  yield* mm.mmapLock.downRead('do_user_addr_fault');
+  return yield* doUserAddrFaultLocked(ctx, mm, addr, flags);
+}
+
+/** Runs the rest of a fault begun with `mmap_lock` held for read, then drops the lock. */
+function* unlockAfter(sem: Mm['mmapLock'], rest: KernelGen<number>): KernelGen<number> {
+  try {
+    return yield* rest;
   } finally {
     sem.upRead();
   }
@@ -231,7 +302,8 @@ export function* userRead(ctx: RmapState, mm: Mm, addr: number): KernelGen<numbe
   for (let tries = 0; ; tries++) {
     const value = userReadFast(ctx, mm, addr);
     if (!Number.isNaN(value)) return value;
-    const ret = yield* doUserAddrFault(ctx, mm, addr, 0);
+    const fault = userFault(ctx, mm, addr, 0);
+    const ret = typeof fault === 'number' ? fault : yield* fault;
     if (fatal(ret)) throw faultError(mm, addr, false, ret);
     if (tries >= MAX_RETRIES) throw livelock(mm, addr);
   }
@@ -241,7 +313,8 @@ export function* userRead(ctx: RmapState, mm: Mm, addr: number): KernelGen<numbe
 export function* userWrite(ctx: RmapState, mm: Mm, addr: number, value: number): KernelGen {
   for (let tries = 0; ; tries++) {
     if (userWriteFast(ctx, mm, addr, value)) return;
-    const ret = yield* doUserAddrFault(ctx, mm, addr, FAULT_FLAG_WRITE);
+    const fault = userFault(ctx, mm, addr, FAULT_FLAG_WRITE);
+    const ret = typeof fault === 'number' ? fault : yield* fault;
     if (fatal(ret)) throw faultError(mm, addr, true, ret);
     if (tries >= MAX_RETRIES) throw livelock(mm, addr);
   }
@@ -255,7 +328,8 @@ export function* userWrite(ctx: RmapState, mm: Mm, addr: number, value: number):
  */
 export function* userReadFaulted(ctx: RmapState, mm: Mm, addr: number): KernelGen<number> {
   for (let tries = 0; ; tries++) {
-    const ret = yield* doUserAddrFault(ctx, mm, addr, 0);
+    const fault = userFault(ctx, mm, addr, 0);
+    const ret = typeof fault === 'number' ? fault : yield* fault;
     if (fatal(ret)) throw faultError(mm, addr, false, ret);
     if (tries >= MAX_RETRIES) throw livelock(mm, addr);
     const value = userReadFast(ctx, mm, addr);
@@ -266,7 +340,8 @@ export function* userReadFaulted(ctx: RmapState, mm: Mm, addr: number): KernelGe
 /** The rest of `userWrite` after a `userWriteFast` that returned false; see `userReadFaulted`. */
 export function* userWriteFaulted(ctx: RmapState, mm: Mm, addr: number, value: number): KernelGen {
   for (let tries = 0; ; tries++) {
-    const ret = yield* doUserAddrFault(ctx, mm, addr, FAULT_FLAG_WRITE);
+    const fault = userFault(ctx, mm, addr, FAULT_FLAG_WRITE);
+    const ret = typeof fault === 'number' ? fault : yield* fault;
     if (fatal(ret)) throw faultError(mm, addr, true, ret);
     if (tries >= MAX_RETRIES) throw livelock(mm, addr);
     if (userWriteFast(ctx, mm, addr, value)) return;

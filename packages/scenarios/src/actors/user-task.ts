@@ -56,9 +56,13 @@ export function userTaskStats(): UserTaskStats {
  *
  * Stores write a value unique to this task and access, and record it in the kernel's
  * shadow memory in the step of the store; loads check what they see against it.
+ *
+ * The body is a plain iterator (`UserTaskRun`), not a generator: one call of its `next()`
+ * is one step, an access and the scheduling point after it, the same steps a generator
+ * with a `yield` after each access takes; a generator exists only while an access faults.
  */
 export function userTask(k: Kernel, options: UserTaskOptions): Actor {
-  const { mm, addr, pages, accesses } = options;
+  const { accesses } = options;
   const writeRatio = options.writeRatio ?? 0.5;
   if (!Number.isInteger(accesses) || accesses < 0) {
     throw new MmsimError(
@@ -85,34 +89,170 @@ export function userTask(k: Kernel, options: UserTaskOptions): Actor {
     cpu: options.cpu,
     models:
       'a user thread: loads and stores through the TLB and page walk, faulting into do_user_addr_fault / handle_mm_fault (mm/memory.c, 6.3)',
-    *body(task: Task): KernelGen {
-      const rng = k.rt.random.workload;
-      const pick = pagePicker(options.pattern ?? 'random', pages, rng);
-      const who = String(task);
-      const stats = options.stats;
-      for (let n = 0; n < accesses; n++) {
-        if (options.until?.() === true) break;
-        const at = addr + pick(n) * PAGE_SIZE;
-        const where = k.shadow.userLocation(mm, at);
-        if (rng.chance(writeRatio)) {
-          const value = task.id * 1_000_000 + n + 1;
-          // As userWrite, with no generator unless the store faults.
-          if (!k.vm.userWriteFast(mm, at, value)) yield* k.vm.userWriteFaulted(mm, at, value);
-          k.shadow.wrote(where, value, who); // same step as the store
-          if (stats !== undefined) stats.stores++;
-        } else {
-          // As userRead, with no generator unless the load faults.
-          let value = k.vm.userReadFast(mm, at);
-          if (Number.isNaN(value)) value = yield* k.vm.userReadFaulted(mm, at);
-          const ok = k.shadow.read(where, value, who); // same step as the load
-          if (stats !== undefined) {
-            stats.loads++;
-            if (!ok) stats.mismatches++;
-          }
-        }
-        if (computeNs > 0) k.rt.charge(computeNs);
-        yield; // the program runs on; another CPU may interleave here
-      }
-    },
+    body: (task: Task): KernelGen => new UserTaskRun(k, options, writeRatio, computeNs, task),
   };
+}
+
+/** A place of the kernel's shadow memory (`Shadow.userLocation`). */
+type ShadowLocation = ReturnType<Kernel['shadow']['userLocation']>;
+
+/** What `next()` returns at a scheduling point; read and dropped by the runtime at once. */
+const STEPPED: IteratorYieldResult<void> = { done: false, value: undefined };
+const ENDED: IteratorReturnResult<void> = { done: true, value: undefined };
+
+/**
+ * The running body of a `userTask`, as an iterator the runtime steps with `next()`: each
+ * call ends at the scheduling point after one access (or ends the task), so an access
+ * that needs no fault creates no generator and no per-access object but the shadow's
+ * location. A faulting access hands over to the fault path's generator
+ * (`userReadFaulted` / `userWriteFaulted`), stepped by the following calls as `yield*`
+ * would, and is finished in the step that generator returns in.
+ */
+class UserTaskRun implements KernelGen {
+  readonly #k: Kernel;
+  readonly #options: UserTaskOptions;
+  readonly #writeRatio: number;
+  readonly #computeNs: number;
+  readonly #task: Task;
+  /** The access pattern; made at the first step (as the generator body did). */
+  #pick: ((n: number) => number) | null = null;
+  #who = '';
+  /** Index of the current (or next) access. */
+  #n = 0;
+  #ended = false;
+  /** The fault path of the current access while it runs; null otherwise. */
+  #faulted: KernelGen<unknown> | null = null;
+  #faultedWrite = false;
+  #faultedWhere: ShadowLocation | null = null;
+  #faultedValue = 0;
+
+  constructor(
+    k: Kernel,
+    options: UserTaskOptions,
+    writeRatio: number,
+    computeNs: number,
+    task: Task,
+  ) {
+    this.#k = k;
+    this.#options = options;
+    this.#writeRatio = writeRatio;
+    this.#computeNs = computeNs;
+    this.#task = task;
+  }
+
+  next(): IteratorResult<void, void> {
+    if (this.#ended) return ENDED;
+    // One access per step, then the scheduling point. When the runtime can take that
+    // point without suspending this task (`Runtime.virtualStep`: the same step and
+    // decision as returning here), the next access runs on in the same call.
+    const rt = this.#k.rt;
+    if (this.#faulted !== null && (!this.#stepFault() || !rt.virtualStep())) return STEPPED;
+    for (;;) {
+      if (!this.#access()) return this.#ended ? ENDED : STEPPED;
+      if (!rt.virtualStep()) return STEPPED;
+    }
+  }
+
+  /**
+   * Starts access number `#n` in the current step: false when the task ends instead, or
+   * when the access faulted and its fault path has yet to finish (in later steps).
+   */
+  #access(): boolean {
+    const options = this.#options;
+    if (this.#n >= options.accesses || options.until?.() === true) {
+      this.#ended = true;
+      return false;
+    }
+    const k = this.#k;
+    let pick = this.#pick;
+    if (pick === null) {
+      pick = pagePicker(options.pattern ?? 'random', options.pages, k.rt.random.workload);
+      this.#pick = pick;
+      this.#who = String(this.#task);
+    }
+    const mm = options.mm;
+    const n = this.#n;
+    const at = options.addr + pick(n) * PAGE_SIZE;
+    const where = k.shadow.userLocation(mm, at);
+    if (k.rt.random.workload.chance(this.#writeRatio)) {
+      const value = this.#task.id * 1_000_000 + n + 1;
+      // As userWrite, with no generator unless the store faults.
+      if (!k.vm.userWriteFast(mm, at, value)) {
+        this.#faulted = k.vm.userWriteFaulted(mm, at, value);
+        this.#faultedWrite = true;
+        this.#faultedWhere = where;
+        this.#faultedValue = value;
+        return this.#stepFault();
+      }
+      this.#stored(where, value);
+    } else {
+      // As userRead, with no generator unless the load faults.
+      const value = k.vm.userReadFast(mm, at);
+      if (Number.isNaN(value)) {
+        this.#faulted = k.vm.userReadFaulted(mm, at);
+        this.#faultedWrite = false;
+        this.#faultedWhere = where;
+        return this.#stepFault();
+      }
+      this.#loaded(where, value);
+    }
+    this.#accessed();
+    return true;
+  }
+
+  /**
+   * One step of the fault path of the current access: true when it returned, and the
+   * access is finished (in this step).
+   */
+  #stepFault(): boolean {
+    const r = (this.#faulted as KernelGen<unknown>).next();
+    if (r.done !== true) return false;
+    this.#faulted = null;
+    const where = this.#faultedWhere as ShadowLocation;
+    this.#faultedWhere = null;
+    if (this.#faultedWrite) this.#stored(where, this.#faultedValue);
+    else this.#loaded(where, r.value as number);
+    this.#accessed();
+    return true;
+  }
+
+  #stored(where: ShadowLocation, value: number): void {
+    this.#k.shadow.wrote(where, value, this.#who); // same step as the store
+    const stats = this.#options.stats;
+    if (stats !== undefined) stats.stores++;
+  }
+
+  #loaded(where: ShadowLocation, value: number): void {
+    const ok = this.#k.shadow.read(where, value, this.#who); // same step as the load
+    const stats = this.#options.stats;
+    if (stats !== undefined) {
+      stats.loads++;
+      if (!ok) stats.mismatches++;
+    }
+  }
+
+  /**
+   * The end of an access: the program's computation. The scheduling point follows (the
+   * program runs on; another CPU may interleave there).
+   */
+  #accessed(): void {
+    if (this.#computeNs > 0) this.#k.rt.charge(this.#computeNs);
+    this.#n++;
+  }
+
+  return(): IteratorResult<void, void> {
+    this.#ended = true;
+    this.#faulted = null;
+    return ENDED;
+  }
+
+  throw(error: unknown): IteratorResult<void, void> {
+    this.#ended = true;
+    this.#faulted = null;
+    throw error;
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
 }
