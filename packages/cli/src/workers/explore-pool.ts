@@ -118,6 +118,11 @@ export interface ExplorePool {
    * runs batches too, between handing them out.
    */
   runner(spec: ExploreSpec, local?: LocalExploration): BatchRunner;
+  /**
+   * Per worker thread started, the share of its time so far it was busy, not waiting for a
+   * batch (node's event-loop utilisation; the idle time the pool's hand-out costs).
+   */
+  utilization(): number[];
   destroy(): Promise<void>;
 }
 
@@ -299,6 +304,7 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
         },
       };
     },
+    utilization: () => (pool === null ? [] : pool.utilization()),
     destroy: () => (pool === null ? Promise.resolve() : pool.destroy()),
   };
 }

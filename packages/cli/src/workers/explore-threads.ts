@@ -117,6 +117,14 @@ export class ExploreThreads {
     return last;
   }
 
+  /**
+   * The share of the time since it started that each worker thread was busy (not waiting
+   * for a batch), from node's event-loop utilisation: 1 means it never waited.
+   */
+  utilization(): number[] {
+    return this.threads.map((t) => t.worker.performance.eventLoopUtilization().utilization);
+  }
+
   destroy(): Promise<void> {
     this.destroyed = true;
     const error = new Error('explore pool destroyed');
