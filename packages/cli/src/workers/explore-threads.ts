@@ -47,6 +47,12 @@ export class ExploreThreads {
   private readonly slots: Int32Array;
   private nextId = 1;
   private destroyed = false;
+  private skippedBatches = 0;
+
+  /** Batches the threads skipped, as taken back or cancelled before they started them. */
+  get skipped(): number {
+    return this.skippedBatches;
+  }
 
   constructor(filename: string, count: number, execArgv: string[] | undefined, slots: number) {
     this.slots = new Int32Array(new SharedArrayBuffer(4 * slots));
@@ -152,6 +158,7 @@ export class ExploreThreads {
 
   private answer(thread: Thread, m: FromWorker): void {
     thread.outstanding--;
+    if ('skipped' in m) this.skippedBatches++;
     const task = this.settle(m.id);
     if (task === undefined) return; // cancelled or taken back
     if ('result' in m) task.done(decodeBatchResult(m.result));

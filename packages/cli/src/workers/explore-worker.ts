@@ -6,7 +6,12 @@
  * cancelled) before this thread started it is skipped: its slot in the shared array no longer
  * holds the task's id.
  */
-import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import {
+  type MessagePort,
+  parentPort,
+  receiveMessageOnPort,
+  workerData,
+} from 'node:worker_threads';
 import { runBatch } from '@mmsim/explore';
 import { preloadVariantModules } from '../variant-file.js';
 import { encodeBatchResult, type WireBatchResult } from './batch-wire.js';
@@ -113,7 +118,11 @@ export function serveExploreTasks(port: MessagePort, slots: Int32Array): void {
         let answer: FromWorker;
         try {
           const result = encodeBatchResult(
-            runBatch(b.target, b.options, { from: task.from, to: task.to, pctSteps: task.pctSteps }),
+            runBatch(b.target, b.options, {
+              from: task.from,
+              to: task.to,
+              pctSteps: task.pctSteps,
+            }),
           );
           answer = { id: task.id, result };
         } catch (error) {
