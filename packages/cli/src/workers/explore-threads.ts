@@ -106,21 +106,20 @@ export class ExploreThreads {
   }
 
   /**
-   * The batch of exploration `spec` handed out last that no thread has started, taken back
-   * from the threads (they will skip it), or null. Its caller runs it and settles it.
+   * The batch of exploration `spec` furthest in the search that no thread has started, taken
+   * back from the threads (they will skip it), or null. Its caller runs it and settles it.
    */
   takeBack(spec: number): TakenBack | null {
-    let last: Task | null = null;
-    for (const task of this.tasks.values()) {
-      if (task.spec === spec && (last === null || task.batch.from > last.batch.from)) last = task;
+    const candidates = [...this.tasks.values()].filter((task) => task.spec === spec);
+    candidates.sort((a, b) => b.batch.from - a.batch.from);
+    for (const task of candidates) {
+      const slot = task.id % this.slots.length;
+      if (Atomics.compareExchange(this.slots, slot, task.id, TASK_TAKEN_BACK) === task.id) {
+        this.settle(task.id);
+        return task;
+      }
     }
-    if (last === null) return null;
-    const slot = last.id % this.slots.length;
-    if (Atomics.compareExchange(this.slots, slot, last.id, TASK_TAKEN_BACK) !== last.id) {
-      return null;
-    }
-    this.settle(last.id);
-    return last;
+    return null;
   }
 
   /**
