@@ -128,11 +128,17 @@ export function runBatch(
   };
 }
 
+/** The most schedules in a batch of `exploreInBatches` (without the runner's `batchSize`). */
+const MAX_BATCH = 64;
+
 /** Where `exploreInBatches` runs its batches (a pool of worker threads, say). */
 export interface BatchRunner {
   /** Batches run at the same time. */
   readonly parallelism: number;
-  /** Schedules per batch (default: enough for four batches per runner, at most 64). */
+  /**
+   * Schedules per batch. Default: a quarter of what is left divided by `parallelism`, at
+   * most 64 (batches shrink towards the end of the search).
+   */
   readonly batchSize?: number;
   /**
    * Runs a batch of this exploration (for instance `runBatch` on a worker thread that built
@@ -168,10 +174,12 @@ export async function exploreInBatches(
   }
   const parallelism = checkInteger('parallelism', runner.parallelism, 1, 4096);
   const total = positions(r);
-  const size =
-    runner.batchSize === undefined
-      ? Math.max(1, Math.min(64, Math.ceil(total / (parallelism * 4))))
-      : checkInteger('batchSize', runner.batchSize, 1, 1e9);
+  const fixed =
+    runner.batchSize === undefined ? null : checkInteger('batchSize', runner.batchSize, 1, 1e9);
+  // Guided: a quarter of each runner's share of what is left, at most MAX_BATCH; the batches
+  // shrink towards the end, so that the threads finish together.
+  const sizeAt = (from: number) =>
+    fixed ?? Math.max(1, Math.min(MAX_BATCH, Math.ceil((total - from) / (parallelism * 4))));
   const pctSteps = pctStepsOf(r);
   const start = performance.now();
 
@@ -197,7 +205,11 @@ export async function exploreInBatches(
         next < total &&
         needed(next)
       ) {
-        const batch: ScheduleBatch = { from: next, to: Math.min(total, next + size), pctSteps };
+        const batch: ScheduleBatch = {
+          from: next,
+          to: Math.min(total, next + sizeAt(next)),
+          pctSteps,
+        };
         next = batch.to;
         const abort = new AbortController();
         running.set(batch.from, { batch, abort });

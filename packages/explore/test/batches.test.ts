@@ -100,6 +100,65 @@ describe('explore in batches (worker threads)', () => {
     expect(ran.length).toBeLessThan(400);
   });
 
+  test('default batch sizes: every position once, in order, at most 64, shrinking to single schedules at the end', async () => {
+    const options: ExploreOptions = { seed: 4, schedules: 1500, stopOnFirst: false, shrink: false };
+    const handed: ScheduleBatch[] = [];
+    const { onProgress: _p, ...plain } = options;
+    const together = await exploreInBatches(abba('same'), options, {
+      parallelism: 5,
+      run: (batch) => {
+        handed.push(batch);
+        return Promise.resolve(runBatch(abba('same'), plain, batch));
+      },
+    });
+    expect(together.schedules).toBe(1500);
+    // Contiguous, in order, nothing twice, nothing left out.
+    expect(handed[0]?.from).toBe(0);
+    for (let i = 1; i < handed.length; i++) expect(handed[i]?.from).toBe(handed[i - 1]?.to);
+    expect(handed.at(-1)?.to).toBe(1500);
+    const sizes = handed.map((b) => b.to - b.from);
+    expect(Math.max(...sizes)).toBe(64);
+    for (let i = 1; i < sizes.length; i++) {
+      expect(sizes[i]).toBeLessThanOrEqual(sizes[i - 1] as number);
+    }
+    // The last quarter-share of the search goes in single schedules.
+    expect(sizes.slice(-5)).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  test('a finding in a later batch that finishes first does not hide a lower one in a batch still running', async () => {
+    let overtaken = 0;
+    for (let seed = 1; seed <= 20; seed++) {
+      const options: ExploreOptions = { seed, schedules: 40, shrink: false };
+      const alone = explore(abba(), options);
+      const lowest = alone.findingIndex;
+      if (lowest === null || lowest === 0) continue;
+      const { onProgress: _p, ...plain } = options;
+      const delivered: (number | null)[] = [];
+      const together = await exploreInBatches(abba(), options, {
+        parallelism: 8,
+        batchSize: 1,
+        // The batches up to the lowest finding are held back until the later ones are in.
+        run: (batch, signal) =>
+          new Promise<BatchResult>((done, fail) => {
+            const result = runBatch(abba(), plain, batch);
+            setTimeout(
+              () => {
+                if (signal.aborted) return fail(new Error('aborted'));
+                delivered.push(result.firstIndex);
+                done(result);
+              },
+              batch.from <= lowest ? 20 : 0,
+            );
+          }),
+      });
+      expect(timeless(together)).toEqual(timeless(alone));
+      // The first finding delivered was a later one: the lower one came in after it.
+      if (delivered.find((i) => i !== null) !== lowest) overtaken++;
+    }
+    // Some searches did see a later finding first.
+    expect(overtaken).toBeGreaterThan(0);
+  });
+
   test('the dfs strategy is refused (it searches one tree in order)', async () => {
     const { runner } = scrambled(abba(), {}, 2, 1);
     await expect(exploreInBatches(abba(), { strategy: 'dfs' }, runner)).rejects.toThrow(/dfs/);

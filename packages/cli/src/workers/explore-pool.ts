@@ -9,9 +9,8 @@ import {
   runBatch,
   type ScheduleBatch,
 } from '@mmsim/explore';
-import Tinypool from 'tinypool';
 import type { ExploreSpec } from './explore-spec.js';
-import type { WorkerTask } from './explore-worker.js';
+import { ExploreThreads } from './explore-threads.js';
 
 /** The default of `--workers`: the cores this process may use. */
 export function defaultWorkers(): number {
@@ -119,6 +118,11 @@ export interface ExplorePool {
    * runs batches too, between handing them out.
    */
   runner(spec: ExploreSpec, local?: LocalExploration): BatchRunner;
+  /**
+   * Per worker thread started, the share of its time so far it was busy, not waiting for a
+   * batch (node's event-loop utilisation; the idle time the pool's hand-out costs).
+   */
+  utilization(): number[];
   destroy(): Promise<void>;
 }
 
@@ -143,8 +147,12 @@ export interface ExplorePoolOptions {
   readonly decide?: (remaining: number, perSecond: number, workers: number) => boolean;
 }
 
-/** Tasks handed to a worker thread at once: the next one waits in its queue, never idle. */
-const TASKS_PER_WORKER = 2;
+/**
+ * Batches handed to a worker thread at once: it runs them one after another and answers each
+ * as soon as it is done, so it has the next ones to run while this thread (which hands out
+ * the next batch only between batches of its own) is busy, or waits for a core.
+ */
+export const TASKS_PER_WORKER = 4;
 
 /**
  * What starting a worker thread costs, in this thread's time: about 0.16 s of CPU to its
@@ -199,9 +207,11 @@ interface LocalJob {
  * out. That saves a thread's start-up (loading the worker module, and warming up its compiled
  * code, CPU that competes with the search on a machine of few cores), and the search starts
  * at once, while the workers load. Each worker thread is given TASKS_PER_WORKER batches at a
- * time, so that one waiting for this thread to finish a batch of its own still has one to
- * run. With `probe`, the worker threads start only when this thread's first batch shows the
- * search is worth them; until then every batch runs here, in the order handed out.
+ * time and answers each as soon as it is done, so that it never waits for this thread to
+ * finish a batch of its own; when this thread has nothing left to run (the end of the
+ * search), it takes back the last batch handed out that no worker thread has started. With
+ * `probe`, the worker threads start only when this thread's first batch shows the search is
+ * worth them; until then every batch runs here, in the order handed out.
  */
 export function explorePool(threads: number, opts: ExplorePoolOptions = {}): ExplorePool {
   const filename = workerModule();
@@ -209,29 +219,29 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
   const local = opts.local === true && threads > 1;
   const workers = local ? threads - 1 : threads;
   const decide = opts.decide ?? shouldStartWorkers;
-  let pool: Tinypool | null = null;
-  const startPool = (): Tinypool => {
-    pool ??= new Tinypool({
+  let pool: ExploreThreads | null = null;
+  const startPool = (): ExploreThreads => {
+    pool ??= new ExploreThreads(
       filename,
-      ...optional('execArgv', builtExecArgv(process.execArgv)),
-      minThreads: workers,
-      maxThreads: workers,
-      isolateWorkers: false,
-      ...(local ? { concurrentTasksPerWorker: TASKS_PER_WORKER } : {}),
-    });
+      workers,
+      builtExecArgv(process.execArgv),
+      Math.max(4096, 8 * workers * TASKS_PER_WORKER),
+    );
     return pool;
   };
   if (!(local && opts.probe === true)) startPool();
-  const onPool = (spec: ExploreSpec, batch: ScheduleBatch, signal: AbortSignal) =>
-    startPool().run({ spec, batch } satisfies WorkerTask, { signal }) as Promise<BatchResult>;
+  let specs = 0;
   return {
     threads,
     get started() {
       return pool !== null;
     },
     runner: (spec, here) => {
+      const id = ++specs;
+      const onPool = (batch: ScheduleBatch, signal: AbortSignal) =>
+        startPool().run(id, spec, batch, signal);
       if (!local || here === undefined) {
-        return { parallelism: workers, run: (batch, signal) => onPool(spec, batch, signal) };
+        return { parallelism: workers * TASKS_PER_WORKER, run: onPool };
       }
       // Batches waiting for this thread: one at most once the worker threads run; every
       // batch handed out before that (while probing).
@@ -253,7 +263,7 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
                 // The batches waiting here go to the worker threads (they start now);
                 // this thread takes the next batch handed out.
                 for (const other of queue.splice(0)) {
-                  onPool(spec, other.batch, other.signal).then(other.done, other.fail);
+                  onPool(other.batch, other.signal).then(other.done, other.fail);
                 }
               }
             }
@@ -264,7 +274,17 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
         } finally {
           running = false;
           kick();
+          // Nothing handed out to this thread once the search has seen its result: take back
+          // a batch no worker thread has started.
+          if (!running && pool !== null) setImmediate(takeBack);
         }
+      };
+      const takeBack = (): void => {
+        if (running || queue.length > 0 || pool === null) return;
+        const job = pool.takeBack(id);
+        if (job === null) return;
+        queue.push(job);
+        kick();
       };
       const kick = (): void => {
         if (running || queue.length === 0) return;
@@ -276,7 +296,7 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
         // This thread's batch, and TASKS_PER_WORKER per worker thread.
         parallelism: 1 + workers * TASKS_PER_WORKER,
         run: (batch, signal) => {
-          if (pool !== null && (running || queue.length > 0)) return onPool(spec, batch, signal);
+          if (pool !== null && (running || queue.length > 0)) return onPool(batch, signal);
           return new Promise<BatchResult>((done, fail) => {
             queue.push({ batch, signal, done, fail });
             kick();
@@ -284,11 +304,7 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
         },
       };
     },
+    utilization: () => (pool === null ? [] : pool.utilization()),
     destroy: () => (pool === null ? Promise.resolve() : pool.destroy()),
   };
-}
-
-/** `{ [key]: value }`, or nothing for an undefined value (the option's default). */
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
