@@ -104,6 +104,11 @@ export class MigrateEnv implements MigrateServices {
    * that threw or returned a value outside its contract), oldest first.
    */
   readonly driverErrors: DriverErrorRecord[] = [];
+  /**
+   * The per-pfn state bytes of `__migrate_folio_record` with the variant's
+   * `dstStateInPrivate` (the memory's, see migrate-folio-record.ts), once looked up.
+   */
+  dstStateBits: Uint8Array | null = null;
   readonly #warned = new Set<string>();
   readonly #invalidateBhLrus: () => void;
 
