@@ -231,13 +231,16 @@ export function folioAddLruDrainUncontended(s: LruState, folio: Folio): boolean 
   checkAddable(s, folio, 'folioAddLru');
   const cpu = requireTask(s).cpu.id;
   const b = s.batches[cpu] as FolioBatch;
-  if (!lruUncontended.enabled || b.nr !== 0 || b.lock.owner !== null) return false;
+  if (!lruUncontended.enabled || !lruUncontended.addDrain) return false;
+  if (b.nr !== 0 || b.lock.owner !== null) return false;
   if (needMlockDrain(s, cpu)) return false;
   const mem = s.mem;
   const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
   if (lv.lock.owner !== null) return false;
+  // Counted as a plain-call add and a plain-call drain, and as their fusion.
   lruUncontended.adds++;
   lruUncontended.drains++;
+  lruUncontended.addDrains++;
   folioGet(mem, folio); // the batch's reference
   b.lock.trylock();
   lv.lock.trylock();
