@@ -104,20 +104,21 @@ export function queueFolio(s: LruState, b: FolioBatch, folio: Folio): boolean {
 function lruAddFn(s: LruState, lv: Lruvec, folio: Folio): void {
   const mem = s.mem;
   const wasUnevictable = folioTestClearFlag(mem, folio, PG_unevictable);
+  const nrPages = folioNrPages(mem, folio);
   if (folioEvictable(s, folio)) {
     if (wasUnevictable) {
-      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_RESCUED, folioNrPages(mem, folio));
+      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_RESCUED, nrPages);
     }
   } else {
     folioClearFlag(mem, folio, PG_active);
     folioSetFlag(mem, folio, PG_unevictable);
     if (s.mlockCount !== null) s.mlockCount[folio] = 0;
     if (!wasUnevictable) {
-      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_CULLED, folioNrPages(mem, folio));
+      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_CULLED, nrPages);
     }
   }
   const lru = lruListOfFlags(folioFlags(mem, folio));
-  lv.addFolio(folio, lru, folioNrPages(mem, folio));
+  lv.addFolio(folio, lru, nrPages);
   const tp = s.mmLruInsertion;
   if (tp.enabled) tp.emit({ pfn: folio, lru });
 }
