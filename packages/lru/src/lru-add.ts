@@ -210,7 +210,11 @@ export function drainBatchUncontended(s: LruState, b: FolioBatch): void {
 export function folioAddLruUncontended(s: LruState, folio: Folio): boolean {
   checkAddable(s, folio, 'folioAddLru');
   const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
-  if (!lruUncontended.enabled || !batchDrainUncontended(s, b, folio)) return false;
+  if (!lruUncontended.enabled) return false;
+  // Queueing alone takes no lock: only the move this add makes (see `queueFolio`) could
+  // spin, so the batch is checked only when the add moves it.
+  const moves = b.nr + 1 >= PAGEVEC_SIZE || folioTestLarge(s.mem, folio) || s.disableCount > 0;
+  if (moves && !batchDrainUncontended(s, b, folio)) return false;
   lruUncontended.adds++;
   folioGet(s.mem, folio);
   if (queueFolio(s, b, folio)) drainBatchUncontended(s, b);
