@@ -77,9 +77,18 @@ export function accountFreePages(m: Memmap, nid: number, kind: number, delta: nu
   if (kind === FREE_KIND_CMA) m.nodeFreeCma[nid]! += delta;
 }
 
-/** `add_to_free_list` / `add_to_free_list_tail`: link a block on its order's free list. */
-export function addToFreeList(m: Memmap, pfn: number, slot: number, toTail: boolean): void {
-  m.freeKind[pfn] = (slot / (m.nrNodes * MAX_ORDER)) | 0;
+/**
+ * `add_to_free_list` / `add_to_free_list_tail`: link a block on its order's free list,
+ * `slot` (a list of `kind`: `freeListBase(m, kind, nid) + order`).
+ */
+export function addToFreeList(
+  m: Memmap,
+  pfn: number,
+  slot: number,
+  kind: number,
+  toTail: boolean,
+): void {
+  m.freeKind[pfn] = kind;
   if (toTail) {
     const tail = m.freeTail[slot]!;
     m.prev[pfn] = tail;
@@ -149,7 +158,7 @@ function rmqueueSmallestIn(
       const half = pfn + size;
       m.state[half] = FRAME_BUDDY;
       m.order[half] = high;
-      addToFreeList(m, half, base + high, false);
+      addToFreeList(m, half, base + high, kind, false);
     }
     accountFreePages(m, nid, kind, -(1 << order));
     return pfn;
@@ -276,7 +285,7 @@ export function freeOneBlock(m: Memmap, pfn: number, order: number, toTail: bool
     const higher = (buddy & pfn) ^ (1 << (order + 1));
     toTail = m.state[higher] === FRAME_BUDDY && m.order[higher] === order + 1;
   }
-  addToFreeList(m, pfn, base + order, toTail);
+  addToFreeList(m, pfn, base + order, kind, toTail);
 }
 
 /** Marks the frames of a folio free (the memmap part of `free_pages_prepare`). */
@@ -480,7 +489,7 @@ export function allocPfn(mem: PhysicalMemory, pfn: number): Folio | number {
     if (give === head) head += size;
     m.state[give] = FRAME_BUDDY;
     m.order[give] = order;
-    addToFreeList(m, give, base + order, false);
+    addToFreeList(m, give, base + order, kind, false);
   }
   accountFreePages(m, nid, kind, -1);
   prepNewFolio(m, pfn, 0, FOLIO_TYPE_NORMAL);

@@ -153,6 +153,9 @@ export function folioIndex(mem: PhysicalMemory, folio: Folio): number {
 export function folioSetIndex(mem: PhysicalMemory, folio: Folio, index: number): void {
   const m = memmapOf(mem);
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
-  checkInt('index', index, 0, Number.MAX_SAFE_INTEGER);
+  // The check's call only for a bad value: a good one stays an unboxed number here.
+  if (!(index >= 0 && index <= Number.MAX_SAFE_INTEGER && Math.floor(index) === index)) {
+    checkInt('index', index, 0, Number.MAX_SAFE_INTEGER);
+  }
   m.index[folio] = index;
 }

@@ -97,7 +97,7 @@ function splitStraddlingFreeBlock(m: Memmap, pfn: number): void {
       const k = pageblockFreeKind(m, p);
       m.state[p] = FRAME_BUDDY;
       m.order[p] = PAGEBLOCK_ORDER;
-      addToFreeList(m, p, freeListBase(m, k, nid) + PAGEBLOCK_ORDER, false);
+      addToFreeList(m, p, freeListBase(m, k, nid) + PAGEBLOCK_ORDER, k, false);
       accountFreePages(m, nid, k, PAGEBLOCK_NR_PAGES);
     }
     return;
@@ -124,7 +124,7 @@ function moveFreepagesBlock(m: Memmap, pfn: number, kind: number): number {
       const nid = m.nid[p]!;
       delFromFreeList(m, p, freeListBase(m, from, nid) + order);
       accountFreePages(m, nid, from, -(1 << order));
-      addToFreeList(m, p, freeListBase(m, kind, nid) + order, false);
+      addToFreeList(m, p, freeListBase(m, kind, nid) + order, kind, false);
       accountFreePages(m, nid, kind, 1 << order);
       moved += 1 << order;
     }

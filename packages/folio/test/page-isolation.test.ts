@@ -225,7 +225,7 @@ describe('checkPhysicalMemory: isolation, CMA and offline blocks', () => {
     const mm = memmapOf(m);
     delFromFreeList(mm, PB, freeSlotOf(mm, PB));
     accountFreePages(mm, 0, FREE_KIND_ISOLATE, -PB);
-    addToFreeList(mm, PB, freeListBase(mm, FREE_KIND_NORMAL, 0) + 9, false);
+    addToFreeList(mm, PB, freeListBase(mm, FREE_KIND_NORMAL, 0) + 9, FREE_KIND_NORMAL, false);
     accountFreePages(mm, 0, FREE_KIND_NORMAL, PB);
     expect(checkPhysicalMemory(m)).toContain(
       'free block 512 (order 9) is on the ordinary lists but pageblock 1 is isolate',

@@ -23,6 +23,7 @@ import { folioPutFast, releasePages } from './folio-put.js';
 import { lruListOfFlags } from './lru-list.js';
 import { type LruState, requireTask, WHERE_BATCH, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
+import { needMlockDrain } from './mlock.js';
 import { lruUncontended } from './uncontended.js';
 
 const LRU = 1 << PG_lru;
@@ -103,20 +104,21 @@ export function queueFolio(s: LruState, b: FolioBatch, folio: Folio): boolean {
 function lruAddFn(s: LruState, lv: Lruvec, folio: Folio): void {
   const mem = s.mem;
   const wasUnevictable = folioTestClearFlag(mem, folio, PG_unevictable);
+  const nrPages = folioNrPages(mem, folio);
   if (folioEvictable(s, folio)) {
     if (wasUnevictable) {
-      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_RESCUED, folioNrPages(mem, folio));
+      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_RESCUED, nrPages);
     }
   } else {
     folioClearFlag(mem, folio, PG_active);
     folioSetFlag(mem, folio, PG_unevictable);
     if (s.mlockCount !== null) s.mlockCount[folio] = 0;
     if (!wasUnevictable) {
-      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_CULLED, folioNrPages(mem, folio));
+      s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_CULLED, nrPages);
     }
   }
   const lru = lruListOfFlags(folioFlags(mem, folio));
-  lv.addFolio(folio, lru, folioNrPages(mem, folio));
+  lv.addFolio(folio, lru, nrPages);
   const tp = s.mmLruInsertion;
   if (tp.enabled) tp.emit({ pfn: folio, lru });
 }
@@ -208,10 +210,51 @@ export function drainBatchUncontended(s: LruState, b: FolioBatch): void {
 export function folioAddLruUncontended(s: LruState, folio: Folio): boolean {
   checkAddable(s, folio, 'folioAddLru');
   const b = s.batches[requireTask(s).cpu.id] as FolioBatch;
-  if (!lruUncontended.enabled || !batchDrainUncontended(s, b, folio)) return false;
+  if (!lruUncontended.enabled) return false;
+  // Queueing alone takes no lock: only the move this add makes (see `queueFolio`) could
+  // spin, so the batch is checked only when the add moves it.
+  const moves = b.nr + 1 >= PAGEVEC_SIZE || folioTestLarge(s.mem, folio) || s.disableCount > 0;
+  if (moves && !batchDrainUncontended(s, b, folio)) return false;
   lruUncontended.adds++;
   folioGet(s.mem, folio);
   if (queueFolio(s, b, folio)) drainBatchUncontended(s, b);
+  return true;
+}
+
+/**
+ * `folio_add_lru(folio)` followed at once by `lru_add_drain()` (mm/swap.c, Linux 6.3; the
+ * pair `migrate_folio_move` makes for dst) as plain calls, when this CPU's lru_add batch is
+ * empty: the drain then moves exactly `folio`, so the folio goes straight to its lruvec
+ * with the same steps, locks and charges as the queue-then-move of the two calls (the
+ * batch's lock, then `lru_lock`, `lru_add_fn`, PG_lru, the batch reference taken and
+ * dropped). Returns false, having changed nothing, unless the batch is empty and no move of
+ * it is in flight, this CPU's mlock batch is empty and the folio's `lru_lock` is free (then
+ * run `folioAddLruUncontended` / `folioAddLru` and `lruAddDrainUncontended` /
+ * `lruAddDrain`). The preconditions of `folio_add_lru` are checked first, as there.
+ */
+export function folioAddLruDrainUncontended(s: LruState, folio: Folio): boolean {
+  checkAddable(s, folio, 'folioAddLru');
+  const cpu = requireTask(s).cpu.id;
+  const b = s.batches[cpu] as FolioBatch;
+  if (!lruUncontended.enabled || !lruUncontended.addDrain) return false;
+  if (b.nr !== 0 || b.lock.owner !== null) return false;
+  if (needMlockDrain(s, cpu)) return false;
+  const mem = s.mem;
+  const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
+  if (lv.lock.owner !== null) return false;
+  // Counted as a plain-call add and a plain-call drain, and as their fusion.
+  lruUncontended.adds++;
+  lruUncontended.drains++;
+  lruUncontended.addDrains++;
+  folioGet(mem, folio); // the batch's reference
+  b.lock.trylock();
+  lv.lock.trylock();
+  lruAddFn(s, lv, folio);
+  folioSetFlag(mem, folio, PG_lru);
+  s.where[folio] = WHERE_NONE;
+  lv.lock.unlock();
+  folioPutFast(mem, folio, 1); // the caller's reference remains
+  b.lock.unlock();
   return true;
 }
 

@@ -45,6 +45,13 @@ export interface LruIsolation {
   folioAddLruUncontended?(folio: Folio): boolean;
   /** Optional fast path of `lruAddDrain`, as a plain call; false: nothing changed, run `lruAddDrain`. */
   lruAddDrainUncontended?(): boolean;
+  /**
+   * Optional fast path of `folioAddLru(folio)` followed at once by `lruAddDrain()`, as a
+   * plain call when this CPU's batch is empty: true when both were done (the folio is on
+   * its LRU list), with the same steps and charges as the two calls; false, having changed
+   * nothing, when the caller must make the two calls (or their fast paths).
+   */
+  folioAddLruDrainUncontended?(folio: Folio): boolean;
   /** `lru_add_drain_all` (mm/swap.c): move every CPU's batch to the LRU; may sleep. */
   lruAddDrainAll(): KernelGen;
   /** `lru_cache_disable` (mm/swap.c): count up, then drain every CPU; may sleep. */

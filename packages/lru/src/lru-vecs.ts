@@ -21,6 +21,7 @@ import {
   folioIsolateLruPlain,
 } from './isolate.js';
 import {
+  folioAddLruDrainUncontended as folioAddLruDrainUncontendedImpl,
   folioAddLru as folioAddLruImpl,
   folioAddLruUncontended as folioAddLruUncontendedImpl,
 } from './lru-add.js';
@@ -100,6 +101,10 @@ export class LruVecs implements LruIsolation {
 
   lruAddDrainUncontended(): boolean {
     return lruAddDrainUncontendedImpl(this.#s);
+  }
+
+  folioAddLruDrainUncontended(folio: Folio): boolean {
+    return folioAddLruDrainUncontendedImpl(this.#s, folio);
   }
 
   lruAddDrainAll(): KernelGen {

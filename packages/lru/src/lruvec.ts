@@ -80,6 +80,8 @@ export class Lruvec {
   listIndexOf(folio: Folio): number {
     const list = folioOnList(this.#mem, folio);
     if (list === null) return -1;
-    return this.lists.indexOf(list);
+    const lists = this.lists;
+    for (let lru = 0; lru < lists.length; lru++) if (lists[lru] === list) return lru;
+    return -1;
   }
 }

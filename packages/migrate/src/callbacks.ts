@@ -50,6 +50,9 @@ export function callGetNewFolio(env: MigrateEnv, cb: MigrateCallbacks, src: Foli
     throw new DriverCallbackError(CALLER, 'get_new_page', error);
   }
   if (dst === null || (typeof dst === 'number' && dst < 0)) return null;
+  // The core's own `alloc_migration_target` returns a fresh folio of src's size (or a
+  // hugetlb pool folio on the active list) by construction: its result needs no checks.
+  if (cb.getNewFolio === env.builtinNewFolio) return dst;
   const mem = env.mem;
   if (typeof dst !== 'number' || !pfnValid(mem, dst) || pfnFolio(mem, dst) !== dst) {
     throw new MmsimError(

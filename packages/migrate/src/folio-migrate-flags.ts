@@ -8,7 +8,6 @@ import {
   folioSetPrivate,
   folioTestFlag,
   folioTestHugetlb,
-  folioTestSwapcache,
   PG_active,
   PG_checked,
   PG_dirty,
@@ -18,6 +17,7 @@ import {
   PG_private,
   PG_readahead,
   PG_referenced,
+  PG_swapbacked,
   PG_swapcache,
   PG_unevictable,
   PG_uptodate,
@@ -72,12 +72,17 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
   }
   setFlagsOf(mem, dst, flags & COPIED_AFTER);
   folioMigrateKsm(mem, dst, src);
-  if (folioTestSwapcache(mem, src)) folioClearFlag(mem, src, PG_swapcache);
-  folioClearFlag(mem, src, PG_private);
+  // (PG_swapbacked, PG_swapcache, PG_private and PG_readahead of src are as read above:
+  // nothing before changes them. Clearing a clear bit changes nothing, so it is skipped.)
+  if ((flags & SWAPCACHE) === SWAPCACHE) folioClearFlag(mem, src, PG_swapcache);
+  if ((flags & (1 << PG_private)) !== 0) folioClearFlag(mem, src, PG_private);
   if (!folioTestHugetlb(mem, src)) folioSetPrivate(mem, src, null);
   if (folioTestFlag(mem, dst, PG_writeback)) services.locks.folioEndWriteback(dst);
-  if (folioTestFlag(mem, src, PG_readahead)) folioSetFlag(mem, dst, PG_readahead);
+  if ((flags & (1 << PG_readahead)) !== 0) folioSetFlag(mem, dst, PG_readahead);
 }
+
+/** `folio_test_swapcache`: PG_swapcache means "in the swap cache" only with PG_swapbacked. */
+const SWAPCACHE = (1 << PG_swapbacked) | (1 << PG_swapcache);
 
 /** The flags `folio_migrate_flags` copies before PG_active / PG_unevictable move. */
 const COPIED_FIRST = (1 << PG_error) | (1 << PG_referenced) | (1 << PG_uptodate);

@@ -68,6 +68,7 @@ export class MigrateCore {
     const alloc: NewFolioFn<MigrationTargetControl> = (src, mtc) =>
       allocMigrationTarget(env, src, mtc);
     this.allocMigrationTarget = alloc;
+    env.builtinNewFolio = alloc;
   }
 
   /** The variant this core follows. */

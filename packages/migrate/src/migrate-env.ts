@@ -10,6 +10,8 @@ import {
   type Tracepoint,
   type VmStat,
 } from '@mmsim/runtime';
+import type { MigrationTargetControl } from './alloc-migration-target.js';
+import type { NewFolioFn } from './callbacks.js';
 import { CopyOffload } from './copy-offload.js';
 import { resolveVariant } from './define-variant.js';
 import { DriverCallbackError, DriverContractError, type DriverErrorRecord } from './errors.js';
@@ -104,6 +106,16 @@ export class MigrateEnv implements MigrateServices {
    * that threw or returned a value outside its contract), oldest first.
    */
   readonly driverErrors: DriverErrorRecord[] = [];
+  /**
+   * The per-pfn state bytes of `__migrate_folio_record` with the variant's
+   * `dstStateInPrivate` (the memory's, see migrate-folio-record.ts), once looked up.
+   */
+  dstStateBits: Uint8Array | null = null;
+  /**
+   * The core's `alloc_migration_target` (`MigrateCore.allocMigrationTarget`): what it
+   * returns is a folio fit for dst by construction, so `callGetNewFolio` does not check it.
+   */
+  builtinNewFolio: NewFolioFn<MigrationTargetControl> | null = null;
   readonly #warned = new Set<string>();
   readonly #invalidateBhLrus: () => void;
 

@@ -205,6 +205,14 @@ const S_AFTER_PUT = 9;
 /** `__migrate_folio` copied (6.12+ `copyBeforeFreeze`); its scheduling point needs a real round. */
 const S_COPIED = 10;
 
+/**
+ * The `old_page_state` bit that makes the move drain the LRU batches after `folio_add_lru`:
+ * 6.3 drains for every mapped src; 6.7+ (`drainOnlyMlocked`) for an mlocked one only.
+ */
+function drainBit(env: MigrateEnv): number {
+  return env.variant.drainOnlyMlocked ? PAGE_WAS_MLOCKED : PAGE_WAS_MAPPED;
+}
+
 /** What `migrateFolioMoveSteps` returns when it stopped before a part that may sleep. */
 export const MOVE_SLEEPS = 0x7fff_fff0;
 
@@ -296,6 +304,12 @@ export function migrateFolioMoveSteps(
     // (Uncontended: as plain calls, with the same steps; see LruIsolation.)
     if (!isLru) {
       stage = S_UNLOCK;
+    } else if (
+      (pageWasMapped & drainBit(env)) !== 0 &&
+      env.lru.folioAddLruDrainUncontended?.(dst) === true
+    ) {
+      // folio_add_lru + lru_add_drain in one plain call (this CPU's batch was empty).
+      stage = S_REMOVE;
     } else {
       if (env.lru.folioAddLruUncontended?.(dst) !== true) {
         return stop(S_ADD_LRU, isLru, pageWasMapped, anonVma, prev, rc);
@@ -304,9 +318,7 @@ export function migrateFolioMoveSteps(
     }
   }
   if (stage === S_DRAIN) {
-    // 6.3: drain for every mapped src; 6.7+ (`drainOnlyMlocked`): for an mlocked one only.
-    const drainBit = env.variant.drainOnlyMlocked ? PAGE_WAS_MLOCKED : PAGE_WAS_MAPPED;
-    if ((pageWasMapped & drainBit) !== 0 && env.lru.lruAddDrainUncontended?.() !== true) {
+    if ((pageWasMapped & drainBit(env)) !== 0 && env.lru.lruAddDrainUncontended?.() !== true) {
       return stop(S_DRAIN, isLru, pageWasMapped, anonVma, prev, rc);
     }
     stage = S_REMOVE;

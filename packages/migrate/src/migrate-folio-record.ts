@@ -40,11 +40,25 @@ export const PAGE_WAS_MLOCKED = 2;
  * the bits in a byte per pfn, allocated once per memory (no allocation per folio).
  */
 const stateBits = new WeakMap<PhysicalMemory, Uint8Array>();
-function stateBitsOf(mem: PhysicalMemory): Uint8Array {
+function stateBitsOfMemory(mem: PhysicalMemory): Uint8Array {
   let bits = stateBits.get(mem);
   if (bits === undefined) {
     bits = new Uint8Array(mem.maxPfn);
     stateBits.set(mem, bits);
+  }
+  return bits;
+}
+
+/**
+ * The state bytes of `env`'s memory: looked up once per core and then kept on it
+ * (`MigrateEnv.dstStateBits`), so that the record and the extract of each folio do no map
+ * lookup. Every core of one memory shares the memory's array.
+ */
+function stateBitsOf(env: MigrateEnv): Uint8Array {
+  let bits = env.dstStateBits;
+  if (bits === null) {
+    bits = stateBitsOfMemory(env.mem);
+    env.dstStateBits = bits;
   }
   return bits;
 }
@@ -62,7 +76,7 @@ export function migrateFolioRecord(
 ): void {
   if (env.variant.dstStateInPrivate) {
     folioSetPrivate(env.mem, dst, anonVma);
-    stateBitsOf(env.mem)[dst] = pageWasMapped;
+    stateBitsOf(env)[dst] = pageWasMapped;
     return;
   }
   folioSetMapping(env.mem, dst, 0, anonVma);
@@ -71,7 +85,7 @@ export function migrateFolioRecord(
 
 /** The `old_page_state` (6.3: `page_was_mapped`) that `__migrate_folio_extract` reads back. */
 export function recordedPageWasMapped(env: MigrateEnv, dst: Folio): number {
-  if (env.variant.dstStateInPrivate) return stateBitsOf(env.mem)[dst] ?? 0;
+  if (env.variant.dstStateInPrivate) return stateBitsOf(env)[dst] ?? 0;
   return (folioGetPrivate(env.mem, dst) as number | null) ?? 0;
 }
 
@@ -93,7 +107,7 @@ export function migrateFolioExtract(env: MigrateEnv, dst: Folio): void {
   const mem = env.mem;
   if (env.variant.dstStateInPrivate) {
     folioSetPrivate(mem, dst, null);
-    stateBitsOf(mem)[dst] = 0;
+    stateBitsOf(env)[dst] = 0;
     return;
   }
   folioSetMapping(mem, dst, 0, null);

@@ -383,9 +383,9 @@ function migrateFolioUnmapSteps(
       // Once try_to_migrate has unmapped an anon folio, nothing keeps its anon_vma alive:
       // pin it now. Null means src is no longer mapped, which it cannot become again while
       // it is locked.
-      if (folioTestAnon(mem, src) && !folioTestKsm(mem, src)) {
-        anonVma = rmap.folioGetAnonVma(src);
-      }
+      // (src is locked: whether it is anon and not KSM cannot change below.)
+      const anonNotKsm = folioTestAnon(mem, src) && !folioTestKsm(mem, src);
+      if (anonNotKsm) anonVma = rmap.folioGetAnonVma(src);
 
       // Nobody should know dst, but a trylock it is: never sleep on it.
       if (env.trylockFault.fire() || !locks.folioTrylock(dst, CALLER)) break out;
@@ -405,7 +405,7 @@ function migrateFolioUnmapSteps(
           break out;
         }
       } else if (rmap.folioMapped(src)) {
-        if (folioTestAnon(mem, src) && !folioTestKsm(mem, src) && anonVma === null) {
+        if (anonNotKsm && anonVma === null) {
           throw kernelBug(CALLER, `VM_BUG_ON_FOLIO: mapped anon folio ${src} has no anon_vma`);
         }
         // (Uncontended: as a plain call, with the same steps; see Rmap.)

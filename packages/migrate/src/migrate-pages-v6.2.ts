@@ -154,8 +154,10 @@ function* unmapAndMoveInnerBody(
         if (rc === MIGRATEPAGE_SUCCESS) {
           // (Uncontended: as plain calls, with the same steps; see LruIsolation.)
           const lru = env.lru;
-          if (lru.folioAddLruUncontended?.(dst) !== true) yield* lru.folioAddLru(dst);
-          if (pageWasMapped && lru.lruAddDrainUncontended?.() !== true) yield* lru.lruAddDrain();
+          if (!pageWasMapped || lru.folioAddLruDrainUncontended?.(dst) !== true) {
+            if (lru.folioAddLruUncontended?.(dst) !== true) yield* lru.folioAddLru(dst);
+            if (pageWasMapped && lru.lruAddDrainUncontended?.() !== true) yield* lru.lruAddDrain();
+          }
         }
         if (pageWasMapped) {
           const to = rc === MIGRATEPAGE_SUCCESS ? dst : src;
@@ -534,10 +536,15 @@ function unmapAndMoveInnerSteps(
         if (stage === I_AFTER_MOVE) {
           // dst goes to the LRU at once, so that an mlocked folio gets its mlock_count.
           if (rc === MIGRATEPAGE_SUCCESS) {
-            if (env.lru.folioAddLruUncontended?.(dst) !== true) {
-              return stopInner(I_ADD_LRU, dst, isLru, rc, pageWasMapped, anonVma);
+            // folio_add_lru + lru_add_drain in one plain call when the batch is empty.
+            if (pageWasMapped && env.lru.folioAddLruDrainUncontended?.(dst) === true) {
+              stage = I_REMOVE;
+            } else {
+              if (env.lru.folioAddLruUncontended?.(dst) !== true) {
+                return stopInner(I_ADD_LRU, dst, isLru, rc, pageWasMapped, anonVma);
+              }
+              stage = I_DRAIN;
             }
-            stage = I_DRAIN;
           } else {
             stage = I_REMOVE;
           }

@@ -16,6 +16,31 @@ import { anonIsolated, createMigrateMachine, migrateToNode } from '../src/testin
 
 const PAGES = 24;
 
+type Machine = ReturnType<typeof createMigrateMachine>;
+
+/**
+ * A machine of `variant` on a random schedule of `seed`; with `traced`, something listens to
+ * the function slices (`funcgraph_entry`), which makes the core take the traced generators.
+ */
+function machine(variant: VariantName, seed: number, traced: boolean) {
+  const m = createMigrateMachine({ variant, strategy: 'random', seed });
+  let slices = 0;
+  if (traced) m.rt.trace.on('funcgraph_entry', () => slices++);
+  return { m, slicesSeen: () => slices > 0 };
+}
+
+/** Runs the machine's actors; what must not depend on the path taken, and whether slices were seen. */
+function finish(m: Machine, slicesSeen: () => boolean) {
+  const result = runAll(m);
+  return {
+    slicesSeen: slicesSeen(),
+    token: result.replayToken,
+    steps: result.steps,
+    clocks: result.cpuClocks,
+    vmstat: m.vmstat.entries(),
+  };
+}
+
 /**
  * A migrator moves PAGES anon folios to node 1 while a writer on the other CPU writes
  * them (random schedule). `traced` listens to the function slices, which makes
@@ -24,9 +49,7 @@ const PAGES = 24;
  * and goes to their `...Slow` generators only where a part may sleep.
  */
 function outcome(traced: boolean, seed: number, mode: MigrateMode, variant: VariantName = 'v6.3') {
-  const m = createMigrateMachine({ variant, strategy: 'random', seed });
-  let slices = 0;
-  if (traced) m.rt.trace.on('funcgraph_entry', () => slices++);
+  const { m, slicesSeen } = machine(variant, seed, traced);
   let rc = -1;
   const values: number[] = [];
   let target: { mm: Parameters<typeof m.vm.userRead>[0]; addr: number } | null = null;
@@ -43,16 +66,7 @@ function outcome(traced: boolean, seed: number, mode: MigrateMode, variant: Vari
       values.push(yield* m.vm.userRead(target.mm, target.addr + i * PAGE_SIZE));
     }
   });
-  const result = runAll(m);
-  return {
-    slicesSeen: slices > 0,
-    rc,
-    values,
-    token: result.replayToken,
-    steps: result.steps,
-    clocks: result.cpuClocks,
-    vmstat: m.vmstat.entries(),
-  };
+  return { ...finish(m, slicesSeen), rc, values };
 }
 
 /**
@@ -61,9 +75,7 @@ function outcome(traced: boolean, seed: number, mode: MigrateMode, variant: Vari
  * (MIGRATE_SYNC, from the fourth pass) and waits for the writeback in the generator.
  */
 function contendedV62(traced: boolean, seed: number) {
-  const m = createMigrateMachine({ variant: 'v6.2', strategy: 'random', seed });
-  let slices = 0;
-  if (traced) m.rt.trace.on('funcgraph_entry', () => slices++);
+  const { m, slicesSeen } = machine('v6.2', seed, traced);
   let rc = -1;
   let folios: number[] | null = null;
   let ready = false;
@@ -89,79 +101,66 @@ function contendedV62(traced: boolean, seed: number) {
     for (let i = 0; i < 20; i++) yield;
     for (const f of folios.slice(4, 6)) m.locks.folioEndWriteback(f);
   });
-  const result = runAll(m);
-  return {
-    slicesSeen: slices > 0,
-    slowPath: unmapAndMovePlainStats.slow > slowBefore,
-    rc,
-    token: result.replayToken,
-    steps: result.steps,
-    clocks: result.cpuClocks,
-    vmstat: m.vmstat.entries(),
-  };
+  return { ...finish(m, slicesSeen), slowPath: unmapAndMovePlainStats.slow > slowBefore, rc };
 }
 
 function setFastPaths(enabled: boolean): void {
   rmapUncontended.enabled = enabled;
   lruUncontended.enabled = enabled;
+  lruUncontended.addDrain = true;
+}
+
+const WRITTEN = Array.from({ length: PAGES }, (_, i) => i);
+
+/**
+ * The plain steps against the traced generators, with the uncontended rmap and LRU paths
+ * on or off (`fast`): on each seed the same schedule, clocks, counters and data, and every
+ * value the writer wrote read back.
+ */
+function expectPlainAsTraced(variant: VariantName, mode: MigrateMode, fast: boolean): void {
+  setFastPaths(fast);
+  for (const seed of [1, 2, 3, 4]) {
+    const plain = outcome(false, seed, mode, variant);
+    const traced = outcome(true, seed, mode, variant);
+    expect(traced.slicesSeen).toBe(true);
+    expect(plain.slicesSeen).toBe(false);
+    expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
+    expect(plain.values).toEqual(WRITTEN);
+  }
 }
 
 describe('migrate_folio_unmap and migrate_folio_move as plain calls against the traced generators', () => {
   afterEach(() => setFastPaths(true));
 
   it.each([
-    [MIGRATE_ASYNC, true],
-    [MIGRATE_ASYNC, false],
-    [MIGRATE_SYNC, true],
-    [MIGRATE_SYNC, false],
+    ['v6.3', MIGRATE_ASYNC, true],
+    ['v6.3', MIGRATE_ASYNC, false],
+    ['v6.3', MIGRATE_SYNC, true],
+    ['v6.3', MIGRATE_SYNC, false],
+    // 6.12: copy before freeze.
+    ['v6.12', MIGRATE_ASYNC, true],
+    ['v6.12', MIGRATE_SYNC, false],
+    // 6.2: unmap and move.
+    ['v6.2', MIGRATE_ASYNC, true],
+    ['v6.2', MIGRATE_SYNC, true],
+    ['v6.2', MIGRATE_SYNC, false],
   ] as const)(
-    'mode %i, uncontended paths %s: same schedule, clocks, counters and data',
-    (mode, fast) => {
-      setFastPaths(fast);
-      for (const seed of [1, 2, 3, 4]) {
-        const plain = outcome(false, seed, mode);
-        const traced = outcome(true, seed, mode);
-        expect(traced.slicesSeen).toBe(true);
-        expect(plain.slicesSeen).toBe(false);
-        expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
-        expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => i));
-      }
-    },
+    '%s, mode %i, uncontended paths %s: same schedule, clocks, counters and data',
+    (variant, mode, fast) => expectPlainAsTraced(variant, mode, fast),
   );
 
-  it.each([
-    [MIGRATE_ASYNC, true],
-    [MIGRATE_SYNC, false],
-  ] as const)(
-    'v6.12 (copy before freeze), mode %i, uncontended paths %s: same schedule, clocks, counters and data',
-    (mode, fast) => {
-      setFastPaths(fast);
+  it.each(['v6.3', 'v6.2'] as const)(
+    '%s: folio_add_lru and lru_add_drain fused in one plain call give the same schedule, clocks, counters and data as the two calls',
+    (variant) => {
       for (const seed of [1, 2, 3, 4]) {
-        const plain = outcome(false, seed, mode, 'v6.12');
-        const traced = outcome(true, seed, mode, 'v6.12');
-        expect(traced.slicesSeen).toBe(true);
-        expect(plain.slicesSeen).toBe(false);
-        expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
-        expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => i));
-      }
-    },
-  );
-
-  it.each([
-    [MIGRATE_ASYNC, true],
-    [MIGRATE_SYNC, true],
-    [MIGRATE_SYNC, false],
-  ] as const)(
-    'v6.2 (unmap and move), mode %i, uncontended paths %s: same schedule, clocks, counters and data',
-    (mode, fast) => {
-      setFastPaths(fast);
-      for (const seed of [1, 2, 3, 4]) {
-        const plain = outcome(false, seed, mode, 'v6.2');
-        const traced = outcome(true, seed, mode, 'v6.2');
-        expect(traced.slicesSeen).toBe(true);
-        expect(plain.slicesSeen).toBe(false);
-        expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
-        expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => i));
+        lruUncontended.addDrain = false;
+        const twoCalls = outcome(false, seed, MIGRATE_ASYNC, variant);
+        lruUncontended.addDrain = true;
+        const before = lruUncontended.addDrains;
+        const fused = outcome(false, seed, MIGRATE_ASYNC, variant);
+        expect(lruUncontended.addDrains - before).toBeGreaterThan(0);
+        expect(fused).toEqual(twoCalls);
+        expect(fused.values).toEqual(WRITTEN);
       }
     },
   );
