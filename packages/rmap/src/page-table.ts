@@ -38,6 +38,49 @@ export class PageTable {
   }
 }
 
+/**
+ * The last-level page tables of an mm by PMD index (`Mm.pageTables`): a `Map` that also
+ * remembers the table it found last, for `lookup`. Migration walks folio after folio of
+ * the same 2 MiB range, so the same table comes back again and again; `lookup` answers
+ * those from the remembered entry without hashing. Every change of the map through `set`,
+ * `delete` or `clear` forgets it, so `lookup` always gives what `get` gives.
+ */
+export class PageTableMap extends Map<number, PageTable> {
+  #lastIdx = -1;
+  #last: PageTable | undefined = undefined;
+
+  /** `get(pmdIndex)`, from the remembered entry when it is the same index. */
+  lookup(pmdIndex: number): PageTable | undefined {
+    if (pmdIndex === this.#lastIdx) return this.#last;
+    const table = super.get(pmdIndex);
+    if (table !== undefined) {
+      this.#lastIdx = pmdIndex;
+      this.#last = table;
+    }
+    return table;
+  }
+
+  override set(pmdIndex: number, table: PageTable): this {
+    this.#forget();
+    return super.set(pmdIndex, table);
+  }
+
+  override delete(pmdIndex: number): boolean {
+    this.#forget();
+    return super.delete(pmdIndex);
+  }
+
+  override clear(): void {
+    this.#forget();
+    super.clear();
+  }
+
+  #forget(): void {
+    this.#lastIdx = -1;
+    this.#last = undefined;
+  }
+}
+
 /** Virtual page number of an address (`addr >> PAGE_SHIFT`, safe above 2^32). */
 export function vpnOf(addr: number): number {
   return Math.floor(addr / PAGE_SIZE);

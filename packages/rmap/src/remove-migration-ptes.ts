@@ -11,6 +11,7 @@ import {
   PAGE_MAPPING_ANON,
   PG_dirty,
 } from '@mmsim/folio';
+import { memmapOf } from '@mmsim/folio/internal';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
 import { folioAnonVma } from './anon-vma.js';
 import {
@@ -48,7 +49,16 @@ import type { VmaView } from './readonly-views.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import type { RmapWalkControl } from './rmap-walk.js';
-import { enterUncontendedWalk, rmapUncontended, soleUncontendedVma } from './uncontended.js';
+import {
+  enterUncontendedWalk,
+  exitUncontendedWalk,
+  headPgoff,
+  rmapUncontended,
+  soleUncontendedVma,
+  uncontendedAnonVma,
+  uncontendedPtlLock,
+  uncontendedPtlUnlock,
+} from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
@@ -172,20 +182,18 @@ function removeMigrationPtesUncontended(
   dst: Folio,
   locked: boolean,
 ): boolean {
-  const mem = ctx.mem;
   if (!rmapUncontended.enabled) return false;
-  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
-  if (folioMappingKind(mem, dst) !== PAGE_MAPPING_ANON) return false;
-  const av = folioAnonVma(mem, dst);
+  const m = memmapOf(ctx.mem);
+  const av = uncontendedAnonVma(m, dst);
+  if (av === undefined) return false;
   if (av === null) return !locked;
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
-  const sem = av.rwsem;
-  const order = folioOrder(mem, dst);
+  const order = m.order[dst]!;
   const nr = 1 << order;
-  const walkPgoff = folioPgoff(mem, dst);
+  const walkPgoff = headPgoff(m, dst);
   const inVma = !(vma.pgoff > walkPgoff + nr - 1 || vma.lastPgoff < walkPgoff);
-  const pgoff = folioIndex(mem, dst);
+  const pgoff = m.index[dst]!;
   const range = inVma && folioVmaRangeInto(vma, pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, src, isMigrationEntry);
   if (table === undefined) return false;
@@ -197,7 +205,7 @@ function removeMigrationPtesUncontended(
     const anon = true;
     const ptl = table.ptl;
     const endVpn = range.endVpn;
-    ptl.trylock();
+    const taken = uncontendedPtlLock(ctx, ptl);
     for (let vpn = range.startVpn; vpn < endVpn; vpn++) {
       const swp = table.get(vpn);
       if (!isMigrationEntry(swp)) continue;
@@ -205,10 +213,10 @@ function removeMigrationPtesUncontended(
       if (page - src < 0 || page - src >= nr) continue;
       restoreMigrationPte(ctx, dst, vma, anon, order, nr, pgoff, table, vpn, swp);
     }
-    ptl.unlock();
+    uncontendedPtlUnlock(ptl, taken);
     return true;
   } finally {
-    if (!locked) sem.upRead();
+    exitUncontendedWalk(ctx, av, locked);
   }
 }
 

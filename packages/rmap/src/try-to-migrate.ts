@@ -14,6 +14,7 @@ import {
   PG_anon_exclusive,
   pageTestFlag,
 } from '@mmsim/folio';
+import { memmapOf } from '@mmsim/folio/internal';
 import { EBUSY, type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
 import { folioAnonVma } from './anon-vma.js';
 import {
@@ -53,7 +54,16 @@ import type { RmapWalkControl } from './rmap-walk.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbPage, flushTlbPmd } from './tlb.js';
 import { pteAccessible, setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
-import { enterUncontendedWalk, rmapUncontended, soleUncontendedVma } from './uncontended.js';
+import {
+  enterUncontendedWalk,
+  exitUncontendedWalk,
+  headPgoff,
+  rmapUncontended,
+  soleUncontendedVma,
+  uncontendedAnonVma,
+  uncontendedPtlLock,
+  uncontendedPtlUnlock,
+} from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
@@ -141,7 +151,8 @@ function setMigrationPte(
   const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
   if (pteDirty(pte)) folioMarkDirty(ctx, folio);
   if (pteWrite(pte) && anon && !anonExclusive) {
-    table.ptl.unlock();
+    // The uncontended walk may not have taken the lock (see `uncontendedPtlLock`).
+    if (table.ptl.owner === ctx.rt.current) table.ptl.unlock();
     throw new MmsimError(
       'INVARIANT_VIOLATED',
       `try_to_migrate_one: ${mm} maps pfn ${subpage} writable at 0x${(vpn * PAGE_SIZE).toString(16)} but the page is not PageAnonExclusive`,
@@ -264,25 +275,24 @@ function* tryToMigrateOne(
 const UNMAP_RANGE = { startVpn: 0, endVpn: 0 };
 
 function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): boolean {
-  const mem = ctx.mem;
   if (!rmapUncontended.enabled) return false;
   if ((flags & TTU_SPLIT_HUGE_PMD) !== 0 || ctx.unmapWindow) return false;
-  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
-  if (folioMappingKind(mem, folio) !== PAGE_MAPPING_ANON) return false;
-  const av = folioAnonVma(mem, folio);
+  const m = memmapOf(ctx.mem);
+  const av = uncontendedAnonVma(m, folio);
+  if (av === undefined) return false;
   const locked = (flags & TTU_RMAP_LOCKED) !== 0;
   // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
   if (av === null) return !locked;
-  if (!locked && !folioMapped(mem, folio)) return true;
+  // folio_mapped, read directly (the folio is a live head).
+  if (!locked && !(m.entireMapcount[folio]! > 0 || m.totalMapcount[folio]! > 0)) return true;
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
-  const sem = av.rwsem;
-  const order = folioOrder(mem, folio);
+  const order = m.order[folio]!;
   const nr = 1 << order;
-  const pgoff = folioPgoff(mem, folio);
+  const pgoff = headPgoff(m, folio);
   const inVma = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
   const range =
-    inVma && folioVmaRangeInto(vma, folioIndex(mem, folio), nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
+    inVma && folioVmaRangeInto(vma, m.index[folio]!, nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
   if (table === undefined) return false;
   if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error
@@ -295,7 +305,7 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
     const anon = true;
     const ptl = table.ptl;
     const endVpn = range.endVpn;
-    ptl.trylock();
+    const taken = uncontendedPtlLock(ctx, ptl);
     for (let vpn = range.startVpn; vpn < endVpn; vpn++) {
       const pte = table.get(vpn);
       if (!ptePresent(pte)) continue;
@@ -304,10 +314,10 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
       nukePte(ctx, mm, flags, table, vpn, pte);
       if (!setMigrationPte(ctx, folio, vma, anon, order, table, vpn, pte)) break;
     }
-    ptl.unlock();
+    uncontendedPtlUnlock(ptl, taken);
     return true;
   } finally {
-    if (!locked) sem.upRead();
+    exitUncontendedWalk(ctx, av, locked);
   }
 }
 

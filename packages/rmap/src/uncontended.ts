@@ -1,6 +1,9 @@
-import type { AnonVma } from './anon-vma.js';
+import { type Folio, FOLIO_TYPE_HUGETLB, PAGE_MAPPING_ANON } from '@mmsim/folio';
+import { FRAME_HEAD, type Memmap } from '@mmsim/folio/internal';
+import type { Spinlock } from '@mmsim/runtime';
+import { AnonVma } from './anon-vma.js';
 import { VM_LOCKED } from './constants.js';
-import { isVmHugetlbPage } from './hugetlb-state.js';
+import { HUGETLB_ORDER, isVmHugetlbPage } from './hugetlb-state.js';
 import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
@@ -12,6 +15,24 @@ import type { Vma } from './vma.js';
  * reads `walks`; `enabled` false makes every walk take the general path.
  */
 export const rmapUncontended = { enabled: true, walks: 0 };
+
+/**
+ * The anon_vma of `folio` for an uncontended walk, read from the memmap directly:
+ * `undefined` when the walk must take the general path (not a live folio head, or not
+ * anon, or KSM: the mapping's tag is exactly PAGE_MAPPING_ANON, one read for both), else
+ * `folio_anon_vma` (null when the mapping is not an anon_vma). Changes nothing.
+ */
+export function uncontendedAnonVma(m: Memmap, folio: Folio): AnonVma | null | undefined {
+  if (m.state[folio] !== FRAME_HEAD || m.mappingKind[folio] !== PAGE_MAPPING_ANON) return undefined;
+  const obj = m.mappingObjs[m.mappingId[folio]!];
+  return obj instanceof AnonVma ? obj : null;
+}
+
+/** `folio_pgoff` of a live folio head (`folioPgoff`, hugetlb-state.ts), read directly. */
+export function headPgoff(m: Memmap, folio: Folio): number {
+  const index = m.index[folio]!;
+  return m.folioType[folio] === FOLIO_TYPE_HUGETLB ? index * (1 << HUGETLB_ORDER) : index;
+}
 
 /**
  * The one VMA of `av` when an uncontended walk may visit it as plain calls: the anon_vma
@@ -33,15 +54,48 @@ export function soleUncontendedVma(av: AnonVma, locked: boolean): Vma | undefine
  * Enters an uncontended walk over `av`: takes its rwsem for read (free, as
  * `soleUncontendedVma` checked), or, for a `locked` walk, checks that the current task holds
  * it. False when a locked walk's caller does not hold it: the general walk then reports that.
+ *
+ * The read hold of an uncontended walk begins and ends within one step of the current
+ * task (plain calls, no scheduling point in between), so no other task can see it: unless
+ * the runtime records step footprints (the explorer's, which note every touch of the
+ * lock), the round trip is taken as what it costs, `costs.lockRoundTrip`, without the
+ * rwsem's bookkeeping. `exitUncontendedWalk` is the matching `up_read`.
  */
 export function enterUncontendedWalk(ctx: RmapState, av: AnonVma, locked: boolean): boolean {
-  const sem = av.rwsem;
+  const rt = ctx.rt;
   if (locked) {
-    const me = ctx.rt.current;
+    const sem = av.rwsem;
+    const me = rt.current;
     if (sem.writer !== me && !sem.holdsRead(me)) return false;
+  } else if (rt.footprints !== null) {
+    av.rwsem.downReadTrylock();
   } else {
-    sem.downReadTrylock();
+    // `down_read_trylock` needs a running task (NO_CURRENT_TASK otherwise): so does this.
+    if (rt.current !== null) rt.charge(rt.costs.lockRoundTrip);
   }
   rmapUncontended.walks++;
   return true;
+}
+
+/** Leaves a walk entered with `enterUncontendedWalk`: `up_read`, unless `locked`. */
+export function exitUncontendedWalk(ctx: RmapState, av: AnonVma, locked: boolean): void {
+  if (!locked && ctx.rt.footprints !== null) av.rwsem.upRead();
+}
+
+/**
+ * `spin_lock(ptl)` of a page-table lock that is free (`uncontendedPteTable` checked), in an
+ * uncontended walk: `trylock` when step footprints are recorded, else only its cost, as
+ * for the rwsem above (the hold ends within the same plain calls). Returns whether the
+ * lock was really taken, for `uncontendedPtlUnlock`.
+ */
+export function uncontendedPtlLock(ctx: RmapState, ptl: Spinlock): boolean {
+  const rt = ctx.rt;
+  if (rt.footprints !== null) return ptl.trylock();
+  rt.charge(rt.costs.lockRoundTrip);
+  return false;
+}
+
+/** `spin_unlock(ptl)` of `uncontendedPtlLock`. */
+export function uncontendedPtlUnlock(ptl: Spinlock, taken: boolean): void {
+  if (taken) ptl.unlock();
 }
