@@ -25,12 +25,12 @@ export class PageTable {
 
   /** Reads the PTE of virtual page `vpn` (which must fall in this table). */
   get(vpn: number): number {
-    return this.ptes[vpn % PTRS_PER_PTE]!;
+    return this.ptes[pteIndexOfVpn(vpn)]!;
   }
 
   /** `set_pte_at`: writes the PTE of virtual page `vpn`, keeping `used` up to date. */
   set(vpn: number, pte: number): void {
-    const i = vpn % PTRS_PER_PTE;
+    const i = pteIndexOfVpn(vpn);
     const old = this.ptes[i]!;
     if (old === 0 && pte !== 0) this.used++;
     else if (old !== 0 && pte === 0) this.used--;
@@ -79,6 +79,16 @@ export class PageTableMap extends Map<number, PageTable> {
     this.#lastIdx = -1;
     this.#last = undefined;
   }
+}
+
+/**
+ * `pte_index`: the slot of virtual page `vpn` (a non-negative integer) in its page table,
+ * `vpn % PTRS_PER_PTE`. Taken as the low bits: a vpn is above 2^31 for most of the user
+ * address space, and there a `%` of doubles is a call to fmod, while the bitwise AND
+ * truncates modulo 2^32, which keeps the low 9 bits.
+ */
+export function pteIndexOfVpn(vpn: number): number {
+  return vpn & (PTRS_PER_PTE - 1);
 }
 
 /** Virtual page number of an address (`addr >> PAGE_SHIFT`, safe above 2^32). */

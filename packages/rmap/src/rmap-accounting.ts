@@ -275,6 +275,9 @@ export function pageMoveAnonRmap(ctx: RmapState, folio: Folio, pfn: number, vma:
  */
 export function folioMarkDirty(ctx: RmapState, folio: Folio): void {
   const mem = ctx.mem;
+  // Already dirty (a live head with PG_dirty set, read directly): nothing to do.
+  const m = memmapOf(mem);
+  if (m.state[folio] === FRAME_HEAD && (m.flags[folio]! & (1 << PG_dirty)) !== 0) return;
   if (folioTestFlag(mem, folio, PG_dirty)) return;
   folioSetFlag(mem, folio, PG_dirty);
   if (folioAddressSpace(mem, folio) !== null) {

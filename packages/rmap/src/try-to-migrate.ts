@@ -14,7 +14,7 @@ import {
   PG_anon_exclusive,
   pageTestFlag,
 } from '@mmsim/folio';
-import { memmapOf } from '@mmsim/folio/internal';
+import { FRAME_HEAD, memmapOf } from '@mmsim/folio/internal';
 import { EBUSY, type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
 import { folioAnonVma } from './anon-vma.js';
 import {
@@ -148,7 +148,13 @@ function setMigrationPte(
   const mem = ctx.mem;
   const mm = vma.mm;
   const subpage = ptePfn(pte);
-  const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
+  // PageAnonExclusive of the folio's head page (every order-0 folio) read directly.
+  const m = memmapOf(mem);
+  const anonExclusive =
+    anon &&
+    (subpage === folio && m.state[folio] === FRAME_HEAD
+      ? (m.flags[folio]! & (1 << PG_anon_exclusive)) !== 0
+      : pageTestFlag(mem, subpage, PG_anon_exclusive));
   if (pteDirty(pte)) folioMarkDirty(ctx, folio);
   if (pteWrite(pte) && anon && !anonExclusive) {
     // The uncontended walk may not have taken the lock (see `uncontendedPtlLock`).

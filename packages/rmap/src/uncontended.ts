@@ -45,7 +45,9 @@ export function soleUncontendedVma(av: AnonVma, locked: boolean): Vma | undefine
   const sem = av.rwsem;
   if (!locked && (sem.writer !== null || sem.waiters > 0)) return undefined;
   let vma: Vma | undefined;
-  for (const avc of av.rbRoot) vma = avc.vma;
+  const hint = av.lastLinked;
+  if (hint !== null && av.rbRoot.has(hint)) vma = hint.vma;
+  else for (const avc of av.rbRoot) vma = avc.vma;
   if (vma === undefined || isVmHugetlbPage(vma) || (vma.flags & VM_LOCKED) !== 0) return undefined;
   return vma;
 }
