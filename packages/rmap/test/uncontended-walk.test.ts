@@ -1,6 +1,6 @@
 import { createPhysicalMemory, type Folio, folioGet, folioPut, pfnFolio } from '@mmsim/folio';
 import { PageLockTable } from '@mmsim/page-lock';
-import { FootprintLog, type KernelGen, Runtime, VmStat } from '@mmsim/runtime';
+import { Completion, FootprintLog, type KernelGen, Runtime, VmStat } from '@mmsim/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MmView, PAGE_SIZE, TTU_BATCH_FLUSH, VirtualMemory } from '../src/index.js';
 import {
@@ -34,11 +34,18 @@ function machine(footprints: boolean) {
  * (TTU_BATCH_FLUSH) and maps it back with remove_migration_ptes(folio, folio), with the
  * uncontended walks on or off. Returns what must not depend on the path taken.
  */
-function unmapAndRestore(fast: boolean, footprints: boolean) {
+function unmapAndRestore(fast: boolean, footprints: boolean, twoCpus = false) {
   rmapUncontended.enabled = fast;
   const { rt, mem, vmstat, locks, vm } = machine(footprints);
   const p: MmView = vm.createProcess('p');
   const addr = vm.mmap(p, { length: PAGES * PAGE_SIZE });
+  // A task of the process on CPU 1 first: the mm stays in its cpumask (lazily), so
+  // TTU_BATCH_FLUSH defers the flushes to the migrator's batch.
+  if (twoCpus) {
+    rt.spawn('user1', 1, function* (): KernelGen {
+      yield* vm.userRead(p, addr);
+    });
+  }
   const walks0 = rmapUncontended.walks;
   const seen = { clockUnmapped: 0, mappedAfterUnmap: [] as boolean[], ptesUnmapped: [] as number[] };
   let lockIds: number[] = [];
@@ -56,6 +63,7 @@ function unmapAndRestore(fast: boolean, footprints: boolean) {
       seen.mappedAfterUnmap.push(vm.folioMapped(f));
     }
     for (let i = 0; i < PAGES; i++) seen.ptesUnmapped.push(table.get(addr / PAGE_SIZE + i));
+    vm.tryToUnmapFlush();
     seen.clockUnmapped = rt.cpus[0]!.clock;
     for (const f of folios) {
       yield* vm.removeMigrationPtes(f, f, false);
@@ -100,6 +108,15 @@ describe('the uncontended rmap walks (plain calls) against the general walks (ge
     }
   });
 
+  it('defer the flushes to the same batch when another CPU has the mm loaded', () => {
+    const fast = unmapAndRestore(true, false, true);
+    const general = unmapAndRestore(false, false, true);
+    expect(fast.walks).toBe(2 * PAGES);
+    expect(fast.outcome.tlb.deferredFlushes).toBe(PAGES);
+    expect(fast.outcome.tlb.batchFlushes).toBe(1);
+    expect(fast.outcome).toEqual(general.outcome);
+  });
+
   it('touch the anon_vma rwsem and the PTE lock as the general walk does when footprints are recorded', () => {
     const fast = unmapAndRestore(true, true);
     const general = unmapAndRestore(false, true);
@@ -138,6 +155,75 @@ describe('the uncontended rmap walks (plain calls) against the general walks (ge
     });
     expect(rt.run().status).toBe('completed');
     expect(rmapUncontended.walks - walks0).toBe(2);
+    expect(vm.check()).toEqual([]);
+  });
+});
+
+describe('the per-task unmap batches', () => {
+  it('keep each task its own batch when two tasks defer and flush in turn', () => {
+    const { rt, mem, locks, vm } = machine(false);
+    const p: MmView = vm.createProcess('p');
+    const addr = vm.mmap(p, { length: 2 * PAGE_SIZE });
+    const events: string[] = [];
+    const batches: Record<string, unknown> = {};
+    const done = {
+      aDeferred: new Completion(rt, 'a deferred'),
+      bDeferred: new Completion(rt, 'b deferred'),
+      aFlushed: new Completion(rt, 'a flushed'),
+      bFlushed: new Completion(rt, 'b flushed'),
+    };
+    rt.spawn('user1', 1, function* (): KernelGen {
+      yield* vm.userWrite(p, addr, 1);
+      yield* vm.userWrite(p, addr + PAGE_SIZE, 2);
+    });
+    const pending = () => vm.tlbBatch().flushRequired;
+    function* unmap(name: string, page: number): KernelGen<Folio> {
+      const f = pfnFolio(mem, vm.followPage(p, addr + page * PAGE_SIZE));
+      folioGet(mem, f);
+      yield* locks.folioLock(f, name);
+      yield* vm.tryToMigrate(f, TTU_BATCH_FLUSH);
+      batches[name] = vm.tlbBatch();
+      events.push(`${name} deferred: ${pending()}`);
+      return f;
+    }
+    function* restore(f: Folio): KernelGen {
+      yield* vm.removeMigrationPtes(f, f, false);
+      locks.folioUnlock(f);
+      folioPut(mem, f);
+    }
+    rt.spawn('a', 0, function* (): KernelGen {
+      const f = yield* unmap('a', 0);
+      done.aDeferred.complete();
+      yield* done.bDeferred.wait();
+      vm.tryToUnmapFlush();
+      events.push(`a flushed: ${pending()}`);
+      done.aFlushed.complete();
+      yield* done.bFlushed.wait();
+      events.push(`a after b's flush: ${pending()}`);
+      yield* restore(f);
+    });
+    rt.spawn('b', 0, function* (): KernelGen {
+      yield* done.aDeferred.wait();
+      const f = yield* unmap('b', 1);
+      done.bDeferred.complete();
+      yield* done.aFlushed.wait();
+      events.push(`b after a's flush: ${pending()}`);
+      vm.tryToUnmapFlush();
+      events.push(`b flushed: ${pending()}`);
+      done.bFlushed.complete();
+      yield* restore(f);
+    });
+    expect(rt.run().status).toBe('completed');
+    expect(batches.a).not.toBe(batches.b);
+    expect(events).toEqual([
+      'a deferred: true',
+      'b deferred: true',
+      'a flushed: false',
+      "b after a's flush: true",
+      'b flushed: false',
+      "a after b's flush: false",
+    ]);
+    expect(vm.tlbStats.batchFlushes).toBe(2);
     expect(vm.check()).toEqual([]);
   });
 });
