@@ -2,18 +2,15 @@ import {
   type Folio,
   folioGet,
   folioIndex,
-  folioMappingKind,
   folioNrPages,
   folioOrder,
   folioTestAnon,
   folioTestFlag,
   folioTestKsm,
-  PAGE_MAPPING_ANON,
   PG_dirty,
 } from '@mmsim/folio';
 import { memmapOf } from '@mmsim/folio/internal';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
-import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -24,7 +21,7 @@ import {
 } from './constants.js';
 import { vmaPageProtWritable } from './fault-file.js';
 import { removeMigrationPteHugetlb } from './hugetlb-rmap.js';
-import { folioPgoff, isVmHugetlbPage } from './hugetlb-state.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
 import type { PageTable } from './page-table.js';

@@ -3,20 +3,17 @@ import {
   folioIndex,
   folioMapcount,
   folioMapped,
-  folioMappingKind,
   folioNrPages,
   folioOrder,
   folioPut,
   folioRefCount,
   folioTestAnon,
   folioTestKsm,
-  PAGE_MAPPING_ANON,
   PG_anon_exclusive,
   pageTestFlag,
 } from '@mmsim/folio';
 import { FRAME_HEAD, memmapOf } from '@mmsim/folio/internal';
 import { EBUSY, type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
-import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -27,7 +24,7 @@ import {
 } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { tryToMigrateOneHugetlb } from './hugetlb-rmap.js';
-import { folioPgoff, isVmHugetlbPage } from './hugetlb-state.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import type { Mm } from './mm.js';

@@ -1,4 +1,4 @@
-import { type Folio, FOLIO_TYPE_HUGETLB, PAGE_MAPPING_ANON } from '@mmsim/folio';
+import { FOLIO_TYPE_HUGETLB, type Folio, PAGE_MAPPING_ANON } from '@mmsim/folio';
 import { FRAME_HEAD, type Memmap } from '@mmsim/folio/internal';
 import type { Spinlock } from '@mmsim/runtime';
 import { AnonVma } from './anon-vma.js';

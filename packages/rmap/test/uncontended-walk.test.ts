@@ -47,12 +47,17 @@ function unmapAndRestore(fast: boolean, footprints: boolean, twoCpus = false) {
     });
   }
   const walks0 = rmapUncontended.walks;
-  const seen = { clockUnmapped: 0, mappedAfterUnmap: [] as boolean[], ptesUnmapped: [] as number[] };
+  const seen = {
+    clockUnmapped: 0,
+    mappedAfterUnmap: [] as boolean[],
+    ptesUnmapped: [] as number[],
+  };
   let lockIds: number[] = [];
   rt.spawn('migrator', 0, function* (): KernelGen {
     for (let i = 0; i < PAGES; i++) yield* vm.userWrite(p, addr + i * PAGE_SIZE, 100 + i);
     const folios: Folio[] = [];
-    for (let i = 0; i < PAGES; i++) folios.push(pfnFolio(mem, vm.followPage(p, addr + i * PAGE_SIZE)));
+    for (let i = 0; i < PAGES; i++)
+      folios.push(pfnFolio(mem, vm.followPage(p, addr + i * PAGE_SIZE)));
     const table = mutableMm(p).pageTables.get(pmdIndexOf(addr)) as PageTable;
     const av = mutableAnonVma(vm.folioAnonVma(folios[0]!)!);
     lockIds = [av.rwsem.objectId, table.ptl.objectId];
