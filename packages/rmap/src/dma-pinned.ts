@@ -9,7 +9,6 @@ import {
   pageTestFlag,
   pfnToNid,
 } from '@mmsim/folio';
-import { FRAME_HEAD, memmapOf } from '@mmsim/folio/internal';
 import { EBUSY, NodeStat } from '@mmsim/runtime';
 import { GUP_PIN_COUNTING_BIAS } from './constants.js';
 import { pageDupRmap } from './rmap-accounting.js';
@@ -75,14 +74,6 @@ export function folioUnpinCount(ctx: RmapState, folio: Folio): void {
  * the PTE and fails, since a pinned page must stay where the pin holder expects it.
  */
 export function pageTryShareAnonRmap(ctx: RmapState, folio: Folio, pfn: number): number {
-  // An order-0 folio (its one page is the head), read from the memmap directly: pinned
-  // means at least GUP_PIN_COUNTING_BIAS references (`folioMaybeDmaPinned`).
-  const m = memmapOf(ctx.mem);
-  if (pfn === folio && m.state[folio] === FRAME_HEAD && m.order[folio] === 0) {
-    if (m.refcount[folio]! >= GUP_PIN_COUNTING_BIAS) return -EBUSY;
-    m.flags[folio]! &= ~(1 << PG_anon_exclusive);
-    return 0;
-  }
   if (folioMaybeDmaPinned(ctx, folio)) return -EBUSY;
   pageClearFlag(ctx.mem, pfn, PG_anon_exclusive);
   return 0;

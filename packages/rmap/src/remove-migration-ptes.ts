@@ -2,15 +2,17 @@ import {
   type Folio,
   folioGet,
   folioIndex,
+  folioMappingKind,
   folioNrPages,
   folioOrder,
   folioTestAnon,
   folioTestFlag,
   folioTestKsm,
+  PAGE_MAPPING_ANON,
   PG_dirty,
 } from '@mmsim/folio';
-import { memmapOf } from '@mmsim/folio/internal';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
+import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -21,7 +23,7 @@ import {
 } from './constants.js';
 import { vmaPageProtWritable } from './fault-file.js';
 import { removeMigrationPteHugetlb } from './hugetlb-rmap.js';
-import { isVmHugetlbPage } from './hugetlb-state.js';
+import { folioPgoff, isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
 import type { PageTable } from './page-table.js';
@@ -49,10 +51,8 @@ import type { RmapWalkControl } from './rmap-walk.js';
 import {
   enterUncontendedWalk,
   exitUncontendedWalk,
-  headPgoff,
   rmapUncontended,
   soleUncontendedVma,
-  uncontendedAnonVma,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
 } from './uncontended.js';
@@ -179,18 +179,19 @@ function removeMigrationPtesUncontended(
   dst: Folio,
   locked: boolean,
 ): boolean {
+  const mem = ctx.mem;
   if (!rmapUncontended.enabled) return false;
-  const m = memmapOf(ctx.mem);
-  const av = uncontendedAnonVma(m, dst);
-  if (av === undefined) return false;
+  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
+  if (folioMappingKind(mem, dst) !== PAGE_MAPPING_ANON) return false;
+  const av = folioAnonVma(mem, dst);
   if (av === null) return !locked;
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
-  const order = m.order[dst]!;
+  const order = folioOrder(mem, dst);
   const nr = 1 << order;
-  const walkPgoff = headPgoff(m, dst);
+  const walkPgoff = folioPgoff(mem, dst);
   const inVma = !(vma.pgoff > walkPgoff + nr - 1 || vma.lastPgoff < walkPgoff);
-  const pgoff = m.index[dst]!;
+  const pgoff = folioIndex(mem, dst);
   const range = inVma && folioVmaRangeInto(vma, pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, src, isMigrationEntry);
   if (table === undefined) return false;

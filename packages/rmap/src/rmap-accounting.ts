@@ -22,7 +22,6 @@ import {
   pageMapcountInc,
   pageSetFlag,
 } from '@mmsim/folio';
-import { FRAME_HEAD, type Memmap, memmapOf } from '@mmsim/folio/internal';
 import { MmsimError, NodeStat } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
 import { RMAP_COMPOUND, RMAP_EXCLUSIVE } from './constants.js';
@@ -57,17 +56,6 @@ function pagesPteMapped(ctx: RmapState, folio: Folio): number {
   let count = 0;
   for (let i = 0; i < nr; i++) if (pageMapcount(ctx.mem, folio + i) - entire > 0) count++;
   return count;
-}
-
-/**
- * `modMapped` of one page for a folio already known to be a live head (`m.state[folio]
- * === FRAME_HEAD`), reading the memmap directly: the node of the folio and whether it is
- * anonymous (`folio_test_anon`).
- */
-function modMappedHead(ctx: RmapState, m: Memmap, folio: Folio, nr: number): void {
-  const item =
-    (m.mappingKind[folio]! & PAGE_MAPPING_ANON) !== 0 ? NodeStat.NR_ANON_PAGES : NodeStat.NR_MAPPED;
-  ctx.vmstat.modNodePageState(m.nid[folio]!, item, nr);
 }
 
 function modMapped(ctx: RmapState, folio: Folio, nr: number): void {
@@ -137,30 +125,6 @@ export function pageAddAnonRmap(
 ): void {
   const mem = ctx.mem;
   const compound = (flags & RMAP_COMPOUND) !== 0;
-  // A PTE mapping of a folio's head page (every order-0 folio): the memmap read directly,
-  // once (the page is the head, so its mapcount is its own and `ptesMapping` is it). Any
-  // case that must throw takes the general path below, which reports it.
-  if (!compound && pfn === folio) {
-    const m = memmapOf(mem);
-    if (m.state[folio] === FRAME_HEAD && folio !== m.zeroPfn) {
-      const wasFirst = m.mapcount[folio] === 0;
-      if (wasFirst || (flags & RMAP_EXCLUSIVE) === 0) {
-        const entire = m.entireMapcount[folio]!;
-        m.mapcount[folio]!++;
-        m.totalMapcount[folio]!++;
-        if (wasFirst) {
-          const exclusive = (flags & RMAP_EXCLUSIVE) !== 0;
-          if ((m.mappingKind[folio]! & PAGE_MAPPING_ANON) === 0) {
-            pageSetAnonRmap(ctx, folio, pfn, vma, address, exclusive);
-          } else if (exclusive) {
-            m.flags[folio]! |= 1 << PG_anon_exclusive;
-          }
-          if (entire === 0) modMappedHead(ctx, m, folio, 1);
-        }
-        return;
-      }
-    }
-  }
   let first: boolean;
   let nr = 0;
   if (!compound) {
@@ -231,17 +195,6 @@ export function pageDupRmap(ctx: RmapState, folio: Folio, pfn: number, compound:
  */
 export function pageRemoveRmap(ctx: RmapState, folio: Folio, pfn: number, compound: boolean): void {
   const mem = ctx.mem;
-  // A PTE mapping of a folio's head page (every order-0 folio), read directly as in
-  // `pageAddAnonRmap`; an underflow takes the general path, which reports it.
-  if (!compound && pfn === folio) {
-    const m = memmapOf(mem);
-    if (m.state[folio] === FRAME_HEAD && m.mapcount[folio]! > 0) {
-      const left = --m.mapcount[folio]!;
-      m.totalMapcount[folio]!--;
-      if (left === 0 && m.entireMapcount[folio] === 0) modMappedHead(ctx, m, folio, -1);
-      return;
-    }
-  }
   let nr = 0;
   if (!compound) {
     const entire = folioEntireMapcount(mem, folio);
@@ -275,9 +228,6 @@ export function pageMoveAnonRmap(ctx: RmapState, folio: Folio, pfn: number, vma:
  */
 export function folioMarkDirty(ctx: RmapState, folio: Folio): void {
   const mem = ctx.mem;
-  // Already dirty (a live head with PG_dirty set, read directly): nothing to do.
-  const m = memmapOf(mem);
-  if (m.state[folio] === FRAME_HEAD && (m.flags[folio]! & (1 << PG_dirty)) !== 0) return;
   if (folioTestFlag(mem, folio, PG_dirty)) return;
   folioSetFlag(mem, folio, PG_dirty);
   if (folioAddressSpace(mem, folio) !== null) {

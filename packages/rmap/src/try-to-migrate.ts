@@ -3,17 +3,19 @@ import {
   folioIndex,
   folioMapcount,
   folioMapped,
+  folioMappingKind,
   folioNrPages,
   folioOrder,
   folioPut,
   folioRefCount,
   folioTestAnon,
   folioTestKsm,
+  PAGE_MAPPING_ANON,
   PG_anon_exclusive,
   pageTestFlag,
 } from '@mmsim/folio';
-import { FRAME_HEAD, memmapOf } from '@mmsim/folio/internal';
 import { EBUSY, type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
+import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -24,7 +26,7 @@ import {
 } from './constants.js';
 import { pageTryShareAnonRmap } from './dma-pinned.js';
 import { tryToMigrateOneHugetlb } from './hugetlb-rmap.js';
-import { isVmHugetlbPage } from './hugetlb-state.js';
+import { folioPgoff, isVmHugetlbPage } from './hugetlb-state.js';
 import { ksmPageRange } from './ksm.js';
 import { mlockDrainLocal, munlockVmaFolio } from './mlock.js';
 import type { Mm } from './mm.js';
@@ -54,10 +56,8 @@ import { pteAccessible, setTlbUbcFlushPending, shouldDeferFlush } from './tlb-ba
 import {
   enterUncontendedWalk,
   exitUncontendedWalk,
-  headPgoff,
   rmapUncontended,
   soleUncontendedVma,
-  uncontendedAnonVma,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
 } from './uncontended.js';
@@ -145,13 +145,7 @@ function setMigrationPte(
   const mem = ctx.mem;
   const mm = vma.mm;
   const subpage = ptePfn(pte);
-  // PageAnonExclusive of the folio's head page (every order-0 folio) read directly.
-  const m = memmapOf(mem);
-  const anonExclusive =
-    anon &&
-    (subpage === folio && m.state[folio] === FRAME_HEAD
-      ? (m.flags[folio]! & (1 << PG_anon_exclusive)) !== 0
-      : pageTestFlag(mem, subpage, PG_anon_exclusive));
+  const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
   if (pteDirty(pte)) folioMarkDirty(ctx, folio);
   if (pteWrite(pte) && anon && !anonExclusive) {
     // The uncontended walk may not have taken the lock (see `uncontendedPtlLock`).
@@ -278,24 +272,24 @@ function* tryToMigrateOne(
 const UNMAP_RANGE = { startVpn: 0, endVpn: 0 };
 
 function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): boolean {
+  const mem = ctx.mem;
   if (!rmapUncontended.enabled) return false;
   if ((flags & TTU_SPLIT_HUGE_PMD) !== 0 || ctx.unmapWindow) return false;
-  const m = memmapOf(ctx.mem);
-  const av = uncontendedAnonVma(m, folio);
-  if (av === undefined) return false;
+  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
+  if (folioMappingKind(mem, folio) !== PAGE_MAPPING_ANON) return false;
+  const av = folioAnonVma(mem, folio);
   const locked = (flags & TTU_RMAP_LOCKED) !== 0;
   // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
   if (av === null) return !locked;
-  // folio_mapped, read directly (the folio is a live head).
-  if (!locked && !(m.entireMapcount[folio]! > 0 || m.totalMapcount[folio]! > 0)) return true;
+  if (!locked && !folioMapped(mem, folio)) return true;
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
-  const order = m.order[folio]!;
+  const order = folioOrder(mem, folio);
   const nr = 1 << order;
-  const pgoff = headPgoff(m, folio);
+  const pgoff = folioPgoff(mem, folio);
   const inVma = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
   const range =
-    inVma && folioVmaRangeInto(vma, m.index[folio]!, nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
+    inVma && folioVmaRangeInto(vma, folioIndex(mem, folio), nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
   if (table === undefined) return false;
   if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error

@@ -1,9 +1,7 @@
-import { FOLIO_TYPE_HUGETLB, type Folio, PAGE_MAPPING_ANON } from '@mmsim/folio';
-import { FRAME_HEAD, type Memmap } from '@mmsim/folio/internal';
 import type { Spinlock } from '@mmsim/runtime';
-import { AnonVma } from './anon-vma.js';
+import type { AnonVma } from './anon-vma.js';
 import { VM_LOCKED } from './constants.js';
-import { HUGETLB_ORDER, isVmHugetlbPage } from './hugetlb-state.js';
+import { isVmHugetlbPage } from './hugetlb-state.js';
 import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
@@ -15,24 +13,6 @@ import type { Vma } from './vma.js';
  * reads `walks`; `enabled` false makes every walk take the general path.
  */
 export const rmapUncontended = { enabled: true, walks: 0 };
-
-/**
- * The anon_vma of `folio` for an uncontended walk, read from the memmap directly:
- * `undefined` when the walk must take the general path (not a live folio head, or not
- * anon, or KSM: the mapping's tag is exactly PAGE_MAPPING_ANON, one read for both), else
- * `folio_anon_vma` (null when the mapping is not an anon_vma). Changes nothing.
- */
-export function uncontendedAnonVma(m: Memmap, folio: Folio): AnonVma | null | undefined {
-  if (m.state[folio] !== FRAME_HEAD || m.mappingKind[folio] !== PAGE_MAPPING_ANON) return undefined;
-  const obj = m.mappingObjs[m.mappingId[folio]!];
-  return obj instanceof AnonVma ? obj : null;
-}
-
-/** `folio_pgoff` of a live folio head (`folioPgoff`, hugetlb-state.ts), read directly. */
-export function headPgoff(m: Memmap, folio: Folio): number {
-  const index = m.index[folio]!;
-  return m.folioType[folio] === FOLIO_TYPE_HUGETLB ? index * (1 << HUGETLB_ORDER) : index;
-}
 
 /**
  * The one VMA of `av` when an uncontended walk may visit it as plain calls: the anon_vma
