@@ -32,6 +32,12 @@ export class AnonVma implements AnonVmaView {
   numActiveVmas = 0;
   /** `rb_root`: the anon_vma_chains of every VMA that may map pages of this anon_vma. */
   readonly rbRoot = new Set<AnonVmaChain>();
+  /**
+   * Model only: the chain linked last (`anon_vma_chain_link`), or null. When `rbRoot` has
+   * one entry and this is it, it is the sole VMA's chain, found without iterating the set
+   * (`soleUncontendedVma`); a hint, always checked against `rbRoot`.
+   */
+  lastLinked: AnonVmaChain | null = null;
   /** Set when the last reference is put (`anon_vma_free`). */
   freed = false;
   readonly #rt: Runtime;
@@ -89,6 +95,7 @@ function anonVmaChainLink(vma: Vma, av: AnonVma): void {
   const avc = new AnonVmaChain(vma, av);
   vma.anonVmaChain.unshift(avc);
   av.rbRoot.add(avc);
+  av.lastLinked = avc;
 }
 
 /** `anon_vma_lock_write` (include/linux/rmap.h, 6.3): down_write of the root's rwsem. */
@@ -239,6 +246,7 @@ export function* unlinkAnonVmas(ctx: RmapState, vma: Vma): KernelGen {
       yield* anonVmaLockWrite(av, 'unlink_anon_vmas');
     }
     av.rbRoot.delete(avc);
+    if (av.lastLinked === avc) av.lastLinked = null;
     if (av.rbRoot.size === 0) {
       av.parent.numChildren--;
       empty.push(av);

@@ -1,4 +1,5 @@
 import { PTRS_PER_PTE } from './constants.js';
+import { pteIndexOfVpn } from './page-table.js';
 
 /** Slot of a chunk that counts its live entries (after the 512 entry slots). */
 const COUNT = PTRS_PER_PTE;
@@ -44,7 +45,7 @@ export class CpuTlb {
   get(vpn: number): number | undefined {
     const chunk = this.#chunk(Math.floor(vpn / PTRS_PER_PTE));
     if (chunk === undefined) return undefined;
-    const v = chunk[vpn % PTRS_PER_PTE]!;
+    const v = chunk[pteIndexOfVpn(vpn)]!;
     return v === 0 ? undefined : v - 1;
   }
 
@@ -63,7 +64,7 @@ export class CpuTlb {
       this.#lastIdx = idx;
       this.#last = chunk;
     }
-    const i = vpn % PTRS_PER_PTE;
+    const i = pteIndexOfVpn(vpn);
     if (chunk[i] === 0) {
       chunk[COUNT]!++;
       this.#size++;
@@ -77,7 +78,7 @@ export class CpuTlb {
     const idx = Math.floor(vpn / PTRS_PER_PTE);
     const chunk = this.#chunk(idx);
     if (chunk === undefined) return false;
-    const i = vpn % PTRS_PER_PTE;
+    const i = pteIndexOfVpn(vpn);
     if (chunk[i] === 0) return false;
     chunk[i] = 0;
     this.#size--;

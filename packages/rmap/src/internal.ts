@@ -43,7 +43,7 @@ export { mremap } from './mremap.js';
 export { forkMm } from './fork.js';
 export { exitMmap } from './exit.js';
 export { folioVmaRange, vmaAddress, type VmaPageRange } from './vma-address.js';
-export { pmdIndexOf, pmdIndexOfVpn, vpnOf } from './page-table.js';
+export { PageTableMap, pmdIndexOf, pmdIndexOfVpn, pteIndexOfVpn, vpnOf } from './page-table.js';
 export {
   allocByPolicy,
   getVmaPolicy,

@@ -1,7 +1,7 @@
 import { type Runtime, RwSemaphore, Spinlock } from '@mmsim/runtime';
 import { NR_MM_COUNTERS } from './constants.js';
 import type { CpuTlb } from './cpu-tlb.js';
-import { PageTable } from './page-table.js';
+import { PageTable, PageTableMap } from './page-table.js';
 import type { MmView } from './readonly-views.js';
 import type { Vma } from './vma.js';
 /**
@@ -24,7 +24,7 @@ export class Mm implements MmView {
   /** The VMAs, sorted by start, never overlapping. */
   readonly vmas: Vma[] = [];
   /** Last-level page tables by PMD index. */
-  readonly pageTables = new Map<number, PageTable>();
+  readonly pageTables = new PageTableMap();
   /** PMD-level (huge) entries by PMD index: present THP mappings and PMD migration entries. */
   readonly pmds = new Map<number, number>();
   /** `mmap_lock`. */

@@ -25,17 +25,70 @@ export class PageTable {
 
   /** Reads the PTE of virtual page `vpn` (which must fall in this table). */
   get(vpn: number): number {
-    return this.ptes[vpn % PTRS_PER_PTE]!;
+    return this.ptes[pteIndexOfVpn(vpn)]!;
   }
 
   /** `set_pte_at`: writes the PTE of virtual page `vpn`, keeping `used` up to date. */
   set(vpn: number, pte: number): void {
-    const i = vpn % PTRS_PER_PTE;
+    const i = pteIndexOfVpn(vpn);
     const old = this.ptes[i]!;
     if (old === 0 && pte !== 0) this.used++;
     else if (old !== 0 && pte === 0) this.used--;
     this.ptes[i] = pte;
   }
+}
+
+/**
+ * The last-level page tables of an mm by PMD index (`Mm.pageTables`): a `Map` that also
+ * remembers the table it found last, for `lookup`. Migration walks folio after folio of
+ * the same 2 MiB range, so the same table comes back again and again; `lookup` answers
+ * those from the remembered entry without hashing. Every change of the map through `set`,
+ * `delete` or `clear` forgets it, so `lookup` always gives what `get` gives.
+ */
+export class PageTableMap extends Map<number, PageTable> {
+  #lastIdx = -1;
+  #last: PageTable | undefined = undefined;
+
+  /** `get(pmdIndex)`, from the remembered entry when it is the same index. */
+  lookup(pmdIndex: number): PageTable | undefined {
+    if (pmdIndex === this.#lastIdx) return this.#last;
+    const table = super.get(pmdIndex);
+    if (table !== undefined) {
+      this.#lastIdx = pmdIndex;
+      this.#last = table;
+    }
+    return table;
+  }
+
+  override set(pmdIndex: number, table: PageTable): this {
+    this.#forget();
+    return super.set(pmdIndex, table);
+  }
+
+  override delete(pmdIndex: number): boolean {
+    this.#forget();
+    return super.delete(pmdIndex);
+  }
+
+  override clear(): void {
+    this.#forget();
+    super.clear();
+  }
+
+  #forget(): void {
+    this.#lastIdx = -1;
+    this.#last = undefined;
+  }
+}
+
+/**
+ * `pte_index`: the slot of virtual page `vpn` (a non-negative integer) in its page table,
+ * `vpn % PTRS_PER_PTE`. Taken as the low bits: a vpn is above 2^31 for most of the user
+ * address space, and there a `%` of doubles is a call to fmod, while the bitwise AND
+ * truncates modulo 2^32, which keeps the low 9 bits.
+ */
+export function pteIndexOfVpn(vpn: number): number {
+  return vpn & (PTRS_PER_PTE - 1);
 }
 
 /** Virtual page number of an address (`addr >> PAGE_SHIFT`, safe above 2^32). */

@@ -108,9 +108,10 @@ export function uncontendedPteTable(
   if (range.startVpn >= range.endVpn) return null;
   const pmdIndex = pmdIndexOfVpn(range.startVpn);
   if (pmdIndexOfVpn(range.endVpn - 1) !== pmdIndex) return undefined;
-  const pmdv = mm.pmds.get(pmdIndex);
+  const pmds = mm.pmds;
+  const pmdv = pmds.size === 0 ? undefined : pmds.get(pmdIndex);
   if (pmdv !== undefined) return matches(pmdv) && ptePfn(pmdv) === pfn ? undefined : null;
-  const table = mm.pageTables.get(pmdIndex);
+  const table = mm.pageTables.lookup(pmdIndex);
   if (table === undefined) return null;
   return table.ptl.owner === null ? table : undefined;
 }

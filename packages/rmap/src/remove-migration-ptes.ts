@@ -48,7 +48,14 @@ import type { VmaView } from './readonly-views.js';
 import { pageAddAnonRmap, pageAddFileRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
 import type { RmapWalkControl } from './rmap-walk.js';
-import { enterUncontendedWalk, rmapUncontended, soleUncontendedVma } from './uncontended.js';
+import {
+  enterUncontendedWalk,
+  exitUncontendedWalk,
+  rmapUncontended,
+  soleUncontendedVma,
+  uncontendedPtlLock,
+  uncontendedPtlUnlock,
+} from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
@@ -180,7 +187,6 @@ function removeMigrationPtesUncontended(
   if (av === null) return !locked;
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
-  const sem = av.rwsem;
   const order = folioOrder(mem, dst);
   const nr = 1 << order;
   const walkPgoff = folioPgoff(mem, dst);
@@ -197,7 +203,7 @@ function removeMigrationPtesUncontended(
     const anon = true;
     const ptl = table.ptl;
     const endVpn = range.endVpn;
-    ptl.trylock();
+    const taken = uncontendedPtlLock(ctx, ptl);
     for (let vpn = range.startVpn; vpn < endVpn; vpn++) {
       const swp = table.get(vpn);
       if (!isMigrationEntry(swp)) continue;
@@ -205,10 +211,10 @@ function removeMigrationPtesUncontended(
       if (page - src < 0 || page - src >= nr) continue;
       restoreMigrationPte(ctx, dst, vma, anon, order, nr, pgoff, table, vpn, swp);
     }
-    ptl.unlock();
+    uncontendedPtlUnlock(ptl, taken);
     return true;
   } finally {
-    if (!locked) sem.upRead();
+    exitUncontendedWalk(ctx, av, locked);
   }
 }
 

@@ -72,8 +72,14 @@ export class RmapState {
   readonly mms = new Set<Mm>();
   /** Files created through this instance. */
   readonly files = new Set<AddressSpace>();
-  /** `current->tlb_ubc` of each task that has used one. */
+  /** `current->tlb_ubc` of each task that has used one (entries are never removed). */
   readonly batches = new Map<Task, TlbFlushUnmapBatch>();
+  /**
+   * The task whose `batches` entry was read last, and that entry (see `taskTlbBatchOrNull`):
+   * a migration asks for the same task's batch once per unmapped PTE and at each flush.
+   */
+  lastBatchTask: Task | null = null;
+  lastBatch: TlbFlushUnmapBatch | null = null;
   /**
    * Per CPU, `cpu_tlbstate.loaded_mm` (arch/x86/mm/tlb.c, 6.3): the mm whose page tables
    * the CPU runs on, null for `init_mm` (no user mm loaded yet, or switched away from one).

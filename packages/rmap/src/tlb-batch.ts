@@ -50,11 +50,26 @@ export class TlbFlushUnmapBatch {
 
 /** `current->tlb_ubc` of `task`, created on first use. */
 export function taskTlbBatch(ctx: RmapState, task: Task): TlbFlushUnmapBatch {
-  let batch = ctx.batches.get(task);
-  if (batch === undefined) {
+  let batch = taskTlbBatchOrNull(ctx, task);
+  if (batch === null) {
     batch = new TlbFlushUnmapBatch(ctx.rt.cpus.length);
     ctx.batches.set(task, batch);
+    ctx.lastBatchTask = task;
+    ctx.lastBatch = batch;
   }
+  return batch;
+}
+
+/**
+ * `current->tlb_ubc` of `task` if it has used one, else null; the last task asked about is
+ * answered without a lookup (`ctx.batches` only grows, so the remembered entry stays valid).
+ */
+export function taskTlbBatchOrNull(ctx: RmapState, task: Task): TlbFlushUnmapBatch | null {
+  if (task === ctx.lastBatchTask) return ctx.lastBatch;
+  const batch = ctx.batches.get(task);
+  if (batch === undefined) return null;
+  ctx.lastBatchTask = task;
+  ctx.lastBatch = batch;
   return batch;
 }
 
@@ -142,8 +157,8 @@ function archTlbbatchFlush(ctx: RmapState, batch: TlbFlushUnmapBatch): void {
  */
 export const tryToUnmapFlush = tracedPlainFunction('try_to_unmap_flush', tryToUnmapFlushBody);
 function tryToUnmapFlushBody(ctx: RmapState): void {
-  const batch = ctx.batches.get(ctx.rt.current);
-  if (batch === undefined || !batch.flushRequired) return;
+  const batch = taskTlbBatchOrNull(ctx, ctx.rt.current);
+  if (batch === null || !batch.flushRequired) return;
   archTlbbatchFlush(ctx, batch);
   batch.flushRequired = false;
   batch.writable = false;
@@ -162,13 +177,13 @@ function tryToUnmapFlushBody(ctx: RmapState): void {
  * checked against the page tables); a batch left pending anywhere else is reported.
  */
 export function leaveTlbBatchPending(ctx: RmapState, site: string): void {
-  const batch = ctx.batches.get(ctx.rt.current);
+  const batch = taskTlbBatchOrNull(ctx, ctx.rt.current);
   if (batch?.flushRequired === true) batch.leftPendingBy = site;
 }
 
 /** `try_to_unmap_flush_dirty()` (mm/rmap.c, 6.3): flush only if a dirty PTE was deferred. */
 export function tryToUnmapFlushDirty(ctx: RmapState): void {
-  const batch = ctx.batches.get(ctx.rt.current);
+  const batch = taskTlbBatchOrNull(ctx, ctx.rt.current);
   if (batch?.writable === true) tryToUnmapFlush(ctx);
 }
 

@@ -219,6 +219,20 @@ const ONE_MM: (Mm | null)[] = [null];
 /** `flush_tlb_page(vma, addr)`: one page (`flush_tlb_mm_range` of one page, as above). */
 export function flushTlbPage(ctx: RmapState, mm: Mm, vpn: number): void {
   mm.tlbGen++; // inc_mm_tlb_gen
+  // The common case, the mm loaded on this CPU alone, which is not lazy: what
+  // `flushTlbOthersAndLocal` does then (no shootdown round, `localFlush` of one page),
+  // without building the range and the one-mm list.
+  const me = ctx.rt.current.cpu.id;
+  if (mm.cpusInMask === 1 && mm.cpumask[me] !== 0 && ctx.tlbLazy[me] === 0) {
+    const tlb = mm.tlb[me];
+    if (tlb !== undefined && tlb.size !== 0) tlb.delete(vpn);
+    ctx.tlbStats.localFlushOne += 1;
+    ctx.vmstat.countVmEvents(VmEvent.NR_TLB_LOCAL_FLUSH_ONE, 1);
+    ctx.rt.charge(ctx.costs.tlbFlushOnePage);
+    const tp = ctx.trace.tlbFlush;
+    if (tp.enabled) tp.emit({ reason: TLB_LOCAL_SHOOTDOWN, pages: 1 });
+    return;
+  }
   ONE_PAGE.startVpn = vpn;
   ONE_MM[0] = mm;
   flushTlbOthersAndLocal(ctx, mm.cpumask, ONE_MM as Mm[], ONE_PAGE);

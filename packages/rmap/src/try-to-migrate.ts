@@ -53,7 +53,14 @@ import type { RmapWalkControl } from './rmap-walk.js';
 import { splitHugePmd } from './split-huge-pmd.js';
 import { flushTlbPage, flushTlbPmd } from './tlb.js';
 import { pteAccessible, setTlbUbcFlushPending, shouldDeferFlush } from './tlb-batch.js';
-import { enterUncontendedWalk, rmapUncontended, soleUncontendedVma } from './uncontended.js';
+import {
+  enterUncontendedWalk,
+  exitUncontendedWalk,
+  rmapUncontended,
+  soleUncontendedVma,
+  uncontendedPtlLock,
+  uncontendedPtlUnlock,
+} from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
@@ -141,7 +148,8 @@ function setMigrationPte(
   const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
   if (pteDirty(pte)) folioMarkDirty(ctx, folio);
   if (pteWrite(pte) && anon && !anonExclusive) {
-    table.ptl.unlock();
+    // The uncontended walk may not have taken the lock (see `uncontendedPtlLock`).
+    if (table.ptl.owner === ctx.rt.current) table.ptl.unlock();
     throw new MmsimError(
       'INVARIANT_VIOLATED',
       `try_to_migrate_one: ${mm} maps pfn ${subpage} writable at 0x${(vpn * PAGE_SIZE).toString(16)} but the page is not PageAnonExclusive`,
@@ -276,7 +284,6 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   if (!locked && !folioMapped(mem, folio)) return true;
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
-  const sem = av.rwsem;
   const order = folioOrder(mem, folio);
   const nr = 1 << order;
   const pgoff = folioPgoff(mem, folio);
@@ -295,7 +302,7 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
     const anon = true;
     const ptl = table.ptl;
     const endVpn = range.endVpn;
-    ptl.trylock();
+    const taken = uncontendedPtlLock(ctx, ptl);
     for (let vpn = range.startVpn; vpn < endVpn; vpn++) {
       const pte = table.get(vpn);
       if (!ptePresent(pte)) continue;
@@ -304,10 +311,10 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
       nukePte(ctx, mm, flags, table, vpn, pte);
       if (!setMigrationPte(ctx, folio, vma, anon, order, table, vpn, pte)) break;
     }
-    ptl.unlock();
+    uncontendedPtlUnlock(ptl, taken);
     return true;
   } finally {
-    if (!locked) sem.upRead();
+    exitUncontendedWalk(ctx, av, locked);
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Spinlock } from '@mmsim/runtime';
 import type { AnonVma } from './anon-vma.js';
 import { VM_LOCKED } from './constants.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
@@ -24,7 +25,9 @@ export function soleUncontendedVma(av: AnonVma, locked: boolean): Vma | undefine
   const sem = av.rwsem;
   if (!locked && (sem.writer !== null || sem.waiters > 0)) return undefined;
   let vma: Vma | undefined;
-  for (const avc of av.rbRoot) vma = avc.vma;
+  const hint = av.lastLinked;
+  if (hint !== null && av.rbRoot.has(hint)) vma = hint.vma;
+  else for (const avc of av.rbRoot) vma = avc.vma;
   if (vma === undefined || isVmHugetlbPage(vma) || (vma.flags & VM_LOCKED) !== 0) return undefined;
   return vma;
 }
@@ -33,15 +36,48 @@ export function soleUncontendedVma(av: AnonVma, locked: boolean): Vma | undefine
  * Enters an uncontended walk over `av`: takes its rwsem for read (free, as
  * `soleUncontendedVma` checked), or, for a `locked` walk, checks that the current task holds
  * it. False when a locked walk's caller does not hold it: the general walk then reports that.
+ *
+ * The read hold of an uncontended walk begins and ends within one step of the current
+ * task (plain calls, no scheduling point in between), so no other task can see it: unless
+ * the runtime records step footprints (the explorer's, which note every touch of the
+ * lock), the round trip is taken as what it costs, `costs.lockRoundTrip`, without the
+ * rwsem's bookkeeping. `exitUncontendedWalk` is the matching `up_read`.
  */
 export function enterUncontendedWalk(ctx: RmapState, av: AnonVma, locked: boolean): boolean {
-  const sem = av.rwsem;
+  const rt = ctx.rt;
   if (locked) {
-    const me = ctx.rt.current;
+    const sem = av.rwsem;
+    const me = rt.current;
     if (sem.writer !== me && !sem.holdsRead(me)) return false;
+  } else if (rt.footprints !== null) {
+    av.rwsem.downReadTrylock();
   } else {
-    sem.downReadTrylock();
+    // `down_read_trylock` needs a running task (NO_CURRENT_TASK otherwise): so does this.
+    if (rt.current !== null) rt.charge(rt.costs.lockRoundTrip);
   }
   rmapUncontended.walks++;
   return true;
+}
+
+/** Leaves a walk entered with `enterUncontendedWalk`: `up_read`, unless `locked`. */
+export function exitUncontendedWalk(ctx: RmapState, av: AnonVma, locked: boolean): void {
+  if (!locked && ctx.rt.footprints !== null) av.rwsem.upRead();
+}
+
+/**
+ * `spin_lock(ptl)` of a page-table lock that is free (`uncontendedPteTable` checked), in an
+ * uncontended walk: `trylock` when step footprints are recorded, else only its cost, as
+ * for the rwsem above (the hold ends within the same plain calls). Returns whether the
+ * lock was really taken, for `uncontendedPtlUnlock`.
+ */
+export function uncontendedPtlLock(ctx: RmapState, ptl: Spinlock): boolean {
+  const rt = ctx.rt;
+  if (rt.footprints !== null) return ptl.trylock();
+  rt.charge(rt.costs.lockRoundTrip);
+  return false;
+}
+
+/** `spin_unlock(ptl)` of `uncontendedPtlLock`. */
+export function uncontendedPtlUnlock(ptl: Spinlock, taken: boolean): void {
+  if (taken) ptl.unlock();
 }
