@@ -183,6 +183,13 @@ export class Runtime {
   #stepWasAtomic = false;
   /** The task a virtual step chose for the next round (the caller yields next), or null. */
   #preChosen: Task | null = null;
+  /**
+   * The step hook was told of the running step's end at a virtual step that then declined
+   * (the caller yields next): the round that follows the `yield` does not tell it again.
+   */
+  #stepReported = false;
+  /** What the step hook threw at a virtual step: thrown once the caller has yielded. */
+  #hookError: { readonly error: unknown } | null = null;
   #steps = 0;
   #switches = 0;
   #phase: 'new' | 'running' | 'ended' = 'new';
@@ -627,7 +634,17 @@ export class Runtime {
       this.#traceSwitch(cpu, null);
     }
     this.currentTask = null;
-    if (this.#onStep !== null) this.#onStep(task, this.#steps);
+    if (this.#stepReported) {
+      // A virtual step already told the hook of this step's end.
+      this.#stepReported = false;
+      const failed = this.#hookError;
+      if (failed !== null) {
+        this.#hookError = null;
+        throw failed.error;
+      }
+    } else if (this.#onStep !== null) {
+      this.#onStep(task, this.#steps);
+    }
   }
 
   /** The end of a step: `task`'s CPU is reserved for it while its preemption is disabled. */
@@ -648,12 +665,17 @@ export class Runtime {
    * `if (!rt.virtualStep()) yield;` at a point where the kernel may reschedule
    * (`cond_resched()`), so that code can run on as plain calls when nothing switches.
    *
+   * A step hook (`RuntimeConfig.onStep`) is told of the step's end here, between the end of
+   * the step and the decision, with no current task, as the round would tell it; what it
+   * throws is thrown from the run once the caller has yielded, as if the hook had thrown
+   * after the `yield`.
+   *
    * Returns true when the step was taken. Returns false, and the caller must `yield` at
-   * once, when a real round is needed: a timed sleep is pending, footprints or a step hook
-   * are recorded, `sched_switch` is traced, the step limit is reached, the task is no
-   * longer runnable, or another task can run and the strategy cannot decide mid-step
+   * once, when a real round is needed: a timed sleep is pending, footprints are recorded,
+   * `sched_switch` is traced, the step limit is reached, the task is no longer runnable,
+   * another task can run and the strategy cannot decide mid-step
    * (`Strategy.choosesAnywhere`) or chose another task (that decision is kept for the
-   * round that follows the `yield`, so nothing is asked twice).
+   * round that follows the `yield`, so nothing is asked twice), or the step hook threw.
    */
   virtualStep(): boolean {
     const task = this.currentTask;
@@ -662,24 +684,38 @@ export class Runtime {
       task.state !== 'runnable' ||
       this.#timed.length > 0 ||
       this.footprints !== null ||
-      this.#onStep !== null ||
       this.#schedSwitch.enabled ||
       this.#preChosen !== null ||
+      this.#stepReported ||
       this.#steps >= this.maxSteps
     ) {
       return false;
     }
     const runnable = this.#runnable;
-    if (runnable.length !== 1 || this.#atomicCpus > 0) {
-      if (this.strategy.choosesAnywhere !== true) return false;
-      this.#endAtomic(task);
+    const alone = runnable.length === 1 && this.#atomicCpus === 0;
+    if (!alone && this.strategy.choosesAnywhere !== true) return false;
+    this.#endAtomic(task);
+    const onStep = this.#onStep;
+    if (onStep !== null) {
+      // The end of the step as the round after a `yield` reports it: no task is current.
+      this.currentTask = null;
+      try {
+        onStep(task, this.#steps);
+      } catch (error) {
+        this.#stepReported = true;
+        this.#hookError = { error };
+        this.currentTask = task;
+        return false;
+      }
+      this.currentTask = task;
+    }
+    if (!alone) {
       const next = this.#pick(runnable);
       if (next !== task) {
         this.#preChosen = next;
+        this.#stepReported = onStep !== null;
         return false;
       }
-    } else {
-      this.#endAtomic(task);
     }
     this.#steps++;
     return true;

@@ -5,7 +5,9 @@ import {
   Runtime,
   type RuntimeConfig,
   Spinlock,
+  type Strategy,
   type StrategySpec,
+  type Task,
 } from '../src/index.js';
 
 /**
@@ -13,8 +15,15 @@ import {
  * as `yield` or as `if (!rt.virtualStep()) yield;`; a mutex and a spinlock are taken on
  * the way so that sleeps, wake-ups and atomic sections happen between the points.
  */
-function run(config: RuntimeConfig, virtual: boolean, tasks = 3, steps = 40) {
+function run(
+  config: RuntimeConfig,
+  virtual: boolean,
+  tasks = 3,
+  steps = 40,
+  box: { rt?: Runtime } = {},
+) {
   const rt = new Runtime({ cpus: 2, ...config });
+  box.rt = rt;
   const mutex = new Mutex(rt, 'm');
   const spin = new Spinlock(rt, 's');
   const log: number[] = [];
@@ -89,11 +98,112 @@ describe('Runtime.virtualStep', () => {
     }
   });
 
-  test('with a step hook every point is a real step', () => {
-    const seen: number[] = [];
-    const r = run({ onStep: (_t, step) => seen.push(step) }, true, 1, 10);
-    expect(r.virtualTaken).toBe(0);
-    expect(seen.length).toBe(r.result.steps);
+  test.each(SPECS)(
+    'a step hook sees every step, with the task that ran, as with yields (%s)',
+    (strategy) => {
+      for (const seed of [1, 2, 3, 17]) {
+        const hooked = (virtual: boolean) => {
+          const seen: string[] = [];
+          const box: { rt?: Runtime } = {};
+          let current: Task | null = null;
+          const r = run(
+            {
+              strategy,
+              seed,
+              onStep: (task, step) => {
+                seen.push(`${step}:${task.id}:${task.state}`);
+                current ??= box.rt?.currentTask ?? null;
+              },
+            },
+            virtual,
+            3,
+            40,
+            box,
+          );
+          return { ...r, seen, current };
+        };
+        const plain = hooked(false);
+        const virtual = hooked(true);
+        expect(virtual.virtualTaken).toBeGreaterThan(0);
+        expect(virtual.seen).toEqual(plain.seen);
+        expect(virtual.seen.length).toBe(virtual.result.steps);
+        // The hook runs between steps: no task is current, at a virtual step as at a round.
+        expect(virtual.current).toBeNull();
+        expect(virtual.log).toEqual(plain.log);
+        expect(virtual.result.replayToken).toBe(plain.result.replayToken);
+        expect(virtual.result.cpuClocks).toEqual(plain.result.cpuClocks);
+      }
+    },
+  );
+
+  test('what a step hook throws at a virtual step ends the run after that step, as with yields', () => {
+    const stopAt = (virtual: boolean, at: number) => {
+      const seen: number[] = [];
+      const r = () =>
+        run(
+          {
+            strategy: 'random',
+            seed: 3,
+            onStep: (_t, step) => {
+              seen.push(step);
+              if (step === at) throw new Error(`stop at ${step}`);
+            },
+          },
+          virtual,
+        );
+      let error: unknown = null;
+      try {
+        r();
+      } catch (e) {
+        error = e;
+      }
+      return { error, seen };
+    };
+    let virtualThrows = 0;
+    for (const at of [1, 5, 23, 60, 101]) {
+      const plain = stopAt(false, at);
+      const virtual = stopAt(true, at);
+      expect(plain.error).toBeInstanceOf(Error);
+      // The hook's own error, not a crash of the task that was running.
+      expect(virtual.error).toBeInstanceOf(Error);
+      expect((virtual.error as Error).message).toBe(`stop at ${at}`);
+      expect(virtual.seen).toEqual(plain.seen);
+      expect(virtual.seen.at(-1)).toBe(at);
+      virtualThrows++;
+    }
+    expect(virtualThrows).toBe(5);
+  });
+
+  test('a strategy that reads what the step hook recorded decides as at a round', () => {
+    // The hook records the task of each step; the strategy switches away from it whenever
+    // it can: it must have seen the step that just ended, at a virtual step as at a round.
+    const choose = (virtual: boolean) => {
+      let last = 0;
+      const strategy: Strategy = {
+        name: 'switch-away',
+        choosesAnywhere: true,
+        choose(eligible: readonly Task[]): Task {
+          return (eligible.find((t) => t.id !== last) ?? eligible[0]) as Task;
+        },
+      };
+      const seen: number[] = [];
+      const r = run(
+        {
+          strategy,
+          onStep: (task) => {
+            last = task.id;
+            seen.push(task.id);
+          },
+        },
+        virtual,
+      );
+      return { ...r, seen };
+    };
+    const plain = choose(false);
+    const virtual = choose(true);
+    expect(virtual.virtualTaken).toBeGreaterThan(0);
+    expect(virtual.seen).toEqual(plain.seen);
+    expect(virtual.result.replayToken).toBe(plain.result.replayToken);
   });
 
   test('outside a task there is no step to take', () => {

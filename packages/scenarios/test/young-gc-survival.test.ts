@@ -11,6 +11,7 @@ import {
   type Scenario,
   scenarioTarget,
   splitLockDeadlock,
+  staleDstMapping,
 } from '../src/index.js';
 
 // On Node 20 the first call of a generator closure gives it an initial map, and an object
@@ -56,6 +57,15 @@ describe('no generator closure per machine in the historic scenarios', () => {
       for (const actor of world.actors) expect(typeof actor.body(task).next).toBe('function');
     });
   }
+
+  it('the pfn walker (stale-dst-mapping) has no generator closure as its body either', () => {
+    const a = instantiateScenario(staleDstMapping(), { variant: 'v6.3', seed: 1 });
+    const walker = a.world.actors.find((actor) => actor.name === 'offline_pages');
+    expect(walker).toBeDefined();
+    expect(isGeneratorFunction(walker?.body)).toBe(false);
+    const task = a.kernel.rt.spawn('probe', 0, function* () {});
+    expect(typeof walker?.body(task).next).toBe('function');
+  });
 
   it('the check tells a generator closure from a function returning a generator', () => {
     const made = (n: number) => ({

@@ -1,7 +1,7 @@
 import { folioMapping, nodeSpannedPages, nodeStartPfn, pfnFolio } from '@mmsim/folio';
 import type { Actor, Kernel } from '@mmsim/kernel';
 import { isAddressSpace } from '@mmsim/rmap';
-import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { type KernelGen, MmsimError } from '@mmsim/runtime';
 
 /** Options of `pfnWalker`. */
 export interface PfnWalkerOptions {
@@ -61,27 +61,35 @@ export function pfnWalker(k: Kernel, options: PfnWalkerOptions): Actor {
     cpu: options.cpu,
     models:
       'a pfn walker without references: __dump_page -> folio_mapping -> dump_mapping (mm/debug.c, 6.3-6.7), as memory offlining calls it',
-    *body(_task: Task): KernelGen {
-      const mem = k.mem;
-      const start = nodeStartPfn(mem, nid);
-      const end = start + nodeSpannedPages(mem, nid);
-      for (let round = 0; round < rounds; round++) {
-        for (let pfn = start; pfn < end; pfn++) {
-          yield;
-          if (stats !== undefined) stats.pfns++;
-          const folio = pfnFolio(mem, pfn);
-          if (folio < 0) continue; // free
-          const mapping = folioMapping(mem, folio);
-          if (mapping === null) continue; // anonymous, KSM, movable, slab: not followed
-          if (!isAddressSpace(mapping)) {
-            throw new MmsimError(
-              'INVARIANT_VIOLATED',
-              `Oops in dump_mapping: folio_mapping() of pfn ${pfn} (folio ${folio}) is untagged but not an address_space (an anon_vma kept in dst->mapping during migration), dereferenced as one`,
-            );
-          }
-          if (stats !== undefined) stats.fileMappings++;
-        }
-      }
-    },
+    body: (): KernelGen => pfnWalkerBody(k, nid, rounds, stats),
   };
+}
+
+/** `pfnWalker`'s task body (a module-level generator: see `initTask` in scenario.ts). */
+function* pfnWalkerBody(
+  k: Kernel,
+  nid: number,
+  rounds: number,
+  stats: PfnWalkerStats | undefined,
+): KernelGen {
+  const mem = k.mem;
+  const start = nodeStartPfn(mem, nid);
+  const end = start + nodeSpannedPages(mem, nid);
+  for (let round = 0; round < rounds; round++) {
+    for (let pfn = start; pfn < end; pfn++) {
+      yield;
+      if (stats !== undefined) stats.pfns++;
+      const folio = pfnFolio(mem, pfn);
+      if (folio < 0) continue; // free
+      const mapping = folioMapping(mem, folio);
+      if (mapping === null) continue; // anonymous, KSM, movable, slab: not followed
+      if (!isAddressSpace(mapping)) {
+        throw new MmsimError(
+          'INVARIANT_VIOLATED',
+          `Oops in dump_mapping: folio_mapping() of pfn ${pfn} (folio ${folio}) is untagged but not an address_space (an anon_vma kept in dst->mapping during migration), dereferenced as one`,
+        );
+      }
+      if (stats !== undefined) stats.fileMappings++;
+    }
+  }
 }
