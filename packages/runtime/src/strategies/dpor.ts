@@ -30,12 +30,23 @@ interface Node {
   /** Tasks still to try here (a shared empty set where there was no decision). */
   readonly backtrack: Set<number>;
   /**
-   * Tasks tried here, with the footprint of the step each ran where a sleep set may need
-   * it (else null); a shared empty map where there was no decision.
+   * Tasks tried here, with what a sleep set of a later sibling needs of the step each ran
+   * (null where no later sibling may sleep it); a shared empty map where there was no
+   * decision.
    */
-  readonly done: Map<number, StepFootprint | null>;
+  readonly done: Map<number, DoneStep | null>;
   /** Sleep set here: tasks whose step from here is covered by an explored branch. */
   readonly sleep: ReadonlyMap<number, StepFootprint>;
+}
+
+/** A task tried at a node, as later siblings' sleep sets see it (see `DporSearch`). */
+interface DoneStep {
+  readonly footprint: StepFootprint;
+  /**
+   * True when the task sleeps in every later sibling; false when it sleeps in those of all
+   * tasks but the one that ran the step before the node (the continuing task).
+   */
+  readonly always: boolean;
 }
 
 /** What the strategy recorded at one decision of its run. */
@@ -55,7 +66,7 @@ export interface DporOptions {
   readonly preemptionBound?: number;
   /**
    * Use sleep sets (default true). Without a bound every explored sibling sleeps; with a
-   * bound only the task that ran the step before (see `DporSearch`).
+   * bound those whose reordering costs no preemption more (see `DporSearch`).
    */
   readonly sleepSets?: boolean;
   /**
@@ -93,14 +104,23 @@ export const DPOR_SPLIT_DECISIONS = 2;
  *
  * Sleep sets: a task explored at a state sleeps in the sibling branches explored later,
  * until a step dependent with its step runs; a run in which every task that can run sleeps
- * is abandoned (`ScheduleAbandoned`). Without a bound every explored sibling sleeps. With
- * a bound only the task that ran the step before the state (the one that continues without
- * a preemption) does: a schedule s = q w p x that such a sleeping p prunes (p's step
- * independent of q w) is equivalent to p q w x, explored under p, which costs no more
- * preemptions than s (s pays one for leaving p at the branch; p q w x pays at most one for
- * leaving p after its step, and nothing for the switch into p that s pays after w, or the
- * same for the switch after w). A sibling that was itself a preemption may need one more
- * preemption to reorder, which the bound may not allow, so it does not sleep.
+ * is abandoned (`ScheduleAbandoned`), also where the only task that can run sleeps (no
+ * decision there: the run is cut at that step when it is over, and counted as abandoned).
+ * Without a bound every explored sibling sleeps. With a bound a sibling p sleeps in the
+ * branch of a later sibling q only where that cannot lose a schedule within the bound: a
+ * schedule s = q w p x that the sleeping p prunes (p's step independent of q w) is
+ * equivalent to t = p q w x, explored under p, and t must cost no more preemptions than s.
+ * Let c be the task that ran the step before the state. Compared with s, t pays for p at
+ * the state ([c can run and p != c]) and for leaving p after its step ([p can run then]),
+ * and saves what s pays for q at the state ([c can run and q != c]) and for the switch into
+ * p after w (at least what t pays for the switch after w). So t costs no more than s when:
+ * - p = c (it continued without a preemption): t pays nothing at the state and at most one
+ *   for leaving p, s pays one for q; p sleeps in every later sibling;
+ * - p cannot run right after its step (it blocked or ended: leaving it is free) and q != c
+ *   (so s pays for q at the state whatever t pays for p): p sleeps in the branches of every
+ *   later sibling but c's.
+ * Otherwise (p preempted c and can run on after its step, or q is c) reordering may need one
+ * more preemption than s, which the bound may not allow, so p does not sleep.
  *
  * Sharding: the first `splitDecisions` decisions of every run are explored in full (each
  * task that could run there, within the bound), so the subtrees below them depend on no
@@ -195,7 +215,13 @@ export class DporSearch {
       this.#subtree = 0;
     } else {
       sleep = this.sleepSets ? new Map(branch.sleep) : new Map();
-      if (this.sleepSets) for (const [id, fp] of branch.done) if (fp !== null) sleep.set(id, fp);
+      if (this.sleepSets) {
+        // The task now tried here: the last decision of the prefix.
+        const q = prefix[prefix.length - 1] as number;
+        for (const [id, d] of branch.done) {
+          if (d !== null && (d.always || q !== branch.previous)) sleep.set(id, d.footprint);
+        }
+      }
       if (branch.decision < this.splitDecisions) this.#subtree++;
     }
     if (this.owned) this.executions++;
@@ -207,6 +233,11 @@ export class DporSearch {
   finish(strategy: DporStrategy, abandoned: boolean): void {
     const log = strategy.log;
     log.end(); // a run that crashed leaves its last step open
+    // A task that slept ran where it was the only one that could (no decision): the run is
+    // sleep-set blocked there, as at a decision; what it ran from there is not analysed.
+    const cut = this.sleepSets ? strategy.sleeperStep() : -1;
+    const end = cut >= 0 ? cut : log.length;
+    if (cut >= 0) abandoned = true;
     const owned = this.owned;
     const branch = this.#branch;
     const stack = this.#stack;
@@ -219,7 +250,7 @@ export class DporSearch {
     while (r < records.length && (records[r] as DecisionRecord).step < branch) r++;
     let spent = branch > 0 ? spentAfter(stack[branch - 1] as Node) : 0;
     const tasks = log.tasks;
-    for (let k = Math.max(branch, 0); k < log.length; k++) {
+    for (let k = Math.max(branch, 0); k < end; k++) {
       const rec = records[r];
       const task = tasks[k] as number;
       const previous = k === 0 ? 0 : (tasks[k - 1] as number);
@@ -238,8 +269,14 @@ export class DporSearch {
           sleep: old?.sleep ?? rec.sleep,
         };
         // A footprint is kept where a sleep set will use it (see the class comment).
-        const keep = this.sleepSets && (unbounded || task === previous);
-        node.done.set(task, keep ? log.footprintOf(k) : null);
+        let done: DoneStep | null = null;
+        if (this.sleepSets) {
+          if (unbounded || task === previous) done = { footprint: log.footprintOf(k), always: true };
+          else if (!enabledAfter(log, records, r, k)) {
+            done = { footprint: log.footprintOf(k), always: false };
+          }
+        }
+        node.done.set(task, done);
         node.backtrack.delete(task);
         if (old === null && rec.decision < split) {
           // The top of the tree is explored in full (sharding).
@@ -260,7 +297,7 @@ export class DporSearch {
       stack[k] = node;
       spent = spentAfter(node);
     }
-    const key = this.#analyse(log, Math.max(branch, 0), stack);
+    const key = this.#analyse(log, end, Math.max(branch, 0), stack);
     if (owned) {
       if (abandoned) this.abandoned++;
       else if (!this.#classes.has(key)) {
@@ -283,8 +320,7 @@ export class DporSearch {
    * Finds the races whose later step is at or after `from`, and adds backtrack points.
    * Returns the run's class hash (`classHash` of the Foata levels it computes on the way).
    */
-  #analyse(log: FootprintLog, from: number, stack: Node[]): number {
-    const n = log.length;
+  #analyse(log: FootprintLog, n: number, from: number, stack: Node[]): number {
     const taskOf = log.tasks;
     const starts = log.starts;
     const objects = log.objects;
@@ -478,7 +514,25 @@ function classHash(codes: Float64Array): number {
 }
 /** The backtrack set and done map of every node without a decision (never written). */
 const NO_TASKS: Set<number> = new Set();
-const NO_DONE: Map<number, StepFootprint | null> = new Map();
+const NO_DONE: Map<number, DoneStep | null> = new Map();
+
+/**
+ * Whether the task of step `k` could run again right after it (it is then eligible at step
+ * k + 1); `records[r]` is the first decision after step k. Unknown after the last step: true.
+ */
+function enabledAfter(
+  log: FootprintLog,
+  records: readonly DecisionRecord[],
+  r: number,
+  k: number,
+): boolean {
+  const task = log.tasks[k] as number;
+  if (k + 1 >= log.length) return true;
+  const next = records[r];
+  if (next !== undefined && next.step === k + 1) return next.eligible.includes(task);
+  // No decision: the task of step k + 1 was the only one that could run.
+  return log.tasks[k + 1] === task;
+}
 
 function spentAfter(node: Node): number {
   const preempted =
@@ -519,6 +573,10 @@ export class DporStrategy implements Strategy {
   /** Steps of the log already applied to the sleep set. */
   #seen = 0;
   #spent = 0;
+  /** Whether the run has passed its branch point (the sleep set is in use). */
+  #branched = false;
+  /** The first step a sleeping task ran (where it was the only one that could), or -1. */
+  #sleeperStep = -1;
 
   constructor(
     prefix: readonly number[],
@@ -540,7 +598,11 @@ export class DporStrategy implements Strategy {
     const previous = step === 0 ? 0 : (log.tasks[step - 1] as number);
     const branchAt = this.#prefix.length - 1;
     const inPrefix = decision < this.#prefix.length;
-    if (decision > branchAt) this.#updateSleep();
+    if (decision > branchAt) {
+      this.#updateSleep();
+      // A sleeping task ran since the last decision: nothing new can come of this run.
+      if (this.#sleeperStep >= 0) throw new ScheduleAbandoned();
+    }
     let continuing: Task | undefined;
     for (const t of eligible) if (t.id === previous) continuing = t;
     let chosen: Task | undefined;
@@ -585,8 +647,20 @@ export class DporStrategy implements Strategy {
       // The branch: what was explored here sleeps, except the task now chosen.
       this.#sleep.delete(chosen.id);
       this.#seen = step;
+      this.#branched = true;
     }
     return chosen;
+  }
+
+  /**
+   * The first step after the branch point run by a task in the sleep set (which happens
+   * only where it was the only task that could run: no decision), or -1. The run is
+   * sleep-set blocked from that step on: every schedule through it is covered by the
+   * branch that slept the task. Called once the run is over.
+   */
+  sleeperStep(): number {
+    if (this.#branched || this.#prefix.length === 0) this.#updateSleep();
+    return this.#sleeperStep;
   }
 
   /** Wakes the sleeping tasks whose step depends on a step run since the last call. */
@@ -598,7 +672,9 @@ export class DporStrategy implements Strategy {
       this.#seen = log.length;
       return;
     }
+    const tasks = log.tasks;
     for (let j = this.#seen; j < log.length; j++) {
+      if (this.#sleeperStep < 0 && sleep.has(tasks[j] as number)) this.#sleeperStep = j;
       for (const [id, fp] of sleep) if (log.dependsOn(j, fp)) sleep.delete(id);
     }
     this.#seen = log.length;
