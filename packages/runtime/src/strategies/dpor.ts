@@ -156,10 +156,25 @@ export class DporSearch {
   readonly #classes = new Set<number>();
   // Scratch of the race analysis, kept from run to run.
   #vc = new Int32Array(0);
-  readonly #lastWrite = new Map<number, number>();
-  readonly #reads = new Map<number, number[]>();
   readonly #cands: number[] = [];
   #levels = new Float64Array(0);
+  /** Dense index of each object id met (the per-object arrays below are indexed by it). */
+  readonly #index = new Map<number, number>();
+  /** Per object: the analysis (`#gen`) its last write and read list are of. */
+  #gens = new Int32Array(0);
+  /** Per object: the step of its last write in this run, or -1. */
+  #lastWriteOf = new Int32Array(0);
+  /** Per object: the newest entry of its reads since its last write (see `#readStep`), or -1. */
+  #readHead = new Int32Array(0);
+  /** Per object: the step (`#stamp`) that last met it, and how (1 write, 0 read only). */
+  #seen = new Int32Array(0);
+  #mode = new Int32Array(0);
+  #gen = 0;
+  #stamp = 0;
+  /** Read entries of this run: the reading step, and the next older entry of the object. */
+  #readStep = new Int32Array(0);
+  #readNext = new Int32Array(0);
+  readonly #uniq: number[] = [];
 
   constructor(options: DporOptions = {}) {
     this.bound = options.preemptionBound ?? Number.POSITIVE_INFINITY;
@@ -337,10 +352,19 @@ export class DporSearch {
     if (this.#levels.length < n)
       this.#levels = new Float64Array(Math.max(n, 2 * this.#levels.length));
     const levels = this.#levels;
-    const lastWrite = this.#lastWrite;
-    const reads = this.#reads;
-    lastWrite.clear();
-    for (const list of reads.values()) list.length = 0;
+    // Per object (by dense index): the last write and the reads since, valid in this run
+    // only (`#gen`); a step's accesses to one object count once, as a write if any is.
+    const gen = this.#nextGen();
+    const accesses = starts[n] as number;
+    if (this.#readStep.length < accesses) {
+      const size = Math.max(accesses, 2 * this.#readStep.length);
+      this.#readStep = new Int32Array(size);
+      this.#readNext = new Int32Array(size);
+    }
+    const readStep = this.#readStep;
+    const readNext = this.#readNext;
+    let readCount = 0;
+    const uniq = this.#uniq;
     const cands = this.#cands;
     let lastGlobal = -1;
     for (let k = 0; k < n; k++) {
@@ -352,6 +376,21 @@ export class DporSearch {
       cands.length = 0;
       const from0 = starts[k] as number;
       const to0 = starts[k + 1] as number;
+      // The step's objects, each once, with its strongest access (`#mode`: 1 write, 0 read).
+      uniq.length = 0;
+      const stamp = this.#nextStamp();
+      for (let a = from0; a < to0; a++) {
+        const x = this.#intern(objects[a] as number);
+        if (this.#seen[x] !== stamp) {
+          this.#seen[x] = stamp;
+          this.#mode[x] = writes[a] as number;
+          uniq.push(x);
+        } else if (writes[a] === 1) this.#mode[x] = 1;
+      }
+      const seenGen = this.#gens;
+      const lastWrite = this.#lastWriteOf;
+      const readHead = this.#readHead;
+      const mode = this.#mode;
       if (global[k] === 1) {
         for (let t = 0; t < w; t++) {
           const i = lastOfTask[t] as number;
@@ -359,13 +398,15 @@ export class DporSearch {
         }
       } else {
         if (lastGlobal >= 0) cands.push(lastGlobal);
-        for (let a = from0; a < to0; a++) {
-          const o = objects[a] as number;
-          const lw = lastWrite.get(o);
-          if (lw !== undefined && !cands.includes(lw)) cands.push(lw);
-          if (writes[a] === 1) {
-            const list = reads.get(o);
-            if (list !== undefined) for (const rd of list) if (!cands.includes(rd)) cands.push(rd);
+        for (const x of uniq) {
+          if (seenGen[x] !== gen) continue; // not touched before in this run
+          const lw = lastWrite[x] as number;
+          if (lw >= 0 && !cands.includes(lw)) cands.push(lw);
+          if (mode[x] === 1) {
+            for (let c = readHead[x] as number; c >= 0; c = readNext[c] as number) {
+              const rd = readStep[c] as number;
+              if (!cands.includes(rd)) cands.push(rd);
+            }
           }
         }
       }
@@ -395,29 +436,69 @@ export class DporSearch {
           if (immediate) this.#race(log, w, i, k, stack);
         }
       }
-      for (let a = from0; a < to0; a++) {
-        const o = objects[a] as number;
-        let list = reads.get(o);
-        if (writes[a] === 1) {
-          lastWrite.set(o, k);
-          if (list !== undefined) list.length = 0;
+      for (const x of uniq) {
+        if (seenGen[x] !== gen) {
+          seenGen[x] = gen;
+          lastWrite[x] = -1;
+          readHead[x] = -1;
+        }
+        if (mode[x] === 1) {
+          lastWrite[x] = k;
+          readHead[x] = -1;
         } else {
-          if (list === undefined) {
-            list = [];
-            reads.set(o, list);
-          }
-          list.push(k);
+          readStep[readCount] = k;
+          readNext[readCount] = readHead[x] as number;
+          readHead[x] = readCount++;
         }
       }
       if (global[k] === 1) lastGlobal = k;
       lastOfTask[p] = k;
     }
-    // The read lists of objects this run did not touch go (ids are not reused forever).
-    if (reads.size > 4096) reads.clear();
     const codes = levels.subarray(0, n);
     for (let k = 0; k < n; k++)
       codes[k] = (codes[k] as number) * CLASS_TASK_CODES + (taskOf[k] as number);
     return classHash(codes.sort());
+  }
+
+  /** The dense index of object `id` (given once, kept for the search). */
+  #intern(id: number): number {
+    let x = this.#index.get(id);
+    if (x === undefined) {
+      x = this.#index.size;
+      this.#index.set(id, x);
+      if (x >= this.#gens.length) {
+        const size = Math.max(64, 2 * this.#gens.length);
+        const grow = (a: Int32Array) => {
+          const b = new Int32Array(size);
+          b.set(a);
+          return b;
+        };
+        this.#gens = grow(this.#gens);
+        this.#lastWriteOf = grow(this.#lastWriteOf);
+        this.#readHead = grow(this.#readHead);
+        this.#seen = grow(this.#seen);
+        this.#mode = grow(this.#mode);
+      }
+    }
+    return x;
+  }
+
+  /** A number no object's `#gens` entry holds yet (one per analysis). */
+  #nextGen(): number {
+    if (this.#gen >= 0x3fffffff) {
+      this.#gen = 0;
+      this.#gens.fill(0);
+    }
+    return ++this.#gen;
+  }
+
+  /** A number no object's `#seen` entry holds yet (one per step analysed). */
+  #nextStamp(): number {
+    if (this.#stamp >= 0x3fffffff) {
+      this.#stamp = 0;
+      this.#seen.fill(0);
+    }
+    return ++this.#stamp;
   }
 
   /** Adds the backtrack points of the race between steps `i` and `k` (`w` tasks a clock). */
