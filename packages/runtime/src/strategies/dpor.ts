@@ -157,7 +157,9 @@ export class DporSearch {
   // Scratch of the race analysis, kept from run to run.
   #vc = new Int32Array(0);
   readonly #cands: number[] = [];
-  #levels = new Float64Array(0);
+  #levels = new Int32Array(0);
+  /** Dense object index of each access of the run analysed. */
+  #accIdx = new Int32Array(0);
   /** Dense index of each object id met (the per-object arrays below are indexed by it). */
   readonly #index = new Map<number, number>();
   /** Per object: the analysis (`#gen`) its last write and read list are of. */
@@ -349,8 +351,7 @@ export class DporSearch {
     const vc = this.#vc;
     const lastOfTask = new Int32Array(w).fill(-1);
     // Foata level of each step: 1 + the highest level of the steps it depends on.
-    if (this.#levels.length < n)
-      this.#levels = new Float64Array(Math.max(n, 2 * this.#levels.length));
+    if (this.#levels.length < n) this.#levels = new Int32Array(Math.max(n, 2 * this.#levels.length));
     const levels = this.#levels;
     // Per object (by dense index): the last write and the reads since, valid in this run
     // only (`#gen`); a step's accesses to one object count once, as a write if any is.
@@ -360,9 +361,20 @@ export class DporSearch {
       const size = Math.max(accesses, 2 * this.#readStep.length);
       this.#readStep = new Int32Array(size);
       this.#readNext = new Int32Array(size);
+      this.#accIdx = new Int32Array(size);
     }
     const readStep = this.#readStep;
     const readNext = this.#readNext;
+    // Every object's dense index first (the per-object arrays then stay as they are).
+    const accIdx = this.#accIdx;
+    for (let a = 0; a < accesses; a++) accIdx[a] = this.#intern(objects[a] as number);
+    const seenGen = this.#gens;
+    const lastWrite = this.#lastWriteOf;
+    const readHead = this.#readHead;
+    const seen = this.#seen;
+    const mode = this.#mode;
+    let h1 = 0;
+    let h2 = 0;
     let readCount = 0;
     const uniq = this.#uniq;
     const cands = this.#cands;
@@ -371,8 +383,8 @@ export class DporSearch {
       const p = taskOf[k] as number;
       const prev = lastOfTask[p] as number;
       const row = k * w;
-      if (prev >= 0) vc.copyWithin(row, prev * w, prev * w + w);
-      else vc.fill(0, row, row + w);
+      if (prev >= 0) for (let t = 0, src = prev * w; t < w; t++) vc[row + t] = vc[src + t] as number;
+      else for (let t = 0; t < w; t++) vc[row + t] = 0;
       cands.length = 0;
       const from0 = starts[k] as number;
       const to0 = starts[k + 1] as number;
@@ -380,17 +392,13 @@ export class DporSearch {
       uniq.length = 0;
       const stamp = this.#nextStamp();
       for (let a = from0; a < to0; a++) {
-        const x = this.#intern(objects[a] as number);
-        if (this.#seen[x] !== stamp) {
-          this.#seen[x] = stamp;
-          this.#mode[x] = writes[a] as number;
+        const x = accIdx[a] as number;
+        if (seen[x] !== stamp) {
+          seen[x] = stamp;
+          mode[x] = writes[a] as number;
           uniq.push(x);
-        } else if (writes[a] === 1) this.#mode[x] = 1;
+        } else if (writes[a] === 1) mode[x] = 1;
       }
-      const seenGen = this.#gens;
-      const lastWrite = this.#lastWriteOf;
-      const readHead = this.#readHead;
-      const mode = this.#mode;
       if (global[k] === 1) {
         for (let t = 0; t < w; t++) {
           const i = lastOfTask[t] as number;
@@ -421,6 +429,8 @@ export class DporSearch {
       }
       vc[row + p] = k + 1;
       levels[k] = level + 1;
+      h1 = (h1 + classCode1(level + 1, p)) | 0;
+      h2 = (h2 + classCode2(level + 1, p)) | 0;
       if (k >= from) {
         for (const i of cands) {
           const q = taskOf[i] as number;
@@ -454,10 +464,7 @@ export class DporSearch {
       if (global[k] === 1) lastGlobal = k;
       lastOfTask[p] = k;
     }
-    const codes = levels.subarray(0, n);
-    for (let k = 0; k < n; k++)
-      codes[k] = (codes[k] as number) * CLASS_TASK_CODES + (taskOf[k] as number);
-    return classHash(codes.sort());
+    return classHash(h1, h2, n);
   }
 
   /** The dense index of object `id` (given once, kept for the search). */
@@ -571,28 +578,35 @@ export class DporSearch {
 
 const EMPTY: ReadonlyMap<number, StepFootprint> = new Map();
 
-/** Task ids are below this in the class codes (level * this + task). */
-const CLASS_TASK_CODES = 1 << 20;
+/** A 32-bit mix (the finaliser of MurmurHash3). */
+function mix32(x: number): number {
+  let h = x | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** The two 32-bit hashes of one step of a run, at Foata level `level`, of task `task`. */
+function classCode1(level: number, task: number): number {
+  return mix32(Math.imul(level, 0x9e3779b1) ^ mix32(task + 0x632be5ab));
+}
+function classCode2(level: number, task: number): number {
+  return mix32(Math.imul(level ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(task + 1, 0x165667b1));
+}
 
 /**
- * A 53-bit hash of a run's interleaving class, from its sorted codes level * 2^20 + task
- * (its Foata normal form, as `FootprintLog.classKey` lists it): runs of one class have the
- * same hash; two classes share one with probability about 2^-53 per pair.
+ * A 53-bit hash of a run's interleaving class from the sums (mod 2^32) of its steps'
+ * `classCode1` and `classCode2` and its length: the multiset of (Foata level, task) of its
+ * steps is its Foata normal form (as `FootprintLog.classKey` lists it), and sums do not
+ * depend on the order of the steps, so runs of one class have the same hash; two classes
+ * share one with probability about 2^-53 per pair.
  */
-function classHash(codes: Float64Array): number {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193 ^ codes.length;
-  for (let k = 0; k < codes.length; k++) {
-    const c = codes[k] as number;
-    const lo = c % 0x100000000;
-    const hi = Math.floor(c / 0x100000000);
-    h1 = Math.imul(h1 ^ lo, 0x01000193);
-    h1 = Math.imul(h1 ^ hi, 0x01000193);
-    h2 = Math.imul(h2 ^ lo, 0x5bd1e995);
-    h2 = Math.imul(h2 ^ (h2 >>> 15) ^ hi, 0x27d4eb2d);
-  }
-  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+function classHash(h1: number, h2: number, n: number): number {
+  const a = mix32(h1 ^ mix32(n));
+  const b = mix32(h2 + Math.imul(n, 0x7feb352d));
+  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
 }
+
 /** The backtrack set and done map of every node without a decision (never written). */
 const NO_TASKS: Set<number> = new Set();
 const NO_DONE: Map<number, DoneStep | null> = new Map();
