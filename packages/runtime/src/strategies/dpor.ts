@@ -288,7 +288,8 @@ export class DporSearch {
         // A footprint is kept where a sleep set will use it (see the class comment).
         let done: DoneStep | null = null;
         if (this.sleepSets) {
-          if (unbounded || task === previous) done = { footprint: log.footprintOf(k), always: true };
+          if (unbounded || task === previous)
+            done = { footprint: log.footprintOf(k), always: true };
           else if (!enabledAfter(log, records, r, k)) {
             done = { footprint: log.footprintOf(k), always: false };
           }
@@ -351,7 +352,8 @@ export class DporSearch {
     const vc = this.#vc;
     const lastOfTask = new Int32Array(w).fill(-1);
     // Foata level of each step: 1 + the highest level of the steps it depends on.
-    if (this.#levels.length < n) this.#levels = new Int32Array(Math.max(n, 2 * this.#levels.length));
+    if (this.#levels.length < n)
+      this.#levels = new Int32Array(Math.max(n, 2 * this.#levels.length));
     const levels = this.#levels;
     // Per object (by dense index): the last write and the reads since, valid in this run
     // only (`#gen`); a step's accesses to one object count once, as a write if any is.
@@ -383,7 +385,8 @@ export class DporSearch {
       const p = taskOf[k] as number;
       const prev = lastOfTask[p] as number;
       const row = k * w;
-      if (prev >= 0) for (let t = 0, src = prev * w; t < w; t++) vc[row + t] = vc[src + t] as number;
+      if (prev >= 0)
+        for (let t = 0, src = prev * w; t < w; t++) vc[row + t] = vc[src + t] as number;
       else for (let t = 0; t < w; t++) vc[row + t] = 0;
       cands.length = 0;
       const from0 = starts[k] as number;
