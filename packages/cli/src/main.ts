@@ -101,7 +101,10 @@ export function main(argv: readonly string[], io: CliIo, hooks: MainHooks = {}):
       '--strategy <name>',
       'random (default), pct[:DEPTH], dfs[:PREEMPTION_BOUND] or dpor[:PREEMPTION_BOUND]',
     )
-    .option('--schedules <n>', 'schedules to try (default 1000; 100000 for dfs and dpor)')
+    .option(
+      '--schedules <n>',
+      'schedules to try (default 1000; 100000 for dfs and dpor, or no limit with --time-budget)',
+    )
     .option('--max-steps <n>', 'a schedule longer than this many steps is a step-limit finding')
     .option(
       '--time-budget <seconds>',

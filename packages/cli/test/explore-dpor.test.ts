@@ -25,6 +25,26 @@ describe('mmsim explore --strategy dpor', () => {
     );
   });
 
+  test('with --time-budget and no --schedules a dpor or dfs search has no schedule limit', () => {
+    const args = ['explore', 'rfc-lock-order', '--variant', 'v6.3', '--json'];
+    const capped = JSON.parse(mmsim([...args, '--strategy', 'dpor:0']).stdout);
+    expect(capped.scheduleLimit).toBe(100_000);
+    for (const strategy of ['dpor:0', 'dfs:0']) {
+      const budget = JSON.parse(
+        mmsim([...args, '--strategy', strategy, '--time-budget', '600']).stdout,
+      );
+      expect(budget).toMatchObject({ scheduleLimit: 1e9, exhausted: true, stoppedBy: 'exhausted' });
+    }
+    // --schedules still caps a budgeted search.
+    const both = JSON.parse(
+      mmsim([...args, '--strategy', 'dpor:1', '--time-budget', '600', '--schedules', '3']).stdout,
+    );
+    expect(both).toMatchObject({ scheduleLimit: 3, schedules: 3, stoppedBy: 'schedules' });
+    // Random and PCT keep their default of 1000 (a tiny budget stops it after a schedule).
+    const random = JSON.parse(mmsim([...args, '--workers', '1', '--time-budget', '0.001']).stdout);
+    expect(random).toMatchObject({ scheduleLimit: 1000, stoppedBy: 'time' });
+  });
+
   test('dfs prints the same guarantee line when exhausted', () => {
     const text = mmsim(['explore', 'rfc-lock-order', '--variant', 'v6.3', '--strategy', 'dfs:0']);
     expect(text.code).toBe(EXIT_OK);

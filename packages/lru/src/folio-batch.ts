@@ -76,7 +76,10 @@ export class FolioBatch {
 
   /** The folios still waiting for the LRU: queued ones, then those of the move in flight. */
   pending(): Folio[] {
-    const out = Array.from(this.folios.subarray(0, this.nr));
+    // A plain loop: `Array.from` of a typed array goes through its iterator (slow per call).
+    const out: Folio[] = [];
+    const folios = this.folios;
+    for (let i = 0; i < this.nr; i++) out.push(folios[i] as number);
     const d = this.draining;
     if (d !== null) for (let i = this.drainPos; i < this.drainNr; i++) out.push(d[i] as number);
     return out;

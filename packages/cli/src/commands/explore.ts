@@ -49,6 +49,12 @@ export interface ExploreCommandOptions {
   readonly costs?: string;
 }
 
+/**
+ * The schedule limit of a dfs or dpor search given `--time-budget` and no `--schedules`: the
+ * explorer's largest, so that the budget (or exhaustion) ends the search.
+ */
+const SYSTEMATIC_NO_LIMIT = 1e9;
+
 /** Thrown out of the progress callback when the user pressed Ctrl-C. */
 class Interrupted extends Error {}
 
@@ -73,14 +79,17 @@ export function exploreCommand(
     strategy === 'dfs' ||
     strategy === 'dpor' ||
     (typeof strategy === 'object' && (strategy.kind === 'dfs' || strategy.kind === 'dpor'));
-  // A systematic search runs until exhausted: its default limit is the explorer's (100 000).
-  const schedules = intOption('schedules', options.schedules, 1) ?? (systematic ? 100_000 : 1000);
+  const timeBudgetMs = timeBudgetOption(options.timeBudget);
+  // A systematic search runs until exhausted: its default limit is the explorer's (100 000),
+  // and with a time budget none (until exhausted or out of time; `--schedules` still caps it).
+  const schedules =
+    intOption('schedules', options.schedules, 1) ??
+    (systematic ? (timeBudgetMs === undefined ? 100_000 : SYSTEMATIC_NO_LIMIT) : 1000);
   const seed = intOption('seed', options.seed) ?? 1;
   const maxSteps = intOption('max-steps', options.maxSteps, 1);
   if (maxSteps !== undefined && maxSteps > MAX_STEPS) {
     throw new UsageError(`--max-steps must be at most ${MAX_STEPS}; got "${options.maxSteps}"`);
   }
-  const timeBudgetMs = timeBudgetOption(options.timeBudget);
   const shard = shardOption(options.shard);
   const workers = workersOption(options.workers);
   // DFS and DPOR search one tree in order: one thread; DPOR splits its tree into shards.

@@ -30,12 +30,23 @@ interface Node {
   /** Tasks still to try here (a shared empty set where there was no decision). */
   readonly backtrack: Set<number>;
   /**
-   * Tasks tried here, with the footprint of the step each ran where a sleep set may need
-   * it (else null); a shared empty map where there was no decision.
+   * Tasks tried here, with what a sleep set of a later sibling needs of the step each ran
+   * (null where no later sibling may sleep it); a shared empty map where there was no
+   * decision.
    */
-  readonly done: Map<number, StepFootprint | null>;
+  readonly done: Map<number, DoneStep | null>;
   /** Sleep set here: tasks whose step from here is covered by an explored branch. */
   readonly sleep: ReadonlyMap<number, StepFootprint>;
+}
+
+/** A task tried at a node, as later siblings' sleep sets see it (see `DporSearch`). */
+interface DoneStep {
+  readonly footprint: StepFootprint;
+  /**
+   * True when the task sleeps in every later sibling; false when it sleeps in those of all
+   * tasks but the one that ran the step before the node (the continuing task).
+   */
+  readonly always: boolean;
 }
 
 /** What the strategy recorded at one decision of its run. */
@@ -55,7 +66,7 @@ export interface DporOptions {
   readonly preemptionBound?: number;
   /**
    * Use sleep sets (default true). Without a bound every explored sibling sleeps; with a
-   * bound only the task that ran the step before (see `DporSearch`).
+   * bound those whose reordering costs no preemption more (see `DporSearch`).
    */
   readonly sleepSets?: boolean;
   /**
@@ -93,14 +104,23 @@ export const DPOR_SPLIT_DECISIONS = 2;
  *
  * Sleep sets: a task explored at a state sleeps in the sibling branches explored later,
  * until a step dependent with its step runs; a run in which every task that can run sleeps
- * is abandoned (`ScheduleAbandoned`). Without a bound every explored sibling sleeps. With
- * a bound only the task that ran the step before the state (the one that continues without
- * a preemption) does: a schedule s = q w p x that such a sleeping p prunes (p's step
- * independent of q w) is equivalent to p q w x, explored under p, which costs no more
- * preemptions than s (s pays one for leaving p at the branch; p q w x pays at most one for
- * leaving p after its step, and nothing for the switch into p that s pays after w, or the
- * same for the switch after w). A sibling that was itself a preemption may need one more
- * preemption to reorder, which the bound may not allow, so it does not sleep.
+ * is abandoned (`ScheduleAbandoned`), also where the only task that can run sleeps (no
+ * decision there: the run is cut at that step when it is over, and counted as abandoned).
+ * Without a bound every explored sibling sleeps. With a bound a sibling p sleeps in the
+ * branch of a later sibling q only where that cannot lose a schedule within the bound: a
+ * schedule s = q w p x that the sleeping p prunes (p's step independent of q w) is
+ * equivalent to t = p q w x, explored under p, and t must cost no more preemptions than s.
+ * Let c be the task that ran the step before the state. Compared with s, t pays for p at
+ * the state ([c can run and p != c]) and for leaving p after its step ([p can run then]),
+ * and saves what s pays for q at the state ([c can run and q != c]) and for the switch into
+ * p after w (at least what t pays for the switch after w). So t costs no more than s when:
+ * - p = c (it continued without a preemption): t pays nothing at the state and at most one
+ *   for leaving p, s pays one for q; p sleeps in every later sibling;
+ * - p cannot run right after its step (it blocked or ended: leaving it is free) and q != c
+ *   (so s pays for q at the state whatever t pays for p): p sleeps in the branches of every
+ *   later sibling but c's.
+ * Otherwise (p preempted c and can run on after its step, or q is c) reordering may need one
+ * more preemption than s, which the bound may not allow, so p does not sleep.
  *
  * Sharding: the first `splitDecisions` decisions of every run are explored in full (each
  * task that could run there, within the bound), so the subtrees below them depend on no
@@ -136,10 +156,27 @@ export class DporSearch {
   readonly #classes = new Set<number>();
   // Scratch of the race analysis, kept from run to run.
   #vc = new Int32Array(0);
-  readonly #lastWrite = new Map<number, number>();
-  readonly #reads = new Map<number, number[]>();
   readonly #cands: number[] = [];
-  #levels = new Float64Array(0);
+  #levels = new Int32Array(0);
+  /** Dense object index of each access of the run analysed. */
+  #accIdx = new Int32Array(0);
+  /** Dense index of each object id met (the per-object arrays below are indexed by it). */
+  readonly #index = new Map<number, number>();
+  /** Per object: the analysis (`#gen`) its last write and read list are of. */
+  #gens = new Int32Array(0);
+  /** Per object: the step of its last write in this run, or -1. */
+  #lastWriteOf = new Int32Array(0);
+  /** Per object: the newest entry of its reads since its last write (see `#readStep`), or -1. */
+  #readHead = new Int32Array(0);
+  /** Per object: the step (`#stamp`) that last met it, and how (1 write, 0 read only). */
+  #seen = new Int32Array(0);
+  #mode = new Int32Array(0);
+  #gen = 0;
+  #stamp = 0;
+  /** Read entries of this run: the reading step, and the next older entry of the object. */
+  #readStep = new Int32Array(0);
+  #readNext = new Int32Array(0);
+  readonly #uniq: number[] = [];
 
   constructor(options: DporOptions = {}) {
     this.bound = options.preemptionBound ?? Number.POSITIVE_INFINITY;
@@ -195,7 +232,13 @@ export class DporSearch {
       this.#subtree = 0;
     } else {
       sleep = this.sleepSets ? new Map(branch.sleep) : new Map();
-      if (this.sleepSets) for (const [id, fp] of branch.done) if (fp !== null) sleep.set(id, fp);
+      if (this.sleepSets) {
+        // The task now tried here: the last decision of the prefix.
+        const q = prefix[prefix.length - 1] as number;
+        for (const [id, d] of branch.done) {
+          if (d !== null && (d.always || q !== branch.previous)) sleep.set(id, d.footprint);
+        }
+      }
       if (branch.decision < this.splitDecisions) this.#subtree++;
     }
     if (this.owned) this.executions++;
@@ -207,6 +250,11 @@ export class DporSearch {
   finish(strategy: DporStrategy, abandoned: boolean): void {
     const log = strategy.log;
     log.end(); // a run that crashed leaves its last step open
+    // A task that slept ran where it was the only one that could (no decision): the run is
+    // sleep-set blocked there, as at a decision; what it ran from there is not analysed.
+    const cut = this.sleepSets ? strategy.sleeperStep() : -1;
+    const end = cut >= 0 ? cut : log.length;
+    if (cut >= 0) abandoned = true;
     const owned = this.owned;
     const branch = this.#branch;
     const stack = this.#stack;
@@ -219,7 +267,7 @@ export class DporSearch {
     while (r < records.length && (records[r] as DecisionRecord).step < branch) r++;
     let spent = branch > 0 ? spentAfter(stack[branch - 1] as Node) : 0;
     const tasks = log.tasks;
-    for (let k = Math.max(branch, 0); k < log.length; k++) {
+    for (let k = Math.max(branch, 0); k < end; k++) {
       const rec = records[r];
       const task = tasks[k] as number;
       const previous = k === 0 ? 0 : (tasks[k - 1] as number);
@@ -238,8 +286,15 @@ export class DporSearch {
           sleep: old?.sleep ?? rec.sleep,
         };
         // A footprint is kept where a sleep set will use it (see the class comment).
-        const keep = this.sleepSets && (unbounded || task === previous);
-        node.done.set(task, keep ? log.footprintOf(k) : null);
+        let done: DoneStep | null = null;
+        if (this.sleepSets) {
+          if (unbounded || task === previous)
+            done = { footprint: log.footprintOf(k), always: true };
+          else if (!enabledAfter(log, records, r, k)) {
+            done = { footprint: log.footprintOf(k), always: false };
+          }
+        }
+        node.done.set(task, done);
         node.backtrack.delete(task);
         if (old === null && rec.decision < split) {
           // The top of the tree is explored in full (sharding).
@@ -260,7 +315,7 @@ export class DporSearch {
       stack[k] = node;
       spent = spentAfter(node);
     }
-    const key = this.#analyse(log, Math.max(branch, 0), stack);
+    const key = this.#analyse(log, end, Math.max(branch, 0), stack);
     if (owned) {
       if (abandoned) this.abandoned++;
       else if (!this.#classes.has(key)) {
@@ -283,8 +338,7 @@ export class DporSearch {
    * Finds the races whose later step is at or after `from`, and adds backtrack points.
    * Returns the run's class hash (`classHash` of the Foata levels it computes on the way).
    */
-  #analyse(log: FootprintLog, from: number, stack: Node[]): number {
-    const n = log.length;
+  #analyse(log: FootprintLog, n: number, from: number, stack: Node[]): number {
     const taskOf = log.tasks;
     const starts = log.starts;
     const objects = log.objects;
@@ -299,23 +353,55 @@ export class DporSearch {
     const lastOfTask = new Int32Array(w).fill(-1);
     // Foata level of each step: 1 + the highest level of the steps it depends on.
     if (this.#levels.length < n)
-      this.#levels = new Float64Array(Math.max(n, 2 * this.#levels.length));
+      this.#levels = new Int32Array(Math.max(n, 2 * this.#levels.length));
     const levels = this.#levels;
-    const lastWrite = this.#lastWrite;
-    const reads = this.#reads;
-    lastWrite.clear();
-    for (const list of reads.values()) list.length = 0;
+    // Per object (by dense index): the last write and the reads since, valid in this run
+    // only (`#gen`); a step's accesses to one object count once, as a write if any is.
+    const gen = this.#nextGen();
+    const accesses = starts[n] as number;
+    if (this.#readStep.length < accesses) {
+      const size = Math.max(accesses, 2 * this.#readStep.length);
+      this.#readStep = new Int32Array(size);
+      this.#readNext = new Int32Array(size);
+      this.#accIdx = new Int32Array(size);
+    }
+    const readStep = this.#readStep;
+    const readNext = this.#readNext;
+    // Every object's dense index first (the per-object arrays then stay as they are).
+    const accIdx = this.#accIdx;
+    for (let a = 0; a < accesses; a++) accIdx[a] = this.#intern(objects[a] as number);
+    const seenGen = this.#gens;
+    const lastWrite = this.#lastWriteOf;
+    const readHead = this.#readHead;
+    const seen = this.#seen;
+    const mode = this.#mode;
+    let h1 = 0;
+    let h2 = 0;
+    let readCount = 0;
+    const uniq = this.#uniq;
     const cands = this.#cands;
     let lastGlobal = -1;
     for (let k = 0; k < n; k++) {
       const p = taskOf[k] as number;
       const prev = lastOfTask[p] as number;
       const row = k * w;
-      if (prev >= 0) vc.copyWithin(row, prev * w, prev * w + w);
-      else vc.fill(0, row, row + w);
+      if (prev >= 0)
+        for (let t = 0, src = prev * w; t < w; t++) vc[row + t] = vc[src + t] as number;
+      else for (let t = 0; t < w; t++) vc[row + t] = 0;
       cands.length = 0;
       const from0 = starts[k] as number;
       const to0 = starts[k + 1] as number;
+      // The step's objects, each once, with its strongest access (`#mode`: 1 write, 0 read).
+      uniq.length = 0;
+      const stamp = this.#nextStamp();
+      for (let a = from0; a < to0; a++) {
+        const x = accIdx[a] as number;
+        if (seen[x] !== stamp) {
+          seen[x] = stamp;
+          mode[x] = writes[a] as number;
+          uniq.push(x);
+        } else if (writes[a] === 1) mode[x] = 1;
+      }
       if (global[k] === 1) {
         for (let t = 0; t < w; t++) {
           const i = lastOfTask[t] as number;
@@ -323,13 +409,15 @@ export class DporSearch {
         }
       } else {
         if (lastGlobal >= 0) cands.push(lastGlobal);
-        for (let a = from0; a < to0; a++) {
-          const o = objects[a] as number;
-          const lw = lastWrite.get(o);
-          if (lw !== undefined && !cands.includes(lw)) cands.push(lw);
-          if (writes[a] === 1) {
-            const list = reads.get(o);
-            if (list !== undefined) for (const rd of list) if (!cands.includes(rd)) cands.push(rd);
+        for (const x of uniq) {
+          if (seenGen[x] !== gen) continue; // not touched before in this run
+          const lw = lastWrite[x] as number;
+          if (lw >= 0 && !cands.includes(lw)) cands.push(lw);
+          if (mode[x] === 1) {
+            for (let c = readHead[x] as number; c >= 0; c = readNext[c] as number) {
+              const rd = readStep[c] as number;
+              if (!cands.includes(rd)) cands.push(rd);
+            }
           }
         }
       }
@@ -344,6 +432,8 @@ export class DporSearch {
       }
       vc[row + p] = k + 1;
       levels[k] = level + 1;
+      h1 = (h1 + classCode1(level + 1, p)) | 0;
+      h2 = (h2 + classCode2(level + 1, p)) | 0;
       if (k >= from) {
         for (const i of cands) {
           const q = taskOf[i] as number;
@@ -359,29 +449,66 @@ export class DporSearch {
           if (immediate) this.#race(log, w, i, k, stack);
         }
       }
-      for (let a = from0; a < to0; a++) {
-        const o = objects[a] as number;
-        let list = reads.get(o);
-        if (writes[a] === 1) {
-          lastWrite.set(o, k);
-          if (list !== undefined) list.length = 0;
+      for (const x of uniq) {
+        if (seenGen[x] !== gen) {
+          seenGen[x] = gen;
+          lastWrite[x] = -1;
+          readHead[x] = -1;
+        }
+        if (mode[x] === 1) {
+          lastWrite[x] = k;
+          readHead[x] = -1;
         } else {
-          if (list === undefined) {
-            list = [];
-            reads.set(o, list);
-          }
-          list.push(k);
+          readStep[readCount] = k;
+          readNext[readCount] = readHead[x] as number;
+          readHead[x] = readCount++;
         }
       }
       if (global[k] === 1) lastGlobal = k;
       lastOfTask[p] = k;
     }
-    // The read lists of objects this run did not touch go (ids are not reused forever).
-    if (reads.size > 4096) reads.clear();
-    const codes = levels.subarray(0, n);
-    for (let k = 0; k < n; k++)
-      codes[k] = (codes[k] as number) * CLASS_TASK_CODES + (taskOf[k] as number);
-    return classHash(codes.sort());
+    return classHash(h1, h2, n);
+  }
+
+  /** The dense index of object `id` (given once, kept for the search). */
+  #intern(id: number): number {
+    let x = this.#index.get(id);
+    if (x === undefined) {
+      x = this.#index.size;
+      this.#index.set(id, x);
+      if (x >= this.#gens.length) {
+        const size = Math.max(64, 2 * this.#gens.length);
+        const grow = (a: Int32Array) => {
+          const b = new Int32Array(size);
+          b.set(a);
+          return b;
+        };
+        this.#gens = grow(this.#gens);
+        this.#lastWriteOf = grow(this.#lastWriteOf);
+        this.#readHead = grow(this.#readHead);
+        this.#seen = grow(this.#seen);
+        this.#mode = grow(this.#mode);
+      }
+    }
+    return x;
+  }
+
+  /** A number no object's `#gens` entry holds yet (one per analysis). */
+  #nextGen(): number {
+    if (this.#gen >= 0x3fffffff) {
+      this.#gen = 0;
+      this.#gens.fill(0);
+    }
+    return ++this.#gen;
+  }
+
+  /** A number no object's `#seen` entry holds yet (one per step analysed). */
+  #nextStamp(): number {
+    if (this.#stamp >= 0x3fffffff) {
+      this.#stamp = 0;
+      this.#seen.fill(0);
+    }
+    return ++this.#stamp;
   }
 
   /** Adds the backtrack points of the race between steps `i` and `k` (`w` tasks a clock). */
@@ -454,31 +581,56 @@ export class DporSearch {
 
 const EMPTY: ReadonlyMap<number, StepFootprint> = new Map();
 
-/** Task ids are below this in the class codes (level * this + task). */
-const CLASS_TASK_CODES = 1 << 20;
+/** A 32-bit mix (the finaliser of MurmurHash3). */
+function mix32(x: number): number {
+  let h = x | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** The two 32-bit hashes of one step of a run, at Foata level `level`, of task `task`. */
+function classCode1(level: number, task: number): number {
+  return mix32(Math.imul(level, 0x9e3779b1) ^ mix32(task + 0x632be5ab));
+}
+function classCode2(level: number, task: number): number {
+  return mix32(Math.imul(level ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(task + 1, 0x165667b1));
+}
 
 /**
- * A 53-bit hash of a run's interleaving class, from its sorted codes level * 2^20 + task
- * (its Foata normal form, as `FootprintLog.classKey` lists it): runs of one class have the
- * same hash; two classes share one with probability about 2^-53 per pair.
+ * A 53-bit hash of a run's interleaving class from the sums (mod 2^32) of its steps'
+ * `classCode1` and `classCode2` and its length: the multiset of (Foata level, task) of its
+ * steps is its Foata normal form (as `FootprintLog.classKey` lists it), and sums do not
+ * depend on the order of the steps, so runs of one class have the same hash; two classes
+ * share one with probability about 2^-53 per pair.
  */
-function classHash(codes: Float64Array): number {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193 ^ codes.length;
-  for (let k = 0; k < codes.length; k++) {
-    const c = codes[k] as number;
-    const lo = c % 0x100000000;
-    const hi = Math.floor(c / 0x100000000);
-    h1 = Math.imul(h1 ^ lo, 0x01000193);
-    h1 = Math.imul(h1 ^ hi, 0x01000193);
-    h2 = Math.imul(h2 ^ lo, 0x5bd1e995);
-    h2 = Math.imul(h2 ^ (h2 >>> 15) ^ hi, 0x27d4eb2d);
-  }
-  return (h1 >>> 0) * 0x200000 + ((h2 >>> 0) & 0x1fffff);
+function classHash(h1: number, h2: number, n: number): number {
+  const a = mix32(h1 ^ mix32(n));
+  const b = mix32(h2 + Math.imul(n, 0x7feb352d));
+  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
 }
+
 /** The backtrack set and done map of every node without a decision (never written). */
 const NO_TASKS: Set<number> = new Set();
-const NO_DONE: Map<number, StepFootprint | null> = new Map();
+const NO_DONE: Map<number, DoneStep | null> = new Map();
+
+/**
+ * Whether the task of step `k` could run again right after it (it is then eligible at step
+ * k + 1); `records[r]` is the first decision after step k. Unknown after the last step: true.
+ */
+function enabledAfter(
+  log: FootprintLog,
+  records: readonly DecisionRecord[],
+  r: number,
+  k: number,
+): boolean {
+  const task = log.tasks[k] as number;
+  if (k + 1 >= log.length) return true;
+  const next = records[r];
+  if (next !== undefined && next.step === k + 1) return next.eligible.includes(task);
+  // No decision: the task of step k + 1 was the only one that could run.
+  return log.tasks[k + 1] === task;
+}
 
 function spentAfter(node: Node): number {
   const preempted =
@@ -519,6 +671,10 @@ export class DporStrategy implements Strategy {
   /** Steps of the log already applied to the sleep set. */
   #seen = 0;
   #spent = 0;
+  /** Whether the run has passed its branch point (the sleep set is in use). */
+  #branched = false;
+  /** The first step a sleeping task ran (where it was the only one that could), or -1. */
+  #sleeperStep = -1;
 
   constructor(
     prefix: readonly number[],
@@ -540,7 +696,11 @@ export class DporStrategy implements Strategy {
     const previous = step === 0 ? 0 : (log.tasks[step - 1] as number);
     const branchAt = this.#prefix.length - 1;
     const inPrefix = decision < this.#prefix.length;
-    if (decision > branchAt) this.#updateSleep();
+    if (decision > branchAt) {
+      this.#updateSleep();
+      // A sleeping task ran since the last decision: nothing new can come of this run.
+      if (this.#sleeperStep >= 0) throw new ScheduleAbandoned();
+    }
     let continuing: Task | undefined;
     for (const t of eligible) if (t.id === previous) continuing = t;
     let chosen: Task | undefined;
@@ -585,8 +745,20 @@ export class DporStrategy implements Strategy {
       // The branch: what was explored here sleeps, except the task now chosen.
       this.#sleep.delete(chosen.id);
       this.#seen = step;
+      this.#branched = true;
     }
     return chosen;
+  }
+
+  /**
+   * The first step after the branch point run by a task in the sleep set (which happens
+   * only where it was the only task that could run: no decision), or -1. The run is
+   * sleep-set blocked from that step on: every schedule through it is covered by the
+   * branch that slept the task. Called once the run is over.
+   */
+  sleeperStep(): number {
+    if (this.#branched || this.#prefix.length === 0) this.#updateSleep();
+    return this.#sleeperStep;
   }
 
   /** Wakes the sleeping tasks whose step depends on a step run since the last call. */
@@ -598,7 +770,9 @@ export class DporStrategy implements Strategy {
       this.#seen = log.length;
       return;
     }
+    const tasks = log.tasks;
     for (let j = this.#seen; j < log.length; j++) {
+      if (this.#sleeperStep < 0 && sleep.has(tasks[j] as number)) this.#sleeperStep = j;
       for (const [id, fp] of sleep) if (log.dependsOn(j, fp)) sleep.delete(id);
     }
     this.#seen = log.length;

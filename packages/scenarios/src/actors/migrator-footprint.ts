@@ -134,7 +134,9 @@ export class MigratorFootprint {
       rt.touchAll();
       return;
     }
-    for (const f of view.batchFolios(cpu)) rt.touchKernel(FP_FOLIO, f, true);
+    if (view.batchLength(cpu) > 0) {
+      for (const f of view.batchFolios(cpu)) rt.touchKernel(FP_FOLIO, f, true);
+    }
     rt.touchKernel(FP_PCP, cpu, true);
     for (let nid = 0; nid < k.nrNodes; nid++) {
       rt.touchKernel(FP_LRU_LIST, nid, true);
