@@ -178,7 +178,7 @@ function dfsOutcomes(
  * (those it abandons at a decision are not complete runs). Each is the class of a schedule
  * within the bound, so a sound search has exactly the classes the unreduced DFS meets.
  */
-function dporClasses(p: Program, bound: number) {
+function dporClasses(p: Program, bound: number, sleepBlockedSiblings = false) {
   const keys = new Set<string>();
   const result = exploreWithDpor(
     (strategy, log) => {
@@ -187,7 +187,7 @@ function dporClasses(p: Program, bound: number) {
       keys.add(log.classKey());
     },
     new FootprintLog(),
-    { preemptionBound: bound },
+    { preemptionBound: bound, sleepBlockedSiblings },
   );
   return { keys, ...result };
 }
@@ -527,20 +527,23 @@ describe('DPOR meets every interleaving class the unreduced DFS meets (fast-chec
     [2, 3, 3, true],
   ];
   for (const [bound, tasks, ops, scoped] of cases) {
-    const how = scoped ? ', in declared scopes with hidden accesses' : '';
-    test(`the same classes as DFS, preemption bound ${bound}, ${tasks} tasks of <= ${ops} operations${how}`, () => {
-      fc.assert(
-        fc.property(programArb(tasks, ops, scoped), (program) => {
-          const dfs = dfsOutcomes(program, bound);
-          const dpor = dporClasses(program, bound);
-          expect(dpor.complete).toBe(true);
-          expect(sorted(dpor.keys)).toEqual(sorted(dfs.classes));
-          // The search's own count: the distinct classes of the runs it did not abandon.
-          expect(dpor.classes).toBe(dfs.classes.size);
-        }),
-        { numRuns: 150, seed: 23 },
-      );
-    });
+    for (const blocked of [false, true]) {
+      const how = scoped ? ', in declared scopes with hidden accesses' : '';
+      const rule = blocked ? ', sleepBlockedSiblings' : '';
+      test(`the same classes as DFS, preemption bound ${bound}, ${tasks} tasks of <= ${ops} operations${how}${rule}`, () => {
+        fc.assert(
+          fc.property(programArb(tasks, ops, scoped), (program) => {
+            const dfs = dfsOutcomes(program, bound);
+            const dpor = dporClasses(program, bound, blocked);
+            expect(dpor.complete).toBe(true);
+            expect(sorted(dpor.keys)).toEqual(sorted(dfs.classes));
+            // The search's own count: the distinct classes of the runs it did not abandon.
+            expect(dpor.classes).toBe(dfs.classes.size);
+          }),
+          { numRuns: 150, seed: 23 },
+        );
+      });
+    }
   }
 });
 

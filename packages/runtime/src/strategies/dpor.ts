@@ -70,6 +70,16 @@ export interface DporOptions {
    */
   readonly sleepSets?: boolean;
   /**
+   * Under a bound, also let a sibling that blocked or ended after its step sleep in the
+   * branches of later siblings other than the continuing task (the second case of
+   * `DporSearch`'s sleep rule). Default false: with it on, loop-writeback-deadlock v6.3 at
+   * bound 2 needed 61,394 executions instead of 143,477 but counted 59,354 interleaving
+   * classes instead of 59,372, and the cause of the 18 missing classes is not yet known
+   * (it may be the BPOR backtrack gap described in docs/exploration.md). Off until that is
+   * settled, so that "exhausted" keeps meaning what it did.
+   */
+  readonly sleepBlockedSiblings?: boolean;
+  /**
    * Split the search: run only the subtrees of shard `index` of `count` (see `DporSearch`).
    * Default: the whole search.
    */
@@ -118,7 +128,8 @@ export const DPOR_SPLIT_DECISIONS = 2;
  *   for leaving p, s pays one for q; p sleeps in every later sibling;
  * - p cannot run right after its step (it blocked or ended: leaving it is free) and q != c
  *   (so s pays for q at the state whatever t pays for p): p sleeps in the branches of every
- *   later sibling but c's.
+ *   later sibling but c's. This case is applied only with `sleepBlockedSiblings` (off by
+ *   default): with it, loop-writeback-deadlock counted 18 classes fewer at bound 2.
  * Otherwise (p preempted c and can run on after its step, or q is c) reordering may need one
  * more preemption than s, which the bound may not allow, so p does not sleep.
  *
@@ -133,6 +144,7 @@ export const DPOR_SPLIT_DECISIONS = 2;
 export class DporSearch {
   readonly bound: number;
   readonly sleepSets: boolean;
+  readonly sleepBlockedSiblings: boolean;
   readonly splitDecisions: number;
   readonly #shardIndex: number;
   readonly #shardCount: number;
@@ -181,6 +193,7 @@ export class DporSearch {
   constructor(options: DporOptions = {}) {
     this.bound = options.preemptionBound ?? Number.POSITIVE_INFINITY;
     this.sleepSets = options.sleepSets ?? true;
+    this.sleepBlockedSiblings = options.sleepBlockedSiblings ?? false;
     this.splitDecisions = options.splitDecisions ?? 0;
     const shard = options.shard ?? { index: 0, count: 1 };
     if (
@@ -290,7 +303,7 @@ export class DporSearch {
         if (this.sleepSets) {
           if (unbounded || task === previous)
             done = { footprint: log.footprintOf(k), always: true };
-          else if (!enabledAfter(log, records, r, k)) {
+          else if (this.sleepBlockedSiblings && !enabledAfter(log, records, r, k)) {
             done = { footprint: log.footprintOf(k), always: false };
           }
         }
