@@ -267,9 +267,8 @@ export function runScenario(
     }
   };
   const userStep = rest.onStep ?? scenario.config.onStep;
-  // No hook when it would do nothing: a runtime with a step hook takes every scheduling
-  // point as a real round (`Runtime.virtualStep` declines), so an unchecked run without
-  // one runs its plain steps as plain calls (the same steps and decisions).
+  // No hook when it would do nothing: a hook is called at every step, virtual ones included,
+  // so an unchecked run without one saves that call per step (the same steps and decisions).
   const onStep =
     !checkSteps && userStep === undefined
       ? undefined
