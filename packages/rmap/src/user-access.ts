@@ -20,6 +20,7 @@ import { pmdIndexOfVpn, vpnOf } from './page-table.js';
 import { PTE_DIRTY, PTE_YOUNG, pteHwPresent, ptePfn, pteWrite } from './pte.js';
 import type { RmapState } from './rmap-state.js';
 import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry, useMm } from './tlb.js';
+import type { Vma } from './vma.js';
 
 /**
  * User-space loads and stores of a task, one content word per page, as the CPU does them:
@@ -176,6 +177,22 @@ export function* doUserAddrFault(
   return yield* doUserAddrFaultLocked(ctx, mm, addr, flags);
 }
 
+/**
+ * The checks of `do_user_addr_fault` (arch/x86/mm/fault.c, 6.3) between taking `mmap_lock`
+ * and `handle_mm_fault`: a dead mm, no VMA (`bad_area`), an access the VMA does not allow
+ * (`access_error`). Returns the VMA, or the VM_FAULT_* bits of the failure.
+ */
+function faultVma(mm: Mm, addr: number, flags: number): Vma | number {
+  if (!mm.alive) return VM_FAULT_SIGBUS;
+  const vma = mm.vmaLookup(addr);
+  if (vma === null) return VM_FAULT_SIGSEGV_NO_VMA;
+  const write = (flags & FAULT_FLAG_WRITE) !== 0;
+  if (write ? (vma.flags & VM_WRITE) === 0 : (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) {
+    return VM_FAULT_SIGSEGV_ACCESS;
+  }
+  return vma;
+}
+
 /** `do_user_addr_fault` with `mmap_lock` taken for read: the rest, then the unlock. */
 function* doUserAddrFaultLocked(
   ctx: RmapState,
@@ -185,13 +202,8 @@ function* doUserAddrFaultLocked(
 ): KernelGen<number> {
   const sem = mm.mmapLock;
   try {
-    if (!mm.alive) return VM_FAULT_SIGBUS;
-    const vma = mm.vmaLookup(addr);
-    if (vma === null) return VM_FAULT_SIGSEGV_NO_VMA;
-    const write = (flags & FAULT_FLAG_WRITE) !== 0;
-    if (write ? (vma.flags & VM_WRITE) === 0 : (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) {
-      return VM_FAULT_SIGSEGV_ACCESS;
-    }
+    const vma = faultVma(mm, addr, flags);
+    if (typeof vma === 'number') return vma;
     return yield* handleMmFault(ctx, vma, addr, flags | FAULT_FLAG_USER);
   } finally {
     sem.upRead();
@@ -222,13 +234,8 @@ export function userFault(
   if (!sem.downReadTrylock()) return doUserAddrFaultWait(ctx, mm, addr, flags);
   let rest: KernelGen<number> | null = null;
   try {
-    if (!mm.alive) return VM_FAULT_SIGBUS;
-    const vma = mm.vmaLookup(addr);
-    if (vma === null) return VM_FAULT_SIGSEGV_NO_VMA;
-    const write = (flags & FAULT_FLAG_WRITE) !== 0;
-    if (write ? (vma.flags & VM_WRITE) === 0 : (vma.flags & (VM_READ | VM_WRITE | VM_EXEC)) === 0) {
-      return VM_FAULT_SIGSEGV_ACCESS;
-    }
+    const vma = faultVma(mm, addr, flags);
+    if (typeof vma === 'number') return vma;
     const ret = handleMmFaultPlain(ctx, vma, addr, flags | FAULT_FLAG_USER);
     if (typeof ret === 'number') return ret;
     rest = ret;
