@@ -1,6 +1,6 @@
 import { EINVAL, type KernelGen, MmsimError } from '@mmsim/runtime';
 import { iMmapLockWrite } from './address-space.js';
-import { anonVmaClone, unlinkAnonVmas } from './anon-vma.js';
+import { anonVmaClone, anonVmaLockWrite, unlinkAnonVmas } from './anon-vma.js';
 import { PAGE_SIZE, PMD_SIZE, TASK_SIZE } from './constants.js';
 import { HPAGE_SIZE, isVmHugetlbPage } from './hugetlb-state.js';
 import { hugetlbfsEvictInode, hugetlbVmOpClose, hugetlbVmOpOpenSplit } from './hugetlb-vma.js';
@@ -18,7 +18,10 @@ import { MmuGather, tlbFreePages, zapRange } from './zap.js';
  * VMA is the upper part, with the same flags, file and anon_vma, `vm_pgoff` advanced, the
  * anon_vma chain cloned (`anon_vma_clone`, which counts it as an active VMA of the shared
  * anon_vma), and a place in the file's i_mmap. A huge PMD straddling the cut is split
- * first (`vma_adjust_trans_huge`).
+ * first (`vma_adjust_trans_huge`). The boundary moves through `vma_adjust` ->
+ * `__vma_adjust`, which holds the file's `i_mmap_rwsem` and then the anon_vma's rwsem, both
+ * for write, while `vm_end` changes and the new VMA goes in (the interval trees are
+ * re-keyed under them), so no rmap walk of the file or the anon_vma sees the VMA half-cut.
  */
 export function* splitVma(ctx: RmapState, vma: Vma, at: number): KernelGen<Vma> {
   if (at % PMD_SIZE !== 0) yield* splitHugePmd(ctx, vma, at, false, null);
@@ -37,8 +40,11 @@ export function* splitVma(ctx: RmapState, vma: Vma, at: number): KernelGen<Vma> 
   yield* anonVmaClone(upper, vma);
   const file = vma.file;
   if (file !== null) yield* iMmapLockWrite(file, '__split_vma');
+  const av = vma.anonVma;
+  if (av !== null) yield* anonVmaLockWrite(av, '__split_vma');
   vma.end = at;
   mm.insertVma(upper);
+  if (av !== null) av.rwsem.upWrite();
   if (file !== null) {
     file.iMmap.add(upper);
     file.iMmapRwsem.upWrite();

@@ -1,7 +1,15 @@
 import { type Folio, folioMapcount, folioPut, folioRefCount } from '@mmsim/folio';
-import type { KernelGen } from '@mmsim/runtime';
+import { Completion, type KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { type FolioLifecycle, PMD_SIZE, VirtualMemory } from '../src/index.js';
+import {
+  type FolioLifecycle,
+  MAP_PRIVATE,
+  PMD_SIZE,
+  PROT_READ,
+  PROT_WRITE,
+  VirtualMemory,
+} from '../src/index.js';
+import { anonVmaLockRead, mutableAddressSpace } from '../src/internal.js';
 import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 
 describe('munmap', () => {
@@ -41,6 +49,58 @@ describe('munmap', () => {
     runAndCheck(m);
     expect(freePages(mem)).toEqual(before);
     expect(vm.liveAnonVmas).toBe(0);
+  });
+
+  it('a split moves the boundary under the anon_vma lock, not only under i_mmap_rwsem (__vma_adjust)', () => {
+    // A private file mapping with COW pages has both a file and an anon_vma. The unmapper
+    // clones the anon_vma chain, then sleeps on i_mmap_rwsem (a file walker holds it);
+    // meanwhile an anon walker takes the anon_vma lock. The cut must wait for it.
+    const m = machine();
+    const { vm, rt } = m;
+    const file = vm.createFile('lib', { content: [1, 2, 3, 4] });
+    const p = vm.createProcess();
+    const addr = vm.mmap(p, {
+      length: 4 * 4096,
+      flags: MAP_PRIVATE,
+      prot: PROT_READ | PROT_WRITE,
+      file,
+    });
+    const fileLocked = new Completion(rt, 'file walker holds i_mmap_rwsem');
+    const anonLocked = new Completion(rt, 'anon walker holds the anon_vma lock');
+    const vmaEnds: number[] = [];
+    let unmapped = false;
+    rt.spawn('file-walker', 0, function* (): KernelGen {
+      for (let i = 0; i < 4; i++) yield* vm.userWrite(p, addr + i * 4096, 10 + i);
+      const iMmap = mutableAddressSpace(file).iMmapRwsem;
+      if (!iMmap.downReadTrylock()) throw new Error('i_mmap_rwsem is free here');
+      fileLocked.completeAll();
+      yield* anonLocked.wait();
+      iMmap.upRead();
+    });
+    rt.spawn('unmapper', 1, function* (): KernelGen {
+      yield* fileLocked.wait();
+      yield* vm.munmap(p, addr + 2 * 4096, 4096);
+      unmapped = true;
+    });
+    rt.spawn('anon-walker', 1, function* (): KernelGen {
+      yield* fileLocked.wait();
+      yield* rt.sleepFor(10_000); // the unmapper is asleep on i_mmap_rwsem by now
+      const av = p.vmas[0]!.anonVma!;
+      yield* anonVmaLockRead(av, 'rmap_walk_anon');
+      anonLocked.complete();
+      yield* rt.sleepFor(50_000); // the unmapper gets i_mmap_rwsem meanwhile
+      vmaEnds.push(p.vmas[0]!.end);
+      expect(unmapped).toBe(false);
+      av.rwsem.upRead();
+    });
+    runAndCheck(m);
+    // The anon walker saw the VMA whole: the cut waited for its read lock.
+    expect(vmaEnds).toEqual([addr + 4 * 4096]);
+    expect(unmapped).toBe(true);
+    expect(p.vmas.map((v) => [(v.start - addr) / 4096, (v.end - addr) / 4096])).toEqual([
+      [0, 2],
+      [3, 4],
+    ]);
   });
 
   it('a partial munmap of a THP splits the PMD first', () => {
