@@ -72,11 +72,10 @@ export interface DporOptions {
   /**
    * Under a bound, also let a sibling that blocked or ended after its step sleep in the
    * branches of later siblings other than the continuing task (the second case of
-   * `DporSearch`'s sleep rule). Default false: with it on, loop-writeback-deadlock v6.3 at
-   * bound 2 needed 61,394 executions instead of 143,477 but counted 59,354 interleaving
-   * classes instead of 59,372, and the cause of the 18 missing classes is not yet known
-   * (it may be the BPOR backtrack gap described in docs/exploration.md). Off until that is
-   * settled, so that "exhausted" keeps meaning what it did.
+   * `DporSearch`'s sleep rule). Default true. With it, loop-writeback-deadlock v6.3 at bound
+   * 2 needs 63,610 executions instead of 148,188, for the same 61,658 interleaving classes.
+   * The classes it once lost (18 there) came from a compaction footprint that changed when
+   * an independent step ran first, not from the rule; false gives the search without it.
    */
   readonly sleepBlockedSiblings?: boolean;
   /**
@@ -128,8 +127,7 @@ export const DPOR_SPLIT_DECISIONS = 2;
  *   for leaving p, s pays one for q; p sleeps in every later sibling;
  * - p cannot run right after its step (it blocked or ended: leaving it is free) and q != c
  *   (so s pays for q at the state whatever t pays for p): p sleeps in the branches of every
- *   later sibling but c's. This case is applied only with `sleepBlockedSiblings` (off by
- *   default): with it, loop-writeback-deadlock counted 18 classes fewer at bound 2.
+ *   later sibling but c's (`sleepBlockedSiblings`, on by default).
  * Otherwise (p preempted c and can run on after its step, or q is c) reordering may need one
  * more preemption than s, which the bound may not allow, so p does not sleep.
  *
@@ -193,7 +191,7 @@ export class DporSearch {
   constructor(options: DporOptions = {}) {
     this.bound = options.preemptionBound ?? Number.POSITIVE_INFINITY;
     this.sleepSets = options.sleepSets ?? true;
-    this.sleepBlockedSiblings = options.sleepBlockedSiblings ?? false;
+    this.sleepBlockedSiblings = options.sleepBlockedSiblings ?? true;
     this.splitDecisions = options.splitDecisions ?? 0;
     const shard = options.shard ?? { index: 0, count: 1 };
     if (

@@ -95,7 +95,12 @@ export class MigratorFootprint {
    * and there it records it itself (`migrate_pages_batch` and `migrate_pages` (6.2) touch
    * each folio after their `cond_resched()`, `folio_trylock` / `folio_lock` record theirs);
    * what it reads of the others before that (order, hugetlb) does not change while they are
-   * isolated.
+   * isolated. Choosing by PG_locked reads every folio of the list, so each one not locked
+   * now is recorded as read: otherwise the step's footprint would depend on a flag another
+   * task writes (a page-cache locker holding one of the list's folios) without being
+   * ordered with that write, and reordering two steps found independent would change the
+   * footprint of one of them, which DPOR's races and sleep sets assume cannot happen (it
+   * lost 3 interleaving classes of a locker and compact_memory at bound 2).
    */
   record(): void {
     const rt = this.#rt;
@@ -122,7 +127,7 @@ export class MigratorFootprint {
         ) {
           rt.touchKernel(FP_FOLIO, f, true);
           rt.touchKernel(FP_MAPPING, m.id, true);
-        }
+        } else rt.touchKernel(FP_FOLIO, f, false);
       }
       for (const f of this.#dsts) rt.touchKernel(FP_FOLIO, f, true);
     } else {
