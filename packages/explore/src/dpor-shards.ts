@@ -8,7 +8,6 @@ import {
 import {
   type ExploreOptions,
   type ExploreResult,
-  type ExploreShard,
   findingName,
   finishExploration,
   type Resolved,
@@ -88,6 +87,8 @@ export interface DporShardRun {
    * it returns true (an earlier subtree already has a finding; throwing stops it too).
    */
   readonly stopAt?: (subtree: number) => boolean;
+  /** Called with the subtree of the shard's first finding (other shards may stop past it). */
+  readonly onFirst?: (subtree: number) => void;
 }
 
 /** The DPOR strategy's bound, or a config error for another strategy. */
@@ -125,7 +126,7 @@ export function runDporShard(
     splitDecisions: DPOR_SPLIT_DECISIONS,
     shard: { index: r.shard.index + r.shard.count * index, count: r.shard.count * count },
   });
-  const footprints = new FootprintLog();
+  const footprints = footprintLogOf(t);
   const limit = positions(r);
   const records: DporSubtreeRecord[] = [];
   let current: MutableRecord | null = null;
@@ -182,6 +183,7 @@ export function runDporShard(
     }
     if (rec.first === null) {
       rec.first = { position, choices: [...outcome.tracker.choices] };
+      run.onFirst?.(subtree);
       if (r.stopOnFirst) {
         stoppedBy = 'finding';
         break;
@@ -197,6 +199,23 @@ export function runDporShard(
     stoppedBy,
     records,
   };
+}
+
+/**
+ * One footprint log per target, for every sub-shard a thread runs of it: a scenario target
+ * resolves its kernel configuration once, footprint log included, and checks that each
+ * later instance records into the same log (`ResolvedScenarioConfig` in @mmsim/scenarios).
+ * The runs of one thread never overlap, so they can share it.
+ */
+const LOGS = new WeakMap<ExplorationTarget, FootprintLog>();
+
+function footprintLogOf(target: ExplorationTarget): FootprintLog {
+  let log = LOGS.get(target);
+  if (log === undefined) {
+    log = new FootprintLog();
+    LOGS.set(target, log);
+  }
+  return log;
 }
 
 interface MutableRecord {
