@@ -12,7 +12,7 @@ import {
   receiveMessageOnPort,
   workerData,
 } from 'node:worker_threads';
-import { type DporShardResult, runDporShard, runBatch } from '@mmsim/explore';
+import { type DporShardResult, runBatch, runDporShard } from '@mmsim/explore';
 import { preloadVariantModules } from '../variant-file.js';
 import { encodeBatchResult, type WireBatchResult } from './batch-wire.js';
 import { type BuiltExploration, buildExploration, type ExploreSpec } from './explore-spec.js';
