@@ -50,9 +50,11 @@ describe('explore --strategy dpor --workers', () => {
   ])(
     '%s: --workers 1 and more print the same JSON',
     async (_, args, code, more) => {
-      const [one, ...others] = await Promise.all(
+      const runs = await Promise.all(
         ['1', ...more].map((w) => run([...args, '--json', '--workers', w])),
       );
+      const one = runs[0] as (typeof runs)[number];
+      const others = runs.slice(1);
       expect(one.stderr).not.toMatch(/mmsim:|Error/);
       expect(one.code).toBe(code);
       const expected = timeless(one.stdout);

@@ -153,7 +153,11 @@ export function exploreCommand(
         settle(
           exploreDporShards(
             built.target,
-            { ...built.options, onProgress },
+            {
+              ...built.options,
+              onProgress,
+              ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }),
+            },
             pool.dporRunner(spec, dporShardCount(threads), deadline),
           ),
           () => pool.destroy(),
