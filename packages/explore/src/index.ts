@@ -43,6 +43,7 @@ export {
   type DporShardRun,
   type DporShardRunner,
   type DporSubtreeRecord,
+  dporSubtreeSizes,
   exploreDporShards,
   mergeDporShards,
   runDporShard,

@@ -1,10 +1,12 @@
 import { FootprintLog, type KernelGen, Runtime } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import {
+  dporSubtreeSizes,
   type ExplorationTarget,
   type ExploreOptions,
   type ExploreResult,
   explore,
+  exploreDporShards,
   type InstanceOptions,
   mergeDporShards,
   runDporShard,
@@ -112,6 +114,27 @@ describe('a DPOR search in sub-shards, merged', () => {
     const merged = mergeDporShards(target, options, shards, 1);
     expect(merged.classes).toBe(explore(target, options).classes);
     expect(summed).toBeGreaterThan(merged.classes as number);
+  });
+
+  test('exploreDporShards hands out every sub-shard once, biggest guess first, with the same result', async () => {
+    const options: ExploreOptions = { strategy: 'dpor', stopOnFirst: false, shrink: false };
+    const sizes = dporSubtreeSizes(lostUpdate(), options);
+    const whole = runDporShard(lostUpdate(), options, { index: 0, count: 1 });
+    expect(sizes).toHaveLength(whole.subtrees);
+    for (const size of sizes) expect(size).toBeGreaterThanOrEqual(1);
+    const order: number[] = [];
+    const count = whole.subtrees + 2; // two sub-shards own no subtree
+    const result = await exploreDporShards(lostUpdate(), options, {
+      shards: count,
+      run: async (index) => {
+        order.push(index);
+        return runDporShard(lostUpdate(), options, { index, count });
+      },
+    });
+    expect([...order].sort((a, b) => a - b)).toEqual(Array.from({ length: count }, (_, i) => i));
+    // Sub-shard j owns subtree j here: the first handed out has the biggest guess.
+    expect(sizes[order[0] as number]).toBe(Math.max(...sizes));
+    expect(essentials(result)).toEqual(essentials(explore(lostUpdate(), options)));
   });
 
   test('a missing or repeated sub-shard is refused', () => {
