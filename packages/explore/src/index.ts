@@ -39,6 +39,16 @@ export {
 
 export type { CheckOptions } from './checks.js';
 export {
+  type DporShardResult,
+  type DporShardRun,
+  type DporShardRunner,
+  type DporSubtreeRecord,
+  dporSubtreeSizes,
+  exploreDporShards,
+  mergeDporShards,
+  runDporShard,
+} from './dpor-shards.js';
+export {
   EXPLORE_OPTION_KEYS,
   type ExploreOptions,
   type ExploreProgress,

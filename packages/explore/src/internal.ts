@@ -8,6 +8,7 @@
 
 export type { CheckViolationShape } from './check.js';
 export { type ActiveChecks, activeChecks, validateCheckOptions } from './checks.js';
+export { runClassHash } from './dpor-shards.js';
 export {
   checksOfToken,
   decodeRunMeta,

@@ -293,3 +293,87 @@ function known(entries: Record<string, number | null>): Record<string, number> {
   for (const [key, value] of Object.entries(entries)) if (value !== null) out[key] = value;
   return out;
 }
+
+/** The DPOR search of `explore.dpor.<scenario>.seconds_all_workers` (the issue's target). */
+export const DPOR_WORKERS_SCENARIO = 'loop-writeback-deadlock';
+export const DPOR_WORKERS_VARIANT: VariantName = 'v6.3';
+export const DPOR_WORKERS_STRATEGY = 'dpor:2';
+
+/**
+ * `mmsim explore NAME --variant V --strategy S --schedules 1e9 --workers W --json`: the DPOR
+ * search until exhausted, wall time process start to exit, and its report.
+ */
+function cliDpor(workers: number): CliExplore & { readonly report: Record<string, unknown> } {
+  const args = [mmsimBin(), 'explore', DPOR_WORKERS_SCENARIO, '--variant', DPOR_WORKERS_VARIANT];
+  args.push('--strategy', DPOR_WORKERS_STRATEGY, '--schedules', '1000000000');
+  args.push('--workers', String(workers), '--json');
+  const cpuStart = childrenCpuMs();
+  const start = performance.now();
+  const out = execFileSync(process.execPath, args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    maxBuffer: 64 << 20,
+  });
+  const wallMs = performance.now() - start;
+  const cpuEnd = childrenCpuMs();
+  const report = JSON.parse(out) as Record<string, unknown>;
+  return {
+    schedules: report.schedules as number,
+    schedulesPerSecond: (report.schedulesPerSecond as number | null) ?? 0,
+    wallMs,
+    cpuMs: cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart,
+    report,
+  };
+}
+
+/**
+ * The exhaustive DPOR search on every core (suite `explore-dpor-workers`, opt-in: one run of
+ * each side takes a minute or more):
+ * - `explore.dpor.<scenario>.seconds_all_workers`: wall seconds of `mmsim explore
+ *   DPOR_WORKERS_SCENARIO --strategy dpor:2 --workers CORES` until exhausted, process start
+ *   to exit (the issue's target: 60 s);
+ * - `explore.dpor_workers_speedup`: the wall time of the same with `--workers 1` over it.
+ * One run of each side, `--workers 1` first; the detail has each side's CPU time and the
+ * reports' executions and classes (which must be equal: the bench fails otherwise).
+ */
+export function exploreDporWorkersBenchmarks(): BenchResult[] {
+  const cores = availableParallelism();
+  const one = cliDpor(1);
+  const all = cliDpor(cores);
+  for (const key of ['executions', 'classes', 'exhausted', 'found']) {
+    if (one.report[key] !== all.report[key]) {
+      throw new Error(
+        `explore-dpor-workers: ${key} ${String(all.report[key])} with --workers ${cores}, ${String(one.report[key])} with --workers 1`,
+      );
+    }
+  }
+  const detail = {
+    scenario: DPOR_WORKERS_SCENARIO,
+    variant: DPOR_WORKERS_VARIANT,
+    strategy: DPOR_WORKERS_STRATEGY,
+    workers: cores,
+    executions: one.report.executions as number,
+    classes: one.report.classes as number,
+    oneWorkerMs: one.wallMs,
+    allWorkersMs: all.wallMs,
+    ...known({ oneWorkerCpuMs: one.cpuMs, allWorkersCpuMs: all.cpuMs }),
+  };
+  return [
+    {
+      name: `explore.dpor.${DPOR_WORKERS_SCENARIO}.seconds_all_workers`,
+      value: all.wallMs / 1000,
+      unit: 's',
+      better: 'lower',
+      description: `Wall seconds of mmsim explore ${DPOR_WORKERS_SCENARIO} --variant ${DPOR_WORKERS_VARIANT} --strategy ${DPOR_WORKERS_STRATEGY} --workers ${cores} (every core) until the search is exhausted, process start to exit; one run.`,
+      detail,
+    },
+    {
+      name: 'explore.dpor_workers_speedup',
+      value: all.wallMs > 0 ? one.wallMs / all.wallMs : 0,
+      unit: 'x',
+      better: 'higher',
+      description: `Wall time of that exhaustive DPOR search with --workers 1 over --workers ${cores}: one run each, --workers 1 first (the same report either way).`,
+      detail,
+    },
+  ];
+}

@@ -12,7 +12,11 @@ import {
 } from '@mmsim/cli';
 import { abbaVsFastCheckBenchmarks } from './abba-fast-check.js';
 import { driverKitBenchmarks } from './driver-kit.js';
-import { exploreBenchmarks, exploreWorkersBenchmarks } from './explore.js';
+import {
+  exploreBenchmarks,
+  exploreDporWorkersBenchmarks,
+  exploreWorkersBenchmarks,
+} from './explore.js';
 import { exploreChecksBenchmarks } from './explore-checks.js';
 import { folioBenchmarks } from './folio.js';
 import { lockAndLruBenchmarks } from './locks-lru.js';
@@ -46,6 +50,7 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
   syscalls: syscallBenchmarks,
   explore: exploreBenchmarks,
   'explore-workers': exploreWorkersBenchmarks,
+  'explore-dpor-workers': exploreDporWorkersBenchmarks,
   'explore-checks': exploreChecksBenchmarks,
   memory: memoryBenchmarks,
   'memory-16m': memory16mBenchmarks,
@@ -56,9 +61,10 @@ const suites: Record<string, () => BenchResult[] | Promise<BenchResult[]>> = {
  * Suites left out of a plain `pnpm bench` (give them with --only): memory-16m maps a
  * 64 GiB machine, several minutes and about 2.5 GB of heap and arrays; explore-checks
  * (what the invariants cost per schedule, docs/exploration.md) is a diagnosis, not a figure
- * to compare from run to run.
+ * to compare from run to run; explore-dpor-workers runs an exhaustive DPOR search twice
+ * (minutes).
  */
-const OPT_IN = new Set(['memory-16m', 'explore-checks']);
+const OPT_IN = new Set(['memory-16m', 'explore-checks', 'explore-dpor-workers']);
 
 const { values } = parseArgs({
   options: {

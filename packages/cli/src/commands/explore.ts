@@ -1,6 +1,7 @@
 import {
   type ExploreResult,
   exhaustedLine,
+  exploreDporShards,
   exploreInBatches,
   formatFinding,
   pctGuaranteeLine,
@@ -20,7 +21,12 @@ import { exploreStrategy, intOption, strategyText } from '../strategy-option.js'
 import { timeBudgetOption } from '../time-budget.js';
 import { UsageError } from '../usage-error.js';
 import { variantNameOf } from '../variant-file.js';
-import { effectiveWorkers, explorePool, probeFirst } from '../workers/explore-pool.js';
+import {
+  dporShardCount,
+  effectiveWorkers,
+  explorePool,
+  probeFirst,
+} from '../workers/explore-pool.js';
 import { buildExploration, type ExploreSpec } from '../workers/explore-spec.js';
 import { shardOption, shardText, workersOption } from '../workers/options.js';
 import { checkVariant } from './run.js';
@@ -41,7 +47,7 @@ export interface ExploreCommandOptions {
   readonly maxSteps?: string;
   /** Stop exploring after this many wall-clock seconds. */
   readonly timeBudget?: string;
-  /** Worker threads (default: the machine's cores); random and PCT only. */
+  /** Worker threads (default: the machine's cores); random, PCT and DPOR (not DFS). */
   readonly workers?: string;
   /** `K/N`: run shard K of N of the schedule indices (i % N === K - 1). */
   readonly shard?: string;
@@ -110,7 +116,8 @@ export function exploreCommand(
     progress.update(p.schedule);
     if (io.interrupted?.() === true) throw new Interrupted();
   };
-  const threads = defer === undefined ? 1 : effectiveWorkers(workers, schedules, isDfs);
+  // DPOR runs its sub-shards on worker threads too (merged into the one-thread result).
+  const threads = defer === undefined ? 1 : effectiveWorkers(workers, schedules, isDfs && !isDpor);
   if (threads > 1 && defer !== undefined) {
     const spec: ExploreSpec = {
       scenario: nameOrFile,
@@ -123,16 +130,8 @@ export function exploreCommand(
       shard,
       ...(options.costs === undefined ? {} : { costs: options.costs }),
     };
-    // This thread runs batches too: `threads - 1` worker threads, started before this thread
-    // builds the exploration, or (a shorter search) only once its first batch shows they pay.
-    const pool = explorePool(threads, { local: true, probe: probeFirst(spec) });
-    const built = buildExploration(spec);
-    defer(
-      exploreInBatches(
-        built.target,
-        { ...built.options, onProgress, ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }) },
-        pool.runner(spec, built),
-      )
+    const settle = (search: Promise<ExploreResult>, destroy: () => Promise<void>) =>
+      search
         .then(
           (found) => {
             progress.stop();
@@ -143,7 +142,42 @@ export function exploreCommand(
             return failed(error);
           },
         )
-        .finally(() => pool.destroy()),
+        .finally(destroy);
+    if (isDpor) {
+      // `threads` worker threads run the search's sub-shards (subtrees); this thread hands
+      // them out and merges their results into the one-thread search's.
+      const pool = explorePool(threads);
+      const built = buildExploration(spec);
+      const deadline = timeBudgetMs === undefined ? undefined : Date.now() + timeBudgetMs;
+      defer(
+        settle(
+          exploreDporShards(
+            built.target,
+            {
+              ...built.options,
+              onProgress,
+              ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }),
+            },
+            pool.dporRunner(spec, dporShardCount(threads), deadline),
+          ),
+          () => pool.destroy(),
+        ),
+      );
+      return EXIT_OK;
+    }
+    // This thread runs batches too: `threads - 1` worker threads, started before this thread
+    // builds the exploration, or (a shorter search) only once its first batch shows they pay.
+    const pool = explorePool(threads, { local: true, probe: probeFirst(spec) });
+    const built = buildExploration(spec);
+    defer(
+      settle(
+        exploreInBatches(
+          built.target,
+          { ...built.options, onProgress, ...(timeBudgetMs === undefined ? {} : { timeBudgetMs }) },
+          pool.runner(spec, built),
+        ),
+        () => pool.destroy(),
+      ),
     );
     return EXIT_OK;
   }

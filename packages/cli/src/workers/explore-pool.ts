@@ -5,6 +5,7 @@ import {
   type BatchExploreOptions,
   type BatchResult,
   type BatchRunner,
+  type DporShardRunner,
   type ExplorationTarget,
   runBatch,
   type ScheduleBatch,
@@ -41,7 +42,8 @@ export const WORKER_FILES = ['explore-worker.bundle.js', 'workers/explore-worker
 
 /**
  * Worker threads to use for `schedules` schedules with `--workers asked`: none (run on this
- * thread) for a handful of schedules, a DFS search, or where no built worker module exists.
+ * thread) for a handful of schedules, a DFS search (`dfs`: one tree in order), or where no
+ * built worker module exists.
  */
 export function effectiveWorkers(asked: number, schedules: number, dfs: boolean): number {
   if (dfs || asked <= 1) return 1;
@@ -49,6 +51,21 @@ export function effectiveWorkers(asked: number, schedules: number, dfs: boolean)
   if (n <= 1 || workerModule() === null) return 1;
   return n;
 }
+
+/**
+ * The sub-shards a DPOR search on `threads` worker threads is split into (the result is the
+ * same for any number): 8 per thread. Subtrees differ widely in size (loop-writeback-deadlock
+ * v6.3 at bound 2: 15 subtrees, one of 75,750 of the 143,453 executions, several under 500),
+ * so each sub-shard should hold one or a few of them, handed out biggest guess first
+ * (`exploreDporShards`) one at a time per thread; each sub-shard also probes every subtree it
+ * does not own (one run each), which bounds how many are worth it.
+ */
+export function dporShardCount(threads: number): number {
+  return threads * DPOR_SHARDS_PER_THREAD;
+}
+
+/** See `dporShardCount`. */
+export const DPOR_SHARDS_PER_THREAD = 8;
 
 /**
  * V8 options node takes on its command line (and in NODE_OPTIONS) but refuses in a worker
@@ -118,6 +135,14 @@ export interface ExplorePool {
    * runs batches too, between handing them out.
    */
   runner(spec: ExploreSpec, local?: LocalExploration): BatchRunner;
+  /**
+   * The runner of a DPOR exploration's sub-shards (`exploreDporShards`): `shards` of them,
+   * handed out one at a time to each worker thread as it becomes free (subtrees differ in
+   * size: the threads finish together), until `deadline` (`Date.now()`). Without
+   * `stopOnFirst: false` in the spec, the sub-shards share the lowest subtree with a finding
+   * and skip the subtrees past it.
+   */
+  dporRunner(spec: ExploreSpec, shards: number, deadline?: number): DporShardRunner;
   /**
    * Per worker thread started, the share of its time so far it was busy, not waiting for a
    * batch (node's event-loop utilisation; the idle time the pool's hand-out costs).
@@ -302,6 +327,44 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
             kick();
           });
         },
+      };
+    },
+    dporRunner: (spec, shards, deadline) => {
+      const id = ++specs;
+      let cut: Int32Array | undefined;
+      if (spec.stopOnFirst !== false) {
+        cut = new Int32Array(new SharedArrayBuffer(4));
+        Atomics.store(cut, 0, 0x7fffffff);
+      }
+      const waiting: (() => void)[] = [];
+      let inFlight = 0;
+      const next = (): void => {
+        while (inFlight < workers && waiting.length > 0) {
+          inFlight++;
+          (waiting.shift() as () => void)();
+        }
+      };
+      return {
+        shards,
+        run: (index, signal) =>
+          new Promise((done, fail) => {
+            waiting.push(() => {
+              startPool()
+                .runDpor(
+                  id,
+                  spec,
+                  { index, count: shards, ...(deadline === undefined ? {} : { deadline }) },
+                  cut,
+                  signal,
+                )
+                .then(done, fail)
+                .finally(() => {
+                  inFlight--;
+                  next();
+                });
+            });
+            next();
+          }),
       };
     },
     utilization: () => (pool === null ? [] : pool.utilization()),

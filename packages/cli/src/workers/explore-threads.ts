@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { BatchResult, ScheduleBatch } from '@mmsim/explore';
+import type { BatchResult, DporShardResult, ScheduleBatch } from '@mmsim/explore';
 import { decodeBatchResult } from './batch-wire.js';
 import type { ExploreSpec } from './explore-spec.js';
 import {
@@ -18,6 +18,8 @@ export interface TakenBack {
 }
 
 interface Task extends TakenBack {
+  /** A DPOR sub-shard's task (answered with its result as is; never taken back). */
+  readonly dpor: boolean;
   readonly id: number;
   readonly spec: number;
   readonly thread: Thread;
@@ -85,7 +87,7 @@ export class ExploreThreads {
         this.settle(id);
         fail(signal.reason);
       };
-      const task: Task = { id, spec, thread, batch, signal, done, fail, onAbort };
+      const task: Task = { dpor: false, id, spec, thread, batch, signal, done, fail, onAbort };
       this.tasks.set(id, task);
       signal.addEventListener('abort', onAbort, { once: true });
       Atomics.store(this.slots, id % this.slots.length, id);
@@ -106,11 +108,64 @@ export class ExploreThreads {
   }
 
   /**
+   * Runs sub-shard `index` of `count` of DPOR exploration `spec` (`runDporShard`) on the
+   * thread with the fewest tasks outstanding: until `deadline` (`Date.now()`), and, with
+   * `cut` (shared by the sub-shards of one search), not past the lowest subtree with a finding.
+   */
+  runDpor(
+    spec: number,
+    value: ExploreSpec,
+    shard: { readonly index: number; readonly count: number; readonly deadline?: number },
+    cut: Int32Array | undefined,
+    signal: AbortSignal,
+  ) {
+    return new Promise<DporShardResult>((done, fail) => {
+      if (signal.aborted) return fail(signal.reason);
+      const thread = this.pick();
+      if (thread.dead !== null) return fail(thread.dead);
+      const id = this.nextId++;
+      const onAbort = () => {
+        Atomics.compareExchange(this.slots, id % this.slots.length, id, TASK_TAKEN_BACK);
+        this.settle(id);
+        fail(signal.reason);
+      };
+      const task: Task = {
+        dpor: true,
+        id,
+        spec,
+        thread,
+        batch: { from: shard.index, to: shard.index + 1, pctSteps: 0 },
+        signal,
+        done: done as unknown as (result: BatchResult) => void,
+        fail,
+        onAbort,
+      };
+      this.tasks.set(id, task);
+      signal.addEventListener('abort', onAbort, { once: true });
+      Atomics.store(this.slots, id % this.slots.length, id);
+      if (!thread.specs.has(spec)) {
+        thread.specs.add(spec);
+        thread.worker.postMessage({ kind: 'spec', spec, value } satisfies ToWorker);
+      }
+      thread.outstanding++;
+      thread.worker.postMessage({
+        kind: 'dpor',
+        id,
+        spec,
+        index: shard.index,
+        count: shard.count,
+        deadline: shard.deadline,
+        cut,
+      } satisfies ToWorker);
+    });
+  }
+
+  /**
    * The batch of exploration `spec` furthest in the search that no thread has started, taken
    * back from the threads (they will skip it), or null. Its caller runs it and settles it.
    */
   takeBack(spec: number): TakenBack | null {
-    const candidates = [...this.tasks.values()].filter((task) => task.spec === spec);
+    const candidates = [...this.tasks.values()].filter((t) => t.spec === spec && !t.dpor);
     candidates.sort((a, b) => b.batch.from - a.batch.from);
     for (const task of candidates) {
       const slot = task.id % this.slots.length;
@@ -161,6 +216,7 @@ export class ExploreThreads {
     const task = this.settle(m.id);
     if (task === undefined) return; // cancelled or taken back
     if ('result' in m) task.done(decodeBatchResult(m.result));
+    else if ('dpor' in m) (task.done as unknown as (result: DporShardResult) => void)(m.dpor);
     else if ('error' in m) task.fail(m.error);
     else task.fail(new Error(`explore worker skipped task ${m.id}`));
   }

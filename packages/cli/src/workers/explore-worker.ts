@@ -12,7 +12,7 @@ import {
   receiveMessageOnPort,
   workerData,
 } from 'node:worker_threads';
-import { runBatch } from '@mmsim/explore';
+import { type DporShardResult, runBatch, runDporShard } from '@mmsim/explore';
 import { preloadVariantModules } from '../variant-file.js';
 import { encodeBatchResult, type WireBatchResult } from './batch-wire.js';
 import { type BuiltExploration, buildExploration, type ExploreSpec } from './explore-spec.js';
@@ -42,18 +42,65 @@ export type ToWorker =
       readonly from: number;
       readonly to: number;
       readonly pctSteps: number;
+    }
+  /**
+   * Run sub-shard `index` of `count` of DPOR exploration `spec` as task `id` (`runDporShard`):
+   * until `deadline` (`Date.now()`), and without the subtrees past `cut[0]` (the lowest
+   * subtree with a finding so far, shared by every thread; this one lowers it on a finding).
+   */
+  | {
+      readonly kind: 'dpor';
+      readonly id: number;
+      readonly spec: number;
+      readonly index: number;
+      readonly count: number;
+      readonly deadline: number | undefined;
+      readonly cut: Int32Array | undefined;
     };
 
 /** What a worker thread answers, once per task: its result, its error, or that it skipped it. */
 export type FromWorker =
   | { readonly id: number; readonly result: WireBatchResult }
+  | { readonly id: number; readonly dpor: DporShardResult }
   | { readonly id: number; readonly error: unknown }
   | { readonly id: number; readonly skipped: true };
 
 /** Explorations kept built at once (a campaign runs one after another). */
 const KEPT = 4;
 
-type RunTask = Extract<ToWorker, { kind: 'run' }>;
+type RunTask = Extract<ToWorker, { kind: 'run' | 'dpor' }>;
+
+/** Lowers the shared cut (the lowest subtree with a finding) to `subtree`. */
+export function lowerCut(cut: Int32Array, subtree: number): void {
+  for (let now = Atomics.load(cut, 0); subtree < now; now = Atomics.load(cut, 0)) {
+    if (Atomics.compareExchange(cut, 0, now, subtree) === now) return;
+  }
+}
+
+/** Runs a task of the pool on exploration `b`: a batch, or a DPOR sub-shard. */
+export function runTask(b: BuiltExploration, task: RunTask): FromWorker {
+  if (task.kind === 'dpor') {
+    const cut = task.cut;
+    const dpor = runDporShard(b.target, b.options, {
+      index: task.index,
+      count: task.count,
+      ...(task.deadline === undefined ? {} : { deadline: task.deadline }),
+      ...(cut === undefined
+        ? {}
+        : {
+            stopAt: (subtree: number) => subtree > Atomics.load(cut, 0),
+            onFirst: (subtree: number) => lowerCut(cut, subtree),
+          }),
+    });
+    return { id: task.id, dpor };
+  }
+  return {
+    id: task.id,
+    result: encodeBatchResult(
+      runBatch(b.target, b.options, { from: task.from, to: task.to, pctSteps: task.pctSteps }),
+    ),
+  };
+}
 
 /** Starts serving tasks on `port`. */
 export function serveExploreTasks(port: MessagePort, slots: Int32Array): void {
@@ -117,14 +164,7 @@ export function serveExploreTasks(port: MessagePort, slots: Int32Array): void {
         }
         let answer: FromWorker;
         try {
-          const result = encodeBatchResult(
-            runBatch(b.target, b.options, {
-              from: task.from,
-              to: task.to,
-              pctSteps: task.pctSteps,
-            }),
-          );
-          answer = { id: task.id, result };
+          answer = runTask(b, task);
         } catch (error) {
           answer = { id: task.id, error };
         }

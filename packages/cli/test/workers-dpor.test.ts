@@ -1,0 +1,69 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+
+// The built command (worker threads load the built worker module): run `pnpm build` first.
+const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
+
+/** Runs the built `mmsim` as its own process. */
+function run(
+  args: readonly string[],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CI: 'true' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => done({ code, stdout, stderr }));
+  });
+}
+
+/** An explore --json result without its wall-clock figures. */
+function timeless(stdout: string): Record<string, unknown> {
+  const {
+    elapsedMs: _e,
+    schedulesPerSecond: _s,
+    ...rest
+  } = JSON.parse(stdout) as Record<string, unknown>;
+  return rest;
+}
+
+const RFC = ['explore', 'rfc-lock-order', '--variant', 'v6.3'];
+
+describe('explore --strategy dpor --workers', () => {
+  test.each([
+    ['a small search, exhausted', [...RFC, '--strategy', 'dpor:1'], 0, ['2', '3']],
+    [
+      'a search cut by --schedules',
+      [...RFC, '--strategy', 'dpor:2', '--schedules', '300'],
+      0,
+      ['2'],
+    ],
+    ['a shard of a search', [...RFC, '--strategy', 'dpor:1', '--shard', '2/3'], 0, ['2']],
+    // The historic deadlock (v6.3-rc1), found and shrunk the same.
+    ['a finding', ['explore', 'loop-bh-deadlock', '--strategy', 'dpor:2'], 1, ['2', '3']],
+  ])(
+    '%s: --workers 1 and more print the same JSON',
+    async (_, args, code, more) => {
+      const runs = await Promise.all(
+        ['1', ...more].map((w) => run([...args, '--json', '--workers', w])),
+      );
+      const one = runs[0] as (typeof runs)[number];
+      const others = runs.slice(1);
+      expect(one.stderr).not.toMatch(/mmsim:|Error/);
+      expect(one.code).toBe(code);
+      const expected = timeless(one.stdout);
+      expect(expected.strategy).toMatch(/^dpor/);
+      for (const other of others) {
+        expect(other.code).toBe(one.code);
+        expect(timeless(other.stdout)).toEqual(expected);
+      }
+    },
+    600_000,
+  );
+});
