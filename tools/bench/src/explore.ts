@@ -26,19 +26,25 @@ const MIN_SCHEDULES = 100;
 /** The longest a scenario's measurement may take to reach MIN_SCHEDULES. */
 const MAX_MS = 15_000;
 /**
- * The untimed warm-up before each scenario's measurement (its code compiled and optimised):
- * at least WARM_UP_SCHEDULES schedules and at least WARM_UP_MS of wall time.
+ * The untimed warm-up before each scenario's measurement, until its code is compiled and
+ * optimised: at least WARM_UP_SCHEDULES schedules and WARM_UP_CPU_MS of the process's CPU
+ * time (CPU, not wall time: on a loaded machine a wall-clock warm-up ran a few schedules of
+ * still unoptimised code), or WARM_UP_MAX_MS of wall time, whichever comes first once the
+ * schedules ran. A fresh process ran loop-bh-deadlock at 9 ms a schedule for its first 100
+ * schedules, and reached its steady 0.7 to 1 ms only after some 700 (about 3 s of CPU); the
+ * scenarios before it in the bench have compiled most of the shared code by then.
  */
-const WARM_UP_MS = 300;
 const WARM_UP_SCHEDULES = 10;
+const WARM_UP_CPU_MS = 1000;
+const WARM_UP_MAX_MS = 20_000;
 /**
- * Seeds of the warm-up and of the measurement, and of the search that goes on after each
- * (a search runs its seed's schedules from index 0: another seed runs other schedules).
+ * Seeds of the measurement and of the search that may follow it (a search runs its seed's
+ * schedules from index 0: another seed runs other schedules), and the first of the warm-up's
+ * (one per round of it).
  */
-const WARM_UP_SEED = 1;
-const MEASURE_SEED = 2;
-const WARM_UP_MORE_SEED = 3;
-const MEASURE_MORE_SEED = 4;
+const MEASURE_SEED = 1;
+const MEASURE_MORE_SEED = 2;
+const WARM_UP_SEED = 1000;
 
 /**
  * The variant a scenario is explored in: for a historic bug, the first built-in variant
@@ -89,13 +95,36 @@ function search(target: ExplorationTarget, seed: number, schedules: number, budg
   });
 }
 
-/** The untimed warm-up: WARM_UP_SCHEDULES schedules, then more up to WARM_UP_MS. */
+/** CPU time (user + system, ms) of the process since `start`. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const cpu = process.cpuUsage(start);
+  return (cpu.user + cpu.system) / 1000;
+}
+
+/** The untimed warm-up (see WARM_UP_CPU_MS); returns the number of schedules it ran. */
 function warmUpOn(target: ExplorationTarget): number {
-  const first = search(target, WARM_UP_SEED, WARM_UP_SCHEDULES);
-  if (first.elapsedMs >= WARM_UP_MS) return first.schedules;
-  // Schedules 0 … WARM_UP_SCHEDULES - 1 of that seed ran: go on with another one.
-  const more = search(target, WARM_UP_MORE_SEED, 1_000_000, WARM_UP_MS - first.elapsedMs);
-  return first.schedules + more.schedules;
+  const cpuStart = process.cpuUsage();
+  const wallStart = performance.now();
+  let schedules = 0;
+  for (let round = 0; ; round++) {
+    const cpuMs = cpuMsSince(cpuStart);
+    const wallMs = performance.now() - wallStart;
+    if (schedules >= WARM_UP_SCHEDULES && (cpuMs >= WARM_UP_CPU_MS || wallMs >= WARM_UP_MAX_MS)) {
+      return schedules;
+    }
+    // The schedules left at the rate so far (it rises as the code warms up: more rounds).
+    const wanted =
+      schedules < WARM_UP_SCHEDULES
+        ? WARM_UP_SCHEDULES - schedules
+        : Math.ceil(((WARM_UP_CPU_MS - cpuMs) * schedules) / Math.max(cpuMs, 1));
+    const r = search(
+      target,
+      WARM_UP_SEED + round,
+      Math.max(1, wanted),
+      Math.max(1, WARM_UP_MAX_MS - wallMs),
+    );
+    schedules += r.schedules;
+  }
 }
 
 /**
