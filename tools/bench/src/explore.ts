@@ -13,9 +13,38 @@ import {
 } from '@mmsim/scenarios';
 import type { BenchResult } from './measure.js';
 
-/** Wall-clock time each scenario is explored for (after its warm-up). */
+/**
+ * Wall-clock time each scenario is explored for (after its warm-up), unless MIN_SCHEDULES
+ * take longer.
+ */
 const BUDGET_MS = 2000;
-const WARM_UP_MS = 300;
+/**
+ * The fewest schedules a scenario's figure is taken over: a slow scenario (pmbench-migrate,
+ * some 50 ms a schedule) gets them even past BUDGET_MS, up to MAX_MS.
+ */
+const MIN_SCHEDULES = 100;
+/** The longest a scenario's measurement may take to reach MIN_SCHEDULES. */
+const MAX_MS = 15_000;
+/**
+ * The untimed warm-up before each scenario's measurement, until its code is compiled and
+ * optimised: at least WARM_UP_SCHEDULES schedules and WARM_UP_CPU_MS of the process's CPU
+ * time (CPU, not wall time: on a loaded machine a wall-clock warm-up ran a few schedules of
+ * still unoptimised code), or WARM_UP_MAX_MS of wall time, whichever comes first once the
+ * schedules ran. A fresh process ran loop-bh-deadlock at 9 ms a schedule for its first 100
+ * schedules, and reached its steady 0.7 to 1 ms only after some 700 (about 3 s of CPU); the
+ * scenarios before it in the bench have compiled most of the shared code by then.
+ */
+const WARM_UP_SCHEDULES = 10;
+const WARM_UP_CPU_MS = 1000;
+const WARM_UP_MAX_MS = 20_000;
+/**
+ * Seeds of the measurement and of the search that may follow it (a search runs its seed's
+ * schedules from index 0: another seed runs other schedules), and the first of the warm-up's
+ * (one per round of it).
+ */
+const MEASURE_SEED = 1;
+const MEASURE_MORE_SEED = 2;
+const WARM_UP_SEED = 1000;
 
 /**
  * The variant a scenario is explored in: for a historic bug, the first built-in variant
@@ -33,23 +62,100 @@ export function fixedVariant(scenario: Scenario): VariantName | null {
   return names.slice(last + 1).find((n) => !buggy.has(n)) ?? null;
 }
 
-/** A target that adds the wall time spent building instances to `spent.ms`. */
-function timed(target: ExplorationTarget, spent: { ms: number }): ExplorationTarget {
+/**
+ * A target that adds the wall time spent building instances to `spent.ms`, and the
+ * process's CPU time over the same spans to `spent.cpuMs` (steadier on a loaded machine; it
+ * includes V8's background threads while they run, and the collections that building
+ * triggers).
+ */
+function timed(target: ExplorationTarget, spent: { ms: number; cpuMs: number }): ExplorationTarget {
   return {
     name: target.name,
     ...(target.identity === undefined ? {} : { identity: target.identity }),
     instantiate(options) {
+      const cpuStart = process.cpuUsage();
       const start = performance.now();
       const instance = target.instantiate(options);
       spent.ms += performance.now() - start;
+      const cpu = process.cpuUsage(cpuStart);
+      spent.cpuMs += (cpu.user + cpu.system) / 1000;
       return instance;
     },
   };
 }
 
+/** Random exploration with every check on and no stop at a finding (the bench's search). */
+function search(target: ExplorationTarget, seed: number, schedules: number, budgetMs?: number) {
+  return explore(target, {
+    seed,
+    schedules,
+    ...(budgetMs === undefined ? {} : { timeBudgetMs: budgetMs }),
+    stopOnFirst: false,
+    shrink: false,
+  });
+}
+
+/** CPU time (user + system, ms) of the process since `start`. */
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const cpu = process.cpuUsage(start);
+  return (cpu.user + cpu.system) / 1000;
+}
+
+/** The untimed warm-up (see WARM_UP_CPU_MS); returns the number of schedules it ran. */
+function warmUpOn(target: ExplorationTarget): number {
+  const cpuStart = process.cpuUsage();
+  const wallStart = performance.now();
+  let schedules = 0;
+  for (let round = 0; ; round++) {
+    const cpuMs = cpuMsSince(cpuStart);
+    const wallMs = performance.now() - wallStart;
+    if (schedules >= WARM_UP_SCHEDULES && (cpuMs >= WARM_UP_CPU_MS || wallMs >= WARM_UP_MAX_MS)) {
+      return schedules;
+    }
+    // The schedules left at the rate so far (it rises as the code warms up: more rounds).
+    const wanted =
+      schedules < WARM_UP_SCHEDULES
+        ? WARM_UP_SCHEDULES - schedules
+        : Math.ceil(((WARM_UP_CPU_MS - cpuMs) * schedules) / Math.max(cpuMs, 1));
+    const r = search(
+      target,
+      WARM_UP_SEED + round,
+      Math.max(1, wanted),
+      Math.max(1, WARM_UP_MAX_MS - wallMs),
+    );
+    schedules += r.schedules;
+  }
+}
+
+/**
+ * The timed search: BUDGET_MS of wall time, then, when that ran fewer than MIN_SCHEDULES,
+ * the rest of them (within MAX_MS in all) under another seed. Schedules, findings and wall
+ * time are the two searches' sums.
+ */
+function measureOn(target: ExplorationTarget): {
+  schedules: number;
+  findings: number;
+  elapsedMs: number;
+} {
+  const first = search(target, MEASURE_SEED, 1_000_000, BUDGET_MS);
+  if (first.schedules >= MIN_SCHEDULES || first.elapsedMs >= MAX_MS) return first;
+  const rest = search(
+    target,
+    MEASURE_MORE_SEED,
+    MIN_SCHEDULES - first.schedules,
+    Math.max(1, MAX_MS - first.elapsedMs),
+  );
+  return {
+    schedules: first.schedules + rest.schedules,
+    findings: first.findings + rest.findings,
+    elapsedMs: first.elapsedMs + rest.elapsedMs,
+  };
+}
+
 /**
  * For every built-in scenario in its fixed variant: random exploration on one worker for
- * about two seconds (after a short warm-up), with every check and invariant on, no stop at
+ * about two seconds or MIN_SCHEDULES schedules, whichever takes longer (after an untimed
+ * warm-up, see `warmUpOn` and `measureOn`), with every check and invariant on, no stop at
  * a finding. Figures: schedules per wall second, and the share of that wall time spent
  * building instances (kernel, scenario build, spawning; the scenario's set-up task runs in
  * the schedule and is not counted).
@@ -60,36 +166,29 @@ export function exploreBenchmarks(): BenchResult[] {
     const variant = fixedVariant(scenario);
     if (variant === null) continue;
     const target = scenarioTarget(scenario, { variant });
-    explore(target, {
-      schedules: 1_000_000,
-      timeBudgetMs: WARM_UP_MS,
-      stopOnFirst: false,
-      shrink: false,
-    });
-    const spent = { ms: 0 };
+    const warmUp = warmUpOn(target);
+    const spent = { ms: 0, cpuMs: 0 };
     const cpuStart = process.cpuUsage();
-    const r = explore(timed(target, spent), {
-      schedules: 1_000_000,
-      timeBudgetMs: BUDGET_MS,
-      stopOnFirst: false,
-      shrink: false,
-    });
+    const r = measureOn(timed(target, spent));
     const cpu = process.cpuUsage(cpuStart);
     const cpuMs = (cpu.user + cpu.system) / 1000;
     const detail = {
       variant,
       schedules: r.schedules,
+      warmUpSchedules: warmUp,
       findings: r.findings,
       elapsedMs: r.elapsedMs,
+      cpuMs,
       cpuSchedulesPerSec: cpuMs > 0 ? (r.schedules * 1000) / cpuMs : 0,
+      setupCpuShare: cpuMs > 0 ? spent.cpuMs / cpuMs : 0,
     };
     results.push(
       {
         name: `explore.${scenario.name}.schedules_per_sec`,
-        value: r.schedulesPerSecond ?? 0,
+        value: r.elapsedMs > 0 ? (r.schedules * 1000) / r.elapsedMs : 0,
         unit: 'schedules/s',
         better: 'higher',
-        description: `Random schedules of ${scenario.name} in ${variant} per wall second, one worker, every check and invariant on (${BUDGET_MS} ms budget); detail.cpuSchedulesPerSec divides by the process's CPU time instead, steadier on a loaded machine.`,
+        description: `Random schedules of ${scenario.name} in ${variant} per wall second, one worker, every check and invariant on, after an untimed warm-up (detail.warmUpSchedules); timed over ${BUDGET_MS} ms or ${MIN_SCHEDULES} schedules, whichever is more (at most ${MAX_MS} ms): detail.schedules were timed. detail.cpuSchedulesPerSec divides by the process's CPU time instead, steadier on a loaded machine.`,
         detail,
       },
       {
@@ -97,7 +196,7 @@ export function exploreBenchmarks(): BenchResult[] {
         value: r.elapsedMs > 0 ? spent.ms / r.elapsedMs : 0,
         unit: 'fraction',
         better: 'lower',
-        description: `Share of the wall time of that exploration spent building instances (kernel, scenario build, spawning the tasks).`,
+        description: `Share of the wall time of that exploration spent building instances (kernel, scenario build, spawning the tasks); detail.setupCpuShare is the share of its CPU time, steadier on a loaded machine.`,
         detail,
       },
     );
