@@ -2,9 +2,11 @@ import {
   type Folio,
   folioMapped,
   folioMappingKind,
-  folioRawMapping,
+  memmapReader,
   PAGE_MAPPING_ANON,
   type PhysicalMemory,
+  readerIsFolio,
+  readerMapping,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, type Runtime, RwSemaphore } from '@mmsim/runtime';
 import type { AnonVmaChainView, AnonVmaView } from './readonly-views.js';
@@ -263,8 +265,11 @@ export function* unlinkAnonVmas(ctx: RmapState, vma: Vma): KernelGen {
 
 /** `folio_anon_vma` (mm/util.c, 6.3): the anon_vma an anonymous folio points at, or null. */
 export function folioAnonVma(mem: PhysicalMemory, folio: Folio): AnonVma | null {
-  if (folioMappingKind(mem, folio) !== PAGE_MAPPING_ANON) return null;
-  const obj = folioRawMapping(mem, folio);
+  const r = memmapReader(mem);
+  // Not a live folio: the accessor throws its error.
+  if (!readerIsFolio(r, folio)) folioMappingKind(mem, folio);
+  if (r.mappingKind[folio] !== PAGE_MAPPING_ANON) return null;
+  const obj = readerMapping(r, folio);
   return obj instanceof AnonVma ? obj : null;
 }
 

@@ -57,6 +57,7 @@ import {
   soleUncontendedVma,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
+  vmaCoversPgoff,
 } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
@@ -198,7 +199,7 @@ function removeMigrationPtesUncontended(
   const pgoff = r.index[dst]!;
   // `folio_pgoff`: the index, but for a hugetlb folio (in huge pages; `folioPgoff` has it).
   const walkPgoff = r.folioType[dst] === FOLIO_TYPE_HUGETLB ? folioPgoff(mem, dst) : pgoff;
-  const inVma = !(vma.pgoff > walkPgoff + nr - 1 || vma.lastPgoff < walkPgoff);
+  const inVma = vmaCoversPgoff(vma, walkPgoff, nr);
   const range = inVma && folioVmaRangeInto(vma, pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, src, isMigrationEntry);
   if (table === undefined) return false;

@@ -12,7 +12,9 @@ import {
   folioSetMapping,
   folioTestAnon,
   folioTestFlag,
+  FRAME_TAIL,
   HPAGE_PMD_ORDER,
+  memmapReader,
   PAGE_MAPPING_ANON,
   PG_anon_exclusive,
   PG_dirty,
@@ -21,6 +23,7 @@ import {
   pageMapcountDec,
   pageMapcountInc,
   pageSetFlag,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { MmsimError, NodeStat } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
@@ -46,7 +49,22 @@ export function folioPmdMappable(ctx: RmapState, folio: Folio): boolean {
 
 /** The page's own (PTE) mapcount, without the entire (PMD) mappings. */
 function ptesMapping(ctx: RmapState, folio: Folio, pfn: number): number {
+  // A page of the live `folio` (the head, or a tail whose head it is): its own count, read
+  // from the memmap. Anything else goes through the accessors, which report it.
+  const r = memmapReader(ctx.mem);
+  if (
+    readerIsFolio(r, folio) &&
+    (pfn === folio || (r.state[pfn] === FRAME_TAIL && r.headOf[pfn] === folio))
+  ) {
+    return r.mapcount[pfn]!;
+  }
   return pageMapcount(ctx.mem, pfn) - folioEntireMapcount(ctx.mem, folio);
+}
+
+/** `folio_entire_mapcount`, read from the memmap once `folio` is known live (`folioEntireMapcount`). */
+function entireMapcount(ctx: RmapState, folio: Folio): number {
+  const r = memmapReader(ctx.mem);
+  return readerIsFolio(r, folio) ? r.entireMapcount[folio]! : folioEntireMapcount(ctx.mem, folio);
 }
 
 /** Pages of `folio` mapped by at least one PTE. */
@@ -60,8 +78,12 @@ function pagesPteMapped(ctx: RmapState, folio: Folio): number {
 
 function modMapped(ctx: RmapState, folio: Folio, nr: number): void {
   if (nr === 0) return;
-  const item = folioTestAnon(ctx.mem, folio) ? NodeStat.NR_ANON_PAGES : NodeStat.NR_MAPPED;
-  ctx.vmstat.modNodePageState(folioNid(ctx.mem, folio), item, nr);
+  const r = memmapReader(ctx.mem);
+  // Not a live folio: the accessor throws its error.
+  if (!readerIsFolio(r, folio)) folioTestAnon(ctx.mem, folio);
+  // `folio_test_anon` and `folio_nid`.
+  const anon = (r.mappingKind[folio]! & PAGE_MAPPING_ANON) !== 0;
+  ctx.vmstat.modNodePageState(r.nid[folio]!, anon ? NodeStat.NR_ANON_PAGES : NodeStat.NR_MAPPED, nr);
 }
 
 /**
@@ -128,7 +150,7 @@ export function pageAddAnonRmap(
   let first: boolean;
   let nr = 0;
   if (!compound) {
-    const entire = folioEntireMapcount(mem, folio);
+    const entire = entireMapcount(ctx, folio);
     first = ptesMapping(ctx, folio, pfn) === 0;
     if ((flags & RMAP_EXCLUSIVE) !== 0 && !first) {
       throw new MmsimError(
@@ -197,7 +219,7 @@ export function pageRemoveRmap(ctx: RmapState, folio: Folio, pfn: number, compou
   const mem = ctx.mem;
   let nr = 0;
   if (!compound) {
-    const entire = folioEntireMapcount(mem, folio);
+    const entire = entireMapcount(ctx, folio);
     pageMapcountDec(mem, pfn);
     const last = ptesMapping(ctx, folio, pfn) === 0;
     nr = last && entire === 0 ? 1 : 0;

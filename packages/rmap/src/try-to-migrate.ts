@@ -64,6 +64,7 @@ import {
   soleUncontendedVma,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
+  vmaCoversPgoff,
 } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
@@ -297,7 +298,7 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   const index = r.index[folio]!;
   // `folio_pgoff`: the index, but for a hugetlb folio (in huge pages; `folioPgoff` has it).
   const pgoff = r.folioType[folio] === FOLIO_TYPE_HUGETLB ? folioPgoff(mem, folio) : index;
-  const inVma = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
+  const inVma = vmaCoversPgoff(vma, pgoff, nr);
   const range = inVma && folioVmaRangeInto(vma, index, nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
   if (table === undefined) return false;
