@@ -5,6 +5,7 @@ import {
   memmapReader,
   PAGE_MAPPING_ANON,
   type PhysicalMemory,
+  readerFolioMapped,
   readerIsFolio,
   readerMapping,
 } from '@mmsim/folio';
@@ -281,7 +282,8 @@ export function folioAnonVma(mem: PhysicalMemory, folio: Folio): AnonVma | null 
  */
 export function folioGetAnonVma(ctx: RmapState, folio: Folio): AnonVma | null {
   const av = folioAnonVma(ctx.mem, folio);
-  if (av === null || !folioMapped(ctx.mem, folio)) return null;
+  // `folio_mapped`, read from the memmap: folioAnonVma checked that the folio is live.
+  if (av === null || !readerFolioMapped(memmapReader(ctx.mem), folio)) return null;
   if (av.freed || av.refcount === 0) return null; // atomic_inc_not_zero failed
   av.refcount++;
   return av;

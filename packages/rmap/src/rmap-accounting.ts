@@ -1,5 +1,6 @@
 import {
   type Folio,
+  FRAME_TAIL,
   folioClearFlag,
   folioEntireMapcount,
   folioEntireMapcountDec,
@@ -12,7 +13,6 @@ import {
   folioSetMapping,
   folioTestAnon,
   folioTestFlag,
-  FRAME_TAIL,
   HPAGE_PMD_ORDER,
   memmapReader,
   PAGE_MAPPING_ANON,
@@ -83,7 +83,11 @@ function modMapped(ctx: RmapState, folio: Folio, nr: number): void {
   if (!readerIsFolio(r, folio)) folioTestAnon(ctx.mem, folio);
   // `folio_test_anon` and `folio_nid`.
   const anon = (r.mappingKind[folio]! & PAGE_MAPPING_ANON) !== 0;
-  ctx.vmstat.modNodePageState(r.nid[folio]!, anon ? NodeStat.NR_ANON_PAGES : NodeStat.NR_MAPPED, nr);
+  ctx.vmstat.modNodePageState(
+    r.nid[folio]!,
+    anon ? NodeStat.NR_ANON_PAGES : NodeStat.NR_MAPPED,
+    nr,
+  );
 }
 
 /**
@@ -250,7 +254,15 @@ export function pageMoveAnonRmap(ctx: RmapState, folio: Folio, pfn: number, vma:
  */
 export function folioMarkDirty(ctx: RmapState, folio: Folio): void {
   const mem = ctx.mem;
-  if (folioTestFlag(mem, folio, PG_dirty)) return;
+  // Already dirty: a live folio with PG_dirty, read from the memmap (else the accessor).
+  const r = memmapReader(mem);
+  if (
+    readerIsFolio(r, folio)
+      ? (r.flags[folio]! & (1 << PG_dirty)) !== 0
+      : folioTestFlag(mem, folio, PG_dirty)
+  ) {
+    return;
+  }
   folioSetFlag(mem, folio, PG_dirty);
   if (folioAddressSpace(mem, folio) !== null) {
     ctx.vmstat.modNodePageState(folioNid(mem, folio), NodeStat.NR_DIRTY, folioNrPages(mem, folio));
