@@ -60,7 +60,7 @@ import {
   vmaCoversPgoff,
 } from './uncontended.js';
 import type { Vma } from './vma.js';
-import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
+import { folioVmaRange, folioVmaRangeAtInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
 
 /**
@@ -200,7 +200,8 @@ function removeMigrationPtesUncontended(
   // `folio_pgoff`: the index, but for a hugetlb folio (in huge pages; `folioPgoff` has it).
   const walkPgoff = r.folioType[dst] === FOLIO_TYPE_HUGETLB ? folioPgoff(mem, dst) : pgoff;
   const inVma = vmaCoversPgoff(vma, walkPgoff, nr);
-  const range = inVma && folioVmaRangeInto(vma, pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
+  const range =
+    inVma && folioVmaRangeAtInto(vma, pgoff - vma.pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, src, isMigrationEntry);
   if (table === undefined) return false;
   if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error

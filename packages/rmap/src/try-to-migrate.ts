@@ -67,7 +67,7 @@ import {
   vmaCoversPgoff,
 } from './uncontended.js';
 import type { Vma } from './vma.js';
-import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
+import { folioVmaRange, folioVmaRangeAtInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
 
 /**
@@ -299,7 +299,8 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   // `folio_pgoff`: the index, but for a hugetlb folio (in huge pages; `folioPgoff` has it).
   const pgoff = r.folioType[folio] === FOLIO_TYPE_HUGETLB ? folioPgoff(mem, folio) : index;
   const inVma = vmaCoversPgoff(vma, pgoff, nr);
-  const range = inVma && folioVmaRangeInto(vma, index, nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
+  const range =
+    inVma && folioVmaRangeAtInto(vma, index - vma.pgoff, nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
   if (table === undefined) return false;
   if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error

@@ -6,6 +6,7 @@ import { PAGE_SIZE, TTU_BATCH_FLUSH } from '../src/index.js';
 import { mutableMm, Vma } from '../src/internal.js';
 import { createRmapMachine, runAndCheck } from '../src/testing/index.js';
 import { vmaCoversPgoff } from '../src/uncontended.js';
+import { folioVmaRange, folioVmaRangeAtInto } from '../src/vma-address.js';
 
 /*
  * The uncontended walks and the rmap accounting read a folio's fields through
@@ -70,7 +71,7 @@ describe('the walks read the memmap only after the accessors checked it', () => 
     runAndCheck(m);
   });
 
-  it('vmaCoversPgoff is the walk interval test, for page offsets above 2^30 and 2^31', () => {
+  it('vmaCoversPgoff and folioVmaRangeAtInto are the walk interval test and range, for page offsets above 2^30 and 2^31', () => {
     const m = createRmapMachine();
     const mm = mutableMm(m.vm.createProcess('p'));
     const big = fc.oneof(
@@ -91,6 +92,10 @@ describe('the walks read the memmap only after the accessors checked it', () => 
           const pgoff = Math.max(0, vmaPgoff + delta);
           const walk = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
           expect(vmaCoversPgoff(vma, pgoff, nr)).toBe(walk);
+          // The range the walks scan, from the offset in the VMA, is `folioVmaRange`'s.
+          const out = { startVpn: -1, endVpn: -1 };
+          const found = folioVmaRangeAtInto(vma, pgoff - vma.pgoff, nr, out);
+          expect(found ? out : null).toEqual(folioVmaRange(vma, pgoff, nr));
         },
       ),
       { numRuns: 2000 },
