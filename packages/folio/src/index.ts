@@ -12,6 +12,16 @@
 export type { Folio, PhysicalMemory } from './memmap.js';
 // Read-only per-frame arrays for cheap whole-memory checks (invariants).
 export { type FrameView, frameView } from './frame-view.js';
+// Unchecked, inlinable reads of a folio's fields for hot paths of other packages.
+export {
+  type MemmapReader,
+  memmapReader,
+  type ReadonlyFrameArray,
+  readerFolioMapcount,
+  readerFolioMapped,
+  readerIsFolio,
+  readerMapping,
+} from './memmap-reader.js';
 export {
   FOLIO_TYPE_HUGETLB,
   FOLIO_TYPE_NORMAL,

@@ -2,9 +2,12 @@ import {
   type Folio,
   folioMapped,
   folioMappingKind,
-  folioRawMapping,
+  memmapReader,
   PAGE_MAPPING_ANON,
   type PhysicalMemory,
+  readerFolioMapped,
+  readerIsFolio,
+  readerMapping,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, type Runtime, RwSemaphore } from '@mmsim/runtime';
 import type { AnonVmaChainView, AnonVmaView } from './readonly-views.js';
@@ -263,8 +266,11 @@ export function* unlinkAnonVmas(ctx: RmapState, vma: Vma): KernelGen {
 
 /** `folio_anon_vma` (mm/util.c, 6.3): the anon_vma an anonymous folio points at, or null. */
 export function folioAnonVma(mem: PhysicalMemory, folio: Folio): AnonVma | null {
-  if (folioMappingKind(mem, folio) !== PAGE_MAPPING_ANON) return null;
-  const obj = folioRawMapping(mem, folio);
+  const r = memmapReader(mem);
+  // Not a live folio: the accessor throws its error.
+  if (!readerIsFolio(r, folio)) folioMappingKind(mem, folio);
+  if (r.mappingKind[folio] !== PAGE_MAPPING_ANON) return null;
+  const obj = readerMapping(r, folio);
   return obj instanceof AnonVma ? obj : null;
 }
 
@@ -276,7 +282,8 @@ export function folioAnonVma(mem: PhysicalMemory, folio: Folio): AnonVma | null 
  */
 export function folioGetAnonVma(ctx: RmapState, folio: Folio): AnonVma | null {
   const av = folioAnonVma(ctx.mem, folio);
-  if (av === null || !folioMapped(ctx.mem, folio)) return null;
+  // `folio_mapped`, read from the memmap: folioAnonVma checked that the folio is live.
+  if (av === null || !readerFolioMapped(memmapReader(ctx.mem), folio)) return null;
   if (av.freed || av.refcount === 0) return null; // atomic_inc_not_zero failed
   av.refcount++;
   return av;

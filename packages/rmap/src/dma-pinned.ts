@@ -3,11 +3,12 @@ import {
   folioNid,
   folioOrder,
   folioRefAdd,
-  folioRefCount,
+  memmapReader,
   PG_anon_exclusive,
   pageClearFlag,
   pageTestFlag,
   pfnToNid,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { EBUSY, NodeStat } from '@mmsim/runtime';
 import { GUP_PIN_COUNTING_BIAS } from './constants.js';
@@ -28,8 +29,11 @@ import type { Vma } from './vma.js';
  * the kernel).
  */
 export function folioMaybeDmaPinned(ctx: RmapState, folio: Folio): boolean {
-  if (folioOrder(ctx.mem, folio) > 0) return (ctx.pincount.get(folio) ?? 0) > 0;
-  return folioRefCount(ctx.mem, folio) >= GUP_PIN_COUNTING_BIAS;
+  const r = memmapReader(ctx.mem);
+  // Not a live folio: the accessor throws its error.
+  if (!readerIsFolio(r, folio)) folioOrder(ctx.mem, folio);
+  if (r.order[folio]! > 0) return (ctx.pincount.get(folio) ?? 0) > 0;
+  return r.refcount[folio]! >= GUP_PIN_COUNTING_BIAS;
 }
 
 /**

@@ -1,15 +1,17 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
   folioGet,
   folioIndex,
-  folioMappingKind,
   folioNrPages,
   folioOrder,
   folioTestAnon,
   folioTestFlag,
   folioTestKsm,
+  memmapReader,
   PAGE_MAPPING_ANON,
   PG_dirty,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
 import { folioAnonVma } from './anon-vma.js';
@@ -55,9 +57,10 @@ import {
   soleUncontendedVma,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
+  vmaCoversPgoff,
 } from './uncontended.js';
 import type { Vma } from './vma.js';
-import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
+import { folioVmaRange, folioVmaRangeAtInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
 
 /**
@@ -147,7 +150,9 @@ function restoreMigrationPte(
   const idx = nr > 1 ? vma.linearPageIndex(address) - pgoff : 0;
   const page = dst + idx;
   folioGet(mem, dst);
-  const pte = pteFromMigrationEntry(ctx, swp, page, folioTestFlag(mem, dst, PG_dirty), vma);
+  // `folio_test_dirty(dst)`: folioGet checked that dst is live.
+  const dirty = (memmapReader(mem).flags[dst]! & (1 << PG_dirty)) !== 0;
+  const pte = pteFromMigrationEntry(ctx, swp, page, dirty, vma);
   if (anon) {
     const flags = isReadableMigrationEntry(swp) ? RMAP_NONE : RMAP_EXCLUSIVE;
     pageAddAnonRmap(ctx, dst, page, vma, address, flags);
@@ -181,18 +186,22 @@ function removeMigrationPtesUncontended(
 ): boolean {
   const mem = ctx.mem;
   if (!rmapUncontended.enabled) return false;
+  // dst's fields read from the memmap (`checkRemoveMigrationPtes` checked it is live).
+  const r = memmapReader(mem);
   // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
-  if (folioMappingKind(mem, dst) !== PAGE_MAPPING_ANON) return false;
+  if (r.mappingKind[dst] !== PAGE_MAPPING_ANON) return false;
   const av = folioAnonVma(mem, dst);
   if (av === null) return !locked;
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
-  const order = folioOrder(mem, dst);
+  const order = r.order[dst]!;
   const nr = 1 << order;
-  const walkPgoff = folioPgoff(mem, dst);
-  const inVma = !(vma.pgoff > walkPgoff + nr - 1 || vma.lastPgoff < walkPgoff);
-  const pgoff = folioIndex(mem, dst);
-  const range = inVma && folioVmaRangeInto(vma, pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
+  const pgoff = r.index[dst]!;
+  // `folio_pgoff`: the index, but for a hugetlb folio (in huge pages; `folioPgoff` has it).
+  const walkPgoff = r.folioType[dst] === FOLIO_TYPE_HUGETLB ? folioPgoff(mem, dst) : pgoff;
+  const inVma = vmaCoversPgoff(vma, walkPgoff, nr);
+  const range =
+    inVma && folioVmaRangeAtInto(vma, pgoff - vma.pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, src, isMigrationEntry);
   if (table === undefined) return false;
   if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error
@@ -323,7 +332,11 @@ export function removeMigrationPtesFast(
 /** The argument check of `remove_migration_ptes` (above); it changes nothing. */
 function checkRemoveMigrationPtes(ctx: RmapState, src: Folio, dst: Folio): void {
   const mem = ctx.mem;
-  if (folioNrPages(mem, src) !== folioNrPages(mem, dst)) {
+  const r = memmapReader(mem);
+  // Not live folios: the accessor throws its error (src first, as before).
+  if (!readerIsFolio(r, src)) folioNrPages(mem, src);
+  if (!readerIsFolio(r, dst)) folioNrPages(mem, dst);
+  if (r.order[src] !== r.order[dst]) {
     throw new MmsimError(
       'INVALID_ARGUMENT',
       `remove_migration_ptes: src ${src} has ${folioNrPages(mem, src)} pages but dst ${dst} has ${folioNrPages(mem, dst)}`,

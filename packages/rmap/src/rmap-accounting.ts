@@ -1,5 +1,6 @@
 import {
   type Folio,
+  FRAME_TAIL,
   folioClearFlag,
   folioEntireMapcount,
   folioEntireMapcountDec,
@@ -13,6 +14,7 @@ import {
   folioTestAnon,
   folioTestFlag,
   HPAGE_PMD_ORDER,
+  memmapReader,
   PAGE_MAPPING_ANON,
   PG_anon_exclusive,
   PG_dirty,
@@ -21,6 +23,7 @@ import {
   pageMapcountDec,
   pageMapcountInc,
   pageSetFlag,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { MmsimError, NodeStat } from '@mmsim/runtime';
 import { folioAddressSpace } from './address-space.js';
@@ -46,7 +49,22 @@ export function folioPmdMappable(ctx: RmapState, folio: Folio): boolean {
 
 /** The page's own (PTE) mapcount, without the entire (PMD) mappings. */
 function ptesMapping(ctx: RmapState, folio: Folio, pfn: number): number {
+  // A page of the live `folio` (the head, or a tail whose head it is): its own count, read
+  // from the memmap. Anything else goes through the accessors, which report it.
+  const r = memmapReader(ctx.mem);
+  if (
+    readerIsFolio(r, folio) &&
+    (pfn === folio || (r.state[pfn] === FRAME_TAIL && r.headOf[pfn] === folio))
+  ) {
+    return r.mapcount[pfn]!;
+  }
   return pageMapcount(ctx.mem, pfn) - folioEntireMapcount(ctx.mem, folio);
+}
+
+/** `folio_entire_mapcount`, read from the memmap once `folio` is known live (`folioEntireMapcount`). */
+function entireMapcount(ctx: RmapState, folio: Folio): number {
+  const r = memmapReader(ctx.mem);
+  return readerIsFolio(r, folio) ? r.entireMapcount[folio]! : folioEntireMapcount(ctx.mem, folio);
 }
 
 /** Pages of `folio` mapped by at least one PTE. */
@@ -60,8 +78,16 @@ function pagesPteMapped(ctx: RmapState, folio: Folio): number {
 
 function modMapped(ctx: RmapState, folio: Folio, nr: number): void {
   if (nr === 0) return;
-  const item = folioTestAnon(ctx.mem, folio) ? NodeStat.NR_ANON_PAGES : NodeStat.NR_MAPPED;
-  ctx.vmstat.modNodePageState(folioNid(ctx.mem, folio), item, nr);
+  const r = memmapReader(ctx.mem);
+  // Not a live folio: the accessor throws its error.
+  if (!readerIsFolio(r, folio)) folioTestAnon(ctx.mem, folio);
+  // `folio_test_anon` and `folio_nid`.
+  const anon = (r.mappingKind[folio]! & PAGE_MAPPING_ANON) !== 0;
+  ctx.vmstat.modNodePageState(
+    r.nid[folio]!,
+    anon ? NodeStat.NR_ANON_PAGES : NodeStat.NR_MAPPED,
+    nr,
+  );
 }
 
 /**
@@ -128,7 +154,7 @@ export function pageAddAnonRmap(
   let first: boolean;
   let nr = 0;
   if (!compound) {
-    const entire = folioEntireMapcount(mem, folio);
+    const entire = entireMapcount(ctx, folio);
     first = ptesMapping(ctx, folio, pfn) === 0;
     if ((flags & RMAP_EXCLUSIVE) !== 0 && !first) {
       throw new MmsimError(
@@ -197,7 +223,7 @@ export function pageRemoveRmap(ctx: RmapState, folio: Folio, pfn: number, compou
   const mem = ctx.mem;
   let nr = 0;
   if (!compound) {
-    const entire = folioEntireMapcount(mem, folio);
+    const entire = entireMapcount(ctx, folio);
     pageMapcountDec(mem, pfn);
     const last = ptesMapping(ctx, folio, pfn) === 0;
     nr = last && entire === 0 ? 1 : 0;
@@ -228,7 +254,15 @@ export function pageMoveAnonRmap(ctx: RmapState, folio: Folio, pfn: number, vma:
  */
 export function folioMarkDirty(ctx: RmapState, folio: Folio): void {
   const mem = ctx.mem;
-  if (folioTestFlag(mem, folio, PG_dirty)) return;
+  // Already dirty: a live folio with PG_dirty, read from the memmap (else the accessor).
+  const r = memmapReader(mem);
+  if (
+    readerIsFolio(r, folio)
+      ? (r.flags[folio]! & (1 << PG_dirty)) !== 0
+      : folioTestFlag(mem, folio, PG_dirty)
+  ) {
+    return;
+  }
   folioSetFlag(mem, folio, PG_dirty);
   if (folioAddressSpace(mem, folio) !== null) {
     ctx.vmstat.modNodePageState(folioNid(mem, folio), NodeStat.NR_DIRTY, folioNrPages(mem, folio));

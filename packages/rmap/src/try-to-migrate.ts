@@ -1,18 +1,22 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
   folioIndex,
   folioMapcount,
   folioMapped,
-  folioMappingKind,
   folioNrPages,
   folioOrder,
   folioPut,
   folioRefCount,
   folioTestAnon,
   folioTestKsm,
+  memmapReader,
   PAGE_MAPPING_ANON,
   PG_anon_exclusive,
   pageTestFlag,
+  readerFolioMapcount,
+  readerFolioMapped,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { EBUSY, type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
 import { folioAnonVma } from './anon-vma.js';
@@ -60,9 +64,10 @@ import {
   soleUncontendedVma,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
+  vmaCoversPgoff,
 } from './uncontended.js';
 import type { Vma } from './vma.js';
-import { folioVmaRange, folioVmaRangeInto } from './vma-address.js';
+import { folioVmaRange, folioVmaRangeAtInto } from './vma-address.js';
 import { WalkControlPool } from './walk-pool.js';
 
 /**
@@ -145,7 +150,9 @@ function setMigrationPte(
   const mem = ctx.mem;
   const mm = vma.mm;
   const subpage = ptePfn(pte);
-  const anonExclusive = anon && pageTestFlag(mem, subpage, PG_anon_exclusive);
+  // `PageAnonExclusive(subpage)`: the walk handed over a page of the live `folio`.
+  const anonExclusive =
+    anon && (memmapReader(mem).flags[subpage]! & (1 << PG_anon_exclusive)) !== 0;
   if (pteDirty(pte)) folioMarkDirty(ctx, folio);
   if (pteWrite(pte) && anon && !anonExclusive) {
     // The uncontended walk may not have taken the lock (see `uncontendedPtlLock`).
@@ -275,21 +282,25 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   const mem = ctx.mem;
   if (!rmapUncontended.enabled) return false;
   if ((flags & TTU_SPLIT_HUGE_PMD) !== 0 || ctx.unmapWindow) return false;
+  // The folio's fields read from the memmap (`checkTryToMigrate` checked it is live).
+  const r = memmapReader(mem);
   // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
-  if (folioMappingKind(mem, folio) !== PAGE_MAPPING_ANON) return false;
+  if (r.mappingKind[folio] !== PAGE_MAPPING_ANON) return false;
   const av = folioAnonVma(mem, folio);
   const locked = (flags & TTU_RMAP_LOCKED) !== 0;
   // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
   if (av === null) return !locked;
-  if (!locked && !folioMapped(mem, folio)) return true;
+  if (!locked && !readerFolioMapped(r, folio)) return true;
   const vma = soleUncontendedVma(av, locked);
   if (vma === undefined) return false;
-  const order = folioOrder(mem, folio);
+  const order = r.order[folio]!;
   const nr = 1 << order;
-  const pgoff = folioPgoff(mem, folio);
-  const inVma = !(vma.pgoff > pgoff + nr - 1 || vma.lastPgoff < pgoff);
+  const index = r.index[folio]!;
+  // `folio_pgoff`: the index, but for a hugetlb folio (in huge pages; `folioPgoff` has it).
+  const pgoff = r.folioType[folio] === FOLIO_TYPE_HUGETLB ? folioPgoff(mem, folio) : index;
+  const inVma = vmaCoversPgoff(vma, pgoff, nr);
   const range =
-    inVma && folioVmaRangeInto(vma, folioIndex(mem, folio), nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
+    inVma && folioVmaRangeAtInto(vma, index - vma.pgoff, nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
   if (table === undefined) return false;
   if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error
@@ -390,6 +401,7 @@ export function tryToMigrateFast(ctx: RmapState, folio: Folio, flags: number): b
 /** The contract checks of `try_to_migrate` (above); they change nothing. */
 function checkTryToMigrate(ctx: RmapState, folio: Folio, flags: number): void {
   const mem = ctx.mem;
+  const r = memmapReader(mem);
   if (!Number.isInteger(flags) || (flags & ~TTU_MIGRATE_ALLOWED) !== 0 || flags < 0) {
     throw misuse(
       `try_to_migrate: flags 0x${flags.toString(16)} include bits it does not take ` +
@@ -403,7 +415,9 @@ function checkTryToMigrate(ctx: RmapState, folio: Folio, flags: number): void {
       `try_to_migrate: ${me} must hold the lock of folio ${folio}`,
     );
   }
-  if (folioRefCount(mem, folio) <= folioMapcount(mem, folio)) {
+  // Not a live folio: the accessor throws its error (USE_AFTER_FREE, a tail's pfn...).
+  if (!readerIsFolio(r, folio)) folioRefCount(mem, folio);
+  if (r.refcount[folio]! <= readerFolioMapcount(r, folio)) {
     throw new MmsimError(
       'CONTRACT_VIOLATION',
       `try_to_migrate: folio ${folio} has refcount ${folioRefCount(mem, folio)} for ` +

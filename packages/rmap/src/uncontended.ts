@@ -81,3 +81,15 @@ export function uncontendedPtlLock(ctx: RmapState, ptl: Spinlock): boolean {
 export function uncontendedPtlUnlock(ptl: Spinlock, taken: boolean): void {
   if (taken) ptl.unlock();
 }
+
+/**
+ * Whether `vma` covers some page of the `nr` pages from page offset `pgoff`: the interval
+ * test of `anon_vma_interval_tree_foreach` in `rmap_walk_anon` (mm/rmap.c, 6.3), as
+ * `walkVmas` makes it (`vma.pgoff > last || vma.lastPgoff < pgoff` skips the VMA). Written
+ * relative to `vm_pgoff`: an anonymous VMA's pgoff is its first vpn, above 2^30, and
+ * `vma_last_pgoff` (`Vma.lastPgoff`) would return it as a boxed heap number on every call.
+ */
+export function vmaCoversPgoff(vma: Vma, pgoff: number, nr: number): boolean {
+  const d = pgoff - vma.pgoff;
+  return d + nr > 0 && d <= vma.nrPages - 1;
+}

@@ -24,21 +24,23 @@ export function folioVmaRange(vma: Vma, pgoff: number, nrPages: number): VmaPage
 
 /**
  * `folioVmaRange` written into `out` instead of a new object (for the uncontended walks,
- * which run once per migrated folio): false, `out` unchanged, where `folioVmaRange` gives
- * null.
+ * which run once per migrated folio), for the folio at page offset `vma.pgoff + offset`:
+ * false, `out` unchanged, where `folioVmaRange` gives null. The offset is relative to
+ * `vm_pgoff` because an anonymous folio's page offset (its vpn) is above 2^30, a number V8
+ * boxes when it is passed to a call it does not inline; its offset in its VMA is small.
  */
-export function folioVmaRangeInto(
+export function folioVmaRangeAtInto(
   vma: Vma,
-  pgoff: number,
+  offset: number,
   nrPages: number,
   out: { startVpn: number; endVpn: number },
 ): boolean {
-  const last = pgoff + nrPages - 1;
-  if (last < vma.pgoff || pgoff > vma.lastPgoff) return false;
+  // `pgoff + nrPages - 1 < vma.pgoff || pgoff > vma_last_pgoff(vma)`, relative to vm_pgoff.
+  if (offset + nrPages - 1 < 0 || offset > vma.nrPages - 1) return false;
   const vmaStartVpn = vma.start / PAGE_SIZE;
   const vmaEndVpn = vma.end / PAGE_SIZE;
-  out.startVpn = Math.max(vmaStartVpn, vmaStartVpn + (pgoff - vma.pgoff));
-  out.endVpn = Math.min(vmaEndVpn, vmaStartVpn + (last - vma.pgoff) + 1);
+  out.startVpn = Math.max(vmaStartVpn, vmaStartVpn + offset);
+  out.endVpn = Math.min(vmaEndVpn, vmaStartVpn + (offset + nrPages - 1) + 1);
   return true;
 }
 
