@@ -7,12 +7,7 @@ import {
   folioPut,
   pfnFolio,
 } from '@mmsim/folio';
-import {
-  ISOLATE_LRU_DONE,
-  ISOLATE_LRU_FAILED,
-  ISOLATE_LRU_GENERAL,
-  LruVecs,
-} from '@mmsim/lru';
+import { ISOLATE_LRU_DONE, ISOLATE_LRU_FAILED, ISOLATE_LRU_GENERAL, LruVecs } from '@mmsim/lru';
 import { MIGRATE_ASYNC, MigrateCore, MR_SYSCALL, VARIANTS, type VariantName } from '@mmsim/migrate';
 import { PageLockTable } from '@mmsim/page-lock';
 import { PAGE_SIZE, VirtualMemory } from '@mmsim/rmap';
