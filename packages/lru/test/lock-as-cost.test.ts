@@ -24,7 +24,7 @@ function run(footprints: boolean) {
   let fused = 0;
   let added = 0;
   let heldAfter = -1;
-  let addObjects: Set<number> | null = null;
+  let addObjects = null as Set<number> | null;
   rt.spawn('t', 0, function* (): KernelGen {
     for (const f of folios) if (lru.folioAddLruDrainUncontended(f)) fused++;
     // What the fused adds touched (one step: nothing else ran in between).
