@@ -10,7 +10,7 @@ import {
 import { FP_FOLIO, FP_LRU_LIST, type KernelGen, MmsimError } from '@mmsim/runtime';
 import { type LruState, requireTask, WHERE_ISOLATING, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
-import { lruUncontended } from './uncontended.js';
+import { lruUncontended, uncontendedLock, uncontendedUnlock } from './uncontended.js';
 
 /**
  * `folio_isolate_lru` (mm/vmscan.c, Linux 6.3): take `folio` off its LRU list for the
@@ -86,8 +86,18 @@ export function folioIsolateLruStart(s: LruState, folio: Folio): number {
   // task can run there (the same step count and replay token, no suspension).
   if (!s.rt.virtualStep()) return ISOLATE_LRU_YIELD;
   const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
-  if (!lv.lock.trylock()) return ISOLATE_LRU_SPIN;
-  unlinkIsolated(s, lv, folio);
+  if (lv.lock.owner !== null) {
+    s.rt.touch(lv.lock.objectId, true); // the failed trylock's touch
+    return ISOLATE_LRU_SPIN;
+  }
+  // Free, and held only until the unlink below: taken as its cost unless footprints are
+  // recorded (`uncontendedLock`).
+  const taken = uncontendedLock(s.rt, lv.lock);
+  s.rt.touchKernel(FP_LRU_LIST, lv.nid, true); // off the list: the list and the folio's links
+  s.rt.touchKernel(FP_FOLIO, folio, true);
+  lv.delFolio(folio, folioNrPages(mem, folio));
+  uncontendedUnlock(lv.lock, taken);
+  s.where[folio] = WHERE_NONE;
   return ISOLATE_LRU_DONE;
 }
 

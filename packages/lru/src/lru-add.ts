@@ -24,7 +24,7 @@ import { lruListOfFlags } from './lru-list.js';
 import { type LruState, requireTask, WHERE_BATCH, WHERE_NONE } from './lru-state.js';
 import type { Lruvec } from './lruvec.js';
 import { needMlockDrain } from './mlock.js';
-import { lruUncontended } from './uncontended.js';
+import { lruUncontended, uncontendedLock, uncontendedUnlock } from './uncontended.js';
 
 const LRU = 1 << PG_lru;
 const ACTIVE = 1 << PG_active;
@@ -176,30 +176,34 @@ export function batchDrainUncontended(s: LruState, b: FolioBatch, extra: Folio):
  * plain calls (every trylock succeeds, no put is the last one), with no generator.
  */
 export function drainBatchUncontended(s: LruState, b: FolioBatch): void {
-  b.lock.trylock();
+  // Every lock here is free and held only within this call: taken as its cost unless
+  // footprints are recorded (`uncontendedLock`).
+  const rt = s.rt;
+  const batchLocked = uncontendedLock(rt, b.lock);
   if (b.nr > 0) {
     const n = b.detach();
     const folios = b.draining as Int32Array;
     const mem = s.mem;
     let held: Lruvec | null = null;
+    let heldLocked = false;
     for (let i = 0; i < n; i++) {
       const folio = folios[i] as number;
       const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
       if (lv !== held) {
-        if (held !== null) held.lock.unlock();
+        if (held !== null) uncontendedUnlock(held.lock, heldLocked);
         held = lv;
-        lv.lock.trylock();
+        heldLocked = uncontendedLock(rt, lv.lock);
       }
       lruAddFn(s, lv, folio);
       folioSetFlag(mem, folio, PG_lru);
       s.where[folio] = WHERE_NONE;
       b.drainPos = i + 1;
     }
-    if (held !== null) held.lock.unlock();
+    if (held !== null) uncontendedUnlock(held.lock, heldLocked);
     for (let i = 0; i < n; i++) folioPutFast(mem, folios[i] as number, 1);
     b.finishDrain();
   }
-  b.lock.unlock();
+  uncontendedUnlock(b.lock, batchLocked);
 }
 
 /**
@@ -247,14 +251,17 @@ export function folioAddLruDrainUncontended(s: LruState, folio: Folio): boolean 
   lruUncontended.drains++;
   lruUncontended.addDrains++;
   folioGet(mem, folio); // the batch's reference
-  b.lock.trylock();
-  lv.lock.trylock();
+  // Both locks are free and held only within this call: taken as their cost unless
+  // footprints are recorded (`uncontendedLock`).
+  const rt = s.rt;
+  const batchLocked = uncontendedLock(rt, b.lock);
+  const lruLocked = uncontendedLock(rt, lv.lock);
   lruAddFn(s, lv, folio);
   folioSetFlag(mem, folio, PG_lru);
   s.where[folio] = WHERE_NONE;
-  lv.lock.unlock();
+  uncontendedUnlock(lv.lock, lruLocked);
   folioPutFast(mem, folio, 1); // the caller's reference remains
-  b.lock.unlock();
+  uncontendedUnlock(b.lock, batchLocked);
   return true;
 }
 
