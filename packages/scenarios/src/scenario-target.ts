@@ -173,7 +173,8 @@ export function scenarioTarget(
 /**
  * A scenario target's kernel configuration, resolved (`resolveKernelConfig`: schema,
  * variant, costs, parts) once, on the first instance, and again only when the explorer's
- * step limit or meta change; each instance then differs only in its seed, strategy and
+ * step limit, meta or footprint log change (a second systematic search of the same target
+ * brings its own log); each instance then differs only in its seed, strategy and
  * `onStep` hook, which are checked here as `resolveKernelConfig` checks them. Building an
  * instance from it gives the kernel `createKernel` gives for the same configuration.
  */
@@ -197,6 +198,7 @@ class ResolvedScenarioConfig {
       base !== null &&
       base.maxSteps === runtime.maxSteps &&
       base.meta === runtime.meta &&
+      base.footprints === (runtime.footprints ?? null) &&
       Number.isInteger(runtime.seed) &&
       runtime.seed >= 0 &&
       runtime.seed <= MAX_SEED &&
