@@ -1,7 +1,15 @@
 import { MmsimError } from '@mmsim/runtime';
 import { reportPhysicalMemory } from './invariants/report.js';
 import { physicalMemoryLooksSound } from './invariants/sound.js';
-import { FRAME_HEAD, FRAME_TAIL, folioError, memmapOf, type PhysicalMemory } from './memmap.js';
+import {
+  FRAME_BUDDY,
+  FRAME_HEAD,
+  FRAME_TAIL,
+  folioError,
+  memmapOf,
+  type PhysicalMemory,
+  WRITE_CHUNK_SHIFT,
+} from './memmap.js';
 
 /** Options of `checkPhysicalMemory`. */
 export interface PhysicalMemoryCheckOptions {
@@ -50,18 +58,35 @@ export function assertPhysicalMemory(mem: PhysicalMemory): void {
  * counts its pages on its own node and the walk jumps past it; every other frame (free,
  * pooled, offline, a tail) is stepped over one by one, as `pfnFolio` and `folioNrPages`
  * would see it. A tail that names itself as its head throws, as `folioNrPages` does on it.
+ *
+ * `incremental`: a free buddy block none of whose frames the package's writers changed
+ * since the last sound memory-map check is jumped over (that check found its frames free,
+ * so stepping would count nothing in it); a write straight into the arrays is seen only
+ * without it (the default).
  */
-export function folioPagesByNode(mem: PhysicalMemory, used: Float64Array): void {
+export function folioPagesByNode(
+  mem: PhysicalMemory,
+  used: Float64Array,
+  incremental = false,
+): void {
   const m = memmapOf(mem);
   const state = m.state;
   const order = m.order;
   const nids = m.nid;
+  const stamp = m.chunkEpoch;
+  const since = incremental ? m.soundEpoch : 0;
   used.fill(0);
   for (let nid = 0; nid < m.nrNodes; nid++) {
     const end = m.nodeEnd[nid]!;
     for (let pfn = m.nodeStart[nid]!; pfn < end; ) {
       const s = state[pfn];
-      if (s === FRAME_HEAD) {
+      if (s === FRAME_BUDDY && since !== 0) {
+        const nr = 1 << order[pfn]!;
+        const last = Math.min(pfn + nr, end) - 1;
+        let c = pfn >>> WRITE_CHUNK_SHIFT;
+        while (c <= last >>> WRITE_CHUNK_SHIFT && stamp[c]! < since) c++;
+        pfn = c > last >>> WRITE_CHUNK_SHIFT ? last + 1 : pfn + 1;
+      } else if (s === FRAME_HEAD) {
         const nr = 1 << order[pfn]!;
         const at = nids[pfn]!;
         if (at < used.length) used[at] = used[at]! + nr;

@@ -139,7 +139,10 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array, since: numbe
       // found them so (see `physicalMemoryLooksSound`).
       if (!unchanged(stamp, since, pfn, n)) {
         // Clean: no flag, count, mapping or list on any frame (one test of the OR of them).
-        if ((flags[pfn]! | refcount[pfn]! | mapcount[pfn]! | mappingId[pfn]! | listId[pfn]!) !== 0) {
+        if (
+          (flags[pfn]! | refcount[pfn]! | mapcount[pfn]! | mappingId[pfn]! | listId[pfn]!) !==
+          0
+        ) {
           return false;
         }
         for (let p = pfn + 1; p < last; p++) {
