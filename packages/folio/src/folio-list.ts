@@ -6,7 +6,6 @@ import {
   folioError,
   listOwnerOf,
   type Memmap,
-  markWritten,
   memmapOf,
   type PhysicalMemory,
   publicView,
@@ -106,9 +105,6 @@ export class FolioList implements Iterable<Folio> {
     if (prev >= 0) m.next[prev] = folio;
     else this.#head = folio;
     m.listId[folio] = this.#takeId();
-    markWritten(m, folio);
-    markWritten(m, pos);
-    if (prev >= 0) markWritten(m, prev);
     this.#size++;
   }
 
@@ -147,10 +143,8 @@ export class FolioList implements Iterable<Folio> {
     const last = this.#tail;
     const old = dst.#head;
     m.next[last] = old;
-    markWritten(m, last);
     if (old >= 0) m.prev[old] = last;
     else dst.#tail = last;
-    if (old >= 0) markWritten(m, old);
     dst.#head = first;
     dst.#size += this.#size;
     this.#clear();
@@ -169,10 +163,8 @@ export class FolioList implements Iterable<Folio> {
     const last = this.#tail;
     const old = dst.#tail;
     m.prev[first] = old;
-    markWritten(m, first);
     if (old >= 0) m.next[old] = first;
     else dst.#head = first;
-    if (old >= 0) markWritten(m, old);
     dst.#tail = last;
     dst.#size += this.#size;
     this.#clear();
@@ -205,8 +197,6 @@ export class FolioList implements Iterable<Folio> {
     else this.#tail = folio;
     this.#head = folio;
     m.listId[folio] = this.#takeId();
-    markWritten(m, folio);
-    if (head >= 0) markWritten(m, head);
     this.#size++;
   }
 
@@ -219,8 +209,6 @@ export class FolioList implements Iterable<Folio> {
     else this.#head = folio;
     this.#tail = folio;
     m.listId[folio] = this.#takeId();
-    markWritten(m, folio);
-    if (tail >= 0) markWritten(m, tail);
     this.#size++;
   }
 
@@ -235,9 +223,6 @@ export class FolioList implements Iterable<Folio> {
     m.next[folio] = -1;
     m.prev[folio] = -1;
     m.listId[folio] = 0;
-    markWritten(m, folio);
-    if (prev >= 0) markWritten(m, prev);
-    if (next >= 0) markWritten(m, next);
     if (--this.#size === 0) this.#giveBackId();
   }
 
@@ -262,10 +247,7 @@ export class FolioList implements Iterable<Folio> {
   #adopt(dst: FolioList): void {
     const m = this.#m;
     const id = dst.#takeId();
-    for (let f = this.#head; f >= 0; f = m.next[f]!) {
-      m.listId[f] = id;
-      markWritten(m, f);
-    }
+    for (let f = this.#head; f >= 0; f = m.next[f]!) m.listId[f] = id;
   }
 
   #clear(): void {

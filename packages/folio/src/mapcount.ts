@@ -5,7 +5,6 @@ import {
   FRAME_HEAD,
   folioError,
   type Memmap,
-  markWritten,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
@@ -42,7 +41,6 @@ export function pageMapcountInc(mem: PhysicalMemory, pfn: number): void {
   checkPage(m, pfn);
   if (pfn === m.zeroPfn) throw notRmapped(pfn);
   m.mapcount[pfn]!++;
-  markWritten(m, pfn);
   m.totalMapcount[m.headOf[pfn]!]!++;
 }
 
@@ -57,7 +55,6 @@ export function pageMapcountDec(mem: PhysicalMemory, pfn: number): void {
     );
   }
   m.mapcount[pfn]!--;
-  markWritten(m, pfn);
   m.totalMapcount[m.headOf[pfn]!]!--;
 }
 
@@ -83,7 +80,6 @@ export function folioEntireMapcountInc(mem: PhysicalMemory, folio: Folio): void 
   const m = memmapOf(mem);
   checkLarge(m, folio);
   m.entireMapcount[folio]!++;
-  markWritten(m, folio);
 }
 
 /** One PMD mapping of the whole folio went away (`page_remove_rmap(..., compound)`). */
@@ -97,7 +93,6 @@ export function folioEntireMapcountDec(mem: PhysicalMemory, folio: Folio): void 
     );
   }
   m.entireMapcount[folio]!--;
-  markWritten(m, folio);
 }
 
 /**

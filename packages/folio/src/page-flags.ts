@@ -13,7 +13,6 @@ import {
   type Folio,
   FRAME_HEAD,
   folioError,
-  markWritten,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
@@ -56,7 +55,6 @@ export function folioSetFlag(mem: PhysicalMemory, folio: Folio, flag: number): v
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! |= 1 << flag;
-  markWritten(m, folio);
 }
 
 /** `clear_bit(flag, &folio->flags)`. */
@@ -65,7 +63,6 @@ export function folioClearFlag(mem: PhysicalMemory, folio: Folio, flag: number):
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! &= ~(1 << flag);
-  markWritten(m, folio);
 }
 
 /** `test_and_set_bit`: set the flag and return whether it was already set. */
@@ -75,7 +72,6 @@ export function folioTestSetFlag(mem: PhysicalMemory, folio: Folio, flag: number
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old | (1 << flag);
-  markWritten(m, folio);
   return (old & (1 << flag)) !== 0;
 }
 
@@ -86,7 +82,6 @@ export function folioTestClearFlag(mem: PhysicalMemory, folio: Folio, flag: numb
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old & ~(1 << flag);
-  markWritten(m, folio);
   return (old & (1 << flag)) !== 0;
 }
 
@@ -134,7 +129,6 @@ export function pageSetFlag(mem: PhysicalMemory, pfn: number, flag: number): voi
   checkPage(m, pfn);
   checkPerPageFlag(flag);
   m.flags[pfn]! |= (1 << flag) & PER_PAGE_FLAGS;
-  markWritten(m, pfn);
 }
 
 /** `ClearPageAnonExclusive` / `ClearPageHWPoison` on one page of a live folio. */
@@ -143,5 +137,4 @@ export function pageClearFlag(mem: PhysicalMemory, pfn: number, flag: number): v
   checkPage(m, pfn);
   checkPerPageFlag(flag);
   m.flags[pfn]! &= ~(1 << flag);
-  markWritten(m, pfn);
 }

@@ -7,7 +7,6 @@ import {
   FRAME_HEAD,
   folioError,
   getPriv,
-  markWritten,
   memmapOf,
   type PhysicalMemory,
   setPriv,
@@ -66,7 +65,6 @@ export function folioAttachPrivate(mem: PhysicalMemory, folio: Folio, data: unkn
   setPriv(m, folio, data);
   m.flags[folio]! |= 1 << PG_private;
   m.refcount[folio] = r + 1;
-  markWritten(m, folio);
 }
 
 /**
@@ -82,7 +80,6 @@ export function folioDetachPrivate(mem: PhysicalMemory, folio: Folio): unknown {
   if (r <= 1) checkLastPut(m, folio, r, 1, 1 << PG_private);
   const data = getPriv(m, folio);
   m.flags[folio]! &= ~(1 << PG_private);
-  markWritten(m, folio);
   setPriv(m, folio, null);
   if (r > 1) m.refcount[folio] = r - 1;
   else freeFolio(m, folio);

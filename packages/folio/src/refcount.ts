@@ -6,7 +6,6 @@ import {
   folioError,
   frameIsFree,
   type Memmap,
-  markWritten,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
@@ -58,7 +57,6 @@ export function folioGet(mem: PhysicalMemory, folio: Folio): void {
     );
   }
   m.refcount[folio] = r + 1;
-  markWritten(m, folio);
 }
 
 /**
@@ -78,7 +76,6 @@ export function folioTryGet(mem: PhysicalMemory, folio: Folio): boolean {
   if (r === 0) return false;
   if (r >= REF_MAX) throw overflow(folio);
   m.refcount[folio] = r + 1;
-  markWritten(m, folio);
   return true;
 }
 
@@ -123,7 +120,6 @@ export function folioPut(mem: PhysicalMemory, folio: Folio): void {
   const r = m.refcount[folio]!;
   if (r > 1) {
     m.refcount[folio] = r - 1;
-    markWritten(m, folio);
     return;
   }
   putLast(m, folio, r, 1);
@@ -137,7 +133,6 @@ export function folioPutRefs(mem: PhysicalMemory, folio: Folio, refs: number): v
   const r = m.refcount[folio]!;
   if (r > refs) {
     m.refcount[folio] = r - refs;
-    markWritten(m, folio);
     return;
   }
   putLast(m, folio, r, refs);
@@ -151,7 +146,6 @@ export function folioRefAdd(mem: PhysicalMemory, folio: Folio, nr: number): void
   const r = m.refcount[folio]!;
   if (r + nr > REF_MAX) throw overflow(folio);
   m.refcount[folio] = r + nr;
-  markWritten(m, folio);
 }
 
 /**
@@ -171,7 +165,6 @@ export function folioRefSub(mem: PhysicalMemory, folio: Folio, nr: number): void
     );
   }
   m.refcount[folio] = r - nr;
-  markWritten(m, folio);
 }
 
 /**
@@ -185,7 +178,6 @@ export function folioRefFreeze(mem: PhysicalMemory, folio: Folio, count: number)
   checkInt('count', count, 1, REF_MAX);
   if (m.refcount[folio] !== count) return false;
   m.refcount[folio] = 0;
-  markWritten(m, folio);
   return true;
 }
 
@@ -201,5 +193,4 @@ export function folioRefUnfreeze(mem: PhysicalMemory, folio: Folio, count: numbe
     );
   }
   m.refcount[folio] = count;
-  markWritten(m, folio);
 }
