@@ -126,6 +126,11 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
  * (`folio_ref_*`). The refcount rule holds only at rest: mid-operation the kernel holds
  * transient references (isolation, GUP, a zap's gathered pages, `folio_get` in a walk),
  * which is why it is checked at the end only.
+ *
+ * Incremental on steps: the step count jumps over the free blocks no writer of the memory
+ * map changed since it was last found sound (`folioPagesByNode`'s `incremental`), which
+ * holds nothing to count; the end count steps through every frame, so a write that
+ * bypassed the writers is found at the end at the latest.
  */
 export function framesConserved(k: Kernel, stride: number): Invariant {
   let used = new Float64Array(k.mem.nrNodes);
