@@ -14,6 +14,8 @@ import {
   FREE_KIND_ISOLATE,
   FREE_KIND_NORMAL,
   type Memmap,
+  markWritten,
+  markWrittenRange,
   memmapOf,
   type PhysicalMemory,
   setMappingObj,
@@ -89,12 +91,14 @@ export function addToFreeList(
   toTail: boolean,
 ): void {
   m.freeKind[pfn] = kind;
+  markWritten(m, pfn);
   if (toTail) {
     const tail = m.freeTail[slot]!;
     m.prev[pfn] = tail;
     m.next[pfn] = -1;
     if (tail >= 0) m.next[tail] = pfn;
     else m.freeHead[slot] = pfn;
+    if (tail >= 0) markWritten(m, tail);
     m.freeTail[slot] = pfn;
   } else {
     const head = m.freeHead[slot]!;
@@ -102,6 +106,7 @@ export function addToFreeList(
     m.prev[pfn] = -1;
     if (head >= 0) m.prev[head] = pfn;
     else m.freeTail[slot] = pfn;
+    if (head >= 0) markWritten(m, head);
     m.freeHead[slot] = pfn;
   }
   m.nrFree[slot]!++;
@@ -117,6 +122,9 @@ export function delFromFreeList(m: Memmap, pfn: number, slot: number): void {
   else m.freeTail[slot] = prev;
   m.next[pfn] = -1;
   m.prev[pfn] = -1;
+  markWritten(m, pfn);
+  if (prev >= 0) markWritten(m, prev);
+  if (next >= 0) markWritten(m, next);
   m.nrFree[slot]!--;
 }
 
@@ -150,6 +158,7 @@ function rmqueueSmallestIn(
     if (pfn < 0) continue;
     delFromFreeList(m, pfn, base + current);
     m.state[pfn] = FRAME_FREE;
+    markWritten(m, pfn);
     let high = current;
     let size = 1 << current;
     while (high > order) {
@@ -158,6 +167,7 @@ function rmqueueSmallestIn(
       const half = pfn + size;
       m.state[half] = FRAME_BUDDY;
       m.order[half] = high;
+      markWritten(m, half);
       addToFreeList(m, half, base + high, kind, false);
     }
     accountFreePages(m, nid, kind, -(1 << order));
@@ -238,7 +248,9 @@ export function prepNewFolio(m: Memmap, pfn: number, order: number, type: number
   m.refcount[pfn] = 1;
   m.folioType[pfn] = type;
   m.content[pfn] = 0;
+  markWritten(m, pfn);
   if (order === 0) return;
+  markWrittenRange(m, pfn, 1 << order);
   m.flags[pfn] = 1 << PG_head;
   const end = pfn + (1 << order);
   for (let p = pfn + 1; p < end; p++) {
@@ -275,11 +287,13 @@ export function freeOneBlock(m: Memmap, pfn: number, order: number, toTail: bool
       accountFreePages(m, nid, kind, 1 << order);
     }
     m.state[buddy] = FRAME_FREE;
+    markWritten(m, buddy);
     pfn &= buddy;
     order++;
   }
   m.state[pfn] = FRAME_BUDDY;
   m.order[pfn] = order;
+  markWritten(m, pfn);
   if (!toTail && order < MAX_ORDER - 2) {
     const buddy = pfn ^ (1 << order);
     const higher = (buddy & pfn) ^ (1 << (order + 1));
@@ -291,6 +305,7 @@ export function freeOneBlock(m: Memmap, pfn: number, order: number, toTail: bool
 /** Marks the frames of a folio free (the memmap part of `free_pages_prepare`). */
 export function resetFrames(m: Memmap, pfn: number, nr: number): void {
   const end = pfn + nr;
+  markWrittenRange(m, pfn, nr);
   for (let p = pfn; p < end; p++) {
     m.state[p] = FRAME_FREE;
     m.flags[p] = 0;
@@ -482,6 +497,7 @@ export function allocPfn(mem: PhysicalMemory, pfn: number): Folio | number {
   let order = m.order[head]!;
   delFromFreeList(m, head, base + order);
   m.state[head] = FRAME_FREE;
+  markWritten(m, head);
   while (order > 0) {
     order--;
     const size = 1 << order;
@@ -489,6 +505,7 @@ export function allocPfn(mem: PhysicalMemory, pfn: number): Folio | number {
     if (give === head) head += size;
     m.state[give] = FRAME_BUDDY;
     m.order[give] = order;
+    markWritten(m, give);
     addToFreeList(m, give, base + order, kind, false);
   }
   accountFreePages(m, nid, kind, -1);

@@ -20,6 +20,8 @@ import {
   FREE_KIND_NORMAL,
   hugeTemporaryArray,
   type Memmap,
+  markWritten,
+  markWrittenRange,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
@@ -47,6 +49,7 @@ export function enqueueHugetlbFolio(m: Memmap, folio: number): void {
   m.folioType[folio] = FOLIO_TYPE_HUGETLB;
   m.headOf[folio] = folio;
   m.flags[folio] = 1 << PG_head;
+  markWrittenRange(m, folio, HPAGE_PMD_NR);
   for (let p = folio + 1; p < folio + HPAGE_PMD_NR; p++) {
     m.state[p] = FRAME_POOL_TAIL;
     m.headOf[p] = folio;
@@ -55,6 +58,7 @@ export function enqueueHugetlbFolio(m: Memmap, folio: number): void {
   m.next[folio] = head;
   m.prev[folio] = -1;
   if (head >= 0) m.prev[head] = folio;
+  if (head >= 0) markWritten(m, head);
   m.hugeFreeHead[nid] = folio;
   m.freeHugePages[nid]!++;
 }
@@ -171,6 +175,7 @@ export function allocMigrateHugetlbFolio(
   );
   if (folio < 0) return -ENOMEM;
   hugeTemporaryArray(m)[folio] = 1;
+  markWritten(m, folio);
   return folio;
 }
 
@@ -245,6 +250,7 @@ export function freeHugeFolio(m: Memmap, folio: number, order: number): void {
   const temporary = m.hugeTemporary;
   if (temporary !== null && temporary[folio] === 1) {
     temporary[folio] = 0;
+    markWritten(m, folio);
     m.nrHugePages[nid]!--;
     freeOneBlock(m, folio, order, false);
   } else if (m.surplusHugePages[nid]! > 0) {
@@ -270,6 +276,8 @@ export function hugetlbMoveTemporaryState(mem: PhysicalMemory, src: Folio, dst: 
   if (temporary === null || temporary[dst] !== 1) return;
   temporary[src] = 1;
   temporary[dst] = 0;
+  markWritten(m, src);
+  markWritten(m, dst);
   const oldNid = m.nid[src]!;
   const newNid = m.nid[dst]!;
   if (oldNid === newNid) return;
@@ -497,6 +505,9 @@ function unlinkFreeHuge(m: Memmap, folio: number): void {
   if (next >= 0) m.prev[next] = prev;
   m.next[folio] = -1;
   m.prev[folio] = -1;
+  markWritten(m, folio);
+  if (prev >= 0) markWritten(m, prev);
+  if (next >= 0) markWritten(m, next);
   m.freeHugePages[nid]!--;
 }
 

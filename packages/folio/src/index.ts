@@ -249,4 +249,9 @@ export { FolioList, folioOnList } from './folio-list.js';
 export { splitFolio } from './split.js';
 
 // Checks.
-export { assertPhysicalMemory, checkPhysicalMemory, folioPagesByNode } from './invariants.js';
+export {
+  assertPhysicalMemory,
+  checkPhysicalMemory,
+  folioPagesByNode,
+  type PhysicalMemoryCheckOptions,
+} from './invariants.js';

@@ -1,17 +1,42 @@
 import { MmsimError } from '@mmsim/runtime';
 import { reportPhysicalMemory } from './invariants/report.js';
 import { physicalMemoryLooksSound } from './invariants/sound.js';
-import { FRAME_HEAD, FRAME_TAIL, folioError, memmapOf, type PhysicalMemory } from './memmap.js';
+import {
+  FRAME_BUDDY,
+  FRAME_HEAD,
+  FRAME_TAIL,
+  folioError,
+  memmapOf,
+  type PhysicalMemory,
+  WRITE_CHUNK_SHIFT,
+} from './memmap.js';
+
+/** Options of `checkPhysicalMemory`. */
+export interface PhysicalMemoryCheckOptions {
+  /**
+   * Check again only the blocks and folios with a frame the package's writers changed
+   * since the memory map was last found sound (by any check of it); the rest of the walk
+   * (free lists, counters, pools, links) runs in full. It finds everything the full check
+   * finds that was written through the package's functions; a write straight into the
+   * arrays of `frameView` (a test's injected corruption) is seen only by a full check.
+   * Default false: the full check.
+   */
+  readonly incremental?: boolean;
+}
 
 /**
  * Checks every structural invariant of the memory model and returns the problems found
  * (empty when sound), the kind of thing CONFIG_DEBUG_VM and `bad_page` catch in the
  * kernel: see `reportPhysicalMemory` for the list and the kernel rules behind it. A sound
  * memory map costs one walk of each node (`physicalMemoryLooksSound`); only when that walk
- * finds something does the report walk it again, check by check, for the messages.
+ * finds something does the report walk it again, check by check, for the messages. With
+ * `incremental`, that walk skips what was not written since the last sound check.
  */
-export function checkPhysicalMemory(mem: PhysicalMemory): string[] {
-  if (physicalMemoryLooksSound(memmapOf(mem))) return [];
+export function checkPhysicalMemory(
+  mem: PhysicalMemory,
+  options: PhysicalMemoryCheckOptions = {},
+): string[] {
+  if (physicalMemoryLooksSound(memmapOf(mem), options.incremental === true)) return [];
   return reportPhysicalMemory(mem);
 }
 
@@ -33,18 +58,35 @@ export function assertPhysicalMemory(mem: PhysicalMemory): void {
  * counts its pages on its own node and the walk jumps past it; every other frame (free,
  * pooled, offline, a tail) is stepped over one by one, as `pfnFolio` and `folioNrPages`
  * would see it. A tail that names itself as its head throws, as `folioNrPages` does on it.
+ *
+ * `incremental`: a free buddy block none of whose frames the package's writers changed
+ * since the last sound memory-map check is jumped over (that check found its frames free,
+ * so stepping would count nothing in it); a write straight into the arrays is seen only
+ * without it (the default).
  */
-export function folioPagesByNode(mem: PhysicalMemory, used: Float64Array): void {
+export function folioPagesByNode(
+  mem: PhysicalMemory,
+  used: Float64Array,
+  incremental = false,
+): void {
   const m = memmapOf(mem);
   const state = m.state;
   const order = m.order;
   const nids = m.nid;
+  const stamp = m.chunkEpoch;
+  const since = incremental ? m.soundEpoch : 0;
   used.fill(0);
   for (let nid = 0; nid < m.nrNodes; nid++) {
     const end = m.nodeEnd[nid]!;
     for (let pfn = m.nodeStart[nid]!; pfn < end; ) {
       const s = state[pfn];
-      if (s === FRAME_HEAD) {
+      if (s === FRAME_BUDDY && since !== 0) {
+        const nr = 1 << order[pfn]!;
+        const last = Math.min(pfn + nr, end) - 1;
+        let c = pfn >>> WRITE_CHUNK_SHIFT;
+        while (c <= last >>> WRITE_CHUNK_SHIFT && stamp[c]! < since) c++;
+        pfn = c > last >>> WRITE_CHUNK_SHIFT ? last + 1 : pfn + 1;
+      } else if (s === FRAME_HEAD) {
         const nr = 1 << order[pfn]!;
         const at = nids[pfn]!;
         if (at < used.length) used[at] = used[at]! + nr;

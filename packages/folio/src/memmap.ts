@@ -84,6 +84,9 @@ export type SwapAddressSpaceResolver = (mem: PhysicalMemory, folio: Folio) => ob
 /** Slots of the first `Memmap.mappingRefs` table (it doubles when the ids outgrow it). */
 const FIRST_MAPPING_REFS = 64;
 
+/** Frames per chunk of `Memmap.chunkEpoch`, as a shift: 64. */
+export const WRITE_CHUNK_SHIFT = 6;
+
 /** Frames up to which the per-frame arrays share one buffer (61 bytes a frame: 3.8 MiB). */
 const SHARED_BUFFER_FRAMES = 65_536;
 
@@ -301,6 +304,16 @@ export class Memmap {
   readonly recycled: ArrayBuffer[] | null;
   /** Set by `releasePhysicalMemory`: the buffers went back, the machine is not usable. */
   released = false;
+  /**
+   * Per chunk of `1 << WRITE_CHUNK_SHIFT` frames: the `writeEpoch` of the last write to a
+   * frame of it by the package's writers (`markWritten`). The memory-map check compares it
+   * with `soundEpoch` to skip what did not change (invariants/sound.ts).
+   */
+  readonly chunkEpoch: Uint32Array;
+  /** The epoch the writers stamp; a sound pass of the check moves it on. */
+  writeEpoch = 1;
+  /** Chunks stamped before this epoch are as the last sound pass saw them (0: none yet). */
+  soundEpoch = 0;
 
   constructor(
     nodeStart: number[],
@@ -364,6 +377,7 @@ export class Memmap {
     }
     this.accessFactor = new Float64Array(nrNodes).fill(1);
     this.copyFactor = new Float64Array(nrNodes).fill(1);
+    this.chunkEpoch = new Uint32Array((maxPfn >>> WRITE_CHUNK_SHIFT) + 1);
     this.fallback = [];
     const distance = this.distance;
     for (let n = 0; n < nrNodes; n++) {
@@ -405,6 +419,7 @@ export function setMappingObj(m: Memmap, pfn: number, obj: object | null): void 
   if (old === id) return;
   if (id !== 0) m.mappingRefs[id]!++;
   m.mappingId[pfn] = id;
+  markWritten(m, pfn);
   if (old !== 0 && --m.mappingRefs[old]! === 0) {
     const gone = m.mappingObjs[old]!;
     m.mappingIds.delete(gone);
@@ -659,4 +674,27 @@ export function checkPfn(m: Memmap, pfn: number, what = 'pfn'): void {
 /** True when the frame is free (in the buddy or in a hugetlb pool). */
 export function frameIsFree(m: Memmap, pfn: number): boolean {
   return isFreeState(m.state[pfn]!);
+}
+
+/**
+ * Notes a write to the memmap fields of frame `pfn` that the incremental memory-map check
+ * skips when unchanged (invariants/sound.ts): one store, stamping its chunk with the
+ * current write epoch. The writers that change what a frame is (the buddy allocator, folio
+ * preparation and freeing, split, hugetlb pools and HPageTemporary, memory failure,
+ * isolation and hotplug, `page->mapping`) call it or `markWrittenRange`. The hot setters do
+ * not, as none can change a skipped test: the flag, refcount and mapcount setters and the
+ * folio lists act on live folios only (state FRAME_HEAD, or a live folio's page), never
+ * set PG_head, keep the counts they guard non-negative and each page's mapcount summed in
+ * its head; the list links are tested on every pass. A write that bypasses the package's
+ * functions is seen only by a full check.
+ */
+export function markWritten(m: Memmap, pfn: number): void {
+  m.chunkEpoch[pfn >>> WRITE_CHUNK_SHIFT] = m.writeEpoch;
+}
+
+/** `markWritten` for frames `pfn` to `pfn + nr - 1`. */
+export function markWrittenRange(m: Memmap, pfn: number, nr: number): void {
+  const epoch = m.writeEpoch;
+  const last = (pfn + nr - 1) >>> WRITE_CHUNK_SHIFT;
+  for (let c = pfn >>> WRITE_CHUNK_SHIFT; c <= last; c++) m.chunkEpoch[c] = epoch;
 }

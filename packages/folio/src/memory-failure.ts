@@ -17,6 +17,8 @@ import {
   FRAME_POOL_HEAD,
   FRAME_POOL_TAIL,
   type Memmap,
+  markWritten,
+  markWrittenRange,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
@@ -79,6 +81,7 @@ export function takePageOffBuddy(mem: PhysicalMemory, pfn: number): boolean {
   delFromFreeList(m, head, freeSlotOf(m, head));
   accountFreePages(m, nid, kind, -(1 << order));
   m.state.fill(FRAME_FREE, head, head + (1 << order));
+  markWrittenRange(m, head, 1 << order);
   // break_down_buddy_pages: halve the block, freeing the half without the target.
   let lo = head;
   let size = 1 << order;
@@ -117,6 +120,9 @@ export function dissolveFreeHugeFolio(mem: PhysicalMemory, pfn: number): number 
   if (next >= 0) m.prev[next] = prev;
   m.next[folio] = -1;
   m.prev[folio] = -1;
+  markWritten(m, folio);
+  if (prev >= 0) markWritten(m, prev);
+  if (next >= 0) markWritten(m, next);
   m.freeHugePages[nid]!--;
   m.nrHugePages[nid]!--;
   const order = m.order[folio]!;
@@ -135,5 +141,6 @@ export function dissolveFreeHugeFolio(mem: PhysicalMemory, pfn: number): number 
 export function keepPoisonedOffBuddy(m: Memmap, folio: number): boolean {
   if (m.order[folio] !== 0 || (m.flags[folio]! & (1 << PG_hwpoison)) === 0) return false;
   m.refcount[folio] = 1;
+  markWritten(m, folio);
   return true;
 }

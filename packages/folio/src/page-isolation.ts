@@ -24,6 +24,7 @@ import {
   FREE_KIND_ISOLATE,
   FREE_KIND_NORMAL,
   type Memmap,
+  markWrittenRange,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
@@ -386,6 +387,7 @@ export function offlineIsolatedPages(mem: PhysicalMemory, start: number, end: nu
     delFromFreeList(m, pfn, freeListBase(m, kind, nid) + order);
     accountFreePages(m, nid, kind, -(1 << order));
     m.state.fill(FRAME_OFFLINE, pfn, pfn + (1 << order));
+    markWrittenRange(m, pfn, 1 << order);
     m.order[pfn] = 0;
     m.nodeOffline[nid]! += 1 << order;
     nr += 1 << order;
@@ -411,6 +413,7 @@ export function onlinePages(mem: PhysicalMemory, start: number, nrPages: number)
     setPageblockMigratetype(mem, pfn, MIGRATE_ISOLATE);
   }
   m.state.fill(FRAME_FREE, start, end);
+  markWrittenRange(m, start, nrPages);
   for (let pfn = start; pfn < end; ) {
     let order = Math.min(MAX_ORDER - 1, 31 - Math.clz32(pfn & -pfn || 1 << 30));
     while (pfn + (1 << order) > end) order--;

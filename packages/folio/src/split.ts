@@ -30,6 +30,7 @@ import {
   FRAME_HEAD,
   getMappingObj,
   listOwnerOf,
+  markWrittenRange,
   memmapOf,
   type PhysicalMemory,
   setMappingObj,
@@ -142,6 +143,7 @@ export function splitFolio(mem: PhysicalMemory, folio: Folio, list?: FolioList):
   if (m.refcount[folio] !== 1 + total + extraPins) return -EAGAIN;
 
   // Everything is checked: from here on nothing throws.
+  markWrittenRange(m, folio, nr);
   const cached = !anon || swapcache ? 1 : 0;
   const copy = flags & TAIL_COPY_FLAGS;
   const headLru = (flags & (1 << PG_lru)) !== 0;

@@ -1,5 +1,5 @@
 import { PG_reserved } from './flags.js';
-import { FRAME_HEAD, type Memmap, memmapOf, type PhysicalMemory } from './memmap.js';
+import { FRAME_HEAD, type Memmap, markWritten, memmapOf, type PhysicalMemory } from './memmap.js';
 
 /**
  * The shared zero page (`ZERO_PAGE(0)`, `my_zero_pfn`): one reserved frame that every
@@ -15,6 +15,7 @@ export function reserveZeroPage(m: Memmap, pfn: number): void {
   m.flags[pfn] = 1 << PG_reserved;
   m.content[pfn] = 0;
   m.zeroPfn = pfn;
+  markWritten(m, pfn);
 }
 
 /** `is_zero_pfn`: whether `pfn` is the shared zero page. */

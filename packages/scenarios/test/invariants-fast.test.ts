@@ -8,7 +8,9 @@ import { type Comparison, comparing } from './invariants-fast.js';
  * check only when that walk finds something. Here both forms run after every step of
  * random schedules of scenarios that reach many kinds of state (buddy splits and merges,
  * THPs, hugetlb pools and temporary pages, isolation, offline blocks, CMA, the LRU
- * windows): they must agree at every one.
+ * windows): they must agree at every one. So must the incremental memory-map pass (what
+ * changed since the previous step) and the full one, and frames-conserved's step check,
+ * which jumps over unchanged free blocks, and the walk through the public accessors.
  */
 const CASES: ReadonlyArray<readonly [string, Record<string, unknown>, number]> = [
   ['pmbench-migrate', { threads: 2, pages: 16, roundTrips: 2 }, 4],

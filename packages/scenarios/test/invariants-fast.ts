@@ -86,7 +86,12 @@ export function comparing(scenario: Scenario, seen: Comparison): Scenario {
         check(phase) {
           seen.states++;
           const report = reportPhysicalMemory(k.mem);
+          // The incremental pass first (it skips what changed since the last step's passes).
+          const incremental = physicalMemoryLooksSound(memmapOf(k.mem), true);
           const sound = physicalMemoryLooksSound(memmapOf(k.mem));
+          if (incremental !== sound) {
+            seen.mismatches.push(`${phase}: incremental pass ${incremental}, full pass ${sound}`);
+          }
           if (sound !== (report.length === 0)) {
             seen.mismatches.push(`${phase}: looks sound ${sound} but the report says ${report}`);
           }

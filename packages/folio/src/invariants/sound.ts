@@ -15,6 +15,7 @@ import {
   FREE_KIND_NORMAL,
   FREE_KINDS,
   type Memmap,
+  WRITE_CHUNK_SHIFT,
 } from '../memmap.js';
 import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from '../pageblock.js';
 
@@ -33,12 +34,33 @@ import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from '../pageblock.js';
  * (state, head, no list, mapcounts); an offline frame with its pageblock. The hugetlb
  * pool counters and HPageTemporary, the folio lists' sizes and the free lists are
  * checked from what the walk counted.
+ *
+ * `incremental`: the frames of a buddy block or folio none of whose 64-frame chunks the
+ * package's writers stamped (`markWritten`) since the last pass that found the map sound
+ * are not read again: they are what that pass found sound (a frame read as a block's
+ * first is one there too, as the frames inside a block were found free or tails). What
+ * depends on other frames or on the lists stays: the walk from block to block with each
+ * head's node, alignment and counts, the buddy-merge and pageblock tests, the folio-list
+ * links, the offline frames, the free lists, pools and counters, the zero page. A pass
+ * that finds the map sound, full or not, moves the epoch on. A write straight into the
+ * arrays bypasses the stamps: only a full pass (the default) sees it.
  */
-export function physicalMemoryLooksSound(m: Memmap): boolean {
+export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolean {
+  const epoch = m.writeEpoch;
+  const since = incremental ? m.soundEpoch : 0;
+  if (!framesLookSound(m, since)) return false;
+  // Sound: what was written before this pass is as it saw it; later writes are newer.
+  m.soundEpoch = epoch + 1;
+  m.writeEpoch = epoch + 1;
+  return true;
+}
+
+/** `physicalMemoryLooksSound` of the frames, skipping the blocks of chunks older than `since`. */
+function framesLookSound(m: Memmap, since: number): boolean {
   const nrLists = m.lists.length;
   const counts = listCounts(nrLists);
   for (let nid = 0; nid < m.nrNodes; nid++) {
-    if (!nodeLooksSound(m, nid, counts)) return false;
+    if (!nodeLooksSound(m, nid, counts, since)) return false;
   }
   for (let id = 1; id < nrLists; id++) {
     const c = counts[id]!;
@@ -72,7 +94,18 @@ function listCounts(nrLists: number): Int32Array {
   return scratchCounts;
 }
 
-function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array): boolean {
+/**
+ * Whether no frame of [pfn, pfn + n) was written since epoch `since` (0: never true): the
+ * chunks covering them are all stamped before it.
+ */
+function unchanged(stamp: Uint32Array, since: number, pfn: number, n: number): boolean {
+  if (since === 0) return false;
+  const last = (pfn + n - 1) >>> WRITE_CHUNK_SHIFT;
+  for (let c = pfn >>> WRITE_CHUNK_SHIFT; c <= last; c++) if (stamp[c]! >= since) return false;
+  return true;
+}
+
+function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array, since: number): boolean {
   const state = m.state;
   const order = m.order;
   const flags = m.flags;
@@ -85,6 +118,7 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array): boolean {
   const kinds = m.pbKind;
   const temp = m.hugeTemporary;
   const nids = m.nid;
+  const stamp = m.chunkEpoch;
   const start = m.nodeStart[nid]!;
   const end = m.nodeEnd[nid]!;
   let free = 0;
@@ -101,19 +135,26 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array): boolean {
       const n = 1 << o;
       if (o >= MAX_ORDER || pfn % n !== 0 || pfn + n > end) return false;
       const last = pfn + n;
-      // Clean: no flag, count, mapping or list on any frame (one test of the OR of them).
-      if ((flags[pfn]! | refcount[pfn]! | mapcount[pfn]! | mappingId[pfn]! | listId[pfn]!) !== 0) {
-        return false;
-      }
-      for (let p = pfn + 1; p < last; p++) {
+      // The frames of the block, unless none was written since the last sound pass, which
+      // found them so (see `physicalMemoryLooksSound`).
+      if (!unchanged(stamp, since, pfn, n)) {
+        // Clean: no flag, count, mapping or list on any frame (one test of the OR of them).
         if (
-          state[p] !== FRAME_FREE ||
-          (flags[p]! | refcount[p]! | mapcount[p]! | mappingId[p]! | listId[p]!) !== 0
+          (flags[pfn]! | refcount[pfn]! | mapcount[pfn]! | mappingId[pfn]! | listId[pfn]!) !==
+          0
         ) {
           return false;
         }
+        for (let p = pfn + 1; p < last; p++) {
+          if (
+            state[p] !== FRAME_FREE ||
+            (flags[p]! | refcount[p]! | mapcount[p]! | mappingId[p]! | listId[p]!) !== 0
+          ) {
+            return false;
+          }
+        }
+        if (temp !== null) for (let p = pfn; p < last; p++) if (temp[p] === 1) return false;
       }
-      if (temp !== null) for (let p = pfn; p < last; p++) if (temp[p] === 1) return false;
       const kind = freeKind[pfn]!;
       const buddy = pfn ^ n;
       if (
@@ -136,6 +177,16 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array): boolean {
       const n = 1 << o;
       const pool = s === FRAME_POOL_HEAD;
       if (pfn % n !== 0 || pfn + n > end || headOf[pfn] !== pfn) return false;
+      if (unchanged(stamp, since, pfn, n)) {
+        // No frame of the folio written since the last sound pass: only what its neighbours
+        // and the counts depend on (the list links, the pool and in-use counts).
+        if (pool) pooled++;
+        else if (m.folioType[pfn] === FOLIO_TYPE_HUGETLB) inUse++;
+        const id = listId[pfn]!;
+        if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
+        pfn += n;
+        continue;
+      }
       if (((flags[pfn]! & (1 << PG_head)) !== 0) !== o > 0) return false;
       if (refcount[pfn]! < 0 || m.entireMapcount[pfn]! < 0) return false;
       const hugetlb = m.folioType[pfn] === FOLIO_TYPE_HUGETLB;

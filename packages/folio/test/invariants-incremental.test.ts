@@ -1,0 +1,253 @@
+import { describe, expect, test } from 'vitest';
+import {
+  delFromFreeList,
+  freeOneBlock,
+  freeSlotOf,
+  prepNewFolio,
+  resetFrames,
+} from '../src/buddy.js';
+import {
+  allocHugetlbFolio,
+  allocMigrateHugetlbFolio,
+  allocPfn,
+  checkPhysicalMemory,
+  createPhysicalMemory,
+  declareCmaArea,
+  FolioList,
+  folioAlloc,
+  folioClearFlag,
+  folioPagesByNode,
+  folioPut,
+  folioRefAdd,
+  folioRefSub,
+  folioSetFlag,
+  MEMORY_OFFLINE,
+  MIGRATE_MOVABLE,
+  offlineIsolatedPages,
+  PG_dirty,
+  type PhysicalMemory,
+  pageMapcountDec,
+  pageMapcountInc,
+  startIsolatePageRange,
+  takePageOffBuddy,
+} from '../src/index.js';
+import { physicalMemoryLooksSound, reportPhysicalMemory } from '../src/internal.js';
+import {
+  FRAME_BUDDY,
+  FRAME_FREE,
+  FRAME_TAIL,
+  type Memmap,
+  markWritten,
+  memmapOf,
+  setMappingObj,
+} from '../src/memmap.js';
+import { PAGEBLOCK_NR_PAGES as PB } from '../src/pageblock.js';
+
+/*
+ * The incremental memory-map check (`checkPhysicalMemory(mem, { incremental: true })`)
+ * reads again only the blocks and folios with a frame stamped by a writer since the last
+ * sound pass. Its promise: the same verdict as the full check for every write that went
+ * through the package's writers (which stamp); a write straight into the arrays is seen
+ * by the full check only.
+ */
+
+/** A machine with folios of several orders, a list, hugetlb, CMA, isolated and offline blocks. */
+function rich(): PhysicalMemory {
+  const mem = createPhysicalMemory({
+    nodes: [{ pages: 4096, hugetlbPages: 2 }, { pages: 2048 }],
+  });
+  const list = new FolioList(mem);
+  for (const order of [0, 0, 1, 2, 9]) list.addTail(folioAlloc(mem, order, 0) as number);
+  folioAlloc(mem, 3, 1);
+  allocHugetlbFolio(mem, 0);
+  allocMigrateHugetlbFolio(mem, 1);
+  const base = 4096;
+  declareCmaArea(mem, base + 2 * PB, PB);
+  allocPfn(mem, base + 2 * PB + 5);
+  startIsolatePageRange(mem, base + PB, base + 2 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE);
+  startIsolatePageRange(mem, base + 3 * PB, base + 4 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE);
+  offlineIsolatedPages(mem, base + 3 * PB, base + 4 * PB);
+  return mem;
+}
+
+/** mulberry32, so that a failure names its trial. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const PER_PFN = [
+  'state',
+  'flags',
+  'refcount',
+  'mapcount',
+  'entireMapcount',
+  'totalMapcount',
+  'order',
+  'headOf',
+  'nid',
+  'folioType',
+  'mappingId',
+  'listId',
+  'next',
+  'prev',
+  'freeKind',
+] as const;
+
+/** The verdicts of the incremental pass, then of the full one, on the same state. */
+function verdicts(m: Memmap): [boolean, boolean] {
+  const incremental = physicalMemoryLooksSound(m, true);
+  return [incremental, physicalMemoryLooksSound(m)];
+}
+
+/** Frames of `state` in `m` (all of them). */
+function framesIn(m: Memmap, state: number): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < m.maxPfn; p++) if (m.state[p] === state) out.push(p);
+  return out;
+}
+
+describe('incremental memory-map check', () => {
+  test('2,000 one-field corruptions a writer stamped: the full verdict each time', () => {
+    const next = random(23);
+    const disagreements: string[] = [];
+    let unsound = 0;
+    for (let trial = 0; trial < 2000; trial++) {
+      const mem = rich();
+      const m = memmapOf(mem);
+      // A sound full pass first, so that the incremental one has something to skip.
+      expect(physicalMemoryLooksSound(m)).toBe(true);
+      const field = PER_PFN[Math.floor(next() * PER_PFN.length)]!;
+      const array = m[field] as unknown as Float64Array;
+      const at = Math.floor(next() * m.maxPfn);
+      const old = array[at]!;
+      const choices =
+        field === 'order'
+          ? [old + 1, Math.max(old - 1, 0), 0, 1, 2, 9, 11, 12]
+          : [old + 1, old - 1, 0, 1, 2, -1, Math.floor(next() * m.maxPfn)];
+      array[at] = choices[Math.floor(next() * choices.length)]!;
+      if (array[at] === old) continue;
+      markWritten(m, at);
+      const [incremental, full] = verdicts(m);
+      if (!full) unsound++;
+      if (incremental !== full) {
+        disagreements.push(`trial ${trial}: ${field}[${at}] ${old} -> ${array[at]}`);
+      }
+    }
+    expect(disagreements).toEqual([]);
+    expect(unsound).toBeGreaterThan(500);
+  }, 120_000);
+
+  test('a random walk of operations with corruptions by internal writers: the full verdict after each', () => {
+    const next = random(5);
+    let found = 0;
+    for (let run = 0; run < 80; run++) {
+      const mem = rich();
+      const m = memmapOf(mem);
+      const list = new FolioList(mem);
+      const live: number[] = [];
+      const used = new Float64Array(m.nrNodes);
+      const usedFull = new Float64Array(m.nrNodes);
+      for (let op = 0; op < 60; op++) {
+        const r = next();
+        const free = framesIn(m, FRAME_FREE);
+        if (r < 0.3) {
+          const f = folioAlloc(mem, Math.floor(next() * 4), next() < 0.5 ? 0 : 1);
+          if (f >= 0) live.push(f);
+        } else if (r < 0.5 && live.length > 0) {
+          const f = live.splice(Math.floor(next() * live.length), 1)[0]!;
+          if (list.has(f)) list.del(f);
+          folioPut(mem, f);
+        } else if (r < 0.6 && live.length > 0) {
+          const f = live[Math.floor(next() * live.length)]!;
+          if (list.has(f)) list.del(f);
+          else list.addTail(f);
+        } else if (r < 0.7 && live.length > 0) {
+          const f = live[Math.floor(next() * live.length)]!;
+          // The setters that do not stamp (see `markWritten`).
+          pageMapcountInc(mem, f);
+          folioRefAdd(mem, f, 1);
+          folioSetFlag(mem, f, PG_dirty);
+          if (next() < 0.5) {
+            pageMapcountDec(mem, f);
+            folioRefSub(mem, f, 1);
+            folioClearFlag(mem, f, PG_dirty);
+          }
+        } else if (r < 0.75 && free.length > 0) {
+          const p = free[Math.floor(next() * free.length)]!;
+          if (takePageOffBuddy(mem, p)) live.push(p);
+        } else if (r < 0.8) {
+          // Corruptions a buggy caller of the internal writers would make (all stamped).
+          const kind = Math.floor(next() * 5);
+          const tails = framesIn(m, FRAME_TAIL);
+          const blocks = framesIn(m, FRAME_BUDDY);
+          if (kind === 0 && free.length > 0) {
+            setMappingObj(m, free[Math.floor(next() * free.length)]!, {});
+          } else if (kind === 1 && tails.length > 0) {
+            resetFrames(m, tails[Math.floor(next() * tails.length)]!, 1);
+          } else if (kind === 2 && free.length > 0) {
+            prepNewFolio(m, free[Math.floor(next() * free.length)]!, 0, 0);
+          } else if (kind === 3 && blocks.length > 0) {
+            const b = blocks[Math.floor(next() * blocks.length)]!;
+            delFromFreeList(m, b, freeSlotOf(m, b));
+          } else if (kind === 4 && live.length > 0) {
+            const f = live[Math.floor(next() * live.length)]!;
+            if (!list.has(f)) freeOneBlock(m, f, m.order[f]!, false);
+          }
+        }
+        const [incremental, full] = verdicts(m);
+        expect(incremental, `run ${run} op ${op}`).toBe(full);
+        if (!full) {
+          found++;
+          break;
+        }
+        folioPagesByNode(mem, used, true);
+        folioPagesByNode(mem, usedFull);
+        expect([...used], `run ${run} op ${op}`).toEqual([...usedFull]);
+      }
+    }
+    // Most runs end at a corruption the checks find (the others did only legal things).
+    expect(found).toBeGreaterThan(40);
+  }, 120_000);
+
+  test('it skips what no writer changed: a raw write into a free block is left to the full check', () => {
+    const mem = rich();
+    const m = memmapOf(mem);
+    expect(checkPhysicalMemory(mem)).toEqual([]);
+    const p = framesIn(m, FRAME_FREE).at(-1)!;
+    m.refcount[p] = 1;
+    // Not stamped: the incremental pass does not read the block again; the full one does.
+    expect(checkPhysicalMemory(mem, { incremental: true })).toEqual([]);
+    expect(checkPhysicalMemory(mem).join('\n')).toMatch(/is not clean/);
+    // Stamped, as the writers do: the incremental pass finds it too.
+    markWritten(m, p);
+    expect(checkPhysicalMemory(mem, { incremental: true })).toEqual(reportPhysicalMemory(mem));
+  });
+
+  test('a pass that finds a problem keeps the stamps: the next incremental pass finds it again', () => {
+    const mem = rich();
+    const m = memmapOf(mem);
+    expect(checkPhysicalMemory(mem)).toEqual([]);
+    const p = framesIn(m, FRAME_FREE)[0]!;
+    setMappingObj(m, p, {});
+    const first = checkPhysicalMemory(mem, { incremental: true });
+    expect(first.length).toBeGreaterThan(0);
+    expect(checkPhysicalMemory(mem, { incremental: true })).toEqual(first);
+    setMappingObj(m, p, null);
+    expect(checkPhysicalMemory(mem, { incremental: true })).toEqual([]);
+  });
+
+  test('the first pass of a machine reads everything', () => {
+    const mem = rich();
+    const m = memmapOf(mem);
+    // A raw write before any sound pass: nothing is known sound yet, so it is found.
+    m.flags[framesIn(m, FRAME_FREE).at(-1)!] = 1;
+    expect(physicalMemoryLooksSound(m, true)).toBe(false);
+  });
+});
