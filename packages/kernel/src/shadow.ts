@@ -356,6 +356,43 @@ export class ShadowMemory {
   }
 
   /**
+   * `wrote(userLocation(mm, addr), value, writer)` without building the location: the
+   * store of a user access, recorded in its step. A process's private page goes straight
+   * to its typed-array chunk; a shared file mapping takes `wrote`'s general path.
+   */
+  wroteUserAccess(mm: MmView, addr: number, value: number, writer: string): void {
+    const vma = mm.vmaLookup(addr);
+    if (vma !== null && vma.file !== null && (vma.flags & VM_SHARED) !== 0) {
+      this.wrote(this.userLocation(mm, addr), value, writer);
+      return;
+    }
+    this.#wroteUser(mm, Math.floor(addr / PAGE_SIZE), value, this.#writerId(writer));
+  }
+
+  /**
+   * `read(userLocation(mm, addr), got, reader)` without building the location (but for a
+   * mismatch's message): the check of a user access's load, in its step.
+   */
+  readUserAccess(mm: MmView, addr: number, got: number, reader: string): boolean {
+    const vma = mm.vmaLookup(addr);
+    if (vma !== null && vma.file !== null && (vma.flags & VM_SHARED) !== 0) {
+      return this.read(this.userLocation(mm, addr), got, reader);
+    }
+    this.#checks++;
+    const vpn = Math.floor(addr / PAGE_SIZE);
+    const chunk = this.#userChunk(mm, vpn);
+    if (chunk === undefined) return true;
+    const w = chunk.writer[vpn % CHUNK]!;
+    if (w === 0) return true;
+    const value = chunk.value[vpn % CHUNK]!;
+    if (value === got) return true;
+    this.#violate(
+      `${reader} read ${got} at ${userKey(mm, vpn * PAGE_SIZE)}, but the last value written there was ${value} (by ${this.#writers[w]!}): a write was lost`,
+    );
+    return false;
+  }
+
+  /**
    * What `where` holds now, read without a task (for end checks): the page-table entry's
    * frame, or the page cache's folio (the file's "disk" word when it is not cached). Null
    * when nothing present maps a user address.
