@@ -7,6 +7,7 @@ import {
   type VirtualMemory,
   VM_SHARED,
 } from '@mmsim/rmap';
+import { MmsimError } from '@mmsim/runtime';
 import { pageCacheLookup } from './page-cache.js';
 
 /**
@@ -147,6 +148,14 @@ export class ShadowMemory {
       entry.value = value;
       entry.writer = writer;
     }
+  }
+
+  /**
+   * The index of writer name `writer` in this shadow (registered on first use), for
+   * `wroteUserAccess`: a writer that stores often resolves its name once.
+   */
+  writerIndex(writer: string): number {
+    return this.#writerId(writer);
   }
 
   #writerId(writer: string): number {
@@ -356,17 +365,25 @@ export class ShadowMemory {
   }
 
   /**
-   * `wrote(userLocation(mm, addr), value, writer)` without building the location: the
-   * store of a user access, recorded in its step. A process's private page goes straight
-   * to its typed-array chunk; a shared file mapping takes `wrote`'s general path.
+   * `wrote(userLocation(mm, addr), value, name)` without building the location, `writer`
+   * being `writerIndex(name)`: the store of a user access, recorded in its step. A
+   * process's private page goes straight to its typed-array chunk; a shared file mapping
+   * takes `wrote`'s general path.
    */
-  wroteUserAccess(mm: MmView, addr: number, value: number, writer: string): void {
+  wroteUserAccess(mm: MmView, addr: number, value: number, writer: number): void {
+    const name = this.#writers[writer];
+    if (writer < 1 || name === undefined) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `writer must be an index from writerIndex(), got ${String(writer)}`,
+      );
+    }
     const vma = mm.vmaLookup(addr);
     if (vma !== null && vma.file !== null && (vma.flags & VM_SHARED) !== 0) {
-      this.wrote(this.userLocation(mm, addr), value, writer);
+      this.wrote(this.userLocation(mm, addr), value, name);
       return;
     }
-    this.#wroteUser(mm, Math.floor(addr / PAGE_SIZE), value, this.#writerId(writer));
+    this.#wroteUser(mm, Math.floor(addr / PAGE_SIZE), value, writer);
   }
 
   /**

@@ -62,7 +62,7 @@ describe('ShadowMemory user-access fast path', () => {
         const fAt = fast.addrs[place]!;
         if (op === 'w') {
           general.k.shadow.wrote(general.k.shadow.userLocation(general.p, gAt), v, who);
-          fast.k.shadow.wroteUserAccess(fast.p, fAt, v, who);
+          fast.k.shadow.wroteUserAccess(fast.p, fAt, v, fast.k.shadow.writerIndex(who));
           last.set(place, v);
         } else {
           // a read sees the last value written, or a wrong one (-1 stands for "wrong")
@@ -92,9 +92,20 @@ describe('ShadowMemory user-access fast path', () => {
     const file = k.createFile('f');
     const at = k.vm.mmap(a, { length: 4 * PAGE_SIZE, flags: MAP_SHARED, file });
     const bt = k.vm.mmap(b, { length: 4 * PAGE_SIZE, flags: MAP_SHARED, file });
-    k.shadow.wroteUserAccess(a, at + 2 * PAGE_SIZE, 42, 'a');
+    k.shadow.wroteUserAccess(a, at + 2 * PAGE_SIZE, 42, k.shadow.writerIndex('a'));
     expect(k.shadow.readUserAccess(b, bt + 2 * PAGE_SIZE, 42, 'b')).toBe(true);
     expect(k.shadow.readUserAccess(b, bt + 2 * PAGE_SIZE, 41, 'b')).toBe(false);
     expect(k.shadow.violations[0]).toContain(`f#${file.id}[2]`);
+    expect(k.shadow.violations[0]).toContain('(by a)');
+  });
+
+  it('refuses a writer index writerIndex did not give', () => {
+    const k = createKernel({ nodes: [{ pages: 1024 }] });
+    const p = k.vm.createProcess('p');
+    const at = k.vm.mmap(p, { length: PAGE_SIZE });
+    for (const bad of [0, -1, 1.5, 7]) {
+      expect(() => k.shadow.wroteUserAccess(p, at, 1, bad)).toThrow(/writerIndex/);
+    }
+    expect(k.shadow.size).toBe(0);
   });
 });

@@ -117,6 +117,8 @@ class UserTaskRun implements KernelGen {
   /** The access pattern; made at the first step (as the generator body did). */
   #pick: ((n: number) => number) | null = null;
   #who = '';
+  /** `#who` as the shadow's writer index (`ShadowMemory.writerIndex`). */
+  #whoIndex = 0;
   /** Index of the current (or next) access. */
   #n = 0;
   #ended = false;
@@ -169,6 +171,7 @@ class UserTaskRun implements KernelGen {
       pick = pagePicker(options.pattern ?? 'random', options.pages, k.rt.random.workload);
       this.#pick = pick;
       this.#who = String(this.#task);
+      this.#whoIndex = k.shadow.writerIndex(this.#who);
     }
     const mm = options.mm;
     const n = this.#n;
@@ -185,7 +188,7 @@ class UserTaskRun implements KernelGen {
         return this.#stepFault();
       }
       // The shadow's record of the store, in its step (no location object built).
-      k.shadow.wroteUserAccess(mm, at, value, this.#who);
+      k.shadow.wroteUserAccess(mm, at, value, this.#whoIndex);
       if (stats !== undefined) stats.stores++;
     } else {
       // As userRead, with no generator unless the load faults.
