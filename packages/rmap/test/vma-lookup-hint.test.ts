@@ -1,7 +1,7 @@
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { PROT_READ, PROT_WRITE, type Vma } from '../src/index.js';
-import type { Mm } from '../src/mm.js';
+import { PROT_READ, PROT_WRITE } from '../src/index.js';
+import type { Mm, Vma } from '../src/internal.js';
 import { createRmapMachine as machine } from '../src/testing/index.js';
 
 const PAGE = 4096;
