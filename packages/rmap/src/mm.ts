@@ -75,8 +75,6 @@ export class Mm implements MmView {
   /** Where the next mapping without an address goes. */
   mmapBase: number;
   readonly #rt: Runtime;
-  /** The slot of `vmas` that `vmaLookup` found last (a hint, checked at every use). */
-  #lastVma = 0;
 
   constructor(rt: Runtime, id: number, name: string, mmapBase: number) {
     this.#rt = rt;
@@ -140,28 +138,10 @@ export class Mm implements MmView {
     return vmas[lo] ?? null;
   }
 
-  /**
-   * `vma_lookup`: the VMA containing `addr`, or null. The slot of `vmas` that answered last
-   * is tried first (accesses come in runs within one VMA), as the per-thread `vmacache`
-   * of kernels before 6.1 did (mm/vmacache.c, 6.0; 6.1 replaced it by the maple tree). Only
-   * a hit is taken from it: whatever VMA sits in that slot now, if it contains `addr` it is
-   * the answer (VMAs never overlap), so no change of `vmas` needs to reset it.
-   */
+  /** `vma_lookup`: the VMA containing `addr`, or null. */
   vmaLookup(addr: number): Vma | null {
-    const vmas = this.vmas;
-    const cached = vmas[this.#lastVma];
-    if (cached !== undefined && cached.start <= addr && addr < cached.end) return cached;
-    let lo = 0;
-    let hi = vmas.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (vmas[mid]!.end <= addr) lo = mid + 1;
-      else hi = mid;
-    }
-    const vma = vmas[lo];
-    if (vma === undefined || vma.start > addr) return null;
-    this.#lastVma = lo;
-    return vma;
+    const vma = this.findVma(addr);
+    return vma !== null && vma.start <= addr ? vma : null;
   }
 
   /** Inserts a VMA keeping the array sorted (`vma_link`). Overlaps are checked by callers. */
