@@ -57,7 +57,9 @@ describe('CpuTlb', () => {
     // Random sets, deletes, range deletes and full clears over a few 2 MiB ranges, against a
     // Map: a chunk kept for reuse (after its last entry went, or after clear) that still
     // held an entry or a count would show up at its new range.
-    for (let seed = 1; seed <= 30; seed++) {
+    const seen = (tlb: CpuTlb | Map<number, number>, places: number[]) =>
+      places.map((vpn) => tlb.get(vpn) ?? -1);
+    for (let seed = 1; seed <= 12; seed++) {
       let s = seed;
       const rnd = (m: number) => {
         s = (Math.imul(s, 1103515245) + 12345) >>> 0;
@@ -66,7 +68,8 @@ describe('CpuTlb', () => {
       const tlb = new CpuTlb();
       const ref = new Map<number, number>();
       const ranges = [0, 512 * 3, 2 ** 35, 2 ** 35 + 512];
-      for (let op = 0; op < 600; op++) {
+      const places = ranges.flatMap((base) => [0, 1, 2, 3, 4, 5].map((i) => base + i));
+      for (let op = 0; op < 300; op++) {
         const vpn = ranges[rnd(ranges.length)]! + rnd(6);
         const r = rnd(20);
         if (r < 12) {
@@ -83,9 +86,7 @@ describe('CpuTlb', () => {
           ref.clear();
         }
         expect(tlb.size).toBe(ref.size);
-        for (const base of ranges) {
-          for (let i = 0; i < 6; i++) expect(tlb.get(base + i)).toBe(ref.get(base + i));
-        }
+        expect(seen(tlb, places)).toEqual(seen(ref, places));
       }
       const sorted = (xs: [number, number][]) => [...xs].sort((a, b) => a[0] - b[0]);
       expect(sorted([...tlb])).toEqual(sorted([...ref]));
