@@ -7,6 +7,7 @@ import {
   type VirtualMemory,
   VM_SHARED,
 } from '@mmsim/rmap';
+import { MmsimError } from '@mmsim/runtime';
 import { pageCacheLookup } from './page-cache.js';
 
 /**
@@ -147,6 +148,14 @@ export class ShadowMemory {
       entry.value = value;
       entry.writer = writer;
     }
+  }
+
+  /**
+   * The index of writer name `writer` in this shadow (registered on first use), for
+   * `wroteUserAccess`: a writer that stores often resolves its name once.
+   */
+  writerIndex(writer: string): number {
+    return this.#writerId(writer);
   }
 
   #writerId(writer: string): number {
@@ -351,6 +360,51 @@ export class ShadowMemory {
     if (value === got) return true;
     this.#violate(
       `${reader} read ${got} at ${this.keyOf(where)}, but the last value written there was ${value} (by ${writer}): a write was lost`,
+    );
+    return false;
+  }
+
+  /**
+   * `wrote(userLocation(mm, addr), value, name)` without building the location, `writer`
+   * being `writerIndex(name)`: the store of a user access, recorded in its step. A
+   * process's private page goes straight to its typed-array chunk; a shared file mapping
+   * takes `wrote`'s general path.
+   */
+  wroteUserAccess(mm: MmView, addr: number, value: number, writer: number): void {
+    const name = this.#writers[writer];
+    if (writer < 1 || name === undefined) {
+      throw new MmsimError(
+        'INVALID_ARGUMENT',
+        `writer must be an index from writerIndex(), got ${String(writer)}`,
+      );
+    }
+    const vma = mm.vmaLookup(addr);
+    if (vma !== null && vma.file !== null && (vma.flags & VM_SHARED) !== 0) {
+      this.wrote(this.userLocation(mm, addr), value, name);
+      return;
+    }
+    this.#wroteUser(mm, Math.floor(addr / PAGE_SIZE), value, writer);
+  }
+
+  /**
+   * `read(userLocation(mm, addr), got, reader)` without building the location (but for a
+   * mismatch's message): the check of a user access's load, in its step.
+   */
+  readUserAccess(mm: MmView, addr: number, got: number, reader: string): boolean {
+    const vma = mm.vmaLookup(addr);
+    if (vma !== null && vma.file !== null && (vma.flags & VM_SHARED) !== 0) {
+      return this.read(this.userLocation(mm, addr), got, reader);
+    }
+    this.#checks++;
+    const vpn = Math.floor(addr / PAGE_SIZE);
+    const chunk = this.#userChunk(mm, vpn);
+    if (chunk === undefined) return true;
+    const w = chunk.writer[vpn % CHUNK]!;
+    if (w === 0) return true;
+    const value = chunk.value[vpn % CHUNK]!;
+    if (value === got) return true;
+    this.#violate(
+      `${reader} read ${got} at ${userKey(mm, vpn * PAGE_SIZE)}, but the last value written there was ${value} (by ${this.#writers[w]!}): a write was lost`,
     );
     return false;
   }

@@ -25,6 +25,12 @@ export class CpuTlb {
   /** The chunk used last and its PMD index: accesses come in runs within one 2 MiB range. */
   #lastIdx = -1;
   #last: Uint32Array | undefined = undefined;
+  /**
+   * An all-zero chunk kept from the last one dropped or cleared, for the next range that
+   * needs one: a full flush (`clear`) empties every chunk and the CPU's next accesses refill
+   * them, and a 2 KiB typed array is an off-heap allocation that costs more than zeroing.
+   */
+  #spare: Uint32Array | undefined = undefined;
 
   /** Entries cached. */
   get size(): number {
@@ -59,7 +65,8 @@ export class CpuTlb {
     const idx = Math.floor(vpn / PTRS_PER_PTE);
     let chunk = this.#chunk(idx);
     if (chunk === undefined) {
-      chunk = new Uint32Array(PTRS_PER_PTE + 1);
+      chunk = this.#spare ?? new Uint32Array(PTRS_PER_PTE + 1);
+      this.#spare = undefined;
       this.#chunks.set(idx, chunk);
       this.#lastIdx = idx;
       this.#last = chunk;
@@ -108,7 +115,10 @@ export class CpuTlb {
     }
   }
 
+  /** Drops the chunk of `idx`, whose entries and count are all zero. */
   #drop(idx: number): void {
+    const chunk = this.#chunks.get(idx);
+    if (chunk !== undefined && this.#spare === undefined) this.#spare = chunk;
     this.#chunks.delete(idx);
     if (this.#lastIdx === idx) {
       this.#lastIdx = -1;
@@ -118,6 +128,10 @@ export class CpuTlb {
 
   /** Drops every entry. */
   clear(): void {
+    if (this.#spare === undefined) {
+      const first = this.#chunks.values().next();
+      if (first.done !== true) this.#spare = first.value.fill(0);
+    }
     this.#chunks.clear();
     this.#size = 0;
     this.#lastIdx = -1;

@@ -53,6 +53,46 @@ describe('CpuTlb', () => {
     expect(tlb.size).toBe(expected.length);
   });
 
+  it('a chunk dropped or cleared and reused for another range carries none of its old entries', () => {
+    // Random sets, deletes, range deletes and full clears over a few 2 MiB ranges, against a
+    // Map: a chunk kept for reuse (after its last entry went, or after clear) that still
+    // held an entry or a count would show up at its new range.
+    const seen = (tlb: CpuTlb | Map<number, number>, places: number[]) =>
+      places.map((vpn) => tlb.get(vpn) ?? -1);
+    for (let seed = 1; seed <= 12; seed++) {
+      let s = seed;
+      const rnd = (m: number) => {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        return (s >>> 8) % m;
+      };
+      const tlb = new CpuTlb();
+      const ref = new Map<number, number>();
+      const ranges = [0, 512 * 3, 2 ** 35, 2 ** 35 + 512];
+      const places = ranges.flatMap((base) => [0, 1, 2, 3, 4, 5].map((i) => base + i));
+      for (let op = 0; op < 300; op++) {
+        const vpn = ranges[rnd(ranges.length)]! + rnd(6);
+        const r = rnd(20);
+        if (r < 12) {
+          const e = rnd(1 << 20) * 4 + rnd(4);
+          tlb.set(vpn, e);
+          ref.set(vpn, e);
+        } else if (r < 17) {
+          expect(tlb.delete(vpn)).toBe(ref.delete(vpn));
+        } else if (r < 19) {
+          tlb.deleteRange(vpn, vpn + 3);
+          for (let v = vpn; v < vpn + 3; v++) ref.delete(v);
+        } else {
+          tlb.clear();
+          ref.clear();
+        }
+        expect(tlb.size).toBe(ref.size);
+        expect(seen(tlb, places)).toEqual(seen(ref, places));
+      }
+      const sorted = (xs: [number, number][]) => [...xs].sort((a, b) => a[0] - b[0]);
+      expect(sorted([...tlb])).toEqual(sorted([...ref]));
+    }
+  });
+
   it('an entry costs at most 8 bytes (typed arrays, not a Map entry)', () => {
     const before = liveBytes();
     const tlb = new CpuTlb();

@@ -117,6 +117,8 @@ class UserTaskRun implements KernelGen {
   /** The access pattern; made at the first step (as the generator body did). */
   #pick: ((n: number) => number) | null = null;
   #who = '';
+  /** `#who` as the shadow's writer index (`ShadowMemory.writerIndex`). */
+  #whoIndex = 0;
   /** Index of the current (or next) access. */
   #n = 0;
   #ended = false;
@@ -169,32 +171,40 @@ class UserTaskRun implements KernelGen {
       pick = pagePicker(options.pattern ?? 'random', options.pages, k.rt.random.workload);
       this.#pick = pick;
       this.#who = String(this.#task);
+      this.#whoIndex = k.shadow.writerIndex(this.#who);
     }
     const mm = options.mm;
     const n = this.#n;
     const at = options.addr + pick(n) * PAGE_SIZE;
-    const where = k.shadow.userLocation(mm, at);
+    const stats = options.stats;
     if (k.rt.random.workload.chance(this.#writeRatio)) {
       const value = this.#task.id * 1_000_000 + n + 1;
       // As userWrite, with no generator unless the store faults.
       if (!k.vm.userWriteFast(mm, at, value)) {
         this.#faulted = k.vm.userWriteFaulted(mm, at, value);
         this.#faultedWrite = true;
-        this.#faultedWhere = where;
+        this.#faultedWhere = k.shadow.userLocation(mm, at);
         this.#faultedValue = value;
         return this.#stepFault();
       }
-      this.#stored(where, value);
+      // The shadow's record of the store, in its step (no location object built).
+      k.shadow.wroteUserAccess(mm, at, value, this.#whoIndex);
+      if (stats !== undefined) stats.stores++;
     } else {
       // As userRead, with no generator unless the load faults.
       const value = k.vm.userReadFast(mm, at);
       if (Number.isNaN(value)) {
         this.#faulted = k.vm.userReadFaulted(mm, at);
         this.#faultedWrite = false;
-        this.#faultedWhere = where;
+        this.#faultedWhere = k.shadow.userLocation(mm, at);
         return this.#stepFault();
       }
-      this.#loaded(where, value);
+      // The shadow's check of the load, in its step.
+      const ok = k.shadow.readUserAccess(mm, at, value, this.#who);
+      if (stats !== undefined) {
+        stats.loads++;
+        if (!ok) stats.mismatches++;
+      }
     }
     this.#accessed();
     return true;
