@@ -9,7 +9,7 @@ import {
   PROT_WRITE,
   VirtualMemory,
 } from '../src/index.js';
-import { anonVmaLockRead, mutableAddressSpace } from '../src/internal.js';
+import { anonVmaLockRead, mutableAddressSpace, mutableAnonVma } from '../src/internal.js';
 import { freePages, createRmapMachine as machine, runAndCheck } from '../src/testing/index.js';
 
 describe('munmap', () => {
@@ -85,7 +85,7 @@ describe('munmap', () => {
     rt.spawn('anon-walker', 1, function* (): KernelGen {
       yield* fileLocked.wait();
       yield* rt.sleepFor(10_000); // the unmapper is asleep on i_mmap_rwsem by now
-      const av = p.vmas[0]!.anonVma!;
+      const av = mutableAnonVma(p.vmas[0]!.anonVma!);
       yield* anonVmaLockRead(av, 'rmap_walk_anon');
       anonLocked.complete();
       yield* rt.sleepFor(50_000); // the unmapper gets i_mmap_rwsem meanwhile
