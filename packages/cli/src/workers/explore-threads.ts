@@ -76,35 +76,16 @@ export class ExploreThreads {
 
   /** Runs a batch of exploration `spec` (an id of the caller's, with its `value`). */
   run(spec: number, value: ExploreSpec, batch: ScheduleBatch, signal: AbortSignal) {
-    return new Promise<BatchResult>((done, fail) => {
-      if (signal.aborted) return fail(signal.reason);
-      const thread = this.pick();
-      if (thread.dead !== null) return fail(thread.dead);
-      const id = this.nextId++;
-      const onAbort = () => {
-        // Not started: the thread skips it; started: its answer is dropped.
-        Atomics.compareExchange(this.slots, id % this.slots.length, id, TASK_TAKEN_BACK);
-        this.settle(id);
-        fail(signal.reason);
-      };
-      const task: Task = { dpor: false, id, spec, thread, batch, signal, done, fail, onAbort };
-      this.tasks.set(id, task);
-      signal.addEventListener('abort', onAbort, { once: true });
-      Atomics.store(this.slots, id % this.slots.length, id);
-      if (!thread.specs.has(spec)) {
-        thread.specs.add(spec);
-        thread.worker.postMessage({ kind: 'spec', spec, value } satisfies ToWorker);
-      }
-      thread.outstanding++;
-      thread.worker.postMessage({
+    return new Promise<BatchResult>((done, fail) =>
+      this.submit(false, spec, value, batch, signal, done, fail, (id) => ({
         kind: 'run',
         id,
         spec,
         from: batch.from,
         to: batch.to,
         pctSteps: batch.pctSteps,
-      } satisfies ToWorker);
-    });
+      })),
+    );
   }
 
   /**
@@ -119,45 +100,64 @@ export class ExploreThreads {
     cut: Int32Array | undefined,
     signal: AbortSignal,
   ) {
-    return new Promise<DporShardResult>((done, fail) => {
-      if (signal.aborted) return fail(signal.reason);
-      const thread = this.pick();
-      if (thread.dead !== null) return fail(thread.dead);
-      const id = this.nextId++;
-      const onAbort = () => {
-        Atomics.compareExchange(this.slots, id % this.slots.length, id, TASK_TAKEN_BACK);
-        this.settle(id);
-        fail(signal.reason);
-      };
-      const task: Task = {
-        dpor: true,
-        id,
+    const batch = { from: shard.index, to: shard.index + 1, pctSteps: 0 };
+    return new Promise<DporShardResult>((done, fail) =>
+      this.submit(
+        true,
         spec,
-        thread,
-        batch: { from: shard.index, to: shard.index + 1, pctSteps: 0 },
+        value,
+        batch,
         signal,
-        done: done as unknown as (result: BatchResult) => void,
+        done as unknown as (result: BatchResult) => void,
         fail,
-        onAbort,
-      };
-      this.tasks.set(id, task);
-      signal.addEventListener('abort', onAbort, { once: true });
-      Atomics.store(this.slots, id % this.slots.length, id);
-      if (!thread.specs.has(spec)) {
-        thread.specs.add(spec);
-        thread.worker.postMessage({ kind: 'spec', spec, value } satisfies ToWorker);
-      }
-      thread.outstanding++;
-      thread.worker.postMessage({
-        kind: 'dpor',
-        id,
-        spec,
-        index: shard.index,
-        count: shard.count,
-        deadline: shard.deadline,
-        cut,
-      } satisfies ToWorker);
-    });
+        (id) => ({
+          kind: 'dpor',
+          id,
+          spec,
+          index: shard.index,
+          count: shard.count,
+          deadline: shard.deadline,
+          cut,
+        }),
+      ),
+    );
+  }
+
+  /**
+   * Sends one task to the thread with the fewest outstanding: registers it (so that its
+   * answer, a take-back or an abort settles it), publishes its slot, sends the spec the
+   * first time that thread needs it, then the task's message.
+   */
+  private submit(
+    dpor: boolean,
+    spec: number,
+    value: ExploreSpec,
+    batch: ScheduleBatch,
+    signal: AbortSignal,
+    done: (result: BatchResult) => void,
+    fail: (reason: unknown) => void,
+    message: (id: number) => ToWorker,
+  ): void {
+    if (signal.aborted) return fail(signal.reason);
+    const thread = this.pick();
+    if (thread.dead !== null) return fail(thread.dead);
+    const id = this.nextId++;
+    const onAbort = () => {
+      // Not started: the thread skips it; started: its answer is dropped.
+      Atomics.compareExchange(this.slots, id % this.slots.length, id, TASK_TAKEN_BACK);
+      this.settle(id);
+      fail(signal.reason);
+    };
+    const task: Task = { dpor, id, spec, thread, batch, signal, done, fail, onAbort };
+    this.tasks.set(id, task);
+    signal.addEventListener('abort', onAbort, { once: true });
+    Atomics.store(this.slots, id % this.slots.length, id);
+    if (!thread.specs.has(spec)) {
+      thread.specs.add(spec);
+      thread.worker.postMessage({ kind: 'spec', spec, value } satisfies ToWorker);
+    }
+    thread.outstanding++;
+    thread.worker.postMessage(message(id));
   }
 
   /**
