@@ -1,41 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { runBuilt as run, timeless } from './support/built-mmsim.js';
 import { mmsim } from './support/mmsim.js';
-
-// The built command (worker threads load the built worker module): run `pnpm build` first.
-const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
-
-/** Runs the built `mmsim` as its own process. */
-function run(
-  args: readonly string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, CI: 'true' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) => done({ code, stdout, stderr }));
-  });
-}
-
-/** An explore --json result without its wall-clock figures. */
-function timeless(stdout: string): Record<string, unknown> {
-  const {
-    elapsedMs: _e,
-    schedulesPerSecond: _s,
-    ...rest
-  } = JSON.parse(stdout) as Record<string, unknown>;
-  return rest;
-}
 
 const FINDING = [
   'explore',
