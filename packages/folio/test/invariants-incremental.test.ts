@@ -7,12 +7,7 @@ import {
   resetFrames,
 } from '../src/buddy.js';
 import {
-  allocHugetlbFolio,
-  allocMigrateHugetlbFolio,
-  allocPfn,
   checkPhysicalMemory,
-  createPhysicalMemory,
-  declareCmaArea,
   FolioList,
   folioAlloc,
   folioClearFlag,
@@ -21,14 +16,9 @@ import {
   folioRefAdd,
   folioRefSub,
   folioSetFlag,
-  MEMORY_OFFLINE,
-  MIGRATE_MOVABLE,
-  offlineIsolatedPages,
   PG_dirty,
-  type PhysicalMemory,
   pageMapcountDec,
   pageMapcountInc,
-  startIsolatePageRange,
   takePageOffBuddy,
 } from '../src/index.js';
 import { physicalMemoryLooksSound, reportPhysicalMemory } from '../src/internal.js';
@@ -41,7 +31,7 @@ import {
   memmapOf,
   setMappingObj,
 } from '../src/memmap.js';
-import { PAGEBLOCK_NR_PAGES as PB } from '../src/pageblock.js';
+import { richMemory, seededRandom } from './rich-memory.js';
 
 /*
  * The incremental memory-map check (`checkPhysicalMemory(mem, { incremental: true })`)
@@ -50,37 +40,6 @@ import { PAGEBLOCK_NR_PAGES as PB } from '../src/pageblock.js';
  * through the package's writers (which stamp); a write straight into the arrays is seen
  * by the full check only.
  */
-
-/** A machine with folios of several orders, a list, hugetlb, CMA, isolated and offline blocks. */
-function rich(): PhysicalMemory {
-  const mem = createPhysicalMemory({
-    nodes: [{ pages: 4096, hugetlbPages: 2 }, { pages: 2048 }],
-  });
-  const list = new FolioList(mem);
-  for (const order of [0, 0, 1, 2, 9]) list.addTail(folioAlloc(mem, order, 0) as number);
-  folioAlloc(mem, 3, 1);
-  allocHugetlbFolio(mem, 0);
-  allocMigrateHugetlbFolio(mem, 1);
-  const base = 4096;
-  declareCmaArea(mem, base + 2 * PB, PB);
-  allocPfn(mem, base + 2 * PB + 5);
-  startIsolatePageRange(mem, base + PB, base + 2 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE);
-  startIsolatePageRange(mem, base + 3 * PB, base + 4 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE);
-  offlineIsolatedPages(mem, base + 3 * PB, base + 4 * PB);
-  return mem;
-}
-
-/** mulberry32, so that a failure names its trial. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PER_PFN = [
   'state',
@@ -115,11 +74,11 @@ function framesIn(m: Memmap, state: number): number[] {
 
 describe('incremental memory-map check', () => {
   test('2,000 one-field corruptions a writer stamped: the full verdict each time', () => {
-    const next = random(23);
+    const next = seededRandom(23);
     const disagreements: string[] = [];
     let unsound = 0;
     for (let trial = 0; trial < 2000; trial++) {
-      const mem = rich();
+      const mem = richMemory();
       const m = memmapOf(mem);
       // A sound full pass first, so that the incremental one has something to skip.
       expect(physicalMemoryLooksSound(m)).toBe(true);
@@ -145,10 +104,10 @@ describe('incremental memory-map check', () => {
   }, 120_000);
 
   test('a random walk of operations with corruptions by internal writers: the full verdict after each', () => {
-    const next = random(5);
+    const next = seededRandom(5);
     let found = 0;
     for (let run = 0; run < 80; run++) {
-      const mem = rich();
+      const mem = richMemory();
       const m = memmapOf(mem);
       const list = new FolioList(mem);
       const live: number[] = [];
@@ -217,7 +176,7 @@ describe('incremental memory-map check', () => {
   }, 120_000);
 
   test('it skips what no writer changed: a raw write into a free block is left to the full check', () => {
-    const mem = rich();
+    const mem = richMemory();
     const m = memmapOf(mem);
     expect(checkPhysicalMemory(mem)).toEqual([]);
     const p = framesIn(m, FRAME_FREE).at(-1)!;
@@ -231,7 +190,7 @@ describe('incremental memory-map check', () => {
   });
 
   test('a pass that finds a problem keeps the stamps: the next incremental pass finds it again', () => {
-    const mem = rich();
+    const mem = richMemory();
     const m = memmapOf(mem);
     expect(checkPhysicalMemory(mem)).toEqual([]);
     const p = framesIn(m, FRAME_FREE)[0]!;
@@ -244,7 +203,7 @@ describe('incremental memory-map check', () => {
   });
 
   test('the first pass of a machine reads everything', () => {
-    const mem = rich();
+    const mem = richMemory();
     const m = memmapOf(mem);
     // A raw write before any sound pass: nothing is known sound yet, so it is found.
     m.flags[framesIn(m, FRAME_FREE).at(-1)!] = 1;

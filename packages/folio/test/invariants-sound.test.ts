@@ -1,20 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import {
-  allocHugetlbFolio,
-  allocMigrateHugetlbFolio,
-  allocPfn,
-  checkPhysicalMemory,
-  createPhysicalMemory,
-  declareCmaArea,
-  FolioList,
-  folioAlloc,
-  folioPagesByNode,
-  MEMORY_OFFLINE,
-  MIGRATE_MOVABLE,
-  offlineIsolatedPages,
-  type PhysicalMemory,
-  startIsolatePageRange,
-} from '../src/index.js';
+import { checkPhysicalMemory, folioAlloc, folioPagesByNode } from '../src/index.js';
 import { physicalMemoryLooksSound, reportPhysicalMemory } from '../src/internal.js';
 import {
   FRAME_FREE,
@@ -24,37 +9,13 @@ import {
   type Memmap,
   memmapOf,
 } from '../src/memmap.js';
-import { PAGEBLOCK_NR_PAGES as PB } from '../src/pageblock.js';
+import { richMemory, seededRandom } from './rich-memory.js';
 
 /*
  * `checkPhysicalMemory` answers from `physicalMemoryLooksSound` (one walk, no messages)
  * when that says sound, and from `reportPhysicalMemory` (check by check) otherwise. The
  * walk must never call sound what the report finds wrong, nor (for speed) the reverse.
  */
-
-/**
- * A machine in many of the states the checks know: folios of several orders and a THP,
- * a folio list, hugetlb folios pooled, in use and temporary, a CMA area with a page in
- * use, an isolated block with a page in use, an offline block, holes between the nodes.
- */
-function rich(): PhysicalMemory {
-  const mem = createPhysicalMemory({
-    nodes: [{ pages: 4096, hugetlbPages: 2 }, { pages: 2048 }],
-  });
-  const list = new FolioList(mem);
-  for (const order of [0, 0, 1, 2, 9]) list.addTail(folioAlloc(mem, order, 0) as number);
-  folioAlloc(mem, 3, 1);
-  allocHugetlbFolio(mem, 0);
-  allocMigrateHugetlbFolio(mem, 1);
-  const base = 4096;
-  declareCmaArea(mem, base + 2 * PB, PB);
-  allocPfn(mem, base + 2 * PB + 5);
-  // The temporary hugetlb folio took the block at base + PB: isolated with a folio in use.
-  startIsolatePageRange(mem, base + PB, base + 2 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE);
-  startIsolatePageRange(mem, base + 3 * PB, base + 4 * PB, MIGRATE_MOVABLE, MEMORY_OFFLINE);
-  offlineIsolatedPages(mem, base + 3 * PB, base + 4 * PB);
-  return mem;
-}
 
 type Field = keyof Memmap;
 const PER_PFN: readonly Field[] = [
@@ -89,18 +50,6 @@ const COUNTERS: readonly Field[] = [
   'surplusHugePages',
 ];
 
-/** A small deterministic generator (mulberry32), so a failure names its trial. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The pfns where something is: heads, tails next to them, block edges, list links. */
 function interesting(m: Memmap): number[] {
   const out: number[] = [0, m.zeroPfn];
@@ -117,18 +66,18 @@ function interesting(m: Memmap): number[] {
 
 describe('physicalMemoryLooksSound agrees with reportPhysicalMemory', () => {
   test('the rich machine is sound for both', () => {
-    const mem = rich();
+    const mem = richMemory();
     expect(reportPhysicalMemory(mem)).toEqual([]);
     expect(physicalMemoryLooksSound(memmapOf(mem))).toBe(true);
   });
 
   test('2,000 random one-field corruptions of the rich machine: same verdict each time', () => {
-    const next = random(17);
-    const pfns = interesting(memmapOf(rich()));
+    const next = seededRandom(17);
+    const pfns = interesting(memmapOf(richMemory()));
     const disagreements: string[] = [];
     let unsound = 0;
     for (let trial = 0; trial < 2000; trial++) {
-      const mem = rich();
+      const mem = richMemory();
       const m = memmapOf(mem);
       const counter = next() < 0.15;
       const field = counter
@@ -166,7 +115,7 @@ describe('physicalMemoryLooksSound agrees with reportPhysicalMemory', () => {
 
   test('HPageTemporary on a tail, a free frame or an offline frame', () => {
     for (const where of ['tail', 'free', 'offline'] as const) {
-      const mem = rich();
+      const mem = richMemory();
       const m = memmapOf(mem);
       let pfn = -1;
       for (let p = 0; p < m.maxPfn && pfn < 0; p++) {
@@ -186,7 +135,7 @@ describe('physicalMemoryLooksSound agrees with reportPhysicalMemory', () => {
   });
 
   test('a hugetlb reservation larger than the free pool pages', () => {
-    const mem = rich();
+    const mem = richMemory();
     const m = memmapOf(mem);
     m.resvHugePages = 5;
     expect(physicalMemoryLooksSound(m)).toBe(false);
@@ -194,7 +143,7 @@ describe('physicalMemoryLooksSound agrees with reportPhysicalMemory', () => {
   });
 
   test('a folio list whose size is off by one', () => {
-    const mem = rich();
+    const mem = richMemory();
     const m = memmapOf(mem);
     const id = m.listId.find((x) => x !== 0)!;
     const list = m.lists[id]!;
@@ -207,7 +156,7 @@ describe('physicalMemoryLooksSound agrees with reportPhysicalMemory', () => {
 
 describe('folioPagesByNode', () => {
   test('counts the pages of allocated folios per node, pooled and free frames not', () => {
-    const mem = rich();
+    const mem = richMemory();
     const used = new Float64Array(2);
     folioPagesByNode(mem, used);
     // node 0: the zero page, 1 + 1 + 2 + 4 + 512 on the list, a hugetlb folio in use (512);
