@@ -138,9 +138,15 @@ export class ExploreThreads {
     fail: (reason: unknown) => void,
     message: (id: number) => ToWorker,
   ): void {
-    if (signal.aborted) return fail(signal.reason);
+    if (signal.aborted) {
+      fail(signal.reason);
+      return;
+    }
     const thread = this.pick();
-    if (thread.dead !== null) return fail(thread.dead);
+    if (thread.dead !== null) {
+      fail(thread.dead);
+      return;
+    }
     const id = this.nextId++;
     const onAbort = () => {
       // Not started: the thread skips it; started: its answer is dropped.
