@@ -256,20 +256,28 @@ function childrenCpuMs(): number | null {
 /** `sysconf(_SC_CLK_TCK)`: 100 on every Linux that node runs on. */
 const CLOCK_TICKS = 100;
 
-/** `mmsim explore NAME --variant V --schedules S --workers W --json`, as a user runs it. */
-function cliExplore(name: string, variant: string, schedules: number, workers: number): CliExplore {
-  const args = [mmsimBin(), 'explore', name, '--variant', variant];
-  args.push('--schedules', String(schedules), '--workers', String(workers), '--json');
+/**
+ * `node mmsim ARGS` as a child process, as a user runs it: its stdout, the wall time from
+ * process start to exit, and its CPU time (null where the OS does not tell).
+ */
+function timedCli(args: readonly string[]): { out: string; wallMs: number; cpuMs: number | null } {
   const cpuStart = childrenCpuMs();
   const start = performance.now();
-  const out = execFileSync(process.execPath, args, {
+  const out = execFileSync(process.execPath, [mmsimBin(), ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
     maxBuffer: 64 << 20,
   });
   const wallMs = performance.now() - start;
   const cpuEnd = childrenCpuMs();
-  const cpuMs = cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart;
+  return { out, wallMs, cpuMs: cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart };
+}
+
+/** `mmsim explore NAME --variant V --schedules S --workers W --json`, as a user runs it. */
+function cliExplore(name: string, variant: string, schedules: number, workers: number): CliExplore {
+  const args = ['explore', name, '--variant', variant];
+  args.push('--schedules', String(schedules), '--workers', String(workers), '--json');
+  const { out, wallMs, cpuMs } = timedCli(args);
   const r = JSON.parse(out) as { schedules: number; schedulesPerSecond: number | null };
   return { schedules: r.schedules, schedulesPerSecond: r.schedulesPerSecond ?? 0, wallMs, cpuMs };
 }
@@ -403,24 +411,16 @@ export const DPOR_WORKERS_STRATEGY = 'dpor:2';
  * search until exhausted, wall time process start to exit, and its report.
  */
 function cliDpor(workers: number): CliExplore & { readonly report: Record<string, unknown> } {
-  const args = [mmsimBin(), 'explore', DPOR_WORKERS_SCENARIO, '--variant', DPOR_WORKERS_VARIANT];
+  const args = ['explore', DPOR_WORKERS_SCENARIO, '--variant', DPOR_WORKERS_VARIANT];
   args.push('--strategy', DPOR_WORKERS_STRATEGY, '--schedules', '1000000000');
   args.push('--workers', String(workers), '--json');
-  const cpuStart = childrenCpuMs();
-  const start = performance.now();
-  const out = execFileSync(process.execPath, args, {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
-    maxBuffer: 64 << 20,
-  });
-  const wallMs = performance.now() - start;
-  const cpuEnd = childrenCpuMs();
+  const { out, wallMs, cpuMs } = timedCli(args);
   const report = JSON.parse(out) as Record<string, unknown>;
   return {
     schedules: report.schedules as number,
     schedulesPerSecond: (report.schedulesPerSecond as number | null) ?? 0,
     wallMs,
-    cpuMs: cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart,
+    cpuMs,
     report,
   };
 }
