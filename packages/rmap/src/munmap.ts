@@ -18,10 +18,11 @@ import { MmuGather, tlbFreePages, zapRange } from './zap.js';
  * VMA is the upper part, with the same flags, file and anon_vma, `vm_pgoff` advanced, the
  * anon_vma chain cloned (`anon_vma_clone`, which counts it as an active VMA of the shared
  * anon_vma), and a place in the file's i_mmap. A huge PMD straddling the cut is split
- * first (`vma_adjust_trans_huge`). The boundary moves through `vma_adjust` ->
- * `__vma_adjust`, which holds the file's `i_mmap_rwsem` and then the anon_vma's rwsem, both
- * for write, while `vm_end` changes and the new VMA goes in (the interval trees are
- * re-keyed under them), so no rmap walk of the file or the anon_vma sees the VMA half-cut.
+ * first (`vma_adjust_trans_huge`, before the locks in 6.3; 6.4 moved it inside them). The
+ * boundary moves under `vma_prepare` (`__vma_adjust` before 6.3), which takes the file's
+ * `i_mmap_rwsem` and then the anon_vma's rwsem, both for write, while `vm_end` changes and
+ * the new VMA goes in (the interval trees are re-keyed under them), so no rmap walk of the
+ * file or the anon_vma sees the VMA half-cut.
  */
 export function* splitVma(ctx: RmapState, vma: Vma, at: number): KernelGen<Vma> {
   if (at % PMD_SIZE !== 0) yield* splitHugePmd(ctx, vma, at, false, null);
