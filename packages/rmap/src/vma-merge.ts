@@ -9,7 +9,7 @@ import type { RmapState } from './rmap-state.js';
 import type { Vma } from './vma.js';
 
 /*
- * VMA merging (mm/mmap.c `vma_merge` / `__vma_adjust`, Linux 6.3), for the system calls
+ * VMA merging (mm/mmap.c `vma_merge` with `vma_prepare` / `vma_complete`, Linux 6.3), for the system calls
  * that change the attributes of part of a mapping (mprotect, madvise, mbind): they split
  * the VMAs at the range's edges, change the attributes of the VMAs inside, and merge each
  * with its neighbours where the two have become compatible again.
@@ -70,13 +70,15 @@ export function canMergeAdjacent(prev: Vma, next: Vma, existing: 'prev' | 'next'
 }
 
 /**
- * `__vma_adjust(prev, prev->vm_start, next->vm_end, prev->vm_pgoff, NULL, next)` with
- * `remove_next == 1` (mm/mmap.c, 6.3): `prev` grows over `next`, which goes. If only
- * `next` has an anon_vma, `prev` first takes it over (`anon_vma_clone`, the "importer"
- * case). `prev` grows and the file's i_mmap loses `next` under `i_mmap_rwsem` and the
- * anon_vma's rwsem, both for write (as `__vma_adjust` and its successor `vma_prepare` take
- * them, mm/mmap.c: no rmap walk sees the VMAs half-changed); `next`'s anon_vma chain is
- * then unlinked (`anon_vma_merge` -> `unlink_anon_vmas`). The caller holds `mmap_lock` for
+ * `vma_merge`'s case where `prev` grows over `next`, which goes (mm/mmap.c, 6.3: the
+ * `vma_prepare` / `vma_complete` pair with `vp.remove = next`; before 6.3 the same work was
+ * `__vma_adjust(..., remove_next == 1)`, removed by Liam Howlett's "mm/mmap: remove
+ * __vma_adjust()", commit 0503ea8f5ba7, series <20230120162650.984577-1-Liam.Howlett@oracle.com>).
+ * If only `next` has an anon_vma, `prev` first takes it over (`dup_anon_vma` ->
+ * `anon_vma_clone`). `prev` grows and the file's i_mmap loses `next` under `i_mmap_rwsem`
+ * and then the anon_vma's rwsem, both for write (`vma_prepare`'s order; `__vma_adjust` took
+ * the same ones in the same order): no rmap walk sees the VMAs half-changed. `next`'s
+ * anon_vma chain is then unlinked (`vma_complete` -> `anon_vma_merge` -> `unlink_anon_vmas`). The caller holds `mmap_lock` for
  * write and has checked `canMergeAdjacent`. The page tables are untouched: the same pages
  * stay mapped at the same addresses, and their `linear_page_index` in `prev` is the one
  * they had in `next`.
@@ -88,9 +90,9 @@ export function* vmaMergeNext(ctx: RmapState, prev: Vma, next: Vma): KernelGen {
     yield* anonVmaClone(prev, next);
   }
   const file = next.file;
-  if (file !== null) yield* iMmapLockWrite(file, '__vma_adjust');
+  if (file !== null) yield* iMmapLockWrite(file, 'vma_prepare');
   const av = prev.anonVma;
-  if (av !== null) yield* anonVmaLockWrite(av, '__vma_adjust');
+  if (av !== null) yield* anonVmaLockWrite(av, 'vma_prepare');
   prev.end = next.end;
   // VM_SOFTDIRTY does not block a merge; the merged VMA keeps it if either had it.
   prev.flags |= next.flags & VM_SOFTDIRTY;

@@ -51,7 +51,7 @@ describe('munmap', () => {
     expect(vm.liveAnonVmas).toBe(0);
   });
 
-  it('a split moves the boundary under the anon_vma lock, not only under i_mmap_rwsem (__vma_adjust)', () => {
+  it('a split moves the boundary under the anon_vma lock, not only under i_mmap_rwsem (vma_prepare)', () => {
     // A private file mapping with COW pages has both a file and an anon_vma. The unmapper
     // clones the anon_vma chain, then sleeps on i_mmap_rwsem (a file walker holds it);
     // meanwhile an anon walker takes the anon_vma lock. The cut must wait for it.
