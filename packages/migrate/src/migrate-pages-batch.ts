@@ -1,7 +1,7 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
   type FolioList,
-  FOLIO_TYPE_HUGETLB,
   folioEntireMapcount,
   folioMapped,
   folioNrPages,
@@ -9,8 +9,8 @@ import {
   HPAGE_PMD_ORDER,
   type MemmapReader,
   memmapReader,
-  pageMapcount,
   type PhysicalMemory,
+  pageMapcount,
   readerIsFolio,
 } from '@mmsim/folio';
 import {
