@@ -437,8 +437,10 @@ export class ShadowMemory {
 
   #currentUser(mm: MmView, addr: number): number | null {
     if (!mm.alive) return null;
-    const pte = this.#vm.lookupPte(mm, addr);
-    return pte.kind === 'present' ? pageContent(this.#mem, pte.pfn) : null;
+    // The pfn of a present entry (`lookupPte(mm, addr).pfn` when its kind is 'present'),
+    // without building the decoded entry: `verifyAll` reads every private word this way.
+    const pfn = this.#vm.presentPfnAt(mm, addr);
+    return pfn >= 0 ? pageContent(this.#mem, pfn) : null;
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   folioNrPages,
   folioRefCount,
   folioTestClearFlag,
+  memmapReader,
   PG_lru,
 } from '@mmsim/folio';
 import { FP_FOLIO, FP_LRU_LIST, type KernelGen, MmsimError } from '@mmsim/runtime';
@@ -85,7 +86,10 @@ export function folioIsolateLruStart(s: LruState, folio: Folio): number {
   // The window before lru_lock: a real scheduling round, or a virtual step when no other
   // task can run there (the same step count and replay token, no suspension).
   if (!s.rt.virtualStep()) return ISOLATE_LRU_YIELD;
-  const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
+  // The folio holds the isolation reference (a live head, checked above): its node and
+  // order through the memmap reader.
+  const r = memmapReader(mem);
+  const lv = s.lruvecs[r.nid[folio]!] as Lruvec;
   if (lv.lock.owner !== null) {
     s.rt.touch(lv.lock.objectId, true); // the failed trylock's touch
     return ISOLATE_LRU_SPIN;
@@ -95,7 +99,7 @@ export function folioIsolateLruStart(s: LruState, folio: Folio): number {
   const taken = uncontendedLock(s.rt, lv.lock);
   s.rt.touchKernel(FP_LRU_LIST, lv.nid, true); // off the list: the list and the folio's links
   s.rt.touchKernel(FP_FOLIO, folio, true);
-  lv.delFolio(folio, folioNrPages(mem, folio));
+  lv.delFolio(folio, 1 << r.order[folio]!); // folio_nr_pages
   uncontendedUnlock(lv.lock, taken);
   s.where[folio] = WHERE_NONE;
   return ISOLATE_LRU_DONE;

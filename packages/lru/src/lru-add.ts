@@ -1,17 +1,16 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
   folioClearFlag,
-  folioFlags,
   folioGet,
   folioNid,
-  folioNrPages,
   folioOnList,
   folioRefCount,
   folioSetFlag,
   folioTestClearFlag,
-  folioTestHugetlb,
   folioTestLarge,
-  folioTestMovable,
+  memmapReader,
+  PAGE_MAPPING_MOVABLE,
   PG_active,
   PG_lru,
   PG_unevictable,
@@ -46,7 +45,10 @@ export function checkAddable(s: LruState, folio: Folio, fn: string): void {
   if (refs <= 0) {
     throw misuse(fn, folio, 'has refcount 0 (frozen): the caller must hold a reference');
   }
-  const flags = folioFlags(mem, folio);
+  // `folio` is a live head (the accessor above checked it): its other fields are read
+  // through the memmap reader.
+  const r = memmapReader(mem);
+  const flags = r.flags[folio]!;
   if ((flags & LRU) !== 0) {
     throw misuse(fn, folio, 'has PG_lru set: it is already on an LRU list');
   }
@@ -68,10 +70,10 @@ export function checkAddable(s: LruState, folio: Folio, fn: string): void {
     );
   }
   if (folio === mem.zeroPfn) throw misuse(fn, folio, 'is the shared zero page, never on the LRU');
-  if (folioTestHugetlb(mem, folio)) {
+  if (r.folioType[folio] === FOLIO_TYPE_HUGETLB) {
     throw misuse(fn, folio, 'is a hugetlb folio: hugetlb folios are never on the LRU');
   }
-  if (folioTestMovable(mem, folio)) {
+  if (r.mappingKind[folio] === PAGE_MAPPING_MOVABLE /* __folio_test_movable */) {
     throw misuse(fn, folio, 'is a non-LRU movable page (__PageMovable): it never goes on the LRU');
   }
 }
@@ -103,8 +105,10 @@ export function queueFolio(s: LruState, b: FolioBatch, folio: Folio): boolean {
  */
 function lruAddFn(s: LruState, lv: Lruvec, folio: Folio): void {
   const mem = s.mem;
-  const wasUnevictable = folioTestClearFlag(mem, folio, PG_unevictable);
-  const nrPages = folioNrPages(mem, folio);
+  const wasUnevictable = folioTestClearFlag(mem, folio, PG_unevictable); // checks the head
+  // (A live head, checked just above: its order and flags through the memmap reader.)
+  const r = memmapReader(mem);
+  const nrPages = 1 << r.order[folio]!;
   if (folioEvictable(s, folio)) {
     if (wasUnevictable) {
       s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_RESCUED, nrPages);
@@ -117,7 +121,7 @@ function lruAddFn(s: LruState, lv: Lruvec, folio: Folio): void {
       s.vmstat.countVmEvents(VmEvent.UNEVICTABLE_PGS_CULLED, nrPages);
     }
   }
-  const lru = lruListOfFlags(folioFlags(mem, folio));
+  const lru = lruListOfFlags(r.flags[folio]!);
   lv.addFolio(folio, lru, nrPages);
   const tp = s.mmLruInsertion;
   if (tp.enabled) tp.emit({ pfn: folio, lru });
@@ -244,7 +248,8 @@ export function folioAddLruDrainUncontended(s: LruState, folio: Folio): boolean 
   if (b.nr !== 0 || b.lock.owner !== null) return false;
   if (needMlockDrain(s, cpu)) return false;
   const mem = s.mem;
-  const lv = s.lruvecs[folioNid(mem, folio)] as Lruvec;
+  // (`checkAddable` found a live head: its node through the memmap reader.)
+  const lv = s.lruvecs[memmapReader(mem).nid[folio]!] as Lruvec;
   if (lv.lock.owner !== null) return false;
   // Counted as a plain-call add and a plain-call drain, and as their fusion.
   lruUncontended.adds++;

@@ -1,11 +1,12 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
   folioAlloc,
   folioNid,
-  folioOrder,
   folioTestHugetlb,
-  folioTestLarge,
+  memmapReader,
   NUMA_NO_NODE,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
 import { hugetlbAllocMigrationTarget } from './hugetlb-state.js';
@@ -107,7 +108,11 @@ export function allocMigrationTarget(
   const nid = want === NUMA_NO_NODE ? folioNid(mem, src) : want;
   env.rt.charge(env.costs.pageAlloc);
   if (env.allocFault.fire()) return null;
-  if (folioTestHugetlb(mem, src)) {
+  // src's type and order through the memmap reader (src is isolated: a live head; the
+  // accessor throws its error if it is not).
+  const r = memmapReader(mem);
+  if (!readerIsFolio(r, src)) folioTestHugetlb(mem, src);
+  if (r.folioType[src] === FOLIO_TYPE_HUGETLB) {
     const allowAllocFallback =
       !env.variant.hugetlbFallbackByReason ||
       reason === undefined ||
@@ -119,7 +124,7 @@ export function allocMigrationTarget(
     });
     return folio < 0 ? null : folio;
   }
-  const order = folioTestLarge(mem, src) ? folioOrder(mem, src) : 0;
+  const order = r.order[src]!; // folio_test_large(src) ? folio_order(src) : 0
   const opts = ALLOC_OPTIONS;
   opts.thisNode = thisNode;
   opts.movable = movable;

@@ -1,4 +1,5 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
   folioClearFlag,
   folioCopyContents,
@@ -7,7 +8,7 @@ import {
   folioSetFlag,
   folioSetPrivate,
   folioTestFlag,
-  folioTestHugetlb,
+  memmapReader,
   PG_active,
   PG_checked,
   PG_dirty,
@@ -26,6 +27,7 @@ import {
   PG_young,
   type PhysicalMemory,
   pageCopyFactor,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { folioMigrateKsm } from '@mmsim/rmap';
 import { mightSleep } from '@mmsim/runtime';
@@ -53,9 +55,11 @@ import type { MigrateServices } from './migrate-services.js';
  */
 export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Folio): void {
   const mem = services.mem;
+  const r = memmapReader(mem);
   // src's flags word read once: nothing below changes the bits read from it before they
   // are used (the test-and-clears of PG_active and PG_unevictable act on it in order).
-  const flags = folioFlags(mem, src);
+  // Through the memmap reader once src is found a live head (else the accessor throws).
+  const flags = readerIsFolio(r, src) ? r.flags[src]! : folioFlags(mem, src);
   setFlagsOf(mem, dst, flags & COPIED_FIRST);
   if ((flags & (1 << PG_active)) !== 0) {
     folioClearFlag(mem, src, PG_active);
@@ -76,8 +80,12 @@ export function folioMigrateFlags(services: MigrateServices, dst: Folio, src: Fo
   // nothing before changes them. Clearing a clear bit changes nothing, so it is skipped.)
   if ((flags & SWAPCACHE) === SWAPCACHE) folioClearFlag(mem, src, PG_swapcache);
   if ((flags & (1 << PG_private)) !== 0) folioClearFlag(mem, src, PG_private);
-  if (!folioTestHugetlb(mem, src)) folioSetPrivate(mem, src, null);
-  if (folioTestFlag(mem, dst, PG_writeback)) services.locks.folioEndWriteback(dst);
+  // (src is still the live head read above: nothing here frees it.)
+  if (r.folioType[src] !== FOLIO_TYPE_HUGETLB) folioSetPrivate(mem, src, null);
+  const dstWriteback = readerIsFolio(r, dst)
+    ? (r.flags[dst]! & (1 << PG_writeback)) !== 0
+    : folioTestFlag(mem, dst, PG_writeback);
+  if (dstWriteback) services.locks.folioEndWriteback(dst);
   if ((flags & (1 << PG_readahead)) !== 0) folioSetFlag(mem, dst, PG_readahead);
 }
 
@@ -133,7 +141,9 @@ export function folioMigrateCopy(services: MigrateServices, dst: Folio, src: Fol
  * `norefsLockCoversCopy`).
  */
 export function folioCopy(services: MigrateServices, dst: Folio, src: Folio): void {
-  const nr = folioNrPages(services.mem, src);
+  const mem = services.mem;
+  const r = memmapReader(mem);
+  const nr = readerIsFolio(r, src) ? 1 << r.order[src]! : folioNrPages(mem, src);
   if (nr > 1) mightSleep(services.rt.current, 'folio_copy -> cond_resched');
   const tp = services.folioCopied;
   if (tp.enabled) tp.emit({ src, dst, nr_pages: nr }); // as the copy starts

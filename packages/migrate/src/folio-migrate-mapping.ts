@@ -20,12 +20,16 @@ import {
   folioTestFlag,
   folioTestSwapcache,
   HPAGE_PMD_NR,
+  type MappingKind,
+  memmapReader,
   PG_dirty,
   PG_private,
   PG_private_2,
   PG_swapbacked,
   PG_swapcache,
   type PhysicalMemory,
+  readerIsFolio,
+  readerMapping,
 } from '@mmsim/folio';
 import { EAGAIN, MmsimError, NodeStat } from '@mmsim/runtime';
 import type { PageCacheMapping } from './address-space-operations.js';
@@ -105,18 +109,22 @@ export function folioMigrateMapping(
 ): number {
   const mem = services.mem;
   const expected = folioExpectedRefs(services, mapping, src) + extraCount;
-  const nr = folioNrPages(mem, src);
+  // src's fields are read through the memmap reader once `folio_nr_pages` found it a live
+  // head (the accessor throws its error otherwise): src is locked, unmapped and holds the
+  // isolation reference, so nothing below frees it.
+  const r = memmapReader(mem);
+  const nr = readerIsFolio(r, src) ? 1 << r.order[src]! : folioNrPages(mem, src);
   // Fault site migrate.extra_ref: a speculative folio_try_get (GUP-fast, a page-cache
   // lookup) holds src across the check below; the count, or the freeze, sees one too many.
   if (services.extraRefFault?.fire() === true && transientRefFails(mem, src, expected)) {
     return -EAGAIN;
   }
   if (mapping === null) {
-    if (folioRefCount(mem, src) !== expected) return -EAGAIN;
-    // No turning back from here.
-    folioSetIndex(mem, dst, folioIndex(mem, src));
-    folioSetMapping(mem, dst, folioMappingKind(mem, src), folioRawMapping(mem, src));
-    if (folioTestFlag(mem, src, PG_swapbacked)) folioSetFlag(mem, dst, PG_swapbacked);
+    if (r.refcount[src] !== expected) return -EAGAIN;
+    // No turning back from here. (An anon index, its vpn, stays an unboxed double here.)
+    folioSetIndex(mem, dst, r.index[src]!);
+    folioSetMapping(mem, dst, r.mappingKind[src] as MappingKind, readerMapping(r, src));
+    if ((r.flags[src]! & (1 << PG_swapbacked)) !== 0) folioSetFlag(mem, dst, PG_swapbacked);
     return MIGRATEPAGE_SUCCESS;
   }
   const cache = pageCache(mapping, 'folio_migrate_mapping');

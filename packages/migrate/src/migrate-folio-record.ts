@@ -4,7 +4,10 @@ import {
   folioRawMapping,
   folioSetMapping,
   folioSetPrivate,
+  memmapReader,
   type PhysicalMemory,
+  readerIsFolio,
+  readerMapping,
 } from '@mmsim/folio';
 import type { AnonVmaView } from '@mmsim/rmap';
 import type { MigrateEnv } from './migrate-env.js';
@@ -94,7 +97,12 @@ export function recordedAnonVma(env: MigrateEnv, dst: Folio): AnonVmaView | null
   if (env.variant.dstStateInPrivate) {
     return (folioGetPrivate(env.mem, dst) as AnonVmaView | null) ?? null;
   }
-  return folioRawMapping(env.mem, dst) as AnonVmaView | null;
+  // (dst is locked and holds its allocation reference: a live head, read through the
+  // memmap reader; the accessor throws its error if it is not.)
+  const mem = env.mem;
+  const r = memmapReader(mem);
+  const mapping = readerIsFolio(r, dst) ? readerMapping(r, dst) : folioRawMapping(mem, dst);
+  return mapping as AnonVmaView | null;
 }
 
 /**

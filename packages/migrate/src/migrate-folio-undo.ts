@@ -1,4 +1,12 @@
-import { type Folio, type FolioList, folioNrPages, folioPut, folioTestMovable } from '@mmsim/folio';
+import {
+  type Folio,
+  type FolioList,
+  folioPut,
+  folioTestMovable,
+  memmapReader,
+  PAGE_MAPPING_MOVABLE,
+  readerIsFolio,
+} from '@mmsim/folio';
 import { folioPutFast } from '@mmsim/lru';
 import type { AnonVmaView } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
@@ -55,9 +63,15 @@ export function migrateFolioUndoDst(
  */
 export function migrateFolioDone(env: MigrateEnv, src: Folio, reason: MigrateReason): void {
   const mem = env.mem;
-  if (!folioTestMovable(mem, src)) {
+  // Through the memmap reader when src is a live head (it holds the isolation reference);
+  // else the accessor throws its error.
+  const r = memmapReader(mem);
+  const movable = readerIsFolio(r, src)
+    ? r.mappingKind[src] === PAGE_MAPPING_MOVABLE
+    : folioTestMovable(mem, src);
+  if (!movable) {
     const lru = env.lru;
-    lru.nodeStatModFolio(src, lru.folioIsolatedItem(src), -folioNrPages(mem, src));
+    lru.nodeStatModFolio(src, lru.folioIsolatedItem(src), -(1 << r.order[src]!));
   }
   traceFolioDone(env, src, 'freed');
   if (reason !== MR_MEMORY_FAILURE) folioPut(mem, src);

@@ -2,19 +2,22 @@ import {
   type Folio,
   type FolioList,
   folioClearFlag,
-  folioRawMapping,
   folioRefCount,
   folioSetPrivate,
-  folioTestAnon,
   folioTestFlag,
-  folioTestKsm,
   folioTestMovable,
+  memmapReader,
+  PAGE_MAPPING_ANON,
+  PAGE_MAPPING_KSM,
+  PAGE_MAPPING_MOVABLE,
   PG_active,
   PG_mlocked,
   PG_private,
   PG_unevictable,
   PG_uptodate,
   PG_writeback,
+  readerIsFolio,
+  readerMapping,
 } from '@mmsim/folio';
 import type { AnonVmaView } from '@mmsim/rmap';
 import { TTU_BATCH_FLUSH } from '@mmsim/rmap';
@@ -137,6 +140,8 @@ export function migrateFolioUnmapPlain(
   force: boolean,
   avoidForceLock: boolean,
 ): number {
+  const r = memmapReader(env.mem);
+  if (!readerIsFolio(r, src)) folioTestMovable(env.mem, src); // throws the accessor's error
   return migrateFolioUnmapSteps(
     env,
     cb,
@@ -148,7 +153,7 @@ export function migrateFolioUnmapPlain(
     force,
     avoidForceLock,
     U_START,
-    !folioTestMovable(env.mem, src),
+    r.mappingKind[src] !== PAGE_MAPPING_MOVABLE, // !__folio_test_movable(src)
     -1,
     -EAGAIN,
     0,
@@ -322,11 +327,16 @@ function migrateFolioUnmapSteps(
   const locks = env.locks;
   const rmap = env.rmap;
   const variant = env.variant;
+  // src's fields are read through the memmap reader: src is isolated, so it holds our
+  // reference and stays a live head throughout (checked once here, with the accessor's
+  // error if it is not).
+  const r = memmapReader(mem);
+  if (!readerIsFolio(r, src)) folioRefCount(mem, src);
 
   // biome-ignore lint/suspicious/noConfusingLabels: the block ends at the kernel's `out:` label
   out: {
     if (stage === U_START) {
-      if (folioRefCount(mem, src) === 1) {
+      if (r.refcount[src] === 1) {
         // Folio was freed from under us: we are done. (free_pages_prepare clears PG_isolated.)
         folioClearFlag(mem, src, PG_active);
         folioClearFlag(mem, src, PG_unevictable);
@@ -363,12 +373,13 @@ function migrateFolioUnmapSteps(
     }
     if (stage === U_LOCKED) {
       locked = true;
+      const flags = r.flags[src]!; // src's flags, read once for the two tests below
       // 6.7+: remember an mlocked src, so that only its move drains the LRU batches.
-      if (variant.drainOnlyMlocked && folioTestFlag(mem, src, PG_mlocked)) {
+      if (variant.drainOnlyMlocked && (flags & (1 << PG_mlocked)) !== 0) {
         pageWasMapped |= PAGE_WAS_MLOCKED;
       }
 
-      if (folioTestFlag(mem, src, PG_writeback)) {
+      if ((flags & (1 << PG_writeback)) !== 0) {
         // Only a full synchronous migration waits for writeback.
         if (mode !== MIGRATE_SYNC && mode !== MIGRATE_SYNC_NO_COPY) {
           rc = -EBUSY;
@@ -384,7 +395,8 @@ function migrateFolioUnmapSteps(
       // pin it now. Null means src is no longer mapped, which it cannot become again while
       // it is locked.
       // (src is locked: whether it is anon and not KSM cannot change below.)
-      const anonNotKsm = folioTestAnon(mem, src) && !folioTestKsm(mem, src);
+      const kind = r.mappingKind[src]!;
+      const anonNotKsm = (kind & PAGE_MAPPING_ANON) !== 0 && kind !== PAGE_MAPPING_KSM;
       if (anonNotKsm) anonVma = rmap.folioGetAnonVma(src);
 
       // Nobody should know dst, but a trylock it is: never sleep on it.
@@ -397,7 +409,7 @@ function migrateFolioUnmapSteps(
         return MIGRATEPAGE_UNMAP;
       }
 
-      if (folioRawMapping(mem, src) === null) {
+      if (readerMapping(r, src) === null) {
         // A fresh swap-cache folio has no rmap yet (fall through); an orphaned page-cache
         // folio with buffers gets them freed so that it can be freed.
         if (folioTestFlag(mem, src, PG_private)) {

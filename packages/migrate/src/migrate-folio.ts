@@ -5,8 +5,10 @@ import {
   folioGetPrivate,
   folioRefCount,
   folioTestFlag,
+  memmapReader,
   PG_private,
   PG_writeback,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { EAGAIN, type KernelGen } from '@mmsim/runtime';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
@@ -133,7 +135,12 @@ export function migrateFolioAfterCopy(services: MigrateServices, dst: Folio, src
 }
 
 function checkNotWriteback(services: MigrateServices, src: Folio): void {
-  if (folioTestFlag(services.mem, src, PG_writeback)) {
+  const mem = services.mem;
+  const r = memmapReader(mem);
+  const writeback = readerIsFolio(r, src)
+    ? (r.flags[src]! & (1 << PG_writeback)) !== 0
+    : folioTestFlag(mem, src, PG_writeback);
+  if (writeback) {
     throw kernelBug(
       'migrate_folio_extra (mm/migrate.c)',
       `BUG_ON(folio_test_writeback(src)): folio ${src} is under writeback ("Writeback must be complete")`,

@@ -1,15 +1,17 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
   type FolioList,
   folioEntireMapcount,
   folioMapped,
   folioNrPages,
-  folioOrder,
   folioTestAnon,
-  folioTestHugetlb,
-  folioTestLarge,
   HPAGE_PMD_ORDER,
+  type MemmapReader,
+  memmapReader,
+  type PhysicalMemory,
   pageMapcount,
+  readerIsFolio,
 } from '@mmsim/folio';
 import {
   EAGAIN,
@@ -62,11 +64,24 @@ function splitList(list: FolioList | null): FolioList {
   return list;
 }
 
-/** A large folio that is not hugetlb, and whether it is PMD-mappable (a THP). */
-function largeKind(env: MigrateEnv, folio: Folio): 0 | 1 | 2 {
-  const mem = env.mem;
-  if (!folioTestLarge(mem, folio) || folioTestHugetlb(mem, folio)) return 0;
-  return folioOrder(mem, folio) >= HPAGE_PMD_ORDER ? 2 : 1;
+/**
+ * `folio_order` of a folio on one of the batch's lists, read once per iteration for
+ * `folio_nr_pages` (`1 << order`) and `largeKind`. A folio on a `FolioList` is the head of
+ * a live folio; if it is not, the checked accessor throws its error.
+ */
+function listFolioOrder(r: MemmapReader, mem: PhysicalMemory, folio: Folio): number {
+  if (!readerIsFolio(r, folio)) folioNrPages(mem, folio);
+  return r.order[folio]!;
+}
+
+/**
+ * A large folio that is not hugetlb (`folio_test_large && !folio_test_hugetlb`), and
+ * whether it is PMD-mappable (a THP): 0, 1 (large) or 2 (THP). `order` is the live head's
+ * (`listFolioOrder`).
+ */
+function largeKind(r: MemmapReader, folio: Folio, order: number): 0 | 1 | 2 {
+  if (order === 0 || r.folioType[folio] === FOLIO_TYPE_HUGETLB) return 0;
+  return order >= HPAGE_PMD_ORDER ? 2 : 1;
 }
 
 /**
@@ -150,6 +165,7 @@ function* migratePagesBatchBody(
   nrPass: number,
 ): KernelGen<number> {
   const mem = env.mem;
+  const reader = memmapReader(mem);
   const rt = env.rt;
   const variant = env.variant;
   const inBatchSplit = variant.splitRetry === 'in-batch';
@@ -186,11 +202,12 @@ function* migratePagesBatchBody(
       thpRetry = 0;
       nrRetryPages = 0;
       for (const folio of from) {
-        const kind = largeKind(env, folio);
+        const order = listFolioOrder(reader, mem, folio);
+        const kind = largeKind(reader, folio, order);
         const isLarge = kind !== 0;
         const isThp = kind === 2 ? 1 : 0;
         const counted = isLarge || !noSplitFolioCounting;
-        const nrPages = folioNrPages(mem, folio);
+        const nrPages = 1 << order;
         if (!rt.virtualStep()) yield; // cond_resched()
         rt.touchKernel(FP_FOLIO, folio, true); // this iteration's folio (footprints only)
 
@@ -360,10 +377,11 @@ function* migratePagesBatchBody(
         let dst = dstFolios.first();
         let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
         for (const folio of unmapFolios) {
-          const kind = largeKind(env, folio);
+          const order = listFolioOrder(reader, mem, folio);
+          const kind = largeKind(reader, folio, order);
           const isThp = kind === 2 ? 1 : 0;
           const counted = kind !== 0 || !noSplitFolioCounting;
-          const nrPages = folioNrPages(mem, folio);
+          const nrPages = 1 << order;
           if (!rt.virtualStep()) yield; // cond_resched()
           rt.touchKernel(FP_FOLIO, folio, true); // this iteration's folio (footprints only)
           // (Untraced and uncontended: as plain calls, with the same steps.)

@@ -1,4 +1,10 @@
-import { type FolioList, folioNrPages, folioTestHugetlb } from '@mmsim/folio';
+import {
+  FOLIO_TYPE_HUGETLB,
+  type FolioList,
+  folioTestHugetlb,
+  memmapReader,
+  readerIsFolio,
+} from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import type { MigrateCallbacks } from './callbacks.js';
 import { kernelBug } from './errors.js';
@@ -67,6 +73,7 @@ export function* migratePagesV63(
   const batchesMode = variantBatchesMode(variant, mode);
   const batchStep = variant.steps?.migratePagesBatch ?? migratePagesBatch;
   const overLimit = variant.batchLimit === 'over-limit';
+  const reader = memmapReader(mem);
   let rcGather = yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
   if (rcGather >= 0) {
     for (;;) {
@@ -74,12 +81,14 @@ export function* migratePagesV63(
       let cut = -1;
       let full = false;
       for (const folio of from) {
+        // (A folio on the list is a live head; the accessor throws if it is not.)
+        if (!readerIsFolio(reader, folio)) folioTestHugetlb(mem, folio);
         // Hugetlb folios left on the list used up their retries.
-        if (folioTestHugetlb(mem, folio)) {
+        if (reader.folioType[folio] === FOLIO_TYPE_HUGETLB) {
           from.moveToTail(folio, retFolios);
           continue;
         }
-        nrPages += folioNrPages(mem, folio);
+        nrPages += 1 << reader.order[folio]!; // folio_nr_pages
         if (overLimit) {
           // Before fb3592c41a44: past the limit, this folio starts the next batch.
           if (nrPages > batchSize) {

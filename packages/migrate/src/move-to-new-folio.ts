@@ -5,9 +5,13 @@ import {
   folioMappingKind,
   folioSetMapping,
   folioTestFlag,
-  folioTestMovable,
+  type MemmapReader,
+  memmapReader,
+  PAGE_MAPPING_MOVABLE,
   PG_isolated,
   PG_locked,
+  type PhysicalMemory,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { EBUSY, type KernelGen, tracedFunction } from '@mmsim/runtime';
 import { BUILTIN_AOPS } from './builtin-aops.js';
@@ -35,9 +39,12 @@ import { folioMovableOps, type MovableOperations } from './movable.js';
  */
 function moveToNewFolioSucceeded(env: MigrateEnv, src: Folio, dst: Folio): void {
   const mem = env.mem;
+  const r = memmapReader(mem);
   const moved = env.tp.folioMoved;
   if (moved.enabled) moved.emit({ src, dst });
-  if (folioTestMovable(mem, src)) {
+  // (src is locked and isolated: a live head; the accessor throws if it is not.)
+  const kind = readerIsFolio(r, src) ? r.mappingKind[src]! : folioMappingKind(mem, src);
+  if (kind === PAGE_MAPPING_MOVABLE) {
     if (!folioTestFlag(mem, src, PG_isolated)) {
       throw kernelBug(
         'move_to_new_folio',
@@ -46,7 +53,17 @@ function moveToNewFolioSucceeded(env: MigrateEnv, src: Folio, dst: Folio): void 
     }
     folioClearFlag(mem, src, PG_isolated);
   }
-  if (folioMappingKind(mem, src) === 0) folioSetMapping(mem, src, 0, null);
+  if (kind === 0) folioSetMapping(mem, src, 0, null);
+}
+
+/**
+ * `folio_test_locked(folio)` through the memmap reader when `folio` is a live head, else
+ * the accessor (which throws its error).
+ */
+function lockedHead(r: MemmapReader, mem: PhysicalMemory, folio: Folio): boolean {
+  return readerIsFolio(r, folio)
+    ? (r.flags[folio]! & (1 << PG_locked)) !== 0
+    : folioTestFlag(mem, folio, PG_locked);
 }
 
 /**
@@ -91,14 +108,16 @@ export function moveToNewFolioAfterCopy(env: MigrateEnv, dst: Folio, src: Folio)
 /** The cases of `move_to_new_folio` that cannot sleep; `NEEDS_ADDRESS_SPACE` for the rest. */
 function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: MigrateMode): number {
   const mem = env.mem;
-  if (!folioTestFlag(mem, src, PG_locked) || !folioTestFlag(mem, dst, PG_locked)) {
+  const r = memmapReader(mem);
+  if (!lockedHead(r, mem, src) || !lockedHead(r, mem, dst)) {
     throw kernelBug(
       'move_to_new_folio',
       `VM_BUG_ON_FOLIO(!folio_test_locked): src ${src}, dst ${dst}`,
     );
   }
   let rc: number;
-  if (!folioTestMovable(mem, src)) {
+  // (src is a live head: `lockedHead` checked it.)
+  if (r.mappingKind[src] !== PAGE_MAPPING_MOVABLE) {
     if (folioMapping(mem, src) !== null) return NEEDS_ADDRESS_SPACE;
     // 6.12's __migrate_folio copies before the freeze, a scheduling point: not atomic.
     if (env.copyBeforeFreeze) return NEEDS_ADDRESS_SPACE;
