@@ -307,7 +307,8 @@ export class Memmap {
   /**
    * Per chunk of `1 << WRITE_CHUNK_SHIFT` frames: the `writeEpoch` of the last write to a
    * frame of it by the package's writers (`markWritten`). The memory-map check compares it
-   * with `soundEpoch` to skip what did not change (invariants/sound.ts).
+   * with `soundEpoch` to skip what did not change (invariants/sound.ts). From the recycler
+   * when there is one (zeroed there: no chunk stamped, as on a new machine).
    */
   readonly chunkEpoch: Uint32Array;
   /** The epoch the writers stamp; a sound pass of the check moves it on. */
@@ -377,7 +378,8 @@ export class Memmap {
     }
     this.accessFactor = new Float64Array(nrNodes).fill(1);
     this.copyFactor = new Float64Array(nrNodes).fill(1);
-    this.chunkEpoch = new Uint32Array((maxPfn >>> WRITE_CHUNK_SHIFT) + 1);
+    const chunks = (maxPfn >>> WRITE_CHUNK_SHIFT) + 1;
+    this.chunkEpoch = new Uint32Array(takeMachineBuffer(this, 4 * chunks), 0, chunks);
     this.fallback = [];
     const distance = this.distance;
     for (let n = 0; n < nrNodes; n++) {
