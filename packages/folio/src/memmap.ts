@@ -683,12 +683,12 @@ export function frameIsFree(m: Memmap, pfn: number): boolean {
  * skips when unchanged (invariants/sound.ts): one store, stamping its chunk with the
  * current write epoch. The writers that change what a frame is (the buddy allocator, folio
  * preparation and freeing, split, hugetlb pools and HPageTemporary, memory failure,
- * isolation and hotplug, `page->mapping`) call it or `markWrittenRange`. The hot setters do
- * not, as none can change a skipped test: the flag, refcount and mapcount setters and the
- * folio lists act on live folios only (state FRAME_HEAD, or a live folio's page), never
- * set PG_head, keep the counts they guard non-negative and each page's mapcount summed in
- * its head; the list links are tested on every pass. A write that bypasses the package's
- * functions is seen only by a full check.
+ * isolation and hotplug, `page->mapping`, the folio lists' links) call it or
+ * `markWrittenRange`. The hot setters do not, as none can change a skipped test: the flag,
+ * refcount and mapcount setters act on live folios only (state FRAME_HEAD, or a live
+ * folio's page), never set PG_head, keep the counts they guard non-negative and each
+ * page's mapcount summed in its head. A write that bypasses the package's functions is
+ * seen only by a full check.
  */
 export function markWritten(m: Memmap, pfn: number): void {
   m.chunkEpoch[pfn >>> WRITE_CHUNK_SHIFT] = m.writeEpoch;
