@@ -311,7 +311,7 @@ export class Memmap {
    * when there is one (zeroed there: no chunk stamped, as on a new machine).
    */
   readonly chunkEpoch: Uint32Array;
-  /** The epoch the writers stamp; a sound pass of the check moves it on. */
+  /** The epoch the writers stamp; each pass of the check moves it on. */
   writeEpoch = 1;
   /** Chunks stamped before this epoch are as the last sound pass saw them (0: none yet). */
   soundEpoch = 0;

@@ -4,8 +4,8 @@ import { type Memmap, takeMachineBuffer, WRITE_CHUNK_SHIFT } from '../memmap.js'
  * What the memory-map walk (`nodeLooksSound`) found in a chunk of `1 << WRITE_CHUNK_SHIFT`
  * frames that holds whole blocks only, for the incremental pass to take instead of walking
  * the chunk again while no writer stamps it. Per chunk, `CHUNK_SUMMARY_WORDS` words:
- * - `AT`: the write epoch of the pass that found the chunk so (0: no summary); a chunk
- *   stamped at that epoch or later changed since (or just before) and is walked;
+ * - `AT`: the write epoch that began with the pass that found the chunk so (0: no
+ *   summary); a chunk stamped at that epoch or later changed since and is walked;
  * - `FREE`: the base pages of its free buddy blocks;
  * - `KIND`: their free kind plus 1 (0: no free block), which must still be the kind of the
  *   pageblock the chunk lies in (a chunk is inside one pageblock);

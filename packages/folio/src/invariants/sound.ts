@@ -52,9 +52,10 @@ import {
  * first is one there too, as the frames inside a block were found free or tails). What
  * depends on other frames or on the lists stays: the walk from block to block with each
  * head's node, alignment and counts, the buddy-merge and pageblock tests, the folio-list
- * links, the offline frames, the free lists, pools and counters, the zero page. A pass
- * that finds the map sound, full or not, moves the epoch on. A write straight into the
- * arrays bypasses the stamps: only a full pass (the default) sees it.
+ * links, the offline frames, the free lists, pools and counters, the zero page. Every pass
+ * moves the write epoch on; one that finds the map sound, full or not, moves the sound
+ * epoch to it. A write straight into the arrays bypasses the stamps: only a full pass (the
+ * default) sees it.
  *
  * A 64-frame chunk of whole blocks (free blocks below 64 frames, folios that are not
  * hugetlb, no offline frame) that no writer stamped is not walked at all: its summary,
@@ -70,10 +71,12 @@ import {
 export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolean {
   const epoch = m.writeEpoch;
   const since = incremental ? m.soundEpoch : 0;
-  if (!framesLookSound(m, since, epoch)) return false;
-  // Sound: what was written before this pass is as it saw it; later writes are newer.
-  m.soundEpoch = epoch + 1;
+  // Writes after this pass are stamped newer than what it reads, whatever it finds (the
+  // chunk summaries it records are dated by the new epoch).
   m.writeEpoch = epoch + 1;
+  if (!framesLookSound(m, since, epoch + 1)) return false;
+  // Sound: what was written before this pass is as it saw it.
+  m.soundEpoch = epoch + 1;
   return true;
 }
 
