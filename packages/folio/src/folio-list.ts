@@ -6,6 +6,7 @@ import {
   folioError,
   listOwnerOf,
   type Memmap,
+  markWritten,
   memmapOf,
   type PhysicalMemory,
   publicView,
@@ -106,6 +107,7 @@ export class FolioList implements Iterable<Folio> {
     else this.#head = folio;
     m.listId[folio] = this.#takeId();
     this.#size++;
+    stampLinks(m, folio, pos, prev);
   }
 
   /** `list_del(&folio->lru)`: take `folio`, which must be on this list, off it. */
@@ -145,6 +147,7 @@ export class FolioList implements Iterable<Folio> {
     m.next[last] = old;
     if (old >= 0) m.prev[old] = last;
     else dst.#tail = last;
+    stampLinks(m, last, old, -1);
     dst.#head = first;
     dst.#size += this.#size;
     this.#clear();
@@ -165,6 +168,7 @@ export class FolioList implements Iterable<Folio> {
     m.prev[first] = old;
     if (old >= 0) m.next[old] = first;
     else dst.#head = first;
+    stampLinks(m, first, old, -1);
     dst.#tail = last;
     dst.#size += this.#size;
     this.#clear();
@@ -198,6 +202,7 @@ export class FolioList implements Iterable<Folio> {
     this.#head = folio;
     m.listId[folio] = this.#takeId();
     this.#size++;
+    stampLinks(m, folio, head, -1);
   }
 
   #linkTail(folio: number): void {
@@ -210,6 +215,7 @@ export class FolioList implements Iterable<Folio> {
     this.#tail = folio;
     m.listId[folio] = this.#takeId();
     this.#size++;
+    stampLinks(m, folio, tail, -1);
   }
 
   #unlink(folio: number): void {
@@ -223,6 +229,7 @@ export class FolioList implements Iterable<Folio> {
     m.next[folio] = -1;
     m.prev[folio] = -1;
     m.listId[folio] = 0;
+    stampLinks(m, folio, prev, next);
     if (--this.#size === 0) this.#giveBackId();
   }
 
@@ -247,7 +254,10 @@ export class FolioList implements Iterable<Folio> {
   #adopt(dst: FolioList): void {
     const m = this.#m;
     const id = dst.#takeId();
-    for (let f = this.#head; f >= 0; f = m.next[f]!) m.listId[f] = id;
+    for (let f = this.#head; f >= 0; f = m.next[f]!) {
+      m.listId[f] = id;
+      markWritten(m, f);
+    }
   }
 
   #clear(): void {
@@ -347,4 +357,15 @@ export function folioOnList(mem: PhysicalMemory, folio: Folio): FolioList | null
   const m = memmapOf(mem);
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   return listOwnerOf(m, folio);
+}
+
+/**
+ * Stamps the frames whose links a list operation wrote (`folio` and its neighbours, -1 for
+ * none) for the incremental memory-map check (`markWritten`): it skips a chunk of frames no
+ * writer stamped, list links included.
+ */
+function stampLinks(m: Memmap, folio: number, a: number, b: number): void {
+  markWritten(m, folio);
+  if (a >= 0) markWritten(m, a);
+  if (b >= 0) markWritten(m, b);
 }

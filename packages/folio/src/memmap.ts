@@ -307,10 +307,11 @@ export class Memmap {
   /**
    * Per chunk of `1 << WRITE_CHUNK_SHIFT` frames: the `writeEpoch` of the last write to a
    * frame of it by the package's writers (`markWritten`). The memory-map check compares it
-   * with `soundEpoch` to skip what did not change (invariants/sound.ts).
+   * with `soundEpoch` to skip what did not change (invariants/sound.ts). From the recycler
+   * when there is one (zeroed there: no chunk stamped, as on a new machine).
    */
   readonly chunkEpoch: Uint32Array;
-  /** The epoch the writers stamp; a sound pass of the check moves it on. */
+  /** The epoch the writers stamp; each pass of the check moves it on. */
   writeEpoch = 1;
   /** Chunks stamped before this epoch are as the last sound pass saw them (0: none yet). */
   soundEpoch = 0;
@@ -377,7 +378,8 @@ export class Memmap {
     }
     this.accessFactor = new Float64Array(nrNodes).fill(1);
     this.copyFactor = new Float64Array(nrNodes).fill(1);
-    this.chunkEpoch = new Uint32Array((maxPfn >>> WRITE_CHUNK_SHIFT) + 1);
+    const chunks = (maxPfn >>> WRITE_CHUNK_SHIFT) + 1;
+    this.chunkEpoch = new Uint32Array(takeMachineBuffer(this, 4 * chunks), 0, chunks);
     this.fallback = [];
     const distance = this.distance;
     for (let n = 0; n < nrNodes; n++) {
@@ -681,12 +683,12 @@ export function frameIsFree(m: Memmap, pfn: number): boolean {
  * skips when unchanged (invariants/sound.ts): one store, stamping its chunk with the
  * current write epoch. The writers that change what a frame is (the buddy allocator, folio
  * preparation and freeing, split, hugetlb pools and HPageTemporary, memory failure,
- * isolation and hotplug, `page->mapping`) call it or `markWrittenRange`. The hot setters do
- * not, as none can change a skipped test: the flag, refcount and mapcount setters and the
- * folio lists act on live folios only (state FRAME_HEAD, or a live folio's page), never
- * set PG_head, keep the counts they guard non-negative and each page's mapcount summed in
- * its head; the list links are tested on every pass. A write that bypasses the package's
- * functions is seen only by a full check.
+ * isolation and hotplug, `page->mapping`, the folio lists' links) call it or
+ * `markWrittenRange`. The hot setters do not, as none can change a skipped test: the flag,
+ * refcount and mapcount setters act on live folios only (state FRAME_HEAD, or a live
+ * folio's page), never set PG_head, keep the counts they guard non-negative and each
+ * page's mapcount summed in its head. A write that bypasses the package's functions is
+ * seen only by a full check.
  */
 export function markWritten(m: Memmap, pfn: number): void {
   m.chunkEpoch[pfn >>> WRITE_CHUNK_SHIFT] = m.writeEpoch;

@@ -2,6 +2,7 @@ import { MmsimError } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   BufferRecycler,
+  checkPhysicalMemory,
   createPhysicalMemory,
   folioAlloc,
   frameArrayI32,
@@ -11,6 +12,7 @@ import {
   releasePhysicalMemory,
   setMemoryAttachment,
 } from '../src/index.js';
+import { memmapOf, WRITE_CHUNK_SHIFT } from '../src/memmap.js';
 
 const CONFIG = { nodes: [{ pages: 64 }, { pages: 64 }] };
 
@@ -32,8 +34,8 @@ describe('a machine built with a buffer recycler', () => {
     expect(recycler.kept).toBe(0);
     releasePhysicalMemory(first);
     // The memmap's shared buffer, the buffer of its free lists and mapping refs, its
-    // free-kind array and the two arrays taken above.
-    expect(recycler.kept).toBe(5);
+    // free-kind array, its chunk stamps and the two arrays taken above.
+    expect(recycler.kept).toBe(6);
     const second = createPhysicalMemory(CONFIG, recycler);
     // Same sizes come back in any order: the free-kind array and `where` are both a byte a frame.
     const handedBack = new Set<ArrayBufferLike>([locks.buffer, where.buffer]);
@@ -70,12 +72,37 @@ describe('a machine built with a buffer recycler', () => {
     expect(Array.from(frameArrayU8(reused)).every((v) => v === 0)).toBe(true);
   });
 
+  it('recycles the chunk stamps of the incremental check, cleared: its first pass reads everything', () => {
+    const recycler = new BufferRecycler();
+    const used = createPhysicalMemory(CONFIG, recycler);
+    const stamps = memmapOf(used).chunkEpoch;
+    expect(checkPhysicalMemory(used)).toEqual([]);
+    // Writes after a sound pass stamp their chunks with a later epoch.
+    expect(folioAlloc(used, 0, 1)).toBeGreaterThan(0);
+    expect(Array.from(stamps).some((e) => e > 1)).toBe(true);
+    releasePhysicalMemory(used);
+    const reused = createPhysicalMemory(CONFIG, recycler);
+    const m = memmapOf(reused);
+    expect(m.chunkEpoch.buffer).toBe(stamps.buffer);
+    expect(m.chunkEpoch.length).toBe((m.maxPfn >>> WRITE_CHUNK_SHIFT) + 1);
+    // As a new machine's: its set-up stamped at epoch 1, nothing of the old epochs is left.
+    const fresh = memmapOf(createPhysicalMemory(CONFIG)).chunkEpoch;
+    expect(Array.from(m.chunkEpoch)).toEqual(Array.from(fresh));
+    expect(Math.max(...m.chunkEpoch)).toBe(1);
+    expect([m.writeEpoch, m.soundEpoch]).toEqual([1, 0]);
+    // A raw write no writer stamped, before any sound pass of the new machine: had the old
+    // stamps and epochs survived, an incremental pass could skip it.
+    const free = m.maxPfn - 1;
+    m.refcount[free] = 1;
+    expect(checkPhysicalMemory(reused, { incremental: true }).join('\n')).toMatch(/not clean/);
+  });
+
   it('refuses new per-frame arrays once released; releasing twice does nothing', () => {
     const recycler = new BufferRecycler();
     const mem = createPhysicalMemory(CONFIG, recycler);
     releasePhysicalMemory(mem);
     releasePhysicalMemory(mem);
-    expect(recycler.kept).toBe(3);
+    expect(recycler.kept).toBe(4);
     expect(() => frameArrayI32(mem)).toThrow(MmsimError);
   });
 

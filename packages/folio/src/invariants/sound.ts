@@ -18,6 +18,17 @@ import {
   WRITE_CHUNK_SHIFT,
 } from '../memmap.js';
 import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from '../pageblock.js';
+import {
+  CHUNK_FRAMES,
+  CHUNK_SUMMARY_WORDS,
+  chunkSummaries,
+  SUMMARY_AT,
+  SUMMARY_FREE,
+  SUMMARY_KIND,
+  SUMMARY_LIST0,
+  SUMMARY_LISTS,
+  summaryHolds,
+} from './chunk-summary.js';
 
 /**
  * The fast form of `checkPhysicalMemory`: whether the memory map passes every check of
@@ -41,26 +52,41 @@ import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from '../pageblock.js';
  * first is one there too, as the frames inside a block were found free or tails). What
  * depends on other frames or on the lists stays: the walk from block to block with each
  * head's node, alignment and counts, the buddy-merge and pageblock tests, the folio-list
- * links, the offline frames, the free lists, pools and counters, the zero page. A pass
- * that finds the map sound, full or not, moves the epoch on. A write straight into the
- * arrays bypasses the stamps: only a full pass (the default) sees it.
+ * links, the offline frames, the free lists, pools and counters, the zero page. Every pass
+ * moves the write epoch on; one that finds the map sound, full or not, moves the sound
+ * epoch to it. A write straight into the arrays bypasses the stamps: only a full pass (the
+ * default) sees it.
+ *
+ * A 64-frame chunk of whole blocks (free blocks below 64 frames, folios that are not
+ * hugetlb, no offline frame) that no writer stamped is not walked at all: its summary,
+ * recorded by the pass that last walked it (`chunk-summary.ts`), gives its free pages and
+ * the folios it has on each folio list, and its free blocks' kind is compared with its
+ * pageblock's. What it skips besides the frames: the walk inside the chunk, each head's
+ * node and alignment (written with the frames), the buddy-merge test (the buddy of a block
+ * below 64 frames is in the same chunk) and the folio-list links of its folios (the lists
+ * stamp the frames whose links they write, so a link of the chunk is as it was; a
+ * neighbour taken off a list or freed behind it leaves the list's count short, which the
+ * count test finds).
  */
 export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolean {
   const epoch = m.writeEpoch;
   const since = incremental ? m.soundEpoch : 0;
-  if (!framesLookSound(m, since)) return false;
-  // Sound: what was written before this pass is as it saw it; later writes are newer.
-  m.soundEpoch = epoch + 1;
+  // Writes after this pass are stamped newer than what it reads, whatever it finds (the
+  // chunk summaries it records are dated by the new epoch).
   m.writeEpoch = epoch + 1;
+  if (!framesLookSound(m, since, epoch + 1)) return false;
+  // Sound: what was written before this pass is as it saw it.
+  m.soundEpoch = epoch + 1;
   return true;
 }
 
 /** `physicalMemoryLooksSound` of the frames, skipping the blocks of chunks older than `since`. */
-function framesLookSound(m: Memmap, since: number): boolean {
+function framesLookSound(m: Memmap, since: number, epoch: number): boolean {
   const nrLists = m.lists.length;
   const counts = listCounts(nrLists);
+  const summaries = chunkSummaries(m);
   for (let nid = 0; nid < m.nrNodes; nid++) {
-    if (!nodeLooksSound(m, nid, counts, since)) return false;
+    if (!nodeLooksSound(m, nid, counts, since, epoch, summaries)) return false;
   }
   for (let id = 1; id < nrLists; id++) {
     const c = counts[id]!;
@@ -105,7 +131,14 @@ function unchanged(stamp: Uint32Array, since: number, pfn: number, n: number): b
   return true;
 }
 
-function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array, since: number): boolean {
+function nodeLooksSound(
+  m: Memmap,
+  nid: number,
+  counts: Int32Array,
+  since: number,
+  epoch: number,
+  summaries: Int32Array,
+): boolean {
   const state = m.state;
   const order = m.order;
   const flags = m.flags;
@@ -126,8 +159,45 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array, since: numbe
   let inUse = 0;
   let pooled = 0;
   let checkedBlock = -1;
+  // The chunk being summarised (-1: none): the walk entered it at its first frame and has
+  // met only what a summary can hold; its free pages and lists so far.
+  let rec = -1;
+  let recFree = 0;
+  let recKind = 0;
+  let recLists = 0;
   let pfn = start;
   while (pfn < end) {
+    if ((pfn & (CHUNK_FRAMES - 1)) === 0) {
+      if (rec >= 0) {
+        // The walk left the chunk at its end: record what it found there.
+        recordSummary(summaries, rec, epoch, free - recFree, recKind, recLists);
+        rec = -1;
+      }
+      if (pfn + CHUNK_FRAMES <= end) {
+        const c = pfn >>> WRITE_CHUNK_SHIFT;
+        if (summaryHolds(m, summaries, c, since)) {
+          const at = c * CHUNK_SUMMARY_WORDS;
+          const kind = summaries[at + SUMMARY_KIND]!;
+          if (kind !== 0) {
+            const want = kinds === null ? FREE_KIND_NORMAL : kinds[pfn >> PAGEBLOCK_ORDER]!;
+            if (kind !== want + 1) return false;
+          }
+          free += summaries[at + SUMMARY_FREE]!;
+          for (let i = 0; i < SUMMARY_LISTS; i++) {
+            const id = summaries[at + SUMMARY_LIST0 + 2 * i]!;
+            if (id === 0) break;
+            if ((m.lists[id] ?? null) === null) return false;
+            counts[id]! += summaries[at + SUMMARY_LIST0 + 2 * i + 1]!;
+          }
+          pfn += CHUNK_FRAMES;
+          continue;
+        }
+        rec = c;
+        recFree = free;
+        recKind = 0;
+        recLists = 0;
+      }
+    }
     const s = state[pfn]!;
     if (nids[pfn] !== nid) return false;
     if (s === FRAME_BUDDY) {
@@ -170,6 +240,10 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array, since: numbe
         const want = kinds === null ? FREE_KIND_NORMAL : kinds[p >> PAGEBLOCK_ORDER]!;
         if (kind !== want) return false;
       }
+      if (rec >= 0) {
+        if (o >= WRITE_CHUNK_SHIFT) rec = -1;
+        else recKind = kind + 1;
+      }
       free += n;
       pfn = last;
     } else if (s === FRAME_HEAD || s === FRAME_POOL_HEAD) {
@@ -184,6 +258,17 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array, since: numbe
         else if (m.folioType[pfn] === FOLIO_TYPE_HUGETLB) inUse++;
         const id = listId[pfn]!;
         if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
+        if (rec >= 0) {
+          recLists = summarised(
+            rec,
+            pfn,
+            n,
+            id,
+            pool || m.folioType[pfn] === FOLIO_TYPE_HUGETLB,
+            recLists,
+          );
+          if (recLists < 0) rec = -1;
+        }
         pfn += n;
         continue;
       }
@@ -211,8 +296,13 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array, since: numbe
       if (negative || sum !== m.totalMapcount[pfn]) return false;
       if (pool && sum + m.entireMapcount[pfn]! !== 0) return false;
       if (temp !== null) for (let p = pfn + 1; p < last; p++) if (temp[p] === 1) return false;
+      if (rec >= 0) {
+        recLists = summarised(rec, pfn, n, id, pool || hugetlb, recLists);
+        if (recLists < 0) rec = -1;
+      }
       pfn = last;
     } else if (s === FRAME_OFFLINE) {
+      rec = -1;
       if (listId[pfn] !== 0 || (temp !== null && temp[pfn] === 1)) return false;
       const block = pfn >> PAGEBLOCK_ORDER;
       if (block !== checkedBlock) {
@@ -234,6 +324,8 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array, since: numbe
       return false;
     }
   }
+  // The node ends with the chunk: record it (as at the top of the loop).
+  if (rec >= 0) recordSummary(summaries, rec, epoch, free - recFree, recKind, recLists);
   if (free !== m.nodeFree[nid]! + m.nodeFreeIsolated[nid]!) return false;
   if (offline !== m.nodeOffline[nid]) return false;
   const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
@@ -241,6 +333,56 @@ function nodeLooksSound(m: Memmap, nid: number, counts: Int32Array, since: numbe
     if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
   }
   return hugetlbPoolLooksSound(m, nid, pooled, inUse);
+}
+
+/** The lists (ids and folios) of the chunk being summarised (`recIds[i]`, `recNr[i]`). */
+const recIds = new Int32Array(SUMMARY_LISTS);
+const recNr = new Int32Array(SUMMARY_LISTS);
+
+/**
+ * Adds the folio at `pfn` (`n` frames, on folio list `id` or 0) to the summary of chunk
+ * `rec`, which has `lists` lists so far; returns the lists it has now, or -1 when the
+ * chunk cannot be summarised (a hugetlb folio, a folio reaching out of it, a list too many).
+ */
+function summarised(
+  rec: number,
+  pfn: number,
+  n: number,
+  id: number,
+  hugetlb: boolean,
+  lists: number,
+): number {
+  if (hugetlb || pfn + n > (rec + 1) << WRITE_CHUNK_SHIFT) return -1;
+  if (id === 0) return lists;
+  for (let i = 0; i < lists; i++) {
+    if (recIds[i] === id) {
+      recNr[i]!++;
+      return lists;
+    }
+  }
+  if (lists === SUMMARY_LISTS) return -1;
+  recIds[lists] = id;
+  recNr[lists] = 1;
+  return lists + 1;
+}
+
+/** Writes the summary of chunk `c` (see chunk-summary.ts), found at write epoch `epoch`. */
+function recordSummary(
+  summaries: Int32Array,
+  c: number,
+  epoch: number,
+  free: number,
+  kind: number,
+  lists: number,
+): void {
+  const at = c * CHUNK_SUMMARY_WORDS;
+  summaries[at + SUMMARY_AT] = epoch;
+  summaries[at + SUMMARY_FREE] = free;
+  summaries[at + SUMMARY_KIND] = kind;
+  for (let i = 0; i < SUMMARY_LISTS; i++) {
+    summaries[at + SUMMARY_LIST0 + 2 * i] = i < lists ? recIds[i]! : 0;
+    summaries[at + SUMMARY_LIST0 + 2 * i + 1] = i < lists ? recNr[i]! : 0;
+  }
 }
 
 /** The folio-list links of head `pfn`, on the list with id `id`; counts it there. */
