@@ -181,7 +181,9 @@ describe('a DPOR search in sub-shards, merged', () => {
           new Promise<DporShardResult>((done) => {
             let checks = 0;
             pending.push(() =>
-              done(runDporShard(target, options, { index, count, interrupted: () => ++checks > 3 })),
+              done(
+                runDporShard(target, options, { index, count, interrupted: () => ++checks > 3 }),
+              ),
             );
           }),
         stop: () => {
