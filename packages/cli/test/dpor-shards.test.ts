@@ -91,9 +91,9 @@ describe('sharded dpor on rfc-lock-order v6.3', () => {
       executions: whole.executions,
       shards: 3,
     });
-    expect(m.message).toBe(
-      `exhausted: every schedule up to preemption bound 1 explored — ${whole.executions} executions in 3 shards covering at most ${m.classes} interleaving classes`,
-    );
+    // Each shard wrote its class set: the exact count, in the unsharded run's words.
+    expect(m.classes).toBe(whole.classes);
+    expect(m.message).toBe(whole.message);
     // With 30 schedules in all (10 a shard), a shard stops at its limit: not exhausted.
     const cut = [1, 2, 3].map((k) => {
       const r = mmsim([...args, '--shard', `${k}/3`, '--schedules', '30', '--json']);

@@ -69,8 +69,11 @@ export interface DporShardResult {
   readonly exhausted: boolean;
   /** Subtrees met (all of the search's when exhausted). */
   readonly subtrees: number;
-  /** Why it stopped: `exhausted`, `schedules`, `finding`, `time`, or `cut` (`stopAt`). */
-  readonly stoppedBy: StopReason | 'cut';
+  /**
+   * Why it stopped: `exhausted`, `schedules`, `finding`, `time`, `cut` (`stopAt`) or
+   * `interrupted` (`DporShardRun.interrupted`).
+   */
+  readonly stoppedBy: StopReason | 'cut' | 'interrupted';
   /** The subtrees it owns that it explored, in order. */
   readonly records: readonly DporSubtreeRecord[];
 }
@@ -89,6 +92,12 @@ export interface DporShardRun {
   readonly stopAt?: (subtree: number) => boolean;
   /** Called with the subtree of the shard's first finding (other shards may stop past it). */
   readonly onFirst?: (subtree: number) => void;
+  /**
+   * Called before each run (probes too): the shard stops (`interrupted`) when it returns
+   * true, its last subtree incomplete. On a worker thread, a flag the command's thread sets
+   * on Ctrl-C (`DporShardRunner.stop`), so that a long sub-shard stops within one run.
+   */
+  readonly interrupted?: () => boolean;
 }
 
 /** The DPOR strategy's bound, or a config error for another strategy. */
@@ -130,7 +139,7 @@ export function runDporShard(
   const limit = positions(r);
   const records: DporSubtreeRecord[] = [];
   let current: MutableRecord | null = null;
-  let stoppedBy: StopReason | 'cut' = 'exhausted';
+  let stoppedBy: StopReason | 'cut' | 'interrupted' = 'exhausted';
   const close = (complete: boolean): void => {
     if (current === null) return;
     records.push({ ...current, complete });
@@ -144,6 +153,10 @@ export function runDporShard(
     }
     if (run.deadline !== undefined && Date.now() >= run.deadline) {
       stoppedBy = 'time';
+      break;
+    }
+    if (run.interrupted?.() === true) {
+      stoppedBy = 'interrupted';
       break;
     }
     const strategy = search.nextStrategy(footprints) as DporStrategy;
@@ -426,6 +439,7 @@ export function mergeDporShards(
     stoppedBy,
     exhausted,
     classes: classes.size,
+    classHashes: classes,
     findingSubtree: first?.subtree ?? null,
     pct: null,
     elapsedMs,
@@ -509,12 +523,28 @@ export interface DporShardRunner {
   readonly shards: number;
   /** Runs sub-shard `index` of `shards` (for instance `runDporShard` on a worker thread). */
   run(index: number, signal: AbortSignal): Promise<DporShardResult>;
+  /**
+   * Asks the sub-shards running and still to run to stop before their next run
+   * (`DporShardRun.interrupted`): each then answers with what it covered. Without it, a
+   * search stopped by `onProgress` aborts the runs' signal instead.
+   */
+  stop?(): void;
 }
+
+/**
+ * How often (ms) `exploreDporShards` calls `onProgress` while sub-shards run, besides when
+ * each finishes: a sub-shard can run for many seconds, and `onProgress` throwing (Ctrl-C) is
+ * how the caller stops the search.
+ */
+export const DPOR_PROGRESS_POLL_MS = 100;
 
 /**
  * `explore` for a DPOR search, its sub-shards run by `runner` (on worker threads): the
  * result is the one `explore` gives on one thread (`mergeDporShards`). `onProgress` is told
- * the executions of the shards as each finishes.
+ * the executions of the shards as each finishes, and every `DPOR_PROGRESS_POLL_MS` between.
+ * When it throws, the search stops: with `runner.stop`, the sub-shards stop within a run and
+ * `onProgress` is told once more the executions they covered (partial ones included) before
+ * the error is thrown; without it, the runs' signal is aborted.
  */
 export async function exploreDporShards(
   target: ExplorationTarget,
@@ -529,36 +559,69 @@ export async function exploreDporShards(
   const abort = new AbortController();
   let done = 0;
   let doneFindings = 0;
+  const tell = (): void =>
+    r.onProgress?.({
+      schedule: done,
+      schedules: r.schedules,
+      findings: doneFindings,
+      kind: null,
+      elapsedMs: performance.now() - start,
+    });
+  // Set once onProgress threw: the search stops (`runner.stop`), and this is thrown.
+  let stopped: { error: unknown } | null = null;
+  const stop = (error: unknown): void => {
+    if (stopped !== null) return;
+    stopped = { error };
+    if (runner.stop === undefined) abort.abort(error);
+    else runner.stop();
+  };
   // The biggest sub-shards first (a thread that draws small ones then takes more of them).
   const order = shardOrder(r, count, dporSubtreeSizes(t, options));
-  const results = await Promise.all(
-    order.map((i) =>
-      runner.run(i, abort.signal).then(
-        (result) => {
-          for (const rec of result.records) {
-            done += rec.runs;
-            doneFindings += rec.findingAt.length;
-          }
+  const poll =
+    r.onProgress === undefined
+      ? undefined
+      : setInterval(() => {
+          if (stopped !== null) return;
           try {
-            r.onProgress?.({
-              schedule: done,
-              schedules: r.schedules,
-              findings: doneFindings,
-              kind: null,
-              elapsedMs: performance.now() - start,
-            });
+            tell();
           } catch (error) {
+            stop(error);
+          }
+        }, DPOR_PROGRESS_POLL_MS);
+  let results: DporShardResult[];
+  try {
+    results = await Promise.all(
+      order.map((i) =>
+        runner.run(i, abort.signal).then(
+          (result) => {
+            for (const rec of result.records) {
+              done += rec.runs;
+              doneFindings += rec.findingAt.length;
+            }
+            if (stopped !== null) return result;
+            try {
+              tell();
+            } catch (error) {
+              stop(error);
+              if (runner.stop === undefined) throw error;
+            }
+            return result;
+          },
+          (error: unknown) => {
             abort.abort(error);
             throw error;
-          }
-          return result;
-        },
-        (error: unknown) => {
-          abort.abort(error);
-          throw error;
-        },
+          },
+        ),
       ),
-    ),
-  );
+    );
+  } finally {
+    clearInterval(poll);
+  }
+  const halt = stopped as { error: unknown } | null;
+  if (halt !== null) {
+    // What the sub-shards covered before they stopped, then the error that stopped them.
+    tell();
+    throw halt.error;
+  }
   return mergeDporShards(target, options, results, performance.now() - start);
 }

@@ -169,6 +169,12 @@ export interface ExploreResult {
    * sleep-set blocked; a bounded DPOR can run two of one class). Null for random and PCT.
    */
   readonly classes: number | null;
+  /**
+   * DPOR: the 53-bit hashes of the interleaving classes counted in `classes` (`runClassHash`
+   * in `@mmsim/explore/internal`), ascending, so that the classes of several shards of one
+   * search can be united (`mmsim merge`); absent for the other strategies.
+   */
+  readonly classHashes?: readonly number[];
   /** PCT only: the probabilistic guarantee of the schedules run (`PctGuarantee`). */
   readonly pct: PctGuarantee | null;
   /**
@@ -510,6 +516,7 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     stoppedBy,
     exhausted: (dfs !== null && dfs.next === null) || dpor?.exhausted === true,
     classes: dpor !== null ? dpor.classes : dfsClasses !== null ? dfsClasses.size : null,
+    ...(dpor === null ? {} : { classHashes: dpor.classHashes }),
     findingSubtree: firstSubtree,
     pct: pct?.guarantee() ?? null,
     elapsedMs,
@@ -527,6 +534,8 @@ export interface SearchTotals {
   readonly exhausted: boolean;
   /** Interleaving classes (DPOR, DFS), else null. */
   readonly classes: number | null;
+  /** DPOR: the hashes of the classes counted (`ExploreResult.classHashes`), in any order. */
+  readonly classHashes?: Iterable<number>;
   /** PCT's guarantee over the schedules run, else null. */
   readonly pct: PctGuarantee | null;
   /** DPOR: the subtree number (`DporSearch.subtree`) of the first finding's run. */
@@ -626,11 +635,17 @@ export function finishExploration(
       r.strategy.kind === 'dfs' || r.strategy.kind === 'dpor' ? r.strategy.preemptionBound : null,
     executions: schedules,
     classes: totals.classes,
+    ...(totals.classHashes === undefined ? {} : { classHashes: ascending(totals.classHashes) }),
     pct: totals.pct,
     stepLimit: totals.stepLimit ?? null,
     elapsedMs,
     schedulesPerSecond: elapsedMs > 0 ? (schedules * 1000) / elapsedMs : undefined,
   };
+}
+
+/** The numbers of `values` in ascending order (an array of its own). */
+function ascending(values: Iterable<number>): number[] {
+  return Array.from(Float64Array.from(values).sort());
 }
 
 /** Sums up PCT's per-schedule guarantee over the schedules of an exploration. */

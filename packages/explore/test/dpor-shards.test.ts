@@ -1,6 +1,7 @@
 import { FootprintLog, type KernelGen, Runtime } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import {
+  type DporShardResult,
   dporSubtreeSizes,
   type ExplorationTarget,
   type ExploreOptions,
@@ -51,6 +52,7 @@ function essentials(r: ExploreResult) {
     exhausted: r.exhausted,
     bound: r.bound,
     classes: r.classes,
+    classHashes: r.classHashes,
     stepLimit: r.stepLimit,
   };
 }
@@ -135,6 +137,69 @@ describe('a DPOR search in sub-shards, merged', () => {
     // Sub-shard j owns subtree j here: the first handed out has the biggest guess.
     expect(sizes[order[0] as number]).toBe(Math.max(...sizes));
     expect(essentials(result)).toEqual(essentials(explore(lostUpdate(), options)));
+  });
+
+  test('runDporShard stops before its next run once interrupted says so: what it ran, not exhausted', () => {
+    const options: ExploreOptions = { strategy: 'dpor' };
+    const runsOf = (r: DporShardResult) => r.records.reduce((s, rec) => s + rec.runs, 0);
+    const whole = runDporShard(independent(3, 3), options, { index: 0, count: 1 });
+    expect(runsOf(whole)).toBeGreaterThan(4);
+    let calls = 0;
+    const part = runDporShard(independent(3, 3), options, {
+      index: 0,
+      count: 1,
+      interrupted: () => ++calls > 4,
+    });
+    expect(part.stoppedBy).toBe('interrupted');
+    expect(part.exhausted).toBe(false);
+    expect(runsOf(part)).toBe(4);
+    expect(part.records.at(-1)?.complete).toBe(false);
+  });
+
+  test('onProgress throwing while no sub-shard has finished stops them (runner.stop), tells what they covered, and throws', async () => {
+    const target = independent(3, 3);
+    const options: ExploreOptions = { strategy: 'dpor' };
+    const count = 2;
+    const ctrlC = new Error('Ctrl-C');
+    const told: number[] = [];
+    let stops = 0;
+    const pending: (() => void)[] = [];
+    // Long sub-shards: each answers only once asked to stop, with the runs it made until
+    // the request reached it (three checks in).
+    const result = exploreDporShards(
+      target,
+      {
+        ...options,
+        onProgress: (p) => {
+          told.push(p.schedule);
+          throw ctrlC;
+        },
+      },
+      {
+        shards: count,
+        run: (index) =>
+          new Promise<DporShardResult>((done) => {
+            let checks = 0;
+            pending.push(() =>
+              done(
+                runDporShard(target, options, { index, count, interrupted: () => ++checks > 3 }),
+              ),
+            );
+          }),
+        stop: () => {
+          stops++;
+          for (const answer of pending.splice(0)) answer();
+        },
+      },
+    );
+    await expect(result).rejects.toBe(ctrlC);
+    expect(stops).toBe(1);
+    // The poll (nothing finished: 0), then the runs the two sub-shards made before they
+    // stopped (three at most each, probes of the other's subtrees not counted).
+    expect(told).toHaveLength(2);
+    expect(told[0]).toBe(0);
+    expect(told[1]).toBeGreaterThan(0);
+    expect(told[1]).toBeLessThanOrEqual(2 * 3);
   });
 
   test('a missing or repeated sub-shard is refused', () => {

@@ -29,6 +29,7 @@ import {
 } from '../workers/explore-pool.js';
 import { buildExploration, type ExploreSpec } from '../workers/explore-spec.js';
 import { shardOption, shardText, workersOption } from '../workers/options.js';
+import { encodeClassSet } from './merge-classes.js';
 import { checkVariant } from './run.js';
 
 export interface ExploreCommandOptions {
@@ -304,6 +305,10 @@ export function exploreCommand(
           bound: result.bound,
           executions: result.executions,
           classes: result.classes,
+          // A DPOR shard: the classes themselves, for mmsim merge's exact count (merge-classes.ts).
+          ...(shard !== undefined && shard.count > 1 && result.classHashes !== undefined
+            ? { classSet: encodeClassSet(result.classHashes) }
+            : {}),
           // PCT's guarantee when nothing was found (what it is for; shards merge it).
           ...(result.pct === null || result.found ? {} : { pct: result.pct }),
           disable: options.disable ?? [],

@@ -8,6 +8,7 @@ import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { type CampaignReport, campaignMarkdown } from './campaign.js';
 import { isCampaignReport, mergeCampaigns } from './merge-campaign.js';
+import { decodeClassSet } from './merge-classes.js';
 import { mergePctGuarantees } from './merge-pct.js';
 import { ShardSet } from './merge-shards.js';
 
@@ -47,6 +48,11 @@ export interface ExploreJson {
   readonly executions?: number;
   /** DFS / DPOR: interleaving classes; else null. */
   readonly classes?: number | null;
+  /**
+   * A DPOR shard (`--shard K/N`, N > 1): the classes counted in `classes`, encoded
+   * (merge-classes.ts); absent in results of older versions.
+   */
+  readonly classSet?: string;
   /** PCT with nothing found: its guarantee over the schedules run. */
   readonly pct?: PctGuarantee;
   readonly disable: readonly string[];
@@ -174,14 +180,14 @@ export function mergeResults(
   }
   const strategyKind = first.strategy.split(':')[0];
   const exhausted = results.every((r) => r.exhausted === true);
-  const classes = results.every((r) => typeof r.classes === 'number')
-    ? results.reduce((sum, r) => sum + (r.classes as number), 0)
-    : null;
+  const { classes, exact } = mergedClasses(results, paths);
   const message =
     lowest !== null
       ? lowest.message
       : exhausted && typeof first.bound === 'number' && classes !== null
-        ? mergedExhaustedLine(first.bound, schedules, classes, results.length)
+        ? exact
+          ? exhaustedLine(first.bound, schedules, classes)
+          : mergedExhaustedLine(first.bound, schedules, classes, results.length)
         : timeUp
           ? `no finding in ${schedules} ${strategyKind} schedule(s): the time budget ran out in a shard`
           : `no finding in ${schedules} ${strategyKind} schedule(s) (the schedule limit)`;
@@ -213,8 +219,8 @@ export function mergeResults(
     exhausted,
     bound: first.bound ?? null,
     executions: schedules,
-    // Each shard counts its distinct classes; two shards' runs can be of one class, so with
-    // several shards this is an upper bound (the message says "at most").
+    // The union of the shards' class sets when every shard wrote one (exact); else the
+    // shards' counts added up, an upper bound (two shards' runs can be of one class).
     classes,
     ...(lowest === null ? mergedPct(results) : {}),
     disable: first.disable,
@@ -232,6 +238,36 @@ function findsEarlier(a: ExploreJson, b: ExploreJson): boolean {
   const sb = b.findingSubtree ?? null;
   if (sa !== null && sb !== null && sa !== sb) return sa < sb;
   return (a.findingIndex as number) < (b.findingIndex as number);
+}
+
+/**
+ * The interleaving classes of the shards together: exactly the size of the union of their
+ * class sets (`classSet`) when every shard has one and one shard alone is exact; else an upper
+ * bound: the union of the sets given plus the counts of the shards without one. Null when a
+ * shard counts no classes (not DFS or DPOR). A malformed or miscounted set is a `UsageError`.
+ */
+function mergedClasses(
+  results: readonly ExploreJson[],
+  paths: readonly string[],
+): { classes: number | null; exact: boolean } {
+  if (!results.every((r) => typeof r.classes === 'number')) return { classes: null, exact: false };
+  const union = new Set<number>();
+  let unknown = 0;
+  results.forEach((r, i) => {
+    if (!('classSet' in r)) {
+      unknown += r.classes as number;
+      return;
+    }
+    const path = paths[i] as string;
+    const hashes = decodeClassSet(r.classSet, path);
+    if (hashes.length !== r.classes) {
+      throw new UsageError(
+        `${path}: classSet holds ${hashes.length} classes but classes is ${r.classes}`,
+      );
+    }
+    for (const h of hashes) union.add(h);
+  });
+  return { classes: union.size + unknown, exact: unknown === 0 || results.length === 1 };
 }
 
 /** The guarantee line of exhausted DFS or DPOR shards merged (`exhaustedLine` for one). */

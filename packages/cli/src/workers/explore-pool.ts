@@ -336,6 +336,8 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
         cut = new Int32Array(new SharedArrayBuffer(4));
         Atomics.store(cut, 0, 0x7fffffff);
       }
+      // Set by `stop` (Ctrl-C): every sub-shard stops before its next run.
+      const stop = new Int32Array(new SharedArrayBuffer(4));
       const waiting: (() => void)[] = [];
       let inFlight = 0;
       const next = (): void => {
@@ -353,7 +355,12 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
                 .runDpor(
                   id,
                   spec,
-                  { index, count: shards, ...(deadline === undefined ? {} : { deadline }) },
+                  {
+                    index,
+                    count: shards,
+                    stop,
+                    ...(deadline === undefined ? {} : { deadline }),
+                  },
                   cut,
                   signal,
                 )
@@ -365,6 +372,7 @@ export function explorePool(threads: number, opts: ExplorePoolOptions = {}): Exp
             });
             next();
           }),
+        stop: () => Atomics.store(stop, 0, 1),
       };
     },
     utilization: () => (pool === null ? [] : pool.utilization()),

@@ -96,7 +96,13 @@ export class ExploreThreads {
   runDpor(
     spec: number,
     value: ExploreSpec,
-    shard: { readonly index: number; readonly count: number; readonly deadline?: number },
+    shard: {
+      readonly index: number;
+      readonly count: number;
+      readonly deadline?: number;
+      /** Shared by the sub-shards of one search: nonzero once they are to stop (Ctrl-C). */
+      readonly stop?: Int32Array;
+    },
     cut: Int32Array | undefined,
     signal: AbortSignal,
   ) {
@@ -118,6 +124,7 @@ export class ExploreThreads {
           count: shard.count,
           deadline: shard.deadline,
           cut,
+          stop: shard.stop,
         }),
       ),
     );

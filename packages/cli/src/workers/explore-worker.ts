@@ -56,6 +56,8 @@ export type ToWorker =
       readonly count: number;
       readonly deadline: number | undefined;
       readonly cut: Int32Array | undefined;
+      /** Nonzero once the search is to stop (Ctrl-C): the sub-shard stops before its next run. */
+      readonly stop?: Int32Array | undefined;
     };
 
 /** What a worker thread answers, once per task: its result, its error, or that it skipped it. */
@@ -81,6 +83,7 @@ export function lowerCut(cut: Int32Array, subtree: number): void {
 export function runTask(b: BuiltExploration, task: RunTask): FromWorker {
   if (task.kind === 'dpor') {
     const cut = task.cut;
+    const stop = task.stop;
     const dpor = runDporShard(b.target, b.options, {
       index: task.index,
       count: task.count,
@@ -91,6 +94,7 @@ export function runTask(b: BuiltExploration, task: RunTask): FromWorker {
             stopAt: (subtree: number) => subtree > Atomics.load(cut, 0),
             onFirst: (subtree: number) => lowerCut(cut, subtree),
           }),
+      ...(stop === undefined ? {} : { interrupted: () => Atomics.load(stop, 0) !== 0 }),
     });
     return { id: task.id, dpor };
   }

@@ -231,6 +231,15 @@ export class DporSearch {
     return this.#subtree;
   }
 
+  /**
+   * The class hashes counted in `classes` (one per distinct interleaving class among this
+   * shard's runs that ended on their own; see `classHash`): to take the union of the classes
+   * of several shards of one search.
+   */
+  get classHashes(): ReadonlySet<number> {
+    return this.#classes;
+  }
+
   /** The strategy for the next run, recording into `log` (which the run's runtime must get). */
   nextStrategy(log: FootprintLog): DporStrategy | null {
     const prefix = this.#prefix;
