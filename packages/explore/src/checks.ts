@@ -16,6 +16,8 @@ export interface ActiveChecks {
   /** The target's checks, run first after each step. */
   readonly checks: readonly Check[];
   readonly invariants: readonly Invariant[];
+  /** The invariants checked after a step: `invariants` without the `endOnly` ones. */
+  readonly stepInvariants: readonly Invariant[];
 }
 
 /** Validates the shape of check options; throws `INVALID_CONFIG` naming the option. */
@@ -81,11 +83,7 @@ export function activeChecks(
   const targetInvariants = instance.invariants;
   for (let i = 0; i < targetInvariants.length; i++) {
     if (!isNamedCheck(targetInvariants[i])) {
-      checkNamedCheck(
-        targetInvariants[i],
-        `target "${target}": invariants[${i}]`,
-        INVARIANT_CHECK,
-      );
+      checkNamedCheck(targetInvariants[i], `target "${target}": invariants[${i}]`, INVARIANT_CHECK);
     }
   }
   const checks = instance.checks ?? [];
@@ -94,12 +92,16 @@ export function activeChecks(
       checkNamedCheck(checks[i], `target "${target}": checks[${i}]`, 'check()');
     }
   }
-  const all = [...runtimeInvariants(instance.rt), ...targetInvariants, ...(options.invariants ?? [])];
+  const all = [
+    ...runtimeInvariants(instance.rt),
+    ...targetInvariants,
+    ...(options.invariants ?? []),
+  ];
   const names = new Set<string>();
   for (const { name } of checks) addName(names, name, target);
   for (const { name } of all) addName(names, name, target);
   const disable = options.disable ?? [];
-  if (disable.length === 0) return { checks: checks.slice(), invariants: all };
+  if (disable.length === 0) return withStepInvariants(checks.slice(), all);
   const disabled = new Set(disable);
   for (const name of disabled) {
     if (!names.has(name)) {
@@ -110,10 +112,25 @@ export function activeChecks(
       );
     }
   }
-  return {
-    checks: checks.filter((c) => !disabled.has(c.name)),
-    invariants: all.filter((inv) => !disabled.has(inv.name)),
-  };
+  return withStepInvariants(
+    checks.filter((c) => !disabled.has(c.name)),
+    all.filter((inv) => !disabled.has(inv.name)),
+  );
+}
+
+/**
+ * The active checks with the invariants to check after steps: an end-only one
+ * (`Invariant.endOnly`) holds at every step, so leaving it out changes no verdict.
+ */
+function withStepInvariants(
+  checks: readonly Check[],
+  invariants: readonly Invariant[],
+): ActiveChecks {
+  let stepInvariants = invariants;
+  if (invariants.some((inv) => inv.endOnly === true)) {
+    stepInvariants = invariants.filter((inv) => inv.endOnly !== true);
+  }
+  return { checks, invariants, stepInvariants };
 }
 
 /** Adds a check's or invariant's name; a name used twice throws `INVALID_CONFIG`. */

@@ -489,7 +489,13 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
     const onProgress = r.onProgress;
     const budget = r.timeBudgetMs;
     const now = onProgress !== undefined || budget !== undefined ? performance.now() : 0;
-    onProgress?.({ schedule: schedules, schedules: r.schedules, findings, kind, elapsedMs: now - start });
+    onProgress?.({
+      schedule: schedules,
+      schedules: r.schedules,
+      findings,
+      kind,
+      elapsedMs: now - start,
+    });
     if (first !== null && r.stopOnFirst) {
       stoppedBy = 'finding';
       break;

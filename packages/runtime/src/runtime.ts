@@ -430,7 +430,8 @@ export class Runtime {
    */
   blockCurrent(waitsIn: string, resource: Resource, killable = false): void {
     const task = this.current;
-    mightSleep(task, `${waitsIn} (sleeping on ${resource.name})`);
+    // The message is built only when the check fails (a sleep is a hot path).
+    if (task.preemptCount > 0) mightSleep(task, `${waitsIn} (sleeping on ${resource.name})`);
     // signal_pending_state(): a killable sleeper with a fatal signal already pending does
     // not sleep; its next `yield` is a plain scheduling point and it finds the signal.
     if (killable && task.fatalSignalPending) return;
@@ -493,7 +494,7 @@ export class Runtime {
         `sleepFor needs a finite ns >= 0, got ${String(ns)}`,
       );
     }
-    mightSleep(task, `sleepFor(${ns} ns)`);
+    if (task.preemptCount > 0) mightSleep(task, `sleepFor(${ns} ns)`);
     // Timers fire by virtual time, which every step moves: a timed sleep orders with all.
     if (this.footprints !== null) this.footprints.touchAll();
     task.state = 'timed';
