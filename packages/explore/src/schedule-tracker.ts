@@ -3,7 +3,7 @@ import type { ScheduleShape } from './finding.js';
 
 /**
  * What the explorer learns about one run's schedule as it goes: every decision (the
- * choice, and the last that was not the default), and the shape. Its strategy calls `decide`;
+ * choice, and whether it was the default), and the shape. Its strategy calls `decide`;
  * its `onStep` hook calls `stepped`.
  *
  * The default choice at a decision keeps the task that ran the previous step running if
@@ -13,11 +13,8 @@ import type { ScheduleShape } from './finding.js';
 export class ScheduleTracker {
   /** Task id chosen at each decision. */
   readonly choices: number[] = [];
-  /**
-   * Decisions up to the last one whose choice was not the default (0: every choice was the
-   * default). A count, not a list of flags: only the last explicit decision is ever read.
-   */
-  explicitDecisions = 0;
+  /** Whether each choice was the default one. */
+  readonly defaults: boolean[] = [];
   /**
    * Per decision, when `keepAlternatives`: what bounded DFS needs to backtrack (the default
    * first, then the others by id; any other choice costs a preemption when the previous
@@ -62,7 +59,7 @@ export class ScheduleTracker {
     }
     if (preempts) this.preemptions++;
     this.choices.push(chosen.id);
-    if (!byDefault) this.explicitDecisions = this.choices.length;
+    this.defaults.push(byDefault);
     this.pending = chosen;
     this.pendingPreempts = preempts;
   }
@@ -99,7 +96,7 @@ export class ScheduleTracker {
     return {
       steps: this.steps,
       decisions: this.choices.length,
-      explicitDecisions: this.explicitDecisions,
+      explicitDecisions: this.defaults.lastIndexOf(false) + 1,
       preemptions: this.preemptions,
       switches: this.switches,
     };

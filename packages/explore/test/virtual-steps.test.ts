@@ -68,7 +68,7 @@ function outcomeOf(virtual: boolean, tasks: number, strategy: () => Strategy, se
     token: o.token,
     shape: o.tracker.shape,
     choices: o.tracker.choices,
-    explicitDecisions: o.tracker.explicitDecisions,
+    defaults: o.tracker.defaults,
   };
 }
 
@@ -90,7 +90,7 @@ describe('explored runs with virtual steps', () => {
           expect(plain.taken).toBe(0);
           taken += virtual.taken;
           expect(virtual.choices).toEqual(plain.choices);
-          expect(virtual.explicitDecisions).toBe(plain.explicitDecisions);
+          expect(virtual.defaults).toEqual(plain.defaults);
           expect(virtual.shape).toEqual(plain.shape);
           expect(virtual.token).toBe(plain.token);
           expect(virtual.verdict).toEqual(plain.verdict);
