@@ -16,6 +16,8 @@ export interface ActiveChecks {
   /** The target's checks, run first after each step. */
   readonly checks: readonly Check[];
   readonly invariants: readonly Invariant[];
+  /** The invariants checked after a step: `invariants` without the `endOnly` ones. */
+  readonly stepInvariants: readonly Invariant[];
 }
 
 /** Validates the shape of check options; throws `INVALID_CONFIG` naming the option. */
@@ -41,19 +43,24 @@ export function validateCheckOptions(options: CheckOptions, where: string): void
 
 const INVARIANT_CHECK = 'check(phase, result)';
 
+/** Whether `v` is `{ name, check }` with a non-empty name (see `checkNamedCheck`). */
+function isNamedCheck(v: unknown): boolean {
+  const named = v as Partial<Invariant | Check> | null;
+  return (
+    typeof named === 'object' &&
+    named !== null &&
+    typeof named.name === 'string' &&
+    named.name !== '' &&
+    typeof named.check === 'function'
+  );
+}
+
 /**
  * Throws INVALID_CONFIG unless `v` is `{ name, check }` with a non-empty name: the shape of
  * both an invariant and a target's check (`signature` is how the message spells `check`).
  */
 function checkNamedCheck(v: unknown, where: string, signature: string): void {
-  const named = v as Partial<Invariant | Check> | null;
-  if (
-    typeof named !== 'object' ||
-    named === null ||
-    typeof named.name !== 'string' ||
-    named.name === '' ||
-    typeof named.check !== 'function'
-  ) {
+  if (!isNamedCheck(v)) {
     throw new MmsimError(
       'INVALID_CONFIG',
       `${where} must be { name: non-empty string, ${signature} }`,
@@ -72,30 +79,30 @@ export function activeChecks(
   options: CheckOptions,
   target: string,
 ): ActiveChecks {
+  // Run for every schedule: the messages are built only for a check that fails.
+  const targetInvariants = instance.invariants;
+  for (let i = 0; i < targetInvariants.length; i++) {
+    if (!isNamedCheck(targetInvariants[i])) {
+      checkNamedCheck(targetInvariants[i], `target "${target}": invariants[${i}]`, INVARIANT_CHECK);
+    }
+  }
+  const checks = instance.checks ?? [];
+  for (let i = 0; i < checks.length; i++) {
+    if (!isNamedCheck(checks[i])) {
+      checkNamedCheck(checks[i], `target "${target}": checks[${i}]`, 'check()');
+    }
+  }
   const all = [
     ...runtimeInvariants(instance.rt),
-    ...instance.invariants,
+    ...targetInvariants,
     ...(options.invariants ?? []),
   ];
-  instance.invariants.forEach((inv: unknown, i) => {
-    checkNamedCheck(inv, `target "${target}": invariants[${i}]`, INVARIANT_CHECK);
-  });
-  const checks = instance.checks ?? [];
-  checks.forEach((c: unknown, i) => {
-    checkNamedCheck(c, `target "${target}": checks[${i}]`, 'check()');
-  });
   const names = new Set<string>();
-  for (const { name } of [...checks, ...all]) {
-    if (names.has(name)) {
-      throw new MmsimError(
-        'INVALID_CONFIG',
-        `invariants: the name "${name}" is used twice in target "${target}"; ` +
-          'invariant and check names must be unique',
-      );
-    }
-    names.add(name);
-  }
-  const disabled = new Set(options.disable ?? []);
+  for (const { name } of checks) addName(names, name, target);
+  for (const { name } of all) addName(names, name, target);
+  const disable = options.disable ?? [];
+  if (disable.length === 0) return withStepInvariants(checks.slice(), all);
+  const disabled = new Set(disable);
   for (const name of disabled) {
     if (!names.has(name)) {
       throw new MmsimError(
@@ -105,8 +112,35 @@ export function activeChecks(
       );
     }
   }
-  return {
-    checks: checks.filter((c) => !disabled.has(c.name)),
-    invariants: all.filter((inv) => !disabled.has(inv.name)),
-  };
+  return withStepInvariants(
+    checks.filter((c) => !disabled.has(c.name)),
+    all.filter((inv) => !disabled.has(inv.name)),
+  );
+}
+
+/**
+ * The active checks with the invariants to check after steps: an end-only one
+ * (`Invariant.endOnly`) holds at every step, so leaving it out changes no verdict.
+ */
+function withStepInvariants(
+  checks: readonly Check[],
+  invariants: readonly Invariant[],
+): ActiveChecks {
+  let stepInvariants = invariants;
+  if (invariants.some((inv) => inv.endOnly === true)) {
+    stepInvariants = invariants.filter((inv) => inv.endOnly !== true);
+  }
+  return { checks, invariants, stepInvariants };
+}
+
+/** Adds a check's or invariant's name; a name used twice throws `INVALID_CONFIG`. */
+function addName(names: Set<string>, name: string, target: string): void {
+  if (names.has(name)) {
+    throw new MmsimError(
+      'INVALID_CONFIG',
+      `invariants: the name "${name}" is used twice in target "${target}"; ` +
+        'invariant and check names must be unique',
+    );
+  }
+  names.add(name);
 }

@@ -491,18 +491,22 @@ export function explore(target: ExplorationTarget, options: ExploreOptions = {})
         firstSubtree = subtree;
       }
     }
-    r.onProgress?.({
+    // One clock read a schedule serves the progress report and the time budget.
+    const onProgress = r.onProgress;
+    const budget = r.timeBudgetMs;
+    const now = onProgress !== undefined || budget !== undefined ? performance.now() : 0;
+    onProgress?.({
       schedule: schedules,
       schedules: r.schedules,
       findings,
       kind,
-      elapsedMs: performance.now() - start,
+      elapsedMs: now - start,
     });
     if (first !== null && r.stopOnFirst) {
       stoppedBy = 'finding';
       break;
     }
-    if (r.timeBudgetMs !== undefined && performance.now() - start >= r.timeBudgetMs) {
+    if (budget !== undefined && now - start >= budget) {
       stoppedBy = 'time';
       break;
     }

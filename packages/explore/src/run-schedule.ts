@@ -209,7 +209,8 @@ export function runSchedule(
   let stepsSeen = 0;
 
   const runInvariants = (phase: InvariantPhase, result?: RunResult): Verdict | null => {
-    for (const inv of (checks as ActiveChecks).invariants) {
+    const active = checks as ActiveChecks;
+    for (const inv of phase === 'step' ? active.stepInvariants : active.invariants) {
       let violation: string | null;
       try {
         violation = inv.check(phase, result);

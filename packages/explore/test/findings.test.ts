@@ -1,7 +1,13 @@
-import { MmsimError } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, Mutex, Runtime } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
-import { explore, formatFinding, replay } from '../src/index.js';
-import { brokenLock, busyWait, transient } from './targets.js';
+import {
+  type ExplorationTarget,
+  explore,
+  formatFinding,
+  type InstanceOptions,
+  replay,
+} from '../src/index.js';
+import { abba, brokenLock, busyWait, transient } from './targets.js';
 
 describe('other kinds of findings', () => {
   test('a task that throws is a crash finding, with the task named in the report', () => {
@@ -43,6 +49,40 @@ describe('other kinds of findings', () => {
     const f = off.finding!;
     if (f.kind !== 'crash') throw new Error('not a crash');
     expect(f.error.code).toBe('CONTRACT_VIOLATION');
+  });
+
+  test('held-locks-consistent reads a mutex owner: a task listing a mutex another task owns fails', () => {
+    // A mutex is read through its owner, without holders(): this catches a shortcut that
+    // took "owned by someone" for "owned by this task".
+    const stolen: ExplorationTarget = {
+      name: 'stolen-mutex',
+      instantiate(options: InstanceOptions) {
+        const rt = new Runtime({ cpus: 2, ...options.runtime });
+        const m = new Mutex(rt, 'the mutex');
+        let stolen = false;
+        rt.spawn('owner', 0, function* (): KernelGen {
+          yield* m.lock();
+          while (!stolen) yield;
+          m.unlock();
+        });
+        rt.spawn('thief', 1, function* (task): KernelGen {
+          while (m.owner === null) yield;
+          task.hold(m);
+          yield;
+          task.release(m);
+          stolen = true;
+        });
+        return { rt, invariants: [] };
+      },
+    };
+    const result = explore(stolen, { schedules: 1 });
+    expect(result.invariant).toBe('held-locks-consistent');
+    expect(result.message).toContain(
+      'thief-2 lists the mutex as held, but its holders are owner-1',
+    );
+    // The owner listing the mutex it owns is consistent: no finding without the thief.
+    const honest = explore(abba('same'), { schedules: 50 });
+    expect(honest.found).toBe(false);
   });
 
   test('extra invariants run after the target ones; a throwing check is a violation', () => {

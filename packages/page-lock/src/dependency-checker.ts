@@ -163,11 +163,15 @@ export class DependencyChecker {
   release(task: Task, kind: HeldKind, folio: Folio, buffer: object | null): HeldLock | null {
     const held = this.#held.get(task);
     if (held === undefined) return null;
-    for (let i = held.length - 1; i >= 0; i--) {
+    const last = held.length - 1;
+    for (let i = last; i >= 0; i--) {
       const h = held[i] as HeldLock;
       if (h.kind === kind && (buffer !== null ? h.buffer === buffer : h.folio === folio)) {
-        held.splice(i, 1);
-        if (held.length === 0) this.#held.delete(task);
+        // Moved down by hand (splice would allocate the array of what it removed). A task
+        // that holds nothing keeps its empty list: no Map delete and insert on every lock
+        // round trip.
+        for (let j = i; j < last; j++) held[j] = held[j + 1] as HeldLock;
+        held.pop();
         return h;
       }
     }

@@ -13,6 +13,11 @@ export type InvariantPhase = 'step' | 'end';
 export interface Invariant {
   readonly name: string;
   check(phase: InvariantPhase, result?: RunResult): string | null;
+  /**
+   * True when `check` holds (returns null) at every step, whatever the state: an explorer
+   * then calls it only at the end. `endInvariant` sets it.
+   */
+  readonly endOnly?: boolean;
 }
 
 /** An invariant checked after every step (and at the end of a completed run). */
@@ -25,5 +30,6 @@ export function endInvariant(name: string, holds: (result: RunResult) => string 
   return {
     name,
     check: (phase, result) => (phase === 'end' && result !== undefined ? holds(result) : null),
+    endOnly: true,
   };
 }

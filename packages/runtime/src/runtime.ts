@@ -430,7 +430,8 @@ export class Runtime {
    */
   blockCurrent(waitsIn: string, resource: Resource, killable = false): void {
     const task = this.current;
-    mightSleep(task, `${waitsIn} (sleeping on ${resource.name})`);
+    // The message is built only when the check fails (a sleep is a hot path).
+    if (task.preemptCount > 0) mightSleep(task, `${waitsIn} (sleeping on ${resource.name})`);
     // signal_pending_state(): a killable sleeper with a fatal signal already pending does
     // not sleep; its next `yield` is a plain scheduling point and it finds the signal.
     if (killable && task.fatalSignalPending) return;
@@ -493,7 +494,7 @@ export class Runtime {
         `sleepFor needs a finite ns >= 0, got ${String(ns)}`,
       );
     }
-    mightSleep(task, `sleepFor(${ns} ns)`);
+    if (task.preemptCount > 0) mightSleep(task, `sleepFor(${ns} ns)`);
     // Timers fire by virtual time, which every step moves: a timed sleep orders with all.
     if (this.footprints !== null) this.footprints.touchAll();
     task.state = 'timed';
@@ -791,30 +792,104 @@ export class Runtime {
   }
 
   #result(status: RunStatus, deadlock: DeadlockReport | null): RunResult {
-    const cpuClocks = this.cpus.map((c) => c.clock);
-    const seed = this.random.seed;
-    const meta = this.meta;
-    // A runtime runs once: the decisions are final. The token is encoded when first read
-    // (an explorer reads the tokens of its findings only), the same string as before.
+    // A runtime runs once: the decisions are final.
     const pairs = this.#log.finish();
-    let token: string | null = null;
-    return {
+    return new FinishedRun(
       status,
       deadlock,
-      steps: this.#steps,
-      decisions: this.#log.length,
-      contextSwitches: this.#switches,
-      get replayToken(): string {
-        if (token === null) token = encodeReplayToken({ seed, meta, pairs });
-        return token;
-      },
-      cpuClocks,
-      virtualTimeNs: Math.max(...cpuClocks),
-      strategy: this.strategy.name,
-      seed: this.random.seed,
-    };
+      this.#steps,
+      this.#log.length,
+      this.#switches,
+      this.cpus,
+      this.strategy.name,
+      this.random.seed,
+      this.meta,
+      pairs,
+    );
   }
 }
+
+/**
+ * The `RunResult` of a run. Its `replayToken` is encoded when first read (an explorer reads
+ * the tokens of its findings only), the same string each time, and is an own enumerable
+ * property as the other fields (a spread or `JSON.stringify` of a result has it). It is
+ * defined with one getter shared by every result, not an object literal's getter: that is a
+ * new closure a call, and on Node 20 it left every result in dictionary mode (slow
+ * properties; `%HasFastProperties` false), where these share one fast map. The fields are
+ * declared, not initialised, so that they keep the order an object literal gave them.
+ */
+class FinishedRun implements RunResult {
+  declare readonly status: RunStatus;
+  declare readonly deadlock: DeadlockReport | null;
+  declare readonly steps: number;
+  declare readonly decisions: number;
+  declare readonly contextSwitches: number;
+  declare readonly replayToken: string;
+  declare readonly cpuClocks: readonly number[];
+  declare readonly virtualTimeNs: number;
+  declare readonly strategy: string;
+  declare readonly seed: number;
+  readonly #meta: string;
+  readonly #pairs: readonly number[];
+  #token: string | null = null;
+
+  constructor(
+    status: RunStatus,
+    deadlock: DeadlockReport | null,
+    steps: number,
+    decisions: number,
+    contextSwitches: number,
+    cpus: readonly Cpu[],
+    strategy: string,
+    seed: number,
+    meta: string,
+    pairs: readonly number[],
+  ) {
+    this.#meta = meta;
+    this.#pairs = pairs;
+    const self = this as {
+      -readonly [K in keyof RunResult]: RunResult[K];
+    };
+    self.status = status;
+    self.deadlock = deadlock;
+    self.steps = steps;
+    self.decisions = decisions;
+    self.contextSwitches = contextSwitches;
+    Object.defineProperty(this, 'replayToken', REPLAY_TOKEN);
+    // The latest clock without spreading the clocks into Math.max (a call with one argument
+    // a CPU, which cost more than the rest of the result).
+    const cpuClocks: number[] = new Array<number>(cpus.length);
+    let latest = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < cpus.length; i++) {
+      const clock = (cpus[i] as Cpu).clock;
+      cpuClocks[i] = clock;
+      if (clock > latest) latest = clock;
+    }
+    self.cpuClocks = cpuClocks;
+    self.virtualTimeNs = latest;
+    self.strategy = strategy;
+    self.seed = seed;
+  }
+
+  /** The replay token of `run`, encoded on the first call. */
+  static tokenOf(run: FinishedRun): string {
+    let token = run.#token;
+    if (token === null) {
+      token = encodeReplayToken({ seed: run.seed, meta: run.#meta, pairs: run.#pairs });
+      run.#token = token;
+    }
+    return token;
+  }
+}
+
+/** The `replayToken` property of every `FinishedRun`: one getter for all. */
+const REPLAY_TOKEN: PropertyDescriptor = {
+  get(this: FinishedRun): string {
+    return FinishedRun.tokenOf(this);
+  },
+  enumerable: true,
+  configurable: true,
+};
 
 /** The sched_switch `prev_state` of a task leaving its CPU (see `TASK_STATE_RUNNING`). */
 function prevState(task: Task): number {

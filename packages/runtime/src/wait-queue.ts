@@ -93,9 +93,18 @@ export class WaitQueue {
    */
   wakeUp(nrExclusive = 1, key: unknown = undefined): number {
     this.#rt.touch(this.objectId, true);
+    const entries = this.#entries;
+    // The walk goes over the entries queued when it began, whatever the wake functions do
+    // to the queue. With one entry or none there is nothing to copy (most wake-ups).
+    if (entries.length <= 1) {
+      const entry = entries[0];
+      if (entry === undefined) return 0;
+      const ret = entry.wake === null ? this.#defaultWake(entry) : entry.wake(entry, key);
+      return ret > 0 ? 1 : 0;
+    }
     let woken = 0;
     let budget = nrExclusive;
-    for (const entry of [...this.#entries]) {
+    for (const entry of [...entries]) {
       const ret = entry.wake === null ? this.#defaultWake(entry) : entry.wake(entry, key);
       if (ret < 0) break;
       if (ret > 0) {

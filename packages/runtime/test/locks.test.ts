@@ -300,6 +300,43 @@ describe('wait queues and completions', () => {
     expect(woke.sort()).toEqual(['ex1', 'ex2', 'sh1']);
   });
 
+  test('a wake-up of one waiter walks only that waiter, whatever its wake function queues', () => {
+    // The walk covers the entries queued when it began: an entry its one waiter's wake
+    // function queues is not woken by the same wake-up; a negative return wakes nobody.
+    const rt = new Runtime({ cpus: 2, strategy: 'in-order' });
+    const wq = new WaitQueue(rt, 'wq');
+    const seen: string[] = [];
+    rt.spawn('waker', 0, function* (task): KernelGen {
+      const later = new WaitEntry(task, false, (e) => {
+        seen.push('later');
+        e.queue?.remove(e);
+        return 1;
+      });
+      const first = new WaitEntry(task, true, (e) => {
+        seen.push('first');
+        e.queue?.remove(e);
+        wq.add(later);
+        return 1;
+      });
+      wq.add(first);
+      expect(wq.wakeUp(1)).toBe(1);
+      expect(seen).toEqual(['first']);
+      expect(wq.entries).toEqual([later]);
+      expect(wq.wakeUp(1)).toBe(1);
+      expect(seen).toEqual(['first', 'later']);
+      expect(wq.wakeUp(1)).toBe(0);
+      const stop = new WaitEntry(task, true, () => -1);
+      wq.add(stop);
+      expect(wq.wakeUp(1)).toBe(0);
+      const none = new WaitEntry(task, false, () => 0);
+      wq.remove(stop);
+      wq.add(none);
+      expect(wq.wakeUpAll()).toBe(0);
+      yield;
+    });
+    expect(rt.run().status).toBe('completed');
+  });
+
   test('a completion banks a complete() that comes before the wait', () => {
     const rt = new Runtime({ cpus: 2, strategy: 'in-order' });
     const c = new Completion(rt, 'io');

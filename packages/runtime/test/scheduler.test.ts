@@ -88,6 +88,36 @@ describe('strategies', () => {
     expect(result.virtualTimeNs).toBe(900);
   });
 
+  test('a result has its fields in a fixed order and the latest CPU clock as its time', () => {
+    // The order is what JSON prints; the latest clock may be any CPU's, not the last one's.
+    const rt = new Runtime({ cpus: 3, strategy: 'in-order', seed: 5 });
+    rt.spawn('long', 1, function* (): KernelGen {
+      rt.charge(700);
+      yield;
+    });
+    rt.spawn('short', 2, function* (): KernelGen {
+      rt.charge(200);
+      yield;
+    });
+    const result = rt.run();
+    expect(Object.keys(result)).toEqual([
+      'status',
+      'deadlock',
+      'steps',
+      'decisions',
+      'contextSwitches',
+      'replayToken',
+      'cpuClocks',
+      'virtualTimeNs',
+      'strategy',
+      'seed',
+    ]);
+    expect(result.cpuClocks).toEqual([0, 700, 200]);
+    expect(result.virtualTimeNs).toBe(700);
+    expect(result.seed).toBe(5);
+    expect(result.strategy).toBe('in-order');
+  });
+
   test('a custom strategy object is used as given', () => {
     const last: Strategy = {
       name: 'highest-id',
