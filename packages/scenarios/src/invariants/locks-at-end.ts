@@ -19,6 +19,8 @@ import { firstProblem } from './invariant.js';
 export function noLockHeldAtEnd(k: Kernel): Invariant {
   return {
     name: 'no-lock-held-at-end',
+    // Null at every step: the explorer calls it only at the end.
+    endOnly: true,
     check(phase) {
       if (phase !== 'end') return null;
       const problems: string[] = [];
