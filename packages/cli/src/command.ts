@@ -7,3 +7,5 @@ export { preloadDriverModules } from './commands/check-driver.js';
 export { processIo } from './io.js';
 export { mainAsync } from './main-async.js';
 export { preloadVariantModules } from './variant-file.js';
+/** (Where the worker threads' module is, as the bundle finds it: tested.) */
+export { workerModule } from './workers/explore-pool.js';
