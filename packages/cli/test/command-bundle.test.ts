@@ -34,7 +34,7 @@ describe('the built command, loaded from its bundle', () => {
     expect(page).toContain('Chart');
   }, 120_000);
 
-  test('from the bundle, explore finds the worker threads\' module next to it', async () => {
+  test("from the bundle, explore finds the worker threads' module next to it", async () => {
     // (Else `--workers N` would quietly run on the command's thread alone.)
     const bundle = (await import(BUNDLE)) as typeof import('../src/command.js');
     expect(bundle.workerModule()).toMatch(/[\\/]dist[\\/]explore-worker\.bundle\.js$/);
