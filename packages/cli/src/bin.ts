@@ -1,19 +1,21 @@
 #!/usr/bin/env node
+import { existsSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { EXIT_INTERRUPTED } from './exit-codes.js';
 
 // The command's modules (every package) are imported where a command runs: for explore and
 // check that is the worker thread below; the main thread, which then only relays output and
 // Ctrl-C, does not load them too (a few hundred modules, before the worker could start).
-const commandModules = async () => {
-  const [{ preloadDriverModules }, { processIo }, { mainAsync }, { preloadVariantModules }] =
-    await Promise.all([
-      import('./commands/check-driver.js'),
-      import('./io.js'),
-      import('./main-async.js'),
-      import('./variant-file.js'),
-    ]);
-  return { preloadDriverModules, processIo, mainAsync, preloadVariantModules };
+// Built, they come from one file when the build made it (dist/command.bundle.js, see
+// scripts/bundle-command.mjs): compiling one module costs a fraction of resolving, reading and
+// compiling each. From source (tsx), or a dist built by `tsc -b` alone, from command.ts.
+type CommandModules = typeof import('./command.js');
+const commandModules = async (): Promise<CommandModules> => {
+  if (!import.meta.url.endsWith('.ts')) {
+    const bundle = new URL('./command.bundle.js', import.meta.url);
+    if (existsSync(bundle)) return (await import(bundle.href)) as CommandModules;
+  }
+  return import('./command.js');
 };
 
 interface ExploreWorkerData {

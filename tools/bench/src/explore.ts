@@ -295,7 +295,8 @@ const median = (v: readonly number[]) =>
  *   all of them, on SPEEDUP_SCENARIO in SPEEDUP_VARIANT for SPEEDUP_SCHEDULES schedules,
  *   the median of SPEEDUP_ROUNDS alternated runs of each (the threads' start-up included);
  * - `explore.workers_speedup_steady`: the same for STEADY_SPEEDUP_SCHEDULES schedules, where
- *   that start-up is amortised.
+ *   that start-up is amortised;
+ * - `explore.command_start_up_cpu_ms`: CPU time of the command for one schedule (`startUp`).
  * The checks stop at a finding as the command does; the fixed variants have none.
  */
 export function exploreWorkersBenchmarks(): BenchResult[] {
@@ -333,6 +334,7 @@ export function exploreWorkersBenchmarks(): BenchResult[] {
     });
   }
   results.push(
+    startUp(),
     speedup(
       'explore.workers_speedup',
       SPEEDUP_SCHEDULES,
@@ -390,6 +392,44 @@ function speedup(name: string, schedules: number, cores: number, what: string): 
         oneWorkerCoresBusy: busy(one),
         allWorkersCoresBusy: busy(all),
       }),
+    },
+  };
+}
+
+/** Runs of each start-up figure (their median). */
+const START_UP_ROUNDS = 5;
+
+/**
+ * `explore.command_start_up_cpu_ms`: CPU time (every thread) of `mmsim explore
+ * SPEEDUP_SCENARIO --variant SPEEDUP_VARIANT --schedules 1 --json`, process start to exit, the
+ * median of START_UP_ROUNDS runs: what the command costs before and around its first schedule
+ * (loading its modules, building the exploration). detail.versionCpuMs: the same for `mmsim
+ * --version` (loading the modules alone). CPU rather than wall time, which swings with the
+ * machine's load.
+ */
+function startUp(): BenchResult {
+  const explore: number[] = [];
+  const version: number[] = [];
+  const args = ['explore', SPEEDUP_SCENARIO, '--variant', SPEEDUP_VARIANT];
+  args.push('--schedules', '1', '--workers', '1', '--json');
+  for (let round = 0; round < START_UP_ROUNDS; round++) {
+    const e = timedCli(args).cpuMs;
+    const v = timedCli(['--version']).cpuMs;
+    if (e !== null) explore.push(e);
+    if (v !== null) version.push(v);
+  }
+  return {
+    name: 'explore.command_start_up_cpu_ms',
+    value: median(explore),
+    unit: 'ms',
+    better: 'lower',
+    description: `CPU time (every thread) of mmsim explore ${SPEEDUP_SCENARIO} --variant ${SPEEDUP_VARIANT} --schedules 1, process start to exit, the median of ${START_UP_ROUNDS} runs: the command's start-up (its modules, from dist/command.bundle.js when the build made it) and one schedule. 0 off Linux (no CPU time of children). detail.versionCpuMs: the same for mmsim --version.`,
+    detail: {
+      scenario: SPEEDUP_SCENARIO,
+      variant: SPEEDUP_VARIANT,
+      exploreRunsCpuMs: explore.map((ms) => ms.toFixed(0)).join(' '),
+      versionCpuMs: median(version),
+      versionRunsCpuMs: version.map((ms) => ms.toFixed(0)).join(' '),
     },
   };
 }

@@ -29,7 +29,13 @@ export const MIN_SCHEDULES_PER_WORKER = 32;
  */
 export function workerModule(): string | null {
   const here = import.meta.url;
-  const dist = here.endsWith('.ts') ? new URL('../../dist/', here) : new URL('../', here);
+  // From source, from dist/workers/explore-pool.js, or from the command's bundle at the root
+  // of dist (dist/command.bundle.js).
+  const dist = here.endsWith('.ts')
+    ? new URL('../../dist/', here)
+    : here.endsWith('.bundle.js')
+      ? new URL('./', here)
+      : new URL('../', here);
   for (const name of WORKER_FILES) {
     const path = fileURLToPath(new URL(name, dist));
     if (existsSync(path)) return path;
