@@ -22,7 +22,7 @@ import { firstProblem, strided } from './invariant.js';
  */
 export function rmapConsistent(k: Kernel, stride: number): Invariant {
   return strided('rmap-consistent', stride, (phase) =>
-    firstProblem(k.vm.check({ quiescent: phase === 'end' })),
+    firstProblem(k.vm.check({ quiescent: phase === 'end', incremental: phase === 'step' })),
   );
 }
 
