@@ -50,13 +50,19 @@ import {
   pteWrite,
 } from './pte.js';
 import {
+  F_BITS,
+  F_EXCLUSIVE,
+  F_FOLIO,
+  F_META,
+  F_RAW,
   type IncrementalRmapState,
-  keepIncrementalState,
+  passEndedSound,
   SLOT_CHECK,
+  SLOT_FIELDS,
   SLOT_FOLIO,
   SLOT_ZERO,
+  startIncrementalPass,
   TableRecord,
-  takeIncrementalState,
   vmasUnchanged,
 } from './invariants/incremental.js';
 import type { RmapState } from './rmap-state.js';
@@ -515,13 +521,13 @@ function checkTablesIncrementally(
       same = false;
     } else if (rec.mm !== mm || rec.idx !== idx) same = false;
     const base = idx * PTRS_PER_PTE;
-    const recRaw = rec.raw;
+    const f = rec.slots;
     const slots = rec.used;
     if (same && !table.dirty) {
       const n = rec.nrUsed;
       for (let j = 0; j < n; j++) {
         const i = slots[j]!;
-        const raw = recRaw[i]!;
+        const raw = f[i * SLOT_FIELDS + F_RAW]! >>> 0;
         if (replayEntry(r, rec, i, raw, tally)) continue;
         checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
         recordEntry(ctx, r, mm, rec, i, base + i, raw, walk);
@@ -538,11 +544,12 @@ function checkTablesIncrementally(
     for (let i = 0; i < PTRS_PER_PTE; i++) {
       const raw = ptes[i]!;
       if (raw === 0) {
-        recRaw[i] = 0;
+        f[i * SLOT_FIELDS + F_RAW] = 0;
         continue;
       }
       slots[used++] = i;
-      if (same && recRaw[i] === raw && replayEntry(r, rec, i, raw, tally)) continue;
+      if (same && f[i * SLOT_FIELDS + F_RAW] === (raw | 0) && replayEntry(r, rec, i, raw, tally))
+        continue;
       checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
       recordEntry(ctx, r, mm, rec, i, base + i, raw, walk);
     }
@@ -567,7 +574,10 @@ function replayEntry(
   raw: number,
   tally: Tally,
 ): boolean {
-  const k = rec.kind[i];
+  const f = rec.slots;
+  const at = i * SLOT_FIELDS;
+  const meta = f[at + F_META]!;
+  const k = meta & 3;
   const pfn = ptePfn(raw);
   const state = r.state;
   if (k === SLOT_ZERO) {
@@ -575,20 +585,20 @@ function replayEntry(
     return state[pfn] === FRAME_HEAD && r.folioType[pfn] !== FOLIO_TYPE_HUGETLB;
   }
   if (k !== SLOT_FOLIO) return false;
-  const folio = rec.folio[i]!;
+  const folio = f[at + F_FOLIO]!;
   const s = state[pfn];
   if (
     (s === FRAME_HEAD ? pfn : s === FRAME_TAIL ? r.headOf[pfn]! : -1) !== folio ||
     state[folio] !== FRAME_HEAD ||
     r.folioType[folio] === FOLIO_TYPE_HUGETLB ||
-    (r.mappingKind[folio]! | (r.flags[folio]! & RECORDED_FLAGS)) !== rec.bits[i] ||
+    (r.mappingKind[folio]! | (r.flags[folio]! & RECORDED_FLAGS)) !== f[at + F_BITS] ||
     r.mappingObjs[r.mappingId[folio]!] !== rec.mapping[i] ||
     r.index[folio] !== rec.index[i] ||
-    (rec.exclusive[i] === 1 && (r.flags[pfn]! & (1 << PG_anon_exclusive)) === 0)
+    ((meta & F_EXCLUSIVE) !== 0 && (r.flags[pfn]! & (1 << PG_anon_exclusive)) === 0)
   ) {
     return false;
   }
-  tally.rss[rec.counter[i]!]! += 1;
+  tally.rss[(meta >>> 2) & 7]! += 1;
   tally.pte(pfn);
   tally.ref(folio);
   return true;
@@ -611,8 +621,10 @@ function recordEntry(
   raw: number,
   walk: MmWalk,
 ): void {
-  rec.raw[i] = raw;
-  rec.kind[i] = SLOT_CHECK;
+  const f = rec.slots;
+  const at = i * SLOT_FIELDS;
+  f[at + F_RAW] = raw | 0;
+  f[at + F_META] = SLOT_CHECK;
   rec.mapping[i] = null;
   if (!ptePresent(raw)) return;
   const vma = vmaOf(mm, vpn * PAGE_SIZE, walk);
@@ -624,20 +636,18 @@ function recordEntry(
   if (folio < 0 || r.state[folio] !== FRAME_HEAD || r.folioType[folio] === FOLIO_TYPE_HUGETLB)
     return;
   if (pfn === r.zeroPfn) {
-    rec.kind[i] = SLOT_ZERO;
+    f[at + F_META] = SLOT_ZERO;
     return;
   }
   const kind = r.mappingKind[folio]!;
   const flags = r.flags[folio]! & RECORDED_FLAGS;
   if (kind === PAGE_MAPPING_KSM || (flags & (1 << PG_swapcache)) !== 0) return;
-  const mem = ctx.mem;
-  rec.kind[i] = SLOT_FOLIO;
-  rec.folio[i] = folio;
-  rec.bits[i] = kind | flags;
+  const exclusive = pteWrite(raw) && (kind & PAGE_MAPPING_ANON) !== 0 ? F_EXCLUSIVE : 0;
+  f[at + F_META] = SLOT_FOLIO | (mmCounter(ctx.mem, folio) << 2) | exclusive;
+  f[at + F_FOLIO] = folio;
+  f[at + F_BITS] = kind | flags;
   rec.mapping[i] = readerMapping(r, folio);
   rec.index[i] = r.index[folio]!;
-  rec.counter[i] = mmCounter(mem, folio);
-  rec.exclusive[i] = pteWrite(raw) && (kind & PAGE_MAPPING_ANON) !== 0 ? 1 : 0;
 }
 
 function checkTlbs(mm: Mm, bad: Problems): void {
@@ -766,23 +776,19 @@ function checkPageCache(
  */
 export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
   if (options.incremental === true) {
-    // Taken out while the pass runs: one that finds anything or throws leaves none, and
-    // the full check then gives the verdict (its problems, or its error).
-    const inc = takeIncrementalState(ctx);
+    // A pass that finds anything or throws leaves no records (see startIncrementalPass),
+    // and the full check then gives the verdict (its problems, or its error).
+    const inc = startIncrementalPass(ctx);
     let problems: string[] | null = null;
     try {
       problems = runCheck(ctx, options, inc);
     } catch {
       problems = null;
     }
-    const recorded = inc.recorded;
     if (problems !== null && problems.length === 0) {
-      for (let t = 0; t < recorded.length; t++) recorded[t]!.dirty = false;
-      recorded.length = 0;
-      keepIncrementalState(ctx, inc);
+      passEndedSound(inc);
       return problems;
     }
-    recorded.length = 0;
   }
   return runCheck(ctx, options, null);
 }

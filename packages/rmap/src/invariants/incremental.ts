@@ -19,62 +19,77 @@ export const SLOT_FOLIO = 1;
 /** A present entry of the shared zero page (its verdict depends on the entry alone). */
 export const SLOT_ZERO = 2;
 
-/** One page table's slots as the last sound pass saw them. */
+/** Int32 fields per slot in `TableRecord.slots`. */
+export const SLOT_FIELDS = 4;
+/** The slot's entry (`raw | 0`; 0: none recorded). */
+export const F_RAW = 0;
+/** The folio head the entry's pfn belonged to. */
+export const F_FOLIO = 1;
+/**
+ * The folio's `mapping` tag bits and the flags its mapping and rss counter read, as
+ * `mappingKind | flags & RECORDED_FLAGS` (invariants.ts).
+ */
+export const F_BITS = 2;
+/** SLOT_CHECK / SLOT_FOLIO / SLOT_ZERO, the rss counter `<< 2`, `F_EXCLUSIVE`. */
+export const F_META = 3;
+/** In `F_META`: the entry is writable and the folio anonymous (PageAnonExclusive is read). */
+export const F_EXCLUSIVE = 1 << 5;
+
+/**
+ * One page table's slots as the last sound pass saw them: per slot, four int32 fields
+ * side by side (`F_*`), the folio's `index` and the object `folio->mapping` points at.
+ */
 export class TableRecord {
   /** The mm and PMD index the table was found at. */
   mm: Mm | null = null;
   idx = -1;
-  /** The entry of each slot (0: none recorded). */
-  readonly raw = new Uint32Array(PTRS_PER_PTE);
+  readonly slots = new Int32Array(PTRS_PER_PTE * SLOT_FIELDS);
+  readonly index = new Float64Array(PTRS_PER_PTE);
+  readonly mapping: (object | null)[] = new Array<object | null>(PTRS_PER_PTE).fill(null);
   /** The slots in use, in order: the first `nrUsed`. */
   readonly used = new Uint16Array(PTRS_PER_PTE);
   nrUsed = 0;
-  /** SLOT_CHECK, SLOT_FOLIO or SLOT_ZERO. */
-  readonly kind = new Uint8Array(PTRS_PER_PTE);
-  /** The folio head the entry's pfn belonged to. */
-  readonly folio = new Int32Array(PTRS_PER_PTE);
-  /**
-   * The folio's `mapping` tag bits and the flags its mapping and rss counter read
-   * (`RECORDED_FLAGS`), as `mappingKind | flags & RECORDED_FLAGS`.
-   */
-  readonly bits = new Int32Array(PTRS_PER_PTE);
-  /** The object `folio->mapping` points at (anon_vma or address space). */
-  readonly mapping: (object | null)[] = new Array<object | null>(PTRS_PER_PTE).fill(null);
-  /** The folio's `index`. */
-  readonly index = new Float64Array(PTRS_PER_PTE);
-  /** The rss counter the entry counts in (`mm_counter`). */
-  readonly counter = new Uint8Array(PTRS_PER_PTE);
-  /** 1 when the entry is writable and the folio anonymous (PageAnonExclusive is tested). */
-  readonly exclusive = new Uint8Array(PTRS_PER_PTE);
 }
 
 /** The incremental check's memory of one machine. */
 export class IncrementalRmapState {
-  readonly tables = new WeakMap<PageTable, TableRecord>();
+  tables = new WeakMap<PageTable, TableRecord>();
   /** Per mm, the VMA fields the records of its tables were made under (`vmasUnchanged`). */
-  readonly vmas = new WeakMap<Mm, unknown[]>();
+  vmas = new WeakMap<Mm, unknown[]>();
   /** The tables a pass recorded again, whose `dirty` mark it clears if it ends sound. */
   readonly recorded: PageTable[] = [];
+  /** The last pass ended sound: its records hold. */
+  sound = false;
 }
 
-/**
- * Per machine, the state a sound incremental pass left; a pass takes it out while it
- * runs and puts it back only when it found nothing (so a pass that fails or throws leaves
- * none, and the next pass checks every entry again).
- */
+/** Per machine, the incremental check's state. */
 const states = new WeakMap<RmapState, IncrementalRmapState>();
 
-/** Takes the machine's state out (a new one when there is none). */
-export function takeIncrementalState(ctx: RmapState): IncrementalRmapState {
-  const state = states.get(ctx);
-  if (state === undefined) return new IncrementalRmapState();
-  states.delete(ctx);
+/**
+ * The machine's state for a pass that starts: its records when the last pass ended
+ * sound, none otherwise (a pass that found something or threw leaves nothing to replay).
+ * Marked unsound until `passEndedSound`.
+ */
+export function startIncrementalPass(ctx: RmapState): IncrementalRmapState {
+  let state = states.get(ctx);
+  if (state === undefined) {
+    state = new IncrementalRmapState();
+    states.set(ctx, state);
+  } else if (!state.sound) {
+    state.tables = new WeakMap();
+    state.vmas = new WeakMap();
+  }
+  state.sound = false;
+  state.recorded.length = 0;
   return state;
 }
 
-/** Keeps the state of a sound pass for the next one. */
-export function keepIncrementalState(ctx: RmapState, state: IncrementalRmapState): void {
-  states.set(ctx, state);
+/** Ends a sound pass: the tables it recorded are clean, its records hold. */
+export function passEndedSound(state: IncrementalRmapState): void {
+  const recorded = state.recorded;
+  for (let t = 0; t < recorded.length; t++) recorded[t]!.dirty = false;
+  recorded.length = 0;
+  state.sound = true;
 }
 
 /**
