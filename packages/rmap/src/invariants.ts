@@ -773,6 +773,19 @@ function checkPageCache(
  * `checkRmapReference` (invariants/reference.ts, the first implementation) returns, in the
  * same order; the differential test packages/scenarios/test/rmap-check-differential.test.ts
  * compares the two at every step of explored schedules, on legal and corrupted states.
+ *
+ * `incremental`: the page-table walk replays (`replayEntry`) the entries of a table not
+ * written through `PageTable.set` since the machine's last sound incremental pass (or, in
+ * a written table, the slots whose entry is unchanged), when the mm's VMAs and the folio's
+ * frame, type, mapping, the flags `folio_mapping` and `mm_counter` read and `index` are
+ * what that pass recorded: their tests would give what they gave then, so the entry is
+ * only counted, and PageAnonExclusive read again for a writable anonymous page. The rest
+ * (VMAs, migration entries, hugetlb and KSM entries, huge PMDs, the unmap window, anon_vmas,
+ * KSM, page caches, pins, every folio's counts, TLBs) runs in full. A pass that finds
+ * anything, or throws, keeps no records and gives the full check's answer, so the verdict
+ * is the full one's for every state reached through the model's writers; a write straight
+ * into `PageTable.ptes` of a recorded table is seen only by a full check. The differential
+ * test compares the two after every step too.
  */
 export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
   if (options.incremental === true) {
