@@ -13,10 +13,9 @@ import {
   folioTestHugetlb,
   folioTestKsm,
   frameView,
+  HPAGE_PMD_ORDER,
   type MemmapReader,
   memmapReader,
-  readerMapping,
-  HPAGE_PMD_ORDER,
   nodeSpannedPages,
   nodeStartPfn,
   PAGE_MAPPING_ANON,
@@ -30,6 +29,7 @@ import {
   pageTestFlag,
   pfnFolio,
   pfnValid,
+  readerMapping,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
 import { type AddressSpace, folioAddressSpace } from './address-space.js';
@@ -38,17 +38,6 @@ import { folioAnonVma } from './anon-vma.js';
 import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
 import { checkHugetlbEntry } from './hugetlb-invariants.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
-import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
-import type { Mm } from './mm.js';
-import {
-  formatPte,
-  isMigrationEntry,
-  pteHwPresent,
-  ptePfn,
-  ptePresent,
-  pteProtnone,
-  pteWrite,
-} from './pte.js';
 import {
   F_BITS,
   F_EXCLUSIVE,
@@ -65,6 +54,18 @@ import {
   TableRecord,
   vmasUnchanged,
 } from './invariants/incremental.js';
+import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
+import type { Mm } from './mm.js';
+import type { PageTable } from './page-table.js';
+import {
+  formatPte,
+  isMigrationEntry,
+  pteHwPresent,
+  ptePfn,
+  ptePresent,
+  pteProtnone,
+  pteWrite,
+} from './pte.js';
 import type { RmapState } from './rmap-state.js';
 import { tlbFlushedBeforeUse } from './tlb.js';
 import { entryAt } from './view.js';
@@ -455,17 +456,7 @@ function checkMm(
   else {
     for (const [idx, table] of mm.pageTables) {
       if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
-      let used = 0;
-      const ptes = table.ptes;
-      const base = idx * PTRS_PER_PTE;
-      for (let i = 0; i < PTRS_PER_PTE; i++) {
-        const raw = ptes[i]!;
-        if (raw === 0) continue;
-        used++;
-        checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
-      }
-      if (used !== table.used)
-        bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
+      checkTable(ctx, mm, idx, table, tally, walk, bad);
     }
   }
   // A PTE try_to_migrate_one has cleared, its migration entry not yet set (the unmap
@@ -486,6 +477,37 @@ function checkMm(
       bad.add(`${mm}: rss counter ${i} is ${mm.rss[i]}, entries say ${rss[i]}`);
   }
 }
+
+/** Every entry of one page table, and its use count. */
+function checkTable(
+  ctx: RmapState,
+  mm: Mm,
+  idx: number,
+  table: PageTable,
+  tally: Tally,
+  walk: MmWalk,
+  bad: Problems,
+): void {
+  let used = 0;
+  const ptes = table.ptes;
+  const base = idx * PTRS_PER_PTE;
+  for (let i = 0; i < PTRS_PER_PTE; i++) {
+    const raw = ptes[i]!;
+    if (raw === 0) continue;
+    used++;
+    checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
+  }
+  if (used !== table.used)
+    bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
+}
+
+/**
+ * Below this many entries (`PageTable.used`) the incremental pass checks a table in full:
+ * replaying a few entries saves less than keeping their record costs (the small machines
+ * of the deadlock scenarios, a handful of pages a table, gained nothing and paid the
+ * records' allocation).
+ */
+const MIN_RECORDED_USED = 16;
 
 /**
  * The flags a page-table entry's check reads of its folio through `folio_mapping` (which
@@ -513,13 +535,19 @@ function checkTablesIncrementally(
   const r = memmapReader(ctx.mem);
   for (const [idx, table] of mm.pageTables) {
     if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
+    if (table.used < MIN_RECORDED_USED) {
+      // Too few entries to gain from a record: checked in full, as by `checkMm`.
+      checkTable(ctx, mm, idx, table, tally, walk, bad);
+      continue;
+    }
     let rec = inc.tables.get(table);
     let same = vmasSame;
     if (rec === undefined) {
       rec = new TableRecord();
       inc.tables.set(table, rec);
       same = false;
-    } else if (rec.mm !== mm || rec.idx !== idx) same = false;
+    } else if (rec.mm !== mm || rec.idx !== idx || rec.seen !== inc.pass - 1) same = false;
+    rec.seen = inc.pass;
     const base = idx * PTRS_PER_PTE;
     const f = rec.slots;
     const slots = rec.used;

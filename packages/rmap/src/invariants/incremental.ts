@@ -43,6 +43,12 @@ export class TableRecord {
   /** The mm and PMD index the table was found at. */
   mm: Mm | null = null;
   idx = -1;
+  /**
+   * The pass that last read the table through this record: only a record the pass just
+   * before kept up to date is replayed (a table checked in full for a while, or gone from
+   * its mm, is recorded again).
+   */
+  seen = -1;
   readonly slots = new Int32Array(PTRS_PER_PTE * SLOT_FIELDS);
   readonly index = new Float64Array(PTRS_PER_PTE);
   readonly mapping: (object | null)[] = new Array<object | null>(PTRS_PER_PTE).fill(null);
@@ -60,6 +66,8 @@ export class IncrementalRmapState {
   readonly recorded: PageTable[] = [];
   /** The last pass ended sound: its records hold. */
   sound = false;
+  /** Passes started on this machine. */
+  pass = 0;
 }
 
 /** Per machine, the incremental check's state. */
@@ -80,6 +88,7 @@ export function startIncrementalPass(ctx: RmapState): IncrementalRmapState {
     state.vmas = new WeakMap();
   }
   state.sound = false;
+  state.pass++;
   state.recorded.length = 0;
   return state;
 }
