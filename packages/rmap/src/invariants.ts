@@ -14,15 +14,22 @@ import {
   folioTestKsm,
   frameView,
   HPAGE_PMD_ORDER,
+  type MemmapReader,
+  memmapReader,
   nodeSpannedPages,
   nodeStartPfn,
+  PAGE_MAPPING_ANON,
   PAGE_MAPPING_KSM,
   PG_anon_exclusive,
   PG_locked,
+  PG_slab,
+  PG_swapbacked,
+  PG_swapcache,
   pageMapcount,
   pageTestFlag,
   pfnFolio,
   pfnValid,
+  readerMapping,
 } from '@mmsim/folio';
 import { MmsimError } from '@mmsim/runtime';
 import { type AddressSpace, folioAddressSpace } from './address-space.js';
@@ -31,8 +38,25 @@ import { folioAnonVma } from './anon-vma.js';
 import { GUP_PIN_COUNTING_BIAS, NR_MM_COUNTERS, PAGE_SIZE, PTRS_PER_PTE } from './constants.js';
 import { checkHugetlbEntry } from './hugetlb-invariants.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
+import {
+  F_BITS,
+  F_EXCLUSIVE,
+  F_FOLIO,
+  F_META,
+  F_RAW,
+  type IncrementalRmapState,
+  passEndedSound,
+  SLOT_CHECK,
+  SLOT_FIELDS,
+  SLOT_FOLIO,
+  SLOT_ZERO,
+  startIncrementalPass,
+  TableRecord,
+  vmasUnchanged,
+} from './invariants/incremental.js';
 import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
 import type { Mm } from './mm.js';
+import type { PageTable } from './page-table.js';
 import {
   formatPte,
   isMigrationEntry,
@@ -55,6 +79,16 @@ export interface RmapCheckOptions {
    * with the page tables, and no task may have a deferred flush pending.
    */
   readonly quiescent?: boolean;
+  /**
+   * Check again in full only the page-table entries whose entry, VMA or folio fields
+   * (frame, type, mapping, index) changed since the machine's last sound incremental pass;
+   * count the others as that pass did, testing again what their verdict reads that can
+   * change under an unchanged entry (PageAnonExclusive, the rss counter). Everything else
+   * (VMAs, anon_vmas, KSM, page caches, pins, every folio's counts, TLBs) runs in full. The
+   * verdict is the full check's: a pass that finds anything returns the full check's list.
+   * Default false: the full check.
+   */
+  readonly incremental?: boolean;
 }
 
 const MAX_PROBLEMS = 50;
@@ -379,7 +413,14 @@ function checkEntry(
   }
 }
 
-function checkMm(ctx: RmapState, mm: Mm, tally: Tally, walk: MmWalk, bad: Problems): void {
+function checkMm(
+  ctx: RmapState,
+  mm: Mm,
+  tally: Tally,
+  walk: MmWalk,
+  bad: Problems,
+  inc: IncrementalRmapState | null,
+): void {
   let prevEnd = -1;
   let sorted = true;
   const vmas = mm.vmas;
@@ -411,19 +452,12 @@ function checkMm(ctx: RmapState, mm: Mm, tally: Tally, walk: MmWalk, bad: Proble
   walk.vma = null;
   const rss = tally.rss;
   rss.fill(0);
-  for (const [idx, table] of mm.pageTables) {
-    if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
-    let used = 0;
-    const ptes = table.ptes;
-    const base = idx * PTRS_PER_PTE;
-    for (let i = 0; i < PTRS_PER_PTE; i++) {
-      const raw = ptes[i]!;
-      if (raw === 0) continue;
-      used++;
-      checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
+  if (inc !== null) checkTablesIncrementally(ctx, mm, tally, walk, bad, inc);
+  else {
+    for (const [idx, table] of mm.pageTables) {
+      if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
+      checkTable(ctx, mm, idx, table, tally, walk, bad);
     }
-    if (used !== table.used)
-      bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
   }
   // A PTE try_to_migrate_one has cleared, its migration entry not yet set (the unmap
   // window, under the page-table lock): the page is still counted as mapped there.
@@ -442,6 +476,206 @@ function checkMm(ctx: RmapState, mm: Mm, tally: Tally, walk: MmWalk, bad: Proble
     if (rss[i] !== mm.rss[i])
       bad.add(`${mm}: rss counter ${i} is ${mm.rss[i]}, entries say ${rss[i]}`);
   }
+}
+
+/** Every entry of one page table, and its use count. */
+function checkTable(
+  ctx: RmapState,
+  mm: Mm,
+  idx: number,
+  table: PageTable,
+  tally: Tally,
+  walk: MmWalk,
+  bad: Problems,
+): void {
+  let used = 0;
+  const ptes = table.ptes;
+  const base = idx * PTRS_PER_PTE;
+  for (let i = 0; i < PTRS_PER_PTE; i++) {
+    const raw = ptes[i]!;
+    if (raw === 0) continue;
+    used++;
+    checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
+  }
+  if (used !== table.used)
+    bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
+}
+
+/**
+ * Below this many entries (`PageTable.used`) the incremental pass checks a table in full:
+ * replaying a few entries saves less than keeping their record costs (the small machines
+ * of the deadlock scenarios, a handful of pages a table, gained nothing and paid the
+ * records' allocation).
+ */
+const MIN_RECORDED_USED = 16;
+
+/**
+ * The flags a page-table entry's check reads of its folio through `folio_mapping` (which
+ * answers null for a slab page and the swap cache's space for a swap-cache folio) and
+ * `mm_counter` (PG_swapbacked): recorded with the mapping kind and compared on replay.
+ */
+const RECORDED_FLAGS = (1 << PG_slab) | (1 << PG_swapbacked) | (1 << PG_swapcache);
+
+/**
+ * The page-table walk of `checkMm` for an incremental pass: the same tests, but a table
+ * that `PageTable.set` did not write since it was recorded, in an mm whose VMAs did not
+ * change (`vmasUnchanged`), has only its recorded entries replayed (`replayEntry`), each
+ * checked by `checkEntry` and recorded again (`recordEntry`) when its folio changed. In a
+ * written table, the slots whose entry is still the recorded one are replayed the same way.
+ */
+function checkTablesIncrementally(
+  ctx: RmapState,
+  mm: Mm,
+  tally: Tally,
+  walk: MmWalk,
+  bad: Problems,
+  inc: IncrementalRmapState,
+): void {
+  const vmasSame = vmasUnchanged(inc, mm);
+  const r = memmapReader(ctx.mem);
+  for (const [idx, table] of mm.pageTables) {
+    if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
+    if (table.used < MIN_RECORDED_USED) {
+      // Too few entries to gain from a record: checked in full, as by `checkMm`.
+      checkTable(ctx, mm, idx, table, tally, walk, bad);
+      continue;
+    }
+    let rec = inc.tables.get(table);
+    let same = vmasSame;
+    if (rec === undefined) {
+      rec = new TableRecord();
+      inc.tables.set(table, rec);
+      same = false;
+    } else if (rec.mm !== mm || rec.idx !== idx || rec.seen !== inc.pass - 1) same = false;
+    rec.seen = inc.pass;
+    const base = idx * PTRS_PER_PTE;
+    const f = rec.slots;
+    const slots = rec.used;
+    if (same && !table.dirty) {
+      const n = rec.nrUsed;
+      for (let j = 0; j < n; j++) {
+        const i = slots[j]!;
+        const raw = f[i * SLOT_FIELDS + F_RAW]! >>> 0;
+        if (replayEntry(r, rec, i, raw, tally)) continue;
+        checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
+        recordEntry(ctx, r, mm, rec, i, base + i, raw, walk);
+      }
+      if (n !== table.used)
+        bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${n}`);
+      continue;
+    }
+    rec.mm = mm;
+    rec.idx = idx;
+    inc.recorded.push(table);
+    let used = 0;
+    const ptes = table.ptes;
+    for (let i = 0; i < PTRS_PER_PTE; i++) {
+      const raw = ptes[i]!;
+      if (raw === 0) {
+        f[i * SLOT_FIELDS + F_RAW] = 0;
+        continue;
+      }
+      slots[used++] = i;
+      if (same && f[i * SLOT_FIELDS + F_RAW] === (raw | 0) && replayEntry(r, rec, i, raw, tally))
+        continue;
+      checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
+      recordEntry(ctx, r, mm, rec, i, base + i, raw, walk);
+    }
+    rec.nrUsed = used;
+    if (used !== table.used)
+      bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
+  }
+}
+
+/**
+ * Counts slot `i` of a table as `checkEntry` would, without its tests, when they must
+ * give what they gave when the slot was recorded: the entry and the mm's VMAs are
+ * unchanged (the caller's tests), and so are the folio the pfn belongs to, its type, its
+ * `mapping` (kind and object), the flags `folio_mapping` and `mm_counter` read, and its
+ * `index`. PageAnonExclusive of a writable anonymous page is read again. Returns false,
+ * having counted nothing, when the slot must be checked in full.
+ */
+function replayEntry(
+  r: MemmapReader,
+  rec: TableRecord,
+  i: number,
+  raw: number,
+  tally: Tally,
+): boolean {
+  const f = rec.slots;
+  const at = i * SLOT_FIELDS;
+  const meta = f[at + F_META]!;
+  const k = meta & 3;
+  const pfn = ptePfn(raw);
+  const state = r.state;
+  if (k === SLOT_ZERO) {
+    // The zero page's verdict reads the entry alone, once its frame is a normal folio.
+    return state[pfn] === FRAME_HEAD && r.folioType[pfn] !== FOLIO_TYPE_HUGETLB;
+  }
+  if (k !== SLOT_FOLIO) return false;
+  const folio = f[at + F_FOLIO]!;
+  const s = state[pfn];
+  if (
+    (s === FRAME_HEAD ? pfn : s === FRAME_TAIL ? r.headOf[pfn]! : -1) !== folio ||
+    state[folio] !== FRAME_HEAD ||
+    r.folioType[folio] === FOLIO_TYPE_HUGETLB ||
+    (r.mappingKind[folio]! | (r.flags[folio]! & RECORDED_FLAGS)) !== f[at + F_BITS] ||
+    r.mappingObjs[r.mappingId[folio]!] !== rec.mapping[i] ||
+    r.index[folio] !== rec.index[i] ||
+    ((meta & F_EXCLUSIVE) !== 0 && (r.flags[pfn]! & (1 << PG_anon_exclusive)) === 0)
+  ) {
+    return false;
+  }
+  tally.rss[(meta >>> 2) & 7]! += 1;
+  tally.pte(pfn);
+  tally.ref(folio);
+  return true;
+}
+
+/**
+ * Records slot `i` after `checkEntry` checked it: a present entry of a live folio that is
+ * neither hugetlb nor KSM nor in the swap cache (nor in a hugetlb VMA) with the folio's
+ * fields `replayEntry` compares, the zero page as such, anything else (a migration entry,
+ * whose verdict reads PG_locked and the page cache; hugetlb; KSM; a broken entry) to be
+ * checked in full.
+ */
+function recordEntry(
+  ctx: RmapState,
+  r: MemmapReader,
+  mm: Mm,
+  rec: TableRecord,
+  i: number,
+  vpn: number,
+  raw: number,
+  walk: MmWalk,
+): void {
+  const f = rec.slots;
+  const at = i * SLOT_FIELDS;
+  f[at + F_RAW] = raw | 0;
+  f[at + F_META] = SLOT_CHECK;
+  rec.mapping[i] = null;
+  if (!ptePresent(raw)) return;
+  const vma = vmaOf(mm, vpn * PAGE_SIZE, walk);
+  if (vma === null || isVmHugetlbPage(vma)) return;
+  const pfn = ptePfn(raw);
+  if (pfn >= r.maxPfn) return;
+  const s = r.state[pfn];
+  const folio = s === FRAME_HEAD ? pfn : s === FRAME_TAIL ? r.headOf[pfn]! : -1;
+  if (folio < 0 || r.state[folio] !== FRAME_HEAD || r.folioType[folio] === FOLIO_TYPE_HUGETLB)
+    return;
+  if (pfn === r.zeroPfn) {
+    f[at + F_META] = SLOT_ZERO;
+    return;
+  }
+  const kind = r.mappingKind[folio]!;
+  const flags = r.flags[folio]! & RECORDED_FLAGS;
+  if (kind === PAGE_MAPPING_KSM || (flags & (1 << PG_swapcache)) !== 0) return;
+  const exclusive = pteWrite(raw) && (kind & PAGE_MAPPING_ANON) !== 0 ? F_EXCLUSIVE : 0;
+  f[at + F_META] = SLOT_FOLIO | (mmCounter(ctx.mem, folio) << 2) | exclusive;
+  f[at + F_FOLIO] = folio;
+  f[at + F_BITS] = kind | flags;
+  rec.mapping[i] = readerMapping(r, folio);
+  rec.index[i] = r.index[folio]!;
 }
 
 function checkTlbs(mm: Mm, bad: Problems): void {
@@ -567,13 +801,50 @@ function checkPageCache(
  * `checkRmapReference` (invariants/reference.ts, the first implementation) returns, in the
  * same order; the differential test packages/scenarios/test/rmap-check-differential.test.ts
  * compares the two at every step of explored schedules, on legal and corrupted states.
+ *
+ * `incremental`: the page-table walk replays (`replayEntry`) the entries of a table not
+ * written through `PageTable.set` since the machine's last sound incremental pass (or, in
+ * a written table, the slots whose entry is unchanged), when the mm's VMAs and the folio's
+ * frame, type, mapping, the flags `folio_mapping` and `mm_counter` read and `index` are
+ * what that pass recorded: their tests would give what they gave then, so the entry is
+ * only counted, and PageAnonExclusive read again for a writable anonymous page. The rest
+ * (VMAs, migration entries, hugetlb and KSM entries, huge PMDs, the unmap window, anon_vmas,
+ * KSM, page caches, pins, every folio's counts, TLBs) runs in full. A pass that finds
+ * anything, or throws, keeps no records and gives the full check's answer, so the verdict
+ * is the full one's for every state reached through the model's writers; a write straight
+ * into `PageTable.ptes` of a recorded table is seen only by a full check. The differential
+ * test compares the two after every step too.
  */
 export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
+  if (options.incremental === true) {
+    // A pass that finds anything or throws leaves no records (see startIncrementalPass),
+    // and the full check then gives the verdict (its problems, or its error).
+    const inc = startIncrementalPass(ctx);
+    let problems: string[] | null = null;
+    try {
+      problems = runCheck(ctx, options, inc);
+    } catch {
+      problems = null;
+    }
+    if (problems !== null && problems.length === 0) {
+      passEndedSound(inc);
+      return problems;
+    }
+  }
+  return runCheck(ctx, options, null);
+}
+
+/** `checkRmap`, in full (`inc` null) or as an incremental pass using and updating `inc`. */
+function runCheck(
+  ctx: RmapState,
+  options: RmapCheckOptions,
+  inc: IncrementalRmapState | null,
+): string[] {
   const mem = ctx.mem;
   const bad = new Problems();
   const tally = tallyFor(ctx);
   const walk: MmWalk = { sorted: false, vma: null };
-  for (const mm of ctx.mms) checkMm(ctx, mm, tally, walk, bad);
+  for (const mm of ctx.mms) checkMm(ctx, mm, tally, walk, bad, inc);
   checkAnonVmas(ctx, tally, bad);
   checkKsm(ctx, bad.addFn);
   for (const as of ctx.files) checkPageCache(mem, as, tally, bad);

@@ -17,6 +17,11 @@ export class PageTable {
   used = 0;
   /** First virtual address this table maps. */
   readonly base: number;
+  /**
+   * Written by `set` since the incremental rmap check last recorded the table (see
+   * `checkRmap`'s `incremental`); a write straight into `ptes` does not set it.
+   */
+  dirty = true;
 
   constructor(rt: Runtime, owner: string, pmdIndex: number) {
     this.base = pmdIndex * PMD_SIZE;
@@ -35,6 +40,7 @@ export class PageTable {
     if (old === 0 && pte !== 0) this.used++;
     else if (old !== 0 && pte === 0) this.used--;
     this.ptes[i] = pte;
+    this.dirty = true;
   }
 }
 

@@ -19,10 +19,17 @@ import { firstProblem, strided } from './invariant.js';
  * reached every VMA; VMAs detached by munmap / exit still counted in `num_active_vmas`
  * until `unlink_anon_vmas`; references held beyond the mappings (a zap's gathered pages,
  * GUP, isolation), since only a lower refcount is reported. See `checkRmap` for each.
+ *
+ * Incremental on steps: a step check replays the page-table entries whose table, VMAs and
+ * folio are as its last sound pass recorded them (`checkRmap`'s `incremental`) and runs the
+ * rest in full; a pass that finds anything reports the full check's problems, so it gives
+ * the full check's verdict at the same step for every write made through the model's
+ * functions. The end check is always full, so a write straight into a page table's entries
+ * (which `PageTable.set` would have marked) is found at the end at the latest.
  */
 export function rmapConsistent(k: Kernel, stride: number): Invariant {
   return strided('rmap-consistent', stride, (phase) =>
-    firstProblem(k.vm.check({ quiescent: phase === 'end' })),
+    firstProblem(k.vm.check({ quiescent: phase === 'end', incremental: phase === 'step' })),
   );
 }
 
