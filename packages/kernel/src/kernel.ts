@@ -17,6 +17,7 @@ import {
   numPoisonedPages,
   PG_writeback,
   type PhysicalMemory,
+  type PhysicalMemoryConfig,
   pfnFolio,
   pfnValid,
   releasePhysicalMemory,
@@ -115,6 +116,7 @@ export class Kernel {
    */
   constructor(config: ResolvedKernelConfig, recycler: BufferRecycler | null = null) {
     this.config = config;
+    // Options given as undefined are the runtime's defaults (no hook, no footprint log).
     const rt = new Runtime({
       cpus: config.cpuNodes.length,
       cpuNodes: config.cpuNodes,
@@ -123,21 +125,10 @@ export class Kernel {
       costs: config.costs,
       maxSteps: config.maxSteps,
       meta: config.meta,
-      ...(config.onStep === undefined ? {} : { onStep: config.onStep }),
-      ...(config.footprints === null ? {} : { footprints: config.footprints }),
+      onStep: config.onStep,
+      footprints: config.footprints,
     });
-    const mem = createPhysicalMemory(
-      {
-        nodes: config.nodes.map((n) => ({
-          pages: n.pages,
-          hugetlbPages: n.hugetlbPages,
-          ...(n.movablePages === undefined ? {} : { movablePages: n.movablePages }),
-          memory: { accessFactor: n.accessFactor, copyFactor: n.copyFactor },
-        })),
-        distances: config.distances,
-      },
-      recycler,
-    );
+    const mem = createPhysicalMemory(memorySpec(config), recycler);
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     for (const area of config.cma) declareCmaArea(mem, area.base, area.pages);
     const nrNodes = config.nodes.length;
@@ -150,9 +141,7 @@ export class Kernel {
     const ctx: PartsContext = { rt, mem, vmstat };
     const dc = config.dependencyChecking;
     const baseLocks = new PageLockTable(rt, mem, {
-      ...(config.pageLockUnfairness === undefined
-        ? {}
-        : { pageLockUnfairness: config.pageLockUnfairness }),
+      pageLockUnfairness: config.pageLockUnfairness,
       dependencyChecking: dc === null ? false : { classOf: lockClassOf(mem, dc.lockClass) },
     });
     const parts = config.parts;
@@ -398,6 +387,39 @@ export class Kernel {
  */
 export function createKernel(config: KernelConfig): Kernel {
   return new Kernel(resolveKernelConfig(config));
+}
+
+/** The physical memory specs built for resolved configurations, by their `nodes`. */
+const memorySpecs = new WeakMap<
+  ResolvedKernelConfig['nodes'],
+  { readonly distances: ResolvedKernelConfig['distances']; readonly spec: PhysicalMemoryConfig }
+>();
+
+/**
+ * The physical memory a resolved configuration describes, as `createPhysicalMemory` takes
+ * it: built once per configuration (an explorer's instances share their configuration's
+ * `nodes` and `distances`, see scenario-target.ts) and frozen all through, so that
+ * `createPhysicalMemory` checks it once and machines share its distance tables. A resolved
+ * configuration is read-only.
+ */
+function memorySpec(config: ResolvedKernelConfig): PhysicalMemoryConfig {
+  const known = memorySpecs.get(config.nodes);
+  if (known !== undefined && known.distances === config.distances) return known.spec;
+  const spec: PhysicalMemoryConfig = Object.freeze({
+    nodes: Object.freeze(
+      config.nodes.map((n) =>
+        Object.freeze({
+          pages: n.pages,
+          hugetlbPages: n.hugetlbPages,
+          ...(n.movablePages === undefined ? {} : { movablePages: n.movablePages }),
+          memory: Object.freeze({ accessFactor: n.accessFactor, copyFactor: n.copyFactor }),
+        }),
+      ),
+    ),
+    distances: Object.freeze(config.distances.map((row) => Object.freeze([...row]))),
+  });
+  memorySpecs.set(config.nodes, { distances: config.distances, spec });
+  return spec;
 }
 
 /** Pages of node `nid` in folios with PG_writeback set (the NR_WRITEBACK gauge). */
