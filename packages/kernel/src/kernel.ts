@@ -66,6 +66,9 @@ export interface ReferenceHolder {
   refs(folio: Folio): number;
 }
 
+/** `Kernel.files` looks files up linearly up to this many, then in a set. */
+const FILES_SCAN_LIMIT = 16;
+
 const PAGE_LOCKS_METHODS = ['folioTrylock', 'folioLock', 'folioUnlock', 'folioWaitWriteback'];
 const LRU_METHODS = [
   'folioIsolateLru',
@@ -270,11 +273,22 @@ export class Kernel {
    * and the shmem files behind the live processes' shared anonymous mappings.
    */
   get files(): readonly AddressSpaceView[] {
-    const out = new Set<AddressSpaceView>(this.#files);
+    // The created files first, then each other file a mapping uses, once, in the order the
+    // processes and their VMAs come. A machine has a few files: a linear search, and a set
+    // only past FILES_SCAN_LIMIT of them.
+    const out = this.#files.slice();
+    let seen: Set<AddressSpaceView> | null = null;
     for (const mm of this.vm.processes) {
-      for (const vma of mm.vmas) if (vma.file !== null) out.add(vma.file);
+      for (const vma of mm.vmas) {
+        const file = vma.file;
+        if (file === null) continue;
+        if (seen === null && out.length > FILES_SCAN_LIMIT) seen = new Set(out);
+        if (seen === null ? out.includes(file) : seen.has(file)) continue;
+        out.push(file);
+        seen?.add(file);
+      }
     }
-    return [...out];
+    return out;
   }
 
   /**
