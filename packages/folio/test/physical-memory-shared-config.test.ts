@@ -67,7 +67,11 @@ describe('createPhysicalMemory: a configuration built again', () => {
 
   test('a frozen table with a row its owner can change is not shared', () => {
     const row = [40, 10, 30];
-    const distances = Object.freeze([Object.freeze([10, 40, 20]), row, Object.freeze([20, 30, 10])]);
+    const distances = Object.freeze([
+      Object.freeze([10, 40, 20]),
+      row,
+      Object.freeze([20, 30, 10]),
+    ]);
     const config = { nodes: [{ pages: 256 }, { pages: 256 }, { pages: 256 }], distances };
     expect(nodeFallbackOrder(createPhysicalMemory(config), 1)).toEqual([1, 2, 0]);
     row[0] = 25;
