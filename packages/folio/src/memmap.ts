@@ -255,7 +255,7 @@ export class Memmap {
   /** Other packages' per-machine tables (`memoryAttachment`), by key; null until the first. */
   attachments: Map<object, unknown> | null = null;
   /** Allocation fallback order for each node: itself, then by distance. */
-  readonly fallback: Int32Array[];
+  readonly fallback: readonly Int32Array[];
   /** `node_distance(a, b)` at `a * nrNodes + b` (the SLIT; 10 local, 20 remote by default). */
   readonly distance: Uint8Array;
   /**
@@ -369,36 +369,85 @@ export class Memmap {
     this.nrHugePages = new Int32Array(nrNodes);
     this.freeHugePages = new Int32Array(nrNodes);
     this.surplusHugePages = new Int32Array(nrNodes);
-    this.distance = new Uint8Array(nrNodes * nrNodes);
-    for (let a = 0; a < nrNodes; a++) {
-      for (let b = 0; b < nrNodes; b++) {
-        this.distance[a * nrNodes + b] =
-          distances?.[a]?.[b] ?? (a === b ? LOCAL_DISTANCE : REMOTE_DISTANCE);
-      }
-    }
+    const tables = nodeTables(nrNodes, distances);
+    this.distance = tables.distance;
+    this.fallback = tables.fallback;
     this.accessFactor = new Float64Array(nrNodes).fill(1);
     this.copyFactor = new Float64Array(nrNodes).fill(1);
     const chunks = (maxPfn >>> WRITE_CHUNK_SHIFT) + 1;
     this.chunkEpoch = new Uint32Array(takeMachineBuffer(this, 4 * chunks), 0, chunks);
-    this.fallback = [];
-    const distance = this.distance;
-    for (let n = 0; n < nrNodes; n++) {
-      const row = n * nrNodes;
-      // Nearest first by the distance table; on equal distance the nearer node id, then
-      // the lower one (with the default table: |i - n|, as before the table existed). The
-      // order is total, so an insertion sort gives the one order there is (a machine has a
-      // few nodes; this runs for every machine an explorer builds).
-      const before = (a: number, b: number): boolean =>
-        (distance[row + a]! - distance[row + b]! || Math.abs(a - n) - Math.abs(b - n) || a - b) < 0;
-      const order = new Int32Array(nrNodes);
-      for (let i = 0; i < nrNodes; i++) {
-        let j = i;
-        for (; j > 0 && before(i, order[j - 1]!); j--) order[j] = order[j - 1]!;
-        order[j] = i;
-      }
-      this.fallback.push(order);
+  }
+}
+
+/** A machine's node distance table and allocation fallback orders (read-only once built). */
+interface NodeTables {
+  readonly distance: Uint8Array;
+  readonly fallback: readonly Int32Array[];
+}
+
+/** The tables of the default distances (10 local, 20 remote), by number of nodes. */
+const defaultNodeTables: (NodeTables | undefined)[] = [];
+/** The tables of a frozen distance table, by the table. */
+const frozenNodeTables = new WeakMap<object, NodeTables>();
+
+/**
+ * The distance table and fallback orders of a machine of `nrNodes` nodes: nothing writes
+ * them after the memory map is built, so machines with the same table share them (an
+ * explorer builds a machine per schedule). Shared for the default table and for a table
+ * frozen all through (a resolved kernel configuration's); built afresh for any other, which
+ * its owner could still change.
+ */
+function nodeTables(
+  nrNodes: number,
+  distances: ReadonlyArray<ReadonlyArray<number>> | undefined,
+): NodeTables {
+  if (distances === undefined) {
+    let tables = defaultNodeTables[nrNodes];
+    if (tables === undefined) {
+      tables = buildNodeTables(nrNodes, undefined);
+      defaultNodeTables[nrNodes] = tables;
+    }
+    return tables;
+  }
+  if (!Object.isFrozen(distances) || !distances.every((row) => Object.isFrozen(row))) {
+    return buildNodeTables(nrNodes, distances);
+  }
+  let tables = frozenNodeTables.get(distances);
+  if (tables === undefined || tables.fallback.length !== nrNodes) {
+    tables = buildNodeTables(nrNodes, distances);
+    frozenNodeTables.set(distances, tables);
+  }
+  return tables;
+}
+
+function buildNodeTables(
+  nrNodes: number,
+  distances: ReadonlyArray<ReadonlyArray<number>> | undefined,
+): NodeTables {
+  const distance = new Uint8Array(nrNodes * nrNodes);
+  for (let a = 0; a < nrNodes; a++) {
+    for (let b = 0; b < nrNodes; b++) {
+      distance[a * nrNodes + b] =
+        distances?.[a]?.[b] ?? (a === b ? LOCAL_DISTANCE : REMOTE_DISTANCE);
     }
   }
+  const fallback: Int32Array[] = [];
+  for (let n = 0; n < nrNodes; n++) {
+    const row = n * nrNodes;
+    // Nearest first by the distance table; on equal distance the nearer node id, then
+    // the lower one (with the default table: |i - n|, as before the table existed). The
+    // order is total, so an insertion sort gives the one order there is.
+    const before = (a: number, b: number): boolean =>
+      (distance[row + a]! - distance[row + b]! || Math.abs(a - n) - Math.abs(b - n) || a - b) < 0;
+    const order = new Int32Array(nrNodes);
+    for (let i = 0; i < nrNodes; i++) {
+      let j = i;
+      for (; j > 0 && before(i, order[j - 1]!); j--) order[j] = order[j - 1]!;
+      order[j] = i;
+    }
+    fallback.push(order);
+  }
+  return { distance, fallback: Object.freeze(fallback) };
 }
 
 /** The object `page->mapping` of `pfn` points at, or null. */

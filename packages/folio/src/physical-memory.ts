@@ -212,6 +212,56 @@ function validate(config: unknown): { pages: number[]; huge: number[]; movable: 
   return { pages, huge, movable };
 }
 
+/** A checked configuration's per-node sizes and the node spans they give. */
+interface MemoryLayout {
+  readonly pages: readonly number[];
+  readonly huge: readonly number[];
+  readonly movable: readonly number[];
+  readonly starts: readonly number[];
+  readonly ends: readonly number[];
+}
+
+/** The layouts of configurations frozen all through, by configuration (checked once). */
+const frozenLayouts = new WeakMap<object, MemoryLayout>();
+
+/**
+ * Checks `config` (INVALID_CONFIG naming the field) and lays its nodes out: each node starts
+ * at a MAX_ORDER boundary. A configuration frozen all through (nodes, their memory, the
+ * distance table: a kernel's, built once for its resolved configuration) cannot change, so
+ * its layout is kept and not checked again (an explorer builds a machine per schedule).
+ */
+function layoutOf(config: PhysicalMemoryConfig): MemoryLayout {
+  const known = frozenLayouts.get(config);
+  if (known !== undefined) return known;
+  const { pages, huge, movable } = validate(config);
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let next = 0;
+  for (const p of pages) {
+    starts.push(next);
+    ends.push(next + p);
+    next = Math.ceil((next + p) / MAX_ORDER_NR_PAGES) * MAX_ORDER_NR_PAGES;
+  }
+  if (config.distances !== undefined) {
+    const problem = checkNodeDistances(config.distances, pages.length);
+    if (problem !== null) throw configError(problem);
+  }
+  const layout: MemoryLayout = { pages, huge, movable, starts, ends };
+  if (frozenThrough(config)) frozenLayouts.set(config, layout);
+  return layout;
+}
+
+/** `config`, its nodes, their memory and its distance table are all frozen. */
+function frozenThrough(config: PhysicalMemoryConfig): boolean {
+  if (!Object.isFrozen(config) || !Object.isFrozen(config.nodes)) return false;
+  for (const node of config.nodes) {
+    if (!Object.isFrozen(node)) return false;
+    if (node.memory !== undefined && !Object.isFrozen(node.memory)) return false;
+  }
+  const d = config.distances;
+  return d === undefined || (Object.isFrozen(d) && d.every((row) => Object.isFrozen(row)));
+}
+
 /**
  * Builds the physical memory of a machine: node i owns a contiguous pfn range of
  * `nodes[i].pages` frames, starting at a multiple of MAX_ORDER_NR_PAGES (the frames between
@@ -230,21 +280,9 @@ export function createPhysicalMemory(
   if (recycler !== null && !(recycler instanceof BufferRecycler)) {
     throw configError('createPhysicalMemory: recycler must be a BufferRecycler or null');
   }
-  const { pages, huge, movable } = validate(config);
-  const starts: number[] = [];
-  const ends: number[] = [];
-  let next = 0;
-  for (const p of pages) {
-    starts.push(next);
-    ends.push(next + p);
-    next = Math.ceil((next + p) / MAX_ORDER_NR_PAGES) * MAX_ORDER_NR_PAGES;
-  }
+  const { pages, huge, movable, starts, ends } = layoutOf(config);
   const maxPfn = ends[ends.length - 1]!;
-  if (config.distances !== undefined) {
-    const problem = checkNodeDistances(config.distances, pages.length);
-    if (problem !== null) throw configError(problem);
-  }
-  const m = new Memmap(starts, ends, maxPfn, config.distances, recycler);
+  const m = new Memmap(starts.slice(), ends.slice(), maxPfn, config.distances, recycler);
   config.nodes.forEach((node, nid) => {
     m.accessFactor[nid] = node.memory?.accessFactor ?? 1;
     m.copyFactor[nid] = node.memory?.copyFactor ?? 1;

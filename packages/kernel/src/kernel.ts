@@ -17,6 +17,7 @@ import {
   numPoisonedPages,
   PG_writeback,
   type PhysicalMemory,
+  type PhysicalMemoryConfig,
   pfnFolio,
   pfnValid,
   releasePhysicalMemory,
@@ -64,6 +65,9 @@ export interface ReferenceHolder {
   /** The references this holder has on `folio` now. */
   refs(folio: Folio): number;
 }
+
+/** `Kernel.files` looks files up linearly up to this many, then in a set. */
+const FILES_SCAN_LIMIT = 16;
 
 const PAGE_LOCKS_METHODS = ['folioTrylock', 'folioLock', 'folioUnlock', 'folioWaitWriteback'];
 const LRU_METHODS = [
@@ -115,6 +119,7 @@ export class Kernel {
    */
   constructor(config: ResolvedKernelConfig, recycler: BufferRecycler | null = null) {
     this.config = config;
+    // Options given as undefined are the runtime's defaults (no hook, no footprint log).
     const rt = new Runtime({
       cpus: config.cpuNodes.length,
       cpuNodes: config.cpuNodes,
@@ -123,21 +128,10 @@ export class Kernel {
       costs: config.costs,
       maxSteps: config.maxSteps,
       meta: config.meta,
-      ...(config.onStep === undefined ? {} : { onStep: config.onStep }),
-      ...(config.footprints === null ? {} : { footprints: config.footprints }),
+      onStep: config.onStep,
+      footprints: config.footprints,
     });
-    const mem = createPhysicalMemory(
-      {
-        nodes: config.nodes.map((n) => ({
-          pages: n.pages,
-          hugetlbPages: n.hugetlbPages,
-          ...(n.movablePages === undefined ? {} : { movablePages: n.movablePages }),
-          memory: { accessFactor: n.accessFactor, copyFactor: n.copyFactor },
-        })),
-        distances: config.distances,
-      },
-      recycler,
-    );
+    const mem = createPhysicalMemory(memorySpec(config), recycler);
     hugetlbSetNrOvercommitHugePages(mem, config.nrOvercommitHugePages);
     for (const area of config.cma) declareCmaArea(mem, area.base, area.pages);
     const nrNodes = config.nodes.length;
@@ -150,9 +144,7 @@ export class Kernel {
     const ctx: PartsContext = { rt, mem, vmstat };
     const dc = config.dependencyChecking;
     const baseLocks = new PageLockTable(rt, mem, {
-      ...(config.pageLockUnfairness === undefined
-        ? {}
-        : { pageLockUnfairness: config.pageLockUnfairness }),
+      pageLockUnfairness: config.pageLockUnfairness,
       dependencyChecking: dc === null ? false : { classOf: lockClassOf(mem, dc.lockClass) },
     });
     const parts = config.parts;
@@ -281,11 +273,22 @@ export class Kernel {
    * and the shmem files behind the live processes' shared anonymous mappings.
    */
   get files(): readonly AddressSpaceView[] {
-    const out = new Set<AddressSpaceView>(this.#files);
+    // The created files first, then each other file a mapping uses, once, in the order the
+    // processes and their VMAs come. A machine has a few files: a linear search, and a set
+    // only past FILES_SCAN_LIMIT of them.
+    const out = this.#files.slice();
+    let seen: Set<AddressSpaceView> | null = null;
     for (const mm of this.vm.processes) {
-      for (const vma of mm.vmas) if (vma.file !== null) out.add(vma.file);
+      for (const vma of mm.vmas) {
+        const file = vma.file;
+        if (file === null) continue;
+        if (seen === null && out.length > FILES_SCAN_LIMIT) seen = new Set(out);
+        if (seen === null ? out.includes(file) : seen.has(file)) continue;
+        out.push(file);
+        seen?.add(file);
+      }
     }
-    return [...out];
+    return out;
   }
 
   /**
@@ -398,6 +401,39 @@ export class Kernel {
  */
 export function createKernel(config: KernelConfig): Kernel {
   return new Kernel(resolveKernelConfig(config));
+}
+
+/** The physical memory specs built for resolved configurations, by their `nodes`. */
+const memorySpecs = new WeakMap<
+  ResolvedKernelConfig['nodes'],
+  { readonly distances: ResolvedKernelConfig['distances']; readonly spec: PhysicalMemoryConfig }
+>();
+
+/**
+ * The physical memory a resolved configuration describes, as `createPhysicalMemory` takes
+ * it: built once per configuration (an explorer's instances share their configuration's
+ * `nodes` and `distances`, see scenario-target.ts) and frozen all through, so that
+ * `createPhysicalMemory` checks it once and machines share its distance tables. A resolved
+ * configuration is read-only.
+ */
+function memorySpec(config: ResolvedKernelConfig): PhysicalMemoryConfig {
+  const known = memorySpecs.get(config.nodes);
+  if (known !== undefined && known.distances === config.distances) return known.spec;
+  const spec: PhysicalMemoryConfig = Object.freeze({
+    nodes: Object.freeze(
+      config.nodes.map((n) =>
+        Object.freeze({
+          pages: n.pages,
+          hugetlbPages: n.hugetlbPages,
+          ...(n.movablePages === undefined ? {} : { movablePages: n.movablePages }),
+          memory: Object.freeze({ accessFactor: n.accessFactor, copyFactor: n.copyFactor }),
+        }),
+      ),
+    ),
+    distances: Object.freeze(config.distances.map((row) => Object.freeze([...row]))),
+  });
+  memorySpecs.set(config.nodes, { distances: config.distances, spec });
+  return spec;
 }
 
 /** Pages of node `nid` in folios with PG_writeback set (the NR_WRITEBACK gauge). */

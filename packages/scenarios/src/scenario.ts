@@ -159,22 +159,24 @@ export function instantiateScenarioOn(
   } else {
     kernel.rt.spawn('init', world.setupCpu ?? 0, (task) => initTask(kernel, world, setup, task));
   }
-  const invariants = [
-    ...kernelInvariants(kernel, {
-      ...(options.invariantStride === undefined ? {} : { stride: options.invariantStride }),
-      ...(options.kernelInvariants === undefined ? {} : { only: options.kernelInvariants }),
-    }),
-    ...(world.invariants ?? []),
-  ];
-  const names = new Set<string>();
-  for (const inv of invariants) {
-    if (names.has(inv.name)) {
-      throw new MmsimError(
-        'INVALID_CONFIG',
-        `scenario ${scenario.name}: two invariants named ${inv.name}`,
-      );
+  const invariants: Invariant[] = kernelInvariants(kernel, {
+    stride: options.invariantStride,
+    only: options.kernelInvariants,
+  });
+  const own = world.invariants;
+  if (own !== undefined) for (const inv of own) invariants.push(inv);
+  // Names are unique: a scenario has a few dozen invariants, so a pairwise scan (no set to
+  // build for each instance an explorer makes).
+  for (let i = 1; i < invariants.length; i++) {
+    const name = invariants[i]!.name;
+    for (let j = 0; j < i; j++) {
+      if (invariants[j]!.name === name) {
+        throw new MmsimError(
+          'INVALID_CONFIG',
+          `scenario ${scenario.name}: two invariants named ${name}`,
+        );
+      }
     }
-    names.add(inv.name);
   }
   return {
     scenario,

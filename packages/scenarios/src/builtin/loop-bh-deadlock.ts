@@ -42,6 +42,9 @@ export function loopBhDeadlock(params: LoopBhDeadlockParams = {}): Scenario {
   const compactions = params.compactions ?? 3;
   const writes = params.writes ?? 2;
   const indices = Array.from({ length: pages }, (_, i) => i);
+  // The files' words, made once: `createFile` copies them into each machine's files.
+  const backingContent = Object.freeze(indices.map((i) => 2000 + i));
+  const devContent = Object.freeze(indices.map((i) => 3000 + i));
   return {
     name: 'loop-bh-deadlock',
     title: 'Hugh Dickins, Feb 2023: compaction sleeps on a loop-device buffer lock holding a batch',
@@ -65,10 +68,8 @@ export function loopBhDeadlock(params: LoopBhDeadlockParams = {}): Scenario {
     },
     history: bugHistory({ deadlocksIn: ['v6.3-rc1', 'rfc-2022'] }),
     build(k) {
-      const backing = k.createFile('backing.img', {
-        content: indices.map((i) => 2000 + i),
-      });
-      const dev = k.createFile('loop0', { content: indices.map((i) => 3000 + i) });
+      const backing = k.createFile('backing.img', { content: backingContent });
+      const dev = k.createFile('loop0', { content: devContent });
       k.migrate.setAddressSpaceOperations(backing, SHMEM_AOPS, { canWriteback: false });
       k.migrate.setAddressSpaceOperations(dev, BLOCKDEV_AOPS);
       const loop = new LoopDevice(k, { name: 'loop0', cpu: 1, backing, dev });

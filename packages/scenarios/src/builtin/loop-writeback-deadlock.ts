@@ -45,6 +45,11 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
   const writebacks = params.writebacks ?? 2;
   const indices = Array.from({ length: pages }, (_, i) => i);
   const imagePages = Math.ceil(pages / 2);
+  // The files' words and the image's pages, made once: `createFile` copies the words into
+  // each machine's files.
+  const imageContent = Object.freeze(Array.from({ length: imagePages }, (_, i) => 2000 + i));
+  const imageIndices = Object.freeze(Array.from({ length: imagePages }, (_, i) => i));
+  const fileContent = Object.freeze(indices.map((i) => 4000 + i));
   return {
     name: 'loop-writeback-deadlock',
     title:
@@ -69,10 +74,8 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
     },
     history: bugHistory({ deadlocksIn: ['v6.3-rc1', 'rfc-2022'] }),
     build(k) {
-      const image = k.createFile('backing.img', {
-        content: Array.from({ length: imagePages }, (_, i) => 2000 + i),
-      });
-      const file = k.createFile('xfs-file', { content: indices.map((i) => 4000 + i) });
+      const image = k.createFile('backing.img', { content: imageContent });
+      const file = k.createFile('xfs-file', { content: fileContent });
       k.migrate.setAddressSpaceOperations(image, SHMEM_AOPS, { canWriteback: false });
       const loop = new LoopDevice(k, {
         name: 'loop0',
@@ -83,7 +86,7 @@ export function loopWritebackDeadlock(params: LoopWritebackDeadlockParams = {}):
       return {
         setup: () =>
           populateFiles(k, [
-            [image, Array.from({ length: imagePages }, (_, i) => i)],
+            [image, imageIndices],
             [file, indices],
           ]),
         actors: [

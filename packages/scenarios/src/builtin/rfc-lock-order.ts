@@ -40,6 +40,8 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
   const pages = params.pages ?? 2;
   const migrations = params.migrations ?? 4;
   const lockRounds = params.lockRounds ?? 6;
+  // The file's words, made once: `createFile` copies them into each machine's file.
+  const content = Object.freeze(Array.from({ length: pages }, (_, i) => 1000 + i));
   return {
     name: 'rfc-lock-order',
     title: 'RFC (Sep 2022): a sync batch sleeps on a folio lock while holding others',
@@ -64,9 +66,7 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
     },
     history: bugHistory({ deadlocksIn: ['rfc-2022'] }),
     build(k) {
-      const file = k.createFile('data', {
-        content: Array.from({ length: pages }, (_, i) => 1000 + i),
-      });
+      const file = k.createFile('data', { content });
       const mm = k.createProcess('app');
       const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE, flags: MAP_SHARED, file });
       return {

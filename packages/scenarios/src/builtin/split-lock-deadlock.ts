@@ -52,6 +52,9 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
   const order = params.order ?? 2;
   const compactions = params.compactions ?? 4;
   const reads = params.reads ?? 4;
+  // The files' words, made once: `createFile` copies them into each machine's files.
+  const metaContent = Object.freeze([5000]);
+  const fileContent = Object.freeze(Array.from({ length: 1 << order }, (_, i) => 6000 + i));
   return {
     name: 'split-lock-deadlock',
     title:
@@ -77,11 +80,8 @@ export function splitLockDeadlock(params: SplitLockDeadlockParams = {}): Scenari
     },
     history: bugHistory({ deadlocksIn: ['v6.10'] }),
     build(k) {
-      const nr = 1 << order;
-      const meta = k.createFile('erofs-bdev', { content: [5000] });
-      const file = k.createFile('erofs-file', {
-        content: Array.from({ length: nr }, (_, i) => 6000 + i),
-      });
+      const meta = k.createFile('erofs-bdev', { content: metaContent });
+      const file = k.createFile('erofs-file', { content: fileContent });
       k.migrate.setAddressSpaceOperations(meta, BLOCKDEV_AOPS);
       const compacted = compactionActorStats();
       // Kernel pages (early allocations at the bottom of node 0, one at its last pfn) that
