@@ -6,7 +6,7 @@
 // bundle-worker.mjs. At the root of dist, so that paths its modules resolve from their own
 // location (`../package.json` of version.ts) resolve as from dist/*.js.
 import { readFile } from 'node:fs/promises';
-import { build } from 'esbuild';
+import { bundleDist } from './bundle.mjs';
 
 // @mmsim/report reads the browser builds of its own dependencies (elkjs, chart.js) through a
 // require made from its module's URL: in the bundle that URL is this package's, where pnpm
@@ -31,22 +31,4 @@ const reportRequire = {
   },
 };
 
-const result = await build({
-  entryPoints: [new URL('../dist/command.js', import.meta.url).pathname],
-  outfile: new URL('../dist/command.bundle.js', import.meta.url).pathname,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  // The CommonJS dependencies bundled (yaml, commander, ...) call require() for node's modules.
-  banner: {
-    js: "import { createRequire as __mmsimCreateRequire } from 'node:module'; const require = __mmsimCreateRequire(import.meta.url);",
-  },
-  plugins: [reportRequire],
-  sourcemap: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-  metafile: true,
-});
-const inputs = Object.keys(result.metafile.inputs).length;
-process.stdout.write(`dist/command.bundle.js: ${inputs} modules in one\n`);
+await bundleDist('command.js', 'command.bundle.js', [reportRequire]);
