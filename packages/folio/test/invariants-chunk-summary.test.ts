@@ -28,6 +28,7 @@ import {
   WRITE_CHUNK_SHIFT,
 } from '../src/memmap.js';
 import { seededRandom } from './rich-memory.js';
+import { stampedCorruptions } from './stamped-corruptions.js';
 
 /*
  * The incremental memory-map check does not walk a 64-frame chunk of whole blocks that no
@@ -106,32 +107,18 @@ describe('chunk summaries of the incremental memory-map check', () => {
   });
 
   test('1,000 one-field corruptions a writer stamped in a summarised memory: the full verdict each time', () => {
-    const next = seededRandom(41);
-    const disagreements: string[] = [];
-    let unsound = 0;
-    for (let trial = 0; trial < 1000; trial++) {
-      const { mem } = busyMemory(trial);
-      const m = memmapOf(mem);
-      expect(physicalMemoryLooksSound(m)).toBe(true);
-      expect(physicalMemoryLooksSound(m, true)).toBe(true);
-      const field = PER_PFN[Math.floor(next() * PER_PFN.length)]!;
-      const array = m[field] as unknown as Float64Array;
-      const at = Math.floor(next() * m.maxPfn);
-      const old = array[at]!;
-      const choices =
-        field === 'order'
-          ? [old + 1, Math.max(old - 1, 0), 0, 1, 2, 9, 11]
-          : [old + 1, old - 1, 0, 1, 2, -1, Math.floor(next() * m.maxPfn)];
-      array[at] = choices[Math.floor(next() * choices.length)]!;
-      if (array[at] === old) continue;
-      markWritten(m, at);
-      const incremental = physicalMemoryLooksSound(m, true);
-      const full = physicalMemoryLooksSound(m);
-      if (!full) unsound++;
-      if (incremental !== full) {
-        disagreements.push(`trial ${trial}: ${field}[${at}] ${old} -> ${array[at]}`);
-      }
-    }
+    const { disagreements, unsound } = stampedCorruptions(
+      41,
+      1000,
+      PER_PFN,
+      [0, 1, 2, 9, 11],
+      (trial) => {
+        const m = memmapOf(busyMemory(trial).mem);
+        expect(physicalMemoryLooksSound(m)).toBe(true);
+        expect(physicalMemoryLooksSound(m, true)).toBe(true);
+        return m;
+      },
+    );
     expect(disagreements).toEqual([]);
     expect(unsound).toBeGreaterThan(300);
   }, 120_000);

@@ -32,6 +32,7 @@ import {
   setMappingObj,
 } from '../src/memmap.js';
 import { richMemory, seededRandom } from './rich-memory.js';
+import { stampedCorruptions } from './stamped-corruptions.js';
 
 /*
  * The incremental memory-map check (`checkPhysicalMemory(mem, { incremental: true })`)
@@ -74,31 +75,18 @@ function framesIn(m: Memmap, state: number): number[] {
 
 describe('incremental memory-map check', () => {
   test('2,000 one-field corruptions a writer stamped: the full verdict each time', () => {
-    const next = seededRandom(23);
-    const disagreements: string[] = [];
-    let unsound = 0;
-    for (let trial = 0; trial < 2000; trial++) {
-      const mem = richMemory();
-      const m = memmapOf(mem);
-      // A sound full pass first, so that the incremental one has something to skip.
-      expect(physicalMemoryLooksSound(m)).toBe(true);
-      const field = PER_PFN[Math.floor(next() * PER_PFN.length)]!;
-      const array = m[field] as unknown as Float64Array;
-      const at = Math.floor(next() * m.maxPfn);
-      const old = array[at]!;
-      const choices =
-        field === 'order'
-          ? [old + 1, Math.max(old - 1, 0), 0, 1, 2, 9, 11, 12]
-          : [old + 1, old - 1, 0, 1, 2, -1, Math.floor(next() * m.maxPfn)];
-      array[at] = choices[Math.floor(next() * choices.length)]!;
-      if (array[at] === old) continue;
-      markWritten(m, at);
-      const [incremental, full] = verdicts(m);
-      if (!full) unsound++;
-      if (incremental !== full) {
-        disagreements.push(`trial ${trial}: ${field}[${at}] ${old} -> ${array[at]}`);
-      }
-    }
+    const { disagreements, unsound } = stampedCorruptions(
+      23,
+      2000,
+      PER_PFN,
+      [0, 1, 2, 9, 11, 12],
+      () => {
+        const m = memmapOf(richMemory());
+        // A sound full pass first, so that the incremental one has something to skip.
+        expect(physicalMemoryLooksSound(m)).toBe(true);
+        return m;
+      },
+    );
     expect(disagreements).toEqual([]);
     expect(unsound).toBeGreaterThan(500);
   }, 120_000);
