@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ExplorationTarget, explore } from '@mmsim/explore';
@@ -120,5 +120,44 @@ describe('sharded dpor on rfc-lock-order v6.3', () => {
     });
     const merged = JSON.parse(mmsim(['merge', ...files, '--json']).stdout) as CampaignReport;
     expect(merged.cells[0]).toMatchObject({ exhausted: true, schedules: cell.schedules });
+    // The classes: each shard's cell carries its class set, the merge counts their union,
+    // which is the unsharded cell's count (not the sum, not a bound).
+    expect(cell.classes).toBeGreaterThan(0);
+    expect(cell.classSet).toBeUndefined();
+    const shardCells = files.map(
+      (f) => (JSON.parse(readFileSync(f, 'utf8')) as CampaignReport).cells[0]!,
+    );
+    for (const c of shardCells) expect(typeof c.classSet).toBe('string');
+    expect(merged.cells[0]!.classes).toBe(cell.classes);
+    expect(merged.cells[0]!.classSet).toBeUndefined();
+    expect(merged.cells[0]!.classesAtMost).toBeUndefined();
+    const md = mmsim(['merge', ...files]).stdout;
+    expect(md).toContain(`covering ${cell.classes} interleaving classes`);
+    expect(mmsim([...args, '--schedules', '1000', '--fault-probability', '0']).stdout).toContain(
+      `explored, ${cell.schedules} execution(s) covering ${cell.classes} interleaving classes`,
+    );
+    // A shard without its set (an older version): an upper bound, said so.
+    const old = JSON.parse(readFileSync(files[0]!, 'utf8')) as CampaignReport;
+    const { classSet: _dropped, ...oldCell } = old.cells[0]!;
+    const oldFile = join(dir, 'campaign-old.json');
+    writeFileSync(oldFile, JSON.stringify({ ...old, cells: [oldCell] }));
+    const bound = JSON.parse(
+      mmsim(['merge', oldFile, files[1]!, '--json']).stdout,
+    ) as CampaignReport;
+    expect(bound.cells[0]).toMatchObject({ classesAtMost: true });
+    expect(bound.cells[0]!.classes).toBe(
+      (oldCell.classes as number) + (shardCells[1]!.classes as number),
+    );
+    expect(mmsim(['merge', oldFile, files[1]!]).stdout).toContain('covering at most');
+    // A set that does not hold as many classes as the cell says: bad usage, one line.
+    const liar = join(dir, 'campaign-liar.json');
+    writeFileSync(
+      liar,
+      JSON.stringify({ ...old, cells: [{ ...old.cells[0]!, classes: oldCell.classes! + 1 }] }),
+    );
+    const refused = mmsim(['merge', liar, files[1]!]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/classSet holds \d+ classes but classes is/);
   }, 300_000);
 });

@@ -23,6 +23,10 @@ export interface CampaignPageCell {
   readonly elapsedMs: number;
   readonly stoppedBy: string;
   readonly exhausted: boolean;
+  /** DFS / DPOR cells: the interleaving classes covered (absent in older reports). */
+  readonly classes?: number | null;
+  /** Merged shards of which one had no class set: `classes` is only an upper bound. */
+  readonly classesAtMost?: boolean;
   readonly findingIndex: number | null;
   readonly message: string | null;
   readonly replayCommand: string | null;

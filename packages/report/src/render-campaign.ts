@@ -71,6 +71,12 @@ function boundOf(strategy: string): number | null {
   return m === null ? null : Number(m[1]);
 }
 
+/** " covering M interleaving classes" (or "at most M") when the cell counted them. */
+function classesText(c: CampaignPageCell): string {
+  if (typeof c.classes !== 'number') return '';
+  return ` covering ${c.classesAtMost === true ? 'at most ' : ''}${c.classes} interleaving classes`;
+}
+
 /**
  * The guarantee lines of a campaign: each systematic cell exhausted to its preemption bound
  * (or not, and why it stopped), and each PCT cell's probability bound.
@@ -82,7 +88,7 @@ export function campaignGuarantees(data: CampaignPageData): string[] {
     if (bound !== null || c.strategy === 'dpor' || c.strategy === 'dfs') {
       lines.push(
         c.exhausted
-          ? `${campaignCellName(c)}: exhausted — every schedule up to preemption bound ${bound ?? '-'} explored, ${c.schedules} execution(s)${c.findings === 0 ? ', no finding' : `, ${c.findings} finding(s)`}`
+          ? `${campaignCellName(c)}: exhausted — every schedule up to preemption bound ${bound ?? '-'} explored, ${c.schedules} execution(s)${classesText(c)}${c.findings === 0 ? ', no finding' : `, ${c.findings} finding(s)`}`
           : `${campaignCellName(c)}: not exhausted (stopped by ${c.stoppedBy} after ${c.schedules} execution(s))`,
       );
     } else if (c.strategy.startsWith('pct')) {

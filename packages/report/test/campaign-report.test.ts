@@ -48,6 +48,19 @@ describe('renderCampaignReport: the campaign as one offline page', () => {
     for (const l of lines) expect(html.includes(`<li>${escapeText(l)}</li>`)).toBe(true);
   });
 
+  test('names the interleaving classes a DPOR cell covered, and an upper bound as one', () => {
+    const dpor = data.cells.find((c) => c.strategy === 'dpor:2')!;
+    const withClasses = (extra: object) =>
+      campaignGuarantees({ ...data, cells: [{ ...dpor, ...extra }] })[0];
+    expect(withClasses({ classes: 21 })).toBe(
+      'loop-bh-deadlock@v6.3/dpor:2: exhausted — every schedule up to preemption bound 2 explored, 37 execution(s) covering 21 interleaving classes, no finding',
+    );
+    expect(withClasses({ classes: 21, classesAtMost: true })).toContain(
+      '37 execution(s) covering at most 21 interleaving classes, no finding',
+    );
+    expect(withClasses({ classes: null })).not.toContain('covering');
+  });
+
   test('loads nothing from the network: no external URL in a src or href', () => {
     expect(html).not.toMatch(/\s(?:src|href)\s*=\s*["']?(?:https?:)?\/\//i);
     expect(html).not.toMatch(/<link[^>]+stylesheet/i);

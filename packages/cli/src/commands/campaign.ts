@@ -9,7 +9,7 @@ import {
   type PctGuarantee,
 } from '@mmsim/explore';
 import { DEFAULT_VARIANT } from '@mmsim/migrate';
-import { type CampaignPageData, renderCampaignReport } from '@mmsim/report';
+import { type CampaignPageData, campaignGuarantees, renderCampaignReport } from '@mmsim/report';
 import { MmsimError } from '@mmsim/runtime';
 import { historyBugVariants } from '@mmsim/scenarios';
 import { builtInNames, builtInScenario } from '../catalog.js';
@@ -23,6 +23,7 @@ import { UsageError } from '../usage-error.js';
 import { type ExplorePool, effectiveWorkers, explorePool } from '../workers/explore-pool.js';
 import { buildExploration, type ExploreSpec } from '../workers/explore-spec.js';
 import { shardOption, shardText, workersOption } from '../workers/options.js';
+import { encodeClassSet } from './merge-classes.js';
 import { fixingVariant } from './scenarios.js';
 
 /**
@@ -102,6 +103,18 @@ export interface CampaignCell {
   readonly elapsedMs: number;
   readonly stoppedBy: string;
   readonly exhausted: boolean;
+  /**
+   * DFS / DPOR cells: the interleaving classes the cell's executions covered (null for the
+   * other strategies). A merged cell counts the union of its shards' class sets.
+   */
+  readonly classes?: number | null;
+  /** A merged cell whose count is only an upper bound (a shard without `classSet`). */
+  readonly classesAtMost?: boolean;
+  /**
+   * A DPOR cell of a shard (`--shard K/N`, N > 1): its classes, encoded as explore's
+   * `classSet` (merge-classes.ts), so that `mmsim merge` counts the cell's classes exactly.
+   */
+  readonly classSet?: string;
   /** The lowest-index finding: its index, kind, message and replay command. */
   readonly findingIndex: number | null;
   /** DPOR cells: the search subtree of that finding's run (shards merge to the lowest). */
@@ -230,6 +243,10 @@ export function cellOf(
     elapsedMs: r.elapsedMs,
     stoppedBy: r.stoppedBy,
     exhausted: r.exhausted,
+    ...(r.classes === null ? {} : { classes: r.classes }),
+    ...(spec.shard !== undefined && spec.shard.count > 1 && r.classHashes !== undefined
+      ? { classSet: encodeClassSet(r.classHashes) }
+      : {}),
     findingIndex: finding ? r.findingIndex : null,
     ...(r.findingSubtree === null && !strategyText.startsWith('dpor')
       ? {}
@@ -264,6 +281,10 @@ export function campaignMarkdown(report: CampaignReport): string {
         `| ${x.scenario} | ${x.variant} | ${x.strategy} | ${x.faults.join(', ') || '-'} | ${x.schedules} | ${x.findings} | ${x.deadlocks} | ${x.invariantViolations} | ${x.lostWrites} | ${x.leakedFramesOrReferences} | ${x.leakedLocks} | ${x.schedulesPerSecond === null ? '-' : x.schedulesPerSecond.toFixed(0)} | ${x.maxSteps} | ${x.stepLimitRuns} |`,
     ),
   ];
+  const guarantees = campaignGuarantees(report);
+  if (guarantees.length > 0) {
+    lines.push('', '## Guarantees', '', ...guarantees.map((g) => `- ${g}`));
+  }
   const found = report.cells.filter((x) => x.findings > 0);
   if (found.length > 0) {
     lines.push('', '## Findings', '');

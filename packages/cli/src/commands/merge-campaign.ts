@@ -1,5 +1,6 @@
 import { UsageError } from '../usage-error.js';
 import type { CampaignCell, CampaignReport } from './campaign.js';
+import { mergedClasses } from './merge-classes.js';
 import { mergePctGuarantees } from './merge-pct.js';
 import { ShardSet } from './merge-shards.js';
 
@@ -31,8 +32,22 @@ function cellFindsEarlier(a: CampaignCell, b: CampaignCell): boolean {
   return (a.findingIndex as number) < (b.findingIndex as number);
 }
 
-function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
+/**
+ * A merged cell's classes: the union of its shards' class sets, or an upper bound
+ * (`classesAtMost`) when a shard has none; no field for a cell that counts no classes.
+ */
+function cellClasses(
+  cells: readonly CampaignCell[],
+  paths: readonly string[],
+): Pick<CampaignCell, 'classes' | 'classesAtMost'> {
+  const { classes, exact } = mergedClasses(cells, paths);
+  if (classes === null) return {};
+  return exact ? { classes } : { classes, classesAtMost: true };
+}
+
+function mergeCells(cells: readonly CampaignCell[], paths: readonly string[]): CampaignCell {
   const first = cells[0] as CampaignCell;
+  const { classSet: _set, classes: _classes, classesAtMost: _atMost, ...firstRest } = first;
   const add = (key: keyof CampaignCell) => cells.reduce((s, c) => s + (c[key] as number), 0);
   let lowest: CampaignCell | null = null;
   for (const c of cells) {
@@ -57,7 +72,7 @@ function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
   const rates = cells.map((c) => c.schedulesPerSecond);
   const findings = add('findings');
   return {
-    ...first,
+    ...firstRest,
     schedules: add('schedules'),
     findings,
     stepLimitRuns: add('stepLimitRuns'),
@@ -75,6 +90,7 @@ function mergeCells(cells: readonly CampaignCell[]): CampaignCell {
     elapsedMs: Math.max(...cells.map((c) => c.elapsedMs)),
     stoppedBy: cells.some((c) => c.stoppedBy === 'time') ? 'time' : first.stoppedBy,
     exhausted: cells.every((c) => c.exhausted),
+    ...cellClasses(cells, paths),
     findingIndex: lowest?.findingIndex ?? null,
     ...(first.findingSubtree === undefined
       ? {}
@@ -119,7 +135,10 @@ export function mergeCampaigns(
   });
   shards.complete();
   const cells = first.cells.map((_, i) =>
-    mergeCells(reports.map((r) => r.cells[i] as CampaignCell)),
+    mergeCells(
+      reports.map((r) => r.cells[i] as CampaignCell),
+      paths,
+    ),
   );
   const sum = (key: keyof CampaignCell) => cells.reduce((s, c) => s + (c[key] as number), 0);
   const elapsedMs = Math.max(...reports.map((r) => r.totals.elapsedMs));

@@ -71,3 +71,42 @@ export function decodeClassSet(value: unknown, path: string): number[] {
   if (scale !== 1) throw bad('cut short');
   return hashes;
 }
+
+/** What a shard's result or campaign cell says of its classes (`classes`, `classSet`). */
+export interface ShardClasses {
+  /** DFS / DPOR: interleaving classes covered; else null or absent. */
+  readonly classes?: number | null;
+  /** A shard of N > 1: the classes as `encodeClassSet` wrote them; absent in older versions. */
+  readonly classSet?: string;
+}
+
+/**
+ * The interleaving classes of the shards together: exactly the size of the union of their
+ * class sets (`classSet`) when every shard has one and one shard alone is exact; else an upper
+ * bound: the union of the sets given plus the counts of the shards without one. Null when a
+ * shard counts no classes (not DFS or DPOR). A malformed or miscounted set is a `UsageError`
+ * naming the shard's file (`paths[i]`).
+ */
+export function mergedClasses(
+  shards: readonly ShardClasses[],
+  paths: readonly string[],
+): { classes: number | null; exact: boolean } {
+  if (!shards.every((r) => typeof r.classes === 'number')) return { classes: null, exact: false };
+  const union = new Set<number>();
+  let unknown = 0;
+  shards.forEach((r, i) => {
+    if (!('classSet' in r)) {
+      unknown += r.classes as number;
+      return;
+    }
+    const path = paths[i] as string;
+    const hashes = decodeClassSet(r.classSet, path);
+    if (hashes.length !== r.classes) {
+      throw new UsageError(
+        `${path}: classSet holds ${hashes.length} classes but classes is ${r.classes}`,
+      );
+    }
+    for (const h of hashes) union.add(h);
+  });
+  return { classes: union.size + unknown, exact: unknown === 0 || shards.length === 1 };
+}

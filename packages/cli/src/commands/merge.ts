@@ -8,7 +8,7 @@ import type { CliIo } from '../io.js';
 import { UsageError } from '../usage-error.js';
 import { type CampaignReport, campaignMarkdown } from './campaign.js';
 import { isCampaignReport, mergeCampaigns } from './merge-campaign.js';
-import { decodeClassSet } from './merge-classes.js';
+import { mergedClasses } from './merge-classes.js';
 import { mergePctGuarantees } from './merge-pct.js';
 import { ShardSet } from './merge-shards.js';
 
@@ -238,36 +238,6 @@ function findsEarlier(a: ExploreJson, b: ExploreJson): boolean {
   const sb = b.findingSubtree ?? null;
   if (sa !== null && sb !== null && sa !== sb) return sa < sb;
   return (a.findingIndex as number) < (b.findingIndex as number);
-}
-
-/**
- * The interleaving classes of the shards together: exactly the size of the union of their
- * class sets (`classSet`) when every shard has one and one shard alone is exact; else an upper
- * bound: the union of the sets given plus the counts of the shards without one. Null when a
- * shard counts no classes (not DFS or DPOR). A malformed or miscounted set is a `UsageError`.
- */
-function mergedClasses(
-  results: readonly ExploreJson[],
-  paths: readonly string[],
-): { classes: number | null; exact: boolean } {
-  if (!results.every((r) => typeof r.classes === 'number')) return { classes: null, exact: false };
-  const union = new Set<number>();
-  let unknown = 0;
-  results.forEach((r, i) => {
-    if (!('classSet' in r)) {
-      unknown += r.classes as number;
-      return;
-    }
-    const path = paths[i] as string;
-    const hashes = decodeClassSet(r.classSet, path);
-    if (hashes.length !== r.classes) {
-      throw new UsageError(
-        `${path}: classSet holds ${hashes.length} classes but classes is ${r.classes}`,
-      );
-    }
-    for (const h of hashes) union.add(h);
-  });
-  return { classes: union.size + unknown, exact: unknown === 0 || results.length === 1 };
 }
 
 /** The guarantee line of exhausted DFS or DPOR shards merged (`exhaustedLine` for one). */
