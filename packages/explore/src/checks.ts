@@ -68,6 +68,38 @@ function checkNamedCheck(v: unknown, where: string, signature: string): void {
   }
 }
 
+/** The names of checks and invariants last found valid under some options, and its disabled set. */
+interface ValidatedNames {
+  /** The checks' names, then the invariants', in order. */
+  readonly names: readonly string[];
+  readonly off: ReadonlySet<string>;
+}
+
+/**
+ * Per options object (one per exploration, or per batch of one), the names its last instance
+ * was validated with: an instance whose checks and invariants carry the same names, in the
+ * same order, is valid too (no name twice, every disabled name known), so each schedule does
+ * not build the set of names again (a Set and some fifteen insertions a schedule).
+ */
+const VALIDATED = new WeakMap<CheckOptions, ValidatedNames>();
+
+/** Whether `checks` then `invariants` carry exactly `names`, in order. */
+function sameNames(
+  names: readonly string[],
+  checks: readonly Check[],
+  invariants: readonly Invariant[],
+): boolean {
+  if (names.length !== checks.length + invariants.length) return false;
+  for (let i = 0; i < checks.length; i++) {
+    if ((checks[i] as Check).name !== names[i]) return false;
+  }
+  const n = checks.length;
+  for (let i = 0; i < invariants.length; i++) {
+    if ((invariants[i] as Invariant).name !== names[n + i]) return false;
+  }
+  return true;
+}
+
 /**
  * The checks for one instance: the target's checks; the runtime's invariants, the
  * target's, then the extra ones; minus the disabled names. Duplicate names (checks and
@@ -97,24 +129,30 @@ export function activeChecks(
     ...targetInvariants,
     ...(options.invariants ?? []),
   ];
-  const names = new Set<string>();
-  for (const { name } of checks) addName(names, name, target);
-  for (const { name } of all) addName(names, name, target);
   const disable = options.disable ?? [];
-  if (disable.length === 0) return withStepInvariants(checks.slice(), all);
-  const disabled = new Set(disable);
-  for (const name of disabled) {
-    if (!names.has(name)) {
-      throw new MmsimError(
-        'INVALID_CONFIG',
-        `disable: "${name}" names no invariant of target "${target}"; known: ` +
-          [...names].join(', '),
-      );
+  let validated = VALIDATED.get(options);
+  if (validated === undefined || !sameNames(validated.names, checks, all)) {
+    const names = new Set<string>();
+    for (const { name } of checks) addName(names, name, target);
+    for (const { name } of all) addName(names, name, target);
+    const off = new Set(disable);
+    for (const name of off) {
+      if (!names.has(name)) {
+        throw new MmsimError(
+          'INVALID_CONFIG',
+          `disable: "${name}" names no invariant of target "${target}"; known: ` +
+            [...names].join(', '),
+        );
+      }
     }
+    validated = { names: [...names], off };
+    VALIDATED.set(options, validated);
   }
+  if (disable.length === 0) return withStepInvariants(checks.slice(), all);
+  const off = validated.off;
   return withStepInvariants(
-    checks.filter((c) => !disabled.has(c.name)),
-    all.filter((inv) => !disabled.has(inv.name)),
+    checks.filter((c) => !off.has(c.name)),
+    all.filter((inv) => !off.has(inv.name)),
   );
 }
 

@@ -4,6 +4,7 @@ import {
   OwnedLock,
   type Resource,
   type Runtime,
+  RwSemaphore,
   stepInvariant,
   type Task,
 } from '@mmsim/runtime';
@@ -22,10 +23,15 @@ function describe(task: Task): string {
 
 /**
  * Whether `task` is among the holders of `lock`. Checked after every step for every lock
- * held: a spinlock's or mutex's one owner is read without the array `holders()` makes.
+ * held: a spinlock's or mutex's one owner, and an rwsem's writer or readers (its
+ * `holders()`: the writer if any, else the readers), are read without the array
+ * `holders()` makes.
  */
 function holds(lock: Resource, task: Task): boolean {
   if (lock instanceof OwnedLock) return lock.owner === task;
+  if (lock instanceof RwSemaphore) {
+    return lock.writer !== null ? lock.writer === task : lock.holdsRead(task);
+  }
   return lock.holders().includes(task);
 }
 

@@ -68,6 +68,58 @@ describe("a target's own checks", () => {
     ).toThrow(/"section-overlap" is used twice/);
   });
 
+  test("names are checked for every instance: a later instance's duplicate or missing name throws", () => {
+    // The names of an exploration's first instance are validated once and reused while the
+    // next instances carry the same names: a target whose instances differ must still be
+    // refused at the first one that is wrong (a duplicate, or a disabled name it lacks).
+    const varying = (names: (instance: number) => string[]): ExplorationTarget => {
+      let instances = 0;
+      return {
+        name: 'varying',
+        instantiate({ runtime }) {
+          const rt = new Runtime({ cpus: 1, ...runtime });
+          rt.spawn('a', 0, function* (): KernelGen {
+            yield;
+          });
+          // Invariant x always fails: it must stay disabled where disabled.
+          const invariants = names(instances++).map((name) => ({
+            name,
+            check: () => (name === 'x' ? 'x fails' : null),
+          }));
+          return { rt, invariants };
+        },
+      };
+    };
+    const same = explore(
+      varying(() => ['x', 'y']),
+      { schedules: 5, disable: ['x'] },
+    );
+    expect(same.found).toBe(false);
+    expect(same.schedules).toBe(5);
+    expect(() =>
+      explore(
+        varying((i) => (i < 3 ? ['y', 'z'] : ['y', 'y'])),
+        { schedules: 5 },
+      ),
+    ).toThrow(/"y" is used twice/);
+    expect(() =>
+      explore(
+        varying((i) => (i < 3 ? ['x', 'y'] : ['y', 'z'])),
+        {
+          schedules: 5,
+          disable: ['x'],
+        },
+      ),
+    ).toThrow(/"x" names no invariant/);
+    // Renamed but valid: accepted, and the disabled one still left out.
+    const renamed = explore(
+      varying((i) => (i < 2 ? ['x', 'y'] : ['x', 'z'])),
+      { schedules: 5, disable: ['x'] },
+    );
+    expect(renamed.found).toBe(false);
+    expect(renamed.schedules).toBe(5);
+  });
+
   test('a check may not claim a kind the explorer reports itself', () => {
     const target: ExplorationTarget = {
       name: 'claims-deadlock',

@@ -1,4 +1,4 @@
-import { type KernelGen, MmsimError, Mutex, Runtime } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, Mutex, Runtime, RwSemaphore } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import {
   type ExplorationTarget,
@@ -83,6 +83,50 @@ describe('other kinds of findings', () => {
     // The owner listing the mutex it owns is consistent: no finding without the thief.
     const honest = explore(abba('same'), { schedules: 50 });
     expect(honest.found).toBe(false);
+  });
+
+  test('held-locks-consistent reads an rwsem writer and readers: a task listing a rwsem others hold fails', () => {
+    // An rwsem is read through its writer and readers, without holders(): this catches a
+    // shortcut that took "held for read by someone" (or "written by someone") for "held by
+    // this task", and one that rejected a legal state (two readers, or a sole reader).
+    const listing = (mode: 'read' | 'write' | 'both-read'): ExplorationTarget => ({
+      name: `rwsem-${mode}`,
+      instantiate(options: InstanceOptions) {
+        const rt = new Runtime({ cpus: 2, ...options.runtime });
+        const sem = new RwSemaphore(rt, 'the rwsem');
+        let done = false;
+        rt.spawn('holder', 0, function* (): KernelGen {
+          if (mode === 'write') yield* sem.downWrite();
+          else yield* sem.downRead();
+          while (!done) yield;
+          if (mode === 'write') sem.upWrite();
+          else sem.upRead();
+        });
+        rt.spawn('other', 1, function* (task): KernelGen {
+          while (sem.writer === null && sem.readerCount === 0) yield;
+          if (mode === 'both-read') {
+            yield* sem.downRead();
+            yield;
+            sem.upRead();
+          } else {
+            task.hold(sem);
+            yield;
+            task.release(sem);
+          }
+          done = true;
+        });
+        return { rt, invariants: [] };
+      },
+    });
+    for (const mode of ['read', 'write'] as const) {
+      const result = explore(listing(mode), { schedules: 1 });
+      expect(result.invariant).toBe('held-locks-consistent');
+      expect(result.message).toContain(
+        'other-2 lists the rwsem as held, but its holders are holder-1',
+      );
+    }
+    // Two readers, each listing the rwsem it holds for read: consistent at every step.
+    expect(explore(listing('both-read'), { schedules: 50 }).found).toBe(false);
   });
 
   test('extra invariants run after the target ones; a throwing check is a violation', () => {
