@@ -22,6 +22,7 @@ import {
   CHUNK_FRAMES,
   CHUNK_SUMMARY_WORDS,
   chunkSummaries,
+  nodeUsedAt,
   SUMMARY_AT,
   SUMMARY_FREE,
   SUMMARY_KIND,
@@ -67,6 +68,12 @@ import {
  * stamp the frames whose links they write, so a link of the chunk is as it was; a
  * neighbour taken off a list or freed behind it leaves the list's count short, which the
  * count test finds).
+ *
+ * The holes between nodes (FRAME_HOLE, on no list) are read again only in the chunks a
+ * writer stamped since the last sound pass; an incremental pass before any sound one skips
+ * the chunks no writer ever stamped (stamp 0: they hold what the memory map was built with,
+ * holes). A pass that finds the map sound also records each node's pages in folios
+ * (`nodeUsedAt`), which `folioPagesByNode` takes while no writer stamps a chunk.
  */
 export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolean {
   const epoch = m.writeEpoch;
@@ -74,19 +81,34 @@ export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolea
   // Writes after this pass are stamped newer than what it reads, whatever it finds (the
   // chunk summaries it records are dated by the new epoch).
   m.writeEpoch = epoch + 1;
-  if (!framesLookSound(m, since, epoch + 1)) return false;
+  const summaries = chunkSummaries(m);
+  if (!framesLookSound(m, since, incremental ? Math.max(since, 1) : 0, epoch + 1, summaries)) {
+    return false;
+  }
   // Sound: what was written before this pass is as it saw it.
   m.soundEpoch = epoch + 1;
+  const at = nodeUsedAt(m);
+  summaries[at] = epoch + 1;
+  for (let nid = 0; nid < m.nrNodes; nid++) summaries[at + 1 + nid] = nodeUsed[nid]!;
   return true;
 }
 
-/** `physicalMemoryLooksSound` of the frames, skipping the blocks of chunks older than `since`. */
-function framesLookSound(m: Memmap, since: number, epoch: number): boolean {
+/**
+ * `physicalMemoryLooksSound` of the frames, skipping the blocks of chunks older than `since`
+ * and the holes of chunks older than `holeSince`.
+ */
+function framesLookSound(
+  m: Memmap,
+  since: number,
+  holeSince: number,
+  epoch: number,
+  summaries: Int32Array,
+): boolean {
   const nrLists = m.lists.length;
   const counts = listCounts(nrLists);
-  const summaries = chunkSummaries(m);
+  if (nodeUsed.length < m.nrNodes) nodeUsed = new Int32Array(m.nrNodes);
   for (let nid = 0; nid < m.nrNodes; nid++) {
-    if (!nodeLooksSound(m, nid, counts, since, epoch, summaries)) return false;
+    if (!nodeLooksSound(m, nid, counts, since, holeSince, epoch, summaries)) return false;
   }
   for (let id = 1; id < nrLists; id++) {
     const c = counts[id]!;
@@ -108,6 +130,9 @@ function framesLookSound(m: Memmap, since: number, epoch: number): boolean {
   }
   return m.content[z] === 0 && m.nid[z] === 0 && m.refcount[z]! >= 1;
 }
+
+/** The pages in folios each node walk counted, recorded when the whole pass is sound. */
+let nodeUsed = new Int32Array(8);
 
 /** Folios counted per folio-list id, reused from one check to the next (zeroed on each). */
 let scratchCounts = new Int32Array(64);
@@ -136,6 +161,7 @@ function nodeLooksSound(
   nid: number,
   counts: Int32Array,
   since: number,
+  holeSince: number,
   epoch: number,
   summaries: Int32Array,
 ): boolean {
@@ -158,6 +184,7 @@ function nodeLooksSound(
   let offline = 0;
   let inUse = 0;
   let pooled = 0;
+  let used = 0;
   let checkedBlock = -1;
   // The chunk being summarised (-1: none): the walk entered it at its first frame and has
   // met only what a summary can hold; its free pages and lists so far.
@@ -183,6 +210,8 @@ function nodeLooksSound(
             if (kind !== want + 1) return false;
           }
           free += summaries[at + SUMMARY_FREE]!;
+          // Whole blocks, no offline frame, no hugetlb folio: the rest are folios' pages.
+          used += CHUNK_FRAMES - summaries[at + SUMMARY_FREE]!;
           for (let i = 0; i < SUMMARY_LISTS; i++) {
             const id = summaries[at + SUMMARY_LIST0 + 2 * i]!;
             if (id === 0) break;
@@ -255,7 +284,10 @@ function nodeLooksSound(
         // No frame of the folio written since the last sound pass: only what its neighbours
         // and the counts depend on (the list links, the pool and in-use counts).
         if (pool) pooled++;
-        else if (m.folioType[pfn] === FOLIO_TYPE_HUGETLB) inUse++;
+        else {
+          used += n;
+          if (m.folioType[pfn] === FOLIO_TYPE_HUGETLB) inUse++;
+        }
         const id = listId[pfn]!;
         if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
         if (rec >= 0) {
@@ -278,7 +310,10 @@ function nodeLooksSound(
       if (pool) {
         if (refcount[pfn] !== 0 || !hugetlb || o !== HPAGE_PMD_ORDER) return false;
         pooled++;
-      } else if (hugetlb) inUse++;
+      } else {
+        used += n;
+        if (hugetlb) inUse++;
+      }
       if (temp !== null && temp[pfn] === 1 && (pool || !hugetlb)) return false;
       const id = listId[pfn]!;
       if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
@@ -330,8 +365,20 @@ function nodeLooksSound(
   if (offline !== m.nodeOffline[nid]) return false;
   const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
   for (let p = end; p < gapEnd; p++) {
+    // A whole chunk of the gap no writer stamped since `holeSince` is as then (see
+    // `physicalMemoryLooksSound`).
+    if (
+      holeSince !== 0 &&
+      (p & (CHUNK_FRAMES - 1)) === 0 &&
+      p + CHUNK_FRAMES <= gapEnd &&
+      stamp[p >>> WRITE_CHUNK_SHIFT]! < holeSince
+    ) {
+      p += CHUNK_FRAMES - 1;
+      continue;
+    }
     if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
   }
+  nodeUsed[nid] = used;
   return hugetlbPoolLooksSound(m, nid, pooled, inUse);
 }
 
