@@ -1,4 +1,4 @@
-import { HPAGE_PMD_ORDER, MAX_ORDER } from '../constants.js';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, MAX_ORDER } from '../constants.js';
 import { PG_head, PG_hwpoison, PG_reserved } from '../flags.js';
 import {
   FOLIO_TYPE_HUGETLB,
@@ -184,7 +184,6 @@ function nodeLooksSound(
   let offline = 0;
   let inUse = 0;
   let pooled = 0;
-  let used = 0;
   let checkedBlock = -1;
   // The chunk being summarised (-1: none): the walk entered it at its first frame and has
   // met only what a summary can hold; its free pages and lists so far.
@@ -210,8 +209,6 @@ function nodeLooksSound(
             if (kind !== want + 1) return false;
           }
           free += summaries[at + SUMMARY_FREE]!;
-          // Whole blocks, no offline frame, no hugetlb folio: the rest are folios' pages.
-          used += CHUNK_FRAMES - summaries[at + SUMMARY_FREE]!;
           for (let i = 0; i < SUMMARY_LISTS; i++) {
             const id = summaries[at + SUMMARY_LIST0 + 2 * i]!;
             if (id === 0) break;
@@ -284,10 +281,7 @@ function nodeLooksSound(
         // No frame of the folio written since the last sound pass: only what its neighbours
         // and the counts depend on (the list links, the pool and in-use counts).
         if (pool) pooled++;
-        else {
-          used += n;
-          if (m.folioType[pfn] === FOLIO_TYPE_HUGETLB) inUse++;
-        }
+        else if (m.folioType[pfn] === FOLIO_TYPE_HUGETLB) inUse++;
         const id = listId[pfn]!;
         if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
         if (rec >= 0) {
@@ -310,10 +304,7 @@ function nodeLooksSound(
       if (pool) {
         if (refcount[pfn] !== 0 || !hugetlb || o !== HPAGE_PMD_ORDER) return false;
         pooled++;
-      } else {
-        used += n;
-        if (hugetlb) inUse++;
-      }
+      } else if (hugetlb) inUse++;
       if (temp !== null && temp[pfn] === 1 && (pool || !hugetlb)) return false;
       const id = listId[pfn]!;
       if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
@@ -364,22 +355,38 @@ function nodeLooksSound(
   if (free !== m.nodeFree[nid]! + m.nodeFreeIsolated[nid]!) return false;
   if (offline !== m.nodeOffline[nid]) return false;
   const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
-  for (let p = end; p < gapEnd; p++) {
-    // A whole chunk of the gap no writer stamped since `holeSince` is as then (see
-    // `physicalMemoryLooksSound`).
+  if (!holesLookSound(m, end, gapEnd, holeSince)) return false;
+  // The walk went block by block through the node: what is not free, offline or pooled
+  // (each pooled folio of HPAGE_PMD_ORDER) is in folios.
+  nodeUsed[nid] = end - start - free - offline - pooled * HPAGE_PMD_NR;
+  return hugetlbPoolLooksSound(m, nid, pooled, inUse);
+}
+
+/**
+ * Frames [from, to) are holes on no list; a whole chunk no writer stamped since `holeSince`
+ * (0: none) is taken as it was then (see `physicalMemoryLooksSound`).
+ */
+function holesLookSound(m: Memmap, from: number, to: number, holeSince: number): boolean {
+  const state = m.state;
+  const listId = m.listId;
+  if (holeSince === 0) {
+    for (let p = from; p < to; p++) if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
+    return true;
+  }
+  const stamp = m.chunkEpoch;
+  for (let p = from; p < to; ) {
     if (
-      holeSince !== 0 &&
       (p & (CHUNK_FRAMES - 1)) === 0 &&
-      p + CHUNK_FRAMES <= gapEnd &&
+      p + CHUNK_FRAMES <= to &&
       stamp[p >>> WRITE_CHUNK_SHIFT]! < holeSince
     ) {
-      p += CHUNK_FRAMES - 1;
+      p += CHUNK_FRAMES;
       continue;
     }
     if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
+    p++;
   }
-  nodeUsed[nid] = used;
-  return hugetlbPoolLooksSound(m, nid, pooled, inUse);
+  return true;
 }
 
 /** The lists (ids and folios) of the chunk being summarised (`recIds[i]`, `recNr[i]`). */
