@@ -13,7 +13,7 @@ import {
   folioTestHugetlb,
   frameView,
   HPAGE_PMD_NR,
-  hugetlbNodeCounters,
+  hugetlbFreeHugePages,
   nodeFreeIsolatedPages,
   nodeFreePages,
   nodeOfflinePages,
@@ -45,7 +45,8 @@ function frameCount(k: Kernel, used: Float64Array, incremental: boolean): string
     const isolated = nodeFreeIsolatedPages(mem, nid);
     const offline = nodeOfflinePages(mem, nid);
     const freePages = nodeFreePages(mem, nid);
-    const freeHugePages = hugetlbNodeCounters(mem, nid).free_hugepages;
+    // (Read without the counters' object: this runs on every strided step.)
+    const freeHugePages = hugetlbFreeHugePages(mem, nid);
     const total =
       freePages + isolated + offline + freeHugePages * HPAGE_PMD_NR + (used[nid] as number);
     const spanned = nodeSpannedPages(mem, nid);
