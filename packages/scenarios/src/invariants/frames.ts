@@ -130,8 +130,10 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
  *
  * Incremental on steps: the step count jumps over the free blocks no writer of the memory
  * map changed since it was last found sound (`folioPagesByNode`'s `incremental`), which
- * holds nothing to count; the end count steps through every frame, so a write that
- * bypassed the writers is found at the end at the latest.
+ * holds nothing to count, and takes the pages in folios that pass counted when no writer
+ * stamped anything since (as after `memmap-consistent` on the same step); the end count
+ * steps through every frame, so a write that bypassed the writers is found at the end at
+ * the latest.
  */
 export function framesConserved(k: Kernel, stride: number): Invariant {
   let used = new Float64Array(k.mem.nrNodes);
