@@ -3,6 +3,8 @@ import {
   CHUNK_FRAMES,
   CHUNK_SUMMARY_WORDS,
   chunkSummaries,
+  nodeUsedAt,
+  nothingStampedSince,
   SUMMARY_FREE,
   summaryHolds,
 } from './invariants/chunk-summary.js';
@@ -70,8 +72,10 @@ export function assertPhysicalMemory(mem: PhysicalMemory): void {
  * since the last sound memory-map check is jumped over (that check found its frames free,
  * so stepping would count nothing in it), and so is a chunk of whole blocks that check
  * summarised and no writer stamped since: its pages in folios are its frames but its free
- * ones (see invariants/chunk-summary.ts). A write straight into the arrays is seen only
- * without it (the default).
+ * ones (see invariants/chunk-summary.ts). When no writer stamped any chunk since that check
+ * (the scenarios' `frames-conserved` runs right after `memmap-consistent` on the same step),
+ * the pages it counted per node are taken without a walk. A write straight into the arrays
+ * is seen only without it (the default).
  */
 export function folioPagesByNode(
   mem: PhysicalMemory,
@@ -86,6 +90,15 @@ export function folioPagesByNode(
   const since = incremental ? m.soundEpoch : 0;
   const summaries = since === 0 ? null : chunkSummaries(m);
   used.fill(0);
+  if (summaries !== null) {
+    const at = nodeUsedAt(m);
+    if (summaries[at] === since && nothingStampedSince(m, since)) {
+      // The memory map is what the last sound check walked: its counts.
+      const nodes = Math.min(m.nrNodes, used.length);
+      for (let nid = 0; nid < nodes; nid++) used[nid] = summaries[at + 1 + nid]!;
+      return;
+    }
+  }
   for (let nid = 0; nid < m.nrNodes; nid++) {
     const end = m.nodeEnd[nid]!;
     for (let pfn = m.nodeStart[nid]!; pfn < end; ) {

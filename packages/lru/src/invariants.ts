@@ -10,6 +10,7 @@ import {
   folioOnList,
   folioRefCount,
   frameView,
+  machineBuffer,
   PG_active,
   PG_lru,
   PG_mlocked,
@@ -229,8 +230,14 @@ export function assertLru(s: LruState, options: CheckOptions = {}): void {
   }
 }
 
-/** `seen` of `lruLooksSound`: the check's stamp on every folio met on a list or in a batch. */
+/**
+ * `seen` of `lruLooksSound`: the check's stamp on every folio met on a list or in a batch.
+ * From the machine's buffers (`machineBuffer`: zeroed, and back to the recycler with the
+ * machine), since an explorer builds a machine per schedule and checks it a few times only:
+ * an array of its own per machine was a backing store to make and collect each time.
+ */
 const seenStamps = new WeakMap<LruState, Int32Array>();
+/** The last stamp given, over every machine (never 0, which a zeroed array holds). */
 let stamp = 0;
 
 /**
@@ -245,7 +252,7 @@ export function lruLooksSound(s: LruState, scanMemory = false): boolean {
   const m = frameView(s.mem);
   let seen = seenStamps.get(s);
   if (seen === undefined || seen.length !== m.maxPfn) {
-    seen = new Int32Array(m.maxPfn);
+    seen = new Int32Array(machineBuffer(s.mem, 4 * m.maxPfn), 0, m.maxPfn);
     seenStamps.set(s, seen);
   }
   if (stamp === 0x7fffffff) {
@@ -316,29 +323,35 @@ function lruvecLooksSound(
 ): boolean {
   const state = m.state;
   const where = s.where;
+  const next = m.next;
+  const flagsOf = m.flags;
+  const order = m.order;
+  const nids = m.nid;
+  const refcount = m.refcount;
+  const nid = lv.nid;
   for (let lru = 0; lru < NR_LRU_LISTS; lru++) {
     let pages = 0;
     const list = lv.lists[lru] as FolioList;
-    for (let folio = list.first(); folio >= 0; folio = m.next[folio]!) {
+    for (let folio = list.first(); folio >= 0; folio = next[folio]!) {
       if (folio >= seen.length || seen[folio] === mark || state[folio] !== FRAME_HEAD) {
         return false;
       }
       seen[folio] = mark;
-      const flags = m.flags[folio]!;
+      const flags = flagsOf[folio]!;
       const w = where[folio];
-      pages += 1 << m.order[folio]!;
-      if (m.nid[folio] !== lv.nid || lruListOfFlags(flags) !== lru) return false;
+      pages += 1 << order[folio]!;
+      if (nids[folio] !== nid || lruListOfFlags(flags) !== lru) return false;
       if ((flags & (ACTIVE | UNEVICTABLE)) === (ACTIVE | UNEVICTABLE)) return false;
       if ((flags & MLOCKED) !== 0 && lru !== LRU_UNEVICTABLE && !mlockPending(s, folio)) {
         return false;
       }
       if ((flags & LRU) === 0 ? w !== WHERE_ISOLATING : w === WHERE_ISOLATING) return false;
       if (w === WHERE_BATCH) return false;
-      if (m.refcount[folio] === 0 && w !== WHERE_RELEASING) return false;
+      if (refcount[folio] === 0 && w !== WHERE_RELEASING) return false;
     }
     const size = lv.sizes[lru] as number;
     if (pages !== size) return false;
-    if (s.vmstat.nodePageState(lv.nid, NodeStat.NR_INACTIVE_ANON + lru) !== size) return false;
+    if (s.vmstat.nodePageState(nid, NodeStat.NR_INACTIVE_ANON + lru) !== size) return false;
   }
   return true;
 }

@@ -1,8 +1,19 @@
-import { type Folio, PG_active, PG_lru, PG_mlocked, PG_unevictable } from '@mmsim/folio';
+import {
+  BufferRecycler,
+  createPhysicalMemory,
+  type Folio,
+  PG_active,
+  PG_lru,
+  PG_mlocked,
+  PG_unevictable,
+  releasePhysicalMemory,
+} from '@mmsim/folio';
 import { memmapOf } from '@mmsim/folio/internal';
+import { Runtime, VmStat } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import { lruLooksSound, lruStateOf, reportLru } from '../src/internal.js';
 import type { LruState } from '../src/lru-state.js';
+import { LruVecs } from '../src/lru-vecs.js';
 import {
   anonFolio,
   createLruMachine,
@@ -261,5 +272,34 @@ describe('lruLooksSound agrees with reportLru', () => {
     }
     expect(disagreements).toEqual([]);
     expect(unsound).toBeGreaterThan(400);
+  });
+
+  test('machines built one after another from a recycler: the walk marks folios in buffers of the machine', () => {
+    // An explorer's machines: the walk's per-pfn marks come from the machine's buffers, back
+    // to the recycler with it and zeroed for the next machine, which must start unmarked.
+    const recycler = new BufferRecycler();
+    for (let round = 0; round < 3; round++) {
+      const rt = new Runtime({ cpus: 2, cpuNodes: [0, 1], strategy: 'in-order', seed: 1 });
+      const mem = createPhysicalMemory({ nodes: [{ pages: 64 }, { pages: 64 }] }, recycler);
+      const vmstat = new VmStat(2);
+      const machine: LruMachine = { rt, mem, vmstat, lru: new LruVecs(rt, mem, vmstat) };
+      const listed = [anonFolio(mem, 0), fileFolio(mem, 1), anonFolio(mem, 0, 2)];
+      runScript(machine, function* () {
+        yield* onCpu(rt, 0, function* () {
+          for (const f of listed) yield* machine.lru.folioAddLru(f);
+          yield* machine.lru.lruAddDrain();
+        });
+      });
+      const s = lruStateOf(machine.lru.view);
+      for (let pass = 0; pass < 3; pass++) expect(lruLooksSound(s, pass === 2)).toBe(true);
+      // A folio met twice (on its list and queued) is found, pass after pass.
+      const b = s.batches[0]!;
+      b.folios[b.nr++] = listed[round]!;
+      expect(lruLooksSound(s)).toBe(false);
+      expect(reportLru(s).join('\n')).toMatch(/is both on/);
+      b.nr--;
+      expect(lruLooksSound(s, true)).toBe(true);
+      releasePhysicalMemory(mem);
+    }
   });
 });

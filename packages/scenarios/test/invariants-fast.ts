@@ -85,6 +85,9 @@ export function comparing(scenario: Scenario, seen: Comparison): Scenario {
         name: 'fast-equals-report',
         check(phase) {
           seen.states++;
+          // frames-conserved's step count before this step's memory-map passes: it walks the
+          // chunks stamped since the last sound pass (after them, it takes that pass's counts).
+          const framesEarly = frames.check('step');
           const report = reportPhysicalMemory(k.mem);
           // The incremental pass first (it skips what changed since the last step's passes).
           const incremental = physicalMemoryLooksSound(memmapOf(k.mem), true);
@@ -97,8 +100,10 @@ export function comparing(scenario: Scenario, seen: Comparison): Scenario {
           }
           const framesBefore = firstProblem(frameCountBefore(k));
           const framesNow = frames.check('step');
-          if (framesBefore !== framesNow) {
-            seen.mismatches.push(`${phase}: frames ${framesBefore} before, ${framesNow} now`);
+          if (framesBefore !== framesNow || framesBefore !== framesEarly) {
+            seen.mismatches.push(
+              `${phase}: frames ${framesBefore} before, ${framesEarly} walked, ${framesNow} now`,
+            );
           }
           const s = lruStateOf(k.lruView);
           const lruReport = reportLru(s, { scanMemory: false });

@@ -24,11 +24,23 @@ export const SUMMARY_LISTS = 3;
 
 const summaries = new WeakMap<Memmap, Int32Array>();
 
+/**
+ * After the chunks' summaries, the same array holds what the last sound pass counted per
+ * node: at `nodeUsedAt(m)` the write epoch that pass began (the `soundEpoch` it set; 0:
+ * none), then for each node the base pages of its folios (FRAME_HEAD, hugetlb in use
+ * included, pooled hugetlb folios not), as `folioPagesByNode` counts them. Recorded only by
+ * a pass that finds the map sound; while no writer stamps a chunk after that pass, the
+ * counts are the memory map's (see `folioPagesByNode`).
+ */
+export function nodeUsedAt(m: Memmap): number {
+  return m.chunkEpoch.length * CHUNK_SUMMARY_WORDS;
+}
+
 /** The chunk summaries of `m` (none recorded at first), taken from its machine buffers. */
 export function chunkSummaries(m: Memmap): Int32Array {
   let s = summaries.get(m);
   if (s === undefined) {
-    const words = m.chunkEpoch.length * CHUNK_SUMMARY_WORDS;
+    const words = m.chunkEpoch.length * CHUNK_SUMMARY_WORDS + 1 + m.nrNodes;
     s = new Int32Array(takeMachineBuffer(m, 4 * words), 0, words);
     summaries.set(m, s);
   }
@@ -43,6 +55,17 @@ export function chunkSummaries(m: Memmap): Int32Array {
 export function summaryHolds(m: Memmap, s: Int32Array, c: number, since: number): boolean {
   const stamp = m.chunkEpoch[c]!;
   return stamp < since && stamp < s[c * CHUNK_SUMMARY_WORDS + SUMMARY_AT]!;
+}
+
+/**
+ * Whether no writer stamped a chunk of `m` since epoch `since` (0: never true): the memory
+ * map is, but for raw writes, what the pass that began that epoch found.
+ */
+export function nothingStampedSince(m: Memmap, since: number): boolean {
+  if (since === 0) return false;
+  const stamp = m.chunkEpoch;
+  for (let c = 0; c < stamp.length; c++) if (stamp[c]! >= since) return false;
+  return true;
 }
 
 /** Frames per chunk. */

@@ -1,4 +1,4 @@
-import { HPAGE_PMD_ORDER, MAX_ORDER } from '../constants.js';
+import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, MAX_ORDER } from '../constants.js';
 import { PG_head, PG_hwpoison, PG_reserved } from '../flags.js';
 import {
   FOLIO_TYPE_HUGETLB,
@@ -22,6 +22,7 @@ import {
   CHUNK_FRAMES,
   CHUNK_SUMMARY_WORDS,
   chunkSummaries,
+  nodeUsedAt,
   SUMMARY_AT,
   SUMMARY_FREE,
   SUMMARY_KIND,
@@ -67,6 +68,12 @@ import {
  * stamp the frames whose links they write, so a link of the chunk is as it was; a
  * neighbour taken off a list or freed behind it leaves the list's count short, which the
  * count test finds).
+ *
+ * The holes between nodes (FRAME_HOLE, on no list) are read again only in the chunks a
+ * writer stamped since the last sound pass; an incremental pass before any sound one skips
+ * the chunks no writer ever stamped (stamp 0: they hold what the memory map was built with,
+ * holes). A pass that finds the map sound also records each node's pages in folios
+ * (`nodeUsedAt`), which `folioPagesByNode` takes while no writer stamps a chunk.
  */
 export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolean {
   const epoch = m.writeEpoch;
@@ -74,19 +81,34 @@ export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolea
   // Writes after this pass are stamped newer than what it reads, whatever it finds (the
   // chunk summaries it records are dated by the new epoch).
   m.writeEpoch = epoch + 1;
-  if (!framesLookSound(m, since, epoch + 1)) return false;
+  const summaries = chunkSummaries(m);
+  if (!framesLookSound(m, since, incremental ? Math.max(since, 1) : 0, epoch + 1, summaries)) {
+    return false;
+  }
   // Sound: what was written before this pass is as it saw it.
   m.soundEpoch = epoch + 1;
+  const at = nodeUsedAt(m);
+  summaries[at] = epoch + 1;
+  for (let nid = 0; nid < m.nrNodes; nid++) summaries[at + 1 + nid] = nodeUsed[nid]!;
   return true;
 }
 
-/** `physicalMemoryLooksSound` of the frames, skipping the blocks of chunks older than `since`. */
-function framesLookSound(m: Memmap, since: number, epoch: number): boolean {
+/**
+ * `physicalMemoryLooksSound` of the frames, skipping the blocks of chunks older than `since`
+ * and the holes of chunks older than `holeSince`.
+ */
+function framesLookSound(
+  m: Memmap,
+  since: number,
+  holeSince: number,
+  epoch: number,
+  summaries: Int32Array,
+): boolean {
   const nrLists = m.lists.length;
   const counts = listCounts(nrLists);
-  const summaries = chunkSummaries(m);
+  if (nodeUsed.length < m.nrNodes) nodeUsed = new Int32Array(m.nrNodes);
   for (let nid = 0; nid < m.nrNodes; nid++) {
-    if (!nodeLooksSound(m, nid, counts, since, epoch, summaries)) return false;
+    if (!nodeLooksSound(m, nid, counts, since, holeSince, epoch, summaries)) return false;
   }
   for (let id = 1; id < nrLists; id++) {
     const c = counts[id]!;
@@ -108,6 +130,9 @@ function framesLookSound(m: Memmap, since: number, epoch: number): boolean {
   }
   return m.content[z] === 0 && m.nid[z] === 0 && m.refcount[z]! >= 1;
 }
+
+/** The pages in folios each node walk counted, recorded when the whole pass is sound. */
+let nodeUsed = new Int32Array(8);
 
 /** Folios counted per folio-list id, reused from one check to the next (zeroed on each). */
 let scratchCounts = new Int32Array(64);
@@ -136,6 +161,7 @@ function nodeLooksSound(
   nid: number,
   counts: Int32Array,
   since: number,
+  holeSince: number,
   epoch: number,
   summaries: Int32Array,
 ): boolean {
@@ -329,10 +355,38 @@ function nodeLooksSound(
   if (free !== m.nodeFree[nid]! + m.nodeFreeIsolated[nid]!) return false;
   if (offline !== m.nodeOffline[nid]) return false;
   const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
-  for (let p = end; p < gapEnd; p++) {
-    if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
-  }
+  if (!holesLookSound(m, end, gapEnd, holeSince)) return false;
+  // The walk went block by block through the node: what is not free, offline or pooled
+  // (each pooled folio of HPAGE_PMD_ORDER) is in folios.
+  nodeUsed[nid] = end - start - free - offline - pooled * HPAGE_PMD_NR;
   return hugetlbPoolLooksSound(m, nid, pooled, inUse);
+}
+
+/**
+ * Frames [from, to) are holes on no list; a whole chunk no writer stamped since `holeSince`
+ * (0: none) is taken as it was then (see `physicalMemoryLooksSound`).
+ */
+function holesLookSound(m: Memmap, from: number, to: number, holeSince: number): boolean {
+  const state = m.state;
+  const listId = m.listId;
+  if (holeSince === 0) {
+    for (let p = from; p < to; p++) if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
+    return true;
+  }
+  const stamp = m.chunkEpoch;
+  for (let p = from; p < to; ) {
+    if (
+      (p & (CHUNK_FRAMES - 1)) === 0 &&
+      p + CHUNK_FRAMES <= to &&
+      stamp[p >>> WRITE_CHUNK_SHIFT]! < holeSince
+    ) {
+      p += CHUNK_FRAMES;
+      continue;
+    }
+    if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
+    p++;
+  }
+  return true;
 }
 
 /** The lists (ids and folios) of the chunk being summarised (`recIds[i]`, `recNr[i]`). */

@@ -13,7 +13,7 @@ import {
   folioTestHugetlb,
   frameView,
   HPAGE_PMD_NR,
-  hugetlbNodeCounters,
+  hugetlbFreeHugePages,
   nodeFreeIsolatedPages,
   nodeFreePages,
   nodeOfflinePages,
@@ -45,7 +45,8 @@ function frameCount(k: Kernel, used: Float64Array, incremental: boolean): string
     const isolated = nodeFreeIsolatedPages(mem, nid);
     const offline = nodeOfflinePages(mem, nid);
     const freePages = nodeFreePages(mem, nid);
-    const freeHugePages = hugetlbNodeCounters(mem, nid).free_hugepages;
+    // (Read without the counters' object: this runs on every strided step.)
+    const freeHugePages = hugetlbFreeHugePages(mem, nid);
     const total =
       freePages + isolated + offline + freeHugePages * HPAGE_PMD_NR + (used[nid] as number);
     const spanned = nodeSpannedPages(mem, nid);
@@ -129,8 +130,10 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
  *
  * Incremental on steps: the step count jumps over the free blocks no writer of the memory
  * map changed since it was last found sound (`folioPagesByNode`'s `incremental`), which
- * holds nothing to count; the end count steps through every frame, so a write that
- * bypassed the writers is found at the end at the latest.
+ * holds nothing to count, and takes the pages in folios that pass counted when no writer
+ * stamped anything since (as after `memmap-consistent` on the same step); the end count
+ * steps through every frame, so a write that bypassed the writers is found at the end at
+ * the latest.
  */
 export function framesConserved(k: Kernel, stride: number): Invariant {
   let used = new Float64Array(k.mem.nrNodes);
