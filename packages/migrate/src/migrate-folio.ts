@@ -165,6 +165,20 @@ export function* filemapMigrateFolio(
   if (services.copyBeforeFreeze) {
     return yield* migrateFolioCopyFirst(services, mapping, dst, src, mode, true);
   }
+  return filemapMigrateFolioPlain(services, mapping, dst, src, mode);
+}
+
+/**
+ * `filemap_migrate_folio` (above) without the variant's `copyBeforeFreeze`, where nothing
+ * in it sleeps: a plain function (what `move_to_new_folio`'s plain path calls).
+ */
+export function filemapMigrateFolioPlain(
+  services: MigrateServices,
+  mapping: object,
+  dst: Folio,
+  src: Folio,
+  mode: MigrateMode,
+): number {
   const mem = services.mem;
   const rc = folioMigrateMapping(services, mapping, dst, src, 0);
   if (rc !== MIGRATEPAGE_SUCCESS) return rc;

@@ -14,13 +14,14 @@ import {
   readerIsFolio,
 } from '@mmsim/folio';
 import { EBUSY, type KernelGen, tracedFunction } from '@mmsim/runtime';
-import { BUILTIN_AOPS } from './builtin-aops.js';
+import { BUILTIN_AOPS, FILEMAP_AOPS, SHMEM_AOPS } from './builtin-aops.js';
 import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { callDriverGen, DriverContractError, kernelBug } from './errors.js';
 import { fallbackMigrateFolio } from './fallback-migrate-folio.js';
 import { mappingAops } from './mapping-aops.js';
 import type { MigrateEnv } from './migrate-env.js';
 import {
+  filemapMigrateFolioPlain,
   migrateFolio,
   migrateFolioAfterCopy,
   migrateFolioCopyFirstPlain,
@@ -68,10 +69,13 @@ function lockedHead(r: MemmapReader, mem: PhysicalMemory, folio: Folio): boolean
 
 /**
  * The atomic cases of `move_to_new_folio`: an anonymous LRU folio (no mapping:
- * `migrate_folio`) and a non-LRU movable page (`migrate_page` of its driver, or success at
- * once if the driver released the page after isolation: PG_isolated is cleared and the
- * final put frees it). Returns the result, or `NEEDS_ADDRESS_SPACE` for a page-cache folio,
- * which goes through its address-space operations and may sleep, or `COPY_YIELDS` when the
+ * `migrate_folio`), a page-cache folio whose mapping's `migrate_folio` is the built-in
+ * `migrate_folio` (`shmem_aops`) or `filemap_migrate_folio` (neither sleeps without the
+ * variant's `copyBeforeFreeze`), and a non-LRU movable page (`migrate_page` of its driver,
+ * or success at once if the driver released the page after isolation: PG_isolated is
+ * cleared and the final put frees it). Returns the result, or `NEEDS_ADDRESS_SPACE` for
+ * another page-cache folio, which goes through its address-space operations and may
+ * sleep, or `COPY_YIELDS` when the
  * scheduling point after a `copyBeforeFreeze` copy needs a real `yield` (then
  * `moveToNewFolioAfterCopy`). This is the uncontended
  * fast path of `moveToNewFolio`, creating no generator.
@@ -118,10 +122,24 @@ function moveToNewFolioNoSleep(env: MigrateEnv, dst: Folio, src: Folio, mode: Mi
   let rc: number;
   // (src is a live head: `lockedHead` checked it.)
   if (r.mappingKind[src] !== PAGE_MAPPING_MOVABLE) {
-    if (folioMapping(mem, src) !== null) return NEEDS_ADDRESS_SPACE;
     // 6.12's __migrate_folio copies before the freeze, a scheduling point: not atomic.
     if (env.copyBeforeFreeze) return NEEDS_ADDRESS_SPACE;
-    rc = migrateFolioExtra(env.services, null, dst, src, mode, 0);
+    const mapping = folioMapping(mem, src);
+    if (mapping === null) {
+      rc = migrateFolioExtra(env.services, null, dst, src, mode, 0);
+    } else {
+      // A page-cache folio: `mapping->a_ops->migrate_folio`, as `moveToNewFolioBody` picks
+      // it. The built-in shmem and filemap ones are plain calls here; any other (buffer
+      // heads, fallback, hugetlbfs, a driver's table) may sleep.
+      const aops = mappingAops(mem, mapping, src);
+      if (aops === FILEMAP_AOPS) {
+        rc = filemapMigrateFolioPlain(env.services, mapping, dst, src, mode);
+      } else if (aops === SHMEM_AOPS) {
+        rc = migrateFolioExtra(env.services, mapping, dst, src, mode, 0);
+      } else {
+        return NEEDS_ADDRESS_SPACE;
+      }
+    }
   } else {
     // A non-LRU page may have been released by its driver after isolation: then there is
     // nothing to migrate.

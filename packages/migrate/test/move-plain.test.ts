@@ -1,3 +1,4 @@
+import { folioGet, folioPut } from '@mmsim/folio';
 import { lruUncontended } from '@mmsim/lru/internal';
 import { runAll, spawn } from '@mmsim/lru/test';
 import { PAGE_SIZE } from '@mmsim/rmap';
@@ -12,7 +13,12 @@ import {
   type VariantName,
 } from '../src/index.js';
 import { movePlainStats, moveToNewFolioStats, unmapAndMovePlainStats } from '../src/internal.js';
-import { anonIsolated, createMigrateMachine, migrateToNode } from '../src/testing/index.js';
+import {
+  anonIsolated,
+  createMigrateMachine,
+  migrateToNode,
+  pageCacheIsolated,
+} from '../src/testing/index.js';
 
 const PAGES = 24;
 
@@ -67,6 +73,61 @@ function outcome(traced: boolean, seed: number, mode: MigrateMode, variant: Vari
     }
   });
   return { ...finish(m, slicesSeen), rc, values };
+}
+
+/**
+ * A migrator moves PAGES page-cache folios of a file mapped shared (`shmem`: of a
+ * MAP_SHARED | MAP_ANONYMOUS mapping) to node 1 while a user on the other CPU reads and
+ * writes them (random schedule); with `pinned`, a third task holds an extra reference on
+ * folio 0 for the whole migration, so that `folio_migrate_mapping` gives -EAGAIN on every
+ * pass. The plain path runs the built-in `migrate_folio` / `filemap_migrate_folio` in
+ * `move_to_new_folio` as plain calls; `traced` makes the core take the generators.
+ */
+function pageCacheOutcome(
+  traced: boolean,
+  seed: number,
+  mode: MigrateMode,
+  variant: VariantName,
+  shmem: boolean,
+  pinned = false,
+) {
+  const { m, slicesSeen } = machine(variant, seed, traced);
+  let rc = -1;
+  const values: number[] = [];
+  let target: { mm: Parameters<typeof m.vm.userRead>[0]; addr: number } | null = null;
+  let done = false;
+  spawn(m, 'migrator', 0, function* (): KernelGen {
+    const { mm, addr, list, folios } = yield* pageCacheIsolated(m, PAGES, {
+      dirty: true,
+      keepMapped: true,
+      shmem,
+    });
+    if (pinned) folioGet(m.mem, folios[0]!);
+    target = { mm, addr };
+    ({ rc } = yield* migrateToNode(m, list, 1, mode, MR_SYSCALL));
+    if (pinned) folioPut(m.mem, folios[0]!);
+    done = true;
+  });
+  spawn(m, 'user', 1, function* (): KernelGen {
+    while (target === null) yield;
+    for (let i = 0; i < PAGES; i++) {
+      yield* m.vm.userWrite(target.mm, target.addr + i * PAGE_SIZE, 7000 + i);
+    }
+    while (!done) yield;
+    for (let i = 0; i < PAGES; i++) {
+      values.push(yield* m.vm.userRead(target.mm, target.addr + i * PAGE_SIZE));
+    }
+  });
+  const slowBefore = movePlainStats.slow;
+  const generatorsBefore = moveToNewFolioStats.generators;
+  const out = finish(m, slicesSeen);
+  return {
+    ...out,
+    rc,
+    values,
+    slow: movePlainStats.slow - slowBefore,
+    generators: moveToNewFolioStats.generators - generatorsBefore,
+  };
 }
 
 /**
@@ -161,6 +222,60 @@ describe('migrate_folio_unmap and migrate_folio_move as plain calls against the 
         expect(lruUncontended.addDrains - before).toBeGreaterThan(0);
         expect(fused).toEqual(twoCalls);
         expect(fused.values).toEqual(WRITTEN);
+      }
+    },
+  );
+
+  it.each([
+    ['v6.3', MIGRATE_ASYNC, false],
+    ['v6.3', MIGRATE_SYNC, false],
+    ['v6.3', MIGRATE_SYNC, true],
+    ['v6.2', MIGRATE_SYNC, false],
+    ['v6.2', MIGRATE_ASYNC, true],
+    ['v6.11', MIGRATE_SYNC, false],
+  ] as const)(
+    '%s, mode %i, page-cache folios (shmem %s): filemap_migrate_folio / migrate_folio as plain calls give the same schedule, clocks, counters and data',
+    (variant, mode, shmem) => {
+      for (const seed of [1, 2, 3, 4]) {
+        const plain = pageCacheOutcome(false, seed, mode, variant, shmem);
+        const traced = pageCacheOutcome(true, seed, mode, variant, shmem);
+        expect(traced.slicesSeen).toBe(true);
+        expect(plain.slicesSeen).toBe(false);
+        // The traced core goes through the move_to_new_folio generator; the plain one not.
+        expect(traced.generators).toBeGreaterThan(0);
+        expect(plain.generators).toBe(0);
+        const same = (o: typeof plain) => ({
+          ...o,
+          slicesSeen: null,
+          generators: null,
+          slow: null,
+        });
+        expect(same(plain)).toEqual(same(traced));
+        expect(plain.rc).toBe(0);
+        expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => 7000 + i));
+      }
+    },
+  );
+
+  it.each([
+    ['v6.3', MIGRATE_SYNC],
+    ['v6.2', MIGRATE_SYNC],
+  ] as const)(
+    '%s, mode %i: a page-cache folio with an extra reference fails with -EAGAIN on every pass the same way in the plain and traced paths',
+    (variant, mode) => {
+      for (const seed of [1, 2, 3]) {
+        const plain = pageCacheOutcome(false, seed, mode, variant, false, true);
+        const traced = pageCacheOutcome(true, seed, mode, variant, false, true);
+        expect(plain.generators).toBe(0);
+        expect({ ...plain, slicesSeen: null, generators: null, slow: null }).toEqual({
+          ...traced,
+          slicesSeen: null,
+          generators: null,
+          slow: null,
+        });
+        // The pinned folio is not migrated (-EAGAIN until the passes run out); the rest are.
+        expect(plain.rc).toBe(1);
+        expect(new Map(plain.vmstat).get('pgmigrate_fail')).toBe(1);
       }
     },
   );

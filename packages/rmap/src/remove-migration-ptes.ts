@@ -11,9 +11,11 @@ import {
   memmapReader,
   PAGE_MAPPING_ANON,
   PG_dirty,
+  PG_locked,
   readerIsFolio,
 } from '@mmsim/folio';
-import { type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, type RwSemaphore, tracedFunction } from '@mmsim/runtime';
+import { folioAddressSpace } from './address-space.js';
 import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
@@ -54,6 +56,7 @@ import {
   enterUncontendedWalk,
   exitUncontendedWalk,
   rmapUncontended,
+  soleUncontendedFileVma,
   soleUncontendedVma,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
@@ -167,13 +170,14 @@ function restoreMigrationPte(
 }
 
 /**
- * The uncontended walk of `remove_migration_ptes` over a singly-mapped anon folio, as
- * plain calls: the same steps, charges and results as `rmap_walk` / `rmap_walk_locked`
- * with `remove_migration_pte`, taken only when nothing can sleep, spin or pass a
- * scheduling point: `dst` is anon and not KSM, its anon_vma has one VMA, the anon_vma
- * rwsem (unless `locked`) and the page-table lock are free, the entries lie within one page
- * table, and the VMA is neither hugetlb nor VM_LOCKED (no mlock drain). Returns false,
- * having changed nothing, when one of these does not hold.
+ * The uncontended walk of `remove_migration_ptes` over a singly-mapped anon or page-cache
+ * folio, as plain calls: the same steps, charges and results as `rmap_walk` /
+ * `rmap_walk_locked` with `remove_migration_pte`, taken only when nothing can sleep, spin or
+ * pass a scheduling point: `dst` is anon and not KSM and its anon_vma has one VMA, or it is
+ * a locked page-cache folio whose file's `i_mmap` has one VMA; the rmap's rwsem (unless
+ * `locked`) and the page-table lock are free, the entries lie within one page table, and
+ * the VMA is neither hugetlb nor VM_LOCKED (no mlock drain). Returns false, having changed
+ * nothing, when one of these does not hold.
  */
 /** The range of `removeMigrationPtesUncontended`, filled in by each call (read at once, kept by nobody). */
 const RESTORE_RANGE = { startVpn: 0, endVpn: 0 };
@@ -189,10 +193,27 @@ function removeMigrationPtesUncontended(
   // dst's fields read from the memmap (`checkRemoveMigrationPtes` checked it is live).
   const r = memmapReader(mem);
   // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
-  if (r.mappingKind[dst] !== PAGE_MAPPING_ANON) return false;
-  const av = folioAnonVma(mem, dst);
-  if (av === null) return !locked;
-  const vma = soleUncontendedVma(av, locked);
+  const kind = r.mappingKind[dst]!;
+  let vma: Vma | undefined;
+  let sem: RwSemaphore;
+  let anon: boolean;
+  if (kind === PAGE_MAPPING_ANON) {
+    const av = folioAnonVma(mem, dst);
+    if (av === null) return !locked;
+    vma = soleUncontendedVma(av, locked);
+    sem = av.rwsem;
+    anon = true;
+  } else if (kind === 0) {
+    // rmap_walk_file: dst must be locked (the general walk reports it if not).
+    if ((r.flags[dst]! & (1 << PG_locked)) === 0) return false;
+    const as = folioAddressSpace(mem, dst);
+    if (as === null) return true; // no address space: nothing to walk
+    vma = soleUncontendedFileVma(as, locked);
+    sem = as.iMmapRwsem;
+    anon = false;
+  } else {
+    return false; // KSM (rmap_walk_ksm) or a movable page
+  }
   if (vma === undefined) return false;
   const order = r.order[dst]!;
   const nr = 1 << order;
@@ -204,12 +225,11 @@ function removeMigrationPtesUncontended(
     inVma && folioVmaRangeAtInto(vma, pgoff - vma.pgoff, nr, RESTORE_RANGE) ? RESTORE_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, src, isMigrationEntry);
   if (table === undefined) return false;
-  if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error
+  if (!enterUncontendedWalk(ctx, sem, locked)) return false; // the walk's own error
   try {
     if (!inVma) return true;
     ctx.rt.charge(ctx.costs.rmapStep);
     if (range === null || table === null) return true;
-    const anon = true;
     const ptl = table.ptl;
     const endVpn = range.endVpn;
     const taken = uncontendedPtlLock(ctx, ptl);
@@ -223,7 +243,7 @@ function removeMigrationPtesUncontended(
     uncontendedPtlUnlock(ptl, taken);
     return true;
   } finally {
-    exitUncontendedWalk(ctx, av, locked);
+    exitUncontendedWalk(ctx, sem, locked);
   }
 }
 

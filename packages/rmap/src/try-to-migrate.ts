@@ -13,12 +13,20 @@ import {
   memmapReader,
   PAGE_MAPPING_ANON,
   PG_anon_exclusive,
+  PG_locked,
   pageTestFlag,
   readerFolioMapcount,
   readerFolioMapped,
   readerIsFolio,
 } from '@mmsim/folio';
-import { EBUSY, type KernelGen, MmsimError, tracedFunction } from '@mmsim/runtime';
+import {
+  EBUSY,
+  type KernelGen,
+  MmsimError,
+  type RwSemaphore,
+  tracedFunction,
+} from '@mmsim/runtime';
+import { folioAddressSpace } from './address-space.js';
 import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
@@ -61,6 +69,7 @@ import {
   enterUncontendedWalk,
   exitUncontendedWalk,
   rmapUncontended,
+  soleUncontendedFileVma,
   soleUncontendedVma,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
@@ -265,15 +274,16 @@ function* tryToMigrateOne(
 }
 
 /**
- * The uncontended walk of `try_to_migrate` over a singly-mapped anon folio, as plain
- * calls: the same steps, charges and results as `rmap_walk` / `rmap_walk_locked` with
- * `try_to_migrate_one` (below), taken only when none of them can sleep, spin or pass a
- * scheduling point: the folio is anon and not KSM, its anon_vma has one VMA (no
- * `cond_resched()` between VMAs), the anon_vma rwsem (unless `TTU_RMAP_LOCKED`) and the
- * page-table lock are free, the folio is PTE-mapped within one page table, and nothing
- * asks for a PMD split, a hugetlb walk, an unmap window or an mlock drain. Returns false,
- * having changed nothing, when one of these does not hold: the caller then runs the walk
- * as generators.
+ * The uncontended walk of `try_to_migrate` over a singly-mapped anon or page-cache folio,
+ * as plain calls: the same steps, charges and results as `rmap_walk` / `rmap_walk_locked`
+ * with `try_to_migrate_one` (below), taken only when none of them can sleep, spin or pass
+ * a scheduling point: the folio is anon and not KSM, its anon_vma has one VMA, or it is a
+ * locked page-cache folio whose file's `i_mmap` has one VMA (`rmap_walk_file`; no
+ * `cond_resched()` between VMAs either way), the rmap's rwsem (the anon_vma's or
+ * `i_mmap_rwsem`, unless `TTU_RMAP_LOCKED`) and the page-table lock are free, the folio is
+ * PTE-mapped within one page table, and nothing asks for a PMD split, a hugetlb walk, an
+ * unmap window or an mlock drain. Returns false, having changed nothing, when one of these
+ * does not hold: the caller then runs the walk as generators.
  */
 /** The range of `tryToMigrateUncontended`, filled in by each call (read at once, kept by nobody). */
 const UNMAP_RANGE = { startVpn: 0, endVpn: 0 };
@@ -284,14 +294,32 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   if ((flags & TTU_SPLIT_HUGE_PMD) !== 0 || ctx.unmapWindow) return false;
   // The folio's fields read from the memmap (`checkTryToMigrate` checked it is live).
   const r = memmapReader(mem);
-  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
-  if (r.mappingKind[folio] !== PAGE_MAPPING_ANON) return false;
-  const av = folioAnonVma(mem, folio);
   const locked = (flags & TTU_RMAP_LOCKED) !== 0;
-  // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
-  if (av === null) return !locked;
-  if (!locked && !readerFolioMapped(r, folio)) return true;
-  const vma = soleUncontendedVma(av, locked);
+  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
+  const kind = r.mappingKind[folio]!;
+  let vma: Vma | undefined;
+  let sem: RwSemaphore;
+  // An anon folio's walk skips exec's temporary stack (`invalid_migration_vma`); a file's not.
+  let anon: boolean;
+  if (kind === PAGE_MAPPING_ANON) {
+    const av = folioAnonVma(mem, folio);
+    // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
+    if (av === null) return !locked;
+    if (!locked && !readerFolioMapped(r, folio)) return true;
+    vma = soleUncontendedVma(av, locked);
+    sem = av.rwsem;
+    anon = true;
+  } else if (kind === 0) {
+    // rmap_walk_file: the folio must be locked (the general walk reports it if not).
+    if ((r.flags[folio]! & (1 << PG_locked)) === 0) return false;
+    const as = folioAddressSpace(mem, folio);
+    if (as === null) return true; // no address space: nothing to walk
+    vma = soleUncontendedFileVma(as, locked);
+    sem = as.iMmapRwsem;
+    anon = false;
+  } else {
+    return false; // KSM (rmap_walk_ksm) or a movable page
+  }
   if (vma === undefined) return false;
   const order = r.order[folio]!;
   const nr = 1 << order;
@@ -303,14 +331,13 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
     inVma && folioVmaRangeAtInto(vma, index - vma.pgoff, nr, UNMAP_RANGE) ? UNMAP_RANGE : null;
   const table = range === null ? null : uncontendedPteTable(vma.mm, range, folio, ptePresent);
   if (table === undefined) return false;
-  if (!enterUncontendedWalk(ctx, av, locked)) return false; // the walk's own error
+  if (!enterUncontendedWalk(ctx, sem, locked)) return false; // the walk's own error
   try {
     if (!inVma) return true;
     ctx.rt.charge(ctx.costs.rmapStep);
-    if (vma.isTemporaryStack) return true; // invalid_vma
+    if (anon && vma.isTemporaryStack) return true; // invalid_vma
     if (range === null || table === null) return true;
     const mm = vma.mm;
-    const anon = true;
     const ptl = table.ptl;
     const endVpn = range.endVpn;
     const taken = uncontendedPtlLock(ctx, ptl);
@@ -325,7 +352,7 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
     uncontendedPtlUnlock(ptl, taken);
     return true;
   } finally {
-    exitUncontendedWalk(ctx, av, locked);
+    exitUncontendedWalk(ctx, sem, locked);
   }
 }
 

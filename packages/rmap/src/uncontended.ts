@@ -1,4 +1,5 @@
-import type { Spinlock } from '@mmsim/runtime';
+import type { RwSemaphore, Spinlock } from '@mmsim/runtime';
+import type { AddressSpace } from './address-space.js';
 import type { AnonVma } from './anon-vma.js';
 import { VM_LOCKED } from './constants.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
@@ -33,9 +34,28 @@ export function soleUncontendedVma(av: AnonVma, locked: boolean): Vma | undefine
 }
 
 /**
- * Enters an uncontended walk over `av`: takes its rwsem for read (free, as
- * `soleUncontendedVma` checked), or, for a `locked` walk, checks that the current task holds
- * it. False when a locked walk's caller does not hold it: the general walk then reports that.
+ * `soleUncontendedVma` for a page-cache folio's file: the one VMA of `as`'s `i_mmap` when
+ * `rmap_walk_file` would visit it as plain calls: `i_mmap` holds a single VMA (no
+ * `cond_resched()` between VMAs), `i_mmap_rwsem` has no writer and no waiter (its
+ * `down_read_trylock` succeeds; unless the caller holds it: `locked`), and the VMA is
+ * neither hugetlb nor VM_LOCKED. `undefined` otherwise; changes nothing.
+ */
+export function soleUncontendedFileVma(as: AddressSpace, locked: boolean): Vma | undefined {
+  const vmas = as.iMmap;
+  if (vmas.size !== 1) return undefined;
+  const sem = as.iMmapRwsem;
+  if (!locked && (sem.writer !== null || sem.waiters > 0)) return undefined;
+  let vma: Vma | undefined;
+  for (const v of vmas) vma = v;
+  if (vma === undefined || isVmHugetlbPage(vma) || (vma.flags & VM_LOCKED) !== 0) return undefined;
+  return vma;
+}
+
+/**
+ * Enters an uncontended walk under `sem` (an anon_vma's rwsem, or a file's `i_mmap_rwsem`):
+ * takes it for read (free, as `soleUncontendedVma` / `soleUncontendedFileVma` checked), or,
+ * for a `locked` walk, checks that the current task holds it. False when a locked walk's
+ * caller does not hold it: the general walk then reports that.
  *
  * The read hold of an uncontended walk begins and ends within one step of the current
  * task (plain calls, no scheduling point in between), so no other task can see it: unless
@@ -43,14 +63,13 @@ export function soleUncontendedVma(av: AnonVma, locked: boolean): Vma | undefine
  * lock), the round trip is taken as what it costs, `costs.lockRoundTrip`, without the
  * rwsem's bookkeeping. `exitUncontendedWalk` is the matching `up_read`.
  */
-export function enterUncontendedWalk(ctx: RmapState, av: AnonVma, locked: boolean): boolean {
+export function enterUncontendedWalk(ctx: RmapState, sem: RwSemaphore, locked: boolean): boolean {
   const rt = ctx.rt;
   if (locked) {
-    const sem = av.rwsem;
     const me = rt.current;
     if (sem.writer !== me && !sem.holdsRead(me)) return false;
   } else if (rt.footprints !== null) {
-    av.rwsem.downReadTrylock();
+    sem.downReadTrylock();
   } else {
     // `down_read_trylock` needs a running task (NO_CURRENT_TASK otherwise): so does this.
     if (rt.current !== null) rt.charge(rt.costs.lockRoundTrip);
@@ -60,8 +79,8 @@ export function enterUncontendedWalk(ctx: RmapState, av: AnonVma, locked: boolea
 }
 
 /** Leaves a walk entered with `enterUncontendedWalk`: `up_read`, unless `locked`. */
-export function exitUncontendedWalk(ctx: RmapState, av: AnonVma, locked: boolean): void {
-  if (!locked && ctx.rt.footprints !== null) av.rwsem.upRead();
+export function exitUncontendedWalk(ctx: RmapState, sem: RwSemaphore, locked: boolean): void {
+  if (!locked && ctx.rt.footprints !== null) sem.upRead();
 }
 
 /**

@@ -2,8 +2,16 @@ import { createPhysicalMemory, type Folio, folioGet, folioPut, pfnFolio } from '
 import { PageLockTable } from '@mmsim/page-lock';
 import { Completion, FootprintLog, type KernelGen, Runtime, VmStat } from '@mmsim/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type MmView, PAGE_SIZE, TTU_BATCH_FLUSH, VirtualMemory } from '../src/index.js';
 import {
+  MAP_SHARED,
+  type MmView,
+  PAGE_SIZE,
+  TTU_BATCH_FLUSH,
+  TTU_RMAP_LOCKED,
+  VirtualMemory,
+} from '../src/index.js';
+import {
+  mutableAddressSpace,
   mutableAnonVma,
   mutableMm,
   PageTable,
@@ -29,16 +37,34 @@ function machine(footprints: boolean) {
   return { rt, mem, vmstat, locks, vm };
 }
 
+/** What `unmapAndRestore` maps: anon pages, or a file's page-cache pages mapped shared. */
+type Backing = 'anon' | 'file';
+
 /**
- * Writes PAGES anon pages from CPU 0, then unmaps each folio with try_to_migrate
- * (TTU_BATCH_FLUSH) and maps it back with remove_migration_ptes(folio, folio), with the
- * uncontended walks on or off. Returns what must not depend on the path taken.
+ * Writes PAGES anon pages (or pages of a shared file mapping) from CPU 0, then unmaps each
+ * folio with try_to_migrate (TTU_BATCH_FLUSH) and maps it back with
+ * remove_migration_ptes(folio, folio), with the uncontended walks on or off. With
+ * `rmapLocked` (file only) the walks run with `i_mmap_rwsem` held by the caller
+ * (TTU_RMAP_LOCKED, `rmap_walk_locked`). Returns what must not depend on the path taken.
  */
-function unmapAndRestore(fast: boolean, footprints: boolean, twoCpus = false) {
+function unmapAndRestore(
+  fast: boolean,
+  footprints: boolean,
+  twoCpus = false,
+  backing: Backing = 'anon',
+  rmapLocked = false,
+) {
   rmapUncontended.enabled = fast;
   const { rt, mem, vmstat, locks, vm } = machine(footprints);
   const p: MmView = vm.createProcess('p');
-  const addr = vm.mmap(p, { length: PAGES * PAGE_SIZE });
+  const file =
+    backing === 'file'
+      ? vm.createFile('data', { content: Array.from({ length: PAGES }, (_, i) => 50 + i) })
+      : undefined;
+  const addr =
+    file === undefined
+      ? vm.mmap(p, { length: PAGES * PAGE_SIZE })
+      : vm.mmap(p, { length: PAGES * PAGE_SIZE, flags: MAP_SHARED, file });
   // A task of the process on CPU 1 first: the mm stays in its cpumask (lazily), so
   // TTU_BATCH_FLUSH defers the flushes to the migrator's batch.
   if (twoCpus) {
@@ -59,22 +85,27 @@ function unmapAndRestore(fast: boolean, footprints: boolean, twoCpus = false) {
     for (let i = 0; i < PAGES; i++)
       folios.push(pfnFolio(mem, vm.followPage(p, addr + i * PAGE_SIZE)));
     const table = mutableMm(p).pageTables.get(pmdIndexOf(addr)) as PageTable;
-    const av = mutableAnonVma(vm.folioAnonVma(folios[0]!)!);
-    lockIds = [av.rwsem.objectId, table.ptl.objectId];
+    const sem =
+      file === undefined
+        ? mutableAnonVma(vm.folioAnonVma(folios[0]!)!).rwsem
+        : mutableAddressSpace(file).iMmapRwsem;
+    lockIds = [sem.objectId, table.ptl.objectId];
+    if (rmapLocked) yield* sem.downRead('test');
     for (const f of folios) {
       folioGet(mem, f);
       yield* locks.folioLock(f, 'test');
-      yield* vm.tryToMigrate(f, TTU_BATCH_FLUSH);
+      yield* vm.tryToMigrate(f, TTU_BATCH_FLUSH | (rmapLocked ? TTU_RMAP_LOCKED : 0));
       seen.mappedAfterUnmap.push(vm.folioMapped(f));
     }
     for (let i = 0; i < PAGES; i++) seen.ptesUnmapped.push(table.get(addr / PAGE_SIZE + i));
     vm.tryToUnmapFlush();
     seen.clockUnmapped = rt.cpus[0]!.clock;
     for (const f of folios) {
-      yield* vm.removeMigrationPtes(f, f, false);
+      yield* vm.removeMigrationPtes(f, f, rmapLocked);
       locks.folioUnlock(f);
       folioPut(mem, f);
     }
+    if (rmapLocked) sem.upRead();
   });
   const result = rt.run();
   const log = rt.footprints;
@@ -111,6 +142,59 @@ describe('the uncontended rmap walks (plain calls) against the general walks (ge
       // The lock round trips are charged even where the fast walk does not take the locks.
       expect(fast.outcome).toEqual(general.outcome);
     }
+  });
+
+  it('give the same for page-cache folios of a shared file mapping (rmap_walk_file), rmap locked or not', () => {
+    for (const footprints of [false, true]) {
+      for (const rmapLocked of [false, true]) {
+        const fast = unmapAndRestore(true, footprints, false, 'file', rmapLocked);
+        const general = unmapAndRestore(false, footprints, false, 'file', rmapLocked);
+        expect(fast.walks).toBe(2 * PAGES);
+        expect(general.walks).toBe(0);
+        expect(fast.outcome.status).toBe('completed');
+        expect(fast.outcome.mappedAfterUnmap).toEqual(Array(PAGES).fill(false));
+        // The written pages are dirty: the migration entries carry it back.
+        expect(fast.outcome.ptesUnmapped.every((e) => e !== 0)).toBe(true);
+        expect(fast.outcome.problems).toEqual([]);
+        expect(fast.outcome).toEqual(general.outcome);
+        expect(fast.footprint).toEqual(general.footprint);
+      }
+    }
+  });
+
+  it('leave a file mapped by two VMAs, or an unlocked page-cache folio, to the general walk', () => {
+    const { rt, mem, locks, vm } = machine(false);
+    const file = vm.createFile('data', { content: [1] });
+    const a: MmView = vm.createProcess('a');
+    const b: MmView = vm.createProcess('b');
+    const addrA = vm.mmap(a, { length: PAGE_SIZE, flags: MAP_SHARED, file });
+    const addrB = vm.mmap(b, { length: PAGE_SIZE, flags: MAP_SHARED, file });
+    const walks0 = rmapUncontended.walks;
+    let unlockedError = '';
+    rt.spawn('t', 0, function* (): KernelGen {
+      yield* vm.userRead(a, addrA);
+      yield* vm.userRead(b, addrB);
+      const f = pfnFolio(mem, vm.followPage(a, addrA));
+      folioGet(mem, f);
+      // rmap_walk_file's VM_BUG_ON of an unlocked folio, reported by the general walk.
+      try {
+        yield* vm.removeMigrationPtes(f, f, false);
+      } catch (e) {
+        unlockedError = (e as Error).message;
+      }
+      yield* locks.folioLock(f, 'test');
+      yield* vm.tryToMigrate(f, 0);
+      expect(vm.folioMapped(f)).toBe(false);
+      yield* vm.removeMigrationPtes(f, f, false);
+      expect(vm.followPage(a, addrA)).toBe(f);
+      expect(vm.followPage(b, addrB)).toBe(f);
+      locks.folioUnlock(f);
+      folioPut(mem, f);
+    });
+    expect(rt.run().status).toBe('completed');
+    expect(unlockedError).toMatch(/must be locked/);
+    expect(rmapUncontended.walks - walks0).toBe(0);
+    expect(vm.check()).toEqual([]);
   });
 
   it('defer the flushes to the same batch when another CPU has the mm loaded', () => {
