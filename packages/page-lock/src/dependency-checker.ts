@@ -268,6 +268,8 @@ export class DependencyChecker {
     };
     out.set(to, edge);
     this.#edges.push(edge);
+    // A class with no edge out of it closes no cycle: no search (most new edges).
+    if (!this.#out.has(to)) return;
     const path = this.#path(to, from);
     if (path === null) return;
     const cycle = [...path, edge];
