@@ -193,8 +193,9 @@ export class Memmap {
   readonly index: Float64Array;
   /**
    * page->private, per page (the swap cache stores one entry per subpage): a slot per pfn
-   * in chunks of PRIV_CHUNK pfns, each chunk allocated on the first value set in it (null
-   * until then, and the chunk table null until the first value at all). A slot is 0 for
+   * in chunks of PRIV_CHUNK pfns (the last one only as long as the machine), each chunk
+   * taken as a machine buffer on the first value set in it (null until then, and the chunk
+   * table null until the first value at all). A slot is 0 for
    * null, -(v + 1) for a small non-negative integer v (the migration state word), else an
    * id into `privObjs`. Read and write it with `getPriv` and `setPriv`.
    */
@@ -538,7 +539,12 @@ export function setPriv(m: Memmap, pfn: number, value: unknown): void {
   const c = pfn >>> PRIV_SHIFT;
   let chunk = chunks[c];
   if (chunk == null) {
-    chunk = new Int32Array(PRIV_CHUNK);
+    // No longer than the machine (the last chunk, or a machine of fewer than PRIV_CHUNK
+    // frames), in a machine buffer: from the recycler when the machine has one, and back to
+    // it on release (a chunk of its own was 16 KiB to allocate, zero and collect for each
+    // explored schedule whose machine set a page->private).
+    const len = Math.min(PRIV_CHUNK, m.maxPfn - (c << PRIV_SHIFT));
+    chunk = new Int32Array(takeMachineBuffer(m, 4 * len), 0, len);
     chunks[c] = chunk;
   }
   const i = pfn & (PRIV_CHUNK - 1);

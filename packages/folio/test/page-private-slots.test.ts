@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  BufferRecycler,
   createPhysicalMemory,
   folioAlloc,
   folioGetPrivate,
   folioPut,
   folioSetPrivate,
   pagePrivate,
+  releasePhysicalMemory,
   setPagePrivate,
 } from '../src/index.js';
 import { memmapOf } from '../src/memmap.js';
@@ -81,5 +83,43 @@ describe('page->private slots', () => {
     folioPut(mem, a);
     expect(m.privCount).toBe(0);
     expect(m.privObjs.filter((v) => v !== null)).toEqual([]);
+  });
+
+  it('sizes a chunk to the machine, and recycles it cleared with the machine', () => {
+    // 200 frames: one chunk of 200 slots, not PRIV_CHUNK (4096).
+    const recycler = new BufferRecycler();
+    const used = createPhysicalMemory({ nodes: [{ pages: 128 }, { pages: 72 }] }, recycler);
+    const m = memmapOf(used);
+    const values = new Map<number, unknown>();
+    for (let i = 0; i < 6; i++) {
+      const f = folioAlloc(used, 0, i % 2) as number;
+      const v = i % 2 === 0 ? i + 1 : { i };
+      folioSetPrivate(used, f, v);
+      values.set(f, v);
+    }
+    const chunk = m.privChunks![0]!;
+    expect(chunk.length).toBe(m.maxPfn);
+    expect(m.privChunks!.length).toBe(1);
+    // The highest frame has its slot (the chunk is not one short).
+    let last = -1;
+    while (last !== m.maxPfn - 1) last = folioAlloc(used, 0, 1, { thisNode: true }) as number;
+    folioSetPrivate(used, last, 'last');
+    expect(folioGetPrivate(used, last)).toBe('last');
+    for (const [f, v] of values) expect(folioGetPrivate(used, f)).toBe(v);
+    expect(m.recycled).toContain(chunk.buffer);
+    // Released with values still set: the next machine gets the chunk's buffer back zeroed,
+    // so no page of it starts with a private value left by the previous one.
+    releasePhysicalMemory(used);
+    const reused = createPhysicalMemory({ nodes: [{ pages: 128 }, { pages: 72 }] }, recycler);
+    const r = memmapOf(reused);
+    expect(r.privChunks).toBe(null);
+    const live: number[] = [];
+    for (let f = folioAlloc(reused, 0, 0); f >= 0; f = folioAlloc(reused, 0, 0)) live.push(f);
+    expect(live).toContain(last);
+    const f = live[0]!;
+    folioSetPrivate(reused, f, 'new');
+    expect(r.privChunks![0]!.buffer).toBe(chunk.buffer);
+    for (const p of live) expect(folioGetPrivate(reused, p)).toBe(p === f ? 'new' : null);
+    expect(r.privCount).toBe(1);
   });
 });

@@ -340,10 +340,9 @@ export class Kernel {
    * `write_protect_page` would count) can merge. Returns the number of pages scanned.
    */
   ksmDoScan(pages: number): KernelGen<number> {
-    return this.vm.ksmDoScan(pages, this.#drainAll);
+    // The drain closure is made here, not per machine (few machines run ksmd).
+    return this.vm.ksmDoScan(pages, () => this.lru.lruAddDrainAll());
   }
-
-  readonly #drainAll = (): KernelGen => this.lru.lruAddDrainAll();
 
   /** `num_poisoned_pages`: pages soft-offlined (or otherwise poisoned) so far. */
   get numPoisonedPages(): number {

@@ -18,10 +18,50 @@ export type LockClassMode = (typeof LOCK_CLASS_MODES)[number];
  *   reused for another file gets that file's class.
  */
 export function lockClassOf(mem: PhysicalMemory, mode: LockClassMode): (folio: Folio) => string {
-  const byFrame = (folio: Folio): string => `folio 0x${folio.toString(16)}`;
-  if (mode === 'folio') return byFrame;
+  if (mode === 'folio') return frameClass;
   return (folio: Folio): string => {
     const as = folioAddressSpace(mem, folio);
-    return as === null ? byFrame(folio) : `${as.name}[${folioIndex(mem, folio)}]`;
+    return as === null ? frameClass(folio) : cacheIndexClass(as.name, folioIndex(mem, folio));
   };
+}
+
+/*
+ * A class is a pure function of a frame, or of a file name and an index, and the checker
+ * asks for one at every lock and wait: the names are kept, shared by every machine (an
+ * explorer builds one per schedule, each locking the same few folios), in tables of bounded
+ * size (frames and indices below CLASS_CACHE_LIMIT, at most CLASS_CACHE_LIMIT file names
+ * before the table is emptied).
+ */
+const CLASS_CACHE_LIMIT = 1 << 16;
+const frameClasses: string[] = [];
+const indexClasses = new Map<string, string[]>();
+
+/** `folio 0x1200`: the class of a frame. */
+function frameClass(folio: Folio): string {
+  if (!(folio >= 0 && folio < CLASS_CACHE_LIMIT)) return `folio 0x${folio.toString(16)}`;
+  let name = frameClasses[folio];
+  if (name === undefined) {
+    name = `folio 0x${folio.toString(16)}`;
+    frameClasses[folio] = name;
+  }
+  return name;
+}
+
+/** `backing.img[3]`: the class of what a page-cache folio caches. */
+function cacheIndexClass(file: string, index: number): string {
+  if (!(index >= 0 && index < CLASS_CACHE_LIMIT && Number.isInteger(index))) {
+    return `${file}[${index}]`;
+  }
+  let names = indexClasses.get(file);
+  if (names === undefined) {
+    if (indexClasses.size >= CLASS_CACHE_LIMIT) indexClasses.clear();
+    names = [];
+    indexClasses.set(file, names);
+  }
+  let name = names[index];
+  if (name === undefined) {
+    name = `${file}[${index}]`;
+    names[index] = name;
+  }
+  return name;
 }

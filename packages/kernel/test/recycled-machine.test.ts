@@ -42,8 +42,10 @@ describe('the counters of a machine built from recycled buffers', () => {
     used.release();
     const kept = recycler.kept;
     const reused = new Kernel(resolveKernelConfig(CONFIG), recycler);
-    // The second machine took its buffers back from the recycler.
-    expect(recycler.kept).toBe(0);
+    // The second machine took its buffers back from the recycler, all but the chunk of
+    // page->private slots the migration's saved state took: a machine takes it when it
+    // first sets a page->private.
+    expect(recycler.kept).toBe(1);
     expect(kept).toBeGreaterThan(0);
     const fresh = new Kernel(resolveKernelConfig(CONFIG));
     expect(counters(reused)).toEqual(counters(fresh));
@@ -52,6 +54,7 @@ describe('the counters of a machine built from recycled buffers', () => {
     // And the same run on it counts the same as on the fresh machine.
     migrateAPage(reused);
     migrateAPage(fresh);
+    expect(recycler.kept).toBe(0);
     expect(counters(reused)).toEqual(counters(fresh));
   });
 });

@@ -10,6 +10,10 @@ import {
 import type { Bh } from './buffer-head.js';
 import { WAIT_TABLE_SIZE } from './constants.js';
 import { bitWaitTableIndex } from './hash.js';
+import { queueName } from './queue-name.js';
+
+/** The queues' names by index (see `queueName`). */
+const BIT_WAIT_NAMES: string[] = [];
 
 /** `struct wait_bit_key`: the word (a buffer head) and bit a waiter waits on. */
 interface BitKey {
@@ -27,10 +31,11 @@ export class BitWaitTable {
   /**
    * The hashed queues, each made when first used (a machine uses a handful of its
    * WAIT_TABLE_SIZE; a queue has no state but its waiters, so making it later changes nothing),
-   * in a table made with the first of them: null until then, 2 KiB less for each machine an
-   * explorer builds that never waits here.
+   * by index, in a map made with the first of them: null until then. A map of the few
+   * queues made, not a table of WAIT_TABLE_SIZE slots (a kilobyte for each machine an explorer
+   * builds that waits here at all).
    */
-  #queues: Array<WaitQueue | undefined> | null = null;
+  #queues: Map<number, WaitQueue> | null = null;
   readonly #rt: Runtime;
   readonly #wake: WakeFunction;
 
@@ -50,27 +55,23 @@ export class BitWaitTable {
 
   /** Every hashed queue, in index order. */
   get queues(): readonly WaitQueue[] {
-    for (let i = 0; i < WAIT_TABLE_SIZE; i++) this.#queue(i);
-    return this.#table() as WaitQueue[];
+    const out: WaitQueue[] = [];
+    for (let i = 0; i < WAIT_TABLE_SIZE; i++) out.push(this.#queue(i));
+    return out;
   }
 
   #queue(i: number): WaitQueue {
-    const queues = this.#table();
-    let q = queues[i];
-    if (q === undefined) {
-      q = new WaitQueue(this.#rt, `bit_wait_table[${i}]`);
-      queues[i] = q;
-    }
-    return q;
-  }
-
-  #table(): Array<WaitQueue | undefined> {
     let queues = this.#queues;
     if (queues === null) {
-      queues = new Array(WAIT_TABLE_SIZE);
+      queues = new Map();
       this.#queues = queues;
     }
-    return queues;
+    let q = queues.get(i);
+    if (q === undefined) {
+      q = new WaitQueue(this.#rt, queueName(BIT_WAIT_NAMES, 'bit_wait_table', i));
+      queues.set(i, q);
+    }
+    return q;
   }
 
   /**

@@ -66,6 +66,33 @@ function defaultClassOf(folio: Folio): string {
   return `folio 0x${folio.toString(16)}`;
 }
 
+/** The classes derived from one folio class: its writeback's, and its buffers' by index. */
+interface DerivedClasses {
+  writeback: string | null;
+  readonly buffers: string[];
+}
+
+/**
+ * The derived classes made so far, by folio class, shared by every checker: a class name is
+ * a pure function of the folio class, and a lock attempt asked for it each time (a string
+ * per buffer lock and writeback of each explored schedule). Emptied past `DERIVED_LIMIT`
+ * folio classes, so a long-lived process keeps a bounded table.
+ */
+const derived = new Map<string, DerivedClasses>();
+const DERIVED_LIMIT = 4096;
+/** Buffer indices whose class is kept (a folio has a few buffers; larger ones are made). */
+const DERIVED_BUFFERS = 64;
+
+function derivedOf(cls: string): DerivedClasses {
+  let d = derived.get(cls);
+  if (d === undefined) {
+    if (derived.size >= DERIVED_LIMIT) derived.clear();
+    d = { writeback: null, buffers: [] };
+    derived.set(cls, d);
+  }
+  return d;
+}
+
 function ref(task: Task): TaskRef {
   return { id: task.id, name: task.name, cpu: task.cpu.id };
 }
@@ -134,12 +161,27 @@ export class DependencyChecker {
 
   /** The class of a folio's writeback. */
   writebackClass(folio: Folio): string {
-    return `writeback of ${this.folioClass(folio)}`;
+    const cls = this.folioClass(folio);
+    const d = derivedOf(cls);
+    let name = d.writeback;
+    if (name === null) {
+      name = `writeback of ${cls}`;
+      d.writeback = name;
+    }
+    return name;
   }
 
   /** The class of the lock of the `index`-th buffer of a folio. */
   bufferClass(folio: Folio, index: number): string {
-    return `buffer ${index} of ${this.folioClass(folio)}`;
+    const cls = this.folioClass(folio);
+    if (!(index >= 0 && index < DERIVED_BUFFERS)) return `buffer ${index} of ${cls}`;
+    const d = derivedOf(cls);
+    let name = d.buffers[index];
+    if (name === undefined) {
+      name = `buffer ${index} of ${cls}`;
+      d.buffers[index] = name;
+    }
+    return name;
   }
 
   /** @internal `task` tries to take (`lock`) or waits for (`wait`) `to`. */
@@ -226,6 +268,8 @@ export class DependencyChecker {
     };
     out.set(to, edge);
     this.#edges.push(edge);
+    // A class with no edge out of it closes no cycle: no search (most new edges).
+    if (!this.#out.has(to)) return;
     const path = this.#path(to, from);
     if (path === null) return;
     const cycle = [...path, edge];

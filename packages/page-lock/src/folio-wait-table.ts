@@ -30,6 +30,10 @@ import {
   WQ_FLAG_WOKEN,
 } from './constants.js';
 import { folioWaitTableIndex } from './hash.js';
+import { queueName } from './queue-name.js';
+
+/** The queues' names by index (see `queueName`). */
+const FOLIO_WAIT_NAMES: string[] = [];
 
 /**
  * `enum behavior` of `folio_wait_bit_common` (mm/filemap.c, 6.3):
@@ -81,10 +85,11 @@ export class FolioWaitTable {
   /**
    * The hashed queues, each made when first used (a machine uses a handful of its
    * PAGE_WAIT_TABLE_SIZE; a queue has no state but its waiters, so making it later changes nothing),
-   * in a table made with the first of them: null until then, 2 KiB less for each machine an
-   * explorer builds that never waits here.
+   * by index, in a map made with the first of them: null until then. A map of the few
+   * queues made, not a table of PAGE_WAIT_TABLE_SIZE slots (a kilobyte for each machine an explorer
+   * builds that waits here at all).
    */
-  #queues: Array<WaitQueue | undefined> | null = null;
+  #queues: Map<number, WaitQueue> | null = null;
   /** `sysctl_page_lock_unfairness`: stolen wake-ups a lock waiter accepts before hand-off. */
   readonly unfairness: number;
   readonly #rt: Runtime;
@@ -111,27 +116,23 @@ export class FolioWaitTable {
 
   /** Every hashed queue, in index order. */
   get queues(): readonly WaitQueue[] {
-    for (let i = 0; i < PAGE_WAIT_TABLE_SIZE; i++) this.#queue(i);
-    return this.#table() as WaitQueue[];
+    const out: WaitQueue[] = [];
+    for (let i = 0; i < PAGE_WAIT_TABLE_SIZE; i++) out.push(this.#queue(i));
+    return out;
   }
 
   #queue(i: number): WaitQueue {
-    const queues = this.#table();
-    let q = queues[i];
-    if (q === undefined) {
-      q = new WaitQueue(this.#rt, `folio_wait_table[${i}]`);
-      queues[i] = q;
-    }
-    return q;
-  }
-
-  #table(): Array<WaitQueue | undefined> {
     let queues = this.#queues;
     if (queues === null) {
-      queues = new Array(PAGE_WAIT_TABLE_SIZE);
+      queues = new Map();
       this.#queues = queues;
     }
-    return queues;
+    let q = queues.get(i);
+    if (q === undefined) {
+      q = new WaitQueue(this.#rt, queueName(FOLIO_WAIT_NAMES, 'folio_wait_table', i));
+      queues.set(i, q);
+    }
+    return q;
   }
 
   /** The waiters of `folio` on its queue, head first. */
@@ -139,7 +140,7 @@ export class FolioWaitTable {
     // Read without making the folio's queue: a queue not yet made has no waiter, and
     // no-lock-held-at-end asks for every live folio at the end of each explored schedule
     // (it made a queue, with an object id, and a list per folio before).
-    const queue = this.#queues?.[folioWaitTableIndex(folio)];
+    const queue = this.#queues?.get(folioWaitTableIndex(folio));
     if (queue === undefined || queue.length === 0) return NO_WAITERS;
     const out: FolioWaiter[] = [];
     for (const entry of queue.entries) {
@@ -153,6 +154,21 @@ export class FolioWaitTable {
       });
     }
     return out;
+  }
+
+  /**
+   * How many waiters of `folio` its queue holds (`waiters(folio).length`, counted without
+   * making a list, or the queue when it is not made yet).
+   */
+  waiterCount(folio: Folio): number {
+    const queue = this.#queues?.get(folioWaitTableIndex(folio));
+    if (queue === undefined) return 0;
+    const entries = queue.entries;
+    let n = 0;
+    for (let i = 0; i < entries.length; i++) {
+      if ((entries[i]!.data as PageWait).folio === folio) n++;
+    }
+    return n;
   }
 
   /**

@@ -155,6 +155,10 @@ export class PageLockTable implements PageLocks {
     return this.#ctx.waits.waiters(folio);
   }
 
+  folioWaiterCount(folio: Folio): number {
+    return this.#ctx.waits.waiterCount(folio);
+  }
+
   // PG_writeback
 
   folioStartWriteback(folio: Folio, caller = 'folio_start_writeback'): void {

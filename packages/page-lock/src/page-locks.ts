@@ -78,6 +78,12 @@ export interface PageLocks {
   folioLockOwner(folio: Folio): Task | null;
   /** The tasks waiting on `folio` (PG_locked or PG_writeback), queue order. */
   folioWaiters(folio: Folio): readonly FolioWaiter[];
+  /**
+   * How many tasks wait on `folio`: `folioWaiters(folio).length` without the list (the end
+   * check asks it of every folio after each explored schedule). Optional: where a
+   * replacement leaves it out, callers take `folioWaiters(folio).length`.
+   */
+  folioWaiterCount?(folio: Folio): number;
 
   // PG_writeback
 

@@ -1,7 +1,7 @@
 import type { Folio } from '@mmsim/folio';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
-import { formatInversion, type InversionReport } from '../src/index.js';
+import { DependencyChecker, formatInversion, type InversionReport } from '../src/index.js';
 import { hex, LONG, machine } from './helpers.js';
 
 /** Edges of a report as `task: from -> to (heldIn / acquiredIn)`. */
@@ -250,5 +250,32 @@ describe('page-lock dependency checker', () => {
     });
     expect(rt.run().status).toBe('completed');
     expect(locks.checker).toBe(null);
+  });
+});
+
+describe('derived lock classes', () => {
+  // The writeback and buffer class names are kept by folio class, for every checker.
+  test('follow the folio class as it is now, for any checker and buffer index', () => {
+    const classes = new Map<Folio, string>([[0x10, 'a.img[1]']]);
+    const checker = new DependencyChecker({ classOf: (f) => classes.get(f) ?? `frame ${f}` });
+    const other = new DependencyChecker();
+    expect(checker.writebackClass(0x10)).toBe('writeback of a.img[1]');
+    expect(checker.bufferClass(0x10, 0)).toBe('buffer 0 of a.img[1]');
+    expect(checker.bufferClass(0x10, 3)).toBe('buffer 3 of a.img[1]');
+    expect(checker.bufferClass(0x10, 64)).toBe('buffer 64 of a.img[1]');
+    expect(checker.bufferClass(0x10, 1000)).toBe('buffer 1000 of a.img[1]');
+    // The folio now caches another page: its derived classes change with it.
+    classes.set(0x10, 'b.img[2]');
+    expect(checker.writebackClass(0x10)).toBe('writeback of b.img[2]');
+    expect(checker.bufferClass(0x10, 3)).toBe('buffer 3 of b.img[2]');
+    classes.delete(0x10);
+    expect(checker.bufferClass(0x10, 0)).toBe('buffer 0 of frame 16');
+    // Another checker with the default classes.
+    expect(other.writebackClass(0x10)).toBe('writeback of folio 0x10');
+    expect(other.bufferClass(0x10, 3)).toBe('buffer 3 of folio 0x10');
+    // Asked again: the same names, as first made.
+    classes.set(0x10, 'a.img[1]');
+    expect(checker.writebackClass(0x10)).toBe('writeback of a.img[1]');
+    expect(checker.bufferClass(0x10, 3)).toBe('buffer 3 of a.img[1]');
   });
 });

@@ -1,4 +1,7 @@
+import { type Folio, folioGet } from '@mmsim/folio';
+import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
+import { folioWaitTableIndex } from '../src/internal.js';
 import { LONG, machine } from './helpers.js';
 
 /*
@@ -42,5 +45,75 @@ describe('folioWaiters reads the wait table without changing it', () => {
     rt.run();
     expect(seen).toEqual(['waiter true']);
     expect(locks.folioWaiters(f)).toEqual([]);
+  });
+});
+
+describe('folioWaiterCount', () => {
+  it('equals the waiters queued on each folio after every step, through lock, wait, unlock and wake', () => {
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const checks: number[] = [];
+      let folios: Folio[] = [];
+      let m: ReturnType<typeof machine> | null = null;
+      m = machine({
+        strategy: 'random',
+        seed,
+        onStep: () => {
+          for (const f of folios) {
+            const count = m!.locks.folioWaiterCount(f);
+            expect(count, `seed ${seed}, folio ${f}`).toBe(m!.locks.folioWaiters(f).length);
+            checks.push(count);
+          }
+        },
+      });
+      const { rt, locks, folio } = m;
+      // Two folios on one hashed queue (their waiters are counted apart), and a third.
+      const a = folio();
+      let b = folio();
+      while (folioWaitTableIndex(b) !== folioWaitTableIndex(a)) b = folio();
+      const c = folio();
+      folios = [a, b, c];
+      const lockers = (f: Folio, name: string, cpu: number) =>
+        rt.spawn(name, cpu, function* (): KernelGen {
+          for (let i = 0; i < 3; i++) {
+            yield* locks.folioLock(f);
+            yield* rt.sleepFor(1000);
+            locks.folioUnlock(f);
+          }
+        });
+      lockers(a, 'a1', 0);
+      lockers(a, 'a2', 1);
+      lockers(b, 'b1', 2);
+      lockers(b, 'b2', 3);
+      lockers(c, 'c1', 0);
+      // Shared waiters: writeback waits on a, a wait for b's unlock, one that drops a ref on c.
+      rt.spawn('wb', 1, function* (): KernelGen {
+        yield* locks.folioLock(a);
+        locks.folioStartWriteback(a);
+        locks.folioUnlock(a);
+        yield* rt.sleepFor(3000);
+        locks.folioEndWriteback(a);
+      });
+      rt.spawn('waitwb', 2, function* (): KernelGen {
+        yield* rt.sleepFor(500);
+        yield* locks.folioWaitWriteback(a);
+      });
+      rt.spawn('waitlocked', 3, function* (): KernelGen {
+        yield* locks.folioWaitLocked(b);
+        folioGet(m!.mem, c);
+        yield* locks.folioPutWaitLocked(c, false);
+      });
+      rt.run();
+      // Somebody waited at some step, and nobody is left waiting.
+      expect(Math.max(...checks), `seed ${seed}`).toBeGreaterThan(0);
+      for (const f of folios) expect(locks.folioWaiterCount(f)).toBe(0);
+    }
+  });
+
+  it('makes no wait queue for folios nobody waits on', () => {
+    const { rt, locks, folio } = machine();
+    const folios = Array.from({ length: 64 }, () => folio());
+    const idBefore = rt.newObjectId();
+    for (const f of folios) expect(locks.folioWaiterCount(f)).toBe(0);
+    expect(rt.newObjectId()).toBe(idBefore + 1);
   });
 });
