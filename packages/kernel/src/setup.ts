@@ -13,6 +13,12 @@ import { pageCacheAllocLocked } from './page-cache.js';
 /**
  * Stores `value(i)` into page i of `[addr, addr + pages * 4096)` of `mm` (first touch
  * allocates on the current CPU's node), recording each in the shadow.
+ *
+ * Each store is `userWrite` as plain calls (`VirtualMemory.userWritePlain`): a first touch
+ * that needs no wait (the common case: `do_anonymous_page` with its PTE lock free and the
+ * LRU add uncontended) makes no generator; one that may wait goes on in the generator the
+ * plain call returns, with the same steps. The shadow's record is `wrote` of the store's
+ * `userLocation`, made after the store, without building the location.
  */
 export function* touchPages(
   k: Kernel,
@@ -21,11 +27,15 @@ export function* touchPages(
   pages: number,
   value: (i: number) => number,
 ): KernelGen {
+  const shadow = k.shadow;
+  let init = 0; // the writer index of 'init', resolved at the first record (as `wrote` did)
   for (let i = 0; i < pages; i++) {
     const at = addr + i * PAGE_SIZE;
     const v = value(i);
-    yield* k.vm.userWrite(mm, at, v);
-    k.shadow.wrote(k.shadow.userLocation(mm, at), v, 'init');
+    const rest = k.vm.userWritePlain(mm, at, v);
+    if (rest !== null) yield* rest;
+    if (init === 0) init = shadow.writerIndex('init');
+    shadow.wroteUserAccess(mm, at, v, init);
   }
 }
 

@@ -28,6 +28,13 @@ interface ShadowEntry {
   seq: number;
 }
 
+/** The file places of one file id (`ShadowMemory`'s `#files`). */
+interface FilePlaces {
+  /** The name of the first file seen with the id: the places' keys are `name#id[index]`. */
+  readonly name: string;
+  readonly entries: Map<number, ShadowEntry>;
+}
+
 /** At most this many violations are kept (the first ones matter). */
 const MAX_VIOLATIONS = 20;
 
@@ -67,8 +74,23 @@ interface Mismatch {
 export class ShadowMemory {
   readonly #mem: PhysicalMemory;
   readonly #vm: VirtualMemory;
-  /** File, custom and unaligned user places, by key. */
+  /**
+   * Custom and unaligned user places, and file places of a file whose id another name
+   * took first (see `#files`), by key.
+   */
   readonly #entries = new Map<string, ShadowEntry>();
+  /**
+   * File places by file id, then page index: the places of key `name#id[index]` for the
+   * first name seen with each id (a machine gives each file its own id, so in practice
+   * every file place), without building the key. Kept when emptied, so that one key
+   * always lives in one store.
+   */
+  readonly #files = new Map<number, FilePlaces>();
+  /** File places held in `#files`. */
+  #fileCount = 0;
+  /** The file `#filePlaces` resolved last, and its places. */
+  #lastFile: AddressSpaceView | null = null;
+  #lastFilePlaces: Map<number, ShadowEntry> | null = null;
   /** Page-aligned private words, per mm, by virtual page number / CHUNK. */
   readonly #user = new Map<MmView, Map<number, UserChunk>>();
   /** Private words held in `#user`. */
@@ -103,7 +125,7 @@ export class ShadowMemory {
 
   /** Places written so far. */
   get size(): number {
-    return this.#entries.size + this.#userCount;
+    return this.#entries.size + this.#fileCount + this.#userCount;
   }
 
   /** Reads checked so far. */
@@ -141,6 +163,72 @@ export class ShadowMemory {
       this.#wroteUser(where.mm, where.addr / PAGE_SIZE, value, this.#writerId(writer));
       return;
     }
+    if (where.kind === 'file') {
+      this.#wroteFile(where.file, where.index, value, writer, where);
+      return;
+    }
+    this.#wroteKeyed(where, value, writer);
+  }
+
+  /**
+   * `wrote({ kind: 'file', file, index }, value, writer)` without building the location
+   * (but for a place written the first time): the store of a write(2) or of a device, in
+   * its step.
+   */
+  wroteFile(file: AddressSpaceView, index: number, value: number, writer: string): void {
+    this.#wroteFile(file, index, value, writer, null);
+  }
+
+  /**
+   * The places of `file` in `#files`, made when `create` is set (else undefined when it has
+   * none); null when its id was taken by another name first (its places are in `#entries`).
+   */
+  #filePlaces(
+    file: AddressSpaceView,
+    create: boolean,
+  ): Map<number, ShadowEntry> | null | undefined {
+    if (file === this.#lastFile) return this.#lastFilePlaces;
+    let places = this.#files.get(file.id);
+    if (places === undefined) {
+      if (!create) return undefined;
+      places = { name: file.name, entries: new Map() };
+      this.#files.set(file.id, places);
+    }
+    if (places.name !== file.name) return null;
+    this.#lastFile = file;
+    this.#lastFilePlaces = places.entries;
+    return places.entries;
+  }
+
+  #wroteFile(
+    file: AddressSpaceView,
+    index: number,
+    value: number,
+    writer: string,
+    where: ShadowLocation | null,
+  ): void {
+    const places = this.#filePlaces(file, true);
+    if (places === null || places === undefined) {
+      this.#wroteKeyed(where ?? { kind: 'file', file, index }, value, writer);
+      return;
+    }
+    const entry = places.get(index);
+    if (entry === undefined) {
+      places.set(index, {
+        where: where ?? { kind: 'file', file, index },
+        value,
+        writer,
+        seq: this.#seq++,
+      });
+      this.#fileCount++;
+    } else {
+      entry.value = value;
+      entry.writer = writer;
+    }
+  }
+
+  /** `wrote` of a place kept by key in `#entries`. */
+  #wroteKeyed(where: ShadowLocation, value: number, writer: string): void {
     const key = this.keyOf(where);
     const entry = this.#entries.get(key);
     if (entry === undefined) this.#entries.set(key, { where, value, writer, seq: this.#seq++ });
@@ -254,6 +342,14 @@ export class ShadowMemory {
       if (chunks !== undefined) this.#forgetUserPage(chunks, where.addr / PAGE_SIZE);
       return;
     }
+    if (where.kind === 'file') {
+      const places = this.#filePlaces(where.file, false);
+      if (places === undefined) return;
+      if (places !== null) {
+        if (places.delete(where.index)) this.#fileCount--;
+        return;
+      }
+    }
     this.#entries.delete(this.keyOf(where));
   }
 
@@ -352,7 +448,7 @@ export class ShadowMemory {
       value = chunk.value[vpn % CHUNK]!;
       writer = this.#writers[w]!;
     } else {
-      const entry = this.#entries.get(this.keyOf(where));
+      const entry = this.#placeEntry(where);
       if (entry === undefined) return true;
       value = entry.value;
       writer = entry.writer;
@@ -360,6 +456,32 @@ export class ShadowMemory {
     if (value === got) return true;
     this.#violate(
       `${reader} read ${got} at ${this.keyOf(where)}, but the last value written there was ${value} (by ${writer}): a write was lost`,
+    );
+    return false;
+  }
+
+  /** The entry of a place kept in `#files` or `#entries`, or undefined. */
+  #placeEntry(where: ShadowLocation): ShadowEntry | undefined {
+    if (where.kind === 'file') {
+      const places = this.#filePlaces(where.file, false);
+      if (places === undefined) return undefined;
+      if (places !== null) return places.get(where.index);
+    }
+    return this.#entries.get(this.keyOf(where));
+  }
+
+  /**
+   * `read({ kind: 'file', file, index }, got, reader)` without building the location (but
+   * for a mismatch's message): the check of a read(2), in its step.
+   */
+  readFile(file: AddressSpaceView, index: number, got: number, reader: string): boolean {
+    const places = this.#filePlaces(file, false);
+    if (places === null) return this.read({ kind: 'file', file, index }, got, reader);
+    this.#checks++;
+    const entry = places?.get(index);
+    if (entry === undefined || entry.value === got) return true;
+    this.#violate(
+      `${reader} read ${got} at ${this.keyOf(entry.where)}, but the last value written there was ${entry.value} (by ${entry.writer}): a write was lost`,
     );
     return false;
   }
@@ -454,6 +576,14 @@ export class ShadowMemory {
       const now = this.current(entry.where);
       if (now === entry.value) continue;
       found.push({ seq: entry.seq, message: mismatch(key, now, entry.value, entry.writer) });
+    }
+    for (const { entries } of this.#files.values()) {
+      for (const entry of entries.values()) {
+        const now = this.current(entry.where);
+        if (now === entry.value) continue;
+        const key = this.keyOf(entry.where);
+        found.push({ seq: entry.seq, message: mismatch(key, now, entry.value, entry.writer) });
+      }
     }
     for (const [mm, chunks] of this.#user) {
       for (const [idx, chunk] of chunks) {

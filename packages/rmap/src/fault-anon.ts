@@ -3,7 +3,7 @@ import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { vmaAllocFolio } from './alloc.js';
 import { anonVmaPrepare } from './anon-vma.js';
 import { FAULT_FLAG_WRITE, MM_ANONPAGES, VM_FAULT_OOM } from './constants.js';
-import { folioAddLruVma } from './folio-release.js';
+import { folioAddLruVma, folioAddLruVmaPlain } from './folio-release.js';
 import { mkPte, PTE_DIRTY, PTE_NONE, PTE_SOFT_DIRTY, PTE_WRITE, PTE_YOUNG } from './pte.js';
 import { folioAddNewAnonRmap } from './rmap-accounting.js';
 import type { RmapState } from './rmap-state.js';
@@ -60,7 +60,8 @@ export function* doAnonymousPage(ctx: RmapState, vmf: VmFault): KernelGen<number
  * `do_anonymous_page` (above) as plain calls, for a fault that needs no wait before the
  * folio is mapped: a write (or the zero page turned off), the VMA's anon_vma already
  * prepared (`anon_vma_prepare` returns at once) and the page-table lock free (checked
- * before the allocation, so that `spin_lock` is a trylock that succeeds). Returns the
+ * before the allocation, so that `spin_lock` is a trylock that succeeds); `folio_add_lru_vma`
+ * too when nothing in it can spin (`folioAddLruVmaPlain`). Returns the
  * VM_FAULT_* bits, or, when `folio_add_lru_vma` had to wait, the generator that finishes
  * the fault from that scheduling point; and when the fault cannot start plainly, the
  * generator of `do_anonymous_page` itself (nothing done yet). The same steps, charges and
@@ -95,6 +96,8 @@ export function doAnonymousPagePlain(ctx: RmapState, vmf: VmFault): number | Ker
   table.set(vpn, entry);
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
+  // `folio_add_lru_vma`: a plain call when nothing in it can spin (the common case).
+  if (folioAddLruVmaPlain(ctx, folio, vma)) return 0;
   const lru = folioAddLruVma(ctx, folio, vma);
   if (lru.next().done === true) return 0;
   return afterYield(lru);

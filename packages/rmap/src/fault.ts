@@ -17,7 +17,11 @@ import {
 import { doHugePmdNumaPage } from './huge-pmd-numa.js';
 import { hugetlbFault } from './hugetlb-fault.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
-import { migrationEntryWait, pmdMigrationEntryWait } from './migration-entry-wait.js';
+import {
+  migrationEntryWait,
+  migrationEntryWaitPlain,
+  pmdMigrationEntryWait,
+} from './migration-entry-wait.js';
 import { pmdIndexOf, vpnOf } from './page-table.js';
 import {
   isMigrationEntry,
@@ -141,10 +145,12 @@ function* handleMmFaultCounted(
 /**
  * `handle_mm_fault` as plain calls where it can be: the first touch of a private
  * anonymous page in an existing page table (`do_anonymous_page`, see
- * `doAnonymousPagePlain`) runs without a generator; every other fault, and that one when
- * it might have to wait, returns the generator that goes on from where the plain part
- * stopped (it changed nothing but the `pgfault` count): run it with `yield*` for the
- * VM_FAULT_* bits. The same steps, charges and results as `handleMmFault`.
+ * `doAnonymousPagePlain`) runs without a generator, and a fault on a migration entry
+ * without one up to its sleep (`migrationEntryWaitPlain`); every other fault, and those when
+ * they might have to wait, returns the generator that goes on from where the plain part
+ * stopped (which changed nothing but the `pgfault` count, or took the PTE lock of a
+ * migration entry): run it at once with `yield*`, in the same step, for the VM_FAULT_*
+ * bits. The same steps, charges and results as `handleMmFault`.
  */
 export function handleMmFaultPlain(
   ctx: RmapState,
@@ -169,6 +175,11 @@ export function handleMmFaultPlain(
   if (table === undefined) return handleMmFaultCounted(ctx, vma, address, flags);
   const vpn = vpnOf(address);
   const orig = table.get(vpn);
-  if (orig !== PTE_NONE) return handlePteFault(ctx, vma, address, flags);
+  if (orig !== PTE_NONE) {
+    // `do_swap_page` of a migration entry (`handle_pte_fault` above): the wait, plainly
+    // up to where it may sleep.
+    if (isMigrationEntry(orig)) return migrationEntryWaitPlain(ctx, table, vpn);
+    return handlePteFault(ctx, vma, address, flags);
+  }
   return doAnonymousPagePlain(ctx, { vma, address, vpn, flags, table, orig, pmdNone: false });
 }

@@ -3,6 +3,7 @@ import { folioPutFast } from '@mmsim/lru';
 import type { KernelGen } from '@mmsim/runtime';
 import { VM_IO, VM_LOCKED } from './constants.js';
 import type { RmapState } from './rmap-state.js';
+import type { FolioLifecycle } from './virtual-memory-options.js';
 import type { Vma } from './vma.js';
 
 /**
@@ -47,15 +48,34 @@ export function* folioPutRefsSlow(ctx: RmapState, folio: Folio, refs: number): K
 export function* folioAddLruVma(ctx: RmapState, folio: Folio, vma: Vma | null): KernelGen {
   const lru = ctx.lru;
   if (lru === null) return;
-  if (
-    vma !== null &&
-    (vma.flags & (VM_LOCKED | VM_IO)) === VM_LOCKED &&
-    lru.mlockNewFolio !== undefined
-  ) {
-    if (lru.mlockNewFolio(folio) && lru.mlockDrainLocal !== undefined) {
+  if (mlocksNewFolio(lru, vma)) {
+    if (lru.mlockNewFolio?.(folio) === true && lru.mlockDrainLocal !== undefined) {
       yield* lru.mlockDrainLocal();
     }
     return;
   }
   yield* lru.folioAddLru(folio);
+}
+
+/** Whether `folio_add_lru_vma` takes its `mlock_new_folio` branch for a folio of `vma`. */
+function mlocksNewFolio(lru: FolioLifecycle, vma: Vma | null): boolean {
+  return (
+    vma !== null &&
+    (vma.flags & (VM_LOCKED | VM_IO)) === VM_LOCKED &&
+    lru.mlockNewFolio !== undefined
+  );
+}
+
+/**
+ * `folio_add_lru_vma` (above) as a plain call when nothing in it can spin: the LRU's
+ * `folioAddLruUncontended` for a VMA that is not locked. Returns false, having changed
+ * nothing, when the caller must run `folioAddLruVma` instead (an mlocked VMA, an LRU
+ * without the plain add, or an add whose batch move could wait). The same steps and
+ * charges as `folioAddLruVma`, with no generator.
+ */
+export function folioAddLruVmaPlain(ctx: RmapState, folio: Folio, vma: Vma | null): boolean {
+  const lru = ctx.lru;
+  if (lru === null) return true;
+  if (mlocksNewFolio(lru, vma)) return false;
+  return lru.folioAddLruUncontended?.(folio) === true;
 }

@@ -146,9 +146,13 @@ export {
   userRead,
   userReadFast,
   userReadFaulted,
+  userReadFaultedPlain,
+  userReadPlain,
   userWrite,
   userWriteFast,
   userWriteFaulted,
+  userWriteFaultedPlain,
+  userWritePlain,
   userFault,
   userFaultPlainPath,
 } from './user-access.js';

@@ -306,25 +306,14 @@ const MAX_RETRIES = 10_000;
  * INVALID_ARGUMENT (the process would get SIGSEGV); nothing is changed.
  */
 export function* userRead(ctx: RmapState, mm: Mm, addr: number): KernelGen<number> {
-  for (let tries = 0; ; tries++) {
-    const value = userReadFast(ctx, mm, addr);
-    if (!Number.isNaN(value)) return value;
-    const fault = userFault(ctx, mm, addr, 0);
-    const ret = typeof fault === 'number' ? fault : yield* fault;
-    if (fatal(ret)) throw faultError(mm, addr, false, ret);
-    if (tries >= MAX_RETRIES) throw livelock(mm, addr);
-  }
+  const got = userReadPlain(ctx, mm, addr);
+  return typeof got === 'number' ? got : yield* got;
 }
 
 /** A user store of a content word; see `userRead`. */
 export function* userWrite(ctx: RmapState, mm: Mm, addr: number, value: number): KernelGen {
-  for (let tries = 0; ; tries++) {
-    if (userWriteFast(ctx, mm, addr, value)) return;
-    const fault = userFault(ctx, mm, addr, FAULT_FLAG_WRITE);
-    const ret = typeof fault === 'number' ? fault : yield* fault;
-    if (fatal(ret)) throw faultError(mm, addr, true, ret);
-    if (tries >= MAX_RETRIES) throw livelock(mm, addr);
-  }
+  const rest = userWritePlain(ctx, mm, addr, value);
+  if (rest !== null) yield* rest;
 }
 
 /**
@@ -334,24 +323,113 @@ export function* userWrite(ctx: RmapState, mm: Mm, addr: number, value: number):
  * failed attempt has already walked the page tables and charged the walk.
  */
 export function* userReadFaulted(ctx: RmapState, mm: Mm, addr: number): KernelGen<number> {
+  const got = userReadFaultedPlain(ctx, mm, addr);
+  return typeof got === 'number' ? got : yield* got;
+}
+
+/** The rest of `userWrite` after a `userWriteFast` that returned false; see `userReadFaulted`. */
+export function* userWriteFaulted(ctx: RmapState, mm: Mm, addr: number, value: number): KernelGen {
+  const rest = userWriteFaultedPlain(ctx, mm, addr, value);
+  if (rest !== null) yield* rest;
+}
+
+/**
+ * `userRead` as plain calls for as long as no fault has to wait: the content word when
+ * the load completed (TLB, page walk, or faults that all finished as plain calls: a first
+ * touch, see `userFault`), else the generator that finishes it from the fault that may
+ * wait (run it at once with `yield*`, in the same step). The same steps, charges and
+ * result as `userRead`.
+ */
+export function userReadPlain(ctx: RmapState, mm: Mm, addr: number): number | KernelGen<number> {
+  const value = userReadFast(ctx, mm, addr);
+  return Number.isNaN(value) ? userReadFaultedPlain(ctx, mm, addr) : value;
+}
+
+/**
+ * `userWrite` as plain calls for as long as no fault has to wait: null when the store
+ * is done, else the generator that finishes it (see `userReadPlain`).
+ */
+export function userWritePlain(
+  ctx: RmapState,
+  mm: Mm,
+  addr: number,
+  value: number,
+): KernelGen | null {
+  return userWriteFast(ctx, mm, addr, value) ? null : userWriteFaultedPlain(ctx, mm, addr, value);
+}
+
+/** `userReadFaulted` as plain calls for as long as no fault has to wait; see `userReadPlain`. */
+export function userReadFaultedPlain(
+  ctx: RmapState,
+  mm: Mm,
+  addr: number,
+): number | KernelGen<number> {
   for (let tries = 0; ; tries++) {
     const fault = userFault(ctx, mm, addr, 0);
-    const ret = typeof fault === 'number' ? fault : yield* fault;
-    if (fatal(ret)) throw faultError(mm, addr, false, ret);
+    if (typeof fault !== 'number') return userReadFaultedFrom(ctx, mm, addr, fault, tries);
+    if (fatal(fault)) throw faultError(mm, addr, false, fault);
     if (tries >= MAX_RETRIES) throw livelock(mm, addr);
     const value = userReadFast(ctx, mm, addr);
     if (!Number.isNaN(value)) return value;
   }
 }
 
-/** The rest of `userWrite` after a `userWriteFast` that returned false; see `userReadFaulted`. */
-export function* userWriteFaulted(ctx: RmapState, mm: Mm, addr: number, value: number): KernelGen {
+/** `userWriteFaulted` as plain calls for as long as no fault has to wait; see `userWritePlain`. */
+export function userWriteFaultedPlain(
+  ctx: RmapState,
+  mm: Mm,
+  addr: number,
+  value: number,
+): KernelGen | null {
   for (let tries = 0; ; tries++) {
     const fault = userFault(ctx, mm, addr, FAULT_FLAG_WRITE);
-    const ret = typeof fault === 'number' ? fault : yield* fault;
+    if (typeof fault !== 'number') return userWriteFaultedFrom(ctx, mm, addr, value, fault, tries);
+    if (fatal(fault)) throw faultError(mm, addr, true, fault);
+    if (tries >= MAX_RETRIES) throw livelock(mm, addr);
+    if (userWriteFast(ctx, mm, addr, value)) return null;
+  }
+}
+
+/**
+ * The loop of `userReadFaulted` from its try number `tries`, whose fault went on as the
+ * generator `fault` (not started yet).
+ */
+function* userReadFaultedFrom(
+  ctx: RmapState,
+  mm: Mm,
+  addr: number,
+  fault: KernelGen<number>,
+  tries: number,
+): KernelGen<number> {
+  let ret = yield* fault;
+  for (;;) {
+    if (fatal(ret)) throw faultError(mm, addr, false, ret);
+    if (tries >= MAX_RETRIES) throw livelock(mm, addr);
+    const value = userReadFast(ctx, mm, addr);
+    if (!Number.isNaN(value)) return value;
+    tries++;
+    const next = userFault(ctx, mm, addr, 0);
+    ret = typeof next === 'number' ? next : yield* next;
+  }
+}
+
+/** The loop of `userWriteFaulted` from its try number `tries`; see `userReadFaultedFrom`. */
+function* userWriteFaultedFrom(
+  ctx: RmapState,
+  mm: Mm,
+  addr: number,
+  value: number,
+  fault: KernelGen<number>,
+  tries: number,
+): KernelGen {
+  let ret = yield* fault;
+  for (;;) {
     if (fatal(ret)) throw faultError(mm, addr, true, ret);
     if (tries >= MAX_RETRIES) throw livelock(mm, addr);
     if (userWriteFast(ctx, mm, addr, value)) return;
+    tries++;
+    const next = userFault(ctx, mm, addr, FAULT_FLAG_WRITE);
+    ret = typeof next === 'number' ? next : yield* next;
   }
 }
 

@@ -10,6 +10,11 @@ import type { ShmemHuge } from './shmem.js';
 export interface FolioLifecycle {
   /** `folio_add_lru_vma`: a folio was just mapped for the first time. */
   folioAddLru(folio: Folio): KernelGen;
+  /**
+   * `folio_add_lru` as plain calls, optional: true when the folio was added (nothing in
+   * it had to spin), false having changed nothing (then `folioAddLru`). `LruVecs` has it.
+   */
+  folioAddLruUncontended?(folio: Folio): boolean;
   /** `folio_put` of a folio that may be on the LRU (the last put takes it off first). */
   folioPut(folio: Folio): KernelGen;
   /** `lru_add_drain`: do_wp_page drains this CPU's batch before its refcount test. */

@@ -75,9 +75,13 @@ import {
   userRead,
   userReadFast,
   userReadFaulted,
+  userReadFaultedPlain,
+  userReadPlain,
   userWrite,
   userWriteFast,
   userWriteFaulted,
+  userWriteFaultedPlain,
+  userWritePlain,
 } from './user-access.js';
 import { uffdioWriteprotect, userfaultfdRegisterWp } from './userfaultfd.js';
 import {
@@ -359,6 +363,30 @@ export class VirtualMemory implements Rmap, TlbBatch {
   /** The rest of `userWrite` after a `userWriteFast` that returned false. */
   userWriteFaulted(mm: MmView, addr: number, value: number): KernelGen {
     return userWriteFaulted(this.#ctx, mm as Mm, addr, value);
+  }
+
+  /**
+   * `userRead` as plain calls while no fault has to wait: the word, or the generator that
+   * finishes the load (run it at once with `yield*`, in the same step). A first touch that
+   * needs no wait completes without a generator.
+   */
+  userReadPlain(mm: MmView, addr: number): number | KernelGen<number> {
+    return userReadPlain(this.#ctx, mm as Mm, addr);
+  }
+
+  /** `userWrite` as plain calls while no fault has to wait: null when done; see `userReadPlain`. */
+  userWritePlain(mm: MmView, addr: number, value: number): KernelGen | null {
+    return userWritePlain(this.#ctx, mm as Mm, addr, value);
+  }
+
+  /** `userReadFaulted` as plain calls while no fault has to wait; see `userReadPlain`. */
+  userReadFaultedPlain(mm: MmView, addr: number): number | KernelGen<number> {
+    return userReadFaultedPlain(this.#ctx, mm as Mm, addr);
+  }
+
+  /** `userWriteFaulted` as plain calls while no fault has to wait; see `userWritePlain`. */
+  userWriteFaultedPlain(mm: MmView, addr: number, value: number): KernelGen | null {
+    return userWriteFaultedPlain(this.#ctx, mm as Mm, addr, value);
   }
 
   /** `do_user_addr_fault` with FAULT_FLAG_* `flags`; returns VM_FAULT_* bits. */

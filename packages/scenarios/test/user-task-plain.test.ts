@@ -116,6 +116,17 @@ function run(plain: boolean, strategy: StrategyName, seed: number, checkSteps: b
         faults.writes++;
         return writeFaulted(mm, at, value);
       };
+      // the user task's way into the fault path (plain calls while no fault waits)
+      const readFaultedPlain = vm.userReadFaultedPlain.bind(vm);
+      const writeFaultedPlain = vm.userWriteFaultedPlain.bind(vm);
+      vm.userReadFaultedPlain = (mm, at) => {
+        faults.reads++;
+        return readFaultedPlain(mm, at);
+      };
+      vm.userWriteFaultedPlain = (mm, at, value) => {
+        faults.writes++;
+        return writeFaultedPlain(mm, at, value);
+      };
       const mm = k.createProcess('p');
       const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
       contents = () =>

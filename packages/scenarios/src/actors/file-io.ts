@@ -48,7 +48,7 @@ export function* filemapWriteWord(
   const folio = yield* filemapLockFolio(k, file, index, 'grab_cache_page_write_begin', {});
   if (folio < 0) return false;
   setPageCacheWord(k, folio, index, value);
-  k.shadow.wrote({ kind: 'file', file, index }, value, writer);
+  k.shadow.wroteFile(file, index, value, writer); // as wrote({ kind: 'file', file, index })
   folioMarkDirty(k, folio);
   yield* folioUnlockPut(k, folio);
   return true;
@@ -86,7 +86,7 @@ export function* filemapReadWord(
       continue;
     }
     const value = pageCacheWord(k, folio, index);
-    k.shadow.read({ kind: 'file', file, index }, value, reader);
+    k.shadow.readFile(file, index, value, reader); // as read({ kind: 'file', file, index })
     yield; // copy_folio_to_iter: the copy to user space may fault
     yield* folioPutDeclared(k, folio);
     return value;

@@ -4,6 +4,7 @@ import {
   folioTestFlag,
   folioTestHugetlb,
   folioTestMovable,
+  memmapReader,
   nodeSpannedPages,
   nodeStartPfn,
   PG_lru,
@@ -34,30 +35,138 @@ export function mappedFolios(
   pages: number,
   order: 'ascending' | 'descending' = 'ascending',
 ): FolioSelector {
-  return () => mappedFoliosWalk(k, mm, addr, pages, order);
+  const seen = new SeenFolios(k);
+  return () => new MappedFoliosWalk(k, mm, addr, pages, order, seen);
 }
 
-/** `mappedFolios`'s walk (a module-level generator: see `initTask` in scenario.ts). */
-function* mappedFoliosWalk(
-  k: Kernel,
-  mm: MmView,
-  addr: number,
-  pages: number,
-  order: 'ascending' | 'descending',
-): Generator<Folio | null> {
-  const seen = new Set<Folio>();
-  for (let n = 0; n < pages; n++) {
-    const i = order === 'ascending' ? n : pages - 1 - n;
-    if (!mm.alive) return;
-    const pfn = k.vm.presentPfnAt(mm, addr + i * PAGE_SIZE);
-    if (pfn < 0 || pfn === k.mem.zeroPfn) {
-      yield null;
-      continue;
+/**
+ * The folios a walk has yielded, as epoch stamps by pfn shared by the walks of one
+ * selector (no set per walk): a folio was seen in the current walk when its stamp is that
+ * walk's epoch. Only one walk at a time may use the stamps (`claim`); a walk that starts
+ * while another is still going (never finished or returned) keeps a `Set` of its own.
+ */
+class SeenFolios {
+  readonly #k: Kernel;
+  #stamps: Uint32Array | null = null;
+  #epoch = 0;
+  #busy = false;
+
+  constructor(k: Kernel) {
+    this.#k = k;
+  }
+
+  /** A new walk's epoch, or 0 when another walk holds the stamps. */
+  claim(): number {
+    if (this.#busy) return 0;
+    this.#busy = true;
+    if (this.#epoch === 0xffffffff) {
+      this.#stamps?.fill(0);
+      this.#epoch = 0;
     }
-    const folio = pfnFolio(k.mem, pfn);
-    if (folio < 0 || seen.has(folio)) continue;
-    seen.add(folio);
-    yield folio;
+    return ++this.#epoch;
+  }
+
+  /** The walk of `epoch` ended. */
+  release(epoch: number): void {
+    if (epoch === this.#epoch) this.#busy = false;
+  }
+
+  /** Marks `folio` seen in the walk of `epoch`; false when it already was. */
+  add(epoch: number, folio: Folio): boolean {
+    let stamps = this.#stamps;
+    if (stamps === null || folio >= stamps.length) {
+      const grown = new Uint32Array(Math.max(folio + 1, memmapReader(this.#k.mem).maxPfn));
+      if (stamps !== null) grown.set(stamps);
+      this.#stamps = stamps = grown;
+    }
+    if (stamps[folio] === epoch) return false;
+    stamps[folio] = epoch;
+    return true;
+  }
+}
+
+/**
+ * `mappedFolios`'s walk, as an iterator object stepped by the migrator's `for ... of`
+ * (each `next()` looks up the next address, between two of the migrator's scheduling
+ * points). Its result object is reused from one `next()` to the next: a `for ... of` or
+ * `yield*` reads it at once.
+ */
+class MappedFoliosWalk implements Iterator<Folio | null>, Iterable<Folio | null> {
+  readonly #k: Kernel;
+  readonly #mm: MmView;
+  readonly #addr: number;
+  readonly #pages: number;
+  readonly #descending: boolean;
+  readonly #seen: SeenFolios;
+  /** This walk's epoch in `#seen` (claimed at the first `next()`), -1 before. */
+  #epoch = -1;
+  /** The set of a walk that could not claim `#seen`. */
+  #own: Set<Folio> | null = null;
+  #n = 0;
+  #ended = false;
+  readonly #result: IteratorYieldResult<Folio | null> = { done: false, value: null };
+
+  constructor(
+    k: Kernel,
+    mm: MmView,
+    addr: number,
+    pages: number,
+    order: 'ascending' | 'descending',
+    seen: SeenFolios,
+  ) {
+    this.#k = k;
+    this.#mm = mm;
+    this.#addr = addr;
+    this.#pages = pages;
+    this.#descending = order === 'descending';
+    this.#seen = seen;
+  }
+
+  next(): IteratorResult<Folio | null> {
+    if (this.#ended) return this.#end();
+    if (this.#epoch < 0) {
+      this.#epoch = this.#seen.claim();
+      if (this.#epoch === 0) this.#own = new Set();
+    }
+    const k = this.#k;
+    const mm = this.#mm;
+    const pages = this.#pages;
+    const result = this.#result;
+    while (this.#n < pages) {
+      const n = this.#n++;
+      const i = this.#descending ? pages - 1 - n : n;
+      if (!mm.alive) break;
+      const pfn = k.vm.presentPfnAt(mm, this.#addr + i * PAGE_SIZE);
+      if (pfn < 0 || pfn === k.mem.zeroPfn) {
+        result.value = null;
+        return result;
+      }
+      const folio = pfnFolio(k.mem, pfn);
+      if (folio < 0) continue;
+      const own = this.#own;
+      if (own === null ? !this.#seen.add(this.#epoch, folio) : own.has(folio)) continue;
+      own?.add(folio);
+      result.value = folio;
+      return result;
+    }
+    return this.#end();
+  }
+
+  return(): IteratorResult<Folio | null> {
+    return this.#end();
+  }
+
+  #end(): IteratorResult<Folio | null> {
+    if (!this.#ended) {
+      this.#ended = true;
+      if (this.#epoch > 0) this.#seen.release(this.#epoch);
+      this.#own = null;
+    }
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
   }
 }
 

@@ -59,7 +59,8 @@ export function userTaskStats(): UserTaskStats {
  *
  * The body is a plain iterator (`UserTaskRun`), not a generator: one call of its `next()`
  * is one step, an access and the scheduling point after it, the same steps a generator
- * with a `yield` after each access takes; a generator exists only while an access faults.
+ * with a `yield` after each access takes; a generator exists only while a fault of an
+ * access may wait (a first touch that needs no wait runs as plain calls).
  */
 export function userTask(k: Kernel, options: UserTaskOptions): Actor {
   const { accesses } = options;
@@ -103,10 +104,11 @@ const ENDED: IteratorReturnResult<void> = { done: true, value: undefined };
 /**
  * The running body of a `userTask`, as an iterator the runtime steps with `next()`: each
  * call ends at the scheduling point after one access (or ends the task), so an access
- * that needs no fault creates no generator and no per-access object but the shadow's
- * location. A faulting access hands over to the fault path's generator
- * (`userReadFaulted` / `userWriteFaulted`), stepped by the following calls as `yield*`
- * would, and is finished in the step that generator returns in.
+ * that needs no fault, or whose faults all run as plain calls (`userWriteFaultedPlain` /
+ * `userReadFaultedPlain`), creates no generator and no per-access object. An access whose
+ * fault may wait hands over to the generator those return (and builds the shadow's
+ * location then, before any wait), stepped by the following calls as `yield*` would, and
+ * is finished in the step that generator returns in.
  */
 class UserTaskRun implements KernelGen {
   readonly #k: Kernel;
@@ -179,25 +181,32 @@ class UserTaskRun implements KernelGen {
     const stats = options.stats;
     if (k.rt.random.workload.chance(this.#writeRatio)) {
       const value = this.#task.id * 1_000_000 + n + 1;
-      // As userWrite, with no generator unless the store faults.
+      // As userWrite, with no generator unless a fault of the store may wait.
       if (!k.vm.userWriteFast(mm, at, value)) {
-        this.#faulted = k.vm.userWriteFaulted(mm, at, value);
-        this.#faultedWrite = true;
-        this.#faultedWhere = k.shadow.userLocation(mm, at);
-        this.#faultedValue = value;
-        return this.#stepFault();
+        const rest = k.vm.userWriteFaultedPlain(mm, at, value);
+        if (rest !== null) {
+          this.#faulted = rest;
+          this.#faultedWrite = true;
+          this.#faultedWhere = k.shadow.userLocation(mm, at);
+          this.#faultedValue = value;
+          return this.#stepFault();
+        }
       }
       // The shadow's record of the store, in its step (no location object built).
       k.shadow.wroteUserAccess(mm, at, value, this.#whoIndex);
       if (stats !== undefined) stats.stores++;
     } else {
-      // As userRead, with no generator unless the load faults.
-      const value = k.vm.userReadFast(mm, at);
+      // As userRead, with no generator unless a fault of the load may wait.
+      let value = k.vm.userReadFast(mm, at);
       if (Number.isNaN(value)) {
-        this.#faulted = k.vm.userReadFaulted(mm, at);
-        this.#faultedWrite = false;
-        this.#faultedWhere = k.shadow.userLocation(mm, at);
-        return this.#stepFault();
+        const got = k.vm.userReadFaultedPlain(mm, at);
+        if (typeof got !== 'number') {
+          this.#faulted = got;
+          this.#faultedWrite = false;
+          this.#faultedWhere = k.shadow.userLocation(mm, at);
+          return this.#stepFault();
+        }
+        value = got;
       }
       // The shadow's check of the load, in its step.
       const ok = k.shadow.readUserAccess(mm, at, value, this.#who);
