@@ -65,6 +65,7 @@ export function folioAttachPrivate(mem: PhysicalMemory, folio: Folio, data: unkn
   setPriv(m, folio, data);
   m.flags[folio]! |= 1 << PG_private;
   m.refcount[folio] = r + 1;
+  m.rmapWritten[folio] = 1;
 }
 
 /**
@@ -81,8 +82,10 @@ export function folioDetachPrivate(mem: PhysicalMemory, folio: Folio): unknown {
   const data = getPriv(m, folio);
   m.flags[folio]! &= ~(1 << PG_private);
   setPriv(m, folio, null);
-  if (r > 1) m.refcount[folio] = r - 1;
-  else freeFolio(m, folio);
+  if (r > 1) {
+    m.refcount[folio] = r - 1;
+    m.rmapWritten[folio] = 1;
+  } else freeFolio(m, folio);
   return data;
 }
 

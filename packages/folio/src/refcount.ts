@@ -57,6 +57,7 @@ export function folioGet(mem: PhysicalMemory, folio: Folio): void {
     );
   }
   m.refcount[folio] = r + 1;
+  m.rmapWritten[folio] = 1;
 }
 
 /**
@@ -76,6 +77,7 @@ export function folioTryGet(mem: PhysicalMemory, folio: Folio): boolean {
   if (r === 0) return false;
   if (r >= REF_MAX) throw overflow(folio);
   m.refcount[folio] = r + 1;
+  m.rmapWritten[folio] = 1;
   return true;
 }
 
@@ -120,6 +122,7 @@ export function folioPut(mem: PhysicalMemory, folio: Folio): void {
   const r = m.refcount[folio]!;
   if (r > 1) {
     m.refcount[folio] = r - 1;
+    m.rmapWritten[folio] = 1;
     return;
   }
   putLast(m, folio, r, 1);
@@ -133,6 +136,7 @@ export function folioPutRefs(mem: PhysicalMemory, folio: Folio, refs: number): v
   const r = m.refcount[folio]!;
   if (r > refs) {
     m.refcount[folio] = r - refs;
+    m.rmapWritten[folio] = 1;
     return;
   }
   putLast(m, folio, r, refs);
@@ -146,6 +150,7 @@ export function folioRefAdd(mem: PhysicalMemory, folio: Folio, nr: number): void
   const r = m.refcount[folio]!;
   if (r + nr > REF_MAX) throw overflow(folio);
   m.refcount[folio] = r + nr;
+  m.rmapWritten[folio] = 1;
 }
 
 /**
@@ -165,6 +170,7 @@ export function folioRefSub(mem: PhysicalMemory, folio: Folio, nr: number): void
     );
   }
   m.refcount[folio] = r - nr;
+  m.rmapWritten[folio] = 1;
 }
 
 /**
@@ -178,6 +184,7 @@ export function folioRefFreeze(mem: PhysicalMemory, folio: Folio, count: number)
   checkInt('count', count, 1, REF_MAX);
   if (m.refcount[folio] !== count) return false;
   m.refcount[folio] = 0;
+  m.rmapWritten[folio] = 1;
   return true;
 }
 
@@ -193,4 +200,5 @@ export function folioRefUnfreeze(mem: PhysicalMemory, folio: Folio, count: numbe
     );
   }
   m.refcount[folio] = count;
+  m.rmapWritten[folio] = 1;
 }
