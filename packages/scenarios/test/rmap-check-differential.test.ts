@@ -3,6 +3,7 @@ import type { Kernel } from '@mmsim/kernel';
 import {
   checkRmap,
   checkRmapReference,
+  IncrementalRmapState,
   type PageTable,
   type RmapState,
   rmapStateOf,
@@ -345,9 +346,12 @@ function compareSchedule(scenario: Scenario, seed: number, every: number, stats:
   const compare = (ctx: RmapState, quiescent: boolean, what: string): void => {
     // The incremental pass first: it reads what the last one recorded, before the full
     // passes run (they leave its records alone).
+    // A machine with no page table of 16 entries gets the full check for an incremental
+    // one (nothing to record); a state made for it here makes every pass incremental.
+    if (ctx.rmapCheck === null) ctx.rmapCheck = new IncrementalRmapState();
     const before = ctx.rmapCheck;
-    const followed = before?.sound === true;
-    const pooled = [...(before?.pool ?? [])];
+    const followed = before.sound;
+    const pooled = [...before.pool];
     const incremental = outcome(() => checkRmap(ctx, { quiescent, incremental: true }));
     const after = ctx.rmapCheck!;
     if (followed && after.sound) {
