@@ -759,5 +759,8 @@ export function markWrittenRange(m: Memmap, pfn: number, nr: number): void {
   const epoch = m.writeEpoch;
   const last = (pfn + nr - 1) >>> WRITE_CHUNK_SHIFT;
   for (let c = pfn >>> WRITE_CHUNK_SHIFT; c <= last; c++) m.chunkEpoch[c] = epoch;
-  m.rmapWritten.fill(1, pfn, pfn + nr);
+  const marks = m.rmapWritten;
+  // A loop for the common short range (an order-0 folio freed): no builtin call.
+  if (nr <= 16) for (let p = pfn; p < pfn + nr; p++) marks[p] = 1;
+  else marks.fill(1, pfn, pfn + nr);
 }

@@ -85,12 +85,13 @@ export interface RmapCheckOptions {
   readonly quiescent?: boolean;
   /**
    * Check again in full only the page-table entries whose entry, VMA or folio fields
-   * (frame, type, mapping, index) changed since the machine's last sound incremental pass;
-   * count the others as that pass did, testing again what their verdict reads that can
-   * change under an unchanged entry (PageAnonExclusive, the rss counter). Everything else
-   * (VMAs, anon_vmas, KSM, page caches, pins, every folio's counts, TLBs) runs in full. The
-   * verdict is the full check's: a pass that finds anything returns the full check's list.
-   * Default false: the full check.
+   * (frame, type, mapping, index) changed since the machine's last sound incremental pass,
+   * the others counting as that pass recorded them (PageAnonExclusive and the flags the
+   * verdict reads tested again), and only the folios whose counts, frames or mappings
+   * changed since. Everything else (VMAs, anon_vmas, KSM, page caches, pins, TLBs) runs in
+   * full. The verdict is the full check's: a pass that finds anything returns the full
+   * check's list. A machine none of whose page tables has 16 entries yet gets the full
+   * check. Default false: the full check.
    */
   readonly incremental?: boolean;
 }
@@ -926,18 +927,27 @@ function checkPageCache(
  * same order; the differential test packages/scenarios/test/rmap-check-differential.test.ts
  * compares the two at every step of explored schedules, on legal and corrupted states.
  *
- * `incremental`: the page-table walk replays (`replayEntry`) the entries of a table not
- * written through `PageTable.set` since the machine's last sound incremental pass (or, in
- * a written table, the slots whose entry is unchanged), when the mm's VMAs and the folio's
- * frame, type, mapping, the flags `folio_mapping` and `mm_counter` read and `index` are
- * what that pass recorded: their tests would give what they gave then, so the entry is
- * only counted, and PageAnonExclusive read again for a writable anonymous page. The rest
- * (VMAs, migration entries, hugetlb and KSM entries, huge PMDs, the unmap window, anon_vmas,
- * KSM, page caches, pins, every folio's counts, TLBs) runs in full. A pass that finds
- * anything, or throws, keeps no records and gives the full check's answer, so the verdict
- * is the full one's for every state reached through the model's writers; a write straight
- * into `PageTable.ptes` of a recorded table is seen only by a full check. The differential
- * test compares the two after every step too.
+ * `incremental`: each page table of 16 entries or more keeps a record of its slots, and
+ * the machine per-pfn counts of what the recorded entries map (`IncrementalRmapState`). The
+ * page-table walk compares (`replayEntry`) the recorded entries of a table not written
+ * through `PageTable.set` since the machine's last sound incremental pass (or, in a written
+ * table, the slots whose entry is unchanged): when the mm's VMAs and the folio's frame,
+ * type, mapping, the flags `folio_mapping` and `mm_counter` read and `index` are what that
+ * pass recorded, their tests would give what they gave then, and the entry stays counted
+ * in the record; PageAnonExclusive is read again for a writable anonymous page. Frame,
+ * mapping and index are compared only where a folio writer marked the frame
+ * (`rmapWritten`). An entry that changed leaves the recorded counts, is checked in full
+ * and recorded again. `checkFolios` then visits only the folios whose verdict can have
+ * changed (`checkChangedFolios`): marked by the folio writers (refcount, mapcount, what the
+ * frame is, mapping, index), or whose recorded or fresh counts changed. The rest (VMAs,
+ * migration entries, hugetlb and KSM entries, huge PMDs, the unmap window, anon_vmas, KSM,
+ * page caches, pins, TLBs) runs in full; with KSM in use every folio is checked. A pass
+ * that finds anything, or throws, keeps no records and gives the full check's answer, so
+ * the verdict is the full one's for every state reached through the model's writers; a
+ * write straight into `PageTable.ptes` of a recorded table or into the memmap's arrays is
+ * seen only by a full check. A machine none of whose page tables has 16 entries yet gets
+ * the full check (`hasRecordableTable`). The differential test compares the two after
+ * every step too.
  */
 export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
   if (options.incremental === true && (ctx.rmapCheck !== null || hasRecordableTable(ctx))) {
