@@ -316,8 +316,9 @@ export class Memmap {
   /** Chunks stamped before this epoch are as the last sound pass saw them (0: none yet). */
   soundEpoch = 0;
   /**
-   * Per frame, 1 when a writer changed its refcount or mapcounts (marked at the folio's
-   * head), what it is (`markWritten`), or its `mapping` or `index`, since the incremental
+   * Per frame, 1 when a writer lowered its refcount or changed its mapcounts (marked at the
+   * folio's head; a higher refcount cannot break what the rmap check tests of it), what it
+   * is (`markWritten`), or its `mapping` or `index`, since the incremental
    * rmap check last cleared it: that check visits only the folios marked here or whose
    * mappings it found changed, and takes an unmarked folio's fields for unchanged
    * (@mmsim/rmap `checkRmap`'s `incremental`). One store per write; a write straight into

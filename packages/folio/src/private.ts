@@ -65,7 +65,6 @@ export function folioAttachPrivate(mem: PhysicalMemory, folio: Folio, data: unkn
   setPriv(m, folio, data);
   m.flags[folio]! |= 1 << PG_private;
   m.refcount[folio] = r + 1;
-  m.rmapWritten[folio] = 1;
 }
 
 /**

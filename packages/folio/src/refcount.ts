@@ -57,7 +57,6 @@ export function folioGet(mem: PhysicalMemory, folio: Folio): void {
     );
   }
   m.refcount[folio] = r + 1;
-  m.rmapWritten[folio] = 1;
 }
 
 /**
@@ -77,7 +76,6 @@ export function folioTryGet(mem: PhysicalMemory, folio: Folio): boolean {
   if (r === 0) return false;
   if (r >= REF_MAX) throw overflow(folio);
   m.refcount[folio] = r + 1;
-  m.rmapWritten[folio] = 1;
   return true;
 }
 
@@ -150,7 +148,6 @@ export function folioRefAdd(mem: PhysicalMemory, folio: Folio, nr: number): void
   const r = m.refcount[folio]!;
   if (r + nr > REF_MAX) throw overflow(folio);
   m.refcount[folio] = r + nr;
-  m.rmapWritten[folio] = 1;
 }
 
 /**
@@ -200,5 +197,4 @@ export function folioRefUnfreeze(mem: PhysicalMemory, folio: Folio, count: numbe
     );
   }
   m.refcount[folio] = count;
-  m.rmapWritten[folio] = 1;
 }

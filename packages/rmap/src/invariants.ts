@@ -938,8 +938,8 @@ function checkPageCache(
  * mapping and index are compared only where a folio writer marked the frame
  * (`rmapWritten`). An entry that changed leaves the recorded counts, is checked in full
  * and recorded again. `checkFolios` then visits only the folios whose verdict can have
- * changed (`checkChangedFolios`): marked by the folio writers (refcount, mapcount, what the
- * frame is, mapping, index), or whose recorded or fresh counts changed. The rest (VMAs,
+ * changed (`checkChangedFolios`): marked by the folio writers (a refcount lowered, a
+ * mapcount, what the frame is, mapping, index), or whose recorded or fresh counts changed. The rest (VMAs,
  * migration entries, hugetlb and KSM entries, huge PMDs, the unmap window, anon_vmas, KSM,
  * page caches, pins, TLBs) runs in full; with KSM in use every folio is checked. A pass
  * that finds anything, or throws, keeps no records and gives the full check's answer, so
