@@ -30,6 +30,12 @@ export interface FrameView {
   /** Which FolioList a head is on, as an index into `lists` (0: none). */
   readonly listId: Int32Array;
   readonly lists: ReadonlyArray<FolioList | null>;
+  /**
+   * Per frame, 1 when a writer changed its folio's counts, what it is, its mapping or index
+   * since the incremental rmap check last cleared it (see `Memmap.rmapWritten`); the one
+   * array of the view its reader writes: that check clears what it read.
+   */
+  readonly rmapWritten: Uint8Array;
 }
 
 /** The read-only frame view of a machine's memory (see `FrameView`). */

@@ -40,8 +40,10 @@ export function pageMapcountInc(mem: PhysicalMemory, pfn: number): void {
   const m = memmapOf(mem);
   checkPage(m, pfn);
   if (pfn === m.zeroPfn) throw notRmapped(pfn);
+  const head = m.headOf[pfn]!;
   m.mapcount[pfn]!++;
-  m.totalMapcount[m.headOf[pfn]!]!++;
+  m.totalMapcount[head]!++;
+  m.rmapWritten[head] = 1;
 }
 
 /** One PTE mapping of this page went away (`page_remove_rmap`). */
@@ -54,8 +56,10 @@ export function pageMapcountDec(mem: PhysicalMemory, pfn: number): void {
       `pfn ${pfn}: mapcount is 0, so no PTE mapping of it can be removed`,
     );
   }
+  const head = m.headOf[pfn]!;
   m.mapcount[pfn]!--;
-  m.totalMapcount[m.headOf[pfn]!]!--;
+  m.totalMapcount[head]!--;
+  m.rmapWritten[head] = 1;
 }
 
 function checkLarge(m: Memmap, folio: number): void {
@@ -80,6 +84,7 @@ export function folioEntireMapcountInc(mem: PhysicalMemory, folio: Folio): void 
   const m = memmapOf(mem);
   checkLarge(m, folio);
   m.entireMapcount[folio]!++;
+  m.rmapWritten[folio] = 1;
 }
 
 /** One PMD mapping of the whole folio went away (`page_remove_rmap(..., compound)`). */
@@ -93,6 +98,7 @@ export function folioEntireMapcountDec(mem: PhysicalMemory, folio: Folio): void 
     );
   }
   m.entireMapcount[folio]!--;
+  m.rmapWritten[folio] = 1;
 }
 
 /**

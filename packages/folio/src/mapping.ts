@@ -61,6 +61,7 @@ export function folioSetMapping(
     throw new MmsimError('CONTRACT_VIOLATION', 'the shared zero page never gets a mapping');
   }
   m.mappingKind[folio] = kind;
+  m.rmapWritten[folio] = 1;
   setMappingObj(m, folio, object);
 }
 
@@ -158,4 +159,5 @@ export function folioSetIndex(mem: PhysicalMemory, folio: Folio, index: number):
     checkInt('index', index, 0, Number.MAX_SAFE_INTEGER);
   }
   m.index[folio] = index;
+  m.rmapWritten[folio] = 1;
 }

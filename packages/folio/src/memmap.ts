@@ -87,7 +87,7 @@ const FIRST_MAPPING_REFS = 64;
 /** Frames per chunk of `Memmap.chunkEpoch`, as a shift: 64. */
 export const WRITE_CHUNK_SHIFT = 6;
 
-/** Frames up to which the per-frame arrays share one buffer (61 bytes a frame: 3.8 MiB). */
+/** Frames up to which the per-frame arrays share one buffer (62 bytes a frame: 3.9 MiB). */
 const SHARED_BUFFER_FRAMES = 65_536;
 
 /**
@@ -102,8 +102,8 @@ class FrameArrays {
 
   constructor(frames: number, m: Memmap) {
     this.#n = frames;
-    // 2 x 8 + 10 x 4 + 5 x 1 bytes per frame.
-    this.#buffer = frames <= SHARED_BUFFER_FRAMES ? takeMachineBuffer(m, 61 * frames) : null;
+    // 2 x 8 + 10 x 4 + 6 x 1 bytes per frame.
+    this.#buffer = frames <= SHARED_BUFFER_FRAMES ? takeMachineBuffer(m, 62 * frames) : null;
   }
 
   #take(bytes: number): number {
@@ -316,6 +316,16 @@ export class Memmap {
   writeEpoch = 1;
   /** Chunks stamped before this epoch are as the last sound pass saw them (0: none yet). */
   soundEpoch = 0;
+  /**
+   * Per frame, 1 when a writer lowered its refcount or changed its mapcounts (marked at the
+   * folio's head; a higher refcount cannot break what the rmap check tests of it), what it
+   * is (`markWritten`), or its `mapping` or `index`, since the incremental
+   * rmap check last cleared it: that check visits only the folios marked here or whose
+   * mappings it found changed, and takes an unmarked folio's fields for unchanged
+   * (@mmsim/rmap `checkRmap`'s `incremental`). One store per write; a write straight into
+   * the arrays does not mark.
+   */
+  readonly rmapWritten: Uint8Array;
 
   constructor(
     nodeStart: number[],
@@ -352,6 +362,7 @@ export class Memmap {
     this.nid = arrays.u8();
     this.folioType = arrays.u8();
     this.mappingKind = arrays.u8();
+    this.rmapWritten = arrays.u8();
     this.nodeFree = new Float64Array(nrNodes);
     // The free-list heads, tails and counts and the first mapping-ref table share one
     // zeroed machine buffer: a typed array of more than 64 bytes gets a backing store of
@@ -747,6 +758,7 @@ export function frameIsFree(m: Memmap, pfn: number): boolean {
  */
 export function markWritten(m: Memmap, pfn: number): void {
   m.chunkEpoch[pfn >>> WRITE_CHUNK_SHIFT] = m.writeEpoch;
+  m.rmapWritten[pfn] = 1;
 }
 
 /** `markWritten` for frames `pfn` to `pfn + nr - 1`. */
@@ -754,4 +766,8 @@ export function markWrittenRange(m: Memmap, pfn: number, nr: number): void {
   const epoch = m.writeEpoch;
   const last = (pfn + nr - 1) >>> WRITE_CHUNK_SHIFT;
   for (let c = pfn >>> WRITE_CHUNK_SHIFT; c <= last; c++) m.chunkEpoch[c] = epoch;
+  const marks = m.rmapWritten;
+  // A loop for the common short range (an order-0 folio freed): no builtin call.
+  if (nr <= 16) for (let p = pfn; p < pfn + nr; p++) marks[p] = 1;
+  else marks.fill(1, pfn, pfn + nr);
 }

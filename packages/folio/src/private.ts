@@ -81,8 +81,10 @@ export function folioDetachPrivate(mem: PhysicalMemory, folio: Folio): unknown {
   const data = getPriv(m, folio);
   m.flags[folio]! &= ~(1 << PG_private);
   setPriv(m, folio, null);
-  if (r > 1) m.refcount[folio] = r - 1;
-  else freeFolio(m, folio);
+  if (r > 1) {
+    m.refcount[folio] = r - 1;
+    m.rmapWritten[folio] = 1;
+  } else freeFolio(m, folio);
   return data;
 }
 

@@ -120,6 +120,7 @@ export function folioPut(mem: PhysicalMemory, folio: Folio): void {
   const r = m.refcount[folio]!;
   if (r > 1) {
     m.refcount[folio] = r - 1;
+    m.rmapWritten[folio] = 1;
     return;
   }
   putLast(m, folio, r, 1);
@@ -133,6 +134,7 @@ export function folioPutRefs(mem: PhysicalMemory, folio: Folio, refs: number): v
   const r = m.refcount[folio]!;
   if (r > refs) {
     m.refcount[folio] = r - refs;
+    m.rmapWritten[folio] = 1;
     return;
   }
   putLast(m, folio, r, refs);
@@ -165,6 +167,7 @@ export function folioRefSub(mem: PhysicalMemory, folio: Folio, nr: number): void
     );
   }
   m.refcount[folio] = r - nr;
+  m.rmapWritten[folio] = 1;
 }
 
 /**
@@ -178,6 +181,7 @@ export function folioRefFreeze(mem: PhysicalMemory, folio: Folio, count: number)
   checkInt('count', count, 1, REF_MAX);
   if (m.refcount[folio] !== count) return false;
   m.refcount[folio] = 0;
+  m.rmapWritten[folio] = 1;
   return true;
 }
 

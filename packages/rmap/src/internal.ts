@@ -208,6 +208,7 @@ export { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-rele
 // Views and checks over the state.
 export { decodeEntry, entryAt, folioMappings, followPage, lookupPte } from './view.js';
 export { assertRmap, checkRmap } from './invariants.js';
+export { IncrementalRmapState, TableRecord } from './invariants/incremental.js';
 export { checkRmapReference } from './invariants/reference.js';
 export { rmapStateOf } from './virtual-memory.js';
 

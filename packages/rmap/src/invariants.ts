@@ -4,6 +4,7 @@ import {
   FRAME_FREE,
   FRAME_HEAD,
   FRAME_TAIL,
+  type FrameView,
   folioEntireMapcount,
   folioIndex,
   folioNrPages,
@@ -42,16 +43,19 @@ import {
   F_BITS,
   F_EXCLUSIVE,
   F_FOLIO,
+  F_MAP,
   F_META,
   F_RAW,
   type IncrementalRmapState,
+  newRecord,
   passEndedSound,
+  releaseRecord,
   SLOT_CHECK,
   SLOT_FIELDS,
   SLOT_FOLIO,
   SLOT_ZERO,
   startIncrementalPass,
-  TableRecord,
+  type TableRecord,
   vmasUnchanged,
 } from './invariants/incremental.js';
 import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
@@ -81,12 +85,13 @@ export interface RmapCheckOptions {
   readonly quiescent?: boolean;
   /**
    * Check again in full only the page-table entries whose entry, VMA or folio fields
-   * (frame, type, mapping, index) changed since the machine's last sound incremental pass;
-   * count the others as that pass did, testing again what their verdict reads that can
-   * change under an unchanged entry (PageAnonExclusive, the rss counter). Everything else
-   * (VMAs, anon_vmas, KSM, page caches, pins, every folio's counts, TLBs) runs in full. The
-   * verdict is the full check's: a pass that finds anything returns the full check's list.
-   * Default false: the full check.
+   * (frame, type, mapping, index) changed since the machine's last sound incremental pass,
+   * the others counting as that pass recorded them (PageAnonExclusive and the flags the
+   * verdict reads tested again), and only the folios whose counts, frames or mappings
+   * changed since. Everything else (VMAs, anon_vmas, KSM, page caches, pins, TLBs) runs in
+   * full. The verdict is the full check's: a pass that finds anything returns the full
+   * check's list. A machine none of whose page tables has 16 entries yet gets the full
+   * check. Default false: the full check.
    */
   readonly incremental?: boolean;
 }
@@ -148,15 +153,25 @@ class Tally {
   readonly vmas = new Set<Vma>();
   readonly anonVmas = new Set<AnonVma>();
   readonly active = new Map<AnonVma, number>();
+  /** All zero: the recorded counts of a full check, which records nothing. */
+  readonly zeros: Int32Array;
+  /** The folios an incremental pass's `checkChangedFolios` visited (cleared by `reset`). */
+  readonly visited: Uint8Array;
+  readonly visitedList: number[] = [];
   /** `frameWords`' view and the buffer it reads. */
   #words: Float64Array | null = null;
   #wordsOf: ArrayBufferLike | null = null;
+  /** `markWords`' view and the buffer it reads. */
+  #marks: Float64Array | null = null;
+  #marksOf: ArrayBufferLike | null = null;
 
   constructor(nrPfns: number) {
     this.ptes = new Int32Array(nrPfns);
     this.pmds = new Int32Array(nrPfns);
     this.refs = new Int32Array(nrPfns);
     this.held = new Float64Array(nrPfns);
+    this.zeros = new Int32Array(nrPfns);
+    this.visited = new Uint8Array(nrPfns);
     this.hugetlb = {
       pmds: new PfnCounter(this.pmds, this.touched),
       refs: new PfnCounter(this.refs, this.touched),
@@ -173,6 +188,10 @@ class Tally {
       this.held[pfn] = 0;
     }
     t.length = 0;
+    // A pass that threw in `checkChangedFolios` left its visits behind.
+    const v = this.visitedList;
+    for (let i = 0; i < v.length; i++) this.visited[v[i]!] = 0;
+    v.length = 0;
     this.vmas.clear();
     this.anonVmas.clear();
     this.active.clear();
@@ -185,6 +204,18 @@ class Tally {
       this.#wordsOf = state.buffer;
     }
     return this.#words;
+  }
+
+  /**
+   * The buffer of the memmap's `rmapWritten` marks read 8 bytes at a time (a word is 0
+   * exactly when its 8 bytes are), for `checkChangedFolios`.
+   */
+  markWords(marks: Uint8Array): Float64Array {
+    if (this.#marksOf !== marks.buffer || this.#marks === null) {
+      this.#marks = new Float64Array(marks.buffer, 0, marks.buffer.byteLength >>> 3);
+      this.#marksOf = marks.buffer;
+    }
+    return this.#marks;
   }
 
   pte(pfn: number): void {
@@ -517,11 +548,15 @@ const MIN_RECORDED_USED = 16;
 const RECORDED_FLAGS = (1 << PG_slab) | (1 << PG_swapbacked) | (1 << PG_swapcache);
 
 /**
- * The page-table walk of `checkMm` for an incremental pass: the same tests, but a table
- * that `PageTable.set` did not write since it was recorded, in an mm whose VMAs did not
- * change (`vmasUnchanged`), has only its recorded entries replayed (`replayEntry`), each
- * checked by `checkEntry` and recorded again (`recordEntry`) when its folio changed. In a
- * written table, the slots whose entry is still the recorded one are replayed the same way.
+ * The page-table walk of `checkMm` for an incremental pass: the same tests, but each table
+ * of `MIN_RECORDED_USED` entries or more keeps a record (`TableRecord`) whose SLOT_FOLIO
+ * slots count in the machine's recorded counts (`IncrementalRmapState.ptes`, `refs` and the
+ * record's `rss`) instead of the pass's tally. A table that `PageTable.set` did not write
+ * since it was last walked slot by slot, in an mm whose VMAs did not change
+ * (`vmasUnchanged`), has only its recorded slots compared (`replayEntry`); in a written
+ * table, the slots whose entry is still the recorded one are compared the same way. A slot
+ * that compares equal still counts as recorded; any other is forgotten (`unrecordSlot`),
+ * checked by `checkEntry` and recorded again (`recordEntry`).
  */
 function checkTablesIncrementally(
   ctx: RmapState,
@@ -533,21 +568,30 @@ function checkTablesIncrementally(
 ): void {
   const vmasSame = vmasUnchanged(inc, mm);
   const r = memmapReader(ctx.mem);
+  // Cleared by the last pass (sound, so `checkFolios` or `checkChangedFolios` ran).
+  const marks = frameView(ctx.mem).rmapWritten;
+  const pass = inc.pass;
+  const rss = tally.rss;
   for (const [idx, table] of mm.pageTables) {
     if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
-    if (table.used < MIN_RECORDED_USED) {
-      // Too few entries to gain from a record: checked in full, as by `checkMm`.
+    let rec = table.checkRecord;
+    if (table.used < MIN_RECORDED_USED || (rec !== null && rec.seen === pass)) {
+      // Too few entries to gain from a record (a record it had is dropped after the walk,
+      // not being seen), or a table met twice in a pass: checked in full, as by `checkMm`.
       checkTable(ctx, mm, idx, table, tally, walk, bad);
       continue;
     }
-    let rec = inc.tables.get(table);
     let same = vmasSame;
-    if (rec === undefined) {
-      rec = new TableRecord();
-      inc.tables.set(table, rec);
+    if (rec === null) {
+      rec = newRecord(ctx, inc, table);
       same = false;
-    } else if (rec.mm !== mm || rec.idx !== idx || rec.seen !== inc.pass - 1) same = false;
-    rec.seen = inc.pass;
+    } else if (!same || rec.mm !== mm || rec.idx !== idx) {
+      forgetSlots(inc, rec);
+      same = false;
+    }
+    rec.seen = pass;
+    rec.mm = mm;
+    rec.idx = idx;
     const base = idx * PTRS_PER_PTE;
     const f = rec.slots;
     const slots = rec.used;
@@ -555,52 +599,109 @@ function checkTablesIncrementally(
       const n = rec.nrUsed;
       for (let j = 0; j < n; j++) {
         const i = slots[j]!;
-        const raw = f[i * SLOT_FIELDS + F_RAW]! >>> 0;
-        if (replayEntry(r, rec, i, raw, tally)) continue;
+        const at = i * SLOT_FIELDS;
+        const raw = f[at + F_RAW]! >>> 0;
+        const kind = f[at + F_META]! & 3;
+        if (kind !== SLOT_CHECK && replayEntry(r, marks, rec, i, raw)) continue;
+        if (kind === SLOT_FOLIO) unrecordSlot(inc, rec, i);
         checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
-        recordEntry(ctx, r, mm, rec, i, base + i, raw, walk);
+        recordEntry(ctx, r, mm, rec, i, base + i, raw, walk, tally, inc);
       }
       if (n !== table.used)
         bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${n}`);
-      continue;
-    }
-    rec.mm = mm;
-    rec.idx = idx;
-    inc.recorded.push(table);
-    let used = 0;
-    const ptes = table.ptes;
-    for (let i = 0; i < PTRS_PER_PTE; i++) {
-      const raw = ptes[i]!;
-      if (raw === 0) {
-        f[i * SLOT_FIELDS + F_RAW] = 0;
-        continue;
+    } else {
+      inc.recorded.push(table);
+      let used = 0;
+      const ptes = table.ptes;
+      for (let i = 0; i < PTRS_PER_PTE; i++) {
+        const raw = ptes[i]!;
+        const at = i * SLOT_FIELDS;
+        const kind = f[at + F_META]! & 3;
+        if (raw === 0) {
+          if (kind === SLOT_FOLIO) unrecordSlot(inc, rec, i);
+          f[at + F_RAW] = 0;
+          f[at + F_META] = SLOT_CHECK;
+          continue;
+        }
+        slots[used++] = i;
+        if (same && f[at + F_RAW] === (raw | 0) && kind !== SLOT_CHECK) {
+          if (replayEntry(r, marks, rec, i, raw)) continue;
+        }
+        if (kind === SLOT_FOLIO) unrecordSlot(inc, rec, i);
+        checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
+        recordEntry(ctx, r, mm, rec, i, base + i, raw, walk, tally, inc);
       }
-      slots[used++] = i;
-      if (same && f[i * SLOT_FIELDS + F_RAW] === (raw | 0) && replayEntry(r, rec, i, raw, tally))
-        continue;
-      checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
-      recordEntry(ctx, r, mm, rec, i, base + i, raw, walk);
+      rec.nrUsed = used;
+      if (used !== table.used)
+        bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
     }
-    rec.nrUsed = used;
-    if (used !== table.used)
-      bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
+    const counted = rec.rss;
+    for (let c = 0; c < NR_MM_COUNTERS; c++) rss[c]! += counted[c]!;
   }
 }
 
 /**
- * Counts slot `i` of a table as `checkEntry` would, without its tests, when they must
- * give what they gave when the slot was recorded: the entry and the mm's VMAs are
- * unchanged (the caller's tests), and so are the folio the pfn belongs to, its type, its
- * `mapping` (kind and object), the flags `folio_mapping` and `mm_counter` read, and its
- * `index`. PageAnonExclusive of a writable anonymous page is read again. Returns false,
- * having counted nothing, when the slot must be checked in full.
+ * Takes slot `i` of a record (a SLOT_FOLIO slot) out of the recorded counts: its folio and
+ * pfn go on the pass's `changed` list, for `checkFolios`.
+ */
+function unrecordSlot(inc: IncrementalRmapState, rec: TableRecord, i: number): void {
+  const f = rec.slots;
+  const at = i * SLOT_FIELDS;
+  const pfn = ptePfn(f[at + F_RAW]! >>> 0);
+  const folio = f[at + F_FOLIO]!;
+  inc.ptes![pfn]!--;
+  inc.refs![folio]!--;
+  rec.rss[(f[at + F_META]! >>> 2) & 7]! -= 1;
+  f[at + F_META] = SLOT_CHECK;
+  inc.changed.push(folio, pfn);
+}
+
+/** Takes every SLOT_FOLIO slot of a record out of the recorded counts. */
+function forgetSlots(inc: IncrementalRmapState, rec: TableRecord): void {
+  const f = rec.slots;
+  const slots = rec.used;
+  for (let j = 0; j < rec.nrUsed; j++) {
+    const i = slots[j]!;
+    if ((f[i * SLOT_FIELDS + F_META]! & 3) === SLOT_FOLIO) unrecordSlot(inc, rec, i);
+  }
+}
+
+/**
+ * After the walk of every mm: the records of tables no walk met (gone from their mm, the mm
+ * gone, or under `MIN_RECORDED_USED` entries now) leave the recorded counts and go to the
+ * pool.
+ */
+function dropUnseenRecords(inc: IncrementalRmapState): void {
+  const records = inc.records;
+  let kept = 0;
+  for (let k = 0; k < records.length; k++) {
+    const rec = records[k]!;
+    if (rec.seen === inc.pass) {
+      records[kept++] = rec;
+      continue;
+    }
+    forgetSlots(inc, rec);
+    releaseRecord(inc, rec);
+  }
+  records.length = kept;
+}
+
+/**
+ * Whether slot `i` of a table would get the verdict it got when it was recorded, so that it
+ * may count as recorded without its tests: the entry and the mm's VMAs are unchanged (the
+ * caller's tests), and so are the folio the pfn belongs to, its type, its `mapping` (kind
+ * and object), the flags `folio_mapping` and `mm_counter` read, and its `index`.
+ * PageAnonExclusive of a writable anonymous page is read again. The frames, `mapping` and
+ * `index` are compared only when a writer marked the pfn's or the folio's frame
+ * (`rmapWritten`) since the last pass, the flags always. False: the slot must be checked
+ * in full.
  */
 function replayEntry(
   r: MemmapReader,
+  marks: Uint8Array,
   rec: TableRecord,
   i: number,
   raw: number,
-  tally: Tally,
 ): boolean {
   const f = rec.slots;
   const at = i * SLOT_FIELDS;
@@ -614,30 +715,37 @@ function replayEntry(
   }
   if (k !== SLOT_FOLIO) return false;
   const folio = f[at + F_FOLIO]!;
+  const flags = r.flags;
+  if (marks[pfn] === 0 && marks[folio] === 0) {
+    // No writer changed what the frames are, the folio's mapping or index since the last
+    // pass (which saw them as recorded, and cleared the marks): only the flags are read.
+    return (
+      (r.mappingKind[folio]! | (flags[folio]! & RECORDED_FLAGS)) === f[at + F_BITS] &&
+      ((meta & F_EXCLUSIVE) === 0 || (flags[pfn]! & (1 << PG_anon_exclusive)) !== 0)
+    );
+  }
   const s = state[pfn];
-  if (
+  return !(
     (s === FRAME_HEAD ? pfn : s === FRAME_TAIL ? r.headOf[pfn]! : -1) !== folio ||
     state[folio] !== FRAME_HEAD ||
     r.folioType[folio] === FOLIO_TYPE_HUGETLB ||
     (r.mappingKind[folio]! | (r.flags[folio]! & RECORDED_FLAGS)) !== f[at + F_BITS] ||
-    r.mappingObjs[r.mappingId[folio]!] !== rec.mapping[i] ||
+    r.mappingObjs[r.mappingId[folio]!] !== rec.objs[f[at + F_MAP]!] ||
     r.index[folio] !== rec.index[i] ||
     ((meta & F_EXCLUSIVE) !== 0 && (r.flags[pfn]! & (1 << PG_anon_exclusive)) === 0)
-  ) {
-    return false;
-  }
-  tally.rss[(meta >>> 2) & 7]! += 1;
-  tally.pte(pfn);
-  tally.ref(folio);
-  return true;
+  );
 }
 
+/** Distinct mapping objects a record keeps at most; past them, slots are checked in full. */
+const MAX_RECORD_OBJS = 64;
+
 /**
- * Records slot `i` after `checkEntry` checked it: a present entry of a live folio that is
- * neither hugetlb nor KSM nor in the swap cache (nor in a hugetlb VMA) with the folio's
- * fields `replayEntry` compares, the zero page as such, anything else (a migration entry,
- * whose verdict reads PG_locked and the page cache; hugetlb; KSM; a broken entry) to be
- * checked in full.
+ * Records slot `i` after `checkEntry` checked it (and counted it in `tally`): a present
+ * entry of a live folio that is neither hugetlb nor KSM nor in the swap cache (nor in a
+ * hugetlb VMA) with the folio's fields `replayEntry` compares, its count moved from the
+ * pass's tally to the recorded counts; the zero page as such; anything else (a migration
+ * entry, whose verdict reads PG_locked and the page cache; hugetlb; KSM; a broken entry) to
+ * be checked in full, and counted, by every pass.
  */
 function recordEntry(
   ctx: RmapState,
@@ -648,12 +756,13 @@ function recordEntry(
   vpn: number,
   raw: number,
   walk: MmWalk,
+  tally: Tally,
+  inc: IncrementalRmapState,
 ): void {
   const f = rec.slots;
   const at = i * SLOT_FIELDS;
   f[at + F_RAW] = raw | 0;
   f[at + F_META] = SLOT_CHECK;
-  rec.mapping[i] = null;
   if (!ptePresent(raw)) return;
   const vma = vmaOf(mm, vpn * PAGE_SIZE, walk);
   if (vma === null || isVmHugetlbPage(vma)) return;
@@ -670,12 +779,28 @@ function recordEntry(
   const kind = r.mappingKind[folio]!;
   const flags = r.flags[folio]! & RECORDED_FLAGS;
   if (kind === PAGE_MAPPING_KSM || (flags & (1 << PG_swapcache)) !== 0) return;
+  const mapping = readerMapping(r, folio);
+  const objs = rec.objs;
+  let map = objs.indexOf(mapping);
+  if (map < 0) {
+    if (objs.length >= MAX_RECORD_OBJS) return;
+    map = objs.length;
+    objs.push(mapping);
+  }
+  const counter = mmCounter(ctx.mem, folio);
   const exclusive = pteWrite(raw) && (kind & PAGE_MAPPING_ANON) !== 0 ? F_EXCLUSIVE : 0;
-  f[at + F_META] = SLOT_FOLIO | (mmCounter(ctx.mem, folio) << 2) | exclusive;
+  f[at + F_META] = SLOT_FOLIO | (counter << 2) | exclusive;
   f[at + F_FOLIO] = folio;
   f[at + F_BITS] = kind | flags;
-  rec.mapping[i] = readerMapping(r, folio);
+  f[at + F_MAP] = map;
   rec.index[i] = r.index[folio]!;
+  // `checkEntry` counted the entry in the pass's tally: it counts in the record instead.
+  tally.ptes[pfn]!--;
+  tally.refs[folio]!--;
+  tally.rss[counter]! -= 1;
+  inc.ptes![pfn]!++;
+  inc.refs![folio]!++;
+  rec.rss[counter]! += 1;
 }
 
 function checkTlbs(mm: Mm, bad: Problems): void {
@@ -802,21 +927,30 @@ function checkPageCache(
  * same order; the differential test packages/scenarios/test/rmap-check-differential.test.ts
  * compares the two at every step of explored schedules, on legal and corrupted states.
  *
- * `incremental`: the page-table walk replays (`replayEntry`) the entries of a table not
- * written through `PageTable.set` since the machine's last sound incremental pass (or, in
- * a written table, the slots whose entry is unchanged), when the mm's VMAs and the folio's
- * frame, type, mapping, the flags `folio_mapping` and `mm_counter` read and `index` are
- * what that pass recorded: their tests would give what they gave then, so the entry is
- * only counted, and PageAnonExclusive read again for a writable anonymous page. The rest
- * (VMAs, migration entries, hugetlb and KSM entries, huge PMDs, the unmap window, anon_vmas,
- * KSM, page caches, pins, every folio's counts, TLBs) runs in full. A pass that finds
- * anything, or throws, keeps no records and gives the full check's answer, so the verdict
- * is the full one's for every state reached through the model's writers; a write straight
- * into `PageTable.ptes` of a recorded table is seen only by a full check. The differential
- * test compares the two after every step too.
+ * `incremental`: each page table of 16 entries or more keeps a record of its slots, and
+ * the machine per-pfn counts of what the recorded entries map (`IncrementalRmapState`). The
+ * page-table walk compares (`replayEntry`) the recorded entries of a table not written
+ * through `PageTable.set` since the machine's last sound incremental pass (or, in a written
+ * table, the slots whose entry is unchanged): when the mm's VMAs and the folio's frame,
+ * type, mapping, the flags `folio_mapping` and `mm_counter` read and `index` are what that
+ * pass recorded, their tests would give what they gave then, and the entry stays counted
+ * in the record; PageAnonExclusive is read again for a writable anonymous page. Frame,
+ * mapping and index are compared only where a folio writer marked the frame
+ * (`rmapWritten`). An entry that changed leaves the recorded counts, is checked in full
+ * and recorded again. `checkFolios` then visits only the folios whose verdict can have
+ * changed (`checkChangedFolios`): marked by the folio writers (a refcount lowered, a
+ * mapcount, what the frame is, mapping, index), or whose recorded or fresh counts changed. The rest (VMAs,
+ * migration entries, hugetlb and KSM entries, huge PMDs, the unmap window, anon_vmas, KSM,
+ * page caches, pins, TLBs) runs in full; with KSM in use every folio is checked. A pass
+ * that finds anything, or throws, keeps no records and gives the full check's answer, so
+ * the verdict is the full one's for every state reached through the model's writers; a
+ * write straight into `PageTable.ptes` of a recorded table or into the memmap's arrays is
+ * seen only by a full check. A machine none of whose page tables has 16 entries yet gets
+ * the full check (`hasRecordableTable`). The differential test compares the two after
+ * every step too.
  */
 export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): string[] {
-  if (options.incremental === true) {
+  if (options.incremental === true && (ctx.rmapCheck !== null || hasRecordableTable(ctx))) {
     // A pass that finds anything or throws leaves no records (see startIncrementalPass),
     // and the full check then gives the verdict (its problems, or its error).
     const inc = startIncrementalPass(ctx);
@@ -827,11 +961,42 @@ export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): strin
       problems = null;
     }
     if (problems !== null && problems.length === 0) {
-      passEndedSound(inc);
+      passEndedSound(inc, stillCounted(shared!));
       return problems;
     }
   }
   return runCheck(ctx, options, null);
+}
+
+/**
+ * Whether some page table of the machine has `MIN_RECORDED_USED` entries or more. Until one
+ * has, an incremental pass would record nothing and visit about as many frames as the full
+ * check (a machine of a few mapped pages), so `checkRmap` runs the full check, and keeps no
+ * state for the machine: a historic scenario's schedule (a few strided checks of a small
+ * machine) paid about 5 % more CPU for the incremental pass's bookkeeping.
+ */
+function hasRecordableTable(ctx: RmapState): boolean {
+  for (const mm of ctx.mms) {
+    for (const table of mm.pageTables.values()) if (table.used >= MIN_RECORDED_USED) return true;
+  }
+  return false;
+}
+
+/**
+ * The pfns a pass counted in its tally (not in the records) that still hold a count there:
+ * a pfn whose count `recordEntry` moved to the records holds none.
+ */
+function stillCounted(tally: Tally): number[] {
+  const { touched, ptes, pmds, refs, held } = tally;
+  let kept = 0;
+  for (let i = 0; i < touched.length; i++) {
+    const pfn = touched[i]!;
+    if (ptes[pfn] !== 0 || pmds[pfn] !== 0 || refs[pfn] !== 0 || held[pfn] !== 0)
+      touched[kept++] = pfn;
+  }
+  // The others are zero: `reset` need not visit them.
+  touched.length = kept;
+  return touched;
 }
 
 /** `checkRmap`, in full (`inc` null) or as an incremental pass using and updating `inc`. */
@@ -845,6 +1010,7 @@ function runCheck(
   const tally = tallyFor(ctx);
   const walk: MmWalk = { sorted: false, vma: null };
   for (const mm of ctx.mms) checkMm(ctx, mm, tally, walk, bad, inc);
+  if (inc !== null) dropUnseenRecords(inc);
   checkAnonVmas(ctx, tally, bad);
   checkKsm(ctx, bad.addFn);
   for (const as of ctx.files) checkPageCache(mem, as, tally, bad);
@@ -854,7 +1020,14 @@ function runCheck(
       tally.hold(folio, folioOrder(mem, folio) > 0 ? n : n * GUP_PIN_COUNTING_BIAS);
     }
   }
-  checkFolios(mem, tally, bad);
+  if (inc === null) checkFolios(mem, tally, tally.zeros, tally.zeros, bad);
+  else if (!inc.fromScratch && ctx.ksm === null) checkChangedFolios(mem, tally, inc, bad);
+  else {
+    // Every folio (KSM's are checked against its stable tree, which marks nothing); the
+    // marks start again from here.
+    checkFolios(mem, tally, inc.ptes ?? tally.zeros, inc.refs ?? tally.zeros, bad);
+    frameView(mem).rmapWritten.fill(0);
+  }
   if (options.quiescent === true) {
     for (const mm of ctx.mms) checkTlbs(mm, bad);
     // A batch the kernel's own code leaves pending (leaveTlbBatchPending) is legal; its
@@ -871,15 +1044,22 @@ function runCheck(
 
 /**
  * Every live folio against what the entries, page caches and pins counted: entire and
- * per-page mapcounts equal the mappings, the refcount covers them. Reads the memmap
- * arrays directly (the accessors' checks hold for a head); a frame that is not a head is
- * passed over, except a tail naming itself as its head, which `pfnFolio` takes for a
- * folio and the accessors reject (a broken memmap: the accessor's error is thrown).
+ * per-page mapcounts equal the mappings, the refcount covers them. The entries are those
+ * of the pass's tally plus, for an incremental pass, the recorded ones (`recPtes` per pfn,
+ * `recRefs` per folio; all zero for a full check). Reads the memmap arrays directly (the
+ * accessors' checks hold for a head); a frame that is not a head is passed over, except a
+ * tail naming itself as its head, which `pfnFolio` takes for a folio and the accessors
+ * reject (a broken memmap: the accessor's error is thrown).
  */
-function checkFolios(mem: RmapState['mem'], tally: Tally, bad: Problems): void {
+function checkFolios(
+  mem: RmapState['mem'],
+  tally: Tally,
+  recPtes: Int32Array,
+  recRefs: Int32Array,
+  bad: Problems,
+): void {
   const m = frameView(mem);
-  const { state, headOf, order, mapcount, entireMapcount, totalMapcount, refcount } = m;
-  const { ptes, pmds, refs, held } = tally;
+  const { state, headOf } = m;
   const zeroPfn = mem.zeroPfn;
   // Node by node: the frames between one node's end and the next node's start are holes
   // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
@@ -910,37 +1090,124 @@ function checkFolios(mem: RmapState['mem'], tally: Tally, bad: Problems): void {
       continue;
     }
     if (pfn === zeroPfn) continue;
-    const entire = entireMapcount[pfn]!;
-    const pmd = pmds[pfn]!;
-    if (entire !== pmd) {
-      bad.add(`folio ${hex(pfn)}: entire mapcount ${entire}, PMDs mapping it ${pmd}`);
+    checkFolio(mem, m, pfn, tally, recPtes, recRefs, bad);
+  }
+}
+
+/**
+ * `checkFolios` for an incremental pass that follows a sound one: only the folios whose
+ * verdict can have changed since. Those are the folios the memmap's writers marked
+ * (`rmapWritten`: a refcount or mapcount written, or the frames made or unmade a folio),
+ * those of the pfns whose recorded counts the pass changed (`changed`), and those the pass's
+ * tally counts or the last sound pass's did (`touched`, `fresh`: page caches, pins, PMDs and
+ * the entries checked in full). Every other folio has the counts, frames and mappings it had
+ * when that pass found it sound. Clears the marks it read.
+ */
+function checkChangedFolios(
+  mem: RmapState['mem'],
+  tally: Tally,
+  inc: IncrementalRmapState,
+  bad: Problems,
+): void {
+  const m = frameView(mem);
+  const recPtes = inc.ptes ?? tally.zeros;
+  const recRefs = inc.refs ?? tally.zeros;
+  // The marks, 8 at a time where 8 of them fill an aligned word of their buffer (which
+  // other per-frame arrays may share), one at a time at the ends.
+  const marks = m.rmapWritten;
+  const words = tally.markWords(marks);
+  const off = marks.byteOffset;
+  const n = marks.length;
+  for (let pfn = 0; pfn < n; ) {
+    if (((off + pfn) & 7) === 0 && pfn + 8 <= n && words[(off + pfn) >>> 3] === 0) {
+      pfn += 8;
+      continue;
     }
-    const total = entire + totalMapcount[pfn]!;
-    const r = refs[pfn]!;
-    if (total > 0 || r > 0) {
-      const end = pfn + (1 << order[pfn]!);
-      for (let p = pfn; p < end; p++) {
-        const ps = state[p];
-        // pageMapcount, which throws for a frame that is not a page of a live folio.
-        const page =
-          ps === FRAME_HEAD || ps === FRAME_TAIL
-            ? mapcount[p]! + entireMapcount[headOf[p]!]!
-            : pageMapcount(mem, p);
-        const own = page - entire;
-        const found = ptes[p]!;
-        if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
-      }
-      if (r > 0 && m.mappingKind[pfn] === PAGE_MAPPING_KSM) {
-        const problem = checkKsmFolio(mem, pfn);
-        if (problem !== null) bad.add(problem);
-      }
+    if (marks[pfn] !== 0) {
+      marks[pfn] = 0;
+      visitFolio(mem, m, pfn, tally, recPtes, recRefs, bad);
     }
-    const needed = r + held[pfn]!;
-    if (refcount[pfn]! < needed) {
-      bad.add(
-        `folio ${hex(pfn)}: refcount ${refcount[pfn]} below the ${needed} its mappings, cache and pins hold`,
-      );
+    pfn++;
+  }
+  const changed = inc.changed;
+  for (let k = 0; k < changed.length; k++)
+    visitFolio(mem, m, changed[k]!, tally, recPtes, recRefs, bad);
+  const touched = tally.touched;
+  for (let k = 0; k < touched.length; k++)
+    visitFolio(mem, m, touched[k]!, tally, recPtes, recRefs, bad);
+  const fresh = inc.fresh;
+  for (let k = 0; k < fresh.length; k++)
+    visitFolio(mem, m, fresh[k]!, tally, recPtes, recRefs, bad);
+}
+
+/** The folio of frame `pfn`, checked once per pass (`checkChangedFolios`). */
+function visitFolio(
+  mem: RmapState['mem'],
+  m: FrameView,
+  pfn: number,
+  tally: Tally,
+  recPtes: Int32Array,
+  recRefs: Int32Array,
+  bad: Problems,
+): void {
+  if (pfn < 0 || pfn >= m.maxPfn) return;
+  const s = m.state[pfn];
+  let folio = pfn;
+  if (s === FRAME_TAIL) {
+    folio = m.headOf[pfn]!;
+    // A tail naming itself as its head: the accessor's error, as `checkFolios` throws it.
+    if (folio === pfn) folioEntireMapcount(mem, pfn);
+    if (folio < 0 || folio >= m.maxPfn || m.state[folio] !== FRAME_HEAD) return;
+  } else if (s !== FRAME_HEAD) return;
+  if (folio === mem.zeroPfn || tally.visited[folio] !== 0) return;
+  tally.visited[folio] = 1;
+  tally.visitedList.push(folio);
+  checkFolio(mem, m, folio, tally, recPtes, recRefs, bad);
+}
+
+/** The tests of `checkFolios` for one live folio (not the zero page). */
+function checkFolio(
+  mem: RmapState['mem'],
+  m: FrameView,
+  pfn: number,
+  tally: Tally,
+  recPtes: Int32Array,
+  recRefs: Int32Array,
+  bad: Problems,
+): void {
+  const { state, headOf, mapcount, entireMapcount } = m;
+  const ptes = tally.ptes;
+  const entire = entireMapcount[pfn]!;
+  const pmd = tally.pmds[pfn]!;
+  if (entire !== pmd) {
+    bad.add(`folio ${hex(pfn)}: entire mapcount ${entire}, PMDs mapping it ${pmd}`);
+  }
+  const total = entire + m.totalMapcount[pfn]!;
+  const r = tally.refs[pfn]! + recRefs[pfn]!;
+  if (total > 0 || r > 0) {
+    const end = pfn + (1 << m.order[pfn]!);
+    for (let p = pfn; p < end; p++) {
+      const ps = state[p];
+      // pageMapcount, which throws for a frame that is not a page of a live folio.
+      const page =
+        ps === FRAME_HEAD || ps === FRAME_TAIL
+          ? mapcount[p]! + entireMapcount[headOf[p]!]!
+          : pageMapcount(mem, p);
+      const own = page - entire;
+      const found = ptes[p]! + recPtes[p]!;
+      if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
     }
+    if (r > 0 && m.mappingKind[pfn] === PAGE_MAPPING_KSM) {
+      const problem = checkKsmFolio(mem, pfn);
+      if (problem !== null) bad.add(problem);
+    }
+  }
+  const needed = r + tally.held[pfn]!;
+  const refcount = m.refcount[pfn]!;
+  if (refcount < needed) {
+    bad.add(
+      `folio ${hex(pfn)}: refcount ${refcount} below the ${needed} its mappings, cache and pins hold`,
+    );
   }
 }
 

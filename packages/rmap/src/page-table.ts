@@ -1,5 +1,6 @@
 import { type Runtime, Spinlock } from '@mmsim/runtime';
 import { PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE } from './constants.js';
+import type { TableRecord } from './invariants/incremental.js';
 
 /**
  * One last-level page table: the 512 PTEs that map one 2 MiB (PMD-sized) range, and its
@@ -22,6 +23,11 @@ export class PageTable {
    * `checkRmap`'s `incremental`); a write straight into `ptes` does not set it.
    */
   dirty = true;
+  /**
+   * What the incremental rmap check recorded of this table (its slots as its last pass saw
+   * them), or null: kept here rather than in a side table keyed by the table.
+   */
+  checkRecord: TableRecord | null = null;
 
   constructor(rt: Runtime, owner: string, pmdIndex: number) {
     this.base = pmdIndex * PMD_SIZE;

@@ -3,6 +3,7 @@ import type { PageLocks } from '@mmsim/page-lock';
 import type { CostModel, KernelGen, Runtime, Task, VmStat } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
 import type { HugetlbRmap } from './hugetlb-state.js';
+import type { IncrementalRmapState } from './invariants/incremental.js';
 import type { KsmState } from './ksm.js';
 import { TaskMempolicies } from './mempolicy.js';
 import type { Mm } from './mm.js';
@@ -93,6 +94,11 @@ export class RmapState {
    * collections, so every explored machine would outlive its schedule until a full one.
    */
   hugetlb: HugetlbRmap | null = null;
+  /**
+   * What the incremental rmap check (`checkRmap`'s `incremental`) remembers of this machine,
+   * created by its first pass: a field for the reason given at `hugetlb`.
+   */
+  rmapCheck: IncrementalRmapState | null = null;
   /**
    * `task->mm` as far as the model knows it: the mm a task last accessed as a user task
    * (set at its first user access, `switch_mm` to it). Tasks not here are kernel threads.

@@ -1,4 +1,5 @@
-import { PTRS_PER_PTE } from '../constants.js';
+import { machineBuffer } from '@mmsim/folio';
+import { NR_MM_COUNTERS, PTRS_PER_PTE } from '../constants.js';
 import type { Mm } from '../mm.js';
 import type { PageTable } from '../page-table.js';
 import type { RmapState } from '../rmap-state.js';
@@ -6,21 +7,23 @@ import type { RmapState } from '../rmap-state.js';
 /**
  * What the incremental rmap check (`checkRmap(ctx, { incremental: true })`) remembers of
  * its last sound pass: per page table, each slot's entry as that pass saw it and what the
- * entry's check read of its folio; per mm, the VMA fields the entry checks read. A slot
- * whose entry, VMAs and folio fields are all unchanged gets the same verdict again, so the
- * pass only counts it (see `replayEntry` in invariants.ts). Nothing here is written by
+ * entry's check read of its folio; per mm, the VMA fields the entry checks read; per pfn,
+ * what the recorded entries count (`IncrementalRmapState.ptes` and `refs`), kept across
+ * passes and changed only where a recorded entry changed. A slot whose entry, VMAs and folio
+ * fields are all unchanged gets the same verdict again and still counts as recorded, so the
+ * pass only compares it (see `replayEntry` in invariants.ts). Nothing here is written by
  * the model's writers: every test is a comparison with the live state, made by the check.
  */
 
 /** A slot the pass checks again in full: empty, a migration entry, hugetlb, KSM, broken. */
 export const SLOT_CHECK = 0;
-/** A present entry of a live folio, with its folio's fields below. */
+/** A present entry of a live folio, with its folio's fields below, counted in the record. */
 export const SLOT_FOLIO = 1;
 /** A present entry of the shared zero page (its verdict depends on the entry alone). */
 export const SLOT_ZERO = 2;
 
 /** Int32 fields per slot in `TableRecord.slots`. */
-export const SLOT_FIELDS = 4;
+export const SLOT_FIELDS = 5;
 /** The slot's entry (`raw | 0`; 0: none recorded). */
 export const F_RAW = 0;
 /** The folio head the entry's pfn belonged to. */
@@ -32,73 +35,162 @@ export const F_FOLIO = 1;
 export const F_BITS = 2;
 /** SLOT_CHECK / SLOT_FOLIO / SLOT_ZERO, the rss counter `<< 2`, `F_EXCLUSIVE`. */
 export const F_META = 3;
+/** Where in `TableRecord.objs` the object `folio->mapping` pointed at is. */
+export const F_MAP = 4;
 /** In `F_META`: the entry is writable and the folio anonymous (PageAnonExclusive is read). */
 export const F_EXCLUSIVE = 1 << 5;
 
+/** Bytes of a record's buffer: `index`, `rss`, `slots`, `used`, in that order. */
+const RECORD_BYTES =
+  8 * PTRS_PER_PTE + 8 * NR_MM_COUNTERS + 4 * SLOT_FIELDS * PTRS_PER_PTE + 2 * PTRS_PER_PTE;
+
 /**
- * One page table's slots as the last sound pass saw them: per slot, four int32 fields
- * side by side (`F_*`), the folio's `index` and the object `folio->mapping` points at.
+ * One page table's slots as the last sound pass saw them: per slot, five int32 fields side
+ * by side (`F_*`) and the folio's `index`; the distinct `folio->mapping` objects of its
+ * slots; what its SLOT_FOLIO slots add to the mm's rss counters. Its typed arrays are views
+ * of one buffer from the machine's recycler (`machineBuffer`); a record whose table went
+ * away is kept in its machine's pool and used again.
  */
 export class TableRecord {
-  /** The mm and PMD index the table was found at. */
+  /** The table, the mm and PMD index it was found at. */
+  table: PageTable | null = null;
   mm: Mm | null = null;
   idx = -1;
-  /**
-   * The pass that last read the table through this record: only a record the pass just
-   * before kept up to date is replayed (a table checked in full for a while, or gone from
-   * its mm, is recorded again).
-   */
+  /** The pass that last walked the table through this record. */
   seen = -1;
-  readonly slots = new Int32Array(PTRS_PER_PTE * SLOT_FIELDS);
-  readonly index = new Float64Array(PTRS_PER_PTE);
-  readonly mapping: (object | null)[] = new Array<object | null>(PTRS_PER_PTE).fill(null);
+  readonly index: Float64Array;
+  /** Per rss counter, the SLOT_FOLIO slots counted in it. */
+  readonly rss: Float64Array;
+  readonly slots: Int32Array;
   /** The slots in use, in order: the first `nrUsed`. */
-  readonly used = new Uint16Array(PTRS_PER_PTE);
+  readonly used: Uint16Array;
   nrUsed = 0;
+  /** The objects `folio->mapping` pointed at, by `F_MAP`. */
+  readonly objs: (object | null)[] = [];
+
+  constructor(buffer: ArrayBuffer) {
+    let at = 0;
+    this.index = new Float64Array(buffer, at, PTRS_PER_PTE);
+    at += 8 * PTRS_PER_PTE;
+    this.rss = new Float64Array(buffer, at, NR_MM_COUNTERS);
+    at += 8 * NR_MM_COUNTERS;
+    this.slots = new Int32Array(buffer, at, SLOT_FIELDS * PTRS_PER_PTE);
+    at += 4 * SLOT_FIELDS * PTRS_PER_PTE;
+    this.used = new Uint16Array(buffer, at, PTRS_PER_PTE);
+  }
+
+  /** Empties the record (no slot recorded) for another table. */
+  clear(): void {
+    this.table = null;
+    this.mm = null;
+    this.idx = -1;
+    this.seen = -1;
+    this.slots.fill(0);
+    this.rss.fill(0);
+    this.nrUsed = 0;
+    this.objs.length = 0;
+  }
 }
 
-/** The incremental check's memory of one machine. */
+/** The incremental check's memory of one machine (`RmapState.rmapCheck`). */
 export class IncrementalRmapState {
-  tables = new WeakMap<PageTable, TableRecord>();
-  /** Per mm, the VMA fields the records of its tables were made under (`vmasUnchanged`). */
-  vmas = new WeakMap<Mm, unknown[]>();
-  /** The tables a pass recorded again, whose `dirty` mark it clears if it ends sound. */
+  /** The records that count in `ptes` and `refs`: one per recorded table. */
+  readonly records: TableRecord[] = [];
+  /** Records of tables gone, for other tables. */
+  readonly pool: TableRecord[] = [];
+  /** Per mm (`vmaMms[i]`), the VMA fields its records were made under (`vmasUnchanged`). */
+  readonly vmaMms: Mm[] = [];
+  readonly vmaSigs: unknown[][] = [];
+  /** The tables a pass walked slot by slot, whose `dirty` mark it clears if it ends sound. */
   readonly recorded: PageTable[] = [];
-  /** The last pass ended sound: its records hold. */
+  /**
+   * Per pfn, the SLOT_FOLIO slots of all records mapping it (PTEs per page, `ptes`) and per
+   * folio head those mapping a page of it (`refs`); null until a record is made.
+   */
+  ptes: Int32Array | null = null;
+  refs: Int32Array | null = null;
+  /**
+   * Folios whose recorded counts a pass changed (a slot recorded, changed or forgotten):
+   * `checkFolios` visits them, with those the memmap's writers marked (`rmapWritten`).
+   */
+  readonly changed: number[] = [];
+  /**
+   * The pfns the last sound pass counted outside the records (page caches, pins, PMDs,
+   * entries checked in full): their counts may be gone now, so the next pass visits them.
+   */
+  readonly fresh: number[] = [];
+  /** The last pass ended sound: its records and counts hold. */
   sound = false;
+  /** This pass has nothing to go on (first pass, or the last one was not sound). */
+  fromScratch = true;
   /** Passes started on this machine. */
   pass = 0;
 }
 
-/** Per machine, the incremental check's state. */
-const states = new WeakMap<RmapState, IncrementalRmapState>();
-
 /**
- * The machine's state for a pass that starts: its records when the last pass ended
- * sound, none otherwise (a pass that found something or threw leaves nothing to replay).
- * Marked unsound until `passEndedSound`.
+ * The machine's state for a pass that starts: its records when the last pass ended sound,
+ * none otherwise (a pass that found something or threw leaves nothing to replay: its
+ * records and counts are dropped here, and the pass starts from scratch). Marked unsound
+ * until `passEndedSound`.
  */
 export function startIncrementalPass(ctx: RmapState): IncrementalRmapState {
-  let state = states.get(ctx);
-  if (state === undefined) {
+  let state = ctx.rmapCheck;
+  if (state === null) {
     state = new IncrementalRmapState();
-    states.set(ctx, state);
+    ctx.rmapCheck = state;
   } else if (!state.sound) {
-    state.tables = new WeakMap();
-    state.vmas = new WeakMap();
+    const records = state.records;
+    for (let i = 0; i < records.length; i++) releaseRecord(state, records[i]!);
+    records.length = 0;
+    state.ptes?.fill(0);
+    state.refs?.fill(0);
+    state.vmaMms.length = 0;
+    state.vmaSigs.length = 0;
+    state.fresh.length = 0;
+    state.fromScratch = true;
   }
   state.sound = false;
   state.pass++;
   state.recorded.length = 0;
+  state.changed.length = 0;
   return state;
 }
 
-/** Ends a sound pass: the tables it recorded are clean, its records hold. */
-export function passEndedSound(state: IncrementalRmapState): void {
+/**
+ * Ends a sound pass: the tables it walked slot by slot are clean, its records hold, and
+ * `fresh` becomes the pfns it counted outside them (`touched`).
+ */
+export function passEndedSound(state: IncrementalRmapState, touched: readonly number[]): void {
   const recorded = state.recorded;
   for (let t = 0; t < recorded.length; t++) recorded[t]!.dirty = false;
   recorded.length = 0;
+  const fresh = state.fresh;
+  fresh.length = touched.length;
+  for (let i = 0; i < touched.length; i++) fresh[i] = touched[i]!;
   state.sound = true;
+  state.fromScratch = false;
+}
+
+/** A record for `table`: from the pool, or new, with the per-pfn counts made if need be. */
+export function newRecord(ctx: RmapState, state: IncrementalRmapState, table: PageTable) {
+  if (state.ptes === null) {
+    const n = ctx.mem.maxPfn;
+    const buffer = machineBuffer(ctx.mem, 8 * n);
+    state.ptes = new Int32Array(buffer, 0, n);
+    state.refs = new Int32Array(buffer, 4 * n, n);
+  }
+  const rec = state.pool.pop() ?? new TableRecord(machineBuffer(ctx.mem, RECORD_BYTES));
+  rec.table = table;
+  table.checkRecord = rec;
+  state.records.push(rec);
+  return rec;
+}
+
+/** Detaches a record from its table and puts it in the pool (its counts already gone). */
+export function releaseRecord(state: IncrementalRmapState, rec: TableRecord): void {
+  if (rec.table !== null && rec.table.checkRecord === rec) rec.table.checkRecord = null;
+  rec.clear();
+  state.pool.push(rec);
 }
 
 /**
@@ -107,7 +199,8 @@ export function passEndedSound(state: IncrementalRmapState): void {
  * records the new ones when not. Compares in place, allocating only on a change.
  */
 export function vmasUnchanged(state: IncrementalRmapState, mm: Mm): boolean {
-  const old = state.vmas.get(mm);
+  const at = state.vmaMms.indexOf(mm);
+  const old = at < 0 ? undefined : state.vmaSigs[at]!;
   const vmas = mm.vmas;
   if (old !== undefined) {
     let k = 0;
@@ -142,6 +235,9 @@ export function vmasUnchanged(state: IncrementalRmapState, mm: Mm): boolean {
     sig.push(vma, vma.start, vma.end, vma.flags, vma.pgoff, vma.file, vma.anonVmaChain.length);
     for (const avc of vma.anonVmaChain) sig.push(avc.anonVma);
   }
-  state.vmas.set(mm, sig);
+  if (at < 0) {
+    state.vmaMms.push(mm);
+    state.vmaSigs.push(sig);
+  } else state.vmaSigs[at] = sig;
   return false;
 }

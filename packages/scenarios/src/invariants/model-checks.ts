@@ -20,31 +20,20 @@ import { firstProblem, strided } from './invariant.js';
  * until `unlink_anon_vmas`; references held beyond the mappings (a zap's gathered pages,
  * GUP, isolation), since only a lower refcount is reported. See `checkRmap` for each.
  *
- * Incremental on steps (after the machine's first `RMAP_FULL_STEP_PASSES` step checks, which
- * are full): a step check replays the page-table entries whose table, VMAs and
- * folio are as its last sound pass recorded them (`checkRmap`'s `incremental`) and runs the
- * rest in full; a pass that finds anything reports the full check's problems, so it gives
- * the full check's verdict at the same step for every write made through the model's
- * functions. The end check is always full, so a write straight into a page table's entries
- * (which `PageTable.set` would have marked) is found at the end at the latest.
+ * Incremental on steps: a step check compares the page-table entries whose table, VMAs
+ * and folio are as its last sound pass recorded them, and the folios whose counts, frames
+ * and mappings did not change, with that pass's record instead of checking them again
+ * (`checkRmap`'s `incremental`), and runs the rest in full; a pass that finds anything
+ * reports the full check's problems, so it gives the full check's verdict at the same step
+ * for every write made through the model's functions. The end check is always full, so a
+ * write straight into a page table's entries or the memmap's counts (which `PageTable.set`
+ * and the folio setters would have marked) is found at the end at the latest.
  */
 export function rmapConsistent(k: Kernel, stride: number): Invariant {
-  let fullPasses = 0;
-  return strided('rmap-consistent', stride, (phase) => {
-    const incremental = phase === 'step' && ++fullPasses > RMAP_FULL_STEP_PASSES;
-    return firstProblem(k.vm.check({ quiescent: phase === 'end', incremental }));
-  });
+  return strided('rmap-consistent', stride, (phase) =>
+    firstProblem(k.vm.check({ quiescent: phase === 'end', incremental: phase === 'step' })),
+  );
 }
-
-/**
- * The first step checks of a machine are full: an incremental pass records each page table
- * it walks (some 17 KB of typed arrays a table of 16 entries or more), which pays only when
- * later passes replay it. A historic scenario's schedule (35 to 80 steps) reaches about five
- * strided checks, and recording on them made rfc-lock-order's schedules about 15 % dearer in
- * CPU (the collector's share rose from 3 % to 14 %); pmbench-migrate and
- * migrate-under-writes run hundreds of checks a schedule.
- */
-const RMAP_FULL_STEP_PASSES = 8;
 
 /**
  * `memmap-consistent`: the physical memory model agrees with itself
