@@ -9,14 +9,10 @@ import {
   folioTestFlag,
   folioTestKsm,
   memmapReader,
-  PAGE_MAPPING_ANON,
   PG_dirty,
-  PG_locked,
   readerIsFolio,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError, type RwSemaphore, tracedFunction } from '@mmsim/runtime';
-import { folioAddressSpace } from './address-space.js';
-import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -56,11 +52,13 @@ import {
   enterUncontendedWalk,
   exitUncontendedWalk,
   rmapUncontended,
-  soleUncontendedFileVma,
-  soleUncontendedVma,
+  UNCONTENDED_TARGET,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
+  uncontendedWalkTarget,
   vmaCoversPgoff,
+  WALK_NOTHING,
+  WALK_PLAIN,
 } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange, folioVmaRangeAtInto } from './vma-address.js';
@@ -192,29 +190,11 @@ function removeMigrationPtesUncontended(
   if (!rmapUncontended.enabled) return false;
   // dst's fields read from the memmap (`checkRemoveMigrationPtes` checked it is live).
   const r = memmapReader(mem);
-  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
-  const kind = r.mappingKind[dst]!;
-  let vma: Vma | undefined;
-  let sem: RwSemaphore;
-  let anon: boolean;
-  if (kind === PAGE_MAPPING_ANON) {
-    const av = folioAnonVma(mem, dst);
-    if (av === null) return !locked;
-    vma = soleUncontendedVma(av, locked);
-    sem = av.rwsem;
-    anon = true;
-  } else if (kind === 0) {
-    // rmap_walk_file: dst must be locked (the general walk reports it if not).
-    if ((r.flags[dst]! & (1 << PG_locked)) === 0) return false;
-    const as = folioAddressSpace(mem, dst);
-    if (as === null) return true; // no address space: nothing to walk
-    vma = soleUncontendedFileVma(as, locked);
-    sem = as.iMmapRwsem;
-    anon = false;
-  } else {
-    return false; // KSM (rmap_walk_ksm) or a movable page
-  }
-  if (vma === undefined) return false;
+  const walk = uncontendedWalkTarget(r, mem, dst, locked, false);
+  if (walk !== WALK_PLAIN) return walk === WALK_NOTHING;
+  const vma = UNCONTENDED_TARGET.vma as Vma;
+  const sem = UNCONTENDED_TARGET.sem as RwSemaphore;
+  const anon = UNCONTENDED_TARGET.anon;
   const order = r.order[dst]!;
   const nr = 1 << order;
   const pgoff = r.index[dst]!;

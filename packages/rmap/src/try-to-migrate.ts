@@ -11,12 +11,9 @@ import {
   folioTestAnon,
   folioTestKsm,
   memmapReader,
-  PAGE_MAPPING_ANON,
   PG_anon_exclusive,
-  PG_locked,
   pageTestFlag,
   readerFolioMapcount,
-  readerFolioMapped,
   readerIsFolio,
 } from '@mmsim/folio';
 import {
@@ -26,8 +23,6 @@ import {
   type RwSemaphore,
   tracedFunction,
 } from '@mmsim/runtime';
-import { folioAddressSpace } from './address-space.js';
-import { folioAnonVma } from './anon-vma.js';
 import {
   PAGE_SIZE,
   PTRS_PER_PTE,
@@ -69,11 +64,13 @@ import {
   enterUncontendedWalk,
   exitUncontendedWalk,
   rmapUncontended,
-  soleUncontendedFileVma,
-  soleUncontendedVma,
+  UNCONTENDED_TARGET,
   uncontendedPtlLock,
   uncontendedPtlUnlock,
+  uncontendedWalkTarget,
   vmaCoversPgoff,
+  WALK_NOTHING,
+  WALK_PLAIN,
 } from './uncontended.js';
 import type { Vma } from './vma.js';
 import { folioVmaRange, folioVmaRangeAtInto } from './vma-address.js';
@@ -295,32 +292,12 @@ function tryToMigrateUncontended(ctx: RmapState, folio: Folio, flags: number): b
   // The folio's fields read from the memmap (`checkTryToMigrate` checked it is live).
   const r = memmapReader(mem);
   const locked = (flags & TTU_RMAP_LOCKED) !== 0;
-  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
-  const kind = r.mappingKind[folio]!;
-  let vma: Vma | undefined;
-  let sem: RwSemaphore;
+  const walk = uncontendedWalkTarget(r, mem, folio, locked, true);
+  if (walk !== WALK_PLAIN) return walk === WALK_NOTHING;
+  const vma = UNCONTENDED_TARGET.vma as Vma;
+  const sem = UNCONTENDED_TARGET.sem as RwSemaphore;
   // An anon folio's walk skips exec's temporary stack (`invalid_migration_vma`); a file's not.
-  let anon: boolean;
-  if (kind === PAGE_MAPPING_ANON) {
-    const av = folioAnonVma(mem, folio);
-    // folio_lock_anon_vma_read gives up on a folio that is not mapped: nothing to walk.
-    if (av === null) return !locked;
-    if (!locked && !readerFolioMapped(r, folio)) return true;
-    vma = soleUncontendedVma(av, locked);
-    sem = av.rwsem;
-    anon = true;
-  } else if (kind === 0) {
-    // rmap_walk_file: the folio must be locked (the general walk reports it if not).
-    if ((r.flags[folio]! & (1 << PG_locked)) === 0) return false;
-    const as = folioAddressSpace(mem, folio);
-    if (as === null) return true; // no address space: nothing to walk
-    vma = soleUncontendedFileVma(as, locked);
-    sem = as.iMmapRwsem;
-    anon = false;
-  } else {
-    return false; // KSM (rmap_walk_ksm) or a movable page
-  }
-  if (vma === undefined) return false;
+  const anon = UNCONTENDED_TARGET.anon;
   const order = r.order[folio]!;
   const nr = 1 << order;
   const index = r.index[folio]!;

@@ -1,6 +1,13 @@
+import {
+  type Folio,
+  type MemmapReader,
+  PAGE_MAPPING_ANON,
+  PG_locked,
+  readerFolioMapped,
+} from '@mmsim/folio';
 import type { RwSemaphore, Spinlock } from '@mmsim/runtime';
-import type { AddressSpace } from './address-space.js';
-import type { AnonVma } from './anon-vma.js';
+import { type AddressSpace, folioAddressSpace } from './address-space.js';
+import { type AnonVma, folioAnonVma } from './anon-vma.js';
 import { VM_LOCKED } from './constants.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
 import type { RmapState } from './rmap-state.js';
@@ -49,6 +56,64 @@ export function soleUncontendedFileVma(as: AddressSpace, locked: boolean): Vma |
   for (const v of vmas) vma = v;
   if (vma === undefined || isVmHugetlbPage(vma) || (vma.flags & VM_LOCKED) !== 0) return undefined;
   return vma;
+}
+
+/** `uncontendedWalkTarget`: `UNCONTENDED_TARGET` holds the VMA and rwsem to walk plainly. */
+export const WALK_PLAIN = 0;
+/** `uncontendedWalkTarget`: the walk has nothing to visit (it would return at once). */
+export const WALK_NOTHING = 1;
+/** `uncontendedWalkTarget`: the general walk (generators) must run. */
+export const WALK_GENERAL = 2;
+
+/**
+ * What `uncontendedWalkTarget` chose, filled in by each call that returns `WALK_PLAIN` (read
+ * at once, kept by nobody): the one VMA, the rmap's rwsem, and whether the folio is anon.
+ */
+export const UNCONTENDED_TARGET: { vma: Vma | null; sem: RwSemaphore | null; anon: boolean } = {
+  vma: null,
+  sem: null,
+  anon: false,
+};
+
+/**
+ * Which walk `rmap_walk` (mm/rmap.c, 6.3) of the live folio `folio` can be as plain calls.
+ * An anon, not KSM, folio (`rmap_walk_anon`): nothing to walk without an anon_vma (unless
+ * `locked`: the general walk reports it), nor, with `skipUnmapped` and not `locked`, when
+ * the folio is not mapped (`folio_lock_anon_vma_read` gives up); else `soleUncontendedVma`.
+ * A page-cache folio (`rmap_walk_file`): it must be locked (the general walk reports it if
+ * not), nothing to walk without an address space, else `soleUncontendedFileVma`. KSM and
+ * movable pages take the general walk. Changes nothing.
+ */
+export function uncontendedWalkTarget(
+  r: MemmapReader,
+  mem: Parameters<typeof folioAnonVma>[0],
+  folio: Folio,
+  locked: boolean,
+  skipUnmapped: boolean,
+): number {
+  // Anon and not KSM: the mapping's tag is exactly PAGE_MAPPING_ANON (one read for both).
+  const kind = r.mappingKind[folio]!;
+  let vma: Vma | undefined;
+  if (kind === PAGE_MAPPING_ANON) {
+    const av = folioAnonVma(mem, folio);
+    if (av === null) return locked ? WALK_GENERAL : WALK_NOTHING;
+    if (skipUnmapped && !locked && !readerFolioMapped(r, folio)) return WALK_NOTHING;
+    vma = soleUncontendedVma(av, locked);
+    UNCONTENDED_TARGET.sem = av.rwsem;
+    UNCONTENDED_TARGET.anon = true;
+  } else if (kind === 0) {
+    if ((r.flags[folio]! & (1 << PG_locked)) === 0) return WALK_GENERAL;
+    const as = folioAddressSpace(mem, folio);
+    if (as === null) return WALK_NOTHING;
+    vma = soleUncontendedFileVma(as, locked);
+    UNCONTENDED_TARGET.sem = as.iMmapRwsem;
+    UNCONTENDED_TARGET.anon = false;
+  } else {
+    return WALK_GENERAL;
+  }
+  if (vma === undefined) return WALK_GENERAL;
+  UNCONTENDED_TARGET.vma = vma;
+  return WALK_PLAIN;
 }
 
 /**
