@@ -1,18 +1,9 @@
-import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
-import { PAGE_SIZE } from '@mmsim/rmap';
 import { userFaultPlainPath } from '@mmsim/rmap/internal';
 import { VmEvent } from '@mmsim/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
-import { userTask } from '../src/actors/user-task.js';
 import { numaBalancing } from '../src/builtin/numa-balancing.js';
-import {
-  mappedFolios,
-  migrator,
-  migratorStats,
-  pmbenchMigrate,
-  runScenario,
-  type Scenario,
-} from '../src/index.js';
+import { pmbenchMigrate, runScenario, type Scenario } from '../src/index.js';
+import { firstTouchesUnderMigration } from './first-touch-scenario.js';
 
 /**
  * Three threads first-touching the same untouched pages (no set-up: every page is faulted
@@ -20,47 +11,15 @@ import {
  * what is mapped to node 1 and back.
  */
 function firstTouchRace(): Scenario {
-  const pages = 24;
-  return {
+  return firstTouchesUnderMigration({
     name: 'first-touch-race',
     title: 'threads faulting in the same pages under migration',
-    description: 'a test scenario',
-    sources: [],
-    config: {
-      nodes: [
-        { pages: 512, cpus: 2 },
-        { pages: 512, cpus: 2 },
-      ],
-    },
-    build(k) {
-      const mm = k.createProcess('p');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
-      return {
-        actors: [
-          migrator(k, {
-            cpu: 0,
-            mode: MIGRATE_SYNC,
-            reason: MR_SYSCALL,
-            rounds: 4,
-            select: mappedFolios(k, mm, addr, pages),
-            stats: migratorStats(),
-          }),
-          ...[1, 2, 3].map((cpu) =>
-            userTask(k, {
-              name: `t${cpu}`,
-              cpu,
-              mm,
-              addr,
-              pages,
-              pattern: cpu === 3 ? 'sequential' : 'random',
-              accesses: 60,
-              writeRatio: cpu === 2 ? 0.2 : 0.7,
-            }),
-          ),
-        ],
-      };
-    },
-  };
+    pages: 24,
+    rounds: 4,
+    cpus: [1, 2, 3],
+    pattern: (cpu) => (cpu === 3 ? 'sequential' : 'random'),
+    writeRatio: (cpu) => (cpu === 2 ? 0.2 : 0.7),
+  });
 }
 
 function outcome(scenario: Scenario, seed: number, checkSteps: boolean, plain: boolean) {

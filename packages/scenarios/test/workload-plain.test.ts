@@ -1,12 +1,11 @@
 import { type Folio, folioAlloc, folioPut, pfnFolio } from '@mmsim/folio';
 import { createKernel, type Kernel } from '@mmsim/kernel';
-import { MIGRATE_SYNC, MR_SYSCALL } from '@mmsim/migrate';
 import { type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import { userFaultPlainPath } from '@mmsim/rmap/internal';
 import type { KernelGen } from '@mmsim/runtime';
 import { afterEach, describe, expect, it } from 'vitest';
-import { userTask } from '../src/actors/user-task.js';
-import { mappedFolios, migrator, migratorStats, runScenario, type Scenario } from '../src/index.js';
+import { mappedFolios, runScenario, type Scenario } from '../src/index.js';
+import { firstTouchesUnderMigration } from './first-touch-scenario.js';
 
 /**
  * Three threads first-touching 48 untouched pages (so the lru_add batches of their CPUs
@@ -15,61 +14,31 @@ import { mappedFolios, migrator, migratorStats, runScenario, type Scenario } fro
  * LRU add must move a batch while `lru_lock` is held cannot run as plain calls.
  */
 function lruContended(): Scenario {
-  const pages = 48;
-  return {
+  return firstTouchesUnderMigration({
     name: 'lru-contended-first-touch',
     title: 'first touches while lru_lock is held',
-    description: 'a test scenario',
-    sources: [],
-    config: {
-      nodes: [
-        { pages: 512, cpus: 2 },
-        { pages: 512, cpus: 2 },
-      ],
-    },
-    build(k) {
-      const mm = k.createProcess('p');
-      const addr = k.vm.mmap(mm, { length: pages * PAGE_SIZE });
-      return {
-        actors: [
-          migrator(k, {
-            cpu: 0,
-            mode: MIGRATE_SYNC,
-            reason: MR_SYSCALL,
-            rounds: 2,
-            select: mappedFolios(k, mm, addr, pages),
-            stats: migratorStats(),
-          }),
-          ...[1, 2].map((cpu) =>
-            userTask(k, {
-              name: `t${cpu}`,
-              cpu,
-              mm,
-              addr,
-              pages,
-              pattern: 'sequential',
-              accesses: 60,
-              writeRatio: cpu === 1 ? 1 : 0.6,
-            }),
-          ),
-          {
-            name: 'holder',
-            cpu: 3,
-            models: 'a task holding lru_lock',
-            *body(): KernelGen {
-              for (let n = 0; n < 60; n++) {
-                const lock = k.lruVecs.lruLock(n % 2);
-                yield* lock.lock();
-                yield;
-                yield;
-                lock.unlock();
-              }
-            },
-          },
-        ],
-      };
-    },
-  };
+    pages: 48,
+    rounds: 2,
+    cpus: [1, 2],
+    pattern: () => 'sequential',
+    writeRatio: (cpu) => (cpu === 1 ? 1 : 0.6),
+    others: (k) => [
+      {
+        name: 'holder',
+        cpu: 3,
+        models: 'a task holding lru_lock',
+        *body(): KernelGen {
+          for (let n = 0; n < 60; n++) {
+            const lock = k.lruVecs.lruLock(n % 2);
+            yield* lock.lock();
+            yield;
+            yield;
+            lock.unlock();
+          }
+        },
+      },
+    ],
+  });
 }
 
 function outcome(scenario: Scenario, seed: number, plain: boolean) {
