@@ -25,7 +25,7 @@ import {
 } from '@mmsim/folio';
 import { EAGAIN, type KernelGen, NodeStat } from '@mmsim/runtime';
 import { expect } from 'vitest';
-import { folioAddressSpace, TTU_BATCH_FLUSH } from '../src/index.js';
+import { folioAddressSpace, PAGE_SIZE, TTU_BATCH_FLUSH } from '../src/index.js';
 import { mutableAddressSpace } from '../src/internal.js';
 import type { RmapMachine as Machine } from '../src/testing/index.js';
 
@@ -144,4 +144,43 @@ export function* migrateFolio(
   if (anonVma !== null) vm.putAnonVma(anonVma);
   folioPut(mem, src);
   return dst;
+}
+
+/**
+ * The user-access tests' program: two threads (CPUs 1 and 2) each make `accesses` accesses
+ * over `pages` pages from `addr` (every third a store of `cpu * 1000 + n`, the rest loads
+ * whose values go to `seen`, strided by `cpu + 2` pages), while a migrator on CPU 0 moves
+ * every mapped page three times (`migrateFolio`), so that accesses wait on migration entries.
+ */
+export function spawnAccessorsAndMigrator(
+  m: Machine,
+  p: Parameters<Machine['vm']['presentPfnAt']>[0],
+  addr: number,
+  pages: number,
+  accesses: number,
+  load: (at: number) => KernelGen<number>,
+  store: (at: number, value: number) => KernelGen,
+  seen: number[],
+): void {
+  const { rt, vm, mem } = m;
+  for (const cpu of [1, 2]) {
+    rt.spawn(`user${cpu}`, cpu, function* (): KernelGen {
+      for (let n = 0; n < accesses; n++) {
+        const at = addr + ((n * (cpu + 2)) % pages) * PAGE_SIZE;
+        if ((n + cpu) % 3 === 0) yield* store(at, cpu * 1000 + n);
+        else seen.push(yield* load(at));
+        yield;
+      }
+    });
+  }
+  rt.spawn('migrator', 0, function* (): KernelGen {
+    for (let round = 0; round < 3; round++) {
+      for (let i = 0; i < pages; i++) {
+        const pfn = vm.presentPfnAt(p, addr + i * PAGE_SIZE);
+        if (pfn < 0 || pfn === mem.zeroPfn) continue;
+        yield* migrateFolio(m, pfn);
+        yield;
+      }
+    }
+  });
 }

@@ -2,7 +2,7 @@ import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { PAGE_SIZE } from '../src/index.js';
 import { createRmapMachine as machine } from '../src/testing/index.js';
-import { migrateFolio } from './helpers.js';
+import { spawnAccessorsAndMigrator } from './helpers.js';
 
 type Access = 'generator' | 'fast-then-faulted';
 
@@ -13,7 +13,7 @@ type Access = 'generator' | 'fast-then-faulted';
  */
 function run(how: Access, seed: number) {
   const m = machine({ strategy: 'random', seed, lru: true });
-  const { vm, rt, mem } = m;
+  const { vm, rt } = m;
   const p = vm.createProcess();
   const pages = 6;
   const addr = vm.mmap(p, { length: pages * PAGE_SIZE });
@@ -27,26 +27,7 @@ function run(how: Access, seed: number) {
     if (how === 'generator') yield* vm.userWrite(p, at, value);
     else if (!vm.userWriteFast(p, at, value)) yield* vm.userWriteFaulted(p, at, value);
   }
-  for (const cpu of [1, 2]) {
-    rt.spawn(`user${cpu}`, cpu, function* (): KernelGen {
-      for (let n = 0; n < 40; n++) {
-        const at = addr + ((n * (cpu + 2)) % pages) * PAGE_SIZE;
-        if ((n + cpu) % 3 === 0) yield* store(at, cpu * 1000 + n);
-        else seen.push(yield* load(at));
-        yield;
-      }
-    });
-  }
-  rt.spawn('migrator', 0, function* (): KernelGen {
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < pages; i++) {
-        const pfn = vm.presentPfnAt(p, addr + i * PAGE_SIZE);
-        if (pfn < 0 || pfn === mem.zeroPfn) continue;
-        yield* migrateFolio(m, pfn);
-        yield;
-      }
-    }
-  });
+  spawnAccessorsAndMigrator(m, p, addr, pages, 40, load, store, seen);
   const result = rt.run();
   const s = vm.tlbStats;
   return {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PAGE_SIZE } from '../src/index.js';
 import { mutableMm, type PageTable, pmdIndexOf, userFaultPlainPath } from '../src/internal.js';
 import { createRmapMachine as machine } from '../src/testing/index.js';
-import { migrateFolio } from './helpers.js';
+import { spawnAccessorsAndMigrator } from './helpers.js';
 
 type How = 'generator' | 'plain';
 
@@ -25,7 +25,7 @@ const LRU_LISTS = 5;
 function run(how: How, seed: number) {
   userFaultPlainPath.enabled = how === 'plain';
   const m = machine({ strategy: 'random', seed, lru: true });
-  const { vm, rt, mem } = m;
+  const { vm, rt } = m;
   const lru = m.lru!;
   const p = vm.createProcess();
   const addr = vm.mmap(p, { length: PAGES * PAGE_SIZE });
@@ -53,26 +53,7 @@ function run(how: How, seed: number) {
       yield* rest;
     }
   }
-  for (const cpu of [1, 2]) {
-    rt.spawn(`user${cpu}`, cpu, function* (): KernelGen {
-      for (let n = 0; n < 60; n++) {
-        const at = addr + ((n * (cpu + 2)) % PAGES) * PAGE_SIZE;
-        if ((n + cpu) % 3 === 0) yield* store(at, cpu * 1000 + n);
-        else seen.push(yield* load(at));
-        yield;
-      }
-    });
-  }
-  rt.spawn('migrator', 0, function* (): KernelGen {
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < PAGES; i++) {
-        const pfn = vm.presentPfnAt(p, addr + i * PAGE_SIZE);
-        if (pfn < 0 || pfn === mem.zeroPfn) continue;
-        yield* migrateFolio(m, pfn);
-        yield;
-      }
-    }
-  });
+  spawnAccessorsAndMigrator(m, p, addr, PAGES, 60, load, store, seen);
   rt.spawn('holder', 3, function* (): KernelGen {
     for (let n = 0; n < 80; n++) {
       const table = mutableMm(p).pageTables.get(pmdIndexOf(addr)) as PageTable | undefined;
