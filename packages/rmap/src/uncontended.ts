@@ -3,6 +3,7 @@ import {
   type MemmapReader,
   PAGE_MAPPING_ANON,
   PG_locked,
+  type PhysicalMemory,
   readerFolioMapped,
 } from '@mmsim/folio';
 import type { RwSemaphore, Spinlock } from '@mmsim/runtime';
@@ -15,10 +16,10 @@ import type { Vma } from './vma.js';
 
 /**
  * @internal The uncontended fast paths of the rmap walks (`try_to_migrate` and
- * `remove_migration_ptes` of a singly-mapped anon folio as plain calls): a switch and a
- * count, for the tests that compare them with the general path, and the entry checks both
- * walks share. Nothing in the model
- * reads `walks`; `enabled` false makes every walk take the general path.
+ * `remove_migration_ptes` of a singly-mapped anon or page-cache folio as plain calls): a
+ * switch and a count, for the tests that compare them with the general path, and the entry
+ * checks both walks share. Nothing in the model reads `walks`; `enabled` false makes every
+ * walk take the general path.
  */
 export const rmapUncontended = { enabled: true, walks: 0 };
 
@@ -86,7 +87,7 @@ export const UNCONTENDED_TARGET: { vma: Vma | null; sem: RwSemaphore | null; ano
  */
 export function uncontendedWalkTarget(
   r: MemmapReader,
-  mem: Parameters<typeof folioAnonVma>[0],
+  mem: PhysicalMemory,
   folio: Folio,
   locked: boolean,
   skipUnmapped: boolean,
