@@ -1,7 +1,8 @@
+import { machineBuffer, type PhysicalMemory } from '@mmsim/folio';
 import { type Runtime, RwSemaphore, Spinlock } from '@mmsim/runtime';
 import { NR_MM_COUNTERS } from './constants.js';
 import type { CpuTlb } from './cpu-tlb.js';
-import { PageTable, PageTableMap } from './page-table.js';
+import { PAGE_TABLE_BYTES, PageTable, PageTableMap } from './page-table.js';
 import type { MmView } from './readonly-views.js';
 import type { Vma } from './vma.js';
 /**
@@ -75,9 +76,18 @@ export class Mm implements MmView {
   /** Where the next mapping without an address goes. */
   mmapBase: number;
   readonly #rt: Runtime;
+  /** Where the page tables' slots come from (`machineBuffer`), or null: arrays of their own. */
+  readonly #mem: PhysicalMemory | null;
 
-  constructor(rt: Runtime, id: number, name: string, mmapBase: number) {
+  constructor(
+    rt: Runtime,
+    id: number,
+    name: string,
+    mmapBase: number,
+    mem: PhysicalMemory | null = null,
+  ) {
     this.#rt = rt;
+    this.#mem = mem;
     this.id = id;
     this.name = name;
     this.mmapLock = new RwSemaphore(rt, `mmap_lock ${name}`);
@@ -95,7 +105,16 @@ export class Mm implements MmView {
   pageTable(pmdIndex: number): PageTable {
     let table = this.pageTables.get(pmdIndex);
     if (table === undefined) {
-      table = new PageTable(this.#rt, this.name, pmdIndex);
+      const mem = this.#mem;
+      table =
+        mem === null
+          ? new PageTable(this.#rt, this.name, pmdIndex)
+          : new PageTable(
+              this.#rt,
+              this.name,
+              pmdIndex,
+              new Uint32Array(machineBuffer(mem, PAGE_TABLE_BYTES)),
+            );
       this.pageTables.set(pmdIndex, table);
     }
     return table;

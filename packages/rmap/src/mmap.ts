@@ -51,7 +51,8 @@ export function createMm(ctx: RmapState, name: string | undefined): Mm {
   if (name !== undefined && (typeof name !== 'string' || name.length === 0)) {
     throw new MmsimError('INVALID_ARGUMENT', 'a process name must be a non-empty string');
   }
-  const mm = new Mm(ctx.rt, id, name ?? `proc${id}`, DEFAULT_MMAP_BASE);
+  // Its page tables take their slots from the machine's buffers (recycled per schedule).
+  const mm = new Mm(ctx.rt, id, name ?? `proc${id}`, DEFAULT_MMAP_BASE, ctx.mem);
   ctx.mms.add(mm);
   return mm;
 }

@@ -2,6 +2,9 @@ import { type Runtime, Spinlock } from '@mmsim/runtime';
 import { PAGE_SIZE, PMD_SIZE, PTRS_PER_PTE } from './constants.js';
 import type { TableRecord } from './invariants/incremental.js';
 
+/** Bytes of a page table's slots (`PTRS_PER_PTE` 32-bit entries). */
+export const PAGE_TABLE_BYTES = 4 * PTRS_PER_PTE;
+
 /**
  * One last-level page table: the 512 PTEs that map one 2 MiB (PMD-sized) range, and its
  * page-table lock. With split PTE locks (USE_SPLIT_PTE_PTLOCKS, the x86-64 default) each
@@ -11,7 +14,7 @@ import type { TableRecord } from './invariants/incremental.js';
  */
 export class PageTable {
   /** PTEs indexed by `pte_index(address)` (bits 12..20 of the address). */
-  readonly ptes = new Uint32Array(PTRS_PER_PTE);
+  readonly ptes: Uint32Array;
   /** The split PTE lock (`ptl`). */
   readonly ptl: Spinlock;
   /** Entries that are not `pte_none`, so empty tables are easy to spot. */
@@ -29,7 +32,18 @@ export class PageTable {
    */
   checkRecord: TableRecord | null = null;
 
-  constructor(rt: Runtime, owner: string, pmdIndex: number) {
+  /**
+   * `ptes`, when given, are the table's zeroed slots (PTRS_PER_PTE of them) on a buffer the
+   * machine handed out (`Mm` takes them with `machineBuffer`: a page table is 2 KiB, and an
+   * explorer builds a machine, and its tables, per schedule); a new array otherwise.
+   */
+  constructor(
+    rt: Runtime,
+    owner: string,
+    pmdIndex: number,
+    ptes: Uint32Array = new Uint32Array(PTRS_PER_PTE),
+  ) {
+    this.ptes = ptes;
     this.base = pmdIndex * PMD_SIZE;
     this.ptl = new Spinlock(rt, `ptl ${owner} 0x${this.base.toString(16)}`);
   }
