@@ -43,9 +43,10 @@ describe('the counters of a machine built from recycled buffers', () => {
     const kept = recycler.kept;
     const reused = new Kernel(resolveKernelConfig(CONFIG), recycler);
     // The second machine took its buffers back from the recycler, all but the chunk of
-    // page->private slots the migration's saved state took: a machine takes it when it
-    // first sets a page->private.
-    expect(recycler.kept).toBe(1);
+    // page->private slots the migration's saved state took and the slots of the page table
+    // the faults made: a machine takes them when it first sets a page->private and when it
+    // first maps a page of a 2 MiB range.
+    expect(recycler.kept).toBe(2);
     expect(kept).toBeGreaterThan(0);
     const fresh = new Kernel(resolveKernelConfig(CONFIG));
     expect(counters(reused)).toEqual(counters(fresh));
@@ -56,5 +57,46 @@ describe('the counters of a machine built from recycled buffers', () => {
     migrateAPage(fresh);
     expect(recycler.kept).toBe(0);
     expect(counters(reused)).toEqual(counters(fresh));
+  });
+});
+
+/** Every page table of every process of `k`: its base and its 512 slots. */
+function pageTables(k: Kernel): Array<{ base: number; ptes: number[] }> {
+  const out: Array<{ base: number; ptes: number[] }> = [];
+  for (const mm of k.vm.processes) {
+    for (const table of mm.pageTables.values()) {
+      out.push({ base: table.base, ptes: Array.from(table.ptes) });
+    }
+  }
+  return out;
+}
+
+describe('the page tables of a machine built from recycled buffers', () => {
+  it('start empty whatever the previous machine left in their slots, as on a fresh machine', () => {
+    const recycler = new BufferRecycler();
+    const used = new Kernel(resolveKernelConfig(CONFIG), recycler);
+    migrateAPage(used);
+    // The used machine's page table holds the two pages' entries (one of them migrated).
+    const before = pageTables(used);
+    expect(before).toHaveLength(1);
+    expect(before[0]?.ptes.filter((pte) => pte !== 0)).toHaveLength(2);
+    used.release();
+    const reused = new Kernel(resolveKernelConfig(CONFIG), recycler);
+    const fresh = new Kernel(resolveKernelConfig(CONFIG));
+    // One page touched in the same range: the reused table must hold that one entry only
+    // (a table that kept the previous machine's slots would map its second page too).
+    for (const k of [reused, fresh]) {
+      const mm = k.createProcess('q');
+      const addr = k.vm.mmap(mm, { length: 4 * PAGE_SIZE });
+      k.rt.spawn('toucher', 0, function* (): KernelGen {
+        yield* k.vm.userWrite(mm, addr + 2 * PAGE_SIZE, 7);
+      });
+      k.run();
+    }
+    const tables = pageTables(reused);
+    expect(tables).toHaveLength(1);
+    expect(tables[0]?.ptes.filter((pte) => pte !== 0)).toHaveLength(1);
+    expect(tables).toEqual(pageTables(fresh));
+    expect(recycler.kept).toBe(1);
   });
 });
