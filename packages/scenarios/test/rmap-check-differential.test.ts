@@ -115,14 +115,14 @@ function someEntry(ctx: RmapState, pick: (n: number) => number) {
 
 /**
  * `poke` of a page-table slot, marked as `PageTable.set` marks its writes (and so is the
- * undo): the incremental check reads again only the tables written through `set`.
+ * undo): the incremental check reads again only the slot ranges written through `set`.
  */
 function pokePte(table: PageTable, i: number, value: number): () => void {
-  table.dirty = true;
+  table.markWritten(i);
   const undo = poke(table.ptes, i, value);
   return () => {
     undo();
-    table.dirty = true;
+    table.markWritten(i);
   };
 }
 

@@ -83,9 +83,9 @@ function someAnonPte(ctx: RmapState, writable: boolean) {
 const incremental = (ctx: RmapState) => checkRmap(ctx, { incremental: true });
 const full = (ctx: RmapState) => checkRmap(ctx);
 
-/** Every page table of every mm, with its dirty mark. */
-function dirtyMarks(ctx: RmapState): Map<PageTable, boolean> {
-  const out = new Map<PageTable, boolean>();
+/** Every page table of every mm, with its dirty mark (a bit per written slot range). */
+function dirtyMarks(ctx: RmapState): Map<PageTable, number> {
+  const out = new Map<PageTable, number>();
   for (const mm of ctx.mms) for (const table of mm.pageTables.values()) out.set(table, table.dirty);
   return out;
 }
@@ -95,7 +95,7 @@ describe('incremental rmap-consistent pass', () => {
     atStep(60, (ctx) => {
       expect(incremental(ctx)).toEqual([]);
       // Every table is recorded and clean now.
-      expect([...dirtyMarks(ctx).values()].every((d) => !d)).toBe(true);
+      expect([...dirtyMarks(ctx).values()].every((d) => d === 0)).toBe(true);
       const e = someAnonPte(ctx, true);
       // The same flags, the next frame's pfn: a mapcount no longer matches, or the frame
       // is not a live folio.
@@ -142,14 +142,14 @@ describe('incremental rmap-consistent pass', () => {
     atStep(60, (ctx) => {
       expect(incremental(ctx)).toEqual([]);
       const e = someAnonPte(ctx, true);
-      expect(e.table.dirty).toBe(false);
+      expect(e.table.dirty).toBe(0);
       // One mapcount more than the PTEs mapping the page: the table is not written.
       pageMapcountInc(ctx.mem, e.pfn);
       try {
         const expected = full(ctx);
         expect(expected.some((p) => p.includes(`mapcount`))).toBe(true);
         expect(incremental(ctx)).toEqual(expected);
-        expect(e.table.dirty).toBe(false);
+        expect(e.table.dirty).toBe(0);
       } finally {
         pageMapcountDec(ctx.mem, e.pfn);
       }
@@ -196,18 +196,18 @@ describe('incremental rmap-consistent pass', () => {
     atStep(60, (ctx) => {
       expect(incremental(ctx)).toEqual([]);
       const e = someAnonPte(ctx, true);
-      expect(e.table.dirty).toBe(false);
+      expect(e.table.dirty).toBe(0);
       // Not through PageTable.set: no dirty mark.
       e.table.ptes[e.i] = 0;
       try {
         expect(full(ctx).length).toBeGreaterThan(0);
         expect(incremental(ctx)).toEqual([]);
         // Marked as a writer would mark it, the same state is found.
-        e.table.dirty = true;
+        e.table.markWritten(e.i);
         expect(incremental(ctx)).toEqual(full(ctx));
       } finally {
         e.table.ptes[e.i] = e.raw;
-        e.table.dirty = true;
+        e.table.markWritten(e.i);
       }
       expect(incremental(ctx)).toEqual([]);
     });
@@ -219,7 +219,7 @@ describe('incremental rmap-consistent pass', () => {
       const e = someAnonPte(ctx, true);
       // A legal write (the entry made old), then an rss counter off by one elsewhere.
       e.table.set(e.vpn, (e.raw & ~PTE_YOUNG) >>> 0);
-      expect(e.table.dirty).toBe(true);
+      expect(e.table.dirty).not.toBe(0);
       const mm = [...ctx.mms][0]!;
       mm.rss[0] = mm.rss[0]! + 1;
       let restored = false;
@@ -227,11 +227,11 @@ describe('incremental rmap-consistent pass', () => {
         const problems = incremental(ctx);
         expect(problems.length).toBeGreaterThan(0);
         expect(problems).toEqual(full(ctx));
-        expect(e.table.dirty).toBe(true);
+        expect(e.table.dirty).not.toBe(0);
         mm.rss[0] = mm.rss[0]! - 1;
         restored = true;
         expect(incremental(ctx)).toEqual([]);
-        expect(e.table.dirty).toBe(false);
+        expect(e.table.dirty).toBe(0);
       } finally {
         if (!restored) mm.rss[0] = mm.rss[0]! - 1;
         e.table.set(e.vpn, e.raw);
