@@ -159,6 +159,8 @@ class Tally {
   /** `checkHugetlbEntry`'s view of `pmds` and `refs`. */
   readonly hugetlb: { readonly pmds: PfnCounter; readonly refs: PfnCounter };
   /** Scratch of `checkAnonVmas`. */
+  readonly vmaList: Vma[] = [];
+  readonly anonVmaList: AnonVma[] = [];
   readonly vmas = new Set<Vma>();
   readonly anonVmas = new Set<AnonVma>();
   readonly active = new Map<AnonVma, number>();
@@ -201,9 +203,12 @@ class Tally {
     const v = this.visitedList;
     for (let i = 0; i < v.length; i++) this.visited[v[i]!] = 0;
     v.length = 0;
-    this.vmas.clear();
-    this.anonVmas.clear();
-    this.active.clear();
+    // Empty but after a check that threw in `checkAnonVmas`.
+    this.vmaList.length = 0;
+    this.anonVmaList.length = 0;
+    if (this.vmas.size > 0) this.vmas.clear();
+    if (this.anonVmas.size > 0) this.anonVmas.clear();
+    if (this.active.size > 0) this.active.clear();
   }
 
   /** The memmap's frame states read 8 at a time (see `checkFolios`). */
@@ -938,6 +943,63 @@ function checkTlbs(mm: Mm, bad: Problems): void {
  * reached only from a VMA no mm lists any more is not checked until it is unlinked.
  */
 function checkAnonVmas(ctx: RmapState, tally: Tally, bad: Problems): void {
+  if (!checkAnonVmasSmall(ctx, tally, bad)) checkAnonVmasLarge(ctx, tally, bad);
+}
+
+/** Past this many VMAs or anon_vmas, `checkAnonVmas` counts with a set and a map. */
+const SMALL_ANON_VMA_CHECK = 32;
+
+/**
+ * `checkAnonVmas` for a machine of a few VMAs and anon_vmas (every step check of a
+ * scenario): the same tests in the same order, the VMAs and anon_vmas gathered in arrays
+ * (no set or map to fill and empty on every check). False, having reported nothing, when
+ * there are more than `SMALL_ANON_VMA_CHECK` of either: the caller counts with sets.
+ */
+function checkAnonVmasSmall(ctx: RmapState, tally: Tally, bad: Problems): boolean {
+  const vmas = tally.vmaList;
+  const seen = tally.anonVmaList;
+  vmas.length = 0;
+  seen.length = 0;
+  for (const mm of ctx.mms) {
+    const list = mm.vmas;
+    for (let v = 0; v < list.length; v++) {
+      const vma = list[v]!;
+      if (!addOnce(vmas, vma)) return false;
+      const chain = vma.anonVmaChain;
+      for (let c = 0; c < chain.length; c++) if (!addOnce(seen, chain[c]!.anonVma)) return false;
+    }
+  }
+  for (let a = 0; a < seen.length; a++) {
+    for (const avc of seen[a]!.rbRoot) if (!addOnce(vmas, avc.vma)) return false;
+  }
+  for (let a = 0; a < seen.length; a++) {
+    const av = seen[a]!;
+    let n = 0;
+    for (let v = 0; v < vmas.length; v++) if (vmas[v]!.anonVma === av) n++;
+    if (av.numActiveVmas !== n)
+      bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${n} VMAs use it`);
+    if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
+    if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
+  }
+  // Not kept until the next check: they would keep this machine alive.
+  vmas.length = 0;
+  seen.length = 0;
+  return true;
+}
+
+/** Adds `item` to `list` unless there; false when `list` is full (`SMALL_ANON_VMA_CHECK`). */
+function addOnce<T>(list: T[], item: T): boolean {
+  for (let i = 0; i < list.length; i++) if (list[i] === item) return true;
+  if (list.length >= SMALL_ANON_VMA_CHECK) {
+    list.length = 0;
+    return false;
+  }
+  list.push(item);
+  return true;
+}
+
+/** `checkAnonVmas` counting with a set of VMAs, a set of anon_vmas and a map. */
+function checkAnonVmasLarge(ctx: RmapState, tally: Tally, bad: Problems): void {
   const vmas = tally.vmas;
   const seen = tally.anonVmas;
   for (const mm of ctx.mms) {
