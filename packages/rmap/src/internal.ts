@@ -17,7 +17,13 @@ export { Mm } from './mm.js';
 export { Vma } from './vma.js';
 export { AddressSpace, folioAddressSpace } from './address-space.js';
 export { AnonVma, AnonVmaChain } from './anon-vma.js';
-export { PageTable } from './page-table.js';
+export {
+  ALL_PTE_RANGES,
+  PageTable,
+  PTE_RANGE_SHIFT,
+  PTE_RANGE_SLOTS,
+  PTE_RANGES,
+} from './page-table.js';
 export { rmapUncontended } from './uncontended.js';
 export {
   mutableAddressSpace,

@@ -43,6 +43,7 @@ import {
   F_BITS,
   F_EXCLUSIVE,
   F_FOLIO,
+  F_LOCKED,
   F_MAP,
   F_META,
   F_RAW,
@@ -51,8 +52,10 @@ import {
   passEndedSound,
   releaseRecord,
   SLOT_CHECK,
+  SLOT_COUNTED,
   SLOT_FIELDS,
   SLOT_FOLIO,
+  SLOT_MIGRATION,
   SLOT_ZERO,
   startIncrementalPass,
   type TableRecord,
@@ -60,7 +63,13 @@ import {
 } from './invariants/incremental.js';
 import { checkKsm, checkKsmFolio, checkKsmMapping, folioStableNode } from './ksm.js';
 import type { Mm } from './mm.js';
-import type { PageTable } from './page-table.js';
+import {
+  ALL_PTE_RANGES,
+  type PageTable,
+  PTE_RANGE_SHIFT,
+  PTE_RANGE_SLOTS,
+  PTE_RANGES,
+} from './page-table.js';
 import {
   formatPte,
   isMigrationEntry,
@@ -150,6 +159,8 @@ class Tally {
   /** `checkHugetlbEntry`'s view of `pmds` and `refs`. */
   readonly hugetlb: { readonly pmds: PfnCounter; readonly refs: PfnCounter };
   /** Scratch of `checkAnonVmas`. */
+  readonly vmaList: Vma[] = [];
+  readonly anonVmaList: AnonVma[] = [];
   readonly vmas = new Set<Vma>();
   readonly anonVmas = new Set<AnonVma>();
   readonly active = new Map<AnonVma, number>();
@@ -192,9 +203,12 @@ class Tally {
     const v = this.visitedList;
     for (let i = 0; i < v.length; i++) this.visited[v[i]!] = 0;
     v.length = 0;
-    this.vmas.clear();
-    this.anonVmas.clear();
-    this.active.clear();
+    // Empty but after a check that threw in `checkAnonVmas`.
+    this.vmaList.length = 0;
+    this.anonVmaList.length = 0;
+    if (this.vmas.size > 0) this.vmas.clear();
+    if (this.anonVmas.size > 0) this.anonVmas.clear();
+    if (this.active.size > 0) this.active.clear();
   }
 
   /** The memmap's frame states read 8 at a time (see `checkFolios`). */
@@ -549,14 +563,16 @@ const RECORDED_FLAGS = (1 << PG_slab) | (1 << PG_swapbacked) | (1 << PG_swapcach
 
 /**
  * The page-table walk of `checkMm` for an incremental pass: the same tests, but each table
- * of `MIN_RECORDED_USED` entries or more keeps a record (`TableRecord`) whose SLOT_FOLIO
- * slots count in the machine's recorded counts (`IncrementalRmapState.ptes`, `refs` and the
- * record's `rss`) instead of the pass's tally. A table that `PageTable.set` did not write
- * since it was last walked slot by slot, in an mm whose VMAs did not change
- * (`vmasUnchanged`), has only its recorded slots compared (`replayEntry`); in a written
- * table, the slots whose entry is still the recorded one are compared the same way. A slot
- * that compares equal still counts as recorded; any other is forgotten (`unrecordSlot`),
- * checked by `checkEntry` and recorded again (`recordEntry`).
+ * of `MIN_RECORDED_USED` entries or more keeps a record (`TableRecord`) whose counted slots
+ * (SLOT_FOLIO, SLOT_MIGRATION) count in the machine's recorded counts
+ * (`IncrementalRmapState.ptes`, `refs` and the record's `rss`) instead of the pass's tally.
+ * The table is walked range by range (`PTE_RANGE_SLOTS` slots, the ranges of
+ * `PageTable.dirty`): in an mm whose VMAs did not change (`vmasUnchanged`), a range that
+ * `PageTable.set` did not write since the table was last walked has only its recorded slots
+ * compared (`replayRange`), without reading its entries; in a written range, the slots whose
+ * entry is still the recorded one are compared the same way (`walkRange`). A slot that
+ * compares equal still counts as recorded; any other is forgotten (`unrecordSlot`), checked
+ * by `checkEntry` and recorded again (`recordEntry`).
  */
 function checkTablesIncrementally(
   ctx: RmapState,
@@ -592,77 +608,136 @@ function checkTablesIncrementally(
     rec.seen = pass;
     rec.mm = mm;
     rec.idx = idx;
-    const base = idx * PTRS_PER_PTE;
-    const f = rec.slots;
-    const slots = rec.used;
-    if (same && !table.dirty) {
-      const n = rec.nrUsed;
-      for (let j = 0; j < n; j++) {
-        const i = slots[j]!;
-        const at = i * SLOT_FIELDS;
-        const raw = f[at + F_RAW]! >>> 0;
-        const kind = f[at + F_META]! & 3;
-        if (kind !== SLOT_CHECK && replayEntry(r, marks, rec, i, raw)) continue;
-        if (kind === SLOT_FOLIO) unrecordSlot(inc, rec, i);
-        checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
-        recordEntry(ctx, r, mm, rec, i, base + i, raw, walk, tally, inc);
-      }
-      if (n !== table.used)
-        bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${n}`);
-    } else {
-      inc.recorded.push(table);
-      let used = 0;
-      const ptes = table.ptes;
-      for (let i = 0; i < PTRS_PER_PTE; i++) {
-        const raw = ptes[i]!;
-        const at = i * SLOT_FIELDS;
-        const kind = f[at + F_META]! & 3;
-        if (raw === 0) {
-          if (kind === SLOT_FOLIO) unrecordSlot(inc, rec, i);
-          f[at + F_RAW] = 0;
-          f[at + F_META] = SLOT_CHECK;
-          continue;
-        }
-        slots[used++] = i;
-        if (same && f[at + F_RAW] === (raw | 0) && kind !== SLOT_CHECK) {
-          if (replayEntry(r, marks, rec, i, raw)) continue;
-        }
-        if (kind === SLOT_FOLIO) unrecordSlot(inc, rec, i);
-        checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
-        recordEntry(ctx, r, mm, rec, i, base + i, raw, walk, tally, inc);
-      }
-      rec.nrUsed = used;
-      if (used !== table.used)
-        bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
+    const written = same ? table.dirty : ALL_PTE_RANGES;
+    if (written !== 0) inc.recorded.push(table);
+    for (let g = 0; g < PTE_RANGES; g++) {
+      if ((written & (1 << g)) === 0) replayRange(ctx, r, marks, mm, rec, g, tally, walk, bad, inc);
+      else walkRange(ctx, r, marks, mm, table, rec, g, same, tally, walk, bad, inc);
     }
+    if (rec.nrUsed !== table.used)
+      bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${rec.nrUsed}`);
     const counted = rec.rss;
     for (let c = 0; c < NR_MM_COUNTERS; c++) rss[c]! += counted[c]!;
   }
 }
 
 /**
- * Takes slot `i` of a record (a SLOT_FOLIO slot) out of the recorded counts: its folio and
- * pfn go on the pass's `changed` list, for `checkFolios`.
+ * Range `g` of a recorded table that no `PageTable.set` wrote since its last walk, in an mm
+ * whose VMAs are unchanged: its entries are the recorded ones, so only the recorded slots
+ * are visited (`usedBits`), each replayed (`replayEntry`) or, failing that, checked again.
+ */
+function replayRange(
+  ctx: RmapState,
+  r: MemmapReader,
+  marks: Uint8Array,
+  mm: Mm,
+  rec: TableRecord,
+  g: number,
+  tally: Tally,
+  walk: MmWalk,
+  bad: Problems,
+  inc: IncrementalRmapState,
+): void {
+  const f = rec.slots;
+  const first = g << PTE_RANGE_SHIFT;
+  const vbase = rec.idx * PTRS_PER_PTE;
+  let w = rec.usedBits[g]! | 0;
+  while (w !== 0) {
+    const i = first + 31 - Math.clz32(w & -w);
+    w &= w - 1;
+    const raw = f[i * SLOT_FIELDS + F_RAW]! >>> 0;
+    if (replayEntry(r, marks, rec, i, raw)) continue;
+    if ((f[i * SLOT_FIELDS + F_META]! & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
+    checkEntry(ctx, mm, vbase + i, raw, false, tally, walk, bad);
+    recordEntry(ctx, r, mm, rec, i, vbase + i, raw, walk, tally, inc);
+  }
+}
+
+/**
+ * Range `g` of a table written since its last walk (or whose record cannot be replayed,
+ * `same` false): every slot is read; one whose entry is the recorded one is replayed when
+ * `same`, the others are forgotten, checked and recorded again. Rebuilds the range's
+ * `usedBits` and `nrUsed`.
+ */
+function walkRange(
+  ctx: RmapState,
+  r: MemmapReader,
+  marks: Uint8Array,
+  mm: Mm,
+  table: PageTable,
+  rec: TableRecord,
+  g: number,
+  same: boolean,
+  tally: Tally,
+  walk: MmWalk,
+  bad: Problems,
+  inc: IncrementalRmapState,
+): void {
+  const f = rec.slots;
+  const ptes = table.ptes;
+  const first = g << PTE_RANGE_SHIFT;
+  const vbase = rec.idx * PTRS_PER_PTE;
+  let bits = 0;
+  let n = 0;
+  for (let b = 0; b < PTE_RANGE_SLOTS; b++) {
+    const i = first + b;
+    const raw = ptes[i]!;
+    const at = i * SLOT_FIELDS;
+    const meta = f[at + F_META]!;
+    if (raw === 0) {
+      if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
+      f[at + F_RAW] = 0;
+      f[at + F_META] = SLOT_CHECK;
+      continue;
+    }
+    bits |= 1 << b;
+    n++;
+    if (same && f[at + F_RAW] === (raw | 0) && replayEntry(r, marks, rec, i, raw)) continue;
+    if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
+    checkEntry(ctx, mm, vbase + i, raw, false, tally, walk, bad);
+    recordEntry(ctx, r, mm, rec, i, vbase + i, raw, walk, tally, inc);
+  }
+  rec.nrUsed += n - popcount(rec.usedBits[g]!);
+  rec.usedBits[g] = bits;
+}
+
+/** Set bits of a 32-bit word. */
+function popcount(word: number): number {
+  let v = word - ((word >>> 1) & 0x55555555);
+  v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+  return (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24) & 0xff;
+}
+
+/**
+ * Takes slot `i` of a record (a counted slot: SLOT_FOLIO or SLOT_MIGRATION) out of the
+ * recorded counts; a SLOT_FOLIO slot's folio and pfn go on the pass's `changed` list, for
+ * `checkFolios`.
  */
 function unrecordSlot(inc: IncrementalRmapState, rec: TableRecord, i: number): void {
   const f = rec.slots;
   const at = i * SLOT_FIELDS;
+  const meta = f[at + F_META]!;
+  rec.rss[(meta >>> 2) & 7]! -= 1;
+  f[at + F_META] = SLOT_CHECK;
+  if ((meta & 3) !== SLOT_FOLIO) return;
   const pfn = ptePfn(f[at + F_RAW]! >>> 0);
   const folio = f[at + F_FOLIO]!;
   inc.ptes![pfn]!--;
   inc.refs![folio]!--;
-  rec.rss[(f[at + F_META]! >>> 2) & 7]! -= 1;
-  f[at + F_META] = SLOT_CHECK;
   inc.changed.push(folio, pfn);
 }
 
-/** Takes every SLOT_FOLIO slot of a record out of the recorded counts. */
+/** Takes every counted slot of a record out of the recorded counts. */
 function forgetSlots(inc: IncrementalRmapState, rec: TableRecord): void {
   const f = rec.slots;
-  const slots = rec.used;
-  for (let j = 0; j < rec.nrUsed; j++) {
-    const i = slots[j]!;
-    if ((f[i * SLOT_FIELDS + F_META]! & 3) === SLOT_FOLIO) unrecordSlot(inc, rec, i);
+  const bits = rec.usedBits;
+  for (let g = 0; g < PTE_RANGES; g++) {
+    let w = bits[g]! | 0;
+    while (w !== 0) {
+      const i = (g << PTE_RANGE_SHIFT) + 31 - Math.clz32(w & -w);
+      w &= w - 1;
+      if ((f[i * SLOT_FIELDS + F_META]! & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
+    }
   }
 }
 
@@ -691,10 +766,10 @@ function dropUnseenRecords(inc: IncrementalRmapState): void {
  * may count as recorded without its tests: the entry and the mm's VMAs are unchanged (the
  * caller's tests), and so are the folio the pfn belongs to, its type, its `mapping` (kind
  * and object), the flags `folio_mapping` and `mm_counter` read, and its `index`.
- * PageAnonExclusive of a writable anonymous page is read again. The frames, `mapping` and
- * `index` are compared only when a writer marked the pfn's or the folio's frame
- * (`rmapWritten`) since the last pass, the flags always. False: the slot must be checked
- * in full.
+ * PageAnonExclusive of a writable anonymous page, and PG_locked of a migration entry's
+ * folio, are read again. The frames, `mapping` and `index` are compared only when a writer
+ * marked the pfn's or the folio's frame (`rmapWritten`) since the last pass
+ * (`replayMarked`), the flags always. False: the slot must be checked in full.
  */
 function replayEntry(
   r: MemmapReader,
@@ -706,33 +781,52 @@ function replayEntry(
   const f = rec.slots;
   const at = i * SLOT_FIELDS;
   const meta = f[at + F_META]!;
-  const k = meta & 3;
-  const pfn = ptePfn(raw);
-  const state = r.state;
-  if (k === SLOT_ZERO) {
+  if ((meta & SLOT_COUNTED) === 0) {
     // The zero page's verdict reads the entry alone, once its frame is a normal folio.
-    return state[pfn] === FRAME_HEAD && r.folioType[pfn] !== FOLIO_TYPE_HUGETLB;
-  }
-  if (k !== SLOT_FOLIO) return false;
-  const folio = f[at + F_FOLIO]!;
-  const flags = r.flags;
-  if (marks[pfn] === 0 && marks[folio] === 0) {
-    // No writer changed what the frames are, the folio's mapping or index since the last
-    // pass (which saw them as recorded, and cleared the marks): only the flags are read.
+    const pfn = ptePfn(raw);
     return (
-      (r.mappingKind[folio]! | (flags[folio]! & RECORDED_FLAGS)) === f[at + F_BITS] &&
-      ((meta & F_EXCLUSIVE) === 0 || (flags[pfn]! & (1 << PG_anon_exclusive)) !== 0)
+      (meta & 3) === SLOT_ZERO &&
+      r.state[pfn] === FRAME_HEAD &&
+      r.folioType[pfn] !== FOLIO_TYPE_HUGETLB
     );
   }
+  const pfn = ptePfn(raw);
+  const folio = f[at + F_FOLIO]!;
+  if ((marks[pfn]! | marks[folio]!) !== 0) return replayMarked(r, rec, i, pfn, folio, meta);
+  // No writer changed what the frames are, the folio's mapping or index since the last
+  // pass (which saw them as recorded, and cleared the marks): only the flags are read.
+  const flags = r.flags;
+  const ff = flags[folio]!;
+  return (
+    (r.mappingKind[folio]! | (ff & RECORDED_FLAGS)) === f[at + F_BITS] &&
+    ((meta & F_EXCLUSIVE) === 0 || (flags[pfn]! & (1 << PG_anon_exclusive)) !== 0) &&
+    ((meta & F_LOCKED) === 0 || (ff & (1 << PG_locked)) !== 0)
+  );
+}
+
+/** `replayEntry` of a counted slot whose pfn or folio a writer marked: every field compared. */
+function replayMarked(
+  r: MemmapReader,
+  rec: TableRecord,
+  i: number,
+  pfn: number,
+  folio: number,
+  meta: number,
+): boolean {
+  const f = rec.slots;
+  const at = i * SLOT_FIELDS;
+  const state = r.state;
   const s = state[pfn];
+  const flags = r.flags;
   return !(
     (s === FRAME_HEAD ? pfn : s === FRAME_TAIL ? r.headOf[pfn]! : -1) !== folio ||
     state[folio] !== FRAME_HEAD ||
     r.folioType[folio] === FOLIO_TYPE_HUGETLB ||
-    (r.mappingKind[folio]! | (r.flags[folio]! & RECORDED_FLAGS)) !== f[at + F_BITS] ||
+    (r.mappingKind[folio]! | (flags[folio]! & RECORDED_FLAGS)) !== f[at + F_BITS] ||
     r.mappingObjs[r.mappingId[folio]!] !== rec.objs[f[at + F_MAP]!] ||
     r.index[folio] !== rec.index[i] ||
-    ((meta & F_EXCLUSIVE) !== 0 && (r.flags[pfn]! & (1 << PG_anon_exclusive)) === 0)
+    ((meta & F_EXCLUSIVE) !== 0 && (flags[pfn]! & (1 << PG_anon_exclusive)) === 0) ||
+    ((meta & F_LOCKED) !== 0 && (flags[folio]! & (1 << PG_locked)) === 0)
   );
 }
 
@@ -740,12 +834,14 @@ function replayEntry(
 const MAX_RECORD_OBJS = 64;
 
 /**
- * Records slot `i` after `checkEntry` checked it (and counted it in `tally`): a present
- * entry of a live folio that is neither hugetlb nor KSM nor in the swap cache (nor in a
- * hugetlb VMA) with the folio's fields `replayEntry` compares, its count moved from the
- * pass's tally to the recorded counts; the zero page as such; anything else (a migration
- * entry, whose verdict reads PG_locked and the page cache; hugetlb; KSM; a broken entry) to
- * be checked in full, and counted, by every pass.
+ * Records slot `i` after `checkEntry` checked it (and counted it in `tally`), its count
+ * moved from the pass's tally to the recorded counts: a present entry of a live folio that
+ * is neither hugetlb nor KSM nor in the swap cache (nor in a hugetlb VMA) as SLOT_FOLIO,
+ * with the folio's fields `replayEntry` compares; a migration entry to such a folio, locked
+ * and anonymous or in a page cache (`folio_mapping` not null), as SLOT_MIGRATION, the same
+ * fields and PG_locked compared; the zero page as such; anything else (a migration entry to
+ * a page-cache folio that lost its mapping, whose verdict reads the page cache; hugetlb;
+ * KSM; a broken entry) to be checked in full, and counted, by every pass.
  */
 function recordEntry(
   ctx: RmapState,
@@ -763,7 +859,8 @@ function recordEntry(
   const at = i * SLOT_FIELDS;
   f[at + F_RAW] = raw | 0;
   f[at + F_META] = SLOT_CHECK;
-  if (!ptePresent(raw)) return;
+  const present = ptePresent(raw);
+  if (!present && !isMigrationEntry(raw)) return;
   const vma = vmaOf(mm, vpn * PAGE_SIZE, walk);
   if (vma === null || isVmHugetlbPage(vma)) return;
   const pfn = ptePfn(raw);
@@ -773,12 +870,18 @@ function recordEntry(
   if (folio < 0 || r.state[folio] !== FRAME_HEAD || r.folioType[folio] === FOLIO_TYPE_HUGETLB)
     return;
   if (pfn === r.zeroPfn) {
-    f[at + F_META] = SLOT_ZERO;
+    if (present) f[at + F_META] = SLOT_ZERO;
     return;
   }
   const kind = r.mappingKind[folio]!;
   const flags = r.flags[folio]! & RECORDED_FLAGS;
   if (kind === PAGE_MAPPING_KSM || (flags & (1 << PG_swapcache)) !== 0) return;
+  if (!present) {
+    // Its verdict read PG_locked; a page-cache folio without a mapping is judged by the
+    // page cache (`isReplacedMigrationSource`), which is not recorded.
+    if ((r.flags[folio]! & (1 << PG_locked)) === 0) return;
+    if ((kind & PAGE_MAPPING_ANON) === 0 && folioAddressSpace(ctx.mem, folio) === null) return;
+  }
   const mapping = readerMapping(r, folio);
   const objs = rec.objs;
   let map = objs.indexOf(mapping);
@@ -788,19 +891,23 @@ function recordEntry(
     objs.push(mapping);
   }
   const counter = mmCounter(ctx.mem, folio);
-  const exclusive = pteWrite(raw) && (kind & PAGE_MAPPING_ANON) !== 0 ? F_EXCLUSIVE : 0;
-  f[at + F_META] = SLOT_FOLIO | (counter << 2) | exclusive;
   f[at + F_FOLIO] = folio;
   f[at + F_BITS] = kind | flags;
   f[at + F_MAP] = map;
   rec.index[i] = r.index[folio]!;
   // `checkEntry` counted the entry in the pass's tally: it counts in the record instead.
+  tally.rss[counter]! -= 1;
+  rec.rss[counter]! += 1;
+  if (!present) {
+    f[at + F_META] = SLOT_MIGRATION | (counter << 2) | F_LOCKED;
+    return;
+  }
+  const exclusive = pteWrite(raw) && (kind & PAGE_MAPPING_ANON) !== 0 ? F_EXCLUSIVE : 0;
+  f[at + F_META] = SLOT_FOLIO | (counter << 2) | exclusive;
   tally.ptes[pfn]!--;
   tally.refs[folio]!--;
-  tally.rss[counter]! -= 1;
   inc.ptes![pfn]!++;
   inc.refs![folio]!++;
-  rec.rss[counter]! += 1;
 }
 
 function checkTlbs(mm: Mm, bad: Problems): void {
@@ -836,6 +943,63 @@ function checkTlbs(mm: Mm, bad: Problems): void {
  * reached only from a VMA no mm lists any more is not checked until it is unlinked.
  */
 function checkAnonVmas(ctx: RmapState, tally: Tally, bad: Problems): void {
+  if (!checkAnonVmasSmall(ctx, tally, bad)) checkAnonVmasLarge(ctx, tally, bad);
+}
+
+/** Past this many VMAs or anon_vmas, `checkAnonVmas` counts with a set and a map. */
+const SMALL_ANON_VMA_CHECK = 32;
+
+/**
+ * `checkAnonVmas` for a machine of a few VMAs and anon_vmas (every step check of a
+ * scenario): the same tests in the same order, the VMAs and anon_vmas gathered in arrays
+ * (no set or map to fill and empty on every check). False, having reported nothing, when
+ * there are more than `SMALL_ANON_VMA_CHECK` of either: the caller counts with sets.
+ */
+function checkAnonVmasSmall(ctx: RmapState, tally: Tally, bad: Problems): boolean {
+  const vmas = tally.vmaList;
+  const seen = tally.anonVmaList;
+  vmas.length = 0;
+  seen.length = 0;
+  for (const mm of ctx.mms) {
+    const list = mm.vmas;
+    for (let v = 0; v < list.length; v++) {
+      const vma = list[v]!;
+      if (!addOnce(vmas, vma)) return false;
+      const chain = vma.anonVmaChain;
+      for (let c = 0; c < chain.length; c++) if (!addOnce(seen, chain[c]!.anonVma)) return false;
+    }
+  }
+  for (let a = 0; a < seen.length; a++) {
+    for (const avc of seen[a]!.rbRoot) if (!addOnce(vmas, avc.vma)) return false;
+  }
+  for (let a = 0; a < seen.length; a++) {
+    const av = seen[a]!;
+    let n = 0;
+    for (let v = 0; v < vmas.length; v++) if (vmas[v]!.anonVma === av) n++;
+    if (av.numActiveVmas !== n)
+      bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${n} VMAs use it`);
+    if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
+    if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
+  }
+  // Not kept until the next check: they would keep this machine alive.
+  vmas.length = 0;
+  seen.length = 0;
+  return true;
+}
+
+/** Adds `item` to `list` unless there; false when `list` is full (`SMALL_ANON_VMA_CHECK`). */
+function addOnce<T>(list: T[], item: T): boolean {
+  for (let i = 0; i < list.length; i++) if (list[i] === item) return true;
+  if (list.length >= SMALL_ANON_VMA_CHECK) {
+    list.length = 0;
+    return false;
+  }
+  list.push(item);
+  return true;
+}
+
+/** `checkAnonVmas` counting with a set of VMAs, a set of anon_vmas and a map. */
+function checkAnonVmasLarge(ctx: RmapState, tally: Tally, bad: Problems): void {
   const vmas = tally.vmas;
   const seen = tally.anonVmas;
   for (const mm of ctx.mms) {

@@ -4,6 +4,14 @@ import type { TableRecord } from './invariants/incremental.js';
 
 /** Bytes of a page table's slots (`PTRS_PER_PTE` 32-bit entries). */
 export const PAGE_TABLE_BYTES = 4 * PTRS_PER_PTE;
+/** log2 of `PTE_RANGE_SLOTS`. */
+export const PTE_RANGE_SHIFT = 5;
+/** Slots of one range of a page table's `dirty` mark. */
+export const PTE_RANGE_SLOTS = 1 << PTE_RANGE_SHIFT;
+/** Ranges of a page table's `dirty` mark (`PTRS_PER_PTE / PTE_RANGE_SLOTS`). */
+export const PTE_RANGES = PTRS_PER_PTE >>> PTE_RANGE_SHIFT;
+/** A `dirty` mark with every range written. */
+export const ALL_PTE_RANGES = (1 << PTE_RANGES) - 1;
 
 /**
  * One last-level page table: the 512 PTEs that map one 2 MiB (PMD-sized) range, and its
@@ -22,10 +30,12 @@ export class PageTable {
   /** First virtual address this table maps. */
   readonly base: number;
   /**
-   * Written by `set` since the incremental rmap check last recorded the table (see
-   * `checkRmap`'s `incremental`); a write straight into `ptes` does not set it.
+   * Which of the table's `PTE_RANGES` slot ranges (`PTE_RANGE_SLOTS` slots each, bit
+   * `i >>> PTE_RANGE_SHIFT` for slot `i`) `set` wrote since the incremental rmap check last
+   * recorded them (see `checkRmap`'s `incremental`); all of them for a new table. A write
+   * straight into `ptes` does not set it.
    */
-  dirty = true;
+  dirty = ALL_PTE_RANGES;
   /**
    * What the incremental rmap check recorded of this table (its slots as its last pass saw
    * them), or null: kept here rather than in a side table keyed by the table.
@@ -60,7 +70,15 @@ export class PageTable {
     if (old === 0 && pte !== 0) this.used++;
     else if (old !== 0 && pte === 0) this.used--;
     this.ptes[i] = pte;
-    this.dirty = true;
+    this.dirty |= 1 << (i >>> PTE_RANGE_SHIFT);
+  }
+
+  /**
+   * Marks slot `i`'s range written, as `set` does: for a test that writes `ptes` directly
+   * and wants the incremental rmap check to read the slot again.
+   */
+  markWritten(i: number): void {
+    this.dirty |= 1 << (i >>> PTE_RANGE_SHIFT);
   }
 }
 

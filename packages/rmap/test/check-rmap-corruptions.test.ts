@@ -435,4 +435,36 @@ describe('checkRmap reports each kind of corruption, as checkRmapReference does'
     vma.start = high;
     expect(checkRmap(ctx, { quiescent: true })).toEqual([]);
   });
+  it('num_active_vmas is counted alike with a few VMAs and with more than the array check holds', () => {
+    // 40 VMAs: past SMALL_ANON_VMA_CHECK (32), checkAnonVmas counts with sets.
+    for (const n of [3, 40]) {
+      const m = createRmapMachine();
+      const { vm } = m;
+      const p = vm.createProcess('p');
+      const addrs: number[] = [];
+      for (let i = 0; i < n; i++)
+        addrs.push(vm.mmap(p, { length: PAGE_SIZE, addr: 0x4000_0000 + 2 * i * PAGE_SIZE }));
+      m.rt.spawn('main', 0, function* (): KernelGen {
+        for (const a of addrs) yield* vm.userWrite(p, a, 1);
+      });
+      runAndCheck(m);
+      const ctx = rmapStateOf(vm);
+      const mm = [...ctx.mms][0]!;
+      expect(mm.vmas.length).toBe(n);
+      const av = mm.vmaLookup(addrs[n - 1]!)!.anonVma!;
+      av.numActiveVmas++;
+      const found = checkRmap(ctx);
+      expect(found.join('\n')).toMatch(/num_active_vmas \d+, but \d+ VMAs use it/);
+      expect(found).toEqual(checkRmapReference(ctx));
+      av.numActiveVmas--;
+      expect(checkRmap(ctx)).toEqual([]);
+      // A VMA listed twice (here after the last) counts once, as in the reference's set.
+      mm.vmas.push(mm.vmas[n - 1]!);
+      const twice = checkRmap(ctx);
+      expect(twice.join('\n')).not.toMatch(/num_active_vmas/);
+      expect(twice).toEqual(checkRmapReference(ctx));
+      mm.vmas.pop();
+      expect(checkRmap(ctx, { quiescent: true })).toEqual([]);
+    }
+  });
 });

@@ -1,5 +1,7 @@
+import { FRAME_HEAD, FRAME_TAIL } from '@mmsim/folio';
 import { memmapOf } from '@mmsim/folio/internal';
 import type { Kernel } from '@mmsim/kernel';
+import { isMigrationEntry, ptePfn } from '@mmsim/rmap';
 import {
   checkRmap,
   checkRmapReference,
@@ -101,6 +103,25 @@ function someHead(ctx: RmapState, pick: (n: number) => number, mapped: boolean):
   return heads.length === 0 ? -1 : heads[pick(heads.length)]!;
 }
 
+/** The live folio some migration entry points at, or -1. */
+function migrationEntryFolio(ctx: RmapState, pick: (n: number) => number): number {
+  const m = memmapOf(ctx.mem);
+  const folios: number[] = [];
+  for (const mm of ctx.mms) {
+    for (const table of mm.pageTables.values()) {
+      for (let i = 0; i < table.ptes.length; i++) {
+        const raw = table.ptes[i]!;
+        if (!isMigrationEntry(raw)) continue;
+        const pfn = ptePfn(raw);
+        const s = m.state[pfn];
+        const folio = s === FRAME_HEAD ? pfn : s === FRAME_TAIL ? m.headOf[pfn]! : -1;
+        if (folio >= 0 && m.state[folio] === FRAME_HEAD) folios.push(folio);
+      }
+    }
+  }
+  return folios.length === 0 ? -1 : folios[pick(folios.length)]!;
+}
+
 /** Some page-table slot in use: [table's entries, index, table]. */
 function someEntry(ctx: RmapState, pick: (n: number) => number) {
   const slots: [Uint32Array, number, PageTable][] = [];
@@ -115,14 +136,14 @@ function someEntry(ctx: RmapState, pick: (n: number) => number) {
 
 /**
  * `poke` of a page-table slot, marked as `PageTable.set` marks its writes (and so is the
- * undo): the incremental check reads again only the tables written through `set`.
+ * undo): the incremental check reads again only the slot ranges written through `set`.
  */
 function pokePte(table: PageTable, i: number, value: number): () => void {
-  table.dirty = true;
+  table.markWritten(i);
   const undo = poke(table.ptes, i, value);
   return () => {
     undo();
-    table.dirty = true;
+    table.markWritten(i);
   };
 }
 
@@ -173,6 +194,16 @@ const CORRUPTIONS: readonly Corruption[] = [
     if (head < 0) return null;
     const m = memmapOf(ctx.mem);
     return pokeFrame(ctx, m.mappingKind, head, pick(4), head);
+  },
+  // The folio of a migration entry (no mapcount: the two above pass it by): a flag
+  // (PG_locked half the time) or, marked, its index.
+  (ctx, pick) => {
+    const folio = migrationEntryFolio(ctx, pick);
+    if (folio < 0) return null;
+    const m = memmapOf(ctx.mem);
+    if (pick(3) === 0) return pokeFrame(ctx, m.index, folio, m.index[folio]! + 1, folio);
+    const bit = pick(2) === 0 ? 0 : pick(32);
+    return poke(m.flags, folio, m.flags[folio]! ^ (1 << bit));
   },
   // Frame states: a frame that stops or starts being a folio, a tail naming itself.
   (ctx, pick) => {

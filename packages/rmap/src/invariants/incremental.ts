@@ -1,7 +1,7 @@
 import { machineBuffer } from '@mmsim/folio';
 import { NR_MM_COUNTERS, PTRS_PER_PTE } from '../constants.js';
 import type { Mm } from '../mm.js';
-import type { PageTable } from '../page-table.js';
+import { type PageTable, PTE_RANGES } from '../page-table.js';
 import type { RmapState } from '../rmap-state.js';
 
 /**
@@ -15,12 +15,22 @@ import type { RmapState } from '../rmap-state.js';
  * the model's writers: every test is a comparison with the live state, made by the check.
  */
 
-/** A slot the pass checks again in full: empty, a migration entry, hugetlb, KSM, broken. */
+/**
+ * A slot the pass checks again in full: empty, hugetlb, KSM, the swap cache, a migration
+ * entry to a page-cache folio without a mapping, broken.
+ */
 export const SLOT_CHECK = 0;
 /** A present entry of a live folio, with its folio's fields below, counted in the record. */
 export const SLOT_FOLIO = 1;
 /** A present entry of the shared zero page (its verdict depends on the entry alone). */
 export const SLOT_ZERO = 2;
+/**
+ * A migration entry to a locked live folio, with its folio's fields as for SLOT_FOLIO: its
+ * rss count is in the record (a migration entry counts in no mapcount or refcount).
+ */
+export const SLOT_MIGRATION = 3;
+/** Bit of the kinds whose slots count in the record (SLOT_FOLIO, SLOT_MIGRATION). */
+export const SLOT_COUNTED = 1;
 
 /** Int32 fields per slot in `TableRecord.slots`. */
 export const SLOT_FIELDS = 5;
@@ -33,16 +43,21 @@ export const F_FOLIO = 1;
  * `mappingKind | flags & RECORDED_FLAGS` (invariants.ts).
  */
 export const F_BITS = 2;
-/** SLOT_CHECK / SLOT_FOLIO / SLOT_ZERO, the rss counter `<< 2`, `F_EXCLUSIVE`. */
+/**
+ * The slot's kind (SLOT_*: bit 0 set for the kinds counted in the record), the rss counter
+ * `<< 2`, `F_EXCLUSIVE`, `F_LOCKED`.
+ */
 export const F_META = 3;
 /** Where in `TableRecord.objs` the object `folio->mapping` pointed at is. */
 export const F_MAP = 4;
 /** In `F_META`: the entry is writable and the folio anonymous (PageAnonExclusive is read). */
 export const F_EXCLUSIVE = 1 << 5;
+/** In `F_META`: a migration entry, whose verdict reads PG_locked of its folio. */
+export const F_LOCKED = 1 << 6;
 
-/** Bytes of a record's buffer: `index`, `rss`, `slots`, `used`, in that order. */
+/** Bytes of a record's buffer: `index`, `rss`, `slots`, `usedBits`, in that order. */
 const RECORD_BYTES =
-  8 * PTRS_PER_PTE + 8 * NR_MM_COUNTERS + 4 * SLOT_FIELDS * PTRS_PER_PTE + 2 * PTRS_PER_PTE;
+  8 * PTRS_PER_PTE + 8 * NR_MM_COUNTERS + 4 * SLOT_FIELDS * PTRS_PER_PTE + 4 * PTE_RANGES;
 
 /**
  * One page table's slots as the last sound pass saw them: per slot, five int32 fields side
@@ -62,8 +77,11 @@ export class TableRecord {
   /** Per rss counter, the SLOT_FOLIO slots counted in it. */
   readonly rss: Float64Array;
   readonly slots: Int32Array;
-  /** The slots in use, in order: the first `nrUsed`. */
-  readonly used: Uint16Array;
+  /**
+   * The slots in use, a word per range of the table's `dirty` mark: bit `i & 31` of word
+   * `i >>> PTE_RANGE_SHIFT` for slot `i`. `nrUsed` of them.
+   */
+  readonly usedBits: Uint32Array;
   nrUsed = 0;
   /** The objects `folio->mapping` pointed at, by `F_MAP`. */
   readonly objs: (object | null)[] = [];
@@ -76,7 +94,7 @@ export class TableRecord {
     at += 8 * NR_MM_COUNTERS;
     this.slots = new Int32Array(buffer, at, SLOT_FIELDS * PTRS_PER_PTE);
     at += 4 * SLOT_FIELDS * PTRS_PER_PTE;
-    this.used = new Uint16Array(buffer, at, PTRS_PER_PTE);
+    this.usedBits = new Uint32Array(buffer, at, PTE_RANGES);
   }
 
   /** Empties the record (no slot recorded) for another table. */
@@ -87,6 +105,7 @@ export class TableRecord {
     this.seen = -1;
     this.slots.fill(0);
     this.rss.fill(0);
+    this.usedBits.fill(0);
     this.nrUsed = 0;
     this.objs.length = 0;
   }
@@ -101,7 +120,10 @@ export class IncrementalRmapState {
   /** Per mm (`vmaMms[i]`), the VMA fields its records were made under (`vmasUnchanged`). */
   readonly vmaMms: Mm[] = [];
   readonly vmaSigs: unknown[][] = [];
-  /** The tables a pass walked slot by slot, whose `dirty` mark it clears if it ends sound. */
+  /**
+   * The tables whose written ranges a pass walked slot by slot, whose `dirty` mark it
+   * clears if it ends sound.
+   */
   readonly recorded: PageTable[] = [];
   /**
    * Per pfn, the SLOT_FOLIO slots of all records mapping it (PTEs per page, `ptes`) and per
@@ -162,7 +184,7 @@ export function startIncrementalPass(ctx: RmapState): IncrementalRmapState {
  */
 export function passEndedSound(state: IncrementalRmapState, touched: readonly number[]): void {
   const recorded = state.recorded;
-  for (let t = 0; t < recorded.length; t++) recorded[t]!.dirty = false;
+  for (let t = 0; t < recorded.length; t++) recorded[t]!.dirty = 0;
   recorded.length = 0;
   const fresh = state.fresh;
   fresh.length = touched.length;
