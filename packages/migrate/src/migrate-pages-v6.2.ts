@@ -250,8 +250,12 @@ function unmapAndMoveDone(
 /** What the plain steps of `unmap_and_move` return when the next part may sleep. */
 const UAM_SLEEPS = 0x7fff_fff2;
 
-/** How many `unmap_and_move` calls of the plain path went on in the generator (tests). */
-export const unmapAndMovePlainStats = { slow: 0 };
+/**
+ * How many `unmap_and_move` calls of the plain path went on in the generator (`slow`), and
+ * how many took the scheduling point after the unmap in `migrate_pages`'s loop and went on
+ * as plain calls (`afterSched`), for the tests. Nothing in the model reads them.
+ */
+export const unmapAndMovePlainStats = { slow: 0, afterSched: 0 };
 
 /** Stages of `unmapAndMoveInnerSteps`: where it starts, or where it stopped. */
 const I_START = 0;
@@ -376,6 +380,7 @@ function unmapAndMoveAfterSched(
   pageWasMapped: boolean,
   anonVma: AnonVmaView | null,
 ): number {
+  unmapAndMovePlainStats.afterSched++;
   const r = unmapAndMoveInnerSteps(
     env,
     src,
