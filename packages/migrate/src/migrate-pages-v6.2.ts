@@ -250,8 +250,12 @@ function unmapAndMoveDone(
 /** What the plain steps of `unmap_and_move` return when the next part may sleep. */
 const UAM_SLEEPS = 0x7fff_fff2;
 
-/** How many `unmap_and_move` calls of the plain path went on in the generator (tests). */
-export const unmapAndMovePlainStats = { slow: 0 };
+/**
+ * How many `unmap_and_move` calls of the plain path went on in the generator (`slow`), and
+ * how many took the scheduling point after the unmap in `migrate_pages`'s loop and went on
+ * as plain calls (`afterSched`), for the tests. Nothing in the model reads them.
+ */
+export const unmapAndMovePlainStats = { slow: 0, afterSched: 0 };
 
 /** Stages of `unmapAndMoveInnerSteps`: where it starts, or where it stopped. */
 const I_START = 0;
@@ -353,6 +357,44 @@ function unmapAndMovePlain(
   );
   if (rc === UAM_SLEEPS) return rc;
   return unmapAndMoveDone(env, cb, src, dst, rc, reason, ret);
+}
+
+/**
+ * The rest of `unmap_and_move` after `unmapAndMovePlain` stopped at the scheduling point
+ * after the unmap (`I_SCHED`) and the caller took it: the plain steps from there, with the
+ * locals the stop record held. Returns the result, or UAM_SLEEPS (with `UAM_STOP` filled
+ * in) when a later part may sleep: then `unmapAndMoveSlow` must run at once, as after
+ * `unmapAndMovePlain`.
+ */
+function unmapAndMoveAfterSched(
+  env: MigrateEnv,
+  cb: MigrateCallbacks,
+  src: Folio,
+  dst: Folio,
+  force: boolean,
+  mode: MigrateMode,
+  reason: MigrateReason,
+  ret: FolioList,
+  isLru: boolean,
+  rc: number,
+  pageWasMapped: boolean,
+  anonVma: AnonVmaView | null,
+): number {
+  unmapAndMovePlainStats.afterSched++;
+  const r = unmapAndMoveInnerSteps(
+    env,
+    src,
+    dst,
+    force,
+    mode,
+    I_AFTER_SCHED,
+    isLru,
+    rc,
+    pageWasMapped,
+    anonVma,
+  );
+  if (r === UAM_SLEEPS) return r;
+  return unmapAndMoveDone(env, cb, src, dst, r, reason, ret);
 }
 
 /** The rest of `unmap_and_move` after `unmapAndMovePlain` returned UAM_SLEEPS. */
@@ -643,6 +685,34 @@ export function* migratePagesV62(
         } else if (!env.rt.functions.enabled) {
           // (Untraced: as plain calls, with the same steps, up to a part that may sleep.)
           r = unmapAndMovePlain(env, cb, folio, pass > 2, mode, reason, retPages);
+          if (r === UAM_SLEEPS && UAM_STOP.stage === I_SCHED) {
+            // The scheduling point after the unmap needs a real round (another task can
+            // run): taken here, the stop record copied first, and the plain steps go on
+            // after it, with no `unmapAndMoveSlow` generator for a folio that only waits
+            // for its turn (pmbench's threads on the other CPUs, one flush per page).
+            const s = UAM_STOP;
+            const dst = s.dst;
+            const isLru = s.isLru;
+            const rcBefore = s.rc;
+            const pageWasMapped = s.pageWasMapped;
+            const anonVma = s.anonVma;
+            s.anonVma = null;
+            yield;
+            r = unmapAndMoveAfterSched(
+              env,
+              cb,
+              folio,
+              dst,
+              pass > 2,
+              mode,
+              reason,
+              retPages,
+              isLru,
+              rcBefore,
+              pageWasMapped,
+              anonVma,
+            );
+          }
           if (r === UAM_SLEEPS) {
             r = yield* unmapAndMoveSlow(env, cb, folio, pass > 2, mode, reason, retPages);
           }

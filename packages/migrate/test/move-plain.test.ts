@@ -280,6 +280,45 @@ describe('migrate_folio_unmap and migrate_folio_move as plain calls against the 
     },
   );
 
+  it.each([MIGRATE_ASYNC, MIGRATE_SYNC] as const)(
+    'v6.2, mode %i, a writer on the other CPU: the scheduling point after each unmap is taken in the loop of migrate_pages and the folio goes on as plain calls, with no unmap_and_move generator, as the traced generators do',
+    (mode) => {
+      let afterSched = 0;
+      for (const seed of [1, 2, 3, 4]) {
+        const slowBefore = unmapAndMovePlainStats.slow;
+        const schedBefore = unmapAndMovePlainStats.afterSched;
+        const plain = outcome(false, seed, mode, 'v6.2');
+        expect(unmapAndMovePlainStats.slow - slowBefore).toBe(0);
+        afterSched += unmapAndMovePlainStats.afterSched - schedBefore;
+        const traced = outcome(true, seed, mode, 'v6.2');
+        expect({ ...plain, slicesSeen: null }).toEqual({ ...traced, slicesSeen: null });
+        expect(plain.rc).toBe(0);
+        expect(plain.values).toEqual(WRITTEN);
+      }
+      // The writer is runnable: some scheduling points needed a real round.
+      expect(afterSched).toBeGreaterThan(0);
+    },
+  );
+
+  it('v6.2, a page-cache folio with an extra reference: after the scheduling point in the loop, -EAGAIN on every pass as in the traced generators', () => {
+    let afterSched = 0;
+    for (const seed of [1, 2, 3, 4]) {
+      const schedBefore = unmapAndMovePlainStats.afterSched;
+      const plain = pageCacheOutcome(false, seed, MIGRATE_SYNC, 'v6.2', false, true);
+      afterSched += unmapAndMovePlainStats.afterSched - schedBefore;
+      const traced = pageCacheOutcome(true, seed, MIGRATE_SYNC, 'v6.2', false, true);
+      expect({ ...plain, slicesSeen: null, generators: null, slow: null }).toEqual({
+        ...traced,
+        slicesSeen: null,
+        generators: null,
+        slow: null,
+      });
+      expect(plain.rc).toBe(1);
+      expect(new Map(plain.vmstat).get('pgmigrate_fail')).toBe(1);
+    }
+    expect(afterSched).toBeGreaterThan(0);
+  });
+
   it('v6.2 with contended page locks and writeback: the plain steps resume in the generator, with the same schedule, clocks and counters', () => {
     for (const seed of [1, 2, 3, 4, 5]) {
       const plain = contendedV62(false, seed);

@@ -76,7 +76,30 @@ function flushOnCpu(mm: Mm, cpu: number, range: FlushRange, full: boolean): void
     tlb.clear();
     return;
   }
-  tlb.deleteRange(range.startVpn, range.startVpn + range.nrPages);
+  // One page (`flush_tlb_page`, a PTE of `try_to_migrate_one`): its entry alone, as
+  // `deleteRange` of [vpn, vpn + 1) drops it, without the end of the range (a user vpn
+  // above 2^31 is a heap number when passed to a call V8 does not inline).
+  if (range.nrPages === 1) tlb.delete(range.startVpn);
+  else tlb.deleteRange(range.startVpn, range.startVpn + range.nrPages);
+}
+
+/**
+ * `flushOnCpu` of every mm of `mms` on `cpu`, in their order: an array (a one-mm flush)
+ * by index, with no iterator object per CPU; a batch's set of mms by its iterator.
+ */
+function flushMmsOnCpu(mms: Iterable<Mm>, cpu: number, range: FlushRange, full: boolean): void {
+  if (Array.isArray(mms)) {
+    const list = mms as readonly Mm[];
+    for (let i = 0; i < list.length; i++) flushOnCpu(list[i]!, cpu, range, full);
+    return;
+  }
+  for (const mm of mms) flushOnCpu(mm, cpu, range, full);
+}
+
+/** Whether `mm` has entries cached on `cpu`, which a skipped flush leaves stale. */
+function markStaleOne(mm: Mm, cpu: number): void {
+  const tlb = mm.tlb[cpu];
+  if (tlb !== undefined && tlb.size > 0) mm.tlbStale[cpu] = 1;
 }
 
 /**
@@ -85,10 +108,12 @@ function flushOnCpu(mm: Mm, cpu: number, range: FlushRange, full: boolean): void
  * for a task (the `tlb_gen` check of `switch_mm_irqs_off`).
  */
 function markStale(mms: Iterable<Mm>, cpu: number): void {
-  for (const mm of mms) {
-    const tlb = mm.tlb[cpu];
-    if (tlb !== undefined && tlb.size > 0) mm.tlbStale[cpu] = 1;
+  if (Array.isArray(mms)) {
+    const list = mms as readonly Mm[];
+    for (let i = 0; i < list.length; i++) markStaleOne(list[i]!, cpu);
+    return;
   }
+  for (const mm of mms) markStaleOne(mm, cpu);
 }
 
 /**
@@ -153,7 +178,7 @@ export function flushTlbOthersAndLocal(
       stats.ipisSent++;
       stats.ipisReceived[cpu]!++;
       ctx.vmstat.countVmEvents(VmEvent.NR_TLB_REMOTE_FLUSH_RECEIVED);
-      for (const mm of mms) flushOnCpu(mm, cpu, range, full);
+      flushMmsOnCpu(mms, cpu, range, full);
     }
     if (targets[me] !== 0) {
       if (lazy[me] === 0) localFlush(ctx, mms, me, range, full, pages);
@@ -177,7 +202,7 @@ function localFlush(
   pages: number,
 ): void {
   const stats = ctx.tlbStats;
-  for (const mm of mms) flushOnCpu(mm, me, range, full);
+  flushMmsOnCpu(mms, me, range, full);
   if (full) {
     stats.localFlushAll++;
     ctx.vmstat.countVmEvents(VmEvent.NR_TLB_LOCAL_FLUSH_ALL);
