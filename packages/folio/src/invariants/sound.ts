@@ -47,7 +47,7 @@ import {
  * pool counters and HPageTemporary, the folio lists' sizes and the free lists are
  * checked from what the walk counted.
  *
- * `incremental`: the frames of a buddy block or folio none of whose 64-frame chunks the
+ * `incremental`: the frames of a buddy block or folio none of whose 16-frame chunks the
  * package's writers stamped (`markWritten`) since the last pass that found the map sound
  * are not read again: they are what that pass found sound (a frame read as a block's
  * first is one there too, as the frames inside a block were found free or tails). What
@@ -58,13 +58,13 @@ import {
  * epoch to it. A write straight into the arrays bypasses the stamps: only a full pass (the
  * default) sees it.
  *
- * A 64-frame chunk of whole blocks (free blocks below 64 frames, folios that are not
+ * A 16-frame chunk of whole blocks (free blocks below 16 frames, folios that are not
  * hugetlb, no offline frame) that no writer stamped is not walked at all: its summary,
  * recorded by the pass that last walked it (`chunk-summary.ts`), gives its free pages and
  * the folios it has on each folio list, and its free blocks' kind is compared with its
  * pageblock's. What it skips besides the frames: the walk inside the chunk, each head's
  * node and alignment (written with the frames), the buddy-merge test (the buddy of a block
- * below 64 frames is in the same chunk) and the folio-list links of its folios (the lists
+ * below 16 frames is in the same chunk) and the folio-list links of its folios (the lists
  * stamp the frames whose links they write, so a link of the chunk is as it was; a
  * neighbour taken off a list or freed behind it leaves the list's count short, which the
  * count test finds).
