@@ -84,8 +84,8 @@ export type SwapAddressSpaceResolver = (mem: PhysicalMemory, folio: Folio) => ob
 /** Slots of the first `Memmap.mappingRefs` table (it doubles when the ids outgrow it). */
 const FIRST_MAPPING_REFS = 64;
 
-/** Frames per chunk of `Memmap.chunkEpoch`, as a shift: 64. */
-export const WRITE_CHUNK_SHIFT = 6;
+/** Frames per chunk of `Memmap.chunkEpoch`, as a shift: 16. */
+export const WRITE_CHUNK_SHIFT = 4;
 
 /** Frames up to which the per-frame arrays share one buffer (62 bytes a frame: 3.9 MiB). */
 const SHARED_BUFFER_FRAMES = 65_536;

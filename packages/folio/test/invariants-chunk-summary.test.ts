@@ -31,7 +31,7 @@ import { seededRandom } from './rich-memory.js';
 import { expectFullVerdict, stampedCorruptions } from './stamped-corruptions.js';
 
 /*
- * The incremental memory-map check does not walk a 64-frame chunk of whole blocks that no
+ * The incremental memory-map check does not walk a 16-frame chunk of whole blocks that no
  * writer stamped since it was summarised (invariants/chunk-summary.ts). Its promise is the
  * incremental check's: the full check's verdict for every write made through the
  * package's writers (which stamp, the folio lists included).

@@ -29,6 +29,7 @@ import {
   markWritten,
   memmapOf,
   setMappingObj,
+  WRITE_CHUNK_SHIFT,
 } from '../src/memmap.js';
 import { richMemory, seededRandom } from './rich-memory.js';
 import { expectFullVerdict, stampedCorruptions } from './stamped-corruptions.js';
@@ -161,6 +162,39 @@ describe('incremental memory-map check', () => {
     // Stamped, as the writers do: the incremental pass finds it too.
     markWritten(m, p);
     expect(checkPhysicalMemory(mem, { incremental: true })).toEqual(reportPhysicalMemory(mem));
+  });
+
+  test('a large free block is read again only in its stamped chunks', () => {
+    const mem = richMemory();
+    const m = memmapOf(mem);
+    expect(checkPhysicalMemory(mem)).toEqual([]);
+    // A free block of 64 frames or more (four chunks at least), its first frame and two
+    // frames of other chunks inside it.
+    const head = framesIn(m, FRAME_BUDDY).find((p) => m.order[p]! >= WRITE_CHUNK_SHIFT + 2)!;
+    expect(head).toBeDefined();
+    const chunk = 1 << WRITE_CHUNK_SHIFT;
+    const stamped = head + chunk + 3;
+    const raw = head + 3 * chunk + 5;
+    // A stamped problem in one chunk and a raw one in another: the incremental pass finds
+    // the stamped one (and then reports as the full check does, both).
+    m.refcount[stamped] = 1;
+    markWritten(m, stamped);
+    m.mapcount[raw] = 1;
+    const incremental = checkPhysicalMemory(mem, { incremental: true });
+    expect(incremental.join('\n')).toMatch(new RegExp(`\\b${stamped}\\b`));
+    expect(incremental.join('\n')).toMatch(/is not clean/);
+    expect(physicalMemoryLooksSound(m, true)).toBe(false);
+    // Repaired through a stamp: the incremental pass no longer reads the raw write's chunk
+    // (unstamped since the last sound pass); only the full pass finds it.
+    m.refcount[stamped] = 0;
+    markWritten(m, stamped);
+    expect(physicalMemoryLooksSound(m, true)).toBe(true);
+    markWritten(m, head);
+    expect(physicalMemoryLooksSound(m, true)).toBe(true);
+    expect(physicalMemoryLooksSound(m)).toBe(false);
+    // Stamped: found by the incremental pass too.
+    markWritten(m, raw);
+    expect(physicalMemoryLooksSound(m, true)).toBe(false);
   });
 
   test('a pass that finds a problem keeps the stamps: the next incremental pass finds it again', () => {

@@ -58,13 +58,22 @@ export function summaryHolds(m: Memmap, s: Int32Array, c: number, since: number)
 }
 
 /**
- * Whether no writer stamped a chunk of `m` since epoch `since` (0: never true): the memory
- * map is, but for raw writes, what the pass that began that epoch found.
+ * Whether no writer stamped a chunk of a node of `m` since epoch `since` (0: never true):
+ * the nodes' frames are, but for raw writes, what the pass that began that epoch found.
+ * The holes between nodes are not looked at (what `folioPagesByNode` counts is in nodes).
  */
 export function nothingStampedSince(m: Memmap, since: number): boolean {
   if (since === 0) return false;
   const stamp = m.chunkEpoch;
-  for (let c = 0; c < stamp.length; c++) if (stamp[c]! >= since) return false;
+  for (let nid = 0; nid < m.nrNodes; nid++) {
+    const start = m.nodeStart[nid]!;
+    const end = m.nodeEnd[nid]!;
+    if (end <= start) continue;
+    const last = (end - 1) >>> WRITE_CHUNK_SHIFT;
+    for (let c = start >>> WRITE_CHUNK_SHIFT; c <= last; c++) {
+      if (stamp[c]! >= since) return false;
+    }
+  }
   return true;
 }
 

@@ -47,10 +47,11 @@ import {
  * pool counters and HPageTemporary, the folio lists' sizes and the free lists are
  * checked from what the walk counted.
  *
- * `incremental`: the frames of a buddy block or folio none of whose 64-frame chunks the
- * package's writers stamped (`markWritten`) since the last pass that found the map sound
- * are not read again: they are what that pass found sound (a frame read as a block's
- * first is one there too, as the frames inside a block were found free or tails). What
+ * `incremental`: the frames of a folio none of whose 16-frame chunks the package's
+ * writers stamped (`markWritten`) since the last pass that found the map sound are not
+ * read again: they are what that pass found sound (a frame read as a block's first is one
+ * there too, as the frames inside a block were found free or tails). Of a free buddy
+ * block, only the frames in stamped chunks are read (`freeFramesLookClean`). What
  * depends on other frames or on the lists stays: the walk from block to block with each
  * head's node, alignment and counts, the buddy-merge and pageblock tests, the folio-list
  * links, the offline frames, the free lists, pools and counters, the zero page. Every pass
@@ -58,13 +59,13 @@ import {
  * epoch to it. A write straight into the arrays bypasses the stamps: only a full pass (the
  * default) sees it.
  *
- * A 64-frame chunk of whole blocks (free blocks below 64 frames, folios that are not
+ * A 16-frame chunk of whole blocks (free blocks below 16 frames, folios that are not
  * hugetlb, no offline frame) that no writer stamped is not walked at all: its summary,
  * recorded by the pass that last walked it (`chunk-summary.ts`), gives its free pages and
  * the folios it has on each folio list, and its free blocks' kind is compared with its
  * pageblock's. What it skips besides the frames: the walk inside the chunk, each head's
  * node and alignment (written with the frames), the buddy-merge test (the buddy of a block
- * below 64 frames is in the same chunk) and the folio-list links of its folios (the lists
+ * below 16 frames is in the same chunk) and the folio-list links of its folios (the lists
  * stamp the frames whose links they write, so a link of the chunk is as it was; a
  * neighbour taken off a list or freed behind it leaves the list's count short, which the
  * count test finds).
@@ -170,7 +171,6 @@ function nodeLooksSound(
   const flags = m.flags;
   const refcount = m.refcount;
   const mapcount = m.mapcount;
-  const mappingId = m.mappingId;
   const listId = m.listId;
   const headOf = m.headOf;
   const freeKind = m.freeKind;
@@ -231,26 +231,10 @@ function nodeLooksSound(
       const n = 1 << o;
       if (o >= MAX_ORDER || pfn % n !== 0 || pfn + n > end) return false;
       const last = pfn + n;
-      // The frames of the block, unless none was written since the last sound pass, which
-      // found them so (see `physicalMemoryLooksSound`).
-      if (!unchanged(stamp, since, pfn, n)) {
-        // Clean: no flag, count, mapping or list on any frame (one test of the OR of them).
-        if (
-          (flags[pfn]! | refcount[pfn]! | mapcount[pfn]! | mappingId[pfn]! | listId[pfn]!) !==
-          0
-        ) {
-          return false;
-        }
-        for (let p = pfn + 1; p < last; p++) {
-          if (
-            state[p] !== FRAME_FREE ||
-            (flags[p]! | refcount[p]! | mapcount[p]! | mappingId[p]! | listId[p]!) !== 0
-          ) {
-            return false;
-          }
-        }
-        if (temp !== null) for (let p = pfn; p < last; p++) if (temp[p] === 1) return false;
-      }
+      // The frames of the block in the chunks written since the last sound pass (all of
+      // them on a full pass): the others are as that pass found them, clean and free (see
+      // `freeFramesLookClean`).
+      if (!freeFramesLookClean(m, pfn, last, since)) return false;
       const kind = freeKind[pfn]!;
       const buddy = pfn ^ n;
       if (
@@ -360,6 +344,44 @@ function nodeLooksSound(
   // (each pooled folio of HPAGE_PMD_ORDER) is in folios.
   nodeUsed[nid] = end - start - free - offline - pooled * HPAGE_PMD_NR;
   return hugetlbPoolLooksSound(m, nid, pooled, inUse);
+}
+
+/**
+ * The frames of the free buddy block [pfn, last) are clean (no flag, count, mapping, list
+ * or HPageTemporary) and, but for its first, FRAME_FREE; with `since` (not 0) only those in
+ * chunks a writer stamped at or after it are read. A frame of an unstamped chunk holds what
+ * it held at the last sound pass (every writer stamps the chunk of each frame it changes;
+ * the hot setters act on live folios only, and a folio is freed by `resetFrames`, which
+ * stamps): a free frame then, so one that pass, or the sound pass before it, found clean.
+ * Which block it belonged to does not matter: the test is the frame's own.
+ */
+function freeFramesLookClean(m: Memmap, pfn: number, last: number, since: number): boolean {
+  const state = m.state;
+  const flags = m.flags;
+  const refcount = m.refcount;
+  const mapcount = m.mapcount;
+  const mappingId = m.mappingId;
+  const listId = m.listId;
+  const temp = m.hugeTemporary;
+  const stamp = m.chunkEpoch;
+  const lastChunk = (last - 1) >>> WRITE_CHUNK_SHIFT;
+  for (let c = pfn >>> WRITE_CHUNK_SHIFT; c <= lastChunk; c++) {
+    if (since !== 0 && stamp[c]! < since) continue;
+    const from = Math.max(pfn, c << WRITE_CHUNK_SHIFT);
+    const to = Math.min(last, (c + 1) << WRITE_CHUNK_SHIFT);
+    for (let p = from; p < to; p++) {
+      // One test of the OR of the fields that must be 0; the block's first frame is
+      // FRAME_BUDDY, the others FRAME_FREE.
+      if (
+        (state[p] !== FRAME_FREE && p !== pfn) ||
+        (flags[p]! | refcount[p]! | mapcount[p]! | mappingId[p]! | listId[p]!) !== 0
+      ) {
+        return false;
+      }
+    }
+    if (temp !== null) for (let p = from; p < to; p++) if (temp[p] === 1) return false;
+  }
+  return true;
 }
 
 /**
