@@ -261,6 +261,20 @@ export function prepNewFolio(m: Memmap, pfn: number, order: number, type: number
 }
 
 /**
+ * Whether two free buddies of `order` on the free lists of `kind` must have been merged.
+ * `__free_one_page` (mm/page_alloc.c, 6.3) merges every such pair, but
+ * `move_freepages_block` only moves blocks from list to list: when `set_migratetype_isolate`
+ * (mm/page_isolation.c) isolates two neighbouring pageblocks whose free blocks were kept
+ * apart (a buddy in an isolated pageblock does not merge with one in a normal pageblock),
+ * each keeps its own block of pageblock order or more until `unset_migratetype_isolate`
+ * re-frees one whose buddy is no longer isolated. Below pageblock order both halves share a
+ * pageblock, and its migratetype, so they always merged when the second was freed.
+ */
+export function buddiesMustMerge(order: number, kind: number): boolean {
+  return order < PAGEBLOCK_ORDER || kind !== FREE_KIND_ISOLATE;
+}
+
+/**
  * `__free_one_page` (6.3): return a block to its node's buddy, merging with free buddies of
  * the same order as long as they exist. The merged block goes to the head of its free list,
  * or to the tail when `toTail` (FPI_TO_TAIL, used for boot-time memory) or when the

@@ -121,9 +121,7 @@ function randomOperation(
     if (f >= 0) live.push(f);
     return 'hugetlb alloc';
   }
-  // Isolate a pageblock of node 0 and give it back (start/undo_isolate_page_range). Not
-  // left isolated: two neighbouring isolated pageblocks keep their free order-9 blocks
-  // unmerged (move_freepages_block does not merge), which the full check reports.
+  // Isolate a pageblock of node 0 and give it back (start/undo_isolate_page_range).
   const block = Math.floor(next() * 6) * PAGEBLOCK_NR_PAGES;
   if (
     startIsolatePageRange(

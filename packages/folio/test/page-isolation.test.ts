@@ -41,6 +41,7 @@ import {
   testPagesIsolatedScan,
   undoIsolatePageRange,
 } from '../src/index.js';
+import { physicalMemoryLooksSound, reportPhysicalMemory } from '../src/internal.js';
 import { FREE_KIND_ISOLATE, FREE_KIND_NORMAL, memmapOf } from '../src/memmap.js';
 
 const PB = PAGEBLOCK_NR_PAGES;
@@ -242,5 +243,51 @@ describe('checkPhysicalMemory: isolation, CMA and offline blocks', () => {
     expect(checkPhysicalMemory(m)).toContain(
       `pfn ${2 * PB + 4} is in use or free in pageblock 2, which was taken offline`,
     );
+  });
+});
+
+describe('free buddies left unmerged in isolated pageblocks (mm/page_alloc.c, mm/page_isolation.c, 6.3)', () => {
+  /** Both checks: the quick verdict and the report. */
+  function verdicts(m: ReturnType<typeof mem>): { sound: boolean; report: string[] } {
+    return { sound: physicalMemoryLooksSound(memmapOf(m)), report: reportPhysicalMemory(m) };
+  }
+
+  it('two neighbouring isolated pageblocks each holding a free order-9 block are legal', () => {
+    // [1024, 2048) is one free order-10 block; isolating both of its pageblocks leaves an
+    // order-9 block on the isolate list of each: move_freepages_block moves, it never merges.
+    const m = mem();
+    expect(startIsolatePageRange(m, 2 * PB, 4 * PB, MIGRATE_MOVABLE, 0)).toBe(0);
+    const mm = memmapOf(m);
+    expect([mm.order[2 * PB], mm.order[3 * PB]]).toEqual([9, 9]);
+    expect([mm.freeKind[2 * PB], mm.freeKind[3 * PB]]).toEqual([
+      FREE_KIND_ISOLATE,
+      FREE_KIND_ISOLATE,
+    ]);
+    expect(verdicts(m)).toEqual({ sound: true, report: [] });
+    expect(checkPhysicalMemory(m, { incremental: true })).toEqual([]);
+    // Giving them back merges them again (unset_migratetype_isolate re-frees the block whose
+    // buddy is no longer isolated).
+    undoIsolatePageRange(m, 2 * PB, 4 * PB, MIGRATE_MOVABLE);
+    expect(mm.order[2 * PB]).toBe(10);
+    expect(verdicts(m)).toEqual({ sound: true, report: [] });
+  });
+
+  it('unmerged buddies below pageblock order are reported even when isolated', () => {
+    const m = mem();
+    expect(startIsolatePageRange(m, 2 * PB, 3 * PB, MIGRATE_MOVABLE, 0)).toBe(0);
+    const mm = memmapOf(m);
+    // Split the isolated order-9 block into two order-8 halves by hand, without merging.
+    const pfn = 2 * PB;
+    const base = freeListBase(mm, FREE_KIND_ISOLATE, 0);
+    delFromFreeList(mm, pfn, base + 9);
+    mm.order[pfn] = 8;
+    mm.state[pfn + 256] = mm.state[pfn]!;
+    mm.order[pfn + 256] = 8;
+    mm.freeKind[pfn + 256] = FREE_KIND_ISOLATE;
+    addToFreeList(mm, pfn, base + 8, FREE_KIND_ISOLATE, false);
+    addToFreeList(mm, pfn + 256, base + 8, FREE_KIND_ISOLATE, false);
+    const v = verdicts(m);
+    expect(v.sound).toBe(false);
+    expect(v.report).toContain(`free buddies ${pfn} and ${pfn + 256} of order 8 were not merged`);
   });
 });

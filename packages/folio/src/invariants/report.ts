@@ -1,3 +1,4 @@
+import { buddiesMustMerge } from '../buddy.js';
 import { HPAGE_PMD_ORDER, MAX_ORDER } from '../constants.js';
 import { PG_head, PG_hwpoison, PG_reserved } from '../flags.js';
 import type { FolioList } from '../folio-list.js';
@@ -118,7 +119,8 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
         order < MAX_ORDER - 1 &&
         m.state[buddy] === FRAME_BUDDY &&
         m.order[buddy] === order &&
-        m.freeKind[buddy] === m.freeKind[pfn]
+        m.freeKind[buddy] === m.freeKind[pfn] &&
+        buddiesMustMerge(order, m.freeKind[pfn]!)
       ) {
         if (pfn < buddy)
           bad.add(`free buddies ${pfn} and ${buddy} of order ${order} were not merged`);

@@ -1,3 +1,4 @@
+import { buddiesMustMerge } from '../buddy.js';
 import { HPAGE_PMD_NR, HPAGE_PMD_ORDER, MAX_ORDER } from '../constants.js';
 import { PG_head, PG_hwpoison, PG_reserved } from '../flags.js';
 import {
@@ -242,7 +243,8 @@ function nodeLooksSound(
         o < MAX_ORDER - 1 &&
         state[buddy] === FRAME_BUDDY &&
         order[buddy] === o &&
-        freeKind[buddy] === kind
+        freeKind[buddy] === kind &&
+        buddiesMustMerge(o, kind)
       ) {
         return false;
       }
