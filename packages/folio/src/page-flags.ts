@@ -4,8 +4,12 @@ import {
   PG_anon_exclusive,
   PG_head,
   PG_hwpoison,
+  PG_active,
+  PG_lru,
+  PG_mlocked,
   PG_swapbacked,
   PG_swapcache,
+  PG_unevictable,
   pageFlagName,
 } from './flags.js';
 import {
@@ -37,6 +41,18 @@ function badFlag(flag: number): MmsimError {
   );
 }
 
+/**
+ * The flags the LRU check tests (PG_lru, and PG_active, PG_swapbacked, PG_unevictable,
+ * PG_mlocked, which choose a folio's list): setting or clearing one marks the folio in
+ * `lruWritten` for the incremental LRU check.
+ */
+const LRU_CHECKED_FLAGS =
+  (1 << PG_lru) |
+  (1 << PG_active) |
+  (1 << PG_swapbacked) |
+  (1 << PG_unevictable) |
+  (1 << PG_mlocked);
+
 function okFlag(flag: number): boolean {
   return flag >= 0 && flag < NR_PAGEFLAGS && (flag | 0) === flag;
 }
@@ -55,6 +71,7 @@ export function folioSetFlag(mem: PhysicalMemory, folio: Folio, flag: number): v
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! |= 1 << flag;
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio] = 1;
 }
 
 /** `clear_bit(flag, &folio->flags)`. */
@@ -63,6 +80,7 @@ export function folioClearFlag(mem: PhysicalMemory, folio: Folio, flag: number):
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! &= ~(1 << flag);
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio] = 1;
 }
 
 /** `test_and_set_bit`: set the flag and return whether it was already set. */
@@ -72,6 +90,7 @@ export function folioTestSetFlag(mem: PhysicalMemory, folio: Folio, flag: number
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old | (1 << flag);
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio] = 1;
   return (old & (1 << flag)) !== 0;
 }
 
@@ -82,6 +101,7 @@ export function folioTestClearFlag(mem: PhysicalMemory, folio: Folio, flag: numb
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old & ~(1 << flag);
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio] = 1;
   return (old & (1 << flag)) !== 0;
 }
 

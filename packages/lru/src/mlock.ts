@@ -241,6 +241,8 @@ export function* mlockFolioBatch(s: LruState, b: MlockBatch): KernelGen {
   const mem = s.mem;
   for (const e of list) {
     const folio = Math.floor(e / 4);
+    // No longer pending (`mlockPending`): the LRU check's incremental pass looks again.
+    s.lruWritten[folio] = 1;
     if (!folioPutFast(mem, folio, 1)) yield* folioPutSlow(s, folio);
   }
 }
