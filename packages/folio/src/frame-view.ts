@@ -37,8 +37,9 @@ export interface FrameView {
    */
   readonly rmapWritten: Uint8Array;
   /**
-   * Per frame, 1 when a writer changed what the LRU check tests of it since the incremental
-   * LRU check last cleared it (see `Memmap.lruWritten`); that check clears what it read.
+   * Per group of `1 << LRU_MARK_SHIFT` frames, 1 when a writer changed what the LRU check
+   * tests of one of them since the incremental LRU check last cleared it (see
+   * `Memmap.lruWritten`); that check clears what it read.
    */
   readonly lruWritten: Uint8Array;
 }

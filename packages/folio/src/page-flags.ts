@@ -17,6 +17,7 @@ import {
   type Folio,
   FRAME_HEAD,
   folioError,
+  LRU_MARK_SHIFT,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
@@ -71,7 +72,7 @@ export function folioSetFlag(mem: PhysicalMemory, folio: Folio, flag: number): v
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! |= 1 << flag;
-  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio] = 1;
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
 }
 
 /** `clear_bit(flag, &folio->flags)`. */
@@ -80,7 +81,7 @@ export function folioClearFlag(mem: PhysicalMemory, folio: Folio, flag: number):
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! &= ~(1 << flag);
-  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio] = 1;
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
 }
 
 /** `test_and_set_bit`: set the flag and return whether it was already set. */
@@ -90,7 +91,7 @@ export function folioTestSetFlag(mem: PhysicalMemory, folio: Folio, flag: number
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old | (1 << flag);
-  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio] = 1;
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   return (old & (1 << flag)) !== 0;
 }
 
@@ -101,7 +102,7 @@ export function folioTestClearFlag(mem: PhysicalMemory, folio: Folio, flag: numb
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old & ~(1 << flag);
-  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio] = 1;
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   return (old & (1 << flag)) !== 0;
 }
 

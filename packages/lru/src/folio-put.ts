@@ -1,4 +1,5 @@
 import {
+  LRU_MARK_SHIFT,
   type Folio,
   folioClearFlag,
   folioFlags,
@@ -86,7 +87,7 @@ export function* folioPutSlow(s: LruState, folio: Folio): KernelGen {
       );
     }
     s.where[folio] = WHERE_RELEASING;
-    s.lruWritten[folio] = 1;
+    s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
     if (!lv.lock.trylock()) yield* lv.lock.lockContended();
     lv.delFolio(folio, folioNrPages(mem, folio));
     folioClearFlag(mem, folio, PG_lru);
@@ -97,7 +98,7 @@ export function* folioPutSlow(s: LruState, folio: Folio): KernelGen {
     }
     lv.lock.unlock();
     s.where[folio] = WHERE_NONE;
-    s.lruWritten[folio] = 1;
+    s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
     folioRefUnfreeze(mem, folio, 1);
   }
   if (folioTestClearFlag(mem, folio, PG_mlocked)) {

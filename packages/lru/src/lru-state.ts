@@ -50,7 +50,8 @@ export class LruState {
   readonly where: Uint8Array;
   /**
    * The memmap's `lruWritten` marks (@mmsim/folio `FrameView`): every write of `where`
-   * stores 1 at the folio beside it, for the incremental LRU check (invariants.ts).
+   * stores 1 at the folio's group (`folio >>> LRU_MARK_SHIFT`) beside it, for the
+   * incremental LRU check (invariants.ts).
    */
   readonly lruWritten: Uint8Array;
   /** The LRU check's per-machine state (invariants.ts), made by its first pass. */

@@ -1,4 +1,5 @@
 import {
+  LRU_MARK_SHIFT,
   type Folio,
   folioClearFlag,
   folioFlags,
@@ -242,7 +243,7 @@ export function* mlockFolioBatch(s: LruState, b: MlockBatch): KernelGen {
   for (const e of list) {
     const folio = Math.floor(e / 4);
     // No longer pending (`mlockPending`): the LRU check's incremental pass looks again.
-    s.lruWritten[folio] = 1;
+    s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
     if (!folioPutFast(mem, folio, 1)) yield* folioPutSlow(s, folio);
   }
 }
