@@ -90,11 +90,12 @@ export const WRITE_CHUNK_SHIFT = 6;
 /**
  * `Memmap.lruWritten` holds one mark per group of `1 << LRU_MARK_SHIFT` frames: a writer
  * marks `lruWritten[pfn >>> LRU_MARK_SHIFT]` (one store), and the LRU check reads eight
- * groups' marks at a time, then looks again at every frame of a marked group. One frame a
- * group: in a memory dense with small LRU folios (pmbench-migrate's), a group of 8 frames
- * made the check look at 8 listed folios for each one changed, more than the whole walk.
+ * groups' marks at a time, then looks again at every frame of a marked group. Two frames
+ * a group: half a byte a frame (the memmap's 64-byte budget), and in a memory dense with
+ * small LRU folios (pmbench-migrate's) a group of 8 made the check look at 8 listed folios
+ * for each one changed, more than the whole walk.
  */
-export const LRU_MARK_SHIFT = 0;
+export const LRU_MARK_SHIFT = 1;
 
 /** The bytes of `Memmap.lruWritten` for `maxPfn` frames: whole 8-byte words. */
 export function lruMarkBytes(maxPfn: number): number {
@@ -349,8 +350,8 @@ export class Memmap {
    * frees, which `markWritten` covers), or the LRU's own `where` mark (@mmsim/lru). The
    * incremental LRU check (@mmsim/lru `checkLru`'s `incremental`) re-checks only the
    * frames of the groups marked here. One store per write; a write straight into the
-   * arrays does not mark. Its own zeroed machine buffer, in whole 8-byte words (an eighth
-   * of a byte per frame).
+   * arrays does not mark. In the chunk stamps' zeroed machine buffer, in whole 8-byte
+   * words (half a byte per frame).
    */
   readonly lruWritten: Uint8Array;
 
@@ -414,8 +415,11 @@ export class Memmap {
     this.accessFactor = new Float64Array(nrNodes).fill(1);
     this.copyFactor = new Float64Array(nrNodes).fill(1);
     const chunks = (maxPfn >>> WRITE_CHUNK_SHIFT) + 1;
-    this.chunkEpoch = new Uint32Array(takeMachineBuffer(this, 4 * chunks), 0, chunks);
-    this.lruWritten = new Uint8Array(takeMachineBuffer(this, lruMarkBytes(maxPfn)));
+    // The LRU check's marks share the chunk stamps' buffer (whole words, 8-byte aligned).
+    const epochBytes = (4 * chunks + 7) & ~7;
+    const stamps = takeMachineBuffer(this, epochBytes + lruMarkBytes(maxPfn));
+    this.chunkEpoch = new Uint32Array(stamps, 0, chunks);
+    this.lruWritten = new Uint8Array(stamps, epochBytes, lruMarkBytes(maxPfn));
   }
 }
 

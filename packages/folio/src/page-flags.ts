@@ -1,10 +1,10 @@
 import { MmsimError } from '@mmsim/runtime';
 import {
   NR_PAGEFLAGS,
+  PG_active,
   PG_anon_exclusive,
   PG_head,
   PG_hwpoison,
-  PG_active,
   PG_lru,
   PG_mlocked,
   PG_swapbacked,

@@ -1,11 +1,11 @@
 import {
-  LRU_MARK_SHIFT,
   type Folio,
   folioGet,
   folioNid,
   folioNrPages,
   folioRefCount,
   folioTestClearFlag,
+  LRU_MARK_SHIFT,
   memmapReader,
   PG_lru,
 } from '@mmsim/folio';

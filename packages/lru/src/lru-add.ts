@@ -1,5 +1,4 @@
 import {
-  LRU_MARK_SHIFT,
   FOLIO_TYPE_HUGETLB,
   type Folio,
   folioClearFlag,
@@ -10,6 +9,7 @@ import {
   folioSetFlag,
   folioTestClearFlag,
   folioTestLarge,
+  LRU_MARK_SHIFT,
   memmapReader,
   PAGE_MAPPING_MOVABLE,
   PG_active,

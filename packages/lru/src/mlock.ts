@@ -1,5 +1,4 @@
 import {
-  LRU_MARK_SHIFT,
   type Folio,
   folioClearFlag,
   folioFlags,
@@ -11,6 +10,7 @@ import {
   folioTestFlag,
   folioTestLarge,
   folioTestSetFlag,
+  LRU_MARK_SHIFT,
   PG_active,
   PG_lru,
   PG_mlocked,

@@ -59,10 +59,7 @@ function outcome(check: () => readonly string[]): Outcome {
 type Corruption = (s: LruState, pick: (n: number) => number) => (() => void) | null;
 
 /** A folio on some LRU list, with its list: [folio, nid, lru], or undefined. */
-function someListed(
-  s: LruState,
-  pick: (n: number) => number,
-): [Folio, number, number] | undefined {
+function someListed(s: LruState, pick: (n: number) => number): [Folio, number, number] | undefined {
   const all: [Folio, number, number][] = [];
   for (const lv of s.lruvecs) {
     lv.lists.forEach((list, lru) => {
