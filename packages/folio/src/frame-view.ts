@@ -36,6 +36,12 @@ export interface FrameView {
    * array of the view its reader writes: that check clears what it read.
    */
   readonly rmapWritten: Uint8Array;
+  /**
+   * Per group of `1 << LRU_MARK_SHIFT` frames, 1 when a writer changed what the LRU check
+   * tests of one of them since the incremental LRU check last cleared it (see
+   * `Memmap.lruWritten`); that check clears what it read.
+   */
+  readonly lruWritten: Uint8Array;
 }
 
 /** The read-only frame view of a machine's memory (see `FrameView`). */

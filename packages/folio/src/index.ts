@@ -12,6 +12,7 @@
 export type { Folio, PhysicalMemory } from './memmap.js';
 // Read-only per-frame arrays for cheap whole-memory checks (invariants).
 export { type FrameView, frameView } from './frame-view.js';
+export { LRU_MARK_SHIFT } from './memmap.js';
 // Unchecked, inlinable reads of a folio's fields for hot paths of other packages.
 export {
   type MemmapReader,

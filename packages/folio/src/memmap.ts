@@ -87,6 +87,21 @@ const FIRST_MAPPING_REFS = 64;
 /** Frames per chunk of `Memmap.chunkEpoch`, as a shift: 16. */
 export const WRITE_CHUNK_SHIFT = 4;
 
+/**
+ * `Memmap.lruWritten` holds one mark per group of `1 << LRU_MARK_SHIFT` frames: a writer
+ * marks `lruWritten[pfn >>> LRU_MARK_SHIFT]` (one store), and the LRU check reads eight
+ * groups' marks at a time, then looks again at every frame of a marked group. Two frames
+ * a group: half a byte a frame (the memmap's 64-byte budget), and in a memory dense with
+ * small LRU folios (pmbench-migrate's) a group of 8 made the check look at 8 listed folios
+ * for each one changed, more than the whole walk.
+ */
+export const LRU_MARK_SHIFT = 1;
+
+/** The bytes of `Memmap.lruWritten` for `maxPfn` frames: whole 8-byte words. */
+export function lruMarkBytes(maxPfn: number): number {
+  return ((maxPfn >>> LRU_MARK_SHIFT) + 8) & ~7;
+}
+
 /** Frames up to which the per-frame arrays share one buffer (62 bytes a frame: 3.9 MiB). */
 const SHARED_BUFFER_FRAMES = 65_536;
 
@@ -137,7 +152,7 @@ class FrameArrays {
  * The internal form of PhysicalMemory. Field layout, per pfn, all typed arrays:
  * state 1 + flags 4 + refcount 4 + mapcount 4 + entire 4 + total 4 + order 1 + headOf 4 +
  * nid 1 + type 1 + mapping kind 1 + mapping id 4 + index 8 + content 8 + next 4 + prev 4 +
- * list id 4 = 60 bytes. Object-valued fields are not kept per pfn in plain arrays (8 bytes a
+ * list id 4 = 60 bytes (and the rmap check's change marks, `rmapWritten`, 1). Object-valued fields are not kept per pfn in plain arrays (8 bytes a
  * slot): `page->mapping` is an id into a table of the objects in use (`mappingObjs`, each
  * with the number of pages pointing at it, so an object leaves the table with its last
  * page), the FolioList a head is on is an id that a list holds while it is not empty, and
@@ -326,6 +341,19 @@ export class Memmap {
    * the arrays does not mark.
    */
   readonly rmapWritten: Uint8Array;
+  /**
+   * Per group of `1 << LRU_MARK_SHIFT` frames, 1 when a writer changed what the LRU check
+   * tests of one of them since that check last cleared it: what the frame is and its folio-list links (`markWritten`), one of
+   * the flags that choose or guard an LRU list (PG_lru, PG_active, PG_swapbacked,
+   * PG_unevictable, PG_mlocked: the flag setters), a refcount moving to or from 0
+   * (`folioRefFreeze`, `folioRefUnfreeze`, `folioRefAdd` of a frozen folio; the last put
+   * frees, which `markWritten` covers), or the LRU's own `where` mark (@mmsim/lru). The
+   * incremental LRU check (@mmsim/lru `checkLru`'s `incremental`) re-checks only the
+   * frames of the groups marked here. One store per write; a write straight into the
+   * arrays does not mark. In the chunk stamps' zeroed machine buffer, in whole 8-byte
+   * words (half a byte per frame).
+   */
+  readonly lruWritten: Uint8Array;
 
   constructor(
     nodeStart: number[],
@@ -387,7 +415,11 @@ export class Memmap {
     this.accessFactor = new Float64Array(nrNodes).fill(1);
     this.copyFactor = new Float64Array(nrNodes).fill(1);
     const chunks = (maxPfn >>> WRITE_CHUNK_SHIFT) + 1;
-    this.chunkEpoch = new Uint32Array(takeMachineBuffer(this, 4 * chunks), 0, chunks);
+    // The LRU check's marks share the chunk stamps' buffer (whole words, 8-byte aligned).
+    const epochBytes = (4 * chunks + 7) & ~7;
+    const stamps = takeMachineBuffer(this, epochBytes + lruMarkBytes(maxPfn));
+    this.chunkEpoch = new Uint32Array(stamps, 0, chunks);
+    this.lruWritten = new Uint8Array(stamps, epochBytes, lruMarkBytes(maxPfn));
   }
 }
 
@@ -759,6 +791,7 @@ export function frameIsFree(m: Memmap, pfn: number): boolean {
 export function markWritten(m: Memmap, pfn: number): void {
   m.chunkEpoch[pfn >>> WRITE_CHUNK_SHIFT] = m.writeEpoch;
   m.rmapWritten[pfn] = 1;
+  m.lruWritten[pfn >>> LRU_MARK_SHIFT] = 1;
 }
 
 /** `markWritten` for frames `pfn` to `pfn + nr - 1`. */
@@ -770,4 +803,6 @@ export function markWrittenRange(m: Memmap, pfn: number, nr: number): void {
   // A loop for the common short range (an order-0 folio freed): no builtin call.
   if (nr <= 16) for (let p = pfn; p < pfn + nr; p++) marks[p] = 1;
   else marks.fill(1, pfn, pfn + nr);
+  const lastGroup = (pfn + nr - 1) >>> LRU_MARK_SHIFT;
+  for (let g = pfn >>> LRU_MARK_SHIFT; g <= lastGroup; g++) m.lruWritten[g] = 1;
 }

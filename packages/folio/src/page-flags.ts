@@ -1,11 +1,15 @@
 import { MmsimError } from '@mmsim/runtime';
 import {
   NR_PAGEFLAGS,
+  PG_active,
   PG_anon_exclusive,
   PG_head,
   PG_hwpoison,
+  PG_lru,
+  PG_mlocked,
   PG_swapbacked,
   PG_swapcache,
+  PG_unevictable,
   pageFlagName,
 } from './flags.js';
 import {
@@ -13,6 +17,7 @@ import {
   type Folio,
   FRAME_HEAD,
   folioError,
+  LRU_MARK_SHIFT,
   memmapOf,
   type PhysicalMemory,
 } from './memmap.js';
@@ -37,6 +42,18 @@ function badFlag(flag: number): MmsimError {
   );
 }
 
+/**
+ * The flags the LRU check tests (PG_lru, and PG_active, PG_swapbacked, PG_unevictable,
+ * PG_mlocked, which choose a folio's list): setting or clearing one marks the folio in
+ * `lruWritten` for the incremental LRU check.
+ */
+const LRU_CHECKED_FLAGS =
+  (1 << PG_lru) |
+  (1 << PG_active) |
+  (1 << PG_swapbacked) |
+  (1 << PG_unevictable) |
+  (1 << PG_mlocked);
+
 function okFlag(flag: number): boolean {
   return flag >= 0 && flag < NR_PAGEFLAGS && (flag | 0) === flag;
 }
@@ -55,6 +72,7 @@ export function folioSetFlag(mem: PhysicalMemory, folio: Folio, flag: number): v
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! |= 1 << flag;
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
 }
 
 /** `clear_bit(flag, &folio->flags)`. */
@@ -63,6 +81,7 @@ export function folioClearFlag(mem: PhysicalMemory, folio: Folio, flag: number):
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! &= ~(1 << flag);
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
 }
 
 /** `test_and_set_bit`: set the flag and return whether it was already set. */
@@ -72,6 +91,7 @@ export function folioTestSetFlag(mem: PhysicalMemory, folio: Folio, flag: number
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old | (1 << flag);
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   return (old & (1 << flag)) !== 0;
 }
 
@@ -82,6 +102,7 @@ export function folioTestClearFlag(mem: PhysicalMemory, folio: Folio, flag: numb
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old & ~(1 << flag);
+  if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   return (old & (1 << flag)) !== 0;
 }
 

@@ -5,6 +5,7 @@ import {
   FRAME_HEAD,
   folioError,
   frameIsFree,
+  LRU_MARK_SHIFT,
   type Memmap,
   memmapOf,
   type PhysicalMemory,
@@ -148,6 +149,8 @@ export function folioRefAdd(mem: PhysicalMemory, folio: Folio, nr: number): void
   const r = m.refcount[folio]!;
   if (r + nr > REF_MAX) throw overflow(folio);
   m.refcount[folio] = r + nr;
+  // Out of 0 (a frozen folio given references back): the LRU check tests refcount 0.
+  if (r === 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
 }
 
 /**
@@ -182,6 +185,7 @@ export function folioRefFreeze(mem: PhysicalMemory, folio: Folio, count: number)
   if (m.refcount[folio] !== count) return false;
   m.refcount[folio] = 0;
   m.rmapWritten[folio] = 1;
+  m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   return true;
 }
 
@@ -197,4 +201,5 @@ export function folioRefUnfreeze(mem: PhysicalMemory, folio: Folio, count: numbe
     );
   }
   m.refcount[folio] = count;
+  m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
 }

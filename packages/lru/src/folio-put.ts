@@ -10,6 +10,7 @@ import {
   folioRefFreeze,
   folioRefUnfreeze,
   folioTestClearFlag,
+  LRU_MARK_SHIFT,
   PG_active,
   PG_lru,
   PG_mlocked,
@@ -86,6 +87,7 @@ export function* folioPutSlow(s: LruState, folio: Folio): KernelGen {
       );
     }
     s.where[folio] = WHERE_RELEASING;
+    s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
     if (!lv.lock.trylock()) yield* lv.lock.lockContended();
     lv.delFolio(folio, folioNrPages(mem, folio));
     folioClearFlag(mem, folio, PG_lru);
@@ -96,6 +98,7 @@ export function* folioPutSlow(s: LruState, folio: Folio): KernelGen {
     }
     lv.lock.unlock();
     s.where[folio] = WHERE_NONE;
+    s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
     folioRefUnfreeze(mem, folio, 1);
   }
   if (folioTestClearFlag(mem, folio, PG_mlocked)) {

@@ -71,5 +71,11 @@ export {
 } from './mlock.js';
 
 // Invariants.
-export { assertLru, checkLru, lruLooksSound, reportLru } from './invariants.js';
+export {
+  assertLru,
+  checkLru,
+  type LruCheckState,
+  lruLooksSound,
+  reportLru,
+} from './invariants.js';
 export { lruStateOf } from './view.js';

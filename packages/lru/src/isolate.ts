@@ -5,6 +5,7 @@ import {
   folioNrPages,
   folioRefCount,
   folioTestClearFlag,
+  LRU_MARK_SHIFT,
   memmapReader,
   PG_lru,
 } from '@mmsim/folio';
@@ -83,6 +84,7 @@ export function folioIsolateLruStart(s: LruState, folio: Folio): number {
   if (!folioTestClearFlag(mem, folio, PG_lru)) return ISOLATE_LRU_FAILED;
   folioGet(mem, folio);
   s.where[folio] = WHERE_ISOLATING;
+  s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   // The window before lru_lock: a real scheduling round, or a virtual step when no other
   // task can run there (the same step count and replay token, no suspension).
   if (!s.rt.virtualStep()) return ISOLATE_LRU_YIELD;
@@ -102,6 +104,7 @@ export function folioIsolateLruStart(s: LruState, folio: Folio): number {
   lv.delFolio(folio, 1 << r.order[folio]!); // folio_nr_pages
   uncontendedUnlock(lv.lock, taken);
   s.where[folio] = WHERE_NONE;
+  s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   return ISOLATE_LRU_DONE;
 }
 
@@ -145,4 +148,5 @@ function unlinkIsolated(s: LruState, lv: Lruvec, folio: Folio): void {
   lv.delFolio(folio, folioNrPages(s.mem, folio));
   lv.lock.unlock();
   s.where[folio] = WHERE_NONE;
+  s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
 }

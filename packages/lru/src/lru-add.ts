@@ -9,6 +9,7 @@ import {
   folioSetFlag,
   folioTestClearFlag,
   folioTestLarge,
+  LRU_MARK_SHIFT,
   memmapReader,
   PAGE_MAPPING_MOVABLE,
   PG_active,
@@ -92,6 +93,7 @@ export function queueFolio(s: LruState, b: FolioBatch, folio: Folio): boolean {
     );
   }
   s.where[folio] = WHERE_BATCH;
+  s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   return b.add(folio) === 0 || folioTestLarge(s.mem, folio) || s.disableCount > 0;
 }
 
@@ -149,6 +151,7 @@ export function* folioBatchMoveLru(s: LruState, b: FolioBatch): KernelGen {
     lruAddFn(s, lv, folio);
     folioSetFlag(mem, folio, PG_lru);
     s.where[folio] = WHERE_NONE;
+    s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
     b.drainPos = i + 1;
   }
   if (held !== null) held.lock.unlock();
@@ -201,6 +204,7 @@ export function drainBatchUncontended(s: LruState, b: FolioBatch): void {
       lruAddFn(s, lv, folio);
       folioSetFlag(mem, folio, PG_lru);
       s.where[folio] = WHERE_NONE;
+      s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
       b.drainPos = i + 1;
     }
     if (held !== null) uncontendedUnlock(held.lock, heldLocked);
@@ -264,6 +268,7 @@ export function folioAddLruDrainUncontended(s: LruState, folio: Folio): boolean 
   lruAddFn(s, lv, folio);
   folioSetFlag(mem, folio, PG_lru);
   s.where[folio] = WHERE_NONE;
+  s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   uncontendedUnlock(lv.lock, lruLocked);
   folioPutFast(mem, folio, 1); // the caller's reference remains
   uncontendedUnlock(b.lock, batchLocked);

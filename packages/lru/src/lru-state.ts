@@ -1,4 +1,4 @@
-import { frameArrayU8, type PhysicalMemory } from '@mmsim/folio';
+import { frameArrayU8, frameView, type PhysicalMemory } from '@mmsim/folio';
 import {
   MmsimError,
   Mutex,
@@ -8,6 +8,7 @@ import {
   type VmStat,
 } from '@mmsim/runtime';
 import { FolioBatch } from './folio-batch.js';
+import type { LruCheckState } from './invariants.js';
 import { Lruvec } from './lruvec.js';
 import { MlockBatch } from './mlock-batch.js';
 
@@ -47,6 +48,14 @@ export class LruState {
   mlockCount: Int32Array | null = null;
   /** WHERE_* per pfn (heads only). */
   readonly where: Uint8Array;
+  /**
+   * The memmap's `lruWritten` marks (@mmsim/folio `FrameView`): every write of `where`
+   * stores 1 at the folio's group (`folio >>> LRU_MARK_SHIFT`) beside it, for the
+   * incremental LRU check (invariants.ts).
+   */
+  readonly lruWritten: Uint8Array;
+  /** The LRU check's per-machine state (invariants.ts), made by its first pass. */
+  lruCheck: LruCheckState | null = null;
   /** `lru_disable_count`. */
   disableCount = 0;
   /** The static mutex of `__lru_add_drain_all`. */
@@ -75,6 +84,7 @@ export class LruState {
     this.batches = Object.freeze(rt.cpus.map((cpu) => new FolioBatch(rt, cpu.id)));
     this.mlockBatches = Object.freeze(rt.cpus.map((cpu) => new MlockBatch(cpu.id)));
     this.where = frameArrayU8(mem);
+    this.lruWritten = frameView(mem).lruWritten;
     this.drainAllLock = new Mutex(rt, 'lru_add_drain_all lock');
     this.mmLruInsertion = rt.trace.define<MmLruInsertion>('mm_lru_insertion');
   }

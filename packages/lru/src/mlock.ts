@@ -10,6 +10,7 @@ import {
   folioTestFlag,
   folioTestLarge,
   folioTestSetFlag,
+  LRU_MARK_SHIFT,
   PG_active,
   PG_lru,
   PG_mlocked,
@@ -241,6 +242,8 @@ export function* mlockFolioBatch(s: LruState, b: MlockBatch): KernelGen {
   const mem = s.mem;
   for (const e of list) {
     const folio = Math.floor(e / 4);
+    // No longer pending (`mlockPending`): the LRU check's incremental pass looks again.
+    s.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
     if (!folioPutFast(mem, folio, 1)) yield* folioPutSlow(s, folio);
   }
 }
