@@ -78,8 +78,9 @@ function liveFlags(s: LruState, folio: Folio, where: string, problems: string[])
  *   (nr_inactive_anon + lru); lru_disable_count is not negative;
  * - an mlocked folio on an LRU list is on the unevictable one, unless it waits in a CPU's
  *   mlock_fbatch for `__mlock_folio` to move it there (6.3's `mlock_folio` sets PG_mlocked
- *   first and moves the folio when the batch drains); every mlock_fbatch entry holds a
- *   reference on a live folio;
+ *   first and moves the folio when the batch drains) or an isolator has cleared its PG_lru
+ *   (`__mlock_folio` leaves such a folio alone; its putback files it as unevictable); every
+ *   mlock_fbatch entry holds a reference on a live folio;
  * - with `scanMemory`, each node's `nr_mlock` is the pages of its PG_mlocked folios.
  *
  * The kernel rules behind them (mm/swap.c, mm/vmscan.c, include/linux/mm_inline.h, 6.3):
@@ -133,7 +134,7 @@ export function reportLru(s: LruState, options: CheckOptions = {}): string[] {
         if ((flags & (ACTIVE | UNEVICTABLE)) === (ACTIVE | UNEVICTABLE)) {
           problems.push(`${place}: folio ${folio} has both PG_active and PG_unevictable`);
         }
-        if ((flags & MLOCKED) !== 0 && lru !== LRU_UNEVICTABLE && !mlockPending(s, folio)) {
+        if (mlockedAndStranded(s, folio, flags, lru)) {
           problems.push(
             `${place}: folio ${folio} is mlocked but not on the unevictable list, and no mlock_fbatch holds it`,
           );
@@ -450,6 +451,21 @@ function recheckFrame(s: LruState, m: FrameView, c: LruCheckState, pfn: number):
   return true;
 }
 
+/**
+ * An mlocked folio on evictable list `lru` that nothing will move to the unevictable one: no
+ * CPU's mlock_fbatch holds it, and it has PG_lru. Without PG_lru an isolator owns it
+ * (`folio_isolate_lru` cleared the flag and waits for `lru_lock`): `__mlock_folio`
+ * (mm/mlock.c, 6.3) leaves such a folio where it is, and its putback (`lru_add_fn`) puts it
+ * on the unevictable list.
+ */
+function mlockedAndStranded(s: LruState, folio: Folio, flags: number, lru: number): boolean {
+  return (
+    (flags & (MLOCKED | LRU)) === (MLOCKED | LRU) &&
+    lru !== LRU_UNEVICTABLE &&
+    !mlockPending(s, folio)
+  );
+}
+
 /** The walk's tests of a live folio on list `lru` of node `nid` (see `reportLru`). */
 function listedFolioLooksSound(
   s: LruState,
@@ -462,9 +478,7 @@ function listedFolioLooksSound(
   const w = s.where[folio];
   if (m.nid[folio] !== nid || lruListOfFlags(flags) !== lru) return false;
   if ((flags & (ACTIVE | UNEVICTABLE)) === (ACTIVE | UNEVICTABLE)) return false;
-  if ((flags & MLOCKED) !== 0 && lru !== LRU_UNEVICTABLE && !mlockPending(s, folio)) {
-    return false;
-  }
+  if (mlockedAndStranded(s, folio, flags, lru)) return false;
   if ((flags & LRU) === 0 ? w !== WHERE_ISOLATING : w === WHERE_ISOLATING) return false;
   if (w === WHERE_BATCH) return false;
   return m.refcount[folio] !== 0 || w === WHERE_RELEASING;

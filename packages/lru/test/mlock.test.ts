@@ -1,4 +1,11 @@
-import { folioGet, folioSetFlag, folioTestFlag, PG_mlocked, PG_unevictable } from '@mmsim/folio';
+import {
+  folioGet,
+  folioSetFlag,
+  folioTestFlag,
+  PG_lru,
+  PG_mlocked,
+  PG_unevictable,
+} from '@mmsim/folio';
 import { NodeStat, VmEvent } from '@mmsim/runtime';
 import { describe, expect, test } from 'vitest';
 import { LRU_INACTIVE_ANON, LRU_UNEVICTABLE } from '../src/index.js';
@@ -86,6 +93,46 @@ describe('mlock on the LRU', () => {
         'node 0 inactive_anon: folio ' +
           `${f} is mlocked but not on the unevictable list, and no mlock_fbatch holds it`,
       ]);
+    });
+  });
+
+  test('an mlocked folio left on an evictable list by an isolator that cleared PG_lru is legal', () => {
+    const m = machine();
+    const { lru, mem, rt } = m;
+    const f = anonFolio(mem, 0);
+    runScript(m, function* () {
+      // A timed sleep pending on another CPU, so that isolation's scheduling point is a real
+      // round (a yield), not a virtual step.
+      rt.spawn('sleeper', 1, function* () {
+        yield* rt.sleepFor(1_000_000_000);
+      });
+      yield* onCpu(rt, 0, function* () {
+        yield* lru.folioAddLru(f);
+        yield* lru.lruAddDrain();
+        // folio_isolate_lru up to its scheduling point: PG_lru cleared, still on the list.
+        const isolation = lru.folioIsolateLru(f);
+        let step = isolation.next();
+        expect(step.done).toBe(false);
+        expect(folioTestFlag(mem, f, PG_lru)).toBe(false);
+        // mlock_folio, and a drain whose __mlock_folio finds PG_lru clear and leaves it.
+        lru.mlockFolio(f);
+        yield* lru.mlockDrainLocal();
+        expect(lru.view.mlockBatchFolios(0)).toEqual([]);
+        expect(lru.view.folioLru(f)).toEqual({ nid: 0, lru: LRU_INACTIVE_ANON });
+        expect(lru.view.check()).toEqual([]);
+        expect(lru.view.check({ incremental: true })).toEqual([]);
+        // The isolation ends; the putback files it as unevictable (lru_add_fn).
+        while (!step.done) {
+          yield step.value;
+          step = isolation.next();
+        }
+        expect(step.value).toBe(true);
+        expect(lru.view.check()).toEqual([]);
+        yield* lru.folioPutbackLru(f);
+        yield* lru.lruAddDrain();
+      });
+      expect(lru.view.folioLru(f)).toEqual({ nid: 0, lru: LRU_UNEVICTABLE });
+      expect(lru.view.check()).toEqual([]);
     });
   });
 
