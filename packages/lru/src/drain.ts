@@ -65,6 +65,26 @@ export function* lruAddDrainAllForce(s: LruState, force: boolean): KernelGen {
   s.drainAllLock.unlock();
 }
 
+/**
+ * `__lru_add_drain_all(force_all_cpus)` (above) as plain calls when there is nothing to
+ * drain or wait for: the drain mutex is free and every CPU's lru_add batch is empty with no
+ * move of it in flight, and no CPU's mlock batch needs a drain. Then the kernel takes and
+ * releases the mutex and bumps the drain generation without queueing any work, and so does
+ * this, with the same lock records and charges as `lruAddDrainAllForce`; returns true.
+ * Otherwise false, having changed nothing (then run `lruAddDrainAllForce`).
+ */
+export function lruAddDrainAllIdle(s: LruState, force: boolean): boolean {
+  if (s.drainAllLock.owner !== null) return false;
+  for (const b of s.batches) {
+    if (b.nr > 0 || b.lock.owner !== null || needMlockDrain(s, b.cpu)) return false;
+  }
+  mightSleep(requireTask(s), force ? 'lru_cache_disable' : 'lru_add_drain_all');
+  s.drainAllLock.trylock(); // free: taken without waiting (mutex_lock's fast path)
+  s.drainGen++;
+  s.drainAllLock.unlock();
+  return true;
+}
+
 /** `lru_add_drain_all` (mm/swap.c, Linux 6.3): drain every CPU's lru_add batch; may sleep. */
 export function lruAddDrainAll(s: LruState): KernelGen {
   return lruAddDrainAllForce(s, false);
@@ -81,7 +101,7 @@ export function lruAddDrainAll(s: LruState): KernelGen {
 export function* lruCacheDisable(s: LruState): KernelGen {
   mightSleep(requireTask(s), 'lru_cache_disable');
   s.disableCount++;
-  yield* lruAddDrainAllForce(s, true);
+  if (!lruAddDrainAllIdle(s, true)) yield* lruAddDrainAllForce(s, true);
 }
 
 /**
