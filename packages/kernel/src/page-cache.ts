@@ -21,8 +21,8 @@ import {
   type AddressSpaceView,
   FILEMAP_GET_FROZEN,
   filemapGetEntry,
-  filemapGetFolio as rmapFilemapGetFolio,
   filemapTryGetFolio,
+  filemapGetFolio as rmapFilemapGetFolio,
 } from '@mmsim/rmap';
 import { FP_FOLIO, FP_MAPPING, type KernelGen, NodeStat } from '@mmsim/runtime';
 import type { Kernel } from './kernel.js';

@@ -77,11 +77,11 @@ export function* lruAddDrainAllForce(s: LruState, force: boolean): KernelGen {
  * lock free, so one move cannot make another contended.
  */
 export function lruAddDrainAllUncontended(s: LruState, force: boolean): boolean {
-  if (s.drainAllLock.owner !== null) return false;
+  if (!lruUncontended.enabled || s.drainAllLock.owner !== null) return false;
   for (const b of s.batches) {
     if (needMlockDrain(s, b.cpu)) return false;
     if (b.nr === 0 && b.lock.owner === null) continue;
-    if (!lruUncontended.enabled || !batchDrainUncontended(s, b, -1)) return false;
+    if (!batchDrainUncontended(s, b, -1)) return false;
   }
   mightSleep(requireTask(s), force ? 'lru_cache_disable' : 'lru_add_drain_all');
   s.drainAllLock.trylock(); // free: mutex_lock's fast path

@@ -1,9 +1,4 @@
-import {
-  type Actor,
-  filemapLockFolioPlain,
-  folioUnlockPutPlain,
-  type Kernel,
-} from '@mmsim/kernel';
+import { type Actor, filemapLockFolioPlain, folioUnlockPutPlain, type Kernel } from '@mmsim/kernel';
 import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 
