@@ -15,10 +15,13 @@ import {
   pageContent,
   setPageContent,
 } from '@mmsim/folio';
+import { folioPutFast } from '@mmsim/lru';
 import { PageLockTable } from '@mmsim/page-lock';
 import {
   type AddressSpaceView,
+  FILEMAP_GET_FROZEN,
   filemapGetEntry,
+  filemapTryGetFolio,
   filemapGetFolio as rmapFilemapGetFolio,
 } from '@mmsim/rmap';
 import { FP_FOLIO, FP_MAPPING, type KernelGen, NodeStat } from '@mmsim/runtime';
@@ -105,11 +108,52 @@ export function pageCacheDeclaresFootprints(k: Kernel): boolean {
 }
 
 /**
+ * `filemap_get_folio` (above) as a plain call up to the first point where it may wait: the
+ * cached folio with a reference, or -1 when nothing is cached at `index` (the same steps and
+ * footprint as the generator); or, when the folio is frozen by a migration, the generator
+ * that passes the scheduling point and looks again. The caller runs that generator at once,
+ * in the same step:
+ *
+ * ```ts
+ * const got = filemapGetFolioPlain(k, file, index);
+ * const folio = typeof got === 'number' ? got : yield* got;
+ * ```
+ */
+export function filemapGetFolioPlain(
+  k: Kernel,
+  file: AddressSpaceView,
+  index: number,
+): Folio | KernelGen<Folio> {
+  const folio = filemapTryGetFolio(k.mem, file, index, k.rt);
+  return folio === FILEMAP_GET_FROZEN ? filemapGetFolioAgain(k, file, index) : folio;
+}
+
+/** The rest of `filemapGetFolioPlain` after a frozen folio: the retry's scheduling point. */
+function* filemapGetFolioAgain(k: Kernel, file: AddressSpaceView, index: number): KernelGen<Folio> {
+  yield; // frozen: a migration is replacing it; look again
+  return yield* filemapGetFolio(k, file, index);
+}
+
+/** Where `filemapLockFolioFrom` resumes a locked lookup (see `filemapLockFolioPlain`). */
+const LOCK_LOOKUP = 0;
+/** The try found the folio frozen: a scheduling point, then the lookup again. */
+const LOCK_FROZEN = 1;
+/** Nothing cached and `create`: allocate and add a new folio. */
+const LOCK_CREATE = 2;
+/** The referenced folio's lock is held: sleep in `__folio_lock`, then re-check. */
+const LOCK_CONTENDED = 3;
+/** The locked folio no longer caches `index`: unlock and put it, then the lookup again. */
+const LOCK_STALE = 4;
+/** The trylock took the folio's lock: re-check that it still caches `index`. */
+const LOCK_LOCKED = 5;
+
+/**
  * `__filemap_get_folio(mapping, index, FGP_LOCK [| FGP_CREAT], gfp)` (mm/filemap.c, 6.3):
  * the folio caching `index`, locked (sleeping in `folio_lock` if needed, as `caller`) and
  * referenced, after checking it still caches `index` (a migration or truncation may have
  * replaced it while we slept). Without a cached folio: -1, or with `create` a new folio
  * (locked, uptodate since the caller is about to fill it, as a whole-page write does).
+ * Hot callers run `filemapLockFolioPlain` first, which this is.
  */
 export function* filemapLockFolio(
   k: Kernel,
@@ -118,26 +162,104 @@ export function* filemapLockFolio(
   caller: string,
   create: PageCacheAlloc | null = null,
 ): KernelGen<Folio> {
+  const got = filemapLockFolioPlain(k, file, index, caller, create);
+  return typeof got === 'number' ? got : yield* got;
+}
+
+/**
+ * `filemapLockFolio` as plain calls while nothing waits: a lookup that finds the folio
+ * unfrozen, takes its lock with the trylock of `folio_lock` and finds it still caching
+ * `index` returns it (or -1: nothing cached, no `create`), with the same steps, footprint
+ * and lock records as the generator. Otherwise it returns the generator that goes on from
+ * where it stopped (a frozen folio, a held lock, a folio to create, a stale folio); the
+ * caller runs it at once, in the same step:
+ *
+ * ```ts
+ * const got = filemapLockFolioPlain(k, file, index, 'lock_delalloc_pages');
+ * const folio = typeof got === 'number' ? got : yield* got;
+ * ```
+ */
+export function filemapLockFolioPlain(
+  k: Kernel,
+  file: AddressSpaceView,
+  index: number,
+  caller: string,
+  create: PageCacheAlloc | null = null,
+): Folio | KernelGen<Folio> {
   const mem = k.mem;
+  const folio = filemapTryGetFolio(mem, file, index, k.rt);
+  if (folio === FILEMAP_GET_FROZEN) {
+    return filemapLockFolioFrom(k, file, index, caller, create, LOCK_FROZEN, -1);
+  }
+  if (folio < 0) {
+    if (create === null) return -1;
+    return filemapLockFolioFrom(k, file, index, caller, create, LOCK_CREATE, -1);
+  }
+  if (!k.locks.folioLockFast(folio, caller)) {
+    return filemapLockFolioFrom(k, file, index, caller, create, LOCK_CONTENDED, folio);
+  }
+  k.rt.touchKernel(FP_MAPPING, file.id, false);
+  if (pageCacheLookup(mem, file, index) === folio) return folio;
+  return filemapLockFolioFrom(k, file, index, caller, create, LOCK_STALE, folio);
+}
+
+/**
+ * The loop of `__filemap_get_folio(FGP_LOCK [| FGP_CREAT])` from `from` (one of the
+ * `LOCK_*` points above; `referenced` the folio referenced at LOCK_CONTENDED and LOCK_STALE): lookup
+ * (`filemap_get_folio`, a scheduling point per frozen try), `folio_lock`, the re-check of
+ * `folio->mapping` and index, or the allocation of a new folio with `create`.
+ */
+function* filemapLockFolioFrom(
+  k: Kernel,
+  file: AddressSpaceView,
+  index: number,
+  caller: string,
+  create: PageCacheAlloc | null,
+  from: number,
+  referenced: Folio,
+): KernelGen<Folio> {
+  const mem = k.mem;
+  let at = from;
+  let folio = referenced;
   for (;;) {
-    const folio = yield* filemapGetFolio(k, file, index);
-    if (folio < 0) {
-      if (create === null) return -1;
+    if (at === LOCK_FROZEN) {
+      yield; // frozen: a migration is replacing it; look again
+      at = LOCK_LOOKUP;
+    }
+    if (at === LOCK_LOOKUP) {
+      folio = filemapTryGetFolio(mem, file, index, k.rt);
+      if (folio === FILEMAP_GET_FROZEN) {
+        at = LOCK_FROZEN;
+        continue;
+      }
+      if (folio < 0) {
+        if (create === null) return -1;
+        at = LOCK_CREATE;
+      } else {
+        at = k.locks.folioLockFast(folio, caller) ? LOCK_LOCKED : LOCK_CONTENDED;
+      }
+    }
+    if (at === LOCK_CREATE) {
       // Allocating and adding to the page cache declare nothing: global steps.
       const depth = k.rt.suspendDeclaredScope();
-      const fresh = yield* pageCacheAllocLocked(k, file, index, create);
+      const fresh = yield* pageCacheAllocLocked(k, file, index, create as PageCacheAlloc);
       k.rt.resumeDeclaredScope(depth);
       if (fresh >= 0) {
         folioSetFlag(mem, fresh, PG_uptodate);
         return fresh;
       }
       if (pageCacheLookup(mem, file, index) === undefined) return -1; // no memory
-      continue; // someone else added it meanwhile
+      at = LOCK_LOOKUP; // someone else added it meanwhile
+      continue;
     }
-    if (!k.locks.folioLockFast(folio, caller)) yield* k.locks.folioLockContended(folio, caller);
-    k.rt.touchKernel(FP_MAPPING, file.id, false);
-    if (pageCacheLookup(mem, file, index) === folio) return folio;
+    if (at === LOCK_CONTENDED) yield* k.locks.folioLockContended(folio, caller);
+    if (at !== LOCK_STALE) {
+      // Locked: does it still cache `index`?
+      k.rt.touchKernel(FP_MAPPING, file.id, false);
+      if (pageCacheLookup(mem, file, index) === folio) return folio;
+    }
     yield* folioUnlockPut(k, folio);
+    at = LOCK_LOOKUP;
   }
 }
 
@@ -156,18 +278,18 @@ export function pageCacheLookup(
 
 /** `folio_unlock` + `folio_put`: the end of a locked lookup. */
 export function* folioUnlockPut(k: Kernel, folio: Folio): KernelGen {
+  const rest = folioUnlockPutPlain(k, folio);
+  if (rest !== null) yield* rest;
+}
+
+/**
+ * `folioUnlockPut` as plain calls: `folio_unlock`, then `folioPutDeclaredPlain`. Returns
+ * null when done, or the generator of the put that remains (run it at once, in the same
+ * step).
+ */
+export function folioUnlockPutPlain(k: Kernel, folio: Folio): KernelGen | null {
   k.locks.folioUnlock(folio);
-  const rt = k.rt;
-  if (folioRefCount(k.mem, folio) > 1) {
-    // Not the last reference: folio_put only drops the count (a write of the folio).
-    rt.touchKernel(FP_FOLIO, folio, true);
-    yield* k.lru.folioPut(folio);
-    return;
-  }
-  // The last put frees the folio (LRU, buddy, counters), which declares nothing.
-  const depth = rt.suspendDeclaredScope();
-  yield* k.lru.folioPut(folio);
-  rt.resumeDeclaredScope(depth);
+  return folioPutDeclaredPlain(k, folio);
 }
 
 /**
@@ -177,12 +299,29 @@ export function* folioUnlockPut(k: Kernel, folio: Folio): KernelGen {
  * global.
  */
 export function* folioPutDeclared(k: Kernel, folio: Folio): KernelGen {
-  const rt = k.rt;
-  if (folioRefCount(k.mem, folio) > 1) {
-    rt.touchKernel(FP_FOLIO, folio, true);
-    yield* k.lru.folioPut(folio);
-    return;
+  const rest = folioPutDeclaredPlain(k, folio);
+  if (rest !== null) yield* rest;
+}
+
+/**
+ * `folioPutDeclared` as a plain call when the reference is not the last one and the LRU is
+ * the kernel's own (`folioPutFast`, which is all its `folio_put` does then): null when done.
+ * Otherwise the generator of the put (a replaced LRU's `folioPut`, or the last put, which
+ * frees the folio in an undeclared scope); the caller runs it at once, in the same step.
+ */
+export function folioPutDeclaredPlain(k: Kernel, folio: Folio): KernelGen | null {
+  const mem = k.mem;
+  if (folioRefCount(mem, folio) > 1) {
+    k.rt.touchKernel(FP_FOLIO, folio, true);
+    if (k.lru === k.lruVecs && folioPutFast(mem, folio, 1)) return null;
+    return k.lru.folioPut(folio);
   }
+  return folioPutLastUndeclared(k, folio);
+}
+
+/** The last put of `folioPutDeclared`: it frees the folio (LRU, buddy, counters), which declares nothing. */
+function* folioPutLastUndeclared(k: Kernel, folio: Folio): KernelGen {
+  const rt = k.rt;
   const depth = rt.suspendDeclaredScope();
   yield* k.lru.folioPut(folio);
   rt.resumeDeclaredScope(depth);

@@ -65,6 +65,36 @@ export function* lruAddDrainAllForce(s: LruState, force: boolean): KernelGen {
   s.drainAllLock.unlock();
 }
 
+/**
+ * `__lru_add_drain_all(force_all_cpus)` (above) as plain calls when nothing in it waits or
+ * spins: the drain mutex is free (`mutex_lock` takes it at once), no CPU's mlock batch needs
+ * a drain, and every CPU's lru_add batch is empty with no move of it in flight, or its move
+ * is uncontended (`batchDrainUncontended`: every lock free, no batch reference the last).
+ * Then it does what `lruAddDrainAllForce` does, in the same order with the same lock records
+ * and charges (each batch's move as `drainBatchUncontended`, as `lru_add_drain`'s plain path
+ * does) and returns true. Otherwise false, having changed nothing: run `lruAddDrainAllForce`.
+ * Each batch is checked before any moves: the moves touch disjoint folios and leave every
+ * lock free, so one move cannot make another contended.
+ */
+export function lruAddDrainAllUncontended(s: LruState, force: boolean): boolean {
+  if (!lruUncontended.enabled || s.drainAllLock.owner !== null) return false;
+  for (const b of s.batches) {
+    if (needMlockDrain(s, b.cpu)) return false;
+    if (b.nr === 0 && b.lock.owner === null) continue;
+    if (!batchDrainUncontended(s, b, -1)) return false;
+  }
+  mightSleep(requireTask(s), force ? 'lru_cache_disable' : 'lru_add_drain_all');
+  s.drainAllLock.trylock(); // free: mutex_lock's fast path
+  s.drainGen++;
+  for (const b of s.batches) {
+    if (b.nr === 0) continue;
+    lruUncontended.drains++;
+    drainBatchUncontended(s, b);
+  }
+  s.drainAllLock.unlock();
+  return true;
+}
+
 /** `lru_add_drain_all` (mm/swap.c, Linux 6.3): drain every CPU's lru_add batch; may sleep. */
 export function lruAddDrainAll(s: LruState): KernelGen {
   return lruAddDrainAllForce(s, false);
@@ -81,7 +111,7 @@ export function lruAddDrainAll(s: LruState): KernelGen {
 export function* lruCacheDisable(s: LruState): KernelGen {
   mightSleep(requireTask(s), 'lru_cache_disable');
   s.disableCount++;
-  yield* lruAddDrainAllForce(s, true);
+  if (!lruAddDrainAllUncontended(s, true)) yield* lruAddDrainAllForce(s, true);
 }
 
 /**

@@ -61,8 +61,25 @@ export function* bufferMigrateLockBuffers(
   head: BufferHead,
   mode: MigrateMode,
 ): KernelGen<boolean> {
+  const got = trylockBuffersFrom(services, head, head, mode);
+  if (typeof got === 'boolean') return got;
+  return yield* lockBuffersFinish(services, head, got, mode);
+}
+
+/**
+ * The trylocks of `buffer_migrate_lock_buffers` (above) from buffer `from` to the end of
+ * the ring, as plain calls: true when every buffer is locked; false when it gave up (the
+ * buffers locked so far unlocked again); or the buffer whose trylock failed in a mode that
+ * sleeps on it, for `lockBuffersFinish` to run at once.
+ */
+function trylockBuffersFrom(
+  services: MigrateServices,
+  head: BufferHead,
+  from: BufferHead,
+  mode: MigrateMode,
+): BufferHead | boolean {
   const locks = services.locks;
-  let bh: BufferHead = head;
+  let bh: BufferHead = from;
   do {
     if (!locks.trylockBuffer(bh, CALLER)) {
       if (
@@ -76,11 +93,32 @@ export function* bufferMigrateLockBuffers(
         for (let b: BufferHead = head; b !== failed; b = b.thisPage) locks.unlockBuffer(b);
         return false;
       }
-      if (!locks.lockBufferFast(bh, CALLER)) yield* locks.lockBufferContended(bh, CALLER);
+      return bh;
     }
     bh = bh.thisPage;
   } while (bh !== head);
   return true;
+}
+
+/**
+ * The rest of `buffer_migrate_lock_buffers` from `busy`, whose trylock failed: `lock_buffer`
+ * (it may sleep), then the trylocks of the buffers after it; returns whether all are locked.
+ */
+function* lockBuffersFinish(
+  services: MigrateServices,
+  head: BufferHead,
+  busy: BufferHead,
+  mode: MigrateMode,
+): KernelGen<boolean> {
+  const locks = services.locks;
+  let bh = busy;
+  for (;;) {
+    if (!locks.lockBufferFast(bh, CALLER)) yield* locks.lockBufferContended(bh, CALLER);
+    if (bh.thisPage === head) return true;
+    const got = trylockBuffersFrom(services, head, bh.thisPage, mode);
+    if (typeof got === 'boolean') return got;
+    bh = got;
+  }
 }
 
 /**
@@ -135,7 +173,10 @@ export function* bufferMigrateFolioCommon(
   if (head === null) return migrateFolioExtra(services, mapping, dst, src, mode, 0);
   // Check whether the folio has extra references before doing more work.
   if (folioRefCount(mem, src) !== folioExpectedRefs(services, mapping, src)) return -EAGAIN;
-  if (!(yield* bufferMigrateLockBuffers(services, head, mode))) return -EAGAIN;
+  // The trylocks as plain calls; a generator only for a buffer it must sleep on.
+  const got = trylockBuffersFrom(services, head, head, mode);
+  if (got === false) return -EAGAIN;
+  if (got !== true && !(yield* lockBuffersFinish(services, head, got, mode))) return -EAGAIN;
   let rc: number = MIGRATEPAGE_SUCCESS;
   const privateLock = checkRefs ? privateLockOf(services, mapping) : null;
   if (privateLock !== null) {
@@ -174,14 +215,15 @@ function bufferReferenced(bh: BufferHead): boolean {
  * that guarantee no other references to the buffers (they are only touched under the
  * folio lock), such as ext4's data mappings.
  */
-export function* bufferMigrateFolio(
+export function bufferMigrateFolio(
   services: MigrateServices,
   mapping: object,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
-  return yield* bufferMigrateFolioCommon(services, mapping, dst, src, mode, false);
+  // The common generator itself, not one more level around it.
+  return bufferMigrateFolioCommon(services, mapping, dst, src, mode, false);
 }
 
 /**
@@ -189,14 +231,15 @@ export function* bufferMigrateFolio(
  * `buffer_migrate_folio`, but also refuses buffers that someone holds a reference to
  * (`b_count`), for mappings whose buffers are looked up directly (block devices).
  */
-export function* bufferMigrateFolioNorefs(
+export function bufferMigrateFolioNorefs(
   services: MigrateServices,
   mapping: object,
   dst: Folio,
   src: Folio,
   mode: MigrateMode,
 ): KernelGen<number> {
-  return yield* bufferMigrateFolioCommon(services, mapping, dst, src, mode, true);
+  // The common generator itself, not one more level around it.
+  return bufferMigrateFolioCommon(services, mapping, dst, src, mode, true);
 }
 
 /** `buffer_busy(bh)` (fs/buffer.c): referenced, dirty or locked. */

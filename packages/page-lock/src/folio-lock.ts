@@ -208,7 +208,7 @@ export function* folioPutWaitLocked(
  * sleep (TASK_UNINTERRUPTIBLE) until the migrator unlocks the folio. With `ptl` null the
  * caller holds no page-table lock (a test, or a caller that already dropped it).
  */
-export function* migrationEntryWaitOnLocked(
+export function migrationEntryWaitOnLocked(
   ctx: PageLockState,
   folio: Folio,
   ptl: Spinlock | null,
@@ -223,7 +223,9 @@ export function* migrationEntryWaitOnLocked(
   }
   beforeLockWait(ctx, me, folio, caller, ptl === null ? 0 : 1);
   const resource = folioBitResource(ctx, folio, false);
-  yield* ctx.waits.migrationEntryWait(folio, ptl, caller, resource);
+  // The wait table's generator itself, not one more level around it: the checks above run
+  // when the caller starts the wait (with `yield*` at once, in the same step).
+  return ctx.waits.migrationEntryWait(folio, ptl, caller, resource);
 }
 
 /**

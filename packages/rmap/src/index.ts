@@ -96,7 +96,12 @@ export {
 export { mappingSetAops, mappingSetCanWriteback } from './mapping-operations.js';
 
 // The page cache (i_pages).
-export { filemapGetEntry, filemapGetFolio } from './page-cache.js';
+export {
+  FILEMAP_GET_FROZEN,
+  filemapGetEntry,
+  filemapGetFolio,
+  filemapTryGetFolio,
+} from './page-cache.js';
 export { SHMEM_HUGE_VALUES, type ShmemHuge, shmemIsHuge } from './shmem.js';
 
 // Page-table entries.

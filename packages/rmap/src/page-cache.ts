@@ -179,10 +179,38 @@ export function filemapGetEntry(
 }
 
 /**
+ * What `filemapTryGetFolio` returns when the cached folio is frozen (a migration is
+ * replacing it): the caller passes a scheduling point and looks again.
+ */
+export const FILEMAP_GET_FROZEN = -2;
+
+/**
+ * One try of `filemap_get_folio(mapping, index)` (mm/filemap.c, 6.3; the `repeat:` loop of
+ * `mapping_get_entry`) as a plain call: the cached folio with a reference for the caller
+ * (`folio_try_get`), -1 when nothing is cached at `index`, or `FILEMAP_GET_FROZEN` when the
+ * folio is frozen (nothing taken; the kernel retries, the model after a scheduling point).
+ * Given the runtime `rt`, the try records what it touches for partial-order reduction: a
+ * read of the page cache, a write of the folio. `filemapGetFolio` is this in a loop.
+ */
+export function filemapTryGetFolio(
+  mem: PhysicalMemory,
+  as: AddressSpaceView,
+  index: number,
+  rt: Runtime | null = null,
+): Folio {
+  if (rt !== null) rt.touchKernel(FP_MAPPING, as.id, false);
+  const folio = filemapGetEntry(mem, as, index);
+  if (folio === undefined) return -1;
+  if (rt !== null) rt.touchKernel(FP_FOLIO, folio, true);
+  return folioTryGet(mem, folio) ? folio : FILEMAP_GET_FROZEN;
+}
+
+/**
  * `filemap_get_folio(mapping, index)` (mm/filemap.c, 6.3): the cached folio with a
  * reference for the caller (`folio_try_get`, retried when a migration has it frozen), or
  * -1 when nothing is cached at `index`. Given the runtime `rt`, each try records what it
  * touches for partial-order reduction: a read of the page cache, a write of the folio.
+ * Each try is `filemapTryGetFolio`, which callers may run first as a plain call.
  */
 export function* filemapGetFolio(
   mem: PhysicalMemory,
@@ -191,11 +219,8 @@ export function* filemapGetFolio(
   rt: Runtime | null = null,
 ): KernelGen<Folio> {
   for (;;) {
-    if (rt !== null) rt.touchKernel(FP_MAPPING, as.id, false);
-    const folio = filemapGetEntry(mem, as, index);
-    if (folio === undefined) return -1;
-    if (rt !== null) rt.touchKernel(FP_FOLIO, folio, true);
-    if (folioTryGet(mem, folio)) return folio;
+    const folio = filemapTryGetFolio(mem, as, index, rt);
+    if (folio !== FILEMAP_GET_FROZEN) return folio;
     yield; // frozen: a migration is replacing it; look again
   }
 }

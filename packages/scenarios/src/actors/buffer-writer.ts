@@ -1,8 +1,8 @@
 import { setPageContent } from '@mmsim/folio';
 import {
   type Actor,
-  filemapGetFolio,
-  folioPutDeclared,
+  filemapGetFolioPlain,
+  folioPutDeclaredPlain,
   type Kernel,
   pageCacheDeclaresFootprints,
 } from '@mmsim/kernel';
@@ -62,11 +62,13 @@ function* bufferWriterBody(
   for (let round = 0; round < rounds; round++) {
     for (const index of indices) {
       // __find_get_block: the buffer, with a reference, without the folio lock.
-      const folio = yield* filemapGetFolio(k, dev, index);
+      const got = filemapGetFolioPlain(k, dev, index);
+      const folio = typeof got === 'number' ? got : yield* got;
       if (folio < 0) continue;
       const bh = k.locks.folioBuffers(folio);
       if (bh !== null) k.locks.getBh(bh);
-      yield* folioPutDeclared(k, folio);
+      const rest = folioPutDeclaredPlain(k, folio);
+      if (rest !== null) yield* rest;
       if (bh === null) continue;
       if (!k.locks.lockBufferFast(bh, 'lock_buffer'))
         yield* k.locks.lockBufferContended(bh, 'lock_buffer');

@@ -1,4 +1,4 @@
-import { type Actor, filemapLockFolio, folioUnlockPut, type Kernel } from '@mmsim/kernel';
+import { type Actor, filemapLockFolioPlain, folioUnlockPutPlain, type Kernel } from '@mmsim/kernel';
 import type { AddressSpaceView } from '@mmsim/rmap';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 
@@ -48,12 +48,19 @@ export function erofsReader(k: Kernel, options: ErofsReaderOptions): Actor {
 function* erofsReaderBody(k: Kernel, options: ErofsReaderOptions, hold: number): KernelGen {
   const { file, index, meta, metaIndex, rounds } = options;
   for (let round = 0; round < rounds; round++) {
-    const folio = yield* filemapLockFolio(k, file, index, 'z_erofs_read_folio');
+    // As plain calls while nothing waits; the generators from where they would.
+    const got = filemapLockFolioPlain(k, file, index, 'z_erofs_read_folio');
+    const folio = typeof got === 'number' ? got : yield* got;
     if (folio < 0) continue;
     for (let i = 0; i < hold; i++) yield;
-    const mf = yield* filemapLockFolio(k, meta, metaIndex, 'erofs_read_metabuf');
-    if (mf >= 0) yield* folioUnlockPut(k, mf);
-    yield* folioUnlockPut(k, folio);
+    const gotMeta = filemapLockFolioPlain(k, meta, metaIndex, 'erofs_read_metabuf');
+    const mf = typeof gotMeta === 'number' ? gotMeta : yield* gotMeta;
+    if (mf >= 0) {
+      const rest = folioUnlockPutPlain(k, mf);
+      if (rest !== null) yield* rest;
+    }
+    const rest = folioUnlockPutPlain(k, folio);
+    if (rest !== null) yield* rest;
     yield;
   }
 }

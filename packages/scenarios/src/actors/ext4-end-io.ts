@@ -1,9 +1,9 @@
 import type { Folio } from '@mmsim/folio';
 import {
   type Actor,
-  filemapLockFolio,
+  filemapLockFolioPlain,
   folioMarkDirty,
-  folioUnlockPut,
+  folioUnlockPutPlain,
   type Kernel,
   TaskSlot,
 } from '@mmsim/kernel';
@@ -96,7 +96,8 @@ export class Ext4EndIo implements WritebackTarget {
         for (;;) {
           const io = yield* endIo.queue.next('ext4_end_io_rsv_work');
           if (io === null) return;
-          const meta = yield* filemapLockFolio(k, endIo.bdev, endIo.metaIndex, '__find_get_block');
+          const got = filemapLockFolioPlain(k, endIo.bdev, endIo.metaIndex, '__find_get_block');
+          const meta = typeof got === 'number' ? got : yield* got;
           if (meta < 0) {
             throw new MmsimError(
               'INVALID_CONFIG',
@@ -104,7 +105,8 @@ export class Ext4EndIo implements WritebackTarget {
             );
           }
           folioMarkDirty(k, meta);
-          yield* folioUnlockPut(k, meta);
+          const rest = folioUnlockPutPlain(k, meta);
+          if (rest !== null) yield* rest;
           yield;
           k.locks.folioEndWriteback(io.folio);
           endIo.completed++;

@@ -1,9 +1,9 @@
 import { type Folio, folioIndex, pageContent } from '@mmsim/folio';
 import {
   type Actor,
-  filemapLockFolio,
+  filemapLockFolioPlain,
   folioMarkDirty,
-  folioUnlockPut,
+  folioUnlockPutPlain,
   type Kernel,
   pageCacheDeclaresFootprints,
   setPageCacheWord,
@@ -164,7 +164,8 @@ export class LoopDevice implements WritebackTarget {
       const req = yield* this.queue.next('loop_process_work');
       if (req === null) return;
       const index = this.#map(req.devIndex);
-      const folio = yield* filemapLockFolio(k, this.backing, index, 'shmem_write_begin', {});
+      const got = filemapLockFolioPlain(k, this.backing, index, 'shmem_write_begin', {});
+      const folio = typeof got === 'number' ? got : yield* got;
       if (folio < 0) {
         throw new MmsimError('INVALID_CONFIG', `${this.name}: no memory for backing page ${index}`);
       }
@@ -173,7 +174,8 @@ export class LoopDevice implements WritebackTarget {
       setPageCacheWord(k, folio, index, value);
       k.shadow.wrote({ kind: 'file', file: this.backing, index }, value, who);
       folioMarkDirty(k, folio);
-      yield* folioUnlockPut(k, folio); // shmem_write_end
+      const rest = folioUnlockPutPlain(k, folio); // shmem_write_end
+      if (rest !== null) yield* rest;
       yield; // back in loop_handle_cmd: the request completes next
       req.complete();
       this.served++;

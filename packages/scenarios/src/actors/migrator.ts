@@ -232,7 +232,8 @@ function* migratorBody(
     if (style === 'syscall') yield* k.lru.lruCacheDisable();
     else {
       fp?.drain();
-      yield* k.lru.lruAddDrain();
+      // As plain calls when nothing in it can spin (`lru_add_drain`'s uncontended path).
+      if (k.lru.lruAddDrainUncontended?.() !== true) yield* k.lru.lruAddDrain();
     }
     for (const folio of select(round, target)) {
       if (folio === null) continue;

@@ -1,8 +1,8 @@
 import type { Folio } from '@mmsim/folio';
 import {
   type Actor,
-  filemapLockFolio,
-  folioUnlockPut,
+  filemapLockFolioPlain,
+  folioUnlockPutPlain,
   type Kernel,
   pageCacheDeclaresFootprints,
 } from '@mmsim/kernel';
@@ -74,12 +74,17 @@ function* rangeLockerBody(
     const held: Folio[] = [];
     const length = lengths[round % lengths.length] as number;
     for (let i = 0; i < length; i++) {
-      const folio = yield* filemapLockFolio(k, file, first + i, 'lock_delalloc_pages');
+      // As plain calls while nothing waits; the generator from where it would.
+      const got = filemapLockFolioPlain(k, file, first + i, 'lock_delalloc_pages');
+      const folio = typeof got === 'number' ? got : yield* got;
       if (folio >= 0) held.push(folio);
       yield;
     }
     for (let i = 0; i < hold; i++) yield;
-    for (let i = held.length - 1; i >= 0; i--) yield* folioUnlockPut(k, held[i] as Folio);
+    for (let i = held.length - 1; i >= 0; i--) {
+      const rest = folioUnlockPutPlain(k, held[i] as Folio);
+      if (rest !== null) yield* rest;
+    }
     yield;
   }
 }

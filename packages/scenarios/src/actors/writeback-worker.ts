@@ -1,9 +1,9 @@
 import { type Folio, folioTestFlag, PG_dirty, PG_writeback } from '@mmsim/folio';
 import {
   type Actor,
-  filemapGetFolio,
+  filemapGetFolioPlain,
   folioClearDirtyForIo,
-  folioPutDeclared,
+  folioPutDeclaredPlain,
   type Kernel,
   pageCacheDeclaresFootprints,
   pageCacheLookup,
@@ -87,7 +87,8 @@ function* writebackWorkerBody(
   const locks = k.locks;
   for (let round = 0; round < rounds; round++) {
     for (const index of indices) {
-      const folio = yield* filemapGetFolio(k, file, index);
+      const got = filemapGetFolioPlain(k, file, index);
+      const folio = typeof got === 'number' ? got : yield* got;
       if (folio < 0) continue;
       if (!locks.folioLockFast(folio, 'write_cache_pages')) {
         yield* locks.folioLockContended(folio, 'write_cache_pages');
@@ -106,7 +107,8 @@ function* writebackWorkerBody(
         target.submitWriteback(folio, index);
       }
       locks.folioUnlock(folio);
-      yield* folioPutDeclared(k, folio);
+      const rest = folioPutDeclaredPlain(k, folio);
+      if (rest !== null) yield* rest;
       yield; // cond_resched()
     }
   }
