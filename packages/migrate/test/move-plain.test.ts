@@ -190,6 +190,14 @@ function expectPlainAsTraced(variant: VariantName, mode: MigrateMode, fast: bool
   }
 }
 
+/**
+ * A page-cache outcome without what only tells the two paths apart (whether the slices were
+ * seen, generators made, the slow path taken): what must be the same in both.
+ */
+function sameAside(o: ReturnType<typeof pageCacheOutcome>) {
+  return { ...o, slicesSeen: null, generators: null, slow: null };
+}
+
 describe('migrate_folio_unmap and migrate_folio_move as plain calls against the traced generators', () => {
   afterEach(() => setFastPaths(true));
 
@@ -244,13 +252,7 @@ describe('migrate_folio_unmap and migrate_folio_move as plain calls against the 
         // The traced core goes through the move_to_new_folio generator; the plain one not.
         expect(traced.generators).toBeGreaterThan(0);
         expect(plain.generators).toBe(0);
-        const same = (o: typeof plain) => ({
-          ...o,
-          slicesSeen: null,
-          generators: null,
-          slow: null,
-        });
-        expect(same(plain)).toEqual(same(traced));
+        expect(sameAside(plain)).toEqual(sameAside(traced));
         expect(plain.rc).toBe(0);
         expect(plain.values).toEqual(Array.from({ length: PAGES }, (_, i) => 7000 + i));
       }
@@ -267,12 +269,7 @@ describe('migrate_folio_unmap and migrate_folio_move as plain calls against the 
         const plain = pageCacheOutcome(false, seed, mode, variant, false, true);
         const traced = pageCacheOutcome(true, seed, mode, variant, false, true);
         expect(plain.generators).toBe(0);
-        expect({ ...plain, slicesSeen: null, generators: null, slow: null }).toEqual({
-          ...traced,
-          slicesSeen: null,
-          generators: null,
-          slow: null,
-        });
+        expect(sameAside(plain)).toEqual(sameAside(traced));
         // The pinned folio is not migrated (-EAGAIN until the passes run out); the rest are.
         expect(plain.rc).toBe(1);
         expect(new Map(plain.vmstat).get('pgmigrate_fail')).toBe(1);
@@ -307,12 +304,7 @@ describe('migrate_folio_unmap and migrate_folio_move as plain calls against the 
       const plain = pageCacheOutcome(false, seed, MIGRATE_SYNC, 'v6.2', false, true);
       afterSched += unmapAndMovePlainStats.afterSched - schedBefore;
       const traced = pageCacheOutcome(true, seed, MIGRATE_SYNC, 'v6.2', false, true);
-      expect({ ...plain, slicesSeen: null, generators: null, slow: null }).toEqual({
-        ...traced,
-        slicesSeen: null,
-        generators: null,
-        slow: null,
-      });
+      expect(sameAside(plain)).toEqual(sameAside(traced));
       expect(plain.rc).toBe(1);
       expect(new Map(plain.vmstat).get('pgmigrate_fail')).toBe(1);
     }
