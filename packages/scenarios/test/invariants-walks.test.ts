@@ -26,6 +26,7 @@ import { describe, expect, it } from 'vitest';
 import { builtinScenario, kernelInvariants, runScenario, type Scenario } from '../src/index.js';
 import { forEachFolio } from '../src/invariants/folios.js';
 import { firstProblem } from '../src/invariants/invariant.js';
+import { prng as random } from './check-differential.js';
 import { frameCountBefore } from './invariants-fast.js';
 
 /*
@@ -142,18 +143,6 @@ function verdict(inv: Invariant): string | null {
   } catch (error) {
     return `threw ${error instanceof Error ? error.message : String(error)}`;
   }
-}
-
-/** A small deterministic generator (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Field = 'state' | 'order' | 'headOf' | 'mapcount' | 'refcount' | 'entireMapcount';

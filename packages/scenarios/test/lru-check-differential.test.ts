@@ -19,6 +19,7 @@ import { checkLru, type LruState, lruStateOf, reportLru } from '@mmsim/lru/inter
 import { NodeStat } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import { builtinScenario, runScenario, type Scenario } from '../src/index.js';
+import { outcome, prng } from './check-differential.js';
 import { concurrentOpsScenario } from './concurrent-ops.js';
 
 /*
@@ -32,28 +33,6 @@ import { concurrentOpsScenario } from './concurrent-ops.js';
  * `where` mark with its `lruWritten` store, the list sizes, vmstat, the batches), compares
  * on the broken state, and puts it back the same way before the schedule goes on.
  */
-
-/** A seeded generator (mulberry32): the corruptions do not touch the kernel's streams. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Outcome = { readonly problems: readonly string[] } | { readonly threw: string };
-
-function outcome(check: () => readonly string[]): Outcome {
-  try {
-    return { problems: check() };
-  } catch (error) {
-    return { threw: error instanceof Error ? error.message : String(error) };
-  }
-}
 
 /** One change of what the LRU check reads, made through a writer, and how to undo it. */
 type Corruption = (s: LruState, pick: (n: number) => number) => (() => void) | null;

@@ -12,6 +12,7 @@ import {
 } from '@mmsim/rmap/internal';
 import { describe, expect, it } from 'vitest';
 import { builtinScenario, runScenario, type Scenario } from '../src/index.js';
+import { outcome, prng } from './check-differential.js';
 import { concurrentOpsScenario } from './concurrent-ops.js';
 
 /*
@@ -28,28 +29,6 @@ import { concurrentOpsScenario } from './concurrent-ops.js';
  * dirty mark, the memmap's `rmapWritten`), since the incremental pass leaves raw writes to
  * the full check (rmap-check-incremental.test.ts shows that it does).
  */
-
-/** A seeded generator (mulberry32): the corruptions do not touch the kernel's streams. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-type Outcome = { readonly problems: readonly string[] } | { readonly threw: string };
-
-function outcome(check: () => readonly string[]): Outcome {
-  try {
-    return { problems: check() };
-  } catch (error) {
-    return { threw: error instanceof Error ? error.message : String(error) };
-  }
-}
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
 
