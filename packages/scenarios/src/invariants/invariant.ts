@@ -9,14 +9,25 @@ export function strided(
   stride: number,
   check: (phase: InvariantPhase) => string | null,
 ): Invariant {
-  let n = 0;
-  return {
-    name,
-    check(phase) {
-      if (phase === 'step' && ++n % stride !== 0) return null;
-      return check(phase);
-    },
-  };
+  return new Strided(name, stride, check);
+}
+
+/**
+ * `strided`'s invariant: a class, not an object literal with a method closing over the
+ * count (an explorer builds one per invariant per schedule).
+ */
+class Strided implements Invariant {
+  #n = 0;
+  constructor(
+    readonly name: string,
+    private readonly stride: number,
+    private readonly run: (phase: InvariantPhase) => string | null,
+  ) {}
+
+  check(phase: InvariantPhase): string | null {
+    if (phase === 'step' && ++this.#n % this.stride !== 0) return null;
+    return this.run(phase);
+  }
 }
 
 /** The first problem of a list, with a count of the others; null for none. */
