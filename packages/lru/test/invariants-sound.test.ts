@@ -240,6 +240,35 @@ describe('lruLooksSound agrees with reportLru', () => {
     });
   }
 
+  test('the memory scan finds a stray mark or PG_lru on any folio, past free frames and in the last frames', () => {
+    // The scan steps over 8 free frames (and 8 marks of 0) at a time: a folio anywhere,
+    // after free runs, between folios, or in the frames after the last whole word (node 1
+    // of 61 pages, every one of them allocated), must still be met.
+    for (const [nodes, count] of [
+      [[4096, 4096], 12],
+      [[64, 61], 61],
+    ] as const) {
+      const m = createLruMachine({ nodes });
+      const s = lruStateOf(m.lru.view);
+      const mm = memmapOf(m.mem);
+      const folios: Folio[] = [];
+      for (let i = 0; i < count; i++) folios.push(anonFolio(m.mem, 1, count === 61 ? 0 : i % 3));
+      if (count === 61) expect(folios).toContain(mm.maxPfn - 1);
+      expect(lruLooksSound(s, true)).toBe(true);
+      for (const f of folios) {
+        s.where[f] = 2;
+        expect(lruLooksSound(s, true)).toBe(false);
+        expect(reportLru(s).join('\n')).toContain(`pfn ${f} is marked 2`);
+        s.where[f] = 0;
+        mm.flags[f]! |= 1 << PG_lru;
+        expect(lruLooksSound(s, true)).toBe(false);
+        expect(reportLru(s).join('\n')).toContain(`folio ${f} has PG_lru set`);
+        mm.flags[f]! &= ~(1 << PG_lru);
+        expect(lruLooksSound(s, true)).toBe(true);
+      }
+    }
+  });
+
   test('600 random one-field corruptions of listed and queued folios: same verdict each time', () => {
     let seed = 5;
     const next = (): number => {
