@@ -40,12 +40,17 @@ export function expectationCheck(k: Kernel): Check {
   // Made by the scenario's build, before the run: from now on assertions are recorded.
   const built = programLedgerIfAny(k);
   if (built !== null) built.mode = 'record';
+  // A machine's ledger, once made, stays its ledger (`programLedger` makes it on first
+  // use and never replaces it): looked up per step only until it exists.
+  let ledger = built;
   return {
     name: EXPECTATION_CHECK,
     check() {
       steps++;
-      const ledger = programLedgerIfAny(k);
-      if (ledger === null) return null;
+      if (ledger === null) {
+        ledger = programLedgerIfAny(k);
+        if (ledger === null) return null;
+      }
       const first = ledger.failures[0];
       if (first === undefined) return null;
       const { error: _e, ...failure } = first;
