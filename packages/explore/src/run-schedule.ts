@@ -3,6 +3,7 @@ import {
   encodeReplayToken,
   type FaultSpec,
   type FootprintLog,
+  type Invariant,
   type InvariantPhase,
   MmsimError,
   type MmsimErrorCode,
@@ -156,6 +157,30 @@ function notPassed(target: string, option: string): MmsimError {
   );
 }
 
+/**
+ * Each step invariant's `stepStride` when it has one (a positive integer, with `checkDue`),
+ * else 0; null when none has: `runSchedule` then calls `checkDue` on the due step checks
+ * only, and `check` of the others at every step.
+ */
+function dueStrides(invariants: readonly Invariant[]): number[] | null {
+  let strides: number[] | null = null;
+  for (let i = 0; i < invariants.length; i++) {
+    const inv = invariants[i] as Invariant;
+    const stride = inv.stepStride;
+    if (
+      stride === undefined ||
+      !Number.isInteger(stride) ||
+      stride < 1 ||
+      typeof inv.checkDue !== 'function'
+    ) {
+      continue;
+    }
+    strides ??= new Array<number>(invariants.length).fill(0);
+    strides[i] = stride;
+  }
+  return strides;
+}
+
 /** The run meta of each setup, encoded once: every schedule of an exploration shares it. */
 const META = new WeakMap<RunSetup, string>();
 
@@ -208,12 +233,26 @@ export function runSchedule(
   let misuse: unknown = null;
   let stepsSeen = 0;
 
+  // Per step invariant, its `stepStride` when it can be called on its due steps only (0:
+  // called at every step); null when none can. Set with `checks`.
+  let strides: number[] | null = null;
+  // The step checks so far: the count each strided invariant's own `check` would keep.
+  let stepChecks = 0;
+
   const runInvariants = (phase: InvariantPhase, result?: RunResult): Verdict | null => {
     const active = checks as ActiveChecks;
-    for (const inv of phase === 'step' ? active.stepInvariants : active.invariants) {
+    const list = phase === 'step' ? active.stepInvariants : active.invariants;
+    const every = phase === 'step' ? strides : null;
+    if (phase === 'step') stepChecks++;
+    for (let i = 0; i < list.length; i++) {
+      const inv = list[i] as Invariant;
+      const stride = every === null ? 0 : (every[i] as number);
+      // Not due: its `check('step')` would count the call and answer null.
+      if (stride !== 0 && stepChecks % stride !== 0) continue;
       let violation: string | null;
       try {
-        violation = inv.check(phase, result);
+        // (`dueStrides` saw `checkDue`; called as a method, on the invariant.)
+        violation = stride !== 0 ? inv.checkDue!(phase, result) : inv.check(phase, result);
       } catch (error) {
         violation = `threw ${error instanceof Error ? error.message : String(error)}`;
       }
@@ -272,6 +311,7 @@ export function runSchedule(
   if (footprints !== null && rt.footprints !== footprints)
     throw notPassed(targetName, 'footprints');
   checks = activeChecks(instance, setup.checks, targetName);
+  strides = dueStrides(checks.stepInvariants);
   if (Object.keys(setup.faults).length > 0) rt.faults.configure(setup.faults);
   if (record) recorder = new StepRecorder(rt);
 

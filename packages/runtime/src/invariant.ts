@@ -18,6 +18,17 @@ export interface Invariant {
    * then calls it only at the end. `endInvariant` sets it.
    */
   readonly endOnly?: boolean;
+  /**
+   * Set (with `checkDue`) by an invariant whose step check works on every `stepStride`-th
+   * call only: `check('step')` counts its calls and answers null on the others without
+   * reading anything, and on the stride-th runs `checkDue('step')`. An explorer that calls
+   * `check('step')` after each step may instead call `checkDue('step')` on its step checks
+   * number `stepStride`, 2 × `stepStride`, ... and nothing on the others: the same answers
+   * at the same steps, with no call on the skipped ones. A positive integer.
+   */
+  readonly stepStride?: number;
+  /** The check `check` runs on a due call (see `stepStride`), without counting. */
+  checkDue?(phase: InvariantPhase, result?: RunResult): string | null;
 }
 
 /** An invariant checked after every step (and at the end of a completed run). */

@@ -2,7 +2,8 @@ import type { Invariant, InvariantPhase } from '@mmsim/runtime';
 
 /**
  * An invariant whose step check is expensive (it walks all of memory): it runs on every
- * `stride`-th step and always at the end.
+ * `stride`-th step and always at the end. `stride` must be a positive integer (as
+ * `kernelInvariants` checks).
  */
 export function strided(
   name: string,
@@ -14,18 +15,23 @@ export function strided(
 
 /**
  * `strided`'s invariant: a class, not an object literal with a method closing over the
- * count (an explorer builds one per invariant per schedule).
+ * count (an explorer builds one per invariant per schedule). It says its stride
+ * (`Invariant.stepStride`), so an explorer calls `checkDue` on the due steps only.
  */
 class Strided implements Invariant {
   #n = 0;
   constructor(
     readonly name: string,
-    private readonly stride: number,
+    readonly stepStride: number,
     private readonly run: (phase: InvariantPhase) => string | null,
   ) {}
 
   check(phase: InvariantPhase): string | null {
-    if (phase === 'step' && ++this.#n % this.stride !== 0) return null;
+    if (phase === 'step' && ++this.#n % this.stepStride !== 0) return null;
+    return this.run(phase);
+  }
+
+  checkDue(phase: InvariantPhase): string | null {
     return this.run(phase);
   }
 }
