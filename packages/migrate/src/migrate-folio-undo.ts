@@ -45,6 +45,14 @@ export function* migrateFolioUndoSrc(
  * same steps and charges as the generator; false, having changed nothing, when the caller
  * must run `migrateFolioUndoSrc` instead.
  */
+/**
+ * @internal The plain `migrate_folio_undo_src`: `enabled` off makes every caller take the
+ * generator (for the tests that compare the two); `taken` counts the undos done as plain
+ * calls, `restored` those of them that restored src's mappings. Nothing in the model reads
+ * the counts.
+ */
+export const undoSrcPlainPath = { enabled: true, taken: 0, restored: 0 };
+
 export function migrateFolioUndoSrcPlain(
   env: MigrateEnv,
   src: Folio,
@@ -53,9 +61,13 @@ export function migrateFolioUndoSrcPlain(
   locked: boolean,
   ret: FolioList | null,
 ): boolean {
-  if (pageWasMapped !== 0 && env.rmap.removeMigrationPtesUncontended?.(src, src, false) !== true) {
-    return false;
+  const path = undoSrcPlainPath;
+  if (!path.enabled) return false;
+  if (pageWasMapped !== 0) {
+    if (env.rmap.removeMigrationPtesUncontended?.(src, src, false) !== true) return false;
+    path.restored++;
   }
+  path.taken++;
   if (anonVma !== null) env.rmap.putAnonVma(anonVma);
   if (locked) env.locks.folioUnlock(src);
   if (ret !== null) listMoveTail(env.mem, src, ret);
