@@ -43,6 +43,8 @@ export {
   migrateFolioDone,
   migrateFolioUndoDst,
   migrateFolioUndoSrc,
+  migrateFolioUndoSrcPlain,
+  undoSrcPlainPath,
 } from './migrate-folio-undo.js';
 export { splitFolioToList, trySplitFolio } from './try-split-folio.js';
 

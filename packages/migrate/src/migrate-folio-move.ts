@@ -20,6 +20,7 @@ import {
   migrateFolioDone,
   migrateFolioUndoDst,
   migrateFolioUndoSrc,
+  migrateFolioUndoSrcPlain,
 } from './migrate-folio-undo.js';
 import type { MigrateMode } from './modes.js';
 import { movableGiveBackAfterDriverError } from './movable.js';
@@ -261,7 +262,7 @@ export function migrateFolioMoveSteps(
   dstFolios: FolioList,
   mode: MigrateMode,
   reason: MigrateReason,
-  _ret: FolioList,
+  ret: FolioList,
   stage: number,
   isLru: boolean,
   pageWasMapped: number,
@@ -295,6 +296,11 @@ export function migrateFolioMoveSteps(
         // Model only: the driver failed; dst goes back and src to its driver at once.
         migrateFolioUndoDst(env, dst, true, cb);
         movableGiveBackAfterDriverError(env, src);
+        return rc;
+      }
+      // (The undo as plain calls when it cannot sleep; see migrateFolioUndoSrcPlain.)
+      if (migrateFolioUndoSrcPlain(env, src, pageWasMapped & PAGE_WAS_MAPPED, anonVma, true, ret)) {
+        migrateFolioUndoDst(env, dst, true, cb);
         return rc;
       }
       return stop(S_UNDO, isLru, pageWasMapped, anonVma, prev, rc);

@@ -38,6 +38,43 @@ export function* migrateFolioUndoSrc(
 }
 
 /**
+ * `migrate_folio_undo_src` (above) as a plain call when it cannot sleep: src was not
+ * mapped (nothing to restore), or `remove_migration_ptes(src, src, false)` takes its
+ * uncontended walk (`Rmap.removeMigrationPtesUncontended`: no rwsem or PTE lock to wait
+ * for, no scheduling point, kernel functions not traced). Returns true when done, with the
+ * same steps and charges as the generator; false, having changed nothing, when the caller
+ * must run `migrateFolioUndoSrc` instead.
+ */
+/**
+ * @internal The plain `migrate_folio_undo_src`: `enabled` off makes every caller take the
+ * generator (for the tests that compare the two); `taken` counts the undos done as plain
+ * calls, `restored` those of them that restored src's mappings. Nothing in the model reads
+ * the counts.
+ */
+export const undoSrcPlainPath = { enabled: true, taken: 0, restored: 0 };
+
+export function migrateFolioUndoSrcPlain(
+  env: MigrateEnv,
+  src: Folio,
+  pageWasMapped: number,
+  anonVma: AnonVmaView | null,
+  locked: boolean,
+  ret: FolioList | null,
+): boolean {
+  const path = undoSrcPlainPath;
+  if (!path.enabled) return false;
+  if (pageWasMapped !== 0) {
+    if (env.rmap.removeMigrationPtesUncontended?.(src, src, false) !== true) return false;
+    path.restored++;
+  }
+  path.taken++;
+  if (anonVma !== null) env.rmap.putAnonVma(anonVma);
+  if (locked) env.locks.folioUnlock(src);
+  if (ret !== null) listMoveTail(env.mem, src, ret);
+  return true;
+}
+
+/**
  * `migrate_folio_undo_dst(dst, locked, put_new_page, private)` (mm/migrate.c, 6.3):
  * unlock the unused destination if it was locked, and give it back: `put_new_page` when
  * the caller passed one, else `folio_put` (dst was never on the LRU, so a plain put).

@@ -41,6 +41,7 @@ import {
   migrateFolioDone,
   migrateFolioUndoDst,
   migrateFolioUndoSrc,
+  migrateFolioUndoSrcPlain,
 } from './migrate-folio-undo.js';
 import {
   MIGRATE_ASYNC,
@@ -311,7 +312,7 @@ function migrateFolioUnmapSteps(
   dstp: DstFolioRef,
   mode: MigrateMode,
   reason: MigrateReason,
-  _ret: FolioList,
+  ret: FolioList,
   force: boolean,
   avoidForceLock: boolean,
   stage: number,
@@ -442,6 +443,15 @@ function migrateFolioUnmapSteps(
       dstp.dst = dst;
       return MIGRATEPAGE_UNMAP;
     }
+  }
+  // out: as the slow path's U_OUT, as plain calls when the undo cannot sleep (src was not
+  // unmapped, or its mappings come back by the uncontended walk).
+  const retList = rc === -EAGAIN || rc === -EDEADLOCK ? null : ret;
+  if (
+    migrateFolioUndoSrcPlain(env, src, pageWasMapped & PAGE_WAS_MAPPED, anonVma, locked, retList)
+  ) {
+    migrateFolioUndoDst(env, dst, dstLocked, cb);
+    return rc;
   }
   return stopUnmap(U_OUT, isLru, dst, rc, pageWasMapped, anonVma, locked, dstLocked);
 }

@@ -1,4 +1,5 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
   type FolioList,
   folioMapping,
@@ -6,6 +7,8 @@ import {
   folioRefCount,
   folioTestAnon,
   folioTestHugetlb,
+  memmapReader,
+  readerIsFolio,
 } from '@mmsim/folio';
 import type { AnonVmaView } from '@mmsim/rmap';
 import { isAddressSpace, TTU_RMAP_LOCKED } from '@mmsim/rmap';
@@ -177,6 +180,23 @@ function* unmapAndMoveHugePageBody(
  * migrated, or -ENOMEM.
  */
 export const migrateHugetlbs = tracedFunction('migrate_hugetlbs', migrateHugetlbsBody);
+
+/**
+ * Whether `from` holds a hugetlb folio, the only ones `migrate_hugetlbs` (above) acts on:
+ * without one its passes skip every folio and it returns 0 with nothing changed, no
+ * scheduling point passed and nothing charged, so an untraced caller may leave the call
+ * out. Reads the memmap; a folio on the list that is not a live head throws the
+ * accessor's error, as the walk of `migrate_hugetlbs` would.
+ */
+export function listHasHugetlb(env: MigrateEnv, from: FolioList): boolean {
+  const mem = env.mem;
+  const r = memmapReader(mem);
+  for (let folio = from.first(); folio >= 0; folio = from.next(folio)) {
+    if (!readerIsFolio(r, folio)) folioTestHugetlb(mem, folio);
+    if (r.folioType[folio] === FOLIO_TYPE_HUGETLB) return true;
+  }
+  return false;
+}
 function* migrateHugetlbsBody(
   env: MigrateEnv,
   from: FolioList,

@@ -39,7 +39,11 @@ import {
   recordedAnonVma,
   recordedPageWasMapped,
 } from './migrate-folio-record.js';
-import { migrateFolioUndoDst, migrateFolioUndoSrc } from './migrate-folio-undo.js';
+import {
+  migrateFolioUndoDst,
+  migrateFolioUndoSrc,
+  migrateFolioUndoSrcPlain,
+} from './migrate-folio-undo.js';
 import {
   type DstFolioRef,
   migrateFolioUnmap,
@@ -438,7 +442,9 @@ function* migratePagesBatchBody(
       const pageWasMapped = recordedPageWasMapped(env, dst) & PAGE_WAS_MAPPED;
       const anonVma = recordedAnonVma(env, dst);
       migrateFolioExtract(env, dst);
-      yield* migrateFolioUndoSrc(env, folio, pageWasMapped, anonVma, true, retFolios);
+      if (!migrateFolioUndoSrcPlain(env, folio, pageWasMapped, anonVma, true, retFolios)) {
+        yield* migrateFolioUndoSrc(env, folio, pageWasMapped, anonVma, true, retFolios);
+      }
       dstFolios.del(dst);
       migrateFolioUndoDst(env, dst, true, cb);
       dst = dst2;

@@ -11,7 +11,7 @@ import { kernelBug } from './errors.js';
 import { traceFoliosIsolated } from './journey.js';
 import { listCutBefore, listHead } from './lists.js';
 import type { MigrateEnv } from './migrate-env.js';
-import { migrateHugetlbs } from './migrate-hugetlbs.js';
+import { listHasHugetlb, migrateHugetlbs } from './migrate-hugetlbs.js';
 import { migratePagesBatch } from './migrate-pages-batch.js';
 import { migratePagesSync } from './migrate-pages-sync.js';
 import { MIGRATE_ASYNC, type MigrateMode } from './modes.js';
@@ -74,7 +74,11 @@ export function* migratePagesV63(
   const batchStep = variant.steps?.migratePagesBatch ?? migratePagesBatch;
   const overLimit = variant.batchLimit === 'over-limit';
   const reader = memmapReader(mem);
-  let rcGather = yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
+  // (Untraced and without a hugetlb folio on the list, migrate_hugetlbs does nothing.)
+  let rcGather =
+    !env.rt.functions.enabled && !listHasHugetlb(env, from)
+      ? 0
+      : yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
   if (rcGather >= 0) {
     for (;;) {
       let nrPages = 0;

@@ -96,8 +96,16 @@ export class PageLockTable implements PageLocks {
     return folioLock.folioLockFast(this.#ctx, folio, caller);
   }
 
-  *folioLockContended(folio: Folio, caller = '__folio_lock'): KernelGen {
-    yield* folioLock.folioLockContended(this.#ctx, folio, caller, false);
+  folioLockContended(folio: Folio, caller = '__folio_lock'): KernelGen {
+    // The wait's own generator, not one that delegates to it: a task asleep on the lock
+    // resumes through one generator fewer. Its result (0: not killable) is not part of this
+    // interface's type, and callers do not read it.
+    return folioLock.folioLockContended(
+      this.#ctx,
+      folio,
+      caller,
+      false,
+    ) as KernelGen<unknown> as KernelGen;
   }
 
   *folioLock(folio: Folio, caller = 'folio_lock'): KernelGen {
@@ -119,8 +127,14 @@ export class PageLockTable implements PageLocks {
     folioLock.folioUnlock(this.#ctx, folio);
   }
 
-  *folioWaitLocked(folio: Folio, caller = 'folio_wait_locked'): KernelGen {
-    yield* folioLock.folioWaitLocked(this.#ctx, folio, caller, false);
+  folioWaitLocked(folio: Folio, caller = 'folio_wait_locked'): KernelGen {
+    // The wait's own generator (see folioLockContended).
+    return folioLock.folioWaitLocked(
+      this.#ctx,
+      folio,
+      caller,
+      false,
+    ) as KernelGen<unknown> as KernelGen;
   }
 
   folioWaitLockedKillable(folio: Folio, caller = 'folio_wait_locked_killable'): KernelGen<number> {
