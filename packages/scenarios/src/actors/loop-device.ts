@@ -115,7 +115,10 @@ export class LoopDevice implements WritebackTarget {
     k.locks.folioWritebackTransfer(folio, this.slot.task);
     const mem = k.mem;
     this.queue.submit({
-      describe: `writeback of folio ${folio} (device page ${index})`,
+      // Built only when a message names the request.
+      get describe() {
+        return `writeback of folio ${folio} (device page ${index})`;
+      },
       devIndex: index,
       data: () => {
         k.rt.touchKernel(FP_FOLIO, folio, false); // the bio reads the folio's data
@@ -135,7 +138,9 @@ export class LoopDevice implements WritebackTarget {
     const k = this.#k;
     k.locks.bufferLockTransfer(bh, this.slot.task);
     this.queue.submit({
-      describe: `buffer ${bh.index} of device page ${devIndex}`,
+      get describe() {
+        return `buffer ${bh.index} of device page ${devIndex}`;
+      },
       devIndex,
       data: () => {
         k.rt.touchKernel(FP_FOLIO, bh.folio, false);
@@ -172,7 +177,7 @@ export class LoopDevice implements WritebackTarget {
       for (let i = 0; i < this.#copySteps; i++) yield; // copy_page_from_iter
       const value = req.data();
       setPageCacheWord(k, folio, index, value);
-      k.shadow.wrote({ kind: 'file', file: this.backing, index }, value, who);
+      k.shadow.wroteFile(this.backing, index, value, who); // no location object per write
       folioMarkDirty(k, folio);
       const rest = folioUnlockPutPlain(k, folio); // shmem_write_end
       if (rest !== null) yield* rest;
