@@ -66,10 +66,7 @@ export class BlockDevice implements WritebackTarget {
     const locks = this.#k.locks;
     locks.folioWritebackTransfer(folio, this.slot.task);
     this.submit({
-      // Built only when a message names the request.
-      get describe() {
-        return `writeback of page ${index} (folio ${folio})`;
-      },
+      describe: `writeback of page ${index} (folio ${folio})`,
       complete: () => locks.folioEndWriteback(folio),
     });
   }

@@ -115,10 +115,7 @@ export class LoopDevice implements WritebackTarget {
     k.locks.folioWritebackTransfer(folio, this.slot.task);
     const mem = k.mem;
     this.queue.submit({
-      // Built only when a message names the request.
-      get describe() {
-        return `writeback of folio ${folio} (device page ${index})`;
-      },
+      describe: `writeback of folio ${folio} (device page ${index})`,
       devIndex: index,
       data: () => {
         k.rt.touchKernel(FP_FOLIO, folio, false); // the bio reads the folio's data
@@ -138,9 +135,7 @@ export class LoopDevice implements WritebackTarget {
     const k = this.#k;
     k.locks.bufferLockTransfer(bh, this.slot.task);
     this.queue.submit({
-      get describe() {
-        return `buffer ${bh.index} of device page ${devIndex}`;
-      },
+      describe: `buffer ${bh.index} of device page ${devIndex}`,
       devIndex,
       data: () => {
         k.rt.touchKernel(FP_FOLIO, bh.folio, false);
