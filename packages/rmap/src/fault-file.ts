@@ -17,10 +17,16 @@ import {
   VM_FAULT_ERROR,
   VM_FAULT_FALLBACK,
   VM_FAULT_OOM,
+  VM_LOCKED,
   VM_SHARED,
   VM_SOFTDIRTY,
 } from './constants.js';
-import { filemapFault } from './filemap.js';
+import {
+  type FilemapFaultResult,
+  filemapFault,
+  filemapFaultPlain,
+  isFilemapFaultResult,
+} from './filemap.js';
 import { folioAddLruVma, folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
 import { mlockDrainLocal, mlockVmaFolio } from './mlock.js';
 import { pmdIndexOf } from './page-table.js';
@@ -51,6 +57,32 @@ function* finishFault(
   page: number,
   cow: boolean,
 ): KernelGen<boolean> {
+  const ptl = vmf.table.ptl;
+  if (!ptl.trylock()) yield* ptl.lockContended();
+  const mapped = finishFaultLocked(ctx, vmf, folio, page, cow);
+  if (mapped === FINISH_MAPPED_DRAIN) yield* mlockDrainLocal(ctx);
+  return mapped !== FINISH_NOT_MAPPED;
+}
+
+/** `finishFaultLocked`: the PTE was there first (or the table went); nothing mapped. */
+const FINISH_NOT_MAPPED = 0;
+/** `finishFaultLocked`: mapped. */
+const FINISH_MAPPED = 1;
+/** `finishFaultLocked`: mapped, and `mlock_vma_folio` asks for `mlock_drain_local`. */
+const FINISH_MAPPED_DRAIN = 2;
+
+/**
+ * The body of `finishFault` (above) once the page-table lock is taken: the checks, the
+ * map, the lock's release. Returns one of the FINISH_* outcomes (the drain, a scheduling
+ * point, is the caller's).
+ */
+function finishFaultLocked(
+  ctx: RmapState,
+  vmf: VmFault,
+  folio: number,
+  page: number,
+  cow: boolean,
+): number {
   const { vma, table, vpn } = vmf;
   const write = (vmf.flags & FAULT_FLAG_WRITE) !== 0;
   let flags = PTE_YOUNG;
@@ -58,14 +90,13 @@ function* finishFault(
   else if (!cow && vmaPageProtWritable(vma)) flags |= PTE_WRITE;
   const ptl = table.ptl;
   let drain = false;
-  if (!ptl.trylock()) yield* ptl.lockContended();
   // The table may have been dropped for a PMD another fault mapped meanwhile (do_set_pmd):
   // the kernel's `pmd_devmap_trans_unstable` check; the fault is retried.
   const mm = vma.mm;
   const idx = pmdIndexOf(vmf.address);
   if (table.get(vpn) !== PTE_NONE || mm.pmds.has(idx) || mm.pageTables.get(idx) !== table) {
     ptl.unlock();
-    return false;
+    return FINISH_NOT_MAPPED;
   }
   if (cow) {
     vma.mm.rss[MM_ANONPAGES]!++;
@@ -79,8 +110,7 @@ function* finishFault(
   table.set(vpn, mkPte(page, flags));
   ctx.rt.charge(ctx.costs.pteUpdate);
   ptl.unlock();
-  if (drain) yield* mlockDrainLocal(ctx);
-  return true;
+  return drain ? FINISH_MAPPED_DRAIN : FINISH_MAPPED;
 }
 
 /**
@@ -175,12 +205,7 @@ function* releaseFaulted(ctx: RmapState, folio: number): KernelGen {
 
 /** `do_read_fault(vmf)` (mm/memory.c, 6.3), without fault-around. */
 function* doReadFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
-  const r = yield* filemapFault(ctx, vmf.vma, vmf.address);
-  if ((r.ret & VM_FAULT_ERROR) !== 0) return r.ret;
-  const mapped = yield* finishFileFault(ctx, vmf, r.folio, r.page);
-  if (mapped) ctx.locks.folioUnlock(r.folio);
-  else yield* releaseFaulted(ctx, r.folio);
-  return r.ret;
+  return yield* finishPageCacheFault(ctx, vmf, yield* filemapFault(ctx, vmf.vma, vmf.address));
 }
 
 /**
@@ -189,14 +214,27 @@ function* doReadFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
  * `page_mkwrite` callback is modelled.
  */
 function* doSharedFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
-  const r = yield* filemapFault(ctx, vmf.vma, vmf.address);
+  return yield* finishPageCacheFault(ctx, vmf, yield* filemapFault(ctx, vmf.vma, vmf.address));
+}
+
+/**
+ * The rest of `do_read_fault` and `do_shared_fault` (above) once `__do_fault` returned:
+ * `finish_fault`, then for a write (a shared mapping: `do_shared_fault`)
+ * `fault_dirty_shared_page` and the unlock, for a read the unlock; a folio that did not
+ * get mapped is unlocked and released.
+ */
+function* finishPageCacheFault(
+  ctx: RmapState,
+  vmf: VmFault,
+  r: FilemapFaultResult,
+): KernelGen<number> {
   if ((r.ret & VM_FAULT_ERROR) !== 0) return r.ret;
   const mapped = yield* finishFileFault(ctx, vmf, r.folio, r.page);
   if (!mapped) {
     yield* releaseFaulted(ctx, r.folio);
     return r.ret;
   }
-  folioMarkDirty(ctx, r.folio);
+  if ((vmf.flags & FAULT_FLAG_WRITE) !== 0) folioMarkDirty(ctx, r.folio);
   ctx.locks.folioUnlock(r.folio);
   return r.ret;
 }
@@ -231,4 +269,57 @@ export function* doFault(ctx: RmapState, vmf: VmFault): KernelGen<number> {
   if ((vmf.flags & FAULT_FLAG_WRITE) === 0) return yield* doReadFault(ctx, vmf);
   if ((vmf.vma.flags & VM_SHARED) === 0) return yield* doCowFault(ctx, vmf);
   return yield* doSharedFault(ctx, vmf);
+}
+
+/**
+ * `do_fault` (above) as plain calls for a read fault or a write fault of a shared mapping
+ * while nothing in it waits: `filemap_fault` through `filemapFaultPlain` (a cached,
+ * unfrozen folio whose lock is free, or a miss whose `folio_add_lru` is uncontended), then
+ * `finish_fault` with the page-table lock free, an order-0 folio or a PMD that was
+ * there already (no `do_set_pmd`) and a VMA that is not VM_LOCKED (no mlock drain), and
+ * the folio's unlock. Returns the VM_FAULT_* bits, or the generator that goes on from the
+ * first point that may wait (from the start for a COW fault, whose `anon_vma_prepare`
+ * and copy stay in `do_cow_fault`): run it at once with `yield*`, in the same step. The
+ * same steps, charges and results as `doFault`.
+ */
+export function doFaultPlain(ctx: RmapState, vmf: VmFault): number | KernelGen<number> {
+  const vma = vmf.vma;
+  if ((vmf.flags & FAULT_FLAG_WRITE) !== 0 && (vma.flags & VM_SHARED) === 0) {
+    return doCowFault(ctx, vmf);
+  }
+  const r = filemapFaultPlain(ctx, vma, vmf.address);
+  if (!isFilemapFaultResult(r)) return finishPageCacheFaultAfter(ctx, vmf, r);
+  if ((r.ret & VM_FAULT_ERROR) !== 0) return r.ret;
+  const ptl = vmf.table.ptl;
+  if (
+    ptl.owner !== null ||
+    (vma.flags & VM_LOCKED) !== 0 ||
+    (vmf.pmdNone === true && folioOrder(ctx.mem, r.folio) === HPAGE_PMD_ORDER)
+  ) {
+    return finishPageCacheFault(ctx, vmf, r);
+  }
+  ptl.trylock(); // free: spin_lock takes it at once
+  if (finishFaultLocked(ctx, vmf, r.folio, r.page, false) === FINISH_NOT_MAPPED) {
+    ctx.locks.folioUnlock(r.folio);
+    if (folioPutRefsFast(ctx, r.folio, 1)) return r.ret;
+    return putThen(ctx, r.folio, r.ret);
+  }
+  if ((vmf.flags & FAULT_FLAG_WRITE) !== 0) folioMarkDirty(ctx, r.folio);
+  ctx.locks.folioUnlock(r.folio);
+  return r.ret;
+}
+
+/** `finishPageCacheFault` after the generator of a `filemap_fault` that may wait. */
+function* finishPageCacheFaultAfter(
+  ctx: RmapState,
+  vmf: VmFault,
+  filemap: KernelGen<FilemapFaultResult>,
+): KernelGen<number> {
+  return yield* finishPageCacheFault(ctx, vmf, yield* filemap);
+}
+
+/** The release of an unmapped faulted folio whose last reference goes through the LRU. */
+function* putThen(ctx: RmapState, folio: number, ret: number): KernelGen<number> {
+  yield* folioPutRefsSlow(ctx, folio, 1);
+  return ret;
 }

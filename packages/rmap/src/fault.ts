@@ -7,7 +7,7 @@ import {
   VM_FAULT_SIGSEGV,
 } from './constants.js';
 import { doAnonymousPage, doAnonymousPagePlain } from './fault-anon.js';
-import { doFault } from './fault-file.js';
+import { doFault, doFaultPlain } from './fault-file.js';
 import {
   doHugePmdAnonymousPage,
   doHugePmdWpPage,
@@ -22,7 +22,7 @@ import {
   migrationEntryWaitPlain,
   pmdMigrationEntryWait,
 } from './migration-entry-wait.js';
-import { pmdIndexOf, vpnOf } from './page-table.js';
+import { type PageTable, pmdIndexOf, vpnOf } from './page-table.js';
 import {
   isMigrationEntry,
   PTE_NONE,
@@ -145,7 +145,8 @@ function* handleMmFaultCounted(
 /**
  * `handle_mm_fault` as plain calls where it can be: the first touch of a private
  * anonymous page in an existing page table (`do_anonymous_page`, see
- * `doAnonymousPagePlain`) runs without a generator, and a fault on a migration entry
+ * `doAnonymousPagePlain`) and the first touch of a page of a file mapping (`do_fault`, see
+ * `doFaultPlain`) run without a generator, and a fault on a migration entry
  * without one up to its sleep (`migrationEntryWaitPlain`); every other fault, and those when
  * they might have to wait, returns the generator that goes on from where the plain part
  * stopped (which changed nothing but the `pgfault` count, or took the PTE lock of a
@@ -165,11 +166,11 @@ export function handleMmFaultPlain(
     address < vma.start ||
     address >= vma.end ||
     isVmHugetlbPage(vma) ||
-    mm.pmds.get(idx) !== undefined ||
-    vma.file !== null
+    mm.pmds.get(idx) !== undefined
   ) {
     return handleMmFaultCounted(ctx, vma, address, flags);
   }
+  if (vma.file !== null) return fileFaultPlain(ctx, vma, address, flags, idx);
   const table = mm.pageTables.get(idx);
   // no page table yet: a THP may be due, or the table is allocated (`pmdNone`)
   if (table === undefined) return handleMmFaultCounted(ctx, vma, address, flags);
@@ -182,4 +183,34 @@ export function handleMmFaultPlain(
     return handlePteFault(ctx, vma, address, flags);
   }
   return doAnonymousPagePlain(ctx, { vma, address, vpn, flags, table, orig, pmdNone: false });
+}
+
+/**
+ * `handleMmFaultPlain` for a file VMA with no PMD mapping (`thpEligible` is false for file
+ * VMAs, so `__handle_mm_fault` goes to `handle_pte_fault`): the page table is allocated
+ * as `handlePteFault` does (`pmdNone` when it was not there), a PTE that is none is
+ * `doFaultPlain`, a migration entry `migrationEntryWaitPlain`, anything else the
+ * `handlePteFault` generator.
+ */
+function fileFaultPlain(
+  ctx: RmapState,
+  vma: Vma,
+  address: number,
+  flags: number,
+  idx: number,
+): number | KernelGen<number> {
+  const mm = vma.mm;
+  const vpn = vpnOf(address);
+  const pmdNone = !mm.pageTables.has(idx);
+  if (!pmdNone) {
+    const orig = (mm.pageTables.get(idx) as PageTable).get(vpn);
+    if (orig !== PTE_NONE) {
+      if (isMigrationEntry(orig)) {
+        return migrationEntryWaitPlain(ctx, mm.pageTables.get(idx) as PageTable, vpn);
+      }
+      return handlePteFault(ctx, vma, address, flags);
+    }
+  }
+  const table = mm.pageTable(idx);
+  return doFaultPlain(ctx, { vma, address, vpn, flags, table, orig: PTE_NONE, pmdNone });
 }

@@ -12,7 +12,7 @@ import type { AddressSpace } from './address-space.js';
 import { vmaAllocFolio } from './alloc.js';
 import { VM_FAULT_MAJOR, VM_FAULT_OOM } from './constants.js';
 import { folioPutRefsFast, folioPutRefsSlow } from './folio-release.js';
-import { filemapAddFolio } from './page-cache.js';
+import { filemapAddFolio, filemapAddFolioPlain } from './page-cache.js';
 import type { RmapState } from './rmap-state.js';
 import { shmemIsHuge } from './shmem.js';
 import type { Vma } from './vma.js';
@@ -118,15 +118,113 @@ export function* filemapFault(
     if (!locks.folioLockFast(cached, 'filemap_fault')) {
       yield* locks.folioLockContended(cached, 'filemap_fault');
     }
-    const first = folioIndex(mem, cached);
-    if (
-      as.lookup(index) === cached &&
-      index >= first &&
-      index - first < folioNrPages(mem, cached)
-    ) {
-      return { folio: cached, page: cached + (index - first), ret: 0 };
-    }
+    const got = lockedCaches(ctx, as, index, cached);
+    if (got !== null) return got;
     locks.folioUnlock(cached);
     if (!folioPutRefsFast(ctx, cached, 1)) yield* folioPutRefsSlow(ctx, cached, 1);
   }
+}
+
+/**
+ * `filemap_fault`'s check after the lock (`folio_contains`, and the folio still in the
+ * cache at `index`): the result for the caller, or null when the lookup must be retried.
+ */
+function lockedCaches(
+  ctx: RmapState,
+  as: AddressSpace,
+  index: number,
+  cached: Folio,
+): FilemapFaultResult | null {
+  const mem = ctx.mem;
+  const first = folioIndex(mem, cached);
+  if (as.lookup(index) === cached && index >= first && index - first < folioNrPages(mem, cached)) {
+    return { folio: cached, page: cached + (index - first), ret: 0 };
+  }
+  return null;
+}
+
+/** Whether `filemapFaultPlain` returned its result (not the generator that finishes it). */
+export function isFilemapFaultResult(
+  r: FilemapFaultResult | KernelGen<FilemapFaultResult>,
+): r is FilemapFaultResult {
+  return (r as FilemapFaultResult).ret !== undefined;
+}
+
+/**
+ * `filemapFault` (above) as plain calls while nothing in it waits: a hit on a folio that
+ * is not frozen and whose lock is free (`folio_trylock`), or a miss of a regular file
+ * whose new folio goes on the LRU without contention (`filemapAddFolioPlain`). Returns the
+ * result, or the generator that goes on from the point that may wait (a frozen folio, a
+ * held folio lock, a last reference dropped through the LRU, a contended `folio_add_lru`),
+ * or `filemapFault` itself for a shmem miss (nothing done yet): run it at once with
+ * `yield*`, in the same step. The same steps, charges and results as `filemapFault`.
+ */
+export function filemapFaultPlain(
+  ctx: RmapState,
+  vma: Vma,
+  address: number,
+): FilemapFaultResult | KernelGen<FilemapFaultResult> {
+  const as = vma.file!;
+  const index = vma.linearPageIndex(address);
+  const mem = ctx.mem;
+  const locks = ctx.locks;
+  for (;;) {
+    const cached = as.lookup(index);
+    if (cached === undefined) {
+      if (as.shmem) return filemapFault(ctx, vma, address);
+      const folio = vmaAllocFolio(ctx, vma, 0, address);
+      if (folio < 0) return { folio: -1, page: -1, ret: VM_FAULT_OOM };
+      setPageContent(mem, folio, as.backing.get(index) ?? 0);
+      const added = filemapAddFolioPlain(ctx, as, folio, index);
+      if (typeof added !== 'number') return majorAfter(ctx, added, folio);
+      ctx.vmstat.countVmEvents(VmEvent.PGMAJFAULT);
+      return { folio, page: folio, ret: VM_FAULT_MAJOR };
+    }
+    // frozen: the generator's `yield` and its next look
+    if (!folioTryGet(mem, cached)) return filemapFault(ctx, vma, address);
+    if (!locks.folioLockFast(cached, 'filemap_fault')) {
+      return lockThenFault(ctx, vma, address, cached);
+    }
+    const got = lockedCaches(ctx, as, index, cached);
+    if (got !== null) return got;
+    locks.folioUnlock(cached);
+    if (!folioPutRefsFast(ctx, cached, 1)) return putThenFault(ctx, vma, address, cached);
+  }
+}
+
+/** A miss's end after a `filemap_add_folio` whose `folio_add_lru` may wait. */
+function* majorAfter(
+  ctx: RmapState,
+  added: KernelGen<number>,
+  folio: Folio,
+): KernelGen<FilemapFaultResult> {
+  yield* added;
+  ctx.vmstat.countVmEvents(VmEvent.PGMAJFAULT);
+  return { folio, page: folio, ret: VM_FAULT_MAJOR };
+}
+
+/** A hit whose folio lock is held: the sleeping lock, then as `filemapFault` goes on. */
+function* lockThenFault(
+  ctx: RmapState,
+  vma: Vma,
+  address: number,
+  cached: Folio,
+): KernelGen<FilemapFaultResult> {
+  yield* ctx.locks.folioLockContended(cached, 'filemap_fault');
+  const got = lockedCaches(ctx, vma.file!, vma.linearPageIndex(address), cached);
+  if (got !== null) return got;
+  ctx.locks.folioUnlock(cached);
+  if (!folioPutRefsFast(ctx, cached, 1)) yield* folioPutRefsSlow(ctx, cached, 1);
+  return yield* filemapFault(ctx, vma, address);
+}
+
+/** A retried lookup whose put of the stale folio goes through the LRU. */
+function* putThenFault(
+  ctx: RmapState,
+  vma: Vma,
+  address: number,
+  cached: Folio,
+): KernelGen<FilemapFaultResult> {
+  yield* folioPutRefsSlow(ctx, cached, 1);
+  return yield* filemapFault(ctx, vma, address);
 }

@@ -24,7 +24,7 @@ import {
   type Runtime,
 } from '@mmsim/runtime';
 import type { AddressSpace } from './address-space.js';
-import { folioAddLruVma } from './folio-release.js';
+import { folioAddLruVma, folioAddLruVmaPlain } from './folio-release.js';
 import type { AddressSpaceView } from './readonly-views.js';
 import type { RmapState } from './rmap-state.js';
 
@@ -139,6 +139,35 @@ export function* filemapAddFolio(
   ctx.locks.folioTrylock(folio, 'filemap_add_folio');
   addToPageCache(ctx, as, folio, index);
   yield* folioAddLruVma(ctx, folio, null); // folio_add_lru
+  return 0;
+}
+
+/**
+ * `filemapAddFolio` (above) as plain calls when its `folio_add_lru` is uncontended
+ * (`folioAddLruVmaPlain`): 0 or -EEXIST, or, once the folio is in the cache and its LRU
+ * add may wait, the generator that finishes the add and returns 0 (run it at once with
+ * `yield*`, in the same step). The same steps, charges and results as `filemapAddFolio`.
+ */
+export function filemapAddFolioPlain(
+  ctx: RmapState,
+  as: AddressSpace,
+  folio: Folio,
+  index: number,
+): number | KernelGen<number> {
+  const nr = folioNrPages(ctx.mem, folio);
+  if (!Number.isInteger(index) || index < 0 || index % nr !== 0) {
+    return filemapAddFolio(ctx, as, folio, index); // its INVALID_ARGUMENT
+  }
+  if (!slotsFree(as, index, nr)) return -EEXIST;
+  ctx.locks.folioTrylock(folio, 'filemap_add_folio');
+  addToPageCache(ctx, as, folio, index);
+  if (folioAddLruVmaPlain(ctx, folio, null)) return 0;
+  return addLruThen(ctx, folio);
+}
+
+/** The `folio_add_lru` of `filemapAddFolio` when it may wait; returns 0. */
+function* addLruThen(ctx: RmapState, folio: Folio): KernelGen<number> {
+  yield* folioAddLruVma(ctx, folio, null);
   return 0;
 }
 

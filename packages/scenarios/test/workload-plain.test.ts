@@ -98,71 +98,74 @@ describe('the workload side as plain calls', () => {
     }
   });
 
-  it('mappedFolios yields what a walk with a set of seen folios yields, walks interleaved or abandoned included', () => {
-    const k = createKernel({ nodes: [{ pages: 512 }, { pages: 512 }] });
-    const mm = k.createProcess('p');
-    const pages = 64;
-    const addr = 0x4000_0000;
-    // Each address maps a random choice: nothing, the zero page, a small folio (also
-    // mapped at other addresses), or a page of one of two large folios.
-    const small = [0, 1, 2, 3].map(() => folioAlloc(k.mem, 0, 0));
-    const large = [folioAlloc(k.mem, 2, 0), folioAlloc(k.mem, 3, 1)];
-    let state = 12345;
-    const rand = (n: number) => {
-      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
-      return state % n;
-    };
-    let map: number[] = [];
-    const shuffle = () => {
-      map = Array.from({ length: pages }, () => {
-        switch (rand(5)) {
-          case 0:
-            return -1;
-          case 1:
-            return k.mem.zeroPfn;
-          case 2:
-            return small[rand(small.length)]!;
-          default: {
-            const head = large[rand(2)]!;
-            return head + rand(head === large[0] ? 4 : 8);
+  // 64 pages: the walks keep epoch stamps by pfn; 8 pages: a list of the walk's folios.
+  it.each([64, 8])(
+    'mappedFolios of %i pages yields what a walk with a set of seen folios yields, walks interleaved or abandoned included',
+    (pages) => {
+      const k = createKernel({ nodes: [{ pages: 512 }, { pages: 512 }] });
+      const mm = k.createProcess('p');
+      const addr = 0x4000_0000;
+      // Each address maps a random choice: nothing, the zero page, a small folio (also
+      // mapped at other addresses), or a page of one of two large folios.
+      const small = [0, 1, 2, 3].map(() => folioAlloc(k.mem, 0, 0));
+      const large = [folioAlloc(k.mem, 2, 0), folioAlloc(k.mem, 3, 1)];
+      let state = 12345;
+      const rand = (n: number) => {
+        state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+        return state % n;
+      };
+      let map: number[] = [];
+      const shuffle = () => {
+        map = Array.from({ length: pages }, () => {
+          switch (rand(5)) {
+            case 0:
+              return -1;
+            case 1:
+              return k.mem.zeroPfn;
+            case 2:
+              return small[rand(small.length)]!;
+            default: {
+              const head = large[rand(2)]!;
+              return head + rand(head === large[0] ? 4 : 8);
+            }
           }
+        });
+      };
+      k.vm.presentPfnAt = (_mm, at) => map[(at - addr) / PAGE_SIZE] ?? -1;
+      for (const order of ['ascending', 'descending'] as const) {
+        const select = mappedFolios(k, mm, addr, pages, order);
+        for (let round = 0; round < 20; round++) {
+          shuffle();
+          const want = [...referenceWalk(k, mm, addr, pages, order)];
+          expect([...select(round, 1)], `${order} round ${round}`).toEqual(want);
+          expect(want.filter((f) => f !== null).length).toBeGreaterThan(0);
+          // Two walks of the same selector at once: the second keeps a set of its own.
+          const a = select(round, 1)[Symbol.iterator]();
+          const b = select(round, 1)[Symbol.iterator]();
+          const gotA: (Folio | null)[] = [];
+          const gotB: (Folio | null)[] = [];
+          for (;;) {
+            const ra = a.next();
+            const rb = b.next();
+            if (ra.done !== true) gotA.push(ra.value);
+            if (rb.done !== true) gotB.push(rb.value);
+            if (ra.done === true && rb.done === true) break;
+          }
+          expect(gotA).toEqual(want);
+          expect(gotB).toEqual(want);
+          // A walk broken off by for...of (return()): the stamps are free again.
+          for (const _ of select(round, 1)) break;
+          expect([...select(round, 1)]).toEqual(want);
+          // A walk left half-way (no return()) on another selector: the walks after it
+          // (which keep sets of their own) are still exact.
+          const other = mappedFolios(k, mm, addr, pages, order);
+          const left = other(round, 1)[Symbol.iterator]();
+          for (let i = 0; i < 5; i++) left.next();
+          expect([...other(round, 1)]).toEqual(want);
+          expect([...other(round, 1)]).toEqual(want);
         }
-      });
-    };
-    k.vm.presentPfnAt = (_mm, at) => map[(at - addr) / PAGE_SIZE] ?? -1;
-    for (const order of ['ascending', 'descending'] as const) {
-      const select = mappedFolios(k, mm, addr, pages, order);
-      for (let round = 0; round < 20; round++) {
-        shuffle();
-        const want = [...referenceWalk(k, mm, addr, pages, order)];
-        expect([...select(round, 1)], `${order} round ${round}`).toEqual(want);
-        expect(want.filter((f) => f !== null).length).toBeGreaterThan(0);
-        // Two walks of the same selector at once: the second keeps a set of its own.
-        const a = select(round, 1)[Symbol.iterator]();
-        const b = select(round, 1)[Symbol.iterator]();
-        const gotA: (Folio | null)[] = [];
-        const gotB: (Folio | null)[] = [];
-        for (;;) {
-          const ra = a.next();
-          const rb = b.next();
-          if (ra.done !== true) gotA.push(ra.value);
-          if (rb.done !== true) gotB.push(rb.value);
-          if (ra.done === true && rb.done === true) break;
-        }
-        expect(gotA).toEqual(want);
-        expect(gotB).toEqual(want);
-        // A walk broken off by for...of (return()): the stamps are free again.
-        for (const _ of select(round, 1)) break;
-        expect([...select(round, 1)]).toEqual(want);
-        // A walk left half-way (no return()) on another selector: the walks after it
-        // (which keep sets of their own) are still exact.
-        const other = mappedFolios(k, mm, addr, pages, order);
-        const left = other(round, 1)[Symbol.iterator]();
-        for (let i = 0; i < 5; i++) left.next();
-        expect([...other(round, 1)]).toEqual(want);
-        expect([...other(round, 1)]).toEqual(want);
       }
-    }
-    for (const f of [...small, ...large]) folioPut(k.mem, f);
-  });
+      for (const f of [...small, ...large]) folioPut(k.mem, f);
+    },
+  );
 });

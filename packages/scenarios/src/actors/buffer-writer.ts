@@ -75,7 +75,7 @@ function* bufferWriterBody(
       const value = task.id * 1_000_000 + round * indices.length + index + 1;
       k.rt.touchKernel(FP_FOLIO, bh.folio, true);
       setPageContent(k.mem, bh.folio, value); // the buffer's page, stable under its lock
-      k.shadow.wrote({ kind: 'file', file: dev, index }, value, who);
+      k.shadow.wroteFile(dev, index, value, who); // no location object per write
       loop.submitBuffer(bh, index);
       yield;
     }

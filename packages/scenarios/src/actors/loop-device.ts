@@ -172,7 +172,7 @@ export class LoopDevice implements WritebackTarget {
       for (let i = 0; i < this.#copySteps; i++) yield; // copy_page_from_iter
       const value = req.data();
       setPageCacheWord(k, folio, index, value);
-      k.shadow.wrote({ kind: 'file', file: this.backing, index }, value, who);
+      k.shadow.wroteFile(this.backing, index, value, who); // no location object per write
       folioMarkDirty(k, folio);
       const rest = folioUnlockPutPlain(k, folio); // shmem_write_end
       if (rest !== null) yield* rest;

@@ -70,8 +70,9 @@ function* rangeLockerBody(
   hold: number,
   rounds: number,
 ): KernelGen {
+  const held: Folio[] = []; // one array for every round
   for (let round = 0; round < rounds; round++) {
-    const held: Folio[] = [];
+    held.length = 0;
     const length = lengths[round % lengths.length] as number;
     for (let i = 0; i < length; i++) {
       // As plain calls while nothing waits; the generator from where it would.

@@ -1,15 +1,13 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
-  folioNrPages,
-  folioTestFlag,
-  folioTestHugetlb,
-  folioTestMovable,
+  FRAME_HEAD,
   memmapReader,
   nodeSpannedPages,
   nodeStartPfn,
+  PAGE_MAPPING_MOVABLE,
   PG_lru,
   pfnFolio,
-  pfnValid,
 } from '@mmsim/folio';
 import { type Kernel, pageCacheLookup } from '@mmsim/kernel';
 import { type AddressSpaceView, type MmView, PAGE_SIZE } from '@mmsim/rmap';
@@ -35,7 +33,7 @@ export function mappedFolios(
   pages: number,
   order: 'ascending' | 'descending' = 'ascending',
 ): FolioSelector {
-  const seen = new SeenFolios(k);
+  const seen = new SeenFolios(k, pages);
   return () => new MappedFoliosWalk(k, mm, addr, pages, order, seen);
 }
 
@@ -44,21 +42,29 @@ export function mappedFolios(
  * selector (no set per walk): a folio was seen in the current walk when its stamp is that
  * walk's epoch. Only one walk at a time may use the stamps (`claim`); a walk that starts
  * while another is still going (never finished or returned) keeps a `Set` of its own.
+ * A selector of at most `SMALL_WALK` pages keeps the folios of the current walk in a list
+ * of that length instead (searched from its start): a stamp array of the machine's size,
+ * made for each machine's first walk, would cost more than the walks.
  */
 class SeenFolios {
   readonly #k: Kernel;
   #stamps: Uint32Array | null = null;
+  /** The current walk's folios, for a selector of few pages; null otherwise. */
+  readonly #few: Int32Array | null;
+  #nFew = 0;
   #epoch = 0;
   #busy = false;
 
-  constructor(k: Kernel) {
+  constructor(k: Kernel, pages: number) {
     this.#k = k;
+    this.#few = pages <= SMALL_WALK ? new Int32Array(Math.max(Math.ceil(pages), 0)) : null;
   }
 
   /** A new walk's epoch, or 0 when another walk holds the stamps. */
   claim(): number {
     if (this.#busy) return 0;
     this.#busy = true;
+    this.#nFew = 0;
     if (this.#epoch === 0xffffffff) {
       this.#stamps?.fill(0);
       this.#epoch = 0;
@@ -73,6 +79,14 @@ class SeenFolios {
 
   /** Marks `folio` seen in the walk of `epoch`; false when it already was. */
   add(epoch: number, folio: Folio): boolean {
+    const few = this.#few;
+    if (few !== null) {
+      const n = this.#nFew;
+      for (let i = 0; i < n; i++) if (few[i] === folio) return false;
+      few[n] = folio; // a walk adds at most one folio per page
+      this.#nFew = n + 1;
+      return true;
+    }
     let stamps = this.#stamps;
     if (stamps === null || folio >= stamps.length) {
       const grown = new Uint32Array(Math.max(folio + 1, memmapReader(this.#k.mem).maxPfn));
@@ -84,6 +98,9 @@ class SeenFolios {
     return true;
   }
 }
+
+/** The most pages of a `mappedFolios` selector whose walks keep their folios in a list. */
+const SMALL_WALK = 32;
 
 /**
  * `mappedFolios`'s walk, as an iterator object stepped by the migrator's `for ... of`
@@ -247,28 +264,31 @@ function* nodeScanWalk(
   const node = typeof nid === 'function' ? nid(round, target) : nid;
   const start = nodeStartPfn(mem, node);
   const end = start + nodeSpannedPages(mem, node);
+  // The frames read through the memmap reader (`pfnValid`, `pfnFolio`, `folioNrPages`,
+  // `folioTestHugetlb`, `folioTestFlag(PG_lru)`, `folioTestMovable` of a live head): a
+  // hole, a free frame or a tail is not a head and is passed over one pfn at a time.
+  const r = memmapReader(mem);
   // The scan reads which pfns are allocated and how (the buddy's side: FP_ZONE), then
   // the flags of each folio it comes to (FP_FOLIO), in the step of the caller's next().
   rt.touchKernel(FP_ZONE, node, false);
   for (let pfn = start; pfn < end; ) {
-    if (!pfnValid(mem, pfn)) {
+    if (r.state[pfn] !== FRAME_HEAD) {
       pfn++;
       continue;
     }
-    const folio = pfnFolio(mem, pfn);
-    if (folio !== pfn) {
-      pfn++;
-      continue;
-    }
+    const folio = pfn;
     rt.touchKernel(FP_FOLIO, folio, false);
-    pfn += folioNrPages(mem, folio);
-    if (folioTestHugetlb(mem, folio)) continue;
-    if (folioTestFlag(mem, folio, PG_lru) || folioTestMovable(mem, folio)) {
+    pfn += 1 << r.order[folio]!;
+    if (r.folioType[folio] === FOLIO_TYPE_HUGETLB) continue;
+    if ((r.flags[folio]! & LRU_FLAG) !== 0 || r.mappingKind[folio] === PAGE_MAPPING_MOVABLE) {
       yield folio;
       rt.touchKernel(FP_ZONE, node, false);
     }
   }
 }
+
+/** PG_lru as a bit of the memmap reader's `flags` word. */
+const LRU_FLAG = 1 << PG_lru;
 
 /** `givenFolios`'s walk (a module-level generator: see `initTask` in scenario.ts). */
 function* givenFoliosWalk(folios: () => readonly Folio[]): Generator<Folio> {

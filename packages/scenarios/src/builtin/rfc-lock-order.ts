@@ -99,5 +99,9 @@ export function rfcLockOrder(params: RfcLockOrderParams = {}): Scenario {
  * module-level generator: see `initTask` in scenario.ts).
  */
 function* readPages(k: Kernel, mm: MmView, addr: number, pages: number): KernelGen {
-  for (let i = 0; i < pages; i++) yield* k.vm.userRead(mm, addr + i * PAGE_SIZE);
+  for (let i = 0; i < pages; i++) {
+    // As plain calls while no fault waits (`userRead`'s steps); the generator from where it would.
+    const got = k.vm.userReadPlain(mm, addr + i * PAGE_SIZE);
+    if (typeof got !== 'number') yield* got;
+  }
 }
