@@ -346,6 +346,13 @@ export class Memmap {
   dirtyChunks: Int32Array | null = null;
   nrDirty = 0;
   /**
+   * Per frame, the low byte of the `writeEpoch` of its last write by the package's writers
+   * (`markWritten`), from the memory-map check's first pass on (null before: the walk record
+   * gives it): within a stamped chunk, a frame whose byte is not the current epoch's was not
+   * written in it (one whose byte is may have been, 256 epochs ago: read again).
+   */
+  frameEpoch: Uint8Array | null = null;
+  /**
    * Per frame, 1 when a writer lowered its refcount or changed its mapcounts (marked at the
    * folio's head; a higher refcount cannot break what the rmap check tests of it), what it
    * is (`markWritten`), or its `mapping` or `index`, since the incremental
@@ -795,7 +802,7 @@ export function frameIsFree(m: Memmap, pfn: number): boolean {
  * Notes a write to the memmap fields of frame `pfn` that the incremental memory-map check
  * skips when unchanged (invariants/sound.ts): one store, stamping its chunk with the
  * current write epoch (and, the first time in an epoch, a second one listing the chunk in
- * `dirtyChunks`). The writers that change what a frame is (the buddy allocator, folio
+ * `dirtyChunks`), and the frame's own `frameEpoch`. The writers that change what a frame is (the buddy allocator, folio
  * preparation and freeing, split, hugetlb pools and HPageTemporary, memory failure,
  * isolation and hotplug, `page->mapping`, the folio lists' links) call it or
  * `markWrittenRange`. The hot setters do not, as none can change a skipped test: the flag,
@@ -812,6 +819,8 @@ export function markWritten(m: Memmap, pfn: number): void {
     const dirty = m.dirtyChunks;
     if (dirty !== null) dirty[m.nrDirty++] = c;
   }
+  const frames = m.frameEpoch;
+  if (frames !== null) frames[pfn] = epoch;
   m.rmapWritten[pfn] = 1;
   m.lruWritten[pfn >>> LRU_MARK_SHIFT] = 1;
 }
@@ -826,6 +835,11 @@ export function markWrittenRange(m: Memmap, pfn: number, nr: number): void {
     stamps[c] = epoch;
     const dirty = m.dirtyChunks;
     if (dirty !== null) dirty[m.nrDirty++] = c;
+  }
+  const frames = m.frameEpoch;
+  if (frames !== null) {
+    if (nr <= 16) for (let p = pfn; p < pfn + nr; p++) frames[p] = epoch;
+    else frames.fill(epoch & 0xff, pfn, pfn + nr);
   }
   const marks = m.rmapWritten;
   // A loop for the common short range (an order-0 folio freed): no builtin call.

@@ -85,11 +85,12 @@ export function walkRecord(m: Memmap): WalkRecord {
   if (r === undefined) {
     const chunks = m.chunkEpoch.length;
     const words = chunks * CHUNK_SUMMARY_WORDS + 1 + 5 * m.nrNodes;
-    const buffer = takeMachineBuffer(m, 4 * (words + 2 * chunks));
-    // The writers list the chunks they stamp from now on (`Memmap.dirtyChunks`); the pass
-    // sorts them into `dirty`.
+    const buffer = takeMachineBuffer(m, 4 * (words + 2 * chunks) + m.maxPfn);
+    // The writers list the chunks they stamp from now on (`Memmap.dirtyChunks`; the pass
+    // sorts them into `dirty`) and stamp each frame they write (`Memmap.frameEpoch`).
     m.dirtyChunks = new Int32Array(buffer, 4 * words, chunks);
     m.nrDirty = 0;
+    m.frameEpoch = new Uint8Array(buffer, 4 * (words + 2 * chunks), m.maxPfn);
     r = {
       words: new Int32Array(buffer, 0, words),
       dirty: new Int32Array(buffer, 4 * (words + chunks), chunks),

@@ -87,7 +87,7 @@ export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolea
   const r = walkRecord(m);
   // The record is taken by an incremental pass after a sound one, while the pageblocks'
   // kinds are those that pass saw (a kind changes with no stamp); else rebuilt.
-  const reuse = r.valid && since !== 0 && sameKinds(m.pbKind, r.kinds);
+  const reuse = r.valid && since !== 0 && since === epoch && sameKinds(m.pbKind, r.kinds);
   r.valid = false;
   // The chunks stamped since the last pass (the sound one, when the record is taken),
   // sorted; the list starts again for the new epoch.
@@ -218,6 +218,15 @@ function unchanged(stamp: Uint32Array, since: number, pfn: number, n: number): b
   return true;
 }
 
+/**
+ * Whether no frame of [pfn, pfn + n) has `byte` as its `frameEpoch`: none was written in the
+ * epoch whose low byte it is (a frame whose byte it is was, or 256 epochs before).
+ */
+function framesUnchanged(frames: Uint8Array, pfn: number, n: number, byte: number): boolean {
+  for (let p = pfn; p < pfn + n; p++) if (frames[p] === byte) return false;
+  return true;
+}
+
 function nodeLooksSound(
   m: Memmap,
   nid: number,
@@ -253,6 +262,11 @@ function nodeLooksSound(
   const sorted = jump && nrDirty >= 0 && words[at + 3] === 0;
   let k = 0;
   let always = 0;
+  // On a pass that takes the record, one epoch after the sound pass (`since` is the epoch
+  // its writes were stamped with), the frames' own stamps tell which frames of a stamped
+  // chunk were written.
+  const frames = jump ? m.frameEpoch : null;
+  const sinceByte = since & 0xff;
   // The orders of the free blocks the walk met or of the segments it forgot: the free lists
   // of this node to walk (on a pass that takes the record).
   let orders = 0;
@@ -384,21 +398,30 @@ function nodeLooksSound(
       const o = order[pfn]!;
       const n = 1 << o;
       const pool = s === FRAME_POOL_HEAD;
-      if (pfn % n !== 0 || pfn + n > end || headOf[pfn] !== pfn) return false;
       const id = listId[pfn]!;
       if (seg >= 0 && id !== 0 && segOk) {
         segLists = segmentList(id, segLists);
         if (segLists < 0) segOk = false;
       }
-      if (unchanged(stamp, since, pfn, n)) {
-        // No frame of the folio written since the last sound pass: only what its neighbours
-        // and the counts depend on (the list links, the pool and in-use counts).
+      if (
+        (frames !== null && n <= CHUNK_FRAMES && framesUnchanged(frames, pfn, n, sinceByte)) ||
+        unchanged(stamp, since, pfn, n)
+      ) {
+        // No frame of the folio written since the last sound pass, which found it a sound
+        // folio of this order here: only the counts (its list's, the pool and in-use ones).
+        // Its list links are as they were (the lists stamp the frames whose links they
+        // write); a neighbour taken off the list or freed behind it leaves the list's count
+        // short, which the count test finds.
         if (pool) pooled++;
         else if (m.folioType[pfn] === FOLIO_TYPE_HUGETLB) inUse++;
-        if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
+        if (id !== 0) {
+          if (pool) return false;
+          counts[id]!++;
+        }
         pfn += n;
         continue;
       }
+      if ((pfn & (n - 1)) !== 0 || pfn + n > end || headOf[pfn] !== pfn) return false;
       if (((flags[pfn]! & (1 << PG_head)) !== 0) !== o > 0) return false;
       if (refcount[pfn]! < 0 || m.entireMapcount[pfn]! < 0) return false;
       const hugetlb = m.folioType[pfn] === FOLIO_TYPE_HUGETLB;
