@@ -53,25 +53,34 @@ import {
  * `incremental`: the frames of a folio none of whose 16-frame chunks the package's
  * writers stamped (`markWritten`) since the last pass that found the map sound are not
  * read again: they are what that pass found sound (a frame read as a block's first is one
- * there too, as the frames inside a block were found free or tails). Of a free buddy
- * block, only the frames in stamped chunks are read (`freeFramesLookClean`). What
- * depends on other frames or on the lists stays: the walk from block to block with each
- * head's node, alignment and counts, the buddy-merge and pageblock tests, the folio-list
- * links, the offline frames, the free lists, pools and counters, the zero page. Every pass
- * moves the write epoch on; one that finds the map sound, full or not, moves the sound
- * epoch to it. A write straight into the arrays bypasses the stamps: only a full pass (the
- * default) sees it.
+ * there too, as the frames inside a block were found free or tails); nor, on a pass right
+ * after a sound one, those of a folio of 16 frames or fewer none of whose frames a writer
+ * stamped (`Memmap.frameEpoch`). Such a folio is only counted: on its folio list, in the
+ * pool or in use. Its list links are as they were (the lists stamp the frames whose links
+ * they write); a neighbour taken off a list or freed behind it leaves the list's count
+ * short, which the count test finds. Of a free buddy block, only the frames in stamped
+ * chunks are read (`freeFramesLookClean`). Every pass moves the write epoch on; one that
+ * finds the map sound, full or not, moves the sound epoch to it. A write straight into the
+ * arrays bypasses the stamps: only a full pass (the default) sees it.
  *
- * A 16-frame chunk of whole blocks (free blocks below 16 frames, folios that are not
- * hugetlb, no offline frame) that no writer stamped is not walked at all: its summary,
- * recorded by the pass that last walked it (`chunk-summary.ts`), gives its free pages and
- * the folios it has on each folio list, and its free blocks' kind is compared with its
- * pageblock's. What it skips besides the frames: the walk inside the chunk, each head's
- * node and alignment (written with the frames), the buddy-merge test (the buddy of a block
- * below 16 frames is in the same chunk) and the folio-list links of its folios (the lists
- * stamp the frames whose links they write, so a link of the chunk is as it was; a
- * neighbour taken off a list or freed behind it leaves the list's count short, which the
- * count test finds).
+ * A pass proportional to what was written: each pass records its walk (`walkRecord`,
+ * chunk-summary.ts) as segments, runs of chunks between two block boundaries that fall on
+ * a chunk's first frame, with what each counted (free pages, pooled and in-use hugetlb
+ * folios, folios per folio list, the orders of its free blocks), and the sums of those
+ * counts per node and per list. An incremental pass right after a sound one, with the
+ * pageblocks' kinds as that pass saw them, goes from the node's start to the segment of
+ * the first chunk a writer stamped since (the writers list those chunks,
+ * `Memmap.dirtyChunks`), takes that segment's counts out of the sums, walks it block by
+ * block and records it again, and jumps on from the next boundary that begins an
+ * unchanged segment. A segment with an offline frame (whose test reads its pageblock) or
+ * with folios on more than three lists is walked on every pass. What a skipped segment's
+ * blocks depend on outside it is tested from the other side: the buddy-merge test runs
+ * from both blocks of a pair, a list link from the walked folio. Of the free lists, only
+ * those a list operation changed (`Memmap.freeListWritten`) and those of the orders of the
+ * free blocks in the walked segments, then and now, are walked; a node's free-page sums
+ * are added up again only when one of its lists was walked or its counters moved. A pass
+ * that finds a problem leaves no record; the next one walks everything again (but for
+ * what the stamps skip).
  *
  * The holes between nodes (FRAME_HOLE, on no list) are read again only in the chunks a
  * writer stamped since the last sound pass; an incremental pass before any sound one skips
