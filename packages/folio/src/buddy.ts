@@ -110,6 +110,7 @@ export function addToFreeList(
     m.freeHead[slot] = pfn;
   }
   m.nrFree[slot]!++;
+  m.freeListWritten[slot] = 1;
 }
 
 /** `del_page_from_free_list`. */
@@ -126,6 +127,7 @@ export function delFromFreeList(m: Memmap, pfn: number, slot: number): void {
   if (prev >= 0) markWritten(m, prev);
   if (next >= 0) markWritten(m, next);
   m.nrFree[slot]!--;
+  m.freeListWritten[slot] = 1;
 }
 
 /**

@@ -1,13 +1,5 @@
 import { MmsimError } from '@mmsim/runtime';
-import {
-  CHUNK_FRAMES,
-  CHUNK_SUMMARY_WORDS,
-  chunkSummaries,
-  nodeUsedAt,
-  nothingStampedSince,
-  SUMMARY_FREE,
-  summaryHolds,
-} from './invariants/chunk-summary.js';
+import { chunkSummaries, nodeUsedAt, nothingStampedSince } from './invariants/chunk-summary.js';
 import { reportPhysicalMemory } from './invariants/report.js';
 import { physicalMemoryLooksSound } from './invariants/sound.js';
 import {
@@ -70,9 +62,7 @@ export function assertPhysicalMemory(mem: PhysicalMemory): void {
  *
  * `incremental`: a free buddy block none of whose frames the package's writers changed
  * since the last sound memory-map check is jumped over (that check found its frames free,
- * so stepping would count nothing in it), and so is a chunk of whole blocks that check
- * summarised and no writer stamped since: its pages in folios are its frames but its free
- * ones (see invariants/chunk-summary.ts). When no writer stamped any chunk since that check
+ * so stepping would count nothing in it). When no writer stamped any chunk since that check
  * (the scenarios' `frames-conserved` runs right after `memmap-consistent` on the same step),
  * the pages it counted per node are taken without a walk. A write straight into the arrays
  * is seen only without it (the default).
@@ -88,9 +78,9 @@ export function folioPagesByNode(
   const nids = m.nid;
   const stamp = m.chunkEpoch;
   const since = incremental ? m.soundEpoch : 0;
-  const summaries = since === 0 ? null : chunkSummaries(m);
   used.fill(0);
-  if (summaries !== null) {
+  if (since !== 0) {
+    const summaries = chunkSummaries(m);
     const at = nodeUsedAt(m);
     if (summaries[at] === since && nothingStampedSince(m, since)) {
       // The memory map is what the last sound check walked: its counts.
@@ -102,19 +92,6 @@ export function folioPagesByNode(
   for (let nid = 0; nid < m.nrNodes; nid++) {
     const end = m.nodeEnd[nid]!;
     for (let pfn = m.nodeStart[nid]!; pfn < end; ) {
-      if (
-        summaries !== null &&
-        (pfn & (CHUNK_FRAMES - 1)) === 0 &&
-        pfn + CHUNK_FRAMES <= end &&
-        nid < used.length &&
-        summaryHolds(m, summaries, pfn >>> WRITE_CHUNK_SHIFT, since)
-      ) {
-        // Its folios are on this node (the check that summarised it tested each head's).
-        const at = (pfn >>> WRITE_CHUNK_SHIFT) * CHUNK_SUMMARY_WORDS;
-        used[nid] = used[nid]! + CHUNK_FRAMES - summaries[at + SUMMARY_FREE]!;
-        pfn += CHUNK_FRAMES;
-        continue;
-      }
       const s = state[pfn];
       if (s === FRAME_BUDDY && since !== 0) {
         const nr = 1 << order[pfn]!;

@@ -248,6 +248,12 @@ export class Memmap {
   readonly freeHead: Int32Array;
   readonly freeTail: Int32Array;
   readonly nrFree: Int32Array;
+  /**
+   * Per free list, 1 when `addToFreeList` or `delFromFreeList` changed it (its head, tail
+   * or count) since the memory-map check last walked it (invariants/sound.ts): one store
+   * per list operation.
+   */
+  readonly freeListWritten: Uint8Array;
   /** Per node: free pages on the CMA lists (NR_FREE_CMA_PAGES), part of nodeFree. */
   readonly nodeFreeCma: Float64Array;
   /** Per node: free pages on the isolate lists (not in nodeFree). */
@@ -332,6 +338,21 @@ export class Memmap {
   /** Chunks stamped before this epoch are as the last sound pass saw them (0: none yet). */
   soundEpoch = 0;
   /**
+   * The chunks stamped at the current `writeEpoch`, each once, in the order of their first
+   * stamp (`nrDirty` of them): the memory-map check's walk record gives it (null until its
+   * first pass) and each pass, moving the epoch on, empties it. A writer appends a chunk
+   * when it stamps it first in an epoch, so a chunk is at most once in it.
+   */
+  dirtyChunks: Int32Array | null = null;
+  nrDirty = 0;
+  /**
+   * Per frame, the low byte of the `writeEpoch` of its last write by the package's writers
+   * (`markWritten`), from the memory-map check's first pass on (null before: the walk record
+   * gives it): within a stamped chunk, a frame whose byte is not the current epoch's was not
+   * written in it (one whose byte is may have been, 256 epochs ago: read again).
+   */
+  frameEpoch: Uint8Array | null = null;
+  /**
    * Per frame, 1 when a writer lowered its refcount or changed its mapcounts (marked at the
    * folio's head; a higher refcount cannot break what the rmap check tests of it), what it
    * is (`markWritten`), or its `mapping` or `index`, since the incremental
@@ -396,11 +417,12 @@ export class Memmap {
     // zeroed machine buffer: a typed array of more than 64 bytes gets a backing store of
     // its own outside the heap, slow to make for a machine per explored schedule.
     const lists = FREE_KINDS * nrNodes * MAX_ORDER;
-    const small = takeMachineBuffer(this, 4 * (3 * lists + FIRST_MAPPING_REFS));
+    const small = takeMachineBuffer(this, 4 * (3 * lists + FIRST_MAPPING_REFS) + lists);
     this.freeHead = new Int32Array(small, 0, lists).fill(-1);
     this.freeTail = new Int32Array(small, 4 * lists, lists).fill(-1);
     this.nrFree = new Int32Array(small, 8 * lists, lists);
     this.mappingRefs = new Int32Array(small, 12 * lists, FIRST_MAPPING_REFS);
+    this.freeListWritten = new Uint8Array(small, 4 * (3 * lists + FIRST_MAPPING_REFS), lists);
     this.nodeFreeCma = new Float64Array(nrNodes);
     this.nodeFreeIsolated = new Float64Array(nrNodes);
     this.nodeOffline = new Float64Array(nrNodes);
@@ -779,7 +801,8 @@ export function frameIsFree(m: Memmap, pfn: number): boolean {
 /**
  * Notes a write to the memmap fields of frame `pfn` that the incremental memory-map check
  * skips when unchanged (invariants/sound.ts): one store, stamping its chunk with the
- * current write epoch. The writers that change what a frame is (the buddy allocator, folio
+ * current write epoch (and, the first time in an epoch, a second one listing the chunk in
+ * `dirtyChunks`), and the frame's own `frameEpoch`. The writers that change what a frame is (the buddy allocator, folio
  * preparation and freeing, split, hugetlb pools and HPageTemporary, memory failure,
  * isolation and hotplug, `page->mapping`, the folio lists' links) call it or
  * `markWrittenRange`. The hot setters do not, as none can change a skipped test: the flag,
@@ -789,7 +812,15 @@ export function frameIsFree(m: Memmap, pfn: number): boolean {
  * seen only by a full check.
  */
 export function markWritten(m: Memmap, pfn: number): void {
-  m.chunkEpoch[pfn >>> WRITE_CHUNK_SHIFT] = m.writeEpoch;
+  const c = pfn >>> WRITE_CHUNK_SHIFT;
+  const epoch = m.writeEpoch;
+  if (m.chunkEpoch[c] !== epoch) {
+    m.chunkEpoch[c] = epoch;
+    const dirty = m.dirtyChunks;
+    if (dirty !== null) dirty[m.nrDirty++] = c;
+  }
+  const frames = m.frameEpoch;
+  if (frames !== null) frames[pfn] = epoch;
   m.rmapWritten[pfn] = 1;
   m.lruWritten[pfn >>> LRU_MARK_SHIFT] = 1;
 }
@@ -798,7 +829,18 @@ export function markWritten(m: Memmap, pfn: number): void {
 export function markWrittenRange(m: Memmap, pfn: number, nr: number): void {
   const epoch = m.writeEpoch;
   const last = (pfn + nr - 1) >>> WRITE_CHUNK_SHIFT;
-  for (let c = pfn >>> WRITE_CHUNK_SHIFT; c <= last; c++) m.chunkEpoch[c] = epoch;
+  const stamps = m.chunkEpoch;
+  for (let c = pfn >>> WRITE_CHUNK_SHIFT; c <= last; c++) {
+    if (stamps[c] === epoch) continue;
+    stamps[c] = epoch;
+    const dirty = m.dirtyChunks;
+    if (dirty !== null) dirty[m.nrDirty++] = c;
+  }
+  const frames = m.frameEpoch;
+  if (frames !== null) {
+    if (nr <= 16) for (let p = pfn; p < pfn + nr; p++) frames[p] = epoch;
+    else frames.fill(epoch & 0xff, pfn, pfn + nr);
+  }
   const marks = m.rmapWritten;
   // A loop for the common short range (an order-0 folio freed): no builtin call.
   if (nr <= 16) for (let p = pfn; p < pfn + nr; p++) marks[p] = 1;

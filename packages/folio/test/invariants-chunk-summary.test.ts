@@ -15,10 +15,9 @@ import {
 import { physicalMemoryLooksSound } from '../src/internal.js';
 import {
   CHUNK_SUMMARY_WORDS,
-  chunkSummaries,
-  SUMMARY_AT,
-  SUMMARY_KIND,
-  summaryHolds,
+  SUMMARY_FREE,
+  SUMMARY_SEG,
+  walkRecord,
 } from '../src/invariants/chunk-summary.js';
 import {
   FRAME_HEAD,
@@ -31,10 +30,11 @@ import { seededRandom } from './rich-memory.js';
 import { expectFullVerdict, stampedCorruptions } from './stamped-corruptions.js';
 
 /*
- * The incremental memory-map check does not walk a 16-frame chunk of whole blocks that no
- * writer stamped since it was summarised (invariants/chunk-summary.ts). Its promise is the
- * incremental check's: the full check's verdict for every write made through the
- * package's writers (which stamp, the folio lists included).
+ * The incremental memory-map check does not visit a stored segment (a run of 16-frame
+ * chunks between two block boundaries) that no writer stamped since the last sound pass
+ * (invariants/chunk-summary.ts). Its promise is the incremental check's: the full check's
+ * verdict for every write made through the package's writers (which stamp, the folio lists
+ * included).
  */
 
 /**
@@ -65,11 +65,23 @@ function busyMemory(seed: number): { mem: PhysicalMemory; lists: FolioList[]; li
   return { mem, lists, live };
 }
 
-/** The chunks whose summary an incremental pass would take now. */
+/** Whether chunk `c` is in a stored segment the next incremental pass would not visit. */
+function skipped(m: Memmap, c: number): boolean {
+  const r = walkRecord(m);
+  return (
+    r.valid &&
+    m.chunkEpoch[c]! < m.soundEpoch &&
+    (r.words[c * CHUNK_SUMMARY_WORDS + SUMMARY_SEG]! & 1) === 0
+  );
+}
+
+/** The chunks of the nodes an incremental pass would not visit now. */
 function summarisedChunks(m: Memmap): number {
-  const s = chunkSummaries(m);
   let n = 0;
-  for (let c = 0; c < m.chunkEpoch.length; c++) if (summaryHolds(m, s, c, m.soundEpoch)) n++;
+  for (let nid = 0; nid < m.nrNodes; nid++) {
+    const last = (m.nodeEnd[nid]! - 1) >>> WRITE_CHUNK_SHIFT;
+    for (let c = m.nodeStart[nid]! >>> WRITE_CHUNK_SHIFT; c <= last; c++) if (skipped(m, c)) n++;
+  }
   return n;
 }
 
@@ -168,40 +180,42 @@ describe('chunk summaries of the incremental memory-map check', () => {
     expect(skipped).toBeGreaterThan(500);
   }, 120_000);
 
-  test('a pass that finds a problem dates its summaries after it: a write that follows is walked', () => {
+  test('a pass that finds a problem leaves no record: the next incremental pass walks every segment', () => {
     const { mem, live } = busyMemory(5);
     const m = memmapOf(mem);
     expect(physicalMemoryLooksSound(m)).toBe(true);
+    expect(summarisedChunks(m)).toBeGreaterThan(16);
     const late = live.filter((f) => m.nid[f] === 1).at(-1) as number;
     const early = live.find((f) => m.nid[f] === 0) as number;
-    // A stamped problem at the end of node 1, and a harmless stamped write early in node 0:
-    // the next pass walks that chunk again and summarises it, then fails.
+    // A stamped problem at the end of node 1, and a harmless stamped write early in node 0.
     m.refcount[late] = -1;
     markWritten(m, late);
     markWritten(m, early);
     expect(physicalMemoryLooksSound(m, true)).toBe(false);
-    // Summarised by the failed pass, dated by the epoch its writes get from now on.
-    const at = (early >>> WRITE_CHUNK_SHIFT) * CHUNK_SUMMARY_WORDS + SUMMARY_AT;
-    expect(chunkSummaries(m)[at]).toBe(m.writeEpoch);
-    // Repaired; and a new problem in a chunk that failed pass summarised.
+    expect(walkRecord(m).valid).toBe(false);
+    expect(summarisedChunks(m)).toBe(0);
+    // Repaired; and a new problem early: the next incremental pass rebuilds and finds it.
     m.refcount[late] = 1;
     markWritten(m, late);
     m.refcount[early] = -1;
     markWritten(m, early);
     expect(physicalMemoryLooksSound(m, true)).toBe(false);
     expect(physicalMemoryLooksSound(m)).toBe(false);
+    // Repaired again: sound both ways, and the record is back.
+    m.refcount[early] = 1;
+    markWritten(m, early);
+    expect(physicalMemoryLooksSound(m, true)).toBe(true);
+    expect(summarisedChunks(m)).toBeGreaterThan(16);
+    expect(physicalMemoryLooksSound(m)).toBe(true);
   });
 
   test('a raw write into a summarised chunk is left to the full check', () => {
     const { mem, live } = busyMemory(3);
     const m = memmapOf(mem);
     expect(physicalMemoryLooksSound(m)).toBe(true);
-    const s = chunkSummaries(m);
+    expect(physicalMemoryLooksSound(m, true)).toBe(true);
     const f = live.find(
-      (x) =>
-        m.order[x] === 0 &&
-        summaryHolds(m, s, x >>> WRITE_CHUNK_SHIFT, m.soundEpoch) &&
-        m.listId[x] !== 0,
+      (x) => m.order[x] === 0 && skipped(m, x >>> WRITE_CHUNK_SHIFT) && m.listId[x] !== 0,
     );
     expect(f).toBeDefined();
     const folio = f as number;
@@ -216,16 +230,21 @@ describe('chunk summaries of the incremental memory-map check', () => {
     expect(pfnFolio(mem, folio)).toBe(folio);
   });
 
-  test('a summary is not taken once its pageblock changed kind', () => {
+  test('a stored segment is not taken once a pageblock changed kind', () => {
     const { mem } = busyMemory(4);
     const m = memmapOf(mem);
     expect(physicalMemoryLooksSound(m)).toBe(true);
     expect(physicalMemoryLooksSound(m, true)).toBe(true);
-    const s = chunkSummaries(m);
+    // A chunk of a stored segment with free pages, not visited by the next pass.
+    const words = walkRecord(m).words;
     let c = 0;
     while (
       c < m.chunkEpoch.length &&
-      !(summaryHolds(m, s, c, m.soundEpoch) && s[c * CHUNK_SUMMARY_WORDS + SUMMARY_KIND]! > 0)
+      !(
+        skipped(m, c) &&
+        words[c * CHUNK_SUMMARY_WORDS + SUMMARY_SEG]! === c << 1 &&
+        words[c * CHUNK_SUMMARY_WORDS + SUMMARY_FREE]! > 0
+      )
     )
       c++;
     expect(c).toBeLessThan(m.chunkEpoch.length);

@@ -1,31 +1,66 @@
 import { type Memmap, takeMachineBuffer, WRITE_CHUNK_SHIFT } from '../memmap.js';
 
 /**
- * What the memory-map walk (`nodeLooksSound`) found in a chunk of `1 << WRITE_CHUNK_SHIFT`
- * frames that holds whole blocks only, for the incremental pass to take instead of walking
- * the chunk again while no writer stamps it. Per chunk, `CHUNK_SUMMARY_WORDS` words:
- * - `AT`: the write epoch that began with the pass that found the chunk so (0: no
- *   summary); a chunk stamped at that epoch or later changed since and is walked;
- * - `FREE`: the base pages of its free buddy blocks;
- * - `KIND`: their free kind plus 1 (0: no free block), which must still be the kind of the
- *   pageblock the chunk lies in (a chunk is inside one pageblock);
- * - up to `SUMMARY_LISTS` pairs (folio-list id, folios of the chunk on it), id 0 unused.
- * A chunk with an offline frame, a hugetlb folio (pooled or in use), a block reaching out
- * of it or more lists than that has no summary: it is walked every time.
+ * What the memory-map walk (`nodeLooksSound`) found, kept from one sound pass to the next
+ * so that an incremental pass walks only the segments a writer stamped since and takes the
+ * rest from here without visiting them.
+ *
+ * A segment is a run of whole 16-frame chunks (`1 << WRITE_CHUNK_SHIFT`) of one node that
+ * begins where the walk met a block boundary on a chunk's first frame and ends at the next
+ * such boundary (or at the node's end): a chunk whose first frame lies inside a block that
+ * began in an earlier chunk (a free block or folio of 16 frames or more) belongs to that
+ * block's segment. Per chunk, `CHUNK_SUMMARY_WORDS` words:
+ * - `SEG`: the chunk that begins its segment, times 2, plus 1 when the segment must be
+ *   walked on every pass (it has an offline frame, whose test reads its whole pageblock, or
+ *   folios on more than `SUMMARY_LISTS` folio lists): such a segment is not stored below;
+ * - in the chunk that begins a segment: `ORDERS`, a bit per order of its free blocks (the
+ *   free lists their heads were on); and when it is stored, `FREE` its free base pages,
+ *   `HUGE` its pooled hugetlb folios plus 65,536 times its hugetlb folios in use, and up to
+ *   `SUMMARY_LISTS` pairs (folio-list id, folios of the segment on it), id 0 unused.
+ * After the chunks, at `nodeUsedAt(m)`: the write epoch the last sound pass began (0: none)
+ * and what it counted per node (see `nodeUsedAt`); then, per node, the sums over its stored
+ * segments of `FREE`, `POOLED` and `IN_USE`, and the number of its segments walked on every
+ * pass (`nodeTotalsAt`). The folio-list counts of the
+ * stored segments are summed per list id in `WalkRecord.lists`.
  *
  * Not a kernel structure: bookkeeping of the model's check (see `physicalMemoryLooksSound`).
  */
 export const CHUNK_SUMMARY_WORDS = 10;
-export const SUMMARY_AT = 0;
+export const SUMMARY_SEG = 0;
 export const SUMMARY_FREE = 1;
-export const SUMMARY_KIND = 2;
-export const SUMMARY_LIST0 = 3;
+export const SUMMARY_HUGE = 2;
+export const SUMMARY_ORDERS = 3;
+export const SUMMARY_LIST0 = 4;
 export const SUMMARY_LISTS = 3;
 
-const summaries = new WeakMap<Memmap, Int32Array>();
+/** The record of one machine's memory-map walk (see above). */
+export interface WalkRecord {
+  /** The chunks' words, the node counts and the node totals, in a machine buffer. */
+  readonly words: Int32Array;
+  /**
+   * The chunks stamped since the last pass, sorted, `nrDirty` of them (-1: too many to
+   * sort; the walk reads the stamps), set by each pass from `Memmap.dirtyChunks`.
+   */
+  readonly dirty: Int32Array;
+  nrDirty: number;
+  /** Per folio-list id: its folios in the stored segments (grown with the list ids). */
+  lists: Int32Array;
+  /**
+   * Whether the words and sums hold what the last sound pass found, for every node whose
+   * start is chunk-aligned: set by a pass that finds the memory map sound, cleared when
+   * one starts (a pass that finds a problem leaves the record half-written).
+   */
+  valid: boolean;
+  /** The pageblocks' free kinds (`Memmap.pbKind`) the last sound pass saw, or null. */
+  kinds: Uint8Array | null;
+  /** Per node, its `nodeFree`, `nodeFreeCma` and `nodeFreeIsolated` at the last sound pass. */
+  readonly freeCounts: Float64Array;
+}
+
+const records = new WeakMap<Memmap, WalkRecord>();
 
 /**
- * After the chunks' summaries, the same array holds what the last sound pass counted per
+ * After the chunks' words, the same array holds what the last sound pass counted per
  * node: at `nodeUsedAt(m)` the write epoch that pass began (the `soundEpoch` it set; 0:
  * none), then for each node the base pages of its folios (FRAME_HEAD, hugetlb in use
  * included, pooled hugetlb folios not), as `folioPagesByNode` counts them. Recorded only by
@@ -36,25 +71,43 @@ export function nodeUsedAt(m: Memmap): number {
   return m.chunkEpoch.length * CHUNK_SUMMARY_WORDS;
 }
 
-/** The chunk summaries of `m` (none recorded at first), taken from its machine buffers. */
-export function chunkSummaries(m: Memmap): Int32Array {
-  let s = summaries.get(m);
-  if (s === undefined) {
-    const words = m.chunkEpoch.length * CHUNK_SUMMARY_WORDS + 1 + m.nrNodes;
-    s = new Int32Array(takeMachineBuffer(m, 4 * words), 0, words);
-    summaries.set(m, s);
-  }
-  return s;
+/**
+ * Where node `nid`'s sums of its stored segments' FREE, POOLED and IN_USE begin; the
+ * fourth word counts its segments walked on every pass.
+ */
+export function nodeTotalsAt(m: Memmap, nid: number): number {
+  return nodeUsedAt(m) + 1 + m.nrNodes + 4 * nid;
 }
 
-/**
- * Whether chunk `c`'s summary says what its frames are now: recorded, and the chunk not
- * stamped since the pass that recorded it, nor since the last sound pass (`since`, which
- * must not be 0: a full pass reads everything).
- */
-export function summaryHolds(m: Memmap, s: Int32Array, c: number, since: number): boolean {
-  const stamp = m.chunkEpoch[c]!;
-  return stamp < since && stamp < s[c * CHUNK_SUMMARY_WORDS + SUMMARY_AT]!;
+/** The walk record of `m` (empty and not valid at first), taken from its machine buffers. */
+export function walkRecord(m: Memmap): WalkRecord {
+  let r = records.get(m);
+  if (r === undefined) {
+    const chunks = m.chunkEpoch.length;
+    const words = chunks * CHUNK_SUMMARY_WORDS + 1 + 5 * m.nrNodes;
+    const buffer = takeMachineBuffer(m, 4 * (words + 2 * chunks) + m.maxPfn);
+    // The writers list the chunks they stamp from now on (`Memmap.dirtyChunks`; the pass
+    // sorts them into `dirty`) and stamp each frame they write (`Memmap.frameEpoch`).
+    m.dirtyChunks = new Int32Array(buffer, 4 * words, chunks);
+    m.nrDirty = 0;
+    m.frameEpoch = new Uint8Array(buffer, 4 * (words + 2 * chunks), m.maxPfn);
+    r = {
+      words: new Int32Array(buffer, 0, words),
+      dirty: new Int32Array(buffer, 4 * (words + chunks), chunks),
+      nrDirty: 0,
+      lists: new Int32Array(16),
+      valid: false,
+      kinds: null,
+      freeCounts: new Float64Array(3 * m.nrNodes),
+    };
+    records.set(m, r);
+  }
+  return r;
+}
+
+/** The chunks' words and node counts of `m` (`walkRecord(m).words`). */
+export function chunkSummaries(m: Memmap): Int32Array {
+  return walkRecord(m).words;
 }
 
 /**

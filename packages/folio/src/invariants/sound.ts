@@ -22,14 +22,16 @@ import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from '../pageblock.js';
 import {
   CHUNK_FRAMES,
   CHUNK_SUMMARY_WORDS,
-  chunkSummaries,
+  nodeTotalsAt,
   nodeUsedAt,
-  SUMMARY_AT,
   SUMMARY_FREE,
-  SUMMARY_KIND,
+  SUMMARY_HUGE,
   SUMMARY_LIST0,
   SUMMARY_LISTS,
-  summaryHolds,
+  SUMMARY_ORDERS,
+  SUMMARY_SEG,
+  type WalkRecord,
+  walkRecord,
 } from './chunk-summary.js';
 
 /**
@@ -51,25 +53,34 @@ import {
  * `incremental`: the frames of a folio none of whose 16-frame chunks the package's
  * writers stamped (`markWritten`) since the last pass that found the map sound are not
  * read again: they are what that pass found sound (a frame read as a block's first is one
- * there too, as the frames inside a block were found free or tails). Of a free buddy
- * block, only the frames in stamped chunks are read (`freeFramesLookClean`). What
- * depends on other frames or on the lists stays: the walk from block to block with each
- * head's node, alignment and counts, the buddy-merge and pageblock tests, the folio-list
- * links, the offline frames, the free lists, pools and counters, the zero page. Every pass
- * moves the write epoch on; one that finds the map sound, full or not, moves the sound
- * epoch to it. A write straight into the arrays bypasses the stamps: only a full pass (the
- * default) sees it.
+ * there too, as the frames inside a block were found free or tails); nor, on a pass right
+ * after a sound one, those of a folio of 16 frames or fewer none of whose frames a writer
+ * stamped (`Memmap.frameEpoch`). Such a folio is only counted: on its folio list, in the
+ * pool or in use. Its list links are as they were (the lists stamp the frames whose links
+ * they write); a neighbour taken off a list or freed behind it leaves the list's count
+ * short, which the count test finds. Of a free buddy block, only the frames in stamped
+ * chunks are read (`freeFramesLookClean`). Every pass moves the write epoch on; one that
+ * finds the map sound, full or not, moves the sound epoch to it. A write straight into the
+ * arrays bypasses the stamps: only a full pass (the default) sees it.
  *
- * A 16-frame chunk of whole blocks (free blocks below 16 frames, folios that are not
- * hugetlb, no offline frame) that no writer stamped is not walked at all: its summary,
- * recorded by the pass that last walked it (`chunk-summary.ts`), gives its free pages and
- * the folios it has on each folio list, and its free blocks' kind is compared with its
- * pageblock's. What it skips besides the frames: the walk inside the chunk, each head's
- * node and alignment (written with the frames), the buddy-merge test (the buddy of a block
- * below 16 frames is in the same chunk) and the folio-list links of its folios (the lists
- * stamp the frames whose links they write, so a link of the chunk is as it was; a
- * neighbour taken off a list or freed behind it leaves the list's count short, which the
- * count test finds).
+ * A pass proportional to what was written: each pass records its walk (`walkRecord`,
+ * chunk-summary.ts) as segments, runs of chunks between two block boundaries that fall on
+ * a chunk's first frame, with what each counted (free pages, pooled and in-use hugetlb
+ * folios, folios per folio list, the orders of its free blocks), and the sums of those
+ * counts per node and per list. An incremental pass right after a sound one, with the
+ * pageblocks' kinds as that pass saw them, goes from the node's start to the segment of
+ * the first chunk a writer stamped since (the writers list those chunks,
+ * `Memmap.dirtyChunks`), takes that segment's counts out of the sums, walks it block by
+ * block and records it again, and jumps on from the next boundary that begins an
+ * unchanged segment. A segment with an offline frame (whose test reads its pageblock) or
+ * with folios on more than three lists is walked on every pass. What a skipped segment's
+ * blocks depend on outside it is tested from the other side: the buddy-merge test runs
+ * from both blocks of a pair, a list link from the walked folio. Of the free lists, only
+ * those a list operation changed (`Memmap.freeListWritten`) and those of the orders of the
+ * free blocks in the walked segments, then and now, are walked; a node's free-page sums
+ * are added up again only when one of its lists was walked or its counters moved. A pass
+ * that finds a problem leaves no record; the next one walks everything again (but for
+ * what the stamps skip).
  *
  * The holes between nodes (FRAME_HOLE, on no list) are read again only in the chunks a
  * writer stamped since the last sound pass; an incremental pass before any sound one skips
@@ -80,37 +91,89 @@ import {
 export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolean {
   const epoch = m.writeEpoch;
   const since = incremental ? m.soundEpoch : 0;
-  // Writes after this pass are stamped newer than what it reads, whatever it finds (the
-  // chunk summaries it records are dated by the new epoch).
+  // Writes after this pass are stamped newer than what it reads, whatever it finds.
   m.writeEpoch = epoch + 1;
-  const summaries = chunkSummaries(m);
-  if (!framesLookSound(m, since, incremental ? Math.max(since, 1) : 0, epoch + 1, summaries)) {
-    return false;
-  }
+  const r = walkRecord(m);
+  // The record is taken by an incremental pass after a sound one, while the pageblocks'
+  // kinds are those that pass saw (a kind changes with no stamp); else rebuilt.
+  const reuse = r.valid && since !== 0 && since === epoch && sameKinds(m.pbKind, r.kinds);
+  r.valid = false;
+  // The chunks stamped since the last pass (the sound one, when the record is taken),
+  // sorted; the list starts again for the new epoch.
+  const nrDirty = m.nrDirty;
+  m.nrDirty = 0;
+  r.nrDirty = reuse && nrDirty <= SORTED_DIRTY ? sortDirty(m.dirtyChunks!, nrDirty, r.dirty) : -1;
+  if (!framesLookSound(m, since, incremental ? Math.max(since, 1) : 0, r, reuse)) return false;
   // Sound: what was written before this pass is as it saw it.
   m.soundEpoch = epoch + 1;
+  r.valid = true;
+  const kinds = m.pbKind;
+  if (kinds === null) r.kinds = null;
+  else if (r.kinds === null || r.kinds.length !== kinds.length) r.kinds = kinds.slice();
+  else r.kinds.set(kinds);
+  const summaries = r.words;
   const at = nodeUsedAt(m);
   summaries[at] = epoch + 1;
   for (let nid = 0; nid < m.nrNodes; nid++) summaries[at + 1 + nid] = nodeUsed[nid]!;
   return true;
 }
 
+/** Stamped chunks up to which a pass sorts the writers' list rather than read every stamp. */
+const SORTED_DIRTY = 64;
+
+/** Copies the `n` chunks of `from` into `to` in ascending order; returns `n`. */
+function sortDirty(from: Int32Array, n: number, to: Int32Array): number {
+  for (let i = 0; i < n; i++) {
+    const c = from[i]!;
+    let j = i;
+    for (; j > 0 && to[j - 1]! > c; j--) to[j] = to[j - 1]!;
+    to[j] = c;
+  }
+  return n;
+}
+
+/** Whether the pageblocks' free kinds `now` are those of `then` (null: all normal). */
+function sameKinds(now: Uint8Array | null, then: Uint8Array | null): boolean {
+  if (now === null || then === null) return now === then;
+  if (now.length !== then.length) return false;
+  for (let i = 0; i < now.length; i++) if (now[i] !== then[i]) return false;
+  return true;
+}
+
 /**
  * `physicalMemoryLooksSound` of the frames, skipping the blocks of chunks older than `since`
- * and the holes of chunks older than `holeSince`.
+ * and the holes of chunks older than `holeSince`; with `reuse`, the stored segments of the
+ * walk record no writer stamped since are not visited.
  */
 function framesLookSound(
   m: Memmap,
   since: number,
   holeSince: number,
-  epoch: number,
-  summaries: Int32Array,
+  r: WalkRecord,
+  reuse: boolean,
 ): boolean {
   const nrLists = m.lists.length;
+  if (r.lists.length < nrLists) {
+    const grown = new Int32Array(Math.max(nrLists, 2 * r.lists.length));
+    grown.set(r.lists);
+    r.lists = grown;
+  }
+  if (!reuse) {
+    r.lists.fill(0);
+    const at = nodeTotalsAt(m, 0);
+    r.words.fill(0, at, at + 4 * m.nrNodes);
+  }
+  // Each list's folios: those of the stored segments, to which the walk adds and from
+  // which it takes what it walks again.
   const counts = listCounts(nrLists);
-  if (nodeUsed.length < m.nrNodes) nodeUsed = new Int32Array(m.nrNodes);
+  const totals = r.lists;
+  for (let id = 0; id < nrLists; id++) counts[id] = totals[id]!;
+  if (nodeUsed.length < m.nrNodes) {
+    nodeUsed = new Int32Array(m.nrNodes);
+    walkedOrders = new Int32Array(m.nrNodes);
+  }
   for (let nid = 0; nid < m.nrNodes; nid++) {
-    if (!nodeLooksSound(m, nid, counts, since, holeSince, epoch, summaries)) return false;
+    if (!nodeLooksSound(m, nid, counts, since, holeSince, r, reuse)) return false;
   }
   for (let id = 1; id < nrLists; id++) {
     const c = counts[id]!;
@@ -122,7 +185,7 @@ function framesLookSound(
       return false;
     }
   }
-  if (!freeListsLookSound(m)) return false;
+  if (!freeListsLookSound(m, r, reuse)) return false;
   let free = 0;
   for (let nid = 0; nid < m.freeHugePages.length; nid++) free += m.freeHugePages[nid]!;
   if (m.resvHugePages < 0 || m.resvHugePages > free) return false;
@@ -136,6 +199,13 @@ function framesLookSound(
 /** The pages in folios each node walk counted, recorded when the whole pass is sound. */
 let nodeUsed = new Int32Array(8);
 
+/**
+ * Per node, the orders whose free lists the pass walks besides those a writer changed
+ * (`freeListWritten`): a bit per order of a free block the node walk met or of a segment
+ * it walked again (-1: all).
+ */
+let walkedOrders = new Int32Array(8);
+
 /** Folios counted per folio-list id, reused from one check to the next (zeroed on each). */
 let scratchCounts = new Int32Array(64);
 
@@ -143,7 +213,6 @@ function listCounts(nrLists: number): Int32Array {
   if (scratchCounts.length < nrLists) {
     scratchCounts = new Int32Array(Math.max(nrLists, scratchCounts.length * 2));
   }
-  scratchCounts.fill(0, 0, nrLists);
   return scratchCounts;
 }
 
@@ -158,14 +227,23 @@ function unchanged(stamp: Uint32Array, since: number, pfn: number, n: number): b
   return true;
 }
 
+/**
+ * Whether no frame of [pfn, pfn + n) has `byte` as its `frameEpoch`: none was written in the
+ * epoch whose low byte it is (a frame whose byte it is was, or 256 epochs before).
+ */
+function framesUnchanged(frames: Uint8Array, pfn: number, n: number, byte: number): boolean {
+  for (let p = pfn; p < pfn + n; p++) if (frames[p] === byte) return false;
+  return true;
+}
+
 function nodeLooksSound(
   m: Memmap,
   nid: number,
   counts: Int32Array,
   since: number,
   holeSince: number,
-  epoch: number,
-  summaries: Int32Array,
+  r: WalkRecord,
+  reuse: boolean,
 ): boolean {
   const state = m.state;
   const order = m.order;
@@ -179,50 +257,118 @@ function nodeLooksSound(
   const temp = m.hugeTemporary;
   const nids = m.nid;
   const stamp = m.chunkEpoch;
+  const words = r.words;
+  const listTotals = r.lists;
   const start = m.nodeStart[nid]!;
   const end = m.nodeEnd[nid]!;
+  // Segments are recorded for a node that begins on a chunk (every node of a machine built
+  // by `createPhysicalMemory`); `jump` takes the stored ones from the record.
+  const track = (start & (CHUNK_FRAMES - 1)) === 0 && end > start;
+  const jump = track && reuse;
+  const at = nodeTotalsAt(m, nid);
+  const nrDirty = r.nrDirty;
+  const dirty = r.dirty;
+  const sorted = jump && nrDirty >= 0 && words[at + 3] === 0;
+  let k = 0;
+  let always = 0;
+  // On a pass that takes the record, one epoch after the sound pass (`since` is the epoch
+  // its writes were stamped with), the frames' own stamps tell which frames of a stamped
+  // chunk were written.
+  const frames = jump ? m.frameEpoch : null;
+  const sinceByte = since & 0xff;
+  // The orders of the free blocks the walk met or of the segments it forgot: the free lists
+  // of this node to walk (on a pass that takes the record).
+  let orders = 0;
+  let segOrders = 0;
+  // What the walk counts in the blocks it visits (the stored segments it skips are in the
+  // node's sums, `words[at..at + 2]`), and what the segments it stores add to those sums.
   let free = 0;
-  let offline = 0;
-  let inUse = 0;
   let pooled = 0;
+  let inUse = 0;
+  let offline = 0;
+  let storedFree = 0;
+  let storedPooled = 0;
+  let storedInUse = 0;
   let checkedBlock = -1;
-  // The chunk being summarised (-1: none): the walk entered it at its first frame and has
-  // met only what a summary can hold; its free pages and lists so far.
-  let rec = -1;
-  let recFree = 0;
-  let recKind = 0;
-  let recLists = 0;
+  const endChunk = end > start ? ((end - 1) >>> WRITE_CHUNK_SHIFT) + 1 : 0;
+  // The chunks below `sub` were walked (their old segments taken out of the sums) or
+  // skipped; `seg` the first chunk of the segment being walked (-1: none), and what the
+  // walk had counted when it began.
+  let sub = start >>> WRITE_CHUNK_SHIFT;
+  let seg = -1;
+  let segFree = 0;
+  let segPooled = 0;
+  let segInUse = 0;
+  let segOk = false;
+  let segLists = 0;
   let pfn = start;
   while (pfn < end) {
-    if ((pfn & (CHUNK_FRAMES - 1)) === 0) {
-      if (rec >= 0) {
-        // The walk left the chunk at its end: record what it found there.
-        recordSummary(summaries, rec, epoch, free - recFree, recKind, recLists);
-        rec = -1;
+    if (track && (pfn & (CHUNK_FRAMES - 1)) === 0) {
+      const c = pfn >>> WRITE_CHUNK_SHIFT;
+      if (jump && sub < c) {
+        orders |= forget(words, listTotals, counts, at, sub, c);
+        sub = c;
       }
-      if (pfn + CHUNK_FRAMES <= end) {
-        const c = pfn >>> WRITE_CHUNK_SHIFT;
-        if (summaryHolds(m, summaries, c, since)) {
-          const at = c * CHUNK_SUMMARY_WORDS;
-          const kind = summaries[at + SUMMARY_KIND]!;
-          if (kind !== 0) {
-            const want = kinds === null ? FREE_KIND_NORMAL : kinds[pfn >> PAGEBLOCK_ORDER]!;
-            if (kind !== want + 1) return false;
-          }
-          free += summaries[at + SUMMARY_FREE]!;
-          for (let i = 0; i < SUMMARY_LISTS; i++) {
-            const id = summaries[at + SUMMARY_LIST0 + 2 * i]!;
-            if (id === 0) break;
-            if ((m.lists[id] ?? null) === null) return false;
-            counts[id]! += summaries[at + SUMMARY_LIST0 + 2 * i + 1]!;
-          }
-          pfn += CHUNK_FRAMES;
-          continue;
+      if (seg >= 0) {
+        if (segOk) {
+          storedFree += free - segFree;
+          storedPooled += pooled - segPooled;
+          storedInUse += inUse - segInUse;
         }
-        rec = c;
-        recFree = free;
-        recKind = 0;
-        recLists = 0;
+        orders |= segOrders;
+        if (!segOk) always++;
+        closeSegment(
+          words,
+          listTotals,
+          seg,
+          c,
+          segOk,
+          free - segFree,
+          pooled - segPooled,
+          inUse - segInUse,
+          segLists,
+          segOrders,
+        );
+        seg = -1;
+      }
+      if (jump && words[c * CHUNK_SUMMARY_WORDS]! >> 1 === c) {
+        // A segment of the last sound pass begins here: skip the stored segments no writer
+        // stamped since, to the segment of the first chunk that changed (or must be walked):
+        // from the sorted list of the stamped chunks while the node has no segment walked
+        // on every pass, else from the stamps.
+        let d = c;
+        if (sorted) {
+          while (k < nrDirty && dirty[k]! < c) k++;
+          d = k < nrDirty && dirty[k]! < endChunk ? dirty[k]! : endChunk;
+        } else {
+          while (d < endChunk && stamp[d]! < since && (words[d * CHUNK_SUMMARY_WORDS]! & 1) === 0) {
+            d++;
+          }
+        }
+        if (d === endChunk) {
+          sub = endChunk;
+          pfn = end;
+          break;
+        }
+        const g = Math.max(c, words[d * CHUNK_SUMMARY_WORDS]! >> 1);
+        pfn = g << WRITE_CHUNK_SHIFT;
+        sub = g;
+      }
+      seg = pfn >>> WRITE_CHUNK_SHIFT;
+      segFree = free;
+      segPooled = pooled;
+      segInUse = inUse;
+      segOk = true;
+      segLists = 0;
+      segOrders = 0;
+    }
+    if (jump) {
+      // The stored segments that begin in this block's first chunk are walked again: out of
+      // the sums (the chunks its other frames cover, at the next block or the node's end).
+      const cc = pfn >>> WRITE_CHUNK_SHIFT;
+      if (cc >= sub) {
+        orders |= forget(words, listTotals, counts, at, sub, cc + 1);
+        sub = cc + 1;
       }
     }
     const s = state[pfn]!;
@@ -238,8 +384,10 @@ function nodeLooksSound(
       if (!freeFramesLookClean(m, pfn, last, since)) return false;
       const kind = freeKind[pfn]!;
       const buddy = pfn ^ n;
+      // A full walk tests each pair from its lower block; one that skips segments tests it
+      // from both (the other block may lie in a segment it does not visit).
       if (
-        pfn < buddy &&
+        (pfn < buddy || jump) &&
         o < MAX_ORDER - 1 &&
         state[buddy] === FRAME_BUDDY &&
         order[buddy] === o &&
@@ -252,38 +400,37 @@ function nodeLooksSound(
         const want = kinds === null ? FREE_KIND_NORMAL : kinds[p >> PAGEBLOCK_ORDER]!;
         if (kind !== want) return false;
       }
-      if (rec >= 0) {
-        if (o >= WRITE_CHUNK_SHIFT) rec = -1;
-        else recKind = kind + 1;
-      }
+      segOrders |= 1 << o;
       free += n;
       pfn = last;
     } else if (s === FRAME_HEAD || s === FRAME_POOL_HEAD) {
       const o = order[pfn]!;
       const n = 1 << o;
       const pool = s === FRAME_POOL_HEAD;
-      if (pfn % n !== 0 || pfn + n > end || headOf[pfn] !== pfn) return false;
-      if (unchanged(stamp, since, pfn, n)) {
-        // No frame of the folio written since the last sound pass: only what its neighbours
-        // and the counts depend on (the list links, the pool and in-use counts).
+      const id = listId[pfn]!;
+      if (seg >= 0 && id !== 0 && segOk) {
+        segLists = segmentList(id, segLists);
+        if (segLists < 0) segOk = false;
+      }
+      if (
+        (frames !== null && n <= CHUNK_FRAMES && framesUnchanged(frames, pfn, n, sinceByte)) ||
+        unchanged(stamp, since, pfn, n)
+      ) {
+        // No frame of the folio written since the last sound pass, which found it a sound
+        // folio of this order here: only the counts (its list's, the pool and in-use ones).
+        // Its list links are as they were (the lists stamp the frames whose links they
+        // write); a neighbour taken off the list or freed behind it leaves the list's count
+        // short, which the count test finds.
         if (pool) pooled++;
         else if (m.folioType[pfn] === FOLIO_TYPE_HUGETLB) inUse++;
-        const id = listId[pfn]!;
-        if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
-        if (rec >= 0) {
-          recLists = summarised(
-            rec,
-            pfn,
-            n,
-            id,
-            pool || m.folioType[pfn] === FOLIO_TYPE_HUGETLB,
-            recLists,
-          );
-          if (recLists < 0) rec = -1;
+        if (id !== 0) {
+          if (pool) return false;
+          counts[id]!++;
         }
         pfn += n;
         continue;
       }
+      if ((pfn & (n - 1)) !== 0 || pfn + n > end || headOf[pfn] !== pfn) return false;
       if (((flags[pfn]! & (1 << PG_head)) !== 0) !== o > 0) return false;
       if (refcount[pfn]! < 0 || m.entireMapcount[pfn]! < 0) return false;
       const hugetlb = m.folioType[pfn] === FOLIO_TYPE_HUGETLB;
@@ -292,7 +439,6 @@ function nodeLooksSound(
         pooled++;
       } else if (hugetlb) inUse++;
       if (temp !== null && temp[pfn] === 1 && (pool || !hugetlb)) return false;
-      const id = listId[pfn]!;
       if (id !== 0 && (pool || !folioLinksLookSound(m, pfn, id, counts))) return false;
       const tailState = pool ? FRAME_POOL_TAIL : FRAME_TAIL;
       let c = mapcount[pfn]!;
@@ -308,13 +454,10 @@ function nodeLooksSound(
       if (negative || sum !== m.totalMapcount[pfn]) return false;
       if (pool && sum + m.entireMapcount[pfn]! !== 0) return false;
       if (temp !== null) for (let p = pfn + 1; p < last; p++) if (temp[p] === 1) return false;
-      if (rec >= 0) {
-        recLists = summarised(rec, pfn, n, id, pool || hugetlb, recLists);
-        if (recLists < 0) rec = -1;
-      }
       pfn = last;
     } else if (s === FRAME_OFFLINE) {
-      rec = -1;
+      // Its test reads its whole pageblock: the segment is walked on every pass.
+      segOk = false;
       if (listId[pfn] !== 0 || (temp !== null && temp[pfn] === 1)) return false;
       const block = pfn >> PAGEBLOCK_ORDER;
       if (block !== checkedBlock) {
@@ -336,8 +479,40 @@ function nodeLooksSound(
       return false;
     }
   }
-  // The node ends with the chunk: record it (as at the top of the loop).
-  if (rec >= 0) recordSummary(summaries, rec, epoch, free - recFree, recKind, recLists);
+  // The node ends with the segment: record it (as at the top of the loop).
+  if (jump && sub < endChunk) orders |= forget(words, listTotals, counts, at, sub, endChunk);
+  if (seg >= 0) {
+    if (segOk) {
+      storedFree += free - segFree;
+      storedPooled += pooled - segPooled;
+      storedInUse += inUse - segInUse;
+    }
+    orders |= segOrders;
+    if (!segOk) always++;
+    closeSegment(
+      words,
+      listTotals,
+      seg,
+      endChunk,
+      segOk,
+      free - segFree,
+      pooled - segPooled,
+      inUse - segInUse,
+      segLists,
+      segOrders,
+    );
+  }
+  if (track) {
+    // The node's whole counts: the stored segments not walked, and what the walk found;
+    // then the segments stored now join the sums.
+    free += words[at]!;
+    pooled += words[at + 1]!;
+    inUse += words[at + 2]!;
+    words[at] = words[at]! + storedFree;
+    words[at + 1] = words[at + 1]! + storedPooled;
+    words[at + 2] = words[at + 2]! + storedInUse;
+    words[at + 3] = words[at + 3]! + always;
+  }
   if (free !== m.nodeFree[nid]! + m.nodeFreeIsolated[nid]!) return false;
   if (offline !== m.nodeOffline[nid]) return false;
   const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
@@ -345,6 +520,8 @@ function nodeLooksSound(
   // The walk went block by block through the node: what is not free, offline or pooled
   // (each pooled folio of HPAGE_PMD_ORDER) is in folios.
   nodeUsed[nid] = end - start - free - offline - pooled * HPAGE_PMD_NR;
+  // An untracked node's walk met every block: its lists are walked whole (all orders).
+  walkedOrders[nid] = track ? orders : -1;
   return hugetlbPoolLooksSound(m, nid, pooled, inUse);
 }
 
@@ -413,25 +590,15 @@ function holesLookSound(m: Memmap, from: number, to: number, holeSince: number):
   return true;
 }
 
-/** The lists (ids and folios) of the chunk being summarised (`recIds[i]`, `recNr[i]`). */
+/** The lists (ids and folios) of the segment being walked (`recIds[i]`, `recNr[i]`). */
 const recIds = new Int32Array(SUMMARY_LISTS);
 const recNr = new Int32Array(SUMMARY_LISTS);
 
 /**
- * Adds the folio at `pfn` (`n` frames, on folio list `id` or 0) to the summary of chunk
- * `rec`, which has `lists` lists so far; returns the lists it has now, or -1 when the
- * chunk cannot be summarised (a hugetlb folio, a folio reaching out of it, a list too many).
+ * Counts a folio on folio list `id` in the segment being walked, which has `lists` lists so
+ * far; returns the lists it has now, or -1 when it has one too many to be stored.
  */
-function summarised(
-  rec: number,
-  pfn: number,
-  n: number,
-  id: number,
-  hugetlb: boolean,
-  lists: number,
-): number {
-  if (hugetlb || pfn + n > (rec + 1) << WRITE_CHUNK_SHIFT) return -1;
-  if (id === 0) return lists;
+function segmentList(id: number, lists: number): number {
   for (let i = 0; i < lists; i++) {
     if (recIds[i] === id) {
       recNr[i]!++;
@@ -444,24 +611,77 @@ function summarised(
   return lists + 1;
 }
 
-/** Writes the summary of chunk `c` (see chunk-summary.ts), found at write epoch `epoch`. */
-function recordSummary(
-  summaries: Int32Array,
-  c: number,
-  epoch: number,
+/**
+ * Records the segment of chunks [`seg`, `stop`) the walk went through: each chunk names its
+ * first (and whether it is walked on every pass), the first the orders of its free blocks;
+ * a stored segment keeps what it counted, its lists' folios added to the lists' sums
+ * (`listTotals`).
+ */
+function closeSegment(
+  words: Int32Array,
+  listTotals: Int32Array,
+  seg: number,
+  stop: number,
+  stored: boolean,
   free: number,
-  kind: number,
+  pooled: number,
+  inUse: number,
   lists: number,
+  orders: number,
 ): void {
-  const at = c * CHUNK_SUMMARY_WORDS;
-  summaries[at + SUMMARY_AT] = epoch;
-  summaries[at + SUMMARY_FREE] = free;
-  summaries[at + SUMMARY_KIND] = kind;
+  const word = (seg << 1) | (stored ? 0 : 1);
+  for (let c = seg; c < stop; c++) words[c * CHUNK_SUMMARY_WORDS + SUMMARY_SEG] = word;
+  const at = seg * CHUNK_SUMMARY_WORDS;
+  words[at + SUMMARY_ORDERS] = orders;
+  if (!stored) return;
+  words[at + SUMMARY_FREE] = free;
+  words[at + SUMMARY_HUGE] = pooled + inUse * HUGE_IN_USE;
   for (let i = 0; i < SUMMARY_LISTS; i++) {
-    summaries[at + SUMMARY_LIST0 + 2 * i] = i < lists ? recIds[i]! : 0;
-    summaries[at + SUMMARY_LIST0 + 2 * i + 1] = i < lists ? recNr[i]! : 0;
+    const id = i < lists ? recIds[i]! : 0;
+    words[at + SUMMARY_LIST0 + 2 * i] = id;
+    words[at + SUMMARY_LIST0 + 2 * i + 1] = i < lists ? recNr[i]! : 0;
+    if (id !== 0) listTotals[id] = listTotals[id]! + recNr[i]!;
   }
 }
+
+/**
+ * Takes the stored segments that begin in chunks [`from`, `to`) out of the node's sums (at
+ * `at`), the lists' sums and the pass's list counts: the walk visits their blocks again.
+ * Returns the orders of the free blocks of the segments that begin there (the free lists
+ * their heads were on).
+ */
+function forget(
+  words: Int32Array,
+  listTotals: Int32Array,
+  counts: Int32Array,
+  at: number,
+  from: number,
+  to: number,
+): number {
+  let orders = 0;
+  for (let c = from; c < to; c++) {
+    const w = c * CHUNK_SUMMARY_WORDS;
+    const seg = words[w + SUMMARY_SEG]!;
+    if (seg >> 1 === c) orders |= words[w + SUMMARY_ORDERS]!;
+    if (seg === ((c << 1) | 1)) words[at + 3] = words[at + 3]! - 1;
+    if (seg !== c << 1) continue;
+    const huge = words[w + SUMMARY_HUGE]!;
+    words[at] = words[at]! - words[w + SUMMARY_FREE]!;
+    words[at + 1] = words[at + 1]! - (huge % HUGE_IN_USE);
+    words[at + 2] = words[at + 2]! - Math.floor(huge / HUGE_IN_USE);
+    for (let i = 0; i < SUMMARY_LISTS; i++) {
+      const id = words[w + SUMMARY_LIST0 + 2 * i]!;
+      if (id === 0) break;
+      const nr = words[w + SUMMARY_LIST0 + 2 * i + 1]!;
+      listTotals[id] = listTotals[id]! - nr;
+      counts[id] = counts[id]! - nr;
+    }
+  }
+  return orders;
+}
+
+/** `SUMMARY_HUGE` counts the hugetlb folios in use in units of this (the pooled in ones). */
+const HUGE_IN_USE = 65_536;
 
 /** The folio-list links of head `pfn`, on the list with id `id`; counts it there. */
 function folioLinksLookSound(m: Memmap, pfn: number, id: number, counts: Int32Array): boolean {
@@ -491,39 +711,90 @@ function hugetlbPoolLooksSound(m: Memmap, nid: number, pooled: number, inUse: nu
   );
 }
 
-function freeListsLookSound(m: Memmap): boolean {
-  for (let nid = 0; nid < m.nrNodes; nid++) {
-    let normal = 0;
-    let cma = 0;
-    let isolate = 0;
+/**
+ * The free lists: each a chain from its head to its tail of as many FRAME_BUDDY heads of its
+ * order, node and kind as its count says, and each node's counts adding up to its free-page
+ * counters. With `reuse`, only the lists a writer changed (`freeListWritten`) and those of
+ * the orders the node walks met or walked again (`walkedOrders`) are walked: any other list
+ * has the head, tail and count, and its blocks the frames, that the last sound pass found
+ * (a block linked there then lies in a segment the walk skipped, whose frames no writer
+ * stamped since). A node with no list walked and its counters as that pass saw them is not
+ * summed again.
+ */
+function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
+  const nrNodes = m.nrNodes;
+  const nrFree = m.nrFree;
+  const freeHead = m.freeHead;
+  const freeTail = m.freeTail;
+  const written = m.freeListWritten;
+  const next = m.next;
+  const prevOf = m.prev;
+  const state = m.state;
+  const orders = m.order;
+  const nids = m.nid;
+  const freeKind = m.freeKind;
+  const seen = r.freeCounts;
+  for (let nid = 0; nid < nrNodes; nid++) {
+    const want = reuse ? walkedOrders[nid]! : -1;
+    let walked = false;
     for (let kind = 0; kind < FREE_KINDS; kind++) {
+      const first = (kind * nrNodes + nid) * MAX_ORDER;
       for (let order = 0; order < MAX_ORDER; order++) {
-        const slot = (kind * m.nrNodes + nid) * MAX_ORDER + order;
-        const expected = m.nrFree[slot]!;
+        const slot = first + order;
+        if ((want & (1 << order)) === 0 && written[slot] === 0) continue;
+        written[slot] = 0;
+        walked = true;
+        const expected = nrFree[slot]!;
+        let p = freeHead[slot]!;
+        // An empty list: no head, no tail, no count.
+        if (p < 0 && expected === 0 && freeTail[slot] === -1) continue;
         let count = 0;
         let prev = -1;
-        for (let p = m.freeHead[slot]!; p >= 0; p = m.next[p]!) {
+        for (; p >= 0; p = next[p]!) {
           if (count > expected) return false;
           if (
-            m.state[p] !== FRAME_BUDDY ||
-            m.order[p] !== order ||
-            m.nid[p] !== nid ||
-            m.freeKind[p] !== kind ||
-            m.prev[p] !== prev
+            state[p] !== FRAME_BUDDY ||
+            orders[p] !== order ||
+            nids[p] !== nid ||
+            freeKind[p] !== kind ||
+            prevOf[p] !== prev
           ) {
             return false;
           }
           prev = p;
           count++;
         }
-        if (m.freeTail[slot] !== prev || count !== expected) return false;
-        if (kind === FREE_KIND_NORMAL) normal += count << order;
-        else if (kind === FREE_KIND_CMA) cma += count << order;
-        else isolate += count << order;
+        if (freeTail[slot] !== prev || count !== expected) return false;
       }
     }
-    if (normal + cma !== m.nodeFree[nid] || cma !== m.nodeFreeCma[nid]) return false;
-    if (isolate !== m.nodeFreeIsolated[nid]) return false;
+    const nodeFree = m.nodeFree[nid]!;
+    const nodeCma = m.nodeFreeCma[nid]!;
+    const nodeIsolated = m.nodeFreeIsolated[nid]!;
+    const at = 3 * nid;
+    if (
+      !walked &&
+      seen[at] === nodeFree &&
+      seen[at + 1] === nodeCma &&
+      seen[at + 2] === nodeIsolated
+    ) {
+      continue;
+    }
+    // Every list's blocks are its count now (walked, or as the last sound pass found them).
+    let normal = 0;
+    let cma = 0;
+    let isolate = 0;
+    for (let kind = 0; kind < FREE_KINDS; kind++) {
+      const first = (kind * nrNodes + nid) * MAX_ORDER;
+      let pages = 0;
+      for (let order = 0; order < MAX_ORDER; order++) pages += nrFree[first + order]! << order;
+      if (kind === FREE_KIND_NORMAL) normal = pages;
+      else if (kind === FREE_KIND_CMA) cma = pages;
+      else isolate = pages;
+    }
+    if (normal + cma !== nodeFree || cma !== nodeCma || isolate !== nodeIsolated) return false;
+    seen[at] = nodeFree;
+    seen[at + 1] = nodeCma;
+    seen[at + 2] = nodeIsolated;
   }
   return true;
 }
