@@ -95,8 +95,8 @@ export class MigrateEnv implements MigrateServices {
   readonly hstate: HugetlbState;
   /** The copy provider registration (`mm/migrate_copy_offload.c`), read by batch-copy variants. */
   readonly copyOffload: CopyOffload;
-  /** What filesystem and driver callbacks are handed: a narrow view, built once. */
-  readonly services: MigrateServices;
+  /** `services`, once a callback asked for it. */
+  #services: MigrateServices | null = null;
   /** The kernel WARN_ON_ONCE()s the model hit, one message per site, in order. */
   /** `migrate_pages()` costs per reason (`ReasonCosts`), in a buffer of the machine. */
   readonly reasonCosts: ReasonCosts;
@@ -116,7 +116,8 @@ export class MigrateEnv implements MigrateServices {
    * returns is a folio fit for dst by construction, so `callGetNewFolio` does not check it.
    */
   builtinNewFolio: NewFolioFn<MigrationTargetControl> | null = null;
-  readonly #warned = new Set<string>();
+  /** The sites `warnOnce` recorded, null until the first. */
+  #warned: Set<string> | null = null;
   readonly #invalidateBhLrus: () => void;
 
   constructor(deps: MigrateDeps) {
@@ -161,7 +162,7 @@ export class MigrateEnv implements MigrateServices {
     this.costs = deps.rt.costs;
     this.thpMigrationSupported = deps.thpMigrationSupported ?? true;
     this.hugepageMigrationSupported = deps.hugepageMigrationSupported ?? true;
-    this.#invalidateBhLrus = deps.invalidateBhLrus ?? (() => {});
+    this.#invalidateBhLrus = deps.invalidateBhLrus ?? noBhLrus;
     this.tp = new MigrateTracepoints(deps.rt);
     this.allocFault = deps.rt.faults.register(
       'migrate.alloc_migration_target',
@@ -177,7 +178,18 @@ export class MigrateEnv implements MigrateServices {
     );
     this.hstate = new HugetlbState(deps.mem);
     this.copyOffload = new CopyOffload(deps.rt, deps.mem);
-    this.services = Object.freeze({
+  }
+
+  /**
+   * What filesystem and driver callbacks are handed: a narrow view, built on first use (most
+   * machines never call a filesystem or driver callback) and the same object afterwards.
+   */
+  get services(): MigrateServices {
+    return this.#services ?? this.#makeServices();
+  }
+
+  #makeServices(): MigrateServices {
+    const services: MigrateServices = Object.freeze({
       rt: this.rt,
       mem: this.mem,
       locks: this.locks,
@@ -193,6 +205,8 @@ export class MigrateEnv implements MigrateServices {
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });
+    this.#services = services;
+    return services;
   }
 
   /** The `mmsim_folio_copied` tracepoint (`MigrateServices`). */
@@ -202,8 +216,12 @@ export class MigrateEnv implements MigrateServices {
 
   /** `WARN_ON_ONCE` at `site`: records `message` the first time only. */
   warnOnce(site: string, message: string): void {
-    if (this.#warned.has(site)) return;
-    this.#warned.add(site);
+    let warned = this.#warned;
+    if (warned === null) {
+      warned = new Set();
+      this.#warned = warned;
+    } else if (warned.has(site)) return;
+    warned.add(site);
     this.warnings.push(`WARNING in ${site}: ${message}`);
   }
 
@@ -238,3 +256,6 @@ export class MigrateEnv implements MigrateServices {
     this.#invalidateBhLrus();
   }
 }
+
+/** `invalidate_bh_lrus()` of a machine that models no bh LRUs: nothing to drop. */
+function noBhLrus(): void {}
