@@ -95,8 +95,8 @@ export class MigrateEnv implements MigrateServices {
   readonly hstate: HugetlbState;
   /** The copy provider registration (`mm/migrate_copy_offload.c`), read by batch-copy variants. */
   readonly copyOffload: CopyOffload;
-  /** `services`, once a callback asked for it. */
-  #services: MigrateServices | null = null;
+  /** What filesystem and driver callbacks are handed: a narrow view, built once. */
+  readonly services: MigrateServices;
   /** The kernel WARN_ON_ONCE()s the model hit, one message per site, in order. */
   /** `migrate_pages()` costs per reason (`ReasonCosts`), in a buffer of the machine. */
   readonly reasonCosts: ReasonCosts;
@@ -178,18 +178,7 @@ export class MigrateEnv implements MigrateServices {
     );
     this.hstate = new HugetlbState(deps.mem);
     this.copyOffload = new CopyOffload(deps.rt, deps.mem);
-  }
-
-  /**
-   * What filesystem and driver callbacks are handed: a narrow view, built on first use (most
-   * machines never call a filesystem or driver callback) and the same object afterwards.
-   */
-  get services(): MigrateServices {
-    return this.#services ?? this.#makeServices();
-  }
-
-  #makeServices(): MigrateServices {
-    const services: MigrateServices = Object.freeze({
+    this.services = Object.freeze({
       rt: this.rt,
       mem: this.mem,
       locks: this.locks,
@@ -205,8 +194,6 @@ export class MigrateEnv implements MigrateServices {
       warnOnce: (site: string, message: string) => this.warnOnce(site, message),
       invalidateBhLrus: () => this.invalidateBhLrus(),
     });
-    this.#services = services;
-    return services;
   }
 
   /** The `mmsim_folio_copied` tracepoint (`MigrateServices`). */
