@@ -59,7 +59,7 @@ export {
   memoryAttachment,
   setMemoryAttachment,
 } from './physical-memory.js';
-export { BufferRecycler } from './buffer-recycler.js';
+export { BufferRecycler, type BufferRecyclerOptions } from './buffer-recycler.js';
 export {
   HPAGE_PMD_NR,
   HPAGE_PMD_ORDER,

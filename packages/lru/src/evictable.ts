@@ -29,7 +29,7 @@ export function folioEvictable(s: LruState, folio: Folio): boolean {
   if ((flags & SLAB) !== 0 || (flags & SWAPCACHE) === SWAPCACHE) return true;
   if (folioMappingKind(mem, folio) !== 0) return true;
   const mapping = folioRawMapping(mem, folio);
-  return mapping === null || !s.unevictableMappings.has(mapping);
+  return mapping === null || s.unevictableMappings?.has(mapping) !== true;
 }
 
 function checkMapping(mapping: object, fn: string): void {
@@ -44,6 +44,7 @@ function checkMapping(mapping: object, fn: string): void {
 /** `mapping_set_unevictable` (include/linux/pagemap.h, 6.3): set AS_UNEVICTABLE. */
 export function mappingSetUnevictable(s: LruState, mapping: object): void {
   checkMapping(mapping, 'mappingSetUnevictable');
+  if (s.unevictableMappings === null) s.unevictableMappings = new WeakSet();
   s.unevictableMappings.add(mapping);
   s.unevictableMarks++;
 }
@@ -51,10 +52,10 @@ export function mappingSetUnevictable(s: LruState, mapping: object): void {
 /** `mapping_clear_unevictable` (include/linux/pagemap.h, 6.3): clear AS_UNEVICTABLE. */
 export function mappingClearUnevictable(s: LruState, mapping: object): void {
   checkMapping(mapping, 'mappingClearUnevictable');
-  s.unevictableMappings.delete(mapping);
+  s.unevictableMappings?.delete(mapping);
 }
 
 /** `mapping_unevictable` (include/linux/pagemap.h, 6.3). */
 export function mappingUnevictable(s: LruState, mapping: object | null): boolean {
-  return mapping !== null && s.unevictableMappings.has(mapping);
+  return mapping !== null && s.unevictableMappings?.has(mapping) === true;
 }

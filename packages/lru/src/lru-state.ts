@@ -62,8 +62,12 @@ export class LruState {
   readonly drainAllLock: Mutex;
   /** `lru_drain_gen`. */
   drainGen = 0;
-  /** Address spaces with AS_UNEVICTABLE (`mapping_set_unevictable`). */
-  readonly unevictableMappings = new WeakSet<object>();
+  /**
+   * Address spaces with AS_UNEVICTABLE (`mapping_set_unevictable`); null until the first
+   * (a weak set a machine is one more thing for every collection to trace, and few
+   * machines mark a mapping).
+   */
+  unevictableMappings: WeakSet<object> | null = null;
   /** How many mappings were ever marked unevictable: 0 lets `folio_evictable` skip the lookup. */
   unevictableMarks = 0;
   readonly mmLruInsertion: Tracepoint<MmLruInsertion>;

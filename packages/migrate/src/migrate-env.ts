@@ -116,7 +116,8 @@ export class MigrateEnv implements MigrateServices {
    * returns is a folio fit for dst by construction, so `callGetNewFolio` does not check it.
    */
   builtinNewFolio: NewFolioFn<MigrationTargetControl> | null = null;
-  readonly #warned = new Set<string>();
+  /** The sites `warnOnce` recorded, null until the first. */
+  #warned: Set<string> | null = null;
   readonly #invalidateBhLrus: () => void;
 
   constructor(deps: MigrateDeps) {
@@ -161,7 +162,7 @@ export class MigrateEnv implements MigrateServices {
     this.costs = deps.rt.costs;
     this.thpMigrationSupported = deps.thpMigrationSupported ?? true;
     this.hugepageMigrationSupported = deps.hugepageMigrationSupported ?? true;
-    this.#invalidateBhLrus = deps.invalidateBhLrus ?? (() => {});
+    this.#invalidateBhLrus = deps.invalidateBhLrus ?? noBhLrus;
     this.tp = new MigrateTracepoints(deps.rt);
     this.allocFault = deps.rt.faults.register(
       'migrate.alloc_migration_target',
@@ -202,8 +203,12 @@ export class MigrateEnv implements MigrateServices {
 
   /** `WARN_ON_ONCE` at `site`: records `message` the first time only. */
   warnOnce(site: string, message: string): void {
-    if (this.#warned.has(site)) return;
-    this.#warned.add(site);
+    let warned = this.#warned;
+    if (warned === null) {
+      warned = new Set();
+      this.#warned = warned;
+    } else if (warned.has(site)) return;
+    warned.add(site);
     this.warnings.push(`WARNING in ${site}: ${message}`);
   }
 
@@ -238,3 +243,6 @@ export class MigrateEnv implements MigrateServices {
     this.#invalidateBhLrus();
   }
 }
+
+/** `invalidate_bh_lrus()` of a machine that models no bh LRUs: nothing to drop. */
+function noBhLrus(): void {}

@@ -64,7 +64,6 @@ export class FaultPoint {
 export class FaultPoints {
   readonly #rng: RandomStream;
   readonly #sites = new Map<string, FaultPoint>();
-  readonly #pending = new Map<string, FaultSpec>();
   readonly #steps: FaultStepMarker | null;
 
   /** `steps` (the runtime) marks a step that consults a configured site global. */
@@ -73,14 +72,15 @@ export class FaultPoints {
     this.#steps = steps;
   }
 
-  /** Registers a site (or returns the one of that name) and applies any pending spec. */
+  /**
+   * Registers a site (or returns the one of that name). `configure` takes registered sites
+   * only, so a new site starts off (there is no spec waiting for it).
+   */
   register(name: string, description: string): FaultPoint {
     let site = this.#sites.get(name);
     if (site === undefined) {
       site = new FaultPoint(name, description, this.#rng, this.#steps);
       this.#sites.set(name, site);
-      const spec = this.#pending.get(name);
-      if (spec !== undefined) apply(site, spec);
     }
     return site;
   }

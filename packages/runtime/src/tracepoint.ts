@@ -95,11 +95,17 @@ export function tracepointSet<const D extends TraceEventDefinitions>(
   definitions: D,
 ): TracepointSetClass<D> {
   const names = Object.keys(definitions);
+  const defs = names.map((name) => definitions[name] as TraceEventDefinition<object>);
+  // The name slots of the definitions, looked up (and the names checked) on the first
+  // instance, then reused: an explorer builds a set a machine, a machine a schedule.
+  let slots: number[] | null = null;
   class Tracepoints {
     constructor(owner: { readonly trace: TraceBus }) {
       const self = this as unknown as Record<string, Tracepoint<object>>;
-      for (const name of names) {
-        self[name] = owner.trace.define(definitions[name] as TraceEventDefinition<object>);
+      const bus = owner.trace;
+      if (slots === null) slots = defs.map((def) => nameSlot(def.name));
+      for (let i = 0; i < names.length; i++) {
+        self[names[i]!] = bus.defineAt(slots[i]!, defs[i]!);
       }
     }
 
@@ -240,9 +246,21 @@ export class TraceBus {
    */
   define<F extends object>(nameOrDefinition: string | TraceEventDefinition<F>): Tracepoint<F> {
     const name = typeof nameOrDefinition === 'string' ? nameOrDefinition : nameOrDefinition.name;
-    const slot = nameSlot(name);
+    return this.defineAt(nameSlot(name), nameOrDefinition);
+  }
+
+  /**
+   * `define` of a name whose slot (`nameSlot`) the caller looked up already (a
+   * `tracepointSet` class, once for all its instances).
+   * @internal
+   */
+  defineAt<F extends object>(
+    slot: number,
+    nameOrDefinition: string | TraceEventDefinition<F>,
+  ): Tracepoint<F> {
     let tp = this.#points[slot];
     if (tp === undefined) {
+      const name = typeof nameOrDefinition === 'string' ? nameOrDefinition : nameOrDefinition.name;
       tp = new Tracepoint<object>(name, this.#context);
       if (this.#wildcard.length > 0) {
         tp.listeners = [...this.#wildcard];
