@@ -55,6 +55,7 @@ import {
   SLOT_COUNTED,
   SLOT_FIELDS,
   SLOT_FOLIO,
+  SLOT_ID_SHIFT,
   SLOT_MIGRATION,
   SLOT_ZERO,
   startIncrementalPass,
@@ -610,9 +611,23 @@ function checkTablesIncrementally(
     rec.idx = idx;
     const written = same ? table.dirty : ALL_PTE_RANGES;
     if (written !== 0) inc.recorded.push(table);
+    const all = inc.replayAll;
+    const { usedBits, checkBits, replayBits } = rec;
     for (let g = 0; g < PTE_RANGES; g++) {
-      if ((written & (1 << g)) === 0) replayRange(ctx, r, marks, mm, rec, g, tally, walk, bad, inc);
-      else walkRange(ctx, r, marks, mm, table, rec, g, same, tally, walk, bad, inc);
+      if ((written & (1 << g)) === 0) {
+        // Unwritten: the slots checked in full every pass, and those whose folio a writer
+        // marked (`gatherMarks`); every recorded one when the marks could not be told.
+        const w = all ? usedBits[g]! : (checkBits[g]! | replayBits[g]!) & usedBits[g]!;
+        if (w !== 0) {
+          replayBits[g] = 0;
+          replayRange(ctx, r, marks, mm, rec, g, w, tally, walk, bad, inc);
+        }
+      } else {
+        // Read slot by slot; an unchanged entry is replayed as in an unwritten range.
+        const told = all ? -1 : checkBits[g]! | replayBits[g]!;
+        replayBits[g] = 0;
+        walkRange(ctx, r, marks, mm, table, rec, g, same, told, tally, walk, bad, inc);
+      }
     }
     if (rec.nrUsed !== table.used)
       bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${rec.nrUsed}`);
@@ -623,8 +638,11 @@ function checkTablesIncrementally(
 
 /**
  * Range `g` of a recorded table that no `PageTable.set` wrote since its last walk, in an mm
- * whose VMAs are unchanged: its entries are the recorded ones, so only the recorded slots
- * are visited (`usedBits`), each replayed (`replayEntry`) or, failing that, checked again.
+ * whose VMAs are unchanged: its entries are the recorded ones, so only recorded slots are
+ * visited, those of `word` (bits of `usedBits[g]`), each replayed (`replayEntry`) or,
+ * failing that, checked again. The other recorded slots of the range are counted slots or
+ * the zero page whose frames and folios no writer marked since the last sound pass: their
+ * entry, VMA and every folio field their verdict reads are what that pass saw.
  */
 function replayRange(
   ctx: RmapState,
@@ -633,6 +651,7 @@ function replayRange(
   mm: Mm,
   rec: TableRecord,
   g: number,
+  word: number,
   tally: Tally,
   walk: MmWalk,
   bad: Problems,
@@ -641,7 +660,7 @@ function replayRange(
   const f = rec.slots;
   const first = g << PTE_RANGE_SHIFT;
   const vbase = rec.idx * PTRS_PER_PTE;
-  let w = rec.usedBits[g]! | 0;
+  let w = word | 0;
   while (w !== 0) {
     const i = first + 31 - Math.clz32(w & -w);
     w &= w - 1;
@@ -657,7 +676,10 @@ function replayRange(
  * Range `g` of a table written since its last walk (or whose record cannot be replayed,
  * `same` false): every slot is read; one whose entry is the recorded one is replayed when
  * `same`, the others are forgotten, checked and recorded again. Rebuilds the range's
- * `usedBits` and `nrUsed`.
+ * `usedBits` and `nrUsed`. `told`: the slots whose replay must read their folio (bits as in
+ * `usedBits[g]`: SLOT_CHECK slots and those `gatherMarks` told, or all); an unchanged entry
+ * of another recorded slot (counted, or the zero page) is left as recorded, as
+ * `replayRange` leaves it.
  */
 function walkRange(
   ctx: RmapState,
@@ -668,6 +690,7 @@ function walkRange(
   rec: TableRecord,
   g: number,
   same: boolean,
+  told: number,
   tally: Tally,
   walk: MmWalk,
   bad: Problems,
@@ -688,11 +711,17 @@ function walkRange(
       if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
       f[at + F_RAW] = 0;
       f[at + F_META] = SLOT_CHECK;
+      rec.checkBits[g]! &= ~(1 << b);
       continue;
     }
     bits |= 1 << b;
     n++;
-    if (same && f[at + F_RAW] === (raw | 0) && replayEntry(r, marks, rec, i, raw)) continue;
+    if (
+      same &&
+      f[at + F_RAW] === (raw | 0) &&
+      ((told & (1 << b)) === 0 || replayEntry(r, marks, rec, i, raw))
+    )
+      continue;
     if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
     checkEntry(ctx, mm, vbase + i, raw, false, tally, walk, bad);
     recordEntry(ctx, r, mm, rec, i, vbase + i, raw, walk, tally, inc);
@@ -719,9 +748,12 @@ function unrecordSlot(inc: IncrementalRmapState, rec: TableRecord, i: number): v
   const meta = f[at + F_META]!;
   rec.rss[(meta >>> 2) & 7]! -= 1;
   f[at + F_META] = SLOT_CHECK;
-  if ((meta & 3) !== SLOT_FOLIO) return;
   const pfn = ptePfn(f[at + F_RAW]! >>> 0);
   const folio = f[at + F_FOLIO]!;
+  const slotRefs = inc.slotRefs!;
+  slotRefs[folio]!--;
+  if (pfn !== folio) slotRefs[pfn]!--;
+  if ((meta & 3) !== SLOT_FOLIO) return;
   inc.ptes![pfn]!--;
   inc.refs![folio]!--;
   inc.changed.push(folio, pfn);
@@ -758,7 +790,7 @@ function dropUnseenRecords(inc: IncrementalRmapState): void {
     forgetSlots(inc, rec);
     releaseRecord(inc, rec);
   }
-  records.length = kept;
+  if (records.length !== kept) records.length = kept;
 }
 
 /**
@@ -859,6 +891,10 @@ function recordEntry(
   const at = i * SLOT_FIELDS;
   f[at + F_RAW] = raw | 0;
   f[at + F_META] = SLOT_CHECK;
+  // A SLOT_CHECK slot until recorded as another kind below.
+  const bit = 1 << (i & 31);
+  const word = i >>> PTE_RANGE_SHIFT;
+  rec.checkBits[word]! |= bit;
   const present = ptePresent(raw);
   if (!present && !isMigrationEntry(raw)) return;
   const vma = vmaOf(mm, vpn * PAGE_SIZE, walk);
@@ -870,7 +906,10 @@ function recordEntry(
   if (folio < 0 || r.state[folio] !== FRAME_HEAD || r.folioType[folio] === FOLIO_TYPE_HUGETLB)
     return;
   if (pfn === r.zeroPfn) {
-    if (present) f[at + F_META] = SLOT_ZERO;
+    if (present) {
+      f[at + F_META] = SLOT_ZERO;
+      rec.checkBits[word]! &= ~bit;
+    }
     return;
   }
   const kind = r.mappingKind[folio]!;
@@ -898,6 +937,16 @@ function recordEntry(
   // `checkEntry` counted the entry in the pass's tally: it counts in the record instead.
   tally.rss[counter]! -= 1;
   rec.rss[counter]! += 1;
+  rec.checkBits[word]! &= ~bit;
+  const slotRefs = inc.slotRefs!;
+  const slotAt = inc.slotAt!;
+  const id = (rec.id << SLOT_ID_SHIFT) | i;
+  slotRefs[folio]!++;
+  slotAt[folio] = id;
+  if (pfn !== folio) {
+    slotRefs[pfn]!++;
+    slotAt[pfn] = id;
+  }
   if (!present) {
     f[at + F_META] = SLOT_MIGRATION | (counter << 2) | F_LOCKED;
     return;
@@ -1173,6 +1222,7 @@ function runCheck(
   const bad = new Problems();
   const tally = tallyFor(ctx);
   const walk: MmWalk = { sorted: false, vma: null };
+  if (inc !== null && !inc.fromScratch) gatherMarks(mem, tally, inc);
   for (const mm of ctx.mms) checkMm(ctx, mm, tally, walk, bad, inc);
   if (inc !== null) dropUnseenRecords(inc);
   checkAnonVmas(ctx, tally, bad);
@@ -1276,22 +1326,13 @@ function checkChangedFolios(
   const m = frameView(mem);
   const recPtes = inc.ptes ?? tally.zeros;
   const recRefs = inc.refs ?? tally.zeros;
-  // The marks, 8 at a time where 8 of them fill an aligned word of their buffer (which
-  // other per-frame arrays may share), one at a time at the ends.
+  // The frames marked when the pass started (`gatherMarks`; the check writes no mark).
   const marks = m.rmapWritten;
-  const words = tally.markWords(marks);
-  const off = marks.byteOffset;
-  const n = marks.length;
-  for (let pfn = 0; pfn < n; ) {
-    if (((off + pfn) & 7) === 0 && pfn + 8 <= n && words[(off + pfn) >>> 3] === 0) {
-      pfn += 8;
-      continue;
-    }
-    if (marks[pfn] !== 0) {
-      marks[pfn] = 0;
-      visitFolio(mem, m, pfn, tally, recPtes, recRefs, bad);
-    }
-    pfn++;
+  const marked = inc.marked;
+  for (let k = 0; k < marked.length; k++) {
+    const pfn = marked[k]!;
+    marks[pfn] = 0;
+    visitFolio(mem, m, pfn, tally, recPtes, recRefs, bad);
   }
   const changed = inc.changed;
   for (let k = 0; k < changed.length; k++)
@@ -1302,6 +1343,58 @@ function checkChangedFolios(
   const fresh = inc.fresh;
   for (let k = 0; k < fresh.length; k++)
     visitFolio(mem, m, fresh[k]!, tally, recPtes, recRefs, bad);
+}
+
+/**
+ * At the start of a pass that follows a sound one: the frames marked in `rmapWritten` since
+ * (`inc.marked`, for `checkChangedFolios`, the marks left set for `replayEntry`), and for
+ * each the recorded slot whose replay reads it, set in its record's `replayBits`: the
+ * counted slot whose pfn or folio it is, when it is the only one (`slotRefs`, `slotAt`).
+ * A marked frame of several counted slots, whose `slotAt` no longer names it, or the zero
+ * page sets `replayAll`: every recorded slot of an unwritten range is replayed, as when no
+ * slot is told. The marks are read 8 at a time where 8 of them fill an aligned word of
+ * their buffer (which other per-frame arrays may share), one at a time at the ends.
+ */
+function gatherMarks(mem: RmapState['mem'], tally: Tally, inc: IncrementalRmapState): void {
+  const marks = frameView(mem).rmapWritten;
+  const words = tally.markWords(marks);
+  const off = marks.byteOffset;
+  const n = marks.length;
+  const marked = inc.marked;
+  const slotRefs = inc.slotRefs;
+  const slotAt = inc.slotAt;
+  const byId = inc.byId;
+  const zeroPfn = mem.zeroPfn;
+  // No record made yet: nothing to replay.
+  let all = false;
+  for (let pfn = 0; pfn < n; ) {
+    if (((off + pfn) & 7) === 0 && pfn + 8 <= n && words[(off + pfn) >>> 3] === 0) {
+      pfn += 8;
+      continue;
+    }
+    if (marks[pfn] !== 0) {
+      marked.push(pfn);
+      if (pfn === zeroPfn) all = true;
+      else if (!all && slotRefs !== null) {
+        const c = slotRefs[pfn]!;
+        if (c === 1) {
+          const id = slotAt![pfn]!;
+          const rec = byId[id >>> SLOT_ID_SHIFT]!;
+          const i = id & (PTRS_PER_PTE - 1);
+          const at = i * SLOT_FIELDS;
+          const f = rec.slots;
+          if (
+            (f[at + F_META]! & SLOT_COUNTED) !== 0 &&
+            (f[at + F_FOLIO] === pfn || ptePfn(f[at + F_RAW]! >>> 0) === pfn)
+          ) {
+            rec.replayBits[i >>> PTE_RANGE_SHIFT]! |= 1 << (i & 31);
+          } else all = true;
+        } else if (c !== 0) all = true;
+      }
+    }
+    pfn++;
+  }
+  inc.replayAll = all;
 }
 
 /** The folio of frame `pfn`, checked once per pass (`checkChangedFolios`). */
