@@ -3,6 +3,7 @@ import {
   type Folio,
   FRAME_FREE,
   FRAME_HEAD,
+  FRAME_POOL_TAIL,
   FRAME_TAIL,
   type FrameView,
   folioEntireMapcount,
@@ -199,14 +200,15 @@ class Tally {
       this.refs[pfn] = 0;
       this.held[pfn] = 0;
     }
-    t.length = 0;
+    // A store to `length` is a call into the runtime even when it changes nothing.
+    if (t.length !== 0) t.length = 0;
     // A pass that threw in `checkChangedFolios` left its visits behind.
     const v = this.visitedList;
     for (let i = 0; i < v.length; i++) this.visited[v[i]!] = 0;
-    v.length = 0;
+    if (v.length !== 0) v.length = 0;
     // Empty but after a check that threw in `checkAnonVmas`.
-    this.vmaList.length = 0;
-    this.anonVmaList.length = 0;
+    if (this.vmaList.length !== 0) this.vmaList.length = 0;
+    if (this.anonVmaList.length !== 0) this.anonVmaList.length = 0;
     if (this.vmas.size > 0) this.vmas.clear();
     if (this.anonVmas.size > 0) this.anonVmas.clear();
     if (this.active.size > 0) this.active.clear();
@@ -256,7 +258,16 @@ class Tally {
  * FRAME_FREE. (States are below 8, so no such word is a NaN, and two words compare equal
  * exactly when their bytes do; the word of eight holes, FRAME_HOLE = 0, is +0.)
  */
-const EIGHT_FREE = new Float64Array(new Uint8Array(8).fill(FRAME_FREE).buffer)[0]!;
+const EIGHT_FREE = eightOf(FRAME_FREE);
+/** Eight tails of a free hugetlb page in its pool (passed over like free frames). */
+const EIGHT_POOL_TAIL = eightOf(FRAME_POOL_TAIL);
+/** Eight tails (passed over, unless one names itself as its head). */
+const EIGHT_TAIL = eightOf(FRAME_TAIL);
+
+/** Eight frame states `state` as one float64 (see EIGHT_FREE). */
+function eightOf(state: number): number {
+  return new Float64Array(new Uint8Array(8).fill(state).buffer)[0]!;
+}
 
 /**
  * The `Tally` of every check in this thread: checks do not nest, and each starts by zeroing
@@ -1005,10 +1016,9 @@ const SMALL_ANON_VMA_CHECK = 32;
  * there are more than `SMALL_ANON_VMA_CHECK` of either: the caller counts with sets.
  */
 function checkAnonVmasSmall(ctx: RmapState, tally: Tally, bad: Problems): boolean {
+  // Empty (`Tally.reset`).
   const vmas = tally.vmaList;
   const seen = tally.anonVmaList;
-  vmas.length = 0;
-  seen.length = 0;
   for (const mm of ctx.mms) {
     const list = mm.vmas;
     for (let v = 0; v < list.length; v++) {
@@ -1208,7 +1218,7 @@ function stillCounted(tally: Tally): number[] {
       touched[kept++] = pfn;
   }
   // The others are zero: `reset` need not visit them.
-  touched.length = kept;
+  if (touched.length !== kept) touched.length = kept;
   return touched;
 }
 
@@ -1277,8 +1287,9 @@ function checkFolios(
   const zeroPfn = mem.zeroPfn;
   // Node by node: the frames between one node's end and the next node's start are holes
   // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
-  // Free frames and holes are passed over, 8 at a time where the 8 states share an
-  // aligned word of the memmap's buffer, lie in the node and are all free or all holes.
+  // Free frames, holes and tails are passed over, 8 at a time where the 8 states share an
+  // aligned word of the memmap's buffer, lie in the node and are all free, all holes, all
+  // tails of a pooled hugetlb page or all tails none of which names itself as its head.
   const words = tally.frameWords(state);
   const off = state.byteOffset;
   let nid = 0;
@@ -1293,9 +1304,18 @@ function checkFolios(
     }
     if (((off + pfn) & 7) === 0 && pfn <= wordsEnd) {
       const w = words[(off + pfn) >>> 3];
-      if (w === EIGHT_FREE || w === 0) {
+      if (w === EIGHT_FREE || w === 0 || w === EIGHT_POOL_TAIL) {
         pfn += 7;
         continue;
+      }
+      if (w === EIGHT_TAIL) {
+        // Passed over as one by one below, unless one names itself as its head.
+        let q = 0;
+        while (q < 8 && headOf[pfn + q] !== pfn + q) q++;
+        if (q === 8) {
+          pfn += 7;
+          continue;
+        }
       }
     }
     const s = state[pfn];
@@ -1357,44 +1377,48 @@ function checkChangedFolios(
  */
 function gatherMarks(mem: RmapState['mem'], tally: Tally, inc: IncrementalRmapState): void {
   const marks = frameView(mem).rmapWritten;
+  const marked = inc.marked;
+  // The frames marked, 8 at a time through the aligned words of the marks' buffer.
   const words = tally.markWords(marks);
   const off = marks.byteOffset;
   const n = marks.length;
-  const marked = inc.marked;
+  let pfn = 0;
+  for (; pfn < n && ((off + pfn) & 7) !== 0; pfn++) if (marks[pfn] !== 0) marked.push(pfn);
+  const lastWord = (off + n) >>> 3;
+  for (let w = (off + pfn) >>> 3; w < lastWord; w++) {
+    if (words[w] === 0) continue;
+    const first = (w << 3) - off;
+    for (let p = first; p < first + 8; p++) if (marks[p] !== 0) marked.push(p);
+  }
+  for (pfn = Math.max(pfn, (lastWord << 3) - off); pfn < n; pfn++)
+    if (marks[pfn] !== 0) marked.push(pfn);
   const slotRefs = inc.slotRefs;
   const slotAt = inc.slotAt;
+  if (slotRefs === null || slotAt === null) {
+    // No record made yet: nothing to replay.
+    inc.replayAll = false;
+    return;
+  }
   const byId = inc.byId;
   const zeroPfn = mem.zeroPfn;
-  // No record made yet: nothing to replay.
-  let all = false;
-  for (let pfn = 0; pfn < n; ) {
-    if (((off + pfn) & 7) === 0 && pfn + 8 <= n && words[(off + pfn) >>> 3] === 0) {
-      pfn += 8;
-      continue;
-    }
-    if (marks[pfn] !== 0) {
-      marked.push(pfn);
-      if (pfn === zeroPfn) all = true;
-      else if (!all && slotRefs !== null) {
-        const c = slotRefs[pfn]!;
-        if (c === 1) {
-          const id = slotAt![pfn]!;
-          const rec = byId[id >>> SLOT_ID_SHIFT]!;
-          const i = id & (PTRS_PER_PTE - 1);
-          const at = i * SLOT_FIELDS;
-          const f = rec.slots;
-          if (
-            (f[at + F_META]! & SLOT_COUNTED) !== 0 &&
-            (f[at + F_FOLIO] === pfn || ptePfn(f[at + F_RAW]! >>> 0) === pfn)
-          ) {
-            rec.replayBits[i >>> PTE_RANGE_SHIFT]! |= 1 << (i & 31);
-          } else all = true;
-        } else if (c !== 0) all = true;
-      }
-    }
-    pfn++;
+  for (let k = 0; k < marked.length; k++) {
+    const p = marked[k]!;
+    const c = slotRefs[p]!;
+    if (p === zeroPfn || c > 1) return;
+    if (c === 0) continue;
+    const id = slotAt[p]!;
+    const rec = byId[id >>> SLOT_ID_SHIFT]!;
+    const i = id & (PTRS_PER_PTE - 1);
+    const at = i * SLOT_FIELDS;
+    const f = rec.slots;
+    if (
+      (f[at + F_META]! & SLOT_COUNTED) === 0 ||
+      (f[at + F_FOLIO] !== p && ptePfn(f[at + F_RAW]! >>> 0) !== p)
+    )
+      return;
+    rec.replayBits[i >>> PTE_RANGE_SHIFT]! |= 1 << (i & 31);
   }
-  inc.replayAll = all;
+  inc.replayAll = false;
 }
 
 /** The folio of frame `pfn`, checked once per pass (`checkChangedFolios`). */
