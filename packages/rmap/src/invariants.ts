@@ -75,6 +75,10 @@ import {
 import {
   formatPte,
   isMigrationEntry,
+  PTE_DIRTY,
+  PTE_PRESENT,
+  PTE_SOFT_DIRTY,
+  PTE_YOUNG,
   pteHwPresent,
   ptePfn,
   ptePresent,
@@ -685,8 +689,9 @@ function replayRange(
 
 /**
  * Range `g` of a table written since its last walk (or whose record cannot be replayed,
- * `same` false): every slot is read; one whose entry is the recorded one is replayed when
- * `same`, the others are forgotten, checked and recorded again. Rebuilds the range's
+ * `same` false): every slot is read; one whose entry is the recorded one, or a present one
+ * that differs from it only in `UNREAD_PTE_BITS`, is replayed when `same` (the entry taken
+ * as the recorded one), the others are forgotten, checked and recorded again. Rebuilds the range's
  * `usedBits` and `nrUsed`. `told`: the slots whose replay must read their folio (bits as in
  * `usedBits[g]`: SLOT_CHECK slots and those `gatherMarks` told, or all); an unchanged entry
  * of another recorded slot (counted, or the zero page) is left as recorded, as
@@ -727,12 +732,16 @@ function walkRange(
     }
     bits |= 1 << b;
     n++;
+    const old = f[at + F_RAW]!;
     if (
       same &&
-      f[at + F_RAW] === (raw | 0) &&
+      (old === (raw | 0) ||
+        ((old & raw & PTE_PRESENT) !== 0 && ((old ^ raw) & ~UNREAD_PTE_BITS) === 0)) &&
       ((told & (1 << b)) === 0 || replayEntry(r, marks, rec, i, raw))
-    )
+    ) {
+      f[at + F_RAW] = raw | 0;
       continue;
+    }
     if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
     checkEntry(ctx, mm, vbase + i, raw, false, tally, walk, bad);
     recordEntry(ctx, r, mm, rec, i, vbase + i, raw, walk, tally, inc);
@@ -740,6 +749,14 @@ function walkRange(
   rec.nrUsed += n - popcount(rec.usedBits[g]!);
   rec.usedBits[g] = bits;
 }
+
+/**
+ * Bits of a present entry no verdict of `checkEntry` reads (it reads the pfn, whether the
+ * entry is present and `pte_write`): `_PAGE_DIRTY`, `_PAGE_ACCESSED` and `_PAGE_SOFT_DIRTY`,
+ * which accesses and the faults set. A present entry recorded with other values of these
+ * alone gets the recorded verdict (`walkRange`).
+ */
+const UNREAD_PTE_BITS = PTE_DIRTY | PTE_YOUNG | PTE_SOFT_DIRTY;
 
 /** Set bits of a 32-bit word. */
 function popcount(word: number): number {
