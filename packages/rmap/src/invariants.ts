@@ -512,7 +512,8 @@ function checkMm(
   walk.sorted = sorted;
   walk.vma = null;
   const rss = tally.rss;
-  rss.fill(0);
+  // A loop, not `fill` (a builtin call for a few counters, on every mm of every check).
+  for (let i = 0; i < NR_MM_COUNTERS; i++) rss[i] = 0;
   if (inc !== null) checkTablesIncrementally(ctx, mm, tally, walk, bad, inc);
   else {
     for (const [idx, table] of mm.pageTables) {
@@ -520,22 +521,32 @@ function checkMm(
       checkTable(ctx, mm, idx, table, tally, walk, bad);
     }
   }
-  // A PTE try_to_migrate_one has cleared, its migration entry not yet set (the unmap
-  // window, under the page-table lock): the page is still counted as mapped there.
+  // Most checks find these empty: no iterator made for them.
+  if (ctx.unmapPending.size !== 0) checkUnmapPending(ctx, mm, tally, walk, bad);
+  if (mm.pmds.size !== 0) {
+    for (const [idx, raw] of mm.pmds) {
+      if (raw === 0) bad.add(`${mm}: PMD ${idx} left invalid`);
+      else checkEntry(ctx, mm, idx * PTRS_PER_PTE, raw, true, tally, walk, bad);
+    }
+  }
+  for (let i = 0; i < NR_MM_COUNTERS; i++) {
+    if (rss[i] !== mm.rss[i])
+      bad.add(`${mm}: rss counter ${i} is ${mm.rss[i]}, entries say ${rss[i]}`);
+  }
+}
+
+/**
+ * The PTEs of `mm` that try_to_migrate_one has cleared, their migration entries not yet
+ * set (the unmap window, under the page-table lock): the page is still counted as mapped
+ * there.
+ */
+function checkUnmapPending(ctx: RmapState, mm: Mm, tally: Tally, walk: MmWalk, bad: Problems) {
   for (const p of ctx.unmapPending) {
     if (p.mm !== mm) continue;
     const table = mm.pageTables.get(Math.floor(p.vpn / PTRS_PER_PTE));
     if (table !== undefined && table.ptes[p.vpn % PTRS_PER_PTE] === 0) {
       checkEntry(ctx, mm, p.vpn, p.pte, false, tally, walk, bad);
     }
-  }
-  for (const [idx, raw] of mm.pmds) {
-    if (raw === 0) bad.add(`${mm}: PMD ${idx} left invalid`);
-    else checkEntry(ctx, mm, idx * PTRS_PER_PTE, raw, true, tally, walk, bad);
-  }
-  for (let i = 0; i < NR_MM_COUNTERS; i++) {
-    if (rss[i] !== mm.rss[i])
-      bad.add(`${mm}: rss counter ${i} is ${mm.rss[i]}, entries say ${rss[i]}`);
   }
 }
 
@@ -1256,6 +1267,7 @@ function runCheck(
   checkKsm(ctx, bad.addFn);
   for (const as of ctx.files) checkPageCache(mem, as, tally, bad);
   for (const mm of ctx.mms) {
+    if (mm.pins.size === 0) continue;
     for (const [pfn, n] of mm.pins) {
       const folio = pfn === mem.zeroPfn ? pfn : pfnFolio(mem, pfn);
       tally.hold(folio, folioOrder(mem, folio) > 0 ? n : n * GUP_PIN_COUNTING_BIAS);
