@@ -29,6 +29,7 @@ export {
   FRAME_FREE,
   FRAME_HEAD,
   FRAME_HOLE,
+  FRAME_POOL_TAIL,
   FRAME_TAIL,
 } from './memmap.js';
 export {

@@ -5,8 +5,10 @@ import {
   PG_anon_exclusive,
   PG_head,
   PG_hwpoison,
+  PG_locked,
   PG_lru,
   PG_mlocked,
+  PG_slab,
   PG_swapbacked,
   PG_swapcache,
   PG_unevictable,
@@ -54,6 +56,21 @@ const LRU_CHECKED_FLAGS =
   (1 << PG_unevictable) |
   (1 << PG_mlocked);
 
+/**
+ * The flags of a folio the rmap check's verdict on a page-table entry reads (rmap's
+ * invariants.ts, `replayEntry`): PG_slab, PG_swapbacked and PG_swapcache (what
+ * `folio_mapping` and `mm_counter` answer), PG_locked (a migration entry's folio) and
+ * PG_anon_exclusive (PG_mappedtodisk's bit, per page). Setting or clearing one marks the
+ * frame in `rmapWritten`, so that the incremental rmap check may pass over the entries of a
+ * folio no writer marked without reading its flags.
+ */
+const RMAP_CHECKED_FLAGS =
+  (1 << PG_slab) |
+  (1 << PG_swapbacked) |
+  (1 << PG_swapcache) |
+  (1 << PG_locked) |
+  (1 << PG_anon_exclusive);
+
 function okFlag(flag: number): boolean {
   return flag >= 0 && flag < NR_PAGEFLAGS && (flag | 0) === flag;
 }
@@ -72,6 +89,7 @@ export function folioSetFlag(mem: PhysicalMemory, folio: Folio, flag: number): v
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! |= 1 << flag;
+  if (((RMAP_CHECKED_FLAGS >>> flag) & 1) !== 0) m.rmapWritten[folio] = 1;
   if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
 }
 
@@ -81,6 +99,7 @@ export function folioClearFlag(mem: PhysicalMemory, folio: Folio, flag: number):
   if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   m.flags[folio]! &= ~(1 << flag);
+  if (((RMAP_CHECKED_FLAGS >>> flag) & 1) !== 0) m.rmapWritten[folio] = 1;
   if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
 }
 
@@ -91,6 +110,7 @@ export function folioTestSetFlag(mem: PhysicalMemory, folio: Folio, flag: number
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old | (1 << flag);
+  if (((RMAP_CHECKED_FLAGS >>> flag) & 1) !== 0) m.rmapWritten[folio] = 1;
   if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   return (old & (1 << flag)) !== 0;
 }
@@ -102,6 +122,7 @@ export function folioTestClearFlag(mem: PhysicalMemory, folio: Folio, flag: numb
   if (!okFlag(flag) || flag === PG_head) throw badFlag(flag);
   const old = m.flags[folio]!;
   m.flags[folio] = old & ~(1 << flag);
+  if (((RMAP_CHECKED_FLAGS >>> flag) & 1) !== 0) m.rmapWritten[folio] = 1;
   if (((LRU_CHECKED_FLAGS >>> flag) & 1) !== 0) m.lruWritten[folio >>> LRU_MARK_SHIFT] = 1;
   return (old & (1 << flag)) !== 0;
 }
@@ -150,6 +171,7 @@ export function pageSetFlag(mem: PhysicalMemory, pfn: number, flag: number): voi
   checkPage(m, pfn);
   checkPerPageFlag(flag);
   m.flags[pfn]! |= (1 << flag) & PER_PAGE_FLAGS;
+  m.rmapWritten[pfn] = 1;
 }
 
 /** `ClearPageAnonExclusive` / `ClearPageHWPoison` on one page of a live folio. */
@@ -158,4 +180,5 @@ export function pageClearFlag(mem: PhysicalMemory, pfn: number, flag: number): v
   checkPage(m, pfn);
   checkPerPageFlag(flag);
   m.flags[pfn]! &= ~(1 << flag);
+  m.rmapWritten[pfn] = 1;
 }

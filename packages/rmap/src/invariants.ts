@@ -3,6 +3,7 @@ import {
   type Folio,
   FRAME_FREE,
   FRAME_HEAD,
+  FRAME_POOL_TAIL,
   FRAME_TAIL,
   type FrameView,
   folioEntireMapcount,
@@ -55,6 +56,7 @@ import {
   SLOT_COUNTED,
   SLOT_FIELDS,
   SLOT_FOLIO,
+  SLOT_ID_SHIFT,
   SLOT_MIGRATION,
   SLOT_ZERO,
   startIncrementalPass,
@@ -73,6 +75,10 @@ import {
 import {
   formatPte,
   isMigrationEntry,
+  PTE_DIRTY,
+  PTE_PRESENT,
+  PTE_SOFT_DIRTY,
+  PTE_YOUNG,
   pteHwPresent,
   ptePfn,
   ptePresent,
@@ -198,14 +204,15 @@ class Tally {
       this.refs[pfn] = 0;
       this.held[pfn] = 0;
     }
-    t.length = 0;
+    // A store to `length` is a call into the runtime even when it changes nothing.
+    if (t.length !== 0) t.length = 0;
     // A pass that threw in `checkChangedFolios` left its visits behind.
     const v = this.visitedList;
     for (let i = 0; i < v.length; i++) this.visited[v[i]!] = 0;
-    v.length = 0;
+    if (v.length !== 0) v.length = 0;
     // Empty but after a check that threw in `checkAnonVmas`.
-    this.vmaList.length = 0;
-    this.anonVmaList.length = 0;
+    if (this.vmaList.length !== 0) this.vmaList.length = 0;
+    if (this.anonVmaList.length !== 0) this.anonVmaList.length = 0;
     if (this.vmas.size > 0) this.vmas.clear();
     if (this.anonVmas.size > 0) this.anonVmas.clear();
     if (this.active.size > 0) this.active.clear();
@@ -255,7 +262,16 @@ class Tally {
  * FRAME_FREE. (States are below 8, so no such word is a NaN, and two words compare equal
  * exactly when their bytes do; the word of eight holes, FRAME_HOLE = 0, is +0.)
  */
-const EIGHT_FREE = new Float64Array(new Uint8Array(8).fill(FRAME_FREE).buffer)[0]!;
+const EIGHT_FREE = eightOf(FRAME_FREE);
+/** Eight tails of a free hugetlb page in its pool (passed over like free frames). */
+const EIGHT_POOL_TAIL = eightOf(FRAME_POOL_TAIL);
+/** Eight tails (passed over, unless one names itself as its head). */
+const EIGHT_TAIL = eightOf(FRAME_TAIL);
+
+/** Eight frame states `state` as one float64 (see EIGHT_FREE). */
+function eightOf(state: number): number {
+  return new Float64Array(new Uint8Array(8).fill(state).buffer)[0]!;
+}
 
 /**
  * The `Tally` of every check in this thread: checks do not nest, and each starts by zeroing
@@ -496,7 +512,8 @@ function checkMm(
   walk.sorted = sorted;
   walk.vma = null;
   const rss = tally.rss;
-  rss.fill(0);
+  // A loop, not `fill` (a builtin call for a few counters, on every mm of every check).
+  for (let i = 0; i < NR_MM_COUNTERS; i++) rss[i] = 0;
   if (inc !== null) checkTablesIncrementally(ctx, mm, tally, walk, bad, inc);
   else {
     for (const [idx, table] of mm.pageTables) {
@@ -504,22 +521,32 @@ function checkMm(
       checkTable(ctx, mm, idx, table, tally, walk, bad);
     }
   }
-  // A PTE try_to_migrate_one has cleared, its migration entry not yet set (the unmap
-  // window, under the page-table lock): the page is still counted as mapped there.
+  // Most checks find these empty: no iterator made for them.
+  if (ctx.unmapPending.size !== 0) checkUnmapPending(ctx, mm, tally, walk, bad);
+  if (mm.pmds.size !== 0) {
+    for (const [idx, raw] of mm.pmds) {
+      if (raw === 0) bad.add(`${mm}: PMD ${idx} left invalid`);
+      else checkEntry(ctx, mm, idx * PTRS_PER_PTE, raw, true, tally, walk, bad);
+    }
+  }
+  for (let i = 0; i < NR_MM_COUNTERS; i++) {
+    if (rss[i] !== mm.rss[i])
+      bad.add(`${mm}: rss counter ${i} is ${mm.rss[i]}, entries say ${rss[i]}`);
+  }
+}
+
+/**
+ * The PTEs of `mm` that try_to_migrate_one has cleared, their migration entries not yet
+ * set (the unmap window, under the page-table lock): the page is still counted as mapped
+ * there.
+ */
+function checkUnmapPending(ctx: RmapState, mm: Mm, tally: Tally, walk: MmWalk, bad: Problems) {
   for (const p of ctx.unmapPending) {
     if (p.mm !== mm) continue;
     const table = mm.pageTables.get(Math.floor(p.vpn / PTRS_PER_PTE));
     if (table !== undefined && table.ptes[p.vpn % PTRS_PER_PTE] === 0) {
       checkEntry(ctx, mm, p.vpn, p.pte, false, tally, walk, bad);
     }
-  }
-  for (const [idx, raw] of mm.pmds) {
-    if (raw === 0) bad.add(`${mm}: PMD ${idx} left invalid`);
-    else checkEntry(ctx, mm, idx * PTRS_PER_PTE, raw, true, tally, walk, bad);
-  }
-  for (let i = 0; i < NR_MM_COUNTERS; i++) {
-    if (rss[i] !== mm.rss[i])
-      bad.add(`${mm}: rss counter ${i} is ${mm.rss[i]}, entries say ${rss[i]}`);
   }
 }
 
@@ -610,9 +637,23 @@ function checkTablesIncrementally(
     rec.idx = idx;
     const written = same ? table.dirty : ALL_PTE_RANGES;
     if (written !== 0) inc.recorded.push(table);
+    const all = inc.replayAll;
+    const { usedBits, checkBits, replayBits } = rec;
     for (let g = 0; g < PTE_RANGES; g++) {
-      if ((written & (1 << g)) === 0) replayRange(ctx, r, marks, mm, rec, g, tally, walk, bad, inc);
-      else walkRange(ctx, r, marks, mm, table, rec, g, same, tally, walk, bad, inc);
+      if ((written & (1 << g)) === 0) {
+        // Unwritten: the slots checked in full every pass, and those whose folio a writer
+        // marked (`gatherMarks`); every recorded one when the marks could not be told.
+        const w = all ? usedBits[g]! : (checkBits[g]! | replayBits[g]!) & usedBits[g]!;
+        if (w !== 0) {
+          replayBits[g] = 0;
+          replayRange(ctx, r, marks, mm, rec, g, w, tally, walk, bad, inc);
+        }
+      } else {
+        // Read slot by slot; an unchanged entry is replayed as in an unwritten range.
+        const told = all ? -1 : checkBits[g]! | replayBits[g]!;
+        replayBits[g] = 0;
+        walkRange(ctx, r, marks, mm, table, rec, g, same, told, tally, walk, bad, inc);
+      }
     }
     if (rec.nrUsed !== table.used)
       bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${rec.nrUsed}`);
@@ -623,8 +664,11 @@ function checkTablesIncrementally(
 
 /**
  * Range `g` of a recorded table that no `PageTable.set` wrote since its last walk, in an mm
- * whose VMAs are unchanged: its entries are the recorded ones, so only the recorded slots
- * are visited (`usedBits`), each replayed (`replayEntry`) or, failing that, checked again.
+ * whose VMAs are unchanged: its entries are the recorded ones, so only recorded slots are
+ * visited, those of `word` (bits of `usedBits[g]`), each replayed (`replayEntry`) or,
+ * failing that, checked again. The other recorded slots of the range are counted slots or
+ * the zero page whose frames and folios no writer marked since the last sound pass: their
+ * entry, VMA and every folio field their verdict reads are what that pass saw.
  */
 function replayRange(
   ctx: RmapState,
@@ -633,6 +677,7 @@ function replayRange(
   mm: Mm,
   rec: TableRecord,
   g: number,
+  word: number,
   tally: Tally,
   walk: MmWalk,
   bad: Problems,
@@ -641,7 +686,7 @@ function replayRange(
   const f = rec.slots;
   const first = g << PTE_RANGE_SHIFT;
   const vbase = rec.idx * PTRS_PER_PTE;
-  let w = rec.usedBits[g]! | 0;
+  let w = word | 0;
   while (w !== 0) {
     const i = first + 31 - Math.clz32(w & -w);
     w &= w - 1;
@@ -655,9 +700,13 @@ function replayRange(
 
 /**
  * Range `g` of a table written since its last walk (or whose record cannot be replayed,
- * `same` false): every slot is read; one whose entry is the recorded one is replayed when
- * `same`, the others are forgotten, checked and recorded again. Rebuilds the range's
- * `usedBits` and `nrUsed`.
+ * `same` false): every slot is read; one whose entry is the recorded one, or a present one
+ * that differs from it only in `UNREAD_PTE_BITS`, is replayed when `same` (the entry taken
+ * as the recorded one), the others are forgotten, checked and recorded again. Rebuilds the range's
+ * `usedBits` and `nrUsed`. `told`: the slots whose replay must read their folio (bits as in
+ * `usedBits[g]`: SLOT_CHECK slots and those `gatherMarks` told, or all); an unchanged entry
+ * of another recorded slot (counted, or the zero page) is left as recorded, as
+ * `replayRange` leaves it.
  */
 function walkRange(
   ctx: RmapState,
@@ -668,6 +717,7 @@ function walkRange(
   rec: TableRecord,
   g: number,
   same: boolean,
+  told: number,
   tally: Tally,
   walk: MmWalk,
   bad: Problems,
@@ -688,11 +738,21 @@ function walkRange(
       if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
       f[at + F_RAW] = 0;
       f[at + F_META] = SLOT_CHECK;
+      rec.checkBits[g]! &= ~(1 << b);
       continue;
     }
     bits |= 1 << b;
     n++;
-    if (same && f[at + F_RAW] === (raw | 0) && replayEntry(r, marks, rec, i, raw)) continue;
+    const old = f[at + F_RAW]!;
+    if (
+      same &&
+      (old === (raw | 0) ||
+        ((old & raw & PTE_PRESENT) !== 0 && ((old ^ raw) & ~UNREAD_PTE_BITS) === 0)) &&
+      ((told & (1 << b)) === 0 || replayEntry(r, marks, rec, i, raw))
+    ) {
+      f[at + F_RAW] = raw | 0;
+      continue;
+    }
     if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
     checkEntry(ctx, mm, vbase + i, raw, false, tally, walk, bad);
     recordEntry(ctx, r, mm, rec, i, vbase + i, raw, walk, tally, inc);
@@ -700,6 +760,14 @@ function walkRange(
   rec.nrUsed += n - popcount(rec.usedBits[g]!);
   rec.usedBits[g] = bits;
 }
+
+/**
+ * Bits of a present entry no verdict of `checkEntry` reads (it reads the pfn, whether the
+ * entry is present and `pte_write`): `_PAGE_DIRTY`, `_PAGE_ACCESSED` and `_PAGE_SOFT_DIRTY`,
+ * which accesses and the faults set. A present entry recorded with other values of these
+ * alone gets the recorded verdict (`walkRange`).
+ */
+const UNREAD_PTE_BITS = PTE_DIRTY | PTE_YOUNG | PTE_SOFT_DIRTY;
 
 /** Set bits of a 32-bit word. */
 function popcount(word: number): number {
@@ -719,9 +787,12 @@ function unrecordSlot(inc: IncrementalRmapState, rec: TableRecord, i: number): v
   const meta = f[at + F_META]!;
   rec.rss[(meta >>> 2) & 7]! -= 1;
   f[at + F_META] = SLOT_CHECK;
-  if ((meta & 3) !== SLOT_FOLIO) return;
   const pfn = ptePfn(f[at + F_RAW]! >>> 0);
   const folio = f[at + F_FOLIO]!;
+  const slotRefs = inc.slotRefs!;
+  slotRefs[folio]!--;
+  if (pfn !== folio) slotRefs[pfn]!--;
+  if ((meta & 3) !== SLOT_FOLIO) return;
   inc.ptes![pfn]!--;
   inc.refs![folio]!--;
   inc.changed.push(folio, pfn);
@@ -758,7 +829,7 @@ function dropUnseenRecords(inc: IncrementalRmapState): void {
     forgetSlots(inc, rec);
     releaseRecord(inc, rec);
   }
-  records.length = kept;
+  if (records.length !== kept) records.length = kept;
 }
 
 /**
@@ -859,6 +930,10 @@ function recordEntry(
   const at = i * SLOT_FIELDS;
   f[at + F_RAW] = raw | 0;
   f[at + F_META] = SLOT_CHECK;
+  // A SLOT_CHECK slot until recorded as another kind below.
+  const bit = 1 << (i & 31);
+  const word = i >>> PTE_RANGE_SHIFT;
+  rec.checkBits[word]! |= bit;
   const present = ptePresent(raw);
   if (!present && !isMigrationEntry(raw)) return;
   const vma = vmaOf(mm, vpn * PAGE_SIZE, walk);
@@ -870,7 +945,10 @@ function recordEntry(
   if (folio < 0 || r.state[folio] !== FRAME_HEAD || r.folioType[folio] === FOLIO_TYPE_HUGETLB)
     return;
   if (pfn === r.zeroPfn) {
-    if (present) f[at + F_META] = SLOT_ZERO;
+    if (present) {
+      f[at + F_META] = SLOT_ZERO;
+      rec.checkBits[word]! &= ~bit;
+    }
     return;
   }
   const kind = r.mappingKind[folio]!;
@@ -898,6 +976,16 @@ function recordEntry(
   // `checkEntry` counted the entry in the pass's tally: it counts in the record instead.
   tally.rss[counter]! -= 1;
   rec.rss[counter]! += 1;
+  rec.checkBits[word]! &= ~bit;
+  const slotRefs = inc.slotRefs!;
+  const slotAt = inc.slotAt!;
+  const id = (rec.id << SLOT_ID_SHIFT) | i;
+  slotRefs[folio]!++;
+  slotAt[folio] = id;
+  if (pfn !== folio) {
+    slotRefs[pfn]!++;
+    slotAt[pfn] = id;
+  }
   if (!present) {
     f[at + F_META] = SLOT_MIGRATION | (counter << 2) | F_LOCKED;
     return;
@@ -956,10 +1044,9 @@ const SMALL_ANON_VMA_CHECK = 32;
  * there are more than `SMALL_ANON_VMA_CHECK` of either: the caller counts with sets.
  */
 function checkAnonVmasSmall(ctx: RmapState, tally: Tally, bad: Problems): boolean {
+  // Empty (`Tally.reset`).
   const vmas = tally.vmaList;
   const seen = tally.anonVmaList;
-  vmas.length = 0;
-  seen.length = 0;
   for (const mm of ctx.mms) {
     const list = mm.vmas;
     for (let v = 0; v < list.length; v++) {
@@ -1159,7 +1246,7 @@ function stillCounted(tally: Tally): number[] {
       touched[kept++] = pfn;
   }
   // The others are zero: `reset` need not visit them.
-  touched.length = kept;
+  if (touched.length !== kept) touched.length = kept;
   return touched;
 }
 
@@ -1173,12 +1260,14 @@ function runCheck(
   const bad = new Problems();
   const tally = tallyFor(ctx);
   const walk: MmWalk = { sorted: false, vma: null };
+  if (inc !== null && !inc.fromScratch) gatherMarks(mem, tally, inc);
   for (const mm of ctx.mms) checkMm(ctx, mm, tally, walk, bad, inc);
   if (inc !== null) dropUnseenRecords(inc);
   checkAnonVmas(ctx, tally, bad);
   checkKsm(ctx, bad.addFn);
   for (const as of ctx.files) checkPageCache(mem, as, tally, bad);
   for (const mm of ctx.mms) {
+    if (mm.pins.size === 0) continue;
     for (const [pfn, n] of mm.pins) {
       const folio = pfn === mem.zeroPfn ? pfn : pfnFolio(mem, pfn);
       tally.hold(folio, folioOrder(mem, folio) > 0 ? n : n * GUP_PIN_COUNTING_BIAS);
@@ -1227,8 +1316,9 @@ function checkFolios(
   const zeroPfn = mem.zeroPfn;
   // Node by node: the frames between one node's end and the next node's start are holes
   // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
-  // Free frames and holes are passed over, 8 at a time where the 8 states share an
-  // aligned word of the memmap's buffer, lie in the node and are all free or all holes.
+  // Free frames, holes and tails are passed over, 8 at a time where the 8 states share an
+  // aligned word of the memmap's buffer, lie in the node and are all free, all holes, all
+  // tails of a pooled hugetlb page or all tails none of which names itself as its head.
   const words = tally.frameWords(state);
   const off = state.byteOffset;
   let nid = 0;
@@ -1243,9 +1333,18 @@ function checkFolios(
     }
     if (((off + pfn) & 7) === 0 && pfn <= wordsEnd) {
       const w = words[(off + pfn) >>> 3];
-      if (w === EIGHT_FREE || w === 0) {
+      if (w === EIGHT_FREE || w === 0 || w === EIGHT_POOL_TAIL) {
         pfn += 7;
         continue;
+      }
+      if (w === EIGHT_TAIL) {
+        // Passed over as one by one below, unless one names itself as its head.
+        let q = 0;
+        while (q < 8 && headOf[pfn + q] !== pfn + q) q++;
+        if (q === 8) {
+          pfn += 7;
+          continue;
+        }
       }
     }
     const s = state[pfn];
@@ -1276,22 +1375,13 @@ function checkChangedFolios(
   const m = frameView(mem);
   const recPtes = inc.ptes ?? tally.zeros;
   const recRefs = inc.refs ?? tally.zeros;
-  // The marks, 8 at a time where 8 of them fill an aligned word of their buffer (which
-  // other per-frame arrays may share), one at a time at the ends.
+  // The frames marked when the pass started (`gatherMarks`; the check writes no mark).
   const marks = m.rmapWritten;
-  const words = tally.markWords(marks);
-  const off = marks.byteOffset;
-  const n = marks.length;
-  for (let pfn = 0; pfn < n; ) {
-    if (((off + pfn) & 7) === 0 && pfn + 8 <= n && words[(off + pfn) >>> 3] === 0) {
-      pfn += 8;
-      continue;
-    }
-    if (marks[pfn] !== 0) {
-      marks[pfn] = 0;
-      visitFolio(mem, m, pfn, tally, recPtes, recRefs, bad);
-    }
-    pfn++;
+  const marked = inc.marked;
+  for (let k = 0; k < marked.length; k++) {
+    const pfn = marked[k]!;
+    marks[pfn] = 0;
+    visitFolio(mem, m, pfn, tally, recPtes, recRefs, bad);
   }
   const changed = inc.changed;
   for (let k = 0; k < changed.length; k++)
@@ -1302,6 +1392,62 @@ function checkChangedFolios(
   const fresh = inc.fresh;
   for (let k = 0; k < fresh.length; k++)
     visitFolio(mem, m, fresh[k]!, tally, recPtes, recRefs, bad);
+}
+
+/**
+ * At the start of a pass that follows a sound one: the frames marked in `rmapWritten` since
+ * (`inc.marked`, for `checkChangedFolios`, the marks left set for `replayEntry`), and for
+ * each the recorded slot whose replay reads it, set in its record's `replayBits`: the
+ * counted slot whose pfn or folio it is, when it is the only one (`slotRefs`, `slotAt`).
+ * A marked frame of several counted slots, whose `slotAt` no longer names it, or the zero
+ * page sets `replayAll`: every recorded slot of an unwritten range is replayed, as when no
+ * slot is told. The marks are read 8 at a time where 8 of them fill an aligned word of
+ * their buffer (which other per-frame arrays may share), one at a time at the ends.
+ */
+function gatherMarks(mem: RmapState['mem'], tally: Tally, inc: IncrementalRmapState): void {
+  const marks = frameView(mem).rmapWritten;
+  const marked = inc.marked;
+  // The frames marked, 8 at a time through the aligned words of the marks' buffer.
+  const words = tally.markWords(marks);
+  const off = marks.byteOffset;
+  const n = marks.length;
+  let pfn = 0;
+  for (; pfn < n && ((off + pfn) & 7) !== 0; pfn++) if (marks[pfn] !== 0) marked.push(pfn);
+  const lastWord = (off + n) >>> 3;
+  for (let w = (off + pfn) >>> 3; w < lastWord; w++) {
+    if (words[w] === 0) continue;
+    const first = (w << 3) - off;
+    for (let p = first; p < first + 8; p++) if (marks[p] !== 0) marked.push(p);
+  }
+  for (pfn = Math.max(pfn, (lastWord << 3) - off); pfn < n; pfn++)
+    if (marks[pfn] !== 0) marked.push(pfn);
+  const slotRefs = inc.slotRefs;
+  const slotAt = inc.slotAt;
+  if (slotRefs === null || slotAt === null) {
+    // No record made yet: nothing to replay.
+    inc.replayAll = false;
+    return;
+  }
+  const byId = inc.byId;
+  const zeroPfn = mem.zeroPfn;
+  for (let k = 0; k < marked.length; k++) {
+    const p = marked[k]!;
+    const c = slotRefs[p]!;
+    if (p === zeroPfn || c > 1) return;
+    if (c === 0) continue;
+    const id = slotAt[p]!;
+    const rec = byId[id >>> SLOT_ID_SHIFT]!;
+    const i = id & (PTRS_PER_PTE - 1);
+    const at = i * SLOT_FIELDS;
+    const f = rec.slots;
+    if (
+      (f[at + F_META]! & SLOT_COUNTED) === 0 ||
+      (f[at + F_FOLIO] !== p && ptePfn(f[at + F_RAW]! >>> 0) !== p)
+    )
+      return;
+    rec.replayBits[i >>> PTE_RANGE_SHIFT]! |= 1 << (i & 31);
+  }
+  inc.replayAll = false;
 }
 
 /** The folio of frame `pfn`, checked once per pass (`checkChangedFolios`). */

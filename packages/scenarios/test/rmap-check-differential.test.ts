@@ -1,4 +1,14 @@
-import { FRAME_HEAD, FRAME_TAIL } from '@mmsim/folio';
+import {
+  FRAME_HEAD,
+  FRAME_TAIL,
+  folioClearFlag,
+  folioSetFlag,
+  NR_PAGEFLAGS,
+  PG_anon_exclusive,
+  PG_head,
+  pageClearFlag,
+  pageSetFlag,
+} from '@mmsim/folio';
 import { memmapOf } from '@mmsim/folio/internal';
 import type { Kernel } from '@mmsim/kernel';
 import { isMigrationEntry, ptePfn } from '@mmsim/rmap';
@@ -27,7 +37,8 @@ import { concurrentOpsScenario } from './concurrent-ops.js';
  * state, and puts the value back before the schedule goes on. A corruption of a page table
  * or of a folio's counts, frame, mapping or index is marked as the writers mark theirs (`PageTable.set`'s
  * dirty mark, the memmap's `rmapWritten`), since the incremental pass leaves raw writes to
- * the full check (rmap-check-incremental.test.ts shows that it does).
+ * the full check (rmap-check-incremental.test.ts shows that it does); a flag is changed
+ * through the flag setters themselves, which mark only the flags the check reads.
  */
 
 type Writable<T> = { -readonly [K in keyof T]: T[K] };
@@ -69,6 +80,27 @@ function pokeFrame(
     undo();
     marks[pfn] = 1;
   };
+}
+
+/**
+ * Flips flag `bit` of folio `head` through the flag setters (`folioSetFlag`,
+ * `folioClearFlag`), which mark the frame for the rmap check when the flag is one its
+ * verdict reads (and not otherwise), and flips it back the same way. PG_head and the bits
+ * past NR_PAGEFLAGS, which only the allocator writes (marking what it makes), are poked
+ * and marked.
+ */
+function flipFlag(ctx: RmapState, head: number, bit: number): () => void {
+  const m = memmapOf(ctx.mem);
+  if (bit === PG_head || bit >= NR_PAGEFLAGS) {
+    return pokeFrame(ctx, m.flags, head, m.flags[head]! ^ (1 << bit), head);
+  }
+  const set = (m.flags[head]! & (1 << bit)) === 0;
+  const flip = (on: boolean): void => {
+    if (on) folioSetFlag(ctx.mem, head, bit);
+    else folioClearFlag(ctx.mem, head, bit);
+  };
+  flip(set);
+  return () => flip(!set);
 }
 
 /** A live folio head (the zero page excepted), or -1. */
@@ -155,12 +187,13 @@ const CORRUPTIONS: readonly Corruption[] = [
     const m = memmapOf(ctx.mem);
     return pokeFrame(ctx, m.refcount, head, m.refcount[head]! - 1 - pick(3), head);
   },
-  // Flags: PG_locked (0) and PG_anon_exclusive, and the folio's index and mapping kind.
+  // Flags: any flag of a mapped folio through the setters (the check reads PG_locked,
+  // PG_slab, PG_swapbacked, PG_swapcache and PG_anon_exclusive), and the folio's index and
+  // mapping kind.
   (ctx, pick) => {
     const head = someHead(ctx, pick, true);
     if (head < 0) return null;
-    const m = memmapOf(ctx.mem);
-    return poke(m.flags, head, m.flags[head]! ^ (1 << pick(32)));
+    return flipFlag(ctx, head, pick(32));
   },
   (ctx, pick) => {
     const head = someHead(ctx, pick, true);
@@ -181,8 +214,22 @@ const CORRUPTIONS: readonly Corruption[] = [
     if (folio < 0) return null;
     const m = memmapOf(ctx.mem);
     if (pick(3) === 0) return pokeFrame(ctx, m.index, folio, m.index[folio]! + 1, folio);
-    const bit = pick(2) === 0 ? 0 : pick(32);
-    return poke(m.flags, folio, m.flags[folio]! ^ (1 << bit));
+    return flipFlag(ctx, folio, pick(2) === 0 ? 0 : pick(32));
+  },
+  // PageAnonExclusive of one page of a mapped folio, a tail page as well, through
+  // `pageClearFlag` / `pageSetFlag` (which mark that page, not the head).
+  (ctx, pick) => {
+    const head = someHead(ctx, pick, true);
+    if (head < 0) return null;
+    const m = memmapOf(ctx.mem);
+    const p = head + pick(1 << m.order[head]!);
+    const had = (m.flags[p]! & (1 << PG_anon_exclusive)) !== 0;
+    if (had) pageClearFlag(ctx.mem, p, PG_anon_exclusive);
+    else pageSetFlag(ctx.mem, p, PG_anon_exclusive);
+    return () => {
+      if (had) pageSetFlag(ctx.mem, p, PG_anon_exclusive);
+      else pageClearFlag(ctx.mem, p, PG_anon_exclusive);
+    };
   },
   // Frame states: a frame that stops or starts being a folio, a tail naming itself.
   (ctx, pick) => {

@@ -55,9 +55,15 @@ export const F_EXCLUSIVE = 1 << 5;
 /** In `F_META`: a migration entry, whose verdict reads PG_locked of its folio. */
 export const F_LOCKED = 1 << 6;
 
-/** Bytes of a record's buffer: `index`, `rss`, `slots`, `usedBits`, in that order. */
+/**
+ * Bytes of a record's buffer: `index`, `rss`, `slots`, `usedBits`, `checkBits`, `replayBits`,
+ * in that order.
+ */
 const RECORD_BYTES =
-  8 * PTRS_PER_PTE + 8 * NR_MM_COUNTERS + 4 * SLOT_FIELDS * PTRS_PER_PTE + 4 * PTE_RANGES;
+  8 * PTRS_PER_PTE + 8 * NR_MM_COUNTERS + 4 * SLOT_FIELDS * PTRS_PER_PTE + 12 * PTE_RANGES;
+
+/** `log2(PTRS_PER_PTE)`: a slot's id (`IncrementalRmapState.slotAt`) is `rec.id << 9 | i`. */
+export const SLOT_ID_SHIFT = 9;
 
 /**
  * One page table's slots as the last sound pass saw them: per slot, five int32 fields side
@@ -82,11 +88,25 @@ export class TableRecord {
    * `i >>> PTE_RANGE_SHIFT` for slot `i`. `nrUsed` of them.
    */
   readonly usedBits: Uint32Array;
+  /**
+   * The slots in use that are SLOT_CHECK (checked in full by every pass), in the layout of
+   * `usedBits`: an unwritten range replays these even when no folio of it was marked.
+   */
+  readonly checkBits: Uint32Array;
+  /**
+   * The counted slots of an unwritten range whose pfn or folio a writer marked since the
+   * last pass (`gatherMarks`), in the layout of `usedBits`: replayed by the pass, which
+   * clears the word.
+   */
+  readonly replayBits: Uint32Array;
   nrUsed = 0;
+  /** Where the record is in `IncrementalRmapState.byId` (kept in the pool). */
+  readonly id: number;
   /** The objects `folio->mapping` pointed at, by `F_MAP`. */
   readonly objs: (object | null)[] = [];
 
-  constructor(buffer: ArrayBuffer) {
+  constructor(buffer: ArrayBuffer, id: number) {
+    this.id = id;
     let at = 0;
     this.index = new Float64Array(buffer, at, PTRS_PER_PTE);
     at += 8 * PTRS_PER_PTE;
@@ -95,6 +115,10 @@ export class TableRecord {
     this.slots = new Int32Array(buffer, at, SLOT_FIELDS * PTRS_PER_PTE);
     at += 4 * SLOT_FIELDS * PTRS_PER_PTE;
     this.usedBits = new Uint32Array(buffer, at, PTE_RANGES);
+    at += 4 * PTE_RANGES;
+    this.checkBits = new Uint32Array(buffer, at, PTE_RANGES);
+    at += 4 * PTE_RANGES;
+    this.replayBits = new Uint32Array(buffer, at, PTE_RANGES);
   }
 
   /** Empties the record (no slot recorded) for another table. */
@@ -106,6 +130,8 @@ export class TableRecord {
     this.slots.fill(0);
     this.rss.fill(0);
     this.usedBits.fill(0);
+    this.checkBits.fill(0);
+    this.replayBits.fill(0);
     this.nrUsed = 0;
     this.objs.length = 0;
   }
@@ -117,6 +143,8 @@ export class IncrementalRmapState {
   readonly records: TableRecord[] = [];
   /** Records of tables gone, for other tables. */
   readonly pool: TableRecord[] = [];
+  /** Every record made for the machine, by `TableRecord.id` (in `records` or `pool`). */
+  readonly byId: TableRecord[] = [];
   /** Per mm (`vmaMms[i]`), the VMA fields its records were made under (`vmasUnchanged`). */
   readonly vmaMms: Mm[] = [];
   readonly vmaSigs: unknown[][] = [];
@@ -131,6 +159,25 @@ export class IncrementalRmapState {
    */
   ptes: Int32Array | null = null;
   refs: Int32Array | null = null;
+  /**
+   * Per frame, the counted slots (SLOT_FOLIO, SLOT_MIGRATION) of all records whose pfn or
+   * folio it is (a slot whose pfn is its folio counted once), and `slotAt` the id
+   * (`rec.id << SLOT_ID_SHIFT | i`) of the last one recorded: a frame a writer marked
+   * whose count is 1 and whose `slotAt` still names it leads `gatherMarks` to the only slot
+   * whose replay reads it. Null until a record is made.
+   */
+  slotRefs: Int32Array | null = null;
+  slotAt: Int32Array | null = null;
+  /**
+   * The frames marked in `rmapWritten` when the pass started (`gatherMarks`), for
+   * `checkChangedFolios`, which clears their marks.
+   */
+  readonly marked: number[] = [];
+  /**
+   * A marked frame's slots could not be told (a frame counted by several slots, the zero
+   * page, a stale `slotAt`): every unwritten range replays all its recorded slots.
+   */
+  replayAll = true;
   /**
    * Folios whose recorded counts a pass changed (a slot recorded, changed or forgotten):
    * `checkFolios` visits them, with those the memmap's writers marked (`rmapWritten`).
@@ -166,6 +213,7 @@ export function startIncrementalPass(ctx: RmapState): IncrementalRmapState {
     records.length = 0;
     state.ptes?.fill(0);
     state.refs?.fill(0);
+    state.slotRefs?.fill(0);
     state.vmaMms.length = 0;
     state.vmaSigs.length = 0;
     state.fresh.length = 0;
@@ -173,8 +221,11 @@ export function startIncrementalPass(ctx: RmapState): IncrementalRmapState {
   }
   state.sound = false;
   state.pass++;
-  state.recorded.length = 0;
-  state.changed.length = 0;
+  // A store to `length` is a call into the runtime even when it changes nothing.
+  if (state.recorded.length !== 0) state.recorded.length = 0;
+  if (state.changed.length !== 0) state.changed.length = 0;
+  if (state.marked.length !== 0) state.marked.length = 0;
+  state.replayAll = true;
   return state;
 }
 
@@ -185,7 +236,7 @@ export function startIncrementalPass(ctx: RmapState): IncrementalRmapState {
 export function passEndedSound(state: IncrementalRmapState, touched: readonly number[]): void {
   const recorded = state.recorded;
   for (let t = 0; t < recorded.length; t++) recorded[t]!.dirty = 0;
-  recorded.length = 0;
+  if (recorded.length !== 0) recorded.length = 0;
   const fresh = state.fresh;
   fresh.length = touched.length;
   for (let i = 0; i < touched.length; i++) fresh[i] = touched[i]!;
@@ -197,11 +248,17 @@ export function passEndedSound(state: IncrementalRmapState, touched: readonly nu
 export function newRecord(ctx: RmapState, state: IncrementalRmapState, table: PageTable) {
   if (state.ptes === null) {
     const n = ctx.mem.maxPfn;
-    const buffer = machineBuffer(ctx.mem, 8 * n);
+    const buffer = machineBuffer(ctx.mem, 16 * n);
     state.ptes = new Int32Array(buffer, 0, n);
     state.refs = new Int32Array(buffer, 4 * n, n);
+    state.slotRefs = new Int32Array(buffer, 8 * n, n);
+    state.slotAt = new Int32Array(buffer, 12 * n, n);
   }
-  const rec = state.pool.pop() ?? new TableRecord(machineBuffer(ctx.mem, RECORD_BYTES));
+  let rec = state.pool.pop();
+  if (rec === undefined) {
+    rec = new TableRecord(machineBuffer(ctx.mem, RECORD_BYTES), state.byId.length);
+    state.byId.push(rec);
+  }
   rec.table = table;
   table.checkRecord = rec;
   state.records.push(rec);
