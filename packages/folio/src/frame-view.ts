@@ -31,8 +31,8 @@ export interface FrameView {
   readonly listId: Int32Array;
   readonly lists: ReadonlyArray<FolioList | null>;
   /**
-   * Per frame, 1 when a writer changed its folio's counts, what it is, its mapping or index
-   * since the incremental rmap check last cleared it (see `Memmap.rmapWritten`); the one
+   * Per frame, 1 when a writer changed its folio's counts, what it is, its mapping or index,
+   * or a flag the rmap check reads, since the incremental rmap check last cleared it (see `Memmap.rmapWritten`); the one
    * array of the view its reader writes: that check clears what it read.
    */
   readonly rmapWritten: Uint8Array;

@@ -355,7 +355,9 @@ export class Memmap {
   /**
    * Per frame, 1 when a writer lowered its refcount or changed its mapcounts (marked at the
    * folio's head; a higher refcount cannot break what the rmap check tests of it), what it
-   * is (`markWritten`), or its `mapping` or `index`, since the incremental
+   * is (`markWritten`), its `mapping` or `index`, or one of the flags the check reads of
+   * its entries (PG_locked, PG_slab, PG_swapbacked, PG_swapcache, PG_anon_exclusive: the
+   * flag setters, at the head or at the page written), since the incremental
    * rmap check last cleared it: that check visits only the folios marked here or whose
    * mappings it found changed, and takes an unmarked folio's fields for unchanged
    * (@mmsim/rmap `checkRmap`'s `incremental`). One store per write; a write straight into
