@@ -4,9 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MADV_DONTNEED, MAP_PRIVATE, MAP_SHARED, PAGE_SIZE } from '../src/index.js';
 import { mutableMm, type PageTable, pmdIndexOf, userFaultPlainPath } from '../src/internal.js';
 import { createRmapMachine as machine } from '../src/testing/index.js';
-import { spawnAccessorsAndMigrator } from './helpers.js';
-
-type How = 'generator' | 'plain';
+import { type AccessHow, spawnAccessorsAndMigrator, userAccessors } from './helpers.js';
 
 const PAGES = 6;
 const LRU_LISTS = 5;
@@ -24,7 +22,7 @@ const LRU_LISTS = 5;
  * mapping's PTE lock and of node 0's `lru_lock` (so `finish_fault` and the LRU add of a
  * miss contend).
  */
-function run(how: How, seed: number) {
+function run(how: AccessHow, seed: number) {
   userFaultPlainPath.enabled = how === 'plain';
   const m = machine({ strategy: 'random', seed, lru: true });
   const { vm, rt, mem } = m;
@@ -36,29 +34,7 @@ function run(how: How, seed: number) {
   const shared = vm.mmap(p, { length: PAGES * PAGE_SIZE, flags: MAP_SHARED, file });
   const priv = vm.mmap(p, { length: PAGES * PAGE_SIZE, flags: MAP_PRIVATE, file });
   const seen: number[] = [];
-  const counts = { plain: 0, generator: 0 };
-  function* load(at: number): KernelGen<number> {
-    if (how === 'generator') return yield* vm.userRead(p, at);
-    const got = vm.userReadPlain(p, at);
-    if (typeof got === 'number') {
-      counts.plain++;
-      return got;
-    }
-    counts.generator++;
-    return yield* got;
-  }
-  function* store(at: number, value: number): KernelGen {
-    if (how === 'generator') {
-      yield* vm.userWrite(p, at, value);
-      return;
-    }
-    const rest = vm.userWritePlain(p, at, value);
-    if (rest === null) counts.plain++;
-    else {
-      counts.generator++;
-      yield* rest;
-    }
-  }
+  const { counts, load, store } = userAccessors(vm, p, how);
   spawnAccessorsAndMigrator(m, p, shared, PAGES, 80, load, store, seen);
   rt.spawn('private', 0, function* (): KernelGen {
     for (let n = 0; n < 80; n++) {

@@ -184,3 +184,49 @@ export function spawnAccessorsAndMigrator(
     }
   });
 }
+
+/** How a plain-path test reaches user memory: through the generators, or the plain calls first. */
+export type AccessHow = 'generator' | 'plain';
+
+/**
+ * A load and a store for `spawnAccessorsAndMigrator` over process `p`: with `how` `plain`
+ * they try `userReadPlain` / `userWritePlain` first and count in `counts` which path each
+ * access finished on (plain, or the generator it handed over to); with `generator` they
+ * are the generator accesses.
+ */
+export function userAccessors(
+  vm: Machine['vm'],
+  p: Parameters<Machine['vm']['presentPfnAt']>[0],
+  how: AccessHow,
+): {
+  readonly counts: { plain: number; generator: number };
+  load(at: number): KernelGen<number>;
+  store(at: number, value: number): KernelGen;
+} {
+  const counts = { plain: 0, generator: 0 };
+  return {
+    counts,
+    *load(at: number): KernelGen<number> {
+      if (how === 'generator') return yield* vm.userRead(p, at);
+      const got = vm.userReadPlain(p, at);
+      if (typeof got === 'number') {
+        counts.plain++;
+        return got;
+      }
+      counts.generator++;
+      return yield* got;
+    },
+    *store(at: number, value: number): KernelGen {
+      if (how === 'generator') {
+        yield* vm.userWrite(p, at, value);
+        return;
+      }
+      const rest = vm.userWritePlain(p, at, value);
+      if (rest === null) counts.plain++;
+      else {
+        counts.generator++;
+        yield* rest;
+      }
+    },
+  };
+}

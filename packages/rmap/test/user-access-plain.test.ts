@@ -3,9 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PAGE_SIZE } from '../src/index.js';
 import { mutableMm, type PageTable, pmdIndexOf, userFaultPlainPath } from '../src/internal.js';
 import { createRmapMachine as machine } from '../src/testing/index.js';
-import { spawnAccessorsAndMigrator } from './helpers.js';
-
-type How = 'generator' | 'plain';
+import { type AccessHow, spawnAccessorsAndMigrator, userAccessors } from './helpers.js';
 
 const PAGES = 6;
 const LRU_LISTS = 5;
@@ -22,7 +20,7 @@ const LRU_LISTS = 5;
  * fault path off, as before the plain calls) or `userReadPlain` / `userWritePlain`, whose
  * generator, when one is returned, runs at once.
  */
-function run(how: How, seed: number) {
+function run(how: AccessHow, seed: number) {
   userFaultPlainPath.enabled = how === 'plain';
   const m = machine({ strategy: 'random', seed, lru: true });
   const { vm, rt } = m;
@@ -30,29 +28,7 @@ function run(how: How, seed: number) {
   const p = vm.createProcess();
   const addr = vm.mmap(p, { length: PAGES * PAGE_SIZE });
   const seen: number[] = [];
-  const counts = { plain: 0, generator: 0 };
-  function* load(at: number): KernelGen<number> {
-    if (how === 'generator') return yield* vm.userRead(p, at);
-    const got = vm.userReadPlain(p, at);
-    if (typeof got === 'number') {
-      counts.plain++;
-      return got;
-    }
-    counts.generator++;
-    return yield* got;
-  }
-  function* store(at: number, value: number): KernelGen {
-    if (how === 'generator') {
-      yield* vm.userWrite(p, at, value);
-      return;
-    }
-    const rest = vm.userWritePlain(p, at, value);
-    if (rest === null) counts.plain++;
-    else {
-      counts.generator++;
-      yield* rest;
-    }
-  }
+  const { counts, load, store } = userAccessors(vm, p, how);
   spawnAccessorsAndMigrator(m, p, addr, PAGES, 60, load, store, seen);
   rt.spawn('holder', 3, function* (): KernelGen {
     for (let n = 0; n < 80; n++) {
@@ -87,7 +63,7 @@ function run(how: How, seed: number) {
 }
 
 /** First touches of `pages` pages on a machine whose two nodes have `nodePages` each. */
-function exhaust(how: How, nodePages: number, pages: number) {
+function exhaust(how: AccessHow, nodePages: number, pages: number) {
   userFaultPlainPath.enabled = how === 'plain';
   const m = machine({ nodes: [nodePages, nodePages], cpuNodes: [0, 1], lru: true });
   const { vm, rt } = m;
