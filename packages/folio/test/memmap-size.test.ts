@@ -25,13 +25,17 @@ function liveBytes(): number {
 }
 
 describe('memmap size', () => {
-  it('a frame costs at most 64 bytes of memmap (no per-frame object slots)', () => {
+  // The layout is 60 bytes a frame (see `Memmap`), plus the checks' change marks and chunk
+  // stamps: 63.8 bytes measured. The heap figure moves by about a quarter of a byte a frame
+  // between runs of the same build (a heap page over a million frames: 63.80 or 64.03), so
+  // the bound leaves one byte for that; a per-frame object slot would add eight.
+  it('a frame costs at most 65 bytes of memmap (no per-frame object slots)', () => {
     const frames = 1_048_576;
     const before = liveBytes();
     const mem = createPhysicalMemory({ nodes: [{ pages: frames }] });
     const bytes = liveBytes() - before;
     expect(mem.maxPfn).toBe(frames);
-    expect(bytes / frames).toBeLessThanOrEqual(64);
+    expect(bytes / frames).toBeLessThanOrEqual(65);
   });
 
   it('mapping objects are shared by id and leave the table with their last page', () => {
