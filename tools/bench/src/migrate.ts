@@ -22,8 +22,12 @@ const FOLIOS = 512;
  * move_pages(2) does (folio_isolate_lru, as plain calls where nothing contends, +
  * NR_ISOLATED) and calls migrate_pages(); the pages ping-pong between node 0 and node 1.
  * Setup (process, first touch) is not timed. Returns the best round's folios per second.
+ *
+ * With `perCall` below 512, each round hands the isolated folios to migrate_pages() in calls
+ * of `perCall` folios (front first, the same folios and targets): `perCall` 1 measures what
+ * a call costs besides its folios (the explorations' migrators make calls of one or two).
  */
-function migrateRounds(variant: VariantName, rounds: number) {
+function migrateRounds(variant: VariantName, rounds: number, perCall = FOLIOS) {
   const rt = new Runtime({ cpus: 2, cpuNodes: [0, 1] });
   const mem = createPhysicalMemory({ nodes: [{ pages: 4096 }, { pages: 4096 }] });
   const vmstat = new VmStat(2);
@@ -58,17 +62,37 @@ function migrateRounds(variant: VariantName, rounds: number) {
         }
         folioPut(mem, folio);
       }
-      const { rc } = yield* core.migratePages(
-        list,
-        core.allocMigrationTarget,
-        null,
-        { nid: (round + 1) % 2, thisNode: true },
-        MIGRATE_ASYNC,
-        MR_SYSCALL,
-      );
-      if (rc !== 0) {
-        failed += rc;
-        yield* core.putbackMovablePages(list);
+      const mtc = { nid: (round + 1) % 2, thisNode: true };
+      if (perCall >= FOLIOS) {
+        const { rc } = yield* core.migratePages(
+          list,
+          core.allocMigrationTarget,
+          null,
+          mtc,
+          MIGRATE_ASYNC,
+          MR_SYSCALL,
+        );
+        if (rc !== 0) {
+          failed += rc;
+          yield* core.putbackMovablePages(list);
+        }
+      } else {
+        const part = new FolioList(mem);
+        while (!list.isEmpty()) {
+          for (let k = 0; k < perCall && !list.isEmpty(); k++) list.moveToTail(list.first(), part);
+          const { rc } = yield* core.migratePages(
+            part,
+            core.allocMigrationTarget,
+            null,
+            mtc,
+            MIGRATE_ASYNC,
+            MR_SYSCALL,
+          );
+          if (rc !== 0) {
+            failed += rc;
+            yield* core.putbackMovablePages(part);
+          }
+        }
       }
       yield* lru.lruAddDrainAll();
       const ns = Number(process.hrtime.bigint() - start);
@@ -82,11 +106,16 @@ function migrateRounds(variant: VariantName, rounds: number) {
   return { foliosPerSec: (FOLIOS / bestNs) * 1e9, nsPerFolio: bestNs / FOLIOS, rounds };
 }
 
+/** The variants whose one-folio calls are measured too: the two engines' defaults. */
+const PER_CALL_VARIANTS: readonly VariantName[] = ['v6.2', 'v6.3'];
+
 export function migrateBenchmarks(): BenchResult[] {
-  return Object.keys(VARIANTS).map((name) => {
+  const nsPerFolio512 = new Map<VariantName, number>();
+  const batches = Object.keys(VARIANTS).map((name) => {
     const variant = name as VariantName;
     migrateRounds(variant, 5); // warm-up
     const r = migrateRounds(variant, 40);
+    nsPerFolio512.set(variant, r.nsPerFolio);
     return {
       name: `migrate.async_batch_512_${variant}_folios_per_sec`,
       value: r.foliosPerSec,
@@ -96,4 +125,27 @@ export function migrateBenchmarks(): BenchResult[] {
       detail: { nsPerFolio: r.nsPerFolio, rounds: r.rounds, folios: FOLIOS },
     };
   });
+  // The same rounds with one migrate_pages() call per folio: what a call costs besides its
+  // folio (the set-up and end of migrate_pages and migrate_pages_batch, their generators,
+  // lists and statistics), as the explorations' small calls pay it.
+  const calls = PER_CALL_VARIANTS.map((variant) => {
+    migrateRounds(variant, 5, 1); // warm-up
+    const r = migrateRounds(variant, 40, 1);
+    const batched = nsPerFolio512.get(variant) ?? r.nsPerFolio;
+    return {
+      name: `migrate.async_batch_1_${variant}_folios_per_sec`,
+      value: r.foliosPerSec,
+      unit: 'folios/s',
+      better: 'higher' as const,
+      description: `As migrate.async_batch_512_${variant}_folios_per_sec, but the 512 isolated folios go to migrate_pages(MIGRATE_ASYNC, MR_SYSCALL) in 512 calls of one folio each; detail.callOverheadNs is the difference per folio from the 512-folio figure of this run (a call's cost besides its folio); best of ${r.rounds} rounds.`,
+      detail: {
+        nsPerFolio: r.nsPerFolio,
+        callOverheadNs: r.nsPerFolio - batched,
+        rounds: r.rounds,
+        folios: FOLIOS,
+        foliosPerCall: 1,
+      },
+    };
+  });
+  return [...batches, ...calls];
 }
