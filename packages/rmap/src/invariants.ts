@@ -181,6 +181,12 @@ class Tally {
   /** `markWords`' view and the buffer it reads. */
   #marks: Float64Array | null = null;
   #marksOf: ArrayBufferLike | null = null;
+  /** `headWords`' view and the buffer it reads. */
+  #heads: Float64Array | null = null;
+  #headsOf: ArrayBufferLike | null = null;
+  /** Two int32s seen as one float64 (`pairWord`). */
+  readonly #pair = new Int32Array(2);
+  readonly #pairWord = new Float64Array(this.#pair.buffer);
 
   constructor(nrPfns: number) {
     this.ptes = new Int32Array(nrPfns);
@@ -237,6 +243,29 @@ class Tally {
       this.#marksOf = marks.buffer;
     }
     return this.#marks;
+  }
+
+  /**
+   * The buffer of the memmap's `headOf` read two frames at a time (an aligned float64 holds
+   * the int32 heads of two frames), for `tailsNameOthers` and `checkLargeFolio`.
+   */
+  headWords(headOf: Int32Array): Float64Array {
+    if (this.#headsOf !== headOf.buffer || this.#heads === null) {
+      this.#heads = new Float64Array(headOf.buffer, 0, headOf.buffer.byteLength >>> 3);
+      this.#headsOf = headOf.buffer;
+    }
+    return this.#heads;
+  }
+
+  /**
+   * The float64 whose two int32 halves are both `head`, as `headWords` reads two frames
+   * that name `head`. For 0 < head < PAIR_WORD_LIMIT it is neither a NaN nor a zero, so
+   * another word equals it exactly when its bits do.
+   */
+  pairWord(head: number): number {
+    this.#pair[0] = head;
+    this.#pair[1] = head;
+    return this.#pairWord[0]!;
   }
 
   pte(pfn: number): void {
@@ -563,11 +592,27 @@ function checkTable(
   let used = 0;
   const ptes = table.ptes;
   const base = idx * PTRS_PER_PTE;
-  for (let i = 0; i < PTRS_PER_PTE; i++) {
-    const raw = ptes[i]!;
-    if (raw === 0) continue;
-    used++;
-    checkEntry(ctx, mm, base + i, raw, false, tally, walk, bad);
+  // Eight slots at a time: their OR is 0 exactly when all eight are empty (a small
+  // machine's table holds a few entries, so most of its 512 slots are).
+  for (let i = 0; i < PTRS_PER_PTE; i += 8) {
+    if (
+      (ptes[i]! |
+        ptes[i + 1]! |
+        ptes[i + 2]! |
+        ptes[i + 3]! |
+        ptes[i + 4]! |
+        ptes[i + 5]! |
+        ptes[i + 6]! |
+        ptes[i + 7]!) ===
+      0
+    )
+      continue;
+    for (let j = i; j < i + 8; j++) {
+      const raw = ptes[j]!;
+      if (raw === 0) continue;
+      used++;
+      checkEntry(ctx, mm, base + j, raw, false, tally, walk, bad);
+    }
   }
   if (used !== table.used)
     bad.add(`${mm}: page table ${idx} counts ${table.used} entries, has ${used}`);
@@ -1321,6 +1366,8 @@ function checkFolios(
   // tails of a pooled hugetlb page or all tails none of which names itself as its head.
   const words = tally.frameWords(state);
   const off = state.byteOffset;
+  const heads = tally.headWords(headOf);
+  const hoff = headOf.byteOffset;
   let nid = 0;
   let nodeEnd = nodeStartPfn(mem, 0) + nodeSpannedPages(mem, 0);
   let wordsEnd = Math.min(nodeEnd, state.length) - 8;
@@ -1337,14 +1384,10 @@ function checkFolios(
         pfn += 7;
         continue;
       }
-      if (w === EIGHT_TAIL) {
-        // Passed over as one by one below, unless one names itself as its head.
-        let q = 0;
-        while (q < 8 && headOf[pfn + q] !== pfn + q) q++;
-        if (q === 8) {
-          pfn += 7;
-          continue;
-        }
+      // Passed over as one by one below, unless one names itself as its head.
+      if (w === EIGHT_TAIL && tailsNameOthers(headOf, heads, hoff, pfn)) {
+        pfn += 7;
+        continue;
       }
     }
     const s = state[pfn];
@@ -1355,6 +1398,28 @@ function checkFolios(
     if (pfn === zeroPfn) continue;
     checkFolio(mem, m, pfn, tally, recPtes, recRefs, bad);
   }
+}
+
+/**
+ * Whether none of the 8 frames from `pfn` (8 tails, by their states) names itself as its
+ * head (`headOf[p] === p`, which `checkFolios` must not pass over). Eight tails naming one
+ * head outside them are told from 4 aligned float64 words of `headOf` (`heads`, whose
+ * buffer `headOf` starts `hoff` bytes into): the first two frames name that head, and the
+ * four words are equal. (Equal words hold equal int32 pairs, but for +0 and -0: the pairs
+ * (0, 0) and (0, -2^31), and neither names the frame it is at, since the first frame here,
+ * naming 0, is past 0.) Otherwise frame by frame.
+ */
+function tailsNameOthers(headOf: Int32Array, heads: Float64Array, hoff: number, pfn: number) {
+  const h = headOf[pfn]!;
+  const at = hoff + 4 * pfn;
+  if ((h < pfn || h > pfn + 7) && (at & 7) === 0 && headOf[pfn + 1] === h) {
+    const k = at >>> 3;
+    const x = heads[k]!;
+    if (heads[k + 1] === x && heads[k + 2] === x && heads[k + 3] === x) return true;
+  }
+  let q = 0;
+  while (q < 8 && headOf[pfn + q] !== pfn + q) q++;
+  return q === 8;
 }
 
 /**
@@ -1495,18 +1560,21 @@ function checkFolio(
   const total = entire + m.totalMapcount[pfn]!;
   const r = tally.refs[pfn]! + recRefs[pfn]!;
   if (total > 0 || r > 0) {
-    const end = pfn + (1 << m.order[pfn]!);
-    for (let p = pfn; p < end; p++) {
-      const ps = state[p];
-      // pageMapcount, which throws for a frame that is not a page of a live folio.
-      const page =
-        ps === FRAME_HEAD || ps === FRAME_TAIL
-          ? mapcount[p]! + entireMapcount[headOf[p]!]!
-          : pageMapcount(mem, p);
-      const own = page - entire;
-      const found = ptes[p]! + recPtes[p]!;
-      if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
-    }
+    const order = m.order[pfn]!;
+    const end = pfn + (1 << order);
+    if (order >= LARGE_FOLIO_ORDER) checkLargeFolio(mem, m, pfn, end, entire, tally, recPtes, bad);
+    else
+      for (let p = pfn; p < end; p++) {
+        const ps = state[p];
+        // pageMapcount, which throws for a frame that is not a page of a live folio.
+        const page =
+          ps === FRAME_HEAD || ps === FRAME_TAIL
+            ? mapcount[p]! + entireMapcount[headOf[p]!]!
+            : pageMapcount(mem, p);
+        const own = page - entire;
+        const found = ptes[p]! + recPtes[p]!;
+        if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
+      }
     if (r > 0 && m.mappingKind[pfn] === PAGE_MAPPING_KSM) {
       const problem = checkKsmFolio(mem, pfn);
       if (problem !== null) bad.add(problem);
@@ -1518,6 +1586,107 @@ function checkFolio(
     bad.add(
       `folio ${hex(pfn)}: refcount ${refcount} below the ${needed} its mappings, cache and pins hold`,
     );
+  }
+}
+
+/**
+ * Heads below this (and above 0) make a `pairWord` that is no NaN: its high half, `head`,
+ * leaves the float64's exponent below all ones.
+ */
+const PAIR_WORD_LIMIT = 0x7ff00000;
+
+/** From this order up, `checkFolio` reads a folio's pages through `checkLargeFolio`. */
+const LARGE_FOLIO_ORDER = 4;
+
+/**
+ * The per-page mapcount test of `checkFolio` for a folio of `1 << order` pages: each page's
+ * mapcount (`pageMapcount` less the entire mapcount) against the PTEs mapping it. Eight
+ * pages at a time (from `pfn` to `end`) where they are eight tails of this folio (a word of their states, four
+ * words of `headOf` each naming `pfn` twice) whose mapcounts and PTE counts are all 0 (the
+ * OR of each eight): every such page passes the test, as page by page (a tail's
+ * `pageMapcount` is its mapcount plus its head's entire mapcount). Page by page elsewhere
+ * (the head, the pages of a mapped THP's PTEs, a tail out of place).
+ */
+function checkLargeFolio(
+  mem: RmapState['mem'],
+  m: FrameView,
+  pfn: number,
+  end: number,
+  entire: number,
+  tally: Tally,
+  recPtes: Int32Array,
+  bad: Problems,
+): void {
+  const { state, headOf, mapcount, entireMapcount } = m;
+  const ptes = tally.ptes;
+  const words = tally.frameWords(state);
+  const soff = state.byteOffset;
+  const heads = tally.headWords(headOf);
+  const hoff = headOf.byteOffset;
+  const pair = tally.pairWord(pfn);
+  // `pair` equals a word exactly when their bits are equal (see `pairWord`).
+  const fast = pfn > 0 && pfn < PAIR_WORD_LIMIT;
+  const noRec = recPtes === tally.zeros;
+  // Eight at a time only within the arrays (an `order` past them reads past `state`).
+  const last = Math.min(end, state.length) - 8;
+  for (let p = pfn; p < end; p++) {
+    const at = hoff + 4 * p;
+    if (
+      fast &&
+      p !== pfn &&
+      p <= last &&
+      ((soff + p) & 7) === 0 &&
+      (at & 7) === 0 &&
+      words[(soff + p) >>> 3] === EIGHT_TAIL
+    ) {
+      const k = at >>> 3;
+      if (
+        heads[k] === pair &&
+        heads[k + 1] === pair &&
+        heads[k + 2] === pair &&
+        heads[k + 3] === pair &&
+        (mapcount[p]! |
+          mapcount[p + 1]! |
+          mapcount[p + 2]! |
+          mapcount[p + 3]! |
+          mapcount[p + 4]! |
+          mapcount[p + 5]! |
+          mapcount[p + 6]! |
+          mapcount[p + 7]!) ===
+          0 &&
+        (ptes[p]! |
+          ptes[p + 1]! |
+          ptes[p + 2]! |
+          ptes[p + 3]! |
+          ptes[p + 4]! |
+          ptes[p + 5]! |
+          ptes[p + 6]! |
+          ptes[p + 7]!) ===
+          0 &&
+        (noRec ||
+          (recPtes[p]! |
+            recPtes[p + 1]! |
+            recPtes[p + 2]! |
+            recPtes[p + 3]! |
+            recPtes[p + 4]! |
+            recPtes[p + 5]! |
+            recPtes[p + 6]! |
+            recPtes[p + 7]!) ===
+            0)
+      ) {
+        p += 7;
+        continue;
+      }
+    }
+    const ps = state[p];
+    // pageMapcount, which throws for a frame that is not a page of a live folio.
+    const page =
+      ps === FRAME_HEAD || ps === FRAME_TAIL
+        ? mapcount[p]! + entireMapcount[headOf[p]!]!
+        : pageMapcount(mem, p);
+    const own = page - entire;
+    const found = ptes[p]! + recPtes[p]!;
+    if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
   }
 }
 
