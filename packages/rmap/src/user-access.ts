@@ -98,7 +98,9 @@ function translateSlow(
   ctx.tlbStats.tlbMisses++;
   ctx.rt.charge(ctx.costs.tlbMiss);
   const idx = pmdIndexOfVpn(vpn);
-  const pmdv = mm.pmds.get(idx);
+  // No map lookup while the mm has no PMD-level entry (no THP mapped, no PMD migration
+  // entry), and the page table through its remembered last entry (`lookup`).
+  const pmdv = mm.pmds.size === 0 ? undefined : mm.pmds.get(idx);
   if (pmdv !== undefined) {
     // a PMD migration entry or a PROT_NONE (NUMA hinting) PMD faults
     if (!pteHwPresent(pmdv) || (write && !pteWrite(pmdv))) return NEEDS_FAULT;
@@ -109,7 +111,7 @@ function translateSlow(
     ctx.rt.charge(ctx.costs.userAccess * pageAccessFactor(ctx.mem, pfn));
     return pfn;
   }
-  const table = mm.pageTables.get(idx);
+  const table = mm.pageTables.lookup(idx);
   if (table === undefined) return NEEDS_FAULT;
   const pte = table.get(vpn);
   if (!pteHwPresent(pte) || (write && !pteWrite(pte))) return NEEDS_FAULT; // PROT_NONE faults
