@@ -13,12 +13,12 @@ import {
   VM_READ,
   VM_WRITE,
 } from './constants.js';
+import type { CpuTlb } from './cpu-tlb.js';
 import { handleMmFault, handleMmFaultPlain } from './fault.js';
 import type { Mm } from './mm.js';
 import { pmdIndexOfVpn, pteIndexOfVpn, vpnOf } from './page-table.js';
 import { PTE_DIRTY, PTE_YOUNG, pteHwPresent, ptePfn, pteWrite } from './pte.js';
 import type { RmapState } from './rmap-state.js';
-import type { CpuTlb } from './cpu-tlb.js';
 import { cpuTlb, TLB_DIRTY, TLB_WRITE, tlbEntry, useMm } from './tlb.js';
 import type { Vma } from './vma.js';
 
