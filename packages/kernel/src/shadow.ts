@@ -42,6 +42,17 @@ const MAX_VIOLATIONS = 20;
 const CHUNK = PTRS_PER_PTE;
 
 /**
+ * The slot of page `vpn` in its chunk (`vpn` mod CHUNK, for CHUNK a power of two): the low
+ * bits, as `pteIndexOfVpn` takes them. A user vpn is above 2^30, a double in V8, and `%` of
+ * doubles is a call into the C library on every private-word access; `&` keeps the low 32
+ * bits of any integer below 2^53 and so its low 9. For a negative vpn it is the slot that
+ * `verifyAll`'s `idx * CHUNK + i` maps back to it (where `%` gave a negative index).
+ */
+function slotOf(vpn: number): number {
+  return vpn & (CHUNK - 1);
+}
+
+/**
  * The private words of one process in one 2 MiB range: per page the value, the writer (an
  * index into the writer names, 0: nothing written there) and the insertion sequence number.
  */
@@ -282,7 +293,7 @@ export class ShadowMemory {
   #wroteUser(mm: MmView, vpn: number, value: number, writer: number): void {
     const cached = this.#userChunk(mm, vpn);
     if (cached !== undefined) {
-      this.#store(cached, vpn % CHUNK, value, writer);
+      this.#store(cached, slotOf(vpn), value, writer);
       return;
     }
     let chunks = this.#user.get(mm);
@@ -304,7 +315,7 @@ export class ShadowMemory {
     this.#lastMm = mm;
     this.#lastIdx = idx;
     this.#lastChunk = chunk;
-    this.#store(chunk, vpn % CHUNK, value, writer);
+    this.#store(chunk, slotOf(vpn), value, writer);
   }
 
   #store(chunk: UserChunk, i: number, value: number, writer: number): void {
@@ -322,7 +333,7 @@ export class ShadowMemory {
     const idx = Math.floor(vpn / CHUNK);
     const chunk = chunks.get(idx);
     if (chunk === undefined) return;
-    const i = vpn % CHUNK;
+    const i = slotOf(vpn);
     if (chunk.writer[i] === 0) return;
     chunk.writer[i] = 0;
     this.#userCount--;
@@ -443,9 +454,9 @@ export class ShadowMemory {
       const vpn = where.addr / PAGE_SIZE;
       const chunk = this.#userChunk(where.mm, vpn);
       if (chunk === undefined) return true;
-      const w = chunk.writer[vpn % CHUNK]!;
+      const w = chunk.writer[slotOf(vpn)]!;
       if (w === 0) return true;
-      value = chunk.value[vpn % CHUNK]!;
+      value = chunk.value[slotOf(vpn)]!;
       writer = this.#writers[w]!;
     } else {
       const entry = this.#placeEntry(where);
@@ -521,9 +532,9 @@ export class ShadowMemory {
     const vpn = Math.floor(addr / PAGE_SIZE);
     const chunk = this.#userChunk(mm, vpn);
     if (chunk === undefined) return true;
-    const w = chunk.writer[vpn % CHUNK]!;
+    const w = chunk.writer[slotOf(vpn)]!;
     if (w === 0) return true;
-    const value = chunk.value[vpn % CHUNK]!;
+    const value = chunk.value[slotOf(vpn)]!;
     if (value === got) return true;
     this.#violate(
       `${reader} read ${got} at ${userKey(mm, vpn * PAGE_SIZE)}, but the last value written there was ${value} (by ${this.#writers[w]!}): a write was lost`,

@@ -48,7 +48,8 @@ export function directIoTask(k: Kernel, options: DirectIoOptions): Actor {
     *body(task: Task): KernelGen {
       const rng = k.rt.random.workload;
       const pick = pagePicker(options.pattern ?? 'random', pages, rng);
-      const who = String(task);
+      // The shadow's writer index of this task, resolved once (`wroteUserAccess` below).
+      const who = k.shadow.writerIndex(String(task));
       for (let n = 0; n < reads; n++) {
         const at = addr + pick(n) * PAGE_SIZE;
         const pfn = yield* k.vm.pinUserPage(mm, at, true);
@@ -58,7 +59,8 @@ export function directIoTask(k: Kernel, options: DirectIoOptions): Actor {
         for (let i = 0; i < ioSteps; i++) yield; // the device works
         const value = task.id * 1_000_000 + n + 1;
         setPageContent(k.mem, pfn, value); // DMA by physical address
-        k.shadow.wrote(k.shadow.userLocation(mm, at), value, who);
+        // as wrote(userLocation(mm, at), value, name), without building the location
+        k.shadow.wroteUserAccess(mm, at, value, who);
         yield* k.vm.unpinUserPage(mm, pfn);
         yield;
       }

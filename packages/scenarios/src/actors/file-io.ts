@@ -1,12 +1,13 @@
-import { folioTestFlag, PG_locked, PG_uptodate } from '@mmsim/folio';
+import { type Folio, folioTestFlag, PG_locked, PG_uptodate } from '@mmsim/folio';
 import {
   type Actor,
-  filemapGetFolio,
-  filemapLockFolio,
+  filemapGetFolioPlain,
+  filemapLockFolioPlain,
   folioMarkDirty,
-  folioPutDeclared,
-  folioUnlockPut,
+  folioPutDeclaredPlain,
+  folioUnlockPutPlain,
   type Kernel,
+  type PageCacheAlloc,
   pageCacheDeclaresFootprints,
   pageCacheLookup,
   pageCacheWord,
@@ -31,6 +32,9 @@ export interface FileIoOptions {
   readonly writeRatio?: number;
 }
 
+/** A new page-cache folio of order 0 on the node of the task's CPU (both lookups that create one). */
+const ORDER0_ALLOC: PageCacheAlloc = Object.freeze({});
+
 /**
  * `generic_perform_write` for one word (mm/filemap.c, 6.3): `write_begin` finds or
  * creates the folio and locks it (`grab_cache_page_write_begin`, FGP_LOCK | FGP_CREAT),
@@ -45,12 +49,62 @@ export function* filemapWriteWord(
   value: number,
   writer: string,
 ): KernelGen<boolean> {
-  const folio = yield* filemapLockFolio(k, file, index, 'grab_cache_page_write_begin', {});
+  const got = filemapWriteWordPlain(k, file, index, value, writer);
+  return typeof got === 'boolean' ? got : yield* got;
+}
+
+/**
+ * `filemapWriteWord` as plain calls while nothing waits (the folio's lock taken with its
+ * trylock, a put that is not the last): whether the word was written; otherwise the
+ * generator that goes on from the first point that may wait, for the caller to run at
+ * once, in the same step. The same steps, footprint, locks and shadow record.
+ */
+export function filemapWriteWordPlain(
+  k: Kernel,
+  file: AddressSpaceView,
+  index: number,
+  value: number,
+  writer: string,
+): boolean | KernelGen<boolean> {
+  const got = filemapLockFolioPlain(k, file, index, 'grab_cache_page_write_begin', ORDER0_ALLOC);
+  if (typeof got !== 'number') return writeWordAfterLock(k, got, file, index, value, writer);
+  return writeLockedWord(k, got, file, index, value, writer);
+}
+
+/** The rest of `filemapWriteWordPlain` once the locked lookup returned `folio`. */
+function writeLockedWord(
+  k: Kernel,
+  folio: Folio,
+  file: AddressSpaceView,
+  index: number,
+  value: number,
+  writer: string,
+): boolean | KernelGen<boolean> {
   if (folio < 0) return false;
   setPageCacheWord(k, folio, index, value);
   k.shadow.wroteFile(file, index, value, writer); // as wrote({ kind: 'file', file, index })
   folioMarkDirty(k, folio);
-  yield* folioUnlockPut(k, folio);
+  const rest = folioUnlockPutPlain(k, folio);
+  return rest === null ? true : finishWrite(rest);
+}
+
+/** `filemapWriteWordPlain` from a locked lookup that may wait (`lock`, not started). */
+function* writeWordAfterLock(
+  k: Kernel,
+  lock: KernelGen<Folio>,
+  file: AddressSpaceView,
+  index: number,
+  value: number,
+  writer: string,
+): KernelGen<boolean> {
+  const folio = yield* lock;
+  const got = writeLockedWord(k, folio, file, index, value, writer);
+  return typeof got === 'boolean' ? got : yield* got;
+}
+
+/** The put of `folioUnlockPut` that remained (the last reference, or a replaced LRU's). */
+function* finishWrite(put: KernelGen): KernelGen<boolean> {
+  yield* put;
   return true;
 }
 
@@ -60,7 +114,9 @@ export function* filemapWriteWord(
  * folio filled from the file, then unlocked), wait for a read in progress
  * (`filemap_update_page` waits on the lock of a folio that is not uptodate), copy the word
  * out and drop the reference. The value is checked against the shadow in the step of the
- * load. Returns the word, or null when memory ran out.
+ * load. Returns the word, or null when memory ran out. The page-cache calls run as plain
+ * calls where they cannot wait (`filemapGetFolioPlain`, `filemapLockFolioPlain`,
+ * `folioUnlockPutPlain`, `folioPutDeclaredPlain`), with the same steps.
  */
 export function* filemapReadWord(
   k: Kernel,
@@ -70,11 +126,20 @@ export function* filemapReadWord(
 ): KernelGen<number | null> {
   const mem = k.mem;
   for (;;) {
-    let folio = yield* filemapGetFolio(k, file, index);
+    const looked = filemapGetFolioPlain(k, file, index);
+    let folio = typeof looked === 'number' ? looked : yield* looked;
     if (folio < 0) {
-      folio = yield* filemapLockFolio(k, file, index, 'page_cache_sync_readahead', {});
+      const locked = filemapLockFolioPlain(
+        k,
+        file,
+        index,
+        'page_cache_sync_readahead',
+        ORDER0_ALLOC,
+      );
+      folio = typeof locked === 'number' ? locked : yield* locked;
       if (folio < 0) return null;
-      yield* folioUnlockPut(k, folio); // the read completed synchronously
+      const unlocked = folioUnlockPutPlain(k, folio); // the read completed synchronously
+      if (unlocked !== null) yield* unlocked;
       continue;
     }
     if (!folioTestFlag(mem, folio, PG_uptodate) && folioTestFlag(mem, folio, PG_locked)) {
@@ -82,13 +147,16 @@ export function* filemapReadWord(
     }
     k.rt.touchKernel(FP_MAPPING, file.id, false);
     if (pageCacheLookup(mem, file, index) !== folio) {
-      yield* folioPutDeclared(k, folio); // replaced meanwhile (migrated): look again
+      // replaced meanwhile (migrated): look again
+      const put = folioPutDeclaredPlain(k, folio);
+      if (put !== null) yield* put;
       continue;
     }
     const value = pageCacheWord(k, folio, index);
     k.shadow.readFile(file, index, value, reader); // as read({ kind: 'file', file, index })
     yield; // copy_folio_to_iter: the copy to user space may fault
-    yield* folioPutDeclared(k, folio);
+    const put = folioPutDeclaredPlain(k, folio);
+    if (put !== null) yield* put;
     return value;
   }
 }
@@ -152,7 +220,8 @@ function* fileIoBody(
     rt.touch(rngId, true);
     const index = first + pick(n);
     if (rng.chance(writeRatio)) {
-      yield* filemapWriteWord(k, file, index, task.id * 1_000_000 + n + 1, who);
+      const wrote = filemapWriteWordPlain(k, file, index, task.id * 1_000_000 + n + 1, who);
+      if (typeof wrote !== 'boolean') yield* wrote;
     } else {
       yield* filemapReadWord(k, file, index, who);
     }

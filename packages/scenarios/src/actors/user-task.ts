@@ -1,7 +1,7 @@
 import type { Actor, Kernel } from '@mmsim/kernel';
 import type { MmView } from '@mmsim/rmap';
 import { PAGE_SIZE } from '@mmsim/rmap';
-import { type KernelGen, MmsimError, type Task } from '@mmsim/runtime';
+import { type KernelGen, MmsimError, type RandomStream, type Task } from '@mmsim/runtime';
 import { type AccessPattern, pagePicker } from './access-pattern.js';
 
 /** Options of `userTask`. */
@@ -118,6 +118,8 @@ class UserTaskRun implements KernelGen {
   readonly #task: Task;
   /** The access pattern; made at the first step (as the generator body did). */
   #pick: ((n: number) => number) | null = null;
+  /** The run's workload random stream (`rt.random.workload`), taken with `#pick`. */
+  #rng: RandomStream | null = null;
   #who = '';
   /** `#who` as the shadow's writer index (`ShadowMemory.writerIndex`). */
   #whoIndex = 0;
@@ -170,7 +172,8 @@ class UserTaskRun implements KernelGen {
     const k = this.#k;
     let pick = this.#pick;
     if (pick === null) {
-      pick = pagePicker(options.pattern ?? 'random', options.pages, k.rt.random.workload);
+      this.#rng = k.rt.random.workload;
+      pick = pagePicker(options.pattern ?? 'random', options.pages, this.#rng);
       this.#pick = pick;
       this.#who = String(this.#task);
       this.#whoIndex = k.shadow.writerIndex(this.#who);
@@ -179,7 +182,7 @@ class UserTaskRun implements KernelGen {
     const n = this.#n;
     const at = options.addr + pick(n) * PAGE_SIZE;
     const stats = options.stats;
-    if (k.rt.random.workload.chance(this.#writeRatio)) {
+    if ((this.#rng as RandomStream).chance(this.#writeRatio)) {
       const value = this.#task.id * 1_000_000 + n + 1;
       // As userWrite, with no generator unless a fault of the store may wait.
       if (!k.vm.userWriteFast(mm, at, value)) {
