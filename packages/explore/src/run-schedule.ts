@@ -12,7 +12,7 @@ import {
   type Strategy,
   type Task,
 } from '@mmsim/runtime';
-import type { CheckViolationShape } from './check.js';
+import type { Check, CheckViolationShape } from './check.js';
 import { type ActiveChecks, activeChecks, type CheckOptions } from './checks.js';
 import type { Finding, FindingDetail, StepRecord } from './finding.js';
 import { encodeRunMeta } from './run-meta.js';
@@ -158,12 +158,34 @@ function notPassed(target: string, option: string): MmsimError {
 }
 
 /**
- * Each step invariant's `stepStride` when it has one (a positive integer, with `checkDue`),
- * else 0; null when none has: `runSchedule` then calls `checkDue` on the due step checks
- * only, and `check` of the others at every step.
+ * How `runSchedule` calls the step invariants. `strides`: each one's `stepStride` when it
+ * has one (a positive integer, with `checkDue`), else 0; null when none has: `runSchedule`
+ * then calls `checkDue` on the due step checks only, and `check` of the others at every
+ * step. `period`: the greatest common divisor of the strides (0 without strides); a step
+ * check whose number it does not divide has no strided invariant due, and calls `plain`
+ * (the invariants without a stride, in their order) only: the same calls, in the same
+ * order, without the walk over the strided ones.
  */
-function dueStrides(invariants: readonly Invariant[]): number[] | null {
+interface StepPlan {
+  readonly strides: number[] | null;
+  readonly period: number;
+  readonly plain: readonly Invariant[];
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const r = a % b;
+    a = b;
+    b = r;
+  }
+  return a;
+}
+
+/** The `StepPlan` of a schedule's step invariants. */
+function stepPlan(invariants: readonly Invariant[]): StepPlan {
   let strides: number[] | null = null;
+  let period = 0;
+  const plain: Invariant[] = [];
   for (let i = 0; i < invariants.length; i++) {
     const inv = invariants[i] as Invariant;
     const stride = inv.stepStride;
@@ -173,12 +195,44 @@ function dueStrides(invariants: readonly Invariant[]): number[] | null {
       stride < 1 ||
       typeof inv.checkDue !== 'function'
     ) {
+      plain.push(inv);
       continue;
     }
     strides ??= new Array<number>(invariants.length).fill(0);
     strides[i] = stride;
+    period = gcd(stride, period);
   }
-  return strides;
+  return { strides, period, plain };
+}
+
+/** The verdict of an invariant that failed: `violation` is what its check said. */
+function invariantVerdict(inv: Invariant, phase: InvariantPhase, violation: string): Verdict {
+  return {
+    kind: 'invariant',
+    invariant: inv.name,
+    phase,
+    violation,
+    message: `invariant ${inv.name} failed: ${violation}`,
+  };
+}
+
+/** What `check` of an invariant says (a throw is a violation with the error's message). */
+function checkOne(inv: Invariant, phase: InvariantPhase, result?: RunResult): string | null {
+  try {
+    return inv.check(phase, result);
+  } catch (error) {
+    return `threw ${error instanceof Error ? error.message : String(error)}`;
+  }
+}
+
+/** What `checkDue` of a strided invariant says (see `checkOne`). */
+function checkOneDue(inv: Invariant): string | null {
+  try {
+    // (`stepPlan` saw `checkDue`; called as a method, on the invariant.)
+    return inv.checkDue!('step');
+  } catch (error) {
+    return `threw ${error instanceof Error ? error.message : String(error)}`;
+  }
 }
 
 /** The run meta of each setup, encoded once: every schedule of an exploration shares it. */
@@ -233,48 +287,57 @@ export function runSchedule(
   let misuse: unknown = null;
   let stepsSeen = 0;
 
-  // Per step invariant, its `stepStride` when it can be called on its due steps only (0:
-  // called at every step); null when none can. Set with `checks`.
-  let strides: number[] | null = null;
+  // How the step invariants are called (see `StepPlan`); set with `checks`.
+  let plan: StepPlan | null = null;
   // The step checks so far: the count each strided invariant's own `check` would keep.
   let stepChecks = 0;
 
-  const runInvariants = (phase: InvariantPhase, result?: RunResult): Verdict | null => {
-    const active = checks as ActiveChecks;
-    const list = phase === 'step' ? active.stepInvariants : active.invariants;
-    const every = phase === 'step' ? strides : null;
-    if (phase === 'step') stepChecks++;
+  /** The step invariants after a step, as each one's `check('step')` would answer. */
+  const stepInvariants = (): Verdict | null => {
+    const p = plan as StepPlan;
+    const n = ++stepChecks;
+    const strides = p.strides;
+    if (strides === null || n % p.period !== 0) {
+      // No strided invariant is due: theirs would count the call and answer null.
+      const plain = p.plain;
+      for (let i = 0; i < plain.length; i++) {
+        const inv = plain[i] as Invariant;
+        const violation = checkOne(inv, 'step');
+        if (violation !== null) return invariantVerdict(inv, 'step', violation);
+      }
+      return null;
+    }
+    const list = (checks as ActiveChecks).stepInvariants;
     for (let i = 0; i < list.length; i++) {
       const inv = list[i] as Invariant;
-      const stride = every === null ? 0 : (every[i] as number);
+      const stride = strides[i] as number;
       // Not due: its `check('step')` would count the call and answer null.
-      if (stride !== 0 && stepChecks % stride !== 0) continue;
-      let violation: string | null;
-      try {
-        // (`dueStrides` saw `checkDue`; called as a method, on the invariant.)
-        violation = stride !== 0 ? inv.checkDue!(phase, result) : inv.check(phase, result);
-      } catch (error) {
-        violation = `threw ${error instanceof Error ? error.message : String(error)}`;
-      }
-      if (violation !== null) {
-        return {
-          kind: 'invariant',
-          invariant: inv.name,
-          phase,
-          violation,
-          message: `invariant ${inv.name} failed: ${violation}`,
-        };
-      }
+      if (stride !== 0 && n % stride !== 0) continue;
+      const violation = stride !== 0 ? checkOneDue(inv) : checkOne(inv, 'step');
+      if (violation !== null) return invariantVerdict(inv, 'step', violation);
+    }
+    return null;
+  };
+
+  /** The invariants at the end of a completed run. */
+  const endInvariants = (result: RunResult): Verdict | null => {
+    const list = (checks as ActiveChecks).invariants;
+    for (let i = 0; i < list.length; i++) {
+      const inv = list[i] as Invariant;
+      const violation = checkOne(inv, 'end', result);
+      if (violation !== null) return invariantVerdict(inv, 'end', violation);
     }
     return null;
   };
 
   const onStep = (task: Task, step: number): void => {
     stepsSeen++;
-    recorder?.stepped(task, step, tracker);
+    if (recorder !== null) recorder.stepped(task, step, tracker);
     tracker.stepped(task);
     if (checks === null) return;
-    for (const c of checks.checks) {
+    const targetChecks = checks.checks;
+    for (let i = 0; i < targetChecks.length; i++) {
+      const c = targetChecks[i] as Check;
       const violation: CheckViolationShape | null = c.check();
       if (violation !== null) {
         try {
@@ -285,7 +348,7 @@ export function runSchedule(
         throw new StopRun();
       }
     }
-    const verdict = runInvariants('step');
+    const verdict = stepInvariants();
     if (verdict !== null) {
       stopped = verdict;
       throw new StopRun();
@@ -311,7 +374,7 @@ export function runSchedule(
   if (footprints !== null && rt.footprints !== footprints)
     throw notPassed(targetName, 'footprints');
   checks = activeChecks(instance, setup.checks, targetName);
-  strides = dueStrides(checks.stepInvariants);
+  plan = stepPlan(checks.stepInvariants);
   if (Object.keys(setup.faults).length > 0) rt.faults.configure(setup.faults);
   if (record) recorder = new StepRecorder(rt);
 
@@ -365,7 +428,7 @@ export function runSchedule(
         message: `step-limit: the run did not end within ${setup.maxSteps} steps`,
       };
     } else {
-      verdict = runInvariants('end', result);
+      verdict = endInvariants(result);
     }
   }
   if (setup.releaseInstances === true) instance.release?.();

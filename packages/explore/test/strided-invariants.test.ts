@@ -119,4 +119,70 @@ describe('invariants with a step stride', () => {
     ).toBe(false);
     expect(calls).toBe(6);
   });
+  test('strides of different lengths and plain invariants: the calls and their order of the counting form', () => {
+    // Each invariant logs its step calls as `name@check`; the counting form (no stride
+    // said) is called at every step and logs only on its due ones, as `checkDue` does.
+    const run = (says: boolean): string[] => {
+      const log: string[] = [];
+      let n = 0;
+      const logging = (name: string, stride: number): Invariant => {
+        let own = 0;
+        const due = (): null => {
+          log.push(`${name}@${n}`);
+          return null;
+        };
+        return {
+          name,
+          ...(says ? { stepStride: stride, checkDue: due } : {}),
+          check: (phase) => {
+            if (phase !== 'step') return null;
+            return ++own % stride === 0 ? due() : null;
+          },
+        };
+      };
+      const plain = (name: string): Invariant => ({
+        name,
+        check: (phase) => {
+          if (phase === 'step') log.push(`${name}@${n}`);
+          return null;
+        },
+      });
+      const counter: Invariant = {
+        name: 'counter',
+        check: (phase) => {
+          if (phase === 'step') n++;
+          return null;
+        },
+      };
+      const result = explore(
+        two(9, () => [
+          counter,
+          logging('every-4', 4),
+          plain('plain-a'),
+          logging('every-6', 6),
+          plain('plain-b'),
+          logging('every-10', 10),
+        ]),
+        { schedules: 1, seed: 3 },
+      );
+      expect(result.found).toBe(false);
+      return log;
+    };
+    const counted = run(false);
+    const strided = run(true);
+    // 18 step checks: every-4 at 4, 8, 12, 16; every-6 at 6, 12, 18; every-10 at 10. The
+    // strides' common divisor is 2: the odd step checks call the plain ones only.
+    expect(counted.filter((e) => e.startsWith('every-'))).toEqual([
+      'every-4@4',
+      'every-6@6',
+      'every-4@8',
+      'every-10@10',
+      'every-4@12',
+      'every-6@12',
+      'every-4@16',
+      'every-6@18',
+    ]);
+    expect(counted.filter((e) => e.startsWith('plain-a'))).toHaveLength(18);
+    expect(strided).toEqual(counted);
+  });
 });

@@ -130,11 +130,17 @@ export const DEFAULT_COSTS: CostModel = Object.freeze({
 /** The cost models `resolveCosts` returned. */
 const RESOLVED = new WeakSet<object>();
 
+/** What `resolveCosts(undefined)` returned first, returned by every later such call. */
+let RESOLVED_DEFAULTS: CostModel | null = null;
+
 /** Merges overrides into the defaults; every value must be a finite number >= 0. */
 export function resolveCosts(overrides: Partial<CostModel> | undefined): CostModel {
   // A model this function returned is complete, checked and frozen: it is its own result
   // (a kernel resolves its costs once and hands them to the runtime of every instance).
   if (overrides !== undefined && RESOLVED.has(overrides)) return overrides as CostModel;
+  // No overrides: the defaults, resolved once (a runtime built without costs, per schedule
+  // of a target that gives none, no longer copies them).
+  if (overrides === undefined && RESOLVED_DEFAULTS !== null) return RESOLVED_DEFAULTS;
   const costs: Record<string, number> = { ...DEFAULT_COSTS };
   for (const [key, value] of Object.entries(overrides ?? {})) {
     if (!(key in DEFAULT_COSTS)) {
@@ -153,5 +159,6 @@ export function resolveCosts(overrides: Partial<CostModel> | undefined): CostMod
   }
   const resolved = Object.freeze(costs) as unknown as CostModel;
   RESOLVED.add(resolved);
+  if (overrides === undefined) RESOLVED_DEFAULTS = resolved;
   return resolved;
 }

@@ -22,8 +22,26 @@ export class RandomStream {
     this.#rng = xoroshiro128plus(deriveSeed(seed, name));
   }
 
-  /** A uniform integer in [min, max], both included. */
+  /**
+   * A uniform integer in [min, max], both included: pure-rand's `uniformInt`, the same
+   * numbers for the same state. For a range of at most 2^31 - 1 values from an int32 `min`
+   * (every range the model draws) it is computed here in 32-bit unsigned arithmetic:
+   * `uniformInt` takes the remainder of a double (`%` on doubles is a call to C's fmod in
+   * V8, the larger part of a draw). Its rejection test (draw again while the value is at
+   * or above the largest multiple of the range size below 2^32) and its remainder are kept
+   * as they are.
+   */
   int(min: number, max: number): number {
+    const size = max - min + 1;
+    if (size >= 1 && size <= 0x7fffffff && (size | 0) === size && (min | 0) === min) {
+      // The largest multiple of `size` not above 2^32, minus one: 2^32 - 1 - (2^32 mod size).
+      const limit = (0xffffffff - (((0xffffffff % size) + 1) % size)) >>> 0;
+      const rng = this.#rng;
+      // pure-rand's `next() + 2^31` on an int32: the sign bit flipped, read unsigned.
+      let value = (rng.next() ^ 0x80000000) >>> 0;
+      while (value > limit) value = (rng.next() ^ 0x80000000) >>> 0;
+      return (value % size) + min;
+    }
     return uniformInt(this.#rng, min, max);
   }
 
@@ -80,7 +98,7 @@ export function createRandomStreams(seed: number): RandomStreams {
  * Mixes the run seed with the stream name (FNV-1a, then a murmur3 finaliser) so streams of
  * one seed are unrelated and the same (seed, name) always gives the same stream.
  */
-function deriveSeed(seed: number, name: string): number {
+export function deriveSeed(seed: number, name: string): number {
   let h = 0x811c9dc5 ^ seed;
   for (let i = 0; i < name.length; i++) {
     h ^= name.charCodeAt(i);

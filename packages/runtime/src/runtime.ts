@@ -211,14 +211,15 @@ export class Runtime {
         `cpuNodes must list one node per CPU (${cpus}), got ${nodes.length}`,
       );
     }
-    nodes.forEach((node, i) => {
-      if (!Number.isInteger(node) || node < 0 || node > 1023) {
+    for (let i = 0; i < nodes.length; i++) {
+      const node = nodes[i];
+      if (!Number.isInteger(node) || (node as number) < 0 || (node as number) > 1023) {
         throw new MmsimError(
           'INVALID_CONFIG',
           `cpuNodes[${i}] must be a node id in [0, 1023], got ${String(node)}`,
         );
       }
-    });
+    }
     const maxSteps = config.maxSteps ?? 100_000_000;
     if (!Number.isInteger(maxSteps) || maxSteps < 1) {
       throw new MmsimError(
@@ -249,7 +250,9 @@ export class Runtime {
       strategy = createStrategy(spec);
     }
     this.costs = resolveCosts(config.costs);
-    this.cpus = nodes.map((node, id) => new Cpu(id, node));
+    const cpuList: Cpu[] = [];
+    for (let id = 0; id < cpus; id++) cpuList.push(new Cpu(id, nodes[id] as number));
+    this.cpus = cpuList;
     this.random = createRandomStreams(seed);
     this.trace = new TraceBus(this);
     this.faults = new FaultPoints(this.random.faults, this);
@@ -574,7 +577,8 @@ export class Runtime {
     let eligible = runnable;
     if (this.#atomicCpus > 0) {
       eligible = this.#eligible;
-      eligible.length = 0;
+      // Emptied by `pop`: a store to `length` is a call into the V8 runtime.
+      while (eligible.length > 0) eligible.pop();
       for (const t of runnable) {
         const owner = t.cpu.atomicTask;
         if (owner === null || owner === t) eligible.push(t);
@@ -779,16 +783,33 @@ export class Runtime {
     }
   }
 
+  /**
+   * Puts `task` in the runnable list at its place by id. The list holds a few tasks and
+   * changes at every sleep and wake-up: the elements are moved by hand, since `splice`
+   * allocates the array of the removed elements (an empty one here) at every call.
+   */
   #insertRunnable(task: Task): void {
     const list = this.#runnable;
     let i = list.length;
-    while (i > 0 && (list[i - 1] as Task).id > task.id) i--;
-    list.splice(i, 0, task);
+    list.push(task);
+    while (i > 0) {
+      const before = list[i - 1] as Task;
+      if (before.id <= task.id) break;
+      list[i] = before;
+      i--;
+    }
+    list[i] = task;
   }
 
+  /** Takes `task` out of the runnable list, if it is there (see `#insertRunnable`). */
   #removeRunnable(task: Task): void {
-    const i = this.#runnable.indexOf(task);
-    if (i >= 0) this.#runnable.splice(i, 1);
+    const list = this.#runnable;
+    const n = list.length;
+    let i = 0;
+    while (i < n && list[i] !== task) i++;
+    if (i === n) return;
+    for (; i < n - 1; i++) list[i] = list[i + 1] as Task;
+    list.pop();
   }
 
   #result(status: RunStatus, deadlock: DeadlockReport | null): RunResult {

@@ -82,8 +82,16 @@ export class WaitQueue {
   remove(entry: WaitEntry): void {
     this.#rt.touch(this.objectId, true);
     if (entry.queue !== this) return;
-    const i = this.#entries.indexOf(entry);
-    if (i >= 0) this.#entries.splice(i, 1);
+    // Moved by hand: `splice` allocates the array of what it removed at every call, and
+    // every wake-up of a sleeper removes its entry (mostly the first).
+    const entries = this.#entries;
+    const n = entries.length;
+    let i = 0;
+    while (i < n && entries[i] !== entry) i++;
+    if (i < n) {
+      for (; i < n - 1; i++) entries[i] = entries[i + 1] as WaitEntry;
+      entries.pop();
+    }
     entry.queue = null;
   }
 

@@ -26,4 +26,14 @@ describe('resolveCosts', () => {
     expect(() => resolveCosts({ ...costs, tlbMiss: -1 })).toThrow(MmsimError);
     expect(() => resolveCosts({ nope: 1 } as never)).toThrow(/not a known cost/);
   });
+  it('gives runtimes built without costs one frozen model of the defaults', () => {
+    const a = new Runtime();
+    const b = new Runtime({ cpus: 2 });
+    expect(a.costs).toBe(b.costs);
+    expect(a.costs).toEqual(DEFAULT_COSTS);
+    expect(Object.isFrozen(a.costs)).toBe(true);
+    expect(resolveCosts(undefined)).toBe(a.costs);
+    // Overrides still get a model of their own.
+    expect(resolveCosts({ tlbMiss: 31 })).not.toBe(a.costs);
+  });
 });

@@ -512,3 +512,55 @@ describe('sched_switch and sched_wakeup as the kernel traces them', () => {
     expect(rt.cpus[0]?.traced).toBeNull();
   });
 });
+
+test('the runnable tasks stay in id order, and only they, through sleeps and wake-ups in any order', () => {
+  const seen: string[] = [];
+  // The lowest id first: the waker (task 1) goes on while it can.
+  const strategy: Strategy = {
+    name: 'first',
+    choose(eligible: readonly Task[]): Task {
+      for (const t of eligible) expect(t.state).toBe('runnable');
+      seen.push(eligible.map((t) => t.id).join());
+      return eligible[0] as Task;
+    },
+  };
+  const rt = new Runtime({ cpus: 6, strategy });
+  const gate = { name: 'gate', holders: () => [] };
+  const sleepers: Task[] = [];
+  rt.spawn('waker', 0, function* (): KernelGen {
+    // Out of the way until every sleeper has slept (the timer fires when nothing runs).
+    yield* rt.sleepFor(1000);
+    for (const t of sleepers) expect(t.state).toBe('sleeping');
+    for (const i of [3, 1, 4, 0, 2]) {
+      expect(rt.wake(sleepers[i] as Task)).toBe(true);
+      yield;
+    }
+  });
+  for (let i = 0; i < 5; i++) {
+    sleepers.push(
+      rt.spawn(`s${i}`, i + 1, function* (): KernelGen {
+        rt.blockCurrent('gate_wait', gate);
+        yield;
+        yield;
+      }),
+    );
+  }
+  const result = rt.run();
+  expect(result.status).toBe('completed');
+  for (const t of rt.tasks) expect(t.state).toBe('done');
+  // Sleepers 2..6 woken as 5, 3, 6, 2, 4: each list in id order, with every woken task.
+  expect(seen.slice(0, 12)).toEqual([
+    '1,2,3,4,5,6',
+    '2,3,4,5,6',
+    '3,4,5,6',
+    '4,5,6',
+    '5,6',
+    '1,5',
+    '1,3,5',
+    '1,3,5,6',
+    '1,2,3,5,6',
+    '1,2,3,4,5,6',
+    '2,3,4,5,6',
+    '2,3,4,5,6',
+  ]);
+});
