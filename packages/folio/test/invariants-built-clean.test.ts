@@ -116,18 +116,36 @@ function randomOperation(
   }
 }
 
-/** A stamped one-field corruption at a random frame of a node; returns its description. */
-function corrupt(m: Memmap, next: () => number): string {
+/**
+ * A stamped one-field corruption, at a frame of a live folio (half the time, when there is
+ * one) or at a random frame of a node; returns its description and how to put it back.
+ */
+function corrupt(
+  m: Memmap,
+  next: () => number,
+  live: readonly number[],
+): { what: string; undo: () => void } {
   const field = FIELDS[Math.floor(next() * FIELDS.length)]!;
   const array = m[field] as unknown as Int32Array;
   const nid = next() < 0.5 ? 0 : 1;
-  const at = m.nodeStart[nid]! + Math.floor(next() * (m.nodeEnd[nid]! - m.nodeStart[nid]!));
+  const folio = live[Math.floor(next() * live.length)];
+  const at =
+    folio !== undefined && next() < 0.5
+      ? folio + Math.floor(next() * (1 << m.order[folio]!))
+      : m.nodeStart[nid]! + Math.floor(next() * (m.nodeEnd[nid]! - m.nodeStart[nid]!));
   const old = array[at]!;
-  array[at] = [old + 1, old - 1, 0, 1, 2, 3, Math.floor(next() * m.maxPfn)][
-    Math.floor(next() * 7)
-  ]!;
+  // An order stays one a frame can hold (below 32: the report shifts by it).
+  const choices =
+    field === 'order'
+      ? [old + 1, Math.max(old - 1, 0), 0, 1, 2, 3, 9, 10]
+      : [old + 1, old - 1, 0, 1, 2, 3, Math.floor(next() * m.maxPfn)];
+  array[at] = choices[Math.floor(next() * choices.length)]!;
   markWritten(m, at);
-  return `${field}[${at}] ${old} -> ${array[at]}`;
+  const undo = (): void => {
+    array[at] = old;
+    markWritten(m, at);
+  };
+  return { what: `${field}[${at}] ${old} -> ${array[at]}`, undo };
 }
 
 describe('the first pass on a machine taken as built (trustBuilt)', () => {
@@ -150,8 +168,8 @@ describe('the first pass on a machine taken as built (trustBuilt)', () => {
       const live: number[] = [];
       const ops = Math.floor(next() * 40);
       for (let op = 0; op < ops; op++) randomOperation(mem, next, lists, live);
-      const what = next() < 0.7 ? corrupt(m, next) : 'none';
-      const label = `trial ${trial} after ${ops} operations, corruption ${what}`;
+      const corruption = next() < 0.7 ? corrupt(m, next, live) : null;
+      const label = `trial ${trial} after ${ops} operations, corruption ${corruption?.what ?? 'none'}`;
       const want = reportSound(mem);
       const got = physicalMemoryLooksSound(m, true, true);
       expect(got, label).toBe(want);
@@ -162,12 +180,13 @@ describe('the first pass on a machine taken as built (trustBuilt)', () => {
       sound++;
       expect(m.soundEpoch, label).toBe(BUILT_EPOCH + 1);
       expect(samePages(mem), label).toBe(true);
-      // The record the pass took from the build carries on: more writes, incremental passes.
+      // Put back (stamped), the record the pass took from the build carries on: more writes,
+      // incremental passes.
+      corruption?.undo();
+      expect(physicalMemoryLooksSound(m, true), `${label}, put back`).toBe(true);
       for (let op = 0; op < 10; op++) {
         randomOperation(mem, next, lists, live);
-        expect(physicalMemoryLooksSound(m, true), `${label}, then op ${op}`).toBe(
-          reportSound(mem),
-        );
+        expect(physicalMemoryLooksSound(m, true), `${label}, then op ${op}`).toBe(reportSound(mem));
         expect(samePages(mem), `${label}, then op ${op}`).toBe(true);
       }
     }

@@ -57,7 +57,6 @@ export interface WalkRecord {
   readonly freeCounts: Float64Array;
 }
 
-
 /**
  * After the chunks' words, the same array holds what the last sound pass counted per
  * node: at `nodeUsedAt(m)` the write epoch that pass began (the `soundEpoch` it set; 0:

@@ -19,6 +19,7 @@ import {
   WRITE_CHUNK_SHIFT,
 } from '../memmap.js';
 import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from '../pageblock.js';
+import { takeBuiltClean } from './built-clean.js';
 import {
   CHUNK_FRAMES,
   CHUNK_SUMMARY_WORDS,
@@ -33,7 +34,6 @@ import {
   type WalkRecord,
   walkRecord,
 } from './chunk-summary.js';
-import { takeBuiltClean } from './built-clean.js';
 
 /**
  * The fast form of `checkPhysicalMemory`: whether the memory map passes every check of
