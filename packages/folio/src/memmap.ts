@@ -84,6 +84,13 @@ export type SwapAddressSpaceResolver = (mem: PhysicalMemory, folio: Folio) => ob
 /** Slots of the first `Memmap.mappingRefs` table (it doubles when the ids outgrow it). */
 const FIRST_MAPPING_REFS = 64;
 
+/**
+ * The write epoch a machine is handed out at by `createPhysicalMemory`: its build stamped
+ * its chunks with epoch 1, every writer after it stamps `BUILT_EPOCH` or later (until a
+ * check moves the epoch on).
+ */
+export const BUILT_EPOCH = 2;
+
 /** Frames per chunk of `Memmap.chunkEpoch`, as a shift: 16. */
 export const WRITE_CHUNK_SHIFT = 4;
 
@@ -333,8 +340,25 @@ export class Memmap {
    * when there is one (zeroed there: no chunk stamped, as on a new machine).
    */
   readonly chunkEpoch: Uint32Array;
-  /** The epoch the writers stamp; each pass of the check moves it on. */
+  /**
+   * The epoch the writers stamp; each pass of the check moves it on. `createPhysicalMemory`
+   * builds the machine at epoch 1 and hands it out at `BUILT_EPOCH`, so that what was
+   * written after the build is told from the build's own stamps.
+   */
   writeEpoch = 1;
+  /**
+   * The configuration `createPhysicalMemory` built this memory map from, when it is frozen
+   * all through (its layout is kept, see physical-memory.ts): every machine built from it
+   * is, when handed out, the same memory map, which the check's `trustBuilt` takes as found
+   * sound (invariants/built-clean.ts). Null otherwise.
+   */
+  builtFrom: object | null = null;
+  /**
+   * The memory-map check's record of its last walk (invariants/chunk-summary.ts
+   * `WalkRecord`), made by its first pass; null before. A field rather than a side table
+   * keyed by the memory map, for the reason `pageblocks` is one.
+   */
+  walkRecord: object | null = null;
   /** Chunks stamped before this epoch are as the last sound pass saw them (0: none yet). */
   soundEpoch = 0;
   /**

@@ -14,6 +14,7 @@ import {
 } from './constants.js';
 import { enqueueHugetlbFolio } from './hugetlb.js';
 import {
+  BUILT_EPOCH,
   checkFolio,
   checkNid,
   checkPfn,
@@ -280,7 +281,8 @@ export function createPhysicalMemory(
   if (recycler !== null && !(recycler instanceof BufferRecycler)) {
     throw configError('createPhysicalMemory: recycler must be a BufferRecycler or null');
   }
-  const { pages, huge, movable, starts, ends } = layoutOf(config);
+  const layout = layoutOf(config);
+  const { pages, huge, movable, starts, ends } = layout;
   const maxPfn = ends[ends.length - 1]!;
   const m = new Memmap(starts.slice(), ends.slice(), maxPfn, config.distances, recycler);
   config.nodes.forEach((node, nid) => {
@@ -316,6 +318,11 @@ export function createPhysicalMemory(
       enqueueHugetlbFolio(m, folio);
     }
   }
+  // The build stamped its chunks with epoch 1; writers from now on stamp a later one. A
+  // configuration frozen all through builds the same memory map every time: the check may
+  // take it as found sound (`trustBuilt`, invariants/built-clean.ts).
+  m.writeEpoch = BUILT_EPOCH;
+  if (frozenLayouts.get(config) === layout) m.builtFrom = config;
   return publicView(m);
 }
 

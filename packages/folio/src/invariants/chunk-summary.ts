@@ -57,8 +57,6 @@ export interface WalkRecord {
   readonly freeCounts: Float64Array;
 }
 
-const records = new WeakMap<Memmap, WalkRecord>();
-
 /**
  * After the chunks' words, the same array holds what the last sound pass counted per
  * node: at `nodeUsedAt(m)` the write epoch that pass began (the `soundEpoch` it set; 0:
@@ -81,8 +79,8 @@ export function nodeTotalsAt(m: Memmap, nid: number): number {
 
 /** The walk record of `m` (empty and not valid at first), taken from its machine buffers. */
 export function walkRecord(m: Memmap): WalkRecord {
-  let r = records.get(m);
-  if (r === undefined) {
+  let r = m.walkRecord as WalkRecord | null;
+  if (r === null) {
     const chunks = m.chunkEpoch.length;
     const words = chunks * CHUNK_SUMMARY_WORDS + 1 + 5 * m.nrNodes;
     const buffer = takeMachineBuffer(m, 4 * (words + 2 * chunks) + m.maxPfn);
@@ -100,7 +98,7 @@ export function walkRecord(m: Memmap): WalkRecord {
       kinds: null,
       freeCounts: new Float64Array(3 * m.nrNodes),
     };
-    records.set(m, r);
+    m.walkRecord = r;
   }
   return r;
 }

@@ -19,6 +19,7 @@ import {
   WRITE_CHUNK_SHIFT,
 } from '../memmap.js';
 import { PAGEBLOCK_NR_PAGES, PAGEBLOCK_ORDER } from '../pageblock.js';
+import { takeBuiltClean } from './built-clean.js';
 import {
   CHUNK_FRAMES,
   CHUNK_SUMMARY_WORDS,
@@ -88,7 +89,15 @@ import {
  * holes). A pass that finds the map sound also records each node's pages in folios
  * (`nodeUsedAt`), which `folioPagesByNode` takes while no writer stamps a chunk.
  */
-export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolean {
+export function physicalMemoryLooksSound(
+  m: Memmap,
+  incremental = false,
+  trustBuilt = false,
+): boolean {
+  // A machine no pass has checked yet, taken as built (`takeBuiltClean`): this pass reads
+  // what writers changed since the build, from the chunk stamps (the frames' own stamps and
+  // the list of stamped chunks begin with the walk record, after the build).
+  const built = trustBuilt && incremental && takeBuiltClean(m, fullPass);
   const epoch = m.writeEpoch;
   const since = incremental ? m.soundEpoch : 0;
   // Writes after this pass are stamped newer than what it reads, whatever it finds.
@@ -102,7 +111,9 @@ export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolea
   // sorted; the list starts again for the new epoch.
   const nrDirty = m.nrDirty;
   m.nrDirty = 0;
-  r.nrDirty = reuse && nrDirty <= SORTED_DIRTY ? sortDirty(m.dirtyChunks!, nrDirty, r.dirty) : -1;
+  r.nrDirty =
+    reuse && !built && nrDirty <= SORTED_DIRTY ? sortDirty(m.dirtyChunks!, nrDirty, r.dirty) : -1;
+  frameStamps = !built;
   if (!framesLookSound(m, since, incremental ? Math.max(since, 1) : 0, r, reuse)) return false;
   // Sound: what was written before this pass is as it saw it.
   m.soundEpoch = epoch + 1;
@@ -117,6 +128,17 @@ export function physicalMemoryLooksSound(m: Memmap, incremental = false): boolea
   for (let nid = 0; nid < m.nrNodes; nid++) summaries[at + 1 + nid] = nodeUsed[nid]!;
   return true;
 }
+
+/** The full pass, as `takeBuiltClean` runs it on a configuration's own machine. */
+function fullPass(m: Memmap): boolean {
+  return physicalMemoryLooksSound(m, false);
+}
+
+/**
+ * Whether this pass may read the frames' own stamps (`Memmap.frameEpoch`): not on the pass
+ * that takes a machine as built, as they began after the build.
+ */
+let frameStamps = true;
 
 /** Stamped chunks up to which a pass sorts the writers' list rather than read every stamp. */
 const SORTED_DIRTY = 64;
@@ -274,7 +296,7 @@ function nodeLooksSound(
   // On a pass that takes the record, one epoch after the sound pass (`since` is the epoch
   // its writes were stamped with), the frames' own stamps tell which frames of a stamped
   // chunk were written.
-  const frames = jump ? m.frameEpoch : null;
+  const frames = jump && frameStamps ? m.frameEpoch : null;
   const sinceByte = since & 0xff;
   // The orders of the free blocks the walk met or of the segments it forgot: the free lists
   // of this node to walk (on a pass that takes the record).
