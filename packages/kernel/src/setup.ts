@@ -82,8 +82,7 @@ export function* populateFile(
     folioSetFlag(mem, folio, PG_uptodate);
     if (buffers > 0)
       k.locks.createBuffers(folio, buffers * nr, (1 << BH_Uptodate) | (1 << BH_Mapped));
-    else if (options.privateData !== undefined)
-      folioAttachPrivate(mem, folio, options.privateData);
+    else if (options.privateData !== undefined) folioAttachPrivate(mem, folio, options.privateData);
     k.locks.folioUnlock(folio);
     // The allocation reference; the cache keeps its own.
     if (!(plainPut && folioPutFast(mem, folio, 1))) yield* k.lru.folioPut(folio);
