@@ -74,15 +74,39 @@ export function* pageCacheAllocLocked(
   index: number,
   alloc: PageCacheAlloc = {},
 ): KernelGen<Folio> {
-  const order = alloc.order ?? 0;
+  const got = pageCacheAllocLockedPlain(k, file, index, alloc.order ?? 0, alloc.nid);
+  return typeof got === 'number' ? got : yield* got;
+}
+
+/**
+ * `pageCacheAllocLocked` (above) as plain calls while its `folio_add_lru` is uncontended
+ * (`VirtualMemory.filemapAddFolioPlain`): the folio or -1; or, once the folio is in the
+ * cache and its LRU add may wait, the generator that finishes the add and returns the
+ * folio (run it at once with `yield*`, in the same step). `nid` undefined: the node of the
+ * current task's CPU. The same steps, charges and results as the generator.
+ */
+export function pageCacheAllocLockedPlain(
+  k: Kernel,
+  file: AddressSpaceView,
+  index: number,
+  order: number,
+  nid: number | undefined,
+): Folio | KernelGen<Folio> {
+  const mem = k.mem;
   const nr = 1 << order;
   const first = index - (index % nr);
-  for (let i = 0; i < nr; i++) if (pageCacheLookup(k.mem, file, first + i) !== undefined) return -1;
-  const nid = alloc.nid ?? k.rt.current.cpu.node;
-  const folio = folioAlloc(k.mem, order, nid);
+  for (let i = 0; i < nr; i++) if (pageCacheLookup(mem, file, first + i) !== undefined) return -1;
+  const folio = folioAlloc(mem, order, nid ?? k.rt.current.cpu.node);
   if (folio < 0) return -1;
-  for (let i = 0; i < nr; i++) setPageContent(k.mem, folio + i, file.backing.get(first + i) ?? 0);
-  yield* filemapAddFolio(k, file, folio, first);
+  const backing = file.backing;
+  for (let i = 0; i < nr; i++) setPageContent(mem, folio + i, backing.get(first + i) ?? 0);
+  const added = k.vm.filemapAddFolioPlain(file, folio, first);
+  return typeof added === 'number' ? folio : addedThen(added, folio);
+}
+
+/** The end of a `pageCacheAllocLockedPlain` whose LRU add may wait: returns `folio`. */
+function* addedThen(added: KernelGen<number>, folio: Folio): KernelGen<Folio> {
+  yield* added;
   return folio;
 }
 

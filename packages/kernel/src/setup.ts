@@ -1,9 +1,10 @@
 import { type Folio, folioAttachPrivate, folioSetFlag, PG_uptodate } from '@mmsim/folio';
+import { folioPutFast } from '@mmsim/lru';
 import { BH_Mapped, BH_Uptodate } from '@mmsim/page-lock';
 import { type AddressSpaceView, type MmView, PAGE_SIZE } from '@mmsim/rmap';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { Kernel } from './kernel.js';
-import { pageCacheAllocLocked } from './page-cache.js';
+import { pageCacheAllocLockedPlain } from './page-cache.js';
 
 /**
  * Steps a scenario's set-up runs (in its `init` task, before any actor exists, so they
@@ -55,6 +56,11 @@ export interface PopulateOptions {
  * Reads `indices` of `file` into its page cache (as a completed read leaves them: uptodate,
  * unlocked, on the LRU), with optional buffers or private data. The words come from the
  * file's "disk" (`backing`); they are recorded in the shadow. Returns the folios.
+ *
+ * Each folio is added with plain calls while nothing waits (`pageCacheAllocLockedPlain`,
+ * and for the kernel's own LRU the allocation reference dropped by `folioPutFast`, all its
+ * `folio_put` does when the cache holds another); an LRU add or put that may wait goes on
+ * in its generator, with the same steps.
  */
 export function* populateFile(
   k: Kernel,
@@ -63,25 +69,27 @@ export function* populateFile(
   options: PopulateOptions = {},
 ): KernelGen<Folio[]> {
   const out: Folio[] = [];
-  const nr = 1 << (options.order ?? 0);
+  const mem = k.mem;
+  const order = options.order ?? 0;
+  const nr = 1 << order;
+  const buffers = options.buffersPerPage ?? 0;
+  const plainPut = k.lru === k.lruVecs;
   for (const index of indices) {
-    const folio = yield* pageCacheAllocLocked(k, file, index, {
-      ...(options.order === undefined ? {} : { order: options.order }),
-      ...(options.nid === undefined ? {} : { nid: options.nid }),
-    });
+    const got = pageCacheAllocLockedPlain(k, file, index, order, options.nid);
+    const folio = typeof got === 'number' ? got : yield* got;
     if (folio < 0)
       throw new MmsimError('INVALID_CONFIG', `no memory to cache ${file.name}[${index}]`);
-    folioSetFlag(k.mem, folio, PG_uptodate);
-    const buffers = options.buffersPerPage ?? 0;
+    folioSetFlag(mem, folio, PG_uptodate);
     if (buffers > 0)
       k.locks.createBuffers(folio, buffers * nr, (1 << BH_Uptodate) | (1 << BH_Mapped));
-    else if (options.privateData !== undefined)
-      folioAttachPrivate(k.mem, folio, options.privateData);
+    else if (options.privateData !== undefined) folioAttachPrivate(mem, folio, options.privateData);
     k.locks.folioUnlock(folio);
-    yield* k.lru.folioPut(folio); // the allocation reference; the cache keeps its own
+    // The allocation reference; the cache keeps its own.
+    if (!(plainPut && folioPutFast(mem, folio, 1))) yield* k.lru.folioPut(folio);
+    const shadow = k.shadow;
+    const first = index - (index % nr);
     for (let i = 0; i < nr; i++) {
-      const at = index - (index % nr) + i;
-      k.shadow.wrote({ kind: 'file', file, index: at }, file.backing.get(at) ?? 0, 'init');
+      shadow.wroteFile(file, first + i, file.backing.get(first + i) ?? 0, 'init');
     }
     out.push(folio);
   }

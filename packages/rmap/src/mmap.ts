@@ -68,19 +68,22 @@ export function createFile(
   if (typeof name !== 'string' || name.length === 0) {
     throw new MmsimError('INVALID_ARGUMENT', 'a file name must be a non-empty string');
   }
-  content?.forEach((word, i) => {
-    if (!Number.isFinite(word)) {
+  // Plain loops over the words (no callback a file): checked first, then copied. `forEach`
+  // skips the holes of a sparse array; so do these.
+  const n = content === undefined ? 0 : content.length;
+  for (let i = 0; i < n; i++) {
+    if (!(i in content!)) continue;
+    if (!Number.isFinite(content![i])) {
       throw new MmsimError('INVALID_ARGUMENT', `content[${i}] must be a finite number`);
     }
-  });
-  if (hugetlb && content !== undefined && content.length > 0) {
+  }
+  if (hugetlb && n > 0) {
     throw new MmsimError('INVALID_ARGUMENT', 'a hugetlbfs file has no initial content');
   }
   const as = new AddressSpace(ctx.rt, ++ctx.fileIds, name, shmem);
   if (hugetlb) as.hugetlb = new HugetlbInode();
-  content?.forEach((word, i) => {
-    as.backing.set(i, word);
-  });
+  const backing = as.backing;
+  for (let i = 0; i < n; i++) if (i in content!) backing.set(i, content![i] as number);
   ctx.files.add(as);
   return as;
 }

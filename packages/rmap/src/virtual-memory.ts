@@ -49,7 +49,12 @@ import { createFile, createMm, type MmapOptions, mmap } from './mmap.js';
 import { mprotect } from './mprotect.js';
 import { mremap } from './mremap.js';
 import { munmap } from './munmap.js';
-import { filemapAddFolio, filemapRemoveFolio, hugetlbAddToPageCache } from './page-cache.js';
+import {
+  filemapAddFolio,
+  filemapAddFolioPlain,
+  filemapRemoveFolio,
+  hugetlbAddToPageCache,
+} from './page-cache.js';
 import { clearRefs, type PagemapEntry, pagemapEntry } from './pagemap.js';
 import type { AddressSpaceView, AnonVmaView, MmView, VmaView } from './readonly-views.js';
 import { removeMigrationPtes, removeMigrationPtesFast } from './remove-migration-ptes.js';
@@ -315,6 +320,19 @@ export class VirtualMemory implements Rmap, TlbBatch {
    */
   filemapAddFolio(file: AddressSpaceView, folio: Folio, index: number): KernelGen<number> {
     return filemapAddFolio(this.#ctx, file as AddressSpace, folio, index);
+  }
+
+  /**
+   * `filemapAddFolio` as plain calls while its `folio_add_lru` is uncontended: 0 or -EEXIST,
+   * or the generator that finishes the LRU add and returns 0 (run it at once with `yield*`,
+   * in the same step). The same steps, charges and results as `filemapAddFolio`.
+   */
+  filemapAddFolioPlain(
+    file: AddressSpaceView,
+    folio: Folio,
+    index: number,
+  ): number | KernelGen<number> {
+    return filemapAddFolioPlain(this.#ctx, file as AddressSpace, folio, index);
   }
 
   /**

@@ -207,19 +207,29 @@ export function nodeScan(
   nid: number | ((round: number, target: number) => number),
 ): FolioSelector {
   const select: FolioSelector = (round, target) => nodeScanWalk(k, nid, round, target);
-  RECORDING_SELECTORS.add(select);
+  (select as RecordingSelector)[RECORDS_READS] = true;
   return select;
 }
 
-/** The selectors that record what they read (`Runtime.touchKernel`) in the caller's step. */
-const RECORDING_SELECTORS = new WeakSet<FolioSelector>();
+/**
+ * The mark of a selector that records what it reads (`Runtime.touchKernel`) in the caller's
+ * step: a property of the selector, not an entry in a module-level weak set (an explorer
+ * makes a selector a machine, and a weak set's entries cost an ephemeron each, about a
+ * microsecond to add and more for the collector to trace).
+ */
+const RECORDS_READS: unique symbol = Symbol('records reads');
+
+/** A selector with the mark. */
+interface RecordingSelector {
+  [RECORDS_READS]?: true;
+}
 
 /**
  * Whether `select` records every read it makes (`nodeScan` does): a migrator that declares
  * its footprints may use it.
  */
 export function selectorRecordsFootprints(select: FolioSelector): boolean {
-  return RECORDING_SELECTORS.has(select);
+  return (select as RecordingSelector)[RECORDS_READS] === true;
 }
 
 /** Fixed folios, for a scenario that knows exactly what it migrates. */
