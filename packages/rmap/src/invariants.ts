@@ -145,6 +145,23 @@ class PfnCounter {
 }
 
 /**
+ * A float64 view of a whole buffer, made again only when the buffer changes (a machine's
+ * memmap arrays read 8 bytes at a time by the checks below).
+ */
+class WordView {
+  #view: Float64Array | null = null;
+  #of: ArrayBufferLike | null = null;
+
+  of(buffer: ArrayBufferLike): Float64Array {
+    if (this.#of !== buffer || this.#view === null) {
+      this.#view = new Float64Array(buffer, 0, buffer.byteLength >>> 3);
+      this.#of = buffer;
+    }
+    return this.#view;
+  }
+}
+
+/**
  * What one check counts, indexed by pfn: typed arrays allocated once and kept between
  * checks, so that a check allocates nothing per entry or per frame. Every pfn
  * whose counter leaves 0 is remembered in `touched`, and `reset` (at the start of each
@@ -175,15 +192,9 @@ class Tally {
   /** The folios an incremental pass's `checkChangedFolios` visited (cleared by `reset`). */
   readonly visited: Uint8Array;
   readonly visitedList: number[] = [];
-  /** `frameWords`' view and the buffer it reads. */
-  #words: Float64Array | null = null;
-  #wordsOf: ArrayBufferLike | null = null;
-  /** `markWords`' view and the buffer it reads. */
-  #marks: Float64Array | null = null;
-  #marksOf: ArrayBufferLike | null = null;
-  /** `headWords`' view and the buffer it reads. */
-  #heads: Float64Array | null = null;
-  #headsOf: ArrayBufferLike | null = null;
+  readonly #words = new WordView();
+  readonly #marks = new WordView();
+  readonly #heads = new WordView();
   /** Two int32s seen as one float64 (`pairWord`). */
   readonly #pair = new Int32Array(2);
   readonly #pairWord = new Float64Array(this.#pair.buffer);
@@ -226,11 +237,7 @@ class Tally {
 
   /** The memmap's frame states read 8 at a time (see `checkFolios`). */
   frameWords(state: Uint8Array): Float64Array {
-    if (this.#wordsOf !== state.buffer || this.#words === null) {
-      this.#words = new Float64Array(state.buffer, 0, state.buffer.byteLength >>> 3);
-      this.#wordsOf = state.buffer;
-    }
-    return this.#words;
+    return this.#words.of(state.buffer);
   }
 
   /**
@@ -238,11 +245,7 @@ class Tally {
    * exactly when its 8 bytes are), for `checkChangedFolios`.
    */
   markWords(marks: Uint8Array): Float64Array {
-    if (this.#marksOf !== marks.buffer || this.#marks === null) {
-      this.#marks = new Float64Array(marks.buffer, 0, marks.buffer.byteLength >>> 3);
-      this.#marksOf = marks.buffer;
-    }
-    return this.#marks;
+    return this.#marks.of(marks.buffer);
   }
 
   /**
@@ -250,11 +253,7 @@ class Tally {
    * the int32 heads of two frames), for `tailsNameOthers` and `checkLargeFolio`.
    */
   headWords(headOf: Int32Array): Float64Array {
-    if (this.#headsOf !== headOf.buffer || this.#heads === null) {
-      this.#heads = new Float64Array(headOf.buffer, 0, headOf.buffer.byteLength >>> 3);
-      this.#headsOf = headOf.buffer;
-    }
-    return this.#heads;
+    return this.#heads.of(headOf.buffer);
   }
 
   /**

@@ -63,9 +63,14 @@ function migrateRounds(variant: VariantName, rounds: number, perCall = FOLIOS) {
         folioPut(mem, folio);
       }
       const mtc = { nid: (round + 1) % 2, thisNode: true };
-      if (perCall >= FOLIOS) {
+      // The whole list in one call, or `perCall` folios at a time moved off it into `part`.
+      const part = perCall >= FOLIOS ? list : new FolioList(mem);
+      do {
+        if (part !== list) {
+          for (let k = 0; k < perCall && !list.isEmpty(); k++) list.moveToTail(list.first(), part);
+        }
         const { rc } = yield* core.migratePages(
-          list,
+          part,
           core.allocMigrationTarget,
           null,
           mtc,
@@ -74,26 +79,9 @@ function migrateRounds(variant: VariantName, rounds: number, perCall = FOLIOS) {
         );
         if (rc !== 0) {
           failed += rc;
-          yield* core.putbackMovablePages(list);
+          yield* core.putbackMovablePages(part);
         }
-      } else {
-        const part = new FolioList(mem);
-        while (!list.isEmpty()) {
-          for (let k = 0; k < perCall && !list.isEmpty(); k++) list.moveToTail(list.first(), part);
-          const { rc } = yield* core.migratePages(
-            part,
-            core.allocMigrationTarget,
-            null,
-            mtc,
-            MIGRATE_ASYNC,
-            MR_SYSCALL,
-          );
-          if (rc !== 0) {
-            failed += rc;
-            yield* core.putbackMovablePages(part);
-          }
-        }
-      }
+      } while (part !== list && !list.isEmpty());
       yield* lru.lruAddDrainAll();
       const ns = Number(process.hrtime.bigint() - start);
       if (ns < bestNs) bestNs = ns;
