@@ -108,13 +108,13 @@ export function folioPagesByNode(
     for (let pfn = m.nodeStart[nid]!; pfn < end; ) {
       const s = state[pfn];
       if (s === FRAME_BUDDY && since !== 0) {
-        const nr = 1 << order[pfn]!;
+        const nr = framesOfOrder(order[pfn]!, end - pfn);
         const last = Math.min(pfn + nr, end) - 1;
         let c = pfn >>> WRITE_CHUNK_SHIFT;
         while (c <= last >>> WRITE_CHUNK_SHIFT && stamp[c]! < since) c++;
         pfn = c > last >>> WRITE_CHUNK_SHIFT ? last + 1 : pfn + 1;
       } else if (s === FRAME_HEAD) {
-        const nr = 1 << order[pfn]!;
+        const nr = framesOfOrder(order[pfn]!, end - pfn);
         const at = nids[pfn]!;
         if (at < used.length) used[at] = used[at]! + nr;
         pfn += nr;
@@ -123,4 +123,13 @@ export function folioPagesByNode(
       } else pfn++;
     }
   }
+}
+
+/**
+ * The frames of a block of `order`, or `rest` (the frames left in the node) for an order no
+ * block can have, which only a raw write stores: a shift would wrap from order 31 on and walk
+ * backwards. The report names the bad order.
+ */
+function framesOfOrder(order: number, rest: number): number {
+  return order < 31 ? 1 << order : rest;
 }

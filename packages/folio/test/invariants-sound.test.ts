@@ -2,7 +2,9 @@ import { describe, expect, test } from 'vitest';
 import { checkPhysicalMemory, folioAlloc, folioPagesByNode } from '../src/index.js';
 import { physicalMemoryLooksSound, reportPhysicalMemory } from '../src/internal.js';
 import {
+  FRAME_BUDDY,
   FRAME_FREE,
+  FRAME_HEAD,
   FRAME_OFFLINE,
   FRAME_TAIL,
   hugeTemporaryArray,
@@ -90,11 +92,10 @@ describe('physicalMemoryLooksSound agrees with reportPhysicalMemory', () => {
           ? pfns[Math.floor(next() * pfns.length)]!
           : Math.floor(next() * m.maxPfn);
       const old = array[at]!;
-      // An order past 30 makes `1 << order` negative and the report walk backwards for
-      // billions of frames: orders stay small (MAX_ORDER is 11).
+      // Orders from 31 on (no block has one) make `1 << order` wrap: the walks must not.
       const choices =
         field === 'order'
-          ? [old + 1, Math.max(old - 1, 0), 0, 1, 2, 9, 11, 12]
+          ? [old + 1, Math.max(old - 1, 0), 0, 1, 2, 9, 11, 12, 31, 32, 255]
           : [old + 1, old - 1, 0, 1, 2, -1, Math.floor(next() * m.maxPfn)];
       const value = choices[Math.floor(next() * choices.length)]!;
       array[at] = value;
@@ -111,6 +112,25 @@ describe('physicalMemoryLooksSound agrees with reportPhysicalMemory', () => {
     }
     expect(disagreements).toEqual([]);
     expect(unsound).toBeGreaterThan(700);
+  });
+
+  test('a folio head or a free block with an order from 31 on is reported, not walked forever', () => {
+    for (const kind of [FRAME_HEAD, FRAME_BUDDY]) {
+      for (const order of [30, 31, 32, 63, 255]) {
+        const mem = richMemory();
+        const m = memmapOf(mem);
+        let at = m.nodeStart[0]!;
+        while (m.state[at] !== kind) at++;
+        m.order[at] = order;
+        const report = reportPhysicalMemory(mem);
+        expect(report.some((p) => p.includes(`(order ${order})`))).toBe(true);
+        expect(physicalMemoryLooksSound(m)).toBe(false);
+        expect(checkPhysicalMemory(mem)).toEqual(report);
+        const used = new Float64Array(m.nrNodes);
+        folioPagesByNode(mem, used);
+        folioPagesByNode(mem, used, true);
+      }
+    }
   });
 
   test('HPageTemporary on a tail, a free frame or an offline frame', () => {

@@ -173,7 +173,8 @@ function checkNodeFrames(m: Memmap, nid: number, bad: Problems): void {
 function checkFolioFrames(m: Memmap, pfn: number, end: number, bad: Problems): number {
   const pooled = m.state[pfn] === FRAME_POOL_HEAD;
   const order = m.order[pfn]!;
-  const n = 1 << order;
+  // Exact for any stored order (a shift would wrap from order 31 on and walk backwards).
+  const n = 2 ** order;
   const tailState = pooled ? FRAME_POOL_TAIL : FRAME_TAIL;
   if (pfn % n !== 0 || pfn + n > end)
     bad.add(`folio ${pfn} (order ${order}) is misaligned or leaves its node`);
@@ -289,7 +290,9 @@ function checkIsolationIn(m: Memmap, lo: number, hi: number, bad: Problems): voi
     if (s === FRAME_BUDDY) {
       const order = m.order[pfn]!;
       const kind = m.freeKind[pfn]!;
-      for (let p = pfn; p < pfn + (1 << order); p += PAGEBLOCK_NR_PAGES) {
+      // A block of an impossible order is checkNodeFrames' finding; here it is one frame.
+      const n = order < MAX_ORDER ? 1 << order : 1;
+      for (let p = pfn; p < pfn + n; p += PAGEBLOCK_NR_PAGES) {
         const want = kinds === null ? FREE_KIND_NORMAL : kinds[p >> PAGEBLOCK_ORDER]!;
         if (kind !== want) {
           bad.add(
@@ -298,7 +301,7 @@ function checkIsolationIn(m: Memmap, lo: number, hi: number, bad: Problems): voi
           break;
         }
       }
-      pfn += (1 << order) - 1;
+      pfn += n - 1;
     } else if (s === FRAME_OFFLINE) {
       const block = pfn >> PAGEBLOCK_ORDER;
       if (kinds === null || kinds[block] !== FREE_KIND_ISOLATE) {

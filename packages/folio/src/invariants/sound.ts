@@ -427,6 +427,8 @@ function nodeLooksSound(
       pfn = last;
     } else if (s === FRAME_HEAD || s === FRAME_POOL_HEAD) {
       const o = order[pfn]!;
+      // No folio has an order from 31 on (a shift would wrap): only a raw write stores one.
+      if (o > 30) return false;
       const n = 1 << o;
       const pool = s === FRAME_POOL_HEAD;
       const id = listId[pfn]!;
