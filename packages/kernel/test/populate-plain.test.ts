@@ -8,6 +8,7 @@ import {
   setPageContent,
 } from '@mmsim/folio';
 import { lruUncontended } from '@mmsim/lru/internal';
+import { countingFolioPuts } from '@mmsim/lru/test';
 import { BH_Mapped, BH_Uptodate } from '@mmsim/page-lock';
 import type { AddressSpaceView } from '@mmsim/rmap';
 import type { KernelGen } from '@mmsim/runtime';
@@ -86,23 +87,7 @@ function race(populate: Populate, seed: number, replaceLru: boolean) {
     cpusPerNode: 3,
     strategy: 'random',
     seed,
-    parts: replaceLru
-      ? {
-          lru: (base) =>
-            new Proxy(base, {
-              get(target, key) {
-                if (key === 'folioPut') {
-                  return (folio: Folio) => {
-                    lruPuts.n++;
-                    return target.folioPut(folio);
-                  };
-                }
-                const value = Reflect.get(target, key);
-                return typeof value === 'function' ? value.bind(target) : value;
-              },
-            }),
-        }
-      : undefined,
+    parts: replaceLru ? { lru: (base) => countingFolioPuts(base, lruPuts) } : undefined,
   });
   const handed = { n: 0 };
   const vm = k.vm;

@@ -25,6 +25,7 @@ import {
   type VariantName,
 } from '@mmsim/kernel';
 import { lruUncontended } from '@mmsim/lru/internal';
+import { countingFolioPuts } from '@mmsim/lru/test';
 import { MIGRATE_SYNC, MIGRATE_SYNC_LIGHT, MR_COMPACTION, MR_SYSCALL } from '@mmsim/migrate';
 import {
   type AddressSpaceView,
@@ -369,23 +370,7 @@ function frozenLookups(calls: PageCacheCalls, replaceLru: boolean, seed: number)
     cpusPerNode: 2,
     strategy: 'random',
     seed,
-    parts: replaceLru
-      ? {
-          lru: (base) =>
-            new Proxy(base, {
-              get(target, key) {
-                if (key === 'folioPut') {
-                  return (folio: Folio) => {
-                    lruPuts.n++;
-                    return target.folioPut(folio);
-                  };
-                }
-                const value = Reflect.get(target, key);
-                return typeof value === 'function' ? value.bind(target) : value;
-              },
-            }),
-        }
-      : undefined,
+    parts: replaceLru ? { lru: (base) => countingFolioPuts(base, lruPuts) } : undefined,
   });
   const file = k.createFile('f', { content: [11, 12, 13] });
   const ready = new Completion(k.rt, 'ready');

@@ -7,9 +7,11 @@
  * - machines: `createBaseMachine` (runtime, memory, vmstat), `createLruMachine` (+ LRU);
  * - folios: `anonFolio`, `fileFolio`, `shmemFolio`, `refcounts`;
  * - isolation: `isolateFolios`, `newList`, `nrIsolated`;
- * - running: `spawn`, `onCpu`, `runAll`, `runScript`.
+ * - running: `spawn`, `onCpu`, `runAll`, `runScript`;
+ * - parts: `countingFolioPuts` (a replaced LRU that counts the puts it sees).
  */
 
+export * from './counting-puts.js';
 export * from './folios.js';
 export * from './isolate.js';
 export * from './machine.js';
