@@ -1549,9 +1549,8 @@ function checkFolio(
   recRefs: Int32Array,
   bad: Problems,
 ): void {
-  const { state, headOf, mapcount, entireMapcount } = m;
   const ptes = tally.ptes;
-  const entire = entireMapcount[pfn]!;
+  const entire = m.entireMapcount[pfn]!;
   const pmd = tally.pmds[pfn]!;
   if (entire !== pmd) {
     bad.add(`folio ${hex(pfn)}: entire mapcount ${entire}, PMDs mapping it ${pmd}`);
@@ -1562,18 +1561,7 @@ function checkFolio(
     const order = m.order[pfn]!;
     const end = pfn + (1 << order);
     if (order >= LARGE_FOLIO_ORDER) checkLargeFolio(mem, m, pfn, end, entire, tally, recPtes, bad);
-    else
-      for (let p = pfn; p < end; p++) {
-        const ps = state[p];
-        // pageMapcount, which throws for a frame that is not a page of a live folio.
-        const page =
-          ps === FRAME_HEAD || ps === FRAME_TAIL
-            ? mapcount[p]! + entireMapcount[headOf[p]!]!
-            : pageMapcount(mem, p);
-        const own = page - entire;
-        const found = ptes[p]! + recPtes[p]!;
-        if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
-      }
+    else for (let p = pfn; p < end; p++) checkPageMapping(mem, m, p, entire, ptes, recPtes, bad);
     if (r > 0 && m.mappingKind[pfn] === PAGE_MAPPING_KSM) {
       const problem = checkKsmFolio(mem, pfn);
       if (problem !== null) bad.add(problem);
@@ -1616,7 +1604,7 @@ function checkLargeFolio(
   recPtes: Int32Array,
   bad: Problems,
 ): void {
-  const { state, headOf, mapcount, entireMapcount } = m;
+  const { state, headOf, mapcount } = m;
   const ptes = tally.ptes;
   const words = tally.frameWords(state);
   const soff = state.byteOffset;
@@ -1677,16 +1665,34 @@ function checkLargeFolio(
         continue;
       }
     }
-    const ps = state[p];
-    // pageMapcount, which throws for a frame that is not a page of a live folio.
-    const page =
-      ps === FRAME_HEAD || ps === FRAME_TAIL
-        ? mapcount[p]! + entireMapcount[headOf[p]!]!
-        : pageMapcount(mem, p);
-    const own = page - entire;
-    const found = ptes[p]! + recPtes[p]!;
-    if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
+    checkPageMapping(mem, m, p, entire, ptes, recPtes, bad);
   }
+}
+
+/**
+ * The per-page test of `checkFolio` (and `checkLargeFolio`) for page `p` of a folio whose
+ * entire mapcount is `entire`: the page's own mapcount (`pageMapcount` less `entire`)
+ * against the PTEs mapping it, those the pass counted (`ptes`) and those recorded
+ * (`recPtes`).
+ */
+function checkPageMapping(
+  mem: RmapState['mem'],
+  m: FrameView,
+  p: number,
+  entire: number,
+  ptes: Int32Array,
+  recPtes: Int32Array,
+  bad: Problems,
+): void {
+  const ps = m.state[p];
+  // pageMapcount, which throws for a frame that is not a page of a live folio.
+  const page =
+    ps === FRAME_HEAD || ps === FRAME_TAIL
+      ? m.mapcount[p]! + m.entireMapcount[m.headOf[p]!]!
+      : pageMapcount(mem, p);
+  const own = page - entire;
+  const found = ptes[p]! + recPtes[p]!;
+  if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
 }
 
 /** Runs `checkRmap` and throws INVARIANT_VIOLATED listing the problems, if any. */
