@@ -130,16 +130,16 @@ class Problems {
  */
 class PfnCounter {
   readonly #counts: Int32Array;
-  readonly #touched: number[];
-  constructor(counts: Int32Array, touched: number[]) {
+  readonly #tally: Tally;
+  constructor(counts: Int32Array, tally: Tally) {
     this.#counts = counts;
-    this.#touched = touched;
+    this.#tally = tally;
   }
   get(pfn: number): number {
     return this.#counts[pfn]!;
   }
   set(pfn: number, value: number): void {
-    if (this.#counts[pfn] === 0) this.#touched.push(pfn);
+    if (this.#counts[pfn] === 0) this.#tally.touch(pfn);
     this.#counts[pfn] = value;
   }
 }
@@ -162,6 +162,33 @@ class WordView {
 }
 
 /**
+ * Up to `SMALL_ANON_VMA_CHECK` distinct objects, kept between checks: its first `n` slots.
+ * Emptied by nulling them (`clear`), not by a store to `length`, which is a call into the
+ * runtime on every check.
+ */
+class SmallList<T extends object> {
+  readonly items: (T | null)[] = [];
+  n = 0;
+
+  /** Adds `item` unless there; false when the list is full. */
+  addOnce(item: T): boolean {
+    const items = this.items;
+    const n = this.n;
+    for (let i = 0; i < n; i++) if (items[i] === item) return true;
+    if (n >= SMALL_ANON_VMA_CHECK) return false;
+    items[n] = item;
+    this.n = n + 1;
+    return true;
+  }
+
+  clear(): void {
+    const items = this.items;
+    for (let i = 0; i < this.n; i++) items[i] = null;
+    this.n = 0;
+  }
+}
+
+/**
  * What one check counts, indexed by pfn: typed arrays allocated once and kept between
  * checks, so that a check allocates nothing per entry or per frame. Every pfn
  * whose counter leaves 0 is remembered in `touched`, and `reset` (at the start of each
@@ -176,14 +203,20 @@ class Tally {
   readonly refs: Int32Array;
   /** Page-cache and pin references per folio. */
   readonly held: Float64Array;
+  /**
+   * The pfns whose counters left 0 in this check (a pfn once per counter), its first
+   * `nTouched` items; past them, stale pfns of earlier checks. Counted rather than cut
+   * to length: a store to `length` is a call into the runtime, once or twice a check.
+   */
   readonly touched: number[] = [];
+  nTouched = 0;
   /** The rss counters the entries of one mm add up to. */
   readonly rss = new Float64Array(NR_MM_COUNTERS);
   /** `checkHugetlbEntry`'s view of `pmds` and `refs`. */
   readonly hugetlb: { readonly pmds: PfnCounter; readonly refs: PfnCounter };
   /** Scratch of `checkAnonVmas`. */
-  readonly vmaList: Vma[] = [];
-  readonly anonVmaList: AnonVma[] = [];
+  readonly vmaList = new SmallList<Vma>();
+  readonly anonVmaList = new SmallList<AnonVma>();
   readonly vmas = new Set<Vma>();
   readonly anonVmas = new Set<AnonVma>();
   readonly active = new Map<AnonVma, number>();
@@ -207,29 +240,29 @@ class Tally {
     this.zeros = new Int32Array(nrPfns);
     this.visited = new Uint8Array(nrPfns);
     this.hugetlb = {
-      pmds: new PfnCounter(this.pmds, this.touched),
-      refs: new PfnCounter(this.refs, this.touched),
+      pmds: new PfnCounter(this.pmds, this),
+      refs: new PfnCounter(this.refs, this),
     };
   }
 
   reset(): void {
     const t = this.touched;
-    for (let i = 0; i < t.length; i++) {
+    const n = this.nTouched;
+    for (let i = 0; i < n; i++) {
       const pfn = t[i]!;
       this.ptes[pfn] = 0;
       this.pmds[pfn] = 0;
       this.refs[pfn] = 0;
       this.held[pfn] = 0;
     }
-    // A store to `length` is a call into the runtime even when it changes nothing.
-    if (t.length !== 0) t.length = 0;
+    this.nTouched = 0;
     // A pass that threw in `checkChangedFolios` left its visits behind.
     const v = this.visitedList;
     for (let i = 0; i < v.length; i++) this.visited[v[i]!] = 0;
     if (v.length !== 0) v.length = 0;
     // Empty but after a check that threw in `checkAnonVmas`.
-    if (this.vmaList.length !== 0) this.vmaList.length = 0;
-    if (this.anonVmaList.length !== 0) this.anonVmaList.length = 0;
+    this.vmaList.clear();
+    this.anonVmaList.clear();
     if (this.vmas.size > 0) this.vmas.clear();
     if (this.anonVmas.size > 0) this.anonVmas.clear();
     if (this.active.size > 0) this.active.clear();
@@ -267,20 +300,25 @@ class Tally {
     return this.#pairWord[0]!;
   }
 
+  /** Remembers that a counter of `pfn` left 0 (for `reset`). */
+  touch(pfn: number): void {
+    this.touched[this.nTouched++] = pfn;
+  }
+
   pte(pfn: number): void {
-    if (this.ptes[pfn]!++ === 0) this.touched.push(pfn);
+    if (this.ptes[pfn]!++ === 0) this.touch(pfn);
   }
 
   pmd(folio: Folio): void {
-    if (this.pmds[folio]!++ === 0) this.touched.push(folio);
+    if (this.pmds[folio]!++ === 0) this.touch(folio);
   }
 
   ref(folio: Folio): void {
-    if (this.refs[folio]!++ === 0) this.touched.push(folio);
+    if (this.refs[folio]!++ === 0) this.touch(folio);
   }
 
   hold(folio: Folio, by: number): void {
-    if (this.held[folio] === 0) this.touched.push(folio);
+    if (this.held[folio] === 0) this.touch(folio);
     this.held[folio]! += by;
   }
 }
@@ -1091,41 +1129,49 @@ function checkAnonVmasSmall(ctx: RmapState, tally: Tally, bad: Problems): boolea
   // Empty (`Tally.reset`).
   const vmas = tally.vmaList;
   const seen = tally.anonVmaList;
+  const small = gatherAnonVmasSmall(ctx, vmas, seen);
+  if (small) {
+    const avs = seen.items;
+    const vs = vmas.items;
+    for (let a = 0; a < seen.n; a++) {
+      const av = avs[a]!;
+      let n = 0;
+      for (let v = 0; v < vmas.n; v++) if (vs[v]!.anonVma === av) n++;
+      if (av.numActiveVmas !== n)
+        bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${n} VMAs use it`);
+      if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
+      if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
+    }
+  }
+  // Not kept until the next check: they would keep this machine alive.
+  vmas.clear();
+  seen.clear();
+  return small;
+}
+
+/**
+ * The VMAs of the live mms and of the anon_vmas their chains lead to (`vmas`), and those
+ * anon_vmas (`seen`), for `checkAnonVmasSmall`; false when either has more than
+ * `SMALL_ANON_VMA_CHECK`.
+ */
+function gatherAnonVmasSmall(
+  ctx: RmapState,
+  vmas: SmallList<Vma>,
+  seen: SmallList<AnonVma>,
+): boolean {
   for (const mm of ctx.mms) {
     const list = mm.vmas;
     for (let v = 0; v < list.length; v++) {
       const vma = list[v]!;
-      if (!addOnce(vmas, vma)) return false;
+      if (!vmas.addOnce(vma)) return false;
       const chain = vma.anonVmaChain;
-      for (let c = 0; c < chain.length; c++) if (!addOnce(seen, chain[c]!.anonVma)) return false;
+      for (let c = 0; c < chain.length; c++) if (!seen.addOnce(chain[c]!.anonVma)) return false;
     }
   }
-  for (let a = 0; a < seen.length; a++) {
-    for (const avc of seen[a]!.rbRoot) if (!addOnce(vmas, avc.vma)) return false;
+  const avs = seen.items;
+  for (let a = 0; a < seen.n; a++) {
+    for (const avc of avs[a]!.rbRoot) if (!vmas.addOnce(avc.vma)) return false;
   }
-  for (let a = 0; a < seen.length; a++) {
-    const av = seen[a]!;
-    let n = 0;
-    for (let v = 0; v < vmas.length; v++) if (vmas[v]!.anonVma === av) n++;
-    if (av.numActiveVmas !== n)
-      bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${n} VMAs use it`);
-    if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
-    if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
-  }
-  // Not kept until the next check: they would keep this machine alive.
-  vmas.length = 0;
-  seen.length = 0;
-  return true;
-}
-
-/** Adds `item` to `list` unless there; false when `list` is full (`SMALL_ANON_VMA_CHECK`). */
-function addOnce<T>(list: T[], item: T): boolean {
-  for (let i = 0; i < list.length; i++) if (list[i] === item) return true;
-  if (list.length >= SMALL_ANON_VMA_CHECK) {
-    list.length = 0;
-    return false;
-  }
-  list.push(item);
   return true;
 }
 
@@ -1256,7 +1302,8 @@ export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): strin
       problems = null;
     }
     if (problems !== null && problems.length === 0) {
-      passEndedSound(inc, stillCounted(shared!));
+      const tally = shared!;
+      passEndedSound(inc, tally.touched, stillCounted(tally));
       return problems;
     }
   }
@@ -1278,20 +1325,21 @@ function hasRecordableTable(ctx: RmapState): boolean {
 }
 
 /**
- * The pfns a pass counted in its tally (not in the records) that still hold a count there:
- * a pfn whose count `recordEntry` moved to the records holds none.
+ * Keeps in the tally's `touched` only the pfns a pass counted in its tally (not in the
+ * records) that still hold a count there (a pfn whose count `recordEntry` moved to the
+ * records holds none), and returns how many there are, first in `touched`.
  */
-function stillCounted(tally: Tally): number[] {
+function stillCounted(tally: Tally): number {
   const { touched, ptes, pmds, refs, held } = tally;
   let kept = 0;
-  for (let i = 0; i < touched.length; i++) {
+  for (let i = 0; i < tally.nTouched; i++) {
     const pfn = touched[i]!;
     if (ptes[pfn] !== 0 || pmds[pfn] !== 0 || refs[pfn] !== 0 || held[pfn] !== 0)
       touched[kept++] = pfn;
   }
   // The others are zero: `reset` need not visit them.
-  if (touched.length !== kept) touched.length = kept;
-  return touched;
+  tally.nTouched = kept;
+  return kept;
 }
 
 /** `checkRmap`, in full (`inc` null) or as an incremental pass using and updating `inc`. */
@@ -1451,7 +1499,7 @@ function checkChangedFolios(
   for (let k = 0; k < changed.length; k++)
     visitFolio(mem, m, changed[k]!, tally, recPtes, recRefs, bad);
   const touched = tally.touched;
-  for (let k = 0; k < touched.length; k++)
+  for (let k = 0; k < tally.nTouched; k++)
     visitFolio(mem, m, touched[k]!, tally, recPtes, recRefs, bad);
   const fresh = inc.fresh;
   for (let k = 0; k < fresh.length; k++)
