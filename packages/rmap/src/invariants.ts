@@ -225,6 +225,15 @@ class Tally {
   /** The folios an incremental pass's `checkChangedFolios` visited (cleared by `reset`). */
   readonly visited: Uint8Array;
   readonly visitedList: number[] = [];
+  /**
+   * Frames `tailsFrom` to `tailsTo` (exclusive, in whole groups of eight) that the last
+   * `checkLargeFolio` found to be tails naming its folio, none naming itself: `checkFolios`,
+   * reaching `tailsFrom`, passes over them at once instead of telling each group again
+   * (`tailsNameOthers`). -1: none. Cleared by `checkFolios` when it starts and when it uses
+   * them; the memmap does not change during a check.
+   */
+  tailsFrom = -1;
+  tailsTo = -1;
   readonly #words = new WordView();
   readonly #marks = new WordView();
   readonly #heads = new WordView();
@@ -1417,6 +1426,7 @@ function checkFolios(
   const hoff = headOf.byteOffset;
   let nid = 0;
   let nodeEnd = nodeStartPfn(mem, 0) + nodeSpannedPages(mem, 0);
+  tally.tailsFrom = -1;
   let wordsEnd = Math.min(nodeEnd, state.length) - 8;
   for (let pfn = 0; pfn < mem.maxPfn; pfn++) {
     if (pfn >= nodeEnd) {
@@ -1432,9 +1442,17 @@ function checkFolios(
         continue;
       }
       // Passed over as one by one below, unless one names itself as its head.
-      if (w === EIGHT_TAIL && tailsNameOthers(headOf, heads, hoff, pfn)) {
-        pfn += 7;
-        continue;
+      if (w === EIGHT_TAIL) {
+        // The tails of the large folio just checked, told already (see `Tally.tailsFrom`).
+        if (pfn === tally.tailsFrom && tally.tailsTo <= nodeEnd) {
+          pfn = tally.tailsTo - 1;
+          tally.tailsFrom = -1;
+          continue;
+        }
+        if (tailsNameOthers(headOf, heads, hoff, pfn)) {
+          pfn += 7;
+          continue;
+        }
       }
     }
     const s = state[pfn];
@@ -1640,7 +1658,8 @@ const LARGE_FOLIO_ORDER = 4;
  * words of `headOf` each naming `pfn` twice) whose mapcounts and PTE counts are all 0 (the
  * OR of each eight): every such page passes the test, as page by page (a tail's
  * `pageMapcount` is its mapcount plus its head's entire mapcount). Page by page elsewhere
- * (the head, the pages of a mapped THP's PTEs, a tail out of place).
+ * (the head, the pages of a mapped THP's PTEs, a tail out of place). Leaves in
+ * `Tally.tailsFrom` / `tailsTo` the run of groups it found to be eight tails of this folio.
  */
 function checkLargeFolio(
   mem: RmapState['mem'],
@@ -1664,6 +1683,9 @@ function checkLargeFolio(
   const noRec = recPtes === tally.zeros;
   // Eight at a time only within the arrays (an `order` past them reads past `state`).
   const last = Math.min(end, state.length) - 8;
+  // The run of groups found to be eight tails naming `pfn`, from the first such group on.
+  let tailsFrom = -1;
+  let tailsTo = -1;
   for (let p = pfn; p < end; p++) {
     const at = hoff + 4 * p;
     if (
@@ -1679,42 +1701,52 @@ function checkLargeFolio(
         heads[k] === pair &&
         heads[k + 1] === pair &&
         heads[k + 2] === pair &&
-        heads[k + 3] === pair &&
-        (mapcount[p]! |
-          mapcount[p + 1]! |
-          mapcount[p + 2]! |
-          mapcount[p + 3]! |
-          mapcount[p + 4]! |
-          mapcount[p + 5]! |
-          mapcount[p + 6]! |
-          mapcount[p + 7]!) ===
-          0 &&
-        (ptes[p]! |
-          ptes[p + 1]! |
-          ptes[p + 2]! |
-          ptes[p + 3]! |
-          ptes[p + 4]! |
-          ptes[p + 5]! |
-          ptes[p + 6]! |
-          ptes[p + 7]!) ===
-          0 &&
-        (noRec ||
-          (recPtes[p]! |
-            recPtes[p + 1]! |
-            recPtes[p + 2]! |
-            recPtes[p + 3]! |
-            recPtes[p + 4]! |
-            recPtes[p + 5]! |
-            recPtes[p + 6]! |
-            recPtes[p + 7]!) ===
-            0)
+        heads[k + 3] === pair
       ) {
-        p += 7;
-        continue;
+        // Eight tails of this folio, none naming itself: `checkFolios` may pass over them.
+        if (tailsFrom < 0) {
+          tailsFrom = p;
+          tailsTo = p + 8;
+        } else if (p === tailsTo) tailsTo = p + 8;
+        if (
+          (mapcount[p]! |
+            mapcount[p + 1]! |
+            mapcount[p + 2]! |
+            mapcount[p + 3]! |
+            mapcount[p + 4]! |
+            mapcount[p + 5]! |
+            mapcount[p + 6]! |
+            mapcount[p + 7]!) ===
+            0 &&
+          (ptes[p]! |
+            ptes[p + 1]! |
+            ptes[p + 2]! |
+            ptes[p + 3]! |
+            ptes[p + 4]! |
+            ptes[p + 5]! |
+            ptes[p + 6]! |
+            ptes[p + 7]!) ===
+            0 &&
+          (noRec ||
+            (recPtes[p]! |
+              recPtes[p + 1]! |
+              recPtes[p + 2]! |
+              recPtes[p + 3]! |
+              recPtes[p + 4]! |
+              recPtes[p + 5]! |
+              recPtes[p + 6]! |
+              recPtes[p + 7]!) ===
+              0)
+        ) {
+          p += 7;
+          continue;
+        }
       }
     }
     checkPageMapping(mem, m, p, entire, ptes, recPtes, bad);
   }
+  tally.tailsFrom = tailsFrom;
+  tally.tailsTo = tailsTo;
 }
 
 /**
