@@ -131,4 +131,25 @@ describe('the rmap check reads eight at a time without missing one', () => {
     for (const u of undo) u();
     expect(checkRmap(s.ctx, { quiescent: true })).toEqual([]);
   });
+
+  it("a tail naming itself in a mapped THP's first or last group or just past the THP, where the walk passes over the groups checkLargeFolio told", () => {
+    const s = scene();
+    for (const p of [8, 9, 10, 11, 12, 13, 14, 15, 504, 505, 506, 507, 508, 509, 510, 511]) {
+      const undo = poke(s.mem.headOf, s.head + p, s.head + p);
+      expect(() => checkRmap(s.ctx)).toThrow();
+      expect(() => checkRmapReference(s.ctx)).toThrow();
+      undo();
+    }
+    // The frames after the THP made tails, one of them naming itself.
+    const past = s.head + 512;
+    for (let j = 0; j < 8; j++) {
+      const undo = [past, past + 1, past + 2, past + 3, past + 4, past + 5, past + 6, past + 7]
+        .flatMap((q) => [poke(s.mem.state, q, FRAME_TAIL), poke(s.mem.headOf, q, s.head)])
+        .concat(poke(s.mem.headOf, past + j, past + j));
+      expect(() => checkRmap(s.ctx)).toThrow();
+      expect(() => checkRmapReference(s.ctx)).toThrow();
+      for (const u of undo.reverse()) u();
+    }
+    expect(checkRmap(s.ctx, { quiescent: true })).toEqual([]);
+  });
 });
