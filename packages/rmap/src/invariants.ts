@@ -1419,7 +1419,9 @@ function checkFolios(
   // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
   // Free frames, holes and tails are passed over, 8 at a time where the 8 states share an
   // aligned word of the memmap's buffer, lie in the node and are all free, all holes, all
-  // tails of a pooled hugetlb page or all tails none of which names itself as its head.
+  // tails of a pooled hugetlb page or all tails none of which names itself as its head. A
+  // run of free, hole or pooled-tail words is passed over in an inner loop, word by word
+  // (the outer loop's node and alignment tests once per run, not once per word).
   const words = tally.frameWords(state);
   const off = state.byteOffset;
   const heads = tally.headWords(headOf);
@@ -1438,7 +1440,15 @@ function checkFolios(
     if (((off + pfn) & 7) === 0 && pfn <= wordsEnd) {
       const w = words[(off + pfn) >>> 3];
       if (w === EIGHT_FREE || w === 0 || w === EIGHT_POOL_TAIL) {
-        pfn += 7;
+        // And the words after it that are such too, up to the node's last whole word.
+        let k = ((off + pfn) >>> 3) + 1;
+        const last = (off + wordsEnd) >>> 3;
+        while (k <= last) {
+          const x = words[k];
+          if (x !== EIGHT_FREE && x !== 0 && x !== EIGHT_POOL_TAIL) break;
+          k++;
+        }
+        pfn = (k << 3) - off - 1;
         continue;
       }
       // Passed over as one by one below, unless one names itself as its head.
