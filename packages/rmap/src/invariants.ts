@@ -1697,60 +1697,61 @@ function checkLargeFolio(
   let tailsFrom = -1;
   let tailsTo = -1;
   for (let p = pfn; p < end; p++) {
-    const at = hoff + 4 * p;
-    if (
-      fast &&
-      p !== pfn &&
-      p <= last &&
-      ((soff + p) & 7) === 0 &&
-      (at & 7) === 0 &&
-      words[(soff + p) >>> 3] === EIGHT_TAIL
-    ) {
-      const k = at >>> 3;
-      if (
-        heads[k] === pair &&
-        heads[k + 1] === pair &&
-        heads[k + 2] === pair &&
-        heads[k + 3] === pair
-      ) {
+    if (fast && p !== pfn && p <= last && ((soff + p) & 7) === 0 && ((hoff + 4 * p) & 7) === 0) {
+      // Group after group (each keeps the alignment of the first) while the groups are
+      // eight tails of this folio whose counts are all 0.
+      let q = p;
+      while (q <= last && words[(soff + q) >>> 3] === EIGHT_TAIL) {
+        const k = (hoff + 4 * q) >>> 3;
+        if (
+          heads[k] !== pair ||
+          heads[k + 1] !== pair ||
+          heads[k + 2] !== pair ||
+          heads[k + 3] !== pair
+        )
+          break;
         // Eight tails of this folio, none naming itself: `checkFolios` may pass over them.
         if (tailsFrom < 0) {
-          tailsFrom = p;
-          tailsTo = p + 8;
-        } else if (p === tailsTo) tailsTo = p + 8;
+          tailsFrom = q;
+          tailsTo = q + 8;
+        } else if (q === tailsTo) tailsTo = q + 8;
         if (
-          (mapcount[p]! |
-            mapcount[p + 1]! |
-            mapcount[p + 2]! |
-            mapcount[p + 3]! |
-            mapcount[p + 4]! |
-            mapcount[p + 5]! |
-            mapcount[p + 6]! |
-            mapcount[p + 7]!) ===
-            0 &&
-          (ptes[p]! |
-            ptes[p + 1]! |
-            ptes[p + 2]! |
-            ptes[p + 3]! |
-            ptes[p + 4]! |
-            ptes[p + 5]! |
-            ptes[p + 6]! |
-            ptes[p + 7]!) ===
-            0 &&
-          (noRec ||
-            (recPtes[p]! |
-              recPtes[p + 1]! |
-              recPtes[p + 2]! |
-              recPtes[p + 3]! |
-              recPtes[p + 4]! |
-              recPtes[p + 5]! |
-              recPtes[p + 6]! |
-              recPtes[p + 7]!) ===
+          (mapcount[q]! |
+            mapcount[q + 1]! |
+            mapcount[q + 2]! |
+            mapcount[q + 3]! |
+            mapcount[q + 4]! |
+            mapcount[q + 5]! |
+            mapcount[q + 6]! |
+            mapcount[q + 7]!) !==
+            0 ||
+          (ptes[q]! |
+            ptes[q + 1]! |
+            ptes[q + 2]! |
+            ptes[q + 3]! |
+            ptes[q + 4]! |
+            ptes[q + 5]! |
+            ptes[q + 6]! |
+            ptes[q + 7]!) !==
+            0 ||
+          (!noRec &&
+            (recPtes[q]! |
+              recPtes[q + 1]! |
+              recPtes[q + 2]! |
+              recPtes[q + 3]! |
+              recPtes[q + 4]! |
+              recPtes[q + 5]! |
+              recPtes[q + 6]! |
+              recPtes[q + 7]!) !==
               0)
-        ) {
-          p += 7;
-          continue;
-        }
+        )
+          break;
+        q += 8;
+      }
+      if (q !== p) {
+        // Those passed; the group that stopped the loop, if any, is taken again from `q`.
+        p = q - 1;
+        continue;
       }
     }
     checkPageMapping(mem, m, p, entire, ptes, recPtes, bad);
