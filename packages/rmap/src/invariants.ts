@@ -130,16 +130,16 @@ class Problems {
  */
 class PfnCounter {
   readonly #counts: Int32Array;
-  readonly #touched: number[];
-  constructor(counts: Int32Array, touched: number[]) {
+  readonly #tally: Tally;
+  constructor(counts: Int32Array, tally: Tally) {
     this.#counts = counts;
-    this.#touched = touched;
+    this.#tally = tally;
   }
   get(pfn: number): number {
     return this.#counts[pfn]!;
   }
   set(pfn: number, value: number): void {
-    if (this.#counts[pfn] === 0) this.#touched.push(pfn);
+    if (this.#counts[pfn] === 0) this.#tally.touch(pfn);
     this.#counts[pfn] = value;
   }
 }
@@ -162,6 +162,33 @@ class WordView {
 }
 
 /**
+ * Up to `SMALL_ANON_VMA_CHECK` distinct objects, kept between checks: its first `n` slots.
+ * Emptied by nulling them (`clear`), not by a store to `length`, which is a call into the
+ * runtime on every check.
+ */
+class SmallList<T extends object> {
+  readonly items: (T | null)[] = [];
+  n = 0;
+
+  /** Adds `item` unless there; false when the list is full. */
+  addOnce(item: T): boolean {
+    const items = this.items;
+    const n = this.n;
+    for (let i = 0; i < n; i++) if (items[i] === item) return true;
+    if (n >= SMALL_ANON_VMA_CHECK) return false;
+    items[n] = item;
+    this.n = n + 1;
+    return true;
+  }
+
+  clear(): void {
+    const items = this.items;
+    for (let i = 0; i < this.n; i++) items[i] = null;
+    this.n = 0;
+  }
+}
+
+/**
  * What one check counts, indexed by pfn: typed arrays allocated once and kept between
  * checks, so that a check allocates nothing per entry or per frame. Every pfn
  * whose counter leaves 0 is remembered in `touched`, and `reset` (at the start of each
@@ -176,14 +203,20 @@ class Tally {
   readonly refs: Int32Array;
   /** Page-cache and pin references per folio. */
   readonly held: Float64Array;
+  /**
+   * The pfns whose counters left 0 in this check (a pfn once per counter), its first
+   * `nTouched` items; past them, stale pfns of earlier checks. Counted rather than cut
+   * to length: a store to `length` is a call into the runtime, once or twice a check.
+   */
   readonly touched: number[] = [];
+  nTouched = 0;
   /** The rss counters the entries of one mm add up to. */
   readonly rss = new Float64Array(NR_MM_COUNTERS);
   /** `checkHugetlbEntry`'s view of `pmds` and `refs`. */
   readonly hugetlb: { readonly pmds: PfnCounter; readonly refs: PfnCounter };
   /** Scratch of `checkAnonVmas`. */
-  readonly vmaList: Vma[] = [];
-  readonly anonVmaList: AnonVma[] = [];
+  readonly vmaList = new SmallList<Vma>();
+  readonly anonVmaList = new SmallList<AnonVma>();
   readonly vmas = new Set<Vma>();
   readonly anonVmas = new Set<AnonVma>();
   readonly active = new Map<AnonVma, number>();
@@ -192,6 +225,15 @@ class Tally {
   /** The folios an incremental pass's `checkChangedFolios` visited (cleared by `reset`). */
   readonly visited: Uint8Array;
   readonly visitedList: number[] = [];
+  /**
+   * Frames `tailsFrom` to `tailsTo` (exclusive, in whole groups of eight) that the last
+   * `checkLargeFolio` found to be tails naming its folio, none naming itself: `checkFolios`,
+   * reaching `tailsFrom`, passes over them at once instead of telling each group again
+   * (`tailsNameOthers`). -1: none. Cleared by `checkFolios` when it starts and when it uses
+   * them; the memmap does not change during a check.
+   */
+  tailsFrom = -1;
+  tailsTo = -1;
   readonly #words = new WordView();
   readonly #marks = new WordView();
   readonly #heads = new WordView();
@@ -207,29 +249,29 @@ class Tally {
     this.zeros = new Int32Array(nrPfns);
     this.visited = new Uint8Array(nrPfns);
     this.hugetlb = {
-      pmds: new PfnCounter(this.pmds, this.touched),
-      refs: new PfnCounter(this.refs, this.touched),
+      pmds: new PfnCounter(this.pmds, this),
+      refs: new PfnCounter(this.refs, this),
     };
   }
 
   reset(): void {
     const t = this.touched;
-    for (let i = 0; i < t.length; i++) {
+    const n = this.nTouched;
+    for (let i = 0; i < n; i++) {
       const pfn = t[i]!;
       this.ptes[pfn] = 0;
       this.pmds[pfn] = 0;
       this.refs[pfn] = 0;
       this.held[pfn] = 0;
     }
-    // A store to `length` is a call into the runtime even when it changes nothing.
-    if (t.length !== 0) t.length = 0;
+    this.nTouched = 0;
     // A pass that threw in `checkChangedFolios` left its visits behind.
     const v = this.visitedList;
     for (let i = 0; i < v.length; i++) this.visited[v[i]!] = 0;
     if (v.length !== 0) v.length = 0;
     // Empty but after a check that threw in `checkAnonVmas`.
-    if (this.vmaList.length !== 0) this.vmaList.length = 0;
-    if (this.anonVmaList.length !== 0) this.anonVmaList.length = 0;
+    this.vmaList.clear();
+    this.anonVmaList.clear();
     if (this.vmas.size > 0) this.vmas.clear();
     if (this.anonVmas.size > 0) this.anonVmas.clear();
     if (this.active.size > 0) this.active.clear();
@@ -267,20 +309,25 @@ class Tally {
     return this.#pairWord[0]!;
   }
 
+  /** Remembers that a counter of `pfn` left 0 (for `reset`). */
+  touch(pfn: number): void {
+    this.touched[this.nTouched++] = pfn;
+  }
+
   pte(pfn: number): void {
-    if (this.ptes[pfn]!++ === 0) this.touched.push(pfn);
+    if (this.ptes[pfn]!++ === 0) this.touch(pfn);
   }
 
   pmd(folio: Folio): void {
-    if (this.pmds[folio]!++ === 0) this.touched.push(folio);
+    if (this.pmds[folio]!++ === 0) this.touch(folio);
   }
 
   ref(folio: Folio): void {
-    if (this.refs[folio]!++ === 0) this.touched.push(folio);
+    if (this.refs[folio]!++ === 0) this.touch(folio);
   }
 
   hold(folio: Folio, by: number): void {
-    if (this.held[folio] === 0) this.touched.push(folio);
+    if (this.held[folio] === 0) this.touch(folio);
     this.held[folio]! += by;
   }
 }
@@ -1091,41 +1138,49 @@ function checkAnonVmasSmall(ctx: RmapState, tally: Tally, bad: Problems): boolea
   // Empty (`Tally.reset`).
   const vmas = tally.vmaList;
   const seen = tally.anonVmaList;
+  const small = gatherAnonVmasSmall(ctx, vmas, seen);
+  if (small) {
+    const avs = seen.items;
+    const vs = vmas.items;
+    for (let a = 0; a < seen.n; a++) {
+      const av = avs[a]!;
+      let n = 0;
+      for (let v = 0; v < vmas.n; v++) if (vs[v]!.anonVma === av) n++;
+      if (av.numActiveVmas !== n)
+        bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${n} VMAs use it`);
+      if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
+      if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
+    }
+  }
+  // Not kept until the next check: they would keep this machine alive.
+  vmas.clear();
+  seen.clear();
+  return small;
+}
+
+/**
+ * The VMAs of the live mms and of the anon_vmas their chains lead to (`vmas`), and those
+ * anon_vmas (`seen`), for `checkAnonVmasSmall`; false when either has more than
+ * `SMALL_ANON_VMA_CHECK`.
+ */
+function gatherAnonVmasSmall(
+  ctx: RmapState,
+  vmas: SmallList<Vma>,
+  seen: SmallList<AnonVma>,
+): boolean {
   for (const mm of ctx.mms) {
     const list = mm.vmas;
     for (let v = 0; v < list.length; v++) {
       const vma = list[v]!;
-      if (!addOnce(vmas, vma)) return false;
+      if (!vmas.addOnce(vma)) return false;
       const chain = vma.anonVmaChain;
-      for (let c = 0; c < chain.length; c++) if (!addOnce(seen, chain[c]!.anonVma)) return false;
+      for (let c = 0; c < chain.length; c++) if (!seen.addOnce(chain[c]!.anonVma)) return false;
     }
   }
-  for (let a = 0; a < seen.length; a++) {
-    for (const avc of seen[a]!.rbRoot) if (!addOnce(vmas, avc.vma)) return false;
+  const avs = seen.items;
+  for (let a = 0; a < seen.n; a++) {
+    for (const avc of avs[a]!.rbRoot) if (!vmas.addOnce(avc.vma)) return false;
   }
-  for (let a = 0; a < seen.length; a++) {
-    const av = seen[a]!;
-    let n = 0;
-    for (let v = 0; v < vmas.length; v++) if (vmas[v]!.anonVma === av) n++;
-    if (av.numActiveVmas !== n)
-      bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${n} VMAs use it`);
-    if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
-    if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
-  }
-  // Not kept until the next check: they would keep this machine alive.
-  vmas.length = 0;
-  seen.length = 0;
-  return true;
-}
-
-/** Adds `item` to `list` unless there; false when `list` is full (`SMALL_ANON_VMA_CHECK`). */
-function addOnce<T>(list: T[], item: T): boolean {
-  for (let i = 0; i < list.length; i++) if (list[i] === item) return true;
-  if (list.length >= SMALL_ANON_VMA_CHECK) {
-    list.length = 0;
-    return false;
-  }
-  list.push(item);
   return true;
 }
 
@@ -1256,7 +1311,8 @@ export function checkRmap(ctx: RmapState, options: RmapCheckOptions = {}): strin
       problems = null;
     }
     if (problems !== null && problems.length === 0) {
-      passEndedSound(inc, stillCounted(shared!));
+      const tally = shared!;
+      passEndedSound(inc, tally.touched, stillCounted(tally));
       return problems;
     }
   }
@@ -1278,20 +1334,21 @@ function hasRecordableTable(ctx: RmapState): boolean {
 }
 
 /**
- * The pfns a pass counted in its tally (not in the records) that still hold a count there:
- * a pfn whose count `recordEntry` moved to the records holds none.
+ * Keeps in the tally's `touched` only the pfns a pass counted in its tally (not in the
+ * records) that still hold a count there (a pfn whose count `recordEntry` moved to the
+ * records holds none), and returns how many there are, first in `touched`.
  */
-function stillCounted(tally: Tally): number[] {
+function stillCounted(tally: Tally): number {
   const { touched, ptes, pmds, refs, held } = tally;
   let kept = 0;
-  for (let i = 0; i < touched.length; i++) {
+  for (let i = 0; i < tally.nTouched; i++) {
     const pfn = touched[i]!;
     if (ptes[pfn] !== 0 || pmds[pfn] !== 0 || refs[pfn] !== 0 || held[pfn] !== 0)
       touched[kept++] = pfn;
   }
   // The others are zero: `reset` need not visit them.
-  if (touched.length !== kept) touched.length = kept;
-  return touched;
+  tally.nTouched = kept;
+  return kept;
 }
 
 /** `checkRmap`, in full (`inc` null) or as an incremental pass using and updating `inc`. */
@@ -1362,13 +1419,16 @@ function checkFolios(
   // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
   // Free frames, holes and tails are passed over, 8 at a time where the 8 states share an
   // aligned word of the memmap's buffer, lie in the node and are all free, all holes, all
-  // tails of a pooled hugetlb page or all tails none of which names itself as its head.
+  // tails of a pooled hugetlb page or all tails none of which names itself as its head. A
+  // run of free, hole or pooled-tail words is passed over in an inner loop, word by word
+  // (the outer loop's node and alignment tests once per run, not once per word).
   const words = tally.frameWords(state);
   const off = state.byteOffset;
   const heads = tally.headWords(headOf);
   const hoff = headOf.byteOffset;
   let nid = 0;
   let nodeEnd = nodeStartPfn(mem, 0) + nodeSpannedPages(mem, 0);
+  tally.tailsFrom = -1;
   let wordsEnd = Math.min(nodeEnd, state.length) - 8;
   for (let pfn = 0; pfn < mem.maxPfn; pfn++) {
     if (pfn >= nodeEnd) {
@@ -1380,13 +1440,29 @@ function checkFolios(
     if (((off + pfn) & 7) === 0 && pfn <= wordsEnd) {
       const w = words[(off + pfn) >>> 3];
       if (w === EIGHT_FREE || w === 0 || w === EIGHT_POOL_TAIL) {
-        pfn += 7;
+        // And the words after it that are such too, up to the node's last whole word.
+        let k = ((off + pfn) >>> 3) + 1;
+        const last = (off + wordsEnd) >>> 3;
+        while (k <= last) {
+          const x = words[k];
+          if (x !== EIGHT_FREE && x !== 0 && x !== EIGHT_POOL_TAIL) break;
+          k++;
+        }
+        pfn = (k << 3) - off - 1;
         continue;
       }
       // Passed over as one by one below, unless one names itself as its head.
-      if (w === EIGHT_TAIL && tailsNameOthers(headOf, heads, hoff, pfn)) {
-        pfn += 7;
-        continue;
+      if (w === EIGHT_TAIL) {
+        // The tails of the large folio just checked, told already (see `Tally.tailsFrom`).
+        if (pfn === tally.tailsFrom && tally.tailsTo <= nodeEnd) {
+          pfn = tally.tailsTo - 1;
+          tally.tailsFrom = -1;
+          continue;
+        }
+        if (tailsNameOthers(headOf, heads, hoff, pfn)) {
+          pfn += 7;
+          continue;
+        }
       }
     }
     const s = state[pfn];
@@ -1451,7 +1527,7 @@ function checkChangedFolios(
   for (let k = 0; k < changed.length; k++)
     visitFolio(mem, m, changed[k]!, tally, recPtes, recRefs, bad);
   const touched = tally.touched;
-  for (let k = 0; k < touched.length; k++)
+  for (let k = 0; k < tally.nTouched; k++)
     visitFolio(mem, m, touched[k]!, tally, recPtes, recRefs, bad);
   const fresh = inc.fresh;
   for (let k = 0; k < fresh.length; k++)
@@ -1549,9 +1625,8 @@ function checkFolio(
   recRefs: Int32Array,
   bad: Problems,
 ): void {
-  const { state, headOf, mapcount, entireMapcount } = m;
   const ptes = tally.ptes;
-  const entire = entireMapcount[pfn]!;
+  const entire = m.entireMapcount[pfn]!;
   const pmd = tally.pmds[pfn]!;
   if (entire !== pmd) {
     bad.add(`folio ${hex(pfn)}: entire mapcount ${entire}, PMDs mapping it ${pmd}`);
@@ -1562,18 +1637,7 @@ function checkFolio(
     const order = m.order[pfn]!;
     const end = pfn + (1 << order);
     if (order >= LARGE_FOLIO_ORDER) checkLargeFolio(mem, m, pfn, end, entire, tally, recPtes, bad);
-    else
-      for (let p = pfn; p < end; p++) {
-        const ps = state[p];
-        // pageMapcount, which throws for a frame that is not a page of a live folio.
-        const page =
-          ps === FRAME_HEAD || ps === FRAME_TAIL
-            ? mapcount[p]! + entireMapcount[headOf[p]!]!
-            : pageMapcount(mem, p);
-        const own = page - entire;
-        const found = ptes[p]! + recPtes[p]!;
-        if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
-      }
+    else for (let p = pfn; p < end; p++) checkPageMapping(mem, m, p, entire, ptes, recPtes, bad);
     if (r > 0 && m.mappingKind[pfn] === PAGE_MAPPING_KSM) {
       const problem = checkKsmFolio(mem, pfn);
       if (problem !== null) bad.add(problem);
@@ -1604,7 +1668,8 @@ const LARGE_FOLIO_ORDER = 4;
  * words of `headOf` each naming `pfn` twice) whose mapcounts and PTE counts are all 0 (the
  * OR of each eight): every such page passes the test, as page by page (a tail's
  * `pageMapcount` is its mapcount plus its head's entire mapcount). Page by page elsewhere
- * (the head, the pages of a mapped THP's PTEs, a tail out of place).
+ * (the head, the pages of a mapped THP's PTEs, a tail out of place). Leaves in
+ * `Tally.tailsFrom` / `tailsTo` the run of groups it found to be eight tails of this folio.
  */
 function checkLargeFolio(
   mem: RmapState['mem'],
@@ -1616,7 +1681,7 @@ function checkLargeFolio(
   recPtes: Int32Array,
   bad: Problems,
 ): void {
-  const { state, headOf, mapcount, entireMapcount } = m;
+  const { state, headOf, mapcount } = m;
   const ptes = tally.ptes;
   const words = tally.frameWords(state);
   const soff = state.byteOffset;
@@ -1628,65 +1693,97 @@ function checkLargeFolio(
   const noRec = recPtes === tally.zeros;
   // Eight at a time only within the arrays (an `order` past them reads past `state`).
   const last = Math.min(end, state.length) - 8;
+  // The run of groups found to be eight tails naming `pfn`, from the first such group on.
+  let tailsFrom = -1;
+  let tailsTo = -1;
   for (let p = pfn; p < end; p++) {
-    const at = hoff + 4 * p;
-    if (
-      fast &&
-      p !== pfn &&
-      p <= last &&
-      ((soff + p) & 7) === 0 &&
-      (at & 7) === 0 &&
-      words[(soff + p) >>> 3] === EIGHT_TAIL
-    ) {
-      const k = at >>> 3;
-      if (
-        heads[k] === pair &&
-        heads[k + 1] === pair &&
-        heads[k + 2] === pair &&
-        heads[k + 3] === pair &&
-        (mapcount[p]! |
-          mapcount[p + 1]! |
-          mapcount[p + 2]! |
-          mapcount[p + 3]! |
-          mapcount[p + 4]! |
-          mapcount[p + 5]! |
-          mapcount[p + 6]! |
-          mapcount[p + 7]!) ===
-          0 &&
-        (ptes[p]! |
-          ptes[p + 1]! |
-          ptes[p + 2]! |
-          ptes[p + 3]! |
-          ptes[p + 4]! |
-          ptes[p + 5]! |
-          ptes[p + 6]! |
-          ptes[p + 7]!) ===
-          0 &&
-        (noRec ||
-          (recPtes[p]! |
-            recPtes[p + 1]! |
-            recPtes[p + 2]! |
-            recPtes[p + 3]! |
-            recPtes[p + 4]! |
-            recPtes[p + 5]! |
-            recPtes[p + 6]! |
-            recPtes[p + 7]!) ===
-            0)
-      ) {
-        p += 7;
+    if (fast && p !== pfn && p <= last && ((soff + p) & 7) === 0 && ((hoff + 4 * p) & 7) === 0) {
+      // Group after group (each keeps the alignment of the first) while the groups are
+      // eight tails of this folio whose counts are all 0.
+      let q = p;
+      while (q <= last && words[(soff + q) >>> 3] === EIGHT_TAIL) {
+        const k = (hoff + 4 * q) >>> 3;
+        if (
+          heads[k] !== pair ||
+          heads[k + 1] !== pair ||
+          heads[k + 2] !== pair ||
+          heads[k + 3] !== pair
+        )
+          break;
+        // Eight tails of this folio, none naming itself: `checkFolios` may pass over them.
+        if (tailsFrom < 0) {
+          tailsFrom = q;
+          tailsTo = q + 8;
+        } else if (q === tailsTo) tailsTo = q + 8;
+        if (
+          (mapcount[q]! |
+            mapcount[q + 1]! |
+            mapcount[q + 2]! |
+            mapcount[q + 3]! |
+            mapcount[q + 4]! |
+            mapcount[q + 5]! |
+            mapcount[q + 6]! |
+            mapcount[q + 7]!) !==
+            0 ||
+          (ptes[q]! |
+            ptes[q + 1]! |
+            ptes[q + 2]! |
+            ptes[q + 3]! |
+            ptes[q + 4]! |
+            ptes[q + 5]! |
+            ptes[q + 6]! |
+            ptes[q + 7]!) !==
+            0 ||
+          (!noRec &&
+            (recPtes[q]! |
+              recPtes[q + 1]! |
+              recPtes[q + 2]! |
+              recPtes[q + 3]! |
+              recPtes[q + 4]! |
+              recPtes[q + 5]! |
+              recPtes[q + 6]! |
+              recPtes[q + 7]!) !==
+              0)
+        )
+          break;
+        q += 8;
+      }
+      if (q !== p) {
+        // Those passed; the group that stopped the loop, if any, is taken again from `q`.
+        p = q - 1;
         continue;
       }
     }
-    const ps = state[p];
-    // pageMapcount, which throws for a frame that is not a page of a live folio.
-    const page =
-      ps === FRAME_HEAD || ps === FRAME_TAIL
-        ? mapcount[p]! + entireMapcount[headOf[p]!]!
-        : pageMapcount(mem, p);
-    const own = page - entire;
-    const found = ptes[p]! + recPtes[p]!;
-    if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
+    checkPageMapping(mem, m, p, entire, ptes, recPtes, bad);
   }
+  tally.tailsFrom = tailsFrom;
+  tally.tailsTo = tailsTo;
+}
+
+/**
+ * The per-page test of `checkFolio` (and `checkLargeFolio`) for page `p` of a folio whose
+ * entire mapcount is `entire`: the page's own mapcount (`pageMapcount` less `entire`)
+ * against the PTEs mapping it, those the pass counted (`ptes`) and those recorded
+ * (`recPtes`).
+ */
+function checkPageMapping(
+  mem: RmapState['mem'],
+  m: FrameView,
+  p: number,
+  entire: number,
+  ptes: Int32Array,
+  recPtes: Int32Array,
+  bad: Problems,
+): void {
+  const ps = m.state[p];
+  // pageMapcount, which throws for a frame that is not a page of a live folio.
+  const page =
+    ps === FRAME_HEAD || ps === FRAME_TAIL
+      ? m.mapcount[p]! + m.entireMapcount[m.headOf[p]!]!
+      : pageMapcount(mem, p);
+  const own = page - entire;
+  const found = ptes[p]! + recPtes[p]!;
+  if (own !== found) bad.add(`pfn ${hex(p)}: mapcount ${own}, PTEs mapping it ${found}`);
 }
 
 /** Runs `checkRmap` and throws INVARIANT_VIOLATED listing the problems, if any. */

@@ -67,8 +67,16 @@ function entireMapcount(ctx: RmapState, folio: Folio): number {
   return readerIsFolio(r, folio) ? r.entireMapcount[folio]! : folioEntireMapcount(ctx.mem, folio);
 }
 
-/** Pages of `folio` mapped by at least one PTE. */
+/**
+ * Pages of `folio` mapped by at least one PTE (what 6.3 keeps as `_nr_pages_mapped`'s
+ * FOLIO_PAGES_MAPPED bits). A live folio whose pages' mapcounts sum to 0 (`totalMapcount`,
+ * kept by the folio package's mapcount writers) has none: no page's mapcount is negative
+ * (`pageMapcountDec` refuses to go below 0), so every one is 0. That spares the page walk
+ * of a PMD-mapped THP that no PTE maps, on each of its PMD map and unmap.
+ */
 function pagesPteMapped(ctx: RmapState, folio: Folio): number {
+  const r = memmapReader(ctx.mem);
+  if (readerIsFolio(r, folio) && r.totalMapcount[folio] === 0) return 0;
   const nr = folioNrPages(ctx.mem, folio);
   const entire = folioEntireMapcount(ctx.mem, folio);
   let count = 0;

@@ -1,4 +1,4 @@
-import { FRAME_TAIL } from '@mmsim/folio';
+import { FRAME_FREE, FRAME_HEAD, FRAME_TAIL } from '@mmsim/folio';
 import { memmapOf } from '@mmsim/folio/internal';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -129,6 +129,60 @@ describe('the rmap check reads eight at a time without missing one', () => {
     expect(() => checkRmap(s.ctx)).toThrow();
     expect(() => checkRmapReference(s.ctx)).toThrow();
     for (const u of undo) u();
+    expect(checkRmap(s.ctx, { quiescent: true })).toEqual([]);
+  });
+
+  it("a tail naming itself in a mapped THP's first or last group or just past the THP, where the walk passes over the groups checkLargeFolio told", () => {
+    const s = scene();
+    for (const p of [8, 9, 10, 11, 12, 13, 14, 15, 504, 505, 506, 507, 508, 509, 510, 511]) {
+      const undo = poke(s.mem.headOf, s.head + p, s.head + p);
+      expect(() => checkRmap(s.ctx)).toThrow();
+      expect(() => checkRmapReference(s.ctx)).toThrow();
+      undo();
+    }
+    // The frames after the THP made tails, one of them naming itself.
+    const past = s.head + 512;
+    for (let j = 0; j < 8; j++) {
+      const undo = [past, past + 1, past + 2, past + 3, past + 4, past + 5, past + 6, past + 7]
+        .flatMap((q) => [poke(s.mem.state, q, FRAME_TAIL), poke(s.mem.headOf, q, s.head)])
+        .concat(poke(s.mem.headOf, past + j, past + j));
+      expect(() => checkRmap(s.ctx)).toThrow();
+      expect(() => checkRmapReference(s.ctx)).toThrow();
+      for (const u of undo.reverse()) u();
+    }
+    expect(checkRmap(s.ctx, { quiescent: true })).toEqual([]);
+  });
+
+  it('a live folio in a run of free words, at each position of a word, at the ends of both nodes', () => {
+    const s = scene();
+    // Free frames (runs of words start after each buddy block's first frame): a run's first
+    // word, node 0's last, the middle of a run, the machine's last.
+    for (const first of [7176, 7184, 8184, 8728, 12000, 16376]) {
+      for (let j = 0; j < 8; j++) {
+        const p = first + j;
+        expect(s.mem.state[p]).toBe(FRAME_FREE);
+        const undo = [
+          poke(s.mem.state, p, FRAME_HEAD),
+          poke(s.mem.order, p, 0),
+          poke(s.mem.headOf, p, p),
+          poke(s.mem.refcount, p, -1),
+        ];
+        expectFound(s, /refcount -1 below the 0/);
+        for (const u of undo.reverse()) u();
+      }
+    }
+    // A word of tails in a run of free words, one of them naming itself.
+    for (let j = 0; j < 8; j++) {
+      const undo = [0, 1, 2, 3, 4, 5, 6, 7]
+        .flatMap((q) => [
+          poke(s.mem.state, 12000 + q, FRAME_TAIL),
+          poke(s.mem.headOf, 12000 + q, s.head),
+        ])
+        .concat(poke(s.mem.headOf, 12000 + j, 12000 + j));
+      expect(() => checkRmap(s.ctx)).toThrow();
+      expect(() => checkRmapReference(s.ctx)).toThrow();
+      for (const u of undo.reverse()) u();
+    }
     expect(checkRmap(s.ctx, { quiescent: true })).toEqual([]);
   });
 });

@@ -231,15 +231,19 @@ export function startIncrementalPass(ctx: RmapState): IncrementalRmapState {
 
 /**
  * Ends a sound pass: the tables it walked slot by slot are clean, its records hold, and
- * `fresh` becomes the pfns it counted outside them (`touched`).
+ * `fresh` becomes the pfns it counted outside them (the first `n` of `touched`).
  */
-export function passEndedSound(state: IncrementalRmapState, touched: readonly number[]): void {
+export function passEndedSound(
+  state: IncrementalRmapState,
+  touched: readonly number[],
+  n: number,
+): void {
   const recorded = state.recorded;
   for (let t = 0; t < recorded.length; t++) recorded[t]!.dirty = 0;
   if (recorded.length !== 0) recorded.length = 0;
   const fresh = state.fresh;
-  fresh.length = touched.length;
-  for (let i = 0; i < touched.length; i++) fresh[i] = touched[i]!;
+  if (fresh.length !== n) fresh.length = n;
+  for (let i = 0; i < n; i++) fresh[i] = touched[i]!;
   state.sound = true;
   state.fromScratch = false;
 }
