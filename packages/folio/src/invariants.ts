@@ -147,7 +147,13 @@ export function folioPagesByNode(
 function takeCounted(m: Memmap, used: Float64Array, sound: number): boolean {
   const summaries = chunkSummaries(m);
   const at = nodeUsedAt(m);
-  if (summaries[at] !== sound || !nothingStampedSince(m, sound)) return false;
+  if (summaries[at] !== sound) return false;
+  // Right after that pass (no pass since: the write epoch is still the one it began), the
+  // writers' list of the chunks stamped since (`Memmap.dirtyChunks`) is empty when none
+  // was: one read instead of every node chunk's stamp. Else (or for a stamped hole) the
+  // stamps tell.
+  const listedNone = m.writeEpoch === sound && m.dirtyChunks !== null && m.nrDirty === 0;
+  if (!listedNone && !nothingStampedSince(m, sound)) return false;
   const nodes = Math.min(m.nrNodes, used.length);
   for (let nid = 0; nid < nodes; nid++) used[nid] = summaries[at + 1 + nid]!;
   return true;

@@ -121,4 +121,22 @@ describe('folioPagesByNode after a full memory-map check', () => {
     rawHeadInFreeBlock(memmapOf(mem));
     expect(afterFull(mem)).toBe(walked(mem));
   });
+
+  test('the step count after an unsound pass: the chunks a writer stamped before it are walked', () => {
+    for (let seed = 0; seed < 10; seed++) {
+      const { mem } = busy(400 + seed);
+      const m = memmapOf(mem);
+      expect(checkPhysicalMemory(mem, { incremental: true })).toEqual([]);
+      // A folio allocated through the writers (stamped), then a full pass that finds a raw
+      // write elsewhere (a free frame's flags: no page counted changes) and so records
+      // nothing, emptying the writers' list of stamped chunks for the next epoch.
+      expect(folioAlloc(mem, seed % 3, seed % 2)).toBeGreaterThanOrEqual(0);
+      const free = m.state.indexOf(FRAME_FREE);
+      m.flags[free] = 1;
+      expect(checkPhysicalMemory(mem)).not.toEqual([]);
+      const used = new Float64Array(2);
+      folioPagesByNode(mem, used, true);
+      expect(used.join()).toBe(walked(mem));
+    }
+  });
 });
