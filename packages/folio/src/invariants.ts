@@ -1,5 +1,10 @@
 import { MmsimError } from '@mmsim/runtime';
-import { chunkSummaries, nodeUsedAt, nothingStampedSince } from './invariants/chunk-summary.js';
+import {
+  chunkSummaries,
+  nodeUsedAt,
+  nothingStampedSince,
+  walkRecord,
+} from './invariants/chunk-summary.js';
 import { reportPhysicalMemory } from './invariants/report.js';
 import { physicalMemoryLooksSound } from './invariants/sound.js';
 import {
@@ -7,6 +12,7 @@ import {
   FRAME_HEAD,
   FRAME_TAIL,
   folioError,
+  type Memmap,
   memmapOf,
   type PhysicalMemory,
   WRITE_CHUNK_SHIFT,
@@ -80,11 +86,22 @@ export function assertPhysicalMemory(mem: PhysicalMemory): void {
  * (the scenarios' `frames-conserved` runs right after `memmap-consistent` on the same step),
  * the pages it counted per node are taken without a walk. A write straight into the arrays
  * is seen only without it (the default).
+ *
+ * `afterFullCheck`: when the last pass of the memory-map check was a full one
+ * (`checkPhysicalMemory` without `incremental`) that found the map sound and no writer
+ * stamped a chunk since, the pages that pass counted per node are taken without a walk.
+ * That pass read every frame (a raw write made before it is in its verdict) and, finding
+ * the map sound, found each frame free, pooled, offline, or in the folio of a head on its
+ * node, so its counts are this walk's. For a caller that runs it right after that check
+ * with nothing written in between (the scenarios' end checks: `frames-conserved` after
+ * `memmap-consistent`); a write straight into the arrays between the two is not seen.
+ * Otherwise the walk runs as without it.
  */
 export function folioPagesByNode(
   mem: PhysicalMemory,
   used: Float64Array,
   incremental = false,
+  afterFullCheck = false,
 ): void {
   const m = memmapOf(mem);
   const state = m.state;
@@ -93,16 +110,12 @@ export function folioPagesByNode(
   const stamp = m.chunkEpoch;
   const since = incremental ? m.soundEpoch : 0;
   used.fill(0);
-  if (since !== 0) {
-    const summaries = chunkSummaries(m);
-    const at = nodeUsedAt(m);
-    if (summaries[at] === since && nothingStampedSince(m, since)) {
-      // The memory map is what the last sound check walked: its counts.
-      const nodes = Math.min(m.nrNodes, used.length);
-      for (let nid = 0; nid < nodes; nid++) used[nid] = summaries[at + 1 + nid]!;
-      return;
-    }
+  if (afterFullCheck && m.walkRecord !== null) {
+    const full = walkRecord(m).fullSound;
+    // The last pass (no other moved the epoch on since) was full and sound.
+    if (full !== 0 && full === m.writeEpoch && takeCounted(m, used, full)) return;
   }
+  if (since !== 0 && takeCounted(m, used, since)) return;
   for (let nid = 0; nid < m.nrNodes; nid++) {
     const end = m.nodeEnd[nid]!;
     for (let pfn = m.nodeStart[nid]!; pfn < end; ) {
@@ -123,6 +136,27 @@ export function folioPagesByNode(
       } else pfn++;
     }
   }
+}
+
+/**
+ * Into `used`: the pages in folios per node that the sound pass which moved the memory map
+ * to epoch `sound` counted, when its counts are still the record's (no sound pass since)
+ * and no writer stamped a chunk since it (the memory map is then what it walked). Returns
+ * whether it took them.
+ */
+function takeCounted(m: Memmap, used: Float64Array, sound: number): boolean {
+  const summaries = chunkSummaries(m);
+  const at = nodeUsedAt(m);
+  if (summaries[at] !== sound) return false;
+  // Right after that pass (no pass since: the write epoch is still the one it began), the
+  // writers' list of the chunks stamped since (`Memmap.dirtyChunks`) is empty when none
+  // was: one read instead of every node chunk's stamp. Else (or for a stamped hole) the
+  // stamps tell.
+  const listedNone = m.writeEpoch === sound && m.dirtyChunks !== null && m.nrDirty === 0;
+  if (!listedNone && !nothingStampedSince(m, sound)) return false;
+  const nodes = Math.min(m.nrNodes, used.length);
+  for (let nid = 0; nid < nodes; nid++) used[nid] = summaries[at + 1 + nid]!;
+  return true;
 }
 
 /**

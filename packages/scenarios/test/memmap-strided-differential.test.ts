@@ -17,7 +17,8 @@ import {
  * over several 16-frame chunks. Here, at each such step and at the end, the incremental
  * pass, then the full one, run on the same state and must agree, and so must
  * frames-conserved's incremental count (`folioPagesByNode(…, true)`, before the passes and
- * right after them) and its full walk.
+ * right after them), its end count after the full pass (`folioPagesByNode(…, false, true)`)
+ * and its full walk.
  */
 
 const HALF = DEFAULT_INVARIANT_STRIDE >> 1;
@@ -28,13 +29,26 @@ interface Seen {
   readonly mismatches: string[];
 }
 
-/** Whether `folioPagesByNode`'s incremental count is its full walk's; else notes `label`. */
-function samePages(k: Kernel, label: string, seen: Seen): boolean {
+/**
+ * Whether `folioPagesByNode`'s incremental count is its full walk's (and, `afterFull`, its
+ * count right after a sound full pass, `afterFullCheck`); else notes `label`.
+ */
+function samePages(k: Kernel, label: string, seen: Seen, afterFull = false): boolean {
   const nodes = memmapOf(k.mem).nrNodes;
   const walked = new Float64Array(nodes);
   const taken = new Float64Array(nodes);
   folioPagesByNode(k.mem, walked);
   folioPagesByNode(k.mem, taken, true);
+  if (afterFull) {
+    const fromPass = new Float64Array(nodes);
+    folioPagesByNode(k.mem, fromPass, false, true);
+    if (fromPass.join() !== walked.join()) {
+      seen.mismatches.push(
+        `${label}: after the full pass ${fromPass.join()}, walked ${walked.join()}`,
+      );
+      return false;
+    }
+  }
   if (walked.join() === taken.join()) return true;
   seen.mismatches.push(`${label}: pages ${taken.join()}, walked ${walked.join()}`);
   return false;
@@ -64,7 +78,7 @@ function stridedComparison(scenario: Scenario, seen: Seen): Scenario {
           if (incremental !== full) {
             seen.mismatches.push(`${phase} ${steps}: incremental ${incremental}, full ${full}`);
           }
-          if (early && full) samePages(k, `${phase} ${steps}: after the passes`, seen);
+          if (early && full) samePages(k, `${phase} ${steps}: after the passes`, seen, true);
           return null;
         },
       };

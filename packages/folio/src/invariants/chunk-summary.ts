@@ -51,6 +51,14 @@ export interface WalkRecord {
    * one starts (a pass that finds a problem leaves the record half-written).
    */
   valid: boolean;
+  /**
+   * The write epoch a full pass (one that reads every frame, `incremental` off) moved the
+   * memory map to when it found it sound, while that pass is the last sound one; 0 when
+   * the last sound pass was not a full one (or none ran). `folioPagesByNode`'s
+   * `afterFullCheck` takes that pass's counts while it is also the last pass and no writer
+   * stamped a chunk since.
+   */
+  fullSound: number;
   /** The pageblocks' free kinds (`Memmap.pbKind`) the last sound pass saw, or null. */
   kinds: Uint8Array | null;
   /** Per node, its `nodeFree`, `nodeFreeCma` and `nodeFreeIsolated` at the last sound pass. */
@@ -95,6 +103,7 @@ export function walkRecord(m: Memmap): WalkRecord {
       nrDirty: 0,
       lists: new Int32Array(16),
       valid: false,
+      fullSound: 0,
       kinds: null,
       freeCounts: new Float64Array(3 * m.nrNodes),
     };

@@ -107,6 +107,7 @@ export function physicalMemoryLooksSound(
   // kinds are those that pass saw (a kind changes with no stamp); else rebuilt.
   const reuse = r.valid && since !== 0 && since === epoch && sameKinds(m.pbKind, r.kinds);
   r.valid = false;
+  r.fullSound = 0;
   // The chunks stamped since the last pass (the sound one, when the record is taken),
   // sorted; the list starts again for the new epoch.
   const nrDirty = m.nrDirty;
@@ -118,6 +119,7 @@ export function physicalMemoryLooksSound(
   // Sound: what was written before this pass is as it saw it.
   m.soundEpoch = epoch + 1;
   r.valid = true;
+  r.fullSound = incremental ? 0 : epoch + 1;
   const kinds = m.pbKind;
   if (kinds === null) r.kinds = null;
   else if (r.kinds === null || r.kinds.length !== kinds.length) r.kinds = kinds.slice();

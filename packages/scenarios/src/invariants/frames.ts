@@ -27,7 +27,7 @@ import {
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import { GUP_PIN_COUNTING_BIAS } from '@mmsim/rmap';
-import type { Invariant } from '@mmsim/runtime';
+import type { Invariant, InvariantPhase } from '@mmsim/runtime';
 import { forEachFolio } from './folios.js';
 import { firstProblem, strided } from './invariant.js';
 
@@ -35,9 +35,9 @@ import { firstProblem, strided } from './invariant.js';
  * Frames per node: free in the buddy, free in the hugetlb pool, in allocated folios (the
  * folios' pages counted by `folioPagesByNode` on the memory map's arrays, into `used`).
  */
-function frameCount(k: Kernel, used: Float64Array, incremental: boolean): string[] {
+function frameCount(k: Kernel, used: Float64Array, phase: InvariantPhase): string[] {
   const mem = k.mem;
-  folioPagesByNode(mem, used, incremental);
+  folioPagesByNode(mem, used, phase === 'step', phase === 'end');
   const problems: string[] = [];
   for (let nid = 0; nid < mem.nrNodes; nid++) {
     // Free pages of isolated pageblocks are not in NR_FREE_PAGES; offline frames are no
@@ -133,13 +133,17 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
  * holds nothing to count, and takes the pages in folios that pass counted when no writer
  * stamped anything since (as after `memmap-consistent` on the same step); the end count
  * steps through every frame, so a write that bypassed the writers is found at the end at
- * the latest.
+ * the latest. At the end, right after `memmap-consistent`'s full check found the memory
+ * map sound (with nothing written in between: the end checks run back to back), the end
+ * count takes the pages in folios that check counted on its walk of every frame
+ * (`folioPagesByNode`'s `afterFullCheck`), which are the count's own; after any other
+ * last pass (an unsound one, an incremental one, or none) it steps through every frame.
  */
 export function framesConserved(k: Kernel, stride: number): Invariant {
   let used = new Float64Array(k.mem.nrNodes);
   return strided('frames-conserved', stride, (phase) => {
     if (used.length !== k.mem.nrNodes) used = new Float64Array(k.mem.nrNodes);
-    const problems = frameCount(k, used, phase === 'step');
+    const problems = frameCount(k, used, phase);
     if (phase === 'end' && problems.length === 0) {
       const mem = k.mem;
       const expected = expectedRefs(k);
