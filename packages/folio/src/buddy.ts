@@ -326,7 +326,8 @@ export function freeOneBlock(m: Memmap, pfn: number, order: number, toTail: bool
  */
 export function resetFrames(m: Memmap, pfn: number, nr: number): void {
   const end = pfn + nr;
-  markWrittenRange(m, pfn, nr);
+  if (nr === 1) markWritten(m, pfn);
+  else markWrittenRange(m, pfn, nr);
   if (nr <= RESET_LOOP_MAX) {
     for (let p = pfn; p < end; p++) {
       m.state[p] = FRAME_FREE;
