@@ -131,6 +131,39 @@ describe('putFolioList', () => {
     },
   );
 
+  test('whole blocks freed at once: stale fields, stamps, merges below the block as one by one', () => {
+    const build = (): Trial => {
+      const mem = createPhysicalMemory({ nodes: [{ pages: 2048 }, { pages: 1024 }] });
+      const m = memmapOf(mem);
+      // Fragment the low half, so that the lists of orders 0-4 hold blocks before the put.
+      for (let p = 0; p < 1024; p += 3) allocPfn(mem, p);
+      let x = -1;
+      for (let p = 1024; p < 2048 && x < 0; p += 32) if (m.state[p] === FRAME_BUDDY) x = p;
+      // An order-5 block whose frames once were free blocks of other kinds (a stale freeKind).
+      while (m.order[x]! > 5) allocPfn(mem, x + (1 << (m.order[x]! - 1)));
+      expect(m.order[x]).toBe(5);
+      expect(isolateFreeBlock(mem, x)).toBe(32);
+      for (let p = x; p < x + 32; p++) m.freeKind[p] = (p * 7) % 3;
+      // A page of the other node, whose free writes none of node 0's lists and frames.
+      const y = allocPfn(mem, 2048 + 5) as number;
+      const list = new FolioList(mem);
+      // x..x+7, another page, then x+8..x+31: the block at x + 8 completes with its lower
+      // buddy already free and merges downwards, x + 16 onwards then merges with both.
+      for (let p = x; p < x + 8; p++) list.addTail(p);
+      list.addTail(y);
+      for (let p = x + 8; p < x + 32; p++) list.addTail(p);
+      // A new write epoch: the stamps of the put alone are compared.
+      expect(checkPhysicalMemory(mem)).toEqual([]);
+      return { mem, list };
+    };
+    const a = build();
+    const b = build();
+    expect(state(b.mem)).toEqual(state(a.mem));
+    const expected = putOneByOne(a.mem, a.list);
+    expect(putFolioList(b.mem, b.list)).toBe(expected);
+    expect(state(b.mem)).toEqual(state(a.mem));
+  });
+
   test('an empty list: -1, nothing changed', () => {
     const mem = createPhysicalMemory({ nodes: [{ pages: 1024 }] });
     const before = state(mem);
