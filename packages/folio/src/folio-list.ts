@@ -13,6 +13,9 @@ import {
   releaseListId,
 } from './memmap.js';
 
+/** Set by FolioList's static block (declared first: the block runs as the class is defined). */
+let internals: FolioListInternals;
+
 /**
  * A list of folios linked through their `lru` field (include/linux/list.h used on
  * `folio->lru`): an LRU list, or one of migration's private lists (`from`, `ret_folios`,
@@ -267,6 +270,35 @@ export class FolioList implements Iterable<Folio> {
     this.#giveBackId();
   }
 
+  static {
+    // The friend access of `putFolioList` (put-folio-list.ts), which unlinks the front of a
+    // list itself: see `folioListInternals`.
+    internals = {
+      memmap: (list) => list.#m,
+      id: (list) => list.#id,
+      droppedFront: (list, newHead, count) => list.#droppedFront(newHead, count),
+    };
+  }
+
+  /**
+   * The caller took the first `count` folios off this list by itself (their `listId` cleared,
+   * their links its own business): `newHead`, the folio that was after them (-1: none), is
+   * the new front, as `count` calls of `#unlink` on the front would have left it.
+   */
+  #droppedFront(newHead: number, count: number): void {
+    if (count === 0) return;
+    this.#size -= count;
+    this.#head = newHead;
+    if (newHead < 0) {
+      this.#tail = -1;
+      this.#giveBackId();
+      return;
+    }
+    const m = this.#m;
+    m.prev[newHead] = -1;
+    markWritten(m, newHead);
+  }
+
   #checkOn(folio: number, op: string): void {
     const m = this.#m;
     if (m.state[folio] !== FRAME_HEAD) throw folioError(m, folio);
@@ -306,6 +338,22 @@ export class FolioList implements Iterable<Folio> {
       throw new MmsimError('INVALID_ARGUMENT', 'cannot splice a FolioList onto itself');
     }
   }
+}
+
+/**
+ * What a list-wide operation in another file of this package may read or do to a FolioList's
+ * private state (set by the class's static block): its memmap, its id (0 while empty), and
+ * `droppedFront`, the bookkeeping after the caller unlinked the first `count` folios itself.
+ */
+export interface FolioListInternals {
+  memmap(list: FolioList): Memmap;
+  id(list: FolioList): number;
+  droppedFront(list: FolioList, newHead: number, count: number): void;
+}
+
+/** The friend access to FolioList's private state (internal to this package). */
+export function folioListInternals(): FolioListInternals {
+  return internals;
 }
 
 class SafeIterator implements Iterator<Folio> {

@@ -20,6 +20,17 @@ const CHECK_AT_FREE = PAGE_FLAGS_CHECK_AT_FREE & ~(1 << PG_mlocked);
  * list check), or null. `ignoreFlags` are bits the caller is about to clear.
  */
 export function badPageReason(m: Memmap, folio: number, ignoreFlags = 0): string | null {
+  const reason = badPageStateReason(m, folio, ignoreFlags);
+  if (reason !== null) return reason;
+  if (m.listId[folio] !== 0) return 'still on a folio list (delete it from the list first)';
+  return null;
+}
+
+/**
+ * `badPageReason` without the list check: what would make freeing `folio` a bad page once
+ * it is off its list (`putFolioList` asks this of a folio it is about to unlink and free).
+ */
+export function badPageStateReason(m: Memmap, folio: number, ignoreFlags = 0): string | null {
   if (m.totalMapcount[folio] !== 0 || m.entireMapcount[folio] !== 0) {
     return 'nonzero mapcount (it is still mapped)';
   }
@@ -28,7 +39,6 @@ export function badPageReason(m: Memmap, folio: number, ignoreFlags = 0): string
   }
   const bad = m.flags[folio]! & CHECK_AT_FREE & ~ignoreFlags;
   if (bad !== 0) return `PAGE_FLAGS_CHECK_AT_FREE flag(s) set: ${formatFlags(bad)}`;
-  if (m.listId[folio] !== 0) return 'still on a folio list (delete it from the list first)';
   return null;
 }
 

@@ -248,6 +248,7 @@ export { folioCopyContents, pageContent, setPageContent } from './content.js';
 
 // Lists and split.
 export { FolioList, folioOnList } from './folio-list.js';
+export { putFolioList } from './put-folio-list.js';
 export { splitFolio } from './split.js';
 
 // Checks.

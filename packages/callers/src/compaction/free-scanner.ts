@@ -2,7 +2,6 @@ import {
   buddyOrderAt,
   type Folio,
   folioNrPages,
-  folioPut,
   folioTestHugetlb,
   folioTestLarge,
   getPageblockMigratetype,
@@ -15,6 +14,7 @@ import {
   pageblockStartPfn,
   pfnFolio,
   pfnValid,
+  putFolioList,
   setPageblockSkip,
 } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
@@ -205,17 +205,11 @@ export function compactionFree(dst: Folio, cc: CompactControl): void {
 
 /**
  * `release_freepages(&cc->freepages)` (mm/compaction.c, 6.3): gives the unused free pages
- * back to the buddy (`__free_page`); returns the highest pfn released (0 for none), where
- * the free scanner is cached to restart.
+ * back to the buddy (`__free_page` each, in list order: `putFolioList`); returns the highest
+ * pfn released (0 for none), where the free scanner is cached to restart.
  */
 export function releaseFreepages(k: Kernel, cc: CompactControl): number {
-  let high = 0;
-  while (!cc.freepages.isEmpty()) {
-    const page = cc.freepages.first();
-    cc.freepages.del(page);
-    if (page > high) high = page;
-    folioPut(k.mem, page);
-  }
+  const high = putFolioList(k.mem, cc.freepages);
   cc.nr_freepages = 0;
-  return high;
+  return Math.max(high, 0);
 }
