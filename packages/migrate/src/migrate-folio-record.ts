@@ -4,6 +4,7 @@ import {
   folioRawMapping,
   folioSetMapping,
   folioSetPrivate,
+  frameArrayU8,
   memmapReader,
   type PhysicalMemory,
   readerIsFolio,
@@ -40,13 +41,16 @@ export const PAGE_WAS_MLOCKED = 2;
  * mapping during page migration") the kernel packs the anon_vma pointer and the two state
  * bits into the one word `dst->private` and leaves `dst->mapping` alone. A JS value cannot
  * carry an object and bits at once, so the model keeps the anon_vma in `dst->private` and
- * the bits in a byte per pfn, allocated once per memory (no allocation per folio).
+ * the bits in a byte per pfn, allocated once per memory (no allocation per folio). The
+ * bytes are a per-frame array of the machine (`frameArrayU8`): an explorer's machine takes
+ * them from its buffer recycler and hands them back with the machine, where a buffer of
+ * their own was an allocation outside the heap (and its collection) per schedule.
  */
 const stateBits = new WeakMap<PhysicalMemory, Uint8Array>();
 function stateBitsOfMemory(mem: PhysicalMemory): Uint8Array {
   let bits = stateBits.get(mem);
   if (bits === undefined) {
-    bits = new Uint8Array(mem.maxPfn);
+    bits = frameArrayU8(mem);
     stateBits.set(mem, bits);
   }
   return bits;
