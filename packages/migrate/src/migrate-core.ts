@@ -1,4 +1,10 @@
-import { type AllocOptions, type Folio, FolioList } from '@mmsim/folio';
+import {
+  type AllocOptions,
+  FOLIO_TYPE_HUGETLB,
+  type Folio,
+  FolioList,
+  memmapReader,
+} from '@mmsim/folio';
 import type { AddressSpaceView, HugetlbLifecycle } from '@mmsim/rmap';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import type { AddressSpaceOperations } from './address-space-operations.js';
@@ -146,6 +152,10 @@ export class MigrateCore {
     if (putNewFolio !== null && typeof putNewFolio !== 'function') {
       throw new MmsimError('INVALID_ARGUMENT', 'putNewFolio must be a function or null');
     }
+    // Whether a hugetlb folio is on the list, seen by the same pass (a folio that passed
+    // the check is a live head): the batch engine then needs no scan of its own for it.
+    const r = memmapReader(env.mem);
+    let hugetlb = false;
     for (const folio of from) {
       const problem = folioLooksIsolated(env, folio);
       if (problem !== null) {
@@ -154,6 +164,7 @@ export class MigrateCore {
           `migrate_pages: folio ${folio} on the list ${problem}`,
         );
       }
+      if (r.folioType[folio] === FOLIO_TYPE_HUGETLB) hugetlb = true;
     }
     const cb: MigrateCallbacks = {
       getNewFolio: getNewFolio as NewFolioFn<unknown>,
@@ -164,7 +175,7 @@ export class MigrateCore {
     const rc =
       env.variant.engine === 'unmap-and-move'
         ? yield* migratePagesV62(env, from, cb, mode, reason, stats)
-        : yield* migratePagesV63(env, from, cb, mode, reason, stats);
+        : yield* migratePagesV63(env, from, cb, mode, reason, stats, hugetlb);
     return { rc, stats: stats.snapshot() };
   }
 

@@ -108,7 +108,7 @@ export class MigrateEnv implements MigrateServices {
   readonly driverErrors: DriverErrorRecord[] = [];
   /**
    * The per-pfn state bytes of `__migrate_folio_record` with the variant's
-   * `dstStateInPrivate` (the memory's, see migrate-folio-record.ts), once looked up.
+   * `dstStateInPrivate` (see migrate-folio-record.ts), taken on the first record.
    */
   dstStateBits: Uint8Array | null = null;
   /**

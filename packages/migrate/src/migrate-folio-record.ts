@@ -4,8 +4,8 @@ import {
   folioRawMapping,
   folioSetMapping,
   folioSetPrivate,
+  frameArrayU8,
   memmapReader,
-  type PhysicalMemory,
   readerIsFolio,
   readerMapping,
 } from '@mmsim/folio';
@@ -40,27 +40,20 @@ export const PAGE_WAS_MLOCKED = 2;
  * mapping during page migration") the kernel packs the anon_vma pointer and the two state
  * bits into the one word `dst->private` and leaves `dst->mapping` alone. A JS value cannot
  * carry an object and bits at once, so the model keeps the anon_vma in `dst->private` and
- * the bits in a byte per pfn, allocated once per memory (no allocation per folio).
- */
-const stateBits = new WeakMap<PhysicalMemory, Uint8Array>();
-function stateBitsOfMemory(mem: PhysicalMemory): Uint8Array {
-  let bits = stateBits.get(mem);
-  if (bits === undefined) {
-    bits = new Uint8Array(mem.maxPfn);
-    stateBits.set(mem, bits);
-  }
-  return bits;
-}
-
-/**
- * The state bytes of `env`'s memory: looked up once per core and then kept on it
- * (`MigrateEnv.dstStateBits`), so that the record and the extract of each folio do no map
- * lookup. Every core of one memory shares the memory's array.
+ * the bits in a byte per pfn (no allocation per folio), taken on the core's first record
+ * and kept on it (`MigrateEnv.dstStateBits`).
+ *
+ * The bytes are a per-frame array of the machine (`frameArrayU8`): an explorer's machine
+ * takes them from its buffer recycler and hands them back with the machine (a buffer of
+ * their own, found through a table keyed by memory, was a backing store outside the heap,
+ * a table entry and their collection per schedule). They are the core's, not the memory's:
+ * a dst is recorded and extracted by the one `migrate_pages_batch` call that holds it
+ * (locked, off every list another core walks), and nothing else reads them.
  */
 function stateBitsOf(env: MigrateEnv): Uint8Array {
   let bits = env.dstStateBits;
   if (bits === null) {
-    bits = stateBitsOfMemory(env.mem);
+    bits = frameArrayU8(env.mem);
     env.dstStateBits = bits;
   }
   return bits;

@@ -48,6 +48,9 @@ import { variantBatchesMode, variantPasses } from './variants.js';
  *    the RFC). The vm events and `mm_migrate_pages` are emitted on every path.
  *
  * Returns the number of folios not migrated (a split large folio counts once), or -ENOMEM.
+ * `mayHaveHugetlb` false says the caller saw no hugetlb folio on `from` (`MigrateCore`'s
+ * argument check reads every folio's type): untraced, `migrate_hugetlbs` is then skipped
+ * without a scan of the list of its own.
  */
 export function* migratePagesV63(
   env: MigrateEnv,
@@ -56,6 +59,7 @@ export function* migratePagesV63(
   mode: MigrateMode,
   reason: MigrateReason,
   stats: MigrateStats,
+  mayHaveHugetlb = true,
 ): KernelGen<number> {
   const mem = env.mem;
   const tp = env.tp;
@@ -76,7 +80,7 @@ export function* migratePagesV63(
   const reader = memmapReader(mem);
   // (Untraced and without a hugetlb folio on the list, migrate_hugetlbs does nothing.)
   let rcGather =
-    !env.rt.functions.enabled && !listHasHugetlb(env, from)
+    !env.rt.functions.enabled && !(mayHaveHugetlb && listHasHugetlb(env, from))
       ? 0
       : yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
   if (rcGather >= 0) {

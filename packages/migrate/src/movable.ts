@@ -1,4 +1,5 @@
 import {
+  FOLIO_TYPE_HUGETLB,
   type Folio,
   type FolioList,
   folioClearFlag,
@@ -12,6 +13,7 @@ import {
   folioTestHugetlb,
   folioTestMovable,
   folioTryGet,
+  memmapReader,
   PAGE_MAPPING_MOVABLE,
   PG_isolated,
   PG_lru,
@@ -19,6 +21,7 @@ import {
   type PhysicalMemory,
   pfnFolio,
   pfnValid,
+  readerIsFolio,
 } from '@mmsim/folio';
 import { type KernelGen, MmsimError } from '@mmsim/runtime';
 import { DriverContractError, kernelBug } from './errors.js';
@@ -284,20 +287,27 @@ export function* putbackMovablePages(env: MigrateEnv, list: FolioList): KernelGe
   }
 }
 
-/** Whether `folio` looks isolated for migration (used to check `migrate_pages` input). */
+/**
+ * Whether `folio` looks isolated for migration (used to check `migrate_pages` input, once
+ * per folio of the list). Its fields are read through the memmap reader once it is known
+ * to be a live head; any other frame goes to the checked accessor, for its error.
+ */
 export function folioLooksIsolated(env: MigrateEnv, folio: Folio): string | null {
   const mem = env.mem;
-  if (folioTestHugetlb(mem, folio)) {
+  const r = memmapReader(mem);
+  if (!readerIsFolio(r, folio)) folioTestHugetlb(mem, folio); // throws: not a live head
+  if (r.folioType[folio] === FOLIO_TYPE_HUGETLB) {
     return env.hstate.migratable[folio] === 1
       ? 'is a hugetlb folio still marked migratable: isolate it with isolateHugetlb'
       : null;
   }
-  if (folioTestMovable(mem, folio)) {
-    return folioTestFlag(mem, folio, PG_isolated)
+  const flags = r.flags[folio]!;
+  if (r.mappingKind[folio] === PAGE_MAPPING_MOVABLE /* __folio_test_movable */) {
+    return (flags & (1 << PG_isolated)) !== 0
       ? null
       : 'is a non-LRU movable page without PG_isolated: isolate it with isolateMovablePage';
   }
-  if (folioTestFlag(mem, folio, PG_lru)) {
+  if ((flags & (1 << PG_lru)) !== 0) {
     return 'has PG_lru set: it is still on an LRU list; isolate it with folio_isolate_lru';
   }
   return null;

@@ -113,6 +113,38 @@ describe('hugetlb: migrate_hugetlbs() and unmap_and_move_huge_page() (mm/migrate
     });
   }
 
+  it('migrate_pages rejects a hugetlb folio still marked migratable, after anon folios, and takes it once isolated', () => {
+    const m = hugetlbMachine('v6.3');
+    const file = m.vm.createFile('hugetlbfs');
+    const errors: unknown[] = [];
+    spawn(m, 'migrate', 0, function* (): KernelGen {
+      // Two isolated anon folios first: the check reads every folio of the list.
+      const { list } = yield* anonIsolated(m, 2);
+      const hpage = hugetlbfsFolio(m, file, 0, 0, 100);
+      // A caller bug: on the list without isolate_hugetlb (still migratable, active).
+      m.core.hugepageActivelist.moveToTail(hpage, list);
+      try {
+        yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_MEMORY_HOTPLUG);
+      } catch (e) {
+        errors.push(e);
+      }
+      expect(folioNid(m.mem, hpage)).toBe(0); // nothing migrated
+      list.moveToTail(hpage, m.core.hugepageActivelist);
+      // Isolated properly, it is checked alike and migrated with the anon folios
+      // (migrate_hugetlbs runs: the check saw a hugetlb folio).
+      expect(m.core.isolateHugetlb(hpage, list)).toBe(true);
+      const { rc, stats } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_MEMORY_HOTPLUG);
+      expect(rc).toBe(0);
+      expect(stats).toMatchObject({ nrSucceeded: 2 + 512, nrFailedPages: 0 });
+      expect(folioNid(m.mem, file.lookup(0)!)).toBe(1);
+    });
+    runAll(m);
+    expect(errors).toHaveLength(1);
+    expect((errors[0] as { code?: string }).code).toBe('CONTRACT_VIOLATION');
+    expect((errors[0] as Error).message).toMatch(/hugetlb folio still marked migratable/);
+    expectQuiescent(m);
+  });
+
   for (const variant of ['v6.2', 'v6.3'] as const) {
     it(`${variant}: to a node whose pool is empty, a temporary page from its buddy; the pool page moves there`, () => {
       const m = hugetlbMachine(variant, true, 0);
