@@ -3,14 +3,31 @@ import { MAX_SEED } from './random.js';
 
 const PREFIX = 'mmsim1';
 
+/** A log's buffer before its first pair, and after `finish`. */
+const NO_BUFFER = new Float64Array(0);
+
+/**
+ * The buffer of the last finished log, taken by the next log that needs one: an explorer
+ * runs a schedule after another, and a schedule of a few thousand decisions grew an array
+ * of its own one push at a time (some 40 bytes of garbage a step) to keep its pairs.
+ */
+let spareBuffer: Float64Array | null = null;
+
 /**
  * The scheduling decisions of a run, kept run-length encoded as it goes: a decision is
  * the id of the task chosen where more than one could run. Runs of the same choice
  * (a task that keeps running) cost one pair, so a long run stays small.
+ *
+ * The pairs are kept in a buffer handed from one finished log to the next (doubled when
+ * full; a Float64Array holds any count a step limit allows), and `finish` gives them as an
+ * array of their own.
  */
 export class DecisionLog {
-  /** Flat pairs: task id, repeat count. */
-  readonly pairs: number[] = [];
+  /** Flat pairs: task id, repeat count; `#used` of them so far (before `finish`). */
+  #buffer: Float64Array = NO_BUFFER;
+  #used = 0;
+  /** The pairs once `finish` has run; later pairs are pushed here. */
+  #pairs: number[] | null = null;
   #last = -1;
   #count = 0;
   #total = 0;
@@ -30,16 +47,60 @@ export class DecisionLog {
     return this.#total;
   }
 
-  /** The pairs including the run in progress. */
+  /**
+   * The pairs including the run in progress, as an array the log keeps (the same array on
+   * every call; decisions recorded after a call are added to it). Its buffer goes to the
+   * next log.
+   */
   finish(): number[] {
     this.#flush();
     this.#last = -1;
-    return this.pairs;
+    let pairs = this.#pairs;
+    if (pairs === null) {
+      const buffer = this.#buffer;
+      const n = this.#used;
+      pairs = new Array<number>(n);
+      for (let i = 0; i < n; i++) pairs[i] = buffer[i] as number;
+      this.#pairs = pairs;
+      if (buffer !== NO_BUFFER && (spareBuffer === null || spareBuffer.length < buffer.length)) {
+        spareBuffer = buffer;
+      }
+      this.#buffer = NO_BUFFER;
+      this.#used = 0;
+    }
+    return pairs;
   }
 
   #flush(): void {
-    if (this.#count > 0) this.pairs.push(this.#last, this.#count);
+    if (this.#count === 0) return;
+    const pairs = this.#pairs;
+    if (pairs !== null) {
+      pairs.push(this.#last, this.#count);
+    } else {
+      let buffer = this.#buffer;
+      const n = this.#used;
+      if (n + 2 > buffer.length) buffer = this.#grow();
+      buffer[n] = this.#last;
+      buffer[n + 1] = this.#count;
+      this.#used = n + 2;
+    }
     this.#count = 0;
+  }
+
+  /** A buffer with room for more pairs: the spare one if it has, else twice the size. */
+  #grow(): Float64Array {
+    const old = this.#buffer;
+    const spare = spareBuffer;
+    let buffer: Float64Array;
+    if (spare !== null && spare.length >= old.length + 2) {
+      spareBuffer = null;
+      buffer = spare;
+    } else {
+      buffer = new Float64Array(Math.max(256, old.length * 2));
+    }
+    buffer.set(old.subarray(0, this.#used));
+    this.#buffer = buffer;
+    return buffer;
   }
 }
 
