@@ -19,20 +19,23 @@ let spareBuffer: Float64Array | null = null;
  * (a task that keeps running) cost one pair, so a long run stays small.
  *
  * The pairs are kept in a buffer handed from one finished log to the next (doubled when
- * full; a Float64Array holds any count a step limit allows), and `finish` gives them as an
- * array of their own.
+ * full; a Float64Array holds any count a step limit allows), and `finish` copies them out
+ * into a Float64Array of their own: no array grown a push at a time, and no copy on the
+ * collected heap.
  */
 export class DecisionLog {
-  /** Flat pairs: task id, repeat count; `#used` of them so far (before `finish`). */
+  /** Flat pairs: task id, repeat count; `#used` of them so far. */
   #buffer: Float64Array = NO_BUFFER;
   #used = 0;
-  /** The pairs once `finish` has run; later pairs are pushed here. */
-  #pairs: number[] | null = null;
+  #finished = false;
   #last = -1;
   #count = 0;
   #total = 0;
 
   record(taskId: number): void {
+    if (this.#finished) {
+      throw new MmsimError('INVALID_STATE', 'this decision log is finished');
+    }
     this.#total++;
     if (taskId === this.#last) {
       this.#count++;
@@ -48,42 +51,33 @@ export class DecisionLog {
   }
 
   /**
-   * The pairs including the run in progress, as an array the log keeps (the same array on
-   * every call; decisions recorded after a call are added to it). Its buffer goes to the
-   * next log.
+   * Ends the log: the pairs, the run in progress included, in an array of their own. Its
+   * buffer goes to the next log; recording afterwards throws INVALID_STATE.
    */
-  finish(): number[] {
-    this.#flush();
-    this.#last = -1;
-    let pairs = this.#pairs;
-    if (pairs === null) {
-      const buffer = this.#buffer;
-      const n = this.#used;
-      pairs = new Array<number>(n);
-      for (let i = 0; i < n; i++) pairs[i] = buffer[i] as number;
-      this.#pairs = pairs;
-      if (buffer !== NO_BUFFER && (spareBuffer === null || spareBuffer.length < buffer.length)) {
-        spareBuffer = buffer;
-      }
-      this.#buffer = NO_BUFFER;
-      this.#used = 0;
+  finish(): Float64Array {
+    if (this.#finished) {
+      throw new MmsimError('INVALID_STATE', 'this decision log is finished');
     }
+    this.#flush();
+    this.#finished = true;
+    const buffer = this.#buffer;
+    const pairs = buffer.slice(0, this.#used);
+    if (buffer !== NO_BUFFER && (spareBuffer === null || spareBuffer.length < buffer.length)) {
+      spareBuffer = buffer;
+    }
+    this.#buffer = NO_BUFFER;
+    this.#used = 0;
     return pairs;
   }
 
   #flush(): void {
     if (this.#count === 0) return;
-    const pairs = this.#pairs;
-    if (pairs !== null) {
-      pairs.push(this.#last, this.#count);
-    } else {
-      let buffer = this.#buffer;
-      const n = this.#used;
-      if (n + 2 > buffer.length) buffer = this.#grow();
-      buffer[n] = this.#last;
-      buffer[n + 1] = this.#count;
-      this.#used = n + 2;
-    }
+    let buffer = this.#buffer;
+    const n = this.#used;
+    if (n + 2 > buffer.length) buffer = this.#grow();
+    buffer[n] = this.#last;
+    buffer[n + 1] = this.#count;
+    this.#used = n + 2;
     this.#count = 0;
   }
 

@@ -38,26 +38,24 @@ describe('DecisionLog', () => {
         if (i < other.length) side.record(other[i] as number);
       }
       expect(log.length).toBe(n);
-      expect(log.finish()).toEqual(referencePairs(choices));
-      expect(side.finish()).toEqual(referencePairs(other));
+      expect(Array.from(log.finish())).toEqual(referencePairs(choices));
+      expect(Array.from(side.finish())).toEqual(referencePairs(other));
     }
   });
 
-  test('finish gives the same array each time, and decisions recorded after it join it', () => {
+  test('finish gives pairs of their own and ends the log', () => {
     const log = new DecisionLog();
     for (const id of [1, 1, 2]) log.record(id);
     const pairs = log.finish();
-    expect(pairs).toEqual([1, 2, 2, 1]);
-    // A later log reuses the buffer: the finished pairs are the log's own.
+    expect(Array.from(pairs)).toEqual([1, 2, 2, 1]);
+    // The next log reuses the buffer: the finished pairs are not overwritten.
     const next = new DecisionLog();
-    for (const id of [5, 5, 5, 6]) next.record(id);
-    expect(next.finish()).toEqual([5, 3, 6, 1]);
-    expect(pairs).toEqual([1, 2, 2, 1]);
-    log.record(2);
-    log.record(3);
-    expect(log.finish()).toBe(pairs);
-    expect(pairs).toEqual([1, 2, 2, 1, 2, 1, 3, 1]);
-    expect(log.length).toBe(5);
+    for (const id of [5, 5, 5, 6, 7, 8]) next.record(id);
+    expect(Array.from(next.finish())).toEqual([5, 3, 6, 1, 7, 1, 8, 1]);
+    expect(Array.from(pairs)).toEqual([1, 2, 2, 1]);
+    expect(log.length).toBe(3);
+    expect(() => log.record(2)).toThrow(/finished/);
+    expect(() => log.finish()).toThrow(/finished/);
   });
 
   test('a log outgrowing its buffer while short logs finish keeps every pair', () => {
@@ -73,8 +71,8 @@ describe('DecisionLog', () => {
       const short = new DecisionLog();
       const few = randomChoices(rng, 20);
       for (const id of few) short.record(id);
-      expect(short.finish()).toEqual(referencePairs(few));
+      expect(Array.from(short.finish())).toEqual(referencePairs(few));
     }
-    expect(long.finish()).toEqual(referencePairs(all));
+    expect(Array.from(long.finish())).toEqual(referencePairs(all));
   });
 });
