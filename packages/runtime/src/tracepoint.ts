@@ -132,8 +132,9 @@ type SetFiller = (
  * property, each named in the code (`self["start"] = bus.defineAt(slots[0], defs[0])`).
  * A loop of computed stores (`self[names[i]] = ...`) is one keyed store site shared by
  * every set class and every property: it goes megamorphic, and in an explorer, which
- * builds every set once a schedule, its property-adding stores missed V8's stub cache and
- * went through the runtime (some 5 % of a schedule of rfc-lock-order in a warm profile).
+ * builds every set once a schedule, it took some 5 % of a schedule of rfc-lock-order in a
+ * warm profile (property-adding stores served by a stub cache the model's own megamorphic
+ * sites keep overwriting, presumably).
  * A function compiled for the set has a store site a property, each monomorphic. The
  * source holds only the map's keys, each quoted by `JSON.stringify`, and indices.
  */
