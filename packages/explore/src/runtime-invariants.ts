@@ -66,8 +66,13 @@ export function runtimeInvariants(rt: Runtime): Invariant[] {
     return problems.length === 0 ? null : `all tasks finished, but ${problems.join('; ')}`;
   });
   const consistent = stepInvariant(HELD_LOCKS_CONSISTENT, () => {
-    for (const task of rt.tasks) {
-      for (const lock of task.held) {
+    // Indexed loops: this runs after every step of every schedule.
+    const tasks = rt.tasks;
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i] as Task;
+      const held = task.held;
+      for (let j = 0; j < held.length; j++) {
+        const lock = held[j] as Resource;
         if (!holds(lock, task)) {
           const holders = lock.holders().map(describe).join(', ') || 'nobody';
           return `${describe(task)} lists ${lock.name} as held, but its holders are ${holders}`;

@@ -1,6 +1,9 @@
 import type { DecisionAlternatives, Runtime, Task } from '@mmsim/runtime';
 import type { ScheduleShape } from './finding.js';
 
+/** Default flags a word of `ScheduleTracker`'s bits. */
+const DEFAULT_BITS = 30;
+
 /**
  * What the explorer learns about one run's schedule as it goes: every decision (the
  * choice, and whether it was the default), and the shape. Its strategy calls `decide`;
@@ -13,8 +16,15 @@ import type { ScheduleShape } from './finding.js';
 export class ScheduleTracker {
   /** Task id chosen at each decision. */
   readonly choices: number[] = [];
-  /** Whether each choice was the default one. */
-  readonly defaults: boolean[] = [];
+  /**
+   * Whether each choice was the default one, as bits: bit `i % 30` of word `i / 30` for
+   * decision `i` (30 bits keep a word a small integer). A flag pushed at every decision of
+   * every schedule cost more than the rest of the bookkeeping; the list is read only to
+   * shrink a finding (`defaults`).
+   */
+  readonly #defaultBits: number[] = [];
+  /** Decisions up to the last one whose choice was not the default (the shape's). */
+  #explicitDecisions = 0;
   /**
    * Per decision, when `keepAlternatives`: what bounded DFS needs to backtrack (the default
    * first, then the others by id; any other choice costs a preemption when the previous
@@ -38,7 +48,10 @@ export class ScheduleTracker {
   /** The default choice among `eligible` (sorted by id). */
   defaultChoice(eligible: readonly Task[]): Task {
     const prev = this.previous;
-    if (prev !== null && eligible.includes(prev)) return prev;
+    // A loop, not `includes` (a builtin call at every decision): the list holds a few tasks.
+    if (prev !== null) {
+      for (let i = 0; i < eligible.length; i++) if (eligible[i] === prev) return prev;
+    }
     return eligible[0] as Task;
   }
 
@@ -58,10 +71,25 @@ export class ScheduleTracker {
       });
     }
     if (preempts) this.preemptions++;
+    const i = this.choices.length;
     this.choices.push(chosen.id);
-    this.defaults.push(byDefault);
+    const bit = i % DEFAULT_BITS;
+    if (bit === 0) this.#defaultBits.push(0);
+    if (byDefault) this.#defaultBits[(i - bit) / DEFAULT_BITS]! |= 1 << bit;
+    else this.#explicitDecisions = i + 1;
     this.pending = chosen;
     this.pendingPreempts = preempts;
+  }
+
+  /** Whether each choice was the default one, a flag a decision. */
+  get defaults(): boolean[] {
+    const bits = this.#defaultBits;
+    const out: boolean[] = [];
+    for (let i = 0; i < this.choices.length; i++) {
+      const bit = i % DEFAULT_BITS;
+      out.push(((bits[(i - bit) / DEFAULT_BITS]! >> bit) & 1) === 1);
+    }
+    return out;
   }
 
   /** Records that `task` ran a step. */
@@ -96,7 +124,7 @@ export class ScheduleTracker {
     return {
       steps: this.steps,
       decisions: this.choices.length,
-      explicitDecisions: this.defaults.lastIndexOf(false) + 1,
+      explicitDecisions: this.#explicitDecisions,
       preemptions: this.preemptions,
       switches: this.switches,
     };

@@ -3,19 +3,39 @@ import { MAX_SEED } from './random.js';
 
 const PREFIX = 'mmsim1';
 
+/** A log's buffer before its first pair, and after `finish`. */
+const NO_BUFFER = new Float64Array(0);
+
+/**
+ * The buffer of the last finished log, taken by the next log that needs one: an explorer
+ * runs a schedule after another, and a schedule of a few thousand decisions grew an array
+ * of its own one push at a time (some 40 bytes of garbage a step) to keep its pairs.
+ */
+let spareBuffer: Float64Array | null = null;
+
 /**
  * The scheduling decisions of a run, kept run-length encoded as it goes: a decision is
  * the id of the task chosen where more than one could run. Runs of the same choice
  * (a task that keeps running) cost one pair, so a long run stays small.
+ *
+ * The pairs are kept in a buffer handed from one finished log to the next (doubled when
+ * full; a Float64Array holds any count a step limit allows), and `finish` copies them out
+ * into a Float64Array of their own: no array grown a push at a time, and no copy on the
+ * collected heap.
  */
 export class DecisionLog {
-  /** Flat pairs: task id, repeat count. */
-  readonly pairs: number[] = [];
+  /** Flat pairs: task id, repeat count; `#used` of them so far. */
+  #buffer: Float64Array = NO_BUFFER;
+  #used = 0;
+  #finished = false;
   #last = -1;
   #count = 0;
   #total = 0;
 
   record(taskId: number): void {
+    if (this.#finished) {
+      throw new MmsimError('INVALID_STATE', 'this decision log is finished');
+    }
     this.#total++;
     if (taskId === this.#last) {
       this.#count++;
@@ -30,16 +50,51 @@ export class DecisionLog {
     return this.#total;
   }
 
-  /** The pairs including the run in progress. */
-  finish(): number[] {
+  /**
+   * Ends the log: the pairs, the run in progress included, in an array of their own. Its
+   * buffer goes to the next log; recording afterwards throws INVALID_STATE.
+   */
+  finish(): Float64Array {
+    if (this.#finished) {
+      throw new MmsimError('INVALID_STATE', 'this decision log is finished');
+    }
     this.#flush();
-    this.#last = -1;
-    return this.pairs;
+    this.#finished = true;
+    const buffer = this.#buffer;
+    const pairs = buffer.slice(0, this.#used);
+    if (buffer !== NO_BUFFER && (spareBuffer === null || spareBuffer.length < buffer.length)) {
+      spareBuffer = buffer;
+    }
+    this.#buffer = NO_BUFFER;
+    this.#used = 0;
+    return pairs;
   }
 
   #flush(): void {
-    if (this.#count > 0) this.pairs.push(this.#last, this.#count);
+    if (this.#count === 0) return;
+    let buffer = this.#buffer;
+    const n = this.#used;
+    if (n + 2 > buffer.length) buffer = this.#grow();
+    buffer[n] = this.#last;
+    buffer[n + 1] = this.#count;
+    this.#used = n + 2;
     this.#count = 0;
+  }
+
+  /** A buffer with room for more pairs: the spare one if it has, else twice the size. */
+  #grow(): Float64Array {
+    const old = this.#buffer;
+    const spare = spareBuffer;
+    let buffer: Float64Array;
+    if (spare !== null && spare.length >= old.length + 2) {
+      spareBuffer = null;
+      buffer = spare;
+    } else {
+      buffer = new Float64Array(Math.max(256, old.length * 2));
+    }
+    buffer.set(old.subarray(0, this.#used));
+    this.#buffer = buffer;
+    return buffer;
   }
 }
 

@@ -851,7 +851,8 @@ class FinishedRun implements RunResult {
   declare readonly strategy: string;
   declare readonly seed: number;
   readonly #meta: string;
-  readonly #pairs: readonly number[];
+  /** The decision log's pairs (`DecisionLog.finish`). */
+  readonly #pairs: Float64Array;
   #token: string | null = null;
 
   constructor(
@@ -864,7 +865,7 @@ class FinishedRun implements RunResult {
     strategy: string,
     seed: number,
     meta: string,
-    pairs: readonly number[],
+    pairs: Float64Array,
   ) {
     this.#meta = meta;
     this.#pairs = pairs;
@@ -896,7 +897,7 @@ class FinishedRun implements RunResult {
   static tokenOf(run: FinishedRun): string {
     let token = run.#token;
     if (token === null) {
-      token = encodeReplayToken({ seed: run.seed, meta: run.#meta, pairs: run.#pairs });
+      token = encodeReplayToken({ seed: run.seed, meta: run.#meta, pairs: Array.from(run.#pairs) });
       run.#token = token;
     }
     return token;

@@ -54,4 +54,22 @@ describe('tracepointSet: one declaration of a package tracepoints', () => {
     expect(Object.keys(x)).toEqual(['alloc', 'plain']);
     expect(Object.keys(y)).toEqual(Object.keys(x));
   });
+
+  test('keys that are not identifiers are stored as written, each its own tracepoint', () => {
+    // The instance's properties are set by code compiled from the keys: quotes, backslashes,
+    // line breaks and code-like text in a key are a key, never code.
+    const odd = ["it's", 'a"b', 'back\\slash', 'line\nbreak', '"]; throw 1; //', '0', 'plain'];
+    const DEMO_ODD = odd.map((_, i) => traceEvent<{ nr: number }>(`demo_odd_${i}`));
+    const definitions: Record<string, (typeof DEMO_ODD)[number]> = {};
+    odd.forEach((key, i) => {
+      definitions[key] = DEMO_ODD[i]!;
+    });
+    const OddTracepoints = tracepointSet(definitions);
+    const rt = new Runtime();
+    const tps = new OddTracepoints(rt) as unknown as Record<string, unknown>;
+    expect(Object.keys(tps).sort()).toEqual([...odd].sort());
+    odd.forEach((key, i) => {
+      expect(tps[key]).toBe(rt.trace.define(`demo_odd_${i}`));
+    });
+  });
 });
