@@ -3,14 +3,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { explore } from '@mmsim/explore';
 import { VARIANTS, type VariantName } from '@mmsim/migrate';
-import {
-  builtinScenarios,
-  historyBugVariants,
-  type Scenario,
-  scenarioTarget,
-} from '@mmsim/scenarios';
+import { builtinScenarios, historyBugVariants, type Scenario } from '@mmsim/scenarios';
 import {
   BUDGET_MS,
   COLD_MAX_CPU_MS,
@@ -123,8 +117,16 @@ export const SPEEDUP_SCHEDULES = 10_000;
 export const STEADY_SPEEDUP_SCHEDULES = 100_000;
 /** Runs of each side of the speed-up, alternated so both see the same machine load. */
 const SPEEDUP_ROUNDS = 3;
-/** About this much wall time per all-workers run (at the one-worker rate times the cores). */
-const ALL_WORKERS_TARGET_MS = 3000;
+/**
+ * The wall-clock budgets (`--time-budget`, seconds) of the two all-workers runs whose
+ * difference gives `schedules_per_sec_all_workers`: the short one long enough that the
+ * worker threads have started and mostly warmed up (about 2.5 s of CPU each on a quiet
+ * machine), the long one SECONDS more of steady searching after that.
+ */
+export const ALL_WORKERS_SHORT_S = 3;
+export const ALL_WORKERS_LONG_S = 9;
+/** The schedule limit of those runs: more than any budget runs, so the budget ends them. */
+const ALL_WORKERS_NO_LIMIT = 1_000_000_000;
 
 /** The built `mmsim` command of the checkout this bench belongs to. */
 function mmsimBin(): string {
@@ -136,6 +138,8 @@ interface CliExplore {
   /** The search's own figure (`schedulesPerSecond` of `--json`: worker start-up included). */
   readonly schedulesPerSecond: number;
   readonly schedules: number;
+  /** The search's wall time (`elapsedMs` of `--json`: from its start, modules loaded). */
+  readonly searchMs: number;
   /** Wall time of the whole command, process start to exit: what its user waits. */
   readonly wallMs: number;
   /**
@@ -180,13 +184,71 @@ function timedCli(args: readonly string[]): { out: string; wallMs: number; cpuMs
   return { out, wallMs, cpuMs: cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart };
 }
 
-/** `mmsim explore NAME --variant V --schedules S --workers W --json`, as a user runs it. */
-function cliExplore(name: string, variant: string, schedules: number, workers: number): CliExplore {
+/**
+ * `mmsim explore NAME --variant V --schedules S --workers W --json` (and `--time-budget
+ * SECONDS` when given), as a user runs it.
+ */
+function cliExplore(
+  name: string,
+  variant: string,
+  schedules: number,
+  workers: number,
+  seconds?: number,
+): CliExplore {
   const args = ['explore', name, '--variant', variant];
   args.push('--schedules', String(schedules), '--workers', String(workers), '--json');
+  if (seconds !== undefined) args.push('--time-budget', String(seconds));
   const { out, wallMs, cpuMs } = timedCli(args);
-  const r = JSON.parse(out) as { schedules: number; schedulesPerSecond: number | null };
-  return { schedules: r.schedules, schedulesPerSecond: r.schedulesPerSecond ?? 0, wallMs, cpuMs };
+  const r = JSON.parse(out) as {
+    schedules: number;
+    schedulesPerSecond: number | null;
+    elapsedMs: number;
+  };
+  return {
+    schedules: r.schedules,
+    schedulesPerSecond: r.schedulesPerSecond ?? 0,
+    searchMs: r.elapsedMs,
+    wallMs,
+    cpuMs,
+  };
+}
+
+/**
+ * `explore.<scenario>.schedules_per_sec_all_workers`: two runs of `mmsim explore NAME
+ * --workers CORES` under the same seed, with time budgets of ALL_WORKERS_SHORT_S and
+ * ALL_WORKERS_LONG_S; the figure is the difference of their schedules over the difference of
+ * their search times. Both pay the same start-up and warm-up of the worker threads (the long
+ * run's first seconds are the short run again), so the difference is what the threads do
+ * once warm: like the one-worker figure, which is timed after its warm-up. Before, one run of
+ * some 3 s gave the search's own rate, the threads' JIT warm-up included, so the ratio of the
+ * two figures compared a warm thread with cold ones. A short run still warming up at its
+ * end makes the figure lower, not higher. detail.searchSchedulesPerSec is the long run's own
+ * figure (start-up and warm-up included, what its user sees), processSchedulesPerSec its
+ * schedules over the wall time of the whole command.
+ */
+function allWorkersSteady(name: string, variant: VariantName, cores: number): BenchResult {
+  const short = cliExplore(name, variant, ALL_WORKERS_NO_LIMIT, cores, ALL_WORKERS_SHORT_S);
+  const long = cliExplore(name, variant, ALL_WORKERS_NO_LIMIT, cores, ALL_WORKERS_LONG_S);
+  const ms = long.searchMs - short.searchMs;
+  return {
+    name: `explore.${name}.schedules_per_sec_all_workers`,
+    value: ms > 0 ? Math.max(0, ((long.schedules - short.schedules) * 1000) / ms) : 0,
+    unit: 'schedules/s',
+    better: 'higher',
+    description: `Random schedules of ${name} in ${variant} per wall second with --workers ${cores} (every core), through mmsim explore, once the worker threads are warm: the schedules of a ${ALL_WORKERS_LONG_S} s search (--time-budget) less those of a ${ALL_WORKERS_SHORT_S} s one under the same seed, over the difference of their search times (the start-up and warm-up that both pay cancel out). detail.searchSchedulesPerSec: the long search's own rate (start-up and warm-up included); processSchedulesPerSec: its schedules over the wall time of the whole command.`,
+    detail: {
+      variant,
+      workers: cores,
+      schedules: long.schedules - short.schedules,
+      shortSchedules: short.schedules,
+      shortSearchMs: short.searchMs,
+      longSchedules: long.schedules,
+      longSearchMs: long.searchMs,
+      searchSchedulesPerSec: long.schedulesPerSecond,
+      processSchedulesPerSec: long.wallMs > 0 ? (long.schedules * 1000) / long.wallMs : 0,
+      wallMs: long.wallMs,
+    },
+  };
 }
 
 const median = (v: readonly number[]) =>
@@ -196,8 +258,9 @@ const median = (v: readonly number[]) =>
  * Explorations on every core, through the command a user runs (`mmsim explore --workers N`,
  * N = this machine's cores, a child process per run):
  * - `explore.<scenario>.schedules_per_sec_all_workers` for every built-in scenario in its
- *   fixed variant: random schedules per wall second of the search (its `schedulesPerSecond`,
- *   the worker threads' start-up included), over about three seconds' worth of schedules;
+ *   fixed variant: the steady rate of the search on every core (`allWorkersSteady`),
+ *   comparable with the one-worker `explore.<scenario>.schedules_per_sec`, which is timed
+ *   after its warm-up too;
  * - `explore.workers_speedup`: wall time of the whole command with one worker over that with
  *   all of them, on SPEEDUP_SCENARIO in SPEEDUP_VARIANT for SPEEDUP_SCHEDULES schedules,
  *   the median of SPEEDUP_ROUNDS alternated runs of each (the threads' start-up included);
@@ -212,33 +275,7 @@ export function exploreWorkersBenchmarks(): BenchResult[] {
   for (const scenario of builtinScenarios()) {
     const variant = fixedVariant(scenario);
     if (variant === null) continue;
-    // The schedule count: the one-worker rate of a short in-process run, times the cores.
-    const probe = explore(scenarioTarget(scenario, { variant }), {
-      schedules: 1_000_000,
-      timeBudgetMs: 300,
-      stopOnFirst: false,
-      shrink: false,
-    });
-    const rate = probe.schedulesPerSecond ?? 0;
-    const schedules = Math.max(
-      64 * cores,
-      Math.min(1_000_000, Math.round((rate * cores * ALL_WORKERS_TARGET_MS) / 1000)),
-    );
-    const r = cliExplore(scenario.name, variant, schedules, cores);
-    results.push({
-      name: `explore.${scenario.name}.schedules_per_sec_all_workers`,
-      value: r.schedulesPerSecond,
-      unit: 'schedules/s',
-      better: 'higher',
-      description: `Random schedules of ${scenario.name} in ${variant} per wall second with --workers ${cores} (every core), through mmsim explore, worker start-up included; detail.processSchedulesPerSec divides by the wall time of the whole command.`,
-      detail: {
-        variant,
-        workers: cores,
-        schedules: r.schedules,
-        processSchedulesPerSec: r.wallMs > 0 ? (r.schedules * 1000) / r.wallMs : 0,
-        wallMs: r.wallMs,
-      },
-    });
+    results.push(allWorkersSteady(scenario.name, variant, cores));
   }
   results.push(
     startUp(),
@@ -366,6 +403,7 @@ function cliDpor(workers: number): CliExplore & { readonly report: Record<string
   return {
     schedules: report.schedules as number,
     schedulesPerSecond: (report.schedulesPerSecond as number | null) ?? 0,
+    searchMs: report.elapsedMs as number,
     wallMs,
     cpuMs,
     report,
