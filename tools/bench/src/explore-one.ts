@@ -27,9 +27,9 @@ export const MAX_MS = 15_000;
  * 100). CPU, not wall time, so that the count does not shrink with the machine's load.
  */
 export const COLD_SCHEDULES = 1000;
-export const COLD_MAX_CPU_MS = 4000;
+export const COLD_MAX_CPU_MS = 3000;
 /** CPU time of each warm-up round after the cold one (see `warmUpVerdict`). */
-const ROUND_CPU_MS = 1000;
+const ROUND_CPU_MS = 750;
 /**
  * Seeds of the measurement and of the search that may follow it (a search runs its seed's
  * schedules from index 0: another seed runs other schedules), of the cold schedules, and the

@@ -18,10 +18,14 @@ export interface WarmUpRound {
 /** The limits of a warm-up (see `DEFAULT_WARM_UP`). */
 export interface WarmUpLimits {
   /**
-   * Two consecutive rounds whose CPU per schedule differs by at most this fraction (of the
-   * earlier round's) mean the rate has levelled off.
+   * The rate has levelled off when the last round's CPU per schedule is at most `maxFall`
+   * (a fraction) below the round before it's, and at most `maxRise` above it. The fall is
+   * held tighter: the compiler's warm-up makes each round faster than the last, by less and
+   * less, so a round a little faster still is the warm-up going on; a slower round is noise
+   * (load, a collection), not compilation.
    */
-  readonly tolerance: number;
+  readonly maxFall: number;
+  readonly maxRise: number;
   /** The fewest schedules of a warm-up (in all rounds). */
   readonly minSchedules: number;
   /** The warm-up ends, levelled or not, after this much CPU time (all rounds). */
@@ -34,23 +38,23 @@ export interface WarmUpLimits {
 export type WarmUpVerdict = 'levelled' | 'capped' | 'continue';
 
 /**
- * The bench's limits: 10 % between two rounds (of some 1 s of CPU each: long enough that a
- * slow drift still shows as more than that, and that a collection or a burst of load moves a
- * round's rate by less), at least 20 schedules, and at most 12 s of CPU or 40 s of wall time
- * (rfc-lock-order levels off after some 2,000 schedules, 2.5 s of CPU, on a quiet machine).
+ * The bench's limits: at most 5 % faster or 10 % slower than the round before (rounds of
+ * some 0.75 s of CPU each), at least 20 schedules, and at most 12 s of CPU or 40 s of wall
+ * time (rfc-lock-order levels off after some 2,000 schedules, 2.5 s of CPU, on a quiet
+ * machine). With 10 % both ways, stale-dst-mapping stopped at 928 then 866 µs a schedule
+ * and was timed at 590 µs.
  */
 export const DEFAULT_WARM_UP: WarmUpLimits = {
-  tolerance: 0.1,
+  maxFall: 0.05,
+  maxRise: 0.1,
   minSchedules: 20,
   maxCpuMs: 12_000,
   maxWallMs: 40_000,
 };
 
 /**
- * CPU per schedule of the last round within `tolerance` of the round before it (either
- * way: a round that is still faster by more than that means the code is still being
- * optimised, a slower one is noise or a collection, and neither is a level) and at least
- * `minSchedules` run: 'levelled'. Otherwise the caps: 'capped' once the rounds took
+ * CPU per schedule of the last round within `maxFall` below and `maxRise` above the round
+ * before it's, and at least `minSchedules` run: 'levelled'. Otherwise the caps: 'capped' once the rounds took
  * `maxCpuMs` of CPU or `wallMs` reached `maxWallMs`. Otherwise 'continue'. A round of no
  * schedules (a search cut off by its budget) carries no rate and is skipped.
  */
@@ -66,7 +70,9 @@ export function warmUpVerdict(
   if (last !== undefined && before !== undefined && schedules >= limits.minSchedules) {
     const now = last.cpuMs / last.schedules;
     const then = before.cpuMs / before.schedules;
-    if (Math.abs(now - then) <= limits.tolerance * then) return 'levelled';
+    if (now >= then * (1 - limits.maxFall) && now <= then * (1 + limits.maxRise)) {
+      return 'levelled';
+    }
   }
   const cpuMs = rounds.reduce((sum, r) => sum + r.cpuMs, 0);
   if (cpuMs >= limits.maxCpuMs || wallMs >= limits.maxWallMs) return 'capped';
