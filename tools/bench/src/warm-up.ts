@@ -26,6 +26,12 @@ export interface WarmUpLimits {
    */
   readonly maxFall: number;
   readonly maxRise: number;
+  /**
+   * How many rounds before the last it must be level with (each of them): with one, a
+   * round slowed by load between two faster ones passed for a level while the code was still
+   * getting faster.
+   */
+  readonly levelRounds: number;
   /** The fewest schedules of a warm-up (in all rounds). */
   readonly minSchedules: number;
   /** The warm-up ends, levelled or not, after this much CPU time (all rounds). */
@@ -38,24 +44,27 @@ export interface WarmUpLimits {
 export type WarmUpVerdict = 'levelled' | 'capped' | 'continue';
 
 /**
- * The bench's limits: at most 5 % faster or 10 % slower than the round before (rounds of
- * some 0.75 s of CPU each), at least 20 schedules, and at most 12 s of CPU or 40 s of wall
- * time (rfc-lock-order levels off after some 2,000 schedules, 2.5 s of CPU, on a quiet
- * machine). With 10 % both ways, stale-dst-mapping stopped at 928 then 866 µs a schedule
- * and was timed at 590 µs.
+ * The bench's limits: at most 5 % faster or 10 % slower than each of the two rounds before
+ * (rounds of some 0.75 s of CPU each), at least 20 schedules, and at most 12 s of CPU or 40 s
+ * of wall time (rfc-lock-order levels off after some 2,000 schedules, 2.5 s of CPU, on a
+ * quiet machine). Measured on the loaded 2-core machine: with 10 % both ways and one round,
+ * stale-dst-mapping stopped at 928 then 866 µs a schedule and was timed at 590 µs; with
+ * 5 % / 10 % and one round, tiering stopped at 1,023 then 1,061 µs and was timed at 807.
  */
 export const DEFAULT_WARM_UP: WarmUpLimits = {
   maxFall: 0.05,
   maxRise: 0.1,
+  levelRounds: 2,
   minSchedules: 20,
   maxCpuMs: 12_000,
   maxWallMs: 40_000,
 };
 
 /**
- * CPU per schedule of the last round within `maxFall` below and `maxRise` above the round
- * before it's, and at least `minSchedules` run: 'levelled'. Otherwise the caps: 'capped' once the rounds took
- * `maxCpuMs` of CPU or `wallMs` reached `maxWallMs`. Otherwise 'continue'. A round of no
+ * CPU per schedule of the last round within `maxFall` below and `maxRise` above that of each
+ * of the `levelRounds` rounds before it, and at least `minSchedules` run: 'levelled'.
+ * Otherwise the caps: 'capped' once the rounds took `maxCpuMs` of CPU or `wallMs` reached
+ * `maxWallMs`. Otherwise 'continue'. A round of no
  * schedules (a search cut off by its budget) carries no rate and is skipped.
  */
 export function warmUpVerdict(
@@ -66,13 +75,18 @@ export function warmUpVerdict(
   const measured = rounds.filter((r) => r.schedules > 0);
   const schedules = measured.reduce((sum, r) => sum + r.schedules, 0);
   const last = measured.at(-1);
-  const before = measured.at(-2);
-  if (last !== undefined && before !== undefined && schedules >= limits.minSchedules) {
+  const before = measured.slice(-1 - limits.levelRounds, -1);
+  if (
+    last !== undefined &&
+    before.length === limits.levelRounds &&
+    schedules >= limits.minSchedules
+  ) {
     const now = last.cpuMs / last.schedules;
-    const then = before.cpuMs / before.schedules;
-    if (now >= then * (1 - limits.maxFall) && now <= then * (1 + limits.maxRise)) {
-      return 'levelled';
-    }
+    const level = (r: WarmUpRound) => {
+      const then = r.cpuMs / r.schedules;
+      return now >= then * (1 - limits.maxFall) && now <= then * (1 + limits.maxRise);
+    };
+    if (before.every(level)) return 'levelled';
   }
   const cpuMs = rounds.reduce((sum, r) => sum + r.cpuMs, 0);
   if (cpuMs >= limits.maxCpuMs || wallMs >= limits.maxWallMs) return 'capped';

@@ -9,6 +9,7 @@ import {
 const limits: WarmUpLimits = {
   maxFall: 0.05,
   maxRise: 0.1,
+  levelRounds: 1,
   minSchedules: 20,
   maxCpuMs: 12_000,
   maxWallMs: 40_000,
@@ -32,6 +33,18 @@ describe('warmUpVerdict', () => {
     expect(warmUpVerdict(rounds(500, 300, 286), 3000, limits)).toBe('levelled');
     expect(warmUpVerdict(rounds(500, 300, 300), 3000, limits)).toBe('levelled');
     expect(warmUpVerdict(rounds(500, 300, 329), 3000, limits)).toBe('levelled');
+  });
+
+  test('with levelRounds 2 the last round must be level with each of the two before it', () => {
+    const two = { ...limits, levelRounds: 2 };
+    // tiering under load: 1,698, 1,023, 1,061 µs (a slow round), then timed at 807.
+    expect(warmUpVerdict(rounds(500, 1698, 1023, 1061), 3000, two)).toBe('continue');
+    expect(warmUpVerdict(rounds(500, 1698, 1023, 1061), 3000, limits)).toBe('levelled');
+    expect(warmUpVerdict(rounds(500, 1023, 1061, 1010), 3000, two)).toBe('levelled');
+    // Level with the round before, 6 % faster than the one before that.
+    expect(warmUpVerdict(rounds(500, 1064, 1010, 1000), 3000, two)).toBe('continue');
+    // Two rounds are not enough to compare the last with two.
+    expect(warmUpVerdict(rounds(500, 1000, 1000), 3000, two)).toBe('continue');
   });
 
   test('a round slower by more than maxRise (load, a collection) is no level', () => {
