@@ -118,13 +118,15 @@ export const STEADY_SPEEDUP_SCHEDULES = 100_000;
 /** Runs of each side of the speed-up, alternated so both see the same machine load. */
 const SPEEDUP_ROUNDS = 3;
 /**
- * The wall-clock budgets (`--time-budget`, seconds) of the two all-workers runs whose
- * difference gives `schedules_per_sec_all_workers`: the short one long enough that the
- * worker threads have started and mostly warmed up (about 2.5 s of CPU each on a quiet
- * machine), the long one SECONDS more of steady searching after that.
+ * The all-workers runs whose difference gives `schedules_per_sec_all_workers`: a short one
+ * with a `--time-budget` of ALL_WORKERS_SHORT_S seconds, long enough that the worker threads
+ * have started and mostly warmed up (about 2.5 s of CPU each on a quiet machine), and a long
+ * one with a budget ALL_WORKERS_STEADY_S seconds longer than the short one's search took (a
+ * search can overrun its budget: under load, 3 s took 7.5), so that the difference is that
+ * many seconds of steady searching.
  */
 export const ALL_WORKERS_SHORT_S = 3;
-export const ALL_WORKERS_LONG_S = 9;
+export const ALL_WORKERS_STEADY_S = 6;
 /** The schedule limit of those runs: more than any budget runs, so the budget ends them. */
 const ALL_WORKERS_NO_LIMIT = 1_000_000_000;
 
@@ -216,26 +218,32 @@ function cliExplore(
 /**
  * `explore.<scenario>.schedules_per_sec_all_workers`: two runs of `mmsim explore NAME
  * --workers CORES` under the same seed, with time budgets of ALL_WORKERS_SHORT_S and
- * ALL_WORKERS_LONG_S; the figure is the difference of their schedules over the difference of
- * their search times. Both pay the same start-up and warm-up of the worker threads (the long
+ * ALL_WORKERS_STEADY_S more than the first took; the figure is the difference of their
+ * schedules over the difference of their search times. Both pay the same start-up and warm-up of the worker threads (the long
  * run's first seconds are the short run again), so the difference is what the threads do
  * once warm: like the one-worker figure, which is timed after its warm-up. Before, one run of
  * some 3 s gave the search's own rate, the threads' JIT warm-up included, so the ratio of the
  * two figures compared a warm thread with cold ones. A short run still warming up at its
  * end makes the figure lower, not higher. detail.searchSchedulesPerSec is the long run's own
  * figure (start-up and warm-up included, what its user sees), processSchedulesPerSec its
- * schedules over the wall time of the whole command.
+ * schedules over the wall time of the whole command, cpuSchedulesPerSec the difference of
+ * schedules over that of the commands' CPU time (on a loaded machine the wall figure is the
+ * other processes' as much as this one's: at a load average of 14 on the 2-core machine a
+ * 9 s run ran 192 schedules more than a 3 s one, 30 a second, where the short run had done
+ * 98 a second).
  */
-function allWorkersSteady(name: string, variant: VariantName, cores: number): BenchResult {
+export function allWorkersSteady(name: string, variant: VariantName, cores: number): BenchResult {
   const short = cliExplore(name, variant, ALL_WORKERS_NO_LIMIT, cores, ALL_WORKERS_SHORT_S);
-  const long = cliExplore(name, variant, ALL_WORKERS_NO_LIMIT, cores, ALL_WORKERS_LONG_S);
+  const longS = Math.ceil(short.searchMs / 100) / 10 + ALL_WORKERS_STEADY_S;
+  const long = cliExplore(name, variant, ALL_WORKERS_NO_LIMIT, cores, longS);
   const ms = long.searchMs - short.searchMs;
+  const cpuMs = long.cpuMs === null || short.cpuMs === null ? null : long.cpuMs - short.cpuMs;
   return {
     name: `explore.${name}.schedules_per_sec_all_workers`,
     value: ms > 0 ? Math.max(0, ((long.schedules - short.schedules) * 1000) / ms) : 0,
     unit: 'schedules/s',
     better: 'higher',
-    description: `Random schedules of ${name} in ${variant} per wall second with --workers ${cores} (every core), through mmsim explore, once the worker threads are warm: the schedules of a ${ALL_WORKERS_LONG_S} s search (--time-budget) less those of a ${ALL_WORKERS_SHORT_S} s one under the same seed, over the difference of their search times (the start-up and warm-up that both pay cancel out). detail.searchSchedulesPerSec: the long search's own rate (start-up and warm-up included); processSchedulesPerSec: its schedules over the wall time of the whole command.`,
+    description: `Random schedules of ${name} in ${variant} per wall second with --workers ${cores} (every core), through mmsim explore, once the worker threads are warm: the schedules of a search (--time-budget) ${ALL_WORKERS_STEADY_S} s longer than a ${ALL_WORKERS_SHORT_S} s one, less those of the latter, under the same seed, over the difference of their search times (the start-up and warm-up that both pay cancel out). detail.searchSchedulesPerSec: the long search's own rate (start-up and warm-up included); processSchedulesPerSec: its schedules over the wall time of the whole command; cpuSchedulesPerSec: the same difference of schedules over that of the two commands' CPU time (every thread; Linux only), per CPU second, steadier on a loaded machine, where the wall figure swings with the other processes.`,
     detail: {
       variant,
       workers: cores,
@@ -247,6 +255,10 @@ function allWorkersSteady(name: string, variant: VariantName, cores: number): Be
       searchSchedulesPerSec: long.schedulesPerSecond,
       processSchedulesPerSec: long.wallMs > 0 ? (long.schedules * 1000) / long.wallMs : 0,
       wallMs: long.wallMs,
+      ...known({
+        cpuSchedulesPerSec:
+          cpuMs === null || cpuMs <= 0 ? null : ((long.schedules - short.schedules) * 1000) / cpuMs,
+      }),
     },
   };
 }
