@@ -3,48 +3,18 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ExplorationTarget, explore } from '@mmsim/explore';
 import { VARIANTS, type VariantName } from '@mmsim/migrate';
+import { builtinScenarios, historyBugVariants, type Scenario } from '@mmsim/scenarios';
 import {
-  builtinScenarios,
-  historyBugVariants,
-  type Scenario,
-  scenarioTarget,
-} from '@mmsim/scenarios';
+  BUDGET_MS,
+  COLD_MAX_CPU_MS,
+  COLD_SCHEDULES,
+  MAX_MS,
+  MIN_SCHEDULES,
+  type OneScenarioMeasurement,
+} from './explore-one.js';
 import type { BenchResult } from './measure.js';
-
-/**
- * Wall-clock time each scenario is explored for (after its warm-up), unless MIN_SCHEDULES
- * take longer.
- */
-const BUDGET_MS = 2000;
-/**
- * The fewest schedules a scenario's figure is taken over: a slow scenario (pmbench-migrate,
- * some 50 ms a schedule) gets them even past BUDGET_MS, up to MAX_MS.
- */
-const MIN_SCHEDULES = 100;
-/** The longest a scenario's measurement may take to reach MIN_SCHEDULES. */
-const MAX_MS = 15_000;
-/**
- * The untimed warm-up before each scenario's measurement, until its code is compiled and
- * optimised: at least WARM_UP_SCHEDULES schedules and WARM_UP_CPU_MS of the process's CPU
- * time (CPU, not wall time: on a loaded machine a wall-clock warm-up ran a few schedules of
- * still unoptimised code), or WARM_UP_MAX_MS of wall time, whichever comes first once the
- * schedules ran. A fresh process ran loop-bh-deadlock at 9 ms a schedule for its first 100
- * schedules, and reached its steady 0.7 to 1 ms only after some 700 (about 3 s of CPU); the
- * scenarios before it in the bench have compiled most of the shared code by then.
- */
-const WARM_UP_SCHEDULES = 10;
-const WARM_UP_CPU_MS = 1000;
-const WARM_UP_MAX_MS = 20_000;
-/**
- * Seeds of the measurement and of the search that may follow it (a search runs its seed's
- * schedules from index 0: another seed runs other schedules), and the first of the warm-up's
- * (one per round of it).
- */
-const MEASURE_SEED = 1;
-const MEASURE_MORE_SEED = 2;
-const WARM_UP_SEED = 1000;
+import { DEFAULT_WARM_UP } from './warm-up.js';
 
 /**
  * The variant a scenario is explored in: for a historic bug, the first built-in variant
@@ -62,138 +32,69 @@ export function fixedVariant(scenario: Scenario): VariantName | null {
   return names.slice(last + 1).find((n) => !buggy.has(n)) ?? null;
 }
 
-/**
- * A target that adds the wall time spent building instances to `spent.ms`, and the
- * process's CPU time over the same spans to `spent.cpuMs` (steadier on a loaded machine; it
- * includes V8's background threads while they run, and the collections that building
- * triggers).
- */
-function timed(target: ExplorationTarget, spent: { ms: number; cpuMs: number }): ExplorationTarget {
-  return {
-    name: target.name,
-    ...(target.identity === undefined ? {} : { identity: target.identity }),
-    instantiate(options) {
-      const cpuStart = process.cpuUsage();
-      const start = performance.now();
-      const instance = target.instantiate(options);
-      spent.ms += performance.now() - start;
-      const cpu = process.cpuUsage(cpuStart);
-      spent.cpuMs += (cpu.user + cpu.system) / 1000;
-      return instance;
-    },
-  };
-}
-
-/** Random exploration with every check on and no stop at a finding (the bench's search). */
-function search(target: ExplorationTarget, seed: number, schedules: number, budgetMs?: number) {
-  return explore(target, {
-    seed,
-    schedules,
-    ...(budgetMs === undefined ? {} : { timeBudgetMs: budgetMs }),
-    stopOnFirst: false,
-    shrink: false,
+/** What explore-runner.ts printed: one scenario measured in a fresh process. */
+function measureInFreshProcess(name: string, variant: VariantName): OneScenarioMeasurement {
+  const runner = fileURLToPath(new URL('./explore-runner.ts', import.meta.url));
+  // This process's node options (`--import tsx` among them, to run the runner's TypeScript).
+  const out = execFileSync(process.execPath, [...process.execArgv, runner, name, variant], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    maxBuffer: 16 << 20,
   });
-}
-
-/** CPU time (user + system, ms) of the process since `start`. */
-function cpuMsSince(start: NodeJS.CpuUsage): number {
-  const cpu = process.cpuUsage(start);
-  return (cpu.user + cpu.system) / 1000;
-}
-
-/** The untimed warm-up (see WARM_UP_CPU_MS); returns the number of schedules it ran. */
-function warmUpOn(target: ExplorationTarget): number {
-  const cpuStart = process.cpuUsage();
-  const wallStart = performance.now();
-  let schedules = 0;
-  for (let round = 0; ; round++) {
-    const cpuMs = cpuMsSince(cpuStart);
-    const wallMs = performance.now() - wallStart;
-    if (schedules >= WARM_UP_SCHEDULES && (cpuMs >= WARM_UP_CPU_MS || wallMs >= WARM_UP_MAX_MS)) {
-      return schedules;
-    }
-    // The schedules left at the rate so far (it rises as the code warms up: more rounds).
-    const wanted =
-      schedules < WARM_UP_SCHEDULES
-        ? WARM_UP_SCHEDULES - schedules
-        : Math.ceil(((WARM_UP_CPU_MS - cpuMs) * schedules) / Math.max(cpuMs, 1));
-    const r = search(
-      target,
-      WARM_UP_SEED + round,
-      Math.max(1, wanted),
-      Math.max(1, WARM_UP_MAX_MS - wallMs),
-    );
-    schedules += r.schedules;
-  }
+  return JSON.parse(out) as OneScenarioMeasurement;
 }
 
 /**
- * The timed search: BUDGET_MS of wall time, then, when that ran fewer than MIN_SCHEDULES,
- * the rest of them (within MAX_MS in all) under another seed. Schedules, findings and wall
- * time are the two searches' sums.
- */
-function measureOn(target: ExplorationTarget): {
-  schedules: number;
-  findings: number;
-  elapsedMs: number;
-} {
-  const first = search(target, MEASURE_SEED, 1_000_000, BUDGET_MS);
-  if (first.schedules >= MIN_SCHEDULES || first.elapsedMs >= MAX_MS) return first;
-  const rest = search(
-    target,
-    MEASURE_MORE_SEED,
-    MIN_SCHEDULES - first.schedules,
-    Math.max(1, MAX_MS - first.elapsedMs),
-  );
-  return {
-    schedules: first.schedules + rest.schedules,
-    findings: first.findings + rest.findings,
-    elapsedMs: first.elapsedMs + rest.elapsedMs,
-  };
-}
-
-/**
- * For every built-in scenario in its fixed variant: random exploration on one worker for
- * about two seconds or MIN_SCHEDULES schedules, whichever takes longer (after an untimed
- * warm-up, see `warmUpOn` and `measureOn`), with every check and invariant on, no stop at
- * a finding. Figures: schedules per wall second, and the share of that wall time spent
- * building instances (kernel, scenario build, spawning; the scenario's set-up task runs in
- * the schedule and is not counted).
+ * For every built-in scenario in its fixed variant, in a fresh process of its own (a child
+ * process running explore-runner.ts, one after the other): random exploration on one
+ * worker with every check and invariant on, no stop at a finding; first an untimed warm-up
+ * until the rate levels off (`warmUpVerdict`, rounds of about a second of CPU; the first
+ * round is the process's first 1,000 schedules, the cold figure), then about two seconds or
+ * MIN_SCHEDULES schedules, whichever takes longer. Figures: schedules per wall second, and
+ * the share of that wall time spent building instances (kernel, scenario build, spawning;
+ * the scenario's set-up task runs in the schedule and is not counted).
+ *
+ * Why a process each: in one process every earlier scenario's shapes stayed in the shared
+ * code's type feedback (polymorphic call sites), so a figure depended on the scenario's place
+ * in the list, and the first scenarios paid the compilation of the shared code. A child
+ * process rather than a worker thread: `process.cpuUsage` (the CPU figures, the warm-up's
+ * rule) counts the whole process, V8's collector threads included, which a worker thread
+ * would share with this one; and a process is what `mmsim explore SCENARIO` is.
  */
 export function exploreBenchmarks(): BenchResult[] {
   const results: BenchResult[] = [];
   for (const scenario of builtinScenarios()) {
     const variant = fixedVariant(scenario);
     if (variant === null) continue;
-    const target = scenarioTarget(scenario, { variant });
-    const warmUp = warmUpOn(target);
-    const spent = { ms: 0, cpuMs: 0 };
-    const cpuStart = process.cpuUsage();
-    const r = measureOn(timed(target, spent));
-    const cpu = process.cpuUsage(cpuStart);
-    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const m = measureInFreshProcess(scenario.name, variant);
     const detail = {
       variant,
-      schedules: r.schedules,
-      warmUpSchedules: warmUp,
-      findings: r.findings,
-      elapsedMs: r.elapsedMs,
-      cpuMs,
-      cpuSchedulesPerSec: cpuMs > 0 ? (r.schedules * 1000) / cpuMs : 0,
-      setupCpuShare: cpuMs > 0 ? spent.cpuMs / cpuMs : 0,
+      schedules: m.schedules,
+      warmUpSchedules: m.warmUpSchedules,
+      warmUpCpuMs: m.warmUpCpuMs,
+      warmUpEnded: m.warmUpEnded,
+      warmUpRoundsUs: m.warmUpRoundsUs.join(' '),
+      coldSchedules: m.coldSchedules,
+      coldSchedulesPerSec: m.coldElapsedMs > 0 ? (m.coldSchedules * 1000) / m.coldElapsedMs : 0,
+      coldCpuSchedulesPerSec: m.coldCpuMs > 0 ? (m.coldSchedules * 1000) / m.coldCpuMs : 0,
+      findings: m.findings,
+      elapsedMs: m.elapsedMs,
+      cpuMs: m.cpuMs,
+      cpuSchedulesPerSec: m.cpuMs > 0 ? (m.schedules * 1000) / m.cpuMs : 0,
+      setupCpuShare: m.cpuMs > 0 ? m.setupCpuMs / m.cpuMs : 0,
     };
     results.push(
       {
         name: `explore.${scenario.name}.schedules_per_sec`,
-        value: r.elapsedMs > 0 ? (r.schedules * 1000) / r.elapsedMs : 0,
+        value: m.elapsedMs > 0 ? (m.schedules * 1000) / m.elapsedMs : 0,
         unit: 'schedules/s',
         better: 'higher',
-        description: `Random schedules of ${scenario.name} in ${variant} per wall second, one worker, every check and invariant on, after an untimed warm-up (detail.warmUpSchedules); timed over ${BUDGET_MS} ms or ${MIN_SCHEDULES} schedules, whichever is more (at most ${MAX_MS} ms): detail.schedules were timed. detail.cpuSchedulesPerSec divides by the process's CPU time instead, steadier on a loaded machine.`,
+        description: `Random schedules of ${scenario.name} in ${variant} per wall second, one worker, every check and invariant on, in a fresh process of its own, after an untimed warm-up until the rate levelled off (detail.warmUpEnded: levelled, or capped at ${DEFAULT_WARM_UP.maxCpuMs} ms of CPU or ${DEFAULT_WARM_UP.maxWallMs} ms of wall time; detail.warmUpSchedules and warmUpCpuMs, cold schedules included; warmUpRoundsUs: CPU µs per schedule of each round); timed over ${BUDGET_MS} ms or ${MIN_SCHEDULES} schedules, whichever is more (at most ${MAX_MS} ms): detail.schedules were timed. detail.cpuSchedulesPerSec divides by the process's CPU time instead, steadier on a loaded machine. detail.coldSchedulesPerSec: the process's first detail.coldSchedules schedules (${COLD_SCHEDULES}, or those within ${COLD_MAX_CPU_MS} ms of CPU), per wall second (coldCpuSchedulesPerSec: per CPU second).`,
         detail,
       },
       {
         name: `explore.${scenario.name}.setup_share`,
-        value: r.elapsedMs > 0 ? spent.ms / r.elapsedMs : 0,
+        value: m.elapsedMs > 0 ? m.setupMs / m.elapsedMs : 0,
         unit: 'fraction',
         better: 'lower',
         description: `Share of the wall time of that exploration spent building instances (kernel, scenario build, spawning the tasks); detail.setupCpuShare is the share of its CPU time, steadier on a loaded machine.`,
@@ -216,8 +117,18 @@ export const SPEEDUP_SCHEDULES = 10_000;
 export const STEADY_SPEEDUP_SCHEDULES = 100_000;
 /** Runs of each side of the speed-up, alternated so both see the same machine load. */
 const SPEEDUP_ROUNDS = 3;
-/** About this much wall time per all-workers run (at the one-worker rate times the cores). */
-const ALL_WORKERS_TARGET_MS = 3000;
+/**
+ * The all-workers runs whose difference gives `schedules_per_sec_all_workers`: a short one
+ * with a `--time-budget` of ALL_WORKERS_SHORT_S seconds, long enough that the worker threads
+ * have started and mostly warmed up (about 2.5 s of CPU each on a quiet machine), and a long
+ * one with a budget ALL_WORKERS_STEADY_S seconds longer than the short one's search took (a
+ * search can overrun its budget: under load, 3 s took 7.5), so that the difference is that
+ * many seconds of steady searching.
+ */
+export const ALL_WORKERS_SHORT_S = 3;
+export const ALL_WORKERS_STEADY_S = 6;
+/** The schedule limit of those runs: more than any budget runs, so the budget ends them. */
+const ALL_WORKERS_NO_LIMIT = 1_000_000_000;
 
 /** The built `mmsim` command of the checkout this bench belongs to. */
 function mmsimBin(): string {
@@ -229,6 +140,8 @@ interface CliExplore {
   /** The search's own figure (`schedulesPerSecond` of `--json`: worker start-up included). */
   readonly schedulesPerSecond: number;
   readonly schedules: number;
+  /** The search's wall time (`elapsedMs` of `--json`: from its start, modules loaded). */
+  readonly searchMs: number;
   /** Wall time of the whole command, process start to exit: what its user waits. */
   readonly wallMs: number;
   /**
@@ -273,13 +186,81 @@ function timedCli(args: readonly string[]): { out: string; wallMs: number; cpuMs
   return { out, wallMs, cpuMs: cpuStart === null || cpuEnd === null ? null : cpuEnd - cpuStart };
 }
 
-/** `mmsim explore NAME --variant V --schedules S --workers W --json`, as a user runs it. */
-function cliExplore(name: string, variant: string, schedules: number, workers: number): CliExplore {
+/**
+ * `mmsim explore NAME --variant V --schedules S --workers W --json` (and `--time-budget
+ * SECONDS` when given), as a user runs it.
+ */
+function cliExplore(
+  name: string,
+  variant: string,
+  schedules: number,
+  workers: number,
+  seconds?: number,
+): CliExplore {
   const args = ['explore', name, '--variant', variant];
   args.push('--schedules', String(schedules), '--workers', String(workers), '--json');
+  if (seconds !== undefined) args.push('--time-budget', String(seconds));
   const { out, wallMs, cpuMs } = timedCli(args);
-  const r = JSON.parse(out) as { schedules: number; schedulesPerSecond: number | null };
-  return { schedules: r.schedules, schedulesPerSecond: r.schedulesPerSecond ?? 0, wallMs, cpuMs };
+  const r = JSON.parse(out) as {
+    schedules: number;
+    schedulesPerSecond: number | null;
+    elapsedMs: number;
+  };
+  return {
+    schedules: r.schedules,
+    schedulesPerSecond: r.schedulesPerSecond ?? 0,
+    searchMs: r.elapsedMs,
+    wallMs,
+    cpuMs,
+  };
+}
+
+/**
+ * `explore.<scenario>.schedules_per_sec_all_workers`: two runs of `mmsim explore NAME
+ * --workers CORES` under the same seed, with time budgets of ALL_WORKERS_SHORT_S and
+ * ALL_WORKERS_STEADY_S more than the first took; the figure is the difference of their
+ * schedules over the difference of their search times. Both pay the same start-up and warm-up of the worker threads (the long
+ * run's first seconds are the short run again), so the difference is what the threads do
+ * once warm: like the one-worker figure, which is timed after its warm-up. Before, one run of
+ * some 3 s gave the search's own rate, the threads' JIT warm-up included, so the ratio of the
+ * two figures compared a warm thread with cold ones. A short run still warming up at its
+ * end makes the figure lower, not higher. detail.searchSchedulesPerSec is the long run's own
+ * figure (start-up and warm-up included, what its user sees), processSchedulesPerSec its
+ * schedules over the wall time of the whole command, cpuSchedulesPerSec the difference of
+ * schedules over that of the commands' CPU time (on a loaded machine the wall figure is the
+ * other processes' as much as this one's: at a load average of 14 on the 2-core machine a
+ * 9 s run ran 192 schedules more than a 3 s one, 30 a second, where the short run had done
+ * 98 a second).
+ */
+export function allWorkersSteady(name: string, variant: VariantName, cores: number): BenchResult {
+  const short = cliExplore(name, variant, ALL_WORKERS_NO_LIMIT, cores, ALL_WORKERS_SHORT_S);
+  const longS = Math.ceil(short.searchMs / 100) / 10 + ALL_WORKERS_STEADY_S;
+  const long = cliExplore(name, variant, ALL_WORKERS_NO_LIMIT, cores, longS);
+  const ms = long.searchMs - short.searchMs;
+  const cpuMs = long.cpuMs === null || short.cpuMs === null ? null : long.cpuMs - short.cpuMs;
+  return {
+    name: `explore.${name}.schedules_per_sec_all_workers`,
+    value: ms > 0 ? Math.max(0, ((long.schedules - short.schedules) * 1000) / ms) : 0,
+    unit: 'schedules/s',
+    better: 'higher',
+    description: `Random schedules of ${name} in ${variant} per wall second with --workers ${cores} (every core), through mmsim explore, once the worker threads are warm: the schedules of a search (--time-budget) ${ALL_WORKERS_STEADY_S} s longer than a ${ALL_WORKERS_SHORT_S} s one, less those of the latter, under the same seed, over the difference of their search times (the start-up and warm-up that both pay cancel out). detail.searchSchedulesPerSec: the long search's own rate (start-up and warm-up included); processSchedulesPerSec: its schedules over the wall time of the whole command; cpuSchedulesPerSec: the same difference of schedules over that of the two commands' CPU time (every thread; Linux only), per CPU second, steadier on a loaded machine, where the wall figure swings with the other processes.`,
+    detail: {
+      variant,
+      workers: cores,
+      schedules: long.schedules - short.schedules,
+      shortSchedules: short.schedules,
+      shortSearchMs: short.searchMs,
+      longSchedules: long.schedules,
+      longSearchMs: long.searchMs,
+      searchSchedulesPerSec: long.schedulesPerSecond,
+      processSchedulesPerSec: long.wallMs > 0 ? (long.schedules * 1000) / long.wallMs : 0,
+      wallMs: long.wallMs,
+      ...known({
+        cpuSchedulesPerSec:
+          cpuMs === null || cpuMs <= 0 ? null : ((long.schedules - short.schedules) * 1000) / cpuMs,
+      }),
+    },
+  };
 }
 
 const median = (v: readonly number[]) =>
@@ -289,8 +270,9 @@ const median = (v: readonly number[]) =>
  * Explorations on every core, through the command a user runs (`mmsim explore --workers N`,
  * N = this machine's cores, a child process per run):
  * - `explore.<scenario>.schedules_per_sec_all_workers` for every built-in scenario in its
- *   fixed variant: random schedules per wall second of the search (its `schedulesPerSecond`,
- *   the worker threads' start-up included), over about three seconds' worth of schedules;
+ *   fixed variant: the steady rate of the search on every core (`allWorkersSteady`),
+ *   comparable with the one-worker `explore.<scenario>.schedules_per_sec`, which is timed
+ *   after its warm-up too;
  * - `explore.workers_speedup`: wall time of the whole command with one worker over that with
  *   all of them, on SPEEDUP_SCENARIO in SPEEDUP_VARIANT for SPEEDUP_SCHEDULES schedules,
  *   the median of SPEEDUP_ROUNDS alternated runs of each (the threads' start-up included);
@@ -305,33 +287,7 @@ export function exploreWorkersBenchmarks(): BenchResult[] {
   for (const scenario of builtinScenarios()) {
     const variant = fixedVariant(scenario);
     if (variant === null) continue;
-    // The schedule count: the one-worker rate of a short in-process run, times the cores.
-    const probe = explore(scenarioTarget(scenario, { variant }), {
-      schedules: 1_000_000,
-      timeBudgetMs: 300,
-      stopOnFirst: false,
-      shrink: false,
-    });
-    const rate = probe.schedulesPerSecond ?? 0;
-    const schedules = Math.max(
-      64 * cores,
-      Math.min(1_000_000, Math.round((rate * cores * ALL_WORKERS_TARGET_MS) / 1000)),
-    );
-    const r = cliExplore(scenario.name, variant, schedules, cores);
-    results.push({
-      name: `explore.${scenario.name}.schedules_per_sec_all_workers`,
-      value: r.schedulesPerSecond,
-      unit: 'schedules/s',
-      better: 'higher',
-      description: `Random schedules of ${scenario.name} in ${variant} per wall second with --workers ${cores} (every core), through mmsim explore, worker start-up included; detail.processSchedulesPerSec divides by the wall time of the whole command.`,
-      detail: {
-        variant,
-        workers: cores,
-        schedules: r.schedules,
-        processSchedulesPerSec: r.wallMs > 0 ? (r.schedules * 1000) / r.wallMs : 0,
-        wallMs: r.wallMs,
-      },
-    });
+    results.push(allWorkersSteady(scenario.name, variant, cores));
   }
   results.push(
     startUp(),
@@ -459,6 +415,7 @@ function cliDpor(workers: number): CliExplore & { readonly report: Record<string
   return {
     schedules: report.schedules as number,
     schedulesPerSecond: (report.schedulesPerSecond as number | null) ?? 0,
+    searchMs: report.elapsedMs as number,
     wallMs,
     cpuMs,
     report,
