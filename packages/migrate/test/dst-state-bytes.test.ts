@@ -3,14 +3,12 @@ import {
   createPhysicalMemory,
   FolioList,
   folioAlloc,
-  folioGet,
   folioNid,
-  folioNrPages,
-  folioPut,
   pfnFolio,
   releasePhysicalMemory,
 } from '@mmsim/folio';
 import { LruVecs } from '@mmsim/lru';
+import { isolateFolios } from '@mmsim/lru/test';
 import { PageLockTable } from '@mmsim/page-lock';
 import { PAGE_SIZE, VirtualMemory } from '@mmsim/rmap';
 import { type KernelGen, Runtime, VmStat } from '@mmsim/runtime';
@@ -37,28 +35,22 @@ function recycledMachine(recycler: BufferRecycler, variant: 'v6.11' | 'v6.3') {
   const lru = new LruVecs(rt, mem, vmstat);
   const vm = new VirtualMemory(rt, mem, locks, vmstat, { lru, zeroPage: false });
   const core = new MigrateCore({ rt, mem, vmstat, locks, lru, rmap: vm, tlb: vm, variant });
-  return { rt, mem, lru, vm, core };
+  return { rt, mem, vmstat, lru, vm, core };
 }
 
 /** Writes `pages` anon pages on node 0 and migrates them to node 1 in one MIGRATE_ASYNC call. */
 function migrateAll(m: ReturnType<typeof recycledMachine>, pages: number): number[] {
-  const { rt, mem, lru, vm, core } = m;
+  const { rt, mem, vm, core } = m;
   const mm = vm.createProcess('p');
   const addr = vm.mmap(mm, { length: pages * PAGE_SIZE });
   const nids: number[] = [];
   rt.spawn('migrate', 0, function* (): KernelGen {
     for (let i = 0; i < pages; i++) yield* vm.userWrite(mm, addr + i * PAGE_SIZE, 100 + i);
-    yield* lru.lruAddDrainAll();
     const list = new FolioList(mem);
-    for (let i = 0; i < pages; i++) {
-      const folio = pfnFolio(mem, vm.followPage(mm, addr + i * PAGE_SIZE));
-      folioGet(mem, folio);
-      if (yield* lru.folioIsolateLru(folio)) {
-        list.addTail(folio);
-        lru.nodeStatModFolio(folio, lru.folioIsolatedItem(folio), folioNrPages(mem, folio));
-      }
-      folioPut(mem, folio);
-    }
+    const folios = Array.from({ length: pages }, (_, i) =>
+      pfnFolio(mem, vm.followPage(mm, addr + i * PAGE_SIZE)),
+    );
+    yield* isolateFolios(m, folios, list);
     const { rc } = yield* core.migratePages(
       list,
       core.allocMigrationTarget,

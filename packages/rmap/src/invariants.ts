@@ -1146,10 +1146,7 @@ function checkAnonVmasSmall(ctx: RmapState, tally: Tally, bad: Problems): boolea
       const av = avs[a]!;
       let n = 0;
       for (let v = 0; v < vmas.n; v++) if (vs[v]!.anonVma === av) n++;
-      if (av.numActiveVmas !== n)
-        bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${n} VMAs use it`);
-      if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
-      if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
+      checkAnonVma(av, n, bad);
     }
   }
   // Not kept until the next check: they would keep this machine alive.
@@ -1184,6 +1181,18 @@ function gatherAnonVmasSmall(
   return true;
 }
 
+/**
+ * One chained anon_vma's verdict, for both ways of counting: `activeVmas` VMAs have it as
+ * their `anon_vma`, which its `num_active_vmas` must say (mm/rmap.c, 6.3); its root is a
+ * root; and a chained anon_vma holds a reference.
+ */
+function checkAnonVma(av: AnonVma, activeVmas: number, bad: Problems): void {
+  if (av.numActiveVmas !== activeVmas)
+    bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${activeVmas} VMAs use it`);
+  if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
+  if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
+}
+
 /** `checkAnonVmas` counting with a set of VMAs, a set of anon_vmas and a map. */
 function checkAnonVmasLarge(ctx: RmapState, tally: Tally, bad: Problems): void {
   const vmas = tally.vmas;
@@ -1200,11 +1209,7 @@ function checkAnonVmasLarge(ctx: RmapState, tally: Tally, bad: Problems): void {
     if (vma.anonVma !== null) active.set(vma.anonVma, (active.get(vma.anonVma) ?? 0) + 1);
   }
   for (const av of seen) {
-    const n = active.get(av) ?? 0;
-    if (av.numActiveVmas !== n)
-      bad.add(`${av}: num_active_vmas ${av.numActiveVmas}, but ${n} VMAs use it`);
-    if (av.root.root !== av.root) bad.add(`${av}: its root ${av.root} is not a root`);
-    if (av.refcount < 1) bad.add(`${av}: chained with refcount ${av.refcount}`);
+    checkAnonVma(av, active.get(av) ?? 0, bad);
   }
   // Not kept until the next check: they would keep this machine alive.
   vmas.clear();
