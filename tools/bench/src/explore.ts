@@ -218,19 +218,17 @@ function cliExplore(
 /**
  * `explore.<scenario>.schedules_per_sec_all_workers`: two runs of `mmsim explore NAME
  * --workers CORES` under the same seed, with time budgets of ALL_WORKERS_SHORT_S and
- * ALL_WORKERS_STEADY_S more than the first took; the figure is the difference of their
- * schedules over the difference of their search times. Both pay the same start-up and warm-up of the worker threads (the long
- * run's first seconds are the short run again), so the difference is what the threads do
- * once warm: like the one-worker figure, which is timed after its warm-up. Before, one run of
- * some 3 s gave the search's own rate, the threads' JIT warm-up included, so the ratio of the
- * two figures compared a warm thread with cold ones. A short run still warming up at its
- * end makes the figure lower, not higher. detail.searchSchedulesPerSec is the long run's own
- * figure (start-up and warm-up included, what its user sees), processSchedulesPerSec its
- * schedules over the wall time of the whole command, cpuSchedulesPerSec the difference of
- * schedules over that of the commands' CPU time (on a loaded machine the wall figure is the
- * other processes' as much as this one's: at a load average of 14 on the 2-core machine a
- * 9 s run ran 192 schedules more than a 3 s one, 30 a second, where the short run had done
- * 98 a second).
+ * ALL_WORKERS_STEADY_S more than the first took. The figure is the long run's own rate
+ * (schedules over its search time, the threads' start-up and warm-up included): a lower
+ * bound of the warm rate that a single run gives reliably. The difference of the two runs'
+ * schedules over that of their search times would be the warm rate itself, as both pay the
+ * same start-up and warm-up, and is kept in detail.steadyDifferenceSchedulesPerSec; but each
+ * run's warm-up swings from process to process on a shared 2-core machine, and a slow short
+ * run inflates it: on a quiet machine it gave rfc-lock-order 14,920 a second with two
+ * workers, 2.03 times the one-worker figure on 2 cores, which no pool can do. Before, one
+ * run of some 3 s gave the figure, most of it warm-up. detail.processSchedulesPerSec is the
+ * long run's schedules over the wall time of the whole command, cpuSchedulesPerSec the
+ * difference of schedules over that of the commands' CPU time.
  */
 export function allWorkersSteady(name: string, variant: VariantName, cores: number): BenchResult {
   const short = cliExplore(name, variant, ALL_WORKERS_NO_LIMIT, cores, ALL_WORKERS_SHORT_S);
@@ -240,10 +238,10 @@ export function allWorkersSteady(name: string, variant: VariantName, cores: numb
   const cpuMs = long.cpuMs === null || short.cpuMs === null ? null : long.cpuMs - short.cpuMs;
   return {
     name: `explore.${name}.schedules_per_sec_all_workers`,
-    value: ms > 0 ? Math.max(0, ((long.schedules - short.schedules) * 1000) / ms) : 0,
+    value: long.schedulesPerSecond,
     unit: 'schedules/s',
     better: 'higher',
-    description: `Random schedules of ${name} in ${variant} per wall second with --workers ${cores} (every core), through mmsim explore, once the worker threads are warm: the schedules of a search (--time-budget) ${ALL_WORKERS_STEADY_S} s longer than a ${ALL_WORKERS_SHORT_S} s one, less those of the latter, under the same seed, over the difference of their search times (the start-up and warm-up that both pay cancel out). detail.searchSchedulesPerSec: the long search's own rate (start-up and warm-up included); processSchedulesPerSec: its schedules over the wall time of the whole command; cpuSchedulesPerSec: the same difference of schedules over that of the two commands' CPU time (every thread; Linux only), per CPU second, steadier on a loaded machine, where the wall figure swings with the other processes.`,
+    description: `Random schedules of ${name} in ${variant} per wall second with --workers ${cores} (every core), through mmsim explore, over a search (--time-budget) ${ALL_WORKERS_STEADY_S} s longer than a first ${ALL_WORKERS_SHORT_S} s one, the worker threads' start-up and JIT warm-up included (a lower bound of their warm rate). detail.steadyDifferenceSchedulesPerSec: the two searches' difference of schedules over that of their search times (the start-up and warm-up both pay cancel out; noisy, as each process's warm-up swings); processSchedulesPerSec: its schedules over the wall time of the whole command; cpuSchedulesPerSec: the same difference of schedules over that of the two commands' CPU time (every thread; Linux only), per CPU second, steadier on a loaded machine, where the wall figure swings with the other processes.`,
     detail: {
       variant,
       workers: cores,
@@ -253,6 +251,8 @@ export function allWorkersSteady(name: string, variant: VariantName, cores: numb
       longSchedules: long.schedules,
       longSearchMs: long.searchMs,
       searchSchedulesPerSec: long.schedulesPerSecond,
+      steadyDifferenceSchedulesPerSec:
+        ms > 0 ? Math.max(0, ((long.schedules - short.schedules) * 1000) / ms) : 0,
       processSchedulesPerSec: long.wallMs > 0 ? (long.schedules * 1000) / long.wallMs : 0,
       wallMs: long.wallMs,
       ...known({
@@ -270,9 +270,9 @@ const median = (v: readonly number[]) =>
  * Explorations on every core, through the command a user runs (`mmsim explore --workers N`,
  * N = this machine's cores, a child process per run):
  * - `explore.<scenario>.schedules_per_sec_all_workers` for every built-in scenario in its
- *   fixed variant: the steady rate of the search on every core (`allWorkersSteady`),
- *   comparable with the one-worker `explore.<scenario>.schedules_per_sec`, which is timed
- *   after its warm-up too;
+ *   fixed variant: the rate of a search of some 9 s on every core (`allWorkersSteady`),
+ *   the threads' warm-up included, so a lower bound of the warm rate that the one-worker
+ *   `explore.<scenario>.schedules_per_sec` gives for one thread;
  * - `explore.workers_speedup`: wall time of the whole command with one worker over that with
  *   all of them, on SPEEDUP_SCENARIO in SPEEDUP_VARIANT for SPEEDUP_SCHEDULES schedules,
  *   the median of SPEEDUP_ROUNDS alternated runs of each (the threads' start-up included);
