@@ -15,7 +15,7 @@
 // On a shared machine, alternate the builds (base, new, new, base, base, new) and compare
 // medians: one build's runs swing by 15-40 % here.
 import { createHash } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
+import { loadExploration, SEARCH_OPTIONS } from './explore-target.mjs';
 
 const [root, name, variant, nArg, warmArg] = process.argv.slice(2);
 const n = Number(nArg);
@@ -24,20 +24,11 @@ if (!root || !name || !variant || !(Number.isInteger(n) && n > 0)) {
   process.exit(2);
 }
 const warm = warmArg === undefined ? Math.min(n, 1500) : Number(warmArg);
-const load = (pkg) => import(pathToFileURL(`${root}/packages/${pkg}/dist/index.js`).href);
-const { explore } = await load('explore');
-const { builtinScenarios, scenarioTarget } = await load('scenarios');
-const scenario = builtinScenarios().find((s) => s.name === name);
-if (!scenario) {
-  console.error(`no built-in scenario named ${name}`);
-  process.exit(2);
-}
-const target = scenarioTarget(scenario, { variant });
-const options = { stopOnFirst: false, shrink: false };
-if (warm > 0) explore(target, { ...options, seed: 1000, schedules: warm });
+const { explore, target } = await loadExploration(root, name, variant);
+if (warm > 0) explore(target, { ...SEARCH_OPTIONS, seed: 1000, schedules: warm });
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-const result = explore(target, { ...options, seed: 7, schedules: n });
+const result = explore(target, { ...SEARCH_OPTIONS, seed: 7, schedules: n });
 const wallMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const { elapsedMs: _elapsed, schedulesPerSecond: _rate, ...rest } = result;

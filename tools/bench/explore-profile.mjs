@@ -11,7 +11,7 @@
 // when reading shares. Prints the wall and CPU time per profiled schedule.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { pathToFileURL } from 'node:url';
+import { loadExploration, SEARCH_OPTIONS } from './explore-target.mjs';
 
 const [root, name, variant, warmArg, nArg, out] = process.argv.slice(2);
 const warm = Number(warmArg);
@@ -29,17 +29,8 @@ if (
   );
   process.exit(2);
 }
-const load = (pkg) => import(pathToFileURL(`${root}/packages/${pkg}/dist/index.js`).href);
-const { explore } = await load('explore');
-const { builtinScenarios, scenarioTarget } = await load('scenarios');
-const scenario = builtinScenarios().find((s) => s.name === name);
-if (!scenario) {
-  console.error(`no built-in scenario named ${name}`);
-  process.exit(2);
-}
-const target = scenarioTarget(scenario, { variant });
-const options = { stopOnFirst: false, shrink: false };
-if (warm > 0) explore(target, { ...options, seed: 1000, schedules: warm });
+const { explore, target } = await loadExploration(root, name, variant);
+if (warm > 0) explore(target, { ...SEARCH_OPTIONS, seed: 1000, schedules: warm });
 const session = new Session();
 session.connect();
 await session.post('Profiler.enable');
@@ -47,7 +38,7 @@ await session.post('Profiler.setSamplingInterval', { interval: 200 });
 await session.post('Profiler.start');
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-explore(target, { ...options, seed: 7, schedules: n });
+explore(target, { ...SEARCH_OPTIONS, seed: 7, schedules: n });
 const cpu = process.cpuUsage(cpu0);
 const wallUs = ((performance.now() - t0) * 1000) / n;
 const { profile } = await session.post('Profiler.stop');
