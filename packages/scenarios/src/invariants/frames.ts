@@ -28,7 +28,7 @@ import {
 import type { Kernel } from '@mmsim/kernel';
 import { GUP_PIN_COUNTING_BIAS } from '@mmsim/rmap';
 import type { Invariant, InvariantPhase } from '@mmsim/runtime';
-import { forEachFolio } from './folios.js';
+import { FolioWalk } from './folios.js';
 import { firstProblem, strided } from './invariant.js';
 
 /**
@@ -147,8 +147,9 @@ export function framesConserved(k: Kernel, stride: number): Invariant {
     if (phase === 'end' && problems.length === 0) {
       const mem = k.mem;
       const expected = expectedRefs(k);
-      forEachFolio(mem, (folio) => {
-        if (folio === mem.zeroPfn) return;
+      const walk = new FolioWalk(mem);
+      for (let folio = walk.first(); folio >= 0; folio = walk.next(folio)) {
+        if (folio === mem.zeroPfn) continue;
         const want = expected(folio);
         const have = folioRefCount(mem, folio);
         if (have !== want) {
@@ -156,7 +157,7 @@ export function framesConserved(k: Kernel, stride: number): Invariant {
             `folio ${folio} (node ${folioNid(mem, folio)}, order ${folioOrder(mem, folio)}) has refcount ${have} but its mappings, page cache, pins, buffers, LRU batch and drivers hold ${want}: ${have > want ? 'a reference leaked (the frame is lost)' : 'it is missing references'}`,
           );
         }
-      });
+      }
     }
     return firstProblem(problems);
   });

@@ -2,7 +2,7 @@ import { folioFlags, PG_locked, PG_writeback } from '@mmsim/folio';
 import type { Kernel } from '@mmsim/kernel';
 import type { BufferHead } from '@mmsim/page-lock';
 import type { Invariant } from '@mmsim/runtime';
-import { forEachFolio } from './folios.js';
+import { FolioWalk } from './folios.js';
 import { firstProblem } from './invariant.js';
 
 /**
@@ -27,7 +27,8 @@ export function noLockHeldAtEnd(k: Kernel): Invariant {
       const owner = (task: { toString(): string } | null) =>
         task === null ? 'nobody' : String(task);
       const locks = k.locks;
-      forEachFolio(k.mem, (folio) => {
+      const walk = new FolioWalk(k.mem);
+      for (let folio = walk.first(); folio >= 0; folio = walk.next(folio)) {
         const flags = folioFlags(k.mem, folio);
         if ((flags & (1 << PG_locked)) !== 0) {
           problems.push(
@@ -55,7 +56,7 @@ export function noLockHeldAtEnd(k: Kernel): Invariant {
             bh = bh.thisPage;
           } while (bh !== head);
         }
-      });
+      }
       return firstProblem(problems);
     },
   };
