@@ -24,8 +24,21 @@ export function noMigrationEntryAtEnd(k: Kernel): Invariant {
       const problems: string[] = [];
       for (const mm of k.vm.processes) {
         for (const [idx, table] of mm.pageTables) {
+          const ptes = table.ptes;
+          // Two entries at a time where they line up: a word that reads as 0 (or -0: the
+          // upper entry 0x80000000, no swap type) holds no migration entry.
+          const pairs =
+            ptes instanceof Uint32Array &&
+            (ptes.byteOffset & 7) === 0 &&
+            ptes.length === PTRS_PER_PTE
+              ? new Float64Array(ptes.buffer, ptes.byteOffset, PTRS_PER_PTE >>> 1)
+              : null;
           for (let i = 0; i < PTRS_PER_PTE; i++) {
-            const raw = table.ptes[i] as number;
+            if (pairs !== null && (i & 1) === 0 && pairs[i >>> 1] === 0) {
+              i++;
+              continue;
+            }
+            const raw = ptes[i] as number;
             if (raw !== 0 && isMigrationEntry(raw)) {
               const addr = (idx * PTRS_PER_PTE + i) * PAGE_SIZE;
               problems.push(`${mm} 0x${addr.toString(16)} still holds a migration entry`);
