@@ -19,7 +19,11 @@ import { memmapOf } from '@mmsim/folio/internal';
 import { createKernel, type Kernel } from '@mmsim/kernel';
 import { mkMigrationEntry, mkPte, PTE_PRESENT, SWP_MIGRATION_WRITE } from '@mmsim/rmap';
 import { describe, expect, it } from 'vitest';
-import { kernelInvariants } from '../src/index.js';
+import {
+  KERNEL_INVARIANT_NAMES,
+  type KernelInvariantName,
+  kernelInvariants,
+} from '../src/index.js';
 import { FolioWalk } from '../src/invariants/folios.js';
 
 /*
@@ -210,5 +214,18 @@ describe('the end checks through the word-at-a-time walks', () => {
       table.set(3 * 512 + slot, 0);
     }
     expect(inv!.check('end')).toBeNull();
+  });
+});
+
+describe('kernelInvariants', () => {
+  it('builds every invariant in order without `only`, the listed ones in that order with it', () => {
+    const k = createKernel({ nodes: [{ pages: 64 }] });
+    expect(kernelInvariants(k).map((inv) => inv.name)).toEqual([...KERNEL_INVARIANT_NAMES]);
+    expect(
+      kernelInvariants(k, { only: ['no-lock-held-at-end', 'nr-isolated'] }).map((inv) => inv.name),
+    ).toEqual(['nr-isolated', 'no-lock-held-at-end']);
+    expect(() =>
+      kernelInvariants(k, { only: ['nr-isolated', 'no-such' as KernelInvariantName] }),
+    ).toThrow(/no-such is not a kernel invariant/);
   });
 });

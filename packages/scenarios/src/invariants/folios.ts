@@ -34,6 +34,46 @@ function holdsHeadOrTail(w: number): boolean {
   return ((((h - BYTES) & ~h) | ((t - BYTES) & ~t)) & HIGH_BITS) !== 0;
 }
 
+/** A state array's words of four and of eight frames (null where they do not line up). */
+interface StateWords {
+  readonly buffer: ArrayBufferLike;
+  readonly byteOffset: number;
+  readonly length: number;
+  readonly words: Uint32Array | null;
+  readonly wide: Float64Array | null;
+}
+
+/**
+ * The views of the last state array walked. A view on an ArrayBuffer is slow to make (a
+ * call into the runtime, two a walk, two walks a schedule), and an explorer's machines
+ * take their memory map from a recycler, so the next machine's states are at the same
+ * place of the same buffer: the views are made again only when the place changes. (It
+ * keeps that one buffer reachable until another machine is walked.)
+ */
+let lastViews: StateWords | null = null;
+
+function stateWords(state: Uint8Array): StateWords {
+  const last = lastViews;
+  if (
+    last !== null &&
+    last.buffer === state.buffer &&
+    last.byteOffset === state.byteOffset &&
+    last.length === state.length
+  ) {
+    return last;
+  }
+  const { buffer, byteOffset, length } = state;
+  const views: StateWords = {
+    buffer,
+    byteOffset,
+    length,
+    words: (byteOffset & 3) === 0 ? new Uint32Array(buffer, byteOffset, length >>> 2) : null,
+    wide: (byteOffset & 7) === 0 ? new Float64Array(buffer, byteOffset, length >>> 3) : null,
+  };
+  lastViews = views;
+  return views;
+}
+
 /**
  * A walk over the heads of the allocated folios of a machine, node by node in pfn order:
  * `first()`, then `next(folio)` after each, until -1. It visits a head (and jumps past its
@@ -71,14 +111,9 @@ export class FolioWalk {
     this.#view = frameView(mem);
     const state = this.#view.state;
     this.#state = state;
-    this.#words =
-      (state.byteOffset & 3) === 0
-        ? new Uint32Array(state.buffer, state.byteOffset, state.length >>> 2)
-        : null;
-    this.#wide =
-      (state.byteOffset & 7) === 0
-        ? new Float64Array(state.buffer, state.byteOffset, state.length >>> 3)
-        : null;
+    const views = stateWords(state);
+    this.#words = views.words;
+    this.#wide = views.wide;
   }
 
   /** The first folio of the machine, or -1. */

@@ -48,7 +48,13 @@ export function kernelInvariants(k: Kernel, options: KernelInvariantOptions = {}
       `invariant stride must be a positive integer, got ${String(stride)}`,
     );
   }
-  const only = options.only ?? KERNEL_INVARIANT_NAMES;
+  const only = options.only;
+  const invariants: Invariant[] = [];
+  if (only === undefined) {
+    // All of them (as for every explored schedule of a scenario): nothing to look up.
+    for (const name of KERNEL_INVARIANT_NAMES) invariants.push(kernelInvariant(k, name, stride));
+    return invariants;
+  }
   for (const name of only) {
     if (!KERNEL_INVARIANT_NAMES.includes(name)) {
       throw new MmsimError(
@@ -57,7 +63,6 @@ export function kernelInvariants(k: Kernel, options: KernelInvariantOptions = {}
       );
     }
   }
-  const invariants: Invariant[] = [];
   for (const name of KERNEL_INVARIANT_NAMES) {
     if (only.includes(name)) invariants.push(kernelInvariant(k, name, stride));
   }
