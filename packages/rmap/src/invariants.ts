@@ -235,6 +235,8 @@ class Tally {
   tailsFrom = -1;
   tailsTo = -1;
   readonly #words = new WordView();
+  #ints: Int32Array | null = null;
+  #intsOf: ArrayBufferLike | null = null;
   readonly #marks = new WordView();
   readonly #heads = new WordView();
   /** Two int32s seen as one float64 (`pairWord`). */
@@ -280,6 +282,16 @@ class Tally {
   /** The memmap's frame states read 8 at a time (see `checkFolios`). */
   frameWords(state: Uint8Array): Float64Array {
     return this.#words.of(state.buffer);
+  }
+
+  /** The memmap's frame states read 4 at a time (`noHeadNorTail`). */
+  frameInts(state: Uint8Array): Int32Array {
+    const buffer = state.buffer;
+    if (this.#ints === null || this.#intsOf !== buffer) {
+      this.#ints = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+      this.#intsOf = buffer;
+    }
+    return this.#ints;
   }
 
   /**
@@ -346,6 +358,27 @@ const EIGHT_TAIL = eightOf(FRAME_TAIL);
 /** Eight frame states `state` as one float64 (see EIGHT_FREE). */
 function eightOf(state: number): number {
   return new Float64Array(new Uint8Array(8).fill(state).buffer)[0]!;
+}
+
+/** A byte of 1 in each byte of an int32, and the top bit of each byte. */
+const BYTE_ONES = 0x01010101;
+const BYTE_TOPS = 0x80808080 | 0;
+/** Four frame states of a head, and of a tail, as one int32. */
+const FOUR_HEADS = Math.imul(FRAME_HEAD, BYTE_ONES);
+const FOUR_TAILS = Math.imul(FRAME_TAIL, BYTE_ONES);
+
+/**
+ * Whether none of the four frame states packed in `x` (an int32 read of the states) is
+ * FRAME_HEAD or FRAME_TAIL, the only states the frame walk reads further: a free block's
+ * first frame among free frames, a pooled hugetlb page's head among its tails, holes. A
+ * byte equals a state exactly when the byte of `x ^ fourOfIt` is 0, and an int32 has a zero
+ * byte exactly when `(v - 0x01010101) & ~v & 0x80808080` is not 0 (in 32-bit arithmetic, as
+ * the bitwise operators take it).
+ */
+function noHeadNorTail(x: number): boolean {
+  const h = x ^ FOUR_HEADS;
+  const t = x ^ FOUR_TAILS;
+  return ((((h - BYTE_ONES) & ~h) | ((t - BYTE_ONES) & ~t)) & BYTE_TOPS) === 0;
 }
 
 /**
@@ -1424,10 +1457,12 @@ function checkFolios(
   // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
   // Free frames, holes and tails are passed over, 8 at a time where the 8 states share an
   // aligned word of the memmap's buffer, lie in the node and are all free, all holes, all
-  // tails of a pooled hugetlb page or all tails none of which names itself as its head. A
+  // tails of a pooled hugetlb page, all tails none of which names itself as its head, or
+  // free of heads and tails in any other mix (a free block's first frame and free frames). A
   // run of free, hole or pooled-tail words is passed over in an inner loop, word by word
   // (the outer loop's node and alignment tests once per run, not once per word).
   const words = tally.frameWords(state);
+  const ints = tally.frameInts(state);
   const off = state.byteOffset;
   const heads = tally.headWords(headOf);
   const hoff = headOf.byteOffset;
@@ -1468,6 +1503,14 @@ function checkFolios(
           pfn += 7;
           continue;
         }
+      } else if (
+        noHeadNorTail(ints[(off + pfn) >>> 2]!) &&
+        noHeadNorTail(ints[((off + pfn) >>> 2) + 1]!)
+      ) {
+        // No head or tail among the eight (a free block's first frame and free frames):
+        // nothing below would read them.
+        pfn += 7;
+        continue;
       }
     }
     const s = state[pfn];

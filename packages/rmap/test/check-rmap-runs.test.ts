@@ -1,4 +1,11 @@
-import { FRAME_FREE, FRAME_HEAD, FRAME_TAIL, folioAlloc, frameView } from '@mmsim/folio';
+import {
+  FRAME_FREE,
+  FRAME_HEAD,
+  FRAME_HOLE,
+  FRAME_TAIL,
+  folioAlloc,
+  frameView,
+} from '@mmsim/folio';
 import { memmapOf } from '@mmsim/folio/internal';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -11,6 +18,9 @@ import { createRmapMachine, runAndCheck } from '../src/testing/index.js';
  * - the full check's frame walk passes over the tails of a large folio no mapping counts
  *   (allocated, never mapped) as one run, which must end where the folio's groups of eight
  *   tails naming it end, and stop at a group that is anything else;
+ * - the frame walk passes over an aligned word of eight states none of which is a head or a
+ *   tail (a free block's first frame among free frames), which must not pass over a word
+ *   with one head or one tail at any of its eight positions;
  * - the incremental pass finds the marked frames four words of marks at a time, which must
  *   find a mark at every position of those 32 frames and at the end of the memory map.
  */
@@ -111,6 +121,43 @@ describe("the full check's run over an unmapped large folio's tails", () => {
     const other = [0, 1, 2, 3, 4, 5, 6, 7].map((q) => [s.mem.headOf, g + q, head + 1] as const);
     for (let j = 0; j < 8; j++) {
       withValues([...other, [s.mem.headOf, g + j, g + j]], () => expectThrowsAsReference(s));
+    }
+    expect(checkRmap(s.ctx, { quiescent: true })).toEqual([]);
+  });
+});
+
+describe('the frame walk over words without a head or a tail', () => {
+  it('reports a live folio, and throws for a tail naming itself, at each position of such words', () => {
+    const s = machine();
+    const { state } = s.mem;
+    // Aligned words of free frames and free blocks' first frames, not all free.
+    const words: number[] = [];
+    for (let p = 0; p + 8 <= state.length && words.length < 3; p++) {
+      if ((state.byteOffset + p) % 8 !== 0) continue;
+      const w = Array.from(state.subarray(p, p + 8));
+      if (
+        w.every((x) => x !== FRAME_HEAD && x !== FRAME_TAIL && x !== FRAME_HOLE) &&
+        w.some((x) => x !== FRAME_FREE)
+      )
+        words.push(p);
+    }
+    expect(words.length).toBe(3);
+    for (const first of words) {
+      for (let j = 0; j < 8; j++) {
+        const p = first + j;
+        withValues(liveFolioAt(s, p), () => {
+          const found = checkRmap(s.ctx);
+          expect(found.join('\n')).toMatch(/refcount -1 below the 0/);
+          expect(found).toEqual(checkRmapReference(s.ctx));
+        });
+        withValues(
+          [
+            [state, p, FRAME_TAIL],
+            [s.mem.headOf, p, p],
+          ],
+          () => expectThrowsAsReference(s),
+        );
+      }
     }
     expect(checkRmap(s.ctx, { quiescent: true })).toEqual([]);
   });
