@@ -235,6 +235,8 @@ class Tally {
   tailsFrom = -1;
   tailsTo = -1;
   readonly #words = new WordView();
+  #ints: Int32Array | null = null;
+  #intsOf: ArrayBufferLike | null = null;
   readonly #marks = new WordView();
   readonly #heads = new WordView();
   /** Two int32s seen as one float64 (`pairWord`). */
@@ -280,6 +282,16 @@ class Tally {
   /** The memmap's frame states read 8 at a time (see `checkFolios`). */
   frameWords(state: Uint8Array): Float64Array {
     return this.#words.of(state.buffer);
+  }
+
+  /** The memmap's frame states read 4 at a time (`noHeadNorTail`). */
+  frameInts(state: Uint8Array): Int32Array {
+    const buffer = state.buffer;
+    if (this.#ints === null || this.#intsOf !== buffer) {
+      this.#ints = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
+      this.#intsOf = buffer;
+    }
+    return this.#ints;
   }
 
   /**
@@ -346,6 +358,27 @@ const EIGHT_TAIL = eightOf(FRAME_TAIL);
 /** Eight frame states `state` as one float64 (see EIGHT_FREE). */
 function eightOf(state: number): number {
   return new Float64Array(new Uint8Array(8).fill(state).buffer)[0]!;
+}
+
+/** A byte of 1 in each byte of an int32, and the top bit of each byte. */
+const BYTE_ONES = 0x01010101;
+const BYTE_TOPS = 0x80808080 | 0;
+/** Four frame states of a head, and of a tail, as one int32. */
+const FOUR_HEADS = Math.imul(FRAME_HEAD, BYTE_ONES);
+const FOUR_TAILS = Math.imul(FRAME_TAIL, BYTE_ONES);
+
+/**
+ * Whether none of the four frame states packed in `x` (an int32 read of the states) is
+ * FRAME_HEAD or FRAME_TAIL, the only states the frame walk reads further: a free block's
+ * first frame among free frames, a pooled hugetlb page's head among its tails, holes. A
+ * byte equals a state exactly when the byte of `x ^ fourOfIt` is 0, and an int32 has a zero
+ * byte exactly when `(v - 0x01010101) & ~v & 0x80808080` is not 0 (in 32-bit arithmetic, as
+ * the bitwise operators take it).
+ */
+function noHeadNorTail(x: number): boolean {
+  const h = x ^ FOUR_HEADS;
+  const t = x ^ FOUR_TAILS;
+  return ((((h - BYTE_ONES) & ~h) | ((t - BYTE_ONES) & ~t)) & BYTE_TOPS) === 0;
 }
 
 /**
@@ -1424,10 +1457,12 @@ function checkFolios(
   // (checked by folio's checkPhysicalMemory), so the walk jumps over them.
   // Free frames, holes and tails are passed over, 8 at a time where the 8 states share an
   // aligned word of the memmap's buffer, lie in the node and are all free, all holes, all
-  // tails of a pooled hugetlb page or all tails none of which names itself as its head. A
+  // tails of a pooled hugetlb page, all tails none of which names itself as its head, or
+  // free of heads and tails in any other mix (a free block's first frame and free frames). A
   // run of free, hole or pooled-tail words is passed over in an inner loop, word by word
   // (the outer loop's node and alignment tests once per run, not once per word).
   const words = tally.frameWords(state);
+  const ints = tally.frameInts(state);
   const off = state.byteOffset;
   const heads = tally.headWords(headOf);
   const hoff = headOf.byteOffset;
@@ -1468,6 +1503,14 @@ function checkFolios(
           pfn += 7;
           continue;
         }
+      } else if (
+        noHeadNorTail(ints[(off + pfn) >>> 2]!) &&
+        noHeadNorTail(ints[((off + pfn) >>> 2) + 1]!)
+      ) {
+        // No head or tail among the eight (a free block's first frame and free frames):
+        // nothing below would read them.
+        pfn += 7;
+        continue;
       }
     }
     const s = state[pfn];
@@ -1476,8 +1519,61 @@ function checkFolios(
       continue;
     }
     if (pfn === zeroPfn) continue;
+    tally.tailsFrom = -1;
     checkFolio(mem, m, pfn, tally, recPtes, recRefs, bad);
+    // A large folio `checkLargeFolio` did not read (no mapping counts it): its run of tails.
+    if (tally.tailsFrom < 0 && m.order[pfn]! >= LARGE_FOLIO_ORDER) tailRun(m, pfn, tally);
   }
+}
+
+/**
+ * For `checkFolios`, after the tests of a large folio at `pfn` that `checkLargeFolio` did
+ * not read (unmapped: a page-cache or isolated THP, a folio being migrated): leaves in
+ * `Tally.tailsFrom` / `tailsTo` the run of groups of eight tails naming `pfn` from its
+ * first aligned group on (`isTailGroup`), as `checkLargeFolio` leaves it for a mapped one.
+ * None of their frames names itself (each names `pfn`, before them), which is all the frame
+ * walk tells of a word of tails (`tailsNameOthers`): it passes over the run at once instead
+ * of telling its groups one by one. Nothing is left when `pfn` makes no `pairWord`, or when
+ * the first group's frames and heads do not start aligned words together.
+ */
+function tailRun(m: FrameView, pfn: number, tally: Tally): void {
+  if (pfn <= 0 || pfn >= PAIR_WORD_LIMIT) return;
+  const { state, headOf } = m;
+  const soff = state.byteOffset;
+  const hoff = headOf.byteOffset;
+  // The first frame after the head that starts a word of states.
+  const first = pfn + 8 - ((soff + pfn) & 7);
+  if (((hoff + 4 * first) & 7) !== 0) return;
+  const words = tally.frameWords(state);
+  const heads = tally.headWords(headOf);
+  const pair = tally.pairWord(pfn);
+  const last = Math.min(pfn + (1 << m.order[pfn]!), state.length) - 8;
+  let q = first;
+  while (q <= last && isTailGroup(words, heads, soff, hoff, q, pair)) q += 8;
+  if (q === first) return;
+  tally.tailsFrom = first;
+  tally.tailsTo = q;
+}
+
+/**
+ * Whether the eight frames from `q` (aligned: `soff + q` and `hoff + 4 * q` multiples of 8)
+ * are eight tails each naming the head whose `pairWord` is `pair` (a head above 0 and below
+ * `PAIR_WORD_LIMIT`): their word of states is `EIGHT_TAIL` and their four words of heads
+ * are `pair`.
+ */
+function isTailGroup(
+  words: Float64Array,
+  heads: Float64Array,
+  soff: number,
+  hoff: number,
+  q: number,
+  pair: number,
+): boolean {
+  if (words[(soff + q) >>> 3] !== EIGHT_TAIL) return false;
+  const k = (hoff + 4 * q) >>> 3;
+  return (
+    heads[k] === pair && heads[k + 1] === pair && heads[k + 2] === pair && heads[k + 3] === pair
+  );
 }
 
 /**
@@ -1547,7 +1643,8 @@ function checkChangedFolios(
  * A marked frame of several counted slots, whose `slotAt` no longer names it, or the zero
  * page sets `replayAll`: every recorded slot of an unwritten range is replayed, as when no
  * slot is told. The marks are read 8 at a time where 8 of them fill an aligned word of
- * their buffer (which other per-frame arrays may share), one at a time at the ends.
+ * their buffer (which other per-frame arrays may share), 32 at a time where four such words
+ * are all zero, one at a time at the ends.
  */
 function gatherMarks(mem: RmapState['mem'], tally: Tally, inc: IncrementalRmapState): void {
   const marks = frameView(mem).rmapWritten;
@@ -1559,11 +1656,15 @@ function gatherMarks(mem: RmapState['mem'], tally: Tally, inc: IncrementalRmapSt
   let pfn = 0;
   for (; pfn < n && ((off + pfn) & 7) !== 0; pfn++) if (marks[pfn] !== 0) marked.push(pfn);
   const lastWord = (off + n) >>> 3;
-  for (let w = (off + pfn) >>> 3; w < lastWord; w++) {
-    if (words[w] === 0) continue;
-    const first = (w << 3) - off;
-    for (let p = first; p < first + 8; p++) if (marks[p] !== 0) marked.push(p);
+  let w = (off + pfn) >>> 3;
+  // Four words at a time (a loop of a quarter of the turns, its test a chain of four loads
+  // and compares), then word by word as below: most passes find a few dozen marks among
+  // thousands of frames.
+  for (; w + 4 <= lastWord; w += 4) {
+    if (words[w] === 0 && words[w + 1] === 0 && words[w + 2] === 0 && words[w + 3] === 0) continue;
+    for (let x = w; x < w + 4; x++) if (words[x] !== 0) marksOfWord(marks, (x << 3) - off, marked);
   }
+  for (; w < lastWord; w++) if (words[w] !== 0) marksOfWord(marks, (w << 3) - off, marked);
   for (pfn = Math.max(pfn, (lastWord << 3) - off); pfn < n; pfn++)
     if (marks[pfn] !== 0) marked.push(pfn);
   const slotRefs = inc.slotRefs;
@@ -1593,6 +1694,11 @@ function gatherMarks(mem: RmapState['mem'], tally: Tally, inc: IncrementalRmapSt
     rec.replayBits[i >>> PTE_RANGE_SHIFT]! |= 1 << (i & 31);
   }
   inc.replayAll = false;
+}
+
+/** Adds to `marked` the marked frames of the 8 from `first` (a word of marks not zero). */
+function marksOfWord(marks: Uint8Array, first: number, marked: number[]): void {
+  for (let p = first; p < first + 8; p++) if (marks[p] !== 0) marked.push(p);
 }
 
 /** The folio of frame `pfn`, checked once per pass (`checkChangedFolios`). */
@@ -1706,15 +1812,7 @@ function checkLargeFolio(
       // Group after group (each keeps the alignment of the first) while the groups are
       // eight tails of this folio whose counts are all 0.
       let q = p;
-      while (q <= last && words[(soff + q) >>> 3] === EIGHT_TAIL) {
-        const k = (hoff + 4 * q) >>> 3;
-        if (
-          heads[k] !== pair ||
-          heads[k + 1] !== pair ||
-          heads[k + 2] !== pair ||
-          heads[k + 3] !== pair
-        )
-          break;
+      while (q <= last && isTailGroup(words, heads, soff, hoff, q, pair)) {
         // Eight tails of this folio, none naming itself: `checkFolios` may pass over them.
         if (tailsFrom < 0) {
           tailsFrom = q;
