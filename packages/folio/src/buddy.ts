@@ -517,8 +517,11 @@ export function isolateFreeBlock(mem: PhysicalMemory, pfn: number, list?: FolioL
   delFromFreeList(m, pfn, freeListBase(m, kind, nid) + order);
   const nr = 1 << order;
   accountFreePages(m, nid, kind, -nr);
+  if (list === undefined) {
+    for (let p = pfn; p < pfn + nr; p++) prepNewFolio(m, p, 0, FOLIO_TYPE_NORMAL);
+    return nr;
+  }
   prepNewPages(m, pfn, nr);
-  if (list === undefined) return nr;
   // The pages up to the first one on a list already (none: all of them).
   const ids = m.listId;
   let ok = 0;
@@ -531,7 +534,8 @@ export function isolateFreeBlock(mem: PhysicalMemory, pfn: number, list?: FolioL
 /**
  * `prepNewFolio(m, p, 0, FOLIO_TYPE_NORMAL)` for each of the free frames pfn .. pfn + nr - 1:
  * `nr` order-0 folios, with typed-array fills for a long run (one builtin call per field
- * instead of six writes and a stamp per frame).
+ * instead of six writes and a stamp per frame). The test of `isolateFreeBlock` onto a list
+ * compares it with the page-by-page calls.
  */
 function prepNewPages(m: Memmap, pfn: number, nr: number): void {
   const end = pfn + nr;

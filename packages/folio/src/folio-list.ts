@@ -7,7 +7,6 @@ import {
   listOwnerOf,
   type Memmap,
   markWritten,
-  markWrittenRange,
   memmapOf,
   type PhysicalMemory,
   publicView,
@@ -286,7 +285,8 @@ export class FolioList implements Iterable<Folio> {
   /**
    * `addTail` of each of the folios pfn, pfn + 1, ..., pfn + nr - 1 in turn: the links, list
    * ids and write stamps those calls leave. The caller vouches that they are heads on no list
-   * (`isolateFreeBlock` has just made them order-0 folios out of a free block, and checked).
+   * and stamped in this write epoch already (`isolateFreeBlock` has just made them order-0
+   * folios out of a free block, and checked): only the old tail gets a stamp here.
    * Why: compaction's free scanner adds a free block's pages, up to a pageblock of them, one
    * after the other, and per page the call, its checks and its stamps cost more than the links.
    */
@@ -309,8 +309,6 @@ export class FolioList implements Iterable<Folio> {
     this.#tail = end - 1;
     this.#size += nr;
     if (tail >= 0) markWritten(m, tail);
-    if (nr === 1) markWritten(m, pfn);
-    else markWrittenRange(m, pfn, nr);
   }
 
   /**

@@ -121,6 +121,29 @@ describe('isolateFreeBlock onto a list', () => {
     },
   );
 
+  test('stale links and fields in the frames of a free block are overwritten as page by page', () => {
+    const build = (): Machine & { x: number } => {
+      const t = machine(13, 10);
+      const m = memmapOf(t.mem);
+      const x = t.blocks.find((p) => m.order[p]! >= 5)!;
+      // What earlier lives of the frames may have left (the allocator reads none of it).
+      for (let p = x + 1; p < x + (1 << m.order[x]!); p++) {
+        m.next[p] = p % 7;
+        m.prev[p] = p % 5;
+        m.refcount[p] = 3;
+        m.content[p] = p;
+        m.order[p] = 2;
+        m.headOf[p] = x;
+      }
+      return { ...t, x };
+    };
+    const a = build();
+    const b = build();
+    expect(isolateFreeBlock(b.mem, b.x, b.list)).toBe(oneByOne(a.mem, a.x, a.list));
+    expect(b.list.toArray()).toEqual(a.list.toArray());
+    expect(state(b.mem)).toEqual(state(a.mem));
+  });
+
   test('a frame that does not start a free block: 0, nothing changed', () => {
     const { mem, list, blocks } = machine(11, 10);
     const before = state(mem);
