@@ -501,17 +501,17 @@ export function buddyOrderAt(mem: PhysicalMemory, pfn: number): number {
  * With `list`, the pages are then added at its tail in pfn order (the free scanner's
  * `list_add_tail` of each onto `cc->freepages`): the machine and the list end as
  * `list.addTail` page by page leaves them, done for the whole block at once
- * (compaction takes blocks of up to a pageblock, and per page the two calls cost more than
- * the writes). A page that is on a list already (a corrupt memmap) is refused by
+ * (compaction takes blocks of up to a pageblock, and per page `prepNewFolio` and `addTail`
+ * with their checks and stamps cost more than the writes). A page that is on a list already (a corrupt memmap) is refused by
  * `list.addTail` after the pages before it were added, as the page-by-page loop refuses it.
  */
 export function isolateFreeBlock(mem: PhysicalMemory, pfn: number, list?: FolioList): number {
-  const order = buddyOrderAt(mem, pfn);
-  if (order < 0) return 0;
   const m = memmapOf(mem);
   if (list !== undefined && folioListInternals().memmap(list) !== m) {
     throw new MmsimError('INVALID_ARGUMENT', 'the list must be a FolioList of the same memory');
   }
+  const order = buddyOrderAt(mem, pfn);
+  if (order < 0) return 0;
   const nid = m.nid[pfn]!;
   const kind = m.freeKind[pfn]!;
   delFromFreeList(m, pfn, freeListBase(m, kind, nid) + order);
