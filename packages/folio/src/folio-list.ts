@@ -272,12 +272,43 @@ export class FolioList implements Iterable<Folio> {
 
   static {
     // The friend access of `putFolioList` (put-folio-list.ts), which unlinks the front of a
-    // list itself: see `folioListInternals`.
+    // list itself, and of `isolateFreeBlock` (buddy.ts), which links a run of new pages at
+    // its tail: see `folioListInternals`.
     internals = {
       memmap: (list) => list.#m,
       id: (list) => list.#id,
       droppedFront: (list, newHead, count) => list.#droppedFront(newHead, count),
+      addTailRun: (list, pfn, nr) => list.#addTailRun(pfn, nr),
     };
+  }
+
+  /**
+   * `addTail` of each of the folios pfn, pfn + 1, ..., pfn + nr - 1 in turn: the links, list
+   * ids and write stamps those calls leave. The caller vouches that they are heads on no list
+   * and stamped in this write epoch already (`isolateFreeBlock` has just made them order-0
+   * folios out of a free block, and checked): only the old tail gets a stamp here.
+   * Why: compaction's free scanner adds a free block's pages, up to a pageblock of them, one
+   * after the other, and per page the call, its checks and its stamps cost more than the links.
+   */
+  #addTailRun(pfn: number, nr: number): void {
+    if (nr <= 0) return;
+    const m = this.#m;
+    const end = pfn + nr;
+    const tail = this.#tail;
+    const next = m.next;
+    const prev = m.prev;
+    prev[pfn] = tail;
+    if (tail >= 0) next[tail] = pfn;
+    else this.#head = pfn;
+    for (let p = pfn + 1; p < end; p++) {
+      next[p - 1] = p;
+      prev[p] = p - 1;
+    }
+    next[end - 1] = -1;
+    m.listId.fill(this.#takeId(), pfn, end);
+    this.#tail = end - 1;
+    this.#size += nr;
+    if (tail >= 0) markWritten(m, tail);
   }
 
   /**
@@ -349,6 +380,8 @@ export interface FolioListInternals {
   memmap(list: FolioList): Memmap;
   id(list: FolioList): number;
   droppedFront(list: FolioList, newHead: number, count: number): void;
+  /** `addTail` of the order-0 folios pfn .. pfn + nr - 1 in turn (see `FolioList#addTailRun`). */
+  addTailRun(list: FolioList, pfn: number, nr: number): void;
 }
 
 /** The friend access to FolioList's private state (internal to this package). */

@@ -48,13 +48,21 @@ export function putFolioList(mem: PhysicalMemory, list: FolioList): number {
     while (f >= 0 && freesCleanly(m, f, id)) {
       const order = cleanBlockOrder(m, f, id);
       const nr = 1 << order;
-      let next = m.next[f]!;
-      for (let p = f; p < f + nr; p++) {
-        if (p !== f) next = m.next[p]!;
-        // list.del: off the list, links cleared (the free below may link another frame).
-        m.listId[p] = 0;
-        m.next[p] = -1;
-        m.prev[p] = -1;
+      // The block's pages follow each other on the list (cleanBlockOrder): what follows it
+      // is the last page's next. list.del of each: off the list, links cleared (the free
+      // below may link another frame), by fills for a long block.
+      const end = f + nr;
+      const next = m.next[end - 1]!;
+      if (nr <= UNLINK_LOOP_MAX) {
+        for (let p = f; p < end; p++) {
+          m.listId[p] = 0;
+          m.next[p] = -1;
+          m.prev[p] = -1;
+        }
+      } else {
+        m.listId.fill(0, f, end);
+        m.next.fill(-1, f, end);
+        m.prev.fill(-1, f, end);
       }
       if (f + nr - 1 > high) high = f + nr - 1;
       if (order === 0) {
@@ -74,6 +82,9 @@ export function putFolioList(mem: PhysicalMemory, list: FolioList): number {
   }
   return high;
 }
+
+/** Up to this many pages a block is unlinked page by page (a fill call costs more). */
+const UNLINK_LOOP_MAX = 16;
 
 /**
  * Whether `folio_put` of `f` (on the list `id`) frees an order-0 page straight to the buddy

@@ -164,6 +164,34 @@ describe('putFolioList', () => {
     expect(state(b.mem)).toEqual(state(a.mem));
   });
 
+  test('long runs (the free scanner takes whole blocks, up to a pageblock) as one by one', () => {
+    const build = (): Trial => {
+      const mem = createPhysicalMemory({ nodes: [{ pages: 2048 }] });
+      const m = memmapOf(mem);
+      // Blocks of orders 8, 7, ..., 0 below the held last page, as in split-lock-deadlock.
+      allocPfn(mem, 2047);
+      for (let p = 0; p < 1024; p += 5) allocPfn(mem, p);
+      const list = new FolioList(mem);
+      // The order-8 block at 1536 but its first page (the migration target), then the
+      // order-7 and order-6 blocks after it, on one list as the free scanner adds them.
+      expect(m.order[1536]).toBe(8);
+      expect(isolateFreeBlock(mem, 1536, list)).toBe(256);
+      expect(isolateFreeBlock(mem, 1792, list)).toBe(128);
+      expect(isolateFreeBlock(mem, 1920, list)).toBe(64);
+      list.del(1536);
+      // A page in the middle with a second reference: the runs around it are cut there.
+      folioGet(mem, 1800);
+      expect(checkPhysicalMemory(mem)).toEqual([]);
+      return { mem, list };
+    };
+    const a = build();
+    const b = build();
+    expect(state(b.mem)).toEqual(state(a.mem));
+    const expected = putOneByOne(a.mem, a.list);
+    expect(putFolioList(b.mem, b.list)).toBe(expected);
+    expect(state(b.mem)).toEqual(state(a.mem));
+  });
+
   test('an empty list: -1, nothing changed', () => {
     const mem = createPhysicalMemory({ nodes: [{ pages: 1024 }] });
     const before = state(mem);

@@ -390,8 +390,12 @@ export function* compactNode(k: Kernel, nid: number): KernelGen<CompactResult> {
 export function* compactNodes(k: Kernel, nodes?: readonly number[]): KernelGen<CompactResult[]> {
   yield* k.lru.lruAddDrainAll();
   const results: CompactResult[] = [];
-  const list = nodes ?? Array.from({ length: k.nrNodes }, (_, i) => i);
-  for (const nid of list) results.push(yield* compactNode(k, nid));
+  // Every node by index, without building a list of them: `Array.from` with a mapping
+  // callback held a third of this generator's own samples in a warm profile.
+  const count = nodes === undefined ? k.nrNodes : nodes.length;
+  for (let i = 0; i < count; i++) {
+    results.push(yield* compactNode(k, nodes === undefined ? i : nodes[i]!));
+  }
   return results;
 }
 

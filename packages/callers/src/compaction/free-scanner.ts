@@ -89,9 +89,9 @@ export function* isolateFreepagesBlock(
       continue;
     }
     locked = true; // zone->lock taken for the first free page found
-    const isolated = isolateFreeBlock(mem, blockPfn);
+    // __isolate_free_page, split_map_pages, then list_add_tail of each page in pfn order.
+    const isolated = isolateFreeBlock(mem, blockPfn, cc.freepages);
     if (isolated === 0) break;
-    for (let p = blockPfn; p < blockPfn + isolated; p++) cc.freepages.addTail(p);
     nrScanned += isolated - 1;
     totalIsolated += isolated;
     cc.nr_freepages += isolated;
