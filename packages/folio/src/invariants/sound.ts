@@ -800,14 +800,21 @@ function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
   for (let nid = 0; nid < nrNodes; nid++) {
     const want = reuse ? walkedOrders[nid]! : -1;
     let walked = false;
+    // The pages of each kind's lists by their counts, added up on the way (one read of each
+    // count; the sums are tested below when a list was walked or the counters moved).
+    let normal = 0;
+    let cma = 0;
+    let isolate = 0;
     for (let kind = 0; kind < FREE_KINDS; kind++) {
       const first = (kind * nrNodes + nid) * MAX_ORDER;
+      let pages = 0;
       for (let order = 0; order < MAX_ORDER; order++) {
         const slot = first + order;
-        if ((want & (1 << order)) === 0 && written[slot] === 0) continue;
+        const expected = nrFree[slot]!;
+        pages += expected << order;
+        if ((((want >> order) & 1) | written[slot]!) === 0) continue;
         written[slot] = 0;
         walked = true;
-        const expected = nrFree[slot]!;
         let p = freeHead[slot]!;
         // An empty list: no head, no tail, no count.
         if (p < 0 && expected === 0 && freeTail[slot] === -1) continue;
@@ -829,6 +836,9 @@ function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
         }
         if (freeTail[slot] !== prev || count !== expected) return false;
       }
+      if (kind === FREE_KIND_NORMAL) normal = pages;
+      else if (kind === FREE_KIND_CMA) cma = pages;
+      else isolate = pages;
     }
     const nodeFree = m.nodeFree[nid]!;
     const nodeCma = m.nodeFreeCma[nid]!;
@@ -843,17 +853,6 @@ function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
       continue;
     }
     // Every list's blocks are its count now (walked, or as the last sound pass found them).
-    let normal = 0;
-    let cma = 0;
-    let isolate = 0;
-    for (let kind = 0; kind < FREE_KINDS; kind++) {
-      const first = (kind * nrNodes + nid) * MAX_ORDER;
-      let pages = 0;
-      for (let order = 0; order < MAX_ORDER; order++) pages += nrFree[first + order]! << order;
-      if (kind === FREE_KIND_NORMAL) normal = pages;
-      else if (kind === FREE_KIND_CMA) cma = pages;
-      else isolate = pages;
-    }
     if (normal + cma !== nodeFree || cma !== nodeCma || isolate !== nodeIsolated) return false;
     seen[at] = nodeFree;
     seen[at + 1] = nodeCma;
