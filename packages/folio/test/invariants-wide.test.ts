@@ -1,14 +1,16 @@
 import { describe, expect, test } from 'vitest';
 import {
+  BufferRecycler,
   checkPhysicalMemory,
   createPhysicalMemory,
   FolioList,
   folioAlloc,
   folioPut,
   type PhysicalMemory,
+  releasePhysicalMemory,
 } from '../src/index.js';
 import { physicalMemoryLooksSound } from '../src/internal.js';
-import { wideViews } from '../src/invariants/wide.js';
+import { type WideViews, wideViews } from '../src/invariants/wide.js';
 import {
   FRAME_BUDDY,
   FRAME_FREE,
@@ -139,7 +141,53 @@ describe.each(MACHINES)('the memory-map check read wide, %s', (_name, build, has
   });
 });
 
+/** Expects each view of `w` to cover exactly the bytes of `m`'s array it stands for. */
+function expectViewsOf(m: Memmap, w: WideViews | null): void {
+  expect(w).not.toBeNull();
+  const views = w!;
+  const pairs = [
+    [m.flags, views.flags, 1],
+    [m.refcount, views.refcount, 1],
+    [m.mapcount, views.mapcount, 1],
+    [m.mappingId, views.mappingId, 1],
+    [m.listId, views.listId, 1],
+    [m.state, views.state4, 2],
+    [m.state, views.state8, 3],
+  ] as const;
+  for (const [a, view, shift] of pairs) {
+    expect(view.buffer).toBe(a.buffer);
+    expect(view.byteOffset).toBe(a.byteOffset);
+    expect(view.length).toBe(a.length >> shift);
+  }
+}
+
 describe('wide views across machines and passes', () => {
+  test('machines built one after another from one recycler, and a large machine: views on their own arrays', () => {
+    const recycler = new BufferRecycler();
+    const config = { nodes: [{ pages: 64 }, { pages: 64 }] };
+    let before: WideViews | null = null;
+    for (let i = 0; i < 3; i++) {
+      const mem = createPhysicalMemory(config, recycler);
+      const w = wideViews(memmapOf(mem));
+      expectViewsOf(memmapOf(mem), w);
+      // The second and third machines take the first one's buffer, and its views.
+      if (i > 0) expect(w).toBe(before);
+      before = w;
+      releasePhysicalMemory(mem);
+    }
+    // A machine of another size, then one with a buffer per array (more than 65,536 frames).
+    const other = memmapOf(createPhysicalMemory({ nodes: [{ pages: 128 }, { pages: 128 }] }));
+    expectViewsOf(other, wideViews(other));
+    const large = memmapOf(createPhysicalMemory({ nodes: [{ pages: 40_000 }, { pages: 40_000 }] }));
+    expect(large.flags.buffer).not.toBe(large.refcount.buffer);
+    expectViewsOf(large, wideViews(large));
+    const again = memmapOf(createPhysicalMemory({ nodes: [{ pages: 40_000 }, { pages: 40_000 }] }));
+    expectViewsOf(again, wideViews(again));
+    expect(physicalMemoryLooksSound(again)).toBe(true);
+    again.listId[70_001] = 1;
+    expect(physicalMemoryLooksSound(again)).toBe(false);
+  });
+
   test('checks of two machines in turn: each reads its own frames', () => {
     const a = wideMemory();
     const b = createPhysicalMemory({ nodes: [{ pages: 512 }, { pages: 512 }] });

@@ -35,31 +35,39 @@ export interface WideViews {
 
 /** The views of the last memory map asked for (one machine at a time in an exploration). */
 let cached: WideViews | null = null;
+/** The one buffer all the arrays of the cached views lie in (null: several), and their frames. */
+let cachedBuffer: ArrayBufferLike | null = null;
+let cachedFrames = 0;
 
 /**
  * The wide views of `m`'s arrays, or null when one of them does not start on an 8-byte
  * boundary (a machine of an odd number of frames puts some of its 4-byte arrays there).
+ *
  * Kept from one machine to the next while they lie on the same bytes: an explorer's
- * machines take the same recycled frames buffer one after the other.
+ * machines take the same recycled frames buffer one after the other. That is told without
+ * reading each array's buffer and offset (typed-array getters V8 does not inline: some
+ * 0.1 us each, once a machine): the memory map's constructor lays out every per-frame
+ * array of a small machine in one buffer, in an order and at offsets set by its frame count
+ * alone (memmap.ts, `FrameArrays`), so a machine whose `state` lies in the buffer the
+ * cached views' arrays all lay in, with as many frames, has every array where they were.
+ * A large machine's arrays have buffers of their own, new with each machine: its views are
+ * made anew (test/invariants-wide.test.ts checks both against the arrays).
  */
 export function wideViews(m: Memmap): WideViews | null {
   const c = cached;
-  if (c !== null && c.of === m.flags) return c;
-  if (
-    c !== null &&
-    sameBytes(m.flags, c.flags, 1) &&
-    sameBytes(m.refcount, c.refcount, 1) &&
-    sameBytes(m.mapcount, c.mapcount, 1) &&
-    sameBytes(m.mappingId, c.mappingId, 1) &&
-    sameBytes(m.listId, c.listId, 1) &&
-    sameBytes(m.state, c.state4, 2) &&
-    sameBytes(m.state, c.state8, 3)
-  ) {
-    c.of = m.flags;
-    return c;
+  if (c !== null) {
+    if (c.of === m.flags) return c;
+    if (cachedBuffer !== null && m.maxPfn === cachedFrames && m.state.buffer === cachedBuffer) {
+      c.of = m.flags;
+      return c;
+    }
   }
   const arrays = [m.flags, m.refcount, m.mapcount, m.mappingId, m.listId, m.state];
-  for (const a of arrays) if (a.byteOffset % 8 !== 0) return null;
+  let buffer: ArrayBufferLike | null = m.state.buffer;
+  for (const a of arrays) {
+    if (a.byteOffset % 8 !== 0) return null;
+    if (a.buffer !== buffer) buffer = null;
+  }
   cached = {
     flags: pairs(m.flags),
     refcount: pairs(m.refcount),
@@ -70,20 +78,9 @@ export function wideViews(m: Memmap): WideViews | null {
     state8: new Float64Array(m.state.buffer, m.state.byteOffset, m.state.length >> 3),
     of: m.flags,
   };
+  cachedBuffer = buffer;
+  cachedFrames = m.maxPfn;
   return cached;
-}
-
-/** Whether `view` covers the bytes of `a`'s first elements, `1 << shift` of them an element. */
-function sameBytes(
-  a: ArrayBufferView & { length: number },
-  view: Float64Array | Int32Array,
-  shift: number,
-): boolean {
-  return (
-    a.buffer === view.buffer &&
-    a.byteOffset === view.byteOffset &&
-    a.length >> shift === view.length
-  );
 }
 
 function pairs(a: Int32Array | Uint32Array): Float64Array {
