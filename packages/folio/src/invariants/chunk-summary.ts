@@ -145,6 +145,9 @@ function recordViews(m: Memmap): RecordViews {
   const words = chunks * CHUNK_SUMMARY_WORDS + 1 + 5 * nrNodes;
   const at = 8 * 3 * nrNodes + 4 * FIRST_LISTS;
   const buffer = takeMachineBuffer(m, at + 4 * (words + 2 * chunks) + frames);
+  // Without a recycler the buffer is new: no views to take, none to keep (they would keep
+  // the buffer alive).
+  if (m.recycler === null) return makeRecordViews(buffer, chunks, nrNodes, frames, at, words);
   const last = lastViews;
   if (
     last !== null &&
@@ -155,7 +158,19 @@ function recordViews(m: Memmap): RecordViews {
   ) {
     return last;
   }
-  lastViews = {
+  lastViews = makeRecordViews(buffer, chunks, nrNodes, frames, at, words);
+  return lastViews;
+}
+
+function makeRecordViews(
+  buffer: ArrayBuffer,
+  chunks: number,
+  nrNodes: number,
+  frames: number,
+  at: number,
+  words: number,
+): RecordViews {
+  return {
     buffer,
     chunks,
     nrNodes,
@@ -167,7 +182,6 @@ function recordViews(m: Memmap): RecordViews {
     dirtyChunks: new Int32Array(buffer, at + 4 * (words + chunks), chunks),
     frameEpoch: new Uint8Array(buffer, at + 4 * (words + 2 * chunks), frames),
   };
-  return lastViews;
 }
 
 /** The chunks' words and node counts of `m` (`walkRecord(m).words`). */

@@ -51,7 +51,8 @@ let cachedFrames = 0;
  * alone (memmap.ts, `FrameArrays`), so a machine whose `state` lies in the buffer the
  * cached views' arrays all lay in, with as many frames, has every array where they were.
  * A large machine's arrays have buffers of their own, new with each machine: its views are
- * made anew (test/invariants-wide.test.ts checks both against the arrays).
+ * made for it and kept with it (test/invariants-wide.test.ts checks both against the
+ * arrays).
  */
 export function wideViews(m: Memmap): WideViews | null {
   const c = cached;
@@ -62,13 +63,15 @@ export function wideViews(m: Memmap): WideViews | null {
       return c;
     }
   }
+  const own = ownViews.get(m);
+  if (own !== undefined) return own;
   const arrays = [m.flags, m.refcount, m.mapcount, m.mappingId, m.listId, m.state];
   let buffer: ArrayBufferLike | null = m.state.buffer;
   for (const a of arrays) {
     if (a.byteOffset % 8 !== 0) return null;
     if (a.buffer !== buffer) buffer = null;
   }
-  cached = {
+  const views: WideViews = {
     flags: pairs(m.flags),
     refcount: pairs(m.refcount),
     mapcount: pairs(m.mapcount),
@@ -78,10 +81,20 @@ export function wideViews(m: Memmap): WideViews | null {
     state8: new Float64Array(m.state.buffer, m.state.byteOffset, m.state.length >> 3),
     of: m.flags,
   };
+  if (buffer === null) {
+    // Arrays of their own: the views go with the machine (kept here, they would keep its
+    // arrays alive after it).
+    ownViews.set(m, views);
+    return views;
+  }
+  cached = views;
   cachedBuffer = buffer;
   cachedFrames = m.maxPfn;
-  return cached;
+  return views;
 }
+
+/** The views of the machines whose arrays lie in buffers of their own (large machines). */
+const ownViews = new WeakMap<Memmap, WideViews>();
 
 function pairs(a: Int32Array | Uint32Array): Float64Array {
   return new Float64Array(a.buffer, a.byteOffset, a.length >> 1);
