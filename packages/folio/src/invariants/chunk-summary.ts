@@ -89,27 +89,99 @@ export function nodeTotalsAt(m: Memmap, nid: number): number {
 export function walkRecord(m: Memmap): WalkRecord {
   let r = m.walkRecord as WalkRecord | null;
   if (r === null) {
-    const chunks = m.chunkEpoch.length;
-    const words = chunks * CHUNK_SUMMARY_WORDS + 1 + 5 * m.nrNodes;
-    const buffer = takeMachineBuffer(m, 4 * (words + 2 * chunks) + m.maxPfn);
+    const v = recordViews(m);
     // The writers list the chunks they stamp from now on (`Memmap.dirtyChunks`; the pass
     // sorts them into `dirty`) and stamp each frame they write (`Memmap.frameEpoch`).
-    m.dirtyChunks = new Int32Array(buffer, 4 * words, chunks);
+    m.dirtyChunks = v.dirtyChunks;
     m.nrDirty = 0;
-    m.frameEpoch = new Uint8Array(buffer, 4 * (words + 2 * chunks), m.maxPfn);
+    m.frameEpoch = v.frameEpoch;
     r = {
-      words: new Int32Array(buffer, 0, words),
-      dirty: new Int32Array(buffer, 4 * (words + chunks), chunks),
+      words: v.words,
+      dirty: v.dirty,
       nrDirty: 0,
-      lists: new Int32Array(16),
+      lists: v.lists,
       valid: false,
       fullSound: 0,
       kinds: null,
-      freeCounts: new Float64Array(3 * m.nrNodes),
+      freeCounts: v.freeCounts,
     };
     m.walkRecord = r;
   }
   return r;
+}
+
+/** The typed arrays of a walk record and of the writers' lists, all on one machine buffer. */
+interface RecordViews {
+  readonly buffer: ArrayBuffer;
+  readonly chunks: number;
+  readonly nrNodes: number;
+  readonly frames: number;
+  readonly freeCounts: Float64Array;
+  readonly lists: Int32Array;
+  readonly words: Int32Array;
+  readonly dirty: Int32Array;
+  readonly dirtyChunks: Int32Array;
+  readonly frameEpoch: Uint8Array;
+}
+
+/** Folio-list ids a record's `lists` has room for at first (grown by the pass). */
+const FIRST_LISTS = 16;
+
+/** The views made last, kept for the next machine that takes the same buffer. */
+let lastViews: RecordViews | null = null;
+
+/**
+ * Takes `m`'s walk-record buffer from its machine (zeroed, from the recycler when it has
+ * one) and the views on it: the node free counts (8-byte words first), the list sums, the
+ * chunks' words, the sorted and the writers' dirty-chunk lists, the frame stamps. An
+ * explorer's machines take the same recycled buffer one after the other; a machine that
+ * takes the buffer the last views were made on, with the same sizes, takes those views
+ * rather than making six (it owns the buffer now: the machine that had it was released).
+ */
+function recordViews(m: Memmap): RecordViews {
+  const chunks = m.chunkEpoch.length;
+  const nrNodes = m.nrNodes;
+  const frames = m.maxPfn;
+  const words = chunks * CHUNK_SUMMARY_WORDS + 1 + 5 * nrNodes;
+  const at = 8 * 3 * nrNodes + 4 * FIRST_LISTS;
+  const buffer = takeMachineBuffer(m, at + 4 * (words + 2 * chunks) + frames);
+  // Without a recycler the buffer is new: no views to take, none to keep (they would keep
+  // the buffer alive).
+  if (m.recycler === null) return makeRecordViews(buffer, chunks, nrNodes, frames, at, words);
+  const last = lastViews;
+  if (
+    last !== null &&
+    last.buffer === buffer &&
+    last.chunks === chunks &&
+    last.nrNodes === nrNodes &&
+    last.frames === frames
+  ) {
+    return last;
+  }
+  lastViews = makeRecordViews(buffer, chunks, nrNodes, frames, at, words);
+  return lastViews;
+}
+
+function makeRecordViews(
+  buffer: ArrayBuffer,
+  chunks: number,
+  nrNodes: number,
+  frames: number,
+  at: number,
+  words: number,
+): RecordViews {
+  return {
+    buffer,
+    chunks,
+    nrNodes,
+    frames,
+    freeCounts: new Float64Array(buffer, 0, 3 * nrNodes),
+    lists: new Int32Array(buffer, 8 * 3 * nrNodes, FIRST_LISTS),
+    words: new Int32Array(buffer, at, words),
+    dirty: new Int32Array(buffer, at + 4 * words, chunks),
+    dirtyChunks: new Int32Array(buffer, at + 4 * (words + chunks), chunks),
+    frameEpoch: new Uint8Array(buffer, at + 4 * (words + 2 * chunks), frames),
+  };
 }
 
 /** The chunks' words and node counts of `m` (`walkRecord(m).words`). */

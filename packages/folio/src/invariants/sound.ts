@@ -34,6 +34,7 @@ import {
   type WalkRecord,
   walkRecord,
 } from './chunk-summary.js';
+import { freeRunClean, holeRunClean, type WideViews, wideViews } from './wide.js';
 
 /**
  * The fast form of `checkPhysicalMemory`: whether the memory map passes every check of
@@ -115,6 +116,7 @@ export function physicalMemoryLooksSound(
   r.nrDirty =
     reuse && !built && nrDirty <= SORTED_DIRTY ? sortDirty(m.dirtyChunks!, nrDirty, r.dirty) : -1;
   frameStamps = !built;
+  wide = wideViews(m);
   if (!framesLookSound(m, since, incremental ? Math.max(since, 1) : 0, r, reuse)) return false;
   // Sound: what was written before this pass is as it saw it.
   m.soundEpoch = epoch + 1;
@@ -141,6 +143,9 @@ function fullPass(m: Memmap): boolean {
  * that takes a machine as built, as they began after the build.
  */
 let frameStamps = true;
+
+/** The wide views of this pass's memory map (null: its arrays are read one frame a read). */
+let wide: WideViews | null = null;
 
 /** Stamped chunks up to which a pass sorts the writers' list rather than read every stamp. */
 const SORTED_DIRTY = 64;
@@ -542,7 +547,7 @@ function nodeLooksSound(
   if (free !== m.nodeFree[nid]! + m.nodeFreeIsolated[nid]!) return false;
   if (offline !== m.nodeOffline[nid]) return false;
   const gapEnd = nid + 1 < m.nrNodes ? m.nodeStart[nid + 1]! : m.maxPfn;
-  if (!holesLookSound(m, end, gapEnd, holeSince)) return false;
+  if (!holesLookSound(m, end, gapEnd, holeSince, r)) return false;
   // The walk went block by block through the node: what is not free, offline or pooled
   // (each pooled folio of HPAGE_PMD_ORDER) is in folios.
   nodeUsed[nid] = end - start - free - offline - pooled * HPAGE_PMD_NR;
@@ -570,18 +575,24 @@ function freeFramesLookClean(m: Memmap, pfn: number, last: number, since: number
   const temp = m.hugeTemporary;
   const stamp = m.chunkEpoch;
   const lastChunk = (last - 1) >>> WRITE_CHUNK_SHIFT;
+  const w = wide;
   for (let c = pfn >>> WRITE_CHUNK_SHIFT; c <= lastChunk; c++) {
     if (since !== 0 && stamp[c]! < since) continue;
     const from = Math.max(pfn, c << WRITE_CHUNK_SHIFT);
     const to = Math.min(last, (c + 1) << WRITE_CHUNK_SHIFT);
-    for (let p = from; p < to; p++) {
-      // One test of the OR of the fields that must be 0; the block's first frame is
-      // FRAME_BUDDY, the others FRAME_FREE.
-      if (
-        (state[p] !== FRAME_FREE && p !== pfn) ||
-        (flags[p]! | refcount[p]! | mapcount[p]! | mappingId[p]! | listId[p]!) !== 0
-      ) {
-        return false;
+    // A block of four frames or more: its runs begin and end on a multiple of 4.
+    if (w !== null && last - pfn >= 4) {
+      if (!freeRunClean(w, from, to, pfn)) return false;
+    } else {
+      for (let p = from; p < to; p++) {
+        // One test of the OR of the fields that must be 0; the block's first frame is
+        // FRAME_BUDDY, the others FRAME_FREE.
+        if (
+          (state[p] !== FRAME_FREE && p !== pfn) ||
+          (flags[p]! | refcount[p]! | mapcount[p]! | mappingId[p]! | listId[p]!) !== 0
+        ) {
+          return false;
+        }
       }
     }
     if (temp !== null) for (let p = from; p < to; p++) if (temp[p] === 1) return false;
@@ -591,28 +602,54 @@ function freeFramesLookClean(m: Memmap, pfn: number, last: number, since: number
 
 /**
  * Frames [from, to) are holes on no list; a whole chunk no writer stamped since `holeSince`
- * (0: none) is taken as it was then (see `physicalMemoryLooksSound`).
+ * (0: none) is taken as it was then (see `physicalMemoryLooksSound`). On a pass that has the
+ * sorted list of the chunks stamped since the last sound pass (`WalkRecord.dirty`, when
+ * `nrDirty` is not -1), the chunks stamped since `holeSince` are those of the list: no
+ * stamp is read.
  */
-function holesLookSound(m: Memmap, from: number, to: number, holeSince: number): boolean {
-  const state = m.state;
-  const listId = m.listId;
-  if (holeSince === 0) {
-    for (let p = from; p < to; p++) if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
+function holesLookSound(
+  m: Memmap,
+  from: number,
+  to: number,
+  holeSince: number,
+  r: WalkRecord,
+): boolean {
+  if (holeSince === 0) return holeFramesLookSound(m, from, to);
+  // The whole chunks of the gap, [first, stop); the frames around them are read.
+  const first = (from + CHUNK_FRAMES - 1) >>> WRITE_CHUNK_SHIFT;
+  const stop = to >>> WRITE_CHUNK_SHIFT;
+  if (first >= stop) return holeFramesLookSound(m, from, to);
+  if (!holeFramesLookSound(m, from, first << WRITE_CHUNK_SHIFT)) return false;
+  if (!holeFramesLookSound(m, stop << WRITE_CHUNK_SHIFT, to)) return false;
+  const nrDirty = r.nrDirty;
+  if (nrDirty >= 0) {
+    const dirty = r.dirty;
+    for (let k = 0; k < nrDirty; k++) {
+      const c = dirty[k]!;
+      if (c >= stop) break;
+      if (
+        c >= first &&
+        !holeFramesLookSound(m, c << WRITE_CHUNK_SHIFT, (c + 1) << WRITE_CHUNK_SHIFT)
+      ) {
+        return false;
+      }
+    }
     return true;
   }
   const stamp = m.chunkEpoch;
-  for (let p = from; p < to; ) {
-    if (
-      (p & (CHUNK_FRAMES - 1)) === 0 &&
-      p + CHUNK_FRAMES <= to &&
-      stamp[p >>> WRITE_CHUNK_SHIFT]! < holeSince
-    ) {
-      p += CHUNK_FRAMES;
-      continue;
-    }
-    if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
-    p++;
+  for (let c = first; c < stop; c++) {
+    if (stamp[c]! < holeSince) continue;
+    if (!holeFramesLookSound(m, c << WRITE_CHUNK_SHIFT, (c + 1) << WRITE_CHUNK_SHIFT)) return false;
   }
+  return true;
+}
+
+/** Frames [from, to) are holes on no list, every one read (through the wide views if any). */
+function holeFramesLookSound(m: Memmap, from: number, to: number): boolean {
+  if (wide !== null) return holeRunClean(m, wide, from, to);
+  const state = m.state;
+  const listId = m.listId;
+  for (let p = from; p < to; p++) if (state[p] !== FRAME_HOLE || listId[p] !== 0) return false;
   return true;
 }
 
@@ -763,14 +800,21 @@ function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
   for (let nid = 0; nid < nrNodes; nid++) {
     const want = reuse ? walkedOrders[nid]! : -1;
     let walked = false;
+    // The pages of each kind's lists by their counts, added up on the way (one read of each
+    // count; the sums are tested below when a list was walked or the counters moved).
+    let normal = 0;
+    let cma = 0;
+    let isolate = 0;
     for (let kind = 0; kind < FREE_KINDS; kind++) {
       const first = (kind * nrNodes + nid) * MAX_ORDER;
+      let pages = 0;
       for (let order = 0; order < MAX_ORDER; order++) {
         const slot = first + order;
-        if ((want & (1 << order)) === 0 && written[slot] === 0) continue;
+        const expected = nrFree[slot]!;
+        pages += expected << order;
+        if ((((want >> order) & 1) | written[slot]!) === 0) continue;
         written[slot] = 0;
         walked = true;
-        const expected = nrFree[slot]!;
         let p = freeHead[slot]!;
         // An empty list: no head, no tail, no count.
         if (p < 0 && expected === 0 && freeTail[slot] === -1) continue;
@@ -792,6 +836,9 @@ function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
         }
         if (freeTail[slot] !== prev || count !== expected) return false;
       }
+      if (kind === FREE_KIND_NORMAL) normal = pages;
+      else if (kind === FREE_KIND_CMA) cma = pages;
+      else isolate = pages;
     }
     const nodeFree = m.nodeFree[nid]!;
     const nodeCma = m.nodeFreeCma[nid]!;
@@ -806,17 +853,6 @@ function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
       continue;
     }
     // Every list's blocks are its count now (walked, or as the last sound pass found them).
-    let normal = 0;
-    let cma = 0;
-    let isolate = 0;
-    for (let kind = 0; kind < FREE_KINDS; kind++) {
-      const first = (kind * nrNodes + nid) * MAX_ORDER;
-      let pages = 0;
-      for (let order = 0; order < MAX_ORDER; order++) pages += nrFree[first + order]! << order;
-      if (kind === FREE_KIND_NORMAL) normal = pages;
-      else if (kind === FREE_KIND_CMA) cma = pages;
-      else isolate = pages;
-    }
     if (normal + cma !== nodeFree || cma !== nodeCma || isolate !== nodeIsolated) return false;
     seen[at] = nodeFree;
     seen[at + 1] = nodeCma;
