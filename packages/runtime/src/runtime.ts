@@ -852,7 +852,7 @@ class FinishedRun implements RunResult {
   declare readonly seed: number;
   readonly #meta: string;
   /** The decision log's pairs (`DecisionLog.finish`). */
-  readonly #pairs: Float64Array;
+  readonly #pairs: readonly number[];
   #token: string | null = null;
 
   constructor(
@@ -865,7 +865,7 @@ class FinishedRun implements RunResult {
     strategy: string,
     seed: number,
     meta: string,
-    pairs: Float64Array,
+    pairs: readonly number[],
   ) {
     this.#meta = meta;
     this.#pairs = pairs;
@@ -897,7 +897,7 @@ class FinishedRun implements RunResult {
   static tokenOf(run: FinishedRun): string {
     let token = run.#token;
     if (token === null) {
-      token = encodeReplayToken({ seed: run.seed, meta: run.#meta, pairs: Array.from(run.#pairs) });
+      token = encodeReplayToken({ seed: run.seed, meta: run.#meta, pairs: run.#pairs });
       run.#token = token;
     }
     return token;
