@@ -91,7 +91,8 @@ export class DecisionLog {
     } else {
       buffer = new Float64Array(Math.max(256, old.length * 2));
     }
-    buffer.set(old.subarray(0, this.#used));
+    // A log's first pair finds nothing to copy: no view made (a typed array object) for it.
+    if (this.#used > 0) buffer.set(old.subarray(0, this.#used));
     this.#buffer = buffer;
     return buffer;
   }
