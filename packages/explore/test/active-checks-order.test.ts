@@ -27,7 +27,9 @@ describe("a schedule's checks and runtime options", () => {
     ];
     const extra = [{ name: 'x1', check: () => null }, endInvariant('x2-end', () => null)];
     const seen: string[][] = [];
-    const instance = recording(seen, target).instantiate({ runtime: {} });
+    const instance = recording(seen, target).instantiate({
+      runtime: { strategy: 'in-order', seed: 1, onStep: () => {}, maxSteps: 100, meta: '' },
+    });
     const names = (list: readonly { name: string }[]) => list.map((i) => i.name);
     const all = activeChecks(instance, { invariants: extra }, 'recording');
     expect(names(all.checks)).toEqual(['c']);
