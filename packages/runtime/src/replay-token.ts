@@ -105,9 +105,9 @@ export type DecisionPairs = readonly number[] | Float64Array;
  * Up to this many numbers (256 pairs) `copyPairs` copies into a plain array; more go to a
  * Float64Array. A typed array of more than 64 bytes gets a backing store outside the
  * collected heap, allocated, registered and later freed by the collector: some 1.7 us
- * whatever its size (an rfc-lock-order schedule has some 20 pairs: 1.2 % of its profile,
- * more than the rest of the log's work), where a plain array costs a few ns a number
- * (0.1 us for 40, 29 us for 8,000 against 14 us for a typed slice).
+ * even for a few pairs (an rfc-lock-order schedule has some 20: 1.2 % of its profile, more
+ * than the rest of the log's work), where a plain array costs a few ns a number (0.1 us
+ * for 40 numbers; 29 us for 8,000, against 14 us for a typed slice).
  */
 const PLAIN_COPY_MAX = 512;
 
