@@ -124,11 +124,12 @@ export function activeChecks(
       checkNamedCheck(checks[i], `target "${target}": checks[${i}]`, 'check()');
     }
   }
-  const all = [
-    ...runtimeInvariants(instance.rt),
-    ...targetInvariants,
-    ...(options.invariants ?? []),
-  ];
+  // The runtime's invariants, then the target's, then the extra ones: appended by loops,
+  // not spread (three iterations a schedule, through the array iterator).
+  const all = runtimeInvariants(instance.rt);
+  for (let i = 0; i < targetInvariants.length; i++) all.push(targetInvariants[i] as Invariant);
+  const extra = options.invariants;
+  if (extra !== undefined) for (let i = 0; i < extra.length; i++) all.push(extra[i] as Invariant);
   const disable = options.disable ?? [];
   let validated = VALIDATED.get(options);
   if (validated === undefined || !sameNames(validated.names, checks, all)) {

@@ -235,6 +235,12 @@ function checkOneDue(inv: Invariant): string | null {
   }
 }
 
+/** Whether `record` has an own enumerable key: `Object.keys(record).length > 0` without the array. */
+function hasOwnKeys(record: object): boolean {
+  for (const key in record) if (Object.hasOwn(record, key)) return true;
+  return false;
+}
+
 /** The run meta of each setup, encoded once: every schedule of an exploration shares it. */
 const META = new WeakMap<RunSetup, string>();
 
@@ -355,15 +361,14 @@ export function runSchedule(
     }
   };
 
+  // The same keys, in the same order, as spreading `{ footprints }` in when there are
+  // footprints: written out, not spread (a clone of a literal a schedule).
+  const maxSteps = setup.maxSteps;
   const instance = setup.target.instantiate({
-    runtime: {
-      strategy,
-      seed,
-      onStep,
-      maxSteps: setup.maxSteps,
-      meta,
-      ...(footprints === null ? {} : { footprints }),
-    },
+    runtime:
+      footprints === null
+        ? { strategy, seed, onStep, maxSteps, meta }
+        : { strategy, seed, onStep, maxSteps, meta, footprints },
   });
   checkInstance(instance, targetName);
   const rt = instance.rt;
@@ -375,7 +380,7 @@ export function runSchedule(
     throw notPassed(targetName, 'footprints');
   checks = activeChecks(instance, setup.checks, targetName);
   plan = stepPlan(checks.stepInvariants);
-  if (Object.keys(setup.faults).length > 0) rt.faults.configure(setup.faults);
+  if (hasOwnKeys(setup.faults)) rt.faults.configure(setup.faults);
   if (record) recorder = new StepRecorder(rt);
 
   let result: RunResult | null = null;

@@ -7,5 +7,5 @@
 
 // The runtime's working parts: the deadlock finder, the decision log, the seeded streams.
 export { findDeadlock } from './deadlock.js';
-export { DecisionLog } from './replay-token.js';
+export { DecisionLog, type DecisionPairs } from './replay-token.js';
 export { createRandomStreams } from './random.js';

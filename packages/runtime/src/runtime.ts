@@ -7,7 +7,12 @@ import { FIRST_OBJECT_ID, type FootprintLog, kernelObjectId } from './footprint.
 import { FunctionTracer } from './function-tracer.js';
 import { mightSleep } from './might-sleep.js';
 import { createRandomStreams, MAX_SEED, type RandomStreams } from './random.js';
-import { DecisionLog, decodeReplayToken, encodeReplayToken } from './replay-token.js';
+import {
+  DecisionLog,
+  type DecisionPairs,
+  decodeReplayToken,
+  encodeReplayToken,
+} from './replay-token.js';
 import type { Resource } from './resource.js';
 import { createStrategy, type StrategySpec } from './strategies/create.js';
 import { ReplayStrategy } from './strategies/replay.js';
@@ -852,7 +857,7 @@ class FinishedRun implements RunResult {
   declare readonly seed: number;
   readonly #meta: string;
   /** The decision log's pairs (`DecisionLog.finish`). */
-  readonly #pairs: Float64Array;
+  readonly #pairs: DecisionPairs;
   #token: string | null = null;
 
   constructor(
@@ -865,7 +870,7 @@ class FinishedRun implements RunResult {
     strategy: string,
     seed: number,
     meta: string,
-    pairs: Float64Array,
+    pairs: DecisionPairs,
   ) {
     this.#meta = meta;
     this.#pairs = pairs;
@@ -897,7 +902,11 @@ class FinishedRun implements RunResult {
   static tokenOf(run: FinishedRun): string {
     let token = run.#token;
     if (token === null) {
-      token = encodeReplayToken({ seed: run.seed, meta: run.#meta, pairs: Array.from(run.#pairs) });
+      token = encodeReplayToken({
+        seed: run.seed,
+        meta: run.#meta,
+        pairs: run.#pairs instanceof Float64Array ? Array.from(run.#pairs) : run.#pairs,
+      });
       run.#token = token;
     }
     return token;

@@ -75,4 +75,20 @@ describe('DecisionLog', () => {
     }
     expect(Array.from(long.finish())).toEqual(referencePairs(all));
   });
+  test('pairs of their own on both sides of the plain-array copy limit (512 numbers)', () => {
+    // Short pairs are copied into a plain array, long ones into a typed array: either way
+    // the next log, which takes the buffer over, must not change them.
+    for (const pairCount of [255, 256, 257, 2000]) {
+      const choices: number[] = [];
+      for (let i = 0; i < pairCount; i++) choices.push(1 + (i % 3), 1 + (i % 3));
+      const log = new DecisionLog();
+      for (const id of choices) log.record(id);
+      const pairs = log.finish();
+      expect(pairs.length).toBe(2 * pairCount);
+      const next = new DecisionLog();
+      for (let i = 0; i < 2 * choices.length; i++) next.record(9 + (i % 2));
+      next.finish();
+      expect(Array.from(pairs)).toEqual(referencePairs(choices));
+    }
+  });
 });

@@ -59,4 +59,24 @@ describe('RandomStream.int', () => {
       expect(ours).toEqual(theirs);
     }
   });
+  test('every size to 700 and sizes whose 2^32 remainder is extreme: the same numbers', () => {
+    // Both remainders (2^32 mod size, and the drawn value's) are computed without a `%`:
+    // sizes of every residue, 641 and 6,700,417 (2^32 mod size = size - 1: the bound just
+    // below a multiple), powers of two and their neighbours, alternating from draw to draw.
+    const ranges: [number, number][] = [];
+    for (let size = 1; size <= 700; size++) ranges.push([0, size - 1]);
+    for (const size of [
+      641,
+      6700417,
+      2 ** 16 - 1,
+      2 ** 16,
+      2 ** 16 + 1,
+      2 ** 30 + 1,
+      2 ** 31 - 1,
+    ]) {
+      ranges.push([-3, size - 4]);
+    }
+    const { ours, theirs } = both(11, ranges, 6);
+    expect(ours).toEqual(theirs);
+  });
 });
