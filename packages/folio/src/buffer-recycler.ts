@@ -30,6 +30,11 @@ export class BufferRecycler {
   readonly #free = new Map<number, ArrayBuffer[]>();
   /** Buffers given back already zeroed (`giveBackZeroed`): taken as they are. */
   readonly #zeroed = new Map<number, ArrayBuffer[]>();
+  /**
+   * Buffers given back in a state one owner knows (`giveBackAsLeft`), by owner, then by
+   * byte length: taken as they are, by that owner only (`takeAsLeft`).
+   */
+  readonly #asLeft = new Map<object, Map<number, ArrayBuffer[]>>();
   readonly #checkZeroed: boolean;
 
   constructor(options: BufferRecyclerOptions = {}) {
@@ -51,6 +56,46 @@ export class BufferRecycler {
     if (buffer === undefined) return new ArrayBuffer(bytes);
     new Uint8Array(buffer).fill(0);
     return buffer;
+  }
+
+  /**
+   * True when the recycler was made with `checkZeroed`: the owner of a buffer handed out as
+   * it was left (`takeAsLeft`) checks it is in the state it was promised in.
+   */
+  get checking(): boolean {
+    return this.#checkZeroed;
+  }
+
+  /**
+   * A buffer of `bytes` bytes that `owner` gave back with `giveBackAsLeft`, as it was given
+   * back (not zeroed), or undefined when there is none. Only `owner` knows what it holds:
+   * the memory map of a node layout (physical-memory.ts) gives its frames buffer back in the
+   * state its constructor leaves it, so that the next one skips its fills.
+   */
+  takeAsLeft(bytes: number, owner: object): ArrayBuffer | undefined {
+    return this.#asLeft.get(owner)?.get(bytes)?.pop();
+  }
+
+  /**
+   * Keeps `buffer` for a later `takeAsLeft(buffer.byteLength, owner)`, not zeroed (up to a
+   * few of each size and owner; the rest are dropped).
+   */
+  giveBackAsLeft(buffer: ArrayBuffer, owner: object): void {
+    if (!(buffer instanceof ArrayBuffer)) {
+      throw new MmsimError('INVALID_ARGUMENT', 'BufferRecycler.giveBackAsLeft: not an ArrayBuffer');
+    }
+    let bySize = this.#asLeft.get(owner);
+    if (bySize === undefined) {
+      bySize = new Map();
+      this.#asLeft.set(owner, bySize);
+    }
+    let kept = bySize.get(buffer.byteLength);
+    if (kept === undefined) {
+      kept = [];
+      bySize.set(buffer.byteLength, kept);
+    }
+    if (kept.length >= MAX_KEPT_PER_SIZE || kept.includes(buffer)) return;
+    kept.push(buffer);
   }
 
   /** Keeps `buffers` for later `take`s (up to a few of each size; the rest are dropped). */
@@ -89,6 +134,9 @@ export class BufferRecycler {
     let n = 0;
     for (const kept of this.#free.values()) n += kept.length;
     for (const kept of this.#zeroed.values()) n += kept.length;
+    for (const bySize of this.#asLeft.values()) {
+      for (const kept of bySize.values()) n += kept.length;
+    }
     return n;
   }
 }

@@ -113,6 +113,14 @@ export function lruMarkBytes(maxPfn: number): number {
 const SHARED_BUFFER_FRAMES = 65_536;
 
 /**
+ * Bytes of the per-frame arrays' shared buffer of a machine of `frames` frames (2 x 8 +
+ * 10 x 4 + 6 x 1 a frame), or 0 when the machine is too large to share one.
+ */
+export function frameBufferBytes(frames: number): number {
+  return frames <= SHARED_BUFFER_FRAMES ? 62 * frames : 0;
+}
+
+/**
  * Hands out the per-frame typed arrays of a memory map, zeroed: views of one buffer for a
  * small machine (8-byte arrays first, so that every view is aligned), separate arrays
  * otherwise.
@@ -122,10 +130,10 @@ class FrameArrays {
   readonly #buffer: ArrayBuffer | null;
   #offset = 0;
 
-  constructor(frames: number, m: Memmap) {
+  /** `buffer`: the shared buffer (`frameBufferBytes(frames)`), or null for a large machine. */
+  constructor(frames: number, buffer: ArrayBuffer | null) {
     this.#n = frames;
-    // 2 x 8 + 10 x 4 + 6 x 1 bytes per frame.
-    this.#buffer = frames <= SHARED_BUFFER_FRAMES ? takeMachineBuffer(m, 62 * frames) : null;
+    this.#buffer = buffer;
   }
 
   #take(bytes: number): number {
@@ -402,12 +410,19 @@ export class Memmap {
    */
   readonly lruWritten: Uint8Array;
 
+  /**
+   * `asBuilt`, when given, is the shared frames buffer of a machine of this layout given back
+   * in the state this constructor leaves it (-1 in every frame of `headOf`, `next` and
+   * `prev`, 0 elsewhere; `releasePhysicalMemory` restores it, `BufferRecycler.takeAsLeft`
+   * hands it out), taken from `recycler`: its fills are skipped.
+   */
   constructor(
     nodeStart: number[],
     nodeEnd: number[],
     maxPfn: number,
     distances?: ReadonlyArray<ReadonlyArray<number>>,
     recycler: BufferRecycler | null = null,
+    asBuilt: ArrayBuffer | null = null,
   ) {
     const nrNodes = nodeStart.length;
     this.nrNodes = nrNodes;
@@ -419,7 +434,19 @@ export class Memmap {
     // The per-frame arrays of a small machine share one buffer: each array of its own is a
     // backing store the garbage collector tracks, and an explorer builds a machine per
     // schedule. A large machine keeps one buffer per array.
-    const arrays = new FrameArrays(maxPfn, this);
+    const bytes = frameBufferBytes(maxPfn);
+    let shared: ArrayBuffer | null = null;
+    if (asBuilt !== null) {
+      if (recycler === null || asBuilt.byteLength !== bytes || bytes === 0) {
+        throw new MmsimError(
+          'INVALID_ARGUMENT',
+          'Memmap: a frames buffer as built needs a recycler and the size of the frames buffer',
+        );
+      }
+      (this.recycled as ArrayBuffer[]).push(asBuilt);
+      shared = asBuilt;
+    } else if (bytes > 0) shared = takeMachineBuffer(this, bytes);
+    const arrays = new FrameArrays(maxPfn, shared);
     this.index = arrays.f64();
     this.content = arrays.f64();
     this.flags = arrays.u32();
@@ -427,9 +454,9 @@ export class Memmap {
     this.mapcount = arrays.i32();
     this.entireMapcount = arrays.i32();
     this.totalMapcount = arrays.i32();
-    this.headOf = arrays.i32().fill(-1);
-    this.next = arrays.i32().fill(-1);
-    this.prev = arrays.i32().fill(-1);
+    this.headOf = arrays.i32();
+    this.next = arrays.i32();
+    this.prev = arrays.i32();
     this.mappingId = arrays.i32();
     this.listId = arrays.i32();
     this.state = arrays.u8();
@@ -438,6 +465,11 @@ export class Memmap {
     this.folioType = arrays.u8();
     this.mappingKind = arrays.u8();
     this.rmapWritten = arrays.u8();
+    if (asBuilt === null) {
+      this.headOf.fill(-1);
+      this.next.fill(-1);
+      this.prev.fill(-1);
+    } else if ((recycler as BufferRecycler).checking) checkAsBuilt(this, asBuilt);
     this.nodeFree = new Float64Array(nrNodes);
     // The free-list heads, tails and counts and the first mapping-ref table share one
     // zeroed machine buffer: a typed array of more than 64 bytes gets a backing store of
@@ -471,6 +503,35 @@ export class Memmap {
   }
 }
 
+/**
+ * The byte every byte of `view`, a per-frame array of `m`, holds when the constructor is
+ * done: 0xff for the -1 of `headOf`, `next` and `prev`, 0 for the others.
+ */
+export function frameFillByte(m: Memmap, view: ArrayBufferView): number {
+  return view === m.headOf || view === m.next || view === m.prev ? 0xff : 0;
+}
+
+/**
+ * Throws INVARIANT_VIOLATED at the first byte of the frames buffer `buffer` of `m` that is
+ * not what the constructor leaves there (`frameFillByte`): a release that restored too
+ * little, or a machine that wrote a frame of a hole (for a checking recycler's tests).
+ */
+function checkAsBuilt(m: Memmap, buffer: ArrayBuffer): void {
+  const bytes = new Uint8Array(buffer);
+  for (const value of Object.values(m)) {
+    if (!ArrayBuffer.isView(value) || value.buffer !== buffer) continue;
+    const fill = frameFillByte(m, value);
+    for (let b = value.byteOffset; b < value.byteOffset + value.byteLength; b++) {
+      if (bytes[b] !== fill) {
+        throw new MmsimError(
+          'INVARIANT_VIOLATED',
+          `BufferRecycler: a buffer of ${buffer.byteLength} bytes given back as its memory map's constructor leaves it has byte ${b} = ${bytes[b]}, not ${fill}`,
+        );
+      }
+    }
+  }
+}
+
 /** A machine's node distance table and allocation fallback orders (read-only once built). */
 interface NodeTables {
   readonly distance: Uint8Array;
@@ -501,10 +562,13 @@ function nodeTables(
     }
     return tables;
   }
+  // A table found here was frozen all through when it was kept, and stays so: looked up
+  // before the freeze checks, which walk every row.
+  let tables = frozenNodeTables.get(distances);
+  if (tables !== undefined && tables.fallback.length === nrNodes) return tables;
   if (!Object.isFrozen(distances) || !distances.every((row) => Object.isFrozen(row))) {
     return buildNodeTables(nrNodes, distances);
   }
-  let tables = frozenNodeTables.get(distances);
   if (tables === undefined || tables.fallback.length !== nrNodes) {
     tables = buildNodeTables(nrNodes, distances);
     frozenNodeTables.set(distances, tables);

@@ -23,6 +23,8 @@ import {
   FRAME_HEAD,
   FRAME_HOLE,
   FRAME_TAIL,
+  frameBufferBytes,
+  frameFillByte,
   Memmap,
   memmapOf,
   type PhysicalMemory,
@@ -284,7 +286,11 @@ export function createPhysicalMemory(
   const layout = layoutOf(config);
   const { pages, huge, movable, starts, ends } = layout;
   const maxPfn = ends[ends.length - 1]!;
-  const m = new Memmap(starts.slice(), ends.slice(), maxPfn, config.distances, recycler);
+  // A frames buffer a machine of this layout gave back as the constructor leaves it.
+  const plan = recycler === null ? null : knownPlan(maxPfn, starts, ends);
+  const asBuilt =
+    plan === null ? null : (recycler!.takeAsLeft(frameBufferBytes(maxPfn), plan) ?? null);
+  const m = new Memmap(starts.slice(), ends.slice(), maxPfn, config.distances, recycler, asBuilt);
   config.nodes.forEach((node, nid) => {
     m.accessFactor[nid] = node.memory?.accessFactor ?? 1;
     m.copyFactor[nid] = node.memory?.copyFactor ?? 1;
@@ -491,35 +497,39 @@ export function releasePhysicalMemory(mem: PhysicalMemory): void {
   const recycled = m.recycled;
   if (m.recycler === null || recycled === null || m.released) return;
   m.released = true;
-  // The per-frame arrays' shared buffer goes back zeroed where the machine could have
-  // written it (its nodes' frames), and the next machine takes it as it is: the frames of
-  // the holes between nodes are never written after the memory map is built, and a small
+  // The per-frame arrays' shared buffer goes back in the state the memory map's constructor
+  // leaves it, restored where the machine could have written it (its nodes' frames), and
+  // the next machine of the layout takes it as it is, without the constructor's fills: the
+  // frames of the holes between nodes are never written after the constructor, and a small
   // two-node machine is mostly hole (rfc-lock-order's: 960 of its 1088 frames).
   const frames = m.index.buffer;
   const at = frames === m.content.buffer ? recycled.indexOf(frames as ArrayBuffer) : -1;
-  const ranges = at < 0 ? null : frameBufferRanges(m, frames as ArrayBuffer);
-  if (ranges !== null) {
+  const plan = at < 0 ? null : frameBufferPlan(m, frames as ArrayBuffer);
+  if (plan !== null) {
     const bytes = new Uint8Array(frames);
-    for (let i = 0; i < ranges.length; i += 2) bytes.fill(0, ranges[i]!, ranges[i + 1]!);
+    const ranges = plan.ranges;
+    for (let i = 0; i < ranges.length; i += 3)
+      bytes.fill(ranges[i + 2]!, ranges[i]!, ranges[i + 1]!);
     recycled[at] = recycled[recycled.length - 1]!;
     recycled.pop();
-    m.recycler.giveBackZeroed(frames as ArrayBuffer);
+    m.recycler.giveBackAsLeft(frames as ArrayBuffer, plan);
   }
   m.recycler.giveBack(recycled);
   recycled.length = 0;
 }
 
 /**
- * Which bytes of a memory map's shared frames buffer a machine may have written, for one
- * layout of its nodes (`frameBufferRanges`): every view's frames of every node, and the
- * whole of a view whose hole frames the memory map's constructor left non-zero (the -1 of
- * `headOf`, `next`, `prev`).
+ * How a memory map's shared frames buffer is put back in the state its constructor leaves
+ * it, for one layout of its nodes (`frameBufferPlan`): every view's frames of every node
+ * set to the byte the constructor fills the view with (`frameFillByte`). The plan is also
+ * the owner the buffers go back to (`BufferRecycler.giveBackAsLeft`): a machine of another
+ * layout would find other frames in its holes.
  */
 interface FrameBufferPlan {
   readonly maxPfn: number;
   readonly starts: readonly number[];
   readonly ends: readonly number[];
-  /** Byte ranges as [start, end) pairs, merged where they touch. */
+  /** Byte ranges and their byte as [start, end, byte) triples, merged where they touch. */
   readonly ranges: readonly number[];
 }
 
@@ -532,26 +542,38 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-/**
- * The byte ranges of `buffer`, the shared buffer of `m`'s per-frame arrays, to zero before
- * it goes back as zeroed; null when the arrays do not tile the buffer as expected (then it
- * goes back to be zeroed whole). Made on the first release of a layout from the memory
- * map's own views (whatever per-frame arrays it has), then reused: a hole frame is never
- * written after the constructor (no allocation, mapping or access reaches a pfn outside
- * the nodes), so what a view holds there is what the constructor put, the same for every
- * machine of the layout. The tests take every such buffer back with
- * `BufferRecycler({ checkZeroed: true })` (packages/scenarios/test/recycled-frames.test.ts).
- */
-function frameBufferRanges(m: Memmap, buffer: ArrayBuffer): readonly number[] | null {
+/** The plan made for the layout of `maxPfn` frames and these node spans, or null. */
+function knownPlan(
+  maxPfn: number,
+  starts: readonly number[],
+  ends: readonly number[],
+): FrameBufferPlan | null {
   for (const plan of frameBufferPlans) {
     if (
-      plan.maxPfn === m.maxPfn &&
-      sameNumbers(plan.starts, m.nodeStart) &&
-      sameNumbers(plan.ends, m.nodeEnd)
+      plan.maxPfn === maxPfn &&
+      sameNumbers(plan.starts, starts) &&
+      sameNumbers(plan.ends, ends)
     ) {
-      return plan.ranges;
+      return plan;
     }
   }
+  return null;
+}
+
+/**
+ * The plan of `m`'s layout for `buffer`, the shared buffer of its per-frame arrays; null when
+ * the arrays do not tile the buffer as expected, or a hole does not hold what the
+ * constructor put there (then the buffer goes back to be zeroed whole). Made on the first
+ * release of a layout from the memory map's own views (whatever per-frame arrays it has),
+ * then reused: a hole frame is never written after the constructor (no allocation, mapping
+ * or access reaches a pfn outside the nodes), so what a view holds there is what the
+ * constructor put, the same for every machine of the layout. The tests take every such
+ * buffer back with `BufferRecycler({ checkZeroed: true })`, which checks it
+ * (packages/scenarios/test/recycled-frames.test.ts).
+ */
+function frameBufferPlan(m: Memmap, buffer: ArrayBuffer): FrameBufferPlan | null {
+  const known = knownPlan(m.maxPfn, m.nodeStart, m.nodeEnd);
+  if (known !== null) return known;
   const n = m.maxPfn;
   const views: ArrayBufferView[] = [];
   for (const value of Object.values(m)) {
@@ -561,43 +583,39 @@ function frameBufferRanges(m: Memmap, buffer: ArrayBuffer): readonly number[] | 
   }
   views.sort((a, b) => a.byteOffset - b.byteOffset);
   const ranges: number[] = [];
-  const add = (start: number, end: number): void => {
+  const add = (start: number, end: number, byte: number): void => {
     if (end <= start) return;
-    if (ranges.length > 0 && ranges[ranges.length - 1] === start) ranges[ranges.length - 1] = end;
-    else ranges.push(start, end);
+    const last = ranges.length - 3;
+    if (last >= 0 && ranges[last + 1] === start && ranges[last + 2] === byte) {
+      ranges[last + 1] = end;
+    } else ranges.push(start, end, byte);
   };
   let offset = 0;
   for (const view of views) {
     const width = view.byteLength / n;
     if (view.byteOffset !== offset || !Number.isInteger(width)) return null;
     const bytes = new Uint8Array(buffer, offset, view.byteLength);
-    let holesZero = true;
-    for (let nid = 0; nid <= m.nrNodes && holesZero; nid++) {
+    const fill = frameFillByte(m, view);
+    for (let nid = 0; nid <= m.nrNodes; nid++) {
       const from = nid === 0 ? 0 : m.nodeEnd[nid - 1]!;
       const to = nid === m.nrNodes ? n : m.nodeStart[nid]!;
-      for (let b = from * width; b < to * width; b++) {
-        if (bytes[b] !== 0) {
-          holesZero = false;
-          break;
-        }
-      }
+      for (let b = from * width; b < to * width; b++) if (bytes[b] !== fill) return null;
     }
-    if (holesZero) {
-      for (let nid = 0; nid < m.nrNodes; nid++) {
-        add(offset + m.nodeStart[nid]! * width, offset + m.nodeEnd[nid]! * width);
-      }
-    } else add(offset, offset + view.byteLength);
+    for (let nid = 0; nid < m.nrNodes; nid++) {
+      add(offset + m.nodeStart[nid]! * width, offset + m.nodeEnd[nid]! * width, fill);
+    }
     offset += view.byteLength;
   }
   if (offset !== buffer.byteLength) return null;
   if (frameBufferPlans.length >= 8) frameBufferPlans.shift();
-  frameBufferPlans.push({
+  const plan: FrameBufferPlan = {
     maxPfn: n,
     starts: m.nodeStart.slice(),
     ends: m.nodeEnd.slice(),
     ranges,
-  });
-  return ranges;
+  };
+  frameBufferPlans.push(plan);
+  return plan;
 }
 
 /**

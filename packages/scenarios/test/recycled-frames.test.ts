@@ -64,7 +64,9 @@ describe("the memory map's frames buffer, given back zeroed where a machine wrot
     expect(used.mem.maxPfn).toBe(1088);
     frameView(used.mem).flags[500] = 1;
     used.release();
-    expect(() => new Kernel(config, recycler)).toThrow(/given back as zeroed has byte/);
+    expect(() => new Kernel(config, recycler)).toThrow(
+      /given back as its memory map.s constructor leaves it has byte/,
+    );
   });
 
   it('a machine built from a released one equals a fresh machine, holes included', () => {
