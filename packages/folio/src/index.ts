@@ -61,6 +61,7 @@ export {
   setMemoryAttachment,
 } from './physical-memory.js';
 export { BufferRecycler, type BufferRecyclerOptions } from './buffer-recycler.js';
+export { type ByteWords, byteWords } from './byte-words.js';
 export {
   HPAGE_PMD_NR,
   HPAGE_PMD_ORDER,

@@ -19,6 +19,24 @@ export function snapshot(mem: PhysicalMemory): Record<string, unknown> {
 }
 
 /**
+ * The whole memory map as `snapshot` gives it, in a form two machines can be compared by:
+ * the stamped chunks as a sorted set (the order they were stamped in is not part of the
+ * state) and the folio lists as present or not. Each field is a JSON string, because a deep
+ * comparison of a few dozen arrays of thousands of frames is slow.
+ */
+export function comparableMemmap(mem: PhysicalMemory): Record<string, string> {
+  const s = snapshot(mem);
+  const m = memmapOf(mem);
+  const dirty = m.dirtyChunks === null ? [] : Array.from(m.dirtyChunks.subarray(0, m.nrDirty));
+  s.dirtyChunks = [...new Set(dirty)].sort((a, b) => a - b);
+  s.nrDirty = null;
+  s.lists = (s.lists as unknown[]).map((l) => l !== null);
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(s)) out[key] = JSON.stringify(value) ?? 'undefined';
+  return out;
+}
+
+/**
  * Runs `fn`, expects it to throw an MmsimError with `code` (and a message matching
  * `message` when given), and expects the model to be exactly as before.
  */

@@ -1,4 +1,5 @@
 import {
+  byteWords,
   type Folio,
   type FolioList,
   FRAME_FREE,
@@ -501,31 +502,6 @@ function listedFolioLooksSound(
 }
 
 /**
- * The word views the last memory scan made of the `where` marks and of the frames' states.
- * A view on an ArrayBuffer is slow to make (a call into the runtime), and an explorer's
- * machines take these arrays from a recycler, so the next machine's arrays are at the same
- * place of the same buffer: `byteWords` gives the last view back while it is. (Each keeps
- * its buffer reachable until another machine is scanned.)
- */
-let lastWhereWords: Float64Array | null = null;
-let lastStateWords: Float64Array | null = null;
-
-/** `bytes` as float64 words of 8 (`last` where it views the same bytes), or null if unaligned. */
-function byteWords(last: Float64Array | null, bytes: Uint8Array): Float64Array | null {
-  if ((bytes.byteOffset & 7) !== 0) return null;
-  const n = bytes.length >>> 3;
-  if (
-    last !== null &&
-    last.buffer === bytes.buffer &&
-    last.byteOffset === bytes.byteOffset &&
-    last.length === n
-  ) {
-    return last;
-  }
-  return new Float64Array(bytes.buffer, bytes.byteOffset, n);
-}
-
-/**
  * `reportLru`'s memory scan: no WHERE_* mark and no PG_lru outside the lists and batches,
  * and each node's nr_mlock equal to the pages of its PG_mlocked folios (a folio is a
  * FRAME_HEAD; the walk jumps past it and steps over every other frame, holes included).
@@ -534,8 +510,7 @@ function memoryLooksSound(s: LruState, m: FrameView, seen: Int32Array, mark: num
   const where = s.where;
   // 8 frames' marks at a time where the view lines up (a word is 0 exactly when its 8
   // bytes are: they hold WHERE_* values, 0 to 3, never the sign byte of -0).
-  const w64 = byteWords(lastWhereWords, where);
-  lastWhereWords = w64 ?? lastWhereWords;
+  const w64 = byteWords(where).wide;
   const words = w64 === null ? 0 : w64.length;
   if (w64 !== null) {
     for (let i = 0; i < words; i++) {
@@ -553,8 +528,7 @@ function memoryLooksSound(s: LruState, m: FrameView, seen: Int32Array, mark: num
   const nrNodes = m.nrNodes;
   // Runs of 8 free (or 8 absent) frames are stepped over a word at a time, where the
   // frames' states line up in words.
-  const s64 = byteWords(lastStateWords, state);
-  lastStateWords = s64 ?? lastStateWords;
+  const s64 = byteWords(state).wide;
   let mlocked0 = 0;
   let mlocked1 = 0;
   let mlockedOther = false;

@@ -1,4 +1,5 @@
 import {
+  byteWords,
   type Folio,
   FRAME_FREE,
   FRAME_HEAD,
@@ -32,46 +33,6 @@ function holdsHeadOrTail(w: number): boolean {
   const h = w ^ HEADS;
   const t = w ^ TAILS;
   return ((((h - BYTES) & ~h) | ((t - BYTES) & ~t)) & HIGH_BITS) !== 0;
-}
-
-/** A state array's words of four and of eight frames (null where they do not line up). */
-interface StateWords {
-  readonly buffer: ArrayBufferLike;
-  readonly byteOffset: number;
-  readonly length: number;
-  readonly words: Uint32Array | null;
-  readonly wide: Float64Array | null;
-}
-
-/**
- * The views of the last state array walked. A view on an ArrayBuffer is slow to make (a
- * call into the runtime, two a walk, two walks a schedule), and an explorer's machines
- * take their memory map from a recycler, so the next machine's states are at the same
- * place of the same buffer: the views are made again only when the place changes. (It
- * keeps that one buffer reachable until another machine is walked.)
- */
-let lastViews: StateWords | null = null;
-
-function stateWords(state: Uint8Array): StateWords {
-  const last = lastViews;
-  if (
-    last !== null &&
-    last.buffer === state.buffer &&
-    last.byteOffset === state.byteOffset &&
-    last.length === state.length
-  ) {
-    return last;
-  }
-  const { buffer, byteOffset, length } = state;
-  const views: StateWords = {
-    buffer,
-    byteOffset,
-    length,
-    words: (byteOffset & 3) === 0 ? new Uint32Array(buffer, byteOffset, length >>> 2) : null,
-    wide: (byteOffset & 7) === 0 ? new Float64Array(buffer, byteOffset, length >>> 3) : null,
-  };
-  lastViews = views;
-  return views;
 }
 
 /**
@@ -111,7 +72,7 @@ export class FolioWalk {
     this.#view = frameView(mem);
     const state = this.#view.state;
     this.#state = state;
-    const views = stateWords(state);
+    const views = byteWords(state);
     this.#words = views.words;
     this.#wide = views.wide;
   }
