@@ -48,6 +48,7 @@ export * from './locks/mutex.js';
 export * from './locks/rwsem.js';
 export * from './locks/completion.js';
 export * from './locks/srcu.js';
+export { heldLocksEpoch } from './locks/held-epoch.js';
 
 // Deadlocks and invariants: what a run reports.
 export { type DeadlockReport, formatDeadlock, type TaskRef, type WaitEdge } from './deadlock.js';

@@ -1,3 +1,4 @@
+import { heldLocksChanged } from './locks/held-epoch.js';
 import type { Resource } from './resource.js';
 
 /**
@@ -71,18 +72,26 @@ export class Task {
   /**
    * Runtime locks this task holds, in acquisition order (for exit checks and reports).
    * An array, not a Set: locks are mostly released last-in first-out, so a release is
-   * usually a pop.
+   * usually a pop. Private, changed by `hold` and `release` only, which count each change
+   * in `heldLocksEpoch`.
    */
-  readonly held: Resource[] = [];
+  readonly #held: Resource[] = [];
+
+  /** The runtime locks this task holds, in acquisition order (read-only: see `hold`). */
+  get held(): readonly Resource[] {
+    return this.#held;
+  }
 
   /** Records that this task now holds `lock`. */
   hold(lock: Resource): void {
-    this.held.push(lock);
+    heldLocksChanged();
+    this.#held.push(lock);
   }
 
   /** Records that this task released `lock`. */
   release(lock: Resource): void {
-    const held = this.held;
+    heldLocksChanged();
+    const held = this.#held;
     const last = held.length - 1;
     if (held[last] === lock) held.pop();
     else {

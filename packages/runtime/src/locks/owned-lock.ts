@@ -3,6 +3,7 @@ import type { Resource } from '../resource.js';
 import type { Runtime } from '../runtime.js';
 import type { Task } from '../task.js';
 import { WaitEntry, WaitQueue } from '../wait-queue.js';
+import { heldLocksChanged } from './held-epoch.js';
 
 /**
  * What a spinlock and a mutex share: one owner, FIFO waiters, and an unlock that hands
@@ -11,7 +12,7 @@ import { WaitEntry, WaitQueue } from '../wait-queue.js';
  */
 export abstract class OwnedLock implements Resource {
   readonly name: string;
-  owner: Task | null = null;
+  #owner: Task | null = null;
   /** Footprint object id (see `FootprintLog`). */
   readonly objectId: number;
   protected readonly rt: Runtime;
@@ -28,6 +29,17 @@ export abstract class OwnedLock implements Resource {
     this.name = name;
     this.objectId = objectIds ?? rt.newObjectId();
     this.#waiters = new WaitQueue(rt, name, objectIds === undefined ? undefined : objectIds + 1);
+  }
+
+  /** The task holding the lock, or null. */
+  get owner(): Task | null {
+    return this.#owner;
+  }
+
+  /** Every write, here or from outside, is counted in `heldLocksEpoch`. */
+  set owner(task: Task | null) {
+    heldLocksChanged();
+    this.#owner = task;
   }
 
   holders(): readonly Task[] {

@@ -3,6 +3,7 @@ import type { Resource } from '../resource.js';
 import type { Runtime } from '../runtime.js';
 import type { KernelGen, Task } from '../task.js';
 import { WaitEntry, WaitQueue } from '../wait-queue.js';
+import { heldLocksChanged } from './held-epoch.js';
 
 const READER = 'reader';
 const WRITER = 'writer';
@@ -20,7 +21,7 @@ const WRITER = 'writer';
  */
 export class RwSemaphore implements Resource {
   readonly name: string;
-  writer: Task | null = null;
+  #writer: Task | null = null;
   /**
    * The read holders and how many read holds each has (a task may nest read holds), in the
    * order they got in. A sole reader sits in `#soleReader` (then `#readers` is empty), so
@@ -40,6 +41,17 @@ export class RwSemaphore implements Resource {
     this.name = name;
     this.objectId = rt.newObjectId();
     this.#waiters = new WaitQueue(rt, name);
+  }
+
+  /** The task holding it for write, or null. */
+  get writer(): Task | null {
+    return this.#writer;
+  }
+
+  /** Every write, here or from outside, is counted in `heldLocksEpoch`. */
+  set writer(task: Task | null) {
+    heldLocksChanged();
+    this.#writer = task;
   }
 
   holders(): readonly Task[] {
