@@ -7,15 +7,23 @@ import {
   freeListBase,
   noteFreeListWritten,
 } from '../src/buddy.js';
-import { createPhysicalMemory, type PhysicalMemory } from '../src/index.js';
+import {
+  createPhysicalMemory,
+  MIGRATE_MOVABLE,
+  type PhysicalMemory,
+  startIsolatePageRange,
+} from '../src/index.js';
 import { physicalMemoryLooksSound, reportPhysicalMemory } from '../src/internal.js';
 import {
+  FRAME_BUDDY,
   FREE_KIND_CMA,
   FREE_KIND_ISOLATE,
   FREE_KIND_NORMAL,
   type Memmap,
+  markWritten,
   memmapOf,
 } from '../src/memmap.js';
+import { PAGEBLOCK_NR_PAGES } from '../src/pageblock.js';
 
 /*
  * The free lists a list operation changed are marked per kind and node, a bit per order
@@ -130,4 +138,37 @@ describe('the free lists written, marked per kind and node', () => {
       expect(physicalMemoryLooksSound(m, true)).toBe(true);
     });
   }
+
+  test('an isolated pageblock: the isolate lists of the walked orders are walked, not only the marked ones', () => {
+    const { mem, m } = recorded();
+    // The last pageblock of node 1 isolated: its free blocks move to the isolate lists.
+    const block = m.nodeEnd[1]! - PAGEBLOCK_NR_PAGES;
+    expect(startIsolatePageRange(mem, block, block + PAGEBLOCK_NR_PAGES, MIGRATE_MOVABLE, 0)).toBe(
+      0,
+    );
+    expect(m.pbKind).not.toBeNull();
+    expect(physicalMemoryLooksSound(m)).toBe(true);
+    expect(physicalMemoryLooksSound(m, true)).toBe(true);
+    // A listed isolate block's order or links, stamped but no list operation: only the walk
+    // of its list, which the walked segment's orders ask for, sees it.
+    let found = 0;
+    for (let b = block; b < block + PAGEBLOCK_NR_PAGES; b++) {
+      if (m.state[b] !== FRAME_BUDDY) continue;
+      expect(m.freeKind[b]).toBe(FREE_KIND_ISOLATE);
+      for (const field of ['next', 'prev'] as const) {
+        const array = m[field];
+        const old = array[b]!;
+        array[b] = old < 0 ? block : -1;
+        markWritten(m, b);
+        expect(reportSound(mem), `${field}[${b}]`).toBe(false);
+        expect(physicalMemoryLooksSound(m, true), `${field}[${b}]`).toBe(false);
+        array[b] = old;
+        markWritten(m, b);
+        expect(physicalMemoryLooksSound(m, true)).toBe(true);
+        expect(physicalMemoryLooksSound(m, true)).toBe(true);
+      }
+      found++;
+    }
+    expect(found).toBeGreaterThan(0);
+  });
 });

@@ -787,12 +787,19 @@ function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
   const nrNodes = m.nrNodes;
   const written = m.freeOrdersWritten;
   const seen = r.freeCounts;
+  // While every pageblock is NORMAL (no `pbKind`, which once made stays; with `reuse`, the
+  // last sound pass saw none either), the free blocks of the walked segments, then and now,
+  // were on NORMAL lists: the node walk tests each block's kind against its pageblock's. A
+  // CMA or isolate list was then found empty by the full pass that began the run of sound
+  // passes, and holds since only what a writer linked there, which marks it.
+  const normalOnly = reuse && m.pbKind === null;
   for (let nid = 0; nid < nrNodes; nid++) {
     // The orders to walk, per kind: those the node walk asks for and those written.
     const want = reuse ? walkedOrders[nid]! & ALL_ORDERS : ALL_ORDERS;
+    const otherWant = normalOnly ? 0 : want;
     const normalOrders = want | written[nid]!;
-    const cmaOrders = want | written[nrNodes + nid]!;
-    const isolateOrders = want | written[2 * nrNodes + nid]!;
+    const cmaOrders = otherWant | written[nrNodes + nid]!;
+    const isolateOrders = otherWant | written[2 * nrNodes + nid]!;
     const nodeFree = m.nodeFree[nid]!;
     const nodeCma = m.nodeFreeCma[nid]!;
     const nodeIsolated = m.nodeFreeIsolated[nid]!;
