@@ -61,6 +61,15 @@ export function freeListBase(m: Memmap, kind: number, nid: number): number {
   return (kind * m.nrNodes + nid) * MAX_ORDER;
 }
 
+/**
+ * Marks free list `slot` changed for the memory-map check (`Memmap.freeOrdersWritten`:
+ * its order's bit in its group's word). Not a kernel operation: the check's bookkeeping.
+ */
+export function noteFreeListWritten(m: Memmap, slot: number): void {
+  const group = (slot / MAX_ORDER) | 0;
+  m.freeOrdersWritten[group]! |= 1 << (slot - group * MAX_ORDER);
+}
+
 /** The free-list slot the free block headed by `pfn` is linked on. */
 export function freeSlotOf(m: Memmap, pfn: number): number {
   return freeListBase(m, m.freeKind[pfn]!, m.nid[pfn]!) + m.order[pfn]!;
@@ -111,7 +120,7 @@ export function addToFreeList(
     m.freeHead[slot] = pfn;
   }
   m.nrFree[slot]!++;
-  m.freeListWritten[slot] = 1;
+  noteFreeListWritten(m, slot);
 }
 
 /** `del_page_from_free_list`. */
@@ -128,7 +137,7 @@ export function delFromFreeList(m: Memmap, pfn: number, slot: number): void {
   if (prev >= 0) markWritten(m, prev);
   if (next >= 0) markWritten(m, next);
   m.nrFree[slot]!--;
-  m.freeListWritten[slot] = 1;
+  noteFreeListWritten(m, slot);
 }
 
 /**

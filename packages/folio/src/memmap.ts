@@ -264,11 +264,13 @@ export class Memmap {
   readonly freeTail: Int32Array;
   readonly nrFree: Int32Array;
   /**
-   * Per free list, 1 when `addToFreeList` or `delFromFreeList` changed it (its head, tail
-   * or count) since the memory-map check last walked it (invariants/sound.ts): one store
-   * per list operation.
+   * Per group of free lists (one kind on one node: the slot divided by MAX_ORDER), a bit
+   * per order whose list `addToFreeList` or `delFromFreeList` changed (its head, tail or
+   * count) since the memory-map check last walked it (invariants/sound.ts,
+   * `noteFreeListWritten`): the check finds the lists to walk from three words a node
+   * rather than reading a mark per list, and skips a node whose lists no writer touched.
    */
-  readonly freeListWritten: Uint8Array;
+  readonly freeOrdersWritten: Uint16Array;
   /** Per node: free pages on the CMA lists (NR_FREE_CMA_PAGES), part of nodeFree. */
   readonly nodeFreeCma: Float64Array;
   /** Per node: free pages on the isolate lists (not in nodeFree). */
@@ -480,7 +482,9 @@ export class Memmap {
     this.freeTail = new Int32Array(small, 4 * lists, lists).fill(-1);
     this.nrFree = new Int32Array(small, 8 * lists, lists);
     this.mappingRefs = new Int32Array(small, 12 * lists, FIRST_MAPPING_REFS);
-    this.freeListWritten = new Uint8Array(small, 4 * (3 * lists + FIRST_MAPPING_REFS), lists);
+    // `lists` bytes, of which the groups' order words take two a group.
+    const groups = FREE_KINDS * nrNodes;
+    this.freeOrdersWritten = new Uint16Array(small, 4 * (3 * lists + FIRST_MAPPING_REFS), groups);
     this.nodeFreeCma = new Float64Array(nrNodes);
     this.nodeFreeIsolated = new Float64Array(nrNodes);
     this.nodeOffline = new Float64Array(nrNodes);

@@ -147,9 +147,10 @@ function freeAscendingBlock(m: Memmap, b: number, order: number): void {
   }
   m.freeKind[b] = kind;
   m.order[b] = order - 1;
+  // The lists of orders below `order` of this kind and node were written.
+  m.freeOrdersWritten[base / MAX_ORDER]! |= (1 << order) - 1;
   for (let t = 0; t < order; t++) {
     const slot = base + t;
-    m.freeListWritten[slot] = 1;
     // At offset 0 the block of order t went to the head, unless (t = order - 1) its
     // next-higher buddy, outside the block, was free; at offset 2^(t+1) (below order - 1) to
     // the tail, the block below it being free.

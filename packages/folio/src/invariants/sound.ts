@@ -14,7 +14,6 @@ import {
   FREE_KIND_CMA,
   FREE_KIND_ISOLATE,
   FREE_KIND_NORMAL,
-  FREE_KINDS,
   type Memmap,
   WRITE_CHUNK_SHIFT,
 } from '../memmap.js';
@@ -78,7 +77,7 @@ import { freeRunClean, holeRunClean, type WideViews, wideViews } from './wide.js
  * with folios on more than three lists is walked on every pass. What a skipped segment's
  * blocks depend on outside it is tested from the other side: the buddy-merge test runs
  * from both blocks of a pair, a list link from the walked folio. Of the free lists, only
- * those a list operation changed (`Memmap.freeListWritten`) and those of the orders of the
+ * those a list operation changed (`Memmap.freeOrdersWritten`) and those of the orders of the
  * free blocks in the walked segments, then and now, are walked; a node's free-page sums
  * are added up again only when one of its lists was walked or its counters moved. A pass
  * that finds a problem leaves no record; the next one walks everything again (but for
@@ -230,7 +229,7 @@ let nodeUsed = new Int32Array(8);
 
 /**
  * Per node, the orders whose free lists the pass walks besides those a writer changed
- * (`freeListWritten`): a bit per order of a free block the node walk met or of a segment
+ * (`freeOrdersWritten`): a bit per order of a free block the node walk met or of a segment
  * it walked again (-1: all).
  */
 let walkedOrders = new Int32Array(8);
@@ -777,75 +776,36 @@ function hugetlbPoolLooksSound(m: Memmap, nid: number, pooled: number, inUse: nu
 /**
  * The free lists: each a chain from its head to its tail of as many FRAME_BUDDY heads of its
  * order, node and kind as its count says, and each node's counts adding up to its free-page
- * counters. With `reuse`, only the lists a writer changed (`freeListWritten`) and those of
+ * counters. With `reuse`, only the lists a writer changed (`freeOrdersWritten`) and those of
  * the orders the node walks met or walked again (`walkedOrders`) are walked: any other list
  * has the head, tail and count, and its blocks the frames, that the last sound pass found
  * (a block linked there then lies in a segment the walk skipped, whose frames no writer
  * stamped since). A node with no list walked and its counters as that pass saw them is not
- * summed again.
+ * summed again, nor are its counts read.
  */
 function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
   const nrNodes = m.nrNodes;
-  const nrFree = m.nrFree;
-  const freeHead = m.freeHead;
-  const freeTail = m.freeTail;
-  const written = m.freeListWritten;
-  const next = m.next;
-  const prevOf = m.prev;
-  const state = m.state;
-  const orders = m.order;
-  const nids = m.nid;
-  const freeKind = m.freeKind;
+  const written = m.freeOrdersWritten;
   const seen = r.freeCounts;
+  // While every pageblock is NORMAL (no `pbKind`, which once made stays; with `reuse`, the
+  // last sound pass saw none either), the free blocks of the walked segments, then and now,
+  // were on NORMAL lists: the node walk tests each block's kind against its pageblock's. A
+  // CMA or isolate list was then found empty by the full pass that began the run of sound
+  // passes, and holds since only what a writer linked there, which marks it.
+  const normalOnly = reuse && m.pbKind === null;
   for (let nid = 0; nid < nrNodes; nid++) {
-    const want = reuse ? walkedOrders[nid]! : -1;
-    let walked = false;
-    // The pages of each kind's lists by their counts, added up on the way (one read of each
-    // count; the sums are tested below when a list was walked or the counters moved).
-    let normal = 0;
-    let cma = 0;
-    let isolate = 0;
-    for (let kind = 0; kind < FREE_KINDS; kind++) {
-      const first = (kind * nrNodes + nid) * MAX_ORDER;
-      let pages = 0;
-      for (let order = 0; order < MAX_ORDER; order++) {
-        const slot = first + order;
-        const expected = nrFree[slot]!;
-        pages += expected << order;
-        if ((((want >> order) & 1) | written[slot]!) === 0) continue;
-        written[slot] = 0;
-        walked = true;
-        let p = freeHead[slot]!;
-        // An empty list: no head, no tail, no count.
-        if (p < 0 && expected === 0 && freeTail[slot] === -1) continue;
-        let count = 0;
-        let prev = -1;
-        for (; p >= 0; p = next[p]!) {
-          if (count > expected) return false;
-          if (
-            state[p] !== FRAME_BUDDY ||
-            orders[p] !== order ||
-            nids[p] !== nid ||
-            freeKind[p] !== kind ||
-            prevOf[p] !== prev
-          ) {
-            return false;
-          }
-          prev = p;
-          count++;
-        }
-        if (freeTail[slot] !== prev || count !== expected) return false;
-      }
-      if (kind === FREE_KIND_NORMAL) normal = pages;
-      else if (kind === FREE_KIND_CMA) cma = pages;
-      else isolate = pages;
-    }
+    // The orders to walk, per kind: those the node walk asks for and those written.
+    const want = reuse ? walkedOrders[nid]! & ALL_ORDERS : ALL_ORDERS;
+    const otherWant = normalOnly ? 0 : want;
+    const normalOrders = want | written[nid]!;
+    const cmaOrders = otherWant | written[nrNodes + nid]!;
+    const isolateOrders = otherWant | written[2 * nrNodes + nid]!;
     const nodeFree = m.nodeFree[nid]!;
     const nodeCma = m.nodeFreeCma[nid]!;
     const nodeIsolated = m.nodeFreeIsolated[nid]!;
     const at = 3 * nid;
     if (
-      !walked &&
+      (normalOrders | cmaOrders | isolateOrders) === 0 &&
       seen[at] === nodeFree &&
       seen[at + 1] === nodeCma &&
       seen[at + 2] === nodeIsolated
@@ -853,10 +813,69 @@ function freeListsLookSound(m: Memmap, r: WalkRecord, reuse: boolean): boolean {
       continue;
     }
     // Every list's blocks are its count now (walked, or as the last sound pass found them).
+    const normal = freeKindLooksSound(m, nid, FREE_KIND_NORMAL, normalOrders);
+    if (normal < 0) return false;
+    const cma = freeKindLooksSound(m, nid, FREE_KIND_CMA, cmaOrders);
+    if (cma < 0) return false;
+    const isolate = freeKindLooksSound(m, nid, FREE_KIND_ISOLATE, isolateOrders);
+    if (isolate < 0) return false;
     if (normal + cma !== nodeFree || cma !== nodeCma || isolate !== nodeIsolated) return false;
     seen[at] = nodeFree;
     seen[at + 1] = nodeCma;
     seen[at + 2] = nodeIsolated;
   }
   return true;
+}
+
+/** Every order's bit in a `walkedOrders` or `freeOrdersWritten` word. */
+const ALL_ORDERS = (1 << MAX_ORDER) - 1;
+
+/**
+ * The free lists of `kind` on node `nid`: walks those of `orders` (a bit per order; their
+ * written marks cleared) and returns the pages of all eleven lists by their counts, or -1
+ * when a walked list is not a chain of as many FRAME_BUDDY heads of its order, node and
+ * kind as its count says.
+ */
+function freeKindLooksSound(m: Memmap, nid: number, kind: number, orders: number): number {
+  const group = kind * m.nrNodes + nid;
+  const first = group * MAX_ORDER;
+  const nrFree = m.nrFree;
+  let pages = 0;
+  for (let order = 0; order < MAX_ORDER; order++) pages += nrFree[first + order]! << order;
+  if (orders === 0) return pages;
+  m.freeOrdersWritten[group] = 0;
+  const freeHead = m.freeHead;
+  const freeTail = m.freeTail;
+  const next = m.next;
+  const prevOf = m.prev;
+  const state = m.state;
+  const orderOf = m.order;
+  const nids = m.nid;
+  const freeKind = m.freeKind;
+  for (let left = orders; left !== 0; left &= left - 1) {
+    const order = 31 - Math.clz32(left & -left);
+    const slot = first + order;
+    const expected = nrFree[slot]!;
+    let p = freeHead[slot]!;
+    // An empty list: no head, no tail, no count.
+    if (p < 0 && expected === 0 && freeTail[slot] === -1) continue;
+    let count = 0;
+    let prev = -1;
+    for (; p >= 0; p = next[p]!) {
+      if (count > expected) return -1;
+      if (
+        state[p] !== FRAME_BUDDY ||
+        orderOf[p] !== order ||
+        nids[p] !== nid ||
+        freeKind[p] !== kind ||
+        prevOf[p] !== prev
+      ) {
+        return -1;
+      }
+      prev = p;
+      count++;
+    }
+    if (freeTail[slot] !== prev || count !== expected) return -1;
+  }
+  return pages;
 }
