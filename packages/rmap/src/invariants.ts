@@ -877,6 +877,7 @@ function walkRange(
       f[at + F_RAW] = raw | 0;
       continue;
     }
+    if (same && (meta & 3) === SLOT_FOLIO && unmappedForMigration(r, rec, i, raw, inc)) continue;
     if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
     checkEntry(ctx, mm, vbase + i, raw, false, tally, walk, bad);
     recordEntry(ctx, r, mm, rec, i, vbase + i, raw, walk, tally, inc);
@@ -1023,6 +1024,48 @@ function replayMarked(
     ((meta & F_EXCLUSIVE) !== 0 && (flags[pfn]! & (1 << PG_anon_exclusive)) === 0) ||
     ((meta & F_LOCKED) !== 0 && (flags[folio]! & (1 << PG_locked)) === 0)
   );
+}
+
+/**
+ * Slot `i`, recorded as SLOT_FOLIO, now holds `raw`, a migration entry to the same pfn: the
+ * present entry `try_to_migrate_one` (mm/rmap.c, 6.3) replaced, the folio locked for
+ * migration. In an mm whose VMAs are unchanged (the caller's `same`), when the folio's
+ * frames, type, mapping (kind and object), recorded flags and `index` are the recorded ones
+ * (`replayMarked`, every field compared, marked or not) and PG_locked is set, `checkEntry`
+ * would find nothing in the migration entry (the VMA, the folio, its rss counter and its
+ * reachability are those it found sound in the present one; a migration entry adds only the
+ * lock test and reads no PageAnonExclusive) and `recordEntry` would record it as
+ * SLOT_MIGRATION with the same fields: the slot becomes that at once, leaving the recorded
+ * PTE counts as `unrecordSlot` and `recordEntry` leave them (its pfn and folio on `changed`
+ * for `checkChangedFolios`; the rss counter and the slot counts unchanged). False when any
+ * test fails: the slot is then forgotten and checked in full by the caller.
+ */
+function unmappedForMigration(
+  r: MemmapReader,
+  rec: TableRecord,
+  i: number,
+  raw: number,
+  inc: IncrementalRmapState,
+): boolean {
+  const f = rec.slots;
+  const at = i * SLOT_FIELDS;
+  const pfn = ptePfn(raw);
+  if (!isMigrationEntry(raw) || ptePfn(f[at + F_RAW]! >>> 0) !== pfn) return false;
+  const folio = f[at + F_FOLIO]!;
+  const counter = f[at + F_META]! & (7 << 2);
+  const meta = SLOT_MIGRATION | counter | F_LOCKED;
+  if (!replayMarked(r, rec, i, pfn, folio, meta)) return false;
+  f[at + F_RAW] = raw | 0;
+  f[at + F_META] = meta;
+  // What `recordEntry` leaves of the slot's other fields: the same values, and its id as
+  // the last slot recorded for the pfn and the folio.
+  const id = (rec.id << SLOT_ID_SHIFT) | i;
+  inc.slotAt![folio] = id;
+  inc.slotAt![pfn] = id;
+  inc.ptes![pfn]!--;
+  inc.refs![folio]!--;
+  inc.changed.push(folio, pfn);
+  return true;
 }
 
 /** Distinct mapping objects a record keeps at most; past them, slots are checked in full. */
