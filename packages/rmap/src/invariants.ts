@@ -877,7 +877,7 @@ function walkRange(
       f[at + F_RAW] = raw | 0;
       continue;
     }
-    if (same && (meta & 3) === SLOT_FOLIO && unmappedForMigration(r, rec, i, raw, inc)) continue;
+    if (same && (meta & SLOT_COUNTED) !== 0 && replayMovedEntry(r, rec, i, raw, inc)) continue;
     if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
     checkEntry(ctx, mm, vbase + i, raw, false, tally, walk, bad);
     recordEntry(ctx, r, mm, rec, i, vbase + i, raw, walk, tally, inc);
@@ -1027,44 +1027,76 @@ function replayMarked(
 }
 
 /**
- * Slot `i`, recorded as SLOT_FOLIO, now holds `raw`, a migration entry to the same pfn: the
- * present entry `try_to_migrate_one` (mm/rmap.c, 6.3) replaced, the folio locked for
- * migration. In an mm whose VMAs are unchanged (the caller's `same`), when the folio's
- * frames, type, mapping (kind and object), recorded flags and `index` are the recorded ones
- * (`replayMarked`, every field compared, marked or not) and PG_locked is set, `checkEntry`
- * would find nothing in the migration entry (the VMA, the folio, its rss counter and its
- * reachability are those it found sound in the present one; a migration entry adds only the
- * lock test and reads no PageAnonExclusive) and `recordEntry` would record it as
- * SLOT_MIGRATION with the same fields: the slot becomes that at once, leaving the recorded
- * PTE counts as `unrecordSlot` and `recordEntry` leave them (its pfn and folio on `changed`
- * for `checkChangedFolios`; the rss counter and the slot counts unchanged). False when any
- * test fails: the slot is then forgotten and checked in full by the caller.
+ * Slot `i`, a counted slot (SLOT_FOLIO, SLOT_MIGRATION), now holds `raw`, a present or
+ * migration entry the slot did not record: most often what migration writes, the present
+ * entry `try_to_migrate_one` replaces with a migration entry to the same page and the one
+ * `remove_migration_ptes` (mm/rmap.c, mm/migrate.c, 6.3) puts back to the new folio. In
+ * an mm whose VMAs are unchanged (the caller's `same`), `checkEntry`'s verdict on such an
+ * entry reads the VMA (the recorded slot's), whether the entry is present, the folio of its
+ * pfn (live, not hugetlb, not the zero page), the folio's mapping kind and object, the flags
+ * `folio_mapping` and `mm_counter` read, its `index` and the page's offset in it (the
+ * reachability and index tests), and then PageAnonExclusive of a writable anonymous page or
+ * PG_locked of a migration entry's folio. When all of those are the recorded ones
+ * (`replayMarked`, every field compared, marked or not; the offset tested here), the
+ * recorded slot's verdict, sound, holds for the new entry, and `recordEntry` would record
+ * it with the same fields but its kind, folio and the entry: the slot is made that at
+ * once, its counts moved from the old page and folio to the new as `unrecordSlot` and
+ * `recordEntry` move them (both on `changed`, for `checkChangedFolios`). False when a test
+ * fails: the caller forgets the slot and checks it in full.
  */
-function unmappedForMigration(
+function replayMovedEntry(
   r: MemmapReader,
   rec: TableRecord,
   i: number,
   raw: number,
   inc: IncrementalRmapState,
 ): boolean {
+  const present = ptePresent(raw);
+  if (!present && !isMigrationEntry(raw)) return false;
+  const pfn = ptePfn(raw);
+  if (pfn >= r.maxPfn || pfn === r.zeroPfn) return false;
+  const s = r.state[pfn];
+  const folio = s === FRAME_HEAD ? pfn : s === FRAME_TAIL ? r.headOf[pfn]! : -1;
+  if (folio < 0) return false;
   const f = rec.slots;
   const at = i * SLOT_FIELDS;
-  const pfn = ptePfn(raw);
-  if (!isMigrationEntry(raw) || ptePfn(f[at + F_RAW]! >>> 0) !== pfn) return false;
-  const folio = f[at + F_FOLIO]!;
-  const counter = f[at + F_META]! & (7 << 2);
-  const meta = SLOT_MIGRATION | counter | F_LOCKED;
+  const oldMeta = f[at + F_META]!;
+  const oldPfn = ptePfn(f[at + F_RAW]! >>> 0);
+  const oldFolio = f[at + F_FOLIO]!;
+  if (pfn - folio !== oldPfn - oldFolio) return false;
+  const counter = oldMeta & (7 << 2);
+  const meta = present
+    ? SLOT_FOLIO |
+      counter |
+      (pteWrite(raw) && (r.mappingKind[folio]! & PAGE_MAPPING_ANON) !== 0 ? F_EXCLUSIVE : 0)
+    : SLOT_MIGRATION | counter | F_LOCKED;
   if (!replayMarked(r, rec, i, pfn, folio, meta)) return false;
+  // The old entry's counts out (its rss counter is the new one's: the same kind and flags).
+  const slotRefs = inc.slotRefs!;
+  const slotAt = inc.slotAt!;
+  slotRefs[oldFolio]!--;
+  if (oldPfn !== oldFolio) slotRefs[oldPfn]!--;
+  if ((oldMeta & 3) === SLOT_FOLIO) {
+    inc.ptes![oldPfn]!--;
+    inc.refs![oldFolio]!--;
+    inc.changed.push(oldFolio, oldPfn);
+  }
+  // The new one's in, as `recordEntry` counts them.
   f[at + F_RAW] = raw | 0;
+  f[at + F_FOLIO] = folio;
   f[at + F_META] = meta;
-  // What `recordEntry` leaves of the slot's other fields: the same values, and its id as
-  // the last slot recorded for the pfn and the folio.
   const id = (rec.id << SLOT_ID_SHIFT) | i;
-  inc.slotAt![folio] = id;
-  inc.slotAt![pfn] = id;
-  inc.ptes![pfn]!--;
-  inc.refs![folio]!--;
-  inc.changed.push(folio, pfn);
+  slotRefs[folio]!++;
+  slotAt[folio] = id;
+  if (pfn !== folio) {
+    slotRefs[pfn]!++;
+    slotAt[pfn] = id;
+  }
+  if (present) {
+    inc.ptes![pfn]!++;
+    inc.refs![folio]!++;
+    inc.changed.push(folio, pfn);
+  }
   return true;
 }
 
