@@ -1,4 +1,4 @@
-import { PG_locked } from '@mmsim/folio';
+import { PG_anon_exclusive, PG_locked } from '@mmsim/folio';
 import { memmapOf } from '@mmsim/folio/internal';
 import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
@@ -13,13 +13,13 @@ import { checkRmap, checkRmapReference, rmapStateOf } from '../src/internal.js';
 import { createRmapMachine, runAndCheck } from '../src/testing/index.js';
 
 /*
- * The incremental pass takes a recorded present PTE that became a migration entry to the
- * same pfn (what try_to_migrate_one leaves) without the entry's full tests, when the
- * folio's fields are the recorded ones and it is locked. Tested against
- * `checkRmapReference`: the legal state (the page unmapped for migration, its folio
- * locked) passes and leaves the recorded counts a pass from scratch makes; an unlocked
- * folio, or one whose index or mapping changed without a change mark, is reported as the
- * reference reports it.
+ * The incremental pass takes a recorded entry replaced by a present or migration entry to
+ * a folio whose recorded fields are the slot's (what try_to_migrate_one and
+ * remove_migration_ptes write) without the entry's full tests. Tested against
+ * `checkRmapReference`: the legal states (a page unmapped for migration, its folio locked;
+ * mapped back; two pages swapped with their indexes) pass and leave the recorded counts a
+ * pass from scratch makes; an unlocked folio, an index or mapping changed without a change
+ * mark, a writable page not PageAnonExclusive are reported as the reference reports them.
  */
 
 /** 24 written anonymous pages in one page table, recorded by a sound incremental pass. */
@@ -40,7 +40,15 @@ function machine() {
   const pte = table.ptes[slot]!;
   expect(checkRmap(ctx, { incremental: true })).toEqual([]);
   expect(ctx.rmapCheck?.sound).toBe(true);
-  return { ctx, mem: memmapOf(ctx.mem), table, slot, pte, pfn: ptePfn(pte) };
+  return {
+    ctx,
+    mem: memmapOf(ctx.mem),
+    table,
+    slot,
+    pte,
+    pfn: ptePfn(pte),
+    other: table.ptes[slot + 1]!,
+  };
 }
 
 type Scene = ReturnType<typeof machine>;
@@ -118,5 +126,72 @@ describe('a recorded PTE become a migration entry to the same pfn', () => {
     const found = checkRmap(s.ctx, { incremental: true });
     expect(found.join('\n')).toMatch(/has no anon_vma/);
     expect(found).toEqual(checkRmapReference(s.ctx));
+  });
+
+  /**
+   * The pages of slots 5 and 6 swapped, their entries and indexes exchanged (each folio
+   * mapped where its index says): legal, each slot's new entry mapping a folio whose
+   * recorded fields, but the folio, are the slot's. `indexes` false leaves the indexes.
+   */
+  function swapPages(s: Scene, indexes = true): void {
+    const { mem, table, slot } = s;
+    const a = ptePfn(s.pte);
+    const b = ptePfn(s.other);
+    const vpn = table.base / PAGE_SIZE + slot;
+    table.set(vpn, s.other);
+    table.set(vpn + 1, s.pte);
+    if (indexes) {
+      const ia = mem.index[a]!;
+      mem.index[a] = mem.index[b]!;
+      mem.index[b] = ia;
+    }
+  }
+
+  it('passes for present entries moved to other folios with the recorded fields, with the counts of a pass from scratch', () => {
+    const s = machine();
+    swapPages(s);
+    expect(checkRmapReference(s.ctx)).toEqual([]);
+    expect(checkRmap(s.ctx, { incremental: true })).toEqual([]);
+    expect(s.ctx.rmapCheck?.sound).toBe(true);
+    const replayed = recordedCounts(s);
+    expect(checkRmap(s.ctx, { incremental: true })).toEqual([]);
+    s.ctx.rmapCheck!.sound = false;
+    expect(checkRmap(s.ctx, { incremental: true })).toEqual([]);
+    expect(recordedCounts(s)).toEqual(replayed);
+  });
+
+  it("reports a present entry moved to a folio whose index is not the slot's", () => {
+    const s = machine();
+    swapPages(s, false);
+    const found = checkRmap(s.ctx, { incremental: true });
+    expect(found.join('\n')).toMatch(/page index/);
+    expect(found).toEqual(checkRmapReference(s.ctx));
+  });
+
+  it('reports a writable entry moved to an anonymous page that is not PageAnonExclusive', () => {
+    const s = machine();
+    swapPages(s);
+    const b = ptePfn(s.other);
+    s.mem.flags[b] = s.mem.flags[b]! & ~(1 << PG_anon_exclusive);
+    const found = checkRmap(s.ctx, { incremental: true });
+    expect(found.join('\n')).toMatch(/writable but not PageAnonExclusive/);
+    expect(found).toEqual(checkRmapReference(s.ctx));
+  });
+
+  it("passes the migration entry's page back (remove_migration_ptes to the same folio)", () => {
+    const s = machine();
+    unmapForMigration(s);
+    expect(checkRmap(s.ctx, { incremental: true })).toEqual([]);
+    s.table.set(s.table.base / PAGE_SIZE + s.slot, s.pte);
+    s.mem.mapcount[s.pfn] = s.mem.mapcount[s.pfn]! + 1;
+    s.mem.totalMapcount[s.pfn] = s.mem.totalMapcount[s.pfn]! + 1;
+    s.mem.flags[s.pfn] = s.mem.flags[s.pfn]! & ~(1 << PG_locked);
+    expect(checkRmapReference(s.ctx)).toEqual([]);
+    expect(checkRmap(s.ctx, { incremental: true })).toEqual([]);
+    expect(s.ctx.rmapCheck?.sound).toBe(true);
+    const replayed = recordedCounts(s);
+    s.ctx.rmapCheck!.sound = false;
+    expect(checkRmap(s.ctx, { incremental: true })).toEqual([]);
+    expect(recordedCounts(s)).toEqual(replayed);
   });
 });
