@@ -877,6 +877,7 @@ function walkRange(
       f[at + F_RAW] = raw | 0;
       continue;
     }
+    if (same && (meta & SLOT_COUNTED) !== 0 && replayMovedEntry(r, rec, i, raw, inc)) continue;
     if ((meta & SLOT_COUNTED) !== 0) unrecordSlot(inc, rec, i);
     checkEntry(ctx, mm, vbase + i, raw, false, tally, walk, bad);
     recordEntry(ctx, r, mm, rec, i, vbase + i, raw, walk, tally, inc);
@@ -1023,6 +1024,80 @@ function replayMarked(
     ((meta & F_EXCLUSIVE) !== 0 && (flags[pfn]! & (1 << PG_anon_exclusive)) === 0) ||
     ((meta & F_LOCKED) !== 0 && (flags[folio]! & (1 << PG_locked)) === 0)
   );
+}
+
+/**
+ * Slot `i`, a counted slot (SLOT_FOLIO, SLOT_MIGRATION), now holds `raw`, a present or
+ * migration entry the slot did not record: most often what migration writes, the present
+ * entry `try_to_migrate_one` replaces with a migration entry to the same page and the one
+ * `remove_migration_ptes` (mm/rmap.c, mm/migrate.c, 6.3) puts back to the new folio. In
+ * an mm whose VMAs are unchanged (the caller's `same`), `checkEntry`'s verdict on such an
+ * entry reads the VMA (the recorded slot's), whether the entry is present, the folio of its
+ * pfn (live, not hugetlb, not the zero page), the folio's mapping kind and object, the flags
+ * `folio_mapping` and `mm_counter` read, its `index` and the page's offset in it (the
+ * reachability and index tests), and then PageAnonExclusive of a writable anonymous page or
+ * PG_locked of a migration entry's folio. When all of those are the recorded ones
+ * (`replayMarked`, every field compared, marked or not; the offset tested here), the
+ * recorded slot's verdict, sound, holds for the new entry, and `recordEntry` would record
+ * it with the same fields but its kind, folio and the entry: the slot is made that at
+ * once, its counts moved from the old page and folio to the new as `unrecordSlot` and
+ * `recordEntry` move them (both on `changed`, for `checkChangedFolios`). False when a test
+ * fails: the caller forgets the slot and checks it in full.
+ */
+function replayMovedEntry(
+  r: MemmapReader,
+  rec: TableRecord,
+  i: number,
+  raw: number,
+  inc: IncrementalRmapState,
+): boolean {
+  const present = ptePresent(raw);
+  if (!present && !isMigrationEntry(raw)) return false;
+  const pfn = ptePfn(raw);
+  if (pfn >= r.maxPfn || pfn === r.zeroPfn) return false;
+  const s = r.state[pfn];
+  const folio = s === FRAME_HEAD ? pfn : s === FRAME_TAIL ? r.headOf[pfn]! : -1;
+  if (folio < 0) return false;
+  const f = rec.slots;
+  const at = i * SLOT_FIELDS;
+  const oldMeta = f[at + F_META]!;
+  const oldPfn = ptePfn(f[at + F_RAW]! >>> 0);
+  const oldFolio = f[at + F_FOLIO]!;
+  if (pfn - folio !== oldPfn - oldFolio) return false;
+  const counter = oldMeta & (7 << 2);
+  const meta = present
+    ? SLOT_FOLIO |
+      counter |
+      (pteWrite(raw) && (r.mappingKind[folio]! & PAGE_MAPPING_ANON) !== 0 ? F_EXCLUSIVE : 0)
+    : SLOT_MIGRATION | counter | F_LOCKED;
+  if (!replayMarked(r, rec, i, pfn, folio, meta)) return false;
+  // The old entry's counts out (its rss counter is the new one's: the same kind and flags).
+  const slotRefs = inc.slotRefs!;
+  const slotAt = inc.slotAt!;
+  slotRefs[oldFolio]!--;
+  if (oldPfn !== oldFolio) slotRefs[oldPfn]!--;
+  if ((oldMeta & 3) === SLOT_FOLIO) {
+    inc.ptes![oldPfn]!--;
+    inc.refs![oldFolio]!--;
+    inc.changed.push(oldFolio, oldPfn);
+  }
+  // The new one's in, as `recordEntry` counts them.
+  f[at + F_RAW] = raw | 0;
+  f[at + F_FOLIO] = folio;
+  f[at + F_META] = meta;
+  const id = (rec.id << SLOT_ID_SHIFT) | i;
+  slotRefs[folio]!++;
+  slotAt[folio] = id;
+  if (pfn !== folio) {
+    slotRefs[pfn]!++;
+    slotAt[pfn] = id;
+  }
+  if (present) {
+    inc.ptes![pfn]!++;
+    inc.refs![folio]!++;
+    inc.changed.push(folio, pfn);
+  }
+  return true;
 }
 
 /** Distinct mapping objects a record keeps at most; past them, slots are checked in full. */
