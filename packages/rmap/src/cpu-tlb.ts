@@ -114,26 +114,54 @@ export class CpuTlb {
     return true;
   }
 
-  /** Drops the entries of the virtual pages in [start, end). */
+  /**
+   * Drops the entries of the virtual pages in [start, end). A range over fewer 2 MiB ranges
+   * than there are chunks (a page, a huge page's 512, a flush of up to 33 strides) visits the
+   * chunks of those ranges, slot by slot from the first to the last page; a wider one every
+   * chunk. Either way, a chunk whose count reaches 0 is done with at once.
+   */
   deleteRange(start: number, end: number): void {
-    if (end - start <= PTRS_PER_PTE) {
-      for (let vpn = start; vpn < end; vpn++) this.delete(vpn);
+    if (this.#size === 0 || end <= start) return;
+    const first = Math.floor(start / PTRS_PER_PTE);
+    const last = Math.floor((end - 1) / PTRS_PER_PTE);
+    if (last - first < this.#chunks.size) {
+      for (let idx = first; idx <= last; idx++) {
+        const chunk = this.#chunk(idx);
+        if (chunk === undefined) continue;
+        const base = idx * PTRS_PER_PTE;
+        this.#clearSlots(
+          idx,
+          chunk,
+          idx === first ? start - base : 0,
+          idx === last ? end - base : PTRS_PER_PTE,
+        );
+      }
       return;
     }
     for (const [idx, chunk] of this.#chunks) {
       const base = idx * PTRS_PER_PTE;
       if (base + PTRS_PER_PTE <= start || base >= end) continue;
-      const from = Math.max(start, base) - base;
-      const to = Math.min(end, base + PTRS_PER_PTE) - base;
-      for (let i = from; i < to; i++) {
-        if (chunk[i] !== 0) {
-          chunk[i] = 0;
-          this.#size--;
-          chunk[COUNT]!--;
-        }
-      }
-      if (chunk[COUNT] === 0) this.#drop(idx);
+      this.#clearSlots(
+        idx,
+        chunk,
+        Math.max(start, base) - base,
+        Math.min(end, base + PTRS_PER_PTE) - base,
+      );
     }
+  }
+
+  /** Drops the entries of slots [from, to) of the chunk of `idx`, and the chunk if it empties. */
+  #clearSlots(idx: number, chunk: Uint32Array, from: number, to: number): void {
+    let count = chunk[COUNT]!;
+    for (let i = from; i < to && count > 0; i++) {
+      if (chunk[i] !== 0) {
+        chunk[i] = 0;
+        count--;
+        this.#size--;
+      }
+    }
+    chunk[COUNT] = count;
+    if (count === 0) this.#drop(idx);
   }
 
   /** A zeroed chunk for a range no spare serves. */
