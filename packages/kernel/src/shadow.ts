@@ -1,4 +1,10 @@
-import { type Folio, folioIndex, type PhysicalMemory, pageContent } from '@mmsim/folio';
+import {
+  type Folio,
+  folioIndex,
+  machineBuffer,
+  type PhysicalMemory,
+  pageContent,
+} from '@mmsim/folio';
 import {
   type AddressSpaceView,
   type MmView,
@@ -63,6 +69,9 @@ interface UserChunk {
   /** Pages of the chunk written. */
   used: number;
 }
+
+/** Bytes of a `UserChunk`'s buffer: `value` and `seq` (8 bytes a page), `writer` (4). */
+const USER_CHUNK_BYTES = 20 * CHUNK;
 
 /** A mismatch found by `verifyAll`, ordered by `seq`. */
 interface Mismatch {
@@ -304,18 +313,29 @@ export class ShadowMemory {
     const idx = Math.floor(vpn / CHUNK);
     let chunk = chunks.get(idx);
     if (chunk === undefined) {
-      chunk = {
-        value: new Float64Array(CHUNK),
-        writer: new Int32Array(CHUNK),
-        seq: new Float64Array(CHUNK),
-        used: 0,
-      };
+      chunk = this.#newUserChunk();
       chunks.set(idx, chunk);
     }
     this.#lastMm = mm;
     this.#lastIdx = idx;
     this.#lastChunk = chunk;
     this.#store(chunk, slotOf(vpn), value, writer);
+  }
+
+  /**
+   * An empty chunk, its three arrays over one zeroed buffer of the machine
+   * (`machineBuffer`: from its recycler when it has one, given back with the machine), not
+   * three backing stores of their own: an explorer's set-up records a process's first
+   * touches in every schedule.
+   */
+  #newUserChunk(): UserChunk {
+    const buffer = machineBuffer(this.#mem, USER_CHUNK_BYTES);
+    return {
+      value: new Float64Array(buffer, 0, CHUNK),
+      seq: new Float64Array(buffer, 8 * CHUNK, CHUNK),
+      writer: new Int32Array(buffer, 16 * CHUNK, CHUNK),
+      used: 0,
+    };
   }
 
   #store(chunk: UserChunk, i: number, value: number, writer: number): void {

@@ -1,8 +1,19 @@
+import { machineBuffer, type PhysicalMemory } from '@mmsim/folio';
 import { PTRS_PER_PTE } from './constants.js';
 import { pteIndexOfVpn } from './page-table.js';
 
 /** Slot of a chunk that counts its live entries (after the 512 entry slots). */
 const COUNT = PTRS_PER_PTE;
+
+/** Bytes of a chunk: 512 entry slots and the count. */
+const CHUNK_BYTES = (PTRS_PER_PTE + 1) * 4;
+
+/**
+ * Emptied chunks a CPU's TLB keeps for the ranges it fills next (128 MiB of address
+ * range): enough for every range of the scenarios' processes, few enough that a TLB that
+ * once held many ranges does not pin them all.
+ */
+const MAX_SPARE = 64;
 
 /**
  * The cached translations of one mm on one CPU: virtual page number -> TLB entry
@@ -26,11 +37,22 @@ export class CpuTlb {
   #lastIdx = -1;
   #last: Uint32Array | undefined = undefined;
   /**
-   * An all-zero chunk kept from the last one dropped or cleared, for the next range that
-   * needs one: a full flush (`clear`) empties every chunk and the CPU's next accesses refill
-   * them, and a 2 KiB typed array is an off-heap allocation that costs more than zeroing.
+   * All-zero chunks kept from those dropped or cleared (up to `MAX_SPARE`), for the next
+   * ranges that need one: a full flush (`clear`) empties every chunk and the CPU's next
+   * accesses refill them, and a 2 KiB typed array is an off-heap allocation that costs
+   * more than zeroing.
    */
-  #spare: Uint32Array | undefined = undefined;
+  readonly #spare: Uint32Array[] = [];
+  /**
+   * The machine whose buffers new chunks take (`machineBuffer`: from its recycler when it
+   * has one, so that an explorer's next schedule reuses them instead of allocating a
+   * backing store per schedule); null: a buffer of their own.
+   */
+  readonly #mem: PhysicalMemory | null;
+
+  constructor(mem: PhysicalMemory | null = null) {
+    this.#mem = mem;
+  }
 
   /** Entries cached. */
   get size(): number {
@@ -65,8 +87,7 @@ export class CpuTlb {
     const idx = Math.floor(vpn / PTRS_PER_PTE);
     let chunk = this.#chunk(idx);
     if (chunk === undefined) {
-      chunk = this.#spare ?? new Uint32Array(PTRS_PER_PTE + 1);
-      this.#spare = undefined;
+      chunk = this.#spare.pop() ?? this.#newChunk();
       this.#chunks.set(idx, chunk);
       this.#lastIdx = idx;
       this.#last = chunk;
@@ -93,32 +114,67 @@ export class CpuTlb {
     return true;
   }
 
-  /** Drops the entries of the virtual pages in [start, end). */
+  /**
+   * Drops the entries of the virtual pages in [start, end). A range over fewer 2 MiB ranges
+   * than there are chunks (a page, a huge page's 512, a flush of up to 33 strides) visits the
+   * chunks of those ranges, slot by slot from the first to the last page; a wider one every
+   * chunk. Either way, a chunk whose count reaches 0 is done with at once.
+   */
   deleteRange(start: number, end: number): void {
-    if (end - start <= PTRS_PER_PTE) {
-      for (let vpn = start; vpn < end; vpn++) this.delete(vpn);
+    if (this.#size === 0 || end <= start) return;
+    const first = Math.floor(start / PTRS_PER_PTE);
+    const last = Math.floor((end - 1) / PTRS_PER_PTE);
+    if (last - first < this.#chunks.size) {
+      for (let idx = first; idx <= last; idx++) {
+        const chunk = this.#chunk(idx);
+        if (chunk === undefined) continue;
+        const base = idx * PTRS_PER_PTE;
+        this.#clearSlots(
+          idx,
+          chunk,
+          idx === first ? start - base : 0,
+          idx === last ? end - base : PTRS_PER_PTE,
+        );
+      }
       return;
     }
     for (const [idx, chunk] of this.#chunks) {
       const base = idx * PTRS_PER_PTE;
       if (base + PTRS_PER_PTE <= start || base >= end) continue;
-      const from = Math.max(start, base) - base;
-      const to = Math.min(end, base + PTRS_PER_PTE) - base;
-      for (let i = from; i < to; i++) {
-        if (chunk[i] !== 0) {
-          chunk[i] = 0;
-          this.#size--;
-          chunk[COUNT]!--;
-        }
-      }
-      if (chunk[COUNT] === 0) this.#drop(idx);
+      this.#clearSlots(
+        idx,
+        chunk,
+        Math.max(start, base) - base,
+        Math.min(end, base + PTRS_PER_PTE) - base,
+      );
     }
+  }
+
+  /** Drops the entries of slots [from, to) of the chunk of `idx`, and the chunk if it empties. */
+  #clearSlots(idx: number, chunk: Uint32Array, from: number, to: number): void {
+    let count = chunk[COUNT]!;
+    for (let i = from; i < to && count > 0; i++) {
+      if (chunk[i] !== 0) {
+        chunk[i] = 0;
+        count--;
+        this.#size--;
+      }
+    }
+    chunk[COUNT] = count;
+    if (count === 0) this.#drop(idx);
+  }
+
+  /** A zeroed chunk for a range no spare serves. */
+  #newChunk(): Uint32Array {
+    const mem = this.#mem;
+    if (mem === null) return new Uint32Array(PTRS_PER_PTE + 1);
+    return new Uint32Array(machineBuffer(mem, CHUNK_BYTES));
   }
 
   /** Drops the chunk of `idx`, whose entries and count are all zero. */
   #drop(idx: number): void {
     const chunk = this.#chunks.get(idx);
-    if (chunk !== undefined && this.#spare === undefined) this.#spare = chunk;
+    if (chunk !== undefined && this.#spare.length < MAX_SPARE) this.#spare.push(chunk);
     this.#chunks.delete(idx);
     if (this.#lastIdx === idx) {
       this.#lastIdx = -1;
@@ -128,9 +184,10 @@ export class CpuTlb {
 
   /** Drops every entry. */
   clear(): void {
-    if (this.#spare === undefined) {
-      const first = this.#chunks.values().next();
-      if (first.done !== true) this.#spare = first.value.fill(0);
+    const spare = this.#spare;
+    for (const chunk of this.#chunks.values()) {
+      if (spare.length >= MAX_SPARE) break;
+      spare.push(chunk.fill(0));
     }
     this.#chunks.clear();
     this.#size = 0;

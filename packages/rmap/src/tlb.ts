@@ -1,3 +1,4 @@
+import type { PhysicalMemory } from '@mmsim/folio';
 import { type Task, VmEvent } from '@mmsim/runtime';
 import {
   PAGE_SHIFT,
@@ -53,11 +54,14 @@ export function tlbEntry(pfn: number, write: boolean, dirty: boolean): number {
   return pfn * 4 + (write ? TLB_WRITE : 0) + (dirty ? TLB_DIRTY : 0);
 }
 
-/** The TLB of `cpu` for `mm`, created on first use. */
-export function cpuTlb(mm: Mm, cpu: number): CpuTlb {
+/**
+ * The TLB of `cpu` for `mm`, created on first use; its chunks are buffers of the machine
+ * `mem` (see `CpuTlb`).
+ */
+export function cpuTlb(mm: Mm, cpu: number, mem: PhysicalMemory): CpuTlb {
   let tlb = mm.tlb[cpu];
   if (tlb === undefined) {
-    tlb = new CpuTlb();
+    tlb = new CpuTlb(mem);
     mm.tlb[cpu] = tlb;
   }
   return tlb;

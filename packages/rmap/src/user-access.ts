@@ -63,7 +63,7 @@ const TLB_WRITE_DIRTY = TLB_WRITE | TLB_DIRTY;
 function translate(ctx: RmapState, mm: Mm, vpn: number, write: boolean): number {
   const cpu = ctx.rt.current.cpu.id;
   if (ctx.loadedMm[cpu] !== mm || ctx.tlbLazy[cpu] !== 0) useMm(ctx, mm, cpu);
-  const tlb = cpuTlb(mm, cpu);
+  const tlb = cpuTlb(mm, cpu, ctx.mem);
   const e = tlb.get(vpn);
   if (e !== undefined && (!write || (e & TLB_WRITE_DIRTY) === TLB_WRITE_DIRTY)) {
     ctx.tlbStats.tlbHits++;

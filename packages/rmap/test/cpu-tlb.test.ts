@@ -93,6 +93,39 @@ describe('CpuTlb', () => {
     }
   });
 
+  it('deleteRange of any span, by the ranges it covers or by every chunk, drops exactly its pages', () => {
+    // Ranges from one page to several 2 MiB ranges, starting and ending inside a chunk, on
+    // an empty range, and far wider than the chunks there are (the walk over every chunk),
+    // against a Map; the count and the reuse of emptied chunks are checked by later sets.
+    const bases = [0, 512 * 3, 512 * 4, 2 ** 35 - 512, 2 ** 35, 2 ** 35 + 512 * 7];
+    for (let seed = 1; seed <= 16; seed++) {
+      let s = seed;
+      const rnd = (m: number) => {
+        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+        return (s >>> 8) % m;
+      };
+      const tlb = new CpuTlb();
+      const ref = new Map<number, number>();
+      for (let op = 0; op < 120; op++) {
+        for (let k = 0; k < 12; k++) {
+          const vpn = bases[rnd(bases.length)]! + rnd(512);
+          tlb.set(vpn, vpn % 1000);
+          ref.set(vpn, vpn % 1000);
+        }
+        const start = bases[rnd(bases.length)]! + rnd(600) - 40;
+        const span = [1, 2, 33, 511, 512, 513, 1500, 2 ** 35][rnd(8)]!;
+        tlb.deleteRange(start, start + span);
+        for (const vpn of [...ref.keys()]) {
+          if (vpn >= start && vpn < start + span) ref.delete(vpn);
+        }
+        expect(tlb.size).toBe(ref.size);
+      }
+      const sorted = (xs: [number, number][]) => [...xs].sort((a, b) => a[0] - b[0]);
+      expect(sorted([...tlb])).toEqual(sorted([...ref]));
+      for (const vpn of ref.keys()) expect(tlb.get(vpn)).toBe(ref.get(vpn));
+    }
+  });
+
   it('an entry costs at most 8 bytes (typed arrays, not a Map entry)', () => {
     const before = liveBytes();
     const tlb = new CpuTlb();
