@@ -30,14 +30,32 @@ export class HugetlbState {
   readonly mem: PhysicalMemory;
   /** `h->hugepage_activelist`: hugetlb folios in use. */
   readonly activelist: FolioList;
-  /** HPageMigratable per pfn (hugetlb heads on the active list that may be isolated). */
-  readonly migratable: Uint8Array;
+  /**
+   * HPageMigratable per pfn (hugetlb heads on the active list that may be isolated): a
+   * byte per frame from the machine's buffers, taken when the first folio is marked
+   * (`markMigratable`). Until then it is an empty array, whose reads are undefined (not
+   * marked) and whose writes of 0 change nothing: most machines have no hugetlb folio, and
+   * an explorer builds a machine per schedule.
+   */
+  migratable: Uint8Array = NOT_MARKED;
 
   constructor(mem: PhysicalMemory) {
     this.mem = mem;
     this.activelist = new FolioList(mem);
-    this.migratable = frameArrayU8(mem);
   }
+}
+
+/** The `migratable` of a state that has marked no folio yet (never written: length 0). */
+const NOT_MARKED = new Uint8Array(0);
+
+/** `folio_set_hugetlb_migratable`'s bit: set, taking the bytes on the first mark. */
+function markMigratable(h: HugetlbState, folio: Folio): void {
+  let bits = h.migratable;
+  if (bits === NOT_MARKED) {
+    bits = frameArrayU8(h.mem);
+    h.migratable = bits;
+  }
+  bits[folio] = 1;
 }
 
 function checkHugetlb(h: HugetlbState, folio: Folio, fn: string): void {
@@ -60,7 +78,7 @@ export function hugetlbAllocActive(h: HugetlbState, nid: number, options?: Alloc
   if (folio < 0) folio = allocSurplusHugetlbFolio(h.mem, nid, options);
   if (folio < 0) return folio;
   h.activelist.addTail(folio);
-  h.migratable[folio] = 1;
+  markMigratable(h, folio);
   return folio;
 }
 
@@ -78,7 +96,7 @@ export function hugetlbLifecycle(h: HugetlbState): HugetlbLifecycle {
     },
     folioSetMigratable(folio: Folio): void {
       checkHugetlb(h, folio, 'folio_set_hugetlb_migratable');
-      h.migratable[folio] = 1;
+      markMigratable(h, folio);
     },
     folioFreeing(folio: Folio): void {
       checkHugetlb(h, folio, 'free_huge_page');
@@ -112,7 +130,7 @@ export function isolateHugetlb(h: HugetlbState, folio: Folio, list: FolioList): 
 export function folioPutbackActiveHugetlb(h: HugetlbState, folio: Folio): void {
   const mem = h.mem;
   checkHugetlb(h, folio, 'folio_putback_active_hugetlb');
-  h.migratable[folio] = 1;
+  markMigratable(h, folio);
   const active = h.activelist;
   const on = folioOnList(mem, folio);
   if (on !== null) on.moveToTail(folio, active);

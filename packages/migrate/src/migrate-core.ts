@@ -29,6 +29,11 @@ import { checkMigrateReason, type MigrateReason } from './reasons.js';
 import { type MigratePagesStats, MigrateStats } from './stats.js';
 import type { MigrateVariant } from './variants.js';
 
+/** A generator that throws `error` when first resumed: `migratePages`'s misuse, surfaced lazily. */
+function* misuse(error: unknown): KernelGen<never> {
+  throw error;
+}
+
 /** What `migratePages` returns: the kernel's result and the call's statistics. */
 export interface MigratePagesResult {
   /**
@@ -127,7 +132,7 @@ export class MigrateCore {
    * running task. A callback that throws during the migration becomes a
    * `DriverCallbackError`; the migration stops there.
    */
-  *migratePages<P>(
+  migratePages<P>(
     from: FolioList,
     getNewFolio: NewFolioFn<P>,
     putNewFolio: FreeFolioFn<P> | null,
@@ -135,6 +140,42 @@ export class MigrateCore {
     mode: MigrateMode,
     reason: MigrateReason,
   ): KernelGen<MigratePagesResult> {
+    // A plain call that hands back the engine's own generator: a `yield*` into it resumes
+    // one generator fewer at every scheduling point of the migration (docs/performance.md,
+    // "migrate_pages() without a generator of its own"). The checks run here, when the
+    // caller's `yield*` evaluates the call, which is the moment its first resumption ran
+    // them before; a misuse still surfaces there (at the first `next()`), as a generator
+    // that throws, so nothing changes for a caller that creates the generator first.
+    const env = this.env;
+    let mayHaveHugetlb: boolean;
+    try {
+      mayHaveHugetlb = this.#checkCall(from, getNewFolio, putNewFolio, mode, reason);
+    } catch (error) {
+      return misuse(error);
+    }
+    const cb: MigrateCallbacks = {
+      getNewFolio: getNewFolio as NewFolioFn<unknown>,
+      putNewFolio: putNewFolio as FreeFolioFn<unknown> | null,
+      priv,
+    };
+    const stats = new MigrateStats();
+    return env.variant.engine === 'unmap-and-move'
+      ? migratePagesV62(env, from, cb, mode, reason, stats)
+      : migratePagesV63(env, from, cb, mode, reason, stats, mayHaveHugetlb);
+  }
+
+  /**
+   * The argument checks of `migratePages` (throwing its MmsimErrors). Returns whether a
+   * hugetlb folio may be on `from`: false when the check's own pass over the list saw
+   * none, so that the batch engine needs no scan of its own.
+   */
+  #checkCall(
+    from: FolioList,
+    getNewFolio: unknown,
+    putNewFolio: unknown,
+    mode: MigrateMode,
+    reason: MigrateReason,
+  ): boolean {
     const env = this.env;
     void env.rt.current; // throws NO_CURRENT_TASK outside a task
     checkMigrateMode(mode);
@@ -153,7 +194,7 @@ export class MigrateCore {
       throw new MmsimError('INVALID_ARGUMENT', 'putNewFolio must be a function or null');
     }
     // Whether a hugetlb folio is on the list, seen by the same pass (a folio that passed
-    // the check is a live head): the batch engine then needs no scan of its own for it.
+    // the check is a live head).
     const r = memmapReader(env.mem);
     let hugetlb = false;
     for (const folio of from) {
@@ -166,17 +207,7 @@ export class MigrateCore {
       }
       if (r.folioType[folio] === FOLIO_TYPE_HUGETLB) hugetlb = true;
     }
-    const cb: MigrateCallbacks = {
-      getNewFolio: getNewFolio as NewFolioFn<unknown>,
-      putNewFolio: putNewFolio as FreeFolioFn<unknown> | null,
-      priv,
-    };
-    const stats = new MigrateStats();
-    const rc =
-      env.variant.engine === 'unmap-and-move'
-        ? yield* migratePagesV62(env, from, cb, mode, reason, stats)
-        : yield* migratePagesV63(env, from, cb, mode, reason, stats, hugetlb);
-    return { rc, stats: stats.snapshot() };
+    return hugetlb;
   }
 
   /** `putback_movable_pages(list)`: give every folio of an isolation list back. */

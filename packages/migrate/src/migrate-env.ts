@@ -127,17 +127,17 @@ export class MigrateEnv implements MigrateServices {
         'MigrateCore needs { rt, mem, vmstat, locks, lru, rmap, tlb }',
       );
     }
-    for (const key of ['rt', 'mem', 'vmstat', 'locks', 'lru', 'rmap', 'tlb'] as const) {
-      if (typeof deps[key] !== 'object' || deps[key] === null) {
-        throw new MmsimError('INVALID_CONFIG', `MigrateCore: deps.${key} is missing`);
-      }
-    }
-    for (const key of ['thpMigrationSupported', 'hugepageMigrationSupported'] as const) {
-      const v = deps[key];
-      if (v !== undefined && typeof v !== 'boolean') {
-        throw new MmsimError('INVALID_CONFIG', `MigrateCore: ${key} must be a boolean`);
-      }
-    }
+    // Each part and switch read by name, in this order (a core is built per explored
+    // schedule: no array of keys and no reads by a computed key).
+    checkPart(deps.rt, 'rt');
+    checkPart(deps.mem, 'mem');
+    checkPart(deps.vmstat, 'vmstat');
+    checkPart(deps.locks, 'locks');
+    checkPart(deps.lru, 'lru');
+    checkPart(deps.rmap, 'rmap');
+    checkPart(deps.tlb, 'tlb');
+    checkSwitch(deps.thpMigrationSupported, 'thpMigrationSupported');
+    checkSwitch(deps.hugepageMigrationSupported, 'hugepageMigrationSupported');
     if (deps.invalidateBhLrus !== undefined && typeof deps.invalidateBhLrus !== 'function') {
       throw new MmsimError('INVALID_CONFIG', 'MigrateCore: invalidateBhLrus must be a function');
     }
@@ -241,6 +241,20 @@ export class MigrateEnv implements MigrateServices {
   /** `invalidate_bh_lrus()`: the function given in `MigrateDeps`, or nothing. */
   invalidateBhLrus(): void {
     this.#invalidateBhLrus();
+  }
+}
+
+/** A part of `MigrateDeps` must be an object. */
+function checkPart(part: unknown, key: string): void {
+  if (typeof part !== 'object' || part === null) {
+    throw new MmsimError('INVALID_CONFIG', `MigrateCore: deps.${key} is missing`);
+  }
+}
+
+/** A switch of `MigrateDeps` is a boolean or left out. */
+function checkSwitch(value: unknown, key: string): void {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new MmsimError('INVALID_CONFIG', `MigrateCore: ${key} must be a boolean`);
   }
 }
 

@@ -38,6 +38,7 @@ import { MIGRATEPAGE_SUCCESS } from './constants.js';
 import { kernelBug } from './errors.js';
 import { traceFolioDone, traceFoliosIsolated } from './journey.js';
 import { listDel, listHead, listMoveTail } from './lists.js';
+import type { MigratePagesResult } from './migrate-core.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { COPY_YIELDS } from './migrate-folio.js';
 import { unmapTtuFlags } from './migrate-folio-unmap.js';
@@ -630,7 +631,8 @@ function unmapAndMoveInnerSteps(
  * first round goes to `ret_pages` first. -ENOMEM stops everything (the pieces go back on
  * `from`). There is no TLB batching: each PTE is flushed as it is cleared. Returns the
  * failed folios (`nr_failed + nr_large_failed`), 0 when nothing is left on `from`
- * (03e5f82ea632, 6.1: every piece of every split folio migrated), or -ENOMEM.
+ * (03e5f82ea632, 6.1: every piece of every split folio migrated), or -ENOMEM, as `rc` of
+ * a `MigratePagesResult` with a snapshot of `stats`.
  */
 export function* migratePagesV62(
   env: MigrateEnv,
@@ -639,7 +641,7 @@ export function* migratePagesV62(
   mode: MigrateMode,
   reason: MigrateReason,
   stats: MigrateStats,
-): KernelGen<number> {
+): KernelGen<MigratePagesResult> {
   const mem = env.mem;
   const tp = env.tp;
   if (tp.start.enabled) tp.start.emit({ mode, reason });
@@ -821,5 +823,5 @@ export function* migratePagesV62(
     env.vmstat,
   );
   migratePagesEnd(env, stats, mode, reason);
-  return rc;
+  return { rc: rc, stats: stats.snapshot() };
 }

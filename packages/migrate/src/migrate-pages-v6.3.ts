@@ -10,6 +10,7 @@ import type { MigrateCallbacks } from './callbacks.js';
 import { kernelBug } from './errors.js';
 import { traceFoliosIsolated } from './journey.js';
 import { listCutBefore, listHead } from './lists.js';
+import type { MigratePagesResult } from './migrate-core.js';
 import type { MigrateEnv } from './migrate-env.js';
 import { listHasHugetlb, migrateHugetlbs } from './migrate-hugetlbs.js';
 import { migratePagesBatch } from './migrate-pages-batch.js';
@@ -47,7 +48,9 @@ import { variantBatchesMode, variantPasses } from './variants.js';
  *    split folio made it; `allMigratedReturnsZero`, 03e5f82ea632: 6.3-rc1 and later, not
  *    the RFC). The vm events and `mm_migrate_pages` are emitted on every path.
  *
- * Returns the number of folios not migrated (a split large folio counts once), or -ENOMEM.
+ * Returns `MigratePagesResult`: as `rc` the number of folios not migrated (a split large
+ * folio counts once) or -ENOMEM, and a snapshot of `stats` (what `MigrateCore.migratePages`
+ * hands its caller, with no generator of its own between them).
  * `mayHaveHugetlb` false says the caller saw no hugetlb folio on `from` (`MigrateCore`'s
  * argument check reads every folio's type): untraced, `migrate_hugetlbs` is then skipped
  * without a scan of the list of its own.
@@ -60,7 +63,7 @@ export function* migratePagesV63(
   reason: MigrateReason,
   stats: MigrateStats,
   mayHaveHugetlb = true,
-): KernelGen<number> {
+): KernelGen<MigratePagesResult> {
   const mem = env.mem;
   const tp = env.tp;
   if (tp.start.enabled) tp.start.emit({ mode, reason });
@@ -157,5 +160,5 @@ export function* migratePagesV63(
     env.vmstat,
   );
   migratePagesEnd(env, stats, mode, reason);
-  return rcGather;
+  return { rc: rcGather, stats: stats.snapshot() };
 }
