@@ -45,7 +45,7 @@ describe('the incremental LRU pass reads every word of marks', () => {
     expect(words).toBe(66);
     const wordsMet = new Set(folios.map((f) => f >>> (LRU_MARK_SHIFT + 3)));
     expect([...wordsMet].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 64, 65]);
-    // Every group of those words holds a folio, but the first (pfn 0 is not given out).
+    // A folio in every group of those words (pfn 0 is not given out; pfn 1 shares its group).
     const groups = new Set(folios.map((f) => f >>> LRU_MARK_SHIFT));
     expect(groups.size).toBe(64 + 12);
     for (const f of folios) {
