@@ -29,6 +29,9 @@ export const NODE_STAT_NAMES = [
   'pgpromote_candidate',
 ] as const;
 
+/** The node items; `VmStat`'s gauge bits need fewer than 32. */
+const NODE_ITEMS = NODE_STAT_NAMES.length;
+
 /** Global event counters (enum vm_event_item), in /proc/vmstat order. */
 export const VM_EVENT_NAMES = [
   'pgactivate',
@@ -105,6 +108,8 @@ export class VmStat {
    * buddy allocator's own count): read when the item is, never written.
    */
   readonly #gauges: Array<((nid: number) => number) | undefined> = [];
+  /** Bit `item` set when node item `item` has a reader in `#gauges` (fewer than 32 items). */
+  #gaugeItems = 0;
 
   /**
    * The counters of `nrNodes` nodes, all 0. With `buffer` (zeroed, at least
@@ -147,11 +152,20 @@ export class VmStat {
     this.#node[i] = (this.#node[i] as number) + delta;
   }
 
-  /** node_page_state. */
+  /**
+   * node_page_state. Per-step checks read a few items after every step (`nr-isolated`: four
+   * on two nodes), so the ids are tested with one comparison each way (`(x >>> 0) === x` holds
+   * exactly for the integers in [0, 2^32)) and a bit of `#gaugeItems`; anything else takes
+   * `#nodeIndex` for its message.
+   */
   nodePageState(nid: number, item: number): number {
-    const i = this.#nodeIndex(nid, item);
-    const gauge = this.#gauges[item];
-    return gauge === undefined ? (this.#node[i] as number) : gauge(nid);
+    if (nid >>> 0 === nid && nid < this.nrNodes && item >>> 0 === item && item < NODE_ITEMS) {
+      if ((this.#gaugeItems & (1 << item)) === 0) {
+        return this.#node[nid * NODE_ITEMS + item] as number;
+      }
+      return (this.#gauges[item] as (nid: number) => number)(nid);
+    }
+    throw this.#badNodeIndex(nid, item) as MmsimError;
   }
 
   /**
@@ -172,6 +186,7 @@ export class VmStat {
       throw new MmsimError('INVALID_STATE', `${NODE_STAT_NAMES[item]} already has a gauge reader`);
     }
     this.#gauges[item] = read;
+    this.#gaugeItems |= 1 << item;
   }
 
   /**
@@ -185,16 +200,23 @@ export class VmStat {
   }
 
   #nodeIndex(nid: number, item: number): number {
+    const error = this.#badNodeIndex(nid, item);
+    if (error !== null) throw error;
+    return nid * NODE_STAT_NAMES.length + item;
+  }
+
+  /** The error for a node id or node item id out of range (the node first), or null. */
+  #badNodeIndex(nid: number, item: number): MmsimError | null {
     if (!(nid >= 0 && nid < this.nrNodes && Number.isInteger(nid))) {
-      throw new MmsimError(
+      return new MmsimError(
         'INVALID_ARGUMENT',
         `node ${nid} is out of range [0, ${this.nrNodes - 1}]`,
       );
     }
     if (!(item >= 0 && item < NODE_STAT_NAMES.length && Number.isInteger(item))) {
-      throw badItem('node', item, NODE_STAT_NAMES.length);
+      return badItem('node', item, NODE_STAT_NAMES.length);
     }
-    return nid * NODE_STAT_NAMES.length + item;
+    return null;
   }
 
   /** global_node_page_state: the sum over nodes. */

@@ -1,4 +1,5 @@
 import type { Kernel } from '@mmsim/kernel';
+import type { CheckOptions } from '@mmsim/lru';
 import type { Invariant } from '@mmsim/runtime';
 import { NodeStat } from '@mmsim/runtime';
 import { firstProblem, strided } from './invariant.js';
@@ -29,13 +30,17 @@ import { firstProblem, strided } from './invariant.js';
  */
 export function lruConsistent(k: Kernel, stride: number): Invariant {
   return strided('lru-consistent', stride, (phase) =>
-    firstProblem(
-      phase === 'end'
-        ? k.lruView.check({ scanMemory: true })
-        : k.lruView.check({ scanMemory: false, incremental: true }),
-    ),
+    firstProblem(k.lruView.check(phase === 'end' ? END_PASS : STEP_PASS)),
   );
 }
+
+/** The end check's options: a whole pass with the memory scan. */
+const END_PASS: CheckOptions = { scanMemory: true };
+/** A step check's options: incremental after a sound pass, no memory scan. */
+const STEP_PASS: CheckOptions = { scanMemory: false, incremental: true };
+
+const ISOLATED_ANON = NodeStat.NR_ISOLATED_ANON;
+const ISOLATED_FILE = NodeStat.NR_ISOLATED_FILE;
 
 /**
  * `nr-isolated`: NR_ISOLATED_ANON and NR_ISOLATED_FILE never go below 0 on any node (a
@@ -53,15 +58,17 @@ export function lruConsistent(k: Kernel, stride: number): Invariant {
  */
 export function nrIsolated(k: Kernel): Invariant {
   // The machine's counters, read after every step: the two items of each node read
-  // straight (no table of pairs, no name until a message is due).
+  // straight (no table of pairs, no name until a message is due); a machine's node count
+  // is fixed when it is built.
   const vmstat = k.vmstat;
+  const nrNodes = vmstat.nrNodes;
   return {
     name: 'nr-isolated',
     check(phase) {
       const end = phase === 'end';
-      for (let nid = 0; nid < vmstat.nrNodes; nid++) {
-        const anon = vmstat.nodePageState(nid, NodeStat.NR_ISOLATED_ANON);
-        const file = vmstat.nodePageState(nid, NodeStat.NR_ISOLATED_FILE);
+      for (let nid = 0; nid < nrNodes; nid++) {
+        const anon = vmstat.nodePageState(nid, ISOLATED_ANON);
+        const file = vmstat.nodePageState(nid, ISOLATED_FILE);
         if (anon < 0 || file < 0 || (end && (anon !== 0 || file !== 0))) {
           return isolatedProblem(nid, anon, file, end);
         }
