@@ -912,8 +912,15 @@ function unrecordSlot(inc: IncrementalRmapState, rec: TableRecord, i: number): v
   const meta = f[at + F_META]!;
   rec.rss[(meta >>> 2) & 7]! -= 1;
   f[at + F_META] = SLOT_CHECK;
-  const pfn = ptePfn(f[at + F_RAW]! >>> 0);
-  const folio = f[at + F_FOLIO]!;
+  uncountSlot(inc, f[at + F_FOLIO]!, ptePfn(f[at + F_RAW]! >>> 0), meta);
+}
+
+/**
+ * Takes a counted slot that recorded page `pfn` of `folio` with `meta` out of the
+ * incremental state's counts (its references; a SLOT_FOLIO slot's mapped page and folio
+ * too, which go on the pass's `changed` list for `checkFolios`).
+ */
+function uncountSlot(inc: IncrementalRmapState, folio: number, pfn: number, meta: number): void {
   const slotRefs = inc.slotRefs!;
   slotRefs[folio]!--;
   if (pfn !== folio) slotRefs[pfn]!--;
@@ -921,6 +928,25 @@ function unrecordSlot(inc: IncrementalRmapState, rec: TableRecord, i: number): v
   inc.ptes![pfn]!--;
   inc.refs![folio]!--;
   inc.changed.push(folio, pfn);
+}
+
+/** Counts slot `i` of `rec` as a reference to page `pfn` of `folio` (and where it is). */
+function countSlotRefs(
+  inc: IncrementalRmapState,
+  rec: TableRecord,
+  i: number,
+  folio: number,
+  pfn: number,
+): void {
+  const slotRefs = inc.slotRefs!;
+  const slotAt = inc.slotAt!;
+  const id = (rec.id << SLOT_ID_SHIFT) | i;
+  slotRefs[folio]!++;
+  slotAt[folio] = id;
+  if (pfn !== folio) {
+    slotRefs[pfn]!++;
+    slotAt[pfn] = id;
+  }
 }
 
 /** Takes every counted slot of a record out of the recorded counts. */
@@ -1072,26 +1098,12 @@ function replayMovedEntry(
     : SLOT_MIGRATION | counter | F_LOCKED;
   if (!replayMarked(r, rec, i, pfn, folio, meta)) return false;
   // The old entry's counts out (its rss counter is the new one's: the same kind and flags).
-  const slotRefs = inc.slotRefs!;
-  const slotAt = inc.slotAt!;
-  slotRefs[oldFolio]!--;
-  if (oldPfn !== oldFolio) slotRefs[oldPfn]!--;
-  if ((oldMeta & 3) === SLOT_FOLIO) {
-    inc.ptes![oldPfn]!--;
-    inc.refs![oldFolio]!--;
-    inc.changed.push(oldFolio, oldPfn);
-  }
+  uncountSlot(inc, oldFolio, oldPfn, oldMeta);
   // The new one's in, as `recordEntry` counts them.
   f[at + F_RAW] = raw | 0;
   f[at + F_FOLIO] = folio;
   f[at + F_META] = meta;
-  const id = (rec.id << SLOT_ID_SHIFT) | i;
-  slotRefs[folio]!++;
-  slotAt[folio] = id;
-  if (pfn !== folio) {
-    slotRefs[pfn]!++;
-    slotAt[pfn] = id;
-  }
+  countSlotRefs(inc, rec, i, folio, pfn);
   if (present) {
     inc.ptes![pfn]!++;
     inc.refs![folio]!++;
@@ -1176,15 +1188,7 @@ function recordEntry(
   tally.rss[counter]! -= 1;
   rec.rss[counter]! += 1;
   rec.checkBits[word]! &= ~bit;
-  const slotRefs = inc.slotRefs!;
-  const slotAt = inc.slotAt!;
-  const id = (rec.id << SLOT_ID_SHIFT) | i;
-  slotRefs[folio]!++;
-  slotAt[folio] = id;
-  if (pfn !== folio) {
-    slotRefs[pfn]!++;
-    slotAt[pfn] = id;
-  }
+  countSlotRefs(inc, rec, i, folio, pfn);
   if (!present) {
     f[at + F_META] = SLOT_MIGRATION | (counter << 2) | F_LOCKED;
     return;

@@ -1,6 +1,5 @@
 import { PG_anon_exclusive, PG_locked } from '@mmsim/folio';
 import { memmapOf } from '@mmsim/folio/internal';
-import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
 import {
   mkMigrationEntry,
@@ -9,8 +8,8 @@ import {
   ptePfn,
   SWP_MIGRATION_READ,
 } from '../src/index.js';
-import { checkRmap, checkRmapReference, rmapStateOf } from '../src/internal.js';
-import { createRmapMachine, runAndCheck } from '../src/testing/index.js';
+import { checkRmap, checkRmapReference } from '../src/internal.js';
+import { writtenAnonMachine } from './helpers.js';
 
 /*
  * The incremental pass takes a recorded entry replaced by a present or migration entry to
@@ -24,15 +23,7 @@ import { createRmapMachine, runAndCheck } from '../src/testing/index.js';
 
 /** 24 written anonymous pages in one page table, recorded by a sound incremental pass. */
 function machine() {
-  const m = createRmapMachine({ nodes: [4096] });
-  const { vm } = m;
-  const p = vm.createProcess('p');
-  const anon = vm.mmap(p, { length: 24 * PAGE_SIZE });
-  m.rt.spawn('main', 0, function* (): KernelGen {
-    for (let i = 0; i < 24; i++) yield* vm.userWrite(p, anon + i * PAGE_SIZE, i + 1);
-  });
-  runAndCheck(m);
-  const ctx = rmapStateOf(vm);
+  const { anon, ctx } = writtenAnonMachine([4096]);
   const mm = [...ctx.mms][0]!;
   const vpn = anon / PAGE_SIZE + 5;
   const table = mm.pageTables.get(Math.floor(vpn / PTRS_PER_PTE))!;

@@ -7,11 +7,9 @@ import {
   frameView,
 } from '@mmsim/folio';
 import { memmapOf } from '@mmsim/folio/internal';
-import type { KernelGen } from '@mmsim/runtime';
 import { describe, expect, it } from 'vitest';
-import { PAGE_SIZE } from '../src/index.js';
-import { checkRmap, checkRmapReference, rmapStateOf } from '../src/internal.js';
-import { createRmapMachine, runAndCheck } from '../src/testing/index.js';
+import { checkRmap, checkRmapReference } from '../src/internal.js';
+import { writtenAnonMachine } from './helpers.js';
 
 /*
  * Two shortcuts of the rmap check, tested against the frame-by-frame reference:
@@ -27,16 +25,8 @@ import { createRmapMachine, runAndCheck } from '../src/testing/index.js';
 
 /** A machine with 24 anonymous pages written (one page table, recorded by an incremental pass). */
 function machine(nodes: readonly number[] = [4096, 4096]) {
-  const m = createRmapMachine({ nodes });
-  const { vm } = m;
-  const p = vm.createProcess('p');
-  const anon = vm.mmap(p, { length: 24 * PAGE_SIZE });
-  // On CPU 0, whose node 0 gives the pages: node 1's last frames stay free.
-  m.rt.spawn('main', 0, function* (): KernelGen {
-    for (let i = 0; i < 24; i++) yield* vm.userWrite(p, anon + i * PAGE_SIZE, i + 1);
-  });
-  runAndCheck(m);
-  const ctx = rmapStateOf(vm);
+  // Node 1's last frames stay free.
+  const { ctx } = writtenAnonMachine(nodes);
   return { ctx, mem: memmapOf(ctx.mem) };
 }
 

@@ -26,8 +26,12 @@ import {
 import { EAGAIN, type KernelGen, NodeStat } from '@mmsim/runtime';
 import { expect } from 'vitest';
 import { folioAddressSpace, PAGE_SIZE, TTU_BATCH_FLUSH } from '../src/index.js';
-import { mutableAddressSpace } from '../src/internal.js';
-import type { RmapMachine as Machine } from '../src/testing/index.js';
+import { mutableAddressSpace, rmapStateOf } from '../src/internal.js';
+import {
+  createRmapMachine,
+  type RmapMachine as Machine,
+  runAndCheck,
+} from '../src/testing/index.js';
 
 /*
  * The rmap tests' stand-in migration (with the bug they look for). The machine and the
@@ -229,4 +233,20 @@ export function userAccessors(
       }
     },
   };
+}
+
+/**
+ * A machine on which a task on CPU 0 (node 0 gives the pages) wrote 24 anonymous pages of
+ * one mapping, run and checked: one page table for the rmap check to record.
+ */
+export function writtenAnonMachine(nodes: readonly number[]) {
+  const m = createRmapMachine({ nodes });
+  const { vm } = m;
+  const p = vm.createProcess('p');
+  const anon = vm.mmap(p, { length: 24 * PAGE_SIZE });
+  m.rt.spawn('main', 0, function* (): KernelGen {
+    for (let i = 0; i < 24; i++) yield* vm.userWrite(p, anon + i * PAGE_SIZE, i + 1);
+  });
+  runAndCheck(m);
+  return { m, anon, ctx: rmapStateOf(vm) };
 }
