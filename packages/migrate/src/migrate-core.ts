@@ -147,9 +147,9 @@ export class MigrateCore {
     // them before; a misuse still surfaces there (at the first `next()`), as a generator
     // that throws, so nothing changes for a caller that creates the generator first.
     const env = this.env;
-    let mayHaveHugetlb: boolean;
+    let listPages: number;
     try {
-      mayHaveHugetlb = this.#checkCall(from, getNewFolio, putNewFolio, mode, reason);
+      listPages = this.#checkCall(from, getNewFolio, putNewFolio, mode, reason);
     } catch (error) {
       return misuse(error);
     }
@@ -161,13 +161,14 @@ export class MigrateCore {
     const stats = new MigrateStats();
     return env.variant.engine === 'unmap-and-move'
       ? migratePagesV62(env, from, cb, mode, reason, stats)
-      : migratePagesV63(env, from, cb, mode, reason, stats, mayHaveHugetlb);
+      : migratePagesV63(env, from, cb, mode, reason, stats, listPages);
   }
 
   /**
-   * The argument checks of `migratePages` (throwing its MmsimErrors). Returns whether a
-   * hugetlb folio may be on `from`: false when the check's own pass over the list saw
-   * none, so that the batch engine needs no scan of its own.
+   * The argument checks of `migratePages` (throwing its MmsimErrors). Returns the base
+   * pages on `from` as the check's own pass over the list counted them, or -1 when a
+   * hugetlb folio is among them: with no hugetlb folio the batch engine needs no scan for
+   * one, and a list that fits one batch needs no pass to carve it (`migratePagesV63`).
    */
   #checkCall(
     from: FolioList,
@@ -175,7 +176,7 @@ export class MigrateCore {
     putNewFolio: unknown,
     mode: MigrateMode,
     reason: MigrateReason,
-  ): boolean {
+  ): number {
     const env = this.env;
     void env.rt.current; // throws NO_CURRENT_TASK outside a task
     checkMigrateMode(mode);
@@ -193,10 +194,11 @@ export class MigrateCore {
     if (putNewFolio !== null && typeof putNewFolio !== 'function') {
       throw new MmsimError('INVALID_ARGUMENT', 'putNewFolio must be a function or null');
     }
-    // Whether a hugetlb folio is on the list, seen by the same pass (a folio that passed
-    // the check is a live head).
+    // The list's base pages and whether a hugetlb folio is on it, seen by the same pass (a
+    // folio that passed the check is a live head).
     const r = memmapReader(env.mem);
     let hugetlb = false;
+    let pages = 0;
     for (const folio of from) {
       const problem = folioLooksIsolated(env, folio);
       if (problem !== null) {
@@ -206,8 +208,9 @@ export class MigrateCore {
         );
       }
       if (r.folioType[folio] === FOLIO_TYPE_HUGETLB) hugetlb = true;
+      pages += 1 << r.order[folio]!; // folio_nr_pages
     }
-    return hugetlb;
+    return hugetlb ? -1 : pages;
   }
 
   /** `putback_movable_pages(list)`: give every folio of an isolation list back. */

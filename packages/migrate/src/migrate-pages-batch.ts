@@ -434,21 +434,23 @@ function* migratePagesBatchBody(
       rc = rcSaved !== 0 ? rcSaved : nrFailed;
     }
 
-    // Clean up what the move passes gave up on.
-    let dst = dstFolios.first();
-    let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
-    for (const folio of unmapFolios) {
-      if (variant.copyStrategy === 'batch-precopy') folioTestClearContentCopied(mem, dst);
-      const pageWasMapped = recordedPageWasMapped(env, dst) & PAGE_WAS_MAPPED;
-      const anonVma = recordedAnonVma(env, dst);
-      migrateFolioExtract(env, dst);
-      if (!migrateFolioUndoSrcPlain(env, folio, pageWasMapped, anonVma, true, retFolios)) {
-        yield* migrateFolioUndoSrc(env, folio, pageWasMapped, anonVma, true, retFolios);
+    // Clean up what the move passes gave up on (mostly nothing: no iterator then).
+    if (!unmapFolios.isEmpty()) {
+      let dst = dstFolios.first();
+      let dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
+      for (const folio of unmapFolios) {
+        if (variant.copyStrategy === 'batch-precopy') folioTestClearContentCopied(mem, dst);
+        const pageWasMapped = recordedPageWasMapped(env, dst) & PAGE_WAS_MAPPED;
+        const anonVma = recordedAnonVma(env, dst);
+        migrateFolioExtract(env, dst);
+        if (!migrateFolioUndoSrcPlain(env, folio, pageWasMapped, anonVma, true, retFolios)) {
+          yield* migrateFolioUndoSrc(env, folio, pageWasMapped, anonVma, true, retFolios);
+        }
+        dstFolios.del(dst);
+        migrateFolioUndoDst(env, dst, true, cb);
+        dst = dst2;
+        dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
       }
-      dstFolios.del(dst);
-      migrateFolioUndoDst(env, dst, true, cb);
-      dst = dst2;
-      dst2 = dst >= 0 ? dstFolios.next(dst) : -1;
     }
 
     // 6.3-rc1: now migrate the pieces of split folios, not counting their failures.

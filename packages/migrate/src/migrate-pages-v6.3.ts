@@ -51,9 +51,13 @@ import { variantBatchesMode, variantPasses } from './variants.js';
  * Returns `MigratePagesResult`: as `rc` the number of folios not migrated (a split large
  * folio counts once) or -ENOMEM, and a snapshot of `stats` (what `MigrateCore.migratePages`
  * hands its caller, with no generator of its own between them).
- * `mayHaveHugetlb` false says the caller saw no hugetlb folio on `from` (`MigrateCore`'s
- * argument check reads every folio's type): untraced, `migrate_hugetlbs` is then skipped
- * without a scan of the list of its own.
+ * `listPages` is what the caller's pass over `from` counted when it saw no hugetlb folio
+ * there (`MigrateCore`'s argument check reads every folio's type and order): the list's base
+ * pages; -1 (the default) when a hugetlb folio may be on it. Untraced and with no hugetlb
+ * folio, `migrate_hugetlbs` is then skipped without a scan of the list of its own, and the
+ * first batch of a list of at most `batchSize` pages is the whole list, taken without the
+ * carve's pass (every limit of step 2 gives all of it then: no folio brings the count past
+ * the limit, and the one that brings it to the limit is the last).
  */
 export function* migratePagesV63(
   env: MigrateEnv,
@@ -62,7 +66,7 @@ export function* migratePagesV63(
   mode: MigrateMode,
   reason: MigrateReason,
   stats: MigrateStats,
-  mayHaveHugetlb = true,
+  listPages = -1,
 ): KernelGen<MigratePagesResult> {
   const mem = env.mem;
   const tp = env.tp;
@@ -82,44 +86,51 @@ export function* migratePagesV63(
   const overLimit = variant.batchLimit === 'over-limit';
   const reader = memmapReader(mem);
   // (Untraced and without a hugetlb folio on the list, migrate_hugetlbs does nothing.)
-  let rcGather =
-    !env.rt.functions.enabled && !(mayHaveHugetlb && listHasHugetlb(env, from))
-      ? 0
-      : yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
+  const skipHugetlbs = !env.rt.functions.enabled && !(listPages < 0 && listHasHugetlb(env, from));
+  let rcGather = skipHugetlbs
+    ? 0
+    : yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
+  // The list as the caller counted it, unchanged (nothing ran since), fits one batch: the
+  // carve's pass would take all of it and move nothing to `ret_folios`.
+  let takeAll = skipHugetlbs && listPages >= 0 && listPages <= batchSize;
   if (rcGather >= 0) {
     for (;;) {
       let nrPages = 0;
       let cut = -1;
       let full = false;
-      for (const folio of from) {
-        // (A folio on the list is a live head; the accessor throws if it is not.)
-        if (!readerIsFolio(reader, folio)) folioTestHugetlb(mem, folio);
-        // Hugetlb folios left on the list used up their retries.
-        if (reader.folioType[folio] === FOLIO_TYPE_HUGETLB) {
-          from.moveToTail(folio, retFolios);
-          continue;
-        }
-        nrPages += 1 << reader.order[folio]!; // folio_nr_pages
-        if (overLimit) {
-          // Before fb3592c41a44: past the limit, this folio starts the next batch.
-          if (nrPages > batchSize) {
-            if (folio === from.first()) {
-              // The kernel would carve empty batches forever; no folio it migrates this
-              // way is larger than NR_MAX_BATCHED_MIGRATION (HPAGE_PMD_NR) pages (a
-              // smaller `batchSize` makes it reachable).
-              throw kernelBug(
-                'migrate_pages',
-                `folio ${folio} alone exceeds NR_MAX_BATCHED_MIGRATION (${batchSize} pages)`,
-              );
+      // (The first batch of a list that fits one is all of it; see `listPages`.)
+      if (takeAll) takeAll = false;
+      else {
+        for (const folio of from) {
+          // (A folio on the list is a live head; the accessor throws if it is not.)
+          if (!readerIsFolio(reader, folio)) folioTestHugetlb(mem, folio);
+          // Hugetlb folios left on the list used up their retries.
+          if (reader.folioType[folio] === FOLIO_TYPE_HUGETLB) {
+            from.moveToTail(folio, retFolios);
+            continue;
+          }
+          nrPages += 1 << reader.order[folio]!; // folio_nr_pages
+          if (overLimit) {
+            // Before fb3592c41a44: past the limit, this folio starts the next batch.
+            if (nrPages > batchSize) {
+              if (folio === from.first()) {
+                // The kernel would carve empty batches forever; no folio it migrates this
+                // way is larger than NR_MAX_BATCHED_MIGRATION (HPAGE_PMD_NR) pages (a
+                // smaller `batchSize` makes it reachable).
+                throw kernelBug(
+                  'migrate_pages',
+                  `folio ${folio} alone exceeds NR_MAX_BATCHED_MIGRATION (${batchSize} pages)`,
+                );
+              }
+              full = true;
+              cut = folio;
+              break;
             }
+          } else if (nrPages >= batchSize) {
             full = true;
-            cut = folio;
+            cut = from.next(folio);
             break;
           }
-        } else if (nrPages >= batchSize) {
-          full = true;
-          cut = from.next(folio);
-          break;
         }
       }
       const folios = listHead(mem);
