@@ -161,7 +161,7 @@ export class MigrateCore {
     const stats = new MigrateStats();
     return env.variant.engine === 'unmap-and-move'
       ? migratePagesV62(env, from, cb, mode, reason, stats)
-      : migratePagesV63(env, from, cb, mode, reason, stats, listPages);
+      : migratePagesV63(env, from, cb, mode, reason, stats, listPages, from.size);
   }
 
   /**

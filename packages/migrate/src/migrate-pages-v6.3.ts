@@ -51,13 +51,15 @@ import { variantBatchesMode, variantPasses } from './variants.js';
  * Returns `MigratePagesResult`: as `rc` the number of folios not migrated (a split large
  * folio counts once) or -ENOMEM, and a snapshot of `stats` (what `MigrateCore.migratePages`
  * hands its caller, with no generator of its own between them).
- * `listPages` is what the caller's pass over `from` counted when it saw no hugetlb folio
- * there (`MigrateCore`'s argument check reads every folio's type and order): the list's base
- * pages; -1 (the default) when a hugetlb folio may be on it. Untraced and with no hugetlb
- * folio, `migrate_hugetlbs` is then skipped without a scan of the list of its own, and the
- * first batch of a list of at most `batchSize` pages is the whole list, taken without the
- * carve's pass (every limit of step 2 gives all of it then: no folio brings the count past
- * the limit, and the one that brings it to the limit is the last).
+ * `listPages` and `listSize` are what the caller's pass over `from` counted when it saw no
+ * hugetlb folio there (`MigrateCore`'s argument check reads every folio's type and order):
+ * the list's base pages and folios; -1 (the default) when a hugetlb folio may be on it.
+ * Untraced and with no hugetlb folio, `migrate_hugetlbs` is then skipped without a scan of
+ * the list of its own, and the first batch of a list of at most `batchSize` pages is the
+ * whole list, taken without the carve's pass (every limit of step 2 gives all of it then: no
+ * folio brings the count past the limit, and the one that brings it to the limit is the
+ * last). A list whose size is not `listSize` any more (a caller that changed it between the
+ * call and the generator's first resumption) is carved as usual.
  */
 export function* migratePagesV63(
   env: MigrateEnv,
@@ -67,6 +69,7 @@ export function* migratePagesV63(
   reason: MigrateReason,
   stats: MigrateStats,
   listPages = -1,
+  listSize = -1,
 ): KernelGen<MigratePagesResult> {
   const mem = env.mem;
   const tp = env.tp;
@@ -90,9 +93,9 @@ export function* migratePagesV63(
   let rcGather = skipHugetlbs
     ? 0
     : yield* migrateHugetlbs(env, from, cb, mode, reason, stats, retFolios);
-  // The list as the caller counted it, unchanged (nothing ran since), fits one batch: the
-  // carve's pass would take all of it and move nothing to `ret_folios`.
-  let takeAll = skipHugetlbs && listPages >= 0 && listPages <= batchSize;
+  // The list as the caller counted it (nothing ran since) fits one batch: the carve's pass
+  // would take all of it and move nothing to `ret_folios`.
+  let takeAll = skipHugetlbs && listPages >= 0 && listPages <= batchSize && from.size === listSize;
   if (rcGather >= 0) {
     for (;;) {
       let nrPages = 0;
