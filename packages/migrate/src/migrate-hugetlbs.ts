@@ -233,7 +233,7 @@ function* migrateHugetlbsBody(
         case -EAGAIN:
           retry++;
           nrRetryPages += nrPages;
-          env.reasonCosts.retries[reason]!++;
+          env.reasonCosts.retry(reason);
           break;
         case MIGRATEPAGE_SUCCESS:
           stats.nrSucceeded += nrPages;

@@ -305,7 +305,7 @@ function* migratePagesBatchBody(
               if (reason === MR_LONGTERM_PIN && s === -EAGAIN) {
                 // Try the split again, to help the long-term pin succeed.
                 retry++;
-                env.reasonCosts.retries[reason]!++;
+                env.reasonCosts.retry(reason);
                 thpRetry += isThp;
                 nrRetryPages += nrPages;
                 if (variant.longtermPinRetryUncounts) {
@@ -338,7 +338,7 @@ function* migratePagesBatchBody(
             if (counted) retry++;
             thpRetry += isThp;
             nrRetryPages += nrPages;
-            env.reasonCosts.retries[reason]!++;
+            env.reasonCosts.retry(reason);
             break;
           case MIGRATEPAGE_SUCCESS:
             stats.nrSucceeded += nrPages;
@@ -412,7 +412,7 @@ function* migratePagesBatchBody(
               if (counted) retry++;
               thpRetry += isThp;
               nrRetryPages += nrPages;
-              env.reasonCosts.retries[reason]!++;
+              env.reasonCosts.retry(reason);
               break;
             case MIGRATEPAGE_SUCCESS:
               stats.nrSucceeded += nrPages;

@@ -751,7 +751,7 @@ export function* migratePagesV62(
                 }
                 if (reason === MR_LONGTERM_PIN && s === -EAGAIN) {
                   largeRetry++;
-                  env.reasonCosts.retries[reason]!++;
+                  env.reasonCosts.retry(reason);
                   thpRetry += isThp;
                   nrRetryPages += nrSubpages;
                   break;
@@ -777,7 +777,7 @@ export function* migratePagesV62(
               retry++;
             }
             nrRetryPages += nrSubpages;
-            env.reasonCosts.retries[reason]!++;
+            env.reasonCosts.retry(reason);
             break;
           case MIGRATEPAGE_SUCCESS:
             stats.nrSucceeded += nrSubpages;

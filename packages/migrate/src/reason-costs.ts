@@ -28,6 +28,14 @@ export interface ReasonCostRow {
 
 /** The columns of `ReasonCosts`, each one slot per reason. */
 const REASON_COST_COLUMNS = 7;
+/** Where each column starts in `ReasonCosts`'s one view (in slots). */
+const CALLS = 0;
+const NS = MR_TYPES;
+const SUCCEEDED = 2 * MR_TYPES;
+const FAILED = 3 * MR_TYPES;
+const SPLIT = 4 * MR_TYPES;
+const IPIS = 5 * MR_TYPES;
+const RETRIES = 6 * MR_TYPES;
 
 /**
  * Cost attribution per `migrate_reason` (a model counter, no kernel equivalent): each
@@ -37,25 +45,51 @@ const REASON_COST_COLUMNS = 7;
  * call, so calls that overlap in time (on other CPUs) are each charged the IPIs of both.
  */
 export class ReasonCosts {
-  readonly calls: Float64Array;
-  readonly ns: Float64Array;
-  readonly succeeded: Float64Array;
-  readonly failed: Float64Array;
-  readonly split: Float64Array;
-  readonly ipis: Float64Array;
-  /** Folio retries (-EAGAIN in a pass), incremented by the engines as they happen. */
-  readonly retries: Float64Array;
+  /** The seven columns in one view of the buffer: column `c` of reason `r` at `c * MR_TYPES + r`. */
+  readonly #all: Float64Array;
+  /** The columns' own views, made when a column is first read (`#column`); null until then. */
+  #views: (Float64Array | undefined)[] | null = null;
+
+  /** `migrate_pages()` calls per reason. */
+  get calls(): Float64Array {
+    return this.#column(CALLS);
+  }
+  /** Virtual ns inside those calls per reason. */
+  get ns(): Float64Array {
+    return this.#column(NS);
+  }
+  /** Base pages migrated per reason. */
+  get succeeded(): Float64Array {
+    return this.#column(SUCCEEDED);
+  }
+  /** Base pages that failed per reason. */
+  get failed(): Float64Array {
+    return this.#column(FAILED);
+  }
+  /** Large folios split per reason. */
+  get split(): Float64Array {
+    return this.#column(SPLIT);
+  }
+  /** TLB shootdown IPIs received during the calls, per reason. */
+  get ipis(): Float64Array {
+    return this.#column(IPIS);
+  }
+  /** Folio retries (-EAGAIN in a pass), incremented by the engines as they happen (`retry`). */
+  get retries(): Float64Array {
+    return this.#column(RETRIES);
+  }
 
   /** Bytes of the buffer a `ReasonCosts` keeps its columns in. */
   static readonly BYTES = REASON_COST_COLUMNS * MR_TYPES * 8;
 
   /**
    * All zero. With `buffer` (zeroed, at least `ReasonCosts.BYTES` bytes: the machine's
-   * recycled buffer, say) the columns live in it; else in a buffer of their own. The seven
-   * columns are views of one buffer either way: a typed array of more than 64 bytes with a
-   * buffer of its own gets a backing store outside the heap (about a microsecond to make,
-   * and one more thing for the collector to sweep), and every machine an explorer builds
-   * has a ReasonCosts.
+   * recycled buffer, say) the columns live in it; else in a buffer of their own. One view
+   * of one buffer either way: a typed array of more than 64 bytes with a buffer of its own
+   * gets a backing store outside the heap (about a microsecond to make, and one more thing
+   * for the collector to sweep), and every machine an explorer builds has a ReasonCosts.
+   * The engines write through that one view; a column's own view (`calls`, `retries`...)
+   * is made only when something reads it (a table, a test), not for every machine.
    */
   constructor(buffer?: ArrayBuffer) {
     if (
@@ -68,14 +102,7 @@ export class ReasonCosts {
       );
     }
     const b = buffer ?? new ArrayBuffer(ReasonCosts.BYTES);
-    const bytes = MR_TYPES * 8;
-    this.calls = new Float64Array(b, 0, MR_TYPES);
-    this.ns = new Float64Array(b, bytes, MR_TYPES);
-    this.succeeded = new Float64Array(b, 2 * bytes, MR_TYPES);
-    this.failed = new Float64Array(b, 3 * bytes, MR_TYPES);
-    this.split = new Float64Array(b, 4 * bytes, MR_TYPES);
-    this.ipis = new Float64Array(b, 5 * bytes, MR_TYPES);
-    this.retries = new Float64Array(b, 6 * bytes, MR_TYPES);
+    this.#all = new Float64Array(b, 0, REASON_COST_COLUMNS * MR_TYPES);
   }
 
   /** The IPI counter a call starts from (pass it back to `end`). */
@@ -83,6 +110,15 @@ export class ReasonCosts {
     return vmstat.vmEvent(VmEvent.NR_TLB_REMOTE_FLUSH_RECEIVED);
   }
 
+  /** One more folio retry (-EAGAIN in a pass) of a call for `reason`. */
+  retry(reason: MigrateReason): void {
+    this.#all[RETRIES + reason]!++;
+  }
+
+  /**
+   * Adds one finished call: `elapsedNs` of virtual time, the call's statistics, and the
+   * IPIs received since `ipisSince` (`ipiMark`).
+   */
   end(
     reason: MigrateReason,
     stats: MigratePagesStats,
@@ -90,30 +126,45 @@ export class ReasonCosts {
     ipisSince: number,
     vmstat: VmStat,
   ): void {
-    this.calls[reason]!++;
-    this.ns[reason]! += elapsedNs;
-    this.succeeded[reason]! += stats.nrSucceeded;
-    this.failed[reason]! += stats.nrFailedPages;
-    this.split[reason]! += stats.nrSplit > 0 ? stats.nrSplit : stats.nrThpSplit;
-    this.ipis[reason]! += vmstat.vmEvent(VmEvent.NR_TLB_REMOTE_FLUSH_RECEIVED) - ipisSince;
+    const a = this.#all;
+    a[CALLS + reason]!++;
+    a[NS + reason]! += elapsedNs;
+    a[SUCCEEDED + reason]! += stats.nrSucceeded;
+    a[FAILED + reason]! += stats.nrFailedPages;
+    a[SPLIT + reason]! += stats.nrSplit > 0 ? stats.nrSplit : stats.nrThpSplit;
+    a[IPIS + reason]! += vmstat.vmEvent(VmEvent.NR_TLB_REMOTE_FLUSH_RECEIVED) - ipisSince;
   }
 
   /** The reasons that had at least one call, in enum order. */
   table(): ReasonCostRow[] {
+    const a = this.#all;
     const rows: ReasonCostRow[] = [];
     for (let r = 0; r < MR_TYPES; r++) {
-      if (this.calls[r] === 0) continue;
+      if (a[CALLS + r] === 0) continue;
       rows.push({
         reason: MIGRATE_REASON_NAMES[r] ?? String(r),
-        calls: this.calls[r]!,
-        ns: this.ns[r]!,
-        succeeded: this.succeeded[r]!,
-        failed: this.failed[r]!,
-        split: this.split[r]!,
-        ipis: this.ipis[r]!,
-        retries: this.retries[r]!,
+        calls: a[CALLS + r]!,
+        ns: a[NS + r]!,
+        succeeded: a[SUCCEEDED + r]!,
+        failed: a[FAILED + r]!,
+        split: a[SPLIT + r]!,
+        ipis: a[IPIS + r]!,
+        retries: a[RETRIES + r]!,
       });
     }
     return rows;
+  }
+
+  /** The view of the column that starts at `offset` of `#all`, made on its first read. */
+  #column(offset: number): Float64Array {
+    const c = offset / MR_TYPES;
+    if (this.#views === null) this.#views = [];
+    let view = this.#views[c];
+    if (view === undefined) {
+      const all = this.#all;
+      view = new Float64Array(all.buffer, all.byteOffset + offset * 8, MR_TYPES);
+      this.#views[c] = view;
+    }
+    return view;
   }
 }
