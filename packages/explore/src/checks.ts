@@ -165,9 +165,16 @@ function withStepInvariants(
   checks: readonly Check[],
   invariants: readonly Invariant[],
 ): ActiveChecks {
-  let stepInvariants = invariants;
-  if (invariants.some((inv) => inv.endOnly === true)) {
-    stepInvariants = invariants.filter((inv) => inv.endOnly !== true);
+  // Loops, not `some` and `filter` with closures: this runs once a schedule.
+  let endOnly = 0;
+  for (let i = 0; i < invariants.length; i++) {
+    if ((invariants[i] as Invariant).endOnly === true) endOnly++;
+  }
+  if (endOnly === 0) return { checks, invariants, stepInvariants: invariants };
+  const stepInvariants: Invariant[] = [];
+  for (let i = 0; i < invariants.length; i++) {
+    const inv = invariants[i] as Invariant;
+    if (inv.endOnly !== true) stepInvariants.push(inv);
   }
   return { checks, invariants, stepInvariants };
 }

@@ -437,6 +437,8 @@ export function runSchedule(
     }
   }
   if (setup.releaseInstances === true) instance.release?.();
+  // The choices become a list of their own; the tracker's buffer serves the next schedule.
+  tracker.finish();
   return new ScheduleOutcome(
     verdict,
     result,

@@ -4,6 +4,19 @@ import type { ScheduleShape } from './finding.js';
 /** Default flags a word of `ScheduleTracker`'s bits. */
 const DEFAULT_BITS = 30;
 
+/** The first size of a tracker's choice buffer (choices, 4 bytes each). */
+const FIRST_BUFFER = 256;
+
+/** A finished tracker's buffer (none yet): its choices are in its list. */
+const NO_BUFFER = new Int32Array(0);
+
+/**
+ * The buffer the last finished tracker gave back, for the next tracker to fill: the
+ * explorer runs one schedule after another, so one buffer serves them all, and a tracker
+ * that finds none (two at once) makes its own.
+ */
+let spareBuffer: Int32Array | null = null;
+
 /**
  * What the explorer learns about one run's schedule as it goes: every decision (the
  * choice, and whether it was the default), and the shape. Its strategy calls `decide`;
@@ -14,8 +27,16 @@ const DEFAULT_BITS = 30;
  * go on is a preemption (the unit CHESS bounds).
  */
 export class ScheduleTracker {
-  /** Task id chosen at each decision. */
-  readonly choices: number[] = [];
+  /**
+   * The task ids chosen so far, in `#buffer[0 .. #decisions)`: a push a decision into a
+   * plain array reallocated it as it grew (some 3 times the final list in bytes, and the
+   * copies: most of what a pmbench-migrate schedule's decisions allocated). Once the run
+   * is over (`finish`), the list is `#list` and the buffer goes to the next tracker.
+   */
+  #buffer: Int32Array;
+  #decisions = 0;
+  /** The choices as a list, made when read (`choices`); null when a decision came since. */
+  #list: number[] | null = null;
   /**
    * Whether each choice was the default one, as bits: bit `i % 30` of word `i / 30` for
    * decision `i` (30 bits keep a word a small integer). A flag pushed at every decision of
@@ -43,6 +64,62 @@ export class ScheduleTracker {
 
   constructor(keepAlternatives = false) {
     this.alternatives = keepAlternatives ? [] : null;
+    const spare = spareBuffer;
+    spareBuffer = null;
+    this.#buffer = spare ?? new Int32Array(FIRST_BUFFER);
+  }
+
+  /**
+   * Task id chosen at each decision, in order: a list of its own, the same each time it
+   * is read until the next decision (a decision after a read makes a new list).
+   */
+  get choices(): readonly number[] {
+    return this.#list ?? this.#makeList();
+  }
+
+  /** `choices` from the buffer; sized first, then filled (cheaper than a push at a time). */
+  #makeList(): number[] {
+    const n = this.#decisions;
+    const buffer = this.#buffer;
+    const list = new Array<number>(n);
+    for (let i = 0; i < n; i++) list[i] = buffer[i] as number;
+    this.#list = list;
+    return list;
+  }
+
+  /**
+   * The run is over: the choices become a list of their own and the buffer goes to the
+   * next tracker. A decision after this still counts (the tracker takes a buffer again).
+   */
+  finish(): void {
+    const buffer = this.#buffer;
+    if (buffer === NO_BUFFER) return;
+    if (this.#list === null) this.#makeList(); // made now: the buffer is given away
+    this.#buffer = NO_BUFFER;
+    if (spareBuffer === null || spareBuffer.length < buffer.length) spareBuffer = buffer;
+  }
+
+  /** A buffer with room for one more choice, holding the choices so far. */
+  #grow(): Int32Array {
+    const n = this.#decisions;
+    const spare = spareBuffer;
+    let buffer: Int32Array;
+    if (spare !== null && spare.length > n) {
+      spareBuffer = null;
+      buffer = spare;
+    } else {
+      buffer = new Int32Array(Math.max(FIRST_BUFFER, 2 * n));
+    }
+    // A finished tracker's choices are in its list; otherwise in the old buffer.
+    const old = this.#buffer;
+    if (old === NO_BUFFER) {
+      const list = this.#list as number[];
+      for (let i = 0; i < n; i++) buffer[i] = list[i] as number;
+    } else if (n > 0) {
+      buffer.set(old.subarray(0, n));
+    }
+    this.#buffer = buffer;
+    return buffer;
   }
 
   /** The default choice among `eligible` (sorted by id). */
@@ -71,8 +148,12 @@ export class ScheduleTracker {
       });
     }
     if (preempts) this.preemptions++;
-    const i = this.choices.length;
-    this.choices.push(chosen.id);
+    const i = this.#decisions;
+    let buffer = this.#buffer;
+    if (i >= buffer.length) buffer = this.#grow();
+    buffer[i] = chosen.id;
+    this.#decisions = i + 1;
+    this.#list = null;
     const bit = i % DEFAULT_BITS;
     if (bit === 0) this.#defaultBits.push(0);
     if (byDefault) this.#defaultBits[(i - bit) / DEFAULT_BITS]! |= 1 << bit;
@@ -85,7 +166,7 @@ export class ScheduleTracker {
   get defaults(): boolean[] {
     const bits = this.#defaultBits;
     const out: boolean[] = [];
-    for (let i = 0; i < this.choices.length; i++) {
+    for (let i = 0; i < this.#decisions; i++) {
       const bit = i % DEFAULT_BITS;
       out.push(((bits[(i - bit) / DEFAULT_BITS]! >> bit) & 1) === 1);
     }
@@ -123,7 +204,7 @@ export class ScheduleTracker {
   get shape(): ScheduleShape {
     return {
       steps: this.steps,
-      decisions: this.choices.length,
+      decisions: this.#decisions,
       explicitDecisions: this.#explicitDecisions,
       preemptions: this.preemptions,
       switches: this.switches,

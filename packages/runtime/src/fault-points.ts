@@ -63,7 +63,12 @@ export class FaultPoint {
  */
 export class FaultPoints {
   readonly #rng: RandomStream;
-  readonly #sites = new Map<string, FaultPoint>();
+  /**
+   * The registered sites, in the order registered. A list, not a Map: a machine registers
+   * a handful (the kernel's sites have fixed names), once per schedule in an exploration,
+   * where a Map's insertions (and its growth past four entries) cost more than the search.
+   */
+  readonly #sites: FaultPoint[] = [];
   readonly #steps: FaultStepMarker | null;
 
   /** `steps` (the runtime) marks a step that consults a configured site global. */
@@ -77,10 +82,10 @@ export class FaultPoints {
    * only, so a new site starts off (there is no spec waiting for it).
    */
   register(name: string, description: string): FaultPoint {
-    let site = this.#sites.get(name);
+    let site = this.get(name);
     if (site === undefined) {
       site = new FaultPoint(name, description, this.#rng, this.#steps);
-      this.#sites.set(name, site);
+      this.#sites.push(site);
     }
     return site;
   }
@@ -91,7 +96,7 @@ export class FaultPoints {
    */
   configure(specs: Readonly<Record<string, FaultSpec>>): void {
     for (const [name, spec] of Object.entries(specs)) {
-      if (!this.#sites.has(name)) {
+      if (this.get(name) === undefined) {
         throw new MmsimError(
           'INVALID_CONFIG',
           `faults.${name} is not a fault site; known sites: ${this.names().join(', ') || 'none'}`,
@@ -99,17 +104,21 @@ export class FaultPoints {
       }
       validate(name, spec);
     }
-    for (const [name, spec] of Object.entries(specs))
-      apply(this.#sites.get(name) as FaultPoint, spec);
+    for (const [name, spec] of Object.entries(specs)) apply(this.get(name) as FaultPoint, spec);
   }
 
   /** Names of the registered sites, sorted. */
   names(): string[] {
-    return [...this.#sites.keys()].sort();
+    return this.#sites.map((site) => site.name).sort();
   }
 
   get(name: string): FaultPoint | undefined {
-    return this.#sites.get(name);
+    const sites = this.#sites;
+    for (let i = 0; i < sites.length; i++) {
+      const site = sites[i] as FaultPoint;
+      if (site.name === name) return site;
+    }
+    return undefined;
   }
 }
 
