@@ -5,6 +5,7 @@ import { type FolioList, folioListInternals } from './folio-list.js';
 import {
   type AllocFailureHook,
   checkNid,
+  clearPrivRange,
   FOLIO_TYPE_NORMAL,
   type Folio,
   FRAME_BUDDY,
@@ -358,7 +359,7 @@ export function resetFrames(m: Memmap, pfn: number, nr: number): void {
     m.headOf.fill(-1, pfn, end);
     const ids = m.mappingId;
     for (let p = pfn; p < end; p++) if (ids[p] !== 0) setMappingObj(m, p, null);
-    if (m.privCount !== 0) for (let p = pfn; p < end; p++) setPriv(m, p, null);
+    if (m.privCount !== 0) clearPrivRange(m, pfn, nr);
   }
   m.refcount[pfn] = 0;
   m.entireMapcount[pfn] = 0;

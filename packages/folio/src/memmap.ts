@@ -725,6 +725,36 @@ export function setPriv(m: Memmap, pfn: number, value: unknown): void {
   chunk[i] = slot;
 }
 
+/**
+ * `setPriv(m, p, null)` for each pfn p of [pfn, pfn + nr), in ascending order (so the ids
+ * freed go back to `freePrivIds` in the same order), one chunk at a time: a chunk never
+ * taken holds no value, and in one that was, only its non-zero slots are cleared. Freeing a
+ * large folio (a hugetlb page, a compacted pageblock) clears its frames' page->private;
+ * per frame, the chunk lookup cost more than the slot (`resetFrames`).
+ */
+export function clearPrivRange(m: Memmap, pfn: number, nr: number): void {
+  const chunks = m.privChunks;
+  if (chunks === null) return;
+  const end = pfn + nr;
+  let p = pfn;
+  while (p < end && m.privCount !== 0) {
+    const c = p >>> PRIV_SHIFT;
+    const next = Math.min(end, (c + 1) << PRIV_SHIFT);
+    const chunk = chunks[c];
+    if (chunk != null) {
+      const last = next - (c << PRIV_SHIFT);
+      for (let i = p & (PRIV_CHUNK - 1); i < last; i++) {
+        const old = chunk[i]!;
+        if (old === 0) continue;
+        chunk[i] = 0;
+        m.privCount--;
+        if (old > 0) releasePrivId(m, old);
+      }
+    }
+    p = next;
+  }
+}
+
 function newPrivId(m: Memmap, value: unknown): number {
   const id = m.freePrivIds.pop();
   if (id !== undefined) {
