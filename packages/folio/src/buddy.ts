@@ -266,9 +266,15 @@ export function prepNewFolio(m: Memmap, pfn: number, order: number, type: number
   markWrittenRange(m, pfn, 1 << order);
   m.flags[pfn] = 1 << PG_head;
   const end = pfn + (1 << order);
-  for (let p = pfn + 1; p < end; p++) {
-    m.state[p] = FRAME_TAIL;
-    m.headOf[p] = pfn;
+  if (1 << order <= RESET_LOOP_MAX) {
+    for (let p = pfn + 1; p < end; p++) {
+      m.state[p] = FRAME_TAIL;
+      m.headOf[p] = pfn;
+    }
+  } else {
+    // A THP or a huge page: two fills rather than a pass of two writes per tail.
+    m.state.fill(FRAME_TAIL, pfn + 1, end);
+    m.headOf.fill(pfn, pfn + 1, end);
   }
   m.content.fill(0, pfn + 1, end);
 }
@@ -368,7 +374,10 @@ export function resetFrames(m: Memmap, pfn: number, nr: number): void {
   m.order[pfn] = 0;
 }
 
-/** Up to this many frames `resetFrames` writes frame by frame (a fill call costs more). */
+/**
+ * Up to this many frames `resetFrames` and `prepNewFolio` write frame by frame (a fill call
+ * costs more).
+ */
 const RESET_LOOP_MAX = 16;
 
 /**
