@@ -163,6 +163,70 @@ class FrameArrays {
   }
 }
 
+/** The per-frame arrays of one memory map (see the fields of `Memmap`). */
+interface FrameViews {
+  readonly index: Float64Array;
+  readonly content: Float64Array;
+  readonly flags: Uint32Array;
+  readonly refcount: Int32Array;
+  readonly mapcount: Int32Array;
+  readonly entireMapcount: Int32Array;
+  readonly totalMapcount: Int32Array;
+  readonly headOf: Int32Array;
+  readonly next: Int32Array;
+  readonly prev: Int32Array;
+  readonly mappingId: Int32Array;
+  readonly listId: Int32Array;
+  readonly state: Uint8Array;
+  readonly order: Uint8Array;
+  readonly nid: Uint8Array;
+  readonly folioType: Uint8Array;
+  readonly mappingKind: Uint8Array;
+  readonly rmapWritten: Uint8Array;
+}
+
+/** The views made on each shared frames buffer so far, by the buffer. */
+const sharedFrameViews = new WeakMap<ArrayBuffer, FrameViews>();
+
+/**
+ * The per-frame arrays of a memory map of `frames` frames: views of `shared`, the shared
+ * frames buffer (`frameBufferBytes(frames)` bytes), or arrays of their own when it is null.
+ * The views of a shared buffer are made once and handed to every memory map built on it:
+ * an explorer's machines take the same recycled buffer schedule after schedule, and its
+ * 18 views cost more to make than the rest of the constructor's arrays. A view is only a
+ * window on the buffer, the same for every machine that has it (one at a time: a machine
+ * gives the buffer back with `releasePhysicalMemory` and must not be used after).
+ */
+function frameViews(frames: number, shared: ArrayBuffer | null): FrameViews {
+  if (shared !== null) {
+    const known = sharedFrameViews.get(shared);
+    if (known !== undefined && known.state.length === frames) return known;
+  }
+  const arrays = new FrameArrays(frames, shared);
+  const views: FrameViews = {
+    index: arrays.f64(),
+    content: arrays.f64(),
+    flags: arrays.u32(),
+    refcount: arrays.i32(),
+    mapcount: arrays.i32(),
+    entireMapcount: arrays.i32(),
+    totalMapcount: arrays.i32(),
+    headOf: arrays.i32(),
+    next: arrays.i32(),
+    prev: arrays.i32(),
+    mappingId: arrays.i32(),
+    listId: arrays.i32(),
+    state: arrays.u8(),
+    order: arrays.u8(),
+    nid: arrays.u8(),
+    folioType: arrays.u8(),
+    mappingKind: arrays.u8(),
+    rmapWritten: arrays.u8(),
+  };
+  if (shared !== null) sharedFrameViews.set(shared, views);
+  return views;
+}
+
 /**
  * The internal form of PhysicalMemory. Field layout, per pfn, all typed arrays:
  * state 1 + flags 4 + refcount 4 + mapcount 4 + entire 4 + total 4 + order 1 + headOf 4 +
@@ -448,25 +512,25 @@ export class Memmap {
       (this.recycled as ArrayBuffer[]).push(asBuilt);
       shared = asBuilt;
     } else if (bytes > 0) shared = takeMachineBuffer(this, bytes);
-    const arrays = new FrameArrays(maxPfn, shared);
-    this.index = arrays.f64();
-    this.content = arrays.f64();
-    this.flags = arrays.u32();
-    this.refcount = arrays.i32();
-    this.mapcount = arrays.i32();
-    this.entireMapcount = arrays.i32();
-    this.totalMapcount = arrays.i32();
-    this.headOf = arrays.i32();
-    this.next = arrays.i32();
-    this.prev = arrays.i32();
-    this.mappingId = arrays.i32();
-    this.listId = arrays.i32();
-    this.state = arrays.u8();
-    this.order = arrays.u8();
-    this.nid = arrays.u8();
-    this.folioType = arrays.u8();
-    this.mappingKind = arrays.u8();
-    this.rmapWritten = arrays.u8();
+    const v = frameViews(maxPfn, shared);
+    this.index = v.index;
+    this.content = v.content;
+    this.flags = v.flags;
+    this.refcount = v.refcount;
+    this.mapcount = v.mapcount;
+    this.entireMapcount = v.entireMapcount;
+    this.totalMapcount = v.totalMapcount;
+    this.headOf = v.headOf;
+    this.next = v.next;
+    this.prev = v.prev;
+    this.mappingId = v.mappingId;
+    this.listId = v.listId;
+    this.state = v.state;
+    this.order = v.order;
+    this.nid = v.nid;
+    this.folioType = v.folioType;
+    this.mappingKind = v.mappingKind;
+    this.rmapWritten = v.rmapWritten;
     if (asBuilt === null) {
       this.headOf.fill(-1);
       this.next.fill(-1);
@@ -723,6 +787,36 @@ export function setPriv(m: Memmap, pfn: number, value: unknown): void {
   } else slot = newPrivId(m, value);
   if (old === 0) m.privCount++;
   chunk[i] = slot;
+}
+
+/**
+ * `setPriv(m, p, null)` for each pfn p of [pfn, pfn + nr), in ascending order (so the ids
+ * freed go back to `freePrivIds` in the same order), one chunk at a time: a chunk never
+ * taken holds no value, and in one that was, only its non-zero slots are cleared. Freeing a
+ * large folio (a hugetlb page, a compacted pageblock) clears its frames' page->private;
+ * per frame, the chunk lookup cost more than the slot (`resetFrames`).
+ */
+export function clearPrivRange(m: Memmap, pfn: number, nr: number): void {
+  const chunks = m.privChunks;
+  if (chunks === null) return;
+  const end = pfn + nr;
+  let p = pfn;
+  while (p < end && m.privCount !== 0) {
+    const c = p >>> PRIV_SHIFT;
+    const next = Math.min(end, (c + 1) << PRIV_SHIFT);
+    const chunk = chunks[c];
+    if (chunk != null) {
+      const last = next - (c << PRIV_SHIFT);
+      for (let i = p & (PRIV_CHUNK - 1); i < last; i++) {
+        const old = chunk[i]!;
+        if (old === 0) continue;
+        chunk[i] = 0;
+        m.privCount--;
+        if (old > 0) releasePrivId(m, old);
+      }
+    }
+    p = next;
+  }
 }
 
 function newPrivId(m: Memmap, value: unknown): number {
