@@ -1,16 +1,24 @@
 // Summarise a .cpuprofile (from explore-profile.mjs or `node --cpu-prof`) by function, self
 // or inclusive share of the sampled time, or by package.
 //
-//   node tools/bench/profile-summary.mjs FILE.cpuprofile [ROWS] [self|incl|pkg]
+//   node tools/bench/profile-summary.mjs FILE.cpuprofile [ROWS] [self|incl|pkg] [time|samples]
 //
 // `dispatch` rows are the inspector itself (explore-profile.mjs): leave them out.
+// `time` (the default) weights a sample by the time since the previous one; on a loaded
+// machine one sample taken across a pause of the process then carries the whole pause, so
+// `samples` (every sample counts once) is the steadier reading there.
 import { readFileSync } from 'node:fs';
 
-const [file, rowsArg = '40', mode = 'self'] = process.argv.slice(2);
+const [file, rowsArg = '40', mode = 'self', weight = 'time'] = process.argv.slice(2);
 const rows = Number(rowsArg);
-if (!file || !(Number.isInteger(rows) && rows > 0) || !['self', 'incl', 'pkg'].includes(mode)) {
+if (
+  !file ||
+  !(Number.isInteger(rows) && rows > 0) ||
+  !['self', 'incl', 'pkg'].includes(mode) ||
+  !['time', 'samples'].includes(weight)
+) {
   console.error(
-    'usage: node tools/bench/profile-summary.mjs FILE.cpuprofile [ROWS] [self|incl|pkg]',
+    'usage: node tools/bench/profile-summary.mjs FILE.cpuprofile [ROWS] [self|incl|pkg] [time|samples]',
   );
   process.exit(2);
 }
@@ -19,11 +27,11 @@ const nodeById = new Map(profile.nodes.map((n) => [n.id, n]));
 const parentOf = new Map();
 for (const n of profile.nodes) for (const child of n.children ?? []) parentOf.set(child, n.id);
 
-/** Sampled microseconds per profile node. */
+/** Sampled microseconds (or samples) per profile node. */
 const timeOf = new Map();
 let total = 0;
 profile.samples.forEach((id, i) => {
-  const dt = profile.timeDeltas[i] ?? 0;
+  const dt = weight === 'samples' ? 1 : (profile.timeDeltas[i] ?? 0);
   timeOf.set(id, (timeOf.get(id) ?? 0) + dt);
   total += dt;
 });
