@@ -283,11 +283,16 @@ export class DependencyChecker {
 
   /** The shortest chain of edges from `start` to `goal` (breadth first), or null. */
   #path(start: string, goal: string): DependencyEdge[] | null {
-    const via = new Map<string, DependencyEdge | null>([[start, null]]);
+    // Filled with `set` and walked by the edges alone (an edge names its `to`): a map built
+    // from an array of pairs, and pairs made per entry, cost more than the search.
+    const via = new Map<string, DependencyEdge | null>();
+    via.set(start, null);
     const queue = [start];
     for (let i = 0; i < queue.length; i++) {
-      const node = queue[i] as string;
-      for (const [next, edge] of this.#out.get(node) ?? []) {
+      const out = this.#out.get(queue[i] as string);
+      if (out === undefined) continue;
+      for (const edge of out.values()) {
+        const next = edge.to;
         if (via.has(next)) continue;
         via.set(next, edge);
         if (next === goal) {
