@@ -7,6 +7,18 @@ import { type Runtime, Spinlock } from '@mmsim/runtime';
  */
 export const PAGEVEC_SIZE = 15;
 
+/** The batch locks' names by CPU, kept: each machine of an exploration names them again. */
+const lockNames: string[] = [];
+
+function lockName(cpu: number): string {
+  let name = lockNames[cpu];
+  if (name === undefined) {
+    name = `cpu_fbatches.lock cpu ${cpu}`;
+    if (cpu >= 0 && cpu < 1024 && Number.isInteger(cpu)) lockNames[cpu] = name;
+  }
+  return name;
+}
+
 /**
  * One CPU's `cpu_fbatches.lru_add` (mm/swap.c, Linux 6.3): a `struct folio_batch` of folios
  * waiting to be added to the LRU, each holding a reference taken by `folio_add_lru`.
@@ -32,13 +44,16 @@ export class FolioBatch {
   draining: Int32Array | null = null;
   drainNr = 0;
   drainPos = 0;
-  #spare: Int32Array;
+  /**
+   * The array the next move swaps in, made by the first move: an explored machine is built
+   * per schedule, and most of its CPUs' batches are never moved.
+   */
+  #spare: Int32Array | null = null;
 
   constructor(rt: Runtime, cpu: number) {
     this.cpu = cpu;
-    this.lock = new Spinlock(rt, `cpu_fbatches.lock cpu ${cpu}`);
+    this.lock = new Spinlock(rt, lockName(cpu));
     this.folios = new Int32Array(PAGEVEC_SIZE);
-    this.#spare = new Int32Array(PAGEVEC_SIZE);
   }
 
   /**
@@ -52,13 +67,13 @@ export class FolioBatch {
 
   /**
    * Takes every queued folio out of the batch for a move (the caller holds `lock`): they
-   * become `draining[0..n)` and the batch is empty again. Returns n. No allocation: the
-   * two arrays swap roles.
+   * become `draining[0..n)` and the batch is empty again. Returns n. The two arrays swap
+   * roles (the second is made by the first move).
    */
   detach(): number {
     const n = this.nr;
     const taken = this.folios;
-    this.folios = this.#spare;
+    this.folios = this.#spare ?? new Int32Array(PAGEVEC_SIZE);
     this.#spare = taken;
     this.nr = 0;
     this.draining = taken;

@@ -354,12 +354,25 @@ export function lruLooksSound(s: LruState, scanMemory = false, incremental = fal
       c.delta.fill(0);
       m.lruWritten.fill(0);
     }
-    for (const lv of s.lruvecs) if (!lruvecLooksSound(s, m, lv, c, mark, record)) return false;
+    const lruvecs = s.lruvecs;
+    for (let i = 0; i < lruvecs.length; i++) {
+      if (!lruvecLooksSound(s, m, lruvecs[i]!, c, mark, record)) return false;
+    }
   }
-  for (const b of s.batches) if (!batchLooksSound(s, m, b, c.seen, mark)) return false;
-  for (const b of s.mlockBatches) {
+  // Indexed loops, and an empty batch passed over in the loop (a pass meets one per CPU,
+  // and nearly all are empty): it has nothing to test, its nr (0) is in range.
+  const batches = s.batches;
+  for (let i = 0; i < batches.length; i++) {
+    const b = batches[i]!;
+    if (b.nr === 0 && b.draining === null) continue;
+    if (!batchLooksSound(s, m, b, c.seen, mark)) return false;
+  }
+  const mlockBatches = s.mlockBatches;
+  for (let i = 0; i < mlockBatches.length; i++) {
+    const b = mlockBatches[i]!;
     if (!entriesHoldRefs(m, b.entries)) return false;
-    for (const list of b.inFlight) if (!entriesHoldRefs(m, list)) return false;
+    const inFlight = b.inFlight;
+    for (let j = 0; j < inFlight.length; j++) if (!entriesHoldRefs(m, inFlight[j]!)) return false;
   }
   if (scanMemory && !memoryLooksSound(s, m, c.seen, mark)) return false;
   if (s.disableCount < 0) return false;
@@ -518,35 +531,57 @@ function listedFolioLooksSound(
  */
 function memoryLooksSound(s: LruState, m: FrameView, seen: Int32Array, mark: number): boolean {
   const where = s.where;
-  // 8 frames' marks at a time where the view lines up (a word is 0 exactly when its 8
-  // bytes are: they hold WHERE_* values, 0 to 3, never the sign byte of -0).
-  const w64 = byteWords(where).wide;
-  const words = w64 === null ? 0 : w64.length;
-  if (w64 !== null) {
-    for (let i = 0; i < words; i++) {
-      if (w64[i] === 0) continue;
-      for (let pfn = 8 * i; pfn < 8 * i + 8; pfn++) {
+  // 32 frames' marks at a time where the view lines up: eight 4-byte words OR-ed, 0
+  // exactly when all 32 bytes are, whatever they hold.
+  const w32 = byteWords(where).words;
+  const runs = w32 === null ? 0 : w32.length >>> 3;
+  if (w32 !== null) {
+    for (let r = 0; r < runs; r++) {
+      const i = r << 3;
+      if (
+        (w32[i]! |
+          w32[i + 1]! |
+          w32[i + 2]! |
+          w32[i + 3]! |
+          w32[i + 4]! |
+          w32[i + 5]! |
+          w32[i + 6]! |
+          w32[i + 7]!) ===
+        0
+      ) {
+        continue;
+      }
+      for (let pfn = 32 * r; pfn < 32 * r + 32; pfn++) {
         if (where[pfn] !== WHERE_NONE && seen[pfn] !== mark) return false;
       }
     }
   }
-  for (let pfn = 8 * words; pfn < where.length; pfn++) {
+  for (let pfn = 32 * runs; pfn < where.length; pfn++) {
     if (where[pfn] !== WHERE_NONE && seen[pfn] !== mark) return false;
   }
   const state = m.state;
   const flags = m.flags;
   const nrNodes = m.nrNodes;
-  // Runs of 8 free (or 8 absent) frames are stepped over a word at a time, where the
-  // frames' states line up in words.
+  // Runs of free (or absent) frames are stepped over 8 at a time, where the frames' states
+  // line up in words.
   const s64 = byteWords(state).wide;
   let mlocked0 = 0;
   let mlocked1 = 0;
   let mlockedOther = false;
-  for (let pfn = 0; pfn < m.maxPfn; ) {
-    if (s64 !== null && (pfn & 7) === 0 && pfn + 8 <= m.maxPfn) {
-      const w = s64[pfn >>> 3];
-      if (w === ALL_FREE || w === 0) {
-        pfn += 8;
+  const maxPfn = m.maxPfn;
+  // The words wholly below maxPfn.
+  const fullWords = s64 === null ? 0 : Math.min(s64.length, maxPfn >>> 3);
+  for (let pfn = 0; pfn < maxPfn; ) {
+    if ((pfn & 7) === 0 && s64 !== null) {
+      // Every word of such a run in one tight loop (most of a machine's memory is free).
+      const from = pfn >>> 3;
+      let i = from;
+      for (; i < fullWords; i++) {
+        const w = s64[i];
+        if (w !== ALL_FREE && w !== 0) break;
+      }
+      if (i !== from) {
+        pfn = i << 3;
         continue;
       }
     }

@@ -85,8 +85,17 @@ export class LruState {
     const lruvecs: Lruvec[] = [];
     for (let nid = 0; nid < mem.nrNodes; nid++) lruvecs.push(new Lruvec(rt, mem, vmstat, nid));
     this.lruvecs = Object.freeze(lruvecs);
-    this.batches = Object.freeze(rt.cpus.map((cpu) => new FolioBatch(rt, cpu.id)));
-    this.mlockBatches = Object.freeze(rt.cpus.map((cpu) => new MlockBatch(cpu.id)));
+    // One loop for both (two `map`s with closures cost more on a machine per schedule).
+    const batches: FolioBatch[] = [];
+    const mlockBatches: MlockBatch[] = [];
+    const cpus = rt.cpus;
+    for (let i = 0; i < cpus.length; i++) {
+      const id = cpus[i]!.id;
+      batches.push(new FolioBatch(rt, id));
+      mlockBatches.push(new MlockBatch(id));
+    }
+    this.batches = Object.freeze(batches);
+    this.mlockBatches = Object.freeze(mlockBatches);
     this.where = frameArrayU8(mem);
     this.lruWritten = frameView(mem).lruWritten;
     this.drainAllLock = new Mutex(rt, 'lru_add_drain_all lock');

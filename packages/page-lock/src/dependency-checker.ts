@@ -118,7 +118,8 @@ export class DependencyChecker {
   readonly #out = new Map<string, Map<string, DependencyEdge>>();
   readonly #edges: DependencyEdge[] = [];
   readonly #reports: InversionReport[] = [];
-  readonly #reported = new Set<string>();
+  /** The keys (`cycleKey`) of the cycles reported, made with the first report (most checkers make none). */
+  #reported: Set<string> | null = null;
 
   constructor(options: DependencyCheckerOptions = {}) {
     const { classOf, onInversion } = options;
@@ -270,12 +271,19 @@ export class DependencyChecker {
     this.#edges.push(edge);
     // A class with no edge out of it closes no cycle: no search (most new edges).
     if (!this.#out.has(to)) return;
-    const path = this.#path(to, from);
-    if (path === null) return;
-    const cycle = [...path, edge];
+    const cycle = this.#path(to, from);
+    if (cycle === null) return;
+    // The path is a fresh array: the closing edge goes on its end.
+    cycle.push(edge);
     const key = cycleKey(cycle);
-    if (this.#reported.has(key)) return;
-    this.#reported.add(key);
+    let reported = this.#reported;
+    if (reported === null) {
+      reported = new Set();
+      this.#reported = reported;
+    } else if (reported.has(key)) {
+      return;
+    }
+    reported.add(key);
     const report: InversionReport = { cycle };
     this.#reports.push(report);
     this.#onInversion?.(report);
@@ -283,11 +291,16 @@ export class DependencyChecker {
 
   /** The shortest chain of edges from `start` to `goal` (breadth first), or null. */
   #path(start: string, goal: string): DependencyEdge[] | null {
-    const via = new Map<string, DependencyEdge | null>([[start, null]]);
+    // Filled with `set` and walked by the edges alone (an edge names its `to`): a map built
+    // from an array of pairs, and pairs made per entry, cost more than the search.
+    const via = new Map<string, DependencyEdge | null>();
+    via.set(start, null);
     const queue = [start];
     for (let i = 0; i < queue.length; i++) {
-      const node = queue[i] as string;
-      for (const [next, edge] of this.#out.get(node) ?? []) {
+      const out = this.#out.get(queue[i] as string);
+      if (out === undefined) continue;
+      for (const edge of out.values()) {
+        const next = edge.to;
         if (via.has(next)) continue;
         via.set(next, edge);
         if (next === goal) {
@@ -306,10 +319,14 @@ export class DependencyChecker {
 
 /** The cycle's classes, rotated to start at the smallest: the same cycle gives the same key. */
 function cycleKey(cycle: readonly DependencyEdge[]): string {
-  const nodes = cycle.map((e) => e.from);
+  // Built in place: no array of classes, no slices (a buggy variant reports about once a
+  // schedule). The first smallest class starts it; NUL separates the classes.
+  const n = cycle.length;
   let low = 0;
-  nodes.forEach((n, i) => {
-    if (n < (nodes[low] as string)) low = i;
-  });
-  return [...nodes.slice(low), ...nodes.slice(0, low)].join('\u0000');
+  for (let i = 1; i < n; i++) {
+    if ((cycle[i] as DependencyEdge).from < (cycle[low] as DependencyEdge).from) low = i;
+  }
+  let key = (cycle[low] as DependencyEdge).from;
+  for (let k = 1; k < n; k++) key += `\u0000${(cycle[(low + k) % n] as DependencyEdge).from}`;
+  return key;
 }
