@@ -113,8 +113,13 @@ export interface RmapCheckOptions {
 
 const MAX_PROBLEMS = 50;
 
+/**
+ * The problems one check found. One object serves every check of the thread (`problems`,
+ * started afresh by `start`), so that a check does not allocate it and its bound `addFn`:
+ * checks do not nest (see `shared`), and only `list`, a new array each check, leaves it.
+ */
 class Problems {
-  readonly list: string[] = [];
+  list: string[] = [];
   dropped = 0;
   /** `add` bound once, for the checks that take a callback (hugetlb, KSM). */
   readonly addFn = (message: string): void => this.add(message);
@@ -122,7 +127,16 @@ class Problems {
     if (this.list.length < MAX_PROBLEMS) this.list.push(message);
     else this.dropped++;
   }
+  /** Empty, for a new check. */
+  start(): this {
+    this.list = [];
+    this.dropped = 0;
+    return this;
+  }
 }
+
+/** The `Problems` of every check in this thread. */
+const problems = new Problems();
 
 /**
  * A per-pfn counter of one check, with the `get`/`set` of the map `checkHugetlbEntry`
@@ -516,6 +530,9 @@ interface MmWalk {
   vma: Vma | null;
 }
 
+/** The `MmWalk` of every check in this thread (reset by `runCheck`; checks do not nest). */
+const mmWalk: MmWalk = { sorted: false, vma: null };
+
 function checkEntry(
   ctx: RmapState,
   mm: Mm,
@@ -582,6 +599,16 @@ function checkEntry(
   }
 }
 
+/**
+ * `x % PAGE_SIZE === 0` (a whole multiple of the page size; false for NaN, an infinity or a
+ * fraction) without the `%` of doubles, a call to fmod for the user addresses above 2^31
+ * (about 2 % of a migrate-under-writes check for its four VMAs): an integer's low 12 bits
+ * are those of its truncation modulo 2^32, which the bitwise AND reads.
+ */
+function pageAligned(x: number): boolean {
+  return Number.isInteger(x) && (x & (PAGE_SIZE - 1)) === 0;
+}
+
 function checkMm(
   ctx: RmapState,
   mm: Mm,
@@ -595,7 +622,7 @@ function checkMm(
   const vmas = mm.vmas;
   for (let v = 0; v < vmas.length; v++) {
     const vma = vmas[v]!;
-    if (vma.start % PAGE_SIZE !== 0 || vma.end % PAGE_SIZE !== 0 || vma.start >= vma.end) {
+    if (!pageAligned(vma.start) || !pageAligned(vma.end) || vma.start >= vma.end) {
       bad.add(`${vma}: bad bounds`);
       sorted = false;
     }
@@ -1343,31 +1370,74 @@ function checkPageCache(
   tally: Tally,
   bad: Problems,
 ): void {
-  for (const [index, folio] of as.pages) {
-    const live = pfnValid(mem, folio) && pfnFolio(mem, folio) === folio;
-    if (!live) {
-      bad.add(`${as.name}: index ${index} caches ${hex(folio)}, which is not a live folio`);
-      continue;
-    }
-    const first = folioIndex(mem, folio);
-    const hugetlb = folioTestHugetlb(mem, folio);
-    const nr = hugetlb ? 1 : folioNrPages(mem, folio);
-    if (folioAddressSpace(mem, folio) !== as || index < first || index >= first + nr) {
-      bad.add(`${as.name}: folio ${hex(folio)} at index ${index} has another mapping or index`);
-      continue;
-    }
-    if (index !== first) continue;
-    for (let i = 1; i < nr; i++) {
-      const slot = as.pages.get(index + i);
-      if (slot !== folio) {
-        bad.add(
-          `${as.name}: index ${index + i} is inside folio ${hex(folio)} (indices ${index}..${index + nr - 1}) but its slot holds ${slot === undefined ? 'nothing' : hex(slot)}`,
-        );
-      }
-    }
-    tally.hold(folio, nr);
+  const walk = cacheWalk;
+  walk.mem = mem;
+  walk.as = as;
+  walk.tally = tally;
+  walk.bad = bad;
+  try {
+    as.pages.forEach(walk.slot);
+  } finally {
+    walk.mem = null;
+    walk.as = null;
+    walk.tally = null;
+    walk.bad = null;
   }
 }
+
+/**
+ * What `checkPageCache` tests of one slot, `index` caching `folio` (in the order of the
+ * slots, so the problems come in the cache's order).
+ */
+function checkCacheSlot(
+  mem: RmapState['mem'],
+  as: AddressSpace,
+  tally: Tally,
+  bad: Problems,
+  folio: Folio,
+  index: number,
+): void {
+  const live = pfnValid(mem, folio) && pfnFolio(mem, folio) === folio;
+  if (!live) {
+    bad.add(`${as.name}: index ${index} caches ${hex(folio)}, which is not a live folio`);
+    return;
+  }
+  const first = folioIndex(mem, folio);
+  const hugetlb = folioTestHugetlb(mem, folio);
+  const nr = hugetlb ? 1 : folioNrPages(mem, folio);
+  if (folioAddressSpace(mem, folio) !== as || index < first || index >= first + nr) {
+    bad.add(`${as.name}: folio ${hex(folio)} at index ${index} has another mapping or index`);
+    return;
+  }
+  if (index !== first) return;
+  for (let i = 1; i < nr; i++) {
+    const slot = as.pages.get(index + i);
+    if (slot !== folio) {
+      bad.add(
+        `${as.name}: index ${index + i} is inside folio ${hex(folio)} (indices ${index}..${index + nr - 1}) but its slot holds ${slot === undefined ? 'nothing' : hex(slot)}`,
+      );
+    }
+  }
+  tally.hold(folio, nr);
+}
+
+/**
+ * The page cache `checkPageCache` walks, for its `Map.prototype.forEach` callback `slot`
+ * (bound once): a `for...of` over `AddressSpace.pages` made an entry array per slot and an
+ * iterator per cache, some 1,100 bytes a migrate-under-writes check. `forEach` visits the
+ * slots in the same order. Emptied after each walk, so that it keeps no machine alive.
+ */
+class CacheWalk {
+  mem: RmapState['mem'] | null = null;
+  as: AddressSpace | null = null;
+  tally: Tally | null = null;
+  bad: Problems | null = null;
+  readonly slot = (folio: Folio, index: number): void =>
+    checkCacheSlot(this.mem!, this.as!, this.tally!, this.bad!, folio, index);
+}
+
+/** The `CacheWalk` of every check in this thread. */
+const cacheWalk = new CacheWalk();
 
 /**
  * Consistency of the whole rmap model, for tests and the explorer (slow: it walks every
@@ -1475,9 +1545,11 @@ function runCheck(
   inc: IncrementalRmapState | null,
 ): string[] {
   const mem = ctx.mem;
-  const bad = new Problems();
+  const bad = problems.start();
   const tally = tallyFor(ctx);
-  const walk: MmWalk = { sorted: false, vma: null };
+  const walk = mmWalk;
+  walk.sorted = false;
+  walk.vma = null;
   if (inc !== null && !inc.fromScratch) gatherMarks(mem, tally, inc);
   for (const mm of ctx.mms) checkMm(ctx, mm, tally, walk, bad, inc);
   if (inc !== null) dropUnseenRecords(inc);
@@ -1508,6 +1580,8 @@ function runCheck(
         bad.add(`${task} has a deferred TLB flush pending (try_to_unmap_flush)`);
     }
   }
+  // Not kept until the next check: it would keep this machine alive.
+  walk.vma = null;
   const out = bad.list;
   if (bad.dropped > 0) out.push(`... and ${bad.dropped} more problems`);
   return out;
