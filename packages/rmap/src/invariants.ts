@@ -1634,9 +1634,21 @@ function checkFolios(
       const w = words[(off + pfn) >>> 3];
       if (w === EIGHT_FREE || w === 0 || w === EIGHT_POOL_TAIL) {
         // And the words after it that are such too, up to the node's last whole word.
+        // Four words at a time where all four are free frames (most of a small machine's
+        // memory: one chain of loads and compares for 32 frames), else word by word.
         let k = ((off + pfn) >>> 3) + 1;
         const last = (off + wordsEnd) >>> 3;
         while (k <= last) {
+          if (
+            k + 3 <= last &&
+            words[k] === EIGHT_FREE &&
+            words[k + 1] === EIGHT_FREE &&
+            words[k + 2] === EIGHT_FREE &&
+            words[k + 3] === EIGHT_FREE
+          ) {
+            k += 4;
+            continue;
+          }
           const x = words[k];
           if (x !== EIGHT_FREE && x !== 0 && x !== EIGHT_POOL_TAIL) break;
           k++;

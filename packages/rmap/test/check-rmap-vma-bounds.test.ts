@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PAGE_SIZE } from '../src/index.js';
-import { checkRmap, checkRmapReference, rmapStateOf } from '../src/internal.js';
-import { createRmapMachine } from '../src/testing/index.js';
+import { checkRmap, checkRmapReference } from '../src/internal.js';
+import { writtenAnonMachine } from './helpers.js';
 
 /*
  * The full check tests a VMA's bounds for page alignment without a `%` of doubles
@@ -11,12 +11,7 @@ import { createRmapMachine } from '../src/testing/index.js';
  */
 
 function machine() {
-  const m = createRmapMachine();
-  const { vm } = m;
-  const mm = vm.createProcess('p');
-  const addr = vm.mmap(mm, { length: 4 * PAGE_SIZE });
-  for (let i = 0; i < 4; i++) vm.userWrite(mm, addr + i * PAGE_SIZE, i + 1);
-  const ctx = rmapStateOf(vm);
+  const { ctx } = writtenAnonMachine([1024, 1024]);
   const vma = [...ctx.mms][0]!.vmas[0]!;
   return { ctx, vma };
 }
@@ -41,19 +36,19 @@ describe("the full check's VMA bounds", () => {
     ['an end of +Infinity', 'end', () => Number.POSITIVE_INFINITY],
     ['an end of NaN', 'end', () => Number.NaN],
   ];
-  for (const [name, field, value] of bad) {
-    it(`reports ${name}, as the reference does`, () => {
-      const { ctx, vma } = machine();
+  it('reports each unaligned or broken bound, as the reference does', () => {
+    const { ctx, vma } = machine();
+    for (const [name, field, value] of bad) {
       const old = vma[field];
       vma[field] = value(old);
       try {
         const problems = checkRmap(ctx);
-        expect(problems.join('\n')).toMatch(/bad bounds/);
-        expect(problems).toEqual(checkRmapReference(ctx));
+        expect(problems.join('\n'), name).toMatch(/bad bounds/);
+        expect(problems, name).toEqual(checkRmapReference(ctx));
       } finally {
         vma[field] = old;
       }
-      expect(checkRmap(ctx)).toEqual([]);
-    });
-  }
+      expect(checkRmap(ctx), name).toEqual([]);
+    }
+  });
 });
