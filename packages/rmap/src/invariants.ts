@@ -463,11 +463,12 @@ function checkReachable(
   vma: Vma,
   folio: Folio,
   pfn: number,
-  addr: number,
+  vpn: number,
   raw: number,
   bad: Problems,
 ): void {
   const mem = ctx.mem;
+  const addr = vpn * PAGE_SIZE;
   // Formatted only for a problem: this runs for every mapped entry on every check.
   if (folioTestKsm(mem, folio)) {
     // Found through the stable node's rmap_items, at any address (see checkKsmMapping); a
@@ -510,11 +511,14 @@ function checkReachable(
 }
 
 /**
- * The VMA of `addr`, `mm.vmaLookup(addr)`: the VMA found last when it covers `addr` and
- * the mm's VMAs are sorted and disjoint (then only that VMA covers it, and the binary
- * search would find it too), else the search.
+ * The VMA of virtual page `vpn`, `mm.vmaLookup(addr)`: the VMA found last when it covers
+ * `addr` and the mm's VMAs are sorted and disjoint (then only that VMA covers it, and the
+ * binary search would find it too), else the search. It and `checkReachable` take the page
+ * number, an int32, and make the address themselves: an address above 2^31 passed to a call
+ * is a heap number allocated per entry (two a mapped entry of a check).
  */
-function vmaOf(mm: Mm, addr: number, walk: MmWalk): Vma | null {
+function vmaOf(mm: Mm, vpn: number, walk: MmWalk): Vma | null {
+  const addr = vpn * PAGE_SIZE;
   const last = walk.vma;
   if (walk.sorted && last !== null && last.start <= addr && addr < last.end) return last;
   const vma = mm.vmaLookup(addr);
@@ -545,7 +549,7 @@ function checkEntry(
 ): void {
   const mem = ctx.mem;
   const addr = vpn * PAGE_SIZE;
-  const vma = vmaOf(mm, addr, walk);
+  const vma = vmaOf(mm, vpn, walk);
   if (vma === null) {
     bad.add(`${mm} ${hex(addr)}: ${formatPte(raw)} outside every VMA`);
     return;
@@ -583,7 +587,7 @@ function checkEntry(
     return;
   }
   tally.rss[mmCounter(mem, folio)]! += nr;
-  checkReachable(ctx, vma, folio, pfn, addr, raw, bad);
+  checkReachable(ctx, vma, folio, pfn, vpn, raw, bad);
   if (!present) {
     if (!isMigrationEntry(raw)) bad.add(`${mm} ${hex(addr)}: unknown entry ${hex(raw)}`);
     else if (!folioTestFlag(mem, folio, PG_locked)) {
@@ -1174,7 +1178,7 @@ function recordEntry(
   rec.checkBits[word]! |= bit;
   const present = ptePresent(raw);
   if (!present && !isMigrationEntry(raw)) return;
-  const vma = vmaOf(mm, vpn * PAGE_SIZE, walk);
+  const vma = vmaOf(mm, vpn, walk);
   if (vma === null || isVmHugetlbPage(vma)) return;
   const pfn = ptePfn(raw);
   if (pfn >= r.maxPfn) return;
