@@ -655,9 +655,20 @@ function checkMm(
   for (let i = 0; i < NR_MM_COUNTERS; i++) rss[i] = 0;
   if (inc !== null) checkTablesIncrementally(ctx, mm, tally, walk, bad, inc);
   else {
-    for (const [idx, table] of mm.pageTables) {
-      if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
-      checkTable(ctx, mm, idx, table, tally, walk, bad);
+    const w = tableWalk;
+    w.ctx = ctx;
+    w.mm = mm;
+    w.tally = tally;
+    w.walk = walk;
+    w.bad = bad;
+    try {
+      mm.pageTables.forEach(w.table);
+    } finally {
+      w.ctx = null;
+      w.mm = null;
+      w.tally = null;
+      w.walk = null;
+      w.bad = null;
     }
   }
   // Most checks find these empty: no iterator made for them.
@@ -688,6 +699,28 @@ function checkUnmapPending(ctx: RmapState, mm: Mm, tally: Tally, walk: MmWalk, b
     }
   }
 }
+
+/**
+ * The mm whose page tables `checkMm` walks in full, for its `Map.prototype.forEach`
+ * callback `table` (bound once): a `for...of` made an entry array per table (about 65 bytes
+ * a table a check). `forEach` visits the tables in the same order. Emptied after each walk.
+ */
+class TableWalk {
+  ctx: RmapState | null = null;
+  mm: Mm | null = null;
+  tally: Tally | null = null;
+  walk: MmWalk | null = null;
+  bad: Problems | null = null;
+  readonly table = (table: PageTable, idx: number): void => {
+    const mm = this.mm!;
+    const bad = this.bad!;
+    if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
+    checkTable(this.ctx!, mm, idx, table, this.tally!, this.walk!, bad);
+  };
+}
+
+/** The `TableWalk` of every check in this thread. */
+const tableWalk = new TableWalk();
 
 /** Every entry of one page table, and its use count. */
 function checkTable(
