@@ -114,7 +114,7 @@ export interface RmapCheckOptions {
 const MAX_PROBLEMS = 50;
 
 /**
- * The problems one check found. One object serves every check of the thread (`problems`,
+ * The problems one check found. One object serves every check of the thread (`threadProblems`,
  * started afresh by `start`), so that a check does not allocate it and its bound `addFn`:
  * checks do not nest (see `shared`), and only `list`, a new array each check, leaves it.
  */
@@ -136,7 +136,7 @@ class Problems {
 }
 
 /** The `Problems` of every check in this thread. */
-const problems = new Problems();
+const threadProblems = new Problems();
 
 /**
  * A per-pfn counter of one check, with the `get`/`set` of the map `checkHugetlbEntry`
@@ -1582,7 +1582,7 @@ function runCheck(
   inc: IncrementalRmapState | null,
 ): string[] {
   const mem = ctx.mem;
-  const bad = problems.start();
+  const bad = threadProblems.start();
   const tally = tallyFor(ctx);
   const walk = mmWalk;
   walk.sorted = false;
