@@ -113,8 +113,13 @@ export interface RmapCheckOptions {
 
 const MAX_PROBLEMS = 50;
 
+/**
+ * The problems one check found. One object serves every check of the thread (`threadProblems`,
+ * started afresh by `start`), so that a check does not allocate it and its bound `addFn`:
+ * checks do not nest (see `shared`), and only `list`, a new array each check, leaves it.
+ */
 class Problems {
-  readonly list: string[] = [];
+  list: string[] = [];
   dropped = 0;
   /** `add` bound once, for the checks that take a callback (hugetlb, KSM). */
   readonly addFn = (message: string): void => this.add(message);
@@ -122,7 +127,16 @@ class Problems {
     if (this.list.length < MAX_PROBLEMS) this.list.push(message);
     else this.dropped++;
   }
+  /** Empty, for a new check. */
+  start(): this {
+    this.list = [];
+    this.dropped = 0;
+    return this;
+  }
 }
+
+/** The `Problems` of every check in this thread. */
+const threadProblems = new Problems();
 
 /**
  * A per-pfn counter of one check, with the `get`/`set` of the map `checkHugetlbEntry`
@@ -449,11 +463,12 @@ function checkReachable(
   vma: Vma,
   folio: Folio,
   pfn: number,
-  addr: number,
+  vpn: number,
   raw: number,
   bad: Problems,
 ): void {
   const mem = ctx.mem;
+  const addr = vpn * PAGE_SIZE;
   // Formatted only for a problem: this runs for every mapped entry on every check.
   if (folioTestKsm(mem, folio)) {
     // Found through the stable node's rmap_items, at any address (see checkKsmMapping); a
@@ -496,11 +511,14 @@ function checkReachable(
 }
 
 /**
- * The VMA of `addr`, `mm.vmaLookup(addr)`: the VMA found last when it covers `addr` and
- * the mm's VMAs are sorted and disjoint (then only that VMA covers it, and the binary
- * search would find it too), else the search.
+ * The VMA of virtual page `vpn`, `mm.vmaLookup(addr)`: the VMA found last when it covers
+ * `addr` and the mm's VMAs are sorted and disjoint (then only that VMA covers it, and the
+ * binary search would find it too), else the search. It and `checkReachable` take the page
+ * number, an int32, and make the address themselves: an address above 2^31 passed to a call
+ * is a heap number allocated per entry (two a mapped entry of a check).
  */
-function vmaOf(mm: Mm, addr: number, walk: MmWalk): Vma | null {
+function vmaOf(mm: Mm, vpn: number, walk: MmWalk): Vma | null {
+  const addr = vpn * PAGE_SIZE;
   const last = walk.vma;
   if (walk.sorted && last !== null && last.start <= addr && addr < last.end) return last;
   const vma = mm.vmaLookup(addr);
@@ -516,6 +534,9 @@ interface MmWalk {
   vma: Vma | null;
 }
 
+/** The `MmWalk` of every check in this thread (reset by `runCheck`; checks do not nest). */
+const mmWalk: MmWalk = { sorted: false, vma: null };
+
 function checkEntry(
   ctx: RmapState,
   mm: Mm,
@@ -528,7 +549,7 @@ function checkEntry(
 ): void {
   const mem = ctx.mem;
   const addr = vpn * PAGE_SIZE;
-  const vma = vmaOf(mm, addr, walk);
+  const vma = vmaOf(mm, vpn, walk);
   if (vma === null) {
     bad.add(`${mm} ${hex(addr)}: ${formatPte(raw)} outside every VMA`);
     return;
@@ -566,7 +587,7 @@ function checkEntry(
     return;
   }
   tally.rss[mmCounter(mem, folio)]! += nr;
-  checkReachable(ctx, vma, folio, pfn, addr, raw, bad);
+  checkReachable(ctx, vma, folio, pfn, vpn, raw, bad);
   if (!present) {
     if (!isMigrationEntry(raw)) bad.add(`${mm} ${hex(addr)}: unknown entry ${hex(raw)}`);
     else if (!folioTestFlag(mem, folio, PG_locked)) {
@@ -582,6 +603,16 @@ function checkEntry(
   }
 }
 
+/**
+ * `x % PAGE_SIZE === 0` (a whole multiple of the page size; false for NaN, an infinity or a
+ * fraction) without the `%` of doubles, a call to fmod for the user addresses above 2^31
+ * (about 2 % of a migrate-under-writes check for its four VMAs): an integer's low 12 bits
+ * are those of its truncation modulo 2^32, which the bitwise AND reads.
+ */
+function pageAligned(x: number): boolean {
+  return Number.isInteger(x) && (x & (PAGE_SIZE - 1)) === 0;
+}
+
 function checkMm(
   ctx: RmapState,
   mm: Mm,
@@ -595,7 +626,7 @@ function checkMm(
   const vmas = mm.vmas;
   for (let v = 0; v < vmas.length; v++) {
     const vma = vmas[v]!;
-    if (vma.start % PAGE_SIZE !== 0 || vma.end % PAGE_SIZE !== 0 || vma.start >= vma.end) {
+    if (!pageAligned(vma.start) || !pageAligned(vma.end) || vma.start >= vma.end) {
       bad.add(`${vma}: bad bounds`);
       sorted = false;
     }
@@ -624,9 +655,20 @@ function checkMm(
   for (let i = 0; i < NR_MM_COUNTERS; i++) rss[i] = 0;
   if (inc !== null) checkTablesIncrementally(ctx, mm, tally, walk, bad, inc);
   else {
-    for (const [idx, table] of mm.pageTables) {
-      if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
-      checkTable(ctx, mm, idx, table, tally, walk, bad);
+    const w = tableWalk;
+    w.ctx = ctx;
+    w.mm = mm;
+    w.tally = tally;
+    w.walk = walk;
+    w.bad = bad;
+    try {
+      mm.pageTables.forEach(w.table);
+    } finally {
+      w.ctx = null;
+      w.mm = null;
+      w.tally = null;
+      w.walk = null;
+      w.bad = null;
     }
   }
   // Most checks find these empty: no iterator made for them.
@@ -657,6 +699,28 @@ function checkUnmapPending(ctx: RmapState, mm: Mm, tally: Tally, walk: MmWalk, b
     }
   }
 }
+
+/**
+ * The mm whose page tables `checkMm` walks in full, for its `Map.prototype.forEach`
+ * callback `table` (bound once): a `for...of` made an entry array per table (about 65 bytes
+ * a table a check). `forEach` visits the tables in the same order. Emptied after each walk.
+ */
+class TableWalk {
+  ctx: RmapState | null = null;
+  mm: Mm | null = null;
+  tally: Tally | null = null;
+  walk: MmWalk | null = null;
+  bad: Problems | null = null;
+  readonly table = (table: PageTable, idx: number): void => {
+    const mm = this.mm!;
+    const bad = this.bad!;
+    if (mm.pmds.has(idx)) bad.add(`${mm}: PMD ${idx} has both a page table and a huge entry`);
+    checkTable(this.ctx!, mm, idx, table, this.tally!, this.walk!, bad);
+  };
+}
+
+/** The `TableWalk` of every check in this thread. */
+const tableWalk = new TableWalk();
 
 /** Every entry of one page table, and its use count. */
 function checkTable(
@@ -1147,7 +1211,7 @@ function recordEntry(
   rec.checkBits[word]! |= bit;
   const present = ptePresent(raw);
   if (!present && !isMigrationEntry(raw)) return;
-  const vma = vmaOf(mm, vpn * PAGE_SIZE, walk);
+  const vma = vmaOf(mm, vpn, walk);
   if (vma === null || isVmHugetlbPage(vma)) return;
   const pfn = ptePfn(raw);
   if (pfn >= r.maxPfn) return;
@@ -1343,31 +1407,74 @@ function checkPageCache(
   tally: Tally,
   bad: Problems,
 ): void {
-  for (const [index, folio] of as.pages) {
-    const live = pfnValid(mem, folio) && pfnFolio(mem, folio) === folio;
-    if (!live) {
-      bad.add(`${as.name}: index ${index} caches ${hex(folio)}, which is not a live folio`);
-      continue;
-    }
-    const first = folioIndex(mem, folio);
-    const hugetlb = folioTestHugetlb(mem, folio);
-    const nr = hugetlb ? 1 : folioNrPages(mem, folio);
-    if (folioAddressSpace(mem, folio) !== as || index < first || index >= first + nr) {
-      bad.add(`${as.name}: folio ${hex(folio)} at index ${index} has another mapping or index`);
-      continue;
-    }
-    if (index !== first) continue;
-    for (let i = 1; i < nr; i++) {
-      const slot = as.pages.get(index + i);
-      if (slot !== folio) {
-        bad.add(
-          `${as.name}: index ${index + i} is inside folio ${hex(folio)} (indices ${index}..${index + nr - 1}) but its slot holds ${slot === undefined ? 'nothing' : hex(slot)}`,
-        );
-      }
-    }
-    tally.hold(folio, nr);
+  const walk = cacheWalk;
+  walk.mem = mem;
+  walk.as = as;
+  walk.tally = tally;
+  walk.bad = bad;
+  try {
+    as.pages.forEach(walk.slot);
+  } finally {
+    walk.mem = null;
+    walk.as = null;
+    walk.tally = null;
+    walk.bad = null;
   }
 }
+
+/**
+ * What `checkPageCache` tests of one slot, `index` caching `folio` (in the order of the
+ * slots, so the problems come in the cache's order).
+ */
+function checkCacheSlot(
+  mem: RmapState['mem'],
+  as: AddressSpace,
+  tally: Tally,
+  bad: Problems,
+  folio: Folio,
+  index: number,
+): void {
+  const live = pfnValid(mem, folio) && pfnFolio(mem, folio) === folio;
+  if (!live) {
+    bad.add(`${as.name}: index ${index} caches ${hex(folio)}, which is not a live folio`);
+    return;
+  }
+  const first = folioIndex(mem, folio);
+  const hugetlb = folioTestHugetlb(mem, folio);
+  const nr = hugetlb ? 1 : folioNrPages(mem, folio);
+  if (folioAddressSpace(mem, folio) !== as || index < first || index >= first + nr) {
+    bad.add(`${as.name}: folio ${hex(folio)} at index ${index} has another mapping or index`);
+    return;
+  }
+  if (index !== first) return;
+  for (let i = 1; i < nr; i++) {
+    const slot = as.pages.get(index + i);
+    if (slot !== folio) {
+      bad.add(
+        `${as.name}: index ${index + i} is inside folio ${hex(folio)} (indices ${index}..${index + nr - 1}) but its slot holds ${slot === undefined ? 'nothing' : hex(slot)}`,
+      );
+    }
+  }
+  tally.hold(folio, nr);
+}
+
+/**
+ * The page cache `checkPageCache` walks, for its `Map.prototype.forEach` callback `slot`
+ * (bound once): a `for...of` over `AddressSpace.pages` made an entry array per slot and an
+ * iterator per cache, some 1,100 bytes a migrate-under-writes check. `forEach` visits the
+ * slots in the same order. Emptied after each walk, so that it keeps no machine alive.
+ */
+class CacheWalk {
+  mem: RmapState['mem'] | null = null;
+  as: AddressSpace | null = null;
+  tally: Tally | null = null;
+  bad: Problems | null = null;
+  readonly slot = (folio: Folio, index: number): void =>
+    checkCacheSlot(this.mem!, this.as!, this.tally!, this.bad!, folio, index);
+}
+
+/** The `CacheWalk` of every check in this thread. */
+const cacheWalk = new CacheWalk();
 
 /**
  * Consistency of the whole rmap model, for tests and the explorer (slow: it walks every
@@ -1475,9 +1582,11 @@ function runCheck(
   inc: IncrementalRmapState | null,
 ): string[] {
   const mem = ctx.mem;
-  const bad = new Problems();
+  const bad = threadProblems.start();
   const tally = tallyFor(ctx);
-  const walk: MmWalk = { sorted: false, vma: null };
+  const walk = mmWalk;
+  walk.sorted = false;
+  walk.vma = null;
   if (inc !== null && !inc.fromScratch) gatherMarks(mem, tally, inc);
   for (const mm of ctx.mms) checkMm(ctx, mm, tally, walk, bad, inc);
   if (inc !== null) dropUnseenRecords(inc);
@@ -1508,6 +1617,8 @@ function runCheck(
         bad.add(`${task} has a deferred TLB flush pending (try_to_unmap_flush)`);
     }
   }
+  // Not kept until the next check: it would keep this machine alive.
+  walk.vma = null;
   const out = bad.list;
   if (bad.dropped > 0) out.push(`... and ${bad.dropped} more problems`);
   return out;
@@ -1560,9 +1671,21 @@ function checkFolios(
       const w = words[(off + pfn) >>> 3];
       if (w === EIGHT_FREE || w === 0 || w === EIGHT_POOL_TAIL) {
         // And the words after it that are such too, up to the node's last whole word.
+        // Four words at a time where all four are free frames (most of a small machine's
+        // memory: one chain of loads and compares for 32 frames), else word by word.
         let k = ((off + pfn) >>> 3) + 1;
         const last = (off + wordsEnd) >>> 3;
         while (k <= last) {
+          if (
+            k + 3 <= last &&
+            words[k] === EIGHT_FREE &&
+            words[k + 1] === EIGHT_FREE &&
+            words[k + 2] === EIGHT_FREE &&
+            words[k + 3] === EIGHT_FREE
+          ) {
+            k += 4;
+            continue;
+          }
           const x = words[k];
           if (x !== EIGHT_FREE && x !== 0 && x !== EIGHT_POOL_TAIL) break;
           k++;
