@@ -520,8 +520,8 @@ export class ShadowMemory {
   /**
    * `wrote(userLocation(mm, addr), value, name)` without building the location, `writer`
    * being `writerIndex(name)`: the store of a user access, recorded in its step. A
-   * process's private page goes straight to its typed-array chunk; a shared file mapping
-   * takes `wrote`'s general path.
+   * process's private page goes straight to its typed-array chunk; a shared file mapping's
+   * word goes to the file's place (`wroteFile`) found from the VMA looked up here.
    */
   wroteUserAccess(mm: MmView, addr: number, value: number, writer: number): void {
     const name = this.#writers[writer];
@@ -533,7 +533,8 @@ export class ShadowMemory {
     }
     const vma = mm.vmaLookup(addr);
     if (vma !== null && vma.file !== null && (vma.flags & VM_SHARED) !== 0) {
-      this.wrote(this.userLocation(mm, addr), value, name);
+      // `userLocation`'s file place, from the VMA found here (no second lookup, no location).
+      this.#wroteFile(vma.file, vma.linearPageIndex(addr), value, name, null);
       return;
     }
     this.#wroteUser(mm, Math.floor(addr / PAGE_SIZE), value, writer);
@@ -541,12 +542,13 @@ export class ShadowMemory {
 
   /**
    * `read(userLocation(mm, addr), got, reader)` without building the location (but for a
-   * mismatch's message): the check of a user access's load, in its step.
+   * mismatch's message): the check of a user access's load, in its step. A shared file
+   * mapping's word is the file's place (`readFile`), found from the VMA looked up here.
    */
   readUserAccess(mm: MmView, addr: number, got: number, reader: string): boolean {
     const vma = mm.vmaLookup(addr);
     if (vma !== null && vma.file !== null && (vma.flags & VM_SHARED) !== 0) {
-      return this.read(this.userLocation(mm, addr), got, reader);
+      return this.readFile(vma.file, vma.linearPageIndex(addr), got, reader);
     }
     this.#checks++;
     const vpn = Math.floor(addr / PAGE_SIZE);

@@ -2,6 +2,7 @@ import {
   type Folio,
   folioMapped,
   folioMappingKind,
+  type MemmapReader,
   memmapReader,
   PAGE_MAPPING_ANON,
   type PhysicalMemory,
@@ -270,6 +271,16 @@ export function folioAnonVma(mem: PhysicalMemory, folio: Folio): AnonVma | null 
   // Not a live folio: the accessor throws its error.
   if (!readerIsFolio(r, folio)) folioMappingKind(mem, folio);
   if (r.mappingKind[folio] !== PAGE_MAPPING_ANON) return null;
+  return anonFolioAnonVma(r, folio);
+}
+
+/**
+ * The rest of `folioAnonVma` for `folio` read through `r` and known to be a live folio whose
+ * mapping kind is PAGE_MAPPING_ANON (unchecked, as `MemmapReader` reads are): its anon_vma,
+ * or null. For a walk that has read the mapping kind itself (`uncontendedWalkTarget`, twice
+ * a migrated folio) and need not read the frame's state and kind again.
+ */
+export function anonFolioAnonVma(r: MemmapReader, folio: Folio): AnonVma | null {
   const obj = readerMapping(r, folio);
   return obj instanceof AnonVma ? obj : null;
 }

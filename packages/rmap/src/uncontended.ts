@@ -8,7 +8,7 @@ import {
 } from '@mmsim/folio';
 import type { RwSemaphore, Spinlock } from '@mmsim/runtime';
 import { type AddressSpace, folioAddressSpace } from './address-space.js';
-import { type AnonVma, folioAnonVma } from './anon-vma.js';
+import { type AnonVma, anonFolioAnonVma } from './anon-vma.js';
 import { VM_LOCKED } from './constants.js';
 import { isVmHugetlbPage } from './hugetlb-state.js';
 import type { RmapState } from './rmap-state.js';
@@ -83,7 +83,8 @@ export const UNCONTENDED_TARGET: { vma: Vma | null; sem: RwSemaphore | null; ano
  * the folio is not mapped (`folio_lock_anon_vma_read` gives up); else `soleUncontendedVma`.
  * A page-cache folio (`rmap_walk_file`): it must be locked (the general walk reports it if
  * not), nothing to walk without an address space, else `soleUncontendedFileVma`. KSM and
- * movable pages take the general walk. Changes nothing.
+ * movable pages take the general walk. Changes nothing. `folio` must be live (both callers'
+ * contract checks see to it): its memmap words are read unchecked.
  */
 export function uncontendedWalkTarget(
   r: MemmapReader,
@@ -96,7 +97,8 @@ export function uncontendedWalkTarget(
   const kind = r.mappingKind[folio]!;
   let vma: Vma | undefined;
   if (kind === PAGE_MAPPING_ANON) {
-    const av = folioAnonVma(mem, folio);
+    // `folio_anon_vma`: the callers checked that the folio is live, the kind is read above.
+    const av = anonFolioAnonVma(r, folio);
     if (av === null) return locked ? WALK_GENERAL : WALK_NOTHING;
     if (skipUnmapped && !locked && !readerFolioMapped(r, folio)) return WALK_NOTHING;
     vma = soleUncontendedVma(av, locked);
