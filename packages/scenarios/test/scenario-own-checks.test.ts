@@ -7,9 +7,13 @@ import {
   concatSelectors,
   type FolioSelector,
   INVERSION_CHECK,
+  instantiateScenario,
   kernelInvariants,
   mappedFolios,
   pageLockInversionCheck,
+  rfcLockOrder,
+  type Scenario,
+  splitLockDeadlock,
 } from '../src/index.js';
 import { checkerInversionCheck } from '../src/page-lock-inversion.js';
 
@@ -186,5 +190,50 @@ describe('concatSelectors as an iterator object', () => {
     const first = it.next();
     expect(it.next()).toBe(first);
     for (const f of folios) folioPut(k.mem, f);
+  });
+});
+
+describe('the actors scheduling points as virtual steps', () => {
+  /** A run's steps (task and number, as the step hook saw them) and its result. */
+  const run = (
+    scenario: Scenario,
+    variant: 'v6.3' | 'v6.11',
+    seed: number,
+    strategy: 'random' | 'pct',
+    real: boolean,
+  ) => {
+    const seen: string[] = [];
+    const instance = instantiateScenario(scenario, {
+      variant,
+      seed,
+      strategy,
+      onStep: (task, step) => {
+        seen.push(`${task.name}:${step}`);
+      },
+    });
+    // Every scheduling point a real round: what the actors' plain `yield`s gave.
+    if (real) instance.kernel.rt.virtualStep = () => false;
+    const result = instance.kernel.run();
+    return {
+      seen,
+      status: result.status,
+      steps: result.steps,
+      token: result.replayToken,
+      clocks: result.cpuClocks,
+      vmstat: instance.kernel.vmstat.entries(),
+    };
+  };
+
+  it.each([
+    ['rfc-lock-order (migrator, range locker)', rfcLockOrder(), 'v6.3' as const],
+    ['split-lock-deadlock (erofs reader)', splitLockDeadlock(), 'v6.11' as const],
+  ])('%s: the same steps, tokens and clocks as real rounds', (_name, scenario, variant) => {
+    for (const strategy of ['random', 'pct'] as const) {
+      for (let seed = 1; seed <= 4; seed++) {
+        expect(run(scenario, variant, seed, strategy, false), `${strategy} seed ${seed}`).toEqual(
+          run(scenario, variant, seed, strategy, true),
+        );
+      }
+    }
   });
 });
