@@ -9,6 +9,8 @@ import {
   INVERSION_CHECK,
   instantiateScenario,
   kernelInvariants,
+  loopBhDeadlock,
+  loopWritebackDeadlock,
   mappedFolios,
   pageLockInversionCheck,
   rfcLockOrder,
@@ -227,6 +229,8 @@ describe('the actors scheduling points as virtual steps', () => {
   it.each([
     ['rfc-lock-order (migrator, range locker)', rfcLockOrder(), 'v6.3' as const],
     ['split-lock-deadlock (erofs reader)', splitLockDeadlock(), 'v6.11' as const],
+    ['loop-bh-deadlock (loop worker, buffer writer)', loopBhDeadlock(), 'v6.3' as const],
+    ['loop-writeback-deadlock (writeback worker)', loopWritebackDeadlock(), 'v6.3' as const],
   ])('%s: the same steps, tokens and clocks as real rounds', (_name, scenario, variant) => {
     for (const strategy of ['random', 'pct'] as const) {
       for (let seed = 1; seed <= 4; seed++) {
