@@ -18,7 +18,7 @@ import { type MigrateVariant, resolveVariant, VARIANTS, variantContentHash } fro
 import { MAX_SEED, MmsimError } from '@mmsim/runtime';
 import { driverErrorCheck } from './driver-check.js';
 import { expectationCheck } from './expectation-check.js';
-import { pageLockInversionCheck } from './page-lock-inversion.js';
+import { checkerInversionCheck } from './page-lock-inversion.js';
 import {
   instantiateScenario,
   instantiateScenarioOn,
@@ -161,7 +161,8 @@ export function scenarioTarget(
         rt: instance.kernel.rt,
         invariants: instance.invariants,
         checks: [
-          pageLockInversionCheck(instance.inversions),
+          // `pageLockInversionCheck(instance.inversions)`, read from the checker directly.
+          checkerInversionCheck(kernel.checker),
           driverErrorCheck(instance.kernel),
           expectationCheck(instance.kernel),
         ],

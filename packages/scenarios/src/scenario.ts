@@ -183,9 +183,12 @@ export function instantiateScenarioOn(
     kernel,
     world,
     invariants,
-    inversions: () => kernel.checker?.reports ?? [],
+    inversions: () => kernel.checker?.reports ?? NO_REPORTS,
   };
 }
+
+/** What `inversions()` answers with the checker off: one empty list, not one per call. */
+const NO_REPORTS: readonly InversionReport[] = Object.freeze([]);
 
 /**
  * The `init` task of a scenario with a set-up: the set-up, then the actors. A module-level

@@ -47,12 +47,15 @@ export function erofsReader(k: Kernel, options: ErofsReaderOptions): Actor {
 /** `erofsReader`'s task body (a module-level generator: see `initTask` in scenario.ts). */
 function* erofsReaderBody(k: Kernel, options: ErofsReaderOptions, hold: number): KernelGen {
   const { file, index, meta, metaIndex, rounds } = options;
+  // Each scheduling point as `if (!rt.virtualStep()) yield;`: the same step and decision
+  // as the `yield`, taken without suspending when this task runs on.
+  const rt = k.rt;
   for (let round = 0; round < rounds; round++) {
     // As plain calls while nothing waits; the generators from where they would.
     const got = filemapLockFolioPlain(k, file, index, 'z_erofs_read_folio');
     const folio = typeof got === 'number' ? got : yield* got;
     if (folio < 0) continue;
-    for (let i = 0; i < hold; i++) yield;
+    for (let i = 0; i < hold; i++) if (!rt.virtualStep()) yield;
     const gotMeta = filemapLockFolioPlain(k, meta, metaIndex, 'erofs_read_metabuf');
     const mf = typeof gotMeta === 'number' ? gotMeta : yield* gotMeta;
     if (mf >= 0) {
@@ -61,6 +64,6 @@ function* erofsReaderBody(k: Kernel, options: ErofsReaderOptions, hold: number):
     }
     const rest = folioUnlockPutPlain(k, folio);
     if (rest !== null) yield* rest;
-    yield;
+    if (!rt.virtualStep()) yield;
   }
 }

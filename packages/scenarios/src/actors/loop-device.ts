@@ -160,6 +160,9 @@ export class LoopDevice implements WritebackTarget {
   *#work(task: Task): KernelGen {
     const k = this.#k;
     const who = String(task);
+    // Each scheduling point as `if (!rt.virtualStep()) yield;`: the same step and decision
+    // as the `yield` (`Runtime.virtualStep`), taken without suspending when this task runs on.
+    const rt = k.rt;
     for (;;) {
       const req = yield* this.queue.next('loop_process_work');
       if (req === null) return;
@@ -169,17 +172,17 @@ export class LoopDevice implements WritebackTarget {
       if (folio < 0) {
         throw new MmsimError('INVALID_CONFIG', `${this.name}: no memory for backing page ${index}`);
       }
-      for (let i = 0; i < this.#copySteps; i++) yield; // copy_page_from_iter
+      for (let i = 0; i < this.#copySteps; i++) if (!rt.virtualStep()) yield; // copy_page_from_iter
       const value = req.data();
       setPageCacheWord(k, folio, index, value);
       k.shadow.wroteFile(this.backing, index, value, who); // no location object per write
       folioMarkDirty(k, folio);
       const rest = folioUnlockPutPlain(k, folio); // shmem_write_end
       if (rest !== null) yield* rest;
-      yield; // back in loop_handle_cmd: the request completes next
+      if (!rt.virtualStep()) yield; // back in loop_handle_cmd: the request completes next
       req.complete();
       this.served++;
-      yield;
+      if (!rt.virtualStep()) yield;
     }
   }
 

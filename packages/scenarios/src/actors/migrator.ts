@@ -278,7 +278,9 @@ function* migratorBody(
     }
     ledger?.isolationEnded(name, list.size);
     stats.rounds++;
-    yield; // cond_resched() between rounds
+    // cond_resched() between rounds: the same step and decision as a `yield`, taken
+    // without suspending when this task runs on (`Runtime.virtualStep`).
+    if (!k.rt.virtualStep()) yield;
   }
   stats.endNs = task.cpu.clock;
   if (options.pfMemalloc === true) task.flags &= ~PF_MEMALLOC;

@@ -71,6 +71,9 @@ function* rangeLockerBody(
   rounds: number,
 ): KernelGen {
   const held: Folio[] = []; // one array for every round
+  // Each scheduling point as `if (!rt.virtualStep()) yield;`: the same step and decision
+  // as the `yield` (`Runtime.virtualStep`), taken without suspending when this task runs on.
+  const rt = k.rt;
   for (let round = 0; round < rounds; round++) {
     held.length = 0;
     const length = lengths[round % lengths.length] as number;
@@ -79,13 +82,13 @@ function* rangeLockerBody(
       const got = filemapLockFolioPlain(k, file, first + i, 'lock_delalloc_pages');
       const folio = typeof got === 'number' ? got : yield* got;
       if (folio >= 0) held.push(folio);
-      yield;
+      if (!rt.virtualStep()) yield;
     }
-    for (let i = 0; i < hold; i++) yield;
+    for (let i = 0; i < hold; i++) if (!rt.virtualStep()) yield;
     for (let i = held.length - 1; i >= 0; i--) {
       const rest = folioUnlockPutPlain(k, held[i] as Folio);
       if (rest !== null) yield* rest;
     }
-    yield;
+    if (!rt.virtualStep()) yield;
   }
 }

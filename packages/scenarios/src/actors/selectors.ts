@@ -239,7 +239,7 @@ export function givenFolios(folios: () => readonly Folio[]): FolioSelector {
 
 /** The selectors one after the other. */
 export function concatSelectors(...selectors: readonly FolioSelector[]): FolioSelector {
-  return (round, target) => concatWalk(selectors, round, target);
+  return (round, target) => new ConcatWalk(selectors, round, target);
 }
 
 /** `cachedFolios`'s walk (a module-level generator: see `initTask` in scenario.ts). */
@@ -305,11 +305,58 @@ function* givenFoliosWalk(folios: () => readonly Folio[]): Generator<Folio> {
   yield* folios();
 }
 
-/** `concatSelectors`'s walk (a module-level generator: see `initTask` in scenario.ts). */
-function* concatWalk(
-  selectors: readonly FolioSelector[],
-  round: number,
-  target: number,
-): Generator<Folio | null> {
-  for (const s of selectors) yield* s(round, target);
+/**
+ * `concatSelectors`'s walk, as an iterator object: what a generator running `yield*` over
+ * each selector's walk in turn gives (the same walks made at the same `next()`, their
+ * result objects handed on as they are, `return()` passed to the walk in progress), with
+ * no generator resumed and suspended around each folio. A `migrate_pages` round of
+ * migrate-under-writes takes its folios through eight of them.
+ */
+class ConcatWalk implements Iterator<Folio | null>, Iterable<Folio | null> {
+  readonly #selectors: readonly FolioSelector[];
+  readonly #round: number;
+  readonly #target: number;
+  /** The next selector to start. */
+  #i = 0;
+  /** The walk in progress, or null (none started yet, or the last one ended). */
+  #walk: Iterator<Folio | null> | null = null;
+  #ended = false;
+
+  constructor(selectors: readonly FolioSelector[], round: number, target: number) {
+    this.#selectors = selectors;
+    this.#round = round;
+    this.#target = target;
+  }
+
+  next(): IteratorResult<Folio | null> {
+    if (this.#ended) return { done: true, value: undefined };
+    for (;;) {
+      let walk = this.#walk;
+      if (walk === null) {
+        const selectors = this.#selectors;
+        if (this.#i >= selectors.length) {
+          this.#ended = true;
+          return { done: true, value: undefined };
+        }
+        const select = selectors[this.#i++] as FolioSelector;
+        walk = select(this.#round, this.#target)[Symbol.iterator]();
+        this.#walk = walk;
+      }
+      const r = walk.next();
+      if (!r.done) return r;
+      this.#walk = null;
+    }
+  }
+
+  return(): IteratorResult<Folio | null> {
+    const walk = this.#walk;
+    this.#walk = null;
+    this.#ended = true;
+    walk?.return?.();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
 }

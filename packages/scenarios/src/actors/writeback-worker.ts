@@ -109,7 +109,9 @@ function* writebackWorkerBody(
       locks.folioUnlock(folio);
       const rest = folioPutDeclaredPlain(k, folio);
       if (rest !== null) yield* rest;
-      yield; // cond_resched()
+      // cond_resched(): the same step and decision as a `yield`, without suspending when
+      // this task runs on (`Runtime.virtualStep`).
+      if (!k.rt.virtualStep()) yield;
     }
   }
   target.close();

@@ -61,6 +61,20 @@ function frameCount(k: Kernel, used: Float64Array, phase: InvariantPhase): strin
 }
 
 /**
+ * The per-node counts of `frameCount`, one array for every machine of this many nodes: the
+ * count fills it afresh (`folioPagesByNode` zeroes it first) and is done with it when it
+ * returns, so the machines an explorer builds one per schedule need not make their own
+ * (a typed array is dearer to make than an object).
+ */
+let scratchUsed = new Float64Array(0);
+
+/** `scratchUsed`, of `nrNodes` entries. */
+function usedScratch(nrNodes: number): Float64Array {
+  if (scratchUsed.length !== nrNodes) scratchUsed = new Float64Array(nrNodes);
+  return scratchUsed;
+}
+
+/**
  * The references the model's structures hold on each folio at rest: one per page-table
  * entry (PTE or PMD), one per page-cache slot, the pins, one for attached buffers
  * (PG_private), one for a per-CPU LRU batch, one for a poisoned (PG_hwpoison) page that
@@ -140,10 +154,8 @@ function expectedRefs(k: Kernel): (folio: Folio) => number {
  * last pass (an unsound one, an incremental one, or none) it steps through every frame.
  */
 export function framesConserved(k: Kernel, stride: number): Invariant {
-  let used = new Float64Array(k.mem.nrNodes);
   return strided('frames-conserved', stride, (phase) => {
-    if (used.length !== k.mem.nrNodes) used = new Float64Array(k.mem.nrNodes);
-    const problems = frameCount(k, used, phase);
+    const problems = frameCount(k, usedScratch(k.mem.nrNodes), phase);
     if (phase === 'end' && problems.length === 0) {
       const mem = k.mem;
       const expected = expectedRefs(k);

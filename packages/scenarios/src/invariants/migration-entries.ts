@@ -25,23 +25,31 @@ export function noMigrationEntryAtEnd(k: Kernel): Invariant {
       for (const mm of k.vm.processes) {
         for (const [idx, table] of mm.pageTables) {
           const ptes = table.ptes;
-          // Two entries at a time where they line up: a word that reads as 0 (or -0: the
-          // upper entry 0x80000000, no swap type) holds no migration entry.
-          const pairs =
-            ptes instanceof Uint32Array &&
-            (ptes.byteOffset & 7) === 0 &&
-            ptes.length === PTRS_PER_PTE
-              ? new Float64Array(ptes.buffer, ptes.byteOffset, PTRS_PER_PTE >>> 1)
-              : null;
-          for (let i = 0; i < PTRS_PER_PTE; i++) {
-            if (pairs !== null && (i & 1) === 0 && pairs[i >>> 1] === 0) {
-              i++;
+          // Eight entries at a time where the slots are 32-bit integers: the OR of eight
+          // empty (0) entries is 0, and any other entry makes it nonzero (ToInt32 of a
+          // uint32 is 0 only for 0), so a group that ORs to 0 holds no migration entry.
+          const step = ptes instanceof Uint32Array && ptes.length === PTRS_PER_PTE ? 8 : 1;
+          for (let g = 0; g < PTRS_PER_PTE; g += step) {
+            if (
+              step === 8 &&
+              (ptes[g]! |
+                ptes[g + 1]! |
+                ptes[g + 2]! |
+                ptes[g + 3]! |
+                ptes[g + 4]! |
+                ptes[g + 5]! |
+                ptes[g + 6]! |
+                ptes[g + 7]!) ===
+                0
+            ) {
               continue;
             }
-            const raw = ptes[i] as number;
-            if (raw !== 0 && isMigrationEntry(raw)) {
-              const addr = (idx * PTRS_PER_PTE + i) * PAGE_SIZE;
-              problems.push(`${mm} 0x${addr.toString(16)} still holds a migration entry`);
+            for (let i = g; i < g + step; i++) {
+              const raw = ptes[i] as number;
+              if (raw !== 0 && isMigrationEntry(raw)) {
+                const addr = (idx * PTRS_PER_PTE + i) * PAGE_SIZE;
+                problems.push(`${mm} 0x${addr.toString(16)} still holds a migration entry`);
+              }
             }
           }
         }
