@@ -562,7 +562,9 @@ function nodeLooksSound(
  * it held at the last sound pass (every writer stamps the chunk of each frame it changes;
  * the hot setters act on live folios only, and a folio is freed by `resetFrames`, which
  * stamps): a free frame then, so one that pass, or the sound pass before it, found clean.
- * Which block it belonged to does not matter: the test is the frame's own.
+ * Which block it belonged to does not matter: the test is the frame's own. Consecutive
+ * chunks to read are read as one run (a full pass reads the whole block in one): a call of
+ * the run test a run, not a chunk.
  */
 function freeFramesLookClean(m: Memmap, pfn: number, last: number, since: number): boolean {
   const state = m.state;
@@ -575,10 +577,19 @@ function freeFramesLookClean(m: Memmap, pfn: number, last: number, since: number
   const stamp = m.chunkEpoch;
   const lastChunk = (last - 1) >>> WRITE_CHUNK_SHIFT;
   const w = wide;
-  for (let c = pfn >>> WRITE_CHUNK_SHIFT; c <= lastChunk; c++) {
-    if (since !== 0 && stamp[c]! < since) continue;
+  let c = pfn >>> WRITE_CHUNK_SHIFT;
+  while (c <= lastChunk) {
+    if (since !== 0 && stamp[c]! < since) {
+      c++;
+      continue;
+    }
+    // The run of chunks to read from here, read in one go (the whole block on a full pass).
+    let stop = c + 1;
+    if (since === 0) stop = lastChunk + 1;
+    else while (stop <= lastChunk && stamp[stop]! >= since) stop++;
     const from = Math.max(pfn, c << WRITE_CHUNK_SHIFT);
-    const to = Math.min(last, (c + 1) << WRITE_CHUNK_SHIFT);
+    const to = Math.min(last, stop << WRITE_CHUNK_SHIFT);
+    c = stop;
     // A block of four frames or more: its runs begin and end on a multiple of 4.
     if (w !== null && last - pfn >= 4) {
       if (!freeRunClean(w, from, to, pfn)) return false;
