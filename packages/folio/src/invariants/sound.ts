@@ -94,10 +94,9 @@ export function physicalMemoryLooksSound(
   incremental = false,
   trustBuilt = false,
 ): boolean {
-  // A machine no pass has checked yet, taken as built (`takeBuiltClean`): this pass reads
-  // what writers changed since the build, from the chunk stamps (the frames' own stamps and
-  // the list of stamped chunks begin with the walk record, after the build).
-  const built = trustBuilt && incremental && takeBuiltClean(m, fullPass);
+  // A machine no pass has checked yet, taken as built (`takeBuiltClean`): this pass walks
+  // every block with no record and reads the frames of the chunks stamped since the build.
+  if (trustBuilt && incremental) takeBuiltClean(m, fullPass);
   const epoch = m.writeEpoch;
   const since = incremental ? m.soundEpoch : 0;
   // Writes after this pass are stamped newer than what it reads, whatever it finds.
@@ -112,9 +111,7 @@ export function physicalMemoryLooksSound(
   // sorted; the list starts again for the new epoch.
   const nrDirty = m.nrDirty;
   m.nrDirty = 0;
-  r.nrDirty =
-    reuse && !built && nrDirty <= SORTED_DIRTY ? sortDirty(m.dirtyChunks!, nrDirty, r.dirty) : -1;
-  frameStamps = !built;
+  r.nrDirty = reuse && nrDirty <= SORTED_DIRTY ? sortDirty(m.dirtyChunks!, nrDirty, r.dirty) : -1;
   wide = wideViews(m);
   if (!framesLookSound(m, since, incremental ? Math.max(since, 1) : 0, r, reuse)) return false;
   // Sound: what was written before this pass is as it saw it.
@@ -136,12 +133,6 @@ export function physicalMemoryLooksSound(
 function fullPass(m: Memmap): boolean {
   return physicalMemoryLooksSound(m, false);
 }
-
-/**
- * Whether this pass may read the frames' own stamps (`Memmap.frameEpoch`): not on the pass
- * that takes a machine as built, as they began after the build.
- */
-let frameStamps = true;
 
 /** The wide views of this pass's memory map (null: its arrays are read one frame a read). */
 let wide: WideViews | null = null;
@@ -302,7 +293,7 @@ function nodeLooksSound(
   // On a pass that takes the record, one epoch after the sound pass (`since` is the epoch
   // its writes were stamped with), the frames' own stamps tell which frames of a stamped
   // chunk were written.
-  const frames = jump && frameStamps ? m.frameEpoch : null;
+  const frames = jump ? m.frameEpoch : null;
   const sinceByte = since & 0xff;
   // The orders of the free blocks the walk met or of the segments it forgot: the free lists
   // of this node to walk (on a pass that takes the record).
