@@ -149,7 +149,10 @@ function blockEndPfn(pfn: number, order: number): number {
  * - then `folio_isolate_lru` + NR_ISOLATED (`isolateLruFolioHeld`).
  * Every COMPACT_CLUSTER_MAX pfns it drops the LRU lock and reschedules: a scheduling
  * point when it took or tried a page since the last one (over free or skipped ranges the
- * scan is atomic). It stops after COMPACT_CLUSTER_MAX isolated pages (unless
+ * scan is atomic). Its scheduling points (this one and the `cond_resched()` after
+ * `too_many_isolated`) are `if (!rt.virtualStep()) yield;`: the same step and decision as
+ * the `yield`, taken without suspending the generators of the whole compaction (six or more
+ * levels deep) when the same task runs on. It stops after COMPACT_CLUSTER_MAX isolated pages (unless
  * `finish_pageblock` or contended). Direct MIGRATE_ASYNC compaction skips the rest of an
  * order-aligned block at the first failure and puts back what it took from it.
  * Counts `compact_isolated` and `cc.total_migrate_scanned`, fires
@@ -181,7 +184,7 @@ export function* isolateMigratepagesBlock(
     yield* k.rt.sleepFor(THROTTLE_ISOLATED_NS);
     if (fatalSignalPending(k.rt, task)) return -EINTR;
   }
-  yield; // cond_resched()
+  if (!k.rt.virtualStep()) yield; // cond_resched()
 
   if (cc.direct_compaction && cc.mode === MIGRATE_ASYNC) {
     skipOnFailure = true;
@@ -211,7 +214,7 @@ export function* isolateMigratepagesBlock(
       // or tried since the last one (the model takes lru_lock inside folio_isolate_lru).
       if (locked) {
         locked = false;
-        yield; // cond_resched()
+        if (!k.rt.virtualStep()) yield; // cond_resched()
       }
     }
     nrScanned++;
@@ -461,7 +464,8 @@ export function* isolateMigratepages(k: Kernel, cc: CompactControl): KernelGen<n
     blockEnd <= cc.free_pfn;
     cc.migrate_pfn = lowPfn = blockEnd, blockStart = blockEnd, blockEnd += PAGEBLOCK_NR_PAGES
   ) {
-    if (lowPfn % (COMPACT_CLUSTER_MAX * PAGEBLOCK_NR_PAGES) === 0) yield; // cond_resched()
+    // cond_resched()
+    if (lowPfn % (COMPACT_CLUSTER_MAX * PAGEBLOCK_NR_PAGES) === 0 && !k.rt.virtualStep()) yield;
     if (!pfnValid(k.mem, blockStart)) continue;
     if (pageblockAligned(lowPfn) && !cc.ignore_skip_hint && getPageblockSkip(k.mem, lowPfn))
       continue;
