@@ -45,7 +45,13 @@ import {
   NodeStat,
   VmEvent,
 } from '@mmsim/runtime';
-import { isolateLruFolioHeld, skipIsolationOnOrder } from '../isolate.js';
+import {
+  ISOLATION_DONE,
+  ISOLATION_FAILED,
+  isolateForMigrationFinish,
+  isolateLruFolioHeldStart,
+  skipIsolationOnOrder,
+} from '../isolate.js';
 import {
   COMPACT_CLUSTER_MAX,
   type CompactControl,
@@ -293,7 +299,7 @@ export function* isolateMigratepagesBlock(
       failed = true;
     } else {
       locked = true;
-      const reason = yield* isolateLruCandidate(k, cc, folio, isolateMode);
+      const reason = lruCandidateRefusal(k, cc, folio, isolateMode);
       if (reason === null) {
         if (!skipUpdated && validPage >= 0) {
           // test_and_set_skip: exclusive access to the block for this compactor.
@@ -310,7 +316,14 @@ export function* isolateMigratepagesBlock(
           }
         }
         const nr = folioNrPages(mem, folio);
-        if (yield* isolateLruFolioHeld(k, folio, cc.migratepages, true)) {
+        // isolateLruFolioHeld(k, folio, cc.migratepages, true), as plain calls while it
+        // runs through.
+        const state = isolateLruFolioHeldStart(k, folio, cc.migratepages, true);
+        if (
+          state === ISOLATION_DONE ||
+          (state !== ISOLATION_FAILED &&
+            (yield* isolateForMigrationFinish(k, folio, cc.migratepages, state, true)))
+        ) {
           lowPfn += nr - 1;
           nrScanned += nr - 1;
           cc.nr_migratepages += nr;
@@ -323,6 +336,11 @@ export function* isolateMigratepagesBlock(
         }
         refuse(folio, 'lru-race');
       } else {
+        if (reason !== 'freed') {
+          // isolate_fail_put: an LRU-aware put, the lookup reference may be the last one.
+          if (folioRefCount(mem, folio) > 1) folioPut(mem, folio);
+          else yield* k.lru.folioPut(folio);
+        }
         refuse(folio, reason);
       }
       failed = true;
@@ -363,15 +381,18 @@ export function* isolateMigratepagesBlock(
 
 /**
  * The checks of `isolate_migratepages_block` (6.3) on an LRU folio, between
- * `get_page_unless_zero` and `TestClearPageLRU`. Returns null with the lookup reference
- * held when the folio may be isolated, else the reason (the reference dropped).
+ * `get_page_unless_zero` and `TestClearPageLRU`. Returns null when the folio may be
+ * isolated (the lookup reference held), 'freed' when no lookup reference could be taken,
+ * else the reason, the lookup reference still held: the caller drops it
+ * (`isolate_fail_put`, an LRU-aware put that may suspend). A plain function: most candidates pass, and a
+ * generator a candidate cost more than the checks.
  */
-function* isolateLruCandidate(
+function lruCandidateRefusal(
   k: Kernel,
   cc: CompactControl,
   folio: Folio,
   isolateMode: number,
-): KernelGen<CompactionSkipReason | null> {
+): CompactionSkipReason | null {
   const mem = k.mem;
   if (!folioTryGet(mem, folio)) return 'freed';
   let reason: CompactionSkipReason | null = null;
@@ -408,11 +429,6 @@ function* isolateLruCandidate(
         }
       }
     }
-  }
-  if (reason !== null) {
-    // isolate_fail_put: an LRU-aware put, the lookup reference may be the last one.
-    if (folioRefCount(mem, folio) > 1) folioPut(mem, folio);
-    else yield* k.lru.folioPut(folio);
   }
   return reason;
 }
