@@ -125,34 +125,57 @@ export function isolateForMigrationStart(
   }
   k.rt.touchKernel(FP_FOLIO, folio, true); // folio_try_get
   if (!folioTryGet(mem, folio)) return ISOLATION_FAILED; // freed under us
+  return isolateLruFolioHeldStart(k, folio, list, false);
+}
+
+/**
+ * `isolateLruFolioHeld` (above) as plain calls for as far as it runs without suspending the
+ * task, for a caller that holds the lookup reference: `ISOLATION_DONE` / `ISOLATION_FAILED`
+ * when it ran to its end (true / false), any other value when it stopped where the generator
+ * would suspend (or did nothing, the LRU's plain calls being off: `ISOLATION_HELD`): then run
+ * `isolateForMigrationFinish(k, folio, list, state, atHead)` at once. The same steps,
+ * charges, decisions and results as `isolateLruFolioHeld`; compaction's migration scanner
+ * isolates through it so that an isolation that runs through makes no generator.
+ */
+export function isolateLruFolioHeldStart(
+  k: Kernel,
+  folio: Folio,
+  list: FolioList,
+  atHead: boolean,
+): number {
+  const lru = k.lru;
+  if (lru.folioIsolateLruStart === undefined) return ISOLATION_HELD;
   const state = lru.folioIsolateLruStart(folio);
   if (state === ISOLATE_LRU_DONE) {
-    isolatedHeld(k, folio, list, false);
+    isolatedHeld(k, folio, list, atHead);
     return ISOLATION_DONE;
   }
   if (state === ISOLATE_LRU_GENERAL) return ISOLATION_HELD;
   if (state === ISOLATE_LRU_FAILED) {
     // The lookup reference: a plain put unless it may be the last one.
-    return folioPutFast(mem, folio, 1) ? ISOLATION_FAILED : ISOLATION_PUT;
+    return folioPutFast(k.mem, folio, 1) ? ISOLATION_FAILED : ISOLATION_PUT;
   }
   return state;
 }
 
 /**
- * The rest of an `isolateForMigrationStart` that returned neither `ISOLATION_DONE`,
- * `ISOLATION_FAILED` nor `ISOLATION_GENERAL`. Returns whether the folio was isolated.
+ * The rest of an `isolateForMigrationStart` or `isolateLruFolioHeldStart` that returned
+ * neither `ISOLATION_DONE`, `ISOLATION_FAILED` nor `ISOLATION_GENERAL`; `atHead` as given
+ * to `isolateLruFolioHeldStart` (false after `isolateForMigrationStart`). Returns whether
+ * the folio was isolated.
  */
 export function* isolateForMigrationFinish(
   k: Kernel,
   folio: Folio,
   list: FolioList,
   state: number,
+  atHead = false,
 ): KernelGen<boolean> {
   if (state === ISOLATION_PUT) {
     yield* k.lru.folioPut(folio);
     return false;
   }
-  if (state === ISOLATION_HELD) return yield* isolateLruFolioHeld(k, folio, list);
+  if (state === ISOLATION_HELD) return yield* isolateLruFolioHeld(k, folio, list, atHead);
   const finish = k.lru.folioIsolateLruFinish;
   if (finish === undefined) {
     throw new MmsimError(
@@ -161,7 +184,7 @@ export function* isolateForMigrationFinish(
     );
   }
   yield* finish.call(k.lru, folio, state);
-  isolatedHeld(k, folio, list, false);
+  isolatedHeld(k, folio, list, atHead);
   return true;
 }
 

@@ -45,7 +45,13 @@ import {
   NodeStat,
   VmEvent,
 } from '@mmsim/runtime';
-import { isolateLruFolioHeld, skipIsolationOnOrder } from '../isolate.js';
+import {
+  ISOLATION_DONE,
+  ISOLATION_FAILED,
+  isolateForMigrationFinish,
+  isolateLruFolioHeldStart,
+  skipIsolationOnOrder,
+} from '../isolate.js';
 import {
   COMPACT_CLUSTER_MAX,
   type CompactControl,
@@ -149,7 +155,10 @@ function blockEndPfn(pfn: number, order: number): number {
  * - then `folio_isolate_lru` + NR_ISOLATED (`isolateLruFolioHeld`).
  * Every COMPACT_CLUSTER_MAX pfns it drops the LRU lock and reschedules: a scheduling
  * point when it took or tried a page since the last one (over free or skipped ranges the
- * scan is atomic). It stops after COMPACT_CLUSTER_MAX isolated pages (unless
+ * scan is atomic). Its scheduling points (this one and the `cond_resched()` after
+ * `too_many_isolated`) are `if (!rt.virtualStep()) yield;`: the same step and decision as
+ * the `yield`, taken without suspending the generators of the whole compaction (six or more
+ * levels deep) when the same task runs on. It stops after COMPACT_CLUSTER_MAX isolated pages (unless
  * `finish_pageblock` or contended). Direct MIGRATE_ASYNC compaction skips the rest of an
  * order-aligned block at the first failure and puts back what it took from it.
  * Counts `compact_isolated` and `cc.total_migrate_scanned`, fires
@@ -181,7 +190,7 @@ export function* isolateMigratepagesBlock(
     yield* k.rt.sleepFor(THROTTLE_ISOLATED_NS);
     if (fatalSignalPending(k.rt, task)) return -EINTR;
   }
-  yield; // cond_resched()
+  if (!k.rt.virtualStep()) yield; // cond_resched()
 
   if (cc.direct_compaction && cc.mode === MIGRATE_ASYNC) {
     skipOnFailure = true;
@@ -211,7 +220,7 @@ export function* isolateMigratepagesBlock(
       // or tried since the last one (the model takes lru_lock inside folio_isolate_lru).
       if (locked) {
         locked = false;
-        yield; // cond_resched()
+        if (!k.rt.virtualStep()) yield; // cond_resched()
       }
     }
     nrScanned++;
@@ -290,7 +299,7 @@ export function* isolateMigratepagesBlock(
       failed = true;
     } else {
       locked = true;
-      const reason = yield* isolateLruCandidate(k, cc, folio, isolateMode);
+      const reason = lruCandidateRefusal(k, cc, folio, isolateMode);
       if (reason === null) {
         if (!skipUpdated && validPage >= 0) {
           // test_and_set_skip: exclusive access to the block for this compactor.
@@ -307,7 +316,14 @@ export function* isolateMigratepagesBlock(
           }
         }
         const nr = folioNrPages(mem, folio);
-        if (yield* isolateLruFolioHeld(k, folio, cc.migratepages, true)) {
+        // isolateLruFolioHeld(k, folio, cc.migratepages, true), as plain calls while it
+        // runs through.
+        const state = isolateLruFolioHeldStart(k, folio, cc.migratepages, true);
+        if (
+          state === ISOLATION_DONE ||
+          (state !== ISOLATION_FAILED &&
+            (yield* isolateForMigrationFinish(k, folio, cc.migratepages, state, true)))
+        ) {
           lowPfn += nr - 1;
           nrScanned += nr - 1;
           cc.nr_migratepages += nr;
@@ -320,6 +336,11 @@ export function* isolateMigratepagesBlock(
         }
         refuse(folio, 'lru-race');
       } else {
+        if (reason !== 'freed') {
+          // isolate_fail_put: an LRU-aware put, the lookup reference may be the last one.
+          if (folioRefCount(mem, folio) > 1) folioPut(mem, folio);
+          else yield* k.lru.folioPut(folio);
+        }
         refuse(folio, reason);
       }
       failed = true;
@@ -360,15 +381,18 @@ export function* isolateMigratepagesBlock(
 
 /**
  * The checks of `isolate_migratepages_block` (6.3) on an LRU folio, between
- * `get_page_unless_zero` and `TestClearPageLRU`. Returns null with the lookup reference
- * held when the folio may be isolated, else the reason (the reference dropped).
+ * `get_page_unless_zero` and `TestClearPageLRU`. Returns null when the folio may be
+ * isolated (the lookup reference held), 'freed' when no lookup reference could be taken,
+ * else the reason, the lookup reference still held: the caller drops it
+ * (`isolate_fail_put`, an LRU-aware put that may suspend). A plain function: most candidates pass, and a
+ * generator a candidate cost more than the checks.
  */
-function* isolateLruCandidate(
+function lruCandidateRefusal(
   k: Kernel,
   cc: CompactControl,
   folio: Folio,
   isolateMode: number,
-): KernelGen<CompactionSkipReason | null> {
+): CompactionSkipReason | null {
   const mem = k.mem;
   if (!folioTryGet(mem, folio)) return 'freed';
   let reason: CompactionSkipReason | null = null;
@@ -405,11 +429,6 @@ function* isolateLruCandidate(
         }
       }
     }
-  }
-  if (reason !== null) {
-    // isolate_fail_put: an LRU-aware put, the lookup reference may be the last one.
-    if (folioRefCount(mem, folio) > 1) folioPut(mem, folio);
-    else yield* k.lru.folioPut(folio);
   }
   return reason;
 }
@@ -461,7 +480,8 @@ export function* isolateMigratepages(k: Kernel, cc: CompactControl): KernelGen<n
     blockEnd <= cc.free_pfn;
     cc.migrate_pfn = lowPfn = blockEnd, blockStart = blockEnd, blockEnd += PAGEBLOCK_NR_PAGES
   ) {
-    if (lowPfn % (COMPACT_CLUSTER_MAX * PAGEBLOCK_NR_PAGES) === 0) yield; // cond_resched()
+    // cond_resched()
+    if (lowPfn % (COMPACT_CLUSTER_MAX * PAGEBLOCK_NR_PAGES) === 0 && !k.rt.virtualStep()) yield;
     if (!pfnValid(k.mem, blockStart)) continue;
     if (pageblockAligned(lowPfn) && !cc.ignore_skip_hint && getPageblockSkip(k.mem, lowPfn))
       continue;
