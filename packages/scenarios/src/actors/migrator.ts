@@ -182,11 +182,15 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
     body: (task: Task): KernelGen => {
       const plan = { k, options, mode, reason, rounds, select, targetOf, style, skipOnTarget };
       const outputs = { compactOrder, stats, ledger, name };
+      const run = new MigratorRun();
       // Footprints recorded (dfs, dpor): each step first records its phase's objects.
-      if (!declares || k.rt.footprints === null)
-        return migratorBody(plan, outputs, task, undefined);
+      if (!declares || k.rt.footprints === null) {
+        run.body = migratorBody(plan, outputs, task, undefined, run);
+        return run;
+      }
       const fp = new MigratorFootprint(k, options.cpu);
-      return recordEachStep(migratorBody(plan, outputs, task, fp), fp);
+      run.body = migratorBody(plan, outputs, task, fp, run);
+      return recordEachStep(run, fp);
     },
   };
 }
@@ -212,13 +216,87 @@ interface MigratorOutputs {
   readonly name: string;
 }
 
+const ENDED: IteratorReturnResult<void> = { done: true, value: undefined };
+
+/**
+ * A migrator's task as the runtime steps it: the body generator (`migratorBody`), and the
+ * migrate core's generator while a `migrate_pages()` or `putback_movable_pages()` call of
+ * the body sleeps, stepped here directly. With `yield*` every scheduling point inside the
+ * migrate core resumed the body's frame first and suspended it again; here the body hands
+ * the call's generator over (`handOver`) at the call's first scheduling point and is
+ * resumed once, in the step the call returns in. The steps are the same: the body runs the
+ * call's first part itself, the following `next()` calls step the call, and the one in
+ * which it returns goes on with the body at once, as `yield*` would.
+ */
+class MigratorRun implements KernelGen {
+  body: KernelGen | null = null;
+  /** The call the body handed over, stepped by `next()`; null while the body runs. */
+  #inner: KernelGen<unknown> | null = null;
+  /** What the handed-over call returned, read by the body when it goes on. */
+  returned: unknown;
+
+  /**
+   * Hands over `gen`, a call of the body whose first `next()` (made by the body) did not
+   * return: the body `yield`s at once after this, in place of the call's own scheduling
+   * point, and finds the call's return value in `returned` when it is resumed.
+   */
+  handOver(gen: KernelGen<unknown>): void {
+    this.#inner = gen;
+  }
+
+  next(): IteratorResult<void, void> {
+    const inner = this.#inner;
+    if (inner !== null) {
+      const r = inner.next();
+      if (r.done !== true) return r;
+      this.#inner = null;
+      this.returned = r.value;
+    }
+    return this.body?.next() ?? ENDED;
+  }
+
+  /** As `yield*`: a call in progress is returned first. */
+  return(): IteratorResult<void, void> {
+    const inner = this.#inner;
+    this.#inner = null;
+    inner?.return(undefined);
+    return this.body?.return() ?? ENDED;
+  }
+
+  /** As `yield*`: a call in progress gets the error first, and what it throws goes on to the body. */
+  throw(error: unknown): IteratorResult<void, void> {
+    const body = this.body;
+    if (body === null) throw error;
+    const inner = this.#inner;
+    if (inner === null) return body.throw(error);
+    let r: IteratorResult<void, unknown>;
+    try {
+      r = inner.throw(error);
+    } catch (thrown) {
+      this.#inner = null;
+      return body.throw(thrown);
+    }
+    if (r.done !== true) return r;
+    this.#inner = null;
+    this.returned = r.value;
+    return body.next();
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+}
+
 /** `migrator`'s task body (a module-level generator: see `initTask` in scenario.ts). With
- * `fp` (a compaction migrator that declares its footprints), each phase records its objects. */
+ * `fp` (a compaction migrator that declares its footprints), each phase records its objects.
+ * Its `migrate_pages()` and `putback_movable_pages()` calls are stepped by `run` once they
+ * sleep (see `MigratorRun`). */
 function* migratorBody(
   { k, options, mode, reason, rounds, select, targetOf, style, skipOnTarget }: MigratorPlan,
   { compactOrder, stats, ledger, name }: MigratorOutputs,
   task: Task,
   fp: MigratorFootprint | undefined,
+  run: MigratorRun,
 ): KernelGen {
   const mem = k.mem;
   const alloc = compactionAlloc(k, fp);
@@ -256,9 +334,9 @@ function* migratorBody(
     if (list.size > 0) {
       fp?.migrate(list);
       const before = task.cpu.clock;
-      const result: MigratePagesResult =
+      const call =
         style === 'syscall'
-          ? yield* k.migrate.migratePages(
+          ? k.migrate.migratePages(
               list,
               k.migrate.allocMigrationTarget,
               null,
@@ -266,7 +344,16 @@ function* migratorBody(
               mode,
               reason,
             )
-          : yield* k.migrate.migratePages(list, alloc, free, target, mode, reason);
+          : k.migrate.migratePages(list, alloc, free, target, mode, reason);
+      // `yield* call`, with the call stepped by `run` from its first scheduling point on.
+      const first = call.next();
+      let result: MigratePagesResult;
+      if (first.done === true) result = first.value;
+      else {
+        run.handOver(call);
+        yield;
+        result = run.returned as MigratePagesResult;
+      }
       stats.migrateNs += task.cpu.clock - before;
       stats.results.push(result.rc);
       stats.pagesMigrated += result.stats.nrSucceeded;
@@ -274,7 +361,14 @@ function* migratorBody(
       // As compact_zone and do_move_pages_to_node: put back only after a failure; a 0
       // means the list is empty (the convention Hugh Dickins' 8e279f970b5c restored).
       ledger?.migratePagesReturned(name, result.rc, list.size);
-      if (result.rc !== 0 && list.size > 0) yield* k.migrate.putbackMovablePages(list);
+      if (result.rc !== 0 && list.size > 0) {
+        // `yield*`, as the call above.
+        const putback = k.migrate.putbackMovablePages(list);
+        if (putback.next().done !== true) {
+          run.handOver(putback);
+          yield;
+        }
+      }
     }
     ledger?.isolationEnded(name, list.size);
     stats.rounds++;
