@@ -71,7 +71,7 @@ function stepAll(it: Iterator<void, unknown>, log: string[]): { steps: number; v
 
 function handingOverRun(log: string[]): MigratorRun {
   const run = new MigratorRun();
-  run.body = handingOver(log, run) as KernelGen;
+  run.body = handingOver(log, run) as unknown as KernelGen;
   return run;
 }
 
@@ -135,7 +135,7 @@ describe('MigratorRun', () => {
         if (kind === 'yield*') it = outer(null);
         else {
           const run = new MigratorRun();
-          run.body = outer(run) as KernelGen;
+          run.body = outer(run) as unknown as KernelGen;
           it = run as unknown as KernelGen<number>;
         }
         log.push(`next ${JSON.stringify(it.next())}`);

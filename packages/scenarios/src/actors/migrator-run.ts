@@ -40,7 +40,7 @@ export class MigratorRun implements KernelGen {
   }
 
   /** As `yield*`: a call in progress is returned first. */
-  return(value: void): IteratorResult<void, void> {
+  return(value?: undefined): IteratorResult<void, void> {
     const inner = this.#inner;
     this.#inner = null;
     inner?.return(undefined);
