@@ -16,9 +16,9 @@ import {
 } from '../src/testing/index.js';
 
 /*
- * `migrate_pages_sync` is an iterator that steps its batch calls itself
- * (docs/performance.md, "The generator stack a migrating task resumes through"). It must
- * take the generator's steps: each batch call starts in the `next()` in which the previous
+ * `migrate_pages()` of the batch engine and `migrate_pages_sync` are iterators that step
+ * their calls themselves (docs/performance.md, "The generator stack a migrating task
+ * resumes through"). They must take the generators' steps: each batch call starts in the `next()` in which the previous
  * one returned (no scheduling point of its own, none lost), its scheduling points are the
  * task's, and its result and statistics are the kernel's.
  */
@@ -130,6 +130,51 @@ describe('migrate_pages_sync as an iterator', () => {
     });
     runAll(m);
     expect(log).toEqual(['async 2', 'rc -12 failed 2 left 2']);
+    expectQuiescent(m);
+  });
+
+  it('migrate_pages() starts each carved batch in the step the previous one returned in', () => {
+    const log: string[] = [];
+    function* probe(...args: BatchArgs): KernelGen<number> {
+      const [, from, , , , , , , nrPass] = args;
+      log.push(`batch ${from.size} x${nrPass}`);
+      yield;
+      const rc = yield* BUILTIN_STEPS.migratePagesBatch(...args);
+      log.push(`end ${rc}`);
+      return rc;
+    }
+    const variant = defineVariant({
+      name: 'two-batches',
+      extends: 'v6.3',
+      batchSize: 2,
+      steps: { migratePagesBatch: probe },
+    });
+    const m = createMigrateMachine({ variant });
+    const armed = { on: false };
+    spawn(m, 'migrate', 0, () =>
+      counted(
+        (function* (): KernelGen {
+          const { list } = yield* anonIsolated(m, 3);
+          armed.on = true;
+          log.push('call');
+          const { rc, stats } = yield* migrateToNode(m, list, 1, MIGRATE_ASYNC, MR_SYSCALL);
+          log.push(`rc ${rc} succeeded ${stats.nrSucceeded} left ${list.size}`);
+        })(),
+        log,
+        armed,
+      ),
+    );
+    runAll(m);
+    expect(log.slice(log.indexOf('call'))).toEqual([
+      'call',
+      'batch 2 x10',
+      'resume 1',
+      'end 0',
+      'batch 1 x10',
+      'resume 2',
+      'end 0',
+      'rc 0 succeeded 3 left 0',
+    ]);
     expectQuiescent(m);
   });
 });
