@@ -27,6 +27,7 @@ import type {
 import { type KernelGen, MmsimError, PF_MEMALLOC, type Task } from '@mmsim/runtime';
 import type { MigrateCallLedger } from '../invariants/migrate-calls.js';
 import { MigratorFootprint, recordEachStep } from './migrator-footprint.js';
+import { MigratorRun } from './migrator-run.js';
 import { type FolioSelector, selectorRecordsFootprints } from './selectors.js';
 
 /**
@@ -182,11 +183,15 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
     body: (task: Task): KernelGen => {
       const plan = { k, options, mode, reason, rounds, select, targetOf, style, skipOnTarget };
       const outputs = { compactOrder, stats, ledger, name };
+      const run = new MigratorRun();
       // Footprints recorded (dfs, dpor): each step first records its phase's objects.
-      if (!declares || k.rt.footprints === null)
-        return migratorBody(plan, outputs, task, undefined);
+      if (!declares || k.rt.footprints === null) {
+        run.body = migratorBody(plan, outputs, task, undefined, run);
+        return run;
+      }
       const fp = new MigratorFootprint(k, options.cpu);
-      return recordEachStep(migratorBody(plan, outputs, task, fp), fp);
+      run.body = migratorBody(plan, outputs, task, fp, run);
+      return recordEachStep(run, fp);
     },
   };
 }
@@ -213,12 +218,15 @@ interface MigratorOutputs {
 }
 
 /** `migrator`'s task body (a module-level generator: see `initTask` in scenario.ts). With
- * `fp` (a compaction migrator that declares its footprints), each phase records its objects. */
+ * `fp` (a compaction migrator that declares its footprints), each phase records its objects.
+ * Its `migrate_pages()` and `putback_movable_pages()` calls are stepped by `run` once they
+ * sleep (see `MigratorRun`). */
 function* migratorBody(
   { k, options, mode, reason, rounds, select, targetOf, style, skipOnTarget }: MigratorPlan,
   { compactOrder, stats, ledger, name }: MigratorOutputs,
   task: Task,
   fp: MigratorFootprint | undefined,
+  run: MigratorRun,
 ): KernelGen {
   const mem = k.mem;
   const alloc = compactionAlloc(k, fp);
@@ -256,9 +264,9 @@ function* migratorBody(
     if (list.size > 0) {
       fp?.migrate(list);
       const before = task.cpu.clock;
-      const result: MigratePagesResult =
+      const call =
         style === 'syscall'
-          ? yield* k.migrate.migratePages(
+          ? k.migrate.migratePages(
               list,
               k.migrate.allocMigrationTarget,
               null,
@@ -266,7 +274,16 @@ function* migratorBody(
               mode,
               reason,
             )
-          : yield* k.migrate.migratePages(list, alloc, free, target, mode, reason);
+          : k.migrate.migratePages(list, alloc, free, target, mode, reason);
+      // `yield* call`, with the call stepped by `run` from its first scheduling point on.
+      const first = call.next();
+      let result: MigratePagesResult;
+      if (first.done === true) result = first.value;
+      else {
+        run.handOver(call);
+        yield;
+        result = run.returned as MigratePagesResult;
+      }
       stats.migrateNs += task.cpu.clock - before;
       stats.results.push(result.rc);
       stats.pagesMigrated += result.stats.nrSucceeded;
@@ -274,7 +291,14 @@ function* migratorBody(
       // As compact_zone and do_move_pages_to_node: put back only after a failure; a 0
       // means the list is empty (the convention Hugh Dickins' 8e279f970b5c restored).
       ledger?.migratePagesReturned(name, result.rc, list.size);
-      if (result.rc !== 0 && list.size > 0) yield* k.migrate.putbackMovablePages(list);
+      if (result.rc !== 0 && list.size > 0) {
+        // `yield*`, as the call above.
+        const putback = k.migrate.putbackMovablePages(list);
+        if (putback.next().done !== true) {
+          run.handOver(putback);
+          yield;
+        }
+      }
     }
     ledger?.isolationEnded(name, list.size);
     stats.rounds++;
