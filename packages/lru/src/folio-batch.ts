@@ -7,18 +7,6 @@ import { type Runtime, Spinlock } from '@mmsim/runtime';
  */
 export const PAGEVEC_SIZE = 15;
 
-/** The batch locks' names by CPU, kept: each machine of an exploration names them again. */
-const lockNames: string[] = [];
-
-function lockName(cpu: number): string {
-  let name = lockNames[cpu];
-  if (name === undefined) {
-    name = `cpu_fbatches.lock cpu ${cpu}`;
-    if (cpu >= 0 && cpu < 1024 && Number.isInteger(cpu)) lockNames[cpu] = name;
-  }
-  return name;
-}
-
 /**
  * One CPU's `cpu_fbatches.lru_add` (mm/swap.c, Linux 6.3): a `struct folio_batch` of folios
  * waiting to be added to the LRU, each holding a reference taken by `folio_add_lru`.
@@ -52,7 +40,7 @@ export class FolioBatch {
 
   constructor(rt: Runtime, cpu: number) {
     this.cpu = cpu;
-    this.lock = new Spinlock(rt, lockName(cpu));
+    this.lock = new Spinlock(rt, `cpu_fbatches.lock cpu ${cpu}`);
     this.folios = new Int32Array(PAGEVEC_SIZE);
   }
 
