@@ -36,7 +36,7 @@ import { variantPasses } from './variants.js';
  * count the async phase's `nr_split` instead.
  */
 export const migratePagesSync = tracedFunction('migrate_pages_sync', migratePagesSyncBody);
-function migratePagesSyncBody(
+function* migratePagesSyncBody(
   env: MigrateEnv,
   from: FolioList,
   cb: MigrateCallbacks,
@@ -46,202 +46,49 @@ function migratePagesSyncBody(
   splitFolios: FolioList,
   stats: MigrateStats,
 ): KernelGen<number> {
-  return new MigratePagesSyncRun(env, from, cb, mode, reason, retFolios, splitFolios, stats);
-}
-
-/** Where a `MigratePagesSyncRun` is. */
-const S_START = 0;
-/** The MIGRATE_ASYNC batch is running. */
-const S_ASYNC = 1;
-/** The next folio of `from` goes alone, or the call ends. */
-const S_NEXT = 2;
-/** A one-folio batch in the caller's mode is running. */
-const S_ONE = 3;
-const S_ENDED = 4;
-
-/**
- * `migrate_pages_sync` (above) as an iterator its caller steps (`yield*`), not a generator:
- * each `next()` steps the batch call in progress (`migrate_pages_batch` or the variant's
- * step) directly and, in the one in which that returns, goes on with this function's own
- * work up to the next batch's first scheduling point or its own end, as the generator did
- * in the same `next()`. So a scheduling point inside a batch resumes one generator fewer.
- * Nothing runs before the first `next()` (as with a generator, a call only builds it).
- */
-class MigratePagesSyncRun implements KernelGen<number> {
-  readonly #env: MigrateEnv;
-  readonly #from: FolioList;
-  readonly #cb: MigrateCallbacks;
-  readonly #mode: MigrateMode;
-  readonly #reason: MigrateReason;
-  readonly #retFolios: FolioList;
-  readonly #splitFolios: FolioList;
-  readonly #stats: MigrateStats;
-  #state = S_START;
-  /** The batch call in progress, null between calls. */
-  #batch: KernelGen<number> | null = null;
-  #batchStep: typeof migratePagesBatch = migratePagesBatch;
-  #syncPasses = 0;
-  /** The async phase's leftovers, then the one-folio batch (`folios` of the kernel). */
-  #folios: FolioList | null = null;
-  #astats: MigrateStats | null = null;
-  #nrFailed = 0;
-  /** What the batch returned in a `throw()` it caught, for `next()` to go on with. */
-  #returned: IteratorReturnResult<number> | null = null;
-
-  constructor(
-    env: MigrateEnv,
-    from: FolioList,
-    cb: MigrateCallbacks,
-    mode: MigrateMode,
-    reason: MigrateReason,
-    retFolios: FolioList,
-    splitFolios: FolioList,
-    stats: MigrateStats,
-  ) {
-    this.#env = env;
-    this.#from = from;
-    this.#cb = cb;
-    this.#mode = mode;
-    this.#reason = reason;
-    this.#retFolios = retFolios;
-    this.#splitFolios = splitFolios;
-    this.#stats = stats;
+  // The variant's knobs and batch step, read once per call: NR_MAX_MIGRATE_ASYNC_RETRY
+  // and NR_MAX_MIGRATE_SYNC_RETRY (the mode's passes less the async ones).
+  const variant = env.variant;
+  const asyncPasses = variant.asyncFirstPasses;
+  const syncPasses = variantPasses(variant, mode) - asyncPasses;
+  const batchStep = variant.steps?.migratePagesBatch ?? migratePagesBatch;
+  const folios = listHead(env.mem);
+  const astats = new MigrateStats();
+  let nrFailed = 0;
+  // Try to migrate in batch with MIGRATE_ASYNC mode first.
+  let rc = yield* batchStep(
+    env,
+    from,
+    cb,
+    MIGRATE_ASYNC,
+    reason,
+    folios,
+    splitFolios,
+    astats,
+    asyncPasses,
+  );
+  stats.nrSucceeded += astats.nrSucceeded;
+  stats.nrThpSucceeded += astats.nrThpSucceeded;
+  stats.nrThpSplit += astats.nrThpSplit;
+  stats.nrSplit += astats.nrSplit;
+  if (rc < 0) {
+    stats.nrFailedPages += astats.nrFailedPages;
+    stats.nrThpFailed += astats.nrThpFailed;
+    folios.spliceTailInit(retFolios);
+    return rc;
   }
-
-  next(): IteratorResult<void, number> {
-    for (;;) {
-      switch (this.#state) {
-        case S_START: {
-          // The variant's knobs and batch step, read once per call: NR_MAX_MIGRATE_ASYNC_RETRY
-          // and NR_MAX_MIGRATE_SYNC_RETRY (the mode's passes less the async ones).
-          const env = this.#env;
-          const variant = env.variant;
-          const asyncPasses = variant.asyncFirstPasses;
-          this.#syncPasses = variantPasses(variant, this.#mode) - asyncPasses;
-          this.#batchStep = variant.steps?.migratePagesBatch ?? migratePagesBatch;
-          const folios = listHead(env.mem);
-          this.#folios = folios;
-          this.#astats = new MigrateStats();
-          // Try to migrate in batch with MIGRATE_ASYNC mode first.
-          this.#batch = this.#batchStep(
-            env,
-            this.#from,
-            this.#cb,
-            MIGRATE_ASYNC,
-            this.#reason,
-            folios,
-            this.#splitFolios,
-            this.#astats,
-            asyncPasses,
-          );
-          this.#state = S_ASYNC;
-          break;
-        }
-        case S_ASYNC: {
-          const r = this.#returned ?? (this.#batch as KernelGen<number>).next();
-          if (r.done !== true) return r;
-          this.#returned = null;
-          this.#batch = null;
-          const rc = r.value;
-          const stats = this.#stats;
-          const astats = this.#astats as MigrateStats;
-          const folios = this.#folios as FolioList;
-          stats.nrSucceeded += astats.nrSucceeded;
-          stats.nrThpSucceeded += astats.nrThpSucceeded;
-          stats.nrThpSplit += astats.nrThpSplit;
-          stats.nrSplit += astats.nrSplit;
-          if (rc < 0) {
-            stats.nrFailedPages += astats.nrFailedPages;
-            stats.nrThpFailed += astats.nrThpFailed;
-            folios.spliceTailInit(this.#retFolios);
-            return this.#end(rc);
-          }
-          stats.nrThpFailed += astats.nrThpSplit;
-          // 6.7+ counts every large folio split (nr_split includes the THPs); 6.3 only THPs.
-          this.#nrFailed += this.#env.variant.countsNrSplit ? astats.nrSplit : astats.nrThpSplit;
-          // Fall back to one folio at a time, synchronously. Every failure but THP splits is
-          // retried, so it is not counted.
-          folios.spliceTailInit(this.#from);
-          this.#state = S_NEXT;
-          break;
-        }
-        case S_NEXT: {
-          const from = this.#from;
-          if (from.isEmpty()) return this.#end(this.#nrFailed);
-          const folios = this.#folios as FolioList;
-          from.moveTo(from.first(), folios);
-          this.#batch = this.#batchStep(
-            this.#env,
-            folios,
-            this.#cb,
-            this.#mode,
-            this.#reason,
-            this.#retFolios,
-            this.#splitFolios,
-            this.#stats,
-            this.#syncPasses,
-          );
-          this.#state = S_ONE;
-          break;
-        }
-        case S_ONE: {
-          const r = this.#returned ?? (this.#batch as KernelGen<number>).next();
-          if (r.done !== true) return r;
-          this.#returned = null;
-          this.#batch = null;
-          const rc = r.value;
-          (this.#folios as FolioList).spliceTailInit(this.#retFolios);
-          if (rc < 0) return this.#end(rc);
-          this.#nrFailed += rc;
-          this.#state = S_NEXT;
-          break;
-        }
-        default:
-          return { done: true, value: undefined as unknown as number };
-      }
-    }
+  stats.nrThpFailed += astats.nrThpSplit;
+  // 6.7+ counts every large folio split (nr_split includes the THPs); 6.3 only THPs.
+  nrFailed += env.variant.countsNrSplit ? astats.nrSplit : astats.nrThpSplit;
+  // Fall back to one folio at a time, synchronously. Every failure but THP splits is
+  // retried, so it is not counted.
+  folios.spliceTailInit(from);
+  while (!from.isEmpty()) {
+    from.moveTo(from.first(), folios);
+    rc = yield* batchStep(env, folios, cb, mode, reason, retFolios, splitFolios, stats, syncPasses);
+    folios.spliceTailInit(retFolios);
+    if (rc < 0) return rc;
+    nrFailed += rc;
   }
-
-  #end(rc: number): IteratorReturnResult<number> {
-    this.#state = S_ENDED;
-    return { done: true, value: rc };
-  }
-
-  /** As a generator's `return()` at a `yield*`: the batch in progress is returned first. */
-  return(value: number): IteratorResult<void, number> {
-    const batch = this.#batch;
-    this.#batch = null;
-    this.#state = S_ENDED;
-    batch?.return(undefined as unknown as number);
-    return { done: true, value };
-  }
-
-  /**
-   * As a generator's `throw()` at a `yield*`: the batch in progress gets the error; this
-   * function catches nothing, so what the batch throws (or the error, between batches)
-   * ends it.
-   */
-  throw(error: unknown): IteratorResult<void, number> {
-    const batch = this.#batch;
-    if (batch === null || this.#state === S_ENDED) {
-      this.#state = S_ENDED;
-      throw error;
-    }
-    let r: IteratorResult<void, number>;
-    try {
-      r = batch.throw(error);
-    } catch (thrown) {
-      this.#batch = null;
-      this.#state = S_ENDED;
-      throw thrown;
-    }
-    if (r.done !== true) return r;
-    // The batch caught it and returned: go on as after its return.
-    this.#returned = r;
-    return this.next();
-  }
-
-  [Symbol.iterator](): this {
-    return this;
-  }
+  return nrFailed;
 }

@@ -27,7 +27,6 @@ import type {
 import { type KernelGen, MmsimError, PF_MEMALLOC, type Task } from '@mmsim/runtime';
 import type { MigrateCallLedger } from '../invariants/migrate-calls.js';
 import { MigratorFootprint, recordEachStep } from './migrator-footprint.js';
-import { MigratorRun } from './migrator-run.js';
 import { type FolioSelector, selectorRecordsFootprints } from './selectors.js';
 
 /**
@@ -183,15 +182,11 @@ export function migrator(k: Kernel, options: MigratorOptions): Actor {
     body: (task: Task): KernelGen => {
       const plan = { k, options, mode, reason, rounds, select, targetOf, style, skipOnTarget };
       const outputs = { compactOrder, stats, ledger, name };
-      const run = new MigratorRun();
       // Footprints recorded (dfs, dpor): each step first records its phase's objects.
-      if (!declares || k.rt.footprints === null) {
-        run.body = migratorBody(plan, outputs, task, undefined, run);
-        return run;
-      }
+      if (!declares || k.rt.footprints === null)
+        return migratorBody(plan, outputs, task, undefined);
       const fp = new MigratorFootprint(k, options.cpu);
-      run.body = migratorBody(plan, outputs, task, fp, run);
-      return recordEachStep(run, fp);
+      return recordEachStep(migratorBody(plan, outputs, task, fp), fp);
     },
   };
 }
@@ -218,15 +213,12 @@ interface MigratorOutputs {
 }
 
 /** `migrator`'s task body (a module-level generator: see `initTask` in scenario.ts). With
- * `fp` (a compaction migrator that declares its footprints), each phase records its objects.
- * Its `migrate_pages()` and `putback_movable_pages()` calls are stepped by `run` once they
- * sleep (see `MigratorRun`). */
+ * `fp` (a compaction migrator that declares its footprints), each phase records its objects. */
 function* migratorBody(
   { k, options, mode, reason, rounds, select, targetOf, style, skipOnTarget }: MigratorPlan,
   { compactOrder, stats, ledger, name }: MigratorOutputs,
   task: Task,
   fp: MigratorFootprint | undefined,
-  run: MigratorRun,
 ): KernelGen {
   const mem = k.mem;
   const alloc = compactionAlloc(k, fp);
@@ -264,9 +256,9 @@ function* migratorBody(
     if (list.size > 0) {
       fp?.migrate(list);
       const before = task.cpu.clock;
-      const call =
+      const result: MigratePagesResult =
         style === 'syscall'
-          ? k.migrate.migratePages(
+          ? yield* k.migrate.migratePages(
               list,
               k.migrate.allocMigrationTarget,
               null,
@@ -274,16 +266,7 @@ function* migratorBody(
               mode,
               reason,
             )
-          : k.migrate.migratePages(list, alloc, free, target, mode, reason);
-      // `yield* call`, with the call stepped by `run` from its first scheduling point on.
-      const first = call.next();
-      let result: MigratePagesResult;
-      if (first.done === true) result = first.value;
-      else {
-        run.handOver(call);
-        yield;
-        result = run.returned as MigratePagesResult;
-      }
+          : yield* k.migrate.migratePages(list, alloc, free, target, mode, reason);
       stats.migrateNs += task.cpu.clock - before;
       stats.results.push(result.rc);
       stats.pagesMigrated += result.stats.nrSucceeded;
@@ -291,14 +274,7 @@ function* migratorBody(
       // As compact_zone and do_move_pages_to_node: put back only after a failure; a 0
       // means the list is empty (the convention Hugh Dickins' 8e279f970b5c restored).
       ledger?.migratePagesReturned(name, result.rc, list.size);
-      if (result.rc !== 0 && list.size > 0) {
-        // `yield*`, as the call above.
-        const putback = k.migrate.putbackMovablePages(list);
-        if (putback.next().done !== true) {
-          run.handOver(putback);
-          yield;
-        }
-      }
+      if (result.rc !== 0 && list.size > 0) yield* k.migrate.putbackMovablePages(list);
     }
     ledger?.isolationEnded(name, list.size);
     stats.rounds++;
