@@ -1,7 +1,8 @@
 import { MmsimError, type MmsimErrorCode } from '@mmsim/runtime';
 import { expect } from 'vitest';
 import { checkPhysicalMemory, type PhysicalMemory } from '../src/index.js';
-import { memmapOf } from '../src/memmap.js';
+import { physicalMemoryLooksSound, reportPhysicalMemory } from '../src/internal.js';
+import { markWritten, memmapOf } from '../src/memmap.js';
 
 /** A deep copy of every array and counter of the model, to prove a call changed nothing. */
 export function snapshot(mem: PhysicalMemory): Record<string, unknown> {
@@ -71,4 +72,28 @@ export function unchanged<T>(mem: PhysicalMemory, fn: () => T): T {
   const result = fn();
   expect(snapshot(mem)).toEqual(before);
   return result;
+}
+
+/**
+ * Writes `bad` into frame `b` of `array` (one of the memory map's per-frame arrays) and marks
+ * the frame written: the report and the incremental fast check must both find it. Put back and
+ * marked again, the fast check passes, and the pass after that sound one passes too.
+ */
+export function expectMarkedWriteFound(
+  mem: PhysicalMemory,
+  array: Int8Array | Int16Array | Int32Array | Uint8Array | Float64Array,
+  b: number,
+  bad: number,
+  label: string,
+): void {
+  const m = memmapOf(mem);
+  const old = array[b]!;
+  array[b] = bad;
+  markWritten(m, b);
+  expect(reportPhysicalMemory(mem).length === 0, label).toBe(false);
+  expect(physicalMemoryLooksSound(m, true), label).toBe(false);
+  array[b] = old;
+  markWritten(m, b);
+  expect(physicalMemoryLooksSound(m, true)).toBe(true);
+  expect(physicalMemoryLooksSound(m, true)).toBe(true);
 }

@@ -20,10 +20,10 @@ import {
   FREE_KIND_ISOLATE,
   FREE_KIND_NORMAL,
   type Memmap,
-  markWritten,
   memmapOf,
 } from '../src/memmap.js';
 import { PAGEBLOCK_NR_PAGES } from '../src/pageblock.js';
+import { expectMarkedWriteFound } from './helpers.js';
 
 /*
  * The free lists a list operation changed are marked per kind and node, a bit per order
@@ -157,15 +157,7 @@ describe('the free lists written, marked per kind and node', () => {
       expect(m.freeKind[b]).toBe(FREE_KIND_ISOLATE);
       for (const field of ['next', 'prev'] as const) {
         const array = m[field];
-        const old = array[b]!;
-        array[b] = old < 0 ? block : -1;
-        markWritten(m, b);
-        expect(reportSound(mem), `${field}[${b}]`).toBe(false);
-        expect(physicalMemoryLooksSound(m, true), `${field}[${b}]`).toBe(false);
-        array[b] = old;
-        markWritten(m, b);
-        expect(physicalMemoryLooksSound(m, true)).toBe(true);
-        expect(physicalMemoryLooksSound(m, true)).toBe(true);
+        expectMarkedWriteFound(mem, array, b, array[b]! < 0 ? block : -1, `${field}[${b}]`);
       }
       found++;
     }

@@ -13,6 +13,15 @@ function liveBytes(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
+/** A small seeded generator: `rnd(m)` draws an integer in [0, m). */
+function lcg(seed: number): (m: number) => number {
+  let s = seed;
+  return (m) => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s >>> 8) % m;
+  };
+}
+
 describe('CpuTlb', () => {
   it('behaves as a map from virtual page to entry (get, has, set, delete, size, clear)', () => {
     const tlb = new CpuTlb();
@@ -60,11 +69,7 @@ describe('CpuTlb', () => {
     const seen = (tlb: CpuTlb | Map<number, number>, places: number[]) =>
       places.map((vpn) => tlb.get(vpn) ?? -1);
     for (let seed = 1; seed <= 12; seed++) {
-      let s = seed;
-      const rnd = (m: number) => {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        return (s >>> 8) % m;
-      };
+      const rnd = lcg(seed);
       const tlb = new CpuTlb();
       const ref = new Map<number, number>();
       const ranges = [0, 512 * 3, 2 ** 35, 2 ** 35 + 512];
@@ -99,11 +104,7 @@ describe('CpuTlb', () => {
     // against a Map; the count and the reuse of emptied chunks are checked by later sets.
     const bases = [0, 512 * 3, 512 * 4, 2 ** 35 - 512, 2 ** 35, 2 ** 35 + 512 * 7];
     for (let seed = 1; seed <= 16; seed++) {
-      let s = seed;
-      const rnd = (m: number) => {
-        s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-        return (s >>> 8) % m;
-      };
+      const rnd = lcg(seed);
       const tlb = new CpuTlb();
       const ref = new Map<number, number>();
       for (let op = 0; op < 120; op++) {
